@@ -1,0 +1,41 @@
+# Longtail: `make demo` runs it, `make test` tests it. Both create .venv on first use.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export HF_HUB_OFFLINE := 1
+
+.PHONY: demo test lint venv serve worker bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned: any other route pulls CUDA wheels.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+worker: venv
+	$(VENV)/bin/celery -A config worker -Q default,embed,train -l info
+
+bench: venv
+	$(PY) bench/import_bench.py
+	$(PY) bench/dedup_bench.py
+	$(PY) bench/learner_bench.py
+	$(PY) bench/turnaround_bench.py
+
+clean:
+	rm -rf $(VENV) var staticfiles test-artifacts .pytest_cache

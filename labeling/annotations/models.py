@@ -1,0 +1,86 @@
+"""Leases on wave items, the answers given, and the lead's adjudication queue."""
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from labeling.items.models import Item
+from labeling.projects.models import Label, Project
+
+
+class Assignment(models.Model):
+    """One annotator's lease on one wave item. Expired leases go back to the pool."""
+
+    LEASED = "leased"
+    DONE = "done"
+    SKIPPED = "skipped"
+    EXPIRED = "expired"
+    STATES = [(s, s) for s in (LEASED, DONE, SKIPPED, EXPIRED)]
+
+    wave_item = models.ForeignKey("waves.WaveItem", on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    batch_key = models.UUIDField(default=uuid.uuid4, db_index=True)
+    position = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=STATES, default=LEASED)
+    leased_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["batch_key", "position"]
+        indexes = [models.Index(fields=["state", "expires_at"])]
+
+
+class Annotation(models.Model):
+    ANNOTATOR = "annotator"
+    IMPORT = "import"
+    ADJUDICATION = "adjudication"
+    ORIGINS = [(o, o) for o in (ANNOTATOR, IMPORT, ADJUDICATION)]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    assignment = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    # The most specific label given; a fine label implies its parent (coarse) label.
+    label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations")
+    skipped = models.BooleanField(default=False)
+    skip_reason = models.CharField(max_length=300, blank=True)
+    origin = models.CharField(max_length=15, choices=ORIGINS, default=ANNOTATOR)
+    # Client-generated id: a retried submit is stored exactly once.
+    client_id = models.UUIDField(unique=True, default=uuid.uuid4)
+    undone = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "undone", "skipped"]),
+            models.Index(fields=["item", "undone"]),
+        ]
+
+
+class ReviewTask(models.Model):
+    """An item a lead must adjudicate: annotators disagreed, or a prediction was unsure."""
+
+    DISAGREEMENT = "disagreement"
+    LOW_CONFIDENCE = "low_confidence"
+    REASONS = [(r, r) for r in (DISAGREEMENT, LOW_CONFIDENCE)]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="review_tasks")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_tasks")
+    reason = models.CharField(max_length=20, choices=REASONS)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.SET_NULL)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "reason"], condition=models.Q(resolved_at__isnull=True),
+                name="reviewtask_one_open_per_reason",
+            ),
+        ]

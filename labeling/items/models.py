@@ -1,0 +1,63 @@
+"""Items to label and the imports that brought them."""
+from django.conf import settings
+from django.db import models
+
+from labeling.projects.models import Project, Source
+
+
+class ImportBatch(models.Model):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    STATES = [(s, s) for s in (PENDING, RUNNING, DONE, FAILED)]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    filename = models.CharField(max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=STATES, default=PENDING)
+    progress = models.FloatField(default=0.0)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_imported = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    exact_duplicates = models.PositiveIntegerField(default=0)
+    near_duplicates = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.state})"
+
+
+class Item(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.PROTECT, related_name="items")
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    text = models.TextField()
+    # sha256 of the normalized text (see labeling.items.normalize): exact duplicates share it.
+    text_hash = models.CharField(max_length=64, db_index=True)
+    # Near-duplicate group: the id of the group's first item (an item alone is its own group).
+    dup_group = models.BigIntegerField(null=True, blank=True, db_index=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    import_batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"], name="item_unique_external_id",
+                condition=models.Q(external_id__isnull=False),
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "dup_group"])]
+
+    def __str__(self) -> str:
+        return self.text[:60]

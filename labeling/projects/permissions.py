@@ -1,0 +1,59 @@
+"""Who may do what. Superusers are admins and see everything; a lead configures and exports
+their projects; an annotator labels in projects they belong to and nothing more."""
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from rest_framework.permissions import BasePermission
+
+from .models import Membership, Project
+
+
+def role_in(user, project) -> str | None:
+    """'admin', 'lead', 'annotator' or None."""
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return "admin"
+    membership = Membership.objects.filter(user=user, project=project).only("role").first()
+    return membership.role if membership else None
+
+
+def visible_projects(user):
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user).distinct()
+
+
+def can_view(user, project) -> bool:
+    return role_in(user, project) is not None
+
+
+def can_manage(user, project) -> bool:
+    """Configure labels, sources, rules and waves; see dashboards; export."""
+    return role_in(user, project) in {"admin", "lead"}
+
+
+def project_for(user, slug: str, *, manage: bool = False) -> Project:
+    """The project if the user may see (or, with manage=True, configure) it; 404 hides projects
+    the user is not part of, 403 tells a member they lack the role."""
+    project = get_object_or_404(Project, slug=slug)
+    role = role_in(user, project)
+    if role is None:
+        from django.http import Http404
+
+        raise Http404("No such project.")
+    if manage and role not in {"admin", "lead"}:
+        raise PermissionDenied("Only the project's leads and admins may do this.")
+    return project
+
+
+class IsProjectMember(BasePermission):
+    """DRF: the view's ``get_project()`` must be visible; unsafe methods need a lead when
+    the view sets ``lead_required_for_writes``."""
+
+    def has_permission(self, request, view):
+        project = view.get_project()
+        if getattr(view, "lead_required", False) or (
+            request.method not in ("GET", "HEAD", "OPTIONS") and getattr(view, "lead_required_for_writes", False)
+        ):
+            return can_manage(request.user, project)
+        return can_view(request.user, project)

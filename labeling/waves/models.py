@@ -1,0 +1,54 @@
+"""Waves: batches of items planned under source quotas, with why each item was picked."""
+from django.db import models
+
+from labeling.items.models import Item
+from labeling.projects.models import Label, Project
+
+
+class Wave(models.Model):
+    PLANNED = "planned"
+    OPEN = "open"
+    CLOSED = "closed"
+    STATES = [(s, s) for s in (PLANNED, OPEN, CLOSED)]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="waves")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=STATES, default=PLANNED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    cold_start = models.BooleanField(default=False)
+    model_version = models.ForeignKey(
+        "learner.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="waves"
+    )
+    size = models.PositiveIntegerField(default=0)
+    # Planner's report: requested vs achieved shares, redistributed quotas and why.
+    report = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["project", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="wave_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} wave {self.number}"
+
+
+class WaveItem(models.Model):
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="picks")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="wave_picks")
+    strategy = models.CharField(max_length=30)
+    reason = models.CharField(max_length=300, blank=True)
+    inclusion_prob = models.FloatField()
+    predicted_label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.SET_NULL)
+    predicted_prob = models.FloatField(null=True, blank=True)
+    likely_rare = models.BooleanField(default=False)
+    overlap = models.PositiveSmallIntegerField(default=1, help_text="Annotators this item needs.")
+    batch_number = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["wave", "batch_number", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["wave", "item"], name="waveitem_unique"),
+        ]

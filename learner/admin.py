@@ -1,0 +1,16 @@
+from django.contrib import admin
+
+from .models import ModelVersion, TaskRun
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["project", "number", "state", "train_size", "created_at"]
+    list_filter = ["project", "state"]
+    exclude = ["artifact"]
+
+
+@admin.register(TaskRun)
+class TaskRunAdmin(admin.ModelAdmin):
+    list_display = ["project", "kind", "state", "progress", "message", "created_at"]
+    list_filter = ["project", "kind", "state"]

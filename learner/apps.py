@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LearnerConfig(AppConfig):
+    name = "learner"
+    label = "learner"

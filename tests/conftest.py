@@ -1,0 +1,59 @@
+"""Shared fixtures. With DATABASE_URL / REDIS_URL set (CI), the real services must answer: the
+suite stops at once instead of quietly falling back to SQLite or eager tasks."""
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+
+
+def pytest_sessionstart(session):
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        import redis
+
+        try:
+            redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
+        except Exception as exc:  # noqa: BLE001 - any failure here must stop the run
+            pytest.exit(f"REDIS_URL={redis_url} is set but Redis does not answer: {exc}", returncode=3)
+    db_url = os.environ.get("DATABASE_URL")
+    if db_url and db_url.startswith("postgres"):
+        import psycopg2
+
+        try:
+            psycopg2.connect(db_url, connect_timeout=3).close()
+        except Exception as exc:  # noqa: BLE001
+            pytest.exit(f"DATABASE_URL={db_url} is set but PostgreSQL does not answer: {exc}", returncode=3)
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip("../shared/datasets is absent on this machine")
+    return SHARED_DATASETS
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def _make(username, *, superuser=False, password="pw-Longtail-123"):
+        if superuser:
+            return django_user_model.objects.create_superuser(username, f"{username}@example.org", password)
+        return django_user_model.objects.create_user(username, f"{username}@example.org", password)
+
+    return _make
+
+
+@pytest.fixture
+def project_factory(db):
+    from labeling.projects.models import Label, Project, Source
+
+    def _make(slug="support", *, labels=("billing", "login", "fraud"), sources=("email", "chat")):
+        project = Project.objects.create(slug=slug, name=slug.title())
+        for i, name in enumerate(labels):
+            Label.objects.create(project=project, name=name, hotkey=str(i + 1), description=f"About {name}")
+        for name in sources:
+            Source.objects.create(project=project, name=name, quota=1.0 / len(sources))
+        return project
+
+    return _make
