@@ -1,0 +1,27 @@
+"""Text normalization for exact-duplicate detection and the embedding cache key.
+Plain Python (no Django), so the learner core can use the same key."""
+import hashlib
+import re
+import unicodedata
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+_MENTION = re.compile(r"(?<!\w)@\w+")
+_DIGITS = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """NFKC, casefold, URLs / e-mail addresses / @mentions / digit runs masked, whitespace
+    collapsed. Two texts with the same normalized form are exact duplicates."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _URL.sub("<url>", text)
+    text = _EMAIL.sub("<email>", text)
+    text = _MENTION.sub("<user>", text)
+    text = _DIGITS.sub("0", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def text_hash(text: str) -> str:
+    """sha256 hex of the normalized text."""
+    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
