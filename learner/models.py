@@ -1,6 +1,7 @@
 """Django-side records of the learner: model versions, cached embeddings, pool scores and
 task progress. The learning itself lives in the Django-free core modules."""
 from django.db import models
+from django.utils import timezone
 
 from labeling.items.models import Item
 from labeling.projects.models import Project
@@ -36,6 +37,10 @@ class ModelVersion(models.Model):
             models.UniqueConstraint(fields=["project", "number"], name="modelversion_unique_number"),
             models.UniqueConstraint(
                 fields=["project"], condition=models.Q(state="active"), name="one_active_model_per_project"
+            ),
+            # At most one training per project, across every worker on every machine.
+            models.UniqueConstraint(
+                fields=["project"], condition=models.Q(state="training"), name="one_training_model_per_project"
             ),
         ]
 
@@ -89,6 +94,18 @@ class TaskRun(models.Model):
     message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Heartbeat: a pending/running run whose updated_at is old was interrupted (see learner.services).
+    updated_at = models.DateTimeField(default=timezone.now)
+    # Stage, trigger reason, model version / wave ids, error text: whatever the pages want to show.
+    detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # One retrain pipeline (train → score → plan) in flight per project: a DB-level guard.
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(kind="retrain", state__in=["pending", "running"]),
+                name="one_open_retrain_per_project",
+            ),
+        ]
