@@ -13,7 +13,7 @@ class LoginRequiredMiddleware:
     def __call__(self, request):
         if request.user.is_authenticated or request.path.startswith(OPEN_PREFIXES):
             return self.get_response(request)
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") and not request.path.startswith("/api/docs/"):
             # The API answers for itself: token authentication happens in DRF, not here.
             return self.get_response(request)
         if request.path.startswith("/admin/"):

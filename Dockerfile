@@ -1,0 +1,15 @@
+# Longtail image for web and workers. TORCH_INDEX picks the torch build: the CPU wheel index by
+# default; the GPU worker builds with TORCH_INDEX=https://download.pytorch.org/whl/cu128.
+FROM python:3.11-slim
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --index-url "$TORCH_INDEX" torch==2.13.0 \
+ && pip install -r requirements.txt
+COPY . .
+RUN DEBUG=1 python manage.py collectstatic --noinput
+RUN useradd --create-home longtail && mkdir -p /app/var && chown -R longtail /app/var
+USER longtail
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
