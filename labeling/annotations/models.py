@@ -28,6 +28,14 @@ class Assignment(models.Model):
     class Meta:
         ordering = ["batch_key", "position"]
         indexes = [models.Index(fields=["state", "expires_at"])]
+        constraints = [
+            # The database itself refuses a second live lease (or answer) of one wave item to the
+            # same annotator, whatever races the application code loses.
+            models.UniqueConstraint(
+                fields=["wave_item", "annotator"], condition=models.Q(state__in=["leased", "done"]),
+                name="assignment_one_live_per_annotator",
+            ),
+        ]
 
 
 class Annotation(models.Model):
