@@ -1,0 +1,116 @@
+"""Reads about waves: the current one, completion, composition, label counts and the budget."""
+from __future__ import annotations
+
+from collections import Counter
+
+from django.db.models import Count, F, Q, Sum
+
+from labeling.annotations.models import Annotation
+
+from .models import Wave, WaveItem
+
+
+def current_wave(project) -> Wave | None:
+    """The project's open wave (annotators work on it), or None."""
+    return Wave.objects.filter(project=project, state=Wave.OPEN).order_by("-number").first()
+
+
+def latest_wave(project) -> Wave | None:
+    return Wave.objects.filter(project=project).order_by("-number").first()
+
+
+def _answers_per_pick(wave: Wave):
+    # Skips count as answers for completion; undone answers do not.
+    return wave.picks.annotate(
+        answers=Count("item__annotations", filter=Q(item__annotations__undone=False), distinct=True)
+    )
+
+
+def wave_is_complete(wave: Wave) -> bool:
+    """Every WaveItem has at least ``overlap`` non-undone answers (skips included)."""
+    if not wave.picks.exists():
+        return False
+    return not _answers_per_pick(wave).filter(answers__lt=F("overlap")).exists()
+
+
+def pick_is_complete(wave_item: WaveItem) -> bool:
+    answers = Annotation.objects.filter(item_id=wave_item.item_id, undone=False).count()
+    return answers >= wave_item.overlap
+
+
+def wave_progress(wave: Wave) -> dict:
+    """{items, complete_items, answers_needed, answers_given} for progress bars."""
+    picks = list(_answers_per_pick(wave).values_list("overlap", "answers"))
+    return {
+        "items": len(picks),
+        "complete_items": sum(1 for overlap, answers in picks if answers >= overlap),
+        "answers_needed": sum(overlap for overlap, _ in picks),
+        "answers_given": sum(min(overlap, answers) for overlap, answers in picks),
+    }
+
+
+def wave_composition(wave: Wave) -> dict:
+    """Counts by source × strategy × predicted label, plus each margin."""
+    rows = wave.picks.values_list("item__source__name", "strategy", "predicted_label__name", "likely_rare")
+    cells: Counter = Counter()
+    by_source: Counter = Counter()
+    by_strategy: Counter = Counter()
+    by_label: Counter = Counter()
+    likely_rare = 0
+    for source, strategy, label, rare in rows:
+        source = source or ""
+        cells[(source, strategy, label)] += 1
+        by_source[source] += 1
+        by_strategy[strategy] += 1
+        by_label[label or ""] += 1
+        likely_rare += bool(rare)
+    return {
+        "size": sum(cells.values()),
+        "likely_rare": likely_rare,
+        "by_source": dict(by_source),
+        "by_strategy": dict(by_strategy),
+        "by_predicted_label": dict(by_label),
+        "cells": [
+            {"source": s, "strategy": k, "predicted_label": lab, "count": n}
+            for (s, k, lab), n in sorted(cells.items(), key=lambda c: (c[0][0], c[0][1], c[0][2] or ""))
+        ],
+    }
+
+
+def labeled_counts(project) -> dict[str, int]:
+    """Label name → items whose resolved label it is (see learner.selectors), every label listed."""
+    from labeling.projects.models import Label
+    from learner.selectors import resolve_item_labels
+
+    counts = Counter(resolve_item_labels(project).values())
+    return {
+        name: counts.get(label_id, 0)
+        for label_id, name in Label.objects.filter(project=project).order_by("order", "name").values_list("id", "name")
+    }
+
+
+def labels_used(project) -> int:
+    """Labels spent against the budget: annotators' non-undone, non-skipped answers."""
+    return Annotation.objects.filter(
+        project=project, undone=False, skipped=False, origin=Annotation.ANNOTATOR
+    ).count()
+
+
+def labels_outstanding(project) -> int:
+    """Answers still expected from waves that are planned or open (they are committed budget)."""
+    picks = WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN]).annotate(
+        answers=Count("item__annotations", filter=Q(item__annotations__undone=False), distinct=True)
+    )
+    total = picks.aggregate(need=Sum("overlap"))["need"] or 0
+    given = sum(min(overlap, answers) for overlap, answers in picks.values_list("overlap", "answers"))
+    return max(0, total - given)
+
+
+def budget_status(project) -> dict:
+    """{budget, used, left, spent}: budget None means unlimited (never spent)."""
+    used = labels_used(project)
+    budget = project.label_budget
+    if budget is None:
+        return {"budget": None, "used": used, "left": None, "spent": False}
+    left = max(0, budget - used)
+    return {"budget": budget, "used": used, "left": left, "spent": left <= 0}
