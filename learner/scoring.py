@@ -1,0 +1,57 @@
+"""Per-item statistics of calibrated class probabilities, and the float16 packing used to store
+probability rows compactly (ItemScore.probs). Pure numpy: no Django here."""
+from __future__ import annotations
+
+import numpy as np
+
+PROBS_DTYPE = np.dtype("<f2")  # little-endian float16: 2 bytes per label, fixed across machines
+
+
+def score_stats(proba: np.ndarray) -> dict[str, np.ndarray]:
+    """Vectorised summary of an (n, K) probability matrix.
+
+    Returns arrays of length n: ``top_label`` (int64 column index), ``top_prob``, ``margin``
+    (top minus runner-up; equals top_prob when K == 1) and ``entropy`` (natural log, 0 for a
+    one-hot row).
+    """
+    proba = np.asarray(proba, dtype=np.float32)
+    if proba.ndim != 2:
+        raise ValueError(f"proba must be a 2-D (items x labels) array, got shape {proba.shape}")
+    n, k = proba.shape
+    if n == 0 or k == 0:
+        empty = np.zeros(n, dtype=np.float64)
+        return {"top_label": np.zeros(n, dtype=np.int64), "top_prob": empty, "margin": empty.copy(),
+                "entropy": empty.copy()}
+    top_label = proba.argmax(axis=1).astype(np.int64)
+    if k == 1:
+        top_prob = proba[:, 0].copy()
+        margin = top_prob.copy()
+    else:
+        # Two largest per row without a full sort: O(n K).
+        part = np.partition(proba, k - 2, axis=1)[:, k - 2:]
+        top_prob = part[:, 1]
+        margin = part[:, 1] - part[:, 0]
+    entropy = -(proba * np.log(np.clip(proba, 1e-12, 1.0))).sum(axis=1, dtype=np.float64)
+    entropy = np.maximum(entropy, 0.0)
+    return {"top_label": top_label, "top_prob": top_prob.astype(np.float64), "margin": margin.astype(np.float64),
+            "entropy": entropy}
+
+
+def pack_probs(row: np.ndarray) -> bytes:
+    """One probability row as float16 bytes (about 3 significant digits; enough for ranking and
+    display, not for re-calibration)."""
+    return np.asarray(row, dtype=np.float64).astype(PROBS_DTYPE).tobytes()
+
+
+def unpack_probs(blob: bytes | memoryview, n_labels: int | None = None) -> np.ndarray:
+    """Inverse of :func:`pack_probs` (returns float32). ``n_labels`` checks the length."""
+    data = np.frombuffer(bytes(blob), dtype=PROBS_DTYPE).astype(np.float32)
+    if n_labels is not None and data.shape[0] != n_labels:
+        raise ValueError(f"packed probabilities hold {data.shape[0]} labels, expected {n_labels}")
+    return data
+
+
+def pack_probs_matrix(proba: np.ndarray) -> list[bytes]:
+    """Every row of an (n, K) matrix packed; one conversion for the whole matrix."""
+    half = np.ascontiguousarray(np.asarray(proba, dtype=np.float64).astype(PROBS_DTYPE))
+    return [row.tobytes() for row in half]
