@@ -1,0 +1,302 @@
+"""Exact and near-duplicate grouping. Plain Python + numpy (no Django): the importer plugs in a
+database-backed store, the benchmark an in-memory one, and both run the same grouping code.
+
+Near duplicates: MinHash (datasketch's affine32 permutations, computed vectorised over many texts at
+once) over shingles of the normalized text, LSH banding to find candidates, then the exact Jaccard
+similarity of the shingle sets decides. Because the final decision is exact, the banding only has to
+be generous enough for recall; it is fixed (BANDS x ROWS) so that stored band keys stay valid when a
+project changes its threshold.
+
+Shingles: character 4-grams of the normalized text with punctuation dropped (``normalize_text``
+casefolds and masks URLs, mentions and digits). Character shingles tolerate an edited word in a short
+text far better than word n-grams do (see docs/intake.md for the measurements that chose them).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from datasketch import MinHash
+
+from .normalize import normalize_text
+
+SHINGLE_CHARS = 4
+# 16 bands of 4 rows: a pair at Jaccard 0.8 becomes a candidate with probability 0.9998, at 0.7 0.988,
+# at 0.6 0.89, at 0.3 0.12; thresholds down to ~0.65 keep their recall.
+BANDS = 16
+ROWS = 4
+NUM_PERM = BANDS * ROWS
+_SEED = 1
+# datasketch's affine32 scheme: h -> fmix32(h); a * h + b mod 2^32 (a odd). Taking the permutations
+# from datasketch keeps our vectorised signatures identical to MinHash.update_batch (tested).
+_PERM_A, _PERM_B = (np.asarray(p, dtype=np.uint32) for p in MinHash(num_perm=NUM_PERM, seed=_SEED).permutations)
+_WORD = re.compile(r"\w+")
+_PUNCT = re.compile(r"[^\w\s]+")
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MAX_CELLS = 4_000_000  # permutations x shingles evaluated at once (~16 MB of uint32)
+
+
+def shingle_text(text: str) -> str:
+    """The string shingles are cut from: normalized, punctuation dropped, single spaces."""
+    normalized = normalize_text(text)
+    # Punctuation is deleted, not turned into a space, so "don't" and "dont" shingle alike.
+    return " ".join(_PUNCT.sub("", normalized).split()) or normalized or " "
+
+
+def fmix32(hv: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer (the same as datasketch's pre-mix for affine32)."""
+    hv = hv ^ (hv >> np.uint32(16))
+    hv = hv * np.uint32(2246822507)
+    hv = hv ^ (hv >> np.uint32(13))
+    hv = hv * np.uint32(3266489909)
+    return hv ^ (hv >> np.uint32(16))
+
+
+def shingle_hashes(texts: Sequence[str]) -> list[np.ndarray]:
+    """Per text, the sorted unique 32-bit hashes of its character 4-grams (of ``shingle_text``).
+    All texts are cut in one numpy pass: a 4-byte window is a 32-bit integer, mixed to 32 bits."""
+    encoded = [shingle_text(t).encode("utf-8") for t in texts]
+    encoded = [e if len(e) >= SHINGLE_CHARS else e.ljust(SHINGLE_CHARS) for e in encoded]
+    lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.uint64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(encoded) else np.zeros(0, np.int64)
+    windows = buf[: len(buf) - SHINGLE_CHARS + 1].copy() if len(buf) >= SHINGLE_CHARS else np.zeros(0, np.uint64)
+    for k in range(1, SHINGLE_CHARS):
+        windows = (windows << np.uint64(8)) | buf[k : len(buf) - SHINGLE_CHARS + 1 + k]
+    mixed = ((windows * _GOLDEN) >> np.uint64(32)).astype(np.uint32)
+    counts = lengths - SHINGLE_CHARS + 1
+    return [np.unique(mixed[s : s + c]) for s, c in zip(starts.tolist(), counts.tolist(), strict=True)]
+
+
+def signatures(shingles: Sequence[np.ndarray]) -> np.ndarray:
+    """MinHash signatures, shape (len(shingles), NUM_PERM), uint32; vectorised over all texts."""
+    out = np.empty((len(shingles), NUM_PERM), dtype=np.uint32)
+    if not len(shingles):
+        return out
+    sizes = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=len(shingles))
+    # Cut the texts into blocks of about _MAX_CELLS / NUM_PERM shingles, one (perm x shingle) matrix each.
+    per_block = max(1, _MAX_CELLS // NUM_PERM)
+    i = 0
+    while i < len(shingles):
+        j, total = i, 0
+        while j < len(shingles) and (total == 0 or total + sizes[j] <= per_block):
+            total += sizes[j]
+            j += 1
+        hv = fmix32(np.concatenate(shingles[i:j]).astype(np.uint32))
+        phv = hv[None, :] * _PERM_A[:, None] + _PERM_B[:, None]  # uint32 arithmetic wraps mod 2^32
+        offsets = np.concatenate(([0], np.cumsum(sizes[i:j])[:-1]))
+        out[i:j] = np.minimum.reduceat(phv, offsets, axis=1).T
+        i = j
+    return out
+
+
+def band_keys(sigs: np.ndarray) -> np.ndarray:
+    """(n, BANDS) signed 64-bit keys; two items share band b's key iff (almost surely) their
+    signatures agree on all ROWS values of band b. The band index is mixed in, so keys of different
+    bands never meet."""
+    n = sigs.shape[0]
+    rows = sigs.reshape(n, BANDS, ROWS).astype(np.uint64)
+    keys = np.broadcast_to(np.arange(1, BANDS + 1, dtype=np.uint64) * _GOLDEN, (n, BANDS)).copy()
+    for r in range(ROWS):
+        keys = (keys ^ rows[:, :, r]) * np.uint64(0xBF58476D1CE4E5B9)
+        keys ^= keys >> np.uint64(31)
+    return keys.view(np.int64)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted unique shingle-hash arrays."""
+    if not len(a) and not len(b):
+        return 1.0
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    return inter / (len(a) + len(b) - inter)
+
+
+class DedupStore(Protocol):
+    """What grouping needs to know about items already stored (earlier chunks and imports)."""
+
+    def groups_for_hashes(self, hashes: Iterable[str]) -> dict[str, int]:
+        """text_hash -> dup_group of an existing item with that hash."""
+
+    def items_for_band_keys(self, keys: Iterable[int]) -> dict[int, list[int]]:
+        """band key -> ids of existing items that have it."""
+
+    def groups_and_shingles(self, item_ids: Iterable[int]) -> dict[int, tuple[int, np.ndarray]]:
+        """item id -> (its dup_group, its shingle hashes)."""
+
+
+class UnionFind:
+    """Groups named by their oldest (smallest) item id: a merge never renames a group to a newer id."""
+
+    def __init__(self):
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while x != root:  # path compression
+            parent[x], x = root, parent.get(x, x)
+        return root
+
+    def union(self, a: int, b: int) -> int:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra
+        root, child = (ra, rb) if ra < rb else (rb, ra)
+        self.parent[child] = root
+        self.parent.setdefault(root, root)
+        return root
+
+
+@dataclass
+class ChunkPlan:
+    """Grouping decisions for one chunk of new rows, before they have ids."""
+
+    n: int
+    exact: int = 0
+    near: int = 0
+    # (row, row) pairs inside the chunk and (row, existing group id) links.
+    row_links: list[tuple[int, int]] = field(default_factory=list)
+    group_links: list[tuple[int, int]] = field(default_factory=list)
+    # Rows whose text hash is new: they get band keys stored (their key rows, in order).
+    banded_rows: list[int] = field(default_factory=list)
+    keys: np.ndarray | None = None
+
+
+@dataclass
+class Grouper:
+    """Assigns duplicate groups chunk by chunk. Call ``plan`` with a chunk's texts and hashes, store
+    the rows, then ``commit`` with their new ids to get each row's group."""
+
+    store: DedupStore
+    threshold: float = 0.8
+    uf: UnionFind = field(default_factory=UnionFind)
+    seen_hashes: dict[str, int] = field(default_factory=dict)  # this run: text_hash -> an item id
+    touched_groups: set[int] = field(default_factory=set)
+    candidates_checked: int = 0
+
+    def plan(self, texts: Sequence[str], hashes: Sequence[str]) -> ChunkPlan:
+        n = len(texts)
+        plan = ChunkPlan(n=n)
+        unseen = [h for h in dict.fromkeys(hashes) if h not in self.seen_hashes]
+        stored_groups = self.store.groups_for_hashes(unseen) if unseen else {}
+        first_row: dict[str, int] = {}
+        new_rows = []
+        for i, h in enumerate(hashes):
+            if h in first_row:
+                plan.row_links.append((i, first_row[h]))
+                plan.exact += 1
+            elif h in self.seen_hashes:
+                plan.group_links.append((i, self.seen_hashes[h]))
+                plan.exact += 1
+            elif h in stored_groups:
+                plan.group_links.append((i, stored_groups[h]))
+                plan.exact += 1
+            else:
+                first_row[h] = i
+                new_rows.append(i)
+        plan.banded_rows = new_rows
+        if not new_rows:
+            plan.keys = np.zeros((0, BANDS), dtype=np.int64)
+            return plan
+        shingles = shingle_hashes([texts[i] for i in new_rows])
+        keys = band_keys(signatures(shingles))
+        plan.keys = keys
+        stored = self.store.items_for_band_keys(np.unique(keys).tolist())
+        stored_candidates = [sorted({c for k in row for c in stored.get(int(k), ())}) for row in keys]
+        needed = sorted({c for cands in stored_candidates for c in cands})
+        stored_info = self.store.groups_and_shingles(needed) if needed else {}
+        local_index: dict[int, list[int]] = {}
+        for pos, i in enumerate(new_rows):
+            matched = False
+            for cand in stored_candidates[pos]:
+                group, cand_shingles = stored_info[cand]
+                self.candidates_checked += 1
+                if jaccard(shingles[pos], cand_shingles) >= self.threshold:
+                    plan.group_links.append((i, group))
+                    matched = True
+            local = {p for k in keys[pos].tolist() for p in local_index.get(k, ())}
+            for other in sorted(local):
+                self.candidates_checked += 1
+                if jaccard(shingles[pos], shingles[other]) >= self.threshold:
+                    plan.row_links.append((i, new_rows[other]))
+                    matched = True
+            plan.near += matched
+            for k in keys[pos].tolist():
+                local_index.setdefault(k, []).append(pos)
+        return plan
+
+    def commit(self, plan: ChunkPlan, ids: Sequence[int], hashes: Sequence[str]) -> list[int]:
+        """Record the chunk's new ids; returns each row's group id (as of now: later chunks may
+        still merge groups; ``renamed_groups`` lists what changed)."""
+        uf = self.uf
+        for a, b in plan.row_links:
+            uf.union(ids[a], ids[b])
+        for a, group in plan.group_links:
+            self.touched_groups.add(group)
+            uf.union(ids[a], group)
+        for i in plan.banded_rows:
+            self.seen_hashes.setdefault(hashes[i], ids[i])
+        groups = [uf.find(x) for x in ids]
+        self.touched_groups.update(groups)
+        return groups
+
+    def renamed_groups(self) -> dict[int, int]:
+        """Group ids handed out (or met) earlier that a later merge folded into an older group."""
+        return {g: self.uf.find(g) for g in self.touched_groups if self.uf.find(g) != g}
+
+
+class MemoryStore:
+    """An in-memory DedupStore (benchmarks, tests of the grouping itself)."""
+
+    def __init__(self):
+        self.hash_group: dict[str, int] = {}
+        self.key_items: dict[int, list[int]] = {}
+        self.item_group: dict[int, int] = {}
+        self.item_shingles: dict[int, np.ndarray] = {}
+
+    def groups_for_hashes(self, hashes):
+        return {h: self.hash_group[h] for h in hashes if h in self.hash_group}
+
+    def items_for_band_keys(self, keys):
+        return {k: self.key_items[k] for k in keys if k in self.key_items}
+
+    def groups_and_shingles(self, item_ids):
+        return {i: (self.item_group[i], self.item_shingles[i]) for i in item_ids}
+
+    def add(self, ids, texts, hashes, groups, plan: ChunkPlan, renamed: dict[int, int]):
+        for item_id, h, g in zip(ids, hashes, groups, strict=True):
+            self.hash_group.setdefault(h, g)
+            self.item_group[item_id] = g
+        shingles = shingle_hashes([texts[i] for i in plan.banded_rows])
+        for pos, i in enumerate(plan.banded_rows):
+            self.item_shingles[ids[i]] = shingles[pos]
+            for k in plan.keys[pos].tolist():
+                self.key_items.setdefault(k, []).append(ids[i])
+        if renamed:
+            for item_id, g in self.item_group.items():
+                if g in renamed:
+                    self.item_group[item_id] = renamed[g]
+            for h, g in self.hash_group.items():
+                if g in renamed:
+                    self.hash_group[h] = renamed[g]
+
+
+def group_texts(texts: Sequence[str], hashes: Sequence[str], *, threshold: float = 0.8,
+                chunk: int = 5000) -> tuple[list[int], Grouper]:
+    """Group texts in memory (ids are 1..n in order). Used by the benchmark and tests."""
+    store = MemoryStore()
+    grouper = Grouper(store=store, threshold=threshold)
+    groups: list[int] = []
+    for start in range(0, len(texts), chunk):
+        ids = list(range(start + 1, min(start + chunk, len(texts)) + 1))
+        part_t, part_h = texts[start : start + chunk], hashes[start : start + chunk]
+        plan = grouper.plan(part_t, part_h)
+        chunk_groups = grouper.commit(plan, ids, part_h)
+        store.add(ids, part_t, part_h, chunk_groups, plan, grouper.renamed_groups())
+        groups.extend(chunk_groups)
+    return [grouper.uf.find(g) for g in groups], grouper
