@@ -51,7 +51,7 @@ def _wave_items_for_budget(project: Project, requested: int) -> int:
             + (", the rest is committed to unfinished waves." if status["left"] > 0 else ".")
         )
     extra = max(0, project.overlap - 1) * project.double_label_share
-    n = min(requested, int(math.floor(left / (1.0 + extra))))
+    n = min(requested, int(math.floor(left / (1.0 + extra) + 1e-9)))
     # Rounding of the double-labeled count can push one over: step down until it fits.
     while n > 0 and n + _double_count(project, n) * max(0, project.overlap - 1) > left:
         n -= 1

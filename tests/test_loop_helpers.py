@@ -1,0 +1,111 @@
+"""Shared builders for the loop tests (test_loop*, test_model_versions*, test_tasks*, test_worker*).
+
+A synthetic project: items whose texts come from templates, and Embedding rows pre-filled with
+clustered unit vectors (one cluster per label) so training, scoring and planning run for real
+without loading the encoder. Holds no tests itself.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.conf import settings
+
+DIM = 384
+WORDS = ["amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "iris", "juniper",
+         "kelp", "lumen", "maple", "nectar", "onyx", "pine", "quartz", "raven", "sage", "tundra"]
+
+
+def _letters(i: int) -> str:
+    out = ""
+    while True:
+        out = chr(ord("a") + i % 26) + out
+        i //= 26
+        if i == 0:
+            return out
+
+
+def unit(rng, n, dim=DIM):
+    v = rng.normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def label_text(label) -> str:
+    # What waves.services embeds for a label (name, plus description when there is one).
+    return f"{label.name}: {label.description}" if label.description else label.name
+
+
+def build_project(project_factory, *, slug="loop", n_items=300, shares=(0.6, 0.3, 0.1), n_labeled=60,
+                  seed=0, labels=("billing", "login", "fraud"), **project_fields):
+    """A project with ``n_items`` embedded items (true label drawn by ``shares``) of which the
+    first ``n_labeled`` carry an imported label. Returns (project, {item_id: true label name})."""
+    from labeling.annotations.models import Annotation
+    from labeling.items.models import Item
+    from labeling.items.normalize import text_hash
+    from learner.models import Embedding
+
+    rng = np.random.default_rng(seed)
+    project = project_factory(slug, labels=labels)
+    for field, value in project_fields.items():
+        setattr(project, field, value)
+    project.save()
+    label_objs = list(project.labels.order_by("order", "name"))
+    by_name = {label.name: label for label in label_objs}
+    sources = list(project.sources.all())
+    centroids = unit(rng, len(labels))
+    truth = rng.choice(len(labels), size=n_items, p=np.asarray(shares) / sum(shares))
+    items, vectors = [], []
+    for i in range(n_items):
+        name = labels[truth[i]]
+        text = f"{name} {WORDS[i % len(WORDS)]} request {_letters(i)}"
+        items.append(Item(project=project, source=sources[i % len(sources)] if sources else None,
+                          text=text, text_hash=text_hash(text)))
+        vec = centroids[truth[i]] + 0.9 * unit(rng, 1)[0]
+        vectors.append(vec / np.linalg.norm(vec))
+    Item.objects.bulk_create(items)
+    items = list(Item.objects.filter(project=project).order_by("id"))
+    model_id = settings.LONGTAIL_MODEL_ID
+    rows = [Embedding(model_id=model_id, text_hash=item.text_hash, vector=np.asarray(v, np.float32).tobytes())
+            for item, v in zip(items, vectors, strict=True)]
+    for label, vec in zip(label_objs, unit(rng, len(label_objs)), strict=True):
+        rows.append(Embedding(model_id=model_id, text_hash=text_hash(label_text(label)), vector=vec.tobytes()))
+    Embedding.objects.bulk_create(rows, ignore_conflicts=True)
+    truth_by_id = {item.id: labels[truth[i]] for i, item in enumerate(items)}
+    # Labeled examples: make sure every label has a few, then fill in order.
+    chosen: list = []
+    for name in labels if n_labeled else ():
+        chosen += [item for item in items if truth_by_id[item.id] == name][:4]
+    chosen_ids = {item.id for item in chosen}
+    chosen += [item for item in items if item.id not in chosen_ids][: max(0, n_labeled - len(chosen))]
+    Annotation.objects.bulk_create([
+        Annotation(project=project, item=item, label=by_name[truth_by_id[item.id]], origin=Annotation.IMPORT)
+        for item in chosen
+    ])
+    return project, truth_by_id
+
+
+def answer(project, item, label, user=None, *, skipped=False):
+    """Store an answer the way the annotation pages do and send answer_saved."""
+    from labeling.annotations.models import Annotation
+    from labeling.annotations.signals import answer_saved
+
+    Annotation.objects.create(project=project, item=item, label=None if skipped else label, annotator=user,
+                              skipped=skipped)
+    answer_saved.send(sender=Annotation, project=project, item=item)
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in-process even where REDIS_URL configures a broker (the PostgreSQL CI run)."""
+    from config.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def loop_project(db, project_factory, eager_celery):
+    project, truth = build_project(project_factory)
+    return project, truth

@@ -1,0 +1,117 @@
+"""Model versions: training → ready → active, switched atomically; a failing training leaves the
+previous active version in place. Eager Celery; real training on pre-filled embeddings."""
+import numpy as np
+import pytest
+
+from tests.test_loop_helpers import eager_celery, loop_project  # noqa: F401 - fixtures
+
+
+def retrain(project, capture, reason="manual"):
+    from learner.services import request_retrain
+
+    with capture(execute=True):
+        run = request_retrain(project, reason=reason)
+    run.refresh_from_db()
+    return run
+
+
+def test_first_retrain_activates_a_complete_version(loop_project, django_capture_on_commit_callbacks):
+    from learner.models import ItemScore, ModelVersion, TaskRun
+    from learner.services import active_model, load_classifier
+
+    project, _ = loop_project
+    run = retrain(project, django_capture_on_commit_callbacks)
+    assert run.state == TaskRun.DONE, run.message
+    assert run.progress == pytest.approx(1.0)
+    version = active_model(project)
+    assert version is not None and version.number == 1 and version.state == ModelVersion.ACTIVE
+    assert set(version.label_map) == {"billing", "login", "fraud"}
+    assert version.train_size == 60
+    assert version.temperature is not None and version.temperature > 0
+    assert set(version.thresholds) == set(version.label_map)
+    assert version.class_weights and version.metrics and version.artifact
+    assert version.config["task_run"] == run.id
+    assert ItemScore.objects.filter(model_version=version).count() == 300
+    clf = load_classifier(ModelVersion.objects.get(pk=version.pk))
+    assert clf.classes_ == version.label_map
+
+
+def test_second_version_retires_the_first(loop_project, django_capture_on_commit_callbacks):
+    from labeling.waves.models import Wave
+    from learner.models import ModelVersion
+
+    project, _ = loop_project
+    retrain(project, django_capture_on_commit_callbacks)
+    # The first run opened a wave; close it so the second run plans again.
+    Wave.objects.filter(project=project).update(state=Wave.CLOSED)
+    retrain(project, django_capture_on_commit_callbacks)
+    states = dict(ModelVersion.objects.filter(project=project).values_list("number", "state"))
+    assert states == {1: ModelVersion.RETIRED, 2: ModelVersion.ACTIVE}
+    assert Wave.objects.get(project=project, state=Wave.OPEN).model_version.number == 2
+
+
+def test_failing_training_keeps_the_previous_active_version(loop_project, django_capture_on_commit_callbacks):
+    from labeling.annotations.models import Annotation
+    from learner.cache import memo
+    from learner.models import Embedding, ModelVersion, TaskRun
+
+    project, _ = loop_project
+    retrain(project, django_capture_on_commit_callbacks)
+    # Corrupt one labeled item's cached vector: the learner core refuses NaN input for real.
+    item = Annotation.objects.filter(project=project).first().item
+    bad = np.full(384, np.nan, dtype=np.float32).tobytes()
+    Embedding.objects.filter(text_hash=item.text_hash).update(vector=bad)
+    memo.clear()
+    run = retrain(project, django_capture_on_commit_callbacks)
+    assert run.state == TaskRun.FAILED
+    assert "Training failed" in run.message and "NaN" in run.message
+    versions = {v.number: v for v in ModelVersion.objects.filter(project=project)}
+    assert versions[1].state == ModelVersion.ACTIVE
+    assert versions[2].state == ModelVersion.FAILED and "NaN" in versions[2].error
+    memo.clear()
+
+
+def test_interrupted_training_is_failed_when_stale(loop_project, django_capture_on_commit_callbacks, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from learner.models import ModelVersion, TaskRun
+    from learner.services import request_retrain
+
+    project, _ = loop_project
+    # A run whose worker died: pending for two hours, with its half-made training version.
+    old = timezone.now() - timedelta(hours=2)
+    dead = TaskRun.objects.create(project=project, kind="retrain", state=TaskRun.RUNNING)
+    TaskRun.objects.filter(pk=dead.pk).update(updated_at=old)
+    version = ModelVersion.objects.create(project=project, number=1, state=ModelVersion.TRAINING)
+    ModelVersion.objects.filter(pk=version.pk).update(created_at=old)
+    settings.LONGTAIL_TASK_STALE_SECONDS = 3600
+    with django_capture_on_commit_callbacks(execute=True):
+        run = request_retrain(project)
+    assert run.pk != dead.pk
+    dead.refresh_from_db()
+    version.refresh_from_db()
+    assert dead.state == TaskRun.FAILED and version.state == ModelVersion.FAILED
+    assert ModelVersion.objects.get(project=project, number=2).state == ModelVersion.ACTIVE
+
+
+def test_one_training_per_project_is_a_database_rule(loop_project):
+    from django.db import IntegrityError, transaction
+
+    from learner.models import ModelVersion
+
+    project, _ = loop_project
+    ModelVersion.objects.create(project=project, number=1, state=ModelVersion.TRAINING)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.create(project=project, number=2, state=ModelVersion.TRAINING)
+
+
+def test_activation_requires_a_ready_version(loop_project):
+    from learner.models import ModelVersion
+    from learner.services import activate_version
+
+    project, _ = loop_project
+    version = ModelVersion.objects.create(project=project, number=1, state=ModelVersion.FAILED)
+    with pytest.raises(ValueError, match="only a ready version"):
+        activate_version(version)
