@@ -1,1 +1,13 @@
-urlpatterns = []
+from django.urls import path
+
+from . import api, views
+
+urlpatterns = [
+    path("p/<slug:slug>/annotate/", views.annotate_page, name="annotate"),
+    path("p/<slug:slug>/review/", views.review_page, name="review"),
+    path("api/projects/<slug:slug>/batches/", api.LeaseBatchView.as_view(), name="api-lease-batch"),
+    path("api/projects/<slug:slug>/annotations/", api.AnswerView.as_view(), name="api-answer"),
+    path("api/projects/<slug:slug>/annotations/undo/", api.UndoView.as_view(), name="api-undo"),
+    path("api/projects/<slug:slug>/agreement/", api.AgreementView.as_view(), name="api-agreement"),
+    path("api/projects/<slug:slug>/review/", api.ReviewQueueView.as_view(), name="api-review"),
+]

@@ -1,0 +1,125 @@
+"""REST API of the annotator's side. Members (annotators, leads, admins) lease and answer;
+agreement and the review queue are for leads and admins. Non-members get 404."""
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.projects.permissions import can_manage, project_for
+
+from . import selectors, serializers, services
+
+
+def error_response(exc: services.AnnotationError) -> Response:
+    body = {"detail": exc.message}
+    if exc.field:
+        body["field"] = exc.field
+    return Response(body, status=exc.status)
+
+
+def batch_response_data(project, user, leased: services.LeasedBatch) -> dict:
+    with_reasons = can_manage(user, project)
+    items = [selectors.assignment_payload(a, with_reasons=with_reasons) for a in leased.assignments]
+    return {
+        "resumed": leased.resumed,
+        "items": items,
+        "progress": selectors.wave_progress(project),
+        "message": "" if items else "Nothing is waiting for you in the open wave right now.",
+    }
+
+
+class ProjectAPIView(APIView):
+    permission_classes = [IsAuthenticated]
+    lead_only = False
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication and IsAuthenticated first
+        self.project = project_for(request.user, kwargs["slug"], manage=self.lead_only)
+
+
+class LeaseBatchView(ProjectAPIView):
+    @extend_schema(request=serializers.LeaseRequestSerializer, responses=serializers.BatchSerializer,
+                   summary="Lease the next batch (or get back the one you hold)")
+    def post(self, request, slug):
+        params = serializers.LeaseRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        leased = services.lease_batch(self.project, request.user, size=params.validated_data.get("size"))
+        return Response(batch_response_data(self.project, request.user, leased))
+
+
+class AnswerView(ProjectAPIView):
+    @extend_schema(request=serializers.AnswerSerializer, responses={201: serializers.AnswerResultSerializer,
+                   200: serializers.AnswerResultSerializer}, summary="Store an answer (idempotent on client_id)")
+    def post(self, request, slug):
+        answer = serializers.AnswerSerializer(data=request.data)
+        answer.is_valid(raise_exception=True)
+        data = answer.validated_data
+        try:
+            result = services.submit_answer(
+                self.project, request.user, client_id=data["client_id"], assignment_id=data.get("assignment"),
+                item_id=data.get("item"), label_id=data.get("label"), skipped=data["skipped"],
+                skip_reason=data["skip_reason"], none_of_these=data["none_of_these"],
+            )
+        except services.AnnotationError as exc:
+            return error_response(exc)
+        body = {
+            "annotation": serializers.AnnotationSerializer(result.annotation).data,
+            "created": result.created,
+            "review_task": result.review_task.pk if result.review_task else None,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class UndoView(ProjectAPIView):
+    @extend_schema(request=None, responses=serializers.AnnotationSerializer,
+                   summary="Undo your latest answer in the project")
+    def post(self, request, slug):
+        try:
+            annotation = services.undo_last_answer(self.project, request.user)
+        except services.AnnotationError as exc:
+            return error_response(exc)
+        return Response(serializers.AnnotationSerializer(annotation).data)
+
+
+class AgreementView(ProjectAPIView):
+    lead_only = True
+
+    @extend_schema(responses=serializers.AgreementSerializer, summary="Inter-annotator agreement")
+    def get(self, request, slug):
+        return Response(selectors.agreement_summary(self.project))
+
+
+class ReviewQueueView(ProjectAPIView):
+    lead_only = True
+
+    @extend_schema(
+        parameters=[OpenApiParameter("reason", str, enum=["disagreement", "low_confidence"]),
+                    OpenApiParameter("limit", int, description="At most this many tasks (default 100).")],
+        responses=serializers.ReviewQueueSerializer, summary="Open review tasks, oldest first",
+    )
+    def get(self, request, slug):
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", 100)), 1000))
+        except ValueError:
+            return Response({"detail": "limit must be a whole number.", "field": "limit"}, status=400)
+        reason = request.query_params.get("reason") or None
+        tasks = selectors.review_queue(self.project, reason=reason, limit=limit)
+        return Response({
+            "counts": selectors.review_counts(self.project),
+            "results": serializers.ReviewTaskSerializer(tasks, many=True).data,
+        })
+
+    @extend_schema(request=serializers.ResolveSerializer, responses=serializers.ResolvedSerializer,
+                   summary="Adjudicate: resolve a task with a label")
+    def post(self, request, slug):
+        resolve = serializers.ResolveSerializer(data=request.data)
+        resolve.is_valid(raise_exception=True)
+        try:
+            task = services.resolve_review(
+                self.project, request.user, task_id=resolve.validated_data["task"],
+                label_id=resolve.validated_data["label"],
+            )
+        except services.AnnotationError as exc:
+            return error_response(exc)
+        return Response(serializers.ResolvedSerializer(task).data)

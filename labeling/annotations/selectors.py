@@ -1,0 +1,226 @@
+"""Reads of the annotator's side: the batch an annotator holds, progress, agreement, throughput
+and the review queue. ``agreement_summary`` and ``annotator_throughput`` feed the lead pages."""
+from collections import defaultdict
+from datetime import timedelta
+from itertools import combinations
+from statistics import median
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from labeling.projects.models import Label, Membership, Project
+from labeling.waves.models import Wave, WaveItem
+
+from . import agreement
+from .models import Annotation, Assignment, ReviewTask
+from .services import live_slot_q
+
+# Gaps between two answers longer than this are breaks, not time spent on an item.
+THROUGHPUT_MAX_GAP = timedelta(minutes=10)
+
+
+def held_batch(project: Project, user) -> list[Assignment]:
+    """The annotator's unexpired leases in the project's open waves, in lease order."""
+    return list(
+        Assignment.objects.filter(
+            annotator=user, state=Assignment.LEASED, expires_at__gt=timezone.now(),
+            wave_item__wave__project=project, wave_item__wave__state=Wave.OPEN,
+        )
+        .select_related("wave_item__item__source", "wave_item__wave", "wave_item__predicted_label")
+        .order_by("leased_at", "batch_key", "position", "pk")
+    )
+
+
+def assignment_payload(assignment: Assignment, *, with_reasons: bool) -> dict:
+    """One leased item as the annotation page and the API hand it out. ``with_reasons``
+    (leads and admins) adds why the planner picked it."""
+    wave_item = assignment.wave_item
+    item = wave_item.item
+    data = {
+        "assignment": assignment.pk,
+        "item": item.pk,
+        "external_id": item.external_id,
+        "text": item.text,
+        "source": item.source.name if item.source_id else None,
+        "wave": wave_item.wave.number,
+        "batch_number": wave_item.batch_number,
+        "position": assignment.position,
+        "expires_at": assignment.expires_at.isoformat(),
+    }
+    if with_reasons:
+        data["why"] = {
+            "strategy": wave_item.strategy,
+            "reason": wave_item.reason,
+            "inclusion_prob": wave_item.inclusion_prob,
+            "likely_rare": wave_item.likely_rare,
+            "overlap": wave_item.overlap,
+            "predicted_label": wave_item.predicted_label.name if wave_item.predicted_label_id else None,
+            "predicted_prob": wave_item.predicted_prob,
+        }
+    return data
+
+
+def wave_progress(project: Project) -> dict | None:
+    """Answers given vs. answers needed (sum of overlaps) across the project's open waves."""
+    picks = WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN)
+    waves = sorted(set(picks.values_list("wave__number", flat=True)))
+    if not waves:
+        return None
+    needed = sum(picks.values_list("overlap", flat=True))
+    done = Assignment.objects.filter(wave_item__in=picks, state__in=[Assignment.DONE, Assignment.SKIPPED]).count()
+    leased = Assignment.objects.filter(wave_item__in=picks).filter(
+        live_slot_q(timezone.now()), state=Assignment.LEASED
+    ).count()
+    return {"waves": waves, "needed": needed, "done": min(done, needed), "leased": leased}
+
+
+def labels_payload(project: Project) -> list[dict]:
+    """Labels for the annotation page, coarse before fine, with hotkeys and descriptions."""
+    return [
+        {"id": label.pk, "name": label.name, "description": label.description, "hotkey": label.hotkey,
+         "parent": label.parent_id, "is_other": label.is_other}
+        for label in Label.objects.filter(project=project).order_by("order", "name", "pk")
+    ]
+
+
+def double_labeled_pairs(project: Project) -> list[tuple[int, int, int, int, int]]:
+    """``(item_id, annotator_a, label_a, annotator_b, label_b)`` for every pair of annotators whose
+    current (latest, not undone, not skipped) answers cover the same item; a is the earlier."""
+    answers = (
+        Annotation.objects.filter(project=project, origin=Annotation.ANNOTATOR, undone=False, skipped=False)
+        .exclude(label__isnull=True).exclude(annotator__isnull=True)
+        .order_by("item_id", "created_at", "pk")
+        .values_list("item_id", "annotator_id", "label_id")
+    )
+    per_item: dict[int, dict[int, int]] = defaultdict(dict)
+    for item_id, annotator_id, label_id in answers:
+        latest = per_item[item_id]
+        latest.pop(annotator_id, None)  # re-insert so the order follows the latest answer
+        latest[annotator_id] = label_id
+    pairs = []
+    for item_id, latest in per_item.items():
+        for (a, la), (b, lb) in combinations(latest.items(), 2):
+            pairs.append((item_id, a, la, b, lb))
+    return pairs
+
+
+def _round(value):
+    return None if value is None else round(value, 4)
+
+
+def agreement_summary(project: Project) -> dict:
+    """Cohen's kappa (overall, per label, and on coarse labels when the taxonomy has two levels),
+    raw agreement and how many items are double-labeled. Numbers are None while undefined."""
+    rows = double_labeled_pairs(project)
+    pairs = [(la, lb) for _, _, la, _, lb in rows]
+    labels = list(Label.objects.filter(project=project).order_by("order", "name", "pk"))
+    support = agreement.label_support(pairs)
+    per_label = agreement.per_label_kappa(pairs, [label.pk for label in labels])
+    parent_of = {label.pk: label.parent_id for label in labels if label.parent_id}
+    summary = {
+        "items_double_labeled": len({item_id for item_id, *_ in rows}),
+        "pairs": len(pairs),
+        "kappa": _round(agreement.cohen_kappa(pairs)),
+        "raw_agreement": _round(agreement.raw_agreement(pairs)),
+        "per_label": [
+            {"label_id": label.pk, "label": label.name, "kappa": _round(per_label[label.pk]),
+             "answers": support.get(label.pk, 0)}
+            for label in labels
+        ],
+        "kappa_coarse": None,
+        "raw_agreement_coarse": None,
+    }
+    if parent_of:
+        coarse_pairs = agreement.map_pairs(pairs, parent_of)
+        summary["kappa_coarse"] = _round(agreement.cohen_kappa(coarse_pairs))
+        summary["raw_agreement_coarse"] = _round(agreement.raw_agreement(coarse_pairs))
+    return summary
+
+
+def annotator_throughput(project: Project) -> list[dict]:
+    """Per member or answering user: answers, skips, undos, answers in the last 24 h, median
+    seconds per answer (gaps over 10 minutes are breaks) and raw agreement with others."""
+    now = timezone.now()
+    own = Annotation.objects.filter(project=project, origin=Annotation.ANNOTATOR, annotator__isnull=False)
+    counts = {
+        row["annotator"]: row
+        for row in own.values("annotator").annotate(
+            answers=Count("pk", filter=Q(undone=False, skipped=False)),
+            skips=Count("pk", filter=Q(undone=False, skipped=True)),
+            undone=Count("pk", filter=Q(undone=True)),
+            last_24h=Count("pk", filter=Q(undone=False, created_at__gte=now - timedelta(hours=24))),
+        )
+    }
+    times: dict[int, list] = defaultdict(list)
+    for annotator_id, created_at in own.filter(undone=False).order_by("created_at").values_list(
+        "annotator_id", "created_at"
+    ):
+        times[annotator_id].append(created_at)
+    agree: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for _, a, la, b, lb in double_labeled_pairs(project):
+        for who in (a, b):
+            agree[who][0] += la == lb
+            agree[who][1] += 1
+
+    users = {
+        m.user_id: (m.user.username, m.role)
+        for m in Membership.objects.filter(project=project).select_related("user")
+    }
+    for user in get_user_model().objects.filter(pk__in=set(counts) - set(users)):
+        users[user.pk] = (user.username, "admin" if user.is_superuser else None)
+
+    rows = []
+    for user_id, (username, role) in users.items():
+        row = counts.get(user_id, {})
+        stamps = times.get(user_id, [])
+        gaps = [
+            (b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False) if b - a <= THROUGHPUT_MAX_GAP
+        ]
+        agreed, paired = agree.get(user_id, (0, 0))
+        rows.append({
+            "annotator_id": user_id,
+            "username": username,
+            "role": role,
+            "answers": row.get("answers", 0),
+            "skips": row.get("skips", 0),
+            "undone": row.get("undone", 0),
+            "last_24h": row.get("last_24h", 0),
+            "median_seconds_per_answer": round(median(gaps), 1) if gaps else None,
+            "first_answer_at": stamps[0].isoformat() if stamps else None,
+            "last_answer_at": stamps[-1].isoformat() if stamps else None,
+            "double_labeled": paired,
+            "agreement_with_others": round(agreed / paired, 4) if paired else None,
+        })
+    rows.sort(key=lambda r: (-r["answers"], r["username"]))
+    return rows
+
+
+def review_queue(project: Project, *, reason: str | None = None, limit: int | None = None) -> list[ReviewTask]:
+    """Open review tasks, oldest first, each with ``answers`` (the item's current annotator
+    answers) attached for the adjudication page."""
+    tasks = ReviewTask.objects.filter(project=project, resolved_at__isnull=True).select_related("item__source")
+    if reason:
+        tasks = tasks.filter(reason=reason)
+    tasks = list(tasks.order_by("created_at", "pk")[:limit] if limit else tasks.order_by("created_at", "pk"))
+    answers = defaultdict(list)
+    for annotation in (
+        Annotation.objects.filter(
+            item_id__in=[t.item_id for t in tasks], origin=Annotation.ANNOTATOR, undone=False
+        ).select_related("annotator", "label").order_by("created_at", "pk")
+    ):
+        answers[annotation.item_id].append(annotation)
+    for task in tasks:
+        task.answers = answers.get(task.item_id, [])
+    return tasks
+
+
+def review_counts(project: Project) -> dict:
+    open_tasks = ReviewTask.objects.filter(project=project, resolved_at__isnull=True)
+    by_reason = dict(open_tasks.values_list("reason").annotate(n=Count("pk")).values_list("reason", "n"))
+    return {
+        "open": sum(by_reason.values()),
+        "disagreement": by_reason.get(ReviewTask.DISAGREEMENT, 0),
+        "low_confidence": by_reason.get(ReviewTask.LOW_CONFIDENCE, 0),
+        "resolved": ReviewTask.objects.filter(project=project, resolved_at__isnull=False).count(),
+    }

@@ -1,0 +1,431 @@
+"""Write paths of the annotator's side: leasing batches, storing answers exactly once, undo,
+disagreement detection and adjudication.
+
+Decisions worth knowing:
+
+* **Slots.** A wave item needs ``WaveItem.overlap`` answers from different annotators. A slot is
+  held by an answered or skipped assignment (``done``/``skipped``) or by an unexpired lease; an
+  expired lease frees it. A skip is the item's answer for this wave, as the planner counts wave
+  completion (skips included); the item stays unlabeled, so a later wave may pick it again for
+  someone else. An annotator never gets an item they hold, answered or skipped.
+* **Locking.** Leasing locks candidate wave items with ``SELECT … FOR UPDATE SKIP LOCKED`` and
+  then recounts their slots in a fresh statement: every write that takes a slot holds the wave
+  item's row lock until it commits, so the recount sees all of them (PostgreSQL, READ COMMITTED).
+  SQLite ignores the locking clause but serialises writers, which gives the same outcome.
+* **No lost label.** An answer on an expired lease is stored when the item still has a free slot
+  (or the annotator holds a newer lease on it); when other annotators took all slots meanwhile it
+  is rejected with a message that says so (``AnswerRejected``, HTTP 409).
+* **Exactly once.** ``Annotation.client_id`` is unique; a retried submit returns the stored
+  answer without storing, signalling or changing anything.
+* **None of these.** The project's top-level label with ``is_other=True`` is used; a project
+  without one gets a label "None of these" (``is_other=True``) created the first time an
+  annotator picks it, so downstream code (training, export, agreement) sees an ordinary label.
+* ``answer_saved`` is sent after the write's transaction block, once per stored, undone or
+  adjudicated answer (never on a replay).
+"""
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from labeling.items.models import Item
+from labeling.projects.models import Label, Project
+from labeling.waves.models import Wave, WaveItem
+
+from .models import Annotation, Assignment, ReviewTask
+from .signals import answer_saved
+
+OTHER_LABEL_NAME = "None of these"
+
+
+class AnnotationError(Exception):
+    """A request the annotator's side refuses, with a message for people and an HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidAnswer(AnnotationError):
+    status = 400
+
+
+class NotFound(AnnotationError):
+    status = 404
+
+
+class AnswerRejected(AnnotationError):
+    """Well-formed but not storable now (slot taken, already answered, already resolved)."""
+
+    status = 409
+
+
+@dataclass
+class LeasedBatch:
+    assignments: list[Assignment]
+    resumed: bool  # True: the annotator's still-valid lease was handed back instead of a new one
+
+
+@dataclass
+class AnswerResult:
+    annotation: Annotation
+    created: bool  # False: a retry of an answer already stored
+    review_task: ReviewTask | None = None
+
+
+def lease_expiry(now=None):
+    return (now or timezone.now()) + timedelta(seconds=settings.LONGTAIL_LEASE_SECONDS)
+
+
+def live_slot_q(now) -> Q:
+    """Assignments that hold one of a wave item's slots."""
+    return Q(state__in=[Assignment.DONE, Assignment.SKIPPED]) | Q(state=Assignment.LEASED, expires_at__gt=now)
+
+
+def expire_stale_leases(project: Project, now=None) -> int:
+    """Expired leases go back to the pool."""
+    now = now or timezone.now()
+    return Assignment.objects.filter(
+        wave_item__wave__project=project, state=Assignment.LEASED, expires_at__lte=now
+    ).update(state=Assignment.EXPIRED)
+
+
+def _with_related(queryset):
+    return queryset.select_related(
+        "wave_item__item__source", "wave_item__wave", "wave_item__predicted_label"
+    )
+
+
+def _held_assignments(project: Project, user, now) -> list[Assignment]:
+    return list(
+        _with_related(
+            Assignment.objects.filter(
+                annotator=user, state=Assignment.LEASED, expires_at__gt=now,
+                wave_item__wave__project=project, wave_item__wave__state=Wave.OPEN,
+            )
+        ).order_by("leased_at", "batch_key", "position", "pk")
+    )
+
+
+def _candidates(project: Project, user, now, exclude_ids, limit):
+    """Wave items in lease order that seem to need this annotator, locked, skipping locked rows."""
+    live_count = (
+        Assignment.objects.filter(wave_item=OuterRef("pk")).filter(live_slot_q(now))
+        .order_by().values("wave_item").annotate(n=Count("pk")).values("n")
+    )
+    # Never the same item twice: not if this annotator holds, answered or skipped it (any wave).
+    seen_by_user = Assignment.objects.filter(
+        annotator=user, wave_item__item_id=OuterRef("item_id"),
+        state__in=[Assignment.LEASED, Assignment.DONE, Assignment.SKIPPED],
+    )
+    return list(
+        WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN)
+        .exclude(pk__in=exclude_ids)
+        .annotate(live=Coalesce(Subquery(live_count, output_field=IntegerField()), Value(0)))
+        .filter(live__lt=F("overlap"))
+        .exclude(Exists(seen_by_user))
+        .order_by("wave__number", "batch_number", "position", "pk")
+        # of=("self",): lock the wave items only, never the shared wave row.
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+
+
+def lease_batch(project: Project, user, *, size: int | None = None) -> LeasedBatch:
+    """The annotator's current batch if they still hold one, else the next items of the open
+    wave(s) in (wave, batch_number, position) order, up to ``size`` (default: the project's)."""
+    size = size or project.batch_size
+    for attempt in range(2):
+        try:
+            return _lease_batch_once(project, user, size)
+        except IntegrityError:
+            # The same annotator leased in another tab at the same moment; the retry hands
+            # back whatever that lease got.
+            if attempt == 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
+    now = timezone.now()
+    with transaction.atomic():
+        expire_stale_leases(project, now)
+        held = _held_assignments(project, user, now)
+        if held:
+            Assignment.objects.filter(pk__in=[a.pk for a in held]).update(expires_at=lease_expiry(now))
+            return LeasedBatch(_held_assignments(project, user, now), resumed=True)
+
+        chosen: list[WaveItem] = []
+        chosen_items: set[int] = set()
+        examined: set[int] = set()
+        while len(chosen) < size:
+            locked = _candidates(project, user, now, examined, size - len(chosen))
+            if not locked:
+                break
+            examined.update(w.pk for w in locked)
+            # Recount now that the rows are ours: a lease committed between our snapshot and
+            # our lock is visible to this new statement.
+            fresh = dict(
+                Assignment.objects.filter(wave_item_id__in=[w.pk for w in locked]).filter(live_slot_q(now))
+                .order_by().values("wave_item").annotate(n=Count("pk")).values_list("wave_item", "n")
+            )
+            for wave_item in locked:
+                if fresh.get(wave_item.pk, 0) < wave_item.overlap and wave_item.item_id not in chosen_items:
+                    chosen.append(wave_item)
+                    chosen_items.add(wave_item.item_id)
+
+        batch_key = uuid.uuid4()
+        expires = lease_expiry(now)
+        Assignment.objects.bulk_create(
+            Assignment(wave_item=w, annotator=user, batch_key=batch_key, position=i, expires_at=expires)
+            for i, w in enumerate(chosen)
+        )
+        leased = list(_with_related(Assignment.objects.filter(batch_key=batch_key)).order_by("position"))
+    return LeasedBatch(leased, resumed=False)
+
+
+def ensure_other_label(project: Project) -> Label:
+    """The project's "none of these" label, created on first use when the project has none."""
+    other = project.labels.filter(is_other=True, parent__isnull=True).order_by("order", "pk").first()
+    if other:
+        return other
+    taken_hotkeys = set(project.labels.values_list("hotkey", flat=True))
+    label, _ = Label.objects.get_or_create(
+        project=project, name=OTHER_LABEL_NAME,
+        defaults={
+            "is_other": True, "order": 10_000, "hotkey": "" if "0" in taken_hotkeys else "0",
+            "description": "None of the project's labels fits this item.",
+        },
+    )
+    return label
+
+
+def _project_label(project: Project, label_id) -> Label:
+    try:
+        return Label.objects.get(pk=int(label_id), project=project)
+    except (Label.DoesNotExist, TypeError, ValueError):
+        raise InvalidAnswer(
+            f"Label {label_id!r} is not a label of project '{project.slug}'.", field="label"
+        ) from None
+
+
+def _lock_wave_item(pk: int) -> WaveItem:
+    return WaveItem.objects.select_for_update(of=("self",)).select_related("wave", "item").get(pk=pk)
+
+
+def _assignment_for_item(project: Project, user, item_id, now) -> Assignment:
+    """The annotator's own assignment on this item, or a new one if an open wave needs it."""
+    try:
+        item = Item.objects.get(pk=int(item_id), project=project)
+    except (Item.DoesNotExist, TypeError, ValueError):
+        raise NotFound(f"Item {item_id!r} is not in project '{project.slug}'.", field="item") from None
+    own = (
+        Assignment.objects.filter(annotator=user, wave_item__item=item, wave_item__wave__project=project)
+        .order_by("-leased_at", "-pk").first()
+    )
+    if own:
+        return own
+    for wave_item in WaveItem.objects.filter(item=item, wave__state=Wave.OPEN).order_by("wave__number"):
+        wave_item = _lock_wave_item(wave_item.pk)
+        if Assignment.objects.filter(wave_item=wave_item).filter(live_slot_q(now)).count() < wave_item.overlap:
+            return Assignment.objects.create(wave_item=wave_item, annotator=user, expires_at=lease_expiry(now))
+    raise AnswerRejected(
+        f"Item {item.pk} is not waiting for your answer in an open wave; nothing was stored.", field="item"
+    )
+
+
+def _answerable_assignment(project: Project, user, assignment_id, item_id, now) -> Assignment:
+    if assignment_id is not None:
+        try:
+            assignment = Assignment.objects.get(
+                pk=int(assignment_id), annotator=user, wave_item__wave__project=project
+            )
+        except (Assignment.DoesNotExist, TypeError, ValueError):
+            raise NotFound(
+                f"Assignment {assignment_id!r} is not yours in project '{project.slug}'.", field="assignment"
+            ) from None
+    elif item_id is not None:
+        assignment = _assignment_for_item(project, user, item_id, now)
+    else:
+        raise InvalidAnswer("Say which item you answer: give 'assignment' or 'item'.", field="assignment")
+
+    wave_item = _lock_wave_item(assignment.wave_item_id)
+    assignment.refresh_from_db()  # its state now that no one else can change the item's slots
+    if assignment.state in (Assignment.DONE, Assignment.SKIPPED):
+        raise AnswerRejected(
+            f"You already answered or skipped item {wave_item.item_id}; undo that answer first to change it.",
+            field="assignment",
+        )
+    if assignment.state == Assignment.LEASED and assignment.expires_at > now:
+        return assignment
+
+    # The lease expired. A newer lease of the annotator's own on the item takes the answer.
+    newer = (
+        Assignment.objects.filter(
+            wave_item=wave_item, annotator=user,
+            state__in=[Assignment.LEASED, Assignment.DONE, Assignment.SKIPPED],
+        ).exclude(pk=assignment.pk).order_by("-pk").first()
+    )
+    if newer and newer.state != Assignment.LEASED:
+        raise AnswerRejected(
+            f"You already answered or skipped item {wave_item.item_id}; undo that answer first to change it.",
+            field="assignment",
+        )
+    if newer:
+        return newer
+    taken = Assignment.objects.filter(wave_item=wave_item).filter(live_slot_q(now)).exclude(pk=assignment.pk).count()
+    if taken >= wave_item.overlap:
+        raise AnswerRejected(
+            f"Your lease on item {wave_item.item_id} expired and other annotators took "
+            f"{'its slot' if wave_item.overlap == 1 else f'all {wave_item.overlap} of its slots'}; "
+            "your answer was not stored.",
+            field="assignment",
+        )
+    return assignment
+
+
+def _replay(existing: Annotation, project: Project, user) -> AnswerResult:
+    if existing.project_id != project.pk or existing.annotator_id != user.pk:
+        raise AnswerRejected(
+            f"client_id {existing.client_id} already identifies another answer; send a new id.", field="client_id"
+        )
+    return AnswerResult(existing, created=False)
+
+
+def submit_answer(
+    project: Project, user, *, client_id, assignment_id=None, item_id=None, label_id=None,
+    skipped: bool = False, skip_reason: str = "", none_of_these: bool = False,
+) -> AnswerResult:
+    """Store one annotator answer exactly once (``client_id``): a label, a skip with its reason,
+    or "none of these"."""
+    try:
+        client_id = uuid.UUID(str(client_id))
+    except ValueError:
+        raise InvalidAnswer(f"client_id {client_id!r} is not a UUID.", field="client_id") from None
+    existing = Annotation.objects.filter(client_id=client_id).first()
+    if existing:
+        return _replay(existing, project, user)
+
+    given = [label_id is not None, bool(skipped), bool(none_of_these)]
+    if sum(given) != 1:
+        raise InvalidAnswer("Give exactly one of: a label, skipped with a reason, or none_of_these.", field="label")
+    skip_reason = (skip_reason or "").strip()
+    if skipped and not skip_reason:
+        raise InvalidAnswer("Say why you skip this item (skip_reason).", field="skip_reason")
+    if len(skip_reason) > 300:
+        raise InvalidAnswer("The skip reason is longer than 300 characters.", field="skip_reason")
+    label = None
+    if label_id is not None:
+        label = _project_label(project, label_id)
+    elif none_of_these:
+        label = ensure_other_label(project)
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            assignment = _answerable_assignment(project, user, assignment_id, item_id, now)
+            annotation = Annotation.objects.create(
+                project=project, item_id=assignment.wave_item.item_id, annotator=user, assignment=assignment,
+                label=label, skipped=bool(skipped), skip_reason=skip_reason if skipped else "",
+                origin=Annotation.ANNOTATOR, client_id=client_id,
+            )
+            assignment.state = Assignment.SKIPPED if skipped else Assignment.DONE
+            assignment.save(update_fields=["state"])
+            review_task = None if skipped else sync_disagreement(project, annotation.item_id)
+    except IntegrityError:
+        existing = Annotation.objects.filter(client_id=client_id).first()
+        if existing:  # a concurrent retry of the same answer won the race
+            return _replay(existing, project, user)
+        raise
+    answer_saved.send(sender=Annotation, project=project, item=annotation.item)
+    return AnswerResult(annotation, created=True, review_task=review_task)
+
+
+def sync_disagreement(project: Project, item_id: int) -> ReviewTask | None:
+    """Open (or refresh) a disagreement task when annotators' current answers on the item differ;
+    withdraw an open one when they no longer do (after an undo). Call with the item locked."""
+    answers = list(
+        Annotation.objects.filter(
+            project=project, item_id=item_id, origin=Annotation.ANNOTATOR, undone=False, skipped=False
+        ).select_related("annotator", "label").order_by("created_at", "pk")
+    )
+    latest = {}
+    for answer in answers:  # each annotator's latest answer counts
+        latest[answer.annotator_id] = answer
+    open_task = ReviewTask.objects.filter(
+        project=project, item_id=item_id, reason=ReviewTask.DISAGREEMENT, resolved_at__isnull=True
+    ).first()
+    disagree = len(latest) >= 2 and len({a.label_id for a in latest.values()}) > 1
+    if not disagree:
+        if open_task:
+            open_task.delete()
+        return None
+    detail = {
+        "answers": [
+            {"annotator": a.annotator.username if a.annotator else None, "label_id": a.label_id,
+             "label": a.label.name if a.label else None}
+            for a in latest.values()
+        ]
+    }
+    if open_task:
+        open_task.detail = detail
+        open_task.save(update_fields=["detail"])
+        return open_task
+    return ReviewTask.objects.create(project=project, item_id=item_id, reason=ReviewTask.DISAGREEMENT, detail=detail)
+
+
+def undo_last_answer(project: Project, user) -> Annotation:
+    """Mark the annotator's latest live answer in the project undone and re-open its assignment."""
+    now = timezone.now()
+    with transaction.atomic():
+        annotation = (
+            Annotation.objects.select_for_update(of=("self",))
+            .filter(project=project, annotator=user, origin=Annotation.ANNOTATOR, undone=False)
+            .order_by("-created_at", "-pk").first()
+        )
+        if annotation is None:
+            raise NotFound("You have no answer to undo in this project.")
+        if annotation.assignment_id:
+            _lock_wave_item(annotation.assignment.wave_item_id)
+        annotation.undone = True
+        annotation.save(update_fields=["undone"])
+        if annotation.assignment_id:
+            Assignment.objects.filter(pk=annotation.assignment_id).update(
+                state=Assignment.LEASED, expires_at=lease_expiry(now)
+            )
+        sync_disagreement(project, annotation.item_id)
+    answer_saved.send(sender=Annotation, project=project, item=annotation.item)
+    return annotation
+
+
+def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
+    """Adjudicate: store the lead's label as an ``adjudication`` answer and resolve every open
+    review task of the item (one decision answers both a disagreement and a low-confidence flag)."""
+    label = _project_label(project, label_id)
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            task = ReviewTask.objects.select_for_update(of=("self",)).select_related("item").get(
+                pk=int(task_id), project=project
+            )
+        except (ReviewTask.DoesNotExist, TypeError, ValueError):
+            raise NotFound(f"Review task {task_id!r} is not in project '{project.slug}'.", field="task") from None
+        if task.resolved_at:
+            by = task.resolved_by.username if task.resolved_by else "someone"
+            raise AnswerRejected(f"Review task {task.pk} was already resolved by {by}.", field="task")
+        Annotation.objects.create(
+            project=project, item=task.item, annotator=lead, label=label, origin=Annotation.ADJUDICATION
+        )
+        ReviewTask.objects.filter(project=project, item=task.item, resolved_at__isnull=True).update(
+            resolved_label=label, resolved_by=lead, resolved_at=now
+        )
+        task.refresh_from_db()
+    answer_saved.send(sender=Annotation, project=project, item=task.item)
+    return task

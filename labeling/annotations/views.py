@@ -1,0 +1,70 @@
+"""Pages: the annotation page (members) and the adjudication queue (leads and admins)."""
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from labeling.projects.permissions import can_manage, project_for, role_in
+
+from . import selectors, services
+
+
+def annotate_page(request, slug):
+    """The page renders the annotator's held batch from embedded JSON, answers locally and submits
+    in the background (static/js/annotate.js); "Start" leases through the API."""
+    project = project_for(request.user, slug)
+    is_lead = can_manage(request.user, project)
+    held = selectors.held_batch(project, request.user)
+    labels = selectors.labels_payload(project)
+    has_other = any(label["is_other"] and label["parent"] is None for label in labels)
+    config = {
+        "project": project.slug,
+        "leaseUrl": f"/api/projects/{project.slug}/batches/",
+        "answerUrl": f"/api/projects/{project.slug}/annotations/",
+        "undoUrl": f"/api/projects/{project.slug}/annotations/undo/",
+        "labels": labels,
+        "builtinOther": None if has_other else {"name": services.OTHER_LABEL_NAME, "hotkey": "0"},
+        "showWhy": is_lead,
+        "batch": [selectors.assignment_payload(a, with_reasons=is_lead) for a in held],
+        "progress": selectors.wave_progress(project),
+    }
+    return render(request, "annotations/annotate.html", {
+        "project": project, "role": role_in(request.user, project), "is_lead": is_lead,
+        "labels": labels, "config": config,
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def review_page(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    if request.method == "POST":
+        try:
+            task = services.resolve_review(
+                project, request.user, task_id=request.POST.get("task"), label_id=request.POST.get("label")
+            )
+        except services.AnnotationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Item {task.item_id} resolved as “{task.resolved_label.name}”.")
+        return redirect(request.get_full_path())
+    reason = request.GET.get("reason") or None
+    tasks = selectors.review_queue(project, reason=reason, limit=50)
+    labels = selectors.labels_payload(project)
+    names = {label["id"]: label["name"] for label in labels}
+    for task in tasks:
+        # Label choices the evidence proposes: the annotators' answers and the model's prediction.
+        proposed = []
+        for answer in task.answers:
+            if answer.label_id and answer.label_id not in proposed:
+                proposed.append(answer.label_id)
+        predicted = (task.detail or {}).get("predicted_label_id")
+        if isinstance(predicted, int) and predicted in names and predicted not in proposed:
+            proposed.append(predicted)
+        task.proposed = [{"id": pk, "name": names[pk]} for pk in proposed if pk in names]
+        task.detail_rows = sorted(
+            (str(k), v if isinstance(v, str | int | float | bool) or v is None else str(v))
+            for k, v in (task.detail or {}).items() if k != "answers"
+        )
+    return render(request, "annotations/review.html", {
+        "project": project, "tasks": tasks, "labels": labels, "reason": reason,
+        "counts": selectors.review_counts(project),
+    })

@@ -1,0 +1,73 @@
+"""Builders shared by the annotation, leasing, agreement and review tests (no tests here).
+
+Waves are created directly as rows in state "open": these tests do not depend on the planner."""
+import random
+
+import pytest
+
+from labeling.annotations.models import Annotation, Assignment
+from labeling.items.models import Item
+from labeling.items.normalize import text_hash
+from labeling.projects.models import Membership
+from labeling.waves.models import Wave, WaveItem
+
+
+def add_member(make_user, project, username, role=Membership.ANNOTATOR):
+    user = make_user(username)
+    Membership.objects.create(user=user, project=project, role=role)
+    return user
+
+
+def make_open_wave(project, n_items=10, *, number=1, batch_size=None, double=(), texts=None, shuffle=True,
+                   state=Wave.OPEN):
+    """A wave of ``n_items`` new items; indices in ``double`` get overlap = project.overlap.
+    Rows are inserted in shuffled order so lease order must come from (batch_number, position)."""
+    batch_size = batch_size or project.batch_size
+    source = project.sources.first()
+    items = [
+        Item.objects.create(
+            project=project, source=source, text=(texts[i] if texts else f"wave {number} item {i}"),
+            text_hash=text_hash(texts[i] if texts else f"wave {number} item {i}"),
+        )
+        for i in range(n_items)
+    ]
+    wave = Wave.objects.create(project=project, number=number, state=state, size=n_items)
+    order = list(range(n_items))
+    if shuffle:
+        random.Random(number).shuffle(order)
+    for i in order:
+        WaveItem.objects.create(
+            wave=wave, item=items[i], strategy="random" if i % 2 else "rare",
+            reason=f"picked because of reason {i}", inclusion_prob=0.25,
+            overlap=project.overlap if i in double else 1,
+            batch_number=i // batch_size, position=i % batch_size, likely_rare=i % 2 == 0,
+        )
+    return wave, items
+
+
+def item_ids(leased):
+    return [a.wave_item.item_id for a in leased.assignments]
+
+
+def answer(project, user, assignment, label, **extra):
+    """Store an answer through the service with a fresh client id."""
+    import uuid
+
+    from labeling.annotations.services import submit_answer
+
+    return submit_answer(project, user, client_id=uuid.uuid4(), assignment_id=assignment.pk,
+                         label_id=label.pk if label is not None else None, **extra)
+
+
+def live_answers(item):
+    return Annotation.objects.filter(item=item, undone=False)
+
+
+def assignments_of(user):
+    return Assignment.objects.filter(annotator=user)
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    # make_user hashes with PBKDF2 (~0.4 s a user on this machine); tests need no strong hashes.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
