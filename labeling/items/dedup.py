@@ -13,13 +13,13 @@ text far better than word n-grams do (see docs/intake.md for the measurements th
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from datasketch import MinHash
 
 from .normalize import normalize_text
 
@@ -30,13 +30,21 @@ BANDS = 16
 ROWS = 4
 NUM_PERM = BANDS * ROWS
 _SEED = 1
-# datasketch's affine32 scheme: h -> fmix32(h); a * h + b mod 2^32 (a odd). Taking the permutations
-# from datasketch keeps our vectorised signatures identical to MinHash.update_batch (tested).
-_PERM_A, _PERM_B = (np.asarray(p, dtype=np.uint32) for p in MinHash(num_perm=NUM_PERM, seed=_SEED).permutations)
 _WORD = re.compile(r"\w+")
 _PUNCT = re.compile(r"[^\w\s]+")
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MAX_CELLS = 4_000_000  # permutations x shingles evaluated at once (~16 MB of uint32)
+
+
+@functools.cache
+def permutations() -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 scheme: h -> fmix32(h); a * h + b mod 2^32 (a odd). Taking the
+    permutations from datasketch keeps our vectorised signatures identical to MinHash.update_batch
+    (tested). Imported lazily: datasketch pulls in scipy, which slows every Django start-up."""
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=NUM_PERM, seed=_SEED).permutations
+    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 
 
 def shingle_text(text: str) -> str:
@@ -78,6 +86,7 @@ def signatures(shingles: Sequence[np.ndarray]) -> np.ndarray:
         return out
     sizes = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=len(shingles))
     # Cut the texts into blocks of about _MAX_CELLS / NUM_PERM shingles, one (perm x shingle) matrix each.
+    perm_a, perm_b = permutations()
     per_block = max(1, _MAX_CELLS // NUM_PERM)
     i = 0
     while i < len(shingles):
@@ -86,7 +95,7 @@ def signatures(shingles: Sequence[np.ndarray]) -> np.ndarray:
             total += sizes[j]
             j += 1
         hv = fmix32(np.concatenate(shingles[i:j]).astype(np.uint32))
-        phv = hv[None, :] * _PERM_A[:, None] + _PERM_B[:, None]  # uint32 arithmetic wraps mod 2^32
+        phv = hv[None, :] * perm_a[:, None] + perm_b[:, None]  # uint32 arithmetic wraps mod 2^32
         offsets = np.concatenate(([0], np.cumsum(sizes[i:j])[:-1]))
         out[i:j] = np.minimum.reduceat(phv, offsets, axis=1).T
         i = j
@@ -120,8 +129,8 @@ class DedupStore(Protocol):
     def groups_for_hashes(self, hashes: Iterable[str]) -> dict[str, int]:
         """text_hash -> dup_group of an existing item with that hash."""
 
-    def items_for_band_keys(self, keys: Iterable[int]) -> dict[int, list[int]]:
-        """band key -> ids of existing items that have it."""
+    def items_for_band_keys(self, keys: np.ndarray) -> dict[int, list[int]]:
+        """For an (n, BANDS) array of band keys: key -> ids of existing items that have it."""
 
     def groups_and_shingles(self, item_ids: Iterable[int]) -> dict[int, tuple[int, np.ndarray]]:
         """item id -> (its dup_group, its shingle hashes)."""
@@ -206,7 +215,7 @@ class Grouper:
         shingles = shingle_hashes([texts[i] for i in new_rows])
         keys = band_keys(signatures(shingles))
         plan.keys = keys
-        stored = self.store.items_for_band_keys(np.unique(keys).tolist())
+        stored = self.store.items_for_band_keys(keys)
         stored_candidates = [sorted({c for k in row for c in stored.get(int(k), ())}) for row in keys]
         needed = sorted({c for cands in stored_candidates for c in cands})
         stored_info = self.store.groups_and_shingles(needed) if needed else {}
@@ -229,6 +238,17 @@ class Grouper:
             for k in keys[pos].tolist():
                 local_index.setdefault(k, []).append(pos)
         return plan
+
+    def groups_before_insert(self, plan: ChunkPlan) -> list[int | None]:
+        """Each row's group where it is already known before the rows have ids: rows linked only
+        to stored groups. None for rows that found a group or join one found in this chunk."""
+        linked_rows = {a for a, _ in plan.row_links} | {b for _, b in plan.row_links}
+        known: list[int | None] = [None] * plan.n
+        for a, group in plan.group_links:
+            if a not in linked_rows:
+                root = self.uf.find(group)
+                known[a] = root if known[a] is None else min(known[a], root)
+        return known
 
     def commit(self, plan: ChunkPlan, ids: Sequence[int], hashes: Sequence[str]) -> list[int]:
         """Record the chunk's new ids; returns each row's group id (as of now: later chunks may
@@ -263,7 +283,7 @@ class MemoryStore:
         return {h: self.hash_group[h] for h in hashes if h in self.hash_group}
 
     def items_for_band_keys(self, keys):
-        return {k: self.key_items[k] for k in keys if k in self.key_items}
+        return {k: self.key_items[k] for k in np.unique(keys).tolist() if k in self.key_items}
 
     def groups_and_shingles(self, item_ids):
         return {i: (self.item_group[i], self.item_shingles[i]) for i in item_ids}

@@ -61,3 +61,24 @@ class Item(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+def _band_fields():
+    from .dedup import BANDS
+
+    return {f"b{i}": models.BigIntegerField(db_index=True) for i in range(BANDS)}
+
+
+class ItemLsh(models.Model):
+    """The LSH band keys of an item's MinHash signature (see labeling.items.dedup), so that later
+    imports find near-duplicates among earlier items with indexed lookups. Only the first item of
+    each exact text (text_hash) gets a row: its exact duplicates are found by text_hash.
+    One wide row per item (a column per band) costs far less to insert than a row per band."""
+
+    item = models.OneToOneField(Item, primary_key=True, on_delete=models.CASCADE, related_name="lsh")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    locals().update(_band_fields())
+
+    def __str__(self) -> str:
+        return f"LSH keys of item {self.item_id}"

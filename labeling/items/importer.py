@@ -1,0 +1,373 @@
+"""Import of CSV / JSONL files into a project, in two streaming passes.
+
+Pass 1 validates every row (nothing is written; only what cross-row checks need is kept: external
+ids and the names of labels/sources to create). A file with errors stops here unless
+``skip_invalid`` is set, in which case the rejected rows are written with their reasons to a
+rejects file. Pass 2 reads the file again and writes the valid rows in chunks inside one
+transaction, grouping exact and near duplicates as it goes; any failure rolls everything back.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from labeling.annotations.models import Annotation
+from labeling.projects.models import Label, Project, Source
+
+from .dedup import BANDS, Grouper
+from .models import ImportBatch, Item, ItemLsh
+from .normalize import text_hash
+from .readers import FileError, RowError, detect_format, open_reader
+from .store import DbDedupStore
+
+CHUNK = 5000
+Progress = Callable[[str, float, dict], None]  # phase ('validate' | 'write'), fraction 0..1, counts
+
+
+@dataclass
+class ImportResult:
+    batch: ImportBatch
+    errors: list[RowError]
+    error_count: int
+    rows_total: int = 0
+    rows_imported: int = 0
+    rows_rejected: int = 0
+    exact_duplicates: int = 0
+    near_duplicates: int = 0
+    rejects_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.batch.state == ImportBatch.DONE
+
+
+@dataclass
+class Validation:
+    """What pass 1 learned."""
+
+    rows_total: int = 0
+    rejected: dict[int, list[RowError]] = field(default_factory=dict)  # record ordinal -> errors
+    errors: list[RowError] = field(default_factory=list)  # capped, in file order
+    error_count: int = 0
+    new_sources: set[str] = field(default_factory=set)
+    new_labels: dict[str, str | None] = field(default_factory=dict)  # name -> parent name
+
+
+class RowValidator:
+    """Checks one row at a time against the project; remembers what later rows must agree with."""
+
+    def __init__(self, project: Project, validation: Validation):
+        self.project = project
+        self.v = validation
+        self.max_chars = project.max_text_chars or settings.LONGTAIL_MAX_TEXT_CHARS
+        self.sources = set(Source.objects.filter(project=project).values_list("name", flat=True))
+        self.labels: dict[str, str | None] = {
+            name: parent for name, parent in Label.objects.filter(project=project).values_list("name", "parent__name")
+        }
+        self.external_ids: dict[str, int] = {}  # external_id -> line, in this file
+
+    def check(self, line: int, values: dict) -> list[RowError]:
+        errors = []
+        text = values.get("text")
+        if not isinstance(text, str):
+            errors.append(RowError(line, "text", f"must be a string, got {type(text).__name__}"))
+        elif not text.strip():
+            errors.append(RowError(line, "text", "the text is empty"))
+        elif len(text) > self.max_chars:
+            errors.append(RowError(line, "text", f"the text has {len(text):,} characters, over the limit of {self.max_chars:,}"))
+        source = values.get("source")
+        if source and source not in self.sources and source not in self.v.new_sources:
+            if not self.project.allow_new_sources:
+                known = ", ".join(sorted(self.sources)) or "none"
+                errors.append(RowError(line, "source", f"unknown source '{source}' (known: {known})"))
+            elif len(source) > 200:
+                errors.append(RowError(line, "source", "a new source name may have at most 200 characters"))
+        errors += self._check_labels(line, values.get("label"), values.get("coarse_label"), dry=True)
+        external_id = values.get("external_id")
+        if external_id and len(external_id) > 200:
+            errors.append(RowError(line, "external_id", "at most 200 characters"))
+        elif external_id and external_id in self.external_ids:
+            errors.append(RowError(line, "external_id", f"duplicate external_id '{external_id}' (also on line {self.external_ids[external_id]})"))
+        if not errors:
+            # Only a row that will be imported claims its external id, new source and new labels.
+            if external_id:
+                self.external_ids[external_id] = line
+            if source and source not in self.sources and self.project.allow_new_sources:
+                self.v.new_sources.add(source)
+            self._check_labels(line, values.get("label"), values.get("coarse_label"), dry=False)
+        return errors
+
+    def _known(self, name: str) -> tuple[bool, str | None]:
+        if name in self.labels:
+            return True, self.labels[name]
+        if name in self.v.new_labels:
+            return True, self.v.new_labels[name]
+        return False, None
+
+    def _check_labels(self, line: int, label: str | None, coarse: str | None, *, dry: bool) -> list[RowError]:
+        """A row may name a fine label (with its coarse parent, optionally), a flat label, or only a
+        coarse label. Unknown names are errors unless the project allows new labels."""
+        if not label and not coarse:
+            return []
+        allow = self.project.allow_new_labels
+        if not label:  # coarse only: the coarse label itself is the answer
+            exists, parent = self._known(coarse)
+            if exists and parent:
+                return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{parent}'), not a coarse one")]
+            if not exists:
+                if not allow:
+                    return [RowError(line, "coarse_label", f"unknown label '{coarse}'{self._known_hint()}")]
+                if not dry:
+                    self.v.new_labels[coarse] = None
+            return []
+        exists, parent = self._known(label)
+        if exists:
+            if coarse and coarse != parent and not (parent is None and coarse == label):
+                has = f"whose parent is '{parent}'" if parent else "which has no parent"
+                return [RowError(line, "coarse_label", f"coarse_label '{coarse}' does not match label '{label}', {has}")]
+            return []
+        if not allow:
+            return [RowError(line, "label", f"unknown label '{label}'{self._known_hint()}")]
+        if len(label) > 200 or (coarse and len(coarse) > 200):
+            return [RowError(line, "label", "a new label name may have at most 200 characters")]
+        if coarse and coarse != label:
+            coarse_exists, coarse_parent = self._known(coarse)
+            if coarse_exists and coarse_parent:
+                return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{coarse_parent}'), not a coarse one")]
+            if not dry:
+                self.v.new_labels.setdefault(coarse, None)
+                self.v.new_labels[label] = coarse
+        elif not dry:
+            self.v.new_labels[label] = None
+        return []
+
+    def _known_hint(self) -> str:
+        names = sorted(self.labels)
+        if not names:
+            return " (the project has no labels yet)"
+        more = f", … {len(names) - 10} more" if len(names) > 10 else ""
+        return f" (known: {', '.join(names[:10])}{more})"
+
+
+def _cap() -> int:
+    return max(1, settings.LONGTAIL_MAX_REPORTED_ERRORS)
+
+
+def validate(project: Project, path: Path, fmt: str, progress: Progress | None = None) -> Validation:
+    """Pass 1: read the whole file, check every row, keep nothing but what cross-row checks need."""
+    v = Validation()
+    size = max(1, path.stat().st_size)
+    if size > settings.LONGTAIL_MAX_UPLOAD_BYTES:
+        raise FileError(RowError(None, None, f"the file has {size:,} bytes, over the upload limit of "
+                                             f"{settings.LONGTAIL_MAX_UPLOAD_BYTES:,} bytes (LONGTAIL_MAX_UPLOAD_BYTES)"))
+    reader = open_reader(path, fmt)
+    checker = RowValidator(project, v)
+    ext_lines: dict[str, int] = {}
+    for ordinal, record in enumerate(reader.records()):
+        v.rows_total += 1
+        errors = list(record.errors)
+        if record.values is not None and not errors:
+            errors = checker.check(record.line, record.values)
+            if not errors and record.values.get("external_id"):
+                ext_lines[record.values["external_id"]] = ordinal
+        if errors:
+            _reject(v, ordinal, errors)
+        if progress and v.rows_total % 2000 == 0:
+            progress("validate", reader.bytes_read / size, {"rows_total": v.rows_total, "rows_rejected": len(v.rejected)})
+    # External ids already in the project: checked in batches once the file is read.
+    ids = list(ext_lines)
+    step = connection.features.max_query_params or 5000
+    step = min(step - 10, 5000)
+    for start in range(0, len(ids), step):
+        taken = Item.objects.filter(project=project, external_id__in=ids[start : start + step]).values_list("external_id", flat=True)
+        for ext in taken:
+            ordinal = ext_lines[ext]
+            line = checker.external_ids[ext]
+            _reject(v, ordinal, [RowError(line, "external_id", f"external_id '{ext}' is already in project '{project.slug}'")])
+    v.errors.sort(key=lambda e: (e.line or 0))
+    return v
+
+
+def _reject(v: Validation, ordinal: int, errors: list[RowError]) -> None:
+    v.rejected.setdefault(ordinal, []).extend(errors)
+    v.error_count += len(errors)
+    room = _cap() - len(v.errors)
+    if room > 0:
+        v.errors.extend(errors[:room])
+
+
+def write_rejects(path: Path, fmt: str, v: Validation, rejects_path: Path, filename: str) -> None:
+    """The rejected rows with their reasons, as CSV: line, field, reason, raw (the row as read)."""
+    reader = open_reader(path, fmt)
+    with open(rejects_path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["file", "line", "field", "reason", "raw"])
+        try:
+            for ordinal, record in enumerate(reader.records()):
+                for error in v.rejected.get(ordinal, ()):
+                    writer.writerow([filename, error.line, error.field or "", error.message, record.raw.rstrip("\r\n")])
+        except FileError:
+            pass
+
+
+class _Writer:
+    """Pass 2 state: lazily created sources and labels, the grouper, counts."""
+
+    def __init__(self, project: Project, batch: ImportBatch, v: Validation):
+        self.project = project
+        self.batch = batch
+        self.v = v
+        self.sources = dict(Source.objects.filter(project=project).values_list("name", "id"))
+        self.labels = dict(Label.objects.filter(project=project).values_list("name", "id"))
+        self.next_order = (Label.objects.filter(project=project).order_by("-order").values_list("order", flat=True).first() or 0) + 1
+        self.grouper = Grouper(store=DbDedupStore(project.id), threshold=project.near_dup_threshold)
+        self.imported = 0
+
+    def source_id(self, name: str | None) -> int | None:
+        if not name:
+            return None
+        if name not in self.sources:  # validated: the project allows new sources
+            self.sources[name] = Source.objects.create(project=self.project, name=name, quota=0.0).id
+        return self.sources[name]
+
+    def label_id(self, label: str | None, coarse: str | None) -> int | None:
+        name = label or coarse
+        if not name:
+            return None
+        if name not in self.labels:  # validated: the project allows new labels
+            parent_name = self.v.new_labels.get(name)
+            parent_id = self.label_id(parent_name, None) if parent_name else None
+            self.labels[name] = Label.objects.create(
+                project=self.project, name=name, parent_id=parent_id, order=self.next_order,
+                description="Created by an import.",
+            ).id
+            self.next_order += 1
+        return self.labels[name]
+
+    def write_chunk(self, rows: list[dict]) -> None:
+        texts = [r["text"] for r in rows]
+        hashes = [text_hash(t) for t in texts]
+        grouper = self.grouper
+        plan = grouper.plan(texts, hashes)
+        known = grouper.groups_before_insert(plan)
+        items = [
+            Item(project=self.project, source_id=self.source_id(r.get("source")), external_id=r.get("external_id"),
+                 text=r["text"], text_hash=h, dup_group=g, metadata=r["metadata"], import_batch=self.batch)
+            for r, h, g in zip(rows, hashes, known, strict=True)
+        ]
+        Item.objects.bulk_create(items, batch_size=1000)
+        ids = [item.id for item in items]
+        groups = grouper.commit(plan, ids, hashes)
+        founders = [i for i, g in zip(ids, groups, strict=True) if g == i]
+        for start in range(0, len(founders), 900):
+            Item.objects.filter(id__in=founders[start : start + 900]).update(dup_group=F("id"))
+        later = []
+        for item, g, before in zip(items, groups, known, strict=True):
+            if g != item.id and g != before:
+                item.dup_group = g
+                later.append(item)
+        Item.objects.bulk_update(later, ["dup_group"], batch_size=500)
+        ItemLsh.objects.bulk_create(
+            [ItemLsh(item_id=ids[i], project_id=self.project.id, **{f"b{b}": int(k) for b, k in enumerate(plan.keys[pos])})
+             for pos, i in enumerate(plan.banded_rows)],
+            batch_size=1000,
+        )
+        annotations = [
+            Annotation(project=self.project, item_id=item_id, label_id=self.label_id(r.get("label"), r.get("coarse_label")),
+                       origin=Annotation.IMPORT, annotator=None)
+            for item_id, r in zip(ids, rows, strict=True) if r.get("label") or r.get("coarse_label")
+        ]
+        Annotation.objects.bulk_create(annotations, batch_size=1000)
+        self.batch.exact_duplicates += plan.exact
+        self.batch.near_duplicates += plan.near
+        self.imported += len(rows)
+
+    def finish(self) -> None:
+        for old, new in self.grouper.renamed_groups().items():
+            Item.objects.filter(project=self.project, dup_group=old).update(dup_group=new)
+
+
+def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validation,
+          progress: Progress | None = None) -> int:
+    """Pass 2, inside one transaction: returns the number of rows written."""
+    assert BANDS == len([f for f in ItemLsh._meta.fields if f.name.startswith("b")])
+    reader = open_reader(path, fmt)
+    size = max(1, path.stat().st_size)
+    writer = _Writer(project, batch, v)
+    with transaction.atomic():
+        chunk: list[dict] = []
+        for ordinal, record in enumerate(reader.records()):
+            if ordinal in v.rejected or record.values is None:
+                continue
+            chunk.append(record.values)
+            if len(chunk) >= CHUNK:
+                writer.write_chunk(chunk)
+                chunk = []
+                if progress:
+                    progress("write", reader.bytes_read / size, {"rows_imported": writer.imported})
+        if chunk:
+            writer.write_chunk(chunk)
+        writer.finish()
+    return writer.imported
+
+
+def run_import(project: Project, path: str | os.PathLike, *, filename: str | None = None, fmt: str | None = None,
+               skip_invalid: bool = False, rejects_path: str | os.PathLike | None = None,
+               batch: ImportBatch | None = None, created_by=None, progress: Progress | None = None,
+               after_validation: Callable[[], None] | None = None) -> ImportResult:
+    """Validate then write ``path``; records everything on an ImportBatch (created if not given).
+    Without ``skip_invalid`` a file with any error imports nothing."""
+    path = Path(path)
+    filename = filename or path.name
+    if batch is None:
+        batch = ImportBatch.objects.create(project=project, filename=filename, created_by=created_by)
+    batch.state = ImportBatch.RUNNING
+    batch.save(update_fields=["state"])
+    result = ImportResult(batch=batch, errors=[], error_count=0)
+    try:
+        fmt = fmt or detect_format(path, filename)
+        v = validate(project, path, fmt, progress)
+    except FileError as exc:
+        return _finish(result, errors=[exc.error], error_count=1, failed=True)
+    result.rows_total = batch.rows_total = v.rows_total
+    result.rows_rejected = batch.rows_rejected = len(v.rejected)
+    if v.rejected and not skip_invalid:
+        return _finish(result, errors=v.errors, error_count=v.error_count, failed=True)
+    if v.rejected and rejects_path:
+        result.rejects_path = Path(rejects_path)
+        write_rejects(path, fmt, v, result.rejects_path, filename)
+    if after_validation:
+        after_validation()
+    try:
+        result.rows_imported = write(project, path, fmt, batch, v, progress)
+    except Exception as exc:  # noqa: BLE001 - whatever failed, the transaction was rolled back
+        batch.exact_duplicates = batch.near_duplicates = 0
+        error = RowError(None, None, f"the import failed while writing and was rolled back, nothing was imported: {exc}")
+        return _finish(result, errors=[error, *v.errors], error_count=v.error_count + 1, failed=True)
+    batch.rows_imported = result.rows_imported
+    result.exact_duplicates, result.near_duplicates = batch.exact_duplicates, batch.near_duplicates
+    return _finish(result, errors=v.errors, error_count=v.error_count, failed=False)
+
+
+def _finish(result: ImportResult, *, errors: list[RowError], error_count: int, failed: bool) -> ImportResult:
+    batch = result.batch
+    result.errors, result.error_count = errors, error_count
+    batch.errors = [e.as_dict(batch.filename) for e in errors[: _cap()]]
+    if error_count > len(batch.errors):
+        batch.errors.append({"file": batch.filename, "line": None, "field": None,
+                             "message": f"{error_count - len(batch.errors)} more errors not shown (LONGTAIL_MAX_REPORTED_ERRORS)"})
+    batch.state = ImportBatch.FAILED if failed else ImportBatch.DONE
+    if failed:
+        batch.rows_imported = 0
+    batch.progress = 1.0
+    batch.finished_at = timezone.now()
+    batch.save()
+    return result

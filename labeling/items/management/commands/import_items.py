@@ -1,0 +1,69 @@
+"""python manage.py import_items <project-slug> <file> [--skip-invalid [--rejects FILE]] [--format csv|jsonl]
+
+Imports a CSV or JSONL file. Every bad row is reported (file, line, field, reason) and, without
+--skip-invalid, nothing is imported and the command exits with status 1. With --skip-invalid the
+valid rows are imported and the rejected ones are written with their reasons to the rejects file
+(default: <file>.rejects.csv); the command then exits 0.
+"""
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from labeling.items.services import import_path
+from labeling.projects.models import Project
+
+
+class Command(BaseCommand):
+    help = "Import items from a CSV or JSONL file into a project (see docs/intake.md)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("project", help="project slug")
+        parser.add_argument("file", help="a .csv or .jsonl file")
+        parser.add_argument("--format", choices=["csv", "jsonl"], help="default: from the extension or content")
+        parser.add_argument("--skip-invalid", action="store_true",
+                            help="import the valid rows; write the rejected ones with reasons to --rejects")
+        parser.add_argument("--rejects", help="where --skip-invalid writes rejected rows (default: FILE.rejects.csv)")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    def handle(self, *args, **opts):
+        try:
+            project = Project.objects.get(slug=opts["project"])
+        except Project.DoesNotExist:
+            raise CommandError(f"No project with slug '{opts['project']}'.") from None
+        path = Path(opts["file"])
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file.")
+        rejects = Path(opts["rejects"]) if opts["rejects"] else path.with_name(path.name + ".rejects.csv")
+        bar = None if opts["no_progress"] else tqdm(total=100, unit="%", desc="validate", file=self.stderr._out,
+                                                    bar_format="{desc:9} {bar} {percentage:3.0f}% {postfix}")
+
+        def progress(phase, fraction, counts):
+            if bar is not None:
+                bar.set_description_str(phase)
+                bar.n = round(100 * fraction)
+                bar.set_postfix_str(", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()), refresh=False)
+                bar.refresh()
+
+        try:
+            result = import_path(project, path, skip_invalid=opts["skip_invalid"], rejects_path=rejects,
+                                 progress=progress, format=opts["format"])
+        finally:
+            if bar is not None:
+                bar.close()
+        batch = result.batch
+        for error in result.errors:
+            self.stderr.write(f"{error.format(batch.filename)}")
+        if result.error_count > len(result.errors):
+            self.stderr.write(f"… and {result.error_count - len(result.errors)} more errors")
+        if not result.ok:
+            raise CommandError(
+                f"{batch.filename}: nothing imported ({result.error_count} error(s) in {result.rows_rejected} "
+                f"of {result.rows_total} rows). Fix the file, or use --skip-invalid to import the valid rows."
+            )
+        self.stdout.write(self.style.SUCCESS(
+            f"{batch.filename}: imported {result.rows_imported:,} of {result.rows_total:,} rows into '{project.slug}' "
+            f"({result.exact_duplicates:,} exact and {result.near_duplicates:,} near duplicates grouped)."
+        ))
+        if result.rejects_path:
+            self.stdout.write(f"{result.rows_rejected:,} rejected rows with reasons: {result.rejects_path}")

@@ -1,0 +1,54 @@
+"""The database side of duplicate grouping (labeling.items.dedup.DedupStore): what earlier
+imports (and earlier chunks of this one) stored, looked up with indexed queries in batches."""
+from __future__ import annotations
+
+import numpy as np
+from django.db import connection
+
+from .dedup import BANDS, shingle_hashes
+from .models import Item, ItemLsh
+
+
+def _batch_size() -> int:
+    # SQLite caps the number of query parameters; PostgreSQL takes long IN lists happily.
+    limit = connection.features.max_query_params
+    return min(limit - 10, 900) if limit else 5000
+
+
+def _batches(values: list, size: int):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class DbDedupStore:
+    def __init__(self, project_id: int):
+        self.project_id = project_id
+
+    def groups_for_hashes(self, hashes) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for part in _batches(list(hashes), _batch_size()):
+            rows = Item.objects.filter(project_id=self.project_id, text_hash__in=part).values_list("text_hash", "dup_group", "id")
+            for h, group, item_id in rows:
+                # Items that never went through grouping (dup_group NULL) are their own group.
+                found.setdefault(h, group or item_id)
+        return found
+
+    def items_for_band_keys(self, keys: np.ndarray) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        size = _batch_size()
+        for band in range(BANDS):
+            column = f"b{band}"
+            for part in _batches(np.unique(keys[:, band]).tolist(), size):
+                rows = ItemLsh.objects.filter(project_id=self.project_id, **{f"{column}__in": part}).values_list(column, "item_id")
+                for key, item_id in rows:
+                    found.setdefault(key, []).append(item_id)
+        return found
+
+    def groups_and_shingles(self, item_ids) -> dict[int, tuple[int, np.ndarray]]:
+        out: dict[int, tuple[int, np.ndarray]] = {}
+        for part in _batches(list(item_ids), _batch_size()):
+            rows = list(Item.objects.filter(id__in=part).values_list("id", "dup_group", "text"))
+            shingles = shingle_hashes([text for _, _, text in rows])
+            for (item_id, group, _), sh in zip(rows, shingles, strict=True):
+                out[item_id] = (group or item_id, sh)
+        return out
