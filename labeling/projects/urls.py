@@ -1,1 +1,45 @@
-urlpatterns = []
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from . import api, views
+
+P = "p/<slug:slug>/"
+A = "api/projects/<slug:slug>/"
+
+urlpatterns = [
+    # Lead pages
+    path("projects/new/", views.project_create, name="project-create"),
+    path(P + "settings/", views.project_settings, name="project-settings"),
+    path(P + "settings/labels/", views.project_labels, name="project-labels"),
+    path(P + "settings/sources/", views.project_sources, name="project-sources"),
+    path(P + "settings/rules/", views.project_rules, name="project-rules"),
+    path(P + "settings/rules/<int:rule_id>/delete/", views.rule_delete, name="project-rule-delete"),
+    path(P + "members/", views.project_members, name="project-members"),
+    path(P + "members/<int:membership_id>/remove/", views.member_remove, name="project-member-remove"),
+    path(P + "waves/", views.project_waves, name="project-waves"),
+    path(P + "waves/status.json", views.waves_status, name="project-waves-status"),
+    path(P + "waves/close/", views.wave_close, name="project-wave-close"),
+    path(P + "waves/plan/", views.wave_plan, name="project-wave-plan"),
+    path(P + "models/retrain/", views.model_retrain, name="project-retrain"),
+    # API
+    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/projects/", api.ProjectListCreate.as_view(), name="api-projects"),
+    path(A, api.ProjectDetail.as_view(), name="api-project"),
+    path(A + "labels/", api.LabelList.as_view(), name="api-labels"),
+    path(A + "labels/<int:pk>/", api.LabelDetail.as_view(), name="api-label"),
+    path(A + "sources/", api.SourceList.as_view(), name="api-sources"),
+    path(A + "rules/", api.RuleList.as_view(), name="api-rules"),
+    path(A + "rules/preview/", api.RulePreview.as_view(), name="api-rule-preview"),
+    path(A + "rules/<int:pk>/", api.RuleDetail.as_view(), name="api-rule"),
+    path(A + "members/", api.MemberList.as_view(), name="api-members"),
+    path(A + "members/<int:pk>/", api.MemberDetail.as_view(), name="api-member"),
+    path(A + "waves/", api.WaveList.as_view(), name="api-waves"),
+    path(A + "waves/current/", api.WaveCurrent.as_view(), name="api-wave-current"),
+    path(A + "waves/plan/", api.WavePlan.as_view(), name="api-wave-plan"),
+    path(A + "waves/<int:number>/composition/", api.WaveComposition.as_view(), name="api-wave-composition"),
+    path(A + "waves/<int:number>/close/", api.WaveClose.as_view(), name="api-wave-close"),
+    path(A + "models/", api.ModelList.as_view(), name="api-models"),
+    path(A + "models/retrain/", api.ModelRetrain.as_view(), name="api-retrain"),
+    path(A + "dashboard/", api.DashboardData.as_view(), name="api-dashboard"),
+    path(A + "predict/", api.Predict.as_view(), name="api-predict"),
+]

@@ -1,0 +1,396 @@
+"""REST API for everything the project and lead pages do. Same rules as the pages: members read,
+leads and admins write; a project the user is not part of answers 404."""
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.waves.models import Wave
+from learner.models import ModelVersion
+
+from . import dashboard, loop, selectors, services
+from .models import Label, Membership, Project, Rule, Source
+from .permissions import can_manage, project_for, visible_projects
+from .serializers import (
+    LabelSerializer,
+    MembershipSerializer,
+    PredictSerializer,
+    ProjectCreateSerializer,
+    ProjectSerializer,
+    RulePreviewSerializer,
+    RuleSerializer,
+    SourceSerializer,
+)
+
+
+def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
+    if hasattr(exc, "error_dict"):
+        return serializers.ValidationError(exc.message_dict)
+    return serializers.ValidationError({"non_field_errors": exc.messages})
+
+
+class ProjectScoped:
+    """Mixin: the project comes from the URL; reads need membership, writes (or everything, with
+    lead_required) need a lead or admin."""
+
+    permission_classes = [IsAuthenticated]
+    lead_required = False
+    member_writes = False  # True where a member's POST is a read (predict)
+
+    def get_project(self) -> Project:
+        if not hasattr(self, "_project"):
+            write = self.request.method not in ("GET", "HEAD", "OPTIONS") and not self.member_writes
+            manage = self.lead_required or write
+            self._project = project_for(self.request.user, self.kwargs["slug"], manage=manage)
+        return self._project
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.get_project()  # 404 / 403 before any work
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "project": self.get_project()}
+
+
+# --- projects --------------------------------------------------------------------------------
+class ProjectListCreate(generics.ListCreateAPIView):
+    """Projects the user can see; admins and leads may create one (and become its lead)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = ProjectSerializer
+
+    def get_queryset(self):
+        return visible_projects(self.request.user).order_by("name")
+
+    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
+    def post(self, request, *args, **kwargs):
+        if not services.can_create_projects(request.user):
+            raise PermissionDenied("Only admins and project leads may create projects.")
+        data = ProjectCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            project = services.create_project(request.user, **data.validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return Response(ProjectSerializer(project, context={"request": request}).data, status=201)
+
+
+class ProjectDetail(ProjectScoped, generics.GenericAPIView):
+    serializer_class = ProjectSerializer
+
+    def get(self, request, slug):
+        return Response(self.get_serializer(self.get_project()).data)
+
+    def patch(self, request, slug):
+        project = self.get_project()
+        serializer = self.get_serializer(project, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            project = services.update_settings(project, serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return Response(self.get_serializer(project).data)
+
+
+# --- labels ------------------------------------------------------------------------------------
+class LabelList(ProjectScoped, generics.ListCreateAPIView):
+    serializer_class = LabelSerializer
+
+    def get_queryset(self):
+        return Label.objects.filter(project=self.get_project()).order_by("order", "name")
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.save_label(self.get_project(), **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+
+
+class LabelDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = LabelSerializer
+
+    def get_queryset(self):
+        return Label.objects.filter(project=self.get_project())
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = services.save_label(self.get_project(), serializer.instance,
+                                                      **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+
+    def perform_destroy(self, instance):
+        try:
+            services.delete_label(instance)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+
+
+# --- sources & quotas --------------------------------------------------------------------------
+class SourceList(ProjectScoped, generics.GenericAPIView):
+    """GET the sources; PUT the complete list (quotas must add up to 1.0, all or nothing)."""
+
+    serializer_class = SourceSerializer
+    pagination_class = None
+
+    def get(self, request, slug):
+        sources = Source.objects.filter(project=self.get_project()).order_by("name")
+        return Response(self.get_serializer(sources, many=True).data)
+
+    @extend_schema(request=SourceSerializer(many=True), responses={200: SourceSerializer(many=True)})
+    def put(self, request, slug):
+        serializer = self.get_serializer(data=request.data, many=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            sources = services.replace_sources(self.get_project(), serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return Response(self.get_serializer(sources, many=True).data)
+
+
+# --- rules -------------------------------------------------------------------------------------
+class RuleList(ProjectScoped, generics.ListCreateAPIView):
+    serializer_class = RuleSerializer
+    lead_required = True
+
+    def get_queryset(self):
+        return Rule.objects.filter(project=self.get_project()).select_related("label").order_by("pk")
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.save_rule(self.get_project(), **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+
+
+class RuleDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = RuleSerializer
+    lead_required = True
+
+    def get_queryset(self):
+        return Rule.objects.filter(project=self.get_project()).select_related("label")
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = services.save_rule(self.get_project(), serializer.instance,
+                                                     **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+
+
+class RulePreview(ProjectScoped, APIView):
+    """How many pool items a rule would match, before saving it."""
+
+    lead_required = True
+
+    @extend_schema(request=RulePreviewSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request, slug):
+        data = RulePreviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = selectors.preview_rule(self.get_project(), data.validated_data["kind"],
+                                            data.validated_data["pattern"])
+        except ValueError as exc:
+            raise serializers.ValidationError({"pattern": [f"Pattern “{data.validated_data['pattern']}”: {exc}."]}) from exc
+        return Response(result)
+
+
+# --- members -----------------------------------------------------------------------------------
+class MemberList(ProjectScoped, generics.ListCreateAPIView):
+    serializer_class = MembershipSerializer
+    lead_required = True
+
+    def get_queryset(self):
+        return selectors.members(self.get_project())
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.set_member(self.get_project(), serializer.validated_data["user"],
+                                                      serializer.validated_data["role"])
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+
+
+class MemberDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = MembershipSerializer
+    lead_required = True
+
+    def get_queryset(self):
+        return Membership.objects.filter(project=self.get_project()).select_related("user")
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = services.set_member(
+                self.get_project(), serializer.instance.user,
+                serializer.validated_data.get("role", serializer.instance.role))
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+
+    def perform_destroy(self, instance):
+        try:
+            services.remove_member(instance)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+
+
+# --- waves -------------------------------------------------------------------------------------
+class WaveList(ProjectScoped, generics.GenericAPIView):
+    def get_queryset(self):
+        return Wave.objects.filter(project=self.get_project()).select_related("model_version").order_by("-number")
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, slug):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([selectors.wave_dict(w) for w in page])
+
+
+class WaveCurrent(ProjectScoped, APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No current wave.")})
+    def get(self, request, slug):
+        wave = loop.current_wave(self.get_project())
+        if wave is None:
+            return Response({"detail": "This project has no open or planned wave."}, status=404)
+        return Response(selectors.wave_dict(wave))
+
+
+class WaveComposition(ProjectScoped, APIView):
+    """source × strategy × predicted label counts of one wave."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, slug, number):
+        wave = get_object_or_404(Wave, project=self.get_project(), number=number)
+        return Response({"wave": wave.number, "rows": loop.composition_rows(wave),
+                         "planner": loop.wave_composition(wave)})
+
+
+def _loop_response(action):
+    try:
+        return action()
+    except loop.LoopUnavailable as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_501_NOT_IMPLEMENTED)
+    except DjangoValidationError as exc:
+        raise as_drf_error(exc) from exc
+    except ValueError as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
+class WaveClose(ProjectScoped, APIView):
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request, slug, number):
+        wave = get_object_or_404(Wave, project=self.get_project(), number=number)
+
+        def action():
+            if wave.state == Wave.CLOSED:
+                raise ValueError(f"Wave {wave.number} is already closed.")
+            loop.close_wave(wave)
+            wave.refresh_from_db()
+            return Response(selectors.wave_dict(wave))
+
+        return _loop_response(action)
+
+
+class WavePlan(ProjectScoped, APIView):
+    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, slug):
+        def action():
+            wave = loop.plan_next_wave(self.get_project())
+            return Response(selectors.wave_dict(wave), status=201)
+
+        return _loop_response(action)
+
+
+# --- models, tasks -------------------------------------------------------------------------------
+class ModelList(ProjectScoped, generics.GenericAPIView):
+    """Model versions with their metrics, newest first."""
+
+    def get_queryset(self):
+        return ModelVersion.objects.filter(project=self.get_project()).defer("artifact").order_by("-number")
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, slug):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([selectors.model_version_dict(v) for v in page])
+
+
+class ModelRetrain(ProjectScoped, APIView):
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request, slug):
+        def action():
+            task = loop.request_retrain(self.get_project(), reason="manual")
+            return Response(selectors.task_run_dict(task), status=202)
+
+        return _loop_response(action)
+
+
+class ProjectTasks(ProjectScoped, APIView):
+    """Recent background tasks of the project (state and progress) — the lead page polls this."""
+
+    lead_required = True
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, slug):
+        return Response({"results": selectors.task_runs(self.get_project())})
+
+
+class DashboardData(ProjectScoped, APIView):
+    lead_required = True
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, slug):
+        return Response(dashboard.dashboard_data(self.get_project()))
+
+
+# --- predict -----------------------------------------------------------------------------------
+def plain_prediction(prediction: dict) -> dict:
+    """numpy scalars → JSON-ready Python values."""
+    def plain(value):
+        if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+            return value.item()
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(prediction)
+
+
+class Predict(ProjectScoped, APIView):
+    """Texts in; per text the label (or coarse label on fallback), probabilities and needs_review
+    from the per-class thresholds. With the project's queue_review_predictions (or
+    queue_for_review=true from a lead), texts that need review are queued for annotation."""
+
+    member_writes = True
+
+    @extend_schema(request=PredictSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request, slug):
+        project = self.get_project()
+        data = PredictSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        texts = data.validated_data["texts"]
+        too_long = [i for i, t in enumerate(texts) if len(t) > project.max_text_chars]
+        if too_long:
+            raise serializers.ValidationError({"texts": [
+                f"Text {i} has {len(texts[i])} characters; the project allows {project.max_text_chars}."
+                for i in too_long[:20]]})
+        queue = data.validated_data["queue_for_review"]
+        if queue is None:
+            queue = project.queue_review_predictions
+        elif queue and not can_manage(request.user, project) and not project.queue_review_predictions:
+            raise PermissionDenied("Only leads may queue predictions when the project does not.")
+        if loop.active_model(project) is None:
+            return Response({"detail": "This project has no active model yet: label a wave and train first."},
+                            status=status.HTTP_409_CONFLICT)
+        try:
+            predictions = [plain_prediction(p) for p in loop.predict_texts(project, texts)]
+        except loop.LoopUnavailable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_501_NOT_IMPLEMENTED)
+        queued = services.queue_predictions_for_review(project, texts, predictions) if queue else {}
+        results = [{"index": i, **p, "queued_item": queued.get(i)} for i, p in enumerate(predictions)]
+        model = loop.active_model(project)
+        return Response({"model_version": model.number if model else None, "results": results})

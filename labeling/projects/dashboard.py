@@ -1,0 +1,234 @@
+"""Data behind the project dashboard (served as JSON, drawn by static/js/dashboard.js): labeled
+counts per label per wave, the learning curve, per-class metrics, confusion matrix, PR curves,
+reliability diagram, thresholds with their review share, annotator throughput and agreement.
+
+Where the model's stored report lacks PR points or reliability bins, they are computed from the
+model's stored pool scores (ItemScore) of labeled items. Those items include the model's own
+training items, so these curves are optimistic; the payload says which source each chart used."""
+from collections import defaultdict
+
+import numpy as np
+from django.db.models import Count
+
+from labeling.annotations.models import Annotation
+from labeling.export.resolve import Answer, resolve
+from learner.models import ItemScore, ModelVersion
+
+from . import loop
+
+MAX_SCORED_ITEMS = 20000   # enough for smooth curves; bounds the dashboard's memory and time
+CURVE_POINTS = 60
+RELIABILITY_BINS = 10
+REPORT_KEYS = ("validation", "val", "metrics", "report", "test", "evaluation")
+
+
+def dashboard_data(project) -> dict:
+    labels = list(project.labels.order_by("order", "name"))
+    label_names = {label.pk: label.name for label in labels}
+    per_wave, totals = labeled_per_wave(project, label_names)
+    rare = sorted(name for name in label_names.values() if totals.get(name, 0) < project.rare_threshold)
+    versions = list(ModelVersion.objects.filter(project=project).defer("artifact").order_by("number"))
+    model = loop.active_model(project) or next(
+        (v for v in reversed(versions) if v.state == ModelVersion.READY), None)
+    report = find_report(model.metrics) if model else None
+    scored = scored_labeled_items(project, model, label_names) if model else None
+    return {
+        "project": project.slug,
+        "labels": [{"name": lab.name, "parent": label_names.get(lab.parent_id), "rare": lab.name in rare,
+                    "labeled": totals.get(lab.name, 0)} for lab in labels],
+        "rare_threshold": project.rare_threshold,
+        "labeled_per_wave": per_wave,
+        "learning_curve": learning_curve(versions, rare),
+        "model": None if model is None else {
+            "number": model.number, "state": model.state, "train_size": model.train_size,
+            "temperature": model.temperature},
+        "per_class": per_class_table(report),
+        "confusion": confusion(report),
+        "pr_curves": pr_curves(report, scored),
+        "reliability": reliability(report, scored),
+        "thresholds": thresholds_table(model, report),
+        "throughput": loop.annotator_throughput(project),
+        "agreement": loop.agreement_summary(project),
+    }
+
+
+def labeled_per_wave(project, label_names: dict) -> tuple[dict, dict]:
+    """{"waves": [...], "series": {label: [count per wave]}} counting distinct items answered with
+    each label in each wave (answers outside any wave — imports, adjudications — go to "other")."""
+    rows = (Annotation.objects.filter(project=project, undone=False, skipped=False, label__isnull=False)
+            .values("assignment__wave_item__wave__number", "label_id")
+            .annotate(n=Count("item", distinct=True)))
+    grid = defaultdict(dict)
+    totals = defaultdict(int)
+    for row in rows:
+        wave = row["assignment__wave_item__wave__number"]
+        name = label_names.get(row["label_id"], "?")
+        grid[wave][name] = row["n"]
+        totals[name] += row["n"]
+    waves = sorted(w for w in grid if w is not None) + ([None] if None in grid else [])
+    series = {name: [grid[w].get(name, 0) for w in waves] for name in label_names.values()}
+    return {"waves": [f"wave {w}" if w is not None else "other" for w in waves], "series": series}, totals
+
+
+def find_report(metrics: dict | None) -> dict | None:
+    """The classification report (per_class, macro_f1, confusion_matrix…) inside a version's metrics,
+    whether stored at the top level or under a key such as "validation"."""
+    if not isinstance(metrics, dict):
+        return None
+    if "per_class" in metrics:
+        return metrics
+    for key in REPORT_KEYS:
+        inner = metrics.get(key)
+        if isinstance(inner, dict):
+            found = find_report(inner)
+            if found:
+                return found
+    return None
+
+
+def _find_key(metrics: dict | None, key: str, depth: int = 2):
+    if not isinstance(metrics, dict):
+        return None
+    if key in metrics:
+        return metrics[key]
+    if depth:
+        for value in metrics.values():
+            found = _find_key(value, key, depth - 1)
+            if found is not None:
+                return found
+    return None
+
+
+def learning_curve(versions, rare: list[str]) -> list[dict]:
+    points = []
+    for version in versions:
+        report = find_report(version.metrics)
+        if version.state in (ModelVersion.TRAINING, ModelVersion.FAILED) or report is None:
+            continue
+        per_class = report.get("per_class", {})
+        rare_recalls = [per_class[name]["recall"] for name in rare
+                        if name in per_class and per_class[name].get("support")]
+        stored_rare = _find_key(version.metrics, "rare_recall")
+        points.append({
+            "version": version.number, "state": version.state, "train_size": version.train_size,
+            "macro_f1": report.get("macro_f1"),
+            "rare_recall": stored_rare if isinstance(stored_rare, (int, float))
+            else (float(np.mean(rare_recalls)) if rare_recalls else None),
+        })
+    return points
+
+
+def per_class_table(report: dict | None) -> list[dict]:
+    if not report:
+        return []
+    return [{"label": name, **{k: row.get(k) for k in ("precision", "recall", "f1", "support",
+                                                        "average_precision")}}
+            for name, row in report.get("per_class", {}).items()]
+
+
+def confusion(report: dict | None) -> dict | None:
+    if not report or "confusion_matrix" not in report:
+        return None
+    return {"classes": report.get("classes") or list(report.get("per_class", {})),
+            "matrix": report["confusion_matrix"]}
+
+
+def scored_labeled_items(project, model, label_names: dict) -> dict | None:
+    """Probabilities of the model's stored scores for labeled items, with their resolved labels."""
+    classes = [str(c) for c in (model.label_map or [])]
+    if not classes:
+        return None
+    index = {name: i for i, name in enumerate(classes)}
+    scores = (ItemScore.objects.filter(model_version=model, item__annotations__undone=False,
+                                       item__annotations__skipped=False,
+                                       item__annotations__label__isnull=False)
+              .distinct().order_by("-item_id").values_list("item_id", "probs")[:MAX_SCORED_ITEMS])
+    probs = dict(scores)
+    if not probs:
+        return None
+    answers = defaultdict(list)
+    for item_id, label_id, origin, pk in (
+            Annotation.objects.filter(item_id__in=list(probs), undone=False, skipped=False, label__isnull=False)
+            .values_list("item_id", "label_id", "origin", "pk").iterator(chunk_size=5000)):
+        answers[item_id].append(Answer(label_id, origin, pk))
+    rows, truth = [], []
+    for item_id, blob in probs.items():
+        decided = resolve(answers.get(item_id, []))
+        name = label_names.get(decided.label_id) if decided else None
+        if name not in index:
+            continue  # labeled with a label the model does not know (e.g. newer than the model)
+        row = np.frombuffer(bytes(blob), dtype="<f2").astype(np.float32)
+        if row.shape[0] != len(classes):
+            continue
+        rows.append(row)
+        truth.append(index[name])
+    if not rows:
+        return None
+    return {"classes": classes, "proba": np.vstack(rows), "y": np.asarray(truth)}
+
+
+def pr_curves(report: dict | None, scored: dict | None) -> dict:
+    stored = _find_key(report, "pr_curves") if report else None
+    if isinstance(stored, dict) and stored:
+        return {"source": "report", "curves": stored}
+    if scored is None:
+        return {"source": None, "curves": {}}
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    curves = {}
+    for i, name in enumerate(scored["classes"]):
+        positives = scored["y"] == i
+        if not positives.any() or positives.all():
+            continue
+        precision, recall, _ = precision_recall_curve(positives, scored["proba"][:, i])
+        keep = np.unique(np.linspace(0, len(recall) - 1, min(CURVE_POINTS, len(recall))).astype(int))
+        curves[name] = {"precision": np.round(precision[keep], 4).tolist(),
+                        "recall": np.round(recall[keep], 4).tolist(),
+                        "average_precision": float(average_precision_score(positives, scored["proba"][:, i])),
+                        "positives": int(positives.sum())}
+    return {"source": "pool scores of labeled items (includes training items: optimistic)", "curves": curves}
+
+
+def reliability(report: dict | None, scored: dict | None) -> dict:
+    stored = _find_key(report, "reliability") if report else None
+    if isinstance(stored, (list, dict)) and stored:
+        return {"source": "report", "bins": stored, "ece": _find_key(report, "ece")}
+    if scored is None:
+        return {"source": None, "bins": [], "ece": None}
+    confidence = scored["proba"].max(axis=1)
+    correct = scored["proba"].argmax(axis=1) == scored["y"]
+    edges = np.linspace(0, 1, RELIABILITY_BINS + 1)
+    which = np.clip(np.ceil(confidence * RELIABILITY_BINS).astype(int) - 1, 0, RELIABILITY_BINS - 1)
+    bins, ece = [], 0.0
+    for b in range(RELIABILITY_BINS):
+        inside = which == b
+        n = int(inside.sum())
+        if n:
+            acc, conf = float(correct[inside].mean()), float(confidence[inside].mean())
+            ece += n / len(confidence) * abs(acc - conf)
+        else:
+            acc = conf = None
+        bins.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": n,
+                     "accuracy": acc, "confidence": conf})
+    return {"source": "pool scores of labeled items (includes training items: optimistic)",
+            "bins": bins, "ece": ece}
+
+
+def thresholds_table(model, report: dict | None) -> dict:
+    """Per label: target, threshold, achieved precision / recall, share going to review. From the
+    training report when it has the table; else from the thresholds and the stored pool scores."""
+    if model is None:
+        return {"source": None, "rows": []}
+    stored = _find_key(model.metrics, "thresholds_table") or _find_key(model.metrics, "thresholds")
+    if isinstance(stored, list) and stored and isinstance(stored[0], dict):
+        return {"source": "training report (validation)", "rows": stored}
+    classes = [str(c) for c in (model.label_map or [])]
+    total = ItemScore.objects.filter(model_version=model).count()
+    rows = []
+    for i, name in enumerate(classes):
+        threshold = float((model.thresholds or {}).get(name, 0.0))
+        predicted = ItemScore.objects.filter(model_version=model, top_label=i)
+        below = predicted.filter(top_prob__lt=threshold).count() if threshold > 0 else 0
+        rows.append({"label": name, "threshold": threshold, "predicted_share": predicted.count() / total
+                     if total else None, "review_share": below / total if total else None})
+    return {"source": "pool scores", "rows": rows}

@@ -1,0 +1,204 @@
+"""Forms of the lead pages. Cross-row checks (quota total, unique hotkeys, strategy mix) call the
+same functions as the API, in services.py."""
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.forms import BaseModelFormSet, modelformset_factory
+
+from . import services
+from .models import Label, Membership, Project, Rule, Source
+
+
+class ProjectCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(help_text="Short name used in addresses, e.g. support-tickets.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    labels = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
+                             help_text="One label per line; edit details afterwards.")
+    sources = forms.CharField(required=False, help_text="Comma-separated source names; quotas start equal.")
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        if Project.objects.filter(slug=slug).exists():
+            raise ValidationError(f"A project with the slug “{slug}” already exists.")
+        return slug
+
+    def label_names(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data.get("labels", "").splitlines() if line.strip()]
+
+    def source_names(self) -> list[str]:
+        return [part.strip() for part in self.cleaned_data.get("sources", "").split(",") if part.strip()]
+
+
+class ProjectSettingsForm(forms.ModelForm):
+    mix_rare = forms.FloatField(min_value=0, max_value=1, label="Rare-label share")
+    mix_uncertainty = forms.FloatField(min_value=0, max_value=1, label="Uncertainty share")
+    mix_diversity = forms.FloatField(min_value=0, max_value=1, label="Diversity share")
+
+    class Meta:
+        model = Project
+        fields = [f for f in services.SETTINGS_FIELDS if f != "strategy_mix"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2}),
+                   "guidelines": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        mix = self.instance.strategy_mix or {}
+        for name in services.STRATEGIES:
+            self.fields[f"mix_{name}"].initial = mix.get(name, 0.0)
+
+    def clean(self):
+        data = super().clean()
+        mix = {name: data.get(f"mix_{name}") for name in services.STRATEGIES}
+        if None not in mix.values() and data.get("random_share") is not None:
+            try:
+                data["strategy_mix"] = services.check_strategy_mix(mix, data["random_share"])
+            except ValidationError as exc:
+                self.add_error(None, exc.message_dict["strategy_mix"])
+        return data
+
+    def changes(self) -> dict:
+        data = {field: self.cleaned_data[field] for field in self.Meta.fields}
+        data["strategy_mix"] = self.cleaned_data["strategy_mix"]
+        return data
+
+
+class LabelForm(forms.ModelForm):
+    class Meta:
+        model = Label
+        fields = ["name", "description", "hotkey", "parent", "precision_target", "recall_target", "is_other", "order"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 1})}
+
+    def __init__(self, *args, project=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if project is not None and not self.instance.project_id:
+            self.instance.project = project  # the model's clean() compares the parent's project
+        self.fields["parent"].queryset = Label.objects.filter(project=project, parent__isnull=True).exclude(
+            pk=self.instance.pk)
+        self.fields["parent"].required = False
+        self.fields["order"].required = False
+
+    def clean_order(self):
+        return self.cleaned_data.get("order") or 0
+
+
+class BaseLabelFormSet(BaseModelFormSet):
+    def __init__(self, *args, project=None, **kwargs):
+        self.project = project
+        kwargs.setdefault("queryset", Label.objects.filter(project=project).select_related("parent"))
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "project": self.project}
+
+    def kept_forms(self):
+        """Forms of labels that stay: existing ones not ticked for deletion, and filled-in new rows."""
+        kept = []
+        for form in self.forms:
+            if self.can_delete and self._should_delete_form(form):
+                continue
+            if form.instance.pk or form.has_changed():
+                kept.append(form)
+        return kept
+
+    def deleted_labels(self):
+        return [f.instance for f in self.forms
+                if f.instance.pk and self.can_delete and self._should_delete_form(f)]
+
+    def rows(self) -> list[dict]:
+        fields = LabelForm.Meta.fields
+        return [{"label": f.instance if f.instance.pk else None,
+                 **{name: f.cleaned_data.get(name) for name in fields}} for f in self.kept_forms()]
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        names = [f.cleaned_data["name"] for f in self.kept_forms() if f.cleaned_data.get("name")]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValidationError(f"Label names must be unique; repeated: {', '.join(repeated)}.")
+        services.check_unique_hotkeys(
+            (f.cleaned_data.get("name", ""), f.cleaned_data.get("hotkey", "")) for f in self.kept_forms()
+        )
+
+
+LabelFormSet = modelformset_factory(Label, form=LabelForm, formset=BaseLabelFormSet, extra=1, can_delete=True)
+
+
+class SourceForm(forms.ModelForm):
+    class Meta:
+        model = Source
+        fields = ["name", "quota"]
+        widgets = {"quota": forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "1"})}
+
+    def validate_unique(self):
+        # Renames and swaps are checked as a whole by services.replace_sources.
+        return
+
+
+class BaseSourceFormSet(BaseModelFormSet):
+    def __init__(self, *args, project=None, **kwargs):
+        self.project = project
+        kwargs.setdefault("queryset", Source.objects.filter(project=project))
+        super().__init__(*args, **kwargs)
+
+    def kept_rows(self) -> list[dict]:
+        rows = []
+        for form in self.forms:
+            if self.can_delete and self._should_delete_form(form):
+                continue
+            if not form.instance.pk and not form.has_changed():
+                continue
+            rows.append({"id": form.instance.pk, "name": form.cleaned_data["name"],
+                         "quota": form.cleaned_data["quota"]})
+        return rows
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        services.check_quota_total([row["quota"] for row in self.kept_rows()])
+
+    def validate_unique(self):
+        # Renames and swaps are checked as a whole by services.replace_sources.
+        return
+
+
+SourceFormSet = modelformset_factory(Source, form=SourceForm, formset=BaseSourceFormSet, extra=1, can_delete=True)
+
+
+class RuleForm(forms.ModelForm):
+    class Meta:
+        model = Rule
+        fields = ["label", "kind", "pattern", "enabled"]
+
+    def __init__(self, *args, project=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if project is not None and not self.instance.project_id:
+            self.instance.project = project
+        self.fields["label"].queryset = Label.objects.filter(project=project)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") and data.get("pattern"):
+            from .rules import compile_rule
+
+            try:
+                compile_rule(data["kind"], data["pattern"])
+            except ValueError as exc:
+                self.add_error("pattern", f"Pattern “{data['pattern']}”: {exc}.")
+        return data
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Membership.ROLES)
+
+    def clean_username(self):
+        username = self.cleaned_data["username"].strip()
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise ValidationError(f"There is no user named “{username}”.")
+        self.user = user
+        return username

@@ -1,0 +1,114 @@
+"""The lead pages' door to the active-learning loop (learner.services, labeling.waves.services and
+selectors, labeling.annotations.selectors), which other apps own. Imports are lazy so the pages
+keep working — with a clear "not available" state — where a piece of the loop is not installed."""
+import importlib
+
+from django.db.models import Count, F, Q
+
+
+class LoopUnavailable(RuntimeError):
+    """The loop function the page needs is not provided by this installation."""
+
+
+def _function(module: str, name: str):
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _call(module: str, name: str, *args, **kwargs):
+    func = _function(module, name)
+    if func is None:
+        raise LoopUnavailable(f"{module}.{name} is not available in this installation.")
+    return func(*args, **kwargs)
+
+
+# --- buttons -----------------------------------------------------------------------------------
+def request_retrain(project, *, reason="manual"):
+    return _call("learner.services", "request_retrain", project, reason=reason)
+
+
+def plan_next_wave(project):
+    return _call("labeling.waves.services", "plan_next_wave", project)
+
+
+def open_wave(wave):
+    return _call("labeling.waves.services", "open_wave", wave)
+
+
+def close_wave(wave):
+    return _call("labeling.waves.services", "close_wave", wave)
+
+
+def predict_texts(project, texts):
+    return _call("learner.services", "predict_texts", project, texts)
+
+
+# --- reads (with local fallbacks computed from the models) --------------------------------------
+def active_model(project):
+    func = _function("learner.services", "active_model")
+    if func is not None:
+        return func(project)
+    from learner.models import ModelVersion
+
+    return ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).first()
+
+
+def current_wave(project):
+    func = _function("labeling.waves.services", "current_wave")
+    if func is not None:
+        return func(project)
+    from labeling.waves.models import Wave
+
+    return (Wave.objects.filter(project=project, state__in=[Wave.OPEN, Wave.PLANNED])
+            .order_by("-number").first())
+
+
+def wave_composition(wave) -> dict:
+    func = _function("labeling.waves.services", "wave_composition")
+    if func is not None:
+        return func(wave)
+    return {"rows": composition_rows(wave)}
+
+
+def composition_rows(wave) -> list[dict]:
+    """source × strategy × predicted label counts, straight from the wave's picks."""
+    rows = (wave.picks.values("item__source__name", "strategy", "predicted_label__name")
+            .annotate(n=Count("id")).order_by("item__source__name", "strategy", "predicted_label__name"))
+    return [{"source": r["item__source__name"] or "—", "strategy": r["strategy"],
+             "predicted_label": r["predicted_label__name"] or "—", "count": r["n"]} for r in rows]
+
+
+def wave_progress(wave) -> dict:
+    """Picks, picks with all the answers they need (skips count), and the share done."""
+    picks = wave.picks.annotate(
+        answers=Count("assignments__annotations", filter=Q(assignments__annotations__undone=False))
+    )
+    total = picks.count()
+    done = picks.filter(answers__gte=F("overlap")).count()
+    return {"total": total, "done": done, "share": (done / total) if total else 0.0}
+
+
+def budget_status(project) -> dict | None:
+    func = _function("labeling.waves.selectors", "budget_status")
+    if func is not None:
+        return func(project)
+    if project.label_budget is None:
+        return None
+    from labeling.annotations.models import Annotation
+
+    used = (Annotation.objects.filter(project=project, undone=False, skipped=False)
+            .values("item").distinct().count())
+    left = max(project.label_budget - used, 0)
+    return {"budget": project.label_budget, "used": used, "left": left, "spent": left == 0}
+
+
+def agreement_summary(project) -> dict | None:
+    func = _function("labeling.annotations.selectors", "agreement_summary")
+    return func(project) if func is not None else None
+
+
+def annotator_throughput(project) -> list[dict] | None:
+    func = _function("labeling.annotations.selectors", "annotator_throughput")
+    return func(project) if func is not None else None

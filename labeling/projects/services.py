@@ -1,0 +1,275 @@
+"""Write paths for project configuration: creating projects, settings, labels, sources and their
+quotas, rules and memberships. Pages and the API both call these, so the checks are the same."""
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import ProtectedError
+
+from .models import Label, Membership, Project, Rule, Source
+from .rules import compile_rule
+
+# Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
+QUOTA_TOLERANCE = 0.01
+STRATEGIES = ("rare", "uncertainty", "diversity")
+
+# Settings a lead may change through the settings page / PATCH; the rest is structural.
+SETTINGS_FIELDS = (
+    "name", "description", "guidelines", "wave_size", "batch_size", "band_low", "band_high",
+    "rare_threshold", "random_share", "review_share_min", "review_share_max", "double_label_share",
+    "overlap", "strategy_mix", "label_cap_share", "label_budget", "retrain_every", "fine_floor",
+    "near_dup_threshold", "max_text_chars", "allow_new_sources", "allow_new_labels",
+    "queue_review_predictions",
+)
+
+
+def check_quota_total(quotas) -> None:
+    """Source quotas are shares of each wave and must add up to 1.0 (within QUOTA_TOLERANCE)."""
+    quotas = [float(q) for q in quotas]
+    if not quotas:
+        raise ValidationError("A project needs at least one source.")
+    for q in quotas:
+        if q < 0 or q > 1:
+            raise ValidationError(f"Each source quota must be between 0 and 1; got {q:g}.")
+    total = sum(quotas)
+    if abs(total - 1.0) > QUOTA_TOLERANCE:
+        raise ValidationError(
+            f"Source quotas must add up to 1.0 (±{QUOTA_TOLERANCE:g}); they add up to {total:.3f}.",
+            code="quota_total",
+        )
+
+
+def check_unique_hotkeys(rows) -> None:
+    """rows: iterable of (label name, hotkey). Two labels of one project never share a hotkey."""
+    by_key = defaultdict(list)
+    for name, hotkey in rows:
+        if hotkey:
+            by_key[hotkey.lower()].append(name)
+    clashes = [f"“{key}” is used by {', '.join(sorted(names))}" for key, names in sorted(by_key.items())
+               if len(names) > 1]
+    if clashes:
+        raise ValidationError("Hotkeys must be unique within a project: " + "; ".join(clashes) + ".",
+                              code="hotkey_clash")
+
+
+def check_strategy_mix(mix: dict, random_share: float) -> dict:
+    """The strategy shares plus the random share make up a whole wave."""
+    if not isinstance(mix, dict):
+        raise ValidationError({"strategy_mix": "The strategy mix must be an object of strategy → share."})
+    unknown = sorted(set(mix) - set(STRATEGIES))
+    if unknown:
+        raise ValidationError({"strategy_mix": f"Unknown strategies: {', '.join(unknown)} "
+                                               f"(known: {', '.join(STRATEGIES)})."})
+    clean = {}
+    for name, value in mix.items():
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValidationError({"strategy_mix": f"The share of {name} is not a number: {value!r}."}) from None
+        if not 0 <= value <= 1:
+            raise ValidationError({"strategy_mix": f"The share of {name} must be between 0 and 1; got {value:g}."})
+        clean[name] = value
+    total = sum(clean.values()) + float(random_share)
+    if abs(total - 1.0) > QUOTA_TOLERANCE:
+        raise ValidationError({"strategy_mix": (
+            f"Strategy shares plus the random share must add up to 1.0 (±{QUOTA_TOLERANCE:g}); "
+            f"they add up to {total:.3f}.")})
+    return clean
+
+
+def can_create_projects(user) -> bool:
+    """Admins anywhere; a lead of any project may start another (and becomes its lead)."""
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or Membership.objects.filter(user=user, role=Membership.LEAD).exists()
+
+
+@transaction.atomic
+def create_project(user, *, slug: str, name: str, description: str = "", labels=(), sources=()) -> Project:
+    """A new project with its creator as lead. labels / sources: names (sources share quota evenly)."""
+    if Project.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"A project with the slug “{slug}” already exists."})
+    project = Project(slug=slug, name=name, description=description)
+    project.full_clean()
+    project.save()
+    sources = [s.strip() for s in sources if s and s.strip()] or ["default"]
+    for source_name in dict.fromkeys(sources):
+        Source.objects.create(project=project, name=source_name, quota=round(1.0 / len(set(sources)), 6))
+    for order, label_name in enumerate(dict.fromkeys(n.strip() for n in labels if n and n.strip())):
+        Label.objects.create(project=project, name=label_name, order=order)
+    Membership.objects.create(user=user, project=project, role=Membership.LEAD)
+    return project
+
+
+@transaction.atomic
+def update_settings(project: Project, changes: dict) -> Project:
+    """Apply settings changes after the model's own checks and the strategy-mix total."""
+    unknown = sorted(set(changes) - set(SETTINGS_FIELDS))
+    if unknown:
+        raise ValidationError(f"These settings cannot be changed here: {', '.join(unknown)}.")
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    for field, value in changes.items():
+        setattr(project, field, value)
+    project.strategy_mix = check_strategy_mix(project.strategy_mix or {}, project.random_share)
+    if project.overlap < 1:
+        raise ValidationError({"overlap": "Overlap must be at least 1 annotator."})
+    project.full_clean()
+    project.save()
+    return project
+
+
+@transaction.atomic
+def save_label(project: Project, label: Label | None = None, **fields) -> Label:
+    """Create or update one label; hotkeys stay unique, the parent stays in the project."""
+    label = label or Label(project=project)
+    for field, value in fields.items():
+        setattr(label, field, value)
+    if label.parent_id and label.parent_id == label.pk:
+        raise ValidationError({"parent": "A label cannot be its own parent."})
+    if label.pk and label.parent_id and label.children.exists():
+        raise ValidationError({"parent": "This label has fine labels under it, so it cannot have a parent."})
+    others = Label.objects.filter(project=project).exclude(pk=label.pk).values_list("name", "hotkey")
+    check_unique_hotkeys([*others, (label.name, label.hotkey)])
+    label.full_clean()
+    label.save()
+    return label
+
+
+@transaction.atomic
+def save_labels(project: Project, rows: list[dict], deleted: list[Label] = ()) -> None:
+    """Save several label rows at once (the labels page). Each row: {"label": Label|None, fields…}."""
+    deleted_ids = {label.pk for label in deleted}
+    kept = Label.objects.filter(project=project).exclude(pk__in=deleted_ids)
+    edited = {row["label"].pk: row for row in rows if row.get("label") is not None and row["label"].pk}
+    final = [(row["name"], row.get("hotkey", "")) for row in rows]
+    final += [(lab.name, lab.hotkey) for lab in kept if lab.pk not in edited]
+    check_unique_hotkeys(final)
+    for label in deleted:
+        delete_label(label)
+    for row in rows:
+        fields = {k: v for k, v in row.items() if k != "label"}
+        label = row.get("label") or Label(project=project)
+        for field, value in fields.items():
+            setattr(label, field, value)
+        label.project = project
+        if label.pk and label.parent_id and label.children.exists():
+            raise ValidationError({"parent": f"“{label.name}” has fine labels under it, so it cannot have a parent."})
+        label.full_clean()
+        label.save()
+
+
+def delete_label(label: Label) -> None:
+    try:
+        label.delete()
+    except ProtectedError:
+        raise ValidationError(
+            f"The label “{label.name}” is in use (answers or fine labels refer to it) and cannot be deleted."
+        ) from None
+
+
+@transaction.atomic
+def replace_sources(project: Project, rows: list[dict]) -> list[Source]:
+    """Set the project's sources to exactly ``rows`` ({"id"?, "name", "quota"}): quotas must add up
+    to 1.0; a source that still has items cannot be removed. All or nothing."""
+    check_quota_total([row["quota"] for row in rows])
+    names = [row["name"].strip() for row in rows]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValidationError(f"Source names must be unique; repeated: {', '.join(dupes)}.")
+    existing = {s.pk: s for s in Source.objects.select_for_update().filter(project=project)}
+    keep_ids = {int(row["id"]) for row in rows if row.get("id")}
+    missing = sorted(keep_ids - set(existing))
+    if missing:
+        raise ValidationError(f"Unknown source ids for this project: {', '.join(map(str, missing))}.")
+    for source in existing.values():
+        if source.pk not in keep_ids:
+            if source.items.exists():
+                raise ValidationError(f"The source “{source.name}” has items and cannot be removed; "
+                                      "set its quota to 0 instead.")
+            source.delete()
+    # Rename in two steps so swapping names between two sources does not hit the unique constraint.
+    for source in existing.values():
+        if source.pk in keep_ids:
+            source.name = f"__renaming_{source.pk}"
+            source.save(update_fields=["name"])
+    saved = []
+    for row, name in zip(rows, names, strict=True):
+        source = existing[int(row["id"])] if row.get("id") else Source(project=project)
+        source.name = name
+        source.quota = float(row["quota"])
+        source.full_clean()
+        source.save()
+        saved.append(source)
+    return saved
+
+
+@transaction.atomic
+def save_rule(project: Project, rule: Rule | None = None, **fields) -> Rule:
+    rule = rule or Rule(project=project)
+    for field, value in fields.items():
+        setattr(rule, field, value)
+    if rule.label.project_id != project.pk:
+        raise ValidationError({"label": "The label belongs to another project."})
+    try:
+        compile_rule(rule.kind, rule.pattern)
+    except ValueError as exc:
+        raise ValidationError({"pattern": f"Pattern “{rule.pattern}”: {exc}."}) from exc
+    rule.full_clean()
+    rule.save()
+    return rule
+
+
+@transaction.atomic
+def set_member(project: Project, user, role: str) -> Membership:
+    if role not in {Membership.LEAD, Membership.ANNOTATOR}:
+        raise ValidationError({"role": f"Unknown role {role!r}; use lead or annotator."})
+    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def remove_member(membership: Membership) -> None:
+    project = membership.project
+    if membership.role == Membership.LEAD and not (
+        Membership.objects.filter(project=project, role=Membership.LEAD).exclude(pk=membership.pk).exists()
+    ):
+        raise ValidationError("A project keeps at least one lead; add another lead before removing this one.")
+    membership.delete()
+
+
+@transaction.atomic
+def queue_predictions_for_review(project: Project, texts: list[str], predictions: list[dict]) -> dict[int, int]:
+    """The human-in-the-loop path for live traffic: each text whose prediction needs review becomes
+    an Item (source "api" when the project allows new sources, else its first source; an exact
+    duplicate of a pool item reuses that item) with an open ReviewTask(reason=low_confidence).
+    Returns {text index: item id} for the queued texts."""
+    from labeling.annotations.models import ReviewTask
+    from labeling.items.models import Item
+    from labeling.items.normalize import text_hash
+
+    wanted = [i for i, p in enumerate(predictions) if p.get("needs_review")]
+    if not wanted:
+        return {}
+    if project.allow_new_sources:
+        source, _ = Source.objects.get_or_create(project=project, name="api", defaults={"quota": 0.0})
+    else:
+        source = Source.objects.filter(project=project).order_by("pk").first()
+    queued = {}
+    for index in wanted:
+        text = texts[index]
+        digest = text_hash(text)
+        item = Item.objects.filter(project=project, text_hash=digest).order_by("pk").first()
+        if item is None:
+            item = Item.objects.create(project=project, source=source, text=text, text_hash=digest,
+                                       metadata={"origin": "predict_api"})
+            item.dup_group = item.pk
+            item.save(update_fields=["dup_group"])
+        open_task = ReviewTask.objects.filter(item=item, reason=ReviewTask.LOW_CONFIDENCE,
+                                              resolved_at__isnull=True).exists()
+        if not open_task:
+            prediction = {k: v for k, v in predictions[index].items() if k in
+                          ("label", "coarse_label", "prob", "needs_review", "fallback")}
+            ReviewTask.objects.create(project=project, item=item, reason=ReviewTask.LOW_CONFIDENCE,
+                                      detail={"origin": "predict_api", "prediction": prediction})
+        queued[index] = item.pk
+    return queued

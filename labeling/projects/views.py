@@ -1,0 +1,193 @@
+"""Lead pages: create a project, settings, labels, sources & quotas, rules, members, and the wave
+control room (composition, close / retrain / plan buttons, running tasks). Leads and admins only."""
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import loop, selectors, services
+from .forms import LabelFormSet, MemberForm, ProjectCreateForm, ProjectSettingsForm, RuleForm, SourceFormSet
+from .models import Membership, Rule
+from .permissions import project_for
+
+
+def _errors_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def _lead_page(request, project, template, **context):
+    return render(request, template, {"project": project, "section": template.rsplit("/", 1)[-1][:-5], **context})
+
+
+def project_create(request):
+    if not services.can_create_projects(request.user):
+        raise PermissionDenied("Only admins and project leads may create projects.")
+    form = ProjectCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.create_project(
+                request.user, slug=form.cleaned_data["slug"], name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"], labels=form.label_names(),
+                sources=form.source_names())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Project “{project.name}” created; you are its lead.")
+            return redirect("project-labels", slug=project.slug)
+    return render(request, "projects/create.html", {"form": form})
+
+
+def project_settings(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    form = ProjectSettingsForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_settings(project, form.changes())
+        except ValidationError as exc:
+            form.add_error(None, _errors_text(exc))
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("project-settings", slug=slug)
+    return _lead_page(request, project, "projects/settings.html", form=form)
+
+
+def project_labels(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    formset = LabelFormSet(request.POST or None, project=project, prefix="labels")
+    if request.method == "POST" and formset.is_valid():
+        try:
+            services.save_labels(project, formset.rows(), formset.deleted_labels())
+        except ValidationError as exc:
+            messages.error(request, _errors_text(exc))
+        else:
+            messages.success(request, "Labels saved.")
+            return redirect("project-labels", slug=slug)
+    return _lead_page(request, project, "projects/labels.html", formset=formset)
+
+
+def project_sources(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    formset = SourceFormSet(request.POST or None, project=project, prefix="sources")
+    if request.method == "POST" and formset.is_valid():
+        try:
+            services.replace_sources(project, formset.kept_rows())
+        except ValidationError as exc:
+            messages.error(request, _errors_text(exc))
+        else:
+            messages.success(request, "Sources and quotas saved.")
+            return redirect("project-sources", slug=slug)
+    return _lead_page(request, project, "projects/sources.html", formset=formset)
+
+
+def project_rules(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    form = RuleForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_rule(project, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, _errors_text(exc))
+        else:
+            messages.success(request, "Rule saved.")
+            return redirect("project-rules", slug=slug)
+    rules = Rule.objects.filter(project=project).select_related("label").order_by("label__name", "pattern")
+    return _lead_page(request, project, "projects/rules.html", form=form, rules=rules)
+
+
+@require_POST
+def rule_delete(request, slug, rule_id):
+    project = project_for(request.user, slug, manage=True)
+    rule = get_object_or_404(Rule, project=project, pk=rule_id)
+    rule.delete()
+    messages.success(request, f"Rule “{rule.pattern}” deleted.")
+    return redirect("project-rules", slug=slug)
+
+
+def project_members(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    form = MemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.set_member(project, form.user, form.cleaned_data["role"])
+        messages.success(request, f"{form.user.username} is now {form.cleaned_data['role']} here.")
+        return redirect("project-members", slug=slug)
+    return _lead_page(request, project, "projects/members.html", form=form,
+                      members=selectors.members(project))
+
+
+@require_POST
+def member_remove(request, slug, membership_id):
+    project = project_for(request.user, slug, manage=True)
+    membership = get_object_or_404(Membership, project=project, pk=membership_id)
+    try:
+        services.remove_member(membership)
+    except ValidationError as exc:
+        messages.error(request, _errors_text(exc))
+    else:
+        messages.success(request, f"{membership.user.username} removed from the project.")
+    return redirect("project-members", slug=slug)
+
+
+def project_waves(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    wave = loop.current_wave(project)
+    composition = loop.composition_rows(wave) if wave else []
+    return _lead_page(
+        request, project, "projects/waves.html", wave=selectors.wave_dict(wave) if wave else None,
+        composition=composition, tasks=selectors.task_runs(project),
+        waves=[selectors.wave_dict(w, with_progress=False) for w in project.waves.order_by("-number")[:20]],
+        active_model=loop.active_model(project), budget=loop.budget_status(project),
+    )
+
+
+def waves_status(request, slug):
+    """Poll JSON for the wave page: running tasks and the current wave's progress."""
+    project = project_for(request.user, slug, manage=True)
+    wave = loop.current_wave(project)
+    return JsonResponse({"tasks": selectors.task_runs(project),
+                         "wave": selectors.wave_dict(wave) if wave else None})
+
+
+def _loop_action(request, slug, action):
+    project = project_for(request.user, slug, manage=True)
+    try:
+        text = action(project)
+    except loop.LoopUnavailable as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, _errors_text(exc))
+    except ValueError as exc:  # the loop refuses with a reason (e.g. budget spent, nothing to plan)
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, text)
+    return redirect("project-waves", slug=slug)
+
+
+@require_POST
+def wave_close(request, slug):
+    def action(project):
+        wave = loop.current_wave(project)
+        if wave is None:
+            raise ValueError("There is no open wave to close.")
+        loop.close_wave(wave)
+        return f"Wave {wave.number} closed."
+
+    return _loop_action(request, slug, action)
+
+
+@require_POST
+def wave_plan(request, slug):
+    def action(project):
+        wave = loop.plan_next_wave(project)
+        return f"Wave {wave.number} planned ({wave.size} items)."
+
+    return _loop_action(request, slug, action)
+
+
+@require_POST
+def model_retrain(request, slug):
+    def action(project):
+        task = loop.request_retrain(project, reason="manual")
+        return f"Retraining requested (task {task.pk}, {task.state})."
+
+    return _loop_action(request, slug, action)

@@ -1,0 +1,125 @@
+/* Lead pages: live quota total, rule preview, task polling, export options.
+   User text is always inserted with textContent, never innerHTML. */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  // --- sources: running total of the quotas (the server checks it again on save) -------------
+  const total = document.getElementById("quota-total");
+  if (total) {
+    const form = document.getElementById("sources-form");
+    const tolerance = parseFloat(total.dataset.tolerance || "0.01");
+    const update = function () {
+      let sum = 0;
+      form.querySelectorAll("tbody tr").forEach(function (row) {
+        const quota = row.querySelector("input[name$='-quota']");
+        const del = row.querySelector("input[name$='-DELETE']");
+        const name = row.querySelector("input[name$='-name']");
+        if (!quota || (del && del.checked) || (name && !name.value.trim() && !quota.value)) return;
+        sum += parseFloat(quota.value || "0") || 0;
+      });
+      total.textContent = sum.toFixed(3) + (Math.abs(sum - 1) > tolerance ? " — must add up to 1.0" : " ✓");
+      total.className = Math.abs(sum - 1) > tolerance ? "error" : "ok";
+    };
+    form.addEventListener("input", update);
+    form.addEventListener("change", update);
+    update();
+  }
+
+  // --- rules: preview how many pool items match -------------------------------------------------
+  const previewButton = document.getElementById("rule-preview");
+  if (previewButton) {
+    const form = document.getElementById("rule-form");
+    const out = document.getElementById("rule-preview-result");
+    previewButton.addEventListener("click", function () {
+      out.textContent = "Counting matches…";
+      fetch(form.dataset.previewUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
+        body: JSON.stringify({kind: form.elements.kind.value, pattern: form.elements.pattern.value}),
+      }).then(function (r) { return r.json().then(function (body) { return {ok: r.ok, body: body}; }); })
+        .then(function (res) {
+          out.textContent = "";
+          if (!res.ok) {
+            const p = document.createElement("p");
+            p.className = "error";
+            p.textContent = Object.values(res.body).flat().join(" ");
+            out.appendChild(p);
+            return;
+          }
+          const b = res.body;
+          const p = document.createElement("p");
+          p.id = "rule-preview-count";
+          p.textContent = b.matches + " of " + b.scanned + " pool items match (" + (100 * b.share).toFixed(1) + " %).";
+          out.appendChild(p);
+          if (b.examples.length) {
+            const ul = document.createElement("ul");
+            b.examples.forEach(function (ex) {
+              const li = document.createElement("li");
+              li.textContent = ex.text;
+              ul.appendChild(li);
+            });
+            out.appendChild(ul);
+          }
+        })
+        .catch(function (err) { out.textContent = "Preview failed: " + err; });
+    });
+  }
+
+  // --- waves page: poll task state and wave progress ---------------------------------------------
+  const tasks = document.getElementById("tasks");
+  if (tasks && tasks.dataset.pollUrl) {
+    const render = function (data) {
+      const body = tasks.querySelector("tbody");
+      body.textContent = "";
+      if (!data.tasks.length) {
+        const tr = body.insertRow();
+        const td = tr.insertCell();
+        td.colSpan = 4; td.className = "muted"; td.textContent = "No tasks yet.";
+      }
+      data.tasks.forEach(function (t) {
+        const tr = body.insertRow();
+        tr.dataset.state = t.state;
+        tr.insertCell().textContent = t.kind;
+        tr.insertCell().textContent = t.state;
+        const bar = document.createElement("progress");
+        bar.max = 1; bar.value = t.progress;
+        tr.insertCell().appendChild(bar);
+        tr.insertCell().textContent = t.message;
+      });
+      if (data.wave) {
+        const done = document.getElementById("wave-done");
+        const totalCell = document.getElementById("wave-total");
+        const bar = document.getElementById("wave-progress");
+        if (done) done.textContent = data.wave.progress.done;
+        if (totalCell) totalCell.textContent = data.wave.progress.total;
+        if (bar) bar.value = data.wave.progress.share;
+      }
+      const busy = data.tasks.some(function (t) { return t.state === "pending" || t.state === "running"; });
+      setTimeout(poll, busy ? 2000 : 10000);
+    };
+    const poll = function () {
+      fetch(tasks.dataset.pollUrl, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.json(); }).then(render)
+        .catch(function () { setTimeout(poll, 15000); });
+    };
+    setTimeout(poll, 1000);
+  }
+
+  // --- export: the duplicates option travels with the download links -----------------------------
+  const dup = document.getElementById("include-duplicates");
+  if (dup) {
+    const links = document.querySelectorAll("a[id^=download-]:not(#download-model)");
+    links.forEach(function (a) { a.dataset.base = a.getAttribute("href"); });
+    dup.addEventListener("change", function () {
+      links.forEach(function (a) {
+        a.setAttribute("href", a.dataset.base + (dup.checked ? "?include_duplicates=1" : ""));
+      });
+    });
+  }
+})();
