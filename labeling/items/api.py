@@ -1,0 +1,44 @@
+"""API of the items app: an import's progress (polled by the upload page) and the project's imports."""
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.projects.models import Project
+from labeling.projects.permissions import IsProjectMember
+
+from . import selectors
+from .models import ImportBatch
+
+
+class _ProjectView(APIView):
+    permission_classes = [IsProjectMember]
+    lead_required = True  # imports are the leads' business
+
+    def get_project(self):
+        if not hasattr(self, "_project"):
+            self._project = get_object_or_404(Project, slug=self.kwargs["slug"])
+        return self._project
+
+    def permission_denied(self, request, message=None, code=None):
+        # Non-members must not learn that the project exists.
+        from labeling.projects.permissions import role_in
+
+        if request.user.is_authenticated and role_in(request.user, self.get_project()) is None:
+            from django.http import Http404
+
+            raise Http404("No such project.")
+        super().permission_denied(request, message, code)
+
+
+class ImportList(_ProjectView):
+    @extend_schema(summary="The project's 20 latest imports", responses=dict)
+    def get(self, request, slug):
+        return Response([selectors.batch_progress(b) for b in selectors.recent_imports(self.get_project())])
+
+
+class ImportDetail(_ProjectView):
+    @extend_schema(summary="One import's state, progress, counts and per-row errors", responses=dict)
+    def get(self, request, slug, batch_id):
+        batch = get_object_or_404(ImportBatch, project=self.get_project(), id=batch_id)
+        return Response(selectors.batch_progress(batch))

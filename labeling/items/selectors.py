@@ -1,0 +1,59 @@
+"""Read paths of the items app."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .models import ImportBatch, Item
+
+
+def recent_imports(project, limit: int = 20):
+    return ImportBatch.objects.filter(project=project).select_related("created_by").order_by("-created_at")[:limit]
+
+
+def import_batch(project, batch_id: int) -> ImportBatch:
+    return ImportBatch.objects.get(project=project, id=batch_id)
+
+
+def exact_duplicates_of(item: Item):
+    """The other items of the project with the same normalized text (same text_hash)."""
+    return Item.objects.filter(project_id=item.project_id, text_hash=item.text_hash).exclude(id=item.id).order_by("id")
+
+
+def exact_duplicate_map(project, item_ids) -> dict[int, list[int]]:
+    """For export: item id -> ids of its exact duplicates in the project (other items with the
+    same text_hash), for the given items, in two queries however many items there are."""
+    item_ids = list(item_ids)
+    hashes: dict[int, str] = {}
+    for start in range(0, len(item_ids), 900):
+        part = item_ids[start : start + 900]
+        hashes.update(Item.objects.filter(project=project, id__in=part).values_list("id", "text_hash"))
+    by_hash: dict[str, list[int]] = defaultdict(list)
+    wanted = list(set(hashes.values()))
+    for start in range(0, len(wanted), 900):
+        rows = Item.objects.filter(project=project, text_hash__in=wanted[start : start + 900]).values_list("text_hash", "id")
+        for h, item_id in rows:
+            by_hash[h].append(item_id)
+    return {item_id: sorted(i for i in by_hash[h] if i != item_id) for item_id, h in hashes.items()}
+
+
+def group_members(project, dup_group: int):
+    """All items of a near-duplicate group (exact duplicates included)."""
+    return Item.objects.filter(project=project, dup_group=dup_group).order_by("id")
+
+
+def batch_progress(batch: ImportBatch) -> dict:
+    """The JSON the upload page polls."""
+    return {
+        "id": batch.id,
+        "filename": batch.filename,
+        "state": batch.state,
+        "progress": round(batch.progress, 4),
+        "rows_total": batch.rows_total,
+        "rows_imported": batch.rows_imported,
+        "rows_rejected": batch.rows_rejected,
+        "exact_duplicates": batch.exact_duplicates,
+        "near_duplicates": batch.near_duplicates,
+        "created_at": batch.created_at.isoformat() if batch.created_at else None,
+        "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+        "errors": batch.errors,
+    }

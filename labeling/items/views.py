@@ -1,0 +1,46 @@
+"""Pages of the items app: the lead's import page and one import's progress."""
+from django.conf import settings
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+
+from labeling.projects.permissions import project_for
+
+from . import selectors, services
+from .forms import ImportForm
+from .models import ImportBatch
+
+
+def import_page(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > settings.LONGTAIL_MAX_UPLOAD_BYTES:
+            batch = services.reject_upload(project, upload.name, upload.size, request.user)
+        else:
+            batch, path = services.save_upload(project, upload, request.user)
+            services.start_upload_import(batch, path, skip_invalid=form.cleaned_data["skip_invalid"])
+        return redirect("items:import-detail", slug=project.slug, batch_id=batch.id)
+    return render(request, "items/import.html", {
+        "project": project, "form": form, "imports": selectors.recent_imports(project),
+        "max_upload_mb": settings.LONGTAIL_MAX_UPLOAD_BYTES / (1024 * 1024),
+        "max_chars": project.max_text_chars or settings.LONGTAIL_MAX_TEXT_CHARS,
+    })
+
+
+def import_detail(request, slug, batch_id):
+    project = project_for(request.user, slug, manage=True)
+    batch = get_object_or_404(ImportBatch, project=project, id=batch_id)
+    return render(request, "items/import_detail.html", {
+        "project": project, "batch": batch, "has_rejects": services.rejects_path_for(batch).is_file(),
+    })
+
+
+def import_rejects(request, slug, batch_id):
+    project = project_for(request.user, slug, manage=True)
+    batch = get_object_or_404(ImportBatch, project=project, id=batch_id)
+    path = services.rejects_path_for(batch)
+    if not path.is_file():
+        raise Http404("This import has no rejected rows.")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"{batch.filename}.rejects.csv",
+                        content_type="text/csv")
