@@ -5,7 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from tests.test_loop_helpers import answer, build_project, eager_celery, loop_project  # noqa: F401
+from tests import test_loop_helpers as helpers
+from tests.test_loop_helpers import answer, build_project
+
+# Shared fixtures, bound here so pytest finds them.
+eager_celery = helpers.eager_celery
+loop_project = helpers.loop_project
 
 
 def retrain(project, capture, reason="manual"):
@@ -69,8 +74,8 @@ def test_embedding_task_is_idempotent(loop_project):
 
 def test_low_confidence_predictions_go_to_review_within_the_share(loop_project, django_capture_on_commit_callbacks):
     from labeling.annotations.models import ReviewTask
-    from learner.services import active_model, route_low_confidence
     from learner.selectors import resolve_item_labels
+    from learner.services import active_model, route_low_confidence
 
     project, _ = loop_project
     retrain(project, django_capture_on_commit_callbacks)

@@ -3,7 +3,11 @@ previous active version in place. Eager Celery; real training on pre-filled embe
 import numpy as np
 import pytest
 
-from tests.test_loop_helpers import eager_celery, loop_project  # noqa: F401 - fixtures
+from tests import test_loop_helpers as helpers
+
+# Shared fixtures, bound here so pytest finds them.
+eager_celery = helpers.eager_celery
+loop_project = helpers.loop_project
 
 
 def retrain(project, capture, reason="manual"):
