@@ -2,8 +2,11 @@
 selectors, labeling.annotations.selectors), which other apps own. Imports are lazy so the pages
 keep working — with a clear "not available" state — where a piece of the loop is not installed."""
 import importlib
+import logging
 
 from django.db.models import Count, F, Q
+
+log = logging.getLogger(__name__)
 
 
 class LoopUnavailable(RuntimeError):
@@ -104,11 +107,22 @@ def budget_status(project) -> dict | None:
     return {"budget": project.label_budget, "used": used, "left": left, "spent": left == 0}
 
 
+def _optional_panel(module: str, name: str, project):
+    """A dashboard panel computed by another app: a failure there blanks that panel (and is
+    logged) instead of taking the whole dashboard down."""
+    func = _function(module, name)
+    if func is None:
+        return None
+    try:
+        return func(project)
+    except Exception:  # noqa: BLE001 - one panel must not break the page
+        log.exception("%s.%s failed for project %s", module, name, project.slug)
+        return None
+
+
 def agreement_summary(project) -> dict | None:
-    func = _function("labeling.annotations.selectors", "agreement_summary")
-    return func(project) if func is not None else None
+    return _optional_panel("labeling.annotations.selectors", "agreement_summary", project)
 
 
 def annotator_throughput(project) -> list[dict] | None:
-    func = _function("labeling.annotations.selectors", "annotator_throughput")
-    return func(project) if func is not None else None
+    return _optional_panel("labeling.annotations.selectors", "annotator_throughput", project)

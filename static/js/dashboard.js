@@ -206,12 +206,21 @@
     });
     box.appendChild(dl);
     const perLabel = a.per_label || a.kappa_per_label;
-    if (perLabel && typeof perLabel === "object") {
+    if (Array.isArray(perLabel) && perLabel.length) {
+      // [{label, kappa, answers, …}]: one row per label
+      const keys = Object.keys(perLabel[0]).filter(function (k) { return k !== "label_id"; });
+      const table = document.createElement("table");
+      table.className = "grid";
+      fillTable(table, keys.map(function (k) { return k.replace(/_/g, " "); }), perLabel.map(function (r) {
+        return keys.map(function (k) { const v = r[k]; return typeof v === "number" ? (Number.isInteger(v) ? String(v) : fmt(v)) : (v === null ? "—" : String(v)); });
+      }));
+      box.appendChild(table);
+    } else if (perLabel && typeof perLabel === "object") {
       const table = document.createElement("table");
       table.className = "grid";
       fillTable(table, ["label", "agreement"], Object.keys(perLabel).map(function (k) {
         const v = perLabel[k];
-        return [k, typeof v === "number" ? fmt(v) : (v && typeof v === "object" ? JSON.stringify(v) : String(v))];
+        return [k, typeof v === "number" ? fmt(v) : String(v)];
       }));
       box.appendChild(table);
     }
