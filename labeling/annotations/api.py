@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from labeling.projects.permissions import can_manage, project_for
 
 from . import selectors, serializers, services
+from .models import ReviewTask
 
 
 def error_response(exc: services.AnnotationError) -> Response:
@@ -104,6 +105,9 @@ class ReviewQueueView(ProjectAPIView):
         except ValueError:
             return Response({"detail": "limit must be a whole number.", "field": "limit"}, status=400)
         reason = request.query_params.get("reason") or None
+        if reason and reason not in dict(ReviewTask.REASONS):
+            return Response({"detail": "reason must be 'disagreement' or 'low_confidence'.", "field": "reason"},
+                            status=400)
         tasks = selectors.review_queue(self.project, reason=reason, limit=limit)
         return Response({
             "counts": selectors.review_counts(self.project),

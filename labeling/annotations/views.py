@@ -1,11 +1,16 @@
 """Pages: the annotation page (members) and the adjudication queue (leads and admins)."""
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.views.decorators.http import require_http_methods
 
 from labeling.projects.permissions import can_manage, project_for, role_in
 
 from . import selectors, services
+from .models import ReviewTask
+
+LEAD_NAV = "projects/_lead_nav.html"
 
 
 def annotate_page(request, slug):
@@ -46,7 +51,8 @@ def review_page(request, slug):
         else:
             messages.success(request, f"Item {task.item_id} resolved as “{task.resolved_label.name}”.")
         return redirect(request.get_full_path())
-    reason = request.GET.get("reason") or None
+    reason = request.GET.get("reason")
+    reason = reason if reason in dict(ReviewTask.REASONS) else None
     tasks = selectors.review_queue(project, reason=reason, limit=50)
     labels = selectors.labels_payload(project)
     names = {label["id"]: label["name"] for label in labels}
@@ -64,7 +70,21 @@ def review_page(request, slug):
             (str(k), v if isinstance(v, str | int | float | bool) or v is None else str(v))
             for k, v in (task.detail or {}).items() if k != "answers"
         )
+    parent_names = {label["id"]: label["name"] for label in labels}
+    label_choices = [
+        {"id": label["id"], "name": f"{parent_names[label['parent']]} › {label['name']}" if label["parent"] else label["name"]}
+        for label in labels
+    ]
     return render(request, "annotations/review.html", {
-        "project": project, "tasks": tasks, "labels": labels, "reason": reason,
-        "counts": selectors.review_counts(project),
+        "project": project, "tasks": tasks, "label_choices": label_choices, "reason": reason,
+        "counts": selectors.review_counts(project), "lead_nav": _optional_template(LEAD_NAV),
     })
+
+
+def _optional_template(name: str) -> str | None:
+    """The lead pages' shared navigation, when that part of the app is installed."""
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return None
+    return name
