@@ -159,9 +159,10 @@ def embed_items(item_ids: list[int]) -> int:
     rows = list(Item.objects.filter(id__in=list(item_ids)).values_list("text_hash", "text"))
     text_by_hash = dict(rows)
     cached = cache.get_many(model_id(), list(text_by_hash))
-    todo = [text for h, text in text_by_hash.items() if h not in cached]
+    todo = {h: text for h, text in text_by_hash.items() if h not in cached}
     if todo:
-        embed_texts(todo, _encoder(), cache)
+        # Keyed by Item.text_hash, the key project_matrix joins on.
+        embed_texts(list(todo.values()), _encoder(), cache, hashes=list(todo))
     return len(todo)
 
 

@@ -81,10 +81,16 @@ def _snapshot(project: Project, version, timings: dict):
     ids, embeddings = project_matrix(project.id, learner.model_id())
     timings["load_embeddings"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    meta = {
-        item_id: (source or "", group if group is not None else item_id)
-        for item_id, source, group in Item.objects.filter(project=project).values_list("id", "source__name", "dup_group")
-    }
+    # Duplicate groups: the importer's near-duplicate group, else exact duplicates (same text
+    # hash) form one group, so a wave never asks for the same text twice.
+    first_of_hash: dict[str, int] = {}
+    meta = {}
+    for item_id, source, group, h in (
+        Item.objects.filter(project=project).order_by("id").values_list("id", "source__name", "dup_group", "text_hash")
+    ):
+        if group is None:
+            group = first_of_hash.setdefault(h, item_id)
+        meta[item_id] = (source or "", group)
     sources = np.array([meta[i][0] for i in ids.tolist()], dtype=object)
     groups = np.array([meta[i][1] for i in ids.tolist()], dtype=np.int64)
     # Off limits: anything answered (even skipped or undone-then-reanswered) or in an unfinished wave.
