@@ -294,11 +294,31 @@ class WaveClose(ProjectScoped, APIView):
         return _loop_response(action)
 
 
+class WaveOpen(ProjectScoped, APIView):
+    """Open a planned wave for annotators (one open wave per project)."""
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request, slug, number):
+        wave = get_object_or_404(Wave, project=self.get_project(), number=number)
+
+        def action():
+            loop.open_wave(wave)
+            wave.refresh_from_db()
+            return Response(selectors.wave_dict(wave))
+
+        return _loop_response(action)
+
+
 class WavePlan(ProjectScoped, APIView):
+    """Plan the next wave now; it opens at once when no other wave is open."""
+
     @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT})
     def post(self, request, slug):
         def action():
-            wave = loop.plan_next_wave(self.get_project())
+            project = self.get_project()
+            wave = loop.plan_next_wave(project)
+            loop.open_wave_if_idle(project, wave)
+            wave.refresh_from_db()
             return Response(selectors.wave_dict(wave), status=201)
 
         return _loop_response(action)
@@ -325,16 +345,6 @@ class ModelRetrain(ProjectScoped, APIView):
             return Response(selectors.task_run_dict(task), status=202)
 
         return _loop_response(action)
-
-
-class ProjectTasks(ProjectScoped, APIView):
-    """Recent background tasks of the project (state and progress) — the lead page polls this."""
-
-    lead_required = True
-
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, slug):
-        return Response({"results": selectors.task_runs(self.get_project())})
 
 
 class DashboardData(ProjectScoped, APIView):

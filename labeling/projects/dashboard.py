@@ -38,10 +38,12 @@ def dashboard_data(project) -> dict:
                     "labeled": totals.get(lab.name, 0)} for lab in labels],
         "rare_threshold": project.rare_threshold,
         "labeled_per_wave": per_wave,
-        "learning_curve": learning_curve(versions, rare),
+        "learning_curve": learning_curve(versions, project.rare_threshold),
         "model": None if model is None else {
             "number": model.number, "state": model.state, "train_size": model.train_size,
-            "temperature": model.temperature},
+            "temperature": model.temperature, "calibration": (model.metrics or {}).get("calibration"),
+            "review_share": (model.metrics or {}).get("review_share"),
+            "not_estimable": (model.metrics or {}).get("not_estimable", [])},
         "per_class": per_class_table(report),
         "confusion": confusion(report),
         "pr_curves": pr_curves(report, scored),
@@ -99,13 +101,18 @@ def _find_key(metrics: dict | None, key: str, depth: int = 2):
     return None
 
 
-def learning_curve(versions, rare: list[str]) -> list[dict]:
+def learning_curve(versions, rare_threshold: int) -> list[dict]:
+    """macro-F1 and mean recall of the version's rare labels (fewer training examples than the
+    project's rare threshold), both on the version's validation split."""
     points = []
     for version in versions:
         report = find_report(version.metrics)
         if version.state in (ModelVersion.TRAINING, ModelVersion.FAILED) or report is None:
             continue
         per_class = report.get("per_class", {})
+        counts = (version.metrics or {}).get("class_counts") or {
+            name: row.get("count", 0) for name, row in per_class.items()}
+        rare = [name for name, n in counts.items() if n < rare_threshold]
         rare_recalls = [per_class[name]["recall"] for name in rare
                         if name in per_class and per_class[name].get("support")]
         stored_rare = _find_key(version.metrics, "rare_recall")

@@ -59,17 +59,31 @@ def active_model(project):
 
 
 def current_wave(project):
-    func = _function("labeling.waves.services", "current_wave")
-    if func is not None:
-        return func(project)
+    """The open wave; else the newest planned one (waiting to be opened); else None."""
     from labeling.waves.models import Wave
 
-    return (Wave.objects.filter(project=project, state__in=[Wave.OPEN, Wave.PLANNED])
-            .order_by("-number").first())
+    func = _function("labeling.waves.selectors", "current_wave") or _function(
+        "labeling.waves.services", "current_wave")
+    wave = func(project) if func is not None else None
+    if wave is None:
+        wave = (Wave.objects.filter(project=project, state__in=[Wave.OPEN, Wave.PLANNED])
+                .order_by("state", "-number").first())  # "open" sorts before "planned"
+    return wave
+
+
+def open_wave_if_idle(project, wave) -> bool:
+    """Open a freshly planned wave when no other wave is open. True when it was opened."""
+    from labeling.waves.models import Wave
+
+    if Wave.objects.filter(project=project, state=Wave.OPEN).exclude(pk=wave.pk).exists():
+        return False
+    open_wave(wave)
+    return True
 
 
 def wave_composition(wave) -> dict:
-    func = _function("labeling.waves.services", "wave_composition")
+    func = _function("labeling.waves.selectors", "wave_composition") or _function(
+        "labeling.waves.services", "wave_composition")
     if func is not None:
         return func(wave)
     return {"rows": composition_rows(wave)}
@@ -84,16 +98,24 @@ def composition_rows(wave) -> list[dict]:
 
 
 def wave_progress(wave) -> dict:
-    """Picks, picks with all the answers they need (skips count), and the share done."""
-    picks = wave.picks.annotate(
-        answers=Count("assignments__annotations", filter=Q(assignments__annotations__undone=False))
-    )
-    total = picks.count()
-    done = picks.filter(answers__gte=F("overlap")).count()
+    """Picks, picks with all the answers they need (non-undone answers on the item, skips
+    included — the loop's own completion rule), and the share done."""
+    func = _function("labeling.waves.selectors", "wave_progress")
+    if func is not None:
+        raw = func(wave)
+        total, done = raw.get("items", 0), raw.get("complete_items", 0)
+    else:
+        picks = wave.picks.annotate(
+            answers=Count("item__annotations", filter=Q(item__annotations__undone=False), distinct=True))
+        total = picks.count()
+        done = picks.filter(answers__gte=F("overlap")).count()
     return {"total": total, "done": done, "share": (done / total) if total else 0.0}
 
 
 def budget_status(project) -> dict | None:
+    """{budget, used, left, spent}, or None when the project has no label budget."""
+    if project.label_budget is None:
+        return None
     func = _function("labeling.waves.selectors", "budget_status")
     if func is not None:
         return func(project)

@@ -20,6 +20,7 @@ urlpatterns = [
     path(P + "waves/status.json", views.waves_status, name="project-waves-status"),
     path(P + "waves/close/", views.wave_close, name="project-wave-close"),
     path(P + "waves/plan/", views.wave_plan, name="project-wave-plan"),
+    path(P + "waves/open/", views.wave_open, name="project-wave-open"),
     path(P + "models/retrain/", views.model_retrain, name="project-retrain"),
     # API
     path("api/auth/token/", obtain_auth_token, name="api-token"),
@@ -38,6 +39,7 @@ urlpatterns = [
     path(A + "waves/plan/", api.WavePlan.as_view(), name="api-wave-plan"),
     path(A + "waves/<int:number>/composition/", api.WaveComposition.as_view(), name="api-wave-composition"),
     path(A + "waves/<int:number>/close/", api.WaveClose.as_view(), name="api-wave-close"),
+    path(A + "waves/<int:number>/open/", api.WaveOpen.as_view(), name="api-wave-open"),
     path(A + "models/", api.ModelList.as_view(), name="api-models"),
     path(A + "models/retrain/", api.ModelRetrain.as_view(), name="api-retrain"),
     path(A + "dashboard/", api.DashboardData.as_view(), name="api-dashboard"),

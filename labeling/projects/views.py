@@ -179,7 +179,22 @@ def wave_close(request, slug):
 def wave_plan(request, slug):
     def action(project):
         wave = loop.plan_next_wave(project)
-        return f"Wave {wave.number} planned ({wave.size} items)."
+        if loop.open_wave_if_idle(project, wave):
+            return f"Wave {wave.number} planned ({wave.size} items) and opened for annotators."
+        return f"Wave {wave.number} planned ({wave.size} items); it can be opened once the open wave is closed."
+
+    return _loop_action(request, slug, action)
+
+
+@require_POST
+def wave_open(request, slug):
+    def action(project):
+        wave = loop.current_wave(project)
+        if wave is None or wave.state != "planned":
+            raise ValueError("There is no planned wave to open.")
+        if not loop.open_wave_if_idle(project, wave):
+            raise ValueError("Another wave is still open; close it first.")
+        return f"Wave {wave.number} opened for annotators."
 
     return _loop_action(request, slug, action)
 
