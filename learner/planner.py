@@ -269,7 +269,8 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
     top_prob = stats.get("top_prob")
     ctx = SelectionContext(eligible=eligible, embeddings=snapshot.embeddings, proba=snapshot.proba,
                            label_names=list(snapshot.label_names), label_counts=snapshot.label_counts,
-                           labeled_y=snapshot.labeled_y, rng=rng, stats=stats)
+                           labeled_y=snapshot.labeled_y, rng=rng, stats=stats,
+                           label_vectors=snapshot.label_vectors)
     rare_set = set(selection.rare_labels(snapshot.label_counts, config.rare_threshold).tolist())
     cap = max(1, int(math.floor(config.label_cap_share * size))) if config.label_cap_share > 0 else size
 

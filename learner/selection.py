@@ -67,6 +67,7 @@ class SelectionContext:
     labeled_y: np.ndarray  # int (n,), label index of labeled rows, -1 otherwise
     rng: np.random.Generator
     stats: dict[str, np.ndarray] = field(default_factory=dict)
+    label_vectors: np.ndarray | None = None  # (K, d) label name/description embeddings
 
 
 def _top_rows(scores: np.ndarray, rows: np.ndarray, k: int, *, largest: bool = True) -> np.ndarray:
@@ -166,10 +167,26 @@ def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_la
                 if len(cols):
                     knn_score[int(label)] = sims[:, cols].max(axis=1)
 
+    unseen = [int(lab) for lab in rare if ctx.label_counts[lab] == 0]
+    name_score = None
+    if unseen and ctx.label_vectors is not None and ctx.embeddings is not None:
+        # A label nobody has labeled yet has no probability column worth ranking by and no
+        # examples to search around: its name/description is the only lead.
+        name_score = ctx.embeddings[rows] @ ctx.label_vectors[unseen].T
+
     lists = []
     for label in rare:
         label = int(label)
         name = ctx.label_names[label]
+        if ctx.label_counts[label] == 0:
+            if name_score is None:
+                continue
+            col = name_score[:, unseen.index(label)]
+            top = _top_rows(col, rows, per_label)
+            pos = np.searchsorted(rows, top)
+            lists.append((label, top, [f"rare label {name} (none labeled): near its name (cos {col[p]:.2f})"
+                                       for p in pos]))
+            continue
         by_prob = np.zeros(0, dtype=np.int64)
         if ctx.proba is not None:
             by_prob = _top_rows(ctx.proba[rows, label], rows, per_label)
