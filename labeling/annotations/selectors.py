@@ -76,11 +76,26 @@ def wave_progress(project: Project) -> dict | None:
 
 
 def labels_payload(project: Project) -> list[dict]:
-    """Labels for the annotation page, coarse before fine, with hotkeys and descriptions."""
+    """Labels for the annotation page with hotkeys and descriptions: each coarse (top-level)
+    label followed by its fine labels; ``full_name`` reads "Coarse › Fine"."""
+    labels = list(Label.objects.filter(project=project).order_by("order", "name", "pk"))
+    names = {label.pk: label.name for label in labels}
+    fine: dict[int, list[Label]] = defaultdict(list)
+    for label in labels:
+        if label.parent_id:
+            fine[label.parent_id].append(label)
+    ordered = []
+    for label in labels:
+        if label.parent_id is None:
+            ordered.append(label)
+            ordered.extend(fine.pop(label.pk, []))
+    for orphans in fine.values():  # a parent outside the project would be a data error; still list them
+        ordered.extend(orphans)
     return [
         {"id": label.pk, "name": label.name, "description": label.description, "hotkey": label.hotkey,
-         "parent": label.parent_id, "is_other": label.is_other}
-        for label in Label.objects.filter(project=project).order_by("order", "name", "pk")
+         "parent": label.parent_id, "is_other": label.is_other,
+         "full_name": f"{names.get(label.parent_id, '?')} › {label.name}" if label.parent_id else label.name}
+        for label in ordered
     ]
 
 

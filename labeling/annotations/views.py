@@ -70,11 +70,7 @@ def review_page(request, slug):
             (str(k), v if isinstance(v, str | int | float | bool) or v is None else str(v))
             for k, v in (task.detail or {}).items() if k != "answers"
         )
-    parent_names = {label["id"]: label["name"] for label in labels}
-    label_choices = [
-        {"id": label["id"], "name": f"{parent_names[label['parent']]} › {label['name']}" if label["parent"] else label["name"]}
-        for label in labels
-    ]
+    label_choices = [{"id": label["id"], "name": label["full_name"]} for label in labels]
     return render(request, "annotations/review.html", {
         "project": project, "tasks": tasks, "label_choices": label_choices, "reason": reason,
         "counts": selectors.review_counts(project), "lead_nav": _optional_template(LEAD_NAV),
