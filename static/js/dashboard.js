@@ -151,7 +151,9 @@
     const canvas = document.getElementById("chart-reliability");
     const bins = Array.isArray(data.reliability.bins) ? data.reliability.bins : [];
     const rel = document.getElementById("rel-source");
-    rel.textContent = data.reliability.source ? "Source: " + data.reliability.source + (data.reliability.ece !== null ? " · ECE " + fmt(data.reliability.ece) : "") : "";
+    const cal = data.model && data.model.calibration;
+    rel.textContent = (data.reliability.source ? "Source: " + data.reliability.source + (data.reliability.ece !== null ? " · ECE " + fmt(data.reliability.ece) : "") : "") +
+      (cal && cal.ece_before !== null && cal.ece_before !== undefined ? " · validation ECE " + fmt(cal.ece_before) + " before → " + fmt(cal.ece_after) + " after " + cal.method + " scaling" : "");
     const used = bins.filter(function (b) { return b.count; });
     empty(canvas, !used.length);
     if (!used.length) return;
@@ -229,7 +231,9 @@
   fetch(root.dataset.url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
     .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
     .then(function (data) {
-      document.getElementById("dash-status").textContent = data.model ? "" : "No trained model yet: model charts appear after the first training.";
+      document.getElementById("dash-status").textContent = data.model
+        ? (data.model.notes || []).join(" ")
+        : "No trained model yet: model charts appear after the first training.";
       [labeledPerWave, learningCurve, perClass, confusion, prCurves, reliability, thresholds, throughput, agreement]
         .forEach(function (f) { try { f(data); } catch (err) { console.warn(f.name, err); } });
     })

@@ -1,0 +1,193 @@
+"""Predict API and the model-backed dashboard, on a project trained through the real loop
+(real encoder, learner.services.train_version / score_version / activate_version)."""
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from labeling.annotations.models import Annotation, Assignment, ReviewTask
+from labeling.items.models import Item
+from labeling.items.normalize import text_hash
+from labeling.projects.models import Membership, Source
+from labeling.waves.models import Wave, WaveItem
+
+pytestmark = pytest.mark.django_db
+
+TEMPLATES = {
+    "billing": ["I was charged twice for my {x} subscription", "please refund my {x} invoice",
+                "why is my {x} bill so high this month"],
+    "login": ["I cannot log in to my {x} account", "the password reset for {x} does not work",
+              "locked out of the {x} login page"],
+    "fraud": ["someone stole my card and paid for {x}", "unauthorized {x} transaction on my card",
+              "a suspicious {x} charge I never made"],
+}
+# 14 variants × 9 templates = 126 items: enough for the learner to hold out a validation split.
+THINGS = ["phone", "bank", "music", "cloud", "gym", "TV", "game", "news", "car", "travel", "food", "video",
+          "school", "energy"]
+N_PER_LABEL = 3 * len(THINGS)
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(make_user, project_factory):
+    alpha = project_factory("alpha")
+    users = {"admin": make_user("root", superuser=True), "lead": make_user("lena"),
+             "annotator": make_user("ann"), "outsider": make_user("otto")}
+    Membership.objects.create(user=users["lead"], project=alpha, role=Membership.LEAD)
+    Membership.objects.create(user=users["annotator"], project=alpha, role=Membership.ANNOTATOR)
+    return {"alpha": alpha, **users}
+
+
+def label_project(project, annotator):
+    """126 templated items, all answered by ``annotator`` through wave 1 leases."""
+    source = project.sources.first()
+    labels = {label.name: label for label in project.labels.all()}
+    wave = Wave.objects.create(project=project, number=1, state=Wave.OPEN, size=3 * N_PER_LABEL, cold_start=True)
+    position = 0
+    for name, templates in TEMPLATES.items():
+        for template in templates:
+            for thing in THINGS:
+                text = template.format(x=thing)
+                item = Item.objects.create(project=project, source=source, text=text, text_hash=text_hash(text))
+                pick = WaveItem.objects.create(wave=wave, item=item, strategy="random", inclusion_prob=0.25,
+                                               position=position)
+                position += 1
+                lease = Assignment.objects.create(wave_item=pick, annotator=annotator, state=Assignment.DONE,
+                                                  expires_at=timezone.now() + timedelta(hours=1))
+                Annotation.objects.create(project=project, item=item, annotator=annotator, assignment=lease,
+                                          label=labels[name], client_id=uuid.uuid4())
+    return wave
+
+
+@pytest.fixture
+def trained(world):
+    from learner import services as learner
+
+    label_project(world["alpha"], world["annotator"])
+    learner.embed_project(world["alpha"])
+    version = learner.train_version(world["alpha"])
+    learner.score_version(version)
+    learner.activate_version(version)
+    version.refresh_from_db()
+    return version
+
+
+def api_as(user):
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def test_predict_without_model_says_so(world):
+    response = api_as(world["lead"]).post("/api/projects/alpha/predict/", {"texts": ["hello"]}, format="json")
+    assert response.status_code == 409 and "no active model" in response.json()["detail"]
+
+
+def test_predict_validates_input(world):
+    lead = api_as(world["lead"])
+    assert lead.post("/api/projects/alpha/predict/", {"texts": []}, format="json").status_code == 400
+    alpha = world["alpha"]
+    alpha.max_text_chars = 10
+    alpha.save()
+    response = lead.post("/api/projects/alpha/predict/", {"texts": ["short", "x" * 11]}, format="json")
+    assert response.status_code == 400 and "Text 1 has 11 characters" in str(response.json())
+
+
+def test_predict_roles(world):
+    url = "/api/projects/alpha/predict/"
+    assert api_as(None).post(url, {"texts": ["x"]}, format="json").status_code in (401, 403)
+    assert api_as(world["outsider"]).post(url, {"texts": ["x"]}, format="json").status_code == 404
+
+
+def test_predict_labels_texts(world, trained):
+    texts = ["I was charged twice for my netflix subscription", "I cannot log in to my email account",
+             "unauthorized transaction on my card"]
+    response = api_as(world["annotator"]).post("/api/projects/alpha/predict/", {"texts": texts}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["model_version"] == trained.number
+    assert [r["label"] for r in body["results"]] == ["billing", "login", "fraud"]
+    for row in body["results"]:
+        assert 0 < row["prob"] <= 1 and isinstance(row["needs_review"], bool) and row["queued_item"] is None
+    assert not ReviewTask.objects.exists()
+
+
+def _force_review(version):
+    """Raise every threshold of the real trained head above 1: every prediction needs review."""
+    from learner import services as learner
+
+    clf = learner.load_classifier(version)
+    clf.thresholds = {name: 1.01 for name in clf.classes_}
+    version.artifact = clf.to_bytes()
+    version.save(update_fields=["artifact"])
+
+
+def test_predictions_needing_review_are_queued(world, trained):
+    alpha = world["alpha"]
+    _force_review(trained)
+    texts = ["my gym card was charged by someone else", "I was charged twice for my phone subscription"]
+    lead = api_as(world["lead"])
+    # Project option off: nothing is queued.
+    body = lead.post("/api/projects/alpha/predict/", {"texts": texts}, format="json").json()
+    assert all(r["needs_review"] for r in body["results"]) and not ReviewTask.objects.exists()
+
+    alpha.queue_review_predictions = True
+    alpha.save()
+    items_before = Item.objects.filter(project=alpha).count()
+    body = api_as(world["annotator"]).post("/api/projects/alpha/predict/", {"texts": texts}, format="json").json()
+    new_item, existing_item = (r["queued_item"] for r in body["results"])
+    # A text already in the pool reuses its item; a new text becomes an item of the first source.
+    assert existing_item == Item.objects.get(project=alpha, text=texts[1]).pk
+    created = Item.objects.get(pk=new_item)
+    assert created.text == texts[0] and created.source == Source.objects.filter(project=alpha).order_by("pk").first()
+    assert created.dup_group == created.pk
+    assert Item.objects.filter(project=alpha).count() == items_before + 1
+    tasks = ReviewTask.objects.filter(project=alpha, reason=ReviewTask.LOW_CONFIDENCE)
+    assert sorted(tasks.values_list("item_id", flat=True)) == sorted([new_item, existing_item])
+    assert tasks.get(item_id=new_item).detail["prediction"]["needs_review"] is True
+    # Asking again does not open a second task for the same item.
+    api_as(world["lead"]).post("/api/projects/alpha/predict/", {"texts": texts}, format="json")
+    assert tasks.count() == 2
+
+    alpha.allow_new_sources = True
+    alpha.save()
+    body = lead.post("/api/projects/alpha/predict/", {"texts": ["a brand new complaint text"]}, format="json").json()
+    assert Item.objects.get(pk=body["results"][0]["queued_item"]).source.name == "api"
+
+
+def test_dashboard_with_a_trained_model(client, world, trained):
+    client.force_login(world["lead"])
+    data = client.get("/api/projects/alpha/dashboard/").json()
+    assert data["model"]["number"] == trained.number
+    assert data["labeled_per_wave"]["waves"] == ["wave 1"]
+    assert data["labeled_per_wave"]["series"] == {"billing": [N_PER_LABEL], "login": [N_PER_LABEL],
+                                                 "fraud": [N_PER_LABEL]}
+    # rare_threshold defaults to 500: every label here is rare.
+    assert all(label["rare"] for label in data["labels"])
+    assert [p["version"] for p in data["learning_curve"]] == [trained.number]
+    assert 0 <= data["learning_curve"][0]["macro_f1"] <= 1
+    assert {row["label"] for row in data["per_class"]} == {"billing", "login", "fraud"}
+    assert len(data["confusion"]["matrix"]) == 3
+    curves = data["pr_curves"]["curves"]
+    assert set(curves) == {"billing", "login", "fraud"}
+    assert all(len(c["precision"]) == len(c["recall"]) > 1 for c in curves.values())
+    bins = data["reliability"]["bins"]
+    assert sum(b["count"] for b in bins) == 3 * N_PER_LABEL and data["reliability"]["ece"] is not None
+    assert {row["label"] for row in data["thresholds"]["rows"]} == {"billing", "login", "fraud"}
+    assert data["throughput"] is None or isinstance(data["throughput"], list)
+    page = client.get("/p/alpha/dashboard/").content.decode()
+    assert "/static/vendor/chart.umd.min.js" in page and "/static/js/dashboard.js" in page
+
+
+def test_dashboard_without_model(client, world):
+    client.force_login(world["admin"])
+    data = client.get("/api/projects/alpha/dashboard/").json()
+    assert data["model"] is None and data["learning_curve"] == [] and data["per_class"] == []
+    assert data["pr_curves"]["curves"] == {} and data["thresholds"]["rows"] == []
