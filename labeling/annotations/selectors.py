@@ -161,10 +161,11 @@ def annotator_throughput(project: Project) -> list[dict]:
     counts = {
         row["annotator"]: row
         for row in own.values("annotator").annotate(
-            answers=Count("pk", filter=Q(undone=False, skipped=False)),
-            skips=Count("pk", filter=Q(undone=False, skipped=True)),
-            undone=Count("pk", filter=Q(undone=True)),
-            last_24h=Count("pk", filter=Q(undone=False, created_at__gte=now - timedelta(hours=24))),
+            # n_* names: an alias called "undone" would shadow the field in the filters.
+            n_answers=Count("pk", filter=Q(undone=False, skipped=False)),
+            n_skips=Count("pk", filter=Q(undone=False, skipped=True)),
+            n_undone=Count("pk", filter=Q(undone=True)),
+            n_last_24h=Count("pk", filter=Q(undone=False, created_at__gte=now - timedelta(hours=24))),
         )
     }
     times: dict[int, list] = defaultdict(list)
@@ -197,10 +198,10 @@ def annotator_throughput(project: Project) -> list[dict]:
             "annotator_id": user_id,
             "username": username,
             "role": role,
-            "answers": row.get("answers", 0),
-            "skips": row.get("skips", 0),
-            "undone": row.get("undone", 0),
-            "last_24h": row.get("last_24h", 0),
+            "answers": row.get("n_answers", 0),
+            "skips": row.get("n_skips", 0),
+            "undone": row.get("n_undone", 0),
+            "last_24h": row.get("n_last_24h", 0),
             "median_seconds_per_answer": round(median(gaps), 1) if gaps else None,
             "first_answer_at": stamps[0].isoformat() if stamps else None,
             "last_answer_at": stamps[-1].isoformat() if stamps else None,
