@@ -1,0 +1,47 @@
+"""python manage.py setup_demo [--password PW] [--items N]
+
+Creates the demo users (admin / lead / annotator, passwords printed) and the demo support-ticket
+project, imported through the real importer. Idempotent: a second run resets the demo passwords and
+leaves the project as it is. If learner.services provides plan_first_wave(project), it is called
+once, when the project is first created (the first wave needs the model side)."""
+import time
+
+from django.core.management.base import BaseCommand
+
+from labeling.items.demo_data import DEMO_SLUG, DEMO_USERS, create_demo_project, ensure_users
+
+
+def _first_wave_hook():
+    try:
+        from learner import services
+    except ImportError:
+        return None
+    return getattr(services, "plan_first_wave", None)
+
+
+class Command(BaseCommand):
+    help = "Create the demo users and the demo support-ticket project (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", help="one password for all three demo users (default: the documented ones)")
+        parser.add_argument("--items", type=int, default=6000, help="tickets to generate (default 6000)")
+        parser.add_argument("--slug", default=DEMO_SLUG)
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args, **opts):
+        started = time.monotonic()
+        users = ensure_users(opts["password"])
+        project, created = create_demo_project(slug=opts["slug"], n_items=opts["items"], seed=opts["seed"], users=users)
+        if created:
+            self.stdout.write(f"Created project '{project.slug}' with {project.items.count():,} items, "
+                              f"{project.labels.count()} labels, {project.sources.count()} sources.")
+            hook = _first_wave_hook()
+            if hook is not None:
+                hook(project)
+                self.stdout.write("Planned the first wave.")
+        else:
+            self.stdout.write(f"Project '{project.slug}' already exists ({project.items.count():,} items); left as it is.")
+        self.stdout.write("Demo users (user / password / role):")
+        for username, (_, password) in users.items():
+            self.stdout.write(f"  {username:10} {password:20} {DEMO_USERS[username][1]}")
+        self.stdout.write(f"Done in {time.monotonic() - started:.1f} s. Sign in at http://127.0.0.1:8000/accounts/login/")
