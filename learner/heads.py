@@ -68,13 +68,49 @@ class ConstantHead(_Head):
         return np.zeros((len(X), 1))
 
 
+class limited_threads:
+    """Cap BLAS / OpenMP and torch intra-op threads while fitting. On a small shared machine,
+    BLAS threads busy-waiting against other processes made a 1-second fit take 15 s; one thread
+    is the safe default (``threads=None`` leaves the libraries alone)."""
+
+    def __init__(self, threads: int | None):
+        self.threads = threads
+
+    def __enter__(self):
+        if self.threads:
+            from threadpoolctl import threadpool_limits
+
+            self._limits = threadpool_limits(limits=self.threads)
+            try:
+                import torch
+
+                self._torch_threads = torch.get_num_threads()
+                torch.set_num_threads(self.threads)
+            except ImportError:  # pragma: no cover - torch is a requirement
+                self._torch_threads = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.threads:
+            self._limits.restore_original_limits()
+            if self._torch_threads:
+                import torch
+
+                torch.set_num_threads(self._torch_threads)
+        return False
+
+
 class LogRegHead(_Head):
     def __init__(self, C: float = 10.0, weighting: str = "inverse", beta: float = 0.999,
-                 max_iter: int = 300, tol: float = 1e-4, seed: int = 0):
+                 max_iter: int = 300, tol: float = 1e-4, threads: int | None = 1, seed: int = 0):
         self.C, self.weighting, self.beta = C, weighting, beta
-        self.max_iter, self.tol, self.seed = max_iter, tol, seed
+        self.max_iter, self.tol, self.threads, self.seed = max_iter, tol, threads, seed
 
     def fit(self, X, y, sample_weight=None):
+        with limited_threads(self.threads):
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight=None):
         from sklearn.linear_model import LogisticRegression
 
         X, y_idx, classes, counts, sample_weight = _check_fit_input(X, y, sample_weight)
@@ -122,15 +158,20 @@ class TorchHead(_Head):
     def __init__(self, hidden: int = 0, loss: str = "ce", weighting: str = "inverse", beta: float = 0.999,
                  gamma: float = 2.0, alpha: float | None = None, tau: float = 1.0, epochs: int = 200,
                  lr: float = 0.01, weight_decay: float = 1e-4, batch_size: int = 4096, max_steps: int = 3000,
-                 device: str | None = None, seed: int = 0):
+                 device: str | None = None, threads: int | None = 1, seed: int = 0):
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
         self.hidden, self.loss, self.weighting, self.beta = hidden, loss, weighting, beta
         self.gamma, self.alpha, self.tau = gamma, alpha, tau
         self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
         self.batch_size, self.max_steps, self.device, self.seed = batch_size, max_steps, device, seed
+        self.threads = threads
 
     def fit(self, X, y, sample_weight=None):
+        with limited_threads(self.threads):
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight=None):
         import torch
 
         X, y_idx, classes, counts, sample_weight = _check_fit_input(X, y, sample_weight)

@@ -60,6 +60,7 @@ class TrainConfig:
     min_val_rows: int = 20
     second_stage_scale: float = 20.0
     max_iter: int = 300             # logreg lbfgs iterations
+    threads: int | None = 1         # BLAS / torch threads while fitting (None = library default)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -87,7 +88,7 @@ def _check_config(config: TrainConfig) -> None:
 
 def _head_options(config: TrainConfig) -> dict:
     return {k: getattr(config, k) for k in ("weighting", "beta", "loss", "C", "hidden", "gamma", "alpha", "tau",
-                                             "epochs", "lr", "weight_decay", "device", "max_iter")} | {
+                                             "epochs", "lr", "weight_decay", "device", "max_iter", "threads")} | {
         "seed": config.seed}
 
 

@@ -1,0 +1,28 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from learner.training import TrainConfig, train_classifier
+
+EMB_CACHE = Path(__file__).resolve().parents[2] / "bench" / ".cache" / "emb"
+
+
+@pytest.mark.datasets
+def test_default_config_on_banking77_longtail(shared_datasets):
+    vectors_path = EMB_CACHE / "banking77_longtail.npy"
+    if not vectors_path.exists():
+        pytest.skip(f"{vectors_path} is absent (run bench/embed_datasets.py); encoding here is too slow for a test")
+    rows = [json.loads(line) for line in (shared_datasets / "banking77_longtail.jsonl").open(encoding="utf-8")]
+    X = np.load(vectors_path)
+    assert len(X) == len(rows)
+    y = np.array([r["label"] for r in rows])
+    pool = np.array([r["split"] == "train" for r in rows])
+    model = train_classifier(X[pool], y[pool], config=TrainConfig())
+    predicted = np.array(model.predict(X[~pool]))
+    from learner.metrics import classification_report
+
+    report = classification_report(y[~pool], predicted, classes=model.classes_)
+    assert report["macro_f1"] >= 0.80, report["macro_f1"]
+    assert model.report["calibration"]["ece_after"] < model.report["calibration"]["ece_before"]

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from learner.splits import group_stratified_split
+from learner.thresholds import UNREACHABLE, choose_thresholds, needs_review
+from learner.training import TrainConfig, train_classifier
+from tests.learner.helpers import clusters
+
+
+def test_lowest_threshold_meeting_precision():
+    # predicted "a" with these scores; truth: hits at .9,.8,.6 ; miss at .7,.5
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.6, 0.4], [0.5, 0.5], [0.1, 0.9]])
+    y = np.array([0, 0, 1, 0, 1, 1])
+    th, table = choose_thresholds(proba, y, ["a", "b"], {"a": {"precision": 0.75}})
+    # cut at .6 keeps 4 rows with 3 hits = 0.75; cut at .5 keeps 5 with 3 = 0.6
+    assert th["a"] == pytest.approx(0.6)
+    row = table[0]
+    assert row["precision"] == pytest.approx(0.75) and row["recall"] == pytest.approx(1.0)
+    assert row["review_share"] == pytest.approx(1 / 6) and row["met"]
+    assert th["b"] == 0.0 and table[1]["target"] is None
+
+
+def test_highest_threshold_meeting_recall_and_unreachable():
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.6, 0.4]])
+    y = np.array([0, 1, 0, 0])
+    th, table = choose_thresholds(proba, y, ["a", "b"], {"a": {"recall": 0.6}, "b": {"precision": 0.9}})
+    assert th["a"] == pytest.approx(0.7)  # keeps .9 and .7 hits: 2/3 ≥ 0.6
+    assert table[0]["recall"] == pytest.approx(2 / 3)
+    assert th["b"] == UNREACHABLE  # b is never predicted correctly
+    assert not table[1]["met"] or not table[1]["estimable"]
+    review = needs_review(proba, ["a", "b"], th)
+    assert review.tolist() == [False, False, False, True]
+
+
+def test_bad_target_is_named():
+    with pytest.raises(ValueError, match="label 'a'"):
+        choose_thresholds(np.eye(2), np.array([0, 1]), ["a", "b"], {"a": {"precison": 0.9}})
+    with pytest.raises(ValueError, match="not classes"):
+        choose_thresholds(np.eye(2), np.array([0, 1]), ["a", "b"], {"zz": {"precision": 0.9}})
+
+
+def test_trained_thresholds_meet_precision_targets_on_validation():
+    X, y, _ = clusters([120, 80, 60, 40], dim=8, spread=1.1, seed=4)
+    targets = {"c0": {"precision": 0.95}, "c1": {"precision": 0.9}, "c3": {"recall": 0.8}}
+    config = TrainConfig(seed=2)
+    model = train_classifier(X, y, config=config, targets=targets)
+    table = {row["label"]: row for row in model.report["thresholds"]}
+    # recompute on the same validation rows with the train-part model's calibrated probabilities
+    split = group_stratified_split(y, None, (0.8, 0.2, 0.0), seed=2)
+    assert model.report["n_val"] == int((split == "val").sum())
+    for label, target in targets.items():
+        row = table[label]
+        assert row["met"], row
+        if "precision" in target:
+            assert row["precision"] >= target["precision"]
+        else:
+            assert row["recall"] >= target["recall"]
+        assert model.thresholds[label] == row["threshold"]
+    assert 0 < model.report["review_share"] < 1
+    decisions = model.decide(X)
+    for d, p in zip(decisions, model.predict_proba(X).max(axis=1), strict=True):
+        assert d["needs_review"] == (p < model.thresholds[d["label"]])

@@ -1,0 +1,105 @@
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from learner.splits import group_stratified_split
+from learner.training import TrainConfig, TrainedClassifier, train_classifier
+from tests.learner.helpers import clusters
+
+
+def test_tiny_data_trains_and_says_what_it_could_not_estimate():
+    X, y, _ = clusters([5, 3, 2, 2, 1, 1, 1, 1, 2, 2], dim=8, spread=0.5, seed=1)
+    assert len(y) == 20
+    model = train_classifier(X, y)
+    assert model.temperature == 1.0
+    assert any("too little validation data" in note for note in model.report["notes"])
+    assert set(model.classes_) == set(y)
+    proba = model.predict_proba(X)
+    assert proba.shape == (20, 10) and np.allclose(proba.sum(axis=1), 1)
+    assert model.report["not_estimable"] == sorted(set(y))
+    json.dumps(model.report)  # serialisable
+
+
+def test_single_class_and_bad_input_get_clear_errors():
+    X = np.zeros((4, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="at least 2 different labels"):
+        train_classifier(X, ["a"] * 4)
+    with pytest.raises(ValueError, match="y row 2 has an empty label"):
+        train_classifier(X, ["a", "b", "", "a"])
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="X row 3"):
+        train_classifier(bad, ["a", "b", "a", "b"])
+    with pytest.raises(ValueError, match="3 labels"):
+        train_classifier(X, ["a", "b", "a"])
+    with pytest.raises(ValueError, match="head='svm'"):
+        train_classifier(X, ["a", "b", "a", "b"], config=TrainConfig(head="svm"))
+    with pytest.raises(ValueError, match="unknown training option"):
+        TrainConfig.from_dict({"heads": "torch"})
+
+
+@pytest.mark.parametrize("mode", ["over", "under"])
+def test_validation_is_never_resampled(mode):
+    X, y, _ = clusters([200, 60, 20], dim=8, spread=1.2, seed=2)
+    config = TrainConfig(resample=mode, seed=5, refit=False)
+    model = train_classifier(X, y, config=config)
+    split = group_stratified_split(y, None, (0.8, 0.2, 0.0), seed=5)
+    val_counts = Counter(np.array(y)[split == "val"].tolist())
+    report = model.report["validation"]
+    assert report["n"] == sum(val_counts.values()) == model.report["n_val"]
+    for label, n in val_counts.items():
+        assert report["per_class"][label]["count"] == n
+    plain = train_classifier(X, y, config=TrainConfig(seed=5, refit=False))
+    assert plain.report["validation"]["n"] == report["n"]
+
+
+def test_group_keys_keep_duplicates_together_in_validation():
+    X, y, _ = clusters([100, 100], dim=8, spread=1.0, seed=3)
+    groups = [f"g{i // 4}" for i in range(len(y))]  # runs of 4 rows share a key
+    model = train_classifier(X, y, groups=groups, config=TrainConfig(seed=1))
+    split = group_stratified_split(y, groups, (0.8, 0.2, 0.0), seed=1)
+    assert model.report["n_val"] == int((split == "val").sum())
+    assert model.report["n_val"] % 4 == 0
+
+
+@pytest.mark.parametrize("config", [
+    TrainConfig(),
+    TrainConfig(head="torch", loss="focal", weighting="effective", epochs=60),
+    TrainConfig(head="torch", loss="logit_adjusted", weighting="none", hidden=16, epochs=60),
+    TrainConfig(calibrate="platt"),
+])
+def test_round_trip_and_decide(config):
+    X, y, _ = clusters([150, 40], dim=8, spread=1.3, seed=4)
+    model = train_classifier(X, y, config=config, targets={"c1": {"precision": 0.9}})
+    clone = TrainedClassifier.from_bytes(model.to_bytes())
+    assert np.allclose(clone.predict_proba(X), model.predict_proba(X))
+    assert clone.classes_ == model.classes_ == ["c0", "c1"]
+    assert set(model.class_weights) == {"c0", "c1"}
+    decisions = model.decide(X[:5])
+    assert set(decisions[0]) >= {"label", "coarse_label", "prob", "needs_review", "fallback"}
+    assert [d["label"] for d in decisions] == model.predict(X[:5])
+    cal = model.report["calibration"]
+    assert cal["ece_before"] is not None and cal["ece_after"] is not None
+    if config.calibrate == "platt":
+        assert cal["method"] == "platt" and model.platt is not None
+    with pytest.raises(ValueError, match="bad header"):
+        TrainedClassifier.from_bytes(b"not an artifact")
+
+
+def test_calibration_lowers_validation_ece_for_an_overconfident_head():
+    X, y, _ = clusters([150, 150, 150], dim=32, spread=2.5, seed=6)
+    model = train_classifier(X, y, config=TrainConfig(C=1000.0))
+    cal = model.report["calibration"]
+    assert cal["temperature"] > 1
+    assert cal["ece_after"] < cal["ece_before"]
+
+
+def test_importance_weights_reach_the_validation_metrics():
+    X, y, _ = clusters([200, 200], dim=8, spread=1.5, seed=7)
+    w = np.where(np.array(y) == "c0", 3.0, 1.0)
+    model = train_classifier(X, y, sample_weight=w, config=TrainConfig(seed=2))
+    report = model.report["validation"]
+    assert report["weighted_n"] == pytest.approx(3 * report["per_class"]["c0"]["count"]
+                                                 + report["per_class"]["c1"]["count"])
