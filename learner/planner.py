@@ -49,6 +49,8 @@ class PlannerConfig:
     # How the "uncertainty" share ranks items: "margin" (smallest top-2 gap) or "band".
     uncertainty: str = "margin"
     diversity_sample: int = 10000
+    # With a model, cluster only the less certain part of the pool ("uncertain") or all of it ("all").
+    diversity_focus: str = "uncertain"
     rare_max_queries: int = 256
 
 
@@ -215,7 +217,15 @@ def _build_candidates(snapshot: PoolSnapshot, config: PlannerConfig, mix: dict[s
             cands[strategy] = selection.rare_candidates(ctx, config.rare_threshold, limit,
                                                         max_queries=config.rare_max_queries)
         elif strategy == "diversity":
-            cands[strategy] = selection.diversity_candidates(ctx, int(math.ceil(want * 1.5)),
+            n_clusters = int(math.ceil(want * 1.5))
+            subset = None
+            if ctx.proba is not None and config.diversity_focus == "uncertain":
+                # Once a model exists, spread picks over the less certain part of the pool: typical
+                # items of well-learned regions teach the model little.
+                rows = np.flatnonzero(ctx.eligible)
+                n_focus = max(15 * n_clusters, int(0.3 * len(rows)))
+                subset = selection.top_rows(ctx.stats["margin"][rows], rows, n_focus, largest=False)
+            cands[strategy] = selection.diversity_candidates(ctx, n_clusters, subset=subset,
                                                              sample=config.diversity_sample)
         elif strategy == "rules":
             cands[strategy] = selection.rule_candidates(ctx, snapshot.rule_rows or {}, limit)
@@ -347,16 +357,16 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
         got = Counter()
         pointers = {k: 0 for k in strategy_order}
         chosen_here: dict[str, list[tuple]] = defaultdict(list)
-        extra_turns = False
         filled = 0
         # Round-robin: each strategy in turn takes its next admissible candidate until it has its
-        # share; once a strategy runs dry, the others continue past their share (reported).
+        # share; slots of a strategy that runs dry are re-split over the others by their shares
+        # (reported).
         while filled < budget:
             progressed = False
             for k in strategy_order:
                 if filled >= budget:
                     break
-                if not extra_turns and got[k] >= want[k]:
+                if got[k] >= want[k]:
                     continue
                 cl = candidates.get(k)
                 q = queues[k].get(stratum, [])
@@ -378,9 +388,12 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
                     progressed = True
                     break
             if not progressed:
-                if extra_turns:
+                alive = {k: mix[k] for k in strategy_order
+                         if pointers[k] < len(queues[k].get(stratum, []))}
+                if not alive:
                     break
-                extra_turns = True
+                for k, extra in _largest_remainder(budget - filled, alive).items():
+                    want[k] = got[k] + extra
         for k, items in chosen_here.items():
             cl = candidates[k]
             for row, reason, hint in items:

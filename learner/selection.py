@@ -70,7 +70,7 @@ class SelectionContext:
     label_vectors: np.ndarray | None = None  # (K, d) label name/description embeddings
 
 
-def _top_rows(scores: np.ndarray, rows: np.ndarray, k: int, *, largest: bool = True) -> np.ndarray:
+def top_rows(scores: np.ndarray, rows: np.ndarray, k: int, *, largest: bool = True) -> np.ndarray:
     """The k rows with the largest (or smallest) scores, sorted; ties broken by row order."""
     if k <= 0 or len(rows) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -110,7 +110,7 @@ def _interleave(per_label: list[tuple[int, np.ndarray, list[str]]], limit: int):
 def margin_candidates(ctx: SelectionContext, limit: int) -> CandidateList:
     rows = np.flatnonzero(ctx.eligible)
     margin = ctx.stats["margin"][rows]
-    picked = _top_rows(margin, rows, limit, largest=False)
+    picked = top_rows(margin, rows, limit, largest=False)
     top = ctx.stats["top_label"]
     reasons = [f"margin {ctx.stats['margin'][r]:.2f} between top labels ({ctx.label_names[top[r]]} first)"
                for r in picked]
@@ -136,7 +136,7 @@ def rare_labels(label_counts: np.ndarray, threshold: int) -> np.ndarray:
 
 
 def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_label: int = 6,
-                    max_queries: int = 256) -> CandidateList:
+                    max_queries: int = 256, unseen_depth: int = 2) -> CandidateList:
     """Rarest labels first; per label, probability-ranked items alternate with nearest neighbours
     of its labeled examples (max similarity to any of at most ``max_queries`` examples overall)."""
     rare = rare_labels(ctx.label_counts, threshold)
@@ -174,7 +174,7 @@ def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_la
         # examples to search around: its name/description is the only lead.
         name_score = ctx.embeddings[rows] @ ctx.label_vectors[unseen].T
 
-    lists = []
+    unseen_lists, lists = [], []
     for label in rare:
         label = int(label)
         name = ctx.label_names[label]
@@ -182,17 +182,17 @@ def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_la
             if name_score is None:
                 continue
             col = name_score[:, unseen.index(label)]
-            top = _top_rows(col, rows, per_label)
+            top = top_rows(col, rows, unseen_depth)
             pos = np.searchsorted(rows, top)
-            lists.append((label, top, [f"rare label {name} (none labeled): near its name (cos {col[p]:.2f})"
-                                       for p in pos]))
+            unseen_lists.append((label, top, [f"rare label {name} (none labeled): near its name "
+                                              f"(cos {col[p]:.2f})" for p in pos]))
             continue
         by_prob = np.zeros(0, dtype=np.int64)
         if ctx.proba is not None:
-            by_prob = _top_rows(ctx.proba[rows, label], rows, per_label)
+            by_prob = top_rows(ctx.proba[rows, label], rows, per_label)
         by_knn = np.zeros(0, dtype=np.int64)
         if knn_score is not None and label in knn_score:
-            by_knn = _top_rows(knn_score[label], rows, per_label)
+            by_knn = top_rows(knn_score[label], rows, per_label)
         merged, reasons = [], []
         for i in range(max(len(by_prob), len(by_knn))):
             if i < len(by_prob):
@@ -204,8 +204,15 @@ def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_la
                 reasons.append(f"rare label {name} ({ctx.label_counts[label]} labeled): "
                                f"near a labeled example")
         lists.append((label, np.array(merged, dtype=np.int64), reasons))
-    picked, reasons, hints = _interleave(lists, limit)
-    return CandidateList(picked, reasons, hint_labels=hints)
+    # Labels nobody has labeled yet come first, each with up to ``unseen_depth`` name neighbours.
+    first_rows, first_reasons, first_hints = _interleave(unseen_lists, limit)
+    rest_rows, rest_reasons, rest_hints = _interleave(lists, limit)
+    picked = np.concatenate([first_rows, rest_rows]).astype(np.int64)
+    reasons = first_reasons + rest_reasons
+    hints = np.concatenate([first_hints, rest_hints]).astype(np.int64)
+    _, keep = np.unique(picked, return_index=True)
+    keep = np.sort(keep)[:limit]
+    return CandidateList(picked[keep], [reasons[i] for i in keep], hint_labels=hints[keep])
 
 
 def spherical_kmeans(X: np.ndarray, k: int, rng: np.random.Generator, *, iters: int = 8):
@@ -263,7 +270,7 @@ def label_name_candidates(ctx: SelectionContext, label_vectors: np.ndarray, limi
     sims = ctx.embeddings[rows] @ label_vectors.T  # (eligible, K)
     lists = []
     for label in range(k):
-        top = _top_rows(sims[:, label], rows, per_label)
+        top = top_rows(sims[:, label], rows, per_label)
         col = sims[:, label]
         pos = np.searchsorted(rows, top)
         reasons = [f"near the name of label {ctx.label_names[label]} (cos {col[p]:.2f})" for p in pos]

@@ -1,0 +1,126 @@
+"""manage.py simulate end to end: synthetic data (random embeddings; label names still go through
+the real encoder) and, where ../shared is present, a short run on TREC with cached embeddings."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from learner import simulation as sim
+
+WAVE_KEYS = {"wave", "labels", "macro_f1", "micro_f1", "rare_recall", "classes_ge1", "classes_ge3", "rare_ge1",
+             "rare_ge3", "ece", "seconds"}
+TOP_KEYS = {"data", "strategy", "seed", "pool", "test", "classes", "full_pool_macro_f1", "waves"}
+BENCH_EMB = Path(__file__).resolve().parent.parent / "bench" / ".cache" / "emb"
+
+
+def write_synthetic(tmp_path, n=400, with_test=True, dim=384):
+    rng = np.random.default_rng(0)
+    labels = ["card_arrival", "lost_card", "refund_request", "exchange_rate", "rare_thing"]
+    sizes = np.array([0.35, 0.3, 0.2, 0.12, 0.03])
+    y = rng.choice(len(labels), n, p=sizes)
+    centers = rng.standard_normal((len(labels), dim))
+    emb = centers[y] + 0.8 * rng.standard_normal((n, dim))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    data = tmp_path / "synthetic.jsonl"
+    with data.open("w") as fh:
+        for i in range(n):
+            row = {"text": f"message {i} about {labels[y[i]].replace('_', ' ')}", "label": labels[y[i]],
+                   "source": ["mail", "chat"][i % 2]}
+            if with_test:
+                row["split"] = "test" if i % 5 == 0 else "train"
+            fh.write(json.dumps(row) + "\n")
+    emb_path = tmp_path / "synthetic.npy"
+    np.save(emb_path, emb.astype(np.float32))
+    return data, emb_path
+
+
+def run(data, emb, out, cache, *extra):
+    call_command("simulate", "--data", str(data), "--budget", "60", "--wave-size", "20", "--seed", "0",
+                 "--out", str(out), "--embeddings", str(emb), "--embedding-cache", str(cache), "--no-progress",
+                 *extra)
+
+
+def test_simulate_writes_results_and_curve(tmp_path):
+    data, emb = write_synthetic(tmp_path)
+    out = tmp_path / "out"
+    rules = tmp_path / "rules.jsonl"
+    rules.write_text('{"label": "rare_thing", "pattern": "rare thing", "kind": "keyword"}\n')
+    run(data, emb, out, tmp_path / "cache", "--strategy", "default", "--rules", str(rules))
+    result = json.loads((out / "result.json").read_text())
+    assert TOP_KEYS <= set(result)
+    assert result["strategy"] == "default" and result["seed"] == 0
+    assert result["pool"] == 320 and result["test"] == 80 and result["classes"] == 5
+    assert [w["wave"] for w in result["waves"]] == [1, 2, 3]
+    assert [w["labels"] for w in result["waves"]] == [20, 40, 60]
+    for w in result["waves"]:
+        assert WAVE_KEYS <= set(w)
+        assert 0.0 <= w["macro_f1"] <= 1.0 and w["seconds"] > 0
+        assert w["rare_ge1"] <= 1  # the rarest 20 % of 5 classes is one class
+    # The rule's matches are in the first wave, so the rare class is found at once.
+    assert result["waves"][0]["rare_ge1"] == 1
+    assert result["waves"][0]["composition"]["rules"] >= 1
+    assert (out / "default-seed0.json").is_file()
+    assert (out / "curve.png").stat().st_size > 1000
+
+    run(data, emb, out, tmp_path / "cache", "--strategy", "random")
+    assert json.loads((out / "result.json").read_text())["strategy"] == "random"
+    assert (out / "random-seed0.json").is_file()
+    assert {r["strategy"] for r in sim.load_results(out)} == {"default", "random"}
+    full = json.loads((out / "full_pool.json").read_text())
+    assert len(full) == 1  # computed once, reused by the second strategy
+
+
+def test_simulate_holds_out_a_stratified_test_split_without_one(tmp_path):
+    data, emb = write_synthetic(tmp_path, with_test=False)
+    out = tmp_path / "out"
+    run(data, emb, out, tmp_path / "cache", "--strategy", "margin")
+    result = json.loads((out / "result.json").read_text())
+    assert result["test"] == pytest.approx(80, abs=3)
+    assert result["pool"] + result["test"] == 400
+
+
+def test_simulate_bad_input_names_file_and_line(tmp_path):
+    data, emb = write_synthetic(tmp_path)
+    lines = data.read_text().splitlines()
+    lines[6] = '{"text": "no label here"}'
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CommandError, match=r"bad.jsonl, line 7, field 'label': missing or empty"):
+        run(bad, emb, tmp_path / "out", tmp_path / "cache")
+    short = tmp_path / "short.npy"
+    np.save(short, np.zeros((10, 384), dtype=np.float32))
+    with pytest.raises(CommandError, match=r"shape \(10, 384\), expected \(400, d\)"):
+        run(data, short, tmp_path / "out", tmp_path / "cache")
+    rules = tmp_path / "rules.json"
+    rules.write_text('[{"label": "lost_card", "pattern": "(unclosed", "kind": "regex"}]')
+    with pytest.raises(CommandError, match=r"rules.json, item 1, field 'pattern': invalid regular expression"):
+        run(data, emb, tmp_path / "out", tmp_path / "cache", "--rules", str(rules))
+
+
+def test_humanise_and_rarest_classes():
+    assert sim.humanise("card_arrival") == "card arrival"
+    assert sim.humanise("negative:Customer Service Issue") == "negative customer service issue"
+    pool = np.array(["a"] * 10 + ["b"] * 3 + ["c"] * 1 + ["d"] * 5 + ["e"] * 7)
+    assert sim.rarest_classes(pool) == ["c"]
+
+
+@pytest.mark.datasets
+def test_simulate_trec_short(shared_datasets, tmp_path):
+    emb = BENCH_EMB / "trec.npy"
+    if not emb.is_file():
+        pytest.skip("bench/.cache/emb/trec.npy not computed yet (python bench/embed_datasets.py)")
+    out = tmp_path / "trec"
+    call_command("simulate", "--data", str(shared_datasets / "trec.jsonl"), "--budget", "300", "--wave-size", "100",
+                 "--strategy", "default", "--seed", "0", "--out", str(out), "--embeddings", str(emb),
+                 "--embedding-cache", str(tmp_path / "cache"), "--no-progress")
+    result = json.loads((out / "result.json").read_text())
+    assert TOP_KEYS <= set(result)
+    assert result["pool"] == 5452 and result["test"] == 500 and result["classes"] == 50
+    assert [w["labels"] for w in result["waves"]] == [100, 200, 300]
+    assert all(WAVE_KEYS <= set(w) for w in result["waves"])
+    assert 0.5 < result["full_pool_macro_f1"] < 0.9
+    assert result["waves"][-1]["macro_f1"] > 0.2
+    assert result["config"]["hierarchy"] is True
+    assert (out / "curve.png").is_file()
