@@ -42,6 +42,7 @@
   let index = 0;
   let coarse = null;       // the coarse label whose fine labels are showing
   let progress = config.progress;
+  let leaseNote = "";      // why the last lease came back empty
   let started = false;     // a batch was loaded (then an empty item list means "batch done")
   let busy = false;        // a lease or undo round trip is under way
   const outbox = [];       // answers not yet acknowledged by the server, in order
@@ -96,6 +97,8 @@
     else if (outbox.length) els.saveStatus.textContent = `Saving ${outbox.length} answer(s)…`;
     else els.saveStatus.textContent = "All answers saved";
     els.saveStatus.dataset.pending = String(outbox.length);
+    els.doneMessage.textContent = leaseNote ||
+      (outbox.length ? "Your answers are being saved in the background." : "All your answers are saved.");
   }
 
   // --- sending answers ----------------------------------------------------------------------
@@ -128,10 +131,11 @@
         showRetry();
       } else if (response && response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
         // Refused for good (e.g. the lease expired and someone else took the slot): say so, go on.
+        // The item counts as handled so the batch can finish; the notice says what happened.
         outbox.shift();
-        job.item.answer = null;
-        job.item.rejected = await detailOf(response);
-        notify(`Item ${job.item.item} was not stored: ${job.item.rejected}`, "error");
+        const reason = await detailOf(response);
+        job.item.answer = { kind: "rejected", reason };
+        notify(`Not saved (item ${job.item.item}): ${reason}`, "error");
         render();
       } else {
         job.tries += 1;
@@ -180,9 +184,8 @@
       payload.skip_reason = reason;
     }
     item.answer = { kind, labelId, reason };
-    item.rejected = null;
     enqueue(item, payload);
-    notify("");
+    if (els.notice.classList.contains("info")) notify(""); // errors stay until read and replaced
     advance();
   }
 
@@ -222,10 +225,8 @@
       const data = await response.json();
       progress = data.progress;
       loadBatch(data.items);
-      if (!data.items.length) {
-        els.startMessage.textContent = data.message || "Nothing is waiting for you right now.";
-        els.doneMessage.textContent = data.message || "Nothing is waiting for you right now.";
-      }
+      leaseNote = data.items.length ? "" : (data.message || "Nothing is waiting for you right now.");
+      els.startMessage.textContent = leaseNote;
     } finally {
       busy = false;
       render();
@@ -233,7 +234,7 @@
   }
 
   function loadBatch(batch) {
-    items = batch.map((it) => Object.assign({}, it, { answer: null, stored: false, rejected: null }));
+    items = batch.map((it) => Object.assign({}, it, { answer: null, stored: false }));
     index = 0;
     coarse = null;
     started = items.length > 0;
@@ -302,6 +303,7 @@
     els.itemPosition.textContent = `Item ${index + 1} of ${items.length}`;
     if (item.answer) {
       els.itemAnswered.hidden = false;
+      els.itemAnswered.className = "answered" + (item.answer.kind === "rejected" ? " rejected" : "");
       els.itemAnswered.textContent = describeAnswer(item.answer);
     } else {
       els.itemAnswered.hidden = true;
@@ -320,6 +322,7 @@
   }
 
   function describeAnswer(a) {
+    if (a.kind === "rejected") return `Not stored: ${a.reason}`;
     if (a.kind === "skip") return `Skipped: ${a.reason}`;
     if (a.kind === "none") return "None of these";
     const l = byId.get(a.labelId);

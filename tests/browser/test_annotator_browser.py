@@ -163,3 +163,43 @@ def test_lead_adjudicates_a_disagreement_on_the_review_page(
     assert task.resolved_label == fraud and task.resolved_by.username == "lea"
     assert Annotation.objects.get(origin=Annotation.ADJUDICATION).label == fraud
     assert js_errors == []
+
+
+def test_answer_on_a_lease_someone_else_took_is_refused_with_a_message(
+    live_server, page, login, screenshot, make_user, project_factory, js_errors
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labeling.annotations import services
+    from labeling.annotations.models import Assignment
+
+    project = project_factory("expired", labels=("billing", "login"))
+    project.batch_size = 2
+    project.save()
+    _, items = make_open_wave(project, 3, texts=TEXTS[:3], batch_size=2)
+    ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")
+    hotkey = project.labels.get(name="login").hotkey
+
+    login(page, "ann")
+    page.goto(live_server.url + "/p/expired/annotate/")
+    page.keyboard.press("Enter")
+    expect(page.locator("#item-position")).to_have_text("Item 1 of 2")
+    # Ann walks away; her lease on item 0 expires and bob gets it.
+    Assignment.objects.filter(annotator=ann, wave_item__item=items[0]).update(
+        expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.lease_batch(project, bob, size=1).assignments[0].wave_item.item_id == items[0].pk
+
+    page.keyboard.press(hotkey)
+    expect(page.locator("#notice")).to_contain_text(f"Not saved (item {items[0].pk}): Your lease on item")
+    expect(page.locator("#notice")).to_contain_text("other annotators took its slot")
+    page.keyboard.press(hotkey)  # item 1 is still hers
+    expect(page.locator("#done-panel")).to_be_visible()
+    expect(page.locator("#save-status")).to_have_text("All answers saved")
+    expect(page.locator("#notice")).to_contain_text("your answer was not stored")  # stays until read
+    expect(page.locator("#done-message")).to_have_text("All your answers are saved.")
+    screenshot(page, "annotator-05-answer-refused")
+    assert list(Annotation.objects.values_list("annotator__username", "item_id")) == [("ann", items[1].pk)]
+    # The 409 shows up as a failed resource in the console; nothing else may.
+    assert [e for e in js_errors if "409" not in e] == []
