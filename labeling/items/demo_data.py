@@ -165,6 +165,7 @@ SLOTS = {
     "month": ["January", "March", "June", "September", "November"], "day": ["Sunday", "Saturday", "public holidays"],
     "color": ["black", "white", "red", "blue"], "size": ["S", "M", "L", "XL", "42", "44"],
     "place": ["the email", "the app", "your site"],
+    "relative": ["mother", "son", "partner", "colleague", "neighbour", "sister"],
 }
 OPENERS = {
     "email": ["Hello,", "Hi team,", "Dear support,", "Good morning,", "Hi there,", "To whom it may concern,", ""],
@@ -176,6 +177,16 @@ CLOSERS = {
     "chat": ["", "thx", "pls help", "asap please", ""],
     "social": ["#fail", "#help", "#customerservice", "", "Not happy.", "Thanks!"],
 }
+CONTEXT = [  # optional sentences around the body, so that tickets from one template differ
+    "I've been a customer for {years} years.", "This is the second time I'm writing about this.",
+    "I already tried restarting everything.", "I bought it as a gift for my {relative}.",
+    "We are a small team in {city}.", "It's really urgent for me.", "Your FAQ didn't help at all.",
+    "I already talked to {name} on the phone.", "We are on the {plan} plan.", "This started after the last update.",
+    "I'm traveling until {date}, so email is best.", "My {relative} has the same problem.",
+    "I tried on the {device} as well.", "Honestly this is frustrating.", "No rush, but I'd like an answer this week.",
+    "I ordered the {product} for my office.", "Your chat bot could not answer this.", "Happy to send screenshots.",
+    "I've read the help page about {screen}.", "Please reply in English or German.",
+]
 SIGNATURES = ["Sent from my iPhone", "Sent from my Android device", "-- \nThis email may contain confidential information."]
 
 
@@ -186,7 +197,7 @@ def _fill(template: str, rng: random.Random) -> str:
                   date=f"{rng.choice(SLOTS['month'])} {rng.randint(1, 28)}", days=rng.randint(2, 30),
                   code=rng.choice([400, 401, 403, 404, 500, 502, 503]) + rng.randint(0, 3) * 1000,
                   version=f"{rng.randint(2, 9)}.{rng.randint(0, 20)}", minutes=rng.choice([10, 15, 30, 60]),
-                  seconds=rng.randint(10, 90))
+                  seconds=rng.randint(10, 90), years=rng.randint(2, 12))
     return template.format(**values)
 
 
@@ -195,10 +206,17 @@ def _ticket(fine: Fine, source: str, rng: random.Random) -> str:
     if source == "chat":
         body = body.lower() if rng.random() < 0.6 else body
         body = body.rstrip(".") if rng.random() < 0.5 else body
+    context_count = rng.choice({"email": [1, 2, 2, 3], "chat": [0, 1, 1], "social": [0, 1]}[source])
+    before, after = [], []
+    for sentence in rng.sample(CONTEXT, context_count):
+        (before if rng.random() < 0.5 else after).append(_fill(sentence, rng))
+    if source == "chat":
+        before, after = [x.lower() for x in before], [x.lower() for x in after]
+    middle = " ".join([*before, body, *after])
     opener = rng.choice(OPENERS[source])
     closer = _fill(rng.choice(CLOSERS[source]), rng)
     sep = "\n\n" if source == "email" else " "
-    return sep.join(part for part in (opener, body, closer) if part)
+    return sep.join(part for part in (opener, middle, closer) if part)
 
 
 def _near_copy(text: str, rng: random.Random) -> str:
