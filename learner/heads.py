@@ -157,7 +157,7 @@ def pick_device(device: str | None = None) -> str:
 class TorchHead(_Head):
     def __init__(self, hidden: int = 0, loss: str = "ce", weighting: str = "inverse", beta: float = 0.999,
                  gamma: float = 2.0, alpha: float | None = None, tau: float = 1.0, epochs: int = 200,
-                 lr: float = 0.01, weight_decay: float = 1e-4, batch_size: int = 4096, max_steps: int = 3000,
+                 lr: float = 0.03, weight_decay: float = 1e-4, batch_size: int = 4096, max_steps: int = 3000,
                  device: str | None = None, threads: int | None = 1, seed: int = 0):
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")

@@ -51,7 +51,7 @@ class TrainConfig:
     alpha: float | None = None      # focal α; None = the class weights of `weighting`
     tau: float = 1.0                # logit adjustment τ
     epochs: int = 200
-    lr: float = 0.01
+    lr: float = 0.03
     weight_decay: float = 1e-4
     device: str | None = None       # None = cuda when available, else cpu
     # data handling
