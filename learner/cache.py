@@ -7,13 +7,15 @@ It implements the learner core's cache protocol (``get_many(model_id, hashes) ->
 ``put_many(model_id, {hash: vector})``) and adds ``project_matrix`` for the hot path: one SQL
 join returning a whole project's pool as a matrix.
 
-A per-process memo keeps recently read vectors. That is safe because an entry is
+A per-process memo keeps recently read vectors (and, on PostgreSQL, whole pools: see
+``pool_matrix``). That is safe because an entry is
 content-addressed and immutable: the vector for (model_id, text_hash) never changes, so a stale
 memo cannot exist; it is bounded (``LONGTAIL_EMBEDDING_MEMO_MAX`` vectors, least recently
 filled dropped first).
 """
 from __future__ import annotations
 
+import io
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -116,12 +118,95 @@ def missing_item_ids(project_id: int, model_id: str, item_ids: Iterable[int] | N
     return list(items.exclude(Exists(cached)).order_by("id").values_list("id", flat=True))
 
 
+def copy_id_blob_pairs(sql: str, params: list) -> tuple[np.ndarray, np.ndarray] | None:
+    """PostgreSQL only: run ``sql`` (selecting a bigint and a fixed-length bytea) through
+    ``COPY … TO STDOUT (FORMAT binary)`` and decode it with numpy in one pass: (ids, uint8 matrix
+    of the blobs). Text-mode fetching hex-encodes bytea and costs seconds per 100k vectors; this
+    reads the raw bytes. Returns None when the blobs are not all the same length."""
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        query = cursor.cursor.mogrify(sql, params).decode()
+        cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT binary)", buffer)
+    data = buffer.getbuffer()
+    # Header: 11-byte signature, int32 flags, int32 extension length (+ extension); trailer int16 -1.
+    start = 19 + int.from_bytes(data[15:19], "big")
+    body = data[start : len(data) - 2]
+    if len(body) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.uint8)
+    if int.from_bytes(body[2:6], "big") != 8:
+        return None
+    blob_len = int.from_bytes(body[14:18], "big")
+    row = 2 + 4 + 8 + 4 + blob_len
+    if blob_len <= 0 or len(body) % row:
+        return None
+    rows = np.frombuffer(body, dtype=np.dtype([("n", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"),
+                                                ("blob", "u1", (blob_len,))]))
+    if (rows["l2"] != blob_len).any() or (rows["l1"] != 8).any():
+        return None
+    return rows["id"].astype(np.int64), np.ascontiguousarray(rows["blob"])
+
+
+# Per-process copy of whole pools (PostgreSQL path): (project_id, model_id) → (fingerprint, ids,
+# matrix). Safe because (a) vectors are content-addressed and immutable, (b) the fingerprint —
+# count and sum of the project's item ids — changes with any insert or delete (ids only grow, so
+# k deletions plus k insertions always raise the sum), and (c) only complete pools (every item had
+# a vector) are kept, so a vector added later cannot be missing from a kept copy.
+_POOLS: OrderedDict[tuple[int, str], tuple[tuple, np.ndarray, np.ndarray]] = OrderedDict()
+_POOLS_LOCK = threading.Lock()
+
+
+def _items_fingerprint(project_id: int) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), coalesce(sum(id), 0) FROM {Item._meta.db_table} WHERE project_id = %s", [project_id]
+        )
+        count, total = cursor.fetchone()
+    return int(count), int(total)
+
+
+def pool_matrix(project_id: int, model_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """PostgreSQL: (ids ascending, read-only float32 matrix) of every project item with a cached
+    vector, from one binary COPY or the per-process copy. None when the binary path does not apply."""
+    keep = int(getattr(settings, "LONGTAIL_POOL_MEMO_PROJECTS", 2))
+    fingerprint = _items_fingerprint(project_id)
+    key = (project_id, model_id)
+    with _POOLS_LOCK:
+        hit = _POOLS.get(key)
+        if hit is not None and hit[0] == fingerprint:
+            _POOLS.move_to_end(key)
+            return hit[1], hit[2]
+    pairs = copy_id_blob_pairs(
+        f"SELECT i.id, e.vector FROM {Item._meta.db_table} i JOIN {Embedding._meta.db_table} e "
+        "ON e.text_hash = i.text_hash AND e.model_id = %s WHERE i.project_id = %s ORDER BY i.id",
+        [model_id, project_id],
+    )
+    if pairs is None:
+        return None
+    ids, blobs = pairs
+    matrix = blobs.view("<f4") if len(ids) else np.zeros((0, 0), dtype=np.float32)
+    ids.flags.writeable = False
+    matrix.flags.writeable = False
+    if keep > 0 and len(ids) == fingerprint[0]:
+        with _POOLS_LOCK:
+            _POOLS[key] = (fingerprint, ids, matrix)
+            while len(_POOLS) > keep:
+                _POOLS.popitem(last=False)
+    return ids, matrix
+
+
+def clear_memos() -> None:
+    """Forget every per-process copy (tests and benchmarks measuring cold loads)."""
+    memo.clear()
+    with _POOLS_LOCK:
+        _POOLS.clear()
+
+
 def project_matrix(
     project_id: int, model_id: str, *, id_min: int | None = None, id_max: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(item ids ascending, float32 matrix row-aligned) for the project's items that have a
-    cached vector, optionally restricted to ids in [id_min, id_max]. One SQL join; the vectors
-    go through the memo so a second call in the same process skips the big transfer."""
+    cached vector, optionally restricted to ids in [id_min, id_max]. On PostgreSQL one binary
+    COPY of a join; elsewhere one join whose vectors go through the memo."""
     item_table = Item._meta.db_table
     emb_table = Embedding._meta.db_table
     where = ["i.project_id = %s"]
@@ -132,6 +217,15 @@ def project_matrix(
     if id_max is not None:
         where.append("i.id <= %s")
         params.append(id_max)
+    if connection.vendor == "postgresql":
+        pool = pool_matrix(project_id, model_id)
+        if pool is not None:
+            ids, matrix = pool
+            lo = 0 if id_min is None else int(np.searchsorted(ids, id_min, side="left"))
+            hi = len(ids) if id_max is None else int(np.searchsorted(ids, id_max, side="right"))
+            if hi <= lo:
+                return ids[:0], np.zeros((0, 0), dtype=np.float32)
+            return ids[lo:hi], matrix[lo:hi]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT i.id, i.text_hash FROM {item_table} i WHERE {' AND '.join(where)} ORDER BY i.id",

@@ -27,7 +27,7 @@ from labeling.items.models import Item
 from labeling.projects.models import Project
 
 from . import selectors
-from .cache import DbEmbeddingCache, missing_item_ids, project_matrix, vectors_for_items
+from .cache import DbEmbeddingCache, copy_id_blob_pairs, missing_item_ids, project_matrix, vectors_for_items
 from .models import ItemScore, ModelVersion, TaskRun
 
 log = logging.getLogger(__name__)
@@ -384,14 +384,13 @@ def score_chunks(project: Project, *, chunk_size: int = 20_000) -> list[tuple[in
 def score_range(version: ModelVersion, id_min: int | None = None, id_max: int | None = None) -> int:
     """Score the project's items with ids in [id_min, id_max] under ``version`` and store one
     ItemScore per item (replacing rows of an earlier attempt: re-running never duplicates)."""
-    from .scoring import pack_probs_matrix, score_stats
+    from .scoring import score_stats
 
     ids, X = project_matrix(version.project_id, model_id(), id_min=id_min, id_max=id_max)
     if len(ids) == 0:
         return 0
     proba = load_classifier(version).predict_proba(X)
     stats = score_stats(proba)
-    packed = pack_probs_matrix(proba)
     with transaction.atomic():
         # Nothing references ItemScore, so this is one DELETE statement.
         scope = ItemScore.objects.filter(model_version=version)
@@ -400,23 +399,29 @@ def score_range(version: ModelVersion, id_min: int | None = None, id_max: int | 
         if id_max is not None:
             scope = scope.filter(item_id__lte=id_max)
         scope.delete()
-        _insert_scores(version.id, ids, packed, stats)
+        _insert_scores(version.id, ids, proba, stats)
     return len(ids)
 
 
-def _insert_scores(version_id: int, ids: np.ndarray, packed: list[bytes], stats: dict) -> None:
+def _insert_scores(version_id: int, ids: np.ndarray, proba: np.ndarray, stats: dict) -> None:
+    from .scoring import PROBS_DTYPE, pack_probs_matrix
+
     top_label = stats["top_label"].tolist()
     top_prob = stats["top_prob"].tolist()
     margin = stats["margin"].tolist()
     entropy = stats["entropy"].tolist()
     if connection.vendor == "postgresql":
-        # COPY is several times faster than INSERT for 100k rows; bytea goes in hex form.
+        # COPY is several times faster than INSERT for 100k rows. The float16 rows are the
+        # scoring module's packing (PROBS_DTYPE), hex-encoded for bytea in one pass.
+        half = np.ascontiguousarray(np.asarray(proba, dtype=np.float64).astype(PROBS_DTYPE))
+        width = 2 * half.shape[1] * PROBS_DTYPE.itemsize
+        hexed = half.tobytes().hex()
         buffer = io.StringIO()
-        for i, item_id in enumerate(ids.tolist()):
-            buffer.write(
-                f"{item_id}\t{version_id}\t\\\\x{packed[i].hex()}\t{top_label[i]}\t{top_prob[i]!r}\t"
-                f"{margin[i]!r}\t{entropy[i]!r}\n"
-            )
+        buffer.writelines(
+            f"{item_id}\t{version_id}\t\\\\x{hexed[i * width:(i + 1) * width]}\t{top_label[i]}\t{top_prob[i]!r}\t"
+            f"{margin[i]!r}\t{entropy[i]!r}\n"
+            for i, item_id in enumerate(ids.tolist())
+        )
         buffer.seek(0)
         with connection.cursor() as cursor:
             cursor.cursor.copy_expert(
@@ -425,6 +430,7 @@ def _insert_scores(version_id: int, ids: np.ndarray, packed: list[bytes], stats:
                 buffer,
             )
         return
+    packed = pack_probs_matrix(proba)
     rows = [
         ItemScore(
             item_id=item_id, model_version_id=version_id, probs=packed[i], top_label=top_label[i],
@@ -447,11 +453,21 @@ def scores_matrix(version: ModelVersion, item_ids=None) -> tuple[np.ndarray, np.
     """(item ids, float32 probability matrix in label_map order) of a version's stored scores."""
     from .scoring import PROBS_DTYPE
 
+    k = len(version.label_map)
+    if item_ids is None and connection.vendor == "postgresql":
+        pairs = copy_id_blob_pairs(
+            f"SELECT item_id, probs FROM {ItemScore._meta.db_table} WHERE model_version_id = %s ORDER BY item_id",
+            [version.id],
+        )
+        if pairs is not None:
+            ids, blobs = pairs
+            if len(ids) == 0:
+                return ids, np.zeros((0, k), dtype=np.float32)
+            return ids, blobs.view(PROBS_DTYPE).astype(np.float32)
     qs = ItemScore.objects.filter(model_version=version)
     if item_ids is not None:
         qs = qs.filter(item_id__in=list(item_ids))
     rows = list(qs.order_by("item_id").values_list("item_id", "probs"))
-    k = len(version.label_map)
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros((0, k), dtype=np.float32)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from celery import chord, shared_task
+from celery.signals import worker_init
 from django.db import InterfaceError, OperationalError
 
 from labeling.projects.models import Project
@@ -189,3 +190,10 @@ def plan_after_retrain(run_id: int) -> None:
         return
     services.update_run(run_id, progress=services.stage_progress("plan", 0.0), message="Planning.", stage="plan")
     services.finish_retrain(run)
+
+
+@worker_init.connect
+def _preload_learner(**kwargs) -> None:
+    # A worker pays the scikit-learn / planner imports (~2 s) once at start, not in its first training.
+    import learner.planner  # noqa: F401
+    import learner.training  # noqa: F401

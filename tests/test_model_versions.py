@@ -56,7 +56,7 @@ def test_second_version_retires_the_first(loop_project, django_capture_on_commit
 
 def test_failing_training_keeps_the_previous_active_version(loop_project, django_capture_on_commit_callbacks):
     from labeling.annotations.models import Annotation
-    from learner.cache import memo
+    from learner.cache import clear_memos
     from learner.models import Embedding, ModelVersion, TaskRun
 
     project, _ = loop_project
@@ -65,14 +65,14 @@ def test_failing_training_keeps_the_previous_active_version(loop_project, django
     item = Annotation.objects.filter(project=project).first().item
     bad = np.full(384, np.nan, dtype=np.float32).tobytes()
     Embedding.objects.filter(text_hash=item.text_hash).update(vector=bad)
-    memo.clear()
+    clear_memos()
     run = retrain(project, django_capture_on_commit_callbacks)
     assert run.state == TaskRun.FAILED
     assert "Training failed" in run.message and "NaN" in run.message
     versions = {v.number: v for v in ModelVersion.objects.filter(project=project)}
     assert versions[1].state == ModelVersion.ACTIVE
     assert versions[2].state == ModelVersion.FAILED and "NaN" in versions[2].error
-    memo.clear()
+    clear_memos()
 
 
 def test_interrupted_training_is_failed_when_stale(loop_project, django_capture_on_commit_callbacks, settings):

@@ -1,0 +1,50 @@
+"""The Embedding-table cache: pool matrices agree with row lookups, and the per-process copy of a
+pool is dropped as soon as the project's items change."""
+import numpy as np
+import pytest
+from django.conf import settings
+
+from tests import test_loop_helpers as helpers
+
+
+def test_project_matrix_matches_row_lookups(db, project_factory):
+    from labeling.items.models import Item
+    from learner.cache import clear_memos, project_matrix, vectors_for_items
+
+    project, _ = helpers.build_project(project_factory, slug="cache", n_items=120, n_labeled=0)
+    clear_memos()
+    ids, matrix = project_matrix(project.id, settings.LONGTAIL_MODEL_ID)
+    all_ids = list(Item.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+    assert ids.tolist() == all_ids and matrix.shape == (120, 384) and matrix.dtype == np.float32
+    rows = vectors_for_items(project.id, settings.LONGTAIL_MODEL_ID, all_ids)
+    assert np.array_equal(rows, matrix)
+    part_ids, part = project_matrix(project.id, settings.LONGTAIL_MODEL_ID, id_min=all_ids[10], id_max=all_ids[19])
+    assert part_ids.tolist() == all_ids[10:20] and np.array_equal(part, matrix[10:20])
+    with pytest.raises(LookupError, match="1 item"):
+        Item.objects.create(project=project, text="never embedded", text_hash="0" * 64)
+        vectors_for_items(project.id, settings.LONGTAIL_MODEL_ID, [*all_ids[:3], Item.objects.latest("id").id])
+
+
+def test_pool_copy_is_dropped_when_items_change(db, project_factory):
+    from django.db import connection
+
+    from labeling.items.models import Item
+    from learner.cache import clear_memos, pool_matrix
+    from learner.models import Embedding
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the binary-COPY pool path and its per-process copy exist on PostgreSQL only")
+    project, _ = helpers.build_project(project_factory, slug="memo", n_items=50, n_labeled=0)
+    clear_memos()
+    ids, first = pool_matrix(project.id, settings.LONGTAIL_MODEL_ID)
+    again_ids, again = pool_matrix(project.id, settings.LONGTAIL_MODEL_ID)
+    assert again is first and not first.flags.writeable  # served from the per-process copy
+    # A new item with its vector, and one item deleted: the copy must not be served.
+    new = Item.objects.create(project=project, text="brand new text", text_hash="f" * 64)
+    Embedding.objects.create(model_id=settings.LONGTAIL_MODEL_ID, text_hash="f" * 64,
+                             vector=np.ones(384, np.float32).tobytes())
+    Item.objects.filter(pk=ids[0]).delete()
+    fresh_ids, fresh = pool_matrix(project.id, settings.LONGTAIL_MODEL_ID)
+    assert fresh is not first
+    assert fresh_ids.tolist() == [*ids[1:].tolist(), new.id]
+    assert np.array_equal(fresh[-1], np.ones(384, np.float32)) and np.array_equal(fresh[:-1], first[1:])
