@@ -200,10 +200,15 @@ def _source_targets(size: int, weights: dict[str, float], available: dict[str, i
 def _build_candidates(snapshot: PoolSnapshot, config: PlannerConfig, mix: dict[str, float], ctx: SelectionContext,
                       slots: dict[str, int]) -> dict[str, CandidateList]:
     cands: dict[str, CandidateList] = {}
-    for strategy in mix:
+    # Diversity last: its cluster count follows the slots it will really get once strategies
+    # without any candidate (no rules, no label vectors) have handed theirs on.
+    for strategy in sorted(mix, key=lambda k: k == "diversity"):
         want = slots.get(strategy, 0)
         if want <= 0:
             continue
+        if strategy == "diversity":
+            alive = {k: mix[k] for k in mix if k not in cands or len(cands[k]) > 0}
+            want = _largest_remainder(sum(slots.values()), alive).get("diversity", want)
         # Overshoot: caps, duplicates, quotas and other strategies remove some candidates.
         limit = max(4 * want, want + 50)
         if strategy == "uncertainty":
@@ -217,7 +222,7 @@ def _build_candidates(snapshot: PoolSnapshot, config: PlannerConfig, mix: dict[s
             cands[strategy] = selection.rare_candidates(ctx, config.rare_threshold, limit,
                                                         max_queries=config.rare_max_queries)
         elif strategy == "diversity":
-            n_clusters = int(math.ceil(want * 1.5))
+            n_clusters = int(math.ceil(want * 1.5)) + 5
             subset = None
             if ctx.proba is not None and config.diversity_focus == "uncertain":
                 # Once a model exists, spread picks over the less certain part of the pool: typical

@@ -349,3 +349,44 @@ def draw_curve(directory: Path, out: Path | None = None) -> Path:
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
+
+
+def summary_rows(directory: Path) -> list[dict]:
+    """Per (data, strategy): means over seeds of the target-table numbers. ``labels_to_95pct`` is
+    read off the seed-mean curve against 95 % of the seed-mean full-pool macro-F1."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in load_results(directory):
+        groups.setdefault((Path(r["data"]).stem, r["strategy"]), []).append(r)
+    rows = []
+    for (data, strategy), runs in sorted(groups.items()):
+        n = min(len(r["waves"]) for r in runs)
+        labels = [runs[0]["waves"][i]["labels"] for i in range(n)]
+        curve = [float(np.mean([r["waves"][i]["macro_f1"] for r in runs])) for i in range(n)]
+        full = float(np.mean([r["full_pool_macro_f1"] for r in runs]))
+        reach = next((lab for lab, f in zip(labels, curve, strict=True) if f >= 0.95 * full), None)
+        at300 = [i for i in range(n) if labels[i] <= 300]
+        rare300 = (float(np.mean([r["waves"][at300[-1]]["rare_ge1"] for r in runs])) if at300 else None)
+        rows.append({"data": data, "strategy": strategy, "seeds": sorted(r["seed"] for r in runs),
+                     "full_pool": full, "mean_macro_f1": float(np.mean(curve)), "final_macro_f1": curve[-1],
+                     "final_labels": labels[-1], "labels_to_95pct": reach, "rare_ge1_at_300": rare300,
+                     "n_rare": len(runs[0].get("config", {}).get("rare_classes", [])),
+                     "mean_seconds_per_wave": float(np.mean([w["seconds"] for r in runs for w in r["waves"]]))})
+    return rows
+
+
+def summary_markdown(directories: list[Path]) -> str:
+    lines = ["| set | strategy | seeds | full pool | mean macro-F1 (curve) | macro-F1 at end | labels to 95 % "
+             "| rarest-20 % classes with ≥1 label at 300 | s / wave |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for directory in directories:
+        for row in summary_rows(Path(directory)):
+            reach = row["labels_to_95pct"] if row["labels_to_95pct"] is not None else f"> {row['final_labels']}"
+            rare = "–" if row["rare_ge1_at_300"] is None else f"{row['rare_ge1_at_300']:.1f} / {row['n_rare']}"
+            lines.append(f"| {row['data']} | {row['strategy']} | {len(row['seeds'])} | {row['full_pool']:.3f} | "
+                         f"{row['mean_macro_f1']:.3f} | {row['final_macro_f1']:.3f} ({row['final_labels']}) | "
+                         f"{reach} | {rare} | {row['mean_seconds_per_wave']:.1f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m learner.simulation DIR [DIR ...]: the markdown target table
+    print(summary_markdown([Path(p) for p in sys.argv[1:]]))

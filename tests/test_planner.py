@@ -252,3 +252,15 @@ def test_score_stats_and_packing():
     assert [unpack_probs(b) for b in pack_probs_matrix(proba)][1] == pytest.approx(proba[1], abs=1e-3)
     with pytest.raises(ValueError, match="2 labels, expected 3"):
         unpack_probs(pack_probs([0.5, 0.5]), 3)
+
+
+def test_dry_strategy_slots_resplit_by_share_and_reported():
+    snap, _ = make_pool(n=800, with_model=False, labeled_share=0.0)
+    snap.rule_rows = {}  # no rules: the "rules" share must go to the others by their shares
+    config = PlannerConfig(wave_size=70, random_share=0.0,
+                           cold_start_mix={"rules": 0.3, "label_names": 0.6, "diversity": 0.1})
+    plan = plan_wave(snap, config, seed=0)
+    achieved = plan.report["strategy_achieved"]
+    assert achieved["rules"] == 0
+    assert achieved["label_names"] == 60 and achieved["diversity"] == 10
+    assert any("strategy rules filled 0 of 21" in note for note in plan.report["notes"])
