@@ -52,6 +52,9 @@ class PlannerConfig:
     # With a model, cluster only the less certain part of the pool ("uncertain") or all of it ("all").
     diversity_focus: str = "uncertain"
     rare_max_queries: int = 256
+    # How rare-label picks are shared among rare labels: "stride" (rate 1 / (labeled + 1)) or
+    # "round_robin" (one per label per round, rarest first).
+    rare_allocation: str = "stride"
 
 
 @dataclass
@@ -220,7 +223,8 @@ def _build_candidates(snapshot: PoolSnapshot, config: PlannerConfig, mix: dict[s
             cands[strategy] = selection.band_candidates(ctx, config.band)
         elif strategy == "rare":
             cands[strategy] = selection.rare_candidates(ctx, config.rare_threshold, limit,
-                                                        max_queries=config.rare_max_queries)
+                                                        max_queries=config.rare_max_queries,
+                                                        allocation=config.rare_allocation)
         elif strategy == "diversity":
             n_clusters = int(math.ceil(want * 1.5)) + 5
             subset = None

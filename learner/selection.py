@@ -107,6 +107,28 @@ def _interleave(per_label: list[tuple[int, np.ndarray, list[str]]], limit: int):
     return np.array(rows, dtype=np.int64), reasons, np.array(hints, dtype=np.int64)
 
 
+def _stride_merge(per_label: list[tuple[int, np.ndarray, list[str]]], counts: np.ndarray, limit: int):
+    """Merge per-label rankings so a label with c examples gets picks at rate 1 / (c + 1): the
+    i-th item of label l has priority (i + 1) * (counts[l] + 1); ties keep the given label order."""
+    keyed = []
+    for order, (label, label_rows, label_reasons) in enumerate(per_label):
+        step = float(counts[label]) + 1.0
+        for i, row in enumerate(label_rows):
+            keyed.append(((i + 1) * step, order, i, int(row), label_reasons[i], label))
+    keyed.sort(key=lambda t: (t[0], t[1], t[2]))
+    rows, reasons, hints, seen = [], [], [], set()
+    for _, _, _, row, reason, label in keyed:
+        if row in seen:
+            continue
+        seen.add(row)
+        rows.append(row)
+        reasons.append(reason)
+        hints.append(label)
+        if len(rows) >= limit:
+            break
+    return np.array(rows, dtype=np.int64), reasons, np.array(hints, dtype=np.int64)
+
+
 def margin_candidates(ctx: SelectionContext, limit: int) -> CandidateList:
     rows = np.flatnonzero(ctx.eligible)
     margin = ctx.stats["margin"][rows]
@@ -136,14 +158,22 @@ def rare_labels(label_counts: np.ndarray, threshold: int) -> np.ndarray:
 
 
 def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_label: int = 6,
-                    max_queries: int = 256, unseen_depth: int = 2) -> CandidateList:
-    """Rarest labels first; per label, probability-ranked items alternate with nearest neighbours
-    of its labeled examples (max similarity to any of at most ``max_queries`` examples overall)."""
+                    max_queries: int = 256, unseen_depth: int = 2, allocation: str = "stride") -> CandidateList:
+    """Rare labels (fewer labeled examples than ``threshold``), rarest first. Labels with no
+    example yet: up to ``unseen_depth`` neighbours of the label's name. Others: items ranked by
+    that label's probability alternate with nearest neighbours of its labeled examples (max
+    similarity to any of at most ``max_queries`` examples overall). ``allocation``: "stride" gives
+    a label with c labeled examples picks at a rate proportional to 1 / (c + 1) (the i-th pick of a
+    label gets priority i * (c + 1)); "round_robin" gives every rare label one pick per round."""
     rare = rare_labels(ctx.label_counts, threshold)
     rows = np.flatnonzero(ctx.eligible)
     if len(rare) == 0 or len(rows) == 0:
         return CandidateList(np.zeros(0, dtype=np.int64), [])
-    per_label = max(per_label, int(np.ceil(limit / len(rare))) + 1)
+    weights = 1.0 / (ctx.label_counts[rare].astype(np.float64) + 1.0)
+    depth = {int(lab): max(per_label, int(np.ceil(limit / len(rare))) + 1) for lab in rare}
+    if allocation == "stride":
+        for lab, w in zip(rare, weights, strict=True):
+            depth[int(lab)] = min(limit, max(2, int(np.ceil(limit * w / weights.sum())) + 2))
 
     knn_score = None
     if ctx.embeddings is not None:
@@ -189,10 +219,10 @@ def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_la
             continue
         by_prob = np.zeros(0, dtype=np.int64)
         if ctx.proba is not None:
-            by_prob = top_rows(ctx.proba[rows, label], rows, per_label)
+            by_prob = top_rows(ctx.proba[rows, label], rows, (depth[label] + 1) // 2)
         by_knn = np.zeros(0, dtype=np.int64)
         if knn_score is not None and label in knn_score:
-            by_knn = top_rows(knn_score[label], rows, per_label)
+            by_knn = top_rows(knn_score[label], rows, (depth[label] + 1) // 2)
         merged, reasons = [], []
         for i in range(max(len(by_prob), len(by_knn))):
             if i < len(by_prob):
@@ -206,7 +236,10 @@ def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_la
         lists.append((label, np.array(merged, dtype=np.int64), reasons))
     # Labels nobody has labeled yet come first, each with up to ``unseen_depth`` name neighbours.
     first_rows, first_reasons, first_hints = _interleave(unseen_lists, limit)
-    rest_rows, rest_reasons, rest_hints = _interleave(lists, limit)
+    if allocation == "stride":
+        rest_rows, rest_reasons, rest_hints = _stride_merge(lists, ctx.label_counts, limit)
+    else:
+        rest_rows, rest_reasons, rest_hints = _interleave(lists, limit)
     picked = np.concatenate([first_rows, rest_rows]).astype(np.int64)
     reasons = first_reasons + rest_reasons
     hints = np.concatenate([first_hints, rest_hints]).astype(np.int64)

@@ -166,8 +166,9 @@ def test_rare_strategy_targets_rare_labels():
     rare = set(np.flatnonzero(counts < config.rare_threshold).tolist())
     assert len(rare) >= 2
     assert all(p.hint_label in rare for p in plan.picks)
-    # Mostly right: the candidates really are of the rare labels.
-    assert np.mean([y[p.row] in rare for p in plan.picks]) > 0.6
+    # The candidates are of the rare labels far more often than the pool's base rate.
+    base_rate = np.isin(y[~snap.labeled], list(rare)).mean()
+    assert np.mean([y[p.row] in rare for p in plan.picks]) > max(0.4, 4 * base_rate)
 
 
 def test_cold_start_picks_rule_matches_and_label_name_neighbours():
