@@ -232,3 +232,13 @@ def test_undo_reopens_the_assignment_and_signals(project, ann):
     services.undo_last_answer(project, ann)
     with pytest.raises(services.NotFound, match="no answer to undo"):
         services.undo_last_answer(project, ann)
+
+
+def test_an_item_whose_lease_expired_unanswered_can_come_back_to_the_same_annotator(project, ann):
+    _, items = make_open_wave(project, 2)
+    first = services.lease_batch(project, ann)
+    Assignment.objects.filter(annotator=ann).update(expires_at=timezone.now() - timedelta(seconds=1))
+    again = services.lease_batch(project, ann)
+    assert not again.resumed and item_ids(again) == [i.pk for i in items]
+    assert {a.pk for a in again.assignments}.isdisjoint(a.pk for a in first.assignments)
+    assert Assignment.objects.filter(annotator=ann, state=Assignment.EXPIRED).count() == 2

@@ -7,7 +7,9 @@ Decisions worth knowing:
   held by an answered or skipped assignment (``done``/``skipped``) or by an unexpired lease; an
   expired lease frees it. A skip is the item's answer for this wave, as the planner counts wave
   completion (skips included); the item stays unlabeled, so a later wave may pick it again for
-  someone else. An annotator never gets an item they hold, answered or skipped.
+  someone else. An annotator never gets an item they hold, answered or skipped; an item whose
+  lease expired unanswered may come back to them (otherwise a lone annotator who paused would
+  strand it), and never while another annotator fills its slot.
 * **Locking.** Leasing locks candidate wave items with ``SELECT … FOR UPDATE SKIP LOCKED`` and
   then recounts their slots in a fresh statement: every write that takes a slot holds the wave
   item's row lock until it commits, so the recount sees all of them (PostgreSQL, READ COMMITTED).
