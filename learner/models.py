@@ -62,8 +62,12 @@ class Embedding(models.Model):
 
 
 class ItemScore(models.Model):
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="scores")
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="scores")
+    # Derived, recomputable rows written 100k at a time: no database-level foreign keys (their
+    # per-row checks doubled the COPY time); Django's on_delete still cascades deletions.
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="scores", db_constraint=False)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="scores", db_constraint=False
+    )
     probs = models.BinaryField()  # calibrated probabilities, float16, in label_map order
     top_label = models.PositiveIntegerField()
     top_prob = models.FloatField()

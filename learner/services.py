@@ -484,16 +484,15 @@ def route_low_confidence(version: ModelVersion) -> int:
     confident first, at most ``review_share_max`` of the scored unlabeled pool. When fewer than
     ``review_share_min`` are below threshold, the least confident predictions overall top the
     queue up to that share, so leads always audit a steady sample. Open tasks from earlier
-    versions count against the cap. Returns how many tasks were created.
+    versions count against the cap. Returns how many tasks were created. The selection runs in
+    the database: only the routed rows come back.
     """
+    from django.db.models import Q
+
     project = version.project
-    labeled = set(selectors.resolve_item_labels(project))
-    rows = [
-        r
-        for r in ItemScore.objects.filter(model_version=version).values_list("item_id", "top_label", "top_prob")
-        if r[0] not in labeled
-    ]
-    n = len(rows)
+    labeled = list(selectors.resolve_item_labels(project))
+    scores = ItemScore.objects.filter(model_version=version).exclude(item_id__in=labeled)
+    n = scores.count()
     if n == 0:
         return 0
     cap = math.floor(project.review_share_max * n + 1e-9)
@@ -508,12 +507,20 @@ def route_low_confidence(version: ModelVersion) -> int:
         return 0
     label_map = version.label_map
     thresholds = version.thresholds or {}
-    ranked = sorted(rows, key=lambda r: r[2])
-    below = [r for r in ranked if r[2] < float(thresholds.get(label_map[r[1]], 0.0) or 0.0)]
-    chosen = below[: cap]
+    below_q = Q(pk__in=[])
+    for index, name in enumerate(label_map):
+        threshold = float(thresholds.get(name, 0.0) or 0.0)
+        if threshold > 0:
+            below_q |= Q(top_label=index, top_prob__lt=threshold)
+    columns = ("item_id", "top_label", "top_prob")
+    chosen = list(scores.filter(below_q).order_by("top_prob", "item_id").values_list(*columns)[:cap])
     if len(chosen) < floor_count:
-        picked = {r[0] for r in chosen}
-        chosen += [r for r in ranked if r[0] not in picked][: floor_count - len(chosen)]
+        picked = [r[0] for r in chosen]
+        chosen += list(
+            scores.exclude(item_id__in=picked).order_by("top_prob", "item_id").values_list(*columns)[
+                : floor_count - len(chosen)
+            ]
+        )
     new = [r for r in chosen if r[0] not in open_items][:room]
     tasks = [
         ReviewTask(

@@ -48,3 +48,25 @@ def test_pool_copy_is_dropped_when_items_change(db, project_factory):
     assert fresh is not first
     assert fresh_ids.tolist() == [*ids[1:].tolist(), new.id]
     assert np.array_equal(fresh[-1], np.ones(384, np.float32)) and np.array_equal(fresh[:-1], first[1:])
+
+
+def test_scores_follow_their_item_and_version_when_deleted(db, project_factory, eager_celery,
+                                                           django_capture_on_commit_callbacks):
+    """ItemScore has no database-level foreign keys (speed); Django's cascade must still clean up."""
+    from labeling.items.models import Item
+    from learner.models import ItemScore
+    from learner.services import active_model, request_retrain
+
+    project, _ = helpers.build_project(project_factory, slug="cascade", n_items=80, n_labeled=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        request_retrain(project)
+    version = active_model(project)
+    assert ItemScore.objects.filter(model_version=version).count() == 80
+    item = Item.objects.filter(project=project).order_by("id").last()
+    item.delete()
+    assert not ItemScore.objects.filter(item_id=item.id).exists()
+    version.delete()
+    assert not ItemScore.objects.filter(model_version_id=version.id).exists()
+
+
+eager_celery = helpers.eager_celery
