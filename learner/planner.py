@@ -54,7 +54,7 @@ class PlannerConfig:
     rare_max_queries: int = 256
     # How rare-label picks are shared among rare labels: "stride" (rate 1 / (labeled + 1)) or
     # "round_robin" (one per label per round, rarest first).
-    rare_allocation: str = "stride"
+    rare_allocation: str = "round_robin"
 
 
 @dataclass
