@@ -10,7 +10,9 @@
   const charts = {};
 
   function fmt(x, digits) {
-    return (x === null || x === undefined) ? "—" : Number(x).toFixed(digits === undefined ? 3 : digits);
+    if (x === null || x === undefined) return "—";
+    if (digits === undefined && Number.isInteger(x)) return String(x);
+    return Number(x).toFixed(digits === undefined ? 3 : digits);
   }
   function section(el) { return el.closest("section"); }
   function empty(el, isEmpty) {
@@ -52,9 +54,10 @@
     draw("chart-waves", {
       type: "bar",
       data: {labels: waves, datasets: names.map(function (name, i) {
-        return {label: (rare.has(name) ? "★ " : "") + name, data: data.labeled_per_wave.series[name],
-                backgroundColor: rare.has(name) ? RARE : PALETTE[i % PALETTE.length],
-                borderColor: rare.has(name) ? "#7c2d12" : undefined, borderWidth: rare.has(name) ? 1 : 0};
+        // Every label keeps its own colour; rare ones get a ★ and a thick orange outline.
+        return {label: (rare.has(name) ? "★ " : "") + name + (rare.has(name) ? " (rare)" : ""),
+                data: data.labeled_per_wave.series[name], backgroundColor: PALETTE[i % PALETTE.length],
+                borderColor: rare.has(name) ? RARE : "#fff", borderWidth: rare.has(name) ? 3 : 1};
       })},
       options: {animation: false, responsive: true, scales: {x: {stacked: true}, y: {stacked: true, title: {display: true, text: "items labeled"}}},
                 plugins: {legend: {labels: {boxWidth: 10}}}},
@@ -69,8 +72,10 @@
     draw("chart-curve", {
       type: "line",
       data: {labels: pts.map(function (p) { return "v" + p.version + " (" + p.train_size + ")"; }),
-             datasets: [{label: "macro-F1", data: pts.map(function (p) { return p.macro_f1; }), borderColor: PALETTE[0]},
-                        {label: "rare-label recall", data: pts.map(function (p) { return p.rare_recall; }), borderColor: RARE}]},
+             datasets: [{label: "macro-F1", data: pts.map(function (p) { return p.macro_f1; }), borderColor: PALETTE[0],
+                         backgroundColor: PALETTE[0], pointRadius: 5},
+                        {label: "rare-label recall", data: pts.map(function (p) { return p.rare_recall; }), borderColor: RARE,
+                         backgroundColor: RARE, pointRadius: 5, pointStyle: "triangle"}]},
       options: {animation: false, scales: {y: {min: 0, max: 1}, x: {title: {display: true, text: "model version (training labels)"}}}},
     });
   }
@@ -186,7 +191,9 @@
     const rows = data.throughput || [];
     empty(table, !rows.length);
     if (!rows.length) return;
-    const keys = Object.keys(rows[0]);
+    const wanted = ["username", "role", "answers", "skips", "undone", "last_24h", "median_seconds_per_answer",
+                    "agreement_with_others"];
+    const keys = Object.keys(rows[0]).filter(function (k) { return wanted.indexOf(k) >= 0; });
     fillTable(table, keys.map(function (k) { return k.replace(/_/g, " "); }), rows.map(function (r) {
       return keys.map(function (k) { const v = r[k]; return typeof v === "number" ? String(Math.round(v * 100) / 100) : String(v === null ? "—" : v); });
     }));
