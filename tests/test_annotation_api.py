@@ -155,6 +155,14 @@ def test_undo_over_http(project, ann):
     assert r.status_code == 404 and "no answer to undo" in r.json()["detail"]
 
 
+def test_renew_over_http(project, ann):
+    make_open_wave(project, 2)
+    client = api_as(ann)
+    lease(client)
+    response = client.post("/api/projects/api/batches/renew/", {}, format="json")
+    assert response.status_code == 200 and response.json()["renewed"] == 2
+
+
 def test_token_auth_works(project, ann):
     make_open_wave(project, 1)
     token = Token.objects.create(user=ann)
@@ -184,7 +192,8 @@ def test_schema_lists_the_annotation_endpoints(admin_client):
     schema = admin_client.get("/api/schema/?format=json")
     assert schema.status_code == 200
     paths = json.loads(schema.content)["paths"]
-    for path in ("/api/projects/{slug}/batches/", "/api/projects/{slug}/annotations/",
+    for path in ("/api/projects/{slug}/batches/", "/api/projects/{slug}/batches/renew/",
+                 "/api/projects/{slug}/annotations/",
                  "/api/projects/{slug}/annotations/undo/", "/api/projects/{slug}/agreement/",
                  "/api/projects/{slug}/review/"):
         assert path in paths

@@ -242,3 +242,16 @@ def test_an_item_whose_lease_expired_unanswered_can_come_back_to_the_same_annota
     assert not again.resumed and item_ids(again) == [i.pk for i in items]
     assert {a.pk for a in again.assignments}.isdisjoint(a.pk for a in first.assignments)
     assert Assignment.objects.filter(annotator=ann, state=Assignment.EXPIRED).count() == 2
+
+
+def test_renewing_extends_only_unexpired_leases(project, ann, settings):
+    make_open_wave(project, 3)
+    batch = services.lease_batch(project, ann, size=2).assignments
+    soon = timezone.now() + timedelta(seconds=5)
+    Assignment.objects.filter(pk=batch[0].pk).update(expires_at=soon)
+    Assignment.objects.filter(pk=batch[1].pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.renew_leases(project, ann) == 1
+    batch[0].refresh_from_db()
+    batch[1].refresh_from_db()
+    assert batch[0].expires_at > soon + timedelta(seconds=settings.LONGTAIL_LEASE_SECONDS - 60)
+    assert batch[1].expires_at < timezone.now()

@@ -1,5 +1,6 @@
 """REST API of the annotator's side. Members (annotators, leads, admins) lease and answer;
 agreement and the review queue are for leads and admins. Non-members get 404."""
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
@@ -47,6 +48,14 @@ class LeaseBatchView(ProjectAPIView):
         params.is_valid(raise_exception=True)
         leased = services.lease_batch(self.project, request.user, size=params.validated_data.get("size"))
         return Response(batch_response_data(self.project, request.user, leased))
+
+
+class RenewLeasesView(ProjectAPIView):
+    @extend_schema(request=None, responses=serializers.RenewedSerializer,
+                   summary="Extend your unexpired leases (keeps an open batch yours)")
+    def post(self, request, slug):
+        renewed = services.renew_leases(self.project, request.user)
+        return Response({"renewed": renewed, "lease_seconds": settings.LONGTAIL_LEASE_SECONDS})
 
 
 class AnswerView(ProjectAPIView):

@@ -193,6 +193,15 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
     return LeasedBatch(leased, resumed=False)
 
 
+def renew_leases(project: Project, user) -> int:
+    """Extend the annotator's unexpired leases in the project (the page calls this while a batch
+    is open). An expired lease is not revived: its slot may belong to someone else by now."""
+    now = timezone.now()
+    return Assignment.objects.filter(
+        annotator=user, state=Assignment.LEASED, expires_at__gt=now, wave_item__wave__project=project
+    ).update(expires_at=lease_expiry(now))
+
+
 def ensure_other_label(project: Project) -> Label:
     """The project's "none of these" label, created on first use when the project has none."""
     other = project.labels.filter(is_other=True, parent__isnull=True).order_by("order", "pk").first()

@@ -6,6 +6,7 @@ urlpatterns = [
     path("p/<slug:slug>/annotate/", views.annotate_page, name="annotate"),
     path("p/<slug:slug>/review/", views.review_page, name="review"),
     path("api/projects/<slug:slug>/batches/", api.LeaseBatchView.as_view(), name="api-lease-batch"),
+    path("api/projects/<slug:slug>/batches/renew/", api.RenewLeasesView.as_view(), name="api-renew-leases"),
     path("api/projects/<slug:slug>/annotations/", api.AnswerView.as_view(), name="api-answer"),
     path("api/projects/<slug:slug>/annotations/undo/", api.UndoView.as_view(), name="api-undo"),
     path("api/projects/<slug:slug>/agreement/", api.AgreementView.as_view(), name="api-agreement"),

@@ -1,4 +1,5 @@
 """Pages: the annotation page (members) and the adjudication queue (leads and admins)."""
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
@@ -26,6 +27,8 @@ def annotate_page(request, slug):
         "leaseUrl": f"/api/projects/{project.slug}/batches/",
         "answerUrl": f"/api/projects/{project.slug}/annotations/",
         "undoUrl": f"/api/projects/{project.slug}/annotations/undo/",
+        "renewUrl": f"/api/projects/{project.slug}/batches/renew/",
+        "leaseSeconds": settings.LONGTAIL_LEASE_SECONDS,
         "labels": labels,
         "builtinOther": None if has_other else {"name": services.OTHER_LABEL_NAME, "hotkey": "0"},
         "showWhy": is_lead,

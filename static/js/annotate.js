@@ -491,6 +491,11 @@
     if (outbox.length) { e.preventDefault(); e.returnValue = ""; }
   });
 
+  // Keep an open batch ours while someone reads slowly: renew at a third of the lease time.
+  setInterval(() => {
+    if (items.some((it) => !it.answer) && !halted) post(config.renewUrl, {}).catch(() => {});
+  }, Math.max(config.leaseSeconds / 3, 10) * 1000);
+
   // A batch still held from an earlier visit shows at once.
   if (config.batch.length) loadBatch(config.batch);
   setSaveStatus();
