@@ -77,6 +77,7 @@ def review_page(request, slug):
     return render(request, "annotations/review.html", {
         "project": project, "tasks": tasks, "label_choices": label_choices, "reason": reason,
         "counts": selectors.review_counts(project), "lead_nav": _optional_template(LEAD_NAV),
+        "agreement": selectors.agreement_summary(project),
     })
 
 
