@@ -162,3 +162,19 @@ def test_review_page_roles(project, people, make_user, client):
     assert client.get("/p/rev/review/").status_code == 403
     client.force_login(make_user("root", superuser=True))
     assert client.get("/p/rev/review/").status_code == 200
+
+
+def test_low_confidence_tasks_propose_the_models_label_in_both_detail_shapes(project, people, wave_items, client):
+    pool = ReviewTask.objects.create(project=project, item=wave_items[0], reason=ReviewTask.LOW_CONFIDENCE,
+                                     detail={"model_version": 3, "predicted": "fraud", "prob": 0.31,
+                                             "threshold": 0.5})
+    api = ReviewTask.objects.create(project=project, item=wave_items[1], reason=ReviewTask.LOW_CONFIDENCE,
+                                    detail={"origin": "predict_api",
+                                            "prediction": {"label": "login", "prob": 0.44, "needs_review": True}})
+    client.force_login(people["lea"])
+    html = client.get("/p/rev/review/?reason=low_confidence").content.decode()
+    fraud, login = label(project, "fraud"), label(project, "login")
+    for task, proposed in ((pool, fraud), (api, login)):
+        card = html.split(f'id="task-{task.pk}"')[1].split("</section>")[0]
+        assert f'name="label" value="{proposed.pk}" class="primary">{proposed.name}</button>' in card
+    assert "<dt>prediction.prob</dt><dd>0.44</dd>" in html and "<dt>threshold</dt><dd>0.5</dd>" in html

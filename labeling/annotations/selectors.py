@@ -1,5 +1,6 @@
 """Reads of the annotator's side: the batch an annotator holds, progress, agreement, throughput
 and the review queue. ``agreement_summary`` and ``annotator_throughput`` feed the lead pages."""
+import json
 from collections import defaultdict
 from datetime import timedelta
 from itertools import combinations
@@ -229,6 +230,50 @@ def review_queue(project: Project, *, reason: str | None = None, limit: int | No
     for task in tasks:
         task.answers = answers.get(task.item_id, [])
     return tasks
+
+
+def add_proposals(tasks: list[ReviewTask], labels: list[dict]) -> None:
+    """For the adjudication page: ``task.proposed`` (labels the evidence proposes: the annotators'
+    answers, then the model's prediction) and ``task.detail_rows`` (the detail as text rows)."""
+    names = {label["id"]: label["name"] for label in labels}
+    ids_by_name = {label["name"]: label["id"] for label in labels}
+    for task in tasks:
+        proposed = []
+        for answer in getattr(task, "answers", []):
+            if answer.label_id and answer.label_id not in proposed:
+                proposed.append(answer.label_id)
+        predicted = _predicted_label_id(task.detail or {}, ids_by_name)
+        if predicted in names and predicted not in proposed:
+            proposed.append(predicted)
+        task.proposed = [{"id": pk, "name": names[pk]} for pk in proposed if pk in names]
+        task.detail_rows = _detail_rows(task.detail or {})
+
+
+def _predicted_label_id(detail: dict, ids_by_name: dict) -> int | None:
+    """The model's label in a low-confidence task's detail, in the shapes the learner writes:
+    {"predicted": name} (pool scoring) or {"prediction": {"label": name}} (predict API)."""
+    if isinstance(detail.get("predicted_label_id"), int):
+        return detail["predicted_label_id"]
+    prediction = detail.get("prediction")
+    name = detail.get("predicted") or (prediction.get("label") if isinstance(prediction, dict) else None)
+    return ids_by_name.get(name) if isinstance(name, str) else None
+
+
+def _detail_rows(detail: dict) -> list[tuple[str, str]]:
+    """A task's detail as (key, text) rows, one level of nesting flattened ("prediction.prob")."""
+    rows = []
+    for key, value in detail.items():
+        if key == "answers":  # shown from the annotations themselves
+            continue
+        if isinstance(value, dict):
+            rows.extend((f"{key}.{k}", _plain(v)) for k, v in value.items())
+        else:
+            rows.append((str(key), _plain(value)))
+    return sorted(rows)
+
+
+def _plain(value) -> str:
+    return "—" if value is None else value if isinstance(value, str) else json.dumps(value)
 
 
 def review_counts(project: Project) -> dict:

@@ -58,21 +58,7 @@ def review_page(request, slug):
     reason = reason if reason in dict(ReviewTask.REASONS) else None
     tasks = selectors.review_queue(project, reason=reason, limit=50)
     labels = selectors.labels_payload(project)
-    names = {label["id"]: label["name"] for label in labels}
-    for task in tasks:
-        # Label choices the evidence proposes: the annotators' answers and the model's prediction.
-        proposed = []
-        for answer in task.answers:
-            if answer.label_id and answer.label_id not in proposed:
-                proposed.append(answer.label_id)
-        predicted = (task.detail or {}).get("predicted_label_id")
-        if isinstance(predicted, int) and predicted in names and predicted not in proposed:
-            proposed.append(predicted)
-        task.proposed = [{"id": pk, "name": names[pk]} for pk in proposed if pk in names]
-        task.detail_rows = sorted(
-            (str(k), v if isinstance(v, str | int | float | bool) or v is None else str(v))
-            for k, v in (task.detail or {}).items() if k != "answers"
-        )
+    selectors.add_proposals(tasks, labels)
     label_choices = [{"id": label["id"], "name": label["full_name"]} for label in labels]
     return render(request, "annotations/review.html", {
         "project": project, "tasks": tasks, "label_choices": label_choices, "reason": reason,
