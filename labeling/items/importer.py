@@ -26,7 +26,7 @@ from .dedup import BANDS, Grouper
 from .models import ImportBatch, Item, ItemLsh
 from .normalize import text_hash
 from .readers import FileError, RowError, detect_format, open_reader
-from .store import DbDedupStore
+from .store import DbDedupStore, insert_band_keys
 
 CHUNK = 5000
 Progress = Callable[[str, float, dict], None]  # phase ('validate' | 'write'), fraction 0..1, counts
@@ -275,11 +275,7 @@ class _Writer:
                 item.dup_group = g
                 later.append(item)
         Item.objects.bulk_update(later, ["dup_group"], batch_size=500)
-        ItemLsh.objects.bulk_create(
-            [ItemLsh(item_id=ids[i], project_id=self.project.id, **{f"b{b}": int(k) for b, k in enumerate(plan.keys[pos])})
-             for pos, i in enumerate(plan.banded_rows)],
-            batch_size=1000,
-        )
+        insert_band_keys(self.project.id, [ids[i] for i in plan.banded_rows], plan.keys)
         annotations = [
             Annotation(project=self.project, item_id=item_id, label_id=self.label_id(r.get("label"), r.get("coarse_label")),
                        origin=Annotation.IMPORT, annotator=None)
@@ -302,6 +298,8 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
     reader = open_reader(path, fmt)
     size = max(1, path.stat().st_size)
     writer = _Writer(project, batch, v)
+    if progress:
+        progress("write", 0.0, {"rows_imported": 0})
     with transaction.atomic():
         chunk: list[dict] = []
         for ordinal, record in enumerate(reader.records()):

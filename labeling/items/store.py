@@ -34,6 +34,8 @@ class DbDedupStore:
         return found
 
     def items_for_band_keys(self, keys: np.ndarray) -> dict[int, list[int]]:
+        if connection.vendor == "postgresql":
+            return self._items_for_band_keys_pg(keys)
         found: dict[int, list[int]] = {}
         size = _batch_size()
         for band in range(BANDS):
@@ -52,3 +54,41 @@ class DbDedupStore:
             for (item_id, group, _), sh in zip(rows, shingles, strict=True):
                 out[item_id] = (group or item_id, sh)
         return out
+
+    def _items_for_band_keys_pg(self, keys: np.ndarray) -> dict[int, list[int]]:
+        """One query for all bands: PostgreSQL ORs the 16 band indexes into one bitmap scan, and
+        arrays travel as one parameter each instead of thousands."""
+        wanted = [np.unique(keys[:, band]).tolist() for band in range(BANDS)]
+        columns = [f"b{band}" for band in range(BANDS)]
+        where = " OR ".join(f"{c} = ANY(%s::bigint[])" for c in columns)
+        sql = f"SELECT item_id, {', '.join(columns)} FROM {ItemLsh._meta.db_table} WHERE project_id = %s AND ({where})"
+        sets = [set(w) for w in wanted]
+        found: dict[int, list[int]] = {}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.project_id, *wanted])
+            for item_id, *row in cursor.fetchall():
+                for band, key in enumerate(row):
+                    if key in sets[band]:
+                        found.setdefault(key, []).append(item_id)
+        return found
+
+
+def insert_band_keys(project_id: int, item_ids: list[int], keys: np.ndarray) -> None:
+    """Store the LSH keys of new items: execute_values pages of 5,000 rows on PostgreSQL (the ORM's
+    per-value preparation costs more than the insert here), bulk_create elsewhere."""
+    if not item_ids:
+        return
+    if connection.vendor == "postgresql":
+        from psycopg2.extras import execute_values
+
+        columns = ", ".join(f"b{band}" for band in range(BANDS))
+        rows = [(item_id, project_id, *row) for item_id, row in zip(item_ids, keys.tolist(), strict=True)]
+        with connection.cursor() as cursor:
+            execute_values(cursor.cursor, f"INSERT INTO {ItemLsh._meta.db_table} (item_id, project_id, {columns}) VALUES %s",
+                           rows, page_size=5000)
+        return
+    ItemLsh.objects.bulk_create(
+        [ItemLsh(item_id=item_id, project_id=project_id, **{f"b{b}": k for b, k in enumerate(row)})
+         for item_id, row in zip(item_ids, keys.tolist(), strict=True)],
+        batch_size=1000,
+    )
