@@ -129,15 +129,33 @@ def build_pool(seed: int = 0):
 
 
 CPU: dict[str, float] = {}
+DB_CPU: dict[str, float] = {}
+
+
+def backend_cpu() -> float:
+    """CPU seconds used so far by the PostgreSQL backend serving this process's connection (read
+    from /proc: the server runs on this machine); 0.0 where it cannot be read."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def timed(timings: dict, key: str, fn, *args, **kwargs):
-    """Wall time into ``timings``; this process's CPU time into CPU (the machine is shared, so
-    wall time includes waiting for a core; PostgreSQL's own CPU is not in the CPU figure)."""
-    started, cpu = time.perf_counter(), time.process_time()
+    """Wall time into ``timings``; CPU time of this process into CPU and of its PostgreSQL
+    backend into DB_CPU. The machine is shared: wall time includes waiting for a core, the CPU
+    figures do not (their sum is what the step costs on an otherwise idle machine)."""
+    started, cpu, db_cpu = time.perf_counter(), time.process_time(), backend_cpu()
     out = fn(*args, **kwargs)
     timings[key] = round(time.perf_counter() - started, 3)
     CPU[key] = round(time.process_time() - cpu, 3)
+    DB_CPU[key] = round(backend_cpu() - db_cpu, 3)
     return out
 
 
@@ -151,7 +169,8 @@ def breakdown(project) -> dict:
     clear_memos()
     t: dict[str, float] = {}
     CPU.clear()
-    started, cpu = time.perf_counter(), time.process_time()
+    DB_CPU.clear()
+    started, cpu, db_cpu = time.perf_counter(), time.process_time(), backend_cpu()
     timed(t, "check_unembedded", services.unembedded_item_ids, project)
     data = timed(t, "load_training_set", training_set, project)
     timed(t, "load_embeddings_training", vectors_for_items, project.id, services.model_id(), data.item_ids)
@@ -166,11 +185,14 @@ def breakdown(project) -> dict:
     timed(t, "open_wave", waves.open_wave, wave)
     t["total"] = round(time.perf_counter() - started, 3)
     CPU["total"] = round(time.process_time() - cpu, 3)
+    DB_CPU["total"] = round(backend_cpu() - db_cpu, 3)
     # The same pool load again, warm: what every step after the first pays.
     timed(t, "load_embeddings_pool_warm", project_matrix, project.id, services.model_id())
     return {
         "timings_s": t,
         "process_cpu_s": dict(CPU),
+        "postgres_backend_cpu_s": dict(DB_CPU),
+        "cpu_total_s": round(CPU["total"] + DB_CPU["total"], 3),
         "plan_internal_s": wave.report.get("timings", {}),
         "scored_rows": n,
         "review_tasks": routed,
@@ -191,12 +213,14 @@ def end_to_end(project) -> dict:
 
     Wave.objects.filter(project=project).update(state=Wave.CLOSED)
     clear_memos()
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, db_cpu = time.perf_counter(), time.process_time(), backend_cpu()
     run = request_retrain(project, reason="bench")  # autocommit: on_commit runs the pipeline now
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    db_cpu = backend_cpu() - db_cpu
     run = TaskRun.objects.get(pk=run.pk)
-    return {"seconds_cold_memo": round(elapsed, 3), "process_cpu_s": round(cpu, 3), "state": run.state,
+    return {"seconds_cold_memo": round(elapsed, 3), "process_cpu_s": round(cpu, 3),
+            "postgres_backend_cpu_s": round(db_cpu, 3), "state": run.state,
             "message": run.message, "load_average_1min": round(os.getloadavg()[0], 2), "detail": run.detail}
 
 
@@ -232,15 +256,22 @@ def main() -> int:
     }
     result["breakdown"] = breakdown(project)
     result["end_to_end_eager"] = end_to_end(project)
-    total = result["breakdown"]["timings_s"]["total"]
-    result["within_target"] = bool(total <= TARGET_S and result["end_to_end_eager"]["seconds_cold_memo"] <= TARGET_S)
+    # The turnaround is the pipeline as it runs (end to end); the breakdown's total adds a second
+    # cold pool load and the per-step measuring, so it is reported beside it, not instead.
+    result["turnaround_s"] = result["end_to_end_eager"]["seconds_cold_memo"]
+    result["turnaround_cpu_s"] = round(result["end_to_end_eager"]["process_cpu_s"]
+                                       + result["end_to_end_eager"]["postgres_backend_cpu_s"], 3)
+    result["within_target"] = bool(result["turnaround_s"] <= TARGET_S)
+    result["breakdown_total_within_target"] = bool(result["breakdown"]["timings_s"]["total"] <= TARGET_S)
     out = ROOT / "bench" / "results" / "turnaround.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(json.dumps({"breakdown": result["breakdown"]["timings_s"], "cpu": result["breakdown"]["process_cpu_s"],
+                      "db_cpu": result["breakdown"]["postgres_backend_cpu_s"],
                       "plan_internal": result["breakdown"]["plan_internal_s"],
                       "end_to_end": result["end_to_end_eager"]["seconds_cold_memo"],
                       "end_to_end_cpu": result["end_to_end_eager"]["process_cpu_s"],
+                      "end_to_end_db_cpu": result["end_to_end_eager"]["postgres_backend_cpu_s"],
                       "within_target": result["within_target"]}))
     return 0
 
