@@ -1,0 +1,105 @@
+"""The wave page's buttons drive the real loop: plan (cold start, opened for annotators), close,
+and retrain (one pipeline per project); the API does the same."""
+import pytest
+from rest_framework.test import APIClient
+
+from labeling.items.models import Item
+from labeling.items.normalize import text_hash
+from labeling.projects.models import Membership
+from labeling.waves.models import Wave
+from learner.models import TaskRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def pool(make_user, project_factory):
+    from learner import services as learner
+    from learner.cache import memo
+
+    project = project_factory("alpha")
+    project.wave_size = 12
+    project.batch_size = 4
+    project.save()
+    lead = make_user("lena")
+    annotator = make_user("ann")
+    Membership.objects.create(user=lead, project=project, role=Membership.LEAD)
+    Membership.objects.create(user=annotator, project=project, role=Membership.ANNOTATOR)
+    sources = list(project.sources.all())
+    for i in range(40):
+        text = f"{['refund my order', 'cannot sign in', 'card stolen', 'invoice wrong'][i % 4]} number {i} case"
+        Item.objects.create(project=project, source=sources[i % 2], text=text, text_hash=text_hash(text))
+    memo.clear()  # see tests/test_predict.py: the memo outlives rolled-back Embedding rows
+    learner.embed_project(project)
+    return {"project": project, "lead": lead, "annotator": annotator}
+
+
+def test_plan_close_and_retrain_buttons(client, pool):
+    project = pool["project"]
+    client.force_login(pool["annotator"])
+    assert client.post("/p/alpha/waves/plan/").status_code == 403
+    client.force_login(pool["lead"])
+    response = client.post("/p/alpha/waves/plan/", follow=True)
+    body = response.content.decode()
+    wave = Wave.objects.get(project=project)
+    assert wave.state == Wave.OPEN and wave.cold_start and 0 < wave.size <= 12
+    assert wave.size == wave.picks.count()
+    assert f"Wave {wave.number} planned ({wave.size} items) and opened for annotators." in body
+    # The page shows the composition table of the open wave.
+    assert 'id="composition"' in body and "Wave 1 · open" in body
+    assert sum(row["count"] for row in response.context["composition"]) == wave.size
+
+    body = client.post("/p/alpha/waves/close/", follow=True).content.decode()
+    wave.refresh_from_db()
+    assert wave.state == Wave.CLOSED and "Wave 1 closed." in body
+    body = client.post("/p/alpha/waves/close/", follow=True).content.decode()
+    assert "no open wave to close" in body
+
+    body = client.post("/p/alpha/models/retrain/", follow=True).content.decode()
+    run = TaskRun.objects.get(project=project, kind="retrain")
+    assert f"Retraining requested (task {run.pk}" in body
+    client.post("/p/alpha/models/retrain/")
+    assert TaskRun.objects.filter(project=project, kind="retrain").count() == 1  # one pipeline at a time
+    status = client.get("/p/alpha/waves/status.json").json()
+    assert status["tasks"][0]["id"] == run.pk and status["tasks"][0]["kind"] == "retrain"
+
+
+def test_budget_spent_is_reported(client, pool):
+    project = pool["project"]
+    project.label_budget = 0
+    project.save()
+    client.force_login(pool["lead"])
+    body = client.post("/p/alpha/waves/plan/", follow=True).content.decode()
+    assert not Wave.objects.filter(project=project).exists()
+    assert 'class="error"' in body and "budget" in body.lower()
+
+
+def test_wave_buttons_over_the_api(pool):
+    api = APIClient()
+    api.force_authenticate(pool["lead"])
+    planned = api.post("/api/projects/alpha/waves/plan/")
+    assert planned.status_code == 201 and planned.json()["state"] == "open"
+    number = planned.json()["number"]
+    comp = api.get(f"/api/projects/alpha/waves/{number}/composition/").json()
+    size = planned.json()["size"]
+    assert size > 0 and sum(r["count"] for r in comp["rows"]) == size and comp["planner"]["size"] == size
+    # While wave 1 is open a new plan stays planned; the planner may also refuse with its reason.
+    again = api.post("/api/projects/alpha/waves/plan/")
+    assert (again.status_code, again.json().get("state")) == (201, "planned") or (
+        again.status_code == 409 and "left to plan" in again.json()["detail"]), again.json()
+    closed = api.post(f"/api/projects/alpha/waves/{number}/close/")
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+    assert api.post(f"/api/projects/alpha/waves/{number}/close/").status_code == 409
+    waiting = Wave.objects.filter(project=pool["project"], state=Wave.PLANNED).first() or Wave.objects.create(
+        project=pool["project"], number=number + 1, state=Wave.PLANNED)
+    opened = api.post(f"/api/projects/alpha/waves/{waiting.number}/open/")
+    assert opened.status_code == 200 and opened.json()["state"] == "open"
+    retrain = api.post("/api/projects/alpha/models/retrain/")
+    assert retrain.status_code == 202 and retrain.json()["kind"] == "retrain"
+    tasks = api.get("/api/projects/alpha/tasks/").json()["results"]
+    assert tasks[0]["id"] == retrain.json()["id"]
