@@ -615,7 +615,17 @@ def _close_run(run: TaskRun, detail: dict, notes: list[str]) -> None:
 # --- triggers -----------------------------------------------------------------------------------
 def on_answer_saved(sender=None, *, project, item, **kwargs) -> None:
     """answer_saved receiver: a completed open wave, or ``retrain_every`` new labels since the
-    last retrain, starts the retrain pipeline (which plans the next wave when none is open)."""
+    last retrain, starts the retrain pipeline (which plans the next wave when none is open).
+
+    The answer is already stored when this runs: a failure here is logged, never reported to the
+    annotator as a failed save."""
+    try:
+        _react_to_answer(project, item)
+    except Exception:
+        log.exception("the loop could not react to an answer in project %s", getattr(project, "slug", project))
+
+
+def _react_to_answer(project: Project, item) -> None:
     from labeling.waves import selectors as wave_selectors
     from labeling.waves import services as waves
     from labeling.waves.models import Wave, WaveItem
