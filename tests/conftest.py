@@ -27,6 +27,12 @@ def pytest_sessionstart(session):
             pytest.exit(f"DATABASE_URL={db_url} is set but PostgreSQL does not answer: {exc}", returncode=3)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The default PBKDF2 costs ~0.4 s per user on this machine; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
