@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import zipfile
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,8 @@ def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
 
     rows = (_labeled_answers().filter(project=project).order_by("item_id", "pk")
             .values_list("item_id", "item__dup_group", "label_id", "origin", "pk"))
-    item_ids, groups, label_ids = [], [], []
+    # Compact int64 arrays, not lists of Python ints: pass 1 stays small for a million items.
+    item_ids, groups, label_ids = array("q"), array("q"), array("q")
     current, current_group, answers = None, None, []
 
     def flush():
@@ -80,13 +82,14 @@ def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
         answers.append(Answer(label_id, origin, pk))
     if current is not None:
         flush()
-    item_ids = np.asarray(item_ids, dtype=np.int64)
-    label_ids = np.asarray(label_ids, dtype=np.int64)
+    item_ids = np.frombuffer(item_ids, dtype=np.int64) if item_ids else np.zeros(0, dtype=np.int64)
+    label_ids = np.frombuffer(label_ids, dtype=np.int64) if label_ids else np.zeros(0, dtype=np.int64)
     if len(item_ids) == 0:
         return LabeledIndex(item_ids, label_ids, np.asarray([], dtype="<U5"))
     names = dict(Label.objects.filter(project=project).values_list("pk", "name"))
     y = [names[i] for i in label_ids.tolist()]
-    splits = np.asarray(group_stratified_split(y, groups=groups, fractions=SPLIT_FRACTIONS, seed=seed))
+    splits = np.asarray(group_stratified_split(y, groups=np.frombuffer(groups, dtype=np.int64), fractions=SPLIT_FRACTIONS,
+                                               seed=seed))
     return LabeledIndex(item_ids, label_ids, splits)
 
 
