@@ -38,6 +38,15 @@ def make_rows(n: int, seed: int = 0):
         yield {"text": text, "source": ds, "external_id": f"B{i:07d}", "batch_note": rng.choice(["a", "b", "c"])}
 
 
+def backend_cpu(pid: int) -> float | None:
+    """user + system CPU seconds of a local process (the PostgreSQL backend), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def recreate_database(url: str) -> None:
     import psycopg2
 
@@ -96,9 +105,16 @@ def main() -> None:
         def progress(phase, fraction, counts):
             marks.setdefault(phase, time.perf_counter())
 
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        pg0, cpu0 = backend_cpu(backend), time.process_time()
         t0 = time.perf_counter()
         result = import_path(project, path, progress=progress)
         t1 = time.perf_counter()
+        pg1, cpu1 = backend_cpu(backend), time.process_time()
         size = path.stat().st_size
     assert result.ok, [e.format("bench.jsonl") for e in result.errors[:5]]
     validate_s = (marks.get("write", t1) - t0)
@@ -107,6 +123,10 @@ def main() -> None:
         "seconds_total": round(t1 - t0, 2), "seconds_validate_pass": round(validate_s, 2),
         "seconds_write_pass": round(t1 - t0 - validate_s, 2),
         "rows_per_second": round(args.n / (t1 - t0)),
+        # Wall time depends on what else runs on the machine; CPU time of the importer process plus
+        # its PostgreSQL backend does much less (the progress connection's backend is not counted).
+        "cpu_seconds_python": round(cpu1 - cpu0, 2), "cpu_seconds_postgres_backend": round(pg1 - pg0, 2)
+        if pg0 is not None and pg1 is not None else None,
         "items_in_db": Item.objects.filter(project=project).count(),
         "lsh_rows": ItemLsh.objects.filter(project=project).count(),
         "groups": Item.objects.filter(project=project).values("dup_group").distinct().count(),

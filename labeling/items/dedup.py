@@ -47,9 +47,9 @@ def permutations() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 
 
-def shingle_text(text: str) -> str:
+def shingle_text(text: str, *, normalized: bool = False) -> str:
     """The string shingles are cut from: normalized, punctuation dropped, single spaces."""
-    normalized = normalize_text(text)
+    normalized = text if normalized else normalize_text(text)
     # Punctuation is deleted, not turned into a space, so "don't" and "dont" shingle alike.
     return " ".join(_PUNCT.sub("", normalized).split()) or normalized or " "
 
@@ -63,10 +63,10 @@ def fmix32(hv: np.ndarray) -> np.ndarray:
     return hv ^ (hv >> np.uint32(16))
 
 
-def shingle_hashes(texts: Sequence[str]) -> list[np.ndarray]:
+def shingle_hashes(texts: Sequence[str], *, normalized: bool = False) -> list[np.ndarray]:
     """Per text, the sorted unique 32-bit hashes of its character 4-grams (of ``shingle_text``).
     All texts are cut in one numpy pass: a 4-byte window is a 32-bit integer, mixed to 32 bits."""
-    encoded = [shingle_text(t).encode("utf-8") for t in texts]
+    encoded = [shingle_text(t, normalized=normalized).encode("utf-8") for t in texts]
     encoded = [e if len(e) >= SHINGLE_CHARS else e.ljust(SHINGLE_CHARS) for e in encoded]
     lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
     buf = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.uint64)
@@ -188,7 +188,8 @@ class Grouper:
     touched_groups: set[int] = field(default_factory=set)
     candidates_checked: int = 0
 
-    def plan(self, texts: Sequence[str], hashes: Sequence[str]) -> ChunkPlan:
+    def plan(self, texts: Sequence[str], hashes: Sequence[str], normalized: Sequence[str] | None = None) -> ChunkPlan:
+        """``normalized``: the texts' normalize_text forms, when the caller has them already."""
         n = len(texts)
         plan = ChunkPlan(n=n)
         unseen = [h for h in dict.fromkeys(hashes) if h not in self.seen_hashes]
@@ -212,7 +213,10 @@ class Grouper:
         if not new_rows:
             plan.keys = np.zeros((0, BANDS), dtype=np.int64)
             return plan
-        shingles = shingle_hashes([texts[i] for i in new_rows])
+        if normalized is not None:
+            shingles = shingle_hashes([normalized[i] for i in new_rows], normalized=True)
+        else:
+            shingles = shingle_hashes([texts[i] for i in new_rows])
         keys = band_keys(signatures(shingles))
         plan.keys = keys
         stored = self.store.items_for_band_keys(keys)

@@ -24,7 +24,7 @@ from labeling.projects.models import Label, Project, Source
 
 from .dedup import BANDS, Grouper
 from .models import ImportBatch, Item, ItemLsh
-from .normalize import text_hash
+from .normalize import hash_normalized, normalize_text
 from .readers import FileError, RowError, detect_format, open_reader
 from .store import DbDedupStore, insert_band_keys
 
@@ -254,9 +254,10 @@ class _Writer:
 
     def write_chunk(self, rows: list[dict]) -> None:
         texts = [r["text"] for r in rows]
-        hashes = [text_hash(t) for t in texts]
+        normalized = [normalize_text(t) for t in texts]
+        hashes = [hash_normalized(n) for n in normalized]
         grouper = self.grouper
-        plan = grouper.plan(texts, hashes)
+        plan = grouper.plan(texts, hashes, normalized)
         known = grouper.groups_before_insert(plan)
         items = [
             Item(project=self.project, source_id=self.source_id(r.get("source")), external_id=r.get("external_id"),

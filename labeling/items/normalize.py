@@ -24,4 +24,9 @@ def normalize_text(text: str) -> str:
 
 def text_hash(text: str) -> str:
     """sha256 hex of the normalized text."""
-    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+    return hash_normalized(normalize_text(text))
+
+
+def hash_normalized(normalized: str) -> str:
+    """text_hash for a text already passed through normalize_text (saves normalizing twice)."""
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
