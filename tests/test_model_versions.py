@@ -119,3 +119,25 @@ def test_activation_requires_a_ready_version(loop_project):
     version = ModelVersion.objects.create(project=project, number=1, state=ModelVersion.FAILED)
     with pytest.raises(ValueError, match="only a ready version"):
         activate_version(version)
+
+
+def test_two_level_taxonomy_and_targets_reach_the_learner(db, project_factory, eager_celery,
+                                                          django_capture_on_commit_callbacks):
+    from labeling.projects.models import Label
+    from learner.models import ModelVersion
+    from learner.services import active_model, load_classifier
+
+    project, _ = helpers.build_project(project_factory, slug="tree", labels=("billing", "login", "password"),
+                                       shares=(0.4, 0.3, 0.3), n_labeled=150)
+    account = Label.objects.create(project=project, name="account", order=9)
+    Label.objects.filter(project=project, name__in=["login", "password"]).update(parent=account)
+    Label.objects.filter(project=project, name="billing").update(precision_target=0.9)
+    run = retrain(project, django_capture_on_commit_callbacks)
+    version = active_model(project)
+    assert version is not None and version.state == ModelVersion.ACTIVE, run.message
+    assert set(version.label_map) == {"billing", "login", "password"}
+    clf = load_classifier(version)
+    # billing has no parent: it is its own branch beside "account".
+    assert clf.parents == {"billing": "billing", "login": "account", "password": "account"}
+    targets = {row["label"]: row for row in version.metrics.get("thresholds", [])}
+    assert targets["billing"]["kind"] == "precision" and targets["billing"]["target"] == 0.9
