@@ -26,6 +26,8 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 EMB = ROOT / "bench" / ".cache" / "emb"
 RESULTS = ROOT / "bench" / "results" / "learner.json"
 DOC = ROOT / "docs" / "learner_bench.md"
+# Hand-written commentary on the latest run, appended to the generated page.
+NOTES_FILE = ROOT / "bench" / "results" / "learner_notes.json"
 
 from learner.calibration import softmax  # noqa: E402
 from learner.metrics import classification_report, expected_calibration_error, rare_class_recall  # noqa: E402
@@ -240,8 +242,9 @@ def write_markdown(result: dict) -> None:
                   f"{enc['batch_size']}) on the first {enc['texts']} banking77 texts: {enc['seconds']:.1f} s, "
                   f"**{enc['texts_per_s']:.0f} texts/s** (model load {enc['load_s']:.1f} s), on the shared machine.",
                   ""]
-    if result.get("notes"):
-        lines += ["## Notes", ""] + [f"- {n}" for n in result["notes"]] + [""]
+    notes = json.loads(NOTES_FILE.read_text(encoding="utf-8"))["notes"] if NOTES_FILE.exists() else []
+    if notes:
+        lines += ["## Reading the numbers", ""] + [f"- {n}" for n in notes] + [""]
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text("\n".join(lines), encoding="utf-8")
 
@@ -253,9 +256,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-encode", action="store_true")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--render-only", action="store_true", help="rewrite docs/learner_bench.md from the JSON")
     args = parser.parse_args(argv)
     out_path = Path(args.out)
     result = json.loads(out_path.read_text()) if out_path.exists() else {"datasets": {}}
+    if args.render_only:
+        write_markdown(result)
+        return result
     result.update({"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seed": args.seed,
                    "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "precision_target": PRECISION_TARGET})
     configs = [c for c in args.configs.split(",") if c]

@@ -78,25 +78,21 @@ class limited_threads:
 
     def __enter__(self):
         if self.threads:
+            import torch
             from threadpoolctl import threadpool_limits
 
+            # Read torch's count first: threadpoolctl also caps the OpenMP pool torch reports.
+            self._torch_threads = torch.get_num_threads()
             self._limits = threadpool_limits(limits=self.threads)
-            try:
-                import torch
-
-                self._torch_threads = torch.get_num_threads()
-                torch.set_num_threads(self.threads)
-            except ImportError:  # pragma: no cover - torch is a requirement
-                self._torch_threads = None
+            torch.set_num_threads(self.threads)
         return self
 
     def __exit__(self, *exc):
         if self.threads:
-            self._limits.restore_original_limits()
-            if self._torch_threads:
-                import torch
+            import torch
 
-                torch.set_num_threads(self._torch_threads)
+            self._limits.restore_original_limits()
+            torch.set_num_threads(self._torch_threads)
         return False
 
 

@@ -85,3 +85,15 @@ def test_heads_reject_single_class():
         LogRegHead().fit(np.zeros((3, 2)), ["a", "a", "a"])
     with pytest.raises(ValueError, match="unknown loss"):
         TorchHead(loss="hinge")
+
+
+def test_thread_cap_is_lifted_after_fitting():
+    from threadpoolctl import threadpool_info
+
+    before_torch = torch.get_num_threads()
+    before_blas = [pool["num_threads"] for pool in threadpool_info()]
+    X, y, _ = clusters([20, 20], dim=4)
+    TorchHead(epochs=2, device="cpu", threads=1).fit(X, y)
+    LogRegHead(threads=1).fit(X, y)
+    assert torch.get_num_threads() == before_torch
+    assert [pool["num_threads"] for pool in threadpool_info()] == before_blas
