@@ -293,3 +293,14 @@ def test_command_unknown_project(db, tmp_path):
     path = write_csv(tmp_path / "x.csv", [("ok", "", "")])
     with pytest.raises(CommandError, match="No project with slug 'nope'"):
         call_command("import_items", "nope", str(path))
+
+
+def test_tsv_and_format_detection(project, tmp_path):
+    path = tmp_path / "tabs.tsv"
+    path.write_text("text\tsource\ttier\nhello, world\temail\tgold\n", encoding="utf-8")
+    assert import_path(project, path).ok
+    item = Item.objects.get(project=project)
+    assert (item.text, item.source.name, item.metadata) == ("hello, world", "email", {"tier": "gold"})
+    unnamed = tmp_path / "export.dat"
+    unnamed.write_text('{"text": "json without the extension"}\n', encoding="utf-8")
+    assert import_path(project, unnamed).ok

@@ -55,11 +55,13 @@ class Record:
 
 
 def detect_format(path: Path, name: str | None = None) -> str:
-    """'csv' or 'jsonl', from the name's extension, else from the first non-blank byte."""
+    """'csv', 'tsv' or 'jsonl', from the name's extension, else from the first non-blank byte."""
     suffix = Path(name or path.name).suffix.lower()
     if suffix in {".jsonl", ".ndjson", ".json"}:
         return "jsonl"
-    if suffix in {".csv", ".tsv", ".txt"}:
+    if suffix == ".tsv":
+        return "tsv"
+    if suffix in {".csv", ".txt"}:
         return "csv"
     with open(path, "rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -121,8 +123,9 @@ class CsvReader:
     """Rows of a CSV file with a header line. Column names are matched case-insensitively;
     columns other than the known ones go to metadata (empty cells left out)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, delimiter: str = ","):
         self.lines = LineSource(path)
+        self.delimiter = delimiter
         self.columns: list[str] = []
 
     @property
@@ -130,7 +133,7 @@ class CsvReader:
         return self.lines.bytes_read
 
     def records(self) -> Iterator[Record]:
-        reader = csv.reader(iter(self.lines), strict=True)
+        reader = csv.reader(iter(self.lines), delimiter=self.delimiter, strict=True)
         header = self._header(reader)
         width = len(header)
         while True:
@@ -238,4 +241,6 @@ class JsonlReader:
 
 
 def open_reader(path: Path, fmt: str):
-    return CsvReader(path) if fmt == "csv" else JsonlReader(path)
+    if fmt == "jsonl":
+        return JsonlReader(path)
+    return CsvReader(path, delimiter="\t" if fmt == "tsv" else ",")

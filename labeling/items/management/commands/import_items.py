@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("project", help="project slug")
         parser.add_argument("file", help="a .csv or .jsonl file")
-        parser.add_argument("--format", choices=["csv", "jsonl"], help="default: from the extension or content")
+        parser.add_argument("--format", choices=["csv", "tsv", "jsonl"], help="default: from the extension or content")
         parser.add_argument("--skip-invalid", action="store_true",
                             help="import the valid rows; write the rejected ones with reasons to --rejects")
         parser.add_argument("--rejects", help="where --skip-invalid writes rejected rows (default: FILE.rejects.csv)")
