@@ -43,6 +43,8 @@ class TrainConfig:
     calibrate: str = "temperature"  # "temperature" | "platt" | "none"
     other_min_examples: int = 0     # >0: long-tail "Other" bucket + second stage (default off)
     fine_floor: float = 0.75        # hierarchy fallback floor
+    hierarchy: str = "coarse_then_fine"  # with parents: "coarse_then_fine" heads, or "flat" (one fine head,
+    #                                      coarse = sum of its children's probabilities; same fallback rule)
     val_fraction: float = 0.2
     seed: int = 0
     # torch head
@@ -76,7 +78,7 @@ class TrainConfig:
 def _check_config(config: TrainConfig) -> None:
     choices = {"head": ("logreg", "torch"), "weighting": ("none", "inverse", "effective"),
                "loss": ("ce", "focal", "logit_adjusted"), "calibrate": ("temperature", "platt", "none"),
-               "resample": ("none", "over", "under")}
+               "resample": ("none", "over", "under"), "hierarchy": ("coarse_then_fine", "flat")}
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
             raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")
@@ -126,7 +128,7 @@ def build_model(config: TrainConfig, parents: dict | None = None, descriptions: 
     """The (unfitted) estimator a config describes: a flat head, wrapped in the long-tail
     bucket when asked (or when description-only labels exist), inside a coarse → fine hierarchy
     when ``parents`` is given."""
-    if parents:
+    if parents and config.hierarchy == "coarse_then_fine":
         return HierarchicalHead(parents, coarse_factory=_BaseFactory(config),
                                 fine_factory=_LeafFactory(config, descriptions, parents))
     return _LeafFactory(config, descriptions)()

@@ -94,3 +94,15 @@ def test_train_classifier_with_other_bucket_and_text_free_descriptions():
     assert np.mean(np.array(model.predict(X)) == np.array(y)) > 0.9
     with pytest.raises(ValueError, match="encoder="):
         train_classifier(X, y, label_descriptions={"new": "some words"})
+
+
+def test_flat_hierarchy_option_decodes_a_single_fine_head():
+    X, y, _ = clusters([80, 80, 80, 80, 60], dim=8, spread=1.4, seed=2, prefix="k")
+    names = dict(zip(["k0", "k1", "k2", "k3", "k4"], CLASSES, strict=True))
+    y = [names[v] for v in y]
+    model = train_classifier(X, y, parents=PARENTS, config=TrainConfig(hierarchy="flat", fine_floor=0.9))
+    assert isinstance(model.model, LogRegHead)
+    decisions = model.decide(X)
+    assert any(d["fallback"] for d in decisions)
+    assert all(d["coarse_label"] == PARENTS[d["fine_label"]] for d in decisions)
+    assert model.report["hierarchy"]["coarse_validation"]["classes"] == ["A", "B", "C"]
