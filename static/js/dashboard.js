@@ -9,10 +9,16 @@
                    "#dc2626", "#0d9488", "#9333ea", "#2563eb"];
   const charts = {};
 
+  const COUNT_KEY = /(count|answers|skips|undone|last_24h|support|pairs|items|labeled|^n$|_n$)/;
   function fmt(x, digits) {
     if (x === null || x === undefined) return "—";
-    if (digits === undefined && Number.isInteger(x)) return String(x);
     return Number(x).toFixed(digits === undefined ? 3 : digits);
+  }
+  // A table cell by its column name: counts as integers, other numbers with 3 decimals.
+  function cell(key, v) {
+    if (v === null || v === undefined) return "—";
+    if (typeof v === "number") return COUNT_KEY.test(key) ? String(Math.round(v * 100) / 100) : fmt(v);
+    return String(v);
   }
   function section(el) { return el.closest("section"); }
   function empty(el, isEmpty) {
@@ -73,9 +79,9 @@
       type: "line",
       data: {labels: pts.map(function (p) { return "v" + p.version + " (" + p.train_size + ")"; }),
              datasets: [{label: "macro-F1", data: pts.map(function (p) { return p.macro_f1; }), borderColor: PALETTE[0],
-                         backgroundColor: PALETTE[0], pointRadius: 5},
+                         backgroundColor: PALETTE[0], pointRadius: 5, clip: false},
                         {label: "rare-label recall", data: pts.map(function (p) { return p.rare_recall; }), borderColor: RARE,
-                         backgroundColor: RARE, pointRadius: 5, pointStyle: "triangle"}]},
+                         backgroundColor: RARE, pointRadius: 5, pointStyle: "triangle", clip: false}]},
       options: {animation: false, scales: {y: {min: 0, max: 1}, x: {title: {display: true, text: "model version (training labels)"}}}},
     });
   }
@@ -140,7 +146,7 @@
         type: "scatter",
         data: {datasets: chosen.map(function (name, i) {
           const c = curves[name];
-          return {label: name + " (AP " + fmt(c.average_precision, 2) + ")", showLine: true, pointRadius: 0,
+          return {label: name + " (AP " + fmt(c.average_precision, 2) + ")", showLine: true, pointRadius: 0, clip: false,
                   borderColor: rare.has(name) ? RARE : PALETTE[i % PALETTE.length],
                   data: c.recall.map(function (r, k) { return {x: r, y: c.precision[k]}; })};
         })},
@@ -167,7 +173,7 @@
       data: {datasets: [
         {label: "perfect calibration", data: [{x: 0, y: 0}, {x: 1, y: 1}], showLine: true, pointRadius: 0, borderColor: "#94a3b8", borderDash: [4, 4]},
         {label: "accuracy per confidence bin", data: used.map(function (b) { return {x: b.confidence, y: b.accuracy}; }),
-         showLine: true, borderColor: PALETTE[0], backgroundColor: PALETTE[0]},
+         showLine: true, borderColor: PALETTE[0], backgroundColor: PALETTE[0], pointRadius: 5, clip: false},
       ]},
       options: {animation: false, scales: {x: {min: 0, max: 1, title: {display: true, text: "confidence"}},
                                            y: {min: 0, max: 1, title: {display: true, text: "accuracy"}}}},
@@ -182,7 +188,7 @@
     if (!rows.length) return;
     const keys = Object.keys(rows[0]);
     fillTable(table, keys.map(function (k) { return k.replace(/_/g, " "); }), rows.map(function (r) {
-      return keys.map(function (k) { const v = r[k]; return typeof v === "number" ? fmt(v) : (v === null || v === undefined ? "—" : String(v)); });
+      return keys.map(function (k) { return cell(k, r[k]); });
     }));
   }
 
@@ -195,7 +201,7 @@
                     "agreement_with_others"];
     const keys = Object.keys(rows[0]).filter(function (k) { return wanted.indexOf(k) >= 0; });
     fillTable(table, keys.map(function (k) { return k.replace(/_/g, " "); }), rows.map(function (r) {
-      return keys.map(function (k) { const v = r[k]; return typeof v === "number" ? String(Math.round(v * 100) / 100) : String(v === null ? "—" : v); });
+      return keys.map(function (k) { return k === "median_seconds_per_answer" && r[k] !== null ? String(r[k]) : cell(k, r[k]); });
     }));
   }
 
@@ -210,7 +216,7 @@
       const v = a[k];
       if (v !== null && typeof v === "object") return;
       const dt = document.createElement("dt"); dt.textContent = k.replace(/_/g, " ");
-      const dd = document.createElement("dd"); dd.textContent = typeof v === "number" ? fmt(v) : String(v);
+      const dd = document.createElement("dd"); dd.textContent = cell(k, v);
       dl.appendChild(dt); dl.appendChild(dd);
     });
     box.appendChild(dl);
@@ -221,7 +227,7 @@
       const table = document.createElement("table");
       table.className = "grid";
       fillTable(table, keys.map(function (k) { return k.replace(/_/g, " "); }), perLabel.map(function (r) {
-        return keys.map(function (k) { const v = r[k]; return typeof v === "number" ? (Number.isInteger(v) ? String(v) : fmt(v)) : (v === null ? "—" : String(v)); });
+        return keys.map(function (k) { return cell(k, r[k]); });
       }));
       box.appendChild(table);
     } else if (perLabel && typeof perLabel === "object") {
