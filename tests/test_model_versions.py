@@ -141,3 +141,23 @@ def test_two_level_taxonomy_and_targets_reach_the_learner(db, project_factory, e
     assert clf.parents == {"billing": "billing", "login": "account", "password": "account"}
     targets = {row["label"]: row for row in version.metrics.get("thresholds", [])}
     assert targets["billing"]["kind"] == "precision" and targets["billing"]["target"] == 0.9
+
+
+def test_redelivered_training_reuses_its_version(loop_project):
+    """acks_late: a train task delivered twice for one run trains one version, not two."""
+    from learner import tasks
+    from learner.models import ModelVersion, TaskRun
+    from learner.services import train_version
+
+    project, _ = loop_project
+    run = TaskRun.objects.create(project=project, kind="retrain", state=TaskRun.RUNNING)
+    first = train_version(project, run_id=run.id)
+    again = train_version(project, run_id=run.id)
+    assert again.pk == first.pk and again.state == ModelVersion.READY
+    assert ModelVersion.objects.filter(project=project).count() == 1
+    # Once the run is over, a late duplicate of any step does nothing.
+    TaskRun.objects.filter(pk=run.pk).update(state=TaskRun.DONE)
+    tasks.train_model.delay(run.id)
+    tasks.plan_after_retrain.delay(run.id)
+    assert ModelVersion.objects.filter(project=project).count() == 1
+    assert not project.waves.exists()
