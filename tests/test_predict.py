@@ -120,6 +120,10 @@ def test_predict_labels_texts(world, trained):
     assert [r["label"] for r in body["results"]] == ["billing", "login", "fraud"]
     for row in body["results"]:
         assert 0 < row["prob"] <= 1 and isinstance(row["needs_review"], bool) and row["queued_item"] is None
+        assert set(row["probabilities"]) == {"billing", "login", "fraud"}
+        assert sum(row["probabilities"].values()) == pytest.approx(1, abs=1e-3)
+        assert max(row["probabilities"], key=row["probabilities"].get) == row["label"]
+        assert row["probabilities"][row["label"]] == pytest.approx(row["prob"], abs=1e-4)
     assert not ReviewTask.objects.exists()
 
 

@@ -371,8 +371,8 @@ def plain_prediction(prediction: dict) -> dict:
 
 
 class Predict(ProjectScoped, APIView):
-    """Texts in; per text the label (or coarse label on fallback), probabilities and needs_review
-    from the per-class thresholds. With the project's queue_review_predictions (or
+    """Texts in; per text the label (or coarse label on fallback), its probability, every class's
+    calibrated probability, and needs_review from the per-class thresholds. With the project's queue_review_predictions (or
     queue_for_review=true from a lead), texts that need review are queued for annotation."""
 
     member_writes = True
@@ -400,7 +400,9 @@ class Predict(ProjectScoped, APIView):
             predictions = [plain_prediction(p) for p in loop.predict_texts(project, texts)]
         except loop.LoopUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_501_NOT_IMPLEMENTED)
+        probabilities = loop.class_probabilities(project, texts) or [None] * len(texts)
         queued = services.queue_predictions_for_review(project, texts, predictions) if queue else {}
-        results = [{"index": i, **p, "queued_item": queued.get(i)} for i, p in enumerate(predictions)]
+        results = [{"index": i, **p, "probabilities": probabilities[i], "queued_item": queued.get(i)}
+                   for i, p in enumerate(predictions)]
         model = loop.active_model(project)
         return Response({"model_version": model.number if model else None, "results": results})

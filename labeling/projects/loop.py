@@ -48,6 +48,20 @@ def predict_texts(project, texts):
     return _call("learner.services", "predict_texts", project, texts)
 
 
+def class_probabilities(project, texts) -> list[dict] | None:
+    """Per text {label: calibrated probability} under the active model (the texts' vectors are
+    already cached by predict_texts, so nothing is encoded twice). None where unavailable."""
+    embed = _function("learner.services", "embed_query_texts")
+    load = _function("learner.services", "load_classifier")
+    model = active_model(project)
+    if embed is None or load is None or model is None:
+        return None
+    classifier = load(model)
+    proba = classifier.predict_proba(embed(list(texts)))
+    names = [str(c) for c in classifier.classes_]
+    return [{name: round(float(p), 4) for name, p in zip(names, row, strict=True)} for row in proba]
+
+
 # --- reads (with local fallbacks computed from the models) --------------------------------------
 def active_model(project):
     func = _function("learner.services", "active_model")
