@@ -239,3 +239,54 @@ def test_schema_and_offline_swagger(world):
         from django.contrib.staticfiles import finders
 
         assert finders.find(asset.removeprefix("/static/")), asset
+
+
+def test_every_write_endpoint_hides_and_guards(world):
+    """Detail and action endpoints: anonymous refused, non-members 404, annotators 403."""
+    from labeling.waves.models import Wave
+
+    alpha = world["alpha"]
+    label = Label.objects.filter(project=alpha).first()
+    rule = Rule.objects.create(project=alpha, label=label, kind="keyword", pattern="card")
+    member = Membership.objects.get(project=alpha, user=world["annotator"])
+    Wave.objects.create(project=alpha, number=1, state=Wave.OPEN)
+    calls = [
+        ("patch", f"labels/{label.pk}/", {"description": "x"}), ("delete", f"labels/{label.pk}/", None),
+        ("get", f"rules/{rule.pk}/", None), ("patch", f"rules/{rule.pk}/", {"enabled": False}),
+        ("delete", f"rules/{rule.pk}/", None), ("post", "rules/", {"label": label.pk, "kind": "keyword", "pattern": "x"}),
+        ("get", f"members/{member.pk}/", None), ("patch", f"members/{member.pk}/", {"role": "lead"}),
+        ("delete", f"members/{member.pk}/", None), ("post", "members/", {"username": "otto", "role": "lead"}),
+        ("post", "waves/1/close/", None), ("post", "waves/1/open/", None), ("post", "waves/plan/", None),
+        ("post", "models/retrain/", None), ("get", "export/model/", None),
+    ]
+    for method, path, body in calls:
+        url = f"/api/projects/alpha/{path}"
+        assert getattr(api_as(None), method)(url, body, format="json").status_code in (401, 403), url
+        assert getattr(api_as(world["outsider"]), method)(url, body, format="json").status_code == 404, url
+        assert getattr(api_as(world["annotator"]), method)(url, body, format="json").status_code == 403, url
+    assert Rule.objects.filter(pk=rule.pk, enabled=True).exists()
+    assert Membership.objects.filter(pk=member.pk, role="annotator").exists()
+    assert Wave.objects.get(project=alpha, number=1).state == Wave.OPEN
+
+
+def test_post_pages_are_guarded(client, world):
+    alpha = world["alpha"]
+    label = Label.objects.filter(project=alpha).first()
+    rule = Rule.objects.create(project=alpha, label=label, kind="keyword", pattern="card")
+    member = Membership.objects.get(project=alpha, user=world["annotator"])
+    posts = [f"/p/alpha/settings/rules/{rule.pk}/delete/", f"/p/alpha/members/{member.pk}/remove/",
+             "/p/alpha/waves/close/", "/p/alpha/waves/plan/", "/p/alpha/waves/open/", "/p/alpha/models/retrain/",
+             "/p/alpha/settings/"]
+    for url in posts:
+        anonymous = client.post(url)
+        assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/"), url
+    client.force_login(world["outsider"])
+    for url in posts:
+        assert client.post(url).status_code == 404, url
+    client.force_login(world["annotator"])
+    for url in posts:
+        assert client.post(url).status_code == 403, url
+    assert client.get("/projects/new/").status_code == 403
+    assert Rule.objects.filter(pk=rule.pk).exists() and Membership.objects.filter(pk=member.pk).exists()
+    client.logout()
+    assert client.get("/projects/new/").status_code == 302
