@@ -234,9 +234,13 @@ def main() -> int:
     setup_django(url)
     from django.db import connection
 
-    # A worker imports these at start (learner.tasks preloads them): not part of a turnaround.
+    # Run as a worker would: learner.tasks preloads these at start (not part of a turnaround) and
+    # marks the process as a worker, which keeps whole pools in memory between steps.
     import learner.planner  # noqa: F401
     import learner.training  # noqa: F401
+    from learner import cache
+
+    cache.WORKER_PROCESS = True
 
     t0 = time.perf_counter()
     project = build_pool()
@@ -250,7 +254,8 @@ def main() -> int:
         "database": f"PostgreSQL {connection.pg_version // 10000}",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "setup_s": setup_s,
-        "notes": "learner.training / learner.planner imported before timing (a worker preloads them); "
+        "notes": "run as a worker process: learner.training / learner.planner imported before timing (a worker "
+                 "preloads them), whole-pool memo on; "
                  "embedding memo cleared before each measurement; load average at start: "
                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (the machine is shared)",
     }

@@ -153,6 +153,16 @@ def copy_id_blob_pairs(sql: str, params: list) -> tuple[np.ndarray, np.ndarray] 
 # a vector) are kept, so a vector added later cannot be missing from a kept copy.
 _POOLS: OrderedDict[tuple[int, str], tuple[tuple, np.ndarray, np.ndarray]] = OrderedDict()
 _POOLS_LOCK = threading.Lock()
+# Set by learner.tasks when a Celery worker starts: only workers keep whole pools by default, so
+# web processes do not each hold a 150 MB copy per project.
+WORKER_PROCESS = False
+
+
+def pool_memo_limit() -> int:
+    configured = getattr(settings, "LONGTAIL_POOL_MEMO_PROJECTS", None)
+    if configured is not None:
+        return int(configured)
+    return 2 if WORKER_PROCESS else 0
 
 
 def _items_fingerprint(project_id: int) -> tuple:
@@ -167,7 +177,7 @@ def _items_fingerprint(project_id: int) -> tuple:
 def pool_matrix(project_id: int, model_id: str) -> tuple[np.ndarray, np.ndarray] | None:
     """PostgreSQL: (ids ascending, read-only float32 matrix) of every project item with a cached
     vector, from one binary COPY or the per-process copy. None when the binary path does not apply."""
-    keep = int(getattr(settings, "LONGTAIL_POOL_MEMO_PROJECTS", 2))
+    keep = pool_memo_limit()
     fingerprint = _items_fingerprint(project_id)
     key = (project_id, model_id)
     with _POOLS_LOCK:

@@ -194,6 +194,10 @@ def plan_after_retrain(run_id: int) -> None:
 
 @worker_init.connect
 def _preload_learner(**kwargs) -> None:
+    from . import cache
+
+    # Workers keep whole pools in memory between steps (see learner.cache.pool_matrix).
+    cache.WORKER_PROCESS = True
     # A worker pays the scikit-learn / planner imports (~2 s) once at start, not in its first training.
     import learner.planner  # noqa: F401
     import learner.training  # noqa: F401

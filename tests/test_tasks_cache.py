@@ -25,7 +25,7 @@ def test_project_matrix_matches_row_lookups(db, project_factory):
         vectors_for_items(project.id, settings.LONGTAIL_MODEL_ID, [*all_ids[:3], Item.objects.latest("id").id])
 
 
-def test_pool_copy_is_dropped_when_items_change(db, project_factory):
+def test_pool_copy_is_dropped_when_items_change(db, project_factory, settings):
     from django.db import connection
 
     from labeling.items.models import Item
@@ -34,6 +34,7 @@ def test_pool_copy_is_dropped_when_items_change(db, project_factory):
 
     if connection.vendor != "postgresql":
         pytest.skip("the binary-COPY pool path and its per-process copy exist on PostgreSQL only")
+    settings.LONGTAIL_POOL_MEMO_PROJECTS = 2  # what a worker process gets by default
     project, _ = helpers.build_project(project_factory, slug="memo", n_items=50, n_labeled=0)
     clear_memos()
     ids, first = pool_matrix(project.id, settings.LONGTAIL_MODEL_ID)
@@ -46,6 +47,9 @@ def test_pool_copy_is_dropped_when_items_change(db, project_factory):
     Item.objects.filter(pk=ids[0]).delete()
     fresh_ids, fresh = pool_matrix(project.id, settings.LONGTAIL_MODEL_ID)
     assert fresh is not first
+    settings.LONGTAIL_POOL_MEMO_PROJECTS = 0  # web processes: no copy kept
+    clear_memos()
+    assert pool_matrix(project.id, settings.LONGTAIL_MODEL_ID)[1] is not pool_matrix(project.id, settings.LONGTAIL_MODEL_ID)[1]
     assert fresh_ids.tolist() == [*ids[1:].tolist(), new.id]
     assert np.array_equal(fresh[-1], np.ones(384, np.float32)) and np.array_equal(fresh[:-1], first[1:])
 
