@@ -55,6 +55,10 @@ class PlannerConfig:
     # How rare-label picks are shared among rare labels: "stride" (rate 1 / (labeled + 1)) or
     # "round_robin" (one per label per round, rarest first).
     rare_allocation: str = "round_robin"
+    # Rank a rare label's candidates by "probability" p or by "variance" p (1 - p).
+    rare_rank: str = "probability"
+    # Name neighbours per rare label that has no labeled example yet.
+    rare_unseen_depth: int = 2
 
 
 @dataclass
@@ -224,7 +228,8 @@ def _build_candidates(snapshot: PoolSnapshot, config: PlannerConfig, mix: dict[s
         elif strategy == "rare":
             cands[strategy] = selection.rare_candidates(ctx, config.rare_threshold, limit,
                                                         max_queries=config.rare_max_queries,
-                                                        allocation=config.rare_allocation)
+                                                        allocation=config.rare_allocation, rank=config.rare_rank,
+                                                        unseen_depth=config.rare_unseen_depth)
         elif strategy == "diversity":
             n_clusters = int(math.ceil(want * 1.5)) + 5
             subset = None

@@ -158,13 +158,17 @@ def rare_labels(label_counts: np.ndarray, threshold: int) -> np.ndarray:
 
 
 def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_label: int = 6,
-                    max_queries: int = 256, unseen_depth: int = 2, allocation: str = "round_robin") -> CandidateList:
+                    max_queries: int = 256, unseen_depth: int = 2, allocation: str = "round_robin",
+                    rank: str = "probability") -> CandidateList:
     """Rare labels (fewer labeled examples than ``threshold``), rarest first. Labels with no
     example yet: up to ``unseen_depth`` neighbours of the label's name. Others: items ranked by
     that label's probability alternate with nearest neighbours of its labeled examples (max
     similarity to any of at most ``max_queries`` examples overall). ``allocation``: "stride" gives
     a label with c labeled examples picks at a rate proportional to 1 / (c + 1) (the i-th pick of a
-    label gets priority i * (c + 1)); "round_robin" gives every rare label one pick per round."""
+    label gets priority i * (c + 1)); "round_robin" gives every rare label one pick per round.
+    ``rank``: "probability" ranks by p(label); "variance" by p(label) * (1 - p(label)), the same
+    order while p < 0.5 (a label the model barely knows) but, once the label is learned, items at
+    its boundary instead of the ones the model is already sure of."""
     rare = rare_labels(ctx.label_counts, threshold)
     rows = np.flatnonzero(ctx.eligible)
     if len(rare) == 0 or len(rows) == 0:
@@ -219,7 +223,8 @@ def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_la
             continue
         by_prob = np.zeros(0, dtype=np.int64)
         if ctx.proba is not None:
-            by_prob = top_rows(ctx.proba[rows, label], rows, (depth[label] + 1) // 2)
+            p = ctx.proba[rows, label]
+            by_prob = top_rows(p * (1.0 - p) if rank == "variance" else p, rows, (depth[label] + 1) // 2)
         by_knn = np.zeros(0, dtype=np.int64)
         if knn_score is not None and label in knn_score:
             by_knn = top_rows(knn_score[label], rows, (depth[label] + 1) // 2)

@@ -59,6 +59,7 @@ class SimConfig:
     test_fraction: float = 0.2
     train_options: dict = field(default_factory=dict)  # extra TrainConfig fields
     use_hierarchy: bool = True
+    planner_options: dict = field(default_factory=dict)  # extra PlannerConfig fields for "default"
 
 
 def humanise(label: str) -> str:
@@ -145,7 +146,7 @@ def _planner_config(sim: SimConfig, first_wave: bool) -> PlannerConfig:
         return PlannerConfig(strategy_mix={"band": 1.0}, random_share=0.0, **base)
     if sim.strategy == "default":
         return PlannerConfig(strategy_mix=dict(sim.strategy_mix), cold_start_mix=dict(sim.cold_start_mix),
-                             random_share=sim.random_share, **base)
+                             random_share=sim.random_share, **base, **sim.planner_options)
     raise ValueError(f"unknown strategy {sim.strategy!r}; choose one of {', '.join(STRATEGIES)}")
 
 
@@ -281,6 +282,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
                    "random_share": sim.random_share if sim.strategy == "default" else None,
                    "strategy_mix": sim.strategy_mix if sim.strategy == "default" else None,
                    "cold_start_mix": sim.cold_start_mix if sim.strategy == "default" else None,
+                   "planner_options": sim.planner_options if sim.strategy == "default" else None,
                    "hierarchy": parents is not None, "rare_classes": rare_classes},
     }
 

@@ -77,6 +77,8 @@ class Command(BaseCommand):
         parser.add_argument("--random-share", type=float, default=0.10)
         parser.add_argument("--mix", help='later-wave strategy shares for "default", JSON')
         parser.add_argument("--cold-start-mix", help='first-wave strategy shares for "default", JSON')
+        parser.add_argument("--planner", help='extra PlannerConfig fields for "default", JSON '
+                            '(e.g. {"rare_rank": "variance"})')
         parser.add_argument("--no-hierarchy", action="store_true", help="ignore coarse_label when training")
         parser.add_argument("--no-progress", action="store_true")
 
@@ -95,6 +97,8 @@ class Command(BaseCommand):
             config.strategy_mix = _json_option(opts["mix"], "mix")
         if opts["cold_start_mix"]:
             config.cold_start_mix = _json_option(opts["cold_start_mix"], "cold-start-mix")
+        if opts["planner"]:
+            config.planner_options = self._planner_options(opts["planner"])
         if config.budget <= 0 or config.wave_size <= 0:
             raise CommandError("--budget and --wave-size must be positive")
 
@@ -123,6 +127,19 @@ class Command(BaseCommand):
             f"{data_path.stem} {config.strategy} seed {config.seed}: mean macro-F1 {summary['mean_macro_f1']:.3f}, "
             f"final {summary['final_macro_f1']:.3f} (full pool {result['full_pool_macro_f1']:.3f}), "
             f"95% at {summary['labels_to_95pct']}, rare>=1 at 300: {summary['rare_ge1_at_300']} -> {out}")
+
+    def _planner_options(self, value: str) -> dict:
+        from learner.planner import PlannerConfig
+
+        try:
+            options = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--planner: not valid JSON ({exc.msg})") from exc
+        known = set(PlannerConfig.__dataclass_fields__) - {"wave_size", "strategy_mix", "cold_start_mix",
+                                                           "random_share", "rare_threshold"}
+        if not isinstance(options, dict) or set(options) - known:
+            raise CommandError(f"--planner: expected an object with fields among {sorted(known)}")
+        return options
 
     def _embeddings(self, data, explicit: str | None, cache_dir: Path) -> np.ndarray:
         n = len(data.labels)
