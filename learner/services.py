@@ -129,8 +129,19 @@ def request_retrain(project: Project, *, reason: str = "manual") -> TaskRun:
         except IntegrityError:
             # Another process created one between our check and insert (SQLite has no row locks).
             return selectors.open_retrain_run(project)
-        transaction.on_commit(lambda: tasks.run_retrain.apply_async(args=[run.id]))
+        transaction.on_commit(lambda: _enqueue(tasks.run_retrain, run.id, args=[run.id]))
     return run
+
+
+def _enqueue(task, run_id: int, *, args: list) -> None:
+    """Send a run's first task. If the broker cannot be reached (or, in eager mode, the pipeline
+    breaks unexpectedly) the run is failed with the reason instead of staying pending, so the
+    next request can start afresh."""
+    try:
+        task.apply_async(args=args)
+    except Exception as exc:
+        log.exception("could not run %s for TaskRun %s", task.name, run_id)
+        fail_run(run_id, f"Could not queue the work: {type(exc).__name__}: {exc}")
 
 
 def request_embedding(project: Project) -> TaskRun:
@@ -139,7 +150,7 @@ def request_embedding(project: Project) -> TaskRun:
 
     with transaction.atomic():
         run = TaskRun.objects.create(project=project, kind=EMBED, message="Queued.")
-        transaction.on_commit(lambda: tasks.embed_project.apply_async(args=[project.id, run.id]))
+        transaction.on_commit(lambda: _enqueue(tasks.embed_project, run.id, args=[project.id, run.id]))
     return run
 
 

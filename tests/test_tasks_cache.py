@@ -74,3 +74,4 @@ def test_scores_follow_their_item_and_version_when_deleted(db, project_factory, 
 
 
 eager_celery = helpers.eager_celery
+
