@@ -2,7 +2,7 @@
 
 Two passes keep memory bounded for a million rows: pass 1 reads only (item id, duplicate group,
 label id, origin) to resolve labels and compute the group-aware train / val / test split (numpy
-arrays of ints); pass 2 streams the items with their text in chunks, prefetching answers and wave
+arrays of ints); pass 2 streams the items with their text in chunks, fetching answers and wave
 picks per chunk, and writes rows as they come."""
 import csv
 import io
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Prefetch
 
 from labeling.annotations.models import Annotation
 from labeling.items.models import Item
@@ -93,86 +92,107 @@ def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
     return LabeledIndex(item_ids, label_ids, splits)
 
 
+ITEM_FIELDS = ("pk", "external_id", "text", "text_hash", "dup_group", "source__name")
+ANSWER_FIELDS = ("item_id", "label_id", "origin", "pk", "annotator__username",
+                 "assignment__wave_item__wave__number", "assignment__wave_item__strategy",
+                 "assignment__wave_item__inclusion_prob")
+
+
+def _in_chunks(rows, size: int):
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int = 0,
               chunk_size: int = CHUNK) -> Iterator[dict]:
-    """One dict per labeled item (and, optionally, per unlabeled exact duplicate of one)."""
+    """One dict per labeled item (and, optionally, per unlabeled exact duplicate of one).
+
+    Items stream from a server-side cursor (``.iterator(chunk_size)``); for each chunk, one query
+    fetches the chunk's answers (with annotator and wave pick) and one its first wave picks —
+    plain tuples, not model instances, which keeps a million-row export fast and small."""
     index = labeled_index(project, seed=seed)
     if len(index.item_ids) == 0:
         return
-    labels = {lab.pk: lab for lab in Label.objects.filter(project=project).select_related("parent")}
-    answers = (_labeled_answers().select_related("annotator", "assignment__wave_item__wave").order_by("pk"))
-    picks = WaveItem.objects.select_related("wave").order_by("wave__number")
+    labels = {lab.pk: (lab.name, lab.parent.name if lab.parent_id else lab.name)
+              for lab in Label.objects.filter(project=project).select_related("parent")}
     items = (Item.objects.filter(project=project, pk__in=_labeled_answers().filter(project=project)
                                  .values("item_id"), pk__lte=int(index.item_ids[-1]))
-             .select_related("source").order_by("pk")
-             .prefetch_related(Prefetch("annotations", queryset=answers, to_attr="answers"),
-                               Prefetch("wave_picks", queryset=picks, to_attr="picks")))
+             .order_by("pk").values_list(*ITEM_FIELDS))
     emitted_duplicates: set[int] = set()
-    chunk: list[tuple[Item, dict]] = []
-    for item in items.iterator(chunk_size=chunk_size):
-        pos = index.lookup(item.pk)
-        if pos is None:
-            continue  # labeled after pass 1 started: it joins the next export
-        row = _item_row(item, labels, index.splits[pos])
-        if row is None:
-            continue
-        yield row
-        if include_duplicates:
-            chunk.append((item, row))
-            if len(chunk) >= chunk_size:
-                yield from _duplicate_rows(project, chunk, index, emitted_duplicates)
-                chunk = []
-    if include_duplicates and chunk:
-        yield from _duplicate_rows(project, chunk, index, emitted_duplicates)
+    for chunk in _in_chunks(items.iterator(chunk_size=chunk_size), chunk_size):
+        ids = [item[0] for item in chunk]
+        answers: dict[int, list] = {}
+        for answer in (_labeled_answers().filter(item_id__in=ids).order_by("pk")
+                       .values_list(*ANSWER_FIELDS)):
+            answers.setdefault(answer[0], []).append(answer)
+        first_picks: dict[int, tuple] = {}
+        for item_id, wave, strategy, inclusion in (WaveItem.objects.filter(item_id__in=ids)
+                                                   .order_by("wave__number", "pk")
+                                                   .values_list("item_id", "wave__number", "strategy",
+                                                                "inclusion_prob")):
+            first_picks.setdefault(item_id, (wave, strategy, inclusion))
+        emitted = []
+        for item in chunk:
+            pos = index.lookup(item[0])
+            if pos is None:
+                continue  # labeled after pass 1 started: it joins the next export
+            row = _item_row(item, answers.get(item[0], []), first_picks.get(item[0]), labels, index.splits[pos])
+            if row is None:
+                continue
+            yield row
+            emitted.append((item[3], row))
+        if include_duplicates and emitted:
+            yield from _duplicate_rows(project, emitted, index, emitted_duplicates)
 
 
-def _item_row(item: Item, labels: dict, split: str) -> dict | None:
-    answers = [Answer(a.label_id, a.origin, a.pk, a.annotator.username if a.annotator_id else None)
-               for a in item.answers]
-    decided = resolve(answers)
+def _item_row(item: tuple, answers: list, first_pick: tuple | None, labels: dict, split: str) -> dict | None:
+    pk, external_id, text, _digest, dup_group, source = item
+    decided = resolve([Answer(a[1], a[2], a[3], a[4]) for a in answers])
     if decided is None:
         return None
-    label = labels[decided.label_id]
+    name, coarse = labels[decided.label_id]
     # The wave and strategy that brought the label: the newest answer given through a wave lease,
     # else the item's first wave pick.
-    pick = next((a.assignment.wave_item for a in reversed(item.answers)
-                 if a.assignment_id and a.assignment.wave_item_id), None)
-    pick = pick or (item.picks[0] if item.picks else None)
+    pick = next((a[5:8] for a in reversed(answers) if a[5] is not None), None) or first_pick
     return {
-        "item_id": item.pk,
-        "external_id": item.external_id,
-        "text": item.text,
-        "label": label.name,
-        "coarse_label": label.parent.name if label.parent_id else label.name,
+        "item_id": pk,
+        "external_id": external_id,
+        "text": text,
+        "label": name,
+        "coarse_label": coarse,
         "label_source": decided.origin,
         "annotators": list(decided.annotators),
         "agreement": round(decided.agreement, 4),
-        "wave": pick.wave.number if pick else None,
-        "strategy": pick.strategy if pick else None,
-        "inclusion_prob": pick.inclusion_prob if pick else None,
-        "dup_group": item.dup_group if item.dup_group is not None else item.pk,
-        "source": item.source.name if item.source_id else None,
+        "wave": pick[0] if pick else None,
+        "strategy": pick[1] if pick else None,
+        "inclusion_prob": pick[2] if pick else None,
+        "dup_group": dup_group if dup_group is not None else pk,
+        "source": source,
         "split": str(split),
     }
 
 
-def _duplicate_rows(project, chunk, index: LabeledIndex, emitted: set) -> Iterator[dict]:
+def _duplicate_rows(project, emitted: list, index: LabeledIndex, seen: set) -> Iterator[dict]:
     """Unlabeled exact duplicates (same normalized-text hash) of the chunk's labeled items get their
     label, marked label_source "duplicate", in the same split (so they never leak across splits)."""
     by_hash = {}
-    for item, row in chunk:
-        by_hash.setdefault(item.text_hash, row)
-    duplicates = (Item.objects.filter(project=project, text_hash__in=list(by_hash))
-                  .select_related("source").order_by("pk"))
-    for dup in duplicates.iterator(chunk_size=CHUNK):
-        if dup.pk in emitted or index.lookup(dup.pk) is not None:
+    for digest, row in emitted:
+        by_hash.setdefault(digest, row)
+    duplicates = (Item.objects.filter(project=project, text_hash__in=list(by_hash)).order_by("pk")
+                  .values_list(*ITEM_FIELDS))
+    for pk, external_id, text, digest, _group, source in duplicates.iterator(chunk_size=CHUNK):
+        if pk in seen or index.lookup(pk) is not None:
             continue
-        emitted.add(dup.pk)
-        origin = by_hash[dup.text_hash]
-        yield {**origin, "item_id": dup.pk, "external_id": dup.external_id, "text": dup.text,
+        seen.add(pk)
+        yield {**by_hash[digest], "item_id": pk, "external_id": external_id, "text": text,
                "label_source": "duplicate", "annotators": [], "agreement": None, "wave": None,
-               "strategy": None, "inclusion_prob": None,
-               "source": dup.source.name if dup.source_id else None}
+               "strategy": None, "inclusion_prob": None, "source": source}
 
 
 class _Line:
