@@ -149,3 +149,35 @@ def test_chunks_and_large_groups(project, tmp_path, monkeypatch):
     assert all(len(g) == 1 for g in groups.values())
     firsts = {min(i.id for i in items if i.text.startswith(b)) for b in groups}
     assert {g.pop() for g in groups.values()} == firsts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_imports_into_one_project_see_each_other(project_factory, tmp_path):
+    """PostgreSQL: two imports at once are serialised per project, so the second groups its rows
+    with the first's. (SQLite serialises writers by itself.)"""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    project = project_factory("concurrent", labels=("a",), sources=("email",))
+    files = [write_jsonl(tmp_path / f"{n}.jsonl", [text] + [f"filler {n} {i} " + " ".join(WORDS[i:i + 9]) for i in range(30)])
+             for n, text in enumerate([LONG, LONG.upper() + " Thanks, Sam"])]
+    barrier, results = threading.Barrier(2), []
+
+    def run(path):
+        try:
+            barrier.wait()
+            results.append(import_path(project, path).ok)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in files]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [True, True]
+    items = by_text(project)
+    assert items[LONG].dup_group == items[LONG.upper() + " Thanks, Sam"].dup_group

@@ -292,16 +292,30 @@ class _Writer:
             Item.objects.filter(project=self.project, dup_group=old).update(dup_group=new)
 
 
+_IMPORT_LOCK_NAMESPACE = 7201  # first key of pg_advisory_xact_lock(namespace, project id)
+
+
+def _lock_project_imports(project: Project) -> None:
+    """Imports into one project write one after the other, so each sees the other's items when it
+    groups duplicates. A transaction-scoped advisory lock, not a lock on the project row: wave
+    planning and training, which lock that row, are not held up by a long import. (SQLite
+    serialises writers anyway.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_IMPORT_LOCK_NAMESPACE, project.id])
+
+
 def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validation,
           progress: Progress | None = None) -> int:
     """Pass 2, inside one transaction: returns the number of rows written."""
     assert BANDS == len([f for f in ItemLsh._meta.fields if f.name.startswith("b")])
     reader = open_reader(path, fmt)
     size = max(1, path.stat().st_size)
-    writer = _Writer(project, batch, v)
     if progress:
         progress("write", 0.0, {"rows_imported": 0})
     with transaction.atomic():
+        _lock_project_imports(project)
+        writer = _Writer(project, batch, v)
         chunk: list[dict] = []
         for ordinal, record in enumerate(reader.records()):
             if ordinal in v.rejected or record.values is None:
