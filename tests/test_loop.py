@@ -139,7 +139,8 @@ def test_planned_wave_spreads_likely_rare_items_over_batches(loop_project, djang
     assert total_rare > 0
     if total_rare >= len(per_batch):
         assert all(n >= 1 for n in per_batch.values())
-    assert max(per_batch.values()) - min(per_batch.values()) <= 1 + max(0, total_rare - 2 * len(per_batch))
+    # Equal batches (120 = 6 × 20): likely-rare items are dealt round-robin, so counts differ by ≤ 1.
+    assert max(per_batch.values()) - min(per_batch.values()) <= 1
 
 
 def test_budget_shrinks_waves_and_says_when_spent(db, project_factory, eager_celery):
