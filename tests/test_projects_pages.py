@@ -254,3 +254,25 @@ def test_waves_page_shows_composition_and_status_json(client, world):
         "<td>chat</td><td>rare</td><td>fraud</td><td>2</td>" in body
     status = client.get("/p/alpha/waves/status.json").json()
     assert status["wave"]["number"] == 1 and status["wave"]["progress"] == {"total": 5, "done": 0, "share": 0.0}
+
+
+def test_label_in_use_cannot_be_deleted(client, world):
+    import uuid
+
+    from labeling.annotations.models import Annotation
+
+    alpha = world["alpha"]
+    billing, login, fraud = (alpha.labels.get(name=n) for n in ("billing", "login", "fraud"))
+    item = add_items(alpha, ["charged twice"])[0]
+    Annotation.objects.create(project=alpha, item=item, annotator=world["annotator"], label=billing,
+                              client_id=uuid.uuid4())
+    client.force_login(world["lead"])
+    data = labels_post(alpha, [{"id": billing.pk, "name": "billing", "hotkey": "1"},
+                               {"id": login.pk, "name": "login", "hotkey": "2"},
+                               {"id": fraud.pk, "name": "fraud", "hotkey": "3"}])
+    data["labels-0-DELETE"] = "on"
+    data["labels-2-DELETE"] = "on"
+    body = client.post("/p/alpha/settings/labels/", data, follow=True).content.decode()
+    assert "“billing” is in use" in body
+    # All or nothing: the unused label ticked in the same save is kept too.
+    assert sorted(alpha.labels.values_list("name", flat=True)) == ["billing", "fraud", "login"]

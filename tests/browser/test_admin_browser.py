@@ -79,3 +79,16 @@ def test_admin_creates_a_project(page, live_server, login, screenshot, admin_wor
     assert page.url.endswith("/p/tickets/settings/labels/")
     assert Project.objects.get(slug="tickets").labels.count() == 3
     screenshot(page, "admin-new-project-labels")
+
+
+def test_swagger_ui_renders_offline(page, live_server, login, screenshot, js_errors, admin_world):
+    """The API docs load every script and style from this server (no CDN) and render the schema."""
+    external = []
+    page.on("request", lambda req: external.append(req.url) if not req.url.startswith(live_server.url) else None)
+    login(page, "root")
+    page.goto(live_server.url + "/api/docs/")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "Longtail API" in page.locator(".swagger-ui .info .title").text_content()
+    page.wait_for_selector("text=/api/projects/{slug}/predict/")
+    screenshot(page, "admin-api-docs")
+    assert external == [] and js_errors == []
