@@ -1,6 +1,7 @@
 """API of the items app: an import's progress (polled by the upload page) and the project's imports."""
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -9,6 +10,14 @@ from labeling.projects.permissions import IsProjectMember
 
 from . import selectors
 from .models import ImportBatch
+
+
+class ImportBatchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportBatch
+        fields = ["id", "filename", "state", "progress", "rows_total", "rows_imported", "rows_rejected",
+                  "exact_duplicates", "near_duplicates", "created_at", "finished_at", "errors"]
+        read_only_fields = fields
 
 
 class _ProjectView(APIView):
@@ -32,13 +41,15 @@ class _ProjectView(APIView):
 
 
 class ImportList(_ProjectView):
-    @extend_schema(summary="The project's 20 latest imports", responses=dict)
+    @extend_schema(operation_id="project_imports_list", summary="The project's 20 latest imports",
+                   responses=ImportBatchSerializer(many=True))
     def get(self, request, slug):
-        return Response([selectors.batch_progress(b) for b in selectors.recent_imports(self.get_project())])
+        return Response(ImportBatchSerializer(selectors.recent_imports(self.get_project()), many=True).data)
 
 
 class ImportDetail(_ProjectView):
-    @extend_schema(summary="One import's state, progress, counts and per-row errors", responses=dict)
+    @extend_schema(operation_id="project_import_retrieve", summary="One import's state, progress, counts and per-row errors",
+                   responses=ImportBatchSerializer)
     def get(self, request, slug, batch_id):
         batch = get_object_or_404(ImportBatch, project=self.get_project(), id=batch_id)
-        return Response(selectors.batch_progress(batch))
+        return Response(ImportBatchSerializer(batch).data)

@@ -39,21 +39,3 @@ def exact_duplicate_map(project, item_ids) -> dict[int, list[int]]:
 def group_members(project, dup_group: int):
     """All items of a near-duplicate group (exact duplicates included)."""
     return Item.objects.filter(project=project, dup_group=dup_group).order_by("id")
-
-
-def batch_progress(batch: ImportBatch) -> dict:
-    """The JSON the upload page polls."""
-    return {
-        "id": batch.id,
-        "filename": batch.filename,
-        "state": batch.state,
-        "progress": round(batch.progress, 4),
-        "rows_total": batch.rows_total,
-        "rows_imported": batch.rows_imported,
-        "rows_rejected": batch.rows_rejected,
-        "exact_duplicates": batch.exact_duplicates,
-        "near_duplicates": batch.near_duplicates,
-        "created_at": batch.created_at.isoformat() if batch.created_at else None,
-        "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
-        "errors": batch.errors,
-    }
