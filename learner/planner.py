@@ -56,7 +56,7 @@ class PlannerConfig:
     # "round_robin" (one per label per round, rarest first).
     rare_allocation: str = "round_robin"
     # Rank a rare label's candidates by "probability" p or by "variance" p (1 - p).
-    rare_rank: str = "probability"
+    rare_rank: str = "variance"
     # Name neighbours per rare label that has no labeled example yet.
     rare_unseen_depth: int = 2
 

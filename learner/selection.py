@@ -159,7 +159,7 @@ def rare_labels(label_counts: np.ndarray, threshold: int) -> np.ndarray:
 
 def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_label: int = 6,
                     max_queries: int = 256, unseen_depth: int = 2, allocation: str = "round_robin",
-                    rank: str = "probability") -> CandidateList:
+                    rank: str = "variance") -> CandidateList:
     """Rare labels (fewer labeled examples than ``threshold``), rarest first. Labels with no
     example yet: up to ``unseen_depth`` neighbours of the label's name. Others: items ranked by
     that label's probability alternate with nearest neighbours of its labeled examples (max
