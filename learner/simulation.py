@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from learner.planner import PlannerConfig, PoolSnapshot, plan_wave
+from learner.planner import DEFAULT_COLD_START_MIX, DEFAULT_MIX, PlannerConfig, PoolSnapshot, plan_wave
 
 STRATEGIES = ("default", "random", "margin", "band")
-# Later-wave mix of the default strategy (random slice comes on top: random_share).
-SIM_DEFAULT_MIX = {"rare": 0.4, "uncertainty": 0.3, "diversity": 0.2}
-SIM_COLD_START_MIX = {"rules": 0.3, "label_names": 0.6, "diversity": 0.1}
+# The "default" strategy is the product's: Project.strategy_mix's default (later waves; the random
+# slice comes on top: random_share) and the planner's cold-start mix.
+SIM_DEFAULT_MIX = dict(DEFAULT_MIX)
+SIM_COLD_START_MIX = dict(DEFAULT_COLD_START_MIX)
 RESULT_KEYS = ("wave", "labels", "macro_f1", "micro_f1", "rare_recall", "classes_ge1", "classes_ge3",
                "rare_ge1", "rare_ge3", "ece", "seconds")
 
