@@ -285,7 +285,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
                                    seed=config.seed)
     train_rows = np.flatnonzero(split == "train")
     val_rows = np.flatnonzero(split == "val")
-    val_ok = len(val_rows) >= config.min_val_rows and len(set(y[val_rows])) >= 2
+    val_ok = (len(val_rows) >= config.min_val_rows and len(set(y[val_rows])) >= 2
+              and weight[val_rows].sum() > 0 and weight[train_rows].sum() > 0)
     if not val_ok:
         notes.append(f"too little validation data ({len(val_rows)} rows, {len(set(y[val_rows]))} labels; "
                      f"need {config.min_val_rows} rows and 2 labels): trained on all {len(y)} rows, "
