@@ -136,7 +136,8 @@ def score(rows, groups) -> dict:
     merged = {g for g, c in base_cell.items() if c > 1}
     examples = defaultdict(list)
     for g, r in zip(groups, rows, strict=True):  # the largest merged groups first
-        if r[3] is None and g in merged and (g in examples or len(examples) < 8):
+        # Davidson's tweets are left out of the examples: many are slurs, kept out of the repository.
+        if r[3] is None and g in merged and r[2] != "davidson_hate" and (g in examples or len(examples) < 8):
             examples[g].append(r[0][:120])
     examples = dict(sorted(examples.items(), key=lambda kv: -len(kv[1])))
     return {
