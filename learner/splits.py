@@ -82,3 +82,32 @@ def not_estimable(y: Sequence, split: np.ndarray, part: str = "val") -> list[str
     y = np.asarray([str(v) for v in y])
     present = set(y[split == part])
     return sorted(set(y) - present)
+
+
+def group_kfold(y: Sequence, groups: Sequence | None = None, k: int = 5, seed: int = 0) -> np.ndarray:
+    """Fold number (0..k-1) per row for cross-validation: groups stay whole, and each label's groups
+    (by their most common label, shuffled, seeded) are dealt round-robin, the deal continuing from
+    one label to the next so folds stay balanced in size as well as by label."""
+    y = [str(v) for v in y]
+    n = len(y)
+    if k < 2:
+        raise ValueError(f"k must be at least 2, got {k}")
+    if groups is not None and len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} entries but y has {n}")
+    rng = np.random.default_rng(seed)
+    members: dict = defaultdict(list)
+    keys = range(n) if groups is None else [("g", g) if g is not None and g != "" else ("row", i)
+                                           for i, g in enumerate(groups)]
+    for i, key in enumerate(keys):
+        members[key].append(i)
+    strata: dict[str, list] = defaultdict(list)
+    for key, rows in members.items():
+        labels = Counter(y[i] for i in rows)
+        strata[min(labels.items(), key=lambda kv: (-kv[1], kv[0]))[0]].append(key)
+    fold = np.zeros(n, dtype=int)
+    pointer = 0
+    for label in sorted(strata):
+        for j in rng.permutation(len(strata[label])):
+            fold[members[strata[label][j]]] = pointer % k
+            pointer += 1
+    return fold

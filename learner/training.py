@@ -8,7 +8,9 @@ thresholds on validation, then — with ``refit=True`` (default) — refit the s
 validation so the final model uses every label, keeping the validation-fitted temperature and
 thresholds. The validation metrics in the report are those of the train-part model. With too
 little validation data (fewer than ``min_val_rows`` rows or fewer than two labels there) the head
-is trained on everything, T stays 1, thresholds stay 0 and the report says so.
+is trained on everything, and calibration, thresholds and metrics come from ``cv_folds``-fold
+out-of-fold predictions instead (``report["validation_source"] == "cross-validation"``); when even
+those are too few (< 10 rows), T stays 1, thresholds stay 0 and the report says so.
 
 Django-free: numpy / scikit-learn / torch only.
 """
@@ -26,11 +28,12 @@ from learner.heads import make_head
 from learner.hierarchy import HierarchicalHead, check_parents, coarse_proba, decode
 from learner.longtail import OTHER, OtherBucketHead
 from learner.metrics import classification_report, expected_calibration_error
-from learner.splits import group_stratified_split
+from learner.splits import group_kfold, group_stratified_split
 from learner.thresholds import choose_thresholds, needs_review
 from learner.weighting import resample
 
 ARTIFACT_MAGIC = b"LONGTAIL-CLASSIFIER\x00v1\x00"
+MIN_EVAL_ROWS = 10  # fewer held-out predictions than this: no calibration, thresholds or metrics
 
 
 @dataclass
@@ -60,6 +63,8 @@ class TrainConfig:
     resample: str = "none"          # "none" | "over" | "under" (train part only)
     refit: bool = True              # refit on train + validation after calibration / thresholds
     min_val_rows: int = 20
+    cv_folds: int = 5               # too little validation data: calibrate / threshold on out-of-fold
+    #                                 predictions of this many folds (0 = keep T = 1, thresholds 0)
     second_stage_scale: float = 20.0
     max_iter: int = 300             # logreg lbfgs iterations
     threads: int | None = 1         # BLAS / torch threads while fitting (None = library default)
@@ -289,8 +294,7 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
               and weight[val_rows].sum() > 0 and weight[train_rows].sum() > 0)
     if not val_ok:
         notes.append(f"too little validation data ({len(val_rows)} rows, {len(set(y[val_rows]))} labels; "
-                     f"need {config.min_val_rows} rows and 2 labels): trained on all {len(y)} rows, "
-                     "temperature kept at 1, thresholds at 0, validation metrics not estimated")
+                     f"need {config.min_val_rows} rows and 2 labels): trained on all {len(y)} rows")
         train_rows = np.arange(len(y))
         val_rows = np.zeros(0, dtype=int)
     timings["split_s"] = time.perf_counter() - t
@@ -300,23 +304,43 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     timings["fit_s"] = time.perf_counter() - t
 
     classes = [str(c) for c in model.classes_]
-    temperature, platt = 1.0, None
-    thresholds: dict[str, float] = {}
-    coarse_thresholds: dict[str, float] = {}
-    report: dict = {}
-    calibration = {"method": "none", "temperature": 1.0, "platt": None, "ece_before": None, "ece_after": None}
     index = {c: i for i, c in enumerate(classes)}
+    t = time.perf_counter()
     if val_ok:
-        t = time.perf_counter()
+        source = "validation"
         known = np.array([label in index for label in y[val_rows]])
         if not known.all():
             notes.append(f"{int((~known).sum())} validation rows have labels the train-part model never saw "
                          "(mixed-label groups); left out of calibration and thresholds")
-        vr = val_rows[known]
-        y_val = y[vr]
+        eval_rows = val_rows[known]
+        eval_logits = model.decision_function(X[eval_rows])
+    elif config.cv_folds >= 2:
+        source = "cross-validation"
+        eval_rows, eval_logits = _out_of_fold(config, parents, descriptions, X, y, weight, groups, classes)
+    else:
+        source = None
+        eval_rows, eval_logits = np.zeros(0, dtype=int), np.zeros((0, len(classes)))
+    timings["out_of_fold_s"] = time.perf_counter() - t if source == "cross-validation" else 0.0
+    evaluable = len(eval_rows) >= MIN_EVAL_ROWS and len(set(y[eval_rows])) >= 2 and weight[eval_rows].sum() > 0
+    if source == "cross-validation":
+        notes.append(f"calibration, thresholds and metrics from {config.cv_folds}-fold out-of-fold predictions "
+                     f"({len(eval_rows)} rows)" if evaluable else
+                     f"too few out-of-fold predictions ({len(eval_rows)} rows) to calibrate")
+    if not evaluable:
+        notes.append("temperature kept at 1, thresholds at 0, metrics not estimated")
+        eval_rows = np.zeros(0, dtype=int)
+
+    temperature, platt = 1.0, None
+    thresholds: dict[str, float] = {}
+    coarse_thresholds: dict[str, float] = {}
+    report: dict = {"validation_source": source if evaluable else None}
+    calibration = {"method": "none", "temperature": 1.0, "platt": None, "ece_before": None, "ece_after": None}
+    if evaluable:
+        t = time.perf_counter()
+        y_val = y[eval_rows]
         y_val_idx = np.array([index[v] for v in y_val], dtype=int)
-        w_val = weight[vr]
-        logits = model.decision_function(X[vr])
+        w_val = weight[eval_rows]
+        logits = eval_logits
         before = softmax(logits)
         method = config.calibrate
         if method == "platt" and len(classes) != 2:
@@ -359,13 +383,12 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
                 "coarse_thresholds": coarse_table,
             }
         report["thresholds"] = table
-        review = needs_review(after, classes, thresholds)
-        report["review_share"] = float(np.average(review, weights=w_val))
+        report["review_share"] = float(np.average(needs_review(after, classes, thresholds), weights=w_val))
         timings["calibrate_s"] = time.perf_counter() - t
-        if config.refit:
-            t = time.perf_counter()
-            model = _fit_weighted(config, parents, descriptions, X, y, np.arange(len(y)), weight)
-            timings["refit_s"] = time.perf_counter() - t
+    if val_ok and config.refit:
+        t = time.perf_counter()
+        model = _fit_weighted(config, parents, descriptions, X, y, np.arange(len(y)), weight)
+        timings["refit_s"] = time.perf_counter() - t
     longtail = None
     if isinstance(model, OtherBucketHead):
         longtail = {"min_examples": config.other_min_examples, "other_labels": model.rare_labels_,
@@ -376,9 +399,10 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         "n_rows": int(len(y)),
         "n_train": int(len(train_rows)),
         "n_val": int(len(val_rows)),
+        "n_evaluated": int(len(eval_rows)),
         "final_model_rows": int(len(y)) if (config.refit or not val_ok) else int(len(train_rows)),
         "class_counts": dict(sorted(counts.items())),
-        "not_estimable": sorted(set(counts) - set(y[val_rows].tolist())),
+        "not_estimable": sorted(set(counts) - set(y[eval_rows].tolist())),
         "calibration": calibration,
         "longtail": longtail,
         "timings": timings,
@@ -387,6 +411,33 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     return TrainedClassifier(model, temperature=temperature, platt=platt, thresholds=thresholds,
                              coarse_thresholds=coarse_thresholds, parents=parents, fine_floor=config.fine_floor,
                              report=report)
+
+
+def _out_of_fold(config, parents, descriptions, X, y, weight, groups, classes):
+    """Held-out logits (columns = ``classes``) from ``config.cv_folds`` group-aware folds; rows
+    whose label is missing from their fold's training part are left out."""
+    fold = group_kfold(y, groups, config.cv_folds, seed=config.seed)
+    index = {c: i for i, c in enumerate(classes)}
+    rows_out, logits_out = [], []
+    for f in range(config.cv_folds):
+        train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        if len(held) == 0 or len(set(y[train])) < 2 or weight[train].sum() <= 0:
+            continue
+        model = _fit_weighted(config, parents, descriptions, X, y, train, weight)
+        fold_classes = [str(c) for c in model.classes_]
+        keep = held[np.isin(y[held], fold_classes)]
+        if len(keep) == 0:
+            continue
+        full = np.full((len(keep), len(classes)), -1e4)
+        full[:, [index[c] for c in fold_classes]] = model.decision_function(X[keep])
+        rows_out.append(keep)
+        logits_out.append(full)
+    if not rows_out:
+        return np.zeros(0, dtype=int), np.zeros((0, len(classes)))
+    rows = np.concatenate(rows_out)
+    logits = np.vstack(logits_out)
+    order = np.argsort(rows)
+    return rows[order], logits[order]
 
 
 def _fit_weighted(config, parents, descriptions, X, y, rows, weight):

@@ -3,7 +3,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from learner.splits import group_stratified_split, not_estimable
+from learner.splits import group_kfold, group_stratified_split, not_estimable
 
 
 def test_groups_never_straddle_and_tiny_classes_train():
@@ -43,3 +43,16 @@ def test_every_label_with_four_rows_reaches_train_and_split_is_seeded():
 def test_mismatched_groups_rejected():
     with pytest.raises(ValueError, match="groups has 2 entries but y has 3"):
         group_stratified_split(["a", "b", "c"], ["g", "h"])
+
+
+def test_group_kfold_keeps_groups_whole_and_spreads_labels():
+    y = ["a"] * 50 + ["b"] * 25 + ["c"] * 5
+    groups = [f"g{i // 5}" for i in range(75)] + [f"c{i}" for i in range(5)]
+    fold = group_kfold(y, groups, k=5, seed=1)
+    for g in set(groups):
+        assert len({f for f, gg in zip(fold, groups, strict=True) if gg == g}) == 1
+    c_folds = fold[-5:]
+    assert sorted(c_folds.tolist()) == [0, 1, 2, 3, 4]
+    assert np.bincount(fold).max() - np.bincount(fold).min() <= 5
+    with pytest.raises(ValueError, match="at least 2"):
+        group_kfold(y, None, k=1)

@@ -13,13 +13,30 @@ def test_tiny_data_trains_and_says_what_it_could_not_estimate():
     X, y, _ = clusters([5, 3, 2, 2, 1, 1, 1, 1, 2, 2], dim=8, spread=0.5, seed=1)
     assert len(y) == 20
     model = train_classifier(X, y)
-    assert model.temperature == 1.0
     assert any("too little validation data" in note for note in model.report["notes"])
     assert set(model.classes_) == set(y)
     proba = model.predict_proba(X)
     assert proba.shape == (20, 10) and np.allclose(proba.sum(axis=1), 1)
-    assert model.report["not_estimable"] == sorted(set(y))
+    # singletons can never be predicted out of fold: their metrics are not estimable
+    assert {"c4", "c5", "c6", "c7"} <= set(model.report["not_estimable"])
     json.dumps(model.report)  # serialisable
+    plain = train_classifier(X, y, config=TrainConfig(cv_folds=0))
+    assert plain.temperature == 1.0 and set(plain.thresholds.values()) == {0.0}
+    assert plain.report["validation_source"] is None
+    assert plain.report["not_estimable"] == sorted(set(y))
+    assert any("temperature kept at 1" in note for note in plain.report["notes"])
+
+
+def test_small_data_calibrates_on_out_of_fold_predictions():
+    X, y, _ = clusters([30, 20, 10], dim=16, spread=1.8, seed=8)
+    model = train_classifier(X, y, config=TrainConfig(C=1000.0), targets={"c0": {"precision": 0.9}})
+    report = model.report
+    assert report["n_val"] == 0 and report["validation_source"] == "cross-validation"
+    assert report["n_evaluated"] == 60 and report["validation"]["n"] == 60
+    assert model.temperature != 1.0
+    assert report["calibration"]["ece_after"] <= report["calibration"]["ece_before"]
+    assert {row["label"] for row in report["thresholds"]} == {"c0", "c1", "c2"}
+    assert report["final_model_rows"] == 60
 
 
 def test_single_class_and_bad_input_get_clear_errors():
