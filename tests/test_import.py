@@ -304,3 +304,15 @@ def test_tsv_and_format_detection(project, tmp_path):
     unnamed = tmp_path / "export.dat"
     unnamed.write_text('{"text": "json without the extension"}\n', encoding="utf-8")
     assert import_path(project, unnamed).ok
+
+
+def test_nul_characters_are_row_errors(project, tmp_path):
+    path = tmp_path / "nul.jsonl"
+    path.write_text('{"text": "fine"}\n{"text": "bad\\u0000text"}\n', encoding="utf-8")
+    csv_path = tmp_path / "nul.csv"
+    csv_path.write_bytes(b"text\nfine\nbad\x00text\n")
+    for p, line in ((path, 2), (csv_path, 3)):
+        error = single_error(import_path(project, p))
+        assert_where(error, p.name, line, None)
+        assert "NUL" in error.message
+    assert Item.objects.filter(project=project).count() == 0

@@ -174,6 +174,9 @@ def validate(project: Project, path: Path, fmt: str, progress: Progress | None =
     for ordinal, record in enumerate(reader.records()):
         v.rows_total += 1
         errors = list(record.errors)
+        if not errors and ("\x00" in record.raw or "\\u0000" in record.raw):
+            # PostgreSQL cannot store NUL in text or JSON: refuse the row instead of failing the write.
+            errors = [RowError(record.line, None, "contains a NUL character (\\x00 or \\u0000), which cannot be stored")]
         if record.values is not None and not errors:
             errors = checker.check(record.line, record.values)
             if not errors and record.values.get("external_id"):
@@ -350,6 +353,8 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
         v = validate(project, path, fmt, progress)
     except FileError as exc:
         return _finish(result, errors=[exc.error], error_count=1, failed=True)
+    except OSError as exc:
+        return _finish(result, errors=[RowError(None, None, f"the file could not be read: {exc}")], error_count=1, failed=True)
     result.rows_total = batch.rows_total = v.rows_total
     result.rows_rejected = batch.rows_rejected = len(v.rejected)
     if v.rejected and not skip_invalid:
