@@ -14,6 +14,8 @@ Django-free.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from learner.calibration import softmax
@@ -115,7 +117,11 @@ class LogRegHead(_Head):
         self.class_weights_ = {str(c): float(w) for c, w in zip(classes, per_class, strict=True)}
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol,
                                          random_state=self.seed)
-        self.model_.fit(X, y_idx, sample_weight=sample_weight * per_class[y_idx])
+        with warnings.catch_warnings():
+            # Early waves legitimately have nearly one row per label; sklearn's hint that y may be a
+            # regression target is noise there.
+            warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
+            self.model_.fit(X, y_idx, sample_weight=sample_weight * per_class[y_idx])
         return self
 
     def decision_function(self, X) -> np.ndarray:
