@@ -19,7 +19,7 @@ from __future__ import annotations
 import pickle
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -68,7 +68,6 @@ class TrainConfig:
     second_stage_scale: float = 20.0
     max_iter: int = 300             # logreg lbfgs iterations
     threads: int | None = 1         # BLAS / torch threads while fitting (None = library default)
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TrainConfig:
