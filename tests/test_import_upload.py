@@ -97,8 +97,23 @@ def test_upload_over_the_limit_is_refused(setup, client, settings):
     client.force_login(lead)
     upload(client)
     batch = ImportBatch.objects.get(project=project)
-    assert batch.state == "failed" and "over the upload limit of 10 bytes" in batch.errors[0]["message"]
+    message = batch.errors[0]["message"]
+    assert batch.state == "failed" and "more than 10 bytes, over the upload limit of 10 bytes" in message
     assert Item.objects.filter(project=project).count() == 0
+    assert not (settings.MEDIA_ROOT / "imports").exists()  # reading stopped at the limit, nothing stored
+
+
+def test_upload_needs_the_csrf_token(setup):
+    from django.test import Client
+
+    project, lead, *_ = setup
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(lead)
+    assert upload(client).status_code == 403
+    page = client.get("/p/upload/import/")
+    token = page.cookies["csrftoken"].value
+    data = {"file": SimpleUploadedFile("t.csv", CSV), "csrfmiddlewaretoken": token}
+    assert client.post("/p/upload/import/", data).status_code == 302
 
 
 def test_roles(setup, client):

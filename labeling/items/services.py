@@ -96,14 +96,16 @@ def save_upload(project, uploaded_file, user) -> tuple[ImportBatch, Path]:
     return batch, path
 
 
-def reject_upload(project, filename: str, size: int, user) -> ImportBatch:
-    """An upload over the size limit is refused before it is read; the refusal is recorded."""
+def reject_upload(project, filename: str, size: int, user, *, at_least: bool = False) -> ImportBatch:
+    """An upload over the size limit is refused (its reading stopped at the limit, ``at_least``);
+    the refusal is recorded."""
     batch = ImportBatch.objects.create(project=project, filename=os.path.basename(filename)[:500], created_by=user)
     limit = settings.LONGTAIL_MAX_UPLOAD_BYTES
     batch.state = ImportBatch.FAILED
     batch.progress = 1.0
+    has = f"more than {limit:,} bytes" if at_least else f"{size:,} bytes"
     batch.errors = [{"file": batch.filename, "line": None, "field": None,
-                     "message": f"the file has {size:,} bytes, over the upload limit of {limit:,} bytes"}]
+                     "message": f"the file has {has}, over the upload limit of {limit:,} bytes (LONGTAIL_MAX_UPLOAD_BYTES)"}]
     batch.save()
     return batch
 

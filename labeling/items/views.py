@@ -2,16 +2,33 @@
 from django.conf import settings
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from labeling.projects.permissions import project_for
 
 from . import selectors, services
 from .forms import ImportForm
 from .models import ImportBatch
+from .uploads import SizeLimitUploadHandler
 
 
+@csrf_exempt  # only so that the upload handler can be added before the body is read; see below
 def import_page(request, slug):
+    # Roles are checked before a byte of the upload is read.
     project = project_for(request.user, slug, manage=True)
+    limiter = SizeLimitUploadHandler(request)
+    request.upload_handlers.insert(0, limiter)
+    return _import_page(request, project, limiter)
+
+
+@csrf_protect
+def _import_page(request, project, limiter):
+    if request.method == "POST" and limiter.too_big is None:
+        request.POST  # noqa: B018 - parse the body now, so that an oversized file is noticed
+    if request.method == "POST" and limiter.too_big is not None:
+        name, size = limiter.too_big
+        batch = services.reject_upload(project, name, size, request.user, at_least=True)
+        return redirect("items:import-detail", slug=project.slug, batch_id=batch.id)
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
