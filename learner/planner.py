@@ -298,7 +298,11 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
                            labeled_y=snapshot.labeled_y, rng=rng, stats=stats,
                            label_vectors=snapshot.label_vectors)
     rare_set = set(selection.rare_labels(snapshot.label_counts, config.rare_threshold).tolist())
-    cap = max(1, int(math.floor(config.label_cap_share * size))) if config.label_cap_share > 0 else size
+    # Never below an even share per label: a cap that every label together cannot meet would only
+    # turn strategy picks into uniform fill.
+    n_labels = max(1, len(snapshot.label_names))
+    cap = (max(1, int(math.floor(config.label_cap_share * size)), math.ceil(size / n_labels))
+           if config.label_cap_share > 0 else size)
 
     picks: list[Pick] = []
     taken_group = np.zeros(len(groups), bool)

@@ -265,3 +265,13 @@ def test_dry_strategy_slots_resplit_by_share_and_reported():
     assert achieved["rules"] == 0
     assert achieved["label_names"] == 60 and achieved["diversity"] == 10
     assert any("strategy rules filled 0 of 21" in note for note in plan.report["notes"])
+
+
+def test_label_cap_never_below_an_even_share():
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet([1, 1], 300)
+    snap = PoolSnapshot(item_ids=np.arange(300), label_names=["a", "b"], proba=proba)
+    plan = plan_wave(snap, PlannerConfig(wave_size=40, label_cap_share=0.25, random_share=0.0,
+                                         strategy_mix={"uncertainty": 1.0}), seed=0)
+    assert plan.report["label_cap"] == 20  # 0.25 x 40 = 10 would be infeasible with two labels
+    assert plan.report["strategy_achieved"] == {"random": 0, "uncertainty": 40}
