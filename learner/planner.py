@@ -253,6 +253,131 @@ def _build_candidates(snapshot: PoolSnapshot, config: PlannerConfig, mix: dict[s
 
 
 # --- the planner ---------------------------------------------------------------------------------
+def _plain(value):
+    """numpy scalars as plain Python values (ids end up in JSON and ORM filters)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+class _WaveBuilder:
+    """The state of one wave being planned: which duplicate groups are taken, how many picks
+    each predicted label and source has, and the picks themselves."""
+
+    def __init__(self, snapshot: PoolSnapshot, eligible: np.ndarray, group_of: np.ndarray, n_groups: int,
+                 sources: np.ndarray, top_label, top_prob, rare_set: set, cap: int):
+        self.snapshot = snapshot
+        self.eligible = eligible
+        self.group_of = group_of
+        self.sources = sources
+        self.top_label = top_label
+        self.top_prob = top_prob
+        self.rare_set = rare_set
+        self.cap = cap
+        self.taken_group = np.zeros(n_groups, bool)
+        self.label_used: Counter = Counter()
+        self.per_source: Counter = Counter()
+        self.achieved: Counter = Counter()
+        self.cap_skips = 0
+        self.picks: list[Pick] = []
+
+    def predicted(self, row) -> int | None:
+        return int(self.top_label[row]) if self.top_label is not None else None
+
+    def taken(self, row) -> bool:
+        return bool(self.taken_group[self.group_of[row]])
+
+    def under_cap(self, row) -> bool:
+        pred = self.predicted(row)
+        return pred is None or self.label_used[pred] < self.cap
+
+    def reserve(self, row, undo: bool = False):
+        step = -1 if undo else 1
+        self.taken_group[self.group_of[row]] = not undo
+        pred = self.predicted(row)
+        if pred is not None:
+            self.label_used[pred] += step
+
+    def add(self, row, strategy: str, reason: str, prob: float, hint: int | None):
+        self.reserve(row)
+        pred = self.predicted(row)
+        hint = None if hint is None or hint < 0 else int(hint)
+        label = pred if pred is not None else hint
+        self.picks.append(Pick(
+            row=int(row), item_id=_plain(self.snapshot.item_ids[row]), source=self.sources[row], strategy=strategy,
+            reason=reason, inclusion_prob=float(prob), predicted_label=pred,
+            predicted_prob=float(self.top_prob[row]) if self.top_prob is not None else None,
+            hint_label=hint, likely_rare=bool(label is not None and label in self.rare_set)))
+        self.per_source[self.sources[row]] += 1
+        self.achieved[strategy] += 1
+
+    def fill_by_strategies(self, budget: int, order: list[str], mix: dict[str, float],
+                           queues: dict[str, list[int]], candidates: dict[str, CandidateList], prob_of) -> int:
+        """Round-robin inside one stratum: each strategy in turn takes its next admissible
+        candidate until it has its share; the slots of a strategy that runs dry are re-split over
+        the others by their shares. ``prob_of(strategy, row, n_taken)`` gives the inclusion
+        probability. Returns how many slots were filled."""
+        want = _largest_remainder(budget, {k: mix[k] for k in order})
+        got: Counter = Counter()
+        pointers = {k: 0 for k in order}
+        chosen: dict[str, list[tuple]] = defaultdict(list)
+        filled = 0
+        while filled < budget:
+            progressed = False
+            for k in order:
+                if filled >= budget:
+                    break
+                if got[k] >= want[k]:
+                    continue
+                cl, queue = candidates.get(k), queues[k]
+                while pointers[k] < len(queue):
+                    pos = queue[pointers[k]]
+                    pointers[k] += 1
+                    row = int(cl.rows[pos])
+                    if self.taken(row) or not self.eligible[row]:
+                        continue
+                    if not self.under_cap(row):
+                        self.cap_skips += 1
+                        continue
+                    chosen[k].append((row, cl.reasons[pos], int(cl.hint_labels[pos])))
+                    self.reserve(row)  # the Pick is added below, once the strategy's count is known
+                    got[k] += 1
+                    filled += 1
+                    progressed = True
+                    break
+            if not progressed:
+                alive = {k: mix[k] for k in order if pointers[k] < len(queues[k])}
+                if not alive:
+                    break
+                for k, extra in _largest_remainder(budget - filled, alive).items():
+                    want[k] = got[k] + extra
+        for k, items in chosen.items():
+            for row, reason, hint in items:
+                self.reserve(row, undo=True)
+                self.add(row, k, reason, prob_of(k, row, got[k]), hint)
+        return filled
+
+    def fill_uniform(self, left: np.ndarray, short: int, stratum: str, rng, notes: list[str]):
+        """Uniform fill from ``left`` (eligible, untaken rows), honouring the cap while possible."""
+        left = rng.permutation(left)
+        rows = []
+        for row in left:
+            if len(rows) >= short:
+                break
+            if self.under_cap(row):
+                rows.append(row)
+                self.reserve(row)
+        for row in rows:
+            self.reserve(row, undo=True)
+        if len(rows) < short:
+            chosen = set(rows)
+            rest = [r for r in left if r not in chosen][: short - len(rows)]
+            if rest:
+                notes.append(f"label cap relaxed for {len(rest)} fill items in {stratum or '(none)'}")
+            rows += rest
+        for row in rows:
+            self.add(row, FILL, "strategies ran dry; uniform fill", len(rows) / max(1, len(left)), -1)
+        return len(rows)
+
+
 def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, seed: int = 0,
               candidates: dict[str, CandidateList] | None = None) -> WavePlan:
     """Plan one wave. Deterministic for a given snapshot, config and seed."""
@@ -284,15 +409,11 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
                                f"{config.wave_size}")
     weights = _source_weights(source_names, config.source_quotas, report)
     targets = _source_targets(size, weights, available, report)
-    if not targets:  # unconstrained: one stratum per source, sized by availability, for the random slice
+    constrained = bool(targets)
+    if not constrained:  # one stratum per source, sized by availability, for the random slice only
         targets = _largest_remainder(size, {s: available[s] for s in source_names})
-        constrained = False
-    else:
-        constrained = True
 
     stats = selection.context_stats(snapshot.proba)
-    top_label = stats.get("top_label")
-    top_prob = stats.get("top_prob")
     ctx = SelectionContext(eligible=eligible, embeddings=snapshot.embeddings, proba=snapshot.proba,
                            label_names=list(snapshot.label_names), label_counts=snapshot.label_counts,
                            labeled_y=snapshot.labeled_y, rng=rng, stats=stats,
@@ -303,27 +424,8 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
     n_labels = max(1, len(snapshot.label_names))
     cap = (max(1, int(math.floor(config.label_cap_share * size)), math.ceil(size / n_labels))
            if config.label_cap_share > 0 else size)
-
-    picks: list[Pick] = []
-    taken_group = np.zeros(len(groups), bool)
-    label_used: Counter = Counter()
-    per_source_count: Counter = Counter()
-    cap_skips = 0
-
-    def add(row, strategy, reason, prob, hint):
-        nonlocal picks
-        taken_group[group_of[row]] = True
-        pred = int(top_label[row]) if top_label is not None else None
-        if pred is not None:
-            label_used[pred] += 1
-        hint = None if hint is None or hint < 0 else int(hint)
-        lab = pred if pred is not None else hint
-        picks.append(Pick(row=int(row), item_id=snapshot.item_ids[row].item() if hasattr(snapshot.item_ids[row], "item")
-                          else snapshot.item_ids[row], source=sources[row], strategy=strategy, reason=reason,
-                          inclusion_prob=float(prob), predicted_label=pred,
-                          predicted_prob=float(top_prob[row]) if top_prob is not None else None,
-                          hint_label=hint, likely_rare=bool(lab is not None and lab in rare_set)))
-        per_source_count[sources[row]] += 1
+    wave = _WaveBuilder(snapshot, eligible, group_of, len(groups), sources, stats.get("top_label"),
+                        stats.get("top_prob"), rare_set, cap)
 
     # 1. Random slice: uniform within each source stratum, exact inclusion probability k_s / N_s.
     n_random = int(round(config.random_share * size))
@@ -333,153 +435,80 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
         if k <= 0:
             continue
         pool_s = reps[rep_sources == s]
-        chosen = rng.choice(pool_s, k, replace=False)
-        for row in np.sort(chosen):
-            add(row, RANDOM, f"uniform random slice of source {s or '(none)'} ({k} of {len(pool_s)})",
-                k / len(pool_s), -1)
+        for row in np.sort(rng.choice(pool_s, k, replace=False)):
+            wave.add(row, RANDOM, f"uniform random slice of source {s or '(none)'} ({k} of {len(pool_s)})",
+                     k / len(pool_s), -1)
 
     # 2. Strategy slots per source, by the mix.
-    remaining_by_source = {s: targets.get(s, 0) - per_source_count[s] for s in source_names}
-    slots_total = _largest_remainder(size - len(picks), mix)
     if candidates is None:
-        candidates = _build_candidates(snapshot, config, mix, ctx, slots_total)
-    strategy_order = [s for s in ("rules", "rare", "label_names", "uncertainty", "band", "diversity") if s in mix]
-    strategy_order += [s for s in mix if s not in strategy_order]
-
-    # Per (strategy, source) queue of candidate positions.
-    queues: dict[str, dict[str, list[int]]] = {}
-    for strategy in strategy_order:
-        cl = candidates.get(strategy)
-        queues[strategy] = defaultdict(list)
+        candidates = _build_candidates(snapshot, config, mix, ctx, _largest_remainder(size - len(wave.picks), mix))
+    order = [s for s in ("rules", "rare", "label_names", "uncertainty", "band", "diversity") if s in mix]
+    order += [s for s in mix if s not in order]
+    strata = source_names if constrained else ["*"]
+    queues: dict[str, dict[str, list[int]]] = {s: {k: [] for k in order} for s in strata}
+    population: dict[tuple[str, str], int] = {}
+    for k in order:
+        cl = candidates.get(k)
         if cl is None or len(cl) == 0:
             continue
-        cand_sources = sources[cl.rows]
-        for pos, src in enumerate(cand_sources):
-            queues[strategy][src if constrained else "*"].append(pos)
-    population: dict[tuple[str, str], int] = {}
-    for strategy, cl in candidates.items():
+        for pos, src in enumerate(sources[cl.rows]):
+            queues[src if constrained else "*"][k].append(pos)
         if cl.uniform and cl.population_rows is not None:
+            pop_sources = sources[cl.population_rows]
             for s in source_names:
-                population[(strategy, s)] = int((sources[cl.population_rows] == s).sum())
-            population[(strategy, "*")] = len(cl.population_rows)
+                population[(k, s)] = int((pop_sources == s).sum())
+            population[(k, "*")] = len(cl.population_rows)
 
-    requested = {k: 0 for k in strategy_order}
-    achieved = Counter()
-    strata = source_names if constrained else ["*"]
+    def prob_of(k, row, n_taken):
+        # Uniform candidate orders (band, rules): picks / population of that stratum; else 1.0.
+        if not candidates[k].uniform:
+            return 1.0
+        pop = population.get((k, sources[row] if constrained else "*"), 0) or len(candidates[k])
+        return min(1.0, n_taken / max(1, pop))
+
+    requested = Counter()
     for stratum in strata:
-        budget = (remaining_by_source[stratum] if constrained
-                  else size - len(picks))
+        budget = (targets.get(stratum, 0) - wave.per_source[stratum]) if constrained else size - len(wave.picks)
         if budget <= 0:
             continue
-        want = _largest_remainder(budget, {k: mix[k] for k in strategy_order})
-        for k, v in want.items():
-            requested[k] += v
-        got = Counter()
-        pointers = {k: 0 for k in strategy_order}
-        chosen_here: dict[str, list[tuple]] = defaultdict(list)
-        filled = 0
-        # Round-robin: each strategy in turn takes its next admissible candidate until it has its
-        # share; slots of a strategy that runs dry are re-split over the others by their shares
-        # (reported).
-        while filled < budget:
-            progressed = False
-            for k in strategy_order:
-                if filled >= budget:
-                    break
-                if got[k] >= want[k]:
-                    continue
-                cl = candidates.get(k)
-                q = queues[k].get(stratum, [])
-                while pointers[k] < len(q):
-                    pos = q[pointers[k]]
-                    pointers[k] += 1
-                    row = int(cl.rows[pos])
-                    if taken_group[group_of[row]] or not eligible[row]:
-                        continue
-                    if top_label is not None and label_used[int(top_label[row])] >= cap:
-                        cap_skips += 1
-                        continue
-                    chosen_here[k].append((row, cl.reasons[pos], int(cl.hint_labels[pos])))
-                    taken_group[group_of[row]] = True  # reserve now; Pick added below
-                    if top_label is not None:
-                        label_used[int(top_label[row])] += 1
-                    got[k] += 1
-                    filled += 1
-                    progressed = True
-                    break
-            if not progressed:
-                alive = {k: mix[k] for k in strategy_order
-                         if pointers[k] < len(queues[k].get(stratum, []))}
-                if not alive:
-                    break
-                for k, extra in _largest_remainder(budget - filled, alive).items():
-                    want[k] = got[k] + extra
-        for k, items in chosen_here.items():
-            cl = candidates[k]
-            for row, reason, hint in items:
-                taken_group[group_of[row]] = False  # add() sets it again
-                if top_label is not None:
-                    label_used[int(top_label[row])] -= 1
-                if cl.uniform:
-                    pop = population.get((k, sources[row] if constrained else "*"), 0) or len(cl)
-                    prob = min(1.0, got[k] / max(1, pop))
-                else:
-                    prob = 1.0
-                add(row, k, reason, prob, hint)
-                achieved[k] += 1
-        short = budget - filled
+        requested.update(_largest_remainder(budget, {k: mix[k] for k in order}))
+        short = budget - wave.fill_by_strategies(budget, order, mix, queues[stratum], candidates, prob_of)
         if short > 0:
-            # 3. Every strategy ran dry here: fill uniformly from what is left in this stratum,
-            # honouring the label cap while possible.
-            left = reps[~taken_group[group_of[reps]]]
+            # 3. Every strategy ran dry here: fill uniformly from what is left in this stratum.
+            left = reps[~wave.taken_group[group_of[reps]]]
             if constrained:
                 left = left[sources[left] == stratum]
-            left = rng.permutation(left)
-            fill_rows = []
-            if top_label is not None:
-                for row in left:
-                    if len(fill_rows) >= short:
-                        break
-                    if label_used[int(top_label[row])] < cap:
-                        fill_rows.append(row)
-                        label_used[int(top_label[row])] += 1
-                for row in fill_rows:
-                    label_used[int(top_label[row])] -= 1
-                if len(fill_rows) < short:
-                    rest = [r for r in left if r not in set(fill_rows)][: short - len(fill_rows)]
-                    if rest:
-                        report["notes"].append(f"label cap relaxed for {len(rest)} fill items in "
-                                               f"{stratum or '(none)'}")
-                    fill_rows += rest
-            else:
-                fill_rows = list(left[:short])
-            for row in fill_rows:
-                add(row, FILL, "strategies ran dry; uniform fill", len(fill_rows) / max(1, len(left)), -1)
-                achieved[FILL] += 1
+            n_fill = wave.fill_uniform(left, short, stratum, rng, report["notes"])
             report["notes"].append(f"strategies ran dry in {stratum if constrained else 'the pool'}: "
-                                   f"{len(fill_rows)} uniform fill items")
+                                   f"{n_fill} uniform fill items")
+    return WavePlan(picks=wave.picks, report=_report(report, wave, snapshot, order, requested, n_random, targets,
+                                                     source_names, constrained), cold_start=cold)
 
-    # Report.
+
+def _report(report: dict, wave: _WaveBuilder, snapshot: PoolSnapshot, order: list[str], requested: Counter,
+            n_random: int, targets: dict, source_names: list[str], constrained: bool) -> dict:
+    picks = wave.picks
     report["wave_size"] = len(picks)
-    report["label_cap"] = cap
-    report["cap_skips"] = cap_skips
-    report["strategy_requested"] = {RANDOM: n_random, **requested}
-    report["strategy_achieved"] = {RANDOM: sum(1 for p in picks if p.strategy == RANDOM),
-                                   **{k: int(achieved.get(k, 0)) for k in strategy_order}}
-    if achieved.get(FILL):
-        report["strategy_achieved"][FILL] = int(achieved[FILL])
-    for k in strategy_order:
-        if report["strategy_achieved"][k] < requested[k]:
-            report["notes"].append(f"strategy {k} filled {report['strategy_achieved'][k]} of {requested[k]} "
-                                   f"slots; the rest went to the other strategies")
+    report["label_cap"] = wave.cap
+    report["cap_skips"] = wave.cap_skips
+    report["strategy_requested"] = {RANDOM: n_random, **{k: int(requested.get(k, 0)) for k in order}}
+    report["strategy_achieved"] = {RANDOM: int(wave.achieved.get(RANDOM, 0)),
+                                   **{k: int(wave.achieved.get(k, 0)) for k in order}}
+    if wave.achieved.get(FILL):
+        report["strategy_achieved"][FILL] = int(wave.achieved[FILL])
+    for k in order:
+        if report["strategy_achieved"][k] < report["strategy_requested"][k]:
+            report["notes"].append(f"strategy {k} filled {report['strategy_achieved'][k]} of "
+                                   f"{report['strategy_requested'][k]} slots; the rest went to the other strategies")
     report["source_targets"] = {s: int(targets.get(s, 0)) for s in source_names} if constrained else None
-    report["source_achieved"] = {s: int(per_source_count[s]) for s in source_names}
-    comp = Counter((p.source, p.strategy, None if p.predicted_label is None else snapshot.label_names[p.predicted_label])
+    report["source_achieved"] = {s: int(wave.per_source[s]) for s in source_names}
+    names = snapshot.label_names
+    comp = Counter((p.source, p.strategy, None if p.predicted_label is None else names[p.predicted_label])
                    for p in picks)
     report["composition"] = [{"source": s, "strategy": k, "predicted_label": lab, "count": c}
                              for (s, k, lab), c in sorted(comp.items(), key=lambda x: (x[0][0], x[0][1], str(x[0][2])))]
     report["likely_rare"] = sum(p.likely_rare for p in picks)
-    return WavePlan(picks=picks, report=report, cold_start=cold)
+    return report
 
 
 def cut_batches(picks: list[Pick], batch_size: int, *, seed: int = 0) -> list[list[Pick]]:
