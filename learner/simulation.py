@@ -168,7 +168,7 @@ def _full_proba(model, X, label_index: dict[str, int], k: int) -> np.ndarray:
     return full
 
 
-def _evaluate(model, X_test, y_test, label_names, label_index, rare_classes, pool_counts) -> dict:
+def _evaluate(model, X_test, y_test, label_names, label_index, rare_classes) -> dict:
     from learner.metrics import classification_report, expected_calibration_error
 
     k = len(label_names)
@@ -231,8 +231,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
 
     if full_pool_macro_f1 is None:
         model = _train(X_pool, data.labels[pool], sim, parents, sim.seed)
-        full_pool_macro_f1 = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes,
-                                       pool_counts)["macro_f1"]
+        full_pool_macro_f1 = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)["macro_f1"]
 
     labeled = np.zeros(len(pool), bool)
     labeled_y = np.full(len(pool), -1, dtype=np.int64)
@@ -259,7 +258,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
             names = np.array(label_names, dtype=object)[labeled_y[labeled]]
             model = _train(X_pool[labeled], names, sim, parents, sim.seed)
             proba = _full_proba(model, X_pool, label_index, k)
-            metrics = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes, pool_counts)
+            metrics = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)
         else:
             metrics = {"macro_f1": 0.0, "micro_f1": 0.0, "rare_recall": 0.0, "ece": None}
         entry.update(metrics)
