@@ -257,6 +257,27 @@ def write_markdown(result: dict) -> None:
             lines.append(f"| {e['torch_threads']} | {e['texts']} | {e['seconds']:.1f} | **{e['texts_per_s']:.0f}** | "
                          f"{fmt(e.get('cpu_s'), 1)} | {e['load_s']:.1f} | {fmt(e.get('load_average_1m'), 1)} |")
         lines.append("")
+    seed_files = sorted(RESULTS.parent.glob("learner_seed*.json"))
+    if seed_files:
+        lines += ["## Other seeds", "",
+                  "The same runs with other seeds (`--seed N --out bench/results/learner_seedN.json`): the seed "
+                  "moves the train / validation split inside `train_classifier` and the torch initialisation; "
+                  "the pool / test split is the dataset's. Macro-F1 (ECE after calibration, review share).", "",
+                  "| dataset | config | " + " | ".join(["seed " + str(result["seed"])] + [
+                      "seed " + str(json.loads(f.read_text())["seed"]) for f in seed_files]) + " |",
+                  "|---|---|" + "---|" * (1 + len(seed_files))]
+        others = [json.loads(f.read_text()) for f in seed_files]
+        for name, ds in result["datasets"].items():
+            for cfg, r in ds["configs"].items():
+                cells = []
+                for run in others:
+                    o = run["datasets"].get(name, {}).get("configs", {}).get(cfg)
+                    cells.append(f"{fmt(o['macro_f1'])} ({fmt(o['ece_after'])}, {fmt(o['review_share'], 2)})"
+                                 if o else None)
+                if any(cells):
+                    lines.append(f"| {name} | {cfg} | {fmt(r['macro_f1'])} ({fmt(r['ece_after'])}, "
+                                 f"{fmt(r['review_share'], 2)}) | " + " | ".join(c or "–" for c in cells) + " |")
+        lines.append("")
     notes = json.loads(NOTES_FILE.read_text(encoding="utf-8"))["notes"] if NOTES_FILE.exists() else []
     if notes:
         lines += ["## Reading the numbers", ""] + [f"- {n}" for n in notes] + [""]
@@ -309,7 +330,8 @@ def main(argv=None) -> dict:
         for e in result["encode"]:
             print(f"encode: {e['texts_per_s']:.0f} texts/s with {e['torch_threads']} threads", flush=True)
     out_path.write_text(json.dumps(result, indent=1))
-    write_markdown(result)
+    if out_path.resolve() == RESULTS.resolve():
+        write_markdown(result)
     return result
 
 
