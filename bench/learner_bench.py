@@ -227,7 +227,7 @@ def write_markdown(result: dict) -> None:
                 f"{fmt(r['train_s'], 1)} ({fmt(r.get('train_cpu_s'), 1)}) |")
         if ds.get("hierarchy"):
             lines += ["", "Hierarchy. *[coarse_then_fine]*: a coarse head, then a fine head within the predicted "
-                      "branch; *[flat]*: the flat fine head, coarse = sum of its children. Both decode the best "
+                      "branch (the coarse head weighted by the coarse labels' class weights); *[…, fine-weighted coarse]*: the same, but each row of the coarse head keeps its fine label's class weight (`coarse_weights='fine'`); *[flat]*: the flat fine head, coarse = sum of its children. Both decode the best "
                       "branch first, then the best fine label in it, and fall back to the coarse label alone when "
                       "P(fine | coarse) < floor. *bizarre* = share of test rows whose emitted fine label lies in "
                       "the wrong coarse branch: for the flat model's plain argmax, for the decoded model without "
@@ -315,10 +315,13 @@ def main(argv=None) -> dict:
                   f"ECE {r['ece_before']:.3f}->{r['ece_after']:.3f} review {r['review_share']:.3f} "
                   f"{r['train_s']:.1f}s", flush=True)
             if data["parents"] and cfg in HIERARCHY_CONFIGS:
-                for hierarchy in ("coarse_then_fine", "flat"):
-                    h = evaluate_hierarchy(data, CONFIGS[cfg], args.seed, hierarchy=hierarchy)
-                    ds["hierarchy"][f"{cfg} [{hierarchy}]"] = h
-                    print(f"  {cfg:28s} {hierarchy} macro-F1 {h['macro_f1_hier']:.3f} bizarre "
+                for hierarchy, extra in (("coarse_then_fine", {}), ("coarse_then_fine", {"coarse_weights": "fine"}),
+                                         ("flat", {})):
+                    h = evaluate_hierarchy(data, {**CONFIGS[cfg], **extra}, args.seed, hierarchy=hierarchy)
+                    variant = hierarchy + (", fine-weighted coarse" if extra else "")
+                    h["variant"] = variant
+                    ds["hierarchy"][f"{cfg} [{variant}]"] = h
+                    print(f"  {cfg:28s} {variant} macro-F1 {h['macro_f1_hier']:.3f} bizarre "
                           f"{r['cross_coarse_error_flat']:.3f} (flat argmax) {h['cross_coarse_error_no_fallback']:.3f} "
                           f"(decoded) {h['cross_coarse_error_with_fallback']:.3f} (with fallback, "
                           f"{h['fallback_share']:.3f} fall back)", flush=True)

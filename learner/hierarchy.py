@@ -16,6 +16,7 @@ import numpy as np
 
 from learner.calibration import log_softmax
 from learner.heads import ConstantHead
+from learner.weighting import class_weights
 
 
 def check_parents(labels: Sequence[str], parents: dict[str, str]) -> None:
@@ -72,8 +73,10 @@ class HierarchicalHead:
     """Coarse head over the coarse labels, one fine head per branch (``ConstantHead`` for a
     branch with one fine label). ``fine_factory(coarse_label)`` makes the head of a branch."""
 
-    def __init__(self, parents: dict[str, str], coarse_factory: Callable, fine_factory: Callable):
+    def __init__(self, parents: dict[str, str], coarse_factory: Callable, fine_factory: Callable,
+                 fine_weighted_coarse: bool = False):
         self.parents = dict(parents)
+        self.fine_weighted_coarse = fine_weighted_coarse
         self.coarse_factory = coarse_factory
         self.fine_factory = fine_factory
 
@@ -84,7 +87,21 @@ class HierarchicalHead:
         coarse = coarse_of(y, self.parents)
         coarse_classes = np.unique(coarse)
         self.coarse_head_ = (self.coarse_factory() if len(coarse_classes) > 1 else ConstantHead())
-        self.coarse_head_.fit(X, coarse, sample_weight=w)
+        scheme = getattr(self.coarse_head_, "weighting", "none")
+        if self.fine_weighted_coarse and scheme != "none":
+            # A coarse class is as big as all its children, so a rare fine label's rows get the small
+            # weight of a big branch and are routed away from it; this option gives each row the
+            # weight its fine label has in a flat model instead (as the long-tail bucket does for
+            # Other). Measured trade-off (docs/learner_bench.md): better fine macro-F1 on trec and
+            # davidson, worse coarse accuracy, so it is off by default.
+            beta = getattr(self.coarse_head_, "beta", 0.999)
+            _, fine_idx, fine_counts = np.unique(y, return_inverse=True, return_counts=True)
+            _, coarse_idx, coarse_counts = np.unique(coarse, return_inverse=True, return_counts=True)
+            coarse_w = w * (class_weights(fine_counts, scheme, beta)[fine_idx]
+                            / class_weights(coarse_counts, scheme, beta)[coarse_idx])
+        else:
+            coarse_w = w
+        self.coarse_head_.fit(X, coarse, sample_weight=coarse_w)
         self.fine_heads_ = {}
         for c in coarse_classes:
             rows = coarse == c

@@ -48,6 +48,8 @@ class TrainConfig:
     fine_floor: float = 0.75        # hierarchy fallback floor
     hierarchy: str = "coarse_then_fine"  # with parents: "coarse_then_fine" heads, or "flat" (one fine head,
     #                                      coarse = sum of its children's probabilities; same fallback rule)
+    coarse_weights: str = "coarse"  # coarse head's row weights: "coarse" (class weights of the coarse labels)
+    #                                 or "fine" (each row keeps its fine label's class weight)
     val_fraction: float = 0.2
     seed: int = 0
     # torch head
@@ -82,7 +84,8 @@ class TrainConfig:
 def _check_config(config: TrainConfig) -> None:
     choices = {"head": ("logreg", "torch"), "weighting": ("none", "inverse", "effective"),
                "loss": ("ce", "focal", "logit_adjusted"), "calibrate": ("temperature", "platt", "none"),
-               "resample": ("none", "over", "under"), "hierarchy": ("coarse_then_fine", "flat")}
+               "resample": ("none", "over", "under"), "hierarchy": ("coarse_then_fine", "flat"),
+               "coarse_weights": ("coarse", "fine")}
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
             raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")
@@ -134,7 +137,8 @@ def build_model(config: TrainConfig, parents: dict | None = None, descriptions: 
     when ``parents`` is given."""
     if parents and config.hierarchy == "coarse_then_fine":
         return HierarchicalHead(parents, coarse_factory=_BaseFactory(config),
-                                fine_factory=_LeafFactory(config, descriptions, parents))
+                                fine_factory=_LeafFactory(config, descriptions, parents),
+                                fine_weighted_coarse=config.coarse_weights == "fine")
     return _LeafFactory(config, descriptions)()
 
 

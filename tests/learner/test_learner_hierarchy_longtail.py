@@ -106,3 +106,24 @@ def test_flat_hierarchy_option_decodes_a_single_fine_head():
     assert any(d["fallback"] for d in decisions)
     assert all(d["coarse_label"] == PARENTS[d["fine_label"]] for d in decisions)
     assert model.report["hierarchy"]["coarse_validation"]["classes"] == ["A", "B", "C"]
+
+
+def test_fine_weighted_coarse_head_keeps_a_rare_child_in_its_branch():
+    rng = np.random.default_rng(5)
+    centre_a1, centre_b1 = np.eye(8)[0], np.eye(8)[1]
+    centre_a2 = 0.45 * centre_a1 + 0.55 * centre_b1  # the rare child sits next to the other branch
+
+    def around(centre, n):
+        pts = centre + 0.25 * rng.normal(size=(n, 8))
+        return pts / np.linalg.norm(pts, axis=1, keepdims=True)
+
+    X = np.vstack([around(centre_a1, 300), around(centre_a2, 12), around(centre_b1, 40)]).astype(np.float32)
+    y = ["a1"] * 300 + ["a2"] * 12 + ["b1"] * 40
+    parents = {"a1": "A", "a2": "A", "b1": "B"}
+    probe = around(centre_a2, 200).astype(np.float32)
+    recall = {}
+    for mode in ("coarse", "fine"):
+        model = train_classifier(X, y, parents=parents, config=TrainConfig(coarse_weights=mode))
+        assert model.model.fine_weighted_coarse == (mode == "fine")
+        recall[mode] = np.mean([d["coarse_label"] == "A" for d in model.decide(probe)])
+    assert recall["fine"] > recall["coarse"] + 0.1, recall
