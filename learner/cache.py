@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
 from labeling.items.models import Item
@@ -72,6 +72,13 @@ class _Memo:
 memo = _Memo()
 
 
+def _memo_after_commit(model_id: str, vectors: dict[str, np.ndarray]) -> None:
+    """Remember vectors only once the rows that hold them are committed: a rolled-back write must
+    not leave the memo claiming a vector the table lacks (the embed step would then skip it)."""
+    if vectors:
+        transaction.on_commit(lambda: memo.put(model_id, vectors))
+
+
 def _as_vector(raw) -> np.ndarray:
     vec = np.frombuffer(bytes(raw), dtype=np.float32)
     vec.flags.writeable = False
@@ -93,7 +100,7 @@ class DbEmbeddingCache:
             )
             for text_hash, raw in rows:
                 fetched[text_hash] = _as_vector(raw)
-        memo.put(model_id, fetched)
+        _memo_after_commit(model_id, fetched)
         found.update(fetched)
         return found
 
@@ -106,7 +113,9 @@ class DbEmbeddingCache:
         ]
         # Another worker may have embedded the same text meanwhile: same key, same vector.
         Embedding.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-        memo.put(model_id, {h: _as_vector(np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()})
+        _memo_after_commit(
+            model_id, {h: _as_vector(np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()}
+        )
 
 
 def missing_item_ids(project_id: int, model_id: str, item_ids: Iterable[int] | None = None) -> list[int]:
@@ -257,7 +266,7 @@ def project_matrix(
             for text_hash, raw in cursor.fetchall():
                 if text_hash not in found:
                     fetched[text_hash] = _as_vector(raw)
-        memo.put(model_id, fetched)
+        _memo_after_commit(model_id, fetched)
         found.update(fetched)
     keep = [(item_id, h) for item_id, h in pairs if h in found]
     ids = np.fromiter((item_id for item_id, _ in keep), dtype=np.int64, count=len(keep))

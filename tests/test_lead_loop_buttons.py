@@ -20,7 +20,6 @@ def fast_passwords(settings):
 @pytest.fixture
 def pool(make_user, project_factory):
     from learner import services as learner
-    from learner.cache import memo
 
     project = project_factory("alpha")
     project.wave_size = 12
@@ -34,7 +33,6 @@ def pool(make_user, project_factory):
     for i in range(40):
         text = f"{['refund my order', 'cannot sign in', 'card stolen', 'invoice wrong'][i % 4]} number {i} case"
         Item.objects.create(project=project, source=sources[i % 2], text=text, text_hash=text_hash(text))
-    memo.clear()  # see tests/test_predict.py: the memo outlives rolled-back Embedding rows
     learner.embed_project(project)
     return {"project": project, "lead": lead, "annotator": annotator}
 

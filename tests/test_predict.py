@@ -68,11 +68,6 @@ def label_project(project, annotator):
 @pytest.fixture
 def trained(world):
     from learner import services as learner
-    from learner.cache import memo
-
-    # The embedding cache's per-process memo outlives the rolled-back Embedding rows of earlier
-    # tests; left as is, embed_project would trust it and write nothing to the table.
-    memo.clear()
     label_project(world["alpha"], world["annotator"])
     learner.embed_project(world["alpha"])
     version = learner.train_version(world["alpha"])

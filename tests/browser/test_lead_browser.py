@@ -92,7 +92,6 @@ def test_lead_hotkey_clash_is_reported(page, live_server, login, lead_world):
 def test_lead_dashboard_of_a_trained_project(page, live_server, login, screenshot, js_errors, make_user,
                                              project_factory):
     from learner import services as learner
-    from learner.cache import memo
     from tests.test_predict import label_project
 
     project = project_factory("alpha")
@@ -100,7 +99,6 @@ def test_lead_dashboard_of_a_trained_project(page, live_server, login, screensho
     annotator = make_user("ann")
     Membership.objects.create(user=lead, project=project, role=Membership.LEAD)
     Membership.objects.create(user=annotator, project=project, role=Membership.ANNOTATOR)
-    memo.clear()
     label_project(project, annotator)
     learner.embed_project(project)
     version = learner.train_version(project)
