@@ -55,6 +55,7 @@ def test_home_lists_only_the_users_projects(client, world):
     client.force_login(world["annotator"])
     body = client.get("/").content.decode()
     assert 'data-project="alpha"' in body and 'data-project="beta"' not in body
+    assert 'href="/p/alpha/annotate/"' in body  # "Start labeling" leads straight to the batch
 
     client.force_login(world["outsider"])
     body = client.get("/").content.decode()
