@@ -61,6 +61,8 @@ class PlannerConfig:
     rare_rank: str = "variance"
     # Name neighbours per rare label that has no labeled example yet.
     rare_unseen_depth: int = 2
+    # Neighbours of labeled examples only for rare labels with fewer examples than this (None: all).
+    rare_knn_below: int | None = None
 
 
 @dataclass
@@ -231,7 +233,8 @@ def _build_candidates(snapshot: PoolSnapshot, config: PlannerConfig, mix: dict[s
             cands[strategy] = selection.rare_candidates(ctx, config.rare_threshold, limit,
                                                         max_queries=config.rare_max_queries,
                                                         allocation=config.rare_allocation, rank=config.rare_rank,
-                                                        unseen_depth=config.rare_unseen_depth)
+                                                        unseen_depth=config.rare_unseen_depth,
+                                                        knn_below=config.rare_knn_below)
         elif strategy == "diversity":
             n_clusters = int(math.ceil(want * 1.5)) + 5
             subset = None

@@ -159,7 +159,7 @@ def rare_labels(label_counts: np.ndarray, threshold: int) -> np.ndarray:
 
 def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_label: int = 6,
                     max_queries: int = 256, unseen_depth: int = 2, allocation: str = "round_robin",
-                    rank: str = "variance") -> CandidateList:
+                    rank: str = "variance", knn_below: int | None = None) -> CandidateList:
     """Rare labels (fewer labeled examples than ``threshold``), rarest first. Labels with no
     example yet: up to ``unseen_depth`` neighbours of the label's name. Others: items ranked by
     that label's probability alternate with nearest neighbours of its labeled examples (max
@@ -168,7 +168,8 @@ def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_la
     label gets priority i * (c + 1)); "round_robin" gives every rare label one pick per round.
     ``rank``: "probability" ranks by p(label); "variance" by p(label) * (1 - p(label)), the same
     order while p < 0.5 (a label the model barely knows) but, once the label is learned, items at
-    its boundary instead of the ones the model is already sure of."""
+    its boundary instead of the ones the model is already sure of. ``knn_below``: search
+    neighbours of labeled examples only for labels with fewer examples than this (None: all)."""
     rare = rare_labels(ctx.label_counts, threshold)
     rows = np.flatnonzero(ctx.eligible)
     if len(rare) == 0 or len(rows) == 0:
@@ -181,13 +182,14 @@ def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_la
 
     knn_score = None
     if ctx.embeddings is not None:
-        labeled_rows = np.flatnonzero(np.isin(ctx.labeled_y, rare))
+        knn_labels = rare if knn_below is None else rare[ctx.label_counts[rare] < knn_below]
+        labeled_rows = np.flatnonzero(np.isin(ctx.labeled_y, knn_labels))
         if len(labeled_rows):
             # Spread the query budget evenly over rare labels so one frequent-ish label does not
             # crowd out the rarest ones.
-            quota = max(1, max_queries // max(1, len(rare)))
+            quota = max(1, max_queries // max(1, len(knn_labels)))
             chosen = []
-            for label in rare:
+            for label in knn_labels:
                 members = labeled_rows[ctx.labeled_y[labeled_rows] == label]
                 if len(members) > quota:
                     members = ctx.rng.choice(members, quota, replace=False)
@@ -196,7 +198,7 @@ def rare_candidates(ctx: SelectionContext, threshold: int, limit: int, *, per_la
             sims = ctx.embeddings[rows] @ ctx.embeddings[queries].T  # (eligible, queries)
             query_labels = ctx.labeled_y[queries]
             knn_score = {}
-            for label in rare:
+            for label in knn_labels:
                 cols = np.flatnonzero(query_labels == label)
                 if len(cols):
                     knn_score[int(label)] = sims[:, cols].max(axis=1)
