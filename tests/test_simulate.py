@@ -124,3 +124,27 @@ def test_simulate_trec_short(shared_datasets, tmp_path):
     assert result["waves"][-1]["macro_f1"] > 0.2
     assert result["config"]["hierarchy"] is True
     assert (out / "curve.png").is_file()
+
+
+def test_simulate_encodes_texts_through_the_cache_without_embeddings(tmp_path):
+    # No --embeddings and not a shared dataset: the texts go through the real encoder and the
+    # directory cache (a second run reads the cache).
+    rows = [("my card has not arrived yet", "card_arrival"), ("where is my new card", "card_arrival"),
+            ("I want my money back", "refund_request"), ("please refund the purchase", "refund_request"),
+            ("the exchange rate was wrong", "exchange_rate"), ("bad conversion rate applied", "exchange_rate")]
+    data = tmp_path / "tiny.jsonl"
+    with data.open("w") as fh:
+        for i in range(8):
+            for text, label in rows:
+                fh.write(json.dumps({"text": f"{text} ({i})", "label": label,
+                                     "split": "test" if i == 0 else "train"}) + "\n")
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        call_command("simulate", "--data", str(data), "--budget", "12", "--wave-size", "6", "--strategy", "default",
+                     "--out", str(tmp_path / "out"), "--embedding-cache", str(cache), "--no-progress")
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["pool"] == 42 and result["test"] == 6
+    assert [w["labels"] for w in result["waves"]] == [6, 12]
+    # Label names are close to their texts in MiniLM space: the cold start finds all three labels.
+    assert result["waves"][0]["classes_ge1"] == 3
+    assert list(cache.glob("*.npz"))
