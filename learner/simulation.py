@@ -146,8 +146,9 @@ def _planner_config(sim: SimConfig, first_wave: bool) -> PlannerConfig:
     if sim.strategy == "band":
         return PlannerConfig(strategy_mix={"band": 1.0}, random_share=0.0, **base)
     if sim.strategy == "default":
-        return PlannerConfig(strategy_mix=dict(sim.strategy_mix), cold_start_mix=dict(sim.cold_start_mix),
-                             random_share=sim.random_share, **base, **sim.planner_options)
+        return PlannerConfig(**{**base, "strategy_mix": dict(sim.strategy_mix),
+                                "cold_start_mix": dict(sim.cold_start_mix), "random_share": sim.random_share,
+                                **sim.planner_options})
     raise ValueError(f"unknown strategy {sim.strategy!r}; choose one of {', '.join(STRATEGIES)}")
 
 
