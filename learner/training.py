@@ -34,6 +34,7 @@ from learner.weighting import resample
 
 ARTIFACT_MAGIC = b"LONGTAIL-CLASSIFIER\x00v1\x00"
 MIN_EVAL_ROWS = 10  # fewer held-out predictions than this: no calibration, thresholds or metrics
+TEMPERATURE_BOUNDS = (0.1, 10.0)  # benchmark temperatures: 0.25-1.25 (docs/learner_bench.md)
 
 
 @dataclass
@@ -350,7 +351,12 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
             notes.append("Platt scaling needs exactly two classes; used temperature scaling instead")
             method = "temperature"
         if method == "temperature":
-            temperature = fit_temperature(logits, y_val_idx, w_val)
+            temperature = fit_temperature(logits, y_val_idx, w_val, bounds=TEMPERATURE_BOUNDS)
+            if min(abs(temperature - b) / b for b in TEMPERATURE_BOUNDS) < 0.01:
+                # Typically a held-out set the model gets (almost) all right: the likelihood keeps
+                # improving as T shrinks, so the bound, not the data, chose T.
+                notes.append(f"temperature {temperature:.3g} is at its search bound {TEMPERATURE_BOUNDS}: "
+                             f"too little held-out evidence ({len(eval_rows)} rows) to pin it down")
             after = softmax(logits, temperature)
         elif method == "platt":
             platt = fit_platt(logits, y_val_idx, w_val)

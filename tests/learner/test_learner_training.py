@@ -120,3 +120,10 @@ def test_importance_weights_reach_the_validation_metrics():
     report = model.report["validation"]
     assert report["weighted_n"] == pytest.approx(3 * report["per_class"]["c0"]["count"]
                                                  + report["per_class"]["c1"]["count"])
+
+
+def test_temperature_at_its_bound_is_reported():
+    X, y, _ = clusters([30, 20, 10], dim=64, spread=0.3, seed=9)  # separable: held-out rows all right
+    model = train_classifier(X, y)
+    assert model.temperature == pytest.approx(0.1, rel=0.01)
+    assert any("search bound" in note for note in model.report["notes"])
