@@ -295,7 +295,8 @@ def summarise(result: dict) -> dict:
     f1 = [w["macro_f1"] for w in waves]
     goal = 0.95 * result["full_pool_macro_f1"]
     reach = next((w["labels"] for w in waves if w["macro_f1"] >= goal), None)
-    at300 = [w for w in waves if w["labels"] <= 300]
+    # Coverage "at 300": the last wave at or below 300 labels, if the run went that far.
+    at300 = [w for w in waves if w["labels"] <= 300] if waves[-1]["labels"] >= 300 else []
     return {"mean_macro_f1": float(np.mean(f1)), "final_macro_f1": f1[-1],
             "labels_to_95pct": reach, "rare_ge1_at_300": at300[-1]["rare_ge1"] if at300 else None,
             "n_rare": len(result.get("config", {}).get("rare_classes", [])) or None}
@@ -367,7 +368,7 @@ def summary_rows(directory: Path) -> list[dict]:
         curve = [float(np.mean([r["waves"][i]["macro_f1"] for r in runs])) for i in range(n)]
         full = float(np.mean([r["full_pool_macro_f1"] for r in runs]))
         reach = next((lab for lab, f in zip(labels, curve, strict=True) if f >= 0.95 * full), None)
-        at300 = [i for i in range(n) if labels[i] <= 300]
+        at300 = [i for i in range(n) if labels[i] <= 300] if labels[-1] >= 300 else []
         rare300 = (float(np.mean([r["waves"][at300[-1]]["rare_ge1"] for r in runs])) if at300 else None)
         rows.append({"data": data, "strategy": strategy, "seeds": sorted(r["seed"] for r in runs),
                      "full_pool": full, "mean_macro_f1": float(np.mean(curve)), "final_macro_f1": curve[-1],
