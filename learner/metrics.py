@@ -11,30 +11,50 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 
 
-def expected_calibration_error(proba, y_true, n_bins: int = 15, sample_weight=None) -> float:
-    """Top-label ECE: rows binned by their top probability into ``n_bins`` equal-width bins;
-    the weighted mean over bins of |accuracy - confidence|. ``y_true`` holds column indices."""
+def reliability_bins(proba, y_true, n_bins: int = 15, sample_weight=None) -> list[dict]:
+    """The reliability diagram: rows binned by their top probability into ``n_bins`` equal-width
+    bins (bin i holds (i/n, (i+1)/n]; exactly 0 goes to bin 0), with each bin's weighted row
+    count, accuracy and mean confidence (None for an empty bin). ``y_true`` holds column indices."""
     proba = np.asarray(proba, dtype=np.float64)
     y_true = np.asarray(y_true)
-    if len(y_true) == 0:
-        return 0.0
     weight = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    confidence = proba.max(axis=1)
-    correct = (proba.argmax(axis=1) == y_true).astype(np.float64)
-    # Bin i holds confidences in (i/n, (i+1)/n]; a confidence of exactly 0 goes to bin 0.
-    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
-    total = weight.sum()
+    confidence = proba.max(axis=1) if len(y_true) else np.zeros(0)
+    correct = (proba.argmax(axis=1) == y_true).astype(np.float64) if len(y_true) else np.zeros(0)
+    which = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    bins = []
+    for b in range(n_bins):
+        inside = which == b
+        w = float(weight[inside].sum())
+        bins.append({
+            "low": b / n_bins, "high": (b + 1) / n_bins, "count": int(inside.sum()), "weight": w,
+            "accuracy": float(np.average(correct[inside], weights=weight[inside])) if w > 0 else None,
+            "confidence": float(np.average(confidence[inside], weights=weight[inside])) if w > 0 else None,
+        })
+    return bins
+
+
+def expected_calibration_error(proba, y_true, n_bins: int = 15, sample_weight=None) -> float:
+    """Top-label ECE: the weight-averaged |accuracy - confidence| over the reliability bins."""
+    bins = reliability_bins(proba, y_true, n_bins, sample_weight)
+    total = sum(b["weight"] for b in bins)
     if total <= 0:
         return 0.0
-    ece = 0.0
-    for b in range(n_bins):
-        in_bin = bins == b
-        w = weight[in_bin].sum()
-        if w > 0:
-            acc = np.average(correct[in_bin], weights=weight[in_bin])
-            conf = np.average(confidence[in_bin], weights=weight[in_bin])
-            ece += w / total * abs(acc - conf)
-    return float(ece)
+    return float(sum(b["weight"] / total * abs(b["accuracy"] - b["confidence"]) for b in bins if b["weight"] > 0))
+
+
+def pr_curve_points(positives, scores, sample_weight=None, max_points: int = 40) -> dict:
+    """A precision-recall curve thinned to at most ``max_points`` points (enough to draw; keeps a
+    77-class report small), with the average precision over the full curve."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(positives, scores, sample_weight=sample_weight)
+    keep = np.unique(np.linspace(0, len(recall) - 1, min(max_points, len(recall))).astype(int))
+    return {
+        "precision": np.round(precision[keep], 4).tolist(),
+        "recall": np.round(recall[keep], 4).tolist(),
+        "average_precision": float(average_precision_score(positives, scores, sample_weight=sample_weight)),
+        "positives": int(np.sum(positives)),
+    }
 
 
 def _f1(p: float, r: float) -> float:
@@ -51,7 +71,8 @@ def classification_report(
 ) -> dict:
     """Per-class precision / recall / F1 / support (and average precision when ``proba`` is
     given, its columns in ``classes`` order), macro / micro / weighted F1, accuracy, the
-    confusion matrix (rows = true, columns = predicted, in ``classes`` order) and the ECE.
+    confusion matrix (rows = true, columns = predicted, in ``classes`` order), and with ``proba``
+    the ECE, the reliability bins and per-class precision-recall curves.
 
     ``y_true`` / ``y_pred`` are label names. A prediction outside ``classes`` (e.g. a coarse
     fallback) counts as wrong for its row. With ``sample_weight`` every count is a sum of
@@ -141,6 +162,12 @@ def classification_report(
         aps = [r["average_precision"] for r in per_class.values() if r["average_precision"] is not None]
         report["macro_average_precision"] = float(np.mean(aps)) if aps else None
         report["ece"] = expected_calibration_error(proba, true_idx, n_bins=n_bins, sample_weight=weight)
+        report["reliability"] = reliability_bins(proba, true_idx, n_bins=n_bins, sample_weight=weight)
+        report["pr_curves"] = {
+            c: pr_curve_points(true_idx == i, proba[:, i], weight)
+            for i, c in enumerate(classes)
+            if (true_idx == i).any() and not (true_idx == i).all()
+        }
     return report
 
 

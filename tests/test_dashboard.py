@@ -1,5 +1,6 @@
 """Dashboard data from stored model versions and pool scores: learning curve across versions with
-rare-label recall, PR curves and reliability bins computed from ItemScores of labeled items,
+rare-label recall, PR curves and reliability bins from the held-out report (or, for older
+reports, computed from ItemScores of labeled items),
 and the thresholds table's review share from the pool when the report has no table."""
 import uuid
 
@@ -73,10 +74,25 @@ def test_learning_curve_and_rare_labels(scored):
     assert data["labeled_per_wave"] == {"waves": ["other"], "series": {"billing": [30], "fraud": [6], "login": [24]}}
 
 
-def test_pr_curves_and_reliability_from_scores(scored):
+def test_pr_curves_and_reliability_come_from_the_held_out_report(scored):
+    data = dashboard.dashboard_data(scored["project"])
+    report = scored["report"]
+    assert data["pr_curves"]["source"].startswith("held-out validation")
+    assert data["pr_curves"]["curves"] == report["pr_curves"]
+    assert data["reliability"]["source"].startswith("held-out validation")
+    assert data["reliability"]["bins"] == report["reliability"]
+    assert data["reliability"]["ece"] == pytest.approx(report["ece"])
+
+
+def test_pr_curves_and_reliability_from_scores_for_older_reports(scored):
     from sklearn.metrics import average_precision_score
 
+    v2 = scored["v2"]  # a version trained before reports carried curves
+    v2.metrics = {"validation": {k: v for k, v in scored["report"].items() if k not in ("pr_curves", "reliability")},
+                  "class_counts": v2.metrics["class_counts"]}
+    v2.save()
     data = dashboard.dashboard_data(scored["project"])
+    assert data["pr_curves"]["source"].startswith("pool scores")
     half = np.vstack([np.frombuffer(pack_probs(row), dtype="<f2").astype(np.float32) for row in scored["proba"]])
     for i, name in enumerate(CLASSES):
         curve = data["pr_curves"]["curves"][name]

@@ -2,8 +2,8 @@
 counts per label per wave, the learning curve, per-class metrics, confusion matrix, PR curves,
 reliability diagram, thresholds with their review share, annotator throughput and agreement.
 
-Where the model's stored report lacks PR points or reliability bins, they are computed from the
-model's stored pool scores (ItemScore) of labeled items. Those items include the model's own
+PR curves and reliability bins come from the training report (held-out validation or out-of-fold
+predictions). Only for versions whose report lacks them are they computed from the stored pool scores (ItemScore) of labeled items. Those items include the model's own
 training items, so these curves are optimistic; the payload says which source each chart used."""
 from collections import defaultdict
 
@@ -178,7 +178,7 @@ def scored_labeled_items(project, model, label_names: dict) -> dict | None:
 def pr_curves(report: dict | None, scored: dict | None) -> dict:
     stored = _find_key(report, "pr_curves") if report else None
     if isinstance(stored, dict) and stored:
-        return {"source": "report", "curves": stored}
+        return {"source": "held-out validation of the training report", "curves": stored}
     if scored is None:
         return {"source": None, "curves": {}}
     from sklearn.metrics import average_precision_score, precision_recall_curve
@@ -200,7 +200,8 @@ def pr_curves(report: dict | None, scored: dict | None) -> dict:
 def reliability(report: dict | None, scored: dict | None) -> dict:
     stored = _find_key(report, "reliability") if report else None
     if isinstance(stored, (list, dict)) and stored:
-        return {"source": "report", "bins": stored, "ece": _find_key(report, "ece")}
+        return {"source": "held-out validation of the training report", "bins": stored,
+                "ece": _find_key(report, "ece")}
     if scored is None:
         return {"source": None, "bins": [], "ece": None}
     confidence = scored["proba"].max(axis=1)
