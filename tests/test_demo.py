@@ -62,20 +62,20 @@ def test_demo_project_is_complete_and_idempotent(db):
 
 
 def test_setup_demo_command_prints_users_and_is_idempotent(db, capsys):
-    from labeling.items.management.commands.setup_demo import _first_wave_hook
     from labeling.waves.models import Wave
 
     call_command("setup_demo", "--items", "60", "--password", "demo-pass-123")
     out = capsys.readouterr().out
     assert "admin" in out and "demo-pass-123" in out and "annotator" in out
     project = Project.objects.get(slug=DEMO_SLUG)
-    waves = Wave.objects.filter(project=project).count()
-    if _first_wave_hook() is not None:  # the learner's real hook planned a wave
-        assert "Planned the first wave" in out and waves >= 1
+    waves = Wave.objects.filter(project=project)
+    assert waves.count() == 1 and waves.get().state == Wave.OPEN  # the pool was embedded, wave 1 opened
+    assert f"Wave 1 is open with {waves.get().size} items" in out and waves.get().size > 0
+    waves = waves.count()
     call_command("setup_demo", "--items", "60", "--password", "demo-pass-123")
     assert "already exists" in capsys.readouterr().out
     assert Item.objects.count() == 60 and Project.objects.count() == 1
-    assert Wave.objects.filter(project=project).count() == waves  # the hook runs once, on creation
+    assert Wave.objects.filter(project=project).count() == waves  # no second first wave
     assert authenticate(username="lead", password="demo-pass-123") is not None
 
 

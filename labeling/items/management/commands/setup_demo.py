@@ -2,21 +2,15 @@
 
 Creates the demo users (admin / lead / annotator, passwords printed) and the demo support-ticket
 project, imported through the real importer. Idempotent: a second run resets the demo passwords and
-leaves the project as it is. If learner.services provides plan_first_wave(project), it is called
-once, when the project is first created (the first wave needs the model side)."""
+leaves the project as it is. Then the pool is embedded and the cold-start wave planned and opened
+(learner.services.plan_first_wave), unless the project already has a wave — so a run interrupted
+while embedding finishes the job the next time."""
 import time
 
 from django.core.management.base import BaseCommand
 
 from labeling.items.demo_data import DEMO_SLUG, DEMO_USERS, create_demo_project, ensure_users
-
-
-def _first_wave_hook():
-    try:
-        from learner import services
-    except ImportError:
-        return None
-    return getattr(services, "plan_first_wave", None)
+from learner.services import plan_first_wave
 
 
 class Command(BaseCommand):
@@ -35,12 +29,13 @@ class Command(BaseCommand):
         if created:
             self.stdout.write(f"Created project '{project.slug}' with {project.items.count():,} items, "
                               f"{project.labels.count()} labels, {project.sources.count()} sources.")
-            hook = _first_wave_hook()
-            if hook is not None:
-                hook(project)
-                self.stdout.write("Planned the first wave.")
         else:
             self.stdout.write(f"Project '{project.slug}' already exists ({project.items.count():,} items); left as it is.")
+        if not project.waves.exists():
+            self.stdout.write("Embedding the pool and planning the first wave (a minute or two on a laptop CPU)…")
+            self.stdout.flush()
+            wave = plan_first_wave(project)
+            self.stdout.write(f"Wave {wave.number} is open with {wave.size} items.")
         self.stdout.write("Demo users (user / password / role):")
         for username, (_, password) in users.items():
             self.stdout.write(f"  {username:10} {password:20} {DEMO_USERS[username][1]}")
