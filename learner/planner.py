@@ -48,8 +48,13 @@ class PlannerConfig:
     label_cap_share: float = 0.25
     rare_threshold: int = 500
     band: tuple[float, float] = (0.30, 0.70)
-    # How the "uncertainty" share ranks items: "margin" (smallest top-2 gap) or "band".
+    # How the "uncertainty" share ranks items: "margin" (smallest top-2 gap), "cluster_margin"
+    # (k-means over the smallest-margin items, the most uncertain of each cluster first) or "band".
     uncertainty: str = "margin"
+    # Adaptive mix: move ``rare_shift_share`` x (share of labels with at least this many labeled
+    # examples) of the rare share to uncertainty; all of it once every label has them (None: never).
+    rare_shift_after: int | None = None
+    rare_shift_share: float = 1.0
     diversity_sample: int = 10000
     # With a model, cluster only the less certain part of the pool ("uncertain") or all of it ("all").
     diversity_focus: str = "uncertain"
@@ -225,6 +230,8 @@ def _build_candidates(snapshot: PoolSnapshot, config: PlannerConfig, mix: dict[s
         if strategy == "uncertainty":
             if config.uncertainty == "band":
                 cands[strategy] = selection.band_candidates(ctx, config.band)
+            elif config.uncertainty == "cluster_margin":
+                cands[strategy] = selection.cluster_margin_candidates(ctx, max(2, want), limit)
             else:
                 cands[strategy] = selection.margin_candidates(ctx, limit)
         elif strategy == "band":
@@ -389,8 +396,20 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
     cold = snapshot.proba is None
     mix = dict(config.cold_start_mix if cold else config.strategy_mix)
     mix = {k: float(v) for k, v in mix.items() if float(v) > 0}
+    shift_note = None
+    if not cold and config.rare_shift_after is not None and "rare" in mix and len(snapshot.label_counts):
+        covered = float(np.mean(snapshot.label_counts >= config.rare_shift_after))
+        moved = mix["rare"] * min(1.0, max(0.0, config.rare_shift_share)) * covered
+        if moved > 0:
+            mix["rare"] -= moved
+            mix["uncertainty"] = mix.get("uncertainty", 0.0) + moved
+            mix = {k: v for k, v in mix.items() if v > 1e-9}
+            shift_note = (f"{covered:.0%} of labels have at least {config.rare_shift_after} labeled examples: "
+                          f"{moved:.2f} of the wave moved from the rare share to uncertainty")
     report: dict = {"cold_start": cold, "wave_size_requested": int(config.wave_size), "notes": [],
                     "redistributed": [], "strategy_mix": mix, "random_share": config.random_share}
+    if shift_note:
+        report["notes"].append(shift_note)
 
     # Eligibility: not labeled, and no duplicate of a labeled item; one row per duplicate group.
     groups, group_of = np.unique(snapshot.dup_groups, return_inverse=True)

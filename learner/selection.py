@@ -139,6 +139,33 @@ def margin_candidates(ctx: SelectionContext, limit: int) -> CandidateList:
     return CandidateList(picked, reasons, hint_labels=top[picked])
 
 
+def cluster_margin_candidates(ctx: SelectionContext, n_clusters: int, limit: int, *,
+                              top_factor: int = 10) -> CandidateList:
+    """Cluster-margin: the ``top_factor * n_clusters`` smallest-margin rows are clustered
+    (spherical k-means, ``n_clusters``) and ranked by their margin rank inside their cluster, then
+    by margin: the most uncertain item of every cluster first, so uncertain picks are not
+    near-copies of one confusion."""
+    rows = np.flatnonzero(ctx.eligible)
+    if ctx.embeddings is None or n_clusters <= 1:
+        return margin_candidates(ctx, limit)
+    margin = ctx.stats["margin"]
+    top = top_rows(margin[rows], rows, max(limit, top_factor * n_clusters), largest=False)
+    if len(top) <= n_clusters:
+        return margin_candidates(ctx, limit)
+    _, assign = spherical_kmeans(ctx.embeddings[top], n_clusters, ctx.rng)
+    # ``top`` is sorted by margin, so a stable sort by cluster gives each cluster's margin order.
+    order = np.argsort(assign, kind="stable")
+    rank = np.empty(len(top), dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(assign[order])) + 1]
+    rank[order] = np.arange(len(top)) - np.repeat(starts, np.diff(np.r_[starts, len(top)]))
+    ranked = np.lexsort((np.arange(len(top)), rank))[:limit]
+    picked = top[ranked]
+    names = ctx.stats["top_label"]
+    reasons = [f"margin {margin[r]:.2f} between top labels ({ctx.label_names[names[r]]} first), "
+               f"most uncertain #{int(rank[i]) + 1} of its cluster" for r, i in zip(picked, ranked, strict=True)]
+    return CandidateList(picked, reasons, hint_labels=names[picked])
+
+
 def band_candidates(ctx: SelectionContext, band: tuple[float, float]) -> CandidateList:
     low, high = band
     top_prob = ctx.stats["top_prob"]

@@ -58,6 +58,9 @@ class SimConfig:
     strategy_mix: dict = field(default_factory=lambda: dict(SIM_DEFAULT_MIX))
     cold_start_mix: dict = field(default_factory=lambda: dict(SIM_COLD_START_MIX))
     test_fraction: float = 0.2
+    # > 0: hold out this stratified share of the pool (by seed) as a dev set, never selectable, and
+    # evaluate on it instead of the test split (for tuning without looking at test).
+    dev_fraction: float = 0.0
     train_options: dict = field(default_factory=dict)  # extra TrainConfig fields
     use_hierarchy: bool = True
     planner_options: dict = field(default_factory=dict)  # extra PlannerConfig fields for "default"
@@ -114,15 +117,27 @@ def split_pool_test(data: Dataset, seed: int, fraction: float = 0.2) -> tuple[np
     is held out by ``seed`` (labels with a single row stay in the pool)."""
     if data.is_test.any():
         return np.flatnonzero(~data.is_test), np.flatnonzero(data.is_test)
-    rng = np.random.default_rng(seed)
-    test = []
-    for label in np.unique(data.labels):
-        rows = np.flatnonzero(data.labels == label)
-        k = int(round(fraction * len(rows))) if len(rows) > 1 else 0
-        test.extend(rng.choice(rows, k, replace=False).tolist())
-    is_test = np.zeros(len(data.labels), bool)
-    is_test[test] = True
-    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
+    return stratified_holdout(np.arange(len(data.labels)), data.labels, np.random.default_rng(seed), fraction)
+
+
+def stratified_holdout(rows: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+                       fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``rows`` (with their ``labels``) into (kept, held out): round(fraction * n) rows of
+    every label are held out; a label with a single row keeps it."""
+    rows, labels = np.asarray(rows), np.asarray(labels)
+    held = []
+    for label in np.unique(labels):
+        members = rows[labels == label]
+        k = int(round(fraction * len(members))) if len(members) > 1 else 0
+        held.extend(rng.choice(members, k, replace=False).tolist())
+    is_held = np.isin(rows, np.array(held, dtype=rows.dtype))
+    return rows[~is_held], rows[is_held]
+
+
+def split_pool_dev(data: Dataset, pool: np.ndarray, seed: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """A stratified ``fraction`` of the pool held out as a dev set (by ``seed``; its own random
+    stream, so the test split is unchanged). Dev rows are never selectable."""
+    return stratified_holdout(pool, data.labels[pool], np.random.default_rng([seed, 7919]), fraction)
 
 
 def check_embeddings(emb: np.ndarray, n_rows: int, where: str) -> np.ndarray:
@@ -205,6 +220,15 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
     pool, test = split_pool_test(data, sim.seed, sim.test_fraction)
     if len(test) == 0:
         raise DataError(f"{data.path}: no test rows to evaluate on")
+    n_test, evaluated_on = len(test), "test"
+    if sim.dev_fraction > 0:
+        if not sim.dev_fraction < 1:
+            raise ValueError("dev fraction must be in [0, 1)")
+        # Tuning mode: evaluate on a dev part of the pool; the test rows are not read at all.
+        pool, test = split_pool_dev(data, pool, sim.seed, sim.dev_fraction)
+        evaluated_on = "dev"
+        if len(test) == 0:
+            raise DataError(f"{data.path}: the dev fraction {sim.dev_fraction} leaves no dev rows")
     label_names = sorted(set(data.labels.tolist()))
     label_index = {name: i for i, name in enumerate(label_names)}
     k = len(label_names)
@@ -277,7 +301,9 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
     bar.close()
     return {
         "data": data.path, "strategy": sim.strategy, "seed": sim.seed, "pool": int(len(pool)),
-        "test": int(len(test)), "classes": int(len(present)), "full_pool_macro_f1": full_pool_macro_f1,
+        "test": int(n_test), "evaluated_on": evaluated_on,
+        "dev": int(len(test)) if evaluated_on == "dev" else 0,
+        "classes": int(len(present)), "full_pool_macro_f1": full_pool_macro_f1,
         "waves": waves,
         "config": {"budget": sim.budget, "wave_size": sim.wave_size, "rare_threshold": sim.rare_threshold,
                    "random_share": sim.random_share if sim.strategy == "default" else None,

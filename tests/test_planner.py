@@ -275,3 +275,40 @@ def test_label_cap_never_below_an_even_share():
                                          strategy_mix={"uncertainty": 1.0}), seed=0)
     assert plan.report["label_cap"] == 20  # 0.25 x 40 = 10 would be infeasible with two labels
     assert plan.report["strategy_achieved"] == {"random": 0, "uncertainty": 40}
+
+
+def test_cluster_margin_spreads_uncertain_picks_over_clusters():
+    snap, _ = make_pool(n=1000, labeled_share=0.2)
+    base = dict(wave_size=20, random_share=0.0, strategy_mix={"uncertainty": 1.0})
+    plain = plan_wave(snap, PlannerConfig(**base, uncertainty="margin"), seed=3)
+    spread = plan_wave(snap, PlannerConfig(**base, uncertainty="cluster_margin"), seed=3)
+    assert len(spread) == 20 and all(p.strategy == "uncertainty" for p in spread.picks)
+    assert all(p.inclusion_prob == 1.0 and not snap.labeled[p.row] for p in spread.picks)
+    margin = score_stats(snap.proba)["margin"]
+    rows = [p.row for p in spread.picks]
+    # Taken from the most uncertain part of the pool, but not simply its top 20 ...
+    assert np.max(margin[rows]) <= np.sort(margin[~snap.labeled])[200]
+    assert set(rows) != {p.row for p in plain.picks}
+    # ... and less redundant: the picks are further apart than plain margin's.
+    def mean_cos(r):
+        e = snap.embeddings[r]
+        s = e @ e.T
+        return (s.sum() - len(r)) / (len(r) * (len(r) - 1))
+    assert mean_cos(rows) < mean_cos([p.row for p in plain.picks])
+
+
+def test_rare_share_moves_to_uncertainty_once_every_label_is_covered():
+    snap, _ = make_pool(n=1000, labeled_share=0.3)
+    assert snap.label_counts.min() >= 3
+    config = PlannerConfig(wave_size=40, random_share=0.0, strategy_mix={"rare": 0.5, "uncertainty": 0.5},
+                           rare_shift_after=3, rare_shift_share=0.5)
+    plan = plan_wave(snap, config, seed=0)
+    assert plan.report["strategy_achieved"] == {"random": 0, "rare": 10, "uncertainty": 30}
+    assert any("moved from the rare share to uncertainty" in n for n in plan.report["notes"])
+    # Half of the labels reach the bar: half of the shift (0.125 of the wave) happens.
+    config.rare_shift_after = int(np.sort(snap.label_counts)[K // 2])
+    plan = plan_wave(snap, config, seed=0)
+    assert plan.report["strategy_achieved"] == {"random": 0, "rare": 15, "uncertainty": 25}
+    config.rare_shift_after = int(snap.label_counts.max()) + 1  # no label has that many yet
+    plan = plan_wave(snap, config, seed=0)
+    assert plan.report["strategy_achieved"] == {"random": 0, "rare": 20, "uncertainty": 20}

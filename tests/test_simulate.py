@@ -148,3 +148,33 @@ def test_simulate_encodes_texts_through_the_cache_without_embeddings(tmp_path):
     # Label names are close to their texts in MiniLM space: the cold start finds all three labels.
     assert result["waves"][0]["classes_ge1"] == 3
     assert list(cache.glob("*.npz"))
+
+
+def test_simulate_dev_fraction_evaluates_on_held_out_pool_rows(tmp_path):
+    # Tuning mode: a stratified 25 % of the pool is held out as dev; it is never picked, the test
+    # rows are not used, and the full-pool score is cached separately from the test one.
+    data, emb = write_synthetic(tmp_path)
+    out = tmp_path / "out"
+    run(data, emb, out, tmp_path / "cache", "--strategy", "default", "--dev-fraction", "0.25")
+    result = json.loads((out / "result.json").read_text())
+    assert result["evaluated_on"] == "dev" and result["test"] == 80
+    assert result["pool"] + result["dev"] == 320
+    assert result["dev"] == pytest.approx(80, abs=3)
+    run(data, emb, out, tmp_path / "cache", "--strategy", "random")
+    assert json.loads((out / "result.json").read_text())["evaluated_on"] == "test"
+    assert len(json.loads((out / "full_pool.json").read_text())) == 2
+    with pytest.raises(CommandError, match="--dev-fraction must be in"):
+        run(data, emb, out, tmp_path / "cache", "--dev-fraction", "1.5")
+
+
+def test_dev_split_is_stratified_disjoint_and_leaves_test_alone():
+    labels = np.array(["a"] * 50 + ["b"] * 20 + ["d"] * 9 + ["c"] * 1)
+    data = sim.Dataset(path="x", texts=[""] * len(labels), labels=labels.astype(object), coarse=None,
+                       sources=np.full(len(labels), "", dtype=object), is_test=np.arange(len(labels)) % 10 == 0)
+    pool, test = sim.split_pool_test(data, 0)
+    kept, dev = sim.split_pool_dev(data, pool, 0, 0.2)
+    assert set(kept) | set(dev) == set(pool) and not set(kept) & set(dev) and not set(dev) & set(test)
+    counts = {lab: int((labels[dev] == lab).sum()) for lab in "abcd"}
+    assert counts == {"a": 9, "b": 4, "c": 0, "d": 2}  # round(0.2 * n) per label; a single row stays
+    again, dev2 = sim.split_pool_dev(data, pool, 0, 0.2)
+    assert np.array_equal(dev, dev2) and not np.array_equal(dev, sim.split_pool_dev(data, pool, 1, 0.2)[1])

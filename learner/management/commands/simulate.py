@@ -73,6 +73,9 @@ class Command(BaseCommand):
         parser.add_argument("--embeddings", help="row-aligned float32 .npy of the data file's embeddings")
         parser.add_argument("--embedding-cache", help="directory cache for encoded texts "
                             "(default: LONGTAIL_ARTIFACT_DIR/emb-cache)")
+        parser.add_argument("--dev-fraction", type=float, default=0.0,
+                            help="hold out this stratified share of the pool (by seed) as a dev set and "
+                            "evaluate on it instead of the test split (for tuning)")
         parser.add_argument("--rare-threshold", type=int, default=500)
         parser.add_argument("--random-share", type=float, default=0.10)
         parser.add_argument("--mix", help='later-wave strategy shares for "default", JSON')
@@ -92,7 +95,8 @@ class Command(BaseCommand):
         rules = load_rules(Path(opts["rules"])) if opts["rules"] else None
         config = sim.SimConfig(strategy=opts["strategy"], budget=opts["budget"], wave_size=opts["wave_size"],
                                seed=opts["seed"], rare_threshold=opts["rare_threshold"],
-                               random_share=opts["random_share"], use_hierarchy=not opts["no_hierarchy"])
+                               random_share=opts["random_share"], use_hierarchy=not opts["no_hierarchy"],
+                               dev_fraction=opts["dev_fraction"])
         if opts["mix"]:
             config.strategy_mix = _json_option(opts["mix"], "mix")
         if opts["cold_start_mix"]:
@@ -101,6 +105,8 @@ class Command(BaseCommand):
             config.planner_options = self._planner_options(opts["planner"])
         if config.budget <= 0 or config.wave_size <= 0:
             raise CommandError("--budget and --wave-size must be positive")
+        if not 0 <= config.dev_fraction < 1:
+            raise CommandError(f"--dev-fraction must be in [0, 1), got {config.dev_fraction}")
 
         cache_dir = Path(opts["embedding_cache"] or Path(settings.LONGTAIL_ARTIFACT_DIR) / "emb-cache")
         embeddings = self._embeddings(data, opts["embeddings"], cache_dir)
@@ -108,6 +114,8 @@ class Command(BaseCommand):
 
         out.mkdir(parents=True, exist_ok=True)
         full_key = f"{data_path.resolve()}|seed={config.seed}|hierarchy={config.use_hierarchy}"
+        if config.dev_fraction > 0:
+            full_key += f"|dev={config.dev_fraction}"
         full_file = out / "full_pool.json"
         full_cache = json.loads(full_file.read_text()) if full_file.exists() else {}
         try:
