@@ -31,7 +31,9 @@ lint: venv
 worker: venv
 	$(VENV)/bin/celery -A config worker -Q default,embed,train -l info
 
+# Benchmarks write bench/results/*.json and need ../shared/datasets and a local PostgreSQL.
 bench: venv
+	$(PY) bench/embed_datasets.py
 	$(PY) bench/import_bench.py
 	$(PY) bench/dedup_bench.py
 	$(PY) bench/learner_bench.py
