@@ -11,15 +11,8 @@ from tests.test_loop_helpers import answer, build_project
 # Shared fixtures, bound here so pytest finds them.
 eager_celery = helpers.eager_celery
 loop_project = helpers.loop_project
+retrain = helpers.retrain
 
-
-def retrain(project, capture, reason="manual"):
-    from learner.services import request_retrain
-
-    with capture(execute=True):
-        run = request_retrain(project, reason=reason)
-    run.refresh_from_db()
-    return run
 
 
 def test_scores_are_float16_rows_that_sum_to_one(loop_project, django_capture_on_commit_callbacks):

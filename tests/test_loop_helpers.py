@@ -109,3 +109,13 @@ def eager_celery():
 def loop_project(db, project_factory, eager_celery):
     project, truth = build_project(project_factory)
     return project, truth
+
+
+def retrain(project, capture, reason="manual"):
+    """Run the whole retrain pipeline in-process (eager Celery) and return its finished TaskRun."""
+    from learner.services import request_retrain
+
+    with capture(execute=True):
+        run = request_retrain(project, reason=reason)
+    run.refresh_from_db()
+    return run

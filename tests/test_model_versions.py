@@ -8,15 +8,8 @@ from tests import test_loop_helpers as helpers
 # Shared fixtures, bound here so pytest finds them.
 eager_celery = helpers.eager_celery
 loop_project = helpers.loop_project
+retrain = helpers.retrain
 
-
-def retrain(project, capture, reason="manual"):
-    from learner.services import request_retrain
-
-    with capture(execute=True):
-        run = request_retrain(project, reason=reason)
-    run.refresh_from_db()
-    return run
 
 
 def test_first_retrain_activates_a_complete_version(loop_project, django_capture_on_commit_callbacks):
