@@ -28,7 +28,7 @@ def pytest_sessionstart(session):
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
+def fast_passwords(settings):
     # The default PBKDF2 costs ~0.4 s per user on this machine; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -48,6 +48,20 @@ def make_user(db, django_user_model):
         return django_user_model.objects.create_user(username, f"{username}@example.org", password)
 
     return _make
+
+
+@pytest.fixture
+def world(make_user, project_factory):
+    """Projects alpha and beta; an admin, alpha's lead and annotator, and an outsider."""
+    from labeling.projects.models import Membership
+
+    alpha = project_factory("alpha")
+    beta = project_factory("beta")
+    users = {"admin": make_user("root", superuser=True), "lead": make_user("lena"),
+             "annotator": make_user("ann"), "outsider": make_user("otto")}
+    Membership.objects.create(user=users["lead"], project=alpha, role=Membership.LEAD)
+    Membership.objects.create(user=users["annotator"], project=alpha, role=Membership.ANNOTATOR)
+    return {"alpha": alpha, "beta": beta, **users}
 
 
 @pytest.fixture

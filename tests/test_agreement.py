@@ -8,7 +8,7 @@ from sklearn.metrics import cohen_kappa_score
 from labeling.annotations import agreement, selectors, services
 from labeling.projects.models import Label
 
-from .test_annotation_helpers import add_member, fast_passwords, make_open_wave  # noqa: F401
+from .test_annotation_helpers import add_member, make_open_wave  # noqa: F401
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -51,7 +51,6 @@ def answer_item(project, user, item_index, label, items):
                                   skipped=label is None, skip_reason="unclear" if label is None else "")
 
 
-@pytest.mark.usefixtures("fast_passwords")
 def test_agreement_summary_from_double_labeled_items(project, make_user):
     billing, login, fraud = (project.labels.get(name=n) for n in ("billing", "login", "fraud"))
     ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")
@@ -82,7 +81,6 @@ def test_agreement_summary_from_double_labeled_items(project, make_user):
     assert selectors.agreement_summary(project)["pairs"] == 4
 
 
-@pytest.mark.usefixtures("fast_passwords")
 def test_coarse_agreement_when_the_taxonomy_has_two_levels(project_factory, make_user):
     project = project_factory("two-level", labels=())
     account = Label.objects.create(project=project, name="Account")
@@ -101,7 +99,6 @@ def test_coarse_agreement_when_the_taxonomy_has_two_levels(project_factory, make
     assert summary["raw_agreement_coarse"] == pytest.approx(2 / 3, abs=1e-4)  # reset/takeover agree on Account
 
 
-@pytest.mark.usefixtures("fast_passwords")
 def test_annotator_throughput(project, make_user):
     billing = project.labels.get(name="billing")
     ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")

@@ -9,9 +9,7 @@ from rest_framework.test import APIClient
 from labeling.annotations.models import Annotation, Assignment
 from labeling.projects.models import Label, Membership
 
-from .test_annotation_helpers import add_member, fast_passwords, make_open_wave  # noqa: F401
-
-pytestmark = pytest.mark.usefixtures("fast_passwords")
+from .test_annotation_helpers import add_member, make_open_wave  # noqa: F401
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 Waves are created directly as rows in state "open": these tests do not depend on the planner."""
 import random
 
-import pytest
-
 from labeling.annotations.models import Annotation, Assignment
 from labeling.items.models import Item
 from labeling.items.normalize import text_hash
@@ -66,8 +64,3 @@ def live_answers(item):
 def assignments_of(user):
     return Assignment.objects.filter(annotator=user)
 
-
-@pytest.fixture
-def fast_passwords(settings):
-    # make_user hashes with PBKDF2 (~0.4 s a user on this machine); tests need no strong hashes.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -12,20 +12,6 @@ from labeling.projects.models import Label, Membership, Project, Rule
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def world(make_user, project_factory):
-    alpha = project_factory("alpha")
-    beta = project_factory("beta")
-    users = {"admin": make_user("root", superuser=True), "lead": make_user("lena"),
-             "annotator": make_user("ann"), "outsider": make_user("otto")}
-    Membership.objects.create(user=users["lead"], project=alpha, role=Membership.LEAD)
-    Membership.objects.create(user=users["annotator"], project=alpha, role=Membership.ANNOTATOR)
-    return {"alpha": alpha, "beta": beta, **users}
 
 
 def api_as(user):

@@ -20,10 +20,6 @@ pytestmark = pytest.mark.django_db
 CLASSES = ["billing", "fraud", "login"]
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def scored(make_user, project_factory):

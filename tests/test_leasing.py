@@ -10,9 +10,7 @@ from labeling.annotations.models import Annotation, Assignment
 from labeling.annotations.signals import answer_saved
 from labeling.waves.models import Wave, WaveItem
 
-from .test_annotation_helpers import add_member, answer, fast_passwords, item_ids, make_open_wave  # noqa: F401
-
-pytestmark = pytest.mark.usefixtures("fast_passwords")
+from .test_annotation_helpers import add_member, answer, item_ids, make_open_wave  # noqa: F401
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from django.db import connection
 from labeling.annotations import services
 from labeling.annotations.models import Assignment
 
-from .test_annotation_helpers import add_member, fast_passwords, item_ids, make_open_wave  # noqa: F401
+from .test_annotation_helpers import add_member, item_ids, make_open_wave  # noqa: F401
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_passwords")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

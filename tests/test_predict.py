@@ -29,10 +29,6 @@ THINGS = ["phone", "bank", "music", "cloud", "gym", "TV", "game", "news", "car",
 N_PER_LABEL = 3 * len(THINGS)
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def world(make_user, project_factory):

@@ -9,9 +9,7 @@ from labeling.annotations.models import Annotation, Assignment, ReviewTask
 from labeling.annotations.signals import answer_saved
 from labeling.projects.models import Membership
 
-from .test_annotation_helpers import add_member, fast_passwords, make_open_wave  # noqa: F401
-
-pytestmark = pytest.mark.usefixtures("fast_passwords")
+from .test_annotation_helpers import add_member, make_open_wave  # noqa: F401
 
 
 @pytest.fixture

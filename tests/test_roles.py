@@ -3,23 +3,9 @@ only their projects, admins see all."""
 import pytest
 from django.urls import reverse
 
-from labeling.projects.models import Membership
 from labeling.projects.permissions import can_manage, can_view, role_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(make_user, project_factory):
-    alpha = project_factory("alpha")
-    beta = project_factory("beta")
-    admin = make_user("root", superuser=True)
-    lead = make_user("lena")
-    annotator = make_user("ann")
-    outsider = make_user("otto")
-    Membership.objects.create(user=lead, project=alpha, role=Membership.LEAD)
-    Membership.objects.create(user=annotator, project=alpha, role=Membership.ANNOTATOR)
-    return {"alpha": alpha, "beta": beta, "admin": admin, "lead": lead, "annotator": annotator, "outsider": outsider}
 
 
 @pytest.mark.parametrize("path", ["/", "/p/alpha/", "/api/docs/"])

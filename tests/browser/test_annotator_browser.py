@@ -1,13 +1,10 @@
 """An annotator labels in a real browser (Debian's Chromium, headless) against the live server."""
-import pytest
 from playwright.sync_api import expect
 
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.projects.models import Label, Membership
 
-from ..test_annotation_helpers import add_member, fast_passwords, make_open_wave  # noqa: F401
-
-pytestmark = pytest.mark.usefixtures("fast_passwords")
+from ..test_annotation_helpers import add_member, make_open_wave  # noqa: F401
 
 TEXTS = [
     "My card was charged twice for one order.",
