@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -34,6 +35,9 @@ _WORD = re.compile(r"\w+")
 _PUNCT = re.compile(r"[^\w\s]+")
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MAX_CELLS = 4_000_000  # permutations x shingles evaluated at once (~16 MB of uint32)
+MAX_TAIL_WORDS = 6  # longest trailing span that can be boilerplate
+BOILERPLATE_MIN_TEXTS = 5  # ... when it ends at least this many texts
+MAX_EDIT_WORDS = 60  # word edit similarity only for texts up to this many words (longer: Jaccard suffices)
 
 
 @functools.cache
@@ -63,10 +67,11 @@ def fmix32(hv: np.ndarray) -> np.ndarray:
     return hv ^ (hv >> np.uint32(16))
 
 
-def shingle_hashes(texts: Sequence[str], *, normalized: bool = False) -> list[np.ndarray]:
-    """Per text, the sorted unique 32-bit hashes of its character 4-grams (of ``shingle_text``).
+def shingle_hashes(texts: Sequence[str], *, normalized: bool = False, shingled: bool = False) -> list[np.ndarray]:
+    """Per text, the sorted unique 32-bit hashes of its character 4-grams (of ``shingle_text``;
+    ``shingled``: the texts are shingle_text forms already).
     All texts are cut in one numpy pass: a 4-byte window is a 32-bit integer, mixed to 32 bits."""
-    encoded = [shingle_text(t, normalized=normalized).encode("utf-8") for t in texts]
+    encoded = [(t if shingled else shingle_text(t, normalized=normalized)).encode("utf-8") for t in texts]
     encoded = [e if len(e) >= SHINGLE_CHARS else e.ljust(SHINGLE_CHARS) for e in encoded]
     lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
     buf = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.uint64)
@@ -123,6 +128,68 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
+
+def word_edit_similarity(a: Sequence[str], b: Sequence[str], floor: float = 0.0) -> float:
+    """1 - (word-level Levenshtein distance) / (longer word count). One replaced, inserted or deleted
+    word in an n-word text scores 1 - 1/n, whatever the word's length (char shingles punish a long
+    edited word in a short text far more). Returns 0 early when the result cannot reach ``floor``."""
+    n, m = len(a), len(b)
+    longest = max(n, m)
+    if not longest:
+        return 1.0
+    budget = int((1.0 - floor) * longest + 1e-9)  # the most edits that still reach floor
+    if abs(n - m) > budget or longest > MAX_EDIT_WORDS:
+        return 0.0
+    prev = list(range(m + 1))
+    for i in range(1, n + 1):
+        cur = [i] + [0] * m
+        x = a[i - 1]
+        best = i
+        for j in range(1, m + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != b[j - 1]))
+            best = min(best, cur[j])
+        if best > budget:
+            return 0.0
+        prev = cur
+    return 1.0 - prev[m] / longest
+
+
+@dataclass(frozen=True)
+class Features:
+    """What verification compares: the char-shingle hashes and the words of ``shingle_text``."""
+
+    shingles: np.ndarray
+    words: tuple[str, ...]
+
+
+def features(texts: Sequence[str], *, normalized: bool = False) -> list[Features]:
+    shingled = [shingle_text(t, normalized=normalized) for t in texts]
+    return [Features(sh, tuple(st.split())) for sh, st in zip(shingle_hashes(shingled, shingled=True), shingled, strict=True)]
+
+
+def boilerplate_tail(a: Features, b: Features, is_boilerplate) -> bool:
+    """True when one text is the other plus a trailing span of at most MAX_TAIL_WORDS words that
+    ``is_boilerplate`` (e.g. recurring at the end of many texts: "sent from my iphone", "thanks sam")."""
+    short, long_ = (a.words, b.words) if len(a.words) <= len(b.words) else (b.words, a.words)
+    extra = len(long_) - len(short)
+    return (0 < extra <= MAX_TAIL_WORDS and len(short) > 0 and long_[: len(short)] == short
+            and is_boilerplate(long_[len(short):]))
+
+
+def similarity(a: Features, b: Features, threshold: float = 0.0, is_boilerplate=None) -> float:
+    """The near-duplicate similarity the project's threshold applies to: the largest of
+    - the Jaccard similarity of the char 4-gram sets (casing, punctuation, reordered sentences),
+    - the word-level edit similarity (one edited word in a short text),
+    - 1.0 when the texts are equal once a recurring trailing span (signature) is stripped.
+    Cheapest first; stops as soon as one reaches ``threshold``."""
+    best = jaccard(a.shingles, b.shingles)
+    if best >= threshold and threshold > 0:
+        return best
+    if is_boilerplate is not None and boilerplate_tail(a, b, is_boilerplate):
+        return 1.0
+    return max(best, word_edit_similarity(a.words, b.words, floor=threshold))
+
+
 class DedupStore(Protocol):
     """What grouping needs to know about items already stored (earlier chunks and imports)."""
 
@@ -132,8 +199,8 @@ class DedupStore(Protocol):
     def items_for_band_keys(self, keys: np.ndarray) -> dict[int, list[int]]:
         """For an (n, BANDS) array of band keys: key -> ids of existing items that have it."""
 
-    def groups_and_shingles(self, item_ids: Iterable[int]) -> dict[int, tuple[int, np.ndarray]]:
-        """item id -> (its dup_group, its shingle hashes)."""
+    def groups_and_features(self, item_ids: Iterable[int]) -> dict[int, tuple[int, Features]]:
+        """item id -> (its dup_group, its Features)."""
 
 
 class UnionFind:
@@ -174,6 +241,7 @@ class ChunkPlan:
     # Rows whose text hash is new: they get band keys stored (their key rows, in order).
     banded_rows: list[int] = field(default_factory=list)
     keys: np.ndarray | None = None
+    features: list[Features] = field(default_factory=list)  # of banded_rows, in order
 
 
 @dataclass
@@ -187,6 +255,10 @@ class Grouper:
     seen_hashes: dict[str, int] = field(default_factory=dict)  # this run: text_hash -> an item id
     touched_groups: set[int] = field(default_factory=set)
     candidates_checked: int = 0
+    tail_counts: Counter = field(default_factory=Counter)  # trailing word spans of texts seen this run
+
+    def is_boilerplate(self, tail: tuple[str, ...]) -> bool:
+        return self.tail_counts[tail] >= BOILERPLATE_MIN_TEXTS
 
     def plan(self, texts: Sequence[str], hashes: Sequence[str], normalized: Sequence[str] | None = None) -> ChunkPlan:
         """``normalized``: the texts' normalize_text forms, when the caller has them already."""
@@ -214,31 +286,58 @@ class Grouper:
             plan.keys = np.zeros((0, BANDS), dtype=np.int64)
             return plan
         if normalized is not None:
-            shingles = shingle_hashes([normalized[i] for i in new_rows], normalized=True)
+            feats = features([normalized[i] for i in new_rows], normalized=True)
         else:
-            shingles = shingle_hashes([texts[i] for i in new_rows])
-        keys = band_keys(signatures(shingles))
+            feats = features([texts[i] for i in new_rows])
+        keys = band_keys(signatures([f.shingles for f in feats]))
+        plan.features = feats
+        for f in feats:
+            for k in range(1, min(MAX_TAIL_WORDS, len(f.words) - 1) + 1):
+                self.tail_counts[f.words[-k:]] += 1
         plan.keys = keys
         stored = self.store.items_for_band_keys(keys)
         stored_candidates = [sorted({c for k in row for c in stored.get(int(k), ())}) for row in keys]
         needed = sorted({c for cands in stored_candidates for c in cands})
-        stored_info = self.store.groups_and_shingles(needed) if needed else {}
+        stored_info = self.store.groups_and_features(needed) if needed else {}
+        # Against chaining: a row joins a group only if it is similar to the group's representative
+        # (its oldest item, whose id names the group), not merely to some member. Members found by
+        # LSH only point at groups to try. So groups never merge and group ids never change.
+        reps = {g for g, _ in stored_info.values()}
+        rep_features = {i: f for i, (_, f) in stored_info.items() if i in reps}
+        missing = sorted(reps - rep_features.keys())
+        if missing:
+            rep_features.update({i: f for i, (_, f) in self.store.groups_and_features(missing).items()})
         local_index: dict[int, list[int]] = {}
+        # Per banded row: ("stored", group id) or ("row", position of the row that founded the group).
+        row_group: list[tuple[str, int]] = []
         for pos, i in enumerate(new_rows):
-            matched = False
-            for cand in stored_candidates[pos]:
-                group, cand_shingles = stored_info[cand]
-                self.candidates_checked += 1
-                if jaccard(shingles[pos], cand_shingles) >= self.threshold:
-                    plan.group_links.append((i, group))
-                    matched = True
+            tried: set[tuple[str, int]] = set()
+            options = [("stored", stored_info[c][0]) for c in stored_candidates[pos]]
             local = {p for k in keys[pos].tolist() for p in local_index.get(k, ())}
-            for other in sorted(local):
+            options += [row_group[o] for o in sorted(local)]
+            joined = None
+            # Oldest groups first: stored ones (smaller ids) before this chunk's.
+            for option in sorted(set(options), key=lambda o: (o[0] != "stored", o[1])):
+                if option in tried:
+                    continue
+                tried.add(option)
+                kind, ref = option
+                rep = rep_features.get(ref) if kind == "stored" else feats[ref]
+                if rep is None:  # representative gone (deleted item): fall back to a member
+                    rep = next(stored_info[c][1] for c in stored_candidates[pos] if stored_info[c][0] == ref)
                 self.candidates_checked += 1
-                if jaccard(shingles[pos], shingles[other]) >= self.threshold:
-                    plan.row_links.append((i, new_rows[other]))
-                    matched = True
-            plan.near += matched
+                if similarity(feats[pos], rep, self.threshold, self.is_boilerplate) >= self.threshold:
+                    joined = option
+                    break
+            if joined is None:
+                row_group.append(("row", pos))
+            else:
+                row_group.append(joined)
+                plan.near += 1
+                if joined[0] == "stored":
+                    plan.group_links.append((i, joined[1]))
+                else:
+                    plan.row_links.append((i, new_rows[joined[1]]))
             for k in keys[pos].tolist():
                 local_index.setdefault(k, []).append(pos)
         return plan
@@ -281,7 +380,7 @@ class MemoryStore:
         self.hash_group: dict[str, int] = {}
         self.key_items: dict[int, list[int]] = {}
         self.item_group: dict[int, int] = {}
-        self.item_shingles: dict[int, np.ndarray] = {}
+        self.item_features: dict[int, Features] = {}
 
     def groups_for_hashes(self, hashes):
         return {h: self.hash_group[h] for h in hashes if h in self.hash_group}
@@ -289,16 +388,15 @@ class MemoryStore:
     def items_for_band_keys(self, keys):
         return {k: self.key_items[k] for k in np.unique(keys).tolist() if k in self.key_items}
 
-    def groups_and_shingles(self, item_ids):
-        return {i: (self.item_group[i], self.item_shingles[i]) for i in item_ids}
+    def groups_and_features(self, item_ids):
+        return {i: (self.item_group[i], self.item_features[i]) for i in item_ids}
 
     def add(self, ids, texts, hashes, groups, plan: ChunkPlan, renamed: dict[int, int]):
         for item_id, h, g in zip(ids, hashes, groups, strict=True):
             self.hash_group.setdefault(h, g)
             self.item_group[item_id] = g
-        shingles = shingle_hashes([texts[i] for i in plan.banded_rows])
         for pos, i in enumerate(plan.banded_rows):
-            self.item_shingles[ids[i]] = shingles[pos]
+            self.item_features[ids[i]] = plan.features[pos]
             for k in plan.keys[pos].tolist():
                 self.key_items.setdefault(k, []).append(ids[i])
         if renamed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from .dedup import BANDS, shingle_hashes
+from .dedup import BANDS, Features, features
 from .models import Item, ItemLsh
 
 
@@ -46,13 +46,13 @@ class DbDedupStore:
                     found.setdefault(key, []).append(item_id)
         return found
 
-    def groups_and_shingles(self, item_ids) -> dict[int, tuple[int, np.ndarray]]:
-        out: dict[int, tuple[int, np.ndarray]] = {}
+    def groups_and_features(self, item_ids) -> dict[int, tuple[int, Features]]:
+        out: dict[int, tuple[int, Features]] = {}
         for part in _batches(list(item_ids), _batch_size()):
             rows = list(Item.objects.filter(id__in=part).values_list("id", "dup_group", "text"))
-            shingles = shingle_hashes([text for _, _, text in rows])
-            for (item_id, group, _), sh in zip(rows, shingles, strict=True):
-                out[item_id] = (group or item_id, sh)
+            feats = features([text for _, _, text in rows])
+            for (item_id, group, _), f in zip(rows, feats, strict=True):
+                out[item_id] = (group or item_id, f)
         return out
 
     def _items_for_band_keys_pg(self, keys: np.ndarray) -> dict[int, list[int]]:
