@@ -260,6 +260,13 @@ class Grouper:
     def is_boilerplate(self, tail: tuple[str, ...]) -> bool:
         return self.tail_counts[tail] >= BOILERPLATE_MIN_TEXTS
 
+    def boilerplate_tail_length(self, words: tuple[str, ...]) -> int:
+        """Words in the longest boilerplate trailing span that leaves at least two words; 0 if none."""
+        for k in range(min(MAX_TAIL_WORDS, len(words) - 2), 0, -1):
+            if self.is_boilerplate(words[-k:]):
+                return k
+        return 0
+
     def plan(self, texts: Sequence[str], hashes: Sequence[str], normalized: Sequence[str] | None = None) -> ChunkPlan:
         """``normalized``: the texts' normalize_text forms, when the caller has them already."""
         n = len(texts)
@@ -289,14 +296,25 @@ class Grouper:
             feats = features([normalized[i] for i in new_rows], normalized=True)
         else:
             feats = features([texts[i] for i in new_rows])
-        keys = band_keys(signatures([f.shingles for f in feats]))
         plan.features = feats
         for f in feats:
             for k in range(1, min(MAX_TAIL_WORDS, len(f.words) - 1) + 1):
                 self.tail_counts[f.words[-k:]] += 1
+        full_keys = band_keys(signatures([f.shingles for f in feats]))
+        # A text ending in recurring boilerplate is indexed under its text without it, so that its
+        # bare version (and other copies with another signature) find it; it looks up both.
+        keys = full_keys.copy()
+        stripped = [(pos, self.boilerplate_tail_length(f.words)) for pos, f in enumerate(feats)]
+        stripped = [(pos, k) for pos, k in stripped if k]
+        if stripped:
+            bare = shingle_hashes([" ".join(feats[pos].words[:-k]) for pos, k in stripped], shingled=True)
+            keys[[pos for pos, _ in stripped]] = band_keys(signatures(bare))
         plan.keys = keys
-        stored = self.store.items_for_band_keys(keys)
-        stored_candidates = [sorted({c for k in row for c in stored.get(int(k), ())}) for row in keys]
+        probes = [set(row) for row in keys.tolist()]
+        for pos, _ in stripped:
+            probes[pos].update(full_keys[pos].tolist())
+        stored = self.store.items_for_band_keys(np.vstack([keys, full_keys[[pos for pos, _ in stripped]]]))
+        stored_candidates = [sorted({c for k in row for c in stored.get(k, ())}) for row in probes]
         needed = sorted({c for cands in stored_candidates for c in cands})
         stored_info = self.store.groups_and_features(needed) if needed else {}
         # Against chaining: a row joins a group only if it is similar to the group's representative
@@ -313,7 +331,7 @@ class Grouper:
         for pos, i in enumerate(new_rows):
             tried: set[tuple[str, int]] = set()
             options = [("stored", stored_info[c][0]) for c in stored_candidates[pos]]
-            local = {p for k in keys[pos].tolist() for p in local_index.get(k, ())}
+            local = {p for k in probes[pos] for p in local_index.get(k, ())}
             options += [row_group[o] for o in sorted(local)]
             joined = None
             # Oldest groups first: stored ones (smaller ids) before this chunk's.
