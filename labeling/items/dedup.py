@@ -37,6 +37,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MAX_CELLS = 4_000_000  # permutations x shingles evaluated at once (~16 MB of uint32)
 MAX_TAIL_WORDS = 6  # longest trailing span that can be boilerplate
 BOILERPLATE_MIN_TEXTS = 5  # ... when it ends at least this many texts
+REP_SLACK = 0.1  # joining via a member needs at least threshold - REP_SLACK to the representative
 MAX_EDIT_WORDS = 60  # word edit similarity only for texts up to this many words (longer: Jaccard suffices)
 
 
@@ -154,7 +155,7 @@ def word_edit_similarity(a: Sequence[str], b: Sequence[str], floor: float = 0.0)
     return 1.0 - prev[m] / longest
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: numpy arrays have no plain ==
 class Features:
     """What verification compares: the char-shingle hashes and the words of ``shingle_text``."""
 
@@ -329,22 +330,27 @@ class Grouper:
         # Per banded row: ("stored", group id) or ("row", position of the row that founded the group).
         row_group: list[tuple[str, int]] = []
         for pos, i in enumerate(new_rows):
-            tried: set[tuple[str, int]] = set()
-            options = [("stored", stored_info[c][0]) for c in stored_candidates[pos]]
-            local = {p for k in probes[pos] for p in local_index.get(k, ())}
-            options += [row_group[o] for o in sorted(local)]
+            # Group -> the candidate members of it that LSH retrieved (features).
+            members: dict[tuple[str, int], list[Features]] = {}
+            for c in stored_candidates[pos]:
+                members.setdefault(("stored", stored_info[c][0]), []).append(stored_info[c][1])
+            for o in sorted({p for k in probes[pos] for p in local_index.get(k, ())}):
+                members.setdefault(row_group[o], []).append(feats[o])
             joined = None
             # Oldest groups first: stored ones (smaller ids) before this chunk's.
-            for option in sorted(set(options), key=lambda o: (o[0] != "stored", o[1])):
-                if option in tried:
-                    continue
-                tried.add(option)
+            for option in sorted(members, key=lambda o: (o[0] != "stored", o[1])):
                 kind, ref = option
                 rep = rep_features.get(ref) if kind == "stored" else feats[ref]
                 if rep is None:  # representative gone (deleted item): fall back to a member
-                    rep = next(stored_info[c][1] for c in stored_candidates[pos] if stored_info[c][0] == ref)
+                    rep = members[option][0]
                 self.candidates_checked += 1
-                if similarity(feats[pos], rep, self.threshold, self.is_boilerplate) >= self.threshold:
+                floor = self.threshold - REP_SLACK
+                if similarity(feats[pos], rep, self.threshold, self.is_boilerplate) >= self.threshold or (
+                    any(m is not rep for m in members[option])
+                    and similarity(feats[pos], rep, floor, self.is_boilerplate) >= floor
+                    and any(similarity(feats[pos], m, self.threshold, self.is_boilerplate) >= self.threshold
+                            for m in members[option] if m is not rep)
+                ):
                     joined = option
                     break
             if joined is None:
