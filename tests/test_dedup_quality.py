@@ -94,3 +94,26 @@ def test_edits_are_grouped_through_a_real_import(project_factory, tmp_path):
     assert {items[t].dup_group for t in EDITED.values()} == {base.id}
     for a, b in DIFFERENT_SHORT:
         assert items[a].dup_group != items[b].dup_group
+
+
+def test_a_signed_text_is_indexed_without_its_signature_across_imports(project_factory, tmp_path):
+    """The signed copy comes first; its stored LSH keys are those of its text without the (recurring)
+    signature, so the bare text imported later finds it."""
+    from labeling.items.models import ItemLsh
+
+    project = project_factory("dedupsig", labels=("a",), sources=("email",))
+    signed = EDITED["appended signature"]
+    first = tmp_path / "first.jsonl"
+    first.write_text("".join(json.dumps({"text": t}) + "\n" for t in [signed, *SIGNED]), encoding="utf-8")
+    assert import_path(project, first).ok
+    copy = Item.objects.get(project=project, text=signed)
+    bare_keys = dedup.band_keys(dedup.signatures(dedup.shingle_hashes([BASE])))[0].tolist()
+    lsh = ItemLsh.objects.get(item=copy)
+    assert [getattr(lsh, f"b{b}") for b in range(dedup.BANDS)] == bare_keys
+    more_signed = [f"{t}\n\nSent from my iPhone" for t in (
+        "Can I get a card in green", "My transfer to mum has not arrived", "Is Apple Pay supported",
+        "I need a new PIN for my card", "How do I change my address")]
+    second = tmp_path / "second.jsonl"
+    second.write_text("".join(json.dumps({"text": t}) + "\n" for t in [BASE, *more_signed]), encoding="utf-8")
+    assert import_path(project, second).ok
+    assert Item.objects.get(project=project, text=BASE).dup_group == copy.id
