@@ -2,10 +2,11 @@
 database-backed store, the benchmark an in-memory one, and both run the same grouping code.
 
 Near duplicates: MinHash (datasketch's affine32 permutations, computed vectorised over many texts at
-once) over shingles of the normalized text, LSH banding to find candidates, then the exact Jaccard
-similarity of the shingle sets decides. Because the final decision is exact, the banding only has to
-be generous enough for recall; it is fixed (BANDS x ROWS) so that stored band keys stay valid when a
-project changes its threshold.
+once) over shingles of the normalized text, LSH banding to find candidate groups, then ``similarity``
+against the group's representative (its oldest item) decides: the largest of char-shingle Jaccard,
+word edit similarity and "equal once a recurring trailing span is stripped". Because the final
+decision is exact, the banding only has to be generous enough for recall; it is fixed (BANDS x ROWS)
+so that stored band keys stay valid when a project changes its threshold. Groups never merge.
 
 Shingles: character 4-grams of the normalized text with punctuation dropped (``normalize_text``
 casefolds and masks URLs, mentions and digits). Character shingles tolerate an edited word in a short
