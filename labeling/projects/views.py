@@ -16,6 +16,24 @@ def _errors_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+def _save_if_valid(request, form, save, *, success: str, next_page: str, slug: str, errors_on_form: bool = True):
+    """The POST half of a lead's edit page: with a valid form (or formset) run ``save()``; a
+    ValidationError from the service goes onto the form (or, for formsets, into a message) and the
+    page re-renders; success flashes ``success`` and redirects. Returns the redirect or None."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        save()
+    except ValidationError as exc:
+        if errors_on_form:
+            form.add_error(None, _errors_text(exc))
+        else:
+            messages.error(request, _errors_text(exc))
+        return None
+    messages.success(request, success)
+    return redirect(next_page, slug=slug)
+
+
 def _lead_page(request, project, template, **context):
     return render(request, template, {"project": project, "section": template.rsplit("/", 1)[-1][:-5], **context})
 
@@ -41,56 +59,42 @@ def project_create(request):
 def project_settings(request, slug):
     project = project_for(request.user, slug, manage=True)
     form = ProjectSettingsForm(request.POST or None, instance=project)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_settings(project, form.changes())
-        except ValidationError as exc:
-            form.add_error(None, _errors_text(exc))
-        else:
-            messages.success(request, "Settings saved.")
-            return redirect("project-settings", slug=slug)
+    done = _save_if_valid(request, form, lambda: services.update_settings(project, form.changes()),
+                          success="Settings saved.", next_page="project-settings", slug=slug)
+    if done:
+        return done
     return _lead_page(request, project, "projects/settings.html", form=form)
 
 
 def project_labels(request, slug):
     project = project_for(request.user, slug, manage=True)
     formset = LabelFormSet(request.POST or None, project=project, prefix="labels")
-    if request.method == "POST" and formset.is_valid():
-        try:
-            services.save_labels(project, formset.rows(), formset.deleted_labels())
-        except ValidationError as exc:
-            messages.error(request, _errors_text(exc))
-        else:
-            messages.success(request, "Labels saved.")
-            return redirect("project-labels", slug=slug)
+    done = _save_if_valid(request, formset,
+                          lambda: services.save_labels(project, formset.rows(), formset.deleted_labels()),
+                          success="Labels saved.", next_page="project-labels", slug=slug, errors_on_form=False)
+    if done:
+        return done
     return _lead_page(request, project, "projects/labels.html", formset=formset)
 
 
 def project_sources(request, slug):
     project = project_for(request.user, slug, manage=True)
     formset = SourceFormSet(request.POST or None, project=project, prefix="sources")
-    if request.method == "POST" and formset.is_valid():
-        try:
-            services.replace_sources(project, formset.kept_rows())
-        except ValidationError as exc:
-            messages.error(request, _errors_text(exc))
-        else:
-            messages.success(request, "Sources and quotas saved.")
-            return redirect("project-sources", slug=slug)
+    done = _save_if_valid(request, formset, lambda: services.replace_sources(project, formset.kept_rows()),
+                          success="Sources and quotas saved.", next_page="project-sources", slug=slug,
+                          errors_on_form=False)
+    if done:
+        return done
     return _lead_page(request, project, "projects/sources.html", formset=formset)
 
 
 def project_rules(request, slug):
     project = project_for(request.user, slug, manage=True)
     form = RuleForm(request.POST or None, project=project)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.save_rule(project, **form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(None, _errors_text(exc))
-        else:
-            messages.success(request, "Rule saved.")
-            return redirect("project-rules", slug=slug)
+    done = _save_if_valid(request, form, lambda: services.save_rule(project, **form.cleaned_data),
+                          success="Rule saved.", next_page="project-rules", slug=slug)
+    if done:
+        return done
     rules = Rule.objects.filter(project=project).select_related("label").order_by("label__name", "pattern")
     return _lead_page(request, project, "projects/rules.html", form=form, rules=rules)
 
