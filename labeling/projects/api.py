@@ -271,8 +271,6 @@ class WaveComposition(ProjectScoped, APIView):
 def _loop_response(action):
     try:
         return action()
-    except loop.LoopUnavailable as exc:
-        return Response({"detail": str(exc)}, status=status.HTTP_501_NOT_IMPLEMENTED)
     except DjangoValidationError as exc:
         raise as_drf_error(exc) from exc
     except ValueError as exc:
@@ -396,10 +394,7 @@ class Predict(ProjectScoped, APIView):
         if loop.active_model(project) is None:
             return Response({"detail": "This project has no active model yet: label a wave and train first."},
                             status=status.HTTP_409_CONFLICT)
-        try:
-            predictions = [plain_prediction(p) for p in loop.predict_texts(project, texts)]
-        except loop.LoopUnavailable as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_501_NOT_IMPLEMENTED)
+        predictions = [plain_prediction(p) for p in loop.predict_texts(project, texts)]
         probabilities = loop.class_probabilities(project, texts) or [None] * len(texts)
         queued = services.queue_predictions_for_review(project, texts, predictions) if queue else {}
         results = [{"index": i, **p, "probabilities": probabilities[i], "queued_item": queued.get(i)}

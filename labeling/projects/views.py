@@ -156,8 +156,6 @@ def _loop_action(request, slug, action):
     project = project_for(request.user, slug, manage=True)
     try:
         text = action(project)
-    except loop.LoopUnavailable as exc:
-        messages.error(request, str(exc))
     except ValidationError as exc:
         messages.error(request, _errors_text(exc))
     except ValueError as exc:  # the loop refuses with a reason (e.g. budget spent, nothing to plan)
