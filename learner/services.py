@@ -550,17 +550,20 @@ def route_low_confidence(version: ModelVersion) -> int:
 # --- prediction ---------------------------------------------------------------------------------
 def predict_texts(project: Project, texts: list[str]) -> list[dict]:
     """Predictions of the active model for raw texts (embedded through the cache), one dict per
-    text from the classifier's ``decide``, plus the model version number."""
+    text from the classifier's ``decide``, plus every class's calibrated probability and the model
+    version number."""
     version = active_model(project)
     if version is None:
         raise NoActiveModel(f"Project {project.slug!r} has no active model yet: label some items and retrain.")
     if not texts:
         return []
     clf = load_classifier(version)
-    decisions = clf.decide(embed_query_texts(texts))
+    proba = clf.predict_proba(embed_query_texts(texts))
+    names = [str(c) for c in clf.classes_]
     out = []
-    for decision in decisions:
+    for decision, row_proba in zip(clf.decide(None, proba=proba), proba, strict=True):
         row = _jsonable(dict(decision))
+        row["probabilities"] = {name: round(float(p), 4) for name, p in zip(names, row_proba, strict=True)}
         row["model_version"] = version.number
         out.append(row)
     return out

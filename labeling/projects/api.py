@@ -354,20 +354,6 @@ class DashboardData(ProjectScoped, APIView):
 
 
 # --- predict -----------------------------------------------------------------------------------
-def plain_prediction(prediction: dict) -> dict:
-    """numpy scalars → JSON-ready Python values."""
-    def plain(value):
-        if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-            return value.item()
-        if isinstance(value, dict):
-            return {str(k): plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return value
-
-    return plain(prediction)
-
-
 class Predict(ProjectScoped, APIView):
     """Texts in; per text the label (or coarse label on fallback), its probability, every class's
     calibrated probability, and needs_review from the per-class thresholds. With the project's queue_review_predictions (or
@@ -391,13 +377,12 @@ class Predict(ProjectScoped, APIView):
             queue = project.queue_review_predictions
         elif queue and not can_manage(request.user, project) and not project.queue_review_predictions:
             raise PermissionDenied("Only leads may queue predictions when the project does not.")
-        if loop.active_model(project) is None:
+        model = loop.active_model(project)
+        if model is None:
             return Response({"detail": "This project has no active model yet: label a wave and train first."},
                             status=status.HTTP_409_CONFLICT)
-        predictions = [plain_prediction(p) for p in loop.predict_texts(project, texts)]
-        probabilities = loop.class_probabilities(project, texts) or [None] * len(texts)
+        predictions = loop.predict_texts(project, texts)
         queued = services.queue_predictions_for_review(project, texts, predictions) if queue else {}
-        results = [{"index": i, **p, "probabilities": probabilities[i], "queued_item": queued.get(i)}
+        results = [{"index": i, **p, "queued_item": queued.get(i)}
                    for i, p in enumerate(predictions)]
-        model = loop.active_model(project)
-        return Response({"model_version": model.number if model else None, "results": results})
+        return Response({"model_version": model.number, "results": results})

@@ -11,32 +11,18 @@ from labeling.waves.models import Wave
 from labeling.waves.services import close_wave, open_wave, plan_next_wave
 from learner.services import (
     active_model,
-    embed_query_texts,
-    load_classifier,
     predict_texts,
     request_retrain,
 )
 
 __all__ = [
-    "active_model", "agreement_summary", "annotator_throughput", "budget_status", "class_probabilities",
+    "active_model", "agreement_summary", "annotator_throughput", "budget_status",
     "close_wave", "composition_rows", "current_wave", "open_wave", "open_wave_if_idle", "plan_next_wave",
     "predict_texts", "request_retrain", "wave_composition", "wave_progress",
 ]
 
 log = logging.getLogger(__name__)
 wave_composition = wave_selectors.wave_composition
-
-
-def class_probabilities(project, texts) -> list[dict] | None:
-    """Per text {label: calibrated probability} under the active model (the texts' vectors are
-    already cached by predict_texts, so nothing is encoded twice). None without an active model."""
-    model = active_model(project)
-    if model is None:
-        return None
-    classifier = load_classifier(model)
-    proba = classifier.predict_proba(embed_query_texts(list(texts)))
-    names = [str(c) for c in classifier.classes_]
-    return [{name: round(float(p), 4) for name, p in zip(names, row, strict=True)} for row in proba]
 
 
 def current_wave(project):
