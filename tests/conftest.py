@@ -41,6 +41,19 @@ def shared_datasets() -> Path:
 
 
 @pytest.fixture
+def dataset_vectors(shared_datasets):
+    """Path to the MiniLM vectors of ../shared/datasets/<name>.jsonl (bench/.cache/emb, row-aligned),
+    encoded with the real bundled encoder on first use (about a minute per dataset on 2 cores)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "embed_datasets", Path(__file__).resolve().parent.parent / "bench" / "embed_datasets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return lambda name: module.dataset_vectors(shared_datasets / f"{name}.jsonl")
+
+
+@pytest.fixture
 def make_user(db, django_user_model):
     def _make(username, *, superuser=False, password="pw-Longtail-123"):
         if superuser:

@@ -1,7 +1,6 @@
 """manage.py simulate end to end: synthetic data (random embeddings; label names still go through
 the real encoder) and, where ../shared is present, a short run on TREC with cached embeddings."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ from learner import simulation as sim
 WAVE_KEYS = {"wave", "labels", "macro_f1", "micro_f1", "rare_recall", "classes_ge1", "classes_ge3", "rare_ge1",
              "rare_ge3", "ece", "seconds"}
 TOP_KEYS = {"data", "strategy", "seed", "pool", "test", "classes", "full_pool_macro_f1", "waves"}
-BENCH_EMB = Path(__file__).resolve().parent.parent / "bench" / ".cache" / "emb"
 
 
 def write_synthetic(tmp_path, n=400, with_test=True, dim=384):
@@ -107,10 +105,8 @@ def test_humanise_and_rarest_classes():
 
 
 @pytest.mark.datasets
-def test_simulate_trec_short(shared_datasets, tmp_path):
-    emb = BENCH_EMB / "trec.npy"
-    if not emb.is_file():
-        pytest.skip("bench/.cache/emb/trec.npy not computed yet (python bench/embed_datasets.py)")
+def test_simulate_trec_short(shared_datasets, dataset_vectors, tmp_path):
+    emb = dataset_vectors("trec")
     out = tmp_path / "trec"
     call_command("simulate", "--data", str(shared_datasets / "trec.jsonl"), "--budget", "300", "--wave-size", "100",
                  "--strategy", "default", "--seed", "0", "--out", str(out), "--embeddings", str(emb),

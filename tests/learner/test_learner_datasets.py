@@ -1,19 +1,14 @@
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from learner.training import TrainConfig, train_classifier
 
-EMB_CACHE = Path(__file__).resolve().parents[2] / "bench" / ".cache" / "emb"
-
 
 @pytest.mark.datasets
-def test_default_config_on_banking77_longtail(shared_datasets):
-    vectors_path = EMB_CACHE / "banking77_longtail.npy"
-    if not vectors_path.exists():
-        pytest.skip(f"{vectors_path} is absent (run bench/embed_datasets.py); encoding here is too slow for a test")
+def test_default_config_on_banking77_longtail(shared_datasets, dataset_vectors):
+    vectors_path = dataset_vectors("banking77_longtail")
     rows = [json.loads(line) for line in (shared_datasets / "banking77_longtail.jsonl").open(encoding="utf-8")]
     X = np.load(vectors_path)
     assert len(X) == len(rows)
