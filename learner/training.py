@@ -19,7 +19,7 @@ from __future__ import annotations
 import pickle
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -70,6 +70,12 @@ class TrainConfig:
     #                                 predictions of this many folds (0 = keep T = 1, thresholds 0)
     second_stage_scale: float = 20.0
     max_iter: int = 300             # logreg lbfgs iterations
+    # self-training (only when train_classifier gets ``unlabeled`` rows): a first model's confident
+    # predictions on unlabeled rows join the training part as down-weighted pseudo-labels
+    self_training: bool = True
+    pseudo_threshold: float = 0.9   # calibrated top probability a row needs to be pseudo-labeled
+    pseudo_weight: float = 0.5      # row weight of a pseudo-labeled row (a labeled row has 1)
+    pseudo_max_ratio: float = 5.0   # at most this many pseudo-labeled rows per labeled row, surest first
     threads: int | None = 1         # BLAS / torch threads while fitting (None = library default)
 
     @classmethod
@@ -94,6 +100,10 @@ def _check_config(config: TrainConfig) -> None:
         raise ValueError(f"val_fraction must be in [0, 1), got {config.val_fraction}")
     if not 0.0 <= config.fine_floor <= 1.0:
         raise ValueError(f"fine_floor must be in [0, 1], got {config.fine_floor}")
+    if not 0.0 < config.pseudo_threshold <= 1.0:
+        raise ValueError(f"pseudo_threshold must be in (0, 1], got {config.pseudo_threshold}")
+    if config.pseudo_weight < 0 or config.pseudo_max_ratio < 0:
+        raise ValueError("pseudo_weight and pseudo_max_ratio must be non-negative")
 
 
 def _head_options(config: TrainConfig) -> dict:
@@ -264,18 +274,37 @@ def _check_inputs(X, y, groups, sample_weight):
 
 def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sample_weight=None,
                      targets: dict | None = None, parents: dict | None = None,
-                     label_descriptions: dict | None = None, encoder=None) -> TrainedClassifier:
+                     label_descriptions: dict | None = None, encoder=None, unlabeled=None) -> TrainedClassifier:
     """See the module docstring. ``targets`` maps a label (fine, or coarse with ``parents``) to
     ``{"precision": p}`` or ``{"recall": r}``; ``label_descriptions`` maps a label to its description
     (text, embedded with ``encoder``, or an embedding vector) — labels with no examples then get a
     second-stage centroid. ``sample_weight`` (e.g. importance weights) multiplies the class weights
-    in training and weights the validation metrics, calibration and thresholds."""
+    in training and weights the validation metrics, calibration and thresholds.
+
+    ``unlabeled`` (embeddings of rows nobody has labeled, e.g. a sample of the pool) turns on
+    self-training when ``config.self_training``: the procedure above runs once on the labels, its
+    calibrated predictions label the unlabeled rows whose top probability reaches
+    ``pseudo_threshold`` (surest first, at most ``pseudo_max_ratio`` × the labeled rows), and the
+    procedure runs again with those pseudo-labeled rows added to every fit at ``pseudo_weight``.
+    Pseudo-labeled rows are only ever trained on: validation, out-of-fold predictions,
+    calibration, thresholds and metrics use real labels only."""
     config = config or TrainConfig()
     _check_config(config)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[str] = []
     X, y, sample_weight = _check_inputs(X, y, groups, sample_weight)
+    extra, self_training = None, None
+    if unlabeled is not None and config.self_training and len(unlabeled) and config.pseudo_weight > 0:
+        t = time.perf_counter()
+        first = train_classifier(X, y, config=replace(config, self_training=False), groups=groups,
+                                 sample_weight=sample_weight, targets=targets, parents=parents,
+                                 label_descriptions=label_descriptions, encoder=encoder)
+        extra, self_training = _pseudo_labels(first, unlabeled, config, len(y), X.shape[1])
+        self_training["first_pass_validation"] = (first.report.get("validation") or {}).get("macro_f1")
+        timings["first_pass_s"] = time.perf_counter() - t
+        if extra is None:
+            notes.append(f"self-training: no unlabeled row reached top probability {config.pseudo_threshold}")
     counts = Counter(y.tolist())
     if len(counts) < 2:
         raise ValueError(f"training needs at least 2 different labels, got {sorted(counts) or 'none'} "
@@ -304,7 +333,7 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     timings["split_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    model = _fit_weighted(config, parents, descriptions, X, y, train_rows, weight)
+    model = _fit_weighted(config, parents, descriptions, X, y, train_rows, weight, extra)
     timings["fit_s"] = time.perf_counter() - t
 
     classes = [str(c) for c in model.classes_]
@@ -320,7 +349,7 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         eval_logits = model.decision_function(X[eval_rows])
     elif config.cv_folds >= 2:
         source = "cross-validation"
-        eval_rows, eval_logits = _out_of_fold(config, parents, descriptions, X, y, weight, groups, classes)
+        eval_rows, eval_logits = _out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra)
     else:
         source = None
         eval_rows, eval_logits = np.zeros(0, dtype=int), np.zeros((0, len(classes)))
@@ -396,7 +425,7 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         timings["calibrate_s"] = time.perf_counter() - t
     if val_ok and config.refit:
         t = time.perf_counter()
-        model = _fit_weighted(config, parents, descriptions, X, y, np.arange(len(y)), weight)
+        model = _fit_weighted(config, parents, descriptions, X, y, np.arange(len(y)), weight, extra)
         timings["refit_s"] = time.perf_counter() - t
     longtail = None
     if isinstance(model, OtherBucketHead):
@@ -414,6 +443,7 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         "not_estimable": sorted(set(counts) - set(y[eval_rows].tolist())),
         "calibration": calibration,
         "longtail": longtail,
+        "self_training": self_training,
         "timings": timings,
         "notes": notes,
     })
@@ -422,7 +452,34 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
                              report=report)
 
 
-def _out_of_fold(config, parents, descriptions, X, y, weight, groups, classes):
+def _pseudo_labels(first: TrainedClassifier, unlabeled, config: TrainConfig, n_labeled: int, width: int):
+    """(X, y, weight) of the unlabeled rows ``first`` labels with calibrated top probability at
+    least ``pseudo_threshold``, surest first, capped at ``pseudo_max_ratio`` × ``n_labeled``; and a
+    report. (None, report) when no row qualifies."""
+    U = np.asarray(unlabeled, dtype=np.float32)
+    if U.ndim != 2 or U.shape[1] != width:
+        raise ValueError(f"unlabeled must be a 2-d array of width {width} like X, got shape {U.shape}")
+    if not np.isfinite(U).all():
+        bad = int(np.flatnonzero(~np.isfinite(U).all(axis=1))[0])
+        raise ValueError(f"unlabeled row {bad} holds NaN or infinite values")
+    proba = first.predict_proba(U)
+    top = proba.argmax(axis=1)
+    confidence = proba[np.arange(len(U)), top]
+    chosen = np.flatnonzero(confidence >= config.pseudo_threshold)
+    cap = int(config.pseudo_max_ratio * n_labeled)
+    if len(chosen) > cap:
+        chosen = chosen[np.argsort(-confidence[chosen], kind="stable")[:cap]]
+    classes = np.array(first.classes_, dtype=object)
+    labels = classes[top[chosen]].astype(str)
+    report = {"unlabeled": int(len(U)), "pseudo_rows": int(len(chosen)), "threshold": config.pseudo_threshold,
+              "weight": config.pseudo_weight, "max_ratio": config.pseudo_max_ratio,
+              "per_label": dict(sorted(Counter(labels.tolist()).items()))}
+    if len(chosen) == 0:
+        return None, report
+    return (U[chosen], labels, np.full(len(chosen), config.pseudo_weight)), report
+
+
+def _out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra=None):
     """Held-out logits (columns = ``classes``) from ``config.cv_folds`` group-aware folds; rows
     whose label is missing from their fold's training part are left out."""
     fold = group_kfold(y, groups, config.cv_folds, seed=config.seed)
@@ -432,7 +489,7 @@ def _out_of_fold(config, parents, descriptions, X, y, weight, groups, classes):
         train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
         if len(held) == 0 or len(set(y[train])) < 2 or weight[train].sum() <= 0:
             continue
-        model = _fit_weighted(config, parents, descriptions, X, y, train, weight)
+        model = _fit_weighted(config, parents, descriptions, X, y, train, weight, extra)
         fold_classes = [str(c) for c in model.classes_]
         keep = held[np.isin(y[held], fold_classes)]
         if len(keep) == 0:
@@ -449,11 +506,17 @@ def _out_of_fold(config, parents, descriptions, X, y, weight, groups, classes):
     return rows[order], logits[order]
 
 
-def _fit_weighted(config, parents, descriptions, X, y, rows, weight):
-    """Fit on ``rows`` after resampling them (train part only), carrying the caller's row weights."""
+def _fit_weighted(config, parents, descriptions, X, y, rows, weight, extra=None):
+    """Fit on ``rows`` after resampling them (train part only), carrying the caller's row weights;
+    ``extra`` (X, y, weight) pseudo-labeled rows are appended as they are (never resampled)."""
     local = np.unique(y[rows], return_inverse=True)[1]
     idx, w = resample(local, config.resample, seed=config.seed)
     chosen = rows[idx]
+    X_fit, y_fit, w_fit = X[chosen], y[chosen], w * weight[chosen]
+    if extra is not None:
+        X_fit = np.vstack([X_fit, extra[0]])
+        y_fit = np.concatenate([y_fit, extra[1]])
+        w_fit = np.concatenate([w_fit, extra[2]])
     model = build_model(config, parents, descriptions)
-    model.fit(X[chosen], y[chosen], sample_weight=w * weight[chosen])
+    model.fit(X_fit, y_fit, sample_weight=w_fit)
     return model

@@ -129,3 +129,62 @@ def test_temperature_at_its_bound_is_reported():
     model = train_classifier(X, y)
     assert model.temperature == pytest.approx(0.1, rel=0.01)
     assert any("search bound" in note for note in model.report["notes"])
+
+
+def _few_labels_many_unlabeled(seed=3):
+    """Six overlapping classes: 4 labeled rows each, 600 unlabeled rows, 600 test rows."""
+    X, y, _ = clusters([4 + 100 + 100] * 6, dim=16, spread=1.6, seed=seed)
+    y = np.array(y)
+    rng = np.random.default_rng(seed)
+    labeled, unlabeled, test = [], [], []
+    for label in sorted(set(y)):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        labeled += rows[:4].tolist()
+        unlabeled += rows[4:104].tolist()
+        test += rows[104:].tolist()
+    return X, y, np.array(labeled), np.array(unlabeled), np.array(test)
+
+
+def test_self_training_adds_confident_pseudo_labels_to_training_only():
+    X, y, labeled, unlabeled, test = _few_labels_many_unlabeled()
+    config = TrainConfig(pseudo_threshold=0.6, pseudo_max_ratio=5.0)
+    plain = train_classifier(X[labeled], y[labeled], config=config)
+    model = train_classifier(X[labeled], y[labeled], config=config, unlabeled=X[unlabeled])
+    st = model.report["self_training"]
+    assert plain.report["self_training"] is None
+    assert st["unlabeled"] == 600 and 0 < st["pseudo_rows"] <= 5 * 24
+    assert set(st["per_label"]) <= set(y) and sum(st["per_label"].values()) == st["pseudo_rows"]
+    # Pseudo-labeled rows never reach validation, out-of-fold predictions or metrics.
+    assert model.report["n_rows"] == 24 and model.report["n_evaluated"] == plain.report["n_evaluated"]
+    assert model.report["validation"]["n"] == plain.report["validation"]["n"]
+    json.dumps(model.report)
+    # The unlabeled rows' structure helps where 4 labels per class do not pin the boundaries down.
+    accuracy = lambda m: float(np.mean(np.array(m.predict(X[test])) == y[test]))  # noqa: E731
+    assert accuracy(model) > accuracy(plain) + 0.02, (accuracy(model), accuracy(plain))
+    # Only the surest rows, up to the cap.
+    capped = train_classifier(X[labeled], y[labeled], unlabeled=X[unlabeled],
+                              config=TrainConfig(pseudo_threshold=0.6, pseudo_max_ratio=0.5))
+    assert capped.report["self_training"]["pseudo_rows"] == 12
+
+
+def test_self_training_can_be_turned_off_and_reports_when_nothing_qualifies():
+    X, y, labeled, unlabeled, _ = _few_labels_many_unlabeled()
+    off = train_classifier(X[labeled], y[labeled], unlabeled=X[unlabeled], config=TrainConfig(self_training=False))
+    assert off.report["self_training"] is None
+    strict = train_classifier(X[labeled], y[labeled], unlabeled=X[unlabeled],
+                              config=TrainConfig(pseudo_threshold=1.0))
+    assert strict.report["self_training"]["pseudo_rows"] == 0
+    assert any("no unlabeled row reached" in note for note in strict.report["notes"])
+    assert np.allclose(strict.predict_proba(X[:5]), off.predict_proba(X[:5]))
+
+
+def test_self_training_rejects_bad_unlabeled_rows():
+    X, y, labeled, unlabeled, _ = _few_labels_many_unlabeled()
+    with pytest.raises(ValueError, match="width 16"):
+        train_classifier(X[labeled], y[labeled], unlabeled=X[unlabeled][:, :8])
+    bad = X[unlabeled].copy()
+    bad[7, 0] = np.inf
+    with pytest.raises(ValueError, match="unlabeled row 7"):
+        train_classifier(X[labeled], y[labeled], unlabeled=bad)
+    with pytest.raises(ValueError, match="pseudo_threshold"):
+        train_classifier(X[labeled], y[labeled], unlabeled=X[unlabeled], config=TrainConfig(pseudo_threshold=0))
