@@ -167,11 +167,11 @@ def _planner_config(sim: SimConfig, first_wave: bool) -> PlannerConfig:
     raise ValueError(f"unknown strategy {sim.strategy!r}; choose one of {', '.join(STRATEGIES)}")
 
 
-def _train(X, y, sim: SimConfig, parents: dict | None, seed: int):
+def _train(X, y, sim: SimConfig, parents: dict | None, seed: int, unlabeled=None):
     from learner.training import TrainConfig, train_classifier
 
     config = TrainConfig.from_dict({"seed": seed, **sim.train_options})
-    return train_classifier(X, y, config=config, parents=parents)
+    return train_classifier(X, y, config=config, parents=parents, unlabeled=unlabeled)
 
 
 def _full_proba(model, X, label_index: dict[str, int], k: int) -> np.ndarray:
@@ -281,11 +281,13 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         entry = {"wave": wave, "labels": int(labeled.sum())}
         if (counts > 0).sum() >= 2:
             names = np.array(label_names, dtype=object)[labeled_y[labeled]]
-            model = _train(X_pool[labeled], names, sim, parents, sim.seed)
+            # The unlabeled pool rows, as the product passes them (self-training); never dev or test.
+            model = _train(X_pool[labeled], names, sim, parents, sim.seed, unlabeled=X_pool[~labeled])
             proba = _full_proba(model, X_pool, label_index, k)
             metrics = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)
+            metrics["pseudo_labeled"] = (model.report.get("self_training") or {}).get("pseudo_rows", 0)
         else:
-            metrics = {"macro_f1": 0.0, "micro_f1": 0.0, "rare_recall": 0.0, "ece": None}
+            metrics = {"macro_f1": 0.0, "micro_f1": 0.0, "rare_recall": 0.0, "ece": None, "pseudo_labeled": 0}
         entry.update(metrics)
         entry.update({
             "classes_ge1": int((counts >= 1).sum()), "classes_ge3": int((counts >= 3).sum()),
@@ -310,6 +312,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
                    "strategy_mix": sim.strategy_mix if sim.strategy == "default" else None,
                    "cold_start_mix": sim.cold_start_mix if sim.strategy == "default" else None,
                    "planner_options": sim.planner_options if sim.strategy == "default" else None,
+                   "train_options": sim.train_options,
                    "hierarchy": parents is not None, "rare_classes": rare_classes},
     }
 

@@ -163,6 +163,24 @@ def test_simulate_dev_fraction_evaluates_on_held_out_pool_rows(tmp_path):
         run(data, emb, out, tmp_path / "cache", "--dev-fraction", "1.5")
 
 
+def test_simulate_self_trains_on_the_unlabeled_pool_unless_told_not_to(tmp_path):
+    data, emb = write_synthetic(tmp_path)
+    out = tmp_path / "out"
+    run(data, emb, out, tmp_path / "cache", "--strategy", "random")
+    waves = json.loads((out / "result.json").read_text())["waves"]
+    assert all(w["pseudo_labeled"] > 0 for w in waves)  # the unlabeled pool rows, never the test rows
+    run(data, emb, out, tmp_path / "cache", "--strategy", "random", "--train", '{"self_training": false}')
+    result = json.loads((out / "result.json").read_text())
+    assert result["config"]["train_options"] == {"self_training": False}
+    assert all(w["pseudo_labeled"] == 0 for w in result["waves"])
+    # Train options key the cached full-pool score apart.
+    assert len(json.loads((out / "full_pool.json").read_text())) == 2
+    with pytest.raises(CommandError, match="--train: unknown training option"):
+        run(data, emb, out, tmp_path / "cache", "--train", '{"self_train": false}')
+    with pytest.raises(CommandError, match="--train: "):
+        run(data, emb, out, tmp_path / "cache", "--train", "[1]")
+
+
 def test_dev_split_is_stratified_disjoint_and_leaves_test_alone():
     labels = np.array(["a"] * 50 + ["b"] * 20 + ["d"] * 9 + ["c"] * 1)
     data = sim.Dataset(path="x", texts=[""] * len(labels), labels=labels.astype(object), coarse=None,

@@ -82,6 +82,8 @@ class Command(BaseCommand):
         parser.add_argument("--cold-start-mix", help='first-wave strategy shares for "default", JSON')
         parser.add_argument("--planner", help='extra PlannerConfig fields for "default", JSON '
                             '(e.g. {"rare_rank": "variance"})')
+        parser.add_argument("--train", help='extra TrainConfig fields for every strategy, JSON '
+                            '(e.g. {"self_training": false})')
         parser.add_argument("--no-hierarchy", action="store_true", help="ignore coarse_label when training")
         parser.add_argument("--no-progress", action="store_true")
 
@@ -103,6 +105,16 @@ class Command(BaseCommand):
             config.cold_start_mix = _json_option(opts["cold_start_mix"], "cold-start-mix")
         if opts["planner"]:
             config.planner_options = self._planner_options(opts["planner"])
+        if opts["train"]:
+            from learner.training import TrainConfig
+
+            try:
+                config.train_options = json.loads(opts["train"])
+                if not isinstance(config.train_options, dict):
+                    raise ValueError('expected an object of TrainConfig fields, e.g. {"self_training": false}')
+                TrainConfig.from_dict(config.train_options)
+            except (TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+                raise CommandError(f"--train: {exc}") from exc
         if config.budget <= 0 or config.wave_size <= 0:
             raise CommandError("--budget and --wave-size must be positive")
         if not 0 <= config.dev_fraction < 1:
@@ -116,6 +128,8 @@ class Command(BaseCommand):
         full_key = f"{data_path.resolve()}|seed={config.seed}|hierarchy={config.use_hierarchy}"
         if config.dev_fraction > 0:
             full_key += f"|dev={config.dev_fraction}"
+        if config.train_options:
+            full_key += f"|train={json.dumps(config.train_options, sort_keys=True)}"
         full_file = out / "full_pool.json"
         full_cache = json.loads(full_file.read_text()) if full_file.exists() else {}
         try:
