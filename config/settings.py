@@ -190,6 +190,9 @@ LONGTAIL_MAX_UPLOAD_BYTES = int(os.environ.get("LONGTAIL_MAX_UPLOAD_BYTES", str(
 LONGTAIL_MAX_TEXT_CHARS = int(os.environ.get("LONGTAIL_MAX_TEXT_CHARS", "20000"))
 LONGTAIL_MAX_REPORTED_ERRORS = int(os.environ.get("LONGTAIL_MAX_REPORTED_ERRORS", "1000"))
 LONGTAIL_LEASE_SECONDS = int(os.environ.get("LONGTAIL_LEASE_SECONDS", "1800"))
+# Self-training: each retrain pseudo-labels up to this many unlabeled pool items (a seeded sample)
+# with its confident predictions (docs/simulation.md); 0 turns it off.
+LONGTAIL_SELF_TRAINING_ROWS = int(os.environ.get("LONGTAIL_SELF_TRAINING_ROWS", "20000"))
 
 # --- Production hardening (DEBUG off) ------------------------------------------------------------
 if not DEBUG:

@@ -316,6 +316,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
         X = vectors_for_items(project.id, model_id(), data.item_ids)
         config = TrainConfig.from_dict({"fine_floor": project.fine_floor, **(train_config or {})})
         parents, targets = _taxonomy_for(project, set(data.labels))
+        unlabeled = unlabeled_sample(project, data.item_ids, seed=version.number) if config.self_training else None
         clf = train_classifier(
             X,
             np.asarray(data.labels, dtype=object),
@@ -323,6 +324,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             groups=np.asarray(data.groups),
             targets=targets or None,
             parents=parents or None,
+            unlabeled=unlabeled,
         )
         version.temperature = float(clf.temperature) if clf.temperature is not None else None
         version.thresholds = _jsonable(dict(clf.thresholds or {}))
@@ -344,6 +346,22 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now()
         )
         raise
+
+
+def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | None = None) -> np.ndarray | None:
+    """Embeddings of up to ``limit`` (``LONGTAIL_SELF_TRAINING_ROWS``) project items outside the
+    training set, a seeded uniform sample, for self-training; None when there are none or the
+    setting is 0."""
+    limit = settings.LONGTAIL_SELF_TRAINING_ROWS if limit is None else limit
+    if limit <= 0:
+        return None
+    ids, matrix = project_matrix(project.id, model_id())
+    rows = np.flatnonzero(~np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
+    if len(rows) == 0:
+        return None
+    if len(rows) > limit:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+    return np.asarray(matrix[rows], dtype=np.float32)
 
 
 def _taxonomy_for(project: Project, present: set[str]) -> tuple[dict[str, str], dict]:

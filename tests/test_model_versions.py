@@ -154,3 +154,28 @@ def test_redelivered_training_reuses_its_version(loop_project):
     tasks.plan_after_retrain.delay(run.id)
     assert ModelVersion.objects.filter(project=project).count() == 1
     assert not project.waves.exists()
+
+
+def test_training_self_trains_on_a_sample_of_the_unlabeled_pool(loop_project, django_capture_on_commit_callbacks,
+                                                               settings):
+    from learner.services import active_model, unlabeled_sample
+
+    project, _ = loop_project
+    settings.LONGTAIL_SELF_TRAINING_ROWS = 100
+    sample = unlabeled_sample(project, [], seed=0)
+    assert sample.shape == (100, 384)
+    retrain(project, django_capture_on_commit_callbacks)
+    st = active_model(project).metrics["self_training"]
+    # 300 items, 60 labeled: a sample of 100 of the other 240; the surest of them are pseudo-labeled.
+    assert st["unlabeled"] == 100 and 0 < st["pseudo_rows"] <= 100
+    assert set(st["per_label"]) <= {"billing", "login", "fraud"}
+    settings.LONGTAIL_SELF_TRAINING_ROWS = 0
+    assert unlabeled_sample(project, [], seed=0) is None
+
+
+def test_self_training_off_in_the_training_config(loop_project):
+    from learner.services import train_version
+
+    project, _ = loop_project
+    version = train_version(project, train_config={"self_training": False})
+    assert version.metrics["self_training"] is None
