@@ -115,6 +115,10 @@ def label_vectors_file() -> Path:
     return out
 
 
+def standard_error(d: np.ndarray) -> float:
+    return float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+
+
 def summarise(results: list[dict], names: list[str]) -> dict:
     by = {(r["variant"], r["sibling"]): r for r in results}
     siblings = sorted({r["sibling"] for r in results})
@@ -133,7 +137,6 @@ def summarise(results: list[dict], names: list[str]) -> dict:
         base_curves = np.array([[w["macro_f1"] for w in by[(base, s)]["waves"]] for s in siblings])
         diff_mean = curves.mean(axis=1) - base_curves.mean(axis=1)
         diff_600_800 = curves[:, 5:8].mean(axis=1) - base_curves[:, 5:8].mean(axis=1)
-        se = (lambda d: float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0)
         table[name] = {
             "siblings": len(siblings),
             "mean_macro_f1": float(curves.mean()),
@@ -142,8 +145,8 @@ def summarise(results: list[dict], names: list[str]) -> dict:
             "share_at_700": float(rel[:, 6].mean()),
             "siblings_at_95pct_by_700": int((rel[:, 6] >= 0.95).sum()),
             "labels_to_95pct_mean": float(np.mean(reach)),
-            "diff_mean_vs_base": [float(diff_mean.mean()), se(diff_mean)],
-            "diff_600_800_vs_base": [float(diff_600_800.mean()), se(diff_600_800)],
+            "diff_mean_vs_base": [float(diff_mean.mean()), standard_error(diff_mean)],
+            "diff_600_800_vs_base": [float(diff_600_800.mean()), standard_error(diff_600_800)],
             "rare_ge1_at_300": float(np.mean([by[(name, s)]["waves"][2]["rare_ge1"] for s in siblings])),
         }
     return table
