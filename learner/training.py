@@ -287,7 +287,9 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     ``pseudo_threshold`` (surest first, at most ``pseudo_max_ratio`` × the labeled rows), and the
     procedure runs again with those pseudo-labeled rows added to every fit at ``pseudo_weight``.
     Pseudo-labeled rows are only ever trained on: validation, out-of-fold predictions,
-    calibration, thresholds and metrics use real labels only."""
+    calibration, thresholds and metrics use real labels only. (The pseudo-labels come from a model
+    that saw every label, held-out ones included, so the second pass's held-out estimates lean
+    slightly optimistic.)"""
     config = config or TrainConfig()
     _check_config(config)
     started = time.perf_counter()
