@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from learner.planner import DEFAULT_COLD_START_MIX, DEFAULT_MIX, PlannerConfig, PoolSnapshot, plan_wave
+from learner.training import first_nonfinite_row
 
 STRATEGIES = ("default", "random", "margin", "band")
 # The "default" strategy is the product's: Project.strategy_mix's default (later waves; the random
@@ -145,8 +146,8 @@ def check_embeddings(emb: np.ndarray, n_rows: int, where: str) -> np.ndarray:
     if emb.ndim != 2 or emb.shape[0] != n_rows:
         raise DataError(f"{where}: embeddings have shape {emb.shape}, expected ({n_rows}, d) row-aligned "
                         "with the data file")
-    if not np.isfinite(emb).all():
-        bad = int(np.flatnonzero(~np.isfinite(emb).all(axis=1))[0])
+    bad = first_nonfinite_row(emb)
+    if bad is not None:
         raise DataError(f"{where}: row {bad} holds NaN or infinite values")
     norms = np.linalg.norm(emb, axis=1, keepdims=True)
     return emb / np.maximum(norms, 1e-12)

@@ -248,14 +248,20 @@ class TrainedClassifier:
         return obj
 
 
+def first_nonfinite_row(X: np.ndarray) -> int | None:
+    """Index of the first row of a 2-d array holding NaN or an infinity, or None."""
+    finite = np.isfinite(X).all(axis=1)
+    return None if finite.all() else int(np.flatnonzero(~finite)[0])
+
+
 def _check_inputs(X, y, groups, sample_weight):
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-d array (rows × embedding dimension), got shape {X.shape}")
     if len(y) != len(X):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
-    if not np.isfinite(X).all():
-        bad = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+    bad = first_nonfinite_row(X)
+    if bad is not None:
         raise ValueError(f"X row {bad} holds NaN or infinite values")
     labels = []
     for i, v in enumerate(y):
@@ -461,8 +467,8 @@ def _pseudo_labels(first: TrainedClassifier, unlabeled, config: TrainConfig, n_l
     U = np.asarray(unlabeled, dtype=np.float32)
     if U.ndim != 2 or U.shape[1] != width:
         raise ValueError(f"unlabeled must be a 2-d array of width {width} like X, got shape {U.shape}")
-    if not np.isfinite(U).all():
-        bad = int(np.flatnonzero(~np.isfinite(U).all(axis=1))[0])
+    bad = first_nonfinite_row(U)
+    if bad is not None:
         raise ValueError(f"unlabeled row {bad} holds NaN or infinite values")
     proba = first.predict_proba(U)
     top = proba.argmax(axis=1)
