@@ -16,13 +16,21 @@ from learner import simulation as sim
 BENCH_EMBEDDINGS = Path(settings.BASE_DIR) / "bench" / ".cache" / "emb"
 
 
-def _json_option(value: str, name: str) -> dict:
+def _json_object(value: str, name: str, expected: str) -> dict:
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError as exc:
         raise CommandError(f"--{name}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(parsed, dict) or not all(isinstance(v, int | float) for v in parsed.values()):
-        raise CommandError(f'--{name}: expected an object of shares, e.g. {{"rare": 0.4}}')
+    if not isinstance(parsed, dict):
+        raise CommandError(f"--{name}: expected {expected}")
+    return parsed
+
+
+def _json_option(value: str, name: str) -> dict:
+    expected = 'an object of shares, e.g. {"rare": 0.4}'
+    parsed = _json_object(value, name, expected)
+    if not all(isinstance(v, int | float) for v in parsed.values()):
+        raise CommandError(f"--{name}: expected {expected}")
     return parsed
 
 
@@ -108,12 +116,11 @@ class Command(BaseCommand):
         if opts["train"]:
             from learner.training import TrainConfig
 
+            config.train_options = _json_object(opts["train"], "train", 'an object of TrainConfig fields, '
+                                                'e.g. {"self_training": false}')
             try:
-                config.train_options = json.loads(opts["train"])
-                if not isinstance(config.train_options, dict):
-                    raise ValueError('expected an object of TrainConfig fields, e.g. {"self_training": false}')
                 TrainConfig.from_dict(config.train_options)
-            except (TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            except (TypeError, ValueError) as exc:
                 raise CommandError(f"--train: {exc}") from exc
         if config.budget <= 0 or config.wave_size <= 0:
             raise CommandError("--budget and --wave-size must be positive")
