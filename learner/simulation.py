@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from learner.planner import DEFAULT_COLD_START_MIX, DEFAULT_MIX, PlannerConfig, PoolSnapshot, plan_wave
-from learner.training import first_nonfinite_row
+from learner.training import TrainConfig, first_nonfinite_row, train_classifier
 
 STRATEGIES = ("default", "random", "margin", "band")
 # The "default" strategy is the product's: Project.strategy_mix's default (later waves; the random
@@ -169,8 +169,6 @@ def _planner_config(sim: SimConfig, first_wave: bool) -> PlannerConfig:
 
 
 def _train(X, y, sim: SimConfig, parents: dict | None, seed: int, unlabeled=None):
-    from learner.training import TrainConfig, train_classifier
-
     config = TrainConfig.from_dict({"seed": seed, **sim.train_options})
     return train_classifier(X, y, config=config, parents=parents, unlabeled=unlabeled)
 
