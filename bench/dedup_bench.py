@@ -44,7 +44,7 @@ from labeling.items.dedup import (  # noqa: E402
     shingle_text,
     signatures,
 )
-from labeling.items.normalize import normalize_text, text_hash  # noqa: E402
+from learner.text import normalize_text, text_hash  # noqa: E402
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 SKIP = {"banking77_longtail.jsonl"}

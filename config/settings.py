@@ -52,7 +52,8 @@ INSTALLED_APPS = [
     "labeling.annotations",
     "labeling.export",
     "labeling.pages",
-    "learner",
+    "labeling.modeling",
+    "labeling.loop",
 ]
 
 MIDDLEWARE = [
@@ -143,8 +144,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "learner.tasks.embed_*": {"queue": "embed"},
-    "learner.tasks.train_*": {"queue": "train"},
+    "labeling.loop.tasks.embed_*": {"queue": "embed"},
+    "labeling.loop.tasks.train_*": {"queue": "train"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 24 * 3600

@@ -9,7 +9,7 @@
   the Django table cache lives in the app and follows the same protocol.
 - ``embed_texts(texts, encoder, cache)`` encodes only the cache misses, each distinct text once.
 
-Django-free: ``labeling.items.normalize`` is plain Python.
+Django-free: ``learner.text`` is plain Python.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from labeling.items.normalize import text_hash
+from learner.text import text_hash
 
 DEFAULT_MODEL_ID = "all-MiniLM-L6-v2"
 

@@ -56,3 +56,9 @@ def pack_probs_matrix(proba: np.ndarray) -> list[bytes]:
     """Every row of an (n, K) matrix packed; one conversion for the whole matrix."""
     half = np.ascontiguousarray(np.asarray(proba, dtype=np.float64).astype(PROBS_DTYPE))
     return [row.tobytes() for row in half]
+
+
+def as_stored(proba: np.ndarray) -> np.ndarray:
+    """Probabilities as the product reads them back after storing them (float16 rows, read as
+    float32): what the planner sees. The simulation plans from these too."""
+    return np.asarray(proba, dtype=np.float64).astype(PROBS_DTYPE).astype(np.float32)

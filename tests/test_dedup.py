@@ -8,9 +8,9 @@ from datasketch import MinHash
 
 from labeling.items import dedup
 from labeling.items.models import Item, ItemLsh
-from labeling.items.normalize import text_hash
 from labeling.items.selectors import exact_duplicate_map, exact_duplicates_of, group_members
 from labeling.items.services import import_path
+from learner.text import text_hash
 
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
          "quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber basil cedar dune ember fjord "

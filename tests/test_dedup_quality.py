@@ -6,8 +6,8 @@ import pytest
 
 from labeling.items import dedup
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
 from labeling.items.services import import_path
+from learner.text import text_hash
 
 BASE = "My card payment was declined at the shop today"
 TWO_SENTENCES = "The app keeps crashing on start. I cannot log in to pay my bill."

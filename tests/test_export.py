@@ -19,10 +19,10 @@ from rest_framework.test import APIClient
 from labeling.annotations.models import Annotation, Assignment
 from labeling.export import services
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
+from labeling.modeling.models import ModelVersion
 from labeling.projects.models import Label, Membership
 from labeling.waves.models import Wave, WaveItem
-from learner.models import ModelVersion
+from learner.text import text_hash
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from learner.planner import PlannerConfig, PoolSnapshot, cut_batches, plan_wave
+from learner.planning import PlannerConfig, PoolSnapshot, cut_batches, plan_wave
 from learner.scoring import pack_probs, pack_probs_matrix, score_stats, unpack_probs
 
 K = 6

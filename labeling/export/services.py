@@ -17,11 +17,10 @@ import numpy as np
 from django.conf import settings
 
 from labeling.annotations.models import Annotation
+from labeling.annotations.resolve import Answer, resolve
 from labeling.items.models import Item
 from labeling.projects.models import Label, Project
 from labeling.waves.models import WaveItem
-
-from .resolve import Answer, resolve
 
 FORMATS = ("csv", "jsonl")
 CHUNK = 2000

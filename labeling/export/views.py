@@ -4,7 +4,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from labeling.projects import loop
+from labeling.modeling.versions import active_model
 from labeling.projects.permissions import project_for
 
 from . import services
@@ -25,7 +25,7 @@ def labels_download(project, fmt: str, *, include_duplicates: bool) -> Streaming
 
 def model_download(project):
     """(response, None) or (None, reason)."""
-    version = loop.active_model(project)
+    version = active_model(project)
     if version is None:
         return None, "This project has no active model to export yet."
     try:
@@ -40,7 +40,7 @@ def model_download(project):
 def export_page(request, slug):
     project = project_for(request.user, slug, manage=True)
     return render(request, "export/export.html", {
-        "project": project, "section": "export", "active_model": loop.active_model(project),
+        "project": project, "section": "export", "active_model": active_model(project),
         "formats": services.FORMATS, "columns": services.COLUMNS})
 
 

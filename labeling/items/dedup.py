@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .normalize import normalize_text
+from learner.text import normalize_text
 
 SHINGLE_CHARS = 4
 # 16 bands of 4 rows: a pair at Jaccard 0.8 becomes a candidate with probability 0.9998, at 0.7 0.988,

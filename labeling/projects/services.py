@@ -6,8 +6,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from learner.rules import compile_rule
+
 from .models import Label, Membership, Project, Rule, Source
-from .rules import compile_rule
 
 # Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
 QUOTA_TOLERANCE = 0.01
@@ -245,7 +246,7 @@ def queue_predictions_for_review(project: Project, texts: list[str], predictions
     Returns {text index: item id} for the queued texts."""
     from labeling.annotations.models import ReviewTask
     from labeling.items.models import Item
-    from labeling.items.normalize import text_hash
+    from learner.text import text_hash
 
     wanted = [i for i, p in enumerate(predictions) if p.get("needs_review")]
     if not wanted:
