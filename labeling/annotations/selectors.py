@@ -14,9 +14,9 @@ from labeling.projects.models import Label, Membership, Project
 from labeling.waves.models import Wave, WaveItem
 
 from . import agreement
+from .leasing import live_slot_q
 from .models import Annotation, Assignment, ReviewTask
 from .resolve import Answer, resolve
-from .services import live_slot_q
 
 # Gaps between two answers longer than this are breaks, not time spent on an item.
 THROUGHPUT_MAX_GAP = timedelta(minutes=10)

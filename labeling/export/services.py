@@ -21,6 +21,7 @@ from labeling.annotations.resolve import Answer, resolve
 from labeling.items.models import Item
 from labeling.projects.models import Label, Project
 from labeling.waves.models import WaveItem
+from learner.splits import group_stratified_split
 
 FORMATS = ("csv", "jsonl")
 CHUNK = 2000
@@ -57,8 +58,6 @@ class LabeledIndex:
 
 
 def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
-    from learner.splits import group_stratified_split
-
     rows = (_labeled_answers().filter(project=project).order_by("item_id", "pk")
             .values_list("item_id", "item__dup_group", "label_id", "origin", "pk"))
     # Compact int64 arrays, not lists of Python ints: pass 1 stays small for a million items.

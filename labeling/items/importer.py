@@ -23,7 +23,8 @@ from labeling.annotations.models import Annotation
 from labeling.projects.models import Label, Project, Source
 from learner.text import hash_normalized, normalize_text
 
-from .dedup import BANDS, Grouper
+from .dedup import BANDS
+from .grouping import Grouper
 from .models import ImportBatch, Item, ItemLsh
 from .readers import FileError, RowError, detect_format, open_reader
 from .store import DbDedupStore, insert_band_keys

@@ -4,6 +4,8 @@ from django.db import models
 
 from labeling.projects.models import Project, Source
 
+from .dedup import BANDS
+
 
 class ImportBatch(models.Model):
     PENDING = "pending"
@@ -64,8 +66,6 @@ class Item(models.Model):
 
 
 def _band_fields():
-    from .dedup import BANDS
-
     return {f"b{i}": models.BigIntegerField(db_index=True) for i in range(BANDS)}
 
 

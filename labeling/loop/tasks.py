@@ -221,7 +221,10 @@ LEGACY_NAMES = {
     "labeling.items.tasks.import_file": import_file,
 }
 for _old_name, _task in LEGACY_NAMES.items():
-    shared_task(name=_old_name, **TASK_OPTIONS)(_task.run)
+    # The undecorated function (``run`` is already wrapped by autoretry): same code, same options
+    # (an import is not re-run on redelivery: its upload is gone by then).
+    shared_task(name=_old_name, **({} if _task is import_file else TASK_OPTIONS))(
+        getattr(_task, "_orig_run", _task.run))
 
 
 @worker_init.connect

@@ -10,6 +10,7 @@ from collections import defaultdict
 
 import numpy as np
 from django.db.models import Count
+from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from labeling.annotations import selectors as annotation_selectors
 from labeling.annotations.models import Annotation
@@ -194,8 +195,6 @@ def pr_curves(report: dict | None, scored: dict | None) -> dict:
         return {"source": "held-out validation of the training report", "curves": stored}
     if scored is None:
         return {"source": None, "curves": {}}
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
     curves = {}
     for i, name in enumerate(scored["classes"]):
         positives = scored["y"] == i
