@@ -39,7 +39,8 @@ class SimPool:
     def __post_init__(self):
         self.item_ids = np.asarray(self.item_ids)
         self.sources = np.asarray(self.sources, dtype=object)
-        self.groups = duplicate_groups(self.item_ids, self.near_groups, [text_hash(t) for t in self.texts])
+        self.text_hashes = [text_hash(t) for t in self.texts]
+        self.groups = duplicate_groups(self.item_ids, self.near_groups, self.text_hashes)
         self.label_index = {name: k for k, name in enumerate(self.label_names)}
         self.rule_rows = match_rules(self.rules or [], self.texts, self.label_index)
 
@@ -77,5 +78,8 @@ def train_simulated_model(pool: SimPool, labeled_rows: np.ndarray, labels: np.nd
         rest = np.setdiff1d(np.arange(len(pool.item_ids)), labeled_rows)
         rows = sample_unlabeled_rows(rest, self_training_rows, seed=version)
         unlabeled = pool.embeddings[rows] if len(rows) else None
-    return train_classifier(pool.embeddings[labeled_rows], labels, config=config, groups=pool.groups[labeled_rows],
+    # Groups over the training rows alone, as the product's training set forms them.
+    near = None if pool.near_groups is None else [pool.near_groups[r] for r in labeled_rows]
+    groups = duplicate_groups(pool.item_ids[labeled_rows], near, [pool.text_hashes[r] for r in labeled_rows])
+    return train_classifier(pool.embeddings[labeled_rows], labels, config=config, groups=groups,
                             targets=targets or None, parents=parents or None, unlabeled=unlabeled)
