@@ -118,10 +118,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # DEBUG off: hashed, compressed files from `collectstatic` (run with DEBUG=0, as the Dockerfile
+    # does), ES module imports rewritten to the hashed names (config/storage.py).
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "config.storage.LongtailStaticFilesStorage"
     },
 }
 if DEBUG:

@@ -185,7 +185,7 @@ def test_dashboard_with_a_trained_model(client, world, trained):
     assert {row["label"] for row in data["thresholds"]["rows"]} == {"billing", "login", "fraud"}
     assert data["throughput"] is None or isinstance(data["throughput"], list)
     page = client.get("/p/alpha/dashboard/").content.decode()
-    assert "/static/vendor/chart.umd.min.js" in page and "/static/js/dashboard.js" in page
+    assert "/static/vendor/chart.umd.min.js" in page and 'type="module" src="/static/js/dashboard/main.js"' in page
 
 
 def test_dashboard_without_model(client, world):
