@@ -1,4 +1,4 @@
-"""Data behind the project dashboard (served as JSON, drawn by static/js/dashboard.js): labeled
+"""Data behind the project dashboard (served as JSON, drawn by static/js/dashboard/main.js): labeled
 counts per label per wave, the learning curve, per-class metrics, confusion matrix, PR curves,
 reliability diagram, thresholds with their review share, annotator throughput and agreement.
 
