@@ -112,12 +112,16 @@ def _sim_config(project) -> SimConfig:
                      band=(project.band_low, project.band_high))
 
 
+def _pi(value):
+    return None if value is None else round(value, 9)
+
+
 def _product_picks(wave):
-    return sorted((p.item_id, p.strategy, p.reason, round(p.inclusion_prob, 9)) for p in wave.picks.all())
+    return sorted((p.item_id, p.strategy, p.reason, _pi(p.inclusion_prob), p.design) for p in wave.picks.all())
 
 
 def _simulated_picks(plan):
-    return sorted((int(p.item_id), p.strategy, p.reason[:300], round(p.inclusion_prob, 9)) for p in plan.picks)
+    return sorted((int(p.item_id), p.strategy, p.reason[:300], _pi(p.inclusion_prob), p.design) for p in plan.picks)
 
 
 def test_the_simulated_waves_are_the_waves_the_product_plans(snapshot_project):

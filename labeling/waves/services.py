@@ -116,7 +116,8 @@ def _persist(project: Project, plan, snapshot, version, *, requested: int, seed:
                 name = snapshot.label_names[pick.predicted_label] if pick.predicted_label is not None else None
                 rows.append(WaveItem(
                     wave=wave, item_id=int(pick.item_id), strategy=pick.strategy, reason=pick.reason[:300],
-                    inclusion_prob=float(pick.inclusion_prob), predicted_label_id=label_ids.get(name),
+                    inclusion_prob=pick.inclusion_prob, design=to_jsonable(pick.design),
+                    predicted_label_id=label_ids.get(name),
                     predicted_prob=pick.predicted_prob, likely_rare=pick.likely_rare,
                     overlap=project.overlap if pick.item_id in double_ids else 1,
                     batch_number=batch_number, position=position,

@@ -3,7 +3,7 @@ many picks each predicted label and source has, and the picks themselves."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,11 +20,15 @@ class Pick:
     source: str
     strategy: str
     reason: str
-    inclusion_prob: float
     predicted_label: int | None  # label index (model's top label), None without a model
     predicted_prob: float | None
     hint_label: int | None  # label the strategy suspects (rare label, rule label, nearest name)
     likely_rare: bool
+    # P(in the wave's estimation sample), the union of its draws (learner.planning.draws); None
+    # for a ranked or fill pick, with the reason in ``design``.
+    inclusion_prob: float | None = None
+    # Drawn picks: {"pi": {draw: P(drawn by it)}, "drawn_by": [draws]}; others: {"no_pi": why}.
+    design: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -80,25 +84,24 @@ class WaveBuilder:
         if pred is not None:
             self.label_used[pred] += step
 
-    def add(self, row, strategy: str, reason: str, prob: float, hint: int | None):
+    def add(self, row, strategy: str, reason: str, hint: int | None):
         self.reserve(row)
         pred = self.predicted(row)
         hint = None if hint is None or hint < 0 else int(hint)
         label = pred if pred is not None else hint
         self.picks.append(Pick(
             row=int(row), item_id=_plain(self.snapshot.item_ids[row]), source=self.sources[row], strategy=strategy,
-            reason=reason, inclusion_prob=float(prob), predicted_label=pred,
+            reason=reason, predicted_label=pred,
             predicted_prob=float(self.top_prob[row]) if self.top_prob is not None else None,
             hint_label=hint, likely_rare=bool(label is not None and label in self.rare_set)))
         self.per_source[self.sources[row]] += 1
         self.achieved[strategy] += 1
 
     def fill_by_strategies(self, budget: int, order: list[str], mix: dict[str, float],
-                           queues: dict[str, list[int]], candidates: dict[str, CandidateList], prob_of) -> int:
-        """Round-robin inside one stratum: each strategy in turn takes its next admissible
+                           queues: dict[str, list[int]], candidates: dict[str, CandidateList]) -> int:
+        """Round-robin inside one stratum: each ranked strategy in turn takes its next admissible
         candidate until it has its share; the slots of a strategy that runs dry are re-split over
-        the others by their shares. ``prob_of(strategy, row, n_taken)`` gives the inclusion
-        probability. Returns how many slots were filled."""
+        the others by their shares. Returns how many slots were filled."""
         want = largest_remainder(budget, {k: mix[k] for k in order})
         got: Counter = Counter()
         pointers = {k: 0 for k in order}
@@ -136,7 +139,7 @@ class WaveBuilder:
         for k, items in chosen.items():
             for row, reason, hint in items:
                 self.reserve(row, undo=True)
-                self.add(row, k, reason, prob_of(k, row, got[k]), hint)
+                self.add(row, k, reason, hint)
         return filled
 
     def fill_uniform(self, left: np.ndarray, short: int, stratum: str, rng, notes: list[str]):
@@ -158,5 +161,5 @@ class WaveBuilder:
                 notes.append(f"label cap relaxed for {len(rest)} fill items in {stratum or '(none)'}")
             rows += rest
         for row in rows:
-            self.add(row, FILL, "strategies ran dry; uniform fill", len(rows) / max(1, len(left)), -1)
+            self.add(row, FILL, "strategies ran dry; uniform fill", -1)
         return len(rows)

@@ -2,17 +2,24 @@
 it serves the cold start, whether leads may set it). The planner, the project settings and the
 simulation all read this one table.
 
-Adding a strategy: write a module here with ``candidates(request: StrategyRequest) ->
-CandidateList`` and a ``STRATEGY = Strategy(...)`` record, then add one line below. The order of
-the lines is the order in which strategies take turns inside a wave.
+A strategy either draws (a probability sample with known inclusion probabilities, see
+learner.planning.draws) or ranks. Adding one: write a module here with ``draw(request:
+DrawRequest) -> DrawPlan`` or ``candidates(request: StrategyRequest) -> CandidateList`` and a
+``STRATEGY = Strategy(...)`` record, then add one line below. Draws run first, in the order of
+the lines; ranked strategies then take turns, in the order of the lines.
 
-The random slice and the uniform fill are not strategies: the planner draws them itself, with
-exact inclusion probabilities.
+The random slice and the uniform fill are not strategies: the planner draws them itself.
 """
 from __future__ import annotations
 
 from learner.planning.strategies import band, diversity, label_names, rare, rules, uncertainty
-from learner.planning.strategies.base import CandidateList, SelectionContext, Strategy, StrategyRequest
+from learner.planning.strategies.base import (
+    CandidateList,
+    DrawRequest,
+    SelectionContext,
+    Strategy,
+    StrategyRequest,
+)
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     rules.STRATEGY,
@@ -21,9 +28,10 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     uncertainty.STRATEGY,
     band.STRATEGY,
     diversity.STRATEGY,
+    uncertainty.SAMPLED_STRATEGY,
 )}
 
-__all__ = ["STRATEGIES", "CandidateList", "SelectionContext", "Strategy", "StrategyRequest",
+__all__ = ["STRATEGIES", "CandidateList", "DrawRequest", "SelectionContext", "Strategy", "StrategyRequest",
            "lead_settable", "strategy"]
 
 

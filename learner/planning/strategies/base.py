@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from learner.planning.draws import DrawPlan
 from learner.scoring import score_stats
 
 if TYPE_CHECKING:  # annotations only: the planner imports the strategies, not the reverse
@@ -21,17 +22,12 @@ class CandidateList:
     """Pool rows ranked best-first for one strategy.
 
     ``hint_labels`` (same length, -1 for none) is the label a candidate is suspected to carry
-    (the rare label it was found for, the rule's label, the nearest label name). ``uniform``
-    means the order is a uniform random permutation of ``population`` eligible rows per source,
-    so the planner reports inclusion probability picks/population; otherwise picks are
-    deterministic given the model state and get inclusion probability 1.0.
+    (the rare label it was found for, the rule's label, the nearest label name).
     """
 
     rows: np.ndarray
     reasons: list[str]
     hint_labels: np.ndarray | None = None
-    uniform: bool = False
-    population_rows: np.ndarray | None = None  # for uniform lists: every row the order was drawn from
 
     def __post_init__(self):
         self.rows = np.asarray(self.rows, dtype=np.int64)
@@ -73,21 +69,48 @@ class StrategyRequest:
     limit: int
 
 
+@dataclass
+class DrawRequest:
+    """A draw's slots in one source stratum: ``population`` are the rows it may draw from (the
+    stratum's eligible rows, one per duplicate group), ``k`` how many to draw. ``ctx.rng`` draws;
+    ``design_rng`` (seeded by the snapshot, not the wave) shapes what must not change between
+    plans of one snapshot, such as the clusters a diversity draw samples within."""
+
+    ctx: SelectionContext
+    snapshot: PoolSnapshot
+    config: PlannerConfig
+    k: int
+    population: np.ndarray
+    stratum: str
+    design_rng: np.random.Generator
+
+
 @dataclass(frozen=True)
 class Strategy:
     """One entry of the registry (``learner.planning.strategies.STRATEGIES``).
 
-    ``cold_start``: it can rank without a model, so it may serve the first wave (a strategy
-    without it gets no candidates before the first model). ``lead_settable``: leads may give it
-    a share of the project's mix. ``sized_last``: its candidate count follows the slots the others
-    really get (diversity clusters the pool into that many groups)."""
+    A strategy either *draws* (``draw``: a probability sample of its population, each row's
+    inclusion probability known, see learner.planning.draws) or *ranks* (``candidates``: rows best
+    first; its picks carry no inclusion probability). ``cold_start``: it works without a model, so
+    it may serve the first wave (one without it gets nothing before the first model).
+    ``lead_settable``: leads may give it a share of the project's mix. ``sized_last``: a ranked
+    strategy whose candidate count follows the slots the others really get."""
 
     name: str
-    candidates: Callable[[StrategyRequest], CandidateList]
     cold_start: bool
     lead_settable: bool
     description: str
+    candidates: Callable[[StrategyRequest], CandidateList] | None = None
+    draw: Callable[[DrawRequest], DrawPlan] | None = None
     sized_last: bool = False
+
+    def __post_init__(self):
+        if (self.candidates is None) == (self.draw is None):
+            raise ValueError(f"strategy {self.name!r} must either draw or rank candidates")
+
+    @property
+    def draws(self) -> bool:
+        return self.draw is not None
 
 
 def top_rows(scores: np.ndarray, rows: np.ndarray, k: int, *, largest: bool = True) -> np.ndarray:

@@ -1,13 +1,14 @@
-"""``diversity``: spherical k-means over (a sample of) the eligible items, one item per cluster
-(the one nearest its centroid), largest clusters first. Once a model exists, only the less certain
-part of the pool is clustered (``PlannerConfig.diversity_focus``)."""
+"""``diversity`` (a draw): one item from each of the largest clusters of the pool (spherical
+k-means), central members likelier. Once a model exists, only the less certain part of the pool
+is clustered (``PlannerConfig.diversity_focus``). ``spherical_kmeans`` also serves cluster-margin."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from learner.planning.strategies.base import CandidateList, SelectionContext, Strategy, StrategyRequest, top_rows
+from learner.planning.draws import DrawPlan
+from learner.planning.strategies.base import DrawRequest, Strategy, top_rows
 
 
 def spherical_kmeans(X: np.ndarray, k: int, rng: np.random.Generator, *, iters: int = 8):
@@ -27,44 +28,48 @@ def spherical_kmeans(X: np.ndarray, k: int, rng: np.random.Generator, *, iters: 
     return centroids, assign
 
 
-def diversity_candidates(ctx: SelectionContext, n_clusters: int, *, subset: np.ndarray | None = None,
-                         sample: int = 10000) -> CandidateList:
-    """Spherical k-means over a sample of the eligible rows (or of ``subset``): at most
-    ``sample`` rows and about 15 per cluster; from each cluster the member nearest its centroid,
-    largest clusters first."""
-    rows = np.flatnonzero(ctx.eligible) if subset is None else np.asarray(subset, dtype=np.int64)
-    if ctx.embeddings is None or len(rows) == 0 or n_clusters <= 0:
-        return CandidateList(np.zeros(0, dtype=np.int64), [])
-    limit = min(sample, max(2000, 15 * n_clusters))
-    if len(rows) > limit:
-        rows = np.sort(ctx.rng.choice(rows, limit, replace=False))
-    k = min(n_clusters, len(rows))
-    X = ctx.embeddings[rows]
-    centroids, assign = spherical_kmeans(X, k, ctx.rng)
-    closeness = np.einsum("ij,ij->i", X, centroids[assign])
-    sizes = np.bincount(assign, minlength=k)
-    # Nearest member per cluster: sort by (cluster, -closeness) and take each cluster's first.
-    order = np.lexsort((-closeness, assign))
-    first = order[np.r_[True, assign[order][1:] != assign[order][:-1]]]
-    first = first[np.argsort(-sizes[assign[first]], kind="stable")]
-    picked = rows[first]
-    reasons = [f"cluster {int(assign[i]) + 1} of {k} ({int(sizes[assign[i]])} items)" for i in first]
-    hints = ctx.stats["top_label"][picked] if "top_label" in ctx.stats else None
-    return CandidateList(picked, reasons, hint_labels=hints)
+# Within a cluster, a member's draw weight is exp(CENTRALITY · (cos to centroid − the best cos)):
+# central members are likelier (a cluster's typical item), yet every member has a known chance.
+CENTRALITY = 20.0
 
 
-def candidates(request: StrategyRequest) -> CandidateList:
-    ctx, config = request.ctx, request.config
-    n_clusters = int(math.ceil(request.want * 1.5)) + 5
-    subset = None
+def draw(request: DrawRequest) -> DrawPlan:
+    """Spherical k-means over a sample of the population (clusters fixed by the snapshot's design
+    seed, so every plan of one snapshot samples within the same clusters), every population row
+    assigned to its nearest centroid; one row drawn from each of the ``k`` largest clusters, with
+    probability proportional to its draw weight (``CENTRALITY``): pi = w_i / sum of its cluster."""
+    ctx, config, k = request.ctx, request.config, request.k
+    rows = np.asarray(request.population, dtype=np.int64)
+    if ctx.embeddings is None or len(rows) == 0 or k <= 0:
+        return DrawPlan.empty()
+    n_clusters = min(len(rows), int(math.ceil(k * 1.5)) + 5)
     if ctx.proba is not None and config.diversity_focus == "uncertain":
-        # Once a model exists, spread picks over the less certain part of the pool: typical
-        # items of well-learned regions teach the model little.
-        rows = np.flatnonzero(ctx.eligible)
+        # Once a model exists, spread draws over the less certain part of the pool: typical items
+        # of well-learned regions teach the model little.
         n_focus = max(15 * n_clusters, int(0.3 * len(rows)))
-        subset = top_rows(ctx.stats["margin"][rows], rows, n_focus, largest=False)
-    return diversity_candidates(ctx, n_clusters, subset=subset, sample=config.diversity_sample)
+        rows = np.sort(top_rows(ctx.stats["margin"][rows], rows, n_focus, largest=False))
+    limit = min(config.diversity_sample, max(2000, 15 * n_clusters))
+    fit_rows = np.sort(request.design_rng.choice(rows, limit, replace=False)) if len(rows) > limit else rows
+    centroids, _ = spherical_kmeans(ctx.embeddings[fit_rows], min(n_clusters, len(fit_rows)), request.design_rng)
+    sims = ctx.embeddings[rows] @ centroids.T
+    assign = sims.argmax(axis=1)
+    closeness = sims[np.arange(len(rows)), assign]
+    sizes = np.bincount(assign, minlength=len(centroids))
+    chosen = np.argsort(-sizes, kind="stable")[:min(k, int((sizes > 0).sum()))]
+    drawn, reasons, pis = [], [], {}
+    for rank, cluster in enumerate(chosen, start=1):
+        members = np.flatnonzero(assign == cluster)
+        weight = np.exp(CENTRALITY * (closeness[members] - closeness[members].max()))
+        pi = weight / weight.sum()
+        pick = members[ctx.rng.choice(len(members), p=pi)]
+        drawn.append(int(rows[pick]))
+        reasons.append(f"drawn from cluster {rank} of {len(chosen)} largest ({len(members)} items), "
+                       f"central members likelier")
+        pis.update({int(r): float(p) for r, p in zip(rows[members], pi, strict=True)})
+    drawn = np.array(drawn, dtype=np.int64)
+    hints = ctx.stats["top_label"][drawn] if "top_label" in ctx.stats else None
+    return DrawPlan(drawn, reasons, hints, pis)
 
 
-STRATEGY = Strategy("diversity", candidates, cold_start=True, lead_settable=True, sized_last=True,
-                    description="one item per cluster of the pool, largest clusters first")
+STRATEGY = Strategy("diversity", draw=draw, cold_start=True, lead_settable=True,
+                    description="one item drawn from each of the largest clusters of the pool")

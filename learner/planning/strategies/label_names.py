@@ -39,5 +39,5 @@ def candidates(request: StrategyRequest) -> CandidateList:
     return label_name_candidates(request.ctx, request.snapshot.label_vectors, request.limit)
 
 
-STRATEGY = Strategy("label_names", candidates, cold_start=True, lead_settable=False,
+STRATEGY = Strategy("label_names", candidates=candidates, cold_start=True, lead_settable=False,
                     description="items nearest each label's name and description")

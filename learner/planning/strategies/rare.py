@@ -128,5 +128,5 @@ def candidates(request: StrategyRequest) -> CandidateList:
                            unseen_depth=config.rare_unseen_depth, knn_below=config.rare_knn_below)
 
 
-STRATEGY = Strategy("rare", candidates, cold_start=True, lead_settable=True,
+STRATEGY = Strategy("rare", candidates=candidates, cold_start=True, lead_settable=True,
                     description="likely members of labels with few labeled examples, rarest first")

@@ -1,31 +1,42 @@
-"""``rules``: items matched by each label's keyword/regex rules, in random order per label,
-labels interleaved (fewest labeled examples first), so every rule gets a turn."""
+"""``rules`` (a draw): items matched by each label's keyword/regex rules. The slots go round-robin
+over the labels with matches (fewest labeled examples first), and each label's share is a simple
+random sample of its matches: k_l / N_l. An item two labels' rules match can be drawn by either."""
 from __future__ import annotations
 
 import numpy as np
 
-from learner.planning.strategies.base import CandidateList, SelectionContext, Strategy, StrategyRequest, interleave
+from learner.planning.draws import DrawPlan, simple_random_sample, union_probability
+from learner.planning.strategies.base import DrawRequest, Strategy
 
 
-def rule_candidates(ctx: SelectionContext, rule_rows: dict[int, np.ndarray], limit: int) -> CandidateList:
-    """Items matched by each label's rules, in random order per label, labels interleaved (labels
-    with fewest labeled examples first), so every rule gets a turn."""
-    if not rule_rows:
-        return CandidateList(np.zeros(0, dtype=np.int64), [])
+def round_robin_shares(sizes: dict[int, int], k: int) -> dict[int, int]:
+    """k slots dealt one at a time over the labels in the given order, skipping full ones."""
+    shares = dict.fromkeys(sizes, 0)
+    while k > 0 and any(shares[lab] < n for lab, n in sizes.items()):
+        for lab, n in sizes.items():
+            if k > 0 and shares[lab] < n:
+                shares[lab] += 1
+                k -= 1
+    return shares
+
+
+def draw(request: DrawRequest) -> DrawPlan:
+    ctx, rule_rows = request.ctx, request.snapshot.rule_rows or {}
     labels = sorted(rule_rows, key=lambda lab: (ctx.label_counts[lab] if len(ctx.label_counts) else 0, lab))
-    lists = []
-    for label in labels:
-        rows = np.asarray(rule_rows[label], dtype=np.int64)
-        rows = rows[ctx.eligible[rows]]
-        rows = ctx.rng.permutation(rows)
-        lists.append((int(label), rows, [f"matches a rule of label {ctx.label_names[label]}"] * len(rows)))
-    picked, reasons, hints = interleave(lists, limit)
-    return CandidateList(picked, reasons, hint_labels=hints)
+    matched = {lab: np.intersect1d(np.asarray(rule_rows[lab], dtype=np.int64), request.population) for lab in labels}
+    shares = round_robin_shares({lab: len(matched[lab]) for lab in labels if len(matched[lab])}, request.k)
+    drawn, reasons, hints, pis = [], [], [], {}
+    for lab, k in shares.items():
+        rows, pi = simple_random_sample(matched[lab], k, ctx.rng)
+        for r in matched[lab].tolist():
+            pis.setdefault(r, []).append(pi)
+        drawn.extend(rows.tolist())
+        reasons += [f"uniform draw from the {len(matched[lab])} items a rule of label {ctx.label_names[lab]} "
+                    f"matches ({k} drawn)"] * len(rows)
+        hints += [lab] * len(rows)
+    return DrawPlan(np.array(drawn, dtype=np.int64), reasons, np.array(hints, dtype=np.int64),
+                    {r: union_probability(p) for r, p in pis.items()})
 
 
-def candidates(request: StrategyRequest) -> CandidateList:
-    return rule_candidates(request.ctx, request.snapshot.rule_rows or {}, request.limit)
-
-
-STRATEGY = Strategy("rules", candidates, cold_start=True, lead_settable=False,
-                    description="items a label's keyword or regex rules match")
+STRATEGY = Strategy("rules", draw=draw, cold_start=True, lead_settable=False,
+                    description="a sample of the items a label's keyword or regex rules match")

@@ -1,13 +1,21 @@
-"""``uncertainty``: the items the model is least sure about. By ``PlannerConfig.uncertainty``:
-"margin" (smallest gap between the two most probable labels first), "cluster_margin" (the most
-uncertain item of each of k clusters of the smallest-margin items first, so picks are not copies
-of one confusion) or "band" (uniform inside the probability band, see ``band``)."""
+"""``uncertainty`` (ranked): the items the model is least sure about. By
+``PlannerConfig.uncertainty``: "margin" (smallest gap between the two most probable labels first)
+or "cluster_margin" (the most uncertain item of each of k clusters of the smallest-margin items
+first, so picks are not copies of one confusion). ``sampled_uncertainty`` (a draw) samples with
+probability proportional to the uncertainty instead, so its picks can enter estimates."""
 from __future__ import annotations
 
 import numpy as np
 
-from learner.planning.strategies.band import band_candidates
-from learner.planning.strategies.base import CandidateList, SelectionContext, Strategy, StrategyRequest, top_rows
+from learner.planning.draws import DrawPlan, systematic_pps
+from learner.planning.strategies.base import (
+    CandidateList,
+    DrawRequest,
+    SelectionContext,
+    Strategy,
+    StrategyRequest,
+    top_rows,
+)
 from learner.planning.strategies.diversity import spherical_kmeans
 
 
@@ -50,12 +58,31 @@ def cluster_margin_candidates(ctx: SelectionContext, n_clusters: int, limit: int
 
 def candidates(request: StrategyRequest) -> CandidateList:
     ctx, config = request.ctx, request.config
-    if config.uncertainty == "band":
-        return band_candidates(ctx, config.band)
     if config.uncertainty == "cluster_margin":
         return cluster_margin_candidates(ctx, max(2, request.want), request.limit)
     return margin_candidates(ctx, request.limit)
 
 
-STRATEGY = Strategy("uncertainty", candidates, cold_start=False, lead_settable=True,
+STRATEGY = Strategy("uncertainty", candidates=candidates, cold_start=False, lead_settable=True,
                     description="items the model is least sure about (smallest top-2 margin)")
+
+# Every item keeps at least this sampling size, so a sampled wave can reach (and estimate) all of them.
+SAMPLED_FLOOR = 0.02
+
+
+def sampled_draw(request: DrawRequest) -> DrawPlan:
+    """Probability proportional to uncertainty, 1 − margin (at least SAMPLED_FLOOR): a fixed-size
+    systematic PPS sample with exact inclusion probabilities (as in active testing), so that
+    actively chosen labels can also enter unbiased estimates."""
+    ctx = request.ctx
+    size = np.maximum(1.0 - ctx.stats["margin"][request.population], SAMPLED_FLOOR)
+    rows, pi = systematic_pps(request.population, size, request.k, ctx.rng)
+    top, margin = ctx.stats["top_label"], ctx.stats["margin"]
+    reasons = [f"drawn in proportion to uncertainty (margin {margin[r]:.2f}, {ctx.label_names[top[r]]} first)"
+               for r in rows]
+    return DrawPlan(rows, reasons, top[rows], {int(r): float(p) for r, p in zip(request.population, pi, strict=True)
+                                               if p > 0})
+
+
+SAMPLED_STRATEGY = Strategy("sampled_uncertainty", draw=sampled_draw, cold_start=False, lead_settable=True,
+                            description="a sample with probability proportional to uncertainty (estimable)")
