@@ -316,3 +316,15 @@ def test_rare_share_moves_to_uncertainty_once_every_label_is_covered():
     config.rare_shift_after = int(snap.label_counts.max()) + 1  # no label has that many yet
     plan = plan_wave(snap, config, seed=0)
     assert plan.report["strategy_achieved"] == {"random": 0, "rare": 20, "uncertainty": 20}
+
+
+def test_items_without_a_source_are_planned_when_quotas_add_up_to_one():
+    snap, _ = make_pool(n=600, sources=("mail", "chat"), labeled_share=0.0)
+    snap.sources[:150] = ""  # a quarter of the pool came without a source
+    config = PlannerConfig(wave_size=80, random_share=0.2, source_quotas={"mail": 0.6, "chat": 0.4},
+                           strategy_mix={"uncertainty": 1.0})
+    plan = plan_wave(snap, config, seed=0)
+    no_source = [p for p in plan.picks if p.source == ""]
+    assert len(no_source) == 20  # its share of the pool, 150 of 600
+    assert any("have no source" in note for note in plan.report["notes"])
+    assert Counter(p.source for p in plan.picks if p.source) == {"mail": 36, "chat": 24}  # 0.6 / 0.4 of the rest

@@ -126,7 +126,7 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
     if size < config.wave_size:
         report["notes"].append(f"only {len(reps)} eligible items (one per duplicate group) for a wave of "
                                f"{config.wave_size}")
-    weights = source_weights(source_names, config.source_quotas, report)
+    weights = source_weights(source_names, config.source_quotas, report, available)
     targets = source_targets(size, weights, available, report)
     constrained = bool(targets)
     if not constrained:  # one stratum per source, sized by availability, for the random slice only

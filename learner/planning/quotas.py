@@ -22,7 +22,11 @@ def largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
     return {k: int(b) for k, b in zip(keys, base, strict=True)}
 
 
-def source_weights(source_names: list[str], quotas: dict[str, float] | None, report: dict) -> dict[str, float]:
+def source_weights(source_names: list[str], quotas: dict[str, float] | None, report: dict,
+                   available: dict[str, int] | None = None) -> dict[str, float]:
+    """Share of the wave per source. Sources without a quota share what the quotas leave; items
+    with no source at all ("") get their share of the eligible pool even when the quotas add up
+    to 1 (the quotas then apply to the rest), so they are never silently left out."""
     if not quotas or sum(max(0.0, float(q)) for q in quotas.values()) <= 0:
         return {}  # unconstrained
     listed = {s: max(0.0, float(quotas.get(s, 0.0))) for s in source_names}
@@ -31,6 +35,14 @@ def source_weights(source_names: list[str], quotas: dict[str, float] | None, rep
     unknown = sorted(set(quotas) - set(source_names))
     if unknown:
         report["notes"].append(f"quota given for sources with no items in the pool: {', '.join(unknown)}")
+    available = available or {}
+    if "" in unquoted and total >= 1.0 and available.get("", 0) > 0:
+        none_share = available[""] / max(1, sum(available.values()))
+        listed = {s: q * (1.0 - none_share) / total for s, q in listed.items()}
+        listed[""] = none_share
+        report["notes"].append(f"{available['']} eligible items have no source: they get their share of the pool "
+                               f"({none_share:.1%} of the wave); the source quotas apply to the rest")
+        return listed
     if total < 1.0 and unquoted:
         share = (1.0 - total) / len(unquoted)
         for s in unquoted:
