@@ -198,3 +198,23 @@ def test_dev_split_is_stratified_disjoint_and_leaves_test_alone():
     assert counts == {"a": 9, "b": 4, "c": 0, "d": 2}  # round(0.2 * n) per label; a single row stays
     again, dev2 = split_pool_dev(data, pool, 0, 0.2)
     assert np.array_equal(dev, dev2) and not np.array_equal(dev, split_pool_dev(data, pool, 1, 0.2)[1])
+
+
+def test_any_split_name_but_test_forms_the_pool_and_the_summary_says_so(tmp_path, capsys):
+    data, emb = write_synthetic(tmp_path)
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    for i, row in enumerate(rows):
+        if row["split"] == "train" and i % 2:
+            row["split"] = "val"  # some pool rows under another name
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run(data, emb, tmp_path / "out", tmp_path / "cache")
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["pool"] == 320 and result["pool_splits"] == ["train", "val"]
+    out = capsys.readouterr().out
+    assert "pool = rows of split(s) train, val" in out
+    assert "95% of full pool at" in out or "95% of full pool not reached" in out
+    assert "None" not in out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "a", "label": "x", "split": 3}) + "\n")
+    with pytest.raises(CommandError, match=r"line 1, field 'split': 3 is not a split name"):
+        run(bad, emb, tmp_path / "out2", tmp_path / "cache")

@@ -24,6 +24,7 @@ class Dataset:
     coarse: np.ndarray | None  # str per row or None
     sources: np.ndarray  # str per row ("" without sources)
     is_test: np.ndarray  # bool per row
+    pool_splits: tuple[str, ...] = ()  # the split names that formed the pool (every one but "test")
 
 
 def humanise(label: str) -> str:
@@ -52,9 +53,10 @@ def load_jsonl(path: str | Path) -> Dataset:
                 value = row.get(key)
                 if not isinstance(value, str | int) or str(value).strip() == "":
                     raise DataError(f"{path}, line {lineno}, field '{key}': missing or empty")
-            split = row.get("split", "train")
-            if split not in ("train", "test", "pool", None):
-                raise DataError(f"{path}, line {lineno}, field 'split': {split!r} is not 'train' or 'test'")
+            split = row.get("split") or "train"
+            if not isinstance(split, str):
+                raise DataError(f"{path}, line {lineno}, field 'split': {split!r} is not a split name "
+                                "(\"test\" is held out; every other name is pool)")
             row_has_coarse = row.get("coarse_label") not in (None, "")
             if has_coarse is None:
                 has_coarse = row_has_coarse
@@ -64,12 +66,13 @@ def load_jsonl(path: str | Path) -> Dataset:
             labels.append(str(row["label"]))
             coarse.append(str(row["coarse_label"]) if row_has_coarse else "")
             sources.append(str(row.get("source") or ""))
-            splits.append(split == "test")
+            splits.append(split)
     if not texts:
         raise DataError(f"{path}: no rows")
     return Dataset(path=str(path), texts=texts, labels=np.array(labels, dtype=object),
                    coarse=np.array(coarse, dtype=object) if has_coarse else None,
-                   sources=np.array(sources, dtype=object), is_test=np.array(splits, dtype=bool))
+                   sources=np.array(sources, dtype=object), is_test=np.array([s == "test" for s in splits], dtype=bool),
+                   pool_splits=tuple(sorted(set(splits) - {"test"})))
 
 
 def split_pool_test(data: Dataset, seed: int, fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:

@@ -138,6 +138,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
     bar.close()
     return {
         "data": data.path, "strategy": sim.strategy, "seed": sim.seed, "pool": int(len(pool_rows)),
+        "pool_splits": list(data.pool_splits),
         "test": int(n_test), "evaluated_on": evaluated_on,
         "dev": int(len(test)) if evaluated_on == "dev" else 0,
         "classes": int(len(present)), "full_pool_macro_f1": full_pool_macro_f1,

@@ -152,10 +152,16 @@ class Command(BaseCommand):
         (out / "result.json").write_text(text)
         sim.draw_curve(out)
         summary = sim.summarise(result)
+        reach = summary["labels_to_95pct"]
+        rare = summary["rare_ge1_at_300"]
+        pool = ", ".join(data.pool_splits) or "train"
         self.stdout.write(
-            f"{data_path.stem} {config.strategy} seed {config.seed}: mean macro-F1 {summary['mean_macro_f1']:.3f}, "
-            f"final {summary['final_macro_f1']:.3f} (full pool {result['full_pool_macro_f1']:.3f}), "
-            f"95% at {summary['labels_to_95pct']}, rare>=1 at 300: {summary['rare_ge1_at_300']} -> {out}")
+            f"{data_path.stem} {config.strategy} seed {config.seed}: pool = rows of split(s) {pool}, "
+            f"{'test rows held out' if data.is_test.any() else 'a stratified 20 % held out as test'}; "
+            f"mean macro-F1 {summary['mean_macro_f1']:.3f}, final {summary['final_macro_f1']:.3f} "
+            f"(full pool {result['full_pool_macro_f1']:.3f}), "
+            f"95% of full pool {'at ' + str(reach) + ' labels' if reach is not None else 'not reached'}, "
+            f"rare>=1 at 300: {rare if rare is not None else 'not reached (run ended before 300 labels)'} -> {out}")
 
     def _planner_options(self, value: str) -> dict:
         try:
