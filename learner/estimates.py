@@ -88,11 +88,20 @@ def wilson_interval(p: float, n: float, confidence: float = 0.95) -> tuple[float
 def wilson_lower_bound(p: float, n: float, confidence: float = 0.95) -> float:
     """One-sided lower confidence bound at ``confidence`` (the true proportion is at least this
     with that confidence), Wilson's score form; 0 with no trials."""
+    return float(wilson_lower_bounds(np.array([p]), np.array([n]), confidence)[0])
+
+
+def wilson_lower_bounds(p, n, confidence: float = 0.95) -> np.ndarray:
+    """:func:`wilson_lower_bound` over arrays of proportions and (effective) trial counts."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be within (0, 1), got {confidence}")
-    if n <= 0:
-        return 0.0
-    return _wilson(p, n, norm.ppf(confidence))[0]
+    p, n = np.broadcast_arrays(np.asarray(p, dtype=np.float64), np.asarray(n, dtype=np.float64))
+    z = norm.ppf(confidence)
+    safe = np.where(n > 0, n, 1.0)
+    denom = 1.0 + z * z / safe
+    centre = (p + z * z / (2 * safe)) / denom
+    half = z * np.sqrt(np.clip(p * (1 - p), 0.0, None) / safe + z * z / (4 * safe * safe)) / denom
+    return np.where(n > 0, np.clip(np.minimum(centre - half, p), 0.0, 1.0), 0.0)
 
 
 def _wilson(p: float, n: float, z: float) -> tuple[float, float]:
