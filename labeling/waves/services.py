@@ -93,8 +93,9 @@ def _snapshot(project: Project, version, timings: dict):
         meta[item_id] = (source or "", group)
     sources = np.array([meta[i][0] for i in ids.tolist()], dtype=object)
     groups = np.array([meta[i][1] for i in ids.tolist()], dtype=np.int64)
-    # Off limits: anything answered (even skipped or undone-then-reanswered) or in an unfinished wave.
+    # Off limits: anything answered (even skipped or undone-then-reanswered), excluded, or in an unfinished wave.
     taken = set(Annotation.objects.filter(project=project, undone=False).values_list("item_id", flat=True))
+    taken |= set(Item.objects.filter(project=project, excluded=True).values_list("id", flat=True))  # a lead's exclusion
     taken |= set(
         WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN]).values_list(
             "item_id", flat=True
