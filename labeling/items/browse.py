@@ -1,0 +1,229 @@
+"""Reads behind the item browser (page and API): the project's items as a queryset the filter set
+narrows, the SQL expressions for an item's resolved label and state, and the per-row extras of
+one page of results.
+
+Everything here is a queryset or runs on one page of rows (a few dozen ids), so a list request
+costs the same on 1,000 items as on 1,000,000 (bench/browse_bench.py measures it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, When
+
+from labeling.annotations.models import Annotation, ReviewTask
+from labeling.projects.models import Label, Project
+from labeling.waves.models import Wave, WaveItem
+from learner.models import ItemScore, ModelVersion
+
+from .models import Item
+
+# Text-search configuration of the GIN index (labeling/items/migrations/0003_item_browse.py):
+# the query must compile to the indexed expression, or PostgreSQL scans every row.
+SEARCH_CONFIG = "english"
+
+UNLABELED = "unlabeled"
+IN_WAVE = "in_wave"
+LABELED = "labeled"
+SKIPPED = "skipped"
+DISPUTED = "disputed"
+IN_REVIEW = "in_review"
+STATES = [
+    (UNLABELED, "unlabeled (no answer, not in a wave)"),
+    (IN_WAVE, "in a planned or open wave, not answered yet"),
+    (LABELED, "labeled (a live answer with a label)"),
+    (SKIPPED, "skipped (live skips only, no label)"),
+    (DISPUTED, "disputed (open disagreement)"),
+    (IN_REVIEW, "in review (any open review task)"),
+]
+STATE_NAMES = dict(STATES)
+
+# Sort keys of the browser → the ordering the cursor pagination walks (first field = cursor).
+SORTS = {
+    "newest": ("-id",),
+    "oldest": ("id",),
+    "confidence_desc": ("-confidence", "-id"),
+    "confidence_asc": ("confidence", "id"),
+}
+SORT_CHOICES = [
+    ("newest", "newest first"),
+    ("oldest", "oldest first"),
+    ("confidence_desc", "most confident prediction first (scored items only)"),
+    ("confidence_asc", "least confident prediction first (scored items only)"),
+]
+
+
+def pool(project: Project) -> QuerySet[Item]:
+    """Every item of the project, unordered (the paginator orders)."""
+    return Item.objects.filter(project=project).select_related("source")
+
+
+def active_version(project: Project) -> ModelVersion | None:
+    return ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).defer("artifact").first()
+
+
+# --- answers and states as SQL --------------------------------------------------------------------
+def live_answers(**where) -> QuerySet[Annotation]:
+    """Answers of OuterRef('pk') that are not undone."""
+    return Annotation.objects.filter(item=OuterRef("pk"), undone=False, **where)
+
+
+def usable_answers(**where) -> QuerySet[Annotation]:
+    """Answers that count as labels: not undone, not skipped, with a label."""
+    return live_answers(skipped=False, label__isnull=False, **where)
+
+
+def resolved_label_subquery() -> Subquery:
+    """The item's resolved label id, in SQL: the same rule as learner.selectors.resolve_item_labels
+    (the newest adjudication wins; otherwise the majority label; ties go to the label answered
+    most recently). tests/test_browse_api.py checks both agree on a mixed set of items."""
+    ranked = (
+        usable_answers().order_by().values("label_id")
+        .annotate(
+            adjudicated=Max(Case(When(origin=Annotation.ADJUDICATION, then="created_at"))),
+            answers=Count("id"), last=Max("created_at"), last_id=Max("id"),
+        )
+        .order_by(F("adjudicated").desc(nulls_last=True), "-answers", "-last", "-last_id")
+        .values("label_id")
+    )
+    return Subquery(ranked[:1])
+
+
+def in_unfinished_wave(**where) -> Exists:
+    return Exists(WaveItem.objects.filter(item=OuterRef("pk"), wave__state__in=[Wave.PLANNED, Wave.OPEN], **where))
+
+
+def open_review(**where) -> Exists:
+    return Exists(ReviewTask.objects.filter(item=OuterRef("pk"), resolved_at__isnull=True, **where))
+
+
+def state_q(state: str) -> Q:
+    """The condition behind one value of the browser's state filter (see STATES)."""
+    if state == UNLABELED:
+        return ~Q(Exists(live_answers())) & ~Q(in_unfinished_wave())
+    if state == IN_WAVE:
+        return Q(in_unfinished_wave()) & ~Q(Exists(live_answers()))
+    if state == LABELED:
+        return Q(Exists(usable_answers()))
+    if state == SKIPPED:
+        return Q(Exists(live_answers(skipped=True))) & ~Q(Exists(usable_answers()))
+    if state == DISPUTED:
+        return Q(open_review(reason=ReviewTask.DISAGREEMENT))
+    if state == IN_REVIEW:
+        return Q(open_review())
+    raise ValueError(f"unknown state {state!r}")
+
+
+def search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
+    """Full-text search (PostgreSQL: stemmed words through the GIN index, web-search syntax:
+    "quoted phrases", -excluded, or); elsewhere every word must appear in the text."""
+    text = text.strip()
+    if not text:
+        return queryset
+    if connection.vendor == "postgresql":
+        query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+        return queryset.alias(search=search_vector()).filter(search=query)
+    for word in text.split():
+        queryset = queryset.filter(text__icontains=word.strip('"'))
+    return queryset
+
+
+def search_vector() -> SearchVector:
+    return SearchVector("text", config=SEARCH_CONFIG)
+
+
+def with_confidence(queryset: QuerySet[Item], version: ModelVersion | None) -> QuerySet[Item]:
+    """Scored items only, with ``confidence`` (the active model's calibrated top probability) to
+    sort on. A join, not a per-row subquery: the (model_version, top_prob) index then serves
+    the order."""
+    if version is None:
+        return queryset.none()
+    return queryset.filter(scores__model_version=version).annotate(confidence=F("scores__top_prob"))
+
+
+def capped_count(queryset: QuerySet[Item], cap: int) -> tuple[int, bool]:
+    """(count, capped): counts at most ``cap`` rows, so a broad filter on 1M items stays cheap."""
+    n = queryset.order_by().values("pk")[: cap + 1].count()
+    return min(n, cap), n > cap
+
+
+# --- one page of rows ----------------------------------------------------------------------------
+@dataclass
+class Row:
+    item: Item
+    state: str
+    resolved_label: str | None
+    predicted_label: str | None
+    confidence: float | None
+    answers: int
+    waves: list[int]
+
+    @property
+    def state_label(self) -> str:
+        return self.state.replace("_", " ")
+
+
+def row_states(project: Project, item_ids: list[int]) -> dict[int, dict]:
+    """item id → {state flags, resolved label id, live answer count} for a page of ids."""
+    rows = (
+        Item.objects.filter(project=project, id__in=item_ids)
+        .annotate(
+            resolved=resolved_label_subquery(),
+            has_usable=Exists(usable_answers()), has_live=Exists(live_answers()),
+            has_skip=Exists(live_answers(skipped=True)), in_wave=in_unfinished_wave(),
+            disputed=open_review(reason=ReviewTask.DISAGREEMENT), reviewed=open_review(),
+        )
+        .values("id", "resolved", "has_usable", "has_live", "has_skip", "in_wave", "disputed", "reviewed")
+    )
+    return {row.pop("id"): row for row in rows}
+
+
+def primary_state(flags: dict) -> str:
+    """One state to show per row; the filter's states overlap (a disputed item is also labeled
+    and in review), the most telling one is shown."""
+    if flags["disputed"]:
+        return DISPUTED
+    if flags["reviewed"]:
+        return IN_REVIEW
+    if flags["has_usable"]:
+        return LABELED
+    if flags["has_skip"]:
+        return SKIPPED
+    if flags["in_wave"]:
+        return IN_WAVE
+    return UNLABELED
+
+
+def decorate(project: Project, items: list[Item], version: ModelVersion | None = None) -> list[Row]:
+    """The browser's columns for one page of items, in a handful of queries."""
+    ids = [item.id for item in items]
+    flags = row_states(project, ids)
+    names = dict(Label.objects.filter(project=project).values_list("id", "name"))
+    predicted: dict[int, tuple[str | None, float]] = {}
+    if version is not None:
+        label_map = list(version.label_map or [])
+        for item_id, top, prob in ItemScore.objects.filter(model_version=version, item_id__in=ids).values_list(
+            "item_id", "top_label", "top_prob"
+        ):
+            predicted[item_id] = (label_map[top] if 0 <= top < len(label_map) else None, prob)
+    answers = dict(
+        Annotation.objects.filter(item_id__in=ids, undone=False).values("item_id").annotate(n=Count("id"))
+        .values_list("item_id", "n")
+    )
+    waves: dict[int, list[int]] = {}
+    for item_id, number in (
+        WaveItem.objects.filter(item_id__in=ids).order_by("wave__number").values_list("item_id", "wave__number")
+    ):
+        waves.setdefault(item_id, []).append(number)
+    rows = []
+    for item in items:
+        f = flags.get(item.id)
+        label, prob = predicted.get(item.id, (None, None))
+        rows.append(Row(
+            item=item, state=primary_state(f) if f else UNLABELED,
+            resolved_label=names.get(f["resolved"]) if f else None,
+            predicted_label=label, confidence=prob, answers=answers.get(item.id, 0), waves=waves.get(item.id, []),
+        ))
+    return rows
