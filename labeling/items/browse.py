@@ -125,8 +125,15 @@ def search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
     if connection.vendor == "postgresql":
         query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
         return queryset.alias(search=search_vector()).filter(search=query)
+    return contains_search(queryset, text)
+
+
+def contains_search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
+    """The fallback where there is no full-text index: every word must appear (any case)."""
     for word in text.split():
-        queryset = queryset.filter(text__icontains=word.strip('"'))
+        word = word.strip('"')
+        if word:
+            queryset = queryset.filter(text__icontains=word)
     return queryset
 
 
