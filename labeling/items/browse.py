@@ -30,15 +30,18 @@ LABELED = "labeled"
 SKIPPED = "skipped"
 DISPUTED = "disputed"
 IN_REVIEW = "in_review"
-STATES = [
-    (UNLABELED, "unlabeled (no answer, not in a wave)"),
-    (IN_WAVE, "in a planned or open wave, not answered yet"),
-    (LABELED, "labeled (a live answer with a label)"),
-    (SKIPPED, "skipped (live skips only, no label)"),
-    (DISPUTED, "disputed (open disagreement)"),
-    (IN_REVIEW, "in review (any open review task)"),
-]
-STATE_NAMES = dict(STATES)
+STATES = [(UNLABELED, "unlabeled"), (IN_WAVE, "in a wave"), (LABELED, "labeled"), (SKIPPED, "skipped"),
+          (DISPUTED, "disputed"), (IN_REVIEW, "in review")]
+# What each state means (the filter's help text and the item page's tooltip). They overlap: a
+# disputed item is also labeled and in review; rows show the most telling one.
+STATE_MEANINGS = {
+    UNLABELED: "no live answer and not in a planned or open wave",
+    IN_WAVE: "in a planned or open wave, not answered yet",
+    LABELED: "at least one live answer with a label",
+    SKIPPED: "live skips only, no label",
+    DISPUTED: "an open disagreement review task",
+    IN_REVIEW: "any open review task",
+}
 
 # Sort keys of the browser → the ordering the cursor pagination walks (first field = cursor).
 SORTS = {
@@ -50,8 +53,8 @@ SORTS = {
 SORT_CHOICES = [
     ("newest", "newest first"),
     ("oldest", "oldest first"),
-    ("confidence_desc", "most confident prediction first (scored items only)"),
-    ("confidence_asc", "least confident prediction first (scored items only)"),
+    ("confidence_desc", "most confident first"),
+    ("confidence_asc", "least confident first"),
 ]
 
 

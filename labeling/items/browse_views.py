@@ -28,6 +28,11 @@ def _relative(url: str | None) -> str | None:
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
+# The filter form's fields in the order a lead narrows things down.
+FIELD_ORDER = ["state", "label", "source", "predicted", "min_confidence", "max_confidence", "wave", "strategy",
+               "annotator", "answer_label", "dup_group", "excluded", "pinned", "sort"]
+
+
 def count_text(count: int, capped: bool) -> str:
     if capped:
         return f"More than {count:,} items match"
@@ -39,6 +44,7 @@ def browse_page(request, slug):
     filterset = ItemFilterSet(request.GET or None, queryset=browse.pool(project), project=project)
     version = browse.active_version(project)
     context = {"project": project, "section": "items", "filter": filterset, "form": filterset.form,
+               "fields": [filterset.form[name] for name in FIELD_ORDER],
                "active_model": version, "rows": [], "actions": bulk.ACTIONS, "count": None}
     if filterset.is_bound and not filterset.is_valid():
         return render(request, "items/browse.html", context, status=400)
@@ -88,7 +94,7 @@ def item_page(request, slug, item_id):
     data = story.item_story(project, item)
     return render(request, "items/item.html", {
         "project": project, "section": "items", "item": item, "story": data,
-        "state_name": browse.STATE_NAMES.get(data["state"], data["state"]),
+        "state_name": browse.STATE_MEANINGS.get(data["state"], data["state"]),
         "state_label": data["state"].replace("_", " "), "metadata_rows": metadata_rows(data["metadata"]),
         "neighbours": neighbours.neighbours(project, item), "actions": bulk.ACTIONS,
         "back": request.GET.get("back", "") if request.GET.get("back", "").startswith(

@@ -4,6 +4,7 @@ validation messages (a bad value answers 400 naming the parameter)."""
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
 from drf_spectacular.utils import extend_schema_field
@@ -17,6 +18,8 @@ from . import browse
 from .models import Item
 
 MAX_SEARCH_CHARS = 200
+# true / false as the API spells them; "" = either.
+ANY_YES_NO = forms.Select(choices=[("", "any"), ("true", "yes"), ("false", "no")])
 
 
 def documented(filter_, schema_type: str):
@@ -27,6 +30,7 @@ def documented(filter_, schema_type: str):
 
 def by_name(**kwargs):
     """A project's label, source or user chosen by its name (to_field_name), not its id."""
+    kwargs.setdefault("empty_label", "any")
     return documented(django_filters.ModelChoiceFilter(**kwargs), "string")
 
 
@@ -44,49 +48,55 @@ class ItemFilterSet(django_filters.FilterSet):
                   "SQLite: every word must appear).",
     )
     label = by_name(
-        queryset=Label.objects.none(), to_field_name="name", method="filter_nothing",
+        queryset=Label.objects.none(), to_field_name="name", method="filter_nothing", label="Label (resolved)",
         help_text="Resolved label (adjudication, else majority of live answers), by name.",
     )
     annotator = by_name(
         queryset=get_user_model().objects.none(), to_field_name="username", method="filter_nothing",
-        help_text="Items with a live answer by this user (username).",
+        label="Answered by", help_text="Items with a live answer by this user (username).",
     )
     answer_label = by_name(
         queryset=Label.objects.none(), to_field_name="name", method="filter_nothing",
-        label="Answered label",
+        label="Their answer",
         help_text="Items with a live answer of this label; with annotator, that annotator's answer.",
     )
     source = by_name(
-        queryset=Source.objects.none(), to_field_name="name", field_name="source", help_text="Source name.",
+        queryset=Source.objects.none(), to_field_name="name", field_name="source", label="Source", help_text="Source name.",
     )
     wave = documented(django_filters.NumberFilter(
-        method="filter_nothing", min_value=1, decimal_places=0, help_text="Items picked in this wave (its number).",
+        method="filter_nothing", min_value=1, decimal_places=0, label="Wave", help_text="Items picked in this wave (its number).",
     ), "integer")
     strategy = django_filters.CharFilter(
-        method="filter_nothing", max_length=30,
+        method="filter_nothing", max_length=30, label="Picked by strategy",
         help_text="Items a wave picked by this strategy (rare, uncertainty, diversity, random, …); with wave, "
                   "in that wave.",
     )
-    state = django_filters.ChoiceFilter(choices=browse.STATES, method="filter_state", help_text="Item state.")
+    state = django_filters.ChoiceFilter(choices=browse.STATES, method="filter_state", label="State",
+                                       empty_label="any", help_text="; ".join(
+                                           f"{k}: {v}" for k, v in browse.STATE_MEANINGS.items()) + ".")
     predicted = by_name(
         queryset=Label.objects.none(), to_field_name="name", method="filter_nothing", label="Predicted label",
         help_text="The active model's top label, by name (no active model: nothing matches).",
     )
     min_confidence = django_filters.NumberFilter(
-        method="filter_nothing", min_value=0, max_value=1,
+        method="filter_nothing", min_value=0, max_value=1, label="Confidence ≥",
         help_text="Lowest calibrated top probability of the active model (0…1).",
     )
     max_confidence = django_filters.NumberFilter(
-        method="filter_nothing", min_value=0, max_value=1,
+        method="filter_nothing", min_value=0, max_value=1, label="Confidence ≤",
         help_text="Highest calibrated top probability of the active model (0…1).",
     )
     dup_group = documented(django_filters.NumberFilter(
-        field_name="dup_group", decimal_places=0, help_text="Near-duplicate group id."), "integer")
-    excluded = django_filters.BooleanFilter(field_name="excluded", help_text="Excluded from the pool by a lead.")
-    pinned = django_filters.BooleanFilter(field_name="pinned_for_next_wave", help_text="Pinned for the next wave.")
+        field_name="dup_group", decimal_places=0, label="Duplicate group", help_text="Near-duplicate group id."),
+        "integer")
+    excluded = django_filters.BooleanFilter(field_name="excluded", label="Excluded", widget=ANY_YES_NO,
+                                            help_text="Excluded from the pool by a lead.")
+    pinned = django_filters.BooleanFilter(field_name="pinned_for_next_wave", label="Pinned", widget=ANY_YES_NO,
+                                          help_text="Pinned for the next wave.")
     sort = django_filters.ChoiceFilter(
-        choices=browse.SORT_CHOICES, method="filter_nothing", empty_label="newest first",
-        help_text="Order of the results (default newest).",
+        choices=browse.SORT_CHOICES, method="filter_nothing", empty_label=None, label="Sort",
+        help_text="Order of the results (default newest). The confidence orders list scored items only "
+                  "(the active model's calibrated top probability).",
     )
 
     class Meta:

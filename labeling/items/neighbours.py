@@ -34,11 +34,11 @@ def _cached(model_id: str) -> QuerySet[Embedding]:
     return Embedding.objects.filter(model_id=model_id, text_hash=OuterRef("text_hash"))
 
 
-def _vectors(queryset: QuerySet[Item], model_id: str) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float32 matrix) of the queryset's items that have a cached vector."""
+def _vectors(queryset: QuerySet[Item], model_id: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 matrix) of the newest ``limit`` items of the queryset that have a cached vector."""
     rows = queryset.filter(Exists(_cached(model_id))).annotate(
         vector=Subquery(_cached(model_id).values("vector")[:1])
-    ).values_list("id", "vector")
+    ).order_by("-id").values_list("id", "vector")[:limit]
     if connection.vendor == "postgresql":
         # Binary COPY: text mode would hex-encode every vector (seconds for 50k rows).
         sql, params = rows.query.sql_with_params()
@@ -71,15 +71,14 @@ def neighbours(project: Project, item: Item, *, k: int = 8) -> dict:
     query = np.frombuffer(bytes(own), dtype=np.float32)
     cap = scan_rows()
     others = Item.objects.filter(project=project).exclude(id=item.id)
-    labeled_ids, labeled_x = _vectors(
-        others.filter(Exists(browse.usable_answers())).order_by("-id")[:cap], model_id)
+    labeled_ids, labeled_x = _vectors(others.filter(Exists(browse.usable_answers())), model_id, cap)
     unlabeled = others.exclude(Exists(browse.usable_answers()))
     total = Item.objects.filter(project=project).count()
     step = max(1, math.ceil(total / cap))
     if step > 1:
         # An evenly spread sample of about ``cap`` items: every step-th id.
         unlabeled = unlabeled.alias(bucket=Mod("id", step)).filter(bucket=item.id % step)
-    unlabeled_ids, unlabeled_x = _vectors(unlabeled.order_by("-id")[:cap], model_id)
+    unlabeled_ids, unlabeled_x = _vectors(unlabeled, model_id, cap)
     near_labeled = _nearest(query, labeled_ids, labeled_x, k)
     near_unlabeled = _nearest(query, unlabeled_ids, unlabeled_x, k)
     return {
