@@ -64,7 +64,12 @@ def pool(project: Project) -> QuerySet[Item]:
 
 
 def active_version(project: Project) -> ModelVersion | None:
-    return ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).defer("artifact").first()
+    """The project's active model version, read once per Project instance (one request)."""
+    if not hasattr(project, "_browse_active_version"):
+        project._browse_active_version = (
+            ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).defer("artifact").first()
+        )
+    return project._browse_active_version
 
 
 # --- answers and states as SQL --------------------------------------------------------------------
@@ -175,17 +180,25 @@ class Row:
         return self.state.replace("_", " ")
 
 
-def row_states(project: Project, item_ids: list[int]) -> dict[int, dict]:
-    """item id → {state flags, resolved label id, live answer count} for a page of ids."""
+def row_states(project: Project, item_ids: list[int], version: ModelVersion | None = None) -> dict[int, dict]:
+    """item id → {state flags, resolved label id and name, live answers, the version's top label
+    index and probability} for a page of ids, in one query."""
+    extras = {}
+    if version is not None:
+        score = ItemScore.objects.filter(model_version=version, item_id=OuterRef("pk"))
+        extras = {"top_label": Subquery(score.values("top_label")[:1]), "top_prob": Subquery(score.values("top_prob")[:1])}
     rows = (
         Item.objects.filter(project=project, id__in=item_ids)
+        .annotate(resolved=resolved_label_subquery())
         .annotate(
-            resolved=resolved_label_subquery(),
+            resolved_name=Subquery(Label.objects.filter(id=OuterRef("resolved")).values("name")[:1]),
+            answers=Subquery(live_answers().order_by().values("item").annotate(n=Count("id")).values("n")[:1]),
             has_usable=Exists(usable_answers()), has_live=Exists(live_answers()),
             has_skip=Exists(live_answers(skipped=True)), in_wave=in_unfinished_wave(),
-            disputed=open_review(reason=ReviewTask.DISAGREEMENT), reviewed=open_review(),
+            disputed=open_review(reason=ReviewTask.DISAGREEMENT), reviewed=open_review(), **extras,
         )
-        .values("id", "resolved", "has_usable", "has_live", "has_skip", "in_wave", "disputed", "reviewed")
+        .values("id", "resolved", "resolved_name", "answers", "has_usable", "has_live", "has_skip", "in_wave",
+                "disputed", "reviewed", *extras)
     )
     return {row.pop("id"): row for row in rows}
 
@@ -207,21 +220,10 @@ def primary_state(flags: dict) -> str:
 
 
 def decorate(project: Project, items: list[Item], version: ModelVersion | None = None) -> list[Row]:
-    """The browser's columns for one page of items, in a handful of queries."""
+    """The browser's columns for one page of items, in two queries."""
     ids = [item.id for item in items]
-    flags = row_states(project, ids)
-    names = dict(Label.objects.filter(project=project).values_list("id", "name"))
-    predicted: dict[int, tuple[str | None, float]] = {}
-    if version is not None:
-        label_map = list(version.label_map or [])
-        for item_id, top, prob in ItemScore.objects.filter(model_version=version, item_id__in=ids).values_list(
-            "item_id", "top_label", "top_prob"
-        ):
-            predicted[item_id] = (label_map[top] if 0 <= top < len(label_map) else None, prob)
-    answers = dict(
-        Annotation.objects.filter(item_id__in=ids, undone=False).values("item_id").annotate(n=Count("id"))
-        .values_list("item_id", "n")
-    )
+    flags = row_states(project, ids, version)
+    label_map = list(version.label_map or []) if version is not None else []
     waves: dict[int, list[int]] = {}
     for item_id, number in (
         WaveItem.objects.filter(item_id__in=ids).order_by("wave__number").values_list("item_id", "wave__number")
@@ -229,11 +231,11 @@ def decorate(project: Project, items: list[Item], version: ModelVersion | None =
         waves.setdefault(item_id, []).append(number)
     rows = []
     for item in items:
-        f = flags.get(item.id)
-        label, prob = predicted.get(item.id, (None, None))
+        f = flags.get(item.id) or {}
+        top = f.get("top_label")
         rows.append(Row(
-            item=item, state=primary_state(f) if f else UNLABELED,
-            resolved_label=names.get(f["resolved"]) if f else None,
-            predicted_label=label, confidence=prob, answers=answers.get(item.id, 0), waves=waves.get(item.id, []),
+            item=item, state=primary_state(f) if f else UNLABELED, resolved_label=f.get("resolved_name"),
+            predicted_label=label_map[top] if top is not None and 0 <= top < len(label_map) else None,
+            confidence=f.get("top_prob"), answers=f.get("answers") or 0, waves=waves.get(item.id, []),
         ))
     return rows

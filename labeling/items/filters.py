@@ -112,7 +112,6 @@ class ItemFilterSet(django_filters.FilterSet):
                 self.filters[name].queryset = labels
             self.filters["source"].queryset = Source.objects.filter(project=project).order_by("name")
             self.filters["annotator"].queryset = project_people(project)
-        self._version = None
 
     def is_valid(self):
         valid = super().is_valid()
@@ -149,9 +148,7 @@ class ItemFilterSet(django_filters.FilterSet):
         return queryset
 
     def active_version(self):
-        if self._version is None and self.project is not None:
-            self._version = browse.active_version(self.project) or False
-        return self._version or None
+        return browse.active_version(self.project) if self.project is not None else None
 
     @staticmethod
     def _answers(queryset, data):

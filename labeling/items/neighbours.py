@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Mod
 
-from labeling.projects.models import Label, Project
+from labeling.projects.models import Project
 from learner.cache import copy_id_blob_pairs
 from learner.models import Embedding
 
@@ -94,8 +94,7 @@ def _rows(project: Project, pairs: list[tuple[int, float]], *, with_labels: bool
     items = Item.objects.filter(project=project, id__in=ids).select_related("source").in_bulk()
     resolved = {}
     if with_labels and ids:
-        names = dict(Label.objects.filter(project=project).values_list("id", "name"))
-        resolved = {i: names.get(f["resolved"]) for i, f in browse.row_states(project, ids).items()}
+        resolved = {i: f["resolved_name"] for i, f in browse.row_states(project, ids).items()}
     return [{
         "id": i, "similarity": round(sim, 4), "text": items[i].text[:300],
         "source": items[i].source.name if items[i].source_id else None, "label": resolved.get(i),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.projects.models import Label, Project
+from labeling.projects.models import Project
 from labeling.waves.models import WaveItem
 from learner.models import ItemScore
 
@@ -99,7 +99,7 @@ def review_tasks(item: Item) -> list[dict]:
 
 def item_story(project: Project, item: Item) -> dict:
     flags = browse.row_states(project, [item.id])[item.id]
-    resolved = Label.objects.filter(id=flags["resolved"]).values_list("name", flat=True).first()
+    resolved = flags["resolved_name"]
     members, total = duplicates(item)
     return {
         "id": item.id, "external_id": item.external_id, "text": item.text, "metadata": item.metadata,
