@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
 from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.expressions import RawSQL
 
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.projects.models import Label, Project
@@ -20,9 +21,10 @@ from learner.models import ItemScore, ModelVersion
 
 from .models import Item
 
-# Text-search configuration of the GIN index (labeling/items/migrations/0003_item_browse.py):
-# the query must compile to the indexed expression, or PostgreSQL scans every row.
+# Text-search configuration of the search document column (PostgreSQL only, see
+# labeling/items/migrations/0003_item_browse.py); the query must parse with the same one.
 SEARCH_CONFIG = "english"
+SEARCH_COLUMN = "search_document"
 
 UNLABELED = "unlabeled"
 IN_WAVE = "in_wave"
@@ -132,7 +134,7 @@ def search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
         return queryset
     if connection.vendor == "postgresql":
         query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
-        return queryset.alias(search=search_vector()).filter(search=query)
+        return queryset.alias(document=search_document()).filter(document=query)
     return contains_search(queryset, text)
 
 
@@ -145,8 +147,10 @@ def contains_search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
     return queryset
 
 
-def search_vector() -> SearchVector:
-    return SearchVector("text", config=SEARCH_CONFIG)
+def search_document() -> RawSQL:
+    """The item's stored search document (a generated tsvector column the Item model does not
+    declare, because SQLite cannot have it)."""
+    return RawSQL(f'"{Item._meta.db_table}"."{SEARCH_COLUMN}"', [], output_field=SearchVectorField())
 
 
 def with_confidence(queryset: QuerySet[Item], version: ModelVersion | None) -> QuerySet[Item]:
