@@ -143,7 +143,7 @@ def test_sql_resolved_label_agrees_with_the_learner(world, make_user):
 def test_keyset_pages_walk_every_item_once_newest_first(world):
     project = world["alpha"]
     Item.objects.bulk_create([Item(project=project, text=f"row {i}", text_hash=f"h{i}") for i in range(123)])
-    client, seen, url = api_as(world["lead"]), [], "/api/projects/alpha/items/?page_size=50"
+    client, seen, url = api_as(world["lead"]), [], "/api/projects/alpha/items/?page_size=50&count=true"
     while url:
         body = client.get(url).json()
         assert (body["count"], body["count_capped"]) == (123, False)
@@ -156,8 +156,11 @@ def test_count_is_capped(world, monkeypatch):
     project = world["alpha"]
     Item.objects.bulk_create([Item(project=project, text=f"row {i}", text_hash=f"h{i}") for i in range(30)])
     monkeypatch.setattr(paging.ItemCursorPagination, "count_cap", 20)
-    body = query(world, {"page_size": 5}).json()
+    body = query(world, {"page_size": 5, "count": "true"}).json()
     assert (body["count"], body["count_capped"], len(body["results"])) == (20, True, 5)
+    plain = query(world, {"page_size": 5}).json()  # counting is opt-in: it costs more than a page
+    assert (plain["count"], len(plain["results"])) == (None, 5)
+    assert query(world, {"count": "maybe"}).status_code == 400
 
 
 def test_confidence_sort_lists_scored_items_by_probability(world, planted):

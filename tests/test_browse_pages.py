@@ -45,7 +45,7 @@ def test_page_roles(world, planted):
 
 def test_page_filters_like_the_api(world, planted):
     lead = client_for(world["lead"])
-    page = lead.get("/p/alpha/items/", {"q": "withdrawal", "source": "email", "predicted": "fraud"})
+    page = lead.get("/p/alpha/items/", {"q": "withdrawal", "source": "email", "predicted": "fraud", "count": "true"})
     assert row_ids(page.content.decode()) == {planted["fraud_unsure"].id}
     assert "1 item matches" in page.content.decode()
     bad = lead.get("/p/alpha/items/", {"state": "lost"})

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 
 from labeling.projects.permissions import project_for
@@ -33,7 +33,16 @@ FIELD_ORDER = ["state", "label", "source", "predicted", "min_confidence", "max_c
                "annotator", "answer_label", "dup_group", "excluded", "pinned", "sort"]
 
 
-def count_text(count: int, capped: bool) -> str:
+def _with_count(request) -> str:
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    query["count"] = "true"
+    return f"{request.path}?{query.urlencode()}"
+
+
+def count_text(count: int | None, capped: bool) -> str:
+    if count is None:
+        return ""
     if capped:
         return f"More than {count:,} items match"
     return f"{count:,} item matches" if count == 1 else f"{count:,} items match"
@@ -52,6 +61,9 @@ def browse_page(request, slug):
     queryset = filterset.qs if filterset.is_bound else browse.pool(project)
     try:
         page = paginator.paginate_queryset(queryset, Request(request))
+    except ValidationError as exc:  # a bad count=… value
+        context["count_error"] = " ".join(str(m) for m in exc.detail.get("count", []))
+        return render(request, "items/browse.html", context, status=400)
     except NotFound:  # a cursor from an edited or outdated link
         query = request.GET.copy()
         query.pop("cursor", None)
@@ -61,6 +73,7 @@ def browse_page(request, slug):
         rows=browse.decorate(project, page, version), count=paginator.count, count_capped=paginator.count_capped,
         next_url=_relative(paginator.get_next_link()), previous_url=_relative(paginator.get_previous_link()),
         here=request.get_full_path(), count_text=count_text(paginator.count, paginator.count_capped),
+        count_url=_with_count(request),
     )
     return render(request, "items/browse.html", context)
 
