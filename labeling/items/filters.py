@@ -130,6 +130,8 @@ class ItemFilterSet(django_filters.FilterSet):
         return queryset  # applied together with its partner filters in filter_queryset
 
     def filter_state(self, queryset, name, value):
+        if value == browse.LABELED and self.form.cleaned_data.get("label") is not None:
+            return queryset  # a resolved label implies a usable answer: no second semi-join
         return queryset.filter(browse.state_q(value))
 
     def filter_queryset(self, queryset):

@@ -109,7 +109,7 @@ def test_item_page_tells_the_story_after_two_answers_and_a_reopen(wide_page, liv
     project = project_factory("story")
     project.overlap = 2
     project.save()
-    lead = add_member(make_user, project, "lena", role=Membership.LEAD)
+    add_member(make_user, project, "lena", role=Membership.LEAD)
     ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")
     text = 'Card charged twice <b>"urgent"</b>\nsecond line of the message'
     wave, items = make_open_wave(project, 4, double={0}, shuffle=False,
