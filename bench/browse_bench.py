@@ -354,7 +354,8 @@ def main() -> None:
 
     out = {
         "items": args.n, "database": f"PostgreSQL {connection.pg_version // 10000}",
-        "call": "GET /api/projects/<slug>/items/?q=<term>&<filter>&<filter> (page of 50, capped count, row extras)",
+        "call": "GET /api/projects/<slug>/items/?q=<term>&<filter>&<filter> (a page of 50 with its row extras, no count; "
+                "the count=true variant is measured separately)",
         "client": "Django test client, force-authenticated lead, warm (10 warm-up requests per phase)",
         "queries": "60: 20 common, 20 middling, 20 rare words (some two-word), each with one of 5 filter pairs",
         "example_query": example,
