@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",  # the item browser's filter sets (templates for the browsable API's filter form)
     "labeling.projects",
     "labeling.items",
     "labeling.waves",

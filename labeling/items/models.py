@@ -51,6 +51,10 @@ class Item(models.Model):
         ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by a lead in the item browser: an excluded item is never planned into a wave.
+    excluded = models.BooleanField(default=False)
+    # Set by a lead in the item browser: the next wave should take this item (see docs/loop.md).
+    pinned_for_next_wave = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

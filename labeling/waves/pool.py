@@ -48,9 +48,10 @@ def project_label_names(project: Project) -> list[str]:
 
 
 def off_limits_items(project: Project) -> set[int]:
-    """Items never to plan: anything answered (even skipped, or undone and answered again) or
-    already in an unfinished wave."""
+    """Items never to plan: anything answered (even skipped, or undone and answered again),
+    excluded by a lead, or already in an unfinished wave."""
     taken = set(Annotation.objects.filter(project=project, undone=False).values_list("item_id", flat=True))
+    taken |= set(Item.objects.filter(project=project, excluded=True).values_list("id", flat=True))
     taken |= set(WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN])
                  .values_list("item_id", flat=True))
     return taken
