@@ -110,3 +110,26 @@ def test_bulk_exclude_keeps_items_out_of_the_next_plan(db, project_factory, eage
     picked = set(WaveItem.objects.filter(wave=wave).values_list("item_id", flat=True))
     assert picked and not picked & set(excluded)
     assert picked == set(unlabeled) - set(excluded)
+
+
+def test_pinned_items_open_the_next_wave_once_and_lead_review_requests_are_counted(db, project_factory, eager_celery,
+                                                                                    make_user):
+    from labeling.annotations.models import ReviewTask
+    from labeling.annotations.selectors import review_counts
+    from labeling.waves.services import plan_next_wave
+
+    project, _ = loop_helpers.build_project(project_factory, slug="pins", n_items=80, n_labeled=20,
+                                            double_label_share=0.0)
+    lead = add_member(make_user, project, "lead", role="lead")
+    unlabeled = list(Item.objects.filter(project=project, annotations__isnull=True).order_by("id")
+                     .values_list("id", flat=True))
+    pinned = unlabeled[-3:]
+    assert client_for(lead).post("/p/pins/items/bulk/", {"action": "pin", "item": pinned}).status_code == 302
+    wave = plan_next_wave(project, size=10)
+    picks = {p.item_id: p for p in WaveItem.objects.filter(wave=wave)}
+    assert len(picks) == 10 and set(pinned) <= set(picks)
+    assert all(picks[i].strategy == "pinned" and picks[i].inclusion_prob is None for i in pinned)
+    assert not Item.objects.filter(pk__in=pinned, pinned_for_next_wave=True).exists()  # used once
+    client_for(lead).post("/p/pins/items/bulk/", {"action": "review", "item": unlabeled[:2]})
+    assert ReviewTask.objects.filter(project=project, reason=ReviewTask.LEAD_REQUEST).count() == 2
+    assert review_counts(project)["lead_request"] == 2

@@ -104,7 +104,7 @@ class ReviewQueueView(ProjectAPIView):
     lead_only = True
 
     @extend_schema(
-        parameters=[OpenApiParameter("reason", str, enum=["disagreement", "low_confidence"]),
+        parameters=[OpenApiParameter("reason", str, enum=[r for r, _ in ReviewTask.REASONS]),
                     OpenApiParameter("limit", int, description="At most this many tasks (default 100).")],
         responses=serializers.ReviewQueueSerializer, summary="Open review tasks, oldest first",
     )
@@ -115,7 +115,8 @@ class ReviewQueueView(ProjectAPIView):
             return Response({"detail": "limit must be a whole number.", "field": "limit"}, status=400)
         reason = request.query_params.get("reason") or None
         if reason and reason not in dict(ReviewTask.REASONS):
-            return Response({"detail": "reason must be 'disagreement' or 'low_confidence'.", "field": "reason"},
+            return Response({"detail": "reason must be one of: " + ", ".join(r for r, _ in ReviewTask.REASONS) + ".",
+                             "field": "reason"},
                             status=400)
         tasks = selectors.review_queue(self.project, reason=reason, limit=limit)
         return Response({

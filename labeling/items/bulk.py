@@ -13,9 +13,8 @@ from labeling.projects.models import Project
 from .models import Item
 
 MAX_ITEMS = 1000
-# A review task the lead asked for from the item browser (ReviewTask.reason; see the report's
-# note: the annotations app lists only disagreement and low_confidence among its choices).
-LEAD_REQUEST = "lead_request"
+# A review task the lead asked for from the item browser.
+LEAD_REQUEST = ReviewTask.LEAD_REQUEST
 
 ACTIONS = {
     "review": "send to review",

@@ -52,9 +52,19 @@ def off_limits_items(project: Project) -> set[int]:
     excluded by a lead, or already in an unfinished wave."""
     taken = set(Annotation.objects.filter(project=project, undone=False).values_list("item_id", flat=True))
     taken |= set(Item.objects.filter(project=project, excluded=True).values_list("id", flat=True))
+    taken |= set(pinned_items(project))  # planned by the lead, not by the planner
     taken |= set(WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN])
                  .values_list("item_id", flat=True))
     return taken
+
+
+def pinned_items(project: Project) -> list[int]:
+    """Items a lead pinned for the next wave that can still be asked: not excluded, never
+    answered, not in an unfinished wave."""
+    busy = Annotation.objects.filter(project=project, undone=False).values("item_id")
+    in_wave = WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN]).values("item_id")
+    return list(Item.objects.filter(project=project, pinned_for_next_wave=True, excluded=False)
+                .exclude(id__in=busy).exclude(id__in=in_wave).order_by("id").values_list("id", flat=True))
 
 
 def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:

@@ -15,10 +15,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from labeling.items.models import Item
 from labeling.modeling.versions import active_model
 from labeling.projects.models import Label, Project
 from learner.jsonable import to_jsonable
-from learner.planning import cut_batches, plan_wave
+from learner.planning import Pick, WavePlan, cut_batches, plan_wave
 
 from . import pool, selectors
 from .models import Wave, WaveItem
@@ -77,12 +78,17 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
     requested = int(size or project.wave_size)
     n = _wave_items_for_budget(project, requested)
     version = active_model(project)
+    pinned = pool.pinned_items(project)[:n]
     snapshot = pool.planner_snapshot(project, version, timings)
     number = (Wave.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
     seed = pool.wave_seed(project, number)
-    config = pool.planner_config(project, n)
+    config = pool.planner_config(project, n - len(pinned))
     t = time.perf_counter()
-    plan = plan_wave(snapshot, config, seed=seed)
+    plan = plan_wave(snapshot, config, seed=seed) if n > len(pinned) else WavePlan([], {}, version is None)
+    plan.picks = [Pick(row=-1, item_id=item_id, source="", strategy="pinned", reason="pinned for this wave by a lead",
+                       predicted_label=None, predicted_prob=None, hint_label=None, likely_rare=False,
+                       design={"no_pi": "pinned by a lead: not a probability draw"}) for item_id in pinned] + plan.picks
+    plan.report["pinned"] = len(pinned)
     timings["plan"] = round(time.perf_counter() - t, 3)
     if not plan.picks:
         raise PoolExhausted(f"No item of {project.slug!r} is left to plan: every item is labeled or in a wave.")
@@ -123,6 +129,8 @@ def _persist(project: Project, plan, snapshot, version, *, requested: int, seed:
                     batch_number=batch_number, position=position,
                 ))
         WaveItem.objects.bulk_create(rows, batch_size=2000)
+        Item.objects.filter(id__in=[p.item_id for p in plan.picks if p.strategy == "pinned"]).update(
+            pinned_for_next_wave=False)
     return wave
 
 
