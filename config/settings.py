@@ -189,6 +189,8 @@ LONGTAIL_ARTIFACT_DIR = Path(os.environ.get("LONGTAIL_ARTIFACT_DIR", VAR_DIR / "
 LONGTAIL_MAX_UPLOAD_BYTES = int(os.environ.get("LONGTAIL_MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
 LONGTAIL_MAX_TEXT_CHARS = int(os.environ.get("LONGTAIL_MAX_TEXT_CHARS", "20000"))
 LONGTAIL_MAX_REPORTED_ERRORS = int(os.environ.get("LONGTAIL_MAX_REPORTED_ERRORS", "1000"))
+# An imported row's metadata (its extra columns) as compact UTF-8 JSON; larger rows are refused.
+LONGTAIL_MAX_METADATA_BYTES = int(os.environ.get("LONGTAIL_MAX_METADATA_BYTES", str(64 * 1024)))
 LONGTAIL_LEASE_SECONDS = int(os.environ.get("LONGTAIL_LEASE_SECONDS", "1800"))
 # Self-training: each retrain pseudo-labels up to this many unlabeled pool items (a seeded sample)
 # with its confident predictions (docs/simulation.md); 0 turns it off.

@@ -99,7 +99,7 @@ def test_non_utf8_bytes_reported_with_offset(project, tmp_path):
     path.write_bytes(head + b"caf\xe9 au lait,email\nok again,chat\n")
     before = counts(project)
     error = single_error(import_path(project, path))
-    assert_where(error, "latin.csv", 3, None)
+    assert_where(error, "latin.csv", 3, "text")  # the column the undecodable byte is in
     assert f"byte offset {len(head) + 3}" in error.message and "0xe9" in error.message
     assert counts(project) == before
 
@@ -313,6 +313,6 @@ def test_nul_characters_are_row_errors(project, tmp_path):
     csv_path.write_bytes(b"text\nfine\nbad\x00text\n")
     for p, line in ((path, 2), (csv_path, 3)):
         error = single_error(import_path(project, p))
-        assert_where(error, p.name, line, None)
+        assert_where(error, p.name, line, "text")
         assert "NUL" in error.message
     assert Item.objects.filter(project=project).count() == 0
