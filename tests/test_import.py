@@ -124,7 +124,7 @@ def test_malformed_json_line(project, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"text": "ok"}\n{"text": "unterminated}\n\n["not", "an object"]\n', encoding="utf-8")
     result = import_path(project, path)
-    assert [(e.line, e.field) for e in result.errors] == [(2, None), (4, None)]
+    assert [(e.line, e.field) for e in result.errors] == [(2, "text"), (4, None)]  # the field the JSON breaks in
     assert "malformed JSON" in result.errors[0].message and "expected a JSON object" in result.errors[1].message
     assert Item.objects.filter(project=project).count() == 0
 

@@ -11,11 +11,11 @@ at write time. A file that is not UTF-8 text at all (UTF-16/32, binary) stops at
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import math
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,8 @@ _BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"),
 )
 _SNIFF_BYTES = 4096
+# Control bytes that text files do not hold (tab, LF, FF and CR do); many of them mean a binary file.
+_BINARY_BYTES = [b for b in range(32) if b not in (9, 10, 12, 13)] + [127]
 
 
 @dataclass
@@ -107,17 +109,15 @@ def check_text_encoding(head: bytes) -> RowError | None:
     nul = head.find(b"\x00")
     if nul < 0:
         return None
-    line = head.count(b"\n", 0, nul) + 1
     even, odd = head[0::2], head[1::2]
     if even.count(0) > len(even) // 3 or odd.count(0) > len(odd) // 3:
-        return RowError(line, None, "the file looks like UTF-16 or UTF-32 without a byte order mark (every other "
-                                    "byte is 0x00); save it as UTF-8 (in Excel: CSV UTF-8)")
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return RowError(line, None, f"the file is not text: it has a NUL byte (0x00) at byte offset {nul} and bytes "
-                                    "that are not UTF-8; save it as UTF-8 text (CSV or JSON Lines)")
-    return None  # UTF-8 text with a stray NUL: the rows that hold one are refused, naming the field
+        return RowError(1, None, "the file looks like UTF-16 or UTF-32 without a byte order mark (every other "
+                                 "byte is 0x00); save it as UTF-8 (in Excel: CSV UTF-8)")
+    controls = sum(head.count(bytes([b])) for b in _BINARY_BYTES)
+    if controls > max(8, len(head) // 20):
+        return RowError(1, None, f"the file is not text: it has a NUL byte (0x00) at byte offset {nul} and many other "
+                                 "control bytes; save it as UTF-8 text (CSV or JSON Lines)")
+    return None  # text with a stray NUL: the rows that hold one are refused, naming the field
 
 
 def _split_lines(raw: bytes) -> list[bytes]:
@@ -211,8 +211,8 @@ def value_problem(value, depth: int = 1) -> str | None:
             if not math.isfinite(current):
                 return f"{current} is not a number JSON can store (NaN and Infinity are not valid JSON){where}"
         elif isinstance(current, dict | list):
-            if level >= MAX_JSON_DEPTH:
-                return f"nested more than {MAX_JSON_DEPTH} levels deep{where}"
+            if level > MAX_JSON_DEPTH:
+                return f"nested more than {MAX_JSON_DEPTH} levels deep"
             if isinstance(current, dict):
                 for key, item in reversed(current.items()):
                     problem = _string_problem(key)
@@ -223,6 +223,44 @@ def value_problem(value, depth: int = 1) -> str | None:
                 for index in range(len(current) - 1, -1, -1):
                     stack.append((current[index], f"{path}[{index}]", level + 1))
     return None
+
+
+def key_of_trouble(text: str, stop: int | None = None) -> str | None:
+    """The top-level key of a JSON object line in effect where parsing gave up: at position ``stop``
+    (a syntax error), where nesting passes MAX_JSON_DEPTH, or at an integer with more digits than
+    Python converts. A plain scan, only run once json.loads has failed, so that the error can name
+    the field."""
+    depth, key, last, digits = 0, None, None, 0
+    limit = sys.get_int_max_str_digits() or 10**9
+    in_string = escaped = False
+    start = 0
+    for pos, char in enumerate(text):
+        if stop is not None and pos >= stop:
+            return key
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string, last = False, text[start:pos]
+            continue
+        digits = digits + 1 if char.isdigit() else 0
+        if digits > limit:
+            return key
+        if char == '"':
+            in_string, start = True, pos + 1
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return key
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:  # the row's object is closed: what follows is no field's
+                key = None
+        elif char == ":" and depth == 1:
+            key = last
+    return key
 
 
 class _DuplicateKey(ValueError):
@@ -293,7 +331,7 @@ class CsvReader:
         try:
             header = next(reader)
         except StopIteration:
-            raise FileError(RowError(None, None, "the file is empty: expected a header line with a 'text' column")) from None
+            raise FileError(RowError(1, None, "the file is empty: expected a header line with a 'text' column")) from None
         except csv.Error as exc:
             raise FileError(RowError(1, None, f"malformed CSV header: {exc}")) from None
         errors = self.lines.take_errors()
@@ -340,13 +378,15 @@ class JsonlReader:
                 if errors:
                     yield Record(line, None, raw, errors)
                 continue
+            if errors:  # undecodable bytes: the JSON cannot be trusted; name the field they are in
+                first = False
+                errors[0].field = key_of_trouble(text, text.find("\ufffd"))
+                yield Record(line, None, raw, errors)
+                continue
             if first and text.lstrip().startswith("["):
                 raise FileError(RowError(line, None, "the file is a JSON array, not JSON Lines: write one object per "
                                                      "line (for example: jq -c '.[]' file.json > file.jsonl)"))
             first = False
-            if errors:  # undecodable bytes: the JSON cannot be trusted
-                yield Record(line, None, raw, errors)
-                continue
             yield self._record(line, text, raw)
 
     def _record(self, line: int, text: str, raw: str) -> Record:
@@ -356,11 +396,13 @@ class JsonlReader:
         except _DuplicateKey as exc:
             return Record(line, None, raw, [RowError(line, exc.key, f"the key '{exc.key}' appears twice in one object")])
         except json.JSONDecodeError as exc:
-            return Record(line, None, raw, [RowError(line, None, f"malformed JSON: {exc.msg} at column {exc.colno}")])
+            where = key_of_trouble(text, exc.pos)
+            return Record(line, None, raw, [RowError(line, where, f"malformed JSON: {exc.msg} at column {exc.colno}")])
         except RecursionError:
-            return Record(line, None, raw, [RowError(line, None, f"malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep")])
-        except ValueError as exc:  # e.g. an integer with more digits than Python converts
-            return Record(line, None, raw, [RowError(line, None, f"malformed JSON: {exc}")])
+            return Record(line, None, raw, [RowError(line, key_of_trouble(text),
+                                                     f"nested more than {MAX_JSON_DEPTH} levels deep")])
+        except ValueError as exc:  # an integer with more digits than Python converts
+            return Record(line, None, raw, [RowError(line, key_of_trouble(text), f"malformed JSON: {exc}")])
         if not isinstance(obj, dict):
             return Record(line, None, raw, [RowError(line, None, f"expected a JSON object, got {type(obj).__name__}")])
         values: dict = {"metadata": {}}

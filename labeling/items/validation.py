@@ -207,8 +207,9 @@ def validate(project: Project, path: Path, fmt: str, progress: Progress | None =
         if progress and v.rows_total % 2000 == 0:
             progress("validate", reader.bytes_read / size, {"rows_total": v.rows_total, "rows_rejected": len(v.rejected)})
     if v.rows_total == 0:
-        raise FileError(RowError(None, None, "the file has no rows to import" + (
-            " (only a header line)" if fmt != "jsonl" else " (it is empty or holds only blank lines)")))
+        if fmt == "jsonl":
+            raise FileError(RowError(1, None, "the file has no rows to import: it is empty or holds only blank lines"))
+        raise FileError(RowError(reader.lines.line_no + 1, None, "the file has a header line but no rows to import"))
     # External ids already in the project: checked in batches once the file is read.
     ids = list(ext_lines)
     step = _query_batch()
