@@ -151,14 +151,32 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes DRF answer 401 (not 403) without valid credentials.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "labeling.projects.auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "labeling.projects.schema.ErrorDocumentingAutoSchema",
+    # POST /api/auth/token/ (labeling.projects.auth): attempts per username and per client address.
+    "DEFAULT_THROTTLE_RATES": {
+        "token_user": os.environ.get("LONGTAIL_TOKEN_RATE_USER", "10/minute"),
+        "token_ip": os.environ.get("LONGTAIL_TOKEN_RATE_IP", "30/minute"),
+    },
+    # Proxies in front that append to X-Forwarded-For; unset, the header is taken as it comes.
+    "NUM_PROXIES": int(os.environ["LONGTAIL_NUM_PROXIES"]) if os.environ.get("LONGTAIL_NUM_PROXIES") else None,
+}
+LONGTAIL_TOKEN_TTL_HOURS = float(os.environ.get("LONGTAIL_TOKEN_TTL_HOURS", "168"))
+# The throttle counts: shared by all web workers through Redis when there is one.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "longtail",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    } if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Longtail API",

@@ -138,6 +138,7 @@ class SourceList(ProjectScoped, generics.GenericAPIView):
     serializer_class = SourceSerializer
     pagination_class = None
 
+    @extend_schema(responses={200: SourceSerializer(many=True)})
     def get(self, request, slug):
         sources = Source.objects.filter(project=self.get_project()).order_by("name")
         return Response(self.get_serializer(sources, many=True).data)

@@ -81,6 +81,8 @@ class MembershipSerializer(serializers.ModelSerializer):
         model = Membership
         fields = ["id", "username", "role"]
         validators = []
+        # The model's default (annotator) must not stand in for a role the caller forgot to give.
+        extra_kwargs = {"role": {"required": True}}
 
 
 class PredictSerializer(serializers.Serializer):
