@@ -148,3 +148,10 @@ def test_schema_documents_error_answers_and_sources(world):
     assert sources["type"] == "array" and sources["items"]["$ref"].endswith("/Source")
     error = paths["/api/projects/{slug}/"]["get"]["responses"]["404"]["content"]["application/json"]["schema"]
     assert error["$ref"].endswith("/Error")
+
+
+def test_sources_put_without_quota_is_400(world):
+    """Found by the schemathesis run: a source without quota reached the service (KeyError, 500)."""
+    response = lead_client(world).put("/api/projects/alpha/sources/", [{"name": "email"}], format="json")
+    assert response.status_code == 400 and "quota" in response.json()["0"]  # row 0 names the field
+    assert lead_client(world).options("/api/projects/alpha/sources/").status_code == 200  # was 500 too

@@ -52,6 +52,8 @@ class SourceSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "quota"]
         # Uniqueness is checked across the whole list by services.replace_sources.
         validators = []
+        # The list replaces the project's sources, quotas included: the model's default must not fill in.
+        extra_kwargs = {"quota": {"required": True}}
 
 
 class RuleSerializer(serializers.ModelSerializer):
