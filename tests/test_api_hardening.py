@@ -155,3 +155,10 @@ def test_sources_put_without_quota_is_400(world):
     response = lead_client(world).put("/api/projects/alpha/sources/", [{"name": "email"}], format="json")
     assert response.status_code == 400 and "quota" in response.json()["0"]  # row 0 names the field
     assert lead_client(world).options("/api/projects/alpha/sources/").status_code == 200  # was 500 too
+
+
+def test_the_members_page_also_keeps_the_last_lead(client, world):
+    client.force_login(world["lead"])
+    page = client.post("/p/alpha/members/", {"username": "lena", "role": "annotator"})
+    assert page.status_code == 200 and "at least one lead" in page.content.decode()
+    assert Membership.objects.get(project=world["alpha"], user=world["lead"]).role == "lead"
