@@ -7,27 +7,23 @@ problems found while parsing it.
 
 Values that PostgreSQL cannot store (NUL characters, lone UTF-16 surrogates, NaN / Infinity) and JSON
 nested beyond ``MAX_JSON_DEPTH`` are row errors here, naming the field, so that nothing fails later
-at write time. A file that is not UTF-8 text at all (UTF-16/32, binary) stops at its first line.
+at write time (the checks: labeling.items.values). A file that is not UTF-8 text at all (UTF-16/32,
+binary) stops at its first line.
 """
 from __future__ import annotations
 
 import csv
 import json
-import math
-import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .values import MAX_JSON_DEPTH, DuplicateKey, key_of_trouble, storable, string_problem, unique_pairs, value_problem
+
+__all__ = ["MAX_JSON_DEPTH", "FileError", "Record", "RowError", "detect_format", "open_reader"]
 KNOWN_FIELDS = ("text", "source", "external_id", "label", "coarse_label")
 # The text limit is checked by the importer; the CSV parser's own limit must not fire first.
 csv.field_size_limit(64 * 1024 * 1024)
-# Nesting levels allowed in one row's JSON (the row object is level 1). Deeper rows are refused
-# before they can exhaust Python's recursion limit (json.loads / json.dumps) or PostgreSQL's stack.
-MAX_JSON_DEPTH = 32
-# NUL cannot be stored in PostgreSQL text or jsonb; a lone surrogate cannot be encoded as UTF-8.
-_UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
 _BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"),
 )
@@ -53,16 +49,6 @@ class RowError:
         if self.field:
             where += f", field '{storable(self.field, 200)}'"
         return f"{where}: {storable(self.message)}"
-
-
-def storable(value: str | None, limit: int = 2000) -> str | None:
-    """Text from the file quoted in an error (a field name, a value) made safe to store and print:
-    NUL and lone surrogates escaped, cut to ``limit`` characters."""
-    if value is None:
-        return None
-    if len(value) > limit:
-        value = value[:limit] + "…"
-    return _UNSTORABLE_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
 
 
 class FileError(Exception):
@@ -186,97 +172,6 @@ def _clean_optional(value):
     return value
 
 
-def _string_problem(value: str) -> str | None:
-    bad = _UNSTORABLE_CHAR.search(value)
-    if bad is None:
-        return None
-    if bad.group() == "\x00":
-        return "contains a NUL character (\\x00 or \\u0000), which cannot be stored"
-    return f"contains a lone UTF-16 surrogate (\\u{ord(bad.group()):04x}), which is not valid Unicode text"
-
-
-def value_problem(value, depth: int = 1) -> str | None:
-    """Why a parsed JSON value cannot be stored, or None: NUL or a lone surrogate in a string or key,
-    NaN / Infinity, nesting beyond MAX_JSON_DEPTH (counting the row object as level 1). Iterative, so
-    that checking a deep value cannot itself run out of stack."""
-    stack = [(value, "", depth)]
-    while stack:
-        current, path, level = stack.pop()
-        where = f" (at {path})" if path else ""
-        if isinstance(current, str):
-            problem = _string_problem(current)
-            if problem:
-                return problem + where
-        elif isinstance(current, float):
-            if not math.isfinite(current):
-                return f"{current} is not a number JSON can store (NaN and Infinity are not valid JSON){where}"
-        elif isinstance(current, dict | list):
-            if level > MAX_JSON_DEPTH:
-                return f"nested more than {MAX_JSON_DEPTH} levels deep"
-            if isinstance(current, dict):
-                for key, item in reversed(current.items()):
-                    problem = _string_problem(key)
-                    if problem:
-                        return f"a key {problem}{where}"
-                    stack.append((item, f"{path}.{key}" if path else key, level + 1))
-            else:
-                for index in range(len(current) - 1, -1, -1):
-                    stack.append((current[index], f"{path}[{index}]", level + 1))
-    return None
-
-
-def key_of_trouble(text: str, stop: int | None = None) -> str | None:
-    """The top-level key of a JSON object line in effect where parsing gave up: at position ``stop``
-    (a syntax error), where nesting passes MAX_JSON_DEPTH, or at an integer with more digits than
-    Python converts. A plain scan, only run once json.loads has failed, so that the error can name
-    the field."""
-    depth, key, last, digits = 0, None, None, 0
-    limit = sys.get_int_max_str_digits() or 10**9
-    in_string = escaped = False
-    start = 0
-    for pos, char in enumerate(text):
-        if stop is not None and pos >= stop:
-            return key
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string, last = False, text[start:pos]
-            continue
-        digits = digits + 1 if char.isdigit() else 0
-        if digits > limit:
-            return key
-        if char == '"':
-            in_string, start = True, pos + 1
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return key
-        elif char in "]}":
-            depth -= 1
-            if depth == 0:  # the row's object is closed: what follows is no field's
-                key = None
-        elif char == ":" and depth == 1:
-            key = last
-    return key
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_pairs(pairs: list) -> dict:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set = set()
-        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
-    return obj
-
-
 class CsvReader:
     """Rows of a CSV file with a header line. Column names are matched case-insensitively;
     columns other than the known ones go to metadata (empty cells left out)."""
@@ -320,7 +215,7 @@ class CsvReader:
             values: dict = {"metadata": {}}
             for name, cell in zip(header, row, strict=True):
                 if "\x00" in cell:
-                    errors.append(RowError(start, name, _string_problem(cell)))
+                    errors.append(RowError(start, name, string_problem(cell)))
                 if name in KNOWN_FIELDS:
                     values[name] = cell if name == "text" else _clean_optional(cell)
                 elif cell != "":
@@ -340,7 +235,7 @@ class CsvReader:
         self.lines.take_raw()
         names = [h.strip() for h in header]
         for name in names:
-            problem = _string_problem(name)
+            problem = string_problem(name)
             if problem:
                 raise FileError(RowError(1, None, f"the header {problem}"))
         header = [n.lower() if n.lower() in KNOWN_FIELDS else n for n in names]
@@ -392,8 +287,8 @@ class JsonlReader:
     def _record(self, line: int, text: str, raw: str) -> Record:
         try:
             # strict=False: control characters inside strings are kept (NUL is refused below, by field).
-            obj = json.loads(text, strict=False, object_pairs_hook=_unique_pairs)
-        except _DuplicateKey as exc:
+            obj = json.loads(text, strict=False, object_pairs_hook=unique_pairs)
+        except DuplicateKey as exc:
             return Record(line, None, raw, [RowError(line, exc.key, f"the key '{exc.key}' appears twice in one object")])
         except json.JSONDecodeError as exc:
             where = key_of_trouble(text, exc.pos)
@@ -420,7 +315,7 @@ class JsonlReader:
                 else:
                     problems.append(RowError(line, key, f"must be a string, got {type(value).__name__}"))
             else:
-                key_problem = _string_problem(key)
+                key_problem = string_problem(key)
                 if key_problem:
                     problems.append(RowError(line, None, f"a key {key_problem}"))
                 values["metadata"][key] = value
