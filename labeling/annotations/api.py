@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from labeling.projects.permissions import can_manage, project_for
 
-from . import selectors, serializers, services
+from . import leasing, selectors, serializers, services
 from .models import ReviewTask
 
 
@@ -20,7 +20,7 @@ def error_response(exc: services.AnnotationError) -> Response:
     return Response(body, status=exc.status)
 
 
-def batch_response_data(project, user, leased: services.LeasedBatch) -> dict:
+def batch_response_data(project, user, leased: leasing.LeasedBatch) -> dict:
     with_reasons = can_manage(user, project)
     items = [selectors.assignment_payload(a, with_reasons=with_reasons) for a in leased.assignments]
     return {
@@ -50,7 +50,7 @@ class LeaseBatchView(ProjectAPIView):
         if size is not None and size > self.project.batch_size:
             return Response({"detail": f"size may be at most the project's batch size ({self.project.batch_size}).",
                              "field": "size"}, status=status.HTTP_400_BAD_REQUEST)
-        leased = services.lease_batch(self.project, request.user, size=size)
+        leased = leasing.lease_batch(self.project, request.user, size=size)
         return Response(batch_response_data(self.project, request.user, leased))
 
 
@@ -58,7 +58,7 @@ class RenewLeasesView(ProjectAPIView):
     @extend_schema(request=None, responses=serializers.RenewedSerializer,
                    summary="Extend your unexpired leases (keeps an open batch yours)")
     def post(self, request, slug):
-        renewed = services.renew_leases(self.project, request.user)
+        renewed = leasing.renew_leases(self.project, request.user)
         return Response({"renewed": renewed, "lease_seconds": settings.LONGTAIL_LEASE_SECONDS})
 
 

@@ -9,6 +9,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.loop.triggers import start_upload_import
 from labeling.projects.models import Project
 from labeling.projects.permissions import IsProjectMember, role_in
 
@@ -84,7 +85,7 @@ class ImportList(_ProjectView):
         if file.size > settings.LONGTAIL_MAX_UPLOAD_BYTES:
             return self._accepted(services.reject_upload(project, file.name, file.size, request.user))
         batch, path = services.save_upload(project, file, request.user)
-        services.start_upload_import(batch, path, skip_invalid=upload.validated_data["skip_invalid"])
+        start_upload_import(batch, path, skip_invalid=upload.validated_data["skip_invalid"])
         batch.refresh_from_db()  # without a broker the import has run already
         return self._accepted(batch)
 

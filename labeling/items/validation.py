@@ -22,9 +22,9 @@ from django.conf import settings
 from django.db import connection
 
 from labeling.projects.models import Label, Project, Source
+from learner.text import text_hash
 
 from .models import Item
-from .normalize import text_hash
 from .readers import FileError, RowError, open_reader
 
 Progress = Callable[[str, float, dict], None]  # phase ('validate' | 'write'), fraction 0..1, counts
