@@ -156,14 +156,32 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes DRF answer 401 (not 403) without valid credentials.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "labeling.projects.auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "labeling.projects.schema.ErrorDocumentingAutoSchema",
+    # POST /api/auth/token/ (labeling.projects.auth): attempts per username and per client address.
+    "DEFAULT_THROTTLE_RATES": {
+        "token_user": os.environ.get("LONGTAIL_TOKEN_RATE_USER", "10/minute"),
+        "token_ip": os.environ.get("LONGTAIL_TOKEN_RATE_IP", "30/minute"),
+    },
+    # Proxies in front that append to X-Forwarded-For; unset, the header is taken as it comes.
+    "NUM_PROXIES": int(os.environ["LONGTAIL_NUM_PROXIES"]) if os.environ.get("LONGTAIL_NUM_PROXIES") else None,
+}
+LONGTAIL_TOKEN_TTL_HOURS = float(os.environ.get("LONGTAIL_TOKEN_TTL_HOURS", "168"))
+# The throttle counts: shared by all web workers through Redis when there is one.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "longtail",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    } if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Longtail API",
@@ -189,6 +207,8 @@ LONGTAIL_ARTIFACT_DIR = Path(os.environ.get("LONGTAIL_ARTIFACT_DIR", VAR_DIR / "
 LONGTAIL_MAX_UPLOAD_BYTES = int(os.environ.get("LONGTAIL_MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
 LONGTAIL_MAX_TEXT_CHARS = int(os.environ.get("LONGTAIL_MAX_TEXT_CHARS", "20000"))
 LONGTAIL_MAX_REPORTED_ERRORS = int(os.environ.get("LONGTAIL_MAX_REPORTED_ERRORS", "1000"))
+# An imported row's metadata (its extra columns) as compact UTF-8 JSON; larger rows are refused.
+LONGTAIL_MAX_METADATA_BYTES = int(os.environ.get("LONGTAIL_MAX_METADATA_BYTES", str(64 * 1024)))
 LONGTAIL_LEASE_SECONDS = int(os.environ.get("LONGTAIL_LEASE_SECONDS", "1800"))
 # Self-training: each retrain pseudo-labels up to this many unlabeled pool items (a seeded sample)
 # with its confident predictions (docs/simulation.md); 0 turns it off.

@@ -99,7 +99,7 @@ def test_non_utf8_bytes_reported_with_offset(project, tmp_path):
     path.write_bytes(head + b"caf\xe9 au lait,email\nok again,chat\n")
     before = counts(project)
     error = single_error(import_path(project, path))
-    assert_where(error, "latin.csv", 3, None)
+    assert_where(error, "latin.csv", 3, "text")  # the column the undecodable byte is in
     assert f"byte offset {len(head) + 3}" in error.message and "0xe9" in error.message
     assert counts(project) == before
 
@@ -124,7 +124,7 @@ def test_malformed_json_line(project, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"text": "ok"}\n{"text": "unterminated}\n\n["not", "an object"]\n', encoding="utf-8")
     result = import_path(project, path)
-    assert [(e.line, e.field) for e in result.errors] == [(2, None), (4, None)]
+    assert [(e.line, e.field) for e in result.errors] == [(2, "text"), (4, None)]  # the field the JSON breaks in
     assert "malformed JSON" in result.errors[0].message and "expected a JSON object" in result.errors[1].message
     assert Item.objects.filter(project=project).count() == 0
 
@@ -313,6 +313,6 @@ def test_nul_characters_are_row_errors(project, tmp_path):
     csv_path.write_bytes(b"text\nfine\nbad\x00text\n")
     for p, line in ((path, 2), (csv_path, 3)):
         error = single_error(import_path(project, p))
-        assert_where(error, p.name, line, None)
+        assert_where(error, p.name, line, "text")
         assert "NUL" in error.message
     assert Item.objects.filter(project=project).count() == 0

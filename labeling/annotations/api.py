@@ -46,7 +46,11 @@ class LeaseBatchView(ProjectAPIView):
     def post(self, request, slug):
         params = serializers.LeaseRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        leased = leasing.lease_batch(self.project, request.user, size=params.validated_data.get("size"))
+        size = params.validated_data.get("size")
+        if size is not None and size > self.project.batch_size:
+            return Response({"detail": f"size may be at most the project's batch size ({self.project.batch_size}).",
+                             "field": "size"}, status=status.HTTP_400_BAD_REQUEST)
+        leased = leasing.lease_batch(self.project, request.user, size=size)
         return Response(batch_response_data(self.project, request.user, leased))
 
 

@@ -6,7 +6,8 @@ from .models import Annotation, ReviewTask
 
 class LeaseRequestSerializer(serializers.Serializer):
     size = serializers.IntegerField(
-        required=False, min_value=1, max_value=500, help_text="Items to lease; default: the project's batch size."
+        required=False, min_value=1, max_value=500,
+        help_text="Items to lease, at most the project's batch size (400 beyond it); default: the batch size."
     )
 
 

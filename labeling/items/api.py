@@ -1,16 +1,21 @@
-"""API of the items app: an import's progress (polled by the upload page) and the project's imports."""
+"""API of the items app: upload a file to import, an import's progress (polled by the upload page)
+and the project's imports."""
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.loop.triggers import start_upload_import
 from labeling.projects.models import Project
 from labeling.projects.permissions import IsProjectMember, role_in
 
-from . import selectors
+from . import selectors, services
 from .models import ImportBatch
+from .uploads import SizeLimitUploadHandler
 
 
 class ImportBatchSerializer(serializers.ModelSerializer):
@@ -19,6 +24,15 @@ class ImportBatchSerializer(serializers.ModelSerializer):
         fields = ["id", "filename", "state", "progress", "rows_total", "rows_imported", "rows_rejected",
                   "exact_duplicates", "near_duplicates", "created_at", "finished_at", "errors"]
         read_only_fields = fields
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    # An empty file is recorded as a failed import like any other bad file, with the importer's message.
+    file = serializers.FileField(allow_empty_file=True,
+                                 help_text="A CSV, TSV or JSONL file (UTF-8), at most LONGTAIL_MAX_UPLOAD_BYTES.")
+    skip_invalid = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Import the valid rows and keep the rejected ones with reasons (else: any bad row imports nothing).")
 
 
 class _ProjectView(APIView):
@@ -38,10 +52,46 @@ class _ProjectView(APIView):
 
 
 class ImportList(_ProjectView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        # The size limit must see the upload's first byte: it goes first in the handler chain,
+        # before anything (authentication's CSRF check included) parses the body.
+        self.limiter = SizeLimitUploadHandler(request)
+        request.upload_handlers.insert(0, self.limiter)
+        return super().initialize_request(request, *args, **kwargs)
+
     @extend_schema(operation_id="project_imports_list", summary="The project's 20 latest imports",
                    responses=ImportBatchSerializer(many=True))
     def get(self, request, slug):
         return Response(ImportBatchSerializer(selectors.recent_imports(self.get_project()), many=True).data)
+
+    @extend_schema(
+        operation_id="project_imports_create", summary="Upload a file to import (as the import page does)",
+        request={"multipart/form-data": ImportUploadSerializer},
+        responses={202: OpenApiResponse(ImportBatchSerializer, description=(
+            "The import was recorded and queued (or, over the size limit, refused: state 'failed'). Poll "
+            "the URL in the Location header until state is 'done' or 'failed'; errors name file, line and field."))},
+    )
+    def post(self, request, slug):
+        project = self.get_project()
+        data = request.data  # parses the body, through the size limit
+        if self.limiter.too_big is not None:
+            name, size = self.limiter.too_big
+            return self._accepted(services.reject_upload(project, name, size, request.user, at_least=True))
+        upload = ImportUploadSerializer(data=data)
+        upload.is_valid(raise_exception=True)
+        file = upload.validated_data["file"]
+        if file.size > settings.LONGTAIL_MAX_UPLOAD_BYTES:
+            return self._accepted(services.reject_upload(project, file.name, file.size, request.user))
+        batch, path = services.save_upload(project, file, request.user)
+        start_upload_import(batch, path, skip_invalid=upload.validated_data["skip_invalid"])
+        batch.refresh_from_db()  # without a broker the import has run already
+        return self._accepted(batch)
+
+    def _accepted(self, batch: ImportBatch) -> Response:
+        location = f"/api/projects/{batch.project.slug}/imports/{batch.id}/"
+        return Response(ImportBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 class ImportDetail(_ProjectView):

@@ -1,20 +1,20 @@
 """Import of CSV / JSONL files into a project, in two streaming passes.
 
-Pass 1 validates every row (nothing is written; only what cross-row checks need is kept: external
-ids and the names of labels/sources to create). A file with errors stops here unless
-``skip_invalid`` is set, in which case the rejected rows are written with their reasons to a
-rejects file. Pass 2 reads the file again and writes the valid rows in chunks inside one
-transaction, grouping exact and near duplicates as it goes; any failure rolls everything back.
+Pass 1 (labeling.items.validation) validates every row; nothing is written. A file with errors
+stops here unless ``skip_invalid`` is set, in which case the rejected rows are written with their
+reasons to a rejects file. Pass 2 reads the file again and writes the valid rows in chunks inside
+one transaction, grouping exact and near duplicates as it goes; any failure rolls everything back.
+``run_import`` never raises: whatever goes wrong ends the ImportBatch FAILED with the reason.
 """
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -28,9 +28,11 @@ from .grouping import Grouper
 from .models import ImportBatch, Item, ItemLsh
 from .readers import FileError, RowError, detect_format, open_reader
 from .store import DbDedupStore, insert_band_keys
+from .validation import Progress, Validation, error_cap, validate
 
+__all__ = ["CHUNK", "ImportResult", "Progress", "run_import", "validate", "write", "write_rejects"]
+logger = logging.getLogger(__name__)
 CHUNK = 5000
-Progress = Callable[[str, float, dict], None]  # phase ('validate' | 'write'), fraction 0..1, counts
 
 
 @dataclass
@@ -48,164 +50,6 @@ class ImportResult:
     @property
     def ok(self) -> bool:
         return self.batch.state == ImportBatch.DONE
-
-
-@dataclass
-class Validation:
-    """What pass 1 learned."""
-
-    rows_total: int = 0
-    rejected: dict[int, list[RowError]] = field(default_factory=dict)  # record ordinal -> errors
-    errors: list[RowError] = field(default_factory=list)  # capped, in file order
-    error_count: int = 0
-    new_sources: set[str] = field(default_factory=set)
-    new_labels: dict[str, str | None] = field(default_factory=dict)  # name -> parent name
-
-
-class RowValidator:
-    """Checks one row at a time against the project; remembers what later rows must agree with."""
-
-    def __init__(self, project: Project, validation: Validation):
-        self.project = project
-        self.v = validation
-        self.max_chars = project.max_text_chars or settings.LONGTAIL_MAX_TEXT_CHARS
-        self.sources = set(Source.objects.filter(project=project).values_list("name", flat=True))
-        self.labels: dict[str, str | None] = {
-            name: parent for name, parent in Label.objects.filter(project=project).values_list("name", "parent__name")
-        }
-        self.external_ids: dict[str, int] = {}  # external_id -> line, in this file
-
-    def check(self, line: int, values: dict) -> list[RowError]:
-        errors = []
-        text = values.get("text")
-        if not isinstance(text, str):
-            errors.append(RowError(line, "text", f"must be a string, got {type(text).__name__}"))
-        elif not text.strip():
-            errors.append(RowError(line, "text", "the text is empty"))
-        elif len(text) > self.max_chars:
-            errors.append(RowError(line, "text", f"the text has {len(text):,} characters, over the limit of {self.max_chars:,}"))
-        source = values.get("source")
-        if source and source not in self.sources and source not in self.v.new_sources:
-            if not self.project.allow_new_sources:
-                known = ", ".join(sorted(self.sources)) or "none"
-                errors.append(RowError(line, "source", f"unknown source '{source}' (known: {known})"))
-            elif len(source) > 200:
-                errors.append(RowError(line, "source", "a new source name may have at most 200 characters"))
-        errors += self._check_labels(line, values.get("label"), values.get("coarse_label"), dry=True)
-        external_id = values.get("external_id")
-        if external_id and len(external_id) > 200:
-            errors.append(RowError(line, "external_id", "at most 200 characters"))
-        elif external_id and external_id in self.external_ids:
-            errors.append(RowError(line, "external_id", f"duplicate external_id '{external_id}' (also on line {self.external_ids[external_id]})"))
-        if not errors:
-            # Only a row that will be imported claims its external id, new source and new labels.
-            if external_id:
-                self.external_ids[external_id] = line
-            if source and source not in self.sources and self.project.allow_new_sources:
-                self.v.new_sources.add(source)
-            self._check_labels(line, values.get("label"), values.get("coarse_label"), dry=False)
-        return errors
-
-    def _known(self, name: str) -> tuple[bool, str | None]:
-        if name in self.labels:
-            return True, self.labels[name]
-        if name in self.v.new_labels:
-            return True, self.v.new_labels[name]
-        return False, None
-
-    def _check_labels(self, line: int, label: str | None, coarse: str | None, *, dry: bool) -> list[RowError]:
-        """A row may name a fine label (with its coarse parent, optionally), a flat label, or only a
-        coarse label. Unknown names are errors unless the project allows new labels."""
-        if not label and not coarse:
-            return []
-        allow = self.project.allow_new_labels
-        if not label:  # coarse only: the coarse label itself is the answer
-            exists, parent = self._known(coarse)
-            if exists and parent:
-                return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{parent}'), not a coarse one")]
-            if not exists:
-                if not allow:
-                    return [RowError(line, "coarse_label", f"unknown label '{coarse}'{self._known_hint()}")]
-                if not dry:
-                    self.v.new_labels[coarse] = None
-            return []
-        exists, parent = self._known(label)
-        if exists:
-            if coarse and coarse != parent and not (parent is None and coarse == label):
-                has = f"whose parent is '{parent}'" if parent else "which has no parent"
-                return [RowError(line, "coarse_label", f"coarse_label '{coarse}' does not match label '{label}', {has}")]
-            return []
-        if not allow:
-            return [RowError(line, "label", f"unknown label '{label}'{self._known_hint()}")]
-        if len(label) > 200 or (coarse and len(coarse) > 200):
-            return [RowError(line, "label", "a new label name may have at most 200 characters")]
-        if coarse and coarse != label:
-            coarse_exists, coarse_parent = self._known(coarse)
-            if coarse_exists and coarse_parent:
-                return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{coarse_parent}'), not a coarse one")]
-            if not dry:
-                self.v.new_labels.setdefault(coarse, None)
-                self.v.new_labels[label] = coarse
-        elif not dry:
-            self.v.new_labels[label] = None
-        return []
-
-    def _known_hint(self) -> str:
-        names = sorted(self.labels)
-        if not names:
-            return " (the project has no labels yet)"
-        more = f", … {len(names) - 10} more" if len(names) > 10 else ""
-        return f" (known: {', '.join(names[:10])}{more})"
-
-
-def _cap() -> int:
-    return max(1, settings.LONGTAIL_MAX_REPORTED_ERRORS)
-
-
-def validate(project: Project, path: Path, fmt: str, progress: Progress | None = None) -> Validation:
-    """Pass 1: read the whole file, check every row, keep nothing but what cross-row checks need."""
-    v = Validation()
-    size = max(1, path.stat().st_size)
-    if size > settings.LONGTAIL_MAX_UPLOAD_BYTES:
-        raise FileError(RowError(None, None, f"the file has {size:,} bytes, over the upload limit of "
-                                             f"{settings.LONGTAIL_MAX_UPLOAD_BYTES:,} bytes (LONGTAIL_MAX_UPLOAD_BYTES)"))
-    reader = open_reader(path, fmt)
-    checker = RowValidator(project, v)
-    ext_lines: dict[str, int] = {}
-    for ordinal, record in enumerate(reader.records()):
-        v.rows_total += 1
-        errors = list(record.errors)
-        if not errors and ("\x00" in record.raw or "\\u0000" in record.raw):
-            # PostgreSQL cannot store NUL in text or JSON: refuse the row instead of failing the write.
-            errors = [RowError(record.line, None, "contains a NUL character (\\x00 or \\u0000), which cannot be stored")]
-        if record.values is not None and not errors:
-            errors = checker.check(record.line, record.values)
-            if not errors and record.values.get("external_id"):
-                ext_lines[record.values["external_id"]] = ordinal
-        if errors:
-            _reject(v, ordinal, errors)
-        if progress and v.rows_total % 2000 == 0:
-            progress("validate", reader.bytes_read / size, {"rows_total": v.rows_total, "rows_rejected": len(v.rejected)})
-    # External ids already in the project: checked in batches once the file is read.
-    ids = list(ext_lines)
-    step = connection.features.max_query_params or 5000
-    step = min(step - 10, 5000)
-    for start in range(0, len(ids), step):
-        taken = Item.objects.filter(project=project, external_id__in=ids[start : start + step]).values_list("external_id", flat=True)
-        for ext in taken:
-            ordinal = ext_lines[ext]
-            line = checker.external_ids[ext]
-            _reject(v, ordinal, [RowError(line, "external_id", f"external_id '{ext}' is already in project '{project.slug}'")])
-    v.errors.sort(key=lambda e: (e.line or 0))
-    return v
-
-
-def _reject(v: Validation, ordinal: int, errors: list[RowError]) -> None:
-    v.rejected.setdefault(ordinal, []).extend(errors)
-    v.error_count += len(errors)
-    room = _cap() - len(v.errors)
-    if room > 0:
-        v.errors.extend(errors[:room])
 
 
 def write_rejects(path: Path, fmt: str, v: Validation, rejects_path: Path, filename: str) -> None:
@@ -341,14 +185,28 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
                batch: ImportBatch | None = None, created_by=None, progress: Progress | None = None,
                after_validation: Callable[[], None] | None = None) -> ImportResult:
     """Validate then write ``path``; records everything on an ImportBatch (created if not given).
-    Without ``skip_invalid`` a file with any error imports nothing."""
+    Without ``skip_invalid`` a file with any error imports nothing. Never raises once the batch
+    exists: an unexpected failure is logged with its traceback and recorded on the batch (FAILED),
+    so a caller (the upload task, the command) never leaves it running."""
     path = Path(path)
     filename = filename or path.name
     if batch is None:
         batch = ImportBatch.objects.create(project=project, filename=filename, created_by=created_by)
-    batch.state = ImportBatch.RUNNING
-    batch.save(update_fields=["state"])
     result = ImportResult(batch=batch, errors=[], error_count=0)
+    try:
+        batch.state = ImportBatch.RUNNING
+        batch.save(update_fields=["state"])
+        return _run(project, path, filename, fmt, skip_invalid, rejects_path, result, progress, after_validation)
+    except Exception as exc:  # noqa: BLE001 - recorded on the batch; the traceback goes to the log
+        logger.exception("import %s of %s into project %s failed", batch.pk, filename, project.slug)
+        batch.exact_duplicates = batch.near_duplicates = 0
+        error = RowError(None, None, f"the import failed and nothing was imported ({type(exc).__name__}: {exc})")
+        return _finish(result, errors=[error], error_count=1, failed=True)
+
+
+def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_invalid: bool, rejects_path,
+         result: ImportResult, progress: Progress | None, after_validation: Callable[[], None] | None) -> ImportResult:
+    batch = result.batch
     try:
         fmt = fmt or detect_format(path, filename)
         v = validate(project, path, fmt, progress)
@@ -368,6 +226,7 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
     try:
         result.rows_imported = write(project, path, fmt, batch, v, progress)
     except Exception as exc:  # noqa: BLE001 - whatever failed, the transaction was rolled back
+        logger.exception("import %s of %s into project %s failed while writing", batch.pk, filename, project.slug)
         batch.exact_duplicates = batch.near_duplicates = 0
         error = RowError(None, None, f"the import failed while writing and was rolled back, nothing was imported: {exc}")
         return _finish(result, errors=[error, *v.errors], error_count=v.error_count + 1, failed=True)
@@ -379,7 +238,7 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
 def _finish(result: ImportResult, *, errors: list[RowError], error_count: int, failed: bool) -> ImportResult:
     batch = result.batch
     result.errors, result.error_count = errors, error_count
-    batch.errors = [e.as_dict(batch.filename) for e in errors[: _cap()]]
+    batch.errors = [e.as_dict(batch.filename) for e in errors[: error_cap()]]
     if error_count > len(batch.errors):
         batch.errors.append({"file": batch.filename, "line": None, "field": None,
                              "message": f"{error_count - len(batch.errors)} more errors not shown (LONGTAIL_MAX_REPORTED_ERRORS)"})

@@ -1,8 +1,14 @@
 """Streaming readers for import files (CSV and JSONL). Plain Python, no Django.
 
-A file is read as bytes, one physical line at a time, so a line that is not UTF-8 is reported with
-its byte offset and the reader carries on. Nothing holds more than one record in memory. Each record
-comes out as a ``Record``: the row's fields (or None) and the problems found while parsing it.
+A file is read as bytes, one physical line at a time (lines end in LF, CRLF or a bare CR), so a line
+that is not UTF-8 is reported with its byte offset and the reader carries on. Nothing holds more than
+one record in memory. Each record comes out as a ``Record``: the row's fields (or None) and the
+problems found while parsing it.
+
+Values that PostgreSQL cannot store (NUL characters, lone UTF-16 surrogates, NaN / Infinity) and JSON
+nested beyond ``MAX_JSON_DEPTH`` are row errors here, naming the field, so that nothing fails later
+at write time (the checks: labeling.items.values). A file that is not UTF-8 text at all (UTF-16/32,
+binary) stops at its first line.
 """
 from __future__ import annotations
 
@@ -12,9 +18,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .values import MAX_JSON_DEPTH, DuplicateKey, key_of_trouble, storable, string_problem, unique_pairs, value_problem
+
+__all__ = ["MAX_JSON_DEPTH", "FileError", "Record", "RowError", "detect_format", "open_reader"]
 KNOWN_FIELDS = ("text", "source", "external_id", "label", "coarse_label")
 # The text limit is checked by the importer; the CSV parser's own limit must not fire first.
 csv.field_size_limit(64 * 1024 * 1024)
+_BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
+    (b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"),
+)
+_SNIFF_BYTES = 4096
+# Control bytes that text files do not hold (tab, LF, FF and CR do); many of them mean a binary file.
+_BINARY_BYTES = [b for b in range(32) if b not in (9, 10, 12, 13)] + [127]
 
 
 @dataclass
@@ -26,17 +41,18 @@ class RowError:
     message: str
 
     def as_dict(self, filename: str) -> dict:
-        return {"file": filename, "line": self.line, "field": self.field, "message": self.message}
+        return {"file": storable(filename), "line": self.line, "field": storable(self.field, 200),
+                "message": storable(self.message)}
 
     def format(self, filename: str) -> str:
         where = filename if self.line is None else f"{filename}, line {self.line}"
         if self.field:
-            where += f", field '{self.field}'"
-        return f"{where}: {self.message}"
+            where += f", field '{storable(self.field, 200)}'"
+        return f"{where}: {storable(self.message)}"
 
 
 class FileError(Exception):
-    """A problem that stops the whole file (no header, no text column, too big)."""
+    """A problem that stops the whole file (no header, no text column, too big, not UTF-8 text)."""
 
     def __init__(self, error: RowError):
         super().__init__(error.message)
@@ -64,8 +80,38 @@ def detect_format(path: Path, name: str | None = None) -> str:
     if suffix in {".csv", ".txt"}:
         return "csv"
     with open(path, "rb") as fh:
-        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return "jsonl" if head.startswith(b"{") else "csv"
+        head = fh.read(_SNIFF_BYTES).lstrip(b"\xef\xbb\xbf \t\r\n")
+    # A JSON array goes to the JSONL reader, which says what to do with it.
+    return "jsonl" if head.startswith((b"{", b"[")) else "csv"
+
+
+def check_text_encoding(head: bytes) -> RowError | None:
+    """Why the start of a file shows it is not UTF-8 text (UTF-16/32 with or without a byte order
+    mark, or binary), or None. Such a file would otherwise be read as one garbled line after another."""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return RowError(1, None, f"the file is {encoding} (it starts with a {encoding} byte order mark); "
+                                     "save it as UTF-8 (in Excel: CSV UTF-8)")
+    nul = head.find(b"\x00")
+    if nul < 0:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if even.count(0) > len(even) // 3 or odd.count(0) > len(odd) // 3:
+        return RowError(1, None, "the file looks like UTF-16 or UTF-32 without a byte order mark (every other "
+                                 "byte is 0x00); save it as UTF-8 (in Excel: CSV UTF-8)")
+    controls = sum(head.count(bytes([b])) for b in _BINARY_BYTES)
+    if controls > max(8, len(head) // 20):
+        return RowError(1, None, f"the file is not text: it has a NUL byte (0x00) at byte offset {nul} and many other "
+                                 "control bytes; save it as UTF-8 text (CSV or JSON Lines)")
+    return None  # text with a stray NUL: the rows that hold one are refused, naming the field
+
+
+def _split_lines(raw: bytes) -> list[bytes]:
+    """A line read up to LF may hold bare-CR line breaks (old Mac, some spreadsheet exports)."""
+    cr = raw.find(b"\r")
+    if cr < 0 or cr >= len(raw) - 2:  # no CR, or only the CR of a CRLF / a trailing CR
+        return [raw]
+    return raw.splitlines(keepends=True)
 
 
 class LineSource:
@@ -81,25 +127,32 @@ class LineSource:
 
     def __iter__(self) -> Iterator[str]:
         with open(self.path, "rb") as fh:
-            for raw in fh:
-                offset = self.bytes_read
-                self.bytes_read += len(raw)
-                self.line_no += 1
-                if self.line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]
-                    offset += 3
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    bad = raw[exc.start : exc.start + 1].hex()
-                    self.pending_errors.append(RowError(
-                        self.line_no, None,
-                        f"bytes that are not UTF-8 at byte offset {offset + exc.start} (0x{bad}); "
-                        "save the file as UTF-8",
-                    ))
-                    text = raw.decode("utf-8", errors="replace")
-                self.raw_lines.append(text)
-                yield text
+            problem = check_text_encoding(fh.read(_SNIFF_BYTES))
+            if problem is not None:
+                raise FileError(problem)
+            fh.seek(0)
+            for chunk in fh:
+                for raw in _split_lines(chunk):
+                    yield self._decode(raw)
+
+    def _decode(self, raw: bytes) -> str:
+        offset = self.bytes_read
+        self.bytes_read += len(raw)
+        self.line_no += 1
+        if self.line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+            offset += 3
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = raw[exc.start : exc.start + 1].hex()
+            self.pending_errors.append(RowError(
+                self.line_no, None,
+                f"bytes that are not UTF-8 at byte offset {offset + exc.start} (0x{bad}); save the file as UTF-8",
+            ))
+            text = raw.decode("utf-8", errors="replace")
+        self.raw_lines.append(text)
+        return text
 
     def take_raw(self) -> str:
         raw, self.raw_lines = "".join(self.raw_lines), []
@@ -157,19 +210,23 @@ class CsvReader:
                 errors.append(RowError(start, None, f"malformed CSV: the row has {len(row)} fields, the header has {width}"))
                 yield Record(start, None, raw, errors)
                 continue
+            if errors:  # undecodable bytes: name the first column they landed in
+                errors[0].field = next((name for name, cell in zip(header, row, strict=True) if "\ufffd" in cell), None)
             values: dict = {"metadata": {}}
             for name, cell in zip(header, row, strict=True):
+                if "\x00" in cell:
+                    errors.append(RowError(start, name, string_problem(cell)))
                 if name in KNOWN_FIELDS:
                     values[name] = cell if name == "text" else _clean_optional(cell)
                 elif cell != "":
                     values["metadata"][name] = cell
-            yield Record(start, values, raw, errors)
+            yield Record(start, None if errors else values, raw, errors)
 
     def _header(self, reader) -> list[str]:
         try:
             header = next(reader)
         except StopIteration:
-            raise FileError(RowError(None, None, "the file is empty: expected a header line with a 'text' column")) from None
+            raise FileError(RowError(1, None, "the file is empty: expected a header line with a 'text' column")) from None
         except csv.Error as exc:
             raise FileError(RowError(1, None, f"malformed CSV header: {exc}")) from None
         errors = self.lines.take_errors()
@@ -177,6 +234,10 @@ class CsvReader:
             raise FileError(errors[0])
         self.lines.take_raw()
         names = [h.strip() for h in header]
+        for name in names:
+            problem = string_problem(name)
+            if problem:
+                raise FileError(RowError(1, None, f"the header {problem}"))
         header = [n.lower() if n.lower() in KNOWN_FIELDS else n for n in names]
         seen = set()
         for name in header:
@@ -203,6 +264,7 @@ class JsonlReader:
         return self.lines.bytes_read
 
     def records(self) -> Iterator[Record]:
+        first = True
         for text in self.lines:
             line = self.lines.line_no
             errors = self.lines.take_errors()
@@ -211,33 +273,55 @@ class JsonlReader:
                 if errors:
                     yield Record(line, None, raw, errors)
                 continue
-            if errors:  # undecodable bytes: the JSON cannot be trusted
+            if errors:  # undecodable bytes: the JSON cannot be trusted; name the field they are in
+                first = False
+                errors[0].field = key_of_trouble(text, text.find("\ufffd"))
                 yield Record(line, None, raw, errors)
                 continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield Record(line, None, raw, [RowError(line, None, f"malformed JSON: {exc.msg} at column {exc.colno}")])
-                continue
-            if not isinstance(obj, dict):
-                yield Record(line, None, raw, [RowError(line, None, f"expected a JSON object, got {type(obj).__name__}")])
-                continue
-            values: dict = {"metadata": {}}
-            problems = []
-            for key, value in obj.items():
-                if key in KNOWN_FIELDS:
-                    if key == "text":
-                        values[key] = value
-                    elif value is None or isinstance(value, str) or (key == "external_id" and isinstance(value, int)
-                                                                     and not isinstance(value, bool)):
-                        values[key] = _clean_optional(str(value) if isinstance(value, int) else value)
-                    else:
-                        problems.append(RowError(line, key, f"must be a string, got {type(value).__name__}"))
+            if first and text.lstrip().startswith("["):
+                raise FileError(RowError(line, None, "the file is a JSON array, not JSON Lines: write one object per "
+                                                     "line (for example: jq -c '.[]' file.json > file.jsonl)"))
+            first = False
+            yield self._record(line, text, raw)
+
+    def _record(self, line: int, text: str, raw: str) -> Record:
+        try:
+            # strict=False: control characters inside strings are kept (NUL is refused below, by field).
+            obj = json.loads(text, strict=False, object_pairs_hook=unique_pairs)
+        except DuplicateKey as exc:
+            return Record(line, None, raw, [RowError(line, exc.key, f"the key '{exc.key}' appears twice in one object")])
+        except json.JSONDecodeError as exc:
+            where = key_of_trouble(text, exc.pos)
+            return Record(line, None, raw, [RowError(line, where, f"malformed JSON: {exc.msg} at column {exc.colno}")])
+        except RecursionError:
+            return Record(line, None, raw, [RowError(line, key_of_trouble(text),
+                                                     f"nested more than {MAX_JSON_DEPTH} levels deep")])
+        except ValueError as exc:  # an integer with more digits than Python converts
+            return Record(line, None, raw, [RowError(line, key_of_trouble(text), f"malformed JSON: {exc}")])
+        if not isinstance(obj, dict):
+            return Record(line, None, raw, [RowError(line, None, f"expected a JSON object, got {type(obj).__name__}")])
+        values: dict = {"metadata": {}}
+        problems = []
+        for key, value in obj.items():
+            problem = value_problem(value, depth=2)
+            if problem:
+                problems.append(RowError(line, key, problem))
+            elif key in KNOWN_FIELDS:
+                if key == "text":
+                    values[key] = value
+                elif value is None or isinstance(value, str) or (key == "external_id" and isinstance(value, int)
+                                                                 and not isinstance(value, bool)):
+                    values[key] = _clean_optional(str(value) if isinstance(value, int) else value)
                 else:
-                    values["metadata"][key] = value
-            if "text" not in obj:
-                problems.append(RowError(line, "text", "missing required field 'text'"))
-            yield Record(line, None if problems else values, raw, problems)
+                    problems.append(RowError(line, key, f"must be a string, got {type(value).__name__}"))
+            else:
+                key_problem = string_problem(key)
+                if key_problem:
+                    problems.append(RowError(line, None, f"a key {key_problem}"))
+                values["metadata"][key] = value
+        if "text" not in obj:
+            problems.append(RowError(line, "text", "missing required field 'text'"))
+        return Record(line, None if problems else values, raw, problems)
 
 
 def open_reader(path: Path, fmt: str):

@@ -144,6 +144,12 @@ class SourceList(ProjectScoped, generics.GenericAPIView):
     serializer_class = SourceSerializer
     pagination_class = None
 
+    def get_object(self):
+        # PUT replaces the whole list, so the object it acts on is the project (DRF's OPTIONS asks
+        # for it; without this it fails on the missing queryset).
+        return self.get_project()
+
+    @extend_schema(responses={200: SourceSerializer(many=True)})
     def get(self, request, slug):
         sources = Source.objects.filter(project=self.get_project()).order_by("name")
         return Response(self.get_serializer(sources, many=True).data)

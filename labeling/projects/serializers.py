@@ -51,6 +51,8 @@ class SourceSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "quota"]
         # Uniqueness is checked across the whole list by services.replace_sources.
         validators = []
+        # The list replaces the project's sources, quotas included: the model's default must not fill in.
+        extra_kwargs = {"quota": {"required": True}}
 
 
 class RuleSerializer(serializers.ModelSerializer):
@@ -80,6 +82,8 @@ class MembershipSerializer(serializers.ModelSerializer):
         model = Membership
         fields = ["id", "username", "role"]
         validators = []
+        # The model's default (annotator) must not stand in for a role the caller forgot to give.
+        extra_kwargs = {"role": {"required": True}}
 
 
 class PredictSerializer(serializers.Serializer):

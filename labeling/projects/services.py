@@ -227,6 +227,12 @@ def save_rule(project: Project, rule: Rule | None = None, **fields) -> Rule:
 def set_member(project: Project, user, role: str) -> Membership:
     if role not in {Membership.LEAD, Membership.ANNOTATOR}:
         raise ValidationError({"role": f"Unknown role {role!r}; use lead or annotator."})
+    if role != Membership.LEAD:
+        # Locks the project's leads, so that two leads demoting each other at once cannot both win.
+        leads = list(Membership.objects.select_for_update().filter(project=project, role=Membership.LEAD))
+        if [m.user_id for m in leads] == [user.pk]:
+            raise ValidationError({"role": "A project keeps at least one lead; make someone else lead before "
+                                           "changing this one's role."})
     membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
     return membership
 

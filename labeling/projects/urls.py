@@ -1,5 +1,4 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from . import api, views
 
@@ -23,7 +22,6 @@ urlpatterns = [
     path(P + "waves/open/", views.wave_open, name="project-wave-open"),
     path(P + "models/retrain/", views.model_retrain, name="project-retrain"),
     # API
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/projects/", api.ProjectListCreate.as_view(), name="api-projects"),
     path(A, api.ProjectDetail.as_view(), name="api-project"),
     path(A + "labels/", api.LabelList.as_view(), name="api-labels"),

@@ -118,9 +118,13 @@ def project_members(request, slug):
     project = project_for(request.user, slug, manage=True)
     form = MemberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.set_member(project, form.user, form.cleaned_data["role"])
-        messages.success(request, f"{form.user.username} is now {form.cleaned_data['role']} here.")
-        return redirect("project-members", slug=slug)
+        try:
+            services.set_member(project, form.user, form.cleaned_data["role"])
+        except ValidationError as exc:  # e.g. the last lead stepping down
+            messages.error(request, _errors_text(exc))
+        else:
+            messages.success(request, f"{form.user.username} is now {form.cleaned_data['role']} here.")
+            return redirect("project-members", slug=slug)
     return _lead_page(request, project, "projects/members.html", form=form,
                       members=selectors.members(project))
 

@@ -1,0 +1,282 @@
+"""Pass 1 of an import: every row checked against the project, nothing written.
+
+Only what cross-row checks need is kept: the file's external ids, the names of labels and sources
+to create, and (when the project already has items) the hashes of rows without an external id, to
+find rows that are already in the project. Besides the field rules (docs/intake.md), a row is
+refused when its text is empty once whitespace and invisible characters are removed, when its
+metadata is larger than LONGTAIL_MAX_METADATA_BYTES as JSON, or when it has no external id and the
+project already holds an item with the same text and source from an earlier import (importing it
+again would duplicate the item and its label).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from labeling.projects.models import Label, Project, Source
+from learner.text import text_hash
+
+from .models import Item
+from .readers import FileError, RowError, open_reader
+
+Progress = Callable[[str, float, dict], None]  # phase ('validate' | 'write'), fraction 0..1, counts
+
+# Characters that show nothing: Unicode's other Default_Ignorable_Code_Points (variation selectors,
+# Hangul fillers, the combining grapheme joiner, ...); format (Cf), control and separator categories
+# and whitespace are tested by category below.
+_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+                        "\U000e0100-\U000e01ef]")
+_BLANK_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def has_visible_text(text: str) -> bool:
+    """False when the text is only whitespace, zero-width and other format or ignorable characters
+    (e.g. U+200B, U+FEFF, U+2060). Stops at the first visible character, so it costs nothing for
+    ordinary text."""
+    for char in text:
+        if char.isspace() or unicodedata.category(char) in _BLANK_CATEGORIES or _IGNORABLE.match(char):
+            continue
+        return True
+    return False
+
+
+def metadata_bytes(metadata: dict) -> int:
+    """Size of the metadata as stored: compact JSON, UTF-8."""
+    return len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+@dataclass
+class Validation:
+    """What pass 1 learned."""
+
+    rows_total: int = 0
+    rejected: dict[int, list[RowError]] = field(default_factory=dict)  # record ordinal -> errors
+    errors: list[RowError] = field(default_factory=list)  # capped, in file order
+    error_count: int = 0
+    new_sources: set[str] = field(default_factory=set)
+    new_labels: dict[str, str | None] = field(default_factory=dict)  # name -> parent name
+
+
+class RowValidator:
+    """Checks one row at a time against the project; remembers what later rows must agree with."""
+
+    def __init__(self, project: Project, validation: Validation):
+        self.project = project
+        self.v = validation
+        self.max_chars = project.max_text_chars or settings.LONGTAIL_MAX_TEXT_CHARS
+        self.sources = set(Source.objects.filter(project=project).values_list("name", flat=True))
+        self.labels: dict[str, str | None] = {
+            name: parent for name, parent in Label.objects.filter(project=project).values_list("name", "parent__name")
+        }
+        self.external_ids: dict[str, int] = {}  # external_id -> line, in this file
+        self.max_metadata = settings.LONGTAIL_MAX_METADATA_BYTES
+
+    def check(self, line: int, values: dict) -> list[RowError]:
+        errors = []
+        text = values.get("text")
+        if not isinstance(text, str):
+            errors.append(RowError(line, "text", f"must be a string, got {type(text).__name__}"))
+        elif not text.strip():
+            errors.append(RowError(line, "text", "the text is empty"))
+        elif len(text) > self.max_chars:
+            errors.append(RowError(line, "text", f"the text has {len(text):,} characters, over the limit of {self.max_chars:,}"))
+        elif not has_visible_text(text):
+            errors.append(RowError(line, "text", "the text is empty: it holds only whitespace and invisible characters "
+                                                 "(zero-width spaces, joiners, byte order marks, ...)"))
+        metadata = values.get("metadata")
+        if metadata:
+            errors += self._check_metadata(line, metadata)
+        source = values.get("source")
+        if source and source not in self.sources and source not in self.v.new_sources:
+            if not self.project.allow_new_sources:
+                known = ", ".join(sorted(self.sources)) or "none"
+                errors.append(RowError(line, "source", f"unknown source '{source}' (known: {known})"))
+            elif len(source) > 200:
+                errors.append(RowError(line, "source", "a new source name may have at most 200 characters"))
+        errors += self._check_labels(line, values.get("label"), values.get("coarse_label"), dry=True)
+        external_id = values.get("external_id")
+        if external_id and len(external_id) > 200:
+            errors.append(RowError(line, "external_id", "at most 200 characters"))
+        elif external_id and external_id in self.external_ids:
+            errors.append(RowError(line, "external_id", f"duplicate external_id '{external_id}' (also on line {self.external_ids[external_id]})"))
+        if not errors:
+            # Only a row that will be imported claims its external id, new source and new labels.
+            if external_id:
+                self.external_ids[external_id] = line
+            if source and source not in self.sources and self.project.allow_new_sources:
+                self.v.new_sources.add(source)
+            self._check_labels(line, values.get("label"), values.get("coarse_label"), dry=False)
+        return errors
+
+    def _check_metadata(self, line: int, metadata: dict) -> list[RowError]:
+        size = metadata_bytes(metadata)
+        if size <= self.max_metadata:
+            return []
+        largest = max(metadata, key=lambda key: metadata_bytes({key: metadata[key]}))
+        return [RowError(line, largest, f"the row's metadata (the columns other than text, source, external_id, label "
+                                        f"and coarse_label) takes {size:,} bytes as JSON, over the limit of "
+                                        f"{self.max_metadata:,} bytes (LONGTAIL_MAX_METADATA_BYTES); "
+                                        f"'{largest}' is the largest")]
+
+    def _known(self, name: str) -> tuple[bool, str | None]:
+        if name in self.labels:
+            return True, self.labels[name]
+        if name in self.v.new_labels:
+            return True, self.v.new_labels[name]
+        return False, None
+
+    def _check_labels(self, line: int, label: str | None, coarse: str | None, *, dry: bool) -> list[RowError]:
+        """A row may name a fine label (with its coarse parent, optionally), a flat label, or only a
+        coarse label. Unknown names are errors unless the project allows new labels."""
+        if not label and not coarse:
+            return []
+        allow = self.project.allow_new_labels
+        if not label:  # coarse only: the coarse label itself is the answer
+            exists, parent = self._known(coarse)
+            if exists and parent:
+                return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{parent}'), not a coarse one")]
+            if not exists:
+                if not allow:
+                    return [RowError(line, "coarse_label", f"unknown label '{coarse}'{self._known_hint()}")]
+                if not dry:
+                    self.v.new_labels[coarse] = None
+            return []
+        exists, parent = self._known(label)
+        if exists:
+            if coarse and coarse != parent and not (parent is None and coarse == label):
+                has = f"whose parent is '{parent}'" if parent else "which has no parent"
+                return [RowError(line, "coarse_label", f"coarse_label '{coarse}' does not match label '{label}', {has}")]
+            return []
+        if not allow:
+            return [RowError(line, "label", f"unknown label '{label}'{self._known_hint()}")]
+        if len(label) > 200 or (coarse and len(coarse) > 200):
+            return [RowError(line, "label", "a new label name may have at most 200 characters")]
+        if coarse and coarse != label:
+            coarse_exists, coarse_parent = self._known(coarse)
+            if coarse_exists and coarse_parent:
+                return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{coarse_parent}'), not a coarse one")]
+            if not dry:
+                self.v.new_labels.setdefault(coarse, None)
+                self.v.new_labels[label] = coarse
+        elif not dry:
+            self.v.new_labels[label] = None
+        return []
+
+    def _known_hint(self) -> str:
+        names = sorted(self.labels)
+        if not names:
+            return " (the project has no labels yet)"
+        more = f", … {len(names) - 10} more" if len(names) > 10 else ""
+        return f" (known: {', '.join(names[:10])}{more})"
+
+
+def error_cap() -> int:
+    return max(1, settings.LONGTAIL_MAX_REPORTED_ERRORS)
+
+
+def validate(project: Project, path: Path, fmt: str, progress: Progress | None = None) -> Validation:
+    """Pass 1: read the whole file, check every row, keep nothing but what cross-row checks need."""
+    v = Validation()
+    size = max(1, path.stat().st_size)
+    if size > settings.LONGTAIL_MAX_UPLOAD_BYTES:
+        raise FileError(RowError(None, None, f"the file has {size:,} bytes, over the upload limit of "
+                                             f"{settings.LONGTAIL_MAX_UPLOAD_BYTES:,} bytes (LONGTAIL_MAX_UPLOAD_BYTES)"))
+    reader = open_reader(path, fmt)
+    checker = RowValidator(project, v)
+    known_texts = KnownTexts(project)
+    ext_lines: dict[str, int] = {}
+    for ordinal, record in enumerate(reader.records()):
+        v.rows_total += 1
+        errors = list(record.errors)
+        if record.values is not None and not errors:
+            errors = checker.check(record.line, record.values)
+            if not errors and record.values.get("external_id"):
+                ext_lines[record.values["external_id"]] = ordinal
+            elif not errors:
+                known_texts.add(ordinal, record.line, record.values)
+        if errors:
+            _reject(v, ordinal, errors)
+        if progress and v.rows_total % 2000 == 0:
+            progress("validate", reader.bytes_read / size, {"rows_total": v.rows_total, "rows_rejected": len(v.rejected)})
+    if v.rows_total == 0:
+        if fmt == "jsonl":
+            raise FileError(RowError(1, None, "the file has no rows to import: it is empty or holds only blank lines"))
+        raise FileError(RowError(reader.lines.line_no + 1, None, "the file has a header line but no rows to import"))
+    # External ids already in the project: checked in batches once the file is read.
+    ids = list(ext_lines)
+    step = _query_batch()
+    for start in range(0, len(ids), step):
+        taken = Item.objects.filter(project=project, external_id__in=ids[start : start + step]).values_list("external_id", flat=True)
+        for ext in taken:
+            ordinal = ext_lines[ext]
+            line = checker.external_ids[ext]
+            _reject(v, ordinal, [RowError(line, "external_id", f"external_id '{ext}' is already in project '{project.slug}'")])
+    for ordinal, error in known_texts.already_imported():
+        _reject(v, ordinal, [error])
+    v.errors.sort(key=lambda e: (e.line or 0))
+    return v
+
+
+def _query_batch() -> int:
+    step = connection.features.max_query_params or 5000
+    return min(step - 10, 5000)
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+class KnownTexts:
+    """Rows without an external id that an earlier import already brought in: an item of the
+    project has the same text (exactly) and the same source. Looked up by the indexed text_hash
+    once the file is read; only the hashes of such rows are kept meanwhile, and nothing at all
+    while the project has no items."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.active = Item.objects.filter(project=project).exists()
+        self.rows: dict[str, list[tuple[int, int, str | None, bytes]]] = {}  # hash -> (ordinal, line, source, digest)
+
+    def add(self, ordinal: int, line: int, values: dict) -> None:
+        if self.active:
+            text = values["text"]
+            self.rows.setdefault(text_hash(text), []).append((ordinal, line, values.get("source"), _digest(text)))
+
+    def already_imported(self):
+        """(record ordinal, error) for each such row."""
+        hashes = list(self.rows)
+        step = _query_batch()
+        for start in range(0, len(hashes), step):
+            part = hashes[start : start + step]
+            earlier: dict[tuple, tuple[int, str]] = {}
+            found = (Item.objects.filter(project=self.project, text_hash__in=part, import_batch__isnull=False)
+                     .order_by("id").values_list("text_hash", "text", "source__name", "id", "import_batch__filename"))
+            for digest_hex, text, source, item_id, filename in found:
+                earlier.setdefault((digest_hex, _digest(text), source), (item_id, filename))
+            for digest_hex in part:
+                for ordinal, line, source, digest in self.rows[digest_hex]:
+                    hit = earlier.get((digest_hex, digest, source))
+                    if hit:
+                        yield ordinal, RowError(line, "text", (
+                            f"already in project '{self.project.slug}': item {hit[0]}, imported from '{hit[1]}', has "
+                            "the same text and source. Without an external_id, importing the row again would duplicate "
+                            "the item and its label; give rows an external_id to import them as separate items, or "
+                            "import with --skip-invalid (the upload's 'skip invalid rows') to import only the new rows"))
+
+
+def _reject(v: Validation, ordinal: int, errors: list[RowError]) -> None:
+    v.rejected.setdefault(ordinal, []).extend(errors)
+    v.error_count += len(errors)
+    room = error_cap() - len(v.errors)
+    if room > 0:
+        v.errors.extend(errors[:room])
+
+
