@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "labeling.projects.middleware.LoginRequiredMiddleware",
+    "labeling.projects.middleware.ForbiddenPageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -11,6 +11,9 @@ def healthz(request):
     return JsonResponse({"ok": True})
 
 
+# The 403 page says why and links back (ForbiddenPageMiddleware serves it for the pages' refusals).
+handler403 = "labeling.projects.errors.permission_denied"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),

@@ -15,6 +15,9 @@ RETRAIN = "retrain"
 EMBED = "embed"
 # Share of a retrain run's progress bar each stage fills.
 STAGES = {"embed": (0.0, 0.15), "train": (0.15, 0.45), "score": (0.45, 0.9), "plan": (0.9, 1.0)}
+# How the pages name the stage a run recorded last (detail["stage"]).
+STAGE_NAMES = {"queued": "queued", "embed": "embedding", "train": "training", "score": "scoring",
+               "plan": "planning", "done": "done"}
 
 
 def stale_after() -> timedelta:
@@ -100,6 +103,34 @@ def task_runs(project, *, limit: int = 50):
     return TaskRun.objects.filter(project=project).order_by("-created_at", "-id")[:limit]
 
 
+def run_stage(run: TaskRun) -> str:
+    """The stage a run is in (or ended in), as the pages name it."""
+    if run.state == TaskRun.DONE:
+        return "done"
+    stage = (run.detail or {}).get("stage")
+    if stage is None:
+        return "queued" if run.state == TaskRun.PENDING else run.state
+    return STAGE_NAMES.get(stage, str(stage))
+
+
+def run_elapsed_seconds(run: TaskRun) -> float | None:
+    """Seconds since the run was queued (until it finished, for a finished run)."""
+    if run.created_at is None:
+        return None
+    end = run.finished_at or timezone.now()
+    return round(max(0.0, (end - run.created_at).total_seconds()), 1)
+
+
+def retrain_in_flight(project) -> str | None:
+    """Why a wave should not be planned by hand right now (a retrain is pending or running: it
+    plans the next wave itself, with the new model), or None."""
+    run = open_retrain_run(project)
+    if run is None:
+        return None
+    return (f"A retrain is under way (task {run.pk}, {run_stage(run)}, {float(run.progress):.0%}): when it "
+            "finishes it plans and opens the next wave with the new model. Plan by hand after it ends.")
+
+
 def task_run_dict(run: TaskRun) -> dict:
     """The JSON the pages and the API show for a TaskRun."""
     return {
@@ -107,7 +138,9 @@ def task_run_dict(run: TaskRun) -> dict:
         "project": run.project.slug if run.project_id else None,
         "kind": run.kind,
         "state": run.state,
+        "stage": run_stage(run),
         "progress": round(float(run.progress), 4),
+        "elapsed_s": run_elapsed_seconds(run),
         "message": run.message,
         "detail": run.detail,
         "created_at": run.created_at.isoformat() if run.created_at else None,

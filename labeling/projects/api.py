@@ -1,25 +1,18 @@
 """REST API for everything the project and lead pages do. Same rules as the pages: members read,
 leads and admins write; a project the user is not part of answers 404."""
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.loop.runs import task_run_dict
-from labeling.loop.triggers import request_retrain
-from labeling.modeling.models import ModelVersion
 from labeling.modeling.predict import predict_texts
 from labeling.modeling.versions import active_model
-from labeling.waves import selectors as wave_selectors
-from labeling.waves import services as waves
-from labeling.waves.models import Wave
 
-from . import dashboard, selectors, services
+from . import selectors, services
 from .models import Label, Membership, Project, Rule, Source
 from .permissions import can_manage, project_for, visible_projects
 from .serializers import (
@@ -248,121 +241,6 @@ class MemberDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
             services.remove_member(instance)
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from exc
-
-
-# --- waves -------------------------------------------------------------------------------------
-class WaveList(ProjectScoped, generics.GenericAPIView):
-    def get_queryset(self):
-        return Wave.objects.filter(project=self.get_project()).select_related("model_version").order_by("-number")
-
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, slug):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([selectors.wave_dict(w) for w in page])
-
-
-class WaveCurrent(ProjectScoped, APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No current wave.")})
-    def get(self, request, slug):
-        wave = wave_selectors.working_wave(self.get_project())
-        if wave is None:
-            return Response({"detail": "This project has no open or planned wave."}, status=404)
-        return Response(selectors.wave_dict(wave))
-
-
-class WaveComposition(ProjectScoped, APIView):
-    """source × strategy × predicted label counts of one wave."""
-
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, slug, number):
-        wave = get_object_or_404(Wave, project=self.get_project(), number=number)
-        return Response({"wave": wave.number, "rows": wave_selectors.composition_rows(wave),
-                         "planner": wave_selectors.wave_composition(wave)})
-
-
-def _loop_response(action):
-    try:
-        return action()
-    except DjangoValidationError as exc:
-        raise as_drf_error(exc) from exc
-    except ValueError as exc:
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-
-
-class WaveClose(ProjectScoped, APIView):
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
-    def post(self, request, slug, number):
-        wave = get_object_or_404(Wave, project=self.get_project(), number=number)
-
-        def action():
-            if wave.state == Wave.CLOSED:
-                raise ValueError(f"Wave {wave.number} is already closed.")
-            waves.close_wave(wave)
-            wave.refresh_from_db()
-            return Response(selectors.wave_dict(wave))
-
-        return _loop_response(action)
-
-
-class WaveOpen(ProjectScoped, APIView):
-    """Open a planned wave for annotators (one open wave per project)."""
-
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
-    def post(self, request, slug, number):
-        wave = get_object_or_404(Wave, project=self.get_project(), number=number)
-
-        def action():
-            waves.open_wave(wave)
-            wave.refresh_from_db()
-            return Response(selectors.wave_dict(wave))
-
-        return _loop_response(action)
-
-
-class WavePlan(ProjectScoped, APIView):
-    """Plan the next wave now; it opens at once when no other wave is open."""
-
-    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT})
-    def post(self, request, slug):
-        def action():
-            project = self.get_project()
-            wave = waves.plan_next_wave(project)
-            waves.open_wave_if_idle(project, wave)
-            wave.refresh_from_db()
-            return Response(selectors.wave_dict(wave), status=201)
-
-        return _loop_response(action)
-
-
-# --- models, tasks -------------------------------------------------------------------------------
-class ModelList(ProjectScoped, generics.GenericAPIView):
-    """Model versions with their metrics, newest first."""
-
-    def get_queryset(self):
-        return ModelVersion.objects.filter(project=self.get_project()).defer("artifact").order_by("-number")
-
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, slug):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([selectors.model_version_dict(v) for v in page])
-
-
-class ModelRetrain(ProjectScoped, APIView):
-    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
-    def post(self, request, slug):
-        def action():
-            task = request_retrain(self.get_project(), reason="manual")
-            return Response(task_run_dict(task), status=202)
-
-        return _loop_response(action)
-
-
-class DashboardData(ProjectScoped, APIView):
-    lead_required = True
-
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, slug):
-        return Response(dashboard.dashboard_data(self.get_project()))
 
 
 # --- predict -----------------------------------------------------------------------------------

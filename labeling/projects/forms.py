@@ -2,21 +2,27 @@
 same functions as the API, in services.py."""
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms import BaseModelFormSet, modelformset_factory
 
 from learner.rules import compile_rule
 
 from . import services
-from .models import Label, Membership, Project, Rule, Source
+from .models import SETTING_NAMES, Label, Membership, Project, Rule, Source
 
 
 class ProjectCreateForm(forms.Form):
     name = forms.CharField(max_length=200)
     slug = forms.SlugField(help_text="Short name used in addresses, e.g. support-tickets.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    labels = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
-                             help_text="One label per line; edit details afterwards.")
+    labels = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "billing\nbilling > refund\nbilling > invoice\nlogin"}),
+        required=False,
+        help_text="One label per line; “billing > refund” makes refund a fine label under billing. "
+                  "Hotkeys 1–9, then letters, are assigned in this order; edit details afterwards.")
+    other_label = forms.BooleanField(
+        required=False, initial=True, label="Add an “Other” label (hotkey 0) for items no label fits",
+        help_text="A line named Other is used as that label instead.")
     sources = forms.CharField(required=False, help_text="Comma-separated source names; quotas start equal.")
 
     def clean_slug(self):
@@ -25,7 +31,16 @@ class ProjectCreateForm(forms.Form):
             raise ValidationError(f"A project with the slug “{slug}” already exists.")
         return slug
 
+    def clean_labels(self):
+        text = self.cleaned_data.get("labels", "")
+        try:
+            services.parse_label_lines(text.splitlines())
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["labels"]) from None
+        return text
+
     def label_names(self) -> list[str]:
+        """The label lines as typed (services.create_project reads the hierarchy syntax)."""
         return [line.strip() for line in self.cleaned_data.get("labels", "").splitlines() if line.strip()]
 
     def source_names(self) -> list[str]:
@@ -48,8 +63,13 @@ class ProjectSettingsForm(forms.ModelForm):
         mix = self.instance.strategy_mix or {}
         for name in services.STRATEGIES:
             self.fields[f"mix_{name}"].initial = mix.get(name, 0.0)
+        for name, label in SETTING_NAMES.items():
+            if name in self.fields:
+                self.fields[name].label = label
 
     def clean(self):
+        # The range and order checks are the model's (models.settings_errors, run by the
+        # ModelForm's model validation); the strategy mix total is checked here, as the API does.
         data = super().clean()
         mix = {name: data.get(f"mix_{name}") for name in services.STRATEGIES}
         if None not in mix.values() and data.get("random_share") is not None:
@@ -58,6 +78,16 @@ class ProjectSettingsForm(forms.ModelForm):
             except ValidationError as exc:
                 self.add_error(None, exc.message_dict["strategy_mix"])
         return data
+
+    def error_summary(self) -> list[tuple[str, str]]:
+        """(field, message) of every error, each message naming its field."""
+        rows = [("", message) for message in self.non_field_errors()]
+        for name, messages in self.errors.items():
+            if name == NON_FIELD_ERRORS:
+                continue
+            label = str(self.fields[name].label) if name in self.fields else name
+            rows += [(name, m if m.startswith(label) else f"{label}: {m}") for m in messages]
+        return rows
 
     def changes(self) -> dict:
         data = {field: self.cleaned_data[field] for field in self.Meta.fields}
@@ -193,7 +223,8 @@ class RuleForm(forms.ModelForm):
 
 class MemberForm(forms.Form):
     username = forms.CharField(max_length=150)
-    role = forms.ChoiceField(choices=Membership.ROLES)
+    # Most people a lead adds label; making someone a lead is the deliberate choice.
+    role = forms.ChoiceField(choices=Membership.ROLES, initial=Membership.ANNOTATOR)
 
     def clean_username(self):
         username = self.cleaned_data["username"].strip()

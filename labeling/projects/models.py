@@ -60,10 +60,77 @@ class Project(models.Model):
         return self.name
 
     def clean(self):
-        if self.band_low >= self.band_high:
-            raise ValidationError({"band_high": "The band's upper bound must exceed its lower bound."})
-        if self.review_share_min > self.review_share_max:
-            raise ValidationError({"review_share_max": "Maximum review share is below the minimum."})
+        errors = settings_errors(self)
+        if errors:
+            raise ValidationError(errors)
+
+
+# Human names of the settings, for messages that name the field as the settings page shows it.
+SETTING_NAMES = {
+    "wave_size": "Wave size", "batch_size": "Batch size", "band_low": "Uncertainty band: low",
+    "band_high": "Uncertainty band: high", "rare_threshold": "Rare threshold", "random_share": "Random share",
+    "review_share_min": "Review share: minimum", "review_share_max": "Review share: maximum",
+    "double_label_share": "Double-labeled share", "overlap": "Overlap", "label_cap_share": "Per-label share cap",
+    "label_budget": "Label budget", "retrain_every": "Retrain every N labels", "fine_floor": "Fine-label floor",
+    "near_dup_threshold": "Near-duplicate threshold", "max_text_chars": "Maximum text length",
+}
+# (field, lowest, highest, lowest allowed itself, highest allowed itself); None: no bound.
+SETTING_RANGES = [
+    ("wave_size", 1, None, True, True), ("rare_threshold", 1, None, True, True), ("overlap", 1, None, True, True),
+    ("max_text_chars", 1, None, True, True), ("label_budget", 1, None, True, True),
+    ("retrain_every", 1, None, True, True),
+    ("band_low", 0.0, 1.0, False, False), ("band_high", 0.0, 1.0, False, False),
+    ("random_share", 0.0, 1.0, True, True), ("review_share_min", 0.0, 1.0, True, True),
+    ("review_share_max", 0.0, 1.0, True, True), ("double_label_share", 0.0, 1.0, True, True),
+    ("label_cap_share", 0.0, 1.0, False, True), ("fine_floor", 0.0, 1.0, True, True),
+    ("near_dup_threshold", 0.0, 1.0, False, True),
+]
+
+
+def _range_text(low, high, low_in: bool, high_in: bool) -> str:
+    if high is None:
+        return f"at least {low:g}" if low_in else f"above {low:g}"
+    if low_in and high_in:
+        return f"between {low:g} and {high:g}"
+    if not low_in and not high_in:
+        return f"strictly between {low:g} and {high:g}"
+    return f"above {low:g} and at most {high:g}" if high_in else f"at least {low:g} and below {high:g}"
+
+
+def settings_errors(values) -> dict[str, str]:
+    """Every way a project's settings can break the loop, as {field: message naming the field}.
+    ``values`` is a Project or anything with the same attributes (the API checks a PATCH merged
+    with the stored project). The model's clean(), the settings form and the API serializer all
+    call this, so the page and the API refuse the same values with the same words. The strategy
+    mix total is checked beside it (labeling.projects.services.check_strategy_mix)."""
+    errors: dict[str, str] = {}
+    for field, low, high, low_in, high_in in SETTING_RANGES:
+        value = getattr(values, field, None)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue  # empty optional settings (budget, retrain_every); type errors are the field's own
+        below = value < low if low_in else value <= low
+        above = high is not None and (value > high if high_in else value >= high)
+        if below or above:
+            errors[field] = (f"{SETTING_NAMES[field]} must be {_range_text(low, high, low_in, high_in)}; "
+                             f"got {value:g}.")
+    wave, batch = getattr(values, "wave_size", None), getattr(values, "batch_size", None)
+    if isinstance(batch, int) and isinstance(wave, int):
+        if batch < 1:
+            errors["batch_size"] = f"Batch size must be between 1 and the wave size ({wave}); got {batch}."
+        elif wave >= 1 and batch > wave:
+            errors["batch_size"] = (f"Batch size ({batch}) cannot exceed the wave size ({wave}): "
+                                    "a batch is a slice of a wave.")
+    low, high = getattr(values, "band_low", None), getattr(values, "band_high", None)
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)) and "band_low" not in errors \
+            and "band_high" not in errors and low >= high:
+        errors["band_high"] = (f"Uncertainty band: high ({high:g}) must be above the low end ({low:g}); "
+                               "the band is the range of predicted probability that counts as unsure.")
+    smin, smax = getattr(values, "review_share_min", None), getattr(values, "review_share_max", None)
+    if isinstance(smin, (int, float)) and isinstance(smax, (int, float)) and smin > smax \
+            and "review_share_max" not in errors:
+        errors["review_share_max"] = (f"Review share: maximum ({smax:g}) is below the minimum ({smin:g}); "
+                                      "set the maximum at or above the minimum.")
+    return errors
 
 
 class Label(models.Model):
@@ -126,6 +193,10 @@ class Rule(models.Model):
         return f"{self.kind}:{self.pattern} → {self.label}"
 
     def clean(self):
+        if not self.pattern:
+            # The field's own check reports an empty pattern; a pattern the form already refused
+            # (an invalid regex) is not on the instance and must not show a second, false error.
+            return
         try:
             compile_rule(self.kind, self.pattern)
         except ValueError as exc:

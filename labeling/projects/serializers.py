@@ -1,10 +1,14 @@
-"""API shapes. Validation that spans rows lives in services.py and is shared with the pages."""
+"""API shapes. Validation that spans rows lives in services.py and is shared with the pages; the
+settings' own checks are the model's (models.settings_errors), shared with the settings page."""
+from types import SimpleNamespace
+
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from .models import Label, Membership, Project, Rule, Source
+from .models import Label, Membership, Project, Rule, Source, settings_errors
 from .permissions import role_in
-from .services import SETTINGS_FIELDS
+from .services import SETTINGS_FIELDS, check_strategy_mix
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -19,13 +23,35 @@ class ProjectSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return role_in(request.user, project) if request else None
 
+    def validate(self, attrs):
+        """The settings as they would be after this change (a PATCH merged with the stored
+        project), checked as the settings page checks them: 400 with a message per field."""
+        attrs = super().validate(attrs)
+        stored = {f: getattr(self.instance, f) for f in SETTINGS_FIELDS} if self.instance else {}
+        merged = SimpleNamespace(**{**stored, **attrs})
+        errors = settings_errors(merged)
+        if getattr(merged, "random_share", None) is not None and "random_share" not in errors:
+            try:
+                check_strategy_mix(getattr(merged, "strategy_mix", None) or {}, merged.random_share)
+            except DjangoValidationError as exc:
+                errors.update({k: " ".join(v) for k, v in exc.message_dict.items()})
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
+        return attrs
+
 
 class ProjectCreateSerializer(serializers.Serializer):
     slug = serializers.SlugField()
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    labels = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=401), required=False, default=list,
+        help_text="Label names; “billing > refund” makes refund a fine label under billing. Hotkeys 1-9, "
+                  "then letters, are assigned in this order.")
     sources = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
+    other_label = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Add an Other label (hotkey 0) for items no label fits; a label named Other is marked as it.")
 
 
 class LabelSerializer(serializers.ModelSerializer):

@@ -88,19 +88,94 @@ def can_create_projects(user) -> bool:
     return user.is_superuser or Membership.objects.filter(user=user, role=Membership.LEAD).exists()
 
 
+# Hotkeys handed out to a new project's labels in order ("0" is the Other label's: none of these).
+HOTKEY_ORDER = "123456789qwertyuiopasdfghjklzxcvbnm"
+OTHER_HOTKEY = "0"
+OTHER_NAMES = ("other", "none of these")
+HIERARCHY_SEPARATOR = ">"
+LABEL_NAME_MAX = Label._meta.get_field("name").max_length
+
+
+def parse_label_lines(lines) -> list[tuple[str, str | None]]:
+    """Label lines of the new-project form (and API): "billing" is a label, "billing > refund" a
+    fine label refund under the coarse label billing (created once, however often it is named).
+    Returns [(name, parent name or None)], each coarse label before its fine ones. A bad line is
+    refused with its line number."""
+    rows: dict[str, str | None] = {}
+    where: dict[str, int] = {}
+    errors = []
+    for number, line in enumerate(lines, start=1):
+        if not line or not line.strip():
+            continue
+        parts = [part.strip() for part in line.split(HIERARCHY_SEPARATOR)]
+        if len(parts) > 2:
+            errors.append(f"Line {number} (“{line.strip()}”): labels have two levels, coarse > fine.")
+            continue
+        if not all(parts):
+            errors.append(f"Line {number} (“{line.strip()}”): a name is missing on one side of “>”.")
+            continue
+        if any(len(part) > LABEL_NAME_MAX for part in parts):
+            errors.append(f"Line {number}: a label name has at most {LABEL_NAME_MAX} characters.")
+            continue
+        if len(parts) == 1:
+            name, parent = parts[0], None
+        else:
+            parent, name = parts
+            if rows.get(parent) is not None:
+                errors.append(f"Line {number}: “{parent}” is a fine label (line {where[parent]}), "
+                              "so it cannot have fine labels under it.")
+                continue
+            rows.setdefault(parent, None)
+            where.setdefault(parent, number)
+        if name in rows and rows[name] != parent:
+            errors.append(f"Line {number}: “{name}” is already named on line {where[name]}; "
+                          "label names are unique within a project.")
+            continue
+        if name not in rows:
+            rows[name], where[name] = parent, number
+    if errors:
+        raise ValidationError({"labels": errors})
+    coarse = [name for name, parent in rows.items() if parent is None]
+    ordered = []
+    for name in coarse:
+        ordered.append((name, None))
+        ordered += [(fine, parent) for fine, parent in rows.items() if parent == name]
+    return ordered
+
+
+def _create_labels(project: Project, rows: list[tuple[str, str | None]], *, other_label: bool) -> None:
+    """Labels in order with hotkeys 1-9, then letters; the Other label (named so, or added when
+    ``other_label``) is marked as such and gets 0, the annotators' "none of these" key."""
+    other = next((name for name, parent in rows if parent is None and name.lower() in OTHER_NAMES), None)
+    if other is None and other_label:
+        rows = [*rows, ("Other", None)]
+        other = "Other"
+    keys = iter(HOTKEY_ORDER)
+    created: dict[str, Label] = {}
+    for order, (name, parent) in enumerate(rows):
+        is_other = name == other
+        hotkey = OTHER_HOTKEY if is_other else next(keys, "")
+        created[name] = Label.objects.create(
+            project=project, name=name, order=order, hotkey=hotkey, is_other=is_other,
+            parent=created[parent] if parent else None,
+            description="Items that none of the other labels fits." if is_other else "")
+
+
 @transaction.atomic
-def create_project(user, *, slug: str, name: str, description: str = "", labels=(), sources=()) -> Project:
-    """A new project with its creator as lead. labels / sources: names (sources share quota evenly)."""
+def create_project(user, *, slug: str, name: str, description: str = "", labels=(), sources=(),
+                   other_label: bool = False) -> Project:
+    """A new project with its creator as lead. labels: lines as parse_label_lines reads them
+    ("coarse > fine"); sources: names (they share the quota evenly)."""
     if Project.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": f"A project with the slug “{slug}” already exists."})
+    label_rows = parse_label_lines(labels)
     project = Project(slug=slug, name=name, description=description)
     project.full_clean()
     project.save()
     sources = [s.strip() for s in sources if s and s.strip()] or ["default"]
     for source_name in dict.fromkeys(sources):
         Source.objects.create(project=project, name=source_name, quota=round(1.0 / len(set(sources)), 6))
-    for order, label_name in enumerate(dict.fromkeys(n.strip() for n in labels if n and n.strip())):
-        Label.objects.create(project=project, name=label_name, order=order)
+    _create_labels(project, label_rows, other_label=other_label)
     Membership.objects.create(user=user, project=project, role=Membership.LEAD)
     return project
 

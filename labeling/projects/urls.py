@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, api_waves, views
 
 P = "p/<slug:slug>/"
 A = "api/projects/<slug:slug>/"
@@ -32,14 +32,14 @@ urlpatterns = [
     path(A + "rules/<int:pk>/", api.RuleDetail.as_view(), name="api-rule"),
     path(A + "members/", api.MemberList.as_view(), name="api-members"),
     path(A + "members/<int:pk>/", api.MemberDetail.as_view(), name="api-member"),
-    path(A + "waves/", api.WaveList.as_view(), name="api-waves"),
-    path(A + "waves/current/", api.WaveCurrent.as_view(), name="api-wave-current"),
-    path(A + "waves/plan/", api.WavePlan.as_view(), name="api-wave-plan"),
-    path(A + "waves/<int:number>/composition/", api.WaveComposition.as_view(), name="api-wave-composition"),
-    path(A + "waves/<int:number>/close/", api.WaveClose.as_view(), name="api-wave-close"),
-    path(A + "waves/<int:number>/open/", api.WaveOpen.as_view(), name="api-wave-open"),
-    path(A + "models/", api.ModelList.as_view(), name="api-models"),
-    path(A + "models/retrain/", api.ModelRetrain.as_view(), name="api-retrain"),
-    path(A + "dashboard/", api.DashboardData.as_view(), name="api-dashboard"),
+    path(A + "waves/", api_waves.WaveList.as_view(), name="api-waves"),
+    path(A + "waves/current/", api_waves.WaveCurrent.as_view(), name="api-wave-current"),
+    path(A + "waves/plan/", api_waves.WavePlan.as_view(), name="api-wave-plan"),
+    path(A + "waves/<int:number>/composition/", api_waves.WaveComposition.as_view(), name="api-wave-composition"),
+    path(A + "waves/<int:number>/close/", api_waves.WaveClose.as_view(), name="api-wave-close"),
+    path(A + "waves/<int:number>/open/", api_waves.WaveOpen.as_view(), name="api-wave-open"),
+    path(A + "models/", api_waves.ModelList.as_view(), name="api-models"),
+    path(A + "models/retrain/", api_waves.ModelRetrain.as_view(), name="api-retrain"),
+    path(A + "dashboard/", api_waves.DashboardData.as_view(), name="api-dashboard"),
     path(A + "predict/", api.Predict.as_view(), name="api-predict"),
 ]

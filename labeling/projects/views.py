@@ -6,8 +6,9 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling.loop.runs import task_run_dict, task_runs
+from labeling.loop.runs import open_retrain_run, retrain_in_flight, run_stage, task_run_dict, task_runs
 from labeling.loop.triggers import request_retrain
+from labeling.modeling.models import TaskRun
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
@@ -53,7 +54,7 @@ def project_create(request):
             project = services.create_project(
                 request.user, slug=form.cleaned_data["slug"], name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"], labels=form.label_names(),
-                sources=form.source_names())
+                sources=form.source_names(), other_label=form.cleaned_data["other_label"])
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -146,11 +147,13 @@ def project_waves(request, slug):
     project = project_for(request.user, slug, manage=True)
     wave = wave_selectors.working_wave(project)
     composition = wave_selectors.composition_rows(wave) if wave else []
+    live = open_retrain_run(project)
     return _lead_page(
         request, project, "projects/waves.html", wave=selectors.wave_dict(wave) if wave else None,
         composition=composition, tasks=[task_run_dict(t) for t in task_runs(project, limit=20)],
         waves=[selectors.wave_dict(w, with_progress=False) for w in project.waves.order_by("-number")[:20]],
         active_model=active_model(project), budget=selectors.budget_or_none(project),
+        live_run=task_run_dict(live) if live else None,
     )
 
 
@@ -175,6 +178,17 @@ def _loop_action(request, slug, action):
     return redirect("project-waves", slug=slug)
 
 
+def _retrain_text(run) -> str:
+    """What a retrain request did, from the run as it is now (in-process it may have finished)."""
+    run.refresh_from_db()
+    if run.state == TaskRun.DONE:
+        return f"Retrain finished (task {run.pk}). {run.message}"
+    if run.state == TaskRun.FAILED:
+        raise ValueError(f"Retrain failed (task {run.pk}): {run.message}")
+    return (f"Retraining (task {run.pk}, {run_stage(run)}): the new model then plans and opens the next wave. "
+            "Progress is shown under Background tasks.")
+
+
 @require_POST
 def wave_close(request, slug):
     def action(project):
@@ -182,6 +196,8 @@ def wave_close(request, slug):
         if wave is None:
             raise ValueError("There is no open wave to close.")
         waves.close_wave(wave)
+        if request.POST.get("retrain"):
+            return f"Wave {wave.number} closed. " + _retrain_text(request_retrain(project, reason="wave_closed"))
         return f"Wave {wave.number} closed."
 
     return _loop_action(request, slug, action)
@@ -190,6 +206,9 @@ def wave_close(request, slug):
 @require_POST
 def wave_plan(request, slug):
     def action(project):
+        busy = retrain_in_flight(project)
+        if busy:
+            raise ValueError(busy)
         wave = waves.plan_next_wave(project)
         if waves.open_wave_if_idle(project, wave):
             return f"Wave {wave.number} planned ({wave.size} items) and opened for annotators."
@@ -214,7 +233,6 @@ def wave_open(request, slug):
 @require_POST
 def model_retrain(request, slug):
     def action(project):
-        task = request_retrain(project, reason="manual")
-        return f"Retraining requested (task {task.pk}, {task.state})."
+        return _retrain_text(request_retrain(project, reason="manual"))
 
     return _loop_action(request, slug, action)

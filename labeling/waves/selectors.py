@@ -7,6 +7,7 @@ from django.db.models import Count, F, Q, Sum
 
 from labeling.annotations.models import Annotation
 from labeling.annotations.selectors import resolve_item_labels
+from labeling.items.models import Item
 from labeling.projects.models import Label
 
 from .models import Wave, WaveItem
@@ -126,3 +127,32 @@ def budget_status(project) -> dict:
         return {"budget": None, "used": used, "left": None, "spent": False}
     left = max(0, budget - used)
     return {"budget": budget, "used": used, "left": left, "spent": left <= 0}
+
+
+
+def why_nothing_to_plan(project) -> str:
+    """The real reason a plan came out empty, from the pool's counts: what is answered, excluded,
+    in which unfinished wave, and what waits only as a duplicate of a labeled item."""
+    items = Item.objects.filter(project=project)
+    total = items.count()
+    if total == 0:
+        return f"Project {project.slug!r} has no items yet: import some on the import page first."
+    answered = set(Annotation.objects.filter(project=project, undone=False).values_list("item_id", flat=True))
+    excluded = set(items.filter(excluded=True).values_list("id", flat=True))
+    in_waves: dict[int, set[int]] = {}
+    for number, state, item_id in (WaveItem.objects.filter(wave__project=project,
+                                                           wave__state__in=[Wave.PLANNED, Wave.OPEN])
+                                   .values_list("wave__number", "wave__state", "item_id")):
+        in_waves.setdefault((number, state), set()).add(item_id)
+    busy = answered | excluded | set().union(*in_waves.values())
+    waiting = total - len(busy)
+    parts = [f"{len(answered)} answered"]
+    parts += [f"{len(ids)} in wave {number} ({state})" for (number, state), ids in sorted(in_waves.items())]
+    parts.append(f"{len(excluded)} excluded by a lead")
+    text = f"Nothing to plan in {project.slug!r}: of {total} items, " + ", ".join(parts) + "."
+    if waiting > 0:
+        return (text + f" The other {waiting} are exact or near duplicates of answered or picked items; "
+                "the planner takes one item per duplicate group.")
+    if in_waves:
+        return text + " No item is left to plan until a wave is closed (its unanswered items return to the pool)."
+    return text + " No item is left to plan: import more items."

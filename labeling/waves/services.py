@@ -76,6 +76,10 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
     """
     timings: dict[str, float] = {}
     requested = int(size or project.wave_size)
+    if requested < 1:
+        # Settings refuse this now; a project saved before that check may still hold it.
+        raise NothingToPlan(f"The wave size of {project.slug!r} is {requested}: set a wave size of at least 1 "
+                            "on the settings page.")
     n = _wave_items_for_budget(project, requested)
     version = active_model(project)
     pinned = pool.pinned_items(project)[:n]
@@ -91,7 +95,7 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
     plan.report["pinned"] = len(pinned)
     timings["plan"] = round(time.perf_counter() - t, 3)
     if not plan.picks:
-        raise PoolExhausted(f"No item of {project.slug!r} is left to plan: every item is labeled or in a wave.")
+        raise PoolExhausted(selectors.why_nothing_to_plan(project))
     t = time.perf_counter()
     wave = _persist(project, plan, snapshot, version, requested=requested, seed=seed)
     timings["persist"] = round(time.perf_counter() - t, 3)

@@ -1,4 +1,5 @@
-/* Lead pages: live quota total, rule preview, task polling, export options.
+/* Lead pages: live quota total, rule preview, task polling (stage, time, live-run buttons), confirm
+   dialogs for destructive actions, export options.
    User text is always inserted with textContent, never innerHTML. */
 (function () {
   "use strict";
@@ -74,22 +75,29 @@
   // --- waves page: poll task state and wave progress ---------------------------------------------
   const tasks = document.getElementById("tasks");
   if (tasks && tasks.dataset.pollUrl) {
+    let wasLive = tasks.dataset.live === "1";
+    const liveNote = document.getElementById("live-run");
+    const seconds = function (s) { return s === null || s === undefined ? "" : Math.round(s) + " s"; };
     const render = function (data) {
       const body = tasks.querySelector("tbody");
       body.textContent = "";
       if (!data.tasks.length) {
         const tr = body.insertRow();
         const td = tr.insertCell();
-        td.colSpan = 4; td.className = "muted"; td.textContent = "No tasks yet.";
+        td.colSpan = 6; td.className = "muted"; td.textContent = "No tasks yet.";
       }
       data.tasks.forEach(function (t) {
         const tr = body.insertRow();
         tr.dataset.state = t.state;
         tr.insertCell().textContent = t.kind;
         tr.insertCell().textContent = t.state;
+        const stage = tr.insertCell();
+        stage.className = "stage"; stage.textContent = t.stage;
         const bar = document.createElement("progress");
         bar.max = 1; bar.value = t.progress;
         tr.insertCell().appendChild(bar);
+        const time = tr.insertCell();
+        time.className = "elapsed"; time.textContent = seconds(t.elapsed_s);
         tr.insertCell().textContent = t.message;
       });
       if (data.wave) {
@@ -100,16 +108,48 @@
         if (totalCell) totalCell.textContent = data.wave.progress.total;
         if (bar) bar.value = data.wave.progress.share;
       }
+      const live = data.tasks.find(function (t) {
+        return t.kind === "retrain" && (t.state === "pending" || t.state === "running");
+      });
+      document.querySelectorAll("[data-live-disable]").forEach(function (button) { button.disabled = !!live; });
+      if (liveNote) {
+        liveNote.hidden = !live;
+        liveNote.textContent = live ? "Retrain under way: " + live.stage + ", " + seconds(live.elapsed_s) +
+          " so far. It plans and opens the next wave when it finishes." : "";
+      }
+      if (wasLive && !live) { window.location.reload(); return; }  // show the wave it planned
+      wasLive = !!live;
       const busy = data.tasks.some(function (t) { return t.state === "pending" || t.state === "running"; });
-      setTimeout(poll, busy ? 2000 : 10000);
+      setTimeout(poll, busy ? 1500 : 10000);
     };
     const poll = function () {
       fetch(tasks.dataset.pollUrl, {credentials: "same-origin", headers: {"Accept": "application/json"}})
         .then(function (r) { return r.json(); }).then(render)
         .catch(function () { setTimeout(poll, 15000); });
     };
-    setTimeout(poll, 1000);
+    setTimeout(poll, wasLive ? 500 : 1000);
   }
+
+  // --- destructive actions ask first; long actions say they are working ---------------------------
+  document.addEventListener("submit", function (e) {
+    const form = e.target;
+    let question = form.dataset.confirm || "";
+    const ticked = Array.prototype.filter.call(form.querySelectorAll("input[name$='-DELETE']"),
+                                               function (box) { return box.checked; });
+    if (ticked.length) {
+      const names = ticked.map(function (box) {
+        const name = box.closest("tr") && box.closest("tr").querySelector("input[name$='-name']");
+        return name ? name.value : "";
+      }).filter(Boolean);
+      question = "Delete " + ticked.length + (form.dataset.things ? " " + form.dataset.things : "") +
+        (names.length ? " (" + names.join(", ") + ")" : "") + "? This cannot be undone.";
+    }
+    if (question && !window.confirm(question)) { e.preventDefault(); return; }
+    if (form.dataset.busyText) {
+      const button = form.querySelector("button[type=submit]");
+      if (button) { button.disabled = true; button.textContent = form.dataset.busyText; }
+    }
+  });
 
   // --- export: the duplicates option travels with the download links -----------------------------
   const dup = document.getElementById("include-duplicates");
