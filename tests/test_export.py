@@ -124,7 +124,7 @@ def rows_of(project, fmt="jsonl", **kwargs):
 def test_jsonl_rows(world, labeled):
     rows = rows_of(world["alpha"])
     assert len(rows) == 44  # 40 + formula + minus + voted + settled; not undone / skipped / unlabeled
-    assert all(list(r) == csv_format.COLUMNS for r in rows)  # same keys, same order, every line
+    assert all(list(r) == [*csv_format.COLUMNS, "metadata"] for r in rows)  # same keys, same order, every line
     by_id = {r["item_id"]: r for r in rows}
     assert labeled["undone"].pk not in by_id and labeled["skipped"].pk not in by_id
     voted = by_id[labeled["voted"].pk]
@@ -171,7 +171,7 @@ def test_exports_load_with_pandas(world, labeled, tmp_path):
     path = tmp_path / "labels.jsonl"
     path.write_text("".join(services.stream_export(world["alpha"], "jsonl")), encoding="utf-8")
     frame = pandas.read_json(path, lines=True)
-    assert list(frame.columns) == csv_format.COLUMNS and len(frame) == 44
+    assert list(frame.columns) == [*csv_format.COLUMNS, "metadata"] and len(frame) == 44
     csv_path = tmp_path / "labels.csv"
     csv_path.write_text("".join(services.stream_export(world["alpha"], "csv")), encoding="utf-8")
     frame = pandas.read_csv(csv_path)
@@ -185,7 +185,7 @@ def test_duplicates_optionally_inherit_the_label(world, labeled):
     settled = next(r for r in rows if r["item_id"] == labeled["settled"].pk)
     for row in dups:
         assert row["label"] == "card fraud" and row["split"] == settled["split"]
-        assert list(row) == csv_format.COLUMNS
+        assert list(row) == [*csv_format.COLUMNS, "metadata"]
     assert len(rows_of(world["alpha"])) == len(rows) - 2
 
 
@@ -291,3 +291,94 @@ def test_model_bundle(client, world, tmp_path):
     out = tmp_path / "model.zip"
     call_command("export_model", "alpha", "--out", str(out))
     assert zipfile.ZipFile(out).read("head.bin") == bytes(version.artifact)
+
+
+# --- fidelity: metadata, skip reasons, open disagreements, the formula guard, loaders ---------------
+@pytest.fixture
+def rich(world, labeled):
+    """labeled, plus metadata, a skip beside a label, an open and a settled disagreement."""
+    from labeling.annotations.models import ReviewTask
+
+    alpha = world["alpha"]
+    first, voted, settled = labeled["items"][1], labeled["voted"], labeled["settled"]
+    Item.objects.filter(pk=first.pk).update(metadata={"channel": "web", "priority": 2, "note": "=1+1"})
+    Item.objects.filter(pk=voted.pk).update(metadata={"channel": "app", "thread": {"replies": 3}})
+    Annotation.objects.create(project=alpha, item=first, annotator=world["bob"], skipped=True,
+                              skip_reason="not English", client_id=uuid.uuid4())
+    ReviewTask.objects.create(project=alpha, item=voted, reason=ReviewTask.DISAGREEMENT)
+    ReviewTask.objects.create(project=alpha, item=settled, reason=ReviewTask.DISAGREEMENT, resolved_at=timezone.now())
+    return {**labeled, "first": first}
+
+
+def test_metadata_skip_reasons_and_open_disagreements_are_exported(world, rich):
+    by_id = {r["item_id"]: r for r in rows_of(world["alpha"])}
+    first, voted, settled = by_id[rich["first"].pk], by_id[rich["voted"].pk], by_id[rich["settled"].pk]
+    assert first["metadata"] == {"channel": "web", "priority": 2, "note": "=1+1"}  # JSONL: as stored
+    assert first["skip_reasons"] == [{"annotator": "bob", "reason": "not English"}]
+    assert first["label"] == "card fraud" and first["disputed"] is False
+    assert voted["disputed"] is True and voted["label"] == "phishing"
+    assert sorted((v["annotator"], v["label"]) for v in voted["votes"]) == [
+        ("ann", "phishing"), ("bob", "phishing"), ("cat", "payments")]
+    assert settled["disputed"] is False and settled["label_source"] == "adjudication"
+    assert by_id[rich["items"][5].pk]["metadata"] == {} and by_id[rich["items"][5].pk]["skip_reasons"] == []
+
+    rows = rows_of(world["alpha"], "csv")
+    assert list(rows[0]) == [*csv_format.COLUMNS, "meta.channel", "meta.note", "meta.priority", "meta.thread"]
+    csv_by_id = {int(r["item_id"]): r for r in rows}
+    first_csv, voted_csv = csv_by_id[rich["first"].pk], csv_by_id[rich["voted"].pk]
+    assert (first_csv["meta.channel"], first_csv["meta.priority"], first_csv["meta.thread"]) == ("web", "2", "")
+    assert first_csv["meta.note"] == "'=1+1"  # metadata is guarded like the text
+    assert json.loads(voted_csv["meta.thread"]) == {"replies": 3}
+    assert voted_csv["disputed"] == "true" and first_csv["disputed"] == "false"
+    assert len(json.loads(voted_csv["votes"])) == 3
+    assert json.loads(first_csv["skip_reasons"]) == [{"annotator": "bob", "reason": "not English"}]
+
+
+def test_formula_guard_can_be_switched_off_everywhere(client, world, rich, tmp_path):
+    formula = rich["formula"].pk
+    raw = {int(r["item_id"]): r for r in rows_of(world["alpha"], "csv", neutralise_formulas=False)}
+    assert raw[formula]["text"] == "=HYPERLINK(\"http://evil\")" and raw[rich["first"].pk]["meta.note"] == "=1+1"
+    guarded = {int(r["item_id"]): r for r in rows_of(world["alpha"], "csv")}
+    assert guarded[formula]["text"] == "'=HYPERLINK(\"http://evil\")"
+    # JSONL never changes a text, whichever the option.
+    assert rows_of(world["alpha"], neutralise_formulas=True) == rows_of(world["alpha"], neutralise_formulas=False)
+
+    client.force_login(world["lead"])
+    page = client.get("/p/alpha/export/").content.decode()
+    assert 'id="neutralise-formulas"' in page and "CSV injection" in page and "--no-neutralise-formulas" in page
+    body = b"".join(client.get("/p/alpha/export/labels.csv?neutralise_formulas=0").streaming_content).decode()
+    assert "\n" + str(formula) + ",," + '"=HYPERLINK(""http://evil"")"' in body.replace("\r\n", "\n")
+    api = APIClient()
+    api.force_authenticate(world["lead"])
+    body = b"".join(api.get("/api/projects/alpha/export/csv/?neutralise_formulas=false").streaming_content).decode()
+    assert '"=HYPERLINK(""http://evil"")"' in body and "'=HYPERLINK" not in body
+    body = b"".join(api.get("/api/projects/alpha/export/csv/").streaming_content).decode()
+    assert "'=HYPERLINK" in body
+    out = tmp_path / "raw.csv"
+    call_command("export_labels", "alpha", "--format", "csv", "--out", str(out), "--no-neutralise-formulas")
+    with open(out, newline="", encoding="utf-8") as handle:
+        assert {int(r["item_id"]): r["text"] for r in csv.DictReader(handle)}[formula] == "=HYPERLINK(\"http://evil\")"
+
+
+def test_jsonl_loads_with_datasets_and_pandas_offline(world, rich, tmp_path, monkeypatch):
+    import pandas
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import datasets  # heavy (pyarrow); only this test needs it
+
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(services.stream_export(world["alpha"], "jsonl", include_duplicates=True)), encoding="utf-8")
+    expected = rows_of(world["alpha"], include_duplicates=True)
+    loaded = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
+    assert loaded.num_rows == len(expected) == 46
+    assert loaded.column_names == [*csv_format.COLUMNS, "metadata"]
+    by_id = {row["item_id"]: row for row in loaded}
+    assert by_id[rich["formula"].pk]["text"] == "=HYPERLINK(\"http://evil\")"
+    assert by_id[rich["voted"].pk]["disputed"] is True and len(by_id[rich["voted"].pk]["votes"]) == 3
+    assert by_id[rich["first"].pk]["skip_reasons"] == [{"annotator": "bob", "reason": "not English"}]
+    assert by_id[rich["first"].pk]["metadata"]["channel"] == "web"
+    assert [row["label"] for row in loaded] == [row["label"] for row in expected]
+
+    frame = pandas.read_json(path, lines=True)
+    assert len(frame) == 46 and frame.set_index("item_id").loc[rich["voted"].pk, "disputed"]
+    assert frame.set_index("item_id").loc[rich["first"].pk, "metadata"]["priority"] == 2

@@ -7,22 +7,29 @@ from rest_framework.views import APIView
 
 from labeling.projects.permissions import project_for
 
-from .views import labels_download, model_download
+from .views import flag, labels_download, model_download
 
 
 class ExportLabels(APIView):
     """Every labeled item with label, coarse label, annotators, agreement, wave, strategy,
-    inclusion probability, duplicate group and a reproducible group-aware split (streamed)."""
+    inclusion probability, duplicate group, a reproducible group-aware split, whether annotators
+    disagree without an adjudication (disputed, with every vote), skip reasons and the item's
+    metadata (streamed). The CSV neutralises cells a spreadsheet would run as formulas unless
+    neutralise_formulas=false; the JSONL keeps everything as stored."""
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(parameters=[OpenApiParameter("include_duplicates", bool, description=(
-        "Also export unlabeled exact duplicates of labeled items with their label (label_source: duplicate)."))],
+    @extend_schema(parameters=[
+        OpenApiParameter("include_duplicates", bool, description=(
+            "Also export unlabeled exact duplicates of labeled items with their label (label_source: duplicate).")),
+        OpenApiParameter("neutralise_formulas", bool, default=True, description=(
+            "CSV only: prefix ' to cells starting with =, +, -, @, tab or carriage return, so that spreadsheets "
+            "show them as text (CSV injection). false writes every cell as stored, for trusted pipelines."))],
         responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR})
     def get(self, request, slug, fmt):
         project = project_for(request.user, slug, manage=True)
-        include = request.query_params.get("include_duplicates", "").lower() in ("1", "true", "on", "yes")
-        return labels_download(project, fmt, include_duplicates=include)
+        return labels_download(project, fmt, include_duplicates=flag(request.query_params, "include_duplicates", False),
+                               neutralise_formulas=flag(request.query_params, "neutralise_formulas", True))
 
 
 class ExportModel(APIView):

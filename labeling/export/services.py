@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db import connection
 
-from labeling.annotations.models import Annotation
+from labeling.annotations.models import Annotation, ReviewTask
 from labeling.annotations.resolve import Answer, resolve
 from labeling.items.models import Item
 from labeling.projects.models import Label, Project
@@ -80,7 +81,7 @@ def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
     return LabeledIndex(item_ids, label_ids, splits)
 
 
-ITEM_FIELDS = ("pk", "external_id", "text", "text_hash", "dup_group", "source__name")
+ITEM_FIELDS = ("pk", "external_id", "text", "text_hash", "dup_group", "source__name", "metadata")
 ANSWER_FIELDS = ("item_id", "label_id", "origin", "pk", "annotator__username",
                  "assignment__wave_item__wave__number", "assignment__wave_item__strategy",
                  "assignment__wave_item__inclusion_prob")
@@ -119,6 +120,7 @@ def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int =
         for answer in (_labeled_answers().filter(item_id__in=ids).order_by("pk")
                        .values_list(*ANSWER_FIELDS)):
             answers.setdefault(answer[0], []).append(answer)
+        extras = _chunk_extras(ids)
         first_picks: dict[int, tuple] = {}
         for item_id, wave, strategy, inclusion in (WaveItem.objects.filter(item_id__in=ids)
                                                    .order_by("wave__number", "pk")
@@ -130,7 +132,8 @@ def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int =
             pos = index.lookup(item[0])
             if pos is None:
                 continue  # labeled after pass 1 started: it joins the next export
-            row = _item_row(item, answers.get(item[0], []), first_picks.get(item[0]), labels, index.splits[pos])
+            row = _item_row(item, answers.get(item[0], []), first_picks.get(item[0]), labels, index.splits[pos],
+                            extras)
             if row is None:
                 continue
             yield row
@@ -139,8 +142,20 @@ def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int =
             yield from _duplicate_rows(project, emitted, index, emitted_duplicates)
 
 
-def _item_row(item: tuple, answers: list, first_pick: tuple | None, labels: dict, split: str) -> dict | None:
-    pk, external_id, text, _digest, dup_group, source = item
+def _chunk_extras(ids: list[int]) -> dict:
+    """A chunk's skip reasons and open disagreements (two queries per chunk)."""
+    skips: dict[int, list] = {}
+    for item_id, annotator, reason in (Annotation.objects.filter(item_id__in=ids, undone=False, skipped=True)
+                                       .order_by("pk").values_list("item_id", "annotator__username", "skip_reason")):
+        skips.setdefault(item_id, []).append({"annotator": annotator, "reason": reason})
+    disputed = set(ReviewTask.objects.filter(item_id__in=ids, reason=ReviewTask.DISAGREEMENT, resolved_at__isnull=True)
+                   .values_list("item_id", flat=True))
+    return {"skips": skips, "disputed": disputed}
+
+
+def _item_row(item: tuple, answers: list, first_pick: tuple | None, labels: dict, split: str,
+              extras: dict) -> dict | None:
+    pk, external_id, text, _digest, dup_group, source, metadata = item
     decided = resolve([Answer(a[1], a[2], a[3], a[4]) for a in answers])
     if decided is None:
         return None
@@ -163,6 +178,12 @@ def _item_row(item: tuple, answers: list, first_pick: tuple | None, labels: dict
         "dup_group": dup_group if dup_group is not None else pk,
         "source": source,
         "split": str(split),
+        # Annotators disagree and no lead has adjudicated yet: the label is the majority's (ties:
+        # the newest answer), votes says who said what.
+        "disputed": pk in extras["disputed"],
+        "votes": [{"annotator": a[4], "label": labels[a[1]][0], "origin": a[2]} for a in answers],
+        "skip_reasons": extras["skips"].get(pk, []),
+        "metadata": metadata or {},
     }
 
 
@@ -174,20 +195,44 @@ def _duplicate_rows(project, emitted: list, index: LabeledIndex, seen: set) -> I
         by_hash.setdefault(digest, row)
     duplicates = (Item.objects.filter(project=project, text_hash__in=list(by_hash)).order_by("pk")
                   .values_list(*ITEM_FIELDS))
-    for pk, external_id, text, digest, _group, source in duplicates.iterator(chunk_size=CHUNK):
+    for pk, external_id, text, digest, _group, source, metadata in duplicates.iterator(chunk_size=CHUNK):
         if pk in seen or index.lookup(pk) is not None:
             continue
         seen.add(pk)
         yield {**by_hash[digest], "item_id": pk, "external_id": external_id, "text": text,
                "label_source": "duplicate", "annotators": [], "agreement": None, "wave": None,
-               "strategy": None, "inclusion_prob": None, "source": source}
+               "strategy": None, "inclusion_prob": None, "source": source, "disputed": False, "votes": [],
+               "skip_reasons": [], "metadata": metadata or {}}
 
 
-def stream_export(project: Project, fmt: str, *, include_duplicates: bool = False, seed: int = 0) -> Iterator[str]:
-    """The project's labeled items in one of the registered formats (labeling.export.formats)."""
+def metadata_keys(project: Project) -> list[str]:
+    """Every metadata key of the project's items, sorted: a CSV's metadata columns must be known
+    before its header. One pass in the database, whichever it is."""
+    table = Item._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = f"SELECT DISTINCT jsonb_object_keys(metadata) FROM {table} WHERE project_id = %s AND metadata <> '{{}}'::jsonb"
+    else:
+        sql = (f"SELECT DISTINCT j.key FROM {table}, json_each({table}.metadata) AS j "
+               f"WHERE {table}.project_id = %s AND json_type({table}.metadata) = 'object'")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk])
+        return sorted(str(row[0]) for row in cursor.fetchall())
+
+
+def stream_export(project: Project, fmt: str, *, include_duplicates: bool = False, seed: int = 0,
+                  neutralise_formulas: bool = True) -> Iterator[str]:
+    """The project's labeled items in one of the registered formats (labeling.export.formats).
+    A format gets the options it declares: neutralise_formulas (spreadsheet formula cells get a
+    leading '), metadata_keys (columns before the first row)."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
-    yield from FORMATS[fmt].write(iter_rows(project, include_duplicates=include_duplicates, seed=seed))
+    export_format = FORMATS[fmt]
+    options = {}
+    if "neutralise_formulas" in export_format.options:
+        options["neutralise_formulas"] = neutralise_formulas
+    if "metadata_keys" in export_format.options:
+        options["metadata_keys"] = metadata_keys(project)
+    yield from export_format.write(iter_rows(project, include_duplicates=include_duplicates, seed=seed), **options)
 
 
 # --- model bundle --------------------------------------------------------------------------------

@@ -11,13 +11,23 @@ from . import services
 from .formats import FORMATS
 from .formats.csv_format import COLUMNS
 
+TRUE = ("1", "true", "on", "yes")
+FALSE = ("0", "false", "off", "no")
 
-def labels_download(project, fmt: str, *, include_duplicates: bool) -> StreamingHttpResponse:
+
+def flag(params, name: str, default: bool) -> bool:
+    value = str(params.get(name, "")).lower()
+    return True if value in TRUE else False if value in FALSE else default
+
+
+def labels_download(project, fmt: str, *, include_duplicates: bool,
+                    neutralise_formulas: bool = True) -> StreamingHttpResponse:
     if fmt not in FORMATS:
         raise Http404(f"Unknown export format {fmt!r}.")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(
-        services.stream_export(project, fmt, include_duplicates=include_duplicates),
+        services.stream_export(project, fmt, include_duplicates=include_duplicates,
+                               neutralise_formulas=neutralise_formulas),
         content_type=FORMATS[fmt].content_type)
     response["Content-Disposition"] = f'attachment; filename="{project.slug}-labels-{stamp}.{fmt}"'
     return response
@@ -41,12 +51,13 @@ def export_page(request, slug):
     project = project_for(request.user, slug, manage=True)
     return render(request, "export/export.html", {
         "project": project, "section": "export", "active_model": active_model(project),
-        "formats": list(FORMATS), "columns": COLUMNS})
+        "formats": list(FORMATS), "columns": COLUMNS, "formula_starts": "= + - @"})
 
 
 def export_labels(request, slug, fmt):
     project = project_for(request.user, slug, manage=True)
-    return labels_download(project, fmt, include_duplicates=request.GET.get("include_duplicates") in ("1", "on", "true"))
+    return labels_download(project, fmt, include_duplicates=flag(request.GET, "include_duplicates", False),
+                           neutralise_formulas=flag(request.GET, "neutralise_formulas", True))
 
 
 def export_model(request, slug):

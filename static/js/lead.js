@@ -151,15 +151,21 @@
     }
   });
 
-  // --- export: the duplicates option travels with the download links -----------------------------
+  // --- export: the options travel with the download links -----------------------------------------
   const dup = document.getElementById("include-duplicates");
-  if (dup) {
+  const formulas = document.getElementById("neutralise-formulas");
+  if (dup && formulas) {
     const links = document.querySelectorAll("a[id^=download-]:not(#download-model)");
     links.forEach(function (a) { a.dataset.base = a.getAttribute("href"); });
-    dup.addEventListener("change", function () {
+    const update = function () {
+      const query = [];
+      if (dup.checked) query.push("include_duplicates=1");
+      if (!formulas.checked) query.push("neutralise_formulas=0");
       links.forEach(function (a) {
-        a.setAttribute("href", a.dataset.base + (dup.checked ? "?include_duplicates=1" : ""));
+        a.setAttribute("href", a.dataset.base + (query.length ? "?" + query.join("&") : ""));
       });
-    });
+    };
+    dup.addEventListener("change", update);
+    formulas.addEventListener("change", update);
   }
 })();

@@ -1,11 +1,17 @@
-"""CSV with a header row; a cell a spreadsheet would run as a formula is neutralised."""
+"""CSV with a header row. By default a cell a spreadsheet would run as a formula (it starts with
+=, +, -, @, a tab or a carriage return) gets a leading ' (CSV injection); the text is otherwise as
+stored. Pipelines that read the file as data, not in a spreadsheet, turn that off
+(neutralise_formulas=False). Lists and metadata values that are not text are written as JSON."""
 import csv
+import json
 from collections.abc import Iterable, Iterator
 
 from labeling.export.formats.base import ExportFormat
 
 COLUMNS = ["item_id", "external_id", "text", "label", "coarse_label", "label_source", "annotators",
-           "agreement", "wave", "strategy", "inclusion_prob", "dup_group", "source", "split"]
+           "agreement", "wave", "strategy", "inclusion_prob", "dup_group", "source", "split",
+           "disputed", "votes", "skip_reasons"]
+METADATA_PREFIX = "meta."  # metadata key k becomes column meta.k
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -16,6 +22,16 @@ def neutralise(cell):
     return cell
 
 
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
 class _Line:
     """csv.writer target that hands back each written line instead of buffering them."""
 
@@ -23,12 +39,17 @@ class _Line:
         return value
 
 
-def write(rows: Iterable[dict]) -> Iterator[str]:
+def write(rows: Iterable[dict], *, neutralise_formulas: bool = True, metadata_keys=()) -> Iterator[str]:
     writer = csv.writer(_Line())
-    yield writer.writerow(COLUMNS)
+    keys = list(metadata_keys)
+    yield writer.writerow(COLUMNS + [METADATA_PREFIX + key for key in keys])
+    guard = neutralise if neutralise_formulas else (lambda cell: cell)
     for row in rows:
         cells = {**row, "annotators": ";".join(row["annotators"])}
-        yield writer.writerow([neutralise(cells[c]) if cells[c] is not None else "" for c in COLUMNS])
+        metadata = row.get("metadata") or {}
+        values = [_cell(cells[c]) for c in COLUMNS] + [_cell(metadata.get(key)) for key in keys]
+        yield writer.writerow([guard(value) for value in values])
 
 
-FORMAT = ExportFormat("csv", "text/csv; charset=utf-8", write, header_lines=1)
+FORMAT = ExportFormat("csv", "text/csv; charset=utf-8", write, header_lines=1,
+                      options=("neutralise_formulas", "metadata_keys"))

@@ -1,4 +1,5 @@
-"""JSON lines: one object per item, texts exactly as stored."""
+"""JSON lines: one object per item, texts and metadata exactly as stored (never neutralised).
+Loads with pandas.read_json(path, lines=True) and datasets.load_dataset("json", data_files=path)."""
 import json
 from collections.abc import Iterable, Iterator
 

@@ -1,4 +1,5 @@
-"""python manage.py export_labels <project> --format csv|jsonl --out FILE [--include-duplicates]"""
+"""python manage.py export_labels <project> --format csv|jsonl --out FILE [--include-duplicates]
+[--no-neutralise-formulas]"""
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.export import services
@@ -16,13 +17,16 @@ class Command(BaseCommand):
         parser.add_argument("--include-duplicates", action="store_true",
                             help="also export unlabeled exact duplicates with their item's label")
         parser.add_argument("--seed", type=int, default=0, help="split seed (same seed, same split)")
+        parser.add_argument("--no-neutralise-formulas", action="store_true",
+                            help="CSV: write cells starting with = + - @ as stored, without the leading ' that "
+                                 "keeps spreadsheets from running them (for pipelines that read the file as data)")
 
     def handle(self, *args, **opts):
         project = Project.objects.filter(slug=opts["project"]).first()
         if project is None:
             raise CommandError(f"No project with the slug {opts['project']!r}.")
         chunks = services.stream_export(project, opts["format"], include_duplicates=opts["include_duplicates"],
-                                        seed=opts["seed"])
+                                        seed=opts["seed"], neutralise_formulas=not opts["no_neutralise_formulas"])
         lines = 0
         if opts["out"] == "-":
             for chunk in chunks:
