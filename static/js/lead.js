@@ -141,7 +141,8 @@
         const name = box.closest("tr") && box.closest("tr").querySelector("input[name$='-name']");
         return name ? name.value : "";
       }).filter(Boolean);
-      question = "Delete " + ticked.length + (form.dataset.things ? " " + form.dataset.things : "") +
+      const things = form.dataset.things || "";
+      question = "Delete " + ticked.length + (things ? " " + (ticked.length === 1 ? things.replace(/s$/, "") : things) : "") +
         (names.length ? " (" + names.join(", ") + ")" : "") + "? This cannot be undone.";
     }
     if (question && !window.confirm(question)) { e.preventDefault(); return; }
