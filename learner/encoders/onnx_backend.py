@@ -67,7 +67,8 @@ def load_tokenizer(model_path: str | Path, max_seq_length: int, pad_token: str):
 class OnnxSentenceEncoder:
     """One ONNX Runtime session over an exported model file plus the model folder's tokenizer."""
 
-    def __init__(self, onnx_file: str | Path, model_path: str | Path, threads: int | None = None):
+    def __init__(self, onnx_file: str | Path, model_path: str | Path, threads: int | None = None,
+                 spinning: bool = False):
         # onnxruntime is heavy and optional at import time of learner.embedding; load it with the model.
         import onnxruntime
 
@@ -78,6 +79,9 @@ class OnnxSentenceEncoder:
         options.intra_op_num_threads = int(threads or 0)  # 0 = ONNX Runtime's default (physical cores)
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        # Idle threads sleep instead of spinning by default: on a CPU shared with other workers,
+        # spinning was slower and burns their time (bench/results/encode.json, "onnx-fp32-spinning").
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         self.session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
