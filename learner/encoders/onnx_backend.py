@@ -79,8 +79,8 @@ class OnnxSentenceEncoder:
         options.intra_op_num_threads = int(threads or 0)  # 0 = ONNX Runtime's default (physical cores)
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        # Idle threads sleep instead of spinning by default: on a CPU shared with other workers,
-        # spinning was slower and burns their time (bench/results/encode.json, "onnx-fp32-spinning").
+        # Idle threads sleep instead of spinning by default: spinning bought no speed here
+        # (bench/results/encode.json, "onnx-fp32-spinning") and burns CPU that other workers need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         self.session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
