@@ -8,7 +8,11 @@ COPY requirements.txt .
 RUN pip install --index-url "$TORCH_INDEX" torch==2.13.0 \
  && pip install -r requirements.txt
 COPY . .
-RUN DEBUG=1 python manage.py collectstatic --noinput
+# Static files are built the production way: DEBUG=0 selects the hashed manifest storage
+# (config/storage.py) that the web service serves through WhiteNoise. Settings refuse DEBUG=0
+# without a SECRET_KEY; collectstatic signs nothing, so a throwaway key is enough here and the
+# real one only ever comes from the environment at run time.
+RUN DEBUG=0 SECRET_KEY=collectstatic-build-only-not-a-secret python manage.py collectstatic --noinput
 RUN useradd --create-home longtail && mkdir -p /app/var && chown -R longtail /app/var
 USER longtail
 EXPOSE 8000

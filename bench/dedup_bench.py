@@ -3,7 +3,7 @@
 Base texts: every row of ../shared/datasets/*.jsonl (banking77_longtail left out: it is a subset of
 banking77), exact duplicates dropped. Planted copies: a random base text with one or two edits
 (edited word, casing, punctuation, appended signature, reordered sentences), up to N texts in all,
-shuffled. The same grouping code as the importer runs (labeling.items.dedup.group_texts, an
+shuffled. The same grouping code as the importer runs (labeling.items.grouping.group_texts, an
 in-memory store instead of the database; bench/import_bench.py measures the database path).
 
 Ground truth, cleaned ("clean" figures): the datasets hold natural near-duplicates of their own
@@ -34,17 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labeling.items.dedup import (  # noqa: E402
-    BANDS,
-    ROWS,
-    SHINGLE_CHARS,
-    UnionFind,
-    group_texts,
-    shingle_hashes,
-    shingle_text,
-    signatures,
-)
-from labeling.items.normalize import normalize_text, text_hash  # noqa: E402
+from labeling.items.dedup import BANDS, ROWS, SHINGLE_CHARS, shingle_hashes, shingle_text, signatures  # noqa: E402
+from labeling.items.grouping import UnionFind, group_texts  # noqa: E402
+from learner.text import normalize_text, text_hash  # noqa: E402
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 SKIP = {"banking77_longtail.jsonl"}

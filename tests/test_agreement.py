@@ -5,7 +5,7 @@ import uuid
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from labeling.annotations import agreement, selectors, services
+from labeling.annotations import agreement, leasing, selectors, services
 from labeling.projects.models import Label
 
 from .test_annotation_helpers import add_member, make_open_wave  # noqa: F401
@@ -56,8 +56,8 @@ def test_agreement_summary_from_double_labeled_items(project, make_user):
     ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")
     # 5 double-labeled items and one single: only the double ones count.
     _, items = make_open_wave(project, 7, double={0, 1, 2, 3, 4})
-    services.lease_batch(project, ann, size=6)
-    services.lease_batch(project, bob, size=5)
+    leasing.lease_batch(project, ann, size=6)
+    leasing.lease_batch(project, bob, size=5)
     plan = [(billing, billing), (login, login), (fraud, billing), (fraud, fraud), (billing, None)]
     for i, (a_label, b_label) in enumerate(plan):
         answer_item(project, ann, i, a_label, items)
@@ -89,8 +89,8 @@ def test_coarse_agreement_when_the_taxonomy_has_two_levels(project_factory, make
     pay = Label.objects.create(project=project, name="Payments")
     ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")
     _, items = make_open_wave(project, 4, double={0, 1, 2})  # item 3 keeps the wave open
-    services.lease_batch(project, ann)
-    services.lease_batch(project, bob)
+    leasing.lease_batch(project, ann)
+    leasing.lease_batch(project, bob)
     for i, (x, y) in enumerate([(reset, takeover), (reset, reset), (pay, account)]):
         answer_item(project, ann, i, x, items)
         answer_item(project, bob, i, y, items)
@@ -104,8 +104,8 @@ def test_annotator_throughput(project, make_user):
     ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")
     add_member(make_user, project, "idle")
     _, items = make_open_wave(project, 4, double={0})
-    services.lease_batch(project, ann, size=3)
-    services.lease_batch(project, bob, size=1)
+    leasing.lease_batch(project, ann, size=3)
+    leasing.lease_batch(project, bob, size=1)
     answer_item(project, ann, 0, billing, items)
     answer_item(project, ann, 1, billing, items)
     answer_item(project, ann, 2, None, items)  # skip

@@ -213,7 +213,7 @@ def test_annotate_page_embeds_the_held_batch_escaped(project, ann, client):
     assert sorted(lab["hotkey"] for lab in config["labels"]) == ["1", "2", "3"]
     assert "Read &lt;b&gt;carefully&lt;/b&gt;." in html  # guidelines escaped, line breaks kept
     assert "About billing" in html  # label descriptions at hand
-    assert 'src="/static/js/annotate.js"' in html
+    assert '<script type="module" src="/static/js/annotate/main.js">' in html
 
 
 def test_annotate_page_roles(project, ann, make_user, client):

@@ -5,9 +5,9 @@ import random
 
 from labeling.annotations.models import Annotation, Assignment
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
 from labeling.projects.models import Membership
 from labeling.waves.models import Wave, WaveItem
+from learner.text import text_hash
 
 
 def add_member(make_user, project, username, role=Membership.ANNOTATOR):

@@ -6,8 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
 from labeling.projects.models import Label, Membership, Project, Rule
+from learner.text import text_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -169,8 +169,8 @@ def test_members_api(world):
 
 
 def test_waves_and_models_api(world):
+    from labeling.modeling.models import ModelVersion
     from labeling.waves.models import Wave, WaveItem
-    from learner.models import ModelVersion
 
     alpha = world["alpha"]
     member = api_as(world["annotator"])

@@ -9,12 +9,12 @@ import pytest
 
 from labeling.annotations.models import Annotation
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
+from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.projects import dashboard
 from labeling.projects.models import Membership
 from learner.metrics import classification_report
-from learner.models import ItemScore, ModelVersion
 from learner.scoring import pack_probs, score_stats
+from learner.text import text_hash
 
 pytestmark = pytest.mark.django_db
 CLASSES = ["billing", "fraud", "login"]

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from labeling.items import dedup
+from labeling.items import dedup, grouping
 from labeling.items.models import Item, ItemLsh
-from labeling.items.normalize import text_hash
 from labeling.items.selectors import exact_duplicate_map, exact_duplicates_of, group_members
 from labeling.items.services import import_path
+from learner.text import text_hash
 
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
          "quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber basil cedar dune ember fjord "
@@ -53,7 +53,7 @@ def test_shingle_text_ignores_case_punctuation_urls_and_digits():
 
 
 def test_union_find_keeps_the_oldest_id():
-    uf = dedup.UnionFind()
+    uf = grouping.UnionFind()
     uf.union(7, 3)
     uf.union(9, 7)
     uf.union(2, 9)
@@ -63,7 +63,7 @@ def test_union_find_keeps_the_oldest_id():
 def test_in_memory_grouping_is_transitive():
     texts = [LONG, "Completely unrelated text about tax forms and the deadline in April for small firms.",
              LONG.upper(), LONG + "\n\nSent from my iPhone"]
-    groups, _ = dedup.group_texts(texts, [text_hash(t) for t in texts])
+    groups, _ = grouping.group_texts(texts, [text_hash(t) for t in texts])
     assert groups == [1, 2, 1, 1]
 
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from labeling.items import dedup
+from labeling.items import dedup, grouping
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
 from labeling.items.services import import_path
+from learner.text import text_hash
 
 BASE = "My card payment was declined at the shop today"
 TWO_SENTENCES = "The app keeps crashing on start. I cannot log in to pay my bill."
@@ -35,7 +35,7 @@ DIFFERENT_SHORT = [
 
 
 def groups_of(texts, threshold=0.8):
-    groups, _ = dedup.group_texts(texts, [text_hash(t) for t in texts], threshold=threshold)
+    groups, _ = grouping.group_texts(texts, [text_hash(t) for t in texts], threshold=threshold)
     return groups
 
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from labeling.items.demo_data import DEMO_SLUG, TAXONOMY, create_demo_project, ensure_users, generate_rows
 from labeling.items.models import ImportBatch, Item
 from labeling.projects.models import Label, Membership, Project, Rule, Source
-from labeling.projects.rules import compile_rule
+from learner.rules import compile_rule
 
 
 def test_generator_is_long_tailed_and_varied():

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from django.db import transaction
 
-from learner.cache import DbEmbeddingCache, memo
-from learner.models import Embedding
+from labeling.modeling.embedding_store import DbEmbeddingCache, memo
+from labeling.modeling.models import Embedding
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,11 +18,12 @@ from rest_framework.test import APIClient
 
 from labeling.annotations.models import Annotation, Assignment
 from labeling.export import services
+from labeling.export.formats import csv_format
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
+from labeling.modeling.models import ModelVersion
 from labeling.projects.models import Label, Membership
 from labeling.waves.models import Wave, WaveItem
-from learner.models import ModelVersion
+from learner.text import text_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +124,7 @@ def rows_of(project, fmt="jsonl", **kwargs):
 def test_jsonl_rows(world, labeled):
     rows = rows_of(world["alpha"])
     assert len(rows) == 44  # 40 + formula + minus + voted + settled; not undone / skipped / unlabeled
-    assert all(list(r) == services.COLUMNS for r in rows)  # same keys, same order, every line
+    assert all(list(r) == csv_format.COLUMNS for r in rows)  # same keys, same order, every line
     by_id = {r["item_id"]: r for r in rows}
     assert labeled["undone"].pk not in by_id and labeled["skipped"].pk not in by_id
     voted = by_id[labeled["voted"].pk]
@@ -155,14 +156,14 @@ def test_split_is_group_aware_and_reproducible(world, labeled):
 
 def test_csv_neutralises_formulas_and_parses(world, labeled):
     rows = rows_of(world["alpha"], "csv")
-    assert list(rows[0]) == services.COLUMNS
+    assert list(rows[0]) == csv_format.COLUMNS
     by_id = {int(r["item_id"]): r for r in rows}
     assert by_id[labeled["formula"].pk]["text"] == "'=HYPERLINK(\"http://evil\")"
     assert by_id[labeled["minus"].pk]["text"] == "'-2+3 is a weird ticket"
     assert by_id[labeled["voted"].pk]["annotators"] == "ann;bob;cat"
     assert by_id[labeled["formula"].pk]["wave"] == ""
-    assert services.neutralise("@SUM(1)") == "'@SUM(1)" and services.neutralise("+1") == "'+1"
-    assert services.neutralise("fine") == "fine" and services.neutralise(3) == 3
+    assert csv_format.neutralise("@SUM(1)") == "'@SUM(1)" and csv_format.neutralise("+1") == "'+1"
+    assert csv_format.neutralise("fine") == "fine" and csv_format.neutralise(3) == 3
 
 
 def test_exports_load_with_pandas(world, labeled, tmp_path):
@@ -170,7 +171,7 @@ def test_exports_load_with_pandas(world, labeled, tmp_path):
     path = tmp_path / "labels.jsonl"
     path.write_text("".join(services.stream_export(world["alpha"], "jsonl")), encoding="utf-8")
     frame = pandas.read_json(path, lines=True)
-    assert list(frame.columns) == services.COLUMNS and len(frame) == 44
+    assert list(frame.columns) == csv_format.COLUMNS and len(frame) == 44
     csv_path = tmp_path / "labels.csv"
     csv_path.write_text("".join(services.stream_export(world["alpha"], "csv")), encoding="utf-8")
     frame = pandas.read_csv(csv_path)
@@ -184,7 +185,7 @@ def test_duplicates_optionally_inherit_the_label(world, labeled):
     settled = next(r for r in rows if r["item_id"] == labeled["settled"].pk)
     for row in dups:
         assert row["label"] == "card fraud" and row["split"] == settled["split"]
-        assert list(row) == services.COLUMNS
+        assert list(row) == csv_format.COLUMNS
     assert len(rows_of(world["alpha"])) == len(rows) - 2
 
 
@@ -202,7 +203,7 @@ def test_export_streams_in_chunks(world, labeled):
 
 
 def test_empty_project_exports_header_only(world):
-    assert "".join(services.stream_export(world["alpha"], "csv")).strip() == ",".join(services.COLUMNS)
+    assert "".join(services.stream_export(world["alpha"], "csv")).strip() == ",".join(csv_format.COLUMNS)
     assert "".join(services.stream_export(world["alpha"], "jsonl")) == ""
     with pytest.raises(ValueError, match="Unknown export format 'xml'"):
         list(services.stream_export(world["alpha"], "xml"))

@@ -4,10 +4,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
+from labeling.modeling.models import TaskRun
 from labeling.projects.models import Membership
 from labeling.waves.models import Wave
-from learner.models import TaskRun
+from learner.text import text_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def pool(make_user, project_factory):
-    from learner import services as learner
+    from labeling.modeling.embedding import embed_project
 
     project = project_factory("alpha")
     project.wave_size = 12
@@ -29,7 +29,7 @@ def pool(make_user, project_factory):
     for i in range(40):
         text = f"{['refund my order', 'cannot sign in', 'card stolen', 'invoice wrong'][i % 4]} number {i} case"
         Item.objects.create(project=project, source=sources[i % 2], text=text, text_hash=text_hash(text))
-    learner.embed_project(project)
+    embed_project(project)
     return {"project": project, "lead": lead, "annotator": annotator}
 
 

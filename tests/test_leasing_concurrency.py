@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from labeling.annotations import services
+from labeling.annotations import leasing
 from labeling.annotations.models import Assignment
 
 from .test_annotation_helpers import add_member, item_ids, make_open_wave  # noqa: F401
@@ -29,7 +29,7 @@ def lease_all_at_once(project, users, size):
     def work(user):
         try:
             barrier.wait(timeout=10)
-            results[user.username] = item_ids(services.lease_batch(project, user, size=size))
+            results[user.username] = item_ids(leasing.lease_batch(project, user, size=size))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(repr(exc))
         finally:
@@ -68,6 +68,6 @@ def test_simultaneous_leases_never_exceed_overlap(postgres_only, project_factory
     # Whoever found every row locked at that instant gets the remaining slots now.
     for user in users:
         if not results[user.username]:
-            per_item.update(item_ids(services.lease_batch(project, user, size=5)))
+            per_item.update(item_ids(leasing.lease_batch(project, user, size=5)))
     assert per_item == Counter({i.pk: 2 for i in items})
     assert Assignment.objects.count() == 20

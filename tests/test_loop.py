@@ -16,9 +16,9 @@ retrain = helpers.retrain
 
 
 def test_scores_are_float16_rows_that_sum_to_one(loop_project, django_capture_on_commit_callbacks):
-    from learner.models import ItemScore
+    from labeling.modeling.models import ItemScore
+    from labeling.modeling.versions import active_model
     from learner.scoring import unpack_probs
-    from learner.services import active_model
 
     project, _ = loop_project
     retrain(project, django_capture_on_commit_callbacks)
@@ -36,9 +36,10 @@ def test_scores_are_float16_rows_that_sum_to_one(loop_project, django_capture_on
 
 
 def test_rescoring_the_same_version_does_not_duplicate(loop_project, django_capture_on_commit_callbacks):
-    from learner import tasks
-    from learner.models import ItemScore
-    from learner.services import active_model, score_chunks
+    from labeling.loop import tasks
+    from labeling.modeling.models import ItemScore
+    from labeling.modeling.scores import score_chunks
+    from labeling.modeling.versions import active_model
 
     project, _ = loop_project
     retrain(project, django_capture_on_commit_callbacks)
@@ -53,9 +54,9 @@ def test_rescoring_the_same_version_does_not_duplicate(loop_project, django_capt
 
 def test_embedding_task_is_idempotent(loop_project):
     from labeling.items.models import Item
-    from labeling.items.normalize import text_hash
-    from learner import tasks
-    from learner.models import Embedding
+    from labeling.loop import tasks
+    from labeling.modeling.models import Embedding
+    from learner.text import text_hash
 
     project, _ = loop_project
     ids = list(Item.objects.filter(project=project).values_list("id", flat=True)[:50])
@@ -67,8 +68,9 @@ def test_embedding_task_is_idempotent(loop_project):
 
 def test_low_confidence_predictions_go_to_review_within_the_share(loop_project, django_capture_on_commit_callbacks):
     from labeling.annotations.models import ReviewTask
-    from learner.selectors import resolve_item_labels
-    from learner.services import active_model, route_low_confidence
+    from labeling.annotations.selectors import resolve_item_labels
+    from labeling.modeling.review import route_low_confidence
+    from labeling.modeling.versions import active_model
 
     project, _ = loop_project
     retrain(project, django_capture_on_commit_callbacks)
@@ -80,7 +82,7 @@ def test_low_confidence_predictions_go_to_review_within_the_share(loop_project, 
     labeled = set(resolve_item_labels(project))
     assert not labeled & set(tasks.values_list("item_id", flat=True))
     # The least confident predictions are the ones routed.
-    from learner.models import ItemScore
+    from labeling.modeling.models import ItemScore
 
     routed = set(tasks.values_list("item_id", flat=True))
     probs = dict(ItemScore.objects.filter(model_version=version).values_list("item_id", "top_prob"))
@@ -95,9 +97,9 @@ def test_low_confidence_predictions_go_to_review_within_the_share(loop_project, 
 
 
 def test_cold_start_first_wave_is_open_with_batches_and_overlap(db, project_factory, eager_celery):
+    from labeling.loop.pipeline import plan_first_wave
     from labeling.waves.models import Wave, WaveItem
-    from labeling.waves.services import wave_composition
-    from learner.services import plan_first_wave
+    from labeling.waves.selectors import wave_composition
 
     project, _ = build_project(project_factory, slug="cold", n_labeled=0, wave_size=100, batch_size=20,
                                double_label_share=0.1, overlap=2)
@@ -171,9 +173,9 @@ def test_budget_counts_double_labels(db, project_factory, eager_celery):
 
 def test_completing_a_wave_by_answers_plans_the_next_one(db, project_factory, eager_celery,
                                                          django_capture_on_commit_callbacks, make_user):
+    from labeling.loop.pipeline import plan_first_wave
+    from labeling.modeling.models import ModelVersion, TaskRun
     from labeling.waves.models import Wave
-    from learner.models import ModelVersion, TaskRun
-    from learner.services import plan_first_wave
 
     project, truth = build_project(project_factory, slug="trigger", n_labeled=0, wave_size=40, batch_size=10,
                                    double_label_share=0.1, overlap=2)
@@ -200,8 +202,8 @@ def test_completing_a_wave_by_answers_plans_the_next_one(db, project_factory, ea
 
 
 def test_retrain_every_n_labels(db, project_factory, eager_celery, django_capture_on_commit_callbacks):
-    from learner.models import ModelVersion, TaskRun
-    from learner.services import plan_first_wave
+    from labeling.loop.pipeline import plan_first_wave
+    from labeling.modeling.models import ModelVersion, TaskRun
 
     project, truth = build_project(project_factory, slug="every", n_labeled=0, wave_size=60, retrain_every=15,
                                    double_label_share=0.0)
@@ -233,8 +235,8 @@ def test_retrain_every_n_labels(db, project_factory, eager_celery, django_captur
 
 
 def test_second_request_while_one_is_pending_returns_it(loop_project, django_capture_on_commit_callbacks):
-    from learner.models import TaskRun
-    from learner.services import request_retrain
+    from labeling.loop.triggers import request_retrain
+    from labeling.modeling.models import TaskRun
 
     project, _ = loop_project
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -245,7 +247,7 @@ def test_second_request_while_one_is_pending_returns_it(loop_project, django_cap
 
 
 def test_labeled_counts_and_composition(loop_project, django_capture_on_commit_callbacks):
-    from labeling.waves.services import current_wave, labeled_counts, wave_composition
+    from labeling.waves.selectors import current_wave, labeled_counts, wave_composition
 
     project, _ = loop_project
     counts = labeled_counts(project)

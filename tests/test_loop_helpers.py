@@ -40,8 +40,8 @@ def build_project(project_factory, *, slug="loop", n_items=300, shares=(0.6, 0.3
     first ``n_labeled`` carry an imported label. Returns (project, {item_id: true label name})."""
     from labeling.annotations.models import Annotation
     from labeling.items.models import Item
-    from labeling.items.normalize import text_hash
-    from learner.models import Embedding
+    from labeling.modeling.models import Embedding
+    from learner.text import text_hash
 
     rng = np.random.default_rng(seed)
     project = project_factory(slug, labels=labels)
@@ -113,7 +113,7 @@ def loop_project(db, project_factory, eager_celery):
 
 def retrain(project, capture, reason="manual"):
     """Run the whole retrain pipeline in-process (eager Celery) and return its finished TaskRun."""
-    from learner.services import request_retrain
+    from labeling.loop.triggers import request_retrain
 
     with capture(execute=True):
         run = request_retrain(project, reason=reason)

@@ -13,8 +13,8 @@ retrain = helpers.retrain
 
 
 def test_first_retrain_activates_a_complete_version(loop_project, django_capture_on_commit_callbacks):
-    from learner.models import ItemScore, ModelVersion, TaskRun
-    from learner.services import active_model, load_classifier
+    from labeling.modeling.models import ItemScore, ModelVersion, TaskRun
+    from labeling.modeling.versions import active_model, load_classifier
 
     project, _ = loop_project
     run = retrain(project, django_capture_on_commit_callbacks)
@@ -34,8 +34,8 @@ def test_first_retrain_activates_a_complete_version(loop_project, django_capture
 
 
 def test_second_version_retires_the_first(loop_project, django_capture_on_commit_callbacks):
+    from labeling.modeling.models import ModelVersion
     from labeling.waves.models import Wave
-    from learner.models import ModelVersion
 
     project, _ = loop_project
     retrain(project, django_capture_on_commit_callbacks)
@@ -49,8 +49,8 @@ def test_second_version_retires_the_first(loop_project, django_capture_on_commit
 
 def test_failing_training_keeps_the_previous_active_version(loop_project, django_capture_on_commit_callbacks):
     from labeling.annotations.models import Annotation
-    from learner.cache import clear_memos
-    from learner.models import Embedding, ModelVersion, TaskRun
+    from labeling.modeling.embedding_store import clear_memos
+    from labeling.modeling.models import Embedding, ModelVersion, TaskRun
 
     project, _ = loop_project
     retrain(project, django_capture_on_commit_callbacks)
@@ -73,8 +73,8 @@ def test_interrupted_training_is_failed_when_stale(loop_project, django_capture_
 
     from django.utils import timezone
 
-    from learner.models import ModelVersion, TaskRun
-    from learner.services import request_retrain
+    from labeling.loop.triggers import request_retrain
+    from labeling.modeling.models import ModelVersion, TaskRun
 
     project, _ = loop_project
     # A run whose worker died: pending for two hours, with its half-made training version.
@@ -96,7 +96,7 @@ def test_interrupted_training_is_failed_when_stale(loop_project, django_capture_
 def test_one_training_per_project_is_a_database_rule(loop_project):
     from django.db import IntegrityError, transaction
 
-    from learner.models import ModelVersion
+    from labeling.modeling.models import ModelVersion
 
     project, _ = loop_project
     ModelVersion.objects.create(project=project, number=1, state=ModelVersion.TRAINING)
@@ -105,8 +105,8 @@ def test_one_training_per_project_is_a_database_rule(loop_project):
 
 
 def test_activation_requires_a_ready_version(loop_project):
-    from learner.models import ModelVersion
-    from learner.services import activate_version
+    from labeling.modeling.models import ModelVersion
+    from labeling.modeling.versions import activate_version
 
     project, _ = loop_project
     version = ModelVersion.objects.create(project=project, number=1, state=ModelVersion.FAILED)
@@ -116,9 +116,9 @@ def test_activation_requires_a_ready_version(loop_project):
 
 def test_two_level_taxonomy_and_targets_reach_the_learner(db, project_factory, eager_celery,
                                                           django_capture_on_commit_callbacks):
+    from labeling.modeling.models import ModelVersion
+    from labeling.modeling.versions import active_model, load_classifier
     from labeling.projects.models import Label
-    from learner.models import ModelVersion
-    from learner.services import active_model, load_classifier
 
     project, _ = helpers.build_project(project_factory, slug="tree", labels=("billing", "login", "password"),
                                        shares=(0.4, 0.3, 0.3), n_labeled=150)
@@ -138,9 +138,9 @@ def test_two_level_taxonomy_and_targets_reach_the_learner(db, project_factory, e
 
 def test_redelivered_training_reuses_its_version(loop_project):
     """acks_late: a train task delivered twice for one run trains one version, not two."""
-    from learner import tasks
-    from learner.models import ModelVersion, TaskRun
-    from learner.services import train_version
+    from labeling.loop import tasks
+    from labeling.modeling.models import ModelVersion, TaskRun
+    from labeling.modeling.versions import train_version
 
     project, _ = loop_project
     run = TaskRun.objects.create(project=project, kind="retrain", state=TaskRun.RUNNING)
@@ -158,7 +158,7 @@ def test_redelivered_training_reuses_its_version(loop_project):
 
 def test_training_self_trains_on_a_sample_of_the_unlabeled_pool(loop_project, django_capture_on_commit_callbacks,
                                                                settings):
-    from learner.services import active_model, unlabeled_sample
+    from labeling.modeling.versions import active_model, unlabeled_sample
 
     project, _ = loop_project
     settings.LONGTAIL_SELF_TRAINING_ROWS = 100
@@ -174,7 +174,7 @@ def test_training_self_trains_on_a_sample_of_the_unlabeled_pool(loop_project, dj
 
 
 def test_self_training_off_in_the_training_config(loop_project):
-    from learner.services import train_version
+    from labeling.modeling.versions import train_version
 
     project, _ = loop_project
     version = train_version(project, train_config={"self_training": False})

@@ -4,7 +4,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from learner.planner import PlannerConfig, PoolSnapshot, cut_batches, plan_wave
+from learner.planning import PlannerConfig, PoolSnapshot, cut_batches, plan_wave
 from learner.scoring import pack_probs, pack_probs_matrix, score_stats, unpack_probs
 
 K = 6
@@ -116,22 +116,24 @@ def test_label_cap_per_predicted_label():
     assert any("label cap relaxed" in note for note in plan.report["notes"])
 
 
-def test_inclusion_probabilities():
+def test_ranked_picks_carry_no_probability_and_drawn_ones_say_which_draws():
+    # The frequencies themselves are checked by Monte Carlo in tests/learner/test_inclusion_probabilities.py.
     snap, _ = make_pool(n=900)
     config = PlannerConfig(wave_size=90, random_share=0.2, source_quotas={"email": 1, "chat": 1, "forum": 1},
                            strategy_mix={"uncertainty": 0.5, "band": 0.5}, band=(0.2, 0.9))
     plan = plan_wave(snap, config, seed=0)
-    probs = np.array([p.inclusion_prob for p in plan.picks])
-    assert ((probs > 0) & (probs <= 1)).all()
+    ranked = [p for p in plan.picks if p.strategy == "uncertainty"]
+    assert ranked and all(p.inclusion_prob is None and "not a probability draw" in p.design["no_pi"] for p in ranked)
+    drawn = [p for p in plan.picks if p.strategy in ("random", "band")]
+    assert drawn and all(0 < p.inclusion_prob <= 1 and p.design["drawn_by"][0] == p.strategy for p in drawn)
     eligible = ~snap.labeled
     for source in ("email", "chat", "forum"):
         randoms = [p for p in plan.picks if p.strategy == "random" and p.source == source]
         population = int((eligible & (snap.sources == source)).sum())
         assert len(randoms) == 6
-        assert all(p.inclusion_prob == pytest.approx(6 / population) for p in randoms)
-    assert all(p.inclusion_prob == 1.0 for p in plan.picks if p.strategy == "uncertainty")
-    band = [p for p in plan.picks if p.strategy == "band"]
-    assert band and all(p.inclusion_prob < 1.0 for p in band)
+        assert all(p.design["pi"]["random"] == pytest.approx(6 / population) for p in randoms)
+        # An item of the band could also have come through the band's draw: its probability is higher.
+        assert all(p.inclusion_prob >= p.design["pi"]["random"] for p in randoms)
 
 
 def test_random_slice_is_uniform_within_source():
@@ -141,7 +143,7 @@ def test_random_slice_is_uniform_within_source():
     hits = np.zeros(200)
     for seed in range(300):
         for p in plan_wave(snap, config, seed=seed).picks:
-            assert p.strategy == "random" and p.inclusion_prob == pytest.approx(0.1)
+            assert p.strategy == "random" and p.inclusion_prob == pytest.approx(0.1)  # the only draw
             hits[p.row] += 1
     assert abs(hits.mean() / 300 - 0.1) < 1e-9
     assert hits.min() > 10 and hits.max() < 55  # binomial(300, 0.1): mean 30
@@ -257,13 +259,15 @@ def test_score_stats_and_packing():
 
 def test_dry_strategy_slots_resplit_by_share_and_reported():
     snap, _ = make_pool(n=800, with_model=False, labeled_share=0.0)
-    snap.rule_rows = {}  # no rules: the "rules" share must go to the others by their shares
+    snap.rule_rows = {}  # no rules: the "rules" draw finds nothing, its slots go to the ranked strategies
     config = PlannerConfig(wave_size=70, random_share=0.0,
                            cold_start_mix={"rules": 0.3, "label_names": 0.6, "diversity": 0.1})
     plan = plan_wave(snap, config, seed=0)
     achieved = plan.report["strategy_achieved"]
     assert achieved["rules"] == 0
-    assert achieved["label_names"] == 60 and achieved["diversity"] == 10
+    # A draw keeps its own share (diversity: 7 of 70); what rules left goes to label names.
+    assert achieved["label_names"] == 63 and achieved["diversity"] == 7
+    assert plan.report["draws"]["rules"] == {"slots": 21, "drawn": 0} and plan.report["draws"]["diversity"]["drawn"] == 7
     assert any("strategy rules filled 0 of 21" in note for note in plan.report["notes"])
 
 
@@ -283,7 +287,7 @@ def test_cluster_margin_spreads_uncertain_picks_over_clusters():
     plain = plan_wave(snap, PlannerConfig(**base, uncertainty="margin"), seed=3)
     spread = plan_wave(snap, PlannerConfig(**base, uncertainty="cluster_margin"), seed=3)
     assert len(spread) == 20 and all(p.strategy == "uncertainty" for p in spread.picks)
-    assert all(p.inclusion_prob == 1.0 and not snap.labeled[p.row] for p in spread.picks)
+    assert all(p.inclusion_prob is None and not snap.labeled[p.row] for p in spread.picks)
     margin = score_stats(snap.proba)["margin"]
     rows = [p.row for p in spread.picks]
     # Taken from the most uncertain part of the pool, but not simply its top 20 ...
@@ -312,3 +316,15 @@ def test_rare_share_moves_to_uncertainty_once_every_label_is_covered():
     config.rare_shift_after = int(snap.label_counts.max()) + 1  # no label has that many yet
     plan = plan_wave(snap, config, seed=0)
     assert plan.report["strategy_achieved"] == {"random": 0, "rare": 20, "uncertainty": 20}
+
+
+def test_items_without_a_source_are_planned_when_quotas_add_up_to_one():
+    snap, _ = make_pool(n=600, sources=("mail", "chat"), labeled_share=0.0)
+    snap.sources[:150] = ""  # a quarter of the pool came without a source
+    config = PlannerConfig(wave_size=80, random_share=0.2, source_quotas={"mail": 0.6, "chat": 0.4},
+                           strategy_mix={"uncertainty": 1.0})
+    plan = plan_wave(snap, config, seed=0)
+    no_source = [p for p in plan.picks if p.source == ""]
+    assert len(no_source) == 20  # its share of the pool, 150 of 600
+    assert any("have no source" in note for note in plan.report["notes"])
+    assert Counter(p.source for p in plan.picks if p.source) == {"mail": 36, "chat": 24}  # 0.6 / 0.4 of the rest

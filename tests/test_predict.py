@@ -1,5 +1,5 @@
 """Predict API and the model-backed dashboard, on a project trained through the real loop
-(real encoder, learner.services.train_version / score_version / activate_version)."""
+(real encoder, labeling.modeling: train_version / score_version / activate_version)."""
 import uuid
 from datetime import timedelta
 
@@ -9,9 +9,12 @@ from rest_framework.test import APIClient
 
 from labeling.annotations.models import Annotation, Assignment, ReviewTask
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
+from labeling.modeling.embedding import embed_project
+from labeling.modeling.scores import score_version
+from labeling.modeling.versions import activate_version, load_classifier, train_version
 from labeling.projects.models import Membership, Source
 from labeling.waves.models import Wave, WaveItem
+from learner.text import text_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -63,12 +66,11 @@ def label_project(project, annotator):
 
 @pytest.fixture
 def trained(world):
-    from learner import services as learner
     label_project(world["alpha"], world["annotator"])
-    learner.embed_project(world["alpha"])
-    version = learner.train_version(world["alpha"])
-    learner.score_version(version)
-    learner.activate_version(version)
+    embed_project(world["alpha"])
+    version = train_version(world["alpha"])
+    score_version(version)
+    activate_version(version)
     version.refresh_from_db()
     return version
 
@@ -120,9 +122,7 @@ def test_predict_labels_texts(world, trained):
 
 def _force_review(version):
     """Raise every threshold of the real trained head above 1: every prediction needs review."""
-    from learner import services as learner
-
-    clf = learner.load_classifier(version)
+    clf = load_classifier(version)
     clf.thresholds = {name: 1.01 for name in clf.classes_}
     version.artifact = clf.to_bytes()
     version.save(update_fields=["artifact"])
@@ -185,7 +185,7 @@ def test_dashboard_with_a_trained_model(client, world, trained):
     assert {row["label"] for row in data["thresholds"]["rows"]} == {"billing", "login", "fraud"}
     assert data["throughput"] is None or isinstance(data["throughput"], list)
     page = client.get("/p/alpha/dashboard/").content.decode()
-    assert "/static/vendor/chart.umd.min.js" in page and "/static/js/dashboard.js" in page
+    assert "/static/vendor/chart.umd.min.js" in page and 'type="module" src="/static/js/dashboard/main.js"' in page
 
 
 def test_dashboard_without_model(client, world):

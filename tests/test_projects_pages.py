@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
 from labeling.projects.models import Label, Membership, Project, Rule
+from learner.text import text_hash
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from labeling.annotations import services
+from labeling.annotations import leasing, services
 from labeling.annotations.models import Annotation, Assignment, ReviewTask
 from labeling.annotations.signals import answer_saved
 from labeling.projects.models import Membership
@@ -37,7 +37,7 @@ def label(project, name):
 
 
 def give(project, user, item, name=None, skip=False):
-    services.lease_batch(project, user, size=1)
+    leasing.lease_batch(project, user, size=1)
     assignment = Assignment.objects.get(annotator=user, wave_item__item=item)
     return services.submit_answer(
         project, user, client_id=uuid.uuid4(), assignment_id=assignment.pk,
@@ -126,7 +126,7 @@ def test_queue_lists_open_tasks_with_counts_and_filter(project, people, wave_ite
     client = APIClient()
     client.force_authenticate(people["lea"])
     data = client.get("/api/projects/rev/review/").json()
-    assert data["counts"] == {"open": 2, "disagreement": 1, "low_confidence": 1, "resolved": 0}
+    assert data["counts"] == {"open": 2, "disagreement": 1, "low_confidence": 1, "lead_request": 0, "resolved": 0}
     first = data["results"][0]
     assert first["reason"] == "disagreement" and first["text"] == "<i>charged</i> twice?"
     assert [a["label_name"] for a in first["answers"]] == ["billing", "login"]

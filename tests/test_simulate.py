@@ -7,6 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from learner import simulation as sim
+from learner.simulation.data import split_pool_dev, split_pool_test
+from learner.simulation.report import load_results
+from learner.simulation.run import rarest_classes
 
 WAVE_KEYS = {"wave", "labels", "macro_f1", "micro_f1", "rare_recall", "classes_ge1", "classes_ge3", "rare_ge1",
              "rare_ge3", "ece", "seconds"}
@@ -24,7 +27,10 @@ def write_synthetic(tmp_path, n=400, with_test=True, dim=384):
     data = tmp_path / "synthetic.jsonl"
     with data.open("w") as fh:
         for i in range(n):
-            row = {"text": f"message {i} about {labels[y[i]].replace('_', ' ')}", "label": labels[y[i]],
+            # Letters, not digits: digit runs are masked in the duplicate key, and the planner (like the
+            # product) never picks two texts that normalise alike.
+            tag = " ".join(chr(97 + int(d)) for d in str(i))
+            row = {"text": f"message {tag} about {labels[y[i]].replace('_', ' ')}", "label": labels[y[i]],
                    "source": ["mail", "chat"][i % 2]}
             if with_test:
                 row["split"] = "test" if i % 5 == 0 else "train"
@@ -65,7 +71,7 @@ def test_simulate_writes_results_and_curve(tmp_path):
     run(data, emb, out, tmp_path / "cache", "--strategy", "random")
     assert json.loads((out / "result.json").read_text())["strategy"] == "random"
     assert (out / "random-seed0.json").is_file()
-    assert {r["strategy"] for r in sim.load_results(out)} == {"default", "random"}
+    assert {r["strategy"] for r in load_results(out)} == {"default", "random"}
     full = json.loads((out / "full_pool.json").read_text())
     assert len(full) == 1  # computed once, reused by the second strategy
 
@@ -101,7 +107,7 @@ def test_humanise_and_rarest_classes():
     assert sim.humanise("card_arrival") == "card arrival"
     assert sim.humanise("negative:Customer Service Issue") == "negative customer service issue"
     pool = np.array(["a"] * 10 + ["b"] * 3 + ["c"] * 1 + ["d"] * 5 + ["e"] * 7)
-    assert sim.rarest_classes(pool) == ["c"]
+    assert rarest_classes(pool) == ["c"]
 
 
 @pytest.mark.datasets
@@ -132,7 +138,7 @@ def test_simulate_encodes_texts_through_the_cache_without_embeddings(tmp_path):
     with data.open("w") as fh:
         for i in range(8):
             for text, label in rows:
-                fh.write(json.dumps({"text": f"{text} ({i})", "label": label,
+                fh.write(json.dumps({"text": f"{text} ({chr(97 + i)})", "label": label,
                                      "split": "test" if i == 0 else "train"}) + "\n")
     cache = tmp_path / "cache"
     for _ in range(2):
@@ -185,10 +191,30 @@ def test_dev_split_is_stratified_disjoint_and_leaves_test_alone():
     labels = np.array(["a"] * 50 + ["b"] * 20 + ["d"] * 9 + ["c"] * 1)
     data = sim.Dataset(path="x", texts=[""] * len(labels), labels=labels.astype(object), coarse=None,
                        sources=np.full(len(labels), "", dtype=object), is_test=np.arange(len(labels)) % 10 == 0)
-    pool, test = sim.split_pool_test(data, 0)
-    kept, dev = sim.split_pool_dev(data, pool, 0, 0.2)
+    pool, test = split_pool_test(data, 0)
+    kept, dev = split_pool_dev(data, pool, 0, 0.2)
     assert set(kept) | set(dev) == set(pool) and not set(kept) & set(dev) and not set(dev) & set(test)
     counts = {lab: int((labels[dev] == lab).sum()) for lab in "abcd"}
     assert counts == {"a": 9, "b": 4, "c": 0, "d": 2}  # round(0.2 * n) per label; a single row stays
-    again, dev2 = sim.split_pool_dev(data, pool, 0, 0.2)
-    assert np.array_equal(dev, dev2) and not np.array_equal(dev, sim.split_pool_dev(data, pool, 1, 0.2)[1])
+    again, dev2 = split_pool_dev(data, pool, 0, 0.2)
+    assert np.array_equal(dev, dev2) and not np.array_equal(dev, split_pool_dev(data, pool, 1, 0.2)[1])
+
+
+def test_any_split_name_but_test_forms_the_pool_and_the_summary_says_so(tmp_path, capsys):
+    data, emb = write_synthetic(tmp_path)
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    for i, row in enumerate(rows):
+        if row["split"] == "train" and i % 2:
+            row["split"] = "val"  # some pool rows under another name
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run(data, emb, tmp_path / "out", tmp_path / "cache")
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["pool"] == 320 and result["pool_splits"] == ["train", "val"]
+    out = capsys.readouterr().out
+    assert "pool = rows of split(s) train, val" in out
+    assert "95% of full pool at" in out or "95% of full pool not reached" in out
+    assert "None" not in out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "a", "label": "x", "split": 3}) + "\n")
+    with pytest.raises(CommandError, match=r"line 1, field 'split': 3 is not a split name"):
+        run(bad, emb, tmp_path / "out2", tmp_path / "cache")

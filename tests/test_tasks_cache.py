@@ -9,7 +9,7 @@ from tests import test_loop_helpers as helpers
 
 def test_project_matrix_matches_row_lookups(db, project_factory):
     from labeling.items.models import Item
-    from learner.cache import clear_memos, project_matrix, vectors_for_items
+    from labeling.modeling.embedding_store import clear_memos, project_matrix, vectors_for_items
 
     project, _ = helpers.build_project(project_factory, slug="cache", n_items=120, n_labeled=0)
     clear_memos()
@@ -29,8 +29,8 @@ def test_pool_copy_is_dropped_when_items_change(db, project_factory, settings):
     from django.db import connection
 
     from labeling.items.models import Item
-    from learner.cache import clear_memos, pool_matrix
-    from learner.models import Embedding
+    from labeling.modeling.embedding_store import clear_memos, pool_matrix
+    from labeling.modeling.models import Embedding
 
     if connection.vendor != "postgresql":
         pytest.skip("the binary-COPY pool path and its per-process copy exist on PostgreSQL only")
@@ -58,8 +58,9 @@ def test_scores_follow_their_item_and_version_when_deleted(db, project_factory, 
                                                            django_capture_on_commit_callbacks):
     """ItemScore has no database-level foreign keys (speed); Django's cascade must still clean up."""
     from labeling.items.models import Item
-    from learner.models import ItemScore
-    from learner.services import active_model, request_retrain
+    from labeling.loop.triggers import request_retrain
+    from labeling.modeling.models import ItemScore
+    from labeling.modeling.versions import active_model
 
     project, _ = helpers.build_project(project_factory, slug="cascade", n_items=80, n_labeled=30)
     with django_capture_on_commit_callbacks(execute=True):

@@ -10,11 +10,13 @@ eager_celery = helpers.eager_celery
 def test_first_wave_embeds_the_pool_once_with_the_real_encoder(db, project_factory, eager_celery,
                                                                  django_capture_on_commit_callbacks):
     from labeling.items.models import Item
-    from labeling.items.normalize import text_hash
-    from learner import tasks
-    from learner.cache import memo
-    from learner.models import Embedding, TaskRun
-    from learner.services import plan_first_wave, request_embedding, unembedded_item_ids
+    from labeling.loop import tasks
+    from labeling.loop.pipeline import plan_first_wave
+    from labeling.loop.triggers import request_embedding
+    from labeling.modeling.embedding import unembedded_item_ids
+    from labeling.modeling.embedding_store import memo
+    from labeling.modeling.models import Embedding, TaskRun
+    from learner.text import text_hash
 
     project = project_factory("embedme", labels=("refund", "password reset"))
     texts = [f"I want my money back for order {w}" for w in ("alpha", "bravo", "charlie", "delta")]

@@ -68,9 +68,9 @@ def _wait_for(run, proc, log_path, timeout=75):
 def test_worker_runs_the_retrain_pipeline_once(celery_worker_process, project_factory):
     from django.db import connection
 
+    from labeling.loop.triggers import request_retrain
+    from labeling.modeling.models import ItemScore, ModelVersion, TaskRun
     from labeling.waves.models import Wave
-    from learner.models import ItemScore, ModelVersion, TaskRun
-    from learner.services import request_retrain
 
     proc, log_path = celery_worker_process
     project, _ = build_project(project_factory, slug="worker", wave_size=50)
@@ -102,4 +102,4 @@ def test_worker_runs_the_retrain_pipeline_once(celery_worker_process, project_fa
     assert ItemScore.objects.filter(model_version=versions[0]).count() == 300
     wave = Wave.objects.get(project=project, state=Wave.OPEN)
     assert wave.model_version_id == versions[0].id and wave.size == 50
-    assert "learner.tasks.score_chunk" in log_path.read_text()
+    assert "labeling.loop.tasks.score_chunk" in log_path.read_text()

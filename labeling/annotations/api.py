@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from labeling.projects.permissions import can_manage, project_for
 
-from . import selectors, serializers, services
+from . import leasing, selectors, serializers, services
 from .models import ReviewTask
 
 
@@ -20,7 +20,7 @@ def error_response(exc: services.AnnotationError) -> Response:
     return Response(body, status=exc.status)
 
 
-def batch_response_data(project, user, leased: services.LeasedBatch) -> dict:
+def batch_response_data(project, user, leased: leasing.LeasedBatch) -> dict:
     with_reasons = can_manage(user, project)
     items = [selectors.assignment_payload(a, with_reasons=with_reasons) for a in leased.assignments]
     return {
@@ -46,7 +46,7 @@ class LeaseBatchView(ProjectAPIView):
     def post(self, request, slug):
         params = serializers.LeaseRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        leased = services.lease_batch(self.project, request.user, size=params.validated_data.get("size"))
+        leased = leasing.lease_batch(self.project, request.user, size=params.validated_data.get("size"))
         return Response(batch_response_data(self.project, request.user, leased))
 
 
@@ -54,7 +54,7 @@ class RenewLeasesView(ProjectAPIView):
     @extend_schema(request=None, responses=serializers.RenewedSerializer,
                    summary="Extend your unexpired leases (keeps an open batch yours)")
     def post(self, request, slug):
-        renewed = services.renew_leases(self.project, request.user)
+        renewed = leasing.renew_leases(self.project, request.user)
         return Response({"renewed": renewed, "lease_seconds": settings.LONGTAIL_LEASE_SECONDS})
 
 
@@ -104,7 +104,7 @@ class ReviewQueueView(ProjectAPIView):
     lead_only = True
 
     @extend_schema(
-        parameters=[OpenApiParameter("reason", str, enum=["disagreement", "low_confidence"]),
+        parameters=[OpenApiParameter("reason", str, enum=[r for r, _ in ReviewTask.REASONS]),
                     OpenApiParameter("limit", int, description="At most this many tasks (default 100).")],
         responses=serializers.ReviewQueueSerializer, summary="Open review tasks, oldest first",
     )
@@ -115,7 +115,8 @@ class ReviewQueueView(ProjectAPIView):
             return Response({"detail": "limit must be a whole number.", "field": "limit"}, status=400)
         reason = request.query_params.get("reason") or None
         if reason and reason not in dict(ReviewTask.REASONS):
-            return Response({"detail": "reason must be 'disagreement' or 'low_confidence'.", "field": "reason"},
+            return Response({"detail": "reason must be one of: " + ", ".join(r for r, _ in ReviewTask.REASONS) + ".",
+                             "field": "reason"},
                             status=400)
         tasks = selectors.review_queue(self.project, reason=reason, limit=limit)
         return Response({

@@ -74,7 +74,8 @@ class ReviewTask(models.Model):
 
     DISAGREEMENT = "disagreement"
     LOW_CONFIDENCE = "low_confidence"
-    REASONS = [(r, r) for r in (DISAGREEMENT, LOW_CONFIDENCE)]
+    LEAD_REQUEST = "lead_request"  # a lead sent the item from the item browser
+    REASONS = [(r, r) for r in (DISAGREEMENT, LOW_CONFIDENCE, LEAD_REQUEST)]
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="review_tasks")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_tasks")

@@ -14,11 +14,28 @@ from labeling.projects.models import Label, Membership, Project
 from labeling.waves.models import Wave, WaveItem
 
 from . import agreement
+from .leasing import live_slot_q
 from .models import Annotation, Assignment, ReviewTask
-from .services import live_slot_q
+from .resolve import Answer, resolve
 
 # Gaps between two answers longer than this are breaks, not time spent on an item.
 THROUGHPUT_MAX_GAP = timedelta(minutes=10)
+
+
+def resolve_item_labels(project) -> dict[int, int]:
+    """item id → label id for every item with a usable answer (not undone, not skipped; origin
+    annotator / import / adjudication), by the one rule in ``resolve``: an adjudication wins (the
+    newest), else the majority label, ties to the newest answer. Training, planning and export
+    all read labels through this rule."""
+    rows = (
+        Annotation.objects.filter(project=project, undone=False, skipped=False, label__isnull=False)
+        .order_by("item_id", "created_at", "id")
+        .values_list("item_id", "label_id", "origin")
+    )
+    by_item: dict[int, list[Answer]] = defaultdict(list)
+    for order, (item_id, label_id, origin) in enumerate(rows):
+        by_item[item_id].append(Answer(label_id, origin, order))
+    return {item_id: resolve(answers).label_id for item_id, answers in by_item.items()}
 
 
 def held_batch(project: Project, user) -> list[Assignment]:
@@ -283,5 +300,6 @@ def review_counts(project: Project) -> dict:
         "open": sum(by_reason.values()),
         "disagreement": by_reason.get(ReviewTask.DISAGREEMENT, 0),
         "low_confidence": by_reason.get(ReviewTask.LOW_CONFIDENCE, 0),
+        "lead_request": by_reason.get(ReviewTask.LEAD_REQUEST, 0),
         "resolved": ReviewTask.objects.filter(project=project, resolved_at__isnull=False).count(),
     }

@@ -13,7 +13,7 @@ class LeaseRequestSerializer(serializers.Serializer):
 class WhyPickedSerializer(serializers.Serializer):
     strategy = serializers.CharField()
     reason = serializers.CharField(allow_blank=True)
-    inclusion_prob = serializers.FloatField()
+    inclusion_prob = serializers.FloatField(allow_null=True, help_text="null for a ranked pick (not a probability draw)")
     likely_rare = serializers.BooleanField()
     overlap = serializers.IntegerField()
     predicted_label = serializers.CharField(allow_null=True)

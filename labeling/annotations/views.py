@@ -16,7 +16,7 @@ LEAD_NAV = "projects/_lead_nav.html"
 
 def annotate_page(request, slug):
     """The page renders the annotator's held batch from embedded JSON, answers locally and submits
-    in the background (static/js/annotate.js); "Start" leases through the API."""
+    in the background (static/js/annotate/main.js); "Start" leases through the API."""
     project = project_for(request.user, slug)
     is_lead = can_manage(request.user, project)
     held = selectors.held_batch(project, request.user)

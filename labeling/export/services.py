@@ -4,7 +4,6 @@ Two passes keep memory bounded for a million rows: pass 1 reads only (item id, d
 label id, origin) to resolve labels and compute the group-aware train / val / test split (numpy
 arrays of ints); pass 2 streams the items with their text in chunks, fetching answers and wave
 picks per chunk, and writes rows as they come."""
-import csv
 import io
 import json
 import zipfile
@@ -17,25 +16,16 @@ import numpy as np
 from django.conf import settings
 
 from labeling.annotations.models import Annotation
+from labeling.annotations.resolve import Answer, resolve
 from labeling.items.models import Item
 from labeling.projects.models import Label, Project
 from labeling.waves.models import WaveItem
+from learner.splits import group_stratified_split
 
-from .resolve import Answer, resolve
+from .formats import FORMATS
 
-FORMATS = ("csv", "jsonl")
 CHUNK = 2000
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
-COLUMNS = ["item_id", "external_id", "text", "label", "coarse_label", "label_source", "annotators",
-           "agreement", "wave", "strategy", "inclusion_prob", "dup_group", "source", "split"]
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell):
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
-        return "'" + cell
-    return cell
 
 
 def _labeled_answers():
@@ -58,8 +48,6 @@ class LabeledIndex:
 
 
 def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
-    from learner.splits import group_stratified_split
-
     rows = (_labeled_answers().filter(project=project).order_by("item_id", "pk")
             .values_list("item_id", "item__dup_group", "label_id", "origin", "pk"))
     # Compact int64 arrays, not lists of Python ints: pass 1 stays small for a million items.
@@ -195,26 +183,11 @@ def _duplicate_rows(project, emitted: list, index: LabeledIndex, seen: set) -> I
                "strategy": None, "inclusion_prob": None, "source": source}
 
 
-class _Line:
-    """csv.writer target that hands back each written line instead of buffering them."""
-
-    def write(self, value):
-        return value
-
-
 def stream_export(project: Project, fmt: str, *, include_duplicates: bool = False, seed: int = 0) -> Iterator[str]:
+    """The project's labeled items in one of the registered formats (labeling.export.formats)."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
-    rows = iter_rows(project, include_duplicates=include_duplicates, seed=seed)
-    if fmt == "jsonl":
-        for row in rows:
-            yield json.dumps(row, ensure_ascii=False) + "\n"
-        return
-    writer = csv.writer(_Line())
-    yield writer.writerow(COLUMNS)
-    for row in rows:
-        cells = {**row, "annotators": ";".join(row["annotators"])}
-        yield writer.writerow([neutralise(cells[c]) if cells[c] is not None else "" for c in COLUMNS])
+    yield from FORMATS[fmt].write(iter_rows(project, include_duplicates=include_duplicates, seed=seed))
 
 
 # --- model bundle --------------------------------------------------------------------------------

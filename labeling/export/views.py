@@ -4,28 +4,28 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from labeling.projects import loop
+from labeling.modeling.versions import active_model
 from labeling.projects.permissions import project_for
 
 from . import services
-
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
+from .formats import FORMATS
+from .formats.csv_format import COLUMNS
 
 
 def labels_download(project, fmt: str, *, include_duplicates: bool) -> StreamingHttpResponse:
-    if fmt not in services.FORMATS:
+    if fmt not in FORMATS:
         raise Http404(f"Unknown export format {fmt!r}.")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(
         services.stream_export(project, fmt, include_duplicates=include_duplicates),
-        content_type=CONTENT_TYPES[fmt])
+        content_type=FORMATS[fmt].content_type)
     response["Content-Disposition"] = f'attachment; filename="{project.slug}-labels-{stamp}.{fmt}"'
     return response
 
 
 def model_download(project):
     """(response, None) or (None, reason)."""
-    version = loop.active_model(project)
+    version = active_model(project)
     if version is None:
         return None, "This project has no active model to export yet."
     try:
@@ -40,8 +40,8 @@ def model_download(project):
 def export_page(request, slug):
     project = project_for(request.user, slug, manage=True)
     return render(request, "export/export.html", {
-        "project": project, "section": "export", "active_model": loop.active_model(project),
-        "formats": services.FORMATS, "columns": services.COLUMNS})
+        "project": project, "section": "export", "active_model": active_model(project),
+        "formats": list(FORMATS), "columns": COLUMNS})
 
 
 def export_labels(request, slug, fmt):

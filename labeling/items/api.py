@@ -1,4 +1,5 @@
 """API of the items app: an import's progress (polled by the upload page) and the project's imports."""
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -6,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.projects.models import Project
-from labeling.projects.permissions import IsProjectMember
+from labeling.projects.permissions import IsProjectMember, role_in
 
 from . import selectors
 from .models import ImportBatch
@@ -31,11 +32,7 @@ class _ProjectView(APIView):
 
     def permission_denied(self, request, message=None, code=None):
         # Non-members must not learn that the project exists.
-        from labeling.projects.permissions import role_in
-
         if request.user.is_authenticated and role_in(request.user, self.get_project()) is None:
-            from django.http import Http404
-
             raise Http404("No such project.")
         super().permission_denied(request, message, code)
 

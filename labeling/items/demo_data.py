@@ -19,6 +19,8 @@ from django.db import transaction
 
 from labeling.projects.models import Label, Membership, Project, Rule, Source
 
+from .services import import_path
+
 DEMO_SLUG = "support-demo"
 DEMO_USERS = {  # username: (password, role); documented in README and docs/intake.md
     "admin": ("longtail-admin", "admin"),
@@ -291,8 +293,6 @@ def create_demo_project(*, slug: str = DEMO_SLUG, n_items: int = 6000, seed: int
                         progress=None) -> tuple[Project, bool]:
     """Create (or complete) the demo project and import its tickets; returns (project, created).
     Idempotent: a project that already has items is left as it is."""
-    from .services import import_path
-
     project, created = Project.objects.get_or_create(slug=slug, defaults={
         "name": "Support tickets (demo)", "wave_size": 300, "batch_size": 20, "rare_threshold": 50,
         "description": "Customer-support tickets from e-mail, chat and social media; a few kinds are rare but matter.",

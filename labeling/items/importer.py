@@ -21,10 +21,11 @@ from django.utils import timezone
 
 from labeling.annotations.models import Annotation
 from labeling.projects.models import Label, Project, Source
+from learner.text import hash_normalized, normalize_text
 
-from .dedup import BANDS, Grouper
+from .dedup import BANDS
+from .grouping import Grouper
 from .models import ImportBatch, Item, ItemLsh
-from .normalize import hash_normalized, normalize_text
 from .readers import FileError, RowError, detect_format, open_reader
 from .store import DbDedupStore, insert_band_keys
 

@@ -4,6 +4,8 @@ from django.db import models
 
 from labeling.projects.models import Project, Source
 
+from .dedup import BANDS
+
 
 class ImportBatch(models.Model):
     PENDING = "pending"
@@ -40,7 +42,7 @@ class Item(models.Model):
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.PROTECT, related_name="items")
     external_id = models.CharField(max_length=200, null=True, blank=True)
     text = models.TextField()
-    # sha256 of the normalized text (see labeling.items.normalize): exact duplicates share it.
+    # sha256 of the normalized text (see learner.text): exact duplicates share it.
     text_hash = models.CharField(max_length=64, db_index=True)
     # Near-duplicate group: the id of the group's first item (an item alone is its own group).
     dup_group = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -49,6 +51,10 @@ class Item(models.Model):
         ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by a lead in the item browser: an excluded item is never planned into a wave.
+    excluded = models.BooleanField(default=False)
+    # Set by a lead in the item browser: the next wave should take this item (see docs/loop.md).
+    pinned_for_next_wave = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -64,8 +70,6 @@ class Item(models.Model):
 
 
 def _band_fields():
-    from .dedup import BANDS
-
     return {f"b{i}": models.BigIntegerField(db_index=True) for i in range(BANDS)}
 
 

@@ -108,12 +108,3 @@ def reject_upload(project, filename: str, size: int, user, *, at_least: bool = F
                      "message": f"the file has {has}, over the upload limit of {limit:,} bytes (LONGTAIL_MAX_UPLOAD_BYTES)"}]
     batch.save()
     return batch
-
-
-def start_upload_import(batch: ImportBatch, path: Path, *, skip_invalid: bool) -> None:
-    """Queue the import (a worker in production, in-process in the demo) once the batch row is
-    committed, so the worker can see it."""
-    from .tasks import import_file
-
-    rejects = str(rejects_path_for(batch)) if skip_invalid else None
-    transaction.on_commit(lambda: import_file.delay(batch.id, str(path), skip_invalid=skip_invalid, rejects_path=rejects))

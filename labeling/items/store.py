@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from django.db import connection
+from psycopg2.extras import execute_values
 
 from .dedup import BANDS, Features, features
 from .models import Item, ItemLsh
@@ -79,8 +80,6 @@ def insert_band_keys(project_id: int, item_ids: list[int], keys: np.ndarray) -> 
     if not item_ids:
         return
     if connection.vendor == "postgresql":
-        from psycopg2.extras import execute_values
-
         columns = ", ".join(f"b{band}" for band in range(BANDS))
         rows = [(item_id, project_id, *row) for item_id, row in zip(item_ids, keys.tolist(), strict=True)]
         with connection.cursor() as cursor:

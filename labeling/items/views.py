@@ -4,6 +4,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from labeling.loop.triggers import start_upload_import
 from labeling.projects.permissions import project_for
 
 from . import selectors, services
@@ -36,7 +37,7 @@ def _import_page(request, project, limiter):
             batch = services.reject_upload(project, upload.name, upload.size, request.user)
         else:
             batch, path = services.save_upload(project, upload, request.user)
-            services.start_upload_import(batch, path, skip_invalid=form.cleaned_data["skip_invalid"])
+            start_upload_import(batch, path, skip_invalid=form.cleaned_data["skip_invalid"])
         return redirect("items:import-detail", slug=project.slug, batch_id=batch.id)
     return render(request, "items/import.html", {
         "project": project, "form": form, "imports": selectors.recent_imports(project),

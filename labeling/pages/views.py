@@ -22,6 +22,6 @@ def project_overview(request, slug):
 
 
 def project_dashboard(request, slug):
-    """Charts are drawn by static/js/dashboard.js from /api/projects/<slug>/dashboard/."""
+    """Charts are drawn by static/js/dashboard/main.js from /api/projects/<slug>/dashboard/."""
     project = project_for(request.user, slug, manage=True)
     return render(request, "dashboard/dashboard.html", {"project": project, "section": "dashboard"})

@@ -10,10 +10,16 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.loop.runs import task_run_dict
+from labeling.loop.triggers import request_retrain
+from labeling.modeling.models import ModelVersion
+from labeling.modeling.predict import predict_texts
+from labeling.modeling.versions import active_model
+from labeling.waves import selectors as wave_selectors
+from labeling.waves import services as waves
 from labeling.waves.models import Wave
-from learner.models import ModelVersion
 
-from . import dashboard, loop, selectors, services
+from . import dashboard, selectors, services
 from .models import Label, Membership, Project, Rule, Source
 from .permissions import can_manage, project_for, visible_projects
 from .serializers import (
@@ -252,7 +258,7 @@ class WaveList(ProjectScoped, generics.GenericAPIView):
 class WaveCurrent(ProjectScoped, APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No current wave.")})
     def get(self, request, slug):
-        wave = loop.current_wave(self.get_project())
+        wave = wave_selectors.working_wave(self.get_project())
         if wave is None:
             return Response({"detail": "This project has no open or planned wave."}, status=404)
         return Response(selectors.wave_dict(wave))
@@ -264,8 +270,8 @@ class WaveComposition(ProjectScoped, APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, slug, number):
         wave = get_object_or_404(Wave, project=self.get_project(), number=number)
-        return Response({"wave": wave.number, "rows": loop.composition_rows(wave),
-                         "planner": loop.wave_composition(wave)})
+        return Response({"wave": wave.number, "rows": wave_selectors.composition_rows(wave),
+                         "planner": wave_selectors.wave_composition(wave)})
 
 
 def _loop_response(action):
@@ -285,7 +291,7 @@ class WaveClose(ProjectScoped, APIView):
         def action():
             if wave.state == Wave.CLOSED:
                 raise ValueError(f"Wave {wave.number} is already closed.")
-            loop.close_wave(wave)
+            waves.close_wave(wave)
             wave.refresh_from_db()
             return Response(selectors.wave_dict(wave))
 
@@ -300,7 +306,7 @@ class WaveOpen(ProjectScoped, APIView):
         wave = get_object_or_404(Wave, project=self.get_project(), number=number)
 
         def action():
-            loop.open_wave(wave)
+            waves.open_wave(wave)
             wave.refresh_from_db()
             return Response(selectors.wave_dict(wave))
 
@@ -314,8 +320,8 @@ class WavePlan(ProjectScoped, APIView):
     def post(self, request, slug):
         def action():
             project = self.get_project()
-            wave = loop.plan_next_wave(project)
-            loop.open_wave_if_idle(project, wave)
+            wave = waves.plan_next_wave(project)
+            waves.open_wave_if_idle(project, wave)
             wave.refresh_from_db()
             return Response(selectors.wave_dict(wave), status=201)
 
@@ -339,8 +345,8 @@ class ModelRetrain(ProjectScoped, APIView):
     @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
     def post(self, request, slug):
         def action():
-            task = loop.request_retrain(self.get_project(), reason="manual")
-            return Response(selectors.task_run_dict(task), status=202)
+            task = request_retrain(self.get_project(), reason="manual")
+            return Response(task_run_dict(task), status=202)
 
         return _loop_response(action)
 
@@ -377,11 +383,11 @@ class Predict(ProjectScoped, APIView):
             queue = project.queue_review_predictions
         elif queue and not can_manage(request.user, project) and not project.queue_review_predictions:
             raise PermissionDenied("Only leads may queue predictions when the project does not.")
-        model = loop.active_model(project)
+        model = active_model(project)
         if model is None:
             return Response({"detail": "This project has no active model yet: label a wave and train first."},
                             status=status.HTTP_409_CONFLICT)
-        predictions = loop.predict_texts(project, texts)
+        predictions = predict_texts(project, texts)
         queued = services.queue_predictions_for_review(project, texts, predictions) if queue else {}
         results = [{"index": i, **p, "queued_item": queued.get(i)}
                    for i, p in enumerate(predictions)]

@@ -1,20 +1,24 @@
-"""Data behind the project dashboard (served as JSON, drawn by static/js/dashboard.js): labeled
+"""Data behind the project dashboard (served as JSON, drawn by static/js/dashboard/main.js): labeled
 counts per label per wave, the learning curve, per-class metrics, confusion matrix, PR curves,
 reliability diagram, thresholds with their review share, annotator throughput and agreement.
 
 PR curves and reliability bins come from the training report (held-out validation or out-of-fold
 predictions). Only for versions whose report lacks them are they computed from the stored pool scores (ItemScore) of labeled items. Those items include the model's own
 training items, so these curves are optimistic; the payload says which source each chart used."""
+import logging
 from collections import defaultdict
 
 import numpy as np
 from django.db.models import Count
+from sklearn.metrics import average_precision_score, precision_recall_curve
 
+from labeling.annotations import selectors as annotation_selectors
 from labeling.annotations.models import Annotation
-from labeling.export.resolve import Answer, resolve
-from learner.models import ItemScore, ModelVersion
+from labeling.annotations.resolve import Answer, resolve
+from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.modeling.versions import active_model
 
-from . import loop
+log = logging.getLogger(__name__)
 
 MAX_SCORED_ITEMS = 20000   # enough for smooth curves; bounds the dashboard's memory and time
 CURVE_POINTS = 60
@@ -28,7 +32,7 @@ def dashboard_data(project) -> dict:
     per_wave, totals = labeled_per_wave(project, label_names)
     rare = sorted(name for name in label_names.values() if totals.get(name, 0) < project.rare_threshold)
     versions = list(ModelVersion.objects.filter(project=project).defer("artifact").order_by("number"))
-    model = loop.active_model(project) or next(
+    model = active_model(project) or next(
         (v for v in reversed(versions) if v.state == ModelVersion.READY), None)
     report = find_report(model.metrics) if model else None
     scored = scored_labeled_items(project, model, label_names) if model else None
@@ -50,9 +54,19 @@ def dashboard_data(project) -> dict:
         "pr_curves": pr_curves(report, scored),
         "reliability": reliability(report, scored),
         "thresholds": thresholds_table(model, report),
-        "throughput": loop.annotator_throughput(project),
-        "agreement": loop.agreement_summary(project),
+        "throughput": _optional_panel(annotation_selectors.annotator_throughput, project),
+        "agreement": _optional_panel(annotation_selectors.agreement_summary, project),
     }
+
+
+def _optional_panel(func, project):
+    """A panel another app computes: a failure there blanks that panel (and is logged) instead
+    of taking the whole dashboard down."""
+    try:
+        return func(project)
+    except Exception:  # noqa: BLE001 - one panel must not break the page
+        log.exception("%s failed for project %s", func.__qualname__, project.slug)
+        return None
 
 
 def labeled_per_wave(project, label_names: dict) -> tuple[dict, dict]:
@@ -181,8 +195,6 @@ def pr_curves(report: dict | None, scored: dict | None) -> dict:
         return {"source": "held-out validation of the training report", "curves": stored}
     if scored is None:
         return {"source": None, "curves": {}}
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
     curves = {}
     for i, name in enumerate(scored["classes"]):
         positives = scored["y"] == i

@@ -5,6 +5,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.forms import BaseModelFormSet, modelformset_factory
 
+from learner.rules import compile_rule
+
 from . import services
 from .models import Label, Membership, Project, Rule, Source
 
@@ -182,8 +184,6 @@ class RuleForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         if data.get("kind") and data.get("pattern"):
-            from .rules import compile_rule
-
             try:
                 compile_rule(data["kind"], data["pattern"])
             except ValueError as exc:

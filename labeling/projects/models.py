@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from learner.rules import compile_rule
+
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
 
@@ -124,8 +126,6 @@ class Rule(models.Model):
         return f"{self.kind}:{self.pattern} → {self.label}"
 
     def clean(self):
-        from labeling.projects.rules import compile_rule
-
         try:
             compile_rule(self.kind, self.pattern)
         except ValueError as exc:

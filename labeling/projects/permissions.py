@@ -1,6 +1,7 @@
 """Who may do what. Superusers are admins and see everything; a lead configures and exports
 their projects; an annotator labels in projects they belong to and nothing more."""
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from rest_framework.permissions import BasePermission
 
@@ -38,8 +39,6 @@ def project_for(user, slug: str, *, manage: bool = False) -> Project:
     project = get_object_or_404(Project, slug=slug)
     role = role_in(user, project)
     if role is None:
-        from django.http import Http404
-
         raise Http404("No such project.")
     if manage and role not in {"admin", "lead"}:
         raise PermissionDenied("Only the project's leads and admins may do this.")

@@ -1,12 +1,13 @@
 """Reads for the project and lead pages (the dashboard has its own module, dashboard.py)."""
 from labeling.items.models import Item
+from labeling.modeling.models import ModelVersion
+from labeling.modeling.versions import active_model
+from labeling.waves import selectors as wave_selectors
 from labeling.waves.models import Wave
-from learner.models import ModelVersion, TaskRun
+from learner.rules import compile_rule
 
-from . import loop
 from .models import Membership, Project
 from .permissions import can_manage, role_in
-from .rules import compile_rule
 
 PREVIEW_CHUNK = 2000
 
@@ -28,24 +29,26 @@ def preview_rule(project: Project, kind: str, pattern: str, *, examples: int = 5
             "share": (matched / scanned) if scanned else 0.0, "examples": sample}
 
 
-def task_runs(project: Project, *, limit: int = 20) -> list[dict]:
-    return [task_run_dict(t) for t in TaskRun.objects.filter(project=project).order_by("-created_at")[:limit]]
-
-
-def task_run_dict(task: TaskRun) -> dict:
-    return {"id": task.pk, "kind": task.kind, "state": task.state, "progress": task.progress,
-            "message": task.message, "detail": getattr(task, "detail", {}), "created_at": task.created_at.isoformat(),
-            "finished_at": task.finished_at.isoformat() if task.finished_at else None}
-
-
 def wave_dict(wave: Wave, *, with_progress: bool = True) -> dict:
     data = {"number": wave.number, "state": wave.state, "size": wave.size, "cold_start": wave.cold_start,
             "created_at": wave.created_at.isoformat(),
             "closed_at": wave.closed_at.isoformat() if wave.closed_at else None,
             "model_version": wave.model_version.number if wave.model_version_id else None}
     if with_progress:
-        data["progress"] = loop.wave_progress(wave)
+        data["progress"] = wave_progress(wave)
     return data
+
+
+def wave_progress(wave: Wave) -> dict:
+    """Picks, picks with all the answers they need (skips count), and the share done."""
+    raw = wave_selectors.wave_progress(wave)
+    total, done = raw["items"], raw["complete_items"]
+    return {"total": total, "done": done, "share": (done / total) if total else 0.0}
+
+
+def budget_or_none(project: Project) -> dict | None:
+    """{budget, used, left, spent}, or None when the project has no label budget."""
+    return None if project.label_budget is None else wave_selectors.budget_status(project)
 
 
 def model_version_dict(version: ModelVersion) -> dict:
@@ -58,16 +61,16 @@ def model_version_dict(version: ModelVersion) -> dict:
 
 def project_overview(project: Project, user) -> dict:
     """What the overview page shows: the current wave's progress and the label budget."""
-    wave = loop.current_wave(project)
+    wave = wave_selectors.working_wave(project)
     return {
         "project": project,
         "role": role_in(user, project),
         "can_manage": can_manage(user, project),
         "wave": wave_dict(wave) if wave else None,
         "waves_total": Wave.objects.filter(project=project).count(),
-        "budget": loop.budget_status(project),
+        "budget": budget_or_none(project),
         "items_total": Item.objects.filter(project=project).count(),
-        "active_model": loop.active_model(project),
+        "active_model": active_model(project),
         "labels": list(project.labels.select_related("parent")),
     }
 

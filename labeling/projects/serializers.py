@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from .models import Label, Membership, Project, Rule, Source
+from .permissions import role_in
 from .services import SETTINGS_FIELDS
 
 
@@ -15,8 +16,6 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = ["slug", "created_at", "role"]
 
     def get_role(self, project) -> str | None:
-        from .permissions import role_in
-
         request = self.context.get("request")
         return role_in(request.user, project) if request else None
 

@@ -6,8 +6,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from labeling.annotations.models import ReviewTask
+from labeling.items.models import Item
+from learner.rules import compile_rule
+from learner.text import text_hash
+
 from .models import Label, Membership, Project, Rule, Source
-from .rules import compile_rule
 
 # Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
 QUOTA_TOLERANCE = 0.01
@@ -243,10 +247,6 @@ def queue_predictions_for_review(project: Project, texts: list[str], predictions
     an Item (source "api" when the project allows new sources, else its first source; an exact
     duplicate of a pool item reuses that item) with an open ReviewTask(reason=low_confidence).
     Returns {text index: item id} for the queued texts."""
-    from labeling.annotations.models import ReviewTask
-    from labeling.items.models import Item
-    from labeling.items.normalize import text_hash
-
     wanted = [i for i, p in enumerate(predictions) if p.get("needs_review")]
     if not wanted:
         return {}

@@ -6,7 +6,13 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from . import loop, selectors, services
+from labeling.loop.runs import task_run_dict, task_runs
+from labeling.loop.triggers import request_retrain
+from labeling.modeling.versions import active_model
+from labeling.waves import selectors as wave_selectors
+from labeling.waves import services as waves
+
+from . import selectors, services
 from .forms import LabelFormSet, MemberForm, ProjectCreateForm, ProjectSettingsForm, RuleForm, SourceFormSet
 from .models import Membership, Rule
 from .permissions import project_for
@@ -134,21 +140,21 @@ def member_remove(request, slug, membership_id):
 
 def project_waves(request, slug):
     project = project_for(request.user, slug, manage=True)
-    wave = loop.current_wave(project)
-    composition = loop.composition_rows(wave) if wave else []
+    wave = wave_selectors.working_wave(project)
+    composition = wave_selectors.composition_rows(wave) if wave else []
     return _lead_page(
         request, project, "projects/waves.html", wave=selectors.wave_dict(wave) if wave else None,
-        composition=composition, tasks=selectors.task_runs(project),
+        composition=composition, tasks=[task_run_dict(t) for t in task_runs(project, limit=20)],
         waves=[selectors.wave_dict(w, with_progress=False) for w in project.waves.order_by("-number")[:20]],
-        active_model=loop.active_model(project), budget=loop.budget_status(project),
+        active_model=active_model(project), budget=selectors.budget_or_none(project),
     )
 
 
 def waves_status(request, slug):
     """Poll JSON for the wave page: running tasks and the current wave's progress."""
     project = project_for(request.user, slug, manage=True)
-    wave = loop.current_wave(project)
-    return JsonResponse({"tasks": selectors.task_runs(project),
+    wave = wave_selectors.working_wave(project)
+    return JsonResponse({"tasks": [task_run_dict(t) for t in task_runs(project, limit=20)],
                          "wave": selectors.wave_dict(wave) if wave else None})
 
 
@@ -168,10 +174,10 @@ def _loop_action(request, slug, action):
 @require_POST
 def wave_close(request, slug):
     def action(project):
-        wave = loop.current_wave(project)
+        wave = wave_selectors.working_wave(project)
         if wave is None:
             raise ValueError("There is no open wave to close.")
-        loop.close_wave(wave)
+        waves.close_wave(wave)
         return f"Wave {wave.number} closed."
 
     return _loop_action(request, slug, action)
@@ -180,8 +186,8 @@ def wave_close(request, slug):
 @require_POST
 def wave_plan(request, slug):
     def action(project):
-        wave = loop.plan_next_wave(project)
-        if loop.open_wave_if_idle(project, wave):
+        wave = waves.plan_next_wave(project)
+        if waves.open_wave_if_idle(project, wave):
             return f"Wave {wave.number} planned ({wave.size} items) and opened for annotators."
         return f"Wave {wave.number} planned ({wave.size} items); it can be opened once the open wave is closed."
 
@@ -191,10 +197,10 @@ def wave_plan(request, slug):
 @require_POST
 def wave_open(request, slug):
     def action(project):
-        wave = loop.current_wave(project)
+        wave = wave_selectors.working_wave(project)
         if wave is None or wave.state != "planned":
             raise ValueError("There is no planned wave to open.")
-        if not loop.open_wave_if_idle(project, wave):
+        if not waves.open_wave_if_idle(project, wave):
             raise ValueError("Another wave is still open; close it first.")
         return f"Wave {wave.number} opened for annotators."
 
@@ -204,7 +210,7 @@ def wave_open(request, slug):
 @require_POST
 def model_retrain(request, slug):
     def action(project):
-        task = loop.request_retrain(project, reason="manual")
+        task = request_retrain(project, reason="manual")
         return f"Retraining requested (task {task.pk}, {task.state})."
 
     return _loop_action(request, slug, action)

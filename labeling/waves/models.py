@@ -39,7 +39,11 @@ class WaveItem(models.Model):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="wave_picks")
     strategy = models.CharField(max_length=30)
     reason = models.CharField(max_length=300, blank=True)
-    inclusion_prob = models.FloatField()
+    # P(in the wave's estimation sample) under the design that planned it (learner.planning.draws);
+    # null for a ranked or fill pick, whose reason is in design["no_pi"].
+    inclusion_prob = models.FloatField(null=True, blank=True)
+    # {"pi": {draw: P(drawn by it)}, "drawn_by": [...]} for drawn picks, {"no_pi": why} otherwise.
+    design = models.JSONField(default=dict, blank=True)
     predicted_label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.SET_NULL)
     predicted_prob = models.FloatField(null=True, blank=True)
     likely_rare = models.BooleanField(default=False)

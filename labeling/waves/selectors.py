@@ -6,6 +6,8 @@ from collections import Counter
 from django.db.models import Count, F, Q, Sum
 
 from labeling.annotations.models import Annotation
+from labeling.annotations.selectors import resolve_item_labels
+from labeling.projects.models import Label
 
 from .models import Wave, WaveItem
 
@@ -13,6 +15,13 @@ from .models import Wave, WaveItem
 def current_wave(project) -> Wave | None:
     """The project's open wave (annotators work on it), or None."""
     return Wave.objects.filter(project=project, state=Wave.OPEN).order_by("-number").first()
+
+
+def working_wave(project) -> Wave | None:
+    """The wave a lead works on: the open one, else the newest planned one (waiting to be
+    opened), else None."""
+    return current_wave(project) or (
+        Wave.objects.filter(project=project, state=Wave.PLANNED).order_by("-number").first())
 
 
 def latest_wave(project) -> Wave | None:
@@ -77,11 +86,14 @@ def wave_composition(wave: Wave) -> dict:
     }
 
 
-def labeled_counts(project) -> dict[str, int]:
-    """Label name → items whose resolved label it is (see learner.selectors), every label listed."""
-    from labeling.projects.models import Label
-    from learner.selectors import resolve_item_labels
+def composition_rows(wave: Wave) -> list[dict]:
+    """source × strategy × predicted label counts of the wave's picks, "—" for a missing name."""
+    return [{**cell, "source": cell["source"] or "—", "predicted_label": cell["predicted_label"] or "—"}
+            for cell in wave_composition(wave)["cells"]]
 
+
+def labeled_counts(project) -> dict[str, int]:
+    """Label name → items whose resolved label it is, every label listed."""
     counts = Counter(resolve_item_labels(project).values())
     return {
         name: counts.get(label_id, 0)

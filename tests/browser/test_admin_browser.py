@@ -8,8 +8,8 @@ import pytest
 
 from labeling.annotations.models import Annotation
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
 from labeling.projects.models import Membership, Project
+from learner.text import text_hash
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,7 @@
 """An annotator labels in a real browser (Debian's Chromium, headless) against the live server."""
 from playwright.sync_api import expect
 
+from labeling.annotations import leasing
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.projects.models import Label, Membership
 
@@ -142,7 +143,7 @@ def test_lead_adjudicates_a_disagreement_on_the_review_page(
     add_member(make_user, project, "lea", role=Membership.LEAD)
     billing, fraud = project.labels.get(name="billing"), project.labels.get(name="fraud")
     for user, label in ((ann, billing), (bob, fraud)):
-        assignment = services.lease_batch(project, user, size=1).assignments[0]
+        assignment = leasing.lease_batch(project, user, size=1).assignments[0]
         services.submit_answer(project, user, client_id=uuid.uuid4(), assignment_id=assignment.pk,
                                label_id=label.pk)
     task = ReviewTask.objects.get(reason=ReviewTask.DISAGREEMENT)
@@ -169,7 +170,6 @@ def test_answer_on_a_lease_someone_else_took_is_refused_with_a_message(
 
     from django.utils import timezone
 
-    from labeling.annotations import services
     from labeling.annotations.models import Assignment
 
     project = project_factory("expired", labels=("billing", "login"))
@@ -186,7 +186,7 @@ def test_answer_on_a_lease_someone_else_took_is_refused_with_a_message(
     # Ann walks away; her lease on item 0 expires and bob gets it.
     Assignment.objects.filter(annotator=ann, wave_item__item=items[0]).update(
         expires_at=timezone.now() - timedelta(seconds=1))
-    assert services.lease_batch(project, bob, size=1).assignments[0].wave_item.item_id == items[0].pk
+    assert leasing.lease_batch(project, bob, size=1).assignments[0].wave_item.item_id == items[0].pk
 
     page.keyboard.press(hotkey)
     expect(page.locator("#notice")).to_contain_text(f"Not saved (item {items[0].pk}): Your lease on item")

@@ -4,8 +4,8 @@ project. Screenshots of each page go to test-artifacts/screenshots/."""
 import pytest
 
 from labeling.items.models import Item
-from labeling.items.normalize import text_hash
 from labeling.projects.models import Membership, Source
+from learner.text import text_hash
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,7 +87,9 @@ def test_lead_hotkey_clash_is_reported(page, live_server, login, lead_world):
 
 def test_lead_dashboard_of_a_trained_project(page, live_server, login, screenshot, js_errors, make_user,
                                              project_factory):
-    from learner import services as learner
+    from labeling.modeling.embedding import embed_project
+    from labeling.modeling.scores import score_version
+    from labeling.modeling.versions import activate_version, train_version
     from tests.test_predict import label_project
 
     project = project_factory("alpha")
@@ -96,10 +98,10 @@ def test_lead_dashboard_of_a_trained_project(page, live_server, login, screensho
     Membership.objects.create(user=lead, project=project, role=Membership.LEAD)
     Membership.objects.create(user=annotator, project=project, role=Membership.ANNOTATOR)
     label_project(project, annotator)
-    learner.embed_project(project)
-    version = learner.train_version(project)
-    learner.score_version(version)
-    learner.activate_version(version)
+    embed_project(project)
+    version = train_version(project)
+    score_version(version)
+    activate_version(version)
 
     login(page, "lena")
     page.goto(live_server.url + "/p/alpha/dashboard/")

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labeling.items.normalize import text_hash
 from learner.embedding import (
     EncoderQualityError,
     MemoryEmbeddingCache,
@@ -24,6 +23,7 @@ from learner.embedding import (
 )
 from learner.encoders.check import SHARED_ID_MAX_COSINE_DISTANCE, cosine_distances
 from learner.encoders.onnx_export import ensure_onnx_model, file_sha256
+from learner.text import text_hash
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_ID = "all-MiniLM-L6-v2"

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labeling.items.normalize import text_hash
 from learner.embedding import (
     DirectoryEmbeddingCache,
     Encoder,
@@ -15,9 +14,10 @@ from learner.embedding import (
     embed_texts,
     get_encoder,
 )
+from learner.text import text_hash
 
-CORE_MODULES = ["embedding", "weighting", "heads", "splits", "calibration", "thresholds", "hierarchy",
-                "longtail", "metrics", "training"]
+CORE_MODULES = ["embedding", "weighting", "heads", "splits", "calibration", "thresholds", "heads.hierarchy",
+                "heads.other_bucket", "metrics", "training"]
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from learner.heads import LogRegHead, TorchHead, focal_loss, make_head
+from learner.heads import LogRegHead, TorchHead, make_head
+from learner.heads.torch_head import focal_loss
 from tests.learner.helpers import clusters
 
 

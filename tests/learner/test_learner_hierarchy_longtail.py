@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from learner.heads import LogRegHead
-from learner.hierarchy import HierarchicalHead, coarse_proba, cross_coarse_error_rate, decode
-from learner.longtail import OTHER, OtherBucketHead
+from learner.heads.hierarchy import HierarchicalHead, coarse_proba, cross_coarse_error_rate, decode
+from learner.heads.other_bucket import OTHER, OtherBucketHead
 from learner.training import TrainConfig, train_classifier
 from tests.learner.helpers import clusters
 

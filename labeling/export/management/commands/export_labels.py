@@ -2,6 +2,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.export import services
+from labeling.export.formats import FORMATS
 from labeling.projects.models import Project
 
 
@@ -10,7 +11,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("project", help="project slug")
-        parser.add_argument("--format", choices=services.FORMATS, default="jsonl")
+        parser.add_argument("--format", choices=list(FORMATS), default="jsonl")
         parser.add_argument("--out", required=True, help="file to write ('-' for standard output)")
         parser.add_argument("--include-duplicates", action="store_true",
                             help="also export unlabeled exact duplicates with their item's label")
@@ -32,5 +33,5 @@ class Command(BaseCommand):
                 for chunk in chunks:
                     out.write(chunk)
                     lines += 1
-        rows = lines - 1 if opts["format"] == "csv" and lines else lines
+        rows = max(0, lines - FORMATS[opts["format"]].header_lines)
         self.stderr.write(f"Exported {rows} rows of {project.slug} as {opts['format']} to {opts['out']}.")

@@ -2,7 +2,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.export import services
-from labeling.projects import loop
+from labeling.modeling.versions import active_model
 from labeling.projects.models import Project
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         project = Project.objects.filter(slug=opts["project"]).first()
         if project is None:
             raise CommandError(f"No project with the slug {opts['project']!r}.")
-        version = loop.active_model(project)
+        version = active_model(project)
         if version is None:
             raise CommandError(f"Project {project.slug} has no active model.")
         try:

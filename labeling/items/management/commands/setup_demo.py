@@ -3,14 +3,14 @@
 Creates the demo users (admin / lead / annotator, passwords printed) and the demo support-ticket
 project, imported through the real importer. Idempotent: a second run resets the demo passwords and
 leaves the project as it is. Then the pool is embedded and the cold-start wave planned and opened
-(learner.services.plan_first_wave), unless the project already has a wave — so a run interrupted
+(labeling.loop.pipeline.plan_first_wave), unless the project already has a wave — so a run interrupted
 while embedding finishes the job the next time."""
 import time
 
 from django.core.management.base import BaseCommand
 
 from labeling.items.demo_data import DEMO_SLUG, DEMO_USERS, create_demo_project, ensure_users
-from learner.services import plan_first_wave
+from labeling.loop.pipeline import plan_first_wave
 
 
 class Command(BaseCommand):

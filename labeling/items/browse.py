@@ -1,0 +1,245 @@
+"""Reads behind the item browser (page and API): the project's items as a queryset the filter set
+narrows, the SQL expressions for an item's resolved label and state, and the per-row extras of
+one page of results.
+
+Everything here is a queryset or runs on one page of rows (a few dozen ids), so a list request
+costs the same on 1,000 items as on 1,000,000 (bench/browse_bench.py measures it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
+from django.db import connection
+from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.expressions import RawSQL
+
+from labeling.annotations.models import Annotation, ReviewTask
+from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.projects.models import Label, Project
+from labeling.waves.models import Wave, WaveItem
+
+from .models import Item
+
+# Text-search configuration of the search document column (PostgreSQL only, see
+# labeling/items/migrations/0003_item_browse.py); the query must parse with the same one.
+SEARCH_CONFIG = "english"
+SEARCH_COLUMN = "search_document"
+
+UNLABELED = "unlabeled"
+IN_WAVE = "in_wave"
+LABELED = "labeled"
+SKIPPED = "skipped"
+DISPUTED = "disputed"
+IN_REVIEW = "in_review"
+STATES = [(UNLABELED, "unlabeled"), (IN_WAVE, "in a wave"), (LABELED, "labeled"), (SKIPPED, "skipped"),
+          (DISPUTED, "disputed"), (IN_REVIEW, "in review")]
+# What each state means (the filter's help text and the item page's tooltip). They overlap: a
+# disputed item is also labeled and in review; rows show the most telling one.
+STATE_MEANINGS = {
+    UNLABELED: "no live answer and not in a planned or open wave",
+    IN_WAVE: "in a planned or open wave, not answered yet",
+    LABELED: "at least one live answer with a label",
+    SKIPPED: "live skips only, no label",
+    DISPUTED: "an open disagreement review task",
+    IN_REVIEW: "any open review task",
+}
+
+# Sort keys of the browser → the ordering the cursor pagination walks (first field = cursor).
+SORTS = {
+    "newest": ("-id",),
+    "oldest": ("id",),
+    "confidence_desc": ("-confidence", "-id"),
+    "confidence_asc": ("confidence", "id"),
+}
+SORT_CHOICES = [
+    ("newest", "newest first"),
+    ("oldest", "oldest first"),
+    ("confidence_desc", "most confident first"),
+    ("confidence_asc", "least confident first"),
+]
+
+
+def pool(project: Project) -> QuerySet[Item]:
+    """Every item of the project, unordered (the paginator orders)."""
+    return Item.objects.filter(project=project).select_related("source")
+
+
+def active_version(project: Project) -> ModelVersion | None:
+    """The project's active model version, read once per Project instance (one request)."""
+    if not hasattr(project, "_browse_active_version"):
+        project._browse_active_version = (
+            ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).defer("artifact").first()
+        )
+    return project._browse_active_version
+
+
+# --- answers and states as SQL --------------------------------------------------------------------
+def live_answers(**where) -> QuerySet[Annotation]:
+    """Answers of OuterRef('pk') that are not undone."""
+    return Annotation.objects.filter(item=OuterRef("pk"), undone=False, **where)
+
+
+def usable_answers(**where) -> QuerySet[Annotation]:
+    """Answers that count as labels: not undone, not skipped, with a label."""
+    return live_answers(skipped=False, label__isnull=False, **where)
+
+
+def resolved_label_subquery() -> Subquery:
+    """The item's resolved label id, in SQL: the same rule as labeling.annotations.selectors.resolve_item_labels
+    (the newest adjudication wins; otherwise the majority label; ties go to the label answered
+    most recently). tests/test_browse_api.py checks both agree on a mixed set of items."""
+    ranked = (
+        usable_answers().order_by().values("label_id")
+        .annotate(
+            adjudicated=Max(Case(When(origin=Annotation.ADJUDICATION, then="created_at"))),
+            answers=Count("id"), last=Max("created_at"), last_id=Max("id"),
+        )
+        .order_by(F("adjudicated").desc(nulls_last=True), "-answers", "-last", "-last_id")
+        .values("label_id")
+    )
+    return Subquery(ranked[:1])
+
+
+def in_unfinished_wave(**where) -> Exists:
+    return Exists(WaveItem.objects.filter(item=OuterRef("pk"), wave__state__in=[Wave.PLANNED, Wave.OPEN], **where))
+
+
+def open_review(**where) -> Exists:
+    return Exists(ReviewTask.objects.filter(item=OuterRef("pk"), resolved_at__isnull=True, **where))
+
+
+def state_q(state: str) -> Q:
+    """The condition behind one value of the browser's state filter (see STATES)."""
+    if state == UNLABELED:
+        return ~Q(Exists(live_answers())) & ~Q(in_unfinished_wave())
+    if state == IN_WAVE:
+        return Q(in_unfinished_wave()) & ~Q(Exists(live_answers()))
+    if state == LABELED:
+        return Q(Exists(usable_answers()))
+    if state == SKIPPED:
+        return Q(Exists(live_answers(skipped=True))) & ~Q(Exists(usable_answers()))
+    if state == DISPUTED:
+        return Q(open_review(reason=ReviewTask.DISAGREEMENT))
+    if state == IN_REVIEW:
+        return Q(open_review())
+    raise ValueError(f"unknown state {state!r}")
+
+
+def search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
+    """Full-text search (PostgreSQL: stemmed words through the GIN index, web-search syntax:
+    "quoted phrases", -excluded, or); elsewhere every word must appear in the text."""
+    text = text.strip()
+    if not text:
+        return queryset
+    if connection.vendor == "postgresql":
+        query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+        return queryset.alias(document=search_document()).filter(document=query)
+    return contains_search(queryset, text)
+
+
+def contains_search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
+    """The fallback where there is no full-text index: every word must appear (any case)."""
+    for word in text.split():
+        word = word.strip('"')
+        if word:
+            queryset = queryset.filter(text__icontains=word)
+    return queryset
+
+
+def search_document() -> RawSQL:
+    """The item's stored search document (a generated tsvector column the Item model does not
+    declare, because SQLite cannot have it)."""
+    return RawSQL(f'"{Item._meta.db_table}"."{SEARCH_COLUMN}"', [], output_field=SearchVectorField())
+
+
+def with_confidence(queryset: QuerySet[Item], version: ModelVersion | None) -> QuerySet[Item]:
+    """Scored items only, with ``confidence`` (the active model's calibrated top probability) to
+    sort on. A join, not a per-row subquery: the (model_version, top_prob) index then serves
+    the order."""
+    if version is None:
+        return queryset.none()
+    return queryset.filter(scores__model_version=version).annotate(confidence=F("scores__top_prob"))
+
+
+def capped_count(queryset: QuerySet[Item], cap: int) -> tuple[int, bool]:
+    """(count, capped): counts at most ``cap`` rows, so a broad filter on 1M items stays cheap."""
+    n = queryset.order_by().values("pk")[: cap + 1].count()
+    return min(n, cap), n > cap
+
+
+# --- one page of rows ----------------------------------------------------------------------------
+@dataclass
+class Row:
+    item: Item
+    state: str
+    resolved_label: str | None
+    predicted_label: str | None
+    confidence: float | None
+    answers: int
+    waves: list[int]
+
+    @property
+    def state_label(self) -> str:
+        return self.state.replace("_", " ")
+
+
+def row_states(project: Project, item_ids: list[int], version: ModelVersion | None = None) -> dict[int, dict]:
+    """item id → {state flags, resolved label id and name, live answers, the version's top label
+    index and probability} for a page of ids, in one query."""
+    extras = {}
+    if version is not None:
+        score = ItemScore.objects.filter(model_version=version, item_id=OuterRef("pk"))
+        extras = {"top_label": Subquery(score.values("top_label")[:1]), "top_prob": Subquery(score.values("top_prob")[:1])}
+    rows = (
+        Item.objects.filter(project=project, id__in=item_ids)
+        .annotate(resolved=resolved_label_subquery())
+        .annotate(
+            resolved_name=Subquery(Label.objects.filter(id=OuterRef("resolved")).values("name")[:1]),
+            answers=Subquery(live_answers().order_by().values("item").annotate(n=Count("id")).values("n")[:1]),
+            has_usable=Exists(usable_answers()), has_live=Exists(live_answers()),
+            has_skip=Exists(live_answers(skipped=True)), in_wave=in_unfinished_wave(),
+            disputed=open_review(reason=ReviewTask.DISAGREEMENT), reviewed=open_review(), **extras,
+        )
+        .values("id", "resolved", "resolved_name", "answers", "has_usable", "has_live", "has_skip", "in_wave",
+                "disputed", "reviewed", *extras)
+    )
+    return {row.pop("id"): row for row in rows}
+
+
+def primary_state(flags: dict) -> str:
+    """One state to show per row; the filter's states overlap (a disputed item is also labeled
+    and in review), the most telling one is shown."""
+    if flags["disputed"]:
+        return DISPUTED
+    if flags["reviewed"]:
+        return IN_REVIEW
+    if flags["has_usable"]:
+        return LABELED
+    if flags["has_skip"]:
+        return SKIPPED
+    if flags["in_wave"]:
+        return IN_WAVE
+    return UNLABELED
+
+
+def decorate(project: Project, items: list[Item], version: ModelVersion | None = None) -> list[Row]:
+    """The browser's columns for one page of items, in two queries."""
+    ids = [item.id for item in items]
+    flags = row_states(project, ids, version)
+    label_map = list(version.label_map or []) if version is not None else []
+    waves: dict[int, list[int]] = {}
+    for item_id, number in (
+        WaveItem.objects.filter(item_id__in=ids).order_by("wave__number").values_list("item_id", "wave__number")
+    ):
+        waves.setdefault(item_id, []).append(number)
+    rows = []
+    for item in items:
+        f = flags.get(item.id) or {}
+        top = f.get("top_label")
+        rows.append(Row(
+            item=item, state=primary_state(f) if f else UNLABELED, resolved_label=f.get("resolved_name"),
+            predicted_label=label_map[top] if top is not None and 0 <= top < len(label_map) else None,
+            confidence=f.get("top_prob"), answers=f.get("answers") or 0, waves=waves.get(item.id, []),
+        ))
+    return rows

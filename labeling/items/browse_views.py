@@ -1,0 +1,115 @@
+"""Lead pages of the item browser: the filtered, searchable list with bulk actions, and one
+item's page. The list uses the API's filter set and keyset paginator, so the page and
+/api/projects/<slug>/items/ answer the same query string with the same rows."""
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+
+from labeling.projects.permissions import project_for
+
+from . import browse, bulk, neighbours, story
+from .filters import ItemFilterSet
+from .models import Item
+from .paging import ItemCursorPagination
+
+
+def _relative(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+# The filter form's fields in the order a lead narrows things down.
+FIELD_ORDER = ["state", "label", "source", "predicted", "min_confidence", "max_confidence", "wave", "strategy",
+               "annotator", "answer_label", "dup_group", "excluded", "pinned", "sort"]
+
+
+def _with_count(request) -> str:
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    query["count"] = "true"
+    return f"{request.path}?{query.urlencode()}"
+
+
+def count_text(count: int | None, capped: bool) -> str:
+    if count is None:
+        return ""
+    if capped:
+        return f"More than {count:,} items match"
+    return f"{count:,} item matches" if count == 1 else f"{count:,} items match"
+
+
+def browse_page(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    filterset = ItemFilterSet(request.GET or None, queryset=browse.pool(project), project=project)
+    version = browse.active_version(project)
+    context = {"project": project, "section": "items", "filter": filterset, "form": filterset.form,
+               "fields": [filterset.form[name] for name in FIELD_ORDER],
+               "active_model": version, "rows": [], "actions": bulk.ACTIONS, "count": None}
+    if filterset.is_bound and not filterset.is_valid():
+        return render(request, "items/browse.html", context, status=400)
+    paginator = ItemCursorPagination()
+    queryset = filterset.qs if filterset.is_bound else browse.pool(project)
+    try:
+        page = paginator.paginate_queryset(queryset, Request(request))
+    except ValidationError as exc:  # a bad count=… value
+        context["count_error"] = " ".join(str(m) for m in exc.detail.get("count", []))
+        return render(request, "items/browse.html", context, status=400)
+    except NotFound:  # a cursor from an edited or outdated link
+        query = request.GET.copy()
+        query.pop("cursor", None)
+        messages.info(request, "That page link is no longer valid; here is the first page.")
+        return redirect(f"{request.path}?{query.urlencode()}")
+    context.update(
+        rows=browse.decorate(project, page, version), count=paginator.count, count_capped=paginator.count_capped,
+        next_url=_relative(paginator.get_next_link()), previous_url=_relative(paginator.get_previous_link()),
+        here=request.get_full_path(), count_text=count_text(paginator.count, paginator.count_capped),
+        count_url=_with_count(request),
+    )
+    return render(request, "items/browse.html", context)
+
+
+@require_POST
+def bulk_action(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    browse_url = reverse("items:browse", kwargs={"slug": project.slug})
+    back = request.POST.get("next") or browse_url
+    if not back.startswith(browse_url):  # only back to this project's browser, never elsewhere
+        back = browse_url
+    try:
+        result = bulk.apply(project, request.POST.get("action", ""), request.POST.getlist("item"), request.user)
+    except bulk.BulkError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, result.message)
+    return redirect(back)
+
+
+def metadata_rows(metadata) -> list[tuple[str, str]]:
+    """Import metadata as (key, text) rows; nested values shown as JSON (escaped by the template)."""
+    if not isinstance(metadata, dict):
+        return [("metadata", json.dumps(metadata, ensure_ascii=False))] if metadata else []
+    return [(str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)) for k, v in metadata.items()]
+
+
+def item_page(request, slug, item_id):
+    project = project_for(request.user, slug, manage=True)
+    item = get_object_or_404(Item.objects.select_related("source"), project=project, id=item_id)
+    data = story.item_story(project, item)
+    return render(request, "items/item.html", {
+        "project": project, "section": "items", "item": item, "story": data,
+        "state_name": browse.STATE_MEANINGS.get(data["state"], data["state"]),
+        "state_label": data["state"].replace("_", " "), "metadata_rows": metadata_rows(data["metadata"]),
+        "neighbours": neighbours.neighbours(project, item), "actions": bulk.ACTIONS,
+        "back": request.GET.get("back", "") if request.GET.get("back", "").startswith(
+            reverse("items:browse", kwargs={"slug": project.slug})) else "",
+    })

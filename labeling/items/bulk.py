@@ -1,0 +1,96 @@
+"""Writes of the item browser: a lead's bulk actions on chosen items (send to review, exclude
+from the pool or take back, pin for the next wave or unpin). All or nothing: ids that are not
+the project's items refuse the whole request, naming them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from labeling.annotations.models import ReviewTask
+from labeling.projects.models import Project
+
+from .models import Item
+
+MAX_ITEMS = 1000
+# A review task the lead asked for from the item browser.
+LEAD_REQUEST = ReviewTask.LEAD_REQUEST
+
+ACTIONS = {
+    "review": "send to review",
+    "exclude": "exclude from the pool",
+    "include": "put back into the pool",
+    "pin": "pin for the next wave",
+    "unpin": "unpin",
+}
+
+
+class BulkError(ValueError):
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+@dataclass
+class BulkResult:
+    action: str
+    items: int
+    changed: int
+
+    @property
+    def message(self) -> str:
+        unchanged = self.items - self.changed
+        return (f"{ACTIONS[self.action].capitalize()}: {self.changed} of {self.items} item"
+                f"{'s' if self.items != 1 else ''} changed" + (f" ({unchanged} already were)." if unchanged else "."))
+
+
+def _item_ids(project: Project, raw_ids) -> list[int]:
+    try:
+        ids = sorted({int(i) for i in raw_ids})
+    except (TypeError, ValueError):
+        raise BulkError("Item ids must be whole numbers.", "items") from None
+    if not ids:
+        raise BulkError("Choose at least one item.", "items")
+    if len(ids) > MAX_ITEMS:
+        raise BulkError(f"At most {MAX_ITEMS} items per bulk action ({len(ids)} given).", "items")
+    found = set(Item.objects.filter(project=project, id__in=ids).values_list("id", flat=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
+        raise BulkError(f"Not items of project '{project.slug}': {shown}.", "items")
+    return ids
+
+
+def apply(project: Project, action: str, raw_ids, user) -> BulkResult:
+    if action not in ACTIONS:
+        raise BulkError(f"Unknown action {action!r}; choose one of {', '.join(ACTIONS)}.", "action")
+    ids = _item_ids(project, raw_ids)
+    items = Item.objects.filter(project=project, id__in=ids)
+    with transaction.atomic():
+        if action == "review":
+            changed = send_to_review(project, ids, user)
+        elif action == "exclude":
+            # An excluded item cannot also wait for the next wave.
+            changed = items.exclude(excluded=True).update(excluded=True, pinned_for_next_wave=False)
+            items.update(pinned_for_next_wave=False)
+        elif action == "include":
+            changed = items.filter(excluded=True).update(excluded=False)
+        elif action == "pin":
+            changed = items.exclude(pinned_for_next_wave=True).update(pinned_for_next_wave=True, excluded=False)
+            items.update(excluded=False)
+        else:
+            changed = items.filter(pinned_for_next_wave=True).update(pinned_for_next_wave=False)
+    return BulkResult(action=action, items=len(ids), changed=changed)
+
+
+def send_to_review(project: Project, ids: list[int], user) -> int:
+    """Open a lead-request review task per item that has no open one; returns how many opened."""
+    already = set(ReviewTask.objects.filter(
+        project=project, item_id__in=ids, reason=LEAD_REQUEST, resolved_at__isnull=True
+    ).values_list("item_id", flat=True))
+    tasks = [ReviewTask(project=project, item_id=i, reason=LEAD_REQUEST,
+                        detail={"requested_by": user.username, "via": "item browser"})
+             for i in ids if i not in already]
+    # The open-task constraint keeps a concurrent double click from opening two.
+    ReviewTask.objects.bulk_create(tasks, ignore_conflicts=True)
+    return len(tasks)

@@ -1,0 +1,225 @@
+"""Filter sets of the item browser and the answers list. The lead's page and the API build the
+same FilterSet from the query string, so both accept the same parameters with the same
+validation messages (a bad value answers 400 naming the parameter)."""
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q
+from drf_spectacular.utils import extend_schema_field
+
+from labeling.annotations.models import Annotation
+from labeling.modeling.models import ItemScore
+from labeling.projects.models import Label, Project, Source
+from labeling.waves.models import WaveItem
+
+from . import browse
+from .models import Item
+
+MAX_SEARCH_CHARS = 200
+# true / false as the API spells them; "" = either.
+ANY_YES_NO = forms.Select(choices=[("", "any"), ("true", "yes"), ("false", "no")])
+
+
+def documented(filter_, schema_type: str):
+    """The filter with its OpenAPI type and its help text as the parameter's description
+    (drf-spectacular cannot guess the type of a method filter or a by-name choice)."""
+    return extend_schema_field({"type": schema_type, "description": filter_.extra.get("help_text", "")})(filter_)
+
+
+def by_name(**kwargs):
+    """A project's label, source or user chosen by its name (to_field_name), not its id."""
+    kwargs.setdefault("empty_label", "any")
+    return documented(django_filters.ModelChoiceFilter(**kwargs), "string")
+
+
+def project_people(project: Project):
+    """Users who belong to the project or answered in it (a removed member's answers stay)."""
+    return get_user_model().objects.filter(
+        Q(memberships__project=project) | Q(annotations__project=project)
+    ).distinct().order_by("username")
+
+
+class ItemFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label="Search", max_length=MAX_SEARCH_CHARS, method="filter_nothing",
+        help_text="Full-text search of the text (PostgreSQL: stemmed words, \"a phrase\", -word, or; "
+                  "SQLite: every word must appear).",
+    )
+    label = by_name(
+        queryset=Label.objects.none(), to_field_name="name", method="filter_nothing", label="Label (resolved)",
+        help_text="Resolved label (adjudication, else majority of live answers), by name.",
+    )
+    annotator = by_name(
+        queryset=get_user_model().objects.none(), to_field_name="username", method="filter_nothing",
+        label="Answered by", help_text="Items with a live answer by this user (username).",
+    )
+    answer_label = by_name(
+        queryset=Label.objects.none(), to_field_name="name", method="filter_nothing",
+        label="Their answer",
+        help_text="Items with a live answer of this label; with annotator, that annotator's answer.",
+    )
+    source = by_name(
+        queryset=Source.objects.none(), to_field_name="name", field_name="source", label="Source", help_text="Source name.",
+    )
+    wave = documented(django_filters.NumberFilter(
+        method="filter_nothing", min_value=1, decimal_places=0, label="Wave", help_text="Items picked in this wave (its number).",
+    ), "integer")
+    strategy = django_filters.CharFilter(
+        method="filter_nothing", max_length=30, label="Picked by strategy",
+        help_text="Items a wave picked by this strategy (rare, uncertainty, diversity, random, …); with wave, "
+                  "in that wave.",
+    )
+    state = django_filters.ChoiceFilter(choices=browse.STATES, method="filter_state", label="State",
+                                       empty_label="any", help_text="; ".join(
+                                           f"{k}: {v}" for k, v in browse.STATE_MEANINGS.items()) + ".")
+    predicted = by_name(
+        queryset=Label.objects.none(), to_field_name="name", method="filter_nothing", label="Predicted label",
+        help_text="The active model's top label, by name (no active model: nothing matches).",
+    )
+    min_confidence = django_filters.NumberFilter(
+        method="filter_nothing", min_value=0, max_value=1, label="Confidence ≥",
+        help_text="Lowest calibrated top probability of the active model (0…1).",
+    )
+    max_confidence = django_filters.NumberFilter(
+        method="filter_nothing", min_value=0, max_value=1, label="Confidence ≤",
+        help_text="Highest calibrated top probability of the active model (0…1).",
+    )
+    dup_group = documented(django_filters.NumberFilter(
+        field_name="dup_group", decimal_places=0, label="Duplicate group", help_text="Near-duplicate group id."),
+        "integer")
+    excluded = django_filters.BooleanFilter(field_name="excluded", label="Excluded", widget=ANY_YES_NO,
+                                            help_text="Excluded from the pool by a lead.")
+    pinned = django_filters.BooleanFilter(field_name="pinned_for_next_wave", label="Pinned", widget=ANY_YES_NO,
+                                          help_text="Pinned for the next wave.")
+    sort = django_filters.ChoiceFilter(
+        choices=browse.SORT_CHOICES, method="filter_nothing", empty_label=None, label="Sort",
+        help_text="Order of the results (default newest). The confidence orders list scored items only "
+                  "(the active model's calibrated top probability).",
+    )
+
+    class Meta:
+        model = Item
+        fields: list[str] = []
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None, project: Project | None = None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        self.project = project
+        if project is not None:
+            labels = Label.objects.filter(project=project).order_by("order", "name")
+            for name in ("label", "answer_label", "predicted"):
+                self.filters[name].queryset = labels
+            self.filters["source"].queryset = Source.objects.filter(project=project).order_by("name")
+            self.filters["annotator"].queryset = project_people(project)
+
+    def is_valid(self):
+        valid = super().is_valid()
+        data = self.form.cleaned_data if valid else {}
+        low, high = data.get("min_confidence"), data.get("max_confidence")
+        if valid and low is not None and high is not None and low > high:
+            self.form.add_error("max_confidence", "max_confidence is below min_confidence.")
+            return False
+        return valid
+
+    @property
+    def sort_key(self) -> str:
+        return (self.form.cleaned_data.get("sort") if self.is_bound and self.is_valid() else None) or "newest"
+
+    def filter_nothing(self, queryset, name, value):
+        return queryset  # applied together with its partner filters in filter_queryset
+
+    def filter_state(self, queryset, name, value):
+        if value == browse.LABELED and self.form.cleaned_data.get("label") is not None:
+            return queryset  # a resolved label implies a usable answer: no second semi-join
+        return queryset.filter(browse.state_q(value))
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        queryset = browse.search(queryset, data.get("q") or "")
+        if data.get("label") is not None:
+            label = data["label"]
+            queryset = queryset.filter(Exists(browse.usable_answers(label=label))).alias(
+                resolved=browse.resolved_label_subquery()).filter(resolved=label.id)
+        queryset = self._answers(queryset, data)
+        queryset = self._waves(queryset, data)
+        queryset = self._prediction(queryset, data)
+        if self.sort_key.startswith("confidence"):
+            queryset = browse.with_confidence(queryset, self.active_version())
+        return queryset
+
+    def active_version(self):
+        return browse.active_version(self.project) if self.project is not None else None
+
+    @staticmethod
+    def _answers(queryset, data):
+        annotator, label = data.get("annotator"), data.get("answer_label")
+        if annotator is None and label is None:
+            return queryset
+        where = {}
+        if annotator is not None:
+            where["annotator"] = annotator
+        if label is not None:
+            where.update(label=label, skipped=False)
+        return queryset.filter(Exists(browse.live_answers(**where)))
+
+    @staticmethod
+    def _waves(queryset, data):
+        wave, strategy = data.get("wave"), data.get("strategy")
+        if wave is None and not strategy:
+            return queryset
+        where = {}
+        if wave is not None:
+            where["wave__number"] = int(wave)
+        if strategy:
+            where["strategy"] = strategy
+        return queryset.filter(Exists(WaveItem.objects.filter(item=OuterRef("pk"), **where)))
+
+    def _prediction(self, queryset, data):
+        label, low, high = data.get("predicted"), data.get("min_confidence"), data.get("max_confidence")
+        if label is None and low is None and high is None:
+            return queryset
+        version = self.active_version()
+        if version is None:
+            return queryset.none()
+        where = {"model_version": version}
+        if label is not None:
+            label_map = list(version.label_map or [])
+            if label.name not in label_map:
+                return queryset.none()  # the active model does not know this label yet
+            where["top_label"] = label_map.index(label.name)
+        if low is not None:
+            where["top_prob__gte"] = float(low)
+        if high is not None:
+            where["top_prob__lte"] = float(high)
+        return queryset.filter(Exists(ItemScore.objects.filter(item_id=OuterRef("pk"), **where)))
+
+
+class AnswerFilterSet(django_filters.FilterSet):
+    item = documented(django_filters.NumberFilter(
+        field_name="item_id", decimal_places=0, help_text="Answers on this item (id)."), "integer")
+    annotator = by_name(
+        queryset=get_user_model().objects.none(), to_field_name="username", field_name="annotator",
+        help_text="Answers by this user (username).",
+    )
+    wave = documented(django_filters.NumberFilter(
+        field_name="assignment__wave_item__wave__number", min_value=1, decimal_places=0,
+        help_text="Answers given in this wave (its number); imports and adjudications belong to no wave.",
+    ), "integer")
+    label = by_name(
+        queryset=Label.objects.none(), to_field_name="name", field_name="label", help_text="Answers of this label.",
+    )
+    origin = django_filters.ChoiceFilter(choices=Annotation.ORIGINS, help_text="annotator, import or adjudication.")
+    undone = django_filters.BooleanFilter(help_text="Undone answers (true) or live ones (false).")
+    skipped = django_filters.BooleanFilter(help_text="Skips (true) or labels (false).")
+
+    class Meta:
+        model = Annotation
+        fields: list[str] = []
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None, project: Project | None = None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        if project is not None:
+            self.filters["label"].queryset = Label.objects.filter(project=project)
+            self.filters["annotator"].queryset = project_people(project)

@@ -1,0 +1,54 @@
+"""Synchronous steps of the loop that several callers share: the demo's first wave, and the
+retrain pipeline's last step (plan and open the next wave, close the run)."""
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from labeling.modeling import embedding
+from labeling.modeling.models import TaskRun
+from labeling.projects.models import Project
+from labeling.waves import selectors as wave_selectors
+from labeling.waves import services as waves
+
+from .runs import close_run, fail_run, update_run
+
+log = logging.getLogger(__name__)
+
+
+def plan_first_wave(project: Project):
+    """Demo setup: embed the pool, plan the cold-start wave and open it for annotators.
+    Returns the open wave (the existing one when the project already has one)."""
+    current = wave_selectors.current_wave(project)
+    if current is not None:
+        return current
+    embedding.embed_project(project)
+    wave = waves.plan_next_wave(project)
+    return waves.open_wave(wave)
+
+
+def finish_retrain(run: TaskRun) -> None:
+    """Last step: when no wave is open, plan and open the next one, then close the run.
+
+    Runs under the project's row lock, the same lock :func:`request_retrain` takes, so a wave
+    that completes while this run is finishing either is seen here or starts a new run.
+    """
+    notes = []
+    try:
+        with transaction.atomic():
+            Project.objects.select_for_update().filter(pk=run.project_id).first()
+            wave = waves.plan_and_open_if_idle(run.project)
+            if wave is not None:
+                notes.append(f"wave {wave.number} opened ({wave.size} items)")
+                update_run(run.id, wave=wave.number, wave_id=wave.id)
+            else:
+                notes.append("a wave is already open")
+            close_run(run, notes)
+    except waves.NothingToPlan as exc:
+        notes.append(str(exc))
+        update_run(run.id, planning="nothing to plan")
+        close_run(run, notes)
+    except Exception as exc:
+        log.exception("planning failed")
+        fail_run(run.id, f"Planning failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,233 @@
+"""Celery tasks of the loop. Each is a thin, idempotent wrapper around a service
+(labeling.modeling, labeling.waves, labeling.items) that reports on its TaskRun (.runs).
+
+Queues (config.settings CELERY_TASK_ROUTES): ``embed_*`` → embed, ``train_*`` → train (the GPU
+worker where one runs), everything else → default. Every task is acks_late (a worker that dies
+mid-task leaves the message to be redelivered) and retried with backoff on transient errors
+(database or broker connection trouble). Other errors are recorded on the TaskRun (and the model
+version) instead of being raised, so a failed step never takes a web request down in eager mode.
+
+The retrain pipeline, one TaskRun(kind="retrain") throughout:
+  run_retrain → chord(embed_items × chunks) → train_model → chord(score_chunk × chunks)
+  → finish_scoring (activate version, route review) → plan_after_retrain (plan + open a wave
+  when none is open; mark the run done).
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from celery import chord, shared_task
+from celery.signals import worker_init
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from labeling.items.models import ImportBatch
+from labeling.items.services import import_path
+from labeling.modeling import embedding, embedding_store, review, scores, versions
+from labeling.modeling.models import ModelVersion, TaskRun
+from labeling.projects.models import Project
+
+from . import pipeline, runs
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, RedisConnectionError, TimeoutError)
+TASK_OPTIONS = {
+    "acks_late": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+EMBED_CHUNK = 256
+SCORE_CHUNK = 20_000
+
+
+def _run(run_id: int | None) -> TaskRun | None:
+    return TaskRun.objects.select_related("project").filter(pk=run_id).first() if run_id else None
+
+
+def _alive(run: TaskRun | None) -> bool:
+    """False when the run was failed (by an earlier step or as stale): later steps stop."""
+    return run is not None and run.state in (TaskRun.PENDING, TaskRun.RUNNING)
+
+
+@shared_task(**TASK_OPTIONS)
+def run_retrain(run_id: int) -> None:
+    run = _run(run_id)
+    if not _alive(run):
+        return
+    project = run.project
+    runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, message="Embedding new items.", stage="embed")
+    todo = embedding.unembedded_item_ids(project)
+    chunks = [todo[i : i + EMBED_CHUNK] for i in range(0, len(todo), EMBED_CHUNK)]
+    runs.update_run(run_id, to_embed=len(todo))
+    if not chunks:
+        train_model.apply_async(args=[run_id])
+        return
+    share = runs.stage_progress("embed", 1.0) / len(chunks)
+    chord(embed_items.si(chunk, run_id, share) for chunk in chunks)(train_model.si(run_id))
+
+
+@shared_task(**TASK_OPTIONS)
+def embed_items(item_ids: list[int], run_id: int | None = None, progress_share: float = 0.0) -> int:
+    try:
+        encoded = embedding.embed_items(item_ids)
+    except TRANSIENT:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded on the run; the chord body sees it and stops
+        log.exception("embedding failed")
+        if run_id:
+            runs.fail_run(run_id, f"Embedding failed: {type(exc).__name__}: {exc}")
+        return 0
+    if run_id:
+        runs.add_progress(run_id, progress_share)
+    return encoded
+
+
+@shared_task(**TASK_OPTIONS)
+def embed_project(project_id: int, run_id: int | None = None) -> int:
+    project = Project.objects.get(pk=project_id)
+    if run_id:
+        runs.update_run(run_id, state=TaskRun.RUNNING, message="Embedding items.")
+    try:
+        done = embedding.embed_project(
+            project, on_progress=(lambda share: runs.update_run(run_id, progress=share)) if run_id else None
+        )
+    except TRANSIENT:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        log.exception("embedding failed")
+        if run_id:
+            runs.fail_run(run_id, f"Embedding failed: {type(exc).__name__}: {exc}")
+        return 0
+    if run_id:
+        runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, message=f"Embedded {done} texts.",
+                            finished=True)
+    return done
+
+
+@shared_task(**TASK_OPTIONS)
+def train_model(run_id: int) -> None:
+    run = _run(run_id)
+    if not _alive(run):
+        return
+    runs.update_run(run_id, progress=runs.stage_progress("train", 0.0), message="Training.", stage="train")
+    try:
+        version = versions.train_version(run.project, run_id=run_id)
+    except TRANSIENT:
+        raise
+    except versions.NotEnoughLabels as exc:
+        runs.update_run(run_id, message=str(exc), training="skipped")
+        plan_after_retrain.apply_async(args=[run_id])
+        return
+    except Exception as exc:  # noqa: BLE001 - the version is FAILED; the previous one stays active
+        log.exception("training failed")
+        runs.update_run(run_id, training="failed", error=f"Training failed: {type(exc).__name__}: {exc}")
+        plan_after_retrain.apply_async(args=[run_id])
+        return
+    runs.update_run(run_id, progress=runs.stage_progress("score", 0.0), message="Scoring the pool.",
+                        stage="score", model_version=version.number, model_version_id=version.id)
+    chunks = scores.score_chunks(run.project, chunk_size=SCORE_CHUNK)
+    if not chunks:
+        finish_scoring.apply_async(args=[version.id, run_id])
+        return
+    share = (runs.stage_progress("score", 1.0) - runs.stage_progress("score", 0.0)) / len(chunks)
+    chord(score_chunk.si(version.id, lo, hi, run_id, share) for lo, hi in chunks)(
+        finish_scoring.si(version.id, run_id)
+    )
+
+
+@shared_task(**TASK_OPTIONS)
+def score_chunk(version_id: int, id_min: int, id_max: int, run_id: int | None = None, progress_share: float = 0.0):
+    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    try:
+        n = scores.score_range(version, id_min, id_max)
+    except TRANSIENT:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        log.exception("scoring failed")
+        if run_id:
+            runs.update_run(run_id, scoring="failed", error=f"Scoring failed: {type(exc).__name__}: {exc}")
+        return 0
+    if run_id:
+        runs.add_progress(run_id, progress_share)
+    return n
+
+
+@shared_task(**TASK_OPTIONS)
+def score_version(version_id: int) -> int:
+    """Rescore the whole pool under one version (idempotent: rows are replaced, never duplicated)."""
+    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    return scores.score_version(version, chunk_size=SCORE_CHUNK)
+
+
+@shared_task(**TASK_OPTIONS)
+def finish_scoring(version_id: int, run_id: int | None = None) -> None:
+    run = _run(run_id)
+    if run_id and not _alive(run):
+        return
+    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    if run and (run.detail or {}).get("scoring") == "failed":
+        # Incomplete scores must not become the active model's: the version is not activated.
+        ModelVersion.objects.filter(pk=version_id, state=ModelVersion.READY).update(
+            state=ModelVersion.FAILED, error=(run.detail or {}).get("error", "Scoring failed.")
+        )
+    else:
+        versions.activate_version(version)
+        routed = review.route_low_confidence(version)
+        if run_id:
+            runs.update_run(run_id, review_routed=routed)
+    if run_id:
+        plan_after_retrain.apply_async(args=[run_id])
+
+
+@shared_task(**TASK_OPTIONS)
+def plan_after_retrain(run_id: int) -> None:
+    run = _run(run_id)
+    if not _alive(run):
+        return
+    runs.update_run(run_id, progress=runs.stage_progress("plan", 0.0), message="Planning.", stage="plan")
+    pipeline.finish_retrain(run)
+
+
+@shared_task
+def import_file(batch_id: int, path: str, skip_invalid: bool = False, rejects_path: str | None = None) -> dict:
+    """Run an uploaded file's import; the upload is deleted afterwards (the rejects file stays)."""
+    batch = ImportBatch.objects.select_related("project").get(id=batch_id)
+    try:
+        result = import_path(batch.project, path, filename=batch.filename, skip_invalid=skip_invalid,
+                             rejects_path=rejects_path, batch=batch)
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+    return {"batch": batch_id, "state": result.batch.state, "rows_imported": result.rows_imported,
+            "rows_rejected": result.rows_rejected}
+
+
+# Names these tasks had before they moved here (learner.tasks, labeling.items.tasks): a message a
+# running system queued under an old name is still accepted after an upgrade.
+LEGACY_NAMES = {
+    "learner.tasks.run_retrain": run_retrain,
+    "learner.tasks.embed_items": embed_items,
+    "learner.tasks.embed_project": embed_project,
+    "learner.tasks.train_model": train_model,
+    "learner.tasks.score_chunk": score_chunk,
+    "learner.tasks.score_version": score_version,
+    "learner.tasks.finish_scoring": finish_scoring,
+    "learner.tasks.plan_after_retrain": plan_after_retrain,
+    "labeling.items.tasks.import_file": import_file,
+}
+for _old_name, _task in LEGACY_NAMES.items():
+    # The undecorated function (``run`` is already wrapped by autoretry): same code, same options
+    # (an import is not re-run on redelivery: its upload is gone by then).
+    shared_task(name=_old_name, **({} if _task is import_file else TASK_OPTIONS))(
+        getattr(_task, "_orig_run", _task.run))
+
+
+@worker_init.connect
+def _worker_keeps_pools(**kwargs) -> None:
+    # Workers keep whole pools in memory between steps (see labeling.modeling.embedding_store).
+    embedding_store.WORKER_PROCESS = True

@@ -1,0 +1,63 @@
+"""Embedding the pool and query texts with the learner's encoder, through the embeddings table
+(every text is encoded once per encoder, whichever worker did it first)."""
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+
+from labeling.items.models import Item
+from labeling.projects.models import Project
+from learner.embedding import embed_texts, get_encoder
+from learner.text import text_hash
+
+from .embedding_store import DbEmbeddingCache, missing_item_ids
+
+
+def model_id() -> str:
+    """The encoder's id: the key of its vectors in the embeddings table."""
+    return settings.LONGTAIL_MODEL_ID
+
+
+def encoder():
+    """The process's encoder (loaded on its first encode, never at import)."""
+    return get_encoder(str(settings.LONGTAIL_MODEL_PATH), model_id())
+
+
+def embed_items(item_ids: list[int]) -> int:
+    """Embed the given items' texts that are not cached yet; returns how many texts were encoded.
+    Idempotent: a second call finds everything cached and encodes nothing."""
+    cache = DbEmbeddingCache()
+    rows = list(Item.objects.filter(id__in=list(item_ids)).values_list("text_hash", "text"))
+    text_by_hash = dict(rows)
+    cached = cache.get_many(model_id(), list(text_by_hash))
+    todo = {h: text for h, text in text_by_hash.items() if h not in cached}
+    if todo:
+        # Keyed by Item.text_hash, the key project_matrix joins on.
+        embed_texts(list(todo.values()), encoder(), cache, hashes=list(todo))
+    return len(todo)
+
+
+def unembedded_item_ids(project: Project) -> list[int]:
+    return missing_item_ids(project.id, model_id())
+
+
+def embed_project(project: Project, *, chunk: int = 256, on_progress=None) -> int:
+    """Synchronously embed every item of the project that is not cached yet."""
+    todo = unembedded_item_ids(project)
+    done = 0
+    for start in range(0, len(todo), chunk):
+        done += embed_items(todo[start : start + chunk])
+        if on_progress:
+            on_progress(min(1.0, (start + chunk) / len(todo)))
+    return done
+
+
+def embed_query_texts(texts: list[str]) -> np.ndarray:
+    """Vectors for arbitrary texts (label descriptions, predict requests), through the cache;
+    the encoder is only loaded when some text is not cached."""
+    cache = DbEmbeddingCache()
+    hashes = [text_hash(t) for t in texts]
+    cached = cache.get_many(model_id(), hashes)
+    if texts and all(h in cached for h in hashes):
+        return np.stack([cached[h] for h in hashes]).astype(np.float32)
+    return np.asarray(embed_texts(list(texts), encoder(), cache), dtype=np.float32)

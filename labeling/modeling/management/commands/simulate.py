@@ -1,0 +1,208 @@
+"""python manage.py simulate --data FILE.jsonl --budget 1000 --wave-size 100 \\
+       --strategy default|random|margin|band --seed 0 --out DIR
+
+Thin wrapper over learner.simulation: reads the inputs (data, rules, embeddings), runs one
+strategy with one seed, writes DIR/<strategy>-seed<k>.json and DIR/result.json and redraws
+DIR/curve.png from every run in DIR. See docs/simulation.md."""
+import json
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from learner import simulation as sim
+from learner.embedding import DirectoryEmbeddingCache, embed_texts, get_encoder
+from learner.planning import PlannerConfig
+from learner.rules import compile_rule
+from learner.training import TrainConfig
+
+BENCH_EMBEDDINGS = Path(settings.BASE_DIR) / "bench" / ".cache" / "emb"
+
+
+def _json_object(value: str, name: str, expected: str) -> dict:
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--{name}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(parsed, dict):
+        raise CommandError(f"--{name}: expected {expected}")
+    return parsed
+
+
+def _json_option(value: str, name: str) -> dict:
+    expected = 'an object of shares, e.g. {"rare": 0.4}'
+    parsed = _json_object(value, name, expected)
+    if not all(isinstance(v, int | float) for v in parsed.values()):
+        raise CommandError(f"--{name}: expected {expected}")
+    return parsed
+
+
+def load_rules(path: Path) -> list:
+    """JSON list or JSON lines of {"label": ..., "pattern": ..., "kind": "keyword"|"regex"}."""
+    if not path.is_file():
+        raise CommandError(f"--rules {path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        rows = json.loads(text)
+        numbered = list(enumerate(rows if isinstance(rows, list) else [rows], start=1))
+        where = "item"
+    except json.JSONDecodeError:
+        numbered, where = [], "line"
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    numbered.append((lineno, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise CommandError(f"{path}, line {lineno}: not valid JSON ({exc.msg})") from exc
+    rules = []
+    for n, row in numbered:
+        if not isinstance(row, dict):
+            raise CommandError(f"{path}, {where} {n}: expected an object with label, pattern, kind")
+        for key in ("label", "pattern"):
+            if not str(row.get(key) or "").strip():
+                raise CommandError(f"{path}, {where} {n}, field '{key}': missing or empty")
+        try:
+            rules.append((str(row["label"]), compile_rule(row.get("kind", "keyword"), str(row["pattern"]))))
+        except ValueError as exc:
+            raise CommandError(f"{path}, {where} {n}, field 'pattern': {exc}") from exc
+    return rules
+
+
+class Command(BaseCommand):
+    help = "Simulate active learning on a labeled JSONL file with the product's planner and learner."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--data", required=True, help="JSONL: text, label, optional coarse_label, source, split")
+        parser.add_argument("--budget", type=int, default=1000)
+        parser.add_argument("--wave-size", type=int, default=100)
+        parser.add_argument("--strategy", default="default", choices=sim.PRESETS)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--out", required=True, help="directory for result.json, per-run JSON and curve.png")
+        parser.add_argument("--rules", help="JSON / JSONL keyword or regex rules for the cold start")
+        parser.add_argument("--embeddings", help="row-aligned float32 .npy of the data file's embeddings")
+        parser.add_argument("--embedding-cache", help="directory cache for encoded texts "
+                            "(default: LONGTAIL_ARTIFACT_DIR/emb-cache)")
+        parser.add_argument("--dev-fraction", type=float, default=0.0,
+                            help="hold out this stratified share of the pool (by seed) as a dev set and "
+                            "evaluate on it instead of the test split (for tuning)")
+        parser.add_argument("--rare-threshold", type=int, default=500)
+        parser.add_argument("--random-share", type=float, default=0.10)
+        parser.add_argument("--mix", help='later-wave strategy shares for "default", JSON')
+        parser.add_argument("--cold-start-mix", help='first-wave strategy shares for "default", JSON')
+        parser.add_argument("--planner", help='extra PlannerConfig fields for "default", JSON '
+                            '(e.g. {"rare_rank": "variance"})')
+        parser.add_argument("--train", help='extra TrainConfig fields for every strategy, JSON '
+                            '(e.g. {"self_training": false})')
+        parser.add_argument("--no-hierarchy", action="store_true", help="ignore coarse_label when training")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **opts):
+        data_path = Path(opts["data"])
+        out = Path(opts["out"])
+        try:
+            data = sim.load_jsonl(data_path)
+        except sim.DataError as exc:
+            raise CommandError(str(exc)) from exc
+        rules = load_rules(Path(opts["rules"])) if opts["rules"] else None
+        config = sim.SimConfig(strategy=opts["strategy"], budget=opts["budget"], wave_size=opts["wave_size"],
+                               seed=opts["seed"], rare_threshold=opts["rare_threshold"],
+                               random_share=opts["random_share"], use_hierarchy=not opts["no_hierarchy"],
+                               dev_fraction=opts["dev_fraction"])
+        if opts["mix"]:
+            config.strategy_mix = _json_option(opts["mix"], "mix")
+        if opts["cold_start_mix"]:
+            config.cold_start_mix = _json_option(opts["cold_start_mix"], "cold-start-mix")
+        if opts["planner"]:
+            config.planner_options = self._planner_options(opts["planner"])
+        if opts["train"]:
+            config.train_options = _json_object(opts["train"], "train", 'an object of TrainConfig fields, '
+                                                'e.g. {"self_training": false}')
+            try:
+                TrainConfig.from_dict(config.train_options)
+            except (TypeError, ValueError) as exc:
+                raise CommandError(f"--train: {exc}") from exc
+        if config.budget <= 0 or config.wave_size <= 0:
+            raise CommandError("--budget and --wave-size must be positive")
+        if not 0 <= config.dev_fraction < 1:
+            raise CommandError(f"--dev-fraction must be in [0, 1), got {config.dev_fraction}")
+
+        cache_dir = Path(opts["embedding_cache"] or Path(settings.LONGTAIL_ARTIFACT_DIR) / "emb-cache")
+        embeddings = self._embeddings(data, opts["embeddings"], cache_dir)
+        label_vectors = self._label_vectors(data, cache_dir, embeddings.shape[1])
+
+        out.mkdir(parents=True, exist_ok=True)
+        full_key = f"{data_path.resolve()}|seed={config.seed}|hierarchy={config.use_hierarchy}"
+        if config.dev_fraction > 0:
+            full_key += f"|dev={config.dev_fraction}"
+        if config.train_options:
+            full_key += f"|train={json.dumps(config.train_options, sort_keys=True)}"
+        full_file = out / "full_pool.json"
+        full_cache = json.loads(full_file.read_text()) if full_file.exists() else {}
+        try:
+            result = sim.run_simulation(data, embeddings, config, label_vectors=label_vectors, rules=rules,
+                                        full_pool_macro_f1=full_cache.get(full_key),
+                                        progress=not opts["no_progress"])
+        except sim.DataError as exc:
+            raise CommandError(str(exc)) from exc
+        full_cache[full_key] = result["full_pool_macro_f1"]
+        full_file.write_text(json.dumps(full_cache, indent=1))
+        text = json.dumps(result, indent=1)
+        (out / f"{config.strategy}-seed{config.seed}.json").write_text(text)
+        (out / "result.json").write_text(text)
+        sim.draw_curve(out)
+        summary = sim.summarise(result)
+        reach = summary["labels_to_95pct"]
+        rare = summary["rare_ge1_at_300"]
+        pool = ", ".join(data.pool_splits) or "train"
+        self.stdout.write(
+            f"{data_path.stem} {config.strategy} seed {config.seed}: pool = rows of split(s) {pool}, "
+            f"{'test rows held out' if data.is_test.any() else 'a stratified 20 % held out as test'}; "
+            f"mean macro-F1 {summary['mean_macro_f1']:.3f}, final {summary['final_macro_f1']:.3f} "
+            f"(full pool {result['full_pool_macro_f1']:.3f}), "
+            f"95% of full pool {'at ' + str(reach) + ' labels' if reach is not None else 'not reached'}, "
+            f"rare>=1 at 300: {rare if rare is not None else 'not reached (run ended before 300 labels)'} -> {out}")
+
+    def _planner_options(self, value: str) -> dict:
+        try:
+            options = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--planner: not valid JSON ({exc.msg})") from exc
+        known = set(PlannerConfig.__dataclass_fields__) - {"wave_size", "strategy_mix", "cold_start_mix",
+                                                           "random_share", "rare_threshold"}
+        if not isinstance(options, dict) or set(options) - known:
+            raise CommandError(f"--planner: expected an object with fields among {sorted(known)}")
+        return options
+
+    def _embeddings(self, data, explicit: str | None, cache_dir: Path) -> np.ndarray:
+        n = len(data.labels)
+        if explicit:
+            path = Path(explicit)
+            if not path.is_file():
+                raise CommandError(f"--embeddings {path}: no such file")
+            try:
+                return sim.check_embeddings(np.load(path, allow_pickle=False), n, str(path))
+            except (ValueError, OSError) as exc:
+                raise CommandError(f"--embeddings {path}: {exc}") from exc
+        # The shared datasets were encoded once by bench/embed_datasets.py; reuse when row-aligned.
+        bench = BENCH_EMBEDDINGS / f"{Path(data.path).stem}.npy"
+        shared = Path(settings.BASE_DIR).parent / "shared" / "datasets"
+        if bench.is_file() and Path(data.path).resolve().parent == shared.resolve():
+            emb = np.load(bench, mmap_mode="r")
+            if emb.shape[0] == n:
+                self.stderr.write(f"using cached embeddings {bench}")
+                return sim.check_embeddings(np.asarray(emb), n, str(bench))
+        encoder = get_encoder(settings.LONGTAIL_MODEL_PATH or None, settings.LONGTAIL_MODEL_ID)
+        self.stderr.write(f"encoding {n} texts (cache {cache_dir})")
+        return sim.check_embeddings(embed_texts(data.texts, encoder, DirectoryEmbeddingCache(cache_dir)), n,
+                                    data.path)
+
+    def _label_vectors(self, data, cache_dir: Path, dim: int) -> np.ndarray:
+        """Humanised label names through the real encoder (the cold start's only hint)."""
+        names = sorted(set(data.labels.tolist()))
+        encoder = get_encoder(settings.LONGTAIL_MODEL_PATH or None, settings.LONGTAIL_MODEL_ID)
+        vectors = embed_texts([sim.humanise(n) for n in names], encoder, DirectoryEmbeddingCache(cache_dir))
+        if vectors.shape[1] != dim:
+            raise CommandError(f"the embeddings have {dim} dimensions but the encoder gives {vectors.shape[1]}: "
+                               "pass embeddings made with the same encoder")
+        return sim.check_embeddings(vectors, len(names), "label names")

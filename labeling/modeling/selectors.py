@@ -1,0 +1,83 @@
+"""Reads of the modeling side: the training set, the label taxonomy and targets, model versions."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from labeling.annotations.models import Annotation
+from labeling.annotations.selectors import resolve_item_labels
+from labeling.items.models import Item
+from labeling.projects.models import Label
+from learner.planning import duplicate_groups
+
+from .models import ModelVersion
+
+
+@dataclass
+class TrainingSet:
+    """One row per labeled item, in item-id order."""
+
+    item_ids: list[int] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+    text_hashes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+
+def training_set(project) -> TrainingSet:
+    """Every item with a usable answer, its resolved label, and its duplicate group (the
+    importer's near-duplicate group, else its exact duplicates: the planner's grouping, so no
+    duplicate straddles the validation split)."""
+    resolved = resolve_item_labels(project)
+    names = dict(Label.objects.filter(project=project).values_list("id", "name"))
+    rows = list(Item.objects.filter(id__in=list(resolved)).order_by("id").values_list("id", "dup_group", "text_hash"))
+    data = TrainingSet()
+    if not rows:
+        return data
+    ids, near, hashes = (list(col) for col in zip(*rows, strict=True))
+    data.item_ids = ids
+    data.labels = [names[resolved[item_id]] for item_id in ids]
+    data.groups = duplicate_groups(ids, near, hashes).tolist()
+    data.text_hashes = hashes
+    return data
+
+
+def label_parents(project) -> dict[str, str]:
+    """fine label name → coarse (parent) label name, for two-level taxonomies."""
+    return {
+        name: parent
+        for name, parent in Label.objects.filter(project=project, parent__isnull=False).values_list(
+            "name", "parent__name"
+        )
+    }
+
+
+def label_targets(project) -> dict[str, dict[str, float]]:
+    """label name → {"precision": p} or {"recall": r}. A label with both keeps precision: a
+    threshold can aim at one of them, and precision is what protects downstream users."""
+    targets: dict[str, dict[str, float]] = {}
+    for name, precision, recall in Label.objects.filter(project=project).values_list(
+        "name", "precision_target", "recall_target"
+    ):
+        if precision is not None:
+            targets[name] = {"precision": float(precision)}
+        elif recall is not None:
+            targets[name] = {"recall": float(recall)}
+    return targets
+
+
+def labels_since(project, since) -> int:
+    """Usable answers stored after ``since`` (all of them when None)."""
+    qs = Annotation.objects.filter(project=project, undone=False, skipped=False)
+    if since is not None:
+        qs = qs.filter(created_at__gt=since)
+    return qs.count()
+
+
+def active_version(project) -> ModelVersion | None:
+    return ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).first()
+
+
+def model_versions(project):
+    return ModelVersion.objects.filter(project=project).defer("artifact").order_by("-number")

@@ -1,0 +1,197 @@
+"""Model versions: training one on the project's labels, storing and loading its artifact,
+activating it. The learning itself is ``learner.training``; this stores, guards and memoises it.
+
+A version goes training → ready → active → retired (or failed). Activation happens only after the
+pool is scored under the version (see labeling.modeling.scores), in one transaction that retires
+the previous active version.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from labeling.projects.models import Project
+from learner.jsonable import to_jsonable
+from learner.training import TrainConfig, TrainedClassifier, train_classifier
+from learner.training.self_training import sample_unlabeled_rows
+from learner.training.taxonomy import restrict_taxonomy
+
+from . import selectors
+from .embedding import model_id
+from .embedding_store import project_matrix, vectors_for_items
+from .models import ModelVersion
+
+# Artifacts larger than this go to LONGTAIL_ARTIFACT_DIR instead of the database.
+ARTIFACT_DB_MAX_BYTES = 32 * 1024 * 1024
+MIN_TRAIN_EXAMPLES = 4
+
+
+class NoActiveModel(LookupError):
+    """The project has no active model version yet (nothing trained, or every training failed)."""
+
+
+class NotEnoughLabels(ValueError):
+    """Training needs at least two labels with examples."""
+
+
+def active_model(project: Project) -> ModelVersion | None:
+    """The project's active version (the one that scored the pool and serves predictions)."""
+    return selectors.active_version(project)
+
+
+_CLASSIFIERS: OrderedDict[int, object] = OrderedDict()
+_CLASSIFIERS_LOCK = threading.Lock()
+_CLASSIFIERS_MAX = 4
+
+
+def _artifact_bytes(version: ModelVersion) -> bytes:
+    if version.artifact:
+        return bytes(version.artifact)
+    if version.artifact_path:
+        return Path(version.artifact_path).read_bytes()
+    raise NoActiveModel(f"model version {version.number} of {version.project} has no stored artifact")
+
+
+def load_classifier(model_version: ModelVersion):
+    """The version's TrainedClassifier, memoised per process by version id (artifacts are
+    immutable once the version is ready, so the memo is never stale)."""
+    with _CLASSIFIERS_LOCK:
+        clf = _CLASSIFIERS.get(model_version.id)
+        if clf is not None:
+            _CLASSIFIERS.move_to_end(model_version.id)
+            return clf
+    if not model_version.artifact and not model_version.artifact_path:
+        model_version = ModelVersion.objects.get(pk=model_version.pk)
+    clf = TrainedClassifier.from_bytes(_artifact_bytes(model_version))
+    with _CLASSIFIERS_LOCK:
+        _CLASSIFIERS[model_version.id] = clf
+        while len(_CLASSIFIERS) > _CLASSIFIERS_MAX:
+            _CLASSIFIERS.popitem(last=False)
+    return clf
+
+
+def _store_artifact(version: ModelVersion, blob: bytes) -> None:
+    if len(blob) <= ARTIFACT_DB_MAX_BYTES:
+        version.artifact = blob
+        version.artifact_path = ""
+        return
+    directory = Path(settings.LONGTAIL_ARTIFACT_DIR) / version.project.slug
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"model-v{version.number}.bin"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(blob)
+    tmp.replace(path)
+    version.artifact = None
+    version.artifact_path = str(path)
+
+
+def _start_version(project: Project, run_id: int | None) -> ModelVersion:
+    """The training version for this run: reused when the task is re-delivered (idempotent)."""
+    if run_id is not None:
+        existing = ModelVersion.objects.filter(project=project, config__task_run=run_id).first()
+        if existing is not None:
+            if existing.state in (ModelVersion.TRAINING, ModelVersion.FAILED):
+                existing.state = ModelVersion.TRAINING
+                existing.error = ""
+                existing.save(update_fields=["state", "error"])
+            return existing
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        number = (ModelVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
+        # The partial unique constraint refuses a second concurrent training for the project.
+        return ModelVersion.objects.create(
+            project=project, number=number, state=ModelVersion.TRAINING, config={"task_run": run_id}
+        )
+
+
+def train_version(project: Project, *, run_id: int | None = None, train_config: dict | None = None) -> ModelVersion:
+    """Train a new model version on the project's current labels and leave it READY.
+
+    On any failure the version is marked FAILED with the error and the previous active version
+    stays active (activation happens only after scoring, in :func:`activate_version`). Raises
+    the error after recording it; NotEnoughLabels is raised before any version is created.
+    """
+    data = selectors.training_set(project)
+    if len(set(data.labels)) < 2 or len(data) < MIN_TRAIN_EXAMPLES:
+        raise NotEnoughLabels(
+            f"{len(data)} labeled item(s) over {len(set(data.labels))} label(s): training needs at least "
+            f"{MIN_TRAIN_EXAMPLES} items over two labels."
+        )
+    version = _start_version(project, run_id)
+    if version.state in (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED):
+        return version  # already trained by an earlier delivery of this task
+    try:
+        started = time.perf_counter()
+        X = vectors_for_items(project.id, model_id(), data.item_ids)
+        config = TrainConfig.from_dict({"fine_floor": project.fine_floor, **(train_config or {})})
+        parents, targets = restrict_taxonomy(selectors.label_parents(project), selectors.label_targets(project),
+                                             set(data.labels))
+        unlabeled = unlabeled_sample(project, data.item_ids, seed=version.number) if config.self_training else None
+        clf = train_classifier(
+            X,
+            np.asarray(data.labels, dtype=object),
+            config=config,
+            groups=np.asarray(data.groups),
+            targets=targets or None,
+            parents=parents or None,
+            unlabeled=unlabeled,
+        )
+        version.temperature = float(clf.temperature) if clf.temperature is not None else None
+        version.thresholds = to_jsonable(dict(clf.thresholds or {}))
+        version.class_weights = to_jsonable(dict(clf.class_weights or {}))
+        version.label_map = [str(c) for c in clf.classes_]
+        version.metrics = to_jsonable(clf.report or {})
+        version.train_size = len(data)
+        version.config = {**(version.config or {}), "train": to_jsonable(asdict(config)),
+                          "embedding_model": model_id(), "seconds": round(time.perf_counter() - started, 3)}
+        _store_artifact(version, clf.to_bytes())
+        version.state = ModelVersion.READY
+        version.finished_at = timezone.now()
+        version.save()
+        with _CLASSIFIERS_LOCK:
+            _CLASSIFIERS[version.id] = clf
+        return version
+    except Exception as exc:
+        ModelVersion.objects.filter(pk=version.pk).update(
+            state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now()
+        )
+        raise
+
+
+def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | None = None) -> np.ndarray | None:
+    """Embeddings of up to ``limit`` (``LONGTAIL_SELF_TRAINING_ROWS``) project items outside the
+    training set, a seeded uniform sample (the simulation draws the same rows), for
+    self-training; None when there are none or the setting is 0."""
+    limit = settings.LONGTAIL_SELF_TRAINING_ROWS if limit is None else limit
+    ids, matrix = project_matrix(project.id, model_id())
+    rest = np.flatnonzero(~np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
+    rows = sample_unlabeled_rows(rest, limit, seed=seed)
+    if len(rows) == 0:
+        return None
+    return np.asarray(matrix[rows], dtype=np.float32)
+
+
+def activate_version(version: ModelVersion) -> ModelVersion:
+    """READY → ACTIVE, retiring the previous active version, in one transaction."""
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=version.project_id).first()
+        version.refresh_from_db(fields=["state"])
+        if version.state == ModelVersion.ACTIVE:
+            return version
+        if version.state != ModelVersion.READY:
+            raise ValueError(f"model version {version.number} is {version.state}, only a ready version can be activated")
+        ModelVersion.objects.filter(project_id=version.project_id, state=ModelVersion.ACTIVE).update(
+            state=ModelVersion.RETIRED
+        )
+        ModelVersion.objects.filter(pk=version.pk).update(state=ModelVersion.ACTIVE)
+    version.state = ModelVersion.ACTIVE
+    return version

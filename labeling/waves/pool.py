@@ -1,0 +1,137 @@
+"""The one place that turns the database into the planner's input (``learner.planning``).
+
+``planner_snapshot(project, version)`` reads every embedded item, what is off limits (answered,
+in an unfinished wave), the resolved labels, the active model's stored probabilities, the rules
+and the label vectors, and builds the ``PoolSnapshot`` with the same helpers the simulation uses
+(``learner.simulation.pool``): tests/test_parity.py plans one snapshot through both.
+``planner_config(project, wave_size)`` builds the wave's configuration from the project's
+settings, as the simulation's "default" preset does.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from labeling.annotations.models import Annotation
+from labeling.annotations.selectors import resolve_item_labels
+from labeling.items.models import Item
+from labeling.modeling import embedding
+from labeling.modeling.embedding_store import project_matrix
+from labeling.modeling.scores import scores_matrix
+from labeling.modeling.versions import load_classifier
+from labeling.projects.models import Label, Project, Rule
+from learner.planning import PlannerConfig, PoolSnapshot, duplicate_groups, label_texts, project_proba
+from learner.rules import compile_rule, match_rules
+
+from .models import Wave, WaveItem
+
+log = logging.getLogger(__name__)
+
+
+def planner_config(project: Project, wave_size: int) -> PlannerConfig:
+    return PlannerConfig.from_settings(
+        wave_size=wave_size, strategy_mix=project.strategy_mix, random_share=project.random_share,
+        source_quotas={s.name: s.quota for s in project.sources.all()}, label_cap_share=project.label_cap_share,
+        rare_threshold=project.rare_threshold, band=(project.band_low, project.band_high))
+
+
+def wave_seed(project: Project, number: int) -> int:
+    return project.id * 100_003 + number
+
+
+def project_label_names(project: Project) -> list[str]:
+    """The planner's label list: every label of the project, in the project's order (labels the
+    active model has not seen yet stay in view, with probability 0)."""
+    return list(Label.objects.filter(project=project).order_by("order", "name").values_list("name", flat=True))
+
+
+def off_limits_items(project: Project) -> set[int]:
+    """Items never to plan: anything answered (even skipped, or undone and answered again),
+    excluded by a lead, or already in an unfinished wave."""
+    taken = set(Annotation.objects.filter(project=project, undone=False).values_list("item_id", flat=True))
+    taken |= set(Item.objects.filter(project=project, excluded=True).values_list("id", flat=True))
+    taken |= set(pinned_items(project))  # planned by the lead, not by the planner
+    taken |= set(WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN])
+                 .values_list("item_id", flat=True))
+    return taken
+
+
+def pinned_items(project: Project) -> list[int]:
+    """Items a lead pinned for the next wave that can still be asked: not excluded, never
+    answered, not in an unfinished wave."""
+    busy = Annotation.objects.filter(project=project, undone=False).values("item_id")
+    in_wave = WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN]).values("item_id")
+    return list(Item.objects.filter(project=project, pinned_for_next_wave=True, excluded=False)
+                .exclude(id__in=busy).exclude(id__in=in_wave).order_by("id").values_list("id", flat=True))
+
+
+def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
+    """Every item with an embedding, in id order, as the planner sees it (see the module doc)."""
+    t = time.perf_counter()
+    if embedding.unembedded_item_ids(project):
+        embedding.embed_project(project)
+    ids, embeddings = project_matrix(project.id, embedding.model_id())
+    timings["load_embeddings"] = round(time.perf_counter() - t, 3)
+
+    t = time.perf_counter()
+    meta = {item_id: (source or "", group, h, text) for item_id, source, group, h, text in (
+        Item.objects.filter(project=project).values_list("id", "source__name", "dup_group", "text_hash", "text"))}
+    rows = [meta[i] for i in ids.tolist()]
+    sources = np.array([r[0] for r in rows], dtype=object)
+    groups = duplicate_groups(ids, [r[1] for r in rows], [r[2] for r in rows])
+    taken = off_limits_items(project)
+    off_limits = np.fromiter((i in taken for i in ids.tolist()), dtype=bool, count=len(ids))
+    label_names = project_label_names(project)
+    index = {name: k for k, name in enumerate(label_names)}
+    name_by_id = dict(Label.objects.filter(project=project).values_list("id", "name"))
+    row_of = {item_id: row for row, item_id in enumerate(ids.tolist())}
+    labeled_y = np.full(len(ids), -1, dtype=np.int64)
+    for item_id, label_id in resolve_item_labels(project).items():
+        if item_id in row_of:
+            labeled_y[row_of[item_id]] = index[name_by_id[label_id]]
+    timings["load_pool"] = round(time.perf_counter() - t, 3)
+
+    t = time.perf_counter()
+    proba = None
+    if version is not None:
+        proba = project_proba(_pool_proba(version, ids, embeddings), version.label_map, label_names)
+    timings["load_scores"] = round(time.perf_counter() - t, 3)
+
+    t = time.perf_counter()
+    rule_rows = match_rules(_compiled_rules(project), [r[3] for r in rows], index) if len(ids) else {}
+    descriptions = dict(Label.objects.filter(project=project).values_list("name", "description"))
+    label_vectors = (embedding.embed_query_texts(label_texts(label_names, descriptions))
+                     if label_names and len(ids) else None)
+    timings["rules_and_label_vectors"] = round(time.perf_counter() - t, 3)
+    return PoolSnapshot(item_ids=ids, label_names=label_names, labeled=off_limits, sources=sources, dup_groups=groups,
+                        embeddings=embeddings if len(ids) else None, proba=proba, labeled_y=labeled_y,
+                        rule_rows=rule_rows, label_vectors=label_vectors)
+
+
+def _pool_proba(version, ids: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """Stored scores for the pool (columns in the version's label_map order); items imported
+    after scoring are scored here (not stored)."""
+    scored_ids, scored = scores_matrix(version)
+    proba = np.zeros((len(ids), len(version.label_map)), dtype=np.float32)
+    rows = np.searchsorted(scored_ids, ids)
+    rows = np.clip(rows, 0, max(0, len(scored_ids) - 1))
+    have = (len(scored_ids) > 0) & (scored_ids[rows] == ids) if len(scored_ids) else np.zeros(len(ids), bool)
+    if have.any():
+        proba[have] = scored[rows[have]]
+    if (~have).any():
+        proba[~have] = load_classifier(version).predict_proba(embeddings[~have])
+    return proba
+
+
+def _compiled_rules(project: Project) -> list:
+    """(label name, matcher) of the project's enabled rules; a rule that no longer compiles is
+    skipped with a warning (the editor refuses such rules; an old one may predate a check)."""
+    out = []
+    for rule in Rule.objects.filter(project=project, enabled=True).select_related("label").order_by("pk"):
+        try:
+            out.append((rule.label.name, compile_rule(rule.kind, rule.pattern)))
+        except ValueError:
+            log.warning("rule %s of %s does not compile; skipped", rule.pk, project.slug)
+    return out

@@ -1,0 +1,132 @@
+"""Two-level taxonomies: a coarse head, then a fine head within each coarse branch.
+
+``HierarchicalHead`` is an estimator like the flat heads: ``decision_function`` returns the log
+of the flat fine-label probability ``P(coarse) · P(fine | coarse)``, so calibration, thresholds
+and metrics treat it like any head. ``decode`` applies the fallback rule: when the fine
+probability within the predicted branch is below ``fine_floor`` (default 0.75), only the coarse
+label is emitted.
+
+Django-free: numpy only (plus the heads it is given).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from learner.calibration import log_softmax, softmax
+from learner.heads.base import ConstantHead
+from learner.weighting import class_weights
+
+
+def check_parents(labels: Sequence[str], parents: dict[str, str]) -> None:
+    missing = sorted({str(label) for label in labels} - set(parents))
+    if missing:
+        raise ValueError(f"parents names no coarse label for fine label(s) {missing[:10]}")
+
+
+def coarse_of(labels: Sequence[str], parents: dict[str, str]) -> np.ndarray:
+    check_parents(labels, parents)
+    return np.array([parents[str(label)] for label in labels], dtype=object).astype(str)
+
+
+def coarse_proba(proba, classes: Sequence[str], parents: dict[str, str]) -> tuple[np.ndarray, list[str]]:
+    """Sum flat fine probabilities into their coarse branches."""
+    proba = np.asarray(proba, dtype=np.float64)
+    coarse_classes = sorted({parents[c] for c in classes})
+    index = {c: i for i, c in enumerate(coarse_classes)}
+    member = np.zeros((len(classes), len(coarse_classes)))
+    for j, c in enumerate(classes):
+        member[j, index[parents[c]]] = 1.0
+    return proba @ member, coarse_classes
+
+
+def decode(proba, classes: Sequence[str], parents: dict[str, str], fine_floor: float = 0.75):
+    """Coarse label = the most probable branch; fine label = the most probable fine label within
+    it; ``fallback`` where P(fine | coarse) < ``fine_floor``. Returns arrays: fine label, fine
+    probability (flat), conditional probability, coarse label, coarse probability, fallback."""
+    proba = np.asarray(proba, dtype=np.float64)
+    classes = list(classes)
+    cproba, coarse_classes = coarse_proba(proba, classes, parents)
+    coarse_idx = cproba.argmax(axis=1)
+    branch = np.array([coarse_classes.index(parents[c]) for c in classes])
+    masked = np.where(branch[None, :] == coarse_idx[:, None], proba, -1.0)
+    fine_idx = masked.argmax(axis=1)
+    rows = np.arange(len(proba))
+    fine_p = proba[rows, fine_idx]
+    coarse_p = cproba[rows, coarse_idx]
+    conditional = np.divide(fine_p, coarse_p, out=np.zeros_like(fine_p), where=coarse_p > 0)
+    fine = np.array(classes, dtype=object)[fine_idx]
+    coarse = np.array(coarse_classes, dtype=object)[coarse_idx]
+    return fine, fine_p, conditional, coarse, coarse_p, conditional < fine_floor
+
+
+def cross_coarse_error_rate(y_true, predicted_coarse, parents: dict[str, str]) -> float:
+    """Share of rows whose emitted label lies in another coarse branch than the true label
+    (the "bizarre" errors: a fine label from the wrong family)."""
+    true_coarse = coarse_of(y_true, parents)
+    predicted_coarse = np.asarray(predicted_coarse).astype(str)
+    return float(np.mean(true_coarse != predicted_coarse)) if len(true_coarse) else 0.0
+
+
+class HierarchicalHead:
+    """Coarse head over the coarse labels, one fine head per branch (``ConstantHead`` for a
+    branch with one fine label). ``fine_factory(coarse_label)`` makes the head of a branch."""
+
+    def __init__(self, parents: dict[str, str], coarse_factory: Callable, fine_factory: Callable,
+                 fine_weighted_coarse: bool = False):
+        self.parents = dict(parents)
+        self.fine_weighted_coarse = fine_weighted_coarse
+        self.coarse_factory = coarse_factory
+        self.fine_factory = fine_factory
+
+    def fit(self, X, y, sample_weight=None):
+        X = np.asarray(X, dtype=np.float32)
+        y = np.asarray([str(v) for v in y])
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        coarse = coarse_of(y, self.parents)
+        coarse_classes = np.unique(coarse)
+        self.coarse_head_ = (self.coarse_factory() if len(coarse_classes) > 1 else ConstantHead())
+        scheme = getattr(self.coarse_head_, "weighting", "none")
+        if self.fine_weighted_coarse and scheme != "none":
+            # A coarse class is as big as all its children, so a rare fine label's rows get the small
+            # weight of a big branch and are routed away from it; this option gives each row the
+            # weight its fine label has in a flat model instead (as the long-tail bucket does for
+            # Other). Measured trade-off (docs/learner_bench.md): better fine macro-F1 on trec and
+            # davidson, worse coarse accuracy, so it is off by default.
+            beta = getattr(self.coarse_head_, "beta", 0.999)
+            _, fine_idx, fine_counts = np.unique(y, return_inverse=True, return_counts=True)
+            _, coarse_idx, coarse_counts = np.unique(coarse, return_inverse=True, return_counts=True)
+            coarse_w = w * (class_weights(fine_counts, scheme, beta)[fine_idx]
+                            / class_weights(coarse_counts, scheme, beta)[coarse_idx])
+        else:
+            coarse_w = w
+        self.coarse_head_.fit(X, coarse, sample_weight=coarse_w)
+        self.fine_heads_ = {}
+        for c in coarse_classes:
+            rows = coarse == c
+            head = self.fine_factory(c) if len(np.unique(y[rows])) > 1 else ConstantHead()
+            self.fine_heads_[str(c)] = head.fit(X[rows], y[rows], sample_weight=w[rows])
+        self.coarse_classes_ = [str(c) for c in self.coarse_head_.classes_]
+        self.classes_ = np.array(sorted({str(c) for h in self.fine_heads_.values() for c in h.classes_}))
+        self.class_weights_ = {"coarse": self.coarse_head_.class_weights_,
+                               **{c: h.class_weights_ for c, h in self.fine_heads_.items()}}
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        log_coarse = log_softmax(self.coarse_head_.decision_function(X))
+        index = {c: i for i, c in enumerate(self.classes_)}
+        out = np.full((len(X), len(self.classes_)), -np.inf)
+        for j, c in enumerate(self.coarse_classes_):
+            head = self.fine_heads_[c]
+            log_fine = log_softmax(head.decision_function(X))
+            cols = [index[str(f)] for f in head.classes_]
+            out[:, cols] = log_coarse[:, [j]] + log_fine
+        return np.maximum(out, -1e4)  # finite, so temperature scaling stays well defined
+
+    def predict_proba(self, X) -> np.ndarray:
+        return softmax(self.decision_function(X))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.decision_function(X).argmax(axis=1)]

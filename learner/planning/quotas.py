@@ -1,0 +1,80 @@
+"""Integer shares of a wave: strategy slots by the mix and source slots by the quotas, with
+dry sources handing their slots on (every move reported)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """Integers summing to ``total`` proportional to ``weights`` (ties by key order)."""
+    keys = list(weights)
+    w = np.array([max(0.0, float(weights[k])) for k in keys])
+    if total <= 0 or not keys:
+        return {k: 0 for k in keys}
+    if w.sum() <= 0:
+        w = np.ones(len(keys))
+    exact = w / w.sum() * total
+    base = np.floor(exact).astype(int)
+    rest = total - base.sum()
+    order = sorted(range(len(keys)), key=lambda i: (-(exact[i] - base[i]), i))
+    for i in order[:rest]:
+        base[i] += 1
+    return {k: int(b) for k, b in zip(keys, base, strict=True)}
+
+
+def source_weights(source_names: list[str], quotas: dict[str, float] | None, report: dict,
+                   available: dict[str, int] | None = None) -> dict[str, float]:
+    """Share of the wave per source. Sources without a quota share what the quotas leave; items
+    with no source at all ("") get their share of the eligible pool even when the quotas add up
+    to 1 (the quotas then apply to the rest), so they are never silently left out."""
+    if not quotas or sum(max(0.0, float(q)) for q in quotas.values()) <= 0:
+        return {}  # unconstrained
+    listed = {s: max(0.0, float(quotas.get(s, 0.0))) for s in source_names}
+    total = sum(listed.values())
+    unquoted = [s for s, q in listed.items() if q <= 0]
+    unknown = sorted(set(quotas) - set(source_names))
+    if unknown:
+        report["notes"].append(f"quota given for sources with no items in the pool: {', '.join(unknown)}")
+    available = available or {}
+    if "" in unquoted and total >= 1.0 and available.get("", 0) > 0:
+        none_share = available[""] / max(1, sum(available.values()))
+        listed = {s: q * (1.0 - none_share) / total for s, q in listed.items()}
+        listed[""] = none_share
+        report["notes"].append(f"{available['']} eligible items have no source: they get their share of the pool "
+                               f"({none_share:.1%} of the wave); the source quotas apply to the rest")
+        return listed
+    if total < 1.0 and unquoted:
+        share = (1.0 - total) / len(unquoted)
+        for s in unquoted:
+            listed[s] = share
+    return listed
+
+
+def source_targets(size: int, weights: dict[str, float], available: dict[str, int], report: dict) -> dict[str, int]:
+    """Split ``size`` over sources by ``weights``; a source that runs dry gives its excess to the
+    others in proportion to their weights (repeated until feasible). Every move is reported."""
+    if not weights:
+        return {}
+    targets = largest_remainder(size, weights)
+    report["source_requested"] = dict(targets)
+    for _ in range(len(weights) + 1):
+        dry = {s: t - available.get(s, 0) for s, t in targets.items() if t > available.get(s, 0)}
+        if not dry:
+            break
+        for s in dry:
+            targets[s] = available.get(s, 0)
+        excess = sum(dry.values())
+        open_sources = {s: max(weights[s], 1e-9) for s in targets if targets[s] < available.get(s, 0)}
+        extra = largest_remainder(excess, open_sources) if open_sources else {}
+        # Room is limited by availability; what does not fit is handled in the next round.
+        for s, e in extra.items():
+            targets[s] += e
+        for s, short in dry.items():
+            report["redistributed"].append({
+                "source": s, "requested": report["source_requested"][s], "available": available.get(s, 0),
+                "moved": short, "to": {t: e for t, e in extra.items() if e},
+                "reason": f"source {s or '(none)'} ran dry: {available.get(s, 0)} eligible items"})
+        if not open_sources:
+            report["notes"].append(f"{excess} slots could not be placed: every source ran dry")
+            break
+    return targets

@@ -1,0 +1,153 @@
+"""Active-learning simulation: the product's planner and learner against an oracle that answers
+from a dataset's labels. No web server, no database; ``manage.py simulate`` is a thin wrapper over
+:func:`run_simulation`. Each wave is planned and each model retrained through ``pool`` (the same
+glue as the product's); see docs/simulation.md for the result format.
+"""
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from learner.metrics import classification_report, expected_calibration_error
+from learner.simulation.data import DataError, Dataset, check_embeddings, split_pool_dev, split_pool_test
+from learner.simulation.pool import SimPool, plan_simulated_wave, pool_proba, train_simulated_model
+from learner.simulation.presets import PRESETS, SimConfig, planner_config
+from learner.training import TrainConfig
+
+RESULT_KEYS = ("wave", "labels", "macro_f1", "micro_f1", "rare_recall", "classes_ge1", "classes_ge3",
+               "rare_ge1", "rare_ge3", "ece", "seconds")
+
+
+def _evaluate(model, X_test, y_test, label_names, label_index, rare_classes) -> dict:
+    k = len(label_names)
+    proba = np.zeros((len(X_test), k), dtype=np.float32)
+    proba[:, [label_index[c] for c in model.classes_]] = model.predict_proba(X_test)
+    predicted = model.predict(X_test)
+    # Without proba: per-class average precision is not needed here and costs a second per wave.
+    report = classification_report(list(y_test), list(predicted), None, list(label_names))
+    report["ece"] = expected_calibration_error(proba, np.array([label_index[v] for v in y_test]))
+    recalls = [report["per_class"][c]["recall"] for c in rare_classes if report["per_class"][c]["support"] > 0]
+    return {"macro_f1": report["macro_f1"], "micro_f1": report["micro_f1"],
+            "rare_recall": float(np.mean(recalls)) if recalls else None, "ece": report.get("ece")}
+
+
+def rarest_classes(pool_labels: np.ndarray, fraction: float = 0.2) -> list[str]:
+    """The rarest ``fraction`` of classes by pool frequency (at least one; ties by name)."""
+    names, counts = np.unique(pool_labels, return_counts=True)
+    order = sorted(range(len(names)), key=lambda i: (counts[i], str(names[i])))
+    n = max(1, int(round(fraction * len(names))))
+    return [str(names[i]) for i in order[:n]]
+
+
+def _train_config(sim: SimConfig) -> TrainConfig:
+    return TrainConfig.from_dict({"seed": sim.seed, **sim.train_options})
+
+
+def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
+                   label_vectors: np.ndarray | None = None, rules: list[tuple[str, re.Pattern]] | None = None,
+                   full_pool_macro_f1: float | None = None, progress: bool = True) -> dict:
+    """Run one preset with one seed; return the result dict (see docs/simulation.md)."""
+    if sim.strategy not in PRESETS:
+        raise ValueError(f"unknown strategy {sim.strategy!r}; choose one of {', '.join(PRESETS)}")
+    if sim.wave_size <= 0 or sim.budget <= 0:
+        raise ValueError("budget and wave size must be positive")
+    embeddings = check_embeddings(embeddings, len(data.labels), data.path)
+    pool_rows, test = split_pool_test(data, sim.seed, sim.test_fraction)
+    if len(test) == 0:
+        raise DataError(f"{data.path}: no test rows to evaluate on")
+    n_test, evaluated_on = len(test), "test"
+    if sim.dev_fraction > 0:
+        if not sim.dev_fraction < 1:
+            raise ValueError("dev fraction must be in [0, 1)")
+        # Tuning mode: evaluate on a dev part of the pool; the test rows are not read at all.
+        pool_rows, test = split_pool_dev(data, pool_rows, sim.seed, sim.dev_fraction)
+        evaluated_on = "dev"
+        if len(test) == 0:
+            raise DataError(f"{data.path}: the dev fraction {sim.dev_fraction} leaves no dev rows")
+    pool_rows = np.sort(pool_rows)
+    label_names = sorted(set(data.labels.tolist()))
+    label_index = {name: i for i, name in enumerate(label_names)}
+    k = len(label_names)
+    for label, pattern in rules or []:
+        if label not in label_index:
+            raise DataError(f"rule {pattern.pattern!r}: label {label!r} is not a label of {data.path}")
+    parents = None
+    if data.coarse is not None and sim.use_hierarchy:
+        parents = {str(f): str(c) for f, c in zip(data.labels, data.coarse, strict=True)}
+    pool = SimPool(item_ids=pool_rows, texts=[data.texts[i] for i in pool_rows], sources=data.sources[pool_rows],
+                   embeddings=embeddings[pool_rows], label_names=label_names, label_vectors=label_vectors,
+                   rules=rules)
+    y_pool = np.array([label_index[v] for v in data.labels[pool_rows]], dtype=np.int64)
+    X_test, y_test = embeddings[test], data.labels[test]
+    pool_counts = np.bincount(y_pool, minlength=k)
+    present = [label_names[i] for i in range(k) if pool_counts[i] > 0]
+    rare_classes = rarest_classes(data.labels[pool_rows])
+    rare_idx = np.array([label_index[c] for c in rare_classes])
+    train_config = _train_config(sim)
+
+    def retrain(rows: np.ndarray, version: int):
+        names = np.array(label_names, dtype=object)[y_pool[rows]]
+        return train_simulated_model(pool, rows, names, config=train_config, version=version, parents=parents,
+                                     targets=sim.targets, self_training_rows=sim.self_training_rows)
+
+    if full_pool_macro_f1 is None:
+        model = retrain(np.arange(len(pool_rows)), 0)
+        full_pool_macro_f1 = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)["macro_f1"]
+
+    labeled = np.zeros(len(pool_rows), bool)
+    labeled_y = np.full(len(pool_rows), -1, dtype=np.int64)
+    proba = None
+    waves = []
+    n_waves = int(np.ceil(sim.budget / sim.wave_size))
+    bar = tqdm(total=n_waves, desc=f"{Path(data.path).stem} {sim.strategy} seed {sim.seed}", file=sys.stderr,
+               disable=not progress, leave=False)
+    for wave in range(1, n_waves + 1):
+        t0 = time.perf_counter()
+        size = min(sim.wave_size, sim.budget - int(labeled.sum()))
+        config = planner_config(sim, first_wave=proba is None, wave_size=size)
+        plan = plan_simulated_wave(pool, labeled, labeled_y, proba, config, seed=sim.seed * 1000 + wave)
+        rows = np.array([p.row for p in plan.picks], dtype=np.int64)
+        labeled[rows] = True
+        labeled_y[rows] = y_pool[rows]  # the oracle answers
+        counts = np.bincount(labeled_y[labeled], minlength=k)
+        entry = {"wave": wave, "labels": int(labeled.sum())}
+        if (counts > 0).sum() >= 2:
+            model = retrain(np.flatnonzero(labeled), wave)
+            proba = pool_proba(pool, model)
+            metrics = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)
+            metrics["pseudo_labeled"] = (model.report.get("self_training") or {}).get("pseudo_rows", 0)
+        else:
+            metrics = {"macro_f1": 0.0, "micro_f1": 0.0, "rare_recall": 0.0, "ece": None, "pseudo_labeled": 0}
+        entry.update(metrics)
+        entry.update({
+            "classes_ge1": int((counts >= 1).sum()), "classes_ge3": int((counts >= 3).sum()),
+            "rare_ge1": int((counts[rare_idx] >= 1).sum()), "rare_ge3": int((counts[rare_idx] >= 3).sum()),
+            "seconds": round(time.perf_counter() - t0, 3),
+            "composition": plan.report["strategy_achieved"],
+        })
+        waves.append(entry)
+        bar.update(1)
+        bar.set_postfix(labels=entry["labels"], macro_f1=f"{entry['macro_f1']:.3f}")
+        if labeled.sum() >= sim.budget or labeled.all():
+            break
+    bar.close()
+    return {
+        "data": data.path, "strategy": sim.strategy, "seed": sim.seed, "pool": int(len(pool_rows)),
+        "pool_splits": list(data.pool_splits),
+        "test": int(n_test), "evaluated_on": evaluated_on,
+        "dev": int(len(test)) if evaluated_on == "dev" else 0,
+        "classes": int(len(present)), "full_pool_macro_f1": full_pool_macro_f1,
+        "waves": waves,
+        "config": {"budget": sim.budget, "wave_size": sim.wave_size, "rare_threshold": sim.rare_threshold,
+                   "random_share": sim.random_share if sim.strategy == "default" else None,
+                   "strategy_mix": sim.strategy_mix if sim.strategy == "default" else None,
+                   "cold_start_mix": sim.cold_start_mix if sim.strategy == "default" else None,
+                   "planner_options": sim.planner_options if sim.strategy == "default" else None,
+                   "train_options": sim.train_options,
+                   "hierarchy": parents is not None, "rare_classes": rare_classes},
+    }

@@ -1,0 +1,81 @@
+"""Training options: ``TrainConfig`` (every knob of ``train_classifier``, JSON-ready) and its checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from learner.heads import HEADS
+
+
+@dataclass
+class TrainConfig:
+    head: str = "logreg"            # a name in learner.heads.HEADS
+    weighting: str = "inverse"      # "none" | "inverse" | "effective"
+    beta: float = 0.999             # effective-number β
+    loss: str = "ce"                # torch: "ce" | "focal" | "logit_adjusted"
+    C: float = 10.0                 # logreg inverse regularisation
+    calibrate: str = "temperature"  # "temperature" | "platt" | "none"
+    other_min_examples: int = 0     # >0: long-tail "Other" bucket + second stage (default off)
+    fine_floor: float = 0.75        # hierarchy fallback floor
+    hierarchy: str = "coarse_then_fine"  # with parents: "coarse_then_fine" heads, or "flat" (one fine head,
+    #                                      coarse = sum of its children's probabilities; same fallback rule)
+    coarse_weights: str = "coarse"  # coarse head's row weights: "coarse" (class weights of the coarse labels)
+    #                                 or "fine" (each row keeps its fine label's class weight)
+    val_fraction: float = 0.2
+    seed: int = 0
+    # torch head
+    hidden: int = 0                 # 0 = linear; >0 = one hidden ReLU layer of this width
+    gamma: float = 2.0              # focal γ
+    alpha: float | None = None      # focal α; None = the class weights of `weighting`
+    tau: float = 1.0                # logit adjustment τ
+    epochs: int = 200
+    lr: float = 0.03
+    weight_decay: float = 1e-4
+    device: str | None = None       # None = cuda when available, else cpu
+    # data handling
+    resample: str = "none"          # "none" | "over" | "under" (train part only)
+    refit: bool = True              # refit on train + validation after calibration / thresholds
+    min_val_rows: int = 20
+    cv_folds: int = 5               # too little validation data: calibrate / threshold on out-of-fold
+    #                                 predictions of this many folds (0 = keep T = 1, thresholds 0)
+    second_stage_scale: float = 20.0
+    max_iter: int = 300             # logreg lbfgs iterations
+    # self-training (only when train_classifier gets ``unlabeled`` rows): a first model's confident
+    # predictions on unlabeled rows join the training part as down-weighted pseudo-labels
+    self_training: bool = True
+    pseudo_threshold: float = 0.9   # calibrated top probability a row needs to be pseudo-labeled
+    pseudo_weight: float = 0.5      # row weight of a pseudo-labeled row (a labeled row has 1)
+    pseudo_max_ratio: float = 5.0   # at most this many pseudo-labeled rows per labeled row, surest first
+    threads: int | None = 1         # BLAS / torch threads while fitting (None = library default)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> TrainConfig:
+        data = dict(data or {})
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+def check_config(config: TrainConfig) -> None:
+    choices = {"head": tuple(HEADS), "weighting": ("none", "inverse", "effective"),
+               "loss": ("ce", "focal", "logit_adjusted"), "calibrate": ("temperature", "platt", "none"),
+               "resample": ("none", "over", "under"), "hierarchy": ("coarse_then_fine", "flat"),
+               "coarse_weights": ("coarse", "fine")}
+    for name, allowed in choices.items():
+        if getattr(config, name) not in allowed:
+            raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")
+    if not 0.0 <= config.val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {config.val_fraction}")
+    if not 0.0 <= config.fine_floor <= 1.0:
+        raise ValueError(f"fine_floor must be in [0, 1], got {config.fine_floor}")
+    if not 0.0 < config.pseudo_threshold <= 1.0:
+        raise ValueError(f"pseudo_threshold must be in (0, 1], got {config.pseudo_threshold}")
+    if config.pseudo_weight < 0 or config.pseudo_max_ratio < 0:
+        raise ValueError("pseudo_weight and pseudo_max_ratio must be non-negative")
+
+
+def head_options(config: TrainConfig) -> dict:
+    return {k: getattr(config, k) for k in ("weighting", "beta", "loss", "C", "hidden", "gamma", "alpha", "tau",
+                                             "epochs", "lr", "weight_decay", "device", "max_iter", "threads")} | {
+        "seed": config.seed}

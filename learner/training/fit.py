@@ -1,0 +1,206 @@
+"""Train a calibrated, thresholded classifier over embeddings: the one entry point the rest of
+the app uses (``train_classifier``) and the artifact it returns (``TrainedClassifier``).
+
+Procedure (documented choice): split the labeled rows into train / validation (group-aware,
+stratified; labels with 1-3 examples stay in train), resample the train part only if asked, fit
+the head, fit the calibration (temperature, or Platt for two classes) and the per-label
+thresholds on validation, then — with ``refit=True`` (default) — refit the same head on train +
+validation so the final model uses every label, keeping the validation-fitted temperature and
+thresholds. The validation metrics in the report are those of the train-part model. With too
+little validation data (fewer than ``min_val_rows`` rows or fewer than two labels there) the head
+is trained on everything, and calibration, thresholds and metrics come from ``cv_folds``-fold
+out-of-fold predictions instead (``report["validation_source"] == "cross-validation"``); when even
+those are too few (< 10 rows), T stays 1, thresholds stay 0 and the report says so.
+
+Django-free: numpy / scikit-learn / torch only.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, replace
+
+import numpy as np
+
+from learner.heads.hierarchy import check_parents
+from learner.heads.other_bucket import OTHER, OtherBucketHead
+from learner.splits import group_kfold, group_stratified_split
+from learner.training.build import build_model, embed_descriptions
+from learner.training.checks import check_inputs
+from learner.training.classifier import TrainedClassifier
+from learner.training.config import TrainConfig, check_config
+from learner.training.evaluate import MIN_EVAL_ROWS, Calibrated, calibrate_and_evaluate
+from learner.training.self_training import pseudo_labels
+from learner.weighting import resample
+
+
+def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sample_weight=None,
+                     targets: dict | None = None, parents: dict | None = None,
+                     label_descriptions: dict | None = None, encoder=None, unlabeled=None) -> TrainedClassifier:
+    """See the module docstring. ``targets`` maps a label (fine, or coarse with ``parents``) to
+    ``{"precision": p}`` or ``{"recall": r}``; ``label_descriptions`` maps a label to its description
+    (text, embedded with ``encoder``, or an embedding vector) — labels with no examples then get a
+    second-stage centroid. ``sample_weight`` (e.g. importance weights) multiplies the class weights
+    in training and weights the validation metrics, calibration and thresholds.
+
+    ``unlabeled`` (embeddings of rows nobody has labeled, e.g. a sample of the pool) turns on
+    self-training when ``config.self_training``: the procedure above runs once on the labels, its
+    calibrated predictions label the unlabeled rows whose top probability reaches
+    ``pseudo_threshold`` (surest first, at most ``pseudo_max_ratio`` × the labeled rows), and the
+    procedure runs again with those pseudo-labeled rows added to every fit at ``pseudo_weight``.
+    Pseudo-labeled rows are only ever trained on: validation, out-of-fold predictions,
+    calibration, thresholds and metrics use real labels only. (The pseudo-labels come from a model
+    that saw every label, held-out ones included, so the second pass's held-out estimates lean
+    slightly optimistic.)"""
+    config = config or TrainConfig()
+    check_config(config)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    X, y, sample_weight = check_inputs(X, y, groups, sample_weight)
+    extra, self_training = None, None
+    if unlabeled is not None and config.self_training and len(unlabeled) and config.pseudo_weight > 0:
+        t = time.perf_counter()
+        first = train_classifier(X, y, config=replace(config, self_training=False), groups=groups,
+                                 sample_weight=sample_weight, targets=targets, parents=parents,
+                                 label_descriptions=label_descriptions, encoder=encoder)
+        extra, self_training = pseudo_labels(first, unlabeled, config, len(y), X.shape[1])
+        self_training["first_pass_validation"] = (first.report.get("validation") or {}).get("macro_f1")
+        timings["first_pass_s"] = time.perf_counter() - t
+        if extra is None:
+            notes.append(f"self-training: no unlabeled row reached top probability {config.pseudo_threshold}")
+    counts = Counter(y.tolist())
+    if len(counts) < 2:
+        raise ValueError(f"training needs at least 2 different labels, got {sorted(counts) or 'none'} "
+                         f"over {len(y)} rows")
+    if OTHER in counts:
+        raise ValueError(f"{OTHER!r} is reserved for the long-tail bucket and cannot be a label")
+    if parents:
+        parents = {str(k): str(v) for k, v in parents.items()}
+        check_parents(counts, parents)
+    targets = dict(targets or {})
+    descriptions = embed_descriptions(label_descriptions, encoder, X.shape[1])
+    weight = np.ones(len(y)) if sample_weight is None else sample_weight
+
+    t = time.perf_counter()
+    split = group_stratified_split(y, groups, fractions=(1 - config.val_fraction, config.val_fraction, 0.0),
+                                   seed=config.seed)
+    train_rows = np.flatnonzero(split == "train")
+    val_rows = np.flatnonzero(split == "val")
+    val_ok = (len(val_rows) >= config.min_val_rows and len(set(y[val_rows])) >= 2
+              and weight[val_rows].sum() > 0 and weight[train_rows].sum() > 0)
+    if not val_ok:
+        notes.append(f"too little validation data ({len(val_rows)} rows, {len(set(y[val_rows]))} labels; "
+                     f"need {config.min_val_rows} rows and 2 labels): trained on all {len(y)} rows")
+        train_rows = np.arange(len(y))
+        val_rows = np.zeros(0, dtype=int)
+    timings["split_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    model = fit_weighted(config, parents, descriptions, X, y, train_rows, weight, extra)
+    timings["fit_s"] = time.perf_counter() - t
+
+    classes = [str(c) for c in model.classes_]
+    index = {c: i for i, c in enumerate(classes)}
+    t = time.perf_counter()
+    if val_ok:
+        source = "validation"
+        known = np.array([label in index for label in y[val_rows]])
+        if not known.all():
+            notes.append(f"{int((~known).sum())} validation rows have labels the train-part model never saw "
+                         "(mixed-label groups); left out of calibration and thresholds")
+        eval_rows = val_rows[known]
+        eval_logits = model.decision_function(X[eval_rows])
+    elif config.cv_folds >= 2:
+        source = "cross-validation"
+        eval_rows, eval_logits = out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra)
+    else:
+        source = None
+        eval_rows, eval_logits = np.zeros(0, dtype=int), np.zeros((0, len(classes)))
+    timings["out_of_fold_s"] = time.perf_counter() - t if source == "cross-validation" else 0.0
+    evaluable = len(eval_rows) >= MIN_EVAL_ROWS and len(set(y[eval_rows])) >= 2 and weight[eval_rows].sum() > 0
+    if source == "cross-validation":
+        notes.append(f"calibration, thresholds and metrics from {config.cv_folds}-fold out-of-fold predictions "
+                     f"({len(eval_rows)} rows)" if evaluable else
+                     f"too few out-of-fold predictions ({len(eval_rows)} rows) to calibrate")
+    if not evaluable:
+        notes.append("temperature kept at 1, thresholds at 0, metrics not estimated")
+        eval_rows = np.zeros(0, dtype=int)
+
+    calibrated = Calibrated()
+    if evaluable:
+        t = time.perf_counter()
+        calibrated = calibrate_and_evaluate(config, eval_logits, y[eval_rows], weight[eval_rows], classes, targets,
+                                            parents, notes)
+        timings["calibrate_s"] = time.perf_counter() - t
+    report: dict = {"validation_source": source if evaluable else None, **calibrated.report}
+    if val_ok and config.refit:
+        t = time.perf_counter()
+        model = fit_weighted(config, parents, descriptions, X, y, np.arange(len(y)), weight, extra)
+        timings["refit_s"] = time.perf_counter() - t
+    longtail = None
+    if isinstance(model, OtherBucketHead):
+        longtail = {"min_examples": config.other_min_examples, "other_labels": model.rare_labels_,
+                    "description_only_labels": model.description_labels_}
+    timings["total_s"] = time.perf_counter() - started
+    report.update({
+        "config": asdict(config),
+        "n_rows": int(len(y)),
+        "n_train": int(len(train_rows)),
+        "n_val": int(len(val_rows)),
+        "n_evaluated": int(len(eval_rows)),
+        "final_model_rows": int(len(y)) if (config.refit or not val_ok) else int(len(train_rows)),
+        "class_counts": dict(sorted(counts.items())),
+        "not_estimable": sorted(set(counts) - set(y[eval_rows].tolist())),
+        "calibration": calibrated.calibration,
+        "longtail": longtail,
+        "self_training": self_training,
+        "timings": timings,
+        "notes": notes,
+    })
+    return TrainedClassifier(model, temperature=calibrated.temperature, platt=calibrated.platt,
+                             thresholds=calibrated.thresholds, coarse_thresholds=calibrated.coarse_thresholds,
+                             parents=parents, fine_floor=config.fine_floor, report=report)
+
+
+def out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra=None):
+    """Held-out logits (columns = ``classes``) from ``config.cv_folds`` group-aware folds; rows
+    whose label is missing from their fold's training part are left out."""
+    fold = group_kfold(y, groups, config.cv_folds, seed=config.seed)
+    index = {c: i for i, c in enumerate(classes)}
+    rows_out, logits_out = [], []
+    for f in range(config.cv_folds):
+        train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        if len(held) == 0 or len(set(y[train])) < 2 or weight[train].sum() <= 0:
+            continue
+        model = fit_weighted(config, parents, descriptions, X, y, train, weight, extra)
+        fold_classes = [str(c) for c in model.classes_]
+        keep = held[np.isin(y[held], fold_classes)]
+        if len(keep) == 0:
+            continue
+        full = np.full((len(keep), len(classes)), -1e4)
+        full[:, [index[c] for c in fold_classes]] = model.decision_function(X[keep])
+        rows_out.append(keep)
+        logits_out.append(full)
+    if not rows_out:
+        return np.zeros(0, dtype=int), np.zeros((0, len(classes)))
+    rows = np.concatenate(rows_out)
+    logits = np.vstack(logits_out)
+    order = np.argsort(rows)
+    return rows[order], logits[order]
+
+
+def fit_weighted(config, parents, descriptions, X, y, rows, weight, extra=None):
+    """Fit on ``rows`` after resampling them (train part only), carrying the caller's row weights;
+    ``extra`` (X, y, weight) pseudo-labeled rows are appended as they are (never resampled)."""
+    local = np.unique(y[rows], return_inverse=True)[1]
+    idx, w = resample(local, config.resample, seed=config.seed)
+    chosen = rows[idx]
+    X_fit, y_fit, w_fit = X[chosen], y[chosen], w * weight[chosen]
+    if extra is not None:
+        X_fit = np.vstack([X_fit, extra[0]])
+        y_fit = np.concatenate([y_fit, extra[1]])
+        w_fit = np.concatenate([w_fit, extra[2]])
+    model = build_model(config, parents, descriptions)
+    model.fit(X_fit, y_fit, sample_weight=w_fit)
+    return model

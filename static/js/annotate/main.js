@@ -1,0 +1,46 @@
+/* Annotation page entry: the leased batch arrives as JSON, items render locally, answers go to
+   the server in the background (in order, retried with the same client id, so each is stored
+   once). This module only wires the page together; see state.js, render.js, outbox.js,
+   actions.js and keys.js for the parts. Loaded with <script type="module">, so it runs once
+   the document is parsed. */
+import { answer, closeSkip, lease, loadBatch, openSkip, pickLabel, submitSkip, undo } from "./actions.js";
+import { post } from "./http.js";
+import { installKeys } from "./keys.js";
+import { isHalted, pendingCount, setSaveStatus } from "./outbox.js";
+import { render, renderLabels } from "./render.js";
+import { byId, config, els, state } from "./state.js";
+
+els.skipForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const picked = els.skipForm.querySelector("input[name=reason]:checked");
+  submitSkip(els.skipOther.value.trim() || (picked ? picked.value : ""));
+});
+els.skipCancel.addEventListener("click", closeSkip);
+
+// One listener for all label buttons: render.js rebuilds them on every change.
+els.buttons.addEventListener("click", (e) => {
+  const button = e.target.closest("button.label-btn");
+  if (button && !button.disabled) pickLabel(byId.get(Number(button.dataset.label)));
+});
+els.filter.addEventListener("input", () => { state.coarse = null; renderLabels(); });
+els.startBtn.addEventListener("click", lease);
+els.nextBtn.addEventListener("click", lease);
+els.noneBtn.addEventListener("click", () => answer("none"));
+els.skipBtn.addEventListener("click", openSkip);
+els.undoBtn.addEventListener("click", undo);
+els.coarseOnly.addEventListener("click", () => state.coarse && answer("label", state.coarse.id));
+els.coarseBack.addEventListener("click", () => { state.coarse = null; renderLabels(); });
+installKeys();
+window.addEventListener("beforeunload", (e) => {
+  if (pendingCount()) { e.preventDefault(); e.returnValue = ""; }
+});
+
+// Keep an open batch ours while someone reads slowly: renew at a third of the lease time.
+setInterval(() => {
+  if (state.items.some((it) => !it.answer) && !isHalted()) post(config.renewUrl, {}).catch(() => {});
+}, Math.max(config.leaseSeconds / 3, 10) * 1000);
+
+// A batch still held from an earlier visit shows at once.
+if (config.batch.length) loadBatch(config.batch);
+setSaveStatus();
+render();

@@ -1,0 +1,127 @@
+/* The dashboard's tables: per-class metrics, the confusion heat map, thresholds, annotator
+   throughput and agreement. Columns of server-built rows (thresholds, throughput, agreement)
+   follow the keys the server sends, so a new metric shows up without a change here. All server
+   text goes in through textContent. */
+import { cell, fmt, rareNames, showEmpty } from "./panels.js";
+
+// Rows are arrays of cells; a cell is a string or {text, cls}. headers === null keeps the
+// template's own header row.
+function fillTable(table, headers, rows) {
+  const thead = table.tHead || table.createTHead();
+  if (headers) {
+    thead.textContent = "";
+    const tr = thead.insertRow();
+    headers.forEach((h) => { const th = document.createElement("th"); th.textContent = h; tr.appendChild(th); });
+  }
+  const body = table.tBodies[0] || table.createTBody();
+  body.textContent = "";
+  rows.forEach((cells) => {
+    const tr = body.insertRow();
+    cells.forEach((c) => {
+      const td = tr.insertCell();
+      if (c && typeof c === "object") { td.textContent = c.text; if (c.cls) td.className = c.cls; }
+      else td.textContent = c;
+    });
+  });
+}
+
+const heading = (k) => k.replace(/_/g, " ");
+
+export function perClass(data) {
+  const table = document.getElementById("per-class");
+  const rare = rareNames(data);
+  showEmpty(table, !data.per_class.length);
+  document.getElementById("model-caption").textContent =
+    data.model ? "model v" + data.model.number + " (" + data.model.state + ")" : "";
+  fillTable(table, null, data.per_class.map((r) => [
+    {text: r.label, cls: rare.has(r.label) ? "rare" : ""}, fmt(r.precision), fmt(r.recall), fmt(r.f1),
+    fmt(r.support, 0), fmt(r.average_precision),
+  ]));
+}
+
+export function confusion(data) {
+  const table = document.getElementById("confusion");
+  const c = data.confusion;
+  showEmpty(table, !c);
+  if (!c) return;
+  table.textContent = "";
+  let max = 0;
+  c.matrix.forEach((row) => { row.forEach((v) => { max = Math.max(max, v); }); });
+  const head = table.createTHead().insertRow();
+  const corner = document.createElement("th"); corner.textContent = "true ↓ / predicted →"; head.appendChild(corner);
+  c.classes.forEach((name) => {
+    const th = document.createElement("th"); th.textContent = name; th.className = "rot"; head.appendChild(th);
+  });
+  const body = table.createTBody();
+  // Green diagonal (right), red elsewhere (confused); the shade scales with the largest cell.
+  c.matrix.forEach((row, i) => {
+    const tr = body.insertRow();
+    const th = document.createElement("th"); th.textContent = c.classes[i]; tr.appendChild(th);
+    row.forEach((v, j) => {
+      const td = tr.insertCell();
+      td.textContent = v;
+      const alpha = max ? v / max : 0;
+      td.style.background = (i === j ? "rgba(21,128,61," : "rgba(185,28,28,") + (0.08 + 0.85 * alpha).toFixed(2) + ")";
+      if (alpha > 0.55) td.style.color = "#fff";
+      td.title = c.classes[i] + " → " + c.classes[j] + ": " + v;
+    });
+  });
+}
+
+export function thresholds(data) {
+  const table = document.getElementById("thresholds");
+  const rows = data.thresholds.rows || [];
+  document.getElementById("thr-source").textContent = data.thresholds.source ? "Source: " + data.thresholds.source : "";
+  showEmpty(table, !rows.length);
+  if (!rows.length) return;
+  const keys = Object.keys(rows[0]);
+  fillTable(table, keys.map(heading), rows.map((r) => keys.map((k) => cell(k, r[k]))));
+}
+
+export function throughput(data) {
+  const table = document.getElementById("throughput");
+  const rows = data.throughput || [];
+  showEmpty(table, !rows.length);
+  if (!rows.length) return;
+  const wanted = ["username", "role", "answers", "skips", "undone", "last_24h", "median_seconds_per_answer",
+                  "agreement_with_others"];
+  const keys = Object.keys(rows[0]).filter((k) => wanted.indexOf(k) >= 0);
+  // Seconds print as the server rounded them, not as a 3-decimal rate.
+  fillTable(table, keys.map(heading), rows.map((r) => keys.map(
+    (k) => (k === "median_seconds_per_answer" && r[k] !== null ? String(r[k]) : cell(k, r[k])))));
+}
+
+export function agreement(data) {
+  const box = document.getElementById("agreement");
+  const a = data.agreement;
+  showEmpty(box, !a);
+  if (!a) return;
+  box.textContent = "";
+  const dl = document.createElement("dl");
+  Object.keys(a).forEach((k) => {
+    const v = a[k];
+    if (v !== null && typeof v === "object") return;
+    const dt = document.createElement("dt"); dt.textContent = heading(k);
+    const dd = document.createElement("dd"); dd.textContent = cell(k, v);
+    dl.appendChild(dt); dl.appendChild(dd);
+  });
+  box.appendChild(dl);
+  const perLabel = a.per_label || a.kappa_per_label;
+  if (Array.isArray(perLabel) && perLabel.length) {
+    // [{label, kappa, answers, …}]: one row per label
+    const keys = Object.keys(perLabel[0]).filter((k) => k !== "label_id");
+    const table = document.createElement("table");
+    table.className = "grid";
+    fillTable(table, keys.map(heading), perLabel.map((r) => keys.map((k) => cell(k, r[k]))));
+    box.appendChild(table);
+  } else if (perLabel && typeof perLabel === "object") {
+    // {label: value}: an older shape of the same figure
+    const table = document.createElement("table");
+    table.className = "grid";
+    fillTable(table, ["label", "agreement"], Object.keys(perLabel).map((k) => {
+      const v = perLabel[k];
+      return [k, typeof v === "number" ? fmt(v) : String(v)];
+    }));
+    box.appendChild(table);
+  }
+}
