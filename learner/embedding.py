@@ -76,8 +76,7 @@ class _TorchBackend:
     """sentence-transformers on torch; fp16 only after it matched fp32 on CHECK_TEXTS."""
 
     def __init__(self, model_path: str, device: str, precision: str, batch_size: int):
-        # torch and sentence-transformers are heavy: loaded with the model, never at import.
-        from sentence_transformers import SentenceTransformer
+        from sentence_transformers import SentenceTransformer  # heavy (torch): loaded with the model only
 
         self.model = SentenceTransformer(model_path, device=device, local_files_only=True)
         self.batch_size = batch_size
@@ -187,8 +186,7 @@ class Encoder:
         if self.backend == "onnx-int8":
             self.choice_reason = "requested"
             return self._onnx("int8")
-        # torch is imported here to see whether there is a GPU; it stays loaded for the model.
-        import torch
+        import torch  # heavy: needed here to see whether there is a GPU, and then for the model
 
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         if self.backend == "auto" and device == "cpu":

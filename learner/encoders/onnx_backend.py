@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Tokenizer
 
 ST_TRANSFORMER = "sentence_transformers.models.Transformer"
 ST_POOLING = "sentence_transformers.models.Pooling"
@@ -51,9 +52,6 @@ def read_sentence_transformer_config(model_path: str | Path) -> dict:
 
 
 def load_tokenizer(model_path: str | Path, max_seq_length: int, pad_token: str):
-    # tokenizers is light and already a dependency of transformers; imported here with the runtime.
-    from tokenizers import Tokenizer
-
     tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
     # tokenizer.json may carry its own fixed padding/truncation (MiniLM's says pad to 128):
     # sentence-transformers truncates at max_seq_length and pads to the batch's longest text.
@@ -69,8 +67,7 @@ class OnnxSentenceEncoder:
 
     def __init__(self, onnx_file: str | Path, model_path: str | Path, threads: int | None = None,
                  spinning: bool = False):
-        # onnxruntime is heavy and optional at import time of learner.embedding; load it with the model.
-        import onnxruntime
+        import onnxruntime  # heavy: loaded with the model, never when learner.embedding is imported
 
         config = read_sentence_transformer_config(model_path)
         self.dimension = config["dimension"]

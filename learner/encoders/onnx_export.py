@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -82,8 +83,8 @@ def _locked(directory: Path):
 
 
 def _versions() -> dict[str, str]:
-    import onnxruntime  # heavy; only needed while building
-    import torch  # heavy; only needed while building
+    import onnxruntime  # heavy: only needed while building
+    import torch  # heavy: only needed while building
 
     return {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
 
@@ -92,12 +93,9 @@ def export_fp32(model_path: str | Path, out_file: Path) -> None:
     """torch → ONNX (dynamic batch and sequence axes), then ONNX Runtime's BERT fusions
     (attention, skip layer-norm, bias-GELU). Eager attention is exported because the fusion does
     not recognise the SDPA graph."""
-    # torch, transformers and the ONNX Runtime optimiser are heavy and only needed to build the file.
-    import inspect
-
-    import torch
-    from onnxruntime.transformers import optimizer
-    from transformers import AutoConfig, AutoModel
+    import torch  # heavy: only needed to build the file
+    from onnxruntime.transformers import optimizer  # heavy (onnx): only needed to build the file
+    from transformers import AutoConfig, AutoModel  # heavy: only needed to build the file
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is a local folder; never ask a hub
     config = AutoConfig.from_pretrained(str(model_path), local_files_only=True)
@@ -134,9 +132,8 @@ def export_fp32(model_path: str | Path, out_file: Path) -> None:
 
 def quantize_int8(fp32_file: Path, out_file: Path, recipe: str = DEFAULT_INT8_RECIPE) -> None:
     """Quantise an fp32 export with one of INT8_RECIPES."""
-    # onnx and the quantisers are heavy and only needed to build the file.
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    import onnx  # heavy: only needed to build the file
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # heavy: only needed to build the file
 
     spec = INT8_RECIPES[recipe]
     tmp = out_file.with_name(out_file.name + ".tmp")
@@ -149,7 +146,7 @@ def quantize_int8(fp32_file: Path, out_file: Path, recipe: str = DEFAULT_INT8_RE
                          # the fused ops (Attention, SkipLayerNormalization) defeat shape inference
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     else:
-        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer  # heavy (onnx_ir): build only
 
         quantizer = MatMulNBitsQuantizer(onnx.load(str(fp32_file)), bits=8, block_size=spec["block_size"],
                                          is_symmetric=True, accuracy_level=4)
@@ -162,9 +159,8 @@ def measure_against_torch(onnx_file: Path, model_path: str | Path, threads: int 
                           rounds: int = 3) -> dict:
     """Cosine distance to sentence-transformers fp32 on CHECK_TEXTS, and texts/s of both on
     ``speed_texts()`` in interleaved rounds (median; ratio = ONNX / torch)."""
-    # sentence-transformers on torch is the reference; heavy, only needed while building.
-    import torch
-    from sentence_transformers import SentenceTransformer
+    import torch  # heavy: the reference runs on it, only while building
+    from sentence_transformers import SentenceTransformer  # heavy: the reference, only while building
 
     if threads:
         previous_threads = torch.get_num_threads()
