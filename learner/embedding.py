@@ -163,19 +163,19 @@ class Encoder:
         if self.artifact_dir is None:
             return None, "no artifact directory to cache an ONNX export in"
         try:
-                onnx_file, entry = ensure_onnx_model(self.model_path, self.artifact_dir, "fp32", threads=self.threads)
+            onnx_file, entry = ensure_onnx_model(self.model_path, self.artifact_dir, "fp32", threads=self.threads)
+            check = entry["check"]
+            refusal = _onnx_refusal("fp32", check)
+            if refusal:
+                return None, refusal
+            if check["speedup"] <= 1.0:
+                return None, f"ONNX fp32 ran at {check['speedup']:.2f}x torch when it was built"
+            backend = _OnnxBackend(onnx_file, self.model_path, "fp32", self.batch_size, self.threads)
         except ImportError as exc:
             return None, f"ONNX Runtime is not installed ({exc})"
-        except Exception as exc:  # noqa: BLE001 - any failed export leaves torch, which always works
-            log.warning("encoder: ONNX export of %s failed; using torch", self.model_path, exc_info=True)
-            return None, f"ONNX export failed: {type(exc).__name__}: {exc}"
-        check = entry["check"]
-        refusal = _onnx_refusal("fp32", check)
-        if refusal:
-            return None, refusal
-        if check["speedup"] <= 1.0:
-            return None, f"ONNX fp32 ran at {check['speedup']:.2f}x torch when it was built"
-        backend = _OnnxBackend(onnx_file, self.model_path, "fp32", self.batch_size, self.threads)
+        except Exception as exc:  # noqa: BLE001 - any failed export or load leaves torch, which always works
+            log.warning("encoder: ONNX backend for %s failed; using torch", self.model_path, exc_info=True)
+            return None, f"ONNX backend failed: {type(exc).__name__}: {exc}"
         return backend, (f"CPU: ONNX fp32 ran at {check['speedup']:.2f}x torch and is "
                          f"{check['max_cosine_distance']:.1e} cosine distance from it")
 
