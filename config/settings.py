@@ -205,6 +205,12 @@ def _bundled_model_path() -> str:
 LONGTAIL_MODEL_PATH = os.environ.get("LONGTAIL_MODEL_PATH") or _bundled_model_path()
 LONGTAIL_MODEL_ID = os.environ.get("LONGTAIL_MODEL_ID", "all-MiniLM-L6-v2")
 LONGTAIL_ARTIFACT_DIR = Path(os.environ.get("LONGTAIL_ARTIFACT_DIR", VAR_DIR / "artifacts"))
+# How the encoder runs (learner.embedding.BACKENDS; docs/encoder.md): auto = ONNX Runtime fp32 on CPU
+# when its export (cached under LONGTAIL_ARTIFACT_DIR) matched torch and ran faster, torch otherwise.
+LONGTAIL_ENCODER_BACKEND = os.environ.get("LONGTAIL_ENCODER_BACKEND", "auto").strip()
+if LONGTAIL_ENCODER_BACKEND not in ("auto", "torch", "onnx", "onnx-int8"):
+    raise RuntimeError(f"LONGTAIL_ENCODER_BACKEND={LONGTAIL_ENCODER_BACKEND!r} is not one of auto, torch, onnx, "
+                       "onnx-int8")
 LONGTAIL_MAX_UPLOAD_BYTES = int(os.environ.get("LONGTAIL_MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
 LONGTAIL_MAX_TEXT_CHARS = int(os.environ.get("LONGTAIL_MAX_TEXT_CHARS", "20000"))
 LONGTAIL_MAX_REPORTED_ERRORS = int(os.environ.get("LONGTAIL_MAX_REPORTED_ERRORS", "1000"))

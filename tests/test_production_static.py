@@ -45,7 +45,8 @@ Membership.objects.create(user=user, project=project, role=Membership.LEAD)
 make_open_wave(project, 6, batch_size=3, texts=["ticket %d: my card was charged twice" % i for i in range(6)])
 batch = ImportBatch.objects.create(project=project, filename="tickets.csv", created_by=user,
                                    state=ImportBatch.DONE, progress=1.0, rows_total=6, rows_imported=6)
-print(json.dumps({"import_batch": batch.pk}))
+from labeling.items.models import Item
+print(json.dumps({"import_batch": batch.pk, "item": Item.objects.filter(project=project).order_by("pk").first().pk}))
 """
 
 # Named routes that are not HTML pages (downloads, JSON, POST-only actions). Every other named
@@ -53,11 +54,11 @@ print(json.dumps({"import_batch": batch.pk}))
 NOT_PAGES = {
     "logout", "schema", "items:import-rejects", "project-export-labels", "project-export-model",
     "project-rule-delete", "project-member-remove", "project-waves-status", "project-wave-close",
-    "project-wave-plan", "project-wave-open", "project-retrain",
+    "project-wave-plan", "project-wave-open", "project-retrain", "items:bulk",
 }
 
 
-def pages(import_batch: int) -> dict[str, str]:
+def pages(import_batch: int, item: int = 1) -> dict[str, str]:
     """URL name -> path of every HTML page a signed-in lead of SLUG can open."""
     slug = {"slug": SLUG}
     return {
@@ -71,6 +72,8 @@ def pages(import_batch: int) -> dict[str, str]:
         "project-export": reverse("project-export", kwargs=slug),
         "items:import": reverse("items:import", kwargs=slug),
         "items:import-detail": reverse("items:import-detail", kwargs={**slug, "batch_id": import_batch}),
+        "items:browse": reverse("items:browse", kwargs=slug),
+        "items:item": reverse("items:item", kwargs={**slug, "item_id": item}),
         "project-settings": reverse("project-settings", kwargs=slug),
         "project-labels": reverse("project-labels", kwargs=slug),
         "project-sources": reverse("project-sources", kwargs=slug),
@@ -86,6 +89,7 @@ def pages(import_batch: int) -> dict[str, str]:
 class ProductionServer:
     url: str
     import_batch: int
+    item: int
     process: subprocess.Popen
     log: Path
     build_seconds: float
@@ -160,7 +164,7 @@ def start_production_server(tmp: Path) -> ProductionServer:
     while time.monotonic() < deadline and process.poll() is None:
         found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text(errors="replace"))
         if found:
-            server = ProductionServer(found.group(1), seeded["import_batch"], process, log, 0.0)
+            server = ProductionServer(found.group(1), seeded["import_batch"], seeded["item"], process, log, 0.0)
             try:
                 if Client(server.url).get("/healthz").status == 200:
                     break
@@ -267,7 +271,7 @@ def test_every_page_and_its_static_files_load_with_debug_off(production_server):
 
     assets: dict[str, set[str]] = {}
     failures = []
-    for name, path in pages(production_server.import_batch).items():
+    for name, path in pages(production_server.import_batch, production_server.item).items():
         response = client.get(path)
         if response.status != 200:
             failures.append(f"{name} {path}: HTTP {response.status}")

@@ -7,20 +7,23 @@ from django.conf import settings
 
 from labeling.items.models import Item
 from labeling.projects.models import Project
-from learner.embedding import embed_texts, get_encoder
+from learner.embedding import embed_texts, encoder_model_id, get_encoder
 from learner.text import text_hash
 
 from .embedding_store import DbEmbeddingCache, missing_item_ids
 
 
 def model_id() -> str:
-    """The encoder's id: the key of its vectors in the embeddings table."""
-    return settings.LONGTAIL_MODEL_ID
+    """The encoder's id: the key of its vectors in the embeddings table (int8 vectors get their own)."""
+    return encoder_model_id(settings.LONGTAIL_MODEL_ID, settings.LONGTAIL_ENCODER_BACKEND)
 
 
 def encoder():
-    """The process's encoder (loaded on its first encode, never at import)."""
-    return get_encoder(str(settings.LONGTAIL_MODEL_PATH), model_id())
+    """The process's encoder (loaded on its first encode, never at import): the backend the
+    setting names, "auto" = ONNX Runtime on CPU when its exported copy passed its check against
+    torch (cached under the artifact directory), torch fp16 on CUDA (docs/encoder.md)."""
+    return get_encoder(str(settings.LONGTAIL_MODEL_PATH), settings.LONGTAIL_MODEL_ID,
+                       backend=settings.LONGTAIL_ENCODER_BACKEND, artifact_dir=str(settings.LONGTAIL_ARTIFACT_DIR))
 
 
 def embed_items(item_ids: list[int]) -> int:

@@ -8,15 +8,15 @@ import uuid
 import numpy as np
 import pytest
 from django.conf import settings
-from labeling.items.normalize import text_hash
-from learner.models import Embedding, ModelVersion
 
 from labeling.annotations import leasing
 from labeling.annotations import services as annotation_services
 from labeling.annotations.models import Assignment
 from labeling.items.models import Item
+from labeling.modeling.models import Embedding, ModelVersion
 from labeling.projects.models import Membership
 from labeling.waves.models import WaveItem
+from learner.text import text_hash
 from tests import test_loop_helpers as loop_helpers
 from tests.test_annotation_helpers import add_member, make_open_wave
 from tests.test_browse_helpers import score

@@ -11,8 +11,9 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from labeling.modeling.embedding import encoder as product_encoder
 from learner import simulation as sim
-from learner.embedding import DirectoryEmbeddingCache, embed_texts, get_encoder
+from learner.embedding import DirectoryEmbeddingCache, embed_texts
 from learner.planning import PlannerConfig
 from learner.rules import compile_rule
 from learner.training import TrainConfig
@@ -192,7 +193,7 @@ class Command(BaseCommand):
             if emb.shape[0] == n:
                 self.stderr.write(f"using cached embeddings {bench}")
                 return sim.check_embeddings(np.asarray(emb), n, str(bench))
-        encoder = get_encoder(settings.LONGTAIL_MODEL_PATH or None, settings.LONGTAIL_MODEL_ID)
+        encoder = product_encoder()
         self.stderr.write(f"encoding {n} texts (cache {cache_dir})")
         return sim.check_embeddings(embed_texts(data.texts, encoder, DirectoryEmbeddingCache(cache_dir)), n,
                                     data.path)
@@ -200,7 +201,7 @@ class Command(BaseCommand):
     def _label_vectors(self, data, cache_dir: Path, dim: int) -> np.ndarray:
         """Humanised label names through the real encoder (the cold start's only hint)."""
         names = sorted(set(data.labels.tolist()))
-        encoder = get_encoder(settings.LONGTAIL_MODEL_PATH or None, settings.LONGTAIL_MODEL_ID)
+        encoder = product_encoder()
         vectors = embed_texts([sim.humanise(n) for n in names], encoder, DirectoryEmbeddingCache(cache_dir))
         if vectors.shape[1] != dim:
             raise CommandError(f"the embeddings have {dim} dimensions but the encoder gives {vectors.shape[1]}: "
