@@ -151,7 +151,9 @@ class ItemDetailSerializer(serializers.Serializer):
 
 class BulkRequestSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=list(bulk.ACTIONS.items()))
-    items = serializers.ListField(child=serializers.IntegerField(), max_length=bulk.MAX_ITEMS, allow_empty=False)
+    # Item ids are positive 64-bit integers; a larger number must be a 400, not a database overflow.
+    items = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+                                  max_length=bulk.MAX_ITEMS, allow_empty=False)
 
 
 class BulkResultSerializer(serializers.Serializer):
