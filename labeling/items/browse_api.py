@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from labeling.annotations.models import Annotation
 from labeling.projects.api import ProjectScoped
+from labeling.projects.schema import ErrorSerializer
 
 from . import browse, bulk, neighbours, story
 from .filters import AnswerFilterSet, ItemFilterSet
@@ -28,10 +29,6 @@ class ProjectFilterBackend(DjangoFilterBackend):
 
 
 # --- serializers ---------------------------------------------------------------------------------
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="A parameter is invalid: {\"parameter\": [\"message\", …]}."),
     403: OpenApiResponse(ErrorSerializer, description="Signed in, but not a lead or admin of the project."),
