@@ -73,7 +73,9 @@ def test_admin_creates_a_project(page, live_server, login, screenshot, admin_wor
     with page.expect_navigation():
         page.click("button[type=submit]")
     assert page.url.endswith("/p/tickets/settings/labels/")
-    assert Project.objects.get(slug="tickets").labels.count() == 3
+    # The three typed labels with hotkeys in order, and the Other label the form adds by default.
+    assert sorted(Project.objects.get(slug="tickets").labels.values_list("name", "hotkey", "is_other")) == [
+        ("Other", "0", True), ("abuse", "3", False), ("refund", "1", False), ("spam", "2", False)]
     screenshot(page, "admin-new-project-labels")
 
 
