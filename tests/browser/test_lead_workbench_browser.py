@@ -8,6 +8,7 @@ import os
 import pytest
 
 from labeling.items.models import Item
+from labeling.modeling.embedding_store import clear_memos
 from labeling.projects.models import Label, Membership, Project, Rule
 from labeling.waves.models import Wave
 from learner.text import text_hash
@@ -67,6 +68,8 @@ def test_every_bad_setting_is_refused_on_the_page_and_the_api(page, live_server,
 
 def test_close_then_retrain_plans_a_wave_from_the_model(page, live_server, login, screenshot, js_errors,
                                                         lead_world, request):
+    # Vectors memoised in this process (in-process tasks) outlive the flush of the Embedding table.
+    request.addfinalizer(clear_memos)
     if os.environ.get("REDIS_URL"):
         request.getfixturevalue("celery_worker_process")  # tasks go through the broker: run a worker
     project = lead_world["project"]
