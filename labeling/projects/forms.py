@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms import BaseModelFormSet, modelformset_factory
 
+from learner.planning.strategies import STRATEGIES as STRATEGY_REGISTRY
 from learner.rules import compile_rule
 
 from . import services
@@ -48,9 +49,6 @@ class ProjectCreateForm(forms.Form):
 
 
 class ProjectSettingsForm(forms.ModelForm):
-    mix_rare = forms.FloatField(min_value=0, max_value=1, label="Rare-label share")
-    mix_uncertainty = forms.FloatField(min_value=0, max_value=1, label="Uncertainty share")
-    mix_diversity = forms.FloatField(min_value=0, max_value=1, label="Diversity share")
 
     class Meta:
         model = Project
@@ -61,20 +59,30 @@ class ProjectSettingsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         mix = self.instance.strategy_mix or {}
+        # One share field per strategy the registry lets leads set (learner.planning.strategies).
         for name in services.STRATEGIES:
-            self.fields[f"mix_{name}"].initial = mix.get(name, 0.0)
+            entry = STRATEGY_REGISTRY[name]
+            self.fields[f"mix_{name}"] = forms.FloatField(
+                min_value=0, max_value=1, initial=mix.get(name, 0.0), required=False,
+                label=f"{name.replace('_', ' ').capitalize()} share", help_text=entry.description)
         for name, label in SETTING_NAMES.items():
             if name in self.fields:
                 self.fields[name].label = label
+
+    @property
+    def mix_fields(self):
+        return [self[f"mix_{name}"] for name in services.STRATEGIES]
 
     def clean(self):
         # The range and order checks are the model's (models.settings_errors, run by the
         # ModelForm's model validation); the strategy mix total is checked here, as the API does.
         data = super().clean()
-        mix = {name: data.get(f"mix_{name}") for name in services.STRATEGIES}
+        mix = {name: data.get(f"mix_{name}") or 0.0 for name in services.STRATEGIES}
         if None not in mix.values() and data.get("random_share") is not None:
             try:
-                data["strategy_mix"] = services.check_strategy_mix(mix, data["random_share"])
+                # A strategy with no share is not in the mix (the form lists every settable one).
+                data["strategy_mix"] = {k: v for k, v in services.check_strategy_mix(mix, data["random_share"]).items()
+                                        if v > 0}
             except ValidationError as exc:
                 self.add_error(None, exc.message_dict["strategy_mix"])
         return data

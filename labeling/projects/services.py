@@ -8,6 +8,7 @@ from django.db.models import ProtectedError
 
 from labeling.annotations.models import ReviewTask
 from labeling.items.models import Item
+from learner.planning.strategies import lead_settable
 from learner.rules import compile_rule
 from learner.text import text_hash
 
@@ -15,7 +16,8 @@ from .models import Label, Membership, Project, Rule, Source
 
 # Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
 QUOTA_TOLERANCE = 0.01
-STRATEGIES = ("rare", "uncertainty", "diversity")
+# The strategies a lead may give a share of the mix: the planner's registry decides.
+STRATEGIES = tuple(lead_settable())
 
 # Settings a lead may change through the settings page / PATCH; the rest is structural.
 SETTINGS_FIELDS = (
