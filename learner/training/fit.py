@@ -131,7 +131,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     if evaluable:
         t = time.perf_counter()
         calibrated = calibrate_and_evaluate(config, eval_logits, y[eval_rows], weight[eval_rows], classes, targets,
-                                            parents, notes)
+                                            parents, notes,
+                                            groups=None if groups is None else np.asarray(groups)[eval_rows])
         timings["calibrate_s"] = time.perf_counter() - t
     report: dict = {"validation_source": source if evaluable else None, **calibrated.report}
     if val_ok and config.refit:
