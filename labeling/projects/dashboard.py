@@ -17,6 +17,7 @@ from labeling.annotations.models import Annotation
 from labeling.annotations.resolve import Answer, resolve
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.versions import active_model
+from labeling.projects.estimates import MIN_N, version_estimates
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,9 @@ MAX_SCORED_ITEMS = 20000   # enough for smooth curves; bounds the dashboard's me
 CURVE_POINTS = 60
 RELIABILITY_BINS = 10
 REPORT_KEYS = ("validation", "val", "metrics", "report", "test", "evaluation")
+ESTIMATED_STATES = (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED)
+ESTIMATES_SOURCE = ("picks with a known inclusion probability from waves planned after the model, weighted by "
+                    "1/π; 95 % intervals")
 
 
 def dashboard_data(project) -> dict:
@@ -36,13 +40,14 @@ def dashboard_data(project) -> dict:
         (v for v in reversed(versions) if v.state == ModelVersion.READY), None)
     report = find_report(model.metrics) if model else None
     scored = scored_labeled_items(project, model, label_names) if model else None
+    estimates = version_estimates(project, [v for v in versions if v.state in ESTIMATED_STATES])
     return {
         "project": project.slug,
         "labels": [{"name": lab.name, "parent": label_names.get(lab.parent_id), "rare": lab.name in rare,
                     "labeled": totals.get(lab.name, 0)} for lab in labels],
         "rare_threshold": project.rare_threshold,
         "labeled_per_wave": per_wave,
-        "learning_curve": learning_curve(versions, project.rare_threshold),
+        "learning_curve": learning_curve(versions, project.rare_threshold, estimates),
         "model": None if model is None else {
             "number": model.number, "state": model.state, "train_size": model.train_size,
             "temperature": model.temperature, "calibration": (model.metrics or {}).get("calibration"),
@@ -50,6 +55,8 @@ def dashboard_data(project) -> dict:
             "not_estimable": (model.metrics or {}).get("not_estimable", []),
             "notes": (model.metrics or {}).get("notes", [])},
         "per_class": per_class_table(report),
+        "estimates": None if model is None else {"model": model.number, **estimates.get(model.number, {}),
+                                                 "source": ESTIMATES_SOURCE},
         "confusion": confusion(report),
         "pr_curves": pr_curves(report, scored),
         "reliability": reliability(report, scored),
@@ -116,9 +123,10 @@ def _find_key(metrics: dict | None, key: str, depth: int = 2):
     return None
 
 
-def learning_curve(versions, rare_threshold: int) -> list[dict]:
+def learning_curve(versions, rare_threshold: int, estimates: dict | None = None) -> list[dict]:
     """macro-F1 and mean recall of the version's rare labels (fewer training examples than the
-    project's rare threshold), both on the version's validation split."""
+    project's rare threshold), both on the version's validation split; and the design-based
+    macro-F1 estimate on the pool with its 95 % interval (``estimates``: version_estimates)."""
     points = []
     for version in versions:
         report = find_report(version.metrics)
@@ -136,16 +144,38 @@ def learning_curve(versions, rare_threshold: int) -> list[dict]:
             "macro_f1": report.get("macro_f1"),
             "rare_recall": stored_rare if isinstance(stored_rare, (int, float))
             else (float(np.mean(rare_recalls)) if rare_recalls else None),
+            "macro_f1_estimate": ((estimates or {}).get(version.number) or {}).get("macro_f1_estimate"),
+            "macro_f1_ci": ((estimates or {}).get(version.number) or {}).get("macro_f1_ci"),
         })
     return points
 
 
 def per_class_table(report: dict | None) -> list[dict]:
+    """Validation precision / recall / F1 per label; None (shown "—") where fewer than
+    ``MIN_N`` validation items stand behind a figure (the label's items for recall and F1, those
+    predicted as it for precision): no "1.000" from three items, no "0.000" from none."""
     if not report:
         return []
-    return [{"label": name, **{k: row.get(k) for k in ("precision", "recall", "f1", "support",
-                                                        "average_precision")}}
-            for name, row in report.get("per_class", {}).items()]
+    rows = []
+    predicted = _predicted_counts(report)
+    for name, row in report.get("per_class", {}).items():
+        count = row.get("count", row.get("support")) or 0
+        out = {"label": name, **{k: row.get(k) for k in ("precision", "recall", "f1", "support",
+                                                           "average_precision")}}
+        if count < MIN_N:
+            out["recall"] = out["f1"] = out["average_precision"] = None
+        if predicted.get(name, count) < MIN_N:
+            out["precision"] = out["f1"] = None
+        rows.append(out)
+    return rows
+
+
+def _predicted_counts(report: dict) -> dict:
+    """Validation items predicted as each label (confusion matrix column sums), where known."""
+    classes, matrix = report.get("classes"), report.get("confusion_matrix")
+    if not classes or not matrix:
+        return {}
+    return dict(zip(classes, np.asarray(matrix, dtype=float).sum(axis=0).tolist(), strict=False))
 
 
 def confusion(report: dict | None) -> dict | None:
