@@ -14,14 +14,15 @@ unlabeled pool it would be used on); the last wave's model has no later picks an
 fills ``entry["estimates"]`` (and ``macro_f1_estimate`` / ``macro_f1_ci``) of every wave at the
 end. With ``truth=True`` it also stores, per wave, the quantity each interval aims at, computed
 from every eligible item's oracle label (``estimates_truth``: the benchmark's check of coverage),
-and the model's test-split precision and recall (``test_per_class``).
+the model's test-split precision and recall (``test_per_class``) and its test ECE with the test rows
+weighted to the pool's label mix (``ece_pool_mix``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from learner.estimates import design_estimates
-from learner.metrics import classification_report
+from learner.metrics import classification_report, expected_calibration_error
 
 FIGURES = ("prevalence", "precision", "recall")
 
@@ -59,6 +60,19 @@ class EstimateTracker:
                                            self.label_names)
             self.test[wave] = {c: {k: row[k] for k in ("precision", "recall", "support")}
                                for c, row in report["per_class"].items() if row["support"] > 0}
+            self.test[wave]["_ece_pool_mix"] = self._ece_pool_mix(model, X_test, y_test)
+
+    def _ece_pool_mix(self, model, X_test, y_test) -> float:
+        """Top-label ECE (15 bins) on the test rows weighted so that the labels have their pool
+        frequencies: the calibration on data like the pool, where the test split's label mix
+        differs (banking77_longtail's test split is balanced, its pool long-tailed)."""
+        index = {name: k for k, name in enumerate(self.label_names)}
+        y = np.array([index[str(v)] for v in y_test])
+        pool_share = np.bincount(self.y_pool, minlength=len(self.label_names)) / len(self.y_pool)
+        test_share = np.bincount(y, minlength=len(self.label_names)) / len(y)
+        proba = np.zeros((len(y), len(self.label_names)))
+        proba[:, [index[str(c)] for c in model.classes_]] = model.predict_proba(X_test)
+        return expected_calibration_error(proba, y, 15, pool_share[y] / test_share[y])
 
     def estimates_for(self, wave: int) -> dict:
         """The estimates object of the model trained after ``wave``."""
@@ -113,4 +127,6 @@ class EstimateTracker:
             entry["macro_f1_ci"] = estimates["macro_f1_ci"]
             if self.truth:
                 entry["estimates_truth"] = self.truth_for(wave)
-                entry["test_per_class"] = self.test.get(wave)
+                test = dict(self.test.get(wave) or {})
+                entry["ece_pool_mix"] = test.pop("_ece_pool_mix", None)
+                entry["test_per_class"] = test
