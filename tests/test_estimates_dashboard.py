@@ -102,3 +102,18 @@ def test_a_new_model_has_no_estimates_until_its_next_wave_is_answered(waves):
     est = version_estimates(waves["project"], [v2])[2]
     assert est["sample"]["items"] == 0 and "after model v2" in est["sample"]["reason"]
     assert est["macro_f1_estimate"] is None and all(r["precision"] is None for r in est["labels"])
+
+
+def test_thresholds_table_shows_both_targets_and_the_held_out_verdict(waves):
+    v1 = waves["v1"]
+    v1.metrics = {"thresholds": [{
+        "label": "billing", "target": {"precision": 0.9, "recall": 0.8}, "threshold": 0.7, "precision": 0.95,
+        "recall": 0.85, "precision_lower": 0.91, "recall_lower": 0.8, "feasible": True, "reason": None,
+        "review_share": 0.1, "held_out_precision": 0.86, "held_out_precision_ci": [0.8, 0.91],
+        "held_out_recall": 0.84, "held_out_recall_ci": [0.77, 0.89], "fold_thresholds": [0.7, 0.71],
+        "met": False, "met_reason": "held-out precision 0.860 < 0.9"}]}
+    v1.save()
+    row = dashboard.dashboard_data(waves["project"])["thresholds"]["rows"][0]
+    assert row["target"] == "precision ≥ 0.9, recall ≥ 0.8"
+    assert row["met"] == "no" and row["why"].startswith("held-out precision")
+    assert row["held_out_precision_95"] == "0.80–0.91" and "fold_thresholds" not in row

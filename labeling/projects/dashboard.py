@@ -265,6 +265,30 @@ def reliability(report: dict | None, scored: dict | None) -> dict:
             "bins": bins, "ece": ece}
 
 
+def _threshold_row(row: dict) -> dict:
+    """One report row as the table shows it: targets and intervals as text, no per-fold lists."""
+    target = row.get("target")
+    if isinstance(target, dict):  # {"precision": p, "recall": r}; older reports: kind + number
+        target = ", ".join(f"{kind} ≥ {value:g}" for kind, value in target.items()) or None
+    elif target is not None and row.get("kind"):
+        target = f"{row['kind']} ≥ {target:g}"
+
+    def ci(key):
+        value = row.get(key)
+        return f"{value[0]:.2f}–{value[1]:.2f}" if isinstance(value, list) and len(value) == 2 else None
+
+    out = {"label": row.get("label"), "target": target, "threshold": row.get("threshold"),
+           "precision_lower_bound": row.get("precision_lower"), "held_out_precision": row.get("held_out_precision"),
+           "held_out_precision_95": ci("held_out_precision_ci"), "held_out_recall": row.get("held_out_recall"),
+           "held_out_recall_95": ci("held_out_recall_ci"),
+           "met": {True: "yes", False: "no", None: "—"}.get(row.get("met"), row.get("met")),
+           "why": row.get("met_reason") or row.get("reason"), "review_share": row.get("review_share")}
+    if "met_reason" not in row:  # an older report: its "met" was judged on the rows that chose the threshold
+        out.update(met="—", why="trained before held-out checks: not judged on new data",
+                   precision=row.get("precision"), recall=row.get("recall"))
+    return out
+
+
 def thresholds_table(model, report: dict | None) -> dict:
     """Per label: target, threshold, achieved precision / recall, share going to review. From the
     training report when it has the table; else from the thresholds and the stored pool scores."""
@@ -272,7 +296,8 @@ def thresholds_table(model, report: dict | None) -> dict:
         return {"source": None, "rows": []}
     stored = _find_key(model.metrics, "thresholds_table") or _find_key(model.metrics, "thresholds")
     if isinstance(stored, list) and stored and isinstance(stored[0], dict):
-        return {"source": "training report (validation)", "rows": stored}
+        return {"source": "training report: chosen on held-out predictions; met judged on folds that did not "
+                          "choose the threshold", "rows": [_threshold_row(row) for row in stored]}
     classes = [str(c) for c in (model.label_map or [])]
     total = ItemScore.objects.filter(model_version=model).count()
     rows = []
