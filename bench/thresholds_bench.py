@@ -142,6 +142,8 @@ def run(name: str, size: int, seed: int, train_options: dict | None = None) -> d
 
 def group_extra(group: list[dict], rule: str) -> dict:
     """Pooled shares of the point rule's per-run summaries (its per-label rows are not kept)."""
+    if any("estimable_20_kept" not in r[rule] for r in group):
+        return {}
     est = sum(r[rule].get("estimable_20_kept", 0) for r in group)
     met20 = sum((r[rule].get("share_met_20_kept") or 0) * r[rule].get("estimable_20_kept", 0) for r in group)
     n = sum(r[rule]["estimable"] for r in group)
