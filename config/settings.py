@@ -176,7 +176,7 @@ LONGTAIL_TASK_HEARTBEAT_SECONDS = float(os.environ.get("LONGTAIL_TASK_HEARTBEAT_
 # Times an interrupted run is queued again before it is left failed.
 LONGTAIL_TASK_MAX_REQUEUES = int(os.environ.get("LONGTAIL_TASK_MAX_REQUEUES", "2"))
 # Publishing fails fast when the broker is down: the request records the failure instead of waiting.
-LONGTAIL_BROKER_TIMEOUT_SECONDS = float(os.environ.get("LONGTAIL_BROKER_TIMEOUT_SECONDS", "2"))
+LONGTAIL_BROKER_TIMEOUT_SECONDS = float(os.environ.get("LONGTAIL_BROKER_TIMEOUT_SECONDS", "1"))
 CELERY_BROKER_CONNECTION_TIMEOUT = LONGTAIL_BROKER_TIMEOUT_SECONDS
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": LONGTAIL_BROKER_VISIBILITY_TIMEOUT,
@@ -184,7 +184,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": max(LONGTAIL_BROKER_TIMEOUT_SECONDS, 5.0),
     "max_retries": 1,
 }
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": LONGTAIL_BROKER_VISIBILITY_TIMEOUT}
+# The result store (chords, the web's subscription on publish) gives up after two quick retries too.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "visibility_timeout": LONGTAIL_BROKER_VISIBILITY_TIMEOUT,
+    "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5},
+}
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = LONGTAIL_BROKER_TIMEOUT_SECONDS
 CELERY_REDIS_SOCKET_TIMEOUT = max(LONGTAIL_BROKER_TIMEOUT_SECONDS, 5.0)
 CELERY_TASK_PUBLISH_RETRY = False

@@ -92,6 +92,7 @@ def expire_stale_runs(project: Project | None = None) -> list[TaskRun]:
         if TaskRun.objects.filter(pk=run.pk, state=run.state, updated_at=run.updated_at).update(
                 state=TaskRun.FAILED, message=message, finished_at=now,
                 detail={**(run.detail or {}), "error": message, "interrupted": True}):
+            run.state, run.message = TaskRun.FAILED, message
             failed.append(run)
     projects = {run.project_id for run in failed} | ({project.pk} if project is not None else set())
     for project_id in projects:
