@@ -28,6 +28,14 @@ def require_redis():
         pytest.skip("REDIS_URL is not set: this test needs a Redis broker (set in CI)")
 
 
+def fresh_broker() -> None:
+    """Empty the test Redis database: messages an earlier session left (for TaskRun ids that a
+    recreated test database hands out again) must not reach this test's worker."""
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+
+
 def database_url() -> str:
     from django.db import connection
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.service_processes import require_postgres, require_redis, start_worker, stop
+from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
 from tests.test_loop_helpers import build_project
 
 pytestmark = pytest.mark.worker
@@ -29,6 +29,7 @@ def test_loop_finishes_after_the_worker_is_killed_mid_training(transactional_db,
                                                                settings):
     require_redis()
     require_postgres()
+    fresh_broker()
     from labeling.loop.triggers import request_retrain
     from labeling.modeling.models import ModelVersion, TaskRun
     from labeling.waves.models import Wave

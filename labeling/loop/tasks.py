@@ -58,9 +58,10 @@ def _run(run_id: int | None) -> TaskRun | None:
     return TaskRun.objects.select_related("project").filter(pk=run_id).first() if run_id else None
 
 
-def _alive(run: TaskRun | None) -> bool:
-    """False when the run was failed (by an earlier step or as stale): later steps stop."""
-    return run is not None and run.state in (TaskRun.PENDING, TaskRun.RUNNING)
+def _alive(run: TaskRun | None, kind: str = runs.RETRAIN) -> bool:
+    """False when the run was failed (by an earlier step or as stale; later steps stop), or is
+    not of the kind the task serves (a stray message never drives another kind of run)."""
+    return run is not None and run.kind == kind and run.state in (TaskRun.PENDING, TaskRun.RUNNING)
 
 
 @shared_task(**TASK_OPTIONS)
@@ -102,7 +103,7 @@ def start_embedding(run_id: int) -> None:
     """After an import: embed the project's new items in chunks of LONGTAIL_EMBED_CHUNK on the
     embed queue (every worker serving it takes chunks), then finish_embedding closes the run."""
     run = _run(run_id)
-    if not _alive(run):
+    if not _alive(run, runs.EMBED):
         return
     todo = embedding.unembedded_item_ids(run.project)
     chunks = embed_chunks(todo)
@@ -117,7 +118,7 @@ def start_embedding(run_id: int) -> None:
 @shared_task(**TASK_OPTIONS)
 def finish_embedding(run_id: int) -> None:
     run = _run(run_id)
-    if not _alive(run):
+    if not _alive(run, runs.EMBED):
         return
     pipeline.finish_embedding(run)
 
