@@ -196,6 +196,8 @@ CELERY_TASK_PUBLISH_RETRY = False
 LONGTAIL_EMBED_CHUNK = int(os.environ.get("LONGTAIL_EMBED_CHUNK", "256"))
 if LONGTAIL_EMBED_CHUNK < 1:
     raise RuntimeError(f"LONGTAIL_EMBED_CHUNK must be at least 1, got {LONGTAIL_EMBED_CHUNK}")
+# Planning by hand embeds up to this many missing items itself; more wait for the embed workers.
+LONGTAIL_PLAN_EMBED_INLINE_MAX = int(os.environ.get("LONGTAIL_PLAN_EMBED_INLINE_MAX", str(LONGTAIL_EMBED_CHUNK)))
 # Rule matching (rules preview, planning) stops after this many seconds and says it was partial.
 LONGTAIL_RULE_TIME_BUDGET_SECONDS = float(os.environ.get("LONGTAIL_RULE_TIME_BUDGET_SECONDS", "10"))
 

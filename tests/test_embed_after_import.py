@@ -68,7 +68,7 @@ def test_requested_embedding_runs_in_chunks_inline_in_eager_mode(eager, project_
 
 
 @pytest.mark.worker
-def test_import_queues_chunked_embedding_and_planning_waits(transactional_db, project_factory, tmp_path):
+def test_import_queues_chunked_embedding_and_planning_waits(transactional_db, project_factory, tmp_path, settings):
     require_redis()
     require_postgres()
     fresh_broker()
@@ -78,6 +78,7 @@ def test_import_queues_chunked_embedding_and_planning_waits(transactional_db, pr
     from labeling.modeling.models import TaskRun
     from labeling.waves.models import Wave
 
+    settings.LONGTAIL_PLAN_EMBED_INLINE_MAX = 5  # fewer than the 10 imported: planning must wait
     project = project_factory("queued")
     import_path(project, _write_csv(tmp_path))  # commits; items_imported queues the embedding
     run = TaskRun.objects.get(project=project, kind="embed")

@@ -187,9 +187,10 @@ def _sweep() -> None:
 # --- planning by hand -----------------------------------------------------------------------------
 def planning_blocker(project: Project) -> str | None:
     """Why a wave cannot be planned by hand now, or None. Interrupted runs are recovered first;
-    while a retrain runs it plans itself; items still without a vector are embedded by workers
-    (queued here if no run is at it) and the wave is planned when they are done, instead of the
-    request embedding them (with a broker; in eager mode planning embeds in-process)."""
+    while a retrain runs it plans itself; more than LONGTAIL_PLAN_EMBED_INLINE_MAX items still
+    without a vector are embedded by workers (queued here if no run is at it) and the wave is
+    planned when they are done, instead of the request embedding them (with a broker; in eager
+    mode planning embeds in-process)."""
     recover_stale_runs(project)
     busy = retrain_in_flight(project)
     if busy:
@@ -197,8 +198,8 @@ def planning_blocker(project: Project) -> str | None:
     if not embed_after_import():
         return None
     missing = len(embedding.unembedded_item_ids(project))
-    if not missing:
-        return None
+    if missing <= int(settings.LONGTAIL_PLAN_EMBED_INLINE_MAX):
+        return None  # a few texts: the planner embeds them itself (the web worker's encoder is warm)
     run = open_embedding_run(project)
     if run is None:
         run = request_embedding(project, plan_when_done=True)
