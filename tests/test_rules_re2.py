@@ -55,7 +55,7 @@ def lead_client(world):
     return client
 
 
-def test_preview_api_answers_fast_and_refuses_lookahead(lead_client):
+def test_preview_api_answers_fast_and_refuses_lookahead(lead_client, world):
     t = time.perf_counter()
     r = lead_client.post("/api/projects/alpha/rules/preview/", {"kind": "regex", "pattern": EVIL}, format="json")
     assert time.perf_counter() - t < 2.0
@@ -65,7 +65,7 @@ def test_preview_api_answers_fast_and_refuses_lookahead(lead_client):
                            format="json")
     assert bad.status_code == 400
     assert "card(?= stolen)" in str(bad.json()) and "lookahead" in str(bad.json())
-    made = lead_client.post("/api/projects/alpha/rules/", {"label": 1, "kind": "regex", "pattern": "(a)\\1"},
+    made = lead_client.post("/api/projects/alpha/rules/", {"label": world["alpha"].labels.get(name="fraud").pk, "kind": "regex", "pattern": "(a)\\1"},
                             format="json")
     assert made.status_code == 400 and "backreference" in str(made.json())
 
