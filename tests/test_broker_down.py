@@ -1,8 +1,9 @@
 """Redis unreachable from the web process (REDIS_URL at a closed port): publishing fails fast and
 is recorded. The answer that completes a wave returns at once and is stored; the retrain it
-triggers is failed with the reason (never left pending); a retrain request answers with the error
-instead of "Queued"; an upload's batch fails with a message instead of staying pending; the lead
-can still plan by hand and annotators get their next batch. Real gunicorn + PostgreSQL."""
+triggers is failed with the reason (never left pending) and the next wave opens with the current
+model so annotators get their next batch; a retrain request answers with the error instead of
+"Queued"; an upload's batch fails with a message instead of staying pending; the lead can still
+plan by hand. Real gunicorn + PostgreSQL."""
 import time
 import uuid
 from pathlib import Path
@@ -87,8 +88,15 @@ def test_broker_down_fails_fast_and_says_so(web_without_broker, project_factory,
     assert "could not be queued" in batch_row.errors[0]["message"] and batch_row.errors[0]["file"] == "more.csv"
     assert not list((Path(settings.MEDIA_ROOT) / "imports" / "down").glob("*more*"))
 
-    # The lead plans by hand (in the request, no broker needed); annotators get their next batch.
-    r = requests.post(f"{api}/waves/plan/", headers=as_lead, timeout=120)
-    assert r.status_code == 201, r.text
+    # Annotators keep working: the web process opened the next wave with the current model itself.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not Wave.objects.filter(project=project, number=2, state=Wave.OPEN).exists():
+        time.sleep(0.3)
+    run.refresh_from_db()
+    assert run.state == TaskRun.FAILED and run.message.startswith("Wave 2 was opened with the current model"), (
+        run.message, log_path.read_text()[-2000:])
     nxt = requests.post(f"{api}/batches/", json={"size": 4}, headers=as_ann, timeout=30)
     assert nxt.status_code in (200, 201) and len(nxt.json()["items"]) == 4, nxt.text
+    # The lead can still plan by hand (in the request, no broker needed).
+    r = requests.post(f"{api}/waves/plan/", headers=as_lead, timeout=120)
+    assert r.status_code == 201 and r.json()["number"] == 3, r.text

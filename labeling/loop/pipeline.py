@@ -75,3 +75,24 @@ def finish_embedding(run: TaskRun) -> None:
     except Exception as exc:
         log.exception("planning after embedding failed")
         fail_run(run.id, f"{message} Planning failed: {type(exc).__name__}: {exc}")
+
+
+def plan_without_retrain(project_id: int, run_id: int) -> None:
+    """The broker could not take a completed wave's retrain: plan and open the next wave with the
+    current model (under the project's row lock, when no wave is open and no retrain runs), and
+    say so on the failed run. Never raises: it runs after the answer was answered."""
+    try:
+        with transaction.atomic():
+            project = Project.objects.select_for_update().filter(pk=project_id).first()
+            if project is None or open_retrain_run(project) is not None:
+                return
+            wave = waves.plan_and_open_if_idle(project)
+            run = TaskRun.objects.filter(pk=run_id).first()
+            if wave is not None and run is not None:
+                update_run(run_id, message=f"Wave {wave.number} was opened with the current model instead (no "
+                                           f"retrain; retrain once the broker is back). {run.message}",
+                           fallback_wave=wave.number)
+    except waves.NothingToPlan as exc:
+        log.warning("no wave after a failed retrain queue: %s", exc)
+    except Exception:
+        log.exception("planning without a retrain failed")

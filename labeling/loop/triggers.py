@@ -25,7 +25,7 @@ from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
 from labeling.waves.models import Wave, WaveItem
 
-from . import tasks
+from . import pipeline, tasks
 from .runs import (
     EMBED,
     RETRAIN,
@@ -62,11 +62,28 @@ def request_retrain(project: Project, *, reason: str = "manual", **detail) -> Ta
         except IntegrityError:
             # Another process created one between our check and insert (SQLite has no row locks).
             return open_retrain_run(project)
-        transaction.on_commit(lambda: _enqueue(tasks.run_retrain, run.id, args=[run.id]))
+        transaction.on_commit(lambda: _enqueue(tasks.run_retrain, run.id, args=[run.id]) or (
+            reason == "wave_complete" and _plan_in_background(project.pk, run.id)))
     return run
 
 
-def _enqueue(task, run_id: int, *, args: list) -> None:
+def _plan_in_background(project_id: int, run_id: int) -> None:
+    """The retrain of a completed wave could not be queued (the broker is down): open the next
+    wave with the current model from a thread of this process, so annotators keep working while
+    the answer that completed the wave returns at once. Not in eager mode (no broker to miss)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+
+    def work():
+        try:
+            pipeline.plan_without_retrain(project_id, run_id)
+        finally:
+            connection.close()
+
+    threading.Thread(target=work, name=f"plan-without-retrain-{project_id}", daemon=True).start()
+
+
+def _enqueue(task, run_id: int, *, args: list) -> bool:
     """Send a run's first task. If the broker cannot be reached (publishing fails fast: see
     CELERY_BROKER_TRANSPORT_OPTIONS), or in eager mode the pipeline breaks unexpectedly, the run
     is failed with the reason instead of staying pending, so the pages say so and the next request
@@ -77,6 +94,8 @@ def _enqueue(task, run_id: int, *, args: list) -> None:
         log.exception("could not run %s for TaskRun %s", task.name, run_id)
         fail_run(run_id, f"Could not queue the work (is the broker up?): {type(exc).__name__}: {exc}",
                  queue_error=True)
+        return False
+    return True
 
 
 def queue_failed(run: TaskRun) -> bool:
