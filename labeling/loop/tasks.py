@@ -18,6 +18,7 @@ import logging
 import os
 
 from celery import chord, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -52,6 +53,12 @@ SCORE_CHUNK = 20_000
 def embed_chunks(item_ids: list[int]) -> list[list[int]]:
     size = int(settings.LONGTAIL_EMBED_CHUNK)
     return [item_ids[i : i + size] for i in range(0, len(item_ids), size)]
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return f"it ran past the soft time limit of {settings.LONGTAIL_TASK_SOFT_TIME_LIMIT} s (LONGTAIL_TASK_SOFT_TIME_LIMIT)"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _run(run_id: int | None) -> TaskRun | None:
@@ -91,7 +98,7 @@ def embed_items(item_ids: list[int], run_id: int | None = None, progress_share: 
     except Exception as exc:  # noqa: BLE001 - recorded on the run; the chord body sees it and stops
         log.exception("embedding failed")
         if run_id:
-            runs.fail_run(run_id, f"Embedding failed: {type(exc).__name__}: {exc}")
+            runs.fail_run(run_id, f"Embedding failed: {_why(exc)}")
         return 0
     if run_id:
         runs.add_progress(run_id, progress_share)
@@ -138,7 +145,7 @@ def embed_project(project_id: int, run_id: int | None = None) -> int:
     except Exception as exc:  # noqa: BLE001
         log.exception("embedding failed")
         if run_id:
-            runs.fail_run(run_id, f"Embedding failed: {type(exc).__name__}: {exc}")
+            runs.fail_run(run_id, f"Embedding failed: {_why(exc)}")
         return 0
     if run_id:
         runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, message=f"Embedded {done} texts.",
@@ -163,7 +170,7 @@ def train_model(run_id: int) -> None:
         return
     except Exception as exc:  # noqa: BLE001 - the version is FAILED; the previous one stays active
         log.exception("training failed")
-        runs.update_run(run_id, training="failed", error=f"Training failed: {type(exc).__name__}: {exc}")
+        runs.update_run(run_id, training="failed", error=f"Training failed: {_why(exc)}")
         plan_after_retrain.apply_async(args=[run_id])
         return
     runs.update_run(run_id, progress=runs.stage_progress("score", 0.0), message="Scoring the pool.",
@@ -189,7 +196,7 @@ def score_chunk(version_id: int, id_min: int, id_max: int, run_id: int | None = 
     except Exception as exc:  # noqa: BLE001
         log.exception("scoring failed")
         if run_id:
-            runs.update_run(run_id, scoring="failed", error=f"Scoring failed: {type(exc).__name__}: {exc}")
+            runs.update_run(run_id, scoring="failed", error=f"Scoring failed: {_why(exc)}")
         return 0
     if run_id:
         runs.add_progress(run_id, progress_share)
