@@ -6,8 +6,8 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling.loop.runs import open_retrain_run, retrain_in_flight, run_stage, task_run_dict, task_runs
-from labeling.loop.triggers import request_retrain
+from labeling.loop.runs import open_retrain_run, run_stage, task_run_dict, task_runs
+from labeling.loop.triggers import planning_blocker, request_retrain
 from labeling.modeling.models import TaskRun
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
@@ -206,7 +206,7 @@ def wave_close(request, slug):
 @require_POST
 def wave_plan(request, slug):
     def action(project):
-        busy = retrain_in_flight(project)
+        busy = planning_blocker(project)
         if busy:
             raise ValueError(busy)
         wave = waves.plan_next_wave(project)
