@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections import Counter
 
 from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
 
-from labeling.annotations.models import Annotation
+from labeling.annotations.models import Annotation, Assignment
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.items.models import Item
 from labeling.projects.models import Label
@@ -41,6 +42,12 @@ def wave_is_complete(wave: Wave) -> bool:
     if not wave.picks.exists():
         return False
     return not _answers_per_pick(wave).filter(answers__lt=F("overlap")).exists()
+
+
+def live_leases(wave: Wave) -> int:
+    """Unexpired, unanswered leases on the wave's items."""
+    return Assignment.objects.filter(wave_item__wave=wave, state=Assignment.LEASED,
+                                     expires_at__gt=timezone.now()).count()
 
 
 def pick_is_complete(wave_item: WaveItem) -> bool:
