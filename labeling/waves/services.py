@@ -12,11 +12,12 @@ import time
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation, Assignment
+from labeling.items.analyze import analyze_tables
 from labeling.items.models import Item
 from labeling.modeling.versions import active_model
 from labeling.projects.models import Label, Project
@@ -158,16 +159,6 @@ def _busy_since_snapshot(project: Project, item_ids: list[int]) -> set[int]:
     busy |= set(WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN],
                                         item_id__in=item_ids).values_list("item_id", flat=True))
     return busy
-
-
-def analyze_tables(*models) -> None:
-    """Refresh PostgreSQL's statistics after a bulk write, so the next plans (leasing, counts) are
-    made on the tables as they are (autovacuum may be off or late)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return
-    with connection.cursor() as cursor:
-        for model in models:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def open_wave(wave: Wave) -> Wave:
