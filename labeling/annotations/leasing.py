@@ -35,6 +35,7 @@ from labeling.waves.models import Wave, WaveItem
 
 from .models import Annotation, Assignment
 
+STALE_PER_CALL = 500
 SLOT_STATES = [Assignment.LEASED, Assignment.DONE, Assignment.SKIPPED]
 
 
@@ -89,12 +90,13 @@ def _expire_locked(wave_item_ids: list[int]) -> int:
     return sum(freed.values())
 
 
-def _expire_stale(picks, now) -> int:
-    """Expire stale leases of the given wave items (a queryset) whose rows can be locked now;
-    a row another transaction holds is left for a later call."""
+def _expire_stale(project: Project, now) -> int:
+    """Expire the project's stale leases whose wave items can be locked now (a row another
+    transaction holds is left for a later call). Found through the partial index on leases still
+    ``leased``, a few hundred at most per call."""
     stale = set(
-        Assignment.objects.filter(state=Assignment.LEASED, expires_at__lte=now, wave_item__in=picks).order_by()
-        .values_list("wave_item_id", flat=True)
+        Assignment.objects.filter(state=Assignment.LEASED, expires_at__lte=now, wave_item__wave__project=project)
+        .order_by().values_list("wave_item_id", flat=True)[:STALE_PER_CALL]
     )
     if not stale:
         return 0
@@ -108,7 +110,7 @@ def _expire_stale(picks, now) -> int:
 def expire_stale_leases(project: Project, now=None) -> int:
     """Expired leases of the project go back to the pool; returns how many were expired."""
     with transaction.atomic():
-        return _expire_stale(WaveItem.objects.filter(wave__project=project).values("pk"), now or timezone.now())
+        return _expire_stale(project, now or timezone.now())
 
 
 def _with_related(queryset):
@@ -177,8 +179,7 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
                           .values_list("pk", flat=True))
         if not open_waves:
             return LeasedBatch([], resumed=False)
-        # Only the open waves' stale leases matter here: expiring them frees their slots.
-        _expire_stale(WaveItem.objects.filter(wave_id__in=open_waves).values("pk"), now)
+        _expire_stale(project, now)
         now = timezone.now()  # after the locks
 
         chosen: list[WaveItem] = []
