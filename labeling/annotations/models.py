@@ -27,7 +27,12 @@ class Assignment(models.Model):
 
     class Meta:
         ordering = ["batch_key", "position"]
-        indexes = [models.Index(fields=["state", "expires_at"])]
+        indexes = [
+            models.Index(fields=["state", "expires_at"]),
+            # Leases still in state "leased": expiry and the held batch read only these rows.
+            models.Index(fields=["expires_at"], name="assignment_leased_expiry", condition=models.Q(state="leased")),
+            models.Index(fields=["annotator", "state"], name="assignment_annotator_state"),
+        ]
         constraints = [
             # The database itself refuses a second live lease (or answer) of one wave item to the
             # same annotator, whatever races the application code loses.

@@ -78,6 +78,13 @@ class AnnotationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UndoSerializer(serializers.Serializer):
+    client_id = serializers.UUIDField(
+        required=False, allow_null=True,
+        help_text="The answer to undo (its client_id). Without it, your latest stored answer; with it, exactly "
+                  "that answer, and 409 while it is not stored yet (its submit still on the way).")
+
+
 class AnswerResultSerializer(serializers.Serializer):
     annotation = AnnotationSerializer()
     created = serializers.BooleanField(help_text="False when this was a retry of an answer already stored.")

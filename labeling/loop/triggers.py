@@ -230,7 +230,9 @@ def _react_to_answer(project: Project, item) -> None:
         .select_related("wave")
         .first()
     )
-    if pick is not None and wave_selectors.pick_is_complete(pick):
+    # Checked first without the project lock (answers on one wave must not queue on it), then
+    # again under it.
+    if pick is not None and wave_selectors.pick_is_complete(pick) and wave_selectors.wave_is_complete(pick.wave):
         with transaction.atomic():
             Project.objects.select_for_update().filter(pk=project.pk).first()
             wave = Wave.objects.get(pk=pick.wave_id)

@@ -67,7 +67,8 @@ class WaveCloseSerializer(serializers.Serializer):
 
 
 class WaveClose(ProjectScoped, APIView):
-    """Close a wave by hand: its unanswered items go back to the pool. With retrain=true the close
+    """Close a wave by hand: its unanswered items go back to the pool. Live leases stay answerable
+    until they expire and their answers count (``live_leases``, ``leases_note``). With retrain=true the close
     also starts the retrain pipeline (embed, train, score, plan), as a completed wave does."""
 
     @extend_schema(request=WaveCloseSerializer, responses={200: OpenApiTypes.OBJECT})
@@ -80,8 +81,11 @@ class WaveClose(ProjectScoped, APIView):
             if wave.state == Wave.CLOSED:
                 raise ValueError(f"Wave {wave.number} is already closed.")
             waves.close_wave(wave)
+            live = wave.live_leases
             wave.refresh_from_db()
             body = selectors.wave_dict(wave)
+            body["live_leases"] = live
+            body["leases_note"] = waves.close_note(wave)
             if options.validated_data["retrain"]:
                 run = request_retrain(self.get_project(), reason="wave_closed")
                 run.refresh_from_db()

@@ -196,9 +196,10 @@ def wave_close(request, slug):
         if wave is None:
             raise ValueError("There is no open wave to close.")
         waves.close_wave(wave)
+        closed = f"Wave {wave.number} closed."
         if request.POST.get("retrain"):
-            return f"Wave {wave.number} closed. " + _retrain_text(request_retrain(project, reason="wave_closed"))
-        return f"Wave {wave.number} closed."
+            closed += " " + _retrain_text(request_retrain(project, reason="wave_closed"))
+        return f"{closed} {waves.close_note(wave)}"
 
     return _loop_action(request, slug, action)
 

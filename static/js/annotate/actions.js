@@ -2,7 +2,7 @@
    reason), move on, lease the next batch, undo the last answer. Buttons and keys both end up
    here, so the two can never disagree. */
 import { detailOf, post, uuid4 } from "./http.js";
-import { enqueue, flush } from "./outbox.js";
+import { enqueue, flush, storedIds } from "./outbox.js";
 import { notify, render, renderLabels } from "./render.js";
 import { children, config, current, els, otherLabel, state } from "./state.js";
 
@@ -82,7 +82,8 @@ export async function undo() {
   state.busy = true;
   try {
     await flush();
-    const response = await post(config.undoUrl, {});
+    const target = storedIds[storedIds.length - 1];
+    const response = await post(config.undoUrl, target ? { client_id: target } : {});
     if (response.status === 404) {
       notify("Nothing to undo.", "info");
       return;
@@ -92,6 +93,7 @@ export async function undo() {
       return;
     }
     const undone = await response.json();
+    if (target) storedIds.pop();
     const progress = state.progress;
     if (progress && !undone.skipped) progress.done = Math.max(progress.done - 1, 0);
     const at = state.items.findIndex((it) => it.assignment === undone.assignment);

@@ -12,6 +12,9 @@ let pumping = false;
 let flushWaiters = [];
 let halted = false;        // the server refused our session (401/403): keep answers, stop sending
 
+// client_ids of the answers the server acknowledged, oldest first: undo names the newest, so it
+// can never take back an earlier answer while a later one is still on its way.
+export const storedIds = [];
 export const pendingCount = () => queue.length;
 export const isHalted = () => halted;
 
@@ -45,6 +48,7 @@ async function pump() {
       const data = await response.json();
       queue.shift();
       job.item.stored = true;
+      storedIds.push(job.payload.client_id);
       const progress = state.progress;
       if (data.created && progress) progress.done = Math.min(progress.done + 1, progress.needed);
       renderProgress();
