@@ -7,6 +7,8 @@ from django.db import models
 
 from learner.rules import compile_rule
 
+from .hotkeys import hotkey_error
+
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
 
@@ -51,6 +53,15 @@ class Project(models.Model):
     allow_new_labels = models.BooleanField(default=False)
     queue_review_predictions = models.BooleanField(
         default=False, help_text="Predictions that need review are queued for annotation."
+    )
+    annotator_metadata = models.JSONField(
+        default=list, blank=True,
+        help_text="Metadata fields (keys from the import) shown to annotators with each item, in this order.",
+    )
+    show_suggestions = models.BooleanField(
+        default=False,
+        help_text="Show the active model's top label and its probability with each item; "
+                  "annotators accept it with one key. Answers record that a suggestion was shown.",
     )
 
     class Meta:
@@ -156,6 +167,9 @@ class Label(models.Model):
         return self.name
 
     def clean(self):
+        reserved = hotkey_error(self.hotkey, is_other=self.is_other, parent_id=self.parent_id)
+        if reserved:
+            raise ValidationError({"hotkey": reserved})
         if self.parent_id:
             if self.parent.project_id != self.project_id:
                 raise ValidationError({"parent": "The parent label belongs to another project."})
