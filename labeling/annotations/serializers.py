@@ -42,7 +42,7 @@ class WaveProgressSerializer(serializers.Serializer):
 
 
 class WaitingSerializer(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=["no_wave", "wave_complete", "second_annotator", "leased_by_others"])
+    reason = serializers.CharField(help_text="no_wave, wave_complete, second_annotator or leased_by_others.")
     message = serializers.CharField()
     waiting_for_others = serializers.IntegerField(help_text="Items you answered that need another annotator.")
     leased_by_others = serializers.IntegerField(help_text="Items other annotators hold now.")
