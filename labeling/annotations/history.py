@@ -150,7 +150,10 @@ def suggested_label(project: Project, suggested_label_id) -> Label | None:
     """The label a suggestion named (checked before the answer is stored)."""
     if suggested_label_id is None:
         return None
-    return project_label(project, suggested_label_id)
+    try:
+        return project_label(project, suggested_label_id)
+    except InvalidAnswer as exc:
+        raise InvalidAnswer(exc.message, field="suggested_label") from None
 
 
 def change_answer(
