@@ -235,3 +235,44 @@ def test_batch_counter_survives_a_reload(live_server, page, login, make_user, pr
     page.keyboard.press("Backspace")  # the history survives too: reopen the last answer
     expect(page.locator("#reopen-was")).to_have_text("login")
     assert js_errors == []
+
+
+def test_keys_typed_while_the_next_batch_loads_are_applied_in_order(live_server, page, login, make_user,
+                                                                     project_factory, js_errors):
+    project = project_factory("lease", labels=("billing", "login"))
+    project.batch_size = 2
+    project.save()
+    _, items = make_open_wave(project, 5, texts=TEXTS[:5], batch_size=2)
+    add_member(make_user, project, "ann")
+    login(page, "ann")
+    start(page, live_server, "lease", 2)
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    expect(page.locator("#done-panel")).to_be_visible()
+    held, gate = [], {"open": False}
+
+    def slow_lease(route):
+        if gate["open"]:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/batches/", slow_lease)
+    page.keyboard.press("Enter")  # lease the next batch; it hangs until released
+    page.keyboard.press("2")      # typed while it loads: the first new item is login
+    page.keyboard.press("1")      # and the second billing
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1 and Annotation.objects.filter(project=project).count() == 2
+    expect(page.locator("#done-panel")).to_be_visible()  # still the old batch's end
+    gate["open"] = True
+    for route in held:
+        route.continue_()
+    expect(page.locator("#history-list .history-row")).to_have_count(4)
+    expect(page.locator("#done-panel")).to_be_visible()
+    expect(page.locator("#save-status")).to_have_text("All answers saved")
+    assert live(project) == {items[0].pk: ("billing", False), items[1].pk: ("login", False),
+                             items[2].pk: ("login", False), items[3].pk: ("billing", False)}
+    assert js_errors == []
