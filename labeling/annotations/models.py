@@ -64,8 +64,19 @@ class Annotation(models.Model):
     origin = models.CharField(max_length=15, choices=ORIGINS, default=ANNOTATOR)
     # Client-generated id: a retried submit is stored exactly once.
     client_id = models.UUIDField(unique=True, default=uuid.uuid4)
+    # undone: the answer no longer counts (undone, cleared, or changed: see supersedes).
     undone = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A changed answer is a new row that points at the one it replaces; the old row stays (undone,
+    # for the audit trail) and reads the new one as ``superseded_by``.
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="superseded_by"
+    )
+    # Whether the page showed the model's suggestion with the item, and which label it suggested.
+    suggestion_shown = models.BooleanField(default=False)
+    suggested_label = models.ForeignKey(
+        Label, null=True, blank=True, on_delete=models.SET_NULL, related_name="suggested_in"
+    )
 
     class Meta:
         indexes = [

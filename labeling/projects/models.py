@@ -7,6 +7,8 @@ from django.db import models
 
 from learner.rules import compile_rule
 
+from .hotkeys import hotkey_error
+
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
 
@@ -52,6 +54,15 @@ class Project(models.Model):
     queue_review_predictions = models.BooleanField(
         default=False, help_text="Predictions that need review are queued for annotation."
     )
+    annotator_metadata = models.JSONField(
+        default=list, blank=True,
+        help_text="Metadata fields (keys from the import) shown to annotators with each item, in this order.",
+    )
+    show_suggestions = models.BooleanField(
+        default=False,
+        help_text="Show the active model's top label and its probability with each item; "
+                  "annotators accept it with one key. Answers record that a suggestion was shown.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -73,7 +84,9 @@ SETTING_NAMES = {
     "double_label_share": "Double-labeled share", "overlap": "Overlap", "label_cap_share": "Per-label share cap",
     "label_budget": "Label budget", "retrain_every": "Retrain every N labels", "fine_floor": "Fine-label floor",
     "near_dup_threshold": "Near-duplicate threshold", "max_text_chars": "Maximum text length",
+    "annotator_metadata": "Metadata shown to annotators", "show_suggestions": "Show model suggestions",
 }
+MAX_SHOWN_METADATA = 30
 # (field, lowest, highest, lowest allowed itself, highest allowed itself); None: no bound.
 SETTING_RANGES = [
     ("wave_size", 1, None, True, True), ("rare_threshold", 1, None, True, True), ("overlap", 1, None, True, True),
@@ -130,6 +143,14 @@ def settings_errors(values) -> dict[str, str]:
             and "review_share_max" not in errors:
         errors["review_share_max"] = (f"Review share: maximum ({smax:g}) is below the minimum ({smin:g}); "
                                       "set the maximum at or above the minimum.")
+    meta = getattr(values, "annotator_metadata", None)
+    if meta is not None:
+        bad = not isinstance(meta, list) or len(meta) > MAX_SHOWN_METADATA or not all(
+            isinstance(k, str) and 0 < len(k.strip()) <= 100 for k in meta)
+        if bad:
+            errors["annotator_metadata"] = (
+                f"Metadata shown to annotators must be a list of at most {MAX_SHOWN_METADATA} field names "
+                f"(text of 1 to 100 characters each); got {str(meta)[:200]}.")
     return errors
 
 
@@ -156,6 +177,9 @@ class Label(models.Model):
         return self.name
 
     def clean(self):
+        reserved = hotkey_error(self.hotkey, is_other=self.is_other, parent_id=self.parent_id)
+        if reserved:
+            raise ValidationError({"hotkey": reserved})
         if self.parent_id:
             if self.parent.project_id != self.project_id:
                 raise ValidationError({"parent": "The parent label belongs to another project."})

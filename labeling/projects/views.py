@@ -6,6 +6,8 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from labeling.annotations.context import metadata_keys
+from labeling.annotations.waiting import members_short
 from labeling.loop.runs import open_retrain_run, run_stage, task_run_dict, task_runs
 from labeling.loop.triggers import planning_blocker, request_retrain
 from labeling.modeling.models import TaskRun
@@ -70,7 +72,7 @@ def project_settings(request, slug):
                           success="Settings saved.", next_page="project-settings", slug=slug)
     if done:
         return done
-    return _lead_page(request, project, "projects/settings.html", form=form)
+    return _lead_page(request, project, "projects/settings.html", form=form, metadata_keys=metadata_keys(project))
 
 
 def project_labels(request, slug):
@@ -153,7 +155,7 @@ def project_waves(request, slug):
         composition=composition, tasks=[task_run_dict(t) for t in task_runs(project, limit=20)],
         waves=[selectors.wave_dict(w, with_progress=False) for w in project.waves.order_by("-number")[:20]],
         active_model=active_model(project), budget=selectors.budget_or_none(project),
-        live_run=task_run_dict(live) if live else None,
+        live_run=task_run_dict(live) if live else None, members_short=members_short(project),
     )
 
 
