@@ -132,7 +132,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
     try:
         started = time.perf_counter()
         X = vectors_for_items(project.id, model_id(), data.item_ids)
-        config = TrainConfig.from_dict({"fine_floor": project.fine_floor, **(train_config or {})})
+        config = TrainConfig.from_dict({**project_train_options(project), **(train_config or {})})
         parents, targets = restrict_taxonomy(selectors.label_parents(project), selectors.label_targets(project),
                                              set(data.labels))
         unlabeled = unlabeled_sample(project, data.item_ids, seed=version.number) if config.self_training else None
@@ -165,6 +165,18 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now()
         )
         raise
+
+
+# Project.hierarchy_mode → TrainConfig.hierarchy
+HIERARCHY_OPTIONS = {"auto": "auto", "flat": "flat", "hierarchical": "coarse_then_fine"}
+
+
+def project_train_options(project: Project) -> dict:
+    """The TrainConfig fields a project's settings choose: head, loss, Other bucket, calibration,
+    structure and the fallback floor (with "auto", the floor the evidence picks replaces it)."""
+    return {"fine_floor": project.fine_floor, "head": project.head, "loss": project.head_loss,
+            "other_min_examples": project.other_min_examples, "calibrate": project.calibration,
+            "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode]}
 
 
 def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | None = None) -> np.ndarray | None:

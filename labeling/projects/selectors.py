@@ -1,5 +1,6 @@
 """Reads for the project and lead pages (the dashboard has its own module, dashboard.py)."""
 from labeling.items.models import Item
+from labeling.modeling import selectors as modeling_selectors
 from labeling.modeling.models import ModelVersion
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
@@ -56,7 +57,7 @@ def model_version_dict(version: ModelVersion) -> dict:
             "finished_at": version.finished_at.isoformat() if version.finished_at else None,
             "train_size": version.train_size, "temperature": version.temperature,
             "thresholds": version.thresholds, "label_map": version.label_map, "metrics": version.metrics,
-            "error": version.error}
+            "error": version.error, "choices": modeling_selectors.model_choices(version)}
 
 
 def project_overview(project: Project, user) -> dict:

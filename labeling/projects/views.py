@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from labeling.loop.runs import open_retrain_run, retrain_in_flight, run_stage, task_run_dict, task_runs
 from labeling.loop.triggers import request_retrain
+from labeling.modeling import selectors as modeling_selectors
 from labeling.modeling.models import TaskRun
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
@@ -148,12 +149,13 @@ def project_waves(request, slug):
     wave = wave_selectors.working_wave(project)
     composition = wave_selectors.composition_rows(wave) if wave else []
     live = open_retrain_run(project)
+    model = active_model(project)
     return _lead_page(
         request, project, "projects/waves.html", wave=selectors.wave_dict(wave) if wave else None,
         composition=composition, tasks=[task_run_dict(t) for t in task_runs(project, limit=20)],
         waves=[selectors.wave_dict(w, with_progress=False) for w in project.waves.order_by("-number")[:20]],
-        active_model=active_model(project), budget=selectors.budget_or_none(project),
-        live_run=task_run_dict(live) if live else None,
+        active_model=model, model_choices=modeling_selectors.model_choices(model),
+        budget=selectors.budget_or_none(project), live_run=task_run_dict(live) if live else None,
     )
 
 

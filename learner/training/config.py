@@ -16,8 +16,10 @@ class TrainConfig:
     calibrate: str = "temperature"  # "temperature" | "platt" | "none"
     other_min_examples: int = 0     # >0: long-tail "Other" bucket + second stage (default off)
     fine_floor: float = 0.75        # hierarchy fallback floor
-    hierarchy: str = "coarse_then_fine"  # with parents: "coarse_then_fine" heads, or "flat" (one fine head,
-    #                                      coarse = sum of its children's probabilities; same fallback rule)
+    hierarchy: str = "auto"         # with parents: "coarse_then_fine" heads, "flat" (one fine head, coarse =
+    #                                 sum of its children's probabilities; same fallback rule), or "auto": the
+    #                                 one with the higher out-of-fold macro-F1, and the fallback floor with it
+    #                                 (learner.training.hierarchy_choice)
     coarse_weights: str = "coarse"  # coarse head's row weights: "coarse" (class weights of the coarse labels)
     #                                 or "fine" (each row keeps its fine label's class weight)
     val_fraction: float = 0.2
@@ -60,7 +62,7 @@ class TrainConfig:
 def check_config(config: TrainConfig) -> None:
     choices = {"head": tuple(HEADS), "weighting": ("none", "inverse", "effective"),
                "loss": ("ce", "focal", "logit_adjusted"), "calibrate": ("temperature", "platt", "none"),
-               "resample": ("none", "over", "under"), "hierarchy": ("coarse_then_fine", "flat"),
+               "resample": ("none", "over", "under"), "hierarchy": ("auto", "coarse_then_fine", "flat"),
                "coarse_weights": ("coarse", "fine")}
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
