@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.loop.runs import retrain_in_flight, task_run_dict
-from labeling.loop.triggers import request_retrain
+from labeling.loop.triggers import request_final_model, request_retrain
 from labeling.modeling.models import ModelVersion
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
@@ -142,6 +142,21 @@ class ModelRetrain(ProjectScoped, APIView):
     def post(self, request, slug):
         def action():
             task = request_retrain(self.get_project(), reason="manual")
+            task.refresh_from_db()  # run in-process (no broker), it has finished already
+            return Response(task_run_dict(task), status=202)
+
+        return _loop_response(action)
+
+
+class ModelFinal(ProjectScoped, APIView):
+    """Train the final model: the encoder fine-tuned on the labels, then head, calibration and
+    thresholds (a TaskRun of kind final_model; on the train queue). It becomes the active model
+    only when its out-of-fold macro-F1 beats the frozen model's. 409 while a retrain runs."""
+
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request, slug):
+        def action():
+            task = request_final_model(self.get_project())
             task.refresh_from_db()  # run in-process (no broker), it has finished already
             return Response(task_run_dict(task), status=202)
 

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from labeling.loop.runs import open_retrain_run, retrain_in_flight, run_stage, task_run_dict, task_runs
-from labeling.loop.triggers import request_retrain
+from labeling.loop.triggers import request_final_model, request_retrain
 from labeling.modeling import selectors as modeling_selectors
 from labeling.modeling.models import TaskRun
 from labeling.modeling.versions import active_model
@@ -236,5 +236,20 @@ def wave_open(request, slug):
 def model_retrain(request, slug):
     def action(project):
         return _retrain_text(request_retrain(project, reason="manual"))
+
+    return _loop_action(request, slug, action)
+
+
+@require_POST
+def model_final(request, slug):
+    def action(project):
+        run = request_final_model(project)
+        run.refresh_from_db()
+        if run.state == TaskRun.FAILED:
+            raise ValueError(f"Final model failed (task {run.pk}): {run.message}")
+        if run.state == TaskRun.DONE:
+            return f"Final model (task {run.pk}): {run.message}"
+        return (f"Training the final model (task {run.pk}): the encoder is fine-tuned on the labels; it is served "
+                "only if it beats the current model out of fold. Progress is shown under Background tasks.")
 
     return _loop_action(request, slug, action)
