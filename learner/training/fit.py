@@ -37,7 +37,8 @@ from learner.training.self_training import pseudo_labels
 
 def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sample_weight=None,
                      targets: dict | None = None, parents: dict | None = None,
-                     label_descriptions: dict | None = None, encoder=None, unlabeled=None) -> TrainedClassifier:
+                     label_descriptions: dict | None = None, encoder=None, unlabeled=None,
+                     label_vectors: dict | None = None) -> TrainedClassifier:
     """See the module docstring. ``targets`` maps a label (fine, or coarse with ``parents``) to
     ``{"precision": p}`` or ``{"recall": r}``; ``label_descriptions`` maps a label to its description
     (text, embedded with ``encoder``, or an embedding vector) — labels with no examples then get a
@@ -52,7 +53,13 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     Pseudo-labeled rows are only ever trained on: validation, out-of-fold predictions,
     calibration, thresholds and metrics use real labels only. (The pseudo-labels come from a model
     that saw every label, held-out ones included, so the second pass's held-out estimates lean
-    slightly optimistic.)"""
+    slightly optimistic.)
+
+    ``label_vectors`` (label → embedding of its name or description) with
+    ``config.label_prior_weight > 0`` adds one such row per label with fewer than
+    ``label_prior_below`` labeled rows, at that weight, to every fit (a prior that fades once a label
+    has examples; labels nobody labeled yet become predictable, except outside a taxonomy's
+    ``parents``). Like pseudo-labels, these rows are only ever trained on."""
     config = config or TrainConfig()
     check_config(config)
     started = time.perf_counter()
@@ -79,13 +86,15 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
             timings["hierarchy_choice_s"] = time.perf_counter() - t
         else:
             config = replace(config, hierarchy="flat")  # no coarse labels: nothing to choose
-    extra, self_training = None, None
+    prior = label_prior_rows(label_vectors, counts, parents, config, X.shape[1])
+    extra, self_training = prior, None
     if unlabeled is not None and config.self_training and len(unlabeled) and config.pseudo_weight > 0:
         t = time.perf_counter()
         first = train_classifier(X, y, config=replace(config, self_training=False), groups=groups,
                                  sample_weight=sample_weight, targets=targets, parents=parents,
-                                 label_descriptions=label_descriptions, encoder=encoder)
+                                 label_descriptions=label_descriptions, encoder=encoder, label_vectors=label_vectors)
         extra, self_training = pseudo_labels(first, unlabeled, config, len(y), X.shape[1])
+        extra = join_rows(prior, extra)
         self_training["first_pass_validation"] = (first.report.get("validation") or {}).get("macro_f1")
         timings["first_pass_s"] = time.perf_counter() - t
         if extra is None:
@@ -165,6 +174,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         "longtail": longtail,
         "self_training": self_training,
         "hierarchy_choice": hierarchy_choice,
+        "label_prior": None if prior is None else {"labels": int(len(prior[1])), "weight": config.label_prior_weight,
+                                                   "below": config.label_prior_below},
         "choices": training_choices(config, hierarchy_choice, model, calibrated.calibration, longtail),
         "timings": timings,
         "notes": notes,
@@ -202,3 +213,24 @@ def _base_head(model):
         if inner is not None:
             return _base_head(inner)
     return model
+
+
+def label_prior_rows(label_vectors, counts, parents, config: TrainConfig, width: int):
+    """(X, y, weight) of the label-name prior rows (see ``train_classifier``), or None."""
+    if not label_vectors or config.label_prior_weight <= 0:
+        return None
+    labels = [str(k) for k in label_vectors
+              if counts.get(str(k), 0) < config.label_prior_below and (not parents or str(k) in parents)]
+    if not labels:
+        return None
+    X = np.array([np.asarray(label_vectors[k], dtype=np.float32).ravel() for k in labels])
+    if X.shape[1] != width:
+        raise ValueError(f"label vectors have width {X.shape[1]}, the embeddings {width}")
+    return X, np.array(labels), np.full(len(labels), config.label_prior_weight)
+
+
+def join_rows(a, b):
+    """Concatenate two optional (X, y, weight) triples."""
+    if a is None or b is None:
+        return a if b is None else b
+    return np.vstack([a[0], b[0]]), np.concatenate([a[1], b[1]]), np.concatenate([a[2], b[2]])

@@ -89,3 +89,18 @@ def test_without_coarse_labels_auto_trains_flat_with_no_choice():
     model = train_classifier(X, y, config=TrainConfig(self_training=False))
     assert model.report["hierarchy_choice"] is None
     assert model.report["choices"]["structure"] == "flat"
+
+
+def test_label_name_prior_makes_an_unlabeled_label_predictable_and_fades_with_examples():
+    X_all, y_all, centres = clusters([60, 60, 60, 60], dim=16, spread=0.5, seed=8, prefix="k")
+    y_all = np.array(y_all)
+    seen = y_all != "k3"  # nobody has labeled k3 yet
+    vectors = {f"k{i}": centres[i] for i in range(4)}
+    off = train_classifier(X_all[seen], y_all[seen], config=TrainConfig(self_training=False), label_vectors=vectors)
+    on = train_classifier(X_all[seen], y_all[seen], config=TrainConfig(self_training=False, label_prior_weight=1.0),
+                          label_vectors=vectors)
+    assert "k3" not in off.classes_ and "k3" in on.classes_
+    recall_k3 = np.mean(np.array(on.predict(X_all[~seen])) == "k3")
+    assert recall_k3 > 0.5
+    assert on.report["label_prior"]["labels"] == 1  # only k3 has fewer than 5 labeled rows
+    assert on.report["n_rows"] == int(seen.sum())  # prior rows are trained on, never counted or validated
