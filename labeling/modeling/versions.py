@@ -19,14 +19,15 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from labeling.projects.models import Project
+from labeling.projects.models import Label, Project
 from learner.jsonable import to_jsonable
+from learner.planning.snapshot import label_texts
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
 from learner.training.self_training import sample_unlabeled_rows
 from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
-from .embedding import model_id
+from .embedding import embed_query_texts, model_id
 from .embedding_store import project_matrix, vectors_for_items
 from .models import ModelVersion
 
@@ -132,7 +133,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
     try:
         started = time.perf_counter()
         X = vectors_for_items(project.id, model_id(), data.item_ids)
-        config = TrainConfig.from_dict({"fine_floor": project.fine_floor, **(train_config or {})})
+        config = TrainConfig.from_dict({**project_train_options(project), **(train_config or {})})
         parents, targets = restrict_taxonomy(selectors.label_parents(project), selectors.label_targets(project),
                                              set(data.labels))
         unlabeled = unlabeled_sample(project, data.item_ids, seed=version.number) if config.self_training else None
@@ -144,6 +145,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             targets=targets or None,
             parents=parents or None,
             unlabeled=unlabeled,
+            label_vectors=label_vectors(project) if config.label_prior_weight > 0 else None,
         )
         version.temperature = float(clf.temperature) if clf.temperature is not None else None
         version.thresholds = to_jsonable(dict(clf.thresholds or {}))
@@ -165,6 +167,28 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now()
         )
         raise
+
+
+# Project.hierarchy_mode → TrainConfig.hierarchy
+HIERARCHY_OPTIONS = {"auto": "auto", "flat": "flat", "hierarchical": "coarse_then_fine"}
+
+
+def project_train_options(project: Project) -> dict:
+    """The TrainConfig fields a project's settings choose: head, loss, Other bucket, calibration,
+    structure and the fallback floor (with "auto", the floor the evidence picks replaces it)."""
+    return {"fine_floor": project.fine_floor, "head": project.head, "loss": project.head_loss,
+            "other_min_examples": project.other_min_examples, "calibrate": project.calibration,
+            "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode]}
+
+
+def label_vectors(project: Project) -> dict[str, np.ndarray] | None:
+    """label name → embedding of "name: description" (the vectors the planner uses), for the
+    label-name prior."""
+    rows = list(Label.objects.filter(project=project).order_by("order", "name").values_list("name", "description"))
+    if not rows:
+        return None
+    names, descriptions = [name for name, _ in rows], dict(rows)
+    return dict(zip(names, embed_query_texts(label_texts(names, descriptions)), strict=True))
 
 
 def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | None = None) -> np.ndarray | None:

@@ -32,7 +32,8 @@ export function perClass(data) {
   const rare = rareNames(data);
   showEmpty(table, !data.per_class.length);
   document.getElementById("model-caption").textContent =
-    data.model ? "model v" + data.model.number + " (" + data.model.state + ")" : "";
+    data.model ? "model v" + data.model.number + " (" + data.model.state + ")" +
+      (data.model.choices ? ": " + data.model.choices : "") : "";
   fillTable(table, null, data.per_class.map((r) => [
     {text: r.label, cls: rare.has(r.label) ? "rare" : ""}, fmt(r.precision), fmt(r.recall), fmt(r.f1),
     fmt(r.support, 0), fmt(r.average_precision),
