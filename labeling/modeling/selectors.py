@@ -54,16 +54,19 @@ def label_parents(project) -> dict[str, str]:
 
 
 def label_targets(project) -> dict[str, dict[str, float]]:
-    """label name → {"precision": p} or {"recall": r}. A label with both keeps precision: a
-    threshold can aim at one of them, and precision is what protects downstream users."""
+    """label name → {"precision": p}, {"recall": r} or both. A label with both gets the threshold
+    that meets the two together, or is reported infeasible with the reason (learner.thresholds)."""
     targets: dict[str, dict[str, float]] = {}
     for name, precision, recall in Label.objects.filter(project=project).values_list(
         "name", "precision_target", "recall_target"
     ):
+        target = {}
         if precision is not None:
-            targets[name] = {"precision": float(precision)}
-        elif recall is not None:
-            targets[name] = {"recall": float(recall)}
+            target["precision"] = float(precision)
+        if recall is not None:
+            target["recall"] = float(recall)
+        if target:
+            targets[name] = target
     return targets
 
 

@@ -19,11 +19,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from labeling.items.models import Item
 from labeling.projects.models import Label, Project
 from learner.jsonable import to_jsonable
+from learner.planning import duplicate_groups
 from learner.planning.snapshot import label_texts
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
-from learner.training.self_training import sample_unlabeled_rows
+from learner.training.self_training import rows_outside_labeled_groups, sample_unlabeled_rows
 from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
@@ -193,11 +195,18 @@ def label_vectors(project: Project) -> dict[str, np.ndarray] | None:
 
 def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | None = None) -> np.ndarray | None:
     """Embeddings of up to ``limit`` (``LONGTAIL_SELF_TRAINING_ROWS``) project items outside the
-    training set, a seeded uniform sample (the simulation draws the same rows), for
+    training set and its duplicate groups (no near-duplicate of a labeled item), a seeded uniform
+    sample (the simulation draws the same rows), for
     self-training; None when there are none or the setting is 0."""
     limit = settings.LONGTAIL_SELF_TRAINING_ROWS if limit is None else limit
     ids, matrix = project_matrix(project.id, model_id())
-    rest = np.flatnonzero(~np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
+    # Duplicate groups as the planner forms them, over every project item in id order.
+    items = list(Item.objects.filter(project=project).order_by("id").values_list("id", "dup_group", "text_hash"))
+    item_ids = [r[0] for r in items]
+    groups = duplicate_groups(item_ids, [r[1] for r in items], [r[2] for r in items])
+    group_of = dict(zip(item_ids, groups.tolist(), strict=True))
+    labeled = np.flatnonzero(np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
+    rest = rows_outside_labeled_groups(np.array([group_of[int(i)] for i in ids], dtype=np.int64), labeled)
     rows = sample_unlabeled_rows(rest, limit, seed=seed)
     if len(rows) == 0:
         return None

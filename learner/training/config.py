@@ -37,6 +37,9 @@ class TrainConfig:
     resample: str = "none"          # "none" | "over" | "under" (train part only)
     refit: bool = True              # refit on train + validation after calibration / thresholds
     min_val_rows: int = 20
+    held_out: str = "cross_fit"     # where calibration, thresholds and metrics come from: "cross_fit" =
+    #                                 cv_folds-fold out-of-fold predictions over every labeled row, the model
+    #                                 trained on all of them; "split" = the validation split, then the refit
     cv_folds: int = 5               # too little validation data: calibrate / threshold on out-of-fold
     #                                 predictions of this many folds (0 = keep T = 1, thresholds 0)
     second_stage_scale: float = 20.0
@@ -68,7 +71,7 @@ def check_config(config: TrainConfig) -> None:
     choices = {"head": tuple(HEADS), "weighting": ("none", "inverse", "effective"),
                "loss": ("ce", "focal", "logit_adjusted"), "calibrate": ("temperature", "platt", "none"),
                "resample": ("none", "over", "under"), "hierarchy": ("auto", "coarse_then_fine", "flat"),
-               "coarse_weights": ("coarse", "fine")}
+               "coarse_weights": ("coarse", "fine"), "held_out": ("cross_fit", "split")}
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
             raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")

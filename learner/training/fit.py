@@ -1,7 +1,12 @@
 """Train a calibrated, thresholded classifier over embeddings: the one entry point the rest of
 the app uses (``train_classifier``) and the artifact it returns (``TrainedClassifier``).
 
-Procedure (documented choice): split the labeled rows into train / validation (group-aware,
+Procedure (default, ``held_out="cross_fit"``): fit the head on every labeled row; calibration,
+per-label thresholds and the held-out metrics come from ``cv_folds``-fold out-of-fold predictions
+over all rows (group-aware folds), so every label's tuning rows are all its rows, none judged by
+a model that trained on it (``report["validation_source"] == "cross-validation"``).
+
+With ``held_out="split"`` (the earlier procedure): split the labeled rows into train / validation (group-aware,
 stratified; labels with 1-3 examples stay in train), resample the train part only if asked, fit
 the head, fit the calibration (temperature, or Platt for two classes) and the per-label
 thresholds on validation, then — with ``refit=True`` (default) — refit the same head on train +
@@ -107,7 +112,10 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     val_rows = np.flatnonzero(split == "val")
     val_ok = (len(val_rows) >= config.min_val_rows and len(set(y[val_rows])) >= 2
               and weight[val_rows].sum() > 0 and weight[train_rows].sum() > 0)
-    if not val_ok:
+    if config.held_out == "cross_fit" and config.cv_folds >= 2:  # out of fold over every row (evaluate.py)
+        val_ok = False
+        train_rows, val_rows = np.arange(len(y)), np.zeros(0, dtype=int)
+    elif not val_ok:
         notes.append(f"too little validation data ({len(val_rows)} rows, {len(set(y[val_rows]))} labels; "
                      f"need {config.min_val_rows} rows and 2 labels): trained on all {len(y)} rows")
         train_rows = np.arange(len(y))
@@ -149,7 +157,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     if evaluable:
         t = time.perf_counter()
         calibrated = calibrate_and_evaluate(config, eval_logits, y[eval_rows], weight[eval_rows], classes, targets,
-                                            parents, notes)
+                                            parents, notes,
+                                            groups=None if groups is None else np.asarray(groups)[eval_rows])
         timings["calibrate_s"] = time.perf_counter() - t
     report: dict = {"validation_source": source if evaluable else None, **calibrated.report}
     if val_ok and config.refit:
