@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, review_api, views
 
 urlpatterns = [
     path("p/<slug:slug>/annotate/", views.annotate_page, name="annotate"),
@@ -11,4 +11,6 @@ urlpatterns = [
     path("api/projects/<slug:slug>/annotations/undo/", api.UndoView.as_view(), name="api-undo"),
     path("api/projects/<slug:slug>/agreement/", api.AgreementView.as_view(), name="api-agreement"),
     path("api/projects/<slug:slug>/review/", api.ReviewQueueView.as_view(), name="api-review"),
+    path("api/projects/<slug:slug>/review/groups/", review_api.ReviewGroupsView.as_view(), name="api-review-groups"),
+    path("api/projects/<slug:slug>/review/bulk/", review_api.ReviewBulkView.as_view(), name="api-review-bulk"),
 ]
