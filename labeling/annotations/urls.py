@@ -1,10 +1,10 @@
 from django.urls import path
 
-from . import api, review_api, views
+from . import api, review_api, review_views, views
 
 urlpatterns = [
     path("p/<slug:slug>/annotate/", views.annotate_page, name="annotate"),
-    path("p/<slug:slug>/review/", views.review_page, name="review"),
+    path("p/<slug:slug>/review/", review_views.review_page, name="review"),
     path("api/projects/<slug:slug>/batches/", api.LeaseBatchView.as_view(), name="api-lease-batch"),
     path("api/projects/<slug:slug>/batches/renew/", api.RenewLeasesView.as_view(), name="api-renew-leases"),
     path("api/projects/<slug:slug>/annotations/", api.AnswerView.as_view(), name="api-answer"),
