@@ -84,3 +84,10 @@ def test_out_of_fold_rows_are_scored_by_models_that_never_saw_them():
     assert proba[list(rows).index(0), classes.index("b")] < 0.2
     with pytest.raises(ValueError, match="groups has 3 rows"):
         out_of_fold_proba(X, y, groups=[1, 2, 3])
+
+
+def test_the_scan_runs_on_the_train_queue():
+    from config.celery import app
+    from labeling.loop import tasks
+
+    assert app.amqp.router.route({}, tasks.train_label_issues.name)["queue"].name == "train"

@@ -1,8 +1,10 @@
 """REST API of the review queue beyond one-by-one adjudication (``api.ReviewQueueView``): the
 queue grouped by the model's label, and bulk accept / relabel / dismiss. Leads and admins only."""
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
+
+from labeling.projects.schema import ErrorSerializer
 
 from . import review_selectors, review_services
 from .api import ProjectAPIView, error_response
@@ -68,7 +70,9 @@ class ReviewGroupsView(ProjectAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("reason", str, enum=[r for r, _ in ReviewTask.REASONS]),
                     OpenApiParameter("limit", int, description="At most this many tasks (default 500).")],
-        responses=GroupsSerializer, summary="Open review tasks grouped by the model's label",
+        responses={200: GroupsSerializer,
+                   400: OpenApiResponse(ErrorSerializer, description="limit or reason is not valid.")},
+        summary="Open review tasks grouped by the model's label",
     )
     def get(self, request, slug):
         try:
