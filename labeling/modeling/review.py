@@ -109,7 +109,8 @@ def route_review(version: ModelVersion) -> Routing:
         ReviewTask.objects.bulk_update(keep, ["detail", "model_version"])
         result.rescored, result.expired = len(keep), len(close)
         # 2. The cap: the most confident open tasks close first.
-        still_open = [t for t in open_tasks if t not in close]
+        closed = {t.pk for t in close}
+        still_open = [t for t in open_tasks if t.pk not in closed]
         if len(still_open) > result.cap:
             still_open.sort(key=lambda t: (float((t.detail or {}).get("prob") or 0.0), t.pk))
             for task in still_open[result.cap:]:
