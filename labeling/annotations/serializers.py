@@ -146,6 +146,8 @@ class ReviewCountsSerializer(serializers.Serializer):
     open = serializers.IntegerField()
     disagreement = serializers.IntegerField()
     low_confidence = serializers.IntegerField()
+    lead_request = serializers.IntegerField()
+    label_issue = serializers.IntegerField()
     resolved = serializers.IntegerField()
 
 

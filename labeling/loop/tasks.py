@@ -9,13 +9,14 @@ version) instead of being raised, so a failed step never takes a web request dow
 
 The retrain pipeline, one TaskRun(kind="retrain") throughout:
   run_retrain → chord(embed_items × chunks) → train_model → chord(score_chunk × chunks)
-  → finish_scoring (activate version, route review) → plan_after_retrain (plan + open a wave
+  → finish_scoring (activate version, route review; train_label_issues beside) → plan_after_retrain (plan + open a wave
   when none is open; mark the run done).
 """
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import asdict
 
 from celery import chord, shared_task
 from celery.signals import worker_init
@@ -25,7 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from labeling.items.models import ImportBatch
 from labeling.items.services import import_path
-from labeling.modeling import embedding, embedding_store, final, review, scores, versions
+from labeling.modeling import embedding, embedding_store, final, label_issues, review, scores, versions
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
@@ -220,8 +221,25 @@ def finish_scoring(version_id: int, run_id: int | None = None) -> None:
             routed = review.route_low_confidence(version)
         if run_id:
             runs.update_run(run_id, review_routed=routed)
+        train_label_issues.apply_async(args=[version.id])
     if run_id:
         plan_after_retrain.apply_async(args=[run_id])
+
+
+@shared_task(**TASK_OPTIONS)
+def train_label_issues(version_id: int) -> dict | None:
+    """Out-of-fold models of the new version's options look for mislabeled items (train queue:
+    it fits one model per fold). Runs beside the planning; a failure is logged, nothing else."""
+    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    if version.state != ModelVersion.ACTIVE:
+        return None  # replaced already: the newer version's scan counts
+    try:
+        return asdict(label_issues.scan_label_issues(version))
+    except TRANSIENT:
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("the label-issue scan of %s v%s failed", version.project.slug, version.number)
+        return None
 
 
 @shared_task(**TASK_OPTIONS)
