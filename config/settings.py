@@ -3,6 +3,7 @@
 Embedded defaults (no variables set) give the demo: SQLite, Celery tasks run eagerly in-process,
 DEBUG on. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=0 and ALLOWED_HOSTS.
 """
+import json
 import os
 from pathlib import Path
 
@@ -266,6 +267,8 @@ LONGTAIL_LEASE_SECONDS = int(os.environ.get("LONGTAIL_LEASE_SECONDS", "1800"))
 # Self-training: each retrain pseudo-labels up to this many unlabeled pool items (a seeded sample)
 # with its confident predictions (docs/simulation.md); 0 turns it off.
 LONGTAIL_SELF_TRAINING_ROWS = int(os.environ.get("LONGTAIL_SELF_TRAINING_ROWS", "20000"))
+# The final model's fine-tuning options (learner.finetune.FinetuneConfig fields), as JSON.
+LONGTAIL_FINETUNE = json.loads(os.environ.get("LONGTAIL_FINETUNE", "{}") or "{}")
 
 # --- Production hardening (DEBUG off) ------------------------------------------------------------
 if not DEBUG:

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 RETRAIN = "retrain"
 EMBED = "embed"
+FINAL_MODEL = "final_model"
 # Share of a retrain run's progress bar each stage fills.
 STAGES = {"embed": (0.0, 0.15), "train": (0.15, 0.45), "score": (0.45, 0.9), "plan": (0.9, 1.0)}
 # How the pages name the stage a run recorded last (detail["stage"]).

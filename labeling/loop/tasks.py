@@ -9,13 +9,14 @@ version) instead of being raised, so a failed step never takes a web request dow
 
 The retrain pipeline, one TaskRun(kind="retrain") throughout:
   run_retrain → chord(embed_items × chunks) → train_model → chord(score_chunk × chunks)
-  → finish_scoring (activate version, route review) → plan_after_retrain (plan + open a wave
+  → finish_scoring (activate version, route review; train_label_issues beside) → plan_after_retrain (plan + open a wave
   when none is open; mark the run done).
 """
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import asdict
 
 from celery import chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -26,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from labeling.items.models import ImportBatch
 from labeling.items.services import import_path
-from labeling.modeling import embedding, embedding_store, review, scores, versions
+from labeling.modeling import embedding, embedding_store, final, label_issues, review, scores, versions
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
@@ -227,8 +228,25 @@ def finish_scoring(version_id: int, run_id: int | None = None) -> None:
             routed = review.route_low_confidence(version)
         if run_id:
             runs.update_run(run_id, review_routed=routed)
+        train_label_issues.apply_async(args=[version.id])
     if run_id:
         plan_after_retrain.apply_async(args=[run_id])
+
+
+@shared_task(**TASK_OPTIONS)
+def train_label_issues(version_id: int) -> dict | None:
+    """Out-of-fold models of the new version's options look for mislabeled items (train queue:
+    it fits one model per fold). Runs beside the planning; a failure is logged, nothing else."""
+    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    if version.state != ModelVersion.ACTIVE:
+        return None  # replaced already: the newer version's scan counts
+    try:
+        return asdict(label_issues.scan_label_issues(version))
+    except TRANSIENT:
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("the label-issue scan of %s v%s failed", version.project.slug, version.number)
+        return None
 
 
 @shared_task(**TASK_OPTIONS)
@@ -239,6 +257,42 @@ def plan_after_retrain(run_id: int) -> None:
     runs.update_run(run_id, progress=runs.stage_progress("plan", 0.0), message="Planning.", stage="plan")
     with runs.heartbeat(run_id):
         pipeline.finish_retrain(run)
+
+
+@shared_task(**TASK_OPTIONS)
+def train_final(run_id: int) -> None:
+    """The final model (labeling.modeling.final): fine-tune, train, and serve it only when it beats
+    the frozen model out of fold. On the ``train`` queue (the GPU worker where one runs)."""
+    run = _run(run_id)
+    if not _alive(run):
+        return
+    runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, message="Fine-tuning the encoder.", stage="train")
+    try:
+        version = final.train_final_version(run.project, run_id=run_id, on_progress=lambda share, message: (
+            runs.update_run(run_id, progress=0.8 * share, message=f"Final model: {message}.")))
+        runs.update_run(run_id, model_version=version.number, model_version_id=version.id)
+        if not final.beats_frozen(version):
+            oof = (version.metrics.get("final_model") or {}).get("oof_macro_f1") or {}
+            runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=False,
+                            message=f"Final model v{version.number} trained but not served: out-of-fold macro-F1 "
+                                    f"{oof.get('fine_tuned')} vs {oof.get('frozen')} for the frozen model.")
+            return
+        runs.update_run(run_id, progress=0.8, message="Embedding the pool with the fine-tuned encoder.",
+                        stage="embed")
+        final.embed_pool_for(version, on_progress=lambda share: runs.update_run(run_id, progress=0.8 + 0.1 * share))
+        runs.update_run(run_id, progress=0.9, message="Scoring the pool.", stage="score")
+        scores.score_version(version, chunk_size=SCORE_CHUNK)
+        versions.activate_version(version)
+        routed = review.route_low_confidence(version)
+    except TRANSIENT:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded; the frozen model stays active
+        log.exception("final model failed")
+        runs.fail_run(run_id, f"Final model failed: {type(exc).__name__}: {exc}")
+        return
+    runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=True,
+                    review_routed=routed, message=f"Final model v{version.number} active: it beat the frozen "
+                                                  "model out of fold.")
 
 
 @shared_task(soft_time_limit=settings.LONGTAIL_TASK_SOFT_TIME_LIMIT, time_limit=settings.LONGTAIL_TASK_TIME_LIMIT)

@@ -28,6 +28,7 @@ from labeling.waves.models import Wave, WaveItem
 from . import pipeline, tasks
 from .runs import (
     EMBED,
+    FINAL_MODEL,
     RETRAIN,
     expire_stale_runs,
     fail_run,
@@ -113,6 +114,28 @@ def embed_after_import() -> bool:
 def open_embedding_run(project: Project) -> TaskRun | None:
     return (TaskRun.objects.filter(project=project, kind=EMBED, state__in=[TaskRun.PENDING, TaskRun.RUNNING])
             .order_by("-created_at").first())
+
+
+def request_final_model(project: Project) -> TaskRun:
+    """Enqueue the final model (fine-tune, train, serve if it beats the frozen model) and return
+    its TaskRun; the one already pending or running when there is one. Refused (ValueError, with
+    the reason) while a retrain is under way: both train a model version of the project."""
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        expire_stale_runs(project)
+        running = TaskRun.objects.filter(project=project, kind=FINAL_MODEL,
+                                         state__in=[TaskRun.PENDING, TaskRun.RUNNING]).first()
+        if running is not None:
+            return running
+        busy = open_retrain_run(project)
+        if busy is not None:
+            raise ValueError(f"A retrain is under way (task {busy.pk}); train the final model after it ends.")
+        if not modeling_selectors.training_set(project).labels:
+            raise ValueError("Nothing is labeled yet: the final model is trained on the project's labels.")
+        run = TaskRun.objects.create(project=project, kind=FINAL_MODEL, message="Queued.",
+                                     detail={"stage": "queued", "reason": "final_model"})
+        transaction.on_commit(lambda: _enqueue(tasks.train_final, run.id, args=[run.id]))
+    return run
 
 
 def request_embedding(project: Project, *, plan_when_done: bool = False, **detail) -> TaskRun:
@@ -250,7 +273,9 @@ def _react_to_answer(project: Project, item) -> None:
         .select_related("wave")
         .first()
     )
-    if pick is not None and wave_selectors.pick_is_complete(pick):
+    # Checked first without the project lock (answers on one wave must not queue on it), then
+    # again under it.
+    if pick is not None and wave_selectors.pick_is_complete(pick) and wave_selectors.wave_is_complete(pick.wave):
         with transaction.atomic():
             Project.objects.select_for_update().filter(pk=project.pk).first()
             wave = Wave.objects.get(pk=pick.wave_id)

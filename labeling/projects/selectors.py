@@ -4,6 +4,7 @@ import time
 from django.conf import settings
 
 from labeling.items.models import Item
+from labeling.modeling import selectors as modeling_selectors
 from labeling.modeling.models import ModelVersion
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
@@ -74,7 +75,7 @@ def model_version_dict(version: ModelVersion) -> dict:
             "finished_at": version.finished_at.isoformat() if version.finished_at else None,
             "train_size": version.train_size, "temperature": version.temperature,
             "thresholds": version.thresholds, "label_map": version.label_map, "metrics": version.metrics,
-            "error": version.error}
+            "error": version.error, "choices": modeling_selectors.model_choices(version)}
 
 
 def project_overview(project: Project, user) -> dict:

@@ -14,8 +14,9 @@ import time
 
 import numpy as np
 from django.conf import settings
+from django.utils import timezone
 
-from labeling.annotations.models import Annotation
+from labeling.annotations.models import Annotation, Assignment
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.items.models import Item
 from labeling.modeling import embedding
@@ -48,10 +49,19 @@ def project_label_names(project: Project) -> list[str]:
     return list(Label.objects.filter(project=project).order_by("order", "name").values_list("name", flat=True))
 
 
+def leased_items(project: Project):
+    """Items someone holds a live lease on, in any wave (a closed wave's leases stay answerable
+    until they expire): a values queryset of item ids."""
+    return (Assignment.objects.filter(wave_item__wave__project=project, state=Assignment.LEASED,
+                                      expires_at__gt=timezone.now())
+            .values("wave_item__item_id"))
+
+
 def off_limits_items(project: Project) -> set[int]:
-    """Items never to plan: anything answered (even skipped, or undone and answered again),
-    excluded by a lead, or already in an unfinished wave."""
+    """Items never to plan: anything answered (even skipped, or undone and answered again), under
+    a live lease, excluded by a lead, or already in an unfinished wave."""
     taken = set(Annotation.objects.filter(project=project, undone=False).values_list("item_id", flat=True))
+    taken |= set(leased_items(project).values_list("wave_item__item_id", flat=True))
     taken |= set(Item.objects.filter(project=project, excluded=True).values_list("id", flat=True))
     taken |= set(pinned_items(project))  # planned by the lead, not by the planner
     taken |= set(WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN])
@@ -61,11 +71,12 @@ def off_limits_items(project: Project) -> set[int]:
 
 def pinned_items(project: Project) -> list[int]:
     """Items a lead pinned for the next wave that can still be asked: not excluded, never
-    answered, not in an unfinished wave."""
+    answered, under no live lease, not in an unfinished wave."""
     busy = Annotation.objects.filter(project=project, undone=False).values("item_id")
     in_wave = WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN]).values("item_id")
     return list(Item.objects.filter(project=project, pinned_for_next_wave=True, excluded=False)
-                .exclude(id__in=busy).exclude(id__in=in_wave).order_by("id").values_list("id", flat=True))
+                .exclude(id__in=busy).exclude(id__in=in_wave).exclude(id__in=leased_items(project))
+                .order_by("id").values_list("id", flat=True))
 
 
 def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
