@@ -77,7 +77,7 @@ def expire_stale_runs(project: Project | None = None) -> list[TaskRun]:
     A model version left ``training`` by a failed run (or by no open run at all) is failed too, so
     the next retrain can start. Returns the runs failed here (the caller may queue them again)."""
     now = timezone.now()
-    runs = TaskRun.objects.filter(kind__in=[RETRAIN, EMBED])
+    runs = TaskRun.objects.filter(kind__in=[RETRAIN, EMBED, FINAL_MODEL])
     if project is not None:
         runs = runs.filter(project=project)
     stale = list(
@@ -107,7 +107,8 @@ def _fail_orphaned_versions(project_id: int, failed_run_ids: list[int]) -> None:
                 finished_at=timezone.now())
     if failed_run_ids:
         training.filter(config__task_run__in=failed_run_ids).update(**note)
-    if not TaskRun.objects.filter(project_id=project_id, kind=RETRAIN,
+    # Retrains and final models train versions; with neither open, a version still training is orphaned.
+    if not TaskRun.objects.filter(project_id=project_id, kind__in=[RETRAIN, FINAL_MODEL],
                                   state__in=[TaskRun.PENDING, TaskRun.RUNNING]).exists():
         training.filter(created_at__lt=timezone.now() - stale_after()).update(**note)
 

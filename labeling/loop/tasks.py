@@ -264,35 +264,45 @@ def train_final(run_id: int) -> None:
     """The final model (labeling.modeling.final): fine-tune, train, and serve it only when it beats
     the frozen model out of fold. On the ``train`` queue (the GPU worker where one runs)."""
     run = _run(run_id)
-    if not _alive(run):
+    if not _alive(run, runs.FINAL_MODEL):
         return
     runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, message="Fine-tuning the encoder.", stage="train")
     try:
-        version = final.train_final_version(run.project, run_id=run_id, on_progress=lambda share, message: (
-            runs.update_run(run_id, progress=0.8 * share, message=f"Final model: {message}.")))
-        runs.update_run(run_id, model_version=version.number, model_version_id=version.id)
-        if not final.beats_frozen(version):
-            oof = (version.metrics.get("final_model") or {}).get("oof_macro_f1") or {}
-            runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=False,
-                            message=f"Final model v{version.number} trained but not served: out-of-fold macro-F1 "
-                                    f"{oof.get('fine_tuned')} vs {oof.get('frozen')} for the frozen model.")
-            return
-        runs.update_run(run_id, progress=0.8, message="Embedding the pool with the fine-tuned encoder.",
-                        stage="embed")
-        final.embed_pool_for(version, on_progress=lambda share: runs.update_run(run_id, progress=0.8 + 0.1 * share))
-        runs.update_run(run_id, progress=0.9, message="Scoring the pool.", stage="score")
-        scores.score_version(version, chunk_size=SCORE_CHUNK)
-        versions.activate_version(version)
-        routed = review.route_low_confidence(version)
+        with runs.heartbeat(run_id):
+            version, routed = _final_model(run, run_id)
+            if version is None:
+                return
     except TRANSIENT:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded; the frozen model stays active
         log.exception("final model failed")
-        runs.fail_run(run_id, f"Final model failed: {type(exc).__name__}: {exc}")
+        runs.fail_run(run_id, f"Final model failed: {_why(exc)}")
         return
     runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=True,
                     review_routed=routed, message=f"Final model v{version.number} active: it beat the frozen "
                                                   "model out of fold.")
+
+
+def _final_model(run: TaskRun, run_id: int):
+    """train_final's steps (under its heartbeat): (version, routed), or (None, None) when the
+    fine-tuned model did not beat the frozen one (recorded on the run)."""
+    version = final.train_final_version(run.project, run_id=run_id, on_progress=lambda share, message: (
+        runs.update_run(run_id, progress=0.8 * share, message=f"Final model: {message}.")))
+    runs.update_run(run_id, model_version=version.number, model_version_id=version.id)
+    if not final.beats_frozen(version):
+        oof = (version.metrics.get("final_model") or {}).get("oof_macro_f1") or {}
+        runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=False,
+                        message=f"Final model v{version.number} trained but not served: out-of-fold macro-F1 "
+                                f"{oof.get('fine_tuned')} vs {oof.get('frozen')} for the frozen model.")
+        return None, None
+    runs.update_run(run_id, progress=0.8, message="Embedding the pool with the fine-tuned encoder.",
+                    stage="embed")
+    final.embed_pool_for(version, on_progress=lambda share: runs.update_run(run_id, progress=0.8 + 0.1 * share))
+    runs.update_run(run_id, progress=0.9, message="Scoring the pool.", stage="score")
+    scores.score_version(version, chunk_size=SCORE_CHUNK)
+    versions.activate_version(version)
+    routed = review.route_low_confidence(version)
+    return version, routed
 
 
 @shared_task(soft_time_limit=settings.LONGTAIL_TASK_SOFT_TIME_LIMIT, time_limit=settings.LONGTAIL_TASK_TIME_LIMIT)

@@ -195,9 +195,11 @@ def recover_stale_runs(project: Project | None = None) -> list[TaskRun]:
         again = {"requeued_from": run.pk, "attempt": attempt + 1}
         if run.kind == RETRAIN:
             queued.append(request_retrain(run.project, reason=(run.detail or {}).get("reason", "requeued"), **again))
-        else:
+        elif run.kind == EMBED:
             queued.append(request_embedding(run.project, plan_when_done=bool((run.detail or {}).get("plan_when_done")),
                                             **again))
+        else:
+            continue  # a final model (a long fine-tuning) is left failed: the lead starts it again
         update_run(run.pk, message=f"{run.message} Queued again as task {queued[-1].pk}.")
     return queued
 
