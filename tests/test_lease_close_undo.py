@@ -41,17 +41,18 @@ def test_hot_paths_run_few_queries(project_factory, make_user, django_assert_max
     make_open_wave(project, 200, batch_size=10, double={3, 4})
     label = project.labels.first()
     api = api_for(ann)
-    # Auth, project and role, held batch, open waves, stale leases, candidates, recount, insert,
-    # slot counts, progress (+2 savepoints of the test's transaction).
-    with django_assert_max_num_queries(14):
+    # Auth, project and role, held batch, open waves, stale leases, candidates, insert, slot counts,
+    # role, progress (+2 savepoints of the test's transaction).
+    with django_assert_max_num_queries(13):
         batch = api.post("/api/projects/hot/batches/", {}, format="json").json()
     assert len(batch["items"]) == 10
     # Auth, project and role, replay check, label, lock, assignment, insert, state, slot counts,
-    # disagreement, then the loop's look at the pick and its wave (+2 savepoints).
+    # then the loop's look at the wave (+2 savepoints); a double-labeled pick adds the look for
+    # a disagreement.
     for item in batch["items"]:
-        with django_assert_max_num_queries(17):
+        with django_assert_max_num_queries(14):
             assert post_answer(api, "hot", item["assignment"], label).status_code == 201
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(13):
         assert len(api.post("/api/projects/hot/batches/", {}, format="json").json()["items"]) == 10
 
 

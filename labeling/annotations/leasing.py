@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Value
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -191,17 +191,10 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
                 if not locked:
                     break
                 examined.update(w.pk for w in locked)
-                # The counts are the rows' latest; a recount guards against counts written by
-                # hand (admin, scripts) that missed a slot.
-                fresh = dict(
-                    Assignment.objects.filter(wave_item_id__in=[w.pk for w in locked]).filter(live_slot_q(now))
-                    .order_by().values("wave_item").annotate(n=Count("pk")).values_list("wave_item", "n")
-                )
+                # A row locked by this statement was re-checked on its latest version: its
+                # slots_taken is exact (every writer changes it under the same lock).
                 for wave_item in locked:
-                    taken = fresh.get(wave_item.pk, 0)
-                    if taken >= wave_item.overlap:
-                        WaveItem.objects.filter(pk=wave_item.pk).update(slots_taken=taken)
-                    elif wave_item.item_id not in chosen_items:
+                    if wave_item.item_id not in chosen_items:
                         chosen.append(wave_item)
                         chosen_items.add(wave_item.item_id)
             if len(chosen) >= size:
