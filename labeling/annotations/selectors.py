@@ -297,5 +297,6 @@ def review_counts(project: Project) -> dict:
         "disagreement": by_reason.get(ReviewTask.DISAGREEMENT, 0),
         "low_confidence": by_reason.get(ReviewTask.LOW_CONFIDENCE, 0),
         "lead_request": by_reason.get(ReviewTask.LEAD_REQUEST, 0),
+        "label_issue": by_reason.get(ReviewTask.LABEL_ISSUE, 0),
         "resolved": ReviewTask.objects.filter(project=project, resolved_at__isnull=False).count(),
     }

@@ -13,6 +13,7 @@ import logging
 import time
 
 import numpy as np
+from django.conf import settings
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation, Assignment
@@ -24,7 +25,7 @@ from labeling.modeling.scores import scores_matrix
 from labeling.modeling.versions import load_classifier
 from labeling.projects.models import Label, Project, Rule
 from learner.planning import PlannerConfig, PoolSnapshot, duplicate_groups, label_texts, project_proba
-from learner.rules import compile_rule, match_rules
+from learner.rules import MatchReport, compile_rule, match_rules
 
 from .models import Wave, WaveItem
 
@@ -111,7 +112,13 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
     timings["load_scores"] = round(time.perf_counter() - t, 3)
 
     t = time.perf_counter()
-    rule_rows = match_rules(_compiled_rules(project), [r[3] for r in rows], index) if len(ids) else {}
+    rule_report = MatchReport()
+    rule_rows = match_rules(_compiled_rules(project), [r[3] for r in rows], index,
+                            budget_s=settings.LONGTAIL_RULE_TIME_BUDGET_SECONDS, report=rule_report) if len(ids) else {}
+    if rule_report.partial:
+        # The wave report keeps it (timings): rows past the budget count as unmatched.
+        log.warning("%s: %s", project.slug, rule_report.message())
+        timings["rules_partial"] = rule_report.message()
     descriptions = dict(Label.objects.filter(project=project).values_list("name", "description"))
     label_vectors = (embedding.embed_query_texts(label_texts(label_names, descriptions))
                      if label_names and len(ids) else None)

@@ -31,6 +31,10 @@ class Migration(migrations.Migration):
         migrations.RunPython(fill_slot_counts, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='assignment',
+            index=models.Index(condition=models.Q(('state', 'leased')), fields=['expires_at'], name='assignment_leased_expiry'),
+        ),
+        migrations.AddIndex(
+            model_name='assignment',
             index=models.Index(fields=['annotator', 'state'], name='assignment_annotator_state'),
         ),
     ]
