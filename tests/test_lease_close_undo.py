@@ -178,3 +178,26 @@ def test_stale_leases_expire_only_in_rows_they_hold(project_factory, make_user):
     assert item_ids(leasing.lease_batch(project, bob, size=2)) == item_ids(mine)
     assert set(Assignment.objects.filter(annotator=ann).values_list("state", flat=True)) == {Assignment.EXPIRED}
     assert sorted(WaveItem.objects.values_list("slots_taken", flat=True)) == [0, 0, 1, 1]
+
+
+@pytest.mark.django_db
+def test_clearing_an_answer_keeps_the_slot_counts(project_factory, make_user):
+    from labeling.annotations.history import change_answer
+
+    project = project_factory("clear")
+    ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")
+    wave, _ = make_open_wave(project, 3, batch_size=3)  # two answers leave the wave open
+    batch = leasing.lease_batch(project, ann, size=2)
+    label = project.labels.first()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    api = api_for(ann)
+    assert post_answer(api, "clear", batch.assignments[0].pk, label, first).status_code == 201
+    assert post_answer(api, "clear", batch.assignments[1].pk, label, second).status_code == 201
+    change_answer(project, ann, client_id=uuid.uuid4(), supersedes_client_id=first, clear=True)  # open wave: re-opened
+    pick = WaveItem.objects.get(pk=batch.assignments[0].wave_item_id)
+    assert (pick.slots_taken, pick.slots_done) == (1, 0)
+    Wave.objects.filter(pk=wave.pk).update(state=Wave.CLOSED)
+    change_answer(project, ann, client_id=uuid.uuid4(), supersedes_client_id=second, clear=True)  # closed: released
+    pick = WaveItem.objects.get(pk=batch.assignments[1].wave_item_id)
+    assert (pick.slots_taken, pick.slots_done) == (0, 0)
+    assert item_ids(leasing.lease_batch(project, bob)) == []  # the wave is closed: nothing to lease
