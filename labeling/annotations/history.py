@@ -21,7 +21,7 @@ from django.utils import timezone
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave
 
-from .leasing import lease_expiry
+from .leasing import change_slots, lease_expiry
 from .models import Annotation, Assignment
 from .services import AnswerRejected, InvalidAnswer, NotFound, ensure_other_label, sync_disagreement
 from .services import _lock_wave_item as lock_wave_item
@@ -222,10 +222,14 @@ def _reopen_assignment(old: Annotation, now) -> None:
     if not old.assignment_id:
         return
     assignment = old.assignment
+    answered = Assignment.objects.filter(pk=assignment.pk, state__in=[Assignment.DONE, Assignment.SKIPPED])
+    # The pick's slot counts follow (leasing.change_slots; the caller holds the wave item's lock).
     if assignment.wave_item.wave.state == Wave.OPEN:
-        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.LEASED, expires_at=lease_expiry(now))
+        reopened = answered.update(state=Assignment.LEASED, expires_at=lease_expiry(now))
+        change_slots([assignment.wave_item_id], done=-reopened)
     else:
-        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.EXPIRED)
+        released = answered.update(state=Assignment.EXPIRED)
+        change_slots([assignment.wave_item_id], taken=-released, done=-released)
 
 
 def record_suggestion(annotation: Annotation, *, shown: bool, suggested: Label | None) -> None:
