@@ -214,6 +214,7 @@ def test_one_annotator_wave_explains_itself(live_server, page, login, screenshot
     page.goto(live_server.url + "/p/solo/waves/")
     expect(page.locator("#wave-members-short")).to_contain_text("The open wave needs a second member")
     expect(page.locator("#wave-members-short")).to_contain_text("3 items need answers from 2 different people")
+    screenshot(page, "lead-waves-members-short")
     assert js_errors == []
 
 
