@@ -277,3 +277,24 @@ def test_keys_typed_while_the_next_batch_loads_are_applied_in_order(live_server,
     assert live(project) == {items[0].pk: ("billing", False), items[1].pk: ("login", False),
                              items[2].pk: ("login", False), items[3].pk: ("billing", False)}
     assert js_errors == []
+
+
+def test_a_click_while_filtering_gives_the_keys_back_to_the_page(live_server, page, login, make_user,
+                                                                 project_factory, js_errors):
+    project = project_factory("filterclick", labels=("billing", "login"))
+    project.batch_size = 3
+    project.save()
+    _, items = make_open_wave(project, 4, texts=TEXTS[:4], batch_size=3)
+    add_member(make_user, project, "ann")
+    login(page, "ann")
+    start(page, live_server, "filterclick", 3)
+    page.keyboard.press("/")
+    page.keyboard.type("bil")
+    expect(page.locator("#label-buttons .label-btn")).to_have_count(1)
+    page.click("#label-buttons .label-btn")  # the mouse picks the match; focus stayed in the filter
+    expect(page.locator("#item-position")).to_have_text("Item 2 of 3")
+    page.keyboard.press("2")  # a hotkey again, not a letter typed into the filter
+    expect(page.locator("#item-position")).to_have_text("Item 3 of 3")
+    expect(page.locator("#save-status")).to_have_text("All answers saved")
+    assert live(project) == {items[0].pk: ("billing", False), items[1].pk: ("login", False)}
+    assert js_errors == []
