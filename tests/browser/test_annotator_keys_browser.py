@@ -222,7 +222,7 @@ def test_batch_counter_survives_a_reload(live_server, page, login, make_user, pr
     project = project_factory("reload", labels=("billing", "login"))
     project.batch_size = 5
     project.save()
-    make_open_wave(project, 7, texts=TEXTS[:7], batch_size=5)
+    _, items = make_open_wave(project, 7, texts=TEXTS[:7], batch_size=5)
     add_member(make_user, project, "ann")
     login(page, "ann")
     start(page, live_server, "reload", 5)
@@ -235,6 +235,11 @@ def test_batch_counter_survives_a_reload(live_server, page, login, make_user, pr
     expect(page.locator("#history-list li")).to_have_count(2)
     page.keyboard.press("Backspace")  # the history survives too: reopen the last answer
     expect(page.locator("#reopen-was")).to_have_text("login")
+    page.keyboard.press("1")  # and change it
+    expect(page.locator("#item-position")).to_have_text("Item 3 of 5")
+    expect(page.locator("#save-status")).to_have_text("All answers saved")
+    expect(page.locator("#batch-count")).to_have_text("2 / 5")
+    assert live(project) == {items[0].pk: ("billing", False), items[1].pk: ("billing", False)}
     assert js_errors == []
 
 
