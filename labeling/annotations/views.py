@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from labeling.projects.hotkeys import NONE_KEY, PAGE_KEYS
 from labeling.projects.permissions import can_manage, project_for, role_in
 
-from . import context, history, selectors, services, waiting
+from . import context, history_selectors, selectors, services, waiting
 from .models import ReviewTask
 
 LEAD_NAV = "projects/_lead_nav.html"
@@ -28,7 +28,7 @@ def annotate_page(request, slug):
     # the Keys panel and the page's button show this same key.
     none_key = other["hotkey"] if other else NONE_KEY
     batch = context.enrich(project, [selectors.assignment_payload(a, with_reasons=is_lead) for a in held])
-    answered = context.enrich(project, history.batch_answered(project, request.user, held))
+    answered = context.enrich(project, history_selectors.batch_answered(project, request.user, held))
     config = {
         "project": project.slug,
         "leaseUrl": f"/api/projects/{project.slug}/batches/",
@@ -44,7 +44,7 @@ def annotate_page(request, slug):
         "progress": selectors.wave_progress(project),
         "changeUrl": f"/api/projects/{project.slug}/annotations/change/",
         "historyUrl": f"/api/projects/{project.slug}/annotations/history/",
-        "history": history.recent_answers(project, request.user),
+        "history": history_selectors.recent_answers(project, request.user),
         "noneKey": none_key,
         "suggestions": project.show_suggestions,
         "waiting": None if held else waiting.why_waiting(project, request.user),
