@@ -95,11 +95,14 @@ class AnswerView(ProjectAPIView):
 
 
 class UndoView(ProjectAPIView):
-    @extend_schema(request=None, responses=serializers.AnnotationSerializer,
-                   summary="Undo your latest answer in the project")
+    @extend_schema(request=serializers.UndoSerializer, responses=serializers.AnnotationSerializer,
+                   summary="Undo your latest answer in the project, or the one named by client_id")
     def post(self, request, slug):
+        params = serializers.UndoSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
         try:
-            annotation = services.undo_last_answer(self.project, request.user)
+            annotation = services.undo_last_answer(
+                self.project, request.user, client_id=params.validated_data.get("client_id"))
         except services.AnnotationError as exc:
             return error_response(exc)
         return Response(serializers.AnnotationSerializer(annotation).data)

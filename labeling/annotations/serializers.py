@@ -92,6 +92,13 @@ class AnnotationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UndoSerializer(serializers.Serializer):
+    client_id = serializers.UUIDField(
+        required=False, allow_null=True,
+        help_text="The answer to undo (its client_id). Without it, your latest stored answer; with it, exactly "
+                  "that answer, and 409 while it is not stored yet (its submit still on the way).")
+
+
 class AnswerResultSerializer(serializers.Serializer):
     annotation = AnnotationSerializer()
     created = serializers.BooleanField(help_text="False when this was a retry of an answer already stored.")
@@ -139,6 +146,8 @@ class ReviewCountsSerializer(serializers.Serializer):
     open = serializers.IntegerField()
     disagreement = serializers.IntegerField()
     low_confidence = serializers.IntegerField()
+    lead_request = serializers.IntegerField()
+    label_issue = serializers.IntegerField()
     resolved = serializers.IntegerField()
 
 
