@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from labeling.items.models import ImportBatch
 from labeling.items.services import rejects_path_for
@@ -20,7 +21,16 @@ from labeling.waves import services as waves
 from labeling.waves.models import Wave, WaveItem
 
 from . import tasks
-from .runs import EMBED, FINAL_MODEL, RETRAIN, expire_stale_runs, fail_run, last_retrain_run, open_retrain_run
+from .runs import (
+    EMBED,
+    FINAL_MODEL,
+    RETRAIN,
+    expire_stale_runs,
+    fail_run,
+    last_retrain_run,
+    open_retrain_run,
+    stale_after,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +78,12 @@ def request_final_model(project: Project) -> TaskRun:
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         expire_stale_runs(project)
-        running = TaskRun.objects.filter(project=project, kind=FINAL_MODEL,
-                                         state__in=[TaskRun.PENDING, TaskRun.RUNNING]).first()
+        open_final = TaskRun.objects.filter(project=project, kind=FINAL_MODEL, state__in=[TaskRun.PENDING,
+                                                                                           TaskRun.RUNNING])
+        # No heartbeat for the stale period: its worker died; fail it so a new one can start.
+        open_final.filter(updated_at__lt=timezone.now() - stale_after()).update(
+            state=TaskRun.FAILED, message="Interrupted: no progress for too long.", finished_at=timezone.now())
+        running = open_final.first()
         if running is not None:
             return running
         busy = open_retrain_run(project)
