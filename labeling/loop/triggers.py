@@ -35,6 +35,7 @@ from .runs import (
     last_retrain_run,
     open_retrain_run,
     retrain_in_flight,
+    stale_after,
     update_run,
 )
 
@@ -123,8 +124,12 @@ def request_final_model(project: Project) -> TaskRun:
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         expire_stale_runs(project)
-        running = TaskRun.objects.filter(project=project, kind=FINAL_MODEL,
-                                         state__in=[TaskRun.PENDING, TaskRun.RUNNING]).first()
+        open_final = TaskRun.objects.filter(project=project, kind=FINAL_MODEL, state__in=[TaskRun.PENDING,
+                                                                                           TaskRun.RUNNING])
+        # No heartbeat for the stale period: its worker died; fail it so a new one can start.
+        open_final.filter(updated_at__lt=timezone.now() - stale_after()).update(
+            state=TaskRun.FAILED, message="Interrupted: no progress for too long.", finished_at=timezone.now())
+        running = open_final.first()
         if running is not None:
             return running
         busy = open_retrain_run(project)
