@@ -69,29 +69,33 @@ def test_embedding_task_is_idempotent(loop_project):
 def test_low_confidence_predictions_go_to_review_within_the_share(loop_project, django_capture_on_commit_callbacks):
     from labeling.annotations.models import ReviewTask
     from labeling.annotations.selectors import resolve_item_labels
+    from labeling.modeling.models import ItemScore
     from labeling.modeling.review import route_low_confidence
     from labeling.modeling.versions import active_model
 
     project, _ = loop_project
     retrain(project, django_capture_on_commit_callbacks)
     version = active_model(project)
-    unlabeled = 300 - len(resolve_item_labels(project))
-    tasks = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE)
-    n = tasks.count()
-    assert math.ceil(project.review_share_min * unlabeled - 1e-9) <= n <= math.floor(project.review_share_max * unlabeled)
     labeled = set(resolve_item_labels(project))
-    assert not labeled & set(tasks.values_list("item_id", flat=True))
-    # The least confident predictions are the ones routed.
-    from labeling.modeling.models import ItemScore
-
+    unlabeled = 300 - len(labeled)
+    tasks = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE)
+    assert tasks.count() <= math.floor(project.review_share_max * unlabeled)
     routed = set(tasks.values_list("item_id", flat=True))
-    probs = dict(ItemScore.objects.filter(model_version=version).values_list("item_id", "top_prob"))
-    worst_kept = max(probs[i] for i in routed)
-    below_threshold = [
-        i for i, p in probs.items() if i not in labeled and i not in routed
-        and p < version.thresholds[version.label_map[ItemScore.objects.get(model_version=version, item_id=i).top_label]]
-    ]
-    assert all(probs[i] >= worst_kept - 1e-9 for i in below_threshold)
+    assert not labeled & routed
+    # Only doubtful predictions (inside the band, or below their label's threshold) are routed,
+    # the least confident first.
+    rows = {i: (version.label_map[t], p) for i, t, p in
+            ItemScore.objects.filter(model_version=version).values_list("item_id", "top_label", "top_prob")}
+
+    def doubtful(item_id):
+        name, p = rows[item_id]
+        return project.band_low <= p <= project.band_high or p < float(version.thresholds.get(name) or 0)
+
+    assert all(doubtful(i) for i in routed)
+    if routed:
+        worst_kept = max(rows[i][1] for i in routed)
+        left = [i for i in rows if i not in labeled and i not in routed and doubtful(i)]
+        assert all(rows[i][1] >= worst_kept - 1e-9 for i in left)
     # Routing again (same version) adds nothing: the cap counts open tasks.
     assert route_low_confidence(version) == 0
 

@@ -27,7 +27,10 @@ class Assignment(models.Model):
 
     class Meta:
         ordering = ["batch_key", "position"]
-        indexes = [models.Index(fields=["state", "expires_at"])]
+        indexes = [
+            models.Index(fields=["state", "expires_at"]),
+            models.Index(fields=["annotator", "state"], name="assignment_annotator_state"),
+        ]
         constraints = [
             # The database itself refuses a second live lease (or answer) of one wave item to the
             # same annotator, whatever races the application code loses.
@@ -59,8 +62,19 @@ class Annotation(models.Model):
     origin = models.CharField(max_length=15, choices=ORIGINS, default=ANNOTATOR)
     # Client-generated id: a retried submit is stored exactly once.
     client_id = models.UUIDField(unique=True, default=uuid.uuid4)
+    # undone: the answer no longer counts (undone, cleared, or changed: see supersedes).
     undone = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A changed answer is a new row that points at the one it replaces; the old row stays (undone,
+    # for the audit trail) and reads the new one as ``superseded_by``.
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="superseded_by"
+    )
+    # Whether the page showed the model's suggestion with the item, and which label it suggested.
+    suggestion_shown = models.BooleanField(default=False)
+    suggested_label = models.ForeignKey(
+        Label, null=True, blank=True, on_delete=models.SET_NULL, related_name="suggested_in"
+    )
 
     class Meta:
         indexes = [
@@ -70,12 +84,20 @@ class Annotation(models.Model):
 
 
 class ReviewTask(models.Model):
-    """An item a lead must adjudicate: annotators disagreed, or a prediction was unsure."""
+    """An item a lead must adjudicate: annotators disagreed, a prediction was unsure, or a given
+    label looks wrong to out-of-fold models (``label_issue``)."""
 
     DISAGREEMENT = "disagreement"
     LOW_CONFIDENCE = "low_confidence"
     LEAD_REQUEST = "lead_request"  # a lead sent the item from the item browser
-    REASONS = [(r, r) for r in (DISAGREEMENT, LOW_CONFIDENCE, LEAD_REQUEST)]
+    LABEL_ISSUE = "label_issue"  # a labeled item the out-of-fold models think mislabeled
+    REASONS = [(r, r) for r in (DISAGREEMENT, LOW_CONFIDENCE, LEAD_REQUEST, LABEL_ISSUE)]
+    # How a task left the queue (blank: still open, or resolved one by one with a label).
+    ACCEPTED = "accepted"  # the model's label (prediction, or suggested label) was stored
+    RELABELED = "relabeled"  # a lead's own label was stored
+    DISMISSED = "dismissed"  # closed without a label (the given label or the prediction stands)
+    EXPIRED = "expired"  # closed when a newer model no longer found the item doubtful
+    OUTCOMES = [(o, o) for o in (ACCEPTED, RELABELED, DISMISSED, EXPIRED)]
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="review_tasks")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_tasks")
@@ -85,6 +107,9 @@ class ReviewTask(models.Model):
     resolved_label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.SET_NULL)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Number of the model version that opened the task or last re-scored it (model-made tasks only).
+    model_version = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=OUTCOMES, blank=True)
 
     class Meta:
         constraints = [

@@ -84,7 +84,7 @@ def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
 ITEM_FIELDS = ("pk", "external_id", "text", "text_hash", "dup_group", "source__name", "metadata")
 ANSWER_FIELDS = ("item_id", "label_id", "origin", "pk", "annotator__username",
                  "assignment__wave_item__wave__number", "assignment__wave_item__strategy",
-                 "assignment__wave_item__inclusion_prob")
+                 "assignment__wave_item__inclusion_prob", "suggestion_shown")
 
 
 def _in_chunks(rows, size: int):
@@ -181,7 +181,9 @@ def _item_row(item: tuple, answers: list, first_pick: tuple | None, labels: dict
         # Annotators disagree and no lead has adjudicated yet: the label is the majority's (ties:
         # the newest answer), votes says who said what.
         "disputed": pk in extras["disputed"],
-        "votes": [{"annotator": a[4], "label": labels[a[1]][0], "origin": a[2]} for a in answers],
+        # suggestion_shown: the page showed the model's suggestion with the item (an anchored answer).
+        "votes": [{"annotator": a[4], "label": labels[a[1]][0], "origin": a[2], "suggestion_shown": a[8]}
+                  for a in answers],
         "skip_reasons": extras["skips"].get(pk, []),
         "metadata": metadata or {},
     }
@@ -267,6 +269,23 @@ for decision in head.decide(X):
 only the coarse label is given.
 """
 
+FINAL_README = """
+## Final model: a fine-tuned encoder
+
+This version was trained on embeddings of its own fine-tuned encoder, in the folder `encoder/`
+(a sentence-transformers model folder). Use it instead of the stock model:
+
+```python
+from sentence_transformers import SentenceTransformer
+from learner.training import TrainedClassifier
+
+encoder = SentenceTransformer("encoder", local_files_only=True)   # the unzipped bundle's folder
+head = TrainedClassifier.from_bytes(open("head.bin", "rb").read())
+X = encoder.encode(["my card was charged twice"], normalize_embeddings=True)
+print(head.decide(X))
+```
+"""
+
 
 def model_artifact_bytes(version) -> bytes | None:
     if version.artifact:
@@ -295,6 +314,13 @@ def model_bundle(project: Project, version) -> bytes:
         bundle.writestr("head.bin", head)
         bundle.writestr("model.json", json.dumps(meta, indent=2, default=str))
         bundle.writestr("metrics.json", json.dumps(version.metrics, indent=2, default=str))
-        bundle.writestr("README.md", MODEL_README.format(slug=project.slug, number=version.number,
-                                                         encoder=settings.LONGTAIL_MODEL_ID))
+        encoder_dir = Path((version.config or {}).get("encoder_dir") or "")
+        final = bool((version.config or {}).get("encoder_dir")) and encoder_dir.is_dir()
+        if final:  # a final model: its fine-tuned encoder travels with the head
+            for path in sorted(p for p in encoder_dir.rglob("*") if p.is_file()):
+                bundle.write(path, f"encoder/{path.relative_to(encoder_dir).as_posix()}")
+        readme = MODEL_README.format(slug=project.slug, number=version.number,
+                                     encoder="the fine-tuned encoder in `encoder/`" if final
+                                     else settings.LONGTAIL_MODEL_ID)
+        bundle.writestr("README.md", readme + (FINAL_README if final else ""))
     return buffer.getvalue()

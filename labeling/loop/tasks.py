@@ -9,22 +9,25 @@ version) instead of being raised, so a failed step never takes a web request dow
 
 The retrain pipeline, one TaskRun(kind="retrain") throughout:
   run_retrain → chord(embed_items × chunks) → train_model → chord(score_chunk × chunks)
-  → finish_scoring (activate version, route review) → plan_after_retrain (plan + open a wave
+  → finish_scoring (activate version, route review; train_label_issues beside) → plan_after_retrain (plan + open a wave
   when none is open; mark the run done).
 """
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import asdict
 
 from celery import chord, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from labeling.items.models import ImportBatch
 from labeling.items.services import import_path
-from labeling.modeling import embedding, embedding_store, review, scores, versions
+from labeling.modeling import embedding, embedding_store, final, label_issues, review, scores, versions
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
@@ -40,18 +43,33 @@ TASK_OPTIONS = {
     "retry_backoff_max": 60,
     "retry_jitter": True,
     "max_retries": 5,
+    # Bounded in time (config.settings): past the soft limit the task records the failure on its
+    # run; the hard limit kills it; the broker's visibility timeout outlasts both.
+    "soft_time_limit": settings.LONGTAIL_TASK_SOFT_TIME_LIMIT,
+    "time_limit": settings.LONGTAIL_TASK_TIME_LIMIT,
 }
-EMBED_CHUNK = 256
 SCORE_CHUNK = 20_000
+
+
+def embed_chunks(item_ids: list[int]) -> list[list[int]]:
+    size = int(settings.LONGTAIL_EMBED_CHUNK)
+    return [item_ids[i : i + size] for i in range(0, len(item_ids), size)]
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return f"it ran past the soft time limit of {settings.LONGTAIL_TASK_SOFT_TIME_LIMIT} s (LONGTAIL_TASK_SOFT_TIME_LIMIT)"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _run(run_id: int | None) -> TaskRun | None:
     return TaskRun.objects.select_related("project").filter(pk=run_id).first() if run_id else None
 
 
-def _alive(run: TaskRun | None) -> bool:
-    """False when the run was failed (by an earlier step or as stale): later steps stop."""
-    return run is not None and run.state in (TaskRun.PENDING, TaskRun.RUNNING)
+def _alive(run: TaskRun | None, kind: str = runs.RETRAIN) -> bool:
+    """False when the run was failed (by an earlier step or as stale; later steps stop), or is
+    not of the kind the task serves (a stray message never drives another kind of run)."""
+    return run is not None and run.kind == kind and run.state in (TaskRun.PENDING, TaskRun.RUNNING)
 
 
 @shared_task(**TASK_OPTIONS)
@@ -62,7 +80,7 @@ def run_retrain(run_id: int) -> None:
     project = run.project
     runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, message="Embedding new items.", stage="embed")
     todo = embedding.unembedded_item_ids(project)
-    chunks = [todo[i : i + EMBED_CHUNK] for i in range(0, len(todo), EMBED_CHUNK)]
+    chunks = embed_chunks(todo)
     runs.update_run(run_id, to_embed=len(todo))
     if not chunks:
         train_model.apply_async(args=[run_id])
@@ -74,17 +92,43 @@ def run_retrain(run_id: int) -> None:
 @shared_task(**TASK_OPTIONS)
 def embed_items(item_ids: list[int], run_id: int | None = None, progress_share: float = 0.0) -> int:
     try:
-        encoded = embedding.embed_items(item_ids)
+        with runs.heartbeat(run_id):
+            encoded = embedding.embed_items(item_ids)
     except TRANSIENT:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded on the run; the chord body sees it and stops
         log.exception("embedding failed")
         if run_id:
-            runs.fail_run(run_id, f"Embedding failed: {type(exc).__name__}: {exc}")
+            runs.fail_run(run_id, f"Embedding failed: {_why(exc)}")
         return 0
     if run_id:
         runs.add_progress(run_id, progress_share)
     return encoded
+
+
+@shared_task(**TASK_OPTIONS)
+def start_embedding(run_id: int) -> None:
+    """After an import: embed the project's new items in chunks of LONGTAIL_EMBED_CHUNK on the
+    embed queue (every worker serving it takes chunks), then finish_embedding closes the run."""
+    run = _run(run_id)
+    if not _alive(run, runs.EMBED):
+        return
+    todo = embedding.unembedded_item_ids(run.project)
+    chunks = embed_chunks(todo)
+    runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, to_embed=len(todo), chunks=len(chunks),
+                    message=f"Embedding {len(todo)} items in {len(chunks)} chunk(s).")
+    if not chunks:
+        finish_embedding.apply_async(args=[run_id])
+        return
+    chord(embed_items.si(chunk, run_id, 1.0 / len(chunks)) for chunk in chunks)(finish_embedding.si(run_id))
+
+
+@shared_task(**TASK_OPTIONS)
+def finish_embedding(run_id: int) -> None:
+    run = _run(run_id)
+    if not _alive(run, runs.EMBED):
+        return
+    pipeline.finish_embedding(run)
 
 
 @shared_task(**TASK_OPTIONS)
@@ -93,15 +137,16 @@ def embed_project(project_id: int, run_id: int | None = None) -> int:
     if run_id:
         runs.update_run(run_id, state=TaskRun.RUNNING, message="Embedding items.")
     try:
-        done = embedding.embed_project(
-            project, on_progress=(lambda share: runs.update_run(run_id, progress=share)) if run_id else None
-        )
+        with runs.heartbeat(run_id):
+            done = embedding.embed_project(
+                project, on_progress=(lambda share: runs.update_run(run_id, progress=share)) if run_id else None
+            )
     except TRANSIENT:
         raise
     except Exception as exc:  # noqa: BLE001
         log.exception("embedding failed")
         if run_id:
-            runs.fail_run(run_id, f"Embedding failed: {type(exc).__name__}: {exc}")
+            runs.fail_run(run_id, f"Embedding failed: {_why(exc)}")
         return 0
     if run_id:
         runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, message=f"Embedded {done} texts.",
@@ -116,7 +161,8 @@ def train_model(run_id: int) -> None:
         return
     runs.update_run(run_id, progress=runs.stage_progress("train", 0.0), message="Training.", stage="train")
     try:
-        version = versions.train_version(run.project, run_id=run_id)
+        with runs.heartbeat(run_id):
+            version = versions.train_version(run.project, run_id=run_id)
     except TRANSIENT:
         raise
     except versions.NotEnoughLabels as exc:
@@ -125,7 +171,7 @@ def train_model(run_id: int) -> None:
         return
     except Exception as exc:  # noqa: BLE001 - the version is FAILED; the previous one stays active
         log.exception("training failed")
-        runs.update_run(run_id, training="failed", error=f"Training failed: {type(exc).__name__}: {exc}")
+        runs.update_run(run_id, training="failed", error=f"Training failed: {_why(exc)}")
         plan_after_retrain.apply_async(args=[run_id])
         return
     runs.update_run(run_id, progress=runs.stage_progress("score", 0.0), message="Scoring the pool.",
@@ -144,13 +190,14 @@ def train_model(run_id: int) -> None:
 def score_chunk(version_id: int, id_min: int, id_max: int, run_id: int | None = None, progress_share: float = 0.0):
     version = ModelVersion.objects.select_related("project").get(pk=version_id)
     try:
-        n = scores.score_range(version, id_min, id_max)
+        with runs.heartbeat(run_id):
+            n = scores.score_range(version, id_min, id_max)
     except TRANSIENT:
         raise
     except Exception as exc:  # noqa: BLE001
         log.exception("scoring failed")
         if run_id:
-            runs.update_run(run_id, scoring="failed", error=f"Scoring failed: {type(exc).__name__}: {exc}")
+            runs.update_run(run_id, scoring="failed", error=f"Scoring failed: {_why(exc)}")
         return 0
     if run_id:
         runs.add_progress(run_id, progress_share)
@@ -177,11 +224,29 @@ def finish_scoring(version_id: int, run_id: int | None = None) -> None:
         )
     else:
         versions.activate_version(version)
-        routed = review.route_low_confidence(version)
+        with runs.heartbeat(run_id):
+            routed = review.route_low_confidence(version)
         if run_id:
             runs.update_run(run_id, review_routed=routed)
+        train_label_issues.apply_async(args=[version.id])
     if run_id:
         plan_after_retrain.apply_async(args=[run_id])
+
+
+@shared_task(**TASK_OPTIONS)
+def train_label_issues(version_id: int) -> dict | None:
+    """Out-of-fold models of the new version's options look for mislabeled items (train queue:
+    it fits one model per fold). Runs beside the planning; a failure is logged, nothing else."""
+    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    if version.state != ModelVersion.ACTIVE:
+        return None  # replaced already: the newer version's scan counts
+    try:
+        return asdict(label_issues.scan_label_issues(version))
+    except TRANSIENT:
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("the label-issue scan of %s v%s failed", version.project.slug, version.number)
+        return None
 
 
 @shared_task(**TASK_OPTIONS)
@@ -190,10 +255,57 @@ def plan_after_retrain(run_id: int) -> None:
     if not _alive(run):
         return
     runs.update_run(run_id, progress=runs.stage_progress("plan", 0.0), message="Planning.", stage="plan")
-    pipeline.finish_retrain(run)
+    with runs.heartbeat(run_id):
+        pipeline.finish_retrain(run)
 
 
-@shared_task
+@shared_task(**TASK_OPTIONS)
+def train_final(run_id: int) -> None:
+    """The final model (labeling.modeling.final): fine-tune, train, and serve it only when it beats
+    the frozen model out of fold. On the ``train`` queue (the GPU worker where one runs)."""
+    run = _run(run_id)
+    if not _alive(run, runs.FINAL_MODEL):
+        return
+    runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, message="Fine-tuning the encoder.", stage="train")
+    try:
+        with runs.heartbeat(run_id):
+            version, routed = _final_model(run, run_id)
+            if version is None:
+                return
+    except TRANSIENT:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded; the frozen model stays active
+        log.exception("final model failed")
+        runs.fail_run(run_id, f"Final model failed: {_why(exc)}")
+        return
+    runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=True,
+                    review_routed=routed, message=f"Final model v{version.number} active: it beat the frozen "
+                                                  "model out of fold.")
+
+
+def _final_model(run: TaskRun, run_id: int):
+    """train_final's steps (under its heartbeat): (version, routed), or (None, None) when the
+    fine-tuned model did not beat the frozen one (recorded on the run)."""
+    version = final.train_final_version(run.project, run_id=run_id, on_progress=lambda share, message: (
+        runs.update_run(run_id, progress=0.8 * share, message=f"Final model: {message}.")))
+    runs.update_run(run_id, model_version=version.number, model_version_id=version.id)
+    if not final.beats_frozen(version):
+        oof = (version.metrics.get("final_model") or {}).get("oof_macro_f1") or {}
+        runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=False,
+                        message=f"Final model v{version.number} trained but not served: out-of-fold macro-F1 "
+                                f"{oof.get('fine_tuned')} vs {oof.get('frozen')} for the frozen model.")
+        return None, None
+    runs.update_run(run_id, progress=0.8, message="Embedding the pool with the fine-tuned encoder.",
+                    stage="embed")
+    final.embed_pool_for(version, on_progress=lambda share: runs.update_run(run_id, progress=0.8 + 0.1 * share))
+    runs.update_run(run_id, progress=0.9, message="Scoring the pool.", stage="score")
+    scores.score_version(version, chunk_size=SCORE_CHUNK)
+    versions.activate_version(version)
+    routed = review.route_low_confidence(version)
+    return version, routed
+
+
+@shared_task(soft_time_limit=settings.LONGTAIL_TASK_SOFT_TIME_LIMIT, time_limit=settings.LONGTAIL_TASK_TIME_LIMIT)
 def import_file(batch_id: int, path: str, skip_invalid: bool = False, rejects_path: str | None = None) -> dict:
     """Run an uploaded file's import; the upload is deleted afterwards (the rejects file stays)."""
     batch = ImportBatch.objects.select_related("project").get(id=batch_id)

@@ -16,6 +16,7 @@ from labeling.annotations import selectors as annotation_selectors
 from labeling.annotations.models import Annotation
 from labeling.annotations.resolve import Answer, resolve
 from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.modeling.selectors import model_choices
 from labeling.modeling.versions import active_model
 from labeling.projects.estimates import MIN_N, version_estimates
 
@@ -53,7 +54,8 @@ def dashboard_data(project) -> dict:
             "temperature": model.temperature, "calibration": (model.metrics or {}).get("calibration"),
             "review_share": (model.metrics or {}).get("review_share"),
             "not_estimable": (model.metrics or {}).get("not_estimable", []),
-            "notes": (model.metrics or {}).get("notes", [])},
+            "notes": (model.metrics or {}).get("notes", []),
+            "choices": (model_choices(model) or {}).get("summary")},
         "per_class": per_class_table(report),
         "estimates": None if model is None else {"model": model.number, **estimates.get(model.number, {}),
                                                  "source": ESTIMATES_SOURCE},

@@ -149,6 +149,9 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         "dev": int(len(test)) if evaluated_on == "dev" else 0,
         "classes": int(len(present)), "full_pool_macro_f1": full_pool_macro_f1,
         "waves": waves,
+        # Dataset line numbers (0-based) of the labeled rows at the end, for steps after the budget
+        # (e.g. bench/final_model_bench.py fine-tunes on exactly these).
+        "labeled_rows": [int(r) for r in pool_rows[labeled]],
         "config": {"budget": sim.budget, "wave_size": sim.wave_size, "rare_threshold": sim.rare_threshold,
                    "random_share": sim.random_share if sim.strategy == "default" else None,
                    "strategy_mix": sim.strategy_mix if sim.strategy == "default" else None,

@@ -1,38 +1,18 @@
-/* The dashboard's charts: labeled items per wave, the learning curve, precision–recall curves
-   and the reliability diagram. Chart.js is the vendored UMD build, loaded by a classic script
-   tag before the modules run, so it is read from window rather than imported. */
-import { fmt, rareNames, showEmpty } from "./panels.js";
+/* The dashboard's charts: the learning curve and the reliability diagram, and what every chart
+   shares (labeled items per wave: waves.js; precision–recall curves: pr.js). Chart.js is the
+   vendored UMD build, loaded by a classic script tag before the modules run, so it is read from
+   window rather than imported. */
+import { fmt, showEmpty } from "./panels.js";
 
-const RARE = "#c2410c";
-const PALETTE = ["#2f5bd3", "#15803d", "#7c3aed", "#0891b2", "#be185d", "#65a30d", "#ca8a04", "#475569",
+export const RARE = "#c2410c";
+export const PALETTE = ["#2f5bd3", "#15803d", "#7c3aed", "#0891b2", "#be185d", "#65a30d", "#ca8a04", "#475569",
                  "#dc2626", "#0d9488", "#9333ea", "#2563eb"];
 const charts = {};
 
 // Redrawing a canvas needs the old chart destroyed first, or Chart.js refuses the canvas.
-function draw(id, config) {
+export function draw(id, config) {
   if (charts[id]) charts[id].destroy();
   charts[id] = new window.Chart(document.getElementById(id), config);
-}
-
-export function labeledPerWave(data) {
-  const canvas = document.getElementById("chart-waves");
-  const rare = rareNames(data);
-  const waves = data.labeled_per_wave.waves;
-  showEmpty(canvas, !waves.length);
-  if (!waves.length) return;
-  const names = Object.keys(data.labeled_per_wave.series);
-  draw("chart-waves", {
-    type: "bar",
-    data: {labels: waves, datasets: names.map((name, i) => ({
-      // Every label keeps its own colour; rare ones get a ★ and a thick orange outline.
-      label: (rare.has(name) ? "★ " : "") + name + (rare.has(name) ? " (rare)" : ""),
-      data: data.labeled_per_wave.series[name], backgroundColor: PALETTE[i % PALETTE.length],
-      borderColor: rare.has(name) ? RARE : "#fff", borderWidth: rare.has(name) ? 3 : 1,
-    }))},
-    options: {animation: false, responsive: true,
-              scales: {x: {stacked: true}, y: {stacked: true, title: {display: true, text: "items labeled"}}},
-              plugins: {legend: {labels: {boxWidth: 10}}}},
-  });
 }
 
 export function learningCurve(data) {
@@ -68,42 +48,6 @@ export function learningCurve(data) {
       ctx.restore();
     }}],
   });
-}
-
-export function prCurves(data) {
-  const canvas = document.getElementById("chart-pr");
-  const select = document.getElementById("pr-labels");
-  const curves = data.pr_curves.curves || {};
-  const names = Object.keys(curves);
-  document.getElementById("pr-source").textContent = data.pr_curves.source ? "Source: " + data.pr_curves.source : "";
-  showEmpty(canvas, !names.length);
-  select.hidden = !names.length;
-  if (!names.length) return;
-  select.textContent = "";
-  const rare = rareNames(data);
-  // The first three labels and the first rare ones start selected; more clutter the chart.
-  names.forEach((name, i) => {
-    const opt = document.createElement("option");
-    opt.value = name; opt.textContent = name + (rare.has(name) ? " (rare)" : "");
-    opt.selected = i < 3 || rare.has(name) && i < 8;
-    select.appendChild(opt);
-  });
-  const redraw = () => {
-    const chosen = Array.from(select.selectedOptions).map((o) => o.value);
-    draw("chart-pr", {
-      type: "scatter",
-      data: {datasets: chosen.map((name, i) => {
-        const c = curves[name];
-        return {label: name + " (AP " + fmt(c.average_precision, 2) + ")", showLine: true, pointRadius: 0, clip: false,
-                borderColor: rare.has(name) ? RARE : PALETTE[i % PALETTE.length],
-                data: c.recall.map((r, k) => ({x: r, y: c.precision[k]}))};
-      })},
-      options: {animation: false, scales: {x: {min: 0, max: 1, title: {display: true, text: "recall"}},
-                                           y: {min: 0, max: 1, title: {display: true, text: "precision"}}}},
-    });
-  };
-  select.onchange = redraw;
-  redraw();
 }
 
 export function reliability(data) {

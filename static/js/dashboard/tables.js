@@ -1,7 +1,7 @@
-/* The dashboard's tables: per-class metrics, the confusion heat map, thresholds, annotator
-   throughput and agreement. Columns of server-built rows (thresholds, throughput, agreement)
-   follow the keys the server sends, so a new metric shows up without a change here. All server
-   text goes in through textContent. */
+/* The dashboard's tables: per-class metrics, thresholds, annotator throughput and agreement
+   (the confusion heat map: confusion.js; sorting: sortable.js). Columns of server-built rows
+   (thresholds, throughput, agreement) follow the keys the server sends, so a new metric shows
+   up without a change here. All server text goes in through textContent. */
 import { cell, fmt, rareNames, showEmpty } from "./panels.js";
 
 // Rows are arrays of cells; a cell is a string or {text, cls}. headers === null keeps the
@@ -32,7 +32,8 @@ export function perClass(data) {
   const rare = rareNames(data);
   showEmpty(table, !data.per_class.length);
   document.getElementById("model-caption").textContent =
-    data.model ? "model v" + data.model.number + " (" + data.model.state + ")" : "";
+    data.model ? "model v" + data.model.number + " (" + data.model.state + ")" +
+      (data.model.choices ? ": " + data.model.choices : "") : "";
   // Design-based estimates on the pool (known-π picks of later waves), beside the validation figures.
   const est = {};
   ((data.estimates && data.estimates.labels) || []).forEach((e) => { est[e.label] = e; });
@@ -46,35 +47,6 @@ export function perClass(data) {
       withCi(e.recall, e.recall_ci), e.n === undefined ? "—" : String(e.n),
     ];
   }));
-}
-
-export function confusion(data) {
-  const table = document.getElementById("confusion");
-  const c = data.confusion;
-  showEmpty(table, !c);
-  if (!c) return;
-  table.textContent = "";
-  let max = 0;
-  c.matrix.forEach((row) => { row.forEach((v) => { max = Math.max(max, v); }); });
-  const head = table.createTHead().insertRow();
-  const corner = document.createElement("th"); corner.textContent = "true ↓ / predicted →"; head.appendChild(corner);
-  c.classes.forEach((name) => {
-    const th = document.createElement("th"); th.textContent = name; th.className = "rot"; head.appendChild(th);
-  });
-  const body = table.createTBody();
-  // Green diagonal (right), red elsewhere (confused); the shade scales with the largest cell.
-  c.matrix.forEach((row, i) => {
-    const tr = body.insertRow();
-    const th = document.createElement("th"); th.textContent = c.classes[i]; tr.appendChild(th);
-    row.forEach((v, j) => {
-      const td = tr.insertCell();
-      td.textContent = v;
-      const alpha = max ? v / max : 0;
-      td.style.background = (i === j ? "rgba(21,128,61," : "rgba(185,28,28,") + (0.08 + 0.85 * alpha).toFixed(2) + ")";
-      if (alpha > 0.55) td.style.color = "#fff";
-      td.title = c.classes[i] + " → " + c.classes[j] + ": " + v;
-    });
-  });
 }
 
 export function thresholds(data) {

@@ -1,0 +1,105 @@
+"""REST API of the review queue beyond one-by-one adjudication (``api.ReviewQueueView``): the
+queue grouped by the model's label, and bulk accept / relabel / dismiss. Leads and admins only."""
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from labeling.projects.schema import ErrorSerializer
+
+from . import review_selectors, review_services
+from .api import ProjectAPIView, error_response
+from .models import ReviewTask
+from .serializers import ReviewAnswerSerializer
+from .services import AnnotationError
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=review_services.ACTIONS,
+        help_text="accept: store the model's label (the prediction; a label issue's suggested label). "
+                  "relabel: store `label`. dismiss: close without storing a label.")
+    tasks = serializers.ListField(child=serializers.IntegerField(), min_length=1,
+                                  max_length=review_services.MAX_TASKS, help_text="Review task ids.")
+    label = serializers.IntegerField(required=False, allow_null=True, help_text="Label id (relabel only).")
+
+
+class SkippedSerializer(serializers.Serializer):
+    task = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class BulkResultSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    done = serializers.ListField(child=serializers.IntegerField(), help_text="Tasks resolved by this request.")
+    skipped = SkippedSerializer(many=True, help_text="Tasks left as they were, each with why.")
+    labeled_items = serializers.ListField(child=serializers.IntegerField(),
+                                          help_text="Items that got an adjudicated label.")
+
+
+class GroupTaskSerializer(serializers.ModelSerializer):
+    text = serializers.CharField(source="item.text")
+    source = serializers.CharField(source="item.source.name", default=None)
+    answers = ReviewAnswerSerializer(many=True, read_only=True)
+    model_label = serializers.CharField(allow_null=True, help_text="The label `accept` would store.")
+
+    class Meta:
+        model = ReviewTask
+        fields = ["id", "item", "text", "source", "reason", "detail", "model_version", "model_label",
+                  "created_at", "answers"]
+
+
+class GroupSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    label_id = serializers.IntegerField(allow_null=True)
+    tasks = GroupTaskSerializer(many=True)
+
+
+class GroupsSerializer(serializers.Serializer):
+    open = serializers.IntegerField(help_text="Open tasks (of the reason asked for).")
+    shown = serializers.IntegerField()
+    groups = GroupSerializer(many=True)
+
+
+def _limit(value) -> int:
+    return max(1, min(int(value), 1000))
+
+
+class ReviewGroupsView(ProjectAPIView):
+    lead_only = True
+
+    @extend_schema(
+        parameters=[OpenApiParameter("reason", str, enum=[r for r, _ in ReviewTask.REASONS]),
+                    OpenApiParameter("limit", int, description="At most this many tasks (default 500).")],
+        responses={200: GroupsSerializer,
+                   400: OpenApiResponse(ErrorSerializer, description="limit or reason is not valid.")},
+        summary="Open review tasks grouped by the model's label",
+    )
+    def get(self, request, slug):
+        try:
+            limit = _limit(request.query_params.get("limit", 500))
+        except ValueError:
+            return Response({"detail": "limit must be a whole number.", "field": "limit"}, status=400)
+        reason = request.query_params.get("reason") or None
+        if reason and reason not in dict(ReviewTask.REASONS):
+            return Response({"detail": "reason must be one of: " + ", ".join(dict(ReviewTask.REASONS)) + ".",
+                             "field": "reason"}, status=400)
+        data = review_selectors.review_groups(self.project, reason=reason, limit=limit)
+        return Response(GroupsSerializer({"open": data["open"], "shown": data["shown"],
+                                          "groups": data["groups"]}).data)
+
+
+class ReviewBulkView(ProjectAPIView):
+    lead_only = True
+
+    @extend_schema(request=BulkRequestSerializer, responses=BulkResultSerializer,
+                   summary="Accept, relabel or dismiss many review tasks")
+    def post(self, request, slug):
+        body = BulkRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            result = review_services.bulk_review(self.project, request.user, action=data["action"],
+                                                 task_ids=data["tasks"], label_id=data.get("label"))
+        except AnnotationError as exc:
+            return error_response(exc)
+        return Response(BulkResultSerializer(result).data)

@@ -1,0 +1,76 @@
+"""The review queue page (leads and admins): open tasks grouped by the model's label, worked from
+the keyboard (static/js/review/main.js over the bulk API); the forms post here and work without
+JavaScript too."""
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.views.decorators.http import require_http_methods
+
+from labeling.projects.permissions import project_for
+
+from . import review_selectors, review_services, selectors, services
+from .models import ReviewTask
+
+LEAD_NAV = "projects/_lead_nav.html"
+PAGE_LIMIT = 200
+FILTERS = [("", "all"), (ReviewTask.DISAGREEMENT, "disagreements"), (ReviewTask.LOW_CONFIDENCE, "low confidence"),
+           (ReviewTask.LABEL_ISSUE, "label issues"), (ReviewTask.LEAD_REQUEST, "sent by a lead")]
+RESERVED_KEYS = {"j", "k", "a", "d", "x", "r", "?"}
+
+
+@require_http_methods(["GET", "POST"])
+def review_page(request, slug):
+    project = project_for(request.user, slug, manage=True)
+    if request.method == "POST":
+        _post(request, project)
+        return redirect(request.get_full_path())
+    reason = request.GET.get("reason")
+    reason = reason if reason in dict(ReviewTask.REASONS) else None
+    data = review_selectors.review_groups(project, reason=reason, limit=PAGE_LIMIT)
+    label_choices = [{"id": label["id"], "name": label["full_name"]} for label in data["labels"]]
+    hotkeys = [{"id": label["id"], "name": label["full_name"], "key": label["hotkey"].lower()}
+               for label in data["labels"] if label["hotkey"] and label["hotkey"].lower() not in RESERVED_KEYS]
+    config = {"bulkUrl": f"/api/projects/{project.slug}/review/bulk/", "hotkeys": hotkeys}
+    return render(request, "annotations/review.html", {
+        "project": project, "groups": data["groups"], "shown": data["shown"], "open": data["open"],
+        "label_choices": label_choices, "hotkeys": hotkeys, "reason": reason or "", "filters": FILTERS,
+        "counts": selectors.review_counts(project), "lead_nav": _optional_template(LEAD_NAV),
+        "agreement": selectors.agreement_summary(project), "config": config, "page_limit": PAGE_LIMIT,
+    })
+
+
+def _post(request, project) -> None:
+    action = request.POST.get("action")
+    if action:
+        try:
+            tasks = [int(t) for t in request.POST.getlist("task")]
+            label = request.POST.get("label")
+            result = review_services.bulk_review(project, request.user, action=action, task_ids=tasks,
+                                                 label_id=int(label) if label else None)
+        except ValueError:
+            messages.error(request, "task and label must be ids.")
+        except services.AnnotationError as exc:
+            messages.error(request, exc.message)
+        else:
+            done = len(result.done)
+            messages.success(request, f"{action.capitalize()}: {done} task{'s' if done != 1 else ''} done.")
+            for skip in result.skipped:
+                messages.warning(request, f"Task {skip['task']} left open: {skip['reason']}.")
+        return
+    try:
+        task = services.resolve_review(project, request.user, task_id=request.POST.get("task"),
+                                       label_id=request.POST.get("label"))
+    except services.AnnotationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Item {task.item_id} resolved as “{task.resolved_label.name}”.")
+
+
+def _optional_template(name: str) -> str | None:
+    """The lead pages' shared navigation, when that part of the app is installed."""
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return None
+    return name

@@ -1,0 +1,113 @@
+"""After a retrain: likely mislabeled items among the labeled ones go to the review queue as
+``ReviewTask(reason="label_issue")``.
+
+Every labeled item gets an out-of-fold probability from models of the version's own head and
+options that did not train on it (``learner.oof_proba``); cleanlab's confident learning
+(``learner.label_issues``) flags the items whose given label those models find improbable beyond
+the estimated noise. Each task's detail names the given label, the suggested label, the score
+(out-of-fold probability of the given label; lower is more suspicious) and the model version.
+
+At most ``review_share_max`` of the labeled items are open as label issues at a time, the most
+suspicious first. Open label issues of earlier versions whose item is no longer flagged (relabeled
+meanwhile, or the new models agree with the label) close with outcome ``expired``; those still
+flagged take the new figures.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from labeling.annotations.models import ReviewTask
+from learner.label_issues import find_label_issues
+from learner.oof_proba import out_of_fold_proba
+from learner.training import TrainConfig
+
+from . import selectors
+from .embedding import model_id
+from .embedding_store import vectors_for_items
+from .models import ModelVersion
+
+log = logging.getLogger(__name__)
+MIN_LABELED = 20  # fewer labeled items leave too little for out-of-fold models and a noise estimate
+FOLDS = 5
+
+
+@dataclass
+class LabelIssueScan:
+    labeled: int = 0
+    scored: int = 0  # labeled items that got an out-of-fold probability
+    flagged: int = 0
+    created: int = 0
+    rescored: int = 0
+    expired: int = 0
+    cap: int = 0
+    note: str = ""
+
+
+def _train_config(version: ModelVersion) -> TrainConfig:
+    stored = dict((version.config or {}).get("train") or {})
+    known = set(TrainConfig.__dataclass_fields__)
+    return TrainConfig.from_dict({k: v for k, v in stored.items() if k in known})
+
+
+def scan_label_issues(version: ModelVersion) -> LabelIssueScan:
+    """Find label issues with out-of-fold models of ``version``'s options and sync the queue."""
+    project = version.project
+    data = selectors.training_set(project)
+    scan = LabelIssueScan(labeled=len(data), cap=math.floor(project.review_share_max * len(data) + 1e-9))
+    flagged: dict[int, dict] = {}
+    if len(data) < MIN_LABELED or len(set(data.labels)) < 2:
+        scan.note = f"{len(data)} labeled items over {len(set(data.labels))} labels: too few to look for label issues"
+    else:
+        X = vectors_for_items(project.id, model_id(), data.item_ids)
+        rows, proba, classes = out_of_fold_proba(X, data.labels, groups=data.groups, config=_train_config(version),
+                                                 folds=FOLDS)
+        scan.scored = len(rows)
+        if len(rows):
+            index = {c: i for i, c in enumerate(classes)}
+            y_idx = np.asarray([index[data.labels[r]] for r in rows])
+            for issue in find_label_issues(y_idx, proba, classes, max_issues=scan.cap):
+                item_id = data.item_ids[int(rows[issue["index"]])]
+                flagged[item_id] = {
+                    "model_version": version.number, "given_label": issue["given_label"],
+                    "suggested_label": issue["suggested_label"], "score": round(issue["self_confidence"], 4),
+                    "suggested_score": round(issue["suggested_confidence"], 4), "why": issue["reason"],
+                }
+    scan.flagged = len(flagged)
+    _sync_tasks(project, version, flagged, scan)
+    log.info("label issues for %s v%s: %s", project.slug, version.number, asdict(scan))
+    return scan
+
+
+def _sync_tasks(project, version: ModelVersion, flagged: dict[int, dict], scan: LabelIssueScan) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        open_tasks = list(ReviewTask.objects.select_for_update().filter(
+            project=project, reason=ReviewTask.LABEL_ISSUE, resolved_at__isnull=True))
+        keep, close = [], []
+        for task in open_tasks:
+            if task.item_id in flagged:
+                task.detail = flagged[task.item_id]
+                task.model_version = version.number
+                keep.append(task)
+            elif task.model_version != version.number:
+                task.resolved_at, task.outcome = now, ReviewTask.EXPIRED
+                task.detail = {**(task.detail or {}),
+                               "closed": f"model v{version.number}'s out-of-fold models no longer flag the label"}
+                close.append(task)
+        ReviewTask.objects.bulk_update(keep, ["detail", "model_version"])
+        ReviewTask.objects.bulk_update(close, ["resolved_at", "outcome", "detail"])
+        scan.rescored, scan.expired = len(keep), len(close)
+        taken = {t.item_id for t in open_tasks}
+        room = scan.cap - (len(open_tasks) - len(close))
+        # ``flagged`` is ordered most suspicious first
+        new = [ReviewTask(project=project, item_id=item_id, reason=ReviewTask.LABEL_ISSUE,
+                          model_version=version.number, detail=detail)
+               for item_id, detail in flagged.items() if item_id not in taken][:max(room, 0)]
+        ReviewTask.objects.bulk_create(new, ignore_conflicts=True)
+        scan.created = len(new)

@@ -1,0 +1,125 @@
+/* This session's answers, newest first: the History panel. Each entry follows one item's live
+   answer; a change replaces the entry's answer (the server keeps the old one as superseded), a
+   clear removes the entry. Rows are drawn with textContent only. */
+import { byId, config, els, fullName, state } from "./state.js";
+
+const MAX_ROWS = 50;
+
+export function describeAnswer(a) {
+  if (!a) return "";
+  if (a.kind === "rejected") return `Not stored: ${a.reason}`;
+  if (a.kind === "skip") return `Skipped: ${a.reason}`;
+  if (a.kind === "none") return "None of these";
+  const l = byId.get(a.labelId);
+  return l ? fullName(l) : "Answered";
+}
+
+function keyOf(a) {
+  if (!a) return "";
+  if (a.kind === "skip") return ".";
+  if (a.kind === "none") return config.noneKey || "";
+  const l = byId.get(a.labelId);
+  return l && l.hotkey ? l.hotkey : "";
+}
+
+const snippetOf = (text) => {
+  const flat = String(text || "").replace(/\s+/g, " ").trim();
+  return flat.length > 140 ? flat.slice(0, 139) + "…" : flat;
+};
+
+// A history row from the server (the page's config or GET history) as an entry.
+export function entryFromRow(row, item) {
+  const other = row.is_other;
+  const answer = row.skipped ? { kind: "skip", labelId: null, reason: row.skip_reason }
+    : { kind: other ? "none" : "label", labelId: row.label, reason: "" };
+  return {
+    id: row.id, client_id: row.client_id, item: row.item, assignment: row.assignment,
+    text: item ? item.text : row.text, source: item ? item.source : row.source, snippet: row.snippet,
+    highlights: item ? item.highlights : [], metadata: item ? item.metadata : [],
+    answer, at: new Date(row.created_at), status: "saved", changed: Boolean(row.supersedes),
+  };
+}
+
+export function addEntry(item, clientId, answer) {
+  const entry = {
+    id: null, client_id: clientId, item: item.item, assignment: item.assignment, text: item.text,
+    source: item.source, snippet: snippetOf(item.text), highlights: item.highlights || [],
+    metadata: item.metadata || [], answer, at: new Date(), status: "saving", changed: false,
+  };
+  state.history = state.history.filter((e) => e.assignment !== item.assignment || e.item !== item.item);
+  state.history.unshift(entry);
+  return entry;
+}
+
+export function removeEntry(entry) {
+  state.history = state.history.filter((e) => e !== entry);
+}
+
+// The entries a reopen can walk through: stored or about to be (never one the server refused).
+export function reopenable() {
+  return state.history.filter((e) => e.status !== "rejected");
+}
+
+const timeOf = (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+// Rows are kept between renders: a new answer adds one row at the top, a save or a change only
+// refills the rows that differ, so the panel costs little at 10 answers a second.
+let drawn = [];
+
+export function renderHistory() {
+  const list = els.historyList;
+  const rows = state.history.slice(0, MAX_ROWS);
+  els.historyEmpty.hidden = rows.length > 0;
+  const same = rows.length === drawn.length && rows.every((e, i) => e === drawn[i]);
+  const onePrepended = !same && rows.length > 0 && rows.slice(1).every((e, i) => e === drawn[i]) &&
+    drawn.length - (rows.length - 1) <= 1;
+  if (onePrepended) {
+    list.insertBefore(buildRow(), list.firstChild);
+    while (list.children.length > rows.length) list.removeChild(list.lastChild);
+  } else if (!same) {
+    list.replaceChildren(...rows.map(() => buildRow()));
+  }
+  rows.forEach((entry, i) => fillRow(list.children[i].firstChild, entry));
+  drawn = rows;
+}
+
+function buildRow() {
+  const li = document.createElement("li");
+  const b = document.createElement("button");
+  b.type = "button";
+  b.tabIndex = -1; // the page's keys walk the history ([ ] and Backspace); a click never keeps focus
+  const top = document.createElement("span");
+  top.className = "history-answer";
+  const kbd = document.createElement("kbd");
+  const name = document.createElement("strong");
+  name.className = "history-label";
+  const when = document.createElement("span");
+  when.className = "muted history-time";
+  top.append(kbd, " ", name, when);
+  const text = document.createElement("span");
+  text.className = "history-snippet";
+  b.append(top, text);
+  li.appendChild(b);
+  return li;
+}
+
+function fillRow(b, entry) {
+  const reopened = entry === state.reopen;
+  const k = keyOf(entry.answer);
+  const label = entry.status === "rejected" ? `Not stored: ${entry.answer.reason || ""}` : describeAnswer(entry.answer);
+  const when = ` ${timeOf(entry.at)}${entry.changed ? " · changed" : ""}${entry.status === "saving" ? " · saving" : ""}`;
+  const sig = [entry.item, k, label, when, reopened, entry.status].join("\u0001");
+  if (b.dataset.sig === sig) return;
+  b.dataset.sig = sig;
+  b.className = "history-row" + (reopened ? " reopened" : "") + (entry.status === "rejected" ? " rejected" : "");
+  b.dataset.item = String(entry.item);
+  if (reopened) b.setAttribute("aria-current", "true");
+  else b.removeAttribute("aria-current");
+  const [top, text] = b.children;
+  const [kbd, name, time] = top.children;
+  kbd.textContent = k;
+  kbd.hidden = !k;
+  name.textContent = label;
+  time.textContent = when;
+  text.textContent = entry.snippet;
+}

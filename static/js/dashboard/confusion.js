@@ -1,0 +1,67 @@
+/* The confusion heat map. Up to TOP labels it shows every label; beyond, the TOP labels most
+   involved in confusions (off-diagonal counts as true or predicted label), and a choice of 50,
+   100 or all of them; the table scrolls inside its card either way, its header and first column stay put. */
+import { showEmpty } from "./panels.js";
+
+export const TOP = 25;
+
+function errorsPerLabel(matrix) {
+  const errors = matrix.map(() => 0);
+  matrix.forEach((row, i) => row.forEach((v, j) => {
+    if (i !== j) { errors[i] += v; errors[j] += v; }
+  }));
+  return errors;
+}
+
+const escape = (text) => String(text).replace(/[&<>"']/g, (ch) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
+                                                                      '"': "&quot;", "'": "&#39;"}[ch]));
+
+// One string for the whole table: a few hundred labels make tens of thousands of cells, which
+// the browser parses far faster than it takes them one DOM call at a time. Every name is escaped.
+function render(table, c, keep) {
+  let max = 0;
+  keep.forEach((i) => keep.forEach((j) => { max = Math.max(max, c.matrix[i][j]); }));
+  const names = c.classes.map(escape);
+  const head = "<thead><tr><th>true ↓ / predicted →</th>" + keep.map((j) => '<th class="rot">' + names[j] + "</th>").join("") +
+    "</tr></thead>";
+  // Green diagonal (right), red elsewhere (confused); the shade scales with the largest cell shown.
+  const rows = keep.map((i) => "<tr><th>" + names[i] + "</th>" + keep.map((j) => {
+    const v = c.matrix[i][j];
+    const alpha = max ? v / max : 0;
+    const bg = (i === j ? "rgba(21,128,61," : "rgba(185,28,28,") + (0.08 + 0.85 * alpha).toFixed(2) + ")";
+    return '<td style="background:' + bg + (alpha > 0.55 ? ";color:#fff" : "") + '" title="' + names[i] + " → " +
+      names[j] + ": " + v + '">' + v + "</td>";
+  }).join("") + "</tr>").join("");
+  table.innerHTML = head + "<tbody>" + rows + "</tbody>";
+}
+
+export function confusion(data) {
+  const table = document.getElementById("confusion");
+  const note = document.getElementById("confusion-note");
+  const pick = document.getElementById("confusion-top");
+  const c = data.confusion;
+  showEmpty(table, !c);
+  note.textContent = "";
+  pick.hidden = true;
+  if (!c) return;
+  const all = c.classes.map((_, i) => i);
+  if (all.length <= TOP) { render(table, c, all); return; }
+  const errors = errorsPerLabel(c.matrix);
+  const byErrors = all.slice().sort((a, b) => errors[b] - errors[a] || a - b);
+  pick.textContent = "";
+  [TOP, 50, 100].filter((n) => n < all.length).concat([all.length]).forEach((n) => {
+    const opt = document.createElement("option");
+    opt.value = String(n);
+    opt.textContent = n === all.length ? "all " + n + " labels" : "the " + n + " most confused labels";
+    pick.appendChild(opt);
+  });
+  const update = () => {
+    const n = Number(pick.value);
+    render(table, c, byErrors.slice(0, n).sort((a, b) => a - b));
+    note.textContent = n === all.length ? "All " + all.length + " labels."
+      : "The " + n + " of " + all.length + " labels most involved in confusions.";
+  };
+  pick.hidden = false;
+  pick.onchange = update;
+  update();
+}

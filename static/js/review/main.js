@@ -1,0 +1,138 @@
+/* The review queue from the keyboard: j / k move between tasks (across label groups), x selects
+   the current task for a bulk action (X its whole group, Esc clears), a accepts the model's label,
+   d dismisses, a label's hotkey relabels, r opens the label list. With tasks selected a key acts
+   on all of them, else on the current one. Decisions go to the bulk API; resolved tasks leave
+   the page without a reload. The forms on each card post to the page and work without this. */
+import { detailOf, post } from "../annotate/http.js";
+
+const config = JSON.parse(document.getElementById("review-config").textContent);
+const app = document.getElementById("review-app");
+const statusEl = document.getElementById("review-status");
+const selectionEl = document.getElementById("selection-status");
+const emptyEl = document.getElementById("review-empty");
+const hotkeys = new Map(config.hotkeys.map((h) => [h.key, h]));
+let current = null;
+let busy = false;
+
+const tasks = () => Array.from(app.querySelectorAll(".review-task:not(.done)"));
+const selected = () => tasks().filter((t) => t.classList.contains("selected"));
+
+function setCurrent(card, scroll = true) {
+  if (current) current.classList.remove("current");
+  current = card || null;
+  if (!current) return;
+  current.classList.add("current");
+  current.focus({preventScroll: true});
+  if (scroll) current.scrollIntoView({block: "nearest"});
+}
+
+function move(step) {
+  const list = tasks();
+  if (!list.length) return;
+  const at = list.indexOf(current);
+  setCurrent(list[at < 0 ? 0 : Math.max(0, Math.min(list.length - 1, at + step))]);
+}
+
+function setSelected(card, on) {
+  card.classList.toggle("selected", on);
+  card.querySelector(".select-task").checked = on;
+}
+
+function showSelection() {
+  const n = selected().length;
+  selectionEl.textContent = n ? n + " selected" : "Nothing selected";
+}
+
+function refreshGroups() {
+  app.querySelectorAll(".review-group").forEach((group) => {
+    const left = group.querySelectorAll(".review-task:not(.done)").length;
+    group.querySelector(".group-count").textContent = String(left);
+    group.hidden = left === 0;
+  });
+  emptyEl.hidden = tasks().length > 0;
+}
+
+function targets() {
+  const chosen = selected();
+  return chosen.length ? chosen : current ? [current] : [];
+}
+
+async function act(action, label) {
+  const cards = targets();
+  if (busy || !cards.length) return;
+  busy = true;
+  const body = {action, tasks: cards.map((c) => Number(c.dataset.task))};
+  if (label) body.label = label.id;
+  statusEl.textContent = "Saving…";
+  try {
+    const response = await post(config.bulkUrl, body);
+    if (!response.ok) { statusEl.textContent = "Not saved: " + await detailOf(response); return; }
+    const result = await response.json();
+    const done = new Set(result.done.map(String));
+    const labeled = new Set(result.labeled_items.map(String));
+    const list = tasks();
+    const after = list.slice(list.indexOf(current) + 1);
+    list.forEach((card) => {
+      // A label stored for an item resolves every open task of that item.
+      if (done.has(card.dataset.task) || labeled.has(card.dataset.item)) {
+        card.classList.add("done");
+        card.hidden = true;
+        setSelected(card, false);
+      }
+    });
+    const verb = {accept: "Accepted", dismiss: "Dismissed", relabel: "Relabeled as " + (label ? label.name : "")}[action];
+    statusEl.textContent = verb + ": " + result.done.length + " task" + (result.done.length === 1 ? "" : "s") +
+      (result.skipped.length ? "; left open: " + result.skipped.map((s) => "task " + s.task + " (" + s.reason + ")").join(", ") : ".");
+    refreshGroups();
+    showSelection();
+    if (!current || current.classList.contains("done")) {
+      setCurrent(after.find((c) => !c.classList.contains("done")) || tasks()[tasks().length - 1]);
+    }
+  } catch (err) {
+    statusEl.textContent = "Not saved: " + err.message;
+  } finally {
+    busy = false;
+  }
+}
+
+function onKeydown(e) {
+  if (e.altKey || e.metaKey || e.ctrlKey) return;
+  const t = e.target;
+  if (t && (t.tagName === "INPUT" && t.type !== "checkbox" || t.tagName === "TEXTAREA" || t.tagName === "SELECT")) {
+    if (e.key === "Escape") { t.blur(); if (current) current.focus({preventScroll: true}); }
+    return;
+  }
+  if (t && t.tagName === "BUTTON" && (e.key === "Enter" || e.key === " ")) return;
+  const k = e.key;
+  if (k === "j" || k === "ArrowDown") { e.preventDefault(); move(1); return; }
+  if (k === "k" || k === "ArrowUp") { e.preventDefault(); move(-1); return; }
+  if (!current) { if (k.length === 1) move(0); if (!current) return; }
+  if (k === "x") { e.preventDefault(); setSelected(current, !current.classList.contains("selected")); showSelection(); return; }
+  if (k === "X") {
+    e.preventDefault();
+    const group = Array.from(current.closest(".review-group").querySelectorAll(".review-task:not(.done)"));
+    const on = !group.every((c) => c.classList.contains("selected"));
+    group.forEach((c) => setSelected(c, on));
+    showSelection();
+    return;
+  }
+  if (k === "Escape") { e.preventDefault(); selected().forEach((c) => setSelected(c, false)); showSelection(); return; }
+  if (k === "a") { e.preventDefault(); act("accept"); return; }
+  if (k === "d") { e.preventDefault(); act("dismiss"); return; }
+  if (k === "r") { e.preventDefault(); current.querySelector(".relabel-select").focus(); return; }
+  const label = hotkeys.get(k.toLowerCase());
+  if (label) { e.preventDefault(); act("relabel", label); }
+}
+
+app.addEventListener("click", (e) => {
+  const card = e.target.closest(".review-task");
+  if (!card) return;
+  if (e.target.classList.contains("select-task")) {
+    card.classList.toggle("selected", e.target.checked);
+    showSelection();
+  }
+  if (card !== current) setCurrent(card, false);
+});
+document.addEventListener("keydown", onKeydown);
+setCurrent(tasks()[0], false);
+refreshGroups();
