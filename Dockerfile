@@ -16,4 +16,6 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-build-only-not-a-secret python manage.py co
 RUN useradd --create-home longtail && mkdir -p /app/var && chown -R longtail /app/var
 USER longtail
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
+# config/gunicorn.conf.py: bind, workers and timeout from the environment; each worker loads the
+# encoder once before it takes requests (docs/operations.md).
+CMD ["gunicorn", "config.wsgi:application", "-c", "config/gunicorn.conf.py"]

@@ -177,8 +177,8 @@ def build(n: int, seed: int) -> dict:
                                        state=Wave.OPEN if number == 10 else Wave.CLOSED)
             part = picked[(number - 1) * 2_000:number * 2_000]
             copy(cursor.cursor, WaveItem._meta.db_table,
-                 "wave_id, item_id, strategy, reason, inclusion_prob, likely_rare, overlap, batch_number, position",
-                 (f"{wave.id}\t{i}\t{strategies[k % 4]}\tbench pick\t{0.1 + 0.8 * (k % 7) / 7:.3f}\tf\t1\t{k // 20}\t{k % 20}\n"
+                 "wave_id, item_id, strategy, reason, inclusion_prob, design, likely_rare, overlap, batch_number, position",
+                 (f"{wave.id}\t{i}\t{strategies[k % 4]}\tbench pick\t{0.1 + 0.8 * (k % 7) / 7:.3f}\t{{}}\tf\t1\t{k // 20}\t{k % 20}\n"
                   for k, i in enumerate(part.tolist())))
         timings["waves_s"] = round(time.perf_counter() - t, 1)
 

@@ -3,6 +3,7 @@
 Embedded defaults (no variables set) give the demo: SQLite, Celery tasks run eagerly in-process,
 DEBUG on. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=0 and ALLOWED_HOSTS.
 """
+import json
 import os
 from pathlib import Path
 
@@ -154,6 +155,50 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 24 * 3600
+# Time bounds (docs/operations.md). Every task gets a soft limit (it records the failure on its run)
+# and a hard limit (the pool kills it) from these; Redis redelivers an unacknowledged message after
+# the visibility timeout, which must outlast the longest task or a running task is started twice.
+LONGTAIL_TASK_SOFT_TIME_LIMIT = int(os.environ.get("LONGTAIL_TASK_SOFT_TIME_LIMIT", "1800"))
+LONGTAIL_TASK_TIME_LIMIT = int(os.environ.get("LONGTAIL_TASK_TIME_LIMIT", str(LONGTAIL_TASK_SOFT_TIME_LIMIT + 120)))
+LONGTAIL_BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("LONGTAIL_BROKER_VISIBILITY_TIMEOUT",
+                                                        str(LONGTAIL_TASK_TIME_LIMIT + 300)))
+if not 0 < LONGTAIL_TASK_SOFT_TIME_LIMIT < LONGTAIL_TASK_TIME_LIMIT < LONGTAIL_BROKER_VISIBILITY_TIMEOUT:
+    raise RuntimeError("Need 0 < LONGTAIL_TASK_SOFT_TIME_LIMIT < LONGTAIL_TASK_TIME_LIMIT < "
+                       f"LONGTAIL_BROKER_VISIBILITY_TIMEOUT; got {LONGTAIL_TASK_SOFT_TIME_LIMIT}, "
+                       f"{LONGTAIL_TASK_TIME_LIMIT}, {LONGTAIL_BROKER_VISIBILITY_TIMEOUT}")
+CELERY_TASK_SOFT_TIME_LIMIT = LONGTAIL_TASK_SOFT_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = LONGTAIL_TASK_TIME_LIMIT
+# A background run (retrain, embedding) whose heartbeat is older than this was interrupted (its
+# worker died): workers and the next request fail it and queue it again (labeling.loop.runs).
+LONGTAIL_TASK_STALE_SECONDS = int(os.environ.get("LONGTAIL_TASK_STALE_SECONDS", "300"))
+# How often a running task moves its heartbeat; well under the stale cut-off.
+LONGTAIL_TASK_HEARTBEAT_SECONDS = float(os.environ.get("LONGTAIL_TASK_HEARTBEAT_SECONDS",
+                                                       str(max(1.0, LONGTAIL_TASK_STALE_SECONDS / 5))))
+# Times an interrupted run is queued again before it is left failed.
+LONGTAIL_TASK_MAX_REQUEUES = int(os.environ.get("LONGTAIL_TASK_MAX_REQUEUES", "2"))
+# Publishing fails fast when the broker is down: the request records the failure instead of waiting.
+LONGTAIL_BROKER_TIMEOUT_SECONDS = float(os.environ.get("LONGTAIL_BROKER_TIMEOUT_SECONDS", "1"))
+CELERY_BROKER_CONNECTION_TIMEOUT = LONGTAIL_BROKER_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": LONGTAIL_BROKER_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": LONGTAIL_BROKER_TIMEOUT_SECONDS,
+    "socket_timeout": max(LONGTAIL_BROKER_TIMEOUT_SECONDS, 5.0),
+    "max_retries": 1,
+}
+# The result store (chords, the web's subscription on publish) gives up after two quick retries too.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "visibility_timeout": LONGTAIL_BROKER_VISIBILITY_TIMEOUT,
+    "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5},
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = LONGTAIL_BROKER_TIMEOUT_SECONDS
+CELERY_REDIS_SOCKET_TIMEOUT = max(LONGTAIL_BROKER_TIMEOUT_SECONDS, 5.0)
+CELERY_TASK_PUBLISH_RETRY = False
+# Items per embedding task after an import and in a retrain (more workers on "embed": faster).
+LONGTAIL_EMBED_CHUNK = int(os.environ.get("LONGTAIL_EMBED_CHUNK", "256"))
+if LONGTAIL_EMBED_CHUNK < 1:
+    raise RuntimeError(f"LONGTAIL_EMBED_CHUNK must be at least 1, got {LONGTAIL_EMBED_CHUNK}")
+# Rule matching (rules preview, planning) stops after this many seconds and says it was partial.
+LONGTAIL_RULE_TIME_BUDGET_SECONDS = float(os.environ.get("LONGTAIL_RULE_TIME_BUDGET_SECONDS", "10"))
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -220,6 +265,8 @@ LONGTAIL_LEASE_SECONDS = int(os.environ.get("LONGTAIL_LEASE_SECONDS", "1800"))
 # Self-training: each retrain pseudo-labels up to this many unlabeled pool items (a seeded sample)
 # with its confident predictions (docs/simulation.md); 0 turns it off.
 LONGTAIL_SELF_TRAINING_ROWS = int(os.environ.get("LONGTAIL_SELF_TRAINING_ROWS", "20000"))
+# The final model's fine-tuning options (learner.finetune.FinetuneConfig fields), as JSON.
+LONGTAIL_FINETUNE = json.loads(os.environ.get("LONGTAIL_FINETUNE", "{}") or "{}")
 
 # --- Production hardening (DEBUG off) ------------------------------------------------------------
 if not DEBUG:

@@ -127,6 +127,8 @@ def test_report_thresholds_table_wins(scored):
     data = dashboard.dashboard_data(scored["project"])
     assert data["thresholds"]["source"].startswith("training report")
     assert data["thresholds"]["rows"][0]["review_share"] == 0.05
+    # an older report's "met" came from the rows that chose the threshold: not shown as met
+    assert data["thresholds"]["rows"][0]["target"] == "precision ≥ 0.9" and data["thresholds"]["rows"][0]["met"] == "—"
 
 
 def test_find_report():

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from labeling.projects.permissions import can_manage, project_for
 
-from . import leasing, selectors, serializers, services
+from . import context, history, leasing, selectors, serializers, services, waiting
 from .models import ReviewTask
 
 
@@ -23,12 +23,18 @@ def error_response(exc: services.AnnotationError) -> Response:
 def batch_response_data(project, user, leased: leasing.LeasedBatch) -> dict:
     with_reasons = can_manage(user, project)
     items = [selectors.assignment_payload(a, with_reasons=with_reasons) for a in leased.assignments]
-    return {
+    context.enrich(project, items)  # metadata, rule highlights, suggestion
+    data = {
         "resumed": leased.resumed,
         "items": items,
         "progress": selectors.wave_progress(project),
-        "message": "" if items else "Nothing is waiting for you in the open wave right now.",
+        "message": "",
+        # Why nothing came back: the page shows it instead of a bare "nothing is waiting".
+        "waiting": None if items else waiting.why_waiting(project, user),
     }
+    if not items:
+        data["message"] = data["waiting"]["message"]
+    return data
 
 
 class ProjectAPIView(APIView):
@@ -70,6 +76,7 @@ class AnswerView(ProjectAPIView):
         answer.is_valid(raise_exception=True)
         data = answer.validated_data
         try:
+            suggested = history.suggested_label(self.project, data.get("suggested_label"))
             result = services.submit_answer(
                 self.project, request.user, client_id=data["client_id"], assignment_id=data.get("assignment"),
                 item_id=data.get("item"), label_id=data.get("label"), skipped=data["skipped"],
@@ -77,6 +84,8 @@ class AnswerView(ProjectAPIView):
             )
         except services.AnnotationError as exc:
             return error_response(exc)
+        if result.created:
+            history.record_suggestion(result.annotation, shown=data["suggestion_shown"], suggested=suggested)
         body = {
             "annotation": serializers.AnnotationSerializer(result.annotation).data,
             "created": result.created,
@@ -86,11 +95,14 @@ class AnswerView(ProjectAPIView):
 
 
 class UndoView(ProjectAPIView):
-    @extend_schema(request=None, responses=serializers.AnnotationSerializer,
-                   summary="Undo your latest answer in the project")
+    @extend_schema(request=serializers.UndoSerializer, responses=serializers.AnnotationSerializer,
+                   summary="Undo your latest answer in the project, or the one named by client_id")
     def post(self, request, slug):
+        params = serializers.UndoSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
         try:
-            annotation = services.undo_last_answer(self.project, request.user)
+            annotation = services.undo_last_answer(
+                self.project, request.user, client_id=params.validated_data.get("client_id"))
         except services.AnnotationError as exc:
             return error_response(exc)
         return Response(serializers.AnnotationSerializer(annotation).data)

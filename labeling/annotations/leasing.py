@@ -1,31 +1,42 @@
 """Leasing: handing annotators batches of wave items, renewing and expiring their leases.
 
 * **Slots.** A wave item needs ``WaveItem.overlap`` answers from different annotators. A slot is
-  held by an answered or skipped assignment (``done``/``skipped``) or by an unexpired lease; an
-  expired lease frees it. A skip is the item's answer for this wave, as the planner counts wave
-  completion (skips included); the item stays unlabeled, so a later wave may pick it again for
-  someone else. An annotator never gets an item they hold, answered or skipped; an item whose
-  lease expired unanswered may come back to them (otherwise a lone annotator who paused would
-  strand it), and never while another annotator fills its slot.
-* **Locking.** Leasing locks candidate wave items with ``SELECT … FOR UPDATE SKIP LOCKED`` and
-  then recounts their slots in a fresh statement: every write that takes a slot holds the wave
-  item's row lock until it commits, so the recount sees all of them (PostgreSQL, READ COMMITTED).
-  SQLite ignores the locking clause but serialises writers, which gives the same outcome.
+  held by an answered or skipped assignment (``done``/``skipped``) or by a lease until it is
+  expired; ``WaveItem.slots_taken`` counts them and ``slots_done`` the answered ones, both changed
+  only under the wave item's row lock. A skip is the item's answer for this wave, as the planner
+  counts wave completion (skips included); the item stays unlabeled, so a later wave may pick it
+  again for someone else. An annotator never gets an item they hold, answered or skipped; an item
+  whose lease expired unanswered may come back to them (otherwise a lone annotator who paused
+  would strand it), and never while another annotator fills its slot.
+* **Locking.** Every write that changes an item's slots locks its wave item first. Leasing walks
+  the partial index of wave items with a free slot in lease order with ``SELECT … FOR UPDATE SKIP
+  LOCKED`` (PostgreSQL, READ COMMITTED): a locked row returned by that statement carries the latest
+  committed counts. Expiry locks the wave items it frees, re-reads the clock after the locks, and
+  its UPDATE itself re-checks that the lease is still ``leased``, past its time and unanswered, so
+  an answer committed meanwhile is never flipped back. SQLite ignores the locking clauses but
+  serialises writers, which gives the same outcome.
+* **Closed waves.** Closing a wave takes no item out of an annotator's hands: a live lease on a
+  closed wave is still handed back and answerable until it expires, and its answer counts. The
+  planner never picks an item with a live lease (``labeling.waves.pool``).
 """
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from labeling.projects.models import Project
 from labeling.waves.models import Wave, WaveItem
 
-from .models import Assignment
+from .models import Annotation, Assignment
+
+STALE_PER_CALL = 500
+SLOT_STATES = [Assignment.LEASED, Assignment.DONE, Assignment.SKIPPED]
 
 
 @dataclass
@@ -43,12 +54,63 @@ def live_slot_q(now) -> Q:
     return Q(state__in=[Assignment.DONE, Assignment.SKIPPED]) | Q(state=Assignment.LEASED, expires_at__gt=now)
 
 
+def change_slots(wave_item_ids, *, taken: int = 0, done: int = 0) -> None:
+    """Add to the slot counts of wave items the caller has locked (never below zero)."""
+    if not wave_item_ids or not (taken or done):
+        return
+    changes = {}
+    if taken:
+        changes["slots_taken"] = Greatest(F("slots_taken") + taken, Value(0))
+    if done:
+        changes["slots_done"] = Greatest(F("slots_done") + done, Value(0))
+    WaveItem.objects.filter(pk__in=list(wave_item_ids)).update(**changes)
+
+
+def _expire_locked(wave_item_ids: list[int]) -> int:
+    """Expire the stale, unanswered leases of wave items this transaction has locked. The clock is
+    read after the locks, and the UPDATE re-checks each row's state itself."""
+    if not wave_item_ids:
+        return 0
+    now = timezone.now()
+    a, an = Assignment._meta.db_table, Annotation._meta.db_table
+    marks = ", ".join(["%s"] * len(wave_item_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE {a} SET state = %s WHERE wave_item_id IN ({marks}) AND state = %s AND expires_at <= %s '
+            f'AND NOT EXISTS (SELECT 1 FROM {an} WHERE {an}.assignment_id = {a}.id AND NOT {an}.undone) '
+            f"RETURNING wave_item_id",
+            [Assignment.EXPIRED, *wave_item_ids, Assignment.LEASED, now],
+        )
+        freed = Counter(row[0] for row in cursor.fetchall())
+    by_count: dict[int, list[int]] = {}
+    for wave_item_id, n in freed.items():
+        by_count.setdefault(n, []).append(wave_item_id)
+    for n, ids in by_count.items():
+        change_slots(ids, taken=-n)
+    return sum(freed.values())
+
+
+def _expire_stale(project: Project, now) -> int:
+    """Expire the project's stale leases whose wave items can be locked now (a row another
+    transaction holds is left for a later call). Found through the partial index on leases still
+    ``leased``, a few hundred at most per call."""
+    stale = set(
+        Assignment.objects.filter(state=Assignment.LEASED, expires_at__lte=now, wave_item__wave__project=project)
+        .order_by().values_list("wave_item_id", flat=True)[:STALE_PER_CALL]
+    )
+    if not stale:
+        return 0
+    locked = list(
+        WaveItem.objects.filter(pk__in=stale).order_by("pk")
+        .select_for_update(skip_locked=True).values_list("pk", flat=True)
+    )
+    return _expire_locked(locked)
+
+
 def expire_stale_leases(project: Project, now=None) -> int:
-    """Expired leases go back to the pool."""
-    now = now or timezone.now()
-    return Assignment.objects.filter(
-        wave_item__wave__project=project, state=Assignment.LEASED, expires_at__lte=now
-    ).update(state=Assignment.EXPIRED)
+    """Expired leases of the project go back to the pool; returns how many were expired."""
+    with transaction.atomic():
+        return _expire_stale(project, now or timezone.now())
 
 
 def _with_related(queryset):
@@ -57,36 +119,32 @@ def _with_related(queryset):
     )
 
 
-def _held_assignments(project: Project, user, now) -> list[Assignment]:
+def held_assignments(project: Project, user, now=None) -> list[Assignment]:
+    """The annotator's unexpired leases in the project (open waves, and closed ones until the
+    lease runs out), in lease order."""
     return list(
         _with_related(
             Assignment.objects.filter(
-                annotator=user, state=Assignment.LEASED, expires_at__gt=now,
-                wave_item__wave__project=project, wave_item__wave__state=Wave.OPEN,
+                annotator=user, state=Assignment.LEASED, expires_at__gt=now or timezone.now(),
+                wave_item__wave__project=project,
             )
         ).order_by("leased_at", "batch_key", "position", "pk")
     )
 
 
-def _candidates(project: Project, user, now, exclude_ids, limit):
-    """Wave items in lease order that seem to need this annotator, locked, skipping locked rows."""
-    live_count = (
-        Assignment.objects.filter(wave_item=OuterRef("pk")).filter(live_slot_q(now))
-        .order_by().values("wave_item").annotate(n=Count("pk")).values("n")
-    )
-    # Never the same item twice: not if this annotator holds, answered or skipped it (any wave).
+def _candidates(wave_id: int, user, exclude_ids, limit):
+    """Wave items of one wave with a free slot, in lease order, that this annotator never held,
+    answered or skipped; locked, skipping rows others hold."""
     seen_by_user = Assignment.objects.filter(
-        annotator=user, wave_item__item_id=OuterRef("item_id"),
-        state__in=[Assignment.LEASED, Assignment.DONE, Assignment.SKIPPED],
+        annotator=user, wave_item__item_id=OuterRef("item_id"), state__in=SLOT_STATES,
     )
     return list(
-        WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN)
+        WaveItem.objects.filter(wave_id=wave_id, slots_taken__lt=F("overlap"))
         .exclude(pk__in=exclude_ids)
-        .annotate(live=Coalesce(Subquery(live_count, output_field=IntegerField()), Value(0)))
-        .filter(live__lt=F("overlap"))
         .exclude(Exists(seen_by_user))
-        .order_by("wave__number", "batch_number", "position", "pk")
-        # of=("self",): lock the wave items only, never the shared wave row.
+        .select_related("item__source", "wave", "predicted_label")
+        .order_by("batch_number", "position", "pk")
+        # of=("self",): lock the wave items only, never the shared wave or item rows.
         .select_for_update(skip_locked=True, of=("self",))[:limit]
     )
 
@@ -109,38 +167,58 @@ def lease_batch(project: Project, user, *, size: int | None = None) -> LeasedBat
 def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
     now = timezone.now()
     with transaction.atomic():
-        expire_stale_leases(project, now)
-        held = _held_assignments(project, user, now)
+        held = held_assignments(project, user, now)
         if held:
-            Assignment.objects.filter(pk__in=[a.pk for a in held]).update(expires_at=lease_expiry(now))
-            return LeasedBatch(_held_assignments(project, user, now), resumed=True)
+            expires = lease_expiry(now)
+            Assignment.objects.filter(pk__in=[a.pk for a in held], state=Assignment.LEASED).update(expires_at=expires)
+            for assignment in held:
+                assignment.expires_at = expires
+            return LeasedBatch(held, resumed=True)
+
+        open_waves = list(Wave.objects.filter(project=project, state=Wave.OPEN).order_by("number")
+                          .values_list("pk", flat=True))
+        if not open_waves:
+            return LeasedBatch([], resumed=False)
+        _expire_stale(project, now)
+        now = timezone.now()  # after the locks
 
         chosen: list[WaveItem] = []
         chosen_items: set[int] = set()
         examined: set[int] = set()
-        while len(chosen) < size:
-            locked = _candidates(project, user, now, examined, size - len(chosen))
-            if not locked:
+        for wave_id in open_waves:
+            while len(chosen) < size:
+                locked = _candidates(wave_id, user, examined, size - len(chosen))
+                if not locked:
+                    break
+                examined.update(w.pk for w in locked)
+                # The counts are the rows' latest; a recount guards against counts written by
+                # hand (admin, scripts) that missed a slot.
+                fresh = dict(
+                    Assignment.objects.filter(wave_item_id__in=[w.pk for w in locked]).filter(live_slot_q(now))
+                    .order_by().values("wave_item").annotate(n=Count("pk")).values_list("wave_item", "n")
+                )
+                for wave_item in locked:
+                    taken = fresh.get(wave_item.pk, 0)
+                    if taken >= wave_item.overlap:
+                        WaveItem.objects.filter(pk=wave_item.pk).update(slots_taken=taken)
+                    elif wave_item.item_id not in chosen_items:
+                        chosen.append(wave_item)
+                        chosen_items.add(wave_item.item_id)
+            if len(chosen) >= size:
                 break
-            examined.update(w.pk for w in locked)
-            # Recount now that the rows are ours: a lease committed between our snapshot and
-            # our lock is visible to this new statement.
-            fresh = dict(
-                Assignment.objects.filter(wave_item_id__in=[w.pk for w in locked]).filter(live_slot_q(now))
-                .order_by().values("wave_item").annotate(n=Count("pk")).values_list("wave_item", "n")
-            )
-            for wave_item in locked:
-                if fresh.get(wave_item.pk, 0) < wave_item.overlap and wave_item.item_id not in chosen_items:
-                    chosen.append(wave_item)
-                    chosen_items.add(wave_item.item_id)
+        if not chosen:
+            return LeasedBatch([], resumed=False)
 
         batch_key = uuid.uuid4()
         expires = lease_expiry(now)
-        Assignment.objects.bulk_create(
+        leased = [
             Assignment(wave_item=w, annotator=user, batch_key=batch_key, position=i, expires_at=expires)
             for i, w in enumerate(chosen)
-        )
-        leased = list(_with_related(Assignment.objects.filter(batch_key=batch_key)).order_by("position"))
+        ]
+        Assignment.objects.bulk_create(leased)
+        change_slots([w.pk for w in chosen], taken=1)
+        if any(a.pk is None for a in leased):  # a backend without RETURNING on bulk inserts
+            leased = list(_with_related(Assignment.objects.filter(batch_key=batch_key)).order_by("position"))
     return LeasedBatch(leased, resumed=False)
 
 

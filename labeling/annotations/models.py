@@ -27,7 +27,12 @@ class Assignment(models.Model):
 
     class Meta:
         ordering = ["batch_key", "position"]
-        indexes = [models.Index(fields=["state", "expires_at"])]
+        indexes = [
+            models.Index(fields=["state", "expires_at"]),
+            # Leases still in state "leased": expiry and the held batch read only these rows.
+            models.Index(fields=["expires_at"], name="assignment_leased_expiry", condition=models.Q(state="leased")),
+            models.Index(fields=["annotator", "state"], name="assignment_annotator_state"),
+        ]
         constraints = [
             # The database itself refuses a second live lease (or answer) of one wave item to the
             # same annotator, whatever races the application code loses.
@@ -59,8 +64,19 @@ class Annotation(models.Model):
     origin = models.CharField(max_length=15, choices=ORIGINS, default=ANNOTATOR)
     # Client-generated id: a retried submit is stored exactly once.
     client_id = models.UUIDField(unique=True, default=uuid.uuid4)
+    # undone: the answer no longer counts (undone, cleared, or changed: see supersedes).
     undone = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A changed answer is a new row that points at the one it replaces; the old row stays (undone,
+    # for the audit trail) and reads the new one as ``superseded_by``.
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="superseded_by"
+    )
+    # Whether the page showed the model's suggestion with the item, and which label it suggested.
+    suggestion_shown = models.BooleanField(default=False)
+    suggested_label = models.ForeignKey(
+        Label, null=True, blank=True, on_delete=models.SET_NULL, related_name="suggested_in"
+    )
 
     class Meta:
         indexes = [

@@ -7,14 +7,15 @@ from itertools import combinations
 from statistics import median
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from labeling.projects.models import Label, Membership, Project
 from labeling.waves.models import Wave, WaveItem
 
 from . import agreement
-from .leasing import live_slot_q
+from .leasing import held_assignments
 from .models import Annotation, Assignment, ReviewTask
 from .resolve import Answer, resolve
 
@@ -39,15 +40,9 @@ def resolve_item_labels(project) -> dict[int, int]:
 
 
 def held_batch(project: Project, user) -> list[Assignment]:
-    """The annotator's unexpired leases in the project's open waves, in lease order."""
-    return list(
-        Assignment.objects.filter(
-            annotator=user, state=Assignment.LEASED, expires_at__gt=timezone.now(),
-            wave_item__wave__project=project, wave_item__wave__state=Wave.OPEN,
-        )
-        .select_related("wave_item__item__source", "wave_item__wave", "wave_item__predicted_label")
-        .order_by("leased_at", "batch_key", "position", "pk")
-    )
+    """The annotator's unexpired leases in the project, in lease order (a closed wave's live
+    leases included: they stay answerable until they expire)."""
+    return held_assignments(project, user)
 
 
 def assignment_payload(assignment: Assignment, *, with_reasons: bool) -> dict:
@@ -80,17 +75,18 @@ def assignment_payload(assignment: Assignment, *, with_reasons: bool) -> dict:
 
 
 def wave_progress(project: Project) -> dict | None:
-    """Answers given vs. answers needed (sum of overlaps) across the project's open waves."""
-    picks = WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN)
-    waves = sorted(set(picks.values_list("wave__number", flat=True)))
-    if not waves:
+    """Answers given vs. answers needed (sum of overlaps) across the project's open waves, from
+    the wave items' slot counts (one grouped aggregate over the open waves' picks)."""
+    rows = list(
+        WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN).values("wave__number")
+        .annotate(needed=Sum("overlap"), done=Sum(Least("slots_done", "overlap")),
+                  leased=Sum(F("slots_taken") - F("slots_done")))
+        .order_by("wave__number")
+    )
+    if not rows:
         return None
-    needed = sum(picks.values_list("overlap", flat=True))
-    done = Assignment.objects.filter(wave_item__in=picks, state__in=[Assignment.DONE, Assignment.SKIPPED]).count()
-    leased = Assignment.objects.filter(wave_item__in=picks).filter(
-        live_slot_q(timezone.now()), state=Assignment.LEASED
-    ).count()
-    return {"waves": waves, "needed": needed, "done": min(done, needed), "leased": leased}
+    return {"waves": [r["wave__number"] for r in rows], "needed": sum(r["needed"] for r in rows),
+            "done": sum(r["done"] for r in rows), "leased": sum(r["leased"] for r in rows)}
 
 
 def labels_payload(project: Project) -> list[dict]:

@@ -41,11 +41,21 @@ class WaveProgressSerializer(serializers.Serializer):
     leased = serializers.IntegerField()
 
 
+class WaitingSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="no_wave, wave_complete, second_annotator or leased_by_others.")
+    message = serializers.CharField()
+    waiting_for_others = serializers.IntegerField(help_text="Items you answered that need another annotator.")
+    leased_by_others = serializers.IntegerField(help_text="Items other annotators hold now.")
+    back_at = serializers.DateTimeField(allow_null=True, help_text="When the first of those leases runs out.")
+    overlap = serializers.IntegerField(help_text="Different annotators the waiting items need.")
+
+
 class BatchSerializer(serializers.Serializer):
     resumed = serializers.BooleanField(help_text="True when the annotator's unexpired lease was handed back.")
     items = LeasedItemSerializer(many=True)
     progress = WaveProgressSerializer(allow_null=True)
     message = serializers.CharField(allow_blank=True)
+    waiting = WaitingSerializer(allow_null=True, help_text="Why no item came back (null when some did).")
 
 
 class RenewedSerializer(serializers.Serializer):
@@ -61,6 +71,10 @@ class AnswerSerializer(serializers.Serializer):
     skipped = serializers.BooleanField(required=False, default=False)
     skip_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
     none_of_these = serializers.BooleanField(required=False, default=False)
+    suggestion_shown = serializers.BooleanField(
+        required=False, default=False, help_text="The page showed the model's suggestion with the item.")
+    suggested_label = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1, help_text="The label suggested.")
 
     def validate(self, attrs):
         if attrs.get("assignment") is None and attrs.get("item") is None:
@@ -74,8 +88,15 @@ class AnnotationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Annotation
         fields = ["id", "client_id", "item", "assignment", "label", "label_name", "skipped", "skip_reason",
-                  "origin", "undone", "created_at"]
+                  "origin", "undone", "created_at", "supersedes", "suggestion_shown", "suggested_label"]
         read_only_fields = fields
+
+
+class UndoSerializer(serializers.Serializer):
+    client_id = serializers.UUIDField(
+        required=False, allow_null=True,
+        help_text="The answer to undo (its client_id). Without it, your latest stored answer; with it, exactly "
+                  "that answer, and 409 while it is not stored yet (its submit still on the way).")
 
 
 class AnswerResultSerializer(serializers.Serializer):

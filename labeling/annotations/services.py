@@ -24,7 +24,7 @@ from labeling.items.models import Item
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
-from .leasing import lease_expiry, live_slot_q
+from .leasing import change_slots, lease_expiry, live_slot_q
 from .models import Annotation, Assignment, ReviewTask
 from .signals import answer_saved
 
@@ -92,7 +92,7 @@ def _lock_wave_item(pk: int) -> WaveItem:
     return WaveItem.objects.select_for_update(of=("self",)).select_related("wave", "item").get(pk=pk)
 
 
-def _assignment_for_item(project: Project, user, item_id, now) -> Assignment:
+def _assignment_for_item(project: Project, user, item_id, now) -> tuple[Assignment, WaveItem]:
     """The annotator's own assignment on this item, or a new one if an open wave needs it."""
     try:
         item = Item.objects.get(pk=int(item_id), project=project)
@@ -103,40 +103,55 @@ def _assignment_for_item(project: Project, user, item_id, now) -> Assignment:
         .order_by("-leased_at", "-pk").first()
     )
     if own:
-        return own
+        wave_item = _lock_wave_item(own.wave_item_id)
+        own.refresh_from_db(fields=["state", "expires_at"])
+        return own, wave_item
     for wave_item in WaveItem.objects.filter(item=item, wave__state=Wave.OPEN).order_by("wave__number"):
         wave_item = _lock_wave_item(wave_item.pk)
         if Assignment.objects.filter(wave_item=wave_item).filter(live_slot_q(now)).count() < wave_item.overlap:
-            return Assignment.objects.create(wave_item=wave_item, annotator=user, expires_at=lease_expiry(now))
+            assignment = Assignment.objects.create(wave_item=wave_item, annotator=user, expires_at=lease_expiry(now))
+            change_slots([wave_item.pk], taken=1)
+            return assignment, wave_item
     raise AnswerRejected(
         f"Item {item.pk} is not waiting for your answer in an open wave; nothing was stored.", field="item"
     )
 
 
-def _answerable_assignment(project: Project, user, assignment_id, item_id, now) -> Assignment:
+def _locked_assignment(project: Project, user, assignment_id) -> tuple[Assignment, WaveItem]:
+    """Lock the wave item of the annotator's assignment, then read the assignment as it is now."""
+    try:
+        assignment_id = int(assignment_id)
+        wave_item = (
+            WaveItem.objects.select_for_update(of=("self",)).select_related("wave", "item")
+            .get(assignments__pk=assignment_id, assignments__annotator=user, wave__project=project)
+        )
+    except (WaveItem.DoesNotExist, TypeError, ValueError):
+        raise NotFound(
+            f"Assignment {assignment_id!r} is not yours in project '{project.slug}'.", field="assignment"
+        ) from None
+    return Assignment.objects.get(pk=assignment_id), wave_item
+
+
+class AlreadyAnswered(AnswerRejected):
+    pass
+
+
+def _answerable_assignment(project: Project, user, assignment_id, item_id, now) -> tuple[Assignment, WaveItem]:
+    """The assignment that takes the answer, with its wave item locked."""
     if assignment_id is not None:
-        try:
-            assignment = Assignment.objects.get(
-                pk=int(assignment_id), annotator=user, wave_item__wave__project=project
-            )
-        except (Assignment.DoesNotExist, TypeError, ValueError):
-            raise NotFound(
-                f"Assignment {assignment_id!r} is not yours in project '{project.slug}'.", field="assignment"
-            ) from None
+        assignment, wave_item = _locked_assignment(project, user, assignment_id)
     elif item_id is not None:
-        assignment = _assignment_for_item(project, user, item_id, now)
+        assignment, wave_item = _assignment_for_item(project, user, item_id, now)
     else:
         raise InvalidAnswer("Say which item you answer: give 'assignment' or 'item'.", field="assignment")
 
-    wave_item = _lock_wave_item(assignment.wave_item_id)
-    assignment.refresh_from_db()  # its state now that no one else can change the item's slots
     if assignment.state in (Assignment.DONE, Assignment.SKIPPED):
-        raise AnswerRejected(
+        raise AlreadyAnswered(
             f"You already answered or skipped item {wave_item.item_id}; undo that answer first to change it.",
             field="assignment",
         )
     if assignment.state == Assignment.LEASED and assignment.expires_at > now:
-        return assignment
+        return assignment, wave_item
 
     # The lease expired. A newer lease of the annotator's own on the item takes the answer.
     newer = (
@@ -146,12 +161,12 @@ def _answerable_assignment(project: Project, user, assignment_id, item_id, now) 
         ).exclude(pk=assignment.pk).order_by("-pk").first()
     )
     if newer and newer.state != Assignment.LEASED:
-        raise AnswerRejected(
+        raise AlreadyAnswered(
             f"You already answered or skipped item {wave_item.item_id}; undo that answer first to change it.",
             field="assignment",
         )
     if newer:
-        return newer
+        return newer, wave_item
     taken = Assignment.objects.filter(wave_item=wave_item).filter(live_slot_q(now)).exclude(pk=assignment.pk).count()
     if taken >= wave_item.overlap:
         raise AnswerRejected(
@@ -160,7 +175,19 @@ def _answerable_assignment(project: Project, user, assignment_id, item_id, now) 
             "your answer was not stored.",
             field="assignment",
         )
-    return assignment
+    if wave_item.wave.state != Wave.OPEN:
+        # Once the lease lapsed, the planner may have put the item in a newer wave. The project
+        # lock orders this check with the planner's (waves.services._persist takes it too).
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        newer_wave = (WaveItem.objects.filter(item_id=wave_item.item_id, wave__state__in=[Wave.PLANNED, Wave.OPEN])
+                      .select_related("wave").first())
+        if newer_wave is not None:
+            raise AnswerRejected(
+                f"Your lease on item {wave_item.item_id} expired after wave {wave_item.wave.number} closed, and "
+                f"the item is now in wave {newer_wave.wave.number}; your answer was not stored.",
+                field="assignment",
+            )
+    return assignment, wave_item
 
 
 def _replay(existing: Annotation, project: Project, user) -> AnswerResult:
@@ -176,7 +203,8 @@ def submit_answer(
     skipped: bool = False, skip_reason: str = "", none_of_these: bool = False,
 ) -> AnswerResult:
     """Store one annotator answer exactly once (``client_id``): a label, a skip with its reason,
-    or "none of these"."""
+    or "none of these". A retry that arrives while the first send is still being stored waits for
+    the item's lock and then gets the stored answer, as any later retry does."""
     try:
         client_id = uuid.UUID(str(client_id))
     except ValueError:
@@ -202,15 +230,24 @@ def submit_answer(
     now = timezone.now()
     try:
         with transaction.atomic():
-            assignment = _answerable_assignment(project, user, assignment_id, item_id, now)
+            assignment, wave_item = _answerable_assignment(project, user, assignment_id, item_id, now)
             annotation = Annotation.objects.create(
-                project=project, item_id=assignment.wave_item.item_id, annotator=user, assignment=assignment,
+                project=project, item=wave_item.item, annotator=user, assignment=assignment,
                 label=label, skipped=bool(skipped), skip_reason=skip_reason if skipped else "",
                 origin=Annotation.ANNOTATOR, client_id=client_id,
             )
+            held_slot = assignment.state == Assignment.LEASED
             assignment.state = Assignment.SKIPPED if skipped else Assignment.DONE
             assignment.save(update_fields=["state"])
-            review_task = None if skipped else sync_disagreement(project, annotation.item_id)
+            change_slots([wave_item.pk], taken=0 if held_slot else 1, done=1)
+            review_task = None if skipped else sync_disagreement(project, annotation.item_id, added=True)
+    except AlreadyAnswered:
+        # The same answer sent twice at once: the first send stored it while this one waited
+        # for the item's lock.
+        existing = Annotation.objects.filter(client_id=client_id).first()
+        if existing:
+            return _replay(existing, project, user)
+        raise
     except IntegrityError:
         existing = Annotation.objects.filter(client_id=client_id).first()
         if existing:  # a concurrent retry of the same answer won the race
@@ -220,9 +257,11 @@ def submit_answer(
     return AnswerResult(annotation, created=True, review_task=review_task)
 
 
-def sync_disagreement(project: Project, item_id: int) -> ReviewTask | None:
+def sync_disagreement(project: Project, item_id: int, *, added: bool = False) -> ReviewTask | None:
     """Open (or refresh) a disagreement task when annotators' current answers on the item differ;
-    withdraw an open one when they no longer do (after an undo). Call with the item locked."""
+    withdraw an open one when they no longer do (after an undo). Call with the item locked.
+    ``added``: the change was a new answer, which cannot end a disagreement, so a single
+    annotator's answers need no further look."""
     answers = list(
         Annotation.objects.filter(
             project=project, item_id=item_id, origin=Annotation.ANNOTATOR, undone=False, skipped=False
@@ -231,6 +270,8 @@ def sync_disagreement(project: Project, item_id: int) -> ReviewTask | None:
     latest = {}
     for answer in answers:  # each annotator's latest answer counts
         latest[answer.annotator_id] = answer
+    if added and len(latest) < 2:
+        return None
     open_task = ReviewTask.objects.filter(
         project=project, item_id=item_id, reason=ReviewTask.DISAGREEMENT, resolved_at__isnull=True
     ).first()
@@ -253,25 +294,41 @@ def sync_disagreement(project: Project, item_id: int) -> ReviewTask | None:
     return ReviewTask.objects.create(project=project, item_id=item_id, reason=ReviewTask.DISAGREEMENT, detail=detail)
 
 
-def undo_last_answer(project: Project, user) -> Annotation:
-    """Mark the annotator's latest live answer in the project undone and re-open its assignment."""
+def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
+    """Mark the annotator's latest live answer in the project undone, or with ``client_id`` exactly
+    that answer, and re-open its assignment (also in a closed wave: the re-opened lease is handed
+    back until it expires, like any live lease). An undo naming an answer that is not stored yet
+    (its submit still on the way) is refused and undoes nothing."""
     now = timezone.now()
+    answers = Annotation.objects.select_for_update(of=("self",)).filter(
+        project=project, annotator=user, origin=Annotation.ANNOTATOR)
+    if client_id is not None:
+        try:
+            client_id = uuid.UUID(str(client_id))
+        except ValueError:
+            raise InvalidAnswer(f"client_id {client_id!r} is not a UUID.", field="client_id") from None
     with transaction.atomic():
-        annotation = (
-            Annotation.objects.select_for_update(of=("self",))
-            .filter(project=project, annotator=user, origin=Annotation.ANNOTATOR, undone=False)
-            .order_by("-created_at", "-pk").first()
-        )
-        if annotation is None:
-            raise NotFound("You have no answer to undo in this project.")
+        if client_id is None:
+            annotation = answers.filter(undone=False).order_by("-created_at", "-pk").first()
+            if annotation is None:
+                raise NotFound("You have no answer to undo in this project.")
+        else:
+            annotation = answers.filter(client_id=client_id).first()
+            if annotation is None:
+                raise AnswerRejected(
+                    f"The answer {client_id} is not stored yet, so nothing was undone; "
+                    "undo again once it is saved.", field="client_id")
+            if annotation.undone:
+                return annotation  # a retried undo
         if annotation.assignment_id:
-            _lock_wave_item(annotation.assignment.wave_item_id)
+            wave_item = _lock_wave_item(annotation.assignment.wave_item_id)
         annotation.undone = True
         annotation.save(update_fields=["undone"])
         if annotation.assignment_id:
-            Assignment.objects.filter(pk=annotation.assignment_id).update(
-                state=Assignment.LEASED, expires_at=lease_expiry(now)
-            )
+            reopened = Assignment.objects.filter(
+                pk=annotation.assignment_id, state__in=[Assignment.DONE, Assignment.SKIPPED]
+            ).update(state=Assignment.LEASED, expires_at=lease_expiry(now))
+            change_slots([wave_item.pk], done=-reopened)
         sync_disagreement(project, annotation.item_id)
     answer_saved.send(sender=Annotation, project=project, item=annotation.item)
     return annotation

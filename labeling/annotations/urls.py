@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, review_api, review_views, views
+from . import api, api_history, review_api, review_views, views
 
 urlpatterns = [
     path("p/<slug:slug>/annotate/", views.annotate_page, name="annotate"),
@@ -9,6 +9,9 @@ urlpatterns = [
     path("api/projects/<slug:slug>/batches/renew/", api.RenewLeasesView.as_view(), name="api-renew-leases"),
     path("api/projects/<slug:slug>/annotations/", api.AnswerView.as_view(), name="api-answer"),
     path("api/projects/<slug:slug>/annotations/undo/", api.UndoView.as_view(), name="api-undo"),
+    path("api/projects/<slug:slug>/annotations/history/", api_history.HistoryView.as_view(), name="api-history"),
+    path("api/projects/<slug:slug>/annotations/change/", api_history.ChangeAnswerView.as_view(),
+         name="api-change-answer"),
     path("api/projects/<slug:slug>/agreement/", api.AgreementView.as_view(), name="api-agreement"),
     path("api/projects/<slug:slug>/review/", api.ReviewQueueView.as_view(), name="api-review"),
     path("api/projects/<slug:slug>/review/groups/", review_api.ReviewGroupsView.as_view(), name="api-review-groups"),

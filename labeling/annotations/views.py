@@ -2,9 +2,10 @@
 from django.conf import settings
 from django.shortcuts import render
 
+from labeling.projects.hotkeys import NONE_KEY, PAGE_KEYS
 from labeling.projects.permissions import can_manage, project_for, role_in
 
-from . import selectors, services
+from . import context, history, selectors, services, waiting
 
 
 def annotate_page(request, slug):
@@ -14,7 +15,13 @@ def annotate_page(request, slug):
     is_lead = can_manage(request.user, project)
     held = selectors.held_batch(project, request.user)
     labels = selectors.labels_payload(project)
-    has_other = any(label["is_other"] and label["parent"] is None for label in labels)
+    other = next((label for label in labels if label["is_other"] and label["parent"] is None), None)
+    has_other = other is not None
+    # The none-of-these key is the Other label's hotkey (the built-in answer's key without one);
+    # the Keys panel and the page's button show this same key.
+    none_key = other["hotkey"] if other else NONE_KEY
+    batch = context.enrich(project, [selectors.assignment_payload(a, with_reasons=is_lead) for a in held])
+    answered = context.enrich(project, history.batch_answered(project, request.user, held))
     config = {
         "project": project.slug,
         "leaseUrl": f"/api/projects/{project.slug}/batches/",
@@ -25,10 +32,19 @@ def annotate_page(request, slug):
         "labels": labels,
         "builtinOther": None if has_other else {"name": services.OTHER_LABEL_NAME, "hotkey": "0"},
         "showWhy": is_lead,
-        "batch": [selectors.assignment_payload(a, with_reasons=is_lead) for a in held],
+        "batch": batch,
+        "batchAnswered": answered,
         "progress": selectors.wave_progress(project),
+        "changeUrl": f"/api/projects/{project.slug}/annotations/change/",
+        "historyUrl": f"/api/projects/{project.slug}/annotations/history/",
+        "history": history.recent_answers(project, request.user),
+        "noneKey": none_key,
+        "suggestions": project.show_suggestions,
+        "waiting": None if held else waiting.why_waiting(project, request.user),
     }
+    keys = [(none_key or "—") if k == NONE_KEY else k for k, _ in PAGE_KEYS]
     return render(request, "annotations/annotate.html", {
         "project": project, "role": role_in(request.user, project), "is_lead": is_lead,
-        "labels": labels, "config": config,
+        "labels": labels, "config": config, "none_key": none_key,
+        "page_keys": [(k, what) for k, (_, what) in zip(keys, PAGE_KEYS, strict=True)],
     })

@@ -267,6 +267,23 @@ for decision in head.decide(X):
 only the coarse label is given.
 """
 
+FINAL_README = """
+## Final model: a fine-tuned encoder
+
+This version was trained on embeddings of its own fine-tuned encoder, in the folder `encoder/`
+(a sentence-transformers model folder). Use it instead of the stock model:
+
+```python
+from sentence_transformers import SentenceTransformer
+from learner.training import TrainedClassifier
+
+encoder = SentenceTransformer("encoder", local_files_only=True)   # the unzipped bundle's folder
+head = TrainedClassifier.from_bytes(open("head.bin", "rb").read())
+X = encoder.encode(["my card was charged twice"], normalize_embeddings=True)
+print(head.decide(X))
+```
+"""
+
 
 def model_artifact_bytes(version) -> bytes | None:
     if version.artifact:
@@ -295,6 +312,13 @@ def model_bundle(project: Project, version) -> bytes:
         bundle.writestr("head.bin", head)
         bundle.writestr("model.json", json.dumps(meta, indent=2, default=str))
         bundle.writestr("metrics.json", json.dumps(version.metrics, indent=2, default=str))
-        bundle.writestr("README.md", MODEL_README.format(slug=project.slug, number=version.number,
-                                                         encoder=settings.LONGTAIL_MODEL_ID))
+        encoder_dir = Path((version.config or {}).get("encoder_dir") or "")
+        final = bool((version.config or {}).get("encoder_dir")) and encoder_dir.is_dir()
+        if final:  # a final model: its fine-tuned encoder travels with the head
+            for path in sorted(p for p in encoder_dir.rglob("*") if p.is_file()):
+                bundle.write(path, f"encoder/{path.relative_to(encoder_dir).as_posix()}")
+        readme = MODEL_README.format(slug=project.slug, number=version.number,
+                                     encoder="the fine-tuned encoder in `encoder/`" if final
+                                     else settings.LONGTAIL_MODEL_ID)
+        bundle.writestr("README.md", readme + (FINAL_README if final else ""))
     return buffer.getvalue()

@@ -64,6 +64,8 @@ class AnswerRowSerializer(serializers.Serializer):
     undone = serializers.BooleanField()
     superseded = serializers.BooleanField(
         help_text="A later answer by the same annotator, or a later adjudication, replaces it.")
+    superseded_by = serializers.IntegerField(
+        allow_null=True, required=False, help_text="The answer that changed this one (the annotator's change).")
     created_at = serializers.DateTimeField()
     wave = serializers.IntegerField(allow_null=True)
 

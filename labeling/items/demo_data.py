@@ -17,6 +17,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from labeling.projects.hotkeys import NONE_KEY
 from labeling.projects.models import Label, Membership, Project, Rule, Source
 
 from .services import import_path
@@ -271,7 +272,8 @@ def ensure_users(password: str | None = None) -> dict[str, tuple[object, str]]:
 def _configure(project: Project) -> None:
     for name, quota in SOURCES.items():
         Source.objects.update_or_create(project=project, name=name, defaults={"quota": quota})
-    hotkeys = iter("1234567890qwertyuiopasdfghjklzxcvbnm")
+    # 0 is the annotators' "none of these" key: only the Other label gets it, never a rare label.
+    hotkeys = iter("123456789qwertyuiopasdfghjklzxcvbnm")
     order = 0
     for coarse, (description, children) in TAXONOMY.items():
         parent, _ = Label.objects.update_or_create(
@@ -283,7 +285,7 @@ def _configure(project: Project) -> None:
                 "precision_target": fine.precision, "recall_target": fine.recall})
             order += 1
     Label.objects.update_or_create(project=project, name=OTHER.name, defaults={
-        "description": OTHER.description, "is_other": True, "order": order, "hotkey": next(hotkeys)})
+        "description": OTHER.description, "is_other": True, "order": order, "hotkey": NONE_KEY})
     labels = dict(Label.objects.filter(project=project).values_list("name", "id"))
     for label, kind, pattern in RULES:
         Rule.objects.get_or_create(project=project, label_id=labels[label], kind=kind, pattern=pattern)

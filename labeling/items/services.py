@@ -9,8 +9,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, connections, transaction
 
+from .analyze import analyze_tables
 from .importer import ImportResult, Progress, run_import
-from .models import ImportBatch
+from .models import ImportBatch, Item
 from .signals import items_imported
 
 # Share of the progress bar given to validation; writing (slower per row) gets the rest.
@@ -66,6 +67,7 @@ def import_path(project, path, *, filename: str | None = None, skip_invalid: boo
     finally:
         reporter.close()
     if result.ok:
+        transaction.on_commit(lambda: analyze_tables(Item))
         transaction.on_commit(lambda: items_imported.send(sender=ImportBatch, project=project, batch=batch))
     return result
 

@@ -20,9 +20,11 @@ def answers_with_supersession(answers: list[Annotation]) -> list[dict]:
     """Answers (oldest first) as dicts with ``superseded``: a live answer is superseded when the
     same annotator answered the item again later, or an adjudication came after it."""
     rows = []
+    # A changed answer (history.change_answer) is stored undone, with a newer row pointing at it.
+    replaced_by = {b.supersedes_id: b.id for b in answers if b.supersedes_id}
     for i, a in enumerate(answers):
         later = [b for b in answers[i + 1:] if not b.undone]
-        superseded = not a.undone and any(
+        superseded = a.id in replaced_by or not a.undone and any(
             b.origin == Annotation.ADJUDICATION or (a.annotator_id is not None and b.annotator_id == a.annotator_id
                                                    and b.origin == a.origin)
             for b in later
@@ -32,7 +34,8 @@ def answers_with_supersession(answers: list[Annotation]) -> list[dict]:
             "id": a.id, "item": a.item_id,
             "annotator": a.annotator.username if a.annotator_id and a.annotator else None,
             "label": a.label.name if a.label_id else None, "skipped": a.skipped, "skip_reason": a.skip_reason,
-            "origin": a.origin, "undone": a.undone, "superseded": superseded, "created_at": a.created_at,
+            "origin": a.origin, "undone": a.undone and a.id not in replaced_by, "superseded": superseded,
+            "superseded_by": replaced_by.get(a.id), "created_at": a.created_at,
             "wave": wave_item.wave.number if wave_item else None,
         })
     return rows

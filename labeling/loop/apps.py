@@ -1,6 +1,8 @@
+from celery.signals import worker_ready
 from django.apps import AppConfig
 
 from labeling.annotations.signals import answer_saved
+from labeling.items.signals import items_imported
 
 
 class LoopConfig(AppConfig):
@@ -13,3 +15,7 @@ class LoopConfig(AppConfig):
         from labeling.loop import triggers  # Django's rule: models load only once the registry is ready
 
         answer_saved.connect(triggers.on_answer_saved, dispatch_uid="loop.on_answer_saved", weak=False)
+        # Imports queue their items' embedding (chunked tasks on the embed queue).
+        items_imported.connect(triggers.on_items_imported, dispatch_uid="loop.on_items_imported", weak=False)
+        # A starting worker fails and re-queues the runs a dead worker left, then keeps watching.
+        worker_ready.connect(triggers.on_worker_ready, dispatch_uid="loop.on_worker_ready", weak=False)

@@ -12,7 +12,7 @@ from labeling.projects.models import Project
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
 
-from .runs import close_run, fail_run, update_run
+from .runs import close_run, fail_run, open_retrain_run, update_run
 
 log = logging.getLogger(__name__)
 
@@ -52,3 +52,26 @@ def finish_retrain(run: TaskRun) -> None:
     except Exception as exc:
         log.exception("planning failed")
         fail_run(run.id, f"Planning failed: {type(exc).__name__}: {exc}")
+
+
+def finish_embedding(run: TaskRun) -> None:
+    """Close an import's embedding run. When a lead asked to plan while it ran, plan and open the
+    next wave now (under the project's row lock; not while a retrain runs, which plans itself)."""
+    detail = run.detail or {}
+    embedded = int(detail.get("to_embed", 0))
+    message = f"Embedded {embedded} items."
+    try:
+        with transaction.atomic():
+            Project.objects.select_for_update().filter(pk=run.project_id).first()
+            if detail.get("plan_when_done") and open_retrain_run(run.project) is None:
+                wave = waves.plan_and_open_if_idle(run.project)
+                if wave is not None:
+                    message += f" Wave {wave.number} planned and opened ({wave.size} items)."
+                    update_run(run.id, wave=wave.number, wave_id=wave.id)
+            update_run(run.id, state=TaskRun.DONE, progress=1.0, message=message, finished=True, stage="done")
+    except waves.NothingToPlan as exc:
+        update_run(run.id, state=TaskRun.DONE, progress=1.0, message=f"{message} Nothing planned: {exc}",
+                   finished=True, stage="done")
+    except Exception as exc:
+        log.exception("planning after embedding failed")
+        fail_run(run.id, f"{message} Planning failed: {type(exc).__name__}: {exc}")

@@ -2,17 +2,24 @@
 rule, and the reads the pages and the API show. Every task of labeling.loop.tasks reports here."""
 from __future__ import annotations
 
+import logging
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
+log = logging.getLogger(__name__)
+
 RETRAIN = "retrain"
 EMBED = "embed"
+FINAL_MODEL = "final_model"
 # Share of a retrain run's progress bar each stage fills.
 STAGES = {"embed": (0.0, 0.15), "train": (0.15, 0.45), "score": (0.45, 0.9), "plan": (0.9, 1.0)}
 # How the pages name the stage a run recorded last (detail["stage"]).
@@ -21,7 +28,14 @@ STAGE_NAMES = {"queued": "queued", "embed": "embedding", "train": "training", "s
 
 
 def stale_after() -> timedelta:
-    return timedelta(seconds=int(getattr(settings, "LONGTAIL_TASK_STALE_SECONDS", 3600)))
+    """A running run whose heartbeat is older than this was interrupted (its worker died)."""
+    return timedelta(seconds=int(settings.LONGTAIL_TASK_STALE_SECONDS))
+
+
+def pending_stale_after() -> timedelta:
+    """A run still pending (its message never started) is given up once a message held by a dead
+    worker would have come back (the broker's visibility timeout) and the stale cut-off passed."""
+    return stale_after() + timedelta(seconds=int(settings.LONGTAIL_BROKER_VISIBILITY_TIMEOUT))
 
 
 def update_run(run_id: int, *, state=None, progress=None, message=None, finished=False, **detail) -> None:
@@ -53,22 +67,77 @@ def add_progress(run_id: int, amount: float) -> None:
     TaskRun.objects.filter(pk=run_id).update(progress=F("progress") + amount, updated_at=timezone.now())
 
 
-def fail_run(run_id: int, message: str) -> None:
-    update_run(run_id, state=TaskRun.FAILED, message=message, finished=True, error=message)
+def fail_run(run_id: int, message: str, **detail) -> None:
+    update_run(run_id, state=TaskRun.FAILED, message=message, finished=True, error=message, **detail)
 
 
-def expire_stale_runs(project: Project) -> None:
-    """A pending/running retrain with no heartbeat for LONGTAIL_TASK_STALE_SECONDS was interrupted
-    (its worker died and the message is gone): fail it and any training version it left."""
-    cutoff = timezone.now() - stale_after()
-    stale = TaskRun.objects.filter(
-        project=project, kind=RETRAIN, state__in=[TaskRun.PENDING, TaskRun.RUNNING], updated_at__lt=cutoff
+def expire_stale_runs(project: Project | None = None) -> list[TaskRun]:
+    """Fail the interrupted runs (of one project, or all): running with no heartbeat for
+    LONGTAIL_TASK_STALE_SECONDS, or pending for longer than the broker would keep a lost message.
+    A model version left ``training`` by a failed run (or by no open run at all) is failed too, so
+    the next retrain can start. Returns the runs failed here (the caller may queue them again)."""
+    now = timezone.now()
+    runs = TaskRun.objects.filter(kind__in=[RETRAIN, EMBED])
+    if project is not None:
+        runs = runs.filter(project=project)
+    stale = list(
+        runs.filter(state=TaskRun.RUNNING, updated_at__lt=now - stale_after())
+        | runs.filter(state=TaskRun.PENDING, updated_at__lt=now - pending_stale_after())
     )
-    if stale.exists():
-        stale.update(state=TaskRun.FAILED, message="Interrupted: no progress for too long.", finished_at=timezone.now())
-        ModelVersion.objects.filter(project=project, state=ModelVersion.TRAINING, created_at__lt=cutoff).update(
-            state=ModelVersion.FAILED, error="Interrupted: the training stopped reporting.", finished_at=timezone.now()
-        )
+    failed = []
+    for run in stale:
+        seconds = int((now - run.updated_at).total_seconds())
+        message = (f"Interrupted: no heartbeat for {seconds} s (its worker stopped); "
+                   f"the cut-off is {int(stale_after().total_seconds())} s.")
+        # Conditional UPDATE: a run that moved meanwhile (or that another process failed) is left alone.
+        if TaskRun.objects.filter(pk=run.pk, state=run.state, updated_at=run.updated_at).update(
+                state=TaskRun.FAILED, message=message, finished_at=now,
+                detail={**(run.detail or {}), "error": message, "interrupted": True}):
+            run.state, run.message = TaskRun.FAILED, message
+            failed.append(run)
+    projects = {run.project_id for run in failed} | ({project.pk} if project is not None else set())
+    for project_id in projects:
+        _fail_orphaned_versions(project_id, [run.pk for run in failed if run.project_id == project_id])
+    return failed
+
+
+def _fail_orphaned_versions(project_id: int, failed_run_ids: list[int]) -> None:
+    training = ModelVersion.objects.filter(project_id=project_id, state=ModelVersion.TRAINING)
+    note = dict(state=ModelVersion.FAILED, error="Interrupted: the training stopped reporting (its worker stopped).",
+                finished_at=timezone.now())
+    if failed_run_ids:
+        training.filter(config__task_run__in=failed_run_ids).update(**note)
+    if not TaskRun.objects.filter(project_id=project_id, kind=RETRAIN,
+                                  state__in=[TaskRun.PENDING, TaskRun.RUNNING]).exists():
+        training.filter(created_at__lt=timezone.now() - stale_after()).update(**note)
+
+
+@contextmanager
+def heartbeat(run_id: int | None):
+    """While the block runs (a long training, a scoring chunk), a thread moves the run's
+    heartbeat every LONGTAIL_TASK_HEARTBEAT_SECONDS: a live run is never taken for a dead one."""
+    if not run_id:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(float(settings.LONGTAIL_TASK_HEARTBEAT_SECONDS)):
+                TaskRun.objects.filter(pk=run_id, state__in=[TaskRun.PENDING, TaskRun.RUNNING]).update(
+                    updated_at=timezone.now())
+        except Exception:  # noqa: BLE001 - a missed beat must never break the task itself
+            log.warning("heartbeat of TaskRun %s stopped", run_id, exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def close_run(run: TaskRun, notes: list[str]) -> None:

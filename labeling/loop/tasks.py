@@ -20,12 +20,13 @@ from dataclasses import asdict
 
 from celery import chord, shared_task
 from celery.signals import worker_init
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from labeling.items.models import ImportBatch
 from labeling.items.services import import_path
-from labeling.modeling import embedding, embedding_store, label_issues, review, scores, versions
+from labeling.modeling import embedding, embedding_store, final, label_issues, review, scores, versions
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
@@ -41,18 +42,27 @@ TASK_OPTIONS = {
     "retry_backoff_max": 60,
     "retry_jitter": True,
     "max_retries": 5,
+    # Bounded in time (config.settings): past the soft limit the task records the failure on its
+    # run; the hard limit kills it; the broker's visibility timeout outlasts both.
+    "soft_time_limit": settings.LONGTAIL_TASK_SOFT_TIME_LIMIT,
+    "time_limit": settings.LONGTAIL_TASK_TIME_LIMIT,
 }
-EMBED_CHUNK = 256
 SCORE_CHUNK = 20_000
+
+
+def embed_chunks(item_ids: list[int]) -> list[list[int]]:
+    size = int(settings.LONGTAIL_EMBED_CHUNK)
+    return [item_ids[i : i + size] for i in range(0, len(item_ids), size)]
 
 
 def _run(run_id: int | None) -> TaskRun | None:
     return TaskRun.objects.select_related("project").filter(pk=run_id).first() if run_id else None
 
 
-def _alive(run: TaskRun | None) -> bool:
-    """False when the run was failed (by an earlier step or as stale): later steps stop."""
-    return run is not None and run.state in (TaskRun.PENDING, TaskRun.RUNNING)
+def _alive(run: TaskRun | None, kind: str = runs.RETRAIN) -> bool:
+    """False when the run was failed (by an earlier step or as stale; later steps stop), or is
+    not of the kind the task serves (a stray message never drives another kind of run)."""
+    return run is not None and run.kind == kind and run.state in (TaskRun.PENDING, TaskRun.RUNNING)
 
 
 @shared_task(**TASK_OPTIONS)
@@ -63,7 +73,7 @@ def run_retrain(run_id: int) -> None:
     project = run.project
     runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, message="Embedding new items.", stage="embed")
     todo = embedding.unembedded_item_ids(project)
-    chunks = [todo[i : i + EMBED_CHUNK] for i in range(0, len(todo), EMBED_CHUNK)]
+    chunks = embed_chunks(todo)
     runs.update_run(run_id, to_embed=len(todo))
     if not chunks:
         train_model.apply_async(args=[run_id])
@@ -75,7 +85,8 @@ def run_retrain(run_id: int) -> None:
 @shared_task(**TASK_OPTIONS)
 def embed_items(item_ids: list[int], run_id: int | None = None, progress_share: float = 0.0) -> int:
     try:
-        encoded = embedding.embed_items(item_ids)
+        with runs.heartbeat(run_id):
+            encoded = embedding.embed_items(item_ids)
     except TRANSIENT:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded on the run; the chord body sees it and stops
@@ -89,14 +100,40 @@ def embed_items(item_ids: list[int], run_id: int | None = None, progress_share: 
 
 
 @shared_task(**TASK_OPTIONS)
+def start_embedding(run_id: int) -> None:
+    """After an import: embed the project's new items in chunks of LONGTAIL_EMBED_CHUNK on the
+    embed queue (every worker serving it takes chunks), then finish_embedding closes the run."""
+    run = _run(run_id)
+    if not _alive(run, runs.EMBED):
+        return
+    todo = embedding.unembedded_item_ids(run.project)
+    chunks = embed_chunks(todo)
+    runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, to_embed=len(todo), chunks=len(chunks),
+                    message=f"Embedding {len(todo)} items in {len(chunks)} chunk(s).")
+    if not chunks:
+        finish_embedding.apply_async(args=[run_id])
+        return
+    chord(embed_items.si(chunk, run_id, 1.0 / len(chunks)) for chunk in chunks)(finish_embedding.si(run_id))
+
+
+@shared_task(**TASK_OPTIONS)
+def finish_embedding(run_id: int) -> None:
+    run = _run(run_id)
+    if not _alive(run, runs.EMBED):
+        return
+    pipeline.finish_embedding(run)
+
+
+@shared_task(**TASK_OPTIONS)
 def embed_project(project_id: int, run_id: int | None = None) -> int:
     project = Project.objects.get(pk=project_id)
     if run_id:
         runs.update_run(run_id, state=TaskRun.RUNNING, message="Embedding items.")
     try:
-        done = embedding.embed_project(
-            project, on_progress=(lambda share: runs.update_run(run_id, progress=share)) if run_id else None
-        )
+        with runs.heartbeat(run_id):
+            done = embedding.embed_project(
+                project, on_progress=(lambda share: runs.update_run(run_id, progress=share)) if run_id else None
+            )
     except TRANSIENT:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -117,7 +154,8 @@ def train_model(run_id: int) -> None:
         return
     runs.update_run(run_id, progress=runs.stage_progress("train", 0.0), message="Training.", stage="train")
     try:
-        version = versions.train_version(run.project, run_id=run_id)
+        with runs.heartbeat(run_id):
+            version = versions.train_version(run.project, run_id=run_id)
     except TRANSIENT:
         raise
     except versions.NotEnoughLabels as exc:
@@ -145,7 +183,8 @@ def train_model(run_id: int) -> None:
 def score_chunk(version_id: int, id_min: int, id_max: int, run_id: int | None = None, progress_share: float = 0.0):
     version = ModelVersion.objects.select_related("project").get(pk=version_id)
     try:
-        n = scores.score_range(version, id_min, id_max)
+        with runs.heartbeat(run_id):
+            n = scores.score_range(version, id_min, id_max)
     except TRANSIENT:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -178,7 +217,8 @@ def finish_scoring(version_id: int, run_id: int | None = None) -> None:
         )
     else:
         versions.activate_version(version)
-        routed = review.route_low_confidence(version)
+        with runs.heartbeat(run_id):
+            routed = review.route_low_confidence(version)
         if run_id:
             runs.update_run(run_id, review_routed=routed)
         train_label_issues.apply_async(args=[version.id])
@@ -208,10 +248,47 @@ def plan_after_retrain(run_id: int) -> None:
     if not _alive(run):
         return
     runs.update_run(run_id, progress=runs.stage_progress("plan", 0.0), message="Planning.", stage="plan")
-    pipeline.finish_retrain(run)
+    with runs.heartbeat(run_id):
+        pipeline.finish_retrain(run)
 
 
-@shared_task
+@shared_task(**TASK_OPTIONS)
+def train_final(run_id: int) -> None:
+    """The final model (labeling.modeling.final): fine-tune, train, and serve it only when it beats
+    the frozen model out of fold. On the ``train`` queue (the GPU worker where one runs)."""
+    run = _run(run_id)
+    if not _alive(run):
+        return
+    runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, message="Fine-tuning the encoder.", stage="train")
+    try:
+        version = final.train_final_version(run.project, run_id=run_id, on_progress=lambda share, message: (
+            runs.update_run(run_id, progress=0.8 * share, message=f"Final model: {message}.")))
+        runs.update_run(run_id, model_version=version.number, model_version_id=version.id)
+        if not final.beats_frozen(version):
+            oof = (version.metrics.get("final_model") or {}).get("oof_macro_f1") or {}
+            runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=False,
+                            message=f"Final model v{version.number} trained but not served: out-of-fold macro-F1 "
+                                    f"{oof.get('fine_tuned')} vs {oof.get('frozen')} for the frozen model.")
+            return
+        runs.update_run(run_id, progress=0.8, message="Embedding the pool with the fine-tuned encoder.",
+                        stage="embed")
+        final.embed_pool_for(version, on_progress=lambda share: runs.update_run(run_id, progress=0.8 + 0.1 * share))
+        runs.update_run(run_id, progress=0.9, message="Scoring the pool.", stage="score")
+        scores.score_version(version, chunk_size=SCORE_CHUNK)
+        versions.activate_version(version)
+        routed = review.route_low_confidence(version)
+    except TRANSIENT:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded; the frozen model stays active
+        log.exception("final model failed")
+        runs.fail_run(run_id, f"Final model failed: {type(exc).__name__}: {exc}")
+        return
+    runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=True,
+                    review_routed=routed, message=f"Final model v{version.number} active: it beat the frozen "
+                                                  "model out of fold.")
+
+
+@shared_task(soft_time_limit=settings.LONGTAIL_TASK_SOFT_TIME_LIMIT, time_limit=settings.LONGTAIL_TASK_TIME_LIMIT)
 def import_file(batch_id: int, path: str, skip_invalid: bool = False, rejects_path: str | None = None) -> dict:
     """Run an uploaded file's import; the upload is deleted afterwards (the rejects file stays)."""
     batch = ImportBatch.objects.select_related("project").get(id=batch_id)

@@ -6,12 +6,18 @@ only module that imports the Celery tasks.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from labeling.items.models import ImportBatch
 from labeling.items.services import rejects_path_for
+from labeling.modeling import embedding
 from labeling.modeling import selectors as modeling_selectors
 from labeling.modeling.models import TaskRun
 from labeling.projects.models import Project
@@ -20,12 +26,22 @@ from labeling.waves import services as waves
 from labeling.waves.models import Wave, WaveItem
 
 from . import tasks
-from .runs import EMBED, RETRAIN, expire_stale_runs, fail_run, last_retrain_run, open_retrain_run
+from .runs import (
+    EMBED,
+    FINAL_MODEL,
+    RETRAIN,
+    expire_stale_runs,
+    fail_run,
+    last_retrain_run,
+    open_retrain_run,
+    retrain_in_flight,
+    update_run,
+)
 
 log = logging.getLogger(__name__)
 
 
-def request_retrain(project: Project, *, reason: str = "manual") -> TaskRun:
+def request_retrain(project: Project, *, reason: str = "manual", **detail) -> TaskRun:
     """Enqueue embed → train → score → plan for the project and return its TaskRun.
 
     At most one runs per project: while one is pending or running, that TaskRun is returned and
@@ -41,7 +57,8 @@ def request_retrain(project: Project, *, reason: str = "manual") -> TaskRun:
         try:
             with transaction.atomic():
                 run = TaskRun.objects.create(
-                    project=project, kind=RETRAIN, message="Queued.", detail={"reason": reason, "stage": "queued"}
+                    project=project, kind=RETRAIN, message="Queued.",
+                    detail={"reason": reason, "stage": "queued", **detail}
                 )
         except IntegrityError:
             # Another process created one between our check and insert (SQLite has no row locks).
@@ -51,30 +68,170 @@ def request_retrain(project: Project, *, reason: str = "manual") -> TaskRun:
 
 
 def _enqueue(task, run_id: int, *, args: list) -> None:
-    """Send a run's first task. If the broker cannot be reached (or, in eager mode, the pipeline
-    breaks unexpectedly) the run is failed with the reason instead of staying pending, so the
-    next request can start afresh."""
+    """Send a run's first task. If the broker cannot be reached (publishing fails fast: see
+    CELERY_BROKER_TRANSPORT_OPTIONS), or in eager mode the pipeline breaks unexpectedly, the run
+    is failed with the reason instead of staying pending, so the pages say so and the next request
+    can start afresh."""
     try:
         task.apply_async(args=args)
     except Exception as exc:
         log.exception("could not run %s for TaskRun %s", task.name, run_id)
-        fail_run(run_id, f"Could not queue the work: {type(exc).__name__}: {exc}")
+        fail_run(run_id, f"Could not queue the work (is the broker up?): {type(exc).__name__}: {exc}",
+                 queue_error=True)
 
 
-def request_embedding(project: Project) -> TaskRun:
-    """Embed the project's items that have no cached vector yet (after an import)."""
+def queue_failed(run: TaskRun) -> bool:
+    """True when the run failed because its first task could not be sent to the broker."""
+    return run.state == TaskRun.FAILED and bool((run.detail or {}).get("queue_error"))
+
+
+def embed_after_import() -> bool:
+    """Embedding runs as background tasks after each import when a broker is configured; in eager
+    mode (the demo, no broker) planning embeds what is missing in-process instead."""
+    flag = getattr(settings, "LONGTAIL_EMBED_AFTER_IMPORT", None)
+    return (not settings.CELERY_TASK_ALWAYS_EAGER) if flag is None else bool(flag)
+
+
+def open_embedding_run(project: Project) -> TaskRun | None:
+    return (TaskRun.objects.filter(project=project, kind=EMBED, state__in=[TaskRun.PENDING, TaskRun.RUNNING])
+            .order_by("-created_at").first())
+
+
+def request_final_model(project: Project) -> TaskRun:
+    """Enqueue the final model (fine-tune, train, serve if it beats the frozen model) and return
+    its TaskRun; the one already pending or running when there is one. Refused (ValueError, with
+    the reason) while a retrain is under way: both train a model version of the project."""
     with transaction.atomic():
-        run = TaskRun.objects.create(project=project, kind=EMBED, message="Queued.")
-        transaction.on_commit(lambda: _enqueue(tasks.embed_project, run.id, args=[project.id, run.id]))
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        expire_stale_runs(project)
+        running = TaskRun.objects.filter(project=project, kind=FINAL_MODEL,
+                                         state__in=[TaskRun.PENDING, TaskRun.RUNNING]).first()
+        if running is not None:
+            return running
+        busy = open_retrain_run(project)
+        if busy is not None:
+            raise ValueError(f"A retrain is under way (task {busy.pk}); train the final model after it ends.")
+        if not modeling_selectors.training_set(project).labels:
+            raise ValueError("Nothing is labeled yet: the final model is trained on the project's labels.")
+        run = TaskRun.objects.create(project=project, kind=FINAL_MODEL, message="Queued.",
+                                     detail={"stage": "queued", "reason": "final_model"})
+        transaction.on_commit(lambda: _enqueue(tasks.train_final, run.id, args=[run.id]))
     return run
+
+
+def request_embedding(project: Project, *, plan_when_done: bool = False, **detail) -> TaskRun:
+    """Embed the project's items that have no cached vector yet, in chunked tasks on the embed
+    queue (tasks.start_embedding); with ``plan_when_done`` the next wave is planned after."""
+    with transaction.atomic():
+        run = TaskRun.objects.create(project=project, kind=EMBED, message="Queued.",
+                                     detail={"stage": "queued", "plan_when_done": plan_when_done, **detail})
+        transaction.on_commit(lambda: _enqueue(tasks.start_embedding, run.id, args=[run.id]))
+    return run
+
+
+def on_items_imported(sender=None, *, project, batch=None, **kwargs) -> None:
+    """items_imported receiver: queue the new items' embedding (never fails the import)."""
+    if not embed_after_import():
+        return
+    try:
+        request_embedding(project, import_batch=getattr(batch, "pk", None))
+    except Exception:
+        log.exception("could not request embedding after an import into %s", getattr(project, "slug", project))
 
 
 def start_upload_import(batch: ImportBatch, path: Path, *, skip_invalid: bool) -> None:
     """Queue an uploaded file's import (a worker in production, in-process in the demo) once the
-    batch row is committed, so the worker can see it."""
+    batch row is committed, so the worker can see it. When the broker cannot take it, the batch
+    is failed with the reason (never left pending) and the upload is removed."""
     rejects = str(rejects_path_for(batch)) if skip_invalid else None
-    transaction.on_commit(lambda: tasks.import_file.delay(batch.id, str(path), skip_invalid=skip_invalid,
-                                                          rejects_path=rejects))
+
+    def send():
+        try:
+            tasks.import_file.delay(batch.id, str(path), skip_invalid=skip_invalid, rejects_path=rejects)
+        except Exception as exc:
+            if settings.CELERY_TASK_ALWAYS_EAGER:
+                raise  # in-process, the import's own errors are recorded on the batch by the importer
+            log.exception("could not queue the import of batch %s", batch.id)
+            ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.PENDING).update(
+                state=ImportBatch.FAILED, progress=1.0, finished_at=timezone.now(),
+                errors=[{"file": batch.filename, "line": None, "field": None,
+                         "message": f"the import could not be queued (is the broker up?): {type(exc).__name__}: "
+                                    f"{exc}. Nothing was imported; upload the file again later."}])
+            if os.path.exists(path):
+                os.remove(path)
+
+    transaction.on_commit(send)
+
+
+# --- interrupted runs -----------------------------------------------------------------------------
+def recover_stale_runs(project: Project | None = None) -> list[TaskRun]:
+    """Fail the runs whose worker died (labeling.loop.runs.expire_stale_runs) and queue each again,
+    up to LONGTAIL_TASK_MAX_REQUEUES times. Returns the new runs."""
+    queued = []
+    for run in expire_stale_runs(project):
+        attempt = int((run.detail or {}).get("attempt", 1))
+        if attempt > int(settings.LONGTAIL_TASK_MAX_REQUEUES):
+            log.warning("TaskRun %s was interrupted %s times; left failed", run.pk, attempt)
+            continue
+        again = {"requeued_from": run.pk, "attempt": attempt + 1}
+        if run.kind == RETRAIN:
+            queued.append(request_retrain(run.project, reason=(run.detail or {}).get("reason", "requeued"), **again))
+        else:
+            queued.append(request_embedding(run.project, plan_when_done=bool((run.detail or {}).get("plan_when_done")),
+                                            **again))
+        update_run(run.pk, message=f"{run.message} Queued again as task {queued[-1].pk}.")
+    return queued
+
+
+def on_worker_ready(sender=None, **kwargs) -> None:
+    """celery worker_ready receiver: recover what a dead worker left, then keep looking every
+    third of the stale cut-off while this worker lives (runs interrupted later are found too)."""
+    _sweep()
+    interval = max(1.0, float(settings.LONGTAIL_TASK_STALE_SECONDS) / 3)
+
+    def loop():
+        while True:
+            time.sleep(interval)
+            _sweep()
+
+    threading.Thread(target=loop, name="stale-run-sweeper", daemon=True).start()
+
+
+def _sweep() -> None:
+    try:
+        for run in recover_stale_runs():
+            log.warning("queued TaskRun %s again (project %s) after its worker stopped", run.pk, run.project_id)
+    except Exception:  # noqa: BLE001 - the next sweep tries again
+        log.exception("stale-run sweep failed")
+    finally:
+        connection.close()
+
+
+# --- planning by hand -----------------------------------------------------------------------------
+def planning_blocker(project: Project) -> str | None:
+    """Why a wave cannot be planned by hand now, or None. Interrupted runs are recovered first;
+    while a retrain runs it plans itself; items still without a vector are embedded by workers
+    (queued here if no run is at it) and the wave is planned when they are done, instead of the
+    request embedding them (with a broker; in eager mode planning embeds in-process)."""
+    recover_stale_runs(project)
+    busy = retrain_in_flight(project)
+    if busy:
+        return busy
+    if not embed_after_import():
+        return None
+    missing = len(embedding.unembedded_item_ids(project))
+    if not missing:
+        return None
+    run = open_embedding_run(project)
+    if run is None:
+        run = request_embedding(project, plan_when_done=True)
+        run.refresh_from_db()
+        if queue_failed(run):
+            return f"{missing} items have no vector yet and their embedding could not be queued: {run.message}"
+    else:
+        update_run(run.pk, plan_when_done=True)
+    return (f"{missing} items are still being embedded (task {run.pk}, {float(run.progress):.0%}); planning starts "
+            "when they are done.")
 
 
 # --- reactions to answers -------------------------------------------------------------------------
@@ -96,7 +253,9 @@ def _react_to_answer(project: Project, item) -> None:
         .select_related("wave")
         .first()
     )
-    if pick is not None and wave_selectors.pick_is_complete(pick):
+    # Checked first without the project lock (answers on one wave must not queue on it), then
+    # again under it.
+    if pick is not None and wave_selectors.pick_is_complete(pick) and wave_selectors.wave_is_complete(pick.wave):
         with transaction.atomic():
             Project.objects.select_for_update().filter(pk=project.pk).first()
             wave = Wave.objects.get(pk=pick.wave_id)

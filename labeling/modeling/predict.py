@@ -5,6 +5,7 @@ from labeling.projects.models import Project
 from learner.jsonable import to_jsonable
 
 from .embedding import embed_query_texts
+from .final import query_vectors
 from .versions import NoActiveModel, active_model, load_classifier
 
 
@@ -18,7 +19,8 @@ def predict_texts(project: Project, texts: list[str]) -> list[dict]:
     if not texts:
         return []
     clf = load_classifier(version)
-    proba = clf.predict_proba(embed_query_texts(texts))
+    vectors = query_vectors(version, texts)  # a final model's fine-tuned encoder, else the frozen one
+    proba = clf.predict_proba(embed_query_texts(texts) if vectors is None else vectors)
     names = [str(c) for c in clf.classes_]
     out = []
     for decision, row_proba in zip(clf.decide(None, proba=proba), proba, strict=True):

@@ -12,8 +12,8 @@ from labeling.items.models import Item
 from labeling.projects.models import Project
 from learner.scoring import PROBS_DTYPE, pack_probs_matrix, score_stats
 
-from .embedding import model_id
 from .embedding_store import copy_id_blob_pairs, project_matrix
+from .final import version_encoder_id
 from .models import ItemScore, ModelVersion
 from .versions import load_classifier
 
@@ -27,7 +27,8 @@ def score_chunks(project: Project, *, chunk_size: int = 20_000) -> list[tuple[in
 def score_range(version: ModelVersion, id_min: int | None = None, id_max: int | None = None) -> int:
     """Score the project's items with ids in [id_min, id_max] under ``version`` and store one
     ItemScore per item (replacing rows of an earlier attempt: re-running never duplicates)."""
-    ids, X = project_matrix(version.project_id, model_id(), id_min=id_min, id_max=id_max)
+    # A final model reads its fine-tuned encoder's vectors (labeling.modeling.final), the others the frozen ones.
+    ids, X = project_matrix(version.project_id, version_encoder_id(version), id_min=id_min, id_max=id_max)
     if len(ids) == 0:
         return 0
     proba = load_classifier(version).predict_proba(X)

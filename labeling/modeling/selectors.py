@@ -54,16 +54,19 @@ def label_parents(project) -> dict[str, str]:
 
 
 def label_targets(project) -> dict[str, dict[str, float]]:
-    """label name → {"precision": p} or {"recall": r}. A label with both keeps precision: a
-    threshold can aim at one of them, and precision is what protects downstream users."""
+    """label name → {"precision": p}, {"recall": r} or both. A label with both gets the threshold
+    that meets the two together, or is reported infeasible with the reason (learner.thresholds)."""
     targets: dict[str, dict[str, float]] = {}
     for name, precision, recall in Label.objects.filter(project=project).values_list(
         "name", "precision_target", "recall_target"
     ):
+        target = {}
         if precision is not None:
-            targets[name] = {"precision": float(precision)}
-        elif recall is not None:
-            targets[name] = {"recall": float(recall)}
+            target["precision"] = float(precision)
+        if recall is not None:
+            target["recall"] = float(recall)
+        if target:
+            targets[name] = target
     return targets
 
 
@@ -81,3 +84,34 @@ def active_version(project) -> ModelVersion | None:
 
 def model_versions(project):
     return ModelVersion.objects.filter(project=project).defer("artifact").order_by("-number")
+
+
+def model_choices(version: ModelVersion | None) -> dict | None:
+    """The training choices of a version as its report records them (head, structure and the
+    evidence that chose it, fallback floor, calibration, Other bucket), plus a one-line summary."""
+    metrics = (version.metrics or {}) if version is not None else {}
+    choices = metrics.get("choices")
+    if not choices:
+        return None
+    head = choices.get("head") or {}
+    parts = ["logistic regression" + (f" (C {head['C']:g})" if isinstance(head.get("C"), (int, float)) else "")
+             if head.get("name") == "logreg" else
+             f"torch head, {head.get('loss', 'ce')} loss" + (f", on {head['device']}" if head.get("device") else "")]
+    structure = {"flat": "flat", "coarse_then_fine": "coarse → fine"}.get(choices.get("structure"), "flat")
+    evidence = metrics.get("hierarchy_choice") or {}
+    if evidence.get("macro_f1"):
+        scores = ", ".join(f"{'coarse → fine' if k == 'coarse_then_fine' else k} {v:.3f}"
+                           for k, v in evidence["macro_f1"].items())
+        structure += f" (chosen by out-of-fold macro-F1: {scores})"
+    elif evidence.get("reason"):
+        structure += f" ({evidence['reason']})"
+    else:
+        structure += f" ({choices.get('structure_chosen_by', 'configuration')})"
+    parts.append(structure)
+    parts.append(f"calibration {choices.get('calibration') or 'none'}")
+    other = choices.get("other_bucket")
+    parts.append(f"Other bucket under {other['min_examples']} examples ({other['labels']} labels)" if other
+                 else "no Other bucket")
+    if metrics.get("final_model"):
+        parts.append(f"fine-tuned encoder ({metrics['final_model'].get('base_model', 'MiniLM')})")
+    return {**choices, "hierarchy_evidence": evidence or None, "summary": " · ".join(parts)}

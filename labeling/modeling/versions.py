@@ -19,14 +19,17 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from labeling.projects.models import Project
+from labeling.items.models import Item
+from labeling.projects.models import Label, Project
 from learner.jsonable import to_jsonable
+from learner.planning import duplicate_groups
+from learner.planning.snapshot import label_texts
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
-from learner.training.self_training import sample_unlabeled_rows
+from learner.training.self_training import rows_outside_labeled_groups, sample_unlabeled_rows
 from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
-from .embedding import model_id
+from .embedding import embed_query_texts, model_id
 from .embedding_store import project_matrix, vectors_for_items
 from .models import ModelVersion
 
@@ -132,7 +135,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
     try:
         started = time.perf_counter()
         X = vectors_for_items(project.id, model_id(), data.item_ids)
-        config = TrainConfig.from_dict({"fine_floor": project.fine_floor, **(train_config or {})})
+        config = TrainConfig.from_dict({**project_train_options(project), **(train_config or {})})
         parents, targets = restrict_taxonomy(selectors.label_parents(project), selectors.label_targets(project),
                                              set(data.labels))
         unlabeled = unlabeled_sample(project, data.item_ids, seed=version.number) if config.self_training else None
@@ -144,6 +147,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             targets=targets or None,
             parents=parents or None,
             unlabeled=unlabeled,
+            label_vectors=label_vectors(project) if config.label_prior_weight > 0 else None,
         )
         version.temperature = float(clf.temperature) if clf.temperature is not None else None
         version.thresholds = to_jsonable(dict(clf.thresholds or {}))
@@ -167,13 +171,42 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
         raise
 
 
+# Project.hierarchy_mode → TrainConfig.hierarchy
+HIERARCHY_OPTIONS = {"auto": "auto", "flat": "flat", "hierarchical": "coarse_then_fine"}
+
+
+def project_train_options(project: Project) -> dict:
+    """The TrainConfig fields a project's settings choose: head, loss, Other bucket, calibration,
+    structure and the fallback floor (with "auto", the floor the evidence picks replaces it)."""
+    return {"fine_floor": project.fine_floor, "head": project.head, "loss": project.head_loss,
+            "other_min_examples": project.other_min_examples, "calibrate": project.calibration,
+            "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode]}
+
+
+def label_vectors(project: Project) -> dict[str, np.ndarray] | None:
+    """label name → embedding of "name: description" (the vectors the planner uses), for the
+    label-name prior."""
+    rows = list(Label.objects.filter(project=project).order_by("order", "name").values_list("name", "description"))
+    if not rows:
+        return None
+    names, descriptions = [name for name, _ in rows], dict(rows)
+    return dict(zip(names, embed_query_texts(label_texts(names, descriptions)), strict=True))
+
+
 def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | None = None) -> np.ndarray | None:
     """Embeddings of up to ``limit`` (``LONGTAIL_SELF_TRAINING_ROWS``) project items outside the
-    training set, a seeded uniform sample (the simulation draws the same rows), for
+    training set and its duplicate groups (no near-duplicate of a labeled item), a seeded uniform
+    sample (the simulation draws the same rows), for
     self-training; None when there are none or the setting is 0."""
     limit = settings.LONGTAIL_SELF_TRAINING_ROWS if limit is None else limit
     ids, matrix = project_matrix(project.id, model_id())
-    rest = np.flatnonzero(~np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
+    # Duplicate groups as the planner forms them, over every project item in id order.
+    items = list(Item.objects.filter(project=project).order_by("id").values_list("id", "dup_group", "text_hash"))
+    item_ids = [r[0] for r in items]
+    groups = duplicate_groups(item_ids, [r[1] for r in items], [r[2] for r in items])
+    group_of = dict(zip(item_ids, groups.tolist(), strict=True))
+    labeled = np.flatnonzero(np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
+    rest = rows_outside_labeled_groups(np.array([group_of[int(i)] for i in ids], dtype=np.int64), labeled)
     rows = sample_unlabeled_rows(rest, limit, seed=seed)
     if len(rows) == 0:
         return None

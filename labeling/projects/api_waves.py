@@ -9,8 +9,8 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.loop.runs import retrain_in_flight, task_run_dict
-from labeling.loop.triggers import request_retrain
+from labeling.loop.runs import task_run_dict
+from labeling.loop.triggers import planning_blocker, queue_failed, request_final_model, request_retrain
 from labeling.modeling.models import ModelVersion
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
@@ -67,7 +67,8 @@ class WaveCloseSerializer(serializers.Serializer):
 
 
 class WaveClose(ProjectScoped, APIView):
-    """Close a wave by hand: its unanswered items go back to the pool. With retrain=true the close
+    """Close a wave by hand: its unanswered items go back to the pool. Live leases stay answerable
+    until they expire and their answers count (``live_leases``, ``leases_note``). With retrain=true the close
     also starts the retrain pipeline (embed, train, score, plan), as a completed wave does."""
 
     @extend_schema(request=WaveCloseSerializer, responses={200: OpenApiTypes.OBJECT})
@@ -80,8 +81,11 @@ class WaveClose(ProjectScoped, APIView):
             if wave.state == Wave.CLOSED:
                 raise ValueError(f"Wave {wave.number} is already closed.")
             waves.close_wave(wave)
+            live = wave.live_leases
             wave.refresh_from_db()
             body = selectors.wave_dict(wave)
+            body["live_leases"] = live
+            body["leases_note"] = waves.close_note(wave)
             if options.validated_data["retrain"]:
                 run = request_retrain(self.get_project(), reason="wave_closed")
                 run.refresh_from_db()
@@ -113,7 +117,7 @@ class WavePlan(ProjectScoped, APIView):
     def post(self, request, slug):
         def action():
             project = self.get_project()
-            busy = retrain_in_flight(project)
+            busy = planning_blocker(project)
             if busy:
                 raise ValueError(busy)
             wave = waves.plan_next_wave(project)
@@ -142,6 +146,25 @@ class ModelRetrain(ProjectScoped, APIView):
     def post(self, request, slug):
         def action():
             task = request_retrain(self.get_project(), reason="manual")
+            task.refresh_from_db()  # run in-process (no broker), it has finished already
+            if queue_failed(task):
+                # Not queued (the broker is unreachable): say so instead of "Queued".
+                return Response({"detail": f"Retrain failed (task {task.pk}): {task.message}",
+                                 "task": task_run_dict(task)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            return Response(task_run_dict(task), status=202)
+
+        return _loop_response(action)
+
+
+class ModelFinal(ProjectScoped, APIView):
+    """Train the final model: the encoder fine-tuned on the labels, then head, calibration and
+    thresholds (a TaskRun of kind final_model; on the train queue). It becomes the active model
+    only when its out-of-fold macro-F1 beats the frozen model's. 409 while a retrain runs."""
+
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request, slug):
+        def action():
+            task = request_final_model(self.get_project())
             task.refresh_from_db()  # run in-process (no broker), it has finished already
             return Response(task_run_dict(task), status=202)
 

@@ -16,7 +16,9 @@ from labeling.annotations import selectors as annotation_selectors
 from labeling.annotations.models import Annotation
 from labeling.annotations.resolve import Answer, resolve
 from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.modeling.selectors import model_choices
 from labeling.modeling.versions import active_model
+from labeling.projects.estimates import MIN_N, version_estimates
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,9 @@ MAX_SCORED_ITEMS = 20000   # enough for smooth curves; bounds the dashboard's me
 CURVE_POINTS = 60
 RELIABILITY_BINS = 10
 REPORT_KEYS = ("validation", "val", "metrics", "report", "test", "evaluation")
+ESTIMATED_STATES = (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED)
+ESTIMATES_SOURCE = ("picks with a known inclusion probability from waves planned after the model, weighted by "
+                    "1/π; 95 % intervals")
 
 
 def dashboard_data(project) -> dict:
@@ -36,20 +41,24 @@ def dashboard_data(project) -> dict:
         (v for v in reversed(versions) if v.state == ModelVersion.READY), None)
     report = find_report(model.metrics) if model else None
     scored = scored_labeled_items(project, model, label_names) if model else None
+    estimates = version_estimates(project, [v for v in versions if v.state in ESTIMATED_STATES])
     return {
         "project": project.slug,
         "labels": [{"name": lab.name, "parent": label_names.get(lab.parent_id), "rare": lab.name in rare,
                     "labeled": totals.get(lab.name, 0)} for lab in labels],
         "rare_threshold": project.rare_threshold,
         "labeled_per_wave": per_wave,
-        "learning_curve": learning_curve(versions, project.rare_threshold),
+        "learning_curve": learning_curve(versions, project.rare_threshold, estimates),
         "model": None if model is None else {
             "number": model.number, "state": model.state, "train_size": model.train_size,
             "temperature": model.temperature, "calibration": (model.metrics or {}).get("calibration"),
             "review_share": (model.metrics or {}).get("review_share"),
             "not_estimable": (model.metrics or {}).get("not_estimable", []),
-            "notes": (model.metrics or {}).get("notes", [])},
+            "notes": (model.metrics or {}).get("notes", []),
+            "choices": (model_choices(model) or {}).get("summary")},
         "per_class": per_class_table(report),
+        "estimates": None if model is None else {"model": model.number, **estimates.get(model.number, {}),
+                                                 "source": ESTIMATES_SOURCE},
         "confusion": confusion(report),
         "pr_curves": pr_curves(report, scored),
         "reliability": reliability(report, scored),
@@ -116,9 +125,10 @@ def _find_key(metrics: dict | None, key: str, depth: int = 2):
     return None
 
 
-def learning_curve(versions, rare_threshold: int) -> list[dict]:
+def learning_curve(versions, rare_threshold: int, estimates: dict | None = None) -> list[dict]:
     """macro-F1 and mean recall of the version's rare labels (fewer training examples than the
-    project's rare threshold), both on the version's validation split."""
+    project's rare threshold), both on the version's validation split; and the design-based
+    macro-F1 estimate on the pool with its 95 % interval (``estimates``: version_estimates)."""
     points = []
     for version in versions:
         report = find_report(version.metrics)
@@ -136,16 +146,38 @@ def learning_curve(versions, rare_threshold: int) -> list[dict]:
             "macro_f1": report.get("macro_f1"),
             "rare_recall": stored_rare if isinstance(stored_rare, (int, float))
             else (float(np.mean(rare_recalls)) if rare_recalls else None),
+            "macro_f1_estimate": ((estimates or {}).get(version.number) or {}).get("macro_f1_estimate"),
+            "macro_f1_ci": ((estimates or {}).get(version.number) or {}).get("macro_f1_ci"),
         })
     return points
 
 
 def per_class_table(report: dict | None) -> list[dict]:
+    """Validation precision / recall / F1 per label; None (shown "—") where fewer than
+    ``MIN_N`` validation items stand behind a figure (the label's items for recall and F1, those
+    predicted as it for precision): no "1.000" from three items, no "0.000" from none."""
     if not report:
         return []
-    return [{"label": name, **{k: row.get(k) for k in ("precision", "recall", "f1", "support",
-                                                        "average_precision")}}
-            for name, row in report.get("per_class", {}).items()]
+    rows = []
+    predicted = _predicted_counts(report)
+    for name, row in report.get("per_class", {}).items():
+        count = row.get("count", row.get("support")) or 0
+        out = {"label": name, **{k: row.get(k) for k in ("precision", "recall", "f1", "support",
+                                                           "average_precision")}}
+        if count < MIN_N:
+            out["recall"] = out["f1"] = out["average_precision"] = None
+        if predicted.get(name, count) < MIN_N:
+            out["precision"] = out["f1"] = None
+        rows.append(out)
+    return rows
+
+
+def _predicted_counts(report: dict) -> dict:
+    """Validation items predicted as each label (confusion matrix column sums), where known."""
+    classes, matrix = report.get("classes"), report.get("confusion_matrix")
+    if not classes or not matrix:
+        return {}
+    return dict(zip(classes, np.asarray(matrix, dtype=float).sum(axis=0).tolist(), strict=False))
 
 
 def confusion(report: dict | None) -> dict | None:
@@ -235,6 +267,30 @@ def reliability(report: dict | None, scored: dict | None) -> dict:
             "bins": bins, "ece": ece}
 
 
+def _threshold_row(row: dict) -> dict:
+    """One report row as the table shows it: targets and intervals as text, no per-fold lists."""
+    target = row.get("target")
+    if isinstance(target, dict):  # {"precision": p, "recall": r}; older reports: kind + number
+        target = ", ".join(f"{kind} ≥ {value:g}" for kind, value in target.items()) or None
+    elif target is not None and row.get("kind"):
+        target = f"{row['kind']} ≥ {target:g}"
+
+    def ci(key):
+        value = row.get(key)
+        return f"{value[0]:.2f}–{value[1]:.2f}" if isinstance(value, list) and len(value) == 2 else None
+
+    out = {"label": row.get("label"), "target": target, "threshold": row.get("threshold"),
+           "precision_lower_bound": row.get("precision_lower"), "held_out_precision": row.get("held_out_precision"),
+           "held_out_precision_95": ci("held_out_precision_ci"), "held_out_recall": row.get("held_out_recall"),
+           "held_out_recall_95": ci("held_out_recall_ci"),
+           "met": {True: "yes", False: "no", None: "—"}.get(row.get("met"), row.get("met")),
+           "why": row.get("met_reason") or row.get("reason"), "review_share": row.get("review_share")}
+    if "met_reason" not in row:  # an older report: its "met" was judged on the rows that chose the threshold
+        out.update(met="—", why="trained before held-out checks: not judged on new data",
+                   precision=row.get("precision"), recall=row.get("recall"))
+    return out
+
+
 def thresholds_table(model, report: dict | None) -> dict:
     """Per label: target, threshold, achieved precision / recall, share going to review. From the
     training report when it has the table; else from the thresholds and the stored pool scores."""
@@ -242,7 +298,8 @@ def thresholds_table(model, report: dict | None) -> dict:
         return {"source": None, "rows": []}
     stored = _find_key(model.metrics, "thresholds_table") or _find_key(model.metrics, "thresholds")
     if isinstance(stored, list) and stored and isinstance(stored[0], dict):
-        return {"source": "training report (validation)", "rows": stored}
+        return {"source": "training report: chosen on held-out predictions; met judged on folds that did not "
+                          "choose the threshold", "rows": [_threshold_row(row) for row in stored]}
     classes = [str(c) for c in (model.label_map or [])]
     total = ItemScore.objects.filter(model_version=model).count()
     rows = []

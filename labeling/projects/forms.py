@@ -56,8 +56,14 @@ class ProjectSettingsForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 2}),
                    "guidelines": forms.Textarea(attrs={"rows": 4})}
 
+    annotator_metadata = forms.CharField(
+        required=False, label="Metadata shown to annotators",
+        help_text="Comma-separated metadata fields (columns of the import) shown with each item, in this order.")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["annotator_metadata"] = ", ".join(self.instance.annotator_metadata or [])
         mix = self.instance.strategy_mix or {}
         # One share field per strategy the registry lets leads set (learner.planning.strategies).
         for name in services.STRATEGIES:
@@ -68,6 +74,10 @@ class ProjectSettingsForm(forms.ModelForm):
         for name, label in SETTING_NAMES.items():
             if name in self.fields:
                 self.fields[name].label = label
+
+    def clean_annotator_metadata(self):
+        text = self.cleaned_data.get("annotator_metadata") or ""
+        return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
 
     @property
     def mix_fields(self):

@@ -7,6 +7,8 @@ from django.db import models
 
 from learner.rules import compile_rule
 
+from .hotkeys import hotkey_error
+
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
 
@@ -52,6 +54,32 @@ class Project(models.Model):
     queue_review_predictions = models.BooleanField(
         default=False, help_text="Predictions that need review are queued for annotation."
     )
+    annotator_metadata = models.JSONField(
+        default=list, blank=True,
+        help_text="Metadata fields (keys from the import) shown to annotators with each item, in this order.",
+    )
+    show_suggestions = models.BooleanField(
+        default=False,
+        help_text="Show the active model's top label and its probability with each item; "
+                  "annotators accept it with one key. Answers record that a suggestion was shown.",
+    )
+    # The model a retrain fits (learner.training.TrainConfig; each choice is shown in the model's report).
+    HEADS = [("logreg", "logistic regression"), ("torch", "torch head (on the GPU when the worker has one)")]
+    LOSSES = [("ce", "weighted cross-entropy"), ("focal", "focal loss"), ("logit_adjusted", "logit-adjusted loss")]
+    CALIBRATIONS = [("temperature", "temperature scaling"), ("platt", "Platt scaling (two labels)"),
+                    ("none", "none")]
+    HIERARCHY_MODES = [("auto", "chosen by out-of-fold evidence"), ("flat", "flat"),
+                       ("hierarchical", "coarse → fine")]
+    head = models.CharField(max_length=20, choices=HEADS, default="logreg")
+    head_loss = models.CharField(max_length=20, choices=LOSSES, default="ce",
+                                 help_text="Loss of the torch head (logistic regression always uses weighted CE).")
+    other_min_examples = models.PositiveIntegerField(
+        default=0, help_text="Labels with fewer labeled examples than this share one Other class, resolved by "
+                             "nearest centroid; 0 = off.")
+    calibration = models.CharField(max_length=20, choices=CALIBRATIONS, default="temperature")
+    hierarchy_mode = models.CharField(
+        max_length=20, choices=HIERARCHY_MODES, default="auto",
+        help_text="With coarse labels: flat, coarse → fine, or whichever scores better out of fold at each retrain.")
 
     class Meta:
         ordering = ["name"]
@@ -73,7 +101,11 @@ SETTING_NAMES = {
     "double_label_share": "Double-labeled share", "overlap": "Overlap", "label_cap_share": "Per-label share cap",
     "label_budget": "Label budget", "retrain_every": "Retrain every N labels", "fine_floor": "Fine-label floor",
     "near_dup_threshold": "Near-duplicate threshold", "max_text_chars": "Maximum text length",
+    "annotator_metadata": "Metadata shown to annotators", "show_suggestions": "Show model suggestions",
+    "head": "Model head", "head_loss": "Head loss", "other_min_examples": "Other bucket: minimum examples",
+    "calibration": "Calibration", "hierarchy_mode": "Label hierarchy",
 }
+MAX_SHOWN_METADATA = 30
 # (field, lowest, highest, lowest allowed itself, highest allowed itself); None: no bound.
 SETTING_RANGES = [
     ("wave_size", 1, None, True, True), ("rare_threshold", 1, None, True, True), ("overlap", 1, None, True, True),
@@ -130,6 +162,35 @@ def settings_errors(values) -> dict[str, str]:
             and "review_share_max" not in errors:
         errors["review_share_max"] = (f"Review share: maximum ({smax:g}) is below the minimum ({smin:g}); "
                                       "set the maximum at or above the minimum.")
+    meta = getattr(values, "annotator_metadata", None)
+    if meta is not None:
+        bad = not isinstance(meta, list) or len(meta) > MAX_SHOWN_METADATA or not all(
+            isinstance(k, str) and 0 < len(k.strip()) <= 100 for k in meta)
+        if bad:
+            errors["annotator_metadata"] = (
+                f"Metadata shown to annotators must be a list of at most {MAX_SHOWN_METADATA} field names "
+                f"(text of 1 to 100 characters each); got {str(meta)[:200]}.")
+    errors.update(model_settings_errors(values))
+    return errors
+
+
+def model_settings_errors(values) -> dict[str, str]:
+    """The model choices (head, loss, Other bucket, calibration, hierarchy) that cannot work together."""
+    errors: dict[str, str] = {}
+    for field, choices in (("head", Project.HEADS), ("head_loss", Project.LOSSES),
+                           ("calibration", Project.CALIBRATIONS), ("hierarchy_mode", Project.HIERARCHY_MODES)):
+        value = getattr(values, field, None)
+        allowed = [c for c, _ in choices]
+        if value is not None and value not in allowed:
+            errors[field] = f"{SETTING_NAMES[field]} must be one of {', '.join(allowed)}; got {str(value)[:50]!r}."
+    head, loss = getattr(values, "head", None), getattr(values, "head_loss", None)
+    if head == "logreg" and loss not in (None, "ce") and "head_loss" not in errors:
+        errors["head_loss"] = (f"Head loss {loss!r} needs the torch head: logistic regression trains with weighted "
+                               "cross-entropy only. Choose the torch head, or the loss ce.")
+    other = getattr(values, "other_min_examples", None)
+    if isinstance(other, int) and not isinstance(other, bool) and not 0 <= other <= 10_000:
+        errors["other_min_examples"] = (f"{SETTING_NAMES['other_min_examples']} must be between 0 (off) and "
+                                        f"10000; got {other}.")
     return errors
 
 
@@ -156,6 +217,9 @@ class Label(models.Model):
         return self.name
 
     def clean(self):
+        reserved = hotkey_error(self.hotkey, is_other=self.is_other, parent_id=self.parent_id)
+        if reserved:
+            raise ValidationError({"hotkey": reserved})
         if self.parent_id:
             if self.parent.project_id != self.project_id:
                 raise ValidationError({"parent": "The parent label belongs to another project."})

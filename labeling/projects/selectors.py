@@ -1,10 +1,15 @@
 """Reads for the project and lead pages (the dashboard has its own module, dashboard.py)."""
+import time
+
+from django.conf import settings
+
 from labeling.items.models import Item
+from labeling.modeling import selectors as modeling_selectors
 from labeling.modeling.models import ModelVersion
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
 from labeling.waves.models import Wave
-from learner.rules import compile_rule
+from learner.rules import CLOCK_EVERY, compile_rule
 
 from .models import Membership, Project
 from .permissions import can_manage, role_in
@@ -16,17 +21,31 @@ def preview_rule(project: Project, kind: str, pattern: str, *, examples: int = 5
     """How many pool items a rule would match, streamed over the pool (never all texts in memory).
     ValueError (from compile_rule) names what is wrong with the pattern."""
     matcher = compile_rule(kind, pattern)
+    budget = float(settings.LONGTAIL_RULE_TIME_BUDGET_SECONDS)
+    deadline = time.monotonic() + budget
     scanned = matched = 0
+    partial = False
     sample = []
-    texts = Item.objects.filter(project=project).order_by().values_list("id", "text")
+    items = Item.objects.filter(project=project)
+    texts = items.order_by().values_list("id", "text")
     for item_id, text in texts.iterator(chunk_size=PREVIEW_CHUNK):
+        if scanned % CLOCK_EVERY == 0 and time.monotonic() > deadline:
+            partial = True
+            break
         scanned += 1
         if matcher.search(text):
             matched += 1
             if len(sample) < examples:
                 sample.append({"id": item_id, "text": text[:300]})
-    return {"kind": kind, "pattern": pattern, "scanned": scanned, "matches": matched,
-            "share": (matched / scanned) if scanned else 0.0, "examples": sample}
+    result = {"kind": kind, "pattern": pattern, "scanned": scanned, "matches": matched,
+              "share": (matched / scanned) if scanned else 0.0, "examples": sample, "partial": partial,
+              "message": ""}
+    if partial:
+        total = items.count()
+        result["total"] = total
+        result["message"] = (f"Stopped after the time budget of {budget:g} s: the rule was checked against "
+                             f"{scanned:,} of {total:,} items; the counts cover those only.")
+    return result
 
 
 def wave_dict(wave: Wave, *, with_progress: bool = True) -> dict:
@@ -56,7 +75,7 @@ def model_version_dict(version: ModelVersion) -> dict:
             "finished_at": version.finished_at.isoformat() if version.finished_at else None,
             "train_size": version.train_size, "temperature": version.temperature,
             "thresholds": version.thresholds, "label_map": version.label_map, "metrics": version.metrics,
-            "error": version.error}
+            "error": version.error, "choices": modeling_selectors.model_choices(version)}
 
 
 def project_overview(project: Project, user) -> dict:

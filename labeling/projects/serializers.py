@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from .hotkeys import hotkey_error
 from .models import Label, Membership, Project, Rule, Source, settings_errors
 from .permissions import role_in
 from .services import SETTINGS_FIELDS, check_strategy_mix
@@ -55,12 +56,28 @@ class ProjectCreateSerializer(serializers.Serializer):
 
 
 class LabelSerializer(serializers.ModelSerializer):
+    # Longer than one character here so that a reserved key sent by name ("Backspace") gets the
+    # message naming it; validate() refuses anything but one free key.
+    hotkey = serializers.CharField(required=False, allow_blank=True, max_length=20, trim_whitespace=False,
+                                   help_text="One key; the annotation page's own keys (/ . ? 0 = [ ] Space "
+                                             "Enter Esc Backspace Delete …) are refused, 0 except for the Other label.")
     parent = serializers.PrimaryKeyRelatedField(queryset=Label.objects.all(), allow_null=True, required=False)
 
     class Meta:
         model = Label
         fields = ["id", "name", "description", "hotkey", "parent", "precision_target", "recall_target",
                   "is_other", "order"]
+
+    def validate(self, attrs):
+        # The same check as Label.clean (the labels page); a PATCH is checked merged with the label.
+        stored = self.instance
+        hotkey = attrs.get("hotkey", stored.hotkey if stored else "")
+        is_other = attrs.get("is_other", stored.is_other if stored else False)
+        parent = attrs["parent"] if "parent" in attrs else (stored.parent if stored else None)
+        reserved = hotkey_error(hotkey or "", is_other=is_other, parent_id=parent.pk if parent else None)
+        if reserved:
+            raise serializers.ValidationError({"hotkey": reserved})
+        return attrs
 
     def validate_parent(self, parent):
         project = self.context["project"]

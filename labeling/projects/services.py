@@ -26,6 +26,8 @@ SETTINGS_FIELDS = (
     "overlap", "strategy_mix", "label_cap_share", "label_budget", "retrain_every", "fine_floor",
     "near_dup_threshold", "max_text_chars", "allow_new_sources", "allow_new_labels",
     "queue_review_predictions",
+    "annotator_metadata", "show_suggestions",  # what the annotation page shows with each item
+    "head", "head_loss", "other_min_examples", "calibration", "hierarchy_mode",
 )
 
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path(P + "waves/plan/", views.wave_plan, name="project-wave-plan"),
     path(P + "waves/open/", views.wave_open, name="project-wave-open"),
     path(P + "models/retrain/", views.model_retrain, name="project-retrain"),
+    path(P + "models/final/", views.model_final, name="project-final-model"),
     # API
     path("api/projects/", api.ProjectListCreate.as_view(), name="api-projects"),
     path(A, api.ProjectDetail.as_view(), name="api-project"),
@@ -40,6 +41,7 @@ urlpatterns = [
     path(A + "waves/<int:number>/open/", api_waves.WaveOpen.as_view(), name="api-wave-open"),
     path(A + "models/", api_waves.ModelList.as_view(), name="api-models"),
     path(A + "models/retrain/", api_waves.ModelRetrain.as_view(), name="api-retrain"),
+    path(A + "models/final/", api_waves.ModelFinal.as_view(), name="api-final-model"),
     path(A + "dashboard/", api_waves.DashboardData.as_view(), name="api-dashboard"),
     path(A + "predict/", api.Predict.as_view(), name="api-predict"),
 ]

@@ -6,8 +6,11 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling.loop.runs import open_retrain_run, retrain_in_flight, run_stage, task_run_dict, task_runs
-from labeling.loop.triggers import request_retrain
+from labeling.annotations.context import metadata_keys
+from labeling.annotations.waiting import members_short
+from labeling.loop.runs import open_retrain_run, run_stage, task_run_dict, task_runs
+from labeling.loop.triggers import planning_blocker, request_final_model, request_retrain
+from labeling.modeling import selectors as modeling_selectors
 from labeling.modeling.models import TaskRun
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
@@ -70,7 +73,7 @@ def project_settings(request, slug):
                           success="Settings saved.", next_page="project-settings", slug=slug)
     if done:
         return done
-    return _lead_page(request, project, "projects/settings.html", form=form)
+    return _lead_page(request, project, "projects/settings.html", form=form, metadata_keys=metadata_keys(project))
 
 
 def project_labels(request, slug):
@@ -148,12 +151,14 @@ def project_waves(request, slug):
     wave = wave_selectors.working_wave(project)
     composition = wave_selectors.composition_rows(wave) if wave else []
     live = open_retrain_run(project)
+    model = active_model(project)
     return _lead_page(
         request, project, "projects/waves.html", wave=selectors.wave_dict(wave) if wave else None,
         composition=composition, tasks=[task_run_dict(t) for t in task_runs(project, limit=20)],
         waves=[selectors.wave_dict(w, with_progress=False) for w in project.waves.order_by("-number")[:20]],
-        active_model=active_model(project), budget=selectors.budget_or_none(project),
-        live_run=task_run_dict(live) if live else None,
+        active_model=model, model_choices=modeling_selectors.model_choices(model),
+        budget=selectors.budget_or_none(project), live_run=task_run_dict(live) if live else None,
+        members_short=members_short(project),
     )
 
 
@@ -196,9 +201,10 @@ def wave_close(request, slug):
         if wave is None:
             raise ValueError("There is no open wave to close.")
         waves.close_wave(wave)
+        closed = f"Wave {wave.number} closed."
         if request.POST.get("retrain"):
-            return f"Wave {wave.number} closed. " + _retrain_text(request_retrain(project, reason="wave_closed"))
-        return f"Wave {wave.number} closed."
+            closed += " " + _retrain_text(request_retrain(project, reason="wave_closed"))
+        return f"{closed} {waves.close_note(wave)}"
 
     return _loop_action(request, slug, action)
 
@@ -206,7 +212,7 @@ def wave_close(request, slug):
 @require_POST
 def wave_plan(request, slug):
     def action(project):
-        busy = retrain_in_flight(project)
+        busy = planning_blocker(project)
         if busy:
             raise ValueError(busy)
         wave = waves.plan_next_wave(project)
@@ -234,5 +240,20 @@ def wave_open(request, slug):
 def model_retrain(request, slug):
     def action(project):
         return _retrain_text(request_retrain(project, reason="manual"))
+
+    return _loop_action(request, slug, action)
+
+
+@require_POST
+def model_final(request, slug):
+    def action(project):
+        run = request_final_model(project)
+        run.refresh_from_db()
+        if run.state == TaskRun.FAILED:
+            raise ValueError(f"Final model failed (task {run.pk}): {run.message}")
+        if run.state == TaskRun.DONE:
+            return f"Final model (task {run.pk}): {run.message}"
+        return (f"Training the final model (task {run.pk}): the encoder is fine-tuned on the labels; it is served "
+                "only if it beats the current model out of fold. Progress is shown under Background tasks.")
 
     return _loop_action(request, slug, action)

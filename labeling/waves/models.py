@@ -1,5 +1,6 @@
 """Waves: batches of items planned under source quotas, with why each item was picked."""
 from django.db import models
+from django.db.models import F, Q
 
 from labeling.items.models import Item
 from labeling.projects.models import Label, Project
@@ -50,9 +51,19 @@ class WaveItem(models.Model):
     overlap = models.PositiveSmallIntegerField(default=1, help_text="Annotators this item needs.")
     batch_number = models.PositiveIntegerField(default=0)
     position = models.PositiveIntegerField(default=0)
+    # Denormalised slot counts, kept by labeling.annotations (leasing, services) under this row's
+    # lock: assignments that hold a slot (leased until expired, done, skipped) and those answered
+    # (done, skipped). Leasing finds free slots through the partial index below, not by counting.
+    slots_taken = models.PositiveSmallIntegerField(default=0)
+    slots_done = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["wave", "batch_number", "position"]
         constraints = [
             models.UniqueConstraint(fields=["wave", "item"], name="waveitem_unique"),
+        ]
+        indexes = [
+            # Lease order over the picks with a free slot only: the lease query walks this index.
+            models.Index(fields=["wave", "batch_number", "position", "id"], name="waveitem_free_slots",
+                         condition=Q(slots_taken__lt=F("overlap"))),
         ]

@@ -13,8 +13,10 @@ import logging
 import time
 
 import numpy as np
+from django.conf import settings
+from django.utils import timezone
 
-from labeling.annotations.models import Annotation
+from labeling.annotations.models import Annotation, Assignment
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.items.models import Item
 from labeling.modeling import embedding
@@ -23,7 +25,7 @@ from labeling.modeling.scores import scores_matrix
 from labeling.modeling.versions import load_classifier
 from labeling.projects.models import Label, Project, Rule
 from learner.planning import PlannerConfig, PoolSnapshot, duplicate_groups, label_texts, project_proba
-from learner.rules import compile_rule, match_rules
+from learner.rules import MatchReport, compile_rule, match_rules
 
 from .models import Wave, WaveItem
 
@@ -47,10 +49,19 @@ def project_label_names(project: Project) -> list[str]:
     return list(Label.objects.filter(project=project).order_by("order", "name").values_list("name", flat=True))
 
 
+def leased_items(project: Project):
+    """Items someone holds a live lease on, in any wave (a closed wave's leases stay answerable
+    until they expire): a values queryset of item ids."""
+    return (Assignment.objects.filter(wave_item__wave__project=project, state=Assignment.LEASED,
+                                      expires_at__gt=timezone.now())
+            .values("wave_item__item_id"))
+
+
 def off_limits_items(project: Project) -> set[int]:
-    """Items never to plan: anything answered (even skipped, or undone and answered again),
-    excluded by a lead, or already in an unfinished wave."""
+    """Items never to plan: anything answered (even skipped, or undone and answered again), under
+    a live lease, excluded by a lead, or already in an unfinished wave."""
     taken = set(Annotation.objects.filter(project=project, undone=False).values_list("item_id", flat=True))
+    taken |= set(leased_items(project).values_list("wave_item__item_id", flat=True))
     taken |= set(Item.objects.filter(project=project, excluded=True).values_list("id", flat=True))
     taken |= set(pinned_items(project))  # planned by the lead, not by the planner
     taken |= set(WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN])
@@ -60,11 +71,12 @@ def off_limits_items(project: Project) -> set[int]:
 
 def pinned_items(project: Project) -> list[int]:
     """Items a lead pinned for the next wave that can still be asked: not excluded, never
-    answered, not in an unfinished wave."""
+    answered, under no live lease, not in an unfinished wave."""
     busy = Annotation.objects.filter(project=project, undone=False).values("item_id")
     in_wave = WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN]).values("item_id")
     return list(Item.objects.filter(project=project, pinned_for_next_wave=True, excluded=False)
-                .exclude(id__in=busy).exclude(id__in=in_wave).order_by("id").values_list("id", flat=True))
+                .exclude(id__in=busy).exclude(id__in=in_wave).exclude(id__in=leased_items(project))
+                .order_by("id").values_list("id", flat=True))
 
 
 def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
@@ -100,7 +112,13 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
     timings["load_scores"] = round(time.perf_counter() - t, 3)
 
     t = time.perf_counter()
-    rule_rows = match_rules(_compiled_rules(project), [r[3] for r in rows], index) if len(ids) else {}
+    rule_report = MatchReport()
+    rule_rows = match_rules(_compiled_rules(project), [r[3] for r in rows], index,
+                            budget_s=settings.LONGTAIL_RULE_TIME_BUDGET_SECONDS, report=rule_report) if len(ids) else {}
+    if rule_report.partial:
+        # The wave report keeps it (timings): rows past the budget count as unmatched.
+        log.warning("%s: %s", project.slug, rule_report.message())
+        timings["rules_partial"] = rule_report.message()
     descriptions = dict(Label.objects.filter(project=project).values_list("name", "description"))
     label_vectors = (embedding.embed_query_texts(label_texts(label_names, descriptions))
                      if label_names and len(ids) else None)

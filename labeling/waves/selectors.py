@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from labeling.annotations.models import Annotation
+from labeling.annotations.models import Annotation, Assignment
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.items.models import Item
 from labeling.projects.models import Label
@@ -37,10 +39,25 @@ def _answers_per_pick(wave: Wave):
 
 
 def wave_is_complete(wave: Wave) -> bool:
-    """Every WaveItem has at least ``overlap`` non-undone answers (skips included)."""
+    """Every WaveItem has at least ``overlap`` non-undone answers (skips included).
+
+    A pick whose ``slots_done`` reaches its overlap is complete (each done or skipped assignment
+    holds a live answer); only the others are counted, so the check costs little however full
+    the wave is."""
     if not wave.picks.exists():
         return False
-    return not _answers_per_pick(wave).filter(answers__lt=F("overlap")).exists()
+    answers = (Annotation.objects.filter(item_id=OuterRef("item_id"), undone=False).order_by()
+               .values("item_id").annotate(n=Count("pk")).values("n"))
+    short = (wave.picks.filter(slots_done__lt=F("overlap"))
+             .annotate(answers=Coalesce(Subquery(answers, output_field=IntegerField()), Value(0)))
+             .filter(answers__lt=F("overlap")))
+    return not short.exists()
+
+
+def live_leases(wave: Wave) -> int:
+    """Unexpired, unanswered leases on the wave's items."""
+    return Assignment.objects.filter(wave_item__wave=wave, state=Assignment.LEASED,
+                                     expires_at__gt=timezone.now()).count()
 
 
 def pick_is_complete(wave_item: WaveItem) -> bool:

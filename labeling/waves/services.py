@@ -11,10 +11,13 @@ import math
 import time
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from labeling.annotations.models import Annotation, Assignment
+from labeling.items.analyze import analyze_tables
 from labeling.items.models import Item
 from labeling.modeling.versions import active_model
 from labeling.projects.models import Label, Project
@@ -106,15 +109,23 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
 
 def _persist(project: Project, plan, snapshot, version, *, requested: int, seed: int) -> Wave:
     label_ids = dict(Label.objects.filter(project=project).values_list("name", "id"))
-    batches = cut_batches(plan.picks, max(1, project.batch_size), seed=seed)
-    rng = np.random.default_rng(seed + 1)
-    n_double = _double_count(project, len(plan.picks))
-    double_ids = {plan.picks[i].item_id for i in rng.choice(len(plan.picks), size=n_double, replace=False)}
     report = dict(plan.report)
-    report.update({"wave_size_requested_by_project": requested, "double_labeled": n_double,
-                   "batches": len(batches), "seed": seed})
     with transaction.atomic():
+        # The project lock orders this with a late answer on a closed wave (annotations.services):
+        # whatever got an answer or a live lease since the snapshot is dropped, never asked twice.
         Project.objects.select_for_update().filter(pk=project.pk).first()
+        gone = _busy_since_snapshot(project, [p.item_id for p in plan.picks])
+        if gone:
+            plan.picks = [p for p in plan.picks if p.item_id not in gone]
+            report["dropped_since_snapshot"] = len(gone)
+            if not plan.picks:
+                raise PoolExhausted(selectors.why_nothing_to_plan(project))
+        batches = cut_batches(plan.picks, max(1, project.batch_size), seed=seed)
+        rng = np.random.default_rng(seed + 1)
+        n_double = _double_count(project, len(plan.picks))
+        double_ids = {plan.picks[i].item_id for i in rng.choice(len(plan.picks), size=n_double, replace=False)}
+        report.update({"wave_size_requested_by_project": requested, "double_labeled": n_double,
+                       "batches": len(batches), "seed": seed})
         number = (Wave.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
         wave = Wave.objects.create(
             project=project, number=number, state=Wave.PLANNED, cold_start=plan.cold_start,
@@ -135,7 +146,19 @@ def _persist(project: Project, plan, snapshot, version, *, requested: int, seed:
         WaveItem.objects.bulk_create(rows, batch_size=2000)
         Item.objects.filter(id__in=[p.item_id for p in plan.picks if p.strategy == "pinned"]).update(
             pinned_for_next_wave=False)
+    analyze_tables(WaveItem, Assignment)
     return wave
+
+
+def _busy_since_snapshot(project: Project, item_ids: list[int]) -> set[int]:
+    """Of the planned items, those answered, under a live lease or in an unfinished wave now."""
+    busy = set(Annotation.objects.filter(project=project, undone=False, item_id__in=item_ids)
+               .values_list("item_id", flat=True))
+    busy |= set(pool.leased_items(project).filter(wave_item__item_id__in=item_ids)
+                .values_list("wave_item__item_id", flat=True))
+    busy |= set(WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN],
+                                        item_id__in=item_ids).values_list("item_id", flat=True))
+    return busy
 
 
 def open_wave(wave: Wave) -> Wave:
@@ -156,7 +179,11 @@ def open_wave(wave: Wave) -> Wave:
 
 
 def close_wave(wave: Wave) -> Wave:
-    """Close the wave; its unanswered items go back to the pool for later waves."""
+    """Close the wave; its unanswered items go back to the pool for later waves.
+
+    Live leases are left alone: an annotator who holds one can still answer until it expires, and
+    that answer counts; the planner leaves these items out while leased (``pool.leased_items``).
+    ``wave.live_leases`` says how many there were, ``close_note(wave)`` says it in words."""
     with transaction.atomic():
         updated = Wave.objects.filter(pk=wave.pk).exclude(state=Wave.CLOSED).update(
             state=Wave.CLOSED, closed_at=timezone.now()
@@ -164,7 +191,22 @@ def close_wave(wave: Wave) -> Wave:
     if updated:
         wave.state = Wave.CLOSED
     wave.refresh_from_db(fields=["state", "closed_at"])
+    wave.live_leases = selectors.live_leases(wave)
     return wave
+
+
+def close_note(wave: Wave) -> str:
+    """What closing did to the wave's live leases, for the close page and API."""
+    n = getattr(wave, "live_leases", None)
+    if n is None:
+        n = selectors.live_leases(wave)
+    if not n:
+        return "No item was leased."
+    minutes = max(1, round(settings.LONGTAIL_LEASE_SECONDS / 60))
+    return (f"{n} item{'s are' if n != 1 else ' is'} still leased: annotators can answer "
+            f"{'them' if n != 1 else 'it'} until the lease expires (at most {minutes} min) and those answers "
+            "count; the next wave leaves leased items out, and an item whose lease expires unanswered goes "
+            "back to the pool.")
 
 
 def open_wave_if_idle(project: Project, wave: Wave) -> bool:

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from learner.metrics import classification_report, expected_calibration_error
 from learner.simulation.data import DataError, Dataset, check_embeddings, split_pool_dev, split_pool_test
+from learner.simulation.estimates import EstimateTracker
 from learner.simulation.pool import SimPool, plan_simulated_wave, pool_proba, train_simulated_model
 from learner.simulation.presets import PRESETS, SimConfig, planner_config
 from learner.training import TrainConfig
@@ -50,8 +51,9 @@ def _train_config(sim: SimConfig) -> TrainConfig:
 
 def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
                    label_vectors: np.ndarray | None = None, rules: list[tuple[str, re.Pattern]] | None = None,
-                   full_pool_macro_f1: float | None = None, progress: bool = True) -> dict:
-    """Run one preset with one seed; return the result dict (see docs/simulation.md)."""
+                   full_pool_macro_f1: float | None = None, progress: bool = True, estimate_truth: bool = False) -> dict:
+    """Run one preset with one seed; return the result dict (see docs/simulation.md).
+    ``estimate_truth``: also store what each wave's estimates aim at (learner.simulation.estimates)."""
     if sim.strategy not in PRESETS:
         raise ValueError(f"unknown strategy {sim.strategy!r}; choose one of {', '.join(PRESETS)}")
     if sim.wave_size <= 0 or sim.budget <= 0:
@@ -100,6 +102,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         full_pool_macro_f1 = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)["macro_f1"]
 
     labeled = np.zeros(len(pool_rows), bool)
+    tracker = EstimateTracker(pool, y_pool, label_names, truth=estimate_truth)
     labeled_y = np.full(len(pool_rows), -1, dtype=np.int64)
     proba = None
     waves = []
@@ -112,6 +115,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         config = planner_config(sim, first_wave=proba is None, wave_size=size)
         plan = plan_simulated_wave(pool, labeled, labeled_y, proba, config, seed=sim.seed * 1000 + wave)
         rows = np.array([p.row for p in plan.picks], dtype=np.int64)
+        tracker.add_wave(wave, plan, labeled)
         labeled[rows] = True
         labeled_y[rows] = y_pool[rows]  # the oracle answers
         counts = np.bincount(labeled_y[labeled], minlength=k)
@@ -119,6 +123,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         if (counts > 0).sum() >= 2:
             model = retrain(np.flatnonzero(labeled), wave)
             proba = pool_proba(pool, model)
+            tracker.add_model(wave, model, X_test, y_test)
             metrics = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)
             metrics["pseudo_labeled"] = (model.report.get("self_training") or {}).get("pseudo_rows", 0)
         else:
@@ -136,6 +141,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         if labeled.sum() >= sim.budget or labeled.all():
             break
     bar.close()
+    tracker.attach(waves)
     return {
         "data": data.path, "strategy": sim.strategy, "seed": sim.seed, "pool": int(len(pool_rows)),
         "pool_splits": list(data.pool_splits),
@@ -143,6 +149,9 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         "dev": int(len(test)) if evaluated_on == "dev" else 0,
         "classes": int(len(present)), "full_pool_macro_f1": full_pool_macro_f1,
         "waves": waves,
+        # Dataset line numbers (0-based) of the labeled rows at the end, for steps after the budget
+        # (e.g. bench/final_model_bench.py fine-tunes on exactly these).
+        "labeled_rows": [int(r) for r in pool_rows[labeled]],
         "config": {"budget": sim.budget, "wave_size": sim.wave_size, "rare_threshold": sim.rare_threshold,
                    "random_share": sim.random_share if sim.strategy == "default" else None,
                    "strategy_mix": sim.strategy_mix if sim.strategy == "default" else None,

@@ -16,8 +16,10 @@ class TrainConfig:
     calibrate: str = "temperature"  # "temperature" | "platt" | "none"
     other_min_examples: int = 0     # >0: long-tail "Other" bucket + second stage (default off)
     fine_floor: float = 0.75        # hierarchy fallback floor
-    hierarchy: str = "coarse_then_fine"  # with parents: "coarse_then_fine" heads, or "flat" (one fine head,
-    #                                      coarse = sum of its children's probabilities; same fallback rule)
+    hierarchy: str = "auto"         # with parents: "coarse_then_fine" heads, "flat" (one fine head, coarse =
+    #                                 sum of its children's probabilities; same fallback rule), or "auto": the
+    #                                 one with the higher out-of-fold macro-F1, and the fallback floor with it
+    #                                 (learner.training.hierarchy_choice)
     coarse_weights: str = "coarse"  # coarse head's row weights: "coarse" (class weights of the coarse labels)
     #                                 or "fine" (each row keeps its fine label's class weight)
     val_fraction: float = 0.2
@@ -35,6 +37,9 @@ class TrainConfig:
     resample: str = "none"          # "none" | "over" | "under" (train part only)
     refit: bool = True              # refit on train + validation after calibration / thresholds
     min_val_rows: int = 20
+    held_out: str = "cross_fit"     # where calibration, thresholds and metrics come from: "cross_fit" =
+    #                                 cv_folds-fold out-of-fold predictions over every labeled row, the model
+    #                                 trained on all of them; "split" = the validation split, then the refit
     cv_folds: int = 5               # too little validation data: calibrate / threshold on out-of-fold
     #                                 predictions of this many folds (0 = keep T = 1, thresholds 0)
     second_stage_scale: float = 20.0
@@ -46,6 +51,11 @@ class TrainConfig:
     pseudo_weight: float = 0.5      # row weight of a pseudo-labeled row (a labeled row has 1)
     pseudo_max_ratio: float = 5.0   # at most this many pseudo-labeled rows per labeled row, surest first
     threads: int | None = 1         # BLAS / torch threads while fitting (None = library default)
+    # label-name prior (only when train_classifier gets ``label_vectors``): each label with fewer than
+    # ``label_prior_below`` labeled rows (none included) gets its name / description embedding as one
+    # extra training row of weight ``label_prior_weight`` (never validated on); 0 = off
+    label_prior_weight: float = 0.0
+    label_prior_below: int = 5
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TrainConfig:
@@ -60,8 +70,8 @@ class TrainConfig:
 def check_config(config: TrainConfig) -> None:
     choices = {"head": tuple(HEADS), "weighting": ("none", "inverse", "effective"),
                "loss": ("ce", "focal", "logit_adjusted"), "calibrate": ("temperature", "platt", "none"),
-               "resample": ("none", "over", "under"), "hierarchy": ("coarse_then_fine", "flat"),
-               "coarse_weights": ("coarse", "fine")}
+               "resample": ("none", "over", "under"), "hierarchy": ("auto", "coarse_then_fine", "flat"),
+               "coarse_weights": ("coarse", "fine"), "held_out": ("cross_fit", "split")}
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
             raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")
@@ -71,6 +81,8 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError(f"fine_floor must be in [0, 1], got {config.fine_floor}")
     if not 0.0 < config.pseudo_threshold <= 1.0:
         raise ValueError(f"pseudo_threshold must be in (0, 1], got {config.pseudo_threshold}")
+    if config.label_prior_weight < 0 or config.label_prior_below < 0:
+        raise ValueError("label_prior_weight and label_prior_below must be non-negative")
     if config.pseudo_weight < 0 or config.pseudo_max_ratio < 0:
         raise ValueError("pseudo_weight and pseudo_max_ratio must be non-negative")
 

@@ -1,5 +1,14 @@
 """Calibration, thresholds and held-out metrics of a training run, from held-out logits
-(a validation split or out-of-fold predictions; real labels only, never pseudo-labels)."""
+(a validation split or out-of-fold predictions; real labels only, never pseudo-labels).
+
+Nothing here is judged on the rows that chose it. The held-out rows are dealt into
+``CROSS_FIT_FOLDS`` group-aware folds: each fold's probabilities are calibrated by a temperature
+(or Platt) fitted on the other folds, so the reported ECE, the per-class metrics and the rows the
+thresholds are tuned on are calibrated out of fold; the model keeps the calibration fitted on all
+held-out rows. Thresholds come from ``learner.thresholds.cross_fit_thresholds``: chosen with a
+lower confidence bound (precision and recall targets together), with "met" judged on the fold
+that did not choose them.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,10 +18,13 @@ import numpy as np
 from learner.calibration import apply_platt, fit_platt, fit_temperature, softmax
 from learner.heads.hierarchy import coarse_proba, decode
 from learner.metrics import classification_report, expected_calibration_error
-from learner.thresholds import choose_thresholds, needs_review
+from learner.splits import group_kfold
+from learner.thresholds import choose_thresholds_with_confidence, cross_fit_thresholds, needs_review
 
 MIN_EVAL_ROWS = 10  # fewer held-out predictions than this: no calibration, thresholds or metrics
 TEMPERATURE_BOUNDS = (0.1, 10.0)  # benchmark temperatures: 0.25-1.25 (docs/learner_bench.md)
+CROSS_FIT_FOLDS = 5  # folds of the held-out rows for out-of-fold calibration and threshold checks
+THRESHOLD_CONFIDENCE = 0.95  # a precision target must hold at this one-sided confidence
 
 
 @dataclass
@@ -28,44 +40,72 @@ class Calibrated:
     report: dict = field(default_factory=dict)
 
 
+def _fit(method: str, logits, y_idx, w):
+    """(temperature, platt) fitted on these rows."""
+    if method == "temperature":
+        return fit_temperature(logits, y_idx, w, bounds=TEMPERATURE_BOUNDS), None
+    if method == "platt":
+        return 1.0, fit_platt(logits, y_idx, w)
+    return 1.0, None
+
+
+def _apply(logits, temperature: float, platt) -> np.ndarray:
+    return apply_platt(logits, *platt) if platt is not None else softmax(logits, temperature)
+
+
+def cross_fit_folds(y_val, groups, seed: int = 0) -> np.ndarray | None:
+    """Group-aware fold per held-out row, or None when there are too few rows for two folds."""
+    k = min(CROSS_FIT_FOLDS, len(y_val) // 2)
+    if k < 2:
+        return None
+    fold = group_kfold(list(y_val), groups, k, seed=seed)
+    return fold if len(np.unique(fold)) >= 2 else None
+
+
 def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], targets: dict,
-                           parents: dict | None, notes: list[str]) -> Calibrated:
+                           parents: dict | None, notes: list[str], groups=None) -> Calibrated:
     """Fit the calibration on held-out ``logits`` (rows = held-out items, columns = ``classes``),
-    choose thresholds for ``targets`` on the calibrated probabilities and report held-out metrics.
+    choose thresholds for ``targets`` on the out-of-fold calibrated probabilities and report
+    held-out metrics. ``groups``: duplicate group per held-out row (kept whole in the folds).
     ``notes`` collects what a lead should know (appended to)."""
     out = Calibrated()
     report = out.report
     index = {c: i for i, c in enumerate(classes)}
-    temperature, platt = 1.0, None
     y_val_idx = np.array([index[v] for v in y_val], dtype=int)
+    w_val = np.asarray(w_val, dtype=np.float64)
     before = softmax(logits)
     method = config.calibrate
     if method == "platt" and len(classes) != 2:
         notes.append("Platt scaling needs exactly two classes; used temperature scaling instead")
         method = "temperature"
-    if method == "temperature":
-        temperature = fit_temperature(logits, y_val_idx, w_val, bounds=TEMPERATURE_BOUNDS)
-        if min(abs(temperature - b) / b for b in TEMPERATURE_BOUNDS) < 0.01:
-            # Typically a held-out set the model gets (almost) all right: the likelihood keeps
-            # improving as T shrinks, so the bound, not the data, chose T.
-            notes.append(f"temperature {temperature:.3g} is at its search bound {TEMPERATURE_BOUNDS}: "
-                         f"too little held-out evidence ({len(y_val)} rows) to pin it down")
-        after = softmax(logits, temperature)
-    elif method == "platt":
-        platt = fit_platt(logits, y_val_idx, w_val)
-        after = apply_platt(logits, *platt)
+    temperature, platt = _fit(method, logits, y_val_idx, w_val)
+    if method == "temperature" and min(abs(temperature - b) / b for b in TEMPERATURE_BOUNDS) < 0.01:
+        # Typically a held-out set the model gets (almost) all right: the likelihood keeps
+        # improving as T shrinks, so the bound, not the data, chose T.
+        notes.append(f"temperature {temperature:.3g} is at its search bound {TEMPERATURE_BOUNDS}: "
+                     f"too little held-out evidence ({len(y_val)} rows) to pin it down")
+    fold = cross_fit_folds(y_val, groups, seed=config.seed)
+    if fold is None:
+        notes.append(f"only {len(y_val)} held-out rows: calibration, thresholds and metrics are judged on the "
+                     "rows that fitted the calibration, and no threshold target can be checked")
+        after = _apply(logits, temperature, platt)
     else:
-        after = before
+        after = np.zeros_like(before)
+        for f in np.unique(fold):
+            held = fold == f
+            t_f, p_f = _fit(method, logits[~held], y_val_idx[~held], w_val[~held])
+            after[held] = _apply(logits[held], t_f, p_f)
     calibration = {
         "method": method, "temperature": temperature, "platt": list(platt) if platt else None,
         "ece_before": expected_calibration_error(before, y_val_idx, 15, w_val),
         "ece_after": expected_calibration_error(after, y_val_idx, 15, w_val),
+        "ece_after_source": "out of fold" if fold is not None else "in sample",
     }
     fine_targets = {k: v for k, v in targets.items() if k in index}
     coarse_targets = {k: v for k, v in targets.items() if k not in index}
     if coarse_targets and not parents:
         raise ValueError(f"targets name labels with no examples: {sorted(coarse_targets)[:10]}")
-    thresholds, table = choose_thresholds(after, y_val_idx, classes, fine_targets, w_val)
+    thresholds, table = _thresholds(after, y_val_idx, classes, fine_targets, w_val, fold)
     predicted = [classes[i] for i in after.argmax(axis=1)]
     report["validation"] = classification_report(y_val, predicted, after, classes, w_val)
     if parents:
@@ -75,8 +115,8 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
             raise ValueError(f"targets name labels that are neither fine nor coarse labels: {unknown_coarse[:10]}")
         c_index = {c: i for i, c in enumerate(coarse_classes)}
         y_val_coarse = [parents[v] for v in y_val]
-        coarse_thresholds, coarse_table = choose_thresholds(
-            cp, np.array([c_index[v] for v in y_val_coarse]), coarse_classes, coarse_targets, w_val)
+        coarse_thresholds, coarse_table = _thresholds(cp, np.array([c_index[v] for v in y_val_coarse]),
+                                                      coarse_classes, coarse_targets, w_val, fold)
         fine, _, _, coarse_pred, _, fallback = decode(after, classes, parents, config.fine_floor)
         report["hierarchy"] = {
             "coarse_validation": classification_report(y_val_coarse, coarse_pred, cp, coarse_classes, w_val),
@@ -90,3 +130,19 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     out.temperature, out.platt, out.thresholds = temperature, platt, thresholds
     out.calibration = calibration
     return out
+
+
+def _thresholds(proba, y_idx, classes, targets, w, fold):
+    """Thresholds and their table: cross-fitted when there are folds; otherwise chosen on every
+    row with "met" left unknown (None), since no row is left to judge it on."""
+    if fold is not None:
+        return cross_fit_thresholds(proba, y_idx, classes, targets, folds=fold, confidence=THRESHOLD_CONFIDENCE,
+                                    sample_weight=w)
+    chosen, table = choose_thresholds_with_confidence(proba, y_idx, classes, targets,
+                                                      confidence=THRESHOLD_CONFIDENCE, sample_weight=w)
+    for row in table:
+        row["met"] = None if row["feasible"] is not False else False
+        row["met_reason"] = ("no target" if row["target"] is None else
+                             f"infeasible: {row['reason']}" if row["feasible"] is False else
+                             "too few held-out rows to judge the threshold on rows that did not choose it")
+    return chosen, table

@@ -1,7 +1,12 @@
 """Train a calibrated, thresholded classifier over embeddings: the one entry point the rest of
 the app uses (``train_classifier``) and the artifact it returns (``TrainedClassifier``).
 
-Procedure (documented choice): split the labeled rows into train / validation (group-aware,
+Procedure (default, ``held_out="cross_fit"``): fit the head on every labeled row; calibration,
+per-label thresholds and the held-out metrics come from ``cv_folds``-fold out-of-fold predictions
+over all rows (group-aware folds), so every label's tuning rows are all its rows, none judged by
+a model that trained on it (``report["validation_source"] == "cross-validation"``).
+
+With ``held_out="split"`` (the earlier procedure): split the labeled rows into train / validation (group-aware,
 stratified; labels with 1-3 examples stay in train), resample the train part only if asked, fit
 the head, fit the calibration (temperature, or Platt for two classes) and the per-label
 thresholds on validation, then — with ``refit=True`` (default) — refit the same head on train +
@@ -24,19 +29,21 @@ import numpy as np
 
 from learner.heads.hierarchy import check_parents
 from learner.heads.other_bucket import OTHER, OtherBucketHead
-from learner.splits import group_kfold, group_stratified_split
-from learner.training.build import build_model, embed_descriptions
+from learner.splits import group_stratified_split
+from learner.training.build import embed_descriptions
 from learner.training.checks import check_inputs
 from learner.training.classifier import TrainedClassifier
 from learner.training.config import TrainConfig, check_config
 from learner.training.evaluate import MIN_EVAL_ROWS, Calibrated, calibrate_and_evaluate
+from learner.training.hierarchy_choice import choose_hierarchy
+from learner.training.oof import fit_weighted, out_of_fold
 from learner.training.self_training import pseudo_labels
-from learner.weighting import resample
 
 
 def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sample_weight=None,
                      targets: dict | None = None, parents: dict | None = None,
-                     label_descriptions: dict | None = None, encoder=None, unlabeled=None) -> TrainedClassifier:
+                     label_descriptions: dict | None = None, encoder=None, unlabeled=None,
+                     label_vectors: dict | None = None) -> TrainedClassifier:
     """See the module docstring. ``targets`` maps a label (fine, or coarse with ``parents``) to
     ``{"precision": p}`` or ``{"recall": r}``; ``label_descriptions`` maps a label to its description
     (text, embedded with ``encoder``, or an embedding vector) — labels with no examples then get a
@@ -51,24 +58,19 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     Pseudo-labeled rows are only ever trained on: validation, out-of-fold predictions,
     calibration, thresholds and metrics use real labels only. (The pseudo-labels come from a model
     that saw every label, held-out ones included, so the second pass's held-out estimates lean
-    slightly optimistic.)"""
+    slightly optimistic.)
+
+    ``label_vectors`` (label → embedding of its name or description) with
+    ``config.label_prior_weight > 0`` adds one such row per label with fewer than
+    ``label_prior_below`` labeled rows, at that weight, to every fit (a prior that fades once a label
+    has examples; labels nobody labeled yet become predictable, except outside a taxonomy's
+    ``parents``). Like pseudo-labels, these rows are only ever trained on."""
     config = config or TrainConfig()
     check_config(config)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[str] = []
     X, y, sample_weight = check_inputs(X, y, groups, sample_weight)
-    extra, self_training = None, None
-    if unlabeled is not None and config.self_training and len(unlabeled) and config.pseudo_weight > 0:
-        t = time.perf_counter()
-        first = train_classifier(X, y, config=replace(config, self_training=False), groups=groups,
-                                 sample_weight=sample_weight, targets=targets, parents=parents,
-                                 label_descriptions=label_descriptions, encoder=encoder)
-        extra, self_training = pseudo_labels(first, unlabeled, config, len(y), X.shape[1])
-        self_training["first_pass_validation"] = (first.report.get("validation") or {}).get("macro_f1")
-        timings["first_pass_s"] = time.perf_counter() - t
-        if extra is None:
-            notes.append(f"self-training: no unlabeled row reached top probability {config.pseudo_threshold}")
     counts = Counter(y.tolist())
     if len(counts) < 2:
         raise ValueError(f"training needs at least 2 different labels, got {sorted(counts) or 'none'} "
@@ -81,6 +83,27 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     targets = dict(targets or {})
     descriptions = embed_descriptions(label_descriptions, encoder, X.shape[1])
     weight = np.ones(len(y)) if sample_weight is None else sample_weight
+    hierarchy_choice = None
+    if config.hierarchy == "auto":
+        if parents:
+            t = time.perf_counter()
+            config, hierarchy_choice = choose_hierarchy(config, parents, descriptions, X, y, weight, groups)
+            timings["hierarchy_choice_s"] = time.perf_counter() - t
+        else:
+            config = replace(config, hierarchy="flat")  # no coarse labels: nothing to choose
+    prior = label_prior_rows(label_vectors, counts, parents, config, X.shape[1])
+    extra, self_training = prior, None
+    if unlabeled is not None and config.self_training and len(unlabeled) and config.pseudo_weight > 0:
+        t = time.perf_counter()
+        first = train_classifier(X, y, config=replace(config, self_training=False), groups=groups,
+                                 sample_weight=sample_weight, targets=targets, parents=parents,
+                                 label_descriptions=label_descriptions, encoder=encoder, label_vectors=label_vectors)
+        extra, self_training = pseudo_labels(first, unlabeled, config, len(y), X.shape[1])
+        extra = join_rows(prior, extra)
+        self_training["first_pass_validation"] = (first.report.get("validation") or {}).get("macro_f1")
+        timings["first_pass_s"] = time.perf_counter() - t
+        if extra is None:
+            notes.append(f"self-training: no unlabeled row reached top probability {config.pseudo_threshold}")
 
     t = time.perf_counter()
     split = group_stratified_split(y, groups, fractions=(1 - config.val_fraction, config.val_fraction, 0.0),
@@ -89,7 +112,10 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     val_rows = np.flatnonzero(split == "val")
     val_ok = (len(val_rows) >= config.min_val_rows and len(set(y[val_rows])) >= 2
               and weight[val_rows].sum() > 0 and weight[train_rows].sum() > 0)
-    if not val_ok:
+    if config.held_out == "cross_fit" and config.cv_folds >= 2:  # out of fold over every row (evaluate.py)
+        val_ok = False
+        train_rows, val_rows = np.arange(len(y)), np.zeros(0, dtype=int)
+    elif not val_ok:
         notes.append(f"too little validation data ({len(val_rows)} rows, {len(set(y[val_rows]))} labels; "
                      f"need {config.min_val_rows} rows and 2 labels): trained on all {len(y)} rows")
         train_rows = np.arange(len(y))
@@ -131,7 +157,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     if evaluable:
         t = time.perf_counter()
         calibrated = calibrate_and_evaluate(config, eval_logits, y[eval_rows], weight[eval_rows], classes, targets,
-                                            parents, notes)
+                                            parents, notes,
+                                            groups=None if groups is None else np.asarray(groups)[eval_rows])
         timings["calibrate_s"] = time.perf_counter() - t
     report: dict = {"validation_source": source if evaluable else None, **calibrated.report}
     if val_ok and config.refit:
@@ -155,6 +182,10 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         "calibration": calibrated.calibration,
         "longtail": longtail,
         "self_training": self_training,
+        "hierarchy_choice": hierarchy_choice,
+        "label_prior": None if prior is None else {"labels": int(len(prior[1])), "weight": config.label_prior_weight,
+                                                   "below": config.label_prior_below},
+        "choices": training_choices(config, hierarchy_choice, model, calibrated.calibration, longtail),
         "timings": timings,
         "notes": notes,
     })
@@ -163,44 +194,52 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
                              parents=parents, fine_floor=config.fine_floor, report=report)
 
 
-def out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra=None):
-    """Held-out logits (columns = ``classes``) from ``config.cv_folds`` group-aware folds; rows
-    whose label is missing from their fold's training part are left out."""
-    fold = group_kfold(y, groups, config.cv_folds, seed=config.seed)
-    index = {c: i for i, c in enumerate(classes)}
-    rows_out, logits_out = [], []
-    for f in range(config.cv_folds):
-        train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-        if len(held) == 0 or len(set(y[train])) < 2 or weight[train].sum() <= 0:
-            continue
-        model = fit_weighted(config, parents, descriptions, X, y, train, weight, extra)
-        fold_classes = [str(c) for c in model.classes_]
-        keep = held[np.isin(y[held], fold_classes)]
-        if len(keep) == 0:
-            continue
-        full = np.full((len(keep), len(classes)), -1e4)
-        full[:, [index[c] for c in fold_classes]] = model.decision_function(X[keep])
-        rows_out.append(keep)
-        logits_out.append(full)
-    if not rows_out:
-        return np.zeros(0, dtype=int), np.zeros((0, len(classes)))
-    rows = np.concatenate(rows_out)
-    logits = np.vstack(logits_out)
-    order = np.argsort(rows)
-    return rows[order], logits[order]
+def training_choices(config: TrainConfig, hierarchy_choice: dict | None, model, calibration: dict,
+                     longtail: dict | None) -> dict:
+    """The choices a lead sees on the model version: head and loss, structure (and whether the
+    evidence or the project chose it), fallback floor, calibration and the Other bucket."""
+    head = {"name": config.head, "weighting": config.weighting}
+    if config.head == "torch":
+        head.update(loss=config.loss, device=getattr(_base_head(model), "device_used_", None))
+    else:
+        head["C"] = config.C
+    return {
+        "head": head,
+        "structure": config.hierarchy if getattr(model, "coarse_head_", None) is not None else "flat",
+        "structure_chosen_by": "out-of-fold evidence" if hierarchy_choice else "configuration",
+        "fine_floor": config.fine_floor,
+        "calibration": calibration.get("method"),
+        "other_bucket": ({"min_examples": config.other_min_examples,
+                          "labels": len(longtail["other_labels"]) if longtail else 0}
+                         if config.other_min_examples > 0 else None),
+    }
 
 
-def fit_weighted(config, parents, descriptions, X, y, rows, weight, extra=None):
-    """Fit on ``rows`` after resampling them (train part only), carrying the caller's row weights;
-    ``extra`` (X, y, weight) pseudo-labeled rows are appended as they are (never resampled)."""
-    local = np.unique(y[rows], return_inverse=True)[1]
-    idx, w = resample(local, config.resample, seed=config.seed)
-    chosen = rows[idx]
-    X_fit, y_fit, w_fit = X[chosen], y[chosen], w * weight[chosen]
-    if extra is not None:
-        X_fit = np.vstack([X_fit, extra[0]])
-        y_fit = np.concatenate([y_fit, extra[1]])
-        w_fit = np.concatenate([w_fit, extra[2]])
-    model = build_model(config, parents, descriptions)
-    model.fit(X_fit, y_fit, sample_weight=w_fit)
+def _base_head(model):
+    """The first plain head inside a composite one (where the torch head records its device)."""
+    for attr in ("first_head_", "coarse_head_"):
+        inner = getattr(model, attr, None)
+        if inner is not None:
+            return _base_head(inner)
     return model
+
+
+def label_prior_rows(label_vectors, counts, parents, config: TrainConfig, width: int):
+    """(X, y, weight) of the label-name prior rows (see ``train_classifier``), or None."""
+    if not label_vectors or config.label_prior_weight <= 0:
+        return None
+    labels = [str(k) for k in label_vectors
+              if counts.get(str(k), 0) < config.label_prior_below and (not parents or str(k) in parents)]
+    if not labels:
+        return None
+    X = np.array([np.asarray(label_vectors[k], dtype=np.float32).ravel() for k in labels])
+    if X.shape[1] != width:
+        raise ValueError(f"label vectors have width {X.shape[1]}, the embeddings {width}")
+    return X, np.array(labels), np.full(len(labels), config.label_prior_weight)
+
+
+def join_rows(a, b):
+    """Concatenate two optional (X, y, weight) triples."""
+    if a is None or b is None:
+        return a if b is None else b
+    return np.vstack([a[0], b[0]]), np.concatenate([a[1], b[1]]), np.concatenate([a[2], b[2]])

@@ -25,6 +25,17 @@ def sample_unlabeled_rows(unlabeled_rows: np.ndarray, limit: int, *, seed: int) 
     return rows
 
 
+def rows_outside_labeled_groups(groups, labeled_rows) -> np.ndarray:
+    """Row numbers (ascending) of a pool whose duplicate group holds no labeled row: what
+    self-training may look at. A near-duplicate of a labeled row is left out, otherwise the first
+    pass (which saw every label, validation included) would hand a validation item's label back to
+    the second pass through its twin."""
+    groups = np.asarray(groups)
+    labeled = np.zeros(len(groups), bool)
+    labeled[np.asarray(labeled_rows, dtype=np.int64)] = True
+    return np.flatnonzero(~np.isin(groups, groups[labeled]))
+
+
 def pseudo_labels(first: TrainedClassifier, unlabeled, config: TrainConfig, n_labeled: int, width: int):
     """(X, y, weight) of the unlabeled rows ``first`` labels with calibrated top probability at
     least ``pseudo_threshold``, surest first, capped at ``pseudo_max_ratio`` × ``n_labeled``; and a

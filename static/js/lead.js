@@ -58,6 +58,13 @@
           p.id = "rule-preview-count";
           p.textContent = b.matches + " of " + b.scanned + " pool items match (" + (100 * b.share).toFixed(1) + " %).";
           out.appendChild(p);
+          if (b.partial) {
+            const note = document.createElement("p");
+            note.id = "rule-preview-partial";
+            note.className = "warning";
+            note.textContent = b.message;
+            out.appendChild(note);
+          }
           if (b.examples.length) {
             const ul = document.createElement("ul");
             b.examples.forEach(function (ex) {

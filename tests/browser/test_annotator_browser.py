@@ -47,11 +47,12 @@ def test_annotator_labels_a_batch_with_the_keyboard_and_undoes_one(
         if i == 1:
             screenshot(page, "annotator-03-item")
         if i == 3:
-            # Oops: item 3 is fraud, not login. Undo the last answer and give the right one.
+            # Oops: item 3 is fraud, not login. Reopen the last answer and change it.
             page.keyboard.press("Backspace")
-            expect(page.locator("#item-position")).to_have_text("Item 3 of 5")
-            expect(page.locator("#notice")).to_contain_text("Undone")
+            expect(page.locator("#reopen-banner")).to_be_visible()
+            expect(page.locator("#item-text")).to_have_text(TEXTS[2])
             page.keyboard.press(hotkey["fraud"])
+            expect(page.locator("#notice")).to_contain_text(f"Changed your answer on item {items[2].pk}")
             expect(page.locator("#item-position")).to_have_text("Item 4 of 5")
         page.keyboard.press(hotkey[label])
 
@@ -68,6 +69,7 @@ def test_annotator_labels_a_batch_with_the_keyboard_and_undoes_one(
     }
     undone = Annotation.objects.get(undone=True)
     assert (undone.item_id, undone.label.name) == (items[2].pk, "login")
+    assert undone.superseded_by.label.name == "fraud"  # the change is a new answer; the old one is kept
     assert Annotation.objects.count() == 6
     assert js_errors == []
 

@@ -12,7 +12,7 @@ from tests.learner.helpers import clusters
 def test_tiny_data_trains_and_says_what_it_could_not_estimate():
     X, y, _ = clusters([5, 3, 2, 2, 1, 1, 1, 1, 2, 2], dim=8, spread=0.5, seed=1)
     assert len(y) == 20
-    model = train_classifier(X, y)
+    model = train_classifier(X, y, config=TrainConfig(held_out="split"))
     assert any("too little validation data" in note for note in model.report["notes"])
     assert set(model.classes_) == set(y)
     proba = model.predict_proba(X)
@@ -25,6 +25,20 @@ def test_tiny_data_trains_and_says_what_it_could_not_estimate():
     assert plain.report["validation_source"] is None
     assert plain.report["not_estimable"] == sorted(set(y))
     assert any("temperature kept at 1" in note for note in plain.report["notes"])
+
+
+def test_group_keys_stay_whole_in_the_cross_fit_folds():
+    """By default calibration and thresholds come from out-of-fold predictions over every row;
+    a duplicate group never straddles a fold, so no row is judged by a model that saw its twin."""
+    from learner.splits import group_kfold
+
+    X, y, _ = clusters([100, 100], dim=8, spread=1.0, seed=3)
+    groups = [f"g{i // 4}" for i in range(len(y))]
+    model = train_classifier(X, y, groups=groups, config=TrainConfig(seed=1))
+    assert model.report["validation_source"] == "cross-validation" and model.report["n_evaluated"] == 200
+    fold = group_kfold(y, groups, 5, seed=1)
+    for g in set(groups):
+        assert len({fold[i] for i in range(len(y)) if groups[i] == g}) == 1
 
 
 def test_small_data_calibrates_on_out_of_fold_predictions():
@@ -60,7 +74,7 @@ def test_single_class_and_bad_input_get_clear_errors():
 @pytest.mark.parametrize("mode", ["over", "under"])
 def test_validation_is_never_resampled(mode):
     X, y, _ = clusters([200, 60, 20], dim=8, spread=1.2, seed=2)
-    config = TrainConfig(resample=mode, seed=5, refit=False)
+    config = TrainConfig(resample=mode, seed=5, refit=False, held_out="split")
     model = train_classifier(X, y, config=config)
     split = group_stratified_split(y, None, (0.8, 0.2, 0.0), seed=5)
     val_counts = Counter(np.array(y)[split == "val"].tolist())
@@ -68,14 +82,14 @@ def test_validation_is_never_resampled(mode):
     assert report["n"] == sum(val_counts.values()) == model.report["n_val"]
     for label, n in val_counts.items():
         assert report["per_class"][label]["count"] == n
-    plain = train_classifier(X, y, config=TrainConfig(seed=5, refit=False))
+    plain = train_classifier(X, y, config=TrainConfig(seed=5, refit=False, held_out="split"))
     assert plain.report["validation"]["n"] == report["n"]
 
 
 def test_group_keys_keep_duplicates_together_in_validation():
     X, y, _ = clusters([100, 100], dim=8, spread=1.0, seed=3)
     groups = [f"g{i // 4}" for i in range(len(y))]  # runs of 4 rows share a key
-    model = train_classifier(X, y, groups=groups, config=TrainConfig(seed=1))
+    model = train_classifier(X, y, groups=groups, config=TrainConfig(seed=1, held_out="split"))
     split = group_stratified_split(y, groups, (0.8, 0.2, 0.0), seed=1)
     assert model.report["n_val"] == int((split == "val").sum())
     assert model.report["n_val"] % 4 == 0

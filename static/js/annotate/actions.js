@@ -1,15 +1,15 @@
 /* What the annotator does: answer the current item (a label, "none of these" or a skip with a
-   reason), move on, lease the next batch, undo the last answer. Buttons and keys both end up
-   here, so the two can never disagree. */
+   reason), move on, lease the next batch, reopen an earlier answer to change or clear it.
+   Buttons and keys both end up here, so the two can never disagree. Nothing here waits on the
+   network except leasing: answers, changes and clears queue in the outbox in the order given. */
 import { detailOf, post, uuid4 } from "./http.js";
-import { enqueue, flush } from "./outbox.js";
+import { addEntry, entryFromRow, removeEntry, reopenable } from "./history.js";
+import { enqueue, flush, setSaveStatus } from "./outbox.js";
 import { notify, render, renderLabels } from "./render.js";
 import { children, config, current, els, otherLabel, state } from "./state.js";
 
-export function answer(kind, labelId, reason) {
-  const item = current();
-  if (!item || item.answer || state.busy) return;
-  const payload = { client_id: uuid4(), assignment: item.assignment };
+function answerFields(kind, labelId, reason) {
+  const payload = {};
   if (kind === "label") payload.label = labelId;
   else if (kind === "none") {
     if (otherLabel) payload.label = otherLabel.id;
@@ -18,8 +18,40 @@ export function answer(kind, labelId, reason) {
     payload.skipped = true;
     payload.skip_reason = reason;
   }
+  return payload;
+}
+
+function withSuggestion(payload, item) {
+  if (config.suggestions && item && item.suggestion) {
+    payload.suggestion_shown = true;
+    payload.suggested_label = item.suggestion.label;
+  }
+  return payload;
+}
+
+export function answer(kind, labelId, reason) {
+  if (state.reopen) { change(state.reopen, { kind, labelId: labelId || null, reason: reason || "" }); return; }
+  const item = current();
+  if (!item || item.answer) return;
+  const payload = withSuggestion(Object.assign({ client_id: uuid4(), assignment: item.assignment },
+    answerFields(kind, labelId, reason)), item);
   item.answer = { kind, labelId, reason };
-  enqueue(item, payload);
+  const entry = addEntry(item, payload.client_id, item.answer);
+  enqueue({
+    url: config.answerUrl, payload, label: `item ${item.item}`,
+    stored(data) {
+      item.stored = true;
+      entry.id = data.annotation.id;
+      entry.status = "saved";
+      const progress = state.progress;
+      if (data.created && progress) progress.done = Math.min(progress.done + 1, progress.needed);
+    },
+    refused(why) {
+      item.answer = { kind: "rejected", reason: why };
+      entry.status = "rejected";
+      entry.answer = { kind: "rejected", reason: why };
+    },
+  });
   if (els.notice.classList.contains("info")) notify(""); // errors stay until read and replaced
   advance();
 }
@@ -48,9 +80,96 @@ export function pickLabel(label) {
   answer("label", label.id);
 }
 
-export function loadBatch(batch) {
-  state.items = batch.map((it) => Object.assign({}, it, { answer: null, stored: false }));
-  state.index = 0;
+// --- reopen, change, clear ------------------------------------------------------------------
+// Backspace reopens the last answer; pressed again, the one before it ([ and ] walk too).
+export function reopenOlder() {
+  const list = reopenable();
+  if (!list.length) { notify("No answer to reopen yet.", "info"); return; }
+  const at = state.reopen ? list.indexOf(state.reopen) : -1;
+  if (at >= list.length - 1) { notify("That is the oldest answer in this session's history.", "info"); return; }
+  reopen(list[at + 1]);
+}
+
+export function reopenNewer() {
+  if (!state.reopen) return;
+  const list = reopenable();
+  const at = list.indexOf(state.reopen);
+  if (at <= 0) closeReopen();
+  else reopen(list[at - 1]);
+}
+
+export function reopen(entry) {
+  if (!entry || entry.status === "rejected") return;
+  state.reopen = entry;
+  state.coarse = null;
+  els.filter.value = "";
+  render();
+}
+
+export function closeReopen() {
+  state.reopen = null;
+  state.coarse = null;
+  els.filter.value = "";
+  render();
+}
+
+function change(entry, next) {
+  const clientId = uuid4();
+  const payload = withSuggestion(Object.assign({ client_id: clientId, supersedes_client_id: entry.client_id },
+    answerFields(next.kind, next.labelId, next.reason)), entry);
+  entry.client_id = clientId; // a further change supersedes this one
+  entry.answer = next;
+  entry.changed = true;
+  entry.status = "saving";
+  const item = state.items.find((it) => it.assignment === entry.assignment && it.item === entry.item);
+  if (item && item.answer) item.answer = next;
+  enqueue({
+    url: config.changeUrl, payload, label: `change on item ${entry.item}`,
+    stored(data) { entry.id = data.annotation ? data.annotation.id : entry.id; entry.status = "saved"; },
+    refused(why) { entry.status = "rejected"; entry.answer = { kind: "rejected", reason: why }; },
+  });
+  notify(`Changed your answer on item ${entry.item}.`, "info");
+  closeReopen();
+}
+
+// Delete on a reopened answer: withdraw it; the item waits for an answer again, right now.
+export function clearReopened() {
+  const entry = state.reopen;
+  if (!entry) return;
+  const payload = { client_id: uuid4(), supersedes_client_id: entry.client_id, clear: true };
+  enqueue({
+    url: config.changeUrl, payload, label: `clearing item ${entry.item}`,
+    stored(data) {
+      const progress = state.progress;
+      if (data.created && progress) progress.done = Math.max(progress.done - 1, 0);
+    },
+  });
+  removeEntry(entry);
+  let at = state.items.findIndex((it) => it.assignment === entry.assignment && it.item === entry.item);
+  if (at < 0 && entry.assignment) {
+    // An answer from an earlier batch: its lease is renewed by the clear, so it joins this one.
+    state.items.push({ assignment: entry.assignment, item: entry.item, text: entry.text, source: entry.source,
+      highlights: entry.highlights, metadata: entry.metadata, answer: null, stored: false });
+    at = state.items.length - 1;
+    state.started = true;
+  }
+  if (at >= 0) {
+    state.items[at].answer = null;
+    state.items[at].stored = false;
+    state.index = at;
+  }
+  notify(`Cleared your answer on item ${entry.item}; it waits for your answer.`, "info");
+  closeReopen();
+}
+
+// --- batches -------------------------------------------------------------------------------
+export function loadBatch(batch, answered) {
+  const rows = (answered || []).map((it) => Object.assign({}, it, { answer: entryFromRow(it.answered).answer, stored: true }))
+    .concat(batch.map((it) => Object.assign({}, it, { answer: null, stored: false })));
+  rows.sort((a, b) => a.position - b.position);
+  state.items = rows;
+  const first = rows.findIndex((it) => !it.answer);
+  state.index = first >= 0 ? first : rows.length;
   state.coarse = null;
   state.started = state.items.length > 0;
 }
@@ -58,6 +177,7 @@ export function loadBatch(batch) {
 export async function lease() {
   if (state.busy) return;
   state.busy = true;
+  state.reopen = null;
   els.startMessage.textContent = "Leasing…";
   try {
     await flush();
@@ -71,57 +191,24 @@ export async function lease() {
     loadBatch(data.items);
     state.leaseNote = data.items.length ? "" : (data.message || "Nothing is waiting for you right now.");
     els.startMessage.textContent = state.leaseNote;
+    setSaveStatus();
   } finally {
     state.busy = false;
     render();
+    drainKeys();
   }
 }
 
-export async function undo() {
-  if (state.busy) return;
-  state.busy = true;
-  try {
-    await flush();
-    const response = await post(config.undoUrl, {});
-    if (response.status === 404) {
-      notify("Nothing to undo.", "info");
-      return;
-    }
-    if (!response.ok) {
-      notify(`Undo failed: ${await detailOf(response)}`, "error");
-      return;
-    }
-    const undone = await response.json();
-    const progress = state.progress;
-    if (progress && !undone.skipped) progress.done = Math.max(progress.done - 1, 0);
-    const at = state.items.findIndex((it) => it.assignment === undone.assignment);
-    if (at >= 0) {
-      state.items[at].answer = null;
-      state.items[at].stored = false;
-      state.index = at;
-      state.coarse = null;
-      notify(`Undone: your answer on item ${undone.item}.`, "info");
-    } else {
-      // An answer from an earlier batch: its lease is re-opened, so fetch what we hold now.
-      const held = await post(config.leaseUrl, {});
-      if (held.ok) {
-        const data = await held.json();
-        state.progress = data.progress;
-        loadBatch(data.items);
-        const back = state.items.findIndex((it) => it.assignment === undone.assignment);
-        if (back >= 0) state.index = back;
-      }
-      notify(`Undone: your answer on item ${undone.item} from an earlier batch.`, "info");
-    }
-  } finally {
-    state.busy = false;
-    render();
-  }
+// Keys typed while a lease was under way, applied in order (keys.js installs the applier).
+let applyKey = null;
+export function setKeyApplier(fn) { applyKey = fn; }
+export function drainKeys() {
+  while (state.pendingKeys.length && !state.busy && applyKey) applyKey(state.pendingKeys.shift());
 }
 
 // --- skip form: a skip always carries a reason ---------------------------------------------
 export function openSkip() {
-  if (!current() || state.busy) return;
+  if (!(state.reopen || current())) return;
   els.skipForm.hidden = false;
   els.skipForm.reset();
   els.skipForm.querySelector("input[type=radio]").focus();
@@ -129,7 +216,7 @@ export function openSkip() {
 
 export function closeSkip() {
   els.skipForm.hidden = true;
-  document.activeElement && document.activeElement.blur();
+  if (document.activeElement) document.activeElement.blur();
 }
 
 export function submitSkip(reason) {
@@ -140,4 +227,13 @@ export function submitSkip(reason) {
   }
   closeSkip();
   answer("skip", null, reason);
+}
+
+export function acceptSuggestion() {
+  const item = state.reopen ? null : current();
+  const s = config.suggestions && item ? item.suggestion : null;
+  if (!s) return;
+  const label = s.label;
+  if (otherLabel && label === otherLabel.id) answer("none");
+  else answer("label", label);
 }

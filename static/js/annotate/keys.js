@@ -1,10 +1,17 @@
-/* The keyboard: label hotkeys (coarse first, then its fine labels), / to filter, . to skip,
-   0 (or the Other label's key) for none of these, Backspace or Ctrl+Z to undo, ? for help.
-   Keys typed into a text field stay there; a focused button keeps Enter and Space for its own
-   click. */
-import { answer, closeSkip, lease, openSkip, pickLabel, submitSkip, undo } from "./actions.js";
+/* The keyboard. One handler (capture phase, on window) owns every key of the page: a button or
+   a <summary> that got focus never receives Enter or Space, so a mouse click followed by a key
+   can never answer or act twice. Text fields keep their keys (the label filter and the skip
+   form's own reason). Keys typed while a lease is under way are queued and applied in order.
+
+   Label hotkeys (coarse first, then its fine labels) · Enter keeps an open coarse label, or
+   starts the next batch · Esc goes back · / filter · . skip · the none-of-these key (the Other
+   label's, 0 by default) · Backspace / Ctrl+Z reopen the last answer, again for the one before
+   ([ and ] walk too) · Delete clears a reopened answer · = accepts a suggestion · PageDown,
+   PageUp, arrows, Home, End and Space scroll a long text (Space never answers) · ? the keys. */
+import { acceptSuggestion, answer, clearReopened, closeReopen, closeSkip, drainKeys, lease, openSkip, pickLabel,
+  reopenNewer, reopenOlder, setKeyApplier, submitSkip } from "./actions.js";
 import { renderLabels, visibleLabels } from "./render.js";
-import { children, current, els, key, labels, noneHotkey, noneHotkeyFree, state } from "./state.js";
+import { children, els, key, labels, noneHotkey, noneHotkeyFree, shown, state } from "./state.js";
 
 // Inside an open coarse label its fine hotkeys win; then top-level labels; a fine label's key
 // works from anywhere only when no other fine label shares it.
@@ -19,18 +26,71 @@ function hotkeyLabel(k) {
   return fine.length === 1 ? fine[0] : null;
 }
 
+const SCROLL_KEYS = new Set(["PageDown", "PageUp", "ArrowDown", "ArrowUp", "Home", "End", " "]);
+
+// PageDown/PageUp/Space by most of a screen of the text box, arrows by a few lines. True when
+// the text box overflows (then the key is the box's, not the page's).
+function scrollText(k, shift) {
+  const box = els.itemText;
+  if (!shown() || els.itemPanel.hidden || box.scrollHeight <= box.clientHeight + 1) return false;
+  const page = Math.max(box.clientHeight * 0.85, 40);
+  const step = { PageDown: page, PageUp: -page, ArrowDown: 40, ArrowUp: -40, " ": shift ? -page : page }[k];
+  if (k === "Home") box.scrollTop = 0;
+  else if (k === "End") box.scrollTop = box.scrollHeight;
+  else box.scrollTop += step;
+  return true;
+}
+
+// One key, already known to be the page's (not typed into a field). k: {key, ctrlKey, shiftKey}.
+function applyKey(k, e) {
+  const prevent = () => { if (e) e.preventDefault(); };
+  const name = k.key;
+  if (SCROLL_KEYS.has(name)) {
+    if (scrollText(name, k.shiftKey) || name === " ") prevent(); // Space never clicks or answers
+    return;
+  }
+  if ((k.ctrlKey && name.toLowerCase() === "z") || name === "Backspace" || name === "[") {
+    prevent(); reopenOlder(); return;
+  }
+  if (name === "]") { prevent(); reopenNewer(); return; }
+  if (name === "?") { prevent(); els.keysHelp.open = !els.keysHelp.open; return; }
+  if (name === "Escape") {
+    prevent();
+    if (state.coarse) { state.coarse = null; renderLabels(); } else if (state.reopen) closeReopen();
+    return;
+  }
+  if (state.reopen && name === "Delete") { prevent(); clearReopened(); return; }
+  if (!shown()) {
+    if (name === "Enter") { prevent(); lease(); }
+    return;
+  }
+  if (name === "Enter") { prevent(); if (state.coarse) answer("label", state.coarse.id); return; }
+  if (name === "/") { prevent(); els.filter.hidden = false; els.filter.focus(); return; }
+  if (name === ".") { prevent(); openSkip(); return; }
+  if (name === "=") { prevent(); acceptSuggestion(); return; }
+  const lower = key(name);
+  if (lower.length !== 1) return;
+  const label = hotkeyLabel(lower);
+  if (label) { prevent(); pickLabel(label); return; }
+  if (noneHotkeyFree && lower === noneHotkey) { prevent(); answer("none"); }
+}
+
+function isField(el) {
+  return el && ((el.tagName === "INPUT" && el.type !== "radio" && el.type !== "checkbox") ||
+    el.tagName === "TEXTAREA" || el.tagName === "SELECT");
+}
+
 function onKeydown(e) {
-  if (e.altKey || e.metaKey || (e.ctrlKey && e.key.toLowerCase() !== "z")) return;
+  if (e.isComposing || e.altKey || e.metaKey || (e.ctrlKey && e.key.toLowerCase() !== "z")) return;
   const target = e.target;
-  const typing = target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA") && target.type !== "radio";
 
   if (!els.skipForm.hidden) {
     if (e.key === "Escape") { e.preventDefault(); closeSkip(); return; }
-    if (!typing && /^[1-4]$/.test(e.key)) {
+    if (!isField(target) && /^[1-4]$/.test(e.key)) {
       e.preventDefault();
       submitSkip(els.skipForm.querySelectorAll("input[name=reason]")[Number(e.key) - 1].value);
     }
-    return;
+    return; // the form's own keys (Tab, Enter to submit, arrows between reasons)
   }
   if (target === els.filter) {
     if (e.key === "Escape") { e.preventDefault(); els.filter.value = ""; els.filter.blur(); renderLabels(); }
@@ -41,26 +101,27 @@ function onKeydown(e) {
     }
     return;
   }
-  if (typing) return;
-  if (target && target.tagName === "BUTTON" && (e.key === "Enter" || e.key === " ")) return; // its own click
-
-  if ((e.ctrlKey && e.key.toLowerCase() === "z") || e.key === "Backspace") { e.preventDefault(); undo(); return; }
-  if (e.key === "?") { e.preventDefault(); els.keysHelp.open = !els.keysHelp.open; return; }
-  if (!current()) {
-    if (e.key === "Enter" && !state.busy) { e.preventDefault(); lease(); }
+  if (isField(target)) return;
+  if (!document.getElementById("annotate-app").contains(target) && target !== document.body && target !== document.documentElement) {
+    return; // the site's header and menus keep their keys
+  }
+  // From here the key is the page's: a focused button or summary never acts on it.
+  const focused = document.activeElement;
+  if (focused && (focused.tagName === "BUTTON" || focused.tagName === "SUMMARY" || focused.tagName === "A")) {
+    if (e.key === "Enter" || e.key === " ") e.preventDefault();
+    focused.blur();
+  }
+  const k = { key: e.key, ctrlKey: e.ctrlKey, shiftKey: e.shiftKey };
+  if (state.busy) {
+    if (e.key !== "Shift" && e.key !== "Control" && e.key !== "Tab") { e.preventDefault(); state.pendingKeys.push(k); }
     return;
   }
-  if (e.key === "/") { e.preventDefault(); els.filter.hidden = false; els.filter.focus(); return; }
-  if (e.key === "Escape" && state.coarse) { e.preventDefault(); state.coarse = null; renderLabels(); return; }
-  if (e.key === "Enter" && state.coarse) { e.preventDefault(); answer("label", state.coarse.id); return; }
-  if (e.key === ".") { e.preventDefault(); openSkip(); return; }
-  const k = key(e.key);
-  if (k.length !== 1) return;
-  const label = hotkeyLabel(k);
-  if (label) { e.preventDefault(); pickLabel(label); return; }
-  if (noneHotkeyFree && k === noneHotkey) { e.preventDefault(); answer("none"); }
+  if (state.pendingKeys.length) drainKeys();
+  applyKey(k, e);
 }
 
 export function installKeys() {
-  document.addEventListener("keydown", onKeydown);
+  setKeyApplier((k) => applyKey(k, null));
+  window.addEventListener("keydown", onKeydown, true);
 }
+

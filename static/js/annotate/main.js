@@ -1,14 +1,26 @@
 /* Annotation page entry: the leased batch arrives as JSON, items render locally, answers go to
    the server in the background (in order, retried with the same client id, so each is stored
-   once). This module only wires the page together; see state.js, render.js, outbox.js,
-   actions.js and keys.js for the parts. Loaded with <script type="module">, so it runs once
-   the document is parsed. */
-import { answer, closeSkip, lease, loadBatch, openSkip, pickLabel, submitSkip, undo } from "./actions.js";
+   once). This module only wires the page together; see state.js, render.js, history.js,
+   outbox.js, actions.js and keys.js for the parts. Loaded with <script type="module">, so it
+   runs once the document is parsed. */
+import { acceptSuggestion, answer, closeSkip, lease, loadBatch, openSkip, pickLabel, reopen, reopenOlder,
+  submitSkip } from "./actions.js";
+import { entryFromRow } from "./history.js";
 import { post } from "./http.js";
 import { installKeys } from "./keys.js";
-import { isHalted, pendingCount, setSaveStatus } from "./outbox.js";
+import { isHalted, pendingCount, setSaveStatus, timings } from "./outbox.js";
 import { render, renderLabels } from "./render.js";
 import { byId, config, els, state } from "./state.js";
+
+// Buttons and summaries never take focus from a mouse click: the keyboard stays the page's.
+const app = document.getElementById("annotate-app");
+app.addEventListener("mousedown", (e) => {
+  if (e.target.closest("button, summary") && !e.target.closest("#skip-form")) e.preventDefault();
+});
+app.addEventListener("click", (e) => {
+  const b = e.target.closest("button, summary");
+  if (b && !b.closest("#skip-form")) setTimeout(() => b.blur(), 0);
+});
 
 els.skipForm.addEventListener("submit", (e) => {
   e.preventDefault();
@@ -22,12 +34,19 @@ els.buttons.addEventListener("click", (e) => {
   const button = e.target.closest("button.label-btn");
   if (button && !button.disabled) pickLabel(byId.get(Number(button.dataset.label)));
 });
+els.historyList.addEventListener("click", (e) => {
+  const row = e.target.closest("button.history-row");
+  if (!row) return;
+  const at = [...els.historyList.querySelectorAll("button.history-row")].indexOf(row);
+  reopen(state.history[at]);
+});
 els.filter.addEventListener("input", () => { state.coarse = null; renderLabels(); });
 els.startBtn.addEventListener("click", lease);
 els.nextBtn.addEventListener("click", lease);
 els.noneBtn.addEventListener("click", () => answer("none"));
 els.skipBtn.addEventListener("click", openSkip);
-els.undoBtn.addEventListener("click", undo);
+els.undoBtn.addEventListener("click", reopenOlder);
+els.suggestion.querySelector("button").addEventListener("click", acceptSuggestion);
 els.coarseOnly.addEventListener("click", () => state.coarse && answer("label", state.coarse.id));
 els.coarseBack.addEventListener("click", () => { state.coarse = null; renderLabels(); });
 installKeys();
@@ -40,7 +59,11 @@ setInterval(() => {
   if (state.items.some((it) => !it.answer) && !isHalted()) post(config.renewUrl, {}).catch(() => {});
 }, Math.max(config.leaseSeconds / 3, 10) * 1000);
 
-// A batch still held from an earlier visit shows at once.
-if (config.batch.length) loadBatch(config.batch);
+// A batch still held from an earlier visit shows at once, its answered items counted.
+if (config.batch.length) loadBatch(config.batch, config.batchAnswered);
+const inBatch = new Map(state.items.map((it) => [it.assignment, it]));
+state.history = (config.history || []).map((row) => entryFromRow(row, inBatch.get(row.assignment)));
+// Save timings for the soak benchmark (read through the page, never sent anywhere).
+window.longtailTimings = timings;
 setSaveStatus();
 render();

@@ -1,16 +1,20 @@
-/* Background saving. Answers queue here and go to the server one at a time, in order, so the
-   annotator never waits on the network. A failed send is retried with the same client id, which
-   the server uses to store each answer once. A 401/403 halts the queue without dropping anything
-   (the annotator signs in again in another tab and presses Retry); any other 4xx is a refusal for
-   good, shown and counted as handled so the batch can finish. */
+/* Background saving. Answers, changes and clears queue here and go to the server one at a time,
+   in order, so the annotator never waits on the network and a change always reaches the server
+   after the answer it changes. A failed send is retried with the same client id, which the
+   server uses to store each answer once. A 401/403 halts the queue without dropping anything
+   (the annotator signs in again in another tab and presses Retry); any other 4xx is a refusal
+   for good, shown and counted as handled so the batch can finish.
+
+   A job: {url, payload, label (for messages), stored(data), refused(reason)}. */
 import { detailOf, post, sleep } from "./http.js";
 import { notify, render, renderProgress } from "./render.js";
-import { config, els, state } from "./state.js";
+import { els, state } from "./state.js";
 
-const queue = [];          // answers not yet acknowledged by the server, in order
+const queue = [];          // jobs not yet acknowledged by the server, in order
 let pumping = false;
 let flushWaiters = [];
 let halted = false;        // the server refused our session (401/403): keep answers, stop sending
+export const timings = []; // ms from enqueue to the server's acknowledgement (the soak reads them)
 
 export const pendingCount = () => queue.length;
 export const isHalted = () => halted;
@@ -24,8 +28,10 @@ export function setSaveStatus() {
     (queue.length ? "Your answers are being saved in the background." : "All your answers are saved.");
 }
 
-export function enqueue(item, payload) {
-  queue.push({ item, payload, tries: 0 });
+export function enqueue(job) {
+  job.tries = 0;
+  job.queuedAt = performance.now();
+  queue.push(job);
   setSaveStatus();
   pump();
 }
@@ -37,16 +43,15 @@ async function pump() {
     const job = queue[0];
     let response = null;
     try {
-      response = await post(config.answerUrl, job.payload);
+      response = await post(job.url, job.payload);
     } catch (e) {
       response = null; // network error: retry below
     }
     if (response && response.ok) {
       const data = await response.json();
       queue.shift();
-      job.item.stored = true;
-      const progress = state.progress;
-      if (data.created && progress) progress.done = Math.min(progress.done + 1, progress.needed);
+      timings.push(performance.now() - job.queuedAt);
+      if (job.stored) job.stored(data);
       renderProgress();
     } else if (response && (response.status === 401 || response.status === 403)) {
       halted = true;
@@ -54,11 +59,10 @@ async function pump() {
       showRetry();
     } else if (response && response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
       // Refused for good (e.g. the lease expired and someone else took the slot): say so, go on.
-      // The item counts as handled so the batch can finish; the notice says what happened.
       queue.shift();
       const reason = await detailOf(response);
-      job.item.answer = { kind: "rejected", reason };
-      notify(`Not saved (item ${job.item.item}): ${reason}`, "error");
+      if (job.refused) job.refused(reason);
+      notify(`Not saved (${job.label}): ${reason}`, "error");
       render();
     } else {
       job.tries += 1;
@@ -75,8 +79,7 @@ async function pump() {
   }
 }
 
-// Lease and undo wait for every queued answer first: the server must see answers in the order
-// they were given, or an undo could take back the wrong one.
+// Leasing waits for every queued answer first, so the server counts them before it hands out more.
 export function flush() {
   if (!queue.length) return Promise.resolve();
   return new Promise((resolve) => { flushWaiters.push(resolve); pump(); });

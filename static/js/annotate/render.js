@@ -1,9 +1,10 @@
-/* Drawing the annotation page from the state: the item, the label buttons, progress bars and
-   the notice line. Rendering only reads state; clicks are handled by delegation in main.js, so
-   this module needs nothing from the modules that change state. User text is only ever set
-   with textContent. */
+/* Drawing the annotation page from the state: the item (or a reopened answer), rule highlights,
+   metadata, the suggestion, the label buttons, progress, the batch summary and the history.
+   Rendering only reads state; clicks are handled by delegation in main.js. User text is only
+   ever set with textContent or as text nodes, never as markup. */
+import { describeAnswer, renderHistory } from "./history.js";
 import { $, byId, children, config, current, els, fullName, labels, noneHotkey, noneHotkeyFree, otherLabel,
-  state, topLevel } from "./state.js";
+  shown, state, topLevel } from "./state.js";
 
 export function notify(message, kind) {
   els.notice.textContent = message;
@@ -12,29 +13,49 @@ export function notify(message, kind) {
 }
 
 export function render() {
-  const item = current();
-  const finished = state.started && !item;
-  els.startPanel.hidden = state.started;
+  const item = shown();
+  const finished = state.started && !current() && !state.reopen;
+  els.startPanel.hidden = state.started || Boolean(state.reopen);
   els.itemPanel.hidden = !item;
   els.donePanel.hidden = !finished;
   if (item) renderItem(item);
+  if (finished) renderSummary();
   renderLabels();
   renderProgress();
-  const disabled = !item || state.busy;
+  renderHistory();
+  const disabled = !item;
   for (const b of [els.noneBtn, els.skipBtn]) b.disabled = disabled;
-  els.undoBtn.disabled = state.busy;
+  els.undoBtn.disabled = !state.history.length && !state.reopen;
+  els.undoBtn.querySelector(".undo-text").textContent = state.reopen ? "Older answer" : "Reopen last";
 }
 
+let drawnText = null; // the item whose text is on screen: keep its scroll position across renders
+
 function renderItem(item) {
-  els.itemText.textContent = item.text;
+  const reopened = item === state.reopen;
+  const textKey = `${reopened ? "r" : "c"}:${item.item}:${item.assignment}`;
+  if (drawnText !== textKey) {
+    drawText(item.text, item.highlights || []);
+    els.itemText.scrollTop = 0;
+    drawnText = textKey;
+  }
   els.itemSource.textContent = item.source || "—";
-  els.itemPosition.textContent = `Item ${state.index + 1} of ${state.items.length}`;
-  if (item.answer) {
-    els.itemAnswered.hidden = false;
+  els.itemPosition.textContent = reopened ? `Item ${item.item} (reopened)`
+    : `Item ${state.index + 1} of ${state.items.length}`;
+  els.reopenBanner.hidden = !reopened;
+  if (reopened) els.reopenWas.textContent = describeAnswer(item.answer);
+  const answered = !reopened && item.answer;
+  els.itemAnswered.hidden = !answered;
+  if (answered) {
     els.itemAnswered.className = "answered" + (item.answer.kind === "rejected" ? " rejected" : "");
     els.itemAnswered.textContent = describeAnswer(item.answer);
-  } else {
-    els.itemAnswered.hidden = true;
+  }
+  renderMetadata(item.metadata || []);
+  const s = config.suggestions && !reopened ? item.suggestion : null;
+  els.suggestion.hidden = !s;
+  if (s) {
+    els.suggestionLabel.textContent = byId.has(s.label) ? fullName(byId.get(s.label)) : s.label_name;
+    els.suggestionProb.textContent = s.prob.toFixed(2);
   }
   // Only leads get the "why this item" panel (the template leaves it out for annotators).
   if (config.showWhy && item.why) {
@@ -47,15 +68,74 @@ function renderItem(item) {
       : "no model yet";
     $("why-overlap").textContent = String(why.overlap);
   }
+  if ($("item-why")) $("item-why").hidden = reopened || !item.why;
   els.itemText.dataset.item = String(item.item);
 }
 
-function describeAnswer(a) {
-  if (a.kind === "rejected") return `Not stored: ${a.reason}`;
-  if (a.kind === "skip") return `Skipped: ${a.reason}`;
-  if (a.kind === "none") return "None of these";
-  const l = byId.get(a.labelId);
-  return l ? `Answered: ${fullName(l)}` : "Answered";
+// The text as text nodes, with the rules' matches in <mark> (spans are code-point offsets).
+function drawText(text, spans) {
+  els.itemText.replaceChildren();
+  if (!spans.length) {
+    els.itemText.textContent = text;
+    return;
+  }
+  const cps = Array.from(text || "");
+  let at = 0;
+  for (const [start, end, label] of spans) {
+    if (start < at || end > cps.length) continue;
+    if (start > at) els.itemText.appendChild(document.createTextNode(cps.slice(at, start).join("")));
+    const mark = document.createElement("mark");
+    mark.className = "rule-hit";
+    mark.title = `Rule for ${label}`;
+    mark.textContent = cps.slice(start, end).join("");
+    els.itemText.appendChild(mark);
+    at = end;
+  }
+  if (at < cps.length) els.itemText.appendChild(document.createTextNode(cps.slice(at).join("")));
+}
+
+function renderMetadata(rows) {
+  els.itemMeta.replaceChildren();
+  els.itemMeta.hidden = !rows.length;
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = v;
+    els.itemMeta.appendChild(dt);
+    els.itemMeta.appendChild(dd);
+  }
+}
+
+// Batch end: how many answered, how many skipped, and the answers by label.
+function renderSummary() {
+  const counts = new Map();
+  let answered = 0;
+  let skipped = 0;
+  let refused = 0;
+  for (const it of state.items) {
+    if (!it.answer) continue;
+    if (it.answer.kind === "skip") skipped += 1;
+    else if (it.answer.kind === "rejected") refused += 1;
+    else {
+      answered += 1;
+      const name = describeAnswer(it.answer);
+      counts.set(name, (counts.get(name) || 0) + 1);
+    }
+  }
+  els.summary.replaceChildren();
+  const head = document.createElement("p");
+  head.id = "summary-counts";
+  head.textContent = `${answered} answered · ${skipped} skipped` + (refused ? ` · ${refused} not stored` : "");
+  els.summary.appendChild(head);
+  const ul = document.createElement("ul");
+  ul.className = "summary-labels";
+  for (const [name, n] of [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
+    const li = document.createElement("li");
+    li.textContent = `${name}: ${n}`;
+    ul.appendChild(li);
+  }
+  els.summary.appendChild(ul);
 }
 
 // What the label area offers now: filter matches (any depth), a coarse label's fine labels, or
@@ -68,10 +148,10 @@ export function visibleLabels() {
 }
 
 export function renderLabels() {
-  const shown = visibleLabels();
+  const visible = visibleLabels();
   const filtering = Boolean(els.filter.value.trim());
   els.buttons.replaceChildren();
-  for (const [i, l] of shown.entries()) {
+  for (const [i, l] of visible.entries()) {
     const b = document.createElement("button");
     b.type = "button";
     b.className = "label-btn" + (i === 0 && filtering ? " first-match" : "");
@@ -90,10 +170,10 @@ export function renderLabels() {
       more.textContent = ` › ${children.get(l.id).length}`;
       b.appendChild(more);
     }
-    b.disabled = !current() || state.busy;
+    b.disabled = !shown();
     els.buttons.appendChild(b);
   }
-  if (!shown.length) {
+  if (!visible.length) {
     const p = document.createElement("p");
     p.className = "muted";
     p.textContent = "No label matches.";
@@ -106,6 +186,7 @@ export function renderLabels() {
   els.noneBtn.appendChild(document.createTextNode(name + " "));
   if (noneHotkeyFree) {
     const k = document.createElement("kbd");
+    k.id = "none-key";
     k.textContent = noneHotkey;
     els.noneBtn.appendChild(k);
   }
@@ -125,4 +206,5 @@ export function renderProgress() {
     els.waveProgress.value = 0;
     els.waveCount.textContent = "no open wave";
   }
+  renderHistory();
 }

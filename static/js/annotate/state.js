@@ -19,6 +19,9 @@ export const els = {
   batchProgress: $("batch-progress"), batchCount: $("batch-count"),
   waveProgress: $("wave-progress"), waveCount: $("wave-count"),
   saveStatus: $("save-status"), notice: $("notice"), keysHelp: $("keys-help"),
+  itemMeta: $("item-metadata"), suggestion: $("suggestion"), suggestionLabel: $("suggestion-label"),
+  suggestionProb: $("suggestion-prob"), reopenBanner: $("reopen-banner"), reopenWas: $("reopen-was"),
+  historyList: $("history-list"), historyEmpty: $("history-empty"), summary: $("batch-summary"),
 };
 
 // --- labels (fixed for the page's lifetime) ---------------------------------------------------
@@ -37,7 +40,7 @@ export const otherLabel = labels.find((l) => l.parent === null && l.is_other) ||
 export const key = (k) => (k || "").toLowerCase();
 export const fullName = (l) =>
   (l.parent !== null && byId.has(l.parent) ? byId.get(l.parent).name + " › " + l.name : l.name);
-export const noneHotkey = otherLabel ? key(otherLabel.hotkey) : (config.builtinOther ? config.builtinOther.hotkey : "");
+export const noneHotkey = key(config.noneKey || (otherLabel ? otherLabel.hotkey : (config.builtinOther ? config.builtinOther.hotkey : "")));
 // "None of these" only gets its key when no real label already uses it.
 export const noneHotkeyFree = noneHotkey && !labels.some((l) => key(l.hotkey) === noneHotkey && l !== otherLabel);
 
@@ -49,9 +52,17 @@ export const state = {
   progress: config.progress,
   leaseNote: "",      // why the last lease came back empty
   started: false,     // a batch was loaded (then an empty item list means "batch done")
-  busy: false,        // a lease or undo round trip is under way
+  busy: false,        // a lease round trip is under way (keys typed meanwhile wait in pendingKeys)
+  pendingKeys: [],    // keys typed while busy, applied in order once it ends
+  history: [],        // this session's answers, newest first (see history.js)
+  reopen: null,       // the history entry reopened for a change, or null
 };
 
 export function current() {
   return state.items[state.index] || null;
+}
+
+// The item on screen: a reopened answer's item, else the current one.
+export function shown() {
+  return state.reopen || current();
 }

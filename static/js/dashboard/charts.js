@@ -27,9 +27,26 @@ export function learningCurve(data) {
            datasets: [{label: "macro-F1", data: pts.map((p) => p.macro_f1), borderColor: PALETTE[0],
                        backgroundColor: PALETTE[0], pointRadius: 5, clip: false},
                       {label: "rare-label recall", data: pts.map((p) => p.rare_recall), borderColor: RARE,
-                       backgroundColor: RARE, pointRadius: 5, pointStyle: "triangle", clip: false}]},
+                       backgroundColor: RARE, pointRadius: 5, pointStyle: "triangle", clip: false},
+                      {label: "macro-F1 on the pool (estimate, 95 % interval)", data: pts.map((p) => p.macro_f1_estimate),
+                       borderColor: PALETTE[2], backgroundColor: PALETTE[2], pointRadius: 4, pointStyle: "rect",
+                       borderDash: [4, 3], clip: false}]},
     options: {animation: false,
               scales: {y: {min: 0, max: 1}, x: {title: {display: true, text: "model version (training labels)"}}}},
+    plugins: [{id: "errorBars", afterDatasetsDraw(chart) {
+      // Vertical bars for the estimate's interval (dataset 2), drawn on the chart's own scales.
+      const meta = chart.getDatasetMeta(2);
+      if (meta.hidden) return;
+      const ctx = chart.ctx, y = chart.scales.y;
+      ctx.save(); ctx.strokeStyle = PALETTE[2]; ctx.lineWidth = 1.5;
+      pts.forEach((p, i) => {
+        if (!p.macro_f1_ci || !meta.data[i]) return;
+        const x = meta.data[i].x, lo = y.getPixelForValue(p.macro_f1_ci[0]), hi = y.getPixelForValue(p.macro_f1_ci[1]);
+        ctx.beginPath(); ctx.moveTo(x, lo); ctx.lineTo(x, hi);
+        ctx.moveTo(x - 4, lo); ctx.lineTo(x + 4, lo); ctx.moveTo(x - 4, hi); ctx.lineTo(x + 4, hi); ctx.stroke();
+      });
+      ctx.restore();
+    }}],
   });
 }
 

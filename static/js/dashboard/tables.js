@@ -32,11 +32,21 @@ export function perClass(data) {
   const rare = rareNames(data);
   showEmpty(table, !data.per_class.length);
   document.getElementById("model-caption").textContent =
-    data.model ? "model v" + data.model.number + " (" + data.model.state + ")" : "";
-  fillTable(table, null, data.per_class.map((r) => [
-    {text: r.label, cls: rare.has(r.label) ? "rare" : ""}, fmt(r.precision), fmt(r.recall), fmt(r.f1),
-    fmt(r.support, 0), fmt(r.average_precision),
-  ]));
+    data.model ? "model v" + data.model.number + " (" + data.model.state + ")" +
+      (data.model.choices ? ": " + data.model.choices : "") : "";
+  // Design-based estimates on the pool (known-π picks of later waves), beside the validation figures.
+  const est = {};
+  ((data.estimates && data.estimates.labels) || []).forEach((e) => { est[e.label] = e; });
+  const withCi = (x, ci) => (x === null || x === undefined || !ci ? "—"
+    : fmt(x) + " [" + fmt(ci[0], 2) + ", " + fmt(ci[1], 2) + "]");
+  fillTable(table, null, data.per_class.map((r) => {
+    const e = est[r.label] || {};
+    return [
+      {text: r.label, cls: rare.has(r.label) ? "rare" : ""}, fmt(r.precision), fmt(r.recall), fmt(r.f1),
+      fmt(r.support, 0), fmt(r.average_precision), withCi(e.precision, e.precision_ci),
+      withCi(e.recall, e.recall_ci), e.n === undefined ? "—" : String(e.n),
+    ];
+  }));
 }
 
 export function thresholds(data) {

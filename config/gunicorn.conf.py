@@ -1,0 +1,32 @@
+"""gunicorn settings for the web service: `gunicorn -c config/gunicorn.conf.py config.wsgi:application`
+(the Dockerfile and docker-compose.yml run it so). Environment: GUNICORN_BIND, GUNICORN_WORKERS,
+GUNICORN_TIMEOUT, LONGTAIL_WARM_ENCODER (docs/operations.md).
+
+Each worker warms up once after it loads the app and before it takes requests: the encoder (its
+backend check included) and the active models' classifiers, so no annotator's or API client's
+first predict waits for them. The app is not preloaded in the master: torch's thread pools do not
+survive fork, so every worker loads its own encoder.
+"""
+import os
+import sys
+import time
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+preload_app = False
+WARM = os.environ.get("LONGTAIL_WARM_ENCODER", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def post_worker_init(worker):
+    if not WARM:
+        return
+    started = time.perf_counter()
+    try:
+        # The worker has loaded config.wsgi (the app) by now; its warm_up needs Django set up.
+        timings = sys.modules["config.wsgi"].warm_up()
+    except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first request
+        worker.log.exception("warm-up failed; the first predict will load the encoder")
+        return
+    worker.log.info("worker %s warmed up in %.2f s %s", worker.pid, time.perf_counter() - started, timings)

@@ -1,0 +1,102 @@
+"""REST API of an annotator's own history: list the answers that count, change or clear one.
+A change is a new answer that supersedes the old one (see ``history``)."""
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from labeling.projects.schema import ErrorSerializer
+
+from . import history, services
+from .api import ProjectAPIView, error_response
+from .serializers import AnnotationSerializer
+
+
+class HistoryRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    client_id = serializers.UUIDField()
+    item = serializers.IntegerField()
+    assignment = serializers.IntegerField(allow_null=True)
+    snippet = serializers.CharField(help_text="The item's text, white space folded, cut at 140 characters.")
+    text = serializers.CharField()
+    source = serializers.CharField(allow_null=True)
+    label = serializers.IntegerField(allow_null=True)
+    label_name = serializers.CharField(allow_null=True)
+    hotkey = serializers.CharField(allow_blank=True)
+    is_other = serializers.BooleanField()
+    skipped = serializers.BooleanField()
+    skip_reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    supersedes = serializers.IntegerField(allow_null=True, help_text="The answer this one replaced, if any.")
+    suggestion_shown = serializers.BooleanField()
+
+
+class HistorySerializer(serializers.Serializer):
+    results = HistoryRowSerializer(many=True)
+
+
+class ChangeSerializer(serializers.Serializer):
+    client_id = serializers.UUIDField(help_text="A new id for the change; a retry with the same id is stored once.")
+    supersedes = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1,
+                                          help_text="Id of your answer to change.")
+    supersedes_client_id = serializers.UUIDField(required=False, allow_null=True,
+                                                 help_text="Or that answer's client_id.")
+    label = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+    skipped = serializers.BooleanField(required=False, default=False)
+    skip_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    none_of_these = serializers.BooleanField(required=False, default=False)
+    clear = serializers.BooleanField(required=False, default=False,
+                                     help_text="Withdraw the answer; the item waits for your answer again.")
+    suggestion_shown = serializers.BooleanField(required=False, default=False)
+    suggested_label = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+
+    def validate(self, attrs):
+        if attrs.get("supersedes") is None and attrs.get("supersedes_client_id") is None:
+            raise serializers.ValidationError({"supersedes": "Give 'supersedes' or 'supersedes_client_id'."})
+        return attrs
+
+
+class ChangeResultSerializer(serializers.Serializer):
+    annotation = AnnotationSerializer(allow_null=True, help_text="The new answer; null when cleared.")
+    replaced = AnnotationSerializer(help_text="The answer changed or cleared, kept for the audit trail.")
+    created = serializers.BooleanField(help_text="False for a retry of a change already stored.")
+
+
+class HistoryView(ProjectAPIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="At most this many answers (default 50, most 200).")],
+        responses={200: HistorySerializer, 400: OpenApiResponse(ErrorSerializer, description="limit is not valid.")},
+        summary="Your answers that count in the project, newest first")
+    def get(self, request, slug):
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", history.HISTORY_LIMIT)), 200))
+        except ValueError:
+            return Response({"detail": "limit must be a whole number.", "field": "limit"}, status=400)
+        return Response({"results": history.recent_answers(self.project, request.user, limit=limit)})
+
+
+class ChangeAnswerView(ProjectAPIView):
+    @extend_schema(
+        request=ChangeSerializer,
+        responses={201: ChangeResultSerializer, 200: ChangeResultSerializer,
+                   409: OpenApiResponse(ErrorSerializer, description="The answer was already changed or cleared.")},
+        summary="Change or clear one of your answers (a change is a new answer that supersedes it)")
+    def post(self, request, slug):
+        change = ChangeSerializer(data=request.data)
+        change.is_valid(raise_exception=True)
+        data = change.validated_data
+        try:
+            result = history.change_answer(
+                self.project, request.user, client_id=data["client_id"], supersedes=data.get("supersedes"),
+                supersedes_client_id=data.get("supersedes_client_id"), label_id=data.get("label"),
+                skipped=data["skipped"], skip_reason=data["skip_reason"], none_of_these=data["none_of_these"],
+                clear=data["clear"], suggestion_shown=data["suggestion_shown"],
+                suggested_label_id=data.get("suggested_label"),
+            )
+        except services.AnnotationError as exc:
+            return error_response(exc)
+        body = {
+            "annotation": AnnotationSerializer(result.annotation).data if result.annotation else None,
+            "replaced": AnnotationSerializer(result.replaced).data,
+            "created": result.created,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

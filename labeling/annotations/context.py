@@ -1,0 +1,90 @@
+"""What the annotation page shows with each item besides its text: the metadata fields the lead
+chose (``Project.annotator_metadata``), where the project's rules match the text (spans as
+code-point offsets; the page builds text nodes from them, never markup) and, when the project
+turns suggestions on, the active model's top label with its calibrated probability."""
+from labeling.items.models import Item
+from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.projects.models import Label, Project
+from learner.rules import compile_rule
+
+MAX_HIGHLIGHTS = 200  # per item: enough to see the matches, bounded for a 20,000-character text
+MAX_META_CHARS = 500
+
+
+def _rules(project: Project) -> list[tuple[str, object]]:
+    rules = []
+    for rule in project.rules.filter(enabled=True).select_related("label").order_by("pk"):
+        try:
+            rules.append((rule.label.name, compile_rule(rule.kind, rule.pattern)))
+        except ValueError:
+            continue  # a stored rule that no longer compiles shows nothing rather than break the page
+    return rules
+
+
+def highlights(text: str, rules) -> list[list]:
+    """[start, end, label name] of every rule match, in text order, overlaps merged into the first."""
+    spans = []
+    for label, matcher in rules:
+        for match in matcher.finditer(text):
+            if match.end() > match.start():
+                spans.append((match.start(), match.end(), label))
+            if len(spans) > MAX_HIGHLIGHTS * 4:
+                break
+    spans.sort()
+    merged: list[list] = []
+    for start, end, label in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+            continue
+        merged.append([start, end, label])
+    return merged[:MAX_HIGHLIGHTS]
+
+
+def _shown_value(value) -> str:
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    return text if len(text) <= MAX_META_CHARS else text[: MAX_META_CHARS - 1] + "…"
+
+
+def _suggestions(project: Project, item_ids: list[int]) -> dict[int, dict]:
+    model = ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).only("pk", "label_map",
+                                                                                        "number").first()
+    if model is None:
+        return {}
+    label_map = list(model.label_map or [])
+    by_name = {label.name: label for label in Label.objects.filter(project=project)}
+    out = {}
+    for item_id, top, prob in ItemScore.objects.filter(model_version=model, item_id__in=item_ids).values_list(
+            "item_id", "top_label", "top_prob"):
+        name = label_map[top] if 0 <= top < len(label_map) else None
+        label = by_name.get(name)
+        if label is not None:
+            out[item_id] = {"label": label.pk, "label_name": label.name, "hotkey": label.hotkey,
+                            "prob": round(float(prob), 3), "model": model.number}
+    return out
+
+
+def enrich(project: Project, payloads: list[dict]) -> list[dict]:
+    """Add ``metadata`` ([key, value] in the lead's order), ``highlights`` and ``suggestion``
+    (null when off or unscored) to leased-item payloads, in place; returns them."""
+    if not payloads:
+        return payloads
+    ids = [p["item"] for p in payloads]
+    fields = [str(f) for f in (project.annotator_metadata or [])]
+    metadata = dict(Item.objects.filter(pk__in=ids).values_list("pk", "metadata")) if fields else {}
+    rules = _rules(project)
+    suggestions = _suggestions(project, ids) if project.show_suggestions else {}
+    for payload in payloads:
+        meta = metadata.get(payload["item"]) or {}
+        payload["metadata"] = [[f, _shown_value(meta[f])] for f in fields if f in meta]
+        payload["highlights"] = highlights(payload.get("text") or "", rules)
+        payload["suggestion"] = suggestions.get(payload["item"])
+    return payloads
+
+
+def metadata_keys(project: Project, sample: int = 500) -> list[str]:
+    """Metadata keys seen in the project's items (a sample), for the settings page's hint."""
+    keys: dict[str, None] = {}
+    for meta in Item.objects.filter(project=project).order_by("pk").values_list("metadata", flat=True)[:sample]:
+        if isinstance(meta, dict):
+            keys.update(dict.fromkeys(str(k) for k in meta))
+    return sorted(keys)

@@ -1,0 +1,236 @@
+"""An annotator's own answers: the history the annotation page lists, and changing or clearing one.
+
+* **A change is a new answer.** It is stored as a new ``Annotation`` whose ``supersedes`` points at
+  the answer it replaces; the old row is kept, marked ``undone`` (it no longer counts for training,
+  export, agreement or resolution) and reads its replacement as ``superseded_by``: the audit trail
+  shows both. Nothing is overwritten.
+* **Clearing** an answer marks it undone and gives the item back to the annotator (their lease on
+  it is renewed while its wave is open), as the undo of the last answer does.
+* **Exactly once.** A change carries its own ``client_id``; a retry returns the stored change. The
+  answer to change is named by id or by its ``client_id``, so the page can queue a change right
+  behind the answer it changes, before the server has acknowledged either.
+* **Reload.** ``batch_answered`` gives back the answered items of the batch the annotator holds, so
+  the page's batch counter counts them after a reload.
+"""
+import uuid
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from labeling.projects.models import Label, Project
+from labeling.waves.models import Wave
+
+from .leasing import lease_expiry
+from .models import Annotation, Assignment
+from .services import AnswerRejected, InvalidAnswer, NotFound, ensure_other_label, sync_disagreement
+from .services import _lock_wave_item as lock_wave_item
+from .services import _project_label as project_label
+from .signals import answer_saved
+
+SNIPPET_CHARS = 140
+HISTORY_LIMIT = 50
+
+
+@dataclass
+class ChangeResult:
+    annotation: Annotation | None  # the new answer; None when the old one was cleared
+    replaced: Annotation           # the answer changed or cleared
+    created: bool                  # False: a retry of a change already stored
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def answer_row(annotation: Annotation, *, with_text: bool = True) -> dict:
+    """One answer as the history panel shows it (the page escapes every string)."""
+    label = annotation.label
+    row = {
+        "id": annotation.pk,
+        "client_id": str(annotation.client_id),
+        "item": annotation.item_id,
+        "assignment": annotation.assignment_id,
+        "snippet": snippet(annotation.item.text),
+        "label": label.pk if label else None,
+        "label_name": label.name if label else None,
+        "hotkey": label.hotkey if label else "",
+        "is_other": bool(label and label.is_other),
+        "skipped": annotation.skipped,
+        "skip_reason": annotation.skip_reason,
+        "created_at": annotation.created_at.isoformat(),
+        "supersedes": annotation.supersedes_id,
+        "suggestion_shown": annotation.suggestion_shown,
+    }
+    if with_text:
+        row["text"] = annotation.item.text
+        row["source"] = annotation.item.source.name if annotation.item.source_id else None
+    return row
+
+
+def recent_answers(project: Project, user, *, limit: int = HISTORY_LIMIT) -> list[dict]:
+    """The annotator's answers that still count in the project, newest first."""
+    rows = (
+        Annotation.objects.filter(project=project, annotator=user, origin=Annotation.ANNOTATOR, undone=False)
+        .select_related("label", "item__source").order_by("-created_at", "-pk")[:limit]
+    )
+    return [answer_row(a) for a in rows]
+
+
+def batch_answered(project: Project, user, held: list[Assignment]) -> list[dict]:
+    """The answered items of the batches the annotator holds (same batch keys as ``held``), each
+    with its live answer, so a reloaded page counts them."""
+    keys = {a.batch_key for a in held}
+    if not keys:
+        return []
+    done = (
+        Assignment.objects.filter(
+            annotator=user, batch_key__in=keys, state__in=[Assignment.DONE, Assignment.SKIPPED],
+            wave_item__wave__project=project,
+        ).select_related("wave_item__item__source", "wave_item__wave").order_by("position", "pk")
+    )
+    live = {
+        a.assignment_id: a for a in Annotation.objects.filter(
+            assignment__in=done, undone=False, origin=Annotation.ANNOTATOR
+        ).select_related("label", "item__source")
+    }
+    rows = []
+    for assignment in done:
+        annotation = live.get(assignment.pk)
+        if annotation is None:
+            continue
+        item = assignment.wave_item.item
+        rows.append({
+            "assignment": assignment.pk, "item": item.pk, "external_id": item.external_id, "text": item.text,
+            "source": item.source.name if item.source_id else None, "wave": assignment.wave_item.wave.number,
+            "batch_number": assignment.wave_item.batch_number, "position": assignment.position,
+            "expires_at": assignment.expires_at.isoformat(), "batch_key": str(assignment.batch_key),
+            "answered": answer_row(annotation, with_text=False),
+        })
+    return rows
+
+
+def _own_answer(project: Project, user, supersedes, supersedes_client_id) -> Annotation:
+    query = Annotation.objects.select_for_update(of=("self",)).filter(
+        project=project, annotator=user, origin=Annotation.ANNOTATOR
+    )
+    try:
+        if supersedes is not None:
+            return query.get(pk=int(supersedes))
+        if supersedes_client_id is not None:
+            return query.get(client_id=uuid.UUID(str(supersedes_client_id)))
+    except (Annotation.DoesNotExist, TypeError, ValueError):
+        named = supersedes if supersedes is not None else supersedes_client_id
+        raise NotFound(f"Answer {named!r} is not one of your answers in project '{project.slug}'.",
+                       field="supersedes") from None
+    raise InvalidAnswer("Say which answer you change: give 'supersedes' (its id) or 'supersedes_client_id'.",
+                        field="supersedes")
+
+
+def _check_changeable(old: Annotation) -> None:
+    if not old.undone:
+        return
+    newer = Annotation.objects.filter(supersedes=old).first()
+    if newer:
+        raise AnswerRejected(
+            f"Answer {old.pk} was already changed (answer {newer.pk} replaced it); change that one instead.",
+            field="supersedes")
+    raise AnswerRejected(f"Answer {old.pk} was cleared or undone; there is nothing to change.", field="supersedes")
+
+
+def _replay(existing: Annotation, project: Project, user) -> ChangeResult:
+    if existing.project_id != project.pk or existing.annotator_id != user.pk or existing.supersedes_id is None:
+        raise AnswerRejected(
+            f"client_id {existing.client_id} already identifies another answer; send a new id.", field="client_id")
+    return ChangeResult(existing, existing.supersedes, created=False)
+
+
+def suggested_label(project: Project, suggested_label_id) -> Label | None:
+    """The label a suggestion named (checked before the answer is stored)."""
+    if suggested_label_id is None:
+        return None
+    try:
+        return project_label(project, suggested_label_id)
+    except InvalidAnswer as exc:
+        raise InvalidAnswer(exc.message, field="suggested_label") from None
+
+
+def change_answer(
+    project: Project, user, *, client_id, supersedes=None, supersedes_client_id=None, label_id=None,
+    skipped: bool = False, skip_reason: str = "", none_of_these: bool = False, clear: bool = False,
+    suggestion_shown: bool = False, suggested_label_id=None,
+) -> ChangeResult:
+    """Replace one of the annotator's answers with a new one (a label, a skip with its reason, or
+    none of these), or clear it. The old answer is kept for the audit trail."""
+    try:
+        client_id = uuid.UUID(str(client_id))
+    except ValueError:
+        raise InvalidAnswer(f"client_id {client_id!r} is not a UUID.", field="client_id") from None
+    existing = Annotation.objects.filter(client_id=client_id).first()
+    if existing:
+        return _replay(existing, project, user)
+    given = [label_id is not None, bool(skipped), bool(none_of_these), bool(clear)]
+    if sum(given) != 1:
+        raise InvalidAnswer("Give exactly one of: a label, skipped with a reason, none_of_these, or clear.",
+                            field="label")
+    skip_reason = (skip_reason or "").strip()
+    if skipped and not skip_reason:
+        raise InvalidAnswer("Say why you skip this item (skip_reason).", field="skip_reason")
+    label = project_label(project, label_id) if label_id is not None else None
+    if none_of_these:
+        label = ensure_other_label(project)
+    suggested = suggested_label(project, suggested_label_id)
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            old = _own_answer(project, user, supersedes, supersedes_client_id)
+            if old.assignment_id:
+                lock_wave_item(old.assignment.wave_item_id)
+                old.refresh_from_db()
+            if clear and old.undone and not Annotation.objects.filter(supersedes=old).exists():
+                return ChangeResult(None, old, created=False)  # a retried clear
+            _check_changeable(old)
+            old.undone = True
+            old.save(update_fields=["undone"])
+            new = None
+            if clear:
+                _reopen_assignment(old, now)
+            else:
+                new = Annotation.objects.create(
+                    project=project, item_id=old.item_id, annotator=user, assignment_id=old.assignment_id,
+                    label=label, skipped=bool(skipped), skip_reason=skip_reason if skipped else "",
+                    origin=Annotation.ANNOTATOR, client_id=client_id, supersedes=old,
+                    suggestion_shown=bool(suggestion_shown), suggested_label=suggested,
+                )
+                if old.assignment_id:
+                    Assignment.objects.filter(pk=old.assignment_id).update(
+                        state=Assignment.SKIPPED if skipped else Assignment.DONE)
+            sync_disagreement(project, old.item_id)
+    except IntegrityError:
+        existing = Annotation.objects.filter(client_id=client_id).first()
+        if existing:  # a concurrent retry of the same change won the race
+            return _replay(existing, project, user)
+        raise
+    answer_saved.send(sender=Annotation, project=project, item=old.item)
+    return ChangeResult(new, old, created=True)
+
+
+def _reopen_assignment(old: Annotation, now) -> None:
+    """A cleared answer's item waits for the annotator again while its wave is open."""
+    if not old.assignment_id:
+        return
+    assignment = old.assignment
+    if assignment.wave_item.wave.state == Wave.OPEN:
+        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.LEASED, expires_at=lease_expiry(now))
+    else:
+        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.EXPIRED)
+
+
+def record_suggestion(annotation: Annotation, *, shown: bool, suggested: Label | None) -> None:
+    """Store on a fresh answer whether the page showed a suggestion with it, and which label."""
+    if not shown and suggested is None:
+        return
+    Annotation.objects.filter(pk=annotation.pk).update(suggestion_shown=bool(shown), suggested_label=suggested)
+    annotation.suggestion_shown, annotation.suggested_label = bool(shown), suggested

@@ -1,0 +1,78 @@
+"""Why nothing can be leased: the answer the annotation page and the lease API give instead of a
+bare "nothing is waiting". An item needs ``overlap`` answers from different people; with one
+annotator, an item that needs two waits for a second one, and the wave cannot complete."""
+from datetime import UTC
+
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from labeling.projects.models import Membership, Project
+from labeling.waves.models import Wave, WaveItem
+
+from .leasing import live_slot_q
+from .models import Assignment
+
+NOTHING = "Nothing is waiting for you right now."
+
+
+def _clock(moment) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M UTC")
+
+
+def why_waiting(project: Project, user, now=None) -> dict:
+    """{"reason", "message", "waiting_for_others", "leased_by_others", "back_at"} for a lease
+    that came back empty. ``reason``: no_wave, wave_complete, second_annotator, leased_by_others
+    (the last two may both hold; the message then says both)."""
+    now = now or timezone.now()
+    picks = WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN)
+    out = {"reason": "", "message": "", "waiting_for_others": 0, "leased_by_others": 0, "back_at": None,
+           "overlap": 0}
+    if not picks.exists():
+        out.update(reason="no_wave", message=f"{NOTHING} No wave is open; a lead plans the next one.")
+        return out
+    answered = Q(assignments__state__in=[Assignment.DONE, Assignment.SKIPPED])
+    open_picks = picks.annotate(n_answered=Count("assignments", filter=answered)).filter(
+        n_answered__lt=F("overlap"))
+    # Items still short of answers that this annotator already answered: they need someone else.
+    mine = Q(assignments__annotator=user, assignments__state__in=[Assignment.DONE, Assignment.SKIPPED])
+    waiting = open_picks.filter(mine).distinct()
+    n_waiting = waiting.count()
+    overlap = max(waiting.values_list("overlap", flat=True), default=0)
+    leases = Assignment.objects.filter(wave_item__in=picks, state=Assignment.LEASED).filter(
+        live_slot_q(now)).exclude(annotator=user)
+    n_leased = leases.count()
+    back_at = min(leases.values_list("expires_at", flat=True), default=None)
+    parts = []
+    if n_waiting:
+        parts.append(
+            f"{n_waiting} item{'s' if n_waiting != 1 else ''} of the open wave wait{'s' if n_waiting == 1 else ''} "
+            f"for a second annotator: each needs answers from {overlap} different people and you have answered "
+            "it already. Ask a lead to add another annotator to the project.")
+    if n_leased:
+        parts.append(
+            f"{n_leased} item{'s are' if n_leased != 1 else ' is'} leased by other annotators; "
+            f"unanswered leases come back at {_clock(back_at)}.")
+    reason = "second_annotator" if n_waiting else ("leased_by_others" if n_leased else "wave_complete")
+    if not parts:
+        parts.append("Every item of the open wave has its answers; the next wave opens after the retrain.")
+    out.update(reason=reason, message=" ".join([NOTHING, *parts]), waiting_for_others=n_waiting, leased_by_others=n_leased,
+               back_at=back_at.isoformat() if back_at else None, overlap=overlap)
+    return out
+
+
+def members_short(project: Project) -> dict | None:
+    """For the lead: the open wave needs more different annotators than the project has members.
+    None when it does not."""
+    picks = WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN)
+    need = max(picks.values_list("overlap", flat=True), default=0)
+    members = Membership.objects.filter(project=project).count()
+    if need <= members:
+        return None
+    items = picks.filter(overlap__gt=members).count()
+    return {
+        "needed": need, "members": members, "items": items,
+        "message": (f"The open wave needs a second member: {items} item{'s' if items != 1 else ''} need"
+                    f"{'s' if items == 1 else ''} answers from {need} different people, but the project has "
+                    f"{members} member{'s' if members != 1 else ''}. Add an annotator on the Members page, "
+                    "or set Double-labeled share to 0 before planning the next wave."),
+    }

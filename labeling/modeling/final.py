@@ -1,0 +1,157 @@
+"""The final model of a project: the encoder fine-tuned on the labels (``learner.finetune``), a
+head, calibration and thresholds on its embeddings, stored as a model version whose encoder folder
+lives under ``LONGTAIL_ARTIFACT_DIR/<project>/final-v<N>/``.
+
+It becomes the served (active) model only when its cross-fitted out-of-fold macro-F1 beats the
+frozen encoder's on the same folds: the pool is then embedded with the fine-tuned encoder (its own
+key in the embeddings table, ``<encoder id>+ft-<project>-v<N>``), scored under the version and
+the version activated. Otherwise it stays READY (exportable) and the frozen model keeps serving.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from labeling.items.models import Item
+from labeling.projects.models import Project
+from learner.embedding import embed_texts
+from learner.finetune import FinetuneConfig, train_final_model
+from learner.finetune.contrastive import encode, load_encoder
+from learner.finetune.final import ENCODER_DIR
+from learner.jsonable import to_jsonable
+from learner.training import TrainConfig
+from learner.training.taxonomy import restrict_taxonomy
+
+from . import selectors
+from .embedding import model_id
+from .embedding_store import DbEmbeddingCache, vectors_for_items
+from .models import ModelVersion
+from .versions import (
+    _CLASSIFIERS,
+    _CLASSIFIERS_LOCK,
+    MIN_TRAIN_EXAMPLES,
+    NotEnoughLabels,
+    _start_version,
+    _store_artifact,
+    project_train_options,
+)
+
+
+def finetune_config(overrides: dict | None = None) -> FinetuneConfig:
+    """Defaults, then ``settings.LONGTAIL_FINETUNE`` (a dict of FinetuneConfig fields), then ``overrides``."""
+    return FinetuneConfig.from_dict({**getattr(settings, "LONGTAIL_FINETUNE", {}), **(overrides or {})})
+
+
+def version_encoder_id(version: ModelVersion) -> str:
+    """The embeddings-table key of the vectors a version's head reads: its fine-tuned encoder's,
+    else the frozen encoder's."""
+    return (version.config or {}).get("encoder_model_id") or model_id()
+
+
+def train_final_version(project: Project, *, run_id: int | None = None, overrides: dict | None = None,
+                        on_progress=None) -> ModelVersion:
+    """Fine-tune and train the final model on the project's labels; the version is left READY with
+    the report (``metrics["final_model"]``: both out-of-fold macro-F1s and ``beats_frozen``)."""
+    data = selectors.training_set(project)
+    if len(set(data.labels)) < 2 or len(data) < MIN_TRAIN_EXAMPLES:
+        raise NotEnoughLabels(f"{len(data)} labeled item(s) over {len(set(data.labels))} label(s): the final model "
+                              f"needs at least {MIN_TRAIN_EXAMPLES} items over two labels.")
+    version = _start_version(project, run_id)
+    if version.state in (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED):
+        return version  # already trained by an earlier delivery of this task
+    try:
+        started = time.perf_counter()
+        texts = dict(Item.objects.filter(id__in=data.item_ids).values_list("id", "text"))
+        config = TrainConfig.from_dict(project_train_options(project))
+        ft_config = finetune_config(overrides)
+        parents, targets = restrict_taxonomy(selectors.label_parents(project), selectors.label_targets(project),
+                                             set(data.labels))
+        final = train_final_model(
+            [texts[i] for i in data.item_ids], data.labels, model_path=str(settings.LONGTAIL_MODEL_PATH),
+            frozen=vectors_for_items(project.id, model_id(), data.item_ids), groups=np.asarray(data.groups),
+            parents=parents or None, targets=targets or None, train_config=config, config=ft_config,
+            on_progress=on_progress)
+        directory = Path(settings.LONGTAIL_ARTIFACT_DIR) / project.slug / f"final-v{version.number}"
+        final.save(directory)
+        clf = final.classifier
+        version.temperature = float(clf.temperature)
+        version.thresholds = to_jsonable(dict(clf.thresholds or {}))
+        version.class_weights = to_jsonable(dict(clf.class_weights or {}))
+        version.label_map = [str(c) for c in clf.classes_]
+        version.metrics = to_jsonable(clf.report or {})
+        version.train_size = len(data)
+        version.config = {**(version.config or {}), "kind": "final", "train": to_jsonable(asdict(config)),
+                          "finetune": to_jsonable(asdict(ft_config)), "embedding_model": model_id(),
+                          "encoder_dir": str(directory / ENCODER_DIR),
+                          "encoder_model_id": f"{model_id()}+ft-{project.slug}-v{version.number}",
+                          "seconds": round(time.perf_counter() - started, 3)}
+        _store_artifact(version, clf.to_bytes())
+        version.state = ModelVersion.READY
+        version.finished_at = timezone.now()
+        version.save()
+        with _CLASSIFIERS_LOCK:
+            _CLASSIFIERS[version.id] = clf
+        return version
+    except Exception as exc:
+        ModelVersion.objects.filter(pk=version.pk).update(
+            state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now())
+        raise
+
+
+def beats_frozen(version: ModelVersion) -> bool:
+    return bool(((version.metrics or {}).get("final_model") or {}).get("beats_frozen"))
+
+
+_ENCODERS: OrderedDict[str, object] = OrderedDict()
+_ENCODERS_LOCK = threading.Lock()
+
+
+class FinetunedEncoder:
+    """A version's fine-tuned encoder behind the learner's encoder protocol (``model_id``,
+    ``encode``), memoised per process (two at most)."""
+
+    def __init__(self, version: ModelVersion):
+        self.model_id = version_encoder_id(version)
+        self.path = (version.config or {})["encoder_dir"]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with _ENCODERS_LOCK:
+            model = _ENCODERS.get(self.path)
+        if model is None:
+            model = load_encoder(self.path)
+            with _ENCODERS_LOCK:
+                _ENCODERS[self.path] = model
+                while len(_ENCODERS) > 2:
+                    _ENCODERS.popitem(last=False)
+        return encode(model, list(texts))
+
+
+def embed_pool_for(version: ModelVersion, *, chunk: int = 256, on_progress=None) -> int:
+    """Embed every item of the version's project with its fine-tuned encoder (cached in the
+    embeddings table under the version's encoder id); returns how many texts were encoded."""
+    encoder = FinetunedEncoder(version)
+    cache = DbEmbeddingCache()
+    rows = list(Item.objects.filter(project_id=version.project_id).order_by("id").values_list("text_hash", "text"))
+    done = 0
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        missing = set(h for h, _ in part) - set(cache.get_many(encoder.model_id, [h for h, _ in part]))
+        embed_texts([t for _, t in part], encoder, cache, hashes=[h for h, _ in part])
+        done += len(missing)
+        if on_progress:
+            on_progress(min(1.0, (start + chunk) / len(rows)))
+    return done
+
+
+def query_vectors(version: ModelVersion, texts: list[str]) -> np.ndarray | None:
+    """Vectors of arbitrary texts for a version with a fine-tuned encoder (None for the others)."""
+    if not (version.config or {}).get("encoder_dir"):
+        return None
+    return np.asarray(embed_texts(list(texts), FinetunedEncoder(version), DbEmbeddingCache()), dtype=np.float32)

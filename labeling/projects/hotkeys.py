@@ -1,0 +1,79 @@
+"""Keys the annotation page keeps for itself, and the check every label hotkey passes.
+
+One list, read by the label model's ``clean()`` (so the labels page, the admin and every service
+that saves a label refuse the same keys), by the label API's serializer, by the annotation page
+(its Keys panel is drawn from ``PAGE_KEYS``) and by the README test. A label with a reserved key
+could never be picked by keyboard: the page would do the key's own action instead.
+"""
+
+# The "none of these" key: the project's Other label carries it (or the page's built-in
+# "None of these" answer when the project has no Other label).
+NONE_KEY = "0"
+
+# key as typed → what the annotation page does with it. Multi-character names are the browser's
+# KeyboardEvent.key values (a hotkey is one character, but the API may be sent anything).
+RESERVED_KEYS = {
+    "/": "filter labels",
+    ".": "skip with a reason",
+    "?": "show or hide the keys",
+    NONE_KEY: "none of these",
+    "=": "accept the suggestion",
+    "[": "reopen an older answer",
+    "]": "back to the current item",
+    " ": "scroll the text",
+    "Space": "scroll the text",
+    "Enter": "keep the open coarse label / start the next batch",
+    "Escape": "close or go back",
+    "Backspace": "reopen your last answer",
+    "Delete": "clear the reopened answer",
+    "Tab": "move the focus",
+    "PageDown": "scroll the text", "PageUp": "scroll the text",
+    "ArrowDown": "scroll the text / next history row", "ArrowUp": "scroll the text / previous history row",
+    "Home": "top of the text", "End": "end of the text",
+}
+
+
+def key_name(key: str) -> str:
+    """How a message shows a key: printable keys quoted, the space bar and named keys by name."""
+    if key == " ":
+        return "Space"
+    return f"“{key}”"
+
+
+def hotkey_error(hotkey: str, *, is_other: bool = False, parent_id=None) -> str | None:
+    """Why ``hotkey`` cannot be this label's hotkey, or None when it can. The project's top-level
+    Other label may (and should) carry the none-of-these key."""
+    if not hotkey:
+        return None
+    if hotkey == NONE_KEY and is_other and parent_id is None:
+        return None
+    for key, action in RESERVED_KEYS.items():
+        if hotkey == key or (len(hotkey) > 1 and hotkey.lower() == key.lower()):
+            if key == NONE_KEY:
+                return (f"Hotkey {key_name(key)} is reserved: it answers “none of these” on the annotation page "
+                        "(only the project's top-level Other label may use it); pick another key.")
+            return (f"Hotkey {key_name(key)} is reserved: on the annotation page it "
+                    f"means “{action}”, so a label with it could never be picked by keyboard; pick another key.")
+    if len(hotkey) != 1:
+        return f"Hotkey “{hotkey}” is not one key: give a single letter, digit or sign."
+    if hotkey.isspace() or not hotkey.isprintable():
+        return "A hotkey must be a visible character, not white space or a control key."
+    return None
+
+
+# What the Keys panel lists, in order (keys as shown, what they do). The README's Annotators
+# paragraph and a test hold both to this list.
+PAGE_KEYS = [
+    ("1–9, letters", "the label with that hotkey; a coarse label opens its fine labels"),
+    ("Enter", "keep the open coarse label (or start the next batch)"),
+    ("Esc", "close the open coarse label, the skip form or a reopened answer"),
+    ("/", "filter labels; Enter picks the first match"),
+    (NONE_KEY, "none of these"),
+    (".", "skip, with a reason"),
+    ("Backspace", "reopen your last answer (again: the one before); a label key then changes it"),
+    ("Delete", "clear the reopened answer (the item waits for an answer again)"),
+    ("[ ]", "walk back / forward through your answers in History"),
+    ("=", "accept the model's suggestion (when the project shows suggestions)"),
+    ("PageDown PageUp ↓ ↑ Space", "scroll a long text (Space scrolls down; it never answers)"),
+    ("?", "show or hide this list"),
+]

@@ -1,0 +1,131 @@
+"""Fine-tune a sentence-transformers encoder on labeled texts with SetFit's objective: pairs of
+rows with the same label pulled together, pairs with different labels pushed apart
+(``sentence_transformers`` ``CosineSimilarityLoss``), AdamW with linear warm-up and decay, in a
+plain torch loop (no ``accelerate`` / ``datasets`` needed). On CUDA when the machine has it,
+seeded; the result is saved and loaded as an ordinary sentence-transformers folder."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from learner.finetune.pairs import make_pairs
+
+
+@dataclass
+class FinetuneConfig:
+    epochs: int = 1
+    pairs_per_row: float = 8.0      # pairs = pairs_per_row × labeled rows, within [min_pairs, max_pairs]
+    min_pairs: int = 64
+    max_pairs: int = 20_000
+    batch_size: int = 32
+    lr: float = 2e-5
+    warmup_ratio: float = 0.1
+    max_seq_length: int = 128
+    folds: int = 3                  # cross-fitted out-of-fold comparison with the frozen encoder (0 = skip)
+    seed: int = 0
+    device: str | None = None       # None = cuda when available, else cpu
+    threads: int | None = None      # torch threads on CPU (None = torch's default)
+    max_steps: int | None = None    # cap (tests, quick runs)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> FinetuneConfig:
+        data = dict(data or {})
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown fine-tuning option(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        config = cls(**data)
+        if config.epochs < 1 or config.batch_size < 1 or config.lr <= 0 or config.min_pairs < 1:
+            raise ValueError("epochs, batch_size and min_pairs must be at least 1 and lr positive")
+        if config.folds == 1 or config.folds < 0:
+            raise ValueError(f"folds must be 0 (no comparison) or at least 2, got {config.folds}")
+        return config
+
+    def n_pairs(self, n_rows: int) -> int:
+        return int(min(self.max_pairs, max(self.min_pairs, round(self.pairs_per_row * n_rows))))
+
+
+def pick_device(device: str | None) -> str:
+    import torch  # heavy: only when fine-tuning
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_encoder(path: str, device: str | None = None):
+    """A sentence-transformers model from a local folder (never downloads)."""
+    from sentence_transformers import SentenceTransformer  # heavy (torch)
+
+    return SentenceTransformer(str(path), device=pick_device(device), local_files_only=True)
+
+
+def encode(model, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """L2-normalised float32 rows, as the product's encoder returns them."""
+    vectors = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                           show_progress_bar=False)
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def finetune_encoder(model_path: str, texts: list[str], labels, config: FinetuneConfig | None = None, *,
+                     on_progress: Callable[[float], None] | None = None):
+    """A fresh copy of the encoder at ``model_path`` fine-tuned on (``texts``, ``labels``); returns
+    (model, report). ``on_progress(share)`` is called as steps complete."""
+    import torch  # heavy: only when fine-tuning
+    from sentence_transformers import losses  # heavy (torch)
+
+    config = config or FinetuneConfig()
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    started = time.perf_counter()
+    device = pick_device(config.device)
+    saved_threads = torch.get_num_threads()
+    if config.threads and device == "cpu":
+        torch.set_num_threads(config.threads)
+    try:
+        torch.manual_seed(config.seed)
+        model = load_encoder(model_path, device)
+        model.max_seq_length = config.max_seq_length
+        first, second, target = make_pairs(labels, config.n_pairs(len(texts)), seed=config.seed)
+        loss_fn = losses.CosineSimilarityLoss(model)
+        rng = np.random.default_rng(config.seed)
+        steps_per_epoch = int(np.ceil(len(first) / config.batch_size))
+        total = steps_per_epoch * config.epochs
+        if config.max_steps:
+            total = min(total, config.max_steps)
+        warmup = max(1, int(config.warmup_ratio * total))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+        model.train()
+        losses_seen, step = [], 0
+        while step < total:
+            order = rng.permutation(len(first))
+            for start in range(0, len(order), config.batch_size):
+                if step >= total:
+                    break
+                rows = order[start:start + config.batch_size]
+                features = [_to_device(model.preprocess([texts[i] for i in first[rows]]), device),
+                            _to_device(model.preprocess([texts[i] for i in second[rows]]), device)]
+                loss = loss_fn(features, torch.tensor(target[rows], device=device))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                losses_seen.append(float(loss.detach()))
+                step += 1
+                if on_progress and (step % 5 == 0 or step == total):
+                    on_progress(step / total)
+        model.eval()
+    finally:
+        torch.set_num_threads(saved_threads)
+    report = {"config": asdict(config), "device": device, "pairs": int(len(first)),
+              "positive_pairs": int(target.sum()), "steps": step,
+              "loss_first": round(float(np.mean(losses_seen[:5])), 5) if losses_seen else None,
+              "loss_last": round(float(np.mean(losses_seen[-5:])), 5) if losses_seen else None,
+              "seconds": round(time.perf_counter() - started, 2)}
+    return model, report
+
+
+def _to_device(features: dict, device: str) -> dict:
+    return {k: (v.to(device) if hasattr(v, "to") else v) for k, v in features.items()}

@@ -1,0 +1,109 @@
+"""Flat or coarse → fine, and the fallback floor, chosen by evidence on the labels a retrain has.
+
+With ``TrainConfig(hierarchy="auto")`` and a two-level taxonomy, ``choose_hierarchy`` computes
+out-of-fold predictions (group-aware, stratified K folds over the training labels only; the same
+folds for every option) of a flat head and of a coarse → fine head, decodes them the way the
+served model does (temperature-scaled, then the best fine label within the most probable coarse
+branch; the branch sums depend on the temperature) and keeps the
+structure with the higher out-of-fold macro-F1. A tie, or too little evidence to compare (fewer
+than ``MIN_ROWS`` comparable rows or fewer than two labels among them), keeps ``FALLBACK``: flat,
+which was the better of the two on the measured sets (docs/learner_bench.md) and is the cheaper.
+
+The fallback floor (below it only the coarse label is emitted) is then chosen on the chosen
+structure's out-of-fold probabilities, temperature-scaled on those same predictions, among
+``FLOORS``: the floor with the highest macro-F1 over fine labels when a fallback row emits no fine
+label (abstaining from a wrong fine label raises that label's precision; abstaining from a right
+one costs recall). Ties keep the configured floor when it is among them, else the lowest.
+
+Everything the choice saw goes into the report: per-option macro-F1, the rows compared, the folds
+and the score of every floor.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from learner.calibration import fit_temperature, softmax
+from learner.heads.hierarchy import decode
+from learner.training.evaluate import TEMPERATURE_BOUNDS
+from learner.training.oof import out_of_fold
+
+STRUCTURES = ("flat", "coarse_then_fine")
+FALLBACK = "flat"
+FLOORS = (0.0, 0.3, 0.5, 0.6, 0.75, 0.9)
+MIN_ROWS = 20
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray) -> float:
+    """Weighted macro-F1 over the labels present in ``y_true``; a ``None`` prediction (a fallback
+    row) counts as no fine label emitted."""
+    scores = []
+    for label in np.unique(y_true):
+        true = y_true == label
+        pred = y_pred == label
+        denominator = weight[pred].sum() + weight[true].sum()
+        scores.append(2 * weight[true & pred].sum() / denominator if denominator > 0 else 0.0)
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def floor_scores(logits: np.ndarray, y_true: np.ndarray, weight: np.ndarray, classes: list[str],
+                 parents: dict[str, str]) -> dict[str, float]:
+    """Macro-F1 with abstention at each candidate floor, on temperature-scaled out-of-fold
+    probabilities (the served model decodes calibrated probabilities)."""
+    index = {c: i for i, c in enumerate(classes)}
+    temperature = fit_temperature(logits, np.array([index[v] for v in y_true]), weight, bounds=TEMPERATURE_BOUNDS)
+    fine, _, conditional, _, _, _ = decode(softmax(logits, temperature), classes, parents, 0.0)
+    fine = fine.astype(str)
+    out = {}
+    for floor in FLOORS:
+        emitted = np.where(conditional < floor, None, fine).astype(object)
+        out[f"{floor:g}"] = round(macro_f1(y_true, emitted, weight), 4)
+    return out
+
+
+def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight, groups):
+    """(config with ``hierarchy`` and ``fine_floor`` resolved, report of the evidence); see the
+    module docstring."""
+    started = time.perf_counter()
+    classes = sorted({str(v) for v in y})
+    folds = config.cv_folds if config.cv_folds >= 2 else 5
+    cv_config = replace(config, cv_folds=folds, hierarchy="flat")
+    held = {}
+    for option in STRUCTURES:
+        held[option] = out_of_fold(replace(cv_config, hierarchy=option), parents, descriptions, X, y, weight,
+                                   groups, classes)
+    common = np.intersect1d(held["flat"][0], held["coarse_then_fine"][0])
+    report: dict = {"requested": "auto", "folds": folds, "rows_compared": int(len(common)), "macro_f1": {},
+                    "chosen": FALLBACK, "reason": "", "fine_floor": config.fine_floor, "floors": None}
+    y_common = y[common]
+    if len(common) < MIN_ROWS or len(set(y_common.tolist())) < 2:
+        report["reason"] = (f"too little out-of-fold evidence ({len(common)} comparable rows; need {MIN_ROWS} "
+                            f"over 2 labels): kept {FALLBACK}")
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        return replace(config, hierarchy=FALLBACK), report
+    w_common = weight[common]
+    logits = {}
+    index = {c: i for i, c in enumerate(classes)}
+    y_idx = np.array([index[v] for v in y_common])
+    for option, (rows, option_logits) in held.items():
+        logits[option] = option_logits[np.searchsorted(rows, common)]
+        # Decoded as served: on temperature-scaled probabilities (the branch sums depend on T).
+        temperature = fit_temperature(logits[option], y_idx, w_common, bounds=TEMPERATURE_BOUNDS)
+        fine = decode(softmax(logits[option], temperature), classes, parents, 0.0)[0].astype(str)
+        report["macro_f1"][option] = round(macro_f1(y_common, fine.astype(object), w_common), 4)
+    flat, tree = report["macro_f1"]["flat"], report["macro_f1"]["coarse_then_fine"]
+    chosen = "coarse_then_fine" if tree > flat else "flat"
+    report["chosen"] = chosen
+    report["reason"] = (f"out-of-fold macro-F1 {max(flat, tree):.4f} ({chosen}) vs {min(flat, tree):.4f} "
+                        f"({'flat' if chosen != 'flat' else 'coarse_then_fine'})"
+                        + (" (tie: kept flat)" if tree == flat else ""))
+    scores = floor_scores(logits[chosen], y_common, w_common, classes, parents)
+    best = max(scores.values())
+    tied = [float(f) for f, s in scores.items() if s == best]
+    floor = config.fine_floor if any(abs(config.fine_floor - f) < 1e-9 for f in tied) else min(tied)
+    report["floors"] = scores
+    report["fine_floor"] = floor
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return replace(config, hierarchy=chosen, fine_floor=floor), report

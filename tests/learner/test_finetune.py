@@ -1,0 +1,99 @@
+"""The final model on tiny data, on CPU with a few steps: SetFit-style pairs, contrastive
+fine-tuning of the bundled encoder, the cross-fitted comparison with the frozen encoder, and the
+saved folder loading back in a fresh process with the same predictions."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from learner.finetune import FinetuneConfig, make_pairs
+from learner.finetune.final import load_final_model, train_final_model
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXTS = {
+    "billing": ["I was charged twice for my order", "refund the double charge on my card",
+                "why is there an extra fee on my bill", "the invoice amount is wrong", "charged more than the price",
+                "please return my money for the duplicate payment"],
+    "login": ["I cannot log in to my account", "password reset email never arrives", "my login keeps failing",
+              "locked out after too many attempts", "two factor code does not work", "cannot sign in on the app"],
+    "delivery": ["my parcel has not arrived yet", "where is my package", "the courier lost my delivery",
+                 "tracking shows no movement for a week", "the box arrived damaged", "delivery is late again"],
+}
+
+
+def tiny():
+    texts = [t for label in TEXTS for t in TEXTS[label]]
+    labels = [label for label in TEXTS for _ in TEXTS[label]]
+    return texts, labels
+
+
+def test_pairs_are_balanced_and_honest():
+    labels = ["a"] * 5 + ["b"] * 3 + ["c"]
+    first, second, target = make_pairs(labels, 200, seed=1)
+    y = np.array(labels)
+    assert target.sum() == 100
+    assert (y[first[target == 1]] == y[second[target == 1]]).all()
+    assert (first[target == 1] != second[target == 1]).all()
+    assert (y[first[target == 0]] != y[second[target == 0]]).all()
+    # the single-row label is never in a positive pair, but does anchor negatives
+    assert "c" not in set(y[first[target == 1]]) and "c" in set(y[first[target == 0]]) | set(y[second[target == 0]])
+    with pytest.raises(ValueError, match="at least 2 labels"):
+        make_pairs(["a", "a"], 4)
+
+
+def test_bad_options_are_refused_by_name():
+    with pytest.raises(ValueError, match="unknown fine-tuning option"):
+        FinetuneConfig.from_dict({"epoch": 2})
+    with pytest.raises(ValueError, match="folds"):
+        FinetuneConfig.from_dict({"folds": 1})
+
+
+def test_final_model_trains_compares_saves_and_loads_in_a_fresh_process(tmp_path):
+    from learner.embedding import bundled_model_path
+
+    texts, labels = tiny()
+    seen = []
+    final = train_final_model(texts, labels, model_path=bundled_model_path(),
+                              config=FinetuneConfig(max_steps=3, batch_size=8, folds=2, threads=1),
+                              on_progress=lambda share, message: seen.append(share))
+    report = final.report
+    assert report["finetune"]["steps"] == 3 and report["finetune"]["device"] in ("cpu", "cuda")
+    comparison = report["oof_macro_f1"]
+    assert comparison["rows"] == len(texts) and set(comparison) >= {"fine_tuned", "frozen"}
+    assert report["beats_frozen"] == (comparison["fine_tuned"] > comparison["frozen"])
+    assert final.classifier.report["final_model"]["rows"] == len(texts)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    # the encoder moved: its vectors are no longer the frozen model's
+    from learner.finetune.contrastive import encode, load_encoder
+
+    frozen = encode(load_encoder(bundled_model_path()), texts[:4])
+    tuned = encode(final.encoder, texts[:4])
+    assert not np.allclose(frozen, tuned, atol=1e-4)
+
+    directory = final.save(tmp_path / "final")
+    assert (directory / "encoder" / "config.json").is_file() and (directory / "head.bin").is_file()
+    expected = final.predict_texts(["refund my duplicate charge", "my package never came"])
+    # A fresh interpreter, offline, with the documented snippet's imports only.
+    snippet = (
+        "import json, sys\n"
+        "from sentence_transformers import SentenceTransformer\n"
+        "from learner.training import TrainedClassifier\n"
+        f"d = {str(directory)!r}\n"
+        "encoder = SentenceTransformer(d + '/encoder', device='cpu', local_files_only=True)\n"
+        "head = TrainedClassifier.from_bytes(open(d + '/head.bin', 'rb').read())\n"
+        "X = encoder.encode(['refund my duplicate charge', 'my package never came'], normalize_embeddings=True)\n"
+        "print(json.dumps([{'label': r['label'], 'prob': r['prob']} for r in head.decide(X)]))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, env=env, timeout=600,
+                         cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [g["label"] for g in got] == [e["label"] for e in expected]
+    assert np.allclose([g["prob"] for g in got], [e["prob"] for e in expected], atol=1e-4)
+    again = load_final_model(directory)
+    assert again.report["rows"] == len(texts)

@@ -1,0 +1,100 @@
+"""Real processes for the fault tests: Celery workers and a gunicorn web server against pytest's
+PostgreSQL test database (a second process cannot share pytest's SQLite database). Holds no tests."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def require_postgres():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL=postgres://… (a second process cannot share pytest's SQLite database)")
+
+
+def require_redis():
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("REDIS_URL is not set: this test needs a Redis broker (set in CI)")
+
+
+def fresh_broker() -> None:
+    """Empty the test Redis database: messages an earlier session left (for TaskRun ids that a
+    recreated test database hands out again) must not reach this test's worker."""
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+
+
+def database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER'] or 'postgres'}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def service_env(**extra) -> dict:
+    env = {**os.environ, "DATABASE_URL": database_url(), "DB_CONN_MAX_AGE": "0", "HF_HUB_OFFLINE": "1",
+           "PYTHONUNBUFFERED": "1"}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def start_worker(log_path: Path, *, queues="default,embed,train", **env) -> subprocess.Popen:
+    """A solo-pool Celery worker (no gossip or mingle: it starts in a few seconds)."""
+    name = f"faulttest-{uuid.uuid4().hex[:8]}@%h"
+    log = open(log_path, "a")
+    return subprocess.Popen(
+        [str(BIN / "celery"), "-A", "config", "worker", "-Q", queues, "-P", "solo", "-c", "1", "-l", "info",
+         "-n", name, "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=service_env(CELERY_TASK_ALWAYS_EAGER="0", **env), stdout=log, stderr=subprocess.STDOUT,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_web(log_path: Path, port: int, **env) -> subprocess.Popen:
+    """gunicorn (one worker) on loopback; returns once it answers."""
+    log = open(log_path, "a")
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--timeout", "120"],
+        cwd=ROOT, env=service_env(**env), stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    stop(proc)
+    pytest.fail(f"gunicorn did not start; log:\n{log_path.read_text()[-3000:]}")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
