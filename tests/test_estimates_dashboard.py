@@ -117,3 +117,12 @@ def test_thresholds_table_shows_both_targets_and_the_held_out_verdict(waves):
     assert row["target"] == "precision ≥ 0.9, recall ≥ 0.8"
     assert row["met"] == "no" and row["why"].startswith("held-out precision")
     assert row["held_out_precision_95"] == "0.80–0.91" and "fold_thresholds" not in row
+
+
+def test_a_label_named_like_an_estimates_key_does_not_break_the_dashboard(waves):
+    from labeling.projects.models import Label
+
+    Label.objects.filter(project=waves["project"], name="fraud").update(name="macro_f1_ci")
+    est = version_estimates(waves["project"])[1]
+    assert est["macro_f1_estimate"] is None and "clashes" in est["sample"]["reason"]
+    assert dashboard.dashboard_data(waves["project"])["estimates"]["model"] == 1

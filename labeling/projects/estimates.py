@@ -54,8 +54,12 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
         y_true = [names[resolved[p[2]]] for p in scored]
         y_pred = [classes[scores[p[2]]] for p in scored]
         everyone = list(dict.fromkeys([*classes, *sorted(set(y_true) - set(classes))]))
-        full = design_estimates(y_true, y_pred, [p[4] for p in scored], classes=everyone,
-                                strata=[f"{p[0]}|{p[3]}" for p in scored] or None, min_n=MIN_N)
+        failure = None
+        try:
+            full = design_estimates(y_true, y_pred, [p[4] for p in scored], classes=everyone,
+                                    strata=[f"{p[0]}|{p[3]}" for p in scored] or None, min_n=MIN_N)
+        except ValueError as exc:  # e.g. a label named like a key of the estimates object
+            full, everyone, failure = design_estimates([], [], [], classes=[], min_n=MIN_N), [], f"not estimated: {exc}"
         waves = sorted({p[0] for p in scored})
         out[version.number] = {
             "labels": [{"label": label, **{k: full[label][k] for k in (
@@ -64,7 +68,7 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
             "macro_f1_estimate": full["macro_f1_estimate"], "macro_f1_ci": full["macro_f1_ci"],
             "macro_f1_labels": full["macro_f1_labels"],
             "sample": {"items": len(scored), "waves": waves, "unscored": len(rows) - len(scored),
-                       "reason": None if scored else (
+                       "reason": failure or (None if scored else
                            "no answered pick with a known inclusion probability from a wave planned after "
                            f"model v{version.number} yet")},
         }
