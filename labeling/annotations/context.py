@@ -4,7 +4,7 @@ code-point offsets; the page builds text nodes from them, never markup) and, whe
 turns suggestions on, the active model's top label with its calibrated probability."""
 from labeling.items.models import Item
 from labeling.modeling.models import ItemScore, ModelVersion
-from labeling.projects.models import Label, Project
+from labeling.projects.models import Label, Project, Rule
 from learner.rules import compile_rule
 
 MAX_HIGHLIGHTS = 200  # per item: enough to see the matches, bounded for a 20,000-character text
@@ -15,7 +15,8 @@ def _rules(project: Project) -> list[tuple[str, object]]:
     rules = []
     for rule in project.rules.filter(enabled=True).select_related("label").order_by("pk"):
         try:
-            rules.append((rule.label.name, compile_rule(rule.kind, rule.pattern)))
+            keyword = rule.pattern.strip().lower() if rule.kind == Rule.KEYWORD else None
+            rules.append((rule.label.name, compile_rule(rule.kind, rule.pattern), keyword))
         except ValueError:
             continue  # a stored rule that no longer compiles shows nothing rather than break the page
     return rules
@@ -24,10 +25,15 @@ def _rules(project: Project) -> list[tuple[str, object]]:
 def highlights(text: str, rules) -> list[list]:
     """[start, end, label name] of every rule match, in text order, overlaps merged into the first."""
     spans = []
-    for label, matcher in rules:
+    for label, matcher, keyword in rules:
         for match in matcher.finditer(text):
-            if match.end() > match.start():
-                spans.append((match.start(), match.end(), label))
+            start, end = match.start(), match.end()
+            if keyword:  # a keyword matcher also takes the character on each side that bounds the word
+                at = text[start:end].lower().find(keyword)
+                if at >= 0 and len(text[start:end].lower()) == end - start:
+                    start, end = start + at, start + at + len(keyword)
+            if end > start:
+                spans.append((start, end, label))
             if len(spans) > MAX_HIGHLIGHTS * 4:
                 break
     spans.sort()
