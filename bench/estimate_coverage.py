@@ -48,7 +48,7 @@ SETS = ("banking77_longtail", "trec", "airline_tweets")
 MIN_TEST = 20
 
 
-def run(name: str, seed: int, reuse: Path | None = None) -> dict:
+def run(name: str, seed: int, reuse: Path | None = None, train_options: dict | None = None) -> dict:
     if reuse is not None and (reuse / f"{name}-seed{seed}.json").exists():
         return json.loads((reuse / f"{name}-seed{seed}.json").read_text())
     data = sim.load_jsonl(DATASETS / f"{name}.jsonl")
@@ -56,7 +56,8 @@ def run(name: str, seed: int, reuse: Path | None = None) -> dict:
     cache = Path(settings.LONGTAIL_ARTIFACT_DIR) / "emb-cache"
     embeddings = command._embeddings(data, None, cache)
     label_vectors = command._label_vectors(data, cache, embeddings.shape[1])
-    config = sim.SimConfig(strategy="default", budget=1000, wave_size=100, seed=seed)
+    config = sim.SimConfig(strategy="default", budget=1000, wave_size=100, seed=seed,
+                           train_options=dict(train_options or {}))
     result = sim.run_simulation(data, embeddings, config, label_vectors=label_vectors, progress=False,
                                 estimate_truth=True)
     if reuse is not None:
@@ -144,16 +145,17 @@ def main():
     parser.add_argument("--sets", nargs="+", default=list(SETS))
     parser.add_argument("--tag", default="")
     parser.add_argument("--reuse", type=Path, default=None, help="folder keeping each run's result (reused)")
+    parser.add_argument("--train", type=json.loads, default={}, help="extra TrainConfig fields (JSON)")
     args = parser.parse_args()
     started = time.time()
     results = []
     for name in args.sets:
         for seed in args.seeds:
             t = time.time()
-            results.append(run(name, seed, args.reuse))
+            results.append(run(name, seed, args.reuse, args.train))
             print(f"{name} seed {seed}: {time.time() - t:.0f}s", flush=True)
     meta = {"command": "OMP_NUM_THREADS=1 python bench/estimate_coverage.py " + " ".join(sys.argv[1:]),
-            "sets": args.sets, "seeds": args.seeds, "budget": 1000, "wave_size": 100, "strategy": "default",
+            "sets": args.sets, "seeds": args.seeds, "train_options": args.train, "budget": 1000, "wave_size": 100, "strategy": "default",
             "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs (loaded)",
             "seconds": round(time.time() - started)}
     coverage = {**meta, "confidence": 0.95, "min_test_items": MIN_TEST,

@@ -48,6 +48,8 @@ def main():
     parser.add_argument("--folds", type=int, default=0)
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--datasets", default=str(DATASETS), help="folder of the dataset files")
+    parser.add_argument("--embeddings", default=None, help="cached frozen vectors (.npy) of the data file")
     args = parser.parse_args()
 
     import django
@@ -62,13 +64,14 @@ def main():
     from learner.training import TrainConfig, train_classifier
     from learner.training.hierarchy_choice import macro_f1
 
-    data_path = DATASETS / f"{args.data}.jsonl"
+    data_path = Path(args.datasets) / f"{args.data}.jsonl"
     sim_dir = SIM_OUT / args.data
     result_file = sim_dir / f"default-seed{args.seed}.json"
     started = time.perf_counter()
     if not result_file.exists() or "labeled_rows" not in json.loads(result_file.read_text()):
         call_command("simulate", data=str(data_path), budget=args.budget, wave_size=100, strategy="default",
-                     seed=args.seed, out=str(sim_dir), no_progress=True)
+                     seed=args.seed, out=str(sim_dir), no_progress=True,
+                     **({"embeddings": args.embeddings} if args.embeddings else {}))
     sim = json.loads(result_file.read_text())
     sim_seconds = time.perf_counter() - started
     data = load_jsonl(data_path)
@@ -78,7 +81,7 @@ def main():
     y = data.labels.astype(str)
     parents = ({str(f): str(c) for f, c in zip(data.labels, data.coarse, strict=True)}
                if data.coarse is not None else None)
-    emb = np.load(ROOT / "bench" / ".cache" / "emb" / f"{args.data}.npy")
+    emb = np.load(args.embeddings or ROOT / "bench" / ".cache" / "emb" / f"{args.data}.npy")
 
     def test_f1(model, X_test):
         return round(macro_f1(y[test], np.array(model.predict(X_test), dtype=object), np.ones(len(test))), 4)

@@ -6,7 +6,8 @@ per set and structure the seed-mean curve mean (100–1,000 labels), the final m
 full-pool macro-F1, per seed as well, plus how often "auto" chose each structure. The per-run
 files go to ``bench/results/sim_hierarchy/<set>/<structure>/``.
 
-    OMP_NUM_THREADS=1 python bench/hierarchy_bench.py [--sets trec airline_tweets] [--seeds 0 1 2]
+    OMP_NUM_THREADS=1 python bench/hierarchy_bench.py [--sets trec airline_tweets] [--seeds 0 1 2] \
+        [--train '{"self_training": false}']
 """
 from __future__ import annotations
 
@@ -32,23 +33,30 @@ OUT = ROOT / "bench" / "results" / "hierarchy.json"
 MODES = ("auto", "flat", "coarse_then_fine")
 
 
-def run_one(job: tuple[str, str, int]) -> tuple[str, str, int, float]:
+EXTRA: dict = {}
+
+
+def run_one(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
     import django
 
     django.setup()
     from django.core.management import call_command
 
-    name, mode, seed = job
+    name, mode, seed, extra = job
     out = RUNS / name / mode
     started = time.perf_counter()
     call_command("simulate", data=str(DATASETS / f"{name}.jsonl"), budget=1000, wave_size=100,
                  strategy="default", seed=seed, out=str(out), no_progress=True,
-                 train=json.dumps({"hierarchy": mode}))
+                 train=json.dumps({"hierarchy": mode, **extra}))
     return name, mode, seed, time.perf_counter() - started
 
 
 def summarise(name: str, seeds: list[int]) -> dict:
     out = {}
+    seeds = [s for s in seeds if all((RUNS / name / m / f"default-seed{s}.json").exists() for m in MODES)]
+    if not seeds:
+        return {"note": "no seed finished for every arm"}
+    out["seeds_complete"] = seeds
     for mode in MODES:
         runs = [json.loads((RUNS / name / mode / f"default-seed{s}.json").read_text()) for s in seeds]
         curves = np.array([[w["macro_f1"] for w in r["waves"]] for r in runs])
@@ -79,8 +87,11 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--summarise-only", action="store_true")
+    parser.add_argument("--train", default="{}", help="extra TrainConfig fields for every arm (JSON)")
     args = parser.parse_args()
-    jobs = [(name, mode, seed) for name in args.sets for mode in MODES for seed in args.seeds]
+    extra = json.loads(args.train)
+    # seeds outermost: the first seed of every arm finishes first when the run is cut short
+    jobs = [(name, mode, seed, extra) for seed in args.seeds for name in args.sets for mode in MODES]
     times = {}
     if not args.summarise_only:
         with ProcessPoolExecutor(args.workers) as pool:
@@ -94,6 +105,7 @@ def main():
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other sessions (loaded); "
                    "OMP_NUM_THREADS=1",
         "seeds": args.seeds,
+        "train_options_every_arm": extra,
         "run_seconds": times,
         "sets": {name: summarise(name, args.seeds) for name in args.sets},
     }

@@ -5,10 +5,12 @@ probabilities of the product's default head, ``learner.oof_proba``, then cleanla
 
 The labeled set is a uniform sample of a dataset's pool split (its true labels), the size a
 project has mid-loop; flipped labels go to a uniformly drawn other label. Uses the precomputed
-MiniLM vectors in bench/.cache/emb/<name>.npy (bench/embed_datasets.py).
+MiniLM vectors in bench/.cache/emb/<name>.npy (bench/embed_datasets.py). bench/label_issues_bench.py
+measures cleanlab itself on ``train_classifier`` folds; this one measures the scan as the loop
+runs it (``learner.oof_proba``) and what the review-share cap leaves in the queue.
 
 Run: nice .venv/bin/python bench/label_issue_bench.py [--datasets a,b] [--sizes 500,2000] [--seeds 3]
-Writes bench/results/label_issues.json.
+Writes bench/results/label_issue_scan.json.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATASETS = ROOT.parent / "shared" / "datasets"
 EMB = ROOT / "bench" / ".cache" / "emb"
-RESULTS = ROOT / "bench" / "results" / "label_issues.json"
+RESULTS = ROOT / "bench" / "results" / "label_issue_scan.json"
 
 from learner.label_issues import find_label_issues  # noqa: E402
 from learner.oof_proba import out_of_fold_proba  # noqa: E402

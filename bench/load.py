@@ -3,7 +3,7 @@
 gunicorn (4 sync workers, DEBUG=0) serves the app on a free port, one Celery worker retrains and
 plans, PostgreSQL (a scratch database, `load_bench`, dropped and recreated) and Redis (DB 7, flushed)
 back them. 50 annotators, one thread each with its own token, lease a batch (5 items), think
-2-6 s per item, submit, renew their leases, and now and then:
+2-6 s per item, submit, renew their leases every 10 s as the page does, and now and then:
 
 * send the same answer twice at once (two connections, same client_id): both must get the stored
   answer (201 + 200), never 409;
@@ -12,7 +12,7 @@ back them. 50 annotators, one thread each with its own token, lease a batch (5 i
 * undo their answer by client_id.
 
 Leases last 5 s, so thinking past them is common: late answers are stored when the slot is still
-free and refused with 409 otherwise. A lead closes the open wave every 40 s with retrain=true
+free and refused with 409 otherwise. A lead closes the open wave every 60 s with retrain=true
 (live leases stay answerable until they expire); completed waves close by themselves; the worker
 plans and opens the next wave.
 
@@ -52,6 +52,8 @@ LABELS = ["billing", "login", "shipping", "refund", "fraud", "outage", "privacy"
 SHARES = [0.3, 0.22, 0.18, 0.12, 0.08, 0.05, 0.03, 0.02]
 SOURCES = ["email", "chat", "social"]
 DIM = 384
+# The annotation page renews an open batch every max(lease / 3, 10) s (static/js/annotate/main.js).
+RENEW_EVERY_S = 10.0
 
 
 WORDS = ["amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "iris", "juniper"]
@@ -215,6 +217,7 @@ def annotator(rec, base, token, labels, stop, rnd, think):
             time.sleep(1)
             continue
         items = r.json()["items"]
+        last_renew = time.monotonic()
         if not items:
             stop.wait(rnd.uniform(1, 3))
             continue
@@ -244,7 +247,9 @@ def annotator(rec, base, token, labels, stop, rnd, think):
                 if u is not None and u.status_code == 200:
                     with rec.lock:
                         rec.undone.add(payload["client_id"])
-            timed(rec, s, "renew", f"{base}/batches/renew/", {})
+            if time.monotonic() - last_renew >= RENEW_EVERY_S:
+                timed(rec, s, "renew", f"{base}/batches/renew/", {})
+                last_renew = time.monotonic()
 
 
 def lead_closer(rec, base, token, stop, every):
@@ -352,7 +357,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=6000)
     parser.add_argument("--wave-size", type=int, default=400)
     parser.add_argument("--lease-seconds", type=int, default=5)
-    parser.add_argument("--close-every", type=float, default=40.0)
+    parser.add_argument("--close-every", type=float, default=60.0)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
     parser.add_argument("--setup", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -419,7 +424,7 @@ def main() -> None:
     five_xx = sum(n for counts in rec.status.values() for code, n in counts.items()
                   if isinstance(code, int) and code >= 500)
     result = {
-        "what": "50 annotators on the real stack on loopback: lease, think 2-6 s, submit, renew; concurrent "
+        "what": "50 annotators on the real stack on loopback: lease, think 2-6 s, submit, renew every 10 s; concurrent "
                 "duplicate submits, retries, undo by client_id; 5 s leases; a lead closes the open wave "
                 f"every {args.close_every:.0f} s with retrain; one Celery worker retrains and plans.",
         "stack": {"web": "gunicorn config.wsgi, 4 sync workers, DEBUG=0", "database": "PostgreSQL (load_bench)",

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from labeling.annotations import context, history, leasing, waiting
+from labeling.annotations import context, history, history_selectors, leasing, waiting
 from labeling.annotations.models import Annotation, Assignment, ReviewTask
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.projects import services as project_services
@@ -130,7 +130,7 @@ def test_history_lists_answers_that_count_newest_first(project, make_user):
     # Reload: the answered items of the held batch come back with their answers.
     held = leasing.lease_batch(project, ann)
     assert held.resumed
-    done = history.batch_answered(project, ann, held.assignments)
+    done = history_selectors.batch_answered(project, ann, held.assignments)
     assert [d["answered"]["label_name"] for d in done] == ["fraud", "billing"]
 
 

@@ -41,15 +41,16 @@ def test_hot_paths_run_few_queries(project_factory, make_user, django_assert_max
     make_open_wave(project, 200, batch_size=10, double={3, 4})
     label = project.labels.first()
     api = api_for(ann)
-    # Auth, project and role, held batch, open waves, stale leases, candidates, recount, insert,
-    # slot counts, progress (+2 savepoints of the test's transaction).
+    # Auth, project and role, held batch, open waves, stale leases, candidates, insert, slot counts,
+    # role, the rules the page highlights, progress (+2 savepoints of the test's transaction).
     with django_assert_max_num_queries(14):
         batch = api.post("/api/projects/hot/batches/", {}, format="json").json()
     assert len(batch["items"]) == 10
     # Auth, project and role, replay check, label, lock, assignment, insert, state, slot counts,
-    # disagreement, then the loop's look at the pick and its wave (+2 savepoints).
+    # then the loop's look at the wave (+2 savepoints); a double-labeled pick adds the look for
+    # a disagreement.
     for item in batch["items"]:
-        with django_assert_max_num_queries(17):
+        with django_assert_max_num_queries(14):
             assert post_answer(api, "hot", item["assignment"], label).status_code == 201
     with django_assert_max_num_queries(14):
         assert len(api.post("/api/projects/hot/batches/", {}, format="json").json()["items"]) == 10
@@ -177,3 +178,26 @@ def test_stale_leases_expire_only_in_rows_they_hold(project_factory, make_user):
     assert item_ids(leasing.lease_batch(project, bob, size=2)) == item_ids(mine)
     assert set(Assignment.objects.filter(annotator=ann).values_list("state", flat=True)) == {Assignment.EXPIRED}
     assert sorted(WaveItem.objects.values_list("slots_taken", flat=True)) == [0, 0, 1, 1]
+
+
+@pytest.mark.django_db
+def test_clearing_an_answer_keeps_the_slot_counts(project_factory, make_user):
+    from labeling.annotations.history import change_answer
+
+    project = project_factory("clear")
+    ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")
+    wave, _ = make_open_wave(project, 3, batch_size=3)  # two answers leave the wave open
+    batch = leasing.lease_batch(project, ann, size=2)
+    label = project.labels.first()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    api = api_for(ann)
+    assert post_answer(api, "clear", batch.assignments[0].pk, label, first).status_code == 201
+    assert post_answer(api, "clear", batch.assignments[1].pk, label, second).status_code == 201
+    change_answer(project, ann, client_id=uuid.uuid4(), supersedes_client_id=first, clear=True)  # open wave: re-opened
+    pick = WaveItem.objects.get(pk=batch.assignments[0].wave_item_id)
+    assert (pick.slots_taken, pick.slots_done) == (1, 0)
+    Wave.objects.filter(pk=wave.pk).update(state=Wave.CLOSED)
+    change_answer(project, ann, client_id=uuid.uuid4(), supersedes_client_id=second, clear=True)  # closed: released
+    pick = WaveItem.objects.get(pk=batch.assignments[1].wave_item_id)
+    assert (pick.slots_taken, pick.slots_done) == (0, 0)
+    assert item_ids(leasing.lease_batch(project, bob)) == []  # the wave is closed: nothing to lease

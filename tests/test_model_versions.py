@@ -180,3 +180,24 @@ def test_self_training_off_in_the_training_config(loop_project):
     project, _ = loop_project
     version = train_version(project, train_config={"self_training": False})
     assert version.metrics["self_training"] is None
+
+
+def test_self_training_sample_leaves_out_near_duplicates_of_labeled_items(loop_project, settings):
+    """An unlabeled near-duplicate of a labeled item would be pseudo-labeled by a first pass that
+    saw the labeled twin (validation included): the sample never holds one."""
+    from labeling.items.models import Item
+    from labeling.modeling.embedding import model_id
+    from labeling.modeling.embedding_store import project_matrix
+    from labeling.modeling.versions import unlabeled_sample
+
+    project, _ = loop_project
+    settings.LONGTAIL_SELF_TRAINING_ROWS = 100_000
+    ids, matrix = project_matrix(project.id, model_id())
+    labeled, twins = [int(i) for i in ids[:5]], [int(i) for i in ids[5:10]]
+    for a, b in zip(labeled, twins, strict=True):  # the importer's near-duplicate group of each pair
+        Item.objects.filter(id__in=[a, b]).update(dup_group=a)
+    sample = unlabeled_sample(project, labeled, seed=0)
+    assert len(sample) == len(ids) - 10
+    row_of = {int(i): r for r, i in enumerate(ids)}
+    for twin in twins:
+        assert not (np.abs(sample - matrix[row_of[twin]]).sum(axis=1) == 0).any()

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from labeling.projects.schema import ErrorSerializer
 
-from . import history, services
+from . import history, history_selectors, services
 from .api import ProjectAPIView, error_response
 from .serializers import AnnotationSerializer
 
@@ -68,10 +68,10 @@ class HistoryView(ProjectAPIView):
         summary="Your answers that count in the project, newest first")
     def get(self, request, slug):
         try:
-            limit = max(1, min(int(request.query_params.get("limit", history.HISTORY_LIMIT)), 200))
+            limit = max(1, min(int(request.query_params.get("limit", history_selectors.HISTORY_LIMIT)), 200))
         except ValueError:
             return Response({"detail": "limit must be a whole number.", "field": "limit"}, status=400)
-        return Response({"results": history.recent_answers(self.project, request.user, limit=limit)})
+        return Response({"results": history_selectors.recent_answers(self.project, request.user, limit=limit)})
 
 
 class ChangeAnswerView(ProjectAPIView):

@@ -9,8 +9,8 @@
 * **Exactly once.** A change carries its own ``client_id``; a retry returns the stored change. The
   answer to change is named by id or by its ``client_id``, so the page can queue a change right
   behind the answer it changes, before the server has acknowledged either.
-* **Reload.** ``batch_answered`` gives back the answered items of the batch the annotator holds, so
-  the page's batch counter counts them after a reload.
+
+The reads (the history list, the answered items of a held batch) are in ``history_selectors``.
 """
 import uuid
 from dataclasses import dataclass
@@ -21,15 +21,12 @@ from django.utils import timezone
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave
 
-from .leasing import lease_expiry
+from .leasing import change_slots, lease_expiry
 from .models import Annotation, Assignment
 from .services import AnswerRejected, InvalidAnswer, NotFound, ensure_other_label, sync_disagreement
 from .services import _lock_wave_item as lock_wave_item
 from .services import _project_label as project_label
 from .signals import answer_saved
-
-SNIPPET_CHARS = 140
-HISTORY_LIMIT = 50
 
 
 @dataclass
@@ -37,78 +34,6 @@ class ChangeResult:
     annotation: Annotation | None  # the new answer; None when the old one was cleared
     replaced: Annotation           # the answer changed or cleared
     created: bool                  # False: a retry of a change already stored
-
-
-def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def answer_row(annotation: Annotation, *, with_text: bool = True) -> dict:
-    """One answer as the history panel shows it (the page escapes every string)."""
-    label = annotation.label
-    row = {
-        "id": annotation.pk,
-        "client_id": str(annotation.client_id),
-        "item": annotation.item_id,
-        "assignment": annotation.assignment_id,
-        "snippet": snippet(annotation.item.text),
-        "label": label.pk if label else None,
-        "label_name": label.name if label else None,
-        "hotkey": label.hotkey if label else "",
-        "is_other": bool(label and label.is_other),
-        "skipped": annotation.skipped,
-        "skip_reason": annotation.skip_reason,
-        "created_at": annotation.created_at.isoformat(),
-        "supersedes": annotation.supersedes_id,
-        "suggestion_shown": annotation.suggestion_shown,
-    }
-    if with_text:
-        row["text"] = annotation.item.text
-        row["source"] = annotation.item.source.name if annotation.item.source_id else None
-    return row
-
-
-def recent_answers(project: Project, user, *, limit: int = HISTORY_LIMIT) -> list[dict]:
-    """The annotator's answers that still count in the project, newest first."""
-    rows = (
-        Annotation.objects.filter(project=project, annotator=user, origin=Annotation.ANNOTATOR, undone=False)
-        .select_related("label", "item__source").order_by("-created_at", "-pk")[:limit]
-    )
-    return [answer_row(a) for a in rows]
-
-
-def batch_answered(project: Project, user, held: list[Assignment]) -> list[dict]:
-    """The answered items of the batches the annotator holds (same batch keys as ``held``), each
-    with its live answer, so a reloaded page counts them."""
-    keys = {a.batch_key for a in held}
-    if not keys:
-        return []
-    done = (
-        Assignment.objects.filter(
-            annotator=user, batch_key__in=keys, state__in=[Assignment.DONE, Assignment.SKIPPED],
-            wave_item__wave__project=project,
-        ).select_related("wave_item__item__source", "wave_item__wave").order_by("position", "pk")
-    )
-    live = {
-        a.assignment_id: a for a in Annotation.objects.filter(
-            assignment__in=done, undone=False, origin=Annotation.ANNOTATOR
-        ).select_related("label", "item__source")
-    }
-    rows = []
-    for assignment in done:
-        annotation = live.get(assignment.pk)
-        if annotation is None:
-            continue
-        item = assignment.wave_item.item
-        rows.append({
-            "assignment": assignment.pk, "item": item.pk, "external_id": item.external_id, "text": item.text,
-            "source": item.source.name if item.source_id else None, "wave": assignment.wave_item.wave.number,
-            "batch_number": assignment.wave_item.batch_number, "position": assignment.position,
-            "expires_at": assignment.expires_at.isoformat(), "batch_key": str(assignment.batch_key),
-            "answered": answer_row(annotation, with_text=False),
-        })
-    return rows
 
 
 def _own_answer(project: Project, user, supersedes, supersedes_client_id) -> Annotation:
@@ -222,10 +147,14 @@ def _reopen_assignment(old: Annotation, now) -> None:
     if not old.assignment_id:
         return
     assignment = old.assignment
+    answered = Assignment.objects.filter(pk=assignment.pk, state__in=[Assignment.DONE, Assignment.SKIPPED])
+    # The pick's slot counts follow (leasing.change_slots; the caller holds the wave item's lock).
     if assignment.wave_item.wave.state == Wave.OPEN:
-        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.LEASED, expires_at=lease_expiry(now))
+        reopened = answered.update(state=Assignment.LEASED, expires_at=lease_expiry(now))
+        change_slots([assignment.wave_item_id], done=-reopened)
     else:
-        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.EXPIRED)
+        released = answered.update(state=Assignment.EXPIRED)
+        change_slots([assignment.wave_item_id], taken=-released, done=-released)
 
 
 def record_suggestion(annotation: Annotation, *, shown: bool, suggested: Label | None) -> None:

@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Value
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -92,12 +92,8 @@ def _expire_locked(wave_item_ids: list[int]) -> int:
 
 def _expire_stale(project: Project, now) -> int:
     """Expire the project's stale leases whose wave items can be locked now (a row another
-    transaction holds is left for a later call). Found through the partial index on leases still
-    ``leased``, a few hundred at most per call."""
-    stale = set(
-        Assignment.objects.filter(state=Assignment.LEASED, expires_at__lte=now, wave_item__wave__project=project)
-        .order_by().values_list("wave_item_id", flat=True)[:STALE_PER_CALL]
-    )
+    transaction holds is left for a later call)."""
+    stale = set(stale_lease_query(project, now))
     if not stale:
         return 0
     locked = list(
@@ -132,13 +128,14 @@ def held_assignments(project: Project, user, now=None) -> list[Assignment]:
     )
 
 
-def _candidates(wave_id: int, user, exclude_ids, limit):
+def candidate_query(wave_id: int, user, exclude_ids=(), limit: int = 1):
     """Wave items of one wave with a free slot, in lease order, that this annotator never held,
-    answered or skipped; locked, skipping rows others hold."""
+    answered or skipped; locked, skipping rows others hold. It walks the partial index
+    ``waveitem_free_slots`` (wave, batch, position, id where slots_taken < overlap)."""
     seen_by_user = Assignment.objects.filter(
         annotator=user, wave_item__item_id=OuterRef("item_id"), state__in=SLOT_STATES,
     )
-    return list(
+    return (
         WaveItem.objects.filter(wave_id=wave_id, slots_taken__lt=F("overlap"))
         .exclude(pk__in=exclude_ids)
         .exclude(Exists(seen_by_user))
@@ -147,6 +144,13 @@ def _candidates(wave_id: int, user, exclude_ids, limit):
         # of=("self",): lock the wave items only, never the shared wave or item rows.
         .select_for_update(skip_locked=True, of=("self",))[:limit]
     )
+
+
+def stale_lease_query(project: Project, now):
+    """Wave items with a lease of the project past its time, through the (state, expires_at)
+    index: only leases still ``leased`` and past their time are read, a bounded number per call."""
+    return (Assignment.objects.filter(state=Assignment.LEASED, expires_at__lte=now, wave_item__wave__project=project)
+            .order_by().values_list("wave_item_id", flat=True)[:STALE_PER_CALL])
 
 
 def lease_batch(project: Project, user, *, size: int | None = None) -> LeasedBatch:
@@ -187,21 +191,14 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
         examined: set[int] = set()
         for wave_id in open_waves:
             while len(chosen) < size:
-                locked = _candidates(wave_id, user, examined, size - len(chosen))
+                locked = list(candidate_query(wave_id, user, examined, size - len(chosen)))
                 if not locked:
                     break
                 examined.update(w.pk for w in locked)
-                # The counts are the rows' latest; a recount guards against counts written by
-                # hand (admin, scripts) that missed a slot.
-                fresh = dict(
-                    Assignment.objects.filter(wave_item_id__in=[w.pk for w in locked]).filter(live_slot_q(now))
-                    .order_by().values("wave_item").annotate(n=Count("pk")).values_list("wave_item", "n")
-                )
+                # A row locked by this statement was re-checked on its latest version: its
+                # slots_taken is exact (every writer changes it under the same lock).
                 for wave_item in locked:
-                    taken = fresh.get(wave_item.pk, 0)
-                    if taken >= wave_item.overlap:
-                        WaveItem.objects.filter(pk=wave_item.pk).update(slots_taken=taken)
-                    elif wave_item.item_id not in chosen_items:
+                    if wave_item.item_id not in chosen_items:
                         chosen.append(wave_item)
                         chosen_items.add(wave_item.item_id)
             if len(chosen) >= size:

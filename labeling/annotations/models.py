@@ -29,8 +29,6 @@ class Assignment(models.Model):
         ordering = ["batch_key", "position"]
         indexes = [
             models.Index(fields=["state", "expires_at"]),
-            # Leases still in state "leased": expiry and the held batch read only these rows.
-            models.Index(fields=["expires_at"], name="assignment_leased_expiry", condition=models.Q(state="leased")),
             models.Index(fields=["annotator", "state"], name="assignment_annotator_state"),
         ]
         constraints = [

@@ -31,6 +31,7 @@ def review_page(request, slug):
     label_choices = [{"id": label["id"], "name": label["full_name"]} for label in data["labels"]]
     hotkeys = [{"id": label["id"], "name": label["full_name"], "key": label["hotkey"].lower()}
                for label in data["labels"] if label["hotkey"] and label["hotkey"].lower() not in RESERVED_KEYS]
+    hotkeys.sort(key=lambda h: h["key"])
     config = {"bulkUrl": f"/api/projects/{project.slug}/review/bulk/", "hotkeys": hotkeys}
     return render(request, "annotations/review.html", {
         "project": project, "groups": data["groups"], "shown": data["shown"], "open": data["open"],

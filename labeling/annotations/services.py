@@ -237,10 +237,15 @@ def submit_answer(
                 origin=Annotation.ANNOTATOR, client_id=client_id,
             )
             held_slot = assignment.state == Assignment.LEASED
+            # Nobody else answered a single-overlap pick: no disagreement to look for. (The planner
+            # never picks an answered item, so the pick's answers are all of the item's.)
+            alone = wave_item.overlap == 1 and wave_item.slots_done == 0
             assignment.state = Assignment.SKIPPED if skipped else Assignment.DONE
             assignment.save(update_fields=["state"])
             change_slots([wave_item.pk], taken=0 if held_slot else 1, done=1)
-            review_task = None if skipped else sync_disagreement(project, annotation.item_id, added=True)
+            wave_item.slots_taken += 0 if held_slot else 1
+            wave_item.slots_done += 1
+            review_task = None if skipped or alone else sync_disagreement(project, annotation.item_id, added=True)
     except AlreadyAnswered:
         # The same answer sent twice at once: the first send stored it while this one waited
         # for the item's lock.
@@ -253,7 +258,7 @@ def submit_answer(
         if existing:  # a concurrent retry of the same answer won the race
             return _replay(existing, project, user)
         raise
-    answer_saved.send(sender=Annotation, project=project, item=annotation.item)
+    answer_saved.send(sender=Annotation, project=project, item=annotation.item, wave_item=wave_item)
     return AnswerResult(annotation, created=True, review_task=review_task)
 
 

@@ -5,7 +5,7 @@ from django.shortcuts import render
 from labeling.projects.hotkeys import NONE_KEY, PAGE_KEYS
 from labeling.projects.permissions import can_manage, project_for, role_in
 
-from . import context, history, selectors, services, waiting
+from . import context, history_selectors, selectors, services
 
 
 def annotate_page(request, slug):
@@ -21,7 +21,7 @@ def annotate_page(request, slug):
     # the Keys panel and the page's button show this same key.
     none_key = other["hotkey"] if other else NONE_KEY
     batch = context.enrich(project, [selectors.assignment_payload(a, with_reasons=is_lead) for a in held])
-    answered = context.enrich(project, history.batch_answered(project, request.user, held))
+    answered = context.enrich(project, history_selectors.batch_answered(project, request.user, held))
     config = {
         "project": project.slug,
         "leaseUrl": f"/api/projects/{project.slug}/batches/",
@@ -37,10 +37,9 @@ def annotate_page(request, slug):
         "progress": selectors.wave_progress(project),
         "changeUrl": f"/api/projects/{project.slug}/annotations/change/",
         "historyUrl": f"/api/projects/{project.slug}/annotations/history/",
-        "history": history.recent_answers(project, request.user),
+        "history": history_selectors.recent_answers(project, request.user),
         "noneKey": none_key,
         "suggestions": project.show_suggestions,
-        "waiting": None if held else waiting.why_waiting(project, request.user),
     }
     keys = [(none_key or "—") if k == NONE_KEY else k for k, _ in PAGE_KEYS]
     return render(request, "annotations/annotate.html", {

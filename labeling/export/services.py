@@ -84,7 +84,7 @@ def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
 ITEM_FIELDS = ("pk", "external_id", "text", "text_hash", "dup_group", "source__name", "metadata")
 ANSWER_FIELDS = ("item_id", "label_id", "origin", "pk", "annotator__username",
                  "assignment__wave_item__wave__number", "assignment__wave_item__strategy",
-                 "assignment__wave_item__inclusion_prob")
+                 "assignment__wave_item__inclusion_prob", "suggestion_shown")
 
 
 def _in_chunks(rows, size: int):
@@ -181,7 +181,9 @@ def _item_row(item: tuple, answers: list, first_pick: tuple | None, labels: dict
         # Annotators disagree and no lead has adjudicated yet: the label is the majority's (ties:
         # the newest answer), votes says who said what.
         "disputed": pk in extras["disputed"],
-        "votes": [{"annotator": a[4], "label": labels[a[1]][0], "origin": a[2]} for a in answers],
+        # suggestion_shown: the page showed the model's suggestion with the item (an anchored answer).
+        "votes": [{"annotator": a[4], "label": labels[a[1]][0], "origin": a[2], "suggestion_shown": a[8]}
+                  for a in answers],
         "skip_reasons": extras["skips"].get(pk, []),
         "metadata": metadata or {},
     }

@@ -35,6 +35,7 @@ from .runs import (
     last_retrain_run,
     open_retrain_run,
     retrain_in_flight,
+    stale_after,
     update_run,
 )
 
@@ -123,8 +124,12 @@ def request_final_model(project: Project) -> TaskRun:
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         expire_stale_runs(project)
-        running = TaskRun.objects.filter(project=project, kind=FINAL_MODEL,
-                                         state__in=[TaskRun.PENDING, TaskRun.RUNNING]).first()
+        open_final = TaskRun.objects.filter(project=project, kind=FINAL_MODEL, state__in=[TaskRun.PENDING,
+                                                                                           TaskRun.RUNNING])
+        # No heartbeat for the stale period: its worker died; fail it so a new one can start.
+        open_final.filter(updated_at__lt=timezone.now() - stale_after()).update(
+            state=TaskRun.FAILED, message="Interrupted: no progress for too long.", finished_at=timezone.now())
+        running = open_final.first()
         if running is not None:
             return running
         busy = open_retrain_run(project)
@@ -257,27 +262,32 @@ def planning_blocker(project: Project) -> str | None:
 
 
 # --- reactions to answers -------------------------------------------------------------------------
-def on_answer_saved(sender=None, *, project, item, **kwargs) -> None:
+def on_answer_saved(sender=None, *, project, item, wave_item=None, **kwargs) -> None:
     """answer_saved receiver: a completed open wave, or ``retrain_every`` new labels since the
     last retrain, starts the retrain pipeline (which plans the next wave when none is open).
 
     The answer is already stored when this runs: a failure here is logged, never reported to the
     annotator as a failed save."""
     try:
-        _react_to_answer(project, item)
+        _react_to_answer(project, item, wave_item)
     except Exception:
         log.exception("the loop could not react to an answer in project %s", getattr(project, "slug", project))
 
 
-def _react_to_answer(project: Project, item) -> None:
-    pick = (
-        WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN, item=item)
-        .select_related("wave")
-        .first()
-    )
+def _react_to_answer(project: Project, item, wave_item=None) -> None:
+    if wave_item is not None and wave_item.wave.state == Wave.OPEN:
+        # The answer's own pick, with its slot counts as the answer left them under the lock.
+        pick, pick_complete = wave_item, wave_item.slots_done >= wave_item.overlap
+    else:
+        pick = (
+            WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN, item=item)
+            .select_related("wave")
+            .first()
+        )
+        pick_complete = pick is not None and wave_selectors.pick_is_complete(pick)
     # Checked first without the project lock (answers on one wave must not queue on it), then
     # again under it.
-    if pick is not None and wave_selectors.pick_is_complete(pick) and wave_selectors.wave_is_complete(pick.wave):
+    if pick_complete and wave_selectors.wave_is_complete(pick.wave):
         with transaction.atomic():
             Project.objects.select_for_update().filter(pk=project.pk).first()
             wave = Wave.objects.get(pk=pick.wave_id)

@@ -271,7 +271,8 @@ def _threshold_row(row: dict) -> dict:
     """One report row as the table shows it: targets and intervals as text, no per-fold lists."""
     target = row.get("target")
     if isinstance(target, dict):  # {"precision": p, "recall": r}; older reports: kind + number
-        target = ", ".join(f"{kind} ≥ {value:g}" for kind, value in target.items()) or None
+        # precision first: a jsonb column does not keep the keys' order
+        target = ", ".join(f"{kind} ≥ {target[kind]:g}" for kind in ("precision", "recall") if kind in target) or None
     elif target is not None and row.get("kind"):
         target = f"{row['kind']} ≥ {target:g}"
 

@@ -44,14 +44,12 @@ def wave_is_complete(wave: Wave) -> bool:
     A pick whose ``slots_done`` reaches its overlap is complete (each done or skipped assignment
     holds a live answer); only the others are counted, so the check costs little however full
     the wave is."""
-    if not wave.picks.exists():
-        return False
     answers = (Annotation.objects.filter(item_id=OuterRef("item_id"), undone=False).order_by()
                .values("item_id").annotate(n=Count("pk")).values("n"))
     short = (wave.picks.filter(slots_done__lt=F("overlap"))
              .annotate(answers=Coalesce(Subquery(answers, output_field=IntegerField()), Value(0)))
              .filter(answers__lt=F("overlap")))
-    return not short.exists()
+    return not short.exists() and wave.picks.exists()
 
 
 def live_leases(wave: Wave) -> int:

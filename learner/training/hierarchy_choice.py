@@ -4,10 +4,11 @@ With ``TrainConfig(hierarchy="auto")`` and a two-level taxonomy, ``choose_hierar
 out-of-fold predictions (group-aware, stratified K folds over the training labels only; the same
 folds for every option) of a flat head and of a coarse → fine head, decodes them the way the
 served model does (temperature-scaled, then the best fine label within the most probable coarse
-branch; the branch sums depend on the temperature) and keeps the
-structure with the higher out-of-fold macro-F1. A tie, or too little evidence to compare (fewer
-than ``MIN_ROWS`` comparable rows or fewer than two labels among them), keeps ``FALLBACK``: flat,
-which was the better of the two on the measured sets (docs/learner_bench.md) and is the cheaper.
+branch; the branch sums depend on the temperature). Coarse → fine is kept only when its
+out-of-fold macro-F1 beats flat's by more than the noise: ``MIN_GAIN`` and two standard errors of
+the paired per-fold differences. Otherwise, and with too little evidence to compare (fewer than
+``MIN_ROWS`` comparable rows or fewer than two labels among them), ``FALLBACK``: flat, which was
+the better of the two on the measured sets and is the cheaper.
 
 The fallback floor (below it only the coarse label is emitted) is then chosen on the chosen
 structure's out-of-fold probabilities, temperature-scaled on those same predictions, among
@@ -27,6 +28,7 @@ import numpy as np
 
 from learner.calibration import fit_temperature, softmax
 from learner.heads.hierarchy import decode
+from learner.splits import group_kfold
 from learner.training.evaluate import TEMPERATURE_BOUNDS
 from learner.training.oof import out_of_fold
 
@@ -34,6 +36,7 @@ STRUCTURES = ("flat", "coarse_then_fine")
 FALLBACK = "flat"
 FLOORS = (0.0, 0.3, 0.5, 0.6, 0.75, 0.9)
 MIN_ROWS = 20
+MIN_GAIN = 0.01  # coarse → fine must beat flat by this much (and by 2 standard errors over the folds)
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray) -> float:
@@ -84,21 +87,40 @@ def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight
         report["seconds"] = round(time.perf_counter() - started, 3)
         return replace(config, hierarchy=FALLBACK), report
     w_common = weight[common]
-    logits = {}
+    logits, scaled = {}, {}
     index = {c: i for i, c in enumerate(classes)}
     y_idx = np.array([index[v] for v in y_common])
     for option, (rows, option_logits) in held.items():
         logits[option] = option_logits[np.searchsorted(rows, common)]
         # Decoded as served: on temperature-scaled probabilities (the branch sums depend on T).
         temperature = fit_temperature(logits[option], y_idx, w_common, bounds=TEMPERATURE_BOUNDS)
-        fine = decode(softmax(logits[option], temperature), classes, parents, 0.0)[0].astype(str)
+        scaled[option] = softmax(logits[option], temperature)
+        fine = decode(scaled[option], classes, parents, 0.0)[0].astype(str)
         report["macro_f1"][option] = round(macro_f1(y_common, fine.astype(object), w_common), 4)
     flat, tree = report["macro_f1"]["flat"], report["macro_f1"]["coarse_then_fine"]
-    chosen = "coarse_then_fine" if tree > flat else "flat"
+    # Paired per-fold differences: the noise a difference must clear. On labels an active learner
+    # chose, out-of-fold differences of a few thousandths did not carry over to new data (trec).
+    fold = group_kfold(y, groups, folds, seed=config.seed)[common]
+    diffs = []
+    for f in np.unique(fold):
+        rows = fold == f
+        if len(set(y_common[rows].tolist())) < 2:
+            continue
+        scores = {}
+        for option in STRUCTURES:
+            fine = decode(scaled[option][rows], classes, parents, 0.0)[0].astype(str)
+            scores[option] = macro_f1(y_common[rows], fine.astype(object), w_common[rows])
+        diffs.append(scores["coarse_then_fine"] - scores["flat"])
+    se = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("inf")
+    margin = max(MIN_GAIN, 2 * se)
+    chosen = "coarse_then_fine" if tree - flat > margin else "flat"
     report["chosen"] = chosen
-    report["reason"] = (f"out-of-fold macro-F1 {max(flat, tree):.4f} ({chosen}) vs {min(flat, tree):.4f} "
-                        f"({'flat' if chosen != 'flat' else 'coarse_then_fine'})"
-                        + (" (tie: kept flat)" if tree == flat else ""))
+    report["margin"] = round(margin, 4) if np.isfinite(margin) else None
+    report["fold_differences"] = [round(d, 4) for d in diffs]
+    report["reason"] = (f"out-of-fold macro-F1 coarse → fine {tree:.4f} vs flat {flat:.4f}: "
+                        + ("coarse → fine wins by more than the noise margin" if chosen != "flat" else
+                           f"coarse → fine does not win by more than {margin:.3f} (max of {MIN_GAIN} and 2 "
+                           "standard errors over the folds): flat"))
     scores = floor_scores(logits[chosen], y_common, w_common, classes, parents)
     best = max(scores.values())
     tied = [float(f) for f, s in scores.items() if s == best]

@@ -146,4 +146,11 @@ def test_context_rule_matches_metadata_and_suggestion_and_screenshots(
     accepted = Annotation.objects.get(item=items[0])
     assert accepted.label == fraud and accepted.suggestion_shown and accepted.suggested_label == fraud
     assert not Annotation.objects.get(item=items[1]).suggestion_shown
+    lead = add_member(make_user, project, "lea", role=Membership.LEAD)
+    api = APIClient()
+    api.force_authenticate(lead)
+    export = api.get("/api/projects/ctx/export/jsonl/")
+    votes = {row["item_id"]: row["votes"] for row in map(json.loads, b"".join(export.streaming_content).splitlines())}
+    assert [v["suggestion_shown"] for v in votes[items[0].pk]] == [True]  # anchored answers can be told apart
+    assert [v["suggestion_shown"] for v in votes[items[1].pk]] == [False]
     assert js_errors == []

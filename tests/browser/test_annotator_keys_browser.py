@@ -214,6 +214,7 @@ def test_one_annotator_wave_explains_itself(live_server, page, login, screenshot
     page.goto(live_server.url + "/p/solo/waves/")
     expect(page.locator("#wave-members-short")).to_contain_text("The open wave needs a second member")
     expect(page.locator("#wave-members-short")).to_contain_text("3 items need answers from 2 different people")
+    screenshot(page, "lead-waves-members-short")
     assert js_errors == []
 
 
@@ -221,7 +222,7 @@ def test_batch_counter_survives_a_reload(live_server, page, login, make_user, pr
     project = project_factory("reload", labels=("billing", "login"))
     project.batch_size = 5
     project.save()
-    make_open_wave(project, 7, texts=TEXTS[:7], batch_size=5)
+    _, items = make_open_wave(project, 7, texts=TEXTS[:7], batch_size=5)
     add_member(make_user, project, "ann")
     login(page, "ann")
     start(page, live_server, "reload", 5)
@@ -234,6 +235,11 @@ def test_batch_counter_survives_a_reload(live_server, page, login, make_user, pr
     expect(page.locator("#history-list li")).to_have_count(2)
     page.keyboard.press("Backspace")  # the history survives too: reopen the last answer
     expect(page.locator("#reopen-was")).to_have_text("login")
+    page.keyboard.press("1")  # and change it
+    expect(page.locator("#item-position")).to_have_text("Item 3 of 5")
+    expect(page.locator("#save-status")).to_have_text("All answers saved")
+    expect(page.locator("#batch-count")).to_have_text("2 / 5")
+    assert live(project) == {items[0].pk: ("billing", False), items[1].pk: ("billing", False)}
     assert js_errors == []
 
 
@@ -275,4 +281,25 @@ def test_keys_typed_while_the_next_batch_loads_are_applied_in_order(live_server,
     expect(page.locator("#save-status")).to_have_text("All answers saved")
     assert live(project) == {items[0].pk: ("billing", False), items[1].pk: ("login", False),
                              items[2].pk: ("login", False), items[3].pk: ("billing", False)}
+    assert js_errors == []
+
+
+def test_a_click_while_filtering_gives_the_keys_back_to_the_page(live_server, page, login, make_user,
+                                                                 project_factory, js_errors):
+    project = project_factory("filterclick", labels=("billing", "login"))
+    project.batch_size = 3
+    project.save()
+    _, items = make_open_wave(project, 4, texts=TEXTS[:4], batch_size=3)
+    add_member(make_user, project, "ann")
+    login(page, "ann")
+    start(page, live_server, "filterclick", 3)
+    page.keyboard.press("/")
+    page.keyboard.type("bil")
+    expect(page.locator("#label-buttons .label-btn")).to_have_count(1)
+    page.click("#label-buttons .label-btn")  # the mouse picks the match; focus stayed in the filter
+    expect(page.locator("#item-position")).to_have_text("Item 2 of 3")
+    page.keyboard.press("2")  # a hotkey again, not a letter typed into the filter
+    expect(page.locator("#item-position")).to_have_text("Item 3 of 3")
+    expect(page.locator("#save-status")).to_have_text("All answers saved")
+    assert live(project) == {items[0].pk: ("billing", False), items[1].pk: ("login", False)}
     assert js_errors == []

@@ -158,8 +158,10 @@ def test_dashboard_is_readable_at_many_labels(n_labels, live_server, page, login
 
     # Sortable tables: F1 of the per-class table, the thresholds table by label.
     page.locator("#per-class thead th", has_text="F1").click()
-    f1 = [float(v) for v in column(page, "per-class", 3)]
-    assert f1 == sorted(f1) and len(f1) == n_labels
+    cells = column(page, "per-class", 3)
+    f1 = [float(v) for v in cells if v != "—"]
+    # numbers ascending, then the labels without a figure ("—": too few validation items)
+    assert len(f1) >= 5 and f1 == sorted(f1) and cells == [*cells[:len(f1)], *["—"] * (n_labels - len(f1))]
     expect(page.locator("#per-class thead th", has_text="F1")).to_have_attribute("aria-sort", "ascending")
     page.locator("#thresholds thead th").first.focus()
     page.keyboard.press("Enter")

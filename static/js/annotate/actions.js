@@ -61,6 +61,7 @@ function advance() {
   const { items, index } = state;
   state.coarse = null;
   els.filter.value = "";
+  if (document.activeElement === els.filter) els.filter.blur(); // a click answered: keys are the page's again
   const next = items.findIndex((it, i) => i > index && !it.answer);
   const anyLeft = items.findIndex((it) => !it.answer);
   if (next >= 0) state.index = next;
@@ -110,6 +111,7 @@ export function closeReopen() {
   state.reopen = null;
   state.coarse = null;
   els.filter.value = "";
+  if (document.activeElement === els.filter) els.filter.blur();
   render();
 }
 

@@ -62,42 +62,64 @@ export function reopenable() {
 
 const timeOf = (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
+// Rows are kept between renders: a new answer adds one row at the top, a save or a change only
+// refills the rows that differ, so the panel costs little at 10 answers a second.
+let drawn = [];
+
 export function renderHistory() {
   const list = els.historyList;
-  list.replaceChildren();
   const rows = state.history.slice(0, MAX_ROWS);
   els.historyEmpty.hidden = rows.length > 0;
-  for (const entry of rows) {
-    const li = document.createElement("li");
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "history-row" + (entry === state.reopen ? " reopened" : "") + (entry.status === "rejected" ? " rejected" : "");
-    b.dataset.item = String(entry.item);
-    b.tabIndex = -1; // the page's keys walk the history ([ ] and Backspace); a click never keeps focus
-    if (entry === state.reopen) b.setAttribute("aria-current", "true");
-    const top = document.createElement("span");
-    top.className = "history-answer";
-    const k = keyOf(entry.answer);
-    if (k) {
-      const kbd = document.createElement("kbd");
-      kbd.textContent = k;
-      top.appendChild(kbd);
-      top.appendChild(document.createTextNode(" "));
-    }
-    const name = document.createElement("strong");
-    name.className = "history-label";
-    name.textContent = entry.status === "rejected" ? `Not stored: ${entry.answer.reason || ""}` : describeAnswer(entry.answer);
-    top.appendChild(name);
-    const when = document.createElement("span");
-    when.className = "muted history-time";
-    when.textContent = ` ${timeOf(entry.at)}${entry.changed ? " · changed" : ""}${entry.status === "saving" ? " · saving" : ""}`;
-    top.appendChild(when);
-    const text = document.createElement("span");
-    text.className = "history-snippet";
-    text.textContent = entry.snippet;
-    b.appendChild(top);
-    b.appendChild(text);
-    li.appendChild(b);
-    list.appendChild(li);
+  const same = rows.length === drawn.length && rows.every((e, i) => e === drawn[i]);
+  const onePrepended = !same && rows.length > 0 && rows.slice(1).every((e, i) => e === drawn[i]) &&
+    drawn.length - (rows.length - 1) <= 1;
+  if (onePrepended) {
+    list.insertBefore(buildRow(), list.firstChild);
+    while (list.children.length > rows.length) list.removeChild(list.lastChild);
+  } else if (!same) {
+    list.replaceChildren(...rows.map(() => buildRow()));
   }
+  rows.forEach((entry, i) => fillRow(list.children[i].firstChild, entry));
+  drawn = rows;
+}
+
+function buildRow() {
+  const li = document.createElement("li");
+  const b = document.createElement("button");
+  b.type = "button";
+  b.tabIndex = -1; // the page's keys walk the history ([ ] and Backspace); a click never keeps focus
+  const top = document.createElement("span");
+  top.className = "history-answer";
+  const kbd = document.createElement("kbd");
+  const name = document.createElement("strong");
+  name.className = "history-label";
+  const when = document.createElement("span");
+  when.className = "muted history-time";
+  top.append(kbd, " ", name, when);
+  const text = document.createElement("span");
+  text.className = "history-snippet";
+  b.append(top, text);
+  li.appendChild(b);
+  return li;
+}
+
+function fillRow(b, entry) {
+  const reopened = entry === state.reopen;
+  const k = keyOf(entry.answer);
+  const label = entry.status === "rejected" ? `Not stored: ${entry.answer.reason || ""}` : describeAnswer(entry.answer);
+  const when = ` ${timeOf(entry.at)}${entry.changed ? " · changed" : ""}${entry.status === "saving" ? " · saving" : ""}`;
+  const sig = [entry.item, k, label, when, reopened, entry.status].join("\u0001");
+  if (b.dataset.sig === sig) return;
+  b.dataset.sig = sig;
+  b.className = "history-row" + (reopened ? " reopened" : "") + (entry.status === "rejected" ? " rejected" : "");
+  b.dataset.item = String(entry.item);
+  if (reopened) b.setAttribute("aria-current", "true");
+  else b.removeAttribute("aria-current");
+  const [top, text] = b.children;
+  const [kbd, name, time] = top.children;
+  kbd.textContent = k;
+  kbd.hidden = !k;
+  name.textContent = label;
+  time.textContent = when;
+  text.textContent = entry.snippet;
 }

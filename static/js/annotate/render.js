@@ -22,7 +22,6 @@ export function render() {
   if (finished) renderSummary();
   renderLabels();
   renderProgress();
-  renderHistory();
   const disabled = !item;
   for (const b of [els.noneBtn, els.skipBtn]) b.disabled = disabled;
   els.undoBtn.disabled = !state.history.length && !state.reopen;

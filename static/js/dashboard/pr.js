@@ -14,7 +14,9 @@ export function prCurves(data) {
   const note = document.getElementById("pr-note");
   const legend = document.getElementById("pr-legend");
   const curves = data.pr_curves.curves || {};
-  const names = Object.keys(curves);
+  // In the project's label order (a JSON object's key order is not kept by every database).
+  const ordered = data.labels.map((l) => l.name).filter((n) => Object.prototype.hasOwnProperty.call(curves, n));
+  const names = ordered.concat(Object.keys(curves).filter((n) => ordered.indexOf(n) < 0));
   document.getElementById("pr-source").textContent = data.pr_curves.source ? "Source: " + data.pr_curves.source : "";
   showEmpty(canvas, !names.length);
   select.hidden = filter.hidden = !names.length;
