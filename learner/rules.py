@@ -43,6 +43,17 @@ def _options() -> re2.Options:
     return options
 
 
+KEYWORD_GROUP = "keyword"  # a keyword matcher's phrase, without the word boundary around it
+
+
+def rule_spans(matcher, text: str):
+    """(start, end) of each match of a compiled rule in ``text``: for a keyword rule the phrase
+    itself, not the boundary characters its pattern consumes (what a highlight should mark)."""
+    group = (getattr(matcher, "groupindex", None) or {}).get(KEYWORD_GROUP, 0)
+    for match in matcher.finditer(text):
+        yield match.span(group)
+
+
 def compile_rule(kind: str, pattern: str):
     """A compiled, case-insensitive RE2 matcher for a rule (``.search(text)`` like ``re``);
     ValueError names what is wrong or unsupported."""
@@ -51,7 +62,7 @@ def compile_rule(kind: str, pattern: str):
     if kind == "keyword":
         # Whole-word match so "card" does not hit "cardigan"; phrases keep their spaces.
         body = re2.escape(pattern.strip())
-        return re2.compile(f"(?:^|[^{_WORD}]){body}(?:[^{_WORD}]|$)", _options())
+        return re2.compile(f"(?:^|[^{_WORD}])(?P<{KEYWORD_GROUP}>{body})(?:[^{_WORD}]|$)", _options())
     if kind == "regex":
         for finder, name in UNSUPPORTED:
             if finder.search(pattern):

@@ -51,12 +51,13 @@ def service_env(**extra) -> dict:
     return env
 
 
-def start_worker(log_path: Path, *, queues="default,embed,train", **env) -> subprocess.Popen:
-    """A solo-pool Celery worker (no gossip or mingle: it starts in a few seconds)."""
+def start_worker(log_path: Path, *, queues="default,embed,train", pool="solo", **env) -> subprocess.Popen:
+    """A one-process Celery worker (no gossip or mingle: it starts in a few seconds); the solo
+    pool has no time limits, ``pool="prefork"`` enforces them."""
     name = f"faulttest-{uuid.uuid4().hex[:8]}@%h"
     log = open(log_path, "a")
     return subprocess.Popen(
-        [str(BIN / "celery"), "-A", "config", "worker", "-Q", queues, "-P", "solo", "-c", "1", "-l", "info",
+        [str(BIN / "celery"), "-A", "config", "worker", "-Q", queues, "-P", pool, "-c", "1", "-l", "info",
          "-n", name, "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=service_env(CELERY_TASK_ALWAYS_EAGER="0", **env), stdout=log, stderr=subprocess.STDOUT,
     )

@@ -54,7 +54,7 @@ print(json.dumps({"import_batch": batch.pk, "item": Item.objects.filter(project=
 NOT_PAGES = {
     "logout", "schema", "items:import-rejects", "project-export-labels", "project-export-model",
     "project-rule-delete", "project-member-remove", "project-waves-status", "project-wave-close",
-    "project-wave-plan", "project-wave-open", "project-retrain", "items:bulk",
+    "project-wave-plan", "project-wave-open", "project-retrain", "project-final-model", "items:bulk",
 }
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.modeling.review import route_review
+from labeling.projects.models import Membership
 from labeling.waves.pool import planner_config
 
 from .review_helpers import add_version, make_items
@@ -112,3 +113,25 @@ def test_the_planner_gets_the_project_band(project):
     project.save()
     config = planner_config(project, 100)
     assert config.band == (0.45, 0.55) and config.strategy_mix["band"] == 0.5
+
+
+def test_routing_below_the_minimum_share_is_reported_not_filled(project, make_user, client):
+    # 40 items, 2 inside the band: routing opens 2 tasks (5 % of the pool) and fills nothing up.
+    project.review_share_min = 0.10
+    project.save()
+    lead = make_user("lea")
+    Membership.objects.create(project=project, user=lead, role=Membership.LEAD)
+    items = make_items(project, 40)
+    scores = {it.pk: (0, 0.5 if i < 2 else 0.95) for i, it in enumerate(items)}
+    version = add_version(project, 1, scores)
+    assert route_review(version).created == 2
+    version.refresh_from_db()
+    report = version.metrics["review_routing"]
+    assert (report["open"], report["pool"], report["below_minimum"]) == (2, 40, True)
+    client.force_login(lead)
+    page = client.get(f"/p/{project.slug}/review/").content.decode()
+    assert 'id="routing-below-minimum"' in page and "below the project's minimum" in page
+    # The same pool with a quarter inside the band meets the minimum: no notice.
+    wide = {it.pk: (0, 0.5 if i < 10 else 0.95) for i, it in enumerate(items)}
+    route_review(add_version(project, 2, wide))
+    assert 'id="routing-below-minimum"' not in client.get(f"/p/{project.slug}/review/").content.decode()

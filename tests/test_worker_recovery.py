@@ -78,3 +78,25 @@ def test_loop_finishes_after_the_worker_is_killed_mid_training(transactional_db,
         stop(second)
         if first.poll() is None:
             first.kill()
+
+
+def test_a_task_past_its_soft_time_limit_is_recorded_as_such(transactional_db, project_factory, tmp_path):
+    require_redis()
+    require_postgres()
+    fresh_broker()
+    from labeling.loop.triggers import request_retrain
+    from labeling.modeling.models import ModelVersion, TaskRun
+
+    # Large enough that training or planning takes over a second on any machine.
+    project, _ = build_project(project_factory, slug="slow", n_items=15000, n_labeled=3000, wave_size=40)
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(log_path, pool="prefork", LONGTAIL_TASK_SOFT_TIME_LIMIT=1, LONGTAIL_TASK_TIME_LIMIT=30)
+    try:
+        run = request_retrain(project, reason="manual")
+        run = _wait(lambda: TaskRun.objects.filter(pk=run.pk, state__in=["done", "failed"]).first(), 150,
+                    "the run to end", log_path, step=0.5)
+    finally:
+        stop(worker)
+    assert run.state == TaskRun.FAILED, (run.message, log_path.read_text()[-3000:])
+    assert "ran past the soft time limit of 1 s (LONGTAIL_TASK_SOFT_TIME_LIMIT)" in run.message, run.message
+    assert not ModelVersion.objects.filter(project=project, state=ModelVersion.TRAINING).exists()

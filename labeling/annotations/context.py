@@ -5,7 +5,7 @@ turns suggestions on, the active model's top label with its calibrated probabili
 from labeling.items.models import Item
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.projects.models import Label, Project
-from learner.rules import compile_rule
+from learner.rules import compile_rule, rule_spans
 
 MAX_HIGHLIGHTS = 200  # per item: enough to see the matches, bounded for a 20,000-character text
 MAX_META_CHARS = 500
@@ -25,9 +25,9 @@ def highlights(text: str, rules) -> list[list]:
     """[start, end, label name] of every rule match, in text order, overlaps merged into the first."""
     spans = []
     for label, matcher in rules:
-        for match in matcher.finditer(text):
-            if match.end() > match.start():
-                spans.append((match.start(), match.end(), label))
+        for start, end in rule_spans(matcher, text):
+            if end > start:
+                spans.append((start, end, label))
             if len(spans) > MAX_HIGHLIGHTS * 4:
                 break
     spans.sort()

@@ -13,7 +13,7 @@ from .serializers import ReviewAnswerSerializer
 from .services import AnnotationError
 
 
-class BulkRequestSerializer(serializers.Serializer):
+class ReviewBulkRequestSerializer(serializers.Serializer):
     action = serializers.ChoiceField(
         choices=review_services.ACTIONS,
         help_text="accept: store the model's label (the prediction; a label issue's suggested label). "
@@ -28,7 +28,7 @@ class SkippedSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class BulkResultSerializer(serializers.Serializer):
+class ReviewBulkResultSerializer(serializers.Serializer):
     action = serializers.CharField()
     done = serializers.ListField(child=serializers.IntegerField(), help_text="Tasks resolved by this request.")
     skipped = SkippedSerializer(many=True, help_text="Tasks left as they were, each with why.")
@@ -91,10 +91,10 @@ class ReviewGroupsView(ProjectAPIView):
 class ReviewBulkView(ProjectAPIView):
     lead_only = True
 
-    @extend_schema(request=BulkRequestSerializer, responses=BulkResultSerializer,
+    @extend_schema(request=ReviewBulkRequestSerializer, responses=ReviewBulkResultSerializer,
                    summary="Accept, relabel or dismiss many review tasks")
     def post(self, request, slug):
-        body = BulkRequestSerializer(data=request.data)
+        body = ReviewBulkRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:
@@ -102,4 +102,4 @@ class ReviewBulkView(ProjectAPIView):
                                                  task_ids=data["tasks"], label_id=data.get("label"))
         except AnnotationError as exc:
             return error_response(exc)
-        return Response(BulkResultSerializer(result).data)
+        return Response(ReviewBulkResultSerializer(result).data)

@@ -7,6 +7,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.views.decorators.http import require_http_methods
 
+from labeling.modeling.review import routing_report
 from labeling.projects.permissions import project_for
 
 from . import review_selectors, review_services, selectors, services
@@ -38,6 +39,7 @@ def review_page(request, slug):
         "label_choices": label_choices, "hotkeys": hotkeys, "reason": reason or "", "filters": FILTERS,
         "counts": selectors.review_counts(project), "lead_nav": _optional_template(LEAD_NAV),
         "agreement": selectors.agreement_summary(project), "config": config, "page_limit": PAGE_LIMIT,
+        "routing": routing_report(project),
     })
 
 

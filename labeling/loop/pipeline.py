@@ -12,7 +12,7 @@ from labeling.projects.models import Project
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
 
-from .runs import close_run, fail_run, open_retrain_run, update_run
+from .runs import close_run, describe_error, fail_run, open_retrain_run, update_run
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def finish_retrain(run: TaskRun) -> None:
         close_run(run, notes)
     except Exception as exc:
         log.exception("planning failed")
-        fail_run(run.id, f"Planning failed: {type(exc).__name__}: {exc}")
+        fail_run(run.id, f"Planning failed: {describe_error(exc)}")
 
 
 def finish_embedding(run: TaskRun) -> None:
@@ -74,7 +74,7 @@ def finish_embedding(run: TaskRun) -> None:
                    finished=True, stage="done")
     except Exception as exc:
         log.exception("planning after embedding failed")
-        fail_run(run.id, f"{message} Planning failed: {type(exc).__name__}: {exc}")
+        fail_run(run.id, f"{message} Planning failed: {describe_error(exc)}")
 
 
 def plan_without_retrain(project_id: int, run_id: int) -> None:

@@ -7,6 +7,7 @@ import threading
 from contextlib import contextmanager
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection
 from django.db.models import F
@@ -65,6 +66,14 @@ def stage_progress(stage: str, share: float) -> float:
 def add_progress(run_id: int, amount: float) -> None:
     """Atomic increment: score chunks on several workers add their share concurrently."""
     TaskRun.objects.filter(pk=run_id).update(progress=F("progress") + amount, updated_at=timezone.now())
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error as a run's message shows it; a soft time limit names its setting."""
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return (f"it ran past the soft time limit of {settings.LONGTAIL_TASK_SOFT_TIME_LIMIT} s "
+                "(LONGTAIL_TASK_SOFT_TIME_LIMIT)")
+    return f"{type(exc).__name__}: {exc}"
 
 
 def fail_run(run_id: int, message: str, **detail) -> None:

@@ -19,7 +19,6 @@ import os
 from dataclasses import asdict
 
 from celery import chord, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -54,12 +53,6 @@ SCORE_CHUNK = 20_000
 def embed_chunks(item_ids: list[int]) -> list[list[int]]:
     size = int(settings.LONGTAIL_EMBED_CHUNK)
     return [item_ids[i : i + size] for i in range(0, len(item_ids), size)]
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, SoftTimeLimitExceeded):
-        return f"it ran past the soft time limit of {settings.LONGTAIL_TASK_SOFT_TIME_LIMIT} s (LONGTAIL_TASK_SOFT_TIME_LIMIT)"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _run(run_id: int | None) -> TaskRun | None:
@@ -99,7 +92,7 @@ def embed_items(item_ids: list[int], run_id: int | None = None, progress_share: 
     except Exception as exc:  # noqa: BLE001 - recorded on the run; the chord body sees it and stops
         log.exception("embedding failed")
         if run_id:
-            runs.fail_run(run_id, f"Embedding failed: {_why(exc)}")
+            runs.fail_run(run_id, f"Embedding failed: {runs.describe_error(exc)}")
         return 0
     if run_id:
         runs.add_progress(run_id, progress_share)
@@ -146,7 +139,7 @@ def embed_project(project_id: int, run_id: int | None = None) -> int:
     except Exception as exc:  # noqa: BLE001
         log.exception("embedding failed")
         if run_id:
-            runs.fail_run(run_id, f"Embedding failed: {_why(exc)}")
+            runs.fail_run(run_id, f"Embedding failed: {runs.describe_error(exc)}")
         return 0
     if run_id:
         runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, message=f"Embedded {done} texts.",
@@ -171,7 +164,7 @@ def train_model(run_id: int) -> None:
         return
     except Exception as exc:  # noqa: BLE001 - the version is FAILED; the previous one stays active
         log.exception("training failed")
-        runs.update_run(run_id, training="failed", error=f"Training failed: {_why(exc)}")
+        runs.update_run(run_id, training="failed", error=f"Training failed: {runs.describe_error(exc)}")
         plan_after_retrain.apply_async(args=[run_id])
         return
     runs.update_run(run_id, progress=runs.stage_progress("score", 0.0), message="Scoring the pool.",
@@ -197,7 +190,7 @@ def score_chunk(version_id: int, id_min: int, id_max: int, run_id: int | None = 
     except Exception as exc:  # noqa: BLE001
         log.exception("scoring failed")
         if run_id:
-            runs.update_run(run_id, scoring="failed", error=f"Scoring failed: {_why(exc)}")
+            runs.update_run(run_id, scoring="failed", error=f"Scoring failed: {runs.describe_error(exc)}")
         return 0
     if run_id:
         runs.add_progress(run_id, progress_share)
@@ -276,7 +269,7 @@ def train_final(run_id: int) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded; the frozen model stays active
         log.exception("final model failed")
-        runs.fail_run(run_id, f"Final model failed: {_why(exc)}")
+        runs.fail_run(run_id, f"Final model failed: {runs.describe_error(exc)}")
         return
     runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=True,
                     review_routed=routed, message=f"Final model v{version.number} active: it beat the frozen "

@@ -9,7 +9,10 @@ not routed on the band alone: the model has no usable guess for them, so a revie
 labeling from scratch, which the waves do.
 
 At most ``review_share_max`` of the scored unlabeled pool is open as low-confidence tasks at a
-time. When a new version activates, the open tasks of older versions are re-scored under it:
+time. ``review_share_min`` never fills the queue with confident predictions (that flooded it with
+work nobody needed); when the band and the thresholds route less than it, the version's report
+says so (``metrics["review_routing"]``) and the review page tells the lead to widen the band or
+set targets. When a new version activates, the open tasks of older versions are re-scored under it:
 still doubtful ones take its prediction and number, the others are closed (outcome
 ``expired``); if the queue is over the cap, the most confident tasks close first.
 """
@@ -38,6 +41,14 @@ class Routing:
     expired: int = 0  # open tasks closed because this version does not find them doubtful
     over_cap: int = 0  # open tasks closed to bring the queue back under the review share
     cap: int = 0
+    open: int = 0  # low-confidence tasks open after this pass
+    pool: int = 0  # scored unlabeled items
+
+    def report(self, project) -> dict:
+        share = self.open / self.pool if self.pool else 0.0
+        return {"open": self.open, "pool": self.pool, "share": round(share, 4),
+                "min_share": project.review_share_min, "max_share": project.review_share_max,
+                "below_minimum": bool(self.pool) and share < project.review_share_min}
 
 
 def doubtful_q(version: ModelVersion, band: tuple[float, float]) -> Q:
@@ -130,7 +141,17 @@ def route_review(version: ModelVersion) -> Routing:
                      for item_id, top, prob in chosen]
             ReviewTask.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
             result.created = len(tasks)
+        result.open, result.pool = len(still_open) + result.created, n
+        version.metrics = {**(version.metrics or {}), "review_routing": result.report(project)}
+        ModelVersion.objects.filter(pk=version.pk).update(metrics=version.metrics)
     return result
+
+
+def routing_report(project) -> dict | None:
+    """What the active model's last routing pass left open, against the project's review shares."""
+    version = ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).only("metrics", "number").first()
+    report = ((version.metrics or {}).get("review_routing") if version else None)
+    return {**report, "model_version": version.number} if report else None
 
 
 def _first(task: ReviewTask):

@@ -36,6 +36,7 @@ VIEW_ANSWERS: dict[tuple[str, str], dict[int, str]] = {
     ("labeling.projects.api_waves.WavePlan", "POST"): {409: "Nothing can be planned now, or a retrain is under way (it plans the next wave itself); the reason says why."},
     ("labeling.projects.api_waves.ModelRetrain", "POST"): {409: "A retrain cannot start now (the reason says why).",
                                                       503: "The broker could not take the retrain; the run is failed with the reason."},
+    ("labeling.projects.api_waves.ModelFinal", "POST"): {409: "The final model cannot start now: a retrain is under way or nothing is labeled yet (the reason says why)."},
     ("labeling.projects.api.Predict", "POST"): {409: "The project has no active model yet."},
     ("labeling.annotations.api.AnswerView", "POST"): {
         409: "Well-formed but not storable now: the slot is taken, the item was already answered."},

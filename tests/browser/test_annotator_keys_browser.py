@@ -11,6 +11,7 @@ from labeling.projects.hotkeys import NONE_KEY
 from labeling.projects.models import Label, Membership, Project, Source
 
 from ..test_annotation_helpers import add_member, make_open_wave
+from .conftest import save_screenshot
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TEXTS = [f"Ticket number {i}: the customer writes about problem {i}." for i in range(12)]
@@ -77,6 +78,7 @@ def test_zero_in_the_demo_is_none_of_these_and_readme_keys_panel_and_page_agree(
     page.keyboard.press("?")  # the Keys panel
     expect(page.locator("#keys-list")).to_be_visible()
     panel_key = page.locator("#keys-list li", has_text="none of these").locator("kbd").inner_text()
+    save_screenshot(page, "annotate-keys-panel")
     page.keyboard.press("?")
     readme_key = re.search(r"`([^`]+)` none of these", README.read_text()).group(1)
     assert shown == panel_key == readme_key == NONE_KEY
