@@ -75,3 +75,19 @@ def test_lease_queries_use_their_indexes_with_stale_and_fresh_statistics(postgre
     assert len(leased.assignments) == 5
     assert Wave.objects.get(pk=wave.pk).picks.filter(slots_taken__gt=F("overlap")).count() == 0
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_planning_a_wave_refreshes_the_statistics(postgres_only, project_factory):
+    from django.db import transaction
+
+    from labeling.waves.services import plan_next_wave
+
+    from .test_loop_helpers import build_project
+
+    project, _ = build_project(project_factory, slug="stats", n_items=60, n_labeled=0, wave_size=12, batch_size=4)
+    with transaction.atomic():  # as the worker's task plans, inside a transaction: ANALYZE follows the commit
+        wave = plan_next_wave(project)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'waves_waveitem'")
+        assert cursor.fetchone()[0] == WaveItem.objects.count() == wave.size == 12
