@@ -350,9 +350,8 @@ def check_database(rec) -> dict:
         # The lease's walk over free slots and its look for stale leases, as leasing runs them.
         "free_slots": "SELECT id FROM waves_waveitem WHERE wave_id = %s AND slots_taken < overlap "
                       "ORDER BY batch_number, position, id LIMIT 5 FOR UPDATE SKIP LOCKED",
-        "stale_leases": "SELECT a.wave_item_id FROM annotations_assignment a JOIN waves_waveitem w ON w.id = a.wave_item_id "
-                        "JOIN waves_wave v ON v.id = w.wave_id WHERE a.state = 'leased' AND a.expires_at <= now() "
-                        "AND v.project_id = (SELECT project_id FROM waves_wave WHERE id = %s) LIMIT 500",
+        "stale_leases": "SELECT wave_item_id FROM annotations_assignment WHERE state = 'leased' AND expires_at <= now() "
+                        "AND %s IS NOT NULL LIMIT 500",
     }.items():
         cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, [wave_id])
         plan = cur.fetchone()[0][0]
