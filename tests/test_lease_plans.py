@@ -64,7 +64,7 @@ def test_lease_queries_use_their_indexes_with_stale_and_fresh_statistics(postgre
         candidates = candidate_query(wave.pk, users[1], [], 10).explain()
         assert "Index Scan using waveitem_free_slots" in candidates, (statistics, candidates)
         assert "Sort" not in candidates, (statistics, candidates)  # walked in lease order, never sorted
-        stale = stale_lease_query(project, timezone.now()).explain()
+        stale = stale_lease_query(None, timezone.now()).explain()  # as leasing runs it
         # Only leases still "leased" and past their time are read, by index; no table is scanned.
         assert "Index Cond: (((state)::text = 'leased'::text) AND (expires_at <=" in stale, (statistics, stale)
         for table in ("waves_waveitem", "annotations_assignment"):  # the tables that grow with every answer
@@ -75,3 +75,19 @@ def test_lease_queries_use_their_indexes_with_stale_and_fresh_statistics(postgre
     assert len(leased.assignments) == 5
     assert Wave.objects.get(pk=wave.pk).picks.filter(slots_taken__gt=F("overlap")).count() == 0
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_planning_a_wave_refreshes_the_statistics(postgres_only, project_factory):
+    from django.db import transaction
+
+    from labeling.waves.services import plan_next_wave
+
+    from .test_loop_helpers import build_project
+
+    project, _ = build_project(project_factory, slug="stats", n_items=60, n_labeled=0, wave_size=12, batch_size=4)
+    with transaction.atomic():  # as the worker's task plans, inside a transaction: ANALYZE follows the commit
+        wave = plan_next_wave(project)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'waves_waveitem'")
+        assert cursor.fetchone()[0] == WaveItem.objects.count() == wave.size == 12

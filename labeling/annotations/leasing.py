@@ -90,16 +90,16 @@ def _expire_locked(wave_item_ids: list[int]) -> int:
     return sum(freed.values())
 
 
-def _expire_stale(project: Project, now) -> int:
-    """Expire the project's stale leases whose wave items can be locked now (a row another
-    transaction holds is left for a later call)."""
+def _expire_stale(project: Project | None, now) -> int:
+    """Expire stale leases whose wave items can be locked now (a row another transaction holds is
+    left for a later call); of one project, or (``None``, as leasing does) of any."""
     stale = set(stale_lease_query(project, now))
     if not stale:
         return 0
-    locked = list(
-        WaveItem.objects.filter(pk__in=stale).order_by("pk")
-        .select_for_update(skip_locked=True).values_list("pk", flat=True)
-    )
+    picks = WaveItem.objects.filter(pk__in=stale)
+    if project is not None:
+        picks = picks.filter(wave__project=project)
+    locked = list(picks.order_by("pk").select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
     return _expire_locked(locked)
 
 
@@ -117,14 +117,16 @@ def _with_related(queryset):
 
 def held_assignments(project: Project, user, now=None) -> list[Assignment]:
     """The annotator's unexpired leases in the project (open waves, and closed ones until the
-    lease runs out), in lease order."""
+    lease runs out), in lease order. First the annotator's live leases alone, by the (annotator,
+    state) index (usually none: the batch was finished), then those of this project with what the
+    page shows, by primary key: no plan here depends on how big the other tables are believed to be."""
+    live = list(Assignment.objects.filter(annotator=user, state=Assignment.LEASED, expires_at__gt=now or timezone.now())
+                .order_by().values_list("pk", flat=True))
+    if not live:
+        return []
     return list(
-        _with_related(
-            Assignment.objects.filter(
-                annotator=user, state=Assignment.LEASED, expires_at__gt=now or timezone.now(),
-                wave_item__wave__project=project,
-            )
-        ).order_by("leased_at", "batch_key", "position", "pk")
+        _with_related(Assignment.objects.filter(pk__in=live, wave_item__wave__project=project))
+        .order_by("leased_at", "batch_key", "position", "pk")
     )
 
 
@@ -146,11 +148,14 @@ def candidate_query(wave_id: int, user, exclude_ids=(), limit: int = 1):
     )
 
 
-def stale_lease_query(project: Project, now):
-    """Wave items with a lease of the project past its time, through the (state, expires_at)
-    index: only leases still ``leased`` and past their time are read, a bounded number per call."""
-    return (Assignment.objects.filter(state=Assignment.LEASED, expires_at__lte=now, wave_item__wave__project=project)
-            .order_by().values_list("wave_item_id", flat=True)[:STALE_PER_CALL])
+def stale_lease_query(project: Project | None, now):
+    """Wave items with a lease past its time (of one project, or of any), a bounded number per
+    call. Without a project it reads the assignments table alone, by the (state, expires_at)
+    index: only leases still ``leased`` and past their time."""
+    stale = Assignment.objects.filter(state=Assignment.LEASED, expires_at__lte=now)
+    if project is not None:
+        stale = stale.filter(wave_item__wave__project=project)
+    return stale.order_by().values_list("wave_item_id", flat=True)[:STALE_PER_CALL]
 
 
 def lease_batch(project: Project, user, *, size: int | None = None) -> LeasedBatch:
@@ -183,7 +188,9 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
                           .values_list("pk", flat=True))
         if not open_waves:
             return LeasedBatch([], resumed=False)
-        _expire_stale(project, now)
+        # Any stale lease, of this project or another: a single-table read whose plan cannot go
+        # wrong, and no project's leases wait for that project's own next lease to be expired.
+        _expire_stale(None, now)
         now = timezone.now()  # after the locks
 
         chosen: list[WaveItem] = []

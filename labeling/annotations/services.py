@@ -144,6 +144,7 @@ def _answerable_assignment(project: Project, user, assignment_id, item_id, now) 
         assignment, wave_item = _assignment_for_item(project, user, item_id, now)
     else:
         raise InvalidAnswer("Say which item you answer: give 'assignment' or 'item'.", field="assignment")
+    now = timezone.now()  # read again now that the item is locked: the wait may have been long
 
     if assignment.state in (Assignment.DONE, Assignment.SKIPPED):
         raise AlreadyAnswered(

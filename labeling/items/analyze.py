@@ -1,12 +1,16 @@
 """Refresh PostgreSQL's planner statistics after bulk writes (an import, a planned wave), so the
 next queries are planned on the tables as they are: autovacuum may be off or late, and a plan
 made on a table believed empty can turn an index lookup into a scan."""
-from django.db import connection
+from django.db import connection, transaction
 
 
 def analyze_tables(*models) -> None:
-    """ANALYZE the models' tables (PostgreSQL only; outside a transaction block, else nothing)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    """ANALYZE the models' tables (PostgreSQL only); inside a transaction, once it commits (the
+    rows it wrote are then visible to the sample)."""
+    if connection.vendor != "postgresql":
+        return
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: analyze_tables(*models))
         return
     with connection.cursor() as cursor:
         for model in models:
