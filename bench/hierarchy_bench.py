@@ -91,7 +91,8 @@ def main():
     args = parser.parse_args()
     extra = json.loads(args.train)
     # seeds outermost: the first seed of every arm finishes first when the run is cut short
-    jobs = [(name, mode, seed, extra) for seed in args.seeds for name in args.sets for mode in MODES]
+    jobs = [(name, mode, seed, extra) for seed in args.seeds for name in args.sets for mode in MODES
+            if not (RUNS / name / mode / f"default-seed{seed}.json").exists()]  # resumes a cut-short run
     times = {}
     if not args.summarise_only:
         with ProcessPoolExecutor(args.workers) as pool:
