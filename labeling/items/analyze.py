@@ -10,8 +10,14 @@ def analyze_tables(*models) -> None:
     if connection.vendor != "postgresql":
         return
     if connection.in_atomic_block:
-        transaction.on_commit(lambda: analyze_tables(*models))
+        # The callback analyzes directly: re-checking would register it again whenever the commit
+        # callbacks run inside an outer transaction (a test's), without end.
+        transaction.on_commit(lambda: _analyze(models))
         return
+    _analyze(models)
+
+
+def _analyze(models) -> None:
     with connection.cursor() as cursor:
         for model in models:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
