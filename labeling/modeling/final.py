@@ -34,12 +34,10 @@ from .embedding import model_id
 from .embedding_store import DbEmbeddingCache, vectors_for_items
 from .models import ModelVersion
 from .versions import (
-    _CLASSIFIERS,
-    _CLASSIFIERS_LOCK,
     MIN_TRAIN_EXAMPLES,
     NotEnoughLabels,
     _start_version,
-    _store_artifact,
+    finish_version,
     project_train_options,
 )
 
@@ -81,24 +79,11 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
         directory = Path(settings.LONGTAIL_ARTIFACT_DIR) / project.slug / f"final-v{version.number}"
         final.save(directory)
         clf = final.classifier
-        version.temperature = float(clf.temperature)
-        version.thresholds = to_jsonable(dict(clf.thresholds or {}))
-        version.class_weights = to_jsonable(dict(clf.class_weights or {}))
-        version.label_map = [str(c) for c in clf.classes_]
-        version.metrics = to_jsonable(clf.report or {})
-        version.train_size = len(data)
-        version.config = {**(version.config or {}), "kind": "final", "train": to_jsonable(asdict(config)),
-                          "finetune": to_jsonable(asdict(ft_config)), "embedding_model": model_id(),
-                          "encoder_dir": str(directory / ENCODER_DIR),
-                          "encoder_model_id": f"{model_id()}+ft-{project.slug}-v{version.number}",
-                          "seconds": round(time.perf_counter() - started, 3)}
-        _store_artifact(version, clf.to_bytes())
-        version.state = ModelVersion.READY
-        version.finished_at = timezone.now()
-        version.save()
-        with _CLASSIFIERS_LOCK:
-            _CLASSIFIERS[version.id] = clf
-        return version
+        return finish_version(version, clf, len(data), {
+            "kind": "final", "train": to_jsonable(asdict(config)), "finetune": to_jsonable(asdict(ft_config)),
+            "embedding_model": model_id(), "encoder_dir": str(directory / ENCODER_DIR),
+            "encoder_model_id": f"{model_id()}+ft-{project.slug}-v{version.number}",
+            "seconds": round(time.perf_counter() - started, 3)})
     except Exception as exc:
         ModelVersion.objects.filter(pk=version.pk).update(
             state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now())

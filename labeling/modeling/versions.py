@@ -149,26 +149,33 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             unlabeled=unlabeled,
             label_vectors=label_vectors(project) if config.label_prior_weight > 0 else None,
         )
-        version.temperature = float(clf.temperature) if clf.temperature is not None else None
-        version.thresholds = to_jsonable(dict(clf.thresholds or {}))
-        version.class_weights = to_jsonable(dict(clf.class_weights or {}))
-        version.label_map = [str(c) for c in clf.classes_]
-        version.metrics = to_jsonable(clf.report or {})
-        version.train_size = len(data)
-        version.config = {**(version.config or {}), "train": to_jsonable(asdict(config)),
-                          "embedding_model": model_id(), "seconds": round(time.perf_counter() - started, 3)}
-        _store_artifact(version, clf.to_bytes())
-        version.state = ModelVersion.READY
-        version.finished_at = timezone.now()
-        version.save()
-        with _CLASSIFIERS_LOCK:
-            _CLASSIFIERS[version.id] = clf
-        return version
+        return finish_version(version, clf, len(data), {
+            "train": to_jsonable(asdict(config)), "embedding_model": model_id(),
+            "seconds": round(time.perf_counter() - started, 3)})
     except Exception as exc:
         ModelVersion.objects.filter(pk=version.pk).update(
             state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now()
         )
         raise
+
+
+def finish_version(version: ModelVersion, clf: TrainedClassifier, train_size: int, config: dict) -> ModelVersion:
+    """Store a trained classifier on its version (report, thresholds, artifact) and mark it ready;
+    shared by retrains and the final model."""
+    version.temperature = float(clf.temperature) if clf.temperature is not None else None
+    version.thresholds = to_jsonable(dict(clf.thresholds or {}))
+    version.class_weights = to_jsonable(dict(clf.class_weights or {}))
+    version.label_map = [str(c) for c in clf.classes_]
+    version.metrics = to_jsonable(clf.report or {})
+    version.train_size = train_size
+    version.config = {**(version.config or {}), **config}
+    _store_artifact(version, clf.to_bytes())
+    version.state = ModelVersion.READY
+    version.finished_at = timezone.now()
+    version.save()
+    with _CLASSIFIERS_LOCK:
+        _CLASSIFIERS[version.id] = clf
+    return version
 
 
 # Project.hierarchy_mode → TrainConfig.hierarchy
