@@ -109,10 +109,15 @@ def expire_stale_leases(project: Project, now=None) -> int:
         return _expire_stale(project, now or timezone.now())
 
 
+# A leased item's payload never shows the wave's report or the item's metadata (the page's
+# metadata fields are read apart, for the fields the lead chose): leave them in the database.
+_NOT_SHOWN = ("wave__report", "item__metadata")
+
+
 def _with_related(queryset):
     return queryset.select_related(
         "wave_item__item__source", "wave_item__wave", "wave_item__predicted_label"
-    )
+    ).defer(*(f"wave_item__{field}" for field in _NOT_SHOWN))
 
 
 def held_assignments(project: Project, user, now=None) -> list[Assignment]:
@@ -141,7 +146,7 @@ def candidate_query(wave_id: int, user, exclude_ids=(), limit: int = 1):
         WaveItem.objects.filter(wave_id=wave_id, slots_taken__lt=F("overlap"))
         .exclude(pk__in=exclude_ids)
         .exclude(Exists(seen_by_user))
-        .select_related("item__source", "wave", "predicted_label")
+        .select_related("item__source", "wave", "predicted_label").defer(*_NOT_SHOWN)
         .order_by("batch_number", "position", "pk")
         # of=("self",): lock the wave items only, never the shared wave or item rows.
         .select_for_update(skip_locked=True, of=("self",))[:limit]

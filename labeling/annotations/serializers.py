@@ -82,14 +82,24 @@ class AnswerSerializer(serializers.Serializer):
         return attrs
 
 
-class AnnotationSerializer(serializers.ModelSerializer):
-    label_name = serializers.CharField(source="label.name", default=None, read_only=True)
+class AnnotationSerializer(serializers.Serializer):
+    """One stored answer. Declared field by field rather than as a ModelSerializer: it answers
+    every submit, and building a ModelSerializer's fields costs more than the rest of the reply."""
 
-    class Meta:
-        model = Annotation
-        fields = ["id", "client_id", "item", "assignment", "label", "label_name", "skipped", "skip_reason",
-                  "origin", "undone", "created_at", "supersedes", "suggestion_shown", "suggested_label"]
-        read_only_fields = fields
+    id = serializers.IntegerField(read_only=True)
+    client_id = serializers.UUIDField(read_only=True)
+    item = serializers.IntegerField(source="item_id", read_only=True)
+    assignment = serializers.IntegerField(source="assignment_id", allow_null=True, read_only=True)
+    label = serializers.IntegerField(source="label_id", allow_null=True, read_only=True)
+    label_name = serializers.CharField(source="label.name", default=None, read_only=True)
+    skipped = serializers.BooleanField(read_only=True)
+    skip_reason = serializers.CharField(read_only=True)
+    origin = serializers.ChoiceField(choices=Annotation.ORIGINS, read_only=True)
+    undone = serializers.BooleanField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    supersedes = serializers.IntegerField(source="supersedes_id", allow_null=True, read_only=True)
+    suggestion_shown = serializers.BooleanField(read_only=True)
+    suggested_label = serializers.IntegerField(source="suggested_label_id", allow_null=True, read_only=True)
 
 
 class UndoSerializer(serializers.Serializer):

@@ -88,8 +88,13 @@ def _project_label(project: Project, label_id) -> Label:
         ) from None
 
 
+# What an answer's write needs of the pick's wave and item: never the wave's report or the item's
+# text and metadata, which can be large and are read on every submit otherwise.
+_LIGHT = ("wave__report", "item__text", "item__metadata")
+
+
 def _lock_wave_item(pk: int) -> WaveItem:
-    return WaveItem.objects.select_for_update(of=("self",)).select_related("wave", "item").get(pk=pk)
+    return WaveItem.objects.select_for_update(of=("self",)).select_related("wave", "item").defer(*_LIGHT).get(pk=pk)
 
 
 def _assignment_for_item(project: Project, user, item_id, now) -> tuple[Assignment, WaveItem]:
@@ -122,7 +127,7 @@ def _locked_assignment(project: Project, user, assignment_id) -> tuple[Assignmen
     try:
         assignment_id = int(assignment_id)
         wave_item = (
-            WaveItem.objects.select_for_update(of=("self",)).select_related("wave", "item")
+            WaveItem.objects.select_for_update(of=("self",)).select_related("wave", "item").defer(*_LIGHT)
             .get(assignments__pk=assignment_id, assignments__annotator=user, wave__project=project)
         )
     except (WaveItem.DoesNotExist, TypeError, ValueError):
@@ -210,10 +215,6 @@ def submit_answer(
         client_id = uuid.UUID(str(client_id))
     except ValueError:
         raise InvalidAnswer(f"client_id {client_id!r} is not a UUID.", field="client_id") from None
-    existing = Annotation.objects.filter(client_id=client_id).first()
-    if existing:
-        return _replay(existing, project, user)
-
     given = [label_id is not None, bool(skipped), bool(none_of_these)]
     if sum(given) != 1:
         raise InvalidAnswer("Give exactly one of: a label, skipped with a reason, or none_of_these.", field="label")
@@ -247,9 +248,11 @@ def submit_answer(
             wave_item.slots_taken += 0 if held_slot else 1
             wave_item.slots_done += 1
             review_task = None if skipped or alone else sync_disagreement(project, annotation.item_id, added=True)
-    except AlreadyAnswered:
-        # The same answer sent twice at once: the first send stored it while this one waited
-        # for the item's lock.
+    except AnnotationError:
+        # A retry of a stored answer is refused like any second answer (already answered; its
+        # lease since expired): look the answer up only now, so that a first send, nearly every
+        # submit, does not pay for that lookup. The same answer sent twice at once ends here too:
+        # the first send stored it while this one waited for the item's lock.
         existing = Annotation.objects.filter(client_id=client_id).first()
         if existing:
             return _replay(existing, project, user)

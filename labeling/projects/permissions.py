@@ -14,6 +14,9 @@ def role_in(user, project) -> str | None:
         return None
     if user.is_superuser:
         return "admin"
+    known = getattr(project, "_roles", None)  # set by project_for: one lookup per request
+    if known is not None and user.pk in known:
+        return known[user.pk]
     membership = Membership.objects.filter(user=user, project=project).only("role").first()
     return membership.role if membership else None
 
@@ -38,6 +41,7 @@ def project_for(user, slug: str, *, manage: bool = False) -> Project:
     the user is not part of, 403 tells a member they lack the role."""
     project = get_object_or_404(Project, slug=slug)
     role = role_in(user, project)
+    project._roles = {user.pk: role}  # later checks in the same request (can_manage, …) reuse it
     if role is None:
         raise Http404("No such project.")
     if manage and role not in {"admin", "lead"}:
