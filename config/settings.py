@@ -170,6 +170,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = LONGTAIL_TASK_SOFT_TIME_LIMIT
 CELERY_TASK_TIME_LIMIT = LONGTAIL_TASK_TIME_LIMIT
 # A background run (retrain, embedding) whose heartbeat is older than this was interrupted (its
 # worker died): workers and the next request fail it and queue it again (labeling.loop.runs).
+# Workers train, embed and score at a lower CPU priority than the web processes (a nice value,
+# 0..19): on a host they share, an annotator's submit must not queue behind a retrain. 0 keeps
+# the worker at the priority it was started with.
+LONGTAIL_WORKER_NICE = int(os.environ.get("LONGTAIL_WORKER_NICE", "10"))
+if not 0 <= LONGTAIL_WORKER_NICE <= 19:
+    raise RuntimeError(f"LONGTAIL_WORKER_NICE must be between 0 and 19, got {LONGTAIL_WORKER_NICE}")
 LONGTAIL_TASK_STALE_SECONDS = int(os.environ.get("LONGTAIL_TASK_STALE_SECONDS", "300"))
 # How often a running task moves its heartbeat; well under the stale cut-off.
 LONGTAIL_TASK_HEARTBEAT_SECONDS = float(os.environ.get("LONGTAIL_TASK_HEARTBEAT_SECONDS",

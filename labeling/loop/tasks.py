@@ -336,3 +336,12 @@ for _old_name, _task in LEGACY_NAMES.items():
 def _worker_keeps_pools(**kwargs) -> None:
     # Workers keep whole pools in memory between steps (see labeling.modeling.embedding_store).
     embedding_store.WORKER_PROCESS = True
+
+
+@worker_init.connect
+def _worker_yields_cpu(**kwargs) -> None:
+    # Before the pool forks: its processes inherit the priority. Only ever lowered (raising it
+    # back needs privileges a container rarely has).
+    lower_by = settings.LONGTAIL_WORKER_NICE - os.nice(0)
+    if lower_by > 0:
+        os.nice(lower_by)
