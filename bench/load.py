@@ -147,6 +147,7 @@ class Recorder:
     def __init__(self):
         self.lock = threading.Lock()
         self.latency = defaultdict(list)   # endpoint -> seconds
+        self.started = defaultdict(list)   # endpoint -> wall-clock start of each timed request
         self.status = defaultdict(Counter)  # endpoint -> status -> n
         self.acked = {}                     # client_id -> annotation id
         self.undone = set()
@@ -155,10 +156,11 @@ class Recorder:
         self.errors = Counter()
         self.refusals = Counter()
 
-    def add(self, endpoint, seconds, status):
+    def add(self, endpoint, seconds, status, started=None):
         with self.lock:
             if seconds is not None:
                 self.latency[endpoint].append(seconds)
+                self.started[endpoint].append(started if started is not None else time.time() - seconds)
             self.status[endpoint][status] += 1
 
 
@@ -310,6 +312,34 @@ def server_times(path: Path) -> dict:
     return out
 
 
+def worker_intervals() -> list[tuple[float, float]]:
+    """Wall-clock spans (epoch seconds) during which the worker ran a task of the loop."""
+    import psycopg2
+
+    conn = psycopg2.connect(DB_URL)
+    cur = conn.cursor()
+    cur.execute("SELECT extract(epoch FROM created_at), extract(epoch FROM coalesce(finished_at, now())) "
+                "FROM learner_taskrun")
+    spans = [(float(a), float(b)) for a, b in cur.fetchall()]
+    conn.close()
+    return spans
+
+
+def split_by_worker(rec, spans) -> dict:
+    """Latency of requests that started while the worker ran a task vs. the others: how much of
+    the tail the retrains on the same cores cause."""
+    out = {}
+    for endpoint in ("next_batch", "submit"):
+        during, other = [], []
+        for started, seconds in zip(rec.started[endpoint], rec.latency[endpoint], strict=True):
+            (during if any(a <= started <= b for a, b in spans) else other).append(seconds)
+        out[endpoint] = {
+            "while_worker_ran": {"n": len(during), "p50": pct(during, 50), "p95": pct(during, 95)},
+            "otherwise": {"n": len(other), "p50": pct(other, 50), "p95": pct(other, 95)},
+        }
+    return out
+
+
 def pct(values, q):
     return round(float(np.percentile(np.asarray(values) * 1000.0, q)), 1) if values else None
 
@@ -443,6 +473,7 @@ def main() -> None:
                 proc.kill()
 
     load_after = os.getloadavg()
+    spans = worker_intervals()
     server = server_times(access_log)
     db = check_database(rec)
     five_xx = sum(n for counts in rec.status.values() for code, n in counts.items()
@@ -452,10 +483,10 @@ def main() -> None:
                 "duplicate submits, retries, undo by client_id; 5 s leases; a lead closes the open wave "
                 f"every {args.close_every:.0f} s with retrain; one Celery worker retrains and plans.",
         "stack": {"web": "gunicorn config.wsgi, 4 sync workers, DEBUG=0", "database": "PostgreSQL (load_bench)",
-                  "broker": "Redis DB 7", "worker": "celery -c 1, queues default, embed, train"},
+                  "broker": "Redis DB 7", "worker": "celery -c 1, queues default, embed, train, at the default LONGTAIL_WORKER_NICE"},
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "note": "2 cores shared with other sessions' test runs and builds, and with the 50 client "
-                            "threads of this benchmark: the machine was loaded; latencies include that.",
+                    "note": "the 50 client threads, gunicorn, the worker and PostgreSQL share these cores; the "
+                            "load averages before and after the run say what else ran",
                     "load_average_1_5_15_before": [round(x, 1) for x in load_before],
                     "load_average_1_5_15_after": [round(x, 1) for x in load_after]},
         "settings": {"annotators": args.annotators, "duration_s": round(ran_s, 1), "lease_seconds": args.lease_seconds,
@@ -465,6 +496,8 @@ def main() -> None:
                             "max": pct(v, 100)} for ep, v in sorted(rec.latency.items())},
         "server_ms": {ep: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "p99": pct(v, 99)}
                       for ep, v in sorted(server.items())},
+        "latency_ms_by_worker_activity": split_by_worker(rec, spans),
+        "worker_busy_s": round(sum(b - a for a, b in spans), 1),
         "server_ms_note": "time inside a gunicorn worker (its access log), without the wait for a free worker; "
                           "latency_ms is what the client saw, queue included",
         "status_counts": {ep: {str(k): n for k, n in sorted(c.items(), key=str)} for ep, c in sorted(rec.status.items())},
