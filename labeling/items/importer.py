@@ -195,7 +195,8 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
     result = ImportResult(batch=batch, errors=[], error_count=0)
     try:
         batch.state = ImportBatch.RUNNING
-        batch.save(update_fields=["state"])
+        batch.updated_at = timezone.now()
+        batch.save(update_fields=["state", "updated_at"])
         return _run(project, path, filename, fmt, skip_invalid, rejects_path, result, progress, after_validation)
     except Exception as exc:  # noqa: BLE001 - recorded on the batch; the traceback goes to the log
         logger.exception("import %s of %s into project %s failed", batch.pk, filename, project.slug)
@@ -246,6 +247,6 @@ def _finish(result: ImportResult, *, errors: list[RowError], error_count: int, f
     if failed:
         batch.rows_imported = 0
     batch.progress = 1.0
-    batch.finished_at = timezone.now()
+    batch.finished_at = batch.updated_at = timezone.now()
     batch.save()
     return result

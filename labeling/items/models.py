@@ -1,6 +1,7 @@
 """Items to label and the imports that brought them."""
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from labeling.projects.models import Project, Source
 
@@ -23,6 +24,9 @@ class ImportBatch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=STATES, default=PENDING)
     progress = models.FloatField(default=0.0)
+    # The import's heartbeat: moved with every progress report and by a thread while it runs. A
+    # running import whose heartbeat is older than LONGTAIL_TASK_STALE_SECONDS lost its worker.
+    updated_at = models.DateTimeField(default=timezone.now)
     rows_total = models.PositiveIntegerField(default=0)
     rows_imported = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from .analyze import analyze_tables
 from .importer import ImportResult, Progress, run_import
@@ -38,15 +39,16 @@ class BatchProgress:
         self.last = now
         if phase == "validate":
             value = VALIDATE_SHARE * fraction
-            ImportBatch.objects.filter(id=self.batch.id).update(progress=value, rows_total=counts.get("rows_total", 0))
+            ImportBatch.objects.filter(id=self.batch.id).update(progress=value, rows_total=counts.get("rows_total", 0),
+                                                                updated_at=timezone.now())
         elif connection.vendor != "sqlite":
             value = VALIDATE_SHARE + (1 - VALIDATE_SHARE) * fraction
             if self.side is None:
                 self.side = connections.create_connection("default")
             table = self.side.ops.quote_name(ImportBatch._meta.db_table)
             with self.side.cursor() as cursor:
-                cursor.execute(f"UPDATE {table} SET progress = %s, rows_imported = %s WHERE id = %s",
-                               [value, counts.get("rows_imported", 0), self.batch.id])
+                cursor.execute(f"UPDATE {table} SET progress = %s, rows_imported = %s, updated_at = %s WHERE id = %s",
+                               [value, counts.get("rows_imported", 0), timezone.now(), self.batch.id])
 
     def close(self) -> None:
         if self.side is not None:

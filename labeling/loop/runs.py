@@ -13,6 +13,8 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
+from labeling.items.models import ImportBatch
+from labeling.items.services import upload_dir
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
@@ -123,31 +125,79 @@ def _fail_orphaned_versions(project_id: int, failed_run_ids: list[int]) -> None:
 
 
 @contextmanager
-def heartbeat(run_id: int | None):
-    """While the block runs (a long training, a scoring chunk), a thread moves the run's
-    heartbeat every LONGTAIL_TASK_HEARTBEAT_SECONDS: a live run is never taken for a dead one."""
-    if not run_id:
-        yield
-        return
+def _beating(name: str, touch):
+    """While the block runs, a thread calls ``touch()`` (one UPDATE of a heartbeat column) every
+    LONGTAIL_TASK_HEARTBEAT_SECONDS, on its own database connection."""
     stop = threading.Event()
 
     def beat():
         try:
             while not stop.wait(float(settings.LONGTAIL_TASK_HEARTBEAT_SECONDS)):
-                TaskRun.objects.filter(pk=run_id, state__in=[TaskRun.PENDING, TaskRun.RUNNING]).update(
-                    updated_at=timezone.now())
+                touch()
         except Exception:  # noqa: BLE001 - a missed beat must never break the task itself
-            log.warning("heartbeat of TaskRun %s stopped", run_id, exc_info=True)
+            log.warning("%s stopped", name, exc_info=True)
         finally:
             connection.close()
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
+    thread = threading.Thread(target=beat, name=name, daemon=True)
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+@contextmanager
+def heartbeat(run_id: int | None):
+    """While the block runs (a long training, a scoring chunk), the run's heartbeat moves: a live
+    run is never taken for a dead one."""
+    if not run_id:
+        yield
+        return
+    with _beating(f"heartbeat-{run_id}", lambda: TaskRun.objects.filter(
+            pk=run_id, state__in=[TaskRun.PENDING, TaskRun.RUNNING]).update(updated_at=timezone.now())):
+        yield
+
+
+@contextmanager
+def import_heartbeat(batch_id: int):
+    """The same for an import: its batch's heartbeat moves while the file is validated and written
+    (progress reports move it too, but a slow step may report nothing for a while)."""
+    with _beating(f"import-heartbeat-{batch_id}", lambda: ImportBatch.objects.filter(
+            pk=batch_id, state=ImportBatch.RUNNING).update(updated_at=timezone.now())):
+        yield
+
+
+def claim_import(batch_id: int) -> bool:
+    """Start an import only from ``pending``: a message the broker delivers again (its worker
+    died) finds the batch running, failed by the stale-run rule, or done, and imports nothing."""
+    return bool(ImportBatch.objects.filter(pk=batch_id, state=ImportBatch.PENDING).update(
+        state=ImportBatch.RUNNING, updated_at=timezone.now()))
+
+
+def expire_stale_imports() -> list[ImportBatch]:
+    """Fail the imports whose worker died: running with no heartbeat for LONGTAIL_TASK_STALE_SECONDS,
+    or pending for longer than the broker would keep a lost message. Their rows were written in
+    one transaction, which died with the worker: nothing of the file is in the project. The
+    upload left behind is removed."""
+    now = timezone.now()
+    stale = list(ImportBatch.objects.filter(state=ImportBatch.RUNNING, updated_at__lt=now - stale_after())
+                 | ImportBatch.objects.filter(state=ImportBatch.PENDING, updated_at__lt=now - pending_stale_after()))
+    failed = []
+    for batch in stale:
+        seconds = int((now - batch.updated_at).total_seconds())
+        what = "stopped" if batch.state == ImportBatch.RUNNING else "never started it"
+        message = (f"Interrupted: the import's worker {what} (no heartbeat for {seconds} s; the cut-off is "
+                   f"{int(stale_after().total_seconds())} s). Nothing of this file was imported; upload it again.")
+        if ImportBatch.objects.filter(pk=batch.pk, state=batch.state, updated_at=batch.updated_at).update(
+                state=ImportBatch.FAILED, progress=1.0, rows_imported=0, finished_at=now, updated_at=now,
+                errors=[{"file": batch.filename, "line": None, "field": None, "message": message}]):
+            failed.append(batch)
+            for upload in upload_dir(batch.project).glob(f"{batch.pk}-*"):
+                if not upload.name.endswith("-rejects.csv"):
+                    upload.unlink(missing_ok=True)
+    return failed
 
 
 def close_run(run: TaskRun, notes: list[str]) -> None:

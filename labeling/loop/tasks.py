@@ -300,11 +300,20 @@ def _final_model(run: TaskRun, run_id: int):
 
 @shared_task(soft_time_limit=settings.LONGTAIL_TASK_SOFT_TIME_LIMIT, time_limit=settings.LONGTAIL_TASK_TIME_LIMIT)
 def import_file(batch_id: int, path: str, skip_invalid: bool = False, rejects_path: str | None = None) -> dict:
-    """Run an uploaded file's import; the upload is deleted afterwards (the rejects file stays)."""
+    """Run an uploaded file's import; the upload is deleted afterwards (the rejects file stays).
+    A batch that is no longer pending (this message came again after its worker died) is left
+    as it is."""
+    if not runs.claim_import(batch_id):
+        state = ImportBatch.objects.filter(id=batch_id).values_list("state", flat=True).first()
+        log.warning("import batch %s is %s, not pending: this delivery imports nothing", batch_id, state)
+        if state != ImportBatch.RUNNING and os.path.exists(path):
+            os.remove(path)
+        return {"batch": batch_id, "state": state, "rows_imported": 0, "rows_rejected": 0, "skipped": True}
     batch = ImportBatch.objects.select_related("project").get(id=batch_id)
     try:
-        result = import_path(batch.project, path, filename=batch.filename, skip_invalid=skip_invalid,
-                             rejects_path=rejects_path, batch=batch)
+        with runs.import_heartbeat(batch_id):
+            result = import_path(batch.project, path, filename=batch.filename, skip_invalid=skip_invalid,
+                                 rejects_path=rejects_path, batch=batch)
     finally:
         if os.path.exists(path):
             os.remove(path)

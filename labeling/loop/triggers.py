@@ -30,6 +30,7 @@ from .runs import (
     EMBED,
     FINAL_MODEL,
     RETRAIN,
+    expire_stale_imports,
     expire_stale_runs,
     fail_run,
     last_retrain_run,
@@ -168,6 +169,7 @@ def start_upload_import(batch: ImportBatch, path: Path, *, skip_invalid: bool) -
     batch row is committed, so the worker can see it. When the broker cannot take it, the batch
     is failed with the reason (never left pending) and the upload is removed."""
     rejects = str(rejects_path_for(batch)) if skip_invalid else None
+    expire_stale_imports()  # an upload is the next request that shows the imports: none stays running
 
     def send():
         try:
@@ -227,6 +229,8 @@ def _sweep() -> None:
     try:
         for run in recover_stale_runs():
             log.warning("queued TaskRun %s again (project %s) after its worker stopped", run.pk, run.project_id)
+        for batch in expire_stale_imports():
+            log.warning("import batch %s (project %s) failed: its worker stopped", batch.pk, batch.project_id)
     except Exception:  # noqa: BLE001 - the next sweep tries again
         log.exception("stale-run sweep failed")
     finally:
