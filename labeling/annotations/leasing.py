@@ -45,6 +45,24 @@ class LeasedBatch:
     resumed: bool  # True: the annotator's still-valid lease was handed back instead of a new one
 
 
+# The lease's reads must walk their indexes whatever PostgreSQL's statistics say (autovacuum may
+# be off; a bulk import or a plan may have just landed): for the rest of the lease's transaction
+# sequential scans, bitmap scans and sorts are priced out, which leaves the planner the ordered
+# walks of the partial indexes (a bitmap scan returns rows out of order, then needs the sort).
+# Every statement after it in that transaction reads by index or primary key anyway. A plan that
+# had to keep a priced-out step would look enormously expensive: JIT compilation, which such
+# costs would trigger, is switched off with them.
+PIN_PLANS_SQL = ("SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = off; "
+                 "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off")
+
+
+def pin_plans() -> None:
+    """Call inside the lease's transaction, before its reads (PostgreSQL only)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(PIN_PLANS_SQL)
+
+
 def lease_expiry(now=None):
     return (now or timezone.now()) + timedelta(seconds=settings.LONGTAIL_LEASE_SECONDS)
 
@@ -193,6 +211,7 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
                           .values_list("pk", flat=True))
         if not open_waves:
             return LeasedBatch([], resumed=False)
+        pin_plans()
         # Any stale lease, of this project or another: a single-table read whose plan cannot go
         # wrong, and no project's leases wait for that project's own next lease to be expired.
         _expire_stale(None, now)
