@@ -8,6 +8,7 @@ time budget (``match_rules(..., budget_s=...)``): past it, matching stops and sa
 """
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -54,9 +55,12 @@ def rule_spans(matcher, text: str):
         yield match.span(group)
 
 
+@functools.lru_cache(maxsize=4096)
 def compile_rule(kind: str, pattern: str):
     """A compiled, case-insensitive RE2 matcher for a rule (``.search(text)`` like ``re``);
-    ValueError names what is wrong or unsupported."""
+    ValueError names what is wrong or unsupported. Cached: every leased batch highlights the
+    project's rules, and an RE2 matcher (immutable, safe to share between threads) costs
+    ~0.1 ms to build."""
     if not pattern or not pattern.strip():
         raise ValueError("the pattern is empty")
     if kind == "keyword":
