@@ -87,11 +87,12 @@ def build_pool(seed: int = 0):
     buf = io.StringIO()
     for i in range(N_ITEMS):
         buf.write(f"{project.id}\t{sources[i % 3].id}\tsynthetic item {i} of class {truth[i]}\t{hashes[i]}\t{{}}\t"
-                  "2026-01-01 00:00:00+00\n")
+                  "2026-01-01 00:00:00+00\tf\tf\n")
     buf.seek(0)
     with connection.cursor() as cur:
         cur.cursor.copy_expert(
-            f"COPY {table} (project_id, source_id, text, text_hash, metadata, created_at) FROM STDIN", buf)
+            f"COPY {table} (project_id, source_id, text, text_hash, metadata, created_at, excluded, pinned_for_next_wave) "
+            "FROM STDIN", buf)
     buf = io.StringIO()
     model_id = settings.LONGTAIL_MODEL_ID
     for i in range(N_ITEMS):
