@@ -160,8 +160,9 @@ def build(n: int, seed: int) -> dict:
             else:
                 rows.append((item_id, user, label, "f", "", "annotator", "t"))
         copy(cursor.cursor, Annotation._meta.db_table,
-             "project_id, item_id, annotator_id, label_id, skipped, skip_reason, origin, undone, client_id, created_at",
-             (f"{project.id}\t{i}\t{u}\t{lab}\t{s}\t{r}\t{o}\t{d}\t{uuid.uuid4()}\t2026-01-02 00:00:00+00\n"
+             "project_id, item_id, annotator_id, label_id, skipped, skip_reason, origin, undone, client_id, created_at, "
+             "suggestion_shown",
+             (f"{project.id}\t{i}\t{u}\t{lab}\t{s}\t{r}\t{o}\t{d}\t{uuid.uuid4()}\t2026-01-02 00:00:00+00\tf\n"
               for i, u, lab, s, r, o, d in rows))
         disputed = answered[7::10]
         ReviewTask.objects.bulk_create([ReviewTask(project=project, item_id=int(i), reason=ReviewTask.DISAGREEMENT)
@@ -177,8 +178,10 @@ def build(n: int, seed: int) -> dict:
                                        state=Wave.OPEN if number == 10 else Wave.CLOSED)
             part = picked[(number - 1) * 2_000:number * 2_000]
             copy(cursor.cursor, WaveItem._meta.db_table,
-                 "wave_id, item_id, strategy, reason, inclusion_prob, design, likely_rare, overlap, batch_number, position",
-                 (f"{wave.id}\t{i}\t{strategies[k % 4]}\tbench pick\t{0.1 + 0.8 * (k % 7) / 7:.3f}\t{{}}\tf\t1\t{k // 20}\t{k % 20}\n"
+                 "wave_id, item_id, strategy, reason, inclusion_prob, design, likely_rare, overlap, batch_number, position, "
+                 "slots_taken, slots_done",
+                 (f"{wave.id}\t{i}\t{strategies[k % 4]}\tbench pick\t{0.1 + 0.8 * (k % 7) / 7:.3f}\t{{}}\tf\t1\t{k // 20}\t{k % 20}"
+                  f"\t{0 if number == 10 else 1}\t{0 if number == 10 else 1}\n"
                   for k, i in enumerate(part.tolist())))
         timings["waves_s"] = round(time.perf_counter() - t, 1)
 
