@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
-from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models import BigIntegerField, Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import IsNull
 
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.modeling.models import ItemScore, ModelVersion
@@ -85,10 +86,29 @@ def usable_answers(**where) -> QuerySet[Annotation]:
     return live_answers(skipped=False, label__isnull=False, **where)
 
 
-def resolved_label_subquery() -> Subquery:
+# The same ranking without ORDER BY (PostgreSQL): the largest (newest adjudication, answers,
+# newest answer, last id, label) array wins. A sort inside the per-row subquery would keep the
+# browser's pinned "walk in order, never sort" plan (labeling/items/narrowing.py) from being chosen.
+_RESOLVED_SQL = f"""(SELECT (max(ARRAY[COALESCE(g.adjudicated, -1), g.answers, g.last, g.last_id, g.label_id]))[5]
+  FROM (SELECT a.label_id,
+               max(CASE WHEN a.origin = '{Annotation.ADJUDICATION}'
+                        THEN (extract(epoch FROM a.created_at) * 1000000)::bigint END) AS adjudicated,
+               count(*) AS answers,
+               (extract(epoch FROM max(a.created_at)) * 1000000)::bigint AS last,
+               max(a.id) AS last_id
+          FROM {Annotation._meta.db_table} a
+         WHERE a.item_id = "{Item._meta.db_table}"."id" AND NOT a.undone AND NOT a.skipped
+           AND a.label_id IS NOT NULL
+         GROUP BY a.label_id) g)"""
+
+
+def resolved_label_subquery() -> Subquery | RawSQL:
     """The item's resolved label id, in SQL: the same rule as labeling.annotations.selectors.resolve_item_labels
     (the newest adjudication wins; otherwise the majority label; ties go to the label answered
-    most recently). tests/test_browse_api.py checks both agree on a mixed set of items."""
+    most recently). tests/test_browse_api.py checks both agree on a mixed set of items. Only
+    for querysets of Item that join items_item once (the SQL names it)."""
+    if connection.vendor == "postgresql":
+        return RawSQL(_RESOLVED_SQL, [], output_field=BigIntegerField())
     ranked = (
         usable_answers().order_by().values("label_id")
         .annotate(
@@ -101,28 +121,49 @@ def resolved_label_subquery() -> Subquery:
     return Subquery(ranked[:1])
 
 
+def unfinished_picks(**where) -> QuerySet[WaveItem]:
+    return WaveItem.objects.filter(item=OuterRef("pk"), wave__state__in=[Wave.PLANNED, Wave.OPEN], **where)
+
+
+def open_reviews(**where) -> QuerySet[ReviewTask]:
+    return ReviewTask.objects.filter(item=OuterRef("pk"), resolved_at__isnull=True, **where)
+
+
 def in_unfinished_wave(**where) -> Exists:
-    return Exists(WaveItem.objects.filter(item=OuterRef("pk"), wave__state__in=[Wave.PLANNED, Wave.OPEN], **where))
+    return Exists(unfinished_picks(**where))
 
 
 def open_review(**where) -> Exists:
-    return Exists(ReviewTask.objects.filter(item=OuterRef("pk"), resolved_at__isnull=True, **where))
+    return Exists(open_reviews(**where))
+
+
+def has(related: QuerySet) -> Q:
+    """Items for which the correlated query finds a row, checked row by row. Written as a scalar
+    subquery because PostgreSQL never turns one into a join, while it may turn EXISTS into one
+    and, with missing statistics, drive the page from the other table (83,000 scores read for
+    a page of 5 items: bench/results/browse.json); see labeling/items/narrowing.py."""
+    return Q(IsNull(Subquery(related.order_by().values("pk")[:1]), False))
+
+
+def lacks(related: QuerySet) -> Q:
+    """Items for which the correlated query finds nothing (row by row, as in has())."""
+    return Q(IsNull(Subquery(related.order_by().values("pk")[:1]), True))
 
 
 def state_q(state: str) -> Q:
     """The condition behind one value of the browser's state filter (see STATES)."""
     if state == UNLABELED:
-        return ~Q(Exists(live_answers())) & ~Q(in_unfinished_wave())
+        return lacks(live_answers()) & lacks(unfinished_picks())
     if state == IN_WAVE:
-        return Q(in_unfinished_wave()) & ~Q(Exists(live_answers()))
+        return has(unfinished_picks()) & lacks(live_answers())
     if state == LABELED:
-        return Q(Exists(usable_answers()))
+        return has(usable_answers())
     if state == SKIPPED:
-        return Q(Exists(live_answers(skipped=True))) & ~Q(Exists(usable_answers()))
+        return has(live_answers(skipped=True)) & lacks(usable_answers())
     if state == DISPUTED:
-        return Q(open_review(reason=ReviewTask.DISAGREEMENT))
+        return has(open_reviews(reason=ReviewTask.DISAGREEMENT))
     if state == IN_REVIEW:
-        return Q(open_review())
+        return has(open_reviews())
     raise ValueError(f"unknown state {state!r}")
 
 

@@ -14,7 +14,7 @@ from labeling.annotations.models import Annotation
 from labeling.projects.api import ProjectScoped
 from labeling.projects.schema import ErrorSerializer
 
-from . import browse, bulk, neighbours, story
+from . import browse, bulk, narrowing, neighbours, story
 from .filters import AnswerFilterSet, ItemFilterSet
 from .models import Item
 from .paging import AnswerCursorPagination, ItemCursorPagination
@@ -183,9 +183,11 @@ class ItemList(_LeadList):
                    tags=["items"],
                    responses={200: ItemRowSerializer(many=True), **ERRORS})
     def get(self, request, slug):
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        rows = browse.decorate(self.get_project(), page, browse.active_version(self.get_project()))
+        with narrowing.pinned_plans():
+            queryset = self.filter_queryset(self.get_queryset())
+            page = self.paginate_queryset(queryset)
+            narrowing.page_read()
+            rows = browse.decorate(self.get_project(), page, browse.active_version(self.get_project()))
         return self.get_paginated_response(ItemRowSerializer(rows, many=True).data)
 
 

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 
 from labeling.projects.permissions import project_for
 
-from . import browse, bulk, neighbours, story
+from . import browse, bulk, narrowing, neighbours, story
 from .filters import ItemFilterSet
 from .models import Item
 from .paging import ItemCursorPagination
@@ -58,9 +58,12 @@ def browse_page(request, slug):
     if filterset.is_bound and not filterset.is_valid():
         return render(request, "items/browse.html", context, status=400)
     paginator = ItemCursorPagination()
-    queryset = filterset.qs if filterset.is_bound else browse.pool(project)
     try:
-        page = paginator.paginate_queryset(queryset, Request(request))
+        with narrowing.pinned_plans():
+            queryset = filterset.qs if filterset.is_bound else browse.pool(project)
+            page = paginator.paginate_queryset(queryset, Request(request))
+            narrowing.page_read()
+            rows = browse.decorate(project, page, version)
     except ValidationError as exc:  # a bad count=… value
         context["count_error"] = " ".join(str(m) for m in exc.detail.get("count", []))
         return render(request, "items/browse.html", context, status=400)
@@ -70,7 +73,7 @@ def browse_page(request, slug):
         messages.info(request, "That page link is no longer valid; here is the first page.")
         return redirect(f"{request.path}?{query.urlencode()}")
     context.update(
-        rows=browse.decorate(project, page, version), count=paginator.count, count_capped=paginator.count_capped,
+        rows=rows, count=paginator.count, count_capped=paginator.count_capped,
         next_url=_relative(paginator.get_next_link()), previous_url=_relative(paginator.get_previous_link()),
         here=request.get_full_path(), count_text=count_text(paginator.count, paginator.count_capped),
         count_url=_with_count(request),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import OuterRef, Q
 from drf_spectacular.utils import extend_schema_field
 
 from labeling.annotations.models import Annotation
@@ -14,7 +14,7 @@ from labeling.modeling.models import ItemScore
 from labeling.projects.models import Label, Project, Source
 from labeling.waves.models import WaveItem
 
-from . import browse
+from . import browse, narrowing
 from .models import Item
 
 MAX_SEARCH_CHARS = 200
@@ -140,14 +140,15 @@ class ItemFilterSet(django_filters.FilterSet):
         queryset = browse.search(queryset, data.get("q") or "")
         if data.get("label") is not None:
             label = data["label"]
-            queryset = queryset.filter(Exists(browse.usable_answers(label=label))).alias(
+            queryset = queryset.filter(browse.has(browse.usable_answers(label=label))).alias(
                 resolved=browse.resolved_label_subquery()).filter(resolved=label.id)
         queryset = self._answers(queryset, data)
         queryset = self._waves(queryset, data)
         queryset = self._prediction(queryset, data)
         if self.sort_key.startswith("confidence"):
             queryset = browse.with_confidence(queryset, self.active_version())
-        return queryset
+        predicting = any(data.get(k) is not None for k in ("predicted", "min_confidence", "max_confidence"))
+        return narrowing.narrow(queryset, self.project, data, self.active_version() if predicting else None)
 
     def active_version(self):
         return browse.active_version(self.project) if self.project is not None else None
@@ -162,7 +163,7 @@ class ItemFilterSet(django_filters.FilterSet):
             where["annotator"] = annotator
         if label is not None:
             where.update(label=label, skipped=False)
-        return queryset.filter(Exists(browse.live_answers(**where)))
+        return queryset.filter(browse.has(browse.live_answers(**where)))
 
     @staticmethod
     def _waves(queryset, data):
@@ -174,7 +175,7 @@ class ItemFilterSet(django_filters.FilterSet):
             where["wave__number"] = int(wave)
         if strategy:
             where["strategy"] = strategy
-        return queryset.filter(Exists(WaveItem.objects.filter(item=OuterRef("pk"), **where)))
+        return queryset.filter(browse.has(WaveItem.objects.filter(item=OuterRef("pk"), **where)))
 
     def _prediction(self, queryset, data):
         label, low, high = data.get("predicted"), data.get("min_confidence"), data.get("max_confidence")
@@ -193,7 +194,7 @@ class ItemFilterSet(django_filters.FilterSet):
             where["top_prob__gte"] = float(low)
         if high is not None:
             where["top_prob__lte"] = float(high)
-        return queryset.filter(Exists(ItemScore.objects.filter(item_id=OuterRef("pk"), **where)))
+        return queryset.filter(browse.has(ItemScore.objects.filter(item_id=OuterRef("pk"), **where)))
 
 
 class AnswerFilterSet(django_filters.FilterSet):

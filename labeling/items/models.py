@@ -67,7 +67,12 @@ class Item(models.Model):
                 condition=models.Q(external_id__isnull=False),
             ),
         ]
-        indexes = [models.Index(fields=["project", "dup_group"])]
+        indexes = [
+            models.Index(fields=["project", "dup_group"]),
+            # The item browser's default order within one project (newest first): a filtered page
+            # walks this index and stops after its rows (labeling/items/narrowing.py).
+            models.Index(fields=["project", "id"], name="item_project_order"),
+        ]
 
     def __str__(self) -> str:
         return self.text[:60]

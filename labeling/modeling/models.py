@@ -78,7 +78,11 @@ class ItemScore(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["model_version", "item"], name="itemscore_unique"),
         ]
-        indexes = [models.Index(fields=["model_version", "top_prob"])]
+        indexes = [
+            models.Index(fields=["model_version", "top_prob"]),
+            # The browser's "predicted label" filter: one label's items of a version, in item order.
+            models.Index(fields=["model_version", "top_label", "item"], name="itemscore_label_item"),
+        ]
 
 
 class TaskRun(models.Model):

@@ -1,0 +1,204 @@
+"""How a browser list query runs on PostgreSQL: plans that do not depend on statistics.
+
+A page of the browser is "the newest 50 items that pass every filter". Two plans are cheap
+whatever the data, and the planner's own choice is not among them when statistics are missing
+(autovacuum may be off after a bulk import: a page then took 0.6–0.9 s, and one query ran for
+minutes; bench/results/browse.json):
+
+1. **Narrow first.** A filter that matches few items (a rare word, one wave, an annotator's
+   answers, a small source, open review tasks, a predicted label at high confidence) is asked
+   for its item ids through its own index, at most ``NARROW_CAP`` of them; the lists that came
+   back complete are intersected, and the page query checks every filter on those ids only.
+2. **Walk in order.** When every filter is broad, the page walks the project's items newest
+   first through the (project, id) index, checks the filters row by row and stops after its
+   rows: broad filters mean the rows come quickly.
+
+Each statement runs with its plan pinned by ``SET LOCAL`` (inside the request's transaction):
+index scans and nested loops only, no JIT (it cost 40–100 ms per query here), bitmap scans
+only for the full-text probe (GIN is read through bitmaps). Every filter is still applied by
+the page query, so an id list only narrows where the query looks, never what it answers.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection, transaction
+from django.db.models import BooleanField, F, QuerySet
+from django.db.models.expressions import RawSQL
+
+from labeling.annotations.models import Annotation, ReviewTask
+from labeling.modeling.models import ItemScore
+from labeling.waves.models import Wave, WaveItem
+
+from . import browse
+from .models import Item
+
+# Most ids a filter may hand over to narrow a query; a filter matching more is broad (the walk
+# then finds rows quickly). At 20,000 the page query still checks its candidates in ~30 ms.
+NARROW_CAP = 20_000
+# Once the intersection is this small, further probes cost more than they save.
+SMALL_ENOUGH = 200
+
+# Settings of every browser statement (index scans and nested loops: costs bounded by rows read).
+PINNED = {
+    "enable_seqscan": "off", "enable_bitmapscan": "off", "enable_hashjoin": "off",
+    "enable_mergejoin": "off", "jit": "off", "max_parallel_workers_per_gather": "0",
+}
+# The full-text probe reads the GIN index, which only bitmap scans can.
+TEXT_PROBE = {"enable_bitmapscan": "on", "enable_indexscan": "off"}
+# A walk must not sort: it follows the index order and stops after its rows.
+WALK = {"enable_sort": "off"}
+TOUCHED = {*PINNED, *TEXT_PROBE, *WALK}
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def set_local(settings: dict[str, str]) -> None:
+    """Planner settings for the rest of the current transaction (PostgreSQL only)."""
+    if not is_postgresql() or not settings:
+        return
+    with connection.cursor() as cursor:
+        for name, value in settings.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+
+
+@contextmanager
+def pinned_plans():
+    """The transaction a browser request runs its reads in, with PINNED set. Inside a caller's
+    transaction (a savepoint) the settings would outlive the block, so they are put back."""
+    nested = connection.in_atomic_block
+    with transaction.atomic():
+        saved = _current_settings() if nested else {}
+        set_local(PINNED)
+        yield
+        set_local(saved)  # on an error the savepoint's rollback restores them
+
+
+def _current_settings() -> dict[str, str]:
+    if not is_postgresql():
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [sorted(TOUCHED)])
+        return dict(cursor.fetchall())
+
+
+def _ids(queryset: QuerySet, column: str, settings: dict[str, str] | None = None) -> set[int] | None:
+    """The ids the query yields, or None when there are more than NARROW_CAP (broad)."""
+    set_local({**PINNED, **(settings or {})})
+    ids = list(queryset.order_by().values_list(column, flat=True)[: NARROW_CAP + 1])
+    set_local({k: PINNED.get(k, "on") for k in (settings or {})})
+    return None if len(ids) > NARROW_CAP else set(ids)
+
+
+def _indexable_text(text: str) -> bool:
+    """GIN can find a websearch query only through a word it must contain."""
+    return any(word and not word.startswith("-") and word.lower() != "or" for word in text.split())
+
+
+def probes(project, data: dict, version) -> Iterator[tuple[str, Callable[[], set[int] | None]]]:
+    """(kind, probe) per filter that has an index of its own, most selective kinds first."""
+    wave, strategy = data.get("wave"), data.get("strategy")
+    if wave is not None or strategy:
+        where = {"wave__project": project}
+        if wave is not None:
+            where["wave__number"] = int(wave)
+        if strategy:
+            where["strategy"] = strategy
+        yield "index", lambda: _ids(WaveItem.objects.filter(**where), "item_id")
+    if data.get("dup_group") is not None:
+        yield "index", lambda: _ids(Item.objects.filter(project=project, dup_group=int(data["dup_group"])), "id")
+    annotator, answer_label = data.get("annotator"), data.get("answer_label")
+    if annotator is not None or answer_label is not None:
+        where = {"project": project, "undone": False}
+        if annotator is not None:
+            where["annotator"] = annotator
+        if answer_label is not None:
+            where.update(label=answer_label, skipped=False)
+        yield "index", lambda: _ids(Annotation.objects.filter(**where), "item_id")
+    if data.get("label") is not None:
+        yield "index", lambda: _ids(Annotation.objects.filter(label=data["label"], undone=False, skipped=False), "item_id")
+    state = data.get("state")
+    if state in (browse.DISPUTED, browse.IN_REVIEW):
+        where = {"project": project, "resolved_at__isnull": True}
+        if state == browse.DISPUTED:
+            where["reason"] = ReviewTask.DISAGREEMENT
+        yield "index", lambda: _ids(ReviewTask.objects.filter(**where), "item_id")
+    elif state == browse.SKIPPED:
+        yield "index", lambda: _ids(Annotation.objects.filter(project=project, undone=False, skipped=True), "item_id")
+    elif state == browse.IN_WAVE:
+        yield "index", lambda: _ids(WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN]),
+                           "item_id")
+    elif state == browse.LABELED:
+        yield "index", lambda: _ids(Annotation.objects.filter(project=project, undone=False, skipped=False,
+                                                     label__isnull=False), "item_id")
+    text = (data.get("q") or "").strip()
+    if text and _indexable_text(text):
+        query = SearchQuery(text, config=browse.SEARCH_CONFIG, search_type="websearch")
+        # The project is checked on the rows, not through its index: AND-ing a bitmap of all
+        # the project's items (1M) onto the word's cost ~20 ms for nothing.
+        yield "text", lambda: _ids(Item.objects.alias(owner=F("project_id") + 0, document=browse.search_document())
+                           .filter(owner=project.id, document=query), "id", TEXT_PROBE)
+    prediction = _prediction_where(data, version)
+    if prediction is not None:
+        yield "index", lambda: _ids(ItemScore.objects.filter(**prediction), "item_id")
+    if data.get("source") is not None:
+        yield "index", lambda: _ids(Item.objects.filter(project=project, source=data["source"]), "id")
+
+
+def _prediction_where(data: dict, version) -> dict | None:
+    label, low, high = data.get("predicted"), data.get("min_confidence"), data.get("max_confidence")
+    if version is None or (label is None and low is None and high is None):
+        return None
+    where = {"model_version": version}
+    if label is not None:
+        label_map = list(version.label_map or [])
+        if label.name not in label_map:
+            return None  # the filter set answers "nothing" itself
+        where["top_label"] = label_map.index(label.name)
+    if low is not None:
+        where["top_prob__gte"] = float(low)
+    if high is not None:
+        where["top_prob__lte"] = float(high)
+    return where
+
+
+def candidate_ids(project, data: dict, version) -> set[int] | None:
+    """Ids every match is among (the intersection of the narrow filters' lists), or None when
+    every filter is broad (PostgreSQL only; elsewhere None)."""
+    if not is_postgresql():
+        return None
+    among: set[int] | None = None
+    for kind, probe in probes(project, data, version):
+        if kind == "text" and among is not None:
+            continue  # reading a common word's GIN list costs up to ~40 ms; checking it on the candidates ~1 µs each
+        ids = probe()
+        if ids is None:
+            continue
+        among = ids if among is None else among & ids
+        if len(among) <= SMALL_ENOUGH:
+            break
+    return among
+
+
+def narrow(queryset: QuerySet[Item], project, data: dict, version) -> QuerySet[Item]:
+    """The filtered queryset, narrowed to candidate ids where a filter is narrow; sets the page
+    query's plan settings (walk or not) for the rest of the transaction."""
+    if not is_postgresql():
+        return queryset
+    among = candidate_ids(project, data, version)
+    if among is None:
+        set_local(WALK)
+        return queryset
+    set_local({"enable_sort": "on"})
+    # One array parameter, not thousands of IN placeholders (parsed once, planned as = ANY).
+    return queryset.filter(RawSQL(f'"{Item._meta.db_table}"."id" = ANY(%s)', [sorted(among)],
+                                  output_field=BooleanField()))
+
+
+def page_read() -> None:
+    """After the page query: the per-row extras of the page may sort again."""
+    set_local({"enable_sort": "on"})
