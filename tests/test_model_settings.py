@@ -158,3 +158,15 @@ def test_label_prior_setting_and_its_evidence_reach_the_report(db, project_facto
     assert choices["label_prior"] == {"setting": "on", "used": True, "rows": forced.metrics["label_prior"]["labels"],
                                       "chosen_by": "configuration"}
     assert "label-name prior on" in choices["summary"] and "setting on" in choices["summary"]
+
+
+@pytest.mark.django_db
+def test_label_prior_is_on_the_settings_page_and_saved_from_it(world, client):
+    from tests.test_lead_settings_forms import settings_post
+
+    client.force_login(world["lead"])
+    page = client.get("/p/alpha/settings/").content.decode()
+    assert 'name="label_prior"' in page and "Label-name prior" in page
+    response = settings_post(client, {"label_prior": "on"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Project.objects.get(slug="alpha").label_prior == "on"
