@@ -28,6 +28,10 @@ def summarise_dir(directory: Path) -> dict:
     full = float(np.mean([r["full_pool_macro_f1"] for r in runs]))
     mean_curve = curves.mean(axis=0)
     reach = next((n for n, f in zip(labels, mean_curve, strict=True) if f >= 0.95 * full), None)
+    # Waves whose model trained on label-name prior rows, counted over the seeds (runs before the
+    # field existed have none).
+    prior_used = ([sum(1 for r in runs if r["waves"][i].get("label_prior_rows", 0) > 0) for i in range(len(labels))]
+                  if all("label_prior_rows" in w for r in runs for w in r["waves"]) else None)
     return {
         "seeds": [r["seed"] for r in runs],
         "train_options": runs[0]["config"].get("train_options"),
@@ -38,6 +42,7 @@ def summarise_dir(directory: Path) -> dict:
         "labels_to_95pct_of_full_pool": reach,
         "at_500": round(float(mean_curve[labels.index(500)]), 4) if 500 in labels else None,
         "goal_95pct": round(0.95 * full, 4),
+        "seeds_using_label_prior_per_wave": prior_used,
     }
 
 

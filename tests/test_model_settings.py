@@ -100,3 +100,73 @@ def test_torch_head_other_bucket_and_forced_structure_reach_the_report(db, proje
     page.force_login(admin)
     html = page.get(f"/p/{project.slug}/waves/").content.decode()
     assert "torch head, logit_adjusted loss" in html
+
+
+@pytest.mark.django_db
+def test_label_prior_setting_is_validated_on_the_api_and_the_settings_page(world):
+    from labeling.projects.forms import ProjectSettingsForm
+
+    lead = api_as(world["lead"])
+    assert Project.objects.get(slug="alpha").label_prior == "auto"
+    bad = lead.patch("/api/projects/alpha/", {"label_prior": "sometimes"}, format="json")
+    assert bad.status_code == 400 and "sometimes" in bad.json()["label_prior"][0]
+    # the shared check names the setting as the page shows it (model.clean, form and API call it)
+    from types import SimpleNamespace
+
+    from labeling.projects.models import settings_errors
+    assert settings_errors(SimpleNamespace(label_prior="sometimes"))["label_prior"] == (
+        "Label-name prior must be one of auto, on, off; got 'sometimes'.")
+    assert "label_prior" not in settings_errors(SimpleNamespace(label_prior="on"))
+    good = lead.patch("/api/projects/alpha/", {"label_prior": "off"}, format="json")
+    assert good.status_code == 200 and good.json()["label_prior"] == "off"
+    project = Project.objects.get(slug="alpha")
+    assert project.label_prior == "off"
+    data = {f: getattr(project, f) for f in ProjectSettingsForm.Meta.fields}
+    data = {k: ("" if v is None else v) for k, v in data.items()}
+    data.update(label_prior="sometimes")
+    form = ProjectSettingsForm(data, instance=project)
+    assert not form.is_valid() and "label_prior" in form.errors
+
+
+def test_label_prior_setting_and_its_evidence_reach_the_report(db, project_factory, eager_celery,
+                                                               django_capture_on_commit_callbacks):
+    from labeling.modeling.selectors import model_choices
+    from labeling.modeling.versions import active_model
+
+    # "chargeback" has no labeled item: only its name can put it in the model.
+    project, _ = helpers.build_project(project_factory, slug="prior", labels=("billing", "login", "fraud", "chargeback"),
+                                       shares=(0.6, 0.3, 0.1, 0.0), n_labeled=60)
+    helpers.retrain(project, django_capture_on_commit_callbacks)
+    auto = active_model(project)
+    assert auto is not None
+    evidence = auto.metrics["label_prior_choice"]
+    assert evidence["requested"] == "auto" and set(evidence["macro_f1"]) == {"on", "off"}
+    assert evidence["rows_compared"] == 60 and evidence["prior_rows"] >= 1
+    choices = model_choices(auto)
+    assert choices["label_prior"]["setting"] == "auto"
+    assert choices["label_prior"]["chosen_by"] == "out-of-fold evidence"
+    assert "chosen by out-of-fold macro-F1: with" in choices["summary"]
+
+    Project.objects.filter(pk=project.pk).update(label_prior="on")
+    project.refresh_from_db()
+    helpers.retrain(project, django_capture_on_commit_callbacks)
+    forced = active_model(project)
+    assert forced.number > auto.number
+    assert forced.metrics["config"]["label_prior"] == "on" and forced.metrics["label_prior_choice"] is None
+    assert forced.metrics["label_prior"]["labels"] >= 1 and "chargeback" in forced.label_map
+    choices = model_choices(forced)
+    assert choices["label_prior"] == {"setting": "on", "used": True, "rows": forced.metrics["label_prior"]["labels"],
+                                      "chosen_by": "configuration"}
+    assert "label-name prior on" in choices["summary"] and "setting on" in choices["summary"]
+
+
+@pytest.mark.django_db
+def test_label_prior_is_on_the_settings_page_and_saved_from_it(world, client):
+    from tests.test_lead_settings_forms import settings_post
+
+    client.force_login(world["lead"])
+    page = client.get("/p/alpha/settings/").content.decode()
+    assert 'name="label_prior"' in page and "Label-name prior" in page
+    response = settings_post(client, {"label_prior": "on"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Project.objects.get(slug="alpha").label_prior == "on"

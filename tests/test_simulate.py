@@ -218,3 +218,35 @@ def test_any_split_name_but_test_forms_the_pool_and_the_summary_says_so(tmp_path
     bad.write_text(json.dumps({"text": "a", "label": "x", "split": 3}) + "\n")
     with pytest.raises(CommandError, match=r"line 1, field 'split': 3 is not a split name"):
         run(bad, emb, tmp_path / "out2", tmp_path / "cache")
+
+
+def test_simulate_trains_on_label_names_only_when_the_prior_may_be_used(tmp_path):
+    data, emb = write_synthetic(tmp_path)
+    out = tmp_path / "out"
+    run(data, emb, out, tmp_path / "cache", "--strategy", "random", "--train", '{"label_prior": "on"}')
+    waves = json.loads((out / "result.json").read_text())["waves"]
+    assert waves[0]["label_prior_rows"] > 0  # 20 labels over 5 classes: some class has fewer than 5
+    run(data, emb, out, tmp_path / "cache", "--strategy", "random", "--train", '{"label_prior": "off"}')
+    assert all(w["label_prior_rows"] == 0 for w in json.loads((out / "result.json").read_text())["waves"])
+
+
+def test_a_simulated_retrain_weighs_the_prior_by_evidence_under_the_default_setting():
+    from learner.simulation.pool import SimPool, train_simulated_model
+    from learner.training import TrainConfig
+
+    rng = np.random.default_rng(2)
+    names = ["a", "b", "c", "d"]
+    centres = rng.standard_normal((4, 16))
+    y = np.repeat(np.arange(4), [30, 30, 30, 3])
+    X = (centres[y] + 0.5 * rng.standard_normal((len(y), 16))).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    pool = SimPool(item_ids=np.arange(len(y)), texts=[f"text {i:04d}" for i in range(len(y))],
+                   sources=np.array(["s"] * len(y)), embeddings=X, label_names=names,
+                   label_vectors=(centres / np.linalg.norm(centres, axis=1, keepdims=True)).astype(np.float32))
+    rows = np.arange(len(y))
+    labels = np.array(names, dtype=object)[y]
+    auto = train_simulated_model(pool, rows, labels, config=TrainConfig(self_training=False), version=1)
+    assert auto.report["label_prior_choice"]["prior_rows"] == 1  # "d" has 3 labeled rows: the vectors came through
+    off = train_simulated_model(pool, rows, labels, config=TrainConfig(self_training=False, label_prior="off"),
+                                version=1)
+    assert off.report["label_prior_choice"] is None and off.report["label_prior"] is None

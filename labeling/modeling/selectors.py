@@ -88,7 +88,8 @@ def model_versions(project):
 
 def model_choices(version: ModelVersion | None) -> dict | None:
     """The training choices of a version as its report records them (head, structure and the
-    evidence that chose it, fallback floor, calibration, Other bucket), plus a one-line summary."""
+    evidence that chose it, fallback floor, calibration, Other bucket, label-name prior and the
+    evidence that chose it), plus a one-line summary."""
     metrics = (version.metrics or {}) if version is not None else {}
     choices = metrics.get("choices")
     if not choices:
@@ -112,6 +113,28 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     other = choices.get("other_bucket")
     parts.append(f"Other bucket under {other['min_examples']} examples ({other['labels']} labels)" if other
                  else "no Other bucket")
+    prior = label_prior_summary(choices.get("label_prior"), metrics.get("label_prior_choice"))
+    if prior:
+        parts.append(prior)
     if metrics.get("final_model"):
         parts.append(f"fine-tuned encoder ({metrics['final_model'].get('base_model', 'MiniLM')})")
-    return {**choices, "hierarchy_evidence": evidence or None, "summary": " · ".join(parts)}
+    return {**choices, "hierarchy_evidence": evidence or None,
+            "label_prior_evidence": metrics.get("label_prior_choice") or None, "summary": " · ".join(parts)}
+
+
+def label_prior_summary(prior: dict | None, evidence: dict | None) -> str | None:
+    """One phrase for the label-name prior: used or not, on how many labels, and what chose it
+    (the out-of-fold scores with and without it, or the project's setting). None for versions
+    trained before the setting existed."""
+    if not prior:
+        return None
+    state = f"label-name prior on ({prior.get('rows', 0)} labels)" if prior.get("used") else "label-name prior off"
+    evidence = evidence or {}
+    scores = evidence.get("macro_f1") or {}
+    if "on" in scores and "off" in scores:
+        margin = evidence.get("margin")
+        return (f"{state} (chosen by out-of-fold macro-F1: with {scores['on']:.3f}, without {scores['off']:.3f}"
+                + (f", margin {margin:.3f}" if isinstance(margin, (int, float)) else "") + ")")
+    if evidence.get("reason"):
+        return f"{state} ({evidence['reason']})"
+    return f"{state} (setting {prior.get('setting', 'auto')})"

@@ -25,6 +25,7 @@ from learner.jsonable import to_jsonable
 from learner.planning import duplicate_groups
 from learner.planning.snapshot import label_texts
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
+from learner.training.config import prior_possible
 from learner.training.self_training import rows_outside_labeled_groups, sample_unlabeled_rows
 from learner.training.taxonomy import restrict_taxonomy
 
@@ -147,7 +148,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             targets=targets or None,
             parents=parents or None,
             unlabeled=unlabeled,
-            label_vectors=label_vectors(project) if config.label_prior_weight > 0 else None,
+            label_vectors=label_vectors(project) if prior_possible(config) else None,
         )
         return finish_version(version, clf, len(data), {
             "train": to_jsonable(asdict(config)), "embedding_model": model_id(),
@@ -184,10 +185,11 @@ HIERARCHY_OPTIONS = {"auto": "auto", "flat": "flat", "hierarchical": "coarse_the
 
 def project_train_options(project: Project) -> dict:
     """The TrainConfig fields a project's settings choose: head, loss, Other bucket, calibration,
-    structure and the fallback floor (with "auto", the floor the evidence picks replaces it)."""
+    structure and the fallback floor (with "auto", the floor the evidence picks replaces it), and
+    the label-name prior (auto / on / off; with auto, each retrain's evidence decides)."""
     return {"fine_floor": project.fine_floor, "head": project.head, "loss": project.head_loss,
             "other_min_examples": project.other_min_examples, "calibrate": project.calibration,
-            "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode]}
+            "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode], "label_prior": project.label_prior}
 
 
 def label_vectors(project: Project) -> dict[str, np.ndarray] | None:

@@ -70,6 +70,7 @@ class Project(models.Model):
                     ("none", "none")]
     HIERARCHY_MODES = [("auto", "chosen by out-of-fold evidence"), ("flat", "flat"),
                        ("hierarchical", "coarse → fine")]
+    LABEL_PRIORS = [("auto", "chosen by out-of-fold evidence"), ("on", "on"), ("off", "off")]
     head = models.CharField(max_length=20, choices=HEADS, default="logreg")
     head_loss = models.CharField(max_length=20, choices=LOSSES, default="ce",
                                  help_text="Loss of the torch head (logistic regression always uses weighted CE).")
@@ -80,6 +81,10 @@ class Project(models.Model):
     hierarchy_mode = models.CharField(
         max_length=20, choices=HIERARCHY_MODES, default="auto",
         help_text="With coarse labels: flat, coarse → fine, or whichever scores better out of fold at each retrain.")
+    label_prior = models.CharField(
+        max_length=20, choices=LABEL_PRIORS, default="auto",
+        help_text="Train on each label's name and description as one extra example while it has fewer than 5 "
+                  "labeled items: on, off, or only when it beats no prior out of fold at each retrain.")
 
     class Meta:
         ordering = ["name"]
@@ -103,7 +108,7 @@ SETTING_NAMES = {
     "near_dup_threshold": "Near-duplicate threshold", "max_text_chars": "Maximum text length",
     "annotator_metadata": "Metadata shown to annotators", "show_suggestions": "Show model suggestions",
     "head": "Model head", "head_loss": "Head loss", "other_min_examples": "Other bucket: minimum examples",
-    "calibration": "Calibration", "hierarchy_mode": "Label hierarchy",
+    "calibration": "Calibration", "hierarchy_mode": "Label hierarchy", "label_prior": "Label-name prior",
 }
 MAX_SHOWN_METADATA = 30
 # (field, lowest, highest, lowest allowed itself, highest allowed itself); None: no bound.
@@ -175,10 +180,12 @@ def settings_errors(values) -> dict[str, str]:
 
 
 def model_settings_errors(values) -> dict[str, str]:
-    """The model choices (head, loss, Other bucket, calibration, hierarchy) that cannot work together."""
+    """The model choices (head, loss, Other bucket, calibration, hierarchy, label-name prior) that
+    cannot work together."""
     errors: dict[str, str] = {}
     for field, choices in (("head", Project.HEADS), ("head_loss", Project.LOSSES),
-                           ("calibration", Project.CALIBRATIONS), ("hierarchy_mode", Project.HIERARCHY_MODES)):
+                           ("calibration", Project.CALIBRATIONS), ("hierarchy_mode", Project.HIERARCHY_MODES),
+                           ("label_prior", Project.LABEL_PRIORS)):
         value = getattr(values, field, None)
         allowed = [c for c, _ in choices]
         if value is not None and value not in allowed:

@@ -19,6 +19,7 @@ from learner.rules import match_rules
 from learner.scoring import as_stored
 from learner.text import text_hash
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
+from learner.training.config import prior_possible
 from learner.training.self_training import rows_outside_labeled_groups, sample_unlabeled_rows
 from learner.training.taxonomy import restrict_taxonomy
 
@@ -81,9 +82,10 @@ def train_simulated_model(pool: SimPool, labeled_rows: np.ndarray, labels: np.nd
     # Groups over the training rows alone, as the product's training set forms them.
     near = None if pool.near_groups is None else [pool.near_groups[r] for r in labeled_rows]
     groups = duplicate_groups(pool.item_ids[labeled_rows], near, [pool.text_hashes[r] for r in labeled_rows])
-    # The label-name prior reads the label vectors the planner has (the product embeds the same texts).
+    # The label-name prior (on, or auto: chosen per retrain) reads the label vectors the planner has
+    # (the product embeds the same texts).
     label_vectors = (dict(zip(pool.label_names, pool.label_vectors, strict=True))
-                     if config.label_prior_weight > 0 and pool.label_vectors is not None else None)
+                     if prior_possible(config) and pool.label_vectors is not None else None)
     return train_classifier(pool.embeddings[labeled_rows], labels, config=config, groups=groups,
                             targets=targets or None, parents=parents or None, unlabeled=unlabeled,
                             label_vectors=label_vectors)

@@ -4,6 +4,7 @@
 Modules: ``config`` (TrainConfig), ``build`` (the estimator a config describes), ``fit`` (the
 procedure), ``evaluate`` (calibration, thresholds, held-out metrics), ``self_training``,
 ``classifier`` (TrainedClassifier), ``artifact`` (bytes on disk, old artifacts included),
+``hierarchy_choice`` and ``prior_choice`` (structure and label-name prior chosen out of fold),
 ``taxonomy`` (parents and targets a training set can use), ``checks`` (input checks).
 """
 from learner.training.checks import first_nonfinite_row

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from learner.heads import HEADS
 
+LABEL_PRIOR_MODES = ("auto", "on", "off")
+
 
 @dataclass
 class TrainConfig:
@@ -53,8 +55,11 @@ class TrainConfig:
     threads: int | None = 1         # BLAS / torch threads while fitting (None = library default)
     # label-name prior (only when train_classifier gets ``label_vectors``): each label with fewer than
     # ``label_prior_below`` labeled rows (none included) gets its name / description embedding as one
-    # extra training row of weight ``label_prior_weight`` (never validated on); 0 = off
-    label_prior_weight: float = 0.0
+    # extra training row of weight ``label_prior_weight`` (never validated on). ``label_prior``: "on",
+    # "off", or "auto": on only when it beats no prior out of fold by more than the noise, per retrain
+    # (learner.training.prior_choice). Weight 0 = off whatever ``label_prior`` says.
+    label_prior: str = "auto"
+    label_prior_weight: float = 0.5
     label_prior_below: int = 5
 
     @classmethod
@@ -71,7 +76,8 @@ def check_config(config: TrainConfig) -> None:
     choices = {"head": tuple(HEADS), "weighting": ("none", "inverse", "effective"),
                "loss": ("ce", "focal", "logit_adjusted"), "calibrate": ("temperature", "platt", "none"),
                "resample": ("none", "over", "under"), "hierarchy": ("auto", "coarse_then_fine", "flat"),
-               "coarse_weights": ("coarse", "fine"), "held_out": ("cross_fit", "split")}
+               "coarse_weights": ("coarse", "fine"), "held_out": ("cross_fit", "split"),
+               "label_prior": LABEL_PRIOR_MODES}
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
             raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")
@@ -83,8 +89,16 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError(f"pseudo_threshold must be in (0, 1], got {config.pseudo_threshold}")
     if config.label_prior_weight < 0 or config.label_prior_below < 0:
         raise ValueError("label_prior_weight and label_prior_below must be non-negative")
+    if config.label_prior == "on" and (config.label_prior_weight <= 0 or config.label_prior_below <= 0):
+        raise ValueError("label_prior='on' needs label_prior_weight > 0 and label_prior_below > 0")
     if config.pseudo_weight < 0 or config.pseudo_max_ratio < 0:
         raise ValueError("pseudo_weight and pseudo_max_ratio must be non-negative")
+
+
+def prior_possible(config: TrainConfig) -> bool:
+    """Whether a retrain with this config may add label-name prior rows (so the caller should pass
+    ``label_vectors``): "on" or "auto" with a positive weight and count."""
+    return config.label_prior != "off" and config.label_prior_weight > 0 and config.label_prior_below > 0
 
 
 def head_options(config: TrainConfig) -> dict:

@@ -33,10 +33,11 @@ from learner.splits import group_stratified_split
 from learner.training.build import embed_descriptions
 from learner.training.checks import check_inputs
 from learner.training.classifier import TrainedClassifier
-from learner.training.config import TrainConfig, check_config
+from learner.training.config import TrainConfig, check_config, prior_possible
 from learner.training.evaluate import MIN_EVAL_ROWS, Calibrated, calibrate_and_evaluate
 from learner.training.hierarchy_choice import choose_hierarchy
 from learner.training.oof import fit_weighted, out_of_fold
+from learner.training.prior_choice import choose_prior, prior_rows_for
 from learner.training.self_training import pseudo_labels
 
 
@@ -60,13 +61,16 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     that saw every label, held-out ones included, so the second pass's held-out estimates lean
     slightly optimistic.)
 
-    ``label_vectors`` (label → embedding of its name or description) with
-    ``config.label_prior_weight > 0`` adds one such row per label with fewer than
+    ``label_vectors`` (label → embedding of its name or description) with ``config.label_prior``
+    "on" (and ``label_prior_weight > 0``) adds one such row per label with fewer than
     ``label_prior_below`` labeled rows, at that weight, to every fit (a prior that fades once a label
     has examples; labels nobody labeled yet become predictable, except outside a taxonomy's
-    ``parents``). Like pseudo-labels, these rows are only ever trained on."""
+    ``parents``). Like pseudo-labels, these rows are only ever trained on. With "auto" (the
+    default) the prior is used only when it beats no prior out of fold on these labels by more
+    than the noise (``learner.training.prior_choice``; ``report["label_prior_choice"]``)."""
     config = config or TrainConfig()
     check_config(config)
+    requested_prior = config.label_prior
     started = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -91,6 +95,15 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
             timings["hierarchy_choice_s"] = time.perf_counter() - t
         else:
             config = replace(config, hierarchy="flat")  # no coarse labels: nothing to choose
+    prior_choice = None
+    if config.label_prior == "auto":
+        use = False
+        if label_vectors and prior_possible(config):
+            check_label_vectors(label_vectors, X.shape[1])
+            t = time.perf_counter()
+            use, prior_choice = choose_prior(config, label_vectors, parents, descriptions, X, y, weight, groups)
+            timings["label_prior_choice_s"] = time.perf_counter() - t
+        config = replace(config, label_prior="on" if use else "off")
     prior = label_prior_rows(label_vectors, counts, parents, config, X.shape[1])
     extra, self_training = prior, None
     if unlabeled is not None and config.self_training and len(unlabeled) and config.pseudo_weight > 0:
@@ -185,7 +198,9 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         "hierarchy_choice": hierarchy_choice,
         "label_prior": None if prior is None else {"labels": int(len(prior[1])), "weight": config.label_prior_weight,
                                                    "below": config.label_prior_below},
-        "choices": training_choices(config, hierarchy_choice, model, calibrated.calibration, longtail),
+        "label_prior_choice": prior_choice,
+        "choices": training_choices(config, hierarchy_choice, model, calibrated.calibration, longtail,
+                                    requested_prior, prior_choice, prior),
         "timings": timings,
         "notes": notes,
     })
@@ -195,9 +210,11 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
 
 
 def training_choices(config: TrainConfig, hierarchy_choice: dict | None, model, calibration: dict,
-                     longtail: dict | None) -> dict:
+                     longtail: dict | None, requested_prior: str = "off", prior_choice: dict | None = None,
+                     prior=None) -> dict:
     """The choices a lead sees on the model version: head and loss, structure (and whether the
-    evidence or the project chose it), fallback floor, calibration and the Other bucket."""
+    evidence or the project chose it), fallback floor, calibration, the Other bucket and the
+    label-name prior (and whether the evidence or the project chose it)."""
     head = {"name": config.head, "weighting": config.weighting}
     if config.head == "torch":
         head.update(loss=config.loss, device=getattr(_base_head(model), "device_used_", None))
@@ -212,6 +229,9 @@ def training_choices(config: TrainConfig, hierarchy_choice: dict | None, model, 
         "other_bucket": ({"min_examples": config.other_min_examples,
                           "labels": len(longtail["other_labels"]) if longtail else 0}
                          if config.other_min_examples > 0 else None),
+        "label_prior": {"setting": requested_prior, "used": prior is not None,
+                        "rows": 0 if prior is None else int(len(prior[1])),
+                        "chosen_by": "out-of-fold evidence" if prior_choice else "configuration"},
     }
 
 
@@ -225,17 +245,19 @@ def _base_head(model):
 
 
 def label_prior_rows(label_vectors, counts, parents, config: TrainConfig, width: int):
-    """(X, y, weight) of the label-name prior rows (see ``train_classifier``), or None."""
-    if not label_vectors or config.label_prior_weight <= 0:
+    """(X, y, weight) of the label-name prior rows (see ``train_classifier``), or None; only with
+    ``label_prior`` resolved to "on"."""
+    if not label_vectors or config.label_prior != "on" or config.label_prior_weight <= 0:
         return None
-    labels = [str(k) for k in label_vectors
-              if counts.get(str(k), 0) < config.label_prior_below and (not parents or str(k) in parents)]
-    if not labels:
-        return None
-    X = np.array([np.asarray(label_vectors[k], dtype=np.float32).ravel() for k in labels])
-    if X.shape[1] != width:
-        raise ValueError(f"label vectors have width {X.shape[1]}, the embeddings {width}")
-    return X, np.array(labels), np.full(len(labels), config.label_prior_weight)
+    check_label_vectors(label_vectors, width)
+    return prior_rows_for(label_vectors, counts, parents, config)
+
+
+def check_label_vectors(label_vectors: dict, width: int) -> None:
+    for label, vector in label_vectors.items():
+        if np.asarray(vector).size != width:
+            raise ValueError(f"label vectors have width {np.asarray(vector).size} (label {label!r}), "
+                             f"the embeddings {width}")
 
 
 def join_rows(a, b):

@@ -96,8 +96,9 @@ def test_label_name_prior_makes_an_unlabeled_label_predictable_and_fades_with_ex
     y_all = np.array(y_all)
     seen = y_all != "k3"  # nobody has labeled k3 yet
     vectors = {f"k{i}": centres[i] for i in range(4)}
-    off = train_classifier(X_all[seen], y_all[seen], config=TrainConfig(self_training=False), label_vectors=vectors)
-    on = train_classifier(X_all[seen], y_all[seen], config=TrainConfig(self_training=False, label_prior_weight=1.0),
+    off = train_classifier(X_all[seen], y_all[seen], config=TrainConfig(self_training=False, label_prior="off"),
+                           label_vectors=vectors)
+    on = train_classifier(X_all[seen], y_all[seen], config=TrainConfig(self_training=False, label_prior="on", label_prior_weight=1.0),
                           label_vectors=vectors)
     assert "k3" not in off.classes_ and "k3" in on.classes_
     recall_k3 = np.mean(np.array(on.predict(X_all[~seen])) == "k3")

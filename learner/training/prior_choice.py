@@ -1,0 +1,105 @@
+"""The label-name prior switched on or off by evidence on the labels a retrain has.
+
+With ``TrainConfig(label_prior="auto")`` and label vectors, ``choose_prior`` compares two arms on
+the same group-aware, stratified K folds over the labeled rows: the head fitted on a fold's
+training part alone, and the same head with the prior rows that training part would get (one row
+per label with fewer than ``label_prior_below`` rows in it, at ``label_prior_weight``). Prior rows
+are only ever trained on: every held-out row is a real label. Each arm predicts the held-out rows
+over the union of both arms' labels (a label the no-prior arm never saw in that fold simply cannot
+be predicted by it, which is the case the prior is for), and the arms are scored by macro-F1 over
+the labels present in the held-out rows, pooled over all folds.
+
+The prior is switched on only when it wins by more than the noise: ``MIN_GAIN`` plus two standard
+errors of the paired per-fold differences. Otherwise, and with too little evidence (fewer than
+``MIN_ROWS`` rows or fewer than two labels), it stays off: on trec and airline_tweets the prior
+cost a little on average (docs/simulation.md), on banking77_longtail it gained.
+
+Everything the choice saw goes into the report: per-arm macro-F1, the per-fold differences, the
+margin, the rows compared and how many prior rows the full fit would get.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+
+from learner.splits import group_kfold
+from learner.training.hierarchy_choice import macro_f1
+from learner.training.oof import fit_weighted
+
+MIN_ROWS = 20
+MIN_GAIN = 0.01  # the prior must beat no prior by this much plus 2 standard errors over the folds
+FALLBACK = False  # too little evidence: off
+
+
+def prior_rows_for(label_vectors: dict, counts: Counter, parents: dict | None, config):
+    """(X, y, weight) of the prior rows for labeled-row counts ``counts``, or None (the rule of
+    ``learner.training.fit.label_prior_rows``)."""
+    labels = [str(k) for k in label_vectors
+              if counts.get(str(k), 0) < config.label_prior_below and (not parents or str(k) in parents)]
+    if not labels or config.label_prior_weight <= 0:
+        return None
+    X = np.array([np.asarray(label_vectors[k], dtype=np.float32).ravel() for k in labels])
+    return X, np.array(labels), np.full(len(labels), config.label_prior_weight)
+
+
+def choose_prior(config, label_vectors: dict, parents, descriptions, X, y, weight, groups):
+    """(use the prior?, report of the evidence); see the module docstring. ``config`` has its
+    structure already resolved (the hierarchy choice runs first)."""
+    started = time.perf_counter()
+    folds = config.cv_folds if config.cv_folds >= 2 else 5
+    report: dict = {"requested": "auto", "folds": folds, "rows_compared": 0, "macro_f1": {}, "chosen": "off",
+                    "margin": None, "fold_differences": [], "reason": ""}
+    counts = Counter(y.tolist())
+    full_prior = prior_rows_for(label_vectors, counts, parents, config)
+    report["prior_rows"] = 0 if full_prior is None else int(len(full_prior[1]))
+    if full_prior is None:
+        report["reason"] = f"no label has fewer than {config.label_prior_below} labeled rows: nothing to add"
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        return FALLBACK, report
+    if len(y) < MIN_ROWS or len(counts) < 2:
+        report["reason"] = (f"too little evidence ({len(y)} labeled rows over {len(counts)} labels; need {MIN_ROWS} "
+                            "over 2 labels): prior off")
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        return FALLBACK, report
+    cv_config = replace(config, cv_folds=folds, self_training=False)
+    fold = group_kfold(y, groups, folds, seed=config.seed)
+    held_rows, predictions = [], {"off": [], "on": []}
+    diffs = []
+    for f in range(folds):
+        train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        if len(held) == 0 or len(set(y[train].tolist())) < 2 or weight[train].sum() <= 0:
+            continue
+        fold_prior = prior_rows_for(label_vectors, Counter(y[train].tolist()), parents, config)
+        fold_pred = {}
+        for arm, extra in (("off", None), ("on", fold_prior)):
+            model = fit_weighted(cv_config, parents, descriptions, X, y, train, weight, extra)
+            classes = np.array([str(c) for c in model.classes_], dtype=object)
+            fold_pred[arm] = classes[np.asarray(model.decision_function(X[held])).argmax(axis=1)]
+            predictions[arm].append(fold_pred[arm])
+        held_rows.append(held)
+        if len(set(y[held].tolist())) >= 2:
+            diffs.append(macro_f1(y[held], fold_pred["on"], weight[held])
+                         - macro_f1(y[held], fold_pred["off"], weight[held]))
+    if not held_rows:
+        report["reason"] = "no fold could be evaluated: prior off"
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        return FALLBACK, report
+    rows = np.concatenate(held_rows)
+    report["rows_compared"] = int(len(rows))
+    score = {arm: macro_f1(y[rows], np.concatenate(predictions[arm]), weight[rows]) for arm in ("off", "on")}
+    report["macro_f1"] = {arm: round(v, 4) for arm, v in score.items()}
+    se = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("inf")
+    margin = MIN_GAIN + 2 * se
+    use = bool(score["on"] - score["off"] > margin)
+    report["chosen"] = "on" if use else "off"
+    report["margin"] = round(margin, 4) if np.isfinite(margin) else None
+    report["fold_differences"] = [round(d, 4) for d in diffs]
+    report["reason"] = (f"out-of-fold macro-F1 with the prior {score['on']:.4f} vs without {score['off']:.4f}: "
+                        + (f"the prior wins by more than the noise margin {margin:.3f}" if use else
+                           f"the prior does not win by more than {MIN_GAIN} plus 2 standard errors over the folds"
+                           + (f" ({margin:.3f})" if np.isfinite(margin) else "") + ": prior off"))
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return use, report
