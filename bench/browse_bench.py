@@ -41,15 +41,6 @@ SYLLABLES = ["ka", "lo", "mi", "ter", "sun", "dar", "pel", "vo", "ri", "nak", "b
              "fen", "dra", "co", "min", "zel", "po", "rat", "qui", "mon", "ex"]
 BATCH = 100_000
 SEARCH_MIGRATION = None  # the migration that defines the search column and index (imported after setup)
-TUNED: dict[str, str] = {}  # session settings of the last phase, applied to every new connection
-
-
-def apply_tuning(sender=None, connection=None, **kwargs) -> None:
-    with connection.cursor() as cursor:
-        for name, value in TUNED.items():
-            cursor.execute(f"SET {name} = {value}")
-
-
 def vocabulary(size: int, rng) -> list[str]:
     words = set()
     while len(words) < size:
@@ -286,21 +277,23 @@ def phase(client, slug: str, queries: list[dict], passes: int) -> dict:
 
 
 def plan_of(slug: str, params: dict, project, lead) -> str:
-    """EXPLAIN of the page query the API runs for these parameters (first lines)."""
+    """EXPLAIN of the page query the API runs for these parameters, under the browser's pinned
+    settings and after its id probes (labeling/items/narrowing.py)."""
     from django.db import connection
     from django.test import RequestFactory
     from rest_framework.request import Request
 
-    from labeling.items import browse
+    from labeling.items import browse, narrowing
     from labeling.items.filters import ItemFilterSet
 
-    request = Request(RequestFactory().get("/", params))
-    filterset = ItemFilterSet(request.query_params, queryset=browse.pool(project), project=project)
-    assert filterset.is_valid(), filterset.errors
-    sql, sql_params = filterset.qs.order_by("-id")[:51].query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + sql, sql_params)
-        return "\n".join(row[0] for row in cursor.fetchall())
+    with narrowing.pinned_plans():
+        request = Request(RequestFactory().get("/", params))
+        filterset = ItemFilterSet(request.query_params, queryset=browse.pool(project), project=project)
+        assert filterset.is_valid(), filterset.errors
+        sql, sql_params = filterset.qs.order_by("-id")[:51].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql, sql_params)
+            return "\n".join(row[0] for row in cursor.fetchall())[:3000]
 
 
 def main() -> None:
@@ -323,10 +316,8 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection, connections
-    from django.db.backends.signals import connection_created
     from rest_framework.test import APIClient
 
-    connection_created.connect(apply_tuning)
     settings.DEBUG = False  # no per-query logging in the timed requests
     settings.ALLOWED_HOSTS = ["testserver"]
     call_command("migrate", verbosity=0)
@@ -348,12 +339,8 @@ def main() -> None:
     analyzed = phase(client, project.slug, queries, passes=args.passes)
     analyzed["plan_example"] = plan_of(project.slug, example, project, lead)
     counted = measure(client, project.slug, queries, passes=1, extra={"count": "true"})
-    # The settings an interactive workload wants (see the report): no JIT compilation (it costs
-    # 40-100 ms per query here and pays off only for long analytical queries) and no parallel
-    # workers (on 2 shared cores they wait for a CPU).
-    TUNED.update(jit="off", max_parallel_workers_per_gather="0")
-    apply_tuning(connection=connection)
-    tuned = phase(client, project.slug, queries, passes=args.passes)
+    broad = {"q": built["vocab"][0], "source": SOURCES[0], "state": "unlabeled"}
+    analyzed["plan_broad_filters"] = {"params": broad, "plan": plan_of(project.slug, broad, project, lead)}
 
     out = {
         "items": args.n, "database": f"PostgreSQL {connection.pg_version // 10000}",
@@ -366,7 +353,7 @@ def main() -> None:
         "before_analyze": stale,
         "after_analyze": analyzed,
         "after_analyze_with_count": counted,
-        "after_analyze_jit_and_parallel_off": {**tuned, "session_settings": dict(TUNED)},
+        "plans": "every statement runs with index scans and nested loops pinned, JIT off (labeling/items/narrowing.py)",
         "build_seconds": build_s, "build_steps": built["timings"], "analyze_seconds": analyze_s,
         "machine": {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg(), "python": platform.python_version()},
     }
@@ -376,8 +363,8 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps({k: v for k, v in out.items() if k not in ("before_analyze", "after_analyze")}, indent=2))
-    for name in ("before_analyze", "after_analyze", "after_analyze_with_count", "after_analyze_jit_and_parallel_off"):
-        print(name, {k: v for k, v in out[name].items() if k != "plan_example"})
+    for name in ("before_analyze", "after_analyze", "after_analyze_with_count"):
+        print(name, {k: v for k, v in out[name].items() if not k.startswith("plan")})
 
 
 if __name__ == "__main__":

@@ -140,8 +140,8 @@ def open_review(**where) -> Exists:
 def has(related: QuerySet) -> Q:
     """Items for which the correlated query finds a row, checked row by row. Written as a scalar
     subquery because PostgreSQL never turns one into a join, while it may turn EXISTS into one
-    and, with missing statistics, drive the page from the other table (83,000 scores read for
-    a page of 5 items: bench/results/browse.json); see labeling/items/narrowing.py."""
+    and, with missing statistics, drive the page from the other table (all of a label's scores
+    read for a page of a few items); see labeling/items/narrowing.py."""
     return Q(IsNull(Subquery(related.order_by().values("pk")[:1]), False))
 
 

@@ -2,8 +2,8 @@
 
 A page of the browser is "the newest 50 items that pass every filter". Two plans are cheap
 whatever the data, and the planner's own choice is not among them when statistics are missing
-(autovacuum may be off after a bulk import: a page then took 0.6–0.9 s, and one query ran for
-minutes; bench/results/browse.json):
+(autovacuum may be off after a bulk import; the planner then guesses row counts, and its
+guesses made pages on 1M items take seconds):
 
 1. **Narrow first.** A filter that matches few items (a rare word, one wave, an annotator's
    answers, a small source, open review tasks, a predicted label at high confidence) is asked
@@ -11,10 +11,11 @@ minutes; bench/results/browse.json):
    back complete are intersected, and the page query checks every filter on those ids only.
 2. **Walk in order.** When every filter is broad, the page walks the project's items newest
    first through the (project, id) index, checks the filters row by row and stops after its
-   rows: broad filters mean the rows come quickly.
+   rows: broad filters mean the rows come quickly. (The one slow case: filters each broad but
+   together matching less than a page; the walk then reads every item of the project.)
 
 Each statement runs with its plan pinned by ``SET LOCAL`` (inside the request's transaction):
-index scans and nested loops only, no JIT (it cost 40–100 ms per query here), bitmap scans
+index scans and nested loops only, no JIT (compiling costs more than these short queries run), bitmap scans
 only for the full-text probe (GIN is read through bitmaps). Every filter is still applied by
 the page query, so an id list only narrows where the query looks, never what it answers.
 """
