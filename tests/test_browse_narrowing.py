@@ -102,3 +102,22 @@ def test_settings_do_not_outlive_the_request_in_a_callers_transaction(world, pla
     assert query(world, {"q": "withdrawal", "source": "email"}).status_code == 200
     assert {name: setting(name) for name in narrowing.TOUCHED} == before
     assert Item.objects.filter(project=world["alpha"]).exists()
+
+
+def test_a_search_past_the_time_limit_answers_503_saying_how_to_narrow_it(world, planted, monkeypatch,  # noqa: F811
+                                                                           client):
+    """The one slow case (every filter broad, few matches) walks every item; past the statement
+    time limit the API answers 503 and the page says what to do, instead of holding the worker."""
+    alpha = world["alpha"]
+    Item.objects.bulk_create([Item(project=alpha, text=f"filler text number {i}", text_hash=f"{i:064x}")
+                              for i in range(30_000)], batch_size=5_000)
+    monkeypatch.setitem(narrowing.PINNED, "statement_timeout", "1")  # 1 ms: the walk over 30,000 rows takes more
+    monkeypatch.setattr(narrowing, "candidate_ids", lambda *args: None)  # every filter broad: walk
+    slow = query(world, {"q": "nowhere", "state": "unlabeled"})
+    assert slow.status_code == 503, slow.content
+    assert "Add a filter" in slow.json()["detail"]
+    client.force_login(world["lead"])
+    page = client.get("/p/alpha/items/", {"q": "nowhere", "state": "unlabeled"})
+    assert page.status_code == 503 and b"ran longer than" in page.content
+    monkeypatch.setitem(narrowing.PINNED, "statement_timeout", str(narrowing.STATEMENT_TIMEOUT_MS))
+    assert query(world, {"q": "nowhere", "state": "unlabeled"}).status_code == 200

@@ -181,13 +181,18 @@ class ItemList(_LeadList):
     @extend_schema(operation_id="project_items_list", summary="Browse the project's items (filters, search, sort)",
                    description="Keyset-paginated (follow `next`); `count` stops at 10,000. Leads and admins only.",
                    tags=["items"],
-                   responses={200: ItemRowSerializer(many=True), **ERRORS})
+                   responses={200: ItemRowSerializer(many=True), **ERRORS, 503: OpenApiResponse(
+                       ErrorSerializer, description="The search ran past its time limit; the message says how to "
+                                                    "narrow it.")})
     def get(self, request, slug):
-        with narrowing.pinned_plans():
-            queryset = self.filter_queryset(self.get_queryset())
-            page = self.paginate_queryset(queryset)
-            narrowing.page_read()
-            rows = browse.decorate(self.get_project(), page, browse.active_version(self.get_project()))
+        try:
+            with narrowing.pinned_plans():
+                queryset = self.filter_queryset(self.get_queryset())
+                page = self.paginate_queryset(queryset)
+                narrowing.page_read()
+                rows = browse.decorate(self.get_project(), page, browse.active_version(self.get_project()))
+        except narrowing.SearchTooSlow as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return self.get_paginated_response(ItemRowSerializer(rows, many=True).data)
 
 

@@ -67,6 +67,10 @@ def browse_page(request, slug):
     except ValidationError as exc:  # a bad count=… value
         context["count_error"] = " ".join(str(m) for m in exc.detail.get("count", []))
         return render(request, "items/browse.html", context, status=400)
+    except narrowing.SearchTooSlow as exc:
+        context["count_error"] = None
+        context["slow_error"] = str(exc)
+        return render(request, "items/browse.html", context, status=503)
     except NotFound:  # a cursor from an edited or outdated link
         query = request.GET.copy()
         query.pop("cursor", None)

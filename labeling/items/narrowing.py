@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.contrib.postgres.search import SearchQuery
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -42,11 +42,23 @@ NARROW_CAP = 20_000
 # Once the intersection is this small, further probes cost more than they save.
 SMALL_ENOUGH = 200
 
+# Longest a browser statement may run: the one slow case (filters each broad, together matching
+# less than a page) must not hold a web worker until gunicorn's timeout.
+STATEMENT_TIMEOUT_MS = 10_000
 # Settings of every browser statement (index scans and nested loops: costs bounded by rows read).
 PINNED = {
     "enable_seqscan": "off", "enable_bitmapscan": "off", "enable_hashjoin": "off",
     "enable_mergejoin": "off", "jit": "off", "max_parallel_workers_per_gather": "0",
+    "statement_timeout": str(STATEMENT_TIMEOUT_MS),
 }
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
+
+
+class SearchTooSlow(Exception):
+    """A browser statement ran past STATEMENT_TIMEOUT_MS (the request answers 503 with why)."""
+
+    message = (f"This search ran longer than {STATEMENT_TIMEOUT_MS // 1000} s and was stopped: its filters each "
+               "match many items but together very few. Add a filter (a wave, a source, a label) or a rarer word.")
 # The full-text probe reads the GIN index, which only bitmap scans can.
 TEXT_PROBE = {"enable_bitmapscan": "on", "enable_indexscan": "off"}
 # A walk must not sort: it follows the index order and stops after its rows.
@@ -72,11 +84,16 @@ def pinned_plans():
     """The transaction a browser request runs its reads in, with PINNED set. Inside a caller's
     transaction (a savepoint) the settings would outlive the block, so they are put back."""
     nested = connection.in_atomic_block
-    with transaction.atomic():
-        saved = _current_settings() if nested else {}
-        set_local(PINNED)
-        yield
-        set_local(saved)  # on an error the savepoint's rollback restores them
+    try:
+        with transaction.atomic():
+            saved = _current_settings() if nested else {}
+            set_local(PINNED)
+            yield
+            set_local(saved)  # on an error the savepoint's rollback restores them
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "pgcode", None) == QUERY_CANCELED:
+            raise SearchTooSlow(SearchTooSlow.message) from exc
+        raise
 
 
 def _current_settings() -> dict[str, str]:
