@@ -205,7 +205,7 @@ def candidate_ids(project, data: dict, version) -> set[int] | None:
 def narrow(queryset: QuerySet[Item], project, data: dict, version) -> QuerySet[Item]:
     """The filtered queryset, narrowed to candidate ids where a filter is narrow; sets the page
     query's plan settings (walk or not) for the rest of the transaction."""
-    if not is_postgresql():
+    if not is_postgresql() or project is None:
         return queryset
     among = candidate_ids(project, data, version)
     if among is None:
