@@ -14,7 +14,8 @@ probability planned after that wave's model. For every estimable interval it che
 - macro-F1: how often the interval holds the test macro-F1 over the same labels.
 
 Writes bench/results/estimate_coverage.json and bench/results/calibration.json (top-label ECE,
-15 bins, on the test split after every wave; target <= 0.03).
+15 bins, on the test split after every wave; target <= 0.03; with the test macro-F1 of the same
+waves), ``--tag`` appended to both names.
 
     OMP_NUM_THREADS=1 python bench/estimate_coverage.py [--seeds 0 1 2] [--sets banking77_longtail trec]
 """
@@ -120,7 +121,8 @@ def calibration(results: list[dict]) -> dict:
     for result in results:
         for wave in result["waves"]:
             rows.append({"data": Path(result["data"]).stem, "seed": result["seed"], "wave": wave["wave"],
-                         "labels": wave["labels"], "ece": wave["ece"], "ece_pool_mix": wave.get("ece_pool_mix")})
+                         "labels": wave["labels"], "ece": wave["ece"], "ece_pool_mix": wave.get("ece_pool_mix"),
+                         "macro_f1": wave["macro_f1"]})
 
     def stats(key, subset):
         values = [r[key] for r in subset if r[key] is not None]
@@ -134,6 +136,11 @@ def calibration(results: list[dict]) -> dict:
             "all": {key: stats(key, rows) for key in ("ece", "ece_pool_mix")},
             "per_set": {d: {key: stats(key, [r for r in rows if r["data"] == d]) for key in ("ece", "ece_pool_mix")}
                         for d in sets},
+            "macro_f1": {d: {"mean_over_waves": float(np.mean([r["macro_f1"] for r in rows if r["data"] == d])),
+                             "last_wave_mean": float(np.mean([r["macro_f1"] for r in rows if r["data"] == d
+                                                              and r["wave"] == max(x["wave"] for x in rows
+                                                                                   if x["data"] == d)]))}
+                         for d in sets},
             "per_set_from_wave_3": {d: {key: stats(key, [r for r in rows if r["data"] == d and r["wave"] >= 3])
                                         for key in ("ece", "ece_pool_mix")} for d in sets},
             "rows": rows}

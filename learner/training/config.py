@@ -52,6 +52,8 @@ class TrainConfig:
     pseudo_threshold: float = 0.9   # calibrated top probability a row needs to be pseudo-labeled
     pseudo_weight: float = 0.5      # row weight of a pseudo-labeled row (a labeled row has 1)
     pseudo_max_ratio: float = 5.0   # at most this many pseudo-labeled rows per labeled row, surest first
+    pseudo_out_of_fold: bool = True  # each out-of-fold fit gets pseudo-labels from a model fitted on its own
+    #                                 training rows (not the first pass's, which saw the held-out labels)
     threads: int | None = 1         # BLAS / torch threads while fitting (None = library default)
     # label-name prior (only when train_classifier gets ``label_vectors``): each label with fewer than
     # ``label_prior_below`` labeled rows (none included) gets its name / description embedding as one

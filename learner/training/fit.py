@@ -57,9 +57,13 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     ``pseudo_threshold`` (surest first, at most ``pseudo_max_ratio`` × the labeled rows), and the
     procedure runs again with those pseudo-labeled rows added to every fit at ``pseudo_weight``.
     Pseudo-labeled rows are only ever trained on: validation, out-of-fold predictions,
-    calibration, thresholds and metrics use real labels only. (The pseudo-labels come from a model
-    that saw every label, held-out ones included, so the second pass's held-out estimates lean
-    slightly optimistic.)
+    calibration, thresholds and metrics use real labels only. The served model's pseudo-labels
+    come from the first pass, which saw every label; each out-of-fold fit of the second pass
+    gets its own, from a model fitted on that fold's training rows (``pseudo_out_of_fold``,
+    default), so no held-out label reaches its own prediction. With the first pass's
+    pseudo-labels there, the held-out logits were optimistic and the temperature fitted on them
+    too low (served models overconfident: docs/estimates.md, "Calibration"). This costs
+    ``cv_folds`` extra fits per retrain.
 
     ``label_vectors`` (label → embedding of its name or description) with ``config.label_prior``
     "on" (and ``label_prior_weight > 0``) adds one such row per label with fewer than
@@ -105,7 +109,7 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
             timings["label_prior_choice_s"] = time.perf_counter() - t
         config = replace(config, label_prior="on" if use else "off")
     prior = label_prior_rows(label_vectors, counts, parents, config, X.shape[1])
-    extra, self_training = prior, None
+    extra, self_training, first = prior, None, None
     if unlabeled is not None and config.self_training and len(unlabeled) and config.pseudo_weight > 0:
         t = time.perf_counter()
         first = train_classifier(X, y, config=replace(config, self_training=False), groups=groups,
@@ -152,7 +156,13 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         eval_logits = model.decision_function(X[eval_rows])
     elif config.cv_folds >= 2:
         source = "cross-validation"
-        eval_rows, eval_logits = out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra)
+        extra_for = None
+        if first is not None and config.pseudo_out_of_fold and extra is not prior:
+            def extra_for(train, first=first):
+                return join_rows(prior, fold_pseudo_labels(first, config, parents, descriptions, X, y, weight,
+                                                           train, prior, unlabeled))
+        eval_rows, eval_logits = out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra,
+                                             extra_for=extra_for)
     else:
         source = None
         eval_rows, eval_logits = np.zeros(0, dtype=int), np.zeros((0, len(classes)))
@@ -207,6 +217,20 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     return TrainedClassifier(model, temperature=calibrated.temperature, platt=calibrated.platt,
                              thresholds=calibrated.thresholds, coarse_thresholds=calibrated.coarse_thresholds,
                              parents=parents, fine_floor=config.fine_floor, report=report)
+
+
+def fold_pseudo_labels(first: TrainedClassifier, config: TrainConfig, parents, descriptions, X, y, weight,
+                       train_rows, prior, unlabeled):
+    """Pseudo-labels for one out-of-fold fit (``pseudo_out_of_fold``): made by a model fitted on the
+    fold's training rows only (with the first pass's temperature), so no held-out row's label
+    reaches its own prediction through the pseudo-labeled rows. With the first pass's
+    pseudo-labels instead (a model that saw every label), the held-out logits are optimistic
+    and the temperature fitted on them leaves the served model overconfident."""
+    model = fit_weighted(config, parents, descriptions, X, y, train_rows, weight, prior)
+    fold_first = TrainedClassifier(model, temperature=first.temperature, platt=first.platt, parents=parents,
+                                   fine_floor=config.fine_floor)
+    rows, _ = pseudo_labels(fold_first, unlabeled, config, len(train_rows), X.shape[1])
+    return rows
 
 
 def training_choices(config: TrainConfig, hierarchy_choice: dict | None, model, calibration: dict,

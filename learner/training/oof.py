@@ -10,9 +10,11 @@ from learner.training.build import build_model
 from learner.weighting import resample
 
 
-def out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra=None):
+def out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra=None, extra_for=None):
     """Held-out logits (columns = ``classes``) from ``config.cv_folds`` group-aware folds; rows
-    whose label is missing from their fold's training part are left out."""
+    whose label is missing from their fold's training part are left out. ``extra_for(train_rows)``,
+    when given, supplies each fold's appended rows instead of ``extra`` (pseudo-labels made
+    without the fold's held-out rows)."""
     fold = group_kfold(y, groups, config.cv_folds, seed=config.seed)
     index = {c: i for i, c in enumerate(classes)}
     rows_out, logits_out = [], []
@@ -20,7 +22,8 @@ def out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, ex
         train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
         if len(held) == 0 or len(set(y[train])) < 2 or weight[train].sum() <= 0:
             continue
-        model = fit_weighted(config, parents, descriptions, X, y, train, weight, extra)
+        fold_extra = extra if extra_for is None else extra_for(train)
+        model = fit_weighted(config, parents, descriptions, X, y, train, weight, fold_extra)
         fold_classes = [str(c) for c in model.classes_]
         keep = held[np.isin(y[held], fold_classes)]
         if len(keep) == 0:
