@@ -203,6 +203,30 @@ def with_confidence(queryset: QuerySet[Item], version: ModelVersion | None) -> Q
     return queryset.filter(scores__model_version=version).annotate(confidence=F("scores__top_prob"))
 
 
+PREDICTION_FILTERS = ("predicted", "min_confidence", "max_confidence")
+NOTHING = None  # score_conditions: no score can match (no active model, or a label it does not know)
+
+
+def score_conditions(data: dict, version: ModelVersion | None) -> dict | None:
+    """The ItemScore conditions of the browser's prediction filters (predicted label, confidence
+    range) on the active version, or NOTHING when no score can match. Only for data that sets
+    at least one of PREDICTION_FILTERS."""
+    if version is None:
+        return NOTHING
+    where = {"model_version": version}
+    label, low, high = (data.get(name) for name in PREDICTION_FILTERS)
+    if label is not None:
+        label_map = list(version.label_map or [])
+        if label.name not in label_map:
+            return NOTHING  # the active model does not know this label yet
+        where["top_label"] = label_map.index(label.name)
+    if low is not None:
+        where["top_prob__gte"] = float(low)
+    if high is not None:
+        where["top_prob__lte"] = float(high)
+    return where
+
+
 def capped_count(queryset: QuerySet[Item], cap: int) -> tuple[int, bool]:
     """(count, capped): counts at most ``cap`` rows, so a broad filter on 1M items stays cheap."""
     n = queryset.order_by().values("pk")[: cap + 1].count()

@@ -68,7 +68,6 @@ def browse_page(request, slug):
         context["count_error"] = " ".join(str(m) for m in exc.detail.get("count", []))
         return render(request, "items/browse.html", context, status=400)
     except narrowing.SearchTooSlow as exc:
-        context["count_error"] = None
         context["slow_error"] = str(exc)
         return render(request, "items/browse.html", context, status=503)
     except NotFound:  # a cursor from an edited or outdated link

@@ -147,8 +147,7 @@ class ItemFilterSet(django_filters.FilterSet):
         queryset = self._prediction(queryset, data)
         if self.sort_key.startswith("confidence"):
             queryset = browse.with_confidence(queryset, self.active_version())
-        predicting = any(data.get(k) is not None for k in ("predicted", "min_confidence", "max_confidence"))
-        return narrowing.narrow(queryset, self.project, data, self.active_version() if predicting else None)
+        return narrowing.narrow(queryset, self.project, data, self.active_version())
 
     def active_version(self):
         return browse.active_version(self.project) if self.project is not None else None
@@ -178,22 +177,11 @@ class ItemFilterSet(django_filters.FilterSet):
         return queryset.filter(browse.has(WaveItem.objects.filter(item=OuterRef("pk"), **where)))
 
     def _prediction(self, queryset, data):
-        label, low, high = data.get("predicted"), data.get("min_confidence"), data.get("max_confidence")
-        if label is None and low is None and high is None:
+        if all(data.get(name) is None for name in browse.PREDICTION_FILTERS):
             return queryset
-        version = self.active_version()
-        if version is None:
+        where = browse.score_conditions(data, self.active_version())
+        if where is browse.NOTHING:
             return queryset.none()
-        where = {"model_version": version}
-        if label is not None:
-            label_map = list(version.label_map or [])
-            if label.name not in label_map:
-                return queryset.none()  # the active model does not know this label yet
-            where["top_label"] = label_map.index(label.name)
-        if low is not None:
-            where["top_prob__gte"] = float(low)
-        if high is not None:
-            where["top_prob__lte"] = float(high)
         return queryset.filter(browse.has(ItemScore.objects.filter(item_id=OuterRef("pk"), **where)))
 
 

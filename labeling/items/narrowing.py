@@ -160,28 +160,12 @@ def probes(project, data: dict, version) -> Iterator[tuple[str, Callable[[], set
         # the project's items (1M) onto the word's cost ~20 ms for nothing.
         yield "text", lambda: _ids(Item.objects.alias(owner=F("project_id") + 0, document=browse.search_document())
                            .filter(owner=project.id, document=query), "id", TEXT_PROBE)
-    prediction = _prediction_where(data, version)
-    if prediction is not None:
-        yield "index", lambda: _ids(ItemScore.objects.filter(**prediction), "item_id")
+    if any(data.get(name) is not None for name in browse.PREDICTION_FILTERS):
+        prediction = browse.score_conditions(data, version)
+        if prediction is not browse.NOTHING:  # else the filter set itself answers nothing
+            yield "index", lambda: _ids(ItemScore.objects.filter(**prediction), "item_id")
     if data.get("source") is not None:
         yield "index", lambda: _ids(Item.objects.filter(project=project, source=data["source"]), "id")
-
-
-def _prediction_where(data: dict, version) -> dict | None:
-    label, low, high = data.get("predicted"), data.get("min_confidence"), data.get("max_confidence")
-    if version is None or (label is None and low is None and high is None):
-        return None
-    where = {"model_version": version}
-    if label is not None:
-        label_map = list(version.label_map or [])
-        if label.name not in label_map:
-            return None  # the filter set answers "nothing" itself
-        where["top_label"] = label_map.index(label.name)
-    if low is not None:
-        where["top_prob__gte"] = float(low)
-    if high is not None:
-        where["top_prob__lte"] = float(high)
-    return where
 
 
 def candidate_ids(project, data: dict, version) -> set[int] | None:
