@@ -36,16 +36,12 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
+from estimate_coverage import SETS, dev_set  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 
 import learner.simulation.run as sim_run  # noqa: E402
 import learner.training.fit as fit_module  # noqa: E402
 import learner.training.oof as oof_module  # noqa: E402
-from labeling.modeling.management.commands.simulate import Command  # noqa: E402
 from learner import simulation as sim  # noqa: E402
-
-DATASETS = ROOT.parent / "shared" / "datasets"
-SETS = ("banking77_longtail", "trec", "airline_tweets")
 
 _calls: list[dict] = []
 _waves: list[dict] = []
@@ -131,11 +127,7 @@ sim_run.plan_simulated_wave = _capture_plan(sim_run.plan_simulated_wave)
 def capture(name: str, seed: int, train_options: dict) -> dict:
     _waves.clear()
     _picks.clear()
-    data = sim.load_jsonl(DATASETS / f"{name}.jsonl")
-    command = Command()
-    cache = Path(settings.LONGTAIL_ARTIFACT_DIR) / "emb-cache"
-    embeddings = command._embeddings(data, None, cache)
-    label_vectors = command._label_vectors(data, cache, embeddings.shape[1])
+    data, embeddings, label_vectors = dev_set(name)
     config = sim.SimConfig(strategy="default", budget=1000, wave_size=100, seed=seed, train_options=train_options)
     result = sim.run_simulation(data, embeddings, config, label_vectors=label_vectors, progress=False,
                                 estimate_truth=True, full_pool_macro_f1=0.0)

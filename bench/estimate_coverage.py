@@ -49,14 +49,19 @@ SETS = ("banking77_longtail", "trec", "airline_tweets")
 MIN_TEST = 20
 
 
-def run(name: str, seed: int, reuse: Path | None = None, train_options: dict | None = None) -> dict:
-    if reuse is not None and (reuse / f"{name}-seed{seed}.json").exists():
-        return json.loads((reuse / f"{name}-seed{seed}.json").read_text())
+def dev_set(name: str):
+    """(dataset, embeddings, label vectors) of a dev set, embedded as simulate does (cached)."""
     data = sim.load_jsonl(DATASETS / f"{name}.jsonl")
     command = Command()
     cache = Path(settings.LONGTAIL_ARTIFACT_DIR) / "emb-cache"
     embeddings = command._embeddings(data, None, cache)
-    label_vectors = command._label_vectors(data, cache, embeddings.shape[1])
+    return data, embeddings, command._label_vectors(data, cache, embeddings.shape[1])
+
+
+def run(name: str, seed: int, reuse: Path | None = None, train_options: dict | None = None) -> dict:
+    if reuse is not None and (reuse / f"{name}-seed{seed}.json").exists():
+        return json.loads((reuse / f"{name}-seed{seed}.json").read_text())
+    data, embeddings, label_vectors = dev_set(name)
     config = sim.SimConfig(strategy="default", budget=1000, wave_size=100, seed=seed,
                            train_options=dict(train_options or {}))
     result = sim.run_simulation(data, embeddings, config, label_vectors=label_vectors, progress=False,
