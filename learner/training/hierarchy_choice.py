@@ -51,6 +51,12 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray) -> floa
     return float(np.mean(scores)) if scores else 0.0
 
 
+def paired_standard_error(diffs: list[float]) -> float:
+    """Standard error of the mean of paired per-fold differences (inf with fewer than two folds):
+    the noise an out-of-fold choice must clear."""
+    return float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("inf")
+
+
 def floor_scores(logits: np.ndarray, y_true: np.ndarray, weight: np.ndarray, classes: list[str],
                  parents: dict[str, str]) -> dict[str, float]:
     """Macro-F1 with abstention at each candidate floor, on temperature-scaled out-of-fold
@@ -111,8 +117,7 @@ def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight
             fine = decode(scaled[option][rows], classes, parents, 0.0)[0].astype(str)
             scores[option] = macro_f1(y_common[rows], fine.astype(object), w_common[rows])
         diffs.append(scores["coarse_then_fine"] - scores["flat"])
-    se = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("inf")
-    margin = max(MIN_GAIN, 2 * se)
+    margin = max(MIN_GAIN, 2 * paired_standard_error(diffs))
     chosen = "coarse_then_fine" if tree - flat > margin else "flat"
     report["chosen"] = chosen
     report["margin"] = round(margin, 4) if np.isfinite(margin) else None

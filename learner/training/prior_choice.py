@@ -26,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from learner.splits import group_kfold
-from learner.training.hierarchy_choice import macro_f1
+from learner.training.hierarchy_choice import macro_f1, paired_standard_error
 from learner.training.oof import fit_weighted
 
 MIN_ROWS = 20
@@ -91,8 +91,7 @@ def choose_prior(config, label_vectors: dict, parents, descriptions, X, y, weigh
     report["rows_compared"] = int(len(rows))
     score = {arm: macro_f1(y[rows], np.concatenate(predictions[arm]), weight[rows]) for arm in ("off", "on")}
     report["macro_f1"] = {arm: round(v, 4) for arm, v in score.items()}
-    se = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("inf")
-    margin = MIN_GAIN + 2 * se
+    margin = MIN_GAIN + 2 * paired_standard_error(diffs)
     use = bool(score["on"] - score["off"] > margin)
     report["chosen"] = "on" if use else "off"
     report["margin"] = round(margin, 4) if np.isfinite(margin) else None
