@@ -1,11 +1,22 @@
 """The model a project trains comes from its settings: head (logistic regression or the torch head
 with its loss), Other bucket, calibration and hierarchy mode; the API and the settings page refuse
 combinations that cannot work, and every choice shows in the trained version's report."""
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from labeling.projects.models import Label, Project
+from labeling.modeling.models import Embedding
+from labeling.modeling.selectors import model_choices
+from labeling.modeling.versions import active_model, load_classifier
+from labeling.projects.forms import ProjectSettingsForm
+from labeling.projects.models import Label, Project, settings_errors
+from learner.text import text_hash
 from tests import test_loop_helpers as helpers
+from tests.test_lead_settings_forms import settings_post
 
 eager_celery = helpers.eager_celery
 
@@ -36,8 +47,6 @@ def test_api_refuses_a_loss_without_the_torch_head_and_unknown_choices(world):
 
 @pytest.mark.django_db
 def test_settings_page_refuses_the_same_combination_with_the_same_words(world, client):
-    from labeling.projects.forms import ProjectSettingsForm
-
     project = world["alpha"]
     data = {f: getattr(project, f) for f in ProjectSettingsForm.Meta.fields}
     data = {k: ("" if v is None else v) for k, v in data.items()}
@@ -48,12 +57,6 @@ def test_settings_page_refuses_the_same_combination_with_the_same_words(world, c
 
 
 def _embed_label_texts(project):
-    import numpy as np
-    from django.conf import settings
-
-    from labeling.modeling.models import Embedding
-    from learner.text import text_hash
-
     rng = np.random.default_rng(1)
     for label in project.labels.all():
         vec = helpers.unit(rng, 1)[0]
@@ -64,8 +67,6 @@ def _embed_label_texts(project):
 
 def test_torch_head_other_bucket_and_forced_structure_reach_the_report(db, project_factory, eager_celery,
                                                                         django_capture_on_commit_callbacks):
-    from labeling.modeling.selectors import model_choices
-    from labeling.modeling.versions import active_model, load_classifier
 
     project, _ = helpers.build_project(project_factory, slug="heads", labels=("billing", "refund", "login", "fraud"),
                                        shares=(0.4, 0.3, 0.25, 0.05), n_labeled=80, head="torch",
@@ -91,7 +92,6 @@ def test_torch_head_other_bucket_and_forced_structure_reach_the_report(db, proje
     # the served estimator is the configured one: coarse → fine, torch heads inside
     assert type(clf.model.coarse_head_).__name__ == "TorchHead"
     # the model API shows the choices
-    from django.contrib.auth import get_user_model
 
     admin = get_user_model().objects.create_superuser("boss", "b@example.org", "pw-Longtail-123")
     listed = api_as(admin).get(f"/api/projects/{project.slug}/models/").json()
@@ -104,16 +104,12 @@ def test_torch_head_other_bucket_and_forced_structure_reach_the_report(db, proje
 
 @pytest.mark.django_db
 def test_label_prior_setting_is_validated_on_the_api_and_the_settings_page(world):
-    from labeling.projects.forms import ProjectSettingsForm
-
     lead = api_as(world["lead"])
     assert Project.objects.get(slug="alpha").label_prior == "auto"
     bad = lead.patch("/api/projects/alpha/", {"label_prior": "sometimes"}, format="json")
     assert bad.status_code == 400 and "sometimes" in bad.json()["label_prior"][0]
     # the shared check names the setting as the page shows it (model.clean, form and API call it)
-    from types import SimpleNamespace
 
-    from labeling.projects.models import settings_errors
     assert settings_errors(SimpleNamespace(label_prior="sometimes"))["label_prior"] == (
         "Label-name prior must be one of auto, on, off; got 'sometimes'.")
     assert "label_prior" not in settings_errors(SimpleNamespace(label_prior="on"))
@@ -130,8 +126,6 @@ def test_label_prior_setting_is_validated_on_the_api_and_the_settings_page(world
 
 def test_label_prior_setting_and_its_evidence_reach_the_report(db, project_factory, eager_celery,
                                                                django_capture_on_commit_callbacks):
-    from labeling.modeling.selectors import model_choices
-    from labeling.modeling.versions import active_model
 
     # "chargeback" has no labeled item: only its name can put it in the model.
     project, _ = helpers.build_project(project_factory, slug="prior", labels=("billing", "login", "fraud", "chargeback"),
@@ -162,8 +156,6 @@ def test_label_prior_setting_and_its_evidence_reach_the_report(db, project_facto
 
 @pytest.mark.django_db
 def test_label_prior_is_on_the_settings_page_and_saved_from_it(world, client):
-    from tests.test_lead_settings_forms import settings_post
-
     client.force_login(world["lead"])
     page = client.get("/p/alpha/settings/").content.decode()
     assert 'name="label_prior"' in page and "Label-name prior" in page
