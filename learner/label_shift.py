@@ -147,7 +147,7 @@ def check_mix_setting(setting) -> None:
 
 
 def resolve_mix(setting, classes: Sequence[str], y_idx, sample_weight, *, heldout_proba=None,
-                unlabeled_proba=None) -> tuple[np.ndarray | None, dict]:
+                unlabeled_proba=None, pool_counts: tuple[int, int] | None = None) -> tuple[np.ndarray | None, dict]:
     """The class mix thresholds are chosen for, as shares over ``classes``, and a report.
 
     - "labeled": None (the tuning rows' own mix: no reweighting).
@@ -158,6 +158,9 @@ def resolve_mix(setting, classes: Sequence[str], y_idx, sample_weight, *, heldou
       probabilities of unlabeled rows), after ``fit_prior_bias`` on ``heldout_proba`` (the tuning
       rows' out-of-fold probabilities) makes them calibrated at the tuning mix. Fewer than
       ``MIN_UNLABELED`` unlabeled rows, or no convergence: falls back to "labeled", with the reason.
+      ``pool_counts`` = (labeled rows, unlabeled rows the sample was drawn from uniformly): the
+      pool is both, so its mix is the count-weighted average of the tuning mix and the estimate
+      (active learning took rare labels out of the unlabeled rows; the labeled rows hold them).
     Classes without tuning rows (e.g. known only by name) get share 0: no row can carry them.
     The report: setting, used ("labeled" / "pool" / "uniform" / "stated"), source (how the mix
     was obtained), reason (for a fallback), shares ({label: share} of the mix used, None for
@@ -211,9 +214,15 @@ def resolve_mix(setting, classes: Sequence[str], y_idx, sample_weight, *, heldou
             return None, report
         q = np.zeros(k)
         q[cols] = est
-        report.update(used="pool", em=info, unlabeled_rows=int(n),
-                      source=f"estimated from {n} unlabeled rows by EM over the model's calibrated "
-                             "probabilities (prior offsets fitted on the held-out labeled rows)")
+        source = (f"estimated from {n} unlabeled rows by EM over the model's calibrated probabilities "
+                  "(prior offsets fitted on the held-out labeled rows)")
+        if pool_counts is not None:
+            n_labeled, n_unlabeled = (max(int(c), 0) for c in pool_counts)
+            if n_labeled + n_unlabeled > 0:
+                q = (n_labeled * p + n_unlabeled * q) / (n_labeled + n_unlabeled)
+                source += f", combined with the labeled rows' mix ({n_labeled} labeled, {n_unlabeled} unlabeled)"
+            report["pool_counts"] = [n_labeled, n_unlabeled]
+        report.update(used="pool", em=info, unlabeled_rows=int(n), source=source)
     report["shares"] = {c: float(s) for c, s, ok in zip(classes, q, present, strict=True) if ok}
     return q, report
 

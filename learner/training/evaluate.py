@@ -66,11 +66,13 @@ def cross_fit_folds(y_val, groups, seed: int = 0) -> np.ndarray | None:
 
 
 def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], targets: dict,
-                           parents: dict | None, notes: list[str], groups=None, unlabeled_logits=None) -> Calibrated:
+                           parents: dict | None, notes: list[str], groups=None, unlabeled_logits=None,
+                           pool_counts: tuple[int, int] | None = None) -> Calibrated:
     """Fit the calibration on held-out ``logits`` (rows = held-out items, columns = ``classes``),
     choose thresholds for ``targets`` on the out-of-fold calibrated probabilities and report
     held-out metrics. ``groups``: duplicate group per held-out row (kept whole in the folds).
-    ``unlabeled_logits``: the same model's logits of unlabeled rows, for ``threshold_mix="pool"``.
+    ``unlabeled_logits``: the same model's logits of unlabeled rows, for ``threshold_mix="pool"``;
+    ``pool_counts``: (labeled rows, unlabeled rows the sample stands for), to combine the two mixes.
     ``notes`` collects what a lead should know (appended to)."""
     out = Calibrated()
     report = out.report
@@ -112,7 +114,7 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     unlabeled_proba = None if unlabeled_logits is None or not len(unlabeled_logits) else _apply(
         unlabeled_logits, temperature, platt)
     mix, mix_report = resolve_mix(config.threshold_mix, classes, y_val_idx, w_val, heldout_proba=after,
-                                  unlabeled_proba=unlabeled_proba)
+                                  unlabeled_proba=unlabeled_proba, pool_counts=pool_counts)
     w_mix = mix_weights(y_val_idx, w_val, mix)
     mix_report["effective_rows"] = round(kish_effective(w_mix), 1)
     mix_report["tuning_rows"] = int(len(y_val_idx))

@@ -44,7 +44,7 @@ from learner.training.self_training import pseudo_labels
 def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sample_weight=None,
                      targets: dict | None = None, parents: dict | None = None,
                      label_descriptions: dict | None = None, encoder=None, unlabeled=None,
-                     label_vectors: dict | None = None) -> TrainedClassifier:
+                     label_vectors: dict | None = None, unlabeled_total: int | None = None) -> TrainedClassifier:
     """See the module docstring. ``targets`` maps a label (fine, or coarse with ``parents``) to
     ``{"precision": p}`` or ``{"recall": r}``; ``label_descriptions`` maps a label to its description
     (text, embedded with ``encoder``, or an embedding vector) — labels with no examples then get a
@@ -77,7 +77,9 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     tuning rows are weighted to it; ``learner.label_shift``): "labeled" (their own mix), "uniform",
     {label: share}, or "pool": estimated by EM from the model's calibrated probabilities of the
     ``unlabeled`` rows (with self-training off too; without unlabeled rows it falls back to
-    "labeled" and says so). ``report["threshold_mix"]`` and ``report["choices"]["threshold_mix"]``
+    "labeled" and says so). With ``unlabeled_total`` (how many unlabeled rows the ``unlabeled``
+    sample was drawn from, uniformly) "pool" is the mix of the labeled and unlabeled rows together;
+    without it, the unlabeled rows' own mix. ``report["threshold_mix"]`` and ``report["choices"]["threshold_mix"]``
     state the mix used and how it was obtained."""
     config = config or TrainConfig()
     check_config(config)
@@ -194,7 +196,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         calibrated = calibrate_and_evaluate(config, eval_logits, y[eval_rows], weight[eval_rows], classes, targets,
                                             parents, notes,
                                             groups=None if groups is None else np.asarray(groups)[eval_rows],
-                                            unlabeled_logits=mix_logits)
+                                            unlabeled_logits=mix_logits,
+                                            pool_counts=None if unlabeled_total is None else (len(y), unlabeled_total))
         timings["calibrate_s"] = time.perf_counter() - t
     report: dict = {"validation_source": source if evaluable else None, **calibrated.report}
     if val_ok and config.refit:
