@@ -113,6 +113,11 @@ def test_thresholds_chosen_for_the_deployment_mix_hold_there_and_the_labeled_mix
     assert stated.report["choices"]["threshold_mix"]["used"] == "stated"
     assert stated.report["threshold_mix"]["shares"] == pytest.approx({"pos": 0.1, "neg": 0.8, "other": 0.1})
     assert labeled.report["choices"]["threshold_mix"]["used"] == "labeled"
+    # the pool = labeled + unlabeled rows: with the unlabeled count, the two mixes are combined
+    whole = train_classifier(X, NAMES[y], config=TrainConfig(**train, threshold_mix="pool"), targets=targets,
+                             unlabeled=U, unlabeled_total=len(U))
+    assert abs(whole.report["threshold_mix"]["shares"]["neg"] - (300 + 0.8 * len(U)) / (800 + len(U))) < 0.03
+    assert "combined with the labeled rows' mix (800 labeled, 4000 unlabeled)" in whole.report["threshold_mix"]["source"]
     # "met" is judged at the mix too: the labeled-mix report says met, at a mix where it is not
     assert next(r for r in labeled.report["thresholds"] if r["label"] == "pos")["met"] is True
 
