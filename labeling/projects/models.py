@@ -95,7 +95,10 @@ class Project(models.Model):
                   "for labeling), so thresholds that hold on them fall short on traffic where the labels' "
                   "confusers are more common. Like the pool (default): the mix estimated at each retrain from "
                   "a sample of unlabeled items; uniform: every label equally often; as labeled: the old "
-                  "behaviour. Thresholds for a mix far from the labeled one send more predictions to review.")
+                  "behaviour. Like the pool is the default because the pool is the traffic the model most likely "
+                  "faces; measured, it held as often as as-labeled on the pool's mix, and thresholds chosen for "
+                  "the traffic's mix held on more labels where the labeled mix was far from it (docs/estimates.md). "
+                  "Thresholds for a mix far from the labeled one send more predictions to review.")
 
     class Meta:
         ordering = ["name"]
