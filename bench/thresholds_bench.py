@@ -185,8 +185,8 @@ def run(name: str, size: int, seed: int, train_options: dict | None = None, mixe
         parents = {f: c for f, c in parents.items() if f in set(labels.tolist())}
     targets = {label: {"precision": TARGET} for label in sorted(set(labels.tolist()))}
     t0 = time.time()
-    model = train_classifier(X[pool], labels, config=TrainConfig.from_dict({"seed": seed, "self_training": False, **(train_options or {})}), targets=targets,
-                             parents=parents)
+    options = {"seed": seed, "self_training": False, "threshold_mix": "labeled", **(train_options or {})}
+    model = train_classifier(X[pool], labels, config=TrainConfig.from_dict(options), targets=targets, parents=parents)
     table = {row["label"]: row for row in model.report["thresholds"]}
     y_test = data.labels[test].astype(str)
     # test rows reweighted to the pool's label frequencies (banking77_longtail's test split is

@@ -16,6 +16,7 @@ from labeling.modeling.versions import active_model, load_classifier, train_vers
 from labeling.projects.forms import ProjectSettingsForm
 from labeling.projects.models import Label, Project, settings_errors
 from learner.text import text_hash
+from learner.training import TrainConfig
 from tests import test_loop_helpers as helpers
 from tests.test_lead_settings_forms import settings_post
 
@@ -168,7 +169,7 @@ def test_label_prior_is_on_the_settings_page_and_saved_from_it(world, client):
 @pytest.mark.django_db
 def test_threshold_mix_setting_is_validated_on_the_api_and_saved_from_the_settings_page(world, client):
     lead = api_as(world["lead"])
-    assert Project.objects.get(slug="alpha").threshold_mix == "pool"
+    assert Project.objects.get(slug="alpha").threshold_mix == "pool" == TrainConfig().threshold_mix  # sim = product
     bad = lead.patch("/api/projects/alpha/", {"threshold_mix": "deployment"}, format="json")
     assert bad.status_code == 400 and "deployment" in bad.json()["threshold_mix"][0]
     assert settings_errors(SimpleNamespace(threshold_mix="deployment"))["threshold_mix"] == (

@@ -67,8 +67,9 @@ class TrainConfig:
     # the class mix per-label thresholds (and their "met" figures) must hold at: "labeled" (the tuning
     # rows' own mix, i.e. the labeled rows as chosen for labeling), "pool" (estimated by EM from the
     # ``unlabeled`` rows train_classifier gets; "labeled" when it gets none), "uniform", or
-    # {label: share}. Tuning rows are weighted by mix(y) / tuning mix(y) (learner.label_shift).
-    threshold_mix: str | dict = "labeled"
+    # {label: share}. Tuning rows are weighted by mix(y) / tuning mix(y) (learner.label_shift). The
+    # default is the product's (Project.threshold_mix), so the simulation trains as the product does.
+    threshold_mix: str | dict = "pool"
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TrainConfig:

@@ -94,7 +94,7 @@ def test_thresholds_chosen_for_the_deployment_mix_hold_there_and_the_labeled_mix
     F, yf = _draw(rng, (4000, 32000, 4000))  # fresh deployment sample, only for judging
     targets = {"pos": {"precision": 0.9}}
     train = {"self_training": False, "seed": 0}
-    labeled = train_classifier(X, NAMES[y], config=TrainConfig(**train), targets=targets)
+    labeled = train_classifier(X, NAMES[y], config=TrainConfig(**train, threshold_mix="labeled"), targets=targets)
     pool = train_classifier(X, NAMES[y], config=TrainConfig(**train, threshold_mix="pool"), targets=targets,
                             unlabeled=U)
     stated = train_classifier(X, NAMES[y], config=TrainConfig(**train, threshold_mix={"pos": 0.1, "neg": 0.8,
