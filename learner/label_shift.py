@@ -3,9 +3,10 @@
 Precision depends on how often each class occurs: a threshold that keeps a label's predictions at
 precision 0.9 among the tuning rows (the labeled rows, whose class mix active learning chose) can
 fall short where the label's confusers are more frequent. Under label shift p(x | y) stays the
-same and only the class mix changes, so precision at a mix q is estimated exactly (in
-expectation) by weighting each tuning row by ``q(y) / p_tuning(y)``, p_tuning being the tuning
-rows' own (weighted) mix. The confidence bounds then work on the Kish effective counts of the
+same and only the class mix changes, so weighting each tuning row by ``q(y) / p_tuning(y)``
+(p_tuning being the tuning rows' own weighted mix) makes the weighted counts of kept right and
+wrong predictions unbiased for those at mix q, and their ratio a consistent estimate of precision
+at q. The confidence bounds then work on the Kish effective counts of the
 weighted rows (``learner.thresholds`` already does), so the price of a mix far from the tuning
 rows' is wider bounds. Served probabilities and argmax do not change.
 
