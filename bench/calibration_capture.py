@@ -68,11 +68,11 @@ def _capture_out_of_fold(original):
 
 
 def _capture_calibrate(original):
-    def wrapper(config, logits, y_val, w_val, classes, targets, parents, notes, groups=None):
+    def wrapper(config, logits, y_val, w_val, classes, targets, parents, notes, groups=None, **kwargs):
         _calls.append({"logits": np.asarray(logits, dtype=np.float32), "y": np.asarray(y_val, dtype=object),
                        "w": np.asarray(w_val, dtype=np.float64), "classes": list(classes),
                        "groups": None if groups is None else np.asarray(groups)})
-        return original(config, logits, y_val, w_val, classes, targets, parents, notes, groups=groups)
+        return original(config, logits, y_val, w_val, classes, targets, parents, notes, groups=groups, **kwargs)
     return wrapper
 
 

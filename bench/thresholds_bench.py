@@ -14,6 +14,34 @@ Each label's threshold is applied to the **test split**, which nothing in traini
   ``point_threshold`` of the report), for comparison;
 - "met" as the training report states it (judged on held-out folds) against the test outcome.
 
+The keys above (``lower_bound_rule``, ``point_rule``, their ``_pool_mix`` variants, ``per_label``,
+``report_met_vs_test``) are the thresholds chosen at the training rows' own class mix
+(``threshold_mix="labeled"``, as before). Each run then retrains with the thresholds chosen for
+another class mix (``TrainConfig.threshold_mix``, learner/label_shift.py) and judges them on the
+same test split, under ``mixes``:
+
+- ``labeled``: the training rows' mix (the rows above, repeated for the side-by-side table);
+- ``uniform``: every label equally often (banking77_longtail's test split is documented balanced,
+  40 per class: a lead who knows the traffic states it);
+- ``test_em``: the mix estimated by EM from the **unlabeled test texts** (passed as the unlabeled
+  rows of ``threshold_mix="pool"``; their labels are never read in training), i.e. a sample of
+  the traffic the model will face;
+- ``pool_em``: the product's default, ``threshold_mix="pool"`` with the pool rows not trained on
+  as the unlabeled rows and their count as ``unlabeled_total`` (the pool's mix = labeled and
+  unlabeled rows together); only when some are left (not with the whole pool).
+
+``--draw balanced`` trains on a class-balanced draw of ``size`` pool rows (every label up to
+size / labels rows, as active learning over-represents rare labels) instead of a random one: the
+product's case, where the labeled mix is neither the pool's nor the traffic's. Each mix is also
+judged with the test rows reweighted to the pool's class mix (``share_met_pool_mix``): traffic
+like the pool.
+
+Per mix: share of estimable labels meeting the target on the test split, mean recall given up
+(estimable labels), and two figures that do not hide labels made infeasible: recall given up
+over every label with a test row (an infeasible label gives up all its recall) and the share of
+test rows accepted without review. ``mix_error``: total variation distance between the mix used
+and the test split's true mix (read only for this report). Nothing is chosen on the test split.
+
 Writes bench/results/thresholds.json.
 
     OMP_NUM_THREADS=1 python bench/thresholds_bench.py [--seeds 0 1 2] [--sizes 1000 0]
@@ -84,12 +112,72 @@ def summarise(rows: list[dict], key: str = "precision") -> dict:
             "mean_test_precision": float(np.mean([r[key] for r in estimable])) if estimable else None}
 
 
-def run(name: str, size: int, seed: int, train_options: dict | None = None) -> dict:
+MIXES = ("labeled", "uniform", "test_em", "pool_em")
+
+
+def coverage(model, X_test, y_test, usable) -> dict:
+    """Over every label with a test row: recall given up by the thresholds (a label whose target is
+    infeasible sends all its predictions to review, so gives up all its recall), and the share of
+    test rows accepted without review."""
+    proba = model.predict_proba(X_test)
+    classes = np.array(model.classes_)
+    top, top_p = classes[proba.argmax(axis=1)], proba.max(axis=1)
+    cut = np.array([model.thresholds[c] if usable(c) else np.inf for c in classes])
+    accepted = top_p >= cut[proba.argmax(axis=1)]
+    given_up = []
+    for label in sorted(set(y_test.tolist()) & set(classes.tolist())):
+        positives = y_test == label
+        hit = (top == label) & positives
+        given_up.append((hit.sum() - (hit & accepted).sum()) / positives.sum())
+    return {"mean_recall_given_up_all_labels": float(np.mean(given_up)) if given_up else None,
+            "labels_with_test_rows": len(given_up), "auto_share": float(accepted.mean()),
+            "auto_precision": float((top[accepted] == y_test[accepted]).mean()) if accepted.any() else None}
+
+
+def mix_arm(X, pool, labels, test, y_test, parents, targets, seed, train_options, mix, weight, rest) -> dict:
+    """Train with thresholds chosen for ``mix`` and judge them on the test split (as it is, and
+    reweighted to the pool's mix by ``weight``); ``rest``: pool rows not trained on."""
+    options = {"seed": seed, "self_training": False, **(train_options or {}),
+               "threshold_mix": "pool" if mix in ("test_em", "pool_em") else mix}
+    unlabeled = X[test] if mix == "test_em" else X[rest] if mix == "pool_em" else None
+    t0 = time.time()
+    model = train_classifier(X[pool], labels, config=TrainConfig.from_dict(options), targets=targets,
+                             parents=parents, unlabeled=unlabeled,
+                             unlabeled_total=len(rest) if mix == "pool_em" else None)
+    table = {row["label"]: row for row in model.report["thresholds"]}
+    rows = evaluate(model, X[test], y_test, lambda c: model.thresholds[c] if table[c]["feasible"] else None,
+                    weight)
+    mix_report = dict(model.report.get("threshold_mix") or {})
+    shares = mix_report.pop("shares", None)
+    tuning = mix_report.pop("tuning_shares", None)
+    return {"seconds": round(time.time() - t0, 1), "threshold_mix": mix_report, "shares_used": shares or tuning,
+            "feasible_labels": sum(1 for r in table.values() if r["feasible"]),
+            "lower_bound_rule": summarise(list(rows.values())),
+            "lower_bound_rule_pool_mix": summarise(list(rows.values()), "precision_pool_mix"),
+            **coverage(model, X[test], y_test, lambda c: bool(table[c]["feasible"])),
+            "per_label": {c: {**rows[c], "feasible": table[c]["feasible"], "reported_met": table[c]["met"]}
+                          for c in rows}}
+
+
+def balanced_draw(pool: np.ndarray, labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Up to ``size`` pool rows, every label getting up to ceil(size / labels) of its rows (seeded)."""
+    rng = np.random.default_rng(seed)
+    names = np.unique(labels[pool])
+    per = int(np.ceil(size / len(names)))
+    rows = [rng.permutation(pool[labels[pool] == c])[:per] for c in names]
+    return np.sort(np.concatenate(rows))
+
+
+def run(name: str, size: int, seed: int, train_options: dict | None = None, mixes=MIXES,
+        draw: str = "random") -> dict:
     data = load_jsonl(DATASETS / f"{name}.jsonl")
     X = np.load(CACHE / f"{name}.npy")
     pool, test = np.flatnonzero(~data.is_test), np.flatnonzero(data.is_test)
+    whole_pool = pool
     if size and size < len(pool):
-        pool = np.sort(np.random.default_rng(seed).choice(pool, size, replace=False))
+        pool = (balanced_draw(pool, data.labels, size, seed) if draw == "balanced" else
+                np.sort(np.random.default_rng(seed).choice(pool, size, replace=False)))
+    rest = np.setdiff1d(whole_pool, pool)
     labels = data.labels[pool]
     parents = None
     if data.coarse is not None:
@@ -97,8 +185,8 @@ def run(name: str, size: int, seed: int, train_options: dict | None = None) -> d
         parents = {f: c for f, c in parents.items() if f in set(labels.tolist())}
     targets = {label: {"precision": TARGET} for label in sorted(set(labels.tolist()))}
     t0 = time.time()
-    model = train_classifier(X[pool], labels, config=TrainConfig.from_dict({"seed": seed, "self_training": False, **(train_options or {})}), targets=targets,
-                             parents=parents)
+    options = {"seed": seed, "self_training": False, "threshold_mix": "labeled", **(train_options or {})}
+    model = train_classifier(X[pool], labels, config=TrainConfig.from_dict(options), targets=targets, parents=parents)
     table = {row["label"]: row for row in model.report["thresholds"]}
     y_test = data.labels[test].astype(str)
     # test rows reweighted to the pool's label frequencies (banking77_longtail's test split is
@@ -129,7 +217,24 @@ def run(name: str, size: int, seed: int, train_options: dict | None = None) -> d
             agreement["report_met_false_and_test_missed"] += not ok
         else:
             agreement["report_met_none"] += 1
-    return {"data": name, "train_rows": int(len(pool)), "seed": seed, "seconds": round(time.time() - t0, 1),
+    arms = {"labeled": {"threshold_mix": {k: (model.report.get("threshold_mix") or {}).get(k)
+                                          for k in ("setting", "used", "source")},
+                        "feasible_labels": sum(1 for r in table.values() if r["feasible"]),
+                        "lower_bound_rule": summarise(list(chosen.values())),
+                        "lower_bound_rule_pool_mix": summarise(list(chosen.values()), "precision_pool_mix"),
+                        **coverage(model, X[test], y_test, lambda c: bool(table[c]["feasible"]))}}
+    arms["labeled"]["shares_used"] = (model.report.get("threshold_mix") or {}).get("tuning_shares") or {}
+    for mix in mixes:
+        if mix != "labeled" and not (mix == "pool_em" and len(rest) == 0):
+            arms[mix] = mix_arm(X, pool, labels, test, y_test, parents, targets, seed, train_options, mix, weight,
+                                rest)
+    for arm in arms.values():  # total variation distance of the mix used from the test split's / the pool's
+        used = arm["shares_used"] or {}
+        for key, truth in (("mix_error", test_share), ("mix_error_pool", pool_share)):
+            arm[key] = 0.5 * sum(abs(used.get(c, 0.0) - truth.get(c, 0.0)) for c in set(used) | set(truth))
+    return {"data": name, "draw": draw, "train_rows": int(len(pool)), "seed": seed,
+            "seconds": round(time.time() - t0, 1),
+            "mixes": arms,
             "feasible_labels": sum(1 for r in table.values() if r["feasible"]),
             "labels": len(table), "lower_bound_rule": summarise(list(chosen.values())),
             "point_rule": summarise(list(point.values())),
@@ -152,6 +257,39 @@ def group_extra(group: list[dict], rule: str) -> dict:
             "share_not_contradicted": nc / n if n else None}
 
 
+def by_mix(runs: list[dict], sets) -> list[dict]:
+    """Side by side per data set, training size and mix, pooled over seeds: share of estimable
+    labels meeting the target on the test split, recall given up, auto-accepted share."""
+    out = []
+    for name in sets:
+        for size in sorted({r["train_rows"] for r in runs if r["data"] == name}):
+            group = [r for r in runs if r["data"] == name and r["train_rows"] == size and "mixes" in r]
+            for mix in MIXES:
+                arms = [r["mixes"][mix] for r in group if mix in r["mixes"]]
+                if not arms:
+                    continue
+                per_label = ([x for r in group for x in r["per_label"].values()] if mix == "labeled" else
+                             [x for a in arms for x in a["per_label"].values()])
+                pooled = summarise(per_label)
+                pooled_pool_mix = summarise(per_label, "precision_pool_mix")
+
+                def mean(key, arms=arms):
+                    values = [a[key] for a in arms if a.get(key) is not None]
+                    return float(np.mean(values)) if values else None
+
+                out.append({"data": name, "train_rows": size, "mix": mix, "seeds": len(arms),
+                            "estimable_labels": pooled["estimable"], "met": pooled["met"],
+                            "share_met": pooled["share_met"], "share_not_contradicted": pooled["share_not_contradicted"],
+                            "met_pool_mix": pooled_pool_mix["met"], "share_met_pool_mix": pooled_pool_mix["share_met"],
+                            "mean_recall_given_up": pooled["mean_recall_given_up"],
+                            "feasible_labels_per_run": mean("feasible_labels"),
+                            "mean_recall_given_up_all_labels": mean("mean_recall_given_up_all_labels"),
+                            "auto_share": mean("auto_share"), "auto_precision": mean("auto_precision"),
+                            "mix_error": mean("mix_error"), "mix_error_pool": mean("mix_error_pool"),
+                            "mix_used": sorted({str((a.get("threshold_mix") or {}).get("used")) for a in arms})})
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -160,15 +298,23 @@ def main():
     parser.add_argument("--train", type=json.loads, default={}, help="extra TrainConfig fields (JSON)")
     parser.add_argument("--out", default="thresholds.json")
     parser.add_argument("--resummarise", action="store_true", help="recompute the summary of --out's runs")
+    parser.add_argument("--mixes", nargs="+", default=list(MIXES), choices=MIXES,
+                        help="class mixes the thresholds are chosen for (labeled always runs)")
+    parser.add_argument("--draw", choices=("random", "balanced"), default="random",
+                        help="training rows: a random or a class-balanced draw of --sizes pool rows")
     args = parser.parse_args()
     started = time.time()
     runs = []
     for name in args.sets if not args.resummarise else []:
         for size in args.sizes:
             for seed in args.seeds:
-                runs.append(run(name, size, seed, args.train))
+                runs.append(run(name, size, seed, args.train, args.mixes, args.draw))
                 r = runs[-1]
                 print(name, r["train_rows"], seed, r["lower_bound_rule"], r["lower_bound_rule_pool_mix"], flush=True)
+                for mix, arm in r["mixes"].items():
+                    print("  ", mix, arm["lower_bound_rule"]["share_met"], arm["lower_bound_rule"]["estimable"],
+                          arm["lower_bound_rule_pool_mix"]["share_met"],
+                          arm["mean_recall_given_up_all_labels"], arm["auto_share"], arm["mix_error"], flush=True)
     if args.resummarise:
         saved = json.loads((RESULTS / args.out).read_text())
         runs = saved["runs"]
@@ -194,6 +340,7 @@ def main():
                     "estimable_20_kept": extra.get("estimable_20_kept"),
                     "share_not_contradicted": extra.get("share_not_contradicted"),
                     "mean_recall_given_up": float(np.mean(gu)) if gu else None})
+    overall["by_mix"] = by_mix(runs, args.sets)
     command = "OMP_NUM_THREADS=1 python bench/thresholds_bench.py " + " ".join(sys.argv[1:])
     if args.resummarise:
         command = saved["command"] + "; summary recomputed by: " + command

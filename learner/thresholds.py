@@ -4,7 +4,8 @@ A prediction whose top probability is below its label's threshold becomes "needs
 ``choose_thresholds`` (kept for its callers) picks the threshold whose *point* precision meets the
 target on the tuning rows; on fresh data about half of those labels fall short.
 ``choose_thresholds_with_confidence`` picks the lowest threshold whose precision *lower
-confidence bound* (one-sided Wilson on the Kish effective count, default 95 %) meets the target,
+confidence bound* (one-sided Wilson on an effective count, default 95 %: the row count, or with
+sample weights the smaller of Kish's and the linearised-variance count) meets the target,
 honours a precision and a recall target together, and says why where it cannot.
 ``cross_fit_thresholds`` chooses on K-1 folds of out-of-fold probabilities and judges "met" on the
 held-out fold, so "met" is never judged on the rows that chose the threshold.
@@ -148,6 +149,21 @@ def _kish(total: np.ndarray, total_sq: np.ndarray) -> np.ndarray:
     return np.divide(total**2, total_sq, out=np.zeros_like(total), where=total_sq > 0)
 
 
+def _precision_effective(total, total_sq, hit, hit_sq) -> np.ndarray:
+    """Effective count for a weighted precision Σw·h / Σw: the smaller of Kish's (Σw)² / Σw² and
+    p(1-p) / the linearised variance Σw²(h-p)² / (Σw)². Kish's count assumes the weights do not
+    depend on the outcome; when a class mix makes wrong predictions heavy (a confuser more common
+    in traffic than among the tuning rows), one wrong row counts for several right ones and Kish
+    overstates the evidence. With equal weights both are the row count."""
+    total, total_sq = np.asarray(total, dtype=np.float64), np.asarray(total_sq, dtype=np.float64)
+    hit, hit_sq = np.asarray(hit, dtype=np.float64), np.asarray(hit_sq, dtype=np.float64)
+    kish = _kish(total, total_sq)
+    p = np.divide(hit, total, out=np.zeros_like(total), where=total > 0)
+    spread = hit_sq * (1 - p) ** 2 + np.maximum(total_sq - hit_sq, 0.0) * p**2
+    linear = np.divide(p * (1 - p) * total**2, spread, out=np.full_like(total, np.inf), where=spread > 0)
+    return np.where((p > 0) & (p < 1), np.minimum(kish, linear), kish)
+
+
 def choose_thresholds_with_confidence(
     proba,
     y_idx,
@@ -161,7 +177,7 @@ def choose_thresholds_with_confidence(
 
     Among the tuning rows predicted as a label (top-1), a threshold t keeps those with top
     probability ≥ t. Precision bound: one-sided Wilson lower bound on the kept rows; recall bound:
-    the same on all rows of the label (Kish effective counts under ``sample_weight``).
+    the same on all rows of the label (under ``sample_weight``: ``_precision_effective`` and Kish counts).
     - ``{"precision": p}``: the lowest t whose precision bound is ≥ p; none → t above 1 (every
       prediction of the label goes to review), and ``feasible`` False with the reason.
     - ``{"recall": r}``: the highest t whose recall bound is ≥ r; none → t = 0, infeasible.
@@ -199,10 +215,11 @@ def choose_thresholds_with_confidence(
         positives = float(w[is_pos].sum())
         pos_eff = float(_kish(np.array([positives]), np.array([np.sum(w[is_pos] ** 2)]))[0])
         cum_tp, cum_w, cum_w2 = np.cumsum(ww * h), np.cumsum(ww), np.cumsum(ww**2)
+        cum_tp2 = np.cumsum(ww**2 * h)
         cut_ok = np.r_[s[1:] != s[:-1], True] if len(s) else np.zeros(0, bool)  # cut between distinct scores
         precision_at = np.divide(cum_tp, cum_w, out=np.zeros_like(cum_tp), where=cum_w > 0)
         recall_at = cum_tp / positives if positives > 0 else np.zeros_like(cum_tp)
-        prec_lo = wilson_lower_bounds(precision_at, _kish(cum_w, cum_w2), confidence)
+        prec_lo = wilson_lower_bounds(precision_at, _precision_effective(cum_w, cum_w2, cum_tp, cum_tp2), confidence)
         rec_lo = wilson_lower_bounds(recall_at, np.full(len(s), pos_eff), confidence)
         threshold, feasible, reason, cut, point_cut = 0.0, None, None, None, None
         if target is None:
@@ -304,7 +321,7 @@ def cross_fit_thresholds(
                                                           confidence=confidence, sample_weight=w)
     k = len(classes)
     tp, kept, positives = np.zeros(k), np.zeros(k), np.zeros(k)
-    kept_sq, pos_sq = np.zeros(k), np.zeros(k)
+    kept_sq, pos_sq, tp_sq = np.zeros(k), np.zeros(k), np.zeros(k)
     per_fold = []
     top = proba.argmax(axis=1) if n else np.zeros(0, dtype=int)
     top_p = proba.max(axis=1) if n else np.zeros(0)
@@ -320,9 +337,10 @@ def cross_fit_thresholds(
         tp += np.bincount(t[hit], weights=wh[hit], minlength=k)
         kept += np.bincount(t[accepted], weights=wh[accepted], minlength=k)
         kept_sq += np.bincount(t[accepted], weights=wh[accepted] ** 2, minlength=k)
+        tp_sq += np.bincount(t[hit], weights=wh[hit] ** 2, minlength=k)
         positives += np.bincount(y, weights=wh, minlength=k)
         pos_sq += np.bincount(y, weights=wh**2, minlength=k)
-    kept_eff, pos_eff = _kish(kept, kept_sq), _kish(positives, pos_sq)
+    kept_eff, pos_eff = _precision_effective(kept, kept_sq, tp, tp_sq), _kish(positives, pos_sq)
     for i, row in enumerate(table):
         precision = tp[i] / kept[i] if kept[i] > 0 else None
         recall = tp[i] / positives[i] if positives[i] > 0 else None

@@ -111,9 +111,12 @@ def test_thresholds_table_shows_both_targets_and_the_held_out_verdict(waves):
         "recall": 0.85, "precision_lower": 0.91, "recall_lower": 0.8, "feasible": True, "reason": None,
         "review_share": 0.1, "held_out_precision": 0.86, "held_out_precision_ci": [0.8, 0.91],
         "held_out_recall": 0.84, "held_out_recall_ci": [0.77, 0.89], "fold_thresholds": [0.7, 0.71],
-        "met": False, "met_reason": "held-out precision 0.860 < 0.9"}]}
+        "met": False, "met_reason": "held-out precision 0.860 < 0.9"}],
+        "threshold_mix": {"setting": "pool", "used": "pool", "unlabeled_rows": 500, "reason": None}}
     v1.save()
-    row = dashboard.dashboard_data(waves["project"])["thresholds"]["rows"][0]
+    table = dashboard.dashboard_data(waves["project"])["thresholds"]
+    assert table["source"].endswith("thresholds hold on the pool's class mix (estimated from 500 unlabeled items)")
+    row = table["rows"][0]
     assert row["target"] == "precision ≥ 0.9, recall ≥ 0.8"
     assert row["met"] == "no" and row["why"].startswith("held-out precision")
     assert row["held_out_precision_95"] == "0.80–0.91" and "fold_thresholds" not in row

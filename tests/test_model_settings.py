@@ -1,5 +1,6 @@
 """The model a project trains comes from its settings: head (logistic regression or the torch head
-with its loss), Other bucket, calibration and hierarchy mode; the API and the settings page refuse
+with its loss), Other bucket, calibration, hierarchy mode, label-name prior and the class mix the
+thresholds hold on; the API and the settings page refuse
 combinations that cannot work, and every choice shows in the trained version's report."""
 from types import SimpleNamespace
 
@@ -11,10 +12,11 @@ from rest_framework.test import APIClient
 
 from labeling.modeling.models import Embedding
 from labeling.modeling.selectors import model_choices
-from labeling.modeling.versions import active_model, load_classifier
+from labeling.modeling.versions import active_model, load_classifier, train_version
 from labeling.projects.forms import ProjectSettingsForm
 from labeling.projects.models import Label, Project, settings_errors
 from learner.text import text_hash
+from learner.training import TrainConfig
 from tests import test_loop_helpers as helpers
 from tests.test_lead_settings_forms import settings_post
 
@@ -162,3 +164,55 @@ def test_label_prior_is_on_the_settings_page_and_saved_from_it(world, client):
     response = settings_post(client, {"label_prior": "on"})
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Project.objects.get(slug="alpha").label_prior == "on"
+
+
+@pytest.mark.django_db
+def test_threshold_mix_setting_is_validated_on_the_api_and_saved_from_the_settings_page(world, client):
+    lead = api_as(world["lead"])
+    assert Project.objects.get(slug="alpha").threshold_mix == "pool" == TrainConfig().threshold_mix  # sim = product
+    bad = lead.patch("/api/projects/alpha/", {"threshold_mix": "deployment"}, format="json")
+    assert bad.status_code == 400 and "deployment" in bad.json()["threshold_mix"][0]
+    assert settings_errors(SimpleNamespace(threshold_mix="deployment"))["threshold_mix"] == (
+        "Thresholds hold on must be one of pool, uniform, labeled; got 'deployment'.")
+    good = lead.patch("/api/projects/alpha/", {"threshold_mix": "uniform"}, format="json")
+    assert good.status_code == 200 and good.json()["threshold_mix"] == "uniform"
+    assert Project.objects.get(slug="alpha").threshold_mix == "uniform"
+    client.force_login(world["lead"])
+    page = client.get("/p/alpha/settings/").content.decode()
+    assert 'name="threshold_mix"' in page and "like the pool" in page and "as labeled" in page
+    response = settings_post(client, {"threshold_mix": "labeled"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Project.objects.get(slug="alpha").threshold_mix == "labeled"
+    project = Project.objects.get(slug="alpha")
+    data = {f: ("" if getattr(project, f) is None else getattr(project, f)) for f in ProjectSettingsForm.Meta.fields}
+    data.update(threshold_mix="sometimes")
+    form = ProjectSettingsForm(data, instance=project)
+    assert not form.is_valid() and "threshold_mix" in form.errors
+
+
+def test_threshold_mix_reaches_the_trained_version_and_its_report(db, project_factory, eager_celery,
+                                                                  django_capture_on_commit_callbacks):
+    """Default "pool": the retrain estimates the class mix from the unlabeled sample (also with
+    self-training off) and the version says so; "labeled" keeps the labeled items' mix."""
+    project, _ = helpers.build_project(project_factory, slug="mix", n_items=300, n_labeled=90)
+    Label.objects.filter(project=project).update(precision_target=0.9)
+    helpers.retrain(project, django_capture_on_commit_callbacks)
+    pooled = active_model(project)
+    mix = pooled.metrics["threshold_mix"]
+    assert mix["setting"] == "pool" and mix["used"] == "pool" and mix["em"]["converged"]
+    assert mix["unlabeled_rows"] == 300 - 90 and abs(sum(mix["shares"].values()) - 1) < 1e-9
+    choices = model_choices(pooled)
+    assert choices["threshold_mix"]["used"] == "pool"
+    assert "thresholds hold on the pool's class mix (estimated from 210 unlabeled items)" in choices["summary"]
+
+    no_self_training = train_version(project, train_config={"self_training": False})
+    assert no_self_training.metrics["self_training"] is None
+    assert no_self_training.metrics["threshold_mix"]["used"] == "pool"
+
+    Project.objects.filter(pk=project.pk).update(threshold_mix="labeled")
+    project.refresh_from_db()
+    helpers.retrain(project, django_capture_on_commit_callbacks)
+    labeled = active_model(project)
+    assert labeled.metrics["config"]["threshold_mix"] == "labeled"
+    assert labeled.metrics["threshold_mix"]["used"] == "labeled" and labeled.metrics["threshold_mix"]["shares"] is None
+    assert "thresholds hold on the labeled items' class mix" in model_choices(labeled)["summary"]

@@ -116,10 +116,28 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     prior = label_prior_summary(choices.get("label_prior"), metrics.get("label_prior_choice"))
     if prior:
         parts.append(prior)
+    mix = threshold_mix_summary(metrics.get("threshold_mix"))
+    if mix:
+        parts.append(mix)
     if metrics.get("final_model"):
         parts.append(f"fine-tuned encoder ({metrics['final_model'].get('base_model', 'MiniLM')})")
     return {**choices, "hierarchy_evidence": evidence or None,
             "label_prior_evidence": metrics.get("label_prior_choice") or None, "summary": " · ".join(parts)}
+
+
+def threshold_mix_summary(mix: dict | None) -> str | None:
+    """One phrase for the class mix the thresholds hold on: which, and how it was obtained (or why
+    the setting fell back). None for versions trained before the setting existed."""
+    if not mix:
+        return None
+    used = {"pool": "the pool's class mix", "uniform": "a uniform class mix", "stated": "a stated class mix",
+            "labeled": "the labeled items' class mix"}.get(mix.get("used"), str(mix.get("used")))
+    text = f"thresholds hold on {used}"
+    if mix.get("used") == "pool" and mix.get("unlabeled_rows"):
+        text += f" (estimated from {mix['unlabeled_rows']} unlabeled items)"
+    elif mix.get("reason"):
+        text += f" (setting {mix.get('setting')}: {mix['reason']})"
+    return text
 
 
 def label_prior_summary(prior: dict | None, evidence: dict | None) -> str | None:

@@ -139,7 +139,10 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
         config = TrainConfig.from_dict({**project_train_options(project), **(train_config or {})})
         parents, targets = restrict_taxonomy(selectors.label_parents(project), selectors.label_targets(project),
                                              set(data.labels))
-        unlabeled = unlabeled_sample(project, data.item_ids, seed=version.number) if config.self_training else None
+        # the unlabeled sample feeds self-training and the pool's class mix for the thresholds
+        wants_unlabeled = config.self_training or config.threshold_mix == "pool"
+        unlabeled, unlabeled_total = (unlabeled_sample(project, data.item_ids, seed=version.number, with_total=True)
+                                      if wants_unlabeled else (None, None))
         clf = train_classifier(
             X,
             np.asarray(data.labels, dtype=object),
@@ -148,6 +151,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             targets=targets or None,
             parents=parents or None,
             unlabeled=unlabeled,
+            unlabeled_total=unlabeled_total,
             label_vectors=label_vectors(project) if prior_possible(config) else None,
         )
         return finish_version(version, clf, len(data), {
@@ -186,10 +190,12 @@ HIERARCHY_OPTIONS = {"auto": "auto", "flat": "flat", "hierarchical": "coarse_the
 def project_train_options(project: Project) -> dict:
     """The TrainConfig fields a project's settings choose: head, loss, Other bucket, calibration,
     structure and the fallback floor (with "auto", the floor the evidence picks replaces it), and
-    the label-name prior (auto / on / off; with auto, each retrain's evidence decides)."""
+    the label-name prior (auto / on / off; with auto, each retrain's evidence decides), and the class
+    mix thresholds hold on (pool: estimated from the unlabeled sample; uniform; labeled)."""
     return {"fine_floor": project.fine_floor, "head": project.head, "loss": project.head_loss,
             "other_min_examples": project.other_min_examples, "calibrate": project.calibration,
-            "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode], "label_prior": project.label_prior}
+            "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode], "label_prior": project.label_prior,
+            "threshold_mix": project.threshold_mix}
 
 
 def label_vectors(project: Project) -> dict[str, np.ndarray] | None:
@@ -202,11 +208,13 @@ def label_vectors(project: Project) -> dict[str, np.ndarray] | None:
     return dict(zip(names, embed_query_texts(label_texts(names, descriptions)), strict=True))
 
 
-def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | None = None) -> np.ndarray | None:
+def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | None = None,
+                     with_total: bool = False):
     """Embeddings of up to ``limit`` (``LONGTAIL_SELF_TRAINING_ROWS``) project items outside the
     training set and its duplicate groups (no near-duplicate of a labeled item), a seeded uniform
     sample (the simulation draws the same rows), for
-    self-training; None when there are none or the setting is 0."""
+    self-training and the pool's class mix; None when there are none or the setting is 0. With
+    ``with_total``: (that, how many items the sample was drawn from)."""
     limit = settings.LONGTAIL_SELF_TRAINING_ROWS if limit is None else limit
     ids, matrix = project_matrix(project.id, model_id())
     # Duplicate groups as the planner forms them, over every project item in id order.
@@ -217,9 +225,8 @@ def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | N
     labeled = np.flatnonzero(np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
     rest = rows_outside_labeled_groups(np.array([group_of[int(i)] for i in ids], dtype=np.int64), labeled)
     rows = sample_unlabeled_rows(rest, limit, seed=seed)
-    if len(rows) == 0:
-        return None
-    return np.asarray(matrix[rows], dtype=np.float32)
+    sample = np.asarray(matrix[rows], dtype=np.float32) if len(rows) else None
+    return (sample, int(len(rest))) if with_total else sample
 
 
 def activate_version(version: ModelVersion) -> ModelVersion:

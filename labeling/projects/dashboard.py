@@ -16,7 +16,7 @@ from labeling.annotations import selectors as annotation_selectors
 from labeling.annotations.models import Annotation
 from labeling.annotations.resolve import Answer, resolve
 from labeling.modeling.models import ItemScore, ModelVersion
-from labeling.modeling.selectors import model_choices
+from labeling.modeling.selectors import model_choices, threshold_mix_summary
 from labeling.modeling.versions import active_model
 from labeling.projects.estimates import MIN_N, version_estimates
 
@@ -299,8 +299,10 @@ def thresholds_table(model, report: dict | None) -> dict:
         return {"source": None, "rows": []}
     stored = _find_key(model.metrics, "thresholds_table") or _find_key(model.metrics, "thresholds")
     if isinstance(stored, list) and stored and isinstance(stored[0], dict):
+        mix = threshold_mix_summary((model.metrics or {}).get("threshold_mix"))
         return {"source": "training report: chosen on held-out predictions; met judged on folds that did not "
-                          "choose the threshold", "rows": [_threshold_row(row) for row in stored]}
+                          "choose the threshold" + (f"; {mix}" if mix else ""),
+                "rows": [_threshold_row(row) for row in stored]}
     classes = [str(c) for c in (model.label_map or [])]
     total = ItemScore.objects.filter(model_version=model).count()
     rows = []

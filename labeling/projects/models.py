@@ -71,6 +71,9 @@ class Project(models.Model):
     HIERARCHY_MODES = [("auto", "chosen by out-of-fold evidence"), ("flat", "flat"),
                        ("hierarchical", "coarse → fine")]
     LABEL_PRIORS = [("auto", "chosen by out-of-fold evidence"), ("on", "on"), ("off", "off")]
+    THRESHOLD_MIXES = [("pool", "like the pool (estimated from unlabeled items)"),
+                       ("uniform", "uniform (every label equally often)"),
+                       ("labeled", "as labeled (the labeled items' own mix)")]
     head = models.CharField(max_length=20, choices=HEADS, default="logreg")
     head_loss = models.CharField(max_length=20, choices=LOSSES, default="ce",
                                  help_text="Loss of the torch head (logistic regression always uses weighted CE).")
@@ -85,6 +88,17 @@ class Project(models.Model):
         max_length=20, choices=LABEL_PRIORS, default="auto",
         help_text="Train on each label's name and description as one extra example while it has fewer than 5 "
                   "labeled items: on, off, or only when it beats no prior out of fold at each retrain.")
+    threshold_mix = models.CharField(
+        max_length=20, choices=THRESHOLD_MIXES, default="pool",
+        help_text="The traffic per-label precision and recall targets must hold on. Precision depends on how "
+                  "often each label occurs, and the labeled items over-represent rare labels (they were chosen "
+                  "for labeling), so thresholds that hold on them fall short on traffic where the labels' "
+                  "confusers are more common. Like the pool (default): the mix estimated at each retrain from "
+                  "a sample of unlabeled items; uniform: every label equally often; as labeled: the old "
+                  "behaviour. Like the pool is the default because the pool is the traffic the model most likely "
+                  "faces; measured, it held as often as as-labeled on the pool's mix, and thresholds chosen for "
+                  "the traffic's mix held on more labels where the labeled mix was far from it (docs/estimates.md). "
+                  "Thresholds for a mix far from the labeled one send more predictions to review.")
 
     class Meta:
         ordering = ["name"]
@@ -109,6 +123,7 @@ SETTING_NAMES = {
     "annotator_metadata": "Metadata shown to annotators", "show_suggestions": "Show model suggestions",
     "head": "Model head", "head_loss": "Head loss", "other_min_examples": "Other bucket: minimum examples",
     "calibration": "Calibration", "hierarchy_mode": "Label hierarchy", "label_prior": "Label-name prior",
+    "threshold_mix": "Thresholds hold on",
 }
 MAX_SHOWN_METADATA = 30
 # (field, lowest, highest, lowest allowed itself, highest allowed itself); None: no bound.
@@ -180,12 +195,12 @@ def settings_errors(values) -> dict[str, str]:
 
 
 def model_settings_errors(values) -> dict[str, str]:
-    """The model choices (head, loss, Other bucket, calibration, hierarchy, label-name prior) that
-    cannot work together."""
+    """The model choices (head, loss, Other bucket, calibration, hierarchy, label-name prior, the
+    class mix thresholds hold on) that cannot work together."""
     errors: dict[str, str] = {}
     for field, choices in (("head", Project.HEADS), ("head_loss", Project.LOSSES),
                            ("calibration", Project.CALIBRATIONS), ("hierarchy_mode", Project.HIERARCHY_MODES),
-                           ("label_prior", Project.LABEL_PRIORS)):
+                           ("label_prior", Project.LABEL_PRIORS), ("threshold_mix", Project.THRESHOLD_MIXES)):
         value = getattr(values, field, None)
         allowed = [c for c, _ in choices]
         if value is not None and value not in allowed:

@@ -74,11 +74,11 @@ def train_simulated_model(pool: SimPool, labeled_rows: np.ndarray, labels: np.nd
     order = np.argsort(pool.item_ids[labeled_rows], kind="stable")  # the product trains in item order
     labeled_rows, labels = labeled_rows[order], np.asarray(labels, dtype=object)[order]
     parents, targets = restrict_taxonomy(dict(parents or {}), dict(targets or {}), {str(v) for v in labels})
-    unlabeled = None
-    if config.self_training:
+    unlabeled, unlabeled_total = None, None
+    if config.self_training or config.threshold_mix == "pool":  # self-training, the pool's class mix
         rest = rows_outside_labeled_groups(pool.groups, labeled_rows)
         rows = sample_unlabeled_rows(rest, self_training_rows, seed=version)
-        unlabeled = pool.embeddings[rows] if len(rows) else None
+        unlabeled, unlabeled_total = (pool.embeddings[rows] if len(rows) else None), len(rest)
     # Groups over the training rows alone, as the product's training set forms them.
     near = None if pool.near_groups is None else [pool.near_groups[r] for r in labeled_rows]
     groups = duplicate_groups(pool.item_ids[labeled_rows], near, [pool.text_hashes[r] for r in labeled_rows])
@@ -88,4 +88,4 @@ def train_simulated_model(pool: SimPool, labeled_rows: np.ndarray, labels: np.nd
                      if prior_possible(config) and pool.label_vectors is not None else None)
     return train_classifier(pool.embeddings[labeled_rows], labels, config=config, groups=groups,
                             targets=targets or None, parents=parents or None, unlabeled=unlabeled,
-                            label_vectors=label_vectors)
+                            unlabeled_total=unlabeled_total, label_vectors=label_vectors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from learner.heads import HEADS
+from learner.label_shift import check_mix_setting
 
 LABEL_PRIOR_MODES = ("auto", "on", "off")
 
@@ -63,6 +64,12 @@ class TrainConfig:
     label_prior: str = "auto"
     label_prior_weight: float = 0.5
     label_prior_below: int = 5
+    # the class mix per-label thresholds (and their "met" figures) must hold at: "labeled" (the tuning
+    # rows' own mix, i.e. the labeled rows as chosen for labeling), "pool" (estimated by EM from the
+    # ``unlabeled`` rows train_classifier gets; "labeled" when it gets none), "uniform", or
+    # {label: share}. Tuning rows are weighted by mix(y) / tuning mix(y) (learner.label_shift). The
+    # default is the product's (Project.threshold_mix), so the simulation trains as the product does.
+    threshold_mix: str | dict = "pool"
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TrainConfig:
@@ -95,6 +102,7 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError("label_prior='on' needs label_prior_weight > 0 and label_prior_below > 0")
     if config.pseudo_weight < 0 or config.pseudo_max_ratio < 0:
         raise ValueError("pseudo_weight and pseudo_max_ratio must be non-negative")
+    check_mix_setting(config.threshold_mix)
 
 
 def prior_possible(config: TrainConfig) -> bool:

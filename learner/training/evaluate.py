@@ -7,7 +7,9 @@ Nothing here is judged on the rows that chose it. The held-out rows are dealt in
 thresholds are tuned on are calibrated out of fold; the model keeps the calibration fitted on all
 held-out rows. Thresholds come from ``learner.thresholds.cross_fit_thresholds``: chosen with a
 lower confidence bound (precision and recall targets together), with "met" judged on the fold
-that did not choose them.
+that did not choose them. The thresholds (and their "met" and review-share figures) hold at the
+class mix ``config.threshold_mix`` names: the tuning rows are weighted to that mix
+(``learner.label_shift``); calibration and the held-out metrics stay at the labeled rows' mix.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import numpy as np
 
 from learner.calibration import apply_platt, fit_platt, fit_temperature, softmax
 from learner.heads.hierarchy import coarse_proba, decode
+from learner.label_shift import kish_effective, mix_weights, resolve_mix
 from learner.metrics import classification_report, expected_calibration_error
 from learner.splits import group_kfold
 from learner.thresholds import choose_thresholds_with_confidence, cross_fit_thresholds, needs_review
@@ -63,10 +66,13 @@ def cross_fit_folds(y_val, groups, seed: int = 0) -> np.ndarray | None:
 
 
 def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], targets: dict,
-                           parents: dict | None, notes: list[str], groups=None) -> Calibrated:
+                           parents: dict | None, notes: list[str], groups=None, unlabeled_logits=None,
+                           pool_counts: tuple[int, int] | None = None) -> Calibrated:
     """Fit the calibration on held-out ``logits`` (rows = held-out items, columns = ``classes``),
     choose thresholds for ``targets`` on the out-of-fold calibrated probabilities and report
     held-out metrics. ``groups``: duplicate group per held-out row (kept whole in the folds).
+    ``unlabeled_logits``: the same model's logits of unlabeled rows, for ``threshold_mix="pool"``;
+    ``pool_counts``: (labeled rows, unlabeled rows the sample stands for), to combine the two mixes.
     ``notes`` collects what a lead should know (appended to)."""
     out = Calibrated()
     report = out.report
@@ -105,7 +111,17 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     coarse_targets = {k: v for k, v in targets.items() if k not in index}
     if coarse_targets and not parents:
         raise ValueError(f"targets name labels with no examples: {sorted(coarse_targets)[:10]}")
-    thresholds, table = _thresholds(after, y_val_idx, classes, fine_targets, w_val, fold)
+    unlabeled_proba = None if unlabeled_logits is None or not len(unlabeled_logits) else _apply(
+        unlabeled_logits, temperature, platt)
+    mix, mix_report = resolve_mix(config.threshold_mix, classes, y_val_idx, w_val, heldout_proba=after,
+                                  unlabeled_proba=unlabeled_proba, pool_counts=pool_counts)
+    w_mix = mix_weights(y_val_idx, w_val, mix)
+    mix_report["effective_rows"] = round(kish_effective(w_mix), 1)
+    mix_report["tuning_rows"] = int(len(y_val_idx))
+    report["threshold_mix"] = mix_report
+    if mix_report["reason"] and mix is None:
+        notes.append(f"threshold class mix: {mix_report['reason']}")
+    thresholds, table = _thresholds(after, y_val_idx, classes, fine_targets, w_mix, fold)
     predicted = [classes[i] for i in after.argmax(axis=1)]
     report["validation"] = classification_report(y_val, predicted, after, classes, w_val)
     if parents:
@@ -116,7 +132,7 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
         c_index = {c: i for i, c in enumerate(coarse_classes)}
         y_val_coarse = [parents[v] for v in y_val]
         coarse_thresholds, coarse_table = _thresholds(cp, np.array([c_index[v] for v in y_val_coarse]),
-                                                      coarse_classes, coarse_targets, w_val, fold)
+                                                      coarse_classes, coarse_targets, w_mix, fold)
         fine, _, _, coarse_pred, _, fallback = decode(after, classes, parents, config.fine_floor)
         report["hierarchy"] = {
             "coarse_validation": classification_report(y_val_coarse, coarse_pred, cp, coarse_classes, w_val),
@@ -126,7 +142,8 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
         }
         out.coarse_thresholds = coarse_thresholds
     report["thresholds"] = table
-    report["review_share"] = float(np.average(needs_review(after, classes, thresholds), weights=w_val))
+    report["review_share"] = (float(np.average(needs_review(after, classes, thresholds), weights=w_mix))
+                              if w_mix.sum() > 0 else 0.0)
     out.temperature, out.platt, out.thresholds = temperature, platt, thresholds
     out.calibration = calibration
     return out

@@ -31,7 +31,7 @@ from learner.heads.hierarchy import check_parents
 from learner.heads.other_bucket import OTHER, OtherBucketHead
 from learner.splits import group_stratified_split
 from learner.training.build import embed_descriptions
-from learner.training.checks import check_inputs
+from learner.training.checks import check_inputs, first_nonfinite_row
 from learner.training.classifier import TrainedClassifier
 from learner.training.config import TrainConfig, check_config, prior_possible
 from learner.training.evaluate import MIN_EVAL_ROWS, Calibrated, calibrate_and_evaluate
@@ -44,7 +44,7 @@ from learner.training.self_training import pseudo_labels
 def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sample_weight=None,
                      targets: dict | None = None, parents: dict | None = None,
                      label_descriptions: dict | None = None, encoder=None, unlabeled=None,
-                     label_vectors: dict | None = None) -> TrainedClassifier:
+                     label_vectors: dict | None = None, unlabeled_total: int | None = None) -> TrainedClassifier:
     """See the module docstring. ``targets`` maps a label (fine, or coarse with ``parents``) to
     ``{"precision": p}`` or ``{"recall": r}``; ``label_descriptions`` maps a label to its description
     (text, embedded with ``encoder``, or an embedding vector) — labels with no examples then get a
@@ -71,7 +71,16 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     has examples; labels nobody labeled yet become predictable, except outside a taxonomy's
     ``parents``). Like pseudo-labels, these rows are only ever trained on. With "auto" (the
     default) the prior is used only when it beats no prior out of fold on these labels by more
-    than the noise (``learner.training.prior_choice``; ``report["label_prior_choice"]``)."""
+    than the noise (``learner.training.prior_choice``; ``report["label_prior_choice"]``).
+
+    ``config.threshold_mix`` names the class mix the per-label thresholds must hold at (the
+    tuning rows are weighted to it; ``learner.label_shift``): "labeled" (their own mix), "uniform",
+    {label: share}, or "pool": estimated by EM from the model's calibrated probabilities of the
+    ``unlabeled`` rows (with self-training off too; without unlabeled rows it falls back to
+    "labeled" and says so). With ``unlabeled_total`` (how many unlabeled rows the ``unlabeled``
+    sample was drawn from, uniformly) "pool" is the mix of the labeled and unlabeled rows together;
+    without it, the unlabeled rows' own mix. ``report["threshold_mix"]`` and ``report["choices"]["threshold_mix"]``
+    state the mix used and how it was obtained."""
     config = config or TrainConfig()
     check_config(config)
     requested_prior = config.label_prior
@@ -89,6 +98,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         parents = {str(k): str(v) for k, v in parents.items()}
         check_parents(counts, parents)
     targets = dict(targets or {})
+    if unlabeled is not None and len(unlabeled):
+        check_unlabeled(unlabeled, X.shape[1])
     descriptions = embed_descriptions(label_descriptions, encoder, X.shape[1])
     weight = np.ones(len(y)) if sample_weight is None else sample_weight
     hierarchy_choice = None
@@ -112,7 +123,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     extra, self_training, first = prior, None, None
     if unlabeled is not None and config.self_training and len(unlabeled) and config.pseudo_weight > 0:
         t = time.perf_counter()
-        first = train_classifier(X, y, config=replace(config, self_training=False), groups=groups,
+        first = train_classifier(X, y, config=replace(config, self_training=False, threshold_mix="labeled"),
+                                 groups=groups,
                                  sample_weight=sample_weight, targets=targets, parents=parents,
                                  label_descriptions=label_descriptions, encoder=encoder, label_vectors=label_vectors)
         extra, self_training = pseudo_labels(first, unlabeled, config, len(y), X.shape[1])
@@ -179,9 +191,13 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     calibrated = Calibrated()
     if evaluable:
         t = time.perf_counter()
+        mix_logits = (model.decision_function(np.asarray(unlabeled, dtype=np.float32))
+                      if config.threshold_mix == "pool" and unlabeled is not None and len(unlabeled) else None)
         calibrated = calibrate_and_evaluate(config, eval_logits, y[eval_rows], weight[eval_rows], classes, targets,
                                             parents, notes,
-                                            groups=None if groups is None else np.asarray(groups)[eval_rows])
+                                            groups=None if groups is None else np.asarray(groups)[eval_rows],
+                                            unlabeled_logits=mix_logits,
+                                            pool_counts=None if unlabeled_total is None else (len(y), unlabeled_total))
         timings["calibrate_s"] = time.perf_counter() - t
     report: dict = {"validation_source": source if evaluable else None, **calibrated.report}
     if val_ok and config.refit:
@@ -210,7 +226,7 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
                                                    "below": config.label_prior_below},
         "label_prior_choice": prior_choice,
         "choices": training_choices(config, hierarchy_choice, model, calibrated.calibration, longtail,
-                                    requested_prior, prior_choice, prior),
+                                    requested_prior, prior_choice, prior, report.get("threshold_mix")),
         "timings": timings,
         "notes": notes,
     })
@@ -235,10 +251,11 @@ def fold_pseudo_labels(first: TrainedClassifier, config: TrainConfig, parents, d
 
 def training_choices(config: TrainConfig, hierarchy_choice: dict | None, model, calibration: dict,
                      longtail: dict | None, requested_prior: str = "off", prior_choice: dict | None = None,
-                     prior=None) -> dict:
+                     prior=None, threshold_mix: dict | None = None) -> dict:
     """The choices a lead sees on the model version: head and loss, structure (and whether the
-    evidence or the project chose it), fallback floor, calibration, the Other bucket and the
-    label-name prior (and whether the evidence or the project chose it)."""
+    evidence or the project chose it), fallback floor, calibration, the Other bucket, the
+    label-name prior (and whether the evidence or the project chose it) and the class mix the
+    thresholds hold at (setting, the mix used, how it was obtained)."""
     head = {"name": config.head, "weighting": config.weighting}
     if config.head == "torch":
         head.update(loss=config.loss, device=getattr(_base_head(model), "device_used_", None))
@@ -256,6 +273,8 @@ def training_choices(config: TrainConfig, hierarchy_choice: dict | None, model, 
         "label_prior": {"setting": requested_prior, "used": prior is not None,
                         "rows": 0 if prior is None else int(len(prior[1])),
                         "chosen_by": "out-of-fold evidence" if prior_choice else "configuration"},
+        "threshold_mix": None if threshold_mix is None else {
+            k: threshold_mix.get(k) for k in ("setting", "used", "source", "reason")},
     }
 
 
@@ -275,6 +294,15 @@ def label_prior_rows(label_vectors, counts, parents, config: TrainConfig, width:
         return None
     check_label_vectors(label_vectors, width)
     return prior_rows_for(label_vectors, counts, parents, config)
+
+
+def check_unlabeled(unlabeled, width: int) -> None:
+    U = np.asarray(unlabeled)
+    if U.ndim != 2 or U.shape[1] != width:
+        raise ValueError(f"unlabeled must be a 2-d array of width {width} like X, got shape {U.shape}")
+    bad = first_nonfinite_row(U)
+    if bad is not None:
+        raise ValueError(f"unlabeled row {bad} holds NaN or infinite values")
 
 
 def check_label_vectors(label_vectors: dict, width: int) -> None:
