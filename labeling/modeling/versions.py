@@ -207,6 +207,13 @@ def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | N
     training set and its duplicate groups (no near-duplicate of a labeled item), a seeded uniform
     sample (the simulation draws the same rows), for
     self-training; None when there are none or the setting is 0."""
+    ids, matrix = unlabeled_items(project, labeled_ids, seed=seed, limit=limit)
+    return matrix if len(ids) else None
+
+
+def unlabeled_items(project: Project, labeled_ids, *, seed: int, limit: int | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids, frozen embeddings) of ``unlabeled_sample``'s rows (empty when there are none)."""
     limit = settings.LONGTAIL_SELF_TRAINING_ROWS if limit is None else limit
     ids, matrix = project_matrix(project.id, model_id())
     # Duplicate groups as the planner forms them, over every project item in id order.
@@ -217,9 +224,7 @@ def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | N
     labeled = np.flatnonzero(np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
     rest = rows_outside_labeled_groups(np.array([group_of[int(i)] for i in ids], dtype=np.int64), labeled)
     rows = sample_unlabeled_rows(rest, limit, seed=seed)
-    if len(rows) == 0:
-        return None
-    return np.asarray(matrix[rows], dtype=np.float32)
+    return np.asarray(ids)[rows], np.asarray(matrix[rows], dtype=np.float32)
 
 
 def activate_version(version: ModelVersion) -> ModelVersion:

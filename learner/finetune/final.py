@@ -1,13 +1,16 @@
-"""The final model: fine-tune the encoder on every label, then fit the head, calibrate and choose
-thresholds as a retrain does (``train_classifier``) on the fine-tuned embeddings.
+"""The final model: fine-tune the encoder on every label (and, with ``distill``, on unlabeled
+texts the frozen head's probabilities label softly), then fit the head, calibrate and choose
+thresholds as a retrain does (``train_classifier``, self-training on the unlabeled texts) on the
+fine-tuned embeddings.
 
 Whether it is better than the frozen encoder is decided out of fold, and honestly: the encoder
 itself is cross-fitted. For each of ``folds`` group-aware folds a fresh encoder is fine-tuned on
 the other folds only, a head is trained on their fine-tuned embeddings and predicts the held-out
 fold; the frozen encoder's embeddings go through the same head procedure on the same folds. (A
 single encoder fine-tuned on every label would have seen the held-out rows, and its out-of-fold
-score would be flattering.) The report gives both macro-F1s over the same held-out rows, and
-``beats_frozen``. Cost: ``folds + 1`` fine-tunings.
+score would be flattering; a fold's distillation teacher is fitted on that fold's training rows
+only, and the unlabeled texts are never labeled rows.) The report gives both macro-F1s over the
+same held-out rows, and ``beats_frozen``. Cost: ``folds + 1`` fine-tunings.
 """
 from __future__ import annotations
 
