@@ -78,6 +78,9 @@ def main():
     parser.add_argument("--max-seq-length", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="distill: >1 = distil again from the base encoder, the teacher being the last "
+                             "round's fine-tuned head (self-training on its own embeddings)")
     parser.add_argument("--name", default=None)
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--embeddings", default=None)
@@ -143,6 +146,17 @@ def main():
     mean = (head.predict_proba(X[evaluate]) + teacher.predict_proba(emb[evaluate])) / 2
     entry["prob_average"] = score(y[evaluate], [teacher.classes_[i] for i in mean.argmax(axis=1)])
     entry["heads_seconds"] = round(time.perf_counter() - t, 1)
+    for round_ in range(2, args.rounds + 1):
+        t = time.perf_counter()
+        model, report = distill_encoder(
+            str(bundled_model_path()), [texts[i] for i in train], y[train], frozen=emb[train],
+            unlabeled=[texts[i] for i in unlabeled], soft=head.predict_proba(X[unlabeled]),
+            classes=head.classes_, config=ft)
+        X[rows] = encode(model, [texts[i] for i in rows])
+        head = train_classifier(X[train], y[train], config=config, unlabeled=X[unlabeled])
+        entry[f"round{round_}"] = {"fine_tuned": score(y[evaluate], head.predict(X[evaluate])),
+                                   "seconds": round(time.perf_counter() - t, 1), "finetune": report}
+        print(json.dumps(entry[f"round{round_}"]), flush=True)
     print(json.dumps({k: v for k, v in entry.items() if k not in ("finetune_config",)}), flush=True)
     out = Path(args.out)
     runs = json.loads(out.read_text()) if out.exists() else []
