@@ -1,7 +1,7 @@
 """"Train final model" on a tiny project (CPU, a few fine-tuning steps): the page and API start it as a
-TaskRun, it fine-tunes the encoder and trains a version, serves it only because it beat the frozen
-model out of fold, scores the pool and predicts through the fine-tuned encoder, and the model bundle
-carries the encoder folder."""
+TaskRun, it fine-tunes the encoder (distilling on the project's unlabeled items) and trains a
+version, serves it only because it beat the frozen model out of fold, scores the pool and predicts
+through the fine-tuned encoder, and the model bundle carries the encoder folder."""
 import io
 import zipfile
 
@@ -61,6 +61,9 @@ def test_final_model_beats_noise_is_served_predicts_and_exports(db, project_fact
     version = ModelVersion.objects.get(pk=run.detail["model_version_id"])
     report = version.metrics["final_model"]
     assert report["oof_macro_f1"]["fine_tuned"] > report["oof_macro_f1"]["frozen"] and report["beats_frozen"]
+    # distilled on the project's unlabeled items (those outside the labeled items' duplicate groups)
+    assert report["finetune"]["method"] == "distill" and 0 < report["unlabeled_rows"] <= 120 - 48
+    assert report["finetune"]["unlabeled_rows"] == report["unlabeled_rows"]
     assert version.state == ModelVersion.ACTIVE and active_model(project).pk == version.pk
     assert ModelVersion.objects.get(pk=frozen.pk).state == ModelVersion.RETIRED
     # the pool was scored under the fine-tuned encoder's vectors

@@ -39,6 +39,7 @@ from .versions import (
     _start_version,
     finish_version,
     project_train_options,
+    unlabeled_items,
 )
 
 
@@ -66,14 +67,20 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
         return version  # already trained by an earlier delivery of this task
     try:
         started = time.perf_counter()
-        texts = dict(Item.objects.filter(id__in=data.item_ids).values_list("id", "text"))
         config = TrainConfig.from_dict(project_train_options(project))
         ft_config = finetune_config(overrides)
         parents, targets = restrict_taxonomy(selectors.label_parents(project), selectors.label_targets(project),
                                              set(data.labels))
+        # Items nobody labeled (outside the labeled items' duplicate groups; a seeded sample of at
+        # most max_unlabeled): the distillation's unlabeled texts and the heads' self-training rows.
+        unlabeled_ids, frozen_unlabeled = unlabeled_items(
+            project, data.item_ids, seed=version.number,
+            limit=min(ft_config.max_unlabeled, settings.LONGTAIL_SELF_TRAINING_ROWS))
+        texts = dict(Item.objects.filter(id__in=[*data.item_ids, *unlabeled_ids.tolist()]).values_list("id", "text"))
         final = train_final_model(
             [texts[i] for i in data.item_ids], data.labels, model_path=str(settings.LONGTAIL_MODEL_PATH),
             frozen=vectors_for_items(project.id, model_id(), data.item_ids), groups=np.asarray(data.groups),
+            unlabeled=[texts[int(i)] for i in unlabeled_ids], frozen_unlabeled=frozen_unlabeled,
             parents=parents or None, targets=targets or None, train_config=config, config=ft_config,
             on_progress=on_progress)
         directory = Path(settings.LONGTAIL_ARTIFACT_DIR) / project.slug / f"final-v{version.number}"

@@ -215,6 +215,15 @@ def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | N
     sample (the simulation draws the same rows), for
     self-training and the pool's class mix; None when there are none or the setting is 0. With
     ``with_total``: (that, how many items the sample was drawn from)."""
+    ids, matrix, total = unlabeled_items(project, labeled_ids, seed=seed, limit=limit, with_total=True)
+    sample = matrix if len(ids) else None
+    return (sample, total) if with_total else sample
+
+
+def unlabeled_items(project: Project, labeled_ids, *, seed: int, limit: int | None = None,
+                    with_total: bool = False) -> tuple:
+    """(item ids, frozen embeddings) of ``unlabeled_sample``'s rows (empty when there are none);
+    with ``with_total`` also how many items the sample was drawn from."""
     limit = settings.LONGTAIL_SELF_TRAINING_ROWS if limit is None else limit
     ids, matrix = project_matrix(project.id, model_id())
     # Duplicate groups as the planner forms them, over every project item in id order.
@@ -225,8 +234,8 @@ def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | N
     labeled = np.flatnonzero(np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
     rest = rows_outside_labeled_groups(np.array([group_of[int(i)] for i in ids], dtype=np.int64), labeled)
     rows = sample_unlabeled_rows(rest, limit, seed=seed)
-    sample = np.asarray(matrix[rows], dtype=np.float32) if len(rows) else None
-    return (sample, int(len(rest))) if with_total else sample
+    picked = (np.asarray(ids)[rows], np.asarray(matrix[rows], dtype=np.float32))
+    return (*picked, int(len(rest))) if with_total else picked
 
 
 def activate_version(version: ModelVersion) -> ModelVersion:

@@ -16,12 +16,16 @@ from learner.finetune.pairs import make_pairs
 
 @dataclass
 class FinetuneConfig:
-    epochs: int = 1
+    # "distill" (learner.finetune.distill: cross-entropy on the labels + the frozen head's
+    # probabilities on unlabeled texts; bench/results/final_model.json) or "contrastive" (SetFit
+    # pairs, this module)
+    method: str = "distill"
+    epochs: int = 2                 # distill: passes over the larger of the labeled / unlabeled sets
     pairs_per_row: float = 8.0      # pairs = pairs_per_row × labeled rows, within [min_pairs, max_pairs]
     min_pairs: int = 64
     max_pairs: int = 20_000
-    batch_size: int = 32
-    lr: float = 2e-5
+    batch_size: int = 16            # contrastive: pairs per step; distill: labeled rows per step
+    lr: float = 3e-5
     warmup_ratio: float = 0.1
     max_seq_length: int = 128
     folds: int = 3                  # cross-fitted out-of-fold comparison with the frozen encoder (0 = skip)
@@ -29,6 +33,10 @@ class FinetuneConfig:
     device: str | None = None       # None = cuda when available, else cpu
     threads: int | None = None      # torch threads on CPU (None = torch's default)
     max_steps: int | None = None    # cap (tests, quick runs)
+    unlabeled_batch_size: int = 32  # distill: unlabeled rows per step (batch_size labeled rows with them)
+    head_lr: float = 1e-3           # distill: the training head's learning rate
+    distill_weight: float = 1.0     # distill: weight of the KL term
+    max_unlabeled: int = 20_000     # at most this many unlabeled texts (a seeded sample)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> FinetuneConfig:
@@ -39,6 +47,8 @@ class FinetuneConfig:
         config = cls(**data)
         if config.epochs < 1 or config.batch_size < 1 or config.lr <= 0 or config.min_pairs < 1:
             raise ValueError("epochs, batch_size and min_pairs must be at least 1 and lr positive")
+        if config.method not in ("contrastive", "distill"):
+            raise ValueError(f"method must be 'contrastive' or 'distill', got {config.method!r}")
         if config.folds == 1 or config.folds < 0:
             raise ValueError(f"folds must be 0 (no comparison) or at least 2, got {config.folds}")
         return config

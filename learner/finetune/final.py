@@ -1,13 +1,16 @@
-"""The final model: fine-tune the encoder on every label, then fit the head, calibrate and choose
-thresholds as a retrain does (``train_classifier``) on the fine-tuned embeddings.
+"""The final model: fine-tune the encoder on every label (and, with ``distill``, on unlabeled
+texts the frozen head's probabilities label softly), then fit the head, calibrate and choose
+thresholds as a retrain does (``train_classifier``, self-training on the unlabeled texts) on the
+fine-tuned embeddings.
 
 Whether it is better than the frozen encoder is decided out of fold, and honestly: the encoder
 itself is cross-fitted. For each of ``folds`` group-aware folds a fresh encoder is fine-tuned on
 the other folds only, a head is trained on their fine-tuned embeddings and predicts the held-out
 fold; the frozen encoder's embeddings go through the same head procedure on the same folds. (A
 single encoder fine-tuned on every label would have seen the held-out rows, and its out-of-fold
-score would be flattering.) The report gives both macro-F1s over the same held-out rows, and
-``beats_frozen``. Cost: ``folds + 1`` fine-tunings.
+score would be flattering; a fold's distillation teacher is fitted on that fold's training rows
+only, and the unlabeled texts are never labeled rows.) The report gives both macro-F1s over the
+same held-out rows, and ``beats_frozen``. Cost: ``folds + 1`` fine-tunings.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from learner.finetune.contrastive import FinetuneConfig, encode, finetune_encoder, load_encoder
+from learner.finetune.distill import distill_encoder
 from learner.splits import group_kfold
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
 from learner.training.hierarchy_choice import macro_f1
@@ -55,12 +59,33 @@ def load_final_model(directory, device: str | None = None) -> FinalModel:
                       TrainedClassifier.from_bytes((directory / HEAD_FILE).read_bytes()), report)
 
 
+def fit_encoder(model_path: str, texts: list[str], y: np.ndarray, *, frozen: np.ndarray | None,
+                unlabeled: list[str], frozen_unlabeled: np.ndarray | None, config: FinetuneConfig,
+                train_config: TrainConfig, parents: dict | None = None, on_progress=None):
+    """One fine-tuned encoder and its report. ``distill``: the teacher is the frozen encoder's head
+    on these labels (``train_classifier``, self-training on the unlabeled rows as a retrain does);
+    its calibrated probabilities on the unlabeled texts are the soft targets."""
+    if config.method != "distill":
+        return finetune_encoder(model_path, texts, y, config, on_progress=on_progress)
+    soft = classes = None
+    if unlabeled:
+        teacher = train_classifier(frozen, y, config=train_config, parents=parents, unlabeled=frozen_unlabeled)
+        soft, classes = teacher.predict_proba(frozen_unlabeled), teacher.classes_
+    return distill_encoder(model_path, texts, y, frozen=frozen, unlabeled=unlabeled or None, soft=soft,
+                           classes=classes, config=config, on_progress=on_progress)
+
+
 def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None, groups=None,
+                      unlabeled: list[str] | None = None, frozen_unlabeled=None,
                       parents: dict | None = None, targets: dict | None = None,
                       train_config: TrainConfig | None = None, config: FinetuneConfig | None = None,
                       on_progress: Callable[[float, str], None] | None = None) -> FinalModel:
     """Fine-tune, compare out of fold with the frozen encoder (``frozen``: its embeddings of
-    ``texts``, computed when None), then fit on every label. ``on_progress(share, message)``."""
+    ``texts``, computed when None), then fit on every label. ``unlabeled``: texts nobody labeled
+    (at most ``config.max_unlabeled``, a seeded sample, are used; ``frozen_unlabeled``: their
+    frozen embeddings, computed when None): the distillation's unlabeled rows and the heads'
+    self-training rows. Fold encoders never see a held-out fold's labels (its texts are not among
+    the unlabeled ones either). ``on_progress(share, message)``."""
     started = time.perf_counter()
     config = config or FinetuneConfig()
     train_config = train_config or TrainConfig()
@@ -70,14 +95,26 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
         raise ValueError(f"{len(texts)} texts but {len(y)} labels")
     if len(set(y.tolist())) < 2:
         raise ValueError("the final model needs at least 2 labels with examples")
+    unlabeled = list(unlabeled or [])
+    if frozen_unlabeled is not None and len(frozen_unlabeled) != len(unlabeled):
+        raise ValueError(f"{len(unlabeled)} unlabeled texts but {len(frozen_unlabeled)} frozen rows for them")
+    if len(unlabeled) > config.max_unlabeled:
+        keep = np.sort(np.random.default_rng(config.seed).choice(len(unlabeled), config.max_unlabeled, replace=False))
+        unlabeled = [unlabeled[i] for i in keep]
+        frozen_unlabeled = None if frozen_unlabeled is None else np.asarray(frozen_unlabeled)[keep]
     stages = config.folds + 1
     progress = on_progress or (lambda share, message: None)
     cv_config = replace(train_config, self_training=False)
+    if (config.folds or config.method == "distill") and (frozen is None or (unlabeled and frozen_unlabeled is None)):
+        base = load_encoder(model_path, config.device)
+        frozen = encode(base, texts) if frozen is None else frozen
+        frozen_unlabeled = encode(base, unlabeled) if unlabeled and frozen_unlabeled is None else frozen_unlabeled
+        del base
+    frozen_unlabeled = None if frozen_unlabeled is None else np.asarray(frozen_unlabeled, dtype=np.float32)
+    frozen = None if frozen is None else np.asarray(frozen, dtype=np.float32)
+    fit = dict(unlabeled=unlabeled, frozen_unlabeled=frozen_unlabeled, train_config=train_config, parents=parents)
     comparison = None
     if config.folds:
-        if frozen is None:
-            frozen = encode(load_encoder(model_path, config.device), texts)
-        frozen = np.asarray(frozen, dtype=np.float32)
         fold = group_kfold(y, groups, config.folds, seed=config.seed)
         held_rows, pred_ft, pred_frozen, fold_seconds = [], [], [], []
         for f in range(config.folds):
@@ -87,8 +124,9 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
                 continue
             message = f"fold {f + 1} of {config.folds}: fine-tuning on {len(train)} labels"
             progress(f / stages, message)
-            model, ft_report = finetune_encoder(
-                model_path, [texts[i] for i in train], y[train], replace(config, seed=config.seed + f),
+            model, ft_report = fit_encoder(
+                model_path, [texts[i] for i in train], y[train], frozen=frozen[train],
+                config=replace(config, seed=config.seed + f), **fit,
                 on_progress=lambda s, f=f, message=message: progress((f + s) / stages, message))
             fold_seconds.append(ft_report["seconds"])
             X_ft = encode(model, texts)
@@ -108,11 +146,13 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
                 "fold_finetune_seconds": fold_seconds,
             }
     progress(config.folds / stages, f"fine-tuning on all {len(texts)} labels")
-    model, ft_report = finetune_encoder(
-        model_path, texts, y, config, on_progress=lambda s: progress((config.folds + s) / stages,
-                                                                     f"fine-tuning on all {len(texts)} labels"))
+    model, ft_report = fit_encoder(
+        model_path, texts, y, frozen=frozen, config=config, **fit,
+        on_progress=lambda s: progress((config.folds + s) / stages, f"fine-tuning on all {len(texts)} labels"))
     X_ft = encode(model, texts)
-    classifier = train_classifier(X_ft, y, config=train_config, groups=groups, parents=parents, targets=targets)
+    X_unlabeled = encode(model, unlabeled) if unlabeled else None
+    classifier = train_classifier(X_ft, y, config=train_config, groups=groups, parents=parents, targets=targets,
+                                  unlabeled=X_unlabeled)
     report = {
         "base_model": Path(str(model_path)).name,
         "finetune": ft_report,
@@ -120,6 +160,7 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
         "oof_macro_f1": comparison,
         "beats_frozen": None if comparison is None else comparison["fine_tuned"] > comparison["frozen"],
         "rows": int(len(y)),
+        "unlabeled_rows": len(unlabeled),
         "seconds": round(time.perf_counter() - started, 2),
     }
     classifier.report["final_model"] = report

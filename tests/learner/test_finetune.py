@@ -97,3 +97,47 @@ def test_final_model_trains_compares_saves_and_loads_in_a_fresh_process(tmp_path
     assert np.allclose([g["prob"] for g in got], [e["prob"] for e in expected], atol=1e-4)
     again = load_final_model(directory)
     assert again.report["rows"] == len(texts)
+
+
+def test_distillation_weights_and_starting_head():
+    from learner.finetune.distill import class_weights, initial_head
+
+    y = np.array([0] * 8 + [1] * 2 + [2] * 2)
+    w = class_weights(y, 4)
+    assert np.mean(w[y]) == pytest.approx(1.0) and w[1] == pytest.approx(4 * w[0]) and w[3] == 0.0
+    # the starting head decides as the logistic regression on the frozen vectors does (binary too)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 8))
+    X = np.vstack([centres[k] + 0.3 * rng.normal(size=(6, 8)) for k in range(3)]).astype(np.float32)
+    labels = np.repeat([0, 2, 3], 6)  # class 1 has no row
+    weight, bias = initial_head(X, labels, 4, seed=0)
+    assert ((X @ weight.T + bias).argmax(axis=1) == labels).all()
+    weight, bias = initial_head(X[:12], labels[:12], 4, seed=0)
+    assert ((X[:12] @ weight.T + bias).argmax(axis=1) == labels[:12]).all()
+
+
+def test_distilled_final_model_uses_the_unlabeled_texts(tmp_path):
+    from learner.embedding import bundled_model_path
+    from learner.finetune.contrastive import encode, load_encoder
+
+    texts, labels = tiny()
+    unlabeled = ["money taken twice from my account", "the app rejects my password", "my order is stuck in transit",
+                 "extra charge appeared", "cannot access my profile", "parcel went missing"]
+    config = FinetuneConfig(method="distill", max_steps=3, batch_size=6, unlabeled_batch_size=4, folds=2,
+                            threads=1, max_unlabeled=5)
+    with pytest.raises(ValueError, match="unlabeled texts but"):
+        train_final_model(texts, labels, model_path=bundled_model_path(), unlabeled=unlabeled,
+                          frozen_unlabeled=np.zeros((2, 384), dtype=np.float32), config=config)
+    final = train_final_model(texts, labels, model_path=bundled_model_path(), unlabeled=unlabeled, config=config)
+    report = final.report
+    assert report["finetune"]["method"] == "distill" and report["finetune"]["steps"] == 3
+    assert report["unlabeled_rows"] == 5 and report["finetune"]["unlabeled_rows"] == 5
+    assert report["finetune"]["kl_first"] is not None
+    assert report["oof_macro_f1"]["rows"] == len(texts)
+    assert report["beats_frozen"] == (report["oof_macro_f1"]["fine_tuned"] > report["oof_macro_f1"]["frozen"])
+    frozen = encode(load_encoder(bundled_model_path()), texts[:4])
+    assert not np.allclose(frozen, encode(final.encoder, texts[:4]), atol=1e-4)
+    again = load_final_model(final.save(tmp_path / "distilled"))
+    assert [r["label"] for r in again.predict_texts(texts[:3])] == [r["label"] for r in final.predict_texts(texts[:3])]
+    with pytest.raises(ValueError, match="method"):
+        FinetuneConfig.from_dict({"method": "mlm"})
