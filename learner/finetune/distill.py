@@ -17,12 +17,16 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from learner.finetune.contrastive import FinetuneConfig, load_encoder, pick_device
+from learner.weighting import class_weights as inverse_frequency
 
 
 def class_weights(y_index: np.ndarray, n_classes: int) -> np.ndarray:
-    """Inverse-frequency weights, mean 1 over the rows."""
-    counts = np.bincount(y_index, minlength=n_classes).astype(float)
-    weights = np.where(counts > 0, len(y_index) / (n_classes * np.maximum(counts, 1)), 0.0)
+    """Inverse-frequency weights (``learner.weighting``: w_c = N / (K · n_c)) per class index,
+    rescaled to mean 1 over the rows; 0 for a class with no rows."""
+    counts = np.bincount(y_index, minlength=n_classes)
+    weights = np.zeros(n_classes)
+    present = counts > 0
+    weights[present] = inverse_frequency(counts[present])
     return weights / max(1e-12, float(np.mean(weights[y_index])))
 
 

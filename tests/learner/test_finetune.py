@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from learner.embedding import bundled_model_path
 from learner.finetune import FinetuneConfig, make_pairs
+from learner.finetune.contrastive import encode, load_encoder
+from learner.finetune.distill import class_weights, initial_head
 from learner.finetune.final import load_final_model, train_final_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +56,6 @@ def test_bad_options_are_refused_by_name():
 
 
 def test_final_model_trains_compares_saves_and_loads_in_a_fresh_process(tmp_path):
-    from learner.embedding import bundled_model_path
-
     texts, labels = tiny()
     seen = []
     final = train_final_model(texts, labels, model_path=bundled_model_path(),
@@ -68,7 +69,6 @@ def test_final_model_trains_compares_saves_and_loads_in_a_fresh_process(tmp_path
     assert final.classifier.report["final_model"]["rows"] == len(texts)
     assert seen == sorted(seen) and seen[-1] == 1.0
     # the encoder moved: its vectors are no longer the frozen model's
-    from learner.finetune.contrastive import encode, load_encoder
 
     frozen = encode(load_encoder(bundled_model_path()), texts[:4])
     tuned = encode(final.encoder, texts[:4])
@@ -100,8 +100,6 @@ def test_final_model_trains_compares_saves_and_loads_in_a_fresh_process(tmp_path
 
 
 def test_distillation_weights_and_starting_head():
-    from learner.finetune.distill import class_weights, initial_head
-
     y = np.array([0] * 8 + [1] * 2 + [2] * 2)
     w = class_weights(y, 4)
     assert np.mean(w[y]) == pytest.approx(1.0) and w[1] == pytest.approx(4 * w[0]) and w[3] == 0.0
@@ -117,9 +115,6 @@ def test_distillation_weights_and_starting_head():
 
 
 def test_distilled_final_model_uses_the_unlabeled_texts(tmp_path):
-    from learner.embedding import bundled_model_path
-    from learner.finetune.contrastive import encode, load_encoder
-
     texts, labels = tiny()
     unlabeled = ["money taken twice from my account", "the app rejects my password", "my order is stuck in transit",
                  "extra charge appeared", "cannot access my profile", "parcel went missing"]
