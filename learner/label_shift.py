@@ -6,9 +6,10 @@ fall short where the label's confusers are more frequent. Under label shift p(x 
 same and only the class mix changes, so weighting each tuning row by ``q(y) / p_tuning(y)``
 (p_tuning being the tuning rows' own weighted mix) makes the weighted counts of kept right and
 wrong predictions unbiased for those at mix q, and their ratio a consistent estimate of precision
-at q. The confidence bounds then work on the Kish effective counts of the
-weighted rows (``learner.thresholds`` already does), so the price of a mix far from the tuning
-rows' is wider bounds. Served probabilities and argmax do not change.
+at q. The confidence bounds then work on effective counts of the weighted rows
+(``learner.thresholds``: the smaller of Kish's and the linearised-variance count, since a mix can
+make the wrong predictions the heavy rows), so the price of a mix far from the tuning rows' is
+wider bounds. Served probabilities and argmax do not change.
 
 - ``estimate_class_mix``: the Saerens–Latinne–Decaestecker EM estimate of the class mix of
   unlabeled rows scored by a model calibrated at a known training mix.
