@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -89,24 +90,14 @@ def finetune_encoder(model_path: str, texts: list[str], labels, config: Finetune
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
     started = time.perf_counter()
     device = pick_device(config.device)
-    saved_threads = torch.get_num_threads()
-    if config.threads and device == "cpu":
-        torch.set_num_threads(config.threads)
-    try:
-        torch.manual_seed(config.seed)
-        model = load_encoder(model_path, device)
-        model.max_seq_length = config.max_seq_length
+    with torch_threads(config, device):
+        model = fresh_encoder(model_path, config, device)
         first, second, target = make_pairs(labels, config.n_pairs(len(texts)), seed=config.seed)
         loss_fn = losses.CosineSimilarityLoss(model)
         rng = np.random.default_rng(config.seed)
-        steps_per_epoch = int(np.ceil(len(first) / config.batch_size))
-        total = steps_per_epoch * config.epochs
-        if config.max_steps:
-            total = min(total, config.max_steps)
-        warmup = max(1, int(config.warmup_ratio * total))
+        total = total_steps(int(np.ceil(len(first) / config.batch_size)), config)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+        scheduler = warmup_then_decay(optimizer, total, config.warmup_ratio)
         model.train()
         losses_seen, step = [], 0
         while step < total:
@@ -115,8 +106,8 @@ def finetune_encoder(model_path: str, texts: list[str], labels, config: Finetune
                 if step >= total:
                     break
                 rows = order[start:start + config.batch_size]
-                features = [_to_device(model.preprocess([texts[i] for i in first[rows]]), device),
-                            _to_device(model.preprocess([texts[i] for i in second[rows]]), device)]
+                features = [to_device(model.preprocess([texts[i] for i in first[rows]]), device),
+                            to_device(model.preprocess([texts[i] for i in second[rows]]), device)]
                 loss = loss_fn(features, torch.tensor(target[rows], device=device))
                 optimizer.zero_grad()
                 loss.backward()
@@ -127,8 +118,6 @@ def finetune_encoder(model_path: str, texts: list[str], labels, config: Finetune
                 if on_progress and (step % 5 == 0 or step == total):
                     on_progress(step / total)
         model.eval()
-    finally:
-        torch.set_num_threads(saved_threads)
     report = {"config": asdict(config), "device": device, "pairs": int(len(first)),
               "positive_pairs": int(target.sum()), "steps": step,
               "loss_first": round(float(np.mean(losses_seen[:5])), 5) if losses_seen else None,
@@ -137,5 +126,43 @@ def finetune_encoder(model_path: str, texts: list[str], labels, config: Finetune
     return model, report
 
 
-def _to_device(features: dict, device: str) -> dict:
+def to_device(features: dict, device: str) -> dict:
+    """A tokenizer batch moved to ``device`` (tensors only)."""
     return {k: (v.to(device) if hasattr(v, "to") else v) for k, v in features.items()}
+
+
+@contextmanager
+def torch_threads(config: FinetuneConfig, device: str):
+    """Seeds torch and, on CPU, runs with ``config.threads`` torch threads, restored afterwards."""
+    import torch  # heavy: only when fine-tuning
+
+    saved = torch.get_num_threads()
+    if config.threads and device == "cpu":
+        torch.set_num_threads(config.threads)
+    try:
+        torch.manual_seed(config.seed)
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def fresh_encoder(model_path: str, config: FinetuneConfig, device: str):
+    """A new copy of the encoder at ``model_path`` on ``device``, truncating at ``config.max_seq_length``."""
+    model = load_encoder(model_path, device)
+    model.max_seq_length = config.max_seq_length
+    return model
+
+
+def total_steps(steps_per_epoch: int, config: FinetuneConfig) -> int:
+    """Optimiser steps of a fine-tune: ``epochs`` passes, capped by ``max_steps``."""
+    total = steps_per_epoch * config.epochs
+    return min(total, config.max_steps) if config.max_steps else total
+
+
+def warmup_then_decay(optimizer, total: int, warmup_ratio: float):
+    """Linear warm-up over ``warmup_ratio`` of ``total`` steps, then linear decay to 0."""
+    import torch  # heavy: only when fine-tuning
+
+    warmup = max(1, int(warmup_ratio * total))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))

@@ -16,7 +16,15 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from learner.finetune.contrastive import FinetuneConfig, load_encoder, pick_device
+from learner.finetune.contrastive import (
+    FinetuneConfig,
+    fresh_encoder,
+    pick_device,
+    to_device,
+    torch_threads,
+    total_steps,
+    warmup_then_decay,
+)
 from learner.weighting import class_weights as inverse_frequency
 
 
@@ -70,14 +78,9 @@ def distill_encoder(model_path: str, texts: list[str], labels, *, frozen: np.nda
         raise ValueError(f"soft must be {len(unlabeled)} × {len(classes)} (one row per unlabeled text)")
     started = time.perf_counter()
     device = pick_device(config.device)
-    saved_threads = torch.get_num_threads()
-    if config.threads and device == "cpu":
-        torch.set_num_threads(config.threads)
-    try:
-        torch.manual_seed(config.seed)
+    with torch_threads(config, device):
         rng = np.random.default_rng(config.seed)
-        model = load_encoder(model_path, device)
-        model.max_seq_length = config.max_seq_length
+        model = fresh_encoder(model_path, config, device)
         weight, bias = initial_head(np.asarray(frozen, dtype=np.float32), y_index, len(classes), config.seed)
         head = torch.nn.Linear(weight.shape[1], len(classes)).to(device)
         with torch.no_grad():
@@ -87,15 +90,11 @@ def distill_encoder(model_path: str, texts: list[str], labels, *, frozen: np.nda
         soft_t = torch.tensor(np.asarray(soft, dtype=np.float32), device=device) if unlabeled else None
         labeled_batch = config.batch_size
         unlabeled_batch = config.unlabeled_batch_size if unlabeled else 0
-        steps_per_epoch = int(np.ceil(max(len(y) / labeled_batch, len(unlabeled) / max(1, unlabeled_batch))))
-        total = steps_per_epoch * config.epochs
-        if config.max_steps:
-            total = min(total, config.max_steps)
-        warmup = max(1, int(config.warmup_ratio * total))
+        total = total_steps(int(np.ceil(max(len(y) / labeled_batch, len(unlabeled) / max(1, unlabeled_batch)))),
+                            config)
         optimizer = torch.optim.AdamW([{"params": model.parameters(), "lr": config.lr},
                                        {"params": head.parameters(), "lr": config.head_lr}])
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+        scheduler = warmup_then_decay(optimizer, total, config.warmup_ratio)
         labeled_stream = _stream(len(y), labeled_batch, rng)
         unlabeled_stream = _stream(len(unlabeled), unlabeled_batch, rng) if unlabeled else None
         model.train()
@@ -105,7 +104,7 @@ def distill_encoder(model_path: str, texts: list[str], labels, *, frozen: np.nda
             batch = [texts[i] for i in rows]
             extra = next(unlabeled_stream) if unlabeled_stream is not None else np.array([], dtype=int)
             batch += [unlabeled[i] for i in extra]
-            features = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in model.preprocess(batch).items()}
+            features = to_device(model.preprocess(batch), device)
             embedded = F.normalize(model(features)["sentence_embedding"], dim=-1)
             logits = head(embedded)
             target = torch.as_tensor(y_index[rows], device=device)
@@ -124,8 +123,6 @@ def distill_encoder(model_path: str, texts: list[str], labels, *, frozen: np.nda
             if on_progress and ((step + 1) % 5 == 0 or step + 1 == total):
                 on_progress((step + 1) / total)
         model.eval()
-    finally:
-        torch.set_num_threads(saved_threads)
     report = {"method": "distill", "device": device, "steps": total, "labeled_rows": int(len(y)),
               "unlabeled_rows": len(unlabeled),
               "ce_first": _mean(seen_ce[:5]), "ce_last": _mean(seen_ce[-5:]),
