@@ -32,3 +32,13 @@ def check_inputs(X, y, groups, sample_weight):
         if sample_weight.shape != (len(y),) or (sample_weight < 0).any() or not np.isfinite(sample_weight).all():
             raise ValueError(f"sample_weight must be {len(y)} finite non-negative numbers")
     return X, y, sample_weight
+
+
+def check_unlabeled(unlabeled, width: int) -> None:
+    """The unlabeled rows (self-training, the pool's class mix) are embeddings like X's rows."""
+    U = np.asarray(unlabeled)
+    if U.ndim != 2 or U.shape[1] != width:
+        raise ValueError(f"unlabeled must be a 2-d array of width {width} like X, got shape {U.shape}")
+    bad = first_nonfinite_row(U)
+    if bad is not None:
+        raise ValueError(f"unlabeled row {bad} holds NaN or infinite values")

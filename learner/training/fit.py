@@ -31,7 +31,7 @@ from learner.heads.hierarchy import check_parents
 from learner.heads.other_bucket import OTHER, OtherBucketHead
 from learner.splits import group_stratified_split
 from learner.training.build import embed_descriptions
-from learner.training.checks import check_inputs, first_nonfinite_row
+from learner.training.checks import check_inputs, check_unlabeled
 from learner.training.classifier import TrainedClassifier
 from learner.training.config import TrainConfig, check_config, prior_possible
 from learner.training.evaluate import MIN_EVAL_ROWS, Calibrated, calibrate_and_evaluate
@@ -294,15 +294,6 @@ def label_prior_rows(label_vectors, counts, parents, config: TrainConfig, width:
         return None
     check_label_vectors(label_vectors, width)
     return prior_rows_for(label_vectors, counts, parents, config)
-
-
-def check_unlabeled(unlabeled, width: int) -> None:
-    U = np.asarray(unlabeled)
-    if U.ndim != 2 or U.shape[1] != width:
-        raise ValueError(f"unlabeled must be a 2-d array of width {width} like X, got shape {U.shape}")
-    bad = first_nonfinite_row(U)
-    if bad is not None:
-        raise ValueError(f"unlabeled row {bad} holds NaN or infinite values")
 
 
 def check_label_vectors(label_vectors: dict, width: int) -> None:
