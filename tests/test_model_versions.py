@@ -159,11 +159,11 @@ def test_redelivered_training_reuses_its_version(loop_project):
 
 def test_training_self_trains_on_a_sample_of_the_unlabeled_pool(loop_project, django_capture_on_commit_callbacks,
                                                                settings):
-    from labeling.modeling.versions import active_model, unlabeled_sample
+    from labeling.modeling.versions import active_model, unlabeled_items
 
     project, _ = loop_project
     settings.LONGTAIL_SELF_TRAINING_ROWS = 100
-    sample = unlabeled_sample(project, [], seed=0)
+    _, sample, _ = unlabeled_items(project, [], seed=0)
     assert sample.shape == (100, 384)
     retrain(project, django_capture_on_commit_callbacks)
     st = active_model(project).metrics["self_training"]
@@ -171,7 +171,7 @@ def test_training_self_trains_on_a_sample_of_the_unlabeled_pool(loop_project, dj
     assert st["unlabeled"] == 100 and 0 < st["pseudo_rows"] <= 100
     assert set(st["per_label"]) <= {"billing", "login", "fraud"}
     settings.LONGTAIL_SELF_TRAINING_ROWS = 0
-    assert unlabeled_sample(project, [], seed=0) is None
+    assert len(unlabeled_items(project, [], seed=0)[0]) == 0
 
 
 def test_self_training_off_in_the_training_config(loop_project):
@@ -188,7 +188,7 @@ def test_self_training_sample_leaves_out_near_duplicates_of_labeled_items(loop_p
     from labeling.items.models import Item
     from labeling.modeling.embedding import model_id
     from labeling.modeling.embedding_store import project_matrix
-    from labeling.modeling.versions import unlabeled_sample
+    from labeling.modeling.versions import unlabeled_items
 
     project, _ = loop_project
     settings.LONGTAIL_SELF_TRAINING_ROWS = 100_000
@@ -196,7 +196,7 @@ def test_self_training_sample_leaves_out_near_duplicates_of_labeled_items(loop_p
     labeled, twins = [int(i) for i in ids[:5]], [int(i) for i in ids[5:10]]
     for a, b in zip(labeled, twins, strict=True):  # the importer's near-duplicate group of each pair
         Item.objects.filter(id__in=[a, b]).update(dup_group=a)
-    sample = unlabeled_sample(project, labeled, seed=0)
+    _, sample, _ = unlabeled_items(project, labeled, seed=0)
     assert len(sample) == len(ids) - 10
     row_of = {int(i): r for r, i in enumerate(ids)}
     for twin in twins:

@@ -73,7 +73,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
                                              set(data.labels))
         # Items nobody labeled (outside the labeled items' duplicate groups; a seeded sample of at
         # most max_unlabeled): the distillation's unlabeled texts and the heads' self-training rows.
-        unlabeled_ids, frozen_unlabeled = unlabeled_items(
+        unlabeled_ids, frozen_unlabeled, _ = unlabeled_items(
             project, data.item_ids, seed=version.number,
             limit=min(ft_config.max_unlabeled, settings.LONGTAIL_SELF_TRAINING_ROWS))
         texts = dict(Item.objects.filter(id__in=[*data.item_ids, *unlabeled_ids.tolist()]).values_list("id", "text"))

@@ -25,7 +25,7 @@ from learner.jsonable import to_jsonable
 from learner.planning import duplicate_groups
 from learner.planning.snapshot import label_texts
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
-from learner.training.config import prior_possible
+from learner.training.config import needs_unlabeled, prior_possible
 from learner.training.self_training import rows_outside_labeled_groups, sample_unlabeled_rows
 from learner.training.taxonomy import restrict_taxonomy
 
@@ -139,10 +139,10 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
         config = TrainConfig.from_dict({**project_train_options(project), **(train_config or {})})
         parents, targets = restrict_taxonomy(selectors.label_parents(project), selectors.label_targets(project),
                                              set(data.labels))
-        # the unlabeled sample feeds self-training and the pool's class mix for the thresholds
-        wants_unlabeled = config.self_training or config.threshold_mix == "pool"
-        unlabeled, unlabeled_total = (unlabeled_sample(project, data.item_ids, seed=version.number, with_total=True)
-                                      if wants_unlabeled else (None, None))
+        unlabeled, unlabeled_total = None, None
+        if needs_unlabeled(config):
+            ids, unlabeled, unlabeled_total = unlabeled_items(project, data.item_ids, seed=version.number)
+            unlabeled = unlabeled if len(ids) else None
         clf = train_classifier(
             X,
             np.asarray(data.labels, dtype=object),
@@ -208,22 +208,12 @@ def label_vectors(project: Project) -> dict[str, np.ndarray] | None:
     return dict(zip(names, embed_query_texts(label_texts(names, descriptions)), strict=True))
 
 
-def unlabeled_sample(project: Project, labeled_ids, *, seed: int, limit: int | None = None,
-                     with_total: bool = False):
-    """Embeddings of up to ``limit`` (``LONGTAIL_SELF_TRAINING_ROWS``) project items outside the
-    training set and its duplicate groups (no near-duplicate of a labeled item), a seeded uniform
-    sample (the simulation draws the same rows), for
-    self-training and the pool's class mix; None when there are none or the setting is 0. With
-    ``with_total``: (that, how many items the sample was drawn from)."""
-    ids, matrix, total = unlabeled_items(project, labeled_ids, seed=seed, limit=limit, with_total=True)
-    sample = matrix if len(ids) else None
-    return (sample, total) if with_total else sample
-
-
-def unlabeled_items(project: Project, labeled_ids, *, seed: int, limit: int | None = None,
-                    with_total: bool = False) -> tuple:
-    """(item ids, frozen embeddings) of ``unlabeled_sample``'s rows (empty when there are none);
-    with ``with_total`` also how many items the sample was drawn from."""
+def unlabeled_items(project: Project, labeled_ids, *, seed: int, limit: int | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, int]:
+    """(item ids, frozen embeddings, how many items they were drawn from) of up to ``limit``
+    (``LONGTAIL_SELF_TRAINING_ROWS``) project items outside the training set and its duplicate
+    groups (no near-duplicate of a labeled item), a seeded uniform sample (the simulation draws
+    the same rows): for self-training, the pool's class mix and the final model's distillation."""
     limit = settings.LONGTAIL_SELF_TRAINING_ROWS if limit is None else limit
     ids, matrix = project_matrix(project.id, model_id())
     # Duplicate groups as the planner forms them, over every project item in id order.
@@ -234,8 +224,7 @@ def unlabeled_items(project: Project, labeled_ids, *, seed: int, limit: int | No
     labeled = np.flatnonzero(np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
     rest = rows_outside_labeled_groups(np.array([group_of[int(i)] for i in ids], dtype=np.int64), labeled)
     rows = sample_unlabeled_rows(rest, limit, seed=seed)
-    picked = (np.asarray(ids)[rows], np.asarray(matrix[rows], dtype=np.float32))
-    return (*picked, int(len(rest))) if with_total else picked
+    return np.asarray(ids)[rows], np.asarray(matrix[rows], dtype=np.float32), int(len(rest))
 
 
 def activate_version(version: ModelVersion) -> ModelVersion:

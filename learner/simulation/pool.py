@@ -19,7 +19,7 @@ from learner.rules import match_rules
 from learner.scoring import as_stored
 from learner.text import text_hash
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
-from learner.training.config import prior_possible
+from learner.training.config import needs_unlabeled, prior_possible
 from learner.training.self_training import rows_outside_labeled_groups, sample_unlabeled_rows
 from learner.training.taxonomy import restrict_taxonomy
 
@@ -75,7 +75,7 @@ def train_simulated_model(pool: SimPool, labeled_rows: np.ndarray, labels: np.nd
     labeled_rows, labels = labeled_rows[order], np.asarray(labels, dtype=object)[order]
     parents, targets = restrict_taxonomy(dict(parents or {}), dict(targets or {}), {str(v) for v in labels})
     unlabeled, unlabeled_total = None, None
-    if config.self_training or config.threshold_mix == "pool":  # self-training, the pool's class mix
+    if needs_unlabeled(config):
         rest = rows_outside_labeled_groups(pool.groups, labeled_rows)
         rows = sample_unlabeled_rows(rest, self_training_rows, seed=version)
         unlabeled, unlabeled_total = (pool.embeddings[rows] if len(rows) else None), len(rest)

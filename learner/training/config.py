@@ -105,6 +105,12 @@ def check_config(config: TrainConfig) -> None:
     check_mix_setting(config.threshold_mix)
 
 
+def needs_unlabeled(config: TrainConfig) -> bool:
+    """Whether a retrain with this config reads an unlabeled sample (so the caller should draw one
+    and pass ``unlabeled``): for self-training, and for the pool's class mix of the thresholds."""
+    return config.self_training or config.threshold_mix == "pool"
+
+
 def prior_possible(config: TrainConfig) -> bool:
     """Whether a retrain with this config may add label-name prior rows (so the caller should pass
     ``label_vectors``): "on" or "auto" with a positive weight and count."""
