@@ -239,10 +239,3 @@ def mix_weights(y_idx, sample_weight, mix) -> np.ndarray:
     p = tuning_mix(y_idx, w, len(mix))
     ratio = np.divide(mix, p, out=np.zeros_like(mix), where=p > 0)
     return w * ratio[y_idx]
-
-
-def kish_effective(weights) -> float:
-    """(Σw)² / Σw²: how many unweighted rows the weighted rows are worth."""
-    w = np.asarray(weights, dtype=np.float64)
-    sq = float((w**2).sum())
-    return float(w.sum() ** 2 / sq) if sq > 0 else 0.0

@@ -149,6 +149,12 @@ def _kish(total: np.ndarray, total_sq: np.ndarray) -> np.ndarray:
     return np.divide(total**2, total_sq, out=np.zeros_like(total), where=total_sq > 0)
 
 
+def kish_effective(weights) -> float:
+    """(Σw)² / Σw² of ``weights``: how many unweighted rows the weighted rows are worth."""
+    w = np.asarray(weights, dtype=np.float64)
+    return float(_kish(np.array([w.sum()]), np.array([np.sum(w**2)]))[0])
+
+
 def _precision_effective(total, total_sq, hit, hit_sq) -> np.ndarray:
     """Effective count for a weighted precision Σw·h / Σw: the smaller of Kish's (Σw)² / Σw² and
     p(1-p) / the linearised variance Σw²(h-p)² / (Σw)². Kish's count assumes the weights do not
