@@ -4,9 +4,11 @@ A prediction whose top probability is below its label's threshold becomes "needs
 ``choose_thresholds`` (kept for its callers) picks the threshold whose *point* precision meets the
 target on the tuning rows; on fresh data about half of those labels fall short.
 ``choose_thresholds_with_confidence`` picks the lowest threshold whose precision *lower
-confidence bound* (one-sided Wilson on an effective count, default 95 %: the row count, or with
-sample weights the smaller of Kish's and the linearised-variance count) meets the target,
-honours a precision and a recall target together, and says why where it cannot.
+confidence bound* (one-sided Wilson on an effective count: the row count, or with sample weights
+the smaller of Kish's and the linearised-variance count) meets the target, each cut's bound made
+strict enough that the whole scan over cuts keeps the stated confidence (default 95 %;
+``learner.precision_bounds.scan_confidence``), honours a precision and a recall target together,
+and says why where it cannot.
 ``cross_fit_thresholds`` chooses on K-1 folds of out-of-fold probabilities and judges "met" on the
 held-out fold, so "met" is never judged on the rows that chose the threshold.
 
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from learner.estimates import wilson_interval, wilson_lower_bounds
+from learner.precision_bounds import kish, precision_effective, scan_confidence
 from learner.splits import group_kfold
 
 UNREACHABLE = 1.0 + 1e-9  # a threshold no probability reaches: every prediction goes to review
@@ -145,31 +148,6 @@ def _validate_targets(targets: dict | None, classes: Sequence[str]) -> dict[str,
     return out
 
 
-def _kish(total: np.ndarray, total_sq: np.ndarray) -> np.ndarray:
-    return np.divide(total**2, total_sq, out=np.zeros_like(total), where=total_sq > 0)
-
-
-def kish_effective(weights) -> float:
-    """(Σw)² / Σw² of ``weights``: how many unweighted rows the weighted rows are worth."""
-    w = np.asarray(weights, dtype=np.float64)
-    return float(_kish(np.array([w.sum()]), np.array([np.sum(w**2)]))[0])
-
-
-def _precision_effective(total, total_sq, hit, hit_sq) -> np.ndarray:
-    """Effective count for a weighted precision Σw·h / Σw: the smaller of Kish's (Σw)² / Σw² and
-    p(1-p) / the linearised variance Σw²(h-p)² / (Σw)². Kish's count assumes the weights do not
-    depend on the outcome; when a class mix makes wrong predictions heavy (a confuser more common
-    in traffic than among the tuning rows), one wrong row counts for several right ones and Kish
-    overstates the evidence. With equal weights both are the row count."""
-    total, total_sq = np.asarray(total, dtype=np.float64), np.asarray(total_sq, dtype=np.float64)
-    hit, hit_sq = np.asarray(hit, dtype=np.float64), np.asarray(hit_sq, dtype=np.float64)
-    kish = _kish(total, total_sq)
-    p = np.divide(hit, total, out=np.zeros_like(total), where=total > 0)
-    spread = hit_sq * (1 - p) ** 2 + np.maximum(total_sq - hit_sq, 0.0) * p**2
-    linear = np.divide(p * (1 - p) * total**2, spread, out=np.full_like(total, np.inf), where=spread > 0)
-    return np.where((p > 0) & (p < 1), np.minimum(kish, linear), kish)
-
-
 def choose_thresholds_with_confidence(
     proba,
     y_idx,
@@ -182,7 +160,8 @@ def choose_thresholds_with_confidence(
     """Thresholds per label that meet their targets with ``confidence``, and a report table.
 
     Among the tuning rows predicted as a label (top-1), a threshold t keeps those with top
-    probability ≥ t. Precision bound: one-sided Wilson lower bound on the kept rows; recall bound:
+    probability ≥ t. Precision bound: one-sided Wilson lower bound on the kept rows, at the per-cut
+    confidence ``scan_confidence`` gives the label (reported as ``cut_confidence``); recall bound:
     the same on all rows of the label (under ``sample_weight``: ``_precision_effective`` and Kish counts).
     - ``{"precision": p}``: the lowest t whose precision bound is ≥ p; none → t above 1 (every
       prediction of the label goes to review), and ``feasible`` False with the reason.
@@ -194,7 +173,8 @@ def choose_thresholds_with_confidence(
 
     Table row: label, target ({kind: value} or None), threshold, precision, recall (on the tuning
     rows, at the threshold), precision_lower, recall_lower (the bounds), feasible (True / False /
-    None without target or when not estimable), reason, review_share, point_threshold (what the
+    None without target or when not estimable), reason, review_share, cut_confidence (the per-cut
+    confidence of the precision bounds), point_threshold (what the
     point-estimate rule would choose for the precision target) and recall_given_up (tuning recall
     at point_threshold minus at threshold). Nothing here says "met": that needs rows that did not
     choose the threshold (``cross_fit_thresholds``)."""
@@ -219,13 +199,19 @@ def choose_thresholds_with_confidence(
         s, h, ww = top_p[predicted][order], (y_idx[predicted][order] == i).astype(np.float64), w[predicted][order]
         is_pos = y_idx == i
         positives = float(w[is_pos].sum())
-        pos_eff = float(_kish(np.array([positives]), np.array([np.sum(w[is_pos] ** 2)]))[0])
+        pos_eff = float(kish(np.array([positives]), np.array([np.sum(w[is_pos] ** 2)]))[0])
         cum_tp, cum_w, cum_w2 = np.cumsum(ww * h), np.cumsum(ww), np.cumsum(ww**2)
         cum_tp2 = np.cumsum(ww**2 * h)
         cut_ok = np.r_[s[1:] != s[:-1], True] if len(s) else np.zeros(0, bool)  # cut between distinct scores
         precision_at = np.divide(cum_tp, cum_w, out=np.zeros_like(cum_tp), where=cum_w > 0)
         recall_at = cum_tp / positives if positives > 0 else np.zeros_like(cum_tp)
-        prec_lo = wilson_lower_bounds(precision_at, _precision_effective(cum_w, cum_w2, cum_tp, cum_tp2), confidence)
+        # the scan over every cut is one test: each cut's bound is made stricter until a label
+        # whose precision is exactly the target passes somewhere with at most 1 - confidence
+        want = (target or {}).get("precision")
+        cut_confidence = (scan_confidence(ww, cut_ok, want, confidence) if want is not None and len(s)
+                          else confidence)
+        prec_lo = wilson_lower_bounds(precision_at, precision_effective(cum_w, cum_w2, cum_tp, cum_tp2),
+                                      cut_confidence)
         rec_lo = wilson_lower_bounds(recall_at, np.full(len(s), pos_eff), confidence)
         threshold, feasible, reason, cut, point_cut = 0.0, None, None, None, None
         if target is None:
@@ -273,6 +259,7 @@ def choose_thresholds_with_confidence(
             "recall_lower": float(rec_lo[kept - 1]) if kept else None,
             "feasible": feasible, "reason": reason,
             "review_share": float((cum_w[-1] - kept_w) / total) if total > 0 and len(s) else 0.0,
+            "cut_confidence": float(cut_confidence),
             "point_threshold": float(s[point_cut]) if point_cut is not None else None,
             "recall_given_up": (point_recall - tp / positives) if point_recall is not None and positives > 0 else None,
         })
@@ -346,7 +333,7 @@ def cross_fit_thresholds(
         tp_sq += np.bincount(t[hit], weights=wh[hit] ** 2, minlength=k)
         positives += np.bincount(y, weights=wh, minlength=k)
         pos_sq += np.bincount(y, weights=wh**2, minlength=k)
-    kept_eff, pos_eff = _precision_effective(kept, kept_sq, tp, tp_sq), _kish(positives, pos_sq)
+    kept_eff, pos_eff = precision_effective(kept, kept_sq, tp, tp_sq), kish(positives, pos_sq)
     for i, row in enumerate(table):
         precision = tp[i] / kept[i] if kept[i] > 0 else None
         recall = tp[i] / positives[i] if positives[i] > 0 else None

@@ -21,8 +21,9 @@ from learner.calibration import apply_platt, fit_platt, fit_temperature, softmax
 from learner.heads.hierarchy import coarse_proba, decode
 from learner.label_shift import mix_weights, resolve_mix
 from learner.metrics import classification_report, expected_calibration_error
+from learner.precision_bounds import kish_effective
 from learner.splits import group_kfold
-from learner.thresholds import choose_thresholds_with_confidence, cross_fit_thresholds, kish_effective, needs_review
+from learner.thresholds import choose_thresholds_with_confidence, cross_fit_thresholds, needs_review
 
 MIN_EVAL_ROWS = 10  # fewer held-out predictions than this: no calibration, thresholds or metrics
 TEMPERATURE_BOUNDS = (0.1, 10.0)  # benchmark temperatures: 0.25-1.25 (docs/learner_bench.md)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from learner.label_shift import estimate_class_mix, fit_prior_bias, mix_weights, resolve_mix
-from learner.thresholds import _precision_effective
+from learner.precision_bounds import precision_effective
 from learner.training import TrainConfig, train_classifier
 
 MEANS = np.array([[2.0, 0.0], [-2.0, 0.0], [0.0, 3.0]])  # pos, neg, other: unit-variance Gaussians
@@ -130,15 +130,15 @@ def test_weighted_precision_bound_counts_heavy_wrong_rows_as_the_evidence_they_a
     """Equal weights: the row count. Wrong rows 8x heavier than right ones: fewer effective rows
     than Kish's count, so the lower bound is lower; light wrong rows: never more than Kish's."""
     n = np.array([100.0])
-    assert _precision_effective(n, n, n - 3, n - 3)[0] == pytest.approx(100)
+    assert precision_effective(n, n, n - 3, n - 3)[0] == pytest.approx(100)
     right, wrong = np.full(250, 0.267), np.full(3, 2.13)
     w = np.r_[right, wrong]
     args = (np.array([w.sum()]), np.array([(w**2).sum()]), np.array([right.sum()]), np.array([(right**2).sum()]))
     kish = w.sum() ** 2 / (w**2).sum()
-    assert _precision_effective(*args)[0] < kish / 3
+    assert precision_effective(*args)[0] < kish / 3
     light = np.r_[np.ones(100), np.full(1, 0.01)]
     args = (np.array([light.sum()]), np.array([(light**2).sum()]), np.array([100.0]), np.array([100.0]))
-    assert _precision_effective(*args)[0] == pytest.approx(light.sum() ** 2 / (light**2).sum())
+    assert precision_effective(*args)[0] == pytest.approx(light.sum() ** 2 / (light**2).sum())
 
 
 def test_pool_mix_without_unlabeled_rows_falls_back_and_says_why():

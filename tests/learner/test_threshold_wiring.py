@@ -16,12 +16,12 @@ def _logits(top_label: np.ndarray, top_p: np.ndarray, k: int) -> np.ndarray:
 
 
 def test_met_is_false_when_rows_that_did_not_choose_the_threshold_miss():
-    """Label a: 150 right predictions spread over 0.6-0.99, plus one duplicate group of 12 wrong
+    """Label a: 150 right predictions spread over 0.6-0.99 (60 above 0.9), plus one duplicate group of 12 wrong
     ones at 0.9. On all rows a threshold above 0.9 meets precision 0.9 with room; a fold that
     holds the duplicate group gets a threshold chosen without it and lets all 12 through, so the
     held-out precision misses and met is False, though the threshold's own rows say yes."""
     k = 3
-    right = np.linspace(0.6, 0.99, 150)
+    right = np.r_[np.linspace(0.6, 0.89, 90), np.linspace(0.905, 0.99, 60)]
     top_p = np.r_[right, np.full(12, 0.9), np.full(40, 0.8), np.full(40, 0.8)]
     top = np.r_[np.zeros(162, int), np.ones(40, int), np.full(40, 2)]
     y = np.r_[np.zeros(150, int), np.ones(12, int), np.ones(40, int), np.full(40, 2)]
