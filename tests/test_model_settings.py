@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
 from labeling.modeling.models import Embedding
 from labeling.modeling.selectors import model_choices
 from labeling.modeling.versions import active_model, load_classifier, train_version
 from labeling.projects.forms import ProjectSettingsForm
-from labeling.projects.models import Label, Project, settings_errors
+from labeling.projects.models import Label, Project, described, settings_errors
 from learner.text import text_hash
 from learner.training import TrainConfig
 from tests import test_loop_helpers as helpers
@@ -216,3 +217,11 @@ def test_threshold_mix_reaches_the_trained_version_and_its_report(db, project_fa
     assert labeled.metrics["config"]["threshold_mix"] == "labeled"
     assert labeled.metrics["threshold_mix"]["used"] == "labeled" and labeled.metrics["threshold_mix"]["shares"] is None
     assert "thresholds hold on the labeled items' class mix" in model_choices(labeled)["summary"]
+
+
+def test_setting_choices_must_name_exactly_the_learners_modes():
+    assert described(("a", "b"), {"b": "B", "a": "A"}) == [("b", "B"), ("a", "A")]  # display order kept
+    with pytest.raises(ImproperlyConfigured, match="do not match"):
+        described(("labeled", "pool", "uniform", "stated"), {"pool": "", "uniform": "", "labeled": ""})
+    with pytest.raises(ImproperlyConfigured):
+        described(("auto", "on"), {"auto": "", "on": "", "off": ""})

@@ -1,15 +1,26 @@
 """Projects and their configuration: labels (flat or coarse → fine), sources with quotas,
 rules that hint at rare labels, and who works on what."""
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from learner.label_shift import MIX_MODES
 from learner.rules import compile_rule
+from learner.training.config import LABEL_PRIOR_MODES
 
 from .hotkeys import hotkey_error
 
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+def described(modes, words: dict[str, str]) -> list[tuple[str, str]]:
+    """Choices for a setting whose values the learner defines (``modes``), with ``words`` to show,
+    in display order. They must name exactly the learner's modes, so a mode added or renamed there
+    fails here when Django starts, not at a project's next retrain."""
+    if set(words) != set(modes):
+        raise ImproperlyConfigured(f"choices {sorted(words)} do not match the learner's modes {sorted(modes)}")
+    return list(words.items())
 
 
 def default_strategy_mix() -> dict:
@@ -70,10 +81,10 @@ class Project(models.Model):
                     ("none", "none")]
     HIERARCHY_MODES = [("auto", "chosen by out-of-fold evidence"), ("flat", "flat"),
                        ("hierarchical", "coarse → fine")]
-    LABEL_PRIORS = [("auto", "chosen by out-of-fold evidence"), ("on", "on"), ("off", "off")]
-    THRESHOLD_MIXES = [("pool", "like the pool (estimated from unlabeled items)"),
-                       ("uniform", "uniform (every label equally often)"),
-                       ("labeled", "as labeled (the labeled items' own mix)")]
+    LABEL_PRIORS = described(LABEL_PRIOR_MODES, {"auto": "chosen by out-of-fold evidence", "on": "on", "off": "off"})
+    THRESHOLD_MIXES = described(MIX_MODES, {"pool": "like the pool (estimated from unlabeled items)",
+                                            "uniform": "uniform (every label equally often)",
+                                            "labeled": "as labeled (the labeled items' own mix)"})
     head = models.CharField(max_length=20, choices=HEADS, default="logreg")
     head_loss = models.CharField(max_length=20, choices=LOSSES, default="ce",
                                  help_text="Loss of the torch head (logistic regression always uses weighted CE).")
