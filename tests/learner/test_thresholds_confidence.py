@@ -6,6 +6,7 @@ from scipy.special import expit
 from scipy.stats import beta as beta_dist
 from scipy.stats import binomtest
 
+from learner.precision_bounds import scan_confidence
 from learner.thresholds import (
     UNREACHABLE,
     choose_thresholds,
@@ -286,3 +287,14 @@ def test_weights_and_invalid_input():
         cross_fit_thresholds(proba, y, classes_of(6), targets, folds=np.zeros(len(y)))
     with pytest.raises(ValueError, match="folds has 3 entries"):
         cross_fit_thresholds(proba, y, classes_of(6), targets, folds=[0, 1, 2])
+
+
+def test_scan_confidence_grows_with_the_cuts_and_ignores_the_weights_scale():
+    one_cut = np.r_[np.zeros(49, bool), True]  # 50 tied scores: a single cut, nothing to correct
+    assert scan_confidence(np.ones(50), one_cut, 0.9, 0.95) == 0.95
+    few, many = (scan_confidence(np.ones(n), np.ones(n, bool), 0.9, 0.95) for n in (20, 400))
+    assert 0.95 <= few < many < 0.999
+    w = np.random.default_rng(0).uniform(0.2, 5.0, 200)
+    assert scan_confidence(w, np.ones(200, bool), 0.9, 0.95) == pytest.approx(
+        scan_confidence(3 * w, np.ones(200, bool), 0.9, 0.95))
+    assert scan_confidence(np.ones(10), np.ones(10, bool), 1.0, 0.95) == 0.95  # a target of 1 is never met anyway
