@@ -100,3 +100,35 @@ def _simulate(w: np.ndarray, cuts: np.ndarray, target: float, confidence: float,
         peaks.append(z.max(axis=1))
     critical = float(np.quantile(np.concatenate(peaks), confidence))
     return max(confidence, float(norm.cdf(critical)))
+
+
+def unseen_confusion(proba: np.ndarray, y_idx: np.ndarray, w: np.ndarray,
+                     prior_rows: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per (true class c, predicted label L): the weighted wrong mass a label's precision bound adds
+    at a threshold keeping all of L's predictions, for confusions of c into L its rows may not show.
+
+    A class with 7 tuning rows that shows no confusion into L can still send a third of its items
+    there; weighting those rows up to a traffic mix multiplies a zero. Each class's rate into L is
+    therefore read as (observed + prior_rows · m) / (rows + prior_rows), where m, the mean
+    probability the model gives L on c's rows, is the prior guess: the model knows which labels
+    look alike even where the rows never crossed. Only the prior part is returned, as
+    w_c · prior_rows · m_cL · n_c / (n_c + prior_rows): negligible for well-sampled classes, the
+    whole evidence for barely-sampled ones. Returns that mass and the matching sum of squared
+    weights (w_c times the mass), both (classes x classes). ``prior_rows`` 0: zeros."""
+    proba = np.asarray(proba, dtype=np.float64)
+    k = proba.shape[1]
+    if prior_rows <= 0 or len(y_idx) == 0:
+        return np.zeros((k, k)), np.zeros((k, k))
+    rows = np.bincount(y_idx, minlength=k).astype(np.float64)
+    weight = np.bincount(y_idx, weights=w, minlength=k)
+    mean_w = np.divide(weight, rows, out=np.zeros(k), where=rows > 0)
+    # only the runner-up: the label a row would go to if it were predicted wrongly. Calibrated
+    # probabilities spread a little mass over every label, and summed over many barely-sampled
+    # labels that background would swamp the few confusions that matter.
+    second = np.argsort(-proba, axis=1)[:, 1] if k > 1 else np.zeros(len(y_idx), dtype=int)
+    mass = np.zeros((k, k))
+    np.add.at(mass, (y_idx, second), proba[np.arange(len(y_idx)), second])
+    m = np.divide(mass, rows[:, None], out=np.zeros((k, k)), where=rows[:, None] > 0)
+    out = (mean_w * prior_rows * rows / (rows + prior_rows))[:, None] * m
+    np.fill_diagonal(out, 0.0)
+    return out, mean_w[:, None] * out

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from learner.estimates import wilson_interval, wilson_lower_bounds
-from learner.precision_bounds import kish, precision_effective, scan_confidence
+from learner.precision_bounds import kish, precision_effective, scan_confidence, unseen_confusion
 from learner.splits import group_kfold
 
 UNREACHABLE = 1.0 + 1e-9  # a threshold no probability reaches: every prediction goes to review
@@ -156,6 +156,7 @@ def choose_thresholds_with_confidence(
     *,
     confidence: float = 0.95,
     sample_weight=None,
+    unseen_prior_rows: float = 0.0,
 ) -> tuple[dict[str, float], list[dict]]:
     """Thresholds per label that meet their targets with ``confidence``, and a report table.
 
@@ -190,6 +191,7 @@ def choose_thresholds_with_confidence(
     total = w.sum() if n else 0.0
     top = proba.argmax(axis=1) if n else np.zeros(0, dtype=int)
     top_p = proba.max(axis=1) if n else np.zeros(0)
+    unseen, unseen_sq = unseen_confusion(proba, y_idx, w, unseen_prior_rows)
     thresholds: dict[str, float] = {}
     table: list[dict] = []
     for i, label in enumerate(classes):
@@ -210,8 +212,13 @@ def choose_thresholds_with_confidence(
         want = (target or {}).get("precision")
         cut_confidence = (scan_confidence(ww, cut_ok, want, confidence) if want is not None and len(s)
                           else confidence)
-        prec_lo = wilson_lower_bounds(precision_at, precision_effective(cum_w, cum_w2, cum_tp, cum_tp2),
-                                      cut_confidence)
+        # wrong predictions the tuning rows of barely-sampled labels may not show, in proportion
+        # to the share of the label's predictions kept (learner.precision_bounds.unseen_confusion)
+        kept_share = np.arange(1, len(s) + 1) / len(s) if len(s) else np.zeros(0)
+        extra, extra_sq = kept_share * unseen[:, i].sum(), kept_share * unseen_sq[:, i].sum()
+        bounded_at = np.divide(cum_tp, cum_w + extra, out=np.zeros_like(cum_tp), where=cum_w + extra > 0)
+        prec_lo = wilson_lower_bounds(bounded_at, precision_effective(cum_w + extra, cum_w2 + extra_sq, cum_tp,
+                                                                      cum_tp2), cut_confidence)
         rec_lo = wilson_lower_bounds(recall_at, np.full(len(s), pos_eff), confidence)
         threshold, feasible, reason, cut, point_cut = 0.0, None, None, None, None
         if target is None:
@@ -260,6 +267,7 @@ def choose_thresholds_with_confidence(
             "feasible": feasible, "reason": reason,
             "review_share": float((cum_w[-1] - kept_w) / total) if total > 0 and len(s) else 0.0,
             "cut_confidence": float(cut_confidence),
+            "unseen_confusion": float(extra[kept - 1] / (cum_w[kept - 1] + extra[kept - 1])) if kept else None,
             "point_threshold": float(s[point_cut]) if point_cut is not None else None,
             "recall_given_up": (point_recall - tp / positives) if point_recall is not None and positives > 0 else None,
         })
@@ -278,6 +286,7 @@ def cross_fit_thresholds(
     sample_weight=None,
     groups: Sequence | None = None,
     seed: int = 0,
+    unseen_prior_rows: float = 0.0,
 ) -> tuple[dict[str, float], list[dict]]:
     """Thresholds chosen on all rows, and a table whose "met" is judged only on rows that did not
     choose the threshold.
@@ -311,7 +320,8 @@ def cross_fit_thresholds(
     if len(fold_ids) < 2:
         raise ValueError(f"cross-fitting needs at least 2 folds, got {len(fold_ids)}")
     thresholds, table = choose_thresholds_with_confidence(proba, y_idx, classes, targets,
-                                                          confidence=confidence, sample_weight=w)
+                                                          confidence=confidence, sample_weight=w,
+                                                          unseen_prior_rows=unseen_prior_rows)
     k = len(classes)
     tp, kept, positives = np.zeros(k), np.zeros(k), np.zeros(k)
     kept_sq, pos_sq, tp_sq = np.zeros(k), np.zeros(k), np.zeros(k)
@@ -321,7 +331,8 @@ def cross_fit_thresholds(
     for f in fold_ids:
         held = fold == f
         chosen, _ = choose_thresholds_with_confidence(proba[~held], y_idx[~held], classes, targets,
-                                                      confidence=confidence, sample_weight=w[~held])
+                                                      confidence=confidence, sample_weight=w[~held],
+                                                      unseen_prior_rows=unseen_prior_rows)
         per_fold.append(chosen)
         cut = np.array([chosen[c] for c in classes])
         t, y, wh = top[held], y_idx[held], w[held]

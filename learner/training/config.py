@@ -70,6 +70,10 @@ class TrainConfig:
     # {label: share}. Tuning rows are weighted by mix(y) / tuning mix(y) (learner.label_shift). The
     # default is the product's (Project.threshold_mix), so the simulation trains as the product does.
     threshold_mix: str | dict = "pool"
+    # Prior rows per label for confusions its tuning rows may not show (learner.precision_bounds.
+    # unseen_confusion): a barely-sampled label's rate into another is shrunk toward the model's
+    # mean probability of that label on its rows. 0 = off.
+    threshold_unseen_prior: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TrainConfig:
@@ -96,6 +100,8 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError(f"fine_floor must be in [0, 1], got {config.fine_floor}")
     if not 0.0 < config.pseudo_threshold <= 1.0:
         raise ValueError(f"pseudo_threshold must be in (0, 1], got {config.pseudo_threshold}")
+    if config.threshold_unseen_prior < 0:
+        raise ValueError(f"threshold_unseen_prior must be non-negative, got {config.threshold_unseen_prior}")
     if config.label_prior_weight < 0 or config.label_prior_below < 0:
         raise ValueError("label_prior_weight and label_prior_below must be non-negative")
     if config.label_prior == "on" and (config.label_prior_weight <= 0 or config.label_prior_below <= 0):

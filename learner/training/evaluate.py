@@ -122,7 +122,8 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     report["threshold_mix"] = mix_report
     if mix_report["reason"] and mix is None:
         notes.append(f"threshold class mix: {mix_report['reason']}")
-    thresholds, table = _thresholds(after, y_val_idx, classes, fine_targets, w_mix, fold)
+    thresholds, table = _thresholds(after, y_val_idx, classes, fine_targets, w_mix, fold,
+                                    config.threshold_unseen_prior)
     predicted = [classes[i] for i in after.argmax(axis=1)]
     report["validation"] = classification_report(y_val, predicted, after, classes, w_val)
     if parents:
@@ -133,7 +134,8 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
         c_index = {c: i for i, c in enumerate(coarse_classes)}
         y_val_coarse = [parents[v] for v in y_val]
         coarse_thresholds, coarse_table = _thresholds(cp, np.array([c_index[v] for v in y_val_coarse]),
-                                                      coarse_classes, coarse_targets, w_mix, fold)
+                                                      coarse_classes, coarse_targets, w_mix, fold,
+                                                      config.threshold_unseen_prior)
         fine, _, _, coarse_pred, _, fallback = decode(after, classes, parents, config.fine_floor)
         report["hierarchy"] = {
             "coarse_validation": classification_report(y_val_coarse, coarse_pred, cp, coarse_classes, w_val),
@@ -150,14 +152,15 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     return out
 
 
-def _thresholds(proba, y_idx, classes, targets, w, fold):
+def _thresholds(proba, y_idx, classes, targets, w, fold, unseen_prior_rows=0.0):
     """Thresholds and their table: cross-fitted when there are folds; otherwise chosen on every
     row with "met" left unknown (None), since no row is left to judge it on."""
     if fold is not None:
         return cross_fit_thresholds(proba, y_idx, classes, targets, folds=fold, confidence=THRESHOLD_CONFIDENCE,
-                                    sample_weight=w)
+                                    sample_weight=w, unseen_prior_rows=unseen_prior_rows)
     chosen, table = choose_thresholds_with_confidence(proba, y_idx, classes, targets,
-                                                      confidence=THRESHOLD_CONFIDENCE, sample_weight=w)
+                                                      confidence=THRESHOLD_CONFIDENCE, sample_weight=w,
+                                                      unseen_prior_rows=unseen_prior_rows)
     for row in table:
         row["met"] = None if row["feasible"] is not False else False
         row["met_reason"] = ("no target" if row["target"] is None else

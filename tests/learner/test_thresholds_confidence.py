@@ -6,7 +6,7 @@ from scipy.special import expit
 from scipy.stats import beta as beta_dist
 from scipy.stats import binomtest
 
-from learner.precision_bounds import scan_confidence
+from learner.precision_bounds import scan_confidence, unseen_confusion
 from learner.thresholds import (
     UNREACHABLE,
     choose_thresholds,
@@ -298,3 +298,29 @@ def test_scan_confidence_grows_with_the_cuts_and_ignores_the_weights_scale():
     assert scan_confidence(w, np.ones(200, bool), 0.9, 0.95) == pytest.approx(
         scan_confidence(3 * w, np.ones(200, bool), 0.9, 0.95))
     assert scan_confidence(np.ones(10), np.ones(10, bool), 1.0, 0.95) == 0.95  # a target of 1 is never met anyway
+
+
+def test_unseen_confusion_weighs_barely_sampled_runner_ups():
+    """"b" has 3 rows, all predicted right, each with "a" as a close runner-up; "c" has 300 rows
+    with "a" as runner-up just as often. The prior adds wrong mass into "a" from "b" (3 rows prove
+    little) far above the one from "c" (300 rows prove a lot), and makes the bound on "a" stricter."""
+    rng = np.random.default_rng(0)
+    n_a, n_b, n_c = 300, 3, 300
+    y = np.r_[np.zeros(n_a, int), np.ones(n_b, int), np.full(n_c, 2)]
+    proba = np.zeros((len(y), 3))
+    proba[np.arange(len(y)), y] = 0.6
+    proba[y == 0, 2] = 0.4
+    proba[y != 0, 0] = 0.4
+    proba[y == 0, 0] = rng.uniform(0.6, 0.99, n_a)
+    proba[y == 0, 2] = 1 - proba[y == 0, 0]
+    weights = np.where(y == 1, 100.0, 1.0)  # a mix where "b" is as common as the others
+    mass, mass_sq = unseen_confusion(proba, y, weights, 2.0)
+    assert mass[1, 0] > 10 * mass[2, 0] > 0 and mass[0, 0] == 0 and mass_sq[1, 0] == pytest.approx(100 * mass[1, 0])
+    assert not unseen_confusion(proba, y, weights, 0.0)[0].any()
+    targets = {"a": {"precision": 0.9}}
+    _, plain = choose_thresholds_with_confidence(proba, y, ["a", "b", "c"], targets, sample_weight=weights)
+    _, prior = choose_thresholds_with_confidence(proba, y, ["a", "b", "c"], targets, sample_weight=weights,
+                                                 unseen_prior_rows=2.0)
+    assert plain[0]["feasible"] and plain[0]["unseen_confusion"] == 0
+    assert prior[0]["feasible"] is False or (prior[0]["threshold"] > plain[0]["threshold"]
+                                             and prior[0]["unseen_confusion"] > 0)
