@@ -1,9 +1,10 @@
 """Label efficiency on the test split: the default strategy's curve per run directory, against the
 targets of issue 12 (banking77_longtail: 95 % of its full-pool macro-F1 by 500 labels; mean
 macro-F1 over 100–1,000 labels above 0.767). Reads ``default-seed*.json`` written by
-``manage.py simulate`` into each directory and writes ``bench/results/label_efficiency.json``.
+``manage.py simulate`` into each directory and writes ``bench/results/label_efficiency.json``, or
+the file given by ``--out`` (so a new comparison does not replace an earlier one).
 
-    python bench/label_efficiency.py NAME=DIR [NAME=DIR ...]
+    python bench/label_efficiency.py [--out FILE] NAME=DIR [NAME=DIR ...]
 
 e.g. ``before=bench/results/sim/banking77_longtail now=bench/results/sim_final/banking77_longtail``.
 """
@@ -47,13 +48,16 @@ def summarise_dir(directory: Path) -> dict:
 
 
 def main():
-    pairs = [arg.split("=", 1) for arg in sys.argv[1:]]
+    args, out_path = sys.argv[1:], OUT
+    if args[:1] == ["--out"] and len(args) >= 2:
+        out_path, args = Path(args[1]), args[2:]
+    pairs = [arg.split("=", 1) for arg in args]
     if not pairs or any(len(p) != 2 for p in pairs):
         raise SystemExit(__doc__)
     out = {"note": "test split; default strategy, budget 1000 in waves of 100; machine: 2 cores shared with other "
                    "sessions (loaded)",
            "runs": {name: {"dir": directory, **summarise_dir(ROOT / directory)} for name, directory in pairs}}
-    OUT.write_text(json.dumps(out, indent=1))
+    out_path.write_text(json.dumps(out, indent=1))
     for name, row in out["runs"].items():
         print(name, {k: row.get(k) for k in ("seeds", "full_pool", "mean_macro_f1_100_1000",
                                              "labels_to_95pct_of_full_pool", "at_500")})

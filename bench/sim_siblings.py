@@ -22,6 +22,7 @@ variant are reported. Run:
 
 A variant is a JSON object of ``SimConfig`` fields (``strategy``, ``strategy_mix``,
 ``planner_options``, ``train_options``, ...). Results: ``bench/results/sim/siblings.json``.
+``--resummarise --out FILE`` recomputes the summary of the runs already in FILE (no new runs).
 """
 from __future__ import annotations
 
@@ -135,6 +136,8 @@ def summarise(results: list[dict], names: list[str]) -> dict:
         base_curves = np.array([[w["macro_f1"] for w in by[(base, s)]["waves"]] for s in siblings])
         diff_mean = curves.mean(axis=1) - base_curves.mean(axis=1)
         diff_600_800 = curves[:, 5:8].mean(axis=1) - base_curves[:, 5:8].mean(axis=1)
+        diff_400_600 = curves[:, 3:6].mean(axis=1) - base_curves[:, 3:6].mean(axis=1)
+        diff_points = curves - base_curves
         table[name] = {
             "siblings": len(siblings),
             "mean_macro_f1": float(curves.mean()),
@@ -145,7 +148,13 @@ def summarise(results: list[dict], names: list[str]) -> dict:
             "labels_to_95pct_mean": float(np.mean(reach)),
             "diff_mean_vs_base": [float(diff_mean.mean()), standard_error(diff_mean)],
             "diff_600_800_vs_base": [float(diff_600_800.mean()), standard_error(diff_600_800)],
-            "rare_ge1_at_300": float(np.mean([by[(name, s)]["waves"][2]["rare_ge1"] for s in siblings])),
+            "diff_400_600_vs_base": [float(diff_400_600.mean()), standard_error(diff_400_600)],
+            # Paired difference at each point of the curve (100 ... 1,000 labels): [mean, SE].
+            "diff_curve_vs_base": [[round(float(d.mean()), 4), round(standard_error(d), 4)]
+                                   for d in diff_points.T],
+            # None for trimmed runs (saved without the per-wave rare counts).
+            "rare_ge1_at_300": (float(np.mean([by[(name, s)]["waves"][2]["rare_ge1"] for s in siblings]))
+                                if all("rare_ge1" in by[(name, s)]["waves"][2] for s in siblings) else None),
         }
     return table
 
@@ -155,15 +164,34 @@ def main():
     parser.add_argument("--siblings", type=int, default=12)
     parser.add_argument("--first-sibling", type=int, default=100)
     parser.add_argument("--dev-per-class", type=int, default=20)
-    parser.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "JSON"), required=True)
+    parser.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "JSON"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--resummarise", action="store_true",
+                        help="recompute the summary of the runs already in --out (no new runs)")
+    parser.add_argument("--trim", action="store_true",
+                        help="with --resummarise: drop each wave's per-label estimates (most of the file's size)")
     args = parser.parse_args()
+    if args.resummarise:
+        out = Path(args.out)
+        saved = json.loads(out.read_text())
+        saved["summary"] = summarise(saved["runs"], list(saved["variants"]))
+        saved["summary_command"] = " ".join(sys.argv)
+        if args.trim:
+            for run in saved["runs"]:
+                for wave in run["waves"]:
+                    wave.pop("estimates", None)
+            saved["trimmed"] = "each wave's per-label estimates dropped for size (bench/sim_siblings.py --trim)"
+        out.write_text(json.dumps(saved, indent=1))
+        print_table(saved["summary"])
+        return
     sys.path.insert(0, str(ROOT / "bench"))
     from embed_datasets import dataset_vectors
 
     dataset_vectors(DATASETS / "banking77.jsonl")
     label_vectors_file()
+    if not args.variant:
+        parser.error("at least one --variant is required")
     variants = [(name, json.loads(spec)) for name, spec in args.variant]
     jobs = [(s, name, spec, args.dev_per_class)
             for s in range(args.first_sibling, args.first_sibling + args.siblings) for name, spec in variants]
@@ -181,12 +209,17 @@ def main():
                                "runs": [{k: r[k] for k in ("variant", "sibling", "pool", "test",
                                                            "full_pool_macro_f1", "waves")} for r in results]},
                               indent=1))
+    print_table(table)
+
+
+def print_table(table: dict):
     for name, row in table.items():
         print(f"{name:>24}: mean {row['mean_macro_f1']:.4f}  at700/full {row['share_at_700']:.4f} "
               f"({row['siblings_at_95pct_by_700']}/{row['siblings']} reach 95%)  reach {row['labels_to_95pct_mean']:.0f}"
               f"  diff {row['diff_mean_vs_base'][0]:+.4f}±{row['diff_mean_vs_base'][1]:.4f}"
               f"  diff600-800 {row['diff_600_800_vs_base'][0]:+.4f}±{row['diff_600_800_vs_base'][1]:.4f}"
-              f"  rare300 {row['rare_ge1_at_300']:.1f}")
+              f"  diff400-600 {row['diff_400_600_vs_base'][0]:+.4f}±{row['diff_400_600_vs_base'][1]:.4f}"
+              f"  rare300 {row['rare_ge1_at_300']}")
 
 
 if __name__ == "__main__":
