@@ -73,9 +73,18 @@ def scan_confidence(weights, cut_ok, target: float, confidence: float, *, draws:
     if len(cuts) <= 1 or not 0.0 < target < 1.0:
         return confidence
     if np.all(w == w[0]):  # the usual case (the labeled rows' own mix): depends on the cuts only
-        ties = b"" if len(cuts) == len(w) else cuts.tobytes()
-        return _equal_weights(len(w), ties, float(target), float(confidence), draws, seed)
+        if len(cuts) == len(w):
+            # no ties: cached by the row count rounded up to a 5 % grid. More cuts only add
+            # terms to the maximum, so the rounded-up count's confidence is the stricter one.
+            return _equal_weights(_rounded_up(len(w)), b"", float(target), float(confidence), draws, seed)
+        return _equal_weights(len(w), cuts.tobytes(), float(target), float(confidence), draws, seed)
     return _simulate(w, cuts, target, confidence, draws, seed)
+
+
+def _rounded_up(n: int) -> int:
+    if n <= 40:
+        return n
+    return max(n, int(np.ceil(1.05 ** np.ceil(np.log(n) / np.log(1.05)) - 1e-9)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -86,17 +95,22 @@ def _equal_weights(n: int, ties: bytes, target: float, confidence: float, draws:
 
 def _simulate(w: np.ndarray, cuts: np.ndarray, target: float, confidence: float, draws: int, seed: int) -> float:
     cum_w, cum_w2 = np.cumsum(w)[cuts], np.cumsum(w**2)[cuts]
+    equal = bool(np.all(w == w[0]))  # then every effective count is the row count
     scale = 1.0 / np.sqrt(target * (1 - target))
     rng = np.random.default_rng(seed)
     peaks = []
     per_chunk = max(1, _CHUNK_CELLS // len(w))
     for start in range(0, draws, per_chunk):
         hits = rng.random((min(per_chunk, draws - start), len(w))) < target
-        tp = np.cumsum(hits * w, axis=1)[:, cuts]
-        tp2 = np.cumsum(hits * w**2, axis=1)[:, cuts]
-        p = np.divide(tp, cum_w, out=np.zeros_like(tp), where=cum_w > 0)
-        n_eff = precision_effective(cum_w, cum_w2, tp, tp2)
-        z = (p - target) * np.sqrt(np.where(np.isfinite(n_eff), n_eff, 0.0)) * scale
+        if equal:
+            count = (cuts + 1).astype(np.float64)
+            z = (np.cumsum(hits, axis=1)[:, cuts] / count - target) * np.sqrt(count) * scale
+        else:
+            tp = np.cumsum(hits * w, axis=1)[:, cuts]
+            tp2 = np.cumsum(hits * w**2, axis=1)[:, cuts]
+            p = np.divide(tp, cum_w, out=np.zeros_like(tp), where=cum_w > 0)
+            n_eff = precision_effective(cum_w, cum_w2, tp, tp2)
+            z = (p - target) * np.sqrt(np.where(np.isfinite(n_eff), n_eff, 0.0)) * scale
         peaks.append(z.max(axis=1))
     critical = float(np.quantile(np.concatenate(peaks), confidence))
     return max(confidence, float(norm.cdf(critical)))
@@ -109,9 +123,9 @@ def unseen_confusion(proba: np.ndarray, y_idx: np.ndarray, w: np.ndarray,
 
     A class with 7 tuning rows that shows no confusion into L can still send a third of its items
     there; weighting those rows up to a traffic mix multiplies a zero. Each class's rate into L is
-    therefore read as (observed + prior_rows · m) / (rows + prior_rows), where m, the mean
-    probability the model gives L on c's rows, is the prior guess: the model knows which labels
-    look alike even where the rows never crossed. Only the prior part is returned, as
+    therefore read as (observed + prior_rows · m) / (rows + prior_rows), where m, the mean over
+    c's rows of the probability of L where L is the row's runner-up, is the prior guess: the model
+    knows which labels look alike even where the rows never crossed. Only the prior part is returned, as
     w_c · prior_rows · m_cL · n_c / (n_c + prior_rows): negligible for well-sampled classes, the
     whole evidence for barely-sampled ones. Returns that mass and the matching sum of squared
     weights (w_c times the mass), both (classes x classes). ``prior_rows`` 0: zeros."""
