@@ -73,12 +73,12 @@ def estimate_class_mix(proba, train_prior, *, sample_weight=None, tol: float = E
         return q, info
     ratio = np.zeros_like(prior)
     change = np.inf
+    share = w / w.sum()
     for it in range(1, max_iter + 1):
         ratio[live] = q[live] / prior[live]
-        scaled = P * ratio
-        total = scaled.sum(axis=1, keepdims=True)
-        post = np.divide(scaled, total, out=np.zeros_like(scaled), where=total > 0)
-        new = np.average(post, axis=0, weights=w)
+        # the weighted mean of the reweighted posteriors, as one product: Σ_i (w_i / total_i) · P_i · ratio
+        total = P @ ratio
+        new = (np.divide(share, total, out=np.zeros_like(total), where=total > 0) @ P) * ratio
         new = new / new.sum()
         change = float(np.max(np.abs(new - q)))
         q = new
