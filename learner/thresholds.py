@@ -163,7 +163,7 @@ def choose_thresholds_with_confidence(
     Among the tuning rows predicted as a label (top-1), a threshold t keeps those with top
     probability ≥ t. Precision bound: one-sided Wilson lower bound on the kept rows, at the per-cut
     confidence ``scan_confidence`` gives the label (reported as ``cut_confidence``); recall bound:
-    the same on all rows of the label (under ``sample_weight``: ``_precision_effective`` and Kish counts).
+    the same on all rows of the label (under ``sample_weight``: ``precision_effective`` and Kish counts).
     - ``{"precision": p}``: the lowest t whose precision bound is ≥ p; none → t above 1 (every
       prediction of the label goes to review), and ``feasible`` False with the reason.
     - ``{"recall": r}``: the highest t whose recall bound is ≥ r; none → t = 0, infeasible.

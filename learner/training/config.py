@@ -72,7 +72,8 @@ class TrainConfig:
     threshold_mix: str | dict = "pool"
     # Prior rows per label for confusions its tuning rows may not show (learner.precision_bounds.
     # unseen_confusion): a barely-sampled label's rate into another is shrunk toward the model's
-    # mean probability of that label on its rows. 0 = off.
+    # mean runner-up probability of that label on its rows. 0 = off (the default: measured on
+    # sibling sets it left almost nothing automated, docs/estimates.md).
     threshold_unseen_prior: float = 0.0
 
     @classmethod
