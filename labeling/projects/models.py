@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from learner.label_shift import MIX_MODES
+from learner.planning.config import DEFAULT_MIX
 from learner.rules import compile_rule
 from learner.training.config import LABEL_PRIOR_MODES
 
@@ -24,8 +25,9 @@ def described(modes, words: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def default_strategy_mix() -> dict:
-    # Shares of a wave per strategy once a model exists; the random slice is Project.random_share.
-    return {"rare": 0.4, "uncertainty": 0.3, "diversity": 0.2}
+    # Shares of a wave per strategy once a model exists (the learner's default, which the
+    # simulation tunes); the random slice is Project.random_share.
+    return dict(DEFAULT_MIX)
 
 
 class Project(models.Model):
