@@ -32,11 +32,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from sim_siblings import CACHE, DATASETS, load_train, make_sibling  # noqa: E402
+from thresholds_bench import TARGET, coverage, evaluate, summarise  # noqa: E402
 
 from learner.training import TrainConfig, train_classifier  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "threshold_siblings.json"
-TARGET = 0.9
 
 
 def run_one(args) -> dict:
@@ -50,24 +50,15 @@ def run_one(args) -> dict:
     t0 = time.time()
     model = train_classifier(X[pool], y_pool, config=config, targets=targets)
     table = {row["label"]: row for row in model.report["thresholds"]}
-    proba = model.predict_proba(X[dev])
-    classes = np.array(model.classes_)
-    top, top_p = classes[proba.argmax(axis=1)], proba.max(axis=1)
-    cut = np.array([model.thresholds[c] if table[c]["feasible"] else np.inf for c in classes])
-    accepted = top_p >= cut[proba.argmax(axis=1)]
-    estimable, met, given_up = 0, 0, []
-    for label in classes:
-        positives = y_dev == label
-        hit = (top == label) & positives
-        if positives.any():
-            given_up.append((hit.sum() - (hit & accepted).sum()) / positives.sum())
-        kept = (top == label) & accepted
-        if table[label]["feasible"] and kept.any():
-            estimable += 1
-            met += (y_dev[kept] == label).mean() >= TARGET
-    return {"variant": name, "sibling": sibling, "seconds": round(time.time() - t0, 1), "estimable": estimable,
-            "met": int(met), "auto_share": float(accepted.mean()),
-            "recall_given_up_all_labels": float(np.mean(given_up))}
+
+    def usable(label):
+        return bool(table[label]["feasible"])
+
+    rows = evaluate(model, X[dev], y_dev, lambda c: model.thresholds[c] if usable(c) else None, np.ones(len(dev)))
+    judged, spread = summarise(list(rows.values())), coverage(model, X[dev], y_dev, usable)
+    return {"variant": name, "sibling": sibling, "seconds": round(time.time() - t0, 1),
+            "estimable": judged["estimable"], "met": judged["met"], "auto_share": spread["auto_share"],
+            "recall_given_up_all_labels": spread["mean_recall_given_up_all_labels"]}
 
 
 def main():
