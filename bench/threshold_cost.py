@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from learner.precision_bounds import _equal_weights  # noqa: E402
+from learner.precision_bounds import clear_scan_cache  # noqa: E402
 from learner.simulation.data import load_jsonl  # noqa: E402
 from learner.training import TrainConfig, train_classifier  # noqa: E402
 
@@ -42,7 +42,7 @@ def main():
     seconds = {name: [] for name in arms}
     for _ in range(args.repeats):
         for name, (options, arm_targets) in arms.items():
-            _equal_weights.cache_clear()  # a worker's first retrain of this size: nothing cached
+            clear_scan_cache()  # a worker's first retrain of this size: nothing cached
             config = TrainConfig.from_dict({"seed": 0, "self_training": False, **options})
             t0 = time.perf_counter()
             train_classifier(X[pool], labels, config=config, targets=arm_targets)

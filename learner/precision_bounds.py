@@ -81,6 +81,11 @@ def scan_confidence(weights, cut_ok, target: float, confidence: float, *, draws:
     return _simulate(w, cuts, target, confidence, draws, seed)
 
 
+def clear_scan_cache() -> None:
+    """Forget the cached equal-weight confidences (a benchmark timing a worker's first retrain)."""
+    _equal_weights.cache_clear()
+
+
 def _rounded_up(n: int) -> int:
     if n <= 40:
         return n

@@ -69,7 +69,9 @@ def fit_encoder(model_path: str, texts: list[str], y: np.ndarray, *, frozen: np.
         return finetune_encoder(model_path, texts, y, config, on_progress=on_progress)
     soft = classes = None
     if unlabeled:
-        teacher = train_classifier(frozen, y, config=train_config, parents=parents, unlabeled=frozen_unlabeled)
+        # the teacher's thresholds are never read, so the class-mix estimate they hold at is skipped
+        teacher = train_classifier(frozen, y, config=replace(train_config, threshold_mix="labeled"),
+                                   parents=parents, unlabeled=frozen_unlabeled)
         soft, classes = teacher.predict_proba(frozen_unlabeled), teacher.classes_
     return distill_encoder(model_path, texts, y, frozen=frozen, unlabeled=unlabeled or None, soft=soft,
                            classes=classes, config=config, on_progress=on_progress)

