@@ -50,13 +50,24 @@ def main():
                 row["diff_mean_vs_base"] = round(row["mean_macro_f1"] - base[seed]["mean_macro_f1"], 4)
                 if row["at_500"] is not None and base[seed]["at_500"] is not None:
                     row["diff_at_500_vs_base"] = round(row["at_500"] - base[seed]["at_500"], 4)
+    paired = {}
+    for name, seeds in table.items():
+        diffs = [row["diff_mean_vs_base"] for row in seeds.values() if "diff_mean_vs_base" in row]
+        if len(diffs) > 1:
+            paired[name] = {"seeds": len(diffs), "mean_macro_f1": round(float(np.mean(
+                                [row["mean_macro_f1"] for row in seeds.values()])), 4),
+                            "diff_mean_vs_base": round(float(np.mean(diffs)), 4),
+                            "standard_error": round(float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))), 4)}
     out = {"note": "dev split of the pool (test never read); machine: 2 cores shared with other sessions (loaded)",
-           "variants": table}
+           "base": args.base, "paired": paired, "variants": table}
     (root / "summary.json").write_text(json.dumps(out, indent=1))
     for name, seeds in table.items():
         for seed, row in seeds.items():
             print(name, seed, row["mean_macro_f1"], row["at_500"], row["labels_to_95pct"],
                   row.get("diff_mean_vs_base"), row.get("diff_at_500_vs_base"))
+    for name, row in paired.items():
+        print(f"{name}: paired diff vs {args.base} {row['diff_mean_vs_base']:+.4f} ± {row['standard_error']:.4f} "
+              f"over {row['seeds']} seeds")
 
 
 if __name__ == "__main__":
