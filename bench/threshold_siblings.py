@@ -11,7 +11,8 @@ a threshold and at least one dev prediction kept ("estimable"), the share of the
 precision is >= 0.9, the share of dev rows accepted without review, and the recall given up
 over every label with a dev row (an infeasible label gives up all its recall).
 
-A variant is a JSON object of ``TrainConfig`` fields. Writes bench/results/threshold_siblings.json.
+A variant is a JSON object of ``TrainConfig`` fields. Writes bench/results/threshold_siblings.json
+(or ``--out``).
 
     OMP_NUM_THREADS=1 python bench/threshold_siblings.py --variant off '{}' \
         --variant k2 '{"threshold_unseen_prior": 2}'
@@ -68,6 +69,7 @@ def main():
     parser.add_argument("--dev-per-class", type=int, default=40)
     parser.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "JSON"), required=True)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     variants = {name: json.loads(options) for name, options in args.variant}
     jobs = [(s, args.dev_per_class, name, options) for s in range(args.first_sibling, args.first_sibling + args.siblings)
@@ -86,7 +88,7 @@ def main():
                          "auto_share": float(np.mean([r["auto_share"] for r in mine])),
                          "recall_given_up_all_labels": float(np.mean([r["recall_given_up_all_labels"] for r in mine]))}
         print(name, summary[name], flush=True)
-    OUT.write_text(json.dumps({"command": "python bench/threshold_siblings.py " + " ".join(
+    Path(args.out).write_text(json.dumps({"command": "python bench/threshold_siblings.py " + " ".join(
         f"'{a}'" if " " in a else a for a in sys.argv[1:]), "target": TARGET, "dev_per_class": args.dev_per_class,
         "variants": variants, "seconds": round(time.time() - started, 1), "summary": summary, "runs": runs},
         indent=1) + "\n")

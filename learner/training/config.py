@@ -75,6 +75,10 @@ class TrainConfig:
     # mean runner-up probability of that label on its rows. 0 = off (the default: measured on
     # sibling sets it left almost nothing automated, docs/estimates.md).
     threshold_unseen_prior: float = 0.0
+    # One-sided confidence with which a chosen threshold's precision must reach its target (the
+    # scan over a label's cuts keeps it: learner.precision_bounds.scan_confidence). Higher: fewer
+    # labels get a threshold, and the ones that do hold more often on new data.
+    threshold_confidence: float = 0.95
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TrainConfig:
@@ -101,6 +105,8 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError(f"fine_floor must be in [0, 1], got {config.fine_floor}")
     if not 0.0 < config.pseudo_threshold <= 1.0:
         raise ValueError(f"pseudo_threshold must be in (0, 1], got {config.pseudo_threshold}")
+    if not 0.5 <= config.threshold_confidence < 1.0:
+        raise ValueError(f"threshold_confidence must be in [0.5, 1), got {config.threshold_confidence}")
     if config.threshold_unseen_prior < 0:
         raise ValueError(f"threshold_unseen_prior must be non-negative, got {config.threshold_unseen_prior}")
     if config.label_prior_weight < 0 or config.label_prior_below < 0:

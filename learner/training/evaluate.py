@@ -28,7 +28,6 @@ from learner.thresholds import choose_thresholds_with_confidence, cross_fit_thre
 MIN_EVAL_ROWS = 10  # fewer held-out predictions than this: no calibration, thresholds or metrics
 TEMPERATURE_BOUNDS = (0.1, 10.0)  # benchmark temperatures: 0.25-1.25 (docs/learner_bench.md)
 CROSS_FIT_FOLDS = 5  # folds of the held-out rows for out-of-fold calibration and threshold checks
-THRESHOLD_CONFIDENCE = 0.95  # a precision target must hold at this one-sided confidence
 
 
 @dataclass
@@ -123,7 +122,7 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     if mix_report["reason"] and mix is None:
         notes.append(f"threshold class mix: {mix_report['reason']}")
     thresholds, table = _thresholds(after, y_val_idx, classes, fine_targets, w_mix, fold,
-                                    config.threshold_unseen_prior)
+                                    config.threshold_unseen_prior, config.threshold_confidence)
     predicted = [classes[i] for i in after.argmax(axis=1)]
     report["validation"] = classification_report(y_val, predicted, after, classes, w_val)
     if parents:
@@ -135,7 +134,7 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
         y_val_coarse = [parents[v] for v in y_val]
         coarse_thresholds, coarse_table = _thresholds(cp, np.array([c_index[v] for v in y_val_coarse]),
                                                       coarse_classes, coarse_targets, w_mix, fold,
-                                                      config.threshold_unseen_prior)
+                                                      config.threshold_unseen_prior, config.threshold_confidence)
         fine, _, _, coarse_pred, _, fallback = decode(after, classes, parents, config.fine_floor)
         report["hierarchy"] = {
             "coarse_validation": classification_report(y_val_coarse, coarse_pred, cp, coarse_classes, w_val),
@@ -152,14 +151,14 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     return out
 
 
-def _thresholds(proba, y_idx, classes, targets, w, fold, unseen_prior_rows=0.0):
+def _thresholds(proba, y_idx, classes, targets, w, fold, unseen_prior_rows=0.0, confidence=0.95):
     """Thresholds and their table: cross-fitted when there are folds; otherwise chosen on every
     row with "met" left unknown (None), since no row is left to judge it on."""
     if fold is not None:
-        return cross_fit_thresholds(proba, y_idx, classes, targets, folds=fold, confidence=THRESHOLD_CONFIDENCE,
+        return cross_fit_thresholds(proba, y_idx, classes, targets, folds=fold, confidence=confidence,
                                     sample_weight=w, unseen_prior_rows=unseen_prior_rows)
     chosen, table = choose_thresholds_with_confidence(proba, y_idx, classes, targets,
-                                                      confidence=THRESHOLD_CONFIDENCE, sample_weight=w,
+                                                      confidence=confidence, sample_weight=w,
                                                       unseen_prior_rows=unseen_prior_rows)
     for row in table:
         row["met"] = None if row["feasible"] is not False else False

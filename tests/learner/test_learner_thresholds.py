@@ -67,3 +67,33 @@ def test_trained_thresholds_hold_on_rows_nobody_tuned_on():
     decisions = model.decide(X_all[fresh])
     for d, p in zip(decisions, proba.max(axis=1), strict=True):
         assert d["needs_review"] == (p < model.thresholds[d["label"]])
+
+
+def test_a_stricter_confidence_keeps_fewer_predictions_that_hold_more_often():
+    """threshold_confidence reaches the thresholds train_classifier chooses: at 0.99 no label's
+    threshold is below its 0.95 one, some are above, each label reports the confidence its cuts
+    were bounded at (stricter than the stated one), and fresh rows kept at the stricter thresholds
+    are right at least as often."""
+    X_all, y_all, _ = clusters([1200, 800, 600, 400], dim=8, spread=1.5, seed=5)
+    y_all = np.array(y_all)
+    train, fresh = np.arange(len(y_all)) % 2 == 0, np.arange(len(y_all)) % 2 == 1
+    targets = {c: {"precision": 0.9} for c in ("c0", "c1", "c2", "c3")}
+    models = {c: train_classifier(X_all[train], list(y_all[train]), targets=targets,
+                                  config=TrainConfig(seed=2, self_training=False, threshold_confidence=c))
+              for c in (0.95, 0.99)}
+    loose, strict = models[0.95], models[0.99]
+    assert all(strict.thresholds[c] >= loose.thresholds[c] for c in targets)
+    assert any(strict.thresholds[c] > loose.thresholds[c] for c in targets)
+    for model, confidence in ((loose, 0.95), (strict, 0.99)):
+        for row in model.report["thresholds"]:
+            assert row["cut_confidence"] >= confidence
+    right = {}
+    for c, model in models.items():
+        proba = model.predict_proba(X_all[fresh])
+        top = np.array(model.classes_)[proba.argmax(axis=1)]
+        kept = proba.max(axis=1) >= np.array([model.thresholds[t] for t in top])
+        right[c] = (top[kept] == y_all[fresh][kept]).mean()
+        assert kept.any()
+    assert right[0.99] >= right[0.95]
+    with pytest.raises(ValueError, match="threshold_confidence"):
+        train_classifier(X_all[train], list(y_all[train]), config=TrainConfig(threshold_confidence=1.0))
