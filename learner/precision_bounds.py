@@ -121,6 +121,12 @@ def _simulate(w: np.ndarray, cuts: np.ndarray, target: float, confidence: float,
     return max(confidence, float(norm.cdf(critical)))
 
 
+# Prior rows per label when a project guards its thresholds against unseen confusions: the
+# smallest of 1 / 2 / 4 whose thresholds held on at least 90 % of labels on the sibling sets
+# (bench/threshold_siblings.py, bench/results/threshold_siblings.json; no test split read).
+GUARD_PRIOR_ROWS = 4.0
+
+
 def unseen_confusion(proba: np.ndarray, y_idx: np.ndarray, w: np.ndarray,
                      prior_rows: float) -> tuple[np.ndarray, np.ndarray]:
     """Per (true class c, predicted label L): the weighted wrong mass a label's precision bound adds

@@ -1,6 +1,6 @@
 """The model a project trains comes from its settings: head (logistic regression or the torch head
-with its loss), Other bucket, calibration, hierarchy mode, label-name prior and the class mix the
-thresholds hold on; the API and the settings page refuse
+with its loss), Other bucket, calibration, hierarchy mode, label-name prior, the class mix the
+thresholds hold on and the guard against unseen confusions; the API and the settings page refuse
 combinations that cannot work, and every choice shows in the trained version's report."""
 from types import SimpleNamespace
 
@@ -225,3 +225,49 @@ def test_setting_choices_must_name_exactly_the_learners_modes():
         described(("labeled", "pool", "uniform", "stated"), {"pool": "", "uniform": "", "labeled": ""})
     with pytest.raises(ImproperlyConfigured):
         described(("auto", "on"), {"auto": "", "on": "", "off": ""})
+
+
+@pytest.mark.django_db
+def test_threshold_guard_is_off_by_default_and_saved_from_the_api_and_the_settings_page(world, client):
+    assert Project.objects.get(slug="alpha").threshold_guard is False
+    assert TrainConfig().threshold_unseen_prior == 0  # the simulation trains as a project does by default
+    lead = api_as(world["lead"])
+    good = lead.patch("/api/projects/alpha/", {"threshold_guard": True}, format="json")
+    assert good.status_code == 200 and good.json()["threshold_guard"] is True
+    assert Project.objects.get(slug="alpha").threshold_guard is True
+    bad = lead.patch("/api/projects/alpha/", {"threshold_guard": "perhaps"}, format="json")
+    assert bad.status_code == 400 and "threshold_guard" in bad.json()
+    Project.objects.filter(slug="alpha").update(threshold_guard=False)
+    client.force_login(world["lead"])
+    page = client.get("/p/alpha/settings/").content.decode()
+    assert 'name="threshold_guard"' in page and "Guard thresholds against unseen confusions" in page
+    response = settings_post(client, {"threshold_guard": "on"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Project.objects.get(slug="alpha").threshold_guard is True
+
+
+def test_threshold_guard_reaches_the_trained_version_and_raises_no_threshold(db, project_factory, eager_celery,
+                                                                            django_capture_on_commit_callbacks):
+    """The same labels trained with and without the guard: the guarded version's report counts
+    confusions the labeled items do not show against its thresholds, none of its thresholds is
+    lower, and its summary says it is guarded."""
+    project, _ = helpers.build_project(project_factory, slug="guard", n_items=300, n_labeled=120)
+    Label.objects.filter(project=project).update(precision_target=0.9)
+    helpers.retrain(project, django_capture_on_commit_callbacks)
+    plain = active_model(project)
+    Project.objects.filter(pk=project.pk).update(threshold_guard=True)
+    project.refresh_from_db()
+    helpers.retrain(project, django_capture_on_commit_callbacks)
+    guarded = active_model(project)
+    assert guarded.number > plain.number
+    assert plain.metrics["config"]["threshold_unseen_prior"] == 0
+    assert guarded.metrics["config"]["threshold_unseen_prior"] > 0
+    plain_rows = {row["label"]: row for row in plain.metrics["thresholds"]}
+    guarded_rows = {row["label"]: row for row in guarded.metrics["thresholds"]}
+    assert not any(row["unseen_confusion"] for row in plain_rows.values())  # None where nothing is kept
+    assert any((row["unseen_confusion"] or 0) > 0 for row in guarded_rows.values())
+    plain_model, guarded_model = load_classifier(plain), load_classifier(guarded)
+    for label in plain_model.thresholds:
+        assert guarded_model.thresholds[label] >= plain_model.thresholds[label], label
+    assert "guarded against confusions the labeled items do not show" in model_choices(guarded)["summary"]
+    assert "guarded" not in model_choices(plain)["summary"]

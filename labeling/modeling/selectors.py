@@ -119,6 +119,10 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     mix = threshold_mix_summary(metrics.get("threshold_mix"))
     if mix:
         parts.append(mix)
+    guard = (metrics.get("config") or {}).get("threshold_unseen_prior")
+    if guard:
+        parts.append(f"thresholds guarded against confusions the labeled items do not show ({guard:g} prior rows "
+                     "per label)")
     if metrics.get("final_model"):
         parts.append(f"fine-tuned encoder ({metrics['final_model'].get('base_model', 'MiniLM')})")
     return {**choices, "hierarchy_evidence": evidence or None,

@@ -24,6 +24,7 @@ from labeling.projects.models import Label, Project
 from learner.jsonable import to_jsonable
 from learner.planning import duplicate_groups
 from learner.planning.snapshot import label_texts
+from learner.precision_bounds import GUARD_PRIOR_ROWS
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
 from learner.training.config import needs_unlabeled, prior_possible
 from learner.training.self_training import rows_outside_labeled_groups, sample_unlabeled_rows
@@ -191,11 +192,13 @@ def project_train_options(project: Project) -> dict:
     """The TrainConfig fields a project's settings choose: head, loss, Other bucket, calibration,
     structure and the fallback floor (with "auto", the floor the evidence picks replaces it), and
     the label-name prior (auto / on / off; with auto, each retrain's evidence decides), and the class
-    mix thresholds hold on (pool: estimated from the unlabeled sample; uniform; labeled)."""
+    mix thresholds hold on (pool: estimated from the unlabeled sample; uniform; labeled), and
+    whether they are guarded against confusions the labeled items do not show."""
     return {"fine_floor": project.fine_floor, "head": project.head, "loss": project.head_loss,
             "other_min_examples": project.other_min_examples, "calibrate": project.calibration,
             "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode], "label_prior": project.label_prior,
-            "threshold_mix": project.threshold_mix}
+            "threshold_mix": project.threshold_mix,
+            "threshold_unseen_prior": GUARD_PRIOR_ROWS if project.threshold_guard else 0.0}
 
 
 def label_vectors(project: Project) -> dict[str, np.ndarray] | None:

@@ -112,6 +112,15 @@ class Project(models.Model):
                   "faces; measured, it held as often as as-labeled on the pool's mix, and thresholds chosen for "
                   "the traffic's mix held on more labels where the labeled mix was far from it (docs/estimates.md). "
                   "Thresholds for a mix far from the labeled one send more predictions to review.")
+    threshold_guard = models.BooleanField(
+        default=False,
+        help_text="Guard precision targets against confusions the labeled items do not show. A label with a "
+                  "handful of labeled items that were all predicted right can still send a good share of its "
+                  "traffic to a look-alike label; weighting those items up to the traffic's mix multiplies a "
+                  "zero. With the guard, each label's confusion into another is shrunk toward the model's own "
+                  "runner-up probability for it, so barely-labeled look-alikes count against a threshold. "
+                  "Measured, thresholds then held on every label that kept one, but far fewer labels keep "
+                  "one and much more goes to review (docs/estimates.md).")
 
     class Meta:
         ordering = ["name"]
@@ -136,7 +145,7 @@ SETTING_NAMES = {
     "annotator_metadata": "Metadata shown to annotators", "show_suggestions": "Show model suggestions",
     "head": "Model head", "head_loss": "Head loss", "other_min_examples": "Other bucket: minimum examples",
     "calibration": "Calibration", "hierarchy_mode": "Label hierarchy", "label_prior": "Label-name prior",
-    "threshold_mix": "Thresholds hold on",
+    "threshold_mix": "Thresholds hold on", "threshold_guard": "Guard thresholds against unseen confusions",
 }
 MAX_SHOWN_METADATA = 30
 # (field, lowest, highest, lowest allowed itself, highest allowed itself); None: no bound.

@@ -28,7 +28,7 @@ SETTINGS_FIELDS = (
     "queue_review_predictions",
     "annotator_metadata", "show_suggestions",  # what the annotation page shows with each item
     "head", "head_loss", "other_min_examples", "calibration", "hierarchy_mode", "label_prior",
-    "threshold_mix",
+    "threshold_mix", "threshold_guard",
 )
 
 
