@@ -72,12 +72,14 @@ class TrainConfig:
     threshold_mix: str | dict = "pool"
     # Prior rows per label for confusions its tuning rows may not show (learner.precision_bounds.
     # unseen_confusion): a barely-sampled label's rate into another is shrunk toward the model's
-    # mean runner-up probability of that label on its rows. 0 = off (the default: measured on
-    # sibling sets it left almost nothing automated, docs/estimates.md).
+    # mean runner-up probability of that label on its rows. 0 = off, the default, as a project's
+    # (Project.threshold_guard on: learner.precision_bounds.GUARD_PRIOR_ROWS). It makes thresholds
+    # hold where barely-labeled look-alikes exist, at a large cost in automation (docs/estimates.md).
     threshold_unseen_prior: float = 0.0
     # One-sided confidence with which a chosen threshold's precision must reach its target (the
     # scan over a label's cuts keeps it: learner.precision_bounds.scan_confidence). Higher: fewer
-    # labels get a threshold, and the ones that do hold more often on new data.
+    # labels get a threshold; on the sibling sets it did not make them hold more often (the misses
+    # are confusions the tuning rows lack, not chance; docs/estimates.md).
     threshold_confidence: float = 0.95
 
     @classmethod
