@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from labeling.modeling.models import Embedding
 from labeling.modeling.selectors import model_choices
 from labeling.modeling.versions import active_model, load_classifier, train_version
+from labeling.projects.dashboard import dashboard_data, thresholds_table
 from labeling.projects.forms import ProjectSettingsForm
 from labeling.projects.models import Label, Project, described, settings_errors
 from learner.text import text_hash
@@ -271,3 +272,7 @@ def test_threshold_guard_reaches_the_trained_version_and_raises_no_threshold(db,
         assert guarded_model.thresholds[label] >= plain_model.thresholds[label], label
     assert "guarded against confusions the labeled items do not show" in model_choices(guarded)["summary"]
     assert "guarded" not in model_choices(plain)["summary"]
+    table = dashboard_data(project)["thresholds"]
+    assert "guarded against confusions" in table["source"]
+    assert any((row["unseen_confusion_share"] or 0) > 0 for row in table["rows"])
+    assert all("unseen_confusion_share" not in row for row in thresholds_table(plain, None)["rows"])

@@ -300,9 +300,14 @@ def thresholds_table(model, report: dict | None) -> dict:
     stored = _find_key(model.metrics, "thresholds_table") or _find_key(model.metrics, "thresholds")
     if isinstance(stored, list) and stored and isinstance(stored[0], dict):
         mix = threshold_mix_summary((model.metrics or {}).get("threshold_mix"))
+        # A guarded project's table says, per label, how much of the kept mass the guard counted
+        # as confusions its labeled items do not show (learner.precision_bounds.unseen_confusion).
+        guarded = bool(((model.metrics or {}).get("config") or {}).get("threshold_unseen_prior"))
         return {"source": "training report: chosen on held-out predictions; met judged on folds that did not "
-                          "choose the threshold" + (f"; {mix}" if mix else ""),
-                "rows": [_threshold_row(row) for row in stored]}
+                          "choose the threshold" + (f"; {mix}" if mix else "")
+                          + ("; guarded against confusions the labeled items do not show" if guarded else ""),
+                "rows": [_threshold_row(row) | ({"unseen_confusion_share": row.get("unseen_confusion")}
+                                                if guarded else {}) for row in stored]}
     classes = [str(c) for c in (model.label_map or [])]
     total = ItemScore.objects.filter(model_version=model).count()
     rows = []
