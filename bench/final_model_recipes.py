@@ -84,9 +84,11 @@ def main():
     parser.add_argument("--name", default=None)
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--embeddings", default=None)
+    parser.add_argument("--data-file", default=None, help="a data file elsewhere (e.g. bench/sibling_file.py's), "
+                        "instead of --data in the shared datasets")
     args = parser.parse_args()
 
-    data = load_jsonl(DATASETS / f"{args.data}.jsonl")
+    data = load_jsonl(Path(args.data_file) if args.data_file else DATASETS / f"{args.data}.jsonl")
     emb = np.load(args.embeddings or ROOT / "bench" / ".cache" / "emb" / f"{args.data}.npy")
     sim = json.loads(Path(args.sim).read_text())
     texts, y = list(data.texts), data.labels.astype(str)
@@ -99,7 +101,8 @@ def main():
     else:
         train, evaluate = labeled, np.flatnonzero(data.is_test)
     config = TrainConfig(seed=args.seed)
-    entry = {"name": args.name, "split": args.split, "data": args.data, "sim": Path(args.sim).name,
+    entry = {"name": args.name, "split": args.split, "data": Path(args.data_file).stem if args.data_file else args.data,
+             "sim": Path(args.sim).name,
              "train_rows": int(len(train)), "eval_rows": int(len(evaluate)), "unlabeled_rows": int(len(unlabeled)),
              "machine": f"{platform.machine()}, {os.cpu_count()} cores shared (nice 19, {args.threads} threads)"}
     t = time.perf_counter()
