@@ -11,8 +11,9 @@ here, with enough seeds to see a difference of a few thousandths.
 Each ``--code NAME=COMMIT`` is checked out into a temporary git worktree (``.`` = this checkout as
 it is) and its own ``manage.py simulate`` runs the default strategy (budget 1,000, waves of 100,
 test split) on every set and seed, single-threaded, with the embeddings of ``bench/.cache/emb``.
-Runs land in ``bench/results/<--out>/<NAME>/<set>/default-seed<K>.json``; a run already there is
-kept. The summary (``<--out>/summary.json``) gives per set and code the mean macro-F1 over
+``--train NAME=JSON`` gives one code's runs extra training options (``simulate --train``), to
+see what a knob is worth on the same code. Runs land in
+``bench/results/<--out>/<NAME>/<set>/default-seed<K>.json``; a run already there is kept. The summary (``<--out>/summary.json``) gives per set and code the mean macro-F1 over
 100-1,000 labels over all seeds with its standard error, over seeds 0-2 alone, the seed-mean curve,
 labels to 95 % of the full pool, the value at 500 labels, and the paired difference of every code
 against the first.
@@ -49,7 +50,7 @@ def checkout(commit: str, scratch: Path) -> Path:
     return path
 
 
-def run_one(code_dir: Path, data_set: str, seed: int, out: Path) -> str:
+def run_one(code_dir: Path, data_set: str, seed: int, out: Path, train: str | None = None) -> str:
     target = out / f"default-seed{seed}.json"
     if target.exists():
         return f"{out} seed {seed}: kept"
@@ -58,6 +59,8 @@ def run_one(code_dir: Path, data_set: str, seed: int, out: Path) -> str:
     command = [sys.executable, "manage.py", "simulate", "--data", str(DATASETS / f"{data_set}.jsonl"),
                "--embeddings", str(CACHE / f"{data_set}.npy"), "--budget", "1000", "--wave-size", "100",
                "--strategy", "default", "--seed", str(seed), "--no-progress", "--out", str(out)]
+    if train:
+        command += ["--train", train]
     done = subprocess.run(command, cwd=code_dir, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{code_dir} {data_set} seed {seed}: {done.stderr[-2000:]}")
@@ -99,29 +102,34 @@ def paired(a: dict, b: dict) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code", action="append", required=True, metavar="NAME=COMMIT")
+    parser.add_argument("--train", action="append", default=[], metavar="NAME=JSON",
+                        help="TrainConfig fields for one code's runs (simulate --train), e.g. to take a knob back")
     parser.add_argument("--sets", nargs="+", default=["banking77_longtail", "trec", "airline_tweets"])
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--out", default="sim_code_seeds")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     codes = dict(item.split("=", 1) for item in args.code)
+    trains = dict(item.split("=", 1) for item in args.train)
     out_root = RESULTS / args.out
     with tempfile.TemporaryDirectory(prefix="code-seeds-") as scratch:
-        dirs = {name: checkout(commit, Path(scratch)) for name, commit in codes.items()}
-        jobs = [(dirs[name], s, seed, out_root / name / s) for s in args.sets for seed in args.seeds for name in codes]
+        checkouts = {commit: checkout(commit, Path(scratch)) for commit in set(codes.values())}
+        dirs = {name: checkouts[commit] for name, commit in codes.items()}
+        jobs = [(dirs[name], s, seed, out_root / name / s, trains.get(name))
+                for s in args.sets for seed in args.seeds for name in codes]
         try:
             with ThreadPoolExecutor(args.workers) as pool:
                 for line in pool.map(lambda job: run_one(*job), jobs):
                     print(line, flush=True)
         finally:
-            for commit in codes.values():
+            for commit in set(codes.values()):
                 if commit != ".":
                     subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                                     str(Path(scratch) / commit)], capture_output=True)
     summary = {"what": "default strategy, budget 1000 in waves of 100, test split; every code run here, "
                        "single-threaded (OMP_NUM_THREADS=1), on the same embeddings",
                "command": "python bench/code_seeds.py " + " ".join(sys.argv[1:]),
-               "codes": codes, "sets": {}}
+               "codes": codes, "train_options": trains, "sets": {}}
     names = list(codes)
     for s in args.sets:
         rows = {name: summarise(out_root / name / s) for name in names}
