@@ -127,9 +127,10 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
             metrics = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)
             metrics["pseudo_labeled"] = (model.report.get("self_training") or {}).get("pseudo_rows", 0)
             metrics["label_prior_rows"] = (model.report.get("label_prior") or {}).get("labels", 0)
+            metrics["structure"] = (model.report.get("choices") or {}).get("structure")  # what hierarchy="auto" chose
         else:
             metrics = {"macro_f1": 0.0, "micro_f1": 0.0, "rare_recall": 0.0, "ece": None, "pseudo_labeled": 0,
-                       "label_prior_rows": 0}
+                       "label_prior_rows": 0, "structure": None}
         entry.update(metrics)
         entry.update({
             "classes_ge1": int((counts >= 1).sum()), "classes_ge3": int((counts >= 3).sum()),

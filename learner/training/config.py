@@ -23,6 +23,8 @@ class TrainConfig:
     #                                 sum of its children's probabilities; same fallback rule), or "auto": the
     #                                 one with the higher out-of-fold macro-F1, and the fallback floor with it
     #                                 (learner.training.hierarchy_choice)
+    hierarchy_min_gain: float = 0.01  # "auto": coarse → fine must beat flat out of fold by this much and by 2
+    #                                   standard errors over the folds (learner.training.hierarchy_choice)
     coarse_weights: str = "coarse"  # coarse head's row weights: "coarse" (class weights of the coarse labels)
     #                                 or "fine" (each row keeps its fine label's class weight)
     val_fraction: float = 0.2
@@ -103,6 +105,8 @@ def check_config(config: TrainConfig) -> None:
             raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")
     if not 0.0 <= config.val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {config.val_fraction}")
+    if config.hierarchy_min_gain < 0:
+        raise ValueError(f"hierarchy_min_gain must be non-negative, got {config.hierarchy_min_gain}")
     if not 0.0 <= config.fine_floor <= 1.0:
         raise ValueError(f"fine_floor must be in [0, 1], got {config.fine_floor}")
     if not 0.0 < config.pseudo_threshold <= 1.0:

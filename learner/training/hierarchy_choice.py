@@ -5,8 +5,8 @@ out-of-fold predictions (group-aware, stratified K folds over the training label
 folds for every option) of a flat head and of a coarse → fine head, decodes them the way the
 served model does (temperature-scaled, then the best fine label within the most probable coarse
 branch; the branch sums depend on the temperature). Coarse → fine is kept only when its
-out-of-fold macro-F1 beats flat's by more than the noise: ``MIN_GAIN`` and two standard errors of
-the paired per-fold differences. Otherwise, and with too little evidence to compare (fewer than
+out-of-fold macro-F1 beats flat's by more than the noise: ``TrainConfig.hierarchy_min_gain`` (0.01)
+and two standard errors of the paired per-fold differences. Otherwise, and with too little evidence to compare (fewer than
 ``MIN_ROWS`` comparable rows or fewer than two labels among them), ``FALLBACK``: flat, which was
 the better of the two on the measured sets and is the cheaper.
 
@@ -36,7 +36,6 @@ STRUCTURES = ("flat", "coarse_then_fine")
 FALLBACK = "flat"
 FLOORS = (0.0, 0.3, 0.5, 0.6, 0.75, 0.9)
 MIN_ROWS = 20
-MIN_GAIN = 0.01  # coarse → fine must beat flat by this much (and by 2 standard errors over the folds)
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray) -> float:
@@ -117,14 +116,14 @@ def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight
             fine = decode(scaled[option][rows], classes, parents, 0.0)[0].astype(str)
             scores[option] = macro_f1(y_common[rows], fine.astype(object), w_common[rows])
         diffs.append(scores["coarse_then_fine"] - scores["flat"])
-    margin = max(MIN_GAIN, 2 * paired_standard_error(diffs))
+    margin = max(config.hierarchy_min_gain, 2 * paired_standard_error(diffs))
     chosen = "coarse_then_fine" if tree - flat > margin else "flat"
     report["chosen"] = chosen
     report["margin"] = round(margin, 4) if np.isfinite(margin) else None
     report["fold_differences"] = [round(d, 4) for d in diffs]
     report["reason"] = (f"out-of-fold macro-F1 coarse → fine {tree:.4f} vs flat {flat:.4f}: "
                         + ("coarse → fine wins by more than the noise margin" if chosen != "flat" else
-                           f"coarse → fine does not win by more than {margin:.3f} (max of {MIN_GAIN} and 2 "
+                           f"coarse → fine does not win by more than {margin:.3f} (max of {config.hierarchy_min_gain:g} and 2 "
                            "standard errors over the folds): flat"))
     scores = floor_scores(logits[chosen], y_common, w_common, classes, parents)
     best = max(scores.values())

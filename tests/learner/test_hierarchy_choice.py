@@ -105,3 +105,13 @@ def test_label_name_prior_makes_an_unlabeled_label_predictable_and_fades_with_ex
     assert recall_k3 > 0.5
     assert on.report["label_prior"]["labels"] == 1  # only k3 has fewer than 5 labeled rows
     assert on.report["n_rows"] == int(seen.sum())  # prior rows are trained on, never counted or validated
+
+
+def test_the_margin_coarse_to_fine_must_clear_is_the_configured_one():
+    X, y, _, _, parents = next(_scenarios())
+    strict = train_classifier(X, y, parents=parents,
+                              config=TrainConfig(self_training=False, hierarchy_min_gain=1.0))
+    choice = strict.report["hierarchy_choice"]
+    assert choice["chosen"] == "flat" and choice["margin"] >= 1.0 and "max of 1 and" in choice["reason"]
+    lenient = train_classifier(X, y, parents=parents, config=TrainConfig(self_training=False, hierarchy_min_gain=0))
+    assert lenient.report["hierarchy_choice"]["margin"] < 1.0
