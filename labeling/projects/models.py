@@ -119,8 +119,8 @@ class Project(models.Model):
                   "traffic to a look-alike label; weighting those items up to the traffic's mix multiplies a "
                   "zero. With the guard, each label's confusion into another is shrunk toward the model's own "
                   "runner-up probability for it, so barely-labeled look-alikes count against a threshold. "
-                  "Measured, thresholds then held on every label that kept one, but far fewer labels keep "
-                  "one and much more goes to review (docs/estimates.md).")
+                  "Measured, thresholds then held on 95-100 % of the labels that kept one, but far fewer labels "
+                  "keep one and much more goes to review (docs/estimates.md).")
 
     class Meta:
         ordering = ["name"]
