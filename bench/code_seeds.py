@@ -15,8 +15,8 @@ test split) on every set and seed, single-threaded, with the embeddings of ``ben
 see what a knob is worth on the same code. Runs land in
 ``bench/results/<--out>/<NAME>/<set>/default-seed<K>.json``; a run already there is kept. The summary (``<--out>/summary.json``) gives per set and code the mean macro-F1 over
 100-1,000 labels over all seeds with its standard error, over seeds 0-2 alone, the seed-mean curve,
-labels to 95 % of the full pool, the value at 500 labels, and the paired difference of every code
-against the first.
+labels to 95 % of the full pool, the value at 500 labels, the test-split ECE (waves at most 0.03,
+median per wave), and the paired difference of every code against the first.
 
     python bench/code_seeds.py --code issue=c3e12ba --code now=. --sets airline_tweets trec \\
         --seeds 0 1 2 3 4 5 6 7 8 9 --out sim_code_seeds
@@ -75,6 +75,7 @@ def summarise(directory: Path) -> dict:
     full = float(np.mean([r["full_pool_macro_f1"] for r in runs]))
     mean_curve = curves.mean(axis=0)
     first3 = [i for i, r in enumerate(runs) if r["seed"] in (0, 1, 2)]
+    ece = np.array([[np.nan if w.get("ece") is None else w["ece"] for w in r["waves"]] for r in runs])
     return {
         "seeds": [r["seed"] for r in runs],
         "full_pool": round(full, 4),
@@ -89,6 +90,9 @@ def summarise(directory: Path) -> dict:
         "goal_95pct": round(0.95 * full, 4),
         "labels_to_95pct_of_full_pool": next((n for n, f in zip(labels, mean_curve, strict=True)
                                               if f >= 0.95 * full), "not reached"),
+        # top-label ECE (15 bins) on the test split, as simulate reports it per wave
+        "ece_waves_at_most_0.03": f"{int(np.sum(ece <= 0.03))} of {int(np.sum(~np.isnan(ece)))}",
+        "ece_median_per_wave": [round(float(v), 3) for v in np.nanmedian(ece, axis=0)],
     }
 
 
