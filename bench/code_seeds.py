@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from sim_siblings import standard_error  # bench/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -80,7 +81,7 @@ def summarise(directory: Path) -> dict:
         "seeds": [r["seed"] for r in runs],
         "full_pool": round(full, 4),
         "mean_macro_f1_100_1000": round(float(per_seed.mean()), 4),
-        "standard_error": round(float(per_seed.std(ddof=1) / np.sqrt(len(per_seed))), 4) if len(runs) > 1 else None,
+        "standard_error": round(standard_error(per_seed), 4) if len(runs) > 1 else None,
         "mean_seeds_0_2": round(float(per_seed[first3].mean()), 4) if len(first3) == 3 else None,
         "mean_per_seed": {r["seed"]: round(float(v), 4) for r, v in zip(runs, per_seed, strict=True)},
         "seed_mean_curve": [round(float(v), 4) for v in mean_curve],
@@ -100,7 +101,7 @@ def paired(a: dict, b: dict) -> dict:
     seeds = sorted(set(a["mean_per_seed"]) & set(b["mean_per_seed"]))
     diffs = np.array([b["mean_per_seed"][s] - a["mean_per_seed"][s] for s in seeds])
     return {"seeds": len(seeds), "diff": round(float(diffs.mean()), 4),
-            "standard_error": round(float(diffs.std(ddof=1) / np.sqrt(len(diffs))), 4) if len(diffs) > 1 else None}
+            "standard_error": round(standard_error(diffs), 4) if len(diffs) > 1 else None}
 
 
 def main():

@@ -18,7 +18,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sim_siblings import CACHE, DATASETS, load_train, make_sibling  # noqa: E402
+from sim_siblings import sibling_dataset  # noqa: E402
 
 
 def main():
@@ -27,18 +27,15 @@ def main():
     parser.add_argument("--dev-per-class", type=int, default=20)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    texts, labels, file_rows = load_train(DATASETS / "banking77.jsonl")
-    pool, dev = make_sibling(labels, args.sibling, args.dev_per_class)
-    rows = np.concatenate([pool, dev])
+    data, emb = sibling_dataset(args.sibling, args.dev_per_class)
     args.out.mkdir(parents=True, exist_ok=True)
     name = f"banking77_sibling{args.sibling}"
     with (args.out / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
-        for i, r in enumerate(rows):
-            fh.write(json.dumps({"text": texts[r], "label": str(labels[r]),
-                                 "split": "train" if i < len(pool) else "test"}) + "\n")
-    emb = np.load(CACHE / "banking77.npy", mmap_mode="r")
-    np.save(args.out / f"{name}.npy", np.asarray(emb[file_rows[rows]], dtype=np.float32))
-    print(f"{name}: pool {len(pool)}, dev {len(dev)} -> {args.out}")
+        for text, label, dev in zip(data.texts, data.labels, data.is_test, strict=True):
+            fh.write(json.dumps({"text": text, "label": str(label), "split": "test" if dev else "train"}) + "\n")
+    np.save(args.out / f"{name}.npy", emb)
+    pool, dev = int((~data.is_test).sum()), int(data.is_test.sum())
+    print(f"{name}: pool {pool}, dev {dev} -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -78,9 +78,9 @@ def make_sibling(labels: np.ndarray, sibling: int, dev_per_class: int):
     return np.array(sorted(pool)), np.array(sorted(dev))
 
 
-def run_one(args):
-    sibling, name, variant, dev_per_class = args
-    from learner.simulation import Dataset, SimConfig, run_simulation
+def sibling_dataset(sibling: int, dev_per_class: int):
+    """(Dataset, embeddings) of one sibling: its pool rows, then its dev rows as the "test" split."""
+    from learner.simulation import Dataset
 
     texts, labels, file_rows = load_train(DATASETS / "banking77.jsonl")
     emb_all = np.load(CACHE / "banking77.npy", mmap_mode="r")
@@ -89,7 +89,14 @@ def run_one(args):
     data = Dataset(path=f"banking77-sibling{sibling}", texts=[texts[i] for i in rows], labels=labels[rows],
                    coarse=None, sources=np.array([""] * len(rows), dtype=object),
                    is_test=np.r_[np.zeros(len(pool), bool), np.ones(len(dev), bool)])
-    emb = emb_all[file_rows[rows]]
+    return data, np.asarray(emb_all[file_rows[rows]], dtype=np.float32)
+
+
+def run_one(args):
+    sibling, name, variant, dev_per_class = args
+    from learner.simulation import SimConfig, run_simulation
+
+    data, emb = sibling_dataset(sibling, dev_per_class)
     label_vectors = np.load(CACHE / "banking77.labels.npy")
     sim = SimConfig(seed=sibling, **variant)
     t0 = time.time()

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from sim_siblings import standard_error  # bench/ is sys.path[0] when run as a script
 
 
 def run_row(result: dict) -> dict:
@@ -57,7 +58,7 @@ def main():
             paired[name] = {"seeds": len(diffs), "mean_macro_f1": round(float(np.mean(
                                 [row["mean_macro_f1"] for row in seeds.values()])), 4),
                             "diff_mean_vs_base": round(float(np.mean(diffs)), 4),
-                            "standard_error": round(float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))), 4)}
+                            "standard_error": round(standard_error(np.array(diffs)), 4)}
     out = {"note": "dev split of the pool (test never read); machine: 2 cores shared with other sessions (loaded)",
            "base": args.base, "paired": paired, "variants": table}
     (root / "summary.json").write_text(json.dumps(out, indent=1))
