@@ -119,7 +119,7 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     mix = threshold_mix_summary(metrics.get("threshold_mix"))
     if mix:
         parts.append(mix)
-    guard = (metrics.get("config") or {}).get("threshold_unseen_prior")
+    guard = threshold_guard_rows(metrics)
     if guard:
         parts.append(f"thresholds guarded against confusions the labeled items do not show ({guard:g} prior rows "
                      "per label)")
@@ -127,6 +127,12 @@ def model_choices(version: ModelVersion | None) -> dict | None:
         parts.append(f"fine-tuned encoder ({metrics['final_model'].get('base_model', 'MiniLM')})")
     return {**choices, "hierarchy_evidence": evidence or None,
             "label_prior_evidence": metrics.get("label_prior_choice") or None, "summary": " · ".join(parts)}
+
+
+def threshold_guard_rows(metrics: dict | None) -> float:
+    """The prior rows per label a version's thresholds were guarded with against confusions its
+    labeled items do not show (the project's threshold_guard); 0 when not guarded."""
+    return float(((metrics or {}).get("config") or {}).get("threshold_unseen_prior") or 0.0)
 
 
 def threshold_mix_summary(mix: dict | None) -> str | None:

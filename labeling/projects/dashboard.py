@@ -16,7 +16,7 @@ from labeling.annotations import selectors as annotation_selectors
 from labeling.annotations.models import Annotation
 from labeling.annotations.resolve import Answer, resolve
 from labeling.modeling.models import ItemScore, ModelVersion
-from labeling.modeling.selectors import model_choices, threshold_mix_summary
+from labeling.modeling.selectors import model_choices, threshold_guard_rows, threshold_mix_summary
 from labeling.modeling.versions import active_model
 from labeling.projects.estimates import MIN_N, version_estimates
 
@@ -302,7 +302,7 @@ def thresholds_table(model, report: dict | None) -> dict:
         mix = threshold_mix_summary((model.metrics or {}).get("threshold_mix"))
         # A guarded project's table says, per label, how much of the kept mass the guard counted
         # as confusions its labeled items do not show (learner.precision_bounds.unseen_confusion).
-        guarded = bool(((model.metrics or {}).get("config") or {}).get("threshold_unseen_prior"))
+        guarded = threshold_guard_rows(model.metrics) > 0
         return {"source": "training report: chosen on held-out predictions; met judged on folds that did not "
                           "choose the threshold" + (f"; {mix}" if mix else "")
                           + ("; guarded against confusions the labeled items do not show" if guarded else ""),

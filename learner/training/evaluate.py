@@ -151,7 +151,7 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     return out
 
 
-def _thresholds(proba, y_idx, classes, targets, w, fold, unseen_prior_rows=0.0, confidence=0.95):
+def _thresholds(proba, y_idx, classes, targets, w, fold, unseen_prior_rows: float, confidence: float):
     """Thresholds and their table: cross-fitted when there are folds; otherwise chosen on every
     row with "met" left unknown (None), since no row is left to judge it on."""
     if fold is not None:

@@ -5,10 +5,10 @@ out-of-fold predictions (group-aware, stratified K folds over the training label
 folds for every option) of a flat head and of a coarse → fine head, decodes them the way the
 served model does (temperature-scaled, then the best fine label within the most probable coarse
 branch; the branch sums depend on the temperature). Coarse → fine is kept only when its
-out-of-fold macro-F1 beats flat's by more than the noise: ``TrainConfig.hierarchy_min_gain`` (0.01)
-and two standard errors of the paired per-fold differences. Otherwise, and with too little evidence to compare (fewer than
-``MIN_ROWS`` comparable rows or fewer than two labels among them), ``FALLBACK``: flat, which was
-the better of the two on the measured sets and is the cheaper.
+out-of-fold macro-F1 beats flat's by more than the noise: ``TrainConfig.hierarchy_min_gain``
+(0.01) and two standard errors of the paired per-fold differences. Otherwise, and with too little
+evidence to compare (fewer than ``MIN_ROWS`` comparable rows or fewer than two labels among them),
+``FALLBACK``: flat, which was the better of the two on the measured sets and is the cheaper.
 
 The fallback floor (below it only the coarse label is emitted) is then chosen on the chosen
 structure's out-of-fold probabilities, temperature-scaled on those same predictions, among
@@ -123,8 +123,8 @@ def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight
     report["fold_differences"] = [round(d, 4) for d in diffs]
     report["reason"] = (f"out-of-fold macro-F1 coarse → fine {tree:.4f} vs flat {flat:.4f}: "
                         + ("coarse → fine wins by more than the noise margin" if chosen != "flat" else
-                           f"coarse → fine does not win by more than {margin:.3f} (max of {config.hierarchy_min_gain:g} and 2 "
-                           "standard errors over the folds): flat"))
+                           f"coarse → fine does not win by more than {margin:.3f} (max of "
+                           f"{config.hierarchy_min_gain:g} and 2 standard errors over the folds): flat"))
     scores = floor_scores(logits[chosen], y_common, w_common, classes, parents)
     best = max(scores.values())
     tied = [float(f) for f, s in scores.items() if s == best]
