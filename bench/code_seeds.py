@@ -15,8 +15,9 @@ test split) on every set and seed, single-threaded, with the embeddings of ``ben
 see what a knob is worth on the same code. Runs land in
 ``bench/results/<--out>/<NAME>/<set>/default-seed<K>.json``; a run already there is kept. The summary (``<--out>/summary.json``) gives per set and code the mean macro-F1 over
 100-1,000 labels over all seeds with its standard error, over seeds 0-2 alone, the seed-mean curve,
-labels to 95 % of the full pool, the value at 500 labels, the test-split ECE (waves at most 0.03,
-median per wave), and the paired difference of every code against the first.
+labels to 95 % of the full pool, the value at 500 labels and how many runs reach 95 % there, the
+last wave's value, the test-split ECE (waves at most 0.03, median per wave), and the paired
+difference of every code against the first (curve mean and last wave).
 
     python bench/code_seeds.py --code issue=c3e12ba --code now=. --sets airline_tweets trec \\
         --seeds 0 1 2 3 4 5 6 7 8 9 --out sim_code_seeds
@@ -86,6 +87,10 @@ def summarise(directory: Path) -> dict:
         "mean_per_seed": {r["seed"]: round(float(v), 4) for r, v in zip(runs, per_seed, strict=True)},
         "seed_mean_curve": [round(float(v), 4) for v in mean_curve],
         "at_500": round(float(mean_curve[labels.index(500)]), 4) if 500 in labels else None,
+        "runs_at_95pct_by_500": (int(sum(c[labels.index(500)] >= 0.95 * r["full_pool_macro_f1"]
+                                         for c, r in zip(curves, runs, strict=True))) if 500 in labels else None),
+        "last_wave_per_seed": {r["seed"]: round(float(c[-1]), 4) for r, c in zip(runs, curves, strict=True)},
+        "last_wave": round(float(curves[:, -1].mean()), 4),
         "at_500_seeds_0_2": (round(float(curves[first3, labels.index(500)].mean()), 4)
                              if len(first3) == 3 and 500 in labels else None),
         "goal_95pct": round(0.95 * full, 4),
@@ -100,8 +105,11 @@ def summarise(directory: Path) -> dict:
 def paired(a: dict, b: dict) -> dict:
     seeds = sorted(set(a["mean_per_seed"]) & set(b["mean_per_seed"]))
     diffs = np.array([b["mean_per_seed"][s] - a["mean_per_seed"][s] for s in seeds])
+    last = np.array([b["last_wave_per_seed"][s] - a["last_wave_per_seed"][s] for s in seeds])
     return {"seeds": len(seeds), "diff": round(float(diffs.mean()), 4),
-            "standard_error": round(standard_error(diffs), 4) if len(diffs) > 1 else None}
+            "standard_error": round(standard_error(diffs), 4) if len(diffs) > 1 else None,
+            "diff_last_wave": round(float(last.mean()), 4),
+            "standard_error_last_wave": round(standard_error(last), 4) if len(last) > 1 else None}
 
 
 def main():

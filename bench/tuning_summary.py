@@ -30,6 +30,10 @@ def run_row(result: dict) -> dict:
             "full_pool": round(float(result["full_pool_macro_f1"]), 4),
             "curve": [round(float(v), 4) for v in curve],
             "evaluated_on": result.get("evaluated_on"),
+            # waves whose model was coarse -> fine (what hierarchy="auto" chose); None for runs made
+            # before simulate recorded the structure
+            "coarse_then_fine_waves": (sum(w["structure"] == "coarse_then_fine" for w in result["waves"])
+                                       if all("structure" in w for w in result["waves"]) else None),
             "train_options": result["config"].get("train_options")}
 
 
