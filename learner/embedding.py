@@ -39,6 +39,7 @@ from learner.encoders.check import (
     SHARED_ID_MAX_COSINE_DISTANCE,
     distance_summary,
 )
+from learner.encoders.gpu_batches import encode_presorted
 from learner.encoders.onnx_backend import OnnxSentenceEncoder
 from learner.encoders.onnx_export import ensure_onnx_model
 from learner.text import text_hash
@@ -73,7 +74,9 @@ class EmbeddingCache(Protocol):
 
 
 class _TorchBackend:
-    """sentence-transformers on torch; fp16 only after it matched fp32 on CHECK_TEXTS."""
+    """sentence-transformers on torch; fp16 only after it matched fp32 on CHECK_TEXTS. On CUDA,
+    batches are tokenised once and cut by length (``learner.encoders.gpu_batches``) once that path
+    matched ``model.encode`` on CHECK_TEXTS."""
 
     def __init__(self, model_path: str, device: str, precision: str, batch_size: int):
         from sentence_transformers import SentenceTransformer  # heavy (torch): loaded with the model only
@@ -81,6 +84,11 @@ class _TorchBackend:
         self.model = SentenceTransformer(model_path, device=device, local_files_only=True)
         self.batch_size = batch_size
         self.name = "torch-fp32"
+        self.presorted = False
+        if str(device).startswith("cuda"):
+            check = distance_summary(self.encode(CHECK_TEXTS), encode_presorted(self.model, CHECK_TEXTS, batch_size))
+            self.presorted = check["max_cosine_distance"] <= SHARED_ID_MAX_COSINE_DISTANCE
+            log.info("encoder: pre-sorted GPU batches %s (%s)", "on" if self.presorted else "off", check)
         self.dimension = int((getattr(self.model, "get_embedding_dimension", None)
                               or self.model.get_sentence_embedding_dimension)())
         if precision == "fp16":
@@ -98,6 +106,8 @@ class _TorchBackend:
                             "using fp32", device, check["max_cosine_distance"], SHARED_ID_MAX_COSINE_DISTANCE)
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        if self.presorted:
+            return encode_presorted(self.model, texts, self.batch_size)
         return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)
 

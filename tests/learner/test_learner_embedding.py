@@ -85,3 +85,22 @@ def test_directory_cache_round_trip(tmp_path):
 def test_embed_texts_rejects_misaligned_hashes():
     with pytest.raises(ValueError, match="2 texts but 1 hashes"):
         embed_texts(["a", "b"], Encoder(model_id="x"), None, hashes=["h"])
+
+
+def test_presorted_batches_give_sentence_transformers_vectors_in_input_order():
+    """The GPU path (learner.encoders.gpu_batches) run on CPU: tokenised once, batches cut by
+    length, padded here; each row must be the vector model.encode gives that text."""
+    from sentence_transformers import SentenceTransformer
+
+    from learner.encoders.gpu_batches import encode_presorted
+
+    model = SentenceTransformer(bundled_model_path(), device="cpu", local_files_only=True)
+    texts = ["", "refund please", "word " * 400, "Ünïcödé ✓ 🙂 card", "my card was charged twice",
+             "a", "why was my transfer declined by the bank yesterday evening", "refund please"]
+    got = encode_presorted(model, texts, batch_size=3)
+    want = model.encode(texts, batch_size=3, normalize_embeddings=True, convert_to_numpy=True)
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert np.min(np.sum(got * want, axis=1)) > 1 - 1e-5
+    assert np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
+    assert np.allclose(got[1], got[7], atol=1e-6)
+    assert encode_presorted(model, [], batch_size=3).shape == (0, 384)
