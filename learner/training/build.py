@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from learner.heads import make_head
-from learner.heads.hierarchy import HierarchicalHead
+from learner.heads.hierarchy import BlendedHead, HierarchicalHead
 from learner.heads.other_bucket import OtherBucketHead
 from learner.training.config import TrainConfig, head_options
 
@@ -46,10 +46,11 @@ def build_model(config: TrainConfig, parents: dict | None = None, descriptions: 
     """The (unfitted) estimator a config describes: a flat head, wrapped in the long-tail
     bucket when asked (or when description-only labels exist), inside a coarse → fine hierarchy
     when ``parents`` is given."""
-    if parents and config.hierarchy == "coarse_then_fine":
-        return HierarchicalHead(parents, coarse_factory=BaseFactory(config),
+    if parents and config.hierarchy in ("coarse_then_fine", "blend"):
+        tree = HierarchicalHead(parents, coarse_factory=BaseFactory(config),
                                 fine_factory=LeafFactory(config, descriptions, parents),
                                 fine_weighted_coarse=config.coarse_weights == "fine")
+        return tree if config.hierarchy == "coarse_then_fine" else BlendedHead(LeafFactory(config, descriptions)(), tree)
     return LeafFactory(config, descriptions)()
 
 

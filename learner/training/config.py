@@ -20,9 +20,10 @@ class TrainConfig:
     other_min_examples: int = 0     # >0: long-tail "Other" bucket + second stage (default off)
     fine_floor: float = 0.75        # hierarchy fallback floor
     hierarchy: str = "auto"         # with parents: "coarse_then_fine" heads, "flat" (one fine head, coarse =
-    #                                 sum of its children's probabilities; same fallback rule), or "auto": the
-    #                                 one with the higher out-of-fold macro-F1, and the fallback floor with it
-    #                                 (learner.training.hierarchy_choice)
+    #                                 sum of its children's probabilities; same fallback rule), "blend" (the
+    #                                 mean of the two's probabilities, learner.heads.hierarchy.BlendedHead), or
+    #                                 "auto": the one with the higher out-of-fold macro-F1, and the fallback
+    #                                 floor with it (learner.training.hierarchy_choice)
     hierarchy_min_gain: float = 0.01  # "auto": coarse → fine must beat flat out of fold by this much and by 2
     #                                   standard errors over the folds (learner.training.hierarchy_choice)
     coarse_weights: str = "coarse"  # coarse head's row weights: "coarse" (class weights of the coarse labels)
@@ -97,7 +98,7 @@ class TrainConfig:
 def check_config(config: TrainConfig) -> None:
     choices = {"head": tuple(HEADS), "weighting": ("none", "inverse", "effective"),
                "loss": ("ce", "focal", "logit_adjusted"), "calibrate": ("temperature", "platt", "none"),
-               "resample": ("none", "over", "under"), "hierarchy": ("auto", "coarse_then_fine", "flat"),
+               "resample": ("none", "over", "under"), "hierarchy": ("auto", "coarse_then_fine", "flat", "blend"),
                "coarse_weights": ("coarse", "fine"), "held_out": ("cross_fit", "split"),
                "label_prior": LABEL_PRIOR_MODES}
     for name, allowed in choices.items():

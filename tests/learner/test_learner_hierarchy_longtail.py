@@ -129,3 +129,24 @@ def test_fine_weighted_coarse_head_keeps_a_rare_child_in_its_branch():
         assert model.model.fine_weighted_coarse == (mode == "fine")
         recall[mode] = np.mean([d["coarse_label"] == "A" for d in model.decide(probe)])
     assert recall["fine"] > recall["coarse"] + 0.1, recall
+
+
+def test_blended_structure_trains_reports_decodes_and_round_trips():
+    X, y, _ = clusters([80, 80, 80, 80, 60], dim=8, spread=1.4, seed=2, prefix="k")
+    names = dict(zip(["k0", "k1", "k2", "k3", "k4"], CLASSES, strict=True))
+    y = [names[v] for v in y]
+    model = train_classifier(X, y, parents=PARENTS, config=TrainConfig(hierarchy="blend"))
+    assert model.report["choices"]["structure"] == "blend"
+    proba = model.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1) and np.all(proba > 0)
+    flat = train_classifier(X, y, parents=PARENTS, config=TrainConfig(hierarchy="flat"))
+    tree = train_classifier(X, y, parents=PARENTS, config=TrainConfig(hierarchy="coarse_then_fine"))
+    accuracy = {name: np.mean(m.predict(X) == np.array(y)) for name, m in
+                (("blend", model), ("flat", flat), ("tree", tree))}
+    assert accuracy["blend"] >= min(accuracy["flat"], accuracy["tree"]) - 0.02, accuracy
+    for d in model.decide(X):
+        assert d["fallback"] or PARENTS[d["label"]] == d["coarse_label"]
+    again = type(model).from_bytes(model.to_bytes())
+    assert np.allclose(again.predict_proba(X), proba)
+    with pytest.raises(ValueError, match="hierarchy"):
+        train_classifier(X, y, parents=PARENTS, config=TrainConfig(hierarchy="mixture"))
