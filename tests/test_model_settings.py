@@ -276,3 +276,26 @@ def test_threshold_guard_reaches_the_trained_version_and_raises_no_threshold(db,
     assert "guarded against confusions" in table["source"]
     assert any((row["unseen_confusion_share"] or 0) > 0 for row in table["rows"])
     assert all("unseen_confusion_share" not in row for row in thresholds_table(plain, None)["rows"])
+
+
+def test_blended_structure_is_saved_trained_served_and_named(db, project_factory, eager_celery,
+                                                             django_capture_on_commit_callbacks):
+    project, _ = helpers.build_project(project_factory, slug="blended", labels=("billing", "refund", "login", "fraud"),
+                                       shares=(0.4, 0.3, 0.25, 0.05), n_labeled=80)
+    lead = get_user_model().objects.create_superuser("lead-b", "lb@example.org", "pw-Longtail-123")
+    saved = api_as(lead).patch(f"/api/projects/{project.slug}/", {"hierarchy_mode": "blended"}, format="json")
+    assert saved.status_code == 200 and saved.json()["hierarchy_mode"] == "blended"
+    project.refresh_from_db()
+    money = Label.objects.create(project=project, name="money", order=10)
+    Label.objects.filter(project=project, name__in=["billing", "refund"]).update(parent=money)
+    account = Label.objects.create(project=project, name="account", order=11)
+    Label.objects.filter(project=project, name__in=["login", "fraud"]).update(parent=account)
+    _embed_label_texts(project)
+    run = helpers.retrain(project, django_capture_on_commit_callbacks)
+    version = active_model(project)
+    assert version is not None, run.message
+    assert version.metrics["config"]["hierarchy"] == "blend" and version.metrics["hierarchy_choice"] is None
+    choices = model_choices(version)
+    assert choices["structure"] == "blend"
+    assert "blend of flat and coarse → fine (configuration)" in choices["summary"]
+    assert type(load_classifier(version).model).__name__ == "BlendedHead"

@@ -98,7 +98,8 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     parts = ["logistic regression" + (f" (C {head['C']:g})" if isinstance(head.get("C"), (int, float)) else "")
              if head.get("name") == "logreg" else
              f"torch head, {head.get('loss', 'ce')} loss" + (f", on {head['device']}" if head.get("device") else "")]
-    structure = {"flat": "flat", "coarse_then_fine": "coarse → fine"}.get(choices.get("structure"), "flat")
+    names = {"flat": "flat", "coarse_then_fine": "coarse → fine", "blend": "blend of flat and coarse → fine"}
+    structure = names.get(choices.get("structure"), "flat")
     evidence = metrics.get("hierarchy_choice") or {}
     if evidence.get("macro_f1"):
         scores = ", ".join(f"{'coarse → fine' if k == 'coarse_then_fine' else k} {v:.3f}"

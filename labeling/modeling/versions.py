@@ -185,7 +185,7 @@ def finish_version(version: ModelVersion, clf: TrainedClassifier, train_size: in
 
 
 # Project.hierarchy_mode → TrainConfig.hierarchy
-HIERARCHY_OPTIONS = {"auto": "auto", "flat": "flat", "hierarchical": "coarse_then_fine"}
+HIERARCHY_OPTIONS = {"auto": "auto", "flat": "flat", "hierarchical": "coarse_then_fine", "blended": "blend"}
 
 
 def project_train_options(project: Project) -> dict:

@@ -82,7 +82,7 @@ class Project(models.Model):
     CALIBRATIONS = [("temperature", "temperature scaling"), ("platt", "Platt scaling (two labels)"),
                     ("none", "none")]
     HIERARCHY_MODES = [("auto", "chosen by out-of-fold evidence"), ("flat", "flat"),
-                       ("hierarchical", "coarse → fine")]
+                       ("hierarchical", "coarse → fine"), ("blended", "blend of flat and coarse → fine")]
     LABEL_PRIORS = described(LABEL_PRIOR_MODES, {"auto": "chosen by out-of-fold evidence", "on": "on", "off": "off"})
     THRESHOLD_MIXES = described(MIX_MODES, {"pool": "like the pool (estimated from unlabeled items)",
                                             "uniform": "uniform (every label equally often)",
@@ -96,7 +96,8 @@ class Project(models.Model):
     calibration = models.CharField(max_length=20, choices=CALIBRATIONS, default="temperature")
     hierarchy_mode = models.CharField(
         max_length=20, choices=HIERARCHY_MODES, default="auto",
-        help_text="With coarse labels: flat, coarse → fine, or whichever scores better out of fold at each retrain.")
+        help_text="With coarse labels: flat, coarse → fine, the blend of the two (their probabilities averaged), "
+                  "or whichever scores better out of fold at each retrain.")
     label_prior = models.CharField(
         max_length=20, choices=LABEL_PRIORS, default="auto",
         help_text="Train on each label's name and description as one extra example while it has fewer than 5 "
