@@ -17,7 +17,7 @@ see what a knob is worth on the same code. Runs land in
 100-1,000 labels over all seeds with its standard error, over seeds 0-2 alone, the seed-mean curve,
 labels to 95 % of the full pool, the value at 500 labels and how many runs reach 95 % there, the
 last wave's value, the test-split ECE (waves at most 0.03, median per wave), and the paired
-difference of every code against the first (curve mean and last wave).
+difference of every code against each code named before it (curve mean and last wave).
 
     python bench/code_seeds.py --code issue=c3e12ba --code now=. --sets airline_tweets trec \\
         --seeds 0 1 2 3 4 5 6 7 8 9 --out sim_code_seeds
@@ -146,8 +146,9 @@ def main():
     names = list(codes)
     for s in args.sets:
         rows = {name: summarise(out_root / name / s) for name in names}
-        for name in names[1:]:
-            rows[name]["paired_vs_" + names[0]] = paired(rows[names[0]], rows[name])
+        for i, name in enumerate(names):
+            for base in names[:i]:
+                rows[name]["paired_vs_" + base] = paired(rows[base], rows[name])
         summary["sets"][s] = rows
     (out_root / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     for s, rows in summary["sets"].items():
