@@ -34,6 +34,8 @@ def run_row(result: dict) -> dict:
             # before simulate recorded the structure
             "coarse_then_fine_waves": (sum(w["structure"] == "coarse_then_fine" for w in result["waves"])
                                        if all("structure" in w for w in result["waves"]) else None),
+            "blend_waves": (sum(w["structure"] == "blend" for w in result["waves"])
+                            if all("structure" in w for w in result["waves"]) else None),
             "train_options": result["config"].get("train_options")}
 
 
