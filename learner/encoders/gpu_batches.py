@@ -1,7 +1,7 @@
 """Encode on a GPU without the host as the bottleneck.
 
-On an H200, sentence-transformers' ``encode`` ran all-MiniLM-L6-v2 at 6,500-14,000 texts/s,
-and fp16 was no faster than fp32 (``bench/results/gpu_checks.json``): the GPU waited on the
+On an H200, sentence-transformers' ``encode`` ran all-MiniLM-L6-v2 at 6,200-14,000 texts/s,
+and fp16 was no faster than fp32 (``bench/results/gpu/``, docs/encoder.md): the GPU waited on the
 host, which tokenised every batch separately and copied every batch's vectors back. Here every
 text is tokenised once, in one call of the fast tokenizer (its own threads), batches are cut
 from the texts sorted by length (little padding) and padded with numpy, and the vectors stay
