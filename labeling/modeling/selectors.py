@@ -102,8 +102,7 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     structure = names.get(choices.get("structure"), "flat")
     evidence = metrics.get("hierarchy_choice") or {}
     if evidence.get("macro_f1"):
-        scores = ", ".join(f"{'coarse → fine' if k == 'coarse_then_fine' else k} {v:.3f}"
-                           for k, v in evidence["macro_f1"].items())
+        scores = ", ".join(f"{names.get(k, k)} {v:.3f}" for k, v in evidence["macro_f1"].items())
         structure += f" (chosen by out-of-fold macro-F1: {scores})"
     elif evidence.get("reason"):
         structure += f" ({evidence['reason']})"
