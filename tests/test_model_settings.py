@@ -69,6 +69,14 @@ def _embed_label_texts(project):
                                         defaults={"vector": vec.tobytes()})
 
 
+def _two_coarse_labels(project):
+    """money > billing, refund; account > login, fraud."""
+    money = Label.objects.create(project=project, name="money", order=10)
+    Label.objects.filter(project=project, name__in=["billing", "refund"]).update(parent=money)
+    account = Label.objects.create(project=project, name="account", order=11)
+    Label.objects.filter(project=project, name__in=["login", "fraud"]).update(parent=account)
+
+
 def test_torch_head_other_bucket_and_forced_structure_reach_the_report(db, project_factory, eager_celery,
                                                                         django_capture_on_commit_callbacks):
 
@@ -76,10 +84,7 @@ def test_torch_head_other_bucket_and_forced_structure_reach_the_report(db, proje
                                        shares=(0.4, 0.3, 0.25, 0.05), n_labeled=80, head="torch",
                                        head_loss="logit_adjusted", other_min_examples=8, calibration="temperature",
                                        hierarchy_mode="hierarchical")
-    money = Label.objects.create(project=project, name="money", order=10)
-    Label.objects.filter(project=project, name__in=["billing", "refund"]).update(parent=money)
-    account = Label.objects.create(project=project, name="account", order=11)
-    Label.objects.filter(project=project, name__in=["login", "fraud"]).update(parent=account)
+    _two_coarse_labels(project)
     _embed_label_texts(project)  # the planner embeds label texts: pre-fill them, no encoder needed
     run = helpers.retrain(project, django_capture_on_commit_callbacks)
     version = active_model(project)
@@ -286,10 +291,7 @@ def test_blended_structure_is_saved_trained_served_and_named(db, project_factory
     saved = api_as(lead).patch(f"/api/projects/{project.slug}/", {"hierarchy_mode": "blended"}, format="json")
     assert saved.status_code == 200 and saved.json()["hierarchy_mode"] == "blended"
     project.refresh_from_db()
-    money = Label.objects.create(project=project, name="money", order=10)
-    Label.objects.filter(project=project, name__in=["billing", "refund"]).update(parent=money)
-    account = Label.objects.create(project=project, name="account", order=11)
-    Label.objects.filter(project=project, name__in=["login", "fraud"]).update(parent=account)
+    _two_coarse_labels(project)
     _embed_label_texts(project)
     run = helpers.retrain(project, django_capture_on_commit_callbacks)
     version = active_model(project)
