@@ -56,6 +56,9 @@ VARIANTS = {  # name -> (FinetuneConfig changes, ensemble seeds)
 
 
 def read_jsonl(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(texts, labels, is_test) of a dataset file. Not ``learner.simulation.load_jsonl``: importing
+    that package imports the planner and ``learner.rules``, whose google-re2 the GPU machine's
+    image lacks (it can install nothing); nothing else of the simulation is needed here."""
     texts, labels, test = [], [], []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -91,13 +94,13 @@ def encode_speed(model_path: str, texts: list[str], repeat: int, device: str) ->
     for precision in ("fp16", "fp32"):
         for batch in (256, 512, 1024):
             encoder = Encoder(model_path, device=device, backend="torch", precision=precision, batch_size=batch)
-            backend = encoder._backend()  # the loaded backend: its model runs the side-by-side path
             paths = {"product": encoder.encode,
-                     "sentence_transformers": lambda t, b=backend, n=batch: b.model.encode(
+                     "sentence_transformers": lambda t, m=encoder.model, n=batch: m.encode(
                          t, batch_size=n, normalize_embeddings=True, convert_to_numpy=True,
                          show_progress_bar=False)}
+            # whether the loaded torch backend passed its check for the pre-sorted path
             row = {"texts": len(many), "backend": encoder.active_backend,
-                   "presorted": getattr(backend, "presorted", None)}
+                   "presorted": getattr(encoder._backend(), "presorted", None)}
             for name, run in paths.items():
                 run(many[:4096])  # warm-up: kernels, allocator
                 sync()
@@ -113,7 +116,7 @@ def encode_speed(model_path: str, texts: list[str], repeat: int, device: str) ->
                     row["cosine_product_to_sentence_transformers_min"] = round(float(cos.min()), 6)
             row["ratio"] = round(row["product"]["texts_per_s"] / row["sentence_transformers"]["texts_per_s"], 2)
             out[f"{precision}_batch{batch}"] = row
-            del encoder, backend
+            del encoder
     cos = np.sum(vectors["fp16"] * vectors["fp32"], axis=1)
     out["cosine_fp16_to_fp32"] = {"mean": round(float(cos.mean()), 6), "min": round(float(cos.min()), 6)}
     out["target_texts_per_s"] = 20_000
