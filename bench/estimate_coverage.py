@@ -11,6 +11,9 @@ probability planned after that wave's model. For every estimable interval it che
 - coverage of the test-split truth for labels with >= 20 test items (recall is a per-label rate
   and transfers; precision and prevalence depend on the label mix, and banking77_longtail's test
   split is balanced while its pool is long-tailed, so they are reported but not the target);
+- coverage of the test split's precision with the test rows weighted to the pool's label mix
+  ("test, pool mix"): what a pool figure can be held to where the test split's label mix is not
+  the pool's (trec's published test split);
 - macro-F1: how often the interval holds the test macro-F1 over the same labels.
 
 Writes bench/results/estimate_coverage.json and bench/results/calibration.json (top-label ECE,
@@ -76,14 +79,25 @@ def tally(results: list[dict]) -> dict:
     """Coverage counts over every (run, wave, label, figure) with an interval."""
     out: dict = {}
 
-    def add(key, hit, width):
-        entry = out.setdefault(key, {"intervals": 0, "covered": 0, "widths": []})
+    def add(key, ci, target, label=None):
+        hit, width = ci[0] - 1e-9 <= target <= ci[1] + 1e-9, ci[1] - ci[0]
+        entry = out.setdefault(key, {"intervals": 0, "covered": 0, "above": 0, "widths": [], "by_label": {},
+                                     "by_run": {}})
         entry["intervals"] += 1
         entry["covered"] += int(hit)
+        per_run = entry["by_run"].setdefault(run_key, [0, 0])
+        per_run[0] += 1
+        per_run[1] += int(hit)
+        entry["above"] += int(target > ci[1] + 1e-9)
         entry["widths"].append(width)
+        if label is not None:
+            tally_label = entry["by_label"].setdefault(label, [0, 0])
+            tally_label[0] += 1
+            tally_label[1] += int(not hit)
 
     for result in results:
         data = Path(result["data"]).stem
+        run_key = (data, result["seed"])
         for wave in result["waves"]:
             est, truth, test = wave.get("estimates"), wave.get("estimates_truth"), wave.get("test_per_class") or {}
             if not est or not truth:
@@ -95,13 +109,14 @@ def tally(results: list[dict]) -> dict:
                     ci = row.get(f"{fig}_ci")
                     if ci is None or row.get(fig) is None:
                         continue
-                    width = ci[1] - ci[0]
                     target = truth[label][fig]
                     if target is not None:
-                        add((data, fig, "estimand"), ci[0] - 1e-9 <= target <= ci[1] + 1e-9, width)
+                        add((data, fig, "estimand"), ci, target)
                     t = test.get(label)
                     if fig != "prevalence" and t and t["support"] >= MIN_TEST:
-                        add((data, fig, "test"), ci[0] - 1e-9 <= t[fig] <= ci[1] + 1e-9, width)
+                        add((data, fig, "test"), ci, t[fig], label)
+                        if fig == "precision" and t.get("precision_pool_mix") is not None:
+                            add((data, fig, "test, pool mix"), ci, t["precision_pool_mix"], label)
             if wave.get("macro_f1_ci") and est.get("macro_f1_labels"):
                 labels = [lab for lab, row in est.items() if lab in truth and (row["n"] or row["n_predicted"])]
                 f1s = []
@@ -112,13 +127,36 @@ def tally(results: list[dict]) -> dict:
                         f1s.append(2 * p * r / (p + r) if p + r > 0 else 0.0)
                 if f1s:
                     lo, hi = wave["macro_f1_ci"]
-                    add((data, "macro_f1", "test, same labels"), lo <= float(np.mean(f1s)) <= hi, hi - lo)
+                    add((data, "macro_f1", "test, same labels"), (lo, hi), float(np.mean(f1s)))
     table = []
     for (data, fig, against), entry in sorted(out.items()):
         table.append({"data": data, "figure": fig, "against": against, "intervals": entry["intervals"],
                       "coverage": entry["covered"] / entry["intervals"],
-                      "mean_width": float(np.mean(entry["widths"]))})
+                      # The intervals of one run share most of their sample (a wave's estimate uses
+                      # every later wave's picks), so they are not independent: the standard error
+                      # of the coverage is taken over runs (each run's coverage, weighted by its
+                      # intervals: the ratio estimator's SE), not over intervals.
+                      "coverage_se_over_runs": run_clustered_se(list(entry["by_run"].values())),
+                      # misses where the truth lies above the interval: the figure was understated
+                      "missed_above": entry["above"],
+                      "missed_below": entry["intervals"] - entry["covered"] - entry["above"],
+                      "mean_width": float(np.mean(entry["widths"])),
+                      **({"misses_by_label": {lab: {"intervals": n, "missed": m}
+                                              for lab, (n, m) in sorted(entry["by_label"].items())}}
+                         if entry["by_label"] else {})})
     return table
+
+
+def run_clustered_se(runs: list[list[int]]) -> float | None:
+    """Standard error of a pooled coverage ``Σ covered / Σ intervals`` with runs as clusters
+    (``runs``: [intervals, covered] per run)."""
+    if len(runs) < 2:
+        return None
+    n = np.array([r[0] for r in runs], dtype=float)
+    c = np.array([r[1] for r in runs], dtype=float)
+    rate = c.sum() / n.sum()
+    residual = c - rate * n
+    return float(np.sqrt(len(runs) / (len(runs) - 1) * (residual ** 2).sum()) / n.sum())
 
 
 def calibration(results: list[dict]) -> dict:

@@ -14,8 +14,9 @@ unlabeled pool it would be used on); the last wave's model has no later picks an
 fills ``entry["estimates"]`` (and ``macro_f1_estimate`` / ``macro_f1_ci``) of every wave at the
 end. With ``truth=True`` it also stores, per wave, the quantity each interval aims at, computed
 from every eligible item's oracle label (``estimates_truth``: the benchmark's check of coverage),
-the model's test-split precision and recall (``test_per_class``) and its test ECE with the test rows
-weighted to the pool's label mix (``ece_pool_mix``).
+the model's test-split precision and recall (``test_per_class``; with ``precision_pool_mix``, the
+precision with the test rows weighted to the pool's label mix) and its test ECE at that mix
+(``ece_pool_mix``).
 """
 from __future__ import annotations
 
@@ -60,7 +61,34 @@ class EstimateTracker:
                                            self.label_names)
             self.test[wave] = {c: {k: row[k] for k in ("precision", "recall", "support")}
                                for c, row in report["per_class"].items() if row["support"] > 0}
+            for c, precision in self._precision_pool_mix(model, X_test, y_test).items():
+                if c in self.test[wave]:
+                    self.test[wave][c]["precision_pool_mix"] = precision
             self.test[wave]["_ece_pool_mix"] = self._ece_pool_mix(model, X_test, y_test)
+
+    def _pool_mix_weights(self, y: np.ndarray) -> np.ndarray:
+        """Per test row: its label's pool share over its test share (the test rows reweighted so
+        that the labels have their pool frequencies)."""
+        k = len(self.label_names)
+        pool_share = np.bincount(self.y_pool, minlength=k) / len(self.y_pool)
+        test_share = np.bincount(y, minlength=k) / len(y)
+        return pool_share[y] / test_share[y]
+
+    def _precision_pool_mix(self, model, X_test, y_test) -> dict:
+        """Each label's test-split precision with the test rows weighted to the pool's label mix.
+        Precision depends on the mix (the other labels' rows are where false positives come
+        from), recall does not; where the test split's mix differs from the pool's (trec's
+        published test split), a pool estimate can only be checked against this."""
+        index = {name: k for k, name in enumerate(self.label_names)}
+        y = np.array([index[str(v)] for v in y_test])
+        pred = np.array([index[str(v)] for v in model.predict(X_test)])
+        w = self._pool_mix_weights(y)
+        out = {}
+        for c, label in enumerate(self.label_names):
+            predicted = pred == c
+            if predicted.any():
+                out[label] = float(w[predicted & (y == c)].sum() / w[predicted].sum())
+        return out
 
     def _ece_pool_mix(self, model, X_test, y_test) -> float:
         """Top-label ECE (15 bins) on the test rows weighted so that the labels have their pool
@@ -68,11 +96,9 @@ class EstimateTracker:
         differs (banking77_longtail's test split is balanced, its pool long-tailed)."""
         index = {name: k for k, name in enumerate(self.label_names)}
         y = np.array([index[str(v)] for v in y_test])
-        pool_share = np.bincount(self.y_pool, minlength=len(self.label_names)) / len(self.y_pool)
-        test_share = np.bincount(y, minlength=len(self.label_names)) / len(y)
         proba = np.zeros((len(y), len(self.label_names)))
         proba[:, [index[str(c)] for c in model.classes_]] = model.predict_proba(X_test)
-        return expected_calibration_error(proba, y, 15, pool_share[y] / test_share[y])
+        return expected_calibration_error(proba, y, 15, self._pool_mix_weights(y))
 
     def estimates_for(self, wave: int) -> dict:
         """The estimates object of the model trained after ``wave``."""

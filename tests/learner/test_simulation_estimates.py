@@ -54,3 +54,37 @@ def test_each_wave_carries_estimates_whose_intervals_hold_the_estimand():
                     covered += row[f"{fig}_ci"][0] - 1e-9 <= truth[fig] <= row[f"{fig}_ci"][1] + 1e-9
     assert total > 100
     assert covered / total >= 0.88, (covered, total)
+
+
+def test_pool_mix_precision_is_the_precision_on_a_test_split_resampled_to_the_pool_mix():
+    """The pool-mix precision weights test rows by pool share / test share; replicating each test
+    row by that (integer) ratio builds a test split with the pool's mix, where plain precision
+    must agree. The raw test precision must not, or the check would prove nothing."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import precision_score
+
+    from learner.simulation.estimates import EstimateTracker
+    from learner.simulation.pool import SimPool
+
+    names = ["c0", "c1", "c2"]
+    X, y, _ = clusters([1200, 600, 200], dim=8, spread=2.0, seed=3)  # overlapping clusters
+    y = np.array(y)
+    rng = np.random.default_rng(0)
+    test_rows = np.concatenate([rng.choice(np.flatnonzero(y == c), 100, replace=False) for c in names])
+    pool_rows = np.setdiff1d(np.arange(len(y)), test_rows)  # pool mix 11 : 5 : 1, test mix 1 : 1 : 1
+    test_X, test_y = X[test_rows], y[test_rows]
+    model = LogisticRegression(max_iter=500).fit(X[pool_rows], y[pool_rows])
+    pool = SimPool(item_ids=np.arange(len(pool_rows)), texts=[f"t{i}" for i in range(len(pool_rows))],
+                   sources=np.array([""] * len(pool_rows)), embeddings=X[pool_rows], label_names=names)
+    tracker = EstimateTracker(pool, np.array([names.index(v) for v in y[pool_rows]]), names, truth=True)
+    tracker.add_model(1, model, test_X, test_y)
+    got = {c: tracker.test[1][c]["precision_pool_mix"] for c in names}
+
+    factor = {"c0": 11, "c1": 5, "c2": 1}  # pool share / test share, times 1700/300
+    rep = np.concatenate([np.repeat(i, factor[test_y[i]]) for i in range(len(test_y))])
+    pred = model.predict(test_X)
+    resampled = precision_score(test_y[rep], pred[rep], labels=names, average=None, zero_division=0)
+    raw = precision_score(test_y, pred, labels=names, average=None, zero_division=0)
+    for k, c in enumerate(names):
+        assert abs(got[c] - resampled[k]) < 1e-9, (c, got[c], resampled[k])
+    assert max(abs(got[c] - raw[k]) for k, c in enumerate(names)) > 0.02
