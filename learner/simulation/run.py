@@ -102,6 +102,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         full_pool_macro_f1 = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)["macro_f1"]
 
     labeled = np.zeros(len(pool_rows), bool)
+    answered_in = np.zeros(len(pool_rows), dtype=np.int64)  # the wave that labeled each row
     tracker = EstimateTracker(pool, y_pool, label_names, truth=estimate_truth)
     labeled_y = np.full(len(pool_rows), -1, dtype=np.int64)
     proba = None
@@ -117,6 +118,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         rows = np.array([p.row for p in plan.picks], dtype=np.int64)
         tracker.add_wave(wave, plan, labeled)
         labeled[rows] = True
+        answered_in[rows] = wave
         labeled_y[rows] = y_pool[rows]  # the oracle answers
         counts = np.bincount(labeled_y[labeled], minlength=k)
         entry = {"wave": wave, "labels": int(labeled.sum())}
@@ -155,6 +157,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         # Dataset line numbers (0-based) of the labeled rows at the end, for steps after the budget
         # (e.g. bench/final_model_bench.py fine-tunes on exactly these).
         "labeled_rows": [int(r) for r in pool_rows[labeled]],
+        "labeled_wave": [int(w) for w in answered_in[labeled]],  # per labeled row: the wave that labeled it
         "config": {"budget": sim.budget, "wave_size": sim.wave_size, "rare_threshold": sim.rare_threshold,
                    "random_share": sim.random_share if sim.strategy == "default" else None,
                    "strategy_mix": sim.strategy_mix if sim.strategy == "default" else None,

@@ -49,15 +49,36 @@ def pseudo_labels(first: TrainedClassifier, unlabeled, config: TrainConfig, n_la
     proba = first.predict_proba(U)
     top = proba.argmax(axis=1)
     confidence = proba[np.arange(len(U)), top]
-    chosen = np.flatnonzero(confidence >= config.pseudo_threshold)
+    threshold = class_thresholds(top, confidence, proba.shape[1], config)
+    chosen = np.flatnonzero(confidence >= threshold[top])
     cap = int(config.pseudo_max_ratio * n_labeled)
     if len(chosen) > cap:
         chosen = chosen[np.argsort(-confidence[chosen], kind="stable")[:cap]]
     classes = np.array(first.classes_, dtype=object)
     labels = classes[top[chosen]].astype(str)
     report = {"unlabeled": int(len(U)), "pseudo_rows": int(len(chosen)), "threshold": config.pseudo_threshold,
-              "weight": config.pseudo_weight, "max_ratio": config.pseudo_max_ratio,
-              "per_label": dict(sorted(Counter(labels.tolist()).items()))}
+              "thresholds": config.pseudo_thresholds, "weight": config.pseudo_weight,
+              "max_ratio": config.pseudo_max_ratio, "per_label": dict(sorted(Counter(labels.tolist()).items()))}
     if len(chosen) == 0:
         return None, report
-    return (U[chosen], labels, np.full(len(chosen), config.pseudo_weight)), report
+    weight = np.full(len(chosen), config.pseudo_weight)
+    if config.pseudo_weighting == "confidence":
+        weight = weight * confidence[chosen]
+    return (U[chosen], labels, weight), report
+
+
+def class_thresholds(top: np.ndarray, confidence: np.ndarray, k: int, config: TrainConfig) -> np.ndarray:
+    """The top probability a row predicted as each class needs. "fixed": ``pseudo_threshold`` for
+    every class. "flexmatch" (Zhang et al., 2021, without warm-up): a class the model is still
+    learning, with few rows above ``pseudo_threshold``, gets a lower one,
+    ``τ · M(σ_c / max σ)`` with ``M(x) = x / (2 − x)``, where ``σ_c`` counts the rows predicted as
+    ``c`` above ``τ``; classes with no such row keep ``τ`` (nothing says they are being learned)."""
+    tau = np.full(k, config.pseudo_threshold)
+    if config.pseudo_thresholds == "fixed":
+        return tau
+    sigma = np.bincount(top[confidence >= config.pseudo_threshold], minlength=k).astype(np.float64)
+    if sigma.max() <= 0:
+        return tau
+    beta = sigma / sigma.max()
+    scaled = config.pseudo_threshold * beta / (2.0 - beta)
+    return np.where(sigma > 0, scaled, tau)

@@ -202,3 +202,23 @@ def test_self_training_rejects_bad_unlabeled_rows():
         train_classifier(X[labeled], y[labeled], unlabeled=bad)
     with pytest.raises(ValueError, match="pseudo_threshold"):
         train_classifier(X[labeled], y[labeled], unlabeled=X[unlabeled], config=TrainConfig(pseudo_threshold=0))
+
+
+def test_confidence_weighted_pseudo_labels_weigh_surer_rows_more_and_never_more_than_the_weight():
+    from learner.training.self_training import pseudo_labels
+
+    X, y, labeled, unlabeled, _ = _few_labels_many_unlabeled()
+    first = train_classifier(X[labeled], y[labeled], config=TrainConfig(self_training=False))
+    flat_cfg = TrainConfig(pseudo_threshold=0.5, pseudo_weight=0.5, pseudo_max_ratio=100)
+    soft_cfg = TrainConfig(pseudo_threshold=0.5, pseudo_weight=0.5, pseudo_max_ratio=100,
+                           pseudo_weighting="confidence")
+    (Xf, yf, wf), _ = pseudo_labels(first, X[unlabeled], flat_cfg, len(labeled), X.shape[1])
+    (Xs, ys, ws), report = pseudo_labels(first, X[unlabeled], soft_cfg, len(labeled), X.shape[1])
+    assert np.array_equal(Xf, Xs) and list(yf) == list(ys)  # the same rows and labels: only weights move
+    assert np.all(wf == 0.5)
+    assert np.all((ws >= 0.5 * 0.5 - 1e-12) & (ws <= 0.5 + 1e-12)) and ws.std() > 0.01
+    surest = first.predict_proba(Xs).max(axis=1)
+    assert np.all(np.diff(ws[np.argsort(surest)]) >= -1e-12)  # surer rows never weigh less
+    assert report["pseudo_rows"] == len(ys)
+    with pytest.raises(ValueError, match="pseudo_weighting"):
+        train_classifier(X[labeled], y[labeled], config=TrainConfig(pseudo_weighting="soft"))
