@@ -22,10 +22,11 @@ class TrainConfig:
     hierarchy: str = "auto"         # with parents: "coarse_then_fine" heads, "flat" (one fine head, coarse =
     #                                 sum of its children's probabilities; same fallback rule), "blend" (the
     #                                 mean of the two's probabilities, learner.heads.hierarchy.BlendedHead), or
-    #                                 "auto": the one with the higher out-of-fold macro-F1, and the fallback
-    #                                 floor with it (learner.training.hierarchy_choice)
-    hierarchy_min_gain: float = 0.01  # "auto": coarse → fine must beat flat out of fold by this much and by 2
-    #                                   standard errors over the folds (learner.training.hierarchy_choice)
+    #                                 "auto": the blend unless flat or coarse → fine wins out of fold beyond the
+    #                                 noise, and the fallback floor with it (learner.training.hierarchy_choice)
+    hierarchy_min_gain: float = 0.01  # "auto": flat or coarse → fine replaces the blend only when it beats it out
+    #                                   of fold by this much and by 2 standard errors over the folds
+    #                                   (learner.training.hierarchy_choice)
     coarse_weights: str = "coarse"  # coarse head's row weights: "coarse" (class weights of the coarse labels)
     #                                 or "fine" (each row keeps its fine label's class weight)
     val_fraction: float = 0.2

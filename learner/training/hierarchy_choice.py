@@ -1,15 +1,15 @@
-"""Flat or coarse → fine, and the fallback floor, chosen by evidence on the labels a retrain has.
-
-With ``TrainConfig(hierarchy="auto")`` and a two-level taxonomy, ``choose_hierarchy`` computes
-out-of-fold predictions (group-aware, stratified K folds over the training labels only; the same
-folds for every option) of a flat head and of a coarse → fine head, decodes them the way the
-served model does (temperature-scaled, then the best fine label within the most probable coarse
-branch; the branch sums depend on the temperature). Coarse → fine is kept only when its
-out-of-fold macro-F1 beats flat's by more than the noise: ``TrainConfig.hierarchy_min_gain``
-(0.01) and two standard errors of the paired per-fold differences. Otherwise, and with too little
-evidence to compare (fewer than ``MIN_ROWS`` comparable rows or fewer than two labels among them),
-``FALLBACK``: flat, which was the better of the two on the measured sets and is the cheaper.
-
+"""Flat, coarse → fine or their blend, and the fallback floor, chosen by evidence on the labels a
+retrain has. With ``TrainConfig(hierarchy="auto")`` and a two-level taxonomy, ``choose_hierarchy``
+computes out-of-fold predictions (group-aware, stratified K folds over the training labels only; the
+same folds for every option) of a flat head and of a coarse → fine head; the blend's
+(``BlendedHead``: the mean of the two's probabilities) follow from those two without training. Each
+is decoded the way the served model does (temperature-scaled, then the best fine label within the
+most probable coarse branch; the branch sums depend on the temperature). The blend is kept unless a
+single structure's out-of-fold macro-F1 beats it by more than the noise:
+``TrainConfig.hierarchy_min_gain`` (0.01) and two standard errors of the paired per-fold
+differences (the larger gain wins when both do). With too little evidence to compare (fewer than
+``MIN_ROWS`` comparable rows or fewer than two labels among them), ``FALLBACK``: the blend, which
+beat both on the dev splits of trec and airline_tweets (docs/simulation.md, round 10).
 The fallback floor (below it only the coarse label is emitted) is then chosen on the chosen
 structure's out-of-fold probabilities, temperature-scaled on those same predictions, among
 ``FLOORS``: the floor with the highest macro-F1 over fine labels when a fallback row emits no fine
@@ -33,7 +33,8 @@ from learner.training.evaluate import TEMPERATURE_BOUNDS
 from learner.training.oof import out_of_fold
 
 STRUCTURES = ("flat", "coarse_then_fine")
-FALLBACK = "flat"
+FALLBACK = "blend"
+NAMES = {"flat": "flat", "coarse_then_fine": "coarse → fine", "blend": "blend"}
 FLOORS = (0.0, 0.3, 0.5, 0.6, 0.75, 0.9)
 MIN_ROWS = 20
 
@@ -102,29 +103,42 @@ def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight
         scaled[option] = softmax(logits[option], temperature)
         fine = decode(scaled[option], classes, parents, 0.0)[0].astype(str)
         report["macro_f1"][option] = round(macro_f1(y_common, fine.astype(object), w_common), 4)
-    flat, tree = report["macro_f1"]["flat"], report["macro_f1"]["coarse_then_fine"]
-    # Paired per-fold differences: the noise a difference must clear. On labels an active learner
-    # chose, out-of-fold differences of a few thousandths did not carry over to new data (trec).
+    # The blend (BlendedHead: the mean of the two heads' probabilities) needs no training of its
+    # own here: its out-of-fold logits come from the two structures' out-of-fold predictions.
+    logits["blend"] = np.log(np.maximum((softmax(logits["flat"]) + softmax(logits["coarse_then_fine"])) / 2,
+                                        1e-300)).clip(-1e4)
+    temperature = fit_temperature(logits["blend"], y_idx, w_common, bounds=TEMPERATURE_BOUNDS)
+    scaled["blend"] = softmax(logits["blend"], temperature)
+    report["macro_f1"]["blend"] = round(macro_f1(
+        y_common, decode(scaled["blend"], classes, parents, 0.0)[0].astype(str).astype(object), w_common), 4)
+    # Paired per-fold differences against the blend: the noise a single structure must clear to
+    # replace it. On labels an active learner chose, out-of-fold differences of a few thousandths
+    # did not carry over to new data (trec).
     fold = group_kfold(y, groups, folds, seed=config.seed)[common]
-    diffs = []
+    diffs = {option: [] for option in STRUCTURES}
     for f in np.unique(fold):
         rows = fold == f
         if len(set(y_common[rows].tolist())) < 2:
             continue
         scores = {}
-        for option in STRUCTURES:
+        for option in (*STRUCTURES, "blend"):
             fine = decode(scaled[option][rows], classes, parents, 0.0)[0].astype(str)
             scores[option] = macro_f1(y_common[rows], fine.astype(object), w_common[rows])
-        diffs.append(scores["coarse_then_fine"] - scores["flat"])
-    margin = max(config.hierarchy_min_gain, 2 * paired_standard_error(diffs))
-    chosen = "coarse_then_fine" if tree - flat > margin else "flat"
+        for option in STRUCTURES:
+            diffs[option].append(scores[option] - scores["blend"])
+    margins = {option: max(config.hierarchy_min_gain, 2 * paired_standard_error(diffs[option]))
+               for option in STRUCTURES}
+    gains = {option: report["macro_f1"][option] - report["macro_f1"]["blend"] for option in STRUCTURES}
+    winners = [option for option in STRUCTURES if gains[option] > margins[option]]
+    chosen = max(winners, key=gains.get) if winners else FALLBACK
     report["chosen"] = chosen
-    report["margin"] = round(margin, 4) if np.isfinite(margin) else None
-    report["fold_differences"] = [round(d, 4) for d in diffs]
-    report["reason"] = (f"out-of-fold macro-F1 coarse → fine {tree:.4f} vs flat {flat:.4f}: "
-                        + ("coarse → fine wins by more than the noise margin" if chosen != "flat" else
-                           f"coarse → fine does not win by more than {margin:.3f} (max of "
-                           f"{config.hierarchy_min_gain:g} and 2 standard errors over the folds): flat"))
+    report["margin"] = {o: (round(m, 4) if np.isfinite(m) else None) for o, m in margins.items()}
+    report["fold_differences"] = {o: [round(d, 4) for d in diffs[o]] for o in STRUCTURES}
+    scores_text = ", ".join(f"{NAMES[o]} {report['macro_f1'][o]:.4f}" for o in ("blend", *STRUCTURES))
+    report["reason"] = (f"out-of-fold macro-F1 {scores_text}: "
+                        + (f"{NAMES[chosen]} beats the blend by more than the noise margin" if chosen != FALLBACK else
+                           "neither single structure beats the blend by more than the noise margin (max of "
+                           f"{config.hierarchy_min_gain:g} and 2 standard errors over the folds): blend"))
     scores = floor_scores(logits[chosen], y_common, w_common, classes, parents)
     best = max(scores.values())
     tied = [float(f) for f, s in scores.items() if s == best]
