@@ -12,7 +12,7 @@ differences are paired per (sibling, wave) against the first variant, with stand
 siblings. It screens: a variant that wins here is then run through the loop.
 
     OMP_NUM_THREADS=1 python bench/learner_offline.py --siblings 6 --waves 3 4 5 6 7 \\
-        --variant today '{}' --variant flex '{"pseudo_thresholds": "flexmatch"}' \\
+        --variant today '{}' --variant t07conf '{"pseudo_threshold": 0.7, "pseudo_weighting": "confidence"}' \\
         --out bench/results/learner_offline.json
 """
 from __future__ import annotations

@@ -57,9 +57,8 @@ class TrainConfig:
     pseudo_threshold: float = 0.9   # calibrated top probability a row needs to be pseudo-labeled
     pseudo_weight: float = 0.5      # row weight of a pseudo-labeled row (a labeled row has 1)
     pseudo_max_ratio: float = 5.0   # at most this many pseudo-labeled rows per labeled row, surest first
-    pseudo_thresholds: str = "fixed"  # "fixed" (pseudo_threshold for every class) or "flexmatch" (lower for
-    #                                   classes with few confident rows: learner.training.self_training)
-    pseudo_weighting: str = "flat"   # "flat" (pseudo_weight) or "confidence" (pseudo_weight × top probability)
+    pseudo_weighting: str = "flat"   # "flat" (pseudo_weight) or "confidence" (pseudo_weight × top probability;
+    #                                  with threshold 0.7, not adopted: docs/simulation.md, round 12)
     pseudo_out_of_fold: bool = True  # each out-of-fold fit gets pseudo-labels from a model fitted on its own
     #                                 training rows (not the first pass's, which saw the held-out labels)
     threads: int | None = 1         # BLAS / torch threads while fitting (None = library default)
@@ -104,8 +103,7 @@ def check_config(config: TrainConfig) -> None:
                "loss": ("ce", "focal", "logit_adjusted"), "calibrate": ("temperature", "platt", "none"),
                "resample": ("none", "over", "under"), "hierarchy": ("auto", "coarse_then_fine", "flat", "blend"),
                "coarse_weights": ("coarse", "fine"), "held_out": ("cross_fit", "split"),
-               "label_prior": LABEL_PRIOR_MODES, "pseudo_thresholds": ("fixed", "flexmatch"),
-               "pseudo_weighting": ("flat", "confidence")}
+               "label_prior": LABEL_PRIOR_MODES, "pseudo_weighting": ("flat", "confidence")}
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
             raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")

@@ -38,8 +38,9 @@ def rows_outside_labeled_groups(groups, labeled_rows) -> np.ndarray:
 
 def pseudo_labels(first: TrainedClassifier, unlabeled, config: TrainConfig, n_labeled: int, width: int):
     """(X, y, weight) of the unlabeled rows ``first`` labels with calibrated top probability at
-    least ``pseudo_threshold``, surest first, capped at ``pseudo_max_ratio`` × ``n_labeled``; and a
-    report. (None, report) when no row qualifies."""
+    least ``pseudo_threshold``, surest first, capped at ``pseudo_max_ratio`` × ``n_labeled``, each
+    weighted ``pseudo_weight`` (times its top probability with ``pseudo_weighting="confidence"``);
+    and a report. (None, report) when no row qualifies."""
     U = np.asarray(unlabeled, dtype=np.float32)
     if U.ndim != 2 or U.shape[1] != width:
         raise ValueError(f"unlabeled must be a 2-d array of width {width} like X, got shape {U.shape}")
@@ -49,15 +50,14 @@ def pseudo_labels(first: TrainedClassifier, unlabeled, config: TrainConfig, n_la
     proba = first.predict_proba(U)
     top = proba.argmax(axis=1)
     confidence = proba[np.arange(len(U)), top]
-    threshold = class_thresholds(top, confidence, proba.shape[1], config)
-    chosen = np.flatnonzero(confidence >= threshold[top])
+    chosen = np.flatnonzero(confidence >= config.pseudo_threshold)
     cap = int(config.pseudo_max_ratio * n_labeled)
     if len(chosen) > cap:
         chosen = chosen[np.argsort(-confidence[chosen], kind="stable")[:cap]]
     classes = np.array(first.classes_, dtype=object)
     labels = classes[top[chosen]].astype(str)
     report = {"unlabeled": int(len(U)), "pseudo_rows": int(len(chosen)), "threshold": config.pseudo_threshold,
-              "thresholds": config.pseudo_thresholds, "weight": config.pseudo_weight,
+              "weight": config.pseudo_weight, "weighting": config.pseudo_weighting,
               "max_ratio": config.pseudo_max_ratio, "per_label": dict(sorted(Counter(labels.tolist()).items()))}
     if len(chosen) == 0:
         return None, report
@@ -66,19 +66,3 @@ def pseudo_labels(first: TrainedClassifier, unlabeled, config: TrainConfig, n_la
         weight = weight * confidence[chosen]
     return (U[chosen], labels, weight), report
 
-
-def class_thresholds(top: np.ndarray, confidence: np.ndarray, k: int, config: TrainConfig) -> np.ndarray:
-    """The top probability a row predicted as each class needs. "fixed": ``pseudo_threshold`` for
-    every class. "flexmatch" (Zhang et al., 2021, without warm-up): a class the model is still
-    learning, with few rows above ``pseudo_threshold``, gets a lower one,
-    ``τ · M(σ_c / max σ)`` with ``M(x) = x / (2 − x)``, where ``σ_c`` counts the rows predicted as
-    ``c`` above ``τ``; classes with no such row keep ``τ`` (nothing says they are being learned)."""
-    tau = np.full(k, config.pseudo_threshold)
-    if config.pseudo_thresholds == "fixed":
-        return tau
-    sigma = np.bincount(top[confidence >= config.pseudo_threshold], minlength=k).astype(np.float64)
-    if sigma.max() <= 0:
-        return tau
-    beta = sigma / sigma.max()
-    scaled = config.pseudo_threshold * beta / (2.0 - beta)
-    return np.where(sigma > 0, scaled, tau)
