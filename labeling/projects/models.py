@@ -97,7 +97,7 @@ class Project(models.Model):
     hierarchy_mode = models.CharField(
         max_length=20, choices=HIERARCHY_MODES, default="auto",
         help_text="With coarse labels: flat, coarse → fine, the blend of the two (their probabilities averaged), "
-                  "or whichever scores better out of fold at each retrain.")
+                  "or auto: the blend unless flat or coarse → fine beats it out of fold at a retrain.")
     label_prior = models.CharField(
         max_length=20, choices=LABEL_PRIORS, default="auto",
         help_text="Train on each label's name and description as one extra example while it has fewer than 5 "
