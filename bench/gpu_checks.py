@@ -100,7 +100,7 @@ def encode_speed(model_path: str, texts: list[str], repeat: int, device: str) ->
                          show_progress_bar=False)}
             # whether the loaded torch backend passed its check for the pre-sorted path
             row = {"texts": len(many), "backend": encoder.active_backend,
-                   "presorted": getattr(encoder._backend(), "presorted", None)}
+                   "presorted": encoder.presorted_batches}
             for name, run in paths.items():
                 run(many[:4096])  # warm-up: kernels, allocator
                 sync()

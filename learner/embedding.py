@@ -237,6 +237,12 @@ class Encoder:
         return self._impl is not None
 
     @property
+    def presorted_batches(self) -> bool:
+        """Whether encoding goes through pre-sorted GPU batches (torch on CUDA, after they matched
+        ``model.encode`` on the check texts); loads the model."""
+        return bool(getattr(self._backend(), "presorted", False))
+
+    @property
     def dimension(self) -> int:
         return self._backend().dimension
 
