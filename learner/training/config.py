@@ -54,11 +54,11 @@ class TrainConfig:
     # self-training (only when train_classifier gets ``unlabeled`` rows): a first model's confident
     # predictions on unlabeled rows join the training part as down-weighted pseudo-labels
     self_training: bool = True
-    pseudo_threshold: float = 0.9   # calibrated top probability a row needs to be pseudo-labeled
+    pseudo_threshold: float = 0.7   # calibrated top probability a row needs to be pseudo-labeled
     pseudo_weight: float = 0.5      # row weight of a pseudo-labeled row (a labeled row has 1)
-    pseudo_max_ratio: float = 5.0   # at most this many pseudo-labeled rows per labeled row, surest first
-    pseudo_weighting: str = "flat"   # "flat" (pseudo_weight) or "confidence" (pseudo_weight × top probability;
-    #                                  with threshold 0.7, not adopted: docs/simulation.md, round 12)
+    pseudo_max_ratio: float = 10.0  # at most this many pseudo-labeled rows per labeled row, surest first
+    pseudo_weighting: str = "confidence"  # "flat" (pseudo_weight) or "confidence" (pseudo_weight × top
+    #                                       probability). 0.7 / 10 / confidence: docs/simulation.md, round 13
     pseudo_out_of_fold: bool = True  # each out-of-fold fit gets pseudo-labels from a model fitted on its own
     #                                 training rows (not the first pass's, which saw the held-out labels)
     threads: int | None = 1         # BLAS / torch threads while fitting (None = library default)

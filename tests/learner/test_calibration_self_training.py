@@ -28,9 +28,11 @@ def _test_ece(clf, X_test, y_test):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_self_trained_model_stays_calibrated_with_out_of_fold_pseudo_labels(seed):
     X, y, unlabeled, X_test, y_test = _overlapping(seed)
-    old = train_classifier(X, y, unlabeled=unlabeled,
-                           config=TrainConfig(label_prior="off", pseudo_out_of_fold=False, seed=seed))
-    new = train_classifier(X, y, unlabeled=unlabeled, config=TrainConfig(label_prior="off", seed=seed))
+    # The self-training settings under which the leak was found (round 13 changed the defaults:
+    # threshold 0.7, cap 10, confidence weights; the mechanism under test is the same).
+    base = dict(label_prior="off", seed=seed, pseudo_threshold=0.9, pseudo_max_ratio=5.0, pseudo_weighting="flat")
+    old = train_classifier(X, y, unlabeled=unlabeled, config=TrainConfig(**base, pseudo_out_of_fold=False))
+    new = train_classifier(X, y, unlabeled=unlabeled, config=TrainConfig(**base))
     assert old.report["self_training"]["pseudo_rows"] > 0 and new.report["self_training"]["pseudo_rows"] > 0
     ece_old, ece_new = _test_ece(old, X_test, y_test), _test_ece(new, X_test, y_test)
     # The first pass's pseudo-labels leak the held-out labels: overconfident by a wide margin.

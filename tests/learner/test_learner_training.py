@@ -209,7 +209,7 @@ def test_confidence_weighted_pseudo_labels_weigh_surer_rows_more_and_never_more_
 
     X, y, labeled, unlabeled, _ = _few_labels_many_unlabeled()
     first = train_classifier(X[labeled], y[labeled], config=TrainConfig(self_training=False))
-    flat_cfg = TrainConfig(pseudo_threshold=0.5, pseudo_weight=0.5, pseudo_max_ratio=100)
+    flat_cfg = TrainConfig(pseudo_threshold=0.5, pseudo_weight=0.5, pseudo_max_ratio=100, pseudo_weighting="flat")
     soft_cfg = TrainConfig(pseudo_threshold=0.5, pseudo_weight=0.5, pseudo_max_ratio=100,
                            pseudo_weighting="confidence")
     (Xf, yf, wf), _ = pseudo_labels(first, X[unlabeled], flat_cfg, len(labeled), X.shape[1])
