@@ -57,14 +57,20 @@ class EstimateTracker:
         index = {name: k for k, name in enumerate(self.label_names)}
         self.predicted[wave] = np.array([index[str(v)] for v in model.predict(self.pool.embeddings)], dtype=np.int64)
         if self.truth and X_test is not None:
-            report = classification_report([str(v) for v in y_test], [str(v) for v in model.predict(X_test)], None,
-                                           self.label_names)
+            predicted = [str(v) for v in model.predict(X_test)]  # once: the report and the pool-mix figures
+            report = classification_report([str(v) for v in y_test], predicted, None, self.label_names)
             self.test[wave] = {c: {k: row[k] for k in ("precision", "recall", "support")}
                                for c, row in report["per_class"].items() if row["support"] > 0}
-            for c, precision in self._precision_pool_mix(model, X_test, y_test).items():
+            y = np.array([index[str(v)] for v in y_test])
+            weight = self._pool_mix_weights(y)
+            for c, precision in self._precision_pool_mix(y, np.array([index[v] for v in predicted]), weight).items():
                 if c in self.test[wave]:
                     self.test[wave][c]["precision_pool_mix"] = precision
-            self.test[wave]["_ece_pool_mix"] = self._ece_pool_mix(model, X_test, y_test)
+            proba = np.zeros((len(y), len(self.label_names)))
+            proba[:, [index[str(c)] for c in model.classes_]] = model.predict_proba(X_test)
+            # Top-label ECE (15 bins) at the pool's mix: the calibration on data like the pool, where
+            # the test split's mix differs (banking77_longtail's test split is balanced, its pool long-tailed).
+            self.test[wave]["_ece_pool_mix"] = expected_calibration_error(proba, y, 15, weight)
 
     def _pool_mix_weights(self, y: np.ndarray) -> np.ndarray:
         """Per test row: its label's pool share over its test share (the test rows reweighted so
@@ -74,31 +80,18 @@ class EstimateTracker:
         test_share = np.bincount(y, minlength=k) / len(y)
         return pool_share[y] / test_share[y]
 
-    def _precision_pool_mix(self, model, X_test, y_test) -> dict:
-        """Each label's test-split precision with the test rows weighted to the pool's label mix.
-        Precision depends on the mix (the other labels' rows are where false positives come
-        from), recall does not; where the test split's mix differs from the pool's (trec's
-        published test split), a pool estimate can only be checked against this."""
-        index = {name: k for k, name in enumerate(self.label_names)}
-        y = np.array([index[str(v)] for v in y_test])
-        pred = np.array([index[str(v)] for v in model.predict(X_test)])
-        w = self._pool_mix_weights(y)
+    def _precision_pool_mix(self, y: np.ndarray, pred: np.ndarray, weight: np.ndarray) -> dict:
+        """Each label's test-split precision with the test rows weighted to the pool's label mix
+        (``y``, ``pred``: label indices; ``weight``: ``_pool_mix_weights(y)``). Precision depends on
+        the mix (the other labels' rows are where false positives come from), recall does not;
+        where the test split's mix differs from the pool's (trec's published test split), a pool
+        estimate can only be checked against this."""
         out = {}
         for c, label in enumerate(self.label_names):
             predicted = pred == c
             if predicted.any():
-                out[label] = float(w[predicted & (y == c)].sum() / w[predicted].sum())
+                out[label] = float(weight[predicted & (y == c)].sum() / weight[predicted].sum())
         return out
-
-    def _ece_pool_mix(self, model, X_test, y_test) -> float:
-        """Top-label ECE (15 bins) on the test rows weighted so that the labels have their pool
-        frequencies: the calibration on data like the pool, where the test split's label mix
-        differs (banking77_longtail's test split is balanced, its pool long-tailed)."""
-        index = {name: k for k, name in enumerate(self.label_names)}
-        y = np.array([index[str(v)] for v in y_test])
-        proba = np.zeros((len(y), len(self.label_names)))
-        proba[:, [index[str(c)] for c in model.classes_]] = model.predict_proba(X_test)
-        return expected_calibration_error(proba, y, 15, self._pool_mix_weights(y))
 
     def estimates_for(self, wave: int) -> dict:
         """The estimates object of the model trained after ``wave``."""
