@@ -79,7 +79,7 @@ def tally(results: list[dict]) -> dict:
     """Coverage counts over every (run, wave, label, figure) with an interval."""
     out: dict = {}
 
-    def add(key, ci, target, label=None):
+    def add(key, run_key, ci, target, label=None):
         hit, width = ci[0] - 1e-9 <= target <= ci[1] + 1e-9, ci[1] - ci[0]
         entry = out.setdefault(key, {"intervals": 0, "covered": 0, "above": 0, "widths": [], "by_label": {},
                                      "by_run": {}})
@@ -111,12 +111,12 @@ def tally(results: list[dict]) -> dict:
                         continue
                     target = truth[label][fig]
                     if target is not None:
-                        add((data, fig, "estimand"), ci, target)
+                        add((data, fig, "estimand"), run_key, ci, target)
                     t = test.get(label)
                     if fig != "prevalence" and t and t["support"] >= MIN_TEST:
-                        add((data, fig, "test"), ci, t[fig], label)
+                        add((data, fig, "test"), run_key, ci, t[fig], label)
                         if fig == "precision" and t.get("precision_pool_mix") is not None:
-                            add((data, fig, "test, pool mix"), ci, t["precision_pool_mix"], label)
+                            add((data, fig, "test, pool mix"), run_key, ci, t["precision_pool_mix"], label)
             if wave.get("macro_f1_ci") and est.get("macro_f1_labels"):
                 labels = [lab for lab, row in est.items() if lab in truth and (row["n"] or row["n_predicted"])]
                 f1s = []
@@ -127,7 +127,7 @@ def tally(results: list[dict]) -> dict:
                         f1s.append(2 * p * r / (p + r) if p + r > 0 else 0.0)
                 if f1s:
                     lo, hi = wave["macro_f1_ci"]
-                    add((data, "macro_f1", "test, same labels"), (lo, hi), float(np.mean(f1s)))
+                    add((data, "macro_f1", "test, same labels"), run_key, (lo, hi), float(np.mean(f1s)))
     table = []
     for (data, fig, against), entry in sorted(out.items()):
         table.append({"data": data, "figure": fig, "against": against, "intervals": entry["intervals"],
@@ -145,6 +145,20 @@ def tally(results: list[dict]) -> dict:
                                               for lab, (n, m) in sorted(entry["by_label"].items())}}
                          if entry["by_label"] else {})})
     return table
+
+
+def label_mix(name: str) -> dict:
+    """Pool and test-split shares of the labels with at least ``MIN_TEST`` test items: where the
+    two differ, precision checked against the raw test split measures the mix, not the interval."""
+    data = sim.load_jsonl(DATASETS / f"{name}.jsonl")
+    labels, test = data.labels.astype(str), data.is_test
+    out = {}
+    for label in sorted(set(labels[test].tolist())):
+        n_test = int((labels[test] == label).sum())
+        if n_test >= MIN_TEST:
+            out[label] = {"test_items": n_test, "test_share": round(n_test / int(test.sum()), 4),
+                          "pool_share": round(float((labels[~test] == label).sum()) / int((~test).sum()), 4)}
+    return out
 
 
 def run_clustered_se(runs: list[list[int]]) -> float | None:
@@ -212,6 +226,7 @@ def main():
                 "estimand": "the wave's model's figure over the eligible pools of the waves planned after it "
                             "(stacked), from every eligible item's label",
                 "coverage": tally(results),
+                "label_mix": {name: label_mix(name) for name in args.sets},
                 "per_run": [{"data": Path(r["data"]).stem, "seed": r["seed"],
                              "waves": [{"wave": w["wave"], "labels": w["labels"], "macro_f1_test": w["macro_f1"],
                                         "macro_f1_estimate": w.get("macro_f1_estimate"),
