@@ -125,6 +125,14 @@ def standard_error(d: np.ndarray) -> float:
     return float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
 
 
+def ece_tally(values: list) -> dict | None:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"waves": len(values), "at_most_0.03": int(sum(v <= 0.03 for v in values)),
+            "median": round(float(np.median(values)), 4)}
+
+
 def summarise(results: list[dict], names: list[str]) -> dict:
     by = {(r["variant"], r["sibling"]): r for r in results}
     siblings = sorted({r["sibling"] for r in results})
@@ -159,6 +167,8 @@ def summarise(results: list[dict], names: list[str]) -> dict:
             # Paired difference at each point of the curve (100 ... 1,000 labels): [mean, SE].
             "diff_curve_vs_base": [[round(float(d.mean()), 4), round(standard_error(d), 4)]
                                    for d in diff_points.T],
+            # Dev-set top-label ECE (15 bins) over every wave of every sibling: waves at most 0.03, median.
+            "ece_waves_at_most_0.03": ece_tally([w.get("ece") for s in siblings for w in by[(name, s)]["waves"]]),
             # None for trimmed runs (saved without the per-wave rare counts).
             "rare_ge1_at_300": (float(np.mean([by[(name, s)]["waves"][2]["rare_ge1"] for s in siblings]))
                                 if all("rare_ge1" in by[(name, s)]["waves"][2] for s in siblings) else None),
