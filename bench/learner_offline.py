@@ -38,7 +38,7 @@ from sim_siblings import CACHE, label_vectors_file, run_one, sibling_dataset, st
 from learner.metrics import classification_report  # noqa: E402
 from learner.simulation import SimConfig  # noqa: E402
 from learner.simulation.pool import SimPool, train_simulated_model  # noqa: E402
-from learner.simulation.run import _train_config  # noqa: E402
+from learner.simulation.run import simulation_train_config  # noqa: E402
 
 RUNS = CACHE.parent / "learner_offline"
 
@@ -70,7 +70,7 @@ def score(args) -> dict:
         rows = labeled[answered_in <= wave]
         entry = {"labels": int(len(rows)), "loop_macro_f1": loop_f1.get(wave)}
         for name, variant in variants.items():
-            config = _train_config(SimConfig(seed=sibling, train_options=variant))
+            config = simulation_train_config(SimConfig(seed=sibling, train_options=variant))
             t0 = time.perf_counter()
             model = train_simulated_model(pool, rows, data.labels[pool_rows][rows], config=config, version=wave)
             report = classification_report(list(data.labels[dev]), list(model.predict(emb[dev])), None, names)

@@ -45,7 +45,8 @@ def rarest_classes(pool_labels: np.ndarray, fraction: float = 0.2) -> list[str]:
     return [str(names[i]) for i in order[:n]]
 
 
-def _train_config(sim: SimConfig) -> TrainConfig:
+def simulation_train_config(sim: SimConfig) -> TrainConfig:
+    """The training options of a simulated retrain: the run's seed, then its ``train_options``."""
     return TrainConfig.from_dict({"seed": sim.seed, **sim.train_options})
 
 
@@ -90,7 +91,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
     present = [label_names[i] for i in range(k) if pool_counts[i] > 0]
     rare_classes = rarest_classes(data.labels[pool_rows])
     rare_idx = np.array([label_index[c] for c in rare_classes])
-    train_config = _train_config(sim)
+    train_config = simulation_train_config(sim)
 
     def retrain(rows: np.ndarray, version: int):
         names = np.array(label_names, dtype=object)[y_pool[rows]]
