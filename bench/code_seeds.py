@@ -99,6 +99,11 @@ def summarise(directory: Path) -> dict:
         # top-label ECE (15 bins) on the test split, as simulate reports it per wave
         "ece_waves_at_most_0.03": f"{int(np.sum(ece <= 0.03))} of {int(np.sum(~np.isnan(ece)))}",
         "ece_median_per_wave": [round(float(v), 3) for v in np.nanmedian(ece, axis=0)],
+        # what a retrain costs: seconds per wave (plan + retrain + evaluation, as simulate times it;
+        # runs of different codes may come from different sessions, so a rough guide, not a paired
+        # timing) and pseudo-labeled rows per retrain
+        "wave_seconds_mean": round(float(np.mean([w["seconds"] for r in runs for w in r["waves"]])), 2),
+        "pseudo_labeled_mean": round(float(np.mean([w.get("pseudo_labeled", 0) for r in runs for w in r["waves"]]))),
     }
 
 
