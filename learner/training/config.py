@@ -68,8 +68,8 @@ class TrainConfig:
     # "off", or "auto": on only when it beats no prior out of fold by more than the noise, per retrain
     # (learner.training.prior_choice). Weight 0 = off whatever ``label_prior`` says.
     label_prior: str = "auto"
-    label_prior_weight: float = 0.5
-    label_prior_below: int = 5
+    label_prior_weight: float = 1.0   # 1.0 / 10: docs/simulation.md, round 14 (was 0.5 / 5)
+    label_prior_below: int = 10
     # the class mix per-label thresholds (and their "met" figures) must hold at: "labeled" (the tuning
     # rows' own mix, i.e. the labeled rows as chosen for labeling), "pool" (estimated by EM from the
     # ``unlabeled`` rows train_classifier gets; "labeled" when it gets none), "uniform", or
