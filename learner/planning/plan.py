@@ -65,7 +65,10 @@ def snapshot_seed(snapshot: PoolSnapshot) -> int:
     """A seed that depends on the snapshot, not on the wave: what a draw must keep fixed across
     plans of one snapshot (the clusters a diversity draw samples within) is seeded by it."""
     ids = np.asarray(snapshot.item_ids)
-    ids = ids.astype(np.int64) if ids.dtype.kind in "iu" else np.array([hash(str(i)) for i in ids], dtype=np.int64)
+    # crc32, not hash(): Python salts str hashes per process, and a plan must not depend on which
+    # worker made it
+    ids = ids.astype(np.int64) if ids.dtype.kind in "iu" else np.array([zlib.crc32(str(i).encode()) for i in ids],
+                                                                       dtype=np.int64)
     return zlib.crc32(ids.tobytes() + np.packbits(snapshot.labeled).tobytes())
 
 
