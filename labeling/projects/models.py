@@ -8,7 +8,7 @@ from django.db import models
 from learner.label_shift import MIX_MODES
 from learner.planning.config import DEFAULT_MIX
 from learner.rules import compile_rule
-from learner.training.config import LABEL_PRIOR_MODES
+from learner.training.config import LABEL_PRIOR_MODES, TrainConfig
 
 from .hotkeys import hotkey_error
 
@@ -100,8 +100,9 @@ class Project(models.Model):
                   "or auto: the blend unless flat or coarse → fine beats it out of fold at a retrain.")
     label_prior = models.CharField(
         max_length=20, choices=LABEL_PRIORS, default="auto",
-        help_text="Train on each label's name and description as one extra example while it has fewer than 5 "
-                  "labeled items: on, off, or only when it beats no prior out of fold at each retrain.")
+        help_text=f"Train on each label's name and description as one extra example while it has fewer than "
+                  f"{TrainConfig.label_prior_below} labeled items: on, off, or only when it beats no prior out of "
+                  "fold at each retrain.")
     threshold_mix = models.CharField(
         max_length=20, choices=THRESHOLD_MIXES, default="pool",
         help_text="The traffic per-label precision and recall targets must hold on. Precision depends on how "
