@@ -2,9 +2,9 @@
 
 The simulation is chaotic at the level of floating point: a planner choice that turns on the last
 bits of a probability (a tie in margins, a BLAS summation order that depends on the thread count)
-changes one pick, and the rest of the run follows another path. Runs of one commit reproduce
-exactly on one machine with ``OMP_NUM_THREADS=1``; a re-run elsewhere, or with other thread
-settings, is another draw of that path. A 3-seed mean therefore moves by about its seed-to-seed
+changes one pick, and the rest of the run follows another path. Runs of one commit usually
+reproduce exactly on one machine with ``OMP_NUM_THREADS=1``, but not always (docs/simulation.md);
+a re-run elsewhere, or with other thread settings, is another draw of that path. A 3-seed mean therefore moves by about its seed-to-seed
 spread between machines, and "no worse than before" is only measurable with both versions run
 here, with enough seeds to see a difference of a few thousandths.
 
