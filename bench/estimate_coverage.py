@@ -57,8 +57,8 @@ def dev_set(name: str):
     data = sim.load_jsonl(DATASETS / f"{name}.jsonl")
     command = Command()
     cache = Path(settings.LONGTAIL_ARTIFACT_DIR) / "emb-cache"
-    embeddings = command._embeddings(data, None, cache)
-    return data, embeddings, command._label_vectors(data, cache, embeddings.shape[1])
+    embeddings, encoded_here = command.item_embeddings(data, None, cache)
+    return data, embeddings, command.label_vectors(data, cache, embeddings.shape[1], encoded_here)
 
 
 def run(name: str, seed: int, reuse: Path | None = None, train_options: dict | None = None) -> dict:

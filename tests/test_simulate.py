@@ -250,3 +250,25 @@ def test_a_simulated_retrain_weighs_the_prior_by_evidence_under_the_default_sett
     off = train_simulated_model(pool, rows, labels, config=TrainConfig(self_training=False, label_prior="off"),
                                 version=1)
     assert off.report["label_prior_choice"] is None and off.report["label_prior"] is None
+
+
+def test_label_vectors_for_file_embeddings_do_not_depend_on_the_product_backend(tmp_path, settings):
+    # Item embeddings from a file (bench/embed_datasets.py: torch) get label vectors through torch,
+    # uncached, whichever backend the product's "auto" encoder would pick: that pick follows a speed
+    # check when a checkout first builds its ONNX copy, and ONNX vectors differ from torch's in the
+    # last bits, enough to send a run down another path through the label-name prior.
+    from labeling.modeling.management.commands.simulate import Command
+
+    data, _ = write_synthetic(tmp_path, n=40)
+    loaded = sim.load_jsonl(data)
+    settings.LONGTAIL_ARTIFACT_DIR = tmp_path / "artifacts"
+    vectors = {}
+    for backend in ("onnx", "torch"):
+        settings.LONGTAIL_ENCODER_BACKEND = backend
+        vectors[backend] = Command().label_vectors(loaded, tmp_path / f"cache-{backend}", 384, encoded_here=False)
+        # what the product itself encodes with under that setting
+        vectors[backend + " product"] = Command().label_vectors(loaded, tmp_path / f"cache-{backend}-p", 384,
+                                                                 encoded_here=True)
+    assert np.array_equal(vectors["onnx"], vectors["torch"])
+    assert not np.array_equal(vectors["onnx product"], vectors["torch product"])  # the difference it removes
+    assert np.allclose(vectors["onnx product"], vectors["torch"], atol=1e-4)

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from labeling.modeling.embedding import encoder as product_encoder
 from learner import simulation as sim
-from learner.embedding import DirectoryEmbeddingCache, embed_texts
+from learner.embedding import DirectoryEmbeddingCache, embed_texts, get_encoder
 from learner.planning import PlannerConfig
 from learner.rules import compile_rule
 from learner.training import TrainConfig
@@ -129,8 +129,8 @@ class Command(BaseCommand):
             raise CommandError(f"--dev-fraction must be in [0, 1), got {config.dev_fraction}")
 
         cache_dir = Path(opts["embedding_cache"] or Path(settings.LONGTAIL_ARTIFACT_DIR) / "emb-cache")
-        embeddings = self._embeddings(data, opts["embeddings"], cache_dir)
-        label_vectors = self._label_vectors(data, cache_dir, embeddings.shape[1])
+        embeddings, encoded_here = self.item_embeddings(data, opts["embeddings"], cache_dir)
+        label_vectors = self.label_vectors(data, cache_dir, embeddings.shape[1], encoded_here)
 
         out.mkdir(parents=True, exist_ok=True)
         full_key = f"{data_path.resolve()}|seed={config.seed}|hierarchy={config.use_hierarchy}"
@@ -175,14 +175,15 @@ class Command(BaseCommand):
             raise CommandError(f"--planner: expected an object with fields among {sorted(known)}")
         return options
 
-    def _embeddings(self, data, explicit: str | None, cache_dir: Path) -> np.ndarray:
+    def item_embeddings(self, data, explicit: str | None, cache_dir: Path) -> tuple[np.ndarray, bool]:
+        """The item embeddings, and whether the product's encoder made them here."""
         n = len(data.labels)
         if explicit:
             path = Path(explicit)
             if not path.is_file():
                 raise CommandError(f"--embeddings {path}: no such file")
             try:
-                return sim.check_embeddings(np.load(path, allow_pickle=False), n, str(path))
+                return sim.check_embeddings(np.load(path, allow_pickle=False), n, str(path)), False
             except (ValueError, OSError) as exc:
                 raise CommandError(f"--embeddings {path}: {exc}") from exc
         # The shared datasets were encoded once by bench/embed_datasets.py; reuse when row-aligned.
@@ -192,17 +193,24 @@ class Command(BaseCommand):
             emb = np.load(bench, mmap_mode="r")
             if emb.shape[0] == n:
                 self.stderr.write(f"using cached embeddings {bench}")
-                return sim.check_embeddings(np.asarray(emb), n, str(bench))
+                return sim.check_embeddings(np.asarray(emb), n, str(bench)), False
         encoder = product_encoder()
         self.stderr.write(f"encoding {n} texts (cache {cache_dir})")
         return sim.check_embeddings(embed_texts(data.texts, encoder, DirectoryEmbeddingCache(cache_dir)), n,
-                                    data.path)
+                                    data.path), True
 
-    def _label_vectors(self, data, cache_dir: Path, dim: int) -> np.ndarray:
-        """Humanised label names through the real encoder (the cold start's only hint)."""
-        names = sorted(set(data.labels.tolist()))
-        encoder = product_encoder()
-        vectors = embed_texts([sim.humanise(n) for n in names], encoder, DirectoryEmbeddingCache(cache_dir))
+    def label_vectors(self, data, cache_dir: Path, dim: int, encoded_here: bool) -> np.ndarray:
+        """Humanised label names through the real encoder (the cold start's only hint). With item
+        embeddings from a file (bench/embed_datasets.py: sentence-transformers on torch), through
+        torch, uncached: the product's "auto" encoder picks ONNX or torch by a speed check when its
+        artifact directory first builds the export, and a cached vector may come from either, so
+        the label vectors, and through the label-name prior whole runs, differed between checkouts."""
+        names = [sim.humanise(n) for n in sorted(set(data.labels.tolist()))]
+        if encoded_here:
+            vectors = embed_texts(names, product_encoder(), DirectoryEmbeddingCache(cache_dir))
+        else:
+            vectors = get_encoder(str(settings.LONGTAIL_MODEL_PATH), settings.LONGTAIL_MODEL_ID,
+                                  backend="torch").encode(names)
         if vectors.shape[1] != dim:
             raise CommandError(f"the embeddings have {dim} dimensions but the encoder gives {vectors.shape[1]}: "
                                "pass embeddings made with the same encoder")
