@@ -301,3 +301,46 @@ def test_blended_structure_is_saved_trained_served_and_named(db, project_factory
     assert choices["structure"] == "blend"
     assert "blend of flat and coarse → fine (configuration)" in choices["summary"]
     assert type(load_classifier(version).model).__name__ == "BlendedHead"
+
+
+@pytest.mark.django_db
+def test_class_weights_setting_is_validated_and_saved_from_the_api_and_the_settings_page(world, client):
+    assert Project.objects.get(slug="alpha").class_weights == TrainConfig().weighting == "effective"
+    lead = api_as(world["lead"])
+    bad = lead.patch("/api/projects/alpha/", {"class_weights": "squared"}, format="json")
+    assert bad.status_code == 400 and "squared" in bad.json()["class_weights"][0]
+    good = lead.patch("/api/projects/alpha/", {"class_weights": "inverse"}, format="json")
+    assert good.status_code == 200 and good.json()["class_weights"] == "inverse"
+    assert Project.objects.get(slug="alpha").class_weights == "inverse"
+    client.force_login(world["lead"])
+    page = client.get("/p/alpha/settings/").content.decode()
+    assert 'name="class_weights"' in page and "Class weights" in page
+    response = settings_post(client, {"class_weights": "none"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Project.objects.get(slug="alpha").class_weights == "none"
+
+
+def test_class_weights_setting_reaches_the_trained_head_and_its_report(db, project_factory, eager_celery,
+                                                                      django_capture_on_commit_callbacks):
+    """The same labels under the default and under inverse frequency: each version's head weighs
+    its classes as set, inverse frequency spreading the weights of a common and a rare label
+    further apart, and the report and its summary name the weighting."""
+    project, _ = helpers.build_project(project_factory, slug="weights", labels=("billing", "login", "fraud"),
+                                       shares=(0.7, 0.25, 0.05), n_items=300, n_labeled=120)
+    helpers.retrain(project, django_capture_on_commit_callbacks)
+    effective = active_model(project)
+    Project.objects.filter(pk=project.pk).update(class_weights="inverse")
+    project.refresh_from_db()
+    helpers.retrain(project, django_capture_on_commit_callbacks)
+    inverse = active_model(project)
+    assert inverse.number > effective.number
+    assert effective.metrics["config"]["weighting"] == "effective"
+    assert inverse.metrics["config"]["weighting"] == "inverse"
+    assert "effective-number class weights" in model_choices(effective)["summary"]
+    assert "inverse-frequency class weights" in model_choices(inverse)["summary"]
+
+    def spread(version):
+        weights = load_classifier(version).class_weights
+        return max(weights.values()) / min(weights.values())
+
+    assert spread(inverse) > spread(effective) > 1

@@ -95,6 +95,8 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     if not choices:
         return None
     head = choices.get("head") or {}
+    weights = {"effective": "effective-number class weights", "inverse": "inverse-frequency class weights",
+               "none": "no class weights"}.get(head.get("weighting"))
     parts = ["logistic regression" + (f" (C {head['C']:g})" if isinstance(head.get("C"), (int, float)) else "")
              if head.get("name") == "logreg" else
              f"torch head, {head.get('loss', 'ce')} loss" + (f", on {head['device']}" if head.get("device") else "")]
@@ -108,6 +110,8 @@ def model_choices(version: ModelVersion | None) -> dict | None:
         structure += f" ({evidence['reason']})"
     else:
         structure += f" ({choices.get('structure_chosen_by', 'configuration')})"
+    if weights:
+        parts.append(weights)
     parts.append(structure)
     parts.append(f"calibration {choices.get('calibration') or 'none'}")
     other = choices.get("other_bucket")

@@ -189,13 +189,14 @@ HIERARCHY_OPTIONS = {"auto": "auto", "flat": "flat", "hierarchical": "coarse_the
 
 
 def project_train_options(project: Project) -> dict:
-    """The TrainConfig fields a project's settings choose: head, loss, Other bucket, calibration,
+    """The TrainConfig fields a project's settings choose: head, loss, class weights, Other bucket, calibration,
     structure and the fallback floor (with "auto", the floor the evidence picks replaces it), and
     the label-name prior (auto / on / off; with auto, each retrain's evidence decides), and the class
     mix thresholds hold on (pool: estimated from the unlabeled sample; uniform; labeled), and
     whether they are guarded against confusions the labeled items do not show."""
     return {"fine_floor": project.fine_floor, "head": project.head, "loss": project.head_loss,
             "other_min_examples": project.other_min_examples, "calibrate": project.calibration,
+            "weighting": project.class_weights,
             "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode], "label_prior": project.label_prior,
             "threshold_mix": project.threshold_mix,
             "threshold_unseen_prior": GUARD_PRIOR_ROWS if project.threshold_guard else 0.0}

@@ -9,6 +9,7 @@ from learner.label_shift import MIX_MODES
 from learner.planning.config import DEFAULT_MIX
 from learner.rules import compile_rule
 from learner.training.config import LABEL_PRIOR_MODES, TrainConfig
+from learner.weighting import WEIGHTINGS
 
 from .hotkeys import hotkey_error
 
@@ -83,6 +84,8 @@ class Project(models.Model):
                     ("none", "none")]
     HIERARCHY_MODES = [("auto", "chosen by out-of-fold evidence"), ("flat", "flat"),
                        ("hierarchical", "coarse → fine"), ("blended", "blend of flat and coarse → fine")]
+    CLASS_WEIGHTS = described(WEIGHTINGS, {"effective": "effective number of examples (Cui et al., β 0.999)",
+                                           "inverse": "inverse frequency, N / (K · n)", "none": "none"})
     LABEL_PRIORS = described(LABEL_PRIOR_MODES, {"auto": "chosen by out-of-fold evidence", "on": "on", "off": "off"})
     THRESHOLD_MIXES = described(MIX_MODES, {"pool": "like the pool (estimated from unlabeled items)",
                                             "uniform": "uniform (every label equally often)",
@@ -98,6 +101,11 @@ class Project(models.Model):
         max_length=20, choices=HIERARCHY_MODES, default="auto",
         help_text="With coarse labels: flat, coarse → fine, the blend of the two (their probabilities averaged), "
                   "or auto: the blend unless flat or coarse → fine beats it out of fold at a retrain.")
+    class_weights = models.CharField(
+        max_length=20, choices=CLASS_WEIGHTS, default=TrainConfig.weighting,
+        help_text="How each label's examples are weighted in training so rare labels count: by the effective "
+                  "number of examples (the default; nearly inverse frequency for small counts, flatter for large "
+                  "ones), by inverse frequency, or not at all.")
     label_prior = models.CharField(
         max_length=20, choices=LABEL_PRIORS, default="auto",
         help_text=f"Train on each label's name and description as one extra example while it has fewer than "
@@ -146,7 +154,7 @@ SETTING_NAMES = {
     "near_dup_threshold": "Near-duplicate threshold", "max_text_chars": "Maximum text length",
     "annotator_metadata": "Metadata shown to annotators", "show_suggestions": "Show model suggestions",
     "head": "Model head", "head_loss": "Head loss", "other_min_examples": "Other bucket: minimum examples",
-    "calibration": "Calibration", "hierarchy_mode": "Label hierarchy", "label_prior": "Label-name prior",
+    "calibration": "Calibration", "class_weights": "Class weights", "hierarchy_mode": "Label hierarchy", "label_prior": "Label-name prior",
     "threshold_mix": "Thresholds hold on", "threshold_guard": "Guard thresholds against unseen confusions",
 }
 MAX_SHOWN_METADATA = 30
@@ -223,7 +231,8 @@ def model_settings_errors(values) -> dict[str, str]:
     class mix thresholds hold on) that cannot work together."""
     errors: dict[str, str] = {}
     for field, choices in (("head", Project.HEADS), ("head_loss", Project.LOSSES),
-                           ("calibration", Project.CALIBRATIONS), ("hierarchy_mode", Project.HIERARCHY_MODES),
+                           ("calibration", Project.CALIBRATIONS), ("class_weights", Project.CLASS_WEIGHTS),
+                           ("hierarchy_mode", Project.HIERARCHY_MODES),
                            ("label_prior", Project.LABEL_PRIORS), ("threshold_mix", Project.THRESHOLD_MIXES)):
         value = getattr(values, field, None)
         allowed = [c for c, _ in choices]

@@ -27,7 +27,7 @@ SETTINGS_FIELDS = (
     "near_dup_threshold", "max_text_chars", "allow_new_sources", "allow_new_labels",
     "queue_review_predictions",
     "annotator_metadata", "show_suggestions",  # what the annotation page shows with each item
-    "head", "head_loss", "other_min_examples", "calibration", "hierarchy_mode", "label_prior",
+    "head", "head_loss", "other_min_examples", "calibration", "class_weights", "hierarchy_mode", "label_prior",
     "threshold_mix", "threshold_guard",
 )
 
