@@ -204,7 +204,8 @@ class Command(BaseCommand):
         embeddings from a file (bench/embed_datasets.py: sentence-transformers on torch), through
         torch, uncached: the product's "auto" encoder picks ONNX or torch by a speed check when its
         artifact directory first builds the export, and a cached vector may come from either, so
-        the label vectors, and through the label-name prior whole runs, differed between checkouts."""
+        the label vectors, and through the label-name prior whole runs, could differ between
+        checkouts (docs/simulation.md)."""
         names = [sim.humanise(n) for n in sorted(set(data.labels.tolist()))]
         if encoded_here:
             vectors = embed_texts(names, product_encoder(), DirectoryEmbeddingCache(cache_dir))
