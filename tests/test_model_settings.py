@@ -31,6 +31,17 @@ def api_as(user):
     return client
 
 
+def saved_from_settings_page(client, lead, field: str, posted: str, *shown: str):
+    """As the lead: the settings page shows ``field`` (and the ``shown`` texts); posting ``posted``
+    for it redirects; returns the value then stored."""
+    client.force_login(lead)
+    page = client.get("/p/alpha/settings/").content.decode()
+    assert f'name="{field}"' in page and all(text in page for text in shown)
+    response = settings_post(client, {field: posted})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return getattr(Project.objects.get(slug="alpha"), field)
+
+
 @pytest.mark.django_db
 def test_api_refuses_a_loss_without_the_torch_head_and_unknown_choices(world):
     lead = api_as(world["lead"])
@@ -165,12 +176,7 @@ def test_label_prior_setting_and_its_evidence_reach_the_report(db, project_facto
 
 @pytest.mark.django_db
 def test_label_prior_is_on_the_settings_page_and_saved_from_it(world, client):
-    client.force_login(world["lead"])
-    page = client.get("/p/alpha/settings/").content.decode()
-    assert 'name="label_prior"' in page and "Label-name prior" in page
-    response = settings_post(client, {"label_prior": "on"})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    assert Project.objects.get(slug="alpha").label_prior == "on"
+    assert saved_from_settings_page(client, world["lead"], "label_prior", "on", "Label-name prior") == "on"
 
 
 @pytest.mark.django_db
@@ -184,12 +190,8 @@ def test_threshold_mix_setting_is_validated_on_the_api_and_saved_from_the_settin
     good = lead.patch("/api/projects/alpha/", {"threshold_mix": "uniform"}, format="json")
     assert good.status_code == 200 and good.json()["threshold_mix"] == "uniform"
     assert Project.objects.get(slug="alpha").threshold_mix == "uniform"
-    client.force_login(world["lead"])
-    page = client.get("/p/alpha/settings/").content.decode()
-    assert 'name="threshold_mix"' in page and "like the pool" in page and "as labeled" in page
-    response = settings_post(client, {"threshold_mix": "labeled"})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    assert Project.objects.get(slug="alpha").threshold_mix == "labeled"
+    assert saved_from_settings_page(client, world["lead"], "threshold_mix", "labeled",
+                                    "like the pool", "as labeled") == "labeled"
     project = Project.objects.get(slug="alpha")
     data = {f: ("" if getattr(project, f) is None else getattr(project, f)) for f in ProjectSettingsForm.Meta.fields}
     data.update(threshold_mix="sometimes")
@@ -244,12 +246,8 @@ def test_threshold_guard_is_off_by_default_and_saved_from_the_api_and_the_settin
     bad = lead.patch("/api/projects/alpha/", {"threshold_guard": "perhaps"}, format="json")
     assert bad.status_code == 400 and "threshold_guard" in bad.json()
     Project.objects.filter(slug="alpha").update(threshold_guard=False)
-    client.force_login(world["lead"])
-    page = client.get("/p/alpha/settings/").content.decode()
-    assert 'name="threshold_guard"' in page and "Guard thresholds against unseen confusions" in page
-    response = settings_post(client, {"threshold_guard": "on"})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    assert Project.objects.get(slug="alpha").threshold_guard is True
+    assert saved_from_settings_page(client, world["lead"], "threshold_guard", "on",
+                                    "Guard thresholds against unseen confusions") is True
 
 
 def test_threshold_guard_reaches_the_trained_version_and_raises_no_threshold(db, project_factory, eager_celery,
@@ -312,12 +310,7 @@ def test_class_weights_setting_is_validated_and_saved_from_the_api_and_the_setti
     good = lead.patch("/api/projects/alpha/", {"class_weights": "inverse"}, format="json")
     assert good.status_code == 200 and good.json()["class_weights"] == "inverse"
     assert Project.objects.get(slug="alpha").class_weights == "inverse"
-    client.force_login(world["lead"])
-    page = client.get("/p/alpha/settings/").content.decode()
-    assert 'name="class_weights"' in page and "Class weights" in page
-    response = settings_post(client, {"class_weights": "none"})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    assert Project.objects.get(slug="alpha").class_weights == "none"
+    assert saved_from_settings_page(client, world["lead"], "class_weights", "none", "Class weights") == "none"
 
 
 def test_class_weights_setting_reaches_the_trained_head_and_its_report(db, project_factory, eager_celery,
