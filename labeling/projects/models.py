@@ -84,7 +84,7 @@ class Project(models.Model):
                     ("none", "none")]
     HIERARCHY_MODES = [("auto", "chosen by out-of-fold evidence"), ("flat", "flat"),
                        ("hierarchical", "coarse → fine"), ("blended", "blend of flat and coarse → fine")]
-    CLASS_WEIGHTS = described(WEIGHTINGS, {"effective": "effective number of examples (Cui et al., β 0.999)",
+    CLASS_WEIGHTS = described(WEIGHTINGS, {"effective": f"effective number of examples (Cui et al., β {TrainConfig.beta:g})",
                                            "inverse": "inverse frequency, N / (K · n)", "none": "none"})
     LABEL_PRIORS = described(LABEL_PRIOR_MODES, {"auto": "chosen by out-of-fold evidence", "on": "on", "off": "off"})
     THRESHOLD_MIXES = described(MIX_MODES, {"pool": "like the pool (estimated from unlabeled items)",
