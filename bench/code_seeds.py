@@ -12,12 +12,14 @@ Each ``--code NAME=COMMIT`` is checked out into a temporary git worktree (``.`` 
 it is) and its own ``manage.py simulate`` runs the default strategy (budget 1,000, waves of 100,
 test split) on every set and seed, single-threaded, with the embeddings of ``bench/.cache/emb``.
 ``--train NAME=JSON`` gives one code's runs extra training options (``simulate --train``), to
-see what a knob is worth on the same code. Runs land in
+see what a knob is worth on the same code. ``--dev-fraction F`` evaluates on a share F of each pool
+held out per seed (``simulate --dev-fraction``) instead of the test split, for choosing between
+variants without reading it. Runs land in
 ``bench/results/<--out>/<NAME>/<set>/default-seed<K>.json``; a run already there is kept. The summary (``<--out>/summary.json``) gives per set and code the mean macro-F1 over
 100-1,000 labels over all seeds with its standard error, over seeds 0-2 alone, the seed-mean curve,
 labels to 95 % of the full pool, the value at 500 labels and how many runs reach 95 % there, the
-last wave's value, the test-split ECE (waves at most 0.03, median per wave), and the paired
-difference of every code against each code named before it (curve mean and last wave).
+last wave's value, the evaluation split's ECE (waves at most 0.03, median per wave, mean), and the
+paired difference of every code against each code named before it (curve mean, last wave, mean ECE).
 
     python bench/code_seeds.py --code issue=c3e12ba --code now=. --sets airline_tweets trec \\
         --seeds 0 1 2 3 4 5 6 7 8 9 --out sim_code_seeds
@@ -52,7 +54,8 @@ def checkout(commit: str, scratch: Path) -> Path:
     return path
 
 
-def run_one(code_dir: Path, data_set: str, seed: int, out: Path, train: str | None = None) -> str:
+def run_one(code_dir: Path, data_set: str, seed: int, out: Path, train: str | None = None,
+            dev_fraction: float = 0.0) -> str:
     target = out / f"default-seed{seed}.json"
     if target.exists():
         return f"{out} seed {seed}: kept"
@@ -63,6 +66,8 @@ def run_one(code_dir: Path, data_set: str, seed: int, out: Path, train: str | No
                "--strategy", "default", "--seed", str(seed), "--no-progress", "--out", str(out)]
     if train:
         command += ["--train", train]
+    if dev_fraction:
+        command += ["--dev-fraction", str(dev_fraction)]
     done = subprocess.run(command, cwd=code_dir, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{code_dir} {data_set} seed {seed}: {done.stderr[-2000:]}")
@@ -102,9 +107,12 @@ def summarise(directory: Path) -> dict:
         "goal_95pct": round(0.95 * full, 4),
         "labels_to_95pct_of_full_pool": next((n for n, f in zip(labels, mean_curve, strict=True)
                                               if f >= 0.95 * full), "not reached"),
-        # top-label ECE (15 bins) on the test split, as simulate reports it per wave
+        # top-label ECE (15 bins) on the evaluation split (test, or dev with --dev-fraction), as simulate
+        # reports it per wave
         "ece_waves_at_most_0.03": f"{int(np.sum(ece <= 0.03))} of {int(np.sum(~np.isnan(ece)))}",
         "ece_median_per_wave": [round(float(v), 3) for v in np.nanmedian(ece, axis=0)],
+        "ece_mean": round(float(np.nanmean(ece)), 4),
+        "ece_mean_per_seed": {r["seed"]: round(float(np.nanmean(e)), 4) for r, e in zip(runs, ece, strict=True)},
         # what a retrain costs: seconds per wave (plan + retrain + evaluation, as simulate times it;
         # runs of different codes may come from different sessions, so a rough guide, not a paired
         # timing) and pseudo-labeled rows per retrain
@@ -117,7 +125,12 @@ def paired(a: dict, b: dict) -> dict:
     seeds = sorted(set(a["mean_per_seed"]) & set(b["mean_per_seed"]))
     diffs = np.array([b["mean_per_seed"][s] - a["mean_per_seed"][s] for s in seeds])
     last = np.array([b["last_wave_per_seed"][s] - a["last_wave_per_seed"][s] for s in seeds])
-    return {"seeds": len(seeds), "diff": round(float(diffs.mean()), 4),
+    ece = {}
+    if "ece_mean_per_seed" in a and "ece_mean_per_seed" in b:
+        d_ece = np.array([b["ece_mean_per_seed"][s] - a["ece_mean_per_seed"][s] for s in seeds])
+        ece = {"diff_ece_mean": round(float(d_ece.mean()), 4),
+               "standard_error_ece_mean": round(standard_error(d_ece), 4) if len(d_ece) > 1 else None}
+    return {**ece, "seeds": len(seeds), "diff": round(float(diffs.mean()), 4),
             "standard_error": round(standard_error(diffs), 4) if len(diffs) > 1 else None,
             "diff_last_wave": round(float(last.mean()), 4),
             "standard_error_last_wave": round(standard_error(last), 4) if len(last) > 1 else None}
@@ -132,6 +145,8 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--out", default="sim_code_seeds")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--dev-fraction", type=float, default=0.0,
+                        help="evaluate on this share of the pool held out (simulate --dev-fraction), not the test split")
     args = parser.parse_args()
     codes = dict(item.split("=", 1) for item in args.code)
     trains = dict(item.split("=", 1) for item in args.train)
@@ -139,7 +154,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="code-seeds-") as scratch:
         checkouts = {commit: checkout(commit, Path(scratch)) for commit in set(codes.values())}
         dirs = {name: checkouts[commit] for name, commit in codes.items()}
-        jobs = [(dirs[name], s, seed, out_root / name / s, trains.get(name))
+        jobs = [(dirs[name], s, seed, out_root / name / s, trains.get(name), args.dev_fraction)
                 for s in args.sets for seed in args.seeds for name in codes]
         try:
             with ThreadPoolExecutor(args.workers) as pool:
@@ -150,7 +165,9 @@ def main():
                 if commit != ".":
                     subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                                     str(Path(scratch) / commit)], capture_output=True)
-    summary = {"what": "default strategy, budget 1000 in waves of 100, test split; every code run here, "
+    evaluated_on = (f"a dev split of {args.dev_fraction:g} of the pool (the test split unread)"
+                    if args.dev_fraction else "test split")
+    summary = {"what": f"default strategy, budget 1000 in waves of 100, {evaluated_on}; every code run here, "
                        "single-threaded (OMP_NUM_THREADS=1), on the same embeddings",
                "command": "python bench/code_seeds.py " + " ".join(sys.argv[1:]),
                "codes": codes, "train_options": trains, "sets": {}}
