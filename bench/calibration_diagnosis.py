@@ -14,7 +14,9 @@ and their raw logits on the test split and the pool). For every wave's model:
 - ``unseen``: share of test rows whose label the model never saw (always wrong);
 - candidate calibrators fitted only on what the product has (out-of-fold logits of labeled rows,
   the fold models' and the served model's logits on unlabeled pool rows): their temperature and
-  test / pool-mix ECE.
+  test / pool-mix ECE, and ``ece_unlabeled``: their ECE on the pool rows not labeled at that
+  wave (labels only the oracle knows), a dev judge for choosing a calibrator without the test
+  split (also the product's ``confidence_minus_accuracy_unlabeled`` and ``macro_f1_unlabeled``).
 
 Writes bench/results/calibration_diagnosis.json (``--tag`` appended).
 
@@ -27,6 +29,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,6 +41,11 @@ RESULTS = ROOT / "bench" / "results"
 TARGET = 0.03
 GRID = np.exp(np.linspace(np.log(0.1), np.log(10), 161))
 BOUNDS = (0.1, 10.0)
+
+
+def macro_f1(proba, y) -> float:
+    """Macro-F1 of the argmax over the labels present in ``y``."""
+    return float(f1_score(y, proba.argmax(axis=1), labels=np.unique(y), average="macro", zero_division=0))
 
 
 def embed(proba_model, cols, k):
@@ -105,6 +113,25 @@ def fold_matched_temperature(w, t_oof, unlabeled):
     return fit_soft_temperature(full, np.mean(targets, axis=0))
 
 
+def confidence_matched_temperature(w, t_oof, unlabeled):
+    """The served model's temperature at which its mean top-label probability on unlabeled pool
+    rows equals the fold models' (each calibrated at the out-of-fold temperature), averaged over
+    the folds: the fold models' confidence level without the shrinkage of averaging them."""
+    full = w["pool_logits"][unlabeled].astype(np.float64)
+    if not w.get("fold_pool_logits"):
+        return t_oof
+    target = float(np.mean([softmax(fl[unlabeled].astype(np.float64), t_oof).max(axis=1).mean()
+                            for fl in w["fold_pool_logits"]]))
+    lo, hi = np.log(BOUNDS[0]), np.log(BOUNDS[1])
+    for _ in range(60):  # mean top probability falls as T rises
+        mid = (lo + hi) / 2
+        if softmax(full, np.exp(mid)).max(axis=1).mean() > target:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.exp((lo + hi) / 2))
+
+
 def analyse_run(run: dict, rng) -> list[dict]:
     names = run["label_names"]
     k = len(names)
@@ -153,16 +180,25 @@ def analyse_run(run: dict, rng) -> list[dict]:
                                                                       bounds=BOUNDS)
         if w.get("fold_pool_logits"):
             candidates["temperature_fold_matched"] = fold_matched_temperature(w, t_prod, unlabeled)
+            candidates["temperature_confidence_matched"] = confidence_matched_temperature(w, t_prod, unlabeled)
+        # The unlabeled pool rows (their labels are the oracle's, unread by the product): a dev split
+        # for choosing a calibrator without the test split.
+        unl_logits = w["pool_logits"][unlabeled].astype(np.float64)
+        y_unl = y_pool[unlabeled]
         cand = {}
         for name, t in candidates.items():
             pc = test_proba(t)
-            cand[name] = {"temperature": t, "ece": ece(pc, y_test), "ece_pool_mix": ece(pc, y_test, 15, mix)}
+            cand[name] = {"temperature": t, "ece": ece(pc, y_test), "ece_pool_mix": ece(pc, y_test, 15, mix),
+                          "ece_unlabeled": ece(embed(softmax(unl_logits, t), cols, k), y_unl)}
         oof_finite = np.maximum(oof, -50.0)
         for lam in (1.0, 10.0):
             t_v, b_v = fit_vector(oof_finite, y_oof, lam)
             pc = embed(softmax(test_logits / t_v + b_v), cols, k)
             cand[f"vector_l2_{lam:g}"] = {"temperature": t_v, "ece": ece(pc, y_test),
-                                         "ece_pool_mix": ece(pc, y_test, 15, mix)}
+                                         "ece_pool_mix": ece(pc, y_test, 15, mix),
+                                         "ece_unlabeled": ece(embed(softmax(unl_logits / t_v + b_v), cols, k), y_unl),
+                                         "macro_f1_unlabeled": macro_f1(embed(softmax(unl_logits / t_v + b_v), cols, k),
+                                                                        y_unl)}
         if w.get("fold_test_logits"):
             # Reference only (not a product path): the fold models' calibrated average on the test split.
             ps = []
@@ -170,12 +206,16 @@ def analyse_run(run: dict, rng) -> list[dict]:
                 ps.append(embed(softmax(fl.astype(np.float64), t_prod), [index[c] for c in fc], k))
             pe = np.mean(ps, axis=0)
             cand["fold_models_average"] = {"temperature": t_prod, "ece": ece(pe, y_test),
-                                           "ece_pool_mix": ece(pe, y_test, 15, mix)}
+                                           "ece_pool_mix": ece(pe, y_test, 15, mix), "ece_unlabeled": None}
+        p_unl = embed(softmax(unl_logits, t_prod), cols, k)
         rows.append({
             "data": run["data"], "seed": run["seed"], "wave": rw["wave"], "labels": rw["labels"],
             "structure": w["hierarchy"], "macro_f1": rw["macro_f1"],
             "ece": ece(p, y_test), "ece_simulate": rw["ece"], "ece_pool_mix": ece(p, y_test, 15, mix),
             "confidence_minus_accuracy": float(p.max(axis=1).mean() - (p.argmax(axis=1) == y_test).mean()),
+            "ece_unlabeled": cand["temperature"]["ece_unlabeled"],
+            "confidence_minus_accuracy_unlabeled": float(p_unl.max(axis=1).mean() - (p_unl.argmax(axis=1) == y_unl).mean()),
+            "macro_f1_unlabeled": macro_f1(p_unl, y_unl),
             "unseen": float(1 - np.isin(y_test, cols).mean()),
             "floor": float(np.mean(floor)), "floor_sd": float(np.std(floor)),
             "boot_se": float(np.std(boot)), "boot_mean": float(np.mean(boot)),
@@ -197,13 +237,20 @@ def summary(rows: list[dict]) -> dict:
                     "max": float(v.max())}
 
         entry = {key: stat([r[key] for r in sub])
-                 for key in ("ece", "ece_pool_mix", "floor", "oracle_ece", "oracle_ece_pool_mix")}
+                 for key in ("ece", "ece_pool_mix", "floor", "oracle_ece", "oracle_ece_pool_mix") + (
+                     ("ece_unlabeled",) if "ece_unlabeled" in sub[0] else ())}
+        if "confidence_minus_accuracy_unlabeled" in sub[0]:
+            entry["confidence_minus_accuracy_unlabeled_median"] = float(
+                np.median([r["confidence_minus_accuracy_unlabeled"] for r in sub]))
+            entry["macro_f1_unlabeled_mean"] = float(np.mean([r["macro_f1_unlabeled"] for r in sub]))
         entry["floor_median"] = float(np.median([r["floor"] for r in sub]))
         entry["boot_se_median"] = float(np.median([r["boot_se"] for r in sub]))
         entry["unseen_median"] = float(np.median([r["unseen"] for r in sub]))
         entry["confidence_minus_accuracy_median"] = float(np.median([r["confidence_minus_accuracy"] for r in sub]))
         entry["candidates"] = {name: {"ece": stat([r["candidates"][name]["ece"] for r in sub]),
                                       "ece_pool_mix": stat([r["candidates"][name]["ece_pool_mix"] for r in sub]),
+                                      **({"ece_unlabeled": stat([r["candidates"][name]["ece_unlabeled"] for r in sub])}
+                                         if sub[0]["candidates"][name].get("ece_unlabeled") is not None else {}),
                                       "temperature_median": float(np.median([r["candidates"][name]["temperature"]
                                                                              for r in sub]))}
                                for name in sub[0]["candidates"]}
