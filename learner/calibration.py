@@ -41,6 +41,37 @@ def fit_temperature(logits, y_idx, sample_weight=None, bounds=(0.05, 20.0)) -> f
     return float(np.exp(result.x))
 
 
+def fit_soft_temperature(logits, targets, bounds=(0.05, 20.0)) -> float:
+    """The temperature T > 0 minimising the cross-entropy of softmax(logits / T) against soft
+    ``targets`` (rows of probabilities over the same columns)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    if len(logits) == 0:
+        return 1.0
+
+    def cross_entropy(log_t: float) -> float:
+        return float(-(targets * log_softmax(logits / np.exp(log_t))).sum(axis=1).mean())
+
+    result = minimize_scalar(cross_entropy, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded",
+                             options={"xatol": 1e-4})
+    return float(np.exp(result.x))
+
+
+def matched_temperature(served_logits, fold_logits, fold_temperature: float, bounds=(0.05, 20.0)) -> float:
+    """The served model's temperature at which its probabilities on unlabeled rows match, in
+    cross-entropy, the average of the fold models' probabilities there, each at the temperature
+    fitted on their out-of-fold logits (``fold_logits``: one array per fold, columns aligned with
+    ``served_logits``, a label a fold never saw at a very low logit).
+
+    The out-of-fold temperature calibrates the fold models; the served model is trained on every
+    labeled row, and under a strong penalty relative to the data it comes out sharper than they
+    are, so the same temperature leaves it overconfident (docs/estimates.md, "Calibration")."""
+    if not fold_logits:
+        return fold_temperature
+    targets = np.mean([softmax(z, fold_temperature) for z in fold_logits], axis=0)
+    return fit_soft_temperature(served_logits, targets, bounds)
+
+
 def binary_score(logits) -> np.ndarray:
     """The binary decision score (logit of class 1 minus logit of class 0)."""
     logits = np.asarray(logits, dtype=np.float64)

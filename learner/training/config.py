@@ -18,6 +18,8 @@ class TrainConfig:
     loss: str = "ce"                # torch: "ce" | "focal" | "logit_adjusted"
     C: float = 10.0                 # logreg inverse regularisation
     calibrate: str = "temperature"  # "temperature" | "platt" | "none"
+    match_temperature: bool = False  # temperature: re-fit the served model's on the unlabeled sample to match
+    #                                  the calibrated fold models (learner.calibration.matched_temperature)
     other_min_examples: int = 0     # >0: long-tail "Other" bucket + second stage (default off)
     fine_floor: float = 0.75        # hierarchy fallback floor
     hierarchy: str = "auto"         # with parents: "coarse_then_fine" heads, "flat" (one fine head, coarse =

@@ -27,6 +27,7 @@ from dataclasses import asdict, replace
 
 import numpy as np
 
+from learner.calibration import matched_temperature
 from learner.heads.hierarchy import check_parents
 from learner.heads.other_bucket import OTHER, OtherBucketHead
 from learner.splits import group_stratified_split
@@ -34,9 +35,9 @@ from learner.training.build import embed_descriptions
 from learner.training.checks import check_inputs, check_unlabeled
 from learner.training.classifier import TrainedClassifier
 from learner.training.config import TrainConfig, check_config, prior_possible
-from learner.training.evaluate import MIN_EVAL_ROWS, Calibrated, calibrate_and_evaluate
+from learner.training.evaluate import MIN_EVAL_ROWS, TEMPERATURE_BOUNDS, Calibrated, calibrate_and_evaluate
 from learner.training.hierarchy_choice import choose_hierarchy
-from learner.training.oof import fit_weighted, out_of_fold
+from learner.training.oof import aligned_logits, fit_weighted, out_of_fold
 from learner.training.prior_choice import choose_prior, prior_rows_for
 from learner.training.self_training import pseudo_labels
 
@@ -168,13 +169,14 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         eval_logits = model.decision_function(X[eval_rows])
     elif config.cv_folds >= 2:
         source = "cross-validation"
+        fold_models: list = []
         extra_for = None
         if first is not None and config.pseudo_out_of_fold and extra is not prior:
             def extra_for(train, first=first):
                 return join_rows(prior, fold_pseudo_labels(first, config, parents, descriptions, X, y, weight,
                                                            train, prior, unlabeled))
         eval_rows, eval_logits = out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra,
-                                             extra_for=extra_for)
+                                             extra_for=extra_for, models_out=fold_models)
     else:
         source = None
         eval_rows, eval_logits = np.zeros(0, dtype=int), np.zeros((0, len(classes)))
@@ -198,6 +200,9 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
                                             groups=None if groups is None else np.asarray(groups)[eval_rows],
                                             unlabeled_logits=mix_logits,
                                             pool_counts=None if unlabeled_total is None else (len(y), unlabeled_total))
+        if (source == "cross-validation" and config.match_temperature
+                and calibrated.calibration.get("method") == "temperature"):
+            match_served_temperature(calibrated, model, fold_models, unlabeled, classes, mix_logits, notes)
         timings["calibrate_s"] = time.perf_counter() - t
     report: dict = {"validation_source": source if evaluable else None, **calibrated.report}
     if val_ok and config.refit:
@@ -233,6 +238,28 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     return TrainedClassifier(model, temperature=calibrated.temperature, platt=calibrated.platt,
                              thresholds=calibrated.thresholds, coarse_thresholds=calibrated.coarse_thresholds,
                              parents=parents, fine_floor=config.fine_floor, report=report)
+
+
+MIN_MATCH_ROWS = 50
+
+
+def match_served_temperature(calibrated: Calibrated, model, fold_models: list, unlabeled, classes,
+                             served_logits, notes: list[str]) -> None:
+    """``match_temperature``: the served model's own temperature, matched on the unlabeled rows to
+    the fold models the out-of-fold temperature calibrated (``learner.calibration.matched_temperature``).
+    Thresholds and metrics stay the fold models'; only the served probabilities change."""
+    if unlabeled is None or len(unlabeled) < MIN_MATCH_ROWS or not fold_models:
+        notes.append(f"served temperature = the out-of-fold one (no unlabeled sample of {MIN_MATCH_ROWS} rows "
+                     "to match it on)")
+        return
+    X_u = np.asarray(unlabeled, dtype=np.float32)
+    if served_logits is None:
+        served_logits = model.decision_function(X_u)
+    fold_temperature = calibrated.temperature
+    calibrated.temperature = matched_temperature(served_logits, [aligned_logits(m, X_u, classes) for m in fold_models],
+                                                 fold_temperature, TEMPERATURE_BOUNDS)
+    calibrated.calibration.update(temperature=calibrated.temperature, temperature_out_of_fold=fold_temperature,
+                                  matched_on_unlabeled=int(len(X_u)))
 
 
 def fold_pseudo_labels(first: TrainedClassifier, config: TrainConfig, parents, descriptions, X, y, weight,

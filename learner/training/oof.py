@@ -10,13 +10,13 @@ from learner.training.build import build_model
 from learner.weighting import resample
 
 
-def out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra=None, extra_for=None):
+def out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, extra=None, extra_for=None,
+                models_out: list | None = None):
     """Held-out logits (columns = ``classes``) from ``config.cv_folds`` group-aware folds; rows
     whose label is missing from their fold's training part are left out. ``extra_for(train_rows)``,
     when given, supplies each fold's appended rows instead of ``extra`` (pseudo-labels made
-    without the fold's held-out rows)."""
+    without the fold's held-out rows). ``models_out``, when given, receives each fold's model."""
     fold = group_kfold(y, groups, config.cv_folds, seed=config.seed)
-    index = {c: i for i, c in enumerate(classes)}
     rows_out, logits_out = [], []
     for f in range(config.cv_folds):
         train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
@@ -24,20 +24,28 @@ def out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, ex
             continue
         fold_extra = extra if extra_for is None else extra_for(train)
         model = fit_weighted(config, parents, descriptions, X, y, train, weight, fold_extra)
+        if models_out is not None:
+            models_out.append(model)
         fold_classes = [str(c) for c in model.classes_]
         keep = held[np.isin(y[held], fold_classes)]
         if len(keep) == 0:
             continue
-        full = np.full((len(keep), len(classes)), -1e4)
-        full[:, [index[c] for c in fold_classes]] = model.decision_function(X[keep])
         rows_out.append(keep)
-        logits_out.append(full)
+        logits_out.append(aligned_logits(model, X[keep], classes))
     if not rows_out:
         return np.zeros(0, dtype=int), np.zeros((0, len(classes)))
     rows = np.concatenate(rows_out)
     logits = np.vstack(logits_out)
     order = np.argsort(rows)
     return rows[order], logits[order]
+
+
+def aligned_logits(model, X, classes) -> np.ndarray:
+    """``model``'s logits on ``X`` in the columns of ``classes``; a label it never saw gets -1e4."""
+    index = {c: i for i, c in enumerate(classes)}
+    full = np.full((len(X), len(classes)), -1e4)
+    full[:, [index[str(c)] for c in model.classes_]] = model.decision_function(X)
+    return full
 
 
 def fit_weighted(config, parents, descriptions, X, y, rows, weight, extra=None):
