@@ -337,3 +337,37 @@ def test_class_weights_setting_reaches_the_trained_head_and_its_report(db, proje
         return max(weights.values()) / min(weights.values())
 
     assert spread(inverse) > spread(effective) > 1
+
+
+@pytest.mark.django_db
+def test_matched_calibration_is_a_choice_on_the_api_and_the_settings_page(world, client):
+    assert Project.objects.get(slug="alpha").calibration == "temperature"  # the default stays plain temperature
+    lead = api_as(world["lead"])
+    good = lead.patch("/api/projects/alpha/", {"calibration": "temperature_matched"}, format="json")
+    assert good.status_code == 200 and good.json()["calibration"] == "temperature_matched"
+    shown = "matched on unlabeled items"
+    assert saved_from_settings_page(client, world["lead"], "calibration", "temperature", shown) == "temperature"
+
+
+def test_matched_calibration_reaches_the_served_temperature_and_its_report(db, project_factory, eager_celery,
+                                                                          django_capture_on_commit_callbacks):
+    """With "temperature_matched" the version serves its own temperature, matched on the retrain's
+    unlabeled sample; the out-of-fold one is kept in the report and the summary says so."""
+    project, _ = helpers.build_project(project_factory, slug="matched", labels=("billing", "login", "fraud"),
+                                       shares=(0.7, 0.25, 0.05), n_items=300, n_labeled=120)
+    helpers.retrain(project, django_capture_on_commit_callbacks)
+    plain = active_model(project)
+    Project.objects.filter(pk=project.pk).update(calibration="temperature_matched")
+    project.refresh_from_db()
+    helpers.retrain(project, django_capture_on_commit_callbacks)
+    matched = active_model(project)
+    assert matched.number > plain.number
+    assert "temperature_out_of_fold" not in plain.metrics["calibration"]
+    calibration = matched.metrics["calibration"]
+    assert matched.metrics["config"]["match_temperature"] is True
+    assert calibration["matched_on_unlabeled"] >= 50
+    assert matched.temperature == pytest.approx(calibration["temperature"])
+    assert calibration["temperature_out_of_fold"] != pytest.approx(calibration["temperature"])
+    assert load_classifier(matched).temperature == pytest.approx(matched.temperature)
+    assert "served model matched on" in model_choices(matched)["summary"]
+    assert "matched on" not in model_choices(plain)["summary"]

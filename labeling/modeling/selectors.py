@@ -113,7 +113,11 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     if weights:
         parts.append(weights)
     parts.append(structure)
-    parts.append(f"calibration {choices.get('calibration') or 'none'}")
+    calibration = f"calibration {choices.get('calibration') or 'none'}"
+    matched = (metrics.get("calibration") or {}).get("matched_on_unlabeled")
+    if matched:
+        calibration += f" (served model matched on {matched} unlabeled items to the out-of-fold models)"
+    parts.append(calibration)
     other = choices.get("other_bucket")
     parts.append(f"Other bucket under {other['min_examples']} examples ({other['labels']} labels)" if other
                  else "no Other bucket")

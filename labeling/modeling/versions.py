@@ -195,7 +195,11 @@ def project_train_options(project: Project) -> dict:
     mix thresholds hold on (pool: estimated from the unlabeled sample; uniform; labeled), and
     whether they are guarded against confusions the labeled items do not show."""
     return {"fine_floor": project.fine_floor, "head": project.head, "loss": project.head_loss,
-            "other_min_examples": project.other_min_examples, "calibrate": project.calibration,
+            "other_min_examples": project.other_min_examples,
+            # "temperature_matched": temperature scaling whose served temperature is matched on the
+            # unlabeled sample to the out-of-fold models (TrainConfig.match_temperature)
+            "calibrate": "temperature" if project.calibration == "temperature_matched" else project.calibration,
+            "match_temperature": project.calibration == "temperature_matched",
             "weighting": project.class_weights,
             "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode], "label_prior": project.label_prior,
             "threshold_mix": project.threshold_mix,

@@ -80,8 +80,9 @@ class Project(models.Model):
     # The model a retrain fits (learner.training.TrainConfig; each choice is shown in the model's report).
     HEADS = [("logreg", "logistic regression"), ("torch", "torch head (on the GPU when the worker has one)")]
     LOSSES = [("ce", "weighted cross-entropy"), ("focal", "focal loss"), ("logit_adjusted", "logit-adjusted loss")]
-    CALIBRATIONS = [("temperature", "temperature scaling"), ("platt", "Platt scaling (two labels)"),
-                    ("none", "none")]
+    CALIBRATIONS = [("temperature", "temperature scaling"),
+                    ("temperature_matched", "temperature scaling, matched on unlabeled items to the out-of-fold models"),
+                    ("platt", "Platt scaling (two labels)"), ("none", "none")]
     HIERARCHY_MODES = [("auto", "chosen by out-of-fold evidence"), ("flat", "flat"),
                        ("hierarchical", "coarse → fine"), ("blended", "blend of flat and coarse → fine")]
     CLASS_WEIGHTS = described(WEIGHTINGS, {"effective": f"effective number of examples (Cui et al., β {TrainConfig.beta:g})",
