@@ -345,8 +345,10 @@ def test_matched_calibration_is_a_choice_on_the_api_and_the_settings_page(world,
     lead = api_as(world["lead"])
     good = lead.patch("/api/projects/alpha/", {"calibration": "temperature_matched"}, format="json")
     assert good.status_code == 200 and good.json()["calibration"] == "temperature_matched"
+    assert lead.patch("/api/projects/alpha/", {"calibration": "temperature"}, format="json").status_code == 200
     shown = "matched on unlabeled items"
-    assert saved_from_settings_page(client, world["lead"], "calibration", "temperature", shown) == "temperature"
+    assert saved_from_settings_page(client, world["lead"], "calibration", "temperature_matched",
+                                    shown) == "temperature_matched"
 
 
 def test_matched_calibration_reaches_the_served_temperature_and_its_report(db, project_factory, eager_celery,

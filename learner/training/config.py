@@ -133,8 +133,9 @@ def check_config(config: TrainConfig) -> None:
 
 def needs_unlabeled(config: TrainConfig) -> bool:
     """Whether a retrain with this config reads an unlabeled sample (so the caller should draw one
-    and pass ``unlabeled``): for self-training, and for the pool's class mix of the thresholds."""
-    return config.self_training or config.threshold_mix == "pool"
+    and pass ``unlabeled``): for self-training, for the pool's class mix of the thresholds, and to
+    match the served temperature."""
+    return config.self_training or config.threshold_mix == "pool" or config.match_temperature
 
 
 def prior_possible(config: TrainConfig) -> bool:

@@ -200,9 +200,12 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
                                             groups=None if groups is None else np.asarray(groups)[eval_rows],
                                             unlabeled_logits=mix_logits,
                                             pool_counts=None if unlabeled_total is None else (len(y), unlabeled_total))
-        if (source == "cross-validation" and config.match_temperature
-                and calibrated.calibration.get("method") == "temperature"):
-            match_served_temperature(calibrated, model, fold_models, unlabeled, classes, mix_logits, notes)
+        if config.match_temperature:
+            if source == "cross-validation" and calibrated.calibration.get("method") == "temperature":
+                match_served_temperature(calibrated, model, fold_models, unlabeled, classes, mix_logits, notes)
+            else:
+                notes.append("served temperature not matched: matching needs temperature scaling fitted out of fold "
+                             f"(here {calibrated.calibration.get('method')}, {source})")
         timings["calibrate_s"] = time.perf_counter() - t
     report: dict = {"validation_source": source if evaluable else None, **calibrated.report}
     if val_ok and config.refit:
@@ -247,10 +250,16 @@ def match_served_temperature(calibrated: Calibrated, model, fold_models: list, u
                              served_logits, notes: list[str]) -> None:
     """``match_temperature``: the served model's own temperature, matched on the unlabeled rows to
     the fold models the out-of-fold temperature calibrated (``learner.calibration.matched_temperature``).
-    Thresholds and metrics stay the fold models'; only the served probabilities change."""
-    if unlabeled is None or len(unlabeled) < MIN_MATCH_ROWS or not fold_models:
+    Thresholds, the review share and the held-out metrics were found on the fold models' calibrated
+    probabilities, which the matched served model is made to resemble; ``ece_after`` describes the
+    fold models, ``temperature_out_of_fold`` their temperature. The pool's class mix for the
+    thresholds was estimated before, at the out-of-fold temperature."""
+    if unlabeled is None or len(unlabeled) < MIN_MATCH_ROWS:
         notes.append(f"served temperature = the out-of-fold one (no unlabeled sample of {MIN_MATCH_ROWS} rows "
                      "to match it on)")
+        return
+    if not fold_models:
+        notes.append("served temperature = the out-of-fold one (no fold model to match it to)")
         return
     X_u = np.asarray(unlabeled, dtype=np.float32)
     if served_logits is None:
@@ -260,6 +269,8 @@ def match_served_temperature(calibrated: Calibrated, model, fold_models: list, u
                                                  fold_temperature, TEMPERATURE_BOUNDS)
     calibrated.calibration.update(temperature=calibrated.temperature, temperature_out_of_fold=fold_temperature,
                                   matched_on_unlabeled=int(len(X_u)))
+    if min(abs(calibrated.temperature - b) / b for b in TEMPERATURE_BOUNDS) < 0.01:
+        notes.append(f"matched temperature {calibrated.temperature:.3g} is at its search bound {TEMPERATURE_BOUNDS}")
 
 
 def fold_pseudo_labels(first: TrainedClassifier, config: TrainConfig, parents, descriptions, X, y, weight,

@@ -5,7 +5,7 @@ model, trained on all of them, is sharper, and the same temperature leaves it ov
 import numpy as np
 import pytest
 
-from learner.calibration import matched_temperature, softmax
+from learner.calibration import matched_temperature
 from learner.metrics import expected_calibration_error
 from learner.training import TrainConfig, train_classifier
 
@@ -19,6 +19,10 @@ def test_matched_temperature_recovers_a_known_sharpening():
     assert matched_temperature(1.6 * z, folds, 0.7) == pytest.approx(1.6 * 0.7, rel=0.02)
     assert matched_temperature(0.5 * z, folds, 1.2) == pytest.approx(0.5 * 1.2, rel=0.02)
     assert matched_temperature(z, [], 0.9) == 0.9  # nothing to match on
+    # a fold that never saw a label (very low logit there) adds no mass to it
+    unseen = [np.column_stack([f[:, :5], np.full(len(f), -1e4)]) for f in folds]
+    target = np.column_stack([z[:, :5], np.full(len(z), -1e4)])
+    assert matched_temperature(2.0 * target, unseen, 1.0) == pytest.approx(2.0, rel=0.02)
 
 
 def _overlapping(seed: int):
@@ -69,14 +73,25 @@ def test_matching_corrects_an_overconfident_served_model_on_fresh_data():
 
 def test_matching_changes_only_the_served_temperature():
     X, y, unlabeled, _, _ = _overlapping(0)
-    y = y.copy()
-    plain, matched = _fit(False, X, y, unlabeled), _fit(True, X, y, unlabeled)
+    targets = {"c1": {"precision": 0.8}}
+    config = {"C": 0.3, "self_training": False, "label_prior": "off"}
+    plain = train_classifier(X, y, config=TrainConfig(**config), unlabeled=unlabeled, targets=targets)
+    matched = train_classifier(X, y, config=TrainConfig(match_temperature=True, **config), unlabeled=unlabeled,
+                               targets=targets)
     assert matched.report["calibration"]["matched_on_unlabeled"] == len(unlabeled)
-    # thresholds, held-out metrics and the argmax come from the fold models / the same fit
+    assert matched.temperature != pytest.approx(plain.temperature)
+    # thresholds and held-out metrics come from the fold models, the head from the same fit
     assert matched.report["validation"] == plain.report["validation"]
     assert matched.thresholds == plain.thresholds
-    np.testing.assert_array_equal(softmax(matched.model.decision_function(X)).argmax(axis=1),
-                                  softmax(plain.model.decision_function(X)).argmax(axis=1))
+    np.testing.assert_array_equal(matched.model.decision_function(X), plain.model.decision_function(X))
+
+
+def test_matching_applies_only_to_temperature_fitted_out_of_fold():
+    X, y, unlabeled, _, _ = _overlapping(2)
+    split = train_classifier(X, y, unlabeled=unlabeled, config=TrainConfig(
+        match_temperature=True, held_out="split", C=0.3, self_training=False, label_prior="off"))
+    assert "temperature_out_of_fold" not in split.report["calibration"]
+    assert any("served temperature not matched" in note for note in split.report["notes"])
 
 
 def test_without_an_unlabeled_sample_the_out_of_fold_temperature_stays():
