@@ -101,3 +101,20 @@ def test_without_an_unlabeled_sample_the_out_of_fold_temperature_stays():
     assert matched.temperature == pytest.approx(plain.temperature)
     assert "temperature_out_of_fold" not in matched.report["calibration"]
     assert any("served temperature = the out-of-fold one" in note for note in matched.report["notes"])
+
+
+@pytest.mark.parametrize("structure", ["blend", "coarse_then_fine"])
+def test_matching_works_through_the_two_level_heads(structure):
+    """The blended and coarse → fine heads give log-probabilities as logits; matching re-fits the
+    served temperature on them and leaves the fold models' thresholds alone."""
+    X, y, unlabeled, X_test, y_test = _overlapping(0)
+    parents = {"c0": "A", "c1": "A", "c2": "B", "c3": "B"}
+    config = {"C": 0.3, "self_training": False, "label_prior": "off", "hierarchy": structure}
+    plain = train_classifier(X, y, config=TrainConfig(**config), unlabeled=unlabeled, parents=parents)
+    matched = train_classifier(X, y, config=TrainConfig(match_temperature=True, **config), unlabeled=unlabeled,
+                               parents=parents)
+    assert matched.report["choices"]["structure"] == structure
+    assert matched.report["calibration"]["matched_on_unlabeled"] == len(unlabeled)
+    assert matched.temperature != pytest.approx(plain.temperature)
+    assert matched.thresholds == plain.thresholds
+    assert np.isfinite(matched.predict_proba(X_test)).all()
