@@ -118,3 +118,16 @@ def test_matching_works_through_the_two_level_heads(structure):
     assert matched.temperature != pytest.approx(plain.temperature)
     assert matched.thresholds == plain.thresholds
     assert np.isfinite(matched.predict_proba(X_test)).all()
+
+
+def test_matching_works_with_the_other_bucket():
+    X, y, unlabeled, X_test, _ = _overlapping(1)
+    keep = np.flatnonzero(y != "c3")[:120].tolist() + np.flatnonzero(y == "c3")[:8].tolist()  # c3: a small label
+    config = {"C": 0.3, "self_training": False, "label_prior": "off", "other_min_examples": 10}
+    plain = train_classifier(X[keep], y[keep], config=TrainConfig(**config), unlabeled=unlabeled)
+    matched = train_classifier(X[keep], y[keep], config=TrainConfig(match_temperature=True, **config),
+                               unlabeled=unlabeled)
+    assert matched.report["longtail"]["other_labels"] == ["c3"]
+    assert matched.report["calibration"]["matched_on_unlabeled"] == len(unlabeled)
+    assert matched.thresholds == plain.thresholds
+    assert np.isfinite(matched.predict_proba(X_test)).all()
