@@ -34,7 +34,7 @@ from sklearn.metrics import f1_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from learner.calibration import fit_temperature, softmax  # noqa: E402
+from learner.calibration import fit_temperature, matched_temperature, softmax  # noqa: E402
 from learner.metrics import expected_calibration_error as ece  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -52,20 +52,6 @@ def embed(proba_model, cols, k):
     out = np.zeros((len(proba_model), k))
     out[:, cols] = proba_model
     return out
-
-
-def fit_soft_temperature(logits, targets, bounds=BOUNDS) -> float:
-    """T minimising the cross-entropy of softmax(logits / T) against soft targets."""
-    from scipy.optimize import minimize_scalar
-
-    from learner.calibration import log_softmax
-
-    def loss(log_t):
-        return float(-(targets * log_softmax(logits / np.exp(log_t))).sum(axis=1).mean())
-
-    res = minimize_scalar(loss, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded",
-                          options={"xatol": 1e-4})
-    return float(np.exp(res.x))
 
 
 def fit_vector(logits, y, lam=1.0, w=None):
@@ -97,20 +83,18 @@ def fit_vector(logits, y, lam=1.0, w=None):
 
 def fold_matched_temperature(w, t_oof, unlabeled):
     """The served model's temperature whose probabilities on unlabeled pool rows match, on average,
-    the out-of-fold-calibrated fold models' probabilities there."""
+    the out-of-fold-calibrated fold models' probabilities there (the product's
+    ``TrainConfig.match_temperature``, on the captured models)."""
     classes = w["classes"]
-    full = w["pool_logits"][unlabeled].astype(np.float64)
-    targets = []
+    folds = []
     for fc, fl in zip(w["fold_classes"], w["fold_pool_logits"], strict=True):
         index = {c: i for i, c in enumerate(fc)}
-        z = np.full((len(full), len(classes)), -1e4)
+        z = np.full((len(unlabeled), len(classes)), -1e4)
         for j, c in enumerate(classes):
             if c in index:
                 z[:, j] = fl[unlabeled, index[c]]
-        targets.append(softmax(z, t_oof))
-    if not targets:
-        return t_oof
-    return fit_soft_temperature(full, np.mean(targets, axis=0))
+        folds.append(z)
+    return matched_temperature(w["pool_logits"][unlabeled].astype(np.float64), folds, t_oof, BOUNDS)
 
 
 def confidence_matched_temperature(w, t_oof, unlabeled):
