@@ -313,19 +313,26 @@ def test_class_weights_setting_is_validated_and_saved_from_the_api_and_the_setti
     assert saved_from_settings_page(client, world["lead"], "class_weights", "none", "Class weights") == "none"
 
 
+def versions_before_and_after(project_factory, on_commit, slug: str, **setting):
+    """The active version of a three-label project retrained under the defaults, then under
+    ``setting`` (Project fields) on the same labels."""
+    project, _ = helpers.build_project(project_factory, slug=slug, labels=("billing", "login", "fraud"),
+                                       shares=(0.7, 0.25, 0.05), n_items=300, n_labeled=120)
+    helpers.retrain(project, on_commit)
+    before = active_model(project)
+    Project.objects.filter(pk=project.pk).update(**setting)
+    project.refresh_from_db()
+    helpers.retrain(project, on_commit)
+    return before, active_model(project)
+
+
 def test_class_weights_setting_reaches_the_trained_head_and_its_report(db, project_factory, eager_celery,
                                                                       django_capture_on_commit_callbacks):
     """The same labels under the default and under inverse frequency: each version's head weighs
     its classes as set, inverse frequency spreading the weights of a common and a rare label
     further apart, and the report and its summary name the weighting."""
-    project, _ = helpers.build_project(project_factory, slug="weights", labels=("billing", "login", "fraud"),
-                                       shares=(0.7, 0.25, 0.05), n_items=300, n_labeled=120)
-    helpers.retrain(project, django_capture_on_commit_callbacks)
-    effective = active_model(project)
-    Project.objects.filter(pk=project.pk).update(class_weights="inverse")
-    project.refresh_from_db()
-    helpers.retrain(project, django_capture_on_commit_callbacks)
-    inverse = active_model(project)
+    effective, inverse = versions_before_and_after(project_factory, django_capture_on_commit_callbacks,
+                                                   "weights", class_weights="inverse")
     assert inverse.number > effective.number
     assert effective.metrics["config"]["weighting"] == "effective"
     assert inverse.metrics["config"]["weighting"] == "inverse"
@@ -355,14 +362,8 @@ def test_matched_calibration_reaches_the_served_temperature_and_its_report(db, p
                                                                           django_capture_on_commit_callbacks):
     """With "temperature_matched" the version serves its own temperature, matched on the retrain's
     unlabeled sample; the out-of-fold one is kept in the report and the summary says so."""
-    project, _ = helpers.build_project(project_factory, slug="matched", labels=("billing", "login", "fraud"),
-                                       shares=(0.7, 0.25, 0.05), n_items=300, n_labeled=120)
-    helpers.retrain(project, django_capture_on_commit_callbacks)
-    plain = active_model(project)
-    Project.objects.filter(pk=project.pk).update(calibration="temperature_matched")
-    project.refresh_from_db()
-    helpers.retrain(project, django_capture_on_commit_callbacks)
-    matched = active_model(project)
+    plain, matched = versions_before_and_after(project_factory, django_capture_on_commit_callbacks,
+                                               "matched", calibration="temperature_matched")
     assert matched.number > plain.number
     assert "temperature_out_of_fold" not in plain.metrics["calibration"]
     calibration = matched.metrics["calibration"]
