@@ -98,9 +98,11 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         return train_simulated_model(pool, rows, names, config=train_config, version=version, parents=parents,
                                      targets=sim.targets, self_training_rows=sim.self_training_rows)
 
+    full_pool_c = None
     if full_pool_macro_f1 is None:
         model = retrain(np.arange(len(pool_rows)), 0)
         full_pool_macro_f1 = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)["macro_f1"]
+        full_pool_c = ((model.report.get("choices") or {}).get("head") or {}).get("C")
 
     labeled = np.zeros(len(pool_rows), bool)
     answered_in = np.zeros(len(pool_rows), dtype=np.int64)  # the wave that labeled each row
@@ -131,9 +133,10 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
             metrics["pseudo_labeled"] = (model.report.get("self_training") or {}).get("pseudo_rows", 0)
             metrics["label_prior_rows"] = (model.report.get("label_prior") or {}).get("labels", 0)
             metrics["structure"] = (model.report.get("choices") or {}).get("structure")  # what hierarchy="auto" chose
+            metrics["C"] = ((model.report.get("choices") or {}).get("head") or {}).get("C")  # what penalty="auto" chose
         else:
             metrics = {"macro_f1": 0.0, "micro_f1": 0.0, "rare_recall": 0.0, "ece": None, "pseudo_labeled": 0,
-                       "label_prior_rows": 0, "structure": None}
+                       "label_prior_rows": 0, "structure": None, "C": None}
         entry.update(metrics)
         entry.update({
             "classes_ge1": int((counts >= 1).sum()), "classes_ge3": int((counts >= 3).sum()),
@@ -154,6 +157,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         "test": int(n_test), "evaluated_on": evaluated_on,
         "dev": int(len(test)) if evaluated_on == "dev" else 0,
         "classes": int(len(present)), "full_pool_macro_f1": full_pool_macro_f1,
+        "full_pool_C": full_pool_c,
         "waves": waves,
         # Dataset line numbers (0-based) of the labeled rows at the end, for steps after the budget
         # (e.g. bench/final_model_bench.py fine-tunes on exactly these).

@@ -17,6 +17,12 @@ class TrainConfig:
     beta: float = 0.999             # effective-number β
     loss: str = "ce"                # torch: "ce" | "focal" | "logit_adjusted"
     C: float = 10.0                 # logreg inverse regularisation
+    penalty: str = "fixed"          # "fixed" (C as set) or "auto": C or C × a factor of ``penalty_factors``,
+    #                                 whichever wins out of fold beyond the noise, per retrain
+    #                                 (learner.training.penalty_choice; logistic-regression heads only)
+    penalty_factors: tuple = (0.5, 2.0, 4.0)
+    penalty_min_gain: float = 0.005  # "auto": another C must beat the configured one by this much and by 2
+    #                                  standard errors over the folds
     calibrate: str = "temperature"  # "temperature" | "platt" | "none"
     match_temperature: bool = False  # temperature: re-fit the served model's on the unlabeled sample to match
     #                                  the calibrated fold models (learner.calibration.matched_temperature)
@@ -98,6 +104,8 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+        if "penalty_factors" in data:  # a JSON list
+            data["penalty_factors"] = tuple(data["penalty_factors"])
         return cls(**data)
 
 
@@ -106,12 +114,16 @@ def check_config(config: TrainConfig) -> None:
                "loss": ("ce", "focal", "logit_adjusted"), "calibrate": ("temperature", "platt", "none"),
                "resample": ("none", "over", "under"), "hierarchy": ("auto", "coarse_then_fine", "flat", "blend"),
                "coarse_weights": ("coarse", "fine"), "held_out": ("cross_fit", "split"),
-               "label_prior": LABEL_PRIOR_MODES, "pseudo_weighting": ("flat", "confidence")}
+               "label_prior": LABEL_PRIOR_MODES, "pseudo_weighting": ("flat", "confidence"),
+               "penalty": ("fixed", "auto")}
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
             raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")
     if not 0.0 <= config.val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {config.val_fraction}")
+    if config.C <= 0 or any(not float(f) > 0 for f in config.penalty_factors) or config.penalty_min_gain < 0:
+        raise ValueError(f"C ({config.C}) and penalty_factors ({list(config.penalty_factors)}) must be positive, "
+                         f"penalty_min_gain ({config.penalty_min_gain}) non-negative")
     if config.hierarchy_min_gain < 0:
         raise ValueError(f"hierarchy_min_gain must be non-negative, got {config.hierarchy_min_gain}")
     if not 0.0 <= config.fine_floor <= 1.0:

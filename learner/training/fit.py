@@ -38,6 +38,7 @@ from learner.training.config import TrainConfig, check_config, prior_possible
 from learner.training.evaluate import MIN_EVAL_ROWS, TEMPERATURE_BOUNDS, Calibrated, calibrate_and_evaluate
 from learner.training.hierarchy_choice import choose_hierarchy
 from learner.training.oof import aligned_logits, fit_weighted, out_of_fold
+from learner.training.penalty_choice import choose_penalty
 from learner.training.prior_choice import choose_prior, prior_rows_for
 from learner.training.self_training import pseudo_labels
 
@@ -120,6 +121,15 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
             use, prior_choice = choose_prior(config, label_vectors, parents, descriptions, X, y, weight, groups)
             timings["label_prior_choice_s"] = time.perf_counter() - t
         config = replace(config, label_prior="on" if use else "off")
+    penalty_choice = None
+    if config.penalty == "auto":
+        if config.head == "logreg":
+            t = time.perf_counter()
+            config, penalty_choice = choose_penalty(config, label_vectors, parents, descriptions, X, y, weight, groups)
+            timings["penalty_choice_s"] = time.perf_counter() - t
+        else:
+            notes.append(f"penalty not chosen: C applies to the logistic-regression head only (head {config.head})")
+            config = replace(config, penalty="fixed")
     prior = label_prior_rows(label_vectors, counts, parents, config, X.shape[1])
     extra, self_training, first = prior, None, None
     if unlabeled is not None and config.self_training and len(unlabeled) and config.pseudo_weight > 0:
@@ -233,8 +243,10 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         "label_prior": None if prior is None else {"labels": int(len(prior[1])), "weight": config.label_prior_weight,
                                                    "below": config.label_prior_below},
         "label_prior_choice": prior_choice,
+        "penalty_choice": penalty_choice,
         "choices": training_choices(config, hierarchy_choice, model, calibrated.calibration, longtail,
-                                    requested_prior, prior_choice, prior, report.get("threshold_mix")),
+                                    requested_prior, prior_choice, prior, report.get("threshold_mix"),
+                                    penalty_choice),
         "timings": timings,
         "notes": notes,
     })
@@ -289,7 +301,7 @@ def fold_pseudo_labels(first: TrainedClassifier, config: TrainConfig, parents, d
 
 def training_choices(config: TrainConfig, hierarchy_choice: dict | None, model, calibration: dict,
                      longtail: dict | None, requested_prior: str = "off", prior_choice: dict | None = None,
-                     prior=None, threshold_mix: dict | None = None) -> dict:
+                     prior=None, threshold_mix: dict | None = None, penalty_choice: dict | None = None) -> dict:
     """The choices a lead sees on the model version: head and loss, structure (and whether the
     evidence or the project chose it), fallback floor, calibration, the Other bucket, the
     label-name prior (and whether the evidence or the project chose it) and the class mix the
@@ -299,6 +311,7 @@ def training_choices(config: TrainConfig, hierarchy_choice: dict | None, model, 
         head.update(loss=config.loss, device=getattr(_base_head(model), "device_used_", None))
     else:
         head["C"] = config.C
+        head["C_chosen_by"] = "out-of-fold evidence" if penalty_choice else "configuration"
     return {
         "head": head,
         "structure": config.hierarchy if getattr(model, "coarse_head_", None) is not None else "flat",
