@@ -37,7 +37,7 @@ from estimate_coverage import dev_set  # noqa: E402  (bench/ is sys.path[0] when
 from learner import simulation as sim  # noqa: E402
 from learner.simulation.pool import SimPool, train_simulated_model  # noqa: E402
 from learner.simulation.run import (  # noqa: E402
-    _evaluate,
+    evaluate_model,
     rarest_classes,
     simulation_train_config,
     split_pool_dev,
@@ -65,7 +65,7 @@ def one(args) -> dict:
     started = time.perf_counter()
     model = train_simulated_model(pool, np.arange(len(pool_rows)), data.labels[pool_rows],
                                   config=simulation_train_config(config), version=0, parents=parents)
-    score = _evaluate(model, embeddings[dev], data.labels[dev], label_names, label_index,
+    score = evaluate_model(model, embeddings[dev], data.labels[dev], label_names, label_index,
                       rarest_classes(data.labels[pool_rows]))
     return {"set": name, "seed": seed, "arm": arm, "dev_macro_f1": round(float(score["macro_f1"]), 4),
             "dev_ece": None if score.get("ece") is None else round(float(score["ece"]), 4),

@@ -24,7 +24,9 @@ RESULT_KEYS = ("wave", "labels", "macro_f1", "micro_f1", "rare_recall", "classes
                "rare_ge1", "rare_ge3", "ece", "seconds")
 
 
-def _evaluate(model, X_test, y_test, label_names, label_index, rare_classes) -> dict:
+def evaluate_model(model, X_test, y_test, label_names, label_index, rare_classes) -> dict:
+    """What simulate reports of a trained model on its evaluation rows (test split or dev rows):
+    macro- and micro-F1, the mean recall of ``rare_classes`` and the top-label ECE."""
     k = len(label_names)
     proba = np.zeros((len(X_test), k), dtype=np.float32)
     proba[:, [label_index[c] for c in model.classes_]] = model.predict_proba(X_test)
@@ -101,7 +103,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
     full_pool_c = None
     if full_pool_macro_f1 is None:
         model = retrain(np.arange(len(pool_rows)), 0)
-        full_pool_macro_f1 = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)["macro_f1"]
+        full_pool_macro_f1 = evaluate_model(model, X_test, y_test, label_names, label_index, rare_classes)["macro_f1"]
         full_pool_c = ((model.report.get("choices") or {}).get("head") or {}).get("C")
 
     labeled = np.zeros(len(pool_rows), bool)
@@ -129,7 +131,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
             model = retrain(np.flatnonzero(labeled), wave)
             proba = pool_proba(pool, model)
             tracker.add_model(wave, model, X_test, y_test)
-            metrics = _evaluate(model, X_test, y_test, label_names, label_index, rare_classes)
+            metrics = evaluate_model(model, X_test, y_test, label_names, label_index, rare_classes)
             metrics["pseudo_labeled"] = (model.report.get("self_training") or {}).get("pseudo_rows", 0)
             metrics["label_prior_rows"] = (model.report.get("label_prior") or {}).get("labels", 0)
             metrics["structure"] = (model.report.get("choices") or {}).get("structure")  # what hierarchy="auto" chose
