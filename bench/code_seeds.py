@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -118,7 +119,16 @@ def summarise(directory: Path) -> dict:
         # timing) and pseudo-labeled rows per retrain
         "wave_seconds_mean": round(float(np.mean([w["seconds"] for r in runs for w in r["waves"]])), 2),
         "pseudo_labeled_mean": round(float(np.mean([w.get("pseudo_labeled", 0) for r in runs for w in r["waves"]]))),
+        **penalties(runs),
     }
+
+
+def penalties(runs: list[dict]) -> dict:
+    """How often each logistic-regression C served a wave, and the full pool (what penalty="auto"
+    chose); empty for runs made before simulate recorded it."""
+    waves = Counter(f"{w['C']:g}" for r in runs for w in r["waves"] if w.get("C") is not None)
+    full = Counter(f"{r['full_pool_C']:g}" for r in runs if r.get("full_pool_C") is not None)
+    return {"C_per_wave": dict(sorted(waves.items())), "full_pool_C": dict(sorted(full.items()))} if waves else {}
 
 
 def paired(a: dict, b: dict) -> dict:
