@@ -48,25 +48,32 @@ ARMS = {"effective C10 (default)": {}, "effective C20": {"C": 20.0}, "effective 
         "inverse C10": {"weighting": "inverse"}, "inverse C5": {"weighting": "inverse", "C": 5.0}}
 
 
-def one(args) -> dict:
-    name, seed, arm = args
+def dev_pool(name: str, seed: int, train_options: dict | None = None):
+    """simulate's set-up of one dev-fifth run (``--dev-fraction 0.2``): (dataset, embeddings, the
+    run's SimConfig, SimPool, dataset rows of the pool and of the dev fifth, label names, parents)."""
     data, embeddings, label_vectors = dev_set(name)
     config = sim.SimConfig(strategy="default", budget=1000, wave_size=100, seed=seed, dev_fraction=0.2,
-                           train_options=ARMS[arm])
+                           train_options=dict(train_options or {}))
     pool_rows, _ = split_pool_test(data, seed, config.test_fraction)
     pool_rows, dev = split_pool_dev(data, pool_rows, seed, config.dev_fraction)
     pool_rows = np.sort(pool_rows)
     label_names = sorted(set(data.labels.tolist()))
-    label_index = {n: i for i, n in enumerate(label_names)}
     parents = ({str(f): str(c) for f, c in zip(data.labels, data.coarse, strict=True)}
                if data.coarse is not None else None)
     pool = SimPool(item_ids=pool_rows, texts=[data.texts[i] for i in pool_rows], sources=data.sources[pool_rows],
                    embeddings=embeddings[pool_rows], label_names=label_names, label_vectors=label_vectors)
+    return data, embeddings, config, pool, pool_rows, dev, label_names, parents
+
+
+def one(args) -> dict:
+    name, seed, arm = args
+    data, embeddings, config, pool, pool_rows, dev, label_names, parents = dev_pool(name, seed, ARMS[arm])
+    label_index = {n: i for i, n in enumerate(label_names)}
     started = time.perf_counter()
     model = train_simulated_model(pool, np.arange(len(pool_rows)), data.labels[pool_rows],
                                   config=simulation_train_config(config), version=0, parents=parents)
     score = evaluate_model(model, embeddings[dev], data.labels[dev], label_names, label_index,
-                      rarest_classes(data.labels[pool_rows]))
+                           rarest_classes(data.labels[pool_rows]))
     return {"set": name, "seed": seed, "arm": arm, "dev_macro_f1": round(float(score["macro_f1"]), 4),
             "dev_ece": None if score.get("ece") is None else round(float(score["ece"]), 4),
             "pool_rows": int(len(pool_rows)), "dev_rows": int(len(dev)),

@@ -74,6 +74,9 @@ def test_simulate_writes_results_and_curve(tmp_path):
     assert {r["strategy"] for r in load_results(out)} == {"default", "random"}
     full = json.loads((out / "full_pool.json").read_text())
     assert len(full) == 1  # computed once, reused by the second strategy
+    # ... and the reused score keeps the C its fit used.
+    assert list(full.values())[0]["C"] == 10.0
+    assert json.loads((out / "random-seed0.json").read_text())["full_pool_C"] == 10.0
 
 
 def test_simulate_holds_out_a_stratified_test_split_without_one(tmp_path):

@@ -105,6 +105,8 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
         if "penalty_factors" in data:  # a JSON list
+            if not isinstance(data["penalty_factors"], (list, tuple)):
+                raise ValueError(f"penalty_factors must be a list of positive numbers, got {data['penalty_factors']!r}")
             data["penalty_factors"] = tuple(data["penalty_factors"])
         return cls(**data)
 
@@ -121,7 +123,8 @@ def check_config(config: TrainConfig) -> None:
             raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")
     if not 0.0 <= config.val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {config.val_fraction}")
-    if config.C <= 0 or any(not float(f) > 0 for f in config.penalty_factors) or config.penalty_min_gain < 0:
+    factors_ok = all(isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in config.penalty_factors)
+    if not (isinstance(config.C, (int, float)) and config.C > 0) or not factors_ok or not config.penalty_min_gain >= 0:
         raise ValueError(f"C ({config.C}) and penalty_factors ({list(config.penalty_factors)}) must be positive, "
                          f"penalty_min_gain ({config.penalty_min_gain}) non-negative")
     if config.hierarchy_min_gain < 0:

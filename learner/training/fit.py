@@ -124,6 +124,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     penalty_choice = None
     if config.penalty == "auto":
         if config.head == "logreg":
+            if label_vectors and config.label_prior == "on":
+                check_label_vectors(label_vectors, X.shape[1])  # the folds add prior rows from them
             t = time.perf_counter()
             config, penalty_choice = choose_penalty(config, label_vectors, parents, descriptions, X, y, weight, groups)
             timings["penalty_choice_s"] = time.perf_counter() - t
@@ -311,7 +313,8 @@ def training_choices(config: TrainConfig, hierarchy_choice: dict | None, model, 
         head.update(loss=config.loss, device=getattr(_base_head(model), "device_used_", None))
     else:
         head["C"] = config.C
-        head["C_chosen_by"] = "out-of-fold evidence" if penalty_choice else "configuration"
+        head["C_chosen_by"] = ("out-of-fold evidence" if penalty_choice and penalty_choice.get("rows_compared")
+                               else "configuration")
     return {
         "head": head,
         "structure": config.hierarchy if getattr(model, "coarse_head_", None) is not None else "flat",

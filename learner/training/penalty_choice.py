@@ -35,7 +35,7 @@ MIN_ROWS = 20
 
 
 def arm_name(c: float) -> str:
-    return f"C={c:g}"
+    return f"C={c:.10g}"
 
 
 def choose_penalty(config, label_vectors: dict | None, parents, descriptions, X, y, weight, groups):
@@ -44,7 +44,7 @@ def choose_penalty(config, label_vectors: dict | None, parents, descriptions, X,
     started = time.perf_counter()
     folds = config.cv_folds if config.cv_folds >= 2 else 5
     base = float(config.C)
-    candidates = [base] + sorted({base * float(f) for f in config.penalty_factors if float(f) > 0 and f != 1})
+    candidates = [base] + sorted({base * float(f) for f in config.penalty_factors} - {base})
     report: dict = {"requested": "auto", "configured": base, "folds": folds, "rows_compared": 0, "macro_f1": {},
                     "chosen": base, "margin": None, "fold_differences": [], "reason": ""}
     resolved = replace(config, penalty="fixed")

@@ -140,13 +140,19 @@ class Command(BaseCommand):
             full_key += f"|train={json.dumps(config.train_options, sort_keys=True)}"
         full_file = out / "full_pool.json"
         full_cache = json.loads(full_file.read_text()) if full_file.exists() else {}
+        # Each entry: {"macro_f1", "C"} (the full pool's C, what penalty="auto" chose; files written
+        # before it was recorded hold the score alone).
+        cached = full_cache.get(full_key)
+        cached = cached if isinstance(cached, dict) or cached is None else {"macro_f1": cached, "C": None}
         try:
             result = sim.run_simulation(data, embeddings, config, label_vectors=label_vectors, rules=rules,
-                                        full_pool_macro_f1=full_cache.get(full_key),
+                                        full_pool_macro_f1=cached and cached["macro_f1"],
                                         progress=not opts["no_progress"])
         except sim.DataError as exc:
             raise CommandError(str(exc)) from exc
-        full_cache[full_key] = result["full_pool_macro_f1"]
+        if cached:
+            result["full_pool_C"] = cached.get("C")
+        full_cache[full_key] = {"macro_f1": result["full_pool_macro_f1"], "C": result["full_pool_C"]}
         full_file.write_text(json.dumps(full_cache, indent=1))
         text = json.dumps(result, indent=1)
         (out / f"{config.strategy}-seed{config.seed}.json").write_text(text)
