@@ -1,4 +1,4 @@
-"""Does out-of-fold evidence on actively chosen labels rank penalties as the pool's traffic does?
+"""Does out-of-fold evidence on actively chosen labels rank choices (the penalty, the label-name prior) as the pool does?
 
 Round 19 (``bench/results/sim/siblings/round19_penalty_choice.md``) chose logistic regression's
 ``C`` per retrain by out-of-fold macro-F1 on the labeled rows; in the loop it fired seldom, always
@@ -23,8 +23,15 @@ difference (``oof_minus_dev``: positive = the labeled rows favour that ``C`` mor
 do), averaged per seed (a seed's waves are nested sets) with standard errors over seeds, and how
 often each ``C`` is best by each judge.
 
+``--knobs prior`` asks the same of the label-name prior's choice (``label_prior="auto"``, the
+product's default): its out-of-fold macro-F1 with and without the prior rows against the dev
+rows' (labeled sets where the choice had no evidence, no label under ``label_prior_below`` rows,
+are left out).
+
     OMP_NUM_THREADS=1 python bench/oof_selection_bias.py --seeds 0 1 2 3 4 5 \\
         --out bench/results/oof_selection_bias.json
+    OMP_NUM_THREADS=1 python bench/oof_selection_bias.py --knobs prior --seeds 0 1 2 3 4 5 \\
+        --out bench/results/oof_selection_bias_prior.json
 """
 from __future__ import annotations
 
@@ -49,17 +56,36 @@ from learner.training import TrainConfig  # noqa: E402
 RUNS = ROOT / "bench" / "results" / "sim_round19_dev" / "fixed"
 WAVES = (3, 5, 7, 10)
 CS = (5.0, 10.0, 20.0, 40.0)
+# Per knob: the reference arm (today's choice when the evidence is not enough) and the others.
+KNOBS = {"penalty": ("10", [f"{c:g}" for c in CS if c != 10.0]), "prior": ("off", ["on"])}
+
+
+def knob_evidence(knob: str, pool, rows, labels, base, wave, parents):
+    """(out-of-fold macro-F1 per arm as the retrain's choice computes it, the retrain's config with
+    the other choices resolved), or (None, None) where the choice had no evidence to weigh."""
+    auto = train_simulated_model(pool, rows, labels, config=base, version=wave, parents=parents)
+    choice = auto.report["penalty_choice" if knob == "penalty" else "label_prior_choice"]
+    if not choice or not choice.get("rows_compared"):
+        return None, None
+    oof = {k.removeprefix("C="): v for k, v in choice["macro_f1"].items()}
+    return oof, TrainConfig.from_dict({**auto.report["config"], "penalty": "fixed"})
+
+
+def arm_config(knob: str, resolved: TrainConfig, arm: str) -> TrainConfig:
+    return replace(resolved, C=float(arm)) if knob == "penalty" else replace(resolved, label_prior=arm)
 
 
 def one(args) -> list[dict]:
-    name, seed = args
+    name, seed, knob = args
     data, embeddings, config, pool, pool_rows, dev, label_names, parents = dev_pool(name, seed)
     run = json.loads((RUNS / name / f"default-seed{seed}.json").read_text())
     labeled = np.array(run["labeled_rows"]), np.array(run["labeled_wave"])
     label_index = {n: i for i, n in enumerate(label_names)}
     rare = rarest_classes(data.labels[pool_rows])
-    base = replace(simulation_train_config(config), self_training=False, penalty="auto",
-                   penalty_factors=tuple(c / 10.0 for c in CS if c != 10.0))
+    base = replace(simulation_train_config(config), self_training=False)
+    if knob == "penalty":
+        base = replace(base, penalty="auto", penalty_factors=tuple(c / 10.0 for c in CS if c != 10.0))
+    reference, others = KNOBS[knob]
     out = []
     for wave in WAVES:
         ids = labeled[0][labeled[1] <= wave]
@@ -68,19 +94,17 @@ def one(args) -> list[dict]:
         rng = np.random.default_rng(1000 * seed + wave)
         for source, rows in (("active", active), ("random", rng.choice(len(pool_rows), len(active), replace=False))):
             labels = data.labels[pool_rows[rows]]
-            auto = train_simulated_model(pool, rows, labels, config=base, version=wave, parents=parents)
-            choice = auto.report["penalty_choice"]
-            resolved = TrainConfig.from_dict({**auto.report["config"], "penalty": "fixed"})
+            oof, resolved = knob_evidence(knob, pool, rows, labels, base, wave, parents)
+            if oof is None:
+                continue
             dev_f1 = {}
-            for c in CS:
-                model = train_simulated_model(pool, rows, labels, config=replace(resolved, C=c), version=wave,
+            for arm in (reference, *others):
+                model = train_simulated_model(pool, rows, labels, config=arm_config(knob, resolved, arm), version=wave,
                                               parents=parents)
-                dev_f1[f"{c:g}"] = round(float(evaluate_model(model, embeddings[dev], data.labels[dev], label_names,
-                                                              label_index, rare)["macro_f1"]), 4)
-            out.append({"set": name, "seed": seed, "wave": wave, "source": source, "labels": int(len(rows)),
-                        "structure": auto.report["config"]["hierarchy"],
-                        "oof": {k.removeprefix("C="): v for k, v in choice["macro_f1"].items()},
-                        "dev": dev_f1, "chosen": choice["chosen"]})
+                dev_f1[arm] = round(float(evaluate_model(model, embeddings[dev], data.labels[dev], label_names,
+                                                         label_index, rare)["macro_f1"]), 4)
+            out.append({"set": name, "seed": seed, "wave": wave, "source": source, "knob": knob,
+                        "labels": int(len(rows)), "structure": resolved.hierarchy, "oof": oof, "dev": dev_f1})
     return out
 
 
@@ -90,30 +114,31 @@ def se(values: np.ndarray) -> float | None:
 
 def summarise(rows: list[dict]) -> dict:
     summary: dict = {}
-    for name in sorted({r["set"] for r in rows}):
-        summary[name] = {}
-        for source in ("active", "random"):
-            mine = [r for r in rows if r["set"] == name and r["source"] == source]
-            seeds = sorted({r["seed"] for r in mine})
-            entry = {"labeled_sets": len(mine), "seeds": len(seeds)}
-            for c in (f"{c:g}" for c in CS if c != 10.0):
-                # The waves of one seed are nested labeled sets: averaged per seed first, the standard
-                # errors are over seeds.
-                gain_oof = np.array([np.mean([r["oof"][c] - r["oof"]["10"] for r in mine if r["seed"] == k])
-                                     for k in seeds])
-                gain_dev = np.array([np.mean([r["dev"][c] - r["dev"]["10"] for r in mine if r["seed"] == k])
-                                     for k in seeds])
-                gap = gain_oof - gain_dev
-                entry[f"C={c}"] = {"oof_gain": round(float(gain_oof.mean()), 4), "oof_gain_se": se(gain_oof),
-                                   "dev_gain": round(float(gain_dev.mean()), 4), "dev_gain_se": se(gain_dev),
-                                   "oof_minus_dev": round(float(gap.mean()), 4), "oof_minus_dev_se": se(gap)}
-            order = ["10"] + [f"{c:g}" for c in CS if c != 10.0]  # ties go to the configured C, as in the choice
-            best_oof = [max(order, key=r["oof"].get) for r in mine]
-            best_dev = [max(order, key=r["dev"].get) for r in mine]
-            entry["best_C_by_oof"] = {c: best_oof.count(c) for c in sorted(set(best_oof), key=float)}
-            entry["best_C_by_dev"] = {c: best_dev.count(c) for c in sorted(set(best_dev), key=float)}
-            entry["auto_chose_other_than_10"] = sum(r["chosen"] != 10.0 for r in mine)
-            summary[name][source] = entry
+    for knob, (reference, others) in KNOBS.items():
+        for name in sorted({r["set"] for r in rows if r.get("knob", "penalty") == knob}):
+            entry_set = summary.setdefault(knob, {}).setdefault(name, {})
+            for source in ("active", "random"):
+                mine = [r for r in rows if r.get("knob", "penalty") == knob and r["set"] == name
+                        and r["source"] == source]
+                seeds = sorted({r["seed"] for r in mine})
+                entry = {"labeled_sets": len(mine), "seeds": len(seeds)}
+                for arm in others:
+                    # The waves of one seed are nested labeled sets: averaged per seed first, the
+                    # standard errors are over seeds.
+                    gain_oof = np.array([np.mean([r["oof"][arm] - r["oof"][reference] for r in mine
+                                                  if r["seed"] == k]) for k in seeds])
+                    gain_dev = np.array([np.mean([r["dev"][arm] - r["dev"][reference] for r in mine
+                                                  if r["seed"] == k]) for k in seeds])
+                    gap = gain_oof - gain_dev
+                    entry[arm] = {"oof_gain": round(float(gain_oof.mean()), 4), "oof_gain_se": se(gain_oof),
+                                  "dev_gain": round(float(gain_dev.mean()), 4), "dev_gain_se": se(gain_dev),
+                                  "oof_minus_dev": round(float(gap.mean()), 4), "oof_minus_dev_se": se(gap)}
+                order = [reference, *others]  # ties go to the reference, as in the choices
+                best_oof = [max(order, key=r["oof"].get) for r in mine]
+                best_dev = [max(order, key=r["dev"].get) for r in mine]
+                entry["best_by_oof"] = {a: best_oof.count(a) for a in order if a in best_oof}
+                entry["best_by_dev"] = {a: best_dev.count(a) for a in order if a in best_dev}
+                entry_set[source] = entry
     return summary
 
 
@@ -123,6 +148,7 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--knobs", nargs="+", choices=list(KNOBS), default=["penalty"])
     parser.add_argument("--resummarise", action="store_true", help="recompute the summary of --out's rows")
     args = parser.parse_args()
     if args.resummarise:
@@ -132,7 +158,8 @@ def main():
         print(json.dumps(out["summary"], indent=1))
         return
     with ProcessPoolExecutor(args.workers) as workers:
-        rows = [r for part in workers.map(one, [(s, k) for s in args.sets for k in args.seeds]) for r in part]
+        jobs = [(s, k, knob) for knob in args.knobs for s in args.sets for k in args.seeds]
+        rows = [r for part in workers.map(one, jobs) for r in part]
     out = {"command": "python bench/oof_selection_bias.py " + " ".join(sys.argv[1:]),
            "what": __doc__.split("\n\n")[1].replace("\n", " "), "waves": list(WAVES), "C": list(CS),
            "summary": summarise(rows), "rows": rows}
