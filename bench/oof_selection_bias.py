@@ -26,12 +26,15 @@ often each ``C`` is best by each judge.
 ``--knobs prior`` asks the same of the label-name prior's choice (``label_prior="auto"``, the
 product's default): its out-of-fold macro-F1 with and without the prior rows against the dev
 rows' (labeled sets where the choice had no evidence, no label under ``label_prior_below`` rows,
-are left out).
+are left out). ``--knobs structure`` asks it of the structure's choice (``hierarchy="auto"``, sets
+with coarse labels: flat and coarse → fine against the blend).
 
     OMP_NUM_THREADS=1 python bench/oof_selection_bias.py --seeds 0 1 2 3 4 5 \\
         --out bench/results/oof_selection_bias.json
     OMP_NUM_THREADS=1 python bench/oof_selection_bias.py --knobs prior --seeds 0 1 2 3 4 5 \\
         --out bench/results/oof_selection_bias_prior.json
+    OMP_NUM_THREADS=1 python bench/oof_selection_bias.py --knobs structure --sets trec airline_tweets \\
+        --seeds 0 1 2 3 4 5 --out bench/results/oof_selection_bias_structure.json
 """
 from __future__ import annotations
 
@@ -57,14 +60,16 @@ RUNS = ROOT / "bench" / "results" / "sim_round19_dev" / "fixed"
 WAVES = (3, 5, 7, 10)
 CS = (5.0, 10.0, 20.0, 40.0)
 # Per knob: the reference arm (today's choice when the evidence is not enough) and the others.
-KNOBS = {"penalty": ("10", [f"{c:g}" for c in CS if c != 10.0]), "prior": ("off", ["on"])}
+KNOBS = {"penalty": ("10", [f"{c:g}" for c in CS if c != 10.0]), "prior": ("off", ["on"]),
+         "structure": ("blend", ["flat", "coarse_then_fine"])}
+CHOICE_REPORT = {"penalty": "penalty_choice", "prior": "label_prior_choice", "structure": "hierarchy_choice"}
 
 
 def knob_evidence(knob: str, pool, rows, labels, base, wave, parents):
     """(out-of-fold macro-F1 per arm as the retrain's choice computes it, the retrain's config with
     the other choices resolved), or (None, None) where the choice had no evidence to weigh."""
     auto = train_simulated_model(pool, rows, labels, config=base, version=wave, parents=parents)
-    choice = auto.report["penalty_choice" if knob == "penalty" else "label_prior_choice"]
+    choice = auto.report[CHOICE_REPORT[knob]]
     if not choice or not choice.get("rows_compared"):
         return None, None
     oof = {k.removeprefix("C="): v for k, v in choice["macro_f1"].items()}
@@ -72,7 +77,9 @@ def knob_evidence(knob: str, pool, rows, labels, base, wave, parents):
 
 
 def arm_config(knob: str, resolved: TrainConfig, arm: str) -> TrainConfig:
-    return replace(resolved, C=float(arm)) if knob == "penalty" else replace(resolved, label_prior=arm)
+    if knob == "penalty":
+        return replace(resolved, C=float(arm))
+    return replace(resolved, label_prior=arm) if knob == "prior" else replace(resolved, hierarchy=arm)
 
 
 def one(args) -> list[dict]:
