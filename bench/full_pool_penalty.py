@@ -80,13 +80,18 @@ def one(args) -> dict:
             "seconds": round(time.perf_counter() - started, 1)}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def dev_runs_parser(description: str) -> argparse.ArgumentParser:
+    """The options of a bench over dev-fifth runs: sets, seeds, workers, output file."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--sets", nargs="+", default=["trec", "airline_tweets", "banking77_longtail"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    return parser
+
+
+def main():
+    args = dev_runs_parser(__doc__.splitlines()[0]).parse_args()
     jobs = [(s, seed, arm) for s in args.sets for seed in args.seeds for arm in ARMS]
     with ProcessPoolExecutor(args.workers) as workers:
         rows = list(workers.map(one, jobs))

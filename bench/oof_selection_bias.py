@@ -1,4 +1,4 @@
-"""Does out-of-fold evidence on actively chosen labels rank choices (the penalty, the label-name prior) as the pool does?
+"""Does out-of-fold evidence on actively chosen labels rank choices (penalty, label-name prior, structure) as the pool does?
 
 Round 19 (``bench/results/sim/siblings/round19_penalty_choice.md``) chose logistic regression's
 ``C`` per retrain by out-of-fold macro-F1 on the labeled rows; in the loop it fired seldom, always
@@ -38,7 +38,6 @@ with coarse labels: flat and coarse → fine against the blend).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -50,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from full_pool_penalty import dev_pool  # noqa: E402  (bench/ is sys.path[0] when run as a script)
+from full_pool_penalty import dev_pool, dev_runs_parser  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 
 from learner.simulation.pool import train_simulated_model  # noqa: E402
 from learner.simulation.run import evaluate_model, rarest_classes, simulation_train_config  # noqa: E402
@@ -150,11 +149,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["trec", "airline_tweets", "banking77_longtail"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, required=True)
+    parser = dev_runs_parser(__doc__.splitlines()[0])
     parser.add_argument("--knobs", nargs="+", choices=list(KNOBS), default=["penalty"])
     parser.add_argument("--resummarise", action="store_true", help="recompute the summary of --out's rows")
     args = parser.parse_args()
