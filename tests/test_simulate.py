@@ -77,6 +77,12 @@ def test_simulate_writes_results_and_curve(tmp_path):
     # ... and the reused score keeps the C its fit used.
     assert list(full.values())[0]["C"] == 10.0
     assert json.loads((out / "random-seed0.json").read_text())["full_pool_C"] == 10.0
+    # A file written before the C was recorded holds the score alone: still read, C unknown.
+    key, entry = next(iter(full.items()))
+    (out / "full_pool.json").write_text(json.dumps({key: entry["macro_f1"]}))
+    run(data, emb, out, tmp_path / "cache", "--strategy", "random")
+    again = json.loads((out / "random-seed0.json").read_text())
+    assert again["full_pool_macro_f1"] == entry["macro_f1"] and again["full_pool_C"] is None
 
 
 def test_simulate_holds_out_a_stratified_test_split_without_one(tmp_path):

@@ -1,6 +1,8 @@
 """Training options: ``TrainConfig`` (every knob of ``train_classifier``, JSON-ready) and its checks."""
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 from learner.heads import HEADS
@@ -123,8 +125,8 @@ def check_config(config: TrainConfig) -> None:
             raise ValueError(f"training option {name}={getattr(config, name)!r} is not one of {allowed}")
     if not 0.0 <= config.val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {config.val_fraction}")
-    factors_ok = all(isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in config.penalty_factors)
-    if not (isinstance(config.C, (int, float)) and config.C > 0) or not factors_ok or not config.penalty_min_gain >= 0:
+    if not (positive_number(config.C) and all(positive_number(f) for f in config.penalty_factors)
+            and (positive_number(config.penalty_min_gain) or config.penalty_min_gain == 0)):
         raise ValueError(f"C ({config.C}) and penalty_factors ({list(config.penalty_factors)}) must be positive, "
                          f"penalty_min_gain ({config.penalty_min_gain}) non-negative")
     if config.hierarchy_min_gain < 0:
@@ -144,6 +146,11 @@ def check_config(config: TrainConfig) -> None:
     if config.pseudo_weight < 0 or config.pseudo_max_ratio < 0:
         raise ValueError("pseudo_weight and pseudo_max_ratio must be non-negative")
     check_mix_setting(config.threshold_mix)
+
+
+def positive_number(value) -> bool:
+    """A finite real number above 0 (numpy scalars included; True and False are not numbers here)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def needs_unlabeled(config: TrainConfig) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from learner.training import TrainConfig, train_classifier
 from learner.training.config import check_config
 from learner.training.hierarchy_choice import macro_f1
+from learner.training.penalty_choice import arm_name
 from tests.learner.helpers import clusters
 
 
@@ -36,6 +37,7 @@ def test_auto_leaves_an_underfitting_penalty_and_the_choice_carries_over_to_fres
     assert choice["configured"] == 0.01 and choice["chosen"] > 0.01, choice
     assert choice["rows_compared"] == len(y)
     assert set(choice["macro_f1"]) == {"C=0.01", "C=0.1", "C=1", "C=10"}
+    assert choice["macro_f1"][arm_name(choice["chosen"])] - choice["macro_f1"]["C=0.01"] > choice["margin"] >= 0.005
     # Every fit of the retrain used the chosen C: the served model and the recorded config.
     assert auto.model.model_.C == choice["chosen"] and fixed.model.model_.C == 0.01
     assert auto.report["config"]["C"] == choice["chosen"]
@@ -84,6 +86,12 @@ def test_penalty_settings_are_checked_and_survive_json():
         check_config(TrainConfig(C=float("nan")))
     with pytest.raises(ValueError, match="must be positive"):
         check_config(TrainConfig(penalty_factors=("x",)))
+    for bad in (True, float("inf"), -1.0):
+        with pytest.raises(ValueError, match="must be positive"):
+            check_config(TrainConfig(C=bad))
+    with pytest.raises(ValueError, match="non-negative"):
+        check_config(TrainConfig(penalty_min_gain="a little"))
+    check_config(TrainConfig(C=np.float32(5.0), penalty_factors=(np.int64(2), 0.5)))  # numpy numbers are numbers
     with pytest.raises(ValueError, match="must be a list of positive numbers"):
         TrainConfig.from_dict({"penalty_factors": 2})
 
