@@ -10,24 +10,28 @@ pool. This measures it without touching the product: for labeled sets of round 1
 
 - ``oof``: the out-of-fold macro-F1 per ``C`` that ``penalty="auto"`` computes (5, 10, 20, 40;
   self-training off, structure and prior chosen as the retrain would);
-- ``dev``: the macro-F1 of each ``C`` trained on all of those rows as the retrain would (self-training
-  off), on the run's dev fifth (pool rows held out of the loop; the test split is not read);
+- ``dev``: the macro-F1 of each arm trained on all of those rows as the retrain would (self-training
+  off), on the run's dev fifth (pool rows held out of the loop; the test split is not read), over
+  the labels the dev rows have; ``dev_seen``: the same over only the labels the training rows have
+  (the labels the folds can score: a label known only by its prior row, or absent, is left out).
 
-The two judges differ in more than the rows: ``oof`` is the plain argmax of the fold heads over
-the labels in the held-out rows, ``dev`` the served decision (temperature, and for a taxonomy the
-coarse → fine decoding) over every label. The random control carries the same difference, so the
-active rows' effect is their gap beyond the control's.
+The two judges differ in more than the rows: ``oof`` is the plain argmax of fold heads trained on
+four fifths of the rows, ``dev`` the served decision (temperature; for a taxonomy the coarse →
+fine decoding, at floor 0 for the structure's arms as in its folds) of a model trained on all of
+them. The random control carries those differences too, so the selection's part is the active
+sets' gap minus the random sets' (``active_minus_random``, paired per seed over the (seed, wave)
+pairs both sources have). Random sets of a long-tailed pool cover fewer labels than active ones
+(``labels_present_mean``), which matters for the prior: ``dev_seen`` takes that out.
 
-It reports, per set and source, the mean gain of each ``C`` over 10 by both judges and their
-difference (``oof_minus_dev``: positive = the labeled rows favour that ``C`` more than the dev rows
-do), averaged per seed (a seed's waves are nested sets) with standard errors over seeds, and how
-often each ``C`` is best by each judge.
+It reports, per set and source, the mean gain of each arm over the reference by each judge and the
+gaps (``oof_minus_dev``: positive = the labeled rows favour that arm more than the dev rows do),
+averaged per seed (a seed's waves are nested sets) with standard errors over seeds, how often each
+arm is best by each judge, and how often the choice itself (with its margin) left the reference.
 
 ``--knobs prior`` asks the same of the label-name prior's choice (``label_prior="auto"``, the
-product's default): its out-of-fold macro-F1 with and without the prior rows against the dev
-rows' (labeled sets where the choice had no evidence, no label under ``label_prior_below`` rows,
-are left out). ``--knobs structure`` asks it of the structure's choice (``hierarchy="auto"``, sets
-with coarse labels: flat and coarse → fine against the blend).
+product's default: on against off) and ``--knobs structure`` of the structure's (``hierarchy="auto"``,
+sets with coarse labels: flat and coarse → fine against the blend). Labeled sets where a choice had
+no evidence (e.g. no label under ``label_prior_below`` rows) are listed under ``skipped``.
 
     OMP_NUM_THREADS=1 python bench/oof_selection_bias.py --seeds 0 1 2 3 4 5 \\
         --out bench/results/oof_selection_bias.json
@@ -45,6 +49,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 from full_pool_penalty import dev_pool, dev_runs_parser  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 
 from learner.simulation.pool import train_simulated_model  # noqa: E402
-from learner.simulation.run import evaluate_model, rarest_classes, simulation_train_config  # noqa: E402
+from learner.simulation.run import simulation_train_config  # noqa: E402
 from learner.training import TrainConfig  # noqa: E402
 
 RUNS = ROOT / "bench" / "results" / "sim_round19_dev" / "fixed"
@@ -66,33 +71,47 @@ CHOICE_REPORT = {"penalty": "penalty_choice", "prior": "label_prior_choice", "st
 
 def knob_evidence(knob: str, pool, rows, labels, base, wave, parents):
     """(out-of-fold macro-F1 per arm as the retrain's choice computes it, the retrain's config with
-    the other choices resolved), or (None, None) where the choice had no evidence to weigh."""
+    the other choices resolved, why not), the first two None where the choice had no evidence."""
     auto = train_simulated_model(pool, rows, labels, config=base, version=wave, parents=parents)
     choice = auto.report[CHOICE_REPORT[knob]]
-    if not choice or not choice.get("rows_compared"):
-        return None, None
+    if not choice or not choice.get("rows_compared") or not choice.get("macro_f1"):
+        return None, None, (choice or {}).get("reason") or "the choice did not run"
     oof = {k.removeprefix("C="): v for k, v in choice["macro_f1"].items()}
-    return oof, TrainConfig.from_dict({**auto.report["config"], "penalty": "fixed"})
+    chosen = choice["chosen"]
+    oof["chosen"] = f"{chosen:g}" if isinstance(chosen, float) else str(chosen)
+    return oof, TrainConfig.from_dict({**auto.report["config"], "penalty": "fixed"}), None
 
 
 def arm_config(knob: str, resolved: TrainConfig, arm: str) -> TrainConfig:
     if knob == "penalty":
         return replace(resolved, C=float(arm))
-    return replace(resolved, label_prior=arm) if knob == "prior" else replace(resolved, hierarchy=arm)
+    if knob == "prior":
+        return replace(resolved, label_prior=arm)
+    # The structure's folds are scored without abstention (floor 0); the served floor is chosen on
+    # the chosen structure only, so every structure is judged at floor 0 here too.
+    return replace(resolved, hierarchy=arm, fine_floor=0.0)
 
 
-def one(args) -> list[dict]:
+def dev_scores(model, X_dev, y_dev, trained_labels: set) -> dict:
+    """Dev macro-F1 over every label (``all``), and over the labels the training rows have
+    (``seen``: the labels the folds can score; a label only its prior row knows is left out)."""
+    predicted = np.array(model.predict(X_dev), dtype=object)
+    seen = sorted(trained_labels & set(y_dev.tolist()))
+    return {"all": round(float(f1_score(y_dev, predicted, labels=sorted(set(y_dev.tolist())), average="macro",
+                                        zero_division=0)), 4),
+            "seen": round(float(f1_score(y_dev, predicted, labels=seen, average="macro", zero_division=0)), 4)}
+
+
+def one(args) -> dict:
     name, seed, knob = args
     data, embeddings, config, pool, pool_rows, dev, label_names, parents = dev_pool(name, seed)
     run = json.loads((RUNS / name / f"default-seed{seed}.json").read_text())
     labeled = np.array(run["labeled_rows"]), np.array(run["labeled_wave"])
-    label_index = {n: i for i, n in enumerate(label_names)}
-    rare = rarest_classes(data.labels[pool_rows])
     base = replace(simulation_train_config(config), self_training=False)
     if knob == "penalty":
         base = replace(base, penalty="auto", penalty_factors=tuple(c / 10.0 for c in CS if c != 10.0))
     reference, others = KNOBS[knob]
-    out = []
+    out, skipped = [], []
     for wave in WAVES:
         ids = labeled[0][labeled[1] <= wave]
         active = np.searchsorted(pool_rows, ids)
@@ -100,51 +119,75 @@ def one(args) -> list[dict]:
         rng = np.random.default_rng(1000 * seed + wave)
         for source, rows in (("active", active), ("random", rng.choice(len(pool_rows), len(active), replace=False))):
             labels = data.labels[pool_rows[rows]]
-            oof, resolved = knob_evidence(knob, pool, rows, labels, base, wave, parents)
+            oof, resolved, why_not = knob_evidence(knob, pool, rows, labels, base, wave, parents)
             if oof is None:
+                skipped.append({"set": name, "seed": seed, "wave": wave, "source": source, "knob": knob,
+                                "reason": why_not})
                 continue
-            dev_f1 = {}
+            dev_f1, dev_seen = {}, {}
             for arm in (reference, *others):
                 model = train_simulated_model(pool, rows, labels, config=arm_config(knob, resolved, arm), version=wave,
                                               parents=parents)
-                dev_f1[arm] = round(float(evaluate_model(model, embeddings[dev], data.labels[dev], label_names,
-                                                         label_index, rare)["macro_f1"]), 4)
-            out.append({"set": name, "seed": seed, "wave": wave, "source": source, "knob": knob,
-                        "labels": int(len(rows)), "structure": resolved.hierarchy, "oof": oof, "dev": dev_f1})
-    return out
+                scores = dev_scores(model, embeddings[dev], data.labels[dev], set(labels.tolist()))
+                dev_f1[arm], dev_seen[arm] = scores["all"], scores["seen"]
+            chosen = oof.pop("chosen")
+            out.append({"set": name, "seed": seed, "wave": wave, "source": source, "knob": knob, "chosen": chosen,
+                        "labels": int(len(rows)), "labels_present": int(len(set(labels.tolist()))),
+                        "structure": resolved.hierarchy, "oof": oof, "dev": dev_f1, "dev_seen": dev_seen})
+    return {"rows": out, "skipped": skipped}
 
 
 def se(values: np.ndarray) -> float | None:
     return round(float(values.std(ddof=1) / np.sqrt(len(values))), 4) if len(values) > 1 else None
 
 
+def seed_means(rows: list[dict], judge: str, arm: str, reference: str, seeds: list[int]) -> np.ndarray:
+    """Per seed, the mean gain of ``arm`` over ``reference`` by ``judge`` (a seed's waves are nested
+    labeled sets, so the seed is the unit of the standard errors)."""
+    return np.array([np.mean([r[judge][arm] - r[judge][reference] for r in rows if r["seed"] == k]) for k in seeds])
+
+
 def summarise(rows: list[dict]) -> dict:
+    """Per knob, set and source: each arm's gain over the reference by the folds (``oof``), on every
+    dev label (``dev``) and on the dev labels the training rows have (``dev_seen``), the gaps, and
+    the active sets' gaps minus the random ones' (the selection's part), paired per seed over the
+    (seed, wave) pairs both sources have."""
     summary: dict = {}
     for knob, (reference, others) in KNOBS.items():
         for name in sorted({r["set"] for r in rows if r.get("knob", "penalty") == knob}):
-            entry_set = summary.setdefault(knob, {}).setdefault(name, {})
+            mine = [r for r in rows if r.get("knob", "penalty") == knob and r["set"] == name]
+            both = ({(r["seed"], r["wave"]) for r in mine if r["source"] == "active"}
+                    & {(r["seed"], r["wave"]) for r in mine if r["source"] == "random"})
+            mine = [r for r in mine if (r["seed"], r["wave"]) in both]
+            seeds = sorted({k for k, _ in both})
+            entry_set = summary.setdefault(knob, {}).setdefault(name, {"labeled_sets_per_source": len(both),
+                                                                        "seeds": len(seeds)})
+            gaps = {}
             for source in ("active", "random"):
-                mine = [r for r in rows if r.get("knob", "penalty") == knob and r["set"] == name
-                        and r["source"] == source]
-                seeds = sorted({r["seed"] for r in mine})
-                entry = {"labeled_sets": len(mine), "seeds": len(seeds)}
+                sub = [r for r in mine if r["source"] == source]
+                entry = {"labels_present_mean": round(float(np.mean([r.get("labels_present", 0) for r in sub])), 1)}
                 for arm in others:
-                    # The waves of one seed are nested labeled sets: averaged per seed first, the
-                    # standard errors are over seeds.
-                    gain_oof = np.array([np.mean([r["oof"][arm] - r["oof"][reference] for r in mine
-                                                  if r["seed"] == k]) for k in seeds])
-                    gain_dev = np.array([np.mean([r["dev"][arm] - r["dev"][reference] for r in mine
-                                                  if r["seed"] == k]) for k in seeds])
-                    gap = gain_oof - gain_dev
-                    entry[arm] = {"oof_gain": round(float(gain_oof.mean()), 4), "oof_gain_se": se(gain_oof),
-                                  "dev_gain": round(float(gain_dev.mean()), 4), "dev_gain_se": se(gain_dev),
-                                  "oof_minus_dev": round(float(gap.mean()), 4), "oof_minus_dev_se": se(gap)}
+                    gain = {judge: seed_means(sub, judge, arm, reference, seeds)
+                            for judge in ("oof", "dev", "dev_seen") if judge in sub[0]}
+                    entry[arm] = {f"{judge}_gain": round(float(v.mean()), 4) for judge, v in gain.items()}
+                    entry[arm] |= {f"{judge}_gain_se": se(v) for judge, v in gain.items()}
+                    for judge in ("dev", "dev_seen"):
+                        if judge in gain:
+                            gap = gain["oof"] - gain[judge]
+                            gaps[(source, arm, judge)] = gap
+                            entry[arm][f"oof_minus_{judge}"] = round(float(gap.mean()), 4)
+                            entry[arm][f"oof_minus_{judge}_se"] = se(gap)
                 order = [reference, *others]  # ties go to the reference, as in the choices
-                best_oof = [max(order, key=r["oof"].get) for r in mine]
-                best_dev = [max(order, key=r["dev"].get) for r in mine]
-                entry["best_by_oof"] = {a: best_oof.count(a) for a in order if a in best_oof}
-                entry["best_by_dev"] = {a: best_dev.count(a) for a in order if a in best_dev}
+                entry["best_by_oof"] = {a: sum(max(order, key=r["oof"].get) == a for r in sub) for a in order}
+                entry["best_by_dev"] = {a: sum(max(order, key=r["dev"].get) == a for r in sub) for a in order}
+                # how often the choice itself (with its margin) left the reference
+                entry["choice_left_reference"] = sum(str(r.get("chosen")) != reference for r in sub if "chosen" in r)
                 entry_set[source] = entry
+            entry_set["active_minus_random"] = {
+                f"{arm} ({judge})": {"gap": round(float((gaps[("active", arm, judge)]
+                                                         - gaps[("random", arm, judge)]).mean()), 4),
+                                     "se": se(gaps[("active", arm, judge)] - gaps[("random", arm, judge)])}
+                for arm in others for judge in ("dev", "dev_seen") if ("active", arm, judge) in gaps}
     return summary
 
 
@@ -161,10 +204,12 @@ def main():
         return
     with ProcessPoolExecutor(args.workers) as workers:
         jobs = [(s, k, knob) for knob in args.knobs for s in args.sets for k in args.seeds]
-        rows = [r for part in workers.map(one, jobs) for r in part]
+        parts = list(workers.map(one, jobs))
+    rows = [r for part in parts for r in part["rows"]]
+    skipped = [r for part in parts for r in part["skipped"]]
     out = {"command": "python bench/oof_selection_bias.py " + " ".join(sys.argv[1:]),
            "what": __doc__.split("\n\n")[1].replace("\n", " "), "waves": list(WAVES), "C": list(CS),
-           "summary": summarise(rows), "rows": rows}
+           "summary": summarise(rows), "rows": rows, "skipped": skipped}
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out["summary"], indent=1))
 
