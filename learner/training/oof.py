@@ -40,6 +40,27 @@ def out_of_fold(config, parents, descriptions, X, y, weight, groups, classes, ex
     return rows[order], logits[order]
 
 
+def held_out_argmax(arms: dict, parents, descriptions, X, y, weight, groups, folds: int, seed: int) -> list:
+    """Per evaluable fold of ``folds`` group-aware folds, (held-out rows, {arm: predicted label of
+    each held-out row}) for arms ``{name: (config, extra_for)}``: each arm fitted on the fold's
+    training rows with ``extra_for(train_rows)`` appended (None: nothing). The per-retrain choices
+    (label-name prior, penalty) compare arms on these."""
+    fold = group_kfold(y, groups, folds, seed=seed)
+    out = []
+    for f in range(folds):
+        train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        if len(held) == 0 or len(set(y[train].tolist())) < 2 or weight[train].sum() <= 0:
+            continue
+        predicted = {}
+        for name, (config, extra_for) in arms.items():
+            model = fit_weighted(config, parents, descriptions, X, y, train, weight,
+                                 None if extra_for is None else extra_for(train))
+            classes = np.array([str(c) for c in model.classes_], dtype=object)
+            predicted[name] = classes[np.asarray(model.decision_function(X[held])).argmax(axis=1)]
+        out.append((held, predicted))
+    return out
+
+
 def aligned_logits(model, X, classes) -> np.ndarray:
     """``model``'s logits on ``X`` in the columns of ``classes``; a label it never saw gets -1e4."""
     index = {c: i for i, c in enumerate(classes)}

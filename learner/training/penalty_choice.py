@@ -26,9 +26,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from learner.splits import group_kfold
 from learner.training.hierarchy_choice import macro_f1, paired_standard_error
-from learner.training.oof import fit_weighted
+from learner.training.oof import held_out_argmax
 from learner.training.prior_choice import prior_rows_for
 
 MIN_ROWS = 20
@@ -56,27 +55,20 @@ def choose_penalty(config, label_vectors: dict | None, parents, descriptions, X,
         return resolved, report
     use_prior = bool(label_vectors) and config.label_prior == "on"
     cv_config = replace(resolved, cv_folds=folds, self_training=False)
-    fold = group_kfold(y, groups, folds, seed=config.seed)
-    held_rows, predictions = [], {c: [] for c in candidates}
-    fold_scores: list[dict] = []
-    for f in range(folds):
-        train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-        if len(held) == 0 or len(set(y[train].tolist())) < 2 or weight[train].sum() <= 0:
-            continue
-        extra = (prior_rows_for(label_vectors, Counter(y[train].tolist()), parents, config) if use_prior else None)
-        fold_pred = {}
-        for c in candidates:
-            model = fit_weighted(replace(cv_config, C=c), parents, descriptions, X, y, train, weight, extra)
-            classes = np.array([str(k) for k in model.classes_], dtype=object)
-            fold_pred[c] = classes[np.asarray(model.decision_function(X[held])).argmax(axis=1)]
-            predictions[c].append(fold_pred[c])
-        held_rows.append(held)
-        if len(set(y[held].tolist())) >= 2:
-            fold_scores.append({c: macro_f1(y[held], fold_pred[c], weight[held]) for c in candidates})
-    if not held_rows:
+
+    def fold_prior(train):
+        return prior_rows_for(label_vectors, Counter(y[train].tolist()), parents, config) if use_prior else None
+
+    parts = held_out_argmax({c: (replace(cv_config, C=c), fold_prior) for c in candidates}, parents, descriptions,
+                            X, y, weight, groups, folds, config.seed)
+    if not parts:
         report["reason"] = f"no fold could be evaluated: kept C={base:g}"
         report["seconds"] = round(time.perf_counter() - started, 3)
         return resolved, report
+    held_rows = [held for held, _ in parts]
+    predictions = {c: [pred[c] for _, pred in parts] for c in candidates}
+    fold_scores = [{c: macro_f1(y[held], pred[c], weight[held]) for c in candidates}
+                   for held, pred in parts if len(set(y[held].tolist())) >= 2]
     rows = np.concatenate(held_rows)
     report["rows_compared"] = int(len(rows))
     score = {c: macro_f1(y[rows], np.concatenate(predictions[c]), weight[rows]) for c in candidates}

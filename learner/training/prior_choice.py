@@ -25,9 +25,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from learner.splits import group_kfold
 from learner.training.hierarchy_choice import macro_f1, paired_standard_error
-from learner.training.oof import fit_weighted
+from learner.training.oof import held_out_argmax
 
 MIN_ROWS = 20
 MIN_GAIN = 0.01  # the prior must beat no prior by this much plus 2 standard errors over the folds
@@ -65,28 +64,20 @@ def choose_prior(config, label_vectors: dict, parents, descriptions, X, y, weigh
         report["seconds"] = round(time.perf_counter() - started, 3)
         return FALLBACK, report
     cv_config = replace(config, cv_folds=folds, self_training=False)
-    fold = group_kfold(y, groups, folds, seed=config.seed)
-    held_rows, predictions = [], {"off": [], "on": []}
-    diffs = []
-    for f in range(folds):
-        train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-        if len(held) == 0 or len(set(y[train].tolist())) < 2 or weight[train].sum() <= 0:
-            continue
-        fold_prior = prior_rows_for(label_vectors, Counter(y[train].tolist()), parents, config)
-        fold_pred = {}
-        for arm, extra in (("off", None), ("on", fold_prior)):
-            model = fit_weighted(cv_config, parents, descriptions, X, y, train, weight, extra)
-            classes = np.array([str(c) for c in model.classes_], dtype=object)
-            fold_pred[arm] = classes[np.asarray(model.decision_function(X[held])).argmax(axis=1)]
-            predictions[arm].append(fold_pred[arm])
-        held_rows.append(held)
-        if len(set(y[held].tolist())) >= 2:
-            diffs.append(macro_f1(y[held], fold_pred["on"], weight[held])
-                         - macro_f1(y[held], fold_pred["off"], weight[held]))
-    if not held_rows:
+
+    def fold_prior(train):
+        return prior_rows_for(label_vectors, Counter(y[train].tolist()), parents, config)
+
+    parts = held_out_argmax({"off": (cv_config, None), "on": (cv_config, fold_prior)}, parents, descriptions,
+                            X, y, weight, groups, folds, config.seed)
+    diffs = [macro_f1(y[held], pred["on"], weight[held]) - macro_f1(y[held], pred["off"], weight[held])
+             for held, pred in parts if len(set(y[held].tolist())) >= 2]
+    if not parts:
         report["reason"] = "no fold could be evaluated: prior off"
         report["seconds"] = round(time.perf_counter() - started, 3)
         return FALLBACK, report
+    held_rows = [held for held, _ in parts]
+    predictions = {arm: [pred[arm] for _, pred in parts] for arm in ("off", "on")}
     rows = np.concatenate(held_rows)
     report["rows_compared"] = int(len(rows))
     score = {arm: macro_f1(y[rows], np.concatenate(predictions[arm]), weight[rows]) for arm in ("off", "on")}
