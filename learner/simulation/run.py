@@ -39,6 +39,11 @@ def evaluate_model(model, X_test, y_test, label_names, label_index, rare_classes
             "rare_recall": float(np.mean(recalls)) if recalls else None, "ece": report.get("ece")}
 
 
+def served_c(model) -> float | None:
+    """The logistic-regression C a trained model used (what ``penalty="auto"`` chose), None for other heads."""
+    return ((model.report.get("choices") or {}).get("head") or {}).get("C")
+
+
 def rarest_classes(pool_labels: np.ndarray, fraction: float = 0.2) -> list[str]:
     """The rarest ``fraction`` of classes by pool frequency (at least one; ties by name)."""
     names, counts = np.unique(pool_labels, return_counts=True)
@@ -104,7 +109,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
     if full_pool_macro_f1 is None:
         model = retrain(np.arange(len(pool_rows)), 0)
         full_pool_macro_f1 = evaluate_model(model, X_test, y_test, label_names, label_index, rare_classes)["macro_f1"]
-        full_pool_c = ((model.report.get("choices") or {}).get("head") or {}).get("C")
+        full_pool_c = served_c(model)
 
     labeled = np.zeros(len(pool_rows), bool)
     answered_in = np.zeros(len(pool_rows), dtype=np.int64)  # the wave that labeled each row
@@ -135,7 +140,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
             metrics["pseudo_labeled"] = (model.report.get("self_training") or {}).get("pseudo_rows", 0)
             metrics["label_prior_rows"] = (model.report.get("label_prior") or {}).get("labels", 0)
             metrics["structure"] = (model.report.get("choices") or {}).get("structure")  # what hierarchy="auto" chose
-            metrics["C"] = ((model.report.get("choices") or {}).get("head") or {}).get("C")  # what penalty="auto" chose
+            metrics["C"] = served_c(model)
         else:
             metrics = {"macro_f1": 0.0, "micro_f1": 0.0, "rare_recall": 0.0, "ece": None, "pseudo_labeled": 0,
                        "label_prior_rows": 0, "structure": None, "C": None}

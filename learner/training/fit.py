@@ -103,6 +103,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     if unlabeled is not None and len(unlabeled):
         check_unlabeled(unlabeled, X.shape[1])
     descriptions = embed_descriptions(label_descriptions, encoder, X.shape[1])
+    if label_vectors and prior_possible(config):  # every prior row (choices' folds, served fit) comes from them
+        check_label_vectors(label_vectors, X.shape[1])
     weight = np.ones(len(y)) if sample_weight is None else sample_weight
     hierarchy_choice = None
     if config.hierarchy == "auto":
@@ -116,7 +118,6 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     if config.label_prior == "auto":
         use = False
         if label_vectors and prior_possible(config):
-            check_label_vectors(label_vectors, X.shape[1])
             t = time.perf_counter()
             use, prior_choice = choose_prior(config, label_vectors, parents, descriptions, X, y, weight, groups)
             timings["label_prior_choice_s"] = time.perf_counter() - t
@@ -124,15 +125,13 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     penalty_choice = None
     if config.penalty == "auto":
         if config.head == "logreg":
-            if label_vectors and config.label_prior == "on":
-                check_label_vectors(label_vectors, X.shape[1])  # the folds add prior rows from them
             t = time.perf_counter()
             config, penalty_choice = choose_penalty(config, label_vectors, parents, descriptions, X, y, weight, groups)
             timings["penalty_choice_s"] = time.perf_counter() - t
         else:
             notes.append(f"penalty not chosen: C applies to the logistic-regression head only (head {config.head})")
             config = replace(config, penalty="fixed")
-    prior = label_prior_rows(label_vectors, counts, parents, config, X.shape[1])
+    prior = label_prior_rows(label_vectors, counts, parents, config)
     extra, self_training, first = prior, None, None
     if unlabeled is not None and config.self_training and len(unlabeled) and config.pseudo_weight > 0:
         t = time.perf_counter()
@@ -341,12 +340,11 @@ def _base_head(model):
     return model
 
 
-def label_prior_rows(label_vectors, counts, parents, config: TrainConfig, width: int):
-    """(X, y, weight) of the label-name prior rows (see ``train_classifier``), or None; only with
-    ``label_prior`` resolved to "on"."""
+def label_prior_rows(label_vectors, counts, parents, config: TrainConfig):
+    """(X, y, weight) of the label-name prior rows (see ``train_classifier``; the vectors are checked
+    there), or None; only with ``label_prior`` resolved to "on"."""
     if not label_vectors or config.label_prior != "on" or config.label_prior_weight <= 0:
         return None
-    check_label_vectors(label_vectors, width)
     return prior_rows_for(label_vectors, counts, parents, config)
 
 
