@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from full_pool_penalty import dev_pool, dev_runs_parser  # noqa: E402  (bench/ is sys.path[0] when run as a script)
+from sim_siblings import standard_error  # noqa: E402
 
 from learner.simulation.pool import train_simulated_model  # noqa: E402
 from learner.simulation.run import simulation_train_config  # noqa: E402
@@ -70,16 +71,16 @@ CHOICE_REPORT = {"penalty": "penalty_choice", "prior": "label_prior_choice", "st
 
 
 def knob_evidence(knob: str, pool, rows, labels, base, wave, parents):
-    """(out-of-fold macro-F1 per arm as the retrain's choice computes it, the retrain's config with
-    the other choices resolved, why not), the first two None where the choice had no evidence."""
+    """(out-of-fold macro-F1 per arm as the retrain's choice computes it, the arm it chose, the
+    retrain's config with the other choices resolved, why not), the first three None where the
+    choice had no evidence."""
     auto = train_simulated_model(pool, rows, labels, config=base, version=wave, parents=parents)
     choice = auto.report[CHOICE_REPORT[knob]]
     if not choice or not choice.get("rows_compared") or not choice.get("macro_f1"):
-        return None, None, (choice or {}).get("reason") or "the choice did not run"
+        return None, None, None, (choice or {}).get("reason") or "the choice did not run"
     oof = {k.removeprefix("C="): v for k, v in choice["macro_f1"].items()}
-    chosen = choice["chosen"]
-    oof["chosen"] = f"{chosen:g}" if isinstance(chosen, float) else str(chosen)
-    return oof, TrainConfig.from_dict({**auto.report["config"], "penalty": "fixed"}), None
+    chosen = f"{choice['chosen']:g}" if isinstance(choice["chosen"], float) else str(choice["chosen"])
+    return oof, chosen, TrainConfig.from_dict({**auto.report["config"], "penalty": "fixed"}), None
 
 
 def arm_config(knob: str, resolved: TrainConfig, arm: str) -> TrainConfig:
@@ -119,7 +120,7 @@ def one(args) -> dict:
         rng = np.random.default_rng(1000 * seed + wave)
         for source, rows in (("active", active), ("random", rng.choice(len(pool_rows), len(active), replace=False))):
             labels = data.labels[pool_rows[rows]]
-            oof, resolved, why_not = knob_evidence(knob, pool, rows, labels, base, wave, parents)
+            oof, chosen, resolved, why_not = knob_evidence(knob, pool, rows, labels, base, wave, parents)
             if oof is None:
                 skipped.append({"set": name, "seed": seed, "wave": wave, "source": source, "knob": knob,
                                 "reason": why_not})
@@ -130,7 +131,6 @@ def one(args) -> dict:
                                               parents=parents)
                 scores = dev_scores(model, embeddings[dev], data.labels[dev], set(labels.tolist()))
                 dev_f1[arm], dev_seen[arm] = scores["all"], scores["seen"]
-            chosen = oof.pop("chosen")
             out.append({"set": name, "seed": seed, "wave": wave, "source": source, "knob": knob, "chosen": chosen,
                         "labels": int(len(rows)), "labels_present": int(len(set(labels.tolist()))),
                         "structure": resolved.hierarchy, "oof": oof, "dev": dev_f1, "dev_seen": dev_seen})
@@ -138,7 +138,7 @@ def one(args) -> dict:
 
 
 def se(values: np.ndarray) -> float | None:
-    return round(float(values.std(ddof=1) / np.sqrt(len(values))), 4) if len(values) > 1 else None
+    return round(standard_error(values), 4) if len(values) > 1 else None
 
 
 def seed_means(rows: list[dict], judge: str, arm: str, reference: str, seeds: list[int]) -> np.ndarray:
