@@ -146,7 +146,7 @@ class Command(BaseCommand):
         cached = cached if isinstance(cached, dict) or cached is None else {"macro_f1": cached, "C": None}
         try:
             result = sim.run_simulation(data, embeddings, config, label_vectors=label_vectors, rules=rules,
-                                        full_pool_macro_f1=cached and cached["macro_f1"],
+                                        full_pool_macro_f1=None if cached is None else cached["macro_f1"],
                                         progress=not opts["no_progress"])
         except sim.DataError as exc:
             raise CommandError(str(exc)) from exc
