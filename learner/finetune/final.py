@@ -11,6 +11,10 @@ single encoder fine-tuned on every label would have seen the held-out rows, and 
 score would be flattering; a fold's distillation teacher is fitted on that fold's training rows
 only, and the unlabeled texts are never labeled rows.) The report gives both macro-F1s over the
 same held-out rows, and ``beats_frozen``. Cost: ``folds + 1`` fine-tunings.
+
+The same folds give the served model its calibration, thresholds and held-out figures: per fold,
+a head fitted as the served head is on that fold's encoder (``learner.finetune.held_out``). The
+full encoder has seen every label, so folds over its embeddings would flatter them.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import numpy as np
 
 from learner.finetune.contrastive import FinetuneConfig, encode, finetune_encoder, load_encoder
 from learner.finetune.distill import distill_encoder
+from learner.finetune.held_out import FoldEvidence, recalibrate
 from learner.splits import group_kfold
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
 from learner.training.hierarchy_choice import macro_f1
@@ -115,7 +120,7 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
     frozen_unlabeled = None if frozen_unlabeled is None else np.asarray(frozen_unlabeled, dtype=np.float32)
     frozen = None if frozen is None else np.asarray(frozen, dtype=np.float32)
     fit = dict(unlabeled=unlabeled, frozen_unlabeled=frozen_unlabeled, train_config=train_config, parents=parents)
-    comparison = None
+    comparison, evidence = None, FoldEvidence()
     if config.folds:
         fold = group_kfold(y, groups, config.folds, seed=config.seed)
         held_rows, pred_ft, pred_frozen, fold_seconds = [], [], [], []
@@ -136,6 +141,13 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
             for X, out in ((X_ft, pred_ft), (frozen, pred_frozen)):
                 head = train_classifier(X[train], y[train], config=cv_config, groups=fold_groups, parents=parents)
                 out.extend(head.predict(X[held]))
+            # the served head's procedure on this fold's encoder: the final model's calibration,
+            # thresholds and held-out figures come from these (learner/finetune/held_out.py)
+            U_ft = encode(model, unlabeled) if unlabeled else None
+            # (only its raw logits are read: no targets, and the labeled mix, which needs no estimate)
+            served_like = train_classifier(X_ft[train], y[train], config=replace(train_config, threshold_mix="labeled"),
+                                           groups=fold_groups, parents=parents, unlabeled=U_ft)
+            evidence.add(held, served_like, X_ft[held], U_ft)
             held_rows.extend(held.tolist())
             del model
         if held_rows:
@@ -155,6 +167,12 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
     X_unlabeled = encode(model, unlabeled) if unlabeled else None
     classifier = train_classifier(X_ft, y, config=train_config, groups=groups, parents=parents, targets=targets,
                                   unlabeled=X_unlabeled)
+    if evidence.rows:
+        classifier = recalibrate(classifier, train_config, evidence, y, groups, targets, parents, X_unlabeled)
+    else:
+        classifier.report.setdefault("notes", []).append(
+            "no cross-fitted folds (folds=0): calibration, thresholds and held-out figures come from embeddings of "
+            "an encoder fine-tuned on these very labels, and are optimistic")
     report = {
         "base_model": Path(str(model_path)).name,
         "finetune": ft_report,

@@ -15,6 +15,7 @@ from learner.finetune import FinetuneConfig, make_pairs
 from learner.finetune.contrastive import encode, load_encoder
 from learner.finetune.distill import class_weights, initial_head
 from learner.finetune.final import load_final_model, train_final_model
+from learner.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = {
@@ -136,3 +137,25 @@ def test_distilled_final_model_uses_the_unlabeled_texts(tmp_path):
     assert [r["label"] for r in again.predict_texts(texts[:3])] == [r["label"] for r in final.predict_texts(texts[:3])]
     with pytest.raises(ValueError, match="method"):
         FinetuneConfig.from_dict({"method": "mlm"})
+
+
+def test_final_model_figures_come_from_rows_no_encoder_saw():
+    """Labels drawn at random, unrelated to the texts, and an encoder fine-tuned until it learns
+    them: folds over its own embeddings would report far above chance; the cross-fitted folds
+    report chance, and the temperature says the scores mean little."""
+    texts, _ = tiny()
+    labels = np.random.default_rng(0).permutation(["a", "b", "c"] * (len(texts) // 3)).tolist()
+    train_config = TrainConfig(self_training=False, cv_folds=3)
+    memorise = dict(max_steps=40, batch_size=8, lr=2e-4, threads=1, max_seq_length=32)
+    leaked = train_final_model(texts, labels, model_path=bundled_model_path(), train_config=train_config,
+                               config=FinetuneConfig(folds=0, **memorise)).classifier.report
+    assert leaked["validation"]["macro_f1"] > 0.8  # what the encoder learned shows through its own folds
+    assert "optimistic" in leaked["notes"][-1]
+    honest = train_final_model(texts, labels, model_path=bundled_model_path(), train_config=train_config,
+                               targets={"a": {"precision": 0.9}},
+                               config=FinetuneConfig(folds=2, **memorise)).classifier.report
+    assert honest["validation_source"] == "fine-tuned encoder folds" and honest["n_evaluated"] == len(texts)
+    assert honest["validation"]["macro_f1"] < 0.6
+    assert honest["calibration"]["temperature"] > 2  # flat probabilities: nothing to be sure of
+    (row,) = [row for row in honest["thresholds"] if row["label"] == "a"]
+    assert row["met"] is not True, row
