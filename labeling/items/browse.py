@@ -198,9 +198,12 @@ def with_confidence(queryset: QuerySet[Item], version: ModelVersion | None) -> Q
     """Scored items only, with ``confidence`` (the active model's calibrated top probability) to
     sort on. A join, not a per-row subquery: the (model_version, top_prob) index then serves
     the order."""
+    confidence = F("scores__top_prob")
     if version is None:
-        return queryset.none()
-    return queryset.filter(scores__model_version=version).annotate(confidence=F("scores__top_prob"))
+        # Nothing is scored without an active model: an empty page, and no query. It still needs
+        # ``confidence``, which the paginator orders these sorts by whatever the queryset holds.
+        return queryset.none().annotate(confidence=confidence)
+    return queryset.filter(scores__model_version=version).annotate(confidence=confidence)
 
 
 PREDICTION_FILTERS = ("predicted", "min_confidence", "max_confidence")

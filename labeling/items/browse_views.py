@@ -75,6 +75,11 @@ def browse_page(request, slug):
         query.pop("cursor", None)
         messages.info(request, "That page link is no longer valid; here is the first page.")
         return redirect(f"{request.path}?{query.urlencode()}")
+    if version is None and filterset.sort_key.startswith("confidence"):
+        # The confidence sorts list scored items only, so the page is empty until a model is
+        # active; say so rather than leave "No item matches" to suggest the filters are wrong.
+        messages.info(request, "Sorting by confidence lists only the items the active model has scored, and there "
+                               "is no active model yet. Sort by newest or oldest to see every item.")
     context.update(
         rows=rows, count=paginator.count, count_capped=paginator.count_capped,
         next_url=_relative(paginator.get_next_link()), previous_url=_relative(paginator.get_previous_link()),

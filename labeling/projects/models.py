@@ -5,6 +5,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from labeling.items.values import storable, string_problem
 from learner.label_shift import MIX_MODES
 from learner.planning.config import DEFAULT_MIX
 from learner.rules import compile_rule
@@ -215,16 +216,37 @@ def settings_errors(values) -> dict[str, str]:
             and "review_share_max" not in errors:
         errors["review_share_max"] = (f"Review share: maximum ({smax:g}) is below the minimum ({smin:g}); "
                                       "set the maximum at or above the minimum.")
-    meta = getattr(values, "annotator_metadata", None)
-    if meta is not None:
-        bad = not isinstance(meta, list) or len(meta) > MAX_SHOWN_METADATA or not all(
-            isinstance(k, str) and 0 < len(k.strip()) <= 100 for k in meta)
-        if bad:
-            errors["annotator_metadata"] = (
-                f"Metadata shown to annotators must be a list of at most {MAX_SHOWN_METADATA} field names "
-                f"(text of 1 to 100 characters each); got {str(meta)[:200]}.")
+    meta_problem = annotator_metadata_problem(getattr(values, "annotator_metadata", _UNSET))
+    if meta_problem:
+        errors["annotator_metadata"] = meta_problem
     errors.update(model_settings_errors(values))
     return errors
+
+
+_UNSET = object()  # settings_errors: the values do not carry the field (nothing to check)
+
+
+def annotator_metadata_problem(meta) -> str | None:
+    """Why ``meta`` cannot be the metadata shown to annotators, or None. Null is refused here
+    because the field's blank=True makes full_clean() skip it while the column is NOT NULL (a
+    form-encoded PATCH parses "null" past the serializer's own null check). Field names go into a
+    jsonb column: NUL and lone surrogates are refused with the importer's words, and what is
+    quoted back is escaped the importer's way."""
+    if meta is _UNSET:
+        return None
+    name = SETTING_NAMES["annotator_metadata"]
+    if meta is None:
+        return f"{name} cannot be null; send a list of field names ([] for none)."
+    bad = not isinstance(meta, list) or len(meta) > MAX_SHOWN_METADATA or not all(
+        isinstance(k, str) and 0 < len(k.strip()) <= 100 for k in meta)
+    if bad:
+        return (f"{name} must be a list of at most {MAX_SHOWN_METADATA} field names "
+                f"(text of 1 to 100 characters each); got {storable(str(meta), 200)}.")
+    for position, key in enumerate(meta, start=1):
+        problem = string_problem(key)
+        if problem:
+            return f"{name}: field name {position} “{storable(key, 100)}” {problem}."
+    return None
 
 
 def model_settings_errors(values) -> dict[str, str]:
