@@ -45,6 +45,14 @@ items), in particular a precision with no labeled item predicted as the label or
 no labeled positive; everything when fewer than ``min_n`` items are given. The F1's of labels
 with fewer than ``min_n`` items still enter the macro mean (with their wide intervals).
 
+One item in several rows (``units``): an item drawn in two waves' samples (left unanswered in
+the first, drawn again and answered in a later one) is a row of each, with that wave's π: each
+wave is its own probability sample of its own eligible pool, and the item's label does not depend
+on when it was answered, so both rows belong in the stacked estimate. But it is one label: the
+counts (``n``, ``n_predicted``, the ``min_n`` rule) count distinct items, and each ratio's
+effective sample size is scaled by its distinct items / rows, so a repeat draw does not narrow an
+interval as a new item would (a no-op when nothing repeats).
+
 Output of :func:`design_estimates` (labels in ``classes`` order, then the macro keys)::
 
     {"<label>": {"prevalence": x, "prevalence_ci": [lo, hi],
@@ -115,10 +123,11 @@ def _wilson(p: float, n: float, z: float) -> tuple[float, float]:
 class _Design:
     """The labeled sample's weights, strata and variance factors."""
 
-    def __init__(self, pi: np.ndarray, strata: np.ndarray | None):
+    def __init__(self, pi: np.ndarray, strata: np.ndarray | None, units: np.ndarray | None = None):
         self.pi = pi
         self.w = 1.0 / pi
         n = len(pi)
+        self.units = np.arange(n) if units is None else units
         lookup: dict = {}
         ids = (np.zeros(n, dtype=int) if strata is None
                else np.array([lookup.setdefault(s, len(lookup)) for s in strata], dtype=int))
@@ -136,6 +145,10 @@ class _Design:
         self.factor = np.where(n_here > 1, n_here / np.maximum(n_here - 1, 1), 1.0) * (1.0 - pi)
         self.census = bool(np.all(pi == 1.0))
 
+    def distinct(self, mask: np.ndarray) -> int:
+        """Distinct items among the rows in ``mask`` (an item drawn in two waves is two rows)."""
+        return int(np.unique(self.units[mask]).size)
+
     def variance(self, z: np.ndarray) -> float:
         """Linearisation variance of a total whose per-item linearised values are ``z``."""
         means = np.bincount(self.strata, weights=z) / self.n_h
@@ -143,7 +156,7 @@ class _Design:
 
     def ratio(self, numerator: np.ndarray, domain: np.ndarray, min_n: int, confidence: float):
         """(estimate, [lo, hi], n_eff, reason) of Σw·numerator / Σw·domain; numerator ⊆ domain."""
-        k = int(domain.sum())
+        k = self.distinct(domain)
         if k < max(min_n, 1):
             return None, None, None, k
         wd = self.w * domain
@@ -159,6 +172,7 @@ class _Design:
             var = self.variance(wd * (numerator - p) / total)
             if var > 0:
                 n_eff = min(p * (1 - p) / var, ceiling)
+        n_eff *= k / int(domain.sum())  # a repeat draw of an item is no new label (module docstring)
         return p, list(wilson_interval(p, n_eff, confidence)), float(n_eff), None
 
 
@@ -218,6 +232,7 @@ def design_estimates(
     pool_size: int | None = None,
     confidence: float = 0.95,
     min_n: int = 5,
+    units: Sequence | None = None,
 ) -> dict:
     """Per-label prevalence, precision, recall and F1 with intervals, and macro-F1 with its
     interval, from labeled items with known inclusion probability (see the module docstring for
@@ -227,23 +242,31 @@ def design_estimates(
     π per item, each in (0, 1]; strata: the stratum each item was drawn in (e.g. the source of
     the random slice; None = one stratum); pool_size: the eligible pool's size, only checked
     (>= the labeled items) and used for ``pool_count``; classes: the labels to report (default:
-    every label seen). Invalid input raises ValueError naming the field and row."""
+    every label seen); units: an item id per row, rows sharing one being the same item drawn in
+    several waves (None = every row its own item). Invalid input raises ValueError naming the
+    field and row."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be within (0, 1), got {confidence}")
     if not isinstance(min_n, int | np.integer) or min_n < 1:
         raise ValueError(f"min_n must be a positive integer, got {min_n!r}")
     truth, pred, pi, strata, classes = _validate(y_true, y_pred, inclusion_prob, strata, pool_size, classes)
-    n = len(truth)
+    if units is not None:
+        units = list(units)
+        if len(units) != len(truth):
+            raise ValueError(f"units has {len(units)} entries for {len(truth)} labeled items")
+        units = np.unique(np.array([str(u) for u in units]), return_inverse=True)[1].ravel()
+    design = _Design(pi, strata, units) if len(truth) else None
+    n = design.distinct(np.ones(len(truth), dtype=bool)) if design else 0
     if n < min_n:
         reason = (f"only {n} labeled items with a known inclusion probability (fewer than {min_n})" if n
                   else "no labeled items with a known inclusion probability")
-        out = {label: _empty_row(reason, int(np.sum(truth == c)), int(np.sum(pred == c)))
+        out = {label: _empty_row(reason, design.distinct(truth == c) if design else 0,
+                                 design.distinct(pred == c) if design else 0)
                for c, label in enumerate(classes)}
         out.update(macro_f1_estimate=None, macro_f1_ci=None, macro_f1_reason=reason, macro_f1_labels=0)
         return out
-    design = _Design(pi, strata)
     z_two_sided = norm.ppf(0.5 + confidence / 2)
-    everything = np.ones(n, dtype=bool)
+    everything = np.ones(len(truth), dtype=bool)
     out: dict = {}
     f1_parts = []  # (f1, lo, hi, linearised values) of each label seen in the sample
     for c, label in enumerate(classes):
@@ -273,14 +296,14 @@ def design_estimates(
             var_j = ((j_ci[1] - j_ci[0]) / (2 * z_two_sided)) ** 2
             f1_parts.append((f1, lo, hi, design.w * (2 * hit - f1 * (is_true + 0.0 + is_pred)) / size,
                              2 * var_j / (1 + jaccard) ** 3))
-            enough = int(either.sum()) >= min_n
+            enough = design.distinct(either) >= min_n
             row["f1"], row["f1_ci"] = (f1, [lo, hi]) if enough else (None, None)
             if not enough:
-                reasons["f1"] = f"only {int(either.sum())} labeled items of or predicted as {label!r} (fewer than {min_n})"
+                reasons["f1"] = f"only {design.distinct(either)} labeled items of or predicted as {label!r} (fewer than {min_n})"
         else:
             row["f1"], row["f1_ci"] = None, None
             reasons["f1"] = f"no labeled items of or predicted as {label!r} in the sample"
-        row["n"], row["n_predicted"] = int(is_true.sum()), int(is_pred.sum())
+        row["n"], row["n_predicted"] = design.distinct(is_true), design.distinct(is_pred)
         row["n_eff"] = n_eff
         if pool_size is not None:
             row["pool_count"] = pool_size * row["prevalence"]

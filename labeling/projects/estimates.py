@@ -10,65 +10,154 @@ pool with 95 % Wilson intervals on effective counts (``learner.estimates.design_
 The version's prediction is its stored top label (``ItemScore``). A figure from fewer than
 ``MIN_N`` items is not estimated (None with the reason, shown as "—"). Right after a version
 activates there is nothing yet: the figures fill in as the next wave is answered.
+
+Drawn but not answered. A pick can be skipped, disputed (annotators disagree and no lead has
+adjudicated: the item's label is the product's one rule, the majority, ties to the newest
+answer) or unanswered (its wave still open, or closed without an answer). Unanswered picks leave
+the estimate, which then assumes they are missing at random: that the labels and the model's
+errors on them are like those of the answered picks of the same wave and source. Skipped items
+are plausibly the hard ones, so that assumption can flatter the model. ``sample`` therefore says
+how many known-π picks were drawn and what became of them, and each figure gets a ``*_range``:
+the bounds of the estimate whatever the labels of the picks without a settled label (unanswered
+and disputed) are (worst and best case, in the manner of Manski's bounds). A range is no
+confidence interval: sampling error comes on top of it.
 """
 from __future__ import annotations
 
+from labeling.annotations.models import Annotation, ReviewTask
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.projects.models import Label
-from labeling.waves.models import WaveItem
+from labeling.waves.models import Wave, WaveItem
 from learner.estimates import design_estimates
 
 MIN_N = 5  # no precision or recall from fewer labeled items than this ("1.000 from three items")
+FIGURES = ("prevalence", "precision", "recall")
+STATES = ("answered", "disputed", "skipped", "open", "unanswered")
 
 
 def _sample(project) -> list[tuple]:
-    """(wave number, model version number at planning, item id, source id, π) of every answered
-    pick with a stated inclusion probability."""
+    """(wave number, model version number at planning, item id, source id, π, wave state) of every
+    pick with a stated inclusion probability, answered or not."""
     return list(WaveItem.objects.filter(wave__project=project, inclusion_prob__isnull=False,
                                         wave__model_version__isnull=False)
                 .values_list("wave__number", "wave__model_version__number", "item_id", "item__source_id",
-                             "inclusion_prob"))
+                             "inclusion_prob", "wave__state"))
+
+
+def _pick_states(project, picks: list[tuple], resolved: dict) -> list[str]:
+    """What became of each pick (one of ``STATES``), read from its item: an item has one label
+    whichever wave's lease brought it, so a pick left unanswered in one wave and answered when
+    drawn again later is answered."""
+    ids = {p[2] for p in picks} - set(resolved)
+    skipped = set(Annotation.objects.filter(project=project, item_id__in=ids, undone=False, skipped=True)
+                  .values_list("item_id", flat=True)) if ids else set()
+    disputed = set(ReviewTask.objects.filter(project=project, reason=ReviewTask.DISAGREEMENT,
+                                             resolved_at__isnull=True, item_id__in={p[2] for p in picks})
+                   .values_list("item_id", flat=True)) if picks else set()
+    return ["disputed" if p[2] in disputed and p[2] in resolved else "answered" if p[2] in resolved
+            else "skipped" if p[2] in skipped else "unanswered" if p[5] == Wave.CLOSED else "open"
+            for p in picks]
+
+
+def _ranges(estimate: dict, known: list[tuple], unsettled: list[tuple]) -> dict:
+    """{figure: [lo, hi]} per label: the Hájek estimate over the known and unsettled picks when
+    every unsettled pick's label is the worst / the best for that figure. ``known``: (weight,
+    truth, prediction); ``unsettled``: (weight, prediction). None where the figure itself is not
+    estimated or nothing is unsettled."""
+    if not unsettled:
+        return {}
+    w_known, w_open = sum(k[0] for k in known), sum(u[0] for u in unsettled)
+    out = {}
+    for label, row in estimate.items():
+        hit = sum(w for w, y, yhat in known if y == label == yhat)
+        true = sum(w for w, y, _ in known if y == label)
+        predicted = sum(w for w, _, yhat in known if yhat == label)
+        open_pred = sum(w for w, yhat in unsettled if yhat == label)  # unsettled picks predicted as it
+        open_other = w_open - open_pred
+        bounds = {"prevalence": (true / (w_known + w_open), (true + w_open) / (w_known + w_open)),
+                  # predicted as the label and wrong / right
+                  "precision": (hit / (predicted + open_pred), (hit + open_pred) / (predicted + open_pred))
+                  if predicted + open_pred else None,
+                  # missed positives (every other prediction was the label) / all predictions right
+                  "recall": (hit / (true + open_other) if true + open_other else 0.0,
+                             (hit + open_pred) / (true + open_pred) if true + open_pred else 1.0)}
+        out[label] = {f: list(bounds[f]) if bounds[f] is not None and row[f] is not None else None
+                      for f in FIGURES}
+    return out
+
+
+def _summary(counts: dict, items: int, picks: int) -> str:
+    drawn = sum(counts[s] for s in STATES)
+    if not drawn:
+        return "no pick with a known inclusion probability drawn yet"
+    text = f"estimated from {picks} of {drawn} drawn picks ({items} distinct items)"
+    parts = [f"{counts['disputed']} disputed (counted with the majority label)" if counts["disputed"] else "",
+             f"{counts['skipped']} skipped" if counts["skipped"] else "",
+             f"{counts['unanswered']} unanswered when the wave closed" if counts["unanswered"] else "",
+             f"{counts['open']} still open" if counts["open"] else "",
+             f"{counts['unscored']} not scored by the model" if counts["unscored"] else ""]
+    parts = [p for p in parts if p]
+    if parts:
+        text += "; " + ", ".join(parts)
+    if counts["skipped"] + counts["unanswered"] + counts["open"]:
+        text += "; unanswered picks are treated as missing at random"
+    return text
 
 
 def version_estimates(project, versions: list[ModelVersion] | None = None) -> dict[int, dict]:
     """{version number: estimates} for every given version (default: the project's ready,
     active and retired ones). Each: ``labels`` (per label: prevalence, precision, recall with
-    ``*_ci``, n, n_predicted, reasons), ``macro_f1_estimate``, ``macro_f1_ci``,
-    ``macro_f1_labels`` and ``sample`` (items, waves, unscored, reason)."""
+    ``*_ci`` and ``*_range``, n, n_predicted, reasons), ``macro_f1_estimate``, ``macro_f1_ci``,
+    ``macro_f1_labels`` and ``sample`` (items, picks, drawn, the STATES' counts, unscored,
+    waves, summary, reason)."""
     if versions is None:
         versions = list(ModelVersion.objects.filter(
             project=project, state__in=[ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED])
             .defer("artifact").order_by("number"))
     picks = _sample(project)
     resolved = resolve_item_labels(project) if picks else {}
+    states = _pick_states(project, picks, resolved)
     names = dict(Label.objects.filter(project=project).values_list("id", "name"))
-    answered = [p for p in picks if p[2] in resolved]
     out = {}
     for version in versions:
-        rows = [p for p in answered if p[1] >= version.number]
+        mine = [(p, s) for p, s in zip(picks, states, strict=True) if p[1] >= version.number]
         classes = [str(c) for c in (version.label_map or [])]
-        scores = dict(ItemScore.objects.filter(model_version=version, item_id__in=[p[2] for p in rows])
+        scores = dict(ItemScore.objects.filter(model_version=version, item_id__in={p[2] for p, _ in mine})
                       .values_list("item_id", "top_label"))
-        scored = [p for p in rows if p[2] in scores and scores[p[2]] < len(classes)]
-        y_true = [names[resolved[p[2]]] for p in scored]
-        y_pred = [classes[scores[p[2]]] for p in scored]
+        scored = [(p, s) for p, s in mine if p[2] in scores and scores[p[2]] < len(classes)]
+        # An item drawn in two waves (unanswered in the first, answered when drawn again) is in
+        # both waves' samples: each wave is its own probability sample of its own eligible pool
+        # and the label does not depend on when it was given. design_estimates counts it once
+        # (units) and does not let the repeat narrow an interval.
+        rows = [(p, s) for p, s in scored if s in ("answered", "disputed")]
+        y_true = [names[resolved[p[2]]] for p, _ in rows]
+        y_pred = [classes[scores[p[2]]] for p, _ in rows]
         everyone = list(dict.fromkeys([*classes, *sorted(set(y_true) - set(classes))]))
         failure = None
         try:
-            full = design_estimates(y_true, y_pred, [p[4] for p in scored], classes=everyone,
-                                    strata=[f"{p[0]}|{p[3]}" for p in scored] or None, min_n=MIN_N)
+            full = design_estimates(y_true, y_pred, [p[4] for p, _ in rows], classes=everyone,
+                                    strata=[f"{p[0]}|{p[3]}" for p, _ in rows] or None, min_n=MIN_N,
+                                    units=[p[2] for p, _ in rows])
         except ValueError as exc:  # e.g. a label named like a key of the estimates object
             full, everyone, failure = design_estimates([], [], [], classes=[], min_n=MIN_N), [], f"not estimated: {exc}"
-        waves = sorted({p[0] for p in scored})
+        settled = [(1 / p[4], y, yhat) for (p, s), y, yhat in zip(rows, y_true, y_pred, strict=True)
+                   if s == "answered"]
+        ranges = {} if failure else _ranges({label: full[label] for label in everyone}, settled,
+                                            [(1 / p[4], classes[scores[p[2]]]) for p, s in scored if s != "answered"])
+        counts = {s: sum(1 for _, state in mine if state == s) for s in STATES}
+        counts["unscored"] = sum(1 for p, s in mine if s in ("answered", "disputed")) - len(rows)
+        items = len({p[2] for p, _ in rows})
         out[version.number] = {
             "labels": [{"label": label, **{k: full[label][k] for k in (
                 "prevalence", "prevalence_ci", "precision", "precision_ci", "recall", "recall_ci", "f1", "f1_ci",
-                "n", "n_predicted", "reasons")}} for label in everyone],
+                "n", "n_predicted", "reasons")},
+                **{f"{f}_range": (ranges.get(label) or {}).get(f) for f in FIGURES}} for label in everyone],
             "macro_f1_estimate": full["macro_f1_estimate"], "macro_f1_ci": full["macro_f1_ci"],
             "macro_f1_labels": full["macro_f1_labels"],
-            "sample": {"items": len(scored), "waves": waves, "unscored": len(rows) - len(scored),
-                       "reason": failure or (None if scored else
+            "sample": {"items": items, "picks": len(rows), "drawn": len(mine), **counts,
+                       "waves": sorted({p[0] for p, _ in rows}), "summary": _summary(counts, items, len(rows)),
+                       "reason": failure or (None if rows else
                            "no answered pick with a known inclusion probability from a wave planned after "
                            f"model v{version.number} yet")},
         }

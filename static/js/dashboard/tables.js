@@ -39,14 +39,22 @@ export function perClass(data) {
   ((data.estimates && data.estimates.labels) || []).forEach((e) => { est[e.label] = e; });
   const withCi = (x, ci) => (x === null || x === undefined || !ci ? "—"
     : fmt(x) + " [" + fmt(ci[0], 2) + ", " + fmt(ci[1], 2) + "]");
+  // Bounds of the estimate whatever the picks without a settled label turn out to be.
+  const span = (r) => (r ? fmt(r[0], 2) + "–" + fmt(r[1], 2) : "—");
+  const ranges = (e) => (e.precision_range || e.recall_range
+    ? "P " + span(e.precision_range) + " · R " + span(e.recall_range) : "—");
   fillTable(table, null, data.per_class.map((r) => {
     const e = est[r.label] || {};
     return [
       {text: r.label, cls: rare.has(r.label) ? "rare" : ""}, fmt(r.precision), fmt(r.recall), fmt(r.f1),
       fmt(r.support, 0), fmt(r.average_precision), withCi(e.precision, e.precision_ci),
-      withCi(e.recall, e.recall_ci), e.n === undefined ? "—" : String(e.n),
+      withCi(e.recall, e.recall_ci), ranges(e), e.n === undefined ? "—" : String(e.n),
     ];
   }));
+  // How many known-π picks were drawn and what became of them (server text, via textContent).
+  const sample = data.estimates && data.estimates.sample;
+  document.getElementById("est-sample").textContent =
+    sample && sample.summary ? "Pool figures " + sample.summary + "." : "";
 }
 
 export function thresholds(data) {
