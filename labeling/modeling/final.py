@@ -27,6 +27,7 @@ from learner.finetune.contrastive import encode, load_encoder
 from learner.finetune.final import ENCODER_DIR
 from learner.jsonable import to_jsonable
 from learner.training import TrainConfig
+from learner.training.config import prior_possible
 from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
@@ -38,6 +39,7 @@ from .versions import (
     NotEnoughLabels,
     _start_version,
     finish_version,
+    project_label_texts,
     project_train_options,
     unlabeled_items,
 )
@@ -73,7 +75,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
                                              set(data.labels))
         # Items nobody labeled (outside the labeled items' duplicate groups; a seeded sample of at
         # most max_unlabeled): the distillation's unlabeled texts and the heads' self-training rows.
-        unlabeled_ids, frozen_unlabeled, _ = unlabeled_items(
+        unlabeled_ids, frozen_unlabeled, unlabeled_total = unlabeled_items(
             project, data.item_ids, seed=version.number,
             limit=min(ft_config.max_unlabeled, settings.LONGTAIL_SELF_TRAINING_ROWS))
         texts = dict(Item.objects.filter(id__in=[*data.item_ids, *unlabeled_ids.tolist()]).values_list("id", "text"))
@@ -82,7 +84,9 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
             frozen=vectors_for_items(project.id, model_id(), data.item_ids), groups=np.asarray(data.groups),
             unlabeled=[texts[int(i)] for i in unlabeled_ids], frozen_unlabeled=frozen_unlabeled,
             parents=parents or None, targets=targets or None, train_config=config, config=ft_config,
-            on_progress=on_progress)
+            # the label-name prior as a retrain has it, each encoder embedding the label texts itself
+            label_texts=project_label_texts(project) if prior_possible(config) else None,
+            unlabeled_total=unlabeled_total if len(unlabeled_ids) else None, on_progress=on_progress)
         directory = Path(settings.LONGTAIL_ARTIFACT_DIR) / project.slug / f"final-v{version.number}"
         final.save(directory)
         clf = final.classifier

@@ -206,14 +206,22 @@ def project_train_options(project: Project) -> dict:
             "threshold_unseen_prior": GUARD_PRIOR_ROWS if project.threshold_guard else 0.0}
 
 
-def label_vectors(project: Project) -> dict[str, np.ndarray] | None:
-    """label name → embedding of "name: description" (the vectors the planner uses), for the
-    label-name prior."""
+def project_label_texts(project: Project) -> dict[str, str] | None:
+    """label name → "name: description", the text the planner's label vectors are embedded from."""
     rows = list(Label.objects.filter(project=project).order_by("order", "name").values_list("name", "description"))
     if not rows:
         return None
     names, descriptions = [name for name, _ in rows], dict(rows)
-    return dict(zip(names, embed_query_texts(label_texts(names, descriptions)), strict=True))
+    return dict(zip(names, label_texts(names, descriptions), strict=True))
+
+
+def label_vectors(project: Project) -> dict[str, np.ndarray] | None:
+    """label name → embedding of "name: description" (the vectors the planner uses), for the
+    label-name prior."""
+    texts = project_label_texts(project)
+    if not texts:
+        return None
+    return dict(zip(texts, embed_query_texts(list(texts.values())), strict=True))
 
 
 def unlabeled_items(project: Project, labeled_ids, *, seed: int, limit: int | None = None

@@ -28,7 +28,7 @@ import numpy as np
 
 from learner.finetune.contrastive import FinetuneConfig, encode, finetune_encoder, load_encoder
 from learner.finetune.distill import distill_encoder
-from learner.finetune.held_out import FoldEvidence, recalibrate
+from learner.finetune.held_out import FoldEvidence, FoldView, recalibrate
 from learner.splits import group_kfold
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
 from learner.training.hierarchy_choice import macro_f1
@@ -66,7 +66,8 @@ def load_final_model(directory, device: str | None = None) -> FinalModel:
 
 def fit_encoder(model_path: str, texts: list[str], y: np.ndarray, *, frozen: np.ndarray | None,
                 unlabeled: list[str], frozen_unlabeled: np.ndarray | None, config: FinetuneConfig,
-                train_config: TrainConfig, parents: dict | None = None, on_progress=None):
+                train_config: TrainConfig, parents: dict | None = None, frozen_label_vectors: dict | None = None,
+                on_progress=None):
     """One fine-tuned encoder and its report. ``distill``: the teacher is the frozen encoder's head
     on these labels (``train_classifier``, self-training on the unlabeled rows as a retrain does);
     its calibrated probabilities on the unlabeled texts are the soft targets."""
@@ -76,23 +77,35 @@ def fit_encoder(model_path: str, texts: list[str], y: np.ndarray, *, frozen: np.
     if unlabeled:
         # the teacher's thresholds are never read, so the class-mix estimate they hold at is skipped
         teacher = train_classifier(frozen, y, config=replace(train_config, threshold_mix="labeled"),
-                                   parents=parents, unlabeled=frozen_unlabeled)
+                                   parents=parents, unlabeled=frozen_unlabeled, label_vectors=frozen_label_vectors)
         soft, classes = teacher.predict_proba(frozen_unlabeled), teacher.classes_
     return distill_encoder(model_path, texts, y, frozen=frozen, unlabeled=unlabeled or None, soft=soft,
                            classes=classes, config=config, on_progress=on_progress)
+
+
+def label_vectors_of(encoder, label_texts: dict[str, str] | None) -> dict | None:
+    """label → the encoder's vector of its "name: description" text (None without labels)."""
+    if not label_texts:
+        return None
+    names = sorted(label_texts)
+    return dict(zip(names, encode(encoder, [label_texts[n] for n in names]), strict=True))
 
 
 def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None, groups=None,
                       unlabeled: list[str] | None = None, frozen_unlabeled=None,
                       parents: dict | None = None, targets: dict | None = None,
                       train_config: TrainConfig | None = None, config: FinetuneConfig | None = None,
+                      label_texts: dict[str, str] | None = None, unlabeled_total: int | None = None,
                       on_progress: Callable[[float, str], None] | None = None) -> FinalModel:
     """Fine-tune, compare out of fold with the frozen encoder (``frozen``: its embeddings of
     ``texts``, computed when None), then fit on every label. ``unlabeled``: texts nobody labeled
     (at most ``config.max_unlabeled``, a seeded sample, are used; ``frozen_unlabeled``: their
     frozen embeddings, computed when None): the distillation's unlabeled rows and the heads'
     self-training rows. Fold encoders never see a held-out fold's labels (its texts are not among
-    the unlabeled ones either). ``on_progress(share, message)``."""
+    the unlabeled ones either). ``label_texts`` (label → "name: description") are embedded by each
+    encoder for the label-name prior (``train_classifier``'s ``label_vectors``, as a retrain's);
+    ``unlabeled_total``: how many items the unlabeled sample was drawn from (the "pool" class mix).
+    ``on_progress(share, message)``."""
     started = time.perf_counter()
     config = config or FinetuneConfig()
     train_config = train_config or TrainConfig()
@@ -112,14 +125,18 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
     stages = config.folds + 1
     progress = on_progress or (lambda share, message: None)
     cv_config = replace(train_config, self_training=False)
-    if (config.folds or config.method == "distill") and (frozen is None or (unlabeled and frozen_unlabeled is None)):
+    frozen_label_vectors = None
+    if (config.folds or config.method == "distill") and (frozen is None or (unlabeled and frozen_unlabeled is None)
+                                                         or label_texts):
         base = load_encoder(model_path, config.device)
         frozen = encode(base, texts) if frozen is None else frozen
         frozen_unlabeled = encode(base, unlabeled) if unlabeled and frozen_unlabeled is None else frozen_unlabeled
+        frozen_label_vectors = label_vectors_of(base, label_texts)
         del base
     frozen_unlabeled = None if frozen_unlabeled is None else np.asarray(frozen_unlabeled, dtype=np.float32)
     frozen = None if frozen is None else np.asarray(frozen, dtype=np.float32)
-    fit = dict(unlabeled=unlabeled, frozen_unlabeled=frozen_unlabeled, train_config=train_config, parents=parents)
+    fit = dict(unlabeled=unlabeled, frozen_unlabeled=frozen_unlabeled, train_config=train_config, parents=parents,
+               frozen_label_vectors=frozen_label_vectors)
     comparison, evidence = None, FoldEvidence()
     if config.folds:
         fold = group_kfold(y, groups, config.folds, seed=config.seed)
@@ -141,13 +158,10 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
             for X, out in ((X_ft, pred_ft), (frozen, pred_frozen)):
                 head = train_classifier(X[train], y[train], config=cv_config, groups=fold_groups, parents=parents)
                 out.extend(head.predict(X[held]))
-            # the served head's procedure on this fold's encoder: the final model's calibration,
-            # thresholds and held-out figures come from these (learner/finetune/held_out.py)
-            U_ft = encode(model, unlabeled) if unlabeled else None
-            # (only its raw logits are read: no targets, and the labeled mix, which needs no estimate)
-            served_like = train_classifier(X_ft[train], y[train], config=replace(train_config, threshold_mix="labeled"),
-                                           groups=fold_groups, parents=parents, unlabeled=U_ft)
-            evidence.add(held, served_like, X_ft[held], U_ft)
+            # this fold's encoder's view of the data: the final model's calibration, thresholds and
+            # held-out figures come from heads fitted on it (learner/finetune/held_out.py)
+            evidence.add(FoldView(train, held, X_ft, encode(model, unlabeled) if unlabeled else None,
+                                  label_vectors_of(model, label_texts)))
             held_rows.extend(held.tolist())
             del model
         if held_rows:
@@ -166,9 +180,10 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
     X_ft = encode(model, texts)
     X_unlabeled = encode(model, unlabeled) if unlabeled else None
     classifier = train_classifier(X_ft, y, config=train_config, groups=groups, parents=parents, targets=targets,
-                                  unlabeled=X_unlabeled)
+                                  unlabeled=X_unlabeled, unlabeled_total=unlabeled_total,
+                                  label_vectors=label_vectors_of(model, label_texts))
     if evidence.rows:
-        classifier = recalibrate(classifier, train_config, evidence, y, groups, targets, parents, X_unlabeled)
+        classifier = recalibrate(classifier, evidence, y, groups, targets, parents, X_unlabeled, unlabeled_total)
     else:
         classifier.report.setdefault("notes", []).append(
             "no cross-fitted folds (folds=0): calibration, thresholds and held-out figures come from embeddings of "

@@ -8,16 +8,18 @@ labels, an out-of-fold macro-F1 of 0.83 against 0.60 on the test split). The hon
 the cross-fitted one the comparison with the frozen encoder already pays for: per fold, an encoder
 fine-tuned on the other folds, and a head fitted as the served head is (same settings,
 self-training on that encoder's embeddings of the unlabeled texts), predicting the held-out fold.
+The fold heads are fitted after the served one, with its resolved settings (the structure and
+floor its evidence chose, the prior, the penalty), so the calibration belongs to the model served.
 ``recalibrate`` keeps the served head and encoder and replaces what the held-out rows decide.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from learner.calibration import matched_temperature
-from learner.training import TrainConfig, TrainedClassifier
+from learner.training import TrainConfig, TrainedClassifier, train_classifier
 from learner.training.evaluate import TEMPERATURE_BOUNDS, calibrate_and_evaluate
 from learner.training.oof import aligned_logits
 
@@ -25,43 +27,62 @@ MIN_MATCH_ROWS = 50  # as train_classifier: fewer unlabeled rows than this keep 
 
 
 @dataclass
+class FoldView:
+    """One cross-fitted fold: its training and held-out rows, and its encoder's embeddings of every
+    labeled text, of the unlabeled texts and of the label names (None where there are none)."""
+
+    train: np.ndarray
+    held: np.ndarray
+    X: np.ndarray
+    unlabeled: np.ndarray | None
+    label_vectors: dict | None
+
+
+@dataclass
 class FoldEvidence:
-    """What each cross-fitted fold contributes: its held-out rows, its head, that head's inputs
-    (the fold encoder's embeddings of the held-out rows and of the unlabeled texts)."""
+    views: list = field(default_factory=list)
+    heads: list = field(default_factory=list)  # filled by ``recalibrate``, one per view
 
-    rows: list = field(default_factory=list)
-    heads: list = field(default_factory=list)
-    held_X: list = field(default_factory=list)
-    unlabeled_X: list = field(default_factory=list)
+    @property
+    def rows(self) -> list:
+        return [v.held for v in self.views]
 
-    def add(self, held: np.ndarray, head: TrainedClassifier, held_X: np.ndarray, unlabeled_X) -> None:
-        self.rows.append(np.asarray(held))
-        self.heads.append(head)
-        self.held_X.append(held_X)
-        self.unlabeled_X.append(unlabeled_X)
+    def add(self, view: FoldView) -> None:
+        self.views.append(view)
 
     def logits(self, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(held-out rows, their raw logits in the columns of ``classes``), in row order."""
         rows = np.concatenate(self.rows)
-        logits = np.vstack([aligned_logits(h.model, X, classes) for h, X in zip(self.heads, self.held_X, strict=True)])
+        logits = np.vstack([aligned_logits(h.model, v.X[v.held], classes)
+                            for h, v in zip(self.heads, self.views, strict=True)])
         order = np.argsort(rows)
         return rows[order], logits[order]
 
 
-def recalibrate(served: TrainedClassifier, config: TrainConfig, evidence: FoldEvidence, y: np.ndarray,
-                groups, targets: dict | None, parents: dict | None, served_unlabeled_X) -> TrainedClassifier:
+def recalibrate(served: TrainedClassifier, evidence: FoldEvidence, y: np.ndarray, groups, targets: dict | None,
+                parents: dict | None, served_unlabeled_X, unlabeled_total: int | None = None) -> TrainedClassifier:
     """``served``'s head with the calibration, thresholds and held-out report found on the fold
-    evidence (the served classifier's own came from folds over the fine-tuned embeddings)."""
+    evidence (the served classifier's own came from folds over the fine-tuned embeddings). Each
+    fold head is fitted with the served head's settings as its retrain resolved them (structure,
+    fallback floor, prior, penalty), so the calibration is fitted on the model that is served."""
+    config = TrainConfig.from_dict(served.report["config"])
+    fold_config = replace(config, threshold_mix="labeled")  # only the fold heads' raw logits are read
+    groups = None if groups is None else np.asarray(groups)
+    evidence.heads = [train_classifier(v.X[v.train], y[v.train], config=fold_config, parents=parents,
+                                       groups=None if groups is None else groups[v.train], unlabeled=v.unlabeled,
+                                       label_vectors=v.label_vectors)
+                      for v in evidence.views]
     classes = served.classes_
     rows, logits = evidence.logits(classes)
     notes = [n for n in served.report.get("notes", []) if not n.startswith("calibration, thresholds and metrics from")]
-    notes.append(f"calibration, thresholds and metrics from {len(evidence.rows)} cross-fitted folds ({len(rows)} rows): "
+    notes.append(f"calibration, thresholds and metrics from {len(evidence.views)} cross-fitted folds ({len(rows)} rows): "
                  "each row held out of both the fold's encoder fine-tuning and its head")
     unlabeled_logits = (served.logits(served_unlabeled_X) if config.threshold_mix == "pool"
                         and served_unlabeled_X is not None and len(served_unlabeled_X) else None)
     calibrated = calibrate_and_evaluate(config, logits, y[rows], np.ones(len(rows)), classes, dict(targets or {}),
-                                        parents, notes, groups=None if groups is None else np.asarray(groups)[rows],
-                                        unlabeled_logits=unlabeled_logits)
+                                        parents, notes, groups=None if groups is None else groups[rows],
+                                        unlabeled_logits=unlabeled_logits,
+                                        pool_counts=None if unlabeled_total is None else (len(y), unlabeled_total))
     if config.match_temperature and calibrated.calibration.get("method") == "temperature":
         match_to_folds(calibrated, served, evidence, served_unlabeled_X, notes)
     report = {**served.report, **calibrated.report, "validation_source": "fine-tuned encoder folds",
@@ -83,12 +104,13 @@ def match_to_folds(calibrated, served: TrainedClassifier, evidence: FoldEvidence
     embeddings of the unlabeled texts, matched to each fold head on its own encoder's embeddings
     of the same texts (``learner.calibration.matched_temperature``)."""
     if served_unlabeled_X is None or len(served_unlabeled_X) < MIN_MATCH_ROWS or any(
-            u is None for u in evidence.unlabeled_X):
+            v.unlabeled is None for v in evidence.views):
         notes.append(f"served temperature = the out-of-fold one (no unlabeled sample of {MIN_MATCH_ROWS} rows "
                      "to match it on)")
         return
     fold_temperature = calibrated.temperature
-    folds = [aligned_logits(h.model, u, served.classes_) for h, u in zip(evidence.heads, evidence.unlabeled_X, strict=True)]
+    folds = [aligned_logits(h.model, v.unlabeled, served.classes_)
+             for h, v in zip(evidence.heads, evidence.views, strict=True)]
     calibrated.temperature = matched_temperature(served.logits(served_unlabeled_X), folds, fold_temperature,
                                                  TEMPERATURE_BOUNDS)
     calibrated.calibration.update(temperature=calibrated.temperature, temperature_out_of_fold=fold_temperature,

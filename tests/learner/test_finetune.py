@@ -159,3 +159,28 @@ def test_final_model_figures_come_from_rows_no_encoder_saw():
     assert honest["calibration"]["temperature"] > 2  # flat probabilities: nothing to be sure of
     (row,) = [row for row in honest["thresholds"] if row["label"] == "a"]
     assert row["met"] is not True, row
+
+
+def test_final_model_keeps_the_retrains_prior_and_calibrates_the_structure_it_serves():
+    """The label-name prior a project sets reaches the final model (each encoder embeds the label
+    texts), and the fold heads its calibration comes from use the structure and fallback floor the
+    served head's evidence chose, not the project's unresolved ones."""
+    texts, labels = tiny()
+    texts, labels = texts * 2, labels * 2  # 36 rows: enough for the structure's evidence
+    groups = np.arange(len(texts)) % (len(texts) // 2)  # a text and its copy stay in one fold
+    parents = {"billing": "money", "login": "account", "delivery": "account"}
+    label_texts = {"billing": "billing: charges, refunds and invoices", "login": "login: signing in to the account",
+                   "delivery": "delivery: parcels and couriers"}
+    train_config = TrainConfig(self_training=False, label_prior="on", label_prior_below=20, hierarchy="auto",
+                               fine_floor=0.9)
+    config = FinetuneConfig(max_steps=3, batch_size=8, folds=2, threads=1, max_seq_length=32)
+    final = train_final_model(texts, labels, model_path=bundled_model_path(), groups=groups, parents=parents,
+                              label_texts=label_texts, train_config=train_config, config=config)
+    report = final.classifier.report
+    assert report["choices"]["label_prior"]["used"] and report["label_prior"]["labels"] == 3
+    assert report["choices"]["structure_chosen_by"] == "out-of-fold evidence"
+    assert report["hierarchy"]["fine_floor"] == final.classifier.fine_floor == report["config"]["fine_floor"]
+    assert report["validation_source"] == "fine-tuned encoder folds"
+    without = train_final_model(texts, labels, model_path=bundled_model_path(), groups=groups, parents=parents,
+                                train_config=train_config, config=config).classifier.report
+    assert not without["choices"]["label_prior"]["used"]  # no label texts, no prior rows
