@@ -121,44 +121,67 @@ def test_predict_labels_texts(world, trained):
 
 
 def _force_review(version):
-    """Raise every threshold of the real trained head above 1: every prediction needs review."""
+    """Raise every threshold of the real trained head above 1, in the served artifact and on the
+    version the review routing reads: every prediction needs review."""
     clf = load_classifier(version)
     clf.thresholds = {name: 1.01 for name in clf.classes_}
     version.artifact = clf.to_bytes()
-    version.save(update_fields=["artifact"])
+    version.thresholds = dict(clf.thresholds)
+    version.save(update_fields=["artifact", "thresholds"])
 
 
-def test_predictions_needing_review_are_queued(world, trained):
+UNLABELED = [f"a question about the {a} {b} plan" for a in ("red", "blue", "green", "amber")
+             for b in ("north", "south", "east", "west", "upper")]  # 20 pool items nobody labeled
+
+
+def test_predictions_needing_review_are_queued_within_the_review_share(world, trained):
     alpha = world["alpha"]
     _force_review(trained)
-    texts = ["my gym card was charged by someone else", "I was charged twice for my phone subscription"]
+    source = alpha.sources.first()
+    for text in UNLABELED:
+        Item.objects.create(project=alpha, source=source, text=text, text_hash=text_hash(text))
+    embed_project(alpha)
+    score_version(trained)
+    alpha.review_share_max = 0.2  # 20 scored unlabeled items: 4 open low-confidence tasks at most
+    alpha.save()
+    texts = ["my gym card was charged by someone else", "I was charged twice for my phone subscription",
+             UNLABELED[0]]
     lead = api_as(world["lead"])
     # Project option off: nothing is queued.
     body = lead.post("/api/projects/alpha/predict/", {"texts": texts}, format="json").json()
     assert all(r["needs_review"] for r in body["results"]) and not ReviewTask.objects.exists()
+    assert not any(r["queued_for_review"] for r in body["results"])
 
     alpha.queue_review_predictions = True
     alpha.save()
     items_before = Item.objects.filter(project=alpha).count()
     body = api_as(world["annotator"]).post("/api/projects/alpha/predict/", {"texts": texts}, format="json").json()
-    new_item, existing_item = (r["queued_item"] for r in body["results"])
-    # A text already in the pool reuses its item; a new text becomes an item of the first source.
-    assert existing_item == Item.objects.get(project=alpha, text=texts[1]).pk
-    created = Item.objects.get(pk=new_item)
-    assert created.text == texts[0] and created.source == Source.objects.filter(project=alpha).order_by("pk").first()
+    new, labeled, pooled = body["results"]
+    # A new text becomes an item of the first source; a pool text nobody labeled reuses its item;
+    # a labeled item is never sent to review, and the row says why.
+    created = Item.objects.get(pk=new["queued_item"])
+    assert new["queued_for_review"] and created.text == texts[0]
+    assert created.source == Source.objects.filter(project=alpha).order_by("pk").first()
     assert created.dup_group == created.pk
+    assert pooled["queued_for_review"] and pooled["queued_item"] == Item.objects.get(text=UNLABELED[0]).pk
+    assert not labeled["queued_for_review"] and labeled["review_note"] == "the text is a labeled item"
     assert Item.objects.filter(project=alpha).count() == items_before + 1
     tasks = ReviewTask.objects.filter(project=alpha, reason=ReviewTask.LOW_CONFIDENCE)
-    assert sorted(tasks.values_list("item_id", flat=True)) == sorted([new_item, existing_item])
-    assert tasks.get(item_id=new_item).detail["prediction"]["needs_review"] is True
+    assert sorted(tasks.values_list("item_id", flat=True)) == sorted([new["queued_item"], pooled["queued_item"]])
+    assert set(tasks.values_list("model_version", flat=True)) == {trained.number}
     # Asking again does not open a second task for the same item.
-    api_as(world["lead"]).post("/api/projects/alpha/predict/", {"texts": texts}, format="json")
+    lead.post("/api/projects/alpha/predict/", {"texts": texts}, format="json")
     assert tasks.count() == 2
 
+    # The queue holds at most the review share: two more of five new texts get in.
     alpha.allow_new_sources = True
     alpha.save()
-    body = lead.post("/api/projects/alpha/predict/", {"texts": ["a brand new complaint text"]}, format="json").json()
-    assert Item.objects.get(pk=body["results"][0]["queued_item"]).source.name == "api"
+    fresh = [f"a brand new complaint about the {w} desk" for w in ("oak", "pine", "elm", "ash", "yew")]
+    body = lead.post("/api/projects/alpha/predict/", {"texts": fresh}, format="json").json()
+    assert sum(r["queued_for_review"] for r in body["results"]) == 2 and tasks.count() == 4
+    assert all("review queue is full" in r["review_note"] for r in body["results"] if not r["queued_for_review"])
+    assert {Item.objects.get(pk=r["queued_item"]).source.name for r in body["results"] if r["queued_for_review"]} \
+        == {"api"}
 
 
 def test_dashboard_with_a_trained_model(client, world, trained):

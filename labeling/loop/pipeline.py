@@ -6,11 +6,12 @@ import logging
 
 from django.db import transaction
 
-from labeling.modeling import embedding
+from labeling.modeling import embedding, review
 from labeling.modeling.models import TaskRun
 from labeling.projects.models import Project
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
+from labeling.waves.models import WaveItem
 
 from .runs import close_run, describe_error, fail_run, open_retrain_run, update_run
 
@@ -25,7 +26,16 @@ def plan_first_wave(project: Project):
         return current
     embedding.embed_project(project)
     wave = waves.plan_next_wave(project)
-    return waves.open_wave(wave)
+    return _released(waves.open_wave(wave))
+
+
+def _released(wave):
+    """The wave, after the open low-confidence tasks of its items were closed: annotators label
+    those items, and a lead accepting the model's label would overwrite the pick."""
+    if wave is not None:
+        item_ids = WaveItem.objects.filter(wave=wave).values_list("item_id", flat=True)
+        review.release_wave_items(wave.project, item_ids, wave.number)
+    return wave
 
 
 def finish_retrain(run: TaskRun) -> None:
@@ -38,7 +48,7 @@ def finish_retrain(run: TaskRun) -> None:
     try:
         with transaction.atomic():
             Project.objects.select_for_update().filter(pk=run.project_id).first()
-            wave = waves.plan_and_open_if_idle(run.project)
+            wave = _released(waves.plan_and_open_if_idle(run.project))
             if wave is not None:
                 notes.append(f"wave {wave.number} opened ({wave.size} items)")
                 update_run(run.id, wave=wave.number, wave_id=wave.id)
@@ -64,7 +74,7 @@ def finish_embedding(run: TaskRun) -> None:
         with transaction.atomic():
             Project.objects.select_for_update().filter(pk=run.project_id).first()
             if detail.get("plan_when_done") and open_retrain_run(run.project) is None:
-                wave = waves.plan_and_open_if_idle(run.project)
+                wave = _released(waves.plan_and_open_if_idle(run.project))
                 if wave is not None:
                     message += f" Wave {wave.number} planned and opened ({wave.size} items)."
                     update_run(run.id, wave=wave.number, wave_id=wave.id)
@@ -86,7 +96,7 @@ def plan_without_retrain(project_id: int, run_id: int) -> None:
             project = Project.objects.select_for_update().filter(pk=project_id).first()
             if project is None or open_retrain_run(project) is not None:
                 return
-            wave = waves.plan_and_open_if_idle(project)
+            wave = _released(waves.plan_and_open_if_idle(project))
             run = TaskRun.objects.filter(pk=run_id).first()
             if wave is not None and run is not None:
                 update_run(run_id, message=f"Wave {wave.number} was opened with the current model instead (no "

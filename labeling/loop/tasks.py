@@ -227,6 +227,18 @@ def finish_scoring(version_id: int, run_id: int | None = None) -> None:
 
 
 @shared_task(**TASK_OPTIONS)
+def route_review_again(project_id: int) -> dict | None:
+    """Route the review queue again with the active model (the band or the review share changed):
+    the open low-confidence tasks are re-judged under the new settings and the queue trimmed or
+    filled to the new cap. Nothing without an active model."""
+    version = ModelVersion.objects.select_related("project").filter(project_id=project_id,
+                                                                      state=ModelVersion.ACTIVE).first()
+    if version is None:
+        return None
+    return asdict(review.route_review(version))
+
+
+@shared_task(**TASK_OPTIONS)
 def train_label_issues(version_id: int) -> dict | None:
     """Out-of-fold models of the new version's options look for mislabeled items (train queue:
     it fits one model per fold). Runs beside the planning; a failure is logged, nothing else."""

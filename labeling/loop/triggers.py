@@ -19,7 +19,7 @@ from labeling.items.models import ImportBatch
 from labeling.items.services import rejects_path_for
 from labeling.modeling import embedding
 from labeling.modeling import selectors as modeling_selectors
-from labeling.modeling.models import TaskRun
+from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
@@ -68,6 +68,22 @@ def request_retrain(project: Project, *, reason: str = "manual", **detail) -> Ta
         transaction.on_commit(lambda: _enqueue(tasks.run_retrain, run.id, args=[run.id]) or (
             reason == "wave_complete" and _plan_in_background(project.pk, run.id)))
     return run
+
+
+def request_review_routing(project: Project) -> None:
+    """Route the review queue again with the active model once the transaction commits (the
+    settings review routing reads changed). A broker that cannot take it is logged, never fails
+    the save: the next activation routes with the new settings anyway."""
+    if not ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).exists():
+        return
+
+    def send():
+        try:
+            tasks.route_review_again.apply_async(args=[project.pk])
+        except Exception:
+            log.exception("could not queue review routing for %s", project.slug)
+
+    transaction.on_commit(send)
 
 
 def _plan_in_background(project_id: int, run_id: int) -> None:

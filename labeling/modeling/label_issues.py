@@ -11,6 +11,10 @@ At most ``review_share_max`` of the labeled items are open as label issues at a 
 suspicious first. Open label issues of earlier versions whose item is no longer flagged (relabeled
 meanwhile, or the new models agree with the label) close with outcome ``expired``; those still
 flagged take the new figures.
+
+A lead's dismissal ("the given label stands") holds: an item whose last label issue was dismissed
+is not flagged again while its label is the one the lead let stand; once the item's label changes,
+the new label is open to question again.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ class LabelIssueScan:
     rescored: int = 0
     expired: int = 0
     cap: int = 0
+    dismissed: int = 0  # flagged items whose label a lead already let stand (not queued)
     note: str = ""
 
 
@@ -61,6 +66,8 @@ def scan_label_issues(version: ModelVersion) -> LabelIssueScan:
     data = selectors.training_set(project)
     scan = LabelIssueScan(labeled=len(data), cap=math.floor(project.review_share_max * len(data) + 1e-9))
     flagged: dict[int, dict] = {}
+    stands = dismissed_labels(project)
+    kept = {item_id for item_id, label in zip(data.item_ids, data.labels, strict=True) if stands.get(item_id) == label}
     if len(data) < MIN_LABELED or len(set(data.labels)) < 2:
         scan.note = f"{len(data)} labeled items over {len(set(data.labels))} labels: too few to look for label issues"
     else:
@@ -71,20 +78,37 @@ def scan_label_issues(version: ModelVersion) -> LabelIssueScan:
         if len(rows):
             index = {c: i for i, c in enumerate(classes)}
             y_idx = np.asarray([index[data.labels[r]] for r in rows])
-            for issue in find_label_issues(y_idx, proba, classes, max_issues=scan.cap):
+            for issue in find_label_issues(y_idx, proba, classes, max_issues=scan.cap + len(kept)):
                 item_id = data.item_ids[int(rows[issue["index"]])]
+                if item_id in kept:
+                    scan.dismissed += 1
+                    continue
                 flagged[item_id] = {
                     "model_version": version.number, "given_label": issue["given_label"],
                     "suggested_label": issue["suggested_label"], "score": round(issue["self_confidence"], 4),
                     "suggested_score": round(issue["suggested_confidence"], 4), "why": issue["reason"],
                 }
+    flagged = dict(list(flagged.items())[:scan.cap])
     scan.flagged = len(flagged)
-    _sync_tasks(project, version, flagged, scan)
+    _sync_tasks(project, version, flagged, scan, kept)
     log.info("label issues for %s v%s: %s", project.slug, version.number, asdict(scan))
     return scan
 
 
-def _sync_tasks(project, version: ModelVersion, flagged: dict[int, dict], scan: LabelIssueScan) -> None:
+def dismissed_labels(project) -> dict[int, str]:
+    """item id → the given label a lead let stand when last dismissing a label issue of the item."""
+    out: dict[int, str] = {}
+    rows = (ReviewTask.objects.filter(project=project, reason=ReviewTask.LABEL_ISSUE, outcome=ReviewTask.DISMISSED)
+            .order_by("resolved_at", "pk").values_list("item_id", "detail"))
+    for item_id, detail in rows:
+        given = (detail or {}).get("given_label")
+        if isinstance(given, str) and given:
+            out[item_id] = given
+    return out
+
+
+def _sync_tasks(project, version: ModelVersion, flagged: dict[int, dict], scan: LabelIssueScan,
+                kept: set[int] = frozenset()) -> None:
     now = timezone.now()
     with transaction.atomic():
         open_tasks = list(ReviewTask.objects.select_for_update().filter(
@@ -95,10 +119,12 @@ def _sync_tasks(project, version: ModelVersion, flagged: dict[int, dict], scan: 
                 task.detail = flagged[task.item_id]
                 task.model_version = version.number
                 keep.append(task)
-            elif task.model_version != version.number:
+            elif task.model_version != version.number or task.item_id in kept:
                 task.resolved_at, task.outcome = now, ReviewTask.EXPIRED
-                task.detail = {**(task.detail or {}),
-                               "closed": f"model v{version.number}'s out-of-fold models no longer flag the label"}
+                note = (f"a lead dismissed a label issue of this item before: the label {task.detail.get('given_label')!r}"
+                        " stands" if task.item_id in kept else
+                        f"model v{version.number}'s out-of-fold models no longer flag the label")
+                task.detail = {**(task.detail or {}), "closed": note}
                 close.append(task)
         ReviewTask.objects.bulk_update(keep, ["detail", "model_version"])
         ReviewTask.objects.bulk_update(close, ["resolved_at", "outcome", "detail"])

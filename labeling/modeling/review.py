@@ -1,19 +1,25 @@
 """Routing the active model's doubtful predictions on unlabeled items to the leads' review queue,
-and keeping that part of the queue current when a new model activates.
+and keeping that part of the queue current when a new model activates or the settings change.
 
 A prediction is doubtful when its calibrated top probability lies inside the project's
 uncertainty band (``band_low`` ≤ p ≤ ``band_high``, the band the planner's ``band`` strategy
 draws from) or below the tuned threshold of its predicted label. Nothing else is routed: with no
 thresholds and nothing in the band the queue stays empty. Items below the band's low end are
 not routed on the band alone: the model has no usable guess for them, so a review would be
-labeling from scratch, which the waves do.
+labeling from scratch, which the waves do. The predict API routes live texts by the same rule
+(``ReviewGate``).
+
+Left out: labeled items, items in an open or planned wave (annotators label them; accepting the
+model's label there would overwrite a known-inclusion-probability pick with the prediction), and
+items whose last low-confidence task a lead dismissed while the model predicted the same label
+(the prediction stands; a model that predicts another label asks again).
 
 At most ``review_share_max`` of the scored unlabeled pool is open as low-confidence tasks at a
 time. ``review_share_min`` never fills the queue with confident predictions (that flooded it with
 work nobody needed); when the band and the thresholds route less than it, the version's report
 says so (``metrics["review_routing"]``) and the review page tells the lead to widen the band or
-set targets. When a new version activates, the open tasks of older versions are re-scored under it:
-still doubtful ones take its prediction and number, the others are closed (outcome
+set targets. Each pass re-judges every open task under the active version and the project's
+current band: still doubtful ones take its prediction and number, the others are closed (outcome
 ``expired``); if the queue is over the cap, the most confident tasks close first.
 """
 from __future__ import annotations
@@ -25,30 +31,40 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from labeling.annotations.models import ReviewTask
+from labeling.annotations.models import Annotation, ReviewTask
+from labeling.items.models import Item
+from labeling.projects.models import Project
 from learner.jsonable import to_jsonable
 
 from . import selectors
 from .models import ItemScore, ModelVersion
 
 COLUMNS = ("item_id", "top_label", "top_prob")
+# labeling.waves.models.Wave.PLANNED / OPEN: the waves whose items annotators have or will have.
+# Read through the item's relation (this package sits below labeling.waves and never imports it).
+WAITING_WAVE_STATES = ("planned", "open")
 
 
 @dataclass
 class Routing:
     created: int = 0
-    rescored: int = 0  # open tasks of older versions that stay open under this one
-    expired: int = 0  # open tasks closed because this version does not find them doubtful
+    rescored: int = 0  # open tasks still doubtful under this version (before the cap)
+    expired: int = 0  # open tasks closed because this version does not find them doubtful (or they left the pool)
     over_cap: int = 0  # open tasks closed to bring the queue back under the review share
     cap: int = 0
     open: int = 0  # low-confidence tasks open after this pass
     pool: int = 0  # scored unlabeled items
+    skipped: str = ""  # why nothing was done (the version is no longer the active one)
 
     def report(self, project) -> dict:
         share = self.open / self.pool if self.pool else 0.0
         return {"open": self.open, "pool": self.pool, "share": round(share, 4),
                 "min_share": project.review_share_min, "max_share": project.review_share_max,
                 "below_minimum": bool(self.pool) and share < project.review_share_min}
+
+
+def project_band(project) -> tuple[float, float]:
+    return float(project.band_low), float(project.band_high)
 
 
 def doubtful_q(version: ModelVersion, band: tuple[float, float]) -> Q:
@@ -63,88 +79,236 @@ def doubtful_q(version: ModelVersion, band: tuple[float, float]) -> Q:
     return query
 
 
-def _threshold(version: ModelVersion, name: str) -> float:
-    value = (version.thresholds or {}).get(name)
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
-def _detail(version: ModelVersion, band: tuple[float, float], top: int, prob: float) -> dict:
-    name = version.label_map[top]
+def doubt(version: ModelVersion, band: tuple[float, float], name: str, prob: float) -> str:
+    """Why a top prediction ``name`` at ``prob`` is doubtful (the rule of ``doubtful_q``), or ""."""
     threshold = _threshold(version, name)
     why = []
     if band[0] <= prob <= band[1]:
         why.append(f"top probability {prob:.2f} inside the band {band[0]:.2f}–{band[1]:.2f}")
     if threshold > 0 and prob < threshold:
         why.append(f"below the threshold {threshold:.2f} of {name!r}")
+    return "; ".join(why)
+
+
+def _threshold(version: ModelVersion, name: str) -> float:
+    value = (version.thresholds or {}).get(name)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _detail(version: ModelVersion, band: tuple[float, float], name: str, prob: float) -> dict:
     return {"model_version": version.number, "predicted": name, "prob": round(float(prob), 4),
             "threshold": to_jsonable((version.thresholds or {}).get(name)),
-            "band": [band[0], band[1]], "why": "; ".join(why)}
+            "band": [band[0], band[1]], "why": doubt(version, band, name, prob)}
+
+
+def waiting_items(project, item_ids=None) -> set[int]:
+    """Items of ``project`` in an open or planned wave (of ``item_ids`` when given)."""
+    rows = Item.objects.filter(project=project, wave_picks__wave__state__in=WAITING_WAVE_STATES)
+    if item_ids is not None:
+        rows = rows.filter(pk__in=list(item_ids))
+    return set(rows.values_list("pk", flat=True))
+
+
+def dismissed_predictions(project) -> dict[int, str]:
+    """item id → the label the model predicted when a lead last dismissed a low-confidence task
+    of the item (the prediction the lead let stand)."""
+    out: dict[int, str] = {}
+    rows = (ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE, outcome=ReviewTask.DISMISSED)
+            .order_by("resolved_at", "pk").values_list("item_id", "detail"))
+    for item_id, detail in rows:
+        name = predicted_name(detail)
+        if name:
+            out[item_id] = name
+    return out
+
+
+def predicted_name(detail) -> str | None:
+    """The model's predicted label in a low-confidence task's detail (both shapes stored)."""
+    detail = detail or {}
+    prediction = detail.get("prediction")
+    name = detail.get("predicted") or (prediction.get("label") if isinstance(prediction, dict) else None)
+    return name if isinstance(name, str) and name else None
 
 
 def route_low_confidence(version: ModelVersion) -> int:
-    """Re-score the open low-confidence tasks under ``version``, then open tasks for its doubtful
+    """Re-judge the open low-confidence tasks under ``version``, then open tasks for its doubtful
     predictions up to the cap. Returns how many tasks were created (``route_review`` tells more)."""
     return route_review(version).created
 
 
 def route_review(version: ModelVersion) -> Routing:
-    project = version.project
-    band = (float(project.band_low), float(project.band_high))
-    labeled = list(selectors.resolve_item_labels(project))
+    with transaction.atomic():
+        # One routing pass (or predict-API admission) per project at a time, with its current settings.
+        project = Project.objects.select_for_update().get(pk=version.project_id)
+        if not ModelVersion.objects.filter(pk=version.pk, state=ModelVersion.ACTIVE).exists():
+            return Routing(skipped=f"model v{version.number} is no longer the active version")
+        return _route(version, project)
+
+
+def _route(version: ModelVersion, project) -> Routing:
+    band = project_band(project)
+    labeled = set(selectors.resolve_item_labels(project))
     scores = ItemScore.objects.filter(model_version=version).exclude(item_id__in=labeled)
     n = scores.count()
-    result = Routing(cap=math.floor(project.review_share_max * n + 1e-9))
-    doubtful = scores.filter(doubtful_q(version, band))
+    result = Routing(cap=math.floor(project.review_share_max * n + 1e-9), pool=n)
+    waiting = waiting_items(project)
+    dismissed = dismissed_predictions(project)
     now = timezone.now()
-    with transaction.atomic():
-        open_tasks = list(
-            ReviewTask.objects.select_for_update().filter(
-                project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True
-            )
-        )
-        # 1. Tasks of other versions: re-scored under this one, or closed.
-        stale = [t for t in open_tasks if t.model_version != version.number]
-        rows = {item_id: (top, prob) for item_id, top, prob in
-                doubtful.filter(item_id__in=[t.item_id for t in stale]).values_list(*COLUMNS)}
-        keep, close = [], []
-        for task in stale:
-            if task.item_id in rows:
-                top, prob = rows[task.item_id]
-                task.detail = {**_detail(version, band, top, prob), "first_model_version": _first(task)}
-                task.model_version = version.number
-                keep.append(task)
-            else:
-                _close(task, now, f"model v{version.number} does not find the prediction doubtful "
-                                  "(labeled meanwhile, or confident now)")
-                close.append(task)
-        ReviewTask.objects.bulk_update(keep, ["detail", "model_version"])
-        result.rescored, result.expired = len(keep), len(close)
-        # 2. The cap: the most confident open tasks close first.
-        closed = {t.pk for t in close}
-        still_open = [t for t in open_tasks if t.pk not in closed]
-        if len(still_open) > result.cap:
-            still_open.sort(key=lambda t: (float((t.detail or {}).get("prob") or 0.0), t.pk))
-            for task in still_open[result.cap:]:
-                _close(task, now, f"over the review share ({result.cap} open tasks at most)")
-                close.append(task)
-                result.over_cap += 1
-            still_open = still_open[:result.cap]
-        ReviewTask.objects.bulk_update(close, ["resolved_at", "outcome", "detail"])
-        # 3. New tasks, least confident first, into the room left.
-        room = result.cap - len(still_open)
-        if room > 0:
-            taken = {t.item_id for t in still_open}
-            chosen = list(doubtful.exclude(item_id__in=taken).order_by("top_prob", "item_id")
-                          .values_list(*COLUMNS)[:room])
-            tasks = [ReviewTask(project=project, item_id=item_id, reason=ReviewTask.LOW_CONFIDENCE,
-                                model_version=version.number, detail=_detail(version, band, top, prob))
-                     for item_id, top, prob in chosen]
-            ReviewTask.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
-            result.created = len(tasks)
-        result.open, result.pool = len(still_open) + result.created, n
-        version.metrics = {**(version.metrics or {}), "review_routing": result.report(project)}
-        ModelVersion.objects.filter(pk=version.pk).update(metrics=version.metrics)
+    open_tasks = list(ReviewTask.objects.select_for_update().filter(
+        project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True))
+    # 1. Every open task, re-judged under this version and the project's band.
+    rows = dict((item_id, (top, prob)) for item_id, top, prob in
+                scores.filter(item_id__in=[t.item_id for t in open_tasks]).values_list(*COLUMNS))
+    keep, close, still_open = [], [], []
+    for task in open_tasks:
+        name, prob = _judged(task, version, rows)
+        note = _closing_note(task, version, band, name, prob, labeled, waiting, dismissed)
+        if note:
+            _close(task, now, note)
+            close.append(task)
+            continue
+        still_open.append(task)
+        if name is not None:
+            origin = {"origin": task.detail["origin"]} if "origin" in (task.detail or {}) else {}
+            task.detail = {**_detail(version, band, name, prob), "first_model_version": _first(task), **origin}
+            task.model_version = version.number
+            keep.append(task)
+    ReviewTask.objects.bulk_update(keep, ["detail", "model_version"])
+    result.rescored, result.expired = len(still_open), len(close)
+    # 2. The cap: the most confident open tasks close first.
+    if len(still_open) > result.cap:
+        still_open.sort(key=lambda t: (float((t.detail or {}).get("prob") or 0.0), t.pk))
+        for task in still_open[result.cap:]:
+            _close(task, now, f"over the review share ({result.cap} open tasks at most)")
+            close.append(task)
+            result.over_cap += 1
+        still_open = still_open[:result.cap]
+    ReviewTask.objects.bulk_update(close, ["resolved_at", "outcome", "detail"])
+    # 3. New tasks, least confident first, into the room left.
+    room = result.cap - len(still_open)
+    if room > 0:
+        taken = {t.item_id for t in still_open} | {t.item_id for t in close} | waiting
+        candidates = scores.filter(doubtful_q(version, band)).exclude(item_id__in=taken)
+        index = {name: i for i, name in enumerate(version.label_map)}
+        by_label: dict[int, list[int]] = {}
+        for item_id, name in dismissed.items():
+            if name in index:
+                by_label.setdefault(index[name], []).append(item_id)
+        for top, item_ids in by_label.items():
+            candidates = candidates.exclude(top_label=top, item_id__in=item_ids)
+        chosen = list(candidates.order_by("top_prob", "item_id").values_list(*COLUMNS)[:room])
+        tasks = [ReviewTask(project=project, item_id=item_id, reason=ReviewTask.LOW_CONFIDENCE,
+                            model_version=version.number,
+                            detail=_detail(version, band, version.label_map[top], prob))
+                 for item_id, top, prob in chosen]
+        ReviewTask.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
+        result.created = len(tasks)
+    result.open = len(still_open) + result.created
+    version.metrics = {**(version.metrics or {}), "review_routing": result.report(project)}
+    ModelVersion.objects.filter(pk=version.pk).update(metrics=version.metrics)
     return result
+
+
+def _judged(task: ReviewTask, version: ModelVersion, rows: dict) -> tuple[str | None, float | None]:
+    """(predicted label, top probability) of the task's item under ``version``: its stored score,
+    else the task's own figures when this version made them (a predict-API text that arrived
+    after the pool was scored), else (None, None): not judged, left as it is."""
+    if task.item_id in rows:
+        top, prob = rows[task.item_id]
+        return version.label_map[top], float(prob)
+    detail = task.detail or {}
+    name, prob = predicted_name(detail), detail.get("prob")
+    if task.model_version == version.number and name in version.label_map and isinstance(prob, int | float):
+        return name, float(prob)
+    return None, None
+
+
+def _closing_note(task, version, band, name, prob, labeled, waiting, dismissed) -> str:
+    if task.item_id in labeled:
+        return f"labeled meanwhile (model v{version.number})"
+    if task.item_id in waiting:
+        return "picked for a wave: annotators label it"
+    if name is None:
+        return ""
+    if not doubt(version, band, name, prob):
+        return (f"model v{version.number} does not find the prediction doubtful (confident now, under the band "
+                f"{band[0]:.2f}–{band[1]:.2f} and the thresholds)")
+    if dismissed.get(task.item_id) == name:
+        return f"a lead dismissed the prediction {name!r} before: it stands"
+    return ""
+
+
+def release_wave_items(project, item_ids, wave_number: int) -> int:
+    """Close the open low-confidence tasks of items just picked for a wave. Returns how many."""
+    with transaction.atomic():
+        tasks = list(ReviewTask.objects.select_for_update().filter(
+            project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True, item_id__in=list(item_ids)))
+        now = timezone.now()
+        for task in tasks:
+            _close(task, now, f"picked for wave {wave_number}: annotators label it")
+        ReviewTask.objects.bulk_update(tasks, ["resolved_at", "outcome", "detail"])
+    return len(tasks)
+
+
+class ReviewGate:
+    """The routing rule for texts that arrive through the predict API, under the active version:
+    doubtful by the same band and thresholds, never an item that routing leaves out, and never
+    more open low-confidence tasks than the review share. Use inside a transaction that holds
+    the project's row lock (``lock``), so that two requests cannot both take the last room."""
+
+    def __init__(self, version: ModelVersion, project):
+        self.version, self.project = version, project
+        self.band = project_band(project)
+        labeled = set(selectors.resolve_item_labels(project))
+        pool = ItemScore.objects.filter(model_version=version).exclude(item_id__in=labeled).count()
+        self.cap = math.floor(project.review_share_max * pool + 1e-9)
+        self.open = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE,
+                                              resolved_at__isnull=True).count()
+        self._dismissed = None
+
+    @staticmethod
+    def lock(project) -> Project:
+        return Project.objects.select_for_update().get(pk=project.pk)
+
+    @staticmethod
+    def top(prediction: dict) -> tuple[str, float]:
+        """The top label and its probability of a predict row (as ItemScore stores them)."""
+        probabilities = prediction.get("probabilities") or {}
+        if not probabilities:
+            return str(prediction.get("label")), float(prediction.get("prob") or 0.0)
+        name = max(probabilities, key=probabilities.get)
+        prob = prediction["prob"] if prediction.get("label") == name else probabilities[name]
+        return name, float(prob)
+
+    def doubt(self, name: str, prob: float) -> str:
+        return doubt(self.version, self.band, name, prob)
+
+    def left_out(self, item_id: int, name: str) -> str:
+        """Why an existing item is not queued, or ""."""
+        if Annotation.objects.filter(item_id=item_id, undone=False, skipped=False, label__isnull=False).exists():
+            return "the text is a labeled item"
+        if waiting_items(self.project, [item_id]):
+            return "the text is an item in an open or planned wave"
+        if self._dismissed is None:
+            self._dismissed = dismissed_predictions(self.project)
+        if self._dismissed.get(item_id) == name:
+            return f"a lead dismissed the prediction {name!r} for this item before"
+        return ""
+
+    def full(self) -> str:
+        if self.open < self.cap:
+            return ""
+        return (f"the review queue is full ({self.cap} open low-confidence tasks at most: "
+                f"{self.project.review_share_max:.0%} of the scored unlabeled pool)")
+
+    def open_task(self, item_id: int, name: str, prob: float, prediction: dict) -> None:
+        served = {k: v for k, v in prediction.items() if k in ("label", "coarse_label", "prob", "needs_review",
+                                                                "fallback")}
+        ReviewTask.objects.create(project=self.project, item_id=item_id, reason=ReviewTask.LOW_CONFIDENCE,
+                                  model_version=self.version.number,
+                                  detail={**_detail(self.version, self.band, name, prob), "origin": "predict_api",
+                                          "prediction": served})
+        self.open += 1
 
 
 def routing_report(project) -> dict | None:

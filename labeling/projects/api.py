@@ -273,6 +273,8 @@ class Predict(ProjectScoped, APIView):
                             status=status.HTTP_409_CONFLICT)
         predictions = predict_texts(project, texts)
         queued = services.queue_predictions_for_review(project, texts, predictions) if queue else {}
-        results = [{"index": i, **p, "queued_item": queued.get(i)}
-                   for i, p in enumerate(predictions)]
+        # every row says whether it went to review (and, where it did not, why)
+        results = [{"index": i, "queued_for_review": False,
+                    "review_note": None if queue else "queueing for review is off for this request", **p,
+                    "queued_item": queued.get(i)} for i, p in enumerate(predictions)]
         return Response({"model_version": model.number, "results": results})

@@ -8,6 +8,9 @@ from django.db.models import ProtectedError
 
 from labeling.annotations.models import ReviewTask
 from labeling.items.models import Item
+from labeling.loop.triggers import request_review_routing
+from labeling.modeling.review import ReviewGate
+from labeling.modeling.versions import NoActiveModel, active_model
 from learner.planning.strategies import lead_settable
 from learner.rules import compile_rule
 from learner.text import text_hash
@@ -30,6 +33,8 @@ SETTINGS_FIELDS = (
     "head", "head_loss", "other_min_examples", "calibration", "class_weights", "hierarchy_mode", "label_prior",
     "threshold_mix", "threshold_guard",
 )
+# Settings review routing reads: a change routes the queue again with the active model.
+ROUTING_FIELDS = ("band_low", "band_high", "review_share_min", "review_share_max")
 
 
 def check_quota_total(quotas) -> None:
@@ -192,6 +197,7 @@ def update_settings(project: Project, changes: dict) -> Project:
     if unknown:
         raise ValidationError(f"These settings cannot be changed here: {', '.join(unknown)}.")
     project = Project.objects.select_for_update().get(pk=project.pk)
+    before = {field: getattr(project, field) for field in ROUTING_FIELDS}
     for field, value in changes.items():
         setattr(project, field, value)
     project.strategy_mix = check_strategy_mix(project.strategy_mix or {}, project.random_share)
@@ -199,6 +205,8 @@ def update_settings(project: Project, changes: dict) -> Project:
         raise ValidationError({"overlap": "Overlap must be at least 1 annotator."})
     project.full_clean()
     project.save()
+    if any(getattr(project, field) != value for field, value in before.items()):
+        request_review_routing(project)  # the queue follows the new band / share once this commits
     return project
 
 
@@ -329,33 +337,54 @@ def remove_member(membership: Membership) -> None:
 
 @transaction.atomic
 def queue_predictions_for_review(project: Project, texts: list[str], predictions: list[dict]) -> dict[int, int]:
-    """The human-in-the-loop path for live traffic: each text whose prediction needs review becomes
-    an Item (source "api" when the project allows new sources, else its first source; an exact
-    duplicate of a pool item reuses that item) with an open ReviewTask(reason=low_confidence).
-    Returns {text index: item id} for the queued texts."""
-    wanted = [i for i, p in enumerate(predictions) if p.get("needs_review")]
-    if not wanted:
-        return {}
-    if project.allow_new_sources:
-        source, _ = Source.objects.get_or_create(project=project, name="api", defaults={"quota": 0.0})
-    else:
-        source = Source.objects.filter(project=project).order_by("pk").first()
-    queued = {}
-    for index in wanted:
-        text = texts[index]
-        digest = text_hash(text)
-        item = Item.objects.filter(project=project, text_hash=digest).order_by("pk").first()
-        if item is None:
-            item = Item.objects.create(project=project, source=source, text=text, text_hash=digest,
-                                       metadata={"origin": "predict_api"})
-            item.dup_group = item.pk
-            item.save(update_fields=["dup_group"])
-        open_task = ReviewTask.objects.filter(item=item, reason=ReviewTask.LOW_CONFIDENCE,
-                                              resolved_at__isnull=True).exists()
-        if not open_task:
-            prediction = {k: v for k, v in predictions[index].items() if k in
-                          ("label", "coarse_label", "prob", "needs_review", "fallback")}
-            ReviewTask.objects.create(project=project, item=item, reason=ReviewTask.LOW_CONFIDENCE,
-                                      detail={"origin": "predict_api", "prediction": prediction})
-        queued[index] = item.pk
+    """The human-in-the-loop path for live traffic, by the rule of pool routing
+    (labeling.modeling.review.ReviewGate): a text whose top prediction under the active version is
+    doubtful (inside the project's band, or below its label's threshold) becomes an Item (source
+    "api" when the project allows new sources, else its first source; an exact duplicate of a pool
+    item reuses that item) with an open ReviewTask(reason=low_confidence), the least confident
+    first, while the open low-confidence tasks stay within the project's review share. Labeled
+    items, items in an open or planned wave and predictions a lead dismissed for the item are
+    left out. Each prediction row gains ``queued_for_review`` and ``review_note`` (why it was not
+    queued). Returns {text index: item id} for the texts now in the queue."""
+    version = active_model(project)
+    if version is None:
+        raise NoActiveModel(f"Project {project.slug!r} has no active model yet: label some items and retrain.")
+    gate = ReviewGate(version, ReviewGate.lock(project))
+    tops = [ReviewGate.top(p) for p in predictions]
+    queued: dict[int, int] = {}
+    for index in sorted(range(len(texts)), key=lambda i: (tops[i][1], i)):
+        name, prob = tops[index]
+        note = _review_admission(project, gate, texts[index], name, prob, predictions[index], queued, index)
+        predictions[index]["queued_for_review"] = index in queued
+        predictions[index]["review_note"] = note or None
     return queued
+
+
+def _review_admission(project, gate, text, name, prob, prediction, queued, index) -> str:
+    """Queue one text (recording it in ``queued``) or say why not."""
+    if not gate.doubt(name, prob):
+        return "not doubtful: outside the band and not below the label's threshold"
+    digest = text_hash(text)
+    item = Item.objects.filter(project=project, text_hash=digest).order_by("pk").first()
+    if item is not None:
+        if ReviewTask.objects.filter(item=item, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True).exists():
+            queued[index] = item.pk
+            return "already in the review queue"
+        why = gate.left_out(item.pk, name)
+        if why:
+            return why
+    full = gate.full()
+    if full:
+        return full
+    if item is None:
+        if project.allow_new_sources:
+            source, _ = Source.objects.get_or_create(project=project, name="api", defaults={"quota": 0.0})
+        else:
+            source = Source.objects.filter(project=project).order_by("pk").first()
+        item = Item.objects.create(project=project, source=source, text=text, text_hash=digest,
+                                   metadata={"origin": "predict_api"})
+        item.dup_group = item.pk
+        item.save(update_fields=["dup_group"])
+    gate.open_task(item.pk, name, prob, prediction)
+    queued[index] = item.pk
+    return ""
