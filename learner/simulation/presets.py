@@ -42,6 +42,9 @@ class SimConfig:
     band: tuple[float, float] = (0.30, 0.70)  # the project's uncertainty band
     targets: dict | None = None  # label -> {"precision": p} / {"recall": r}, as a project's targets
     self_training_rows: int = 20_000  # the product's LONGTAIL_SELF_TRAINING_ROWS
+    # FinetuneConfig fields: after the last wave, train the final model (fine-tuned encoder) as the
+    # product does and score it (learner.simulation.final_model); None: no final-model step.
+    finetune_options: dict | None = None
 
 
 def planner_config(sim: SimConfig, *, first_wave: bool, wave_size: int) -> PlannerConfig:

@@ -13,30 +13,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from learner.metrics import classification_report, expected_calibration_error
 from learner.simulation.data import DataError, Dataset, check_embeddings, split_pool_dev, split_pool_test
 from learner.simulation.estimates import EstimateTracker
+from learner.simulation.evaluate import evaluate_model
+from learner.simulation.final_model import final_model_entry, simulation_finetune_config
 from learner.simulation.pool import SimPool, plan_simulated_wave, pool_proba, train_simulated_model
 from learner.simulation.presets import PRESETS, SimConfig, planner_config
 from learner.training import TrainConfig
 
 RESULT_KEYS = ("wave", "labels", "macro_f1", "micro_f1", "rare_recall", "classes_ge1", "classes_ge3",
                "rare_ge1", "rare_ge3", "ece", "seconds")
-
-
-def evaluate_model(model, X_test, y_test, label_names, label_index, rare_classes) -> dict:
-    """What simulate reports of a trained model on its evaluation rows (test split or dev rows):
-    macro- and micro-F1, the mean recall of ``rare_classes`` and the top-label ECE."""
-    k = len(label_names)
-    proba = np.zeros((len(X_test), k), dtype=np.float32)
-    proba[:, [label_index[c] for c in model.classes_]] = model.predict_proba(X_test)
-    predicted = model.predict(X_test)
-    # Without proba: per-class average precision is not needed here and costs a second per wave.
-    report = classification_report(list(y_test), list(predicted), None, list(label_names))
-    report["ece"] = expected_calibration_error(proba, np.array([label_index[v] for v in y_test]))
-    recalls = [report["per_class"][c]["recall"] for c in rare_classes if report["per_class"][c]["support"] > 0]
-    return {"macro_f1": report["macro_f1"], "micro_f1": report["micro_f1"],
-            "rare_recall": float(np.mean(recalls)) if recalls else None, "ece": report.get("ece")}
 
 
 def served_c(model) -> float | None:
@@ -59,13 +45,21 @@ def simulation_train_config(sim: SimConfig) -> TrainConfig:
 
 def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
                    label_vectors: np.ndarray | None = None, rules: list[tuple[str, re.Pattern]] | None = None,
-                   full_pool_macro_f1: float | None = None, progress: bool = True, estimate_truth: bool = False) -> dict:
+                   full_pool_macro_f1: float | None = None, progress: bool = True, estimate_truth: bool = False,
+                   model_path: str | None = None) -> dict:
     """Run one preset with one seed; return the result dict (see docs/simulation.md).
-    ``estimate_truth``: also store what each wave's estimates aim at (learner.simulation.estimates)."""
+    ``estimate_truth``: also store what each wave's estimates aim at (learner.simulation.estimates).
+    With ``sim.finetune_options`` (not None) the final model is trained after the last wave from the
+    encoder at ``model_path`` and scored (``final_model`` in the result)."""
     if sim.strategy not in PRESETS:
         raise ValueError(f"unknown strategy {sim.strategy!r}; choose one of {', '.join(PRESETS)}")
     if sim.wave_size <= 0 or sim.budget <= 0:
         raise ValueError("budget and wave size must be positive")
+    finetune = None
+    if sim.finetune_options is not None:
+        finetune = simulation_finetune_config(sim)  # refuses bad options before any wave runs
+        if not model_path:
+            raise ValueError("the final-model step needs model_path (the sentence-transformers encoder folder)")
     embeddings = check_embeddings(embeddings, len(data.labels), data.path)
     pool_rows, test = split_pool_test(data, sim.seed, sim.test_fraction)
     if len(test) == 0:
@@ -158,7 +152,7 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
             break
     bar.close()
     tracker.attach(waves)
-    return {
+    result = {
         "data": data.path, "strategy": sim.strategy, "seed": sim.seed, "pool": int(len(pool_rows)),
         "pool_splits": list(data.pool_splits),
         "test": int(n_test), "evaluated_on": evaluated_on,
@@ -175,6 +169,23 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
                    "strategy_mix": sim.strategy_mix if sim.strategy == "default" else None,
                    "cold_start_mix": sim.cold_start_mix if sim.strategy == "default" else None,
                    "planner_options": sim.planner_options if sim.strategy == "default" else None,
-                   "train_options": sim.train_options,
+                   "train_options": sim.train_options, "finetune_options": sim.finetune_options,
                    "hierarchy": parents is not None, "rare_classes": rare_classes},
     }
+    if finetune is not None:
+        done = np.flatnonzero(labeled)
+        final_bar = tqdm(total=100, desc="final model", file=sys.stderr, disable=not progress, leave=False)
+
+        def on_final_progress(share: float, message: str) -> None:
+            final_bar.update(int(round(100 * share)) - final_bar.n)
+            final_bar.set_postfix_str(message)
+
+        # The product's final model is the version after the last wave's.
+        result["final_model"] = final_model_entry(
+            pool, done, np.array(label_names, dtype=object)[y_pool[done]], eval_texts=[data.texts[i] for i in test],
+            y_eval=y_test, label_names=label_names, rare_classes=rare_classes,
+            frozen_macro_f1=waves[-1]["macro_f1"], evaluated_on=evaluated_on, version=len(waves) + 1,
+            model_path=model_path, config=train_config, finetune=finetune, parents=parents, targets=sim.targets,
+            self_training_rows=sim.self_training_rows, on_progress=on_final_progress)
+        final_bar.close()
+    return result

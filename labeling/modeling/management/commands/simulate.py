@@ -1,9 +1,10 @@
 """python manage.py simulate --data FILE.jsonl --budget 1000 --wave-size 100 \\
-       --strategy default|random|margin|band --seed 0 --out DIR
+       --strategy default|random|margin|band --seed 0 --out DIR [--final-model [--finetune JSON]]
 
 Thin wrapper over learner.simulation: reads the inputs (data, rules, embeddings), runs one
-strategy with one seed, writes DIR/<strategy>-seed<k>.json and DIR/result.json and redraws
-DIR/curve.png from every run in DIR. See docs/simulation.md."""
+strategy with one seed (and, with --final-model, the final-model step after the last wave),
+writes DIR/<strategy>-seed<k>.json and DIR/result.json and redraws DIR/curve.png from every run
+in DIR. See docs/simulation.md."""
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from learner import simulation as sim
 from learner.embedding import DirectoryEmbeddingCache, embed_texts, get_encoder
 from learner.planning import PlannerConfig
 from learner.rules import compile_rule
+from learner.simulation.final_model import simulation_finetune_config
 from learner.training import TrainConfig
 
 BENCH_EMBEDDINGS = Path(settings.BASE_DIR) / "bench" / ".cache" / "emb"
@@ -70,6 +72,21 @@ def load_rules(path: Path) -> list:
     return rules
 
 
+def final_model_line(final: dict) -> str:
+    """The summary's line on the final model."""
+    if "skipped" in final:
+        return f"final model: skipped ({final['skipped']})"
+    oof = final.get("oof_macro_f1")
+    compared = (f"out of fold {oof['fine_tuned']:.3f} vs frozen {oof['frozen']:.3f} over {oof['rows']} rows: "
+                f"{'would be served' if final['beats_frozen'] else 'not served (the frozen model keeps serving)'}"
+                if oof else "no out-of-fold comparison (folds=0): not served")
+    return (f"final model (version {final['version']}, fine-tuned on {final['labels']} labels and "
+            f"{final['unlabeled_rows']} unlabeled pool rows): macro-F1 {final['macro_f1']:.3f} on "
+            f"{final['evaluation_rows']} {final['evaluated_on']} rows vs the last wave's frozen model "
+            f"{final['frozen_macro_f1']:.3f} ({final['gain']:+.3f}); {compared}; "
+            f"{final['seconds']:.1f} s on {final['device']}")
+
+
 class Command(BaseCommand):
     help = "Simulate active learning on a labeled JSONL file with the product's planner and learner."
 
@@ -96,6 +113,12 @@ class Command(BaseCommand):
         parser.add_argument("--train", help='extra TrainConfig fields for every strategy, JSON '
                             '(e.g. {"self_training": false})')
         parser.add_argument("--no-hierarchy", action="store_true", help="ignore coarse_label when training")
+        parser.add_argument("--final-model", action="store_true",
+                            help="after the last wave, fine-tune and train the final model as the product does "
+                            "and score it on the evaluation rows")
+        parser.add_argument("--finetune", help="FinetuneConfig fields for the final model, JSON, over "
+                            'settings.LONGTAIL_FINETUNE (e.g. {"epochs": 2, "max_seq_length": 64}); '
+                            "implies --final-model")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **opts):
@@ -123,6 +146,8 @@ class Command(BaseCommand):
                 TrainConfig.from_dict(config.train_options)
             except (TypeError, ValueError) as exc:
                 raise CommandError(f"--train: {exc}") from exc
+        if opts["final_model"] or opts["finetune"]:
+            config.finetune_options = self._finetune_options(opts["finetune"], config)
         if config.budget <= 0 or config.wave_size <= 0:
             raise CommandError("--budget and --wave-size must be positive")
         if not 0 <= config.dev_fraction < 1:
@@ -147,7 +172,8 @@ class Command(BaseCommand):
         try:
             result = sim.run_simulation(data, embeddings, config, label_vectors=label_vectors, rules=rules,
                                         full_pool_macro_f1=None if cached is None else cached["macro_f1"],
-                                        progress=not opts["no_progress"])
+                                        progress=not opts["no_progress"],
+                                        model_path=str(settings.LONGTAIL_MODEL_PATH))
         except sim.DataError as exc:
             raise CommandError(str(exc)) from exc
         if cached:
@@ -169,6 +195,18 @@ class Command(BaseCommand):
             f"(full pool {result['full_pool_macro_f1']:.3f}), "
             f"95% of full pool {'at ' + str(reach) + ' labels' if reach is not None else 'not reached'}, "
             f"rare>=1 at 300: {rare if rare is not None else 'not reached (run ended before 300 labels)'} -> {out}")
+        if "final_model" in result:
+            self.stdout.write(final_model_line(result["final_model"]))
+
+    def _finetune_options(self, value: str | None, config) -> dict:
+        """settings.LONGTAIL_FINETUNE, then --finetune; checked by FinetuneConfig.from_dict."""
+        given = _json_object(value, "finetune", 'an object of FinetuneConfig fields, e.g. {"epochs": 2}') if value else {}
+        config.finetune_options = {**getattr(settings, "LONGTAIL_FINETUNE", {}), **given}
+        try:
+            simulation_finetune_config(config)
+        except (TypeError, ValueError) as exc:
+            raise CommandError(f"--finetune: {exc}") from exc
+        return config.finetune_options
 
     def _planner_options(self, value: str) -> dict:
         try:
