@@ -1,8 +1,9 @@
 """The one place that turns the database into the planner's input (``learner.planning``).
 
 ``planner_snapshot(project, version)`` reads every embedded item, what is off limits (answered,
-in an unfinished wave), the resolved labels, the active model's stored probabilities, the rules
-and the label vectors, and builds the ``PoolSnapshot`` with the same helpers the simulation uses
+in an unfinished wave), the resolved labels, the active model's stored probabilities (items it
+has not scored yet are scored here, on the vectors its head reads: ``labeling.items.scoring``),
+the rules and the label vectors, and builds the ``PoolSnapshot`` with the same helpers the simulation uses
 (``learner.simulation.pool``): tests/test_parity.py plans one snapshot through both.
 ``planner_config(project, wave_size)`` builds the wave's configuration from the project's
 settings, as the simulation's "default" preset does.
@@ -19,6 +20,7 @@ from django.utils import timezone
 from labeling.annotations.models import Annotation, Assignment
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.items.models import Item
+from labeling.items.scoring import head_vectors
 from labeling.modeling import embedding
 from labeling.modeling.embedding_store import project_matrix
 from labeling.modeling.scores import scores_matrix
@@ -108,7 +110,7 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
     t = time.perf_counter()
     proba = None
     if version is not None:
-        proba = project_proba(_pool_proba(version, ids, embeddings), version.label_map, label_names)
+        proba = project_proba(_pool_proba(version, ids, embeddings, timings), version.label_map, label_names)
     timings["load_scores"] = round(time.perf_counter() - t, 3)
 
     t = time.perf_counter()
@@ -128,9 +130,11 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
                         rule_rows=rule_rows, label_vectors=label_vectors)
 
 
-def _pool_proba(version, ids: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+def _pool_proba(version, ids: np.ndarray, embeddings: np.ndarray, timings: dict) -> np.ndarray:
     """Stored scores for the pool (columns in the version's label_map order); items imported
-    after scoring are scored here (not stored)."""
+    after scoring are scored here (not stored), on the vectors the version's head reads: the
+    frozen ``embeddings`` for a retrain's version, its own encoder's for a final model (encoded
+    here where missing: a head fed another encoder's vectors returns noise, not an error)."""
     scored_ids, scored = scores_matrix(version)
     proba = np.zeros((len(ids), len(version.label_map)), dtype=np.float32)
     rows = np.searchsorted(scored_ids, ids)
@@ -139,7 +143,8 @@ def _pool_proba(version, ids: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
     if have.any():
         proba[have] = scored[rows[have]]
     if (~have).any():
-        proba[~have] = load_classifier(version).predict_proba(embeddings[~have])
+        timings["scored_here"] = int((~have).sum())
+        proba[~have] = load_classifier(version).predict_proba(head_vectors(version, ids[~have], embeddings[~have]))
     return proba
 
 
