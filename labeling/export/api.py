@@ -1,11 +1,12 @@
 """Export over the API: the same files as the export page, with token or session auth."""
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.projects.permissions import project_for
+from labeling.projects.schema import ErrorSerializer
 
 from .views import flag, labels_download, model_download
 
@@ -33,12 +34,24 @@ class ExportLabels(APIView):
 
 
 class ExportModel(APIView):
-    """The active model as a zip bundle (head, temperature, thresholds, label map, metrics, README)."""
+    """A model version as a zip bundle (head, temperature, thresholds, label map, metrics, README;
+    a final model's fine-tuned encoder as encoder/): the active model, or ?version=N for any ready,
+    active or retired version (a final model that was not served stays ready)."""
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY, 409: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[
+        OpenApiParameter("version", int, description=(
+            "The model version number to export (ready, active or retired). Default: the active model."))],
+        responses={(200, "application/zip"): OpenApiTypes.BINARY,
+                   400: OpenApiResponse(ErrorSerializer, description="version is not a model version number."),
+                   404: OpenApiResponse(ErrorSerializer, description=(
+                       "No such project, the user is not a member, or the project has no such model version.")),
+                   409: OpenApiResponse(ErrorSerializer, description=(
+                       "Nothing to export: no active model, the version is training or failed, it has no stored "
+                       "artifact, or it is a final model whose encoder folder is not on this host "
+                       "(the reason says which)."))})
     def get(self, request, slug):
         project = project_for(request.user, slug, manage=True)
-        response, reason = model_download(project)
-        return response if response is not None else Response({"detail": reason}, status=409)
+        response, refused = model_download(project, request.query_params.get("version"))
+        return response if response is not None else Response({"detail": str(refused)}, status=refused.status)

@@ -1,19 +1,14 @@
-"""Export of labeled items (CSV / JSONL, streamed) and of the active model (zip bundle).
+"""Export of labeled items (CSV / JSONL, streamed); model bundles are in ``.bundle``.
 
 Two passes keep memory bounded for a million rows: pass 1 reads only (item id, duplicate group,
 label id, origin) to resolve labels and compute the group-aware train / val / test split (numpy
 arrays of ints); pass 2 streams the items with their text in chunks, fetching answers and wave
 picks per chunk, and writes rows as they come."""
-import io
-import json
-import zipfile
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from django.db import connection
 
 from labeling.annotations.models import Annotation, ReviewTask
@@ -23,6 +18,7 @@ from labeling.projects.models import Label, Project
 from labeling.waves.models import WaveItem
 from learner.splits import group_stratified_split
 
+from .bundle import model_artifact_bytes, model_bundle  # noqa: F401 (the model bundle, importable from here too)
 from .formats import FORMATS
 
 CHUNK = 2000
@@ -236,91 +232,3 @@ def stream_export(project: Project, fmt: str, *, include_duplicates: bool = Fals
         options["metadata_keys"] = metadata_keys(project)
     yield from export_format.write(iter_rows(project, include_duplicates=include_duplicates, seed=seed), **options)
 
-
-# --- model bundle --------------------------------------------------------------------------------
-MODEL_README = """# Longtail model bundle — project {slug}, model version {number}
-
-Files
-- `head.bin` — the trained classifier head (`learner.training.TrainedClassifier.to_bytes()`).
-- `model.json` — temperature, per-label thresholds, label map (column order of the probabilities),
-  class weights, training-set size, training config and the sentence encoder it expects.
-- `metrics.json` — the validation report (per-class precision / recall / F1, confusion matrix,
-  calibration, thresholds table).
-
-The head works on sentence embeddings: {encoder} (L2-normalised, 384 floats per text).
-
-Load and use (inside a Longtail checkout or with its `learner` package importable):
-
-```python
-import json
-from sentence_transformers import SentenceTransformer
-from learner.training import TrainedClassifier
-
-head = TrainedClassifier.from_bytes(open("head.bin", "rb").read())
-encoder = SentenceTransformer("/path/to/all-MiniLM-L6-v2")   # a local copy; no download needed
-X = encoder.encode(["my card was charged twice"], normalize_embeddings=True)
-for decision in head.decide(X):
-    print(decision)   # {{"label", "coarse_label", "prob", "needs_review", "fallback"}}
-```
-
-`predict_proba(X)` gives calibrated probabilities (temperature already applied) in the order of
-`model.json`'s `label_map`. A prediction whose probability is below its label's threshold has
-`needs_review: true`: send it to a person. `fallback: true` means the fine label was too unsure and
-only the coarse label is given.
-"""
-
-FINAL_README = """
-## Final model: a fine-tuned encoder
-
-This version was trained on embeddings of its own fine-tuned encoder, in the folder `encoder/`
-(a sentence-transformers model folder). Use it instead of the stock model:
-
-```python
-from sentence_transformers import SentenceTransformer
-from learner.training import TrainedClassifier
-
-encoder = SentenceTransformer("encoder", local_files_only=True)   # the unzipped bundle's folder
-head = TrainedClassifier.from_bytes(open("head.bin", "rb").read())
-X = encoder.encode(["my card was charged twice"], normalize_embeddings=True)
-print(head.decide(X))
-```
-"""
-
-
-def model_artifact_bytes(version) -> bytes | None:
-    if version.artifact:
-        return bytes(version.artifact)
-    if version.artifact_path:
-        path = Path(version.artifact_path)
-        if not path.is_absolute():
-            path = Path(settings.LONGTAIL_ARTIFACT_DIR) / path
-        if path.is_file():
-            return path.read_bytes()
-    return None
-
-
-def model_bundle(project: Project, version) -> bytes:
-    """The zip bundle of a model version. ValueError when the version has no stored artifact."""
-    head = model_artifact_bytes(version)
-    if head is None:
-        raise ValueError(f"Model version {version.number} has no stored artifact to export.")
-    meta = {"project": project.slug, "version": version.number, "state": version.state,
-            "encoder": settings.LONGTAIL_MODEL_ID, "temperature": version.temperature,
-            "thresholds": version.thresholds, "label_map": version.label_map,
-            "class_weights": version.class_weights, "train_size": version.train_size, "config": version.config,
-            "created_at": version.created_at.isoformat()}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        bundle.writestr("head.bin", head)
-        bundle.writestr("model.json", json.dumps(meta, indent=2, default=str))
-        bundle.writestr("metrics.json", json.dumps(version.metrics, indent=2, default=str))
-        encoder_dir = Path((version.config or {}).get("encoder_dir") or "")
-        final = bool((version.config or {}).get("encoder_dir")) and encoder_dir.is_dir()
-        if final:  # a final model: its fine-tuned encoder travels with the head
-            for path in sorted(p for p in encoder_dir.rglob("*") if p.is_file()):
-                bundle.write(path, f"encoder/{path.relative_to(encoder_dir).as_posix()}")
-        readme = MODEL_README.format(slug=project.slug, number=version.number,
-                                     encoder="the fine-tuned encoder in `encoder/`" if final
-                                     else settings.LONGTAIL_MODEL_ID)
-        bundle.writestr("README.md", readme + (FINAL_README if final else ""))
-    return buffer.getvalue()

@@ -1,4 +1,4 @@
-"""Export page and downloads (leads and admins)."""
+"""Export page and downloads (leads and admins): labeled items, and any trained model version."""
 from django.contrib import messages
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -7,7 +7,7 @@ from django.utils import timezone
 from labeling.modeling.versions import active_model
 from labeling.projects.permissions import project_for
 
-from . import services
+from . import bundle, services
 from .formats import FORMATS
 from .formats.csv_format import COLUMNS
 
@@ -33,15 +33,14 @@ def labels_download(project, fmt: str, *, include_duplicates: bool,
     return response
 
 
-def model_download(project):
-    """(response, None) or (None, reason)."""
-    version = active_model(project)
-    if version is None:
-        return None, "This project has no active model to export yet."
+def model_download(project, raw_version=None):
+    """The zip of model version ``raw_version`` (a request's ``version`` parameter: any ready,
+    active or retired version), else of the active model: (response, None), or (None, refusal)
+    with the reason and the API's status."""
     try:
-        data = services.model_bundle(project, version)
-    except ValueError as exc:
-        return None, str(exc)
+        version, data = bundle.export_version(project, bundle.parse_version_number(raw_version))
+    except bundle.ExportRefused as refused:
+        return None, refused
     response = HttpResponse(data, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{project.slug}-model-v{version.number}.zip"'
     return response, None
@@ -51,6 +50,7 @@ def export_page(request, slug):
     project = project_for(request.user, slug, manage=True)
     return render(request, "export/export.html", {
         "project": project, "section": "export", "active_model": active_model(project),
+        "model_versions": list(bundle.exportable_versions(project)),
         "formats": list(FORMATS), "columns": COLUMNS, "formula_starts": "= + - @"})
 
 
@@ -62,8 +62,8 @@ def export_labels(request, slug, fmt):
 
 def export_model(request, slug):
     project = project_for(request.user, slug, manage=True)
-    response, reason = model_download(project)
+    response, refused = model_download(project, request.GET.get("version"))
     if response is None:
-        messages.error(request, reason)
+        messages.error(request, str(refused))
         return redirect("project-export", slug=slug)
     return response

@@ -1,28 +1,27 @@
-"""python manage.py export_model <project> --out FILE.zip"""
+"""python manage.py export_model <project> [--model-version N] --out FILE.zip"""
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.export import services
-from labeling.modeling.versions import active_model
+from labeling.export import bundle
 from labeling.projects.models import Project
 
 
 class Command(BaseCommand):
-    help = "Export a project's active model as a zip bundle (head, thresholds, label map, metrics, README)."
+    help = ("Export a project's active model, or any ready, active or retired version (--model-version), as a zip bundle "
+            "(head, thresholds, label map, metrics, README; a final model's fine-tuned encoder as encoder/).")
 
     def add_arguments(self, parser):
         parser.add_argument("project", help="project slug")
+        parser.add_argument("--model-version", dest="model_version", type=int, default=None,
+                            help="model version number (default: the active model)")
         parser.add_argument("--out", required=True)
 
     def handle(self, *args, **opts):
         project = Project.objects.filter(slug=opts["project"]).first()
         if project is None:
             raise CommandError(f"No project with the slug {opts['project']!r}.")
-        version = active_model(project)
-        if version is None:
-            raise CommandError(f"Project {project.slug} has no active model.")
         try:
-            data = services.model_bundle(project, version)
-        except ValueError as exc:
+            version, data = bundle.export_version(project, opts["model_version"])
+        except bundle.ExportRefused as exc:
             raise CommandError(str(exc)) from exc
         with open(opts["out"], "wb") as out:
             out.write(data)

@@ -1,0 +1,181 @@
+"""The model bundle: one trained model version of a project as a zip (head, temperature,
+thresholds, label map, metrics, README and, for a final model, its fine-tuned encoder folder).
+
+Any ready, active or retired version can be exported (a final model that was not served stays
+ready, and exportable); without a version number the project's active model is. A final model
+is only exported with its encoder: when the folder is not on this host the export is refused,
+since the head on the stock encoder's vectors would mispredict without any error."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from django.conf import settings
+
+from labeling.modeling.models import ModelVersion
+from labeling.modeling.versions import active_model
+from labeling.projects.models import Project
+from learner.embedding import INT8_MODEL_ID_SUFFIX
+
+EXPORTABLE_STATES = (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED)
+# What a sentence-transformers folder needs to load as it was saved (modules: pooling, normalising).
+ENCODER_FILES = ("config.json", "modules.json")
+ENCODER_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+BUNDLE_ENCODER = "encoder/"
+
+
+class ExportRefused(ValueError):
+    """Why a model version cannot be exported, for people; ``status`` is the API's answer."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.status = status
+
+
+def exportable_versions(project: Project):
+    """The project's versions that can be exported, newest first (artifacts not loaded)."""
+    return (ModelVersion.objects.filter(project=project, state__in=EXPORTABLE_STATES)
+            .defer("artifact", "metrics").order_by("-number"))
+
+
+def parse_version_number(raw) -> int | None:
+    """A ``version`` request parameter: None when absent or empty, else a positive number."""
+    if raw is None or str(raw).strip() == "":
+        return None
+    text = str(raw).strip()
+    if not text.isdigit() or int(text) < 1 or len(text) > 9:
+        raise ExportRefused(f"version must be a model version number (1, 2, …), not {text[:40]!r}.", 400)
+    return int(text)
+
+
+def version_to_export(project: Project, number: int | None) -> ModelVersion:
+    """The version numbered ``number`` (ready, active or retired), else the active model."""
+    if number is None:
+        version = active_model(project)
+        if version is None:
+            raise ExportRefused("This project has no active model to export yet.")
+        return version
+    version = ModelVersion.objects.filter(project=project, number=number).first()
+    if version is None:
+        raise ExportRefused(f"Project {project.slug} has no model version {number}.", 404)
+    if version.state not in EXPORTABLE_STATES:
+        raise ExportRefused(f"Model version {number} is {version.state}: only ready, active and retired versions "
+                            f"can be exported.")
+    return version
+
+
+def encoder_folder(version: ModelVersion) -> Path | None:
+    """A final model's fine-tuned encoder folder (None for a version on the frozen encoder).
+    ExportRefused when the folder, or what loading it needs, is not on this host."""
+    configured = (version.config or {}).get("encoder_dir")
+    if not configured:
+        return None
+    path = Path(configured)
+    missing = [name for name in ENCODER_FILES if not (path / name).is_file()] if path.is_dir() else ["the folder"]
+    if path.is_dir() and not any((path / name).is_file() for name in ENCODER_WEIGHTS):
+        missing.append(" or ".join(ENCODER_WEIGHTS))
+    if missing:
+        raise ExportRefused(
+            f"Model version {version.number} is a final model, but its fine-tuned encoder folder {configured} is "
+            f"not complete on this host (missing: {', '.join(missing)}). Nothing was exported: its head reads that "
+            f"encoder's vectors, and with the stock {settings.LONGTAIL_MODEL_ID} it would predict wrongly. Export "
+            f"it where LONGTAIL_ARTIFACT_DIR holds the folder, or restore the folder there.")
+    return path
+
+
+def base_encoder_id(version: ModelVersion) -> str:
+    """The encoder a final model was fine-tuned from (the id its training recorded)."""
+    recorded = (version.config or {}).get("embedding_model") or settings.LONGTAIL_MODEL_ID
+    return recorded.removesuffix(INT8_MODEL_ID_SUFFIX)
+
+
+def model_artifact_bytes(version) -> bytes | None:
+    if version.artifact:
+        return bytes(version.artifact)
+    if version.artifact_path:
+        path = Path(version.artifact_path)
+        if not path.is_absolute():
+            path = Path(settings.LONGTAIL_ARTIFACT_DIR) / path
+        if path.is_file():
+            return path.read_bytes()
+    return None
+
+
+MODEL_README = """# Longtail model bundle — project {slug}, model version {number} ({state})
+
+Files
+- `head.bin` — the trained classifier head (`learner.training.TrainedClassifier.to_bytes()`).
+- `model.json` — temperature, per-label thresholds, label map (column order of the probabilities),
+  class weights, training-set size, training config and the sentence encoder it expects.
+- `metrics.json` — the validation report (per-class precision / recall / F1, confusion matrix,
+  calibration, thresholds table).
+{files}
+The head works on sentence embeddings: {encoder} (L2-normalised, 384 floats per text).
+
+Load and use (inside a Longtail checkout or with its `learner` package importable):
+
+```python
+from sentence_transformers import SentenceTransformer
+from learner.training import TrainedClassifier
+
+head = TrainedClassifier.from_bytes(open("head.bin", "rb").read())
+{load}
+X = encoder.encode(["my card was charged twice"], normalize_embeddings=True)
+for decision in head.decide(X):
+    print(decision)   # {{"label", "coarse_label", "prob", "needs_review", "fallback"}}
+```
+
+`predict_proba(X)` gives calibrated probabilities (temperature already applied) in the order of
+`model.json`'s `label_map`. A prediction whose probability is below its label's threshold has
+`needs_review: true`: send it to a person. `fallback: true` means the fine label was too unsure and
+only the coarse label is given.
+"""
+
+FROZEN_LOAD = 'encoder = SentenceTransformer("/path/to/{model}")   # a local copy; no download needed'
+FINAL_LOAD = ('encoder = SentenceTransformer("encoder", local_files_only=True)   # the unzipped bundle\'s folder\n'
+              '# never the stock {model}: this head reads the fine-tuned encoder\'s vectors')
+FINAL_FILES = """- `encoder/` — this final model's fine-tuned encoder (a sentence-transformers folder, fine-tuned
+  from {model}). Use it, not the stock model: the head was trained on its embeddings.
+"""
+
+
+def model_bundle(project: Project, version: ModelVersion) -> bytes:
+    """The zip bundle of a model version. ValueError (ExportRefused) when the version has no stored
+    artifact, or is a final model whose encoder folder is not on this host."""
+    head = model_artifact_bytes(version)
+    if head is None:
+        raise ExportRefused(f"Model version {version.number} has no stored artifact to export.")
+    encoder_dir = encoder_folder(version)
+    base = base_encoder_id(version) if encoder_dir else settings.LONGTAIL_MODEL_ID
+    encoder = ({"encoder": BUNDLE_ENCODER, "encoder_kind": "fine-tuned", "base_encoder": base} if encoder_dir
+               else {"encoder": settings.LONGTAIL_MODEL_ID, "encoder_kind": "frozen"})
+    meta = {"project": project.slug, "version": version.number, "state": version.state, **encoder,
+            "temperature": version.temperature, "thresholds": version.thresholds, "label_map": version.label_map,
+            "class_weights": version.class_weights, "train_size": version.train_size, "config": version.config,
+            "created_at": version.created_at.isoformat()}
+    readme = MODEL_README.format(
+        slug=project.slug, number=version.number, state=version.state,
+        files=FINAL_FILES.format(model=base) if encoder_dir else "",
+        encoder=f"the fine-tuned encoder in `{BUNDLE_ENCODER}` (from {base})" if encoder_dir else base,
+        load=(FINAL_LOAD if encoder_dir else FROZEN_LOAD).format(model=base))
+    buffer = io.BytesIO()
+    try:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+            bundle.writestr("head.bin", head)
+            bundle.writestr("model.json", json.dumps(meta, indent=2, default=str))
+            bundle.writestr("metrics.json", json.dumps(version.metrics, indent=2, default=str))
+            if encoder_dir:  # a final model: its fine-tuned encoder travels with the head
+                for path in sorted(p for p in encoder_dir.rglob("*") if p.is_file()):
+                    bundle.write(path, f"{BUNDLE_ENCODER}{path.relative_to(encoder_dir).as_posix()}")
+            bundle.writestr("README.md", readme)
+    except OSError as exc:
+        raise ExportRefused(f"Model version {version.number} could not be read for export: {exc}") from exc
+    return buffer.getvalue()
+
+
+def export_version(project: Project, number: int | None = None) -> tuple[ModelVersion, bytes]:
+    """(version, zip bytes) of version ``number``, else of the active model; ExportRefused says why not."""
+    version = version_to_export(project, number)
+    return version, model_bundle(project, version)
