@@ -23,6 +23,10 @@ sets' gap minus the random sets' (``active_minus_random``, paired per seed over 
 pairs both sources have). Random sets of a long-tailed pool cover fewer labels than active ones
 (``labels_present_mean``), which matters for the prior: ``dev_seen`` takes that out.
 
+For the prior, ``oof_seen`` is the choice's score over only the labels each fold's training part
+has (``macro_f1_seen_in_fold``): a label missing from a fold's training part can only be predicted
+there by its prior row, while the served model has its rows; ``dev_seen`` is its counterpart.
+
 It reports, per set and source, the mean gain of each arm over the reference by each judge and the
 gaps (``oof_minus_dev``: positive = the labeled rows favour that arm more than the dev rows do),
 averaged per seed (a seed's waves are nested sets) with standard errors over seeds, how often each
@@ -72,15 +76,17 @@ CHOICE_REPORT = {"penalty": "penalty_choice", "prior": "label_prior_choice", "st
 
 def knob_evidence(knob: str, pool, rows, labels, base, wave, parents):
     """(out-of-fold macro-F1 per arm as the retrain's choice computes it, the arm it chose, the
-    retrain's config with the other choices resolved, why not), the first three None where the
-    choice had no evidence."""
+    retrain's config with the other choices resolved, why not, the same macro-F1 over only the
+    labels each fold's training part has where the choice reports it), the first three None where
+    the choice had no evidence."""
     auto = train_simulated_model(pool, rows, labels, config=base, version=wave, parents=parents)
     choice = auto.report[CHOICE_REPORT[knob]]
     if not choice or not choice.get("rows_compared") or not choice.get("macro_f1"):
-        return None, None, None, (choice or {}).get("reason") or "the choice did not run"
+        return None, None, None, (choice or {}).get("reason") or "the choice did not run", None
     oof = {k.removeprefix("C="): v for k, v in choice["macro_f1"].items()}
     chosen = f"{choice['chosen']:g}" if isinstance(choice["chosen"], float) else str(choice["chosen"])
-    return oof, chosen, TrainConfig.from_dict({**auto.report["config"], "penalty": "fixed"}), None
+    return (oof, chosen, TrainConfig.from_dict({**auto.report["config"], "penalty": "fixed"}), None,
+            choice.get("macro_f1_seen_in_fold"))
 
 
 def arm_config(knob: str, resolved: TrainConfig, arm: str) -> TrainConfig:
@@ -120,7 +126,7 @@ def one(args) -> dict:
         rng = np.random.default_rng(1000 * seed + wave)
         for source, rows in (("active", active), ("random", rng.choice(len(pool_rows), len(active), replace=False))):
             labels = data.labels[pool_rows[rows]]
-            oof, chosen, resolved, why_not = knob_evidence(knob, pool, rows, labels, base, wave, parents)
+            oof, chosen, resolved, why_not, oof_seen = knob_evidence(knob, pool, rows, labels, base, wave, parents)
             if oof is None:
                 skipped.append({"set": name, "seed": seed, "wave": wave, "source": source, "knob": knob,
                                 "reason": why_not})
@@ -133,7 +139,8 @@ def one(args) -> dict:
                 dev_f1[arm], dev_seen[arm] = scores["all"], scores["seen"]
             out.append({"set": name, "seed": seed, "wave": wave, "source": source, "knob": knob, "chosen": chosen,
                         "labels": int(len(rows)), "labels_present": int(len(set(labels.tolist()))),
-                        "structure": resolved.hierarchy, "oof": oof, "dev": dev_f1, "dev_seen": dev_seen})
+                        "structure": resolved.hierarchy, "oof": oof, "dev": dev_f1, "dev_seen": dev_seen}
+                       | ({"oof_seen": oof_seen} if oof_seen else {}))
     return {"rows": out, "skipped": skipped}
 
 
@@ -168,15 +175,16 @@ def summarise(rows: list[dict]) -> dict:
                 entry = {"labels_present_mean": round(float(np.mean([r.get("labels_present", 0) for r in sub])), 1)}
                 for arm in others:
                     gain = {judge: seed_means(sub, judge, arm, reference, seeds)
-                            for judge in ("oof", "dev", "dev_seen") if judge in sub[0]}
+                            for judge in ("oof", "oof_seen", "dev", "dev_seen") if judge in sub[0]}
                     entry[arm] = {f"{judge}_gain": round(float(v.mean()), 4) for judge, v in gain.items()}
                     entry[arm] |= {f"{judge}_gain_se": se(v) for judge, v in gain.items()}
-                    for judge in ("dev", "dev_seen"):
-                        if judge in gain:
-                            gap = gain["oof"] - gain[judge]
-                            gaps[(source, arm, judge)] = gap
-                            entry[arm][f"oof_minus_{judge}"] = round(float(gap.mean()), 4)
-                            entry[arm][f"oof_minus_{judge}_se"] = se(gap)
+                    for folds, judge in (("oof", "dev"), ("oof", "dev_seen"), ("oof_seen", "dev_seen")):
+                        if folds in gain and judge in gain:
+                            gap = gain[folds] - gain[judge]
+                            name_ = judge if folds == "oof" else f"{judge} by {folds}"
+                            gaps[(source, arm, name_)] = gap
+                            entry[arm][f"{folds}_minus_{judge}"] = round(float(gap.mean()), 4)
+                            entry[arm][f"{folds}_minus_{judge}_se"] = se(gap)
                 order = [reference, *others]  # ties go to the reference, as in the choices
                 entry["best_by_oof"] = {a: sum(max(order, key=r["oof"].get) == a for r in sub) for a in order}
                 entry["best_by_dev"] = {a: sum(max(order, key=r["dev"].get) == a for r in sub) for a in order}
@@ -187,7 +195,7 @@ def summarise(rows: list[dict]) -> dict:
                 f"{arm} ({judge})": {"gap": round(float((gaps[("active", arm, judge)]
                                                          - gaps[("random", arm, judge)]).mean()), 4),
                                      "se": se(gaps[("active", arm, judge)] - gaps[("random", arm, judge)])}
-                for arm in others for judge in ("dev", "dev_seen") if ("active", arm, judge) in gaps}
+                for arm in others for judge in ("dev", "dev_seen", "dev_seen by oof_seen") if ("active", arm, judge) in gaps}
     return summary
 
 

@@ -169,8 +169,12 @@ def label_prior_summary(prior: dict | None, evidence: dict | None) -> str | None
     scores = evidence.get("macro_f1") or {}
     if "on" in scores and "off" in scores:
         margin = evidence.get("margin")
+        seen = evidence.get("macro_f1_seen_in_fold") or {}
         return (f"{state} (chosen by out-of-fold macro-F1: with {scores['on']:.3f}, without {scores['off']:.3f}"
-                + (f", margin {margin:.3f}" if isinstance(margin, (int, float)) else "") + ")")
+                + (f", margin {margin:.3f}" if isinstance(margin, (int, float)) else "")
+                + (f"; on the labels each fold had rows for: with {seen['on']:.3f}, without {seen['off']:.3f}"
+                   if "on" in seen and "off" in seen else "")
+                + ")")
     if evidence.get("reason"):
         return f"{state} ({evidence['reason']})"
     return f"{state} (setting {prior.get('setting', 'auto')})"
