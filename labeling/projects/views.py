@@ -254,6 +254,7 @@ def model_final(request, slug):
         if run.state == TaskRun.DONE:
             return f"Final model (task {run.pk}): {run.message}"
         return (f"Training the final model (task {run.pk}): the encoder is fine-tuned on the labels; it is served "
-                "only if it beats the current model out of fold. Progress is shown under Background tasks.")
+                "only if it beats the frozen encoder on the same held-out folds. Progress is shown under "
+                "Background tasks.")
 
     return _loop_action(request, slug, action)
