@@ -119,8 +119,12 @@ def model_choices(version: ModelVersion | None) -> dict | None:
         calibration += f" (served model matched on {matched} unlabeled items to the out-of-fold models)"
     parts.append(calibration)
     other = choices.get("other_bucket")
-    parts.append(f"Other bucket under {other['min_examples']} examples ({other['labels']} labels)" if other
-                 else "no Other bucket")
+    # where the bucket is, for a coarse → fine or blended model (its report lists the labels per part)
+    where = [part for part, n in ((other or {}).get("parts") or {}).items() if n]
+    groups = sum("fine:" in part for part in where)
+    where = ["the flat part"] * ("flat" in where) + [f"{groups} coarse group" + "s" * (groups > 1)] * (groups > 0)
+    parts.append(f"Other bucket under {other['min_examples']} examples ({other['labels']} labels"
+                 f"{', in ' + ' and '.join(where) if where else ''})" if other else "no Other bucket")
     prior = label_prior_summary(choices.get("label_prior"), metrics.get("label_prior_choice"))
     if prior:
         parts.append(prior)

@@ -131,6 +131,10 @@ class HierarchicalHead:
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.decision_function(X).argmax(axis=1)]
 
+    def inner_heads(self) -> dict:
+        """The fitted heads inside, by part name ("coarse", "fine:<coarse label>"), for reports."""
+        return {"coarse": self.coarse_head_, **{f"fine:{c}": h for c, h in self.fine_heads_.items()}}
+
 
 class BlendedHead(Head):
     """The average of a flat head's and a coarse → fine head's fine-label probabilities
@@ -156,3 +160,7 @@ class BlendedHead(Head):
     def decision_function(self, X) -> np.ndarray:
         proba = (softmax(self.flat.decision_function(X)) + softmax(self.tree.decision_function(X))) / 2
         return np.log(np.maximum(proba, 1e-300))  # finite (≥ -691), so temperature scaling stays defined
+
+    def inner_heads(self) -> dict:
+        """The heads inside, by part name ("flat", "coarse_then_fine"), for reports."""
+        return {"flat": self.flat, "coarse_then_fine": self.tree}

@@ -29,7 +29,7 @@ import numpy as np
 
 from learner.calibration import matched_temperature
 from learner.heads.hierarchy import check_parents
-from learner.heads.other_bucket import OTHER, OtherBucketHead
+from learner.heads.other_bucket import OTHER
 from learner.splits import group_stratified_split
 from learner.training.build import embed_descriptions
 from learner.training.checks import check_inputs, check_unlabeled
@@ -37,6 +37,7 @@ from learner.training.classifier import TrainedClassifier
 from learner.training.config import TrainConfig, check_config, prior_possible
 from learner.training.evaluate import MIN_EVAL_ROWS, TEMPERATURE_BOUNDS, Calibrated, calibrate_and_evaluate
 from learner.training.hierarchy_choice import choose_hierarchy
+from learner.training.longtail import longtail_report, other_bucket_choice
 from learner.training.oof import aligned_logits, fit_weighted, out_of_fold
 from learner.training.penalty_choice import choose_penalty
 from learner.training.prior_choice import choose_prior, prior_rows_for
@@ -223,10 +224,7 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         t = time.perf_counter()
         model = fit_weighted(config, parents, descriptions, X, y, np.arange(len(y)), weight, extra)
         timings["refit_s"] = time.perf_counter() - t
-    longtail = None
-    if isinstance(model, OtherBucketHead):
-        longtail = {"min_examples": config.other_min_examples, "other_labels": model.rare_labels_,
-                    "description_only_labels": model.description_labels_}
+    longtail = longtail_report(model, config.other_min_examples)
     timings["total_s"] = time.perf_counter() - started
     report.update({
         "config": asdict(config),
@@ -320,9 +318,7 @@ def training_choices(config: TrainConfig, hierarchy_choice: dict | None, model, 
         "structure_chosen_by": "out-of-fold evidence" if hierarchy_choice else "configuration",
         "fine_floor": config.fine_floor,
         "calibration": calibration.get("method"),
-        "other_bucket": ({"min_examples": config.other_min_examples,
-                          "labels": len(longtail["other_labels"]) if longtail else 0}
-                         if config.other_min_examples > 0 else None),
+        "other_bucket": other_bucket_choice(config.other_min_examples, longtail),
         "label_prior": {"setting": requested_prior, "used": prior is not None,
                         "rows": 0 if prior is None else int(len(prior[1])),
                         "chosen_by": "out-of-fold evidence" if prior_choice else "configuration"},
