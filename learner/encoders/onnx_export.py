@@ -5,15 +5,21 @@ building it on first use (torch legacy exporter → ONNX Runtime's BERT fusions 
 ``<artifact_dir>/encoders/<model files hash>-v<EXPORT_FORMAT>/``. Nothing is downloaded: the only
 input is the model folder. Each build is checked against sentence-transformers on torch fp32
 (``check.CHECK_TEXTS``) and timed side by side; ``manifest.json`` records the file's sha256, the
-check and the timing, so a later process loads without touching torch. A file whose sha256 no longer
-matches (or an unreadable manifest) is rebuilt with a warning naming it. Builds are serialised by a
-lock file, files are written to a temporary name and renamed into place.
+check and the timing, so a later process loads without touching torch. Each entry also records what
+the file depends on besides the model folder (``export_dependencies``: export format, opset, the
+torch / transformers / onnx / onnxruntime / sentence-transformers / tokenizers versions, the int8
+recipe with its options and the fp32 file it was quantised from); an entry whose record differs from
+the running environment's, or has none, is never reused: it is rebuilt and re-checked, with a
+warning naming what changed, as is a file whose sha256 no longer matches (or an unreadable
+manifest). Builds are serialised by a lock file, files are written to a temporary name and renamed
+into place.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import hashlib
+import importlib.metadata
 import inspect
 import json
 import logging
@@ -29,7 +35,8 @@ from .onnx_backend import OnnxSentenceEncoder, read_sentence_transformer_config
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 1  # bump when the export or a recipe changes: older cache folders are then ignored
+EXPORT_FORMAT = 1  # bump when the export code changes: older cache folders are then ignored (package
+# versions, the int8 recipe and its options are recorded per entry and compared on load: no bump needed)
 VARIANTS = ("fp32", "int8")
 OPSET = 17
 FFN_IN = r"/intermediate/dense/MatMul$"
@@ -45,6 +52,10 @@ INT8_RECIPES = {
     "block8-128": {"kind": "nbits", "block_size": 128},
 }
 DEFAULT_INT8_RECIPE = "block8-32"
+# The quantiser's settings that every recipe of a kind shares (recorded with the recipe).
+KIND_OPTIONS = {"dynamic": {"weight_type": "QInt8"}, "nbits": {"bits": 8, "is_symmetric": True, "accuracy_level": 4}}
+# Packages whose version the export, its quantisation, the runtime or the build-time check depends on.
+DEPENDENCIES = ("torch", "transformers", "onnx", "onnxruntime", "sentence-transformers", "tokenizers")
 
 
 def model_files_hash(model_path: str | Path) -> str:
@@ -82,11 +93,54 @@ def _locked(directory: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _versions() -> dict[str, str]:
-    import onnxruntime  # heavy: only needed while building
-    import torch  # heavy: only needed while building
+def _versions() -> dict[str, str | None]:
+    """Installed versions of DEPENDENCIES, from package metadata: nothing is imported (a process
+    that loads a cached file never imports torch). onnxruntime may be installed under another
+    distribution name (onnxruntime-gpu, ...); it is imported to run the file anyway."""
+    versions: dict[str, str | None] = {}
+    for name in DEPENDENCIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    if versions["onnxruntime"] is None:
+        with contextlib.suppress(ImportError):
+            import onnxruntime  # only when its distribution has another name
 
-    return {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
+            versions["onnxruntime"] = onnxruntime.__version__
+    return versions
+
+
+def export_dependencies(variant: str, fp32_sha256: str | None = None) -> dict:
+    """What a ``variant`` file depends on besides the model folder, as its manifest entry records
+    it: export format, opset and package versions; for int8 also the recipe with its options and
+    the sha256 of the fp32 file it is quantised from. A cached entry is reused only when this is
+    equal to the record."""
+    depends = {"format": EXPORT_FORMAT, "opset": OPSET, "versions": _versions()}
+    if variant == "int8":
+        spec = INT8_RECIPES[DEFAULT_INT8_RECIPE]
+        depends.update(recipe={"name": DEFAULT_INT8_RECIPE, **spec, **KIND_OPTIONS[spec["kind"]]},
+                       fp32_sha256=fp32_sha256)
+    return depends
+
+
+def _changes(recorded: dict | None, current: dict) -> str | None:
+    """None when equal, else a short account of what differs ("torch 2.3.0 → 2.4.0, ...")."""
+    if recorded == current:
+        return None
+    if not isinstance(recorded, dict):
+        return "it was built before its dependencies were recorded"
+
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
+    old, new = flat(recorded), flat(current)
+    diffs = [f"{k.removeprefix('versions.')} {old.get(k)} → {new.get(k)}" for k in sorted(set(old) | set(new))
+             if old.get(k) != new.get(k)]
+    return "its dependencies changed: " + ", ".join(diffs)
 
 
 def export_fp32(model_path: str | Path, out_file: Path) -> None:
@@ -141,15 +195,16 @@ def quantize_int8(fp32_file: Path, out_file: Path, recipe: str = DEFAULT_INT8_RE
         nodes = None
         if "nodes" in spec:
             nodes = [n.name for n in onnx.load(str(fp32_file)).graph.node if re.search(spec["nodes"], n.name)]
-        quantize_dynamic(str(fp32_file), str(tmp), weight_type=QuantType.QInt8, per_channel=spec["per_channel"],
+        weight_type = getattr(QuantType, KIND_OPTIONS["dynamic"]["weight_type"])
+        quantize_dynamic(str(fp32_file), str(tmp), weight_type=weight_type, per_channel=spec["per_channel"],
                          nodes_to_quantize=nodes,
                          # the fused ops (Attention, SkipLayerNormalization) defeat shape inference
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     else:
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer  # heavy (onnx_ir): build only
 
-        quantizer = MatMulNBitsQuantizer(onnx.load(str(fp32_file)), bits=8, block_size=spec["block_size"],
-                                         is_symmetric=True, accuracy_level=4)
+        quantizer = MatMulNBitsQuantizer(onnx.load(str(fp32_file)), block_size=spec["block_size"],
+                                         **KIND_OPTIONS["nbits"])
         quantizer.process()
         quantizer.model.save_model_to_file(str(tmp), False)
     os.replace(tmp, out_file)
@@ -209,19 +264,23 @@ def _write_manifest(directory: Path, manifest: dict) -> None:
     os.replace(tmp, directory / "manifest.json")
 
 
-def _valid_entry(directory: Path, entry: dict | None) -> str | None:
-    """None when the entry's file is present and intact, else why not."""
+def _valid_entry(directory: Path, entry: dict | None, depends: dict) -> str | None:
+    """None when the entry's file is present and intact and was built with ``depends``, else why not."""
     if not entry:
         return "not built yet"
     path = directory / entry.get("file", "")
     if not path.is_file():
         return f"{path} is missing"
+    changed = _changes(entry.get("depends_on"), depends)
+    if changed:
+        return f"{path} is stale ({changed})"
     if file_sha256(path) != entry.get("sha256"):
         return f"{path} is corrupt (sha256 differs from manifest.json)"
     return None
 
 
-def _build(model_path: str | Path, directory: Path, variant: str, threads: int | None, speed_rounds: int) -> dict:
+def _build(model_path: str | Path, directory: Path, variant: str, threads: int | None, speed_rounds: int,
+           depends: dict) -> dict:
     started = time.perf_counter()
     target = directory / f"model-{variant}.onnx"
     if variant == "fp32":
@@ -230,7 +289,7 @@ def _build(model_path: str | Path, directory: Path, variant: str, threads: int |
         quantize_int8(directory / "model-fp32.onnx", target, DEFAULT_INT8_RECIPE)
     return {"file": target.name, "sha256": file_sha256(target), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.perf_counter() - started, 2), "model_path": str(model_path),
-            "recipe": DEFAULT_INT8_RECIPE if variant == "int8" else None, "versions": _versions(),
+            "recipe": DEFAULT_INT8_RECIPE if variant == "int8" else None, "depends_on": depends,
             "check": measure_against_torch(target, model_path, threads=threads, rounds=speed_rounds)}
 
 
@@ -250,14 +309,15 @@ def ensure_onnx_model(model_path: str | Path, artifact_dir: str | Path, variant:
         needed = ["fp32"] if variant == "fp32" else ["fp32", "int8"]
         changed = False
         for name in needed:
-            problem = _valid_entry(directory, entries.get(name))
+            depends = export_dependencies(name, entries["fp32"]["sha256"] if name == "int8" else None)
+            problem = _valid_entry(directory, entries.get(name), depends)
             if problem is None:
                 continue
             if problem == "not built yet":
                 log.info("exporting %s to ONNX (%s) under %s", model_path, name, directory)
             else:
                 log.warning("ONNX encoder cache: %s; rebuilding it", problem)
-            entries[name] = _build(model_path, directory, name, threads, speed_rounds)
+            entries[name] = _build(model_path, directory, name, threads, speed_rounds, depends)
             log.info("ONNX %s export of %s built: %s", name, model_path, entries[name]["check"])
             changed = True
         if changed:
