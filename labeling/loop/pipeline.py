@@ -1,12 +1,12 @@
-"""Synchronous steps of the loop that several callers share: the demo's first wave, and the
-retrain pipeline's last step (plan and open the next wave, close the run)."""
+"""Synchronous steps of the loop that several callers share: the demo's first wave, the
+retrain pipeline's last step (plan and open the next wave, close the run), the final model's steps."""
 from __future__ import annotations
 
 import logging
 
 from django.db import transaction
 
-from labeling.modeling import embedding, review
+from labeling.modeling import embedding, final, review, scores, versions
 from labeling.modeling.models import TaskRun
 from labeling.projects.models import Project
 from labeling.waves import selectors as wave_selectors
@@ -106,3 +106,25 @@ def plan_without_retrain(project_id: int, run_id: int) -> None:
         log.warning("no wave after a failed retrain queue: %s", exc)
     except Exception:
         log.exception("planning without a retrain failed")
+
+
+def train_and_serve_final(run: TaskRun, *, chunk_size: int):
+    """The final model task's steps (under its heartbeat): (version, routed), or (None, None) when
+    the fine-tuned model did not beat the frozen one (recorded on the run)."""
+    run_id = run.pk
+    version = final.train_final_version(run.project, run_id=run_id, on_progress=lambda share, message: (
+        update_run(run_id, progress=0.8 * share, message=f"Final model: {message}.")))
+    update_run(run_id, model_version=version.number, model_version_id=version.id)
+    if not final.beats_frozen(version):
+        oof = (version.metrics.get("final_model") or {}).get("oof_macro_f1") or {}
+        update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=False,
+                   message=f"Final model v{version.number} trained but not served: out-of-fold macro-F1 "
+                           f"{oof.get('fine_tuned')} vs {oof.get('frozen')} for the frozen model.")
+        return None, None
+    update_run(run_id, progress=0.8, message="Embedding the pool with the fine-tuned encoder.", stage="embed")
+    final.embed_pool_for(version, on_progress=lambda share: update_run(run_id, progress=0.8 + 0.1 * share))
+    update_run(run_id, progress=0.9, message="Scoring the pool.", stage="score")
+    scores.score_version(version, chunk_size=chunk_size)
+    versions.activate_version(version)
+    routed = review.route_low_confidence(version)
+    return version, routed

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,10 +23,13 @@ log = logging.getLogger(__name__)
 RETRAIN = "retrain"
 EMBED = "embed"
 FINAL_MODEL = "final_model"
+# detail["stage"] of a retrain requested while the project's final model trains: pending, not
+# queued; it is queued when that final model ends (claim_deferred_retrains).
+WAITING = "waiting"
 # Share of a retrain run's progress bar each stage fills.
 STAGES = {"embed": (0.0, 0.15), "train": (0.15, 0.45), "score": (0.45, 0.9), "plan": (0.9, 1.0)}
 # How the pages name the stage a run recorded last (detail["stage"]).
-STAGE_NAMES = {"queued": "queued", "embed": "embedding", "train": "training", "score": "scoring",
+STAGE_NAMES = {"queued": "queued", "waiting": "waiting for the final model", "embed": "embedding", "train": "training", "score": "scoring",
                "plan": "planning", "done": "done"}
 
 
@@ -93,7 +96,8 @@ def expire_stale_runs(project: Project | None = None) -> list[TaskRun]:
         runs = runs.filter(project=project)
     stale = list(
         runs.filter(state=TaskRun.RUNNING, updated_at__lt=now - stale_after())
-        | runs.filter(state=TaskRun.PENDING, updated_at__lt=now - pending_stale_after())
+        | runs.filter(state=TaskRun.PENDING, updated_at__lt=now - pending_stale_after()).exclude(
+            kind=RETRAIN, detail__stage=WAITING)  # no message to lose yet: it waits for a final model
     )
     failed = []
     for run in stale:
@@ -206,6 +210,9 @@ def close_run(run: TaskRun, notes: list[str]) -> None:
     error = detail.get("error")
     if detail.get("training") == "skipped":
         notes.insert(0, "not trained (too few labels)")
+    elif detail.get("training") == "kept_final":
+        notes.insert(0, f"not trained: the served final model v{detail.get('kept_model_version')} was trained on "
+                        "these same labels and keeps serving")
     elif "model_version" in detail and not error:
         notes.insert(0, f"model v{detail['model_version']} active")
     if error:
@@ -222,6 +229,35 @@ def open_retrain_run(project) -> TaskRun | None:
         .order_by("-created_at")
         .first()
     )
+
+
+def open_final_run(project) -> TaskRun | None:
+    return (TaskRun.objects.filter(project=project, kind=FINAL_MODEL, state__in=[TaskRun.PENDING, TaskRun.RUNNING])
+            .order_by("-created_at").first())
+
+
+def claim_deferred_retrains(project: Project | None = None) -> list[int]:
+    """The retrains that waited for a final model (of one project, or all) whose final model has
+    ended: each is moved from ``waiting`` to ``queued`` under its project's row lock (the lock
+    request_retrain takes, so a retrain deferred while the final model ends is found here) and
+    its id returned, once: the caller sends its first task. None while the final model is open."""
+    waiting = TaskRun.objects.filter(kind=RETRAIN, state=TaskRun.PENDING, detail__stage=WAITING)
+    if project is not None:
+        waiting = waiting.filter(project=project)
+    claimed = []
+    for run_id, project_id in list(waiting.values_list("pk", "project_id")):
+        with transaction.atomic():
+            Project.objects.select_for_update().filter(pk=project_id).first()
+            if open_final_run(project_id) is not None:
+                continue
+            run = TaskRun.objects.filter(pk=run_id, state=TaskRun.PENDING, detail__stage=WAITING).first()
+            if run is None:
+                continue  # claimed by another process meanwhile
+            final_id = (run.detail or {}).get("deferred_for_final")
+            update_run(run_id, message=f"Queued: the final model (task {final_id}) has ended.", stage="queued",
+                       released_at=timezone.now().isoformat())
+            claimed.append(run_id)
+    return claimed
 
 
 def last_retrain_run(project) -> TaskRun | None:
@@ -256,6 +292,9 @@ def retrain_in_flight(project) -> str | None:
     run = open_retrain_run(project)
     if run is None:
         return None
+    if (run.detail or {}).get("stage") == WAITING:
+        return (f"A retrain (task {run.pk}) is waiting for the final model (task {run.detail.get('deferred_for_final')}) "
+                "to finish: it then retrains, and plans and opens the next wave. Plan by hand after it ends.")
     return (f"A retrain is under way (task {run.pk}, {run_stage(run)}, {float(run.progress):.0%}): when it "
             "finishes it plans and opens the next wave with the new model. Plan by hand after it ends.")
 

@@ -25,8 +25,9 @@ from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from labeling.items.models import ImportBatch
+from labeling.items.scoring import score_new_items
 from labeling.items.services import import_path
-from labeling.modeling import embedding, embedding_store, final, label_issues, review, scores, versions
+from labeling.modeling import embedding, embedding_store, label_issues, review, scores, versions
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
@@ -87,6 +88,10 @@ def embed_items(item_ids: list[int], run_id: int | None = None, progress_share: 
     try:
         with runs.heartbeat(run_id):
             encoded = embedding.embed_items(item_ids)
+            run = _run(run_id)
+            if run is not None and run.kind == runs.EMBED:
+                # An import's items get the active model's stored scores now (a retrain rescores the pool).
+                _score_imported(run, item_ids)
     except TRANSIENT:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded on the run; the chord body sees it and stops
@@ -97,6 +102,21 @@ def embed_items(item_ids: list[int], run_id: int | None = None, progress_share: 
     if run_id:
         runs.add_progress(run_id, progress_share)
     return encoded
+
+
+def _score_imported(run: TaskRun, item_ids: list[int]) -> None:
+    """Store the active model's scores of an import's newly embedded items. A failure here is
+    recorded on the run and logged, never fails the embedding: the planner scores items without a
+    stored score on the fly, and the next retrain stores them."""
+    try:
+        scored = score_new_items(run.project, item_ids)
+    except TRANSIENT:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        log.exception("scoring imported items failed")
+        runs.update_run(run.pk, scoring_error=f"Scoring the new items failed: {runs.describe_error(exc)}")
+        return
+    log.info("stored %s scores of imported items (TaskRun %s)", scored, run.pk)
 
 
 @shared_task(**TASK_OPTIONS)
@@ -153,6 +173,13 @@ def train_model(run_id: int) -> None:
     if not _alive(run):
         return
     runs.update_run(run_id, progress=runs.stage_progress("train", 0.0), message="Training.", stage="train")
+    kept = versions.final_model_with_current_labels(run.project)
+    if kept is not None:
+        # Nothing newer to learn from: the fine-tuned model keeps serving (docs/loop.md, "One training per project").
+        runs.update_run(run_id, training="kept_final", kept_model_version=kept.number,
+                        message=f"Final model v{kept.number} was trained on these same labels; it keeps serving.")
+        plan_after_retrain.apply_async(args=[run_id])
+        return
     try:
         with runs.heartbeat(run_id):
             version = versions.train_version(run.project, run_id=run_id)
@@ -267,14 +294,24 @@ def plan_after_retrain(run_id: int) -> None:
 @shared_task(**TASK_OPTIONS)
 def train_final(run_id: int) -> None:
     """The final model (labeling.modeling.final): fine-tune, train, and serve it only when it beats
-    the frozen model out of fold. On the ``train`` queue (the GPU worker where one runs)."""
+    the frozen model out of fold. On the ``train`` queue (the GPU worker where one runs). Once it
+    has ended (done or failed; not when a transient error retries it), a retrain requested while
+    it trained is queued."""
     run = _run(run_id)
-    if not _alive(run, runs.FINAL_MODEL):
-        return
+    try:
+        if _alive(run, runs.FINAL_MODEL):
+            _train_final(run)
+    finally:
+        if run is not None and run.kind == runs.FINAL_MODEL and not _alive(_run(run_id), runs.FINAL_MODEL):
+            _start_deferred_retrains(run.project)
+
+
+def _train_final(run: TaskRun) -> None:
+    run_id = run.pk
     runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, message="Fine-tuning the encoder.", stage="train")
     try:
         with runs.heartbeat(run_id):
-            version, routed = _final_model(run, run_id)
+            version, routed = pipeline.train_and_serve_final(run, chunk_size=SCORE_CHUNK)
             if version is None:
                 return
     except TRANSIENT:
@@ -288,26 +325,16 @@ def train_final(run_id: int) -> None:
                                                   "model out of fold.")
 
 
-def _final_model(run: TaskRun, run_id: int):
-    """train_final's steps (under its heartbeat): (version, routed), or (None, None) when the
-    fine-tuned model did not beat the frozen one (recorded on the run)."""
-    version = final.train_final_version(run.project, run_id=run_id, on_progress=lambda share, message: (
-        runs.update_run(run_id, progress=0.8 * share, message=f"Final model: {message}.")))
-    runs.update_run(run_id, model_version=version.number, model_version_id=version.id)
-    if not final.beats_frozen(version):
-        oof = (version.metrics.get("final_model") or {}).get("oof_macro_f1") or {}
-        runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=False,
-                        message=f"Final model v{version.number} trained but not served: out-of-fold macro-F1 "
-                                f"{oof.get('fine_tuned')} vs {oof.get('frozen')} for the frozen model.")
-        return None, None
-    runs.update_run(run_id, progress=0.8, message="Embedding the pool with the fine-tuned encoder.",
-                    stage="embed")
-    final.embed_pool_for(version, on_progress=lambda share: runs.update_run(run_id, progress=0.8 + 0.1 * share))
-    runs.update_run(run_id, progress=0.9, message="Scoring the pool.", stage="score")
-    scores.score_version(version, chunk_size=SCORE_CHUNK)
-    versions.activate_version(version)
-    routed = review.route_low_confidence(version)
-    return version, routed
+def _start_deferred_retrains(project: Project) -> None:
+    """Send the first task of each retrain that waited for the project's final model (the
+    pipeline's own next step, as train_model sends finish_scoring)."""
+    for run_id in runs.claim_deferred_retrains(project):
+        try:
+            run_retrain.apply_async(args=[run_id])
+        except Exception as exc:  # noqa: BLE001 - recorded on the run; the next request starts afresh
+            log.exception("could not queue the deferred retrain %s", run_id)
+            runs.fail_run(run_id, f"Could not queue the work (is the broker up?): {runs.describe_error(exc)}",
+                          queue_error=True)
 
 
 @shared_task(soft_time_limit=settings.LONGTAIL_TASK_SOFT_TIME_LIMIT, time_limit=settings.LONGTAIL_TASK_TIME_LIMIT)

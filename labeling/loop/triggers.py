@@ -30,10 +30,13 @@ from .runs import (
     EMBED,
     FINAL_MODEL,
     RETRAIN,
+    WAITING,
+    claim_deferred_retrains,
     expire_stale_imports,
     expire_stale_runs,
     fail_run,
     last_retrain_run,
+    open_final_run,
     open_retrain_run,
     retrain_in_flight,
     stale_after,
@@ -49,25 +52,45 @@ def request_retrain(project: Project, *, reason: str = "manual", **detail) -> Ta
     At most one runs per project: while one is pending or running, that TaskRun is returned and
     nothing new starts. The guard is the database's (a partial unique constraint on TaskRun plus
     a row lock on the project), so it holds across web processes and workers on any machine.
+
+    While the project's final model is pending or training (it trains a model version too), the
+    run is created pending with stage ``waiting`` and nothing is queued: it is queued when the
+    final model ends (labeling.loop.runs.claim_deferred_retrains; docs/loop.md, "One training per
+    project").
     """
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         expire_stale_runs(project)
+        start_deferred_retrains(project)  # one that waited for a final model which has ended meanwhile
         running = open_retrain_run(project)
         if running is not None:
             return running
+        final_run = open_final_run(project)
+        waiting = {"stage": WAITING, "deferred_for_final": final_run.pk} if final_run is not None else {}
         try:
             with transaction.atomic():
                 run = TaskRun.objects.create(
-                    project=project, kind=RETRAIN, message="Queued.",
-                    detail={"reason": reason, "stage": "queued", **detail}
+                    project=project, kind=RETRAIN,
+                    message=(f"Waiting for the final model (task {final_run.pk}) to finish; starts after it."
+                             if final_run is not None else "Queued."),
+                    detail={"reason": reason, "stage": "queued", **detail, **waiting}
                 )
         except IntegrityError:
             # Another process created one between our check and insert (SQLite has no row locks).
             return open_retrain_run(project)
-        transaction.on_commit(lambda: _enqueue(tasks.run_retrain, run.id, args=[run.id]) or (
-            reason == "wave_complete" and _plan_in_background(project.pk, run.id)))
+        if final_run is None:
+            transaction.on_commit(lambda: _enqueue(tasks.run_retrain, run.id, args=[run.id]) or (
+                reason == "wave_complete" and _plan_in_background(project.pk, run.id)))
     return run
+
+
+def start_deferred_retrains(project: Project | None = None) -> list[int]:
+    """Queue (on commit) the retrains that waited for a final model that has ended since; the
+    final model task does it itself when it ends, this catches one whose worker died."""
+    claimed = claim_deferred_retrains(project)
+    for run_id in claimed:
+        transaction.on_commit(lambda run_id=run_id: _enqueue(tasks.run_retrain, run_id, args=[run_id]))
+    return claimed
 
 
 def request_review_routing(project: Project) -> None:
@@ -149,6 +172,7 @@ def request_final_model(project: Project) -> TaskRun:
         running = open_final.first()
         if running is not None:
             return running
+        start_deferred_retrains(project)  # a retrain that waited for a final model that died: it goes first
         busy = open_retrain_run(project)
         if busy is not None:
             raise ValueError(f"A retrain is under way (task {busy.pk}); train the final model after it ends.")
@@ -210,7 +234,10 @@ def recover_stale_runs(project: Project | None = None) -> list[TaskRun]:
     """Fail the runs whose worker died (labeling.loop.runs.expire_stale_runs) and queue each again,
     up to LONGTAIL_TASK_MAX_REQUEUES times. Returns the new runs."""
     queued = []
-    for run in expire_stale_runs(project):
+    failed = expire_stale_runs(project)
+    # Retrains that waited for a final model whose worker died (failed just now, or earlier).
+    queued += [TaskRun.objects.get(pk=run_id) for run_id in start_deferred_retrains(project)]
+    for run in failed:
         attempt = int((run.detail or {}).get("attempt", 1))
         if attempt > int(settings.LONGTAIL_TASK_MAX_REQUEUES):
             log.warning("TaskRun %s was interrupted %s times; left failed", run.pk, attempt)

@@ -31,7 +31,7 @@ from learner.training.config import prior_possible
 from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
-from .embedding import model_id
+from .embedding import embed_items, model_id, unembedded_item_ids
 from .embedding_store import DbEmbeddingCache, vectors_for_items
 from .models import ModelVersion
 from .versions import (
@@ -39,6 +39,7 @@ from .versions import (
     NotEnoughLabels,
     _start_version,
     finish_version,
+    labels_digest,
     project_label_texts,
     project_train_options,
     unlabeled_items,
@@ -64,6 +65,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
     if len(set(data.labels)) < 2 or len(data) < MIN_TRAIN_EXAMPLES:
         raise NotEnoughLabels(f"{len(data)} labeled item(s) over {len(set(data.labels))} label(s): the final model "
                               f"needs at least {MIN_TRAIN_EXAMPLES} items over two labels.")
+    embed_labeled_items(project, data.item_ids)
     version = _start_version(project, run_id)
     if version.state in (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED):
         return version  # already trained by an earlier delivery of this task
@@ -91,7 +93,8 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
         final.save(directory)
         clf = final.classifier
         return finish_version(version, clf, len(data), {
-            "kind": "final", "train": to_jsonable(asdict(config)), "finetune": to_jsonable(asdict(ft_config)),
+            "kind": "final", "labels_digest": labels_digest(data), "train": to_jsonable(asdict(config)),
+            "finetune": to_jsonable(asdict(ft_config)),
             "embedding_model": model_id(), "encoder_dir": str(directory / ENCODER_DIR),
             "encoder_model_id": f"{model_id()}+ft-{project.slug}-v{version.number}",
             "seconds": round(time.perf_counter() - started, 3)})
@@ -99,6 +102,16 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
         ModelVersion.objects.filter(pk=version.pk).update(
             state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now())
         raise
+
+
+def embed_labeled_items(project: Project, labeled_ids, *, chunk: int | None = None) -> int:
+    """Embed with the frozen encoder the labeled items that have no vector yet (labeled before the
+    import's embedding run reached them), as a retrain embeds the pool first: the frozen model the
+    final model is compared with, and its distillation teacher, read them. Returns how many."""
+    labeled = set(labeled_ids)
+    todo = [i for i in unembedded_item_ids(project) if i in labeled]
+    chunk = int(chunk or settings.LONGTAIL_EMBED_CHUNK)
+    return sum(embed_items(todo[start:start + chunk]) for start in range(0, len(todo), chunk))
 
 
 def beats_frozen(version: ModelVersion) -> bool:

@@ -7,6 +7,7 @@ the previous active version.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -156,13 +157,32 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             label_vectors=label_vectors(project) if prior_possible(config) else None,
         )
         return finish_version(version, clf, len(data), {
-            "train": to_jsonable(asdict(config)), "embedding_model": model_id(),
+            "train": to_jsonable(asdict(config)), "embedding_model": model_id(), "labels_digest": labels_digest(data),
             "seconds": round(time.perf_counter() - started, 3)})
     except Exception as exc:
         ModelVersion.objects.filter(pk=version.pk).update(
             state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now()
         )
         raise
+
+
+def labels_digest(data: selectors.TrainingSet) -> str:
+    """A fingerprint of a training set (every item and its resolved label): two versions with the
+    same digest learned from the same labels."""
+    digest = hashlib.sha256()
+    for item_id, label in zip(data.item_ids, data.labels, strict=True):
+        digest.update(f"{item_id}\t{label}\n".encode())
+    return digest.hexdigest()
+
+
+def final_model_with_current_labels(project: Project) -> ModelVersion | None:
+    """The active version when it is a final model trained on exactly the project's current labels
+    (a retrain would learn nothing it lacks, with the frozen encoder), else None."""
+    active = active_model(project)
+    config = (active.config or {}) if active is not None else {}
+    if config.get("kind") != "final" or not config.get("labels_digest"):
+        return None
+    return active if config["labels_digest"] == labels_digest(selectors.training_set(project)) else None
 
 
 def finish_version(version: ModelVersion, clf: TrainedClassifier, train_size: int, config: dict) -> ModelVersion:
