@@ -232,3 +232,43 @@ def test_final_model_embeds_labeled_items_without_a_frozen_vector(db, project_fa
     version = ModelVersion.objects.get(pk=run.detail["model_version_id"])
     assert version.state in (ModelVersion.READY, ModelVersion.ACTIVE) and version.train_size == 27
     assert embedding.unembedded_item_ids(project) == []
+
+
+def test_the_training_digest_follows_labels_and_every_setting_a_retrain_reads(db, project_factory):
+    """A served final model is kept only while a retrain would read exactly what it read: a model
+    setting, a label's description (the prior's text) or a target changes the digest, and putting
+    it back restores it."""
+    from labeling.modeling import selectors
+    from labeling.modeling.versions import labels_digest
+
+    project, _ = helpers.build_project(project_factory, slug="digest", n_items=60, n_labeled=30)
+
+    def digest():
+        project.refresh_from_db()
+        return labels_digest(project, selectors.training_set(project))
+
+    before = digest()
+    assert digest() == before
+    bucket = project.other_min_examples
+    project.other_min_examples = bucket + 3
+    project.save()
+    assert digest() != before
+    project.other_min_examples = bucket
+    project.save()
+    assert digest() == before
+    label = project.labels.get(name="fraud")
+    described = label.description
+    label.description = described + " (card used by someone else)"
+    label.save()
+    assert digest() != before
+    label.description = described
+    label.save()
+    assert digest() == before
+    target = label.precision_target
+    label.precision_target = 0.9 if target != 0.9 else 0.8
+    label.save()
+    assert digest() != before
+    _new_label(project)
+    label.precision_target = target
+    label.save()
+    assert digest() != before  # a new label alone moves it too

@@ -93,7 +93,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
         final.save(directory)
         clf = final.classifier
         return finish_version(version, clf, len(data), {
-            "kind": "final", "labels_digest": labels_digest(data), "train": to_jsonable(asdict(config)),
+            "kind": "final", "labels_digest": labels_digest(project, data), "train": to_jsonable(asdict(config)),
             "finetune": to_jsonable(asdict(ft_config)),
             "embedding_model": model_id(), "encoder_dir": str(directory / ENCODER_DIR),
             "encoder_model_id": f"{model_id()}+ft-{project.slug}-v{version.number}",

@@ -8,6 +8,7 @@ the previous active version.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -157,7 +158,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             label_vectors=label_vectors(project) if prior_possible(config) else None,
         )
         return finish_version(version, clf, len(data), {
-            "train": to_jsonable(asdict(config)), "embedding_model": model_id(), "labels_digest": labels_digest(data),
+            "train": to_jsonable(asdict(config)), "embedding_model": model_id(), "labels_digest": labels_digest(project, data),
             "seconds": round(time.perf_counter() - started, 3)})
     except Exception as exc:
         ModelVersion.objects.filter(pk=version.pk).update(
@@ -166,23 +167,27 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
         raise
 
 
-def labels_digest(data: selectors.TrainingSet) -> str:
-    """A fingerprint of a training set (every item and its resolved label): two versions with the
-    same digest learned from the same labels."""
+def labels_digest(project: Project, data: selectors.TrainingSet) -> str:
+    """A fingerprint of what a version learns from: every item and its resolved label, and what
+    else a retrain reads (the model settings, the taxonomy, the targets, the label texts the prior
+    embeds). Two versions with the same digest learned from the same labels and settings."""
     digest = hashlib.sha256()
     for item_id, label in zip(data.item_ids, data.labels, strict=True):
         digest.update(f"{item_id}\t{label}\n".encode())
+    settings_read = {"train": project_train_options(project), "parents": selectors.label_parents(project),
+                     "targets": selectors.label_targets(project), "label_texts": project_label_texts(project)}
+    digest.update(json.dumps(settings_read, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 
 def final_model_with_current_labels(project: Project) -> ModelVersion | None:
     """The active version when it is a final model trained on exactly the project's current labels
-    (a retrain would learn nothing it lacks, with the frozen encoder), else None."""
+    and settings (a retrain would learn nothing it lacks, with the frozen encoder), else None."""
     active = active_model(project)
     config = (active.config or {}) if active is not None else {}
     if config.get("kind") != "final" or not config.get("labels_digest"):
         return None
-    return active if config["labels_digest"] == labels_digest(selectors.training_set(project)) else None
+    return active if config["labels_digest"] == labels_digest(project, selectors.training_set(project)) else None
 
 
 def finish_version(version: ModelVersion, clf: TrainedClassifier, train_size: int, config: dict) -> ModelVersion:
