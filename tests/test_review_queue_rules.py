@@ -16,6 +16,7 @@ from labeling.modeling.review import route_review
 from labeling.modeling.versions import active_model
 from labeling.projects.models import Membership
 from labeling.waves.models import Wave, WaveItem
+from labeling.waves.services import plan_next_wave
 from learner.text import text_hash
 from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
 
@@ -255,6 +256,21 @@ def test_items_in_open_or_planned_waves_are_not_routed_and_leave_the_queue(db, p
     assert closed.outcome == ReviewTask.EXPIRED and "wave" in closed.detail["closed"]
 
 
+def test_an_unanswered_known_pi_pick_of_a_closed_wave_stays_out_but_a_top_k_pick_may_be_routed(
+        db, project_factory, lead):
+    """A pick drawn with a known inclusion probability is in the pool estimates' sample even when
+    its wave closed unanswered: accepting the model's label there would count the prediction as its
+    truth, so it stays with annotators. A deterministic pick (no π) is in no estimate."""
+    project = setup_project(project_factory, lead)
+    items = make_items(project, 20)
+    scores = {it.pk: (0, 0.5 if i < 6 else 0.95) for i, it in enumerate(items)}
+    closed = Wave.objects.create(project=project, number=1, state=Wave.CLOSED, size=2)
+    WaveItem.objects.create(wave=closed, item=items[0], strategy="random", inclusion_prob=0.3, position=0)
+    WaveItem.objects.create(wave=closed, item=items[1], strategy="margin", inclusion_prob=None, position=1)
+    route_review(add_version(project, 1, scores))
+    assert open_items(project) == {it.pk for it in items[1:6]}
+
+
 def test_a_retrain_never_leaves_an_item_both_in_the_new_wave_and_in_review(db, project_factory, eager_celery):
     # The pipeline's last step (plan and open a wave) after routing, with stored scores in the band.
     project, _ = helpers.build_project(project_factory, slug="overlap", wave_size=60,
@@ -278,3 +294,24 @@ def test_a_retrain_never_leaves_an_item_both_in_the_new_wave_and_in_review(db, p
     released = ReviewTask.objects.filter(project=project, item_id__in=picked, outcome=ReviewTask.EXPIRED)
     assert released.exists() and all(f"picked for wave {wave.number}" in t.detail["closed"] for t in released)
     assert len(open_items(project)) + released.count() == routed.created
+
+
+def test_a_wave_planned_by_hand_releases_its_items_from_review_at_once(db, project_factory):
+    """Not only the loop's pipeline: planning a wave any way (here the lead's "plan next wave")
+    closes the open low-confidence tasks of the items it picks."""
+    project, _ = helpers.build_project(project_factory, slug="by-hand", wave_size=60,
+                                       strategy_mix={"band": 0.9}, random_share=0.1)
+    project.band_low, project.band_high, project.review_share_max = 0.3, 0.7, 0.5
+    project.save()
+    labeled = set(Annotation.objects.filter(project=project).values_list("item_id", flat=True))
+    rng = np.random.default_rng(2)
+    pool = list(Item.objects.filter(project=project).exclude(pk__in=labeled).values_list("pk", flat=True))
+    scores = {pk: (int(rng.integers(3)), float(rng.uniform(0.35, 0.95))) for pk in pool}
+    routed = route_review(add_version(project, 1, {**scores, **{pk: (0, 0.99) for pk in labeled}}))
+    assert routed.created > 0
+    wave = plan_next_wave(project)
+    assert wave.state == Wave.PLANNED
+    picked = set(WaveItem.objects.filter(wave=wave).values_list("item_id", flat=True))
+    assert picked and not picked & open_items(project)
+    released = ReviewTask.objects.filter(project=project, item_id__in=picked, outcome=ReviewTask.EXPIRED)
+    assert released.exists() and len(open_items(project)) + released.count() == routed.created

@@ -28,6 +28,9 @@ def test_an_imports_embedding_run_stores_the_active_models_scores(transactional_
     versions.activate_version(version)
     before = set(Item.objects.filter(project=project).values_list("id", flat=True))
     assert ItemScore.objects.filter(model_version=version).count() == 120
+    # every prediction doubtful and room for all: the new items must reach the review queue
+    project.band_low, project.band_high, project.review_share_max = 0.0, 1.0, 1.0
+    project.save()
 
     path = tmp_path / "later.csv"
     path.write_text("text\n" + "\n".join(TEXTS) + "\n", encoding="utf-8")
@@ -58,3 +61,8 @@ def test_an_imports_embedding_run_stores_the_active_models_scores(transactional_
     assert ItemScore.objects.filter(model_version=version).count() == 130  # once each, no duplicates
     assert not versions.active_model(project).pk != version.pk  # no retrain ran
     assert "labeling.loop.tasks.embed_items" in log_path.read_text()
+    # the review queue was routed again with the grown pool: the doubtful new items are in it
+    from labeling.annotations.models import ReviewTask
+    queued = set(ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True)
+                 .values_list("item_id", flat=True))
+    assert new <= queued and "Review queue re-routed" in run.message, run.message

@@ -11,7 +11,6 @@ from labeling.modeling.models import TaskRun
 from labeling.projects.models import Project
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
-from labeling.waves.models import WaveItem
 
 from .runs import close_run, describe_error, fail_run, open_retrain_run, update_run
 
@@ -26,16 +25,7 @@ def plan_first_wave(project: Project):
         return current
     embedding.embed_project(project)
     wave = waves.plan_next_wave(project)
-    return _released(waves.open_wave(wave))
-
-
-def _released(wave):
-    """The wave, after the open low-confidence tasks of its items were closed: annotators label
-    those items, and a lead accepting the model's label would overwrite the pick."""
-    if wave is not None:
-        item_ids = WaveItem.objects.filter(wave=wave).values_list("item_id", flat=True)
-        review.release_wave_items(wave.project, item_ids, wave.number)
-    return wave
+    return waves.open_wave(wave)
 
 
 def finish_retrain(run: TaskRun) -> None:
@@ -48,7 +38,7 @@ def finish_retrain(run: TaskRun) -> None:
     try:
         with transaction.atomic():
             Project.objects.select_for_update().filter(pk=run.project_id).first()
-            wave = _released(waves.plan_and_open_if_idle(run.project))
+            wave = waves.plan_and_open_if_idle(run.project)
             if wave is not None:
                 notes.append(f"wave {wave.number} opened ({wave.size} items)")
                 update_run(run.id, wave=wave.number, wave_id=wave.id)
@@ -70,11 +60,19 @@ def finish_embedding(run: TaskRun) -> None:
     detail = run.detail or {}
     embedded = int(detail.get("to_embed", 0))
     message = f"Embedded {embedded} items."
+    active = versions.active_model(run.project)
+    if active is not None and embedded:
+        # the import's items now have stored scores: the review share's pool grew, and doubtful
+        # new items belong in the queue as the band and thresholds say
+        try:
+            message += f" Review queue re-routed ({review.route_low_confidence(active)} new low-confidence tasks)."
+        except Exception:  # noqa: BLE001  (the next activation or settings change routes again)
+            log.exception("routing the review queue after an import failed")
     try:
         with transaction.atomic():
             Project.objects.select_for_update().filter(pk=run.project_id).first()
             if detail.get("plan_when_done") and open_retrain_run(run.project) is None:
-                wave = _released(waves.plan_and_open_if_idle(run.project))
+                wave = waves.plan_and_open_if_idle(run.project)
                 if wave is not None:
                     message += f" Wave {wave.number} planned and opened ({wave.size} items)."
                     update_run(run.id, wave=wave.number, wave_id=wave.id)
@@ -96,7 +94,7 @@ def plan_without_retrain(project_id: int, run_id: int) -> None:
             project = Project.objects.select_for_update().filter(pk=project_id).first()
             if project is None or open_retrain_run(project) is not None:
                 return
-            wave = _released(waves.plan_and_open_if_idle(project))
+            wave = waves.plan_and_open_if_idle(project)
             run = TaskRun.objects.filter(pk=run_id).first()
             if wave is not None and run is not None:
                 update_run(run_id, message=f"Wave {wave.number} was opened with the current model instead (no "

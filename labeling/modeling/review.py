@@ -9,8 +9,9 @@ not routed on the band alone: the model has no usable guess for them, so a revie
 labeling from scratch, which the waves do. The predict API routes live texts by the same rule
 (``ReviewGate``).
 
-Left out: labeled items, items in an open or planned wave (annotators label them; accepting the
-model's label there would overwrite a known-inclusion-probability pick with the prediction), and
+Left out: labeled items, items annotators are to label (in an open or planned wave, or drawn
+with a known inclusion probability in any wave: accepting the model's label there would make the
+prediction the truth of a pick the pool estimates rely on), and
 items whose last low-confidence task a lead dismissed while the model predicted the same label
 (the prediction stands; a model that predicts another label asks again).
 
@@ -102,8 +103,12 @@ def _detail(version: ModelVersion, band: tuple[float, float], name: str, prob: f
 
 
 def waiting_items(project, item_ids=None) -> set[int]:
-    """Items of ``project`` in an open or planned wave (of ``item_ids`` when given)."""
-    rows = Item.objects.filter(project=project, wave_picks__wave__state__in=WAITING_WAVE_STATES)
+    """Items of ``project`` (of ``item_ids`` when given) whose label must come from annotators: in
+    an open or planned wave, or a pick with a known inclusion probability in any wave (one left
+    unanswered when its wave closed is still in the pool estimates' sample: a label accepted from
+    the model there would count the prediction as its truth)."""
+    rows = Item.objects.filter(Q(wave_picks__wave__state__in=WAITING_WAVE_STATES)
+                               | Q(wave_picks__inclusion_prob__isnull=False), project=project)
     if item_ids is not None:
         rows = rows.filter(pk__in=list(item_ids))
     return set(rows.values_list("pk", flat=True))
@@ -227,7 +232,7 @@ def _closing_note(task, version, band, name, prob, labeled, waiting, dismissed) 
     if task.item_id in labeled:
         return f"labeled meanwhile (model v{version.number})"
     if task.item_id in waiting:
-        return "picked for a wave: annotators label it"
+        return "picked for a wave (or a pick the pool estimates rely on): annotators label it"
     if name is None:
         return ""
     if not doubt(version, band, name, prob):
@@ -288,7 +293,7 @@ class ReviewGate:
         if Annotation.objects.filter(item_id=item_id, undone=False, skipped=False, label__isnull=False).exists():
             return "the text is a labeled item"
         if waiting_items(self.project, [item_id]):
-            return "the text is an item in an open or planned wave"
+            return "the text is an item annotators are to label (a wave's pick)"
         if self._dismissed is None:
             self._dismissed = dismissed_predictions(self.project)
         if self._dismissed.get(item_id) == name:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from labeling.annotations.models import Annotation, Assignment
 from labeling.items.analyze import analyze_tables
 from labeling.items.models import Item
+from labeling.modeling import review
 from labeling.modeling.versions import active_model
 from labeling.projects.models import Label, Project
 from learner.jsonable import to_jsonable
@@ -146,6 +147,9 @@ def _persist(project: Project, plan, snapshot, version, *, requested: int, seed:
         WaveItem.objects.bulk_create(rows, batch_size=2000)
         Item.objects.filter(id__in=[p.item_id for p in plan.picks if p.strategy == "pinned"]).update(
             pinned_for_next_wave=False)
+        # annotators label these items now: a lead accepting the model's label in review would
+        # overwrite the pick, so their open low-confidence tasks close (every planning path)
+        review.release_wave_items(project, [int(p.item_id) for p in plan.picks], number)
     analyze_tables(WaveItem, Assignment)
     return wave
 
