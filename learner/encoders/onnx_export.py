@@ -108,7 +108,9 @@ def _versions() -> dict[str, str | None]:
             import onnxruntime  # only when its distribution has another name
 
             versions["onnxruntime"] = onnxruntime.__version__
-    return versions
+    # The release, not the build: torch 2.13.0+cpu on one worker and 2.13.0+cu130 on the GPU worker
+    # export the same file, and two hosts sharing the artifact directory must not rebuild it in turn.
+    return {name: None if v is None else v.split("+", 1)[0] for name, v in versions.items()}
 
 
 def export_dependencies(variant: str, fp32_sha256: str | None = None) -> dict:
