@@ -119,3 +119,22 @@ def test_new_items_get_the_final_models_stored_scores(db, project_factory, eager
     top = dict(ItemScore.objects.filter(model_version=version, item_id__in=new).values_list("item_id", "top_label"))
     right = sum(version.label_map[top[i]] == label for i, label in new.items())
     assert right >= N_NEW - 2
+
+
+def test_a_host_without_the_final_models_encoder_folder_refuses_with_the_reason(db, project_factory, tmp_path):
+    """Where the artifact storage is not mounted, the items a served final model must embed get a
+    refusal that says so (the planning views answer it as a 4xx), never another encoder's vectors."""
+    from labeling.items import scoring
+    from labeling.items.models import Item
+    from labeling.modeling.embedding import model_id
+    from labeling.modeling.models import ModelVersion
+
+    project, _ = helpers.build_project(project_factory, slug="no-folder", n_items=12, n_labeled=6)
+    missing = tmp_path / "final-v2" / "encoder"
+    version = ModelVersion.objects.create(
+        project=project, number=2, state=ModelVersion.ACTIVE, label_map=["billing", "login", "fraud"],
+        config={"kind": "final", "encoder_dir": str(missing), "encoder_model_id": f"{model_id()}+ft-no-folder-v2"})
+    ids = list(Item.objects.filter(project=project).values_list("pk", flat=True)[:3])
+    with pytest.raises(ValueError, match="encoder folder .* is not on this host"):
+        scoring.embed_items_for_version(version, ids)
+    assert scoring.embed_items_for_version(version, []) == 0  # nothing to encode: no refusal

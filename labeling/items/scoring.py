@@ -13,6 +13,8 @@ planner, the item browser, review routing and the estimates see them without a r
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from django.conf import settings
 
@@ -51,6 +53,12 @@ def embed_items_for_version(version: ModelVersion, item_ids, *, chunk: int | Non
         part = hashes[start:start + chunk]
         cached = cache.get_many(encoder.model_id, part)
         todo = [h for h in part if h not in cached]
+        if todo and not Path(encoder.path).is_dir():
+            # a host that does not mount the artifact storage: refuse with the reason rather than
+            # fail deep in the loader (or, as before, hand the head another encoder's vectors)
+            raise ValueError(f"model v{version.number} is a fine-tuned final model and its encoder folder "
+                             f"{encoder.path} is not on this host: {len(hashes)} item(s) need its vectors; run this "
+                             "where LONGTAIL_ARTIFACT_DIR is mounted")
         if todo:
             embed_texts([text_by_hash[h] for h in todo], encoder, cache, hashes=todo)
             encoded += len(todo)
