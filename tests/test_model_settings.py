@@ -257,9 +257,6 @@ def test_threshold_guard_reaches_the_trained_version_and_raises_no_threshold(db,
     lower, and its summary says it is guarded."""
     project, _ = helpers.build_project(project_factory, slug="guard", n_items=300, n_labeled=120)
     Label.objects.filter(project=project).update(precision_target=0.9)
-    # No label-name prior: its vectors come from whichever encoder backend the machine's speed check
-    # picked, and the labels' thresholds here are close enough to their targets to follow them.
-    Project.objects.filter(pk=project.pk).update(label_prior="off")
     helpers.retrain(project, django_capture_on_commit_callbacks)
     plain = active_model(project)
     Project.objects.filter(pk=project.pk).update(threshold_guard=True)
