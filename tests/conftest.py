@@ -28,6 +28,17 @@ def pytest_sessionstart(session):
 
 
 @pytest.fixture(autouse=True)
+def fresh_embedding_memos():
+    """The per-process embedding memos assume a (model, text hash) vector never changes, which holds
+    in the product. Tests break it: several write synthetic or noise vectors for the same texts, and
+    a later test with those texts would read the earlier one's vectors from the memo."""
+    yield
+    from labeling.modeling.embedding_store import clear_memos  # Django is set up by the time a test ends
+
+    clear_memos()
+
+
+@pytest.fixture(autouse=True)
 def fast_passwords(settings):
     # The default PBKDF2 costs ~0.4 s per user on this machine; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
