@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation, ReviewTask
@@ -264,8 +264,11 @@ class ReviewGate:
     def __init__(self, version: ModelVersion, project):
         self.version, self.project = version, project
         self.band = project_band(project)
-        labeled = set(selectors.resolve_item_labels(project))
-        pool = ItemScore.objects.filter(model_version=version).exclude(item_id__in=labeled).count()
+        # the scored unlabeled pool, counted in the database: this runs on a predict request, where
+        # resolving every label of the project (as a routing pass does) would cost a read of them all
+        answered = Annotation.objects.filter(item_id=OuterRef("item_id"), undone=False, skipped=False,
+                                             label__isnull=False)
+        pool = ItemScore.objects.filter(model_version=version).exclude(Exists(answered)).count()
         self.cap = math.floor(project.review_share_max * pool + 1e-9)
         self.open = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE,
                                               resolved_at__isnull=True).count()
