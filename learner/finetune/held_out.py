@@ -21,6 +21,7 @@ import numpy as np
 from learner.calibration import matched_temperature
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
 from learner.training.evaluate import TEMPERATURE_BOUNDS, calibrate_and_evaluate
+from learner.training.fit import HELD_OUT_NOTE
 from learner.training.oof import aligned_logits
 
 MIN_MATCH_ROWS = 50  # as train_classifier: fewer unlabeled rows than this keep the out-of-fold temperature
@@ -74,8 +75,8 @@ def recalibrate(served: TrainedClassifier, evidence: FoldEvidence, y: np.ndarray
                       for v in evidence.views]
     classes = served.classes_
     rows, logits = evidence.logits(classes)
-    notes = [n for n in served.report.get("notes", []) if not n.startswith("calibration, thresholds and metrics from")]
-    notes.append(f"calibration, thresholds and metrics from {len(evidence.views)} cross-fitted folds ({len(rows)} rows): "
+    notes = [n for n in served.report.get("notes", []) if not n.startswith(HELD_OUT_NOTE)]  # replaced below
+    notes.append(f"{HELD_OUT_NOTE} {len(evidence.views)} cross-fitted folds ({len(rows)} rows): "
                  "each row held out of both the fold's encoder fine-tuning and its head")
     unlabeled_logits = (served.logits(served_unlabeled_X) if config.threshold_mix == "pool"
                         and served_unlabeled_X is not None and len(served_unlabeled_X) else None)

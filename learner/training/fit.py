@@ -43,6 +43,8 @@ from learner.training.penalty_choice import choose_penalty
 from learner.training.prior_choice import choose_prior, prior_rows_for
 from learner.training.self_training import pseudo_labels
 
+HELD_OUT_NOTE = "calibration, thresholds and metrics from"  # the note naming where they came from
+
 
 def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sample_weight=None,
                      targets: dict | None = None, parents: dict | None = None,
@@ -195,7 +197,7 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     timings["out_of_fold_s"] = time.perf_counter() - t if source == "cross-validation" else 0.0
     evaluable = len(eval_rows) >= MIN_EVAL_ROWS and len(set(y[eval_rows])) >= 2 and weight[eval_rows].sum() > 0
     if source == "cross-validation":
-        notes.append(f"calibration, thresholds and metrics from {config.cv_folds}-fold out-of-fold predictions "
+        notes.append(f"{HELD_OUT_NOTE} {config.cv_folds}-fold out-of-fold predictions "
                      f"({len(eval_rows)} rows)" if evaluable else
                      f"too few out-of-fold predictions ({len(eval_rows)} rows) to calibrate")
     if not evaluable:
