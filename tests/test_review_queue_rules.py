@@ -15,6 +15,7 @@ from labeling.modeling.models import TaskRun
 from labeling.modeling.review import route_review
 from labeling.modeling.versions import active_model
 from labeling.projects.models import Membership
+from labeling.projects.services import queue_predictions_for_review
 from labeling.waves.models import Wave, WaveItem
 from labeling.waves.services import plan_next_wave
 from learner.text import text_hash
@@ -65,23 +66,29 @@ def open_items(project, reason=ReviewTask.LOW_CONFIDENCE):
                .values_list("item_id", flat=True))
 
 
-def fake_predictions(version, rows):
-    """predict_texts's rows for (label, top probability) pairs, under ``version``'s thresholds."""
-    def predict(project, texts):
-        out = []
-        for name, prob in rows[:len(texts)]:
-            rest = (1.0 - prob) / (len(LABELS) - 1)
-            probabilities = {label: round(prob if label == name else rest, 4) for label in LABELS}
-            threshold = float((version.thresholds or {}).get(name) or 0.0)
-            out.append({"label": name, "coarse_label": None, "prob": prob, "needs_review": prob < threshold,
-                        "fallback": False, "probabilities": probabilities, "model_version": version.number})
-        return out
-    return predict
+def predictions(version, rows):
+    """predict_texts's rows for (label, top probability) pairs, under ``version``'s thresholds (the
+    versions here hold stored scores, no trained head: tests/test_predict.py drives the API with a
+    real model)."""
+    out = []
+    for name, prob in rows:
+        rest = (1.0 - prob) / (len(LABELS) - 1)
+        probabilities = {label: round(prob if label == name else rest, 4) for label in LABELS}
+        threshold = float((version.thresholds or {}).get(name) or 0.0)
+        out.append({"label": name, "coarse_label": None, "prob": prob, "needs_review": prob < threshold,
+                    "fallback": False, "probabilities": probabilities, "model_version": version.number})
+    return out
+
+
+def queue(project, version, texts, rows):
+    """The predict API's queueing step on these predictions: its result rows."""
+    rows = predictions(version, rows)
+    queued = queue_predictions_for_review(project, texts, rows)
+    return [{"index": i, **row, "queued_item": queued.get(i)} for i, row in enumerate(rows)]
 
 
 # --- 1. the predict API ---------------------------------------------------------------------------
-def test_predict_api_queues_no_more_than_the_review_share_least_confident_first(db, project_factory, lead,
-                                                                                  monkeypatch):
+def test_predict_api_queues_no_more_than_the_review_share_least_confident_first(db, project_factory, lead):
     project = setup_project(project_factory, lead)
     project.review_share_max = 0.1
     project.save()
@@ -91,33 +98,29 @@ def test_predict_api_queues_no_more_than_the_review_share_least_confident_first(
     assert route_review(version).created == 0
     # Above the band, below billing's 0.9 threshold; the least confident texts come last.
     probs = [0.75 + 0.002 * i for i in range(50)][::-1]
-    monkeypatch.setattr("labeling.projects.api.predict_texts", fake_predictions(version, [("billing", p) for p in probs]))
     texts = words(50, "live text")
-    body = as_lead(lead).post(f"/api/projects/{project.slug}/predict/", {"texts": texts}, format="json").json()
+    results = queue(project, version, texts, [("billing", p) for p in probs])
     tasks = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True)
     assert tasks.count() == 2
-    queued = [r for r in body["results"] if r["queued_for_review"]]
+    queued = [r for r in results if r["queued_for_review"]]
     assert sorted(r["index"] for r in queued) == [48, 49]  # the two least confident of the request
     assert {r["queued_item"] for r in queued} == set(tasks.values_list("item_id", flat=True))
     assert set(tasks.values_list("model_version", flat=True)) == {1}
     assert all("below the threshold 0.90 of 'billing'" in t.detail["why"] for t in tasks)
-    left = [r for r in body["results"] if not r["queued_for_review"]]
+    left = [r for r in results if not r["queued_for_review"]]
     assert len(left) == 48 and all(r["queued_item"] is None and "review queue is full" in r["review_note"]
                                    for r in left)
     # Asking again queues nothing more: the queue is at the cap.
-    as_lead(lead).post(f"/api/projects/{project.slug}/predict/", {"texts": texts}, format="json")
+    queue(project, version, texts, [("billing", p) for p in probs])
     assert tasks.count() == 2
 
 
-def test_predict_api_routes_by_the_band_too_not_only_the_thresholds(db, project_factory, lead, monkeypatch):
+def test_predict_api_routes_by_the_band_too_not_only_the_thresholds(db, project_factory, lead):
     project = setup_project(project_factory, lead)
     items = make_items(project, 20)
     version = add_version(project, 1, {it.pk: (0, 0.95) for it in items})  # no thresholds
     rows = [("login", 0.55), ("fraud", 0.92), ("billing", 0.71)]
-    monkeypatch.setattr("labeling.projects.api.predict_texts", fake_predictions(version, rows))
-    body = as_lead(lead).post(f"/api/projects/{project.slug}/predict/",
-                              {"texts": ["in the band", "confident", "just above the band"]}, format="json").json()
-    results = body["results"]
+    results = queue(project, version, ["in the band", "confident", "just above the band"], rows)
     assert not any(r["needs_review"] for r in results)
     assert [r["queued_for_review"] for r in results] == [True, False, False]
     task = ReviewTask.objects.get(project=project, reason=ReviewTask.LOW_CONFIDENCE)
@@ -126,7 +129,7 @@ def test_predict_api_routes_by_the_band_too_not_only_the_thresholds(db, project_
     assert "not doubtful" in results[1]["review_note"] and "not doubtful" in results[2]["review_note"]
 
 
-def test_predict_api_leaves_out_labeled_items_and_items_with_annotators(db, project_factory, lead, monkeypatch):
+def test_predict_api_leaves_out_labeled_items_and_items_with_annotators(db, project_factory, lead):
     project = setup_project(project_factory, lead)
     items = distinct_items(project, 20)
     version = add_version(project, 1, {it.pk: (0, 0.95) for it in items})
@@ -134,11 +137,10 @@ def test_predict_api_leaves_out_labeled_items_and_items_with_annotators(db, proj
                               origin=Annotation.IMPORT)
     wave = Wave.objects.create(project=project, number=1, state=Wave.PLANNED, size=1)
     WaveItem.objects.create(wave=wave, item=items[1], strategy="band", inclusion_prob=0.1, position=0)
-    monkeypatch.setattr("labeling.projects.api.predict_texts", fake_predictions(version, [("login", 0.5)] * 3))
     texts = [items[0].text, items[1].text, items[2].text]
-    body = as_lead(lead).post(f"/api/projects/{project.slug}/predict/", {"texts": texts}, format="json").json()
-    assert [r["queued_for_review"] for r in body["results"]] == [False, False, True]
-    assert "labeled" in body["results"][0]["review_note"] and "wave" in body["results"][1]["review_note"]
+    results = queue(project, version, texts, [("login", 0.5)] * 3)
+    assert [r["queued_for_review"] for r in results] == [False, False, True]
+    assert "labeled" in results[0]["review_note"] and "wave" in results[1]["review_note"]
     assert open_items(project) == {items[2].pk}
 
 
@@ -271,18 +273,23 @@ def test_an_unanswered_known_pi_pick_of_a_closed_wave_stays_out_but_a_top_k_pick
     assert open_items(project) == {it.pk for it in items[1:6]}
 
 
-def test_a_retrain_never_leaves_an_item_both_in_the_new_wave_and_in_review(db, project_factory, eager_celery):
-    # The pipeline's last step (plan and open a wave) after routing, with stored scores in the band.
-    project, _ = helpers.build_project(project_factory, slug="overlap", wave_size=60,
+def _band_project_routed(project_factory, slug, *, seed):
+    """A project whose next waves pick mostly from the band (0.3-0.7), with a version whose scores
+    put much of the unlabeled pool in it, routed: (project, unlabeled item ids, the routing)."""
+    project, _ = helpers.build_project(project_factory, slug=slug, wave_size=60,
                                        strategy_mix={"band": 0.9}, random_share=0.1)
     project.band_low, project.band_high, project.review_share_max = 0.3, 0.7, 0.5
     project.save()
     labeled = set(Annotation.objects.filter(project=project).values_list("item_id", flat=True))
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     pool = list(Item.objects.filter(project=project).exclude(pk__in=labeled).values_list("pk", flat=True))
     scores = {pk: (int(rng.integers(3)), float(rng.uniform(0.35, 0.95))) for pk in pool}
-    version = add_version(project, 1, {**scores, **{pk: (0, 0.99) for pk in labeled}})
-    routed = route_review(version)
+    return project, pool, route_review(add_version(project, 1, {**scores, **{pk: (0, 0.99) for pk in labeled}}))
+
+
+def test_a_retrain_never_leaves_an_item_both_in_the_new_wave_and_in_review(db, project_factory, eager_celery):
+    # The pipeline's last step (plan and open a wave) after routing, with stored scores in the band.
+    project, pool, routed = _band_project_routed(project_factory, "overlap", seed=1)
     assert routed.created == routed.cap == len(pool) // 2
     run = TaskRun.objects.create(project=project, kind="retrain", state=TaskRun.RUNNING, detail={})
     pipeline.finish_retrain(run)
@@ -299,15 +306,7 @@ def test_a_retrain_never_leaves_an_item_both_in_the_new_wave_and_in_review(db, p
 def test_a_wave_planned_by_hand_releases_its_items_from_review_at_once(db, project_factory):
     """Not only the loop's pipeline: planning a wave any way (here the lead's "plan next wave")
     closes the open low-confidence tasks of the items it picks."""
-    project, _ = helpers.build_project(project_factory, slug="by-hand", wave_size=60,
-                                       strategy_mix={"band": 0.9}, random_share=0.1)
-    project.band_low, project.band_high, project.review_share_max = 0.3, 0.7, 0.5
-    project.save()
-    labeled = set(Annotation.objects.filter(project=project).values_list("item_id", flat=True))
-    rng = np.random.default_rng(2)
-    pool = list(Item.objects.filter(project=project).exclude(pk__in=labeled).values_list("pk", flat=True))
-    scores = {pk: (int(rng.integers(3)), float(rng.uniform(0.35, 0.95))) for pk in pool}
-    routed = route_review(add_version(project, 1, {**scores, **{pk: (0, 0.99) for pk in labeled}}))
+    project, pool, routed = _band_project_routed(project_factory, "by-hand", seed=2)
     assert routed.created > 0
     wave = plan_next_wave(project)
     assert wave.state == Wave.PLANNED
