@@ -99,3 +99,18 @@ def stop(proc: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+def wait_for_run(run, procs, logs, *, states=("done", "failed"), timeout: float = 240):
+    """Poll a TaskRun until its state is one of ``states`` and return it; fail with the workers'
+    log tails when the time runs out or a worker process ends first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.state in states:
+            return run
+        if any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.3)
+    tails = "\n".join(Path(path).read_text()[-3000:] for path in logs)
+    pytest.fail(f"task {run.pk} ({run.kind}) is {run.state} ({run.message!r}) after waiting; worker logs:\n{tails}")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
+from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop, wait_for_run
 
 TEXTS = [f"my card was charged twice {w}" for w in ("amber", "birch", "cedar", "delta", "ember")] + [
     f"cannot log in since {w}" for w in ("fjord", "grove", "harbor", "iris", "juniper")]
@@ -94,12 +94,7 @@ def test_import_queues_chunked_embedding_and_planning_waits(transactional_db, pr
     log_path = tmp_path / "worker.log"
     worker = start_worker(log_path, LONGTAIL_EMBED_CHUNK=4)
     try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            run.refresh_from_db()
-            if run.state in (TaskRun.DONE, TaskRun.FAILED):
-                break
-            time.sleep(0.5)
+        wait_for_run(run, [worker], [log_path], timeout=150)
         assert run.state == TaskRun.DONE, (run.state, run.message, log_path.read_text()[-3000:])
     finally:
         stop(worker)

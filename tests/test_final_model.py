@@ -14,37 +14,22 @@ from tests import test_loop_helpers as helpers
 eager_celery = helpers.eager_celery
 
 
-@pytest.fixture
-def tiny_finetune(settings, tmp_path):
-    settings.LONGTAIL_FINETUNE = {"max_steps": 4, "batch_size": 8, "folds": 2, "threads": 1}
-    settings.LONGTAIL_ARTIFACT_DIR = tmp_path / "artifacts"
-
-
-def _uninformative_frozen_vectors(project):
-    """The frozen vectors of every item replaced by noise: the frozen model can only guess, while
-    the texts name their label, so the fine-tuned encoder must win out of fold."""
-    from labeling.items.models import Item
-    from labeling.modeling.embedding_store import clear_memos
-    from labeling.modeling.models import Embedding
-
-    rng = np.random.default_rng(3)
-    hashes = list(Item.objects.filter(project=project).values_list("text_hash", flat=True))
-    for h in hashes:
-        Embedding.objects.filter(text_hash=h).update(vector=helpers.unit(rng, 1)[0].tobytes())
-    clear_memos()
+tiny_finetune = helpers.tiny_finetune
 
 
 def test_final_model_beats_noise_is_served_predicts_and_exports(db, project_factory, eager_celery, tiny_finetune,
                                                                  django_capture_on_commit_callbacks):
     from django.contrib.auth import get_user_model
 
+    from labeling.items.models import Item
     from labeling.modeling.embedding_store import clear_memos
     from labeling.modeling.final import version_encoder_id
     from labeling.modeling.models import ItemScore, ModelVersion, TaskRun
     from labeling.modeling.versions import active_model
 
     project, _ = helpers.build_project(project_factory, slug="final", n_items=120, n_labeled=48)
-    _uninformative_frozen_vectors(project)
+    hashes = Item.objects.filter(project=project).values_list("text_hash", flat=True)
+    helpers.noise_frozen_vectors(hashes, np.random.default_rng(3))
     helpers.retrain(project, django_capture_on_commit_callbacks)
     frozen = active_model(project)
     assert frozen is not None

@@ -17,29 +17,17 @@ import pytest
 from django.conf import settings
 
 from tests import test_loop_helpers as helpers
-from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
+from tests.service_processes import (
+    fresh_broker,
+    require_postgres,
+    require_redis,
+    start_worker,
+    stop,
+    wait_for_run,
+)
 
 eager_celery = helpers.eager_celery
-TINY_FINETUNE = {"max_steps": 4, "batch_size": 8, "folds": 2, "threads": 1}
-
-
-@pytest.fixture
-def tiny_finetune(settings, tmp_path):
-    settings.LONGTAIL_FINETUNE = dict(TINY_FINETUNE)
-    settings.LONGTAIL_ARTIFACT_DIR = tmp_path / "artifacts"
-
-
-def _noise(project, hashes, seed=3):
-    """Frozen vectors replaced by noise: the texts name their label, so the fine-tuned encoder
-    beats the frozen model out of fold and the final model is served (as in test_final_model)."""
-    from labeling.modeling.embedding_store import clear_memos
-    from labeling.modeling.models import Embedding
-
-    rng = np.random.default_rng(seed)
-    for h in hashes:
-        Embedding.objects.update_or_create(model_id=settings.LONGTAIL_MODEL_ID, text_hash=h,
-                                           defaults={"vector": helpers.unit(rng, 1)[0].tobytes()})
-    clear_memos()
+tiny_finetune = helpers.tiny_finetune
 
 
 def _new_label(project, item=None):
@@ -52,19 +40,6 @@ def _new_label(project, item=None):
         item = Item.objects.filter(project=project).exclude(id__in=labeled).order_by("id").first()
     label = project.labels.get(name=item.text.split()[0])
     return Annotation.objects.create(project=project, item=item, label=label, origin=Annotation.ANNOTATOR)
-
-
-def _wait(run, procs, logs, *, states=("done", "failed"), timeout=240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.state in states:
-            return run
-        if any(p.poll() is not None for p in procs):
-            break
-        time.sleep(0.3)
-    tails = "\n".join(path.read_text()[-2500:] for path in logs)
-    pytest.fail(f"task {run.pk} ({run.kind}) is {run.state} ({run.message!r}) after waiting; worker logs:\n{tails}")
 
 
 @pytest.mark.worker
@@ -84,7 +59,7 @@ def test_a_completed_waves_retrain_waits_for_the_training_final_model_then_runs(
     versions.activate_version(frozen)
 
     artifacts = tmp_path / "artifacts"
-    env = {"LONGTAIL_FINETUNE": json.dumps(TINY_FINETUNE), "LONGTAIL_ARTIFACT_DIR": str(artifacts)}
+    env = {"LONGTAIL_FINETUNE": json.dumps(helpers.TINY_FINETUNE), "LONGTAIL_ARTIFACT_DIR": str(artifacts)}
     logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
     # Two workers on every queue: while one fine-tunes, the other would take a retrain at once.
     workers = [start_worker(path, **env) for path in logs]
@@ -111,9 +86,9 @@ def test_a_completed_waves_retrain_waits_for_the_training_final_model_then_runs(
         assert retrain.state == TaskRun.PENDING and retrain.detail["stage"] == "waiting"
         assert ModelVersion.objects.filter(project=project, state=ModelVersion.TRAINING).count() == 1
 
-        final_run = _wait(final_run, workers, logs)
+        final_run = wait_for_run(final_run, workers, logs)
         assert final_run.state == TaskRun.DONE, final_run.message
-        retrain = _wait(retrain, workers, logs)
+        retrain = wait_for_run(retrain, workers, logs)
     finally:
         for proc in workers:
             stop(proc)
@@ -176,20 +151,11 @@ def test_a_final_model_whose_worker_died_releases_the_waiting_retrain(db, projec
 def test_a_retrain_keeps_the_served_final_model_unless_labels_are_newer(db, project_factory, eager_celery,
                                                                        tiny_finetune,
                                                                        django_capture_on_commit_callbacks):
-    from labeling.items.models import Item
-    from labeling.loop import triggers
     from labeling.modeling.models import ModelVersion, TaskRun
     from labeling.modeling.versions import active_model
 
     project, _ = helpers.build_project(project_factory, slug="keep-final", n_items=120, n_labeled=48)
-    _noise(project, Item.objects.filter(project=project).values_list("text_hash", flat=True))
-    helpers.retrain(project, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        final_run = triggers.request_final_model(project)
-    final_run.refresh_from_db()
-    assert final_run.state == TaskRun.DONE and final_run.detail["served"] is True, final_run.message
-    final_version = active_model(project)
-    assert final_version.config["kind"] == "final"
+    final_version = helpers.serve_final_model(project, django_capture_on_commit_callbacks, np.random.default_rng(3))
 
     # the same labels: nothing to learn that the fine-tuned model lacks; it keeps serving
     same = helpers.retrain(project, django_capture_on_commit_callbacks)

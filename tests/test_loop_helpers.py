@@ -119,3 +119,45 @@ def retrain(project, capture, reason="manual"):
         run = request_retrain(project, reason=reason)
     run.refresh_from_db()
     return run
+
+
+TINY_FINETUNE = {"max_steps": 4, "batch_size": 8, "folds": 2, "threads": 1}  # a few CPU steps
+
+
+@pytest.fixture
+def tiny_finetune(settings, tmp_path):
+    """Final models fine-tune for a few steps, their encoders under the test's own directory."""
+    settings.LONGTAIL_FINETUNE = dict(TINY_FINETUNE)
+    settings.LONGTAIL_ARTIFACT_DIR = tmp_path / "artifacts"
+
+
+def noise_frozen_vectors(hashes, rng) -> None:
+    """The frozen vectors of these texts replaced by noise: the frozen model can only guess, while
+    the texts name their label, so a fine-tuned encoder wins out of fold and is served."""
+    from labeling.modeling.embedding_store import clear_memos
+    from labeling.modeling.models import Embedding
+
+    for h in hashes:
+        Embedding.objects.update_or_create(model_id=settings.LONGTAIL_MODEL_ID, text_hash=h,
+                                           defaults={"vector": unit(rng, 1)[0].tobytes()})
+    clear_memos()
+
+
+def serve_final_model(project, capture, rng):
+    """Noise for the frozen vectors, a retrain, then "Train final model" in-process: the final
+    model's version, which must be served."""
+    from labeling.items.models import Item
+    from labeling.loop import triggers
+    from labeling.modeling.models import ModelVersion, TaskRun
+    from labeling.modeling.versions import active_model
+
+    noise_frozen_vectors(Item.objects.filter(project=project).values_list("text_hash", flat=True), rng)
+    retrain(project, capture)
+    with capture(execute=True):
+        run = triggers.request_final_model(project)
+    run.refresh_from_db()
+    assert run.state == TaskRun.DONE and run.detail["served"] is True, run.message
+    version = active_model(project)
+    assert version.pk == run.detail["model_version_id"] and version.state == ModelVersion.ACTIVE
+    assert version.config["kind"] == "final"
+    return version

@@ -6,7 +6,6 @@ The frozen vectors are noise here (as in tests/test_final_model.py) while the te
 label, so a head fed the frozen vectors guesses and the fine-tuned encoder's head does not."""
 import numpy as np
 import pytest
-from django.conf import settings
 
 from tests import test_loop_helpers as helpers
 
@@ -14,20 +13,7 @@ eager_celery = helpers.eager_celery
 N_NEW = 15
 
 
-@pytest.fixture
-def tiny_finetune(settings, tmp_path):
-    settings.LONGTAIL_FINETUNE = {"max_steps": 4, "batch_size": 8, "folds": 2, "threads": 1}
-    settings.LONGTAIL_ARTIFACT_DIR = tmp_path / "artifacts"
-
-
-def _noise(rng, project, hashes):
-    from labeling.modeling.embedding_store import clear_memos
-    from labeling.modeling.models import Embedding
-
-    for h in hashes:
-        Embedding.objects.update_or_create(model_id=settings.LONGTAIL_MODEL_ID, text_hash=h,
-                                           defaults={"vector": helpers.unit(rng, 1)[0].tobytes()})
-    clear_memos()
+tiny_finetune = helpers.tiny_finetune
 
 
 def _served_final_model(project_factory, capture, slug):
@@ -35,21 +21,12 @@ def _served_final_model(project_factory, capture, slug):
     with the frozen encoder only (what the import's embedding run does): (project, version,
     {new item id: true label})."""
     from labeling.items.models import Item
-    from labeling.loop import triggers
-    from labeling.modeling.models import ItemScore, ModelVersion, TaskRun
-    from labeling.modeling.versions import active_model
+    from labeling.modeling.models import ItemScore
     from learner.text import text_hash
 
     rng = np.random.default_rng(11)
     project, _ = helpers.build_project(project_factory, slug=slug, n_items=120, n_labeled=48)
-    _noise(rng, project, Item.objects.filter(project=project).values_list("text_hash", flat=True))
-    helpers.retrain(project, capture)
-    with capture(execute=True):
-        run = triggers.request_final_model(project)
-    run.refresh_from_db()
-    assert run.state == TaskRun.DONE and run.detail["served"] is True, run.message
-    version = active_model(project)
-    assert version.pk == run.detail["model_version_id"] and version.state == ModelVersion.ACTIVE
+    version = helpers.serve_final_model(project, capture, rng)
     names = ["billing", "login", "fraud"]
     source = project.sources.first()
     new = {}
@@ -57,7 +34,7 @@ def _served_final_model(project_factory, capture, slug):
         text = f"{names[k % 3]} {helpers.WORDS[(k * 7) % len(helpers.WORDS)]} request later{k}"
         item = Item.objects.create(project=project, source=source, text=text, text_hash=text_hash(text))
         new[item.id] = names[k % 3]
-    _noise(rng, project, [text_hash(t) for t in Item.objects.filter(id__in=new).values_list("text", flat=True)])
+    helpers.noise_frozen_vectors([text_hash(t) for t in Item.objects.filter(id__in=new).values_list("text", flat=True)], rng)
     assert not ItemScore.objects.filter(model_version=version, item_id__in=new).exists()
     return project, version, new
 

@@ -1,12 +1,11 @@
 """Items imported under an active model get its stored scores from the import's embedding run
 (a real Celery worker over Redis, PostgreSQL), without waiting for a retrain: the planner, the item
 browser, review routing and the estimates read them (docs/loop.md, "Celery")."""
-import time
 
 import pytest
 
 from tests import test_loop_helpers as helpers
-from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
+from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop, wait_for_run
 
 TEXTS = [f"my card was charged twice {w}" for w in ("amber", "birch", "cedar", "delta", "ember")] + [
     f"cannot log in since {w}" for w in ("fjord", "grove", "harbor", "iris", "juniper")]
@@ -43,12 +42,7 @@ def test_an_imports_embedding_run_stores_the_active_models_scores(transactional_
     log_path = tmp_path / "worker.log"
     worker = start_worker(log_path, LONGTAIL_EMBED_CHUNK=4)
     try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            run.refresh_from_db()
-            if run.state in (TaskRun.DONE, TaskRun.FAILED):
-                break
-            time.sleep(0.5)
+        wait_for_run(run, [worker], [log_path], timeout=150)
         assert run.state == TaskRun.DONE, (run.state, run.message, log_path.read_text()[-3000:])
     finally:
         stop(worker)

@@ -4,12 +4,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.service_processes import wait_for_run
 from tests.test_loop_helpers import build_project
 
 pytestmark = pytest.mark.worker
@@ -52,19 +52,6 @@ def celery_worker_process(transactional_db, tmp_path):
     log.close()
 
 
-def _wait_for(run, proc, log_path, timeout=75):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.state in ("done", "failed"):
-            return run
-        if proc.poll() is not None:
-            break
-        time.sleep(0.5)
-    tail = log_path.read_text()[-4000:]
-    pytest.fail(f"retrain run {run.pk} is {run.state} ({run.message!r}) after waiting; worker log:\n{tail}")
-
-
 def test_worker_runs_the_retrain_pipeline_once(celery_worker_process, project_factory):
     from django.db import connection
 
@@ -94,7 +81,7 @@ def test_worker_runs_the_retrain_pipeline_once(celery_worker_process, project_fa
         t.join(timeout=30)
     assert not errors, errors
     assert len(runs) == 2 and runs[0].pk == runs[1].pk, "two concurrent requests must share one run"
-    run = _wait_for(TaskRun.objects.get(pk=runs[0].pk), proc, log_path)
+    run = wait_for_run(TaskRun.objects.get(pk=runs[0].pk), [proc], [log_path], timeout=75)
     assert run.state == "done", (run.message, log_path.read_text()[-3000:])
     assert TaskRun.objects.filter(project=project, kind="retrain").count() == 1
     versions = list(ModelVersion.objects.filter(project=project))
