@@ -22,7 +22,7 @@ from labeling.modeling import embedding
 from labeling.modeling.embedding_store import DbEmbeddingCache, vectors_for_items
 from labeling.modeling.final import FinetunedEncoder, version_encoder_id
 from labeling.modeling.models import ItemScore, ModelVersion
-from labeling.modeling.scores import score_range
+from labeling.modeling.scores import score_items
 from labeling.modeling.versions import active_model
 from labeling.projects.models import Project
 from learner.embedding import embed_texts
@@ -83,7 +83,8 @@ def score_new_items(project: Project, item_ids) -> int:
     """Store the active version's scores (ItemScore) of the given items where it has none, after
     embedding them with its own encoder when it is a final model (the items' frozen vectors are
     expected to be there already: the import's embedding run made them). Returns how many items
-    of their id range were scored; 0 without an active model or when every item had a score. Idempotent: scores are replaced, never duplicated."""
+    were scored; 0 without an active model or when every item had a score. Idempotent: scores are
+    replaced, never duplicated, and items that had one are not scored again."""
     version = active_model(project)
     ids = sorted({int(i) for i in item_ids})
     if version is None or not ids:
@@ -93,5 +94,4 @@ def score_new_items(project: Project, item_ids) -> int:
     if not todo:
         return 0
     embed_items_for_version(version, todo)
-    # One id range: items of the range that were scored already get the same scores again.
-    return score_range(version, todo[0], todo[-1])
+    return score_items(version, todo)

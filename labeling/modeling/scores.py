@@ -12,7 +12,7 @@ from labeling.items.models import Item
 from labeling.projects.models import Project
 from learner.scoring import PROBS_DTYPE, pack_probs_matrix, score_stats
 
-from .embedding_store import copy_id_blob_pairs, project_matrix
+from .embedding_store import DbEmbeddingCache, copy_id_blob_pairs, project_matrix
 from .final import version_encoder_id
 from .models import ItemScore, ModelVersion
 from .versions import load_classifier
@@ -42,6 +42,24 @@ def score_range(version: ModelVersion, id_min: int | None = None, id_max: int | 
             scope = scope.filter(item_id__lte=id_max)
         scope.delete()
         _insert_scores(version.id, ids, proba, stats)
+    return len(ids)
+
+
+def score_items(version: ModelVersion, item_ids) -> int:
+    """Score the given items of the version's project that have a vector under its encoder, and
+    store one ItemScore each (replacing theirs: re-running never duplicates); other items' scores
+    are left as they are. Returns how many were scored."""
+    wanted = sorted({int(i) for i in item_ids})
+    hash_by_id = dict(Item.objects.filter(project_id=version.project_id, id__in=wanted).values_list("id", "text_hash"))
+    vectors = DbEmbeddingCache().get_many(version_encoder_id(version), set(hash_by_id.values()))
+    ids = np.array([i for i in wanted if hash_by_id.get(i) in vectors], dtype=np.int64)
+    if len(ids) == 0:
+        return 0
+    X = np.stack([vectors[hash_by_id[int(i)]] for i in ids]).astype(np.float32, copy=False)
+    proba = load_classifier(version).predict_proba(X)
+    with transaction.atomic():
+        ItemScore.objects.filter(model_version=version, item_id__in=ids.tolist()).delete()
+        _insert_scores(version.id, ids, proba, score_stats(proba))
     return len(ids)
 
 
