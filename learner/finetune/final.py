@@ -13,8 +13,9 @@ only, and the unlabeled texts are never labeled rows.) The report gives both mac
 same held-out rows, and ``beats_frozen``. Cost: ``folds + 1`` fine-tunings.
 
 The same folds give the served model its calibration, thresholds and held-out figures: per fold,
-a head fitted as the served head is on that fold's encoder (``learner.finetune.held_out``). The
-full encoder has seen every label, so folds over its embeddings would flatter them.
+a head fitted as the served head is on that fold's encoder (``learner.finetune.held_out``), and
+the evidence of the head's "auto" choices (structure and fallback floor, label-name prior,
+penalty). The full encoder has seen every label, so folds over its embeddings would flatter them.
 """
 from __future__ import annotations
 
@@ -179,9 +180,12 @@ def train_final_model(texts: list[str], labels, *, model_path: str, frozen=None,
         on_progress=lambda s: progress((config.folds + s) / stages, f"fine-tuning on all {len(texts)} labels"))
     X_ft = encode(model, texts)
     X_unlabeled = encode(model, unlabeled) if unlabeled else None
+    # The "auto" choices (structure, prior, penalty) are judged on the cross-fitted folds too:
+    # folds over X_ft would judge each row with an encoder that learned its label.
     classifier = train_classifier(X_ft, y, config=train_config, groups=groups, parents=parents, targets=targets,
                                   unlabeled=X_unlabeled, unlabeled_total=unlabeled_total,
-                                  label_vectors=label_vectors_of(model, label_texts))
+                                  label_vectors=label_vectors_of(model, label_texts),
+                                  cross_fitted=evidence.parts() if evidence.rows else None)
     if evidence.rows:
         classifier = recalibrate(classifier, evidence, y, groups, targets, parents, X_unlabeled, unlabeled_total)
     else:

@@ -9,7 +9,8 @@ the cross-fitted one the comparison with the frozen encoder already pays for: pe
 fine-tuned on the other folds, and a head fitted as the served head is (same settings,
 self-training on that encoder's embeddings of the unlabeled texts), predicting the held-out fold.
 The fold heads are fitted after the served one, with its resolved settings (the structure and
-floor its evidence chose, the prior, the penalty), so the calibration belongs to the model served.
+floor its evidence chose, the prior, the penalty), so the calibration belongs to the model served;
+that evidence came from the same folds (``FoldEvidence.parts``).
 ``recalibrate`` keeps the served head and encoder and replaces what the held-out rows decide.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from learner.calibration import matched_temperature
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
 from learner.training.evaluate import TEMPERATURE_BOUNDS, calibrate_and_evaluate
 from learner.training.fit import HELD_OUT_NOTE
-from learner.training.oof import aligned_logits
+from learner.training.oof import FoldPart, aligned_logits
 
 MIN_MATCH_ROWS = 50  # as train_classifier: fewer unlabeled rows than this keep the out-of-fold temperature
 
@@ -50,6 +51,10 @@ class FoldEvidence:
 
     def add(self, view: FoldView) -> None:
         self.views.append(view)
+
+    def parts(self) -> list[FoldPart]:
+        """The folds as the served head's "auto" choices take them (``learner.training.oof``)."""
+        return [FoldPart(v.train, v.held, v.X, v.label_vectors) for v in self.views]
 
     def logits(self, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(held-out rows, their raw logits in the columns of ``classes``), in row order."""

@@ -38,7 +38,7 @@ from learner.training.config import TrainConfig, check_config, prior_possible
 from learner.training.evaluate import MIN_EVAL_ROWS, TEMPERATURE_BOUNDS, Calibrated, calibrate_and_evaluate
 from learner.training.hierarchy_choice import choose_hierarchy
 from learner.training.longtail import longtail_report, other_bucket_choice
-from learner.training.oof import aligned_logits, fit_weighted, out_of_fold
+from learner.training.oof import FoldPart, aligned_logits, check_cross_fitted, fit_weighted, out_of_fold
 from learner.training.penalty_choice import choose_penalty
 from learner.training.prior_choice import choose_prior, prior_rows_for
 from learner.training.self_training import pseudo_labels
@@ -49,7 +49,8 @@ HELD_OUT_NOTE = "calibration, thresholds and metrics from"  # the note naming wh
 def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sample_weight=None,
                      targets: dict | None = None, parents: dict | None = None,
                      label_descriptions: dict | None = None, encoder=None, unlabeled=None,
-                     label_vectors: dict | None = None, unlabeled_total: int | None = None) -> TrainedClassifier:
+                     label_vectors: dict | None = None, unlabeled_total: int | None = None,
+                     cross_fitted: list[FoldPart] | None = None) -> TrainedClassifier:
     """See the module docstring. ``targets`` maps a label (fine, or coarse with ``parents``) to
     ``{"precision": p}`` or ``{"recall": r}``; ``label_descriptions`` maps a label to its description
     (text, embedded with ``encoder``, or an embedding vector) — labels with no examples then get a
@@ -85,7 +86,14 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     "labeled" and says so). With ``unlabeled_total`` (how many unlabeled rows the ``unlabeled``
     sample was drawn from, uniformly) "pool" is the mix of the labeled and unlabeled rows together;
     without it, the unlabeled rows' own mix. ``report["threshold_mix"]`` and ``report["choices"]["threshold_mix"]``
-    state the mix used and how it was obtained."""
+    state the mix used and how it was obtained.
+
+    ``cross_fitted`` (``learner.training.oof.FoldPart``s: per fold, embeddings of every labeled
+    row and of the label texts from an encoder that never saw the fold's held-out labels) replaces
+    the folds over ``X`` as the evidence of the "auto" choices (structure and floor, prior,
+    penalty), for an ``X`` that has learned its own labels (the final model's). Calibration and
+    thresholds still come from folds over ``X``; the final model replaces them from the same
+    cross-fitted folds (``learner.finetune.held_out``)."""
     config = config or TrainConfig()
     check_config(config)
     requested_prior = config.label_prior
@@ -109,11 +117,14 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
     if label_vectors and prior_possible(config):  # every prior row (choices' folds, served fit) comes from them
         check_label_vectors(label_vectors, X.shape[1])
     weight = np.ones(len(y)) if sample_weight is None else sample_weight
+    if cross_fitted is not None:
+        check_cross_fitted(cross_fitted, X.shape)
     hierarchy_choice = None
     if config.hierarchy == "auto":
         if parents:
             t = time.perf_counter()
-            config, hierarchy_choice = choose_hierarchy(config, parents, descriptions, X, y, weight, groups)
+            config, hierarchy_choice = choose_hierarchy(config, parents, descriptions, X, y, weight, groups,
+                                                        cross_fitted)
             timings["hierarchy_choice_s"] = time.perf_counter() - t
         else:
             config = replace(config, hierarchy="flat")  # no coarse labels: nothing to choose
@@ -122,14 +133,16 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         use = False
         if label_vectors and prior_possible(config):
             t = time.perf_counter()
-            use, prior_choice = choose_prior(config, label_vectors, parents, descriptions, X, y, weight, groups)
+            use, prior_choice = choose_prior(config, label_vectors, parents, descriptions, X, y, weight, groups,
+                                             cross_fitted)
             timings["label_prior_choice_s"] = time.perf_counter() - t
         config = replace(config, label_prior="on" if use else "off")
     penalty_choice = None
     if config.penalty == "auto":
         if config.head == "logreg":
             t = time.perf_counter()
-            config, penalty_choice = choose_penalty(config, label_vectors, parents, descriptions, X, y, weight, groups)
+            config, penalty_choice = choose_penalty(config, label_vectors, parents, descriptions, X, y, weight,
+                                                     groups, cross_fitted)
             timings["penalty_choice_s"] = time.perf_counter() - t
         else:
             notes.append(f"penalty not chosen: C applies to the logistic-regression head only (head {config.head})")

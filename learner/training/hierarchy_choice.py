@@ -28,9 +28,8 @@ import numpy as np
 
 from learner.calibration import fit_temperature, softmax
 from learner.heads.hierarchy import decode
-from learner.splits import group_kfold
 from learner.training.evaluate import TEMPERATURE_BOUNDS
-from learner.training.oof import out_of_fold
+from learner.training.oof import FoldPart, evidence_name, fold_index, fold_parts, out_of_fold
 
 STRUCTURES = ("flat", "coarse_then_fine")
 FALLBACK = "blend"
@@ -72,20 +71,24 @@ def floor_scores(logits: np.ndarray, y_true: np.ndarray, weight: np.ndarray, cla
     return out
 
 
-def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight, groups):
+def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight, groups,
+                     cross_fitted: list[FoldPart] | None = None):
     """(config with ``hierarchy`` and ``fine_floor`` resolved, report of the evidence); see the
-    module docstring."""
+    module docstring. ``cross_fitted``: folds with their own embeddings instead of folds over
+    ``X`` (``learner.training.oof``)."""
     started = time.perf_counter()
     classes = sorted({str(v) for v in y})
-    folds = config.cv_folds if config.cv_folds >= 2 else 5
+    folds = len(cross_fitted) if cross_fitted is not None else config.cv_folds if config.cv_folds >= 2 else 5
     cv_config = replace(config, cv_folds=folds, hierarchy="flat")
+    parts = fold_parts(X, y, groups, folds, config.seed, cross_fitted=cross_fitted)
     held = {}
     for option in STRUCTURES:
         held[option] = out_of_fold(replace(cv_config, hierarchy=option), parents, descriptions, X, y, weight,
-                                   groups, classes)
+                                   groups, classes, cross_fitted=parts)
     common = np.intersect1d(held["flat"][0], held["coarse_then_fine"][0])
     report: dict = {"requested": "auto", "folds": folds, "rows_compared": int(len(common)), "macro_f1": {},
-                    "chosen": FALLBACK, "reason": "", "fine_floor": config.fine_floor, "floors": None}
+                    "chosen": FALLBACK, "reason": "", "fine_floor": config.fine_floor, "floors": None,
+                    "evidence": evidence_name(cross_fitted)}
     y_common = y[common]
     if len(common) < MIN_ROWS or len(set(y_common.tolist())) < 2:
         report["reason"] = (f"too little out-of-fold evidence ({len(common)} comparable rows; need {MIN_ROWS} "
@@ -114,7 +117,7 @@ def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight
     # Paired per-fold differences against the blend: the noise a single structure must clear to
     # replace it. On labels an active learner chose, out-of-fold differences of a few thousandths
     # did not carry over to new data (trec).
-    fold = group_kfold(y, groups, folds, seed=config.seed)[common]
+    fold = fold_index(parts, len(y))[common]
     diffs = {option: [] for option in STRUCTURES}
     for f in np.unique(fold):
         rows = fold == f

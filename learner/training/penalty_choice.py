@@ -27,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from learner.training.hierarchy_choice import macro_f1, paired_standard_error
-from learner.training.oof import held_out_argmax
+from learner.training.oof import FoldPart, evidence_name, fold_parts, held_out_argmax
 from learner.training.prior_choice import prior_rows_for
 
 MIN_ROWS = 20
@@ -37,15 +37,18 @@ def arm_name(c: float) -> str:
     return f"C={c:.10g}"
 
 
-def choose_penalty(config, label_vectors: dict | None, parents, descriptions, X, y, weight, groups):
+def choose_penalty(config, label_vectors: dict | None, parents, descriptions, X, y, weight, groups,
+                   cross_fitted: list[FoldPart] | None = None):
     """(config with ``C`` resolved and ``penalty`` "fixed", report of the evidence); see the module
-    docstring. ``config`` has its structure and label prior already resolved."""
+    docstring. ``config`` has its structure and label prior already resolved. ``cross_fitted``:
+    folds with their own embeddings and label vectors instead of folds over ``X``."""
     started = time.perf_counter()
-    folds = config.cv_folds if config.cv_folds >= 2 else 5
+    folds = len(cross_fitted) if cross_fitted is not None else config.cv_folds if config.cv_folds >= 2 else 5
     base = float(config.C)
     candidates = [base] + sorted({base * float(f) for f in config.penalty_factors} - {base})
     report: dict = {"requested": "auto", "configured": base, "folds": folds, "rows_compared": 0, "macro_f1": {},
-                    "chosen": base, "margin": None, "fold_differences": [], "reason": ""}
+                    "chosen": base, "margin": None, "fold_differences": [], "reason": "",
+                    "evidence": evidence_name(cross_fitted)}
     resolved = replace(config, penalty="fixed")
     counts = Counter(y.tolist())
     if len(y) < MIN_ROWS or len(counts) < 2:
@@ -56,11 +59,12 @@ def choose_penalty(config, label_vectors: dict | None, parents, descriptions, X,
     use_prior = bool(label_vectors) and config.label_prior == "on"
     cv_config = replace(resolved, cv_folds=folds, self_training=False)
 
-    def fold_prior(train):
-        return prior_rows_for(label_vectors, Counter(y[train].tolist()), parents, config) if use_prior else None
+    def fold_prior(part):
+        return (prior_rows_for(part.label_vectors, Counter(y[part.train].tolist()), parents, config)
+                if use_prior and part.label_vectors else None)
 
-    parts = held_out_argmax({c: (replace(cv_config, C=c), fold_prior) for c in candidates}, parents, descriptions,
-                            X, y, weight, groups, folds, config.seed)
+    parts = held_out_argmax({c: (replace(cv_config, C=c), fold_prior) for c in candidates}, parents, descriptions, y,
+                            weight, fold_parts(X, y, groups, folds, config.seed, label_vectors, cross_fitted))
     if not parts:
         report["reason"] = f"no fold could be evaluated: kept C={base:g}"
         report["seconds"] = round(time.perf_counter() - started, 3)

@@ -26,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from learner.training.hierarchy_choice import macro_f1, paired_standard_error
-from learner.training.oof import held_out_argmax
+from learner.training.oof import FoldPart, evidence_name, fold_parts, held_out_argmax
 
 MIN_ROWS = 20
 MIN_GAIN = 0.01  # the prior must beat no prior by this much plus 2 standard errors over the folds
@@ -44,13 +44,15 @@ def prior_rows_for(label_vectors: dict, counts: Counter, parents: dict | None, c
     return X, np.array(labels), np.full(len(labels), config.label_prior_weight)
 
 
-def choose_prior(config, label_vectors: dict, parents, descriptions, X, y, weight, groups):
+def choose_prior(config, label_vectors: dict, parents, descriptions, X, y, weight, groups,
+                 cross_fitted: list[FoldPart] | None = None):
     """(use the prior?, report of the evidence); see the module docstring. ``config`` has its
-    structure already resolved (the hierarchy choice runs first)."""
+    structure already resolved (the hierarchy choice runs first). ``cross_fitted``: folds with
+    their own embeddings and label vectors instead of folds over ``X`` (``learner.training.oof``)."""
     started = time.perf_counter()
-    folds = config.cv_folds if config.cv_folds >= 2 else 5
+    folds = len(cross_fitted) if cross_fitted is not None else config.cv_folds if config.cv_folds >= 2 else 5
     report: dict = {"requested": "auto", "folds": folds, "rows_compared": 0, "macro_f1": {}, "chosen": "off",
-                    "margin": None, "fold_differences": [], "reason": ""}
+                    "margin": None, "fold_differences": [], "reason": "", "evidence": evidence_name(cross_fitted)}
     counts = Counter(y.tolist())
     full_prior = prior_rows_for(label_vectors, counts, parents, config)
     report["prior_rows"] = 0 if full_prior is None else int(len(full_prior[1]))
@@ -65,11 +67,12 @@ def choose_prior(config, label_vectors: dict, parents, descriptions, X, y, weigh
         return FALLBACK, report
     cv_config = replace(config, cv_folds=folds, self_training=False)
 
-    def fold_prior(train):
-        return prior_rows_for(label_vectors, Counter(y[train].tolist()), parents, config)
+    def fold_prior(part):
+        return (None if not part.label_vectors else
+                prior_rows_for(part.label_vectors, Counter(y[part.train].tolist()), parents, config))
 
-    parts = held_out_argmax({"off": (cv_config, None), "on": (cv_config, fold_prior)}, parents, descriptions,
-                            X, y, weight, groups, folds, config.seed)
+    parts = held_out_argmax({"off": (cv_config, None), "on": (cv_config, fold_prior)}, parents, descriptions, y,
+                            weight, fold_parts(X, y, groups, folds, config.seed, label_vectors, cross_fitted))
     diffs = [macro_f1(y[held], pred["on"], weight[held]) - macro_f1(y[held], pred["off"], weight[held])
              for held, pred in parts if len(set(y[held].tolist())) >= 2]
     if not parts:

@@ -161,6 +161,30 @@ def test_final_model_figures_come_from_rows_no_encoder_saw():
     assert row["met"] is not True, row
 
 
+def test_final_model_choices_come_from_rows_no_encoder_saw():
+    """The served head's "auto" choices (structure and floor, label-name prior, penalty): with
+    random labels an encoder fine-tuned on them makes every arm look near perfect in folds over its
+    own embeddings; judged on the cross-fitted fold encoders, every arm is near chance."""
+    texts, _ = tiny()
+    labels = np.random.default_rng(1).permutation(["billing", "login", "delivery"] * (len(texts) // 3)).tolist()
+    texts, labels = texts * 2, labels * 2  # 36 rows: enough for each choice's evidence
+    groups = np.arange(len(texts)) % (len(texts) // 2)  # a text and its copy stay in one fold
+    parents = {"billing": "money", "login": "account", "delivery": "account"}
+    label_texts = {"billing": "billing: charges and refunds", "login": "login: signing in",
+                   "delivery": "delivery: parcels"}
+    train_config = TrainConfig(self_training=False, cv_folds=3, hierarchy="auto", label_prior="auto",
+                               label_prior_below=20, penalty="auto")
+    memorise = dict(max_steps=40, batch_size=8, lr=2e-4, threads=1, max_seq_length=32)
+    common = dict(model_path=bundled_model_path(), groups=groups, parents=parents, label_texts=label_texts,
+                  train_config=train_config)
+    leaked = train_final_model(texts, labels, config=FinetuneConfig(folds=0, **memorise), **common).classifier.report
+    honest = train_final_model(texts, labels, config=FinetuneConfig(folds=2, **memorise), **common).classifier.report
+    for key in ("hierarchy_choice", "label_prior_choice", "penalty_choice"):
+        assert min(leaked[key]["macro_f1"].values()) > 0.8, leaked[key]
+        assert max(honest[key]["macro_f1"].values()) < 0.6, honest[key]
+        assert honest[key]["evidence"].startswith("cross-fitted folds") and honest[key]["folds"] == 2
+
+
 def test_final_model_keeps_the_retrains_prior_and_calibrates_the_structure_it_serves():
     """The label-name prior a project sets reaches the final model (each encoder embeds the label
     texts), and the fold heads its calibration comes from use the structure and fallback floor the
