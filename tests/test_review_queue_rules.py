@@ -314,3 +314,36 @@ def test_a_wave_planned_by_hand_releases_its_items_from_review_at_once(db, proje
     assert picked and not picked & open_items(project)
     released = ReviewTask.objects.filter(project=project, item_id__in=picked, outcome=ReviewTask.EXPIRED)
     assert released.exists() and len(open_items(project)) + released.count() == routed.created
+
+
+def test_predict_api_reads_what_it_knows_of_existing_items_once_per_request(db, project_factory, lead):
+    """The queries of the queueing step do not grow with the number of texts that match pool
+    items (it read four rows per such text before), and a text sent twice in one request makes
+    one item and one task."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project = setup_project(project_factory, lead)
+    items = distinct_items(project, 60)
+    version = add_version(project, 1, {it.pk: (0, 0.95) for it in items})
+    billing = project.labels.get(name="billing")
+    for item in items[:30]:
+        Annotation.objects.create(project=project, item=item, label=billing, origin=Annotation.IMPORT)
+    wave = Wave.objects.create(project=project, number=1, state=Wave.PLANNED, size=30)
+    for position, item in enumerate(items[30:]):
+        WaveItem.objects.create(wave=wave, item=item, strategy="band", inclusion_prob=0.1, position=position)
+
+    def queries(chosen):
+        texts = [it.text for it in chosen]
+        with CaptureQueriesContext(connection) as seen:
+            results = queue(project, version, texts, [("login", 0.5)] * len(texts))
+        assert not any(r["queued_for_review"] for r in results)
+        return len(seen)
+
+    few, many = queries(items[:2] + items[30:32]), queries(items[:20] + items[30:50])
+    assert many == few, (few, many)
+    results = queue(project, version, ["twice", "twice"], [("login", 0.5), ("login", 0.5)])
+    assert [r["queued_for_review"] for r in results] == [True, True]
+    assert results[0]["queued_item"] == results[1]["queued_item"]
+    assert Item.objects.filter(project=project, text="twice").count() == 1
+    assert ReviewTask.objects.filter(item_id=results[0]["queued_item"]).count() == 1

@@ -114,12 +114,14 @@ def waiting_items(project, item_ids=None) -> set[int]:
     return set(rows.values_list("pk", flat=True))
 
 
-def dismissed_predictions(project) -> dict[int, str]:
+def dismissed_predictions(project, item_ids=None) -> dict[int, str]:
     """item id → the label the model predicted when a lead last dismissed a low-confidence task
-    of the item (the prediction the lead let stand)."""
+    of the item (the prediction the lead let stand); of ``item_ids`` only, when given."""
     out: dict[int, str] = {}
-    rows = (ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE, outcome=ReviewTask.DISMISSED)
-            .order_by("resolved_at", "pk").values_list("item_id", "detail"))
+    rows = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE, outcome=ReviewTask.DISMISSED)
+    if item_ids is not None:
+        rows = rows.filter(item_id__in=list(item_ids))
+    rows = rows.order_by("resolved_at", "pk").values_list("item_id", "detail")
     for item_id, detail in rows:
         name = predicted_name(detail)
         if name:
@@ -272,7 +274,27 @@ class ReviewGate:
         self.cap = math.floor(project.review_share_max * pool + 1e-9)
         self.open = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE,
                                               resolved_at__isnull=True).count()
-        self._dismissed = None
+        self._queued: set[int] = set()
+        self._labeled: set[int] = set()
+        self._waiting: set[int] = set()
+        self._dismissed: dict[int, str] = {}
+
+    def know(self, item_ids) -> None:
+        """Read at once what ``in_queue`` and ``left_out`` need to know about these existing
+        items: four queries for a request, whatever the number of its texts."""
+        ids = sorted({int(i) for i in item_ids})
+        if not ids:
+            return
+        self._queued |= set(ReviewTask.objects.filter(item_id__in=ids, reason=ReviewTask.LOW_CONFIDENCE,
+                                                      resolved_at__isnull=True).values_list("item_id", flat=True))
+        self._labeled |= set(Annotation.objects.filter(item_id__in=ids, undone=False, skipped=False,
+                                                       label__isnull=False).values_list("item_id", flat=True))
+        self._waiting |= waiting_items(self.project, ids)
+        self._dismissed.update(dismissed_predictions(self.project, ids))
+
+    def in_queue(self, item_id: int) -> bool:
+        """The item has an open low-confidence task (of the items ``know`` was told about)."""
+        return item_id in self._queued
 
     @staticmethod
     def lock(project) -> Project:
@@ -292,13 +314,11 @@ class ReviewGate:
         return doubt(self.version, self.band, name, prob)
 
     def left_out(self, item_id: int, name: str) -> str:
-        """Why an existing item is not queued, or ""."""
-        if Annotation.objects.filter(item_id=item_id, undone=False, skipped=False, label__isnull=False).exists():
+        """Why an existing item (one ``know`` was told about) is not queued, or ""."""
+        if item_id in self._labeled:
             return "the text is a labeled item"
-        if waiting_items(self.project, [item_id]):
+        if item_id in self._waiting:
             return "the text is an item annotators are to label (a wave's pick)"
-        if self._dismissed is None:
-            self._dismissed = dismissed_predictions(self.project)
         if self._dismissed.get(item_id) == name:
             return f"a lead dismissed the prediction {name!r} for this item before"
         return ""
@@ -317,6 +337,7 @@ class ReviewGate:
                                   detail={**_detail(self.version, self.band, name, prob), "origin": "predict_api",
                                           "prediction": served})
         self.open += 1
+        self._queued.add(item_id)
 
 
 def routing_report(project) -> dict | None:

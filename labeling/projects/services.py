@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from labeling.annotations.models import ReviewTask
 from labeling.items.models import Item
 from labeling.loop.triggers import request_review_routing
 from labeling.modeling.review import ReviewGate
@@ -351,32 +350,41 @@ def queue_predictions_for_review(project: Project, texts: list[str], predictions
         raise NoActiveModel(f"Project {project.slug!r} has no active model yet: label some items and retrain.")
     gate = ReviewGate(version, ReviewGate.lock(project))
     tops = [ReviewGate.top(p) for p in predictions]
+    doubtful = {i for i, (name, prob) in enumerate(tops) if gate.doubt(name, prob)}
+    digests = {i: text_hash(texts[i]) for i in doubtful}
+    # the pool items these texts are exact duplicates of (the oldest per text), and what the gate
+    # must know about them, read once for the request rather than per text
+    existing: dict[str, int] = {}
+    for digest, pk in (Item.objects.filter(project=project, text_hash__in=set(digests.values()))
+                       .order_by("-pk").values_list("text_hash", "pk")):
+        existing[digest] = pk
+    gate.know(existing.values())
     queued: dict[int, int] = {}
     for index in sorted(range(len(texts)), key=lambda i: (tops[i][1], i)):
         name, prob = tops[index]
-        note = _review_admission(project, gate, texts[index], name, prob, predictions[index], queued, index)
+        note = ("not doubtful: outside the band and not below the label's threshold" if index not in doubtful else
+                _review_admission(project, gate, texts[index], digests[index], existing, name, prob,
+                                  predictions[index], queued, index))
         predictions[index]["queued_for_review"] = index in queued
         predictions[index]["review_note"] = note or None
     return queued
 
 
-def _review_admission(project, gate, text, name, prob, prediction, queued, index) -> str:
-    """Queue one text (recording it in ``queued``) or say why not."""
-    if not gate.doubt(name, prob):
-        return "not doubtful: outside the band and not below the label's threshold"
-    digest = text_hash(text)
-    item = Item.objects.filter(project=project, text_hash=digest).order_by("pk").first()
-    if item is not None:
-        if ReviewTask.objects.filter(item=item, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True).exists():
-            queued[index] = item.pk
+def _review_admission(project, gate, text, digest, existing, name, prob, prediction, queued, index) -> str:
+    """Queue one doubtful text (recording it in ``queued``, and in ``existing`` the item it
+    creates) or say why not."""
+    item_id = existing.get(digest)
+    if item_id is not None:
+        if gate.in_queue(item_id):
+            queued[index] = item_id
             return "already in the review queue"
-        why = gate.left_out(item.pk, name)
+        why = gate.left_out(item_id, name)
         if why:
             return why
     full = gate.full()
     if full:
         return full
-    if item is None:
+    if item_id is None:
         if project.allow_new_sources:
             source, _ = Source.objects.get_or_create(project=project, name="api", defaults={"quota": 0.0})
         else:
@@ -385,6 +393,7 @@ def _review_admission(project, gate, text, name, prob, prediction, queued, index
                                    metadata={"origin": "predict_api"})
         item.dup_group = item.pk
         item.save(update_fields=["dup_group"])
-    gate.open_task(item.pk, name, prob, prediction)
-    queued[index] = item.pk
+        item_id = existing[digest] = item.pk
+    gate.open_task(item_id, name, prob, prediction)
+    queued[index] = item_id
     return ""
