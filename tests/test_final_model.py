@@ -46,6 +46,10 @@ def test_final_model_beats_noise_is_served_predicts_and_exports(db, project_fact
     version = ModelVersion.objects.get(pk=run.detail["model_version_id"])
     report = version.metrics["final_model"]
     assert report["oof_macro_f1"]["fine_tuned"] > report["oof_macro_f1"]["frozen"] and report["beats_frozen"]
+    # the run says by how much, beside the fold-to-fold noise
+    assert len(report["oof_macro_f1"]["fold_differences"]) == 2 and report["oof_macro_f1"]["standard_error"] >= 0
+    assert f"out-of-fold macro-F1 {report['oof_macro_f1']['fine_tuned']:.4f} against" in run.message
+    assert "standard error over 2 folds" in run.message, run.message
     # distilled on the project's unlabeled items (those outside the labeled items' duplicate groups)
     assert report["finetune"]["method"] == "distill" and 0 < report["unlabeled_rows"] <= 120 - 48
     assert report["finetune"]["unlabeled_rows"] == report["unlabeled_rows"]

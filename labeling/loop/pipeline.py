@@ -114,10 +114,9 @@ def train_and_serve_final(run: TaskRun, *, chunk_size: int):
         update_run(run_id, progress=0.8 * share, message=f"Final model: {message}.")))
     update_run(run_id, model_version=version.number, model_version_id=version.id)
     if not final.beats_frozen(version):
-        oof = (version.metrics.get("final_model") or {}).get("oof_macro_f1") or {}
         update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=False,
-                   message=f"Final model v{version.number} trained but not served: out-of-fold macro-F1 "
-                           f"{oof.get('fine_tuned')} vs {oof.get('frozen')} for the frozen model.")
+                   message=f"Final model v{version.number} trained but not served: "
+                           f"{final.comparison_sentence(version)}.")
         return None, None
     update_run(run_id, progress=0.8, message="Embedding the pool with the fine-tuned encoder.", stage="embed")
     final.embed_pool_for(version, on_progress=lambda share: update_run(run_id, progress=0.8 + 0.1 * share))

@@ -27,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from labeling.items.models import ImportBatch
 from labeling.items.scoring import score_new_items
 from labeling.items.services import import_path
-from labeling.modeling import embedding, embedding_store, label_issues, review, scores, versions
+from labeling.modeling import embedding, embedding_store, final, label_issues, review, scores, versions
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
@@ -321,8 +321,8 @@ def _train_final(run: TaskRun) -> None:
         runs.fail_run(run_id, f"Final model failed: {runs.describe_error(exc)}")
         return
     runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=True,
-                    review_routed=routed, message=f"Final model v{version.number} active: it beat the frozen "
-                                                  "model out of fold.")
+                    review_routed=routed, message=f"Final model v{version.number} active: "
+                                                  f"{final.comparison_sentence(version)}.")
 
 
 def _start_deferred_retrains(project: Project) -> None:

@@ -118,6 +118,19 @@ def beats_frozen(version: ModelVersion) -> bool:
     return bool(((version.metrics or {}).get("final_model") or {}).get("beats_frozen"))
 
 
+def comparison_sentence(version: ModelVersion) -> str:
+    """The out-of-fold comparison with the frozen model in words, with the fold-to-fold noise, so
+    that a lead can tell a gain from a wobble."""
+    oof = ((version.metrics or {}).get("final_model") or {}).get("oof_macro_f1") or {}
+    if oof.get("fine_tuned") is None or oof.get("frozen") is None:
+        return "no out-of-fold comparison with the frozen model (no folds)"
+    text = (f"out-of-fold macro-F1 {oof['fine_tuned']:.4f} against {oof['frozen']:.4f} for the frozen model "
+            f"over {oof.get('rows')} labels ({oof['fine_tuned'] - oof['frozen']:+.4f}")
+    if oof.get("standard_error") is not None:
+        text += f"; standard error over {len(oof.get('fold_differences') or [])} folds {oof['standard_error']:.4f}"
+    return text + ")"
+
+
 _ENCODERS: OrderedDict[str, object] = OrderedDict()
 _ENCODERS_LOCK = threading.Lock()
 

@@ -77,7 +77,9 @@ def final_model_line(final: dict) -> str:
     if "skipped" in final:
         return f"final model: skipped ({final['skipped']})"
     oof = final.get("oof_macro_f1")
-    compared = (f"out of fold {oof['fine_tuned']:.3f} vs frozen {oof['frozen']:.3f} over {oof['rows']} rows: "
+    noise = (f", standard error over the folds {oof['standard_error']:.3f}"
+             if oof and oof.get("standard_error") is not None else "")
+    compared = (f"out of fold {oof['fine_tuned']:.3f} vs frozen {oof['frozen']:.3f} over {oof['rows']} rows{noise}: "
                 f"{'would be served' if final['beats_frozen'] else 'not served (the frozen model keeps serving)'}"
                 if oof else "no out-of-fold comparison (folds=0): not served")
     return (f"final model (version {final['version']}, fine-tuned on {final['labels']} labels and "
