@@ -59,6 +59,8 @@ class ChangeResultSerializer(serializers.Serializer):
     annotation = AnnotationSerializer(allow_null=True, help_text="The new answer; null when cleared.")
     replaced = AnnotationSerializer(help_text="The answer changed or cleared, kept for the audit trail.")
     created = serializers.BooleanField(help_text="False for a retry of a change already stored.")
+    reopened = serializers.BooleanField(help_text="A clear: true when the item waits for you again (its wave is "
+                                                  "open), false when it went back to the pool (its wave is closed).")
 
 
 class HistoryView(ProjectAPIView):
@@ -98,5 +100,6 @@ class ChangeAnswerView(ProjectAPIView):
             "annotation": AnnotationSerializer(result.annotation).data if result.annotation else None,
             "replaced": AnnotationSerializer(result.replaced).data,
             "created": result.created,
+            "reopened": result.reopened,
         }
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -34,6 +34,7 @@ class ChangeResult:
     annotation: Annotation | None  # the new answer; None when the old one was cleared
     replaced: Annotation           # the answer changed or cleared
     created: bool                  # False: a retry of a change already stored
+    reopened: bool = False         # a clear: the item waits for the annotator again (its wave is open)
 
 
 def _own_answer(project: Project, user, supersedes, supersedes_client_id) -> Annotation:
@@ -119,9 +120,9 @@ def change_answer(
             _check_changeable(old)
             old.undone = True
             old.save(update_fields=["undone"])
-            new = None
+            new, reopened = None, False
             if clear:
-                _reopen_assignment(old, now)
+                reopened = _reopen_assignment(old, now)
             else:
                 new = Annotation.objects.create(
                     project=project, item_id=old.item_id, annotator=user, assignment_id=old.assignment_id,
@@ -139,22 +140,24 @@ def change_answer(
             return _replay(existing, project, user)
         raise
     answer_saved.send(sender=Annotation, project=project, item=old.item)
-    return ChangeResult(new, old, created=True)
+    return ChangeResult(new, old, created=True, reopened=reopened)
 
 
-def _reopen_assignment(old: Annotation, now) -> None:
-    """A cleared answer's item waits for the annotator again while its wave is open."""
+def _reopen_assignment(old: Annotation, now) -> bool:
+    """A cleared answer's item waits for the annotator again while its wave is open (True);
+    in a closed wave its slot goes back to the pool (False)."""
     if not old.assignment_id:
-        return
+        return False
     assignment = old.assignment
     answered = Assignment.objects.filter(pk=assignment.pk, state__in=[Assignment.DONE, Assignment.SKIPPED])
     # The pick's slot counts follow (leasing.change_slots; the caller holds the wave item's lock).
     if assignment.wave_item.wave.state == Wave.OPEN:
         reopened = answered.update(state=Assignment.LEASED, expires_at=lease_expiry(now))
         change_slots([assignment.wave_item_id], done=-reopened)
-    else:
-        released = answered.update(state=Assignment.EXPIRED)
-        change_slots([assignment.wave_item_id], taken=-released, done=-released)
+        return True
+    released = answered.update(state=Assignment.EXPIRED)
+    change_slots([assignment.wave_item_id], taken=-released, done=-released)
+    return False
 
 
 def record_suggestion(annotation: Annotation, *, shown: bool, suggested: Label | None) -> None:

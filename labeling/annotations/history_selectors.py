@@ -2,6 +2,7 @@
 first) and, for a reloaded page, the answered items of the batch the annotator holds, so its batch
 counter counts them. Changing or clearing an answer is ``history``."""
 from labeling.projects.models import Project
+from labeling.waves.models import Wave
 
 from .models import Annotation, Assignment
 
@@ -32,6 +33,9 @@ def answer_row(annotation: Annotation, *, with_text: bool = True) -> dict:
         "created_at": annotation.created_at.isoformat(),
         "supersedes": annotation.supersedes_id,
         "suggestion_shown": annotation.suggestion_shown,
+        # whether clearing the answer gives the item back to the annotator (its wave is open) or
+        # to the pool (closed): the page says which
+        "wave_open": _wave_open(annotation),
     }
     if with_text:
         row["text"] = annotation.item.text
@@ -39,11 +43,18 @@ def answer_row(annotation: Annotation, *, with_text: bool = True) -> dict:
     return row
 
 
+def _wave_open(annotation: Annotation) -> bool | None:
+    """None for an answer given outside a wave's assignment."""
+    if not annotation.assignment_id:
+        return None
+    return annotation.assignment.wave_item.wave.state == Wave.OPEN
+
+
 def recent_answers(project: Project, user, *, limit: int = HISTORY_LIMIT) -> list[dict]:
     """The annotator's answers that still count in the project, newest first."""
     rows = (
         Annotation.objects.filter(project=project, annotator=user, origin=Annotation.ANNOTATOR, undone=False)
-        .select_related("label", "item__source").order_by("-created_at", "-pk")[:limit]
+        .select_related("label", "item__source", "assignment__wave_item__wave").order_by("-created_at", "-pk")[:limit]
     )
     return [answer_row(a) for a in rows]
 
@@ -63,7 +74,7 @@ def batch_answered(project: Project, user, held: list[Assignment]) -> list[dict]
     live = {
         a.assignment_id: a for a in Annotation.objects.filter(
             assignment__in=done, undone=False, origin=Annotation.ANNOTATOR
-        ).select_related("label", "item__source")
+        ).select_related("label", "item__source", "assignment__wave_item__wave")
     }
     rows = []
     for assignment in done:

@@ -30,6 +30,9 @@ function withSuggestion(payload, item) {
 }
 
 export function answer(kind, labelId, reason) {
+  // An answer given another way (a click) while the skip form is open closes it: left open, it
+  // would turn the next digit, meant as a label's hotkey, into a skip of the next item.
+  if (!els.skipForm.hidden) closeSkip();
   if (state.reopen) { change(state.reopen, { kind, labelId: labelId || null, reason: reason || "" }); return; }
   const item = current();
   if (!item || item.answer) return;
@@ -75,10 +78,16 @@ export function pickLabel(label) {
   if (children.has(label.id) && state.coarse !== label) {
     state.coarse = label;
     els.filter.value = "";
+    leaveFilter(); // the fine labels are picked by their keys, and Enter keeps the coarse label
     renderLabels();
     return;
   }
   answer("label", label.id);
+}
+
+// Keys are the page's again: a filter left focused after a click would take the next Enter.
+export function leaveFilter() {
+  if (document.activeElement === els.filter) els.filter.blur();
 }
 
 // --- reopen, change, clear ------------------------------------------------------------------
@@ -101,6 +110,7 @@ export function reopenNewer() {
 
 export function reopen(entry) {
   if (!entry || entry.status === "rejected") return;
+  if (!els.skipForm.hidden) closeSkip(); // its reasons would go to the reopened answer
   state.reopen = entry;
   state.coarse = null;
   els.filter.value = "";
@@ -134,7 +144,8 @@ function change(entry, next) {
   closeReopen();
 }
 
-// Delete on a reopened answer: withdraw it; the item waits for an answer again, right now.
+// Delete on a reopened answer: withdraw it. While its wave is open the item waits for an answer
+// again, right now; a closed wave's item goes back to the pool (the server says which).
 export function clearReopened() {
   const entry = state.reopen;
   if (!entry) return;
@@ -142,12 +153,20 @@ export function clearReopened() {
   enqueue({
     url: config.changeUrl, payload, label: `clearing item ${entry.item}`,
     stored(data) {
+      if (!data.created) return; // a retry of a clear already stored
       const progress = state.progress;
-      if (data.created && progress) progress.done = Math.max(progress.done - 1, 0);
+      if (data.reopened && progress) progress.done = Math.max(progress.done - 1, 0);
+      if (!data.reopened) releasedToPool(entry);
     },
   });
   removeEntry(entry);
   let at = state.items.findIndex((it) => it.assignment === entry.assignment && it.item === entry.item);
+  if (at < 0 && !entry.waveOpen) {
+    notify(`Cleared your answer on item ${entry.item}. Its wave is closed, so the item went back to the pool; ` +
+      "it is not waiting for you.", "info");
+    closeReopen();
+    return;
+  }
   if (at < 0 && entry.assignment) {
     // An answer from an earlier batch: its lease is renewed by the clear, so it joins this one.
     state.items.push({ assignment: entry.assignment, item: entry.item, text: entry.text, source: entry.source,
@@ -162,6 +181,22 @@ export function clearReopened() {
   }
   notify(`Cleared your answer on item ${entry.item}; it waits for your answer.`, "info");
   closeReopen();
+}
+
+// The server released a cleared item to the pool (its wave closed meanwhile): it does not wait
+// here, unless the annotator already answered it again (that answer is the server's to judge).
+function releasedToPool(entry) {
+  const at = state.items.findIndex((it) => it.assignment === entry.assignment && it.item === entry.item);
+  if (at < 0 || state.items[at].answer) return;
+  const wasCurrent = state.index === at;
+  state.items.splice(at, 1);
+  if (state.index > at) state.index -= 1;
+  if (wasCurrent) {
+    const next = state.items.findIndex((it) => !it.answer);
+    state.index = next >= 0 ? next : state.items.length;
+  }
+  notify(`Item ${entry.item} went back to the pool: its wave closed, so it is not waiting for you.`, "info");
+  render();
 }
 
 // --- batches -------------------------------------------------------------------------------

@@ -96,8 +96,13 @@ function onKeydown(e) {
     if (e.key === "Escape") { e.preventDefault(); els.filter.value = ""; els.filter.blur(); renderLabels(); }
     else if (e.key === "Enter") {
       e.preventDefault();
-      const first = visibleLabels()[0];
-      if (first) { els.filter.blur(); answer("label", first.id); }
+      // Enter in the filter answers only with the match it highlights, and only while something
+      // is typed: an empty filter (left focused after a click, or never typed in) highlights
+      // nothing, so Enter there is the page's Enter (keep an open coarse label, or nothing).
+      const first = els.filter.value.trim() ? visibleLabels()[0] : null;
+      els.filter.blur();
+      if (first) answer("label", first.id);
+      else if (!state.busy) applyKey({ key: "Enter", ctrlKey: false, shiftKey: false }, null);
     }
     return;
   }

@@ -3,8 +3,8 @@
    once). This module only wires the page together; see state.js, render.js, history.js,
    outbox.js, actions.js and keys.js for the parts. Loaded with <script type="module">, so it
    runs once the document is parsed. */
-import { acceptSuggestion, answer, closeSkip, lease, loadBatch, openSkip, pickLabel, reopen, reopenOlder,
-  submitSkip } from "./actions.js";
+import { acceptSuggestion, answer, closeSkip, lease, leaveFilter, loadBatch, openSkip, pickLabel, reopen,
+  reopenOlder, submitSkip } from "./actions.js";
 import { entryFromRow } from "./history.js";
 import { post } from "./http.js";
 import { installKeys } from "./keys.js";
@@ -48,7 +48,7 @@ els.skipBtn.addEventListener("click", openSkip);
 els.undoBtn.addEventListener("click", reopenOlder);
 els.suggestion.querySelector("button").addEventListener("click", acceptSuggestion);
 els.coarseOnly.addEventListener("click", () => state.coarse && answer("label", state.coarse.id));
-els.coarseBack.addEventListener("click", () => { state.coarse = null; renderLabels(); });
+els.coarseBack.addEventListener("click", () => { state.coarse = null; leaveFilter(); renderLabels(); });
 installKeys();
 window.addEventListener("beforeunload", (e) => {
   if (pendingCount()) { e.preventDefault(); e.returnValue = ""; }
