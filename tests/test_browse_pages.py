@@ -133,3 +133,21 @@ def test_pinned_items_open_the_next_wave_once_and_lead_review_requests_are_count
     client_for(lead).post("/p/pins/items/bulk/", {"action": "review", "item": unlabeled[:2]})
     assert ReviewTask.objects.filter(project=project, reason=ReviewTask.LEAD_REQUEST).count() == 2
     assert review_counts(project)["lead_request"] == 2
+
+
+def test_pinning_answered_items_says_they_are_not_pinned(db, project_factory, eager_celery, make_user):
+    """The planner never asks again about an item with an answer: pinning one used to report it
+    as changed and leave a pin that could never be used."""
+    from labeling.items.bulk import apply
+
+    project, _ = loop_helpers.build_project(project_factory, slug="pinlab", n_items=30, n_labeled=10,
+                                            double_label_share=0.0)
+    lead = add_member(make_user, project, "lead", role="lead")
+    labeled = list(Item.objects.filter(project=project, annotations__isnull=False).order_by("id")
+                   .values_list("id", flat=True).distinct())[:4]
+    fresh = list(Item.objects.filter(project=project, annotations__isnull=True).order_by("id")
+                 .values_list("id", flat=True))[:2]
+    result = apply(project, "pin", labeled + fresh, lead)
+    assert (result.items, result.changed, result.answered) == (6, 2, 4)
+    assert "2 of 6 items changed; 4 not pinned: an item with an answer is never picked" in result.message
+    assert set(Item.objects.filter(project=project, pinned_for_next_wave=True).values_list("id", flat=True)) == set(fresh)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from labeling.annotations.models import ReviewTask
+from labeling.annotations.models import Annotation, ReviewTask
 from labeling.projects.models import Project
 
 from .models import Item
@@ -36,12 +36,16 @@ class BulkResult:
     action: str
     items: int
     changed: int
+    answered: int = 0  # pin: items left unpinned because they have an answer (never picked again)
 
     @property
     def message(self) -> str:
-        unchanged = self.items - self.changed
-        return (f"{ACTIONS[self.action].capitalize()}: {self.changed} of {self.items} item"
-                f"{'s' if self.items != 1 else ''} changed" + (f" ({unchanged} already were)." if unchanged else "."))
+        unchanged = self.items - self.changed - self.answered
+        text = (f"{ACTIONS[self.action].capitalize()}: {self.changed} of {self.items} item"
+                f"{'s' if self.items != 1 else ''} changed" + (f" ({unchanged} already were)" if unchanged else ""))
+        if self.answered:
+            text += (f"; {self.answered} not pinned: an item with an answer is never picked for a wave again")
+        return text + "."
 
 
 def _item_ids(project: Project, raw_ids) -> list[int]:
@@ -76,8 +80,14 @@ def apply(project: Project, action: str, raw_ids, user) -> BulkResult:
         elif action == "include":
             changed = items.filter(excluded=True).update(excluded=False)
         elif action == "pin":
-            changed = items.exclude(pinned_for_next_wave=True).update(pinned_for_next_wave=True, excluded=False)
-            items.update(excluded=False)
+            # the planner never asks again about an item with an answer (waves.pool.pinned_items):
+            # a pin there would say "changed" and do nothing
+            answered = set(Annotation.objects.filter(project=project, item_id__in=ids, undone=False)
+                           .values_list("item_id", flat=True))
+            askable = items.exclude(id__in=answered)
+            changed = askable.exclude(pinned_for_next_wave=True).update(pinned_for_next_wave=True, excluded=False)
+            askable.update(excluded=False)
+            return BulkResult(action=action, items=len(ids), changed=changed, answered=len(answered))
         else:
             changed = items.filter(pinned_for_next_wave=True).update(pinned_for_next_wave=False)
     return BulkResult(action=action, items=len(ids), changed=changed)
