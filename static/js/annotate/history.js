@@ -99,6 +99,7 @@ function buildRow() {
   top.append(kbd, " ", name, when);
   const text = document.createElement("span");
   text.className = "history-snippet";
+  text.dir = "auto"; // right-to-left texts read in their own direction
   b.append(top, text);
   li.appendChild(b);
   return li;
