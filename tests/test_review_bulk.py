@@ -9,6 +9,7 @@ from labeling.projects.models import Membership
 
 from .review_helpers import make_items
 from .test_annotation_helpers import add_member
+from .test_review_stale_accept import shown_for
 
 
 @pytest.fixture
@@ -44,16 +45,18 @@ def test_accept_stores_the_models_label_and_skips_tasks_without_one(setup):
     sent = []
     answer_saved.connect(lambda sender, project, item, **kw: sent.append(item.pk), weak=False, dispatch_uid="bulk")
     try:
+        shown = shown_for([tasks[0], tasks[2], tasks[3]]) + [{"task": 999999, "label": None}]
         r = client.post("/api/projects/bulk/review/bulk/",
-                        {"action": "accept", "tasks": [tasks[0].pk, tasks[2].pk, tasks[3].pk, 999999]}, format="json")
+                        {"action": "accept", "tasks": [tasks[0].pk, tasks[2].pk, tasks[3].pk, 999999], "shown": shown},
+                        format="json")
     finally:
         answer_saved.disconnect(dispatch_uid="bulk")
     assert r.status_code == 200, r.content
     body = r.json()
     assert body["done"] == [tasks[0].pk, tasks[3].pk]
-    assert {s["task"]: s["reason"] for s in body["skipped"]} == {
-        tasks[2].pk: "a disagreement task has no model label to accept",
-        999999: "no review task 999999 in project 'bulk'"}
+    assert {s["task"]: (s["code"], s["reason"]) for s in body["skipped"]} == {
+        tasks[2].pk: ("refused", "a disagreement task has no model label to accept"),
+        999999: ("refused", "no review task 999999 in project 'bulk'")}
     # The label issue's suggestion replaces the given label: an adjudication wins.
     assert labels_of(project) == {items[0].pk: "fraud", items[3].pk: "fraud"}
     assert sorted(sent) == sorted([items[0].pk, items[3].pk])
@@ -70,10 +73,11 @@ def test_relabel_and_dismiss(setup):
     assert r.status_code == 200 and r.json()["done"] == [tasks[0].pk, tasks[2].pk]
     assert labels_of(project) == {items[0].pk: "login", items[2].pk: "login", items[3].pk: "billing"}
     assert set(ReviewTask.objects.filter(outcome="relabeled").values_list("pk", flat=True)) == {tasks[0].pk, tasks[2].pk}
-    r = client.post("/api/projects/bulk/review/bulk/", {"action": "dismiss", "tasks": [tasks[1].pk, tasks[0].pk]},
-                    format="json")
+    r = client.post("/api/projects/bulk/review/bulk/", {"action": "dismiss", "tasks": [tasks[1].pk, tasks[0].pk],
+                                                         "shown": shown_for([tasks[1], tasks[0]])}, format="json")
     assert r.json()["done"] == [tasks[1].pk]
-    assert r.json()["skipped"] == [{"task": tasks[0].pk, "reason": "already resolved"}]
+    assert r.json()["skipped"] == [{"task": tasks[0].pk, "code": "closed_meanwhile",
+                                    "reason": 'closed meanwhile: relabeled as "login" by lea'}]
     dismissed = ReviewTask.objects.get(pk=tasks[1].pk)
     assert dismissed.outcome == "dismissed" and dismissed.resolved_label is None and dismissed.resolved_at
     assert items[1].pk not in labels_of(project)  # nothing stored
@@ -88,6 +92,8 @@ def test_bad_requests_name_the_field(setup, project_factory):
         ({"action": "relabel", "tasks": [tasks[0].pk]}, "label"),
         ({"action": "relabel", "tasks": [tasks[0].pk], "label": other.labels.get().pk}, "label"),
         ({"action": "dismiss", "tasks": [tasks[0].pk], "label": project.labels.first().pk}, "label"),
+        ({"action": "accept", "tasks": [tasks[0].pk]}, "shown"),
+        ({"action": "dismiss", "tasks": [tasks[0].pk], "shown": [{"task": tasks[1].pk, "label": "login"}]}, "shown"),
     ]
     for body, field in cases:
         r = client.post("/api/projects/bulk/review/bulk/", body, format="json")

@@ -24,6 +24,7 @@ from tests.service_processes import fresh_broker, require_postgres, require_redi
 from . import test_loop_helpers as helpers
 from .review_helpers import add_version, make_items
 from .test_label_issue_review import flipped  # noqa: F401 - the fixture: 150 labels, 8 flipped
+from .test_review_stale_accept import shown_for
 
 eager_celery = helpers.eager_celery
 LABELS = ("billing", "login", "fraud")
@@ -155,7 +156,8 @@ def test_a_dismissed_prediction_is_not_queued_again_unless_the_model_predicts_ot
     assert open_items(project) == {it.pk for it in items[:4]}
     tasks = list(ReviewTask.objects.filter(item__in=items[:3]).order_by("item_id"))
     r = as_lead(lead).post(f"/api/projects/{project.slug}/review/bulk/",
-                           {"action": "dismiss", "tasks": [t.pk for t in tasks]}, format="json")
+                           {"action": "dismiss", "tasks": [t.pk for t in tasks], "shown": shown_for(tasks)},
+                           format="json")
     assert r.status_code == 200 and len(r.json()["done"]) == 3, r.content
     # v2: the same prediction for items 0 and 1, another label for item 2.
     scores2 = {**scores, items[2].pk: (col["fraud"], 0.5)}
@@ -179,7 +181,8 @@ def test_a_dismissed_label_issue_stays_closed_until_the_label_changes(flipped, l
                                                              resolved_at__isnull=True)}
     hit = min(set(issues) & set(wrong))
     r = as_lead(lead).post(f"/api/projects/{project.slug}/review/bulk/",
-                           {"action": "dismiss", "tasks": [issues[hit].pk]}, format="json")
+                           {"action": "dismiss", "tasks": [issues[hit].pk], "shown": shown_for([issues[hit]])},
+                           format="json")
     assert r.status_code == 200 and r.json()["done"] == [issues[hit].pk], r.content
     helpers.retrain(project, django_capture_on_commit_callbacks)
     assert active_model(project).number == 2

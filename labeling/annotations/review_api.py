@@ -13,6 +13,14 @@ from .serializers import ReviewAnswerSerializer
 from .services import AnnotationError
 
 
+class ShownSerializer(serializers.Serializer):
+    task = serializers.IntegerField(help_text="A review task id of `tasks`.")
+    label = serializers.CharField(allow_null=True, allow_blank=True, trim_whitespace=False,
+                                  help_text="The model's label the page showed for the task (null: none).")
+    model_version = serializers.IntegerField(required=False, allow_null=True,
+                                             help_text="The model version the page showed for the task.")
+
+
 class ReviewBulkRequestSerializer(serializers.Serializer):
     action = serializers.ChoiceField(
         choices=review_services.ACTIONS,
@@ -21,11 +29,22 @@ class ReviewBulkRequestSerializer(serializers.Serializer):
     tasks = serializers.ListField(child=serializers.IntegerField(), min_length=1,
                                   max_length=review_services.MAX_TASKS, help_text="Review task ids.")
     label = serializers.IntegerField(required=False, allow_null=True, help_text="Label id (relabel only).")
+    shown = ShownSerializer(
+        many=True, required=False, max_length=review_services.MAX_TASKS,
+        help_text="Required for accept and dismiss, one entry per task: the model's label the lead saw. A task "
+                  "whose model label changed since (a new model re-scored it) is left open with code "
+                  "`prediction_changed`, so that no label the lead did not see is stored or let stand. "
+                  "Not needed for relabel.")
 
 
 class SkippedSerializer(serializers.Serializer):
     task = serializers.IntegerField()
     reason = serializers.CharField()
+    code = serializers.ChoiceField(
+        choices=[review_services.CLOSED_MEANWHILE, review_services.PREDICTION_CHANGED, review_services.REFUSED],
+        help_text="closed_meanwhile: the task was closed since the page loaded (the reason says how); "
+                  "prediction_changed: its model label is no longer the one shown (reload to see it); "
+                  "refused: anything else.")
 
 
 class ReviewBulkResultSerializer(serializers.Serializer):
@@ -88,10 +107,17 @@ class ReviewGroupsView(ProjectAPIView):
                                           "groups": data["groups"]}).data)
 
 
+def _plain(shown):
+    return None if shown is None else [dict(entry) for entry in shown]
+
+
 class ReviewBulkView(ProjectAPIView):
     lead_only = True
 
-    @extend_schema(request=ReviewBulkRequestSerializer, responses=ReviewBulkResultSerializer,
+    @extend_schema(request=ReviewBulkRequestSerializer,
+                   responses={200: ReviewBulkResultSerializer,
+                              400: OpenApiResponse(ErrorSerializer, description="A field is missing or not valid "
+                                                   "(`shown` for accept and dismiss).")},
                    summary="Accept, relabel or dismiss many review tasks")
     def post(self, request, slug):
         body = ReviewBulkRequestSerializer(data=request.data)
@@ -99,7 +125,8 @@ class ReviewBulkView(ProjectAPIView):
         data = body.validated_data
         try:
             result = review_services.bulk_review(self.project, request.user, action=data["action"],
-                                                 task_ids=data["tasks"], label_id=data.get("label"))
+                                                 task_ids=data["tasks"], label_id=data.get("label"),
+                                                 shown=_plain(data.get("shown")))
         except AnnotationError as exc:
             return error_response(exc)
         return Response(ReviewBulkResultSerializer(result).data)

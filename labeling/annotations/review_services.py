@@ -8,8 +8,17 @@ tasks at once (the one-by-one adjudication is ``services.resolve_review``).
 * **dismiss** closes the selected tasks without storing anything: the prediction (or the given
   label, for a label issue) stands.
 
+A new model re-scores open tasks in place (``labeling.modeling.review``), so the model's label of
+a task can change after the lead's page loaded. accept and dismiss therefore carry ``shown``: per
+task, the model's label the page showed (and the card's model version). A task whose model label
+is no longer the one shown is left open with the reason (code ``prediction_changed``): accepting
+it would store a label the lead never saw, and dismissing it would record a prediction the lead
+never let stand (routing reads dismissals by label). relabel stores the lead's own label, which
+does not depend on the model's, so it needs no ``shown``.
+
 A label stored for an item resolves every open task of that item, as one adjudication does. Ids
-that are not open tasks of the project are reported as skipped, never fail the others.
+that are not open tasks of the project are reported as skipped, never fail the others; tasks
+closed since the page loaded come back with code ``closed_meanwhile`` and what closed them.
 ``answer_saved`` is sent once per labeled item after the transaction.
 """
 from __future__ import annotations
@@ -28,15 +37,30 @@ from .signals import answer_saved
 
 ACCEPT, RELABEL, DISMISS = "accept", "relabel", "dismiss"
 ACTIONS = (ACCEPT, RELABEL, DISMISS)
+NEEDS_SHOWN = (ACCEPT, DISMISS)  # the actions whose effect depends on the model's label
 MAX_TASKS = 1000
+# Codes of a skipped task: closed since the page loaded (the page drops its card), its model label
+# changed since the page loaded (the card stays: a reload shows the new label), or refused.
+CLOSED_MEANWHILE, PREDICTION_CHANGED, REFUSED = "closed_meanwhile", "prediction_changed", "refused"
+
+
+@dataclass
+class Shown:
+    """What the lead's page showed for a task: the model's label (None: no model label) and the
+    model version of the card."""
+    label: str | None
+    model_version: int | None = None
 
 
 @dataclass
 class BulkResult:
     action: str
     done: list[int] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)  # {"task": id, "reason": text}
+    skipped: list[dict] = field(default_factory=list)  # {"task": id, "reason": text, "code": one of the codes}
     labeled_items: list[int] = field(default_factory=list)
+
+    def skip(self, pk: int, reason: str, code: str = REFUSED) -> None:
+        self.skipped.append({"task": pk, "reason": reason, "code": code})
 
 
 def model_label_name(task: ReviewTask) -> str | None:
@@ -65,6 +89,45 @@ def _task_ids(task_ids) -> list[int]:
     return ids
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(action: str, ids: list[int], shown) -> dict[int, Shown]:
+    """task id → what the page showed, one entry for each of ``ids`` (accept and dismiss only)."""
+    if action not in NEEDS_SHOWN:
+        return {}
+    if shown is None:
+        raise InvalidAnswer(
+            f"action {action!r} needs shown: for each task, the model's label the page showed "
+            "({\"task\": id, \"label\": name or null, \"model_version\": n}), so that a label the lead "
+            "did not see is never stored. Reload the page if it does not send it.", field="shown")
+    if not isinstance(shown, list | tuple):
+        raise InvalidAnswer("shown must be a list of {task, label, model_version} objects.", field="shown")
+    out: dict[int, Shown] = {}
+    for entry in shown:
+        if not isinstance(entry, dict) or not _whole(entry.get("task")) or "label" not in entry:
+            raise InvalidAnswer(f"shown: each entry needs task (an id) and label (a name or null); got {entry!r}.",
+                                field="shown")
+        pk, label, version = entry["task"], entry["label"], entry.get("model_version")
+        if label is not None and not isinstance(label, str):
+            raise InvalidAnswer(f"shown: the label of task {pk} must be a name or null.", field="shown")
+        if version is not None and not _whole(version):
+            raise InvalidAnswer(f"shown: the model_version of task {pk} must be a whole number or null.",
+                                field="shown")
+        if pk not in ids:
+            raise InvalidAnswer(f"shown names task {pk}, which is not in tasks.", field="shown")
+        if pk in out:
+            raise InvalidAnswer(f"shown names task {pk} twice.", field="shown")
+        out[pk] = Shown(label or None, version)
+    missing = [pk for pk in ids if pk not in out]
+    if missing:
+        raise InvalidAnswer(f"shown has no entry for task{'s' if len(missing) > 1 else ''} "
+                            f"{', '.join(map(str, missing))}: send the model's label the page showed for each.",
+                            field="shown")
+    return out
+
+
 def _relabel_target(project: Project, label_id) -> Label:
     if label_id is None:
         raise InvalidAnswer("action 'relabel' needs a label id.", field="label")
@@ -74,45 +137,87 @@ def _relabel_target(project: Project, label_id) -> Label:
     return label
 
 
-def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None) -> BulkResult:
+def _quoted(name: str) -> str:
+    # A name comes back in a JSON answer: a lone surrogate sent in shown must not break its encoding.
+    return '"' + name.encode("utf-8", "replace").decode("utf-8") + '"'
+
+
+def closed_reason(task: ReviewTask) -> str:
+    """Why a task the page still showed is no longer open: its outcome and who or what closed it."""
+    by = task.resolved_by.username if task.resolved_by else "someone"
+    label = _quoted(task.resolved_label.name) if task.resolved_label else None
+    if task.outcome == ReviewTask.EXPIRED:
+        note = (task.detail or {}).get("closed")
+        how = f"expired, {note}" if note else "expired"
+    elif task.outcome == ReviewTask.DISMISSED:
+        how = f"dismissed by {by}"
+    elif label:
+        how = f"{task.outcome or 'resolved'} as {label} by {by}"
+    else:
+        how = f"{task.outcome or 'resolved'} by {by}"
+    return f"closed meanwhile: {how}"
+
+
+def _changed_reason(task: ReviewTask, current: str | None, shown: Shown) -> str:
+    what = "suggested label" if task.reason == ReviewTask.LABEL_ISSUE else "prediction"
+    version = f" under model v{task.model_version}" if task.model_version else ""
+    was = _quoted(shown.label) if shown.label else "no model label"
+    was += f" from model v{shown.model_version}" if shown.model_version else ""
+    now = f"changed to {_quoted(current)}" if current else "was withdrawn"
+    return f"the {what} {now}{version} since the page loaded (it showed {was}): reload to see it"
+
+
+def _matches(shown: Shown, current: str | None, labels: dict[str, Label]) -> bool:
+    # The page shows no model label for a name that is not a label of the project (review_selectors).
+    return shown.label == current or (shown.label is None and current not in labels)
+
+
+def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None, shown=None) -> BulkResult:
+    """``shown``: for accept and dismiss, ``[{"task": id, "label": name or None, "model_version": n}]``
+    covering every task (see the module's docstring); ignored for relabel."""
     if action not in ACTIONS:
         raise InvalidAnswer(f"action must be one of: {', '.join(ACTIONS)}; got {action!r}.", field="action")
     ids = _task_ids(task_ids)
     chosen = _relabel_target(project, label_id) if action == RELABEL else None
     if action != RELABEL and label_id is not None:
         raise InvalidAnswer(f"label goes with action 'relabel' only, not {action!r}.", field="label")
+    seen = _shown(action, ids, shown)
     result = BulkResult(action)
     now = timezone.now()
     with transaction.atomic():
-        tasks = {t.pk: t for t in ReviewTask.objects.select_for_update().filter(project=project, pk__in=ids)}
+        # Locked against a routing pass re-scoring or closing these tasks while this request decides.
+        tasks = {t.pk: t for t in ReviewTask.objects.select_for_update(of=("self",))
+                 .select_related("resolved_by", "resolved_label").filter(project=project, pk__in=ids)}
         labels = {lb.name: lb for lb in Label.objects.filter(project=project).order_by("-pk")}
         decided: dict[int, Label] = {}  # item id → label stored in this request
         for pk in ids:
             task = tasks.get(pk)
             if task is None:
-                result.skipped.append({"task": pk, "reason": f"no review task {pk} in project '{project.slug}'"})
+                result.skip(pk, f"no review task {pk} in project '{project.slug}'")
                 continue
             if task.resolved_at is not None:
-                result.skipped.append({"task": pk, "reason": "already resolved"})
+                result.skip(pk, closed_reason(task), CLOSED_MEANWHILE)
+                continue
+            current = model_label_name(task)
+            label = chosen if action == RELABEL else labels.get(current) if current else None
+            if task.item_id in decided:
+                # The label stored for its item earlier in this request resolved this task too.
+                if decided[task.item_id] == label:
+                    result.done.append(pk)
+                else:
+                    result.skip(pk, "its item was given another label in this request")
+                continue
+            if pk in seen and not _matches(seen[pk], current, labels):
+                result.skip(pk, _changed_reason(task, current, seen[pk]), PREDICTION_CHANGED)
                 continue
             if action == DISMISS:
                 ReviewTask.objects.filter(pk=pk).update(resolved_by=lead, resolved_at=now, outcome=ReviewTask.DISMISSED)
                 result.done.append(pk)
                 continue
-            label = chosen
-            if action == ACCEPT:
-                name = model_label_name(task)
-                label = labels.get(name) if name else None
-                if label is None:
-                    why = f"the model's label {name!r} is no longer a label of the project" if name else \
-                        f"a {task.reason.replace('_', ' ')} task has no model label to accept"
-                    result.skipped.append({"task": pk, "reason": why})
-                    continue
-            if task.item_id in decided:
-                if decided[task.item_id] != label:
-                    result.skipped.append({"task": pk, "reason": "its item was given another label in this request"})
-                else:
-                    result.done.append(pk)
+            if label is None:
+                why = f"the model's label {current!r} is no longer a label of the project" if current else \
+                    f"a {task.reason.replace('_', ' ')} task has no model label to accept"
+                result.skip(pk, why)
                 continue
             Annotation.objects.create(project=project, item_id=task.item_id, annotator=lead, label=label,
                                       origin=Annotation.ADJUDICATION)

@@ -50,16 +50,20 @@ def _post(request, project) -> None:
             tasks = [int(t) for t in request.POST.getlist("task")]
             label = request.POST.get("label")
             result = review_services.bulk_review(project, request.user, action=action, task_ids=tasks,
-                                                 label_id=int(label) if label else None)
+                                                 label_id=int(label) if label else None,
+                                                 shown=_shown(request.POST, tasks))
         except ValueError:
-            messages.error(request, "task and label must be ids.")
+            messages.error(request, "task, label and shown_model_version must be ids.")
         except services.AnnotationError as exc:
             messages.error(request, exc.message)
         else:
             done = len(result.done)
             messages.success(request, f"{action.capitalize()}: {done} task{'s' if done != 1 else ''} done.")
             for skip in result.skipped:
-                messages.warning(request, f"Task {skip['task']} left open: {skip['reason']}.")
+                if skip["code"] == review_services.CLOSED_MEANWHILE:
+                    messages.warning(request, f"Task {skip['task']} {skip['reason']}.")
+                else:
+                    messages.warning(request, f"Task {skip['task']} left open: {skip['reason']}.")
         return
     try:
         task = services.resolve_review(project, request.user, task_id=request.POST.get("task"),
@@ -68,6 +72,18 @@ def _post(request, project) -> None:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Item {task.item_id} resolved as “{task.resolved_label.name}”.")
+
+
+def _shown(post, tasks: list[int]) -> list[dict] | None:
+    """What a card's form showed (``shown_label``, ``shown_model_version``, one pair per ``task``
+    in the same order); None when the form sent none, which the service refuses for accept and
+    dismiss (a page rendered before the field existed)."""
+    if "shown_label" not in post:
+        return None
+    versions = post.getlist("shown_model_version")
+    return [{"task": task, "label": label or None,
+             "model_version": int(versions[i]) if i < len(versions) and versions[i] else None}
+            for i, (task, label) in enumerate(zip(tasks, post.getlist("shown_label"), strict=False))]
 
 
 def _optional_template(name: str) -> str | None:

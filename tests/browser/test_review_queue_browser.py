@@ -1,11 +1,14 @@
 """The review queue from the keyboard in Chromium: tasks grouped by the model's label, j/k to
-move, a to accept, d to dismiss, a label's hotkey to relabel, x to select several for one key."""
+move, a to accept, d to dismiss, a label's hotkey to relabel, x to select several for one key;
+a retrain that re-scores the queue while the page is open never gets a label the lead did not see
+stored."""
 from playwright.sync_api import expect
 
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.annotations.selectors import resolve_item_labels
+from labeling.modeling.review import route_review
 from labeling.projects.models import Membership
-from tests.review_helpers import make_items
+from tests.review_helpers import add_version, make_items
 from tests.test_annotation_helpers import add_member
 
 
@@ -91,4 +94,75 @@ def test_keyboard_review_queue(live_server, page, login, screenshot, make_user, 
     # Reloading shows the same queue the server holds.
     page.reload()
     expect(page.locator(".review-task")).to_have_count(2)
+    assert js_errors == []
+
+
+def test_accept_after_a_new_model_rescored_the_queue(live_server, page, login, make_user, project_factory, js_errors):
+    """The page loaded under model v4; a retrain activates v5, whose routing pass re-scores the open
+    tasks in place (one prediction changes, one is closed as no longer doubtful). Without a reload,
+    `a` stores only a label the card showed: the changed task stays open with the server's reason,
+    the closed one leaves the page, and the current card moves on to the next open one."""
+    project = project_factory("rs", labels=("lost luggage", "<b>positive</b>", "negative"))
+    project.band_low, project.band_high = 0.3, 0.7
+    project.review_share_min, project.review_share_max = 0.0, 0.5
+    project.save()
+    lead = add_member(make_user, project, "lea", role=Membership.LEAD)
+    col = {name: i for i, name in enumerate(project.labels.order_by("order", "name").values_list("name", flat=True))}
+    items = make_items(project, 10, prefix="flight <i>")
+    scores = {it.pk: (col["lost luggage"], 0.5 if i < 4 else 0.95) for i, it in enumerate(items)}
+    route_review(add_version(project, 4, scores))
+    tasks = list(ReviewTask.objects.filter(project=project, resolved_at__isnull=True).order_by("item_id"))
+    assert [t.model_version for t in tasks] == [4] * 4
+    login(page, "lea")
+    page.goto(live_server.url + "/p/rs/review/?reason=low_confidence")
+    expect(page.locator(".review-task")).to_have_count(4)
+    expect(page.locator(f"#task-{tasks[1].pk} .accept-btn")).to_contain_text("Accept “lost luggage”")
+
+    # v5: item 1 now predicted "<b>positive</b>", item 2 confident (its task closes), items 0 and 3 unchanged.
+    route_review(add_version(project, 5, {**scores, items[1].pk: (col["<b>positive</b>"], 0.55),
+                                          items[2].pk: (col["lost luggage"], 0.95)}))
+    assert ReviewTask.objects.get(pk=tasks[1].pk).detail["predicted"] == "<b>positive</b>"
+
+    page.keyboard.press("j")
+    expect(page.locator(f"#task-{tasks[1].pk}")).to_have_class("review-task current")
+    page.keyboard.press("a")
+    changed = ('the prediction changed to "<b>positive</b>" under model v5 since the page loaded '
+               '(it showed "lost luggage" from model v4): reload to see it')
+    expect(page.locator("#review-status")).to_have_text(f"Accepted: 0 tasks; task {tasks[1].pk} left open: {changed}.")
+    # Not advanced as if done: the card stays current, with the reason on it; the label name stays text.
+    card = page.locator(f"#task-{tasks[1].pk}")
+    expect(card).to_be_visible()
+    expect(card).to_have_class("review-task current")
+    expect(card.locator(".task-note")).to_have_text(f"Left open: {changed}.")
+    expect(page.locator("#review-status b, .task-note b")).to_have_count(0)
+    assert not Annotation.objects.filter(item=items[1]).exists()
+    stale = ReviewTask.objects.get(pk=tasks[1].pk)
+    assert (stale.resolved_at, stale.outcome, stale.model_version) == (None, "", 5)
+
+    # The next card's task was closed by v5: the page says so, drops it and moves to the next open one.
+    page.keyboard.press("j")
+    expect(page.locator(f"#task-{tasks[2].pk}")).to_have_class("review-task current")
+    page.keyboard.press("a")
+    expect(page.locator("#review-status")).to_contain_text(
+        f"Accepted: 0 tasks; task {tasks[2].pk} closed meanwhile: expired, model v5 does not find the prediction doubtful")
+    expect(page.locator(f"#task-{tasks[2].pk}")).to_be_hidden()
+    expect(page.locator(f"#task-{tasks[3].pk}")).to_have_class("review-task current")
+    assert ReviewTask.objects.get(pk=tasks[2].pk).outcome == ReviewTask.EXPIRED
+    assert not Annotation.objects.filter(item=items[2]).exists()
+
+    # An unchanged prediction (re-scored by v5, same label) is accepted as shown.
+    page.keyboard.press("a")
+    expect(page.locator("#review-status")).to_have_text("Accepted: 1 task.")
+    expect(page.locator(f"#task-{tasks[3].pk}")).to_be_hidden()
+    assert names(project) == {items[3].pk: "lost luggage"}
+
+    # A reload shows v5's prediction; accepting it now stores it.
+    page.reload()
+    expect(page.locator(".review-task")).to_have_count(2)
+    expect(page.locator(f"#task-{tasks[1].pk} .accept-btn")).to_contain_text("Accept “<b>positive</b>”")
+    page.locator(f"#task-{tasks[1].pk}").click()
+    page.keyboard.press("a")
+    expect(page.locator("#review-status")).to_have_text("Accepted: 1 task.")
+    assert names(project) == {items[3].pk: "lost luggage", items[1].pk: "<b>positive</b>"}
+    assert ReviewTask.objects.get(pk=tasks[1].pk).resolved_by == lead
     assert js_errors == []

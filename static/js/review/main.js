@@ -1,8 +1,12 @@
 /* The review queue from the keyboard: j / k move between tasks (across label groups), x selects
    the current task for a bulk action (X its whole group, Esc clears), a accepts the model's label,
    d dismisses, a label's hotkey relabels, r opens the label list. With tasks selected a key acts
-   on all of them, else on the current one. Decisions go to the bulk API; resolved tasks leave
-   the page without a reload. The forms on each card post to the page and work without this. */
+   on all of them, else on the current one. Decisions go to the bulk API with what each card
+   shows of the model (its label and version): a new model may have re-scored a task since the
+   page loaded, and the server then leaves it open rather than store a label the lead never saw.
+   Resolved tasks, and tasks closed meanwhile, leave the page without a reload; a task whose
+   model label changed keeps its card with the server's message. The forms on each card post to
+   the page and work without this. */
 import { detailOf, post } from "../annotate/http.js";
 
 const config = JSON.parse(document.getElementById("review-config").textContent);
@@ -52,6 +56,25 @@ function refreshGroups() {
   emptyEl.hidden = tasks().length > 0;
 }
 
+// What the card showed of the model when the lead decided: the server compares it with the task's
+// current model label, which a new model may have changed since the page loaded.
+function shownOf(card) {
+  const version = card.dataset.modelVersion;
+  return {task: Number(card.dataset.task), label: card.dataset.modelLabel || null,
+          model_version: version ? Number(version) : null};
+}
+
+// The server's reason a task stayed open (its model label changed), on the card itself.
+function noteOn(card, text) {
+  let note = card.querySelector(".task-note");
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "notice error task-note";
+    card.querySelector(".task-head").after(note);
+  }
+  note.textContent = "Left open: " + text + ".";
+}
+
 function targets() {
   const chosen = selected();
   return chosen.length ? chosen : current ? [current] : [];
@@ -61,7 +84,7 @@ async function act(action, label) {
   const cards = targets();
   if (busy || !cards.length) return;
   busy = true;
-  const body = {action, tasks: cards.map((c) => Number(c.dataset.task))};
+  const body = {action, tasks: cards.map((c) => Number(c.dataset.task)), shown: cards.map(shownOf)};
   if (label) body.label = label.id;
   statusEl.textContent = "Saving…";
   try {
@@ -70,19 +93,25 @@ async function act(action, label) {
     const result = await response.json();
     const done = new Set(result.done.map(String));
     const labeled = new Set(result.labeled_items.map(String));
+    // Tasks closed since the page loaded (by a new model, another lead) are gone from the queue too.
+    const closed = new Set(result.skipped.filter((s) => s.code === "closed_meanwhile").map((s) => String(s.task)));
+    const notes = new Map(result.skipped.filter((s) => s.code === "prediction_changed").map((s) => [String(s.task), s.reason]));
     const list = tasks();
     const after = list.slice(list.indexOf(current) + 1);
     list.forEach((card) => {
       // A label stored for an item resolves every open task of that item.
-      if (done.has(card.dataset.task) || labeled.has(card.dataset.item)) {
+      if (done.has(card.dataset.task) || labeled.has(card.dataset.item) || closed.has(card.dataset.task)) {
         card.classList.add("done");
         card.hidden = true;
         setSelected(card, false);
+      } else if (notes.has(card.dataset.task)) {
+        noteOn(card, notes.get(card.dataset.task));
       }
     });
     const verb = {accept: "Accepted", dismiss: "Dismissed", relabel: "Relabeled as " + (label ? label.name : "")}[action];
+    const skips = result.skipped.map((s) => "task " + s.task + (s.code === "closed_meanwhile" ? " " : " left open: ") + s.reason);
     statusEl.textContent = verb + ": " + result.done.length + " task" + (result.done.length === 1 ? "" : "s") +
-      (result.skipped.length ? "; left open: " + result.skipped.map((s) => "task " + s.task + " (" + s.reason + ")").join(", ") : ".");
+      (skips.length ? "; " + skips.join("; ") : "") + ".";
     refreshGroups();
     showSelection();
     if (!current || current.classList.contains("done")) {
