@@ -3,31 +3,17 @@ answer of a closed wave cleared. Each way used to store an answer nobody chose (
 that could not be given); driven in Chromium against the live server, checked in the database."""
 from playwright.sync_api import expect
 
-from labeling.annotations.models import Annotation, Assignment
+from labeling.annotations.models import Assignment
 from labeling.projects.models import Label
 from labeling.waves.models import Wave
 from labeling.waves.services import close_wave
 
-from ..test_annotation_helpers import add_member, make_open_wave
-
-TEXTS = [f"Ticket number {i}: the customer writes about problem {i}." for i in range(12)]
-
-
-def start(page, live_server, slug, n):
-    page.goto(live_server.url + f"/p/{slug}/annotate/")
-    page.keyboard.press("Enter")
-    expect(page.locator("#item-position")).to_have_text(f"Item 1 of {n}")
-
-
-def live(project):
-    return {a.item_id: (a.label.name if a.label_id else None, a.skipped)
-            for a in Annotation.objects.filter(project=project, undone=False).select_related("label")}
+from ..test_annotation_helpers import make_open_wave
+from .annotator_pages import TEXTS, annotating, live, start
 
 
 def taxonomy(project_factory, slug):
     project = project_factory(slug, labels=())
-    project.batch_size = 4
-    project.save()
     account = Label.objects.create(project=project, name="Account", hotkey="a", order=1)
     Label.objects.create(project=project, name="Password reset", hotkey="1", parent=account)
     Label.objects.create(project=project, name="Takeover", hotkey="2", parent=account)
@@ -40,10 +26,7 @@ def taxonomy(project_factory, slug):
 def test_enter_after_the_filter_answers_only_with_what_the_page_shows(live_server, page, login, make_user,
                                                                       project_factory, js_errors):
     project = taxonomy(project_factory, "filterenter")
-    _, items = make_open_wave(project, 4, texts=TEXTS[:4], batch_size=4)
-    add_member(make_user, project, "ann")
-    login(page, "ann")
-    start(page, live_server, "filterenter", 4)
+    items = annotating(page, live_server, login, make_user, project, n_items=4, batch_size=4)
 
     # "/" then a click on a coarse label: its fine labels open, "Just this ⏎" is offered, and
     # Enter keeps the coarse label (it saved the first fine label, from the focused filter).
@@ -80,12 +63,7 @@ def test_enter_after_the_filter_answers_only_with_what_the_page_shows(live_serve
 
 def test_a_click_answer_closes_the_skip_form(live_server, page, login, make_user, project_factory, js_errors):
     project = project_factory("skipclick", labels=("billing", "login"))
-    project.batch_size = 3
-    project.save()
-    _, items = make_open_wave(project, 3, texts=TEXTS[:3], batch_size=3)
-    add_member(make_user, project, "ann")
-    login(page, "ann")
-    start(page, live_server, "skipclick", 3)
+    items = annotating(page, live_server, login, make_user, project, n_items=3, batch_size=3)
     key = {label.name: label.hotkey for label in project.labels.all()}
 
     page.keyboard.press(".")
@@ -103,13 +81,9 @@ def test_a_click_answer_closes_the_skip_form(live_server, page, login, make_user
 def test_clearing_an_answer_of_a_closed_wave_says_it_went_back_to_the_pool(live_server, page, login, make_user,
                                                                             project_factory, js_errors):
     project = project_factory("clearclosed", labels=("billing", "login"))
-    project.batch_size = 2
-    project.save()
-    first, old = make_open_wave(project, 2, texts=TEXTS[:2], batch_size=2)
-    add_member(make_user, project, "ann")
+    old = annotating(page, live_server, login, make_user, project, n_items=2, batch_size=2)
+    first = Wave.objects.get(project=project, number=1)
     key = {label.name: label.hotkey for label in project.labels.all()}
-    login(page, "ann")
-    start(page, live_server, "clearclosed", 2)
     page.keyboard.press(key["billing"])
     page.keyboard.press(key["login"])
     expect(page.locator("#save-status")).to_have_text("All answers saved")

@@ -11,32 +11,16 @@ from labeling.projects.hotkeys import NONE_KEY
 from labeling.projects.models import Label, Membership, Project, Source
 
 from ..test_annotation_helpers import add_member, make_open_wave
+from .annotator_pages import TEXTS, annotating, live, start
 from .conftest import save_screenshot
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-TEXTS = [f"Ticket number {i}: the customer writes about problem {i}." for i in range(12)]
-
-
-def start(page, live_server, slug, n):
-    page.goto(live_server.url + f"/p/{slug}/annotate/")
-    page.keyboard.press("Enter")
-    expect(page.locator("#item-position")).to_have_text(f"Item 1 of {n}")
-
-
-def live(project):
-    return {a.item_id: (a.label.name if a.label_id else None, a.skipped)
-            for a in Annotation.objects.filter(project=project, undone=False).select_related("label")}
 
 
 def test_a_click_never_leaves_focus_for_enter_or_space(live_server, page, login, make_user, project_factory,
                                                        js_errors):
     project = project_factory("focus", labels=("billing", "login"))
-    project.batch_size = 4
-    project.save()
-    _, items = make_open_wave(project, 6, texts=TEXTS[:6], batch_size=4)
-    add_member(make_user, project, "ann")
-    login(page, "ann")
-    start(page, live_server, "focus", 4)
+    items = annotating(page, live_server, login, make_user, project, n_items=6, batch_size=4)
 
     page.click("#none-btn")  # item 1: none of these, by mouse
     expect(page.locator("#item-position")).to_have_text("Item 2 of 4")
@@ -222,12 +206,7 @@ def test_one_annotator_wave_explains_itself(live_server, page, login, screenshot
 
 def test_batch_counter_survives_a_reload(live_server, page, login, make_user, project_factory, js_errors):
     project = project_factory("reload", labels=("billing", "login"))
-    project.batch_size = 5
-    project.save()
-    _, items = make_open_wave(project, 7, texts=TEXTS[:7], batch_size=5)
-    add_member(make_user, project, "ann")
-    login(page, "ann")
-    start(page, live_server, "reload", 5)
+    items = annotating(page, live_server, login, make_user, project, n_items=7, batch_size=5)
     page.keyboard.press("1")
     page.keyboard.press("2")
     expect(page.locator("#save-status")).to_have_text("All answers saved")
@@ -248,12 +227,7 @@ def test_batch_counter_survives_a_reload(live_server, page, login, make_user, pr
 def test_keys_typed_while_the_next_batch_loads_are_applied_in_order(live_server, page, login, make_user,
                                                                      project_factory, js_errors):
     project = project_factory("lease", labels=("billing", "login"))
-    project.batch_size = 2
-    project.save()
-    _, items = make_open_wave(project, 5, texts=TEXTS[:5], batch_size=2)
-    add_member(make_user, project, "ann")
-    login(page, "ann")
-    start(page, live_server, "lease", 2)
+    items = annotating(page, live_server, login, make_user, project, n_items=5, batch_size=2)
     page.keyboard.press("1")
     page.keyboard.press("2")
     expect(page.locator("#done-panel")).to_be_visible()
@@ -289,12 +263,7 @@ def test_keys_typed_while_the_next_batch_loads_are_applied_in_order(live_server,
 def test_a_click_while_filtering_gives_the_keys_back_to_the_page(live_server, page, login, make_user,
                                                                  project_factory, js_errors):
     project = project_factory("filterclick", labels=("billing", "login"))
-    project.batch_size = 3
-    project.save()
-    _, items = make_open_wave(project, 4, texts=TEXTS[:4], batch_size=3)
-    add_member(make_user, project, "ann")
-    login(page, "ann")
-    start(page, live_server, "filterclick", 3)
+    items = annotating(page, live_server, login, make_user, project, n_items=4, batch_size=3)
     page.keyboard.press("/")
     page.keyboard.type("bil")
     expect(page.locator("#label-buttons .label-btn")).to_have_count(1)
