@@ -78,6 +78,9 @@ import numpy as np
 from scipy.stats import norm
 
 RESERVED_KEYS = ("macro_f1_estimate", "macro_f1_ci", "macro_f1_reason", "macro_f1_labels")
+# The fewest items (or pairs, or positives) any figure a lead sees rests on: below it the pages
+# show "—" with the count, never "1.000 from three items".
+MIN_N = 5
 
 
 def wilson_interval(p: float, n: float, confidence: float = 0.95) -> tuple[float, float]:

@@ -70,11 +70,25 @@ def test_agreement_summary_from_double_labeled_items(project, make_user):
     assert summary["items_double_labeled"] == 4  # the skip leaves item 4 with one label
     assert summary["pairs"] == 4
     assert summary["raw_agreement"] == 0.75
-    assert summary["kappa"] == pytest.approx(cohen_kappa_score(a, b), abs=1e-4)
+    # 4 pairs: fewer than MIN_N, so no κ (scikit-learn's would be 0.636), and the reason says so
+    assert cohen_kappa_score(a, b) == pytest.approx(0.6364, abs=1e-4)
+    assert summary["kappa"] is None and summary["kappa_reason"] == "4 pairs: fewer than 5"
     per_label = {row["label"]: row for row in summary["per_label"]}
-    assert per_label["login"]["kappa"] == 1.0 and per_label["login"]["answers"] == 2
+    # one pair chose login: no "1.000" from two answers
+    assert per_label["login"]["kappa"] is None and per_label["login"]["answers"] == 2
+    assert per_label["login"]["pairs"] == 1 and per_label["login"]["reason"] == "1 pair: fewer than 5"
     assert per_label["fraud"]["answers"] == 3
     assert summary["kappa_coarse"] is None  # flat taxonomy
+
+    # The review page says the same: "—" with the reason, never a κ from four pairs.
+    from django.test import Client
+
+    lead = add_member(make_user, project, "lea", role="lead")
+    client = Client()
+    client.force_login(lead)
+    page = client.get("/p/agree/review/").content.decode()
+    assert '<strong id="kappa">—</strong> <span class="muted">(4 pairs: fewer than 5)</span>' in page
+    assert "<td>login</td><td>— <span class=\"muted\">(1 pair: fewer than 5)</span></td><td>1</td><td>2</td>" in page
 
     # An undone answer leaves the pair; the re-answer replaces it.
     services.undo_last_answer(project, ann)  # ann's answer on item 5 (single) — no change to pairs

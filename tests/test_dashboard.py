@@ -11,6 +11,7 @@ from labeling.annotations.models import Annotation
 from labeling.items.models import Item
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.projects import dashboard
+from labeling.projects.estimates import MIN_N
 from labeling.projects.models import Membership
 from learner.metrics import classification_report
 from learner.scoring import pack_probs, score_stats
@@ -74,9 +75,14 @@ def test_pr_curves_and_reliability_come_from_the_held_out_report(scored):
     data = dashboard.dashboard_data(scored["project"])
     report = scored["report"]
     assert data["pr_curves"]["source"].startswith("held-out validation")
-    assert data["pr_curves"]["curves"] == report["pr_curves"]
+    # as stored, plus whether too few positives stand behind it (every label here has 6 or more)
+    assert data["pr_curves"]["curves"] == {name: {**curve, "too_few": False}
+                                           for name, curve in report["pr_curves"].items()}
     assert data["reliability"]["source"].startswith("held-out validation")
-    assert data["reliability"]["bins"] == report["reliability"]
+    # as stored, but a bin of fewer than MIN_N items keeps its count and loses its accuracy
+    assert data["reliability"]["bins"] == [
+        {**b, "too_few": 0 < b["count"] < MIN_N, **({"accuracy": None} if 0 < b["count"] < MIN_N else {})}
+        for b in report["reliability"]]
     assert data["reliability"]["ece"] == pytest.approx(report["ece"])
 
 
@@ -103,7 +109,10 @@ def test_pr_curves_and_reliability_from_scores_for_older_reports(scored):
         if b["count"]:
             inside = (confidence > b["low"]) & (confidence <= b["high"])
             assert b["count"] == int(inside.sum())
-            assert b["accuracy"] == pytest.approx(correct[inside].mean())
+            if b["count"] < MIN_N:  # no accuracy from one or two items
+                assert b["accuracy"] is None and b["too_few"]
+            else:
+                assert b["accuracy"] == pytest.approx(correct[inside].mean())
 
 
 def test_thresholds_table_falls_back_to_pool_scores(scored):

@@ -1,7 +1,7 @@
 """Reads of the annotator's side: the batch an annotator holds, progress, agreement, throughput
 and the review queue. ``agreement_summary`` and ``annotator_throughput`` feed the lead pages."""
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
 from itertools import combinations
 from statistics import median
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from labeling.projects.models import Label, Membership, Project
 from labeling.waves.models import Wave, WaveItem
+from learner.estimates import MIN_N
 
 from . import agreement
 from .leasing import held_assignments
@@ -138,31 +139,51 @@ def _round(value):
     return None if value is None else round(value, 4)
 
 
+def _kappa(value: float | None, pairs: int) -> tuple[float | None, str | None]:
+    """κ as the pages show it, and why it is None: fewer than ``MIN_N`` pairs behind it (the
+    dashboard's one small-n rule: no κ of 1.000 from two answers) or undefined."""
+    if pairs < MIN_N:
+        return None, f"{pairs} pair{'' if pairs == 1 else 's'}: fewer than {MIN_N}"
+    if value is None:
+        return None, "undefined: every answer was the same label"
+    return _round(value), None
+
+
 def agreement_summary(project: Project) -> dict:
     """Cohen's kappa (overall, per label, and on coarse labels when the taxonomy has two levels),
-    raw agreement and how many items are double-labeled. Numbers are None while undefined."""
+    raw agreement and how many items are double-labeled. Numbers are None while undefined, and
+    κ is None (with ``*_reason`` saying why) while fewer than MIN_N pairs stand behind it; a
+    label's pairs are those in which either annotator chose it. No interval: nothing in the
+    code bounds κ (learner.estimates' Wilson interval is for a proportion)."""
     rows = double_labeled_pairs(project)
     pairs = [(la, lb) for _, _, la, _, lb in rows]
     labels = list(Label.objects.filter(project=project).order_by("order", "name", "pk"))
     support = agreement.label_support(pairs)
+    touching = Counter(label for a, b in pairs for label in {a, b})  # pairs in which either chose it
     per_label = agreement.per_label_kappa(pairs, [label.pk for label in labels])
     parent_of = {label.pk: label.parent_id for label in labels if label.parent_id}
+    kappa, kappa_reason = _kappa(agreement.cohen_kappa(pairs), len(pairs))
+    label_rows = []
+    for label in labels:
+        value, reason = _kappa(per_label[label.pk], touching.get(label.pk, 0))
+        label_rows.append({"label_id": label.pk, "label": label.name, "kappa": value,
+                           "answers": support.get(label.pk, 0), "pairs": touching.get(label.pk, 0),
+                           "reason": reason})
     summary = {
         "items_double_labeled": len({item_id for item_id, *_ in rows}),
         "pairs": len(pairs),
-        "kappa": _round(agreement.cohen_kappa(pairs)),
+        "kappa": kappa,
+        "kappa_reason": kappa_reason,
         "raw_agreement": _round(agreement.raw_agreement(pairs)),
-        "per_label": [
-            {"label_id": label.pk, "label": label.name, "kappa": _round(per_label[label.pk]),
-             "answers": support.get(label.pk, 0)}
-            for label in labels
-        ],
+        "per_label": label_rows,
         "kappa_coarse": None,
+        "kappa_coarse_reason": None,
         "raw_agreement_coarse": None,
     }
     if parent_of:
         coarse_pairs = agreement.map_pairs(pairs, parent_of)
-        summary["kappa_coarse"] = _round(agreement.cohen_kappa(coarse_pairs))
+        summary["kappa_coarse"], summary["kappa_coarse_reason"] = _kappa(agreement.cohen_kappa(coarse_pairs),
+                                                                         len(coarse_pairs))
         summary["raw_agreement_coarse"] = _round(agreement.raw_agreement(coarse_pairs))
     return summary
 

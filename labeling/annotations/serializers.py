@@ -118,16 +118,20 @@ class AnswerResultSerializer(serializers.Serializer):
 class LabelAgreementSerializer(serializers.Serializer):
     label_id = serializers.IntegerField()
     label = serializers.CharField()
-    kappa = serializers.FloatField(allow_null=True)
+    kappa = serializers.FloatField(allow_null=True, help_text="None below 5 pairs with the label, or undefined.")
     answers = serializers.IntegerField()
+    pairs = serializers.IntegerField(help_text="Pairs in which either annotator chose the label.")
+    reason = serializers.CharField(allow_null=True, help_text="Why kappa is None.")
 
 
 class AgreementSerializer(serializers.Serializer):
     items_double_labeled = serializers.IntegerField()
     pairs = serializers.IntegerField()
-    kappa = serializers.FloatField(allow_null=True)
+    kappa = serializers.FloatField(allow_null=True, help_text="None below 5 pairs, or undefined.")
+    kappa_reason = serializers.CharField(allow_null=True, help_text="Why kappa is None.")
     raw_agreement = serializers.FloatField(allow_null=True)
     kappa_coarse = serializers.FloatField(allow_null=True)
+    kappa_coarse_reason = serializers.CharField(allow_null=True, help_text="Why kappa_coarse is None.")
     raw_agreement_coarse = serializers.FloatField(allow_null=True)
     per_label = LabelAgreementSerializer(many=True)
 

@@ -62,6 +62,7 @@ def dashboard_data(project) -> dict:
         "confusion": confusion(report),
         "pr_curves": pr_curves(report, scored),
         "reliability": reliability(report, scored),
+        "min_n": MIN_N,
         "thresholds": thresholds_table(model, report),
         "throughput": _optional_panel(annotation_selectors.annotator_throughput, project),
         "agreement": _optional_panel(annotation_selectors.agreement_summary, project),
@@ -222,11 +223,16 @@ def scored_labeled_items(project, model, label_names: dict) -> dict | None:
 
 
 def pr_curves(report: dict | None, scored: dict | None) -> dict:
+    """Per label: the precision-recall curve, its average precision and how many positives it
+    rests on. Below ``MIN_N`` positives the AP is None (shown "—" with the count) and no curve
+    is drawn, by the rule the per-class table follows: no "AP 1.00" from four items."""
     stored = _find_key(report, "pr_curves") if report else None
     if isinstance(stored, dict) and stored:
-        return {"source": "held-out validation of the training report", "curves": stored}
+        counts = {name: row.get("count", row.get("support")) for name, row in (report.get("per_class") or {}).items()}
+        return {"source": "held-out validation of the training report", "min_n": MIN_N,
+                "curves": {name: _small_n_curve(curve, counts.get(name)) for name, curve in stored.items()}}
     if scored is None:
-        return {"source": None, "curves": {}}
+        return {"source": None, "min_n": MIN_N, "curves": {}}
     curves = {}
     for i, name in enumerate(scored["classes"]):
         positives = scored["y"] == i
@@ -234,20 +240,38 @@ def pr_curves(report: dict | None, scored: dict | None) -> dict:
             continue
         precision, recall, _ = precision_recall_curve(positives, scored["proba"][:, i])
         keep = np.unique(np.linspace(0, len(recall) - 1, min(CURVE_POINTS, len(recall))).astype(int))
-        curves[name] = {"precision": np.round(precision[keep], 4).tolist(),
-                        "recall": np.round(recall[keep], 4).tolist(),
-                        "average_precision": float(average_precision_score(positives, scored["proba"][:, i])),
-                        "positives": int(positives.sum())}
-    return {"source": "pool scores of labeled items (includes training items: optimistic)", "curves": curves}
+        curves[name] = _small_n_curve({
+            "precision": np.round(precision[keep], 4).tolist(), "recall": np.round(recall[keep], 4).tolist(),
+            "average_precision": float(average_precision_score(positives, scored["proba"][:, i])),
+            "positives": int(positives.sum())})
+    return {"source": "pool scores of labeled items (includes training items: optimistic)", "min_n": MIN_N,
+            "curves": curves}
+
+
+def _small_n_curve(curve, fallback_count=None):
+    """A curve with ``too_few`` set, and neither AP nor points where it rests on fewer than
+    ``MIN_N`` positives (its own count, else the report's count of the label's items)."""
+    if not isinstance(curve, dict):
+        return curve
+    positives = curve.get("positives", fallback_count)
+    if positives is None:  # an old report that does not say: left as it was
+        return curve
+    if positives >= MIN_N:
+        return {**curve, "positives": positives, "too_few": False}
+    return {**curve, "positives": positives, "too_few": True, "average_precision": None,
+            "precision": [], "recall": []}
 
 
 def reliability(report: dict | None, scored: dict | None) -> dict:
+    """Accuracy against mean confidence per confidence bin, each bin with its item count; a bin
+    holding fewer than ``MIN_N`` items keeps its count but no accuracy (marked ``too_few``)."""
     stored = _find_key(report, "reliability") if report else None
     if isinstance(stored, (list, dict)) and stored:
-        return {"source": "held-out validation of the training report", "bins": stored,
+        bins = [_small_n_bin(b) for b in stored] if isinstance(stored, list) else stored
+        return {"source": "held-out validation of the training report", "bins": bins, "min_n": MIN_N,
                 "ece": _find_key(report, "ece")}
     if scored is None:
-        return {"source": None, "bins": [], "ece": None}
+        return {"source": None, "bins": [], "ece": None, "min_n": MIN_N}
     confidence = scored["proba"].max(axis=1)
     correct = scored["proba"].argmax(axis=1) == scored["y"]
     edges = np.linspace(0, 1, RELIABILITY_BINS + 1)
@@ -261,10 +285,17 @@ def reliability(report: dict | None, scored: dict | None) -> dict:
             ece += n / len(confidence) * abs(acc - conf)
         else:
             acc = conf = None
-        bins.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": n,
-                     "accuracy": acc, "confidence": conf})
+        bins.append(_small_n_bin({"low": float(edges[b]), "high": float(edges[b + 1]), "count": n,
+                                  "accuracy": acc, "confidence": conf}))
     return {"source": "pool scores of labeled items (includes training items: optimistic)",
-            "bins": bins, "ece": ece}
+            "bins": bins, "ece": ece, "min_n": MIN_N}
+
+
+def _small_n_bin(row):
+    if not isinstance(row, dict) or not isinstance(row.get("count"), (int, float)):
+        return row
+    too_few = 0 < row["count"] < MIN_N
+    return {**row, "too_few": too_few, **({"accuracy": None} if too_few else {})}
 
 
 def _threshold_row(row: dict) -> dict:

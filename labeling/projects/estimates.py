@@ -29,9 +29,8 @@ from labeling.annotations.selectors import resolve_item_labels
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.projects.models import Label
 from labeling.waves.models import Wave, WaveItem
-from learner.estimates import design_estimates
+from learner.estimates import MIN_N, design_estimates
 
-MIN_N = 5  # no precision or recall from fewer labeled items than this ("1.000 from three items")
 FIGURES = ("prevalence", "precision", "recall")
 STATES = ("answered", "disputed", "skipped", "open", "unanswered")
 

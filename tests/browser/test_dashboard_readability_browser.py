@@ -12,11 +12,17 @@ from playwright.sync_api import expect
 from labeling.annotations.models import Annotation, Assignment
 from labeling.items.models import Item
 from labeling.modeling.models import ModelVersion
+from labeling.projects.estimates import MIN_N
 from labeling.projects.models import Label, Membership, Project
 from labeling.waves.models import Wave, WaveItem
 from learner.text import text_hash
 
 WAVES = 8
+
+
+def label_counts(n_labels: int) -> np.ndarray:
+    """Labeled items per label: long-tailed, from 120 down to 1."""
+    return np.maximum(1, (120 / (np.arange(n_labels) + 1) ** 0.8).astype(int))
 
 
 def build(n_labels: int, make_user) -> tuple[Project, list[str]]:
@@ -30,7 +36,7 @@ def build(n_labels: int, make_user) -> tuple[Project, list[str]]:
     lead, ann = make_user("lea"), make_user("ann")
     Membership.objects.create(user=lead, project=project, role=Membership.LEAD)
     Membership.objects.create(user=ann, project=project, role=Membership.ANNOTATOR)
-    counts = np.maximum(1, (120 / (np.arange(n_labels) + 1) ** 0.8).astype(int))
+    counts = label_counts(n_labels)
     texts = [f"text {i}" for i in range(int(counts.sum()))]
     items = Item.objects.bulk_create([Item(project=project, text=t, text_hash=text_hash(t)) for t in texts])
     waves = Wave.objects.bulk_create([Wave(project=project, number=w + 1, state=Wave.CLOSED, size=0) for w in range(WAVES)])
@@ -152,6 +158,20 @@ def test_dashboard_is_readable_at_many_labels(n_labels, live_server, page, login
     expect(page.locator("#pr-note")).to_have_text("12 labels chosen: the first 8 are drawn.")
     legend = pr_legend(page)
     assert len(legend["items"]) == 8 and legend["items"] == legend["datasets"] and legend["inside"]
+    # Below MIN_N positives a label is listed with "AP —" and its count, and never drawn.
+    few = [name for name, n in zip(names, label_counts(n_labels), strict=True) if n < MIN_N]
+    texts = dict(zip(page.locator("#pr-labels option").evaluate_all("(os) => os.map((o) => o.value)"),
+                     page.locator("#pr-labels option").all_text_contents(), strict=True))
+    assert all("AP —" in texts[n] and "fewer than 5" in texts[n] for n in few)
+    assert all("AP —" not in texts[n] for n in names if n not in few)
+    assert (len(few) > 0) == (n_labels == 300)
+    if few:
+        page.select_option("#pr-labels", [few[0], names[0]])
+        legend = pr_legend(page)
+        drawn = page.evaluate("""() => window.Chart.getChart(document.getElementById('chart-pr'))
+                                     .data.datasets.map((d) => d.data.length)""")
+        assert f"{label_counts(n_labels)[names.index(few[0])]} positive" in legend["items"][1] and drawn[1] == 0
+        assert drawn[0] > 0
     page.fill("#pr-filter", "long name")
     visible = page.locator("#pr-labels option").evaluate_all("(os) => os.filter((o) => !o.hidden).length")
     assert visible == sum("long name" in n for n in names)

@@ -62,6 +62,14 @@ export function reliability(data) {
       ? " · validation ECE " + fmt(cal.ece_before) + " before → " + fmt(cal.ece_after) + " after " + cal.method + " scaling"
       : "");
   const used = bins.filter((b) => b.count);
+  // Every bin with items says how many; one with fewer than min_n has no accuracy (too_few) and
+  // is not drawn, so no point sits at 1.0 or 0.0 on the strength of one or two items.
+  const drawn = used.filter((b) => !b.too_few && b.accuracy !== null && b.accuracy !== undefined);
+  const range = (b) => fmt(b.low, 2) + "–" + fmt(b.high, 2);
+  document.getElementById("rel-counts").textContent = used.length
+    ? "Items per confidence bin: " + used.map((b) => range(b) + ": " + b.count +
+        (b.too_few ? " (fewer than " + data.reliability.min_n + ": not drawn)" : "")).join(" · ")
+    : "";
   showEmpty(canvas, !used.length);
   if (!used.length) return;
   draw("chart-reliability", {
@@ -69,10 +77,20 @@ export function reliability(data) {
     data: {datasets: [
       {label: "perfect calibration", data: [{x: 0, y: 0}, {x: 1, y: 1}], showLine: true, pointRadius: 0,
        borderColor: "#94a3b8", borderDash: [4, 4]},
-      {label: "accuracy per confidence bin", data: used.map((b) => ({x: b.confidence, y: b.accuracy})),
+      {label: "accuracy per confidence bin", data: drawn.map((b) => ({x: b.confidence, y: b.accuracy, n: b.count})),
        showLine: true, borderColor: PALETTE[0], backgroundColor: PALETTE[0], pointRadius: 5, clip: false},
     ]},
     options: {animation: false, scales: {x: {min: 0, max: 1, title: {display: true, text: "confidence"}},
-                                         y: {min: 0, max: 1, title: {display: true, text: "accuracy"}}}},
+                                         y: {min: 0, max: 1, title: {display: true, text: "accuracy"}}},
+              plugins: {tooltip: {callbacks: {label: (ctx) => (ctx.raw.n === undefined ? ""
+                : "accuracy " + fmt(ctx.raw.y, 2) + " at confidence " + fmt(ctx.raw.x, 2) + " (" + ctx.raw.n + " items)")}}}},
+    plugins: [{id: "binCounts", afterDatasetsDraw(chart) {
+      // Each drawn bin's item count beside its point.
+      const meta = chart.getDatasetMeta(1);
+      const ctx = chart.ctx;
+      ctx.save(); ctx.fillStyle = "#475569"; ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "right";
+      meta.data.forEach((point, i) => { ctx.fillText("n=" + drawn[i].count, point.x - 7, point.y - 7); });
+      ctx.restore();
+    }}],
   });
 }

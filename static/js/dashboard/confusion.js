@@ -22,10 +22,11 @@ function render(table, c, keep) {
   let max = 0;
   keep.forEach((i) => keep.forEach((j) => { max = Math.max(max, c.matrix[i][j]); }));
   const names = c.classes.map(escape);
-  const head = "<thead><tr><th>true ↓ / predicted →</th>" + keep.map((j) => '<th class="rot">' + names[j] + "</th>").join("") +
-    "</tr></thead>";
+  // A name too long for its header is cut with an ellipsis; the title holds the whole name.
+  const head = "<thead><tr><th>true ↓ / predicted →</th>" + keep.map((j) => '<th class="rot" title="' + names[j] + '"><span>' +
+    names[j] + "</span></th>").join("") + "</tr></thead>";
   // Green diagonal (right), red elsewhere (confused); the shade scales with the largest cell shown.
-  const rows = keep.map((i) => "<tr><th>" + names[i] + "</th>" + keep.map((j) => {
+  const rows = keep.map((i) => '<tr><th title="' + names[i] + '">' + names[i] + "</th>" + keep.map((j) => {
     const v = c.matrix[i][j];
     const alpha = max ? v / max : 0;
     const bg = (i === j ? "rgba(21,128,61," : "rgba(185,28,28,") + (0.08 + 0.85 * alpha).toFixed(2) + ")";

@@ -1,7 +1,8 @@
 /* Precision–recall curves, one label at a time or a few side by side: a filterable list of every
    label with a curve, at most MAX_CURVES drawn at once, each in its own colour (rare labels
    dashed). The legend is a list under the chart: it wraps at any width instead of being cut
-   off, so it always names every curve drawn. */
+   off, so it always names every curve drawn. A curve from fewer positives than the server's
+   min_n has no AP ("—", with its count) and no points: it is listed, never drawn. */
 import { draw as drawChart, PALETTE } from "./charts.js";
 import { fmt, rareNames, showEmpty } from "./panels.js";
 
@@ -24,13 +25,21 @@ export function prCurves(data) {
   if (!names.length) return;
   select.textContent = "";
   const rare = rareNames(data);
-  // The rare labels first (up to three), then the first labels, four in all to start with.
-  const start = names.filter((n) => rare.has(n)).slice(0, 3);
-  names.forEach((n) => { if (start.length < 4 && start.indexOf(n) < 0) start.push(n); });
+  const minN = data.pr_curves.min_n;
+  const count = (c) => (typeof c.positives === "number" ? c.positives + " positive" + (c.positives === 1 ? "" : "s") : "");
+  const ap = (c) => (c.too_few ? "AP — (" + count(c) + ", fewer than " + minN + ": not drawn)"
+    : "AP " + fmt(c.average_precision, 2) + (count(c) ? " (" + count(c) + ")" : ""));
+  const title = (name) => name + (rare.has(name) ? " (rare)" : "") + " · " + ap(curves[name]);
+  // The rare labels first (up to three), then the first labels, four in all to start with;
+  // only curves that are drawn, unless there are none.
+  const drawable = names.filter((n) => !curves[n].too_few);
+  const pool = drawable.length ? drawable : names;
+  const start = pool.filter((n) => rare.has(n)).slice(0, 3);
+  pool.forEach((n) => { if (start.length < 4 && start.indexOf(n) < 0) start.push(n); });
   names.forEach((name) => {
     const opt = document.createElement("option");
     opt.value = name;
-    opt.textContent = name + (rare.has(name) ? " (rare)" : "") + " · AP " + fmt(curves[name].average_precision, 2);
+    opt.textContent = opt.title = title(name);
     opt.selected = start.indexOf(name) >= 0;
     select.appendChild(opt);
   });
@@ -40,7 +49,6 @@ export function prCurves(data) {
       ? chosen.length + " labels chosen: the first " + MAX_CURVES + " are drawn." : "";
     chosen = chosen.slice(0, MAX_CURVES);
     const colour = (i) => PALETTE[i % PALETTE.length];
-    const title = (name) => name + (rare.has(name) ? " (rare)" : "") + " · AP " + fmt(curves[name].average_precision, 2);
     legend.textContent = "";
     chosen.forEach((name, i) => {
       const li = document.createElement("li");
@@ -58,7 +66,7 @@ export function prCurves(data) {
         return {label: title(name), showLine: true, pointRadius: 0, clip: false, borderWidth: 2,
                 borderColor: colour(i), backgroundColor: colour(i),
                 borderDash: rare.has(name) ? [6, 3] : [],
-                data: c.recall.map((r, k) => ({x: r, y: c.precision[k]}))};
+                data: (c.recall || []).map((r, k) => ({x: r, y: c.precision[k]}))};
       })},
       options: {animation: false, maintainAspectRatio: false,
                 plugins: {legend: {display: false}},

@@ -87,22 +87,31 @@ export function agreement(data) {
   if (!a) return;
   box.textContent = "";
   const dl = document.createElement("dl");
+  // A κ the server left out (too few pairs, or undefined) prints "—" with its reason.
   Object.keys(a).forEach((k) => {
     const v = a[k];
-    if (v !== null && typeof v === "object") return;
+    if ((v !== null && typeof v === "object") || /_reason$/.test(k)) return;
     const dt = document.createElement("dt"); dt.textContent = heading(k);
-    const dd = document.createElement("dd"); dd.textContent = cell(k, v);
+    const dd = document.createElement("dd");
+    dd.textContent = cell(k, v) + (v === null && a[k + "_reason"] ? " (" + a[k + "_reason"] + ")" : "");
     dl.appendChild(dt); dl.appendChild(dd);
   });
   box.appendChild(dl);
   const perLabel = a.per_label || a.kappa_per_label;
   if (Array.isArray(perLabel) && perLabel.length) {
-    // [{label, kappa, answers, …}]: one row per label
-    const keys = Object.keys(perLabel[0]).filter((k) => k !== "label_id");
+    // [{label, kappa, answers, pairs, reason}]: one row per label; "—" where κ has too few pairs
+    const keys = Object.keys(perLabel[0]).filter((k) => k !== "label_id" && k !== "reason");
     const table = document.createElement("table");
     table.className = "grid";
     fillTable(table, keys.map(heading), perLabel.map((r) => keys.map((k) => cell(k, r[k]))));
     box.appendChild(table);
+    if (perLabel[0].pairs !== undefined) {
+      const note = document.createElement("p");
+      note.className = "source muted";
+      note.textContent = "One-vs-rest κ per label over the pairs in which either annotator chose it; \"—\" below " +
+        data.min_n + " such pairs or where κ is undefined.";
+      box.appendChild(note);
+    }
   } else if (perLabel && typeof perLabel === "object") {
     // {label: value}: an older shape of the same figure
     const table = document.createElement("table");
