@@ -182,6 +182,9 @@ LONGTAIL_TASK_HEARTBEAT_SECONDS = float(os.environ.get("LONGTAIL_TASK_HEARTBEAT_
                                                        str(max(1.0, LONGTAIL_TASK_STALE_SECONDS / 5))))
 # Times an interrupted run is queued again before it is left failed.
 LONGTAIL_TASK_MAX_REQUEUES = int(os.environ.get("LONGTAIL_TASK_MAX_REQUEUES", "2"))
+# A running task renews its message's claim (labeling.loop.executions) every third of this: a
+# duplicate delivery waits this long to tell a live holder from a dead one.
+LONGTAIL_TASK_CLAIM_SECONDS = float(os.environ.get("LONGTAIL_TASK_CLAIM_SECONDS", "15"))
 # Publishing fails fast when the broker is down: the request records the failure instead of waiting.
 LONGTAIL_BROKER_TIMEOUT_SECONDS = float(os.environ.get("LONGTAIL_BROKER_TIMEOUT_SECONDS", "1"))
 CELERY_BROKER_CONNECTION_TIMEOUT = LONGTAIL_BROKER_TIMEOUT_SECONDS

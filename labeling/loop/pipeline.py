@@ -12,7 +12,7 @@ from labeling.projects.models import Project
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
 
-from .runs import close_run, describe_error, fail_run, open_retrain_run, update_run
+from .runs import close_run, describe_error, fail_run, note_run, open_retrain_run, update_run
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,9 @@ def plan_without_retrain(project_id: int, run_id: int) -> None:
             wave = waves.plan_and_open_if_idle(project)
             run = TaskRun.objects.filter(pk=run_id).first()
             if wave is not None and run is not None:
-                update_run(run_id, message=f"Wave {wave.number} was opened with the current model instead (no "
-                                           f"retrain; retrain once the broker is back). {run.message}",
-                           fallback_wave=wave.number)
+                note_run(run_id, message=f"Wave {wave.number} was opened with the current model instead (no "
+                                         f"retrain; retrain once the broker is back). {run.message}",
+                         fallback_wave=wave.number)
     except waves.NothingToPlan as exc:
         log.warning("no wave after a failed retrain queue: %s", exc)
     except Exception:
@@ -118,10 +118,11 @@ def train_and_serve_final(run: TaskRun, *, chunk_size: int):
                    message=f"Final model v{version.number} trained but not served: "
                            f"{final.comparison_sentence(version)}.")
         return None, None
-    update_run(run_id, progress=0.8, message="Embedding the pool with the fine-tuned encoder.", stage="embed")
+    if not update_run(run_id, progress=0.8, message="Embedding the pool with the fine-tuned encoder.", stage="embed"):
+        raise versions.VersionAbandoned(f"final model v{version.number}: its run (task {run_id}) ended meanwhile")
     final.embed_pool_for(version, on_progress=lambda share: update_run(run_id, progress=0.8 + 0.1 * share))
     update_run(run_id, progress=0.9, message="Scoring the pool.", stage="score")
     scores.score_version(version, chunk_size=chunk_size)
-    versions.activate_version(version)
+    versions.activate_version(version, run_id=run_id)  # refused if the run was failed as stale meanwhile
     routed = review.route_low_confidence(version)
     return version, routed

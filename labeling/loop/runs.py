@@ -44,11 +44,18 @@ def pending_stale_after() -> timedelta:
     return stale_after() + timedelta(seconds=int(settings.LONGTAIL_BROKER_VISIBILITY_TIMEOUT))
 
 
-def update_run(run_id: int, *, state=None, progress=None, message=None, finished=False, **detail) -> None:
-    """Record progress on a TaskRun (one UPDATE; the heartbeat moves with it)."""
-    run = TaskRun.objects.filter(pk=run_id).first()
+OPEN = (TaskRun.PENDING, TaskRun.RUNNING)
+
+
+def update_run(run_id: int, *, state=None, progress=None, message=None, finished=False, **detail) -> bool:
+    """Record progress on an open TaskRun (one UPDATE; the heartbeat moves with it). A run that has
+    ended (done, or failed: by its own error, or as stale by the sweep, which may have queued it
+    again as another run) is never written again: an execution the sweep took for dead that is in
+    fact still going (a frozen worker, a heartbeat that stopped) must not revive it or overwrite
+    what its replacement reports. Returns False when nothing was written."""
+    run = TaskRun.objects.filter(pk=run_id, state__in=OPEN).first()
     if run is None:
-        return
+        return False
     fields = {"updated_at": timezone.now()}
     if state is not None:
         fields["state"] = state
@@ -60,7 +67,20 @@ def update_run(run_id: int, *, state=None, progress=None, message=None, finished
         fields["finished_at"] = timezone.now()
     if detail:
         fields["detail"] = {**(run.detail or {}), **detail}
-    TaskRun.objects.filter(pk=run_id).update(**fields)
+    return bool(TaskRun.objects.filter(pk=run_id, state__in=OPEN).update(**fields))
+
+
+def note_run(run_id: int, *, message=None, **detail) -> None:
+    """Add to what a run says, whatever its state (the sweep's "queued again as task N" on the
+    run it failed); never its state, progress or heartbeat."""
+    run = TaskRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return
+    fields = {} if message is None else {"message": str(message)[:500]}
+    if detail:
+        fields["detail"] = {**(run.detail or {}), **detail}
+    if fields:
+        TaskRun.objects.filter(pk=run_id).update(**fields)
 
 
 def stage_progress(stage: str, share: float) -> float:
@@ -70,7 +90,13 @@ def stage_progress(stage: str, share: float) -> float:
 
 def add_progress(run_id: int, amount: float) -> None:
     """Atomic increment: score chunks on several workers add their share concurrently."""
-    TaskRun.objects.filter(pk=run_id).update(progress=F("progress") + amount, updated_at=timezone.now())
+    TaskRun.objects.filter(pk=run_id, state__in=OPEN).update(progress=F("progress") + amount,
+                                                            updated_at=timezone.now())
+
+
+def is_open(run_id: int | None) -> bool:
+    """The run is pending or running (not ended, not failed as stale meanwhile)."""
+    return bool(run_id) and TaskRun.objects.filter(pk=run_id, state__in=OPEN).exists()
 
 
 def describe_error(exc: BaseException) -> str:
@@ -83,6 +109,15 @@ def describe_error(exc: BaseException) -> str:
 
 def fail_run(run_id: int, message: str, **detail) -> None:
     update_run(run_id, state=TaskRun.FAILED, message=message, finished=True, error=message, **detail)
+
+
+def give_up_run(run_id: int, message: str) -> None:
+    """Fail a run whose task is not run again (delivered too often: labeling.loop.executions),
+    and the version it was training."""
+    project_id = TaskRun.objects.filter(pk=run_id).values_list("project_id", flat=True).first()
+    fail_run(run_id, message, gave_up=True)
+    if project_id is not None:
+        _fail_orphaned_versions(project_id, [run_id])
 
 
 def expire_stale_runs(project: Project | None = None) -> list[TaskRun]:
@@ -135,11 +170,16 @@ def _beating(name: str, touch):
     stop = threading.Event()
 
     def beat():
+        # One failed beat (a dropped connection, a restarting database) must neither break the task
+        # nor stop the beats that follow: a task still working with no heartbeat would be taken
+        # for dead, failed and queued again while it goes on.
         try:
             while not stop.wait(float(settings.LONGTAIL_TASK_HEARTBEAT_SECONDS)):
-                touch()
-        except Exception:  # noqa: BLE001 - a missed beat must never break the task itself
-            log.warning("%s stopped", name, exc_info=True)
+                try:
+                    touch()
+                except Exception:  # noqa: BLE001
+                    log.warning("%s missed a beat; trying again at the next one", name, exc_info=True)
+                    connection.close()  # the next beat opens a fresh connection
         finally:
             connection.close()
 

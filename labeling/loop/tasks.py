@@ -32,11 +32,13 @@ from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
 from . import pipeline, runs
+from .executions import ClaimedTask
 
 log = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, RedisConnectionError, TimeoutError)
 TASK_OPTIONS = {
+    "base": ClaimedTask,  # one execution per message at a time, a bounded number of deliveries
     "acks_late": True,
     "autoretry_for": TRANSIENT,
     "retry_backoff": 2,
@@ -52,8 +54,7 @@ SCORE_CHUNK = 20_000
 
 
 def embed_chunks(item_ids: list[int]) -> list[list[int]]:
-    size = int(settings.LONGTAIL_EMBED_CHUNK)
-    return [item_ids[i : i + size] for i in range(0, len(item_ids), size)]
+    return [item_ids[i : i + settings.LONGTAIL_EMBED_CHUNK] for i in range(0, len(item_ids), settings.LONGTAIL_EMBED_CHUNK)]
 
 
 def _run(run_id: int | None) -> TaskRun | None:
@@ -243,7 +244,11 @@ def finish_scoring(version_id: int, run_id: int | None = None) -> None:
             state=ModelVersion.FAILED, error=(run.detail or {}).get("error", "Scoring failed.")
         )
     else:
-        versions.activate_version(version)
+        try:
+            versions.activate_version(version, run_id=run_id)
+        except versions.VersionAbandoned:
+            log.warning("not activating %s v%s: its run %s ended meanwhile", version.project.slug, version.number, run_id)
+            return
         with runs.heartbeat(run_id):
             routed = review.route_low_confidence(version)
         if run_id:

@@ -36,6 +36,7 @@ from .runs import (
     expire_stale_runs,
     fail_run,
     last_retrain_run,
+    note_run,
     open_final_run,
     open_retrain_run,
     retrain_in_flight,
@@ -250,7 +251,7 @@ def recover_stale_runs(project: Project | None = None) -> list[TaskRun]:
                                             **again))
         else:
             continue  # a final model (a long fine-tuning) is left failed: the lead starts it again
-        update_run(run.pk, message=f"{run.message} Queued again as task {queued[-1].pk}.")
+        note_run(run.pk, message=f"{run.message} Queued again as task {queued[-1].pk}.")
     return queued
 
 

@@ -35,7 +35,7 @@ from learner.training.taxonomy import restrict_taxonomy
 from . import selectors
 from .embedding import embed_query_texts, model_id
 from .embedding_store import project_matrix, vectors_for_items
-from .models import ModelVersion
+from .models import ModelVersion, TaskRun
 
 # Artifacts larger than this go to LONGTAIL_ARTIFACT_DIR instead of the database.
 ARTIFACT_DB_MAX_BYTES = 32 * 1024 * 1024
@@ -190,9 +190,15 @@ def final_model_with_current_labels(project: Project) -> ModelVersion | None:
     return active if config["labels_digest"] == labels_digest(project, selectors.training_set(project)) else None
 
 
+class VersionAbandoned(RuntimeError):
+    """The version stopped training meanwhile (its run was failed as stale, and perhaps queued
+    again): a late result is not stored, and nothing of it is served."""
+
+
 def finish_version(version: ModelVersion, clf: TrainedClassifier, train_size: int, config: dict) -> ModelVersion:
     """Store a trained classifier on its version (report, thresholds, artifact) and mark it ready;
-    shared by retrains and the final model."""
+    shared by retrains and the final model. Only a version still ``training``: one the stale-run
+    sweep failed meanwhile stays failed (VersionAbandoned)."""
     version.temperature = float(clf.temperature) if clf.temperature is not None else None
     version.thresholds = to_jsonable(dict(clf.thresholds or {}))
     version.class_weights = to_jsonable(dict(clf.class_weights or {}))
@@ -200,10 +206,15 @@ def finish_version(version: ModelVersion, clf: TrainedClassifier, train_size: in
     version.metrics = to_jsonable(clf.report or {})
     version.train_size = train_size
     version.config = {**(version.config or {}), **config}
-    _store_artifact(version, clf.to_bytes())
-    version.state = ModelVersion.READY
-    version.finished_at = timezone.now()
-    version.save()
+    with transaction.atomic():
+        now = ModelVersion.objects.select_for_update().filter(pk=version.pk).values_list("state", flat=True).first()
+        if now != ModelVersion.TRAINING:
+            raise VersionAbandoned(f"model version {version.number} is {now} now (its run was taken for interrupted "
+                                   "and failed): this late result is not stored")
+        _store_artifact(version, clf.to_bytes())
+        version.state = ModelVersion.READY
+        version.finished_at = timezone.now()
+        version.save()
     with _CLASSIFIERS_LOCK:
         _CLASSIFIERS[version.id] = clf
     return version
@@ -268,10 +279,17 @@ def unlabeled_items(project: Project, labeled_ids, *, seed: int, limit: int | No
     return np.asarray(ids)[rows], np.asarray(matrix[rows], dtype=np.float32), int(len(rest))
 
 
-def activate_version(version: ModelVersion) -> ModelVersion:
-    """READY → ACTIVE, retiring the previous active version, in one transaction."""
+def activate_version(version: ModelVersion, *, run_id: int | None = None) -> ModelVersion:
+    """READY → ACTIVE, retiring the previous active version, in one transaction. With ``run_id``
+    (the retrain or final model that trained it), only while that run is still open: a run the
+    stale-run sweep failed (and perhaps queued again) never activates its late result over its
+    replacement's (VersionAbandoned)."""
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=version.project_id).first()
+        if run_id is not None and not TaskRun.objects.filter(
+                pk=run_id, state__in=[TaskRun.PENDING, TaskRun.RUNNING]).exists():
+            raise VersionAbandoned(f"model version {version.number} is not activated: its run (task {run_id}) was "
+                                   "failed meanwhile")
         version.refresh_from_db(fields=["state"])
         if version.state == ModelVersion.ACTIVE:
             return version

@@ -1,0 +1,146 @@
+"""One execution per task message at a time, and a bound on how often a message is delivered.
+
+Every loop task acks late: a worker that dies mid-task leaves its message to be delivered again,
+and a message whose worker process was lost is requeued at once (CELERY_TASK_REJECT_ON_WORKER_LOST).
+Two things follow that a run's state cannot catch:
+
+- A worker whose broker connection drops gives its unacknowledged messages back while their tasks
+  still run (kombu's Redis transport: "Restoring N unacknowledged message(s)"), and another worker
+  runs the same task again at once, in parallel: two fine-tunes writing one folder, or a retrain
+  failing on the one-training-per-project constraint and throwing its model away.
+- A task that kills its worker process each time (out of memory) is delivered again and again.
+
+So each delivery of a loop task claims its message first: a Redis key per (task id, retry),
+set only when absent, with a short time to live that a thread renews while the task runs. A
+delivery that finds the key held waits out one time to live. A live holder keeps renewing it, so
+the delivery is a duplicate and ends without doing anything (its message is acknowledged). A dead
+holder's key lapses, so the delivery takes over, as a redelivery after a crash must. Deliveries
+are counted per message: past ``max_deliveries()`` the task's run is failed with the reason
+instead of being run once more. In eager mode (no broker: ``make demo``, most tests) nothing is
+claimed; where Redis cannot be reached for the claim the task runs unclaimed (a duplicate is the
+rarer harm than a stalled loop).
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+
+import redis
+from celery import Task
+from django.conf import settings
+
+from . import runs
+
+log = logging.getLogger(__name__)
+
+KEY = "longtail:task:{id}:{retry}"
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_clients: dict[str, redis.Redis] = {}
+
+
+def claim_seconds() -> float:
+    return float(settings.LONGTAIL_TASK_CLAIM_SECONDS)
+
+
+def max_deliveries() -> int:
+    """A message is run at most this often: once, plus LONGTAIL_TASK_MAX_REQUEUES redeliveries."""
+    return 1 + int(settings.LONGTAIL_TASK_MAX_REQUEUES)
+
+
+def _client() -> redis.Redis | None:
+    url = settings.CELERY_BROKER_URL or ""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    return _clients[url]
+
+
+def run_id_of(task: Task, args, kwargs) -> int | None:
+    """The TaskRun a loop task reports on: its ``run_id`` argument, where it has one."""
+    try:
+        bound = inspect.signature(task.run).bind_partial(*args, **kwargs)
+    except TypeError:
+        return None
+    value = bound.arguments.get("run_id")
+    return int(value) if isinstance(value, int) and value else None
+
+
+@contextmanager
+def claimed(task: Task, args, kwargs):
+    """Yields True when this delivery may run the task (it holds the claim, renewed until the
+    block ends), False when it must not: another live execution holds it, or the message has
+    been delivered too often (its run is then failed here)."""
+    client = _client()
+    request = task.request
+    if client is None or request.is_eager or not request.id:
+        yield True
+        return
+    key = KEY.format(id=request.id, retry=request.retries or 0)
+    token = uuid.uuid4().hex
+    ttl_ms = int(claim_seconds() * 1000)
+    try:
+        deliveries = client.incr(key + ":deliveries")
+        client.expire(key + ":deliveries", int(settings.LONGTAIL_BROKER_VISIBILITY_TIMEOUT) * 2)
+        if deliveries > max_deliveries():
+            _give_up(task, args, kwargs, deliveries)
+            yield False
+            return
+        mine = bool(client.set(key, token, nx=True, px=ttl_ms))
+        if not mine:
+            time.sleep(claim_seconds() + 1)  # a live holder renews within this; a dead one's key lapses
+            mine = bool(client.set(key, token, nx=True, px=ttl_ms))
+    except redis.RedisError:
+        log.warning("%s[%s]: no claim (Redis unreachable); running unclaimed", task.name, request.id, exc_info=True)
+        yield True
+        return
+    if not mine:
+        log.warning("%s[%s] is already running on another worker (a message given back while it ran): "
+                    "this delivery does nothing", task.name, request.id)
+        yield False
+        return
+    stop = threading.Event()
+
+    def renew():
+        while not stop.wait(claim_seconds() / 3):
+            try:
+                client.eval(_RENEW, 1, key, token, ttl_ms)
+            except redis.RedisError:
+                log.warning("%s[%s]: claim not renewed this time", task.name, request.id, exc_info=True)
+
+    thread = threading.Thread(target=renew, name=f"claim-{request.id}", daemon=True)
+    thread.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        try:
+            client.eval(_RELEASE, 1, key, token)
+        except redis.RedisError:
+            pass  # it lapses on its own
+
+
+def _give_up(task: Task, args, kwargs, deliveries: int) -> None:
+    run_id = run_id_of(task, args, kwargs)
+    message = (f"Stopped: {task.name.rsplit('.', 1)[-1]} was delivered {deliveries} times; each time its worker "
+               f"process died before it ended (out of memory?). It is not run again "
+               f"(LONGTAIL_TASK_MAX_REQUEUES = {settings.LONGTAIL_TASK_MAX_REQUEUES}).")
+    log.error("%s[%s]: %s", task.name, task.request.id, message)
+    if run_id:
+        runs.give_up_run(run_id, message)
+
+
+class ClaimedTask(Task):
+    """A loop task: each delivery runs only under its message's claim (see the module docstring)."""
+
+    def __call__(self, *args, **kwargs):
+        with claimed(self, args, kwargs) as mine:
+            if not mine:
+                return None
+            return super().__call__(*args, **kwargs)
