@@ -280,3 +280,27 @@ def test_task_api(loop_project, django_capture_on_commit_callbacks, make_user, c
     assert client.get(f"/api/projects/{project.slug}/tasks/").status_code == 404
     client.logout()
     assert client.get(f"/api/tasks/{run.id}/").status_code in (401, 403)
+
+
+def test_labels_given_while_the_broker_was_down_still_count_toward_retrain_every(
+        db, project_factory, eager_celery, django_capture_on_commit_callbacks):
+    """A retrain that could not be queued trained nothing: the labels since the last retrain
+    that was queued count (it reset the count, so 3 labels in the outage and 2 after it started
+    nothing with retrain_every 3)."""
+    from labeling.loop.pipeline import plan_first_wave
+    from labeling.modeling.models import TaskRun
+
+    project, truth = build_project(project_factory, slug="outage", n_labeled=0, wave_size=60, retrain_every=3,
+                                   double_label_share=0.0)
+    wave = plan_first_wave(project)
+    labels = {label.name: label for label in project.labels.all()}
+    picks = list(wave.picks.select_related("item"))
+    for pick in picks[:2]:
+        answer(project, pick.item, labels[truth[pick.item_id]])  # on_commit not run: nothing queued yet
+    TaskRun.objects.create(project=project, kind="retrain", state=TaskRun.FAILED,
+                           message="Could not queue the work (is the broker up?): OperationalError",
+                           detail={"reason": "retrain_every", "queue_error": True})
+    with django_capture_on_commit_callbacks(execute=True):
+        answer(project, picks[2].item, labels[truth[picks[2].item_id]])
+    queued = TaskRun.objects.filter(project=project, kind="retrain").exclude(detail__has_key="queue_error")
+    assert queued.count() == 1 and queued.get().detail["reason"] == "retrain_every"

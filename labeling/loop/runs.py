@@ -300,8 +300,13 @@ def claim_deferred_retrains(project: Project | None = None) -> list[int]:
     return claimed
 
 
-def last_retrain_run(project) -> TaskRun | None:
-    return TaskRun.objects.filter(project=project, kind=RETRAIN).order_by("-created_at", "-id").first()
+def last_retrain_run(project, *, queued_only: bool = False) -> TaskRun | None:
+    """The project's newest retrain run; with ``queued_only``, the newest that reached the broker
+    (one that could not be queued trained nothing: labels since it still count toward the next)."""
+    runs = TaskRun.objects.filter(project=project, kind=RETRAIN)
+    if queued_only:
+        runs = runs.exclude(detail__has_key="queue_error")
+    return runs.order_by("-created_at", "-id").first()
 
 
 def task_runs(project, *, limit: int = 50):

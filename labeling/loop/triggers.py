@@ -345,6 +345,6 @@ def _react_to_answer(project: Project, item, wave_item=None) -> None:
                 return
     every = project.retrain_every
     if every:
-        last = last_retrain_run(project)
+        last = last_retrain_run(project, queued_only=True)
         if modeling_selectors.labels_since(project, last.created_at if last else None) >= every:
             request_retrain(project, reason="retrain_every")
