@@ -23,7 +23,15 @@ from labeling.waves.models import Wave
 
 from .leasing import change_slots, lease_expiry
 from .models import Annotation, Assignment
-from .services import AnswerRejected, InvalidAnswer, NotFound, ensure_other_label, sync_disagreement
+from .services import (
+    AnswerRejected,
+    InvalidAnswer,
+    NotFound,
+    ensure_other_label,
+    hold_label,
+    require_label,
+    sync_disagreement,
+)
 from .services import _lock_wave_item as lock_wave_item
 from .services import _project_label as project_label
 from .signals import answer_saved
@@ -111,6 +119,10 @@ def change_answer(
     now = timezone.now()
     try:
         with transaction.atomic():
+            # The labels first (services.hold_label, as submit_answer), then the answer and its wave item (as undo).
+            require_label(label)
+            if suggested is not None and not hold_label(suggested):
+                suggested = None  # deleted meanwhile: the answer still records that a suggestion was shown
             old = _own_answer(project, user, supersedes, supersedes_client_id)
             if old.assignment_id:
                 lock_wave_item(old.assignment.wave_item_id)
@@ -164,5 +176,8 @@ def record_suggestion(annotation: Annotation, *, shown: bool, suggested: Label |
     """Store on a fresh answer whether the page showed a suggestion with it, and which label."""
     if not shown and suggested is None:
         return
-    Annotation.objects.filter(pk=annotation.pk).update(suggestion_shown=bool(shown), suggested_label=suggested)
+    with transaction.atomic():
+        if suggested is not None and not hold_label(suggested):
+            suggested = None  # deleted since the answer came in: keep that a suggestion was shown
+        Annotation.objects.filter(pk=annotation.pk).update(suggestion_shown=bool(shown), suggested_label=suggested)
     annotation.suggestion_shown, annotation.suggested_label = bool(shown), suggested

@@ -17,7 +17,7 @@ Decisions worth knowing:
 import uuid
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from labeling.items.models import Item
@@ -86,6 +86,23 @@ def _project_label(project: Project, label_id) -> Label:
         raise InvalidAnswer(
             f"Label {label_id!r} is not a label of project '{project.slug}'.", field="label"
         ) from None
+
+
+def hold_label(label: Label) -> bool:
+    """Share-lock the label's row until the transaction ends (False: it is gone). Foreign keys are checked
+    at commit, so projects.services.delete_label waits for the answer and counts it, or the answer waits
+    for the delete and finds the label gone. FOR KEY SHARE does not queue answers with one label."""
+    if connection.vendor != "postgresql":
+        return Label.objects.filter(pk=label.pk).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT 1 FROM "{Label._meta.db_table}" WHERE id = %s FOR KEY SHARE', [label.pk])
+        return cursor.fetchone() is not None
+
+
+def require_label(label: Label | None) -> None:  # hold_label for an answer's label: refused when it is gone
+    if label is not None and not hold_label(label):
+        raise InvalidAnswer(f"label: the label “{label.name}” no longer exists (it was deleted); "
+                            "nothing was stored.", field="label")
 
 
 # What an answer's write needs of the pick's wave and item: never the wave's report or the item's
@@ -232,6 +249,7 @@ def submit_answer(
     now = timezone.now()
     try:
         with transaction.atomic():
+            require_label(label)  # before the wave item's lock: delete_label takes them in this order too
             assignment, wave_item = _answerable_assignment(project, user, assignment_id, item_id, now)
             annotation = Annotation.objects.create(
                 project=project, item=wave_item.item, annotator=user, assignment=assignment,
@@ -261,6 +279,7 @@ def submit_answer(
         existing = Annotation.objects.filter(client_id=client_id).first()
         if existing:  # a concurrent retry of the same answer won the race
             return _replay(existing, project, user)
+        require_label(label)  # deleted meanwhile (held above, so not expected): say so rather than fail
         raise
     answer_saved.send(sender=Annotation, project=project, item=annotation.item, wave_item=wave_item)
     return AnswerResult(annotation, created=True, review_task=review_task)
@@ -307,28 +326,17 @@ def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
     """Mark the annotator's latest live answer in the project undone, or with ``client_id`` exactly
     that answer, and re-open its assignment (also in a closed wave: the re-opened lease is handed
     back until it expires, like any live lease). An undo naming an answer that is not stored yet
-    (its submit still on the way) is refused and undoes nothing."""
+    (its submit still on the way), or one a change replaced (also while they race), undoes nothing."""
     now = timezone.now()
-    answers = Annotation.objects.select_for_update(of=("self",)).filter(
-        project=project, annotator=user, origin=Annotation.ANNOTATOR)
     if client_id is not None:
         try:
             client_id = uuid.UUID(str(client_id))
         except ValueError:
             raise InvalidAnswer(f"client_id {client_id!r} is not a UUID.", field="client_id") from None
     with transaction.atomic():
-        if client_id is None:
-            annotation = answers.filter(undone=False).order_by("-created_at", "-pk").first()
-            if annotation is None:
-                raise NotFound("You have no answer to undo in this project.")
-        else:
-            annotation = answers.filter(client_id=client_id).first()
-            if annotation is None:
-                raise AnswerRejected(
-                    f"The answer {client_id} is not stored yet, so nothing was undone; "
-                    "undo again once it is saved.", field="client_id")
-            if annotation.undone:
-                return annotation  # a retried undo
+        annotation = _lock_undo_target(project, user, client_id)
+        if annotation.undone:
+            return annotation  # a retried undo (or a cleared answer: its item waits again all the same)
         if annotation.assignment_id:
             wave_item = _lock_wave_item(annotation.assignment.wave_item_id)
         annotation.undone = True
@@ -343,12 +351,35 @@ def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
     return annotation
 
 
+def _lock_undo_target(project: Project, user, client_id) -> Annotation:
+    """The answer to undo, locked first as change_answer locks it, and read as it is now."""
+    answers = Annotation.objects.filter(project=project, annotator=user, origin=Annotation.ANNOTATOR)
+    while True:
+        if client_id is None:
+            latest = answers.filter(undone=False).order_by("-created_at", "-pk").values_list("pk", flat=True).first()
+            if latest is None:
+                raise NotFound("You have no answer to undo in this project.")
+            annotation = answers.select_for_update(of=("self",)).get(pk=latest)
+        else:
+            annotation = answers.select_for_update(of=("self",)).filter(client_id=client_id).first()
+            if annotation is None:
+                raise AnswerRejected(f"The answer {client_id} is not stored yet, so nothing was undone; "
+                                     "undo again once it is saved.", field="client_id")
+        if annotation.undone and (newer := Annotation.objects.filter(supersedes=annotation).first()):
+            raise AnswerRejected(f"Answer {annotation.pk} was changed (answer {newer.pk} replaced it), so nothing was "
+                                 "undone; undo that one instead.", field="client_id" if client_id else None)
+        if client_id is not None or not annotation.undone:
+            return annotation
+        # Another request undid or cleared the latest answer meanwhile: the latest is another one now.
+
+
 def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
     """Adjudicate: store the lead's label as an ``adjudication`` answer and resolve every open
     review task of the item (one decision answers both a disagreement and a low-confidence flag)."""
     label = _project_label(project, label_id)
     now = timezone.now()
     with transaction.atomic():
+        require_label(label)
         try:
             task = ReviewTask.objects.select_for_update(of=("self",)).select_related("item").get(
                 pk=int(task_id), project=project

@@ -26,8 +26,7 @@ SETTINGS_FIELDS = (
     "name", "description", "guidelines", "wave_size", "batch_size", "band_low", "band_high",
     "rare_threshold", "random_share", "review_share_min", "review_share_max", "double_label_share",
     "overlap", "strategy_mix", "label_cap_share", "label_budget", "retrain_every", "fine_floor",
-    "near_dup_threshold", "max_text_chars", "allow_new_sources", "allow_new_labels",
-    "queue_review_predictions",
+    "near_dup_threshold", "max_text_chars", "allow_new_sources", "allow_new_labels", "queue_review_predictions",
     "annotator_metadata", "show_suggestions",  # what the annotation page shows with each item
     "head", "head_loss", "other_min_examples", "calibration", "class_weights", "hierarchy_mode", "label_prior",
     "threshold_mix", "threshold_guard",
@@ -61,8 +60,7 @@ def check_unique_hotkeys(rows) -> None:
     clashes = [f"“{key}” is used by {', '.join(sorted(names))}" for key, names in sorted(by_key.items())
                if len(names) > 1]
     if clashes:
-        raise ValidationError("Hotkeys must be unique within a project: " + "; ".join(clashes) + ".",
-                              code="hotkey_clash")
+        raise ValidationError(f"Hotkeys must be unique within a project: {'; '.join(clashes)}.", code="hotkey_clash")
 
 
 def check_strategy_mix(mix: dict, random_share: float) -> dict:
@@ -249,13 +247,17 @@ def save_labels(project: Project, rows: list[dict], deleted: list[Label] = ()) -
         label.save()
 
 
+@transaction.atomic
 def delete_label(label: Label) -> None:
+    # Locked first: an answer stored with it meanwhile (annotations.services.hold_label) has committed and counts.
+    if Label.objects.select_for_update().filter(pk=label.pk).first() is None:
+        return  # deleted meanwhile
     try:
         label.delete()
     except ProtectedError:
-        raise ValidationError(
-            f"The label “{label.name}” is in use (answers or fine labels refer to it) and cannot be deleted."
-        ) from None
+        answers = label.annotations.count()
+        why = f"by {answers} answer{'s' * (answers != 1)}" if answers else "(fine labels refer to it)"
+        raise ValidationError(f"The label “{label.name}” is in use {why} and cannot be deleted.") from None
 
 
 @transaction.atomic
@@ -316,8 +318,8 @@ def set_member(project: Project, user, role: str) -> Membership:
         raise ValidationError({"role": f"Unknown role {role!r}; use lead or annotator."})
     if role != Membership.LEAD:
         # Locks the project's leads, so that two leads demoting each other at once cannot both win.
-        leads = list(Membership.objects.select_for_update().filter(project=project, role=Membership.LEAD))
-        if [m.user_id for m in leads] == [user.pk]:
+        leads = Membership.objects.select_for_update().filter(project=project, role=Membership.LEAD).order_by("pk")
+        if list(leads.values_list("user_id", flat=True)) == [user.pk]:
             raise ValidationError({"role": "A project keeps at least one lead; make someone else lead before "
                                            "changing this one's role."})
     membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
@@ -326,10 +328,9 @@ def set_member(project: Project, user, role: str) -> Membership:
 
 @transaction.atomic
 def remove_member(membership: Membership) -> None:
-    project = membership.project
-    if membership.role == Membership.LEAD and not (
-        Membership.objects.filter(project=project, role=Membership.LEAD).exclude(pk=membership.pk).exists()
-    ):
+    # Locks the leads as set_member does: of two leads removing each other at once, the second sees the first gone.
+    leads = Membership.objects.select_for_update().filter(project=membership.project, role=Membership.LEAD)
+    if list(leads.order_by("pk").values_list("user_id", flat=True)) == [membership.user_id]:
         raise ValidationError("A project keeps at least one lead; add another lead before removing this one.")
     membership.delete()
 
