@@ -175,3 +175,35 @@ def test_a_message_delivered_too_often_fails_its_run_instead(claims, project):
     version.refresh_from_db()
     assert run.state == TaskRun.FAILED and "delivered 4 times" in run.message, run.message
     assert version.state == ModelVersion.FAILED
+
+
+def test_a_pending_run_whose_message_the_broker_lost_is_given_up_at_the_cut_off(claims, project):
+    """Not after the visibility timeout plus the cut-off (about 40 minutes by default), which
+    blocked the project's retrains and plans all that time; a run whose message is still queued
+    keeps waiting."""
+    import redis
+    from django.conf import settings
+
+    from labeling.loop.runs import expire_stale_runs, record_task_id
+    from labeling.loop.tasks import start_embedding
+    from labeling.modeling.models import TaskRun
+
+    def pending(task_id):
+        run = TaskRun.objects.create(project=project, kind="embed", state=TaskRun.PENDING, detail={"stage": "queued"})
+        record_task_id(run.pk, task_id)
+        TaskRun.objects.filter(pk=run.pk).update(updated_at=timezone.now() - timedelta(seconds=61))
+        return run
+
+    lost = pending(str(uuid.uuid4()))  # sent, then Redis restarted without its data
+    sent = start_embedding.apply_async(args=[0], queue="embed")  # no worker here: it stays queued
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        kept = pending(sent.id)
+        assert [r.pk for r in expire_stale_runs(project)] == [lost.pk]
+        lost.refresh_from_db()
+        assert lost.state == TaskRun.FAILED and lost.message.startswith("Lost: queued 6"), lost.message
+        assert TaskRun.objects.get(pk=kept.pk).state == TaskRun.PENDING
+    finally:
+        for raw in broker.lrange("embed", 0, -1):
+            if sent.id.encode() in raw:
+                broker.lrem("embed", 0, raw)

@@ -34,13 +34,13 @@ from celery import Task
 from django.conf import settings
 
 from . import runs
+from .broker import CLAIM_KEY as KEY
+from .broker import client as _client
 
 log = logging.getLogger(__name__)
 
-KEY = "longtail:task:{id}:{retry}"
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-_clients: dict[str, redis.Redis] = {}
 
 
 def claim_seconds() -> float:
@@ -50,15 +50,6 @@ def claim_seconds() -> float:
 def max_deliveries() -> int:
     """A message is run at most this often: once, plus LONGTAIL_TASK_MAX_REQUEUES redeliveries."""
     return 1 + int(settings.LONGTAIL_TASK_MAX_REQUEUES)
-
-
-def _client() -> redis.Redis | None:
-    url = settings.CELERY_BROKER_URL or ""
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        return None
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    return _clients[url]
 
 
 def run_id_of(task: Task, args, kwargs) -> int | None:

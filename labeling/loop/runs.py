@@ -18,6 +18,8 @@ from labeling.items.services import upload_dir
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
+from .broker import message_known
+
 log = logging.getLogger(__name__)
 
 RETRAIN = "retrain"
@@ -83,6 +85,19 @@ def note_run(run_id: int, *, message=None, **detail) -> None:
         TaskRun.objects.filter(pk=run_id).update(**fields)
 
 
+def record_task_id(run_id: int, task_id: str) -> None:
+    """Store the id of a run's first task message in its detail, in one statement: the worker may
+    already be writing the run's detail (a read-modify-write here could undo its stage)."""
+    table = connection.ops.quote_name(TaskRun._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"UPDATE {table} SET detail = COALESCE(detail, '{{}}'::jsonb) || "
+                           "jsonb_build_object('task_id', %s::text) WHERE id = %s", [task_id, run_id])
+        else:
+            cursor.execute(f"UPDATE {table} SET detail = json_set(COALESCE(detail, '{{}}'), '$.task_id', %s) "
+                           "WHERE id = %s", [task_id, run_id])
+
+
 def stage_progress(stage: str, share: float) -> float:
     low, high = STAGES[stage]
     return low + (high - low) * max(0.0, min(1.0, share))
@@ -129,16 +144,26 @@ def expire_stale_runs(project: Project | None = None) -> list[TaskRun]:
     runs = TaskRun.objects.filter(kind__in=[RETRAIN, EMBED, FINAL_MODEL])
     if project is not None:
         runs = runs.filter(project=project)
+    pending = runs.filter(state=TaskRun.PENDING).exclude(
+        kind=RETRAIN, detail__stage=WAITING)  # no message to lose yet: it waits for a final model
     stale = list(
         runs.filter(state=TaskRun.RUNNING, updated_at__lt=now - stale_after())
-        | runs.filter(state=TaskRun.PENDING, updated_at__lt=now - pending_stale_after()).exclude(
-            kind=RETRAIN, detail__stage=WAITING)  # no message to lose yet: it waits for a final model
+        | pending.filter(updated_at__lt=now - pending_stale_after())
     )
+    # A pending run past the cut-off whose message the broker no longer holds will never start:
+    # given up now rather than after the visibility timeout (labeling.loop.broker).
+    lost = {run.pk for run in pending.filter(updated_at__lt=now - stale_after(),
+                                             updated_at__gte=now - pending_stale_after())
+            if message_known((run.detail or {}).get("task_id")) is False}
+    stale += list(TaskRun.objects.filter(pk__in=lost))
     failed = []
     for run in stale:
         seconds = int((now - run.updated_at).total_seconds())
         message = (f"Interrupted: no heartbeat for {seconds} s (its worker stopped); "
                    f"the cut-off is {int(stale_after().total_seconds())} s.")
+        if run.pk in lost:
+            message = (f"Lost: queued {seconds} s ago, its task message is no longer with the broker (Redis "
+                       "restarted without its data?), so nothing would ever start it.")
         # Conditional UPDATE: a run that moved meanwhile (or that another process failed) is left alone.
         if TaskRun.objects.filter(pk=run.pk, state=run.state, updated_at=run.updated_at).update(
                 state=TaskRun.FAILED, message=message, finished_at=now,

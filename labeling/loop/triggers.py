@@ -39,6 +39,7 @@ from .runs import (
     note_run,
     open_final_run,
     open_retrain_run,
+    record_task_id,
     retrain_in_flight,
     stale_after,
     update_run,
@@ -132,12 +133,14 @@ def _enqueue(task, run_id: int, *, args: list) -> bool:
     is failed with the reason instead of staying pending, so the pages say so and the next request
     can start afresh."""
     try:
-        task.apply_async(args=args)
+        sent = task.apply_async(args=args)
     except Exception as exc:
         log.exception("could not run %s for TaskRun %s", task.name, run_id)
         fail_run(run_id, f"Could not queue the work (is the broker up?): {type(exc).__name__}: {exc}",
                  queue_error=True)
         return False
+    # the message's id: a pending run whose message the broker lost is found by it (runs.expire_stale_runs)
+    record_task_id(run_id, sent.id)
     return True
 
 

@@ -1,0 +1,64 @@
+"""What the Redis broker holds, read directly: the claims of running task messages
+(``executions``) and whether a message that was sent is still there (``message_known``).
+
+A run stays ``pending`` until its first task starts. If the broker lost that message (Redis
+restarted without persistence, a queue flushed by hand), nothing would ever start it, and the
+stale-run rule used to give up on it only after the visibility timeout plus the cut-off (about 40
+minutes by default), blocking the project's retrains and plans all that time. The sweep asks here
+instead, once the cut-off has passed: a message that is in no queue, not handed to a worker (the
+transport's ``unacked`` hash) and not claimed by a running execution is lost.
+"""
+from __future__ import annotations
+
+import time
+
+import redis
+from django.conf import settings
+
+CLAIM_KEY = "longtail:task:{id}:{retry}"
+UNACKED = "unacked"  # kombu's Redis transport: messages handed to a worker and not acknowledged yet
+_clients: dict[str, redis.Redis] = {}
+
+
+def client() -> redis.Redis | None:
+    """The broker's Redis, or None when the broker is not Redis (eager mode: no broker)."""
+    url = settings.CELERY_BROKER_URL or ""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    return _clients[url]
+
+
+def _queues() -> set[str]:
+    routes = getattr(settings, "CELERY_TASK_ROUTES", {}) or {}
+    return {settings.CELERY_TASK_DEFAULT_QUEUE, *(r.get("queue") for r in routes.values() if r.get("queue"))}
+
+
+def _seen(redis_client: redis.Redis, task_id: str) -> bool:
+    needle = task_id.encode()
+    if any(True for _ in redis_client.scan_iter(match=CLAIM_KEY.format(id=task_id, retry="[0-9]*"))):
+        return True  # an execution holds it: running
+    for queue in _queues():
+        # the queue's list, and its priority lists (kombu names them "<queue>\x06\x16<priority>")
+        for key in redis_client.scan_iter(match=f"{queue}*"):
+            if redis_client.type(key) == b"list" and any(needle in raw for raw in redis_client.lrange(key, 0, -1)):
+                return True
+    return any(needle in raw for raw in redis_client.hvals(UNACKED))
+
+
+def message_known(task_id: str | None) -> bool | None:
+    """True while the broker still holds the message of ``task_id`` (queued, handed to a worker,
+    or claimed by a running execution); False when it holds none of these, twice a second apart
+    (a message moves from its queue to the unacked hash in two steps); None when that cannot be
+    told (no task id recorded, no Redis broker, Redis unreachable)."""
+    redis_client = client()
+    if not task_id or redis_client is None:
+        return None
+    try:
+        if _seen(redis_client, task_id):
+            return True
+        time.sleep(1.0)
+        return _seen(redis_client, task_id)
+    except redis.RedisError:
+        return None
