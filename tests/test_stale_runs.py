@@ -98,3 +98,28 @@ def test_a_plan_request_recovers_then_waits_for_the_retrain(project, client, mak
     assert TaskRun.objects.get(pk=dead.pk).state == TaskRun.FAILED
     again = TaskRun.objects.get(project=project, detail__requeued_from=dead.pk)
     assert f"A retrain is under way (task {again.pk}" in page.content.decode()
+
+
+def test_a_requeue_the_broker_refused_is_sent_once_it_answers(project, django_capture_on_commit_callbacks):
+    """The sweep queued an interrupted retrain again while Redis was down: that run failed at once
+    ("could not queue the work") and nothing tried again. Once the broker answers, the next sweep
+    sends it, once."""
+    from tests.service_processes import require_redis
+
+    require_redis()
+    from labeling.loop.triggers import recover_stale_runs
+    from labeling.modeling.models import TaskRun
+
+    dead = _run(project, state=TaskRun.FAILED, age_s=90, attempt=1)
+    unsent = TaskRun.objects.create(project=project, kind="retrain", state=TaskRun.FAILED,
+                                    message="Could not queue the work (is the broker up?): OperationalError",
+                                    detail={"reason": "wave_complete", "queue_error": True, "requeued_from": dead.pk,
+                                            "attempt": 2})
+    with django_capture_on_commit_callbacks(execute=False):  # what is sent is not under test
+        (again,) = recover_stale_runs(project)
+        assert recover_stale_runs(project) == []  # sent once
+    unsent.refresh_from_db()
+    assert again.state == TaskRun.PENDING and again.detail["requeued_from"] == dead.pk
+    assert again.detail["attempt"] == 2 and again.detail["reason"] == "wave_complete"
+    assert unsent.detail["sent_again_as"] == again.pk and f"Sent again as task {again.pk}" in unsent.message
+    assert TaskRun.objects.filter(project=project, kind="retrain").count() == 3

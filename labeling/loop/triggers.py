@@ -25,7 +25,7 @@ from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
 from labeling.waves.models import Wave, WaveItem
 
-from . import pipeline, tasks
+from . import broker, pipeline, tasks
 from .runs import (
     EMBED,
     FINAL_MODEL,
@@ -255,6 +255,39 @@ def recover_stale_runs(project: Project | None = None) -> list[TaskRun]:
         else:
             continue  # a final model (a long fine-tuning) is left failed: the lead starts it again
         note_run(run.pk, message=f"{run.message} Queued again as task {queued[-1].pk}.")
+    queued += _send_unsent_requeues(project)
+    return queued
+
+
+def _send_unsent_requeues(project: Project | None) -> list[TaskRun]:
+    """An interrupted run queued again while the broker was down failed at once ("could not queue
+    the work"), and nothing tried again: its project went without the retrain (or embedding) until
+    someone asked. Once the broker answers, the newest such run of a project and kind, with nothing
+    newer after it, is queued again, at the same attempt."""
+    redis_client = broker.client()
+    try:
+        if redis_client is None or not redis_client.ping():
+            return []
+    except Exception:  # noqa: BLE001 - still down: the next sweep tries again
+        return []
+    unsent = TaskRun.objects.filter(state=TaskRun.FAILED, kind__in=[RETRAIN, EMBED], detail__has_key="queue_error",
+                                    ).filter(detail__has_key="requeued_from").exclude(detail__has_key="sent_again_as")
+    if project is not None:
+        unsent = unsent.filter(project=project)
+    queued = []
+    for run in unsent.select_related("project").order_by("-created_at"):
+        if TaskRun.objects.filter(project=run.project_id, kind=run.kind, created_at__gt=run.created_at).exists():
+            note_run(run.pk, sent_again_as=None)  # a newer run of its kind exists: nothing to send
+            continue
+        detail = run.detail or {}
+        again = {"requeued_from": detail["requeued_from"], "attempt": int(detail.get("attempt", 2))}
+        if run.kind == RETRAIN:
+            new = request_retrain(run.project, reason=detail.get("reason", "requeued"), **again)
+        else:
+            new = request_embedding(run.project, plan_when_done=bool(detail.get("plan_when_done")), **again)
+        note_run(run.pk, message=f"{run.message} Sent again as task {new.pk} once the broker answered.",
+                 sent_again_as=new.pk)
+        queued.append(new)
     return queued
 
 
