@@ -230,3 +230,22 @@ def test_undo_racing_a_change_of_the_same_answer(postgres_only, project_factory,
     assert live[1].pk == c_body["annotation"]["id"] and live[1].label_id == login.pk
     assert live[1].supersedes.client_id == latest
     assert Assignment.objects.filter(annotator=ann, state=Assignment.DONE).count() == 2
+
+
+# --- 4. a lead's bulk relabel to a label being deleted ----------------------------------------------
+def test_bulk_relabel_to_a_label_deleted_meanwhile(label_race):
+    from labeling.annotations.models import ReviewTask
+
+    project, lead, ann, lease, temp = label_race
+    task = ReviewTask.objects.create(project=project, item_id=WaveItem.objects.get(pk=lease.wave_item_id).item_id,
+                                     reason=ReviewTask.LEAD_REQUEST)
+    relabel = lambda: api_as(lead).post(f"/api/projects/{project.slug}/review/bulk/",  # noqa: E731
+                                        {"action": "relabel", "tasks": [task.pk], "label": temp.pk}, format="json")
+    deleted, relabeled, waited = race(Hold('DELETE FROM "projects_label"'), delete_call(project, lead, temp), relabel)
+    (d_status, d_body), (r_status, r_body) = response(deleted), response(relabeled)
+    assert waited and d_status == 204, d_body
+    assert r_status == 200 and r_body["done"] == [], r_body  # it was a 500: the foreign key failed at commit
+    assert "was deleted meanwhile" in r_body["skipped"][0]["reason"]
+    assert not Annotation.objects.filter(project=project, origin=Annotation.ADJUDICATION).exists()
+    task.refresh_from_db()
+    assert task.resolved_at is None

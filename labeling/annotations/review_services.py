@@ -32,7 +32,7 @@ from labeling.items.models import Item
 from labeling.projects.models import Label, Project
 
 from .models import Annotation, ReviewTask
-from .services import InvalidAnswer
+from .services import InvalidAnswer, hold_label
 from .signals import answer_saved
 
 ACCEPT, RELABEL, DISMISS = "accept", "relabel", "dismiss"
@@ -218,6 +218,9 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
                 why = f"the model's label {current!r} is no longer a label of the project" if current else \
                     f"a {task.reason.replace('_', ' ')} task has no model label to accept"
                 result.skip(pk, why)
+                continue
+            if not hold_label(label):  # deleted meanwhile: its foreign key would fail the commit (a 500)
+                result.skip(pk, f"the label {_quoted(label.name)} was deleted meanwhile")
                 continue
             Annotation.objects.create(project=project, item_id=task.item_id, annotator=lead, label=label,
                                       origin=Annotation.ADJUDICATION)
