@@ -100,3 +100,15 @@ def test_broker_down_fails_fast_and_says_so(web_without_broker, project_factory,
     # The lead can still plan by hand (in the request, no broker needed).
     r = requests.post(f"{api}/waves/plan/", headers=as_lead, timeout=120)
     assert r.status_code == 201 and r.json()["number"] == 3, r.text
+
+    # A final model request says it failed, as a retrain request does (it answered 202 "failed").
+    r = requests.post(f"{api}/models/final/", headers=as_lead, timeout=60)
+    assert r.status_code == 503 and "Final model failed" in r.json()["detail"], r.text
+    # Closing the open wave with a retrain: the retrain cannot be queued; the next wave opens with the
+    # current model all the same, as after a completed wave (no wave opened before).
+    r = requests.post(f"{api}/waves/2/close/", json={"retrain": True}, headers=as_lead, timeout=60)
+    assert r.status_code == 200 and r.json()["retrain"]["state"] == "failed", r.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not Wave.objects.filter(project=project, state=Wave.OPEN).exists():
+        time.sleep(0.3)
+    assert Wave.objects.filter(project=project, state=Wave.OPEN).exists(), log_path.read_text()[-2000:]

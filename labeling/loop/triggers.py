@@ -81,8 +81,10 @@ def request_retrain(project: Project, *, reason: str = "manual", **detail) -> Ta
             # Another process created one between our check and insert (SQLite has no row locks).
             return open_retrain_run(project)
         if final_run is None:
+            # a wave that ended (completed, or closed by a lead asking for a retrain) and whose retrain
+            # cannot be queued: the next wave opens with the current model, so annotators keep working
             transaction.on_commit(lambda: _enqueue(tasks.run_retrain, run.id, args=[run.id]) or (
-                reason == "wave_complete" and _plan_in_background(project.pk, run.id)))
+                reason in ("wave_complete", "wave_closed") and _plan_in_background(project.pk, run.id)))
     return run
 
 

@@ -166,6 +166,9 @@ class ModelFinal(ProjectScoped, APIView):
         def action():
             task = request_final_model(self.get_project())
             task.refresh_from_db()  # run in-process (no broker), it has finished already
+            if queue_failed(task):  # as a retrain says it: not queued, not "accepted"
+                return Response({"detail": f"Final model failed (task {task.pk}): {task.message}",
+                                 "task": task_run_dict(task)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
             return Response(task_run_dict(task), status=202)
 
         return _loop_response(action)
