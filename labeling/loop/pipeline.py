@@ -24,8 +24,7 @@ def plan_first_wave(project: Project):
     if current is not None:
         return current
     embedding.embed_project(project)
-    wave = waves.plan_next_wave(project)
-    return waves.open_wave(wave)
+    return waves.plan_and_open_if_idle(project)  # opens a wave already planned with the current model
 
 
 def finish_retrain(run: TaskRun) -> None:
@@ -40,7 +39,7 @@ def finish_retrain(run: TaskRun) -> None:
             Project.objects.select_for_update().filter(pk=run.project_id).first()
             wave = waves.plan_and_open_if_idle(run.project)
             if wave is not None:
-                notes.append(f"wave {wave.number} opened ({wave.size} items)")
+                notes.append(waves.opened_note(wave))  # and the stale planned waves it replaced
                 update_run(run.id, wave=wave.number, wave_id=wave.id)
             else:
                 notes.append("a wave is already open")

@@ -201,7 +201,7 @@ def wave_close(request, slug):
         if wave is None:
             raise ValueError("There is no open wave to close.")
         waves.close_wave(wave)
-        closed = f"Wave {wave.number} closed."
+        closed = f"Wave {wave.number} {'discarded (it never opened)' if wave.state == 'discarded' else 'closed'}."
         if request.POST.get("retrain"):
             closed += " " + _retrain_text(request_retrain(project, reason="wave_closed"))
         return f"{closed} {waves.close_note(wave)}"

@@ -10,7 +10,11 @@ class Wave(models.Model):
     PLANNED = "planned"
     OPEN = "open"
     CLOSED = "closed"
-    STATES = [(s, s) for s in (PLANNED, OPEN, CLOSED)]
+    # Planned but never opened, then dropped: closed by a lead before it opened, or planned with a
+    # model that is no longer the active one when the loop opens the next wave (labeling.waves.discard).
+    # Its picks are deleted (they were never asked: no estimate counts them); report["discarded"] says why.
+    DISCARDED = "discarded"
+    STATES = [(s, s) for s in (PLANNED, OPEN, CLOSED, DISCARDED)]
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="waves")
     number = models.PositiveIntegerField()

@@ -81,11 +81,16 @@ def pinned_items(project: Project) -> list[int]:
                 .order_by("id").values_list("id", flat=True))
 
 
+def embed_missing(project: Project) -> None:
+    """Vectors for the items that have none yet (the planner's pool is the embedded items)."""
+    if embedding.unembedded_item_ids(project):
+        embedding.embed_project(project)
+
+
 def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
     """Every item with an embedding, in id order, as the planner sees it (see the module doc)."""
     t = time.perf_counter()
-    if embedding.unembedded_item_ids(project):
-        embedding.embed_project(project)
+    embed_missing(project)  # plan_next_wave embeds before it takes the project's lock; items imported since
     ids, embeddings = project_matrix(project.id, embedding.model_id())
     timings["load_embeddings"] = round(time.perf_counter() - t, 3)
 

@@ -25,7 +25,7 @@ from labeling.projects.models import Label, Project
 from learner.jsonable import to_jsonable
 from learner.planning import Pick, WavePlan, cut_batches, plan_wave
 
-from . import pool, selectors
+from . import discard, pool, selectors
 from .models import Wave, WaveItem
 from .selectors import budget_status, current_wave
 
@@ -42,6 +42,10 @@ class BudgetSpent(NothingToPlan):
 
 class PoolExhausted(NothingToPlan):
     """Every item is labeled or already in an unfinished wave."""
+
+
+class WaveAlreadyPlanned(NothingToPlan):
+    """A wave planned with the active model waits to be opened: a project keeps one planned wave."""
 
 
 def _wave_items_for_budget(project: Project, requested: int) -> int:
@@ -77,6 +81,12 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
     Uses the active model's stored scores, or cold start (rules, label names, diversity) when
     the project has no active model. The wave shrinks to the label budget that is left; raises
     BudgetSpent when nothing is left and PoolExhausted when no item is eligible.
+
+    One plan at a time per project: the snapshot and the stored wave are made under the project's
+    row lock, so a concurrent plan waits and then sees this one's picks (never a wave cut short by
+    another request). A project keeps one planned wave: a waiting plan made with the active model
+    refuses another (WaveAlreadyPlanned); one made with another model is discarded first
+    (labeling.waves.discard), and the new wave's report["replaces"] says so.
     """
     timings: dict[str, float] = {}
     requested = int(size or project.wave_size)
@@ -84,8 +94,41 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
         # Settings refuse this now; a project saved before that check may still hold it.
         raise NothingToPlan(f"The wave size of {project.slug!r} is {requested}: set a wave size of at least 1 "
                             "on the settings page.")
+    t = time.perf_counter()
+    pool.embed_missing(project)  # the slow part that needs no lock: vectors for new items
+    timings["embed_missing"] = round(time.perf_counter() - t, 3)
+    with transaction.atomic():
+        # Held to the commit: snapshot, picks and the stored wave see every other plan whole.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        version = active_model(project)
+        replaced = discard.discard_stale_plans(project, version)
+        _refuse_second_plan(project)
+        wave = _plan_locked(project, version, requested, timings)
+        if replaced:
+            wave.report = {**wave.report, "replaces": replaced}
+            _reroute_review(version)
+        wave.report = {**wave.report, "timings": timings}
+        Wave.objects.filter(pk=wave.pk).update(report=to_jsonable(wave.report))
+    wave.replaced = replaced
+    return wave
+
+
+def _refuse_second_plan(project: Project) -> None:
+    waiting = Wave.objects.filter(project=project, state=Wave.PLANNED).select_related("model_version").first()
+    if waiting is None:
+        return
+    is_open = current_wave(project)
+    when = (f"it opens when wave {is_open.number} is closed (Open wave {waiting.number} then)" if is_open
+            else f"open it (Open wave {waiting.number})")
+    raise WaveAlreadyPlanned(
+        f"Wave {waiting.number} is already planned ({waiting.size} items, {discard.model_name(waiting)}, at "
+        f"{timezone.localtime(waiting.created_at):%H:%M:%S}) and waits to be opened: {when}. A project keeps one "
+        f"planned wave, so no other was planned; to plan afresh, close wave {waiting.number} first (a planned "
+        "wave that is closed is discarded: it was never opened).")
+
+
+def _plan_locked(project: Project, version, requested: int, timings: dict) -> Wave:
     n = _wave_items_for_budget(project, requested)
-    version = active_model(project)
     pinned = pool.pinned_items(project)[:n]
     snapshot = pool.planner_snapshot(project, version, timings)
     number = (Wave.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
@@ -101,26 +144,42 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
     if not plan.picks:
         raise PoolExhausted(selectors.why_nothing_to_plan(project))
     t = time.perf_counter()
-    wave = _persist(project, plan, snapshot, version, requested=requested, seed=seed)
+    wave = _persist(project, plan, snapshot, version, requested=requested, budget_fits=n, seed=seed)
     timings["persist"] = round(time.perf_counter() - t, 3)
-    wave.report = {**wave.report, "timings": timings}
-    Wave.objects.filter(pk=wave.pk).update(report=wave.report)
     return wave
 
 
-def _persist(project: Project, plan, snapshot, version, *, requested: int, seed: int) -> Wave:
+def _short_reasons(report: dict, requested: int, budget_fits: int, planned: int, dropped: int) -> list[str]:
+    """Why a wave has fewer items than the project's wave size (the pool or the budget, never
+    another request: plans are made one at a time)."""
+    reasons = []
+    if budget_fits < requested:
+        reasons.append(f"the label budget left fits {budget_fits}")
+    if planned < budget_fits:
+        notes = [note for note in report.get("notes", []) if "eligible" in note or "ran dry" in note]
+        reasons.append("the pool ran out: " + ("; ".join(notes) if notes else f"only {planned} items could be picked"))
+    if dropped:
+        reasons.append(f"{dropped} picked items were answered or leased while the wave was being planned")
+    return reasons
+
+
+def _persist(project: Project, plan, snapshot, version, *, requested: int, budget_fits: int, seed: int) -> Wave:
+    """Store the plan. The caller holds the project's row lock (plan_next_wave), which also orders
+    this with a late answer on a closed wave (annotations.services): whatever got an answer or a
+    live lease since the snapshot is dropped, never asked twice."""
     label_ids = dict(Label.objects.filter(project=project).values_list("name", "id"))
     report = dict(plan.report)
+    planned = len(plan.picks)
     with transaction.atomic():
-        # The project lock orders this with a late answer on a closed wave (annotations.services):
-        # whatever got an answer or a live lease since the snapshot is dropped, never asked twice.
-        Project.objects.select_for_update().filter(pk=project.pk).first()
         gone = _busy_since_snapshot(project, [p.item_id for p in plan.picks])
         if gone:
             plan.picks = [p for p in plan.picks if p.item_id not in gone]
             report["dropped_since_snapshot"] = len(gone)
             if not plan.picks:
                 raise PoolExhausted(selectors.why_nothing_to_plan(project))
+        short = _short_reasons(report, requested, budget_fits, planned, len(gone))
+        if short and len(plan.picks) < requested:
+            report["short_of_requested"] = f"{len(plan.picks)} of the {requested} items asked for: " + "; ".join(short)
         batches = cut_batches(plan.picks, max(1, project.batch_size), seed=seed)
         rng = np.random.default_rng(seed + 1)
         n_double = _double_count(project, len(plan.picks))
@@ -172,6 +231,11 @@ def open_wave(wave: Wave) -> Wave:
         wave.refresh_from_db(fields=["state"])
         if wave.state == Wave.OPEN:
             return wave
+        if wave.state == Wave.DISCARDED:
+            wave.refresh_from_db(fields=["report"])
+            why = (wave.report or {}).get("discarded", {}).get("reason", "")
+            raise ValueError(f"Wave {wave.number} was discarded before it opened{f' ({why})' if why else ''}; "
+                             "only a planned wave can be opened.")
         if wave.state != Wave.PLANNED:
             raise ValueError(f"Wave {wave.number} is {wave.state}; only a planned wave can be opened.")
         other = Wave.objects.filter(project_id=wave.project_id, state=Wave.OPEN).exclude(pk=wave.pk).first()
@@ -187,14 +251,23 @@ def close_wave(wave: Wave) -> Wave:
 
     Live leases are left alone: an annotator who holds one can still answer until it expires, and
     that answer counts; the planner leaves these items out while leased (``pool.leased_items``).
-    ``wave.live_leases`` says how many there were, ``close_note(wave)`` says it in words."""
+    ``wave.live_leases`` says how many there were, ``close_note(wave)`` says it in words.
+
+    A wave that never opened is discarded instead (state DISCARDED, its picks deleted: they were
+    never asked, so no estimate counts them as drawn; labeling.waves.discard). A discarded wave
+    cannot be closed (ValueError)."""
     with transaction.atomic():
-        updated = Wave.objects.filter(pk=wave.pk).exclude(state=Wave.CLOSED).update(
-            state=Wave.CLOSED, closed_at=timezone.now()
-        )
-    if updated:
-        wave.state = Wave.CLOSED
-    wave.refresh_from_db(fields=["state", "closed_at"])
+        Project.objects.select_for_update().filter(pk=wave.project_id).first()
+        state = Wave.objects.filter(pk=wave.pk).values_list("state", flat=True).first()
+        if state == Wave.DISCARDED:
+            raise ValueError(f"Wave {wave.number} was discarded before it opened; there is nothing to close.")
+        if state == Wave.PLANNED:
+            wave.refresh_from_db()
+            discard.discard_wave(wave, "closed by a lead before it opened")
+        else:
+            Wave.objects.filter(pk=wave.pk).exclude(state=Wave.CLOSED).update(
+                state=Wave.CLOSED, closed_at=timezone.now())
+    wave.refresh_from_db(fields=["state", "closed_at", "report"])
     wave.live_leases = selectors.live_leases(wave)
     return wave
 
@@ -223,9 +296,44 @@ def open_wave_if_idle(project: Project, wave: Wave) -> bool:
 
 def plan_and_open_if_idle(project: Project) -> Wave | None:
     """Plan and open the next wave when the project has no open wave (the loop's last step).
-    Returns the new wave, or None when one is already open."""
-    if current_wave(project) is not None:
-        return None
-    planned = Wave.objects.filter(project=project, state=Wave.PLANNED).order_by("-number").first()
-    wave = planned or plan_next_wave(project)
-    return open_wave(wave)
+    Returns the opened wave, or None when one is already open.
+
+    A planned wave made with the active model is opened; planned waves made with another model (an
+    older one, or a cold start once a model exists) are discarded and a new wave is planned with the
+    active model (labeling.waves.discard): after a retrain the next wave is the new model's. The
+    returned wave's ``replaced`` lists what was discarded ([] when nothing), ``opened_note`` says it.
+    Runs under the project's row lock, in the caller's transaction when there is one."""
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        if current_wave(project) is not None:
+            return None
+        version = active_model(project)
+        replaced = discard.discard_stale_plans(project, version)
+        planned = Wave.objects.filter(project=project, state=Wave.PLANNED).order_by("-number").first()
+        wave = planned or plan_next_wave(project)
+        if replaced:
+            if planned is None:
+                Wave.objects.filter(pk=wave.pk).update(report=to_jsonable({**wave.report, "replaces": replaced}))
+            _reroute_review(version)
+        wave = open_wave(wave)
+    wave.replaced = replaced
+    return wave
+
+
+def opened_note(wave: Wave) -> str:
+    """"wave 4 opened (20 items)", plus the planned waves it replaced: for the run's message."""
+    text = f"wave {wave.number} opened ({wave.size} items)"
+    gone = discard.discarded_text(getattr(wave, "replaced", []))
+    return f"{text}; {gone}" if gone else text
+
+
+def _reroute_review(version) -> None:
+    """Discarded picks are back in the pool, which the activation's routing pass left out (they were
+    waiting in a wave): route the review queue again, without letting a failure undo the plan."""
+    if version is None:
+        return
+    try:
+        with transaction.atomic():
+            review.route_low_confidence(version)
+    except Exception:  # noqa: BLE001  (the next activation or settings change routes again)
+        log.exception("routing the review queue after discarding planned waves failed")
