@@ -295,12 +295,23 @@ def test_labels_given_while_the_broker_was_down_still_count_toward_retrain_every
     wave = plan_first_wave(project)
     labels = {label.name: label for label in project.labels.all()}
     picks = list(wave.picks.select_related("item"))
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     for pick in picks[:2]:
         answer(project, pick.item, labels[truth[pick.item_id]])  # on_commit not run: nothing queued yet
-    TaskRun.objects.create(project=project, kind="retrain", state=TaskRun.FAILED,
-                           message="Could not queue the work (is the broker up?): OperationalError",
-                           detail={"reason": "retrain_every", "queue_error": True})
+    refused = TaskRun.objects.create(project=project, kind="retrain", state=TaskRun.FAILED,
+                                     message="Could not queue the work (is the broker up?): OperationalError",
+                                     detail={"reason": "retrain_every", "queue_error": True})
+    retrains = TaskRun.objects.filter(project=project, kind="retrain")
+    # a moment after the broker refused one, answers do not each try again (one failed run per answer)
+    for pick in picks[2:5]:
+        with django_capture_on_commit_callbacks(execute=True):
+            answer(project, pick.item, labels[truth[pick.item_id]])
+    assert retrains.count() == 1
+    TaskRun.objects.filter(pk=refused.pk).update(created_at=timezone.now() - timedelta(minutes=2))
     with django_capture_on_commit_callbacks(execute=True):
-        answer(project, picks[2].item, labels[truth[picks[2].item_id]])
-    queued = TaskRun.objects.filter(project=project, kind="retrain").exclude(detail__has_key="queue_error")
+        answer(project, picks[5].item, labels[truth[picks[5].item_id]])
+    queued = retrains.exclude(detail__has_key="queue_error")
     assert queued.count() == 1 and queued.get().detail["reason"] == "retrain_every"

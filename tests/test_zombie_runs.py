@@ -128,9 +128,16 @@ def test_a_duplicate_delivery_while_the_task_runs_does_nothing(claims):
             outcome["second"] = mine
     finally:
         train_model.pop_request()
+    import redis
+    from django.conf import settings
+
+    from labeling.loop.executions import KEY
+
+    deliveries = redis.Redis.from_url(settings.CELERY_BROKER_URL).get(KEY.format(id=task_id, retry=0) + ":deliveries")
     release.set()
     thread.join()
     assert outcome == {"first": True, "second": False}
+    assert deliveries == b"1"  # a duplicate is not a crash: counting it failed live runs after 3 drops
 
 
 def test_a_delivery_after_its_holder_died_takes_over(claims):
@@ -161,6 +168,11 @@ def test_a_message_delivered_too_often_fails_its_run_instead(claims, project):
     run = TaskRun.objects.create(project=project, kind="retrain", state=TaskRun.RUNNING, detail={"stage": "train"})
     version = ModelVersion.objects.create(project=project, number=3, state=ModelVersion.TRAINING,
                                           config={"task_run": run.pk})
+    import redis
+    from django.conf import settings
+
+    from labeling.loop.executions import KEY
+
     task_id = str(uuid.uuid4())
     allowed = []
     for _ in range(4):  # the worker process died in each of the first three
@@ -170,6 +182,8 @@ def test_a_message_delivered_too_often_fails_its_run_instead(claims, project):
                 allowed.append(mine)
         finally:
             train_model.pop_request()
+        # what a killed process leaves is a claim nobody renews, which lapses
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(KEY.format(id=task_id, retry=0))
     assert allowed == [True, True, True, False]
     run.refresh_from_db()
     version.refresh_from_db()
@@ -199,7 +213,8 @@ def test_a_pending_run_whose_message_the_broker_lost_is_given_up_at_the_cut_off(
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
         kept = pending(sent.id)
-        assert [r.pk for r in expire_stale_runs(project)] == [lost.pk]
+        assert expire_stale_runs(project) == []  # a web request's sweep never reads the queues
+        assert [r.pk for r in expire_stale_runs(project, ask_broker=True)] == [lost.pk]
         lost.refresh_from_db()
         assert lost.state == TaskRun.FAILED and lost.message.startswith("Lost: queued 6"), lost.message
         assert TaskRun.objects.get(pk=kept.pk).state == TaskRun.PENDING
@@ -207,3 +222,55 @@ def test_a_pending_run_whose_message_the_broker_lost_is_given_up_at_the_cut_off(
         for raw in broker.lrange("embed", 0, -1):
             if sent.id.encode() in raw:
                 broker.lrem("embed", 0, raw)
+
+
+def test_a_copy_handed_out_after_the_task_ended_does_nothing(claims):
+    from labeling.loop.executions import claimed
+    from labeling.loop.tasks import train_model
+
+    task_id = str(uuid.uuid4())
+    outcomes = []
+    for _ in range(2):  # the task ran to its end; then a late copy of its message
+        _delivery(train_model, task_id)
+        try:
+            started = time.monotonic()
+            with claimed(train_model, (1,), {}) as mine:
+                outcomes.append(mine)
+        finally:
+            train_model.pop_request()
+    assert outcomes == [True, False] and time.monotonic() - started < 0.5  # no wait: it is done
+
+
+def test_a_duplicate_delivery_stores_no_result_and_reports_no_chord_part(claims):
+    """Through Celery's own tracer: a duplicate that returned None was recorded as SUCCESS, which
+    counted its chord part done while the real execution still worked (the next pipeline step
+    would start on missing vectors or scores). It is now ignored: nothing stored."""
+    import redis
+    from celery.app.trace import build_tracer
+    from celery.states import IGNORED, PENDING
+    from django.conf import settings
+
+    from labeling.loop.executions import KEY
+    from labeling.loop.tasks import embed_items
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    task_id, stop = str(uuid.uuid4()), threading.Event()
+
+    def live_holder():  # the first delivery, still embedding, renewing its claim
+        while not stop.is_set():
+            broker.set(KEY.format(id=task_id, retry=0), "first-delivery", px=600)
+            time.sleep(0.1)
+
+    holder = threading.Thread(target=live_holder)
+    holder.start()
+    try:
+        time.sleep(0.2)
+        tracer = build_tracer(embed_items.name, embed_items, eager=False, propagate=False, app=embed_items._get_app())
+        traced = tracer(task_id, ([1, 2, 3], None, 0.0), {}, {"id": task_id, "retries": 0, "delivery_info": {},
+                                                          "is_eager": False})
+    finally:
+        stop.set()
+        holder.join()
+        broker.delete(KEY.format(id=task_id, retry=0))
+    assert traced[1] is not None and traced[1].state == IGNORED
+    assert embed_items.AsyncResult(task_id).state == PENDING  # no result stored for it

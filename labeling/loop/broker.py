@@ -4,9 +4,10 @@
 A run stays ``pending`` until its first task starts. If the broker lost that message (Redis
 restarted without persistence, a queue flushed by hand), nothing would ever start it, and the
 stale-run rule used to give up on it only after the visibility timeout plus the cut-off (about 40
-minutes by default), blocking the project's retrains and plans all that time. The sweep asks here
-instead, once the cut-off has passed: a message that is in no queue, not handed to a worker (the
-transport's ``unacked`` hash) and not claimed by a running execution is lost.
+minutes by default), blocking the project's retrains and plans all that time. The workers'
+periodic sweep asks here instead, once the cut-off has passed (never a web request: it reads
+whole queues): a message that is in no queue, not handed to a worker (the transport's ``unacked``
+hash) and not claimed by an execution is lost.
 """
 from __future__ import annotations
 
@@ -20,30 +21,35 @@ UNACKED = "unacked"  # kombu's Redis transport: messages handed to a worker and 
 _clients: dict[str, redis.Redis] = {}
 
 
+MAX_RETRIES = 5  # labeling.loop.tasks TASK_OPTIONS: a retried message keeps its id, one claim per retry
+PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport names a queue's priority lists "<queue>\x06\x16<n>"
+
+
 def client() -> redis.Redis | None:
-    """The broker's Redis, or None when the broker is not Redis (eager mode: no broker)."""
+    """The broker's Redis, or None when the broker is not Redis (eager mode: no broker). It gives
+    up as fast as publishing does (LONGTAIL_BROKER_TIMEOUT_SECONDS, at least a second)."""
     url = settings.CELERY_BROKER_URL or ""
     if not url.startswith(("redis://", "rediss://", "unix://")):
         return None
     if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        timeout = max(1.0, float(settings.LONGTAIL_BROKER_TIMEOUT_SECONDS))
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     return _clients[url]
 
 
-def _queues() -> set[str]:
+def _queue_lists() -> list[str]:
     routes = getattr(settings, "CELERY_TASK_ROUTES", {}) or {}
-    return {settings.CELERY_TASK_DEFAULT_QUEUE, *(r.get("queue") for r in routes.values() if r.get("queue"))}
+    queues = {settings.CELERY_TASK_DEFAULT_QUEUE, *(r.get("queue") for r in routes.values() if r.get("queue"))}
+    return [name for queue in sorted(queues) for name in (queue, *(f"{queue}{PRIORITY_SEP}{n}" for n in range(1, 10)))]
 
 
 def _seen(redis_client: redis.Redis, task_id: str) -> bool:
     needle = task_id.encode()
-    if any(True for _ in redis_client.scan_iter(match=CLAIM_KEY.format(id=task_id, retry="[0-9]*"))):
-        return True  # an execution holds it: running
-    for queue in _queues():
-        # the queue's list, and its priority lists (kombu names them "<queue>\x06\x16<priority>")
-        for key in redis_client.scan_iter(match=f"{queue}*"):
-            if redis_client.type(key) == b"list" and any(needle in raw for raw in redis_client.lrange(key, 0, -1)):
-                return True
+    if redis_client.exists(*(CLAIM_KEY.format(id=task_id, retry=n) for n in range(MAX_RETRIES + 1))):
+        return True  # an execution holds its claim: running (or ran)
+    for key in _queue_lists():
+        if any(needle in raw for raw in redis_client.lrange(key, 0, -1)):
+            return True
     return any(needle in raw for raw in redis_client.hvals(UNACKED))
 
 

@@ -14,9 +14,10 @@ So each delivery of a loop task claims its message first: a Redis key per (task 
 set only when absent, with a short time to live that a thread renews while the task runs. A
 delivery that finds the key held waits out one time to live. A live holder keeps renewing it, so
 the delivery is a duplicate and ends without doing anything (its message is acknowledged). A dead
-holder's key lapses, so the delivery takes over, as a redelivery after a crash must. Deliveries
-are counted per message: past ``max_deliveries()`` the task's run is failed with the reason
-instead of being run once more. In eager mode (no broker: ``make demo``, most tests) nothing is
+holder's key lapses, so the delivery takes over, as a redelivery after a crash must. A claim is
+marked done when its task ends, so a copy handed out later does nothing either. Deliveries that
+get the claim are counted per message: past ``max_deliveries()`` the task's run is failed with the
+reason instead of being run once more. In eager mode (no broker: ``make demo``, most tests) nothing is
 claimed; where Redis cannot be reached for the claim the task runs unclaimed (a duplicate is the
 rarer harm than a stalled loop).
 """
@@ -31,6 +32,7 @@ from contextlib import contextmanager
 
 import redis
 from celery import Task
+from celery.exceptions import Ignore
 from django.conf import settings
 
 from . import runs
@@ -40,7 +42,10 @@ from .broker import client as _client
 log = logging.getLogger(__name__)
 
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_FINISH = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'px', ARGV[3]) "
+           "end return 0")
+DONE = b"done"  # the claim of a message that ran to its end (or was given up)
+DONE_MS = 2 * 3600 * 1000
 
 
 def claim_seconds() -> float:
@@ -65,8 +70,10 @@ def run_id_of(task: Task, args, kwargs) -> int | None:
 @contextmanager
 def claimed(task: Task, args, kwargs):
     """Yields True when this delivery may run the task (it holds the claim, renewed until the
-    block ends), False when it must not: another live execution holds it, or the message has
-    been delivered too often (its run is then failed here)."""
+    block ends, then marked done), False when it must not: another live execution holds it or
+    ran it to its end, or the message has been delivered too often (its run is then failed here).
+    Only deliveries that get the claim are counted: a duplicate that finds a live holder is not a
+    crash, and counting it could fail a run that is still working."""
     client = _client()
     request = task.request
     if client is None or request.is_eager or not request.id:
@@ -76,23 +83,25 @@ def claimed(task: Task, args, kwargs):
     token = uuid.uuid4().hex
     ttl_ms = int(claim_seconds() * 1000)
     try:
-        deliveries = client.incr(key + ":deliveries")
-        client.expire(key + ":deliveries", int(settings.LONGTAIL_BROKER_VISIBILITY_TIMEOUT) * 2)
-        if deliveries > max_deliveries():
-            _give_up(task, args, kwargs, deliveries)
-            yield False
-            return
         mine = bool(client.set(key, token, nx=True, px=ttl_ms))
-        if not mine:
+        if not mine and not (client.get(key) or b"").startswith(DONE):
             time.sleep(claim_seconds() + 1)  # a live holder renews within this; a dead one's key lapses
             mine = bool(client.set(key, token, nx=True, px=ttl_ms))
+        if mine:
+            deliveries = client.incr(key + ":deliveries")
+            client.expire(key + ":deliveries", int(settings.LONGTAIL_BROKER_VISIBILITY_TIMEOUT) * 2)
+            if deliveries > max_deliveries():
+                client.set(key, DONE, px=DONE_MS)
+                _give_up(task, args, kwargs, deliveries)
+                yield False
+                return
     except redis.RedisError:
         log.warning("%s[%s]: no claim (Redis unreachable); running unclaimed", task.name, request.id, exc_info=True)
         yield True
         return
     if not mine:
-        log.warning("%s[%s] is already running on another worker (a message given back while it ran): "
-                    "this delivery does nothing", task.name, request.id)
+        log.warning("%s[%s] is running or ran on another worker (a message given back while it ran): this "
+                    "delivery does nothing", task.name, request.id)
         yield False
         return
     stop = threading.Event()
@@ -112,7 +121,8 @@ def claimed(task: Task, args, kwargs):
         stop.set()
         thread.join(timeout=5)
         try:
-            client.eval(_RELEASE, 1, key, token)
+            # done, not released: a copy of the message handed out late must not run it again
+            client.eval(_FINISH, 1, key, token, DONE, DONE_MS)
         except redis.RedisError:
             pass  # it lapses on its own
 
@@ -128,10 +138,12 @@ def _give_up(task: Task, args, kwargs, deliveries: int) -> None:
 
 
 class ClaimedTask(Task):
-    """A loop task: each delivery runs only under its message's claim (see the module docstring)."""
+    """A loop task: each delivery runs only under its message's claim (see the module docstring).
+    A delivery that must not run raises Ignore: its message is acknowledged with no result, so a
+    duplicate of a chord member never reports the chord's part done before the real one is."""
 
     def __call__(self, *args, **kwargs):
         with claimed(self, args, kwargs) as mine:
             if not mine:
-                return None
+                raise Ignore()
             return super().__call__(*args, **kwargs)

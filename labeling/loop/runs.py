@@ -135,7 +135,7 @@ def give_up_run(run_id: int, message: str) -> None:
         _fail_orphaned_versions(project_id, [run_id])
 
 
-def expire_stale_runs(project: Project | None = None) -> list[TaskRun]:
+def expire_stale_runs(project: Project | None = None, *, ask_broker: bool = False) -> list[TaskRun]:
     """Fail the interrupted runs (of one project, or all): running with no heartbeat for
     LONGTAIL_TASK_STALE_SECONDS, or pending for longer than the broker would keep a lost message.
     A model version left ``training`` by a failed run (or by no open run at all) is failed too, so
@@ -154,7 +154,7 @@ def expire_stale_runs(project: Project | None = None) -> list[TaskRun]:
     # given up now rather than after the visibility timeout (labeling.loop.broker).
     lost = {run.pk for run in pending.filter(updated_at__lt=now - stale_after(),
                                              updated_at__gte=now - pending_stale_after())
-            if message_known((run.detail or {}).get("task_id")) is False}
+            if message_known((run.detail or {}).get("task_id")) is False} if ask_broker else set()
     stale += list(TaskRun.objects.filter(pk__in=lost))
     failed = []
     for run in stale:

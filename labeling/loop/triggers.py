@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -46,6 +47,8 @@ from .runs import (
 )
 
 log = logging.getLogger(__name__)
+# After a retrain the broker refused, answers try again only this much later (retrain_every).
+QUEUE_RETRY_AFTER = timedelta(minutes=1)
 
 
 def request_retrain(project: Project, *, reason: str = "manual", **detail) -> TaskRun:
@@ -240,7 +243,9 @@ def recover_stale_runs(project: Project | None = None) -> list[TaskRun]:
     """Fail the runs whose worker died (labeling.loop.runs.expire_stale_runs) and queue each again,
     up to LONGTAIL_TASK_MAX_REQUEUES times. Returns the new runs."""
     queued = []
-    failed = expire_stale_runs(project)
+    # the workers' periodic sweep (no project) also asks the broker which pending runs lost their
+    # message, and sends requeues it refused; a web request never waits on the broker for that
+    failed = expire_stale_runs(project, ask_broker=project is None)
     # Retrains that waited for a final model whose worker died (failed just now, or earlier).
     queued += [TaskRun.objects.get(pk=run_id) for run_id in start_deferred_retrains(project)]
     for run in failed:
@@ -257,7 +262,8 @@ def recover_stale_runs(project: Project | None = None) -> list[TaskRun]:
         else:
             continue  # a final model (a long fine-tuning) is left failed: the lead starts it again
         note_run(run.pk, message=f"{run.message} Queued again as task {queued[-1].pk}.")
-    queued += _send_unsent_requeues(project)
+    if project is None:
+        queued += _send_unsent_requeues(None)
     return queued
 
 
@@ -383,6 +389,9 @@ def _react_to_answer(project: Project, item, wave_item=None) -> None:
                 return
     every = project.retrain_every
     if every:
+        newest = last_retrain_run(project)
+        if newest is not None and queue_failed(newest) and newest.created_at > timezone.now() - QUEUE_RETRY_AFTER:
+            return  # the broker refused the last one a moment ago: not one failed run per answer
         last = last_retrain_run(project, queued_only=True)
         if modeling_selectors.labels_since(project, last.created_at if last else None) >= every:
             request_retrain(project, reason="retrain_every")
