@@ -89,6 +89,15 @@ def world(make_user, project_factory):
 
 
 @pytest.fixture
+def postgres_only():
+    """Skips a test that needs PostgreSQL (row locks, real concurrent connections, its query plans)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (row locks, concurrent connections, query plans): set DATABASE_URL=postgres://…")
+
+
+@pytest.fixture
 def project_factory(db):
     from labeling.projects.models import Label, Project, Source
 

@@ -21,38 +21,16 @@ from labeling.annotations.models import Annotation, Assignment
 from labeling.projects.models import Label, Membership
 from labeling.waves.models import WaveItem
 
+from .db_threads import backends_waiting_on_locks, in_thread
 from .test_annotation_helpers import add_member, make_open_wave
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks: set DATABASE_URL=postgres://…")
 
 
 def api_as(user) -> APIClient:
     api = APIClient()
     api.force_authenticate(user)
     return api
-
-
-def in_thread(target, *args):
-    """Run target in a thread with its own database connection; returns (thread, outcome dict)."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["result"] = target(*args)
-        except Exception as exc:  # noqa: BLE001 - the test asserts on it
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
 
 
 class Hold:
@@ -79,13 +57,6 @@ def held(hold: Hold, call):
         with connection.execute_wrapper(hold):
             return call()
     return run
-
-
-def backends_waiting_on_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND wait_event_type = 'Lock'")
-        return cursor.fetchone()[0]
 
 
 def wait_blocked_or_done(thread, timeout=10.0) -> bool:

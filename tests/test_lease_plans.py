@@ -20,12 +20,6 @@ from .test_annotation_helpers import add_member, make_open_wave
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("query plans are PostgreSQL's: set DATABASE_URL=postgres://…")
-
-
 # Every table the lease's queries read: statistics left by earlier tests on any of them (the
 # label and source tables joined for the payload, say) would make "stale" mean something else.
 TABLES = ("waves_waveitem", "waves_wave", "annotations_assignment", "annotations_annotation", "items_item",

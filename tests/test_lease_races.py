@@ -15,39 +15,10 @@ from labeling.annotations import leasing, services
 from labeling.annotations.models import Annotation, Assignment
 from labeling.waves.models import WaveItem
 
+from .db_threads import backends_waiting_on_locks, in_thread
 from .test_annotation_helpers import add_member, item_ids, make_open_wave
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks: set DATABASE_URL=postgres://…")
-
-
-def in_thread(target, *args):
-    """Run target in a thread with its own database connection; returns (thread, outcome dict)."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["result"] = target(*args)
-        except Exception as exc:  # noqa: BLE001 - the test asserts on it
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
-def backends_waiting_on_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND wait_event_type = 'Lock'")
-        return cursor.fetchone()[0]
 
 
 def wait_until(predicate, timeout=10.0):

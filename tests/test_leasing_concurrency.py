@@ -16,12 +16,6 @@ from .test_annotation_helpers import add_member, item_ids, make_open_wave  # noq
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks: set DATABASE_URL=postgres://…")
-
-
 def lease_all_at_once(project, users, size):
     """Every user leases in its own thread and connection, released together by a barrier."""
     barrier = threading.Barrier(len(users))

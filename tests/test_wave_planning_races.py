@@ -27,12 +27,6 @@ from .test_annotation_helpers import add_member
 from .test_loop_helpers import build_project, eager_celery, retrain  # noqa: F401
 
 
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks and real concurrent connections: set DATABASE_URL=postgres://…")
-
-
 def api_as(user) -> APIClient:
     api = APIClient()
     api.force_authenticate(user)
