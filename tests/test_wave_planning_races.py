@@ -189,3 +189,18 @@ def test_discarded_waves_are_shown_and_refuse_open_and_close(project_factory, ma
     page = client.get("/p/p2/waves/").content.decode()
     assert "<td>2</td><td>discarded</td><td>20</td><td>cold start</td>" in page
     assert "<td>3</td><td>discarded</td><td>20</td><td>v1</td>" in page
+
+
+def test_the_overview_counts_waves_without_the_discarded_plans(project_factory, make_user):
+    from django.test import Client
+
+    from labeling.waves.services import close_wave, plan_next_wave
+
+    project, lead = _lead_project(project_factory, make_user, n_labeled=0)
+    close_wave(plan_next_wave(project))  # planned, never opened: discarded
+    plan_next_wave(project)
+    assert Wave.objects.filter(project=project).count() == 2
+    client = Client()
+    client.force_login(lead)
+    page = client.get(f"/p/{project.slug}/").content.decode()
+    assert "· 1 wave ·" in page, page[page.find("items in the pool"):][:120]

@@ -86,7 +86,7 @@ def project_overview(project: Project, user) -> dict:
         "role": role_in(user, project),
         "can_manage": can_manage(user, project),
         "wave": wave_dict(wave) if wave else None,
-        "waves_total": Wave.objects.filter(project=project).count(),
+        "waves_total": Wave.objects.filter(project=project).exclude(state=Wave.DISCARDED).count(),  # never-opened plans dropped
         "budget": budget_or_none(project),
         "items_total": Item.objects.filter(project=project).count(),
         "active_model": active_model(project),
