@@ -274,3 +274,20 @@ def test_a_duplicate_delivery_stores_no_result_and_reports_no_chord_part(claims)
         broker.delete(KEY.format(id=task_id, retry=0))
     assert traced[1] is not None and traced[1].state == IGNORED
     assert embed_items.AsyncResult(task_id).state == PENDING  # no result stored for it
+
+
+def test_a_late_failure_keeps_the_sweeps_reason_on_the_version(project):
+    from labeling.modeling.models import ModelVersion
+    from labeling.modeling.versions import VersionAbandoned, fail_training_version
+
+    _, failed = _stale(project, "training")
+    failed.refresh_from_db()
+    reason, when = failed.error, failed.finished_at
+    assert reason.startswith("Interrupted")
+    fail_training_version(failed, VersionAbandoned("late"))  # what the late execution's handler does
+    failed.refresh_from_db()
+    assert (failed.error, failed.finished_at) == (reason, when)
+    training = ModelVersion.objects.create(project=project, number=9, state=ModelVersion.TRAINING)
+    fail_training_version(training, ValueError("the pool has no vectors"))
+    training.refresh_from_db()
+    assert training.state == ModelVersion.FAILED and training.error == "ValueError: the pool has no vectors"

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.utils import timezone
 
 from labeling.items.models import Item
 from labeling.projects.models import Project
@@ -38,6 +37,7 @@ from .versions import (
     MIN_TRAIN_EXAMPLES,
     NotEnoughLabels,
     _start_version,
+    fail_training_version,
     finish_version,
     labels_digest,
     project_label_texts,
@@ -99,8 +99,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
             "encoder_model_id": f"{model_id()}+ft-{project.slug}-v{version.number}",
             "seconds": round(time.perf_counter() - started, 3)})
     except Exception as exc:
-        ModelVersion.objects.filter(pk=version.pk).update(
-            state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now())
+        fail_training_version(version, exc)
         raise
 
 

@@ -161,9 +161,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             "train": to_jsonable(asdict(config)), "embedding_model": model_id(), "labels_digest": labels_digest(project, data),
             "seconds": round(time.perf_counter() - started, 3)})
     except Exception as exc:
-        ModelVersion.objects.filter(pk=version.pk).update(
-            state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now()
-        )
+        fail_training_version(version, exc)
         raise
 
 
@@ -188,6 +186,14 @@ def final_model_with_current_labels(project: Project) -> ModelVersion | None:
     if config.get("kind") != "final" or not config.get("labels_digest"):
         return None
     return active if config["labels_digest"] == labels_digest(project, selectors.training_set(project)) else None
+
+
+def fail_training_version(version: ModelVersion, exc: BaseException) -> None:
+    """Record a training's error on its version, while it is still training: a version the
+    stale-run sweep failed meanwhile keeps the sweep's reason and time (a late execution that then
+    hits VersionAbandoned must not write over them)."""
+    ModelVersion.objects.filter(pk=version.pk, state=ModelVersion.TRAINING).update(
+        state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now())
 
 
 class VersionAbandoned(RuntimeError):
