@@ -114,3 +114,16 @@ def wait_for_run(run, procs, logs, *, states=("done", "failed"), timeout: float 
         time.sleep(0.3)
     tails = "\n".join(Path(path).read_text()[-3000:] for path in logs)
     pytest.fail(f"task {run.pk} ({run.kind}) is {run.state} ({run.message!r}) after waiting; worker logs:\n{tails}")
+
+
+def run_to_done_with_worker(run, log_path: Path, *, timeout: float = 150, **env) -> str:
+    """Start a worker (``env`` its settings), wait for ``run`` to end, require it done, stop the
+    worker; returns the worker's log."""
+    worker = start_worker(log_path, **env)
+    try:
+        wait_for_run(run, [worker], [log_path], timeout=timeout)
+        assert run.state == "done", (run.state, run.message, Path(log_path).read_text()[-3000:])
+    finally:
+        stop(worker)
+    return Path(log_path).read_text()
+

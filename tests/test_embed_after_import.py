@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop, wait_for_run
+from tests.service_processes import fresh_broker, require_postgres, require_redis, run_to_done_with_worker
 
 TEXTS = [f"my card was charged twice {w}" for w in ("amber", "birch", "cedar", "delta", "ember")] + [
     f"cannot log in since {w}" for w in ("fjord", "grove", "harbor", "iris", "juniper")]
@@ -92,12 +92,7 @@ def test_import_queues_chunked_embedding_and_planning_waits(transactional_db, pr
     assert len(embedding.unembedded_item_ids(project)) == 10 and not Wave.objects.filter(project=project).exists()
 
     log_path = tmp_path / "worker.log"
-    worker = start_worker(log_path, LONGTAIL_EMBED_CHUNK=4)
-    try:
-        wait_for_run(run, [worker], [log_path], timeout=150)
-        assert run.state == TaskRun.DONE, (run.state, run.message, log_path.read_text()[-3000:])
-    finally:
-        stop(worker)
+    run_to_done_with_worker(run, log_path, LONGTAIL_EMBED_CHUNK=4)
     assert run.detail["chunks"] == 3 and run.progress == pytest.approx(1.0), run.detail
     log = log_path.read_text()
     assert log.count("labeling.loop.tasks.embed_items") >= 3

@@ -5,7 +5,7 @@ browser, review routing and the estimates read them (docs/loop.md, "Celery")."""
 import pytest
 
 from tests import test_loop_helpers as helpers
-from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop, wait_for_run
+from tests.service_processes import fresh_broker, require_postgres, require_redis, run_to_done_with_worker
 
 TEXTS = [f"my card was charged twice {w}" for w in ("amber", "birch", "cedar", "delta", "ember")] + [
     f"cannot log in since {w}" for w in ("fjord", "grove", "harbor", "iris", "juniper")]
@@ -40,12 +40,7 @@ def test_an_imports_embedding_run_stores_the_active_models_scores(transactional_
     assert not ItemScore.objects.filter(item_id__in=new).exists()
 
     log_path = tmp_path / "worker.log"
-    worker = start_worker(log_path, LONGTAIL_EMBED_CHUNK=4)
-    try:
-        wait_for_run(run, [worker], [log_path], timeout=150)
-        assert run.state == TaskRun.DONE, (run.state, run.message, log_path.read_text()[-3000:])
-    finally:
-        stop(worker)
+    run_to_done_with_worker(run, log_path, LONGTAIL_EMBED_CHUNK=4)
     assert embedding.unembedded_item_ids(project) == []
     assert "scoring_error" not in run.detail, run.detail
     # every new item has the active version's stored score, under the version that serves
