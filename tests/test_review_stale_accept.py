@@ -163,3 +163,13 @@ def test_the_page_form_sends_what_the_card_shows_and_is_checked_the_same(queue, 
     assert ReviewTask.objects.get(pk=tasks[2].pk).resolved_at is None
     r = client.post("/p/stale/review/", {**form, "task": tasks[2].pk}, follow=True)
     assert ReviewTask.objects.get(pk=tasks[2].pk).resolved_label.name == "lost luggage"
+
+
+def test_a_lone_surrogate_in_shown_is_a_400_naming_the_field(queue):
+    """The request's serializer refuses it before any reason could quote it back."""
+    project, lead, items, scores, tasks, client = queue
+    pk = tasks[0].pk
+    body = f'{{"action": "accept", "tasks": [{pk}], "shown": [{{"task": {pk}, "label": "\\ud800", "model_version": 4}}]}}'
+    r = client.post("/api/projects/stale/review/bulk/", data=body, content_type="application/json")
+    assert r.status_code == 400 and "shown" in r.json(), r.content
+    assert not Annotation.objects.filter(project=project, origin=Annotation.ADJUDICATION).exists()

@@ -138,8 +138,8 @@ def _relabel_target(project: Project, label_id) -> Label:
 
 
 def _quoted(name: str) -> str:
-    # A name comes back in a JSON answer: a lone surrogate sent in shown must not break its encoding.
-    return '"' + name.encode("utf-8", "replace").decode("utf-8") + '"'
+    # a lone surrogate sent in shown is replaced by the API's renderer (config/renderers.py)
+    return f'"{name}"'
 
 
 def closed_reason(task: ReviewTask) -> str:
