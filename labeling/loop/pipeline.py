@@ -6,7 +6,7 @@ import logging
 
 from django.db import transaction
 
-from labeling.modeling import embedding, final, review, scores, versions
+from labeling.modeling import final, review, scores, versions
 from labeling.modeling.models import TaskRun
 from labeling.projects.models import Project
 from labeling.waves import selectors as wave_selectors
@@ -23,7 +23,7 @@ def plan_first_wave(project: Project):
     current = wave_selectors.current_wave(project)
     if current is not None:
         return current
-    embedding.embed_project(project)
+    # planning embeds the items without a vector first (waves.pool.embed_missing)
     return waves.plan_and_open_if_idle(project)  # opens a wave already planned with the current model
 
 
