@@ -390,8 +390,10 @@ def _react_to_answer(project: Project, item, wave_item=None) -> None:
     every = project.retrain_every
     if every:
         newest = last_retrain_run(project)
-        if newest is not None and queue_failed(newest) and newest.created_at > timezone.now() - QUEUE_RETRY_AFTER:
+        refused = newest is not None and queue_failed(newest)
+        if refused and newest.created_at > timezone.now() - QUEUE_RETRY_AFTER:
             return  # the broker refused the last one a moment ago: not one failed run per answer
-        last = last_retrain_run(project, queued_only=True)
+        # usually the newest run reached the broker: one query per answer, not two
+        last = last_retrain_run(project, queued_only=True) if refused else newest
         if modeling_selectors.labels_since(project, last.created_at if last else None) >= every:
             request_retrain(project, reason="retrain_every")
