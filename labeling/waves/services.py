@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -86,7 +86,8 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
     row lock, so a concurrent plan waits and then sees this one's picks (never a wave cut short by
     another request). A project keeps one planned wave: a waiting plan made with the active model
     refuses another (WaveAlreadyPlanned); one made with another model is discarded first
-    (labeling.waves.discard), and the new wave's report["replaces"] says so.
+    (labeling.waves.discard), and the new wave's report["replaces"] says so. The project's labels
+    are held too (hold_labels): a label deleted meanwhile waits for the plan, or is gone from it.
     """
     timings: dict[str, float] = {}
     requested = int(size or project.wave_size)
@@ -100,6 +101,7 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
     with transaction.atomic():
         # Held to the commit: snapshot, picks and the stored wave see every other plan whole.
         Project.objects.select_for_update().filter(pk=project.pk).first()
+        hold_labels(project)  # before the discard below writes picks a label's deletion updates too
         version = active_model(project)
         replaced = discard.discard_stale_plans(project, version)
         _refuse_second_plan(project)
@@ -111,6 +113,25 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
         Wave.objects.filter(pk=wave.pk).update(report=to_jsonable(wave.report))
     wave.replaced = replaced
     return wave
+
+
+def hold_labels(project: Project, names=None) -> dict[str, int]:
+    """name → id of the project's labels (of those named in ``names`` when given), each share-locked
+    until the transaction ends. A plan's picks refer to labels (WaveItem.predicted_label) and foreign
+    keys are checked at commit, so a label deleted while the plan runs would fail the plan's commit.
+    Held, projects.services.delete_label (which locks the label FOR UPDATE first) waits for the plan
+    and then clears the picks' references (SET_NULL), or the plan waits for the deletion and finds
+    the label gone. FOR KEY SHARE, as annotations.services.hold_label: renames and answers go on."""
+    if connection.vendor != "postgresql":
+        labels = Label.objects.filter(project=project)
+        return dict((labels if names is None else labels.filter(name__in=list(names))).values_list("name", "id"))
+    sql = f'SELECT name, id FROM "{Label._meta.db_table}" WHERE project_id = %s'
+    params: list = [project.pk]
+    if names is not None:
+        sql, params = sql + " AND name = ANY(%s)", [*params, list(names)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY id FOR KEY SHARE", params)
+        return dict(cursor.fetchall())
 
 
 def _refuse_second_plan(project: Project) -> None:
@@ -167,8 +188,12 @@ def _persist(project: Project, plan, snapshot, version, *, requested: int, budge
     """Store the plan. The caller holds the project's row lock (plan_next_wave), which also orders
     this with a late answer on a closed wave (annotations.services): whatever got an answer or a
     live lease since the snapshot is dropped, never asked twice."""
-    label_ids = dict(Label.objects.filter(project=project).values_list("name", "id"))
+    predicted = {snapshot.label_names[p.predicted_label] for p in plan.picks if p.predicted_label is not None}
+    # Held since the plan began (plan_next_wave); asking again also holds a label added since then.
+    label_ids = hold_labels(project, predicted)
     report = dict(plan.report)
+    if predicted - set(label_ids):  # renamed (or added and deleted) since the snapshot: no predicted label
+        report["predicted_labels_gone"] = sorted(predicted - set(label_ids))
     planned = len(plan.picks)
     with transaction.atomic():
         gone = _busy_since_snapshot(project, [p.item_id for p in plan.picks])
@@ -302,27 +327,62 @@ def plan_and_open_if_idle(project: Project) -> Wave | None:
     older one, or a cold start once a model exists) are discarded and a new wave is planned with the
     active model (labeling.waves.discard): after a retrain the next wave is the new model's. The
     returned wave's ``replaced`` lists what was discarded ([] when nothing), ``opened_note`` says it.
+
+    When that new plan fails (an error, not NothingToPlan), the discard is undone and the waiting
+    plan opens as it was made: the loop must not stop with a plan waiting and nothing open. Its
+    report["replan_failed"] and the returned wave's ``replan_failed`` say with which model and why.
+    NothingToPlan still ends it with nothing opened and the plan left waiting: the budget is spent,
+    or no item of the pool (the waiting plan's included) can be asked any more.
     Runs under the project's row lock, in the caller's transaction when there is one."""
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         if current_wave(project) is not None:
             return None
+        # Labels before picks, as plan_next_wave: a label's deletion also updates the picks the
+        # discard deletes, and taking the two the other way round would deadlock with it.
+        hold_labels(project)
         version = active_model(project)
-        replaced = discard.discard_stale_plans(project, version)
-        planned = Wave.objects.filter(project=project, state=Wave.PLANNED).order_by("-number").first()
-        wave = planned or plan_next_wave(project)
-        if replaced:
-            if planned is None:
-                Wave.objects.filter(pk=wave.pk).update(report=to_jsonable({**wave.report, "replaces": replaced}))
-            _reroute_review(version)
+        stale = discard.stale_plans(project, version)
+        failure = None
+        try:
+            with transaction.atomic():  # the discard stands only with a new wave to open instead
+                replaced = discard.discard_stale_plans(project, version)
+                planned = Wave.objects.filter(project=project, state=Wave.PLANNED).order_by("-number").first()
+                wave = planned or plan_next_wave(project)
+                if replaced:
+                    if planned is None:
+                        Wave.objects.filter(pk=wave.pk).update(
+                            report=to_jsonable({**wave.report, "replaces": replaced}))
+                    _reroute_review(version)
+        except NothingToPlan:
+            raise
+        except Exception as exc:
+            if not stale:
+                raise
+            log.warning("planning %s afresh failed; its waiting plan opens instead", project.slug, exc_info=True)
+            replaced, failure = [], _replan_failure(version, exc)
+            wave = Wave.objects.get(pk=stale[-1].pk)
+            wave.report = to_jsonable({**(wave.report or {}), "replan_failed": failure})
+            Wave.objects.filter(pk=wave.pk).update(report=wave.report)
         wave = open_wave(wave)
-    wave.replaced = replaced
+    wave.replaced, wave.replan_failed = replaced, failure
     return wave
 
 
+def _replan_failure(version, exc: Exception) -> dict:
+    """What the report keeps of a failed re-plan: the model it was for, the error, when."""
+    return {"model": f"model v{version.number}" if version is not None else "a cold start",
+            "error": f"{type(exc).__name__}: {exc}"[:500], "at": timezone.now().isoformat()}
+
+
 def opened_note(wave: Wave) -> str:
-    """"wave 4 opened (20 items)", plus the planned waves it replaced: for the run's message."""
+    """"wave 4 opened (20 items)", plus the planned waves it replaced, or why it opened as it was
+    planned (a failed re-plan): for the run's message."""
     text = f"wave {wave.number} opened ({wave.size} items)"
+    failed = getattr(wave, "replan_failed", None)
+    if failed:
+        return (f"{text}, as planned with {discard.model_name(wave)}: planning it afresh with {failed['model']} "
+                f"failed ({failed['error']})")
     gone = discard.discarded_text(getattr(wave, "replaced", []))
     return f"{text}; {gone}" if gone else text
 
