@@ -115,7 +115,7 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
     t = time.perf_counter()
     proba = None
     if version is not None:
-        proba = project_proba(_pool_proba(version, ids, embeddings, timings), version.label_map, label_names)
+        proba = _listed_columns(version, _pool_proba(version, ids, embeddings, timings), label_names, timings)
     timings["load_scores"] = round(time.perf_counter() - t, 3)
 
     t = time.perf_counter()
@@ -133,6 +133,23 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
     return PoolSnapshot(item_ids=ids, label_names=label_names, labeled=off_limits, sources=sources, dup_groups=groups,
                         embeddings=embeddings if len(ids) else None, proba=proba, labeled_y=labeled_y,
                         rule_rows=rule_rows, label_vectors=label_vectors)
+
+
+def _listed_columns(version, proba: np.ndarray, label_names: list[str], timings: dict) -> np.ndarray:
+    """The version's probability columns placed on the project's label list. A class the project no
+    longer lists (its label deleted, or renamed, since the version trained) is left out until the next
+    retrain, and the wave's report says so: a lead's label edit must not stop every plan (and the
+    loop) until then. Its share is not spread over the others: the items the version gave to it come
+    out unsure, as they are until a retrain learns the labels as they are now."""
+    listed = set(label_names)
+    keep = [k for k, name in enumerate(version.label_map) if name in listed]
+    if len(keep) < len(version.label_map):
+        gone = [name for name in version.label_map if name not in listed]
+        timings["model_labels_not_listed"] = (
+            f"model v{version.number} knows {', '.join(map(repr, gone))}, which the project no longer lists "
+            "(deleted or renamed since it trained): planned without those columns until the next retrain")
+        log.warning("%s: %s", version.project_id, timings["model_labels_not_listed"])
+    return project_proba(proba[:, keep], [version.label_map[k] for k in keep], label_names)
 
 
 def _pool_proba(version, ids: np.ndarray, embeddings: np.ndarray, timings: dict) -> np.ndarray:
