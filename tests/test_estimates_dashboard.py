@@ -45,8 +45,8 @@ def waves(make_user, project_factory):
     labels = {label.name: label for label in project.labels.all()}
     v1 = ModelVersion.objects.create(project=project, number=1, state=ModelVersion.ACTIVE, train_size=30,
                                      label_map=CLASSES, metrics={})
-    w1 = Wave.objects.create(project=project, number=1, cold_start=True)
-    w2 = Wave.objects.create(project=project, number=2, model_version=v1)
+    w1 = Wave.objects.create(project=project, number=1, cold_start=True, state=Wave.CLOSED)
+    w2 = Wave.objects.create(project=project, number=2, model_version=v1, state=Wave.CLOSED)
     n = 0
     for _ in range(30):
         item = _item(project, user, labels, n := n + 1, "billing")

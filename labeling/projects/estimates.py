@@ -13,9 +13,10 @@ activates there is nothing yet: the figures fill in as the next wave is answered
 
 Drawn but not answered. A pick can be skipped, disputed (annotators disagree and no lead has
 adjudicated: the item's label is the product's one rule, the majority, ties to the newest
-answer) or unanswered (its wave still open, or closed without an answer). Unanswered picks leave
-the estimate, which then assumes they are missing at random: that the labels and the model's
-errors on them are like those of the answered picks of the same wave and source. Skipped items
+answer) or unanswered (its wave still open, or closed without an answer); a planned wave's picks
+are not drawn until it opens, and are not counted before. Unanswered picks leave the estimate,
+which then assumes they are missing at random: that the labels and the model's errors on them
+are like those of the answered picks of the same wave and source. Skipped items
 are plausibly the hard ones, so that assumption can flatter the model. ``sample`` therefore says
 how many known-π picks were drawn and what became of them, and each figure gets a ``*_range``:
 the bounds of the estimate whatever the labels of the picks without a settled label (unanswered
@@ -33,13 +34,16 @@ from learner.estimates import MIN_N, design_estimates
 
 FIGURES = ("prevalence", "precision", "recall")
 STATES = ("answered", "disputed", "skipped", "open", "unanswered")
+DRAWN = (Wave.OPEN, Wave.CLOSED)  # the waves whose picks were handed to annotators
 
 
 def _sample(project) -> list[tuple]:
     """(wave number, model version number at planning, item id, source id, π, wave state) of every
-    pick with a stated inclusion probability, answered or not."""
+    pick with a stated inclusion probability of an open or closed wave, answered or not. A planned
+    wave's picks are not drawn yet: nobody was asked, and the plan may still be discarded (its picks
+    deleted) instead of opened, so they join the sample when their wave opens."""
     return list(WaveItem.objects.filter(wave__project=project, inclusion_prob__isnull=False,
-                                        wave__model_version__isnull=False)
+                                        wave__model_version__isnull=False, wave__state__in=DRAWN)
                 .values_list("wave__number", "wave__model_version__number", "item_id", "item__source_id",
                              "inclusion_prob", "wave__state"))
 
