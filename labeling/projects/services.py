@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from labeling.annotations.services import hold_label
 from labeling.items.models import Item
 from labeling.loop.triggers import request_review_routing
 from labeling.modeling.review import ReviewGate
@@ -155,8 +156,7 @@ def _create_labels(project: Project, rows: list[tuple[str, str | None]], *, othe
     ``other_label``) is marked as such and gets 0, the annotators' "none of these" key."""
     other = next((name for name, parent in rows if parent is None and name.lower() in OTHER_NAMES), None)
     if other is None and other_label:
-        rows = [*rows, ("Other", None)]
-        other = "Other"
+        rows, other = [*rows, ("Other", None)], "Other"
     keys = iter(HOTKEY_ORDER)
     created: dict[str, Label] = {}
     for order, (name, parent) in enumerate(rows):
@@ -210,41 +210,41 @@ def update_settings(project: Project, changes: dict) -> Project:
 @transaction.atomic
 def save_label(project: Project, label: Label | None = None, **fields) -> Label:
     """Create or update one label; hotkeys stay unique, the parent stays in the project."""
-    label = label or Label(project=project)
-    for field, value in fields.items():
-        setattr(label, field, value)
-    if label.parent_id and label.parent_id == label.pk:
-        raise ValidationError({"parent": "A label cannot be its own parent."})
-    if label.pk and label.parent_id and label.children.exists():
-        raise ValidationError({"parent": "This label has fine labels under it, so it cannot have a parent."})
-    others = Label.objects.filter(project=project).exclude(pk=label.pk).values_list("name", "hotkey")
-    check_unique_hotkeys([*others, (label.name, label.hotkey)])
-    label.full_clean()
-    label.save()
-    return label
+    return _store_label(project, label, fields, check_hotkeys=True)
 
 
 @transaction.atomic
 def save_labels(project: Project, rows: list[dict], deleted: list[Label] = ()) -> None:
     """Save several label rows at once (the labels page). Each row: {"label": Label|None, fields…}."""
-    deleted_ids = {label.pk for label in deleted}
-    kept = Label.objects.filter(project=project).exclude(pk__in=deleted_ids)
-    edited = {row["label"].pk: row for row in rows if row.get("label") is not None and row["label"].pk}
+    kept = Label.objects.filter(project=project).exclude(pk__in=[label.pk for label in deleted])
+    edited = {row["label"].pk for row in rows if row.get("label") is not None and row["label"].pk}
     final = [(row["name"], row.get("hotkey", "")) for row in rows]
-    final += [(lab.name, lab.hotkey) for lab in kept if lab.pk not in edited]
-    check_unique_hotkeys(final)
+    check_unique_hotkeys(final + [(lab.name, lab.hotkey) for lab in kept if lab.pk not in edited])
     for label in deleted:
         delete_label(label)
     for row in rows:
-        fields = {k: v for k, v in row.items() if k != "label"}
-        label = row.get("label") or Label(project=project)
-        for field, value in fields.items():
-            setattr(label, field, value)
-        label.project = project
-        if label.pk and label.parent_id and label.children.exists():
-            raise ValidationError({"parent": f"“{label.name}” has fine labels under it, so it cannot have a parent."})
-        label.full_clean()
-        label.save()
+        _store_label(project, row.get("label"), {k: v for k, v in row.items() if k != "label"})
+
+
+def _store_label(project: Project, label: Label | None, fields: dict, *, check_hotkeys: bool = False) -> Label:
+    """Set the fields, check, save. The parent is share-locked first (hold_label, as answers hold theirs): its
+    delete then waits and finds this label under it, or this save waits and is refused (400), not its commit (500)."""
+    label = label or Label(project=project)
+    for field, value in {**fields, "project": project}.items():
+        setattr(label, field, value)
+    if check_hotkeys:
+        others = Label.objects.filter(project=project).exclude(pk=label.pk).values_list("name", "hotkey")
+        check_unique_hotkeys([*others, (label.name, label.hotkey)])
+    if label.parent_id and label.parent_id == label.pk:
+        raise ValidationError({"parent": "A label cannot be its own parent."})
+    if label.pk and label.parent_id and label.children.exists():
+        raise ValidationError({"parent": f"“{label.name}” has fine labels under it, so it cannot have a parent."})
+    if label.parent_id and not hold_label(Label(pk=label.parent_id)):
+        name = label.parent.name if Label.parent.is_cached(label) else f"#{label.parent_id}"
+        raise ValidationError({"parent": f"The parent label “{name}” was deleted meanwhile; nothing was saved."})
+    label.full_clean()
+    label.save()
+    return label
 
 
 @transaction.atomic
