@@ -69,7 +69,7 @@ def test_agreement_summary_from_double_labeled_items(project, make_user):
     a, b = zip(*pairs, strict=True)
     assert summary["items_double_labeled"] == 4  # the skip leaves item 4 with one label
     assert summary["pairs"] == 4
-    assert summary["raw_agreement"] == 0.75
+    assert summary["raw_agreement"] is None  # 3 of 4 agree, but 4 pairs are fewer than MIN_N
     # 4 pairs: fewer than MIN_N, so no κ (scikit-learn's would be 0.636), and the reason says so
     assert cohen_kappa_score(a, b) == pytest.approx(0.6364, abs=1e-4)
     assert summary["kappa"] is None and summary["kappa_reason"] == "4 pairs: fewer than 5"
@@ -102,15 +102,21 @@ def test_coarse_agreement_when_the_taxonomy_has_two_levels(project_factory, make
     takeover = Label.objects.create(project=project, name="Takeover", parent=account)
     pay = Label.objects.create(project=project, name="Payments")
     ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")
-    _, items = make_open_wave(project, 4, double={0, 1, 2})  # item 3 keeps the wave open
+    _, items = make_open_wave(project, 6, double={0, 1, 2, 3, 4})  # item 5 keeps the wave open
     leasing.lease_batch(project, ann)
     leasing.lease_batch(project, bob)
-    for i, (x, y) in enumerate([(reset, takeover), (reset, reset), (pay, account)]):
+    plan = [(reset, takeover), (reset, reset), (pay, account), (pay, pay), (takeover, pay)]
+    for i, (x, y) in enumerate(plan[:3]):
         answer_item(project, ann, i, x, items)
         answer_item(project, bob, i, y, items)
     summary = selectors.agreement_summary(project)
-    assert summary["raw_agreement"] == pytest.approx(1 / 3, abs=1e-4)
-    assert summary["raw_agreement_coarse"] == pytest.approx(2 / 3, abs=1e-4)  # reset/takeover agree on Account
+    assert summary["pairs"] == 3 and summary["raw_agreement"] is None and summary["raw_agreement_coarse"] is None
+    for i, (x, y) in enumerate(plan[3:], start=3):
+        answer_item(project, ann, i, x, items)
+        answer_item(project, bob, i, y, items)
+    summary = selectors.agreement_summary(project)
+    assert summary["raw_agreement"] == pytest.approx(2 / 5, abs=1e-4)
+    assert summary["raw_agreement_coarse"] == pytest.approx(3 / 5, abs=1e-4)  # reset/takeover agree on Account
 
 
 def test_annotator_throughput(project, make_user):

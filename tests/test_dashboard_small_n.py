@@ -80,7 +80,7 @@ def test_kappa_is_shown_from_min_n_pairs_on(project_factory, make_user):
     summary = selectors.agreement_summary(project)
     assert summary["pairs"] == 4 and summary["kappa"] is None and summary["kappa_reason"] == "4 pairs: fewer than 5"
     assert summary["kappa_coarse"] is None and summary["kappa_coarse_reason"] == "4 pairs: fewer than 5"
-    assert summary["raw_agreement"] == 0.75  # a proportion with its pair count beside it: left as it was
+    assert summary["raw_agreement"] is None  # 3 of 4 agree: no "75 %" from 4 pairs either
 
     pairs([(reset, reset), (pay, pay), (pay, pay), (reset, pay)])
     summary = selectors.agreement_summary(project)

@@ -145,7 +145,8 @@ def test_review_page_lists_and_resolves(project, people, wave_items, client):
     assert page.status_code == 200
     assert "&lt;i&gt;charged&lt;/i&gt; twice?" in html and "<i>charged</i>" not in html
     assert f'id="task-{task.pk}"' in html
-    assert '<strong id="raw-agreement">0%</strong>' in html and "over 1 double-labeled item" in html
+    assert '<strong id="raw-agreement">—</strong> <span class="muted">(1 pair: fewer than 5)</span>' in html
+    assert "over 1 double-labeled item" in html
     response = client.post("/p/rev/review/", {"task": task.pk, "label": label(project, "login").pk}, follow=True)
     assert "resolved as “login”" in response.content.decode()
     task.refresh_from_db()

@@ -1,24 +1,35 @@
-"""Inter-annotator agreement for double-labeled items. Pure Python: no Django, no numpy.
+"""Inter-annotator agreement for double-labeled items. Pure Python: no Django.
 
 Input is a list of pairs ``(first_answer, second_answer)``, one per pair of annotators who
 labeled the same item (any hashable label ids). Cohen's kappa treats "first" and "second" as
 the two raters; with overlap 2 that is the first and the second annotator to answer.
 
 Kappa is ``None`` where it is undefined: no pairs, or chance agreement of 1 (both raters always
-gave the same single answer, so there is nothing to agree beyond chance).
+gave the same single answer, so there is nothing to agree beyond chance). Raw agreement is ``None``
+below ``MIN_N`` pairs (``too_few_pairs`` says so in words), the small-n rule of the pages' κ, AP
+and reliability bins: no "100 %" from two pairs.
 """
 from collections import Counter
 from collections.abc import Hashable, Iterable
 
+from learner.estimates import MIN_N
+
 Pair = tuple[Hashable, Hashable]
 
 
-def raw_agreement(pairs: Iterable[Pair]) -> float | None:
-    """Share of pairs whose two answers are equal."""
+def raw_agreement(pairs: Iterable[Pair], *, min_pairs: int = MIN_N) -> float | None:
+    """Share of pairs whose two answers are equal; None with fewer than ``min_pairs`` pairs (or none)."""
     pairs = list(pairs)
-    if not pairs:
+    if len(pairs) < max(1, min_pairs):
         return None
     return sum(1 for a, b in pairs if a == b) / len(pairs)
+
+
+def too_few_pairs(pairs: int, min_pairs: int = MIN_N) -> str | None:
+    """Why a figure over ``pairs`` pairs is not shown ("3 pairs: fewer than 5"); None from ``min_pairs`` on."""
+    if pairs >= min_pairs:
+        return None
+    return f"{pairs} pair{'' if pairs == 1 else 's'}: fewer than {min_pairs}"
 
 
 def cohen_kappa(pairs: Iterable[Pair]) -> float | None:

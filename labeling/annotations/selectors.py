@@ -175,16 +175,19 @@ def agreement_summary(project: Project) -> dict:
         "kappa": kappa,
         "kappa_reason": kappa_reason,
         "raw_agreement": _round(agreement.raw_agreement(pairs)),
+        "raw_agreement_reason": agreement.too_few_pairs(len(pairs)),
         "per_label": label_rows,
         "kappa_coarse": None,
         "kappa_coarse_reason": None,
         "raw_agreement_coarse": None,
+        "raw_agreement_coarse_reason": None,
     }
     if parent_of:
         coarse_pairs = agreement.map_pairs(pairs, parent_of)
         summary["kappa_coarse"], summary["kappa_coarse_reason"] = _kappa(agreement.cohen_kappa(coarse_pairs),
                                                                          len(coarse_pairs))
         summary["raw_agreement_coarse"] = _round(agreement.raw_agreement(coarse_pairs))
+        summary["raw_agreement_coarse_reason"] = agreement.too_few_pairs(len(coarse_pairs))
     return summary
 
 
@@ -241,7 +244,8 @@ def annotator_throughput(project: Project) -> list[dict]:
             "first_answer_at": stamps[0].isoformat() if stamps else None,
             "last_answer_at": stamps[-1].isoformat() if stamps else None,
             "double_labeled": paired,
-            "agreement_with_others": round(agreed / paired, 4) if paired else None,
+            # the small-n rule of the agreement panel: no "100 %" from two pairs
+            "agreement_with_others": _round(agreement.raw_agreement([(1, 1)] * agreed + [(1, 0)] * (paired - agreed))),
         })
     rows.sort(key=lambda r: (-r["answers"], r["username"]))
     return rows

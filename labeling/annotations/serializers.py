@@ -129,10 +129,12 @@ class AgreementSerializer(serializers.Serializer):
     pairs = serializers.IntegerField()
     kappa = serializers.FloatField(allow_null=True, help_text="None below 5 pairs, or undefined.")
     kappa_reason = serializers.CharField(allow_null=True, help_text="Why kappa is None.")
-    raw_agreement = serializers.FloatField(allow_null=True)
+    raw_agreement = serializers.FloatField(allow_null=True, help_text="Share of pairs that agree; None below 5 pairs.")
+    raw_agreement_reason = serializers.CharField(allow_null=True, help_text="Why raw_agreement is None.")
     kappa_coarse = serializers.FloatField(allow_null=True)
     kappa_coarse_reason = serializers.CharField(allow_null=True, help_text="Why kappa_coarse is None.")
-    raw_agreement_coarse = serializers.FloatField(allow_null=True)
+    raw_agreement_coarse = serializers.FloatField(allow_null=True, help_text="None below 5 pairs, or one level.")
+    raw_agreement_coarse_reason = serializers.CharField(allow_null=True, help_text="Why raw_agreement_coarse is None.")
     per_label = LabelAgreementSerializer(many=True)
 
 

@@ -73,7 +73,7 @@ export function throughput(data) {
   showEmpty(table, !rows.length);
   if (!rows.length) return;
   const wanted = ["username", "role", "answers", "skips", "undone", "last_24h", "median_seconds_per_answer",
-                  "agreement_with_others"];
+                  "double_labeled", "agreement_with_others"];
   const keys = Object.keys(rows[0]).filter((k) => wanted.indexOf(k) >= 0);
   // Seconds print as the server rounded them, not as a 3-decimal rate.
   fillTable(table, keys.map(heading), rows.map((r) => keys.map(
