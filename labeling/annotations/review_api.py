@@ -42,7 +42,8 @@ class SkippedSerializer(serializers.Serializer):
     reason = serializers.CharField()
     code = serializers.ChoiceField(
         choices=[review_services.CLOSED_MEANWHILE, review_services.PREDICTION_CHANGED, review_services.REFUSED],
-        help_text="closed_meanwhile: the task was closed since the page loaded (the reason says how); "
+        help_text="closed_meanwhile: the task was closed since the page loaded (the reason says how), also by "
+                  "this request: the label it stored for the task's item for another task closed it; "
                   "prediction_changed: its model label is no longer the one shown (reload to see it); "
                   "refused: anything else.")
 
@@ -50,7 +51,8 @@ class SkippedSerializer(serializers.Serializer):
 class ReviewBulkResultSerializer(serializers.Serializer):
     action = serializers.CharField()
     done = serializers.ListField(child=serializers.IntegerField(), help_text="Tasks resolved by this request.")
-    skipped = SkippedSerializer(many=True, help_text="Tasks left as they were, each with why.")
+    skipped = SkippedSerializer(many=True, help_text="Tasks not done as asked, each with why: left open, "
+                                                     "or closed meanwhile (code closed_meanwhile).")
     labeled_items = serializers.ListField(child=serializers.IntegerField(),
                                           help_text="Items that got an adjudicated label.")
 

@@ -18,7 +18,9 @@ does not depend on the model's, so it needs no ``shown``.
 
 A label stored for an item resolves every open task of that item, as one adjudication does. Ids
 that are not open tasks of the project are reported as skipped, never fail the others; tasks
-closed since the page loaded come back with code ``closed_meanwhile`` and what closed them.
+closed since the page loaded come back with code ``closed_meanwhile`` and what closed them, as do
+the tasks that a label this request stored for their item (for another of its tasks) closed
+without being theirs: "closed by this request", never reported as left open.
 ``answer_saved`` is sent once per labeled item after the transaction.
 """
 from __future__ import annotations
@@ -167,6 +169,12 @@ def _changed_reason(task: ReviewTask, current: str | None, shown: Shown) -> str:
     return f"the {what} {now}{version} since the page loaded (it showed {was}): reload to see it"
 
 
+def _closed_in_request(stored: Label, by_task: int, note: str = "") -> str:
+    """What became of a task that the label this request stored for its item (for another task) closed."""
+    return f"closed by this request: its item was labeled {_quoted(stored.name)} for task {by_task}" + (
+        f" ({note})" if note else "")
+
+
 def _matches(shown: Shown, current: str | None, labels: dict[str, Label]) -> bool:
     # The page shows no model label for a name that is not a label of the project (review_selectors).
     return shown.label == current or (shown.label is None and current not in labels)
@@ -189,7 +197,7 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
         tasks = {t.pk: t for t in ReviewTask.objects.select_for_update(of=("self",))
                  .select_related("resolved_by", "resolved_label").filter(project=project, pk__in=ids)}
         labels = {lb.name: lb for lb in Label.objects.filter(project=project).order_by("-pk")}
-        decided: dict[int, Label] = {}  # item id → label stored in this request
+        decided: dict[int, tuple[Label, int]] = {}  # item id → (label stored in this request, the task it was for)
         for pk in ids:
             task = tasks.get(pk)
             if task is None:
@@ -201,11 +209,13 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
             current = model_label_name(task)
             label = chosen if action == RELABEL else labels.get(current) if current else None
             if task.item_id in decided:
-                # The label stored for its item earlier in this request resolved this task too.
-                if decided[task.item_id] == label:
+                # The label stored for its item earlier in this request resolved this task too: done when
+                # it is the label this task asked for, else closed (not open) by that other label.
+                if decided[task.item_id][0] == label:
                     result.done.append(pk)
                 else:
-                    result.skip(pk, "its item was given another label in this request")
+                    note = f"{_quoted(label.name)} was not stored" if label else ""
+                    result.skip(pk, _closed_in_request(*decided[task.item_id], note), CLOSED_MEANWHILE)
                 continue
             if pk in seen and not _matches(seen[pk], current, labels):
                 result.skip(pk, _changed_reason(task, current, seen[pk]), PREDICTION_CHANGED)
@@ -227,8 +237,13 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
             outcome = ReviewTask.ACCEPTED if action == ACCEPT else ReviewTask.RELABELED
             ReviewTask.objects.filter(project=project, item_id=task.item_id, resolved_at__isnull=True).update(
                 resolved_label=label, resolved_by=lead, resolved_at=now, outcome=outcome)
-            decided[task.item_id] = label
+            decided[task.item_id] = (label, pk)
             result.done.append(pk)
+        # A task skipped before a later task of its item stored a label was closed by that label too.
+        for entry in result.skipped:
+            task = tasks.get(entry["task"])
+            if entry["code"] != CLOSED_MEANWHILE and task is not None and task.item_id in decided:
+                entry.update(code=CLOSED_MEANWHILE, reason=_closed_in_request(*decided[task.item_id], entry["reason"]))
         result.labeled_items = list(decided)
     for item in Item.objects.filter(pk__in=result.labeled_items).order_by("pk"):
         answer_saved.send(sender=Annotation, project=project, item=item)
