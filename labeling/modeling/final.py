@@ -37,6 +37,7 @@ from .versions import (
     MIN_TRAIN_EXAMPLES,
     NotEnoughLabels,
     _start_version,
+    discard_failed_version_folder,
     fail_training_version,
     finish_version,
     labels_digest,
@@ -60,7 +61,8 @@ def version_encoder_id(version: ModelVersion) -> str:
 def train_final_version(project: Project, *, run_id: int | None = None, overrides: dict | None = None,
                         on_progress=None) -> ModelVersion:
     """Fine-tune and train the final model on the project's labels; the version is left READY with
-    the report (``metrics["final_model"]``: both out-of-fold macro-F1s and ``beats_frozen``)."""
+    the report (``metrics["final_model"]``: both out-of-fold macro-F1s and ``beats_frozen``). When
+    it fails instead, also late (VersionAbandoned), the version's folder it saved is removed again."""
     data = selectors.training_set(project)
     if len(set(data.labels)) < 2 or len(data) < MIN_TRAIN_EXAMPLES:
         raise NotEnoughLabels(f"{len(data)} labeled item(s) over {len(set(data.labels))} label(s): the final model "
@@ -69,6 +71,8 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
     version = _start_version(project, run_id)
     if version.state in (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED):
         return version  # already trained by an earlier delivery of this task
+    directory = Path(settings.LONGTAIL_ARTIFACT_DIR) / project.slug / f"final-v{version.number}"
+    saving = False
     try:
         started = time.perf_counter()
         config = TrainConfig.from_dict(project_train_options(project))
@@ -89,7 +93,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
             # the label-name prior as a retrain has it, each encoder embedding the label texts itself
             label_texts=project_label_texts(project) if prior_possible(config) else None,
             unlabeled_total=unlabeled_total if len(unlabeled_ids) else None, on_progress=on_progress)
-        directory = Path(settings.LONGTAIL_ARTIFACT_DIR) / project.slug / f"final-v{version.number}"
+        saving = True
         final.save(directory)
         clf = final.classifier
         return finish_version(version, clf, len(data), {
@@ -100,6 +104,8 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
             "seconds": round(time.perf_counter() - started, 3)})
     except Exception as exc:
         fail_training_version(version, exc)
+        if saving:  # a late result (VersionAbandoned) or a failure after the save: its files serve nothing
+            discard_failed_version_folder(version, directory)
         raise
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import threading
 import time
 from collections import OrderedDict
@@ -194,6 +195,20 @@ def fail_training_version(version: ModelVersion, exc: BaseException) -> None:
     hits VersionAbandoned must not write over them)."""
     ModelVersion.objects.filter(pk=version.pk, state=ModelVersion.TRAINING).update(
         state=ModelVersion.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now())
+
+
+def discard_failed_version_folder(version: ModelVersion, directory: Path) -> bool:
+    """Remove a folder a training saved for its version once the version has failed (the stale-run
+    sweep abandoned it, or its training failed after the save): nothing serves or exports a failed
+    version, so the files would stay on disk for nothing. Decided under the version's row lock,
+    as finish_version takes it: a version that is (or meanwhile became) training, ready, active or
+    retired keeps its folder. Returns whether it was removed."""
+    with transaction.atomic():
+        state = ModelVersion.objects.select_for_update().filter(pk=version.pk).values_list("state", flat=True).first()
+        if state not in (None, ModelVersion.FAILED):
+            return False
+        shutil.rmtree(directory, ignore_errors=True)
+    return True
 
 
 class VersionAbandoned(RuntimeError):
