@@ -3,7 +3,7 @@ and the project's imports."""
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -33,6 +33,13 @@ class ImportUploadSerializer(serializers.Serializer):
     skip_invalid = serializers.BooleanField(
         required=False, default=False,
         help_text="Import the valid rows and keep the rejected ones with reasons (else: any bad row imports nothing).")
+
+
+# The answer when an upload cannot be stored: `import` is the batch, failed with the same reason.
+UPLOAD_NOT_STORED = inline_serializer("UploadNotStored", fields={
+    "detail": serializers.CharField(help_text="Why the upload could not be stored; nothing was imported."),
+    "import": ImportBatchSerializer(help_text="The import, recorded as failed with the same reason."),
+})
 
 
 class _ProjectView(APIView):
@@ -71,7 +78,12 @@ class ImportList(_ProjectView):
         request={"multipart/form-data": ImportUploadSerializer},
         responses={202: OpenApiResponse(ImportBatchSerializer, description=(
             "The import was recorded and queued (or, over the size limit, refused: state 'failed'). Poll "
-            "the URL in the Location header until state is 'done' or 'failed'; errors name file, line and field."))},
+            "the URL in the Location header until state is 'done' or 'failed'; errors name file, line and field.")),
+            503: OpenApiResponse(UPLOAD_NOT_STORED, description=(
+                "The upload could not be stored on the server (storage missing or not writable): `detail` says "
+                "why; the import is recorded as failed, nothing was imported.")),
+            507: OpenApiResponse(UPLOAD_NOT_STORED, description=(
+                "The server's disk (or quota) is full: the upload was not stored; the import is recorded as failed."))},
     )
     def post(self, request, slug):
         project = self.get_project()
@@ -84,7 +96,12 @@ class ImportList(_ProjectView):
         file = upload.validated_data["file"]
         if file.size > settings.LONGTAIL_MAX_UPLOAD_BYTES:
             return self._accepted(services.reject_upload(project, file.name, file.size, request.user))
-        batch, path = services.save_upload(project, file, request.user)
+        try:
+            batch, path = services.save_upload(project, file, request.user)
+        except services.UploadNotStored as refused:
+            # The server's fault, not the request's: 507 for a full disk, else 503 (try again later).
+            answer = status.HTTP_507_INSUFFICIENT_STORAGE if refused.disk_full else status.HTTP_503_SERVICE_UNAVAILABLE
+            return Response({"detail": refused.message, "import": ImportBatchSerializer(refused.batch).data}, status=answer)
         start_upload_import(batch, path, skip_invalid=upload.validated_data["skip_invalid"])
         batch.refresh_from_db()  # without a broker the import has run already
         return self._accepted(batch)

@@ -1,6 +1,8 @@
 """Import of CSV / JSONL files into a project, in two streaming passes.
 
-Pass 1 (labeling.items.validation) validates every row; nothing is written. A file with errors
+Both passes run under the project's import lock (``project_imports_locked``), so an import
+validates against every import that committed before it. Pass 1 (labeling.items.validation)
+validates every row; nothing is written. A file with errors
 stops here unless ``skip_invalid`` is set, in which case the rejected rows are written with their
 reasons to a rejects file. Pass 2 reads the file again and writes the valid rows in chunks inside
 one transaction, grouping exact and near duplicates as it goes; any failure rolls everything back.
@@ -11,11 +13,13 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -30,7 +34,7 @@ from .readers import FileError, RowError, detect_format, open_reader
 from .store import DbDedupStore, insert_band_keys
 from .validation import Progress, Validation, error_cap, validate
 
-__all__ = ["CHUNK", "ImportResult", "Progress", "run_import", "validate", "write", "write_rejects"]
+__all__ = ["CHUNK", "ImportResult", "Progress", "project_imports_locked", "run_import", "validate", "write", "write_rejects"]
 logger = logging.getLogger(__name__)
 CHUNK = 5000
 
@@ -53,17 +57,24 @@ class ImportResult:
 
 
 def write_rejects(path: Path, fmt: str, v: Validation, rejects_path: Path, filename: str) -> None:
-    """The rejected rows with their reasons, as CSV: line, field, reason, raw (the row as read)."""
+    """The rejected rows with their reasons, as CSV: line, field, reason, raw (the row as read).
+    Written beside the target and renamed onto it, so the rejects download is never a half-written
+    file."""
     reader = open_reader(path, fmt)
-    with open(rejects_path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["file", "line", "field", "reason", "raw"])
-        try:
-            for ordinal, record in enumerate(reader.records()):
-                for error in v.rejected.get(ordinal, ()):
-                    writer.writerow([filename, error.line, error.field or "", error.message, record.raw.rstrip("\r\n")])
-        except FileError:
-            pass
+    partial = rejects_path.with_name(rejects_path.name + ".partial")
+    try:
+        with open(partial, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["file", "line", "field", "reason", "raw"])
+            try:
+                for ordinal, record in enumerate(reader.records()):
+                    for error in v.rejected.get(ordinal, ()):
+                        writer.writerow([filename, error.line, error.field or "", error.message, record.raw.rstrip("\r\n")])
+            except FileError:
+                pass
+        os.replace(partial, rejects_path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 class _Writer:
@@ -140,14 +151,40 @@ class _Writer:
             Item.objects.filter(project=self.project, dup_group=old).update(dup_group=new)
 
 
-_IMPORT_LOCK_NAMESPACE = 7201  # first key of pg_advisory_xact_lock(namespace, project id)
+_IMPORT_LOCK_NAMESPACE = 7201  # first key of pg_advisory_(xact_)lock(namespace, project id)
+# Without PostgreSQL (the demo's SQLite, in one process) imports of this process take turns here.
+_IN_PROCESS_IMPORT_LOCK = threading.RLock()
+
+
+@contextmanager
+def project_imports_locked(project: Project):
+    """Imports into one project run one after the other, from validation to commit: the second
+    validates against the first's committed items, so the same file uploaded twice at once is
+    refused the second time (rows already in the project) like any re-import, and each import
+    groups duplicates with the other's items. A session-level advisory lock, not a lock on the
+    project row: wave planning and training, which lock that row, are not held up by a long
+    import. Released on the way out; should that fail, closing the connection releases it."""
+    if connection.vendor != "postgresql":
+        with _IN_PROCESS_IMPORT_LOCK:
+            yield
+        return
+    key = [_IMPORT_LOCK_NAMESPACE, project.id]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        except DatabaseError:
+            logger.exception("could not release the import lock of project %s: closing the connection", project.pk)
+            connection.close()
 
 
 def _lock_project_imports(project: Project) -> None:
-    """Imports into one project write one after the other, so each sees the other's items when it
-    groups duplicates. A transaction-scoped advisory lock, not a lock on the project row: wave
-    planning and training, which lock that row, are not held up by a long import. (SQLite
-    serialises writers anyway.)"""
+    """The same lock for the current transaction, for a caller of ``write`` outside run_import
+    (which already holds it: a session's advisory locks do not block each other)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_IMPORT_LOCK_NAMESPACE, project.id])
@@ -197,7 +234,8 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
         batch.state = ImportBatch.RUNNING
         batch.updated_at = timezone.now()
         batch.save(update_fields=["state", "updated_at"])
-        return _run(project, path, filename, fmt, skip_invalid, rejects_path, result, progress, after_validation)
+        with project_imports_locked(project):
+            return _run(project, path, filename, fmt, skip_invalid, rejects_path, result, progress, after_validation)
     except Exception as exc:  # noqa: BLE001 - recorded on the batch; the traceback goes to the log
         logger.exception("import %s of %s into project %s failed", batch.pk, filename, project.slug)
         batch.exact_duplicates = batch.near_duplicates = 0
@@ -208,6 +246,10 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
 def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_invalid: bool, rejects_path,
          result: ImportResult, progress: Progress | None, after_validation: Callable[[], None] | None) -> ImportResult:
     batch = result.batch
+    if rejects_path and Path(rejects_path).resolve() == path.resolve():
+        error = RowError(None, None, "the rejects file is the file being imported: writing the rejected rows would "
+                                     "overwrite it; choose another path for them")
+        return _finish(result, errors=[error], error_count=1, failed=True)
     try:
         fmt = fmt or detect_format(path, filename)
         v = validate(project, path, fmt, progress)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,11 @@ from .values import MAX_JSON_DEPTH, DuplicateKey, key_of_trouble, storable, stri
 
 __all__ = ["MAX_JSON_DEPTH", "FileError", "Record", "RowError", "detect_format", "open_reader"]
 KNOWN_FIELDS = ("text", "source", "external_id", "label", "coarse_label")
-# The text limit is checked by the importer; the CSV parser's own limit must not fire first.
-csv.field_size_limit(64 * 1024 * 1024)
+# The text and metadata limits are checked by the importer, naming the field; the CSV parser's own
+# limit must never fire first (at 64 MiB a longer text got "malformed CSV" with no field). No limit
+# here: a file is at most LONGTAIL_MAX_UPLOAD_BYTES (checked before it is read), which bounds a
+# cell as it bounds a JSON Lines line.
+csv.field_size_limit(sys.maxsize)
 _BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"),
 )

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 from .models import ImportBatch, Item
+from .services import rejects_path_for
 
 
 def recent_imports(project, limit: int = 20):
@@ -12,6 +14,15 @@ def recent_imports(project, limit: int = 20):
 
 def import_batch(project, batch_id: int) -> ImportBatch:
     return ImportBatch.objects.get(project=project, id=batch_id)
+
+
+def rejects_file(batch: ImportBatch) -> Path | None:
+    """The rejected rows of an upload, once its import has ended: while it waits or runs the file is
+    not there yet or not complete (and the page reloads when the import ends)."""
+    if batch.state not in (ImportBatch.DONE, ImportBatch.FAILED):
+        return None
+    path = rejects_path_for(batch)
+    return path if path.is_file() else None
 
 
 def exact_duplicates_of(item: Item):

@@ -1,6 +1,9 @@
 """Write paths of the items app: imports (from a path, from an upload) and their progress."""
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import os
 import re
 import time
@@ -14,6 +17,8 @@ from .analyze import analyze_tables
 from .importer import ImportResult, Progress, run_import
 from .models import ImportBatch, Item
 from .signals import items_imported
+
+logger = logging.getLogger(__name__)
 
 # Share of the progress bar given to validation; writing (slower per row) gets the rest.
 VALIDATE_SHARE = 0.4
@@ -87,28 +92,65 @@ def rejects_path_for(batch: ImportBatch) -> Path:
     return upload_dir(batch.project) / f"{batch.id}-rejects.csv"
 
 
+def upload_path_for(batch: ImportBatch, name: str) -> Path:
+    """Where an upload waits for its import: ``<id>-<name>.upload``. It always ends in ``.upload``
+    and the rejects file in ``-rejects.csv``, so no upload name gives the rejects file's path (an
+    upload named rejects.csv once was its own rejects file: writing the rejects emptied it). The
+    importer takes the format from the original name, not from this one."""
+    return upload_dir(batch.project) / f"{batch.id}-{_safe_name(name)}.upload"
+
+
+class UploadNotStored(Exception):
+    """The upload could not be copied to shared storage (folder missing or not writable, disk
+    full). Its batch is already failed with ``message``; ``disk_full`` tells a full disk or quota
+    (HTTP 507) from a storage that cannot be written at all (503)."""
+
+    def __init__(self, batch: ImportBatch, message: str, *, disk_full: bool):
+        super().__init__(message)
+        self.batch = batch
+        self.message = message
+        self.disk_full = disk_full
+
+
 def save_upload(project, uploaded_file, user) -> tuple[ImportBatch, Path]:
     """Record a pending ImportBatch and copy the upload (a temp file) to shared storage in chunks,
-    where a worker can read it."""
+    where a worker can read it. When the copy fails the batch ends failed with the cause (never
+    left pending for the stale-import sweep to blame on the worker), the partial copy is removed
+    and UploadNotStored is raised."""
     batch = ImportBatch.objects.create(project=project, filename=os.path.basename(uploaded_file.name)[:500], created_by=user)
-    folder = upload_dir(project)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{batch.id}-{_safe_name(uploaded_file.name)}"
-    with open(path, "wb") as out:
-        for chunk in uploaded_file.chunks():
-            out.write(chunk)
+    path = upload_path_for(batch, uploaded_file.name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as out:
+            for chunk in uploaded_file.chunks():
+                out.write(chunk)
+    except OSError as exc:
+        logger.exception("the upload of import %s into project %s could not be stored at %s", batch.id, project.slug, path)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+        # The cause without the server's paths (those are in the log).
+        message = (f"the upload could not be stored on the server ({exc.strerror or type(exc).__name__}, in "
+                   f"MEDIA_ROOT/imports/{project.slug}/), so nothing was imported. Ask the administrator to fix the "
+                   "storage, then upload the file again.")
+        _fail_batch(batch, message)
+        raise UploadNotStored(batch, message, disk_full=exc.errno in (errno.ENOSPC, errno.EDQUOT)) from exc
     return batch, path
 
 
 def reject_upload(project, filename: str, size: int, user, *, at_least: bool = False) -> ImportBatch:
     """An upload over the size limit is refused (its reading stopped at the limit, ``at_least``);
-    the refusal is recorded."""
+    the refusal is recorded as an import that has ended."""
     batch = ImportBatch.objects.create(project=project, filename=os.path.basename(filename)[:500], created_by=user)
     limit = settings.LONGTAIL_MAX_UPLOAD_BYTES
+    has = f"more than {limit:,} bytes" if at_least else f"{size:,} bytes"
+    _fail_batch(batch, f"the file has {has}, over the upload limit of {limit:,} bytes (LONGTAIL_MAX_UPLOAD_BYTES)")
+    return batch
+
+
+def _fail_batch(batch: ImportBatch, message: str) -> None:
+    """End a batch that never reached the importer: failed, finished now, the reason as a file-level error."""
     batch.state = ImportBatch.FAILED
     batch.progress = 1.0
-    has = f"more than {limit:,} bytes" if at_least else f"{size:,} bytes"
-    batch.errors = [{"file": batch.filename, "line": None, "field": None,
-                     "message": f"the file has {has}, over the upload limit of {limit:,} bytes (LONGTAIL_MAX_UPLOAD_BYTES)"}]
+    batch.finished_at = batch.updated_at = timezone.now()
+    batch.errors = [{"file": batch.filename, "line": None, "field": None, "message": message}]
     batch.save()
-    return batch

@@ -36,7 +36,10 @@ def _import_page(request, project, limiter):
         if upload.size > settings.LONGTAIL_MAX_UPLOAD_BYTES:
             batch = services.reject_upload(project, upload.name, upload.size, request.user)
         else:
-            batch, path = services.save_upload(project, upload, request.user)
+            try:
+                batch, path = services.save_upload(project, upload, request.user)
+            except services.UploadNotStored as refused:  # its page shows the import failed, with the cause
+                return redirect("items:import-detail", slug=project.slug, batch_id=refused.batch.id)
             start_upload_import(batch, path, skip_invalid=form.cleaned_data["skip_invalid"])
         return redirect("items:import-detail", slug=project.slug, batch_id=batch.id)
     return render(request, "items/import.html", {
@@ -50,15 +53,15 @@ def import_detail(request, slug, batch_id):
     project = project_for(request.user, slug, manage=True)
     batch = get_object_or_404(ImportBatch, project=project, id=batch_id)
     return render(request, "items/import_detail.html", {
-        "project": project, "batch": batch, "has_rejects": services.rejects_path_for(batch).is_file(),
+        "project": project, "batch": batch, "has_rejects": selectors.rejects_file(batch) is not None,
     })
 
 
 def import_rejects(request, slug, batch_id):
     project = project_for(request.user, slug, manage=True)
     batch = get_object_or_404(ImportBatch, project=project, id=batch_id)
-    path = services.rejects_path_for(batch)
-    if not path.is_file():
-        raise Http404("This import has no rejected rows.")
+    path = selectors.rejects_file(batch)
+    if path is None:
+        raise Http404("This import has no rejected rows (or has not ended yet).")
     return FileResponse(open(path, "rb"), as_attachment=True, filename=f"{batch.filename}.rejects.csv",
                         content_type="text/csv")
