@@ -125,6 +125,8 @@ def test_page_upload_that_cannot_be_stored_shows_the_failed_import(lead_client, 
     assert batch.state == ImportBatch.FAILED and batch.finished_at is not None
     page = client.get(answer["Location"]).content.decode()
     assert "could not be stored" in page and "Not a directory" in page
+    # no row to fix: the page does not ask for one
+    assert "Nothing was imported: see the reason below." in page and "fix the rows below" not in page
 
 
 def test_a_full_disk_answers_507(lead_client, settings, tmp_path):
@@ -157,3 +159,13 @@ def test_an_oversized_upload_is_failed_and_finished(lead_client, settings, via):
     assert batch.state == ImportBatch.FAILED and batch.progress == 1.0
     assert batch.finished_at is not None and batch.finished_at >= batch.created_at
     assert client.get(f"/api/projects/up/imports/{batch.id}/").json()["finished_at"] is not None
+
+
+def test_a_failed_import_with_bad_rows_asks_to_fix_them(lead_client, eager_tasks, django_capture_on_commit_callbacks):
+    _, client = lead_client
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api_upload(client, "mixed.csv", MIXED, skip_invalid="false")
+    batch = ImportBatch.objects.get(pk=answer.json()["id"])
+    assert batch.state == ImportBatch.FAILED and batch.errors[0]["line"] == 3
+    page = client.get(f"/p/up/import/{batch.id}/").content.decode()
+    assert "fix the rows below and upload again" in page and "see the reason below" not in page

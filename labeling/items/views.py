@@ -54,6 +54,8 @@ def import_detail(request, slug, batch_id):
     batch = get_object_or_404(ImportBatch, project=project, id=batch_id)
     return render(request, "items/import_detail.html", {
         "project": project, "batch": batch, "has_rejects": selectors.rejects_file(batch) is not None,
+        # rows to fix, or a failure of the whole upload (storage, size, interruption: no line)
+        "row_errors": any(e.get("line") is not None for e in batch.errors or [] if isinstance(e, dict)),
     })
 
 

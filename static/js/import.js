@@ -51,8 +51,12 @@
     setText("near-duplicates", data.near_duplicates);
     if (finished(data.state)) {
       renderErrors(data.errors || []);
-      if (data.state === "failed") {
+      // Row errors have a line; a failure of the whole upload (storage, size, an interruption) has none.
+      const rowErrors = (data.errors || []).some((e) => e.line !== null && e.line !== undefined);
+      if (data.state === "failed" && rowErrors) {
         setText("import-outcome", "Nothing was imported: fix the rows below and upload again, or import with “set the invalid ones aside”.");
+      } else if (data.state === "failed") {
+        setText("import-outcome", "Nothing was imported: see the reason below.");
       } else {
         setText("import-outcome", data.rows_rejected ? "The valid rows were imported; the rows below were set aside." : "Done.");
       }
