@@ -1,5 +1,7 @@
 """Forms of the lead pages. Cross-row checks (quota total, unique hotkeys, strategy mix) call the
-same functions as the API, in services.py."""
+same functions as the API, in services.py. The settings, labels and sources pages carry the values
+they were loaded with (LoadedValuesMixin), so a page saves what its lead changed and nothing else."""
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -10,6 +12,7 @@ from learner.rules import compile_rule
 
 from . import services
 from .models import SETTING_NAMES, Label, Membership, Project, Rule, Source
+from .stale_edits import LoadedValuesMixin, PageRowsMixin
 
 
 class ProjectCreateForm(forms.Form):
@@ -48,7 +51,7 @@ class ProjectCreateForm(forms.Form):
         return [part.strip() for part in self.cleaned_data.get("sources", "").split(",") if part.strip()]
 
 
-class ProjectSettingsForm(forms.ModelForm):
+class ProjectSettingsForm(LoadedValuesMixin, forms.ModelForm):
 
     class Meta:
         model = Project
@@ -62,8 +65,7 @@ class ProjectSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if not self.is_bound:
-            self.initial["annotator_metadata"] = ", ".join(self.instance.annotator_metadata or [])
+        self.initial["annotator_metadata"] = ", ".join(self.instance.annotator_metadata or [])
         mix = self.instance.strategy_mix or {}
         # One share field per strategy the registry lets leads set (learner.planning.strategies).
         for name in services.STRATEGIES:
@@ -74,6 +76,7 @@ class ProjectSettingsForm(forms.ModelForm):
         for name, label in SETTING_NAMES.items():
             if name in self.fields:
                 self.fields[name].label = label
+        self.guard_loaded_values()
 
     def clean_annotator_metadata(self):
         text = self.cleaned_data.get("annotator_metadata") or ""
@@ -87,8 +90,11 @@ class ProjectSettingsForm(forms.ModelForm):
         # The range and order checks are the model's (models.settings_errors, run by the
         # ModelForm's model validation); the strategy mix total is checked here, as the API does.
         data = super().clean()
+        # A share that is not a number has its own error: counted as 0 it would add a false total.
+        if any(self.has_error(f"mix_{name}") for name in services.STRATEGIES):
+            return data
         mix = {name: data.get(f"mix_{name}") or 0.0 for name in services.STRATEGIES}
-        if None not in mix.values() and data.get("random_share") is not None:
+        if data.get("random_share") is not None:
             try:
                 # A strategy with no share is not in the mix (the form lists every settable one).
                 data["strategy_mix"] = {k: v for k, v in services.check_strategy_mix(mix, data["random_share"]).items()
@@ -108,12 +114,14 @@ class ProjectSettingsForm(forms.ModelForm):
         return rows
 
     def changes(self) -> dict:
-        data = {field: self.cleaned_data[field] for field in self.Meta.fields}
-        data["strategy_mix"] = self.cleaned_data["strategy_mix"]
+        """Only the settings changed on this page: another lead's later save of the others stands."""
+        data = {field: self.cleaned_data[field] for field in self.Meta.fields if field in self.edited}
+        if any(f"mix_{name}" in self.edited for name in services.STRATEGIES):
+            data["strategy_mix"] = self.cleaned_data["strategy_mix"]
         return data
 
 
-class LabelForm(forms.ModelForm):
+class LabelForm(LoadedValuesMixin, forms.ModelForm):
     class Meta:
         model = Label
         fields = ["name", "description", "hotkey", "parent", "precision_target", "recall_target", "is_other", "order"]
@@ -127,12 +135,15 @@ class LabelForm(forms.ModelForm):
             pk=self.instance.pk)
         self.fields["parent"].required = False
         self.fields["order"].required = False
+        self.guard_loaded_values()
 
     def clean_order(self):
         return self.cleaned_data.get("order") or 0
 
 
-class BaseLabelFormSet(BaseModelFormSet):
+class BaseLabelFormSet(PageRowsMixin, BaseModelFormSet):
+    thing = "label"
+
     def __init__(self, *args, project=None, **kwargs):
         self.project = project
         kwargs.setdefault("queryset", Label.objects.filter(project=project).select_related("parent"))
@@ -156,9 +167,11 @@ class BaseLabelFormSet(BaseModelFormSet):
                 if f.instance.pk and self.can_delete and self._should_delete_form(f)]
 
     def rows(self) -> list[dict]:
+        """New labels and stored ones changed on the page, their untouched fields as stored now."""
         fields = LabelForm.Meta.fields
         return [{"label": f.instance if f.instance.pk else None,
-                 **{name: f.cleaned_data.get(name) for name in fields}} for f in self.kept_forms()]
+                 **{name: f.cleaned_data.get(name) for name in fields}}
+                for f in self.kept_forms() if not f.instance.pk or f.edited]
 
     def clean(self):
         super().clean()
@@ -176,24 +189,40 @@ class BaseLabelFormSet(BaseModelFormSet):
 LabelFormSet = modelformset_factory(Label, form=LabelForm, formset=BaseLabelFormSet, extra=1, can_delete=True)
 
 
-class SourceForm(forms.ModelForm):
+class SourceForm(LoadedValuesMixin, forms.ModelForm):
     class Meta:
         model = Source
         fields = ["name", "quota"]
         widgets = {"quota": forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "1"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.guard_loaded_values()
 
     def validate_unique(self):
         # Renames and swaps are checked as a whole by services.replace_sources.
         return
 
 
-class BaseSourceFormSet(BaseModelFormSet):
+class BaseSourceFormSet(PageRowsMixin, BaseModelFormSet):
+    thing = "source"
+
     def __init__(self, *args, project=None, **kwargs):
         self.project = project
         kwargs.setdefault("queryset", Source.objects.filter(project=project))
         super().__init__(*args, **kwargs)
 
+    def stale_problems(self) -> list[str]:
+        # The page saves the complete list of sources: one added since the page loaded would be
+        # removed (or refused as having items) without the lead ever seeing it.
+        on_page = {form.instance.pk for form in self.forms if form.instance.pk}
+        added = [source for source in self.get_queryset() if source.pk not in on_page]
+        return super().stale_problems() + [
+            f"The source “{source.name}” was added by someone else since this page loaded; nothing was saved. "
+            "Reload the page to set its quota." for source in added]
+
     def kept_rows(self) -> list[dict]:
+        """Every source the page keeps (the service replaces the list), untouched fields as stored now."""
         rows = []
         for form in self.forms:
             if self.can_delete and self._should_delete_form(form):

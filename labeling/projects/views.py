@@ -1,5 +1,7 @@
 """Lead pages: create a project, settings, labels, sources & quotas, rules, members, and the wave
 control room (composition, close / retrain / plan buttons, running tasks). Leads and admins only."""
+import copy
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
@@ -44,8 +46,15 @@ def _save_if_valid(request, form, save, *, success: str, next_page: str, slug: s
     return redirect(next_page, slug=slug)
 
 
-def _lead_page(request, project, template, **context):
-    return render(request, template, {"project": project, "section": template.rsplit("/", 1)[-1][:-5], **context})
+def _lead_page(request, project, template, status=200, **context):
+    return render(request, template, {"project": project, "section": template.rsplit("/", 1)[-1][:-5], **context},
+                  status=status)
+
+
+def _refused_status(form) -> int:
+    """409 when a page was refused because someone else saved since it loaded, else 200 (the page
+    with its errors, as every lead page answers a refused save)."""
+    return 409 if form.is_bound and form.saved_meanwhile() else 200
 
 
 def project_create(request):
@@ -68,12 +77,15 @@ def project_create(request):
 
 def project_settings(request, slug):
     project = project_for(request.user, slug, manage=True)
-    form = ProjectSettingsForm(request.POST or None, instance=project)
+    # The form's validation writes the posted values onto its instance: a copy, so that a refused
+    # save's page shows the stored project (its name in the title), not the values refused.
+    form = ProjectSettingsForm(request.POST or None, instance=copy.copy(project))
     done = _save_if_valid(request, form, lambda: services.update_settings(project, form.changes()),
                           success="Settings saved.", next_page="project-settings", slug=slug)
     if done:
         return done
-    return _lead_page(request, project, "projects/settings.html", form=form, metadata_keys=metadata_keys(project))
+    return _lead_page(request, project, "projects/settings.html", status=_refused_status(form), form=form,
+                      metadata_keys=metadata_keys(project))
 
 
 def project_labels(request, slug):
@@ -84,7 +96,7 @@ def project_labels(request, slug):
                           success="Labels saved.", next_page="project-labels", slug=slug, errors_on_form=False)
     if done:
         return done
-    return _lead_page(request, project, "projects/labels.html", formset=formset)
+    return _lead_page(request, project, "projects/labels.html", status=_refused_status(formset), formset=formset)
 
 
 def project_sources(request, slug):
@@ -95,7 +107,7 @@ def project_sources(request, slug):
                           errors_on_form=False)
     if done:
         return done
-    return _lead_page(request, project, "projects/sources.html", formset=formset)
+    return _lead_page(request, project, "projects/sources.html", status=_refused_status(formset), formset=formset)
 
 
 def project_rules(request, slug):
