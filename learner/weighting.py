@@ -37,14 +37,20 @@ def class_weights(counts, scheme: str = "inverse", beta: float = 0.999) -> np.nd
     raise ValueError(f"unknown weighting {scheme!r}; expected one of {WEIGHTINGS}")
 
 
-def resample(y_idx, mode: str = "none", seed: int = 0, under_to: str | int = "median"):
+def resample(y_idx, mode: str = "none", seed: int = 0, under_to: str | int = "median",
+             class_weighted: bool = False):
     """Indices (into the training part) and per-row weights after resampling.
 
     - ``none``: every row once, weight 1.
     - ``over``: each class randomly oversampled with replacement up to the largest class size.
     - ``under``: classes above ``under_to`` (the median class size by default, or an int) are
-      randomly subsampled to it, and their kept rows are upweighted by ``n_c / kept_c`` so the
-      class keeps its total weight.
+      randomly subsampled to it. Without class weights after it, their kept rows are upweighted
+      by ``n_c / kept_c`` so the class keeps its total weight. With ``class_weighted`` (the head
+      applies class weights, which it computes from the row counts it is given) the kept rows stay
+      at weight 1: the class weights then give every class its share (under inverse weighting,
+      equal totals, as after ``none`` or ``over``), while upweighted rows would hand the
+      subsampled classes back ``n_c / kept_c`` times their share (class totals in proportion to
+      ``n_c`` again).
 
     Only ever call this on the training part: validation and test must be scored as they are.
     """
@@ -72,7 +78,7 @@ def resample(y_idx, mode: str = "none", seed: int = 0, under_to: str | int = "me
             if n_c > cap:
                 kept = np.sort(rng.choice(members, size=cap, replace=False))
                 parts.append(kept)
-                weights.append(np.full(cap, n_c / cap))
+                weights.append(np.ones(cap) if class_weighted else np.full(cap, n_c / cap))
             else:
                 parts.append(members)
                 weights.append(np.ones(n_c))

@@ -107,10 +107,7 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
         "ece_after": expected_calibration_error(after, y_val_idx, 15, w_val),
         "ece_after_source": "out of fold" if fold is not None else "in sample",
     }
-    fine_targets = {k: v for k, v in targets.items() if k in index}
-    coarse_targets = {k: v for k, v in targets.items() if k not in index}
-    if coarse_targets and not parents:
-        raise ValueError(f"targets name labels with no examples: {sorted(coarse_targets)[:10]}")
+    fine_targets, coarse_targets, branch_targets = split_targets(targets, classes, parents, notes)
     unlabeled_proba = None if unlabeled_logits is None or not len(unlabeled_logits) else _apply(
         unlabeled_logits, temperature, platt)
     mix, mix_report = resolve_mix(config.threshold_mix, classes, y_val_idx, w_val, heldout_proba=after,
@@ -123,13 +120,18 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
         notes.append(f"threshold class mix: {mix_report['reason']}")
     thresholds, table = _thresholds(after, y_val_idx, classes, fine_targets, w_mix, fold,
                                     config.threshold_unseen_prior, config.threshold_confidence)
+    if branch_targets:
+        y_branch_idx = np.array([index[parents[v]] if parents[v] in branch_targets else index[v] for v in y_val])
+        branch_thresholds, branch_table = _thresholds(after, y_branch_idx, classes, branch_targets, w_mix, fold,
+                                                      config.threshold_unseen_prior, config.threshold_confidence)
+        for i, row in enumerate(branch_table):  # both tables list the classes in order
+            if row["label"] in branch_targets:
+                table[i] = {**row, "judged_on": "coarse label"}
+                thresholds[row["label"]] = branch_thresholds[row["label"]]
     predicted = [classes[i] for i in after.argmax(axis=1)]
     report["validation"] = classification_report(y_val, predicted, after, classes, w_val)
     if parents:
         cp, coarse_classes = coarse_proba(after, classes, parents)
-        unknown_coarse = sorted(set(coarse_targets) - set(coarse_classes))
-        if unknown_coarse:
-            raise ValueError(f"targets name labels that are neither fine nor coarse labels: {unknown_coarse[:10]}")
         c_index = {c: i for i, c in enumerate(coarse_classes)}
         y_val_coarse = [parents[v] for v in y_val]
         coarse_thresholds, coarse_table = _thresholds(cp, np.array([c_index[v] for v in y_val_coarse]),
@@ -149,6 +151,51 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     out.temperature, out.platt, out.thresholds = temperature, platt, thresholds
     out.calibration = calibration
     return out
+
+
+def split_targets(targets: dict, classes: list[str], parents: dict | None, notes: list[str]
+                  ) -> tuple[dict, dict, dict]:
+    """The lead's targets by the table that applies them: (fine, coarse, branch).
+
+    - A coarse label's target goes to the coarse table: its threshold governs the predictions
+      emitted as that coarse label on fallback (``TrainedClassifier.decide``).
+    - A class with the name of a coarse label (items answered only at the coarse level, whose
+      class is its own branch) emits that label too, so the same target governs it: in the
+      branch targets, judged with every item under that coarse label counted as right (a cash
+      ticket labeled "money" is labeled correctly). Only the precision part: a recall of the coarse
+      label counts the items its fine labels catch, which the coarse table judges. A label beside
+      the tree (its branch is itself alone) keeps the whole target on its fine row as well.
+    - Any other label the model predicts (a class: labeled rows, an Other-bucket member, or a
+      label with no labeled row that the label-name prior or a description makes predictable)
+      goes to the fine table; with no tuning row of it, a precision target sends every prediction
+      of it to review (``learner.thresholds``).
+    - A label the model cannot predict (nothing labeled, no prior or description row) is left
+      out, with a note: no prediction of it exists for a target to govern."""
+    parents = parents or {}
+    class_set = set(classes)
+    coarse_labels = {parents[c] for c in classes if c in parents}
+    fine, coarse, branch, unpredictable = {}, {}, {}, []
+    for label, target in targets.items():
+        if label in coarse_labels:
+            coarse[label] = target
+            if label not in class_set:
+                continue
+            if {c for c in classes if parents.get(c) == label} == {label}:
+                fine[label] = target
+            elif isinstance(target, dict) and "precision" in target:
+                branch[label] = {"precision": target["precision"]}
+        elif label in class_set:
+            fine[label] = target
+        else:
+            unpredictable.append(str(label))
+    if unpredictable:
+        notes.append(f"targets of {sorted(unpredictable)[:10]} not applied: the model cannot predict these labels "
+                     "(no labeled items, and no label-name prior or description row)")
+    if branch:
+        notes.append(f"precision targets of {sorted(branch)[:10]}: the coarse threshold governs fallback predictions, "
+                     "and the class of items answered at the coarse level is judged counting every item under "
+                     "the coarse label as right")
+    return fine, coarse, branch
 
 
 def _thresholds(proba, y_idx, classes, targets, w, fold, unseen_prior_rows: float, confidence: float):

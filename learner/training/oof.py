@@ -119,11 +119,19 @@ def aligned_logits(model, X, classes) -> np.ndarray:
     return full
 
 
+def applies_class_weights(config) -> bool:
+    """Whether the heads ``config`` builds weight rows by class (``config.weighting``): not with
+    "none", nor for a focal loss given its own α (the torch head then uses α instead)."""
+    if config.weighting == "none":
+        return False
+    return not (config.head == "torch" and config.loss == "focal" and config.alpha is not None)
+
+
 def fit_weighted(config, parents, descriptions, X, y, rows, weight, extra=None):
     """Fit on ``rows`` after resampling them (train part only), carrying the caller's row weights;
     ``extra`` (X, y, weight) pseudo-labeled rows are appended as they are (never resampled)."""
     local = np.unique(y[rows], return_inverse=True)[1]
-    idx, w = resample(local, config.resample, seed=config.seed)
+    idx, w = resample(local, config.resample, seed=config.seed, class_weighted=applies_class_weights(config))
     chosen = rows[idx]
     X_fit, y_fit, w_fit = X[chosen], y[chosen], w * weight[chosen]
     if extra is not None:
