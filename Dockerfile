@@ -13,7 +13,15 @@ COPY . .
 # without a SECRET_KEY; collectstatic signs nothing, so a throwaway key is enough here and the
 # real one only ever comes from the environment at run time.
 RUN DEBUG=0 SECRET_KEY=collectstatic-build-only-not-a-secret python manage.py collectstatic --noinput
-RUN useradd --create-home longtail && mkdir -p /app/var && chown -R longtail /app/var
+# The app runs as longtail, so every folder it writes must be longtail's in the image. /data is
+# where docker-compose.yml mounts the named volume `artifacts` (MEDIA_ROOT=/data/media for uploads,
+# LONGTAIL_ARTIFACT_DIR=/data/artifacts for model files): a new named volume takes the ownership of
+# the image's folder on its first mount, whereas a folder missing from the image is created
+# root-owned and every upload failed with a PermissionError (docs/operations.md, Upgrades, for a
+# volume created before this).
+RUN useradd --create-home longtail \
+ && mkdir -p /app/var /data/media /data/artifacts \
+ && chown -R longtail:longtail /app/var /data
 USER longtail
 EXPOSE 8000
 # config/gunicorn.conf.py: bind, workers and timeout from the environment; each worker loads the

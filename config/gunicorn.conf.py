@@ -1,6 +1,15 @@
 """gunicorn settings for the web service: `gunicorn -c config/gunicorn.conf.py config.wsgi:application`
 (the Dockerfile and docker-compose.yml run it so). Environment: GUNICORN_BIND, GUNICORN_WORKERS,
-GUNICORN_TIMEOUT, LONGTAIL_WARM_ENCODER (docs/operations.md).
+GUNICORN_THREADS, GUNICORN_TIMEOUT, LONGTAIL_WARM_ENCODER (docs/operations.md).
+
+Workers are threaded ("gthread"): each worker's main thread sends its heartbeat to the master
+while request threads work, so GUNICORN_TIMEOUT only catches a worker process that stopped
+altogether. With sync workers the heartbeat waited for the request: an export streamed for longer
+than the timeout was cut off at a row boundary (HTTP 200, a file that looked complete) and an
+upload that took longer to arrive answered 500. The app's per-process state is thread-safe: the
+memos of classifiers, encoders, fine-tuned encoders, embeddings and pools each take a lock, the
+encoder loads under its own lock, and Django gives each thread its own database connection (so a
+worker holds up to GUNICORN_THREADS of them).
 
 Each worker warms up once after it loads the app and before it takes requests: the encoder (its
 backend check included) and the active models' classifiers, so no annotator's or API client's
@@ -13,6 +22,8 @@ import time
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 preload_app = False

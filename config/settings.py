@@ -34,6 +34,8 @@ _DEV_KEY = "longtail-dev-only-insecure-key-change-me"
 SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
+# DEBUG off: no default host. Every request answers 400 until ALLOWED_HOSTS names the site's own
+# (`manage.py check --deploy` warns while it is empty): a deployment says which Host it serves.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -289,6 +291,9 @@ LONGTAIL_FINETUNE = json.loads(os.environ.get("LONGTAIL_FINETUNE", "{}") or "{}"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # A proxy's or orchestrator's probe of /healthz over plain HTTP gets its answer, not a redirect
+    # to https it may not follow; the answer ({"ok": true}) says nothing else.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
