@@ -64,8 +64,8 @@ class AnswerResult:
 
 
 def ensure_other_label(project: Project) -> Label:
-    """The project's "none of these" label, created on first use when the project has none."""
-    other = project.labels.filter(is_other=True, parent__isnull=True).order_by("order", "pk").first()
+    """The project's "none of these" label, created on first use; in the page's order (labels_payload)."""
+    other = project.labels.filter(is_other=True, parent__isnull=True).order_by("order", "name", "pk").first()
     if other:
         return other
     taken_hotkeys = set(project.labels.values_list("hotkey", flat=True))

@@ -1,10 +1,14 @@
-"""Keys the annotation page keeps for itself, and the check every label hotkey passes.
+"""Keys the annotation and review pages keep for themselves, and the check every label hotkey passes.
 
-One list, read by the label model's ``clean()`` (so the labels page, the admin and every service
-that saves a label refuse the same keys), by the label API's serializer, by the annotation page
-(its Keys panel is drawn from ``PAGE_KEYS``) and by the README test. A label with a reserved key
-could never be picked by keyboard: the page would do the key's own action instead.
+One list per page, read by the label model's ``clean()`` (so the labels page, the admin and every
+service that saves a label refuse the same keys), by the label API's serializer, by the annotation
+page (its Keys panel is drawn from ``PAGE_KEYS``), by the review page's key list and by the README
+test. A label with a reserved key could never be picked by keyboard: the page would do the key's
+own action instead.
 """
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
 
 # The "none of these" key: the project's Other label carries it (or the page's built-in
 # "None of these" answer when the project has no Other label).
@@ -33,6 +37,18 @@ RESERVED_KEYS = {
 }
 
 
+# The review queue's own keys (static/js/review/main.js; its key list in templates/annotations/review.html
+# carries the same keys as data-page-key). They compare case-insensitively: the page relabels with a
+# label's key typed with or without Shift, and X (Shift+x) selects a whole group.
+REVIEW_KEYS = {
+    "j": "next task", "k": "previous task", "x": "select for a bulk action", "a": "accept the model's label",
+    "d": "dismiss", "r": "choose another label",
+}
+# Hotkeys handed out to a new project's labels in order ("0" is the Other label's: none of these):
+# digits, then letters, less the review queue's keys.
+HOTKEY_ORDER = "".join(k for k in "123456789qwertyuiopasdfghjklzxcvbnm" if k not in REVIEW_KEYS)
+
+
 def key_name(key: str) -> str:
     """How a message shows a key: printable keys quoted, the space bar and named keys by name."""
     if key == " ":
@@ -40,13 +56,23 @@ def key_name(key: str) -> str:
     return f"“{key}”"
 
 
-def hotkey_error(hotkey: str, *, is_other: bool = False, parent_id=None) -> str | None:
+def hotkey_error(hotkey: str, *, is_other: bool = False, parent_id=None, stored: str = "") -> str | None:
     """Why ``hotkey`` cannot be this label's hotkey, or None when it can. The project's top-level
-    Other label may (and should) carry the none-of-these key."""
+    Other label may (and should) carry the none-of-these key.
+
+    ``stored`` is the label's hotkey as saved. A label that got one of the review queue's keys
+    before they were reserved keeps it: annotators know their labels by key, and moving it would
+    change what a learned key does on the annotation page. On the review page the page's own key
+    wins (a label that holds one is not listed as a relabel key there and is chosen with r); only
+    giving a label such a key anew is refused."""
     if not hotkey:
         return None
     if hotkey == NONE_KEY and is_other and parent_id is None:
         return None
+    review_action = REVIEW_KEYS.get(hotkey.lower())
+    if review_action and hotkey.lower() != (stored or "").lower():
+        return (f"Hotkey {key_name(hotkey)} is reserved: on the review page it means “{review_action}”, so a "
+                "label with it could never be picked there by keyboard; pick another key.")
     for key, action in RESERVED_KEYS.items():
         if hotkey == key or (len(hotkey) > 1 and hotkey.lower() == key.lower()):
             if key == NONE_KEY:
@@ -59,6 +85,18 @@ def hotkey_error(hotkey: str, *, is_other: bool = False, parent_id=None) -> str 
     if hotkey.isspace() or not hotkey.isprintable():
         return "A hotkey must be a visible character, not white space or a control key."
     return None
+
+
+def check_unique_hotkeys(rows) -> None:
+    """rows: iterable of (label name, hotkey). Two labels of one project never share a hotkey."""
+    by_key = defaultdict(list)
+    for name, hotkey in rows:
+        if hotkey:
+            by_key[hotkey.lower()].append(name)
+    clashes = [f"“{key}” is used by {', '.join(sorted(names))}" for key, names in sorted(by_key.items())
+               if len(names) > 1]
+    if clashes:
+        raise ValidationError(f"Hotkeys must be unique within a project: {'; '.join(clashes)}.", code="hotkey_clash")
 
 
 # What the Keys panel lists, in order (keys as shown, what they do). The README's Annotators

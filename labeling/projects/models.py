@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 from labeling.items.values import storable, string_problem
 from learner.label_shift import MIX_MODES
@@ -12,7 +13,7 @@ from learner.rules import compile_rule
 from learner.training.config import LABEL_PRIOR_MODES, TrainConfig
 from learner.weighting import WEIGHTINGS
 
-from .hotkeys import hotkey_error
+from .hotkeys import REVIEW_KEYS, hotkey_error
 
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
@@ -289,13 +290,22 @@ class Label(models.Model):
         ordering = ["order", "name"]
         constraints = [
             models.UniqueConstraint(fields=["project", "name"], name="label_unique_name"),
+            # "None of these" answers store the top-level Other label: with two, the annotation page
+            # and the server could each take a different one (services check it first, naming is_other).
+            models.UniqueConstraint(fields=["project"], condition=Q(is_other=True, parent__isnull=True),
+                                    name="label_one_other",
+                                    violation_error_message="A project has one top-level Other label (the answer "
+                                                            "“none of these”); untick Other on the current one first."),
         ]
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self):
-        reserved = hotkey_error(self.hotkey, is_other=self.is_other, parent_id=self.parent_id)
+        # A label keeps a review-page key it already holds (hotkeys.hotkey_error): read as stored.
+        stored = (Label.objects.filter(pk=self.pk).values_list("hotkey", flat=True).first() or ""
+                  if self.pk and self.hotkey and self.hotkey.lower() in REVIEW_KEYS else "")
+        reserved = hotkey_error(self.hotkey, is_other=self.is_other, parent_id=self.parent_id, stored=stored)
         if reserved:
             raise ValidationError({"hotkey": reserved})
         if self.parent_id:

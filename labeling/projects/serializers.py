@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from rest_framework import serializers
 
 from .hotkeys import hotkey_error
@@ -12,7 +13,25 @@ from .permissions import role_in
 from .services import SETTINGS_FIELDS, check_strategy_mix
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class NumberField(serializers.FloatField):
+    """A float field that refuses true and false: DRF's FloatField takes float(True), so a ticked box
+    sent by mistake was stored as 1.0 (a label's precision target, a source's whole quota)."""
+
+    default_error_messages = {"boolean": "Give a number, not true or false."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("boolean")
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """Model float fields come out as NumberField."""
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.FloatField: NumberField}
+
+
+class ProjectSerializer(StrictModelSerializer):
     role = serializers.SerializerMethodField()
 
     class Meta:
@@ -48,19 +67,20 @@ class ProjectCreateSerializer(serializers.Serializer):
     labels = serializers.ListField(
         child=serializers.CharField(max_length=401), required=False, default=list,
         help_text="Label names; “billing > refund” makes refund a fine label under billing. Hotkeys 1-9, "
-                  "then letters, are assigned in this order.")
+                  "then letters other than the review queue's j k x a d r, are assigned in this order.")
     sources = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
     other_label = serializers.BooleanField(
         required=False, default=False,
         help_text="Add an Other label (hotkey 0) for items no label fits; a label named Other is marked as it.")
 
 
-class LabelSerializer(serializers.ModelSerializer):
+class LabelSerializer(StrictModelSerializer):
     # Longer than one character here so that a reserved key sent by name ("Backspace") gets the
     # message naming it; validate() refuses anything but one free key.
     hotkey = serializers.CharField(required=False, allow_blank=True, max_length=20, trim_whitespace=False,
                                    help_text="One key; the annotation page's own keys (/ . ? 0 = [ ] Space "
-                                             "Enter Esc Backspace Delete …) are refused, 0 except for the Other label.")
+                                             "Enter Esc Backspace Delete …) are refused, 0 except for the Other label, "
+                                             "and so are the review queue's j k x a d r unless the label holds it.")
     parent = serializers.PrimaryKeyRelatedField(queryset=Label.objects.all(), allow_null=True, required=False)
 
     class Meta:
@@ -74,7 +94,8 @@ class LabelSerializer(serializers.ModelSerializer):
         hotkey = attrs.get("hotkey", stored.hotkey if stored else "")
         is_other = attrs.get("is_other", stored.is_other if stored else False)
         parent = attrs["parent"] if "parent" in attrs else (stored.parent if stored else None)
-        reserved = hotkey_error(hotkey or "", is_other=is_other, parent_id=parent.pk if parent else None)
+        reserved = hotkey_error(hotkey or "", is_other=is_other, parent_id=parent.pk if parent else None,
+                                stored=stored.hotkey if stored else "")
         if reserved:
             raise serializers.ValidationError({"hotkey": reserved})
         return attrs
@@ -86,7 +107,7 @@ class LabelSerializer(serializers.ModelSerializer):
         return parent
 
 
-class SourceSerializer(serializers.ModelSerializer):
+class SourceSerializer(StrictModelSerializer):
     id = serializers.IntegerField(required=False, allow_null=True)
 
     class Meta:
@@ -127,6 +148,15 @@ class MembershipSerializer(serializers.ModelSerializer):
         validators = []
         # The model's default (annotator) must not stand in for a role the caller forgot to give.
         extra_kwargs = {"role": {"required": True}}
+
+    def validate_username(self, user):
+        # A membership is one user's place in the project: changing its user would silently move a
+        # role to someone else (the API ignored it before), so it is refused; PUT may repeat it.
+        if self.instance is not None and user.pk != self.instance.user_id:
+            raise serializers.ValidationError(
+                f"A member's user cannot be changed (this membership is {self.instance.user.username}'s); "
+                "add the other user as a member and remove this one instead.")
+        return user
 
 
 class PredictSerializer(serializers.Serializer):

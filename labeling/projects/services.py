@@ -1,12 +1,9 @@
 """Write paths for project configuration: creating projects, settings, labels, sources and their
 quotas, rules and memberships. Pages and the API both call these, so the checks are the same."""
-from collections import defaultdict
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from labeling.annotations.services import hold_label
 from labeling.items.models import Item
 from labeling.loop.triggers import request_review_routing
 from labeling.modeling.review import ReviewGate
@@ -15,7 +12,9 @@ from learner.planning.strategies import lead_settable
 from learner.rules import compile_rule
 from learner.text import text_hash
 
+from .hotkeys import HOTKEY_ORDER, check_unique_hotkeys
 from .models import Label, Membership, Project, Rule, Source
+from .taxonomy import label_set_errors
 
 # Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
 QUOTA_TOLERANCE = 0.01
@@ -46,22 +45,8 @@ def check_quota_total(quotas) -> None:
             raise ValidationError(f"Each source quota must be between 0 and 1; got {q:g}.")
     total = sum(quotas)
     if abs(total - 1.0) > QUOTA_TOLERANCE:
-        raise ValidationError(
-            f"Source quotas must add up to 1.0 (±{QUOTA_TOLERANCE:g}); they add up to {total:.3f}.",
-            code="quota_total",
-        )
-
-
-def check_unique_hotkeys(rows) -> None:
-    """rows: iterable of (label name, hotkey). Two labels of one project never share a hotkey."""
-    by_key = defaultdict(list)
-    for name, hotkey in rows:
-        if hotkey:
-            by_key[hotkey.lower()].append(name)
-    clashes = [f"“{key}” is used by {', '.join(sorted(names))}" for key, names in sorted(by_key.items())
-               if len(names) > 1]
-    if clashes:
-        raise ValidationError(f"Hotkeys must be unique within a project: {'; '.join(clashes)}.", code="hotkey_clash")
+        raise ValidationError(f"Source quotas must add up to 1.0 (±{QUOTA_TOLERANCE:g}); they add up to {total:.3f}.",
+                              code="quota_total")
 
 
 def check_strategy_mix(mix: dict, random_share: float) -> dict:
@@ -96,9 +81,7 @@ def can_create_projects(user) -> bool:
     return user.is_superuser or Membership.objects.filter(user=user, role=Membership.LEAD).exists()
 
 
-# Hotkeys handed out to a new project's labels in order ("0" is the Other label's: none of these).
-HOTKEY_ORDER = "123456789qwertyuiopasdfghjklzxcvbnm"
-OTHER_HOTKEY = "0"
+OTHER_HOTKEY = "0"  # the Other label's key: none of these (new labels get hotkeys.HOTKEY_ORDER)
 OTHER_NAMES = ("other", "none of these")
 HIERARCHY_SEPARATOR = ">"
 LABEL_NAME_MAX = Label._meta.get_field("name").max_length
@@ -209,42 +192,53 @@ def update_settings(project: Project, changes: dict) -> Project:
 
 @transaction.atomic
 def save_label(project: Project, label: Label | None = None, **fields) -> Label:
-    """Create or update one label; hotkeys stay unique, the parent stays in the project."""
-    return _store_label(project, label, fields, check_hotkeys=True)
+    """Create or update one label (the API), checked as the labels page's save checks a page of them."""
+    return _save_rows(project, [(label, fields)])[0]
 
 
 @transaction.atomic
 def save_labels(project: Project, rows: list[dict], deleted: list[Label] = ()) -> None:
     """Save several label rows at once (the labels page). Each row: {"label": Label|None, fields…}."""
-    kept = Label.objects.filter(project=project).exclude(pk__in=[label.pk for label in deleted])
-    edited = {row["label"].pk for row in rows if row.get("label") is not None and row["label"].pk}
-    final = [(row["name"], row.get("hotkey", "")) for row in rows]
-    check_unique_hotkeys(final + [(lab.name, lab.hotkey) for lab in kept if lab.pk not in edited])
+    _save_rows(project, [(row.get("label"), {k: v for k, v in row.items() if k != "label"}) for row in rows], deleted)
+
+
+def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=()) -> list[Label]:
+    """The labels as the save leaves them are checked as a whole (two levels, one Other, unique hotkeys) before any
+    write (row by row, row order decided). The project's labels stay locked (FOR NO KEY UPDATE, id order) to the
+    commit: saves are checked one after another, no parent is deleted meanwhile, answers (FOR KEY SHARE) go on."""
+    locked = Label.objects.select_for_update(no_key=True).filter(project=project).order_by("pk")
+    stored, gone = {lab.pk: lab for lab in locked}, {label.pk for label in deleted}
+    labels = [label or Label(project=project) for label, _ in rows]
+    for label, (_, fields) in zip(labels, rows, strict=True):
+        for field, value in {**fields, "project": project}.items():
+            setattr(label, field, value)
+        if label.pk and label.pk not in stored:  # saving it would insert it again
+            raise ValidationError({"name": f"The label “{label.name}” was deleted meanwhile; nothing was saved."})
+        parent = label.parent if label.parent_id and Label.parent.is_cached(label) else None
+        if parent is not None and parent.project_id != project.pk:
+            raise ValidationError({"parent": "The parent label belongs to another project."})
+        if label.parent_id and label.parent_id not in stored:
+            name = parent.name if parent is not None else f"#{label.parent_id}"
+            raise ValidationError({"parent": f"The parent label “{name}” was deleted meanwhile; nothing was saved."})
+    keys = [label.pk if label.pk in stored else f"new {i}" for i, label in enumerate(labels)]
+    final = {pk: lab for pk, lab in stored.items() if pk not in gone} | dict(zip(keys, labels, strict=True))
+    errors = label_set_errors({key: (lab.name, lab.parent_id, lab.is_other) for key, lab in final.items()},
+                              {pk: stored[pk].name for pk in gone if pk in stored})
+    if errors:
+        raise ValidationError(errors)
+    check_unique_hotkeys((lab.name, lab.hotkey) for lab in final.values())
+    # Rows whose parent or Other tick change are detached first: each row's own checks see no half-saved taxonomy.
+    moving = [lab.pk for lab in labels if lab.pk in stored and lab.pk not in gone
+              and (stored[lab.pk].parent_id, stored[lab.pk].is_other) != (lab.parent_id, lab.is_other)]
+    Label.objects.filter(pk__in=moving).update(parent=None, is_other=False)
     for label in deleted:
         delete_label(label)
-    for row in rows:
-        _store_label(project, row.get("label"), {k: v for k, v in row.items() if k != "label"})
-
-
-def _store_label(project: Project, label: Label | None, fields: dict, *, check_hotkeys: bool = False) -> Label:
-    """Set the fields, check, save. The parent is share-locked first (hold_label, as answers hold theirs): its
-    delete then waits and finds this label under it, or this save waits and is refused (400), not its commit (500)."""
-    label = label or Label(project=project)
-    for field, value in {**fields, "project": project}.items():
-        setattr(label, field, value)
-    if check_hotkeys:
-        others = Label.objects.filter(project=project).exclude(pk=label.pk).values_list("name", "hotkey")
-        check_unique_hotkeys([*others, (label.name, label.hotkey)])
-    if label.parent_id and label.parent_id == label.pk:
-        raise ValidationError({"parent": "A label cannot be its own parent."})
-    if label.pk and label.parent_id and label.children.exists():
-        raise ValidationError({"parent": f"“{label.name}” has fine labels under it, so it cannot have a parent."})
-    if label.parent_id and not hold_label(Label(pk=label.parent_id)):
-        name = label.parent.name if Label.parent.is_cached(label) else f"#{label.parent_id}"
-        raise ValidationError({"parent": f"The parent label “{name}” was deleted meanwhile; nothing was saved."})
-    label.full_clean()
-    label.save()
-    return label
+    for label in labels:
+        if label.parent_id:
+            label.parent = final[label.parent_id]  # as it will be, not as a page loaded it
+        label.full_clean()
+        label.save()
+    return labels
 
 
 @transaction.atomic
@@ -268,12 +262,18 @@ def replace_sources(project: Project, rows: list[dict]) -> list[Source]:
     names = [row["name"].strip() for row in rows]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ValidationError(f"Source names must be unique; repeated: {', '.join(dupes)}.")
+        raise ValidationError({"name": f"Source names must be unique; repeated: {', '.join(dupes)}."})
+    # One row per source: a repeated id was saved twice, the last row winning, and the quotas that
+    # were checked to add up to 1 were not the ones stored.
+    ids = [int(row["id"]) for row in rows if row.get("id") is not None]
+    if len(set(ids)) != len(ids):
+        repeated = ", ".join(str(i) for i in sorted({i for i in ids if ids.count(i) > 1}))
+        raise ValidationError({"id": f"Each source is listed once; repeated id: {repeated}."})
     existing = {s.pk: s for s in Source.objects.select_for_update().filter(project=project)}
-    keep_ids = {int(row["id"]) for row in rows if row.get("id")}
+    keep_ids = set(ids)
     missing = sorted(keep_ids - set(existing))
     if missing:
-        raise ValidationError(f"Unknown source ids for this project: {', '.join(map(str, missing))}.")
+        raise ValidationError({"id": f"Unknown source ids for this project: {', '.join(map(str, missing))}."})
     for source in existing.values():
         if source.pk not in keep_ids:
             if source.items.exists():
@@ -287,7 +287,7 @@ def replace_sources(project: Project, rows: list[dict]) -> list[Source]:
             source.save(update_fields=["name"])
     saved = []
     for row, name in zip(rows, names, strict=True):
-        source = existing[int(row["id"])] if row.get("id") else Source(project=project)
+        source = existing[int(row["id"])] if row.get("id") is not None else Source(project=project)
         source.name = name
         source.quota = float(row["quota"])
         source.full_clean()

@@ -34,8 +34,11 @@ for (const l of labels) {
     children.get(l.parent).push(l);
   }
 }
-export const topLevel = labels.filter((l) => l.parent === null && !l.is_other);
+// The Other label is the first top-level one ticked Other, in the server's order (the page's
+// None-of-these button and ensure_other_label take the same one; a project has one since
+// label_one_other). Only that one leaves the label buttons: any other label keeps its button.
 export const otherLabel = labels.find((l) => l.parent === null && l.is_other) || null;
+export const topLevel = labels.filter((l) => l.parent === null && l !== otherLabel);
 // Hotkeys compare case-insensitively: "A" with Shift or Caps Lock is still the "a" label.
 export const key = (k) => (k || "").toLowerCase();
 export const fullName = (l) =>

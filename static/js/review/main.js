@@ -14,7 +14,12 @@ const app = document.getElementById("review-app");
 const statusEl = document.getElementById("review-status");
 const selectionEl = document.getElementById("selection-status");
 const emptyEl = document.getElementById("review-empty");
-const hotkeys = new Map(config.hotkeys.map((h) => [h.key, h]));
+// The page's own keys, as its key list shows them (data-page-key). They win over a label's hotkey:
+// labels have not been given them since they were reserved (labeling/projects/hotkeys.py), and a
+// label that held one before keeps it for the annotation page and is chosen here with r.
+const pageKeys = new Set(Array.from(document.querySelectorAll("[data-page-key]"), (el) => el.dataset.pageKey));
+const hotkeys = new Map(config.hotkeys.filter((h) => !pageKeys.has(h.key.toLowerCase()))
+  .map((h) => [h.key.toLowerCase(), h]));
 let current = null;
 let busy = false;
 
