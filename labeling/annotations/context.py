@@ -4,6 +4,7 @@ code-point offsets; the page builds text nodes from them, never markup) and, whe
 turns suggestions on, the active model's top label with its calibrated probability."""
 from labeling.items.models import Item
 from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.modeling.selectors import model_labels
 from labeling.projects.models import Label, Project
 from learner.rules import compile_rule, rule_spans
 
@@ -46,17 +47,17 @@ def _shown_value(value) -> str:
 
 
 def _suggestions(project: Project, item_ids: list[int]) -> dict[int, dict]:
-    model = ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).only("pk", "label_map",
-                                                                                        "number").first()
+    model = ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).only(
+        "pk", "project_id", "label_map", "label_ids", "number").first()
     if model is None:
         return {}
-    label_map = list(model.label_map or [])
-    by_name = {label.name: label for label in Label.objects.filter(project=project)}
+    by_id = {label.pk: label for label in Label.objects.filter(project=project)}
+    # each class by the label it was when the model trained, whatever that label is named now
+    ids = model_labels(model, {pk: label.name for pk, label in by_id.items()}).ids
     out = {}
     for item_id, top, prob in ItemScore.objects.filter(model_version=model, item_id__in=item_ids).values_list(
             "item_id", "top_label", "top_prob"):
-        name = label_map[top] if 0 <= top < len(label_map) else None
-        label = by_name.get(name)
+        label = by_id.get(ids[top]) if 0 <= top < len(ids) else None
         if label is not None:
             out[item_id] = {"label": label.pk, "label_name": label.name, "hotkey": label.hotkey,
                             "prob": round(float(prob), 3), "model": model.number}

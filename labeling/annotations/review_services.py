@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.items.models import Item
+from labeling.modeling.selectors import PROPOSAL_KEYS, predicted_name, proposed_labels
 from labeling.projects.models import Label, Project
 
 from .models import Annotation, ReviewTask
@@ -66,14 +67,19 @@ class BulkResult:
 
 
 def model_label_name(task: ReviewTask) -> str | None:
-    """The label the model proposes for the task's item: the suggestion of a label issue, the
-    prediction of a low-confidence task (both shapes the learner writes)."""
+    """The current name of the label the model proposes for the task's item (the suggestion of a
+    label issue, the prediction of a low-confidence task), by the label's identity: a label
+    renamed since the model proposed it goes by its new name. None: no model label, or its label
+    was deleted."""
+    proposed = proposed_labels(task.project_id, [task]).get(task.pk)
+    return proposed[1] if proposed else None
+
+
+def proposed_name(task: ReviewTask) -> str | None:
+    """The name the task's detail gives the model's label (its name when the model proposed it)."""
     detail = task.detail or {}
-    if task.reason == ReviewTask.LABEL_ISSUE:
-        name = detail.get("suggested_label")
-    else:
-        prediction = detail.get("prediction")
-        name = detail.get("predicted") or (prediction.get("label") if isinstance(prediction, dict) else None)
+    name_key = PROPOSAL_KEYS.get(task.reason, (None, None))[1]
+    name = predicted_name(detail) if name_key == "predicted" else detail.get(name_key) if name_key else None
     return name if isinstance(name, str) and name else None
 
 
@@ -175,9 +181,6 @@ def _closed_in_request(stored: Label, by_task: int, note: str = "") -> str:
         f" ({note})" if note else "")
 
 
-def _matches(shown: Shown, current: str | None, labels: dict[str, Label]) -> bool:
-    # The page shows no model label for a name that is not a label of the project (review_selectors).
-    return shown.label == current or (shown.label is None and current not in labels)
 
 
 def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None, shown=None) -> BulkResult:
@@ -196,7 +199,10 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
         # Locked against a routing pass re-scoring or closing these tasks while this request decides.
         tasks = {t.pk: t for t in ReviewTask.objects.select_for_update(of=("self",))
                  .select_related("resolved_by", "resolved_label").filter(project=project, pk__in=ids)}
-        labels = {lb.name: lb for lb in Label.objects.filter(project=project).order_by("-pk")}
+        # The label the model proposes for each task, by its identity, named as it is now: the page
+        # shows that name (review_selectors), so ``shown`` is compared with it.
+        proposed = proposed_labels(project, tasks.values())
+        labels = Label.objects.in_bulk([p[0] for p in proposed.values() if p])
         decided: dict[int, tuple[Label, int]] = {}  # item id → (label stored in this request, the task it was for)
         for pk in ids:
             task = tasks.get(pk)
@@ -206,8 +212,8 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
             if task.resolved_at is not None:
                 result.skip(pk, closed_reason(task), CLOSED_MEANWHILE)
                 continue
-            current = model_label_name(task)
-            label = chosen if action == RELABEL else labels.get(current) if current else None
+            current = proposed[pk][1] if proposed.get(pk) else None
+            label = chosen if action == RELABEL else labels.get(proposed[pk][0]) if current else None
             if task.item_id in decided:
                 # The label stored for its item earlier in this request resolved this task too: done when
                 # it is the label this task asked for, else closed (not open) by that other label.
@@ -217,7 +223,7 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
                     note = f"{_quoted(label.name)} was not stored" if label else ""
                     result.skip(pk, _closed_in_request(*decided[task.item_id], note), CLOSED_MEANWHILE)
                 continue
-            if pk in seen and not _matches(seen[pk], current, labels):
+            if pk in seen and seen[pk].label != current:
                 result.skip(pk, _changed_reason(task, current, seen[pk]), PREDICTION_CHANGED)
                 continue
             if action == DISMISS:
@@ -225,7 +231,8 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
                 result.done.append(pk)
                 continue
             if label is None:
-                why = f"the model's label {current!r} is no longer a label of the project" if current else \
+                gone = proposed_name(task)
+                why = f"the model's label {gone!r} is no longer a label of the project" if gone else \
                     f"a {task.reason.replace('_', ' ')} task has no model label to accept"
                 result.skip(pk, why)
                 continue

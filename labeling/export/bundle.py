@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 
 from labeling.modeling.models import ModelVersion
+from labeling.modeling.selectors import model_labels
 from labeling.modeling.versions import active_model
 from labeling.projects.models import Project
 from learner.embedding import INT8_MODEL_ID_SUFFIX
@@ -41,11 +42,12 @@ def exportable_versions(project: Project):
 
 
 def parse_version_number(raw) -> int | None:
-    """A ``version`` request parameter: None when absent or empty, else a positive number."""
+    """A ``version`` request parameter: None when absent or empty, else a positive number in ASCII
+    digits (``str.isdigit`` also takes "²", which ``int`` refuses, and "٣", which it reads as 3)."""
     if raw is None or str(raw).strip() == "":
         return None
     text = str(raw).strip()
-    if not text.isdigit() or int(text) < 1 or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or int(text) < 1:
         raise ExportRefused(f"version must be a model version number (1, 2, …), not {text[:40]!r}.", 400)
     return int(text)
 
@@ -109,6 +111,11 @@ Files
 - `head.bin` — the trained classifier head (`learner.training.TrainedClassifier.to_bytes()`).
 - `model.json` — temperature, per-label thresholds, label map (column order of the probabilities),
   class weights, training-set size, training config and the sentence encoder it expects.
+  `label_map` names each column by its label's name in the project now (null: the label was
+  deleted since training), `label_ids` gives the project's label id of each column, and
+  `trained_label_map` the names the head learned: `head.bin`'s `classes_` and `decide` answers,
+  `thresholds`, `class_weights` and `metrics.json` use those. They differ only where a label was
+  renamed after this version trained.
 - `metrics.json` — the validation report (per-class precision / recall / F1, confusion matrix,
   calibration, thresholds table).
 {files}
@@ -148,11 +155,14 @@ def model_bundle(project: Project, version: ModelVersion) -> bytes:
     if head is None:
         raise ExportRefused(f"Model version {version.number} has no stored artifact to export.")
     encoder_dir = encoder_folder(version)
+    columns = model_labels(version)
     base = base_encoder_id(version) if encoder_dir else settings.LONGTAIL_MODEL_ID
     encoder = ({"encoder": BUNDLE_ENCODER, "encoder_kind": "fine-tuned", "base_encoder": base} if encoder_dir
                else {"encoder": settings.LONGTAIL_MODEL_ID, "encoder_kind": "frozen"})
     meta = {"project": project.slug, "version": version.number, "state": version.state, **encoder,
-            "temperature": version.temperature, "thresholds": version.thresholds, "label_map": version.label_map,
+            "temperature": version.temperature, "thresholds": version.thresholds,
+            # the columns by their labels' names and ids now; the head answers with the trained names
+            "label_map": list(columns.names), "label_ids": list(columns.ids), "trained_label_map": list(columns.trained),
             "class_weights": version.class_weights, "train_size": version.train_size, "config": version.config,
             "created_at": version.created_at.isoformat()}
     readme = MODEL_README.format(

@@ -17,6 +17,7 @@ from django.db.models.lookups import IsNull
 
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.modeling.selectors import model_labels
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
@@ -219,10 +220,11 @@ def score_conditions(data: dict, version: ModelVersion | None) -> dict | None:
     where = {"model_version": version}
     label, low, high = (data.get(name) for name in PREDICTION_FILTERS)
     if label is not None:
-        label_map = list(version.label_map or [])
-        if label.name not in label_map:
-            return NOTHING  # the active model does not know this label yet
-        where["top_label"] = label_map.index(label.name)
+        # by identity: the column of the class the model learned for this label, whatever its name then
+        column = model_labels(version).column_of_label(label.pk)
+        if column is None:
+            return NOTHING  # the active model does not know this label (newer than the model)
+        where["top_label"] = column
     if low is not None:
         where["top_prob__gte"] = float(low)
     if high is not None:
@@ -295,7 +297,7 @@ def decorate(project: Project, items: list[Item], version: ModelVersion | None =
     """The browser's columns for one page of items, in two queries."""
     ids = [item.id for item in items]
     flags = row_states(project, ids, version)
-    label_map = list(version.label_map or []) if version is not None else []
+    names = model_labels(version).names if version is not None else ()  # each class by its label's name now
     waves: dict[int, list[int]] = {}
     for item_id, number in (
         WaveItem.objects.filter(item_id__in=ids).order_by("wave__number").values_list("item_id", "wave__number")
@@ -307,7 +309,7 @@ def decorate(project: Project, items: list[Item], version: ModelVersion | None =
         top = f.get("top_label")
         rows.append(Row(
             item=item, state=primary_state(f) if f else UNLABELED, resolved_label=f.get("resolved_name"),
-            predicted_label=label_map[top] if top is not None and 0 <= top < len(label_map) else None,
+            predicted_label=names[top] if top is not None and 0 <= top < len(names) else None,
             confidence=f.get("top_prob"), answers=f.get("answers") or 0, waves=waves.get(item.id, []),
         ))
     return rows

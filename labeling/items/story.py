@@ -7,7 +7,8 @@ from django.db.models import Q
 
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.modeling.models import ItemScore
-from labeling.projects.models import Project
+from labeling.modeling.selectors import model_labels
+from labeling.projects.models import Label, Project
 from labeling.waves.models import WaveItem
 
 from . import browse
@@ -62,16 +63,18 @@ def picks(item: Item) -> list[dict]:
 
 
 def predictions(item: Item) -> list[dict]:
-    """What each model version that scored the item predicted (newest version first)."""
+    """What each model version that scored the item predicted (newest version first), each class
+    named as its label is now (None: the label was deleted since that version trained)."""
     rows = []
+    labels = dict(Label.objects.filter(project_id=item.project_id).values_list("id", "name"))
     for score in ItemScore.objects.filter(item=item).select_related("model_version").order_by(
         "-model_version__number"
     ):
         version = score.model_version
-        label_map = list(version.label_map or [])
+        names = model_labels(version, labels).names
         rows.append({
             "model_version": version.number, "state": version.state,
-            "label": label_map[score.top_label] if 0 <= score.top_label < len(label_map) else None,
+            "label": names[score.top_label] if 0 <= score.top_label < len(names) else None,
             "probability": score.top_prob, "margin": score.margin,
         })
     return rows

@@ -101,7 +101,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
             "finetune": to_jsonable(asdict(ft_config)),
             "embedding_model": model_id(), "encoder_dir": str(directory / ENCODER_DIR),
             "encoder_model_id": f"{model_id()}+ft-{project.slug}-v{version.number}",
-            "seconds": round(time.perf_counter() - started, 3)})
+            "seconds": round(time.perf_counter() - started, 3)}, label_ids=data.label_ids)
     except Exception as exc:
         fail_training_version(version, exc)
         if saving:  # a late result (VersionAbandoned) or a failure after the save: its files serve nothing

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.annotations.models import ReviewTask
+from labeling.projects.models import Label
 from learner.label_issues import find_label_issues
 from learner.oof_proba import out_of_fold_proba
 from learner.training import TrainConfig
@@ -67,7 +68,8 @@ def scan_label_issues(version: ModelVersion) -> LabelIssueScan:
     scan = LabelIssueScan(labeled=len(data), cap=math.floor(project.review_share_max * len(data) + 1e-9))
     flagged: dict[int, dict] = {}
     stands = dismissed_labels(project)
-    kept = {item_id for item_id, label in zip(data.item_ids, data.labels, strict=True) if stands.get(item_id) == label}
+    kept = {item_id for item_id, label in zip(data.item_ids, data.labels, strict=True)
+            if stands.get(item_id) == data.label_ids.get(label)}
     if len(data) < MIN_LABELED or len(set(data.labels)) < 2:
         scan.note = f"{len(data)} labeled items over {len(set(data.labels))} labels: too few to look for label issues"
     else:
@@ -83,9 +85,13 @@ def scan_label_issues(version: ModelVersion) -> LabelIssueScan:
                 if item_id in kept:
                     scan.dismissed += 1
                     continue
+                # the labels by id too: accepting the suggestion stores that label whatever it is named then
                 flagged[item_id] = {
                     "model_version": version.number, "given_label": issue["given_label"],
-                    "suggested_label": issue["suggested_label"], "score": round(issue["self_confidence"], 4),
+                    "given_label_id": data.label_ids.get(issue["given_label"]),
+                    "suggested_label": issue["suggested_label"],
+                    "suggested_label_id": data.label_ids.get(issue["suggested_label"]),
+                    "score": round(issue["self_confidence"], 4),
                     "suggested_score": round(issue["suggested_confidence"], 4), "why": issue["reason"],
                 }
     flagged = dict(list(flagged.items())[:scan.cap])
@@ -95,14 +101,18 @@ def scan_label_issues(version: ModelVersion) -> LabelIssueScan:
     return scan
 
 
-def dismissed_labels(project) -> dict[int, str]:
-    """item id → the given label a lead let stand when last dismissing a label issue of the item."""
-    out: dict[int, str] = {}
+def dismissed_labels(project) -> dict[int, int]:
+    """item id → the id of the given label a lead let stand when last dismissing a label issue of
+    the item (by identity: renaming the label does not lift the dismissal). A task from before label
+    ids were recorded names it: the label of that name now."""
+    by_name = dict(Label.objects.filter(project=project).values_list("name", "id"))
+    out: dict[int, int] = {}
     rows = (ReviewTask.objects.filter(project=project, reason=ReviewTask.LABEL_ISSUE, outcome=ReviewTask.DISMISSED)
             .order_by("resolved_at", "pk").values_list("item_id", "detail"))
     for item_id, detail in rows:
-        given = (detail or {}).get("given_label")
-        if isinstance(given, str) and given:
+        detail = detail or {}
+        given = detail["given_label_id"] if "given_label_id" in detail else by_name.get(detail.get("given_label"))
+        if isinstance(given, int):
             out[item_id] = given
     return out
 

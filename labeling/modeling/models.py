@@ -26,6 +26,11 @@ class ModelVersion(models.Model):
     thresholds = models.JSONField(default=dict, blank=True)
     class_weights = models.JSONField(default=dict, blank=True)
     label_map = models.JSONField(default=list, blank=True)
+    # Trained label name → the id of the project label it was when the version trained, for every
+    # name the version knows (its classes, label_map, and their coarse parents). The classifier,
+    # thresholds and metrics name classes as trained; these ids keep each class tied to its label
+    # through renames (selectors.model_labels). Empty for a version made outside training.
+    label_ids = models.JSONField(default=dict, blank=True)
     train_size = models.PositiveIntegerField(default=0)
     artifact = models.BinaryField(null=True, blank=True)
     artifact_path = models.CharField(max_length=500, blank=True)

@@ -73,16 +73,18 @@ def doubtful_q(version: ModelVersion, band: tuple[float, float]) -> Q:
     threshold of their top label."""
     low, high = band
     query = Q(top_prob__gte=low, top_prob__lte=high)
-    for index, name in enumerate(version.label_map):
-        threshold = _threshold(version, name)
+    for index in range(len(version.label_map)):
+        threshold = _threshold(version, index)
         if threshold > 0:
             query |= Q(top_label=index, top_prob__lt=threshold)
     return query
 
 
-def doubt(version: ModelVersion, band: tuple[float, float], name: str, prob: float) -> str:
-    """Why a top prediction ``name`` at ``prob`` is doubtful (the rule of ``doubtful_q``), or ""."""
-    threshold = _threshold(version, name)
+def doubt(version: ModelVersion, band: tuple[float, float], column: int | None, prob: float,
+          name: str | None = None) -> str:
+    """Why a top prediction (the version's class ``column``, shown as ``name``) at ``prob`` is
+    doubtful (the rule of ``doubtful_q``), or ""."""
+    threshold = _threshold(version, column)
     why = []
     if band[0] <= prob <= band[1]:
         why.append(f"top probability {prob:.2f} inside the band {band[0]:.2f}–{band[1]:.2f}")
@@ -91,15 +93,22 @@ def doubt(version: ModelVersion, band: tuple[float, float], name: str, prob: flo
     return "; ".join(why)
 
 
-def _threshold(version: ModelVersion, name: str) -> float:
-    value = (version.thresholds or {}).get(name)
+def _threshold(version: ModelVersion, column: int | None) -> float:
+    # thresholds stay keyed by the names the version learned: looked up through its column
+    value = (version.thresholds or {}).get(version.label_map[column]) if column is not None else None
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def _detail(version: ModelVersion, band: tuple[float, float], name: str, prob: float) -> dict:
-    return {"model_version": version.number, "predicted": name, "prob": round(float(prob), 4),
-            "threshold": to_jsonable((version.thresholds or {}).get(name)),
-            "band": [band[0], band[1]], "why": doubt(version, band, name, prob)}
+def _detail(version: ModelVersion, band: tuple[float, float], labels: selectors.ModelLabels, column: int | None,
+            prob: float) -> dict:
+    """A low-confidence task's detail: the predicted label by its id (what accept stores and the
+    queue groups by, whatever it is named later) and its name when routed."""
+    name = labels.shown(labels.trained[column]) if column is not None else None
+    return {"model_version": version.number, "predicted": labels.names[column] if column is not None else None,
+            "predicted_label_id": labels.ids[column] if column is not None else None, "prob": round(float(prob), 4),
+            "threshold": to_jsonable((version.thresholds or {}).get(labels.trained[column])) if column is not None
+            else None,
+            "band": [band[0], band[1]], "why": doubt(version, band, column, prob, name)}
 
 
 def waiting_items(project, item_ids=None) -> set[int]:
@@ -114,27 +123,20 @@ def waiting_items(project, item_ids=None) -> set[int]:
     return set(rows.values_list("pk", flat=True))
 
 
-def dismissed_predictions(project, item_ids=None) -> dict[int, str]:
-    """item id → the label the model predicted when a lead last dismissed a low-confidence task
-    of the item (the prediction the lead let stand); of ``item_ids`` only, when given."""
-    out: dict[int, str] = {}
+def dismissed_predictions(project, item_ids=None) -> dict[int, int]:
+    """item id → the id of the label the model predicted when a lead last dismissed a
+    low-confidence task of the item (the prediction the lead let stand, by identity: a rename
+    does not lift it); of ``item_ids`` only, when given."""
     rows = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE, outcome=ReviewTask.DISMISSED)
     if item_ids is not None:
         rows = rows.filter(item_id__in=list(item_ids))
-    rows = rows.order_by("resolved_at", "pk").values_list("item_id", "detail")
-    for item_id, detail in rows:
-        name = predicted_name(detail)
-        if name:
-            out[item_id] = name
+    tasks = list(rows.order_by("resolved_at", "pk").only("pk", "item_id", "reason", "detail", "model_version"))
+    proposed = selectors.proposed_labels(project, tasks)
+    out: dict[int, int] = {}
+    for task in tasks:
+        if proposed.get(task.pk):
+            out[task.item_id] = proposed[task.pk][0]
     return out
-
-
-def predicted_name(detail) -> str | None:
-    """The model's predicted label in a low-confidence task's detail (both shapes stored)."""
-    detail = detail or {}
-    prediction = detail.get("prediction")
-    name = detail.get("predicted") or (prediction.get("label") if isinstance(prediction, dict) else None)
-    return name if isinstance(name, str) and name else None
 
 
 def route_low_confidence(version: ModelVersion) -> int:
@@ -160,6 +162,7 @@ def _route(version: ModelVersion, project) -> Routing:
     result = Routing(cap=math.floor(project.review_share_max * n + 1e-9), pool=n)
     waiting = waiting_items(project)
     dismissed = dismissed_predictions(project)
+    labels = selectors.model_labels(version)
     now = timezone.now()
     open_tasks = list(ReviewTask.objects.select_for_update().filter(
         project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True))
@@ -168,16 +171,17 @@ def _route(version: ModelVersion, project) -> Routing:
                 scores.filter(item_id__in=[t.item_id for t in open_tasks]).values_list(*COLUMNS))
     keep, close, still_open = [], [], []
     for task in open_tasks:
-        name, prob = _judged(task, version, rows)
-        note = _closing_note(task, version, band, name, prob, labeled, waiting, dismissed)
+        column, prob = _judged(task, labels, version, rows)
+        note = _closing_note(task, version, band, labels, column, prob, labeled, waiting, dismissed)
         if note:
             _close(task, now, note)
             close.append(task)
             continue
         still_open.append(task)
-        if name is not None:
+        if column is not None:
             origin = {"origin": task.detail["origin"]} if "origin" in (task.detail or {}) else {}
-            task.detail = {**_detail(version, band, name, prob), "first_model_version": _first(task), **origin}
+            task.detail = {**_detail(version, band, labels, column, prob), "first_model_version": _first(task),
+                           **origin}
             task.model_version = version.number
             keep.append(task)
     ReviewTask.objects.bulk_update(keep, ["detail", "model_version"])
@@ -196,17 +200,17 @@ def _route(version: ModelVersion, project) -> Routing:
     if room > 0:
         taken = {t.item_id for t in still_open} | {t.item_id for t in close} | waiting
         candidates = scores.filter(doubtful_q(version, band)).exclude(item_id__in=taken)
-        index = {name: i for i, name in enumerate(version.label_map)}
         by_label: dict[int, list[int]] = {}
-        for item_id, name in dismissed.items():
-            if name in index:
-                by_label.setdefault(index[name], []).append(item_id)
+        for item_id, label_id in dismissed.items():
+            column = labels.column_of_label(label_id)
+            if column is not None:
+                by_label.setdefault(column, []).append(item_id)
         for top, item_ids in by_label.items():
             candidates = candidates.exclude(top_label=top, item_id__in=item_ids)
         chosen = list(candidates.order_by("top_prob", "item_id").values_list(*COLUMNS)[:room])
         tasks = [ReviewTask(project=project, item_id=item_id, reason=ReviewTask.LOW_CONFIDENCE,
                             model_version=version.number,
-                            detail=_detail(version, band, version.label_map[top], prob))
+                            detail=_detail(version, band, labels, top, prob))
                  for item_id, top, prob in chosen]
         ReviewTask.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
         result.created = len(tasks)
@@ -216,31 +220,37 @@ def _route(version: ModelVersion, project) -> Routing:
     return result
 
 
-def _judged(task: ReviewTask, version: ModelVersion, rows: dict) -> tuple[str | None, float | None]:
-    """(predicted label, top probability) of the task's item under ``version``: its stored score,
-    else the task's own figures when this version made them (a predict-API text that arrived
-    after the pool was scored), else (None, None): not judged, left as it is."""
+def _judged(task: ReviewTask, labels: selectors.ModelLabels, version: ModelVersion, rows: dict
+            ) -> tuple[int | None, float | None]:
+    """(the version's predicted class, top probability) of the task's item under ``version``: its
+    stored score, else the task's own figures when this version made them (a predict-API text that
+    arrived after the pool was scored), else (None, None): not judged, left as it is."""
     if task.item_id in rows:
         top, prob = rows[task.item_id]
-        return version.label_map[top], float(prob)
+        return top, float(prob)
     detail = task.detail or {}
-    name, prob = predicted_name(detail), detail.get("prob")
-    if task.model_version == version.number and name in version.label_map and isinstance(prob, int | float):
-        return name, float(prob)
-    return None, None
+    prob = detail.get("prob")
+    if task.model_version != version.number or not isinstance(prob, int | float):
+        return None, None
+    if "predicted_label_id" in detail:
+        column = labels.column_of_label(detail["predicted_label_id"])
+    else:  # routed before label ids: by the name this version learned
+        column = labels.column(selectors.predicted_name(detail))
+    return (column, float(prob)) if column is not None else (None, None)
 
 
-def _closing_note(task, version, band, name, prob, labeled, waiting, dismissed) -> str:
+def _closing_note(task, version, band, labels, column, prob, labeled, waiting, dismissed) -> str:
     if task.item_id in labeled:
         return f"labeled meanwhile (model v{version.number})"
     if task.item_id in waiting:
         return "picked for a wave (or a pick the pool estimates rely on): annotators label it"
-    if name is None:
+    if column is None:
         return ""
-    if not doubt(version, band, name, prob):
+    name = labels.shown(labels.trained[column])
+    if not doubt(version, band, column, prob, name):
         return (f"model v{version.number} does not find the prediction doubtful (confident now, under the band "
                 f"{band[0]:.2f}–{band[1]:.2f} and the thresholds)")
-    if dismissed.get(task.item_id) == name:
+    if labels.ids[column] is not None and dismissed.get(task.item_id) == labels.ids[column]:
         return f"a lead dismissed the prediction {name!r} before: it stands"
     return ""
 
@@ -266,6 +276,8 @@ class ReviewGate:
     def __init__(self, version: ModelVersion, project):
         self.version, self.project = version, project
         self.band = project_band(project)
+        # the predict API names the version's classes by their labels' names now (predict_texts)
+        self.labels = selectors.model_labels(version)
         # the scored unlabeled pool, counted in the database: this runs on a predict request, where
         # resolving every label of the project (as a routing pass does) would cost a read of them all
         answered = Annotation.objects.filter(item_id=OuterRef("item_id"), undone=False, skipped=False,
@@ -277,7 +289,7 @@ class ReviewGate:
         self._queued: set[int] = set()
         self._labeled: set[int] = set()
         self._waiting: set[int] = set()
-        self._dismissed: dict[int, str] = {}
+        self._dismissed: dict[int, int] = {}
 
     def know(self, item_ids) -> None:
         """Read at once what ``in_queue`` and ``left_out`` need to know about these existing
@@ -301,25 +313,27 @@ class ReviewGate:
         return Project.objects.select_for_update().get(pk=project.pk)
 
     @staticmethod
-    def top(prediction: dict) -> tuple[str, float]:
-        """The top label and its probability of a predict row (as ItemScore stores them)."""
+    def top(prediction: dict) -> tuple[str | None, float]:
+        """The top label and its probability of a predict row (as ItemScore stores them); no label
+        (None) when the top class's label was deleted since the version trained."""
         probabilities = prediction.get("probabilities") or {}
-        if not probabilities:
-            return str(prediction.get("label")), float(prediction.get("prob") or 0.0)
+        if not probabilities or (prediction.get("label") is None and not prediction.get("fallback")):
+            return prediction.get("label"), float(prediction.get("prob") or 0.0)
         name = max(probabilities, key=probabilities.get)
         prob = prediction["prob"] if prediction.get("label") == name else probabilities[name]
         return name, float(prob)
 
-    def doubt(self, name: str, prob: float) -> str:
-        return doubt(self.version, self.band, name, prob)
+    def doubt(self, name: str | None, prob: float) -> str:
+        return doubt(self.version, self.band, self.labels.column_named(name), prob, name)
 
-    def left_out(self, item_id: int, name: str) -> str:
+    def left_out(self, item_id: int, name: str | None) -> str:
         """Why an existing item (one ``know`` was told about) is not queued, or ""."""
         if item_id in self._labeled:
             return "the text is a labeled item"
         if item_id in self._waiting:
             return "the text is an item annotators are to label (a wave's pick)"
-        if self._dismissed.get(item_id) == name:
+        column = self.labels.column_named(name)
+        if column is not None and self._dismissed.get(item_id) == self.labels.ids[column]:
             return f"a lead dismissed the prediction {name!r} for this item before"
         return ""
 
@@ -329,12 +343,13 @@ class ReviewGate:
         return (f"the review queue is full ({self.cap} open low-confidence tasks at most: "
                 f"{self.project.review_share_max:.0%} of the scored unlabeled pool)")
 
-    def open_task(self, item_id: int, name: str, prob: float, prediction: dict) -> None:
+    def open_task(self, item_id: int, name: str | None, prob: float, prediction: dict) -> None:
         served = {k: v for k, v in prediction.items() if k in ("label", "coarse_label", "prob", "needs_review",
                                                                 "fallback")}
         ReviewTask.objects.create(project=self.project, item_id=item_id, reason=ReviewTask.LOW_CONFIDENCE,
                                   model_version=self.version.number,
-                                  detail={**_detail(self.version, self.band, name, prob), "origin": "predict_api",
+                                  detail={**_detail(self.version, self.band, self.labels,
+                                                    self.labels.column_named(name), prob), "origin": "predict_api",
                                           "prediction": served})
         self.open += 1
         self._queued.add(item_id)

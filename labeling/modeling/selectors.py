@@ -20,6 +20,9 @@ class TrainingSet:
     labels: list[str] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
     text_hashes: list[str] = field(default_factory=list)
+    # label name → id of every project label, read with the names above: what a version trained on
+    # these rows records as its classes' identities (ModelVersion.label_ids)
+    label_ids: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -32,7 +35,7 @@ def training_set(project) -> TrainingSet:
     resolved = resolve_item_labels(project)
     names = dict(Label.objects.filter(project=project).values_list("id", "name"))
     rows = list(Item.objects.filter(id__in=list(resolved)).order_by("id").values_list("id", "dup_group", "text_hash"))
-    data = TrainingSet()
+    data = TrainingSet(label_ids={name: pk for pk, name in names.items()})
     if not rows:
         return data
     ids, near, hashes = (list(col) for col in zip(*rows, strict=True))
@@ -84,6 +87,107 @@ def active_version(project) -> ModelVersion | None:
 
 def model_versions(project):
     return ModelVersion.objects.filter(project=project).defer("artifact").order_by("-number")
+
+
+# --- a version's classes as the project's labels now ---------------------------------------------
+@dataclass(frozen=True)
+class ModelLabels:
+    """A model version's classes as the project's labels are now. The version learned label names
+    (its label_map, the classifier's classes, thresholds and metrics keyed by them); the label ids
+    it recorded when it trained keep each class tied to its label through renames. A class whose
+    label was deleted since maps to no label (None), never to another label of the same name."""
+
+    trained: tuple[str, ...]  # per column (label_map order): the name the version learned
+    ids: tuple[int | None, ...]  # per column: the label's id (None: deleted since training)
+    names: tuple[str | None, ...]  # per column: the label's name now (None: deleted since training)
+    known: dict[str, tuple[int | None, str | None]]  # every name the version knows → (id, name now)
+
+    def column(self, trained_name: str | None) -> int | None:
+        """The column of a class by the name the version learned."""
+        return self.trained.index(trained_name) if trained_name in self.trained else None
+
+    def column_of_label(self, label_id: int | None) -> int | None:
+        return self.ids.index(label_id) if label_id is not None and label_id in self.ids else None
+
+    def column_named(self, name: str | None) -> int | None:
+        """The column of the label named ``name`` now."""
+        return self.names.index(name) if name is not None and name in self.names else None
+
+    def label_id(self, trained_name: str | None) -> int | None:
+        return (self.known.get(trained_name) or (None, None))[0]
+
+    def current_name(self, trained_name: str | None) -> str | None:
+        """The current name of the label a name the version learned (a class, or a coarse parent
+        it answers with on fallback) stands for; None when that label is gone."""
+        return (self.known.get(trained_name) or (None, None))[1]
+
+    def shown(self, trained_name: str) -> str:
+        """The name to show for a class or metric key the version learned: the label's name now, or
+        the learned name marked as deleted; a key that names no class (a report's "macro avg")
+        unchanged."""
+        if trained_name not in self.known:
+            return trained_name
+        return self.current_name(trained_name) or f"{trained_name} (deleted label)"
+
+
+def model_labels(version: ModelVersion, labels: dict[int, str] | None = None) -> ModelLabels:
+    """The version's classes as labels now (``labels``: the project's label id → name, when the
+    caller has read them). A version that recorded no ids (made outside training) is matched to
+    the labels by name, as every version was before the ids were recorded."""
+    if labels is None:
+        labels = dict(Label.objects.filter(project_id=version.project_id).values_list("id", "name"))
+    trained = tuple(str(name) for name in version.label_map or [])
+    recorded = version.label_ids or {}
+    if recorded:
+        ids = {name: pk if pk in labels else None for name, pk in recorded.items()}
+    else:
+        by_name = {name: pk for pk, name in labels.items()}
+        ids = {name: by_name.get(name) for name in (*trained, *labels.values())}
+    known = {name: (pk, labels.get(pk) if pk is not None else None) for name, pk in ids.items()}
+    return ModelLabels(trained=trained, ids=tuple(ids.get(name) for name in trained),
+                       names=tuple(known.get(name, (None, None))[1] for name in trained), known=known)
+
+
+def predicted_name(detail) -> str | None:
+    """The model's predicted label in a low-confidence task's detail (both shapes stored): its name
+    when the task was routed (the name the version learned, for tasks routed before label ids)."""
+    detail = detail or {}
+    prediction = detail.get("prediction")
+    name = detail.get("predicted") or (prediction.get("label") if isinstance(prediction, dict) else None)
+    return name if isinstance(name, str) and name else None
+
+
+# Where a model-made review task keeps the label the model proposes: (id key, name key) by reason.
+PROPOSAL_KEYS = {"low_confidence": ("predicted_label_id", "predicted"), "label_issue": ("suggested_label_id",
+                                                                                         "suggested_label")}
+
+
+def proposed_labels(project, tasks) -> dict[int, tuple[int, str] | None]:
+    """For model-made review tasks ``tasks`` (rows with pk, reason, detail, model_version; of
+    ``project``): task pk → (id, current name) of the label the model proposes, None where it
+    proposes none or its label is gone. By the id the task recorded; a task routed before ids were
+    recorded, by its name through the label ids of the version that routed it (by the current
+    name where that version recorded none)."""
+    tasks = list(tasks)
+    labels = dict(Label.objects.filter(project=project).values_list("id", "name"))
+    numbers = {t.model_version for t in tasks if t.model_version is not None}
+    recorded = dict(ModelVersion.objects.filter(project=project, number__in=numbers)
+                    .values_list("number", "label_ids")) if numbers else {}
+    by_name = {name: pk for pk, name in labels.items()}
+    out: dict[int, tuple[int, str] | None] = {}
+    for task in tasks:
+        id_key, name_key = PROPOSAL_KEYS.get(task.reason, (None, None))
+        detail = task.detail or {}
+        if id_key is None:
+            pk = None
+        elif id_key in detail:
+            pk = detail[id_key] if isinstance(detail[id_key], int) else None
+        else:
+            name = predicted_name(detail) if name_key == "predicted" else detail.get(name_key)
+            ids = recorded.get(task.model_version) or {}
+            pk = ids.get(name) if ids else by_name.get(name)
+        out[task.pk] = (pk, labels[pk]) if pk in labels else None
+    return out
 
 
 def model_choices(version: ModelVersion | None) -> dict | None:

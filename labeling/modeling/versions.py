@@ -160,7 +160,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
         )
         return finish_version(version, clf, len(data), {
             "train": to_jsonable(asdict(config)), "embedding_model": model_id(), "labels_digest": labels_digest(project, data),
-            "seconds": round(time.perf_counter() - started, 3)})
+            "seconds": round(time.perf_counter() - started, 3)}, label_ids=data.label_ids)
     except Exception as exc:
         fail_training_version(version, exc)
         raise
@@ -216,14 +216,23 @@ class VersionAbandoned(RuntimeError):
     again): a late result is not stored, and nothing of it is served."""
 
 
-def finish_version(version: ModelVersion, clf: TrainedClassifier, train_size: int, config: dict) -> ModelVersion:
-    """Store a trained classifier on its version (report, thresholds, artifact) and mark it ready;
-    shared by retrains and the final model. Only a version still ``training``: one the stale-run
-    sweep failed meanwhile stays failed (VersionAbandoned)."""
+def finish_version(version: ModelVersion, clf: TrainedClassifier, train_size: int, config: dict, *,
+                   label_ids: dict[str, int] | None = None) -> ModelVersion:
+    """Store a trained classifier on its version (report, thresholds, artifact, the ids of the labels
+    its classes are) and mark it ready; shared by retrains and the final model. Only a version still
+    ``training``: one the stale-run sweep failed meanwhile stays failed (VersionAbandoned).
+
+    ``label_ids``: label name → id as the training set read them (a label renamed while the model
+    trained keeps its class); without it, the project's labels as they are now."""
     version.temperature = float(clf.temperature) if clf.temperature is not None else None
     version.thresholds = to_jsonable(dict(clf.thresholds or {}))
     version.class_weights = to_jsonable(dict(clf.class_weights or {}))
     version.label_map = [str(c) for c in clf.classes_]
+    if label_ids is None:
+        label_ids = dict(Label.objects.filter(project_id=version.project_id).values_list("name", "id"))
+    # the classes and the coarse labels a coarse → fine model answers with on fallback
+    known = [*version.label_map, *sorted({str(p) for p in (clf.parents or {}).values()})]
+    version.label_ids = {name: label_ids[name] for name in known if name in label_ids}
     version.metrics = to_jsonable(clf.report or {})
     version.train_size = train_size
     version.config = {**(version.config or {}), **config}

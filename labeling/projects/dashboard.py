@@ -16,7 +16,7 @@ from labeling.annotations import selectors as annotation_selectors
 from labeling.annotations.models import Annotation
 from labeling.annotations.resolve import Answer, resolve
 from labeling.modeling.models import ItemScore, ModelVersion
-from labeling.modeling.selectors import model_choices, threshold_guard_rows, threshold_mix_summary
+from labeling.modeling.selectors import model_choices, model_labels, threshold_guard_rows, threshold_mix_summary
 from labeling.modeling.versions import active_model
 from labeling.projects.estimates import MIN_N, version_estimates
 
@@ -39,7 +39,8 @@ def dashboard_data(project) -> dict:
     versions = list(ModelVersion.objects.filter(project=project).defer("artifact").order_by("number"))
     model = active_model(project) or next(
         (v for v in reversed(versions) if v.state == ModelVersion.READY), None)
-    report = find_report(model.metrics) if model else None
+    # The report names the model's classes as it learned them; the tables show its labels' names now.
+    report = current_names(find_report(model.metrics), model_labels(model, label_names)) if model else None
     scored = scored_labeled_items(project, model, label_names) if model else None
     estimates = version_estimates(project, [v for v in versions if v.state in ESTIMATED_STATES])
     return {
@@ -63,7 +64,7 @@ def dashboard_data(project) -> dict:
         "pr_curves": pr_curves(report, scored),
         "reliability": reliability(report, scored),
         "min_n": MIN_N,
-        "thresholds": thresholds_table(model, report),
+        "thresholds": thresholds_table(model, report, label_names),
         "throughput": _optional_panel(annotation_selectors.annotator_throughput, project),
         "agreement": _optional_panel(annotation_selectors.agreement_summary, project),
     }
@@ -95,6 +96,21 @@ def labeled_per_wave(project, label_names: dict) -> tuple[dict, dict]:
     waves = sorted(w for w in grid if w is not None) + ([None] if None in grid else [])
     series = {name: [grid[w].get(name, 0) for w in waves] for name in label_names.values()}
     return {"waves": [f"wave {w}" if w is not None else "other" for w in waves], "series": series}, totals
+
+
+def current_names(report: dict | None, labels) -> dict | None:
+    """A copy of a training report whose per-class rows, confusion-matrix classes, PR curves and
+    thresholds table name each class by its label's name now (``labels``: selectors.ModelLabels)."""
+    if not report:
+        return report
+    out = dict(report)
+    if isinstance(report.get("per_class"), dict):
+        out["per_class"] = {labels.shown(str(name)): row for name, row in report["per_class"].items()}
+    if isinstance(report.get("classes"), list):
+        out["classes"] = [labels.shown(str(name)) for name in report["classes"]]
+    if isinstance(report.get("pr_curves"), dict):
+        out["pr_curves"] = {labels.shown(str(name)): curve for name, curve in report["pr_curves"].items()}
+    return out
 
 
 def find_report(metrics: dict | None) -> dict | None:
@@ -189,11 +205,13 @@ def confusion(report: dict | None) -> dict | None:
 
 
 def scored_labeled_items(project, model, label_names: dict) -> dict | None:
-    """Probabilities of the model's stored scores for labeled items, with their resolved labels."""
-    classes = [str(c) for c in (model.label_map or [])]
+    """Probabilities of the model's stored scores for labeled items, with their resolved labels
+    (matched to the model's classes by label id: a renamed label keeps its column)."""
+    labels = model_labels(model, label_names)
+    classes = [labels.shown(name) for name in labels.trained]
     if not classes:
         return None
-    index = {name: i for i, name in enumerate(classes)}
+    index = {pk: i for i, pk in enumerate(labels.ids) if pk is not None}
     scores = (ItemScore.objects.filter(model_version=model, item__annotations__undone=False,
                                        item__annotations__skipped=False,
                                        item__annotations__label__isnull=False)
@@ -209,14 +227,13 @@ def scored_labeled_items(project, model, label_names: dict) -> dict | None:
     rows, truth = [], []
     for item_id, blob in probs.items():
         decided = resolve(answers.get(item_id, []))
-        name = label_names.get(decided.label_id) if decided else None
-        if name not in index:
+        if decided is None or decided.label_id not in index:
             continue  # labeled with a label the model does not know (e.g. newer than the model)
         row = np.frombuffer(bytes(blob), dtype="<f2").astype(np.float32)
         if row.shape[0] != len(classes):
             continue
         rows.append(row)
-        truth.append(index[name])
+        truth.append(index[decided.label_id])
     if not rows:
         return None
     return {"classes": classes, "proba": np.vstack(rows), "y": np.asarray(truth)}
@@ -323,11 +340,13 @@ def _threshold_row(row: dict) -> dict:
     return out
 
 
-def thresholds_table(model, report: dict | None) -> dict:
+def thresholds_table(model, report: dict | None, label_names: dict | None = None) -> dict:
     """Per label: target, threshold, achieved precision / recall, share going to review. From the
-    training report when it has the table; else from the thresholds and the stored pool scores."""
+    training report when it has the table; else from the thresholds and the stored pool scores.
+    Labels by their names now (``label_names``: the project's label id → name)."""
     if model is None:
         return {"source": None, "rows": []}
+    labels = model_labels(model, label_names)
     stored = _find_key(model.metrics, "thresholds_table") or _find_key(model.metrics, "thresholds")
     if isinstance(stored, list) and stored and isinstance(stored[0], dict):
         mix = threshold_mix_summary((model.metrics or {}).get("threshold_mix"))
@@ -337,15 +356,16 @@ def thresholds_table(model, report: dict | None) -> dict:
         return {"source": "training report: chosen on held-out predictions; met judged on folds that did not "
                           "choose the threshold" + (f"; {mix}" if mix else "")
                           + ("; guarded against confusions the labeled items do not show" if guarded else ""),
-                "rows": [_threshold_row(row) | ({"unseen_confusion_share": row.get("unseen_confusion")}
-                                                if guarded else {}) for row in stored]}
-    classes = [str(c) for c in (model.label_map or [])]
+                "rows": [_threshold_row(row) | {"label": labels.shown(row["label"]) if isinstance(
+                             row.get("label"), str) else row.get("label")}
+                         | ({"unseen_confusion_share": row.get("unseen_confusion")} if guarded else {})
+                         for row in stored]}
     total = ItemScore.objects.filter(model_version=model).count()
     rows = []
-    for i, name in enumerate(classes):
-        threshold = float((model.thresholds or {}).get(name, 0.0))
+    for i, name in enumerate(labels.trained):
+        threshold = float((model.thresholds or {}).get(name, 0.0))  # keyed by the name the model learned
         predicted = ItemScore.objects.filter(model_version=model, top_label=i)
         below = predicted.filter(top_prob__lt=threshold).count() if threshold > 0 else 0
-        rows.append({"label": name, "threshold": threshold, "predicted_share": predicted.count() / total
+        rows.append({"label": labels.shown(name), "threshold": threshold, "predicted_share": predicted.count() / total
                      if total else None, "review_share": below / total if total else None})
     return {"source": "pool scores", "rows": rows}

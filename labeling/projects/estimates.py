@@ -28,6 +28,7 @@ from __future__ import annotations
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.modeling.selectors import model_labels
 from labeling.projects.models import Label
 from labeling.waves.models import Wave, WaveItem
 from learner.estimates import MIN_N, design_estimates
@@ -125,7 +126,10 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
     out = {}
     for version in versions:
         mine = [(p, s) for p, s in zip(picks, states, strict=True) if p[1] >= version.number]
-        classes = [str(c) for c in (version.label_map or [])]
+        # each class by its label's name now (the names the truth is read in): a label renamed since
+        # the version trained is still the class it learned
+        columns = model_labels(version, names)
+        classes = [columns.shown(name) for name in columns.trained]
         scores = dict(ItemScore.objects.filter(model_version=version, item_id__in={p[2] for p, _ in mine})
                       .values_list("item_id", "top_label"))
         scored = [(p, s) for p, s in mine if p[2] in scores and scores[p[2]] < len(classes)]

@@ -24,6 +24,7 @@ from labeling.items.scoring import head_vectors
 from labeling.modeling import embedding
 from labeling.modeling.embedding_store import project_matrix
 from labeling.modeling.scores import scores_matrix
+from labeling.modeling.selectors import model_labels
 from labeling.modeling.versions import load_classifier
 from labeling.projects.models import Label, Project, Rule
 from learner.planning import PlannerConfig, PoolSnapshot, duplicate_groups, label_texts, project_proba
@@ -136,20 +137,23 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
 
 
 def _listed_columns(version, proba: np.ndarray, label_names: list[str], timings: dict) -> np.ndarray:
-    """The version's probability columns placed on the project's label list. A class the project no
-    longer lists (its label deleted, or renamed, since the version trained) is left out until the next
-    retrain, and the wave's report says so: a lead's label edit must not stop every plan (and the
-    loop) until then. Its share is not spread over the others: the items the version gave to it come
-    out unsure, as they are until a retrain learns the labels as they are now."""
+    """The version's probability columns placed on the project's label list, each under its label's
+    name now (matched by the label ids the version recorded: a label renamed since it trained keeps
+    its column, and two labels that swapped names each keep their own). A class whose label was
+    deleted since is left out until the next retrain, and the wave's report says so: a lead's label
+    edit must not stop every plan (and the loop) until then. Its share is not spread over the others:
+    the items the version gave to it come out unsure, as they are until a retrain learns the labels
+    as they are now."""
+    columns = model_labels(version)
     listed = set(label_names)
-    keep = [k for k, name in enumerate(version.label_map) if name in listed]
-    if len(keep) < len(version.label_map):
-        gone = [name for name in version.label_map if name not in listed]
+    keep = [k for k, name in enumerate(columns.names) if name in listed]
+    if len(keep) < len(columns.trained):
+        gone = [columns.trained[k] for k in range(len(columns.trained)) if k not in keep]
         timings["model_labels_not_listed"] = (
             f"model v{version.number} knows {', '.join(map(repr, gone))}, which the project no longer lists "
-            "(deleted or renamed since it trained): planned without those columns until the next retrain")
+            "(deleted since it trained): planned without those columns until the next retrain")
         log.warning("%s: %s", version.project_id, timings["model_labels_not_listed"])
-    return project_proba(proba[:, keep], [version.label_map[k] for k in keep], label_names)
+    return project_proba(proba[:, keep], [columns.names[k] for k in keep], label_names)
 
 
 def _pool_proba(version, ids: np.ndarray, embeddings: np.ndarray, timings: dict) -> np.ndarray:

@@ -7,20 +7,28 @@ writes DIR/<strategy>-seed<k>.json and DIR/result.json and redraws DIR/curve.png
 in DIR. See docs/simulation.md."""
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.modeling.embedding import encoder as product_encoder
+from labeling.projects.models import settings_errors
+from labeling.projects.services import check_strategy_mix
 from learner import simulation as sim
 from learner.embedding import DirectoryEmbeddingCache, embed_texts, get_encoder
 from learner.planning import PlannerConfig
+from learner.planning.strategies import strategy
 from learner.rules import compile_rule
 from learner.simulation.final_model import simulation_finetune_config
 from learner.training import TrainConfig
 
 BENCH_EMBEDDINGS = Path(settings.BASE_DIR) / "bench" / ".cache" / "emb"
+# The options that stand for a project's settings, checked by the product's own rules (the
+# settings page's and API's words), by the setting's field name.
+SETTING_OPTIONS = {"wave_size": "--wave-size", "random_share": "--random-share", "rare_threshold": "--rare-threshold"}
 
 
 def _json_object(value: str, name: str, expected: str) -> dict:
@@ -39,6 +47,37 @@ def _json_option(value: str, name: str) -> dict:
     if not all(isinstance(v, int | float) for v in parsed.values()):
         raise CommandError(f"--{name}: expected {expected}")
     return parsed
+
+
+def check_planner_settings(config, *, mix_given: bool) -> None:
+    """Refuse, naming the option, the planner settings a project could not have: the settings'
+    ranges (random share within [0, 1], ...) and, for the "default" preset that uses them, the
+    strategy shares plus the random share adding up to 1, all by the product's own checks. A
+    random share of 2 would otherwise plan waves twice the wave size. The cold-start mix, which no
+    project setting exposes, splits what the random slice leaves by relative weight (the
+    default's shares add up to 1 on their own): its names must be strategies and its shares
+    within [0, 1], not all 0."""
+    errors = settings_errors(SimpleNamespace(wave_size=config.wave_size, random_share=config.random_share,
+                                             rare_threshold=config.rare_threshold))
+    for field, option in SETTING_OPTIONS.items():
+        if field in errors:
+            raise CommandError(f"{option}: {errors[field]}")
+    if config.strategy == "default" or mix_given:
+        try:
+            check_strategy_mix(config.strategy_mix, config.random_share)
+        except ValidationError as exc:
+            message = " ".join(exc.message_dict.get("strategy_mix", exc.messages))
+            raise CommandError(f"--mix: {message}" if mix_given else f"--random-share: {message} "
+                               f"(with the default mix {json.dumps(config.strategy_mix)})") from exc
+    for name, share in config.cold_start_mix.items():
+        try:
+            strategy(name)
+        except ValueError as exc:
+            raise CommandError(f"--cold-start-mix: {exc}") from exc
+        if not 0 <= float(share) <= 1:
+            raise CommandError(f"--cold-start-mix: the share of {name} must be between 0 and 1; got {share:g}.")
+    if config.cold_start_mix and not any(float(share) > 0 for share in config.cold_start_mix.values()):
+        raise CommandError("--cold-start-mix: give at least one strategy a share above 0.")
 
 
 def load_rules(path: Path) -> list:
@@ -152,6 +191,7 @@ class Command(BaseCommand):
             config.finetune_options = self._finetune_options(opts["finetune"], config)
         if config.budget <= 0 or config.wave_size <= 0:
             raise CommandError("--budget and --wave-size must be positive")
+        check_planner_settings(config, mix_given=bool(opts["mix"]))
         if not 0 <= config.dev_fraction < 1:
             raise CommandError(f"--dev-fraction must be in [0, 1), got {config.dev_fraction}")
 
