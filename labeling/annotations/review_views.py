@@ -8,6 +8,7 @@ from django.template.loader import get_template
 from django.views.decorators.http import require_http_methods
 
 from labeling.modeling.review import routing_report
+from labeling.projects.hotkeys import REVIEW_KEYS
 from labeling.projects.permissions import project_for
 
 from . import review_selectors, review_services, selectors, services
@@ -17,7 +18,8 @@ LEAD_NAV = "projects/_lead_nav.html"
 PAGE_LIMIT = 200
 FILTERS = [("", "all"), (ReviewTask.DISAGREEMENT, "disagreements"), (ReviewTask.LOW_CONFIDENCE, "low confidence"),
            (ReviewTask.LABEL_ISSUE, "label issues"), (ReviewTask.LEAD_REQUEST, "sent by a lead")]
-RESERVED_KEYS = {"j", "k", "a", "d", "x", "r", "?"}
+# The page's own keys (and "?" for the key list) are never a label's relabel key here.
+PAGE_KEYS = {*REVIEW_KEYS, "?"}
 
 
 @require_http_methods(["GET", "POST"])
@@ -31,7 +33,7 @@ def review_page(request, slug):
     data = review_selectors.review_groups(project, reason=reason, limit=PAGE_LIMIT)
     label_choices = [{"id": label["id"], "name": label["full_name"]} for label in data["labels"]]
     hotkeys = [{"id": label["id"], "name": label["full_name"], "key": label["hotkey"].lower()}
-               for label in data["labels"] if label["hotkey"] and label["hotkey"].lower() not in RESERVED_KEYS]
+               for label in data["labels"] if label["hotkey"] and label["hotkey"].lower() not in PAGE_KEYS]
     hotkeys.sort(key=lambda h: h["key"])
     config = {"bulkUrl": f"/api/projects/{project.slug}/review/bulk/", "hotkeys": hotkeys}
     return render(request, "annotations/review.html", {

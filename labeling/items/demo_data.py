@@ -17,7 +17,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from labeling.projects.hotkeys import NONE_KEY
+from labeling.projects.hotkeys import HOTKEY_ORDER, NONE_KEY
 from labeling.projects.models import Label, Membership, Project, Rule, Source
 
 from .services import import_path
@@ -273,7 +273,7 @@ def _configure(project: Project) -> None:
     for name, quota in SOURCES.items():
         Source.objects.update_or_create(project=project, name=name, defaults={"quota": quota})
     # 0 is the annotators' "none of these" key: only the Other label gets it, never a rare label.
-    hotkeys = iter("123456789qwertyuiopasdfghjklzxcvbnm")
+    hotkeys = iter(HOTKEY_ORDER)  # not the review page's keys
     order = 0
     for coarse, (description, children) in TAXONOMY.items():
         parent, _ = Label.objects.update_or_create(

@@ -23,7 +23,8 @@ class ProjectCreateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6, "placeholder": "billing\nbilling > refund\nbilling > invoice\nlogin"}),
         required=False,
         help_text="One label per line; “billing > refund” makes refund a fine label under billing. "
-                  "Hotkeys 1–9, then letters, are assigned in this order; edit details afterwards.")
+                  "Hotkeys 1–9, then letters other than the review page's j k x a d r, are assigned in this order; "
+                  "edit details afterwards.")
     other_label = forms.BooleanField(
         required=False, initial=True, label="Add an “Other” label (hotkey 0) for items no label fits",
         help_text="A line named Other is used as that label instead.")
