@@ -164,3 +164,14 @@ def test_a_deleted_labels_column_maps_to_no_label(trained):
     at = stored.label_map.index("neutral")
     assert columns.ids[at] is None and columns.names[at] is None
     assert columns.column_of_label(labels["neutral"].pk) is None
+
+
+def test_the_models_api_names_each_class_by_its_label_now(trained):
+    project, client, version, labels = trained
+    helpers.swap(client, labels["neutral"], labels["positive"])
+    row = next(v for v in client.get(f"/api/projects/{helpers.SLUG}/models/").json()["results"]
+               if v["number"] == version.number)
+    classes = {c["trained_as"]: (c["label_id"], c["name"]) for c in row["labels"]}
+    assert classes["neutral"] == (labels["neutral"].pk, "positive")
+    assert classes["positive"] == (labels["positive"].pk, "neutral")
+    assert row["label_map"] == version.label_map  # the names the version trained with, as stored

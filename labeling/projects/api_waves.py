@@ -18,6 +18,7 @@ from labeling.waves.models import Wave
 
 from . import dashboard, selectors
 from .api import ProjectScoped, as_drf_error
+from .models import Label
 
 
 # --- waves -------------------------------------------------------------------------------------
@@ -138,7 +139,8 @@ class ModelList(ProjectScoped, generics.GenericAPIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, slug):
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([selectors.model_version_dict(v) for v in page])
+        labels = dict(Label.objects.filter(project=self.get_project()).values_list("id", "name"))
+        return self.get_paginated_response([selectors.model_version_dict(v, labels) for v in page])
 
 
 class ModelRetrain(ProjectScoped, APIView):

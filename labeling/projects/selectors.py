@@ -70,12 +70,18 @@ def budget_or_none(project: Project) -> dict | None:
     return None if project.label_budget is None else wave_selectors.budget_status(project)
 
 
-def model_version_dict(version: ModelVersion) -> dict:
+def model_version_dict(version: ModelVersion, labels: dict[int, str] | None = None) -> dict:
+    """A version for the API. ``label_map``, ``thresholds`` and ``metrics`` keep the names the
+    version trained with; ``labels`` gives each class's label as it is now (id and current name,
+    both None for a label deleted since), so a renamed label is still found."""
+    classes = modeling_selectors.model_labels(version, labels)
     return {"number": version.number, "state": version.state, "created_at": version.created_at.isoformat(),
             "finished_at": version.finished_at.isoformat() if version.finished_at else None,
             "train_size": version.train_size, "temperature": version.temperature,
-            "thresholds": version.thresholds, "label_map": version.label_map, "metrics": version.metrics,
-            "error": version.error, "choices": modeling_selectors.model_choices(version)}
+            "thresholds": version.thresholds, "label_map": version.label_map,
+            "labels": [{"trained_as": trained, "label_id": pk, "name": name}
+                       for trained, pk, name in zip(classes.trained, classes.ids, classes.names, strict=True)],
+            "metrics": version.metrics, "error": version.error, "choices": modeling_selectors.model_choices(version)}
 
 
 def project_overview(project: Project, user) -> dict:
