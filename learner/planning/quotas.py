@@ -26,15 +26,25 @@ def source_weights(source_names: list[str], quotas: dict[str, float] | None, rep
                    available: dict[str, int] | None = None) -> dict[str, float]:
     """Share of the wave per source. Sources without a quota share what the quotas leave; items
     with no source at all ("") get their share of the eligible pool even when the quotas add up
-    to 1 (the quotas then apply to the rest), so they are never silently left out."""
+    to 1 (the quotas then apply to the rest), so they are never silently left out.
+
+    A source with a quota but no items in the pool keeps its share here, so that it runs dry in
+    ``source_targets`` like any emptied source: its slots go to the other sources in proportion
+    to their quotas, and the move is reported. Dropping it instead would leave the quotas short
+    of 1 and hand its share to the zero-quota sources, which the lead asked for none of. When
+    every source with a quota is empty, the zero-quota sources fill the wave (in equal shares,
+    as for any wave whose quota sources all ran dry), every move reported: a wave the annotators
+    can work beats an empty one, and the report says why it looks the way it does."""
     if not quotas or sum(max(0.0, float(q)) for q in quotas.values()) <= 0:
         return {}  # unconstrained
-    listed = {s: max(0.0, float(quotas.get(s, 0.0))) for s in source_names}
+    present = set(source_names)
+    unknown = sorted(s for s, q in quotas.items() if s not in present and float(q) > 0)
+    listed = {s: max(0.0, float(quotas.get(s, 0.0))) for s in [*source_names, *unknown]}
     total = sum(listed.values())
     unquoted = [s for s, q in listed.items() if q <= 0]
-    unknown = sorted(set(quotas) - set(source_names))
     if unknown:
-        report["notes"].append(f"quota given for sources with no items in the pool: {', '.join(unknown)}")
+        report["notes"].append(f"quota given for sources with no items in the pool: {', '.join(unknown)}; "
+                               "their slots go to the other sources (see redistributed)")
     available = available or {}
     if "" in unquoted and total >= 1.0 and available.get("", 0) > 0:
         none_share = available[""] / max(1, sum(available.values()))
@@ -73,7 +83,8 @@ def source_targets(size: int, weights: dict[str, float], available: dict[str, in
             report["redistributed"].append({
                 "source": s, "requested": report["source_requested"][s], "available": available.get(s, 0),
                 "moved": short, "to": {t: e for t, e in extra.items() if e},
-                "reason": f"source {s or '(none)'} ran dry: {available.get(s, 0)} eligible items"})
+                "reason": (f"source {s or '(none)'} ran dry: {available.get(s, 0)} eligible items" if s in available
+                           else f"source {s} has no items in the pool")})
         if not open_sources:
             report["notes"].append(f"{excess} slots could not be placed: every source ran dry")
             break
