@@ -29,8 +29,12 @@ UNSUPPORTED = [
     (re.compile(r"(?<!\\)(?:\\\\)*\\[1-9]"), "a backreference (\\1 … \\9)"),
     (re.compile(r"\(\?>"), "an atomic group “(?>…)”"),
     (re.compile(r"\(\?\("), "a conditional group “(?(…)…)”"),
-    (re.compile(r"(?<!\\)(?:[*+?}])\+"), "a possessive repeat (“*+”, “++”, “?+”)"),
 ]
+# A possessive repeat is told by RE2's own refusal, not by the pattern's text: "}+" also ends the
+# valid "\p{Greek}+", and "*+" sits in the valid class "[*+]". RE2 refuses a repeat operator
+# followed by "+" ("a++", "a{2}+") as "bad repetition operator: ++" / "{2}+".
+POSSESSIVE_REFUSAL = re.compile(r"^bad repetition operator: (?:[*+?]|\{\d+(?:,\d*)?\})\+$")
+POSSESSIVE_NAME = "a possessive repeat (“*+”, “++”, “?+”, “{n}+”)"
 ENGINE_NOTE = ("rules do not support: they run on RE2, a linear-time engine without lookarounds, "
                "backreferences, atomic groups or possessive repeats; rewrite the pattern without it")
 # Texts between two looks at the clock while matching under a time budget.
@@ -68,15 +72,25 @@ def compile_rule(kind: str, pattern: str):
         body = re2.escape(pattern.strip())
         return re2.compile(f"(?:^|[^{_WORD}])(?P<{KEYWORD_GROUP}>{body})(?:[^{_WORD}]|$)", _options())
     if kind == "regex":
-        for finder, name in UNSUPPORTED:
-            if finder.search(pattern):
-                raise ValueError(f"it uses {name}, which {ENGINE_NOTE}")
+        # RE2 decides what is valid; the construct names only explain a pattern it refuses, so a
+        # valid pattern that merely looks like one ("\p{L}+", "[(?=]") is never refused.
         try:
             return re2.compile(pattern, _options())
         except re2.error as exc:
             reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-            raise ValueError(f"invalid regular expression: {reason}") from exc
+            raise ValueError(_refusal(pattern, reason)) from exc
     raise ValueError(f"unknown rule kind {kind!r}")
+
+
+def _refusal(pattern: str, reason: str) -> str:
+    """The lead's message for a pattern RE2 refused: the construct RE2 lacks when there is one,
+    else RE2's own reason."""
+    if POSSESSIVE_REFUSAL.match(reason):
+        return f"it uses {POSSESSIVE_NAME}, which {ENGINE_NOTE}"
+    for finder, name in UNSUPPORTED:
+        if finder.search(pattern):
+            return f"it uses {name}, which {ENGINE_NOTE}"
+    return f"invalid regular expression: {reason}"
 
 
 @dataclass
