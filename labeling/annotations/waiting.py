@@ -46,8 +46,9 @@ def why_waiting(project: Project, user, now=None) -> dict:
     if n_waiting:
         parts.append(
             f"{n_waiting} item{'s' if n_waiting != 1 else ''} of the open wave wait{'s' if n_waiting == 1 else ''} "
-            f"for a second annotator: each needs answers from {overlap} different people and you have answered "
-            "it already. Ask a lead to add another annotator to the project.")
+            f"for {'a second' if overlap == 2 else 'another'} annotator: each needs answers from {overlap} "
+            f"different people and you have answered {'it' if n_waiting == 1 else 'them'} already. "
+            + _who_else_answers(project, user, overlap))
     if n_leased:
         parts.append(
             f"{n_leased} item{'s are' if n_leased != 1 else ' is'} leased by other annotators; "
@@ -60,19 +61,48 @@ def why_waiting(project: Project, user, now=None) -> dict:
     return out
 
 
+_ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh", 8: "eighth", 9: "ninth"}
+
+
+def answering_members(project: Project):
+    """The memberships whose users may answer the project's items: every member, leads as well as
+    annotators (both lease and answer; the annotation page is open to both), annotators first."""
+    return Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
+
+
+def _who_else_answers(project: Project, user, overlap: int) -> str:
+    """Who can give the answers this user cannot: the other members by name (a lead counts: the
+    demo's lead is the second answerer of its annotator's double-labeled items), or, when there
+    are not enough of them, that a lead must add one."""
+    members = list(answering_members(project))
+    others = [m for m in members if m.user_id != user.pk]
+    named = ", ".join(f"{m.user.username} ({m.role})" for m in others[:3]) + (
+        f" and {len(others) - 3} more" if len(others) > 3 else "")
+    if others and len(members) >= overlap:
+        return f"Any other member of the project can answer them: {named}."
+    if others:
+        return (f"The other members ({named}) can answer them, but {overlap} different people are needed and the "
+                f"project has {len(members)} member{'s' if len(members) != 1 else ''}. Ask a lead to add another "
+                "annotator to the project.")
+    return "No other member of the project can answer them. Ask a lead to add another annotator to the project."
+
+
 def members_short(project: Project) -> dict | None:
-    """For the lead: the open wave needs more different annotators than the project has members.
-    None when it does not."""
+    """For the lead: the open wave needs more different people than the project has members who
+    may answer (leads count: they answer too). None when it does not."""
     picks = WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN)
     need = max(picks.values_list("overlap", flat=True), default=0)
-    members = Membership.objects.filter(project=project).count()
+    members = answering_members(project).count()
     if need <= members:
         return None
     items = picks.filter(overlap__gt=members).count()
+    missing = need - members
+    wanted = f"a {_ORDINALS.get(need, f'{need}th')} member" if missing == 1 else f"{missing} more members"
     return {
         "needed": need, "members": members, "items": items,
-        "message": (f"The open wave needs a second member: {items} item{'s' if items != 1 else ''} need"
-                    f"{'s' if items == 1 else ''} answers from {need} different people, but the project has "
-                    f"{members} member{'s' if members != 1 else ''}. Add an annotator on the Members page, "
-                    "or set Double-labeled share to 0 before planning the next wave."),
+        "message": (f"The open wave needs {wanted}: {items} "
+                    f"item{'s' if items != 1 else ''} need{'s' if items == 1 else ''} answers from {need} different "
+                    f"people, but the project has {members} member{'s' if members != 1 else ''} (leads and "
+                    "annotators both answer). Add members on the Members page, or lower the Overlap or the "
+                    "Double-labeled share in the settings before planning the next wave."),
     }

@@ -4,7 +4,8 @@ Creates the demo users (admin / lead / annotator, passwords printed) and the dem
 project, imported through the real importer. Idempotent: a second run resets the demo passwords and
 leaves the project as it is. Then the pool is embedded and the cold-start wave planned and opened
 (labeling.loop.pipeline.plan_first_wave), unless the project already has a wave — so a run interrupted
-while embedding finishes the job the next time."""
+while embedding finishes the job the next time. The output also says who gives the second answers
+of the open wave's double-labeled items: the annotator alone cannot complete the wave."""
 import time
 
 from django.core.management.base import BaseCommand
@@ -39,4 +40,31 @@ class Command(BaseCommand):
         self.stdout.write("Demo users (user / password / role):")
         for username, (_, password) in users.items():
             self.stdout.write(f"  {username:10} {password:20} {DEMO_USERS[username][1]}")
+        note = double_labeled_note(project)
+        if note:
+            self.stdout.write(note)
         self.stdout.write(f"Done in {time.monotonic() - started:.1f} s. Sign in at http://127.0.0.1:8000/accounts/login/")
+
+
+def double_labeled_note(project) -> str:
+    """Who completes the open wave's double-labeled items, or "" when it has none. Each needs
+    answers from ``overlap`` different people, so the demo annotator alone leaves them waiting and
+    the wave never completes (no retrain, no next wave): the printed users must be enough to run
+    the loop, and the demo lead, a member of the project, answers too."""
+    wave = project.waves.order_by("-number").first()
+    if wave is None or wave.state != wave.OPEN:
+        return ""
+    double = wave.picks.filter(overlap__gt=1)
+    n_double = double.count()
+    if not n_double:
+        return ""
+    need = max(double.values_list("overlap", flat=True))
+    members = [m.user.username for m in project.memberships.select_related("user").order_by("role", "user__username")]
+    head = (f"Wave {wave.number}: {n_double} of its {wave.size} items are double-labeled and need answers from "
+            f"{need} different people.")
+    if len(members) < need:
+        return (f"{head} The project has {len(members)} member(s) ({', '.join(members)}): add annotators on the "
+                "Members page, or the wave cannot complete.")
+    first, others = members[0], members[1:need]
+    return (f"{head} When {first} runs out of items, sign in as {' and '.join(others)} (a lead answers too) to "
+            "give the other answers: that completes the wave and starts the retrain.")
