@@ -95,12 +95,15 @@ def _in_chunks(rows, size: int):
 
 
 def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int = 0,
-              chunk_size: int = CHUNK) -> Iterator[dict]:
-    """One dict per labeled item (and, optionally, per unlabeled exact duplicate of one).
+              chunk_size: int = CHUNK, report: dict | None = None) -> Iterator[dict]:
+    """One dict per labeled item (and, optionally, per unlabeled exact duplicate of one whose
+    labeled twins agree; ``report["duplicates_left_out"]`` counts those whose twins do not).
 
     Items stream from a server-side cursor (``.iterator(chunk_size)``); for each chunk, one query
     fetches the chunk's answers (with annotator and wave pick) and one its first wave picks —
     plain tuples, not model instances, which keeps a million-row export fast and small."""
+    report = report if report is not None else {}
+    report.setdefault("duplicates_left_out", 0)
     index = labeled_index(project, seed=seed)
     if len(index.item_ids) == 0:
         return
@@ -135,7 +138,7 @@ def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int =
             yield row
             emitted.append((item[3], row))
         if include_duplicates and emitted:
-            yield from _duplicate_rows(project, emitted, index, emitted_duplicates)
+            yield from _duplicate_rows(project, emitted, index, emitted_duplicates, report)
 
 
 def _chunk_extras(ids: list[int]) -> dict:
@@ -185,18 +188,32 @@ def _item_row(item: tuple, answers: list, first_pick: tuple | None, labels: dict
     }
 
 
-def _duplicate_rows(project, emitted: list, index: LabeledIndex, seen: set) -> Iterator[dict]:
+def _duplicate_rows(project, emitted: list, index: LabeledIndex, seen: set, report: dict) -> Iterator[dict]:
     """Unlabeled exact duplicates (same normalized-text hash) of the chunk's labeled items get their
-    label, marked label_source "duplicate", in the same split (so they never leak across splits)."""
+    label, marked label_source "duplicate", in the same split (so they never leak across splits).
+
+    Only when every labeled twin in the project, in this chunk or any other, has that one label.
+    Twins labeled differently (refund, billing) leave the duplicate out, counted in
+    ``report["duplicates_left_out"]``: any one of their labels would be a guess exported as if it
+    were an answer, and a training set is better without the row than with a wrong label. The
+    twins' own rows, same text and different labels, show the conflict."""
     by_hash = {}
     for digest, row in emitted:
         by_hash.setdefault(digest, row)
-    duplicates = (Item.objects.filter(project=project, text_hash__in=list(by_hash)).order_by("pk")
-                  .values_list(*ITEM_FIELDS))
-    for pk, external_id, text, digest, _group, source, metadata in duplicates.iterator(chunk_size=CHUNK):
+    twins = list(Item.objects.filter(project=project, text_hash__in=list(by_hash)).order_by("pk")
+                 .values_list(*ITEM_FIELDS))
+    labels_of: dict[str, set[int]] = {}
+    for twin in twins:
+        pos = index.lookup(twin[0])
+        if pos is not None:
+            labels_of.setdefault(twin[3], set()).add(int(index.label_ids[pos]))
+    for pk, external_id, text, digest, _group, source, metadata in twins:
         if pk in seen or index.lookup(pk) is not None:
             continue
         seen.add(pk)
+        if len(labels_of.get(digest, ())) != 1:
+            report["duplicates_left_out"] += 1
+            continue
         yield {**by_hash[digest], "item_id": pk, "external_id": external_id, "text": text,
                "label_source": "duplicate", "annotators": [], "agreement": None, "wave": None,
                "strategy": None, "inclusion_prob": None, "source": source, "disputed": False, "votes": [],
@@ -218,10 +235,11 @@ def metadata_keys(project: Project) -> list[str]:
 
 
 def stream_export(project: Project, fmt: str, *, include_duplicates: bool = False, seed: int = 0,
-                  neutralise_formulas: bool = True) -> Iterator[str]:
+                  neutralise_formulas: bool = True, report: dict | None = None) -> Iterator[str]:
     """The project's labeled items in one of the registered formats (labeling.export.formats).
     A format gets the options it declares: neutralise_formulas (spreadsheet formula cells get a
-    leading '), metadata_keys (columns before the first row)."""
+    leading '), metadata_keys (columns before the first row). ``report`` is filled as the rows
+    stream (see iter_rows)."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
     export_format = FORMATS[fmt]
@@ -230,5 +248,6 @@ def stream_export(project: Project, fmt: str, *, include_duplicates: bool = Fals
         options["neutralise_formulas"] = neutralise_formulas
     if "metadata_keys" in export_format.options:
         options["metadata_keys"] = metadata_keys(project)
-    yield from export_format.write(iter_rows(project, include_duplicates=include_duplicates, seed=seed), **options)
+    yield from export_format.write(iter_rows(project, include_duplicates=include_duplicates, seed=seed,
+                                             report=report), **options)
 

@@ -6,6 +6,8 @@ from labeling.export import services
 from labeling.export.formats import FORMATS
 from labeling.projects.models import Project
 
+from ._destination import export_file
+
 
 class Command(BaseCommand):
     help = "Export every labeled item of a project (streamed, with a reproducible group-aware split)."
@@ -15,7 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=list(FORMATS), default="jsonl")
         parser.add_argument("--out", required=True, help="file to write ('-' for standard output)")
         parser.add_argument("--include-duplicates", action="store_true",
-                            help="also export unlabeled exact duplicates with their item's label")
+                            help="also export unlabeled exact duplicates with their labeled twins' label "
+                                 "(left out where the twins disagree)")
         parser.add_argument("--seed", type=int, default=0, help="split seed (same seed, same split)")
         parser.add_argument("--no-neutralise-formulas", action="store_true",
                             help="CSV: write cells starting with = + - @ as stored, without the leading ' that "
@@ -25,17 +28,23 @@ class Command(BaseCommand):
         project = Project.objects.filter(slug=opts["project"]).first()
         if project is None:
             raise CommandError(f"No project with the slug {opts['project']!r}.")
+        report: dict = {}
         chunks = services.stream_export(project, opts["format"], include_duplicates=opts["include_duplicates"],
-                                        seed=opts["seed"], neutralise_formulas=not opts["no_neutralise_formulas"])
+                                        seed=opts["seed"], neutralise_formulas=not opts["no_neutralise_formulas"],
+                                        report=report)
         lines = 0
         if opts["out"] == "-":
             for chunk in chunks:
                 self.stdout.write(chunk, ending="")
                 lines += 1
         else:
-            with open(opts["out"], "w", encoding="utf-8", newline="") as out:
+            with export_file(opts["out"], "w", encoding="utf-8", newline="") as out:
                 for chunk in chunks:
                     out.write(chunk)
                     lines += 1
         rows = max(0, lines - FORMATS[opts["format"]].header_lines)
         self.stderr.write(f"Exported {rows} rows of {project.slug} as {opts['format']} to {opts['out']}.")
+        left_out = report.get("duplicates_left_out", 0)
+        if left_out:
+            self.stderr.write(f"Left out {left_out} unlabeled duplicate{'s' if left_out != 1 else ''} whose labeled "
+                              "twins disagree on the label.")
