@@ -195,9 +195,10 @@ def test_answer_on_a_lease_someone_else_took_is_refused_with_a_message(
     expect(page.locator("#notice")).to_contain_text("other annotators took its slot")
     page.keyboard.press(hotkey)  # item 1 is still hers
     expect(page.locator("#done-panel")).to_be_visible()
-    expect(page.locator("#save-status")).to_have_text("All answers saved")
+    # the refused answer is not "saved": the header and the done panel say so, not "All answers saved"
+    expect(page.locator("#save-status")).to_have_text("1 answer not saved (see the notice)")
     expect(page.locator("#notice")).to_contain_text("your answer was not stored")  # stays until read
-    expect(page.locator("#done-message")).to_have_text("All your answers are saved.")
+    expect(page.locator("#done-message")).to_have_text("1 answer not saved (see the notice); your other answers are saved.")
     screenshot(page, "annotator-05-answer-refused")
     assert list(Annotation.objects.values_list("annotator__username", "item_id")) == [("ann", items[1].pk)]
     # The 409 shows up as a failed resource in the console; nothing else may.

@@ -6,7 +6,8 @@ import { detailOf, post, uuid4 } from "./http.js";
 import { addEntry, entryFromRow, removeEntry, reopenable } from "./history.js";
 import { enqueue, flush, setSaveStatus } from "./outbox.js";
 import { notify, render, renderLabels } from "./render.js";
-import { children, config, current, els, otherLabel, state } from "./state.js";
+import { compareWithServer, isGone, markGone } from "./stale_labels.js";
+import { byId, children, config, current, els, fullName, otherLabel, state } from "./state.js";
 
 function answerFields(kind, labelId, reason) {
   const payload = {};
@@ -29,10 +30,17 @@ function withSuggestion(payload, item) {
   return payload;
 }
 
+// The label an answer sends, if any (none-of-these sends the Other label where there is one).
+function sentLabel(kind, labelId) {
+  if (kind === "label") return labelId;
+  return kind === "none" && otherLabel ? otherLabel.id : null;
+}
+
 export function answer(kind, labelId, reason) {
   // An answer given another way (a click) while the skip form is open closes it: left open, it
   // would turn the next digit, meant as a label's hotkey, into a skip of the next item.
   if (!els.skipForm.hidden) closeSkip();
+  if (isGone(sentLabel(kind, labelId))) { goneLabelNotice(sentLabel(kind, labelId)); return; }
   if (state.reopen) { change(state.reopen, { kind, labelId: labelId || null, reason: reason || "" }); return; }
   const item = current();
   if (!item || item.answer) return;
@@ -41,7 +49,7 @@ export function answer(kind, labelId, reason) {
   item.answer = { kind, labelId, reason };
   const entry = addEntry(item, payload.client_id, item.answer);
   enqueue({
-    url: config.answerUrl, payload, label: `item ${item.item}`,
+    url: config.answerUrl, payload, label: `item ${item.item}`, item: item.item,
     stored(data) {
       item.stored = true;
       entry.id = data.annotation.id;
@@ -49,10 +57,21 @@ export function answer(kind, labelId, reason) {
       const progress = state.progress;
       if (data.created && progress) progress.done = Math.min(progress.done + 1, progress.needed);
     },
-    refused(why) {
+    refused(why, field) {
+      if (field === "label") {
+        // The label left the project after this page loaded: the item is still leased to this
+        // annotator, so it waits for another answer rather than counting as done.
+        removeEntry(entry);
+        item.answer = null;
+        item.stored = false;
+        if (!current()) state.index = state.items.indexOf(item);
+        labelsChanged(`Not saved (item ${item.item})`, payload.label, `item ${item.item} waits for your answer`);
+        return true;
+      }
       item.answer = { kind: "rejected", reason: why };
       entry.status = "rejected";
       entry.answer = { kind: "rejected", reason: why };
+      return false;
     },
   });
   if (els.notice.classList.contains("info")) notify(""); // errors stay until read and replaced
@@ -75,6 +94,7 @@ function advance() {
 
 // A coarse label with fine labels opens them first; a second pick of it (or Enter) keeps it.
 export function pickLabel(label) {
+  if (isGone(label.id)) { goneLabelNotice(label.id); return; }
   if (children.has(label.id) && state.coarse !== label) {
     state.coarse = label;
     els.filter.value = "";
@@ -129,6 +149,7 @@ function change(entry, next) {
   const clientId = uuid4();
   const payload = withSuggestion(Object.assign({ client_id: clientId, supersedes_client_id: entry.client_id },
     answerFields(next.kind, next.labelId, next.reason)), entry);
+  const before = { client_id: entry.client_id, answer: entry.answer, status: entry.status, changed: entry.changed };
   entry.client_id = clientId; // a further change supersedes this one
   entry.answer = next;
   entry.changed = true;
@@ -136,9 +157,20 @@ function change(entry, next) {
   const item = state.items.find((it) => it.assignment === entry.assignment && it.item === entry.item);
   if (item && item.answer) item.answer = next;
   enqueue({
-    url: config.changeUrl, payload, label: `change on item ${entry.item}`,
+    url: config.changeUrl, payload, label: `change on item ${entry.item}`, item: entry.item,
     stored(data) { entry.id = data.annotation ? data.annotation.id : entry.id; entry.status = "saved"; },
-    refused(why) { entry.status = "rejected"; entry.answer = { kind: "rejected", reason: why }; },
+    refused(why, field) {
+      if (field === "label") {
+        // Refused before anything was stored: the earlier answer stands, as the history shows.
+        if (entry.client_id === clientId) Object.assign(entry, before);
+        if (item && item.answer === next) item.answer = before.answer;
+        labelsChanged(`Change not saved (item ${entry.item})`, payload.label, "your earlier answer stands");
+        return true;
+      }
+      entry.status = "rejected";
+      entry.answer = { kind: "rejected", reason: why };
+      return false;
+    },
   });
   notify(`Changed your answer on item ${entry.item}.`, "info");
   closeReopen();
@@ -151,7 +183,7 @@ export function clearReopened() {
   if (!entry) return;
   const payload = { client_id: uuid4(), supersedes_client_id: entry.client_id, clear: true };
   enqueue({
-    url: config.changeUrl, payload, label: `clearing item ${entry.item}`,
+    url: config.changeUrl, payload, label: `clearing item ${entry.item}`, item: entry.item,
     stored(data) {
       if (!data.created) return; // a retry of a clear already stored
       const progress = state.progress;
@@ -197,6 +229,45 @@ function releasedToPool(entry) {
   }
   notify(`Item ${entry.item} went back to the pool: its wave closed, so it is not waiting for you.`, "info");
   render();
+}
+
+// --- the project's labels changed under the page ---------------------------------------------
+const labelName = (id) => (byId.has(id) ? `“${fullName(byId.get(id))}”` : `label ${id}`);
+
+// A refusal on the field "label": say the labels changed, name every label that went (asked of
+// the server), keep them from being used, and offer the reload that brings the current ones.
+function labelsChanged(prefix, labelId, outcome) {
+  markGone(labelId);
+  const said = `${prefix}: ${labelName(labelId)} is no longer a label of this project. A lead changed the ` +
+    `labels after this page was loaded; ${outcome}.`;
+  offerReload(said);
+  renderLabels();
+  compareWithServer().then((diff) => {
+    if (!diff || !els.notice.textContent.startsWith(said)) return; // a newer message replaced it
+    const removed = diff.removed.map((l) => `“${fullName(l)}”`);
+    const parts = [removed.length ? `removed: ${removed.join(", ")}` : "", diff.added ? `${diff.added} added` : ""]
+      .filter(Boolean);
+    if (parts.length) offerReload(`${said} Labels ${parts.join("; ")}.`);
+    renderLabels();
+  });
+}
+
+function goneLabelNotice(labelId) {
+  offerReload(`${labelName(labelId)} is no longer a label of this project: a lead changed the labels after ` +
+    "this page was loaded.");
+}
+
+// The notice with a Reload button: it waits for the answers still being saved, then reloads (the
+// held batch comes back with the answers stored and the current labels).
+function offerReload(message) {
+  notify(`${message} Reload the page to get the current labels.`, "error");
+  const reload = document.createElement("button");
+  reload.type = "button";
+  reload.id = "reload-labels";
+  reload.textContent = "Reload now";
+  reload.addEventListener("click", () => { flush().then(() => window.location.reload()); });
+  els.notice.appendChild(document.createTextNode(" "));
+  els.notice.appendChild(reload);
 }
 
 // --- batches -------------------------------------------------------------------------------

@@ -26,12 +26,18 @@ export async function post(url, body) {
 }
 
 export async function detailOf(response) {
+  return (await refusalOf(response)).reason;
+}
+
+// A refusal's message and the field it names ({detail, field} from the API), read once.
+export async function refusalOf(response) {
   try {
     const data = await response.json();
-    if (data && data.detail) return String(data.detail);
-    return JSON.stringify(data);
+    const field = data && typeof data.field === "string" ? data.field : null;
+    if (data && data.detail) return { reason: String(data.detail), field };
+    return { reason: JSON.stringify(data), field };
   } catch (e) {
-    return `HTTP ${response.status}`;
+    return { reason: `HTTP ${response.status}`, field: null };
   }
 }
 

@@ -3,10 +3,13 @@
    after the answer it changes. A failed send is retried with the same client id, which the
    server uses to store each answer once. A 401/403 halts the queue without dropping anything
    (the annotator signs in again in another tab and presses Retry); any other 4xx is a refusal
-   for good, shown and counted as handled so the batch can finish.
+   for good, shown and counted as handled so the batch can finish; the header then says how many
+   answers were not saved (never "All answers saved") until the item is answered again and stored,
+   or the page is reloaded.
 
-   A job: {url, payload, label (for messages), stored(data), refused(reason)}. */
-import { detailOf, post, sleep } from "./http.js";
+   A job: {url, payload, label (for messages), item (the item's id), stored(data),
+   refused(reason, field)}; refused returns true when it told the annotator itself. */
+import { post, refusalOf, sleep } from "./http.js";
 import { notify, render, renderProgress } from "./render.js";
 import { els, state } from "./state.js";
 
@@ -14,18 +17,24 @@ const queue = [];          // jobs not yet acknowledged by the server, in order
 let pumping = false;
 let flushWaiters = [];
 let halted = false;        // the server refused our session (401/403): keep answers, stop sending
+let notSaved = [];         // refused jobs' items ({item, label}) not stored since
 export const timings = []; // ms from enqueue to the server's acknowledgement (the soak reads them)
 
 export const pendingCount = () => queue.length;
 export const isHalted = () => halted;
 
 export function setSaveStatus() {
+  const refused = notSaved.length;
+  const refusedText = `${refused} answer${refused === 1 ? "" : "s"} not saved (see the notice)`;
   if (halted) els.saveStatus.textContent = `${queue.length} answer(s) waiting: sign in again to save them`;
   else if (queue.length) els.saveStatus.textContent = `Saving ${queue.length} answer(s)…`;
-  else els.saveStatus.textContent = "All answers saved";
+  else els.saveStatus.textContent = refused ? refusedText : "All answers saved";
   els.saveStatus.dataset.pending = String(queue.length);
+  els.saveStatus.dataset.refused = String(refused);
+  els.saveStatus.classList.toggle("refused", refused > 0 && !queue.length);
   els.doneMessage.textContent = state.leaseNote ||
-    (queue.length ? "Your answers are being saved in the background." : "All your answers are saved.");
+    (queue.length ? "Your answers are being saved in the background."
+      : refused ? `${refusedText}; your other answers are saved.` : "All your answers are saved.");
 }
 
 export function enqueue(job) {
@@ -51,6 +60,8 @@ async function pump() {
       const data = await response.json();
       queue.shift();
       timings.push(performance.now() - job.queuedAt);
+      // A later answer on the item stored: what was refused on it no longer stands.
+      if (job.item !== undefined) notSaved = notSaved.filter((n) => n.item !== job.item);
       if (job.stored) job.stored(data);
       renderProgress();
     } else if (response && (response.status === 401 || response.status === 403)) {
@@ -60,9 +71,10 @@ async function pump() {
     } else if (response && response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
       // Refused for good (e.g. the lease expired and someone else took the slot): say so, go on.
       queue.shift();
-      const reason = await detailOf(response);
-      if (job.refused) job.refused(reason);
-      notify(`Not saved (${job.label}): ${reason}`, "error");
+      const { reason, field } = await refusalOf(response);
+      notSaved.push({ item: job.item, label: job.label });
+      const told = job.refused ? job.refused(reason, field) : false;
+      if (!told) notify(`Not saved (${job.label}): ${reason}`, "error");
       render();
     } else {
       job.tries += 1;

@@ -3,6 +3,7 @@
    Rendering only reads state; clicks are handled by delegation in main.js. User text is only
    ever set with textContent or as text nodes, never as markup. */
 import { describeAnswer, renderHistory } from "./history.js";
+import { isGone } from "./stale_labels.js";
 import { $, byId, children, config, current, els, fullName, labels, noneHotkey, noneHotkeyFree, otherLabel,
   shown, state, topLevel } from "./state.js";
 
@@ -24,6 +25,7 @@ export function render() {
   renderProgress();
   const disabled = !item;
   for (const b of [els.noneBtn, els.skipBtn]) b.disabled = disabled;
+  if (otherLabel && isGone(otherLabel.id)) els.noneBtn.disabled = true;
   els.undoBtn.disabled = !state.history.length && !state.reopen;
   els.undoBtn.querySelector(".undo-text").textContent = state.reopen ? "Older answer" : "Reopen last";
 }
@@ -169,7 +171,12 @@ export function renderLabels() {
       more.textContent = ` › ${children.get(l.id).length}`;
       b.appendChild(more);
     }
-    b.disabled = !shown();
+    b.disabled = !shown() || isGone(l.id);
+    if (isGone(l.id)) {
+      // Removed by a lead after the page loaded: shown (so the keys do not shift) but not usable.
+      b.classList.add("gone");
+      b.title = "No longer a label of this project: reload the page";
+    }
     els.buttons.appendChild(b);
   }
   if (!visible.length) {
