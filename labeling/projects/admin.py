@@ -1,11 +1,40 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
 from .models import Label, Membership, Project, Rule, Source
+from .taxonomy import label_set_errors
+
+
+class LabelInlineFormSet(BaseInlineFormSet):
+    """The project page's label rows are checked as a whole, as the labels page checks them (two
+    levels, one top-level Other): each row alone passes its checks while two rows ticking Other
+    would fail the commit (a 500)."""
+
+    def clean(self):
+        super().clean()
+        final, deleted = {}, {}
+        for i, form in enumerate(self.forms):
+            data = getattr(form, "cleaned_data", None) or {}
+            label = form.instance
+            if data.get("DELETE"):
+                if label.pk:
+                    deleted[label.pk] = label.name
+                continue
+            if not data and not label.pk:
+                continue  # an empty extra row
+            parent = data.get("parent", label.parent if label.parent_id else None)
+            final[label.pk or f"new {i}"] = (data.get("name", label.name), parent.pk if parent else None,
+                                              data.get("is_other", label.is_other))
+        errors = label_set_errors(final, deleted)
+        if errors:
+            raise ValidationError([message for messages in errors.values() for message in messages])
 
 
 class LabelInline(admin.TabularInline):
     model = Label
     fk_name = "project"
+    formset = LabelInlineFormSet
     extra = 0
 
 
