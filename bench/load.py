@@ -1,7 +1,7 @@
 """Load test of the annotator's side on the real stack, on loopback.
 
-gunicorn (4 sync workers, DEBUG=0) serves the app on a free port, one Celery worker retrains and
-plans, PostgreSQL (a scratch database, `load_bench`, dropped and recreated) and Redis (DB 7, flushed)
+gunicorn (config/gunicorn.conf.py: 4 threaded workers, DEBUG=0) serves the app on a free port, one
+Celery worker retrains and plans, PostgreSQL (a scratch database, `load_bench`, dropped and recreated) and Redis (DB 7, flushed)
 back them. 50 annotators, one thread each with its own token, lease a batch (5 items), think
 2-6 s per item, submit, renew their leases every 10 s as the page does, and now and then:
 
@@ -408,6 +408,8 @@ def main() -> None:
     parser.add_argument("--lease-seconds", type=int, default=5)
     parser.add_argument("--close-every", type=float, default=60.0)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
+    parser.add_argument("--sync-workers", action="store_true",
+                        help="gunicorn sync workers without the product's config (the comparison run)")
     parser.add_argument("--setup", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.setup:
@@ -436,7 +438,11 @@ def main() -> None:
                               stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT)
     access_log = logs / "access.log"
     access_log.unlink(missing_ok=True)
-    web = subprocess.Popen([str(BIN / "gunicorn"), "config.wsgi", "-w", "4", "-b", f"127.0.0.1:{port}",
+    # the product's gunicorn settings (threaded workers, warm-up), 4 workers as before; --sync-workers
+    # runs gunicorn's sync workers instead, the way this benchmark ran before the product switched
+    config = ["-k", "sync"] if args.sync_workers else ["-c", "config/gunicorn.conf.py"]
+    web = subprocess.Popen([str(BIN / "gunicorn"), *config, "config.wsgi", "-w", "4",
+                            "-b", f"127.0.0.1:{port}",
                             "--timeout", "120", "--access-logfile", str(access_log),
                             # path, status, time in the worker (ms): service time without the queue
                             "--access-logformat", "%(m)s %(U)s %(s)s %(M)s"], cwd=ROOT, env=env,
@@ -482,7 +488,9 @@ def main() -> None:
         "what": "50 annotators on the real stack on loopback: lease, think 2-6 s, submit, renew every 10 s; concurrent "
                 "duplicate submits, retries, undo by client_id; 5 s leases; a lead closes the open wave "
                 f"every {args.close_every:.0f} s with retrain; one Celery worker retrains and plans.",
-        "stack": {"web": "gunicorn config.wsgi, 4 sync workers, DEBUG=0", "database": "PostgreSQL (load_bench)",
+        "stack": {"web": ("gunicorn -k sync config.wsgi, 4 sync workers, DEBUG=0" if args.sync_workers else
+                "gunicorn -c config/gunicorn.conf.py config.wsgi, 4 workers x GUNICORN_THREADS threads (gthread), "
+                "DEBUG=0"), "database": "PostgreSQL (load_bench)",
                   "broker": "Redis DB 7", "worker": "celery -c 1, queues default, embed, train, at the default LONGTAIL_WORKER_NICE"},
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                     "note": "the 50 client threads, gunicorn, the worker and PostgreSQL share these cores; the "
