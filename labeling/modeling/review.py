@@ -1,33 +1,33 @@
 """Routing the active model's doubtful predictions on unlabeled items to the leads' review queue,
 and keeping that part of the queue current when a new model activates or the settings change.
 
-A prediction is doubtful when its calibrated top probability lies inside the project's
-uncertainty band (``band_low`` ≤ p ≤ ``band_high``, the band the planner's ``band`` strategy
-draws from) or below the tuned threshold of its predicted label. Nothing else is routed: with no
-thresholds and nothing in the band the queue stays empty. Items below the band's low end are
-not routed on the band alone: the model has no usable guess for them, so a review would be
-labeling from scratch, which the waves do. The predict API routes live texts by the same rule
-(``ReviewGate``).
+Doubtful: the served model would not emit the prediction automatically (its own ``decide``,
+reused through ``decision_rule``: the label it emits is below that label's threshold; with a
+two-level taxonomy that may be the coarse label it falls back to, held to the coarse threshold a
+lead's target on it set, even where the top fine class clears its own), or the probability of its
+fine candidate (the label it emits, or on a fallback the fine label it held back) is inside the
+band ``band_low`` ≤ p ≤ ``band_high`` (the planner's ``band`` strategy's). Nothing else is routed;
+below the band's low end the model has no usable guess, and labeling from scratch is the waves'
+work. A task proposes the fine candidate (what "accept" stores); its ``why`` names the coarse label
+and its threshold where the fallback holds it back. The predict API: the same rule (``ReviewGate``).
 
-Left out: labeled items, items annotators are to label (in an open or planned wave, or drawn
-with a known inclusion probability in any wave: accepting the model's label there would make the
-prediction the truth of a pick the pool estimates rely on), and
-items whose last low-confidence task a lead dismissed while the model predicted the same label
-(the prediction stands; a model that predicts another label asks again).
+Left out: labeled items, items annotators are to label (in an open or planned wave, or drawn with
+a known inclusion probability in any wave: accepting the model's label there would make the
+prediction the truth of a pick the pool estimates rely on), and items whose last low-confidence
+task a lead dismissed while the model predicted the same label (it stands; another label asks again).
 
-At most ``review_share_max`` of the scored unlabeled pool is open as low-confidence tasks at a
-time. ``review_share_min`` never fills the queue with confident predictions (that flooded it with
-work nobody needed); when the band and the thresholds route less than it, the version's report
-says so (``metrics["review_routing"]``) and the review page tells the lead to widen the band or
-set targets. Each pass re-judges every open task under the active version and the project's
-current band: still doubtful ones take its prediction and number, the others are closed (outcome
-``expired``); if the queue is over the cap, the most confident tasks close first.
+At most ``review_share_max`` of the scored unlabeled pool is open at a time; ``review_share_min``
+never fills the queue with confident predictions (the version's ``metrics["review_routing"]`` and
+the review page say when less is routed). Each pass re-judges every open task under the active
+version and the current band: still doubtful ones take its prediction and number, the others close
+(outcome ``expired``); over the cap, the most confident close first.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -35,12 +35,23 @@ from django.utils import timezone
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.items.models import Item
 from labeling.projects.models import Project
-from learner.jsonable import to_jsonable
+from learner.training import TrainedClassifier
 
 from . import selectors
 from .models import ItemScore, ModelVersion
+from .review_rule import (
+    CONFIDENT,
+    Judgement,
+    decision_rule,
+    doubtful_decisions,
+    fine_candidate,
+    judge_decision,
+    judge_prediction,
+    project_band,
+    task_detail,
+)
+from .scores import scores_matrix
 
-COLUMNS = ("item_id", "top_label", "top_prob")
 # labeling.waves.models.Wave.PLANNED / OPEN: the waves whose items annotators have or will have.
 # Read through the item's relation (this package sits below labeling.waves and never imports it).
 WAITING_WAVE_STATES = ("planned", "open")
@@ -64,51 +75,16 @@ class Routing:
                 "below_minimum": bool(self.pool) and share < project.review_share_min}
 
 
-def project_band(project) -> tuple[float, float]:
-    return float(project.band_low), float(project.band_high)
-
-
-def doubtful_q(version: ModelVersion, band: tuple[float, float]) -> Q:
-    """ItemScore rows of ``version`` whose top probability is inside ``band`` or below the
-    threshold of their top label."""
-    low, high = band
-    query = Q(top_prob__gte=low, top_prob__lte=high)
-    for index in range(len(version.label_map)):
-        threshold = _threshold(version, index)
-        if threshold > 0:
-            query |= Q(top_label=index, top_prob__lt=threshold)
-    return query
-
-
-def doubt(version: ModelVersion, band: tuple[float, float], column: int | None, prob: float,
-          name: str | None = None) -> str:
-    """Why a top prediction (the version's class ``column``, shown as ``name``) at ``prob`` is
-    doubtful (the rule of ``doubtful_q``), or ""."""
-    threshold = _threshold(version, column)
-    why = []
-    if band[0] <= prob <= band[1]:
-        why.append(f"top probability {prob:.2f} inside the band {band[0]:.2f}–{band[1]:.2f}")
-    if threshold > 0 and prob < threshold:
-        why.append(f"below the threshold {threshold:.2f} of {name!r}")
-    return "; ".join(why)
-
-
-def _threshold(version: ModelVersion, column: int | None) -> float:
-    # thresholds stay keyed by the names the version learned: looked up through its column
-    value = (version.thresholds or {}).get(version.label_map[column]) if column is not None else None
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
-def _detail(version: ModelVersion, band: tuple[float, float], labels: selectors.ModelLabels, column: int | None,
-            prob: float) -> dict:
-    """A low-confidence task's detail: the predicted label by its id (what accept stores and the
-    queue groups by, whatever it is named later) and its name when routed."""
-    name = labels.shown(labels.trained[column]) if column is not None else None
-    return {"model_version": version.number, "predicted": labels.names[column] if column is not None else None,
-            "predicted_label_id": labels.ids[column] if column is not None else None, "prob": round(float(prob), 4),
-            "threshold": to_jsonable((version.thresholds or {}).get(labels.trained[column])) if column is not None
-            else None,
-            "band": [band[0], band[1]], "why": doubt(version, band, column, prob, name)}
+def _stored_scores(version: ModelVersion) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(item ids, top class, its probability as scored, float16 rows) of the version's stored
+    scores (a row stored between the two reads waits for the next pass)."""
+    ids, probs = scores_matrix(version)
+    rows = np.array(list(ItemScore.objects.filter(model_version=version).order_by("item_id")
+                         .values_list("item_id", "top_label", "top_prob")), dtype=np.float64).reshape(-1, 3)
+    row_ids = rows[:, 0].astype(np.int64)
+    at = np.minimum(np.searchsorted(ids, row_ids), max(len(ids) - 1, 0))
+    found = (at < len(ids)) & (ids[at] == row_ids) if len(ids) else np.zeros(len(row_ids), bool)
+    return row_ids[found], rows[found, 1].astype(np.int64), rows[found, 2], probs[at[found]]
 
 
 def waiting_items(project, item_ids=None) -> set[int]:
@@ -157,30 +133,37 @@ def route_review(version: ModelVersion) -> Routing:
 def _route(version: ModelVersion, project) -> Routing:
     band = project_band(project)
     labeled = set(selectors.resolve_item_labels(project))
-    scores = ItemScore.objects.filter(model_version=version).exclude(item_id__in=labeled)
-    n = scores.count()
+    ids, top, top_prob, probs = _stored_scores(version)
+    in_pool = ~np.isin(ids, np.fromiter(labeled, dtype=np.int64, count=len(labeled)))
+    n = int(in_pool.sum())
     result = Routing(cap=math.floor(project.review_share_max * n + 1e-9), pool=n)
     waiting = waiting_items(project)
     dismissed = dismissed_predictions(project)
     labels = selectors.model_labels(version)
+    rule = decision_rule(version)
+    # every scored pool item annotators do not have, under the served model's decision
+    rows = in_pool & ~np.isin(ids, np.fromiter(waiting, dtype=np.int64, count=len(waiting)))
+    scored = set(ids[rows].tolist())
+    doubtful = {item_id: decision for item_id, decision in zip(
+        ids[rows].tolist(), doubtful_decisions(rule, band, top[rows], top_prob[rows], probs[rows]), strict=True)
+        if decision is not None}
     now = timezone.now()
     open_tasks = list(ReviewTask.objects.select_for_update().filter(
         project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True))
     # 1. Every open task, re-judged under this version and the project's band.
-    rows = dict((item_id, (top, prob)) for item_id, top, prob in
-                scores.filter(item_id__in=[t.item_id for t in open_tasks]).values_list(*COLUMNS))
     keep, close, still_open = [], [], []
     for task in open_tasks:
-        column, prob = _judged(task, labels, version, rows)
-        note = _closing_note(task, version, band, labels, column, prob, labeled, waiting, dismissed)
+        judgement = (judge_decision(rule, labels, band, doubtful[task.item_id]) if task.item_id in doubtful
+                     else CONFIDENT if task.item_id in scored else _recorded(task, version, rule, labels, band))
+        note = _closing_note(task, version, band, labels, judgement, labeled, waiting, dismissed)
         if note:
             _close(task, now, note)
             close.append(task)
             continue
         still_open.append(task)
-        if column is not None:
+        if judgement is not None:
             origin = {"origin": task.detail["origin"]} if "origin" in (task.detail or {}) else {}
-            task.detail = {**_detail(version, band, labels, column, prob), "first_model_version": _first(task),
+            task.detail = {**task_detail(version, band, labels, judgement), "first_model_version": _first(task),
                            **origin}
             task.model_version = version.number
             keep.append(task)
@@ -198,20 +181,15 @@ def _route(version: ModelVersion, project) -> Routing:
     # 3. New tasks, least confident first, into the room left.
     room = result.cap - len(still_open)
     if room > 0:
-        taken = {t.item_id for t in still_open} | {t.item_id for t in close} | waiting
-        candidates = scores.filter(doubtful_q(version, band)).exclude(item_id__in=taken)
-        by_label: dict[int, list[int]] = {}
-        for item_id, label_id in dismissed.items():
-            column = labels.column_of_label(label_id)
-            if column is not None:
-                by_label.setdefault(column, []).append(item_id)
-        for top, item_ids in by_label.items():
-            candidates = candidates.exclude(top_label=top, item_id__in=item_ids)
-        chosen = list(candidates.order_by("top_prob", "item_id").values_list(*COLUMNS)[:room])
+        taken = {t.item_id for t in open_tasks}
+        column = {name: index for index, name in enumerate(labels.trained)}
+        candidates = sorted((decision.get("fine_prob", decision["prob"]), item_id)
+                            for item_id, decision in doubtful.items() if item_id not in taken and not _let_stand(
+                                dismissed, labels, item_id, column[decision.get("fine_label", decision["label"])]))
         tasks = [ReviewTask(project=project, item_id=item_id, reason=ReviewTask.LOW_CONFIDENCE,
                             model_version=version.number,
-                            detail=_detail(version, band, labels, top, prob))
-                 for item_id, top, prob in chosen]
+                            detail=task_detail(version, band, labels, judge_decision(rule, labels, band, doubtful[item_id])))
+                 for _, item_id in candidates[:room]]
         ReviewTask.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
         result.created = len(tasks)
     result.open = len(still_open) + result.created
@@ -220,38 +198,42 @@ def _route(version: ModelVersion, project) -> Routing:
     return result
 
 
-def _judged(task: ReviewTask, labels: selectors.ModelLabels, version: ModelVersion, rows: dict
-            ) -> tuple[int | None, float | None]:
-    """(the version's predicted class, top probability) of the task's item under ``version``: its
-    stored score, else the task's own figures when this version made them (a predict-API text that
-    arrived after the pool was scored), else (None, None): not judged, left as it is."""
-    if task.item_id in rows:
-        top, prob = rows[task.item_id]
-        return top, float(prob)
+def _recorded(task: ReviewTask, version: ModelVersion, rule: TrainedClassifier, labels: selectors.ModelLabels,
+              band: tuple[float, float]) -> Judgement | None:
+    """A task without a stored score, judged again from its own figures when this version made
+    them (a predict-API text newer than the pool's scores), else None: not judged, left as it is."""
     detail = task.detail or {}
     prob = detail.get("prob")
     if task.model_version != version.number or not isinstance(prob, int | float):
-        return None, None
+        return None
     if "predicted_label_id" in detail:
         column = labels.column_of_label(detail["predicted_label_id"])
     else:  # routed before label ids: by the name this version learned
         column = labels.column(selectors.predicted_name(detail))
-    return (column, float(prob)) if column is not None else (None, None)
+    if column is None:
+        return None
+    served = (detail.get("prediction") or {}) if (detail.get("prediction") or {}).get("fallback") else {}
+    return judge_prediction(rule, labels, band, {"label": labels.names[column], "prob": prob, **served,
+                                                 "fine_label": labels.names[column], "fine_prob": prob})
 
 
-def _closing_note(task, version, band, labels, column, prob, labeled, waiting, dismissed) -> str:
+def _let_stand(dismissed: dict[int, int], labels: selectors.ModelLabels, item_id: int, column: int | None) -> bool:
+    """A lead dismissed the item's last low-confidence task while the model proposed this label."""
+    return item_id in dismissed and column is not None and dismissed[item_id] == labels.ids[column]
+
+
+def _closing_note(task, version, band, labels, judgement: Judgement | None, labeled, waiting, dismissed) -> str:
     if task.item_id in labeled:
         return f"labeled meanwhile (model v{version.number})"
     if task.item_id in waiting:
         return "picked for a wave (or a pick the pool estimates rely on): annotators label it"
-    if column is None:
+    if judgement is None:
         return ""
-    name = labels.shown(labels.trained[column])
-    if not doubt(version, band, column, prob, name):
+    if not judgement.why:
         return (f"model v{version.number} does not find the prediction doubtful (confident now, under the band "
                 f"{band[0]:.2f}–{band[1]:.2f} and the thresholds)")
-    if labels.ids[column] is not None and dismissed.get(task.item_id) == labels.ids[column]:
-        return f"a lead dismissed the prediction {name!r} before: it stands"
+    if _let_stand(dismissed, labels, task.item_id, judgement.column):
+        return f"a lead dismissed the prediction {labels.shown(labels.trained[judgement.column])!r} before: it stands"
     return ""
 
 
@@ -269,8 +251,8 @@ def release_wave_items(project, item_ids, wave_number: int) -> int:
 
 class ReviewGate:
     """The routing rule for texts that arrive through the predict API, under the active version:
-    doubtful by the same band and thresholds, never an item that routing leaves out, and never
-    more open low-confidence tasks than the review share. Use inside a transaction that holds
+    doubtful by the same decision and band (``judge``), never an item that routing leaves out, and
+    never more open low-confidence tasks than the review share. Use inside a transaction that holds
     the project's row lock (``lock``), so that two requests cannot both take the last room."""
 
     def __init__(self, version: ModelVersion, project):
@@ -278,6 +260,7 @@ class ReviewGate:
         self.band = project_band(project)
         # the predict API names the version's classes by their labels' names now (predict_texts)
         self.labels = selectors.model_labels(version)
+        self.rule = decision_rule(version)
         # the scored unlabeled pool, counted in the database: this runs on a predict request, where
         # resolving every label of the project (as a routing pass does) would cost a read of them all
         answered = Annotation.objects.filter(item_id=OuterRef("item_id"), undone=False, skipped=False,
@@ -312,19 +295,11 @@ class ReviewGate:
     def lock(project) -> Project:
         return Project.objects.select_for_update().get(pk=project.pk)
 
-    @staticmethod
-    def top(prediction: dict) -> tuple[str | None, float]:
-        """The top label and its probability of a predict row (as ItemScore stores them); no label
-        (None) when the top class's label was deleted since the version trained."""
-        probabilities = prediction.get("probabilities") or {}
-        if not probabilities or (prediction.get("label") is None and not prediction.get("fallback")):
-            return prediction.get("label"), float(prediction.get("prob") or 0.0)
-        name = max(probabilities, key=probabilities.get)
-        prob = prediction["prob"] if prediction.get("label") == name else probabilities[name]
-        return name, float(prob)
+    top = staticmethod(fine_candidate)
 
-    def doubt(self, name: str | None, prob: float) -> str:
-        return doubt(self.version, self.band, self.labels.column_named(name), prob, name)
+    def judge(self, prediction: dict) -> Judgement:
+        """A predict row by the pool's rule (``judge_prediction``)."""
+        return judge_prediction(self.rule, self.labels, self.band, prediction)
 
     def left_out(self, item_id: int, name: str | None) -> str:
         """Why an existing item (one ``know`` was told about) is not queued, or ""."""
@@ -332,8 +307,7 @@ class ReviewGate:
             return "the text is a labeled item"
         if item_id in self._waiting:
             return "the text is an item annotators are to label (a wave's pick)"
-        column = self.labels.column_named(name)
-        if column is not None and self._dismissed.get(item_id) == self.labels.ids[column]:
+        if _let_stand(self._dismissed, self.labels, item_id, self.labels.column_named(name)):
             return f"a lead dismissed the prediction {name!r} for this item before"
         return ""
 
@@ -344,13 +318,13 @@ class ReviewGate:
                 f"{self.project.review_share_max:.0%} of the scored unlabeled pool)")
 
     def open_task(self, item_id: int, name: str | None, prob: float, prediction: dict) -> None:
+        """Open a task for a doubtful predict row, its detail from the whole row (``judge``)."""
         served = {k: v for k, v in prediction.items() if k in ("label", "coarse_label", "prob", "needs_review",
                                                                 "fallback")}
         ReviewTask.objects.create(project=self.project, item_id=item_id, reason=ReviewTask.LOW_CONFIDENCE,
                                   model_version=self.version.number,
-                                  detail={**_detail(self.version, self.band, self.labels,
-                                                    self.labels.column_named(name), prob), "origin": "predict_api",
-                                          "prediction": served})
+                                  detail={**task_detail(self.version, self.band, self.labels, self.judge(prediction)),
+                                          "origin": "predict_api", "prediction": served})
         self.open += 1
         self._queued.add(item_id)
 

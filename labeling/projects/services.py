@@ -339,19 +339,19 @@ def remove_member(membership: Membership) -> None:
 def queue_predictions_for_review(project: Project, texts: list[str], predictions: list[dict]) -> dict[int, int]:
     """The human-in-the-loop path for live traffic, by the rule of pool routing
     (labeling.modeling.review.ReviewGate): a text whose top prediction under the active version is
-    doubtful (inside the project's band, or below its label's threshold) becomes an Item (source
-    "api" when the project allows new sources, else its first source; an exact duplicate of a pool
-    item reuses that item) with an open ReviewTask(reason=low_confidence), the least confident
-    first, while the open low-confidence tasks stay within the project's review share. Labeled
+    doubtful (inside the project's band, or held back by the served model's thresholds, a coarse
+    fallback's included) becomes an Item (source "api" when the project allows new sources, else its
+    first source; an exact duplicate of a pool item reuses that item) with an open ReviewTask(reason=
+    low_confidence), least confident first, while the open ones stay within the review share. Labeled
     items, items in an open or planned wave and predictions a lead dismissed for the item are
-    left out. Each prediction row gains ``queued_for_review`` and ``review_note`` (why it was not
-    queued). Returns {text index: item id} for the texts now in the queue."""
+    left out. Each prediction row gains ``queued_for_review`` and ``review_note`` (why not queued).
+    Returns {text index: item id} for the texts now in the queue."""
     version = active_model(project)
     if version is None:
         raise NoActiveModel(f"Project {project.slug!r} has no active model yet: label some items and retrain.")
     gate = ReviewGate(version, ReviewGate.lock(project))
     tops = [ReviewGate.top(p) for p in predictions]
-    doubtful = {i for i, (name, prob) in enumerate(tops) if gate.doubt(name, prob)}
+    doubtful = {i for i, prediction in enumerate(predictions) if gate.judge(prediction).why}
     digests = {i: text_hash(texts[i]) for i in doubtful}
     # the pool items these texts are exact duplicates of (the oldest per text), and what the gate
     # must know about them, read once for the request rather than per text
