@@ -22,14 +22,27 @@ how many known-π picks were drawn and what became of them, and each figure gets
 the bounds of the estimate whatever the labels of the picks without a settled label (unanswered
 and disputed) are (worst and best case, in the manner of Manski's bounds). A range is no
 confidence interval: sampling error comes on top of it.
+
+Which pool items the figures speak for. A source never drawn in the estimate's waves (a source
+with quota 0 beside quotas that add up to 1 has π = 0: the planner never draws it) is no part of
+the population the weights stand for, so the figures say nothing about its items; nor about a
+source none of whose picks is answered yet, and a source answered in some of the waves only
+speaks for those waves' pools. ``sample["coverage"]`` says which sources the figures cover, how
+many unlabeled items those hold, and which sources (and how many unlabeled items) they cannot
+speak for, and why.
 """
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+
+from django.db.models import Count
+
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.annotations.selectors import resolve_item_labels
+from labeling.items.models import Item
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.selectors import model_labels
-from labeling.projects.models import Label
+from labeling.projects.models import Label, Source
 from labeling.waves.models import Wave, WaveItem
 from learner.estimates import MIN_N, design_estimates
 
@@ -109,12 +122,58 @@ def _summary(counts: dict, items: int, picks: int) -> str:
     return text
 
 
+def _unlabeled_by_source(project, resolved: dict) -> dict[int | None, int]:
+    """source id (None: no source) → the project's items without a label now."""
+    return dict(Item.objects.filter(project=project).exclude(pk__in=list(resolved)).values("source_id")
+                .annotate(n=Count("pk")).values_list("source_id", "n"))
+
+
+def _coverage(sources: dict, unlabeled: dict, rows: list[tuple], mine: list[tuple]) -> dict | None:
+    """Which sources the estimate's answered picks (``rows``) come from, of the drawn picks
+    (``mine``), against the unlabeled items per source (``unlabeled``); ``sources``: id → (name,
+    quota). None when nothing is estimated."""
+    if not rows:
+        return None
+    answered, drawn = defaultdict(set), Counter(p[3] for p, _ in mine)
+    for p, _ in rows:
+        answered[p[3]].add(p[0])
+    waves = sorted({p[0] for p, _ in rows})
+    # the planner gives a source without a quota nothing once the other quotas add up to 1 (learner.planning.quotas)
+    quotas_full = sum(max(0.0, quota) for _, quota in sources.values()) >= 1.0 - 1e-9
+
+    def name(source_id) -> str:
+        return sources[source_id][0] if source_id in sources else "(no source)"
+
+    covered = sorted(answered, key=name)
+    items, total = sum(unlabeled.get(s, 0) for s in covered), sum(unlabeled.values())
+    text = [f"The figures cover source{'s' * (len(covered) > 1)} {', '.join(map(name, covered))} ({items} of "
+            f"{total} unlabeled items)"]
+    partial = [{"source": name(s), "waves": sorted(answered[s])} for s in covered if len(answered[s]) < len(waves)]
+    text += [f"{p['source']} only in wave{'s' * (len(p['waves']) > 1)} {', '.join(map(str, p['waves']))} of "
+             f"{', '.join(map(str, waves))}: nothing here speaks for its items in the others" for p in partial]
+    left_out = []
+    for source_id, n in sorted(unlabeled.items(), key=lambda row: name(row[0])):
+        if source_id in answered or not n:
+            continue
+        quota = sources[source_id][1] if source_id in sources else None
+        if drawn[source_id]:
+            reason = f"has {drawn[source_id]} drawn pick{'s' * (drawn[source_id] > 1)}, none answered (in the estimate) yet"
+        elif quota is not None and quota <= 0 and quotas_full:
+            reason = "(quota 0) is never drawn"
+        else:
+            reason = "had no pick drawn in these waves"
+        left_out.append({"source": name(source_id), "items": n, "quota": quota, "reason": reason})
+        text.append(f"{name(source_id)} {reason}, so nothing here speaks for its {n} unlabeled items")
+    return {"sources": [name(s) for s in covered], "items": items, "pool_items": total, "partial": partial,
+            "left_out": left_out, "summary": "; ".join(text)}
+
+
 def version_estimates(project, versions: list[ModelVersion] | None = None) -> dict[int, dict]:
     """{version number: estimates} for every given version (default: the project's ready,
     active and retired ones). Each: ``labels`` (per label: prevalence, precision, recall with
     ``*_ci`` and ``*_range``, n, n_predicted, reasons), ``macro_f1_estimate``, ``macro_f1_ci``,
     ``macro_f1_labels`` and ``sample`` (items, picks, drawn, the STATES' counts, unscored,
-    waves, summary, reason)."""
+    waves, summary, reason, coverage: ``_coverage``)."""
     if versions is None:
         versions = list(ModelVersion.objects.filter(
             project=project, state__in=[ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED])
@@ -123,6 +182,9 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
     resolved = resolve_item_labels(project) if picks else {}
     states = _pick_states(project, picks, resolved)
     names = dict(Label.objects.filter(project=project).values_list("id", "name"))
+    sources = {pk: (name, float(quota)) for pk, name, quota in Source.objects.filter(project=project)
+               .values_list("id", "name", "quota")}
+    unlabeled = _unlabeled_by_source(project, resolved) if picks else {}
     out = {}
     for version in versions:
         mine = [(p, s) for p, s in zip(picks, states, strict=True) if p[1] >= version.number]
@@ -164,6 +226,7 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
             "macro_f1_labels": full["macro_f1_labels"],
             "sample": {"items": items, "picks": len(rows), "drawn": len(mine), **counts,
                        "waves": sorted({p[0] for p, _ in rows}), "summary": _summary(counts, items, len(rows)),
+                       "coverage": _coverage(sources, unlabeled, rows, mine),
                        "reason": failure or (None if rows else
                            "no answered pick with a known inclusion probability from a wave planned after "
                            f"model v{version.number} yet")},

@@ -51,10 +51,13 @@ export function perClass(data) {
       withCi(e.recall, e.recall_ci), ranges(e), e.n === undefined ? "—" : String(e.n),
     ];
   }));
-  // How many known-π picks were drawn and what became of them (server text, via textContent).
+  // How many known-π picks were drawn and what became of them, and which sources (and how many
+  // unlabeled items) the figures speak for and which they cannot (server text, via textContent).
   const sample = data.estimates && data.estimates.sample;
+  const coverage = sample && sample.coverage;
   document.getElementById("est-sample").textContent =
-    sample && sample.summary ? "Pool figures " + sample.summary + "." : "";
+    (sample && sample.summary ? "Pool figures " + sample.summary + "." : "") +
+    (coverage && coverage.summary ? " " + coverage.summary + "." : "");
 }
 
 export function thresholds(data) {
