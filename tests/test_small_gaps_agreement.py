@@ -1,11 +1,8 @@
 """Raw inter-annotator agreement follows the pages' one small-n rule (``learner.estimates.MIN_N``,
 as κ, AP and the reliability bins do): below 5 pairs it is None in the API and "—" with the count
 on the dashboard and the review page, never "75 %" from four pairs."""
-import os
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from labeling.annotations.models import Annotation
@@ -76,43 +73,3 @@ def test_a_flat_taxonomy_has_no_coarse_reason(project_factory, make_user):
     panel = api.get("/api/projects/flat/dashboard/").json()["agreement"]
     assert panel["raw_agreement"] is None and panel["raw_agreement_reason"] == "1 pair: fewer than 5"
     assert panel["raw_agreement_coarse"] is None and panel["raw_agreement_coarse_reason"] is None
-
-
-@pytest.fixture
-def chromium_page(live_server):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
-    # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls made meanwhile otherwise.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(10_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
-        # ORM calls made while Playwright's sync API runs (it switches greenlets; Django keeps a connection
-        # per context) use a connection of their own: closed here, or the test database cannot be dropped.
-        connection.close()
-
-
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_the_dashboard_prints_a_dash_with_the_count_below_min_n_pairs(chromium_page, two_levels):
-    project, lead, ann, bob, reset, pay = two_levels
-    add_pairs(project, ann, bob, [(reset, reset), (pay, pay), (pay, reset)])
-    page = chromium_page
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", "lea")
-    page.fill("input[name=password]", "pw-Longtail-123")
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    page.goto("/p/raw/dashboard/")
-    page.wait_for_selector("#dashboard[data-ready]")
-    shown = dict(zip(page.locator("#agreement dt").all_inner_texts(), page.locator("#agreement dd").all_inner_texts(),
-                     strict=True))
-    assert shown["raw agreement"] == "— (3 pairs: fewer than 5)", shown
-    assert shown["raw agreement coarse"] == "— (3 pairs: fewer than 5)", shown
-    assert shown["pairs"] == "3", shown
