@@ -45,6 +45,19 @@ def fast_passwords(settings):
 
 
 @pytest.fixture
+def eager_tasks():
+    """Run Celery tasks in-process, their errors raised, even where REDIS_URL configures a broker
+    (no worker runs in the test): the task's own code runs. Tests with a real worker start one
+    (tests/service_processes.py)."""
+    from config.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
 def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip("../shared/datasets is absent on this machine")

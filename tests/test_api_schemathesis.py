@@ -30,16 +30,6 @@ SEED = 7
 
 
 @pytest.fixture
-def eager_tasks():
-    from config.celery import app
-
-    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
-
-
-@pytest.fixture
 def seeded(transactional_db, project_factory, make_user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     project = project_factory("alpha", labels=("billing", "login", "fraud"), sources=("email", "chat"))

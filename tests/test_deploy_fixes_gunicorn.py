@@ -28,7 +28,7 @@ from labeling.annotations.models import Annotation
 from labeling.items.models import ImportBatch, Item
 from labeling.projects.models import Label, Membership
 from learner.text import text_hash
-from tests.service_processes import BIN, ROOT, fresh_broker, require_postgres, require_redis, service_env
+from tests.service_processes import BIN, ROOT, fresh_broker, require_postgres, require_redis, service_env, stop
 
 TIMEOUT_S = 3  # GUNICORN_TIMEOUT for these servers; every transfer below lasts well over twice this
 
@@ -60,16 +60,6 @@ def start_gunicorn(tmp_path: Path, **env) -> tuple[subprocess.Popen, str, Path]:
         time.sleep(0.3)
     stop(proc)
     pytest.fail(f"gunicorn did not come up:\n{log_path.read_text(errors='replace')[-4000:]}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @pytest.fixture

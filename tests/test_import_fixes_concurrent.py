@@ -34,10 +34,11 @@ def spam_project(project_factory):
     return project_factory("sms", labels=("ham", "spam"), sources=("web",))
 
 
-def _import_twice_at_once(project, path):
+def _import_twice_at_once(project, path, options=lambda n: {}):
     """Each import waits after its validation until the other has validated too (at most a few
     seconds): without the project's import lock both validate before either writes, which is the
-    race the upload API hit; with it, the second cannot validate until the first has committed."""
+    race the upload API hit; with it, the second cannot validate until the first has committed.
+    ``options(n)``: more arguments of run_import for import n."""
     validated = [threading.Event(), threading.Event()]
     results: list = [None, None]
     barrier = threading.Barrier(2)
@@ -49,7 +50,8 @@ def _import_twice_at_once(project, path):
 
         try:
             barrier.wait()
-            results[n] = run_import(project, path, filename="sms.csv", after_validation=wait_for_the_other)
+            results[n] = run_import(project, path, filename="sms.csv", after_validation=wait_for_the_other,
+                                    **options(n))
         finally:
             connections.close_all()
 
@@ -95,25 +97,8 @@ def test_the_same_external_ids_imported_twice_at_once_name_line_and_field(spam_p
 def test_skip_invalid_imports_only_what_the_other_import_did_not(spam_project, postgres_only, tmp_path):
     """With 'skip invalid rows' the second import ends done with every row set aside as a re-import."""
     path = spam_file(tmp_path / "sms.csv")
-    validated = [threading.Event(), threading.Event()]
-    results: list = [None, None]
-
-    def run(n):
-        def wait_for_the_other():
-            validated[n].set()
-            validated[1 - n].wait(timeout=3)
-
-        try:
-            results[n] = run_import(spam_project, path, filename="sms.csv", skip_invalid=True,
-                                    rejects_path=tmp_path / f"rejects-{n}.csv", after_validation=wait_for_the_other)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    results = _import_twice_at_once(spam_project, path, lambda n: {
+        "skip_invalid": True, "rejects_path": tmp_path / f"rejects-{n}.csv"})
     assert sorted(r.rows_imported for r in results) == [0, ROWS]
     assert sorted(r.rows_rejected for r in results) == [0, ROWS]
     assert Item.objects.filter(project=spam_project).count() == ROWS

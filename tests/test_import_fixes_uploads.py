@@ -16,17 +16,6 @@ MIXED = b"text,source\nrejects name row ok,web\nbad source row,nosuch\n"
 
 
 @pytest.fixture
-def eager_tasks():
-    """Celery tasks in-process even where REDIS_URL configures a broker: the task's own code runs."""
-    from config.celery import app
-
-    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
-
-
-@pytest.fixture
 def lead_client(project_factory, make_user, settings, tmp_path, client):
     settings.MEDIA_ROOT = tmp_path / "media"
     project = project_factory("up", labels=("billing",), sources=("web",))

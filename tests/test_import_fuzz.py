@@ -139,18 +139,6 @@ def snapshot(project) -> tuple:
 
 
 @pytest.fixture
-def eager_tasks():
-    """Run the upload's Celery task in-process even where REDIS_URL configures a broker (no worker
-    runs here); test_upload_of_deep_json_with_a_real_worker covers the worker."""
-    from config.celery import app
-
-    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
-
-
-@pytest.fixture
 def lead_of(project_factory, make_user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     lead = make_user("fuzzlead")

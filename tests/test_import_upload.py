@@ -15,18 +15,6 @@ CSV = b"text,source,external_id\nMy card was charged twice,email,U1\nCannot sign
 
 
 @pytest.fixture
-def eager_tasks():
-    """Run Celery tasks in-process even where REDIS_URL configures a broker (the PostgreSQL run);
-    test_import_worker_runs_an_upload below covers the real worker."""
-    from config.celery import app
-
-    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
-
-
-@pytest.fixture
 def setup(project_factory, make_user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     project = project_factory("upload", labels=("billing", "login"), sources=("email", "chat"))

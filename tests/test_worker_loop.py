@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service_processes import wait_for_run
+from tests.service_processes import stop, wait_for_run
 from tests.test_loop_helpers import build_project
 
 pytestmark = pytest.mark.worker
@@ -43,12 +43,7 @@ def celery_worker_process(transactional_db, tmp_path):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     yield proc, log_path
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+    stop(proc)
     log.close()
 
 

@@ -14,16 +14,6 @@ def media_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture
-def eager_tasks():
-    from config.celery import app
-
-    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
-
-
-@pytest.fixture
 def lead_project(make_user, project_factory):
     project = project_factory("intake", labels=("billing", "login"), sources=("email", "chat"))
     Membership.objects.create(user=make_user("lena"), project=project, role=Membership.LEAD)
