@@ -6,12 +6,12 @@ projects that already have two with one: the label carrying the none-of-these ke
 import uuid
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 
 from labeling.annotations import leasing
 from labeling.annotations.models import Annotation
 from labeling.projects.models import Label, Membership, Project
+from tests.migration_steps import migration_step
 
 from .test_annotation_helpers import add_member, make_open_wave
 from .test_concurrency_races import Hold, api_as, race, response
@@ -129,26 +129,16 @@ def test_two_leads_ticking_other_at_once_get_one_other_label(postgres_only, air)
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_keeps_the_other_label_that_holds_key_0(postgres_only):
-    before, after = [("projects", "0011_project_calibration_matched")], [("projects", "0012_label_one_other")]
-    executor = MigrationExecutor(connection)
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "projects"]
-    executor.migrate(before)
-    try:
-        apps = executor.loader.project_state(others + before).apps
+    with migration_step("projects", "0011_project_calibration_matched", "0012_label_one_other") as step:
+        apps = step.old_apps
         OldProject, OldLabel = apps.get_model("projects", "Project"), apps.get_model("projects", "Label")
         air, calm = OldProject.objects.create(slug="air", name="Air"), OldProject.objects.create(slug="calm", name="C")
         OldLabel.objects.create(project=air, name="positive", hotkey="r", is_other=True, order=2)
         OldLabel.objects.create(project=air, name="Other", hotkey="0", is_other=True, order=3)
         OldLabel.objects.create(project=calm, name="a", hotkey="1", is_other=True, order=1)
         OldLabel.objects.create(project=calm, name="b", hotkey="2", is_other=True, order=1)
-        executor = MigrationExecutor(connection)
-        executor.migrate(after)
-        apps = executor.loader.project_state(others + after).apps
+        apps = step.migrate()
         NewLabel = apps.get_model("projects", "Label")
         got = set(NewLabel.objects.values_list("project__slug", "name", "hotkey", "is_other"))
         assert got == {("air", "positive", "r", False), ("air", "Other", "0", True),
                        ("calm", "a", "1", True), ("calm", "b", "2", False)}
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes())
