@@ -5,6 +5,7 @@ on the dashboard and the review page, never "75 %" from four pairs."""
 import pytest
 from rest_framework.test import APIClient
 
+from labeling.annotations import selectors
 from labeling.annotations.models import Annotation
 from labeling.items.models import Item
 from labeling.projects.models import Label, Membership
@@ -73,3 +74,14 @@ def test_a_flat_taxonomy_has_no_coarse_reason(project_factory, make_user):
     panel = api.get("/api/projects/flat/dashboard/").json()["agreement"]
     assert panel["raw_agreement"] is None and panel["raw_agreement_reason"] == "1 pair: fewer than 5"
     assert panel["raw_agreement_coarse"] is None and panel["raw_agreement_coarse_reason"] is None
+
+
+def test_each_annotators_agreement_with_others_follows_the_same_rule(two_levels):
+    project, lead, ann, bob, reset, pay = two_levels
+    add_pairs(project, ann, bob, [(reset, reset), (pay, pay), (pay, reset), (reset, reset)])
+    rows = {row["username"]: row for row in selectors.annotator_throughput(project)}
+    assert rows["ann"]["double_labeled"] == 4 and rows["ann"]["agreement_with_others"] is None  # 3 of 4
+    add_pairs(project, ann, bob, [(pay, pay)])
+    rows = {row["username"]: row for row in selectors.annotator_throughput(project)}
+    assert rows["ann"]["double_labeled"] == 5 and rows["ann"]["agreement_with_others"] == 0.8
+    assert rows["bob"]["agreement_with_others"] == 0.8

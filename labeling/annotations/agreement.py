@@ -20,9 +20,12 @@ Pair = tuple[Hashable, Hashable]
 def raw_agreement(pairs: Iterable[Pair], *, min_pairs: int = MIN_N) -> float | None:
     """Share of pairs whose two answers are equal; None with fewer than ``min_pairs`` pairs (or none)."""
     pairs = list(pairs)
-    if len(pairs) < max(1, min_pairs):
-        return None
-    return sum(1 for a, b in pairs if a == b) / len(pairs)
+    return agreement_share(sum(1 for a, b in pairs if a == b), len(pairs), min_pairs=min_pairs)
+
+
+def agreement_share(agreed: int, pairs: int, *, min_pairs: int = MIN_N) -> float | None:
+    """``agreed`` of ``pairs`` as a share; None with fewer than ``min_pairs`` pairs (or none)."""
+    return agreed / pairs if pairs >= max(1, min_pairs) else None
 
 
 def too_few_pairs(pairs: int, min_pairs: int = MIN_N) -> str | None:

@@ -245,7 +245,7 @@ def annotator_throughput(project: Project) -> list[dict]:
             "last_answer_at": stamps[-1].isoformat() if stamps else None,
             "double_labeled": paired,
             # the small-n rule of the agreement panel: no "100 %" from two pairs
-            "agreement_with_others": _round(agreement.raw_agreement([(1, 1)] * agreed + [(1, 0)] * (paired - agreed))),
+            "agreement_with_others": _round(agreement.agreement_share(agreed, paired)),
         })
     rows.sort(key=lambda r: (-r["answers"], r["username"]))
     return rows
