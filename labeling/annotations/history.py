@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave
 
@@ -28,7 +29,6 @@ from .services import (
     InvalidAnswer,
     NotFound,
     ensure_other_label,
-    hold_label,
     require_label,
     sync_disagreement,
 )
@@ -119,7 +119,7 @@ def change_answer(
     now = timezone.now()
     try:
         with transaction.atomic():
-            # The labels first (services.hold_label, as submit_answer), then the answer and its wave item (as undo).
+            # The labels first (locks.hold_label, as submit_answer), then the answer and its wave item (as undo).
             require_label(label)
             if suggested is not None and not hold_label(suggested):
                 suggested = None  # deleted meanwhile: the answer still records that a suggestion was shown

@@ -32,10 +32,11 @@ from django.utils import timezone
 
 from labeling.items.models import Item
 from labeling.modeling.selectors import PROPOSAL_KEYS, predicted_name, proposed_labels
+from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
 
 from .models import Annotation, ReviewTask
-from .services import InvalidAnswer, hold_label
+from .services import InvalidAnswer
 from .signals import answer_saved
 
 ACCEPT, RELABEL, DISMISS = "accept", "relabel", "dismiss"

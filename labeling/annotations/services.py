@@ -17,10 +17,11 @@ Decisions worth knowing:
 import uuid
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labeling.items.models import Item
+from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
@@ -86,17 +87,6 @@ def _project_label(project: Project, label_id) -> Label:
         raise InvalidAnswer(
             f"Label {label_id!r} is not a label of project '{project.slug}'.", field="label"
         ) from None
-
-
-def hold_label(label: Label) -> bool:
-    """Share-lock the label's row until the transaction ends (False: it is gone). Foreign keys are checked
-    at commit, so projects.services.delete_label waits for the answer and counts it, or the answer waits
-    for the delete and finds the label gone. FOR KEY SHARE does not queue answers with one label."""
-    if connection.vendor != "postgresql":
-        return Label.objects.filter(pk=label.pk).exists()
-    with connection.cursor() as cursor:
-        cursor.execute(f'SELECT 1 FROM "{Label._meta.db_table}" WHERE id = %s FOR KEY SHARE', [label.pk])
-        return cursor.fetchone() is not None
 
 
 def require_label(label: Label | None) -> None:  # hold_label for an answer's label: refused when it is gone

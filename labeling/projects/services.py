@@ -243,7 +243,7 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
 
 @transaction.atomic
 def delete_label(label: Label) -> None:
-    # Locked first: an answer stored with it meanwhile (annotations.services.hold_label) has committed and counts.
+    # Locked first: an answer stored with it meanwhile (locks.hold_label) has committed and counts.
     if Label.objects.select_for_update().filter(pk=label.pk).first() is None:
         return  # deleted meanwhile
     try:

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -21,7 +21,8 @@ from labeling.items.analyze import analyze_tables
 from labeling.items.models import Item
 from labeling.modeling import review
 from labeling.modeling.versions import active_model
-from labeling.projects.models import Label, Project
+from labeling.projects.locks import hold_labels
+from labeling.projects.models import Project
 from learner.jsonable import to_jsonable
 from learner.planning import Pick, WavePlan, cut_batches, plan_wave
 
@@ -113,25 +114,6 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
         Wave.objects.filter(pk=wave.pk).update(report=to_jsonable(wave.report))
     wave.replaced = replaced
     return wave
-
-
-def hold_labels(project: Project, names=None) -> dict[str, int]:
-    """name → id of the project's labels (of those named in ``names`` when given), each share-locked
-    until the transaction ends. A plan's picks refer to labels (WaveItem.predicted_label) and foreign
-    keys are checked at commit, so a label deleted while the plan runs would fail the plan's commit.
-    Held, projects.services.delete_label (which locks the label FOR UPDATE first) waits for the plan
-    and then clears the picks' references (SET_NULL), or the plan waits for the deletion and finds
-    the label gone. FOR KEY SHARE, as annotations.services.hold_label: renames and answers go on."""
-    if connection.vendor != "postgresql":
-        labels = Label.objects.filter(project=project)
-        return dict((labels if names is None else labels.filter(name__in=list(names))).values_list("name", "id"))
-    sql = f'SELECT name, id FROM "{Label._meta.db_table}" WHERE project_id = %s'
-    params: list = [project.pk]
-    if names is not None:
-        sql, params = sql + " AND name = ANY(%s)", [*params, list(names)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " ORDER BY id FOR KEY SHARE", params)
-        return dict(cursor.fetchall())
 
 
 def _refuse_second_plan(project: Project) -> None:

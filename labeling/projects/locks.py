@@ -1,0 +1,41 @@
+"""Share locks on label rows (FOR KEY SHARE), taken by every writer of a row that refers to a label
+(an answer, a review decision, a wave's pick, a fine label under its parent): foreign keys are
+checked at commit, so without the lock a label deleted meanwhile fails the other commit (a 500).
+With it, services.delete_label (which locks the label FOR UPDATE first) waits for that writer and
+then finds the reference, or the writer waits for the deletion and finds the label gone. FOR KEY
+SHARE does not conflict with renames or with other holders."""
+from __future__ import annotations
+
+from django.db import connection
+
+from .models import Label, Project
+
+
+def hold_label(label: Label) -> bool:
+    """Share-lock the label's row until the transaction ends (False: it is gone). Foreign keys are checked
+    at commit, so services.delete_label waits for the answer and counts it, or the answer waits
+    for the delete and finds the label gone. FOR KEY SHARE does not queue answers with one label."""
+    if connection.vendor != "postgresql":
+        return Label.objects.filter(pk=label.pk).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT 1 FROM "{Label._meta.db_table}" WHERE id = %s FOR KEY SHARE', [label.pk])
+        return cursor.fetchone() is not None
+
+
+def hold_labels(project: Project, names=None) -> dict[str, int]:
+    """name → id of the project's labels (of those named in ``names`` when given), each share-locked
+    until the transaction ends. A plan's picks refer to labels (WaveItem.predicted_label) and foreign
+    keys are checked at commit, so a label deleted while the plan runs would fail the plan's commit.
+    Held, projects.services.delete_label (which locks the label FOR UPDATE first) waits for the plan
+    and then clears the picks' references (SET_NULL), or the plan waits for the deletion and finds
+    the label gone. FOR KEY SHARE, as hold_label: renames and answers go on."""
+    if connection.vendor != "postgresql":
+        labels = Label.objects.filter(project=project)
+        return dict((labels if names is None else labels.filter(name__in=list(names))).values_list("name", "id"))
+    sql = f'SELECT name, id FROM "{Label._meta.db_table}" WHERE project_id = %s'
+    params: list = [project.pk]
+    if names is not None:
+        sql, params = sql + " AND name = ANY(%s)", [*params, list(names)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY id FOR KEY SHARE", params)
+        return dict(cursor.fetchall())
