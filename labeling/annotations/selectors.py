@@ -149,12 +149,20 @@ def _kappa(value: float | None, pairs: int) -> tuple[float | None, str | None]:
     return _round(value), None
 
 
+def _interval(kappa: float | None, pairs: list) -> list[float] | None:
+    """κ's 95 % interval as the pages show it, only beside a κ they show."""
+    if kappa is None:
+        return None
+    bounds = agreement.kappa_interval(pairs)
+    return None if bounds is None else [_round(bounds[0]), _round(bounds[1])]
+
+
 def agreement_summary(project: Project) -> dict:
     """Cohen's kappa (overall, per label, and on coarse labels when the taxonomy has two levels),
     raw agreement and how many items are double-labeled. Numbers are None while undefined, and
     κ is None (with ``*_reason`` saying why) while fewer than MIN_N pairs stand behind it; a
-    label's pairs are those in which either annotator chose it. No interval: nothing in the
-    code bounds κ (learner.estimates' Wilson interval is for a proportion)."""
+    label's pairs are those in which either annotator chose it. ``kappa_ci`` (and
+    ``kappa_coarse_ci``) is κ's 95 % bootstrap interval over pairs, None where κ is."""
     rows = double_labeled_pairs(project)
     pairs = [(la, lb) for _, _, la, _, lb in rows]
     labels = list(Label.objects.filter(project=project).order_by("order", "name", "pk"))
@@ -173,11 +181,13 @@ def agreement_summary(project: Project) -> dict:
         "items_double_labeled": len({item_id for item_id, *_ in rows}),
         "pairs": len(pairs),
         "kappa": kappa,
+        "kappa_ci": _interval(kappa, pairs),
         "kappa_reason": kappa_reason,
         "raw_agreement": _round(agreement.raw_agreement(pairs)),
         "raw_agreement_reason": agreement.too_few_pairs(len(pairs)),
         "per_label": label_rows,
         "kappa_coarse": None,
+        "kappa_coarse_ci": None,
         "kappa_coarse_reason": None,
         "raw_agreement_coarse": None,
         "raw_agreement_coarse_reason": None,
@@ -186,6 +196,7 @@ def agreement_summary(project: Project) -> dict:
         coarse_pairs = agreement.map_pairs(pairs, parent_of)
         summary["kappa_coarse"], summary["kappa_coarse_reason"] = _kappa(agreement.cohen_kappa(coarse_pairs),
                                                                          len(coarse_pairs))
+        summary["kappa_coarse_ci"] = _interval(summary["kappa_coarse"], coarse_pairs)
         summary["raw_agreement_coarse"] = _round(agreement.raw_agreement(coarse_pairs))
         summary["raw_agreement_coarse_reason"] = agreement.too_few_pairs(len(coarse_pairs))
     return summary

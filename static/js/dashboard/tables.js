@@ -96,7 +96,10 @@ export function agreement(data) {
     if ((v !== null && typeof v === "object") || /_reason$/.test(k)) return;
     const dt = document.createElement("dt"); dt.textContent = heading(k);
     const dd = document.createElement("dd");
-    dd.textContent = cell(k, v) + (v === null && a[k + "_reason"] ? " (" + a[k + "_reason"] + ")" : "");
+    // κ's 95 % bootstrap interval sits beside it ("0.812 (95 % interval 0.741 to 0.869)").
+    const ci = a[k + "_ci"];
+    dd.textContent = cell(k, v) + (v === null && a[k + "_reason"] ? " (" + a[k + "_reason"] + ")" : "") +
+      (v !== null && Array.isArray(ci) ? " (95 % interval " + fmt(ci[0]) + " to " + fmt(ci[1]) + ")" : "");
     dl.appendChild(dt); dl.appendChild(dd);
   });
   box.appendChild(dl);
