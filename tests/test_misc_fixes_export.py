@@ -126,3 +126,26 @@ def test_a_link_keeps_its_target_and_standard_output_still_works(world, twins, t
     assert real.stat().st_mode & 0o777 == 0o640  # an earlier export's permissions are kept
     call_command("export_labels", "alpha", "--format", "jsonl", "--out", "/dev/stdout")
     assert len(capfd.readouterr().out.splitlines()) == 6
+
+
+def test_the_export_page_says_how_many_duplicates_the_option_adds_and_leaves_out(world, twins, client):
+    client.force_login(world["lead"])
+    page = " ".join(client.get("/p/alpha/export/").content.decode().split())
+    assert ("This adds 1 unlabeled exact duplicate of labeled items; 1 more is left out because its labeled twins "
+            "disagree") in page
+    # the page's counts are what the download then holds
+    report = {}
+    out = list(services.iter_rows(world["alpha"], include_duplicates=True, report=report))
+    assert sum(row["label_source"] == "duplicate" for row in out) == 1 and report["duplicates_left_out"] == 1
+    make_item(world["alpha"], "my card was STOLEN", group=twins["inherits"].dup_group)
+    make_item(world["alpha"], TEXT.title(), group=twins["orphan"].dup_group)
+    make_item(world["alpha"], TEXT + "!", group=twins["orphan"].dup_group)  # other text: not an exact duplicate
+    page = " ".join(client.get("/p/alpha/export/").content.decode().split())
+    assert "This adds 2 unlabeled exact duplicates of labeled items; 2 more are left out because their" in page
+
+
+def test_the_export_page_says_when_the_option_adds_nothing(world, client):
+    answer(make_item(world["alpha"], "a lone ticket"), world["ann"], "payments")
+    client.force_login(world["lead"])
+    page = " ".join(client.get("/p/alpha/export/").content.decode().split())
+    assert "No unlabeled item has the same text as a labeled one: this adds nothing now." in page

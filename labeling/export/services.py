@@ -44,7 +44,8 @@ class LabeledIndex:
         return None
 
 
-def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
+def _resolved_labels(project: Project) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every labeled item's id (sorted), duplicate group (−id where it has none) and resolved label id."""
     rows = (_labeled_answers().filter(project=project).order_by("item_id", "pk")
             .values_list("item_id", "item__dup_group", "label_id", "origin", "pk"))
     # Compact int64 arrays, not lists of Python ints: pass 1 stays small for a million items.
@@ -66,15 +67,42 @@ def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
         answers.append(Answer(label_id, origin, pk))
     if current is not None:
         flush()
-    item_ids = np.frombuffer(item_ids, dtype=np.int64) if item_ids else np.zeros(0, dtype=np.int64)
-    label_ids = np.frombuffer(label_ids, dtype=np.int64) if label_ids else np.zeros(0, dtype=np.int64)
+    return tuple(np.frombuffer(values, dtype=np.int64) if values else np.zeros(0, dtype=np.int64)
+                 for values in (item_ids, groups, label_ids))
+
+
+def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
+    item_ids, groups, label_ids = _resolved_labels(project)
     if len(item_ids) == 0:
         return LabeledIndex(item_ids, label_ids, np.asarray([], dtype="<U5"))
     names = dict(Label.objects.filter(project=project).values_list("pk", "name"))
     y = [names[i] for i in label_ids.tolist()]
-    splits = np.asarray(group_stratified_split(y, groups=np.frombuffer(groups, dtype=np.int64), fractions=SPLIT_FRACTIONS,
-                                               seed=seed))
+    splits = np.asarray(group_stratified_split(y, groups=groups, fractions=SPLIT_FRACTIONS, seed=seed))
     return LabeledIndex(item_ids, label_ids, splits)
+
+
+def duplicate_counts(project: Project) -> dict[str, int]:
+    """What "also export exact duplicates" would add, before anyone downloads: unlabeled items
+    with the same normalized text as a labeled one, ``exported`` where every labeled twin has the
+    same label, ``left_out`` where the twins' labels differ (the rule of ``_duplicate_rows``)."""
+    item_ids, _groups, label_ids = _resolved_labels(project)
+    if len(item_ids) == 0:
+        return {"exported": 0, "left_out": 0}
+    label_of = dict(zip(item_ids.tolist(), label_ids.tolist(), strict=True))
+    labels_of_hash: dict[str, set[int]] = {}
+    unlabeled: dict[str, int] = {}
+    labeled_hashes = Item.objects.filter(project=project, pk__in=_labeled_answers().filter(project=project)
+                                         .values("item_id")).values("text_hash")
+    twins = Item.objects.filter(project=project, text_hash__in=labeled_hashes)
+    for pk, digest in twins.values_list("pk", "text_hash").iterator(chunk_size=10000):
+        if pk in label_of:
+            labels_of_hash.setdefault(digest, set()).add(label_of[pk])
+        else:
+            unlabeled[digest] = unlabeled.get(digest, 0) + 1
+    counts = {"exported": 0, "left_out": 0}
+    for digest, count in unlabeled.items():
+        counts["exported" if len(labels_of_hash.get(digest, ())) == 1 else "left_out"] += count
+    return counts
 
 
 ITEM_FIELDS = ("pk", "external_id", "text", "text_hash", "dup_group", "source__name", "metadata")

@@ -50,7 +50,7 @@ def export_page(request, slug):
     project = project_for(request.user, slug, manage=True)
     return render(request, "export/export.html", {
         "project": project, "section": "export", "active_model": active_model(project),
-        "model_versions": list(bundle.exportable_versions(project)),
+        "model_versions": list(bundle.exportable_versions(project)), "duplicates": services.duplicate_counts(project),
         "formats": list(FORMATS), "columns": COLUMNS, "formula_starts": "= + - @"})
 
 
