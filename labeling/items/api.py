@@ -22,7 +22,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportBatch
         fields = ["id", "filename", "state", "progress", "rows_total", "rows_imported", "rows_rejected",
-                  "exact_duplicates", "near_duplicates", "created_at", "finished_at", "errors"]
+                  "exact_duplicates", "near_duplicates", "created_at", "finished_at", "errors", "waiting"]
         read_only_fields = fields
 
 

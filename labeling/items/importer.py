@@ -157,20 +157,33 @@ _IN_PROCESS_IMPORT_LOCK = threading.RLock()
 
 
 @contextmanager
-def project_imports_locked(project: Project):
+def project_imports_locked(project: Project, on_wait: Callable[[], None] | None = None):
     """Imports into one project run one after the other, from validation to commit: the second
     validates against the first's committed items, so the same file uploaded twice at once is
     refused the second time (rows already in the project) like any re-import, and each import
     groups duplicates with the other's items. A session-level advisory lock, not a lock on the
     project row: wave planning and training, which lock that row, are not held up by a long
-    import. Released on the way out; should that fail, closing the connection releases it."""
+    import. Released on the way out; should that fail, closing the connection releases it.
+
+    ``on_wait`` is called once, before waiting, when another import holds the lock (so its page
+    can say why nothing moves)."""
     if connection.vendor != "postgresql":
-        with _IN_PROCESS_IMPORT_LOCK:
+        if not _IN_PROCESS_IMPORT_LOCK.acquire(blocking=False):
+            if on_wait:
+                on_wait()
+            _IN_PROCESS_IMPORT_LOCK.acquire()
+        try:
             yield
+        finally:
+            _IN_PROCESS_IMPORT_LOCK.release()
         return
     key = [_IMPORT_LOCK_NAMESPACE, project.id]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        if not cursor.fetchone()[0]:
+            if on_wait:
+                on_wait()
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
     try:
         yield
     finally:
@@ -234,13 +247,26 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
         batch.state = ImportBatch.RUNNING
         batch.updated_at = timezone.now()
         batch.save(update_fields=["state", "updated_at"])
-        with project_imports_locked(project):
+        with project_imports_locked(project, on_wait=lambda: _note_waiting(batch)):
+            if batch.waiting:
+                batch.waiting = ""
+                ImportBatch.objects.filter(pk=batch.pk).update(waiting="", updated_at=timezone.now())
             return _run(project, path, filename, fmt, skip_invalid, rejects_path, result, progress, after_validation)
     except Exception as exc:  # noqa: BLE001 - recorded on the batch; the traceback goes to the log
         logger.exception("import %s of %s into project %s failed", batch.pk, filename, project.slug)
         batch.exact_duplicates = batch.near_duplicates = 0
         error = RowError(None, None, f"the import failed and nothing was imported ({type(exc).__name__}: {exc})")
         return _finish(result, errors=[error], error_count=1, failed=True)
+
+
+def _note_waiting(batch: ImportBatch) -> None:
+    """Say on the batch which import it waits for: the other running imports of its project."""
+    others = list(ImportBatch.objects.filter(project_id=batch.project_id, state=ImportBatch.RUNNING)
+                  .exclude(pk=batch.pk).order_by("created_at").values_list("filename", flat=True)[:3])
+    which = ", ".join(others) if others else "another file"
+    batch.waiting = (f"waiting for the import of {which} into this project to end: imports of one project "
+                     f"run one after the other")[:500]
+    ImportBatch.objects.filter(pk=batch.pk).update(waiting=batch.waiting, updated_at=timezone.now())
 
 
 def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_invalid: bool, rejects_path,

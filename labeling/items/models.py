@@ -33,6 +33,9 @@ class ImportBatch(models.Model):
     exact_duplicates = models.PositiveIntegerField(default=0)
     near_duplicates = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+    # While the import waits for another import into the same project to end (imports of one
+    # project run one after the other): which one, in words; empty otherwise.
+    waiting = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

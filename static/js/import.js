@@ -49,6 +49,12 @@
     setText("rows-rejected", data.rows_rejected);
     setText("exact-duplicates", data.exact_duplicates);
     setText("near-duplicates", data.near_duplicates);
+    // Another import into the project runs first: the server says which (empty once this one starts).
+    const waiting = document.getElementById("import-waiting");
+    if (waiting) {
+      waiting.hidden = !data.waiting;
+      waiting.textContent = data.waiting ? data.waiting.charAt(0).toUpperCase() + data.waiting.slice(1) + "." : "";
+    }
     if (finished(data.state)) {
       renderErrors(data.errors || []);
       // Row errors have a line; a failure of the whole upload (storage, size, an interruption) has none.
