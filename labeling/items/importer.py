@@ -11,6 +11,7 @@ one transaction, grouping exact and near duplicates as it goes; any failure roll
 from __future__ import annotations
 
 import csv
+import fcntl
 import logging
 import os
 import threading
@@ -152,7 +153,7 @@ class _Writer:
 
 
 _IMPORT_LOCK_NAMESPACE = 7201  # first key of pg_advisory_(xact_)lock(namespace, project id)
-# Without PostgreSQL (the demo's SQLite, in one process) imports of this process take turns here.
+# Without PostgreSQL and without a database file (tests' in-memory SQLite) imports take turns here.
 _IN_PROCESS_IMPORT_LOCK = threading.RLock()
 
 
@@ -168,14 +169,8 @@ def project_imports_locked(project: Project, on_wait: Callable[[], None] | None 
     ``on_wait`` is called once, before waiting, when another import holds the lock (so its page
     can say why nothing moves)."""
     if connection.vendor != "postgresql":
-        if not _IN_PROCESS_IMPORT_LOCK.acquire(blocking=False):
-            if on_wait:
-                on_wait()
-            _IN_PROCESS_IMPORT_LOCK.acquire()
-        try:
+        with _sqlite_imports_locked(project, on_wait):
             yield
-        finally:
-            _IN_PROCESS_IMPORT_LOCK.release()
         return
     key = [_IMPORT_LOCK_NAMESPACE, project.id]
     with connection.cursor() as cursor:
@@ -193,6 +188,36 @@ def project_imports_locked(project: Project, on_wait: Callable[[], None] | None 
         except DatabaseError:
             logger.exception("could not release the import lock of project %s: closing the connection", project.pk)
             connection.close()
+
+
+@contextmanager
+def _sqlite_imports_locked(project: Project, on_wait: Callable[[], None] | None):
+    """Without PostgreSQL (the demo's SQLite): an exclusive ``flock`` on a file beside the
+    database, so an ``import_items`` run from a shell takes turns with the server's imports
+    (another process); threads of one process conflict on it as well, each opening its own file.
+    An in-memory database (tests) has no other process: the process's lock is enough."""
+    name = str(connection.settings_dict.get("NAME") or "")
+    if not name or name == ":memory:" or name.startswith("file:"):
+        if not _IN_PROCESS_IMPORT_LOCK.acquire(blocking=False):
+            if on_wait:
+                on_wait()
+            _IN_PROCESS_IMPORT_LOCK.acquire()
+        try:
+            yield
+        finally:
+            _IN_PROCESS_IMPORT_LOCK.release()
+        return
+    with open(f"{name}.import-{project.id}.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _lock_project_imports(project: Project) -> None:
