@@ -113,8 +113,32 @@ class EstimateTracker:
         out["macro_f1_labels"] = full["macro_f1_labels"]
         out["sample"] = {"items": int(len(rows)), "waves": later,
                          "reason": None if len(later) else "no pick with a stated inclusion probability was "
-                                                           "planned after this model"}
+                                                           "planned after this model",
+                         "coverage": self._coverage(rows, later)}
         return out
+
+    def _coverage(self, rows: np.ndarray, later: list[int]) -> dict | None:
+        """Which of the pool's sources the sample's picks come from, as the product's dashboard
+        says it (``sample.coverage``): a source none of the later waves drew from (a quota of 0
+        beside quotas adding up to 1 is never drawn) is not spoken for by these figures."""
+        if not len(rows):
+            return None
+        sources = np.asarray(self.pool.sources, dtype=object)
+        names, counts = np.unique(sources, return_counts=True)
+        covered = set(sources[rows].tolist())
+
+        def name(source) -> str:
+            return str(source) or "(no source)"
+
+        left_out = [{"source": name(s), "items": int(n)} for s, n in zip(names, counts, strict=True) if s not in covered]
+        items = int(sum(n for s, n in zip(names, counts, strict=True) if s in covered))
+        text = [f"The figures cover source{'s' * (len(covered) > 1)} {', '.join(sorted(map(name, covered)))} "
+                f"({items} of {len(sources)} pool items)"]
+        waves = ", ".join(map(str, later))
+        text += [f"{row['source']} had no pick with a stated inclusion probability in wave{'s' * (len(later) > 1)} "
+                 f"{waves}, so nothing here speaks for its {row['items']} items" for row in left_out]
+        return {"sources": sorted(map(name, covered)), "items": items, "pool_items": int(len(sources)),
+                "left_out": left_out, "summary": "; ".join(text)}
 
     def truth_for(self, wave: int) -> dict:
         """What the intervals of ``estimates_for(wave)`` aim at, from every eligible item's label."""

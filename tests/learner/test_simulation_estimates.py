@@ -88,3 +88,21 @@ def test_pool_mix_precision_is_the_precision_on_a_test_split_resampled_to_the_po
     for k, c in enumerate(names):
         assert abs(got[c] - resampled[k]) < 1e-9, (c, got[c], resampled[k])
     assert max(abs(got[c] - raw[k]) for k, c in enumerate(names)) > 0.02
+
+
+def test_each_waves_estimates_say_which_sources_they_cover():
+    """A source at quota 0 beside quotas adding up to 1 is never drawn: simulate's estimates say
+    that nothing in them speaks for its items, as the product's dashboard does."""
+    data, X = _dataset(0)
+    n = len(data.texts)
+    data.sources = np.array(["email", "chat", "social"] * (n // 3) + ["email"] * (n % 3), dtype=object)
+    sim = SimConfig(strategy="default", budget=300, wave_size=100, seed=0, train_options={"self_training": False},
+                    source_quotas={"email": 0.5, "chat": 0.5, "social": 0.0})
+    waves = run_simulation(data, X, sim, full_pool_macro_f1=0.0, progress=False)["waves"]
+    social = int(((data.sources == "social") & ~data.is_test).sum())
+    first = waves[0]["estimates"]["sample"]["coverage"]
+    assert first["sources"] == ["chat", "email"]
+    assert first["left_out"] == [{"source": "social", "items": social}]
+    assert first["summary"].endswith(f"social had no pick with a stated inclusion probability in waves 2, 3, so "
+                                     f"nothing here speaks for its {social} items")
+    assert waves[-1]["estimates"]["sample"]["coverage"] is None  # no later picks, no sample
