@@ -277,9 +277,11 @@ def submit_answer(
 
 def sync_disagreement(project: Project, item_id: int, *, added: bool = False) -> ReviewTask | None:
     """Open (or refresh) a disagreement task when annotators' current answers on the item differ;
-    withdraw an open one when they no longer do (after an undo). Call with the item locked.
-    ``added``: the change was a new answer, which cannot end a disagreement, so a single
-    annotator's answers need no further look."""
+    withdraw an open one when they no longer do (after an undo). A standing adjudication is the
+    item's decision: no disagreement is opened while it stands, and an open one is closed with it
+    (a lead re-adjudicates from the item page). Call with the item locked. ``added``: the change
+    was a new answer, which cannot end a disagreement, so a single annotator's answers need no
+    further look."""
     answers = list(
         Annotation.objects.filter(
             project=project, item_id=item_id, origin=Annotation.ANNOTATOR, undone=False, skipped=False
@@ -297,6 +299,13 @@ def sync_disagreement(project: Project, item_id: int, *, added: bool = False) ->
     if not disagree:
         if open_task:
             open_task.delete()
+        return None
+    decision = (Annotation.objects.filter(project=project, item_id=item_id, origin=Annotation.ADJUDICATION,
+                                          undone=False, label__isnull=False).order_by("-pk").first())
+    if decision is not None:
+        if open_task:  # left open by an older release: the decision answered it
+            ReviewTask.objects.filter(pk=open_task.pk).update(
+                resolved_label_id=decision.label_id, resolved_by_id=decision.annotator_id, resolved_at=timezone.now())
         return None
     detail = {
         "answers": [

@@ -6,6 +6,8 @@ from datetime import UTC
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from labeling.loop.runs import EMBED, OPEN, WAITING, open_retrain_run, run_stage
+from labeling.modeling.models import TaskRun
 from labeling.projects.models import Membership, Project
 from labeling.waves.models import Wave, WaveItem
 
@@ -28,7 +30,7 @@ def why_waiting(project: Project, user, now=None) -> dict:
     out = {"reason": "", "message": "", "waiting_for_others": 0, "leased_by_others": 0, "back_at": None,
            "overlap": 0}
     if not picks.exists():
-        out.update(reason="no_wave", message=f"{NOTHING} No wave is open; a lead plans the next one.")
+        out.update(reason="no_wave", message=f"{NOTHING} No wave is open; {_next_wave(project)}")
         return out
     answered = Q(assignments__state__in=[Assignment.DONE, Assignment.SKIPPED])
     open_picks = picks.annotate(n_answered=Count("assignments", filter=answered)).filter(
@@ -59,6 +61,28 @@ def why_waiting(project: Project, user, now=None) -> dict:
     out.update(reason=reason, message=" ".join([NOTHING, *parts]), waiting_for_others=n_waiting, leased_by_others=n_leased,
                back_at=back_at.isoformat() if back_at else None, overlap=overlap)
     return out
+
+
+def _next_wave(project: Project) -> str:
+    """What opens the next wave while none is open. A completed wave closes at once and its
+    retrain plans and opens the next one when it ends, as does an embedding a lead's plan waits
+    for; a wave planned by hand waits for a lead to open it; otherwise a lead plans one."""
+    retrain = open_retrain_run(project)
+    if retrain is not None and (retrain.detail or {}).get("stage") == WAITING:
+        return ("a retrain waits for the final model to finish, then trains and opens the next wave by itself. "
+                "Ask again in a few minutes.")
+    if retrain is not None:
+        return (f"a retrain is under way ({run_stage(retrain)}, {float(retrain.progress):.0%}) and opens the next "
+                "wave by itself when it finishes. Ask again in a few minutes.")
+    embedding = (TaskRun.objects.filter(project=project, kind=EMBED, state__in=OPEN, detail__plan_when_done=True)
+                 .order_by("-created_at").first())
+    if embedding is not None:
+        return (f"new items are being embedded ({float(embedding.progress):.0%}); the next wave is planned and opened "
+                "by itself when they are done. Ask again in a few minutes.")
+    planned = Wave.objects.filter(project=project, state=Wave.PLANNED).order_by("number").first()
+    if planned is not None:
+        return f"wave {planned.number} is planned and waits for a lead to open it."
+    return "a lead plans the next one."
 
 
 _ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh", 8: "eighth", 9: "ninth"}

@@ -12,7 +12,7 @@ import numpy as np
 from django.db import connection
 
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.annotations.resolve import Answer, resolve
+from labeling.annotations.resolve import ADJUDICATION, Answer, resolve
 from labeling.items.models import Item
 from labeling.projects.models import Label, Project
 from labeling.waves.models import WaveItem
@@ -206,8 +206,9 @@ def _item_row(item: tuple, answers: list, first_pick: tuple | None, labels: dict
         "source": source,
         "split": str(split),
         # Annotators disagree and no lead has adjudicated yet: the label is the majority's (ties:
-        # the newest answer), votes says who said what.
-        "disputed": pk in extras["disputed"],
+        # the newest answer), votes says who said what. A standing adjudication is the decision,
+        # whatever disagreement task an older release left open beside it.
+        "disputed": pk in extras["disputed"] and decided.origin != ADJUDICATION,
         # suggestion_shown: the page showed the model's suggestion with the item (an anchored answer).
         "votes": [{"annotator": a[4], "label": labels[a[1]][0], "origin": a[2], "suggestion_shown": a[8]}
                   for a in answers],
