@@ -81,3 +81,22 @@ def test_an_import_that_does_not_wait_has_no_note(project_factory, tmp_path):
     project = project_factory("alone", labels=("ham", "spam"), sources=("web",))
     result = run_import(project, csv_file(tmp_path / "a.csv", "only"))
     assert result.ok and ImportBatch.objects.get(pk=result.batch.pk).waiting == ""
+
+
+@pytest.mark.django_db
+def test_a_process_still_on_the_previous_release_can_insert_an_import(project_factory):
+    """During an upgrade, web or worker processes not yet restarted insert import rows without the
+    new column: the database fills it (a Python-only default made those inserts fail)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    project = project_factory("rolling")
+    fields = [f for f in ImportBatch._meta.concrete_fields if f.name not in ("id", "waiting", "created_by", "finished_at")]
+    values = {"project": project.pk, "filename": "old.csv", "created_at": timezone.now(), "updated_at": timezone.now(),
+              "state": ImportBatch.PENDING, "errors": "[]"}
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    params = [values.get(f.name, f.get_default()) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {ImportBatch._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})",
+                       params)
+    assert ImportBatch.objects.get(filename="old.csv").waiting == ""

@@ -34,8 +34,9 @@ class ImportBatch(models.Model):
     near_duplicates = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     # While the import waits for another import into the same project to end (imports of one
-    # project run one after the other): which one, in words; empty otherwise.
-    waiting = models.CharField(max_length=500, blank=True, default="")
+    # project run one after the other): which one, in words; empty otherwise. A database default
+    # too, so that processes still on the previous release can insert rows during an upgrade.
+    waiting = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]
