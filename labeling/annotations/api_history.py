@@ -61,6 +61,9 @@ class ChangeResultSerializer(serializers.Serializer):
     created = serializers.BooleanField(help_text="False for a retry of a change already stored.")
     reopened = serializers.BooleanField(help_text="A clear: true when the item waits for you again (its wave is "
                                                   "open), false when it went back to the pool (its wave is closed).")
+    still_labeled = serializers.BooleanField(help_text="A clear: true when other answers (other annotators', "
+                                                       "imported, a lead's) still label the item, so it is not back "
+                                                       "in the pool; false for a change.")
 
 
 class HistoryView(ProjectAPIView):
@@ -101,5 +104,6 @@ class ChangeAnswerView(ProjectAPIView):
             "replaced": AnnotationSerializer(result.replaced).data,
             "created": result.created,
             "reopened": result.reopened,
+            "still_labeled": result.still_labeled,
         }
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

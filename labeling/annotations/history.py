@@ -6,6 +6,11 @@
   shows both. Nothing is overwritten.
 * **Clearing** an answer marks it undone and gives the item back to the annotator (their lease on
   it is renewed while its wave is open), as the undo of the last answer does.
+* **What the change takes back.** A disagreement that no longer holds is withdrawn, and an open
+  label issue closes once the item's label is no longer the label it questions
+  (``modeling.label_issues``). A clear
+  says whether answers of others still label the item (``still_labeled``): then the item is not
+  back in the pool, whatever its wave.
 * **Exactly once.** A change carries its own ``client_id``; a retry returns the stored change. The
   answer to change is named by id or by its ``client_id``, so the page can queue a change right
   behind the answer it changes, before the server has acknowledged either.
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from labeling.modeling.label_issues import close_answered_issues
 from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave
@@ -43,6 +49,7 @@ class ChangeResult:
     replaced: Annotation           # the answer changed or cleared
     created: bool                  # False: a retry of a change already stored
     reopened: bool = False         # a clear: the item waits for the annotator again (its wave is open)
+    still_labeled: bool = False    # a clear: other answers (of others, imported, a lead's) still label the item
 
 
 def _own_answer(project: Project, user, supersedes, supersedes_client_id) -> Annotation:
@@ -128,7 +135,7 @@ def change_answer(
                 lock_wave_item(old.assignment.wave_item_id)
                 old.refresh_from_db()
             if clear and old.undone and not Annotation.objects.filter(supersedes=old).exists():
-                return ChangeResult(None, old, created=False)  # a retried clear
+                return ChangeResult(None, old, created=False, still_labeled=_still_labeled(old))  # a retried clear
             _check_changeable(old)
             old.undone = True
             old.save(update_fields=["undone"])
@@ -146,13 +153,21 @@ def change_answer(
                     Assignment.objects.filter(pk=old.assignment_id).update(
                         state=Assignment.SKIPPED if skipped else Assignment.DONE)
             sync_disagreement(project, old.item_id)
+            close_answered_issues(project, old.item_id)
+            still_labeled = clear and _still_labeled(old)
     except IntegrityError:
         existing = Annotation.objects.filter(client_id=client_id).first()
         if existing:  # a concurrent retry of the same change won the race
             return _replay(existing, project, user)
         raise
     answer_saved.send(sender=Annotation, project=project, item=old.item)
-    return ChangeResult(new, old, created=True, reopened=reopened)
+    return ChangeResult(new, old, created=True, reopened=reopened, still_labeled=still_labeled)
+
+
+def _still_labeled(cleared: Annotation) -> bool:
+    """Whether answers other than the annotator's own still label the cleared answer's item."""
+    return Annotation.objects.filter(item_id=cleared.item_id, undone=False, skipped=False,
+                                     label__isnull=False).exclude(annotator_id=cleared.annotator_id).exists()
 
 
 def _reopen_assignment(old: Annotation, now) -> bool:

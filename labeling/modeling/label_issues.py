@@ -15,6 +15,10 @@ flagged take the new figures.
 A lead's dismissal ("the given label stands") holds: an item whose last label issue was dismissed
 is not flagged again while its label is the one the lead let stand; once the item's label changes,
 the new label is open to question again.
+
+A task claims "labeled X": when an annotator changes or clears an answer so that the item's label
+(``annotations.resolve``) is no longer X, ``close_answered_issues`` closes the task with outcome
+``expired`` and a note that the answer changed, as ``sync_disagreement`` withdraws a disagreement.
 """
 from __future__ import annotations
 
@@ -26,7 +30,8 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.annotations.models import ReviewTask
+from labeling.annotations.models import Annotation, ReviewTask
+from labeling.annotations.resolve import Answer, resolve
 from labeling.projects.models import Label
 from learner.label_issues import find_label_issues
 from learner.oof_proba import out_of_fold_proba
@@ -147,3 +152,39 @@ def _sync_tasks(project, version: ModelVersion, flagged: dict[int, dict], scan: 
                for item_id, detail in flagged.items() if item_id not in taken][:max(room, 0)]
         ReviewTask.objects.bulk_create(new, ignore_conflicts=True)
         scan.created = len(new)
+
+
+def _item_label_id(project, item_id: int) -> int | None:
+    """The item's label now, by the rule training reads labels with; None when no answer labels it."""
+    rows = (Annotation.objects.filter(project=project, item_id=item_id, undone=False, skipped=False,
+                                      label__isnull=False)
+            .order_by("created_at", "id").values_list("label_id", "origin"))
+    decided = resolve([Answer(label_id, origin, order) for order, (label_id, origin) in enumerate(rows)])
+    return decided.label_id if decided else None
+
+
+def close_answered_issues(project, item_id: int) -> int:
+    """Close the item's open label issue when its given label is no longer the item's label (an
+    answer was changed or cleared): its claim "labeled X" no longer holds. Call inside the
+    transaction that changed the answer, with the item locked. Returns how many closed."""
+    tasks = list(ReviewTask.objects.select_for_update().filter(
+        project=project, item_id=item_id, reason=ReviewTask.LABEL_ISSUE, resolved_at__isnull=True))
+    if not tasks:
+        return 0
+    current = _item_label_id(project, item_id)
+    names = dict(Label.objects.filter(project=project).values_list("id", "name"))
+    now = timezone.now()
+    closed = []
+    for task in tasks:
+        detail = task.detail or {}
+        given = detail.get("given_label_id")
+        if given is None:  # a task from before label ids were recorded names its label
+            given = next((pk for pk, name in names.items() if name == detail.get("given_label")), None)
+        if given is not None and given == current:
+            continue
+        now_labeled = f"the item is now labeled {names[current]!r}" if current in names else "the item has no label now"
+        note = f"the answer changed: {now_labeled}, no longer {detail.get('given_label')!r}"
+        task.resolved_at, task.outcome, task.detail = now, ReviewTask.EXPIRED, {**detail, "closed": note}
+        closed.append(task)
+    ReviewTask.objects.bulk_update(closed, ["resolved_at", "outcome", "detail"])
+    return len(closed)

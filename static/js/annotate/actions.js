@@ -177,25 +177,29 @@ function change(entry, next) {
 }
 
 // Delete on a reopened answer: withdraw it. While its wave is open the item waits for an answer
-// again, right now; a closed wave's item goes back to the pool (the server says which).
+// again, right now; a closed wave's item goes back to the pool, unless other annotators' answers
+// still label it (the server says which: reopened, still_labeled).
 export function clearReopened() {
   const entry = state.reopen;
   if (!entry) return;
   const payload = { client_id: uuid4(), supersedes_client_id: entry.client_id, clear: true };
+  let at = state.items.findIndex((it) => it.assignment === entry.assignment && it.item === entry.item);
+  const leftThePage = at < 0 && !entry.waveOpen;
+  const cleared = `Cleared your answer on item ${entry.item}.`;
   enqueue({
     url: config.changeUrl, payload, label: `clearing item ${entry.item}`, item: entry.item,
     stored(data) {
       if (!data.created) return; // a retry of a clear already stored
       const progress = state.progress;
       if (data.reopened && progress) progress.done = Math.max(progress.done - 1, 0);
-      if (!data.reopened) releasedToPool(entry);
+      if (leftThePage) closedWaveOutcome(data, cleared);
+      else if (!data.reopened) releasedToPool(entry, data);
     },
   });
   removeEntry(entry);
-  let at = state.items.findIndex((it) => it.assignment === entry.assignment && it.item === entry.item);
-  if (at < 0 && !entry.waveOpen) {
-    notify(`Cleared your answer on item ${entry.item}. Its wave is closed, so the item went back to the pool; ` +
-      "it is not waiting for you.", "info");
+  if (leftThePage) {
+    // What became of the item is the server's to say (closedWaveOutcome, once the clear is stored).
+    notify(cleared, "info");
     closeReopen();
     return;
   }
@@ -215,9 +219,19 @@ export function clearReopened() {
   closeReopen();
 }
 
-// The server released a cleared item to the pool (its wave closed meanwhile): it does not wait
-// here, unless the annotator already answered it again (that answer is the server's to judge).
-function releasedToPool(entry) {
+const KEEPS_OTHERS = "Your answer is withdrawn; the item keeps the other annotators' answers.";
+
+// Where a cleared answer of a closed wave left its item, said once the server stored the clear,
+// unless an error (those stay until read) took the notice meanwhile.
+function closedWaveOutcome(data, cleared) {
+  if (!els.notice.hidden && els.notice.classList.contains("error")) return;
+  notify(`${cleared} ${data.still_labeled ? KEEPS_OTHERS
+    : "Its wave is closed, so the item went back to the pool; it is not waiting for you."}`, "info");
+}
+
+// The server released a cleared item (its wave closed meanwhile): it does not wait here, unless
+// the annotator already answered it again (that answer is the server's to judge).
+function releasedToPool(entry, data) {
   const at = state.items.findIndex((it) => it.assignment === entry.assignment && it.item === entry.item);
   if (at < 0 || state.items[at].answer) return;
   const wasCurrent = state.index === at;
@@ -227,7 +241,8 @@ function releasedToPool(entry) {
     const next = state.items.findIndex((it) => !it.answer);
     state.index = next >= 0 ? next : state.items.length;
   }
-  notify(`Item ${entry.item} went back to the pool: its wave closed, so it is not waiting for you.`, "info");
+  notify(data.still_labeled ? `Item ${entry.item} is not waiting for you: its wave closed. ${KEEPS_OTHERS}`
+    : `Item ${entry.item} went back to the pool: its wave closed, so it is not waiting for you.`, "info");
   render();
 }
 
@@ -282,6 +297,8 @@ export function loadBatch(batch, answered) {
   state.started = state.items.length > 0;
 }
 
+const LEASE_UNREACHABLE = "Could not reach the server; press Enter to try again.";
+
 export async function lease() {
   if (state.busy) return;
   state.busy = true;
@@ -289,12 +306,20 @@ export async function lease() {
   els.startMessage.textContent = "Leasing…";
   try {
     await flush();
-    const response = await post(config.leaseUrl, {});
+    let response;
+    try {
+      response = await post(config.leaseUrl, {});
+    } catch (e) {
+      // No answer at all (server down, network gone): nothing was leased; Enter tries again.
+      leaseFailed(LEASE_UNREACHABLE);
+      return;
+    }
     if (!response.ok) {
-      notify(`Could not lease a batch: ${await detailOf(response)}`, "error");
+      leaseFailed(`Could not lease a batch: ${await detailOf(response)}`);
       return;
     }
     const data = await response.json();
+    if (els.notice.textContent === LEASE_UNREACHABLE) notify(""); // that failure is over
     state.progress = data.progress;
     loadBatch(data.items);
     state.leaseNote = data.items.length ? "" : (data.message || "Nothing is waiting for you right now.");
@@ -305,6 +330,11 @@ export async function lease() {
     render();
     drainKeys();
   }
+}
+
+function leaseFailed(message) {
+  els.startMessage.textContent = ""; // not "Leasing…": nothing is under way any more
+  notify(message, "error");
 }
 
 // Keys typed while a lease was under way, applied in order (keys.js installs the applier).

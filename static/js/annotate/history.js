@@ -1,15 +1,20 @@
 /* This session's answers, newest first: the History panel. Each entry follows one item's live
    answer; a change replaces the entry's answer (the server keeps the old one as superseded), a
    clear removes the entry. Rows are drawn with textContent only. */
-import { byId, config, els, fullName, state } from "./state.js";
+import { byId, config, els, fullName, otherLabel, state } from "./state.js";
 
 const MAX_ROWS = 50;
+
+// The name the none-of-these button shows (render.js): the project's Other label, else the
+// built-in answer's. An answer given with the button, now or before a reload, reads the same.
+export const noneName = () =>
+  (otherLabel ? otherLabel.name : (config.builtinOther ? config.builtinOther.name : "None of these"));
 
 export function describeAnswer(a) {
   if (!a) return "";
   if (a.kind === "rejected") return `Not stored: ${a.reason}`;
   if (a.kind === "skip") return `Skipped: ${a.reason}`;
-  if (a.kind === "none") return "None of these";
+  if (a.kind === "none") return noneName();
   const l = byId.get(a.labelId);
   return l ? fullName(l) : "Answered";
 }
@@ -29,7 +34,8 @@ const snippetOf = (text) => {
 
 // A history row from the server (the page's config or GET history) as an entry.
 export function entryFromRow(row, item) {
-  const other = row.is_other;
+  // The button's answer is the Other label; a fine label ticked Other is answered (and named) as a label.
+  const other = row.is_other && (!otherLabel || row.label === otherLabel.id);
   const answer = row.skipped ? { kind: "skip", labelId: null, reason: row.skip_reason }
     : { kind: other ? "none" : "label", labelId: row.label, reason: "" };
   return {
