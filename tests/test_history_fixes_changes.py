@@ -146,3 +146,18 @@ def test_a_clear_in_an_open_wave_and_a_change_are_not_still_labeled(project, mak
     body = change(ann, first, clear=True)
     assert body["reopened"] is True and body["still_labeled"] is False
     assert change(ann, second, label=lab["negative"].pk)["still_labeled"] is False
+
+
+def test_undoing_the_last_answer_closes_the_label_issue_on_it(project, make_user):
+    """The page's undo (the last answer taken back) changes the item's label as a clear does."""
+    _, items = make_open_wave(project, 2, batch_size=4)
+    ann = api_as(add_member(make_user, project, "ann1"))
+    lab = labels(project)
+    held = lease(ann)
+    give(ann, held[items[0].pk], lab["positive"])
+    give(ann, held[items[1].pk], lab["positive"])
+    flag(project, [items[0].pk, items[1].pk], lab["positive"], lab["neutral tone"])
+    r = ann.post(f"/api/projects/{SLUG}/annotations/undo/", {}, format="json")
+    assert r.status_code == 200, r.content
+    assert open_issues(project) == {items[0].pk}
+    assert issue_of(items[1].pk).detail["closed"] == "the answer changed: the item has no label now, no longer 'positive'"

@@ -28,6 +28,7 @@ from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave
 
+from .disagreement import sync_disagreement
 from .leasing import change_slots, lease_expiry
 from .models import Annotation, Assignment
 from .services import (
@@ -36,7 +37,6 @@ from .services import (
     NotFound,
     ensure_other_label,
     require_label,
-    sync_disagreement,
 )
 from .services import _lock_wave_item as lock_wave_item
 from .services import _project_label as project_label

@@ -21,10 +21,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labeling.items.models import Item
+from labeling.modeling.label_issues import close_answered_issues
 from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
+from .disagreement import sync_disagreement
 from .leasing import change_slots, lease_expiry, live_slot_q
 from .models import Annotation, Assignment, ReviewTask
 from .signals import answer_saved
@@ -275,52 +277,6 @@ def submit_answer(
     return AnswerResult(annotation, created=True, review_task=review_task)
 
 
-def sync_disagreement(project: Project, item_id: int, *, added: bool = False) -> ReviewTask | None:
-    """Open (or refresh) a disagreement task when annotators' current answers on the item differ;
-    withdraw an open one when they no longer do (after an undo). A standing adjudication is the
-    item's decision: no disagreement is opened while it stands, and an open one is closed with it
-    (a lead re-adjudicates from the item page). Call with the item locked. ``added``: the change
-    was a new answer, which cannot end a disagreement, so a single annotator's answers need no
-    further look."""
-    answers = list(
-        Annotation.objects.filter(
-            project=project, item_id=item_id, origin=Annotation.ANNOTATOR, undone=False, skipped=False
-        ).select_related("annotator", "label").order_by("created_at", "pk")
-    )
-    latest = {}
-    for answer in answers:  # each annotator's latest answer counts
-        latest[answer.annotator_id] = answer
-    if added and len(latest) < 2:
-        return None
-    open_task = ReviewTask.objects.filter(
-        project=project, item_id=item_id, reason=ReviewTask.DISAGREEMENT, resolved_at__isnull=True
-    ).first()
-    disagree = len(latest) >= 2 and len({a.label_id for a in latest.values()}) > 1
-    if not disagree:
-        if open_task:
-            open_task.delete()
-        return None
-    decision = (Annotation.objects.filter(project=project, item_id=item_id, origin=Annotation.ADJUDICATION,
-                                          undone=False, label__isnull=False).order_by("-pk").first())
-    if decision is not None:
-        if open_task:  # left open by an older release: the decision answered it
-            ReviewTask.objects.filter(pk=open_task.pk).update(
-                resolved_label_id=decision.label_id, resolved_by_id=decision.annotator_id, resolved_at=timezone.now())
-        return None
-    detail = {
-        "answers": [
-            {"annotator": a.annotator.username if a.annotator else None, "label_id": a.label_id,
-             "label": a.label.name if a.label else None}
-            for a in latest.values()
-        ]
-    }
-    if open_task:
-        open_task.detail = detail
-        open_task.save(update_fields=["detail"])
-        return open_task
-    return ReviewTask.objects.create(project=project, item_id=item_id, reason=ReviewTask.DISAGREEMENT, detail=detail)
-
-
 def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
     """Mark the annotator's latest live answer in the project undone, or with ``client_id`` exactly
     that answer, and re-open its assignment (also in a closed wave: the re-opened lease is handed
@@ -346,6 +302,7 @@ def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
             ).update(state=Assignment.LEASED, expires_at=lease_expiry(now))
             change_slots([wave_item.pk], done=-reopened)
         sync_disagreement(project, annotation.item_id)
+        close_answered_issues(project, annotation.item_id)
     answer_saved.send(sender=Annotation, project=project, item=annotation.item)
     return annotation
 

@@ -2,7 +2,7 @@
    metadata, the suggestion, the label buttons, progress, the batch summary and the history.
    Rendering only reads state; clicks are handled by delegation in main.js. User text is only
    ever set with textContent or as text nodes, never as markup. */
-import { describeAnswer, renderHistory } from "./history.js";
+import { describeAnswer, noneName, renderHistory } from "./history.js";
 import { isGone } from "./stale_labels.js";
 import { $, byId, children, config, current, els, fullName, labels, noneHotkey, noneHotkeyFree, otherLabel,
   shown, state, topLevel } from "./state.js";
@@ -188,7 +188,7 @@ export function renderLabels() {
   els.coarseStep.hidden = !state.coarse;
   if (state.coarse) els.coarseName.textContent = state.coarse.name;
   els.noneBtn.replaceChildren();
-  const name = otherLabel ? otherLabel.name : (config.builtinOther ? config.builtinOther.name : "None of these");
+  const name = noneName(); // the history panel names the answer the same way
   els.noneBtn.appendChild(document.createTextNode(name + " "));
   if (noneHotkeyFree) {
     const k = document.createElement("kbd");
