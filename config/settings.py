@@ -5,6 +5,7 @@ DEBUG on. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=0 and ALLOW
 """
 import json
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -27,6 +28,34 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+def env_int(name: str, default: int, *, minimum: int) -> int:
+    """A whole number from the environment (unset or empty: the default). A value that is not one,
+    or is below the minimum, stops startup with a message naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise RuntimeError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+# DRF's rate format (rest_framework.throttling.SimpleRateThrottle.parse_rate reads the first
+# letter of the period). Checked here: a bad rate would otherwise fail each throttled request.
+_THROTTLE_RATE = re.compile(r"[1-9][0-9]*/(s|secs?|seconds?|m|mins?|minutes?|h|hours?|d|days?)")
+
+
+def env_rate(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if not _THROTTLE_RATE.fullmatch(value):
+        raise RuntimeError(f"{name} must be a rate such as 10/minute (a count, then /second, /minute, /hour or "
+                           f"/day), got {value!r}")
+    return value
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -230,14 +259,31 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "labeling.projects.schema.ErrorDocumentingAutoSchema",
-    # POST /api/auth/token/ (labeling.projects.auth): attempts per username and per client address.
+    # JSON nested past Python's recursion limit answers 400, not 500 (config/parsers.py); forms and
+    # multipart stay for the browsable API and the import upload (labeling.items.api).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # A body over DATA_UPLOAD_MAX_MEMORY_SIZE answers JSON 413, not Django's HTML 400; too deeply nested
+    # JSON is a 400 under views that name DRF's own parsers too (the token view) (config/api_errors.py).
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    # POST /api/auth/token/ (labeling.projects.token_api): attempts per username and per client
+    # address. POST /api/projects/<slug>/predict/ (labeling.projects.throttles): calls per user.
     "DEFAULT_THROTTLE_RATES": {
-        "token_user": os.environ.get("LONGTAIL_TOKEN_RATE_USER", "10/minute"),
-        "token_ip": os.environ.get("LONGTAIL_TOKEN_RATE_IP", "30/minute"),
+        "token_user": env_rate("LONGTAIL_TOKEN_RATE_USER", "10/minute"),
+        "token_ip": env_rate("LONGTAIL_TOKEN_RATE_IP", "30/minute"),
+        "predict": env_rate("LONGTAIL_PREDICT_RATE", "10/minute"),
     },
-    # Proxies in front that append to X-Forwarded-For; unset, the header is taken as it comes.
-    "NUM_PROXIES": int(os.environ["LONGTAIL_NUM_PROXIES"]) if os.environ.get("LONGTAIL_NUM_PROXIES") else None,
+    # Proxies in front that append to X-Forwarded-For (1 behind one nginx). 0: the client address is
+    # REMOTE_ADDR and the header is ignored; DRF's None took the whole header, which any client
+    # writes, as the address, so each made-up value got its own throttle count.
+    "NUM_PROXIES": env_int("LONGTAIL_NUM_PROXIES", 0, minimum=0),
 }
+# One predict request may send at most this many characters over all its texts: encoding is the
+# web process's own CPU time (docs/operations.md).
+LONGTAIL_PREDICT_MAX_CHARS = env_int("LONGTAIL_PREDICT_MAX_CHARS", 200_000, minimum=1)
 LONGTAIL_TOKEN_TTL_HOURS = float(os.environ.get("LONGTAIL_TOKEN_TTL_HOURS", "168"))
 # The throttle counts: shared by all web workers through Redis when there is one.
 CACHES = {

@@ -25,6 +25,7 @@ from .serializers import (
     RuleSerializer,
     SourceSerializer,
 )
+from .throttles import UserScopedRateThrottle
 
 
 def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -247,9 +248,15 @@ class MemberDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
 class Predict(ProjectScoped, APIView):
     """Texts in; per text the label (or coarse label on fallback), its probability, every class's
     calibrated probability, and needs_review from the per-class thresholds. With the project's queue_review_predictions (or
-    queue_for_review=true from a lead), texts that need review are queued for annotation."""
+    queue_for_review=true from a lead), texts that need review are queued for annotation.
+
+    Every member may call it (a POST that only reads), so it is bounded per call
+    (LONGTAIL_PREDICT_MAX_CHARS over all texts, PredictSerializer) and per user
+    (LONGTAIL_PREDICT_RATE, then 429 with Retry-After): the texts are encoded in the web process."""
 
     member_writes = True
+    throttle_classes = [UserScopedRateThrottle]
+    throttle_scope = "predict"
 
     @extend_schema(request=PredictSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request, slug):

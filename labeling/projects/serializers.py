@@ -2,6 +2,7 @@
 settings' own checks are the model's (models.settings_errors), shared with the settings page."""
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
@@ -160,8 +161,19 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class PredictSerializer(serializers.Serializer):
-    texts = serializers.ListField(child=serializers.CharField(allow_blank=False, trim_whitespace=False),
-                                  min_length=1, max_length=1000)
+    texts = serializers.ListField(
+        child=serializers.CharField(allow_blank=False, trim_whitespace=False), min_length=1, max_length=1000,
+        help_text="Up to 1,000 texts, each within the project's max_text_chars, together at most "
+                  "LONGTAIL_PREDICT_MAX_CHARS characters (200,000 unless the server sets it).")
     queue_for_review = serializers.BooleanField(
         required=False, allow_null=True, default=None,
         help_text="Queue texts that need review for annotation; defaults to the project's setting.")
+
+    def validate_texts(self, texts):
+        # Each text is encoded in the request's own web thread: the total bounds one call's work.
+        total, limit = sum(len(text) for text in texts), settings.LONGTAIL_PREDICT_MAX_CHARS
+        if total > limit:
+            raise serializers.ValidationError(
+                f"The texts have {total:,} characters in all; one request may send at most {limit:,}. "
+                "Send them in smaller batches.")
+        return texts
