@@ -13,8 +13,10 @@ import random
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from labeling.projects.hotkeys import HOTKEY_ORDER, NONE_KEY
@@ -29,6 +31,8 @@ DEMO_USERS = {  # username: (password, role); documented in README and docs/inta
     "annotator": ("longtail-annotator", "annotator"),
 }
 SOURCES = {"email": 0.5, "chat": 0.3, "social": 0.2}
+# The 100,000-item import is measured in docs/intake.md; a bigger demo is a typo, not a demo.
+MIN_DEMO_ITEMS, MAX_DEMO_ITEMS = 1, 100_000
 
 
 @dataclass(frozen=True)
@@ -255,17 +259,32 @@ def generate_rows(n_items: int = 6000, seed: int = 0, near_dup_share: float = 0.
                "customer_tier": rng.choice(["free", "free", "pro", "enterprise"])}
 
 
-def ensure_users(password: str | None = None) -> dict[str, tuple[object, str]]:
-    """The demo admin, lead and annotator, with their documented passwords (or ``password``)."""
+class DemoUser(NamedTuple):
+    user: object
+    password: str | None  # None: the user existed already and keeps its own password
+    created: bool
+
+
+def ensure_users(password: str | None = None) -> dict[str, DemoUser]:
+    """The demo admin, lead and annotator. A missing one is created with its documented password (or
+    ``password``) and role; an existing one is left exactly as it is (password, superuser and staff
+    flags): on a real instance ``lead`` or ``admin`` may be a real person, and resetting them to the
+    published passwords would hand their accounts to anyone who has read the README."""
     User = get_user_model()
     users = {}
     for username, (default_password, role) in DEMO_USERS.items():
-        user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@demo.longtail"})
-        user.is_superuser = user.is_staff = role == "admin"
-        user.set_password(password or default_password)
-        user.save()
-        users[username] = (user, password or default_password)
+        user, created = User.objects.get_or_create(username=username, defaults={
+            "email": f"{username}@demo.longtail", "password": make_password(password or default_password),
+            "is_superuser": role == "admin", "is_staff": role == "admin"})
+        users[username] = DemoUser(user, (password or default_password) if created else None, created)
     return users
+
+
+def item_count_problem(n_items: int) -> str:
+    """Why ``n_items`` cannot be the demo's number of tickets, or "" when it can."""
+    if MIN_DEMO_ITEMS <= n_items <= MAX_DEMO_ITEMS:
+        return ""
+    return f"must be a whole number from {MIN_DEMO_ITEMS:,} to {MAX_DEMO_ITEMS:,}; got {n_items:,}."
 
 
 @transaction.atomic
@@ -294,7 +313,11 @@ def _configure(project: Project) -> None:
 def create_demo_project(*, slug: str = DEMO_SLUG, n_items: int = 6000, seed: int = 0, users: dict | None = None,
                         progress=None) -> tuple[Project, bool]:
     """Create (or complete) the demo project and import its tickets; returns (project, created).
-    Idempotent: a project that already has items is left as it is."""
+    Idempotent: a project that already has items is left as it is. A size out of range is refused
+    before anything is written (an empty import would fail and leave an empty project behind)."""
+    problem = item_count_problem(n_items)
+    if problem:
+        raise ValueError(f"n_items {problem}")
     project, created = Project.objects.get_or_create(slug=slug, defaults={
         "name": "Support tickets (demo)", "wave_size": 300, "batch_size": 20, "rare_threshold": 50,
         "description": "Customer-support tickets from e-mail, chat and social media; a few kinds are rare but matter.",

@@ -1,16 +1,26 @@
 """python manage.py setup_demo [--password PW] [--items N]
 
 Creates the demo users (admin / lead / annotator, passwords printed) and the demo support-ticket
-project, imported through the real importer. Idempotent: a second run resets the demo passwords and
-leaves the project as it is. Then the pool is embedded and the cold-start wave planned and opened
-(labeling.loop.pipeline.plan_first_wave), unless the project already has a wave — so a run interrupted
-while embedding finishes the job the next time. The output also says who gives the second answers
-of the open wave's double-labeled items: the annotator alone cannot complete the wave."""
+project, imported through the real importer. Idempotent: a user that already exists is left exactly
+as it is (its password and superuser / staff flags are not touched: on a real instance it may be a
+real person, and the demo passwords are published), and so is an existing project. Then the pool is
+embedded and the cold-start wave planned and opened (labeling.loop.pipeline.plan_first_wave), unless
+the project already has a wave — so a run interrupted while embedding finishes the job the next time.
+The output also says who gives the second answers of the open wave's double-labeled items: the
+annotator alone cannot complete the wave."""
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from labeling.items.demo_data import DEMO_SLUG, DEMO_USERS, create_demo_project, ensure_users
+from labeling.items.demo_data import (
+    DEMO_SLUG,
+    DEMO_USERS,
+    MAX_DEMO_ITEMS,
+    MIN_DEMO_ITEMS,
+    create_demo_project,
+    ensure_users,
+    item_count_problem,
+)
 from labeling.loop.pipeline import plan_first_wave
 
 
@@ -18,13 +28,18 @@ class Command(BaseCommand):
     help = "Create the demo users and the demo support-ticket project (idempotent)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--password", help="one password for all three demo users (default: the documented ones)")
-        parser.add_argument("--items", type=int, default=6000, help="tickets to generate (default 6000)")
+        parser.add_argument("--password", help="one password for the demo users this run creates (default: the "
+                                                "documented ones); users that already exist keep theirs")
+        parser.add_argument("--items", type=int, default=6000,
+                            help=f"tickets to generate, {MIN_DEMO_ITEMS:,} to {MAX_DEMO_ITEMS:,} (default 6000)")
         parser.add_argument("--slug", default=DEMO_SLUG)
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args, **opts):
         started = time.monotonic()
+        problem = item_count_problem(opts["items"])
+        if problem:  # before anything is written: an empty import would leave an empty project behind
+            raise CommandError(f"--items {problem}")
         users = ensure_users(opts["password"])
         project, created = create_demo_project(slug=opts["slug"], n_items=opts["items"], seed=opts["seed"], users=users)
         if created:
@@ -37,13 +52,29 @@ class Command(BaseCommand):
             self.stdout.flush()
             wave = plan_first_wave(project)
             self.stdout.write(f"Wave {wave.number} is open with {wave.size} items.")
-        self.stdout.write("Demo users (user / password / role):")
-        for username, (_, password) in users.items():
-            self.stdout.write(f"  {username:10} {password:20} {DEMO_USERS[username][1]}")
+        self.stdout.write(users_report(users))
         note = double_labeled_note(project)
         if note:
             self.stdout.write(note)
         self.stdout.write(f"Done in {time.monotonic() - started:.1f} s. Sign in at http://127.0.0.1:8000/accounts/login/")
+
+
+def users_report(users) -> str:
+    """One line per demo user: created (with the password to sign in with and its role), or left as
+    it was. An existing user's password is not printed: this run did not set it and cannot know it."""
+    lines = ["Demo users:"]
+    for username, demo_user in users.items():
+        role = DEMO_USERS[username][1]
+        if demo_user.created:
+            lines.append(f"  {username:10} created: password {demo_user.password}, role {role}"
+                         + (" (superuser)" if role == "admin" else ""))
+        else:
+            lines.append(f"  {username:10} already exists: left as it is (its password was not changed)")
+    if not all(demo_user.created for demo_user in users.values()):
+        lines.append("Existing users keep the passwords they had (one an earlier setup_demo created has the "
+                     "README's, or the --password of that run); to set a new one: "
+                     "python manage.py changepassword <user>")
+    return "\n".join(lines)
 
 
 def double_labeled_note(project) -> str:
