@@ -39,6 +39,24 @@ def fresh_embedding_memos():
 
 
 @pytest.fixture(autouse=True)
+def fresh_throttle_counts():
+    """Each test starts with no throttle counts (token, sign-in, predict: DRF's "throttle_<scope>_<id>"
+    keys). They live in Redis for a minute, and a recreated test database hands out the same user
+    ids and usernames again, so a run right after another (or many browser sign-ins as "ann" across
+    tests) would start throttled."""
+    from django.core.cache import cache  # Django is set up by the time a test starts
+
+    if hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):  # Redis
+        client = cache._cache.get_client(None, write=True)
+        keys = list(client.scan_iter(match=cache.make_key("throttle_*"), count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()  # the in-process cache of runs without REDIS_URL
+    yield
+
+
+@pytest.fixture(autouse=True)
 def fast_passwords(settings):
     # The default PBKDF2 costs ~0.4 s per user on this machine; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from labeling.projects.models import Membership
-from labeling.projects.throttles import UserScopedRateThrottle
+from labeling.projects.throttles import UserScopedRateThrottle, one_call_at_a_time
 
 pytestmark = pytest.mark.django_db
 URL = "/api/projects/alpha/predict/"
@@ -84,3 +84,18 @@ def test_the_total_cap_follows_the_setting(members, settings):
     assert predict(lead, ["12345", "67890"]).status_code == 409
     refused = predict(lead, ["12345", "678901"])
     assert refused.status_code == 400 and "11 characters in all" in refused.json()["texts"][0]
+
+
+def test_one_predict_call_at_a_time_per_user(members):
+    """The rate counts calls over a minute; ten sent at once would still take ten web threads. While
+    one of a user's calls runs (on any web worker: the mark is in the shared cache), the next is a
+    429 saying so; a colleague is served; once it ends, the user is served again."""
+    annotator = client_for(members["annotator"])
+    with one_call_at_a_time("predict", members["annotator"]):  # a call of theirs still running elsewhere
+        refused = predict(annotator, ["where is my refund"])
+        assert refused.status_code == 429
+        assert refused.json()["detail"] == ("Your previous predict call is still running: one call at a time per "
+                                            "user. Send this one once it has answered.")
+        assert predict(client_for(members["other"]), ["where is my refund"]).status_code == 409
+    assert predict(annotator, ["where is my refund"]).status_code == 409  # served (no model yet)
+    assert predict(annotator, ["where is my refund"]).status_code == 409  # and its own calls end their mark

@@ -25,7 +25,7 @@ from .serializers import (
     RuleSerializer,
     SourceSerializer,
 )
-from .throttles import UserScopedRateThrottle
+from .throttles import UserScopedRateThrottle, one_call_at_a_time
 
 
 def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -252,7 +252,8 @@ class Predict(ProjectScoped, APIView):
 
     Every member may call it (a POST that only reads), so it is bounded per call
     (LONGTAIL_PREDICT_MAX_CHARS over all texts, PredictSerializer) and per user
-    (LONGTAIL_PREDICT_RATE, then 429 with Retry-After): the texts are encoded in the web process."""
+    (LONGTAIL_PREDICT_RATE, then 429 with Retry-After; and one call at a time, else 429): the texts
+    are encoded in the web process."""
 
     member_writes = True
     throttle_classes = [UserScopedRateThrottle]
@@ -274,12 +275,13 @@ class Predict(ProjectScoped, APIView):
             queue = project.queue_review_predictions
         elif queue and not can_manage(request.user, project) and not project.queue_review_predictions:
             raise PermissionDenied("Only leads may queue predictions when the project does not.")
-        model = active_model(project)
-        if model is None:
-            return Response({"detail": "This project has no active model yet: label a wave and train first."},
-                            status=status.HTTP_409_CONFLICT)
-        predictions = predict_texts(project, texts)
-        queued = services.queue_predictions_for_review(project, texts, predictions) if queue else {}
+        with one_call_at_a_time("predict", request.user):
+            model = active_model(project)
+            if model is None:
+                return Response({"detail": "This project has no active model yet: label a wave and train first."},
+                                status=status.HTTP_409_CONFLICT)
+            predictions = predict_texts(project, texts)
+            queued = services.queue_predictions_for_review(project, texts, predictions) if queue else {}
         # every row says whether it went to review (and, where it did not, why)
         results = [{"index": i, "queued_for_review": False,
                     "review_note": None if queue else "queueing for review is off for this request", **p,
