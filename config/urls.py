@@ -4,22 +4,34 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from labeling.projects.token_api import ObtainExpiringToken
+from labeling.projects.login_throttle import (
+    ThrottledAdminAuthenticationForm,
+    ThrottledAuthenticationForm,
+    answers_429_when_throttled,
+)
+from labeling.projects.token_api import ApiTokenView
 
 
 def healthz(request):
     return JsonResponse({"ok": True})
 
 
+# Both sign-in forms count attempts in the token endpoint's throttles (labeling.projects.login_throttle).
+admin.site.login_form = ThrottledAdminAuthenticationForm
+sign_in = answers_429_when_throttled(auth_views.LoginView.as_view(
+    template_name="registration/login.html", authentication_form=ThrottledAuthenticationForm))
+admin_sign_in = answers_429_when_throttled(admin.site.login)
+
 # The 403 page says why and links back (ForbiddenPageMiddleware serves it for the pages' refusals).
 handler403 = "labeling.projects.errors.permission_denied"
 
 urlpatterns = [
+    path("admin/login/", admin_sign_in),  # ahead of the admin's own route to the same view, to set its status
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("accounts/login/", sign_in, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz),
-    path("api/auth/token/", ObtainExpiringToken.as_view(), name="api-token"),
+    path("api/auth/token/", ApiTokenView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # Each domain app owns its pages and API routes.

@@ -10,8 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.loop.triggers import start_upload_import
-from labeling.projects.models import Project
-from labeling.projects.permissions import IsProjectMember, role_in
+from labeling.projects.permissions import IsProjectMember, project_or_404, role_in
 
 from . import selectors, services
 from .models import ImportBatch
@@ -48,7 +47,7 @@ class _ProjectView(APIView):
 
     def get_project(self):
         if not hasattr(self, "_project"):
-            self._project = get_object_or_404(Project, slug=self.kwargs["slug"])
+            self._project = project_or_404(self.kwargs["slug"])  # the same 404 whether missing or hidden
         return self._project
 
     def permission_denied(self, request, message=None, code=None):

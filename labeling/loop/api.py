@@ -1,7 +1,6 @@
 """Task progress API: what background work (import, embed, retrain...) a project has, and how far
 along it is. Members of the project may read it; nobody else learns that it exists."""
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
@@ -27,7 +26,7 @@ class TaskDetail(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk):
-        run = get_object_or_404(TaskRun.objects.select_related("project"), pk=pk)
-        if not can_view(request.user, run.project):
-            raise Http404("No such task.")
+        run = TaskRun.objects.select_related("project").filter(pk=pk).first()
+        if run is None or not can_view(request.user, run.project):
+            raise Http404("No such task.")  # the same whether it is missing or another project's
         return Response(task_run_dict(run))

@@ -2,7 +2,6 @@
 their projects; an annotator labels in projects they belong to and nothing more."""
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from rest_framework.permissions import BasePermission
 
 from .models import Membership, Project
@@ -36,14 +35,28 @@ def can_manage(user, project) -> bool:
     return role_in(user, project) in {"admin", "lead"}
 
 
+# The one 404 for a project that does not exist and for one the user is not part of: a different
+# answer would tell outsiders which slugs are taken.
+NO_SUCH_PROJECT = "No such project."
+
+
+def project_or_404(slug: str) -> Project:
+    """The project, or the same 404 that hides a project from non-members (for views that check
+    membership themselves)."""
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        raise Http404(NO_SUCH_PROJECT)
+    return project
+
+
 def project_for(user, slug: str, *, manage: bool = False) -> Project:
     """The project if the user may see (or, with manage=True, configure) it; 404 hides projects
     the user is not part of, 403 tells a member they lack the role."""
-    project = get_object_or_404(Project, slug=slug)
+    project = project_or_404(slug)
     role = role_in(user, project)
     project._roles = {user.pk: role}  # later checks in the same request (can_manage, …) reuse it
     if role is None:
-        raise Http404("No such project.")
+        raise Http404(NO_SUCH_PROJECT)
     if manage and role not in {"admin", "lead"}:
         raise PermissionDenied("Only the project's leads and admins may do this.")
     return project

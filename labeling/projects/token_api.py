@@ -1,6 +1,7 @@
-"""POST /api/auth/token/: username and password in, the user's token and its expiry out. Throttled
-per username and per client address (LONGTAIL_TOKEN_RATE_USER / LONGTAIL_TOKEN_RATE_IP), so that
-passwords cannot be guessed at speed.
+"""/api/auth/token/: POST trades a username and password for the user's token and its expiry;
+DELETE revokes the caller's token. POST is throttled per username and per client address
+(LONGTAIL_TOKEN_RATE_USER / LONGTAIL_TOKEN_RATE_IP), so that passwords cannot be guessed at speed;
+the sign-in forms count in the same throttles (labeling.projects.login_throttle).
 
 Throttle counts live in Django's cache: Redis when REDIS_URL is set, so that every web worker counts
 together. When the cache cannot be reached the request is let through (and logged): an outage of
@@ -10,15 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from redis.exceptions import RedisError
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -51,15 +54,21 @@ class TokenUserThrottle(_TokenThrottle):
 
     def get_cache_key(self, request, view):
         username = request.data.get("username") if hasattr(request.data, "get") else None
+        return self.key_for_username(username)
+
+    def key_for_username(self, username) -> str | None:
         if not isinstance(username, str) or not username.strip():
             return None  # nothing to guess against; the IP throttle still counts it
-        # Hashed: any text may come as a username, and a cache key must stay short and plain.
-        ident = hashlib.sha256(username.strip().lower().encode("utf-8", "replace")).hexdigest()
+        # NFKC as Django's sign-in form normalises usernames, so that the form and the API count one
+        # name together. Hashed: any text may come as a username, and a cache key must stay plain.
+        name = unicodedata.normalize("NFKC", username).strip().lower()
+        ident = hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class TokenIpThrottle(_TokenThrottle):
-    """Attempts per client address: many usernames tried from one place."""
+    """Attempts per client address: many usernames tried from one place. DRF's get_ident: the
+    REMOTE_ADDR, or the address NUM_PROXIES back in X-Forwarded-For."""
 
     scope = "token_ip"
 
@@ -72,18 +81,38 @@ class TokenResponseSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(help_text="After this the token gets 401; ask for a new one.")
 
 
-class ObtainExpiringToken(ObtainAuthToken):
-    """Username and password in, the user's token and when it expires out. An expired token is
-    replaced by a new one."""
+def _revoking(view) -> bool:
+    # Before dispatch, view.request is Django's request (View.setup); while the schema is built, a mock.
+    return getattr(getattr(view, "request", None), "method", None) == "DELETE"
 
-    throttle_classes = [TokenIpThrottle, TokenUserThrottle]
-    authentication_classes = []  # the password is the credential (and no CSRF check applies)
+
+class ApiTokenView(ObtainAuthToken):
+    """/api/auth/token/: POST hands out the user's token, DELETE revokes the caller's."""
+
+    # POST takes no credentials but the password (so no CSRF check applies) and is throttled; DELETE
+    # needs the caller signed in (token, or session with its CSRF token) and is not throttled: it
+    # guesses nothing. Properties, not class lists, so that the schema documents each method's answers.
+    @property
+    def authentication_classes(self):
+        return api_settings.DEFAULT_AUTHENTICATION_CLASSES if _revoking(self) else []
+
+    @property
+    def permission_classes(self):
+        return [IsAuthenticated] if _revoking(self) else []
+
+    @property
+    def throttle_classes(self):
+        return [] if _revoking(self) else [TokenIpThrottle, TokenUserThrottle]
 
     @extend_schema(
         operation_id="auth_token_create", request=AuthTokenSerializer, auth=[],
         responses={200: TokenResponseSerializer,
                    400: OpenApiResponse(VALIDATION_ERROR, description="Wrong username or password, or a field missing.")},
         summary="Get an API token (throttled; tokens expire after LONGTAIL_TOKEN_TTL_HOURS)",
+        description="Username and password in, the user's token and when it expires out. An expired token is "
+                    "replaced by a new one. A token also ends when its user's password changes, and when "
+                    "DELETE revokes it. Attempts count per username and per client address, together with "
+                    "the sign-in forms'; past the limit the answer is 429 with Retry-After.",
     )
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -95,3 +124,14 @@ class ObtainExpiringToken(ObtainAuthToken):
                 token.delete()
                 token = Token.objects.create(user=user)
         return Response({"token": token.key, "expires_at": token_expires_at(token)})
+
+    @extend_schema(
+        operation_id="auth_token_destroy", request=None,
+        responses={204: OpenApiResponse(description="The caller's token is revoked (also when there was none); "
+                                                    "POST hands out a new one.")},
+        summary="Revoke the caller's API token",
+        description="The token that signed this request (or the signed-in user's) stops working at once.",
+    )
+    def delete(self, request, *args, **kwargs):
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
