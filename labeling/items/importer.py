@@ -28,6 +28,7 @@ from labeling.annotations.models import Annotation
 from labeling.projects.models import Label, Project, Source
 from learner.text import hash_normalized, normalize_text
 
+from .csv_injection import neutralise
 from .dedup import BANDS
 from .grouping import Grouper
 from .models import ImportBatch, Item, ItemLsh
@@ -58,9 +59,11 @@ class ImportResult:
 
 
 def write_rejects(path: Path, fmt: str, v: Validation, rejects_path: Path, filename: str) -> None:
-    """The rejected rows with their reasons, as CSV: line, field, reason, raw (the row as read).
+    """The rejected rows with their reasons, as CSV: file, line, field, reason, raw (the row as read).
     Written beside the target and renamed onto it, so the rejects download is never a half-written
-    file."""
+    file. People open it in a spreadsheet, so every cell a spreadsheet would run as a formula (a file
+    name or a raw row starting with =, +, -, @ …) gets a leading ' as in the CSV export: take it off
+    a raw row before importing that row again."""
     reader = open_reader(path, fmt)
     partial = rejects_path.with_name(rejects_path.name + ".partial")
     try:
@@ -70,7 +73,8 @@ def write_rejects(path: Path, fmt: str, v: Validation, rejects_path: Path, filen
             try:
                 for ordinal, record in enumerate(reader.records()):
                     for error in v.rejected.get(ordinal, ()):
-                        writer.writerow([filename, error.line, error.field or "", error.message, record.raw.rstrip("\r\n")])
+                        writer.writerow([neutralise(cell) for cell in (
+                            filename, error.line, error.field or "", error.message, record.raw.rstrip("\r\n"))])
             except FileError:
                 pass
         os.replace(partial, rejects_path)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import export_files
 from .values import MAX_JSON_DEPTH, DuplicateKey, key_of_trouble, storable, string_problem, unique_pairs, value_problem
 
 __all__ = ["MAX_JSON_DEPTH", "FileError", "Record", "RowError", "detect_format", "open_reader"]
@@ -178,12 +179,14 @@ def _clean_optional(value):
 
 class CsvReader:
     """Rows of a CSV file with a header line. Column names are matched case-insensitively;
-    columns other than the known ones go to metadata (empty cells left out)."""
+    columns other than the known ones go to metadata (empty cells left out), except in a file
+    Longtail's export wrote (``export_files``)."""
 
     def __init__(self, path: Path, delimiter: str = ","):
         self.lines = LineSource(path)
         self.delimiter = delimiter
         self.columns: list[str] = []
+        self.export_file = False  # the header is Longtail's label export's (labeling.items.export_files)
 
     @property
     def bytes_read(self) -> int:
@@ -220,6 +223,14 @@ class CsvReader:
             for name, cell in zip(header, row, strict=True):
                 if "\x00" in cell:
                     errors.append(RowError(start, name, string_problem(cell)))
+                if self.export_file:  # Longtail's own export: provenance left out, meta.<key> unpacked
+                    cell, column = export_files.unguard(cell), export_files.csv_column(name)
+                    if column is None:
+                        continue
+                    if column[0] == "metadata":
+                        if cell != "":
+                            values["metadata"][column[1]] = cell
+                        continue
                 if name in KNOWN_FIELDS:
                     values[name] = cell if name == "text" else _clean_optional(cell)
                 elif cell != "":
@@ -253,12 +264,13 @@ class CsvReader:
                 1, "text", f"missing required column 'text' (the header has: {', '.join(names) or 'nothing'})"
             ))
         self.columns = header
+        self.export_file = export_files.is_export_header(header)
         return header
 
 
 class JsonlReader:
     """One JSON object per line; blank lines are skipped. Keys other than the known ones go to
-    metadata as they are."""
+    metadata as they are, except in a file Longtail's export wrote (``export_files``)."""
 
     def __init__(self, path: Path):
         self.lines = LineSource(path)
@@ -304,8 +316,16 @@ class JsonlReader:
             return Record(line, None, raw, [RowError(line, key_of_trouble(text), f"malformed JSON: {exc}")])
         if not isinstance(obj, dict):
             return Record(line, None, raw, [RowError(line, None, f"expected a JSON object, got {type(obj).__name__}")])
+        exported_metadata: dict = {}
+        if export_files.is_export_object(obj):  # a row of Longtail's own export
+            obj, exported_metadata = export_files.split_object(obj)
         values: dict = {"metadata": {}}
         problems = []
+        for key, value in exported_metadata.items():
+            problem = value_problem(value, depth=2) or string_problem(key)
+            if problem:
+                problems.append(RowError(line, f"metadata.{key}", problem))
+            values["metadata"][key] = value
         for key, value in obj.items():
             problem = value_problem(value, depth=2)
             if problem:

@@ -1,5 +1,5 @@
 """CSV with a header row. By default a cell a spreadsheet would run as a formula (it starts with
-=, +, -, @, a tab or a carriage return) gets a leading ' (CSV injection); the text is otherwise as
+=, +, -, @, a tab or a carriage return) gets a leading ' (CSV injection: labeling.items.csv_injection); the text is otherwise as
 stored. Pipelines that read the file as data, not in a spreadsheet, turn that off
 (neutralise_formulas=False). Lists and metadata values that are not text are written as JSON."""
 import csv
@@ -7,19 +7,12 @@ import json
 from collections.abc import Iterable, Iterator
 
 from labeling.export.formats.base import ExportFormat
+from labeling.items.csv_injection import neutralise
 
 COLUMNS = ["item_id", "external_id", "text", "label", "coarse_label", "label_source", "annotators",
            "agreement", "wave", "strategy", "inclusion_prob", "dup_group", "source", "split",
            "disputed", "votes", "skip_reasons"]
 METADATA_PREFIX = "meta."  # metadata key k becomes column meta.k
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell):
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
-        return "'" + cell
-    return cell
 
 
 def _cell(value):
