@@ -68,7 +68,7 @@ def test_learning_curve_and_rare_labels(scored):
     assert curve[0]["macro_f1"] == 0.4 and curve[1]["macro_f1"] == pytest.approx(scored["report"]["macro_f1"])
     assert curve[1]["rare_recall"] == pytest.approx(scored["report"]["per_class"]["fraud"]["recall"])
     assert data["model"]["number"] == 2
-    assert data["labeled_per_wave"] == {"waves": ["other"], "series": {"billing": [30], "fraud": [6], "login": [24]}}
+    assert data["labeled_per_wave"] == {"waves": [dashboard.NO_WAVE], "series": {"billing": [30], "fraud": [6], "login": [24]}}
 
 
 def test_pr_curves_and_reliability_come_from_the_held_out_report(scored):

@@ -6,10 +6,11 @@ PR curves and reliability bins come from the training report (held-out validatio
 predictions). Only for versions whose report lacks them are they computed from the stored pool scores (ItemScore) of labeled items. Those items include the model's own
 training items, so these curves are optimistic; the payload says which source each chart used."""
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
+from itertools import groupby
+from operator import itemgetter
 
 import numpy as np
-from django.db.models import Count
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from labeling.annotations import selectors as annotation_selectors
@@ -19,12 +20,15 @@ from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.selectors import model_choices, model_labels, threshold_guard_rows, threshold_mix_summary
 from labeling.modeling.versions import active_model
 from labeling.projects.estimates import MIN_N, version_estimates
+from labeling.waves.models import WaveItem
 
 log = logging.getLogger(__name__)
 
 MAX_SCORED_ITEMS = 20000   # enough for smooth curves; bounds the dashboard's memory and time
 CURVE_POINTS = 60
 RELIABILITY_BINS = 10
+# The per-wave column of labeled items no wave brought (imports, a lead's label outside any pick).
+NO_WAVE = "outside any wave"
 REPORT_KEYS = ("validation", "val", "metrics", "report", "test", "evaluation")
 ESTIMATED_STATES = (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED)
 ESTIMATES_SOURCE = ("picks with a known inclusion probability from waves planned after the model, weighted by "
@@ -81,21 +85,36 @@ def _optional_panel(func, project):
 
 
 def labeled_per_wave(project, label_names: dict) -> tuple[dict, dict]:
-    """{"waves": [...], "series": {label: [count per wave]}} counting distinct items answered with
-    each label in each wave (answers outside any wave — imports, adjudications — go to "other")."""
-    rows = (Annotation.objects.filter(project=project, undone=False, skipped=False, label__isnull=False)
-            .values("assignment__wave_item__wave__number", "label_id")
-            .annotate(n=Count("item", distinct=True)))
-    grid = defaultdict(dict)
-    totals = defaultdict(int)
-    for row in rows:
-        wave = row["assignment__wave_item__wave__number"]
-        name = label_names.get(row["label_id"], "?")
-        grid[wave][name] = row["n"]
-        totals[name] += row["n"]
-    waves = sorted(w for w in grid if w is not None) + ([None] if None in grid else [])
-    series = {name: [grid[w].get(name, 0) for w in waves] for name in label_names.values()}
-    return {"waves": [f"wave {w}" if w is not None else "other" for w in waves], "series": series}, totals
+    """{"waves": [...], "series": {label: [items per wave]}} and {label: items}: each labeled item
+    counted once, under its resolved label (``resolve``: the lead's adjudication, else the
+    majority — the label the export writes), in the wave the export gives it (the newest answer
+    given through a wave lease, else the item's first wave pick). Items no wave brought — labeled
+    by an import or a lead outside any pick — go to the last column, ``NO_WAVE``. So the totals are
+    the number of labeled items, a label's total is what rare status reads, and each wave's
+    column adds up to the export's rows of that wave.
+
+    One streamed pass over the labeled answers in item order, holding only the counts and the
+    first wave of each picked item; an item with a single answer, most of them, needs no vote."""
+    first_wave: dict[int, int] = {}
+    for item_id, number in (WaveItem.objects.filter(wave__project=project).order_by("-wave__number")
+                            .values_list("item_id", "wave__number").iterator(chunk_size=10000)):
+        first_wave[item_id] = number  # newest first: the earliest wave is written last
+    answers = (Annotation.objects.filter(project=project, undone=False, skipped=False, label__isnull=False)
+               .order_by("item_id", "pk")
+               .values_list("item_id", "label_id", "origin", "pk", "assignment__wave_item__wave__number"))
+    grid: Counter = Counter()  # (wave number or None, label id) → items
+    for item_id, rows in groupby(answers.iterator(chunk_size=10000), key=itemgetter(0)):
+        rows = list(rows)
+        label_id = rows[0][1] if len(rows) == 1 else resolve([Answer(*row[1:4]) for row in rows]).label_id
+        wave = next((row[4] for row in reversed(rows) if row[4] is not None), first_wave.get(item_id))
+        grid[wave, label_id] += 1
+    totals: Counter = Counter()
+    for (_, label_id), n in grid.items():
+        totals[label_names.get(label_id, "?")] += n
+    numbers = {wave for wave, _ in grid}
+    waves = sorted(w for w in numbers if w is not None) + ([None] if None in numbers else [])
+    series = {name: [grid[w, label_id] for w in waves] for label_id, name in label_names.items()}
+    return {"waves": [f"wave {w}" if w is not None else NO_WAVE for w in waves], "series": series}, dict(totals)
 
 
 def current_names(report: dict | None, labels) -> dict | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections import Counter
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation, Assignment
@@ -32,9 +33,23 @@ def latest_wave(project) -> Wave | None:
 
 
 def _answers_per_pick(wave: Wave):
-    # Skips count as answers for completion; undone answers do not.
+    """The wave's picks, each with ``answers``: the live answers (skips count, undone answers do
+    not) its item got while this pick was the item's latest: given after the wave was planned and
+    before any later wave picked the item again. So a wave-1 pick left unanswered and answered
+    when wave 2 picked the item again does not count as answered in wave 1, while a lead's label
+    from the item page during the wave does (as ``wave_is_complete`` counts it). ``adjudicated``:
+    whether a lead's live adjudication falls in that window.
+
+    An adjudication completes a pick, whatever answers it got: the lead's label decides the item
+    (``labeling.annotations.resolve``), so the answers still missing could not change its label."""
+    in_window = Annotation.objects.filter(item_id=OuterRef("item_id"), undone=False,
+                                          created_at__gte=wave.created_at).exclude(
+        Exists(WaveItem.objects.filter(item_id=OuterRef(OuterRef("item_id")), wave__number__gt=wave.number,
+                                       wave__created_at__lte=OuterRef("created_at"))))
+    counted = in_window.order_by().values("item_id").annotate(n=Count("pk")).values("n")
     return wave.picks.annotate(
-        answers=Count("item__annotations", filter=Q(item__annotations__undone=False), distinct=True)
+        answers=Coalesce(Subquery(counted, output_field=IntegerField()), 0),
+        adjudicated=Exists(in_window.filter(origin=Annotation.ADJUDICATION, label__isnull=False)),
     )
 
 
@@ -73,13 +88,16 @@ def pick_is_complete(wave_item: WaveItem) -> bool:
 
 
 def wave_progress(wave: Wave) -> dict:
-    """{items, complete_items, answers_needed, answers_given} for progress bars."""
-    picks = list(_answers_per_pick(wave).values_list("overlap", "answers"))
+    """{items, complete_items, answers_needed, answers_given} for progress bars, counting each
+    pick's own answers; an adjudicated pick counts as complete with all its answers given (see
+    ``_answers_per_pick``)."""
+    picks = list(_answers_per_pick(wave).values_list("overlap", "answers", "adjudicated"))
+    given = [overlap if adjudicated else min(overlap, answers) for overlap, answers, adjudicated in picks]
     return {
         "items": len(picks),
-        "complete_items": sum(1 for overlap, answers in picks if answers >= overlap),
-        "answers_needed": sum(overlap for overlap, _ in picks),
-        "answers_given": sum(min(overlap, answers) for overlap, answers in picks),
+        "complete_items": sum(1 for (overlap, _, _), done in zip(picks, given, strict=True) if done >= overlap),
+        "answers_needed": sum(overlap for overlap, _, _ in picks),
+        "answers_given": sum(given),
     }
 
 
