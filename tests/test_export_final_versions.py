@@ -19,6 +19,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from labeling.modeling.artifact_paths import encoder_folder_path
 from labeling.modeling.models import ModelVersion
 from labeling.projects.models import Membership
 from tests import test_loop_helpers as helpers
@@ -120,7 +121,7 @@ def test_unserved_final_model_exports_with_its_encoder_and_loads_in_a_fresh_proc
     assert out.returncode == 0, out.stderr[-2000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     # the same predictions as the version's own encoder folder and head
-    X = encode(load_encoder(final.config["encoder_dir"], "cpu"), PROBES)
+    X = encode(load_encoder(str(encoder_folder_path(final)), "cpu"), PROBES)
     head = TrainedClassifier.from_bytes(bytes(final.artifact))
     assert np.allclose(got["proba"], head.predict_proba(X), atol=1e-4)
     assert got["labels"] == [d["label"] for d in head.decide(X)]

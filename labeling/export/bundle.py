@@ -4,7 +4,9 @@ thresholds, label map, metrics, README and, for a final model, its fine-tuned en
 Any ready, active or retired version can be exported (a final model that was not served stays
 ready, and exportable); without a version number the project's active model is. A final model
 is only exported with its encoder: when the folder is not on this host the export is refused,
-since the head on the stock encoder's vectors would mispredict without any error."""
+since the head on the stock encoder's vectors would mispredict without any error. The folder and
+a head stored as a file are looked for where ``labeling.modeling.artifact_paths`` resolves them
+(under LONGTAIL_ARTIFACT_DIR), and a refusal names that place."""
 from __future__ import annotations
 
 import io
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from labeling.modeling.artifact_paths import encoder_folder_path, head_file_path
 from labeling.modeling.models import ModelVersion
 from labeling.modeling.selectors import model_labels
 from labeling.modeling.versions import active_model
@@ -71,16 +74,19 @@ def version_to_export(project: Project, number: int | None) -> ModelVersion:
 def encoder_folder(version: ModelVersion) -> Path | None:
     """A final model's fine-tuned encoder folder (None for a version on the frozen encoder).
     ExportRefused when the folder, or what loading it needs, is not on this host."""
-    configured = (version.config or {}).get("encoder_dir")
-    if not configured:
+    path = encoder_folder_path(version)
+    if path is None:
         return None
-    path = Path(configured)
     missing = [name for name in ENCODER_FILES if not (path / name).is_file()] if path.is_dir() else ["the folder"]
     if path.is_dir() and not any((path / name).is_file() for name in ENCODER_WEIGHTS):
         missing.append(" or ".join(ENCODER_WEIGHTS))
     if missing:
+        # the place looked at now; and an absolute path its training recorded elsewhere (a version
+        # stored before paths were relative, its folder not restored where the app builds it)
+        configured = Path(version.config["encoder_dir"])
+        recorded = f" (recorded at training as {configured})" if configured.is_absolute() and configured != path else ""
         raise ExportRefused(
-            f"Model version {version.number} is a final model, but its fine-tuned encoder folder {configured} is "
+            f"Model version {version.number} is a final model, but its fine-tuned encoder folder {path}{recorded} is "
             f"not complete on this host (missing: {', '.join(missing)}). Nothing was exported: its head reads that "
             f"encoder's vectors, and with the stock {settings.LONGTAIL_MODEL_ID} it would predict wrongly. Export "
             f"it where LONGTAIL_ARTIFACT_DIR holds the folder, or restore the folder there.")
@@ -96,12 +102,9 @@ def base_encoder_id(version: ModelVersion) -> str:
 def model_artifact_bytes(version) -> bytes | None:
     if version.artifact:
         return bytes(version.artifact)
-    if version.artifact_path:
-        path = Path(version.artifact_path)
-        if not path.is_absolute():
-            path = Path(settings.LONGTAIL_ARTIFACT_DIR) / path
-        if path.is_file():
-            return path.read_bytes()
+    path = head_file_path(version)
+    if path is not None and path.is_file():
+        return path.read_bytes()
     return None
 
 
@@ -152,6 +155,9 @@ def model_bundle(project: Project, version: ModelVersion) -> bytes:
     """The zip bundle of a model version. ValueError (ExportRefused) when the version has no stored
     artifact, or is a final model whose encoder folder is not on this host."""
     head = model_artifact_bytes(version)
+    if head is None and version.artifact_path:
+        raise ExportRefused(f"Model version {version.number}'s head file {head_file_path(version)} is not on this "
+                            "host. Export it where LONGTAIL_ARTIFACT_DIR holds the file, or restore the file there.")
     if head is None:
         raise ExportRefused(f"Model version {version.number} has no stored artifact to export.")
     encoder_dir = encoder_folder(version)

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from labeling.modeling import embedding
 from labeling.modeling.embedding_store import DbEmbeddingCache, vectors_for_items
-from labeling.modeling.final import FinetunedEncoder, version_encoder_id
+from labeling.modeling.final import EncoderFolderMissing, FinetunedEncoder, version_encoder_id
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.scores import score_items
 from labeling.modeling.versions import active_model
@@ -55,10 +55,12 @@ def embed_items_for_version(version: ModelVersion, item_ids, *, chunk: int | Non
         todo = [h for h in part if h not in cached]
         if todo and not Path(encoder.path).is_dir():
             # a host that does not mount the artifact storage: refuse with the reason rather than
-            # fail deep in the loader (or, as before, hand the head another encoder's vectors)
-            raise ValueError(f"model v{version.number} is a fine-tuned final model and its encoder folder "
-                             f"{encoder.path} is not on this host: {len(hashes)} item(s) need its vectors; run this "
-                             "where LONGTAIL_ARTIFACT_DIR is mounted")
+            # fail deep in the loader (or, as before, hand the head another encoder's vectors).
+            # encoder.path is where the folder is looked for now (under LONGTAIL_ARTIFACT_DIR).
+            raise EncoderFolderMissing(
+                f"model v{version.number} is a fine-tuned final model and its encoder folder {encoder.path} is not on "
+                f"this host: {len(hashes)} item(s) need its vectors; run this where LONGTAIL_ARTIFACT_DIR holds it, "
+                "or restore the folder there")
         if todo:
             embed_texts([text_by_hash[h] for h in todo], encoder, cache, hashes=todo)
             encoded += len(todo)

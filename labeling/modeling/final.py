@@ -1,6 +1,7 @@
 """The final model of a project: the encoder fine-tuned on the labels (``learner.finetune``), a
 head, calibration and thresholds on its embeddings, stored as a model version whose encoder folder
-lives under ``LONGTAIL_ARTIFACT_DIR/<project>/final-v<N>/``.
+lives under ``LONGTAIL_ARTIFACT_DIR/<project>/final-v<N>/`` (its path stored relative to
+``LONGTAIL_ARTIFACT_DIR`` and resolved when read: ``artifact_paths``).
 
 It becomes the served (active) model only when its cross-fitted out-of-fold macro-F1 beats the
 frozen encoder's on the same folds: the pool is then embedded with the fine-tuned encoder (its own
@@ -30,6 +31,7 @@ from learner.training.config import prior_possible
 from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
+from .artifact_paths import encoder_folder_path, final_model_folder, stored_form
 from .embedding import embed_items, model_id, unembedded_item_ids
 from .embedding_store import DbEmbeddingCache, vectors_for_items
 from .models import ModelVersion
@@ -71,7 +73,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
     version = _start_version(project, run_id)
     if version.state in (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED):
         return version  # already trained by an earlier delivery of this task
-    directory = Path(settings.LONGTAIL_ARTIFACT_DIR) / project.slug / f"final-v{version.number}"
+    directory = final_model_folder(project.slug, version.number)
     saving = False
     try:
         started = time.perf_counter()
@@ -99,7 +101,8 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
         return finish_version(version, clf, len(data), {
             "kind": "final", "labels_digest": labels_digest(project, data), "train": to_jsonable(asdict(config)),
             "finetune": to_jsonable(asdict(ft_config)),
-            "embedding_model": model_id(), "encoder_dir": str(directory / ENCODER_DIR),
+            # relative to LONGTAIL_ARTIFACT_DIR: a backup restored under another root still serves
+            "embedding_model": model_id(), "encoder_dir": stored_form(directory / ENCODER_DIR),
             "encoder_model_id": f"{model_id()}+ft-{project.slug}-v{version.number}",
             "seconds": round(time.perf_counter() - started, 3)}, label_ids=data.label_ids)
     except Exception as exc:
@@ -140,18 +143,28 @@ _ENCODERS: OrderedDict[str, object] = OrderedDict()
 _ENCODERS_LOCK = threading.Lock()
 
 
+class EncoderFolderMissing(ValueError):
+    """A final model's fine-tuned encoder folder is not on this host (the message names where it
+    was looked for)."""
+
+
 class FinetunedEncoder:
     """A version's fine-tuned encoder behind the learner's encoder protocol (``model_id``,
-    ``encode``), memoised per process (two at most)."""
+    ``encode``), memoised per process (two at most). ``path``: its folder on this host."""
 
     def __init__(self, version: ModelVersion):
         self.model_id = version_encoder_id(version)
-        self.path = (version.config or {})["encoder_dir"]
+        self.number = version.number
+        self.path = str(encoder_folder_path(version))
 
     def encode(self, texts: list[str]) -> np.ndarray:
         with _ENCODERS_LOCK:
             model = _ENCODERS.get(self.path)
         if model is None:
+            if not Path(self.path).is_dir():
+                raise EncoderFolderMissing(
+                    f"model v{self.number} is a fine-tuned final model and its encoder folder {self.path} is not on "
+                    "this host: run this where LONGTAIL_ARTIFACT_DIR holds it, or restore the folder there")
             model = load_encoder(self.path)
             with _ENCODERS_LOCK:
                 _ENCODERS[self.path] = model

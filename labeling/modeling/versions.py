@@ -34,6 +34,7 @@ from learner.training.self_training import rows_outside_labeled_groups, sample_u
 from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
+from .artifact_paths import head_file, head_file_path, stored_form
 from .embedding import embed_query_texts, model_id
 from .embedding_store import project_matrix, vectors_for_items
 from .models import ModelVersion, TaskRun
@@ -65,7 +66,7 @@ def _artifact_bytes(version: ModelVersion) -> bytes:
     if version.artifact:
         return bytes(version.artifact)
     if version.artifact_path:
-        return Path(version.artifact_path).read_bytes()
+        return head_file_path(version).read_bytes()  # relative to LONGTAIL_ARTIFACT_DIR (artifact_paths)
     raise NoActiveModel(f"model version {version.number} of {version.project} has no stored artifact")
 
 
@@ -92,14 +93,14 @@ def _store_artifact(version: ModelVersion, blob: bytes) -> None:
         version.artifact = blob
         version.artifact_path = ""
         return
-    directory = Path(settings.LONGTAIL_ARTIFACT_DIR) / version.project.slug
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"model-v{version.number}.bin"
+    path = head_file(version.project.slug, version.number)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(blob)
     tmp.replace(path)
     version.artifact = None
-    version.artifact_path = str(path)
+    # relative to LONGTAIL_ARTIFACT_DIR: a backup restored under another root still finds it
+    version.artifact_path = stored_form(path)
 
 
 def _start_version(project: Project, run_id: int | None) -> ModelVersion:

@@ -9,6 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.modeling.final import EncoderFolderMissing
 from labeling.modeling.predict import predict_texts
 from labeling.modeling.versions import active_model
 
@@ -280,7 +281,10 @@ class Predict(ProjectScoped, APIView):
             if model is None:
                 return Response({"detail": "This project has no active model yet: label a wave and train first."},
                                 status=status.HTTP_409_CONFLICT)
-            predictions = predict_texts(project, texts)
+            try:
+                predictions = predict_texts(project, texts)
+            except EncoderFolderMissing as exc:  # a final model whose encoder folder this host lacks
+                return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
             queued = services.queue_predictions_for_review(project, texts, predictions) if queue else {}
         # every row says whether it went to review (and, where it did not, why)
         results = [{"index": i, "queued_for_review": False,

@@ -1,0 +1,71 @@
+"""Where a model version's files are on this host.
+
+A version's files live under ``LONGTAIL_ARTIFACT_DIR`` in one layout: a final model's fine-tuned
+encoder in ``<project>/final-v<N>/encoder``, a head too large for the database in
+``<project>/model-v<N>.bin``. The version stores their paths relative to ``LONGTAIL_ARTIFACT_DIR``
+and every reader resolves them here, when it reads: a backup restored under another
+``LONGTAIL_ARTIFACT_DIR`` (docs/operations.md, "Backups") serves, exports and scores as before.
+
+Versions stored before kept absolute paths. Where such a path is not on this host, the file is
+looked for where the app builds it now, under ``LONGTAIL_ARTIFACT_DIR`` (the migration
+``0006_relative_artifact_paths`` rewrote those it could). Messages about a missing file name the
+resolved path: the place the app looks at now.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+from learner.finetune.final import ENCODER_DIR
+
+from .models import ModelVersion
+
+
+def artifact_root() -> Path:
+    return Path(settings.LONGTAIL_ARTIFACT_DIR)
+
+
+def final_model_folder(slug: str, number: int) -> Path:
+    """Where a final model's training saves its folder (the encoder in its ``encoder/``)."""
+    return artifact_root() / slug / f"final-v{number}"
+
+
+def head_file(slug: str, number: int) -> Path:
+    """Where a head too large for the database is written."""
+    return artifact_root() / slug / f"model-v{number}.bin"
+
+
+def stored_form(path: Path) -> str:
+    """The form a path is stored in: relative to LONGTAIL_ARTIFACT_DIR (with "/") when it is under
+    it, else as it is."""
+    try:
+        return Path(path).relative_to(artifact_root()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def resolve_stored_path(stored: str, built_at: Path) -> Path:
+    """The path on this host of a stored one: a relative path under LONGTAIL_ARTIFACT_DIR; an
+    absolute one (stored before) as it is when it exists, else ``built_at``, where the app builds
+    that file now (a restore under another root put it there)."""
+    path = Path(stored)
+    if not path.is_absolute():
+        return artifact_root() / path
+    return path if path.exists() else built_at
+
+
+def encoder_folder_path(version: ModelVersion) -> Path | None:
+    """A final model's fine-tuned encoder folder on this host (None for a version on the frozen
+    encoder). The folder may be missing: callers check, and name this path when it is."""
+    stored = (version.config or {}).get("encoder_dir")
+    if not stored:
+        return None
+    return resolve_stored_path(stored, final_model_folder(version.project.slug, version.number) / ENCODER_DIR)
+
+
+def head_file_path(version: ModelVersion) -> Path | None:
+    """The file of a head stored outside the database (None when the database holds it)."""
+    if not version.artifact_path:
+        return None
+    return resolve_stored_path(version.artifact_path, head_file(version.project.slug, version.number))
