@@ -56,7 +56,7 @@ def test_final_model_beats_noise_is_served_predicts_and_exports(db, project_fact
     assert version.state == ModelVersion.ACTIVE and active_model(project).pk == version.pk
     assert ModelVersion.objects.get(pk=frozen.pk).state == ModelVersion.RETIRED
     # the pool was scored under the fine-tuned encoder's vectors
-    assert version_encoder_id(version).endswith(f"+ft-{project.slug}-v{version.number}")
+    assert version_encoder_id(version).endswith(f"+ft-{project.slug}-v{version.number}-{version.pk}")
     assert ItemScore.objects.filter(model_version=version).count() == 120
     clear_memos()
     predicted = api.post(f"/api/projects/{project.slug}/predict/", {"texts": ["billing request now"]}, format="json")

@@ -35,6 +35,9 @@ from celery import Task
 from celery.exceptions import Ignore
 from django.conf import settings
 
+from labeling.modeling.models import ModelVersion, TaskRun
+from labeling.projects.models import Project
+
 from . import runs
 from .broker import CLAIM_KEY as KEY
 from .broker import client as _client
@@ -55,6 +58,24 @@ def claim_seconds() -> float:
 def max_deliveries() -> int:
     """A message is run at most this often: once, plus LONGTAIL_TASK_MAX_REQUEUES redeliveries."""
     return 1 + int(settings.LONGTAIL_TASK_MAX_REQUEUES)
+
+
+# A task's arguments that name a row of a project. A message queued before its project was deleted
+# (labeling.projects.deletion) finds the row gone and ends with a log line, not an error.
+ROW_ARGUMENTS = {"run_id": TaskRun, "version_id": ModelVersion, "project_id": Project}
+
+
+def gone_row(task: Task, args, kwargs) -> str | None:
+    """The row one of the task's arguments names that no longer exists, in words, or None."""
+    try:
+        bound = inspect.signature(task.run).bind_partial(*args, **kwargs)
+    except TypeError:
+        return None
+    for name, model in ROW_ARGUMENTS.items():
+        value = bound.arguments.get(name)
+        if isinstance(value, int) and value and not model.objects.filter(pk=value).exists():
+            return f"{model._meta.verbose_name} {value}"
+    return None
 
 
 def run_id_of(task: Task, args, kwargs) -> int | None:
@@ -143,6 +164,11 @@ class ClaimedTask(Task):
     duplicate of a chord member never reports the chord's part done before the real one is."""
 
     def __call__(self, *args, **kwargs):
+        gone = gone_row(self, args, kwargs)
+        if gone:
+            log.info("%s[%s]: %s no longer exists (its project was deleted?): nothing to do", self.name,
+                     self.request.id, gone)
+            return None
         with claimed(self, args, kwargs) as mine:
             if not mine:
                 raise Ignore()

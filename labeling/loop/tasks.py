@@ -349,7 +349,7 @@ def import_file(batch_id: int, path: str, skip_invalid: bool = False, rejects_pa
     as it is."""
     if not runs.claim_import(batch_id):
         state = ImportBatch.objects.filter(id=batch_id).values_list("state", flat=True).first()
-        log.warning("import batch %s is %s, not pending: this delivery imports nothing", batch_id, state)
+        log.warning("import batch %s is %s, not pending: this delivery imports nothing", batch_id, state or "gone")
         if state != ImportBatch.RUNNING and os.path.exists(path):
             os.remove(path)
         return {"batch": batch_id, "state": state, "rows_imported": 0, "rows_rejected": 0, "skipped": True}

@@ -10,7 +10,7 @@ from labeling.projects.models import Project
 from learner.embedding import embed_texts, encoder_model_id, get_encoder
 from learner.text import text_hash
 
-from .embedding_store import DbEmbeddingCache, missing_item_ids
+from .embedding_store import DbEmbeddingCache, memo, missing_item_ids, stored_hashes
 
 
 def model_id() -> str:
@@ -29,11 +29,15 @@ def encoder():
 def embed_items(item_ids: list[int]) -> int:
     """Embed the given items' texts that are not cached yet; returns how many texts were encoded.
     Idempotent: a second call finds everything cached and encodes nothing."""
-    cache = DbEmbeddingCache()
+    cache, key = DbEmbeddingCache(), model_id()
     rows = list(Item.objects.filter(id__in=list(item_ids)).values_list("text_hash", "text"))
     text_by_hash = dict(rows)
-    cached = cache.get_many(model_id(), list(text_by_hash))
-    todo = {h: text for h, text in text_by_hash.items() if h not in cached}
+    stored = stored_hashes(key, text_by_hash)
+    absent = [h for h in text_by_hash if h not in stored]
+    # Vectors this process remembers of rows a project deletion removed: written back, not encoded again.
+    remembered = memo.get(key, absent)
+    cache.put_many(key, remembered)
+    todo = {h: text_by_hash[h] for h in absent if h not in remembered}
     if todo:
         # Keyed by Item.text_hash, the key project_matrix joins on.
         embed_texts(list(todo.values()), encoder(), cache, hashes=list(todo))

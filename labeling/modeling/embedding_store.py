@@ -118,6 +118,16 @@ class DbEmbeddingCache:
         )
 
 
+def stored_hashes(model_id: str, hashes: Iterable[str]) -> set[str]:
+    """Which of ``hashes`` have a row in the table (never the memo: a project deletion removes the
+    rows only that project used, which other processes may still remember)."""
+    wanted, found = list(dict.fromkeys(hashes)), set()
+    for start in range(0, len(wanted), _IN_CHUNK):
+        found.update(Embedding.objects.filter(model_id=model_id, text_hash__in=wanted[start : start + _IN_CHUNK])
+                     .values_list("text_hash", flat=True))
+    return found
+
+
 def missing_item_ids(project_id: int, model_id: str, item_ids: Iterable[int] | None = None) -> list[int]:
     """Items of the project (or of ``item_ids``) whose text has no cached vector yet."""
     items = Item.objects.filter(project_id=project_id)

@@ -5,8 +5,9 @@ lives under ``LONGTAIL_ARTIFACT_DIR/<project>/final-v<N>/`` (its path stored rel
 
 It becomes the served (active) model only when its cross-fitted out-of-fold macro-F1 beats the
 frozen encoder's on the same folds: the pool is then embedded with the fine-tuned encoder (its own
-key in the embeddings table, ``<encoder id>+ft-<project>-v<N>``), scored under the version and
-the version activated. Otherwise it stays READY (exportable) and the frozen model keeps serving.
+key in the embeddings table, ``<encoder id>+ft-<project>-v<N>-<version id>``: a project deleted
+and made again under its slug never meets its predecessor's vectors), scored under the version
+and the version activated. Otherwise it stays READY (exportable) and the frozen model keeps serving.
 """
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
             "finetune": to_jsonable(asdict(ft_config)),
             # relative to LONGTAIL_ARTIFACT_DIR: a backup restored under another root still serves
             "embedding_model": model_id(), "encoder_dir": stored_form(directory / ENCODER_DIR),
-            "encoder_model_id": f"{model_id()}+ft-{project.slug}-v{version.number}",
+            "encoder_model_id": f"{model_id()}+ft-{project.slug}-v{version.number}-{version.pk}",
             "seconds": round(time.perf_counter() - started, 3)}, label_ids=data.label_ids)
     except Exception as exc:
         fail_training_version(version, exc)

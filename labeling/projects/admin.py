@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
+from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
 from .models import Label, Membership, Project, Rule, Source
 from .taxonomy import label_set_errors
 
@@ -54,6 +57,41 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [SourceInline, MembershipInline, LabelInline]
+
+    # Deleting goes through labeling.projects.deletion: the models' PROTECTs (answers on a label,
+    # items of a source, fine labels under a coarse one) would refuse every project here.
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def get_deleted_objects(self, objs, request):
+        """What the confirmation page lists: the rows of each kind (not every row: a project has
+        millions) and the folders. Work in progress is shown as what stops the deletion."""
+        summary, model_count, busy = [], {}, []
+        for project in objs:
+            counts = deletion_counts(project)
+            folders = [f"folder {folder}" for folder in project_folders(project) if folder.exists()]
+            summary += [f"Project “{project.name}” ({project.slug})",
+                        [f"{n:,} {what}" for what, n in counts.items() if n] + folders]
+            for what, n in counts.items():
+                model_count[what] = model_count.get(what, 0) + n
+            busy += [f"{project.slug}: {work} — wait for it to end, or run "
+                     f"“manage.py delete_project {project.slug} --force”" for work in work_in_progress(project)]
+        return summary, {what: n for what, n in model_count.items() if n}, set(), busy
+
+    def delete_model(self, request, obj):
+        try:
+            delete_project(obj)
+        except (ProjectBusy, Project.DoesNotExist) as exc:  # work started, or it was deleted, since the page
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for project in queryset:
+            self.delete_model(request, project)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if Project.objects.filter(pk=obj_id).exists():  # delete_model refused (its message says why)
+            return HttpResponseRedirect(reverse("admin:projects_project_change", args=[obj_id]))
+        return super().response_delete(request, obj_display, obj_id)
 
 
 @admin.register(Label)
