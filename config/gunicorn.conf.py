@@ -16,18 +16,21 @@ backend check included) and the active models' classifiers, so no annotator's or
 first predict waits for them. The app is not preloaded in the master: torch's thread pools do not
 survive fork, so every worker loads its own encoder.
 """
-import os
 import sys
 import time
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+# gunicorn puts its working folder (the repository root) on sys.path before it reads this file.
+from config.env import env_bool, env_int, env_str
+
+bind = env_str("GUNICORN_BIND", "0.0.0.0:8000")
+workers = env_int("GUNICORN_WORKERS", 3, minimum=1)
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+threads = env_int("GUNICORN_THREADS", 4, minimum=1)
+# 0 turns gunicorn's timeouts off.
+timeout = env_int("GUNICORN_TIMEOUT", 120, minimum=0)
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30, minimum=0)
 preload_app = False
-WARM = os.environ.get("LONGTAIL_WARM_ENCODER", "1").strip().lower() not in {"0", "false", "no", "off"}
+WARM = env_bool("LONGTAIL_WARM_ENCODER", True)
 
 
 def post_worker_init(worker):

