@@ -96,7 +96,7 @@ def test_the_api_dashboard_and_review_page_show_kappa_with_its_interval(project_
     panel = api.get("/api/projects/kci/dashboard/").json()["agreement"]
     assert panel["kappa_ci"] == [low, high]
     page = api.get("/p/kci/review/").content.decode()
-    assert f'<span class="muted" id="kappa-ci">(95 % interval {low} to {high})</span>' in page
+    assert f'<span class="muted" id="kappa-ci">(95 % interval {low:.3f} to {high:.3f})</span>' in page
 
     Annotation.objects.filter(project=project).delete()
     for item, (a, b) in zip(Item.objects.filter(project=project)[:4], plan[-4:], strict=True):

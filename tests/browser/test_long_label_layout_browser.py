@@ -189,7 +189,10 @@ def test_small_n_figures_show_a_dash_and_the_count(long_label_project, live_serv
     assert by_label["billing"]["kappa"] not in ("—", "") and int(by_label["billing"]["pairs"]) >= MIN_N
     assert by_label[LONG]["kappa"] not in ("—", "") and int(by_label[LONG]["pairs"]) >= MIN_N
     overall = agreement.locator("dt", has_text="kappa").first.evaluate("(dt) => dt.nextElementSibling.textContent")
-    assert re.fullmatch(r"-?\d\.\d{3}", overall), overall
+    # κ with its 95 % interval, both to 3 decimals; no row of its own for an interval
+    assert re.fullmatch(r"-?\d\.\d{3} \(95 % interval -?\d\.\d{3} to -?\d\.\d{3}\)", overall), overall
+    assert not [t for t in agreement.locator("dt").all_text_contents() if "ci" in t.split()], \
+        agreement.locator("dt").all_text_contents()
 
     # Reliability: each bin with items says its count.
     expect(page.locator("#rel-counts")).to_contain_text("30")

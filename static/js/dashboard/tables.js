@@ -93,7 +93,7 @@ export function agreement(data) {
   // A κ the server left out (too few pairs, or undefined) prints "—" with its reason.
   Object.keys(a).forEach((k) => {
     const v = a[k];
-    if ((v !== null && typeof v === "object") || /_reason$/.test(k)) return;
+    if ((v !== null && typeof v === "object") || /_(reason|ci)$/.test(k)) return; // shown beside their figure
     const dt = document.createElement("dt"); dt.textContent = heading(k);
     const dd = document.createElement("dd");
     // κ's 95 % bootstrap interval sits beside it ("0.812 (95 % interval 0.741 to 0.869)").
