@@ -164,6 +164,8 @@ def test_csv_neutralises_formulas_and_parses(world, labeled):
     assert by_id[labeled["formula"].pk]["wave"] == ""
     assert csv_format.neutralise("@SUM(1)") == "'@SUM(1)" and csv_format.neutralise("+1") == "'+1"
     assert csv_format.neutralise("fine") == "fine" and csv_format.neutralise(3) == 3
+    # a leading ' gets one more: every leading ' of a guarded file is the guard's (a re-import takes one off)
+    assert csv_format.neutralise("'quoted'") == "''quoted'" and csv_format.neutralise("it's") == "it's"
 
 
 def test_exports_load_with_pandas(world, labeled, tmp_path):

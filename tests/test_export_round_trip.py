@@ -21,6 +21,10 @@ ROWS = [
      "source": "email", "airline": "Delta", "score": 0.5},
     {"text": "+44 call me back ✈️ 中文", "label": "praise", "source": "email", "flag": True},
     {"text": "plain ticket about a refund", "external_id": "t-4", "label": "billing", "source": "social"},
+    # texts that really start with ' (the re-verification audit: both CSVs lost it)
+    {"text": "'=quoted formula in a tweet' said the agent", "label": "praise", "source": "email"},
+    {"text": "'@united' is how you tag them", "label": "praise", "source": "email", "note": "'kept'"},
+    {"text": "''twice quoted", "label": "billing", "source": "social"},
 ]
 
 
@@ -46,7 +50,9 @@ def test_an_export_imports_into_another_project_as_it_left(project_factory, tmp_
     exported = tmp_path / f"out.{fmt}"
     exported.write_text("".join(export.stream_export(origin, fmt, **options)), encoding="utf-8")
     if fmt == "csv" and options["neutralise_formulas"]:
-        assert "'@united where is my bag" in exported.read_text(encoding="utf-8")  # the guard was written
+        written = exported.read_text(encoding="utf-8")  # the guard was written, one ' more on a leading '
+        assert "'@united where is my bag" in written and "''@united' is how" in written
+        assert "'''twice quoted" in written
 
     copy = make_project(project_factory, f"copy-{fmt}-{len(options)}-{options.get('neutralise_formulas')}".lower())
     result = run_import(copy, exported)

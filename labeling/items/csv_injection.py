@@ -6,9 +6,15 @@ because the export imports items, never the other way round."""
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+# A cell that already starts with ' gets one more, so that a guarded file is unambiguous: every
+# leading ' in it is the guard's, and taking one off gives the text back (labeling.items.export_files).
+GUARDED_STARTS = (*FORMULA_STARTS, "'")
+
+
 def neutralise(cell):
     """The cell with a leading ' where it is text a spreadsheet would run as a formula (the
-    spreadsheet then shows it as text, without the '); any other cell as it is."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+    spreadsheet then shows it as text, without the ') or already starts with '; any other cell as
+    it is."""
+    if isinstance(cell, str) and cell.startswith(GUARDED_STARTS):
         return "'" + cell
     return cell

@@ -8,11 +8,18 @@ move to another instance or project: such a file is recognised by its provenance
   imported as the row's label);
 - its metadata comes back as it went out: JSONL's ``metadata`` object, CSV's ``meta.<key>`` columns
   (CSV has no types: a number comes back as text);
-- the CSV's formula guard is taken off: a cell the export began with ``'`` because the rest would
-  run as a spreadsheet formula (``'=…``, ``'@…``) comes back without it.
+- the CSV's formula guard is taken off: the guard begins with ``'`` every cell that starts with a
+  formula character (``'=…``, ``'@…``) or with ``'`` itself, so in a guarded file one leading ``'``
+  comes off every cell that has one. A file is taken as guarded when none of its cells starts with
+  a formula character (the guard leaves none); an export written with the guard off has such
+  cells as soon as one text starts with =, +, -, @, a tab or a CR, and its cells are kept as they
+  are. (An unguarded export without any such cell but with texts starting with ``'`` cannot be
+  told from a guarded one: export JSONL, or with the guard on, to move texts like that.)
 
 Any other file imports as before: every column other than the known ones is metadata."""
+import csv
 from collections.abc import Iterable
+from pathlib import Path
 
 from .csv_injection import FORMULA_STARTS
 
@@ -31,10 +38,18 @@ def is_export_object(obj: dict) -> bool:
 
 
 def unguard(cell: str) -> str:
-    """The cell without the export's formula guard (``'`` before =, +, -, @, a tab or a CR)."""
-    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
-        return cell[1:]
-    return cell
+    """A guarded file's cell without the guard: one leading ``'`` less."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
+def csv_is_guarded(path: Path, delimiter: str) -> bool:
+    """Whether an export CSV was written with the formula guard on: no cell of it, header and
+    rows, starts with a formula character (one pass over the file, before the rows are read)."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        for row in csv.reader(handle, delimiter=delimiter):
+            if any(cell.startswith(FORMULA_STARTS) for cell in row):
+                return False
+    return True
 
 
 def csv_column(name: str) -> tuple[str, str] | None:

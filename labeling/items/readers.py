@@ -184,9 +184,11 @@ class CsvReader:
 
     def __init__(self, path: Path, delimiter: str = ","):
         self.lines = LineSource(path)
+        self.path = path
         self.delimiter = delimiter
         self.columns: list[str] = []
         self.export_file = False  # the header is Longtail's label export's (labeling.items.export_files)
+        self.guarded = False  # ... and it was written with the formula guard on
 
     @property
     def bytes_read(self) -> int:
@@ -224,7 +226,8 @@ class CsvReader:
                 if "\x00" in cell:
                     errors.append(RowError(start, name, string_problem(cell)))
                 if self.export_file:  # Longtail's own export: provenance left out, meta.<key> unpacked
-                    cell, column = export_files.unguard(cell), export_files.csv_column(name)
+                    cell = export_files.unguard(cell) if self.guarded else cell
+                    column = export_files.csv_column(name)
                     if column is None:
                         continue
                     if column[0] == "metadata":
@@ -265,6 +268,7 @@ class CsvReader:
             ))
         self.columns = header
         self.export_file = export_files.is_export_header(header)
+        self.guarded = self.export_file and export_files.csv_is_guarded(self.path, self.delimiter)
         return header
 
 

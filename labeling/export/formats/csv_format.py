@@ -1,5 +1,6 @@
 """CSV with a header row. By default a cell a spreadsheet would run as a formula (it starts with
-=, +, -, @, a tab or a carriage return) gets a leading ' (CSV injection: labeling.items.csv_injection); the text is otherwise as
+=, +, -, @, a tab or a carriage return) gets a leading ', and so does one already starting with ' (CSV injection:
+labeling.items.csv_injection); the text is otherwise as
 stored. Pipelines that read the file as data, not in a spreadsheet, turn that off
 (neutralise_formulas=False). Lists and metadata values that are not text are written as JSON."""
 import csv
