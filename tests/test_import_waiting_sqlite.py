@@ -67,6 +67,9 @@ def test_an_import_from_a_shell_waits_for_the_servers_import_and_says_so(tmp_pat
         assert holder.wait(60) == 0
         _, err = importer.communicate(timeout=120)
         assert importer.returncode == 0, err
+        # the terminal says why the bar stood at 0 % (the re-verification audit saw only "validate 0%")
+        assert ("Waiting for the import of server.csv into this project to end: imports of one project run one "
+                "after the other.") in err
         with sqlite3.connect(database, timeout=30) as db:
             assert db.execute(f"SELECT COUNT(*) FROM {Item._meta.db_table}").fetchone()[0] == 20
     finally:

@@ -276,7 +276,7 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
         batch.state = ImportBatch.RUNNING
         batch.updated_at = timezone.now()
         batch.save(update_fields=["state", "updated_at"])
-        with project_imports_locked(project, on_wait=lambda: _note_waiting(batch)):
+        with project_imports_locked(project, on_wait=lambda: _note_waiting(batch, progress)):
             if batch.waiting:
                 batch.waiting = ""
                 ImportBatch.objects.filter(pk=batch.pk).update(waiting="", updated_at=timezone.now())
@@ -288,14 +288,17 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
         return _finish(result, errors=[error], error_count=1, failed=True)
 
 
-def _note_waiting(batch: ImportBatch) -> None:
-    """Say on the batch which import it waits for: the other running imports of its project."""
+def _note_waiting(batch: ImportBatch, progress: Progress | None = None) -> None:
+    """Say on the batch which import it waits for (the other running imports of its project), and
+    to ``progress`` as the phase "wait" (``import_items`` prints it)."""
     others = list(ImportBatch.objects.filter(project_id=batch.project_id, state=ImportBatch.RUNNING)
                   .exclude(pk=batch.pk).order_by("created_at").values_list("filename", flat=True)[:3])
     which = ", ".join(others) if others else "another file"
     batch.waiting = (f"waiting for the import of {which} into this project to end: imports of one project "
                      f"run one after the other")[:500]
     ImportBatch.objects.filter(pk=batch.pk).update(waiting=batch.waiting, updated_at=timezone.now())
+    if progress:
+        progress("wait", 0.0, {"waiting": batch.waiting})
 
 
 def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_invalid: bool, rejects_path,

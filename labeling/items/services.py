@@ -38,6 +38,8 @@ class BatchProgress:
     def __call__(self, phase: str, fraction: float, counts: dict) -> None:
         if self.also:
             self.also(phase, fraction, counts)
+        if phase == "wait":  # said on the batch already (ImportBatch.waiting)
+            return
         now = time.monotonic()
         if now - self.last < 0.5:
             return

@@ -27,7 +27,7 @@ from learner.text import text_hash
 from .models import Item
 from .readers import FileError, RowError, open_reader
 
-Progress = Callable[[str, float, dict], None]  # phase ('validate' | 'write'), fraction 0..1, counts
+Progress = Callable[[str, float, dict], None]  # phase ('wait' | 'validate' | 'write'), fraction 0..1, counts
 
 # Characters that show nothing: Unicode's other Default_Ignorable_Code_Points (variation selectors,
 # Hangul fillers, the combining grapheme joiner, ...); format (Cf), control and separator categories

@@ -39,6 +39,9 @@ class Command(BaseCommand):
                                                     bar_format="{desc:9} {bar} {percentage:3.0f}% {postfix}")
 
         def progress(phase, fraction, counts):
+            if phase == "wait":  # another import into the project runs first: say so, not a frozen 0 %
+                self.stderr.write(f"{counts['waiting'][:1].upper()}{counts['waiting'][1:]}.")
+                return
             if bar is not None:
                 bar.set_description_str(phase)
                 bar.n = round(100 * fraction)
