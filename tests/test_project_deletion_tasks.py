@@ -64,3 +64,37 @@ def test_queued_work_of_a_deleted_project_ends_with_a_log_line(deleted, caplog):
         assert said, f"{task.name}{args}: no log line says “{gone}”: {[r.getMessage() for r in caplog.records]}"
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR], task.name
     assert not deleted["upload"].exists()  # the import's upload is removed, as for any delivery that imports nothing
+
+
+@pytest.mark.django_db
+def test_a_training_whose_version_was_deleted_meanwhile_logs_one_line_not_an_error(project_factory, caplog):
+    """A retrain still running when delete_project removed its project: its late result is not
+    stored, and the log says the version is gone (an INFO line), not "training failed" with a
+    traceback and an untrue "taken for interrupted" reason."""
+    from labeling.modeling import versions
+    from labeling.modeling.models import ModelVersion
+
+    project = project_factory("gone")
+    version = ModelVersion.objects.create(project=project, number=1, state=ModelVersion.TRAINING)
+    ModelVersion.objects.filter(pk=version.pk).delete()
+    log = logging.getLogger("labeling.loop.tasks")
+    with caplog.at_level(logging.INFO, logger="labeling.loop.tasks"):
+        try:
+            versions.finish_version(version, _tiny_classifier(), 4, {})
+        except versions.VersionAbandoned as exc:
+            versions.log_training_failure(log, "training failed", exc)
+    (record,) = [r for r in caplog.records if r.name == "labeling.loop.tasks"]
+    assert record.levelno == logging.INFO and record.exc_info is None
+    assert record.getMessage() == ("training failed: model version 1 no longer exists (its project was deleted?): "
+                                   "this late result is not stored")
+
+
+def _tiny_classifier():
+    import numpy as np
+
+    from learner.training import TrainConfig, train_classifier
+
+    X = np.random.default_rng(0).normal(size=(40, 8))
+    y = ["a"] * 20 + ["b"] * 20
+    X[:20] += 2
+    return train_classifier(X, y, config=TrainConfig(self_training=False))

@@ -191,7 +191,7 @@ def train_model(run_id: int) -> None:
         plan_after_retrain.apply_async(args=[run_id])
         return
     except Exception as exc:  # noqa: BLE001 - the version is FAILED; the previous one stays active
-        log.exception("training failed")
+        versions.log_training_failure(log, "training failed", exc)
         runs.update_run(run_id, training="failed", error=f"Training failed: {runs.describe_error(exc)}")
         plan_after_retrain.apply_async(args=[run_id])
         return

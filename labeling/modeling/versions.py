@@ -217,6 +217,20 @@ class VersionAbandoned(RuntimeError):
     again): a late result is not stored, and nothing of it is served."""
 
 
+class VersionDeleted(VersionAbandoned):
+    """The version's row is gone (``delete_project`` removed its project while it trained): nothing
+    went wrong with the training, so it is logged as information, not as an error."""
+
+
+def log_training_failure(log, what: str, exc: BaseException) -> None:
+    """Log a failed training from inside its ``except`` block: with its traceback, unless the
+    version was deleted meanwhile (one line, no traceback)."""
+    if isinstance(exc, VersionDeleted):
+        log.info("%s: %s", what, exc)
+    else:
+        log.exception(what)
+
+
 def finish_version(version: ModelVersion, clf: TrainedClassifier, train_size: int, config: dict, *,
                    label_ids: dict[str, int] | None = None) -> ModelVersion:
     """Store a trained classifier on its version (report, thresholds, artifact, the ids of the labels
@@ -239,6 +253,9 @@ def finish_version(version: ModelVersion, clf: TrainedClassifier, train_size: in
     version.config = {**(version.config or {}), **config}
     with transaction.atomic():
         now = ModelVersion.objects.select_for_update().filter(pk=version.pk).values_list("state", flat=True).first()
+        if now is None:
+            raise VersionDeleted(f"model version {version.number} no longer exists (its project was deleted?): "
+                                 "this late result is not stored")
         if now != ModelVersion.TRAINING:
             raise VersionAbandoned(f"model version {version.number} is {now} now (its run was taken for interrupted "
                                    "and failed): this late result is not stored")
