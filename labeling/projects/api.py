@@ -14,6 +14,7 @@ from labeling.modeling.predict import predict_texts
 from labeling.modeling.versions import active_model
 
 from . import selectors, services
+from .membership import remove_member, set_member
 from .models import Label, Membership, Project, Rule, Source
 from .permissions import can_manage, project_for, visible_projects
 from .serializers import (
@@ -217,7 +218,7 @@ class MemberList(ProjectScoped, generics.ListCreateAPIView):
 
     def perform_create(self, serializer):
         try:
-            serializer.instance = services.set_member(self.get_project(), serializer.validated_data["user"],
+            serializer.instance = set_member(self.get_project(), serializer.validated_data["user"],
                                                       serializer.validated_data["role"])
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from exc
@@ -232,7 +233,7 @@ class MemberDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
 
     def perform_update(self, serializer):
         try:
-            serializer.instance = services.set_member(
+            serializer.instance = set_member(
                 self.get_project(), serializer.instance.user,
                 serializer.validated_data.get("role", serializer.instance.role))
         except DjangoValidationError as exc:
@@ -240,7 +241,7 @@ class MemberDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
 
     def perform_destroy(self, instance):
         try:
-            services.remove_member(instance)
+            remove_member(instance)
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from exc
 

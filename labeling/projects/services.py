@@ -13,7 +13,6 @@ from learner.rules import compile_rule
 from learner.text import text_hash
 
 from .hotkeys import HOTKEY_ORDER, check_unique_hotkeys
-from .membership import remove_member, set_member  # noqa: F401 (the pages and the API call them from here)
 from .models import Label, Membership, Project, Rule, Source
 from .taxonomy import label_set_errors
 

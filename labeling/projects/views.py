@@ -20,6 +20,7 @@ from labeling.waves import services as waves
 
 from . import selectors, services
 from .forms import LabelFormSet, MemberForm, ProjectCreateForm, ProjectSettingsForm, RuleForm, SourceFormSet
+from .membership import remove_member, set_member
 from .models import Membership, Rule
 from .permissions import project_for
 
@@ -135,7 +136,7 @@ def project_members(request, slug):
     form = MemberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.set_member(project, form.user, form.cleaned_data["role"])
+            set_member(project, form.user, form.cleaned_data["role"])
         except ValidationError as exc:  # e.g. the last lead stepping down
             messages.error(request, _errors_text(exc))
         else:
@@ -150,7 +151,7 @@ def member_remove(request, slug, membership_id):
     project = project_for(request.user, slug, manage=True)
     membership = get_object_or_404(Membership, project=project, pk=membership_id)
     try:
-        services.remove_member(membership)
+        remove_member(membership)
     except ValidationError as exc:
         messages.error(request, _errors_text(exc))
     else:
