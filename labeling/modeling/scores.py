@@ -24,6 +24,19 @@ def score_chunks(project: Project, *, chunk_size: int = 20_000) -> list[tuple[in
     return [(ids[i], ids[min(i + chunk_size, len(ids)) - 1]) for i in range(0, len(ids), chunk_size)]
 
 
+def hold_version(version: ModelVersion) -> bool:
+    """Share-lock the version's row until the transaction ends (False: it is gone). ItemScore has
+    no foreign key constraint, so nothing else stops scores being written for a version that
+    ``delete_project`` removed while they were computed; it locks its project's versions FOR UPDATE
+    before deleting their scores, so a scoring chunk either commits first (and its rows are then
+    deleted with the rest) or waits and finds the version gone."""
+    if connection.vendor != "postgresql":
+        return ModelVersion.objects.filter(pk=version.pk).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT 1 FROM "{ModelVersion._meta.db_table}" WHERE id = %s FOR KEY SHARE', [version.pk])
+        return cursor.fetchone() is not None
+
+
 def score_range(version: ModelVersion, id_min: int | None = None, id_max: int | None = None) -> int:
     """Score the project's items with ids in [id_min, id_max] under ``version`` and store one
     ItemScore per item (replacing rows of an earlier attempt: re-running never duplicates)."""
@@ -34,6 +47,8 @@ def score_range(version: ModelVersion, id_min: int | None = None, id_max: int | 
     proba = load_classifier(version).predict_proba(X)
     stats = score_stats(proba)
     with transaction.atomic():
+        if not hold_version(version):
+            return 0  # deleted with its project meanwhile (labeling.projects.deletion): nothing to store
         # Nothing references ItemScore, so this is one DELETE statement.
         scope = ItemScore.objects.filter(model_version=version)
         if id_min is not None:
@@ -58,6 +73,8 @@ def score_items(version: ModelVersion, item_ids) -> int:
     X = np.stack([vectors[hash_by_id[int(i)]] for i in ids]).astype(np.float32, copy=False)
     proba = load_classifier(version).predict_proba(X)
     with transaction.atomic():
+        if not hold_version(version):
+            return 0
         ItemScore.objects.filter(model_version=version, item_id__in=ids.tolist()).delete()
         _insert_scores(version.id, ids, proba, score_stats(proba))
     return len(ids)

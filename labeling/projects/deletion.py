@@ -191,6 +191,10 @@ def delete_project(project: Project, *, force: bool = False) -> DeletionReport:
         if Project.objects.select_for_update().filter(pk=project.pk).first() is None:
             raise Project.DoesNotExist(f"Project “{project.slug}” no longer exists (deleted meanwhile).")
         list(Label.objects.select_for_update().filter(project=project).values_list("pk", flat=True))
+        # And its model versions before their scores go: a scoring chunk share-locks its version to
+        # write (modeling.scores.hold_version), so it either commits before this deletes the scores
+        # or waits and then finds the version gone; no scores of a deleted version stay behind.
+        list(ModelVersion.objects.select_for_update().filter(project=project).values_list("pk", flat=True))
         folders = project_folders(project)
         counts = {}
         for what, rows in _steps(project):
