@@ -21,10 +21,11 @@ from rest_framework.throttling import ScopedRateThrottle
 logger = logging.getLogger(__name__)
 
 
-class UserScopedRateThrottle(ScopedRateThrottle):
-    """DRF's ScopedRateThrottle (the view's throttle_scope, counted per user) with the rate read
-    when the request comes (DRF binds the rates when it is imported), and a cache that cannot be
-    reached lets the request through: a Redis outage must not stop every API user."""
+class LiveRateThrottle:
+    """For a DRF throttle class: the rate is read when the request comes (DRF binds the rates when
+    it is imported, so a changed setting would not reach it), and a cache that cannot be reached
+    lets the request through: a Redis outage must not stop every API user. Shared by the predict
+    throttle and the token / sign-in throttles (labeling.projects.token_api)."""
 
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
@@ -35,6 +36,10 @@ class UserScopedRateThrottle(ScopedRateThrottle):
         except (RedisError, OSError) as exc:
             logger.warning("%s throttle skipped, the cache is unreachable: %s", self.scope, exc)
             return True
+
+
+class UserScopedRateThrottle(LiveRateThrottle, ScopedRateThrottle):
+    """DRF's ScopedRateThrottle (the view's throttle_scope, counted per user), read live."""
 
 
 # A call that never ends (its process killed) frees its user after this long; a call within the

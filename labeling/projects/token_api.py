@@ -16,7 +16,6 @@ import unicodedata
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from redis.exceptions import RedisError
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -28,23 +27,13 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from .auth import token_expires_at
 from .schema import VALIDATION_ERROR
+from .throttles import LiveRateThrottle
 
 logger = logging.getLogger(__name__)
 
 
-class _TokenThrottle(SimpleRateThrottle):
-    """Rates are read when a request comes (DRF binds them at import time), and a cache that cannot
-    be reached lets the request through."""
-
-    def get_rate(self):
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-    def allow_request(self, request, view):
-        try:
-            return super().allow_request(request, view)
-        except (RedisError, OSError) as exc:
-            logger.warning("token throttle skipped, the cache is unreachable: %s", exc)
-            return True
+class _TokenThrottle(LiveRateThrottle, SimpleRateThrottle):
+    """Rates read when a request comes; an unreachable cache lets the request through."""
 
 
 class TokenUserThrottle(_TokenThrottle):
