@@ -3,11 +3,20 @@
 Waves are created directly as rows in state "open": these tests do not depend on the planner."""
 import random
 
+from rest_framework.test import APIClient
+
 from labeling.annotations.models import Annotation, Assignment
 from labeling.items.models import Item
 from labeling.projects.models import Membership
 from labeling.waves.models import Wave, WaveItem
 from learner.text import text_hash
+
+
+def api_as(user) -> APIClient:
+    """An API client signed in as ``user``."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
 
 
 def add_member(make_user, project, username, role=Membership.ANNOTATOR):

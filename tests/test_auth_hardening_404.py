@@ -1,17 +1,12 @@
 """A project or task that does not exist and one the user may not see get the same 404 (status and
 body), so that outsiders cannot learn which slugs and task ids are taken."""
 import pytest
-from rest_framework.test import APIClient
 
 from labeling.modeling.models import TaskRun
 
+from .test_annotation_helpers import api_as
+
 pytestmark = pytest.mark.django_db
-
-
-def api_as(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def same_answer(first, second):

@@ -4,7 +4,6 @@ still label the item (then it did not go back to the pool, even in a closed wave
 import uuid
 
 import pytest
-from rest_framework.test import APIClient
 
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.modeling.label_issues import LabelIssueScan, _sync_tasks
@@ -13,7 +12,7 @@ from labeling.projects.models import Membership
 from labeling.waves.models import Wave
 from labeling.waves.services import close_wave
 
-from .test_annotation_helpers import add_member, make_open_wave
+from .test_annotation_helpers import add_member, api_as, make_open_wave
 
 pytestmark = pytest.mark.django_db
 SLUG = "tone"
@@ -26,12 +25,6 @@ def project(project_factory):
     p.overlap = 2
     p.save()
     return p
-
-
-def api_as(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def labels(project):

@@ -6,14 +6,13 @@ import json
 import uuid
 
 import pytest
-from rest_framework.test import APIClient
 
 from labeling.annotations import leasing
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.export.services import stream_export
 from labeling.projects.models import Membership
 
-from .test_annotation_helpers import add_member, answer, make_open_wave
+from .test_annotation_helpers import add_member, answer, api_as, make_open_wave
 
 
 @pytest.fixture
@@ -23,12 +22,6 @@ def project(project_factory):
     p.batch_size = 5
     p.save()
     return p
-
-
-def api_as(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def export_row(project, item_id) -> dict:

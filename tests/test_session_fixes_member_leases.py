@@ -2,7 +2,6 @@
 the others until the leases run out, progress stops counting them as leased, and nobody is told
 they are leased by another annotator. The removed member's answers stay."""
 import pytest
-from rest_framework.test import APIClient
 
 from labeling.annotations import leasing, waiting
 from labeling.annotations.models import Annotation, Assignment
@@ -10,7 +9,7 @@ from labeling.annotations.selectors import wave_progress
 from labeling.projects.models import Membership
 from labeling.waves.models import WaveItem
 
-from .test_annotation_helpers import add_member, answer, make_open_wave
+from .test_annotation_helpers import add_member, answer, api_as, make_open_wave
 
 
 @pytest.fixture
@@ -19,12 +18,6 @@ def project(project_factory):
     p.batch_size = 3
     p.save()
     return p
-
-
-def api_as(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_removed_member_leases_go_to_the_next_annotator_at_once(project, make_user):
