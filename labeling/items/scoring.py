@@ -19,7 +19,7 @@ import numpy as np
 from django.conf import settings
 
 from labeling.modeling import embedding
-from labeling.modeling.embedding_store import DbEmbeddingCache, vectors_for_items
+from labeling.modeling.embedding_store import ProjectEmbeddingCache, vectors_for_items
 from labeling.modeling.final import EncoderFolderMissing, FinetunedEncoder, version_encoder_id
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.scores import score_items
@@ -47,7 +47,7 @@ def embed_items_for_version(version: ModelVersion, item_ids, *, chunk: int | Non
     text_by_hash = dict(rows.order_by("id").values_list("text_hash", "text"))
     hashes = list(text_by_hash)
     encoder = FinetunedEncoder(version)
-    cache = DbEmbeddingCache()
+    cache = ProjectEmbeddingCache([version.project_id])
     encoded = 0
     for start in range(0, len(hashes), chunk):
         part = hashes[start:start + chunk]

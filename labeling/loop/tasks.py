@@ -322,7 +322,7 @@ def _train_final(run: TaskRun) -> None:
     except TRANSIENT:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded; the frozen model stays active
-        log.exception("final model failed")
+        versions.log_training_failure(log, "final model failed", exc)
         runs.fail_run(run_id, f"Final model failed: {runs.describe_error(exc)}")
         return
     runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=True,

@@ -10,7 +10,7 @@ from labeling.projects.models import Project
 from learner.embedding import embed_texts, encoder_model_id, get_encoder
 from learner.text import text_hash
 
-from .embedding_store import DbEmbeddingCache, memo, missing_item_ids, stored_hashes
+from .embedding_store import DbEmbeddingCache, ProjectEmbeddingCache, memo, missing_item_ids, stored_hashes
 
 
 def model_id() -> str:
@@ -28,10 +28,12 @@ def encoder():
 
 def embed_items(item_ids: list[int]) -> int:
     """Embed the given items' texts that are not cached yet; returns how many texts were encoded.
-    Idempotent: a second call finds everything cached and encodes nothing."""
-    cache, key = DbEmbeddingCache(), model_id()
-    rows = list(Item.objects.filter(id__in=list(item_ids)).values_list("text_hash", "text"))
-    text_by_hash = dict(rows)
+    Idempotent: a second call finds everything cached and encodes nothing. The vectors of items
+    whose project was deleted while they were encoded are not stored (ProjectEmbeddingCache)."""
+    key = model_id()
+    rows = list(Item.objects.filter(id__in=list(item_ids)).values_list("project_id", "text_hash", "text"))
+    cache = ProjectEmbeddingCache({project_id for project_id, _, _ in rows})
+    text_by_hash = {h: text for _, h, text in rows}
     stored = stored_hashes(key, text_by_hash)
     absent = [h for h in text_by_hash if h not in stored]
     # Vectors this process remembers of rows a project deletion removed: written back, not encoded again.
@@ -59,10 +61,11 @@ def embed_project(project: Project, *, chunk: int = 256, on_progress=None) -> in
     return done
 
 
-def embed_query_texts(texts: list[str]) -> np.ndarray:
+def embed_query_texts(texts: list[str], *, project_id: int | None = None) -> np.ndarray:
     """Vectors for arbitrary texts (label descriptions, predict requests), through the cache;
-    the encoder is only loaded when some text is not cached."""
-    cache = DbEmbeddingCache()
+    the encoder is only loaded when some text is not cached. ``project_id``: the texts are that
+    project's (its label texts), stored only while it exists (ProjectEmbeddingCache)."""
+    cache = DbEmbeddingCache() if project_id is None else ProjectEmbeddingCache([project_id])
     hashes = [text_hash(t) for t in texts]
     cached = cache.get_many(model_id(), hashes)
     if texts and all(h in cached for h in hashes):

@@ -12,6 +12,10 @@ A per-process memo keeps recently read vectors (and, on PostgreSQL, whole pools:
 content-addressed and immutable: the vector for (model_id, text_hash) never changes, so a stale
 memo cannot exist; it is bounded (``LONGTAIL_EMBEDDING_MEMO_MAX`` vectors, least recently
 filled dropped first).
+
+The table has no foreign key (a vector serves every project with its text), so work for a project
+writes through ``ProjectEmbeddingCache``: under the project's row lock, and nothing for a project
+that ``delete_project`` removed meanwhile.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
 from labeling.items.models import Item
+from labeling.projects.models import Project
 
 from .models import Embedding
 
@@ -116,6 +121,46 @@ class DbEmbeddingCache:
         _memo_after_commit(
             model_id, {h: _as_vector(np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()}
         )
+
+
+def hold_projects(project_ids: Iterable[int]) -> set[int]:
+    """Share-lock the projects' rows until the transaction ends; returns the ids of those still
+    there. ``delete_project`` locks its project FOR UPDATE before it deletes the vectors only that
+    project uses, so a writer holding the row either commits first (its rows are then deleted with
+    the rest) or waits and finds the project gone. FOR KEY SHARE is the lock inserting any row
+    that refers to the project takes anyway: it waits only for what such an insert waits for."""
+    wanted = sorted({int(pk) for pk in project_ids})
+    if not wanted:
+        return set()
+    if connection.vendor != "postgresql":
+        return set(Project.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT id FROM "{Project._meta.db_table}" WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE',
+                       [wanted])
+        return {row[0] for row in cursor.fetchall()}
+
+
+class ProjectEmbeddingCache(DbEmbeddingCache):
+    """The cache as the work of given projects writes to it (their items' chunks, a fine-tuned
+    encoder's pool, its predictions). A chunk encodes for seconds after it read its texts; a forced
+    deletion of its project in that time removed the vectors only that project used, and without
+    this the chunk's write would then store rows no project uses. So each write holds the projects
+    (hold_projects) and stores nothing for one that is gone: of a chunk that mixed projects, only
+    the texts an item of a project still there has."""
+
+    def __init__(self, project_ids: Iterable[int]):
+        self.project_ids = frozenset(int(pk) for pk in project_ids)
+
+    def put_many(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        if not vectors:
+            return
+        with transaction.atomic():
+            alive = hold_projects(self.project_ids)
+            if alive != self.project_ids:
+                kept = set(Item.objects.filter(project_id__in=sorted(alive), text_hash__in=list(vectors))
+                           .values_list("text_hash", flat=True)) if alive else set()
+                vectors = {h: v for h, v in vectors.items() if h in kept}
+            super().put_many(model_id, vectors)
 
 
 def stored_hashes(model_id: str, hashes: Iterable[str]) -> set[str]:

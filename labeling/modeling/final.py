@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from labeling.items.models import Item
 from labeling.projects.models import Project
@@ -34,11 +35,12 @@ from learner.training.taxonomy import restrict_taxonomy
 from . import selectors
 from .artifact_paths import encoder_folder_path, final_model_folder, stored_form
 from .embedding import embed_items, model_id, unembedded_item_ids
-from .embedding_store import DbEmbeddingCache, vectors_for_items
+from .embedding_store import ProjectEmbeddingCache, vectors_for_items
 from .models import ModelVersion
 from .versions import (
     MIN_TRAIN_EXAMPLES,
     NotEnoughLabels,
+    VersionDeleted,
     _start_version,
     discard_failed_version_folder,
     fail_training_version,
@@ -96,8 +98,16 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
             # the label-name prior as a retrain has it, each encoder embedding the label texts itself
             label_texts=project_label_texts(project) if prior_possible(config) else None,
             unlabeled_total=unlabeled_total if len(unlabeled_ids) else None, on_progress=on_progress)
-        saving = True
-        final.save(directory)
+        with transaction.atomic():
+            # The version's row held while its folder is written: delete_project locks the project's
+            # versions before deleting them and removes the project's folder once it commits, so it
+            # either waits for this save and then removes the folder with the rest, or ran first and
+            # nothing is saved (a folder written after it would stay on disk for nothing).
+            if ModelVersion.objects.select_for_update().filter(pk=version.pk).values_list("pk").first() is None:
+                raise VersionDeleted(f"model version {version.number} no longer exists (its project was deleted?): "
+                                     "its fine-tuned encoder is not saved")
+            saving = True
+            final.save(directory)
         clf = final.classifier
         return finish_version(version, clf, len(data), {
             "kind": "final", "labels_digest": labels_digest(project, data), "train": to_jsonable(asdict(config)),
@@ -176,9 +186,10 @@ class FinetunedEncoder:
 
 def embed_pool_for(version: ModelVersion, *, chunk: int = 256, on_progress=None) -> int:
     """Embed every item of the version's project with its fine-tuned encoder (cached in the
-    embeddings table under the version's encoder id); returns how many texts were encoded."""
+    embeddings table under the version's encoder id); returns how many texts were encoded. Chunks
+    encoded while the project was deleted store nothing (ProjectEmbeddingCache)."""
     encoder = FinetunedEncoder(version)
-    cache = DbEmbeddingCache()
+    cache = ProjectEmbeddingCache([version.project_id])
     rows = list(Item.objects.filter(project_id=version.project_id).order_by("id").values_list("text_hash", "text"))
     done = 0
     for start in range(0, len(rows), chunk):
@@ -195,4 +206,5 @@ def query_vectors(version: ModelVersion, texts: list[str]) -> np.ndarray | None:
     """Vectors of arbitrary texts for a version with a fine-tuned encoder (None for the others)."""
     if not (version.config or {}).get("encoder_dir"):
         return None
-    return np.asarray(embed_texts(list(texts), FinetunedEncoder(version), DbEmbeddingCache()), dtype=np.float32)
+    cache = ProjectEmbeddingCache([version.project_id])  # no rows under its id once its project is deleted
+    return np.asarray(embed_texts(list(texts), FinetunedEncoder(version), cache), dtype=np.float32)

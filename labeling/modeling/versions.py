@@ -305,7 +305,7 @@ def label_vectors(project: Project) -> dict[str, np.ndarray] | None:
     texts = project_label_texts(project)
     if not texts:
         return None
-    return dict(zip(texts, embed_query_texts(list(texts.values())), strict=True))
+    return dict(zip(texts, embed_query_texts(list(texts.values()), project_id=project.id), strict=True))
 
 
 def unlabeled_items(project: Project, labeled_ids, *, seed: int, limit: int | None = None

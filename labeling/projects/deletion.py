@@ -11,7 +11,10 @@ any model added later with an ON DELETE CASCADE to the project.
 
 Embeddings are a cache keyed by (encoder, text hash) only and shared by every project with the same
 text: rows whose hash only this project's items or labels have are deleted, those another project
-also has stay. The rows of the project's own fine-tuned encoders are all deleted. The project's
+also has stay. The rows of the project's own fine-tuned encoders are all deleted. The table has no
+foreign keys, so the work still running for the project writes its vectors under the project's row
+lock (modeling.embedding_store.ProjectEmbeddingCache), which this takes first: a chunk that encoded
+while the project was deleted stores nothing afterwards. The project's
 folders (LONGTAIL_ARTIFACT_DIR/<slug>/: model artifacts, fine-tuned encoders; MEDIA_ROOT/imports/
 <slug>/: uploads and rejects files) are removed after the commit, so a rolled-back deletion keeps
 its files. Users and their API tokens are not the project's and stay.
@@ -186,14 +189,19 @@ def delete_project(project: Project, *, force: bool = False) -> DeletionReport:
     if work and not force:
         raise ProjectBusy(project, work)
     with transaction.atomic():
-        # Locked first: a writer of an answer or a plan share-locks the labels it refers to
-        # (labeling.projects.locks) and so waits for this deletion, then finds the label gone.
+        # Locked first: an embedding chunk share-locks the project to store its vectors
+        # (modeling.embedding_store.hold_projects), so it either commits before the vectors only this
+        # project uses are deleted below or waits and then stores nothing. So does a writer of an
+        # answer or a plan with the labels it refers to (labeling.projects.locks): it waits for this
+        # deletion, then finds the label gone.
         if Project.objects.select_for_update().filter(pk=project.pk).first() is None:
             raise Project.DoesNotExist(f"Project “{project.slug}” no longer exists (deleted meanwhile).")
         list(Label.objects.select_for_update().filter(project=project).values_list("pk", flat=True))
         # And its model versions before their scores go: a scoring chunk share-locks its version to
         # write (modeling.scores.hold_version), so it either commits before this deletes the scores
-        # or waits and then finds the version gone; no scores of a deleted version stay behind.
+        # or waits and then finds the version gone; no scores of a deleted version stay behind. A
+        # final model saves its encoder folder under its version's lock (modeling.final), so the
+        # folder is either there to be removed after the commit or never saved.
         list(ModelVersion.objects.select_for_update().filter(project=project).values_list("pk", flat=True))
         folders = project_folders(project)
         counts = {}

@@ -128,7 +128,7 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
         log.warning("%s: %s", project.slug, rule_report.message())
         timings["rules_partial"] = rule_report.message()
     descriptions = dict(Label.objects.filter(project=project).values_list("name", "description"))
-    label_vectors = (embedding.embed_query_texts(label_texts(label_names, descriptions))
+    label_vectors = (embedding.embed_query_texts(label_texts(label_names, descriptions), project_id=project.id)
                      if label_names and len(ids) else None)
     timings["rules_and_label_vectors"] = round(time.perf_counter() - t, 3)
     return PoolSnapshot(item_ids=ids, label_names=label_names, labeled=off_limits, sources=sources, dup_groups=groups,
