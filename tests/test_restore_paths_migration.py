@@ -26,7 +26,6 @@ def make_encoder_folder(path):
 def test_absolute_paths_become_relative_and_readers_find_the_files(settings, tmp_path):
     from labeling.export.bundle import ExportRefused, encoder_folder, model_artifact_bytes
     from labeling.modeling.artifact_paths import encoder_folder_path, head_file_path
-    from labeling.modeling.models import ModelVersion as CurrentModelVersion
 
     old_root, root = tmp_path / "old" / "artifacts", tmp_path / "new" / "artifacts"
     settings.LONGTAIL_ARTIFACT_DIR = root
@@ -66,7 +65,8 @@ def test_absolute_paths_become_relative_and_readers_find_the_files(settings, tmp
         assert stored["frozen"] == ({"kind": "retrain"}, "")
 
         # the readers, after the migration
-        versions = {key: CurrentModelVersion.objects.get(pk=pk) for key, pk in pks.items()}
+        # (the model as it is right after the migration: later migrations add columns the current one reads)
+        versions = {key: ModelVersion.objects.select_related("project").get(pk=pk) for key, pk in pks.items()}
         assert encoder_folder(versions["old root"]) == root / "mig" / "final-v1" / "encoder"
         assert model_artifact_bytes(versions["old root head"]) == b"head v2"
         assert encoder_folder_path(versions["elsewhere, on this host"]) == kept

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from labeling.modeling.artifact_paths import encoder_folder_path, head_file_path
+from labeling.modeling.artifact_paths import encoder_folder_path, head_file_path, pruned_message
 from labeling.modeling.models import ModelVersion
 from labeling.modeling.selectors import model_labels
 from labeling.modeling.versions import active_model
@@ -40,7 +40,7 @@ class ExportRefused(ValueError):
 
 def exportable_versions(project: Project):
     """The project's versions that can be exported, newest first (artifacts not loaded)."""
-    return (ModelVersion.objects.filter(project=project, state__in=EXPORTABLE_STATES)
+    return (ModelVersion.objects.filter(project=project, state__in=EXPORTABLE_STATES, pruned_at__isnull=True)
             .defer("artifact", "metrics").order_by("-number"))
 
 
@@ -68,6 +68,9 @@ def version_to_export(project: Project, number: int | None) -> ModelVersion:
     if version.state not in EXPORTABLE_STATES:
         raise ExportRefused(f"Model version {number} is {version.state}: only ready, active and retired versions "
                             f"can be exported.")
+    pruned = pruned_message(version)
+    if pruned:  # its head and files were removed (labeling.modeling.retention)
+        raise ExportRefused(f"{pruned} Nothing was exported.", 410)
     return version
 
 

@@ -33,7 +33,7 @@ from learner.training.config import prior_possible
 from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
-from .artifact_paths import encoder_folder_path, final_model_folder, stored_form
+from .artifact_paths import encoder_folder_path, final_model_folder, pruned_message, stored_form
 from .embedding import embed_items, model_id, unembedded_item_ids
 from .embedding_store import ProjectEmbeddingCache, vectors_for_items
 from .models import ModelVersion
@@ -167,13 +167,14 @@ class FinetunedEncoder:
         self.model_id = version_encoder_id(version)
         self.number = version.number
         self.path = str(encoder_folder_path(version))
+        self.pruned = pruned_message(version)  # said instead of "restore the folder"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         with _ENCODERS_LOCK:
             model = _ENCODERS.get(self.path)
         if model is None:
             if not Path(self.path).is_dir():
-                raise EncoderFolderMissing(
+                raise EncoderFolderMissing(self.pruned or
                     f"model v{self.number} is a fine-tuned final model and its encoder folder {self.path} is not on "
                     "this host: run this where LONGTAIL_ARTIFACT_DIR holds it, or restore the folder there")
             model = load_encoder(self.path)

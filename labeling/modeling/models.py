@@ -35,6 +35,10 @@ class ModelVersion(models.Model):
     artifact = models.BinaryField(null=True, blank=True)
     artifact_path = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
+    # When retention pruned the version (labeling.modeling.retention): its scores, head and files
+    # are gone, its row and metrics stay for the learning curve. NULL by database default too, so
+    # the previous release's processes still insert during an upgrade.
+    pruned_at = models.DateTimeField(null=True, blank=True, db_default=None)
 
     class Meta:
         ordering = ["project", "-number"]

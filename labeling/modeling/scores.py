@@ -25,15 +25,17 @@ def score_chunks(project: Project, *, chunk_size: int = 20_000) -> list[tuple[in
 
 
 def hold_version(version: ModelVersion) -> bool:
-    """Share-lock the version's row until the transaction ends (False: it is gone). ItemScore has
+    """Share-lock the version's row until the transaction ends (False: it is gone, or retention
+    pruned it: labeling.modeling.retention). ItemScore has
     no foreign key constraint, so nothing else stops scores being written for a version that
     ``delete_project`` removed while they were computed; it locks its project's versions FOR UPDATE
     before deleting their scores, so a scoring chunk either commits first (and its rows are then
     deleted with the rest) or waits and finds the version gone."""
     if connection.vendor != "postgresql":
-        return ModelVersion.objects.filter(pk=version.pk).exists()
+        return ModelVersion.objects.filter(pk=version.pk, pruned_at__isnull=True).exists()
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT 1 FROM "{ModelVersion._meta.db_table}" WHERE id = %s FOR KEY SHARE', [version.pk])
+        cursor.execute(f'SELECT 1 FROM "{ModelVersion._meta.db_table}" WHERE id = %s AND pruned_at IS NULL '
+                       'FOR KEY SHARE', [version.pk])
         return cursor.fetchone() is not None
 
 

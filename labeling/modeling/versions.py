@@ -34,7 +34,7 @@ from learner.training.self_training import rows_outside_labeled_groups, sample_u
 from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
-from .artifact_paths import head_file, head_file_path, stored_form
+from .artifact_paths import ensure_not_pruned, head_file, head_file_path, stored_form
 from .embedding import embed_query_texts, model_id
 from .embedding_store import project_matrix, vectors_for_items
 from .models import ModelVersion, TaskRun
@@ -63,6 +63,7 @@ _CLASSIFIERS_MAX = 4
 
 
 def _artifact_bytes(version: ModelVersion) -> bytes:
+    ensure_not_pruned(version)  # VersionPruned: retention removed the head (and says when)
     if version.artifact:
         return bytes(version.artifact)
     if version.artifact_path:
