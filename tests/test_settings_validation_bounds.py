@@ -91,7 +91,7 @@ def test_each_setting_refuses_a_value_past_its_bound(sweep, variable, value, mus
     if must is None:
         assert outcome == "ok", detail
     else:
-        assert outcome == "RuntimeError", f"{variable}={value!r}: {outcome} {detail!r}"
+        assert outcome == "SettingError", f"{variable}={value!r}: {outcome} {detail!r}"
         assert detail.startswith(variable) and must in detail, detail
         assert "\n" not in detail
 

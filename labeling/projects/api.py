@@ -1,5 +1,7 @@
 """REST API for everything the project and lead pages do. Same rules as the pages: members read,
 leads and admins write; a project the user is not part of answers 404."""
+from functools import partial
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -27,7 +29,7 @@ from .serializers import (
     RuleSerializer,
     SourceSerializer,
 )
-from .throttles import UserScopedRateThrottle, one_call_at_a_time
+from .throttles import UserScopedRateThrottle, one_call_at_a_time, refund_rate
 
 
 def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -254,8 +256,8 @@ class Predict(ProjectScoped, APIView):
 
     Every member may call it (a POST that only reads), so it is bounded per call
     (LONGTAIL_PREDICT_MAX_CHARS over all texts, PredictSerializer) and per user
-    (LONGTAIL_PREDICT_RATE, then 429 with Retry-After; and one call at a time, else 429): the texts
-    are encoded in the web process."""
+    (LONGTAIL_PREDICT_RATE, then 429 with Retry-After; and one call at a time, else 429 with
+    Retry-After, a refusal that the rate does not count): the texts are encoded in the web process."""
 
     member_writes = True
     throttle_classes = [UserScopedRateThrottle]
@@ -277,7 +279,8 @@ class Predict(ProjectScoped, APIView):
             queue = project.queue_review_predictions
         elif queue and not can_manage(request.user, project) and not project.queue_review_predictions:
             raise PermissionDenied("Only leads may queue predictions when the project does not.")
-        with one_call_at_a_time("predict", request.user):
+        # A call refused while the previous one runs does not use up the rate (DRF counted it already).
+        with one_call_at_a_time("predict", request.user, on_refusal=partial(refund_rate, request, self)):
             model = active_model(project)
             if model is None:
                 return Response({"detail": "This project has no active model yet: label a wave and train first."},

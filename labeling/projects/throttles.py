@@ -5,11 +5,13 @@ in a loop (or ten at once) kept every gunicorn thread busy and the pages of ever
 Its rate is LONGTAIL_PREDICT_RATE (REST_FRAMEWORK's DEFAULT_THROTTLE_RATES["predict"]), counted per
 user across projects in Django's cache (Redis when REDIS_URL is set, so every web worker counts
 together), and one user's calls run one at a time (``one_call_at_a_time``): a rate over a minute
-still let ten calls sent at once take ten threads."""
+still let ten calls sent at once take ten threads. A call refused because the previous one still runs
+answers 429 with Retry-After and is taken back off the rate (DRF counted it before the view ran): a
+client that waits and retries must not use its rate up on refusals."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.core.cache import cache
@@ -41,16 +43,53 @@ class LiveRateThrottle:
 class UserScopedRateThrottle(LiveRateThrottle, ScopedRateThrottle):
     """DRF's ScopedRateThrottle (the view's throttle_scope, counted per user), read live."""
 
+    def refund(self, request, view) -> None:
+        """Take one call back off the request's count: the view refused it after this throttle had
+        let it through (and counted it). The newest entry goes (DRF keeps them newest first): this
+        call's, or one as recent, the same count either way."""
+        self.scope = getattr(view, self.scope_attr, None)
+        rate = self.get_rate() if self.scope else None
+        if rate is None:  # not throttled: nothing was counted
+            return
+        _, duration = self.parse_rate(rate)
+        key = self.get_cache_key(request, view)
+        try:
+            history = self.cache.get(key, [])
+            if history:
+                self.cache.set(key, history[1:], duration)
+        except (RedisError, OSError) as exc:  # the call stays counted; it expires with the rate's period
+            logger.warning("%s throttle could not take a refused call back: %s", self.scope, exc)
+
+
+def refund_rate(request, view) -> None:
+    """Take a call the view refused back off its per-user rate counts."""
+    for throttle in view.get_throttles():
+        if isinstance(throttle, UserScopedRateThrottle):
+            throttle.refund(request, view)
+
 
 # A call that never ends (its process killed) frees its user after this long; a call within the
 # caps takes well under a minute (docs/operations.md, "Limits on API requests").
 RUNNING_CALL_SECONDS = 300
+# Retry-After of a call refused while the previous one runs: most calls answer within seconds.
+RUNNING_CALL_RETRY_SECONDS = 5
+
+
+class PreviousCallRunning(Throttled):
+    """429 for a call sent while the same user's previous ``scope`` call runs. The detail says why
+    (not DRF's "Expected available in ..."); ``wait`` gives the Retry-After header."""
+
+    def __init__(self, scope: str):
+        super().__init__(detail=f"Your previous {scope} call is still running: one call at a time per user. "
+                                "Send this one once it has answered.")
+        self.wait = RUNNING_CALL_RETRY_SECONDS
 
 
 @contextmanager
-def one_call_at_a_time(scope: str, user) -> Iterator[None]:
-    """Refuse (429) a user's call while another of their ``scope`` calls runs, on any web worker
-    (the mark is in the shared cache). A cache that cannot be reached lets the call through."""
+def one_call_at_a_time(scope: str, user, *, on_refusal: Callable[[], None] | None = None) -> Iterator[None]:
+    """Refuse (429, PreviousCallRunning) a user's call while another of their ``scope`` calls runs,
+    on any web worker (the mark is in the shared cache); ``on_refusal`` runs first (a view passes
+    ``refund_rate``). A cache that cannot be reached lets the call through."""
     key = f"running_{scope}_{user.pk}"
     try:
         started = cache.add(key, 1, timeout=RUNNING_CALL_SECONDS)
@@ -58,8 +97,9 @@ def one_call_at_a_time(scope: str, user) -> Iterator[None]:
         logger.warning("%s one-at-a-time check skipped, the cache is unreachable: %s", scope, exc)
         started, key = True, None
     if not started:
-        raise Throttled(detail=f"Your previous {scope} call is still running: one call at a time per user. "
-                               "Send this one once it has answered.")
+        if on_refusal is not None:
+            on_refusal()
+        raise PreviousCallRunning(scope)
     try:
         yield
     finally:
