@@ -1,4 +1,5 @@
-"""Inter-annotator agreement for double-labeled items. No Django: plain Python, numpy and scipy.
+"""Inter-annotator agreement for double-labeled items: plain Python, numpy and scipy, and Django's
+cache for ``kappa_interval``'s figures (see there).
 
 Input is a list of pairs ``(first_answer, second_answer)``, one per pair of annotators who
 labeled the same item (any hashable label ids). Cohen's kappa treats "first" and "second" as
@@ -10,17 +11,35 @@ below ``MIN_N`` pairs (``too_few_pairs`` says so in words), the small-n rule of 
 and reliability bins: no "100 %" from two pairs. ``kappa_interval`` bounds κ by the bootstrap over
 pairs, so a lead sees how little 12 pairs say.
 """
+import hashlib
+import logging
 import warnings
 from collections import Counter
 from collections.abc import Hashable, Iterable
 
 import numpy as np
+import scipy
+from django.core.cache import cache
+from redis.exceptions import RedisError
 from scipy import stats
 
 from learner.estimates import MIN_N, wilson_interval
 
+log = logging.getLogger(__name__)
+
 Pair = tuple[Hashable, Hashable]
 BCA_MAX_PAIRS = 1000
+# The dashboard, the agreement API and the review page ask for the interval on every load; its
+# bootstrap takes ~0.2 s per 5,000 pairs (twice with coarse labels), while the answers change far
+# less often than the pages are loaded. So each figure is kept in Django's cache (Redis in
+# production: every web worker shares it) under a digest of the pairs it came from, as coded for
+# the bootstrap: new answers make a new key, so a kept figure is never stale (and the figure of
+# answers since changed is never read again: a day bounds what the cache holds). 0 turns it off.
+INTERVAL_CACHE_SECONDS = 24 * 3600
+INTERVAL_CACHE_PREFIX = "kappa_interval:"
+# Part of every key, with scipy's version: raise it when the interval's computation changes, so
+# figures kept by the old code are not shown.
+INTERVAL_METHOD_VERSION = 1
 
 
 def raw_agreement(pairs: Iterable[Pair], *, min_pairs: int = MIN_N) -> float | None:
@@ -70,19 +89,51 @@ def kappa_interval(pairs: Iterable[Pair], *, level: float = 0.95, resamples: int
     pairs on one core).
     Where every pair agrees, every resample has κ = 1 and the bootstrap says nothing about how low
     κ could be; the lower bound then comes from the Wilson lower bound of the observed agreement
-    (κ rises with it at the observed chance agreement)."""
+    (κ rises with it at the observed chance agreement).
+    Kept in Django's cache under a digest of the pairs (``INTERVAL_CACHE_SECONDS``): the same answers
+    give the same figure without a second bootstrap, any changed answer a new key."""
     pairs = list(pairs)
     n = len(pairs)
     if n < MIN_N or cohen_kappa(pairs) is None:
         return None
     codes: dict[Hashable, int] = {}
-    first = np.array([codes.setdefault(a, len(codes)) for a, _ in pairs])
-    second = np.array([codes.setdefault(b, len(codes)) for _, b in pairs])
+    first = np.array([codes.setdefault(a, len(codes)) for a, _ in pairs], dtype=np.int64)
+    second = np.array([codes.setdefault(b, len(codes)) for _, b in pairs], dtype=np.int64)
+    if INTERVAL_CACHE_SECONDS <= 0:
+        return _bootstrap_interval(first, second, len(codes), level, resamples, seed)
+    key = _interval_key(first, second, level, resamples, seed)
+    try:
+        kept = cache.get(key)
+    except (RedisError, OSError) as exc:  # an unreachable cache costs the page the bootstrap, not an error
+        log.warning("kappa interval computed without the cache, it is unreachable: %s", exc)
+        return _bootstrap_interval(first, second, len(codes), level, resamples, seed)
+    if kept is not None:
+        return tuple(kept) or None
+    bounds = _bootstrap_interval(first, second, len(codes), level, resamples, seed)
+    try:
+        cache.set(key, bounds or (), INTERVAL_CACHE_SECONDS)  # () for "no interval": None reads as a miss
+    except (RedisError, OSError) as exc:
+        log.warning("kappa interval not kept, the cache is unreachable: %s", exc)
+    return bounds
+
+
+def _interval_key(first: np.ndarray, second: np.ndarray, level: float, resamples: int, seed: int) -> str:
+    """The cache key of an interval: everything it depends on. The interval is a function of the
+    two coded answer columns in pair order (the labels' ids only name the codes; the resamples
+    draw pair positions), so the digest covers both columns, every answer of every pair."""
+    digest = hashlib.blake2b(first.tobytes() + second.tobytes(), digest_size=20).hexdigest()
+    return (f"{INTERVAL_CACHE_PREFIX}v{INTERVAL_METHOD_VERSION}:scipy{scipy.__version__}:{len(first)}:{level!r}:"
+            f"{resamples}:{seed}:{BCA_MAX_PAIRS}:{digest}")
+
+
+def _bootstrap_interval(first: np.ndarray, second: np.ndarray, k: int, level: float, resamples: int,
+                        seed: int) -> tuple[float, float] | None:
+    """``kappa_interval`` over the pairs coded 0..k-1 (``first[i]``, ``second[i]``: pair i)."""
+    n = len(first)
     if (first == second).all():
-        chance = float(np.bincount(first, minlength=len(codes)) @ np.bincount(second, minlength=len(codes))) / (n * n)
+        chance = float(np.bincount(first, minlength=k) @ np.bincount(second, minlength=k)) / (n * n)
         low_agreement = wilson_interval(1.0, n, confidence=level)[0]
         return max(-1.0, (low_agreement - chance) / (1.0 - chance)), 1.0
-    k = len(codes)
 
     def kappa(a, b, axis=-1):  # scipy passes resamples stacked on the leading axes, pairs on the last
         shape, size = a.shape[:-1], a.shape[-1]
