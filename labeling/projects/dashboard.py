@@ -50,6 +50,7 @@ def dashboard_data(project) -> dict:
     scored = scored_labeled_items(project, model, label_names) if model and None in (
         pr_curves(report, None)["source"], reliability(report, None)["source"]) else None
     estimates = version_estimates(project, [v for v in versions if v.state in ESTIMATED_STATES])
+    pairs = _optional_panel(annotation_selectors.double_labeled_pairs, project)  # read once for both panels
     return {
         "project": project.slug,
         "labels": [{"name": lab.name, "parent": label_names.get(lab.parent_id), "rare": lab.name in rare,
@@ -72,16 +73,15 @@ def dashboard_data(project) -> dict:
         "reliability": reliability(report, scored),
         "min_n": MIN_N,
         "thresholds": thresholds_table(model, report, label_names),
-        "throughput": _optional_panel(annotation_selectors.annotator_throughput, project),
-        "agreement": _optional_panel(annotation_selectors.agreement_summary, project),
+        "throughput": _optional_panel(annotation_selectors.annotator_throughput, project, pairs=pairs),
+        "agreement": _optional_panel(annotation_selectors.agreement_summary, project, pairs=pairs),
     }
 
 
-def _optional_panel(func, project):
-    """A panel another app computes: a failure there blanks that panel (and is logged) instead
-    of taking the whole dashboard down."""
+def _optional_panel(func, project, **kwargs):
+    """A panel another app computes: a failure there blanks it (logged), not the whole dashboard."""
     try:
-        return func(project)
+        return func(project, **kwargs)
     except Exception:  # noqa: BLE001 - one panel must not break the page
         log.exception("%s failed for project %s", func.__qualname__, project.slug)
         return None
