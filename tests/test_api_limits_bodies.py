@@ -3,6 +3,7 @@
 (config/parsers.py), and a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 that gives the limit
 (config/api_errors.py). Real requests through the test client, nothing patched."""
 import json
+import sys
 
 import pytest
 from django.core.cache import cache
@@ -91,3 +92,17 @@ def test_a_form_with_too_many_fields_is_a_json_400(lead_client):
     response = lead_client.post("/api/projects/alpha/items/bulk/", body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     assert response.json()["detail"].startswith("The form is refused: The number of GET/POST parameters exceeded")
+
+
+@pytest.mark.parametrize("levels", [100, 5000])
+def test_nesting_is_refused_even_where_a_library_raised_the_recursion_limit(lead_client, levels):
+    """The refusal does not depend on the interpreter's recursion limit, which a library loaded in
+    the same process may raise (it did in one test process, and 5,000 levels then parsed)."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, 50_000))
+    try:
+        response = lead_client.post("/api/projects/alpha/items/bulk/", '{"action": "review", "items":'
+                                    + "[" * levels + "]" * levels + "}", content_type="application/json")
+    finally:
+        sys.setrecursionlimit(before)
+    assert response.status_code == 400 and response.json() == {"detail": NESTED_TOO_DEEPLY}
