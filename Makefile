@@ -22,8 +22,12 @@ demo: venv
 	$(PY) manage.py setup_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# Two test processes (each with its own test database, Redis database and var folder: tests/conftest.py),
+# a file's tests in one of them; TEST_PROCESSES=0 runs everything in this process.
+TEST_PROCESSES ?= 2
+
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -27,6 +27,19 @@ def pytest_sessionstart(session):
             pytest.exit(f"DATABASE_URL={db_url} is set but PostgreSQL does not answer: {exc}", returncode=3)
 
 
+def pytest_xdist_setupnodes(config, specs):
+    """With pytest-xdist (``-n 2``), each worker process gets a Redis database and a var folder of its
+    own (pytest-django already gives it its own test database): a worker's Celery broker, throttle
+    counts and model artifacts must not meet another worker's. Set in the environment the worker
+    starts with, because Django reads its settings before any conftest runs there."""
+    redis_url = os.environ.get("REDIS_URL")
+    for index, spec in enumerate(specs):
+        if redis_url:
+            base, _, db = redis_url.rpartition("/")
+            spec.env["REDIS_URL"] = f"{base}/{(int(db or 0) - index) % 16}"
+        spec.env["LONGTAIL_VAR_DIR"] = str(Path(__file__).resolve().parent.parent / "var" / f"test-gw{index}")
+
+
 @pytest.fixture(autouse=True)
 def fresh_embedding_memos():
     """The per-process embedding memos assume a (model, text hash) vector never changes, which holds
