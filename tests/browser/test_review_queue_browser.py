@@ -76,7 +76,7 @@ def test_keyboard_review_queue(live_server, page, login, screenshot, make_user, 
     page.keyboard.press("k")
     page.keyboard.press("k")
     expect(page.locator(f"#task-{tasks[2].pk}")).to_have_class("review-task current")
-    page.keyboard.press("X")  # the whole login group
+    page.keyboard.press("Shift+X")  # the whole login group
     expect(page.locator("#selection-status")).to_have_text("2 selected")
     page.keyboard.press("Escape")
     expect(page.locator("#selection-status")).to_have_text("Nothing selected")

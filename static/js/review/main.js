@@ -1,12 +1,13 @@
 /* The review queue from the keyboard: j / k move between tasks (across label groups), x selects
-   the current task for a bulk action (X its whole group, Esc clears), a accepts the model's label,
-   d dismisses, a label's hotkey relabels, r opens the label list. With tasks selected a key acts
-   on all of them, else on the current one. Decisions go to the bulk API with what each card
-   shows of the model (its label and version): a new model may have re-scored a task since the
-   page loaded, and the server then leaves it open rather than store a label the lead never saw.
-   Resolved tasks, and tasks closed meanwhile, leave the page without a reload; a task whose
-   model label changed keeps its card with the server's message. The forms on each card post to
-   the page and work without this. */
+   the current task for a bulk action (Shift+x its whole group, Esc clears), a accepts the model's
+   label, d dismisses, a label's hotkey relabels, r opens the label list. With tasks selected a key
+   acts on all of them, else on the current one: the card j / k moved to, or the one the keyboard
+   focus (Tab) or a click went into, so a key never acts on a card other than the focused one.
+   Decisions go to the bulk API with what each card shows of the model (its label and version): a
+   new model may have re-scored a task since the page loaded, and the server then leaves it open
+   rather than store a label the lead never saw. Resolved tasks, and tasks closed meanwhile, leave
+   the page without a reload; a task whose model label changed keeps its card with the server's
+   message. The forms on each card post to the page and work without this. */
 import { detailOf, post } from "../annotate/http.js";
 
 const config = JSON.parse(document.getElementById("review-config").textContent);
@@ -26,12 +27,14 @@ let busy = false;
 const tasks = () => Array.from(app.querySelectorAll(".review-task:not(.done)"));
 const selected = () => tasks().filter((t) => t.classList.contains("selected"));
 
-function setCurrent(card, scroll = true) {
+// focus: false when the focus is already inside the card (Tab, a click on a button), where taking
+// it to the card itself would lose the lead's place among its controls.
+function setCurrent(card, {scroll = true, focus = true} = {}) {
   if (current) current.classList.remove("current");
   current = card || null;
   if (!current) return;
   current.classList.add("current");
-  current.focus({preventScroll: true});
+  if (focus) current.focus({preventScroll: true});
   if (scroll) current.scrollIntoView({block: "nearest"});
 }
 
@@ -80,6 +83,12 @@ function noteOn(card, text) {
   note.textContent = "Left open: " + text + ".";
 }
 
+function isolated(text) {
+  const bdi = document.createElement("bdi");
+  bdi.textContent = text;
+  return bdi;
+}
+
 function targets() {
   const chosen = selected();
   return chosen.length ? chosen : current ? [current] : [];
@@ -113,10 +122,12 @@ async function act(action, label) {
         noteOn(card, notes.get(card.dataset.task));
       }
     });
-    const verb = {accept: "Accepted", dismiss: "Dismissed", relabel: "Relabeled as " + (label ? label.name : "")}[action];
+    // A label's name in its own <bdi>: a right-to-left name would otherwise carry the count after it
+    // to its left.
+    const verb = {accept: ["Accepted"], dismiss: ["Dismissed"], relabel: ["Relabeled as ", isolated(label ? label.name : "")]}[action];
     const skips = result.skipped.map((s) => "task " + s.task + (s.code === "closed_meanwhile" ? " " : " left open: ") + s.reason);
-    statusEl.textContent = verb + ": " + result.done.length + " task" + (result.done.length === 1 ? "" : "s") +
-      (skips.length ? "; " + skips.join("; ") : "") + ".";
+    statusEl.replaceChildren(...verb, ": " + result.done.length + " task" + (result.done.length === 1 ? "" : "s") +
+      (skips.length ? "; " + skips.join("; ") : "") + ".");
     refreshGroups();
     showSelection();
     if (!current || current.classList.contains("done")) {
@@ -129,6 +140,18 @@ async function act(action, label) {
   }
 }
 
+// The key a review key is compared as: letters in lower case, so Caps Lock does not turn j into a
+// different key (Shift is read from e.shiftKey). A character that is none of the page's keys nor a
+// label's, typed on a key whose position is a Latin letter or a digit (a Russian or Hebrew layout
+// gives "о" for the J key), counts as that letter or digit, as the keys help says.
+function keyOf(e) {
+  if (e.key.length !== 1) return e.key;
+  const k = e.key.toLowerCase();
+  if (pageKeys.has(k) || hotkeys.has(k)) return k;
+  const position = /^(?:Key([A-Z])|Digit([0-9]))$/.exec(e.code || "");
+  return position ? (position[1] || position[2]).toLowerCase() : k;
+}
+
 function onKeydown(e) {
   if (e.altKey || e.metaKey || e.ctrlKey) return;
   const t = e.target;
@@ -137,12 +160,12 @@ function onKeydown(e) {
     return;
   }
   if (t && t.tagName === "BUTTON" && (e.key === "Enter" || e.key === " ")) return;
-  const k = e.key;
+  const k = keyOf(e);
   if (k === "j" || k === "ArrowDown") { e.preventDefault(); move(1); return; }
   if (k === "k" || k === "ArrowUp") { e.preventDefault(); move(-1); return; }
   if (!current) { if (k.length === 1) move(0); if (!current) return; }
-  if (k === "x") { e.preventDefault(); setSelected(current, !current.classList.contains("selected")); showSelection(); return; }
-  if (k === "X") {
+  if (k === "x" && !e.shiftKey) { e.preventDefault(); setSelected(current, !current.classList.contains("selected")); showSelection(); return; }
+  if (k === "x") {
     e.preventDefault();
     const group = Array.from(current.closest(".review-group").querySelectorAll(".review-task:not(.done)"));
     const on = !group.every((c) => c.classList.contains("selected"));
@@ -154,7 +177,7 @@ function onKeydown(e) {
   if (k === "a") { e.preventDefault(); act("accept"); return; }
   if (k === "d") { e.preventDefault(); act("dismiss"); return; }
   if (k === "r") { e.preventDefault(); current.querySelector(".relabel-select").focus(); return; }
-  const label = hotkeys.get(k.toLowerCase());
+  const label = hotkeys.get(k);
   if (label) { e.preventDefault(); act("relabel", label); }
 }
 
@@ -165,8 +188,13 @@ app.addEventListener("click", (e) => {
     card.classList.toggle("selected", e.target.checked);
     showSelection();
   }
-  if (card !== current) setCurrent(card, false);
+  if (card !== current) setCurrent(card, {scroll: false});
+});
+// Tab into another card's controls makes that card the current one, so the next key acts there.
+app.addEventListener("focusin", (e) => {
+  const card = e.target.closest(".review-task");
+  if (card && card !== current && !card.classList.contains("done")) setCurrent(card, {scroll: false, focus: false});
 });
 document.addEventListener("keydown", onKeydown);
-setCurrent(tasks()[0], false);
+setCurrent(tasks()[0], {scroll: false});
 refreshGroups();
