@@ -12,7 +12,12 @@ capped count, per-row extras), warm, with varied terms and filter pairs:
    tables, as it may be after a bulk load), and
 2. after ANALYZE,
 
-so a plan that only works with fresh statistics shows up as a gap between the two.
+so a plan that only works with fresh statistics shows up as a gap between the two. Then, after
+ANALYZE, searches in unusual text: one item in 500 carries a Chinese sentence, and the queries are
+Chinese words of three characters (trigram index) and of two (no trigram: row by row), parts of
+words no item has as a word (found as substrings), and words typed with an accent or a zero-width
+space (folded to the plain word). Code from before the folded search columns runs the same script
+(it finds none of these, but its time is measured the same way), so results can be set side by side.
 
     nice .venv/bin/python bench/browse_bench.py [--n 1000000] [--db postgres://postgres@127.0.0.1:5432/wt_browse_bench] [--keep]
 """
@@ -40,7 +45,13 @@ LABELS = ["billing", "refund", "login", "fraud", "delivery", "card", "loan", "fe
 SYLLABLES = ["ka", "lo", "mi", "ter", "sun", "dar", "pel", "vo", "ri", "nak", "bel", "tor", "shi", "gan", "lu",
              "fen", "dra", "co", "min", "zel", "po", "rat", "qui", "mon", "ex"]
 BATCH = 100_000
-SEARCH_MIGRATION = None  # the migration that defines the search column and index (imported after setup)
+SEARCH_MIGRATION = None  # the migration that defines the search columns and indexes (imported after setup)
+# Chinese sentences one item in UNUSUAL_EVERY carries, and words of them the unusual phase searches.
+CJK_SENTENCES = ["我的银行卡被冻结了，请帮我解冻。", "转账一直显示处理中，已经三天了。", "信用卡年费为什么扣了两次？",
+                 "手机银行登录不了，验证码收不到。", "退款什么时候到账？订单已取消。"]
+CJK_WORDS_3 = ["银行卡", "信用卡", "验证码", "处理中", "已取消"]
+CJK_WORDS_2 = ["冻结", "转账", "年费", "登录", "退款"]
+UNUSUAL_EVERY = 500
 def vocabulary(size: int, rng) -> list[str]:
     words = set()
     while len(words) < size:
@@ -84,7 +95,11 @@ def build(n: int, seed: int) -> dict:
     from labeling.waves.models import Wave, WaveItem
 
     global SEARCH_MIGRATION
-    SEARCH_MIGRATION = importlib.import_module("labeling.items.migrations.0003_item_browse")
+    try:
+        SEARCH_MIGRATION = importlib.import_module("labeling.items.migrations.0007_item_search_text")
+    except ModuleNotFoundError:  # code from before the folded search columns (a side-by-side run)
+        SEARCH_MIGRATION = importlib.import_module("labeling.items.migrations.0003_item_browse")
+    trigram = getattr(SEARCH_MIGRATION, "SUBSTRING_INDEX_NAME", None)
     rng = np.random.default_rng(seed)
     project = Project.objects.create(slug="bench", name="Bench")
     sources = [Source.objects.create(project=project, name=s, quota=0.25) for s in SOURCES]
@@ -104,6 +119,8 @@ def build(n: int, seed: int) -> dict:
         # One GIN build after the load is much faster than 1M index insertions during it (the
         # search document column itself is generated row by row as COPY inserts).
         cursor.execute(f"DROP INDEX {SEARCH_MIGRATION.INDEX_NAME}")
+        if trigram:
+            cursor.execute(f"DROP INDEX IF EXISTS {trigram}")
         t = time.perf_counter()
         first_id = None
         src = rng.integers(0, len(sources), size=n)
@@ -111,6 +128,8 @@ def build(n: int, seed: int) -> dict:
         for start in range(0, n, BATCH):
             m = min(BATCH, n - start)
             chunk = list(texts(m, vocab, rng))
+            for k in range((-start) % UNUSUAL_EVERY, m, UNUSUAL_EVERY):
+                chunk[k] += " " + CJK_SENTENCES[(start + k) // UNUSUAL_EVERY % len(CJK_SENTENCES)]
             lines = (
                 f"{project.id}\t{sources[src[start + i]].id}\tB{start + i:07d}\t{text}\t{uuid.uuid4().hex}"
                 f"{uuid.uuid4().hex}\t{groups[start + i] if groups[start + i] >= 0 else chr(92) + 'N'}\t{{}}\t"
@@ -128,6 +147,12 @@ def build(n: int, seed: int) -> dict:
         cursor.execute("SET maintenance_work_mem = '512MB'")
         cursor.execute(SEARCH_MIGRATION.CREATE_INDEX_SQL)
         timings["gin_index_s"] = round(time.perf_counter() - t, 1)
+        if trigram:
+            t = time.perf_counter()
+            cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")
+            if cursor.fetchone()[0]:
+                cursor.execute(SEARCH_MIGRATION.CREATE_SUBSTRING_INDEX_SQL)
+            timings["trigram_index_s"] = round(time.perf_counter() - t, 1)
 
         # Answers on ~5 %: imports, annotators (some double with disagreement), skips, undone ones.
         t = time.perf_counter()
@@ -212,6 +237,19 @@ def requests(vocab: list[str], rng) -> list[dict]:
         lambda k: {"wave": str(1 + k % 10), "source": SOURCES[k % 4]},
     ]
     return [{"q": term, **pairs[k % len(pairs)](k)} for k, term in enumerate(terms)]
+
+
+def unusual_requests(vocab: list[str], rng) -> dict[str, list[dict]]:
+    """Queries per kind of unusual text, each with one of the same five filter pairs as requests()."""
+    words = set(vocab)
+    middling = [vocab[i] for i in rng.choice(np.arange(200, 1_000), 40, replace=False)]
+    parts = [w[:-1] for w in middling if len(w) > 4 and w[:-1] not in words][:10]  # no item has them as words
+    accented = [w.replace("a", "á", 1).replace("o", "ó", 1) for w in middling if "a" in w or "o" in w][:10]
+    zero_width = [w[:2] + "\u200b" + w[2:] for w in middling[10:20]]
+    kinds = {"chinese_3_chars": CJK_WORDS_3 * 2, "chinese_2_chars": CJK_WORDS_2 * 2, "part_of_a_word": parts,
+             "accent_typed": accented, "zero_width_typed": zero_width}
+    base = requests(vocab, np.random.default_rng(1))
+    return {kind: [{**base[k], "q": term} for k, term in enumerate(terms)] for kind, terms in kinds.items()}
 
 
 def backend_cpu_ns(pid: int) -> int:
@@ -339,6 +377,8 @@ def main() -> None:
     analyzed = phase(client, project.slug, queries, passes=args.passes)
     analyzed["plan_example"] = plan_of(project.slug, example, project, lead)
     counted = measure(client, project.slug, queries, passes=1, extra={"count": "true"})
+    unusual = {kind: measure(client, project.slug, searches, passes=2)
+               for kind, searches in unusual_requests(built["vocab"], np.random.default_rng(2)).items()}
     broad = {"q": built["vocab"][0], "source": SOURCES[0], "state": "unlabeled"}
     analyzed["plan_broad_filters"] = {"params": broad, "plan": plan_of(project.slug, broad, project, lead)}
 
@@ -353,6 +393,10 @@ def main() -> None:
         "before_analyze": stale,
         "after_analyze": analyzed,
         "after_analyze_with_count": counted,
+        "unusual_text_after_analyze": unusual,
+        "unusual_text_examples": {kind: [r["q"] for r in rows[:3]] for kind, rows in
+                                  unusual_requests(built["vocab"], np.random.default_rng(2)).items()},
+        "search_columns_from": SEARCH_MIGRATION.__name__.rsplit(".", 1)[1],
         "plans": "every statement runs with index scans and nested loops pinned, JIT off (labeling/items/narrowing.py)",
         "build_seconds": build_s, "build_steps": built["timings"], "analyze_seconds": analyze_s,
         "machine": {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg(), "python": platform.python_version()},
@@ -365,6 +409,8 @@ def main() -> None:
     print(json.dumps({k: v for k, v in out.items() if k not in ("before_analyze", "after_analyze")}, indent=2))
     for name in ("before_analyze", "after_analyze", "after_analyze_with_count"):
         print(name, {k: v for k, v in out[name].items() if not k.startswith("plan")})
+    for kind, result in unusual.items():
+        print("unusual", kind, {k: result[k] for k in ("p50_ms", "p95_ms", "max_ms", "results_on_first_page")})
 
 
 if __name__ == "__main__":

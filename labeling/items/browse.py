@@ -7,12 +7,15 @@ costs the same on 1,000 items as on 1,000,000 (bench/browse_bench.py measures it
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
 from django.db.models import BigIntegerField, Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.expressions import RawSQL
+from django.db.models.fields import BooleanField
 from django.db.models.lookups import IsNull
 
 from labeling.annotations.models import Annotation, ReviewTask
@@ -24,9 +27,29 @@ from labeling.waves.models import Wave, WaveItem
 from .models import Item
 
 # Text-search configuration of the search document column (PostgreSQL only, see
-# labeling/items/migrations/0003_item_browse.py); the query must parse with the same one.
+# labeling/items/migrations/0003_item_browse.py and 0007); the query must parse with the same one.
 SEARCH_CONFIG = "english"
 SEARCH_COLUMN = "search_document"
+# The item's folded text, lower-cased (PostgreSQL only; labeling/items/migrations/0007_item_search_text.py,
+# trigram-indexed where pg_trgm is installed): substring searches read it.
+SUBSTRING_COLUMN = "search_text"
+
+# Both search columns hold the text folded so that what looks alike matches: accents dropped
+# (NFKD, then the combining diacritics U+0300-U+036F removed, so "Cafe\u0301", "Café" and "cafe"
+# agree), NFKC, and Unicode's default-ignorable characters (zero-width spaces and joiners, bidi
+# controls, soft hyphens, variation selectors...) removed, so "pass\u200bword" is "password". The
+# migration spells the same rules in SQL; a query is folded here the same way.
+_ACCENTS = re.compile("[\u0300-\u036f]")
+INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                       "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+                       "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+# Scripts written without spaces between words (Thai, Lao, Tibetan, Myanmar, Khmer, Hangul with its
+# attached particles, kana, Han): the word index holds a whole run as one word, so a query in one of
+# them is matched as a substring.
+_UNSPACED = re.compile("[\u0e00-\u0fff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u3040-\u30ff\u3130-\u318f"
+                       "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")
+# pg_trgm finds a LIKE pattern through its index only with a run of three word characters.
+_TRIGRAM = re.compile(r"\w{3}")
 
 UNLABELED = "unlabeled"
 IN_WAVE = "in_wave"
@@ -168,21 +191,77 @@ def state_q(state: str) -> Q:
     raise ValueError(f"unknown state {state!r}")
 
 
-def search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
-    """Full-text search (PostgreSQL: stemmed words through the GIN index, web-search syntax:
-    "quoted phrases", -excluded, or); elsewhere every word must appear in the text."""
-    text = text.strip()
-    if not text:
-        return queryset
-    if connection.vendor == "postgresql":
-        query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
-        return queryset.alias(document=search_document()).filter(document=query)
-    return contains_search(queryset, text)
+def search_form(text: str) -> str:
+    """The text folded as the search columns fold item texts (see INVISIBLE)."""
+    text = _ACCENTS.sub("", unicodedata.normalize("NFKD", text))
+    return INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    """What the search box asked for, folded. Words (PostgreSQL: stemmed, through the GIN index,
+    web-search syntax) unless ``substring``: then every word must appear, as a substring of the
+    folded text, and -words must not (for scripts without spaces, and where no item of the
+    project has the words; labeling/items/narrowing.py decides the latter)."""
+
+    text: str
+    substring: bool
+
+    @classmethod
+    def of(cls, raw: str | None) -> TextSearch | None:
+        text = search_form(raw or "").strip()
+        return cls(text, bool(_UNSPACED.search(text))) if text else None
+
+    def as_substring(self) -> TextSearch:
+        return TextSearch(self.text, True)
+
+    def terms(self) -> tuple[list[str], list[str]]:
+        """(words that must appear, words that must not), quotes dropped, "or" ignored."""
+        wanted, unwanted = [], []
+        for word in self.text.split():
+            excluded = word.startswith("-")
+            word = word.lstrip("-").strip('"')
+            if word and word.lower() != "or":
+                (unwanted if excluded else wanted).append(word)
+        return wanted, unwanted
+
+    @property
+    def indexable(self) -> bool:
+        """Whether an index can find the matches: GIN needs a word the match must contain, the
+        trigram index a wanted word with three word characters in a row."""
+        if self.substring:
+            return any(_TRIGRAM.search(word) for word in self.terms()[0])
+        return any(word and not word.startswith("-") and word.lower() != "or" for word in self.text.split())
+
+    def apply(self, queryset: QuerySet[Item]) -> QuerySet[Item]:
+        if connection.vendor != "postgresql":
+            return contains_search(queryset, self.text)
+        if not self.substring:
+            query = SearchQuery(self.text, config=SEARCH_CONFIG, search_type="websearch")
+            return queryset.alias(document=search_document()).filter(document=query)
+        wanted, unwanted = self.terms()
+        if not wanted and not unwanted:
+            return queryset
+        column = f'"{Item._meta.db_table}"."{SUBSTRING_COLUMN}"'
+        # lower() in SQL for the pattern too: the column was lower-cased by the same function.
+        sql = " AND ".join([f"{column} LIKE lower(%s)"] * len(wanted) + [f"{column} NOT LIKE lower(%s)"] * len(unwanted))
+        patterns = [f"%{_like_escaped(word)}%" for word in wanted + unwanted]
+        return queryset.filter(RawSQL(sql, patterns, output_field=BooleanField()))
+
+
+def _like_escaped(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search(queryset: QuerySet[Item], text: str | TextSearch | None) -> QuerySet[Item]:
+    """The items the search box's text matches (see TextSearch); everything when it is empty."""
+    search_ = text if isinstance(text, TextSearch) or text is None else TextSearch.of(text)
+    return queryset if search_ is None else search_.apply(queryset)
 
 
 def contains_search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
     """The fallback where there is no full-text index: every word must appear (any case)."""
-    for word in text.split():
+    for word in search_form(text).split():
         word = word.strip('"')
         if word:
             queryset = queryset.filter(text__icontains=word)

@@ -44,8 +44,9 @@ def project_people(project: Project):
 class ItemFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label="Search", max_length=MAX_SEARCH_CHARS, method="filter_nothing",
-        help_text="Full-text search of the text (PostgreSQL: stemmed words, \"a phrase\", -word, or; "
-                  "SQLite: every word must appear).",
+        help_text="Search of the text, ignoring accents and invisible characters (PostgreSQL: stemmed words, "
+                  "\"a phrase\", -word, or; parts of words and text in Chinese, Japanese, Korean, Thai and other "
+                  "scripts without spaces match as substrings; SQLite: every word must appear).",
     )
     label = by_name(
         queryset=Label.objects.none(), to_field_name="name", method="filter_nothing", label="Label (resolved)",
@@ -137,7 +138,6 @@ class ItemFilterSet(django_filters.FilterSet):
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
         data = self.form.cleaned_data
-        queryset = browse.search(queryset, data.get("q") or "")
         if data.get("label") is not None:
             label = data["label"]
             queryset = queryset.filter(browse.has(browse.usable_answers(label=label))).alias(
@@ -147,6 +147,7 @@ class ItemFilterSet(django_filters.FilterSet):
         queryset = self._prediction(queryset, data)
         if self.sort_key.startswith("confidence"):
             queryset = browse.with_confidence(queryset, self.active_version())
+        # The search is applied there: whether words or substrings are looked for may depend on the project's items.
         return narrowing.narrow(queryset, self.project, data, self.active_version())
 
     def active_version(self):

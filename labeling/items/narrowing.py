@@ -16,7 +16,7 @@ guesses made pages on 1M items take seconds):
 
 Each statement runs with its plan pinned by ``SET LOCAL`` (inside the request's transaction):
 index scans and nested loops only, no JIT (compiling costs more than these short queries run), bitmap scans
-only for the full-text probe (GIN is read through bitmaps). Every filter is still applied by
+only for the text probes (GIN indexes, words or trigrams, are read through bitmaps). Every filter is still applied by
 the page query, so an id list only narrows where the query looks, never what it answers.
 """
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from django.contrib.postgres.search import SearchQuery
 from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
@@ -52,7 +51,7 @@ PINNED = {
     "statement_timeout": str(STATEMENT_TIMEOUT_MS),
 }
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
-# The full-text probe reads the GIN index, which only bitmap scans can.
+# The text probes read a GIN index (words or trigrams), which only bitmap scans can.
 TEXT_PROBE = {"enable_bitmapscan": "on", "enable_indexscan": "off"}
 # A walk must not sort: it follows the index order and stops after its rows.
 WALK = {"enable_sort": "off"}
@@ -112,11 +111,6 @@ def _ids(queryset: QuerySet, column: str, settings: dict[str, str] | None = None
     return None if len(ids) > NARROW_CAP else set(ids)
 
 
-def _indexable_text(text: str) -> bool:
-    """GIN can find a websearch query only through a word it must contain."""
-    return any(word and not word.startswith("-") and word.lower() != "or" for word in text.split())
-
-
 def probes(project, data: dict, version) -> Iterator[tuple[str, Callable[[], set[int] | None]]]:
     """(kind, probe) per filter that has an index of its own, most selective kinds first."""
     wave, strategy = data.get("wave"), data.get("strategy")
@@ -153,13 +147,8 @@ def probes(project, data: dict, version) -> Iterator[tuple[str, Callable[[], set
     elif state == browse.LABELED:
         yield "index", lambda: _ids(Annotation.objects.filter(project=project, undone=False, skipped=False,
                                                      label__isnull=False), "item_id")
-    text = (data.get("q") or "").strip()
-    if text and _indexable_text(text):
-        query = SearchQuery(text, config=browse.SEARCH_CONFIG, search_type="websearch")
-        # The project is checked on the rows, not through its index: AND-ing a bitmap of all
-        # the project's items (1M) onto the word's cost ~20 ms for nothing.
-        yield "text", lambda: _ids(Item.objects.alias(owner=F("project_id") + 0, document=browse.search_document())
-                           .filter(owner=project.id, document=query), "id", TEXT_PROBE)
+    if data.get("q"):
+        yield "text", None  # candidate_ids asks the search itself (narrow_by_text): it may change its mode
     if any(data.get(name) is not None for name in browse.PREDICTION_FILTERS):
         prediction = browse.score_conditions(data, version)
         if prediction is not browse.NOTHING:  # else the filter set itself answers nothing
@@ -168,34 +157,79 @@ def probes(project, data: dict, version) -> Iterator[tuple[str, Callable[[], set
         yield "index", lambda: _ids(Item.objects.filter(project=project, source=data["source"]), "id")
 
 
-def candidate_ids(project, data: dict, version) -> set[int] | None:
+def candidate_ids(project, data: dict, version, search: browse.TextSearch | None = None) -> set[int] | None:
     """Ids every match is among (the intersection of the narrow filters' lists), or None when
     every filter is broad (PostgreSQL only; elsewhere None)."""
+    return _candidates(project, data, version, search or browse.TextSearch.of(data.get("q")))[0]
+
+
+def _candidates(project, data: dict, version, search) -> tuple[set[int] | None, browse.TextSearch | None]:
+    """(candidate ids or None, the search as it is to be applied)."""
     if not is_postgresql():
-        return None
+        return None, search
     among: set[int] | None = None
+    asked = False
     for kind, probe in probes(project, data, version):
-        if kind == "text" and among is not None:
-            continue  # reading a common word's GIN list costs up to ~40 ms; checking it on the candidates ~1 µs each
-        ids = probe()
-        if ids is None:
-            continue
-        among = ids if among is None else among & ids
-        if len(among) <= SMALL_ENOUGH:
+        if kind == "text":
+            among, search = narrow_by_text(project, search, among)
+            asked = True
+        else:
+            ids = probe()
+            if ids is None:
+                continue
+            among = ids if among is None else among & ids
+        if among is not None and len(among) <= SMALL_ENOUGH:
             break
-    return among
+    if not asked:
+        among, search = narrow_by_text(project, search, among)
+    return among, search
+
+
+def narrow_by_text(project, search: browse.TextSearch | None, among: set[int] | None):
+    """(candidate ids, the search to apply). Words no item of the project has are searched as
+    substrings instead (a part of a word, a word written into a longer run); the word index
+    answers that question at once, or the candidates of the other filters do, most cheaply."""
+    if search is None or among == set():
+        return among, search  # nothing to search, or the other filters already match nothing
+    if not search.substring:
+        if not search.indexable:
+            return among, search  # only -excluded words: nothing to look up
+        # Reading a common word's GIN list costs up to ~40 ms; checking it on the candidates ~1 µs each.
+        if among is not None and search.apply(among_ids(Item.objects.all(), among)).exists():
+            return among, search
+        ids = _ids(search.apply(project_rows(project)), "id", TEXT_PROBE)
+        if ids is None:
+            return among, search  # a common word
+        if ids:
+            return (ids if among is None else among & ids), search
+        search = search.as_substring()
+    if among is not None or not search.indexable:
+        return among, search  # checked on the candidates, or row by row on the walk
+    return _ids(search.apply(project_rows(project)), "id", TEXT_PROBE), search
+
+
+def project_rows(project) -> QuerySet[Item]:
+    # The project is checked on the rows, not through its index: AND-ing a bitmap of all the
+    # project's items (1M) onto the word's cost ~20 ms for nothing.
+    return Item.objects.alias(owner=F("project_id") + 0).filter(owner=project.id)
 
 
 def narrow(queryset: QuerySet[Item], project, data: dict, version) -> QuerySet[Item]:
-    """The filtered queryset, narrowed to candidate ids where a filter is narrow; sets the page
-    query's plan settings (walk or not) for the rest of the transaction."""
+    """The filtered and searched queryset, narrowed to candidate ids where a filter is narrow;
+    sets the page query's plan settings (walk or not) for the rest of the transaction."""
+    search = browse.TextSearch.of(data.get("q"))
     if not is_postgresql() or project is None:
-        return queryset
-    among = candidate_ids(project, data, version)
+        return browse.search(queryset, search)
+    among, search = _candidates(project, data, version, search)
+    queryset = browse.search(queryset, search)
     if among is None:
         set_local(WALK)
         return queryset
     set_local({"enable_sort": "on"})
+    return among_ids(queryset, among)
+
+
+def among_ids(queryset: QuerySet[Item], among: set[int]) -> QuerySet[Item]:
     # One array parameter, not thousands of IN placeholders (parsed once, planned as = ANY).
     return queryset.filter(RawSQL(f'"{Item._meta.db_table}"."id" = ANY(%s)', [sorted(among)],
                                   output_field=BooleanField()))
