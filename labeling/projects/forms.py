@@ -1,6 +1,7 @@
 """Forms of the lead pages. Cross-row checks (quota total, unique hotkeys, strategy mix) call the
 same functions as the API, in services.py. The settings, labels and sources pages carry the values
 they were loaded with (LoadedValuesMixin), so a page saves what its lead changed and nothing else."""
+import unicodedata
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -11,7 +12,7 @@ from learner.planning.strategies import STRATEGIES as STRATEGY_REGISTRY
 from learner.rules import compile_rule
 
 from . import services
-from .models import SETTING_NAMES, Label, Membership, Project, Rule, Source
+from .models import INVISIBLE_CATEGORIES, SETTING_NAMES, Label, Membership, Project, Rule, Source, label_name_key
 from .stale_edits import LoadedValuesMixin, PageRowsMixin
 
 
@@ -142,6 +143,12 @@ class LabelForm(LoadedValuesMixin, forms.ModelForm):
         return self.cleaned_data.get("order") or 0
 
 
+def spelled_out(name: str) -> str:
+    """The name quoted with its invisible characters written as \\uXXXX, so that look-alikes read apart."""
+    return "“" + "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in INVISIBLE_CATEGORIES else c
+                         for c in name) + "”"
+
+
 class BaseLabelFormSet(PageRowsMixin, BaseModelFormSet):
     thing = "label"
 
@@ -178,10 +185,12 @@ class BaseLabelFormSet(PageRowsMixin, BaseModelFormSet):
         super().clean()
         if any(self.errors):
             return
+        # Names that look the same (label_name_key: "ab" and "a\u200bb") count as one, as in Label.validate_constraints.
         names = [f.cleaned_data["name"] for f in self.kept_forms() if f.cleaned_data.get("name")]
-        repeated = sorted({n for n in names if names.count(n) > 1})
+        keys = [label_name_key(name) for name in names]
+        repeated = sorted({name for name, key in zip(names, keys, strict=True) if keys.count(key) > 1})
         if repeated:
-            raise ValidationError(f"Label names must be unique; repeated: {', '.join(repeated)}.")
+            raise ValidationError(f"Label names must be unique; repeated: {', '.join(map(spelled_out, repeated))}.")
         services.check_unique_hotkeys(
             (f.cleaned_data.get("name", ""), f.cleaned_data.get("hotkey", "")) for f in self.kept_forms()
         )

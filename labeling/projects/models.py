@@ -1,5 +1,7 @@
 """Projects and their configuration: labels (flat or coarse → fine), sources with quotas,
 rules that hint at rare labels, and who works on what."""
+import unicodedata
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -273,6 +275,15 @@ def model_settings_errors(values) -> dict[str, str]:
     return errors
 
 
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc"})  # format (zero-width, bidi controls, soft hyphen), control
+
+
+def label_name_key(name: str) -> str:
+    """The name as it looks (NFKC, invisible characters removed, trimmed): two labels with one key look alike."""
+    return "".join(c for c in unicodedata.normalize("NFKC", name)
+                   if unicodedata.category(c) not in INVISIBLE_CATEGORIES).strip()
+
+
 class Label(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(max_length=200)
@@ -308,11 +319,27 @@ class Label(models.Model):
         reserved = hotkey_error(self.hotkey, is_other=self.is_other, parent_id=self.parent_id, stored=stored)
         if reserved:
             raise ValidationError({"hotkey": reserved})
+        if self.name and not label_name_key(self.name) and not Label.objects.filter(pk=self.pk, name=self.name).exists():
+            raise ValidationError({"name": "Name is empty once invisible characters (zero-width spaces, direction "
+                                           "marks, other format or control characters) are removed."})
         if self.parent_id:
             if self.parent.project_id != self.project_id:
                 raise ValidationError({"parent": "The parent label belongs to another project."})
             if self.parent.parent_id:
                 raise ValidationError({"parent": "Taxonomies have two levels: coarse and fine."})
+
+    def validate_constraints(self, exclude=None):
+        """The unique-name constraint read as "no two names look alike" (label_name_key) wherever it is checked
+        (API, labels page, admin); an unchanged name is not checked again, so look-alikes stored before stay editable."""
+        if self.project_id and self.name and not {"name", "project"} & set(exclude or ()) and (
+                not self.pk or not Label.objects.filter(pk=self.pk, name=self.name).exists()):
+            key = label_name_key(self.name)
+            others = Label.objects.filter(project_id=self.project_id).exclude(pk=self.pk).values_list("name", flat=True)
+            twin = next((name for name in others if label_name_key(name) == key), None)
+            if twin is not None:
+                raise ValidationError({"name": f"A label named “{storable(twin, 200)}” already exists in this project (names "
+                                               "that look the same, ignoring invisible characters and variants, count as one)."})
+        super().validate_constraints(exclude=exclude)
 
 
 class Source(models.Model):
