@@ -3,11 +3,16 @@
    Buttons and keys both end up here, so the two can never disagree. Nothing here waits on the
    network except leasing: answers, changes and clears queue in the outbox in the order given. */
 import { detailOf, post, uuid4 } from "./http.js";
-import { addEntry, entryFromRow, removeEntry, reopenable } from "./history.js";
+import { focusFirstLabel, focusItem, keepFocus, onControl } from "./focus.js";
+import { addEntry, describeAnswer, entryFromRow, removeEntry, reopenable } from "./history.js";
+import { goneLabelNotice, labelsChanged } from "./labels_changed.js";
 import { enqueue, flush, setSaveStatus } from "./outbox.js";
-import { notify, render, renderLabels } from "./render.js";
-import { compareWithServer, isGone, markGone } from "./stale_labels.js";
-import { byId, children, config, current, els, fullName, otherLabel, state } from "./state.js";
+import { announce, bdi, notify, render, renderLabels } from "./render.js";
+import { isGone } from "./stale_labels.js";
+import { children, config, current, els, otherLabel, state } from "./state.js";
+
+// The skip form's error: it goes once a skip (or any answer) is given, or the form is closed.
+const NEEDS_REASON = "Pick or type a reason to skip.";
 
 function answerFields(kind, labelId, reason) {
   const payload = {};
@@ -37,13 +42,21 @@ function sentLabel(kind, labelId) {
 }
 
 export function answer(kind, labelId, reason) {
+  // Given from a focused control (Tab, then Enter or Space), the focus moves on to the next item.
+  const fromControl = onControl();
   // An answer given another way (a click) while the skip form is open closes it: left open, it
   // would turn the next digit, meant as a label's hotkey, into a skip of the next item.
   if (!els.skipForm.hidden) closeSkip();
   if (isGone(sentLabel(kind, labelId))) { goneLabelNotice(sentLabel(kind, labelId)); return; }
-  if (state.reopen) { change(state.reopen, { kind, labelId: labelId || null, reason: reason || "" }); return; }
+  if (els.notice.textContent === NEEDS_REASON) notify(""); // any answer settles it, the form open or not
+  if (state.reopen) {
+    change(state.reopen, { kind, labelId: labelId || null, reason: reason || "" });
+    if (fromControl) focusItem();
+    return;
+  }
   const item = current();
   if (!item || item.answer) return;
+  const position = `item ${state.index + 1} of ${state.items.length}`;
   const payload = withSuggestion(Object.assign({ client_id: uuid4(), assignment: item.assignment },
     answerFields(kind, labelId, reason)), item);
   item.answer = { kind, labelId, reason };
@@ -76,6 +89,10 @@ export function answer(kind, labelId, reason) {
   });
   if (els.notice.classList.contains("info")) notify(""); // errors stay until read and replaced
   advance();
+  const next = current();
+  announce(`Answered ${describeAnswer(item.answer)} · ${position}. ` +
+    (next ? `Now item ${state.index + 1} of ${state.items.length}.` : "Batch done."));
+  if (fromControl) focusItem();
 }
 
 // The next unanswered item after this one, else the first unanswered one, else "batch done".
@@ -96,10 +113,13 @@ function advance() {
 export function pickLabel(label) {
   if (isGone(label.id)) { goneLabelNotice(label.id); return; }
   if (children.has(label.id) && state.coarse !== label) {
+    const fromButton = els.buttons.contains(document.activeElement);
     state.coarse = label;
     els.filter.value = "";
     leaveFilter(); // the fine labels are picked by their keys, and Enter keeps the coarse label
     renderLabels();
+    announce(`In ${label.name}: pick a fine label, or Enter keeps ${label.name}.`);
+    if (fromButton) focusFirstLabel(); // Tab and Enter opened it: go on among its fine labels
     return;
   }
   answer("label", label.id);
@@ -135,14 +155,17 @@ export function reopen(entry) {
   state.coarse = null;
   els.filter.value = "";
   render();
+  announce(`Reopened item ${entry.item}: your answer was ${describeAnswer(entry.answer)}.`);
 }
 
 export function closeReopen() {
-  state.reopen = null;
-  state.coarse = null;
-  els.filter.value = "";
-  if (document.activeElement === els.filter) els.filter.blur();
-  render();
+  keepFocus(() => { // the reopen banner's Clear and Back buttons go with it
+    state.reopen = null;
+    state.coarse = null;
+    els.filter.value = "";
+    if (document.activeElement === els.filter) els.filter.blur();
+    render();
+  });
 }
 
 function change(entry, next) {
@@ -172,7 +195,7 @@ function change(entry, next) {
       return false;
     },
   });
-  notify(`Changed your answer on item ${entry.item}.`, "info");
+  notify([`Changed your answer on item ${entry.item} to `, bdi(describeAnswer(next)), "."], "info");
   closeReopen();
 }
 
@@ -246,45 +269,6 @@ function releasedToPool(entry, data) {
   render();
 }
 
-// --- the project's labels changed under the page ---------------------------------------------
-const labelName = (id) => (byId.has(id) ? `“${fullName(byId.get(id))}”` : `label ${id}`);
-
-// A refusal on the field "label": say the labels changed, name every label that went (asked of
-// the server), keep them from being used, and offer the reload that brings the current ones.
-function labelsChanged(prefix, labelId, outcome) {
-  markGone(labelId);
-  const said = `${prefix}: ${labelName(labelId)} is no longer a label of this project. A lead changed the ` +
-    `labels after this page was loaded; ${outcome}.`;
-  offerReload(said);
-  renderLabels();
-  compareWithServer().then((diff) => {
-    if (!diff || !els.notice.textContent.startsWith(said)) return; // a newer message replaced it
-    const removed = diff.removed.map((l) => `“${fullName(l)}”`);
-    const parts = [removed.length ? `removed: ${removed.join(", ")}` : "", diff.added ? `${diff.added} added` : ""]
-      .filter(Boolean);
-    if (parts.length) offerReload(`${said} Labels ${parts.join("; ")}.`);
-    renderLabels();
-  });
-}
-
-function goneLabelNotice(labelId) {
-  offerReload(`${labelName(labelId)} is no longer a label of this project: a lead changed the labels after ` +
-    "this page was loaded.");
-}
-
-// The notice with a Reload button: it waits for the answers still being saved, then reloads (the
-// held batch comes back with the answers stored and the current labels).
-function offerReload(message) {
-  notify(`${message} Reload the page to get the current labels.`, "error");
-  const reload = document.createElement("button");
-  reload.type = "button";
-  reload.id = "reload-labels";
-  reload.textContent = "Reload now";
-  reload.addEventListener("click", () => { flush().then(() => window.location.reload()); });
-  els.notice.appendChild(document.createTextNode(" "));
-  els.notice.appendChild(reload);
-}
-
 // --- batches -------------------------------------------------------------------------------
 export function loadBatch(batch, answered) {
   const rows = (answered || []).map((it) => Object.assign({}, it, { answer: entryFromRow(it.answered).answer, stored: true }))
@@ -301,6 +285,7 @@ const LEASE_UNREACHABLE = "Could not reach the server; press Enter to try again.
 
 export async function lease() {
   if (state.busy) return;
+  const fromControl = onControl(); // Start or Next batch, reached with Tab
   state.busy = true;
   state.reopen = null;
   els.startMessage.textContent = "Leasing…";
@@ -328,6 +313,7 @@ export async function lease() {
   } finally {
     state.busy = false;
     render();
+    if (fromControl) focusItem();
     drainKeys();
   }
 }
@@ -354,17 +340,17 @@ export function openSkip() {
 
 export function closeSkip() {
   els.skipForm.hidden = true;
+  if (els.notice.textContent === NEEDS_REASON) notify("");
   if (document.activeElement) document.activeElement.blur();
 }
 
 export function submitSkip(reason) {
   reason = (reason || "").trim();
   if (!reason) {
-    notify("Pick or type a reason to skip.", "error");
+    notify(NEEDS_REASON, "error");
     return;
   }
-  closeSkip();
-  answer("skip", null, reason);
+  answer("skip", null, reason); // it closes the form, once it has seen where the focus was
 }
 
 export function acceptSuggestion() {

@@ -100,6 +100,7 @@ function buildRow() {
   const kbd = document.createElement("kbd");
   const name = document.createElement("strong");
   name.className = "history-label";
+  name.dir = "auto"; // a label name or skip reason never turns the row's time around
   const when = document.createElement("span");
   when.className = "muted history-time";
   top.append(kbd, " ", name, when);

@@ -1,17 +1,43 @@
-/* The keyboard. One handler (capture phase, on window) owns every key of the page: a button or
-   a <summary> that got focus never receives Enter or Space, so a mouse click followed by a key
-   can never answer or act twice. Text fields keep their keys (the label filter and the skip
-   form's own reason). Keys typed while a lease is under way are queued and applied in order.
+/* The keyboard. One handler (capture phase, on window) owns every key of the page. Text fields
+   keep their keys (the label filter and the skip form's own reason). A button, link or <summary>
+   that has focus got it from the keyboard (Tab): a mouse click never focuses one (main.js), so
+   Enter and Space there do what they do on any page, activate it; every other key is the page's.
+   Keys typed while a lease is under way are queued and applied in order.
 
    Label hotkeys (coarse first, then its fine labels) · Enter keeps an open coarse label, or
    starts the next batch · Esc goes back · / filter · . skip · the none-of-these key (the Other
    label's, 0 by default) · Backspace / Ctrl+Z reopen the last answer, again for the one before
    ([ and ] walk too) · Delete clears a reopened answer · = accepts a suggestion · PageDown,
-   PageUp, arrows, Home, End and Space scroll a long text (Space never answers) · ? the keys. */
+   PageUp, arrows, Home, End and Space scroll a long text (Space never answers) · ? the keys.
+
+   Hotkeys follow the physical key when the keyboard layout types no Latin letter there (see
+   layoutKey): Q on a Russian layout types "й", on a Hebrew one "/", and still means the q label. */
 import { acceptSuggestion, answer, clearReopened, closeReopen, closeSkip, drainKeys, lease, openSkip, pickLabel,
   reopenNewer, reopenOlder, setKeyApplier, submitSkip } from "./actions.js";
 import { renderLabels, visibleLabels } from "./render.js";
 import { children, els, key, labels, noneHotkey, noneHotkeyFree, shown, state } from "./state.js";
+
+// Every key the project gave a meaning to: the labels' hotkeys and the none-of-these key.
+const projectKeys = new Set(labels.map((l) => key(l.hotkey)).filter(Boolean));
+if (noneHotkeyFree) projectKeys.add(noneHotkey);
+// The page's own one-character keys (applyKey): never a label's hotkey.
+const PAGE_SIGNS = new Set(["/", ".", "=", "?", "[", "]"]);
+
+// The key a keydown means here. A layout that types no Latin letter or digit on a letter or
+// digit key (Cyrillic, Hebrew, Greek...) falls back to the key's place on a US keyboard, read
+// from e.code, unless the typed character is itself one of the project's keys. A page sign
+// typed that way ("/" is Hebrew's Q) is the letter only when that letter is a project key and
+// Shift is up: a sign typed with Shift (German Shift+7 is "/", French Shift+M is "?") is the
+// sign. A Latin layout (AZERTY, QWERTZ) keeps its letters as typed.
+function layoutKey(e) {
+  const typed = e.key;
+  if (typed.length !== 1 || /^[a-z0-9]$/i.test(typed) || projectKeys.has(key(typed))) return typed;
+  const m = /^(?:Key([A-Z])|Digit([0-9]))$/.exec(e.code || "");
+  if (!m) return typed;
+  const physical = (m[1] || m[2]).toLowerCase();
+  if (PAGE_SIGNS.has(typed)) return !e.shiftKey && m[1] && projectKeys.has(physical) ? physical : typed;
+  return physical;
+}
 
 // Inside an open coarse label its fine hotkeys win; then top-level labels; a fine label's key
 // works from anywhere only when no other fine label shares it.
@@ -81,14 +107,15 @@ function isField(el) {
 }
 
 function onKeydown(e) {
-  if (e.isComposing || e.altKey || e.metaKey || (e.ctrlKey && e.key.toLowerCase() !== "z")) return;
+  if (e.isComposing || e.altKey || e.metaKey || (e.ctrlKey && layoutKey(e).toLowerCase() !== "z")) return;
   const target = e.target;
 
   if (!els.skipForm.hidden) {
     if (e.key === "Escape") { e.preventDefault(); closeSkip(); return; }
-    if (!isField(target) && /^[1-4]$/.test(e.key)) {
+    const reasonKey = layoutKey(e);
+    if (!isField(target) && /^[1-4]$/.test(reasonKey)) {
       e.preventDefault();
-      submitSkip(els.skipForm.querySelectorAll("input[name=reason]")[Number(e.key) - 1].value);
+      submitSkip(els.skipForm.querySelectorAll("input[name=reason]")[Number(reasonKey) - 1].value);
     }
     return; // the form's own keys (Tab, Enter to submit, arrows between reasons)
   }
@@ -110,13 +137,13 @@ function onKeydown(e) {
   if (!document.getElementById("annotate-app").contains(target) && target !== document.body && target !== document.documentElement) {
     return; // the site's header and menus keep their keys
   }
-  // From here the key is the page's: a focused button or summary never acts on it.
   const focused = document.activeElement;
   if (focused && (focused.tagName === "BUTTON" || focused.tagName === "SUMMARY" || focused.tagName === "A")) {
-    if (e.key === "Enter" || e.key === " ") e.preventDefault();
-    focused.blur();
+    // Reached with Tab: Enter activates it, and Space a button or summary (a link scrolls).
+    if (e.key === "Enter" || (e.key === " " && focused.tagName !== "A")) return;
+    focused.blur(); // any other key is the page's
   }
-  const k = { key: e.key, ctrlKey: e.ctrlKey, shiftKey: e.shiftKey };
+  const k = { key: layoutKey(e), ctrlKey: e.ctrlKey, shiftKey: e.shiftKey };
   if (state.busy) {
     if (e.key !== "Shift" && e.key !== "Control" && e.key !== "Tab") { e.preventDefault(); state.pendingKeys.push(k); }
     return;

@@ -1,10 +1,11 @@
 /* Annotation page entry: the leased batch arrives as JSON, items render locally, answers go to
    the server in the background (in order, retried with the same client id, so each is stored
    once). This module only wires the page together; see state.js, render.js, history.js,
-   outbox.js, actions.js and keys.js for the parts. Loaded with <script type="module">, so it
-   runs once the document is parsed. */
-import { acceptSuggestion, answer, closeSkip, lease, leaveFilter, loadBatch, openSkip, pickLabel, reopen,
-  reopenOlder, submitSkip } from "./actions.js";
+   outbox.js, actions.js, labels_changed.js, focus.js and keys.js for the parts. Loaded with
+   <script type="module">, so it runs once the document is parsed. */
+import { acceptSuggestion, answer, clearReopened, closeReopen, closeSkip, lease, leaveFilter, loadBatch, openSkip,
+  pickLabel, reopen, reopenOlder, submitSkip } from "./actions.js";
+import { focusFirstLabel } from "./focus.js";
 import { entryFromRow } from "./history.js";
 import { post } from "./http.js";
 import { installKeys } from "./keys.js";
@@ -12,14 +13,20 @@ import { isHalted, pendingCount, setSaveStatus, timings } from "./outbox.js";
 import { render, renderLabels } from "./render.js";
 import { byId, config, els, state } from "./state.js";
 
-// Buttons and summaries never take focus from a mouse click: the keyboard stays the page's.
+// Buttons and summaries never take focus from a mouse click (or a tap): the keyboard stays the
+// page's, and a button Tab left focused lets go at the click. So a focused button or summary
+// always got there by Tab, and keys.js lets Enter and Space activate it. A click the keyboard
+// made (Enter or Space on it: detail 0) keeps the focus where it is.
 const app = document.getElementById("annotate-app");
+const isControl = (el) => el && el.matches && el.matches("button, summary") && !el.closest("#skip-form");
 app.addEventListener("mousedown", (e) => {
-  if (e.target.closest("button, summary") && !e.target.closest("#skip-form")) e.preventDefault();
+  if (!isControl(e.target.closest("button, summary"))) return;
+  e.preventDefault();
+  if (isControl(document.activeElement)) document.activeElement.blur();
 });
 app.addEventListener("click", (e) => {
   const b = e.target.closest("button, summary");
-  if (b && !b.closest("#skip-form")) setTimeout(() => b.blur(), 0);
+  if (isControl(b) && e.detail > 0) setTimeout(() => b.blur(), 0);
 });
 
 els.skipForm.addEventListener("submit", (e) => {
@@ -27,7 +34,10 @@ els.skipForm.addEventListener("submit", (e) => {
   const picked = els.skipForm.querySelector("input[name=reason]:checked");
   submitSkip(els.skipOther.value.trim() || (picked ? picked.value : ""));
 });
-els.skipCancel.addEventListener("click", closeSkip);
+els.skipCancel.addEventListener("click", (e) => {
+  closeSkip();
+  if (e.detail === 0) els.skipBtn.focus(); // cancelled from the keyboard: back where it opened
+});
 
 // One listener for all label buttons: render.js rebuilds them on every change.
 els.buttons.addEventListener("click", (e) => {
@@ -48,7 +58,16 @@ els.skipBtn.addEventListener("click", openSkip);
 els.undoBtn.addEventListener("click", reopenOlder);
 els.suggestion.querySelector("button").addEventListener("click", acceptSuggestion);
 els.coarseOnly.addEventListener("click", () => state.coarse && answer("label", state.coarse.id));
-els.coarseBack.addEventListener("click", () => { state.coarse = null; leaveFilter(); renderLabels(); });
+els.coarseBack.addEventListener("click", () => {
+  const had = document.activeElement === els.coarseBack; // Tab and Enter: it hides, go on from the labels
+  state.coarse = null;
+  leaveFilter();
+  renderLabels();
+  if (had) focusFirstLabel();
+});
+// The reopen banner's buttons do what Delete and Esc do, for a mouse or a phone.
+els.reopenClear.addEventListener("click", clearReopened);
+els.reopenBack.addEventListener("click", closeReopen);
 installKeys();
 window.addEventListener("beforeunload", (e) => {
   if (pendingCount()) { e.preventDefault(); e.returnValue = ""; }

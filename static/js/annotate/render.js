@@ -1,16 +1,39 @@
 /* Drawing the annotation page from the state: the item (or a reopened answer), rule highlights,
    metadata, the suggestion, the label buttons, progress, the batch summary and the history.
    Rendering only reads state; clicks are handled by delegation in main.js. User text is only
-   ever set with textContent or as text nodes, never as markup. */
+   ever set with textContent or as text nodes, never as markup; inside a sentence it sits in a
+   <bdi>, so a name with right-to-left text (or a stray direction mark) keeps to itself. */
 import { describeAnswer, noneName, renderHistory } from "./history.js";
 import { isGone } from "./stale_labels.js";
 import { $, byId, children, config, current, els, fullName, labels, noneHotkey, noneHotkeyFree, otherLabel,
   shown, state, topLevel } from "./state.js";
 
+// User text (a label name, a reason) as an isolated piece of a sentence.
+export function bdi(text) {
+  const b = document.createElement("bdi");
+  b.textContent = text;
+  return b;
+}
+
+// message: a string, or a list of strings and nodes (user text as bdi()).
 export function notify(message, kind) {
-  els.notice.textContent = message;
+  const parts = Array.isArray(message) ? message : [message];
+  els.notice.replaceChildren(...parts);
   els.notice.className = "notice " + (kind || "info");
-  els.notice.hidden = !message;
+  els.notice.hidden = !els.notice.textContent;
+}
+
+// A polite announcement for screen readers (visually hidden): what an answer did, where the
+// page is now. The visible page says the same with its position, progress and history.
+export function announce(message) {
+  els.announce.textContent = message;
+}
+
+// "coarse › fine" (or the label's own name) as isolated pieces: one name's direction never
+// reverses the other or the text after them.
+function labelNodes(l, full) {
+  if (!full || l.parent === null || !byId.has(l.parent)) return [bdi(l.name)];
+  return [bdi(byId.get(l.parent).name), " › ", bdi(l.name)];
 }
 
 export function render() {
@@ -133,7 +156,7 @@ function renderSummary() {
   ul.className = "summary-labels";
   for (const [name, n] of [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
     const li = document.createElement("li");
-    li.textContent = `${name}: ${n}`;
+    li.append(bdi(name), `: ${n}`);
     ul.appendChild(li);
   }
   els.summary.appendChild(ul);
@@ -164,7 +187,7 @@ export function renderLabels() {
       b.appendChild(k);
       b.appendChild(document.createTextNode(" "));
     }
-    b.appendChild(document.createTextNode(filtering ? fullName(l) : l.name));
+    b.append(...labelNodes(l, filtering));
     if (children.has(l.id) && !filtering) {
       const more = document.createElement("span");
       more.className = "muted";

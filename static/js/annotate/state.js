@@ -18,9 +18,10 @@ export const els = {
   skipForm: $("skip-form"), skipOther: $("skip-other"), skipCancel: $("skip-cancel"),
   batchProgress: $("batch-progress"), batchCount: $("batch-count"),
   waveProgress: $("wave-progress"), waveCount: $("wave-count"),
-  saveStatus: $("save-status"), notice: $("notice"), keysHelp: $("keys-help"),
+  saveStatus: $("save-status"), announce: $("announce"), notice: $("notice"), keysHelp: $("keys-help"),
   itemMeta: $("item-metadata"), suggestion: $("suggestion"), suggestionLabel: $("suggestion-label"),
   suggestionProb: $("suggestion-prob"), reopenBanner: $("reopen-banner"), reopenWas: $("reopen-was"),
+  reopenClear: $("reopen-clear"), reopenBack: $("reopen-back"),
   historyList: $("history-list"), historyEmpty: $("history-empty"), summary: $("batch-summary"),
 };
 
