@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from labeling.projects.models import Label, Project, Source
+from labeling.projects.models import Label, Project, Source, label_name_key
 from learner.text import text_hash
 
 from .models import Item
@@ -76,6 +76,9 @@ class RowValidator:
         self.labels: dict[str, str | None] = {
             name: parent for name, parent in Label.objects.filter(project=project).values_list("name", "parent__name")
         }
+        self.label_keys: dict[str, str] = {}  # label_name_key → name, of the project's labels and the file's new ones
+        for name in self.labels:
+            self.label_keys.setdefault(label_name_key(name), name)
         self.external_ids: dict[str, int] = {}  # external_id -> line, in this file
         self.max_metadata = settings.LONGTAIL_MAX_METADATA_BYTES
 
@@ -144,10 +147,12 @@ class RowValidator:
             if exists and parent:
                 return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{parent}'), not a coarse one")]
             if not exists:
+                if look := self._look_error(line, "coarse_label", coarse):
+                    return [look]
                 if not allow:
                     return [RowError(line, "coarse_label", f"unknown label '{coarse}'{self._known_hint()}")]
                 if not dry:
-                    self.v.new_labels[coarse] = None
+                    self._new_label(coarse, None)
             return []
         exists, parent = self._known(label)
         if exists:
@@ -155,6 +160,11 @@ class RowValidator:
                 has = f"whose parent is '{parent}'" if parent else "which has no parent"
                 return [RowError(line, "coarse_label", f"coarse_label '{coarse}' does not match label '{label}', {has}")]
             return []
+        looks = [self._look_error(line, "label", label)]
+        if coarse and coarse != label and not self._known(coarse)[0]:
+            looks.append(self._look_error(line, "coarse_label", coarse))
+        if any(looks):
+            return [error for error in looks if error]
         if not allow:
             return [RowError(line, "label", f"unknown label '{label}'{self._known_hint()}")]
         if len(label) > 200 or (coarse and len(coarse) > 200):
@@ -164,11 +174,32 @@ class RowValidator:
             if coarse_exists and coarse_parent:
                 return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{coarse_parent}'), not a coarse one")]
             if not dry:
-                self.v.new_labels.setdefault(coarse, None)
-                self.v.new_labels[label] = coarse
+                if coarse not in self.v.new_labels:
+                    self._new_label(coarse, None)
+                self._new_label(label, coarse)
         elif not dry:
-            self.v.new_labels[label] = None
+            self._new_label(label, None)
         return []
+
+    def _look_error(self, line: int, field_name: str, name: str) -> RowError | None:
+        """A name not known exactly that is empty, or looks like a known one, once read as label
+        names are compared (label_name_key): refused, so that no import creates a label that looks
+        empty or like another, nor stores a row's answer under a label it was not written as."""
+        key = label_name_key(name)
+        if not key:
+            return RowError(line, field_name, f"the label '{name}' is empty once invisible characters (zero-width "
+                                              "spaces, direction marks, other format or control characters) are removed")
+        twin = self.label_keys.get(key)
+        if twin is None:
+            return None
+        which = "the existing label" if twin in self.labels else "the new label, created by an earlier row of this file,"
+        return RowError(line, field_name, f"'{name}' looks like {which} “{twin}” (label names that look the same, "
+                                          f"ignoring invisible characters and variants, count as one): write “{twin}” "
+                                          "exactly to use that label, or name a new label differently")
+
+    def _new_label(self, name: str, parent: str | None) -> None:
+        self.v.new_labels[name] = parent
+        self.label_keys.setdefault(label_name_key(name), name)
 
     def _known_hint(self) -> str:
         names = sorted(self.labels)

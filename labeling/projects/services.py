@@ -13,8 +13,8 @@ from learner.rules import compile_rule
 from learner.text import text_hash
 
 from .hotkeys import HOTKEY_ORDER, check_unique_hotkeys
-from .models import Label, Membership, Project, Rule, Source
-from .taxonomy import label_set_errors
+from .models import Label, Membership, Project, Rule, Source, label_name_key
+from .taxonomy import first_look_alike, label_set_errors
 
 # Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
 QUOTA_TOLERANCE = 0.01
@@ -91,9 +91,11 @@ def parse_label_lines(lines) -> list[tuple[str, str | None]]:
     """Label lines of the new-project form (and API): "billing" is a label, "billing > refund" a
     fine label refund under the coarse label billing (created once, however often it is named).
     Returns [(name, parent name or None)], each coarse label before its fine ones. A bad line is
-    refused with its line number."""
+    refused with its line number, as is a name of invisible characters only or one that looks like
+    another line's (label_name_key, as Label.clean and Label.validate_constraints read names)."""
     rows: dict[str, str | None] = {}
     where: dict[str, int] = {}
+    spelled: dict[str, str] = {}  # label_name_key → the name as first written
     errors = []
     for number, line in enumerate(lines, start=1):
         if not line or not line.strip():
@@ -108,6 +110,17 @@ def parse_label_lines(lines) -> list[tuple[str, str | None]]:
         if any(len(part) > LABEL_NAME_MAX for part in parts):
             errors.append(f"Line {number}: a label name has at most {LABEL_NAME_MAX} characters.")
             continue
+        if not all(label_name_key(part) for part in parts):
+            errors.append(f"Line {number}: a label name is empty once invisible characters (zero-width spaces, "
+                          "direction marks, other format or control characters) are removed.")
+            continue
+        twin = first_look_alike(parts, spelled)
+        if twin:
+            part, first = twin
+            errors.append(f"Line {number}: “{part}” looks like “{first}”, already named on line "
+                          f"{where.get(first, number)}; label names are unique within a project (names that look "
+                          "the same, ignoring invisible characters and variants, count as one).")
+            continue
         if len(parts) == 1:
             name, parent = parts[0], None
         else:
@@ -118,12 +131,14 @@ def parse_label_lines(lines) -> list[tuple[str, str | None]]:
                 continue
             rows.setdefault(parent, None)
             where.setdefault(parent, number)
+            spelled.setdefault(label_name_key(parent), parent)
         if name in rows and rows[name] != parent:
             errors.append(f"Line {number}: “{name}” is already named on line {where[name]}; "
                           "label names are unique within a project.")
             continue
         if name not in rows:
             rows[name], where[name] = parent, number
+            spelled[label_name_key(name)] = name
     if errors:
         raise ValidationError({"labels": errors})
     coarse = [name for name, parent in rows.items() if parent is None]
@@ -223,7 +238,8 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
     keys = [label.pk if label.pk in stored else f"new {i}" for i, label in enumerate(labels)]
     final = {pk: lab for pk, lab in stored.items() if pk not in gone} | dict(zip(keys, labels, strict=True))
     errors = label_set_errors({key: (lab.name, lab.parent_id, lab.is_other) for key, lab in final.items()},
-                              {pk: stored[pk].name for pk in gone if pk in stored})
+                              {pk: stored[pk].name for pk in gone if pk in stored},
+                              {pk: lab.name for pk, lab in stored.items()})
     if errors:
         raise ValidationError(errors)
     check_unique_hotkeys((lab.name, lab.hotkey) for lab in final.values())

@@ -1,13 +1,24 @@
 """Checks on a project's whole label set, before a save writes any row (labels have two levels,
-coarse and fine, and one top-level Other label)."""
+coarse and fine, one top-level Other label, and no two names that look alike)."""
+from labeling.items.values import storable
+
+from .models import Label, label_name_key
 
 
-def label_set_errors(final: dict, deleted: dict[int, str]) -> dict[str, list[str]]:
+def label_set_errors(final: dict, deleted: dict[int, str], stored_names: dict[int, str] | None = None
+                     ) -> dict[str, list[str]]:
     """Why a project's labels cannot be ``final``, as {field: messages}; empty when they can.
     ``final``: every label the project will have, key → (name, parent key or None, is_other), where
     a key is a label id or any name for a new row; ``deleted``: id → name of labels removed in the
-    same save. The whole set is checked at once, so the order rows are saved in decides nothing."""
+    same save; ``stored_names``: id → name as stored (read here when not given). The whole set is
+    checked at once, so the order rows are saved in decides nothing."""
     errors: dict[str, list[str]] = {}
+    if stored_names is None:
+        stored_names = dict(Label.objects.filter(pk__in=[key for key in final if isinstance(key, int)])
+                            .values_list("pk", "name"))
+    name_errors = _name_errors(final, stored_names)
+    if name_errors:
+        errors["name"] = name_errors
     names = {key: name for key, (name, _, _) in final.items()}
     for key, (name, parent, _) in final.items():
         if parent is None:
@@ -29,3 +40,40 @@ def label_set_errors(final: dict, deleted: dict[int, str]) -> dict[str, list[str
         errors["is_other"] = [f"Other is ticked on {' and '.join(f'“{n}”' for n in others)}; a project has one "
                               "top-level Other label (the answer “none of these”), so untick it on all but one."]
     return errors
+
+
+def _name_errors(final: dict, stored_names: dict[int, str]) -> list[str]:
+    """Names empty once invisible characters are removed, and names that look like another's
+    (label_name_key), as Label.clean and Label.validate_constraints read them; checked here on the
+    whole set because a form's row checks may leave the project out (the admin's inline rows). A
+    name kept as stored is not checked again, so look-alikes stored before stay editable."""
+    errors = []
+    groups: dict[str, list[tuple[str, bool]]] = {}  # key → [(name, kept as stored)]
+    for key, (name, _, _) in final.items():
+        if not name:
+            continue  # the row's own check names a missing name
+        kept = stored_names.get(key) == name
+        look = label_name_key(name)
+        if not look and not kept:
+            errors.append("Name is empty once invisible characters (zero-width spaces, direction marks, other "
+                          "format or control characters) are removed.")
+        elif look:
+            groups.setdefault(look, []).append((name, kept))
+    for names in groups.values():
+        if len(names) > 1 and not all(kept for _, kept in names):
+            twin = next((name for name, kept in names if kept), names[0][0])
+            errors.append(f"A label named “{storable(twin, 200)}” already exists in this project (names that look "
+                          "the same, ignoring invisible characters and variants, count as one).")
+    return list(dict.fromkeys(errors))  # one message for several invisible-only names
+
+
+def first_look_alike(names: list[str], spelled: dict[str, str]) -> tuple[str, str] | None:
+    """(name, the name it looks like) for the first of ``names`` that looks like (label_name_key) a
+    name written differently in ``spelled`` (label_name_key → name) or before it in ``names``; None
+    when none does. The same name written again is no look-alike."""
+    seen = dict(spelled)
+    for name in names:
+        first = seen.setdefault(label_name_key(name), name)
+        if first != name:
+            return name, first
+    return None
