@@ -24,9 +24,9 @@ export function learningCurve(data) {
   draw("chart-curve", {
     type: "line",
     data: {labels: pts.map((p) => "v" + p.version + " (" + p.train_size + ")"),
-           datasets: [{label: "macro-F1", data: pts.map((p) => p.macro_f1), borderColor: PALETTE[0],
+           datasets: [{label: "macro-F1 on labeled items (validation)", data: pts.map((p) => p.macro_f1), borderColor: PALETTE[0],
                        backgroundColor: PALETTE[0], pointRadius: 5, clip: false},
-                      {label: "rare-label recall", data: pts.map((p) => p.rare_recall), borderColor: RARE,
+                      {label: "rare-label recall on labeled items (validation)", data: pts.map((p) => p.rare_recall), borderColor: RARE,
                        backgroundColor: RARE, pointRadius: 5, pointStyle: "triangle", clip: false},
                       {label: "macro-F1 on the pool (estimate, 95 % interval)", data: pts.map((p) => p.macro_f1_estimate),
                        borderColor: PALETTE[2], backgroundColor: PALETTE[2], pointRadius: 4, pointStyle: "rect",
