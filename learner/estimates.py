@@ -179,10 +179,14 @@ class _Design:
         return p, list(wilson_interval(p, n_eff, confidence)), float(n_eff), None
 
 
-def _as_index(values, classes: list[str], field: str) -> np.ndarray:
+def _as_index(values, classes: list[str], field: str, *, none_allowed: bool = False) -> np.ndarray:
+    """Row → index into ``classes``; -1 for None where ``none_allowed`` (a prediction of no class)."""
     lookup = {c: i for i, c in enumerate(classes)}
     idx = np.empty(len(values), dtype=int)
     for row, v in enumerate(values):
+        if v is None and none_allowed:
+            idx[row] = -1
+            continue
         try:
             known = v in lookup
         except TypeError:
@@ -215,14 +219,15 @@ def _validate(y_true, y_pred, inclusion_prob, strata, pool_size, classes):
     if pool_size is not None and not (isinstance(pool_size, int | np.integer) and pool_size >= n):
         raise ValueError(f"pool_size must be an integer >= the {n} labeled items, got {pool_size!r}")
     if classes is None:
-        classes = sorted(set(y_true) | set(y_pred), key=str)
+        classes = sorted(set(y_true) | (set(y_pred) - {None}), key=str)
     classes = list(classes)
     if len(set(classes)) != len(classes):
         raise ValueError("classes has duplicates")
     clash = [c for c in classes if c in RESERVED_KEYS]
     if clash:
         raise ValueError(f"label {clash[0]!r} clashes with a key of the estimates object")
-    return (_as_index(y_true, classes, "y_true"), _as_index(y_pred, classes, "y_pred"), pi, strata, classes)
+    return (_as_index(y_true, classes, "y_true"), _as_index(y_pred, classes, "y_pred", none_allowed=True), pi, strata,
+            classes)
 
 
 def design_estimates(
@@ -241,7 +246,8 @@ def design_estimates(
     interval, from labeled items with known inclusion probability (see the module docstring for
     the estimators, their assumptions and the output shape).
 
-    y_true / y_pred: the label and the model's predicted label per labeled item; inclusion_prob:
+    y_true / y_pred: the label and the model's predicted label per labeled item (y_pred None: the
+    model predicted none of the classes, e.g. a coarse label it fell back to); inclusion_prob:
     π per item, each in (0, 1]; strata: the stratum each item was drawn in (e.g. the source of
     the random slice; None = one stratum); pool_size: the eligible pool's size, only checked
     (>= the labeled items) and used for ``pool_count``; classes: the labels to report (default:

@@ -1,5 +1,7 @@
 """Per-label probability thresholds chosen on validation to meet a precision or recall target.
-A prediction whose top probability is below its label's threshold becomes "needs review".
+A prediction whose probability is below its label's threshold becomes "needs review". The label a
+threshold applies to is the one the model emits (``emitted``: with a coarse → fine taxonomy, the
+decoded label, ``learner.heads.hierarchy.emit``), the argmax where none is given.
 
 ``choose_thresholds`` (kept for its callers) picks the threshold whose *point* precision meets the
 target on the tuning rows; on fresh data about half of those labels fall short.
@@ -119,10 +121,22 @@ def choose_thresholds(
 
 
 def needs_review(proba, classes: Sequence[str], thresholds: dict[str, float]) -> np.ndarray:
-    """Boolean per row: the top probability is below the threshold of the top label."""
+    """Per row: the argmax's probability is below its threshold (flat; a taxonomy: ``hierarchy.emit``)."""
     proba = np.asarray(proba)
     cut = np.array([thresholds.get(c, 0.0) for c in classes])
     return proba.max(axis=1) < cut[proba.argmax(axis=1)]
+
+
+def _emitted_top(proba: np.ndarray, emitted) -> tuple[np.ndarray, np.ndarray]:
+    """(column of the label each row emits, its probability): ``emitted`` when given (-1: a label
+    outside this table, e.g. a coarse fallback, no class's prediction), the argmax otherwise."""
+    n = len(proba)
+    top = (proba.argmax(axis=1) if n else np.zeros(0, dtype=int)) if emitted is None else (
+        np.asarray(emitted, dtype=int).reshape(-1))
+    if emitted is not None and len(top) != n:
+        raise ValueError(f"emitted has {len(top)} entries for {n} rows")
+    top_p = np.where(top >= 0, proba[np.arange(n), np.maximum(top, 0)], 0.0) if n else np.zeros(0)
+    return top, top_p
 
 
 def _validate_targets(targets: dict | None, classes: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -157,11 +171,13 @@ def choose_thresholds_with_confidence(
     confidence: float = 0.95,
     sample_weight=None,
     unseen_prior_rows: float = 0.0,
+    emitted=None,
 ) -> tuple[dict[str, float], list[dict]]:
     """Thresholds per label that meet their targets with ``confidence``, and a report table.
 
-    Among the tuning rows predicted as a label (top-1), a threshold t keeps those with top
-    probability ≥ t. Precision bound: one-sided Wilson lower bound on the kept rows, at the per-cut
+    Among the tuning rows predicted as a label (the label the row emits: ``emitted``, a column per
+    row, -1 for a row that emits none of ``classes`` such as a coarse fallback; the argmax when
+    None), a threshold t keeps those whose probability of it is ≥ t. Precision bound: one-sided Wilson lower bound on the kept rows, at the per-cut
     confidence ``scan_confidence`` gives the label (reported as ``cut_confidence``); recall bound:
     the same on all rows of the label (under ``sample_weight``: ``precision_effective`` and Kish counts).
     - ``{"precision": p}``: the lowest t whose precision bound is ≥ p; none → t above 1 (every
@@ -189,8 +205,7 @@ def choose_thresholds_with_confidence(
         raise ValueError(f"proba has shape {proba.shape}, expected ({n}, {len(classes)})")
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     total = w.sum() if n else 0.0
-    top = proba.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    top_p = proba.max(axis=1) if n else np.zeros(0)
+    top, top_p = _emitted_top(proba, emitted)
     unseen, unseen_sq = unseen_confusion(proba, y_idx, w, unseen_prior_rows)
     thresholds: dict[str, float] = {}
     table: list[dict] = []
@@ -287,9 +302,12 @@ def cross_fit_thresholds(
     groups: Sequence | None = None,
     seed: int = 0,
     unseen_prior_rows: float = 0.0,
+    emitted=None,
 ) -> tuple[dict[str, float], list[dict]]:
     """Thresholds chosen on all rows, and a table whose "met" is judged only on rows that did not
-    choose the threshold.
+    choose the threshold. ``emitted``: the column of the label each row emits (see
+    ``choose_thresholds_with_confidence``); a threshold applies to, and "met" is judged on, the
+    rows that emit its label.
 
     ``proba`` must be held-out probabilities (out of fold, or a validation split): rows the model
     producing them was not trained on. ``folds`` is a fold id per row, or a number of folds to
@@ -319,24 +337,24 @@ def cross_fit_thresholds(
     fold_ids = np.unique(fold)
     if len(fold_ids) < 2:
         raise ValueError(f"cross-fitting needs at least 2 folds, got {len(fold_ids)}")
+    top, top_p = _emitted_top(proba, emitted)
     thresholds, table = choose_thresholds_with_confidence(proba, y_idx, classes, targets,
                                                           confidence=confidence, sample_weight=w,
-                                                          unseen_prior_rows=unseen_prior_rows)
+                                                          unseen_prior_rows=unseen_prior_rows, emitted=top)
     k = len(classes)
     tp, kept, positives = np.zeros(k), np.zeros(k), np.zeros(k)
     kept_sq, pos_sq, tp_sq = np.zeros(k), np.zeros(k), np.zeros(k)
     per_fold = []
-    top = proba.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    top_p = proba.max(axis=1) if n else np.zeros(0)
     for f in fold_ids:
         held = fold == f
         chosen, _ = choose_thresholds_with_confidence(proba[~held], y_idx[~held], classes, targets,
                                                       confidence=confidence, sample_weight=w[~held],
-                                                      unseen_prior_rows=unseen_prior_rows)
+                                                      unseen_prior_rows=unseen_prior_rows, emitted=top[~held])
         per_fold.append(chosen)
         cut = np.array([chosen[c] for c in classes])
         t, y, wh = top[held], y_idx[held], w[held]
-        accepted = top_p[held] >= cut[t]
+        # a row emitting no class of this table (a coarse fallback) is no prediction of any of them
+        accepted = (t >= 0) & (top_p[held] >= cut[np.maximum(t, 0)])
         hit = accepted & (t == y)
         tp += np.bincount(t[hit], weights=wh[hit], minlength=k)
         kept += np.bincount(t[accepted], weights=wh[accepted], minlength=k)

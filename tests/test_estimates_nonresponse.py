@@ -102,7 +102,7 @@ def test_the_sample_says_how_many_drawn_picks_went_unanswered(drawn):
     assert billing["n"] == 30 and billing["n_predicted"] == 28
     assert sample["summary"] == (
         "estimated from 41 of 50 drawn picks (41 distinct items); 1 disputed (counted with the majority "
-        "label), 4 skipped, 2 unanswered when the wave closed, 3 still open; unanswered picks are treated as "
+        "answer, a tie with the newest answer), 4 skipped, 2 unanswered when the wave closed, 3 still open; unanswered picks are treated as "
         "missing at random")
     shown = dashboard.dashboard_data(drawn.project)["estimates"]["sample"]
     assert shown["summary"] == sample["summary"] and shown["skipped"] == 4

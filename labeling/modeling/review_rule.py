@@ -55,7 +55,7 @@ def doubtful_decisions(rule: TrainedClassifier, band: tuple[float, float], top, 
     if not len(probs):
         return []
     # the float16 row rounds the top class's probability (ItemScore.top_prob keeps it as scored) and
-    # may round another class level with it or above: the stored top class stays the top
+    # may round another class level with it or above: the stored top class stays the best of its branch
     proba = np.minimum(np.asarray(probs, dtype=np.float64), np.nextafter(top_prob, 0.0)[:, None])
     proba[np.arange(len(proba)), top] = top_prob
     return [decision if decision["needs_review"] or band[0] <= decision.get("fine_prob", decision["prob"]) <= band[1]

@@ -7,7 +7,9 @@ of the waves planned with this version or a later one active. Those items were u
 version trained, and each was drawn from its wave's eligible pool with a known probability, so
 weighting them by 1/π (one stratum per wave and source) gives Hájek estimates over the unlabeled
 pool with 95 % Wilson intervals on effective counts (``learner.estimates.design_estimates``).
-The version's prediction is its stored top label (``ItemScore``). A figure from fewer than
+The version's prediction is the label it emits (``labeling.modeling.scores.emitted_labels``): its
+stored top label, or for a coarse → fine model that falls back to the coarse label, that coarse
+label (a miss for the item's fine label, and no prediction of any fine label). A figure from fewer than
 ``MIN_N`` items is not estimated (None with the reason, shown as "—"). Right after a version
 activates there is nothing yet: the figures fill in as the next wave is answered.
 
@@ -40,7 +42,8 @@ from django.db.models import Count
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.items.models import Item
-from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.modeling.models import ModelVersion
+from labeling.modeling.scores import emitted_labels
 from labeling.modeling.selectors import model_labels
 from labeling.projects.models import Label, Source
 from labeling.waves.models import Wave, WaveItem
@@ -109,7 +112,9 @@ def _summary(counts: dict, items: int, picks: int) -> str:
     if not drawn:
         return "no pick with a known inclusion probability drawn yet"
     text = f"estimated from {picks} of {drawn} drawn picks ({items} distinct items)"
-    parts = [f"{counts['disputed']} disputed (counted with the majority label)" if counts["disputed"] else "",
+    # a disputed item's label is the majority answer, or the newest answer where the answers tie (1-1)
+    disputed = f"{counts['disputed']} disputed (counted with the majority answer, a tie with the newest answer)"
+    parts = [disputed if counts["disputed"] else "",
              f"{counts['skipped']} skipped" if counts["skipped"] else "",
              f"{counts['unanswered']} unanswered when the wave closed" if counts["unanswered"] else "",
              f"{counts['open']} still open" if counts["open"] else "",
@@ -192,16 +197,21 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
         # the version trained is still the class it learned
         columns = model_labels(version, names)
         classes = [columns.shown(name) for name in columns.trained]
-        scores = dict(ItemScore.objects.filter(model_version=version, item_id__in={p[2] for p, _ in mine})
-                      .values_list("item_id", "top_label"))
-        scored = [(p, s) for p, s in mine if p[2] in scores and scores[p[2]] < len(classes)]
+        # what the version emits for each pick (a coarse → fine model's coarse label where it falls back),
+        # by the label's name now: the figures are of the label users are given, not the flat argmax
+        emitted = {item_id: columns.shown(name) for item_id, name in
+                   emitted_labels(version, {p[2] for p, _ in mine}).items()}
+        scored = [(p, s) for p, s in mine if p[2] in emitted]
         # An item drawn in two waves (unanswered in the first, answered when drawn again) is in
         # both waves' samples: each wave is its own probability sample of its own eligible pool
         # and the label does not depend on when it was given. design_estimates counts it once
         # (units) and does not let the repeat narrow an interval.
         rows = [(p, s) for p, s in scored if s in ("answered", "disputed")]
         y_true = [names[resolved[p[2]]] for p, _ in rows]
-        y_pred = [classes[scores[p[2]]] for p, _ in rows]
+        # A coarse label the model fell back to is none of its classes' predictions (None): a miss for
+        # the item's fine label and no label's false positive; it gets no row of its own, which exact
+        # matching against fine answers would count as wrong.
+        y_pred = [emitted[p[2]] if emitted[p[2]] in classes else None for p, _ in rows]
         everyone = list(dict.fromkeys([*classes, *sorted(set(y_true) - set(classes))]))
         failure = None
         try:
@@ -213,7 +223,7 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
         settled = [(1 / p[4], y, yhat) for (p, s), y, yhat in zip(rows, y_true, y_pred, strict=True)
                    if s == "answered"]
         ranges = {} if failure else _ranges({label: full[label] for label in everyone}, settled,
-                                            [(1 / p[4], classes[scores[p[2]]]) for p, s in scored if s != "answered"])
+                                            [(1 / p[4], emitted[p[2]]) for p, s in scored if s != "answered"])
         counts = {s: sum(1 for _, state in mine if state == s) for s in STATES}
         counts["unscored"] = sum(1 for p, s in mine if s in ("answered", "disputed")) - len(rows)
         items = len({p[2] for p, _ in rows})

@@ -11,6 +11,7 @@ Django-free: numpy only (plus the heads it is given).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -59,6 +60,58 @@ def decode(proba, classes: Sequence[str], parents: dict[str, str], fine_floor: f
     fine = np.array(classes, dtype=object)[fine_idx]
     coarse = np.array(coarse_classes, dtype=object)[coarse_idx]
     return fine, fine_p, conditional, coarse, coarse_p, conditional < fine_floor
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """Per row, what the served model emits (arrays of one length). ``label``: the fine label, or
+    the coarse label on fallback; ``prob``: its probability; ``column``: the emitted label's column
+    in ``classes``, -1 on fallback (a coarse label is no class's prediction); ``fine_column`` /
+    ``fine_prob``: the fine candidate (the best fine label within the most probable branch; the
+    argmax without a hierarchy), kept on fallback; ``coarse_label``: the branch (None without a
+    hierarchy); ``needs_review``: ``prob`` below the emitted label's threshold (the coarse
+    threshold on fallback)."""
+
+    label: np.ndarray
+    prob: np.ndarray
+    column: np.ndarray
+    fine_column: np.ndarray
+    fine_prob: np.ndarray
+    conditional: np.ndarray
+    coarse_label: np.ndarray
+    fallback: np.ndarray
+    needs_review: np.ndarray
+
+
+def emit(proba, classes: Sequence[str], parents: dict[str, str] | None = None, fine_floor: float = 0.75,
+         thresholds: dict[str, float] | None = None, coarse_thresholds: dict[str, float] | None = None) -> Emitted:
+    """The label the served model emits per row of ``proba`` (columns in ``classes`` order): with
+    ``parents``, ``decode`` (coarse branch, fine label within it, the coarse label where
+    P(fine | coarse) < ``fine_floor``); without, the argmax. The one rule ``TrainedClassifier.decide``,
+    the held-out report, the thresholds and the stored scores all read, so that every figure is of
+    the label a user is given."""
+    proba = np.asarray(proba, dtype=np.float64)
+    classes = [str(c) for c in classes]
+    thresholds, coarse_thresholds = thresholds or {}, coarse_thresholds or {}
+    rows = np.arange(len(proba))
+    names = np.array(classes, dtype=object)
+    fine_cut = np.array([float(thresholds.get(c, 0.0)) for c in classes])
+    if not parents:
+        top = proba.argmax(axis=1)
+        top_p = proba[rows, top]
+        nothing = np.zeros(len(proba), dtype=bool)
+        return Emitted(label=names[top], prob=top_p, column=top, fine_column=top, fine_prob=top_p,
+                       conditional=np.ones(len(proba)), coarse_label=np.full(len(proba), None, dtype=object),
+                       fallback=nothing, needs_review=top_p < fine_cut[top])
+    fine, fine_p, conditional, coarse, coarse_p, fallback = decode(proba, classes, parents, fine_floor)
+    index = {c: i for i, c in enumerate(classes)}
+    fine_column = np.array([index[str(f)] for f in fine], dtype=int).reshape(-1)
+    coarse_cut = np.array([float(coarse_thresholds.get(str(c), 0.0)) for c in coarse])
+    prob = np.where(fallback, coarse_p, fine_p)
+    return Emitted(label=np.where(fallback, coarse, fine), prob=prob, column=np.where(fallback, -1, fine_column),
+                   fine_column=fine_column, fine_prob=fine_p, conditional=conditional, coarse_label=coarse,
+                   fallback=fallback,
+                   needs_review=prob < np.where(fallback, coarse_cut, fine_cut[fine_column]))
 
 
 def cross_coarse_error_rate(y_true, predicted_coarse, parents: dict[str, str]) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from learner.calibration import apply_platt, softmax
-from learner.heads.hierarchy import decode
+from learner.heads.hierarchy import Emitted, decode, emit
 from learner.training.artifact import from_bytes, to_bytes
 
 
@@ -50,25 +50,22 @@ class TrainedClassifier:
         coarse label, ``prob`` its probability, and ``fine_label`` / ``fine_prob`` keep the
         rejected candidate. needs_review: prob below the emitted label's threshold."""
         proba = self.predict_proba(X) if proba is None else np.asarray(proba)
+        out = self.emitted(proba)
         if not self.parents:
-            top = proba.argmax(axis=1)
-            top_p = proba[np.arange(len(proba)), top]
-            return [{"label": self.classes_[i], "coarse_label": None, "prob": float(p),
-                     "needs_review": bool(p < self.thresholds[self.classes_[i]]), "fallback": False}
-                    for i, p in zip(top, top_p, strict=True)]
-        fine, fine_p, conditional, coarse, coarse_p, fallback = decode(proba, self.classes_, self.parents,
-                                                                        self.fine_floor)
-        out = []
-        for f, fp, cond, c, cp, fb in zip(fine, fine_p, conditional, coarse, coarse_p, fallback, strict=True):
-            if fb:
-                out.append({"label": str(c), "coarse_label": str(c), "prob": float(cp),
-                            "needs_review": bool(cp < self.coarse_thresholds.get(str(c), 0.0)), "fallback": True,
-                            "fine_label": str(f), "fine_prob": float(fp), "fine_conditional": float(cond)})
-            else:
-                out.append({"label": str(f), "coarse_label": str(c), "prob": float(fp),
-                            "needs_review": bool(fp < self.thresholds[str(f)]), "fallback": False,
-                            "fine_label": str(f), "fine_prob": float(fp), "fine_conditional": float(cond)})
-        return out
+            return [{"label": str(label), "coarse_label": None, "prob": float(p), "needs_review": bool(review),
+                     "fallback": False} for label, p, review in zip(out.label, out.prob, out.needs_review, strict=True)]
+        fine = np.array(self.classes_, dtype=object)[out.fine_column]
+        return [{"label": str(label), "coarse_label": str(coarse), "prob": float(p), "needs_review": bool(review),
+                 "fallback": bool(fb), "fine_label": str(f), "fine_prob": float(fp), "fine_conditional": float(cond)}
+                for label, coarse, p, review, fb, f, fp, cond in zip(
+                    out.label, out.coarse_label, out.prob, out.needs_review, out.fallback, fine, out.fine_prob,
+                    out.conditional, strict=True)]
+
+    def emitted(self, proba) -> Emitted:
+        """What the model emits for each row of calibrated ``proba`` (``learner.heads.hierarchy.emit``
+        with this model's taxonomy, fallback floor and thresholds), as arrays: what ``decide`` returns
+        row by row, and what the held-out figures and the stored scores are of."""
+        return emit(proba, self.classes_, self.parents, self.fine_floor, self.thresholds, self.coarse_thresholds)
 
     def to_bytes(self) -> bytes:
         """The artifact (see ``learner.training.artifact``)."""

@@ -10,6 +10,9 @@ lower confidence bound (precision and recall targets together), with "met" judge
 that did not choose them. The thresholds (and their "met" and review-share figures) hold at the
 class mix ``config.threshold_mix`` names: the tuning rows are weighted to that mix
 (``learner.label_shift``); calibration and the held-out metrics stay at the labeled rows' mix.
+Every figure (per-class table, confusion, thresholds and "met", review share) is of the label the
+served model emits (``learner.heads.hierarchy.emit``): with a coarse → fine taxonomy the decoded
+fine label, or the coarse label on fallback, never the flat argmax.
 """
 from __future__ import annotations
 
@@ -18,12 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from learner.calibration import apply_platt, fit_platt, fit_temperature, softmax
-from learner.heads.hierarchy import coarse_proba, decode
+from learner.heads.hierarchy import coarse_proba, emit
 from learner.label_shift import mix_weights, resolve_mix
 from learner.metrics import classification_report, expected_calibration_error
 from learner.precision_bounds import kish_effective
 from learner.splits import group_kfold
-from learner.thresholds import choose_thresholds_with_confidence, cross_fit_thresholds, needs_review
+from learner.thresholds import choose_thresholds_with_confidence, cross_fit_thresholds
 
 MIN_EVAL_ROWS = 10  # fewer held-out predictions than this: no calibration, thresholds or metrics
 TEMPERATURE_BOUNDS = (0.1, 10.0)  # benchmark temperatures: 0.25-1.25 (docs/learner_bench.md)
@@ -118,36 +121,45 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     report["threshold_mix"] = mix_report
     if mix_report["reason"] and mix is None:
         notes.append(f"threshold class mix: {mix_report['reason']}")
+    # Every figure below is of the label the served model emits (decide): with a taxonomy the decoded
+    # fine label, or the coarse label on fallback, which is no fine label's prediction.
+    emitted = emit(after, classes, parents, config.fine_floor)
     thresholds, table = _thresholds(after, y_val_idx, classes, fine_targets, w_mix, fold,
-                                    config.threshold_unseen_prior, config.threshold_confidence)
+                                    config.threshold_unseen_prior, config.threshold_confidence, emitted.column)
     if branch_targets:
         y_branch_idx = np.array([index[parents[v]] if parents[v] in branch_targets else index[v] for v in y_val])
         branch_thresholds, branch_table = _thresholds(after, y_branch_idx, classes, branch_targets, w_mix, fold,
-                                                      config.threshold_unseen_prior, config.threshold_confidence)
+                                                      config.threshold_unseen_prior, config.threshold_confidence,
+                                                      emitted.column)
         for i, row in enumerate(branch_table):  # both tables list the classes in order
             if row["label"] in branch_targets:
                 table[i] = {**row, "judged_on": "coarse label"}
                 thresholds[row["label"]] = branch_thresholds[row["label"]]
-    predicted = [classes[i] for i in after.argmax(axis=1)]
-    report["validation"] = classification_report(y_val, predicted, after, classes, w_val)
+    # a fallback row predicts its coarse label: a miss for its true fine label, a prediction of no
+    # fine label (of the class of that name, where items answered at the coarse level make one)
+    report["validation"] = classification_report(y_val, emitted.label, after, classes, w_val)
     if parents:
         cp, coarse_classes = coarse_proba(after, classes, parents)
         c_index = {c: i for i, c in enumerate(coarse_classes)}
         y_val_coarse = [parents[v] for v in y_val]
+        # a coarse threshold governs only the rows emitted as that coarse label: the fallbacks
+        coarse_emitted = np.array([c_index[c] if fb else -1 for c, fb in zip(emitted.coarse_label, emitted.fallback,
+                                                                              strict=True)], dtype=int)
         coarse_thresholds, coarse_table = _thresholds(cp, np.array([c_index[v] for v in y_val_coarse]),
                                                       coarse_classes, coarse_targets, w_mix, fold,
-                                                      config.threshold_unseen_prior, config.threshold_confidence)
-        fine, _, _, coarse_pred, _, fallback = decode(after, classes, parents, config.fine_floor)
+                                                      config.threshold_unseen_prior, config.threshold_confidence,
+                                                      coarse_emitted)
         report["hierarchy"] = {
-            "coarse_validation": classification_report(y_val_coarse, coarse_pred, cp, coarse_classes, w_val),
+            # every row's emitted label lies in its decoded branch, a fallback's as well
+            "coarse_validation": classification_report(y_val_coarse, emitted.coarse_label, cp, coarse_classes, w_val),
             "fine_floor": config.fine_floor,
-            "fallback_share": float(np.average(fallback, weights=w_val)),
+            "fallback_share": float(np.average(emitted.fallback, weights=w_val)),
             "coarse_thresholds": coarse_table,
         }
         out.coarse_thresholds = coarse_thresholds
     report["thresholds"] = table
-    report["review_share"] = (float(np.average(needs_review(after, classes, thresholds), weights=w_mix))
-                              if w_mix.sum() > 0 else 0.0)
+    served = emit(after, classes, parents, config.fine_floor, thresholds, out.coarse_thresholds)
+    report["review_share"] = (float(np.average(served.needs_review, weights=w_mix)) if w_mix.sum() > 0 else 0.0)
     out.temperature, out.platt, out.thresholds = temperature, platt, thresholds
     out.calibration = calibration
     return out
@@ -198,15 +210,16 @@ def split_targets(targets: dict, classes: list[str], parents: dict | None, notes
     return fine, coarse, branch
 
 
-def _thresholds(proba, y_idx, classes, targets, w, fold, unseen_prior_rows: float, confidence: float):
-    """Thresholds and their table: cross-fitted when there are folds; otherwise chosen on every
+def _thresholds(proba, y_idx, classes, targets, w, fold, unseen_prior_rows: float, confidence: float, emitted):
+    """Thresholds and their table, over the rows that emit each label (``emitted``: a column per
+    row, -1 for none of ``classes``): cross-fitted when there are folds; otherwise chosen on every
     row with "met" left unknown (None), since no row is left to judge it on."""
     if fold is not None:
         return cross_fit_thresholds(proba, y_idx, classes, targets, folds=fold, confidence=confidence,
-                                    sample_weight=w, unseen_prior_rows=unseen_prior_rows)
+                                    sample_weight=w, unseen_prior_rows=unseen_prior_rows, emitted=emitted)
     chosen, table = choose_thresholds_with_confidence(proba, y_idx, classes, targets,
                                                       confidence=confidence, sample_weight=w,
-                                                      unseen_prior_rows=unseen_prior_rows)
+                                                      unseen_prior_rows=unseen_prior_rows, emitted=emitted)
     for row in table:
         row["met"] = None if row["feasible"] is not False else False
         row["met_reason"] = ("no target" if row["target"] is None else
