@@ -17,6 +17,7 @@ from labeling.items.models import Item
 from labeling.projects.models import Project
 from learner.scoring import PROBS_DTYPE, pack_probs_matrix, score_stats
 
+from .artifact_paths import VersionPruned
 from .embedding_store import DbEmbeddingCache, copy_id_blob_pairs, project_matrix
 from .final import version_encoder_id
 from .models import ItemScore, ModelVersion
@@ -107,7 +108,8 @@ def emitted_labels(version: ModelVersion, item_ids) -> dict[int, str]:
     learned: the stored top label, or for a coarse → fine model that falls back there, the coarse
     label (read from the stored probability row with the version's decoding rule; only the given
     items' rows are read). Items without a stored score, or whose top label is outside the
-    version's classes, are left out."""
+    version's classes, are left out. A version whose head is gone (pruned) gives its stored top
+    labels: a fallback then counts as its fine candidate."""
     ids = sorted({int(i) for i in item_ids})
     if not ids:
         return {}
@@ -118,7 +120,7 @@ def emitted_labels(version: ModelVersion, item_ids) -> dict[int, str]:
     out = {item_id: trained[top] for item_id, top, _ in rows}
     try:
         classifier = load_classifier(version)
-    except NoActiveModel:  # no artifact: the stored top label is all there is
+    except (NoActiveModel, VersionPruned):  # no head (none stored, or pruned): the stored top label is all there is
         return out
     if not classifier.parents or not rows:
         return out
