@@ -3,7 +3,9 @@
 A precision target of 0.9 on every label of banking77_longtail and trec; ``train_classifier``
 (the product's learner: hierarchy from ``coarse_label`` where the data has it, self-training off
 for lack of an unlabeled sample here) on the pool, or on a random part of it, with seeds 0-2.
-Each label's threshold is applied to the **test split**, which nothing in training read:
+Each label's threshold is applied to the **test split**, which nothing in training read, to the
+label the model emits there (``TrainedClassifier.emitted``: decoded with a taxonomy, a coarse
+fallback being no fine label's prediction), as the product serves it:
 
 - estimable: the training chose a finite threshold (a feasible target) and at least one test
   prediction of the label reaches it;
@@ -72,9 +74,9 @@ TARGET = 0.9
 def evaluate(model, X_test, y_test, threshold_of, weight) -> dict:
     """Per label: test precision / recall at its threshold and recall with none; precision also
     with each test row weighted so the labels have their pool frequencies (``weight``)."""
-    proba = model.predict_proba(X_test)
-    classes = np.array(model.classes_)
-    top, top_p = classes[proba.argmax(axis=1)], proba.max(axis=1)
+    # the label the model emits (decoded with a taxonomy; a coarse fallback is no fine label's)
+    emitted = model.emitted(model.predict_proba(X_test))
+    top, top_p = emitted.label.astype(str), emitted.prob
     out = {}
     for label in model.classes_:
         t = threshold_of(label)
@@ -119,11 +121,12 @@ def coverage(model, X_test, y_test, usable) -> dict:
     """Over every label with a test row: recall given up by the thresholds (a label whose target is
     infeasible sends all its predictions to review, so gives up all its recall), and the share of
     test rows accepted without review."""
-    proba = model.predict_proba(X_test)
+    emitted = model.emitted(model.predict_proba(X_test))
     classes = np.array(model.classes_)
-    top, top_p = classes[proba.argmax(axis=1)], proba.max(axis=1)
+    top, top_p = emitted.label.astype(str), emitted.prob
     cut = np.array([model.thresholds[c] if usable(c) else np.inf for c in classes])
-    accepted = top_p >= cut[proba.argmax(axis=1)]
+    # a coarse fallback is accepted for no fine label
+    accepted = ~emitted.fallback & (top_p >= cut[emitted.fine_column])
     given_up = []
     for label in sorted(set(y_test.tolist()) & set(classes.tolist())):
         positives = y_test == label
