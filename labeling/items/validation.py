@@ -21,7 +21,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from labeling.projects.models import Label, Project, Source, label_name_key
+from labeling.projects.label_names import label_name_key
+from labeling.projects.models import Label, Project, Source
 from learner.text import text_hash
 
 from .models import Item

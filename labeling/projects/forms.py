@@ -12,7 +12,8 @@ from learner.planning.strategies import STRATEGIES as STRATEGY_REGISTRY
 from learner.rules import compile_rule
 
 from . import services
-from .models import INVISIBLE_CATEGORIES, SETTING_NAMES, Label, Membership, Project, Rule, Source, label_name_key
+from .label_names import INVISIBLE_CATEGORIES, label_name_key
+from .models import SETTING_NAMES, Label, Membership, Project, Rule, Source
 from .stale_edits import LoadedValuesMixin, PageRowsMixin
 
 

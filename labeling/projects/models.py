@@ -1,7 +1,5 @@
 """Projects and their configuration: labels (flat or coarse → fine), sources with quotas,
 rules that hint at rare labels, and who works on what."""
-import unicodedata
-
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -16,6 +14,7 @@ from learner.training.config import LABEL_PRIOR_MODES, TrainConfig
 from learner.weighting import WEIGHTINGS
 
 from .hotkeys import REVIEW_KEYS, hotkey_error
+from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key
 
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
@@ -275,15 +274,6 @@ def model_settings_errors(values) -> dict[str, str]:
     return errors
 
 
-INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc"})  # format (zero-width, bidi controls, soft hyphen), control
-
-
-def label_name_key(name: str) -> str:
-    """The name as it looks (NFKC, invisible characters removed, trimmed): two labels with one key look alike."""
-    return "".join(c for c in unicodedata.normalize("NFKC", name)
-                   if unicodedata.category(c) not in INVISIBLE_CATEGORIES).strip()
-
-
 class Label(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(max_length=200)
@@ -320,8 +310,7 @@ class Label(models.Model):
         if reserved:
             raise ValidationError({"hotkey": reserved})
         if self.name and not label_name_key(self.name) and not Label.objects.filter(pk=self.pk, name=self.name).exists():
-            raise ValidationError({"name": "Name is empty once invisible characters (zero-width spaces, direction "
-                                           "marks, other format or control characters) are removed."})
+            raise ValidationError({"name": f"Name is {INVISIBLE_NAME}."})
         if self.parent_id:
             if self.parent.project_id != self.project_id:
                 raise ValidationError({"parent": "The parent label belongs to another project."})
@@ -337,8 +326,7 @@ class Label(models.Model):
             others = Label.objects.filter(project_id=self.project_id).exclude(pk=self.pk).values_list("name", flat=True)
             twin = next((name for name in others if label_name_key(name) == key), None)
             if twin is not None:
-                raise ValidationError({"name": f"A label named “{storable(twin, 200)}” already exists in this project (names "
-                                               "that look the same, ignoring invisible characters and variants, count as one)."})
+                raise ValidationError({"name": label_exists_message(twin)})
         super().validate_constraints(exclude=exclude)
 
 

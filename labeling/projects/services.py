@@ -13,7 +13,8 @@ from learner.rules import compile_rule
 from learner.text import text_hash
 
 from .hotkeys import HOTKEY_ORDER, check_unique_hotkeys
-from .models import Label, Membership, Project, Rule, Source, label_name_key
+from .label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key
+from .models import Label, Membership, Project, Rule, Source
 from .taxonomy import first_look_alike, label_set_errors
 
 # Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
@@ -111,15 +112,13 @@ def parse_label_lines(lines) -> list[tuple[str, str | None]]:
             errors.append(f"Line {number}: a label name has at most {LABEL_NAME_MAX} characters.")
             continue
         if not all(label_name_key(part) for part in parts):
-            errors.append(f"Line {number}: a label name is empty once invisible characters (zero-width spaces, "
-                          "direction marks, other format or control characters) are removed.")
+            errors.append(f"Line {number}: a label name is {INVISIBLE_NAME}.")
             continue
         twin = first_look_alike(parts, spelled)
         if twin:
             part, first = twin
             errors.append(f"Line {number}: “{part}” looks like “{first}”, already named on line "
-                          f"{where.get(first, number)}; label names are unique within a project (names that look "
-                          "the same, ignoring invisible characters and variants, count as one).")
+                          f"{where.get(first, number)}; label names are unique within a project ({LOOK_ALIKE_RULE}).")
             continue
         if len(parts) == 1:
             name, parent = parts[0], None

@@ -1,8 +1,8 @@
 """Checks on a project's whole label set, before a save writes any row (labels have two levels,
 coarse and fine, one top-level Other label, and no two names that look alike)."""
-from labeling.items.values import storable
 
-from .models import Label, label_name_key
+from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key
+from .models import Label
 
 
 def label_set_errors(final: dict, deleted: dict[int, str], stored_names: dict[int, str] | None = None
@@ -55,15 +55,13 @@ def _name_errors(final: dict, stored_names: dict[int, str]) -> list[str]:
         kept = stored_names.get(key) == name
         look = label_name_key(name)
         if not look and not kept:
-            errors.append("Name is empty once invisible characters (zero-width spaces, direction marks, other "
-                          "format or control characters) are removed.")
+            errors.append(f"Name is {INVISIBLE_NAME}.")
         elif look:
             groups.setdefault(look, []).append((name, kept))
     for names in groups.values():
         if len(names) > 1 and not all(kept for _, kept in names):
             twin = next((name for name, kept in names if kept), names[0][0])
-            errors.append(f"A label named “{storable(twin, 200)}” already exists in this project (names that look "
-                          "the same, ignoring invisible characters and variants, count as one).")
+            errors.append(label_exists_message(twin))
     return list(dict.fromkeys(errors))  # one message for several invisible-only names
 
 
