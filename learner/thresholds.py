@@ -120,13 +120,6 @@ def choose_thresholds(
     return thresholds, table
 
 
-def needs_review(proba, classes: Sequence[str], thresholds: dict[str, float]) -> np.ndarray:
-    """Per row: the argmax's probability is below its threshold (flat; a taxonomy: ``hierarchy.emit``)."""
-    proba = np.asarray(proba)
-    cut = np.array([thresholds.get(c, 0.0) for c in classes])
-    return proba.max(axis=1) < cut[proba.argmax(axis=1)]
-
-
 def _emitted_top(proba: np.ndarray, emitted) -> tuple[np.ndarray, np.ndarray]:
     """(column of the label each row emits, its probability): ``emitted`` when given (-1: a label
     outside this table, e.g. a coarse fallback, no class's prediction), the argmax otherwise."""

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from learner.thresholds import UNREACHABLE, choose_thresholds, needs_review
+from learner.heads.hierarchy import emit
+from learner.thresholds import UNREACHABLE, choose_thresholds
 from learner.training import TrainConfig, train_classifier
 from tests.learner.helpers import clusters
 
@@ -27,7 +28,7 @@ def test_highest_threshold_meeting_recall_and_unreachable():
     assert table[0]["recall"] == pytest.approx(2 / 3)
     assert th["b"] == UNREACHABLE  # b is never predicted correctly
     assert not table[1]["met"] or not table[1]["estimable"]
-    review = needs_review(proba, ["a", "b"], th)
+    review = emit(proba, ["a", "b"], thresholds=th).needs_review  # the one review rule (flat: the argmax)
     assert review.tolist() == [False, False, False, True]
 
 
