@@ -29,7 +29,7 @@ from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave
 
 from .disagreement import sync_disagreement
-from .leasing import change_slots, lease_expiry
+from .leasing import change_slots, hold_membership, lease_expiry
 from .models import Annotation, Assignment
 from .services import (
     AnswerRejected,
@@ -126,6 +126,8 @@ def change_answer(
     now = timezone.now()
     try:
         with transaction.atomic():
+            # a clear hands the item back as a lease: only to a member (as undo; leasing's membership note)
+            hold_membership(project, user, "nothing was changed")
             # The labels first (locks.hold_label, as submit_answer), then the answer and its wave item (as undo).
             require_label(label)
             if suggested is not None and not hold_label(suggested):

@@ -15,6 +15,12 @@
   its UPDATE itself re-checks that the lease is still ``leased``, past its time and unanswered, so
   an answer committed meanwhile is never flipped back. SQLite ignores the locking clauses but
   serialises writers, which gives the same outcome.
+* **Membership.** A lease is written only while its annotator is a member: the lease's transaction
+  share-locks their membership row before it picks (``hold_membership``), so removing the member
+  (``projects.membership.remove_member``, whose DELETE waits for that lock) either comes first and
+  the lease is refused, or comes after the lease's commit and gives the lease back
+  (``release.release_leases``). Checked at the request's start only, a lease committed while the
+  member was being removed stayed theirs until it ran out. Admins lease without a membership.
 * **Closed waves.** Closing a wave takes no item out of an annotator's hands: a live lease on a
   closed wave is still handed back and answerable until it expires, and its answer counts. The
   planner never picks an item with a live lease (``labeling.waves.pool``).
@@ -25,12 +31,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from labeling.projects.models import Project
+from labeling.projects.models import Membership, Project
 from labeling.waves.models import Wave, WaveItem
 
 from .models import Annotation, Assignment
@@ -61,6 +68,47 @@ def pin_plans() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(PIN_PLANS_SQL)
+
+
+def hold_membership(project: Project, user, doing: str) -> None:
+    """Share-lock the user's membership of the project until the transaction ends (FOR KEY SHARE:
+    the DELETE of a removal waits for it, other holders do not); refused when they are no longer a
+    member. ``doing``: what was refused, for the message. Admins need no membership."""
+    if user.is_superuser:
+        return
+    table = Membership._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT 1 FROM "{table}" WHERE project_id = %s AND user_id = %s FOR KEY SHARE',
+                           [project.pk, user.pk])
+            member = cursor.fetchone() is not None
+    else:
+        member = Membership.objects.filter(project=project, user=user).exists()
+    if not member:
+        raise not_a_member(project, doing)
+
+
+def not_a_member(project: Project, doing: str) -> PermissionDenied:
+    return PermissionDenied(f"You are no longer a member of project '{project.slug}'; {doing}.")
+
+
+def _open_waves_of_member(project: Project, user) -> list[int]:
+    """The project's open waves in number order, read with the member's row share-locked as
+    ``hold_membership`` locks it: one statement on the lease's path, which runs on every batch."""
+    open_waves = Wave.objects.filter(project=project, state=Wave.OPEN).order_by("number")
+    if user.is_superuser or connection.vendor != "postgresql":
+        hold_membership(project, user, "nothing was leased")
+        return list(open_waves.values_list("pk", flat=True))
+    m, w = Membership._meta.db_table, Wave._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT w.id FROM "{m}" m LEFT JOIN "{w}" w ON w.project_id = m.project_id AND w.state = %s '
+            f"WHERE m.project_id = %s AND m.user_id = %s ORDER BY w.number FOR KEY SHARE OF m",
+            [Wave.OPEN, project.pk, user.pk])
+        rows = cursor.fetchall()
+    if not rows:  # not even the membership's row
+        raise not_a_member(project, "nothing was leased")
+    return [wave_id for (wave_id,) in rows if wave_id is not None]
 
 
 def lease_expiry(now=None):
@@ -207,8 +255,8 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
                 assignment.expires_at = expires
             return LeasedBatch(held, resumed=True)
 
-        open_waves = list(Wave.objects.filter(project=project, state=Wave.OPEN).order_by("number")
-                          .values_list("pk", flat=True))
+        # Renewing leases still held needs no membership check: a removal expires them, before or after.
+        open_waves = _open_waves_of_member(project, user)
         if not open_waves:
             return LeasedBatch([], resumed=False)
         pin_plans()

@@ -35,6 +35,7 @@ from labeling.modeling.selectors import PROPOSAL_KEYS, predicted_name, proposed_
 from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
 
+from .disagreement import lock_open_tasks
 from .models import Annotation, ReviewTask
 from .services import InvalidAnswer
 from .signals import answer_saved
@@ -197,9 +198,12 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
     result = BulkResult(action)
     now = timezone.now()
     with transaction.atomic():
-        # Locked against a routing pass re-scoring or closing these tasks while this request decides.
-        tasks = {t.pk: t for t in ReviewTask.objects.select_for_update(of=("self",))
-                 .select_related("resolved_by", "resolved_label").filter(project=project, pk__in=ids)}
+        # Locked against a routing pass re-scoring or closing these tasks while this request decides: with
+        # the other open tasks of their items, which a stored label closes too, all at once in id order
+        # (disagreement's lock order, which an answer's write keeps).
+        items = ReviewTask.objects.filter(project=project, pk__in=ids).values_list("item_id", flat=True)
+        locked = lock_open_tasks(project, set(items), also=ids, related=("resolved_by", "resolved_label"))
+        tasks = {t.pk: t for t in locked if t.pk in ids}
         # The label the model proposes for each task, by its identity, named as it is now: the page
         # shows that name (review_selectors), so ``shown`` is compared with it.
         proposed = proposed_labels(project, tasks.values())

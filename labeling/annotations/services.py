@@ -26,8 +26,8 @@ from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
-from .disagreement import sync_disagreement
-from .leasing import change_slots, lease_expiry, live_slot_q
+from .disagreement import lock_open_tasks, sync_disagreement
+from .leasing import change_slots, hold_membership, lease_expiry, live_slot_q
 from .models import Annotation, Assignment, ReviewTask
 from .signals import answer_saved
 
@@ -66,20 +66,41 @@ class AnswerResult:
     review_task: ReviewTask | None = None
 
 
+def _other_label(project: Project) -> Label | None:
+    return project.labels.filter(is_other=True, parent__isnull=True).order_by("order", "name", "pk").first()
+
+
 def ensure_other_label(project: Project) -> Label:
-    """The project's "none of these" label, created on first use; in the page's order (labels_payload)."""
-    other = project.labels.filter(is_other=True, parent__isnull=True).order_by("order", "name", "pk").first()
+    """The project's "none of these" label, created on first use; in the page's order (labels_payload).
+    The creation locks the project's labels as a lead's label save does (projects.services._save_rows,
+    FOR NO KEY UPDATE in id order) and looks again under the locks: of a save and a first "none of
+    these" at the same moment, the later finds the earlier's Other (the save is refused with the
+    one-Other message) instead of failing on the one-Other constraint. Two first answers at once
+    share one label."""
+    other = _other_label(project)
     if other:
         return other
-    taken_hotkeys = set(project.labels.values_list("hotkey", flat=True))
-    label, _ = Label.objects.get_or_create(
-        project=project, name=OTHER_LABEL_NAME,
-        defaults={
-            "is_other": True, "order": 10_000, "hotkey": "" if "0" in taken_hotkeys else "0",
-            "description": "None of the project's labels fits this item.",
-        },
-    )
-    return label
+    with transaction.atomic():
+        list(Label.objects.select_for_update(no_key=True).filter(project=project).order_by("pk")
+             .values_list("pk", flat=True))
+        other = _other_label(project) or project.labels.filter(name=OTHER_LABEL_NAME).first()
+        if other:
+            return other
+        taken_hotkeys = set(project.labels.values_list("hotkey", flat=True))
+        try:
+            with transaction.atomic():  # a savepoint: the lookup below must still run after a clash
+                return Label.objects.create(
+                    project=project, name=OTHER_LABEL_NAME, is_other=True, order=10_000,
+                    hotkey="" if "0" in taken_hotkeys else "0",
+                    description="None of the project's labels fits this item.",
+                )
+        except IntegrityError:
+            # A project without labels has no row to lock: a request that came first created it meanwhile.
+            other = _other_label(project) or project.labels.filter(name=OTHER_LABEL_NAME).first()
+    if other is None:
+        raise AnswerRejected("The project's labels changed while the “none of these” label was being created; "
+                             "nothing was stored. Send the answer again.", field="label")
+    return other
 
 
 def _project_label(project: Project, label_id) -> Label:
@@ -289,6 +310,8 @@ def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
         except ValueError:
             raise InvalidAnswer(f"client_id {client_id!r} is not a UUID.", field="client_id") from None
     with transaction.atomic():
+        # The undo gives the item back as a lease: not to someone removed meanwhile (leasing.hold_membership).
+        hold_membership(project, user, "nothing was undone")
         annotation = _lock_undo_target(project, user, client_id)
         if annotation.undone:
             return annotation  # a retried undo (or a cleared answer: its item waits again all the same)
@@ -337,11 +360,15 @@ def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
     with transaction.atomic():
         require_label(label)
         try:
-            task = ReviewTask.objects.select_for_update(of=("self",)).select_related("item").get(
-                pk=int(task_id), project=project
-            )
+            task_pk = int(task_id)
+            item_id = ReviewTask.objects.values_list("item_id", flat=True).get(pk=task_pk, project=project)
         except (ReviewTask.DoesNotExist, TypeError, ValueError):
             raise NotFound(f"Review task {task_id!r} is not in project '{project.slug}'.", field="task") from None
+        # All of the item's open tasks, in id order, as an answer's write locks them (disagreement's lock order).
+        locked = lock_open_tasks(project, [item_id], also=[task_pk], related=("item", "resolved_by"))
+        task = next((t for t in locked if t.pk == task_pk), None)
+        if task is None:  # withdrawn while this waited (its annotators agree again)
+            raise NotFound(f"Review task {task_id!r} is not in project '{project.slug}'.", field="task")
         if task.resolved_at:
             by = task.resolved_by.username if task.resolved_by else "someone"
             raise AnswerRejected(f"Review task {task.pk} was already resolved by {by}.", field="task")

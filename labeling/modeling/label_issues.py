@@ -127,7 +127,7 @@ def _sync_tasks(project, version: ModelVersion, flagged: dict[int, dict], scan: 
     now = timezone.now()
     with transaction.atomic():
         open_tasks = list(ReviewTask.objects.select_for_update().filter(
-            project=project, reason=ReviewTask.LABEL_ISSUE, resolved_at__isnull=True))
+            project=project, reason=ReviewTask.LABEL_ISSUE, resolved_at__isnull=True).order_by("pk"))
         keep, close = [], []
         for task in open_tasks:
             if task.item_id in flagged:
@@ -168,7 +168,7 @@ def close_answered_issues(project, item_id: int) -> int:
     answer was changed or cleared): its claim "labeled X" no longer holds. Call inside the
     transaction that changed the answer, with the item locked. Returns how many closed."""
     tasks = list(ReviewTask.objects.select_for_update().filter(
-        project=project, item_id=item_id, reason=ReviewTask.LABEL_ISSUE, resolved_at__isnull=True))
+        project=project, item_id=item_id, reason=ReviewTask.LABEL_ISSUE, resolved_at__isnull=True).order_by("pk"))
     if not tasks:
         return 0
     current = _item_label_id(project, item_id)

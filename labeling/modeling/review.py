@@ -148,8 +148,9 @@ def _route(version: ModelVersion, project) -> Routing:
         ids[rows].tolist(), doubtful_decisions(rule, band, top[rows], top_prob[rows], probs[rows]), strict=True)
         if decision is not None}
     now = timezone.now()
+    # in id order, as every path that locks several open tasks (annotations.disagreement.lock_open_tasks)
     open_tasks = list(ReviewTask.objects.select_for_update().filter(
-        project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True))
+        project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True).order_by("pk"))
     # 1. Every open task, re-judged under this version and the project's band.
     keep, close, still_open = [], [], []
     for task in open_tasks:
@@ -241,7 +242,8 @@ def release_wave_items(project, item_ids, wave_number: int) -> int:
     """Close the open low-confidence tasks of items just picked for a wave. Returns how many."""
     with transaction.atomic():
         tasks = list(ReviewTask.objects.select_for_update().filter(
-            project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True, item_id__in=list(item_ids)))
+            project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True, item_id__in=list(item_ids))
+            .order_by("pk"))
         now = timezone.now()
         for task in tasks:
             _close(task, now, f"picked for wave {wave_number}: annotators label it")

@@ -1,7 +1,7 @@
 """Write paths for project configuration: creating projects, settings, labels, sources and their
 quotas, rules and memberships. Pages and the API both call these, so the checks are the same."""
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from labeling.items.models import Item
@@ -220,8 +220,9 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
     """The labels as the save leaves them are checked as a whole (two levels, one Other, unique hotkeys) before any
     write (row by row, row order decided). The project's labels stay locked (FOR NO KEY UPDATE, id order) to the
     commit: saves are checked one after another, no parent is deleted meanwhile, answers (FOR KEY SHARE) go on."""
-    locked = Label.objects.select_for_update(no_key=True).filter(project=project).order_by("pk")
-    stored, gone = {lab.pk: lab for lab in locked}, {label.pk for label in deleted}
+    list(Label.objects.select_for_update(no_key=True).filter(project=project).order_by("pk").values_list("pk", flat=True))
+    # Read once locked: the locking read misses a label created while it waited (annotations.services.ensure_other_label)
+    stored, gone = {lab.pk: lab for lab in Label.objects.filter(project=project)}, {label.pk for label in deleted}
     labels = [label or Label(project=project) for label, _ in rows]
     for label, (_, fields) in zip(labels, rows, strict=True):
         for field, value in {**fields, "project": project}.items():
@@ -252,7 +253,12 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
         if label.parent_id:
             label.parent = final[label.parent_id]  # as it will be, not as a page loaded it
         label.full_clean()
-        label.save()
+        try:
+            with transaction.atomic():  # a savepoint, so that the check below can still read
+                label.save()
+        except IntegrityError:  # no label row to lock yet, and an annotator's first "none of these" came first
+            label.validate_constraints()  # its constraint's message says so; anything else is a bug
+            raise
     return labels
 
 

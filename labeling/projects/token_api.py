@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from .auth import token_expires_at
+from .auth import issued_under_current_password, token_expires_at
 from .schema import VALIDATION_ERROR
 from .throttles import LiveRateThrottle
 
@@ -99,9 +99,10 @@ class ApiTokenView(ObtainAuthToken):
                    400: OpenApiResponse(VALIDATION_ERROR, description="Wrong username or password, or a field missing.")},
         summary="Get an API token (throttled; tokens expire after LONGTAIL_TOKEN_TTL_HOURS)",
         description="Username and password in, the user's token and when it expires out. An expired token is "
-                    "replaced by a new one. A token also ends when its user's password changes, and when "
-                    "DELETE revokes it. Attempts count per username and per client address, together with "
-                    "the sign-in forms'; past the limit the answer is 429 with Retry-After.",
+                    "replaced by a new one, as is one issued under an older password. A token also ends when its "
+                    "user's password changes (however it is changed), and when DELETE revokes it. Attempts count "
+                    "per username and per client address, together with the sign-in forms'; past the limit the "
+                    "answer is 429 with Retry-After.",
     )
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -109,7 +110,8 @@ class ApiTokenView(ObtainAuthToken):
         user = serializer.validated_data["user"]
         with transaction.atomic():
             token, _ = Token.objects.select_for_update().get_or_create(user=user)
-            if token_expires_at(token) <= timezone.now():
+            # One issued under an older password (written where no receiver saw it) no longer authenticates.
+            if token_expires_at(token) <= timezone.now() or not issued_under_current_password(token):
                 token.delete()
                 token = Token.objects.create(user=user)
         return Response({"token": token.key, "expires_at": token_expires_at(token)})
