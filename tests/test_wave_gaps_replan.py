@@ -101,9 +101,11 @@ def test_a_failed_replan_opens_the_waiting_plan_and_says_why(project_factory, ma
 def test_nothing_to_plan_after_the_discard_opens_nothing(project_factory, eager_celery,  # noqa: F811
                                                          django_capture_on_commit_callbacks):
     project, v1, ahead = _planned_ahead(project_factory, django_capture_on_commit_callbacks, "replan-empty")
-    assert retrain(project, django_capture_on_commit_callbacks).state == TaskRun.DONE  # v2, mid-wave
-    waves.close_wave(Wave.objects.get(project=project, number=1))
     Item.objects.filter(project=project).update(excluded=True)  # a lead excludes the whole pool
+    # v2, mid-wave: its re-plan of the waiting wave finds nothing either, and keeps it as it was
+    assert retrain(project, django_capture_on_commit_callbacks).state == TaskRun.DONE
+    assert Wave.objects.get(pk=ahead.pk).report["replan_failed"]["error"].startswith("PoolExhausted")
+    waves.close_wave(Wave.objects.get(project=project, number=1))
     with pytest.raises(waves.PoolExhausted):
         waves.plan_and_open_if_idle(project)
     # The waiting plan is left as it was (not discarded, not opened): its items may not be asked either.

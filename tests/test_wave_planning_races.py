@@ -160,12 +160,11 @@ def test_discarded_waves_are_shown_and_refuse_open_and_close(project_factory, ma
     api = api_as(lead)
     api.post("/api/projects/p2/waves/plan/")  # wave 1, open, cold start
     api.post("/api/projects/p2/waves/plan/")  # wave 2, planned, cold start
-    retrain(project, django_capture_on_commit_callbacks)  # mid-wave: wave 1 stays open, wave 2 waits
-    assert Wave.objects.get(project=project, number=2).state == Wave.PLANNED
-    # Planning by hand now replaces the cold-start plan with one of the active model.
-    planned = api.post("/api/projects/p2/waves/plan/")
-    assert planned.status_code == 201, planned.json()
-    assert planned.json()["number"] == 3 and planned.json()["model_version"] == active_model(project).number
+    # mid-wave: wave 1 stays open; the retrain replaces the cold-start plan with one of the active model
+    retrain(project, django_capture_on_commit_callbacks)
+    planned = Wave.objects.get(project=project, number=3)
+    assert planned.state == Wave.PLANNED and planned.model_version_id == active_model(project).pk
+    assert api.post("/api/projects/p2/waves/plan/").status_code == 409  # and it is the one planned wave
 
     listed = {w["number"]: w for w in api.get("/api/projects/p2/waves/").json()["results"]}
     assert listed[2]["state"] == "discarded" and listed[2]["model_version"] is None and listed[2]["size"] == 20

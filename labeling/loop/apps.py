@@ -12,7 +12,9 @@ class LoopConfig(AppConfig):
 
     def ready(self):
         # Answers drive the loop: a completed wave or every N new labels retrains and replans.
-        from labeling.loop import triggers  # Django's rule: models load only once the registry is ready
+        # Django's rule: models load only once the registry is ready. replanning's task, beside .tasks,
+        # registers with the workers by this import.
+        from labeling.loop import replanning, triggers  # noqa: F401
 
         answer_saved.connect(triggers.on_answer_saved, dispatch_uid="loop.on_answer_saved", weak=False)
         # Imports queue their items' embedding (chunked tasks on the embed queue).

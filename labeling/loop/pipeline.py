@@ -9,6 +9,7 @@ from django.db import transaction
 from labeling.modeling import final, review, scores, versions
 from labeling.modeling.models import TaskRun
 from labeling.projects.models import Project
+from labeling.waves import replan
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
 
@@ -43,6 +44,10 @@ def finish_retrain(run: TaskRun) -> None:
                 update_run(run.id, wave=wave.number, wave_id=wave.id)
             else:
                 notes.append("a wave is already open")
+                # the plan waiting behind it was made with the model this run replaced (or the
+                # settings changed meanwhile): what the pages show as next is re-planned now
+                replanned = replan.replanned_note(replan.replan_waiting(run.project_id))
+                notes += [replanned] if replanned else []
             close_run(run, notes)
     except waves.NothingToPlan as exc:
         notes.append(str(exc))
@@ -124,4 +129,8 @@ def train_and_serve_final(run: TaskRun, *, chunk_size: int):
     scores.score_version(version, chunk_size=chunk_size)
     versions.activate_version(version, run_id=run_id)  # refused if the run was failed as stale meanwhile
     routed = review.route_low_confidence(version)
+    try:  # a wave planned ahead with the frozen model is the final model's now
+        replan.replan_waiting(version.project_id)
+    except Exception:  # noqa: BLE001 - served already; the next open or plan replaces the stale plan
+        log.exception("re-planning the waiting wave after the final model failed")
     return version, routed

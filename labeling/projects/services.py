@@ -1,10 +1,10 @@
-"""Write paths for project configuration: creating projects, settings, labels, sources and their
-quotas, rules and memberships. Pages and the API both call these, so the checks are the same."""
+"""Write paths for project configuration; pages and the API both call these, so the checks are the same."""
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from labeling.items.models import Item
+from labeling.loop.replanning import request_replan
 from labeling.loop.triggers import request_review_routing
 from labeling.modeling.review import ReviewGate
 from labeling.modeling.versions import NoActiveModel, active_model
@@ -201,6 +201,7 @@ def update_settings(project: Project, changes: dict) -> Project:
     project.save()
     if any(getattr(project, field) != value for field, value in before.items()):
         request_review_routing(project)  # the queue follows the new band / share once this commits
+    request_replan(project)  # a waiting plan made under other settings is planned afresh once this commits
     return project
 
 
@@ -314,6 +315,7 @@ def replace_sources(project: Project, rows: list[dict]) -> list[Source]:
         source.full_clean()
         source.save()
         saved.append(source)
+    request_replan(project)  # the quotas shaped the waiting plan
     return saved
 
 

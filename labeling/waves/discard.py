@@ -3,10 +3,12 @@
 A planned wave is a draw from the pool as it was, under the model active when it was planned.
 Two things end such a wave before annotators see it:
 
-* the loop opens the next wave (``services.plan_and_open_if_idle``, the retrain's last step) or a
-  lead plans one, and the waiting plan was made with a model that is no longer the active one (or
-  as a cold start, before any model): it is discarded and a new wave is planned with the active
-  model, so "the retrain plans and opens the next wave with the new model" holds;
+* it is stale: made with a model that is no longer the active one (or as a cold start, before any
+  model), or under settings that shape a wave (``pool.plan_settings``) that changed since. It is
+  discarded and a new wave is planned with the active model and the settings as they are, when
+  the loop opens the next wave (``services.plan_and_open_if_idle``, the retrain's last step), when
+  a lead plans one, and as soon as a new model is active or the settings change
+  (``labeling.waves.replan``), so that the wave pages show as next is never the old model's;
 * a lead closes it before it opened (``services.close_wave``).
 
 Discarded, not re-planned in place: the new plan is another sample (another model, another
@@ -24,8 +26,10 @@ from __future__ import annotations
 from django.utils import timezone
 
 from labeling.items.models import Item
+from labeling.projects.models import Project
 from learner.jsonable import to_jsonable
 
+from . import pool
 from .models import Wave, WaveItem
 
 
@@ -34,15 +38,35 @@ def model_name(wave: Wave) -> str:
     return f"model v{wave.model_version.number}" if wave.model_version_id else "a cold start"
 
 
+def _other_model(wave: Wave, version) -> bool:
+    return wave.model_version_id is not None if version is None else wave.model_version_id != version.pk
+
+
+def _settings_changed(wave: Wave, now: dict) -> list[str]:
+    """The wave-shaping settings that differ from those the wave was planned under; [] for a plan
+    that did not record them (made before plans recorded them: nothing to compare with)."""
+    then = (wave.report or {}).get("planned_under")
+    if not then:
+        return []
+    return sorted(field for field in set(then) | set(now) if then.get(field) != now.get(field))
+
+
+def _stale(project, version) -> list[tuple[Wave, list[str]]]:
+    """(wave, settings changed since it was planned) of each stale planned wave (module doc), in
+    number order; the settings as the database holds them now, not as the caller's copy does."""
+    planned = Wave.objects.filter(project=project, state=Wave.PLANNED).select_related("model_version")
+    planned = list(planned.order_by("number"))
+    if not planned:
+        return []
+    now = pool.plan_settings(Project.objects.get(pk=project.pk))
+    out = [(wave, _settings_changed(wave, now)) for wave in planned]
+    return [(wave, changed) for wave, changed in out if changed or _other_model(wave, version)]
+
+
 def stale_plans(project, version) -> list[Wave]:
     """The project's planned waves made with another model than ``version`` (the active one; None
-    when there is none): a wave planned with an older model, or as a cold start once a model exists."""
-    planned = Wave.objects.filter(project=project, state=Wave.PLANNED).select_related("model_version")
-    if version is None:
-        planned = planned.filter(model_version__isnull=False)
-    else:
-        planned = planned.exclude(model_version_id=version.pk)
-    return list(planned.order_by("number"))
+    when there is none), or under wave-shaping settings that changed since."""
+    return [wave for wave, _ in _stale(project, version)]
 
 
 def discard_wave(wave: Wave, reason: str) -> Wave:
@@ -67,21 +91,32 @@ def discard_wave(wave: Wave, reason: str) -> Wave:
 
 
 def discard_stale_plans(project, version) -> list[dict]:
-    """Discard every planned wave made with another model than the active ``version``; returns
-    {wave, model, size} of each, for the next wave's report and the messages."""
+    """Discard every stale planned wave (module doc); returns {wave, model, size} of each, with
+    ``settings`` (the fields changed) when it was made with the active model, for the next wave's
+    report and the messages."""
     out = []
     now_model = f"model v{version.number}" if version is not None else "no model"
-    for wave in stale_plans(project, version):
+    for wave, changed in _stale(project, version):
         was = model_name(wave)
-        discard_wave(wave, f"planned with {was}; {now_model} is active now, and the next wave is planned with it")
-        out.append({"wave": wave.number, "model": was, "size": wave.size})
+        if _other_model(wave, version):
+            discard_wave(wave, f"planned with {was}; {now_model} is active now, and the next wave is planned with it")
+            out.append({"wave": wave.number, "model": was, "size": wave.size})
+        else:
+            discard_wave(wave, f"planned under other settings ({', '.join(changed)} changed since); the next wave is "
+                               "planned under the settings as they are now")
+            out.append({"wave": wave.number, "model": was, "size": wave.size, "settings": changed})
     return out
 
 
 def discarded_text(discarded: list[dict]) -> str:
     """"planned wave 2 (20 items, model v2) discarded: made with another model …", or ""."""
-    if not discarded:
-        return ""
-    waves = ", ".join(f"{d['wave']} ({d['size']} items, {d['model']})" for d in discarded)
-    return (f"planned wave{'s' if len(discarded) > 1 else ''} {waves} discarded: made with another model than "
-            "the active one, never opened")
+    by_model = [d for d in discarded if "settings" not in d]
+    by_settings = [d for d in discarded if "settings" in d]
+    parts = []
+    for group, why in ((by_model, "made with another model than the active one"),
+                       (by_settings, "made under settings changed since ("
+                        + ", ".join(sorted({f for d in by_settings for f in d["settings"]})) + ")")):
+        if group:
+            waves = ", ".join(f"{d['wave']} ({d['size']} items, {d['model']})" for d in group)
+            parts.append(f"planned wave{'s' if len(group) > 1 else ''} {waves} discarded: {why}, never opened")
+    return "; ".join(parts)

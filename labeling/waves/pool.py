@@ -27,6 +27,7 @@ from labeling.modeling.scores import scores_matrix
 from labeling.modeling.selectors import model_labels
 from labeling.modeling.versions import load_classifier
 from labeling.projects.models import Label, Project, Rule
+from learner.jsonable import to_jsonable
 from learner.planning import PlannerConfig, PoolSnapshot, duplicate_groups, label_texts, project_proba
 from learner.rules import MatchReport, compile_rule, match_rules
 
@@ -40,6 +41,20 @@ def planner_config(project: Project, wave_size: int) -> PlannerConfig:
         wave_size=wave_size, strategy_mix=project.strategy_mix, random_share=project.random_share,
         source_quotas={s.name: s.quota for s in project.sources.all()}, label_cap_share=project.label_cap_share,
         rare_threshold=project.rare_threshold, band=(project.band_low, project.band_high))
+
+
+# The settings a plan is made under besides the model: planner_config's, the batches and double
+# labels the wave is cut into (services._persist), the budget its size is shrunk to.
+PLAN_SETTINGS = ("wave_size", "batch_size", "overlap", "double_label_share", "label_budget", "strategy_mix",
+                 "random_share", "label_cap_share", "rare_threshold", "band_low", "band_high")
+
+
+def plan_settings(project: Project) -> dict:
+    """The project's settings that shape a wave, as the plan stores them (report["planned_under"]):
+    a waiting plan made under others is stale (labeling.waves.discard). A source without a quota is
+    left out: an import that brings a new source gives it none, and that changes no plan."""
+    quotas = dict(project.sources.filter(quota__gt=0).order_by("name").values_list("name", "quota"))
+    return to_jsonable({**{field: getattr(project, field) for field in PLAN_SETTINGS}, "source_quotas": quotas})
 
 
 def wave_seed(project: Project, number: int) -> int:

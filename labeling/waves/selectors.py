@@ -4,8 +4,6 @@ from __future__ import annotations
 from collections import Counter
 
 from django.db import connection
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation, Assignment
@@ -32,46 +30,64 @@ def latest_wave(project) -> Wave | None:
     return Wave.objects.filter(project=project).order_by("-number").first()
 
 
-def _answers_per_pick(wave: Wave):
-    """The wave's picks, each with ``answers``: the live answers (skips count, undone answers do
-    not) its item got while this pick was the item's latest: given after the wave was planned and
-    before any later wave picked the item again. So a wave-1 pick left unanswered and answered
-    when wave 2 picked the item again does not count as answered in wave 1, while a lead's label
-    from the item page during the wave does (as ``wave_is_complete`` counts it). ``adjudicated``:
-    whether a lead's live adjudication falls in that window.
-
-    An adjudication completes a pick, whatever answers it got: the lead's label decides the item
-    (``labeling.annotations.resolve``), so the answers still missing could not change its label."""
-    in_window = Annotation.objects.filter(item_id=OuterRef("item_id"), undone=False,
-                                          created_at__gte=wave.created_at).exclude(
-        Exists(WaveItem.objects.filter(item_id=OuterRef(OuterRef("item_id")), wave__number__gt=wave.number,
-                                       wave__created_at__lte=OuterRef("created_at"))))
-    counted = in_window.order_by().values("item_id").annotate(n=Count("pk")).values("n")
-    return wave.picks.annotate(
-        answers=Coalesce(Subquery(counted, output_field=IntegerField()), 0),
-        adjudicated=Exists(in_window.filter(origin=Annotation.ADJUDICATION, label__isnull=False)),
-    )
-
-
-# One statement, written out: it runs after nearly every answer (each answer that completes its
-# pick), where composing it with the ORM cost several times what PostgreSQL spends on it. A pick
-# whose slots_done reaches its overlap is complete (each done or skipped assignment holds a live
-# answer); only the others have their live answers counted, by the (item, undone) index.
-_WAVE_COMPLETE_SQL = """
-SELECT NOT EXISTS (
-         SELECT 1 FROM {picks} wi
-          WHERE wi.wave_id = %s AND wi.slots_done < wi.overlap
-            AND (SELECT count(*) FROM {answers} a WHERE a.item_id = wi.item_id AND NOT a.undone) < wi.overlap),
-       EXISTS (SELECT 1 FROM {picks} WHERE wave_id = %s)
+# When an answer counts for a pick: one definition, read by the loop (``wave_is_complete``,
+# ``pick_is_complete``: a complete wave closes and retrains), the pages (``wave_progress``) and the
+# budget (``labels_outstanding``). An answer counts for the pick that was its item's latest pick when
+# it was given: a live answer (skips count, undone answers do not) given from the pick's wave's
+# planning on and before a later wave picked the item again; a lead's live adjudication in that
+# window completes the pick whatever answers it got (the lead's label decides the item:
+# ``labeling.annotations.resolve``). Why not "every answer the item has": so each answer counts
+# for one wave only, the one it was given in, which is what a lead reads off a wave's progress. An
+# answer the item had before the wave picked it (a wave-1 answer on an item a later wave picks
+# again, an answer given or imported before the planning) would otherwise show the pick done on the
+# page of both waves and close the new wave before its annotators, who are still handed the pick
+# (leasing counts slots), answered it. A pick whose slots are all answered is complete without
+# counting: each done or skipped assignment holds one live answer given in that window.
+_COUNTED = """a.item_id = wi.item_id AND NOT a.undone AND a.created_at >= w.created_at
+              AND NOT EXISTS (SELECT 1 FROM {picks} later JOIN {waves} lw ON lw.id = later.wave_id
+                               WHERE later.item_id = wi.item_id AND lw.number > w.number
+                                 AND lw.created_at <= a.created_at)"""
+# Written out: the completeness check runs after nearly every answer (each answer that completes
+# its pick), where composing it with the ORM cost several times what the database spends on it.
+_PICKS_SQL = """
+SELECT p.id, p.overlap, p.answers, (p.adjudicated OR p.answers >= p.overlap) AS complete
+  FROM (SELECT wi.id, wi.overlap,
+               CASE WHEN wi.slots_done >= wi.overlap THEN wi.overlap
+                    ELSE (SELECT count(*) FROM {answers} a WHERE {counted}) END AS answers,
+               CASE WHEN wi.slots_done >= wi.overlap THEN FALSE
+                    ELSE EXISTS (SELECT 1 FROM {answers} a WHERE {counted} AND a.origin = %s
+                                                             AND a.label_id IS NOT NULL) END AS adjudicated
+          FROM {picks} wi JOIN {waves} w ON w.id = wi.wave_id
+         WHERE wi.wave_id IN ({wave_ids}) {only_pick}) p
 """
 
 
-def wave_is_complete(wave: Wave) -> bool:
-    """Every WaveItem has at least ``overlap`` non-undone answers (skips included), and the wave
-    has picks. Costs little however full the wave is."""
-    sql = _WAVE_COMPLETE_SQL.format(picks=WaveItem._meta.db_table, answers=Annotation._meta.db_table)
+def _picks_sql(wave_ids: list[int], pick_id: int | None = None) -> tuple[str, list]:
+    """(sql, params) of the picks of these waves (or the one pick), each as (id, overlap, answers
+    that count for it (capped at its overlap once its slots are all answered), complete)."""
+    tables = {"picks": WaveItem._meta.db_table, "waves": Wave._meta.db_table, "answers": Annotation._meta.db_table}
+    sql = _PICKS_SQL.format(counted=_COUNTED.format(**tables), wave_ids=", ".join(["%s"] * len(wave_ids)),
+                            only_pick="AND wi.id = %s" if pick_id is not None else "", **tables)
+    return sql, [Annotation.ADJUDICATION, *wave_ids, *([pick_id] if pick_id is not None else [])]
+
+
+def _pick_rows(wave_ids: list[int], pick_id: int | None = None) -> list[tuple[int, int, int, bool]]:
+    if not wave_ids:
+        return []
+    sql, params = _picks_sql(wave_ids, pick_id)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [wave.pk, wave.pk])
+        cursor.execute(sql, params)
+        return [(pk, overlap, answers, bool(complete)) for pk, overlap, answers, complete in cursor.fetchall()]
+
+
+def wave_is_complete(wave: Wave) -> bool:
+    """Every pick is complete (see ``_COUNTED``), and the wave has picks. Stops at the first pick
+    short of answers; a pick whose slots are all answered costs no count."""
+    picks, params = _picks_sql([wave.pk])
+    sql = (f"SELECT NOT EXISTS (SELECT 1 FROM ({picks}) q WHERE NOT q.complete), "
+           f"EXISTS (SELECT 1 FROM {WaveItem._meta.db_table} WHERE wave_id = %s)")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, wave.pk])
         none_short, has_picks = cursor.fetchone()
     return bool(none_short and has_picks)
 
@@ -83,20 +99,21 @@ def live_leases(wave: Wave) -> int:
 
 
 def pick_is_complete(wave_item: WaveItem) -> bool:
-    answers = Annotation.objects.filter(item_id=wave_item.item_id, undone=False).count()
-    return answers >= wave_item.overlap
+    """The pick has the answers it needs, counted as ``wave_is_complete`` counts them."""
+    rows = _pick_rows([wave_item.wave_id], wave_item.pk)
+    return bool(rows) and rows[0][3]
 
 
 def wave_progress(wave: Wave) -> dict:
-    """{items, complete_items, answers_needed, answers_given} for progress bars, counting each
-    pick's own answers; an adjudicated pick counts as complete with all its answers given (see
-    ``_answers_per_pick``)."""
-    picks = list(_answers_per_pick(wave).values_list("overlap", "answers", "adjudicated"))
-    given = [overlap if adjudicated else min(overlap, answers) for overlap, answers, adjudicated in picks]
+    """{items, complete_items, answers_needed, answers_given} for progress bars: the picks as
+    ``wave_is_complete`` counts them (see ``_COUNTED``); a complete pick has all its answers
+    given (an adjudicated one too)."""
+    picks = _pick_rows([wave.pk])
+    given = [overlap if complete else min(overlap, answers) for _, overlap, answers, complete in picks]
     return {
         "items": len(picks),
-        "complete_items": sum(1 for (overlap, _, _), done in zip(picks, given, strict=True) if done >= overlap),
-        "answers_needed": sum(overlap for overlap, _, _ in picks),
+        "complete_items": sum(1 for *_, complete in picks if complete),
+        "answers_needed": sum(overlap for _, overlap, _, _ in picks),
         "answers_given": sum(given),
     }
 
@@ -152,13 +169,11 @@ def labels_used(project) -> int:
 
 
 def labels_outstanding(project) -> int:
-    """Answers still expected from waves that are planned or open (they are committed budget)."""
-    picks = WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN]).annotate(
-        answers=Count("item__annotations", filter=Q(item__annotations__undone=False), distinct=True)
-    )
-    total = picks.aggregate(need=Sum("overlap"))["need"] or 0
-    given = sum(min(overlap, answers) for overlap, answers in picks.values_list("overlap", "answers"))
-    return max(0, total - given)
+    """Answers still expected from waves that are planned or open (they are committed budget),
+    each pick's answers counted as ``wave_is_complete`` counts them."""
+    wave_ids = list(Wave.objects.filter(project=project, state__in=[Wave.PLANNED, Wave.OPEN])
+                    .values_list("pk", flat=True))
+    return sum(0 if complete else max(0, overlap - answers) for _, overlap, answers, complete in _pick_rows(wave_ids))
 
 
 def budget_status(project) -> dict:

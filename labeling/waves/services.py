@@ -86,22 +86,25 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
     One plan at a time per project: the snapshot and the stored wave are made under the project's
     row lock, so a concurrent plan waits and then sees this one's picks (never a wave cut short by
     another request). A project keeps one planned wave: a waiting plan made with the active model
-    refuses another (WaveAlreadyPlanned); one made with another model is discarded first
-    (labeling.waves.discard), and the new wave's report["replaces"] says so. The project's labels
-    are held too (hold_labels): a label deleted meanwhile waits for the plan, or is gone from it.
+    and the settings as they are refuses another (WaveAlreadyPlanned); a stale one (another model,
+    changed settings) is discarded first (labeling.waves.discard), and the new wave's
+    report["replaces"] says so. The project's labels are held too (hold_labels): a label deleted
+    meanwhile waits for the plan, or is gone from it.
     """
     timings: dict[str, float] = {}
-    requested = int(size or project.wave_size)
-    if requested < 1:
-        # Settings refuse this now; a project saved before that check may still hold it.
-        raise NothingToPlan(f"The wave size of {project.slug!r} is {requested}: set a wave size of at least 1 "
-                            "on the settings page.")
     t = time.perf_counter()
     pool.embed_missing(project)  # the slow part that needs no lock: vectors for new items
     timings["embed_missing"] = round(time.perf_counter() - t, 3)
     with transaction.atomic():
-        # Held to the commit: snapshot, picks and the stored wave see every other plan whole.
-        Project.objects.select_for_update().filter(pk=project.pk).first()
+        # Held to the commit: snapshot, picks and the stored wave see every other plan whole. The
+        # settings as saved, not as the caller's copy holds them: a plan made under a stale copy
+        # would be stale at once (labeling.waves.discard compares with the saved settings).
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        requested = int(size or project.wave_size)
+        if requested < 1:
+            # Settings refuse this now; a project saved before that check may still hold it.
+            raise NothingToPlan(f"The wave size of {project.slug!r} is {requested}: set a wave size of at least 1 "
+                                "on the settings page.")
         hold_labels(project)  # before the discard below writes picks a label's deletion updates too
         version = active_model(project)
         replaced = discard.discard_stale_plans(project, version)
@@ -110,7 +113,8 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
         if replaced:
             wave.report = {**wave.report, "replaces": replaced}
             _reroute_review(version)
-        wave.report = {**wave.report, "timings": timings}
+        # what the plan was made under besides the model: a change makes it stale (discard module doc)
+        wave.report = {**wave.report, "timings": timings, "planned_under": pool.plan_settings(project)}
         Wave.objects.filter(pk=wave.pk).update(report=to_jsonable(wave.report))
     wave.replaced = replaced
     return wave
@@ -305,10 +309,11 @@ def plan_and_open_if_idle(project: Project) -> Wave | None:
     """Plan and open the next wave when the project has no open wave (the loop's last step).
     Returns the opened wave, or None when one is already open.
 
-    A planned wave made with the active model is opened; planned waves made with another model (an
-    older one, or a cold start once a model exists) are discarded and a new wave is planned with the
-    active model (labeling.waves.discard): after a retrain the next wave is the new model's. The
-    returned wave's ``replaced`` lists what was discarded ([] when nothing), ``opened_note`` says it.
+    A planned wave made with the active model is opened; stale planned waves (made with another
+    model, an older one or a cold start once a model exists, or under settings changed since) are
+    discarded and a new wave is planned with the active model (labeling.waves.discard): after a
+    retrain the next wave is the new model's. The returned wave's ``replaced`` lists what was
+    discarded ([] when nothing), ``opened_note`` says it.
 
     When that new plan fails (an error, not NothingToPlan), the discard is undone and the waiting
     plan opens as it was made: the loop must not stop with a plan waiting and nothing open. Its
