@@ -19,7 +19,9 @@ from django.db.models.fields import BooleanField
 from django.db.models.lookups import IsNull
 
 from labeling.annotations.models import Annotation, ReviewTask
+from labeling.modeling.decoding import rows_emitting
 from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.modeling.scores import fallbacks
 from labeling.modeling.selectors import model_labels
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
@@ -299,11 +301,11 @@ def score_conditions(data: dict, version: ModelVersion | None) -> dict | None:
     where = {"model_version": version}
     label, low, high = (data.get(name) for name in PREDICTION_FILTERS)
     if label is not None:
-        # by identity: the column of the class the model learned for this label, whatever its name then
-        column = model_labels(version).column_of_label(label.pk)
-        if column is None:
-            return NOTHING  # the active model does not know this label (newer than the model)
-        where["top_label"] = column
+        # by identity, of what the model emits (a class's fallbacks stay in: a superset the filter set narrows)
+        emitted = rows_emitting(version, label.pk)
+        if emitted is None:
+            return NOTHING  # the active model never emits this label (e.g. newer than the model)
+        where.update(emitted)
     if low is not None:
         where["top_prob__gte"] = float(low)
     if high is not None:
@@ -324,9 +326,10 @@ class Row:
     state: str
     resolved_label: str | None
     predicted_label: str | None
-    confidence: float | None
+    confidence: float | None  # the stored top probability, which the confidence filters and sorts read
     answers: int
     waves: list[int]
+    fallback_from: str | None = None  # a fallback to the coarse predicted_label: its fine candidate's name
 
     @property
     def state_label(self) -> str:
@@ -339,7 +342,7 @@ def row_states(project: Project, item_ids: list[int], version: ModelVersion | No
     extras = {}
     if version is not None:
         score = ItemScore.objects.filter(model_version=version, item_id=OuterRef("pk"))
-        extras = {"top_label": Subquery(score.values("top_label")[:1]), "top_prob": Subquery(score.values("top_prob")[:1])}
+        extras = {name: Subquery(score.values(name)[:1]) for name in ("top_label", "top_prob", "fallback")}
     rows = (
         Item.objects.filter(project=project, id__in=item_ids)
         .annotate(resolved=resolved_label_subquery())
@@ -373,10 +376,11 @@ def primary_state(flags: dict) -> str:
 
 
 def decorate(project: Project, items: list[Item], version: ModelVersion | None = None) -> list[Row]:
-    """The browser's columns for one page of items, in two queries."""
+    """The browser's columns for one page of items, in two queries (more on a page with fallbacks)."""
     ids = [item.id for item in items]
     flags = row_states(project, ids, version)
-    names = model_labels(version).names if version is not None else ()  # each class by its label's name now
+    names = (labels := model_labels(version)).names if version is not None else ()  # each class by its name now
+    emitted = fallbacks(version, {i: f.get("fallback") for i, f in flags.items() if f.get("top_label") is not None})
     waves: dict[int, list[int]] = {}
     for item_id, number in (
         WaveItem.objects.filter(item_id__in=ids).order_by("wave__number").values_list("item_id", "wave__number")
@@ -385,10 +389,12 @@ def decorate(project: Project, items: list[Item], version: ModelVersion | None =
     rows = []
     for item in items:
         f = flags.get(item.id) or {}
-        top = f.get("top_label")
+        top, coarse = f.get("top_label"), emitted.get(item.id)
+        candidate = names[top] if top is not None and 0 <= top < len(names) else None
         rows.append(Row(
             item=item, state=primary_state(f) if f else UNLABELED, resolved_label=f.get("resolved_name"),
-            predicted_label=names[top] if top is not None and 0 <= top < len(names) else None,
+            predicted_label=labels.current_name(coarse.label) if coarse else candidate,
             confidence=f.get("top_prob"), answers=f.get("answers") or 0, waves=waves.get(item.id, []),
+            fallback_from=(candidate or "—") if coarse else None,
         ))
     return rows

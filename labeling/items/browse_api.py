@@ -47,7 +47,10 @@ class ItemRowSerializer(serializers.Serializer):
     pinned_for_next_wave = serializers.BooleanField(source="item.pinned_for_next_wave")
     state = serializers.CharField(help_text="One of: " + ", ".join(browse.STATE_MEANINGS) + " (see the state filter).")
     resolved_label = serializers.CharField(allow_null=True)
-    predicted_label = serializers.CharField(allow_null=True, help_text="The active model's top label.")
+    predicted_label = serializers.CharField(
+        allow_null=True, help_text="The label the active model emits (a coarse → fine model that falls back: the coarse label).")
+    fallback_from = serializers.CharField(
+        allow_null=True, default=None, help_text="When the model fell back to the coarse label: the fine candidate it rejected.")
     confidence = serializers.FloatField(allow_null=True, help_text="Its calibrated probability.")
     answers = serializers.IntegerField(help_text="Live answers.")
     waves = serializers.ListField(child=serializers.IntegerField(), help_text="Numbers of the waves that picked it.")
@@ -86,9 +89,11 @@ class PickSerializer(serializers.Serializer):
 class PredictionSerializer(serializers.Serializer):
     model_version = serializers.IntegerField()
     state = serializers.CharField()
-    label = serializers.CharField(allow_null=True)
+    label = serializers.CharField(allow_null=True, help_text="The label this version emits.")
     probability = serializers.FloatField()
     margin = serializers.FloatField()
+    fallback = serializers.BooleanField(help_text="The version fell back to the coarse label.")
+    candidate = serializers.CharField(allow_null=True, help_text="On a fallback: the fine candidate it rejected.")
 
 
 class DuplicateSerializer(serializers.Serializer):

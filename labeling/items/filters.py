@@ -77,7 +77,8 @@ class ItemFilterSet(django_filters.FilterSet):
                                            f"{k}: {v}" for k, v in browse.STATE_MEANINGS.items()) + ".")
     predicted = by_name(
         queryset=Label.objects.none(), to_field_name="name", method="filter_nothing", label="Predicted label",
-        help_text="The active model's top label, by name (no active model: nothing matches).",
+        help_text="The label the active model emits, by name: a fine label, or a coarse label where a coarse → fine "
+                  "model falls back to it (no active model: nothing matches).",
     )
     min_confidence = django_filters.NumberFilter(
         method="filter_nothing", min_value=0, max_value=1, label="Confidence ≥",
@@ -183,7 +184,12 @@ class ItemFilterSet(django_filters.FilterSet):
         where = browse.score_conditions(data, self.active_version())
         if where is browse.NOTHING:
             return queryset.none()
-        return queryset.filter(browse.has(ItemScore.objects.filter(item_id=OuterRef("pk"), **where)))
+        scores = ItemScore.objects.filter(item_id=OuterRef("pk"), **where)
+        if data.get("predicted") is not None and "fallback" not in where:
+            # a class's rows less those where the model falls back to the coarse label (scored before
+            # ItemScore.fallback, NULL: unknown, they stay under their fine candidate)
+            scores = scores.exclude(fallback=True)
+        return queryset.filter(browse.has(scores))
 
 
 class AnswerFilterSet(django_filters.FilterSet):

@@ -6,9 +6,8 @@ from __future__ import annotations
 from django.db.models import Q
 
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.modeling.models import ItemScore
-from labeling.modeling.selectors import model_labels
-from labeling.projects.models import Label, Project
+from labeling.modeling.scores import item_predictions
+from labeling.projects.models import Project
 from labeling.waves.models import WaveItem
 
 from . import browse
@@ -63,21 +62,9 @@ def picks(item: Item) -> list[dict]:
 
 
 def predictions(item: Item) -> list[dict]:
-    """What each model version that scored the item predicted (newest version first), each class
-    named as its label is now (None: the label was deleted since that version trained)."""
-    rows = []
-    labels = dict(Label.objects.filter(project_id=item.project_id).values_list("id", "name"))
-    for score in ItemScore.objects.filter(item=item).select_related("model_version").order_by(
-        "-model_version__number"
-    ):
-        version = score.model_version
-        names = model_labels(version, labels).names
-        rows.append({
-            "model_version": version.number, "state": version.state,
-            "label": names[score.top_label] if 0 <= score.top_label < len(names) else None,
-            "probability": score.top_prob, "margin": score.margin,
-        })
-    return rows
+    """What each model version that scored the item emits, newest first (``modeling.scores.item_predictions``:
+    a coarse → fine model's fallback is its coarse label, marked, with the fine candidate)."""
+    return item_predictions(item)
 
 
 def duplicates(item: Item) -> tuple[list[dict], int]:

@@ -82,6 +82,11 @@ class ItemScore(models.Model):
     top_prob = models.FloatField()
     margin = models.FloatField()
     entropy = models.FloatField()
+    # True where a coarse → fine model emits the coarse label (P(fine | coarse) below its floor):
+    # top_label is then the rejected fine candidate. False where it emits top_label. NULL: scored
+    # before this column (or by a previous release during an upgrade: hence the database default);
+    # readers decode such rows from ``probs`` (labeling.modeling.scores.emitted_scores).
+    fallback = models.BooleanField(null=True, blank=True, db_default=None)
 
     class Meta:
         constraints = [

@@ -4,24 +4,33 @@ on several workers, and read back as a matrix for the planner.
 
 The top label is the fine label the served model emits (``TrainedClassifier.emitted``): for a
 coarse → fine model the best fine label within the most probable branch, which is not always the
-flat argmax; where the model falls back to the coarse label it is the fine candidate, and
-``emitted_labels`` tells the fallback from the stored probability row."""
+flat argmax; where the model falls back to the coarse label it is the fine candidate and the row's
+``fallback`` is set (``emitted_scores`` reads what the model emits from both).
+
+Why a column and not only a cheaper way to decode: the browser's "predicted" filter and the
+dashboard's per-label counts run in SQL over the whole pool, and need to tell a fallback from its
+fine candidate row by row. Rows scored before the column (NULL) are decoded from their stored
+probability row with the version's decoding rule (labeling.modeling.decoding), memoised per
+process, so that no page load unpickles a head it read before."""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import Count
 
 from labeling.items.models import Item
-from labeling.projects.models import Project
+from labeling.projects.models import Label, Project
 from learner.scoring import PROBS_DTYPE, pack_probs_matrix, score_stats
 
-from .artifact_paths import VersionPruned
+from .decoding import decoding_rule
 from .embedding_store import DbEmbeddingCache, copy_id_blob_pairs, project_matrix
 from .final import version_encoder_id
 from .models import ItemScore, ModelVersion
-from .versions import NoActiveModel, load_classifier
+from .selectors import model_labels
+from .versions import load_classifier
 
 
 def score_chunks(project: Project, *, chunk_size: int = 20_000) -> list[tuple[int, int]]:
@@ -96,37 +105,56 @@ def stored_stats(classifier, proba: np.ndarray) -> dict[str, np.ndarray]:
     emits and its probability (for a coarse → fine model not the flat argmax: the browser's
     "predicted" filter, the item page and review routing show and judge what users are given)."""
     stats = score_stats(proba)
+    stats["fallback"] = np.zeros(len(proba), dtype=bool)
     if classifier.parents:
         emitted = classifier.emitted(proba)
         stats["top_label"] = emitted.fine_column.astype(np.int64)
         stats["top_prob"] = emitted.fine_prob.astype(np.float64)
+        stats["fallback"] = np.asarray(emitted.fallback, dtype=bool)
     return stats
 
 
+@dataclass(frozen=True)
+class Emission:
+    """What a version emits for one stored score: a label by the name the version learned (the
+    coarse label where it falls back), its probability and whether it is a fallback."""
+
+    label: str
+    prob: float
+    fallback: bool
+    candidate: str  # the fine candidate (the stored top label): the label itself unless a fallback
+
+
 def emitted_labels(version: ModelVersion, item_ids) -> dict[int, str]:
-    """item id → the label the version emits for the item's stored score, by the name the version
-    learned: the stored top label, or for a coarse → fine model that falls back there, the coarse
-    label (read from the stored probability row with the version's decoding rule; only the given
-    items' rows are read). Items without a stored score, or whose top label is outside the
-    version's classes, are left out. A version whose head is gone (pruned) gives its stored top
-    labels: a fallback then counts as its fine candidate."""
+    """item id → the label the version emits for the item's stored score (``emitted_scores``)."""
+    return {item_id: emission.label for item_id, emission in emitted_scores(version, item_ids).items()}
+
+
+def emitted_scores(version: ModelVersion, item_ids) -> dict[int, Emission]:
+    """item id → what the version emits for the item's stored score, by the name the version
+    learned: the stored top label with its probability, or where a coarse → fine model falls back,
+    the coarse label with its branch's probability (summed over the stored float16 row). Rows
+    scored before ``ItemScore.fallback`` existed are decoded from their probability row with the
+    version's decoding rule. Only the given items' rows are read; a head is read only where a
+    fallback or such a row needs the rule, and then once per process. Items without a stored score,
+    or whose top label is outside the version's classes, are left out; a version whose head is
+    gone (pruned) gives its stored top labels."""
     ids = sorted({int(i) for i in item_ids})
     if not ids:
         return {}
     trained = [str(name) for name in version.label_map or []]
-    rows = list(ItemScore.objects.filter(model_version=version, item_id__in=ids).order_by("item_id")
-                .values_list("item_id", "top_label", "top_prob"))
-    rows = [row for row in rows if 0 <= row[1] < len(trained)]
-    out = {item_id: trained[top] for item_id, top, _ in rows}
-    try:
-        classifier = load_classifier(version)
-    except (NoActiveModel, VersionPruned):  # no head (none stored, or pruned): the stored top label is all there is
-        return out
-    if not classifier.parents or not rows:
-        return out
-    score_ids, probs = scores_matrix(version, [row[0] for row in rows])
+    rows = [row for row in ItemScore.objects.filter(model_version=version, item_id__in=ids).order_by("item_id")
+            .values_list("item_id", "top_label", "top_prob", "fallback") if 0 <= row[1] < len(trained)]
+    out = {item_id: Emission(trained[top], float(prob), False, trained[top]) for item_id, top, prob, _ in rows}
+    unsure = [row for row in rows if row[3] is not False]  # a fallback, or scored before the column
+    rule = decoding_rule(version) if unsure else None
+    if rule is None or not rule.parents or len(rule.classes) != len(trained):
+        return out  # a flat model emits its top label; without a head the stored top label is all there is
+    score_ids, probs = scores_matrix(version, [row[0] for row in unsure])
     at = {int(item_id): i for i, item_id in enumerate(score_ids.tolist())}
-    kept = [row for row in rows if row[0] in at]
+    kept = [row for row in unsure if row[0] in at]
+    if not kept:
+        return out
     top = np.array([row[1] for row in kept], dtype=np.int64)
     top_prob = np.array([row[2] for row in kept], dtype=np.float64)
     proba = np.asarray(probs[[at[row[0]] for row in kept]], dtype=np.float64).reshape(len(kept), -1)
@@ -134,9 +162,70 @@ def emitted_labels(version: ModelVersion, item_ids) -> dict[int, str]:
     # round another class level with it: the stored label stays the best of its branch, as scored
     proba = np.minimum(proba, np.nextafter(top_prob, 0.0)[:, None])
     proba[np.arange(len(kept)), top] = top_prob
-    emitted = classifier.emitted(proba)
-    out.update({row[0]: str(label) for row, label in zip(kept, emitted.label, strict=True)})
+    decoded = rule.emitted(proba)
+    branch = rule.branch_prob(proba, top)
+    for i, (item_id, column, _, stored) in enumerate(kept):
+        # a stored decision is the one made on the unrounded row; the float16 row only decides the rows before it
+        fallback = bool(decoded.fallback[i]) if stored is None else stored
+        if fallback:
+            out[item_id] = Emission(str(rule.coarse_of(column)), float(branch[i]), True, trained[column])
     return out
+
+
+def fallbacks(version: ModelVersion | None, stored: dict[int, bool | None]) -> dict[int, Emission]:
+    """Of the items in ``stored`` (item id → its score's ``fallback``), those whose score falls back
+    to the coarse label, with what it emits; a NULL (scored before the column) is decoded."""
+    unsure = [item_id for item_id, fallback in stored.items() if fallback is not False]
+    if version is None or not unsure:
+        return {}
+    return {item_id: e for item_id, e in emitted_scores(version, unsure).items() if e.fallback}
+
+
+def pool_threshold_rows(version: ModelVersion, labels) -> list[dict]:
+    """Per label the version emits (``labels``: its selectors.ModelLabels): its threshold, the share
+    of the stored scores that emit it and the share below its threshold (routed to review). A
+    fallback counts as the coarse label it emits, not as its fine candidate; the coarse probability
+    is not stored, so a coarse label's row has no review share. Rows scored before
+    ``ItemScore.fallback`` (NULL) stay under their fine candidate."""
+    total = ItemScore.objects.filter(model_version=version).count()
+    rows = []
+    for i, name in enumerate(labels.trained):
+        threshold = float((version.thresholds or {}).get(name, 0.0))  # keyed by the name the model learned
+        predicted = ItemScore.objects.filter(model_version=version, top_label=i).exclude(fallback=True)
+        below = predicted.filter(top_prob__lt=threshold).count() if threshold > 0 else 0
+        rows.append({"label": labels.shown(name), "threshold": threshold, "predicted_share": predicted.count() / total
+                     if total else None, "review_share": below / total if total else None})
+    counts = dict(ItemScore.objects.filter(model_version=version, fallback=True).order_by()
+                  .values("top_label").annotate(n=Count("id")).values_list("top_label", "n"))
+    rule = decoding_rule(version) if counts else None
+    coarse: dict[str, int] = {}
+    for column, n in counts.items():
+        name = rule.coarse_of(column) if rule is not None else None
+        if name is not None:
+            coarse[name] = coarse.get(name, 0) + n
+    return rows + [{"label": f"{labels.shown(name)} (fallback to the coarse label)", "threshold": None,
+                    "predicted_share": n / total, "review_share": None} for name, n in coarse.items()]
+
+
+def item_predictions(item: Item) -> list[dict]:
+    """What each model version that scored the item emits (newest version first): the label by its
+    name now (None: deleted since that version trained), its probability and margin, and on a
+    coarse → fine model's fallback, ``fallback`` with the rejected fine candidate's name."""
+    labels = dict(Label.objects.filter(project_id=item.project_id).values_list("id", "name"))
+    rows = []
+    for score in (ItemScore.objects.filter(item=item).select_related("model_version")
+                  .defer("model_version__artifact").order_by("-model_version__number")):
+        version = score.model_version
+        names = model_labels(version, labels)
+        emission = emitted_scores(version, [item.id]).get(item.id)
+        rows.append({
+            "model_version": version.number, "state": version.state,
+            "label": names.current_name(emission.label) if emission else None,
+            "probability": emission.prob if emission else score.top_prob, "margin": score.margin,
+            "fallback": bool(emission and emission.fallback),
+            "candidate": names.current_name(emission.candidate) if emission and emission.fallback else None,
+        })
+    return rows
 
 
 def _insert_scores(version_id: int, ids: np.ndarray, proba: np.ndarray, stats: dict) -> None:
@@ -144,6 +233,7 @@ def _insert_scores(version_id: int, ids: np.ndarray, proba: np.ndarray, stats: d
     top_prob = stats["top_prob"].tolist()
     margin = stats["margin"].tolist()
     entropy = stats["entropy"].tolist()
+    fallback = stats["fallback"].tolist()
     if connection.vendor == "postgresql":
         # COPY is several times faster than INSERT for 100k rows. The float16 rows are the
         # scoring module's packing (PROBS_DTYPE), hex-encoded for bytea in one pass.
@@ -153,14 +243,14 @@ def _insert_scores(version_id: int, ids: np.ndarray, proba: np.ndarray, stats: d
         buffer = io.StringIO()
         buffer.writelines(
             f"{item_id}\t{version_id}\t\\\\x{hexed[i * width:(i + 1) * width]}\t{top_label[i]}\t{top_prob[i]!r}\t"
-            f"{margin[i]!r}\t{entropy[i]!r}\n"
+            f"{margin[i]!r}\t{entropy[i]!r}\t{'t' if fallback[i] else 'f'}\n"
             for i, item_id in enumerate(ids.tolist())
         )
         buffer.seek(0)
         with connection.cursor() as cursor:
             cursor.cursor.copy_expert(
                 f"COPY {ItemScore._meta.db_table} (item_id, model_version_id, probs, top_label, top_prob, "
-                "margin, entropy) FROM STDIN",
+                "margin, entropy, fallback) FROM STDIN",
                 buffer,
             )
         return
@@ -168,7 +258,7 @@ def _insert_scores(version_id: int, ids: np.ndarray, proba: np.ndarray, stats: d
     rows = [
         ItemScore(
             item_id=item_id, model_version_id=version_id, probs=packed[i], top_label=top_label[i],
-            top_prob=top_prob[i], margin=margin[i], entropy=entropy[i],
+            top_prob=top_prob[i], margin=margin[i], entropy=entropy[i], fallback=fallback[i],
         )
         for i, item_id in enumerate(ids.tolist())
     ]

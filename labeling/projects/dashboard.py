@@ -18,6 +18,7 @@ from labeling.annotations import selectors as annotation_selectors
 from labeling.annotations.models import Annotation
 from labeling.annotations.resolve import Answer, resolve
 from labeling.modeling.models import ItemScore, ModelVersion
+from labeling.modeling.scores import pool_threshold_rows
 from labeling.modeling.selectors import model_choices, model_labels, threshold_guard_rows, threshold_mix_summary
 from labeling.modeling.versions import active_model
 from labeling.projects.estimates import MIN_N, version_estimates
@@ -389,12 +390,4 @@ def thresholds_table(model, report: dict | None, label_names: dict | None = None
                              row.get("label"), str) else row.get("label")}
                          | ({"unseen_confusion_share": row.get("unseen_confusion")} if guarded else {})
                          for row in stored]}
-    total = ItemScore.objects.filter(model_version=model).count()
-    rows = []
-    for i, name in enumerate(labels.trained):
-        threshold = float((model.thresholds or {}).get(name, 0.0))  # keyed by the name the model learned
-        predicted = ItemScore.objects.filter(model_version=model, top_label=i)
-        below = predicted.filter(top_prob__lt=threshold).count() if threshold > 0 else 0
-        rows.append({"label": labels.shown(name), "threshold": threshold, "predicted_share": predicted.count() / total
-                     if total else None, "review_share": below / total if total else None})
-    return {"source": "pool scores", "rows": rows}
+    return {"source": "pool scores", "rows": pool_threshold_rows(model, labels)}

@@ -1,0 +1,95 @@
+"""A model version's decoding rule (its classes, coarse → fine taxonomy and fallback floor), kept
+per process for every version that is asked for it.
+
+Pages that show what a version emits (the dashboard's estimates for each version, the item
+browser, the item page) need this rule, not the head. The head memo (``load_classifier``) keeps
+4 heads, so a dashboard over more versions unpickled heads on every load; a rule is a few
+hundred bytes, so every version's stays and each head is read at most once per process for it.
+Most reads need no rule at all: ``ItemScore.fallback`` says per row whether the model fell back,
+and only a fallback (for its coarse label) or a row scored before that column asks for one.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from learner.heads.hierarchy import Emitted, emit
+
+from .artifact_paths import VersionPruned
+from .models import ModelVersion
+from .selectors import model_labels
+from .versions import NoActiveModel, load_classifier
+
+# Far more versions than a process sees; only a bound against a process living for ever.
+_RULES_MAX = 4096
+_RULES: OrderedDict[int, DecodingRule] = OrderedDict()
+_RULES_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DecodingRule:
+    classes: tuple[str, ...]
+    parents: dict[str, str] = field(default_factory=dict)  # empty for a flat model
+    fine_floor: float = 0.75
+
+    def coarse_of(self, column: int) -> str | None:
+        """The coarse label a fallback on the fine candidate ``column`` emits."""
+        return self.parents.get(self.classes[column]) if 0 <= column < len(self.classes) else None
+
+    def children(self, coarse: str) -> list[int]:
+        """The columns of the fine labels under ``coarse``: a fallback to it keeps one of them as top label."""
+        return [i for i, name in enumerate(self.classes) if self.parents.get(name) == coarse]
+
+    def branch_prob(self, proba: np.ndarray, columns) -> np.ndarray:
+        """Per row of ``proba``, the probability of the branch the fine candidate in ``columns`` is in."""
+        coarse = np.array([self.parents.get(name) for name in self.classes], dtype=object)
+        same = coarse[None, :] == coarse[np.asarray(columns, dtype=np.int64)][:, None]
+        return np.where(same, np.asarray(proba, dtype=np.float64), 0.0).sum(axis=1)
+
+    def emitted(self, proba) -> Emitted:
+        return emit(proba, self.classes, self.parents or None, self.fine_floor)
+
+
+def decoding_rule(version: ModelVersion) -> DecodingRule | None:
+    """The version's rule, or None when it has no head (none stored yet, or pruned); a miss is not
+    kept, so a version that gets its head later is read then."""
+    with _RULES_LOCK:
+        rule = _RULES.get(version.pk)
+        if rule is not None:
+            _RULES.move_to_end(version.pk)
+            return rule
+    try:
+        classifier = load_classifier(version)
+    except (NoActiveModel, VersionPruned):
+        return None
+    rule = DecodingRule(classes=tuple(classifier.classes_), parents=dict(classifier.parents or {}),
+                        fine_floor=float(classifier.fine_floor))
+    with _RULES_LOCK:
+        _RULES[version.pk] = rule
+        while len(_RULES) > _RULES_MAX:
+            _RULES.popitem(last=False)
+    return rule
+
+
+def rows_emitting(version: ModelVersion, label_id: int) -> dict | None:
+    """The ItemScore conditions (beside the version) of the stored scores that emit the label
+    ``label_id`` (matched by the id the version recorded, whatever the label is named now): its
+    column for one of the version's classes (less the rows falling back from it, which a caller
+    excludes with ``fallback=True``); for a coarse label it falls back to, its fine labels' columns
+    with ``fallback`` (a fallback keeps its fine candidate as top label). None: never emitted."""
+    labels = model_labels(version)
+    column = labels.column_of_label(label_id)
+    if column is not None:
+        return {"top_label": column}
+    coarse = [name for name, (pk, _) in labels.known.items() if pk == label_id and name not in labels.trained]
+    rule = decoding_rule(version) if coarse else None
+    columns = sorted({c for name in coarse for c in rule.children(name)}) if rule is not None else []
+    return {"top_label__in": columns, "fallback": True} if columns else None
+
+
+def clear_rules() -> None:
+    with _RULES_LOCK:
+        _RULES.clear()
