@@ -303,13 +303,14 @@ def test_blended_structure_is_saved_trained_served_and_named(db, project_factory
 
 @pytest.mark.django_db
 def test_class_weights_setting_is_validated_and_saved_from_the_api_and_the_settings_page(world, client):
-    assert Project.objects.get(slug="alpha").class_weights == TrainConfig().weighting == "effective"
+    # inverse frequency, w_c = N / (K · n_c), is the brief's method and the default
+    assert Project.objects.get(slug="alpha").class_weights == TrainConfig().weighting == "inverse"
     lead = api_as(world["lead"])
     bad = lead.patch("/api/projects/alpha/", {"class_weights": "squared"}, format="json")
     assert bad.status_code == 400 and "squared" in bad.json()["class_weights"][0]
-    good = lead.patch("/api/projects/alpha/", {"class_weights": "inverse"}, format="json")
-    assert good.status_code == 200 and good.json()["class_weights"] == "inverse"
-    assert Project.objects.get(slug="alpha").class_weights == "inverse"
+    good = lead.patch("/api/projects/alpha/", {"class_weights": "effective"}, format="json")
+    assert good.status_code == 200 and good.json()["class_weights"] == "effective"
+    assert Project.objects.get(slug="alpha").class_weights == "effective"
     assert saved_from_settings_page(client, world["lead"], "class_weights", "none", "Class weights") == "none"
 
 
@@ -328,12 +329,12 @@ def versions_before_and_after(project_factory, on_commit, slug: str, **setting):
 
 def test_class_weights_setting_reaches_the_trained_head_and_its_report(db, project_factory, eager_celery,
                                                                       django_capture_on_commit_callbacks):
-    """The same labels under the default and under inverse frequency: each version's head weighs
-    its classes as set, inverse frequency spreading the weights of a common and a rare label
-    further apart, and the report and its summary name the weighting."""
-    effective, inverse = versions_before_and_after(project_factory, django_capture_on_commit_callbacks,
-                                                   "weights", class_weights="inverse")
-    assert inverse.number > effective.number
+    """The same labels under effective-number weights and under the default, inverse frequency: each
+    version's head weighs its classes as set, inverse frequency spreading the weights of a common and
+    a rare label further apart, and the report and its summary name the weighting."""
+    inverse, effective = versions_before_and_after(project_factory, django_capture_on_commit_callbacks,
+                                                   "weights", class_weights="effective")
+    assert effective.number > inverse.number
     assert effective.metrics["config"]["weighting"] == "effective"
     assert inverse.metrics["config"]["weighting"] == "inverse"
     assert "effective-number class weights" in model_choices(effective)["summary"]

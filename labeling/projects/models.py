@@ -107,9 +107,9 @@ class Project(models.Model):
                   "or auto: the blend unless flat or coarse → fine beats it out of fold at a retrain.")
     class_weights = models.CharField(
         max_length=20, choices=CLASS_WEIGHTS, default=TrainConfig.weighting,
-        help_text="How each label's examples are weighted in training so rare labels count: by the effective "
-                  "number of examples (the default; nearly inverse frequency for small counts, flatter for large "
-                  "ones), by inverse frequency, or not at all.")
+        help_text="How each label's examples are weighted in training so rare labels count: by inverse frequency "
+                  "(the default), by the effective number of examples (nearly inverse frequency for small counts, "
+                  "flatter for large ones), or not at all.")
     label_prior = models.CharField(
         max_length=20, choices=LABEL_PRIORS, default="auto",
         help_text=f"Train on each label's name and description as one extra example while it has fewer than "

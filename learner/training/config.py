@@ -14,8 +14,8 @@ LABEL_PRIOR_MODES = ("auto", "on", "off")
 @dataclass
 class TrainConfig:
     head: str = "logreg"            # a name in learner.heads.HEADS
-    weighting: str = "effective"    # "none" | "inverse" (w_c = N / (K · n_c)) | "effective" (Cui et al.; the
-    #                                 default since round 16, docs/simulation.md; Project.class_weights)
+    weighting: str = "inverse"      # "none" | "inverse" (w_c = N / (K · n_c): the default, the brief's method;
+    #                                 "effective" (Cui et al.) was it in rounds 16-31: docs/simulation.md; Project.class_weights)
     beta: float = 0.999             # effective-number β
     loss: str = "ce"                # torch: "ce" | "focal" | "logit_adjusted"
     C: float = 10.0                 # logreg inverse regularisation
