@@ -80,10 +80,20 @@ def test_a_lease_asked_for_before_the_removal_and_run_after_it_is_refused(postgr
     assert len(leasing.lease_batch(project, admin, size=2).assignments) == 2
 
 
-def test_an_undo_run_after_the_removal_reopens_no_lease(postgres_only, project_factory, make_user):
-    """An undo gives the item back to its annotator as a lease: a removed member's would be held
-    until it ran out, as a lease committed after the removal would."""
-    project = project_factory("race-removed-then-undo")
+def _undo(project, user, stored):
+    services.undo_last_answer(project, user)
+
+
+def _clear(project, user, stored):
+    history.change_answer(project, user, client_id=uuid.uuid4(), supersedes_client_id=stored.client_id, clear=True)
+
+
+@pytest.mark.parametrize("give_back", [_undo, _clear], ids=["undo", "clear"])
+def test_an_undo_or_clear_run_after_the_removal_reopens_no_lease(postgres_only, project_factory, make_user, give_back):
+    """An undo, or clearing an answer in the history, gives the item back to its annotator as a
+    lease: a removed member's would be held until it ran out, as a lease committed after the
+    removal would."""
+    project = project_factory(f"race-removed-then-{give_back.__name__[1:]}")
     ann = add_member(make_user, project, "ann")
     add_member(make_user, project, "lead", role=Membership.LEAD)
     make_open_wave(project, 1)
@@ -92,27 +102,9 @@ def test_an_undo_run_after_the_removal_reopens_no_lease(postgres_only, project_f
     remove_member(Membership.objects.get(project=project, user=ann))
 
     with pytest.raises(PermissionDenied, match="no longer a member"):
-        services.undo_last_answer(project, ann)
+        give_back(project, ann, stored)
     stored.refresh_from_db()
     lease.refresh_from_db()
     assert not stored.undone and lease.state == Assignment.DONE
     assert Annotation.objects.filter(annotator=ann, undone=False).count() == 1
-
-
-
-def test_clearing_an_answer_after_the_removal_reopens_no_lease(postgres_only, project_factory, make_user):
-    """Clearing an answer in the history hands the item back as a lease, as an undo does."""
-    project = project_factory("race-removed-then-clear")
-    ann = add_member(make_user, project, "ann")
-    add_member(make_user, project, "lead", role=Membership.LEAD)
-    make_open_wave(project, 1)
-    lease = leasing.lease_batch(project, ann, size=1).assignments[0]
-    stored = answer(project, ann, lease, project.labels.first()).annotation
-    remove_member(Membership.objects.get(project=project, user=ann))
-
-    with pytest.raises(PermissionDenied, match="no longer a member"):
-        history.change_answer(project, ann, client_id=uuid.uuid4(), supersedes_client_id=stored.client_id, clear=True)
-    stored.refresh_from_db()
-    lease.refresh_from_db()
-    assert not stored.undone and lease.state == Assignment.DONE
     assert not Assignment.objects.filter(annotator=ann, state=Assignment.LEASED).exists()

@@ -4,23 +4,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+
+from .test_auth_hardening_tokens import obtain, with_token
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-Longtail-123"
 NEW_PASSWORD = "pw-Longtail-456"
-
-
-def obtain(username, password):
-    response = APIClient().post("/api/auth/token/", {"username": username, "password": password}, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()["token"]
-
-
-def with_token(key):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 def raw_password_update(user, password):
