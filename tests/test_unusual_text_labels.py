@@ -32,8 +32,11 @@ def test_api_refuses_a_name_that_looks_like_another_labels(world, name):
     answer = api_as(world["lead"]).post("/api/projects/alpha/labels/", {"name": name}, format="json")
     assert answer.status_code == 400, answer.content
     # the same message for an exact duplicate and a look-alike, naming the label it looks like
+    # ... and the new name with its invisible characters written out, so the lead sees why they clash
+    written = "".join(f"\\u{ord(c):04x}" if c in "\u200b\u200e\u202d\u202c" else c for c in name)
     assert answer.json() == {"name": ["A label named “ab” already exists in this project (names that look the same, "
-                                      "ignoring invisible characters and variants, count as one)."]}
+                                      "ignoring invisible characters and variants, count as one)."
+                                      + ("" if name == "ab" else f" The new name, written out, is “{written}”.")]}
     assert sorted(alpha.labels.values_list("name", flat=True)) == before
 
 

@@ -75,10 +75,10 @@ def test_admin_project_page_keeps_stored_look_alikes_editable(admin_client, proj
 @pytest.mark.parametrize(("labels", "message"), [
     (["billing", "\u200b"], "Line 2: a label name is empty once invisible characters"),
     (["billing", "refund > \u202e\u202c"], "Line 2: a label name is empty once invisible characters"),
-    (["billing", "bil\u200bling"], "Line 2: “bil\u200bling” looks like “billing”, already named on line 1"),
+    (["billing", "bil\u200bling"], "Line 2: “bil\\u200bling” looks like “billing”, already named on line 1"),
     (["billing > refund", "ｂｉｌｌｉｎｇ > late"], "Line 2: “ｂｉｌｌｉｎｇ” looks like “billing”, already named on line 1"),
-    (["spam", "billing > sp\u200bam"], "Line 2: “sp\u200bam” looks like “spam”, already named on line 1"),
-    (["billing > bill\u2060ing"], "Line 1: “bill\u2060ing” looks like “billing”, already named on line 1"),
+    (["spam", "billing > sp\u200bam"], "Line 2: “sp\\u200bam” looks like “spam”, already named on line 1"),
+    (["billing > bill\u2060ing"], "Line 1: “bill\\u2060ing” looks like “billing”, already named on line 1"),
 ], ids=ascii)
 def test_api_new_project_refuses_invisible_and_look_alike_label_lines(world, labels, message):
     answer = api_as(world["lead"]).post("/api/projects/", {"slug": "tickets", "name": "Tickets", "labels": labels},
@@ -136,12 +136,12 @@ def test_import_refuses_invisible_and_look_alike_label_values_per_row(open_proje
     assert where == [(1, "label"), (2, "label"), (3, "coarse_label"), (4, "coarse_label"), (6, "label"),
                      (8, "coarse_label")], [e.format("unusual.jsonl") for e in result.errors]
     text = [e.format("unusual.jsonl") for e in result.errors]
-    assert text[0].startswith("unusual.jsonl, line 1, field 'label': the label '\u200b' is empty once invisible")
-    assert text[1].startswith("unusual.jsonl, line 2, field 'label': 'bil\u200bling' looks like the existing "
+    assert text[0].startswith("unusual.jsonl, line 1, field 'label': the label '\\u200b' is empty once invisible")
+    assert text[1].startswith("unusual.jsonl, line 2, field 'label': 'bil\\u200bling' looks like the existing "
                               "label “billing”")
     assert "'ｌｏｇｉｎ' looks like the existing label “login”" in text[2]
-    assert "'bill\u200eing' looks like the existing label “billing”" in text[3]
-    assert "'sp\u00adam' looks like the new label, created by an earlier row of this file, “spam”" in text[4]
+    assert "'bill\\u200eing' looks like the existing label “billing”" in text[3]
+    assert "'sp\\u00adam' looks like the new label, created by an earlier row of this file, “spam”" in text[4]
     assert "is empty once invisible characters" in text[5]
     assert _names(open_project) == ["billing", "login"] and not Item.objects.filter(project=open_project).exists()
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from labeling.items.models import Item
 from labeling.modeling.label_issues import close_answered_issues
-from labeling.projects.locks import hold_label
+from labeling.projects.locks import hold_label, lock_project_labels
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
@@ -81,8 +81,7 @@ def ensure_other_label(project: Project) -> Label:
     if other:
         return other
     with transaction.atomic():
-        list(Label.objects.select_for_update(no_key=True).filter(project=project).order_by("pk")
-             .values_list("pk", flat=True))
+        lock_project_labels(project)
         other = _other_label(project) or project.labels.filter(name=OTHER_LABEL_NAME).first()
         if other:
             return other

@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation
+from labeling.projects.locks import lock_project_labels
 from labeling.projects.models import Label, Project, Source
 from learner.text import hash_normalized, normalize_text
 
@@ -34,11 +35,20 @@ from .grouping import Grouper
 from .models import ImportBatch, Item, ItemLsh
 from .readers import FileError, RowError, detect_format, open_reader
 from .store import DbDedupStore, insert_band_keys
-from .validation import Progress, Validation, error_cap, validate
+from .validation import Progress, Validation, error_cap, labels_created_meanwhile, validate
 
 __all__ = ["CHUNK", "ImportResult", "Progress", "project_imports_locked", "run_import", "validate", "write", "write_rejects"]
 logger = logging.getLogger(__name__)
 CHUNK = 5000
+
+
+class LabelsChanged(Exception):
+    """The project's labels changed between validation and write so that the file's new labels
+    cannot be created as checked; ``errors`` name the rows."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__("; ".join(error.message for error in errors))
+        self.errors = errors
 
 
 @dataclass
@@ -90,7 +100,9 @@ class _Writer:
         self.batch = batch
         self.v = v
         self.sources = dict(Source.objects.filter(project=project).values_list("name", "id"))
-        self.labels = dict(Label.objects.filter(project=project).values_list("name", "id"))
+        stored = list(Label.objects.filter(project=project).values_list("name", "id", "parent__name"))
+        self.labels = {name: pk for name, pk, _ in stored}
+        self.parents = {name: parent for name, _, parent in stored}
         self.next_order = (Label.objects.filter(project=project).order_by("-order").values_list("order", flat=True).first() or 0) + 1
         self.grouper = Grouper(store=DbDedupStore(project.id), threshold=project.near_dup_threshold)
         self.imported = 0
@@ -242,7 +254,14 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
         progress("write", 0.0, {"rows_imported": 0})
     with transaction.atomic():
         _lock_project_imports(project)
+        if v.new_labels:
+            # a lead's label saved before is read by the write (a look-alike of a new label refused), one
+            # saved after waits for the import and finds its labels
+            lock_project_labels(project)
         writer = _Writer(project, batch, v)
+        clashes = labels_created_meanwhile(v, writer.parents)
+        if clashes:
+            raise LabelsChanged(clashes)
         chunk: list[dict] = []
         for ordinal, record in enumerate(reader.records()):
             if ordinal in v.rejected or record.values is None:
@@ -326,6 +345,9 @@ def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_inva
         after_validation()
     try:
         result.rows_imported = write(project, path, fmt, batch, v, progress)
+    except LabelsChanged as exc:  # refused before any row was written
+        batch.exact_duplicates = batch.near_duplicates = 0
+        return _finish(result, errors=exc.errors, error_count=len(exc.errors), failed=True)
     except Exception as exc:  # noqa: BLE001 - whatever failed, the transaction was rolled back
         logger.exception("import %s of %s into project %s failed while writing", batch.pk, filename, project.slug)
         batch.exact_duplicates = batch.near_duplicates = 0

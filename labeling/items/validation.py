@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from labeling.projects.label_names import label_name_key
+from labeling.projects.label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key, written_out
 from labeling.projects.models import Label, Project, Source
 from learner.text import text_hash
 
@@ -64,6 +64,7 @@ class Validation:
     error_count: int = 0
     new_sources: set[str] = field(default_factory=set)
     new_labels: dict[str, str | None] = field(default_factory=dict)  # name -> parent name
+    new_label_rows: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (first line, field)
 
 
 class RowValidator:
@@ -153,7 +154,7 @@ class RowValidator:
                 if not allow:
                     return [RowError(line, "coarse_label", f"unknown label '{coarse}'{self._known_hint()}")]
                 if not dry:
-                    self._new_label(coarse, None)
+                    self._new_label(coarse, None, line, "coarse_label")
             return []
         exists, parent = self._known(label)
         if exists:
@@ -176,30 +177,32 @@ class RowValidator:
                 return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{coarse_parent}'), not a coarse one")]
             if not dry:
                 if coarse not in self.v.new_labels:
-                    self._new_label(coarse, None)
-                self._new_label(label, coarse)
+                    self._new_label(coarse, None, line, "coarse_label")
+                self._new_label(label, coarse, line, "label")
         elif not dry:
-            self._new_label(label, None)
+            self._new_label(label, None, line, "label")
         return []
 
     def _look_error(self, line: int, field_name: str, name: str) -> RowError | None:
         """A name not known exactly that is empty, or looks like a known one, once read as label
         names are compared (label_name_key): refused, so that no import creates a label that looks
-        empty or like another, nor stores a row's answer under a label it was not written as."""
+        empty or like another, nor stores a row's answer under a label it was not written as. Both
+        names are written out (invisible characters as \\uXXXX): printed as they are they would read
+        the same, and a direction override in one would reverse the rest of the message."""
         key = label_name_key(name)
         if not key:
-            return RowError(line, field_name, f"the label '{name}' is empty once invisible characters (zero-width "
-                                              "spaces, direction marks, other format or control characters) are removed")
+            return RowError(line, field_name, f"the label '{written_out(name)}' is {INVISIBLE_NAME}")
         twin = self.label_keys.get(key)
         if twin is None:
             return None
         which = "the existing label" if twin in self.labels else "the new label, created by an earlier row of this file,"
-        return RowError(line, field_name, f"'{name}' looks like {which} “{twin}” (label names that look the same, "
-                                          f"ignoring invisible characters and variants, count as one): write “{twin}” "
-                                          "exactly to use that label, or name a new label differently")
+        return RowError(line, field_name, f"'{written_out(name)}' looks like {which} “{written_out(twin)}” (label "
+                                          f"{LOOK_ALIKE_RULE}): write “{written_out(twin)}” exactly to use that "
+                                          "label, or name a new label differently")
 
-    def _new_label(self, name: str, parent: str | None) -> None:
+    def _new_label(self, name: str, parent: str | None, line: int, field_name: str) -> None:
         self.v.new_labels[name] = parent
+        self.v.new_label_rows.setdefault(name, (line, field_name))
         self.label_keys.setdefault(label_name_key(name), name)
 
     def _known_hint(self) -> str:
@@ -208,6 +211,35 @@ class RowValidator:
             return " (the project has no labels yet)"
         more = f", … {len(names) - 10} more" if len(names) > 10 else ""
         return f" (known: {', '.join(names[:10])}{more})"
+
+
+def labels_created_meanwhile(v: Validation, labels: dict[str, str | None]) -> list[RowError]:
+    """The file's new labels against the project's labels as the write finds them (``labels``: name →
+    parent name, read under the label locks): a label a lead created since pass 1 that looks like
+    one of them would make two look-alike labels, and one of the same name under another parent
+    would put the file's answers where the file did not say; each is named at the first row that
+    would create it. A label of the same name and parent is the file's: the write uses it."""
+    keys: dict[str, str] = {}
+    for name in labels:
+        keys.setdefault(label_name_key(name), name)
+    errors = []
+    for name, parent in v.new_labels.items():
+        line, field_name = v.new_label_rows[name]
+        if name in labels:
+            if labels[name] == parent:
+                continue
+            where = f"under “{written_out(labels[name])}”" if labels[name] else "as a coarse label"
+            said = f"under '{written_out(parent)}'" if parent else "as a coarse label"
+            problem = (f"the label '{written_out(name)}' was created {where} while the file was being checked; the "
+                       f"file would create it {said}")
+        elif (twin := keys.get(label_name_key(name))) is not None:
+            problem = (f"'{written_out(name)}' looks like the label “{written_out(twin)}”, created while the file "
+                       f"was being checked (label {LOOK_ALIKE_RULE})")
+        else:
+            continue
+        errors.append(RowError(line, field_name, f"{problem}: nothing was imported; import the file again to have its "
+                                                 "rows checked against the project's labels as they are now"))
+    return sorted(errors, key=lambda error: error.line)
 
 
 def error_cap() -> int:

@@ -29,9 +29,13 @@ class LabelInlineFormSet(BaseInlineFormSet):
             parent = data.get("parent", label.parent if label.parent_id else None)
             final[label.pk or f"new {i}"] = (data.get("name", label.name), parent.pk if parent else None,
                                               data.get("is_other", label.is_other))
-        errors = label_set_errors(final, deleted)
+        # A row's own checks (Label.clean) already name what is wrong with that row, beside it: the
+        # same message again above the rows would say it twice.
+        shown = {message for form in self.forms for messages in form.errors.values() for message in messages}
+        errors = [message for messages in label_set_errors(final, deleted).values() for message in messages
+                  if message not in shown]
         if errors:
-            raise ValidationError([message for messages in errors.values() for message in messages])
+            raise ValidationError(errors)
 
 
 class LabelInline(admin.TabularInline):

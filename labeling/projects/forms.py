@@ -1,8 +1,6 @@
 """Forms of the lead pages. Cross-row checks (quota total, unique hotkeys, strategy mix) call the
 same functions as the API, in services.py. The settings, labels and sources pages carry the values
 they were loaded with (LoadedValuesMixin), so a page saves what its lead changed and nothing else."""
-import unicodedata
-
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -12,7 +10,7 @@ from learner.planning.strategies import STRATEGIES as STRATEGY_REGISTRY
 from learner.rules import compile_rule
 
 from . import services
-from .label_names import INVISIBLE_CATEGORIES, label_name_key
+from .label_names import label_name_key, spelled_out
 from .models import SETTING_NAMES, Label, Membership, Project, Rule, Source
 from .stale_edits import LoadedValuesMixin, PageRowsMixin
 
@@ -142,12 +140,6 @@ class LabelForm(LoadedValuesMixin, forms.ModelForm):
 
     def clean_order(self):
         return self.cleaned_data.get("order") or 0
-
-
-def spelled_out(name: str) -> str:
-    """The name quoted with its invisible characters written as \\uXXXX, so that look-alikes read apart."""
-    return "“" + "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in INVISIBLE_CATEGORIES else c
-                         for c in name) + "”"
 
 
 class BaseLabelFormSet(PageRowsMixin, BaseModelFormSet):

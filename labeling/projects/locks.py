@@ -39,3 +39,14 @@ def hold_labels(project: Project, names=None) -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY id FOR KEY SHARE", params)
         return dict(cursor.fetchall())
+
+
+def lock_project_labels(project: Project) -> None:
+    """Lock every label row of the project (FOR NO KEY UPDATE, in id order) until the transaction
+    ends: what each writer that creates or changes labels takes first (the labels page's save, the
+    first "none of these" creating Other, an import creating labels), so that they run one after
+    another and each reads the others' labels once it holds the lock. Answers and plans (FOR KEY
+    SHARE) go on. A project without labels has no row to lock: the unique name constraint is then
+    all there is."""
+    list(Label.objects.select_for_update(no_key=True).filter(project=project).order_by("pk")
+         .values_list("pk", flat=True))

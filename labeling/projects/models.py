@@ -326,7 +326,7 @@ class Label(models.Model):
             others = Label.objects.filter(project_id=self.project_id).exclude(pk=self.pk).values_list("name", flat=True)
             twin = next((name for name in others if label_name_key(name) == key), None)
             if twin is not None:
-                raise ValidationError({"name": label_exists_message(twin)})
+                raise ValidationError({"name": label_exists_message(twin, self.name)})
         super().validate_constraints(exclude=exclude)
 
 

@@ -13,7 +13,8 @@ from learner.rules import compile_rule
 from learner.text import text_hash
 
 from .hotkeys import HOTKEY_ORDER, check_unique_hotkeys
-from .label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key
+from .label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key, spelled_out
+from .locks import lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
 from .taxonomy import first_look_alike, label_set_errors
 
@@ -117,7 +118,7 @@ def parse_label_lines(lines) -> list[tuple[str, str | None]]:
         twin = first_look_alike(parts, spelled)
         if twin:
             part, first = twin
-            errors.append(f"Line {number}: “{part}” looks like “{first}”, already named on line "
+            errors.append(f"Line {number}: {spelled_out(part)} looks like {spelled_out(first)}, already named on line "
                           f"{where.get(first, number)}; label names are unique within a project ({LOOK_ALIKE_RULE}).")
             continue
         if len(parts) == 1:
@@ -221,8 +222,7 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
     """The labels as the save leaves them are checked as a whole (two levels, one Other, unique hotkeys) before any
     write (row by row, row order decided). The project's labels stay locked (FOR NO KEY UPDATE, id order) to the
     commit: saves are checked one after another, no parent is deleted meanwhile, answers (FOR KEY SHARE) go on."""
-    list(Label.objects.select_for_update(no_key=True).filter(project=project).order_by("pk").values_list("pk", flat=True))
-    # Read once locked: the locking read misses a label created while it waited (annotations.services.ensure_other_label)
+    lock_project_labels(project)  # then read: the locking read misses a label created while it waited (an Other)
     stored, gone = {lab.pk: lab for lab in Label.objects.filter(project=project)}, {label.pk for label in deleted}
     labels = [label or Label(project=project) for label, _ in rows]
     for label, (_, fields) in zip(labels, rows, strict=True):

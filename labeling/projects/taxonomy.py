@@ -61,7 +61,8 @@ def _name_errors(final: dict, stored_names: dict[int, str]) -> list[str]:
     for names in groups.values():
         if len(names) > 1 and not all(kept for _, kept in names):
             twin = next((name for name, kept in names if kept), names[0][0])
-            errors.append(label_exists_message(twin))
+            new = next((name for name, kept in names if not kept and name != twin), None)
+            errors.append(label_exists_message(twin, new))
     return list(dict.fromkeys(errors))  # one message for several invisible-only names
 
 

@@ -138,6 +138,20 @@
   }
 
   // --- destructive actions ask first; long actions say they are working ---------------------------
+  // A name with right-to-left letters or direction controls, set into the question as one isolated run
+  // (FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE, as the templates' isolate filter): a right-to-left
+  // override in a label's name then reverses the name, not the rest of the question.
+  const NEEDS_ISOLATION = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\u202a-\u202e\u2066-\u2069]/;
+  function isolated(text) {
+    if (!NEEDS_ISOLATION.test(text)) return text;
+    let open = 0, kept = "";
+    for (const c of text) {  // a pop closing no isolate of the name's own would close the wrapper: dropped
+      if (c === "\u2066" || c === "\u2067" || c === "\u2068") open += 1;
+      else if (c === "\u2069") { if (!open) continue; open -= 1; }
+      kept += c;
+    }
+    return "\u2068" + kept + "\u2069".repeat(open + 1);
+  }
   document.addEventListener("submit", function (e) {
     const form = e.target;
     let question = form.dataset.confirm || "";
@@ -146,7 +160,7 @@
     if (ticked.length) {
       const names = ticked.map(function (box) {
         const name = box.closest("tr") && box.closest("tr").querySelector("input[name$='-name']");
-        return name ? name.value : "";
+        return name ? isolated(name.value) : "";
       }).filter(Boolean);
       const things = form.dataset.things || "";
       question = "Delete " + ticked.length + (things ? " " + (ticked.length === 1 ? things.replace(/s$/, "") : things) : "") +
