@@ -21,7 +21,7 @@ UNACKED = "unacked"  # kombu's Redis transport: messages handed to a worker and 
 _clients: dict[str, redis.Redis] = {}
 
 
-MAX_RETRIES = 5  # labeling.loop.tasks TASK_OPTIONS: a retried message keeps its id, one claim per retry
+MAX_RETRIES = 5  # labeling.loop.executions TASK_OPTIONS: a retried message keeps its id, one claim per retry
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport names a queue's priority lists "<queue>\x06\x16<n>"
 
 

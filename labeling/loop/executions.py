@@ -34,6 +34,8 @@ import redis
 from celery import Task
 from celery.exceptions import Ignore
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
@@ -173,3 +175,19 @@ class ClaimedTask(Task):
             if not mine:
                 raise Ignore()
             return super().__call__(*args, **kwargs)
+
+
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, RedisConnectionError, TimeoutError)
+TASK_OPTIONS = {
+    "base": ClaimedTask,  # one execution per message at a time, a bounded number of deliveries
+    "acks_late": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 5,
+    # Bounded in time (config.settings): past the soft limit the task records the failure on its
+    # run; the hard limit kills it; the broker's visibility timeout outlasts both.
+    "soft_time_limit": settings.LONGTAIL_TASK_SOFT_TIME_LIMIT,
+    "time_limit": settings.LONGTAIL_TASK_TIME_LIMIT,
+}

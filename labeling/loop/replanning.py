@@ -1,8 +1,8 @@
 """Re-planning the wave that waits to be opened when the settings that shaped it change: the task,
 and the request that enqueues it once the settings' transaction commits (labeling.waves.replan).
 
-Beside .tasks and .triggers (both at their size limit); LoopConfig.ready imports this module, so
-workers know the task. A new active model re-plans in the step that activated it (.pipeline).
+Beside .tasks and .triggers (both at their size limit), with the same task options; the one other
+module that enqueues. LoopConfig.ready imports it, so workers know the task. A new active model re-plans in the step that activated it (.pipeline).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from labeling.projects.models import Project
 from labeling.waves import replan
 from labeling.waves.models import Wave
 
-from .tasks import TASK_OPTIONS
+from .executions import TASK_OPTIONS
 
 log = logging.getLogger(__name__)
 

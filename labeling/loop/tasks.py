@@ -21,8 +21,6 @@ from dataclasses import asdict
 from celery import chord, shared_task
 from celery.signals import worker_init
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from labeling.items.models import ImportBatch
 from labeling.items.scoring import score_new_items
@@ -32,24 +30,10 @@ from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
 from . import pipeline, runs
-from .executions import ClaimedTask
+from .executions import TASK_OPTIONS, TRANSIENT
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, InterfaceError, ConnectionError, RedisConnectionError, TimeoutError)
-TASK_OPTIONS = {
-    "base": ClaimedTask,  # one execution per message at a time, a bounded number of deliveries
-    "acks_late": True,
-    "autoretry_for": TRANSIENT,
-    "retry_backoff": 2,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": 5,
-    # Bounded in time (config.settings): past the soft limit the task records the failure on its
-    # run; the hard limit kills it; the broker's visibility timeout outlasts both.
-    "soft_time_limit": settings.LONGTAIL_TASK_SOFT_TIME_LIMIT,
-    "time_limit": settings.LONGTAIL_TASK_TIME_LIMIT,
-}
 SCORE_CHUNK = 20_000
 
 
