@@ -1,9 +1,14 @@
 """A password written where no receiver sees it (a raw queryset update, as a script or a restored
 row does) ends the user's API tokens all the same: real requests against the token check."""
+import threading
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from rest_framework.authtoken.models import Token
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.authtoken.models import Token, TokenProxy
+from rest_framework.test import APIClient
 
 from .test_auth_hardening_tokens import obtain, with_token
 
@@ -46,3 +51,43 @@ def test_setting_the_same_password_again_in_bulk_ends_the_token_too(world):
     raw_password_update(world["lead"], PASSWORD)
     assert with_token(key).get("/api/projects/").status_code == 401
     assert with_token(obtain("lena", PASSWORD)).get("/api/projects/").status_code == 200
+
+
+def test_a_token_made_on_the_admin_page_works(world, client):
+    """DRF's admin saves tokens through its proxy model (TokenProxy): stamped all the same."""
+    client.force_login(world["admin"])
+    added = client.post("/admin/authtoken/tokenproxy/add/", {"user": world["annotator"].pk})
+    assert added.status_code == 302, added.content[:500]
+    key = Token.objects.get(user=world["annotator"]).key
+    assert with_token(key).get("/api/projects/").status_code == 200
+    assert with_token(TokenProxy.objects.create(user=world["lead"]).key).get("/api/projects/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_token_requests_that_both_upgrade_the_hash_both_get_a_working_token(world, settings, postgres_only):
+    """A sign-in whose stored hash is of an older hasher writes a new hash (a new salt). Two token
+    requests at once each wrote their own, and one got, with 200, a token stamped with the hash
+    the other replaced. They now run one after the other for one user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher",
+                                 "django.contrib.auth.hashers.MD5PasswordHasher"]
+    user = world["annotator"]
+    dead = []
+    for _ in range(4):
+        get_user_model().objects.filter(pk=user.pk).update(password=make_password(PASSWORD, hasher="md5"))
+        cache.clear()  # the sign-in throttle's counts
+        keys, barrier = [], threading.Barrier(2)
+
+        def ask(keys=keys, barrier=barrier):
+            try:
+                barrier.wait()
+                answer = APIClient().post("/api/auth/token/", {"username": "ann", "password": PASSWORD})
+                keys.append((answer.status_code, answer.json().get("token")))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        [thread.start() for thread in threads]
+        [thread.join() for thread in threads]
+        assert [status for status, _ in keys] == [200, 200]
+        dead += [key for _, key in keys if with_token(key).get("/api/projects/").status_code != 200]
+    assert dead == []

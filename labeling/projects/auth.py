@@ -26,7 +26,7 @@ from django.db.models.signals import pre_save
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.exceptions import AuthenticationFailed
 
 
@@ -106,3 +106,5 @@ def revoke_tokens_on_password_change(sender, instance, raw=False, update_fields=
 pre_save.connect(revoke_tokens_on_password_change, sender=settings.AUTH_USER_MODEL,
                  dispatch_uid="longtail.revoke_tokens_on_password_change")
 pre_save.connect(stamp_new_token, sender=Token, dispatch_uid="longtail.stamp_new_token")
+# DRF's admin saves tokens through its proxy model, and Django sends pre_save with the proxy as sender
+pre_save.connect(stamp_new_token, sender=TokenProxy, dispatch_uid="longtail.stamp_new_token_proxy")

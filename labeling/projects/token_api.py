@@ -13,6 +13,7 @@ import hashlib
 import logging
 import unicodedata
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -75,6 +76,14 @@ def _revoking(view) -> bool:
     return getattr(getattr(view, "request", None), "method", None) == "DELETE"
 
 
+def _lock_user_named(data) -> None:
+    """Lock the row of the user the request names (FOR UPDATE, to the transaction's end), if any."""
+    username = data.get("username") if hasattr(data, "get") else None
+    if isinstance(username, str) and username:
+        User = get_user_model()
+        list(User._default_manager.select_for_update().filter(**{User.USERNAME_FIELD: username}).values_list("pk"))
+
+
 class ApiTokenView(ObtainAuthToken):
     """/api/auth/token/: POST hands out the user's token, DELETE revokes the caller's."""
 
@@ -106,9 +115,13 @@ class ApiTokenView(ObtainAuthToken):
     )
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = serializer.validated_data["user"]
         with transaction.atomic():
+            # One token request per user at a time, sign-in included: a sign-in that upgrades the
+            # password's hash (a new hasher or iteration count) writes a new hash, and two at once each
+            # wrote their own, so one stamped its token with a hash the other replaced (a dead token, 200).
+            _lock_user_named(request.data)
+            serializer.is_valid(raise_exception=True)
+            user = serializer.validated_data["user"]
             token, _ = Token.objects.select_for_update().get_or_create(user=user)
             # One issued under an older password (written where no receiver saw it) no longer authenticates.
             if token_expires_at(token) <= timezone.now() or not issued_under_current_password(token):
