@@ -189,7 +189,11 @@ def delete_project(project: Project, *, force: bool = False) -> DeletionReport:
     if work and not force:
         raise ProjectBusy(project, work)
     with transaction.atomic():
-        # Locked first: an embedding chunk share-locks the project to store its vectors
+        # The memberships before the project: a member's lease, undo or answer change share-locks its
+        # membership first and then refers to the project (its foreign key locks the project's row), so
+        # taking them the other way round deadlocked; now that write commits first or finds the member gone.
+        list(Membership.objects.select_for_update().filter(project=project).order_by("pk").values_list("pk", flat=True))
+        # Then the project: an embedding chunk share-locks the project to store its vectors
         # (modeling.embedding_store.hold_projects), so it either commits before the vectors only this
         # project uses are deleted below or waits and then stores nothing. So does a writer of an
         # answer or a plan with the labels it refers to (labeling.projects.locks): it waits for this
