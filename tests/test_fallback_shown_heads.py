@@ -1,11 +1,13 @@
 """A dashboard load does not unpickle the model versions' heads it read before: the estimates for
 six versions of a coarse → fine model (more than the 4 heads ``load_classifier`` keeps) name each
 fallback's coarse label from the stored ``ItemScore.fallback`` and the version's decoding rule,
-kept per process. One version's scores predate the column (NULL): they are decoded from the
-stored probability rows, with the same figures."""
+kept per process. One version's scores predate the column (NULL): the migration that fills the
+column in decodes them from the stored probability rows, with the same figures."""
+import importlib
 import uuid
 
 import pytest
+from django.apps import apps as django_apps
 from rest_framework.test import APIClient
 
 from labeling.annotations.models import Annotation
@@ -73,10 +75,11 @@ def test_second_dashboard_load_unpickles_no_head(six_versions, monkeypatch):
 
 def test_rows_scored_before_the_column_give_the_same_figures(six_versions):
     project, client, versions = six_versions
-    # version 2 was scored before ItemScore.fallback existed: its rows read as unknown
+    # version 2 was scored before ItemScore.fallback existed, then filled in by the migration
     ItemScore.objects.filter(model_version=versions[1]).update(fallback=None)
+    importlib.import_module("labeling.modeling.migrations.0009_itemscore_fallback_fill").fill(django_apps, None)
     data = client.get(f"/api/projects/{project.slug}/dashboard/").json()
     curve = {point["version"]: point for point in data["learning_curve"]}
-    # version 2 decodes its fallbacks from the probability rows; its estimate matches its neighbours'
+    # version 2's fallbacks are decoded from the probability rows; its estimate matches its neighbours'
     assert curve[2]["macro_f1_estimate"] is not None
     assert curve[2]["macro_f1_estimate"] == curve[1]["macro_f1_estimate"] == curve[3]["macro_f1_estimate"]

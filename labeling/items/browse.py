@@ -19,10 +19,9 @@ from django.db.models.fields import BooleanField
 from django.db.models.lookups import IsNull
 
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.modeling.decoding import rows_emitting
+from labeling.modeling.decoding import emitting_columns
 from labeling.modeling.models import ItemScore, ModelVersion
-from labeling.modeling.scores import fallbacks
-from labeling.modeling.selectors import model_labels
+from labeling.modeling.scores import Shown, shown_predictions
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
@@ -301,11 +300,12 @@ def score_conditions(data: dict, version: ModelVersion | None) -> dict | None:
     where = {"model_version": version}
     label, low, high = (data.get(name) for name in PREDICTION_FILTERS)
     if label is not None:
-        # by identity, of what the model emits (a class's fallbacks stay in: a superset the filter set narrows)
-        emitted = rows_emitting(version, label.pk)
-        if emitted is None:
+        # by identity, of what the model emits: a superset (fallbacks either way) that the index
+        # serves; the filter set narrows it with decoding.rows_emitting
+        own, children = emitting_columns(version, label.pk)
+        if own is None and not children:
             return NOTHING  # the active model never emits this label (e.g. newer than the model)
-        where.update(emitted)
+        where["top_label__in"] = sorted({*children, *([own] if own is not None else [])})
     if low is not None:
         where["top_prob__gte"] = float(low)
     if high is not None:
@@ -329,7 +329,8 @@ class Row:
     confidence: float | None  # the stored top probability, which the confidence filters and sorts read
     answers: int
     waves: list[int]
-    fallback_from: str | None = None  # a fallback to the coarse predicted_label: its fine candidate's name
+    fallback: bool = False  # the model falls back to the coarse predicted_label
+    fallback_from: str | None = None  # then its fine candidate's name now (None: deleted since the version trained)
 
     @property
     def state_label(self) -> str:
@@ -379,8 +380,8 @@ def decorate(project: Project, items: list[Item], version: ModelVersion | None =
     """The browser's columns for one page of items, in two queries (more on a page with fallbacks)."""
     ids = [item.id for item in items]
     flags = row_states(project, ids, version)
-    names = (labels := model_labels(version)).names if version is not None else ()  # each class by its name now
-    emitted = fallbacks(version, {i: f.get("fallback") for i, f in flags.items() if f.get("top_label") is not None})
+    shown = shown_predictions(version, {i: (f["top_label"], f.get("fallback"))
+                                        for i, f in flags.items() if f.get("top_label") is not None})
     waves: dict[int, list[int]] = {}
     for item_id, number in (
         WaveItem.objects.filter(item_id__in=ids).order_by("wave__number").values_list("item_id", "wave__number")
@@ -389,12 +390,10 @@ def decorate(project: Project, items: list[Item], version: ModelVersion | None =
     rows = []
     for item in items:
         f = flags.get(item.id) or {}
-        top, coarse = f.get("top_label"), emitted.get(item.id)
-        candidate = names[top] if top is not None and 0 <= top < len(names) else None
+        p = shown.get(item.id) or Shown(None)
         rows.append(Row(
             item=item, state=primary_state(f) if f else UNLABELED, resolved_label=f.get("resolved_name"),
-            predicted_label=labels.current_name(coarse.label) if coarse else candidate,
-            confidence=f.get("top_prob"), answers=f.get("answers") or 0, waves=waves.get(item.id, []),
-            fallback_from=(candidate or "—") if coarse else None,
+            predicted_label=p.label, confidence=f.get("top_prob"), answers=f.get("answers") or 0,
+            waves=waves.get(item.id, []), fallback=p.fallback, fallback_from=p.candidate,
         ))
     return rows

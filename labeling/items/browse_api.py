@@ -49,8 +49,11 @@ class ItemRowSerializer(serializers.Serializer):
     resolved_label = serializers.CharField(allow_null=True)
     predicted_label = serializers.CharField(
         allow_null=True, help_text="The label the active model emits (a coarse → fine model that falls back: the coarse label).")
+    fallback = serializers.BooleanField(
+        default=False, help_text="The model fell back to the coarse label: its fine candidate is below the fine-label floor.")
     fallback_from = serializers.CharField(
-        allow_null=True, default=None, help_text="When the model fell back to the coarse label: the fine candidate it rejected.")
+        allow_null=True, default=None, help_text="When the model fell back to the coarse label: the fine candidate it "
+                                                 "rejected, by its name now (null: no fallback, or that label was deleted).")
     confidence = serializers.FloatField(allow_null=True, help_text="Its calibrated probability.")
     answers = serializers.IntegerField(help_text="Live answers.")
     waves = serializers.ListField(child=serializers.IntegerField(), help_text="Numbers of the waves that picked it.")

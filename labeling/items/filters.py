@@ -10,6 +10,7 @@ from django.db.models import OuterRef, Q
 from drf_spectacular.utils import extend_schema_field
 
 from labeling.annotations.models import Annotation
+from labeling.modeling.decoding import rows_emitting
 from labeling.modeling.models import ItemScore
 from labeling.projects.models import Label, Project, Source
 from labeling.waves.models import WaveItem
@@ -181,14 +182,14 @@ class ItemFilterSet(django_filters.FilterSet):
     def _prediction(self, queryset, data):
         if all(data.get(name) is None for name in browse.PREDICTION_FILTERS):
             return queryset
-        where = browse.score_conditions(data, self.active_version())
+        version = self.active_version()
+        where = browse.score_conditions(data, version)
         if where is browse.NOTHING:
             return queryset.none()
         scores = ItemScore.objects.filter(item_id=OuterRef("pk"), **where)
-        if data.get("predicted") is not None and "fallback" not in where:
-            # a class's rows less those where the model falls back to the coarse label (scored before
-            # ItemScore.fallback, NULL: unknown, they stay under their fine candidate)
-            scores = scores.exclude(fallback=True)
+        if data.get("predicted") is not None:
+            # the label's rows less its fallbacks (to their coarse label), and the fallbacks to it
+            scores = scores.filter(rows_emitting(version, data["predicted"].pk))
         return queryset.filter(browse.has(scores))
 
 

@@ -6,17 +6,21 @@ browser, the item page) need this rule, not the head. The head memo (``load_clas
 4 heads, so a dashboard over more versions unpickled heads on every load; a rule is a few
 hundred bytes, so every version's stays and each head is read at most once per process for it.
 Most reads need no rule at all: ``ItemScore.fallback`` says per row whether the model fell back,
-and only a fallback (for its coarse label) or a row scored before that column asks for one.
+and only a fallback (for its coarse label and its branch's probability) asks for one. Rows scored
+before that column were filled in by the migration ``0009_itemscore_fallback_fill``; a NULL left
+(a head it could not read, or a row a previous release wrote during the upgrade) reads as False,
+the stored top label, everywhere: the browser, its filter and the dashboard's counts agree.
 """
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 
 import numpy as np
-
-from learner.heads.hierarchy import Emitted, emit
+from django.db.models import Q
 
 from .artifact_paths import VersionPruned
 from .models import ModelVersion
@@ -49,9 +53,6 @@ class DecodingRule:
         same = coarse[None, :] == coarse[np.asarray(columns, dtype=np.int64)][:, None]
         return np.where(same, np.asarray(proba, dtype=np.float64), 0.0).sum(axis=1)
 
-    def emitted(self, proba) -> Emitted:
-        return emit(proba, self.classes, self.parents or None, self.fine_floor)
-
 
 def decoding_rule(version: ModelVersion) -> DecodingRule | None:
     """The version's rule, or None when it has no head (none stored yet, or pruned); a miss is not
@@ -74,20 +75,30 @@ def decoding_rule(version: ModelVersion) -> DecodingRule | None:
     return rule
 
 
-def rows_emitting(version: ModelVersion, label_id: int) -> dict | None:
-    """The ItemScore conditions (beside the version) of the stored scores that emit the label
-    ``label_id`` (matched by the id the version recorded, whatever the label is named now): its
-    column for one of the version's classes (less the rows falling back from it, which a caller
-    excludes with ``fallback=True``); for a coarse label it falls back to, its fine labels' columns
-    with ``fallback`` (a fallback keeps its fine candidate as top label). None: never emitted."""
+def emitting_columns(version: ModelVersion, label_id: int) -> tuple[int | None, list[int]]:
+    """Where the stored scores of the label ``label_id`` (by the id the version recorded, whatever
+    the label is named now) are: (its own column, where it is one of the version's classes; the
+    columns whose fallbacks emit it, where it is a coarse label: its branch's fine labels, its own
+    column too when the coarse label is also a class, answered at the coarse level)."""
     labels = model_labels(version)
-    column = labels.column_of_label(label_id)
-    if column is not None:
-        return {"top_label": column}
-    coarse = [name for name, (pk, _) in labels.known.items() if pk == label_id and name not in labels.trained]
+    own = labels.column_of_label(label_id)
+    coarse = {name for name, (pk, _) in labels.known.items() if pk == label_id}
+    # a class may be a coarse label too (only the rule says): read once per process per version
     rule = decoding_rule(version) if coarse else None
-    columns = sorted({c for name in coarse for c in rule.children(name)}) if rule is not None else []
-    return {"top_label__in": columns, "fallback": True} if columns else None
+    if rule is None or not rule.parents:
+        return own, []  # a flat model (or no head to say): no fallbacks
+    return own, sorted({column for name in coarse for column in rule.children(name)})
+
+
+def rows_emitting(version: ModelVersion, label_id: int) -> Q | None:
+    """The condition (beside the version) on the stored scores that emit the label ``label_id``:
+    its column less the rows falling back from it (to their coarse label), or a fallback to it
+    (a fallback keeps its fine candidate as top label). A NULL ``fallback`` is not a fallback
+    (module docstring). None: the version never emits the label."""
+    own, children = emitting_columns(version, label_id)
+    parts = ([Q(top_label=own) & ~Q(fallback=True)] if own is not None else []) + (
+        [Q(top_label__in=children, fallback=True)] if children else [])
+    return reduce(or_, parts) if parts else None
 
 
 def clear_rules() -> None:

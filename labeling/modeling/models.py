@@ -85,7 +85,8 @@ class ItemScore(models.Model):
     # True where a coarse → fine model emits the coarse label (P(fine | coarse) below its floor):
     # top_label is then the rejected fine candidate. False where it emits top_label. NULL: scored
     # before this column (or by a previous release during an upgrade: hence the database default);
-    # readers decode such rows from ``probs`` (labeling.modeling.scores.emitted_scores).
+    # migration 0009_itemscore_fallback_fill filled those it could decode; readers take a NULL left
+    # as False (labeling.modeling.decoding).
     fallback = models.BooleanField(null=True, blank=True, db_default=None)
 
     class Meta:

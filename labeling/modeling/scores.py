@@ -9,9 +9,11 @@ flat argmax; where the model falls back to the coarse label it is the fine candi
 
 Why a column and not only a cheaper way to decode: the browser's "predicted" filter and the
 dashboard's per-label counts run in SQL over the whole pool, and need to tell a fallback from its
-fine candidate row by row. Rows scored before the column (NULL) are decoded from their stored
-probability row with the version's decoding rule (labeling.modeling.decoding), memoised per
-process, so that no page load unpickles a head it read before."""
+fine candidate row by row. Rows scored before the column were filled in from their stored
+probability row by the migration ``0009_itemscore_fallback_fill``; every reader takes a NULL left
+as False (labeling.modeling.decoding), so what the browser shows, what its filter matches and what
+the dashboard counts agree. A fallback's coarse label needs the version's decoding rule, memoised
+per process, so that no page load unpickles a head it read before."""
 from __future__ import annotations
 
 import io
@@ -132,13 +134,12 @@ def emitted_labels(version: ModelVersion, item_ids) -> dict[int, str]:
 
 def emitted_scores(version: ModelVersion, item_ids) -> dict[int, Emission]:
     """item id → what the version emits for the item's stored score, by the name the version
-    learned: the stored top label with its probability, or where a coarse → fine model falls back,
-    the coarse label with its branch's probability (summed over the stored float16 row). Rows
-    scored before ``ItemScore.fallback`` existed are decoded from their probability row with the
-    version's decoding rule. Only the given items' rows are read; a head is read only where a
-    fallback or such a row needs the rule, and then once per process. Items without a stored score,
-    or whose top label is outside the version's classes, are left out; a version whose head is
-    gone (pruned) gives its stored top labels."""
+    learned: the stored top label with its probability, or where a coarse → fine model falls back
+    (``ItemScore.fallback``; NULL reads as False), the coarse label with its branch's probability
+    (summed over the stored float16 row). Only the given items' rows are read; a head is read only
+    where a fallback needs the rule, and then once per process. Items without a stored score, or
+    whose top label is outside the version's classes, are left out; a version whose head is gone
+    (pruned) gives its stored top labels."""
     ids = sorted({int(i) for i in item_ids})
     if not ids:
         return {}
@@ -146,13 +147,13 @@ def emitted_scores(version: ModelVersion, item_ids) -> dict[int, Emission]:
     rows = [row for row in ItemScore.objects.filter(model_version=version, item_id__in=ids).order_by("item_id")
             .values_list("item_id", "top_label", "top_prob", "fallback") if 0 <= row[1] < len(trained)]
     out = {item_id: Emission(trained[top], float(prob), False, trained[top]) for item_id, top, prob, _ in rows}
-    unsure = [row for row in rows if row[3] is not False]  # a fallback, or scored before the column
-    rule = decoding_rule(version) if unsure else None
+    fell_back = [row for row in rows if row[3] is True]
+    rule = decoding_rule(version) if fell_back else None
     if rule is None or not rule.parents or len(rule.classes) != len(trained):
-        return out  # a flat model emits its top label; without a head the stored top label is all there is
-    score_ids, probs = scores_matrix(version, [row[0] for row in unsure])
+        return out  # without a head the stored top label is all there is
+    score_ids, probs = scores_matrix(version, [row[0] for row in fell_back])
     at = {int(item_id): i for i, item_id in enumerate(score_ids.tolist())}
-    kept = [row for row in unsure if row[0] in at]
+    kept = [row for row in fell_back if row[0] in at]
     if not kept:
         return out
     top = np.array([row[1] for row in kept], dtype=np.int64)
@@ -162,31 +163,42 @@ def emitted_scores(version: ModelVersion, item_ids) -> dict[int, Emission]:
     # round another class level with it: the stored label stays the best of its branch, as scored
     proba = np.minimum(proba, np.nextafter(top_prob, 0.0)[:, None])
     proba[np.arange(len(kept)), top] = top_prob
-    decoded = rule.emitted(proba)
     branch = rule.branch_prob(proba, top)
-    for i, (item_id, column, _, stored) in enumerate(kept):
-        # a stored decision is the one made on the unrounded row; the float16 row only decides the rows before it
-        fallback = bool(decoded.fallback[i]) if stored is None else stored
-        if fallback:
-            out[item_id] = Emission(str(rule.coarse_of(column)), float(branch[i]), True, trained[column])
+    for i, (item_id, column, _, _) in enumerate(kept):
+        out[item_id] = Emission(str(rule.coarse_of(column)), float(branch[i]), True, trained[column])
     return out
 
 
-def fallbacks(version: ModelVersion | None, stored: dict[int, bool | None]) -> dict[int, Emission]:
-    """Of the items in ``stored`` (item id → its score's ``fallback``), those whose score falls back
-    to the coarse label, with what it emits; a NULL (scored before the column) is decoded."""
-    unsure = [item_id for item_id, fallback in stored.items() if fallback is not False]
-    if version is None or not unsure:
+@dataclass(frozen=True)
+class Shown:
+    """A stored score as the browser shows it, each label by its name now (None: deleted since the
+    version trained): the label emitted, whether it is a fallback, and then the fine candidate."""
+
+    label: str | None
+    fallback: bool = False
+    candidate: str | None = None
+
+
+def shown_predictions(version: ModelVersion | None, stored: dict[int, tuple[int, bool | None]]) -> dict[int, Shown]:
+    """item id → what the version emits for it, of ``stored`` (item id → its score's top label and
+    ``fallback``, NULL read as False); the stored probability rows are read only for fallbacks."""
+    if version is None or not stored:
         return {}
-    return {item_id: e for item_id, e in emitted_scores(version, unsure).items() if e.fallback}
+    labels = model_labels(version)
+    names = labels.names
+    out = {item_id: Shown(names[top] if 0 <= top < len(names) else None) for item_id, (top, _) in stored.items()}
+    for item_id, e in emitted_scores(version, [i for i, (_, fallback) in stored.items() if fallback]).items():
+        if e.fallback:
+            out[item_id] = Shown(labels.current_name(e.label), True, labels.current_name(e.candidate))
+    return out
 
 
 def pool_threshold_rows(version: ModelVersion, labels) -> list[dict]:
     """Per label the version emits (``labels``: its selectors.ModelLabels): its threshold, the share
     of the stored scores that emit it and the share below its threshold (routed to review). A
     fallback counts as the coarse label it emits, not as its fine candidate; the coarse probability
-    is not stored, so a coarse label's row has no review share. Rows scored before
-    ``ItemScore.fallback`` (NULL) stay under their fine candidate."""
+    is not stored, so a coarse label's row has no review share. A NULL ``fallback`` is not a
+    fallback (labeling.modeling.decoding)."""
     total = ItemScore.objects.filter(model_version=version).count()
     rows = []
     for i, name in enumerate(labels.trained):
