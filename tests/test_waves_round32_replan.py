@@ -13,10 +13,9 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from labeling.loop import replanning
 from labeling.modeling.models import TaskRun
 from labeling.modeling.versions import active_model
-from labeling.projects.models import Membership
+from labeling.projects.models import Membership, Project
 from labeling.projects.services import update_settings
 from labeling.waves import services as waves
 from labeling.waves.models import Wave, WaveItem
@@ -87,8 +86,7 @@ def test_a_changed_wave_size_replans_the_waiting_wave_once_the_save_commits(plan
     project, lead, v1, wave1_picks = planned_ahead
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
-            update_settings(project, {"wave_size": 12})
-            replanning.request_replan(project)  # the settings save's request (labeling.projects.services)
+            update_settings(project, {"wave_size": 12})  # requests the re-plan (labeling.projects.services)
     assert_wave_1_untouched(project, wave1_picks)
     listed = waves_listed(lead)
     assert listed[2]["state"] == "discarded"
@@ -101,7 +99,13 @@ def test_a_changed_wave_size_replans_the_waiting_wave_once_the_save_commits(plan
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
             update_settings(project, {"guidelines": "Read the whole message first."})
-            replanning.request_replan(project)
+    assert Wave.objects.get(project=project, number=3).state == Wave.PLANNED
+    # nor does a zero share added to the mix: the planner reads no strategy of share 0
+    project.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            update_settings(project, {"strategy_mix": {**project.strategy_mix, "band": 0}})
+    assert Project.objects.get(pk=project.pk).strategy_mix.get("band") == 0
     assert Wave.objects.get(project=project, number=3).state == Wave.PLANNED
     assert not Wave.objects.filter(project=project, number=4).exists()
 
@@ -125,7 +129,6 @@ def test_a_replan_with_nothing_to_plan_keeps_the_waiting_wave(planned_ahead, dja
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
             update_settings(project, {"label_budget": 5})  # wave 1's unanswered picks commit more than that
-            replanning.request_replan(project)
     assert_wave_1_untouched(project, wave1_picks)
     kept = Wave.objects.get(project=project, number=2)
     assert kept.state == Wave.PLANNED and picks_of(2, project) == wave2_picks

@@ -54,7 +54,12 @@ def plan_settings(project: Project) -> dict:
     a waiting plan made under others is stale (labeling.waves.discard). A source without a quota is
     left out: an import that brings a new source gives it none, and that changes no plan."""
     quotas = dict(project.sources.filter(quota__gt=0).order_by("name").values_list("name", "quota"))
-    return to_jsonable({**{field: getattr(project, field) for field in PLAN_SETTINGS}, "source_quotas": quotas})
+    settings = {field: getattr(project, field) for field in PLAN_SETTINGS}
+    # as the planner reads the mix (learner.planning.plan: shares of 0 are no strategy), so that adding
+    # or removing a zero share changes no plan
+    settings["strategy_mix"] = {name: float(share) for name, share in sorted((settings["strategy_mix"] or {}).items())
+                                if float(share) > 0}
+    return to_jsonable({**settings, "source_quotas": quotas})
 
 
 def wave_seed(project: Project, number: int) -> int:

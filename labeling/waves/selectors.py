@@ -58,7 +58,7 @@ SELECT p.id, p.overlap, p.answers, (p.adjudicated OR p.answers >= p.overlap) AS 
                     ELSE EXISTS (SELECT 1 FROM {answers} a WHERE {counted} AND a.origin = %s
                                                              AND a.label_id IS NOT NULL) END AS adjudicated
           FROM {picks} wi JOIN {waves} w ON w.id = wi.wave_id
-         WHERE wi.wave_id IN ({wave_ids}) {only_pick}) p
+         WHERE wi.wave_id IN ({wave_ids}) {only_pick} {fence}) p
 """
 
 
@@ -66,8 +66,11 @@ def _picks_sql(wave_ids: list[int], pick_id: int | None = None) -> tuple[str, li
     """(sql, params) of the picks of these waves (or the one pick), each as (id, overlap, answers
     that count for it (capped at its overlap once its slots are all answered), complete)."""
     tables = {"picks": WaveItem._meta.db_table, "waves": Wave._meta.db_table, "answers": Annotation._meta.db_table}
+    # OFFSET 0 keeps the inner query a subquery on PostgreSQL: inlined, it computed each pick's count
+    # twice (for ``answers`` and for ``complete``). SQLite takes no OFFSET without LIMIT, nor needs it.
+    fence = "OFFSET 0" if connection.vendor == "postgresql" else ""
     sql = _PICKS_SQL.format(counted=_COUNTED.format(**tables), wave_ids=", ".join(["%s"] * len(wave_ids)),
-                            only_pick="AND wi.id = %s" if pick_id is not None else "", **tables)
+                            only_pick="AND wi.id = %s" if pick_id is not None else "", fence=fence, **tables)
     return sql, [Annotation.ADJUDICATION, *wave_ids, *([pick_id] if pick_id is not None else [])]
 
 
