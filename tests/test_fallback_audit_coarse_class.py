@@ -13,19 +13,14 @@ pos; fine_floor 0.75. Three items of each kind:
 """
 import re
 
-import numpy as np
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
-from sklearn.linear_model import LogisticRegression
 
-from labeling.items.models import Item
-from labeling.modeling.models import Embedding, ModelVersion
+from labeling.modeling.models import ModelVersion
 from labeling.modeling.scores import score_version
-from labeling.projects.models import Membership
 from labeling.projects.services import delete_label
-from learner.text import text_hash
-from learner.training.classifier import TrainedClassifier
+
+from .test_fallback_shown_pages import fixed_head_bytes, make_world
 
 pytestmark = pytest.mark.django_db
 CLASSES = ["late", "rude", "neg", "pos"]
@@ -33,36 +28,14 @@ PARENTS = {"late": "neg", "rude": "neg", "neg": "neg", "pos": "pos"}
 ROWS = {"A": [0.32, 0.27, 0.02, 0.39], "N": [0.02, 0.02, 0.90, 0.06], "P": [0.03, 0.02, 0.05, 0.90]}
 
 
-def head_bytes() -> bytes:
-    head = LogisticRegression()
-    head.classes_ = np.array(CLASSES)
-    head.coef_ = np.eye(len(CLASSES))
-    head.intercept_ = np.zeros(len(CLASSES))
-    head.n_features_in_ = len(CLASSES)
-    return TrainedClassifier(head, parents=PARENTS, fine_floor=0.75).to_bytes()
-
-
 @pytest.fixture
 def coarse_class(project_factory, make_user):
-    project = project_factory("coarsecls", labels=("neg", "late", "rude", "pos"), sources=("mail",))
+    project, lead, kinds = make_world(project_factory, make_user, "coarsecls", labels=("neg", "late", "rude", "pos"),
+                                      rows=ROWS, per_kind=3)
     labels = {label.name: label for label in project.labels.all()}
-    for fine in ("late", "rude"):
-        labels[fine].parent = labels["neg"]
-        labels[fine].save()
-    lead = make_user("coarsecls-lead")
-    Membership.objects.create(user=lead, project=project, role=Membership.LEAD)
-    source = project.sources.get()
-    kinds: dict[str, list[int]] = {}
-    for kind, row in ROWS.items():
-        for i in range(3):
-            text = f"{kind} message {i}"
-            item = Item.objects.create(project=project, source=source, text=text, text_hash=text_hash(text))
-            Embedding.objects.update_or_create(model_id=settings.LONGTAIL_MODEL_ID, text_hash=item.text_hash,
-                                               defaults={"vector": np.log(np.asarray(row, dtype=np.float32)).tobytes()})
-            kinds.setdefault(kind, []).append(item.pk)
     version = ModelVersion.objects.create(
         project=project, number=1, state=ModelVersion.ACTIVE, train_size=40, label_map=CLASSES, metrics={},
-        artifact=head_bytes(), label_ids={label.name: label.pk for label in project.labels.all()})
+        artifact=fixed_head_bytes(CLASSES, PARENTS), label_ids={label.name: label.pk for label in project.labels.all()})
     assert score_version(version) == 9
     client = APIClient()
     client.force_login(lead)

@@ -33,19 +33,21 @@ ROWS = {"A": [0.32, 0.28, 0.395, 0.005], "B": [0.33, 0.03, 0.34, 0.30], "C": [0.
         "D": [0.90, 0.03, 0.04, 0.03]}
 
 
-def fixed_head_bytes() -> bytes:
+def fixed_head_bytes(classes=tuple(CLASSES), parents=PARENTS) -> bytes:
     """A TrainedClassifier whose decision_function(x) = x: log-probabilities come back as those probabilities."""
     head = LogisticRegression()
-    head.classes_ = np.array(CLASSES)
-    head.coef_ = np.eye(len(CLASSES))
-    head.intercept_ = np.zeros(len(CLASSES))
-    head.n_features_in_ = len(CLASSES)
-    return TrainedClassifier(head, parents=PARENTS, fine_floor=0.75).to_bytes()
+    head.classes_ = np.array(classes)
+    head.coef_ = np.eye(len(classes))
+    head.intercept_ = np.zeros(len(classes))
+    head.n_features_in_ = len(classes)
+    return TrainedClassifier(head, parents=dict(parents), fine_floor=0.75).to_bytes()
 
 
-def make_world(project_factory, make_user, slug: str):
-    """(project, lead, kind → item ids): the taxonomy, a lead and 24 items with their head inputs."""
-    project = project_factory(slug, labels=("neg", "late", "rude", "pos", "neu"), sources=("mail",))
+def make_world(project_factory, make_user, slug: str, labels=("neg", "late", "rude", "pos", "neu"), rows=None,
+               per_kind: int = 6):
+    """(project, lead, kind → item ids): the taxonomy (late and rude under neg), a lead and ``per_kind``
+    items of each kind of ``rows`` (kind → the head's input probabilities; ROWS by default)."""
+    project = project_factory(slug, labels=labels, sources=("mail",))
     labels = {label.name: label for label in project.labels.all()}
     for fine in ("late", "rude"):
         labels[fine].parent = labels["neg"]
@@ -54,8 +56,8 @@ def make_world(project_factory, make_user, slug: str):
     Membership.objects.create(user=lead, project=project, role=Membership.LEAD)
     source = project.sources.get()
     kinds: dict[str, list[int]] = {}
-    for kind, row in ROWS.items():
-        for i in range(6):
+    for kind, row in (rows or ROWS).items():
+        for i in range(per_kind):
             text = f"{kind} message {i}"
             item = Item.objects.create(project=project, source=source, text=text, text_hash=text_hash(text))
             Embedding.objects.update_or_create(model_id=settings.LONGTAIL_MODEL_ID, text_hash=item.text_hash,
