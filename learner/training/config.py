@@ -15,7 +15,7 @@ LABEL_PRIOR_MODES = ("auto", "on", "off")
 class TrainConfig:
     head: str = "logreg"            # a name in learner.heads.HEADS
     weighting: str = "inverse"      # "none" | "inverse" (w_c = N / (K · n_c): the default, the brief's method;
-    #                                 "effective" (Cui et al.) was it in rounds 16-31: docs/simulation.md; Project.class_weights)
+    #                                 "effective" (Cui et al.) was it in rounds 16-19: docs/simulation.md; Project.class_weights)
     beta: float = 0.999             # effective-number β
     loss: str = "ce"                # torch: "ce" | "focal" | "logit_adjusted"
     C: float = 10.0                 # logreg inverse regularisation
