@@ -12,7 +12,7 @@ from celery import shared_task
 from django.db import transaction
 
 from labeling.projects.models import Project
-from labeling.waves import replan
+from labeling.waves import pool, replan
 from labeling.waves.models import Wave
 
 from .executions import TASK_OPTIONS
@@ -26,11 +26,14 @@ def replan_waiting_wave(project_id: int) -> str:
     return replan.replanned_note(replan.replan_waiting(project_id))
 
 
-def request_replan(project: Project) -> None:
+def request_replan(project: Project, changed=None) -> None:
     """After a settings change: once the transaction commits, re-plan the project's waiting wave
-    in the background if the change made it stale. Nothing is queued without a planned wave. A
+    in the background if the change made it stale. Nothing is queued without a planned wave, nor
+    when ``changed`` (the fields a save changed, when given) holds none that shapes a wave. A
     broker that cannot take it is logged, never fails the save: the wave is re-planned when the
     loop opens it or a lead plans, as it is stale."""
+    if changed is not None and not set(changed) & set(pool.PLAN_SETTINGS):
+        return
     if not Wave.objects.filter(project=project, state=Wave.PLANNED).exists():
         return
 

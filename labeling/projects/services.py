@@ -202,7 +202,7 @@ def update_settings(project: Project, changes: dict) -> Project:
     project.save()
     if any(getattr(project, field) != value for field, value in before.items()):
         request_review_routing(project)  # the queue follows the new band / share once this commits
-    request_replan(project)  # a waiting plan made under other settings is planned afresh once this commits
+    request_replan(project, changed=changes)  # a waiting plan made under other settings: planned afresh
     return project
 
 

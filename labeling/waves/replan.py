@@ -5,7 +5,7 @@ A lead may plan the next wave while one is open; it waits until that one is clos
 it was replaced only when the loop next opened a wave or a lead planned, so until then the pages
 showed the old model's plan as what comes next. The loop calls ``replan_waiting`` after a model is
 activated (the retrain's last step, the final model's) and, through a task enqueued on commit
-(labeling.loop.triggers.request_replan), after the settings change.
+(labeling.loop.replanning.request_replan), after the settings change.
 
 Only planned waves are ever replaced: an open wave's picks are never touched (the discard changes a
 wave only while it is still planned, under the project's row lock that opening takes too).
@@ -15,12 +15,10 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.utils import timezone
 
 from labeling.modeling.versions import active_model
 from labeling.projects.locks import hold_labels
 from labeling.projects.models import Project
-from learner.jsonable import to_jsonable
 
 from . import discard, services
 from .models import Wave
@@ -53,13 +51,7 @@ def replan_waiting(project_id: int) -> Wave | None:
                 return services.plan_next_wave(project)
         except Exception as exc:  # noqa: BLE001 - kept as it was: a stale plan beats none while one is open
             log.warning("re-planning the waiting wave of %s failed; it waits as it was", project.slug, exc_info=True)
-            failure = {"model": f"model v{version.number}" if version is not None else "a cold start",
-                       "error": f"{type(exc).__name__}: {exc}"[:500], "at": timezone.now().isoformat()}
-            wave = Wave.objects.get(pk=stale[-1].pk)
-            wave.report = to_jsonable({**(wave.report or {}), "replan_failed": failure})
-            Wave.objects.filter(pk=wave.pk).update(report=wave.report)
-            wave.replan_failed = failure
-            return wave
+            return services.keep_stale_plan(stale[-1], version, exc)
 
 
 def replanned_note(wave: Wave | None) -> str:

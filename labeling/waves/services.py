@@ -347,19 +347,24 @@ def plan_and_open_if_idle(project: Project) -> Wave | None:
             if not stale:
                 raise
             log.warning("planning %s afresh failed; its waiting plan opens instead", project.slug, exc_info=True)
-            replaced, failure = [], _replan_failure(version, exc)
-            wave = Wave.objects.get(pk=stale[-1].pk)
-            wave.report = to_jsonable({**(wave.report or {}), "replan_failed": failure})
-            Wave.objects.filter(pk=wave.pk).update(report=wave.report)
+            replaced = []
+            wave = keep_stale_plan(stale[-1], version, exc)
+            failure = wave.replan_failed
         wave = open_wave(wave)
     wave.replaced, wave.replan_failed = replaced, failure
     return wave
 
 
-def _replan_failure(version, exc: Exception) -> dict:
-    """What the report keeps of a failed re-plan: the model it was for, the error, when."""
-    return {"model": f"model v{version.number}" if version is not None else "a cold start",
-            "error": f"{type(exc).__name__}: {exc}"[:500], "at": timezone.now().isoformat()}
+def keep_stale_plan(stale: Wave, version, exc: Exception) -> Wave:
+    """The stale plan kept because planning it afresh failed: its report["replan_failed"] (and the
+    returned wave's ``replan_failed``) says for which model, with what error, when."""
+    failure = {"model": f"model v{version.number}" if version is not None else "a cold start",
+               "error": f"{type(exc).__name__}: {exc}"[:500], "at": timezone.now().isoformat()}
+    wave = Wave.objects.get(pk=stale.pk)
+    wave.report = to_jsonable({**(wave.report or {}), "replan_failed": failure})
+    Wave.objects.filter(pk=wave.pk).update(report=wave.report)
+    wave.replan_failed = failure
+    return wave
 
 
 def opened_note(wave: Wave) -> str:
