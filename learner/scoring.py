@@ -62,3 +62,14 @@ def as_stored(proba: np.ndarray) -> np.ndarray:
     """Probabilities as the product reads them back after storing them (float16 rows, read as
     float32): what the planner sees. The simulation plans from these too."""
     return np.asarray(proba, dtype=np.float64).astype(PROBS_DTYPE).astype(np.float32)
+
+
+def stored_rows(probs, top, top_prob) -> np.ndarray:
+    """Stored float16 probability rows as the scorer saw them, for decisions on them: float16 rounds
+    the top class's probability (ItemScore.top_prob keeps it as scored) and may round another class
+    level with it or above, so every other class is capped just below it and the top class gets its
+    stored probability back: the stored top class stays the best of its branch, as scored."""
+    top_prob = np.asarray(top_prob, dtype=np.float64)
+    proba = np.minimum(np.asarray(probs, dtype=np.float64), np.nextafter(top_prob, 0.0)[:, None])
+    proba[np.arange(len(proba)), np.asarray(top, dtype=np.int64)] = top_prob
+    return proba

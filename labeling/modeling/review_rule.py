@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-import numpy as np
-
 from learner.jsonable import to_jsonable
+from learner.scoring import stored_rows
 from learner.training import TrainedClassifier
 
 from . import selectors
@@ -54,10 +53,7 @@ def doubtful_decisions(rule: TrainedClassifier, band: tuple[float, float], top, 
     probability row), or None where routing does not doubt it."""
     if not len(probs):
         return []
-    # the float16 row rounds the top class's probability (ItemScore.top_prob keeps it as scored) and
-    # may round another class level with it or above: the stored top class stays the best of its branch
-    proba = np.minimum(np.asarray(probs, dtype=np.float64), np.nextafter(top_prob, 0.0)[:, None])
-    proba[np.arange(len(proba)), top] = top_prob
+    proba = stored_rows(probs, top, top_prob)
     return [decision if decision["needs_review"] or band[0] <= decision.get("fine_prob", decision["prob"]) <= band[1]
             else None for decision in rule.decide(None, proba=proba)]
 

@@ -25,7 +25,7 @@ from django.db.models import Count
 
 from labeling.items.models import Item
 from labeling.projects.models import Label, Project
-from learner.scoring import PROBS_DTYPE, pack_probs_matrix, score_stats
+from learner.scoring import PROBS_DTYPE, pack_probs_matrix, score_stats, stored_rows
 
 from .decoding import decoding_rule
 from .embedding_store import DbEmbeddingCache, copy_id_blob_pairs, project_matrix
@@ -143,27 +143,27 @@ def emitted_scores(version: ModelVersion, item_ids) -> dict[int, Emission]:
     ids = sorted({int(i) for i in item_ids})
     if not ids:
         return {}
+    rows = list(ItemScore.objects.filter(model_version=version, item_id__in=ids).order_by("item_id")
+                .values_list("item_id", "top_label", "top_prob", "fallback"))
+    fell_back = [row[0] for row in rows if row[3] is True]
+    probs = dict(ItemScore.objects.filter(model_version=version, item_id__in=fell_back)
+                 .values_list("item_id", "probs")) if fell_back else {}
+    return _emissions(version, rows, probs)
+
+
+def _emissions(version: ModelVersion, rows, probs: dict) -> dict[int, Emission]:
+    """``emitted_scores`` of stored rows already read: (item id, top label, top probability,
+    fallback) each, and ``probs`` (item id → stored probability row) of the fallbacks."""
     trained = [str(name) for name in version.label_map or []]
-    rows = [row for row in ItemScore.objects.filter(model_version=version, item_id__in=ids).order_by("item_id")
-            .values_list("item_id", "top_label", "top_prob", "fallback") if 0 <= row[1] < len(trained)]
+    rows = [row for row in rows if 0 <= row[1] < len(trained)]
     out = {item_id: Emission(trained[top], float(prob), False, trained[top]) for item_id, top, prob, _ in rows}
-    fell_back = [row for row in rows if row[3] is True]
-    rule = decoding_rule(version) if fell_back else None
+    kept = [row for row in rows if row[3] is True and row[0] in probs]
+    rule = decoding_rule(version) if kept else None
     if rule is None or not rule.parents or len(rule.classes) != len(trained):
         return out  # without a head the stored top label is all there is
-    score_ids, probs = scores_matrix(version, [row[0] for row in fell_back])
-    at = {int(item_id): i for i, item_id in enumerate(score_ids.tolist())}
-    kept = [row for row in fell_back if row[0] in at]
-    if not kept:
-        return out
     top = np.array([row[1] for row in kept], dtype=np.int64)
-    top_prob = np.array([row[2] for row in kept], dtype=np.float64)
-    proba = np.asarray(probs[[at[row[0]] for row in kept]], dtype=np.float64).reshape(len(kept), -1)
-    # float16 rows round the stored top label's probability (top_prob keeps it as scored) and may
-    # round another class level with it: the stored label stays the best of its branch, as scored
-    proba = np.minimum(proba, np.nextafter(top_prob, 0.0)[:, None])
-    proba[np.arange(len(kept)), top] = top_prob
-    branch = rule.branch_prob(proba, top)
+    stored = np.stack([np.frombuffer(bytes(probs[row[0]]), dtype=PROBS_DTYPE) for row in kept])
+    branch = rule.branch_prob(stored_rows(stored, top, [row[2] for row in kept]), top)
     for i, (item_id, column, _, _) in enumerate(kept):
         out[item_id] = Emission(str(rule.coarse_of(column)), float(branch[i]), True, trained[column])
     return out
@@ -229,7 +229,8 @@ def item_predictions(item: Item) -> list[dict]:
                   .defer("model_version__artifact").order_by("-model_version__number")):
         version = score.model_version
         names = model_labels(version, labels)
-        emission = emitted_scores(version, [item.id]).get(item.id)
+        emission = _emissions(version, [(item.id, score.top_label, score.top_prob, score.fallback)],
+                              {item.id: score.probs}).get(item.id)
         rows.append({
             "model_version": version.number, "state": version.state,
             "label": names.current_name(emission.label) if emission else None,
