@@ -45,7 +45,7 @@ def sync_disagreement(project: Project, item_id: int, *, added: bool = False) ->
     if added and len(latest) < 2:
         return None
     locked = lock_open_tasks(project, [item_id])  # all of the item's, before any is written: the module's lock order
-    open_task = next((t for t in locked if t.reason == ReviewTask.DISAGREEMENT and t.resolved_at is None), None)
+    open_task = next((t for t in locked if t.reason == ReviewTask.DISAGREEMENT), None)  # locked: open ones only
     disagree = len(latest) >= 2 and len({a.label_id for a in latest.values()}) > 1
     if not disagree:
         if open_task:

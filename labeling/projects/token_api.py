@@ -123,6 +123,7 @@ class ApiTokenView(ObtainAuthToken):
             serializer.is_valid(raise_exception=True)
             user = serializer.validated_data["user"]
             token, _ = Token.objects.select_for_update().get_or_create(user=user)
+            token.user = user  # the user just authenticated (under the lock): the stamp check reads no row again
             # One issued under an older password (written where no receiver saw it) no longer authenticates.
             if token_expires_at(token) <= timezone.now() or not issued_under_current_password(token):
                 token.delete()
