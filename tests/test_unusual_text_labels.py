@@ -58,6 +58,22 @@ def test_renaming_into_a_look_alike_is_refused_and_stored_look_alikes_stay_edita
         "billing", "bill\u200bing", "\u200b"}
 
 
+def test_labels_page_saves_a_project_holding_look_alikes_stored_before_the_rule(client, world):
+    """As on the API: look-alikes stored before the rule stay editable on the labels page."""
+    alpha = world["alpha"]
+    Label.objects.create(project=alpha, name="bill\u200bing")
+    client.force_login(world["lead"])
+    rows = [{"id": label.pk, "name": label.name, "hotkey": label.hotkey, "description": "kept"}
+            for label in alpha.labels.all()]
+    answer = client.post("/p/alpha/settings/labels/", labels_post(alpha, rows))
+    assert answer.status_code == 302, answer.content.decode()[-2000:]
+    assert set(alpha.labels.values_list("description", flat=True)) == {"kept"}
+    # renaming one of them into the other's look is still refused
+    rows[0]["name"] = "bil\u200bling"
+    answer = client.post("/p/alpha/settings/labels/", labels_post(alpha, rows))
+    assert answer.status_code == 200 and "Label names must be unique" in answer.content.decode()
+
+
 def test_labels_page_refuses_invisible_and_look_alike_names(client, world):
     alpha = world["alpha"]
     client.force_login(world["lead"])

@@ -178,10 +178,13 @@ class BaseLabelFormSet(PageRowsMixin, BaseModelFormSet):
         super().clean()
         if any(self.errors):
             return
-        # Names that look the same (label_name_key: "ab" and "a\u200bb") count as one, as in Label.validate_constraints.
-        names = [f.cleaned_data["name"] for f in self.kept_forms() if f.cleaned_data.get("name")]
+        # Names that look the same (label_name_key: "ab" and "a\u200bb") count as one, as in Label.validate_constraints,
+        # which leaves look-alikes stored before the rule editable: a clash counts only where a name is new or renamed.
+        kept = [f for f in self.kept_forms() if f.cleaned_data.get("name")]
+        names = [f.cleaned_data["name"] for f in kept]
         keys = [label_name_key(name) for name in names]
-        repeated = sorted({name for name, key in zip(names, keys, strict=True) if keys.count(key) > 1})
+        touched = {key for f, key in zip(kept, keys, strict=True) if not f.instance.pk or "name" in f.changed_data}
+        repeated = sorted({name for name, key in zip(names, keys, strict=True) if keys.count(key) > 1 and key in touched})
         if repeated:
             raise ValidationError(f"Label names must be unique; repeated: {', '.join(map(spelled_out, repeated))}.")
         services.check_unique_hotkeys(

@@ -1,5 +1,7 @@
 """Shared steps of the annotation-page browser tests: an annotator with a leased batch of an open
 wave, and the answers that count, as the database holds them. Holds no tests itself."""
+import re
+
 from playwright.sync_api import expect
 
 from labeling.annotations.models import Annotation
@@ -32,3 +34,19 @@ def annotating(page, live_server, login, make_user, project, *, n_items, batch_s
     login(page, "ann")
     start(page, live_server, project.slug, min(batch_size, n_items))
     return items
+
+
+SHIFT = 8  # CDP's modifier bit for Shift
+_SIGN_KEY_CODES = {"Slash": 0xBF, "Period": 0xBE, "Comma": 0xBC, "Semicolon": 0xBA, "Minus": 0xBD}
+
+
+def press_key(cdp, code: str, key: str, *, shift: bool = False):
+    """What Chromium gets when the physical key ``code`` types ``key`` under some keyboard layout
+    (Input.dispatchKeyEvent, as Playwright's own keyboard sends it, with ``key`` exactly as given:
+    Playwright's keyboard would map the character back to a US-layout code)."""
+    letter_or_digit = re.fullmatch(r"(?:Key|Digit)([A-Z0-9])", code)
+    vk = ord(letter_or_digit.group(1)) if letter_or_digit else _SIGN_KEY_CODES.get(code, 0)
+    common = {"code": code, "key": key, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk,
+              "modifiers": SHIFT if shift else 0}
+    cdp.send("Input.dispatchKeyEvent", {"type": "keyDown", "text": key, "unmodifiedText": key, **common})
+    cdp.send("Input.dispatchKeyEvent", {"type": "keyUp", **common})

@@ -7,7 +7,7 @@ from labeling.annotations.models import Annotation
 from labeling.projects.models import Label
 
 from ..test_annotation_helpers import add_member, make_open_wave
-from .annotator_pages import TEXTS, annotating, live
+from .annotator_pages import TEXTS, annotating, live, press_key
 from .conftest import save_screenshot
 
 # Every polite or assertive region's text, each time it changes (what a screen reader announces).
@@ -31,16 +31,6 @@ def taxonomy(project_factory, slug):
     Label.objects.create(project=project, name="Refund", hotkey="1", parent=payments, order=1)
     Label.objects.create(project=project, name="Chargeback", hotkey="2", parent=payments, order=2)
     return project
-
-
-def press_key(cdp, code, key, *, shift=False):
-    """What Chromium gets when the physical key ``code`` types ``key`` under some keyboard layout
-    (Input.dispatchKeyEvent, as Playwright's own keyboard sends it)."""
-    vk = ord(code[-1])
-    common = {"code": code, "key": key, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk,
-              "modifiers": 8 if shift else 0}
-    cdp.send("Input.dispatchKeyEvent", {"type": "keyDown", "text": key, "unmodifiedText": key, **common})
-    cdp.send("Input.dispatchKeyEvent", {"type": "keyUp", **common})
 
 
 def label_button(page, name):

@@ -11,20 +11,11 @@ from labeling.projects.models import Label, Membership
 from learner.text import text_hash
 from tests.test_annotation_helpers import add_member
 
+from .annotator_pages import press_key as press
+
 # What Chromium sends for the physical keys under a Russian layout: code is the key's place on a US
 # keyboard, key the character the layout types there.
 RUSSIAN = {"KeyJ": "о", "KeyK": "л", "KeyX": "ч", "KeyA": "ф", "KeyD": "в", "KeyQ": "й"}
-SHIFT = 8  # CDP's modifier bit for Shift
-
-
-def press(cdp, code: str, key: str, *, shift: bool = False):
-    """A key pressed as the browser reports it (CDP), with ``key`` exactly as given: Playwright's
-    keyboard would map the character back to a US-layout code."""
-    vk = ord(code[-1].upper())
-    base = {"code": code, "key": key, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk,
-            "modifiers": SHIFT if shift else 0}
-    cdp.send("Input.dispatchKeyEvent", {"type": "keyDown", "text": key, **base})
-    cdp.send("Input.dispatchKeyEvent", {"type": "keyUp", **base})
 
 
 def add_item(project, text: str) -> Item:
@@ -191,4 +182,19 @@ def test_right_to_left_texts_and_names(live_server, page, login, make_user, proj
     page.keyboard.press("1")
     expect(page.locator("#review-status")).to_have_text("Relabeled as חיוב: 1 task.")
     assert left_of(page, "#review-status", "1 task") > left_of(page, "#review-status", "חיוב")
+    assert js_errors == []
+
+
+def test_a_latin_layout_keeps_its_letters(live_server, page, login, make_user, project_factory, js_errors):
+    """Only a character that is no Latin letter falls back to its key's place (a Russian "в" on the
+    D key is d). Dvorak's "e" on the D key is e, no key of the page: it must not dismiss; AZERTY's
+    "a" on the Q key accepts, not login's q."""
+    project, items, tasks = build(project_factory, make_user, n=3)
+    login(page, "lea")
+    page.goto(live_server.url + "/p/kb/review/")
+    cdp = page.context.new_cdp_session(page)
+    press(cdp, "KeyD", "e")
+    press(cdp, "KeyQ", "a")
+    expect(page.locator("#review-status")).to_have_text("Accepted: 1 task.")
+    assert outcomes(tasks) == ["accepted", "", ""]
     assert js_errors == []

@@ -143,11 +143,12 @@ async function act(action, label) {
 // The key a review key is compared as: letters in lower case, so Caps Lock does not turn j into a
 // different key (Shift is read from e.shiftKey). A character that is none of the page's keys nor a
 // label's, typed on a key whose position is a Latin letter or a digit (a Russian or Hebrew layout
-// gives "о" for the J key), counts as that letter or digit, as the keys help says.
+// gives "о" for the J key), counts as that letter or digit, as the keys help says. A Latin layout
+// (AZERTY, QWERTZ) keeps its letters as typed, as the annotation page's layoutKey does.
 function keyOf(e) {
   if (e.key.length !== 1) return e.key;
   const k = e.key.toLowerCase();
-  if (pageKeys.has(k) || hotkeys.has(k)) return k;
+  if (/^[a-z0-9]$/.test(k) || pageKeys.has(k) || hotkeys.has(k)) return k;
   const position = /^(?:Key([A-Z])|Digit([0-9]))$/.exec(e.code || "");
   return position ? (position[1] || position[2]).toLowerCase() : k;
 }
