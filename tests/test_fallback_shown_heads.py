@@ -69,7 +69,7 @@ def test_second_dashboard_load_unpickles_no_head(six_versions, monkeypatch):
         rows = {row["label"]: row for row in estimate["labels"]}
         # late: answered on A, B and D (18); B and D emit it (12); A's 6 fall back to "neg": misses
         assert rows["late"]["n"] == 18 and rows["late"]["n_predicted"] == 12
-    assert loads[0] <= 6  # at most each version's head once
+    assert 1 <= loads[0] <= 6  # the first load reads heads for the fallbacks' rules, each at most once
     assert loads[1] == 0
 
 

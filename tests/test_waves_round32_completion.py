@@ -26,7 +26,9 @@ def lease(project, user, size=5):
 
 
 def loop_and_progress(wave) -> tuple[bool, dict]:
-    """Both readings of the wave, checked to agree: (complete for the loop, progress)."""
+    """Both readings of the wave: (complete for the loop, progress). Both read one statement
+    (waves.selectors._picks_sql), so their agreement only guards the two wrappers; what the tests
+    hold the code to are the expected values they write out."""
     wave.refresh_from_db()
     complete, progress = selectors.wave_is_complete(wave), selectors.wave_progress(wave)
     assert complete == (progress["complete_items"] == progress["items"]), (complete, progress)
