@@ -24,12 +24,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labeling.modeling.label_issues import close_answered_issues
-from labeling.projects.locks import hold_label
+from labeling.projects.locks import hold_label, hold_membership
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave
 
 from .disagreement import sync_disagreement
-from .leasing import change_slots, hold_membership, lease_expiry
+from .leasing import change_slots, lease_expiry
 from .models import Annotation, Assignment
 from .services import (
     AnswerRejected,

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from labeling.projects.locks import hold_membership, not_a_member
 from labeling.projects.models import Membership, Project
 from labeling.waves.models import Wave, WaveItem
 
@@ -70,31 +70,10 @@ def pin_plans() -> None:
             cursor.execute(PIN_PLANS_SQL)
 
 
-def hold_membership(project: Project, user, doing: str) -> None:
-    """Share-lock the user's membership of the project until the transaction ends (FOR KEY SHARE:
-    the DELETE of a removal waits for it, other holders do not); refused when they are no longer a
-    member. ``doing``: what was refused, for the message. Admins need no membership."""
-    if user.is_superuser:
-        return
-    table = Membership._meta.db_table
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f'SELECT 1 FROM "{table}" WHERE project_id = %s AND user_id = %s FOR KEY SHARE',
-                           [project.pk, user.pk])
-            member = cursor.fetchone() is not None
-    else:
-        member = Membership.objects.filter(project=project, user=user).exists()
-    if not member:
-        raise not_a_member(project, doing)
-
-
-def not_a_member(project: Project, doing: str) -> PermissionDenied:
-    return PermissionDenied(f"You are no longer a member of project '{project.slug}'; {doing}.")
-
-
 def _open_waves_of_member(project: Project, user) -> list[int]:
     """The project's open waves in number order, read with the member's row share-locked as
-    ``hold_membership`` locks it: one statement on the lease's path, which runs on every batch."""
+    ``projects.locks.hold_membership`` locks it (its statement joined to this one: the lease's path
+    runs on every batch)."""
     open_waves = Wave.objects.filter(project=project, state=Wave.OPEN).order_by("number")
     if user.is_superuser or connection.vendor != "postgresql":
         hold_membership(project, user, "nothing was leased")

@@ -22,12 +22,12 @@ from django.utils import timezone
 
 from labeling.items.models import Item
 from labeling.modeling.label_issues import close_answered_issues
-from labeling.projects.locks import hold_label, lock_project_labels
+from labeling.projects.locks import hold_label, hold_membership, lock_project_labels
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
 from .disagreement import lock_open_tasks, sync_disagreement
-from .leasing import change_slots, hold_membership, lease_expiry, live_slot_q
+from .leasing import change_slots, lease_expiry, live_slot_q
 from .models import Annotation, Assignment, ReviewTask
 from .signals import answer_saved
 
@@ -309,7 +309,7 @@ def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
         except ValueError:
             raise InvalidAnswer(f"client_id {client_id!r} is not a UUID.", field="client_id") from None
     with transaction.atomic():
-        # The undo gives the item back as a lease: not to someone removed meanwhile (leasing.hold_membership).
+        # The undo gives the item back as a lease: not to someone removed meanwhile (projects.locks.hold_membership).
         hold_membership(project, user, "nothing was undone")
         annotation = _lock_undo_target(project, user, client_id)
         if annotation.undone:

@@ -3,12 +3,15 @@
 checked at commit, so without the lock a label deleted meanwhile fails the other commit (a 500).
 With it, services.delete_label (which locks the label FOR UPDATE first) waits for that writer and
 then finds the reference, or the writer waits for the deletion and finds the label gone. FOR KEY
-SHARE does not conflict with renames or with other holders."""
+SHARE does not conflict with renames or with other holders. Also the label writers' lock on a
+project's labels (``lock_project_labels``) and a member's share lock on their membership
+(``hold_membership``), which a removal's DELETE waits for."""
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 
-from .models import Label, Project
+from .models import Label, Membership, Project
 
 
 def hold_label(label: Label) -> bool:
@@ -50,3 +53,25 @@ def lock_project_labels(project: Project) -> None:
     all there is."""
     list(Label.objects.select_for_update(no_key=True).filter(project=project).order_by("pk")
          .values_list("pk", flat=True))
+
+
+def hold_membership(project: Project, user, doing: str) -> None:
+    """Share-lock the user's membership of the project until the transaction ends (FOR KEY SHARE:
+    the DELETE of a removal waits for it, other holders do not); refused when they are no longer a
+    member. ``doing``: what was refused, for the message. Admins need no membership."""
+    if user.is_superuser:
+        return
+    table = Membership._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT 1 FROM "{table}" WHERE project_id = %s AND user_id = %s FOR KEY SHARE',
+                           [project.pk, user.pk])
+            member = cursor.fetchone() is not None
+    else:
+        member = Membership.objects.filter(project=project, user=user).exists()
+    if not member:
+        raise not_a_member(project, doing)
+
+
+def not_a_member(project: Project, doing: str) -> PermissionDenied:
+    return PermissionDenied(f"You are no longer a member of project '{project.slug}'; {doing}.")
