@@ -246,12 +246,8 @@ class TextSearch:
         column = f'"{Item._meta.db_table}"."{SUBSTRING_COLUMN}"'
         # lower() in SQL for the pattern too: the column was lower-cased by the same function.
         sql = " AND ".join([f"{column} LIKE lower(%s)"] * len(wanted) + [f"{column} NOT LIKE lower(%s)"] * len(unwanted))
-        patterns = [f"%{_like_escaped(word)}%" for word in wanted + unwanted]
+        patterns = [f"%{connection.ops.prep_for_like_query(word)}%" for word in wanted + unwanted]
         return queryset.filter(RawSQL(sql, patterns, output_field=BooleanField()))
-
-
-def _like_escaped(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def search(queryset: QuerySet[Item], text: str | TextSearch | None) -> QuerySet[Item]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from labeling.projects.label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key, written_out
+from labeling.projects.label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key, spelled_out, written_out
 from labeling.projects.models import Label, Project, Source
 from learner.text import text_hash
 
@@ -196,8 +196,8 @@ class RowValidator:
         if twin is None:
             return None
         which = "the existing label" if twin in self.labels else "the new label, created by an earlier row of this file,"
-        return RowError(line, field_name, f"'{written_out(name)}' looks like {which} “{written_out(twin)}” (label "
-                                          f"{LOOK_ALIKE_RULE}): write “{written_out(twin)}” exactly to use that "
+        return RowError(line, field_name, f"'{written_out(name)}' looks like {which} {spelled_out(twin)} (label "
+                                          f"{LOOK_ALIKE_RULE}): write {spelled_out(twin)} exactly to use that "
                                           "label, or name a new label differently")
 
     def _new_label(self, name: str, parent: str | None, line: int, field_name: str) -> None:
@@ -228,12 +228,12 @@ def labels_created_meanwhile(v: Validation, labels: dict[str, str | None]) -> li
         if name in labels:
             if labels[name] == parent:
                 continue
-            where = f"under “{written_out(labels[name])}”" if labels[name] else "as a coarse label"
+            where = f"under {spelled_out(labels[name])}" if labels[name] else "as a coarse label"
             said = f"under '{written_out(parent)}'" if parent else "as a coarse label"
             problem = (f"the label '{written_out(name)}' was created {where} while the file was being checked; the "
                        f"file would create it {said}")
         elif (twin := keys.get(label_name_key(name))) is not None:
-            problem = (f"'{written_out(name)}' looks like the label “{written_out(twin)}”, created while the file "
+            problem = (f"'{written_out(name)}' looks like the label {spelled_out(twin)}, created while the file "
                        f"was being checked (label {LOOK_ALIKE_RULE})")
         else:
             continue

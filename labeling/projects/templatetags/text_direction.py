@@ -1,5 +1,6 @@
 """``isolate``: user text (a project, label or user name, a rule's pattern) set into a sentence that
-is not HTML, where <bdi> cannot go: a title attribute, a confirmation question, the page title.
+is not HTML, where <bdi> cannot go (a title attribute, a confirmation question, the page title), and
+in the headings beside those titles, so that both read alike.
 Text with right-to-left letters or direction controls is wrapped in FIRST STRONG ISOLATE ... POP
 DIRECTIONAL ISOLATE, so that a name holding a right-to-left override reverses itself and not the
 rest of the sentence; other text is left as it is (nothing to isolate, and it copies unchanged)."""
