@@ -26,7 +26,6 @@ from __future__ import annotations
 from django.utils import timezone
 
 from labeling.items.models import Item
-from labeling.projects.models import Project
 from learner.jsonable import to_jsonable
 
 from . import pool
@@ -53,12 +52,13 @@ def _settings_changed(wave: Wave, now: dict) -> list[str]:
 
 def _stale(project, version) -> list[tuple[Wave, list[str]]]:
     """(wave, settings changed since it was planned) of each stale planned wave (module doc), in
-    number order; the settings as the database holds them now, not as the caller's copy does."""
+    number order. ``project``: as the database holds it now, locked (every caller plans or opens
+    under the project's row lock and reads it there), so its settings are the saved ones."""
     planned = Wave.objects.filter(project=project, state=Wave.PLANNED).select_related("model_version")
     planned = list(planned.order_by("number"))
     if not planned:
         return []
-    now = pool.plan_settings(Project.objects.get(pk=project.pk))
+    now = pool.plan_settings(project)
     out = [(wave, _settings_changed(wave, now)) for wave in planned]
     return [(wave, changed) for wave, changed in out if changed or _other_model(wave, version)]
 

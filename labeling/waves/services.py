@@ -322,7 +322,8 @@ def plan_and_open_if_idle(project: Project) -> Wave | None:
     or no item of the pool (the waiting plan's included) can be asked any more.
     Runs under the project's row lock, in the caller's transaction when there is one."""
     with transaction.atomic():
-        Project.objects.select_for_update().filter(pk=project.pk).first()
+        # the settings as saved, locked (labeling.waves.discard compares plans with them), not the caller's copy
+        project = Project.objects.select_for_update().filter(pk=project.pk).first() or project
         if current_wave(project) is not None:
             return None
         # Labels before picks, as plan_next_wave: a label's deletion also updates the picks the
