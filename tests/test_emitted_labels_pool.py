@@ -11,20 +11,16 @@ each answered:
 """
 import uuid
 
-import numpy as np
 import pytest
-from django.conf import settings
-from sklearn.linear_model import LogisticRegression
 
 from labeling.annotations.models import Annotation
-from labeling.items.models import Item
-from labeling.modeling.models import Embedding, ItemScore, ModelVersion
+from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.scores import score_version
 from labeling.projects.estimates import version_estimates
 from labeling.projects.models import Membership
 from labeling.waves.models import Wave, WaveItem
-from learner.text import text_hash
-from learner.training.classifier import TrainedClassifier
+
+from .test_fallback_shown_pages import fixed_head_bytes, make_world
 
 pytestmark = pytest.mark.django_db
 CLASSES = ["late", "rude", "pos", "neu"]
@@ -33,42 +29,22 @@ ROWS = {"A": ([0.32, 0.28, 0.395, 0.005], "late"), "B": ([0.33, 0.03, 0.34, 0.30
         "C": ([0.03, 0.02, 0.90, 0.05], "pos"), "D": ([0.90, 0.03, 0.04, 0.03], "late")}
 
 
-def _fixed_head() -> LogisticRegression:
-    """decision_function(x) = x: a vector of log-probabilities comes back as those probabilities."""
-    head = LogisticRegression()
-    head.classes_ = np.array(CLASSES)
-    head.coef_ = np.eye(len(CLASSES))
-    head.intercept_ = np.zeros(len(CLASSES))
-    head.n_features_in_ = len(CLASSES)
-    return head
-
-
 @pytest.fixture
 def world(project_factory, make_user):
-    project = project_factory("emitted", labels=("neg", "late", "rude", "pos", "neu"), sources=("mail",))
+    project, _, ids = make_world(project_factory, make_user, "emitted", rows={k: row for k, (row, _) in ROWS.items()})
     labels = {label.name: label for label in project.labels.all()}
-    for fine in ("late", "rude"):
-        labels[fine].parent = labels["neg"]
-        labels[fine].save()
     ann = make_user("emitted-ann")
     Membership.objects.create(user=ann, project=project, role=Membership.ANNOTATOR)
-    classifier = TrainedClassifier(_fixed_head(), parents=PARENTS, fine_floor=0.75)
     version = ModelVersion.objects.create(project=project, number=1, state=ModelVersion.ACTIVE, train_size=40,
-                                          label_map=CLASSES, metrics={}, artifact=classifier.to_bytes())
+                                          label_map=CLASSES, metrics={}, artifact=fixed_head_bytes(CLASSES, PARENTS))
     wave = Wave.objects.create(project=project, number=2, model_version=version, state=Wave.CLOSED)
-    source = project.sources.get()
     kinds = {}
-    for kind, (row, truth) in ROWS.items():
-        for i in range(6):
-            text = f"{kind} tweet {i}"
-            item = Item.objects.create(project=project, source=source, text=text, text_hash=text_hash(text))
-            # the head's input: this row's log-probabilities (in place of any vector made on import)
-            Embedding.objects.update_or_create(model_id=settings.LONGTAIL_MODEL_ID, text_hash=item.text_hash,
-                                               defaults={"vector": np.log(np.asarray(row, dtype=np.float32)).tobytes()})
-            WaveItem.objects.create(wave=wave, item=item, strategy="random", inclusion_prob=0.5)
-            Annotation.objects.create(project=project, item=item, annotator=ann, label=labels[truth],
+    for kind, item_ids in ids.items():
+        for item_id in item_ids:
+            WaveItem.objects.create(wave=wave, item_id=item_id, strategy="random", inclusion_prob=0.5)
+            Annotation.objects.create(project=project, item_id=item_id, annotator=ann, label=labels[ROWS[kind][1]],
                                       client_id=uuid.uuid4())
-            kinds[item.pk] = kind
+            kinds[item_id] = kind
     score_version(version)
     return project, version, kinds
 
