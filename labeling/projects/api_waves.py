@@ -86,7 +86,7 @@ class WaveClose(ProjectScoped, APIView):
             wave.refresh_from_db()
             body = selectors.wave_dict(wave)
             body["live_leases"] = live
-            body["leases_note"] = waves.close_note(wave)
+            body["leases_note"] = wave_selectors.close_note(wave)
             if options.validated_data["retrain"]:
                 run = request_retrain(self.get_project(), reason="wave_closed")
                 run.refresh_from_db()

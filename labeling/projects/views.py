@@ -217,7 +217,7 @@ def wave_close(request, slug):
         closed = f"Wave {wave.number} {'discarded (it never opened)' if wave.state == 'discarded' else 'closed'}."
         if request.POST.get("retrain"):
             closed += " " + _retrain_text(request_retrain(project, reason="wave_closed"))
-        return f"{closed} {waves.close_note(wave)}"
+        return f"{closed} {wave_selectors.close_note(wave)}"
 
     return _loop_action(request, slug, action)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -99,6 +100,20 @@ def live_leases(wave: Wave) -> int:
     """Unexpired, unanswered leases on the wave's items."""
     return Assignment.objects.filter(wave_item__wave=wave, state=Assignment.LEASED,
                                      expires_at__gt=timezone.now()).count()
+
+
+def close_note(wave: Wave) -> str:
+    """What closing did to the wave's live leases, for the close page and API."""
+    n = getattr(wave, "live_leases", None)
+    if n is None:
+        n = live_leases(wave)
+    if not n:
+        return "No item was leased."
+    minutes = max(1, round(settings.LONGTAIL_LEASE_SECONDS / 60))
+    return (f"{n} item{'s are' if n != 1 else ' is'} still leased: annotators can answer "
+            f"{'them' if n != 1 else 'it'} until the lease expires (at most {minutes} min) and those answers "
+            "count; the next wave leaves leased items out, and an item whose lease expires unanswered goes "
+            "back to the pool.")
 
 
 def pick_is_complete(wave_item: WaveItem) -> bool:

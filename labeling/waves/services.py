@@ -11,7 +11,6 @@ import math
 import time
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -92,6 +91,7 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
     meanwhile waits for the plan, or is gone from it.
     """
     timings: dict[str, float] = {}
+    _refuse_before_embedding(project, size)
     t = time.perf_counter()
     pool.embed_missing(project)  # the slow part that needs no lock: vectors for new items
     timings["embed_missing"] = round(time.perf_counter() - t, 3)
@@ -100,11 +100,7 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
         # settings as saved, not as the caller's copy holds them: a plan made under a stale copy
         # would be stale at once (labeling.waves.discard compares with the saved settings).
         project = Project.objects.select_for_update().get(pk=project.pk)
-        requested = int(size or project.wave_size)
-        if requested < 1:
-            # Settings refuse this now; a project saved before that check may still hold it.
-            raise NothingToPlan(f"The wave size of {project.slug!r} is {requested}: set a wave size of at least 1 "
-                                "on the settings page.")
+        requested = _requested_size(project, size)
         hold_labels(project)  # before the discard below writes picks a label's deletion updates too
         version = active_model(project)
         replaced = discard.discard_stale_plans(project, version)
@@ -118,6 +114,27 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
         Wave.objects.filter(pk=wave.pk).update(report=to_jsonable(wave.report))
     wave.replaced = replaced
     return wave
+
+
+def _requested_size(project: Project, size: int | None) -> int:
+    requested = int(size or project.wave_size)
+    if requested < 1:
+        # Settings refuse this now; a project saved before that check may still hold it.
+        raise NothingToPlan(f"The wave size of {project.slug!r} is {requested}: set a wave size of at least 1 "
+                            "on the settings page.")
+    return requested
+
+
+def _refuse_before_embedding(project: Project, size: int | None) -> None:
+    """The refusals that need no vectors (wave size, budget, a waiting plan that is not stale),
+    read without locks before the embedding: a request that is refused anyway must not first
+    spend minutes embedding newly imported items. The same checks run again under the project's
+    lock, which decides; this only refuses early what that would refuse."""
+    project = Project.objects.get(pk=project.pk)  # the settings as saved, as the locked checks read them
+    _wave_items_for_budget(project, _requested_size(project, size))
+    if Wave.objects.filter(project=project, state=Wave.PLANNED).exists() and \
+            not discard.stale_plans(project, active_model(project)):
+        _refuse_second_plan(project)
 
 
 def _refuse_second_plan(project: Project) -> None:
@@ -262,7 +279,7 @@ def close_wave(wave: Wave) -> Wave:
 
     Live leases are left alone: an annotator who holds one can still answer until it expires, and
     that answer counts; the planner leaves these items out while leased (``pool.leased_items``).
-    ``wave.live_leases`` says how many there were, ``close_note(wave)`` says it in words.
+    ``wave.live_leases`` says how many there were, ``selectors.close_note(wave)`` says it in words.
 
     A wave that never opened is discarded instead (state DISCARDED, its picks deleted: they were
     never asked, so no estimate counts them as drawn; labeling.waves.discard). A discarded wave
@@ -281,20 +298,6 @@ def close_wave(wave: Wave) -> Wave:
     wave.refresh_from_db(fields=["state", "closed_at", "report"])
     wave.live_leases = selectors.live_leases(wave)
     return wave
-
-
-def close_note(wave: Wave) -> str:
-    """What closing did to the wave's live leases, for the close page and API."""
-    n = getattr(wave, "live_leases", None)
-    if n is None:
-        n = selectors.live_leases(wave)
-    if not n:
-        return "No item was leased."
-    minutes = max(1, round(settings.LONGTAIL_LEASE_SECONDS / 60))
-    return (f"{n} item{'s are' if n != 1 else ' is'} still leased: annotators can answer "
-            f"{'them' if n != 1 else 'it'} until the lease expires (at most {minutes} min) and those answers "
-            "count; the next wave leaves leased items out, and an item whose lease expires unanswered goes "
-            "back to the pool.")
 
 
 def open_wave_if_idle(project: Project, wave: Wave) -> bool:
