@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,25 +24,22 @@ from labeling.projects.label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label
 from labeling.projects.models import Label, Project, Source
 from learner.text import text_hash
 
+from .invisible import is_invisible
 from .models import Item
 from .readers import FileError, RowError, open_reader
 
 Progress = Callable[[str, float, dict], None]  # phase ('wait' | 'validate' | 'write'), fraction 0..1, counts
 
-# Characters that show nothing: Unicode's other Default_Ignorable_Code_Points (variation selectors,
-# Hangul fillers, the combining grapheme joiner, ...); format (Cf), control and separator categories
-# and whitespace are tested by category below.
-_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
-                        "\U000e0100-\U000e01ef]")
-_BLANK_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+# Blank in a text besides the invisible characters: whitespace and the separator categories.
+_SEPARATOR_CATEGORIES = frozenset({"Zs", "Zl", "Zp"})
 
 
 def has_visible_text(text: str) -> bool:
-    """False when the text is only whitespace, zero-width and other format or ignorable characters
-    (e.g. U+200B, U+FEFF, U+2060). Stops at the first visible character, so it costs nothing for
-    ordinary text."""
+    """False when the text is only whitespace and invisible characters (labeling.items.invisible:
+    zero-width spaces, byte order marks, variation selectors, Hangul fillers, ...). Stops at the
+    first visible character, so it costs nothing for ordinary text."""
     for char in text:
-        if char.isspace() or unicodedata.category(char) in _BLANK_CATEGORIES or _IGNORABLE.match(char):
+        if char.isspace() or unicodedata.category(char) in _SEPARATOR_CATEGORIES or is_invisible(char):
             continue
         return True
     return False

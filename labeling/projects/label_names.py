@@ -1,26 +1,32 @@
 """What a label name looks like: two names that read the same once Unicode variants (NFKC) and
-invisible characters (format and control: zero-width spaces, direction marks, soft hyphens) are
-set aside are one name. Every path that names labels (the model's checks, the labels pages, the
-new-project lines, imports) compares names this way and says so in the same words. A message that
-says two names look alike writes their invisible characters out (``written_out``): printed as they
-are, the two would read the same, and a direction override would reverse the rest of the message."""
+invisible characters (labeling.items.invisible: zero-width spaces, direction marks, soft hyphens,
+variation selectors, Hangul fillers, other format and control characters) are set aside are one
+name. Every path that names labels (the model's checks, the labels pages, the new-project lines,
+imports) compares names this way and says so in the same words. A message that says two names look
+alike writes their invisible characters out (``written_out``): printed as they are, the two would
+read the same, and a direction override would reverse the rest of the message."""
 import unicodedata
 
+from labeling.items.invisible import is_invisible, without_invisible
 from labeling.items.values import storable
 
-INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc"})  # format (zero-width, bidi controls, soft hyphen), control
-
-
-INVISIBLE_NAME = ("empty once invisible characters (zero-width spaces, direction marks, other format or control "
-                  "characters) are removed")
+INVISIBLE_NAME = ("empty once invisible characters (zero-width spaces, direction marks, fillers, variation "
+                  "selectors, other format or control characters) are removed")
 LOOK_ALIKE_RULE = "names that look the same, ignoring invisible characters and variants, count as one"
 
 
+def _code(char: str) -> str:
+    """\\uXXXX, or \\UXXXXXXXX beyond the Basic Multilingual Plane: always as many digits, so that the
+    character after it cannot be read as one more."""
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 def written_out(name: str, limit: int = 200) -> str:
-    """The name with its invisible characters written as \\uXXXX (cut to ``limit`` characters first,
-    NUL and lone surrogates escaped as ``storable`` does), so that look-alikes read apart."""
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in INVISIBLE_CATEGORIES else c
-                   for c in storable(name, limit))
+    """The name with its invisible characters written as \\uXXXX or \\UXXXXXXXX (cut to ``limit``
+    characters first, NUL and lone surrogates escaped as ``storable`` does), so that look-alikes
+    read apart."""
+    return "".join(_code(c) if is_invisible(c) else c for c in storable(name, limit))
 
 
 def spelled_out(name: str) -> str:
@@ -38,6 +44,7 @@ def label_exists_message(twin: str, name: str | None = None) -> str:
 
 
 def label_name_key(name: str) -> str:
-    """The name as it looks (NFKC, invisible characters removed, trimmed): two labels with one key look alike."""
-    return "".join(c for c in unicodedata.normalize("NFKC", name)
-                   if unicodedata.category(c) not in INVISIBLE_CATEGORIES).strip()
+    """The name as it looks (invisible characters removed, NFKC, trimmed): two labels with one key
+    look alike. Removed before NFKC, so that a mark kept from its letter by an invisible joiner
+    composes with it ("a\\u034f\\u0301" is "á"), and after, should a compatibility form unfold into one."""
+    return without_invisible(unicodedata.normalize("NFKC", without_invisible(name))).strip()
