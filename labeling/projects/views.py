@@ -1,9 +1,11 @@
 """Lead pages: create a project, settings, labels, sources & quotas, rules, members, and the wave
 control room (composition, close / retrain / plan buttons, running tasks). Leads and admins only."""
 import copy
+from contextlib import nullcontext
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -20,8 +22,9 @@ from labeling.waves import services as waves
 
 from . import selectors, services
 from .forms import LabelFormSet, MemberForm, ProjectCreateForm, ProjectSettingsForm, RuleForm, SourceFormSet
+from .locks import lock_project_labels
 from .membership import remove_member, set_member
-from .models import Membership, Rule
+from .models import Membership, Project, Rule, Source
 from .permissions import project_for
 
 
@@ -76,13 +79,25 @@ def project_create(request):
     return render(request, "projects/create.html", {"form": form})
 
 
+def _judged_under_lock(request):
+    """A save is judged stale against what is stored when it runs: a POST reads the stored rows
+    under the lock its save takes (the caller takes it first thing in this transaction), so a
+    colleague's save that commits while this request waits for the lock is read, not overwritten.
+    Read at the start of the request instead, a save committed in the milliseconds before the lock
+    was missed. A GET takes no lock."""
+    return transaction.atomic() if request.method == "POST" else nullcontext()
+
+
 def project_settings(request, slug):
     project = project_for(request.user, slug, manage=True)
-    # The form's validation writes the posted values onto its instance: a copy, so that a refused
-    # save's page shows the stored project (its name in the title), not the values refused.
-    form = ProjectSettingsForm(request.POST or None, instance=copy.copy(project))
-    done = _save_if_valid(request, form, lambda: services.update_settings(project, form.changes()),
-                          success="Settings saved.", next_page="project-settings", slug=slug)
+    with _judged_under_lock(request):
+        if request.method == "POST":
+            project = Project.objects.select_for_update().get(pk=project.pk)  # what update_settings locks
+        # The form's validation writes the posted values onto its instance: a copy, so that a refused
+        # save's page shows the stored project (its name in the title), not the values refused.
+        form = ProjectSettingsForm(request.POST or None, instance=copy.copy(project))
+        done = _save_if_valid(request, form, lambda: services.update_settings(project, form.changes()),
+                              success="Settings saved.", next_page="project-settings", slug=slug)
     if done:
         return done
     return _lead_page(request, project, "projects/settings.html", status=_refused_status(form), form=form,
@@ -91,10 +106,13 @@ def project_settings(request, slug):
 
 def project_labels(request, slug):
     project = project_for(request.user, slug, manage=True)
-    formset = LabelFormSet(request.POST or None, project=project, prefix="labels")
-    done = _save_if_valid(request, formset,
-                          lambda: services.save_labels(project, formset.rows(), formset.deleted_labels()),
-                          success="Labels saved.", next_page="project-labels", slug=slug, errors_on_form=False)
+    with _judged_under_lock(request):
+        if request.method == "POST":
+            lock_project_labels(project)  # what save_labels locks first
+        formset = LabelFormSet(request.POST or None, project=project, prefix="labels")
+        done = _save_if_valid(request, formset,
+                              lambda: services.save_labels(project, formset.rows(), formset.deleted_labels()),
+                              success="Labels saved.", next_page="project-labels", slug=slug, errors_on_form=False)
     if done:
         return done
     return _lead_page(request, project, "projects/labels.html", status=_refused_status(formset), formset=formset)
@@ -102,10 +120,13 @@ def project_labels(request, slug):
 
 def project_sources(request, slug):
     project = project_for(request.user, slug, manage=True)
-    formset = SourceFormSet(request.POST or None, project=project, prefix="sources")
-    done = _save_if_valid(request, formset, lambda: services.replace_sources(project, formset.kept_rows()),
-                          success="Sources and quotas saved.", next_page="project-sources", slug=slug,
-                          errors_on_form=False)
+    with _judged_under_lock(request):
+        if request.method == "POST":  # what replace_sources locks, in id order
+            list(Source.objects.select_for_update().filter(project=project).order_by("pk").values_list("pk"))
+        formset = SourceFormSet(request.POST or None, project=project, prefix="sources")
+        done = _save_if_valid(request, formset, lambda: services.replace_sources(project, formset.kept_rows()),
+                              success="Sources and quotas saved.", next_page="project-sources", slug=slug,
+                              errors_on_form=False)
     if done:
         return done
     return _lead_page(request, project, "projects/sources.html", status=_refused_status(formset), formset=formset)
