@@ -45,14 +45,16 @@ def fresh_embedding_memos():
     """The per-process embedding memos assume a (model, text hash) vector never changes, which holds
     in the product. Tests break it: several write synthetic or noise vectors for the same texts, and
     a later test with those texts would read the earlier one's vectors from the memo. The same for
-    the per-process decoding rules, kept per model version id, which a recreated test database
-    can hand out again."""
+    the per-process decoding rules and heads, kept per model version id, which a recreated test
+    database can hand out again."""
     yield
     from labeling.modeling.decoding import clear_rules  # Django is set up by the time a test ends
     from labeling.modeling.embedding_store import clear_memos
+    from labeling.modeling.versions import clear_classifiers
 
     clear_memos()
     clear_rules()
+    clear_classifiers()
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from django.db.models import OuterRef, Q
 from drf_spectacular.utils import extend_schema_field
 
 from labeling.annotations.models import Annotation
-from labeling.modeling.decoding import rows_emitting
+from labeling.modeling.decoding import request_emitting_columns, rows_emitting
 from labeling.modeling.models import ItemScore
 from labeling.projects.models import Label, Project, Source
 from labeling.waves.models import WaveItem
@@ -189,7 +189,7 @@ class ItemFilterSet(django_filters.FilterSet):
         scores = ItemScore.objects.filter(item_id=OuterRef("pk"), **where)
         if data.get("predicted") is not None:
             # the label's rows less its fallbacks (to their coarse label), and the fallbacks to it
-            scores = scores.filter(rows_emitting(version, data["predicted"].pk))
+            scores = scores.filter(rows_emitting(*request_emitting_columns(version, data["predicted"].pk)))
         return queryset.filter(browse.has(scores))
 
 

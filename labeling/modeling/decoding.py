@@ -90,12 +90,25 @@ def emitting_columns(version: ModelVersion, label_id: int) -> tuple[int | None, 
     return own, sorted({column for name in coarse for column in rule.children(name)})
 
 
-def rows_emitting(version: ModelVersion, label_id: int) -> Q | None:
-    """The condition (beside the version) on the stored scores that emit the label ``label_id``:
-    its column less the rows falling back from it (to their coarse label), or a fallback to it
-    (a fallback keeps its fine candidate as top label). A NULL ``fallback`` is not a fallback
-    (module docstring). None: the version never emits the label."""
-    own, children = emitting_columns(version, label_id)
+def request_emitting_columns(version: ModelVersion, label_id: int) -> tuple[int | None, list[int]]:
+    """``emitting_columns``, worked out once per ModelVersion instance, for readers that read the
+    version once per request (the item browser: labeling.items.browse.active_version). Its
+    predicted filter needs them three times (the index condition, the narrowing probe, the exact
+    condition), and each working out reads the project's labels; within one request they are the
+    same."""
+    if not hasattr(version, "_emitting_columns"):
+        version._emitting_columns = {}
+    if label_id not in version._emitting_columns:
+        version._emitting_columns[label_id] = emitting_columns(version, label_id)
+    return version._emitting_columns[label_id]
+
+
+def rows_emitting(own: int | None, children: list[int]) -> Q | None:
+    """The condition (beside the version) on the stored scores that emit a label, of its
+    ``emitting_columns`` (taken, not recomputed: the browser asks for them once per request): its
+    column less the rows falling back from it (to their coarse label), or a fallback to it (a
+    fallback keeps its fine candidate as top label). A NULL ``fallback`` is not a fallback (module
+    docstring). None: the version never emits the label."""
     parts = ([Q(top_label=own) & ~Q(fallback=True)] if own is not None else []) + (
         [Q(top_label__in=children, fallback=True)] if children else [])
     return reduce(or_, parts) if parts else None

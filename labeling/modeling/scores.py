@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Case, Count, FloatField, Q, Value, When
 
 from labeling.items.models import Item
 from labeling.projects.models import Label, Project
@@ -198,20 +198,35 @@ def pool_threshold_rows(version: ModelVersion, labels) -> list[dict]:
     of the stored scores that emit it and the share below its threshold (routed to review). A
     fallback counts as the coarse label it emits, not as its fine candidate; the coarse probability
     is not stored, so a coarse label's row has no review share. A NULL ``fallback`` is not a
-    fallback (labeling.modeling.decoding)."""
-    total = ItemScore.objects.filter(model_version=version).count()
+    fallback (labeling.modeling.decoding). One grouped query whatever the number of labels: the
+    dashboard loads it for projects with dozens of labels, and each per-label count read the
+    version's scores again."""
+    thresholds = [float((version.thresholds or {}).get(name, 0.0)) for name in labels.trained]  # by learned name
+    # Each row's own label's threshold (0: none, so nothing is below it).
+    row_threshold = Case(*[When(top_label=column, then=Value(threshold)) for column, threshold in enumerate(thresholds)
+                           if threshold > 0], default=Value(0.0), output_field=FloatField())
+    groups = (ItemScore.objects.filter(model_version=version).order_by().values("top_label", "fallback")
+              .annotate(n=Count("id"), below=Count("id", filter=Q(top_prob__lt=row_threshold))))
+    total = 0
+    emitting: dict[int, list[int]] = {}  # column → [scores emitting it, of them below its threshold]
+    fell_back: dict[int, int] = {}  # fine candidate column → fallbacks keeping it as top label
+    for group in groups:
+        total += group["n"]
+        if group["fallback"] is True:
+            fell_back[group["top_label"]] = fell_back.get(group["top_label"], 0) + group["n"]
+        else:
+            counts = emitting.setdefault(group["top_label"], [0, 0])
+            counts[0] += group["n"]
+            counts[1] += group["below"]
     rows = []
-    for i, name in enumerate(labels.trained):
-        threshold = float((version.thresholds or {}).get(name, 0.0))  # keyed by the name the model learned
-        predicted = ItemScore.objects.filter(model_version=version, top_label=i).exclude(fallback=True)
-        below = predicted.filter(top_prob__lt=threshold).count() if threshold > 0 else 0
-        rows.append({"label": labels.shown(name), "threshold": threshold, "predicted_share": predicted.count() / total
-                     if total else None, "review_share": below / total if total else None})
-    counts = dict(ItemScore.objects.filter(model_version=version, fallback=True).order_by()
-                  .values("top_label").annotate(n=Count("id")).values_list("top_label", "n"))
-    rule = decoding_rule(version) if counts else None
+    for column, name in enumerate(labels.trained):
+        predicted, below = emitting.get(column, (0, 0))
+        rows.append({"label": labels.shown(name), "threshold": thresholds[column],
+                     "predicted_share": predicted / total if total else None,
+                     "review_share": below / total if total else None})
+    rule = decoding_rule(version) if fell_back else None
     coarse: dict[str, int] = {}
-    for column, n in counts.items():
+    for column, n in sorted(fell_back.items()):
         name = rule.coarse_of(column) if rule is not None else None
         if name is not None:
             coarse[name] = coarse.get(name, 0) + n

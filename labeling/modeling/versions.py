@@ -89,6 +89,12 @@ def load_classifier(model_version: ModelVersion):
     return clf
 
 
+def clear_classifiers() -> None:
+    """Forget the memoised heads (tests: a recreated test database hands out version ids again)."""
+    with _CLASSIFIERS_LOCK:
+        _CLASSIFIERS.clear()
+
+
 def _store_artifact(version: ModelVersion, blob: bytes) -> None:
     if len(blob) <= ARTIFACT_DB_MAX_BYTES:
         version.artifact = blob
