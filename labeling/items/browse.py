@@ -19,12 +19,13 @@ from django.db.models.fields import BooleanField
 from django.db.models.lookups import IsNull
 
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.modeling.decoding import emitting_columns
+from labeling.modeling.decoding import request_emitting_columns
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.scores import Shown, shown_predictions
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
+from .invisible import INVISIBLE
 from .models import Item
 
 # Text-search configuration of the search document column (PostgreSQL only, see
@@ -38,12 +39,10 @@ SUBSTRING_COLUMN = "search_text"
 # Both search columns hold the text folded so that what looks alike matches: accents dropped
 # (NFKD, then the combining diacritics U+0300-U+036F removed, so "Cafe\u0301", "Café" and "cafe"
 # agree), NFKC, and Unicode's default-ignorable characters (zero-width spaces and joiners, bidi
-# controls, soft hyphens, variation selectors...) removed, so "pass\u200bword" is "password". The
-# migration spells the same rules in SQL; a query is folded here the same way.
+# controls, soft hyphens, variation selectors...: labeling.items.invisible.INVISIBLE) removed, so
+# "pass\u200bword" is "password". The migration spells the same rules in SQL; a query is folded
+# here the same way.
 _ACCENTS = re.compile("[\u0300-\u036f]")
-INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-                       "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
-                       "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
 # Scripts written without spaces between words (Thai, Lao, Tibetan, Myanmar, Khmer, Hangul with its
 # attached particles, kana, Han): the word index holds a whole run as one word, so a query in one of
 # them is matched as a substring.
@@ -298,7 +297,7 @@ def score_conditions(data: dict, version: ModelVersion | None) -> dict | None:
     if label is not None:
         # by identity, of what the model emits: a superset (fallbacks either way) that the index
         # serves; the filter set narrows it with decoding.rows_emitting
-        own, children = emitting_columns(version, label.pk)
+        own, children = request_emitting_columns(version, label.pk)
         if own is None and not children:
             return NOTHING  # the active model never emits this label (e.g. newer than the model)
         where["top_label__in"] = sorted({*children, *([own] if own is not None else [])})
