@@ -7,15 +7,12 @@ import re
 import sys
 
 import pytest
-from rest_framework.test import APIClient
 
 # The browser's modules, loaded before the calls are counted: one importing the function while it
 # is replaced would keep the counting one for later tests.
 from labeling.items import browse, browse_api, browse_views, filters  # noqa: F401
 from labeling.modeling import decoding
-from labeling.modeling.models import ModelVersion
-from labeling.modeling.scores import score_version
-from tests.test_fallback_shown_pages import CLASSES, fixed_head_bytes, make_world
+from tests.test_fallback_shown_pages import world  # noqa: F401 - the fallback pages' world: a served coarse → fine model
 
 pytestmark = pytest.mark.django_db
 
@@ -36,20 +33,9 @@ def counted_emitting_columns(monkeypatch):
     return calls
 
 
-@pytest.fixture
-def browser(project_factory, make_user):
-    project, lead, kinds = make_world(project_factory, make_user, "emitting-once")
-    version = ModelVersion.objects.create(project=project, number=1, state=ModelVersion.ACTIVE, train_size=40,
-                                          label_map=CLASSES, metrics={}, artifact=fixed_head_bytes())
-    assert score_version(version) == 24
-    client = APIClient()
-    client.force_login(lead)
-    return project, kinds, client
-
-
 @pytest.mark.parametrize("query", ["predicted=neg", "predicted=late", "predicted=neg&min_confidence=0.1"])
-def test_a_page_request_works_out_the_emitting_columns_once(browser, counted_emitting_columns, query):
-    project, kinds, client = browser
+def test_a_page_request_works_out_the_emitting_columns_once(world, counted_emitting_columns, query):  # noqa: F811
+    project, _, kinds, client = world
     response = client.get(f"/p/{project.slug}/items/?{query}")
     assert response.status_code == 200
     listed = {int(i) for i in re.findall(r'data-item="(\d+)"', response.content.decode())}
@@ -57,8 +43,8 @@ def test_a_page_request_works_out_the_emitting_columns_once(browser, counted_emi
     assert len(counted_emitting_columns) == 1, counted_emitting_columns
 
 
-def test_an_api_request_works_out_the_emitting_columns_once(browser, counted_emitting_columns):
-    project, kinds, client = browser
+def test_an_api_request_works_out_the_emitting_columns_once(world, counted_emitting_columns):  # noqa: F811
+    project, _, kinds, client = world
     response = client.get(f"/api/projects/{project.slug}/items/?predicted=neg&count=true")
     assert response.status_code == 200
     assert {row["id"] for row in response.json()["results"]} == set(kinds["A"])
