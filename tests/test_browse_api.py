@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labeling.annotations import leasing
+from labeling.annotations import review_services as annotation_review_services
 from labeling.annotations import services as annotation_services
 from labeling.annotations.models import Annotation, Assignment, ReviewTask
 from labeling.annotations.selectors import resolve_item_labels
@@ -283,7 +284,7 @@ def story(world, make_user):
     give(world["annotator"], "fraud")
     give(bob, "fraud")
     task = ReviewTask.objects.create(project=project, item=item, reason=ReviewTask.LOW_CONFIDENCE)
-    annotation_services.resolve_review(project, world["lead"], task_id=task.pk, label_id=labels["login"])
+    annotation_review_services.resolve_review(project, world["lead"], task_id=task.pk, label_id=labels["login"])
     return {"project": project, "item": item, "wave": wave}
 
 

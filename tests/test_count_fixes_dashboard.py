@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from labeling.annotations import leasing
 from labeling.annotations.models import ReviewTask
-from labeling.annotations.services import resolve_review
+from labeling.annotations.review_services import resolve_review
 from labeling.export.services import iter_rows
 from labeling.items.services import import_path
 from labeling.projects.dashboard import NO_WAVE

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from labeling.annotations import leasing
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.annotations.services import resolve_review
+from labeling.annotations.review_services import resolve_review
 from labeling.projects.models import Membership
 from labeling.waves import selectors
 from labeling.waves.models import Wave, WaveItem

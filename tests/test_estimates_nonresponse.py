@@ -10,7 +10,7 @@ import pytest
 
 from labeling.annotations.disagreement import sync_disagreement
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.annotations.services import resolve_review
+from labeling.annotations.review_services import resolve_review
 from labeling.items.models import Item
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.projects import dashboard

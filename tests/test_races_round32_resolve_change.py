@@ -55,7 +55,7 @@ def _held_after_task_lock(paused, go):
 
 def _decide(project, lead, issue, label, how):
     if how == "resolve":
-        return services.resolve_review(project, lead, task_id=issue.pk, label_id=label.pk)
+        return review_services.resolve_review(project, lead, task_id=issue.pk, label_id=label.pk)
     return review_services.bulk_review(project, lead, action="relabel", task_ids=[issue.pk], label_id=label.pk)
 
 
@@ -119,7 +119,7 @@ def test_a_disagreement_withdrawn_while_the_lead_resolves_it_is_reported_not_fai
 
     changer, changed = in_thread(change)
     assert paused.wait(10), "the change never withdrew the disagreement"
-    decider, decided = in_thread(lambda: services.resolve_review(project, lead, task_id=disagreement.pk,
+    decider, decided = in_thread(lambda: review_services.resolve_review(project, lead, task_id=disagreement.pk,
                                                                  label_id=fraud.pk))
     assert wait_until(lambda: backends_waiting_on_locks() >= 1 or not decider.is_alive(), timeout=10)
     go.set()

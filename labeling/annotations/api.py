@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from labeling.projects.permissions import can_manage, project_for
 
-from . import context, history, leasing, selectors, serializers, services, waiting
+from . import context, history, leasing, review_services, selectors, serializers, services, waiting
 from .models import ReviewTask
 
 
@@ -146,7 +146,7 @@ class ReviewQueueView(ProjectAPIView):
         resolve = serializers.ResolveSerializer(data=request.data)
         resolve.is_valid(raise_exception=True)
         try:
-            task = services.resolve_review(
+            task = review_services.resolve_review(
                 self.project, request.user, task_id=resolve.validated_data["task"],
                 label_id=resolve.validated_data["label"],
             )

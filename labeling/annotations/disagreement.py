@@ -3,7 +3,7 @@ queue, and leaves it once they agree again (a change, an undo) or a lead's adjud
 Called by every write that changes an item's answers (``services``, ``history``).
 
 Lock order on an item's review tasks: every writer of them (an answer's write here, a lead's
-decision in ``services.resolve_review`` and ``review_services.bulk_review``) locks all of the
+decision in ``review_services.resolve_review`` and ``review_services.bulk_review``) locks all of the
 item's open tasks at once, in id order, before it writes any (``lock_open_tasks``). Locked one by
 one as each was reached, a lead resolving the item's label issue while its annotator changed an
 answer (which withdraws the disagreement, then closes the issue) each held the task the other

@@ -36,10 +36,10 @@ from .services import (
     InvalidAnswer,
     NotFound,
     ensure_other_label,
+    project_label,
     require_label,
 )
 from .services import _lock_wave_item as lock_wave_item
-from .services import _project_label as project_label
 from .signals import answer_saved
 
 

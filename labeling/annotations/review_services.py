@@ -1,5 +1,5 @@
 """Bulk decisions on the review queue: accept the model's label, relabel, or dismiss many open
-tasks at once (the one-by-one adjudication is ``services.resolve_review``).
+tasks at once (and the one-by-one adjudication, ``resolve_review``).
 
 * **accept** stores the model's label as the lead's adjudication: the prediction of a
   low-confidence task, the suggested label of a label issue. A task without a model label
@@ -37,7 +37,7 @@ from labeling.projects.models import Label, Project
 
 from .disagreement import lock_open_tasks
 from .models import Annotation, ReviewTask
-from .services import InvalidAnswer
+from .services import AnswerRejected, InvalidAnswer, NotFound, project_label, require_label
 from .signals import answer_saved
 
 ACCEPT, RELABEL, DISMISS = "accept", "relabel", "dismiss"
@@ -260,3 +260,34 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
     for item in Item.objects.filter(pk__in=result.labeled_items).order_by("pk"):
         answer_saved.send(sender=Annotation, project=project, item=item)
     return result
+
+
+def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
+    """Adjudicate: store the lead's label as an ``adjudication`` answer and resolve every open
+    review task of the item (one decision answers both a disagreement and a low-confidence flag)."""
+    label = project_label(project, label_id)
+    now = timezone.now()
+    with transaction.atomic():
+        require_label(label)
+        try:
+            task_pk = int(task_id)
+            item_id = ReviewTask.objects.values_list("item_id", flat=True).get(pk=task_pk, project=project)
+        except (ReviewTask.DoesNotExist, TypeError, ValueError):
+            raise NotFound(f"Review task {task_id!r} is not in project '{project.slug}'.", field="task") from None
+        # All of the item's open tasks, in id order, as an answer's write locks them (disagreement's lock order).
+        locked = lock_open_tasks(project, [item_id], also=[task_pk], related=("item", "resolved_by"))
+        task = next((t for t in locked if t.pk == task_pk), None)
+        if task is None:  # withdrawn while this waited (its annotators agree again)
+            raise NotFound(f"Review task {task_id!r} is not in project '{project.slug}'.", field="task")
+        if task.resolved_at:
+            by = task.resolved_by.username if task.resolved_by else "someone"
+            raise AnswerRejected(f"Review task {task.pk} was already resolved by {by}.", field="task")
+        Annotation.objects.create(
+            project=project, item=task.item, annotator=lead, label=label, origin=Annotation.ADJUDICATION
+        )
+        ReviewTask.objects.filter(project=project, item=task.item, resolved_at__isnull=True).update(
+            resolved_label=label, resolved_by=lead, resolved_at=now
+        )
+        task.refresh_from_db()
+    answer_saved.send(sender=Annotation, project=project, item=task.item)
+    return task

@@ -68,7 +68,7 @@ def _post(request, project) -> None:
                     messages.warning(request, f"Task {skip['task']} left open: {skip['reason']}.")
         return
     try:
-        task = services.resolve_review(project, request.user, task_id=request.POST.get("task"),
+        task = review_services.resolve_review(project, request.user, task_id=request.POST.get("task"),
                                        label_id=request.POST.get("label"))
     except services.AnnotationError as exc:
         messages.error(request, exc.message)

@@ -1,11 +1,12 @@
 """Write paths of the annotator's side: storing answers exactly once, undo, disagreement
-detection and adjudication (leasing batches is ``leasing``).
+detection (leasing batches is ``leasing``; a lead's adjudication is ``review_services``).
 
 Decisions worth knowing:
 
 * **No lost label.** An answer on an expired lease is stored when the item still has a free slot
   (or the annotator holds a newer lease on it); when other annotators took all slots meanwhile it
-  is rejected with a message that says so (``AnswerRejected``, HTTP 409).
+  is rejected with a message that says so (``AnswerRejected``, HTTP 409). A removed member's is
+  not stored (a removal expires their leases: 403 "no longer a member").
 * **Exactly once.** ``Annotation.client_id`` is unique; a retried submit returns the stored
   answer without storing, signalling or changing anything.
 * **None of these.** The project's top-level label with ``is_other=True`` is used; a project
@@ -26,7 +27,7 @@ from labeling.projects.locks import hold_label, hold_membership, lock_project_la
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
-from .disagreement import lock_open_tasks, sync_disagreement
+from .disagreement import sync_disagreement
 from .leasing import change_slots, lease_expiry, live_slot_q
 from .models import Annotation, Assignment, ReviewTask
 from .signals import answer_saved
@@ -102,7 +103,7 @@ def ensure_other_label(project: Project) -> Label:
     return other
 
 
-def _project_label(project: Project, label_id) -> Label:
+def project_label(project: Project, label_id) -> Label:
     try:
         return Label.objects.get(pk=int(label_id), project=project)
     except (Label.DoesNotExist, TypeError, ValueError):
@@ -170,8 +171,14 @@ class AlreadyAnswered(AnswerRejected):
     pass
 
 
-def _answerable_assignment(project: Project, user, assignment_id, item_id, now) -> tuple[Assignment, WaveItem]:
-    """The assignment that takes the answer, with its wave item locked."""
+class _MembershipFirst(Exception):
+    """The answer falls on an expired lease: it is taken again with the membership held first."""
+
+
+def _answerable_assignment(project: Project, user, assignment_id, item_id, now,
+                           member_held: bool = False) -> tuple[Assignment, WaveItem]:
+    """The assignment that takes the answer, with its wave item locked. On an expired lease
+    (``member_held`` False) raises _MembershipFirst: see submit_answer."""
     if assignment_id is not None:
         assignment, wave_item = _locked_assignment(project, user, assignment_id)
     elif item_id is not None:
@@ -188,6 +195,8 @@ def _answerable_assignment(project: Project, user, assignment_id, item_id, now) 
     if assignment.state == Assignment.LEASED and assignment.expires_at > now:
         return assignment, wave_item
 
+    if not member_held:
+        raise _MembershipFirst
     # The lease expired. A newer lease of the annotator's own on the item takes the answer.
     newer = (
         Assignment.objects.filter(
@@ -254,30 +263,21 @@ def submit_answer(
         raise InvalidAnswer("The skip reason is longer than 300 characters.", field="skip_reason")
     label = None
     if label_id is not None:
-        label = _project_label(project, label_id)
+        label = project_label(project, label_id)
     elif none_of_these:
         label = ensure_other_label(project)
 
-    now = timezone.now()
     try:
-        with transaction.atomic():
-            require_label(label)  # before the wave item's lock: delete_label takes them in this order too
-            assignment, wave_item = _answerable_assignment(project, user, assignment_id, item_id, now)
-            annotation = Annotation.objects.create(
-                project=project, item=wave_item.item, annotator=user, assignment=assignment,
-                label=label, skipped=bool(skipped), skip_reason=skip_reason if skipped else "",
-                origin=Annotation.ANNOTATOR, client_id=client_id,
-            )
-            held_slot = assignment.state == Assignment.LEASED
-            # Nobody else answered a single-overlap pick: no disagreement to look for. (The planner
-            # never picks an answered item, so the pick's answers are all of the item's.)
-            alone = wave_item.overlap == 1 and wave_item.slots_done == 0
-            assignment.state = Assignment.SKIPPED if skipped else Assignment.DONE
-            assignment.save(update_fields=["state"])
-            change_slots([wave_item.pk], taken=0 if held_slot else 1, done=1)
-            wave_item.slots_taken += 0 if held_slot else 1
-            wave_item.slots_done += 1
-            review_task = None if skipped or alone else sync_disagreement(project, annotation.item_id, added=True)
+        try:
+            annotation, wave_item, review_task = _store_answer(project, user, client_id, assignment_id, item_id, label,
+                                                               skipped, skip_reason, member_held=False)
+        except _MembershipFirst:
+            # An expired lease's answer takes a slot again (a removal expires the member's leases and
+            # frees them), so it is stored only while the annotator is a member: taken again with the
+            # membership share-locked first, the order a lease and a removal take (membership, then
+            # the wave items). A live lease's answer, nearly every one, pays nothing for it.
+            annotation, wave_item, review_task = _store_answer(project, user, client_id, assignment_id, item_id, label,
+                                                               skipped, skip_reason, member_held=True)
     except AnnotationError:
         # A retry of a stored answer is refused like any second answer (already answered; its
         # lease since expired): look the answer up only now, so that a first send, nearly every
@@ -295,6 +295,32 @@ def submit_answer(
         raise
     answer_saved.send(sender=Annotation, project=project, item=annotation.item, wave_item=wave_item)
     return AnswerResult(annotation, created=True, review_task=review_task)
+
+
+def _store_answer(project, user, client_id, assignment_id, item_id, label, skipped, skip_reason, *, member_held):
+    """submit_answer's write, in one transaction: (annotation, wave item, review task or None)."""
+    with transaction.atomic():
+        if member_held:
+            hold_membership(project, user, "your answer was not stored")
+        require_label(label)  # before the wave item's lock: delete_label takes them in this order too
+        assignment, wave_item = _answerable_assignment(project, user, assignment_id, item_id, timezone.now(),
+                                                       member_held)
+        annotation = Annotation.objects.create(
+            project=project, item=wave_item.item, annotator=user, assignment=assignment,
+            label=label, skipped=bool(skipped), skip_reason=skip_reason if skipped else "",
+            origin=Annotation.ANNOTATOR, client_id=client_id,
+        )
+        held_slot = assignment.state == Assignment.LEASED
+        # Nobody else answered a single-overlap pick: no disagreement to look for. (The planner
+        # never picks an answered item, so the pick's answers are all of the item's.)
+        alone = wave_item.overlap == 1 and wave_item.slots_done == 0
+        assignment.state = Assignment.SKIPPED if skipped else Assignment.DONE
+        assignment.save(update_fields=["state"])
+        change_slots([wave_item.pk], taken=0 if held_slot else 1, done=1)
+        wave_item.slots_taken += 0 if held_slot else 1
+        wave_item.slots_done += 1
+        review_task = None if skipped or alone else sync_disagreement(project, annotation.item_id, added=True)
+    return annotation, wave_item, review_task
 
 
 def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
@@ -349,34 +375,3 @@ def _lock_undo_target(project: Project, user, client_id) -> Annotation:
         if client_id is not None or not annotation.undone:
             return annotation
         # Another request undid or cleared the latest answer meanwhile: the latest is another one now.
-
-
-def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
-    """Adjudicate: store the lead's label as an ``adjudication`` answer and resolve every open
-    review task of the item (one decision answers both a disagreement and a low-confidence flag)."""
-    label = _project_label(project, label_id)
-    now = timezone.now()
-    with transaction.atomic():
-        require_label(label)
-        try:
-            task_pk = int(task_id)
-            item_id = ReviewTask.objects.values_list("item_id", flat=True).get(pk=task_pk, project=project)
-        except (ReviewTask.DoesNotExist, TypeError, ValueError):
-            raise NotFound(f"Review task {task_id!r} is not in project '{project.slug}'.", field="task") from None
-        # All of the item's open tasks, in id order, as an answer's write locks them (disagreement's lock order).
-        locked = lock_open_tasks(project, [item_id], also=[task_pk], related=("item", "resolved_by"))
-        task = next((t for t in locked if t.pk == task_pk), None)
-        if task is None:  # withdrawn while this waited (its annotators agree again)
-            raise NotFound(f"Review task {task_id!r} is not in project '{project.slug}'.", field="task")
-        if task.resolved_at:
-            by = task.resolved_by.username if task.resolved_by else "someone"
-            raise AnswerRejected(f"Review task {task.pk} was already resolved by {by}.", field="task")
-        Annotation.objects.create(
-            project=project, item=task.item, annotator=lead, label=label, origin=Annotation.ADJUDICATION
-        )
-        ReviewTask.objects.filter(project=project, item=task.item, resolved_at__isnull=True).update(
-            resolved_label=label, resolved_by=lead, resolved_at=now
-        )
-        task.refresh_from_db()
-    answer_saved.send(sender=Annotation, project=project, item=task.item)
-    return task
