@@ -64,7 +64,9 @@ class Validation:
 
 
 class RowValidator:
-    """Checks one row at a time against the project; remembers what later rows must agree with."""
+    """Checks one row at a time against the project; remembers what later rows must agree with. A
+    label name a message quotes, the file's or the project's, is written out (``written_out``): printed
+    raw, a direction override in it would reverse the rest of the message."""
 
     def __init__(self, project: Project, validation: Validation):
         self.project = project
@@ -143,20 +145,21 @@ class RowValidator:
         if not label:  # coarse only: the coarse label itself is the answer
             exists, parent = self._known(coarse)
             if exists and parent:
-                return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{parent}'), not a coarse one")]
+                return [_fine_not_coarse(line, coarse, parent)]
             if not exists:
                 if look := self._look_error(line, "coarse_label", coarse):
                     return [look]
                 if not allow:
-                    return [RowError(line, "coarse_label", f"unknown label '{coarse}'{self._known_hint()}")]
+                    return [RowError(line, "coarse_label", f"unknown label '{written_out(coarse)}'{self._known_hint()}")]
                 if not dry:
                     self._new_label(coarse, None, line, "coarse_label")
             return []
         exists, parent = self._known(label)
         if exists:
             if coarse and coarse != parent and not (parent is None and coarse == label):
-                has = f"whose parent is '{parent}'" if parent else "which has no parent"
-                return [RowError(line, "coarse_label", f"coarse_label '{coarse}' does not match label '{label}', {has}")]
+                has = f"whose parent is '{written_out(parent)}'" if parent else "which has no parent"
+                return [RowError(line, "coarse_label", f"coarse_label '{written_out(coarse)}' does not match label "
+                                                       f"'{written_out(label)}', {has}")]
             return []
         looks = [self._look_error(line, "label", label)]
         if coarse and coarse != label and not self._known(coarse)[0]:
@@ -164,13 +167,13 @@ class RowValidator:
         if any(looks):
             return [error for error in looks if error]
         if not allow:
-            return [RowError(line, "label", f"unknown label '{label}'{self._known_hint()}")]
+            return [RowError(line, "label", f"unknown label '{written_out(label)}'{self._known_hint()}")]
         if len(label) > 200 or (coarse and len(coarse) > 200):
             return [RowError(line, "label", "a new label name may have at most 200 characters")]
         if coarse and coarse != label:
             coarse_exists, coarse_parent = self._known(coarse)
             if coarse_exists and coarse_parent:
-                return [RowError(line, "coarse_label", f"'{coarse}' is a fine label (under '{coarse_parent}'), not a coarse one")]
+                return [_fine_not_coarse(line, coarse, coarse_parent)]
             if not dry:
                 if coarse not in self.v.new_labels:
                     self._new_label(coarse, None, line, "coarse_label")
@@ -206,7 +209,12 @@ class RowValidator:
         if not names:
             return " (the project has no labels yet)"
         more = f", … {len(names) - 10} more" if len(names) > 10 else ""
-        return f" (known: {', '.join(names[:10])}{more})"
+        return f" (known: {', '.join(map(written_out, names[:10]))}{more})"
+
+
+def _fine_not_coarse(line: int, coarse: str, parent: str) -> RowError:
+    return RowError(line, "coarse_label", f"'{written_out(coarse)}' is a fine label (under '{written_out(parent)}'), "
+                                          "not a coarse one")
 
 
 def labels_created_meanwhile(v: Validation, labels: dict[str, str | None]) -> list[RowError]:

@@ -104,10 +104,10 @@ def parse_label_lines(lines) -> list[tuple[str, str | None]]:
             continue
         parts = [part.strip() for part in line.split(HIERARCHY_SEPARATOR)]
         if len(parts) > 2:
-            errors.append(f"Line {number} (“{line.strip()}”): labels have two levels, coarse > fine.")
+            errors.append(f"Line {number} ({spelled_out(line.strip())}): labels have two levels, coarse > fine.")
             continue
         if not all(parts):
-            errors.append(f"Line {number} (“{line.strip()}”): a name is missing on one side of “>”.")
+            errors.append(f"Line {number} ({spelled_out(line.strip())}): a name is missing on one side of “>”.")
             continue
         if any(len(part) > LABEL_NAME_MAX for part in parts):
             errors.append(f"Line {number}: a label name has at most {LABEL_NAME_MAX} characters.")
@@ -126,14 +126,14 @@ def parse_label_lines(lines) -> list[tuple[str, str | None]]:
         else:
             parent, name = parts
             if rows.get(parent) is not None:
-                errors.append(f"Line {number}: “{parent}” is a fine label (line {where[parent]}), "
+                errors.append(f"Line {number}: {spelled_out(parent)} is a fine label (line {where[parent]}), "
                               "so it cannot have fine labels under it.")
                 continue
             rows.setdefault(parent, None)
             where.setdefault(parent, number)
             spelled.setdefault(label_name_key(parent), parent)
         if name in rows and rows[name] != parent:
-            errors.append(f"Line {number}: “{name}” is already named on line {where[name]}; "
+            errors.append(f"Line {number}: {spelled_out(name)} is already named on line {where[name]}; "
                           "label names are unique within a project.")
             continue
         if name not in rows:
@@ -229,13 +229,13 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
         for field, value in {**fields, "project": project}.items():
             setattr(label, field, value)
         if label.pk and label.pk not in stored:  # saving it would insert it again
-            raise ValidationError({"name": f"The label “{label.name}” was deleted meanwhile; nothing was saved."})
+            raise ValidationError({"name": f"The label {spelled_out(label.name)} was deleted meanwhile; nothing was saved."})
         parent = label.parent if label.parent_id and Label.parent.is_cached(label) else None
         if parent is not None and parent.project_id != project.pk:
             raise ValidationError({"parent": "The parent label belongs to another project."})
         if label.parent_id and label.parent_id not in stored:
-            name = parent.name if parent is not None else f"#{label.parent_id}"
-            raise ValidationError({"parent": f"The parent label “{name}” was deleted meanwhile; nothing was saved."})
+            quoted = spelled_out(parent.name) if parent is not None else f"“#{label.parent_id}”"
+            raise ValidationError({"parent": f"The parent label {quoted} was deleted meanwhile; nothing was saved."})
     keys = [label.pk if label.pk in stored else f"new {i}" for i, label in enumerate(labels)]
     final = {pk: lab for pk, lab in stored.items() if pk not in gone} | dict(zip(keys, labels, strict=True))
     errors = label_set_errors({key: (lab.name, lab.parent_id, lab.is_other) for key, lab in final.items()},
@@ -273,7 +273,7 @@ def delete_label(label: Label) -> None:
     except ProtectedError:
         answers = label.annotations.count()
         why = f"by {answers} answer{'s' * (answers != 1)}" if answers else "(fine labels refer to it)"
-        raise ValidationError(f"The label “{label.name}” is in use {why} and cannot be deleted.") from None
+        raise ValidationError(f"The label {spelled_out(label.name)} is in use {why} and cannot be deleted.") from None
 
 
 @transaction.atomic

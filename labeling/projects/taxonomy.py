@@ -1,7 +1,7 @@
 """Checks on a project's whole label set, before a save writes any row (labels have two levels,
 coarse and fine, one top-level Other label, and no two names that look alike)."""
 
-from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key
+from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key, spelled_out
 from .models import Label
 
 
@@ -19,25 +19,30 @@ def label_set_errors(final: dict, deleted: dict[int, str], stored_names: dict[in
     name_errors = _name_errors(final, stored_names)
     if name_errors:
         errors["name"] = name_errors
+    # Names are quoted written out (spelled_out): printed raw, a direction override in one would
+    # reverse the rest of the message, and names apart only by an invisible character would read the same.
     names = {key: name for key, (name, _, _) in final.items()}
+    problems = []
     for key, (name, parent, _) in final.items():
         if parent is None:
             continue
         if parent == key:
-            errors.setdefault("parent", []).append(f"“{name}” cannot be its own parent.")
+            problems.append(f"{spelled_out(name)} cannot be its own parent.")
         elif parent in deleted:
-            errors.setdefault("parent", []).append(f"“{name}” cannot go under “{deleted[parent]}”: that label "
-                                                   "is deleted in the same save.")
+            problems.append(f"{spelled_out(name)} cannot go under {spelled_out(deleted[parent])}: that label is "
+                            "deleted in the same save.")
         elif parent not in final:
-            errors.setdefault("parent", []).append(f"The parent of “{name}” is not a label of this project.")
+            problems.append(f"The parent of {spelled_out(name)} is not a label of this project.")
         elif final[parent][1] not in (None, parent):  # a label under itself has its own message
-            grand = names.get(final[parent][1], "another label")
-            errors.setdefault("parent", []).append(
-                f"“{name}” cannot go under “{names[parent]}”, which is itself under “{grand}”: taxonomies have "
-                "two levels, coarse and fine.")
+            grand = final[parent][1]
+            above = spelled_out(names[grand]) if grand in names else "“another label”"
+            problems.append(f"{spelled_out(name)} cannot go under {spelled_out(names[parent])}, which is itself "
+                            f"under {above}: taxonomies have two levels, coarse and fine.")
+    if problems:
+        errors["parent"] = problems
     others = sorted(name for name, parent, is_other in final.values() if is_other and parent is None)
     if len(others) > 1:
-        errors["is_other"] = [f"Other is ticked on {' and '.join(f'“{n}”' for n in others)}; a project has one "
+        errors["is_other"] = [f"Other is ticked on {' and '.join(map(spelled_out, others))}; a project has one "
                               "top-level Other label (the answer “none of these”), so untick it on all but one."]
     return errors
 
