@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from labeling.items.models import Item
 from labeling.modeling.selectors import PROPOSAL_KEYS, predicted_name, proposed_labels
+from labeling.projects.label_names import written_out
 from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
 
@@ -149,7 +150,7 @@ def _relabel_target(project: Project, label_id) -> Label:
 
 def _quoted(name: str) -> str:
     # a lone surrogate sent in shown is replaced by the API's renderer (config/renderers.py)
-    return f'"{name}"'
+    return f'"{written_out(name)}"'
 
 
 def closed_reason(task: ReviewTask) -> str:

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from labeling.modeling.review import routing_report
 from labeling.projects.hotkeys import REVIEW_KEYS
+from labeling.projects.label_names import spelled_out
 from labeling.projects.permissions import project_for
 
 from . import review_selectors, review_services, selectors, services
@@ -73,7 +74,7 @@ def _post(request, project) -> None:
     except services.AnnotationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Item {task.item_id} resolved as “{task.resolved_label.name}”.")
+        messages.success(request, f"Item {task.item_id} resolved as {spelled_out(task.resolved_label.name)}.")
 
 
 def _shown(post, tasks: list[int]) -> list[dict] | None:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from labeling.items.models import Item
 from labeling.modeling.label_issues import close_answered_issues
+from labeling.projects.label_names import spelled_out
 from labeling.projects.locks import hold_label, hold_membership, lock_project_labels
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
@@ -114,7 +115,7 @@ def project_label(project: Project, label_id) -> Label:
 
 def require_label(label: Label | None) -> None:  # hold_label for an answer's label: refused when it is gone
     if label is not None and not hold_label(label):
-        raise InvalidAnswer(f"label: the label “{label.name}” no longer exists (it was deleted); "
+        raise InvalidAnswer(f"label: the label {spelled_out(label.name)} no longer exists (it was deleted); "
                             "nothing was stored.", field="label")
 
 

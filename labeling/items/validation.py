@@ -100,8 +100,8 @@ class RowValidator:
         source = values.get("source")
         if source and source not in self.sources and source not in self.v.new_sources:
             if not self.project.allow_new_sources:
-                known = ", ".join(sorted(self.sources)) or "none"
-                errors.append(RowError(line, "source", f"unknown source '{source}' (known: {known})"))
+                known = ", ".join(written_out(name) for name in sorted(self.sources)) or "none"
+                errors.append(RowError(line, "source", f"unknown source '{written_out(source)}' (known: {known})"))
             elif len(source) > 200:
                 errors.append(RowError(line, "source", "a new source name may have at most 200 characters"))
         errors += self._check_labels(line, values.get("label"), values.get("coarse_label"), dry=True)
@@ -109,7 +109,7 @@ class RowValidator:
         if external_id and len(external_id) > 200:
             errors.append(RowError(line, "external_id", "at most 200 characters"))
         elif external_id and external_id in self.external_ids:
-            errors.append(RowError(line, "external_id", f"duplicate external_id '{external_id}' (also on line {self.external_ids[external_id]})"))
+            errors.append(RowError(line, "external_id", f"duplicate external_id '{written_out(external_id)}' (also on line {self.external_ids[external_id]})"))
         if not errors:
             # Only a row that will be imported claims its external id, new source and new labels.
             if external_id:
@@ -286,7 +286,7 @@ def validate(project: Project, path: Path, fmt: str, progress: Progress | None =
         for ext in taken:
             ordinal = ext_lines[ext]
             line = checker.external_ids[ext]
-            _reject(v, ordinal, [RowError(line, "external_id", f"external_id '{ext}' is already in project '{project.slug}'")])
+            _reject(v, ordinal, [RowError(line, "external_id", f"external_id '{written_out(ext)}' is already in project '{project.slug}'")])
     for ordinal, error in known_texts.already_imported():
         _reject(v, ordinal, [error])
     v.errors.sort(key=lambda e: (e.line or 0))

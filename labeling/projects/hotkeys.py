@@ -10,6 +10,8 @@ from collections import defaultdict
 
 from django.core.exceptions import ValidationError
 
+from .label_names import written_out
+
 # The "none of these" key: the project's Other label carries it (or the page's built-in
 # "None of these" answer when the project has no Other label).
 NONE_KEY = "0"
@@ -93,7 +95,7 @@ def check_unique_hotkeys(rows) -> None:
     for name, hotkey in rows:
         if hotkey:
             by_key[hotkey.lower()].append(name)
-    clashes = [f"“{key}” is used by {', '.join(sorted(names))}" for key, names in sorted(by_key.items())
+    clashes = [f"“{written_out(key)}” is used by {', '.join(written_out(name) for name in sorted(names))}" for key, names in sorted(by_key.items())
                if len(names) > 1]
     if clashes:
         raise ValidationError(f"Hotkeys must be unique within a project: {'; '.join(clashes)}.", code="hotkey_clash")

@@ -299,7 +299,7 @@ def replace_sources(project: Project, rows: list[dict]) -> list[Source]:
     for source in existing.values():
         if source.pk not in keep_ids:
             if source.items.exists():
-                raise ValidationError(f"The source “{source.name}” has items and cannot be removed; "
+                raise ValidationError(f"The source {spelled_out(source.name)} has items and cannot be removed; "
                                       "set its quota to 0 instead.")
             source.delete()
     # Rename in two steps so swapping names between two sources does not hit the unique constraint.

@@ -8,6 +8,8 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 
+from .label_names import spelled_out, written_out
+
 LOADED_VALUES = "loaded_values"  # the hidden field a page's form carries its loaded values in
 SHOWN_MAX = 200  # characters of a stored value quoted back in a message
 
@@ -116,10 +118,10 @@ class PageRowsMixin:
                 if not form.instance.pk and not (self.can_delete and self._should_delete_form(form))]
 
     def stale_problems(self) -> list[str]:
-        problems = [f"The {self.thing} “{form.data.get(form.add_prefix('name'), '')}” was deleted by someone else "
+        problems = [f"The {self.thing} {spelled_out(form.data.get(form.add_prefix('name'), ''))} was deleted by someone else "
                     f"since this page loaded; nothing was saved. Reload the page to see the {self.thing}s as they are now."
                     for form in self.gone_rows()]
-        stale = [f"{form.initial.get('name')}: {', '.join(str(form.fields[n].label) for n in form.stale)}"
+        stale = [f"{written_out(form.initial.get('name') or '')}: {', '.join(str(form.fields[n].label) for n in form.stale)}"
                  for form in self.forms if getattr(form, "stale", None)]
         if stale:
             problems.append(f"Nothing was saved: someone else changed what you changed since this page loaded "
