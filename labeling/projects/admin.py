@@ -1,41 +1,69 @@
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
+from .locks import lock_labels_to_delete, lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
 from .taxonomy import label_set_errors
+
+# The fields of a label row the rows are checked on as a whole (labeling.projects.taxonomy.label_set_errors).
+SET_FIELDS = ("name", "parent", "is_other")
+
+
+def lock_labels_of(project_ids) -> None:
+    """The label writers' lock (locks.lock_project_labels) on each of these projects, in id order as
+    every writer takes several, before the admin reads or checks any label: a label saved elsewhere
+    at the same moment is then seen by the checks, or waits for this save and sees it."""
+    for project in Project.objects.filter(pk__in=set(project_ids)).order_by("pk"):
+        lock_project_labels(project)
 
 
 class LabelInlineFormSet(BaseInlineFormSet):
     """The project page's label rows are checked as a whole, as the labels page checks them (two
-    levels, one top-level Other): each row alone passes its checks while two rows ticking Other
-    would fail the commit (a 500)."""
+    levels, one top-level Other, no two names that look alike): each row alone passes its checks
+    while two rows ticking Other would fail the commit (a 500). ProjectAdmin.changeform_view holds
+    the project's label lock while they are checked and saved."""
 
     def clean(self):
+        # Rows ticked for deletion are locked before Django looks for answers and fine labels on them
+        # (super().clean()): an answer stored after that look would fail the deletion's commit.
+        lock_labels_to_delete(form.instance.pk for form in self.forms
+                              if form.instance.pk and (getattr(form, "cleaned_data", None) or {}).get("DELETE"))
         super().clean()
-        final, deleted = {}, {}
+        # Every stored label counts, not only the page's rows: one saved elsewhere since the page was
+        # loaded is not among them, and a row must not become its look-alike or a second Other.
+        stored = {pk: (name, parent, is_other) for pk, name, parent, is_other in Label.objects.filter(
+            project_id=self.instance.pk).values_list("pk", "name", "parent_id", "is_other")} if self.instance.pk else {}
+        final, deleted = dict(stored), {}
         for i, form in enumerate(self.forms):
             data = getattr(form, "cleaned_data", None) or {}
             label = form.instance
             if data.get("DELETE"):
-                if label.pk:
-                    deleted[label.pk] = label.name
+                if label.pk in final:
+                    deleted[label.pk] = final.pop(label.pk)[0]
                 continue
             if not data and not label.pk:
                 continue  # an empty extra row
-            parent = data.get("parent", label.parent if label.parent_id else None)
-            final[label.pk or f"new {i}"] = (data.get("name", label.name), parent.pk if parent else None,
-                                              data.get("is_other", label.is_other))
-        # A row's own checks (Label.clean) already name what is wrong with that row, beside it: the
-        # same message again above the rows would say it twice.
-        shown = {message for form in self.forms for messages in form.errors.values() for message in messages}
-        errors = [message for messages in label_set_errors(final, deleted).values() for message in messages
-                  if message not in shown]
+            name, parent, is_other = (self._checked_value(form, field) for field in SET_FIELDS)
+            final[label.pk or f"new {i}"] = (name or "", getattr(parent, "pk", parent), bool(is_other))
+        errors = label_set_errors(final, deleted, {pk: name for pk, (name, _, _) in stored.items()})
         if errors:
-            raise ValidationError(errors)
+            raise ValidationError([message for messages in errors.values() for message in messages])
+
+    @staticmethod
+    def _checked_value(form, field):
+        """The row's ``field`` as the whole set is checked with it. A value the row's own checks refused
+        (Label.clean: a parent from another project or under another label, a name of invisible
+        characters) is already explained beside the row: the set is checked with the value as stored
+        instead, so that the same problem is not said again above the rows in other words."""
+        if field in form.errors:
+            return form.initial.get(field)
+        return (getattr(form, "cleaned_data", None) or {}).get(field, form.initial.get(field))
 
 
 class LabelInline(admin.TabularInline):
@@ -61,6 +89,16 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [SourceInline, MembershipInline, LabelInline]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A save of a project's page checks and writes its label rows under the project's label lock,
+        taken before the page is read (a new project has no labels another writer could meet)."""
+        if request.method != "POST" or object_id is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with transaction.atomic():
+            project = self.get_object(request, unquote(object_id))
+            lock_labels_of([project.pk] if project is not None else [])
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     # Deleting goes through labeling.projects.deletion: the models' PROTECTs (answers on a label,
     # items of a source, fine labels under a coarse one) would refuse every project here.
@@ -100,9 +138,41 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(Label)
 class LabelAdmin(admin.ModelAdmin):
+    """Adding, changing and deleting a label take the label writers' lock on its project (and on the
+    project it is moved to) before the label is checked, as every other label writer does."""
     list_display = ["name", "project", "parent", "hotkey", "precision_target", "recall_target", "is_other"]
     list_filter = ["project"]
     search_fields = ["name"]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with transaction.atomic():
+            label = self.get_object(request, unquote(object_id)) if object_id else None
+            lock_labels_of([*([label.project_id] if label else []), *_posted_project(request)])
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_deleted_objects(self, objs, request):
+        """What a deletion would take and what stops it (answers, fine labels): looked for under the
+        locks (the view's transaction, or response_action's), so that what is found still holds when
+        the labels are deleted."""
+        if request.method == "POST":
+            labels = list(objs)
+            lock_labels_of(label.project_id for label in labels)
+            lock_labels_to_delete(label.pk for label in labels)
+        return super().get_deleted_objects(objs, request)
+
+    def response_action(self, request, queryset):
+        with transaction.atomic():  # "delete selected": its locks hold until the labels are deleted
+            return super().response_action(request, queryset)
+
+
+def _posted_project(request) -> list[int]:
+    """The project a label form posts (an id; anything else is the form's to refuse)."""
+    try:
+        return [int(request.POST.get("project", ""))]
+    except ValueError:
+        return []
 
 
 @admin.register(Rule)

@@ -4,14 +4,18 @@ checked at commit, so without the lock a label deleted meanwhile fails the other
 With it, services.delete_label (which locks the label FOR UPDATE first) waits for that writer and
 then finds the reference, or the writer waits for the deletion and finds the label gone. FOR KEY
 SHARE does not conflict with renames or with other holders. Also the label writers' lock on a
-project's labels (``lock_project_labels``) and a member's share lock on their membership
-(``hold_membership``), which a removal's DELETE waits for."""
+project's labels (``lock_project_labels``), the lock a deletion takes on the labels it deletes (``lock_labels_to_delete``)
+and a member's share lock on their membership (``hold_membership``), which a removal's DELETE waits for."""
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 
 from .models import Label, Membership, Project
+
+# First key of pg_advisory_xact_lock(namespace, project id): the label writers' turn on a project, which
+# rows alone cannot give a project without labels (the import lock is 7201).
+LABEL_WRITERS_LOCK = 7202
 
 
 def hold_label(label: Label) -> bool:
@@ -45,14 +49,28 @@ def hold_labels(project: Project, names=None) -> dict[str, int]:
 
 
 def lock_project_labels(project: Project) -> None:
-    """Lock every label row of the project (FOR NO KEY UPDATE, in id order) until the transaction
-    ends: what each writer that creates or changes labels takes first (the labels page's save, the
-    first "none of these" creating Other, an import creating labels), so that they run one after
-    another and each reads the others' labels once it holds the lock. Answers and plans (FOR KEY
-    SHARE) go on. A project without labels has no row to lock: the unique name constraint is then
-    all there is."""
+    """Take the label writers' turn on the project until the transaction ends: an advisory lock on
+    the project, then every label row of it (FOR NO KEY UPDATE, in id order). Each writer that
+    creates, changes or deletes labels takes it first, before it reads or checks any (the labels
+    page and the API's label saves, the first "none of these" creating Other, an import creating
+    labels, the Django admin's label saves and deletions; one that writes the labels of several
+    projects takes it project by project in id order), so that they run one after another and each
+    reads the others' labels once it holds the lock. The advisory lock is what makes writers take
+    turns on a project without labels, which has no row to lock (two first labels that look alike
+    both passed their checks). Answers and plans (FOR KEY SHARE) go on."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LABEL_WRITERS_LOCK, project.pk])
     list(Label.objects.select_for_update(no_key=True).filter(project=project).order_by("pk")
          .values_list("pk", flat=True))
+
+
+def lock_labels_to_delete(label_ids) -> None:
+    """Lock the labels a deletion is about to delete (FOR UPDATE, in id order) until the transaction
+    ends, before it looks for what refers to them: an answer being stored on one (FOR KEY SHARE)
+    commits first and is found, and one stored later waits for the deletion and finds the label gone,
+    instead of failing the deletion's commit on the foreign key (a 500). After lock_project_labels."""
+    list(Label.objects.select_for_update().filter(pk__in=list(label_ids)).order_by("pk").values_list("pk", flat=True))
 
 
 def hold_membership(project: Project, user, doing: str) -> None:

@@ -327,6 +327,7 @@ class Label(models.Model):
             twin = next((name for name in others if label_name_key(name) == key), None)
             if twin is not None:
                 raise ValidationError({"name": label_exists_message(twin, self.name)})
+            exclude = {*(exclude or ()), "name"}  # label_unique_name: an equal name looks alike, checked just now
         super().validate_constraints(exclude=exclude)
 
 
