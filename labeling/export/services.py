@@ -106,9 +106,12 @@ def duplicate_counts(project: Project) -> dict[str, int]:
 
 
 ITEM_FIELDS = ("pk", "external_id", "text", "text_hash", "dup_group", "source__name", "metadata")
+# Each answer comes with its label's name and coarse (parent) name, read in the same query: a label
+# created while the export streams is named like any other (a labels dict read once at the start
+# would not know it).
 ANSWER_FIELDS = ("item_id", "label_id", "origin", "pk", "annotator__username",
                  "assignment__wave_item__wave__number", "assignment__wave_item__strategy",
-                 "assignment__wave_item__inclusion_prob", "suggestion_shown")
+                 "assignment__wave_item__inclusion_prob", "suggestion_shown", "label__name", "label__parent__name")
 
 
 def _in_chunks(rows, size: int):
@@ -123,20 +126,20 @@ def _in_chunks(rows, size: int):
 
 
 def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int = 0,
-              chunk_size: int = CHUNK, report: dict | None = None) -> Iterator[dict]:
+              chunk_size: int | None = None, report: dict | None = None) -> Iterator[dict]:
     """One dict per labeled item (and, optionally, per unlabeled exact duplicate of one whose
     labeled twins agree; ``report["duplicates_left_out"]`` counts those whose twins do not).
 
     Items stream from a server-side cursor (``.iterator(chunk_size)``); for each chunk, one query
     fetches the chunk's answers (with annotator and wave pick) and one its first wave picks —
-    plain tuples, not model instances, which keeps a million-row export fast and small."""
+    plain tuples, not model instances, which keeps a million-row export fast and small. Chunks hold
+    ``chunk_size`` items, ``CHUNK`` by default."""
+    chunk_size = chunk_size or CHUNK
     report = report if report is not None else {}
     report.setdefault("duplicates_left_out", 0)
     index = labeled_index(project, seed=seed)
     if len(index.item_ids) == 0:
         return
-    labels = {lab.pk: (lab.name, lab.parent.name if lab.parent_id else lab.name)
-              for lab in Label.objects.filter(project=project).select_related("parent")}
     items = (Item.objects.filter(project=project, pk__in=_labeled_answers().filter(project=project)
                                  .values("item_id"), pk__lte=int(index.item_ids[-1]))
              .order_by("pk").values_list(*ITEM_FIELDS))
@@ -159,8 +162,7 @@ def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int =
             pos = index.lookup(item[0])
             if pos is None:
                 continue  # labeled after pass 1 started: it joins the next export
-            row = _item_row(item, answers.get(item[0], []), first_picks.get(item[0]), labels, index.splits[pos],
-                            extras)
+            row = _item_row(item, answers.get(item[0], []), first_picks.get(item[0]), index.splits[pos], extras)
             if row is None:
                 continue
             yield row
@@ -180,12 +182,13 @@ def _chunk_extras(ids: list[int]) -> dict:
     return {"skips": skips, "disputed": disputed}
 
 
-def _item_row(item: tuple, answers: list, first_pick: tuple | None, labels: dict, split: str,
-              extras: dict) -> dict | None:
+def _item_row(item: tuple, answers: list, first_pick: tuple | None, split: str, extras: dict) -> dict | None:
     pk, external_id, text, _digest, dup_group, source, metadata = item
     decided = resolve([Answer(a[1], a[2], a[3], a[4]) for a in answers])
     if decided is None:
         return None
+    # Label id -> (name, coarse name), from the answers' own rows (ANSWER_FIELDS).
+    labels = {a[1]: (a[9], a[10] or a[9]) for a in answers}
     name, coarse = labels[decided.label_id]
     # The wave and strategy that brought the label: the newest answer given through a wave lease,
     # else the item's first wave pick.
@@ -213,7 +216,7 @@ def _item_row(item: tuple, answers: list, first_pick: tuple | None, labels: dict
         "votes": [{"annotator": a[4], "label": labels[a[1]][0], "origin": a[2], "suggestion_shown": a[8]}
                   for a in answers],
         "skip_reasons": extras["skips"].get(pk, []),
-        "metadata": metadata or {},
+        "metadata": _as_stored(metadata),
     }
 
 
@@ -246,15 +249,23 @@ def _duplicate_rows(project, emitted: list, index: LabeledIndex, seen: set, repo
         yield {**by_hash[digest], "item_id": pk, "external_id": external_id, "text": text,
                "label_source": "duplicate", "annotators": [], "agreement": None, "wave": None,
                "strategy": None, "inclusion_prob": None, "source": source, "disputed": False, "votes": [],
-               "skip_reasons": [], "metadata": metadata or {}}
+               "skip_reasons": [], "metadata": _as_stored(metadata)}
+
+
+def _as_stored(metadata):
+    """An item's metadata for its row: as stored, even where it is not an object (the Django admin
+    took any JSON before it checked; the CSV gives such metadata no columns)."""
+    return {} if metadata is None else metadata
 
 
 def metadata_keys(project: Project) -> list[str]:
     """Every metadata key of the project's items, sorted: a CSV's metadata columns must be known
-    before its header. One pass in the database, whichever it is."""
+    before its header. One pass in the database, whichever it is. Metadata that is not an object
+    (a list, a text) has no keys."""
     table = Item._meta.db_table
     if connection.vendor == "postgresql":
-        sql = f"SELECT DISTINCT jsonb_object_keys(metadata) FROM {table} WHERE project_id = %s AND metadata <> '{{}}'::jsonb"
+        sql = (f"SELECT DISTINCT jsonb_object_keys(metadata) FROM {table} "
+               f"WHERE project_id = %s AND jsonb_typeof(metadata) = 'object' AND metadata <> '{{}}'::jsonb")
     else:
         sql = (f"SELECT DISTINCT j.key FROM {table}, json_each({table}.metadata) AS j "
                f"WHERE {table}.project_id = %s AND json_type({table}.metadata) = 'object'")

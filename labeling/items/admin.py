@@ -1,10 +1,42 @@
+from django import forms
 from django.contrib import admin
 
 from .models import ImportBatch, Item
 
 
+class ItemForm(forms.ModelForm):
+    """An item's metadata is a JSON object, as every import stores it: the export's metadata
+    columns and the annotation page read its keys. An empty field means no metadata ({}), not a
+    missing value the database refuses."""
+
+    class Meta:
+        model = Item
+        fields = "__all__"
+
+    def clean_metadata(self):
+        metadata = self.cleaned_data.get("metadata")
+        if metadata is None:
+            return {}
+        if not isinstance(metadata, dict):
+            raise forms.ValidationError(
+                'Metadata must be a JSON object of named fields, such as {"channel": "web"}, or empty for none; '
+                "got a JSON %(kind)s.", params={"kind": _json_kind(metadata)}, code="not_an_object")
+        return metadata
+
+
+def _json_kind(value) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "true/false value"
+    return "number"
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
+    form = ItemForm
     list_display = ["id", "project", "source", "external_id", "dup_group", "created_at"]
     list_filter = ["project", "source"]
     search_fields = ["text", "external_id"]

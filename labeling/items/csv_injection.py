@@ -14,7 +14,9 @@ GUARDED_STARTS = (*FORMULA_STARTS, "'")
 def neutralise(cell):
     """The cell with a leading ' where it is text a spreadsheet would run as a formula (the
     spreadsheet then shows it as text, without the ') or already starts with '; any other cell as
-    it is."""
+    it is. Numbers are never prefixed (a spreadsheet reads -122.42 as a number, not a formula), so
+    a guarded export may hold a negative number unguarded: labeling.items.export_files does not
+    take one in a metadata column as a sign that the guard was off."""
     if isinstance(cell, str) and cell.startswith(GUARDED_STARTS):
         return "'" + cell
     return cell

@@ -11,13 +11,17 @@ move to another instance or project: such a file is recognised by its provenance
 - the CSV's formula guard is taken off: the guard begins with ``'`` every cell that starts with a
   formula character (``'=…``, ``'@…``) or with ``'`` itself, so in a guarded file one leading ``'``
   comes off every cell that has one. A file is taken as guarded when none of its cells starts with
-  a formula character (the guard leaves none); an export written with the guard off has such
-  cells as soon as one text starts with =, +, -, @, a tab or a CR, and its cells are kept as they
-  are. (An unguarded export without any such cell but with texts starting with ``'`` cannot be
-  told from a guarded one: export JSONL, or with the guard on, to move texts like that.)
+  a formula character where the guard would have put a ``'`` before it; an export written with the
+  guard off has such cells as soon as one text starts with =, +, -, @, a tab or a CR, and its cells
+  are kept as they are. The guard leaves numbers alone (a spreadsheet never runs -122.42), so a
+  ``meta.<key>`` cell that reads as a negative number is no evidence either way: it may be a metadata
+  number, written as it is with the guard on too. (An unguarded export without any other such cell
+  but with texts starting with ``'`` cannot be told from a guarded one: export JSONL, or with the
+  guard on, to move texts like that.)
 
 Any other file imports as before: every column other than the known ones is metadata."""
 import csv
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,6 +31,9 @@ PROVENANCE = ("item_id", "label_source", "annotators", "agreement", "wave", "str
               "dup_group", "split", "disputed", "votes", "skip_reasons")
 SIGNATURE = frozenset({"item_id", "label_source", "votes"})
 METADATA_PREFIX = "meta."
+# How the CSV writer spells a negative int or float (str(): -17, -122.42, -1e-05, -inf): a metadata
+# number, which the guard writes as it is.
+NEGATIVE_NUMBER = re.compile(r"-(?:\d+(?:\.\d+)?(?:e[+-]\d+)?|inf)")
 
 
 def is_export_header(names: Iterable[str]) -> bool:
@@ -44,12 +51,26 @@ def unguard(cell: str) -> str:
 
 def csv_is_guarded(path: Path, delimiter: str) -> bool:
     """Whether an export CSV was written with the formula guard on: no cell of it, header and
-    rows, starts with a formula character (one pass over the file, before the rows are read)."""
+    rows, starts with a formula character where the guard would have written ``'`` before it (one
+    pass over the file, before the rows are read). A negative number in a metadata column does not
+    count: the guard never prefixes numbers, so it is there in guarded files too."""
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        for row in csv.reader(handle, delimiter=delimiter):
-            if any(cell.startswith(FORMULA_STARTS) for cell in row):
+        rows = csv.reader(handle, delimiter=delimiter)
+        header = next(rows, [])
+        if any(cell.startswith(FORMULA_STARTS) for cell in header):
+            return False
+        metadata_columns = {pos for pos, name in enumerate(header) if name.strip().startswith(METADATA_PREFIX)}
+        for row in rows:
+            if any(_unguarded_formula(cell, pos in metadata_columns) for pos, cell in enumerate(row)):
                 return False
     return True
+
+
+def _unguarded_formula(cell: str, in_metadata: bool) -> bool:
+    """A cell the guard would have prefixed, written without it."""
+    if not cell.startswith(FORMULA_STARTS):
+        return False
+    return not (in_metadata and NEGATIVE_NUMBER.fullmatch(cell))
 
 
 def csv_column(name: str) -> tuple[str, str] | None:

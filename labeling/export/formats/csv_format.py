@@ -2,7 +2,9 @@
 =, +, -, @, a tab or a carriage return) gets a leading ', and so does one already starting with ' (CSV injection:
 labeling.items.csv_injection); the text is otherwise as
 stored. Pipelines that read the file as data, not in a spreadsheet, turn that off
-(neutralise_formulas=False). Lists and metadata values that are not text are written as JSON."""
+(neutralise_formulas=False). Lists and metadata values that are not text are written as JSON; numbers
+are written as they are, never prefixed. An item whose metadata is not an object (a list or a text
+stored before the admin checked it) has empty metadata columns; the JSONL keeps it as stored."""
 import csv
 import json
 from collections.abc import Iterable, Iterator
@@ -40,7 +42,9 @@ def write(rows: Iterable[dict], *, neutralise_formulas: bool = True, metadata_ke
     guard = neutralise if neutralise_formulas else (lambda cell: cell)
     for row in rows:
         cells = {**row, "annotators": ";".join(row["annotators"])}
-        metadata = row.get("metadata") or {}
+        metadata = row.get("metadata")
+        if not isinstance(metadata, dict):  # stored before metadata had to be an object: no columns
+            metadata = {}
         values = [_cell(cells[c]) for c in COLUMNS] + [_cell(metadata.get(key)) for key in keys]
         yield writer.writerow([guard(value) for value in values])
 
