@@ -309,7 +309,8 @@ LONGTAIL_ARTIFACT_DIR = env_path("LONGTAIL_ARTIFACT_DIR", VAR_DIR / "artifacts")
 LONGTAIL_ENCODER_BACKEND = env_choice("LONGTAIL_ENCODER_BACKEND", "auto", ("auto", "torch", "onnx", "onnx-int8"))
 LONGTAIL_MAX_UPLOAD_BYTES = env_int("LONGTAIL_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1)
 # A project's own limit of 0 means this one, so this one cannot be 0 (it would refuse every text).
-LONGTAIL_MAX_TEXT_CHARS = env_int("LONGTAIL_MAX_TEXT_CHARS", 20_000, minimum=1)
+# At most what the search index holds per text (labeling.projects.models.MAX_TEXT_CHARS_CEILING, docs/intake.md).
+LONGTAIL_MAX_TEXT_CHARS = env_int("LONGTAIL_MAX_TEXT_CHARS", 20_000, minimum=1, maximum=100_000)
 LONGTAIL_MAX_REPORTED_ERRORS = env_int("LONGTAIL_MAX_REPORTED_ERRORS", 1000, minimum=1)
 # An imported row's metadata (its extra columns) as compact UTF-8 JSON; larger rows are refused.
 # 2 bytes is "{}": a row with no extra columns always fits.

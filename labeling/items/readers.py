@@ -1,4 +1,4 @@
-"""Streaming readers for import files (CSV and JSONL). Plain Python, no Django.
+"""Streaming readers for import files (CSV, TSV and JSONL). Plain Python, no Django.
 
 A file is read as bytes, one physical line at a time (lines end in LF, CRLF or a bare CR), so a line
 that is not UTF-8 is reported with its byte offset and the reader carries on. Nothing holds more than
@@ -9,6 +9,11 @@ Values that PostgreSQL cannot store (NUL characters, lone UTF-16 surrogates, NaN
 nested beyond ``MAX_JSON_DEPTH`` are row errors here, naming the field, so that nothing fails later
 at write time (the checks: labeling.items.values). A file that is not UTF-8 text at all (UTF-16/32,
 binary) stops at its first line.
+
+A TSV cell is taken as it is: TSV (IANA text/tab-separated-values, GLUE, PostgreSQL's COPY text
+output, spreadsheets' "tab-delimited text") has no quoting, so a double quote is an ordinary
+character and every physical line is one row. Read with CSV quoting, a text that starts with a quote
+ran on to the next quote, silently joining rows.
 """
 from __future__ import annotations
 
@@ -19,7 +24,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labeling.projects.label_names import written_out
+
 from . import export_files
+from .invisible import without_invisible
 from .values import MAX_JSON_DEPTH, DuplicateKey, key_of_trouble, storable, string_problem, unique_pairs, value_problem
 
 __all__ = ["MAX_JSON_DEPTH", "FileError", "Record", "RowError", "detect_format", "open_reader"]
@@ -32,6 +40,7 @@ csv.field_size_limit(sys.maxsize)
 _BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"),
 )
+_UTF8_BOM = b"\xef\xbb\xbf"
 _SNIFF_BYTES = 4096
 # Control bytes that text files do not hold (tab, LF, FF and CR do); many of them mean a binary file.
 _BINARY_BYTES = [b for b in range(32) if b not in (9, 10, 12, 13)] + [127]
@@ -144,7 +153,7 @@ class LineSource:
         offset = self.bytes_read
         self.bytes_read += len(raw)
         self.line_no += 1
-        if self.line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        while self.line_no == 1 and raw.startswith(_UTF8_BOM):  # a file re-saved by an editor: one BOM per save
             raw = raw[3:]
             offset += 3
         try:
@@ -177,15 +186,25 @@ def _clean_optional(value):
     return value
 
 
-class CsvReader:
-    """Rows of a CSV file with a header line. Column names are matched case-insensitively;
-    columns other than the known ones go to metadata (empty cells left out), except in a file
-    Longtail's export wrote (``export_files``)."""
+def _column_name(cell: str) -> str:
+    """A header cell as the column's name: a known field's name is matched case-insensitively and
+    ignoring invisible characters (a zero-width space pasted with it); any other name is kept."""
+    name = cell.strip()
+    known = without_invisible(name).strip().lower()
+    return known if known in KNOWN_FIELDS else name
 
-    def __init__(self, path: Path, delimiter: str = ","):
+
+class CsvReader:
+    """Rows of a CSV file (or, with ``quoting`` csv.QUOTE_NONE, a TSV file) with a header line.
+    Known column names are matched ignoring case and invisible characters; columns other than the
+    known ones go to metadata (empty cells left out), except in a file Longtail's export wrote
+    (``export_files``)."""
+
+    def __init__(self, path: Path, delimiter: str = ",", quoting: int = csv.QUOTE_MINIMAL):
         self.lines = LineSource(path)
         self.path = path
         self.delimiter = delimiter
+        self.quoting = quoting
         self.columns: list[str] = []
         self.export_file = False  # the header is Longtail's label export's (labeling.items.export_files)
         self.guarded = False  # ... and it was written with the formula guard on
@@ -195,7 +214,7 @@ class CsvReader:
         return self.lines.bytes_read
 
     def records(self) -> Iterator[Record]:
-        reader = csv.reader(iter(self.lines), delimiter=self.delimiter, strict=True)
+        reader = csv.reader(iter(self.lines), delimiter=self.delimiter, quoting=self.quoting, strict=True)
         header = self._header(reader)
         width = len(header)
         while True:
@@ -256,16 +275,21 @@ class CsvReader:
             problem = string_problem(name)
             if problem:
                 raise FileError(RowError(1, None, f"the header {problem}"))
-        header = [n.lower() if n.lower() in KNOWN_FIELDS else n for n in names]
-        seen = set()
-        for name in header:
-            if name in seen:
-                raise FileError(RowError(1, name, f"the column '{name}' appears twice in the header"))
-            seen.add(name)
+        # Names in messages are written out (invisible characters as \uXXXX): printed raw, a name
+        # with a zero-width space would read like the name it fails to match.
+        header = [_column_name(n) for n in names]
+        seen: dict[str, str] = {}  # the name without invisible characters -> the header cell
+        for cell, name in zip(names, header, strict=True):
+            key = without_invisible(name)
+            if key in seen:
+                twice = f"the column '{written_out(name)}' appears twice in the header"
+                if seen[key] != cell:
+                    twice += f" (written '{written_out(seen[key])}' and '{written_out(cell)}')"
+                raise FileError(RowError(1, written_out(name), twice))
+            seen[key] = cell
         if "text" not in header:
-            raise FileError(RowError(
-                1, "text", f"missing required column 'text' (the header has: {', '.join(names) or 'nothing'})"
-            ))
+            shown = ", ".join(map(written_out, names)) or "nothing"
+            raise FileError(RowError(1, "text", f"missing required column 'text' (the header has: {shown})"))
         self.columns = header
         self.export_file = export_files.is_export_header(header)
         self.guarded = self.export_file and export_files.csv_is_guarded(self.path, self.delimiter)
@@ -355,4 +379,6 @@ class JsonlReader:
 def open_reader(path: Path, fmt: str):
     if fmt == "jsonl":
         return JsonlReader(path)
-    return CsvReader(path, delimiter="\t" if fmt == "tsv" else ",")
+    if fmt == "tsv":
+        return CsvReader(path, delimiter="\t", quoting=csv.QUOTE_NONE)
+    return CsvReader(path)

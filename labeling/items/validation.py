@@ -4,9 +4,11 @@ Only what cross-row checks need is kept: the file's external ids, the names of l
 to create, and (when the project already has items) the hashes of rows without an external id, to
 find rows that are already in the project. Besides the field rules (docs/intake.md), a row is
 refused when its text is empty once whitespace and invisible characters are removed, when its
-metadata is larger than LONGTAIL_MAX_METADATA_BYTES as JSON, or when it has no external id and the
-project already holds an item with the same text and source from an earlier import (importing it
-again would duplicate the item and its label).
+metadata is larger than LONGTAIL_MAX_METADATA_BYTES as JSON, when its text is longer than the
+project's limit (never more than MAX_TEXT_CHARS_CEILING) or its search document would not fit
+PostgreSQL's tsvector (``SearchDocuments``), or when it has no external id and the project already
+holds an item with the same text and source from an earlier import (importing it again would
+duplicate the item and its label).
 """
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from labeling.projects.label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key, spelled_out, written_out
-from labeling.projects.models import Label, Project, Source
+from labeling.projects.models import MAX_TEXT_CHARS_CEILING, Label, Project, Source
 from learner.text import text_hash
 
 from .invisible import is_invisible
@@ -32,6 +34,12 @@ Progress = Callable[[str, float, dict], None]  # phase ('wait' | 'validate' | 'w
 
 # Blank in a text besides the invisible characters: whitespace and the separator categories.
 _SEPARATOR_CATEGORIES = frozenset({"Zs", "Zl", "Zp"})
+# A text's search document (tsvector) holds at most 1 MB of words and positions. Measured, the worst
+# text takes ~32 bytes of it per character (distinct hyphenated words of squared Katakana, which NFKC
+# unfolds to up to 18 bytes each, indexed whole and by part); ordinary texts 2-6. A text up to this
+# length fits even then, so only longer ones cost PostgreSQL a look in pass 1.
+SEARCH_CHECK_FROM_CHARS = 10_000
+_PROGRAM_LIMIT_EXCEEDED = "54000"  # PostgreSQL's SQLSTATE for "string is too long for tsvector"
 
 
 def has_visible_text(text: str) -> bool:
@@ -71,7 +79,9 @@ class RowValidator:
     def __init__(self, project: Project, validation: Validation):
         self.project = project
         self.v = validation
-        self.max_chars = project.max_text_chars or settings.LONGTAIL_MAX_TEXT_CHARS
+        # A project saved before the ceiling (or LONGTAIL_MAX_TEXT_CHARS) may allow more than fits.
+        self.max_chars = min(project.max_text_chars or settings.LONGTAIL_MAX_TEXT_CHARS, MAX_TEXT_CHARS_CEILING)
+        self.search_documents = SearchDocuments()
         self.sources = set(Source.objects.filter(project=project).values_list("name", flat=True))
         self.labels: dict[str, str | None] = {
             name: parent for name, parent in Label.objects.filter(project=project).values_list("name", "parent__name")
@@ -90,10 +100,14 @@ class RowValidator:
         elif not text.strip():
             errors.append(RowError(line, "text", "the text is empty"))
         elif len(text) > self.max_chars:
-            errors.append(RowError(line, "text", f"the text has {len(text):,} characters, over the limit of {self.max_chars:,}"))
+            why = " (the most any project allows: a longer text does not fit the search index)"
+            errors.append(RowError(line, "text", f"the text has {len(text):,} characters, over the limit of "
+                                                 f"{self.max_chars:,}{why if self.max_chars == MAX_TEXT_CHARS_CEILING else ''}"))
         elif not has_visible_text(text):
             errors.append(RowError(line, "text", "the text is empty: it holds only whitespace and invisible characters "
                                                  "(zero-width spaces, joiners, byte order marks, ...)"))
+        elif problem := self.search_documents.problem(text):
+            errors.append(RowError(line, "text", problem))
         metadata = values.get("metadata")
         if metadata:
             errors += self._check_metadata(line, metadata)
@@ -210,6 +224,40 @@ class RowValidator:
             return " (the project has no labels yet)"
         more = f", … {len(names) - 10} more" if len(names) > 10 else ""
         return f" (known: {', '.join(map(written_out, names[:10]))}{more})"
+
+
+class SearchDocuments:
+    """The items table's generated tsvector columns (their expressions read from the table, so what
+    the write computes), built for a long text in pass 1: a text whose document would not fit is
+    refused by line and field, not the whole write failed with a bare database error."""
+
+    def __init__(self):
+        self.sql = None
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_attrdef d ON "
+                           "d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = %s::regclass AND "
+                           "a.attgenerated = 's' AND a.atttypid = 'tsvector'::regtype AND NOT a.attisdropped",
+                           [Item._meta.db_table])
+            built = ", ".join(f"length({expression.replace('%', '%%')})" for (expression,) in cursor.fetchall())
+        if built:
+            column = connection.ops.quote_name(Item._meta.get_field("text").column)
+            self.sql = f"SELECT {built} FROM (SELECT %s::text AS {column}) AS item"
+
+    def problem(self, text: str) -> str | None:
+        if self.sql is None or len(text) <= SEARCH_CHECK_FROM_CHARS:
+            return None
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(self.sql, [text])
+        except DatabaseError as exc:
+            if getattr(exc.__cause__, "pgcode", None) != _PROGRAM_LIMIT_EXCEEDED:
+                raise
+            return (f"the text cannot be indexed for search: it holds too many distinct long words for PostgreSQL's "
+                    f"search document, which holds at most 1 MB ({exc.__cause__.diag.message_primary}); split it "
+                    "into shorter texts")
+        return None
 
 
 def _fine_not_coarse(line: int, coarse: str, parent: str) -> RowError:

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from labeling.loop.triggers import start_upload_import
+from labeling.projects.models import MAX_TEXT_CHARS_CEILING
 from labeling.projects.permissions import project_for
 
 from . import selectors, services
@@ -45,7 +46,7 @@ def _import_page(request, project, limiter):
     return render(request, "items/import.html", {
         "project": project, "form": form, "imports": selectors.recent_imports(project),
         "max_upload_mb": settings.LONGTAIL_MAX_UPLOAD_BYTES / (1024 * 1024),
-        "max_chars": project.max_text_chars or settings.LONGTAIL_MAX_TEXT_CHARS,
+        "max_chars": min(project.max_text_chars or settings.LONGTAIL_MAX_TEXT_CHARS, MAX_TEXT_CHARS_CEILING),
     })
 
 

@@ -162,10 +162,14 @@ SETTING_NAMES = {
     "threshold_mix": "Thresholds hold on", "threshold_guard": "Guard thresholds against unseen confusions",
 }
 MAX_SHOWN_METADATA = 30
+# The highest "Maximum text length": a text's search document (a generated tsvector, items migration
+# 0007) holds at most 1 MB; measured, distinct words take 2-3 bytes of it per character in Latin
+# scripts, 6 in CJK. The import refuses the rare text that takes more (labeling.items.validation).
+MAX_TEXT_CHARS_CEILING = 100_000  # projects migration 0014 lowered stored values above it
 # (field, lowest, highest, lowest allowed itself, highest allowed itself); None: no bound.
 SETTING_RANGES = [
     ("wave_size", 1, None, True, True), ("rare_threshold", 1, None, True, True), ("overlap", 1, None, True, True),
-    ("max_text_chars", 1, None, True, True), ("label_budget", 1, None, True, True),
+    ("max_text_chars", 1, None, True, True), ("label_budget", 1, None, True, True),  # text ceiling: see below
     ("retrain_every", 1, None, True, True),
     ("band_low", 0.0, 1.0, False, False), ("band_high", 0.0, 1.0, False, False),
     ("random_share", 0.0, 1.0, True, True), ("review_share_min", 0.0, 1.0, True, True),
@@ -201,6 +205,11 @@ def settings_errors(values) -> dict[str, str]:
         if below or above:
             errors[field] = (f"{SETTING_NAMES[field]} must be {_range_text(low, high, low_in, high_in)}; "
                              f"got {value:g}.")
+    chars = getattr(values, "max_text_chars", None)
+    if isinstance(chars, int) and not isinstance(chars, bool) and chars > MAX_TEXT_CHARS_CEILING:
+        errors["max_text_chars"] = (f"{SETTING_NAMES['max_text_chars']} must be at most {MAX_TEXT_CHARS_CEILING:,} "
+                                    f"characters; got {chars:,}. A longer text would not fit the search index "
+                                    "(at most 1 MB of words per text).")
     wave, batch = getattr(values, "wave_size", None), getattr(values, "batch_size", None)
     if isinstance(batch, int) and isinstance(wave, int):
         if batch < 1:
