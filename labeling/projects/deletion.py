@@ -43,6 +43,7 @@ from learner.planning.snapshot import label_texts
 from learner.text import text_hash
 
 from .models import Label, Membership, Project, Rule, Source
+from .reserved import SHARED_ARTIFACT_FOLDERS
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,10 @@ def project_folders(project: Project) -> list[Path]:
         log.warning("project %r: its slug is no folder name; no folders are removed", project.slug)
         return []
     root = Path(settings.LONGTAIL_ARTIFACT_DIR)
-    folders = [root / project.slug, upload_dir(project)]
+    # A project that took a shared folder's name before such slugs were refused keeps its files
+    # there among everyone's: only those its versions record (below) are its own.
+    own = [] if project.slug in SHARED_ARTIFACT_FOLDERS else [root / project.slug]
+    folders = [*own, upload_dir(project)]
     for path, config in ModelVersion.objects.filter(project=project).values_list("artifact_path", "config"):
         # A model file (versions._store_artifact) and a fine-tuned encoder's folder (final.train_final_version),
         # stored absolute or relative to LONGTAIL_ARTIFACT_DIR.
