@@ -6,25 +6,25 @@ validates every row; nothing is written. A file with errors
 stops here unless ``skip_invalid`` is set, in which case the rejected rows are written with their
 reasons to a rejects file. Pass 2 reads the file again and writes the valid rows in chunks inside
 one transaction, grouping exact and near duplicates as it goes; any failure rolls everything back.
-``run_import`` never raises: whatever goes wrong ends the ImportBatch FAILED with the reason.
+The batch ends DONE in that transaction, and only while it is still running: one failed meanwhile
+(the stale-import sweep) keeps what it says. ``run_import`` never raises: whatever goes wrong ends
+the ImportBatch FAILED with the reason.
 """
 from __future__ import annotations
 
 import csv
-import fcntl
 import logging
 import os
-import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation
+from labeling.projects.label_names import written_out
 from labeling.projects.locks import lock_project_labels
 from labeling.projects.models import Label, Project, Source
 from learner.text import hash_normalized, normalize_text
@@ -32,6 +32,7 @@ from learner.text import hash_normalized, normalize_text
 from .csv_injection import neutralise
 from .dedup import BANDS
 from .grouping import Grouper
+from .import_lock import lock_project_imports, project_imports_locked
 from .models import ImportBatch, Item, ItemLsh
 from .readers import FileError, RowError, detect_format, open_reader
 from .store import DbDedupStore, insert_band_keys
@@ -42,9 +43,10 @@ logger = logging.getLogger(__name__)
 CHUNK = 5000
 
 
-class LabelsChanged(Exception):
-    """The project's labels changed between validation and write so that the file's new labels
-    cannot be created as checked; ``errors`` name the rows."""
+class ChangedMeanwhile(Exception):
+    """The project's labels or sources changed between validation and write so that the file's rows
+    cannot be written as checked (``errors`` name the rows), or the batch was ended meanwhile (no
+    errors: ``_finish`` says by whom)."""
 
     def __init__(self, errors: list[RowError]):
         super().__init__("; ".join(error.message for error in errors))
@@ -95,10 +97,11 @@ def write_rejects(path: Path, fmt: str, v: Validation, rejects_path: Path, filen
 class _Writer:
     """Pass 2 state: lazily created sources and labels, the grouper, counts."""
 
-    def __init__(self, project: Project, batch: ImportBatch, v: Validation):
+    def __init__(self, project: Project, batch: ImportBatch, v: Validation, labels_at_validation: frozenset[str]):
         self.project = project
         self.batch = batch
         self.v = v
+        self.labels_at_validation = labels_at_validation
         self.sources = dict(Source.objects.filter(project=project).values_list("name", "id"))
         stored = list(Label.objects.filter(project=project).values_list("name", "id", "parent__name"))
         self.labels = {name: pk for name, pk, _ in stored}
@@ -106,11 +109,35 @@ class _Writer:
         self.next_order = (Label.objects.filter(project=project).order_by("-order").values_list("order", flat=True).first() or 0) + 1
         self.grouper = Grouper(store=DbDedupStore(project.id), threshold=project.near_dup_threshold)
         self.imported = 0
+        self.gone: dict[tuple[str, str], RowError] = {}  # (kind, name) -> the first row naming it
+
+    def note_gone(self, line: int, values: dict) -> None:
+        """Note the row's label (or a new label's parent) or source that pass 1 found in the project and
+        this write does not: a lead renamed or deleted it since. Created again it would be a new
+        top-level label ("Created by an import.") holding the file's answers, so the import is refused
+        instead, as labels_created_meanwhile refuses a look-alike. (Pass 1 lists an existing coarse
+        label that a new fine one goes under among the new labels: the labels it read tell.)"""
+        answer = values.get("label") or values.get("coarse_label")
+        for kind, name, field_name in (("label", answer, "label" if values.get("label") else "coarse_label"),
+                                       ("label", self.v.new_labels.get(answer), "coarse_label"),
+                                       ("source", values.get("source"), "source")):
+            if not name or (kind, name) in self.gone:
+                continue
+            if kind == "label":
+                found = name not in self.v.new_labels or name in self.labels_at_validation
+                gone = found and name not in self.labels
+            else:
+                gone = name not in self.v.new_sources and name not in self.sources
+            if gone:
+                self.gone[kind, name] = RowError(line, field_name, (
+                    f"the {kind} '{written_out(name)}' was renamed or deleted while the file was being checked: nothing "
+                    f"was imported; import the file again to have its rows checked against the project's {kind}s as "
+                    "they are now"))
 
     def source_id(self, name: str | None) -> int | None:
         if not name:
             return None
-        if name not in self.sources:  # validated: the project allows new sources
+        if name not in self.sources:  # one of the file's new sources (any other: note_gone)
             self.sources[name] = Source.objects.create(project=self.project, name=name, quota=0.0).id
         return self.sources[name]
 
@@ -118,7 +145,7 @@ class _Writer:
         name = label or coarse
         if not name:
             return None
-        if name not in self.labels:  # validated: the project allows new labels
+        if name not in self.labels:  # one of the file's new labels (any other: note_gone)
             parent_name = self.v.new_labels.get(name)
             parent_id = self.label_id(parent_name, None) if parent_name else None
             self.labels[name] = Label.objects.create(
@@ -168,113 +195,55 @@ class _Writer:
             Item.objects.filter(project=self.project, dup_group=old).update(dup_group=new)
 
 
-_IMPORT_LOCK_NAMESPACE = 7201  # first key of pg_advisory_(xact_)lock(namespace, project id)
-# Without PostgreSQL and without a database file (tests' in-memory SQLite) imports take turns here.
-_IN_PROCESS_IMPORT_LOCK = threading.RLock()
-
-
-@contextmanager
-def project_imports_locked(project: Project, on_wait: Callable[[], None] | None = None):
-    """Imports into one project run one after the other, from validation to commit: the second
-    validates against the first's committed items, so the same file uploaded twice at once is
-    refused the second time (rows already in the project) like any re-import, and each import
-    groups duplicates with the other's items. A session-level advisory lock, not a lock on the
-    project row: wave planning and training, which lock that row, are not held up by a long
-    import. Released on the way out; should that fail, closing the connection releases it.
-
-    ``on_wait`` is called once, before waiting, when another import holds the lock (so its page
-    can say why nothing moves)."""
-    if connection.vendor != "postgresql":
-        with _sqlite_imports_locked(project, on_wait):
-            yield
-        return
-    key = [_IMPORT_LOCK_NAMESPACE, project.id]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
-        if not cursor.fetchone()[0]:
-            if on_wait:
-                on_wait()
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
-    try:
-        yield
-    finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
-        except DatabaseError:
-            logger.exception("could not release the import lock of project %s: closing the connection", project.pk)
-            connection.close()
-
-
-@contextmanager
-def _sqlite_imports_locked(project: Project, on_wait: Callable[[], None] | None):
-    """Without PostgreSQL (the demo's SQLite): an exclusive ``flock`` on a file beside the
-    database, so an ``import_items`` run from a shell takes turns with the server's imports
-    (another process); threads of one process conflict on it as well, each opening its own file.
-    An in-memory database (tests) has no other process: the process's lock is enough."""
-    name = str(connection.settings_dict.get("NAME") or "")
-    if not name or name == ":memory:" or name.startswith("file:"):
-        if not _IN_PROCESS_IMPORT_LOCK.acquire(blocking=False):
-            if on_wait:
-                on_wait()
-            _IN_PROCESS_IMPORT_LOCK.acquire()
-        try:
-            yield
-        finally:
-            _IN_PROCESS_IMPORT_LOCK.release()
-        return
-    with open(f"{name}.import-{project.id}.lock", "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait:
-                on_wait()
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _lock_project_imports(project: Project) -> None:
-    """The same lock for the current transaction, for a caller of ``write`` outside run_import
-    (which already holds it: a session's advisory locks do not block each other)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_IMPORT_LOCK_NAMESPACE, project.id])
+def _rows_to_write(reader, v: Validation):
+    """(line, values) of each row pass 1 accepted."""
+    for ordinal, record in enumerate(reader.records()):
+        if ordinal not in v.rejected and record.values is not None:
+            yield record.line, record.values
 
 
 def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validation,
-          progress: Progress | None = None) -> int:
-    """Pass 2, inside one transaction: returns the number of rows written."""
+          progress: Progress | None = None, labels_at_validation: frozenset[str] = frozenset()) -> int:
+    """Pass 2, inside one transaction that also ends the batch DONE: returns the number of rows written.
+    ``labels_at_validation``: the names of the project's labels as pass 1 began."""
     assert BANDS == len([f for f in ItemLsh._meta.fields if f.name.startswith("b")])
+    file_names_labels = bool(v.new_labels) or any(values.get("label") or values.get("coarse_label")
+                                                  for _, values in _rows_to_write(open_reader(path, fmt), v))
     reader = open_reader(path, fmt)
     size = max(1, path.stat().st_size)
     if progress:
         progress("write", 0.0, {"rows_imported": 0})
     with transaction.atomic():
-        _lock_project_imports(project)
-        if v.new_labels:
-            # a lead's label saved before is read by the write (a look-alike of a new label refused), one
-            # saved after waits for the import and finds its labels
+        lock_project_imports(project)
+        if file_names_labels:
+            # a lead's label change saved before is read by the write (a look-alike of a new label, a label
+            # renamed or deleted: refused), one saved after waits for the import and finds its labels
             lock_project_labels(project)
-        writer = _Writer(project, batch, v)
+        writer = _Writer(project, batch, v, labels_at_validation)
         clashes = labels_created_meanwhile(v, writer.parents)
         if clashes:
-            raise LabelsChanged(clashes)
+            raise ChangedMeanwhile(clashes)
         chunk: list[dict] = []
-        for ordinal, record in enumerate(reader.records()):
-            if ordinal in v.rejected or record.values is None:
+        for line, values in _rows_to_write(reader, v):
+            writer.note_gone(line, values)
+            if writer.gone:  # refused: the rest of the file is only read for what else is gone
                 continue
-            chunk.append(record.values)
+            chunk.append(values)
             if len(chunk) >= CHUNK:
                 writer.write_chunk(chunk)
                 chunk = []
                 if progress:
                     progress("write", reader.bytes_read / size, {"rows_imported": writer.imported})
+        if writer.gone:
+            raise ChangedMeanwhile(list(writer.gone.values()))
         if chunk:
             writer.write_chunk(chunk)
         writer.finish()
+        # Ended with its rows: a sweep that failed the batch first refuses them (rolled back), one that comes
+        # later waits for this commit and then finds the batch done.
+        if not ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.RUNNING).update(
+                state=ImportBatch.DONE, rows_imported=writer.imported, updated_at=timezone.now()):
+            raise ChangedMeanwhile([])
     return writer.imported
 
 
@@ -292,13 +261,16 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
         batch = ImportBatch.objects.create(project=project, filename=filename, created_by=created_by)
     result = ImportResult(batch=batch, errors=[], error_count=0)
     try:
+        # Started, and later run, only while no one ended the batch (_finish says so when someone did).
+        if not ImportBatch.objects.filter(pk=batch.pk, state__in=[ImportBatch.PENDING, ImportBatch.RUNNING]).update(
+                state=ImportBatch.RUNNING, updated_at=timezone.now()):
+            return _finish(result, errors=[], error_count=0, failed=True)
         batch.state = ImportBatch.RUNNING
-        batch.updated_at = timezone.now()
-        batch.save(update_fields=["state", "updated_at"])
         with project_imports_locked(project, on_wait=lambda: _note_waiting(batch, progress)):
-            if batch.waiting:
-                batch.waiting = ""
-                ImportBatch.objects.filter(pk=batch.pk).update(waiting="", updated_at=timezone.now())
+            batch.waiting = ""
+            if not ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.RUNNING).update(
+                    waiting="", updated_at=timezone.now()):
+                return _finish(result, errors=[], error_count=0, failed=True)
             return _run(project, path, filename, fmt, skip_invalid, rejects_path, result, progress, after_validation)
     except Exception as exc:  # noqa: BLE001 - recorded on the batch; the traceback goes to the log
         logger.exception("import %s of %s into project %s failed", batch.pk, filename, project.slug)
@@ -329,6 +301,7 @@ def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_inva
         return _finish(result, errors=[error], error_count=1, failed=True)
     try:
         fmt = fmt or detect_format(path, filename)
+        labels_at_validation = frozenset(Label.objects.filter(project=project).values_list("name", flat=True))
         v = validate(project, path, fmt, progress)
     except FileError as exc:
         return _finish(result, errors=[exc.error], error_count=1, failed=True)
@@ -344,8 +317,8 @@ def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_inva
     if after_validation:
         after_validation()
     try:
-        result.rows_imported = write(project, path, fmt, batch, v, progress)
-    except LabelsChanged as exc:  # refused before any row was written
+        result.rows_imported = write(project, path, fmt, batch, v, progress, labels_at_validation)
+    except ChangedMeanwhile as exc:  # rolled back
         batch.exact_duplicates = batch.near_duplicates = 0
         return _finish(result, errors=exc.errors, error_count=len(exc.errors), failed=True)
     except Exception as exc:  # noqa: BLE001 - whatever failed, the transaction was rolled back
@@ -359,6 +332,9 @@ def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_inva
 
 
 def _finish(result: ImportResult, *, errors: list[RowError], error_count: int, failed: bool) -> ImportResult:
+    """Record the outcome on the batch: from running (failed), or on the DONE the write's transaction
+    set. A batch someone else ended meanwhile (the stale-import sweep failed it) keeps its state and
+    message; the result then says the import stopped and wrote nothing."""
     batch = result.batch
     result.errors, result.error_count = errors, error_count
     batch.errors = [e.as_dict(batch.filename) for e in errors[: error_cap()]]
@@ -370,5 +346,15 @@ def _finish(result: ImportResult, *, errors: list[RowError], error_count: int, f
         batch.rows_imported = 0
     batch.progress = 1.0
     batch.finished_at = batch.updated_at = timezone.now()
-    batch.save()
+    fields = ("errors", "state", "rows_imported", "rows_total", "rows_rejected", "exact_duplicates", "near_duplicates",
+              "progress", "finished_at", "updated_at")
+    from_state = ImportBatch.RUNNING if failed else ImportBatch.DONE
+    if ImportBatch.objects.filter(pk=batch.pk, state=from_state).update(**{f: getattr(batch, f) for f in fields}):
+        return result
+    stored = ImportBatch.objects.filter(pk=batch.pk).first()  # gone with its project, or ended by someone else
+    said = "the import was deleted" if stored is None else stored.errors[0]["message"] if stored.errors else stored.state
+    result.batch = stored or batch
+    result.rows_imported = result.exact_duplicates = result.near_duplicates = 0
+    result.errors = [RowError(None, None, f"the import was ended while it ran, so it stopped and wrote nothing: {said}")]
+    result.error_count = 1
     return result

@@ -1,4 +1,4 @@
-"""Write paths of the items app: imports (from a path, from an upload) and their progress."""
+"""Write paths of the items app: imports (from a path, from an upload), their progress and heartbeat."""
 from __future__ import annotations
 
 import contextlib
@@ -6,7 +6,9 @@ import errno
 import logging
 import os
 import re
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -27,7 +29,8 @@ VALIDATE_SHARE = 0.4
 class BatchProgress:
     """Writes an import's progress to its ImportBatch at most every half second. While rows are
     written the import holds a transaction, so progress goes through a second connection that
-    commits on its own (PostgreSQL). SQLite allows one writer: there the bar jumps to the end."""
+    commits on its own (PostgreSQL). SQLite allows one writer: there the bar jumps to the end.
+    Only a running batch is written: one failed meanwhile keeps the counts its failure set."""
 
     def __init__(self, batch: ImportBatch, also: Progress | None = None):
         self.batch = batch
@@ -46,16 +49,17 @@ class BatchProgress:
         self.last = now
         if phase == "validate":
             value = VALIDATE_SHARE * fraction
-            ImportBatch.objects.filter(id=self.batch.id).update(progress=value, rows_total=counts.get("rows_total", 0),
-                                                                updated_at=timezone.now())
+            ImportBatch.objects.filter(id=self.batch.id, state=ImportBatch.RUNNING).update(
+                progress=value, rows_total=counts.get("rows_total", 0), updated_at=timezone.now())
         elif connection.vendor != "sqlite":
             value = VALIDATE_SHARE + (1 - VALIDATE_SHARE) * fraction
             if self.side is None:
                 self.side = connections.create_connection("default")
             table = self.side.ops.quote_name(ImportBatch._meta.db_table)
             with self.side.cursor() as cursor:
-                cursor.execute(f"UPDATE {table} SET progress = %s, rows_imported = %s, updated_at = %s WHERE id = %s",
-                               [value, counts.get("rows_imported", 0), timezone.now(), self.batch.id])
+                cursor.execute(f"UPDATE {table} SET progress = %s, rows_imported = %s, updated_at = %s "
+                               "WHERE id = %s AND state = %s",
+                               [value, counts.get("rows_imported", 0), timezone.now(), self.batch.id, ImportBatch.RUNNING])
 
     def close(self) -> None:
         if self.side is not None:
@@ -63,16 +67,58 @@ class BatchProgress:
             self.side = None
 
 
+@contextmanager
+def beating(name: str, touch):
+    """While the block runs, a thread calls ``touch()`` (one UPDATE of a heartbeat column) every
+    LONGTAIL_TASK_HEARTBEAT_SECONDS, on its own database connection: the imports' heartbeat, and
+    the background runs' (labeling.loop.runs.heartbeat)."""
+    stop = threading.Event()
+
+    def beat():
+        # One failed beat (a dropped connection, a restarting database) must neither break the task
+        # nor stop the beats that follow: a task still working with no heartbeat would be taken
+        # for dead, failed and queued again while it goes on.
+        try:
+            while not stop.wait(float(settings.LONGTAIL_TASK_HEARTBEAT_SECONDS)):
+                try:
+                    touch()
+                except Exception:  # noqa: BLE001
+                    logger.warning("%s missed a beat; trying again at the next one", name, exc_info=True)
+                    connection.close()  # the next beat opens a fresh connection
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def import_heartbeat(batch_id: int):
+    """While the block runs, the import's batch heartbeat moves, also while it waits for another
+    import of its project and through a slow step that reports no progress: the stale-import sweep
+    (labeling.loop.runs.expire_stale_imports) fails only an import whose process is gone."""
+    with beating(f"import-heartbeat-{batch_id}", lambda: ImportBatch.objects.filter(
+            pk=batch_id, state=ImportBatch.RUNNING).update(updated_at=timezone.now())):
+        yield
+
+
 def import_path(project, path, *, filename: str | None = None, skip_invalid: bool = False,
                 rejects_path=None, batch: ImportBatch | None = None, created_by=None,
                 progress: Progress | None = None, format: str | None = None) -> ImportResult:
-    """Import a file from disk (command, task, demo). See labeling.items.importer.run_import."""
+    """Import a file from disk (command, task, demo) with its batch's heartbeat beating from start to
+    end. See labeling.items.importer.run_import."""
     if batch is None:
         batch = ImportBatch.objects.create(project=project, filename=filename or Path(path).name, created_by=created_by)
     reporter = BatchProgress(batch, progress)
     try:
-        result = run_import(project, path, filename=filename or batch.filename, fmt=format, skip_invalid=skip_invalid,
-                            rejects_path=rejects_path, batch=batch, progress=reporter)
+        with import_heartbeat(batch.id):
+            result = run_import(project, path, filename=filename or batch.filename, fmt=format,
+                                skip_invalid=skip_invalid, rejects_path=rejects_path, batch=batch, progress=reporter)
     finally:
         reporter.close()
     if result.ok:

@@ -3,7 +3,6 @@ rule, and the reads the pages and the API show. Every task of labeling.loop.task
 from __future__ import annotations
 
 import logging
-import threading
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -14,6 +13,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling.items.models import ImportBatch
+
+# The heartbeat thread lives beside the imports, which beat with it from start to end (import_path);
+from labeling.items.services import beating as _beating
 from labeling.items.services import upload_dir
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
@@ -189,35 +191,6 @@ def _fail_orphaned_versions(project_id: int, failed_run_ids: list[int]) -> None:
 
 
 @contextmanager
-def _beating(name: str, touch):
-    """While the block runs, a thread calls ``touch()`` (one UPDATE of a heartbeat column) every
-    LONGTAIL_TASK_HEARTBEAT_SECONDS, on its own database connection."""
-    stop = threading.Event()
-
-    def beat():
-        # One failed beat (a dropped connection, a restarting database) must neither break the task
-        # nor stop the beats that follow: a task still working with no heartbeat would be taken
-        # for dead, failed and queued again while it goes on.
-        try:
-            while not stop.wait(float(settings.LONGTAIL_TASK_HEARTBEAT_SECONDS)):
-                try:
-                    touch()
-                except Exception:  # noqa: BLE001
-                    log.warning("%s missed a beat; trying again at the next one", name, exc_info=True)
-                    connection.close()  # the next beat opens a fresh connection
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name=name, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-@contextmanager
 def heartbeat(run_id: int | None):
     """While the block runs (a long training, a scoring chunk), the run's heartbeat moves: a live
     run is never taken for a dead one."""
@@ -226,15 +199,6 @@ def heartbeat(run_id: int | None):
         return
     with _beating(f"heartbeat-{run_id}", lambda: TaskRun.objects.filter(
             pk=run_id, state__in=[TaskRun.PENDING, TaskRun.RUNNING]).update(updated_at=timezone.now())):
-        yield
-
-
-@contextmanager
-def import_heartbeat(batch_id: int):
-    """The same for an import: its batch's heartbeat moves while the file is validated and written
-    (progress reports move it too, but a slow step may report nothing for a while)."""
-    with _beating(f"import-heartbeat-{batch_id}", lambda: ImportBatch.objects.filter(
-            pk=batch_id, state=ImportBatch.RUNNING).update(updated_at=timezone.now())):
         yield
 
 
@@ -247,8 +211,11 @@ def claim_import(batch_id: int) -> bool:
 
 def expire_stale_imports() -> list[ImportBatch]:
     """Fail the imports whose worker died: running with no heartbeat for LONGTAIL_TASK_STALE_SECONDS,
-    or pending for longer than the broker would keep a lost message. Their rows were written in
-    one transaction, which died with the worker: nothing of the file is in the project. The
+    or pending for longer than the broker would keep a lost message. A live import, a worker's or
+    ``import_items``', beats from start to end, also while it waits for another import of its
+    project (services.import_path). Its rows are written in one transaction that also ends the
+    batch DONE, only while it is still running: the transaction died with the worker, or one still
+    going finds its batch failed and writes nothing, so nothing of the file is in the project. The
     upload left behind is removed."""
     now = timezone.now()
     stale = list(ImportBatch.objects.filter(state=ImportBatch.RUNNING, updated_at__lt=now - stale_after())

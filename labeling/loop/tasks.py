@@ -339,9 +339,9 @@ def import_file(batch_id: int, path: str, skip_invalid: bool = False, rejects_pa
         return {"batch": batch_id, "state": state, "rows_imported": 0, "rows_rejected": 0, "skipped": True}
     batch = ImportBatch.objects.select_related("project").get(id=batch_id)
     try:
-        with runs.import_heartbeat(batch_id):
-            result = import_path(batch.project, path, filename=batch.filename, skip_invalid=skip_invalid,
-                                 rejects_path=rejects_path, batch=batch)
+        # import_path keeps the batch's heartbeat itself, also while it waits for another import
+        result = import_path(batch.project, path, filename=batch.filename, skip_invalid=skip_invalid,
+                             rejects_path=rejects_path, batch=batch)
     finally:
         if os.path.exists(path):
             os.remove(path)

@@ -291,7 +291,7 @@ def replace_sources(project: Project, rows: list[dict]) -> list[Source]:
     if len(set(ids)) != len(ids):
         repeated = ", ".join(str(i) for i in sorted({i for i in ids if ids.count(i) > 1}))
         raise ValidationError({"id": f"Each source is listed once; repeated id: {repeated}."})
-    existing = {s.pk: s for s in Source.objects.select_for_update().filter(project=project)}
+    existing = {s.pk: s for s in Source.objects.select_for_update().filter(project=project).order_by("pk")}  # id order, as the sources page
     keep_ids = set(ids)
     missing = sorted(keep_ids - set(existing))
     if missing:

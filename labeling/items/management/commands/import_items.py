@@ -59,11 +59,13 @@ class Command(BaseCommand):
             self.stderr.write(f"{error.format(batch.filename)}")
         if result.error_count > len(result.errors):
             self.stderr.write(f"… and {result.error_count - len(result.errors)} more errors")
-        if not result.ok:
+        if not result.ok and result.rows_rejected and not opts["skip_invalid"]:
             raise CommandError(
                 f"{batch.filename}: nothing imported ({result.error_count} error(s) in {result.rows_rejected} "
                 f"of {result.rows_total} rows). Fix the file, or use --skip-invalid to import the valid rows."
             )
+        if not result.ok:  # a file-level error, the project's labels or the batch changed meanwhile: said above
+            raise CommandError(f"{batch.filename}: nothing imported.")
         self.stdout.write(self.style.SUCCESS(
             f"{batch.filename}: imported {result.rows_imported:,} of {result.rows_total:,} rows into '{project.slug}' "
             f"({result.exact_duplicates:,} exact and {result.near_duplicates:,} near duplicates grouped)."

@@ -1,0 +1,90 @@
+"""The import lock: imports into one project take turns, from validation to commit (see
+``project_imports_locked``). A PostgreSQL advisory lock; a file lock or the process's own lock
+without PostgreSQL."""
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+
+from django.db import DatabaseError, connection
+
+from labeling.projects.models import Project
+
+logger = logging.getLogger(__name__)
+_IMPORT_LOCK_NAMESPACE = 7201  # first key of pg_advisory_(xact_)lock(namespace, project id)
+# Without PostgreSQL and without a database file (tests' in-memory SQLite) imports take turns here.
+_IN_PROCESS_IMPORT_LOCK = threading.RLock()
+
+
+@contextmanager
+def project_imports_locked(project: Project, on_wait: Callable[[], None] | None = None):
+    """Imports into one project run one after the other, from validation to commit: the second
+    validates against the first's committed items, so the same file uploaded twice at once is
+    refused the second time (rows already in the project) like any re-import, and each import
+    groups duplicates with the other's items. A session-level advisory lock, not a lock on the
+    project row: wave planning and training, which lock that row, are not held up by a long
+    import. Released on the way out; should that fail, closing the connection releases it.
+
+    ``on_wait`` is called once, before waiting, when another import holds the lock (so its page
+    can say why nothing moves)."""
+    if connection.vendor != "postgresql":
+        with _sqlite_imports_locked(project, on_wait):
+            yield
+        return
+    key = [_IMPORT_LOCK_NAMESPACE, project.id]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        if not cursor.fetchone()[0]:
+            if on_wait:
+                on_wait()
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        except DatabaseError:
+            logger.exception("could not release the import lock of project %s: closing the connection", project.pk)
+            connection.close()
+
+
+@contextmanager
+def _sqlite_imports_locked(project: Project, on_wait: Callable[[], None] | None):
+    """Without PostgreSQL (the demo's SQLite): an exclusive ``flock`` on a file beside the
+    database, so an ``import_items`` run from a shell takes turns with the server's imports
+    (another process); threads of one process conflict on it as well, each opening its own file.
+    An in-memory database (tests) has no other process: the process's lock is enough."""
+    name = str(connection.settings_dict.get("NAME") or "")
+    if not name or name == ":memory:" or name.startswith("file:"):
+        if not _IN_PROCESS_IMPORT_LOCK.acquire(blocking=False):
+            if on_wait:
+                on_wait()
+            _IN_PROCESS_IMPORT_LOCK.acquire()
+        try:
+            yield
+        finally:
+            _IN_PROCESS_IMPORT_LOCK.release()
+        return
+    with open(f"{name}.import-{project.id}.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lock_project_imports(project: Project) -> None:
+    """The same lock for the current transaction, for a caller of ``importer.write`` outside
+    run_import (which already holds it: a session's advisory locks do not block each other)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_IMPORT_LOCK_NAMESPACE, project.id])
