@@ -4,8 +4,9 @@ DELETE revokes the caller's token. POST is throttled per username and per client
 the sign-in forms count in the same throttles (labeling.projects.login_throttle).
 
 Throttle counts live in Django's cache: Redis when REDIS_URL is set, so that every web worker counts
-together. When the cache cannot be reached the request is let through (and logged): an outage of
-Redis must not lock every API user out.
+together. Each attempt is checked and counted in one step (throttles.AtomicRateThrottle), so guesses
+sent at once cannot all pass on the same count. When the cache cannot be reached the request is let
+through (and logged): an outage of Redis must not lock every API user out.
 """
 from __future__ import annotations
 
@@ -24,17 +25,17 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
 
 from .auth import issued_under_current_password, token_expires_at
 from .schema import VALIDATION_ERROR
-from .throttles import LiveRateThrottle
+from .throttles import AtomicRateThrottle, LiveRateThrottle
 
 logger = logging.getLogger(__name__)
 
 
-class _TokenThrottle(LiveRateThrottle, SimpleRateThrottle):
-    """Rates read when a request comes; an unreachable cache lets the request through."""
+class _TokenThrottle(LiveRateThrottle, AtomicRateThrottle):
+    """Rates read when a request comes; each attempt counted atomically, across web workers; an
+    unreachable cache lets the request through."""
 
 
 class TokenUserThrottle(_TokenThrottle):
