@@ -149,6 +149,16 @@ MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
 # Uploads stream to temporary files instead of memory; the importer reads them line by line.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# First: a file part is stored only on an import upload route, for the project's leads and admins,
+# and no more of a request's file parts than LONGTAIL_MAX_UPLOAD_BYTES (labeling/items/uploads.py).
+# Without it Django spools any file part of any POST to disk before a view checks who is asking.
+FILE_UPLOAD_HANDLERS = [
+    "labeling.items.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# An import is one file (the page's form and the API's `file` field); Django's default is 100.
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")

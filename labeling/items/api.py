@@ -14,7 +14,7 @@ from labeling.projects.permissions import IsProjectMember, project_or_404, role_
 
 from . import selectors, services
 from .models import ImportBatch
-from .uploads import SizeLimitUploadHandler
+from .uploads import size_limit_of
 
 
 class ImportBatchSerializer(serializers.ModelSerializer):
@@ -61,10 +61,9 @@ class ImportList(_ProjectView):
     parser_classes = [MultiPartParser, FormParser]
 
     def initialize_request(self, request, *args, **kwargs):
-        # The size limit must see the upload's first byte: it goes first in the handler chain,
-        # before anything (authentication's CSRF check included) parses the body.
-        self.limiter = SizeLimitUploadHandler(request)
-        request.upload_handlers.insert(0, self.limiter)
+        # The size limit (first in FILE_UPLOAD_HANDLERS) sees the upload's first byte, whoever reads
+        # the body first (authentication's CSRF check included); the view reads its verdict.
+        self.limiter = size_limit_of(request)
         return super().initialize_request(request, *args, **kwargs)
 
     @extend_schema(operation_id="project_imports_list", summary="The project's 20 latest imports",

@@ -11,16 +11,14 @@ from labeling.projects.permissions import project_for
 from . import selectors, services
 from .forms import ImportForm
 from .models import ImportBatch
-from .uploads import SizeLimitUploadHandler
+from .uploads import size_limit_of
 
 
 @csrf_exempt  # only so that the upload handler can be added before the body is read; see below
 def import_page(request, slug):
     # Roles are checked before a byte of the upload is read.
     project = project_for(request.user, slug, manage=True)
-    limiter = SizeLimitUploadHandler(request)
-    request.upload_handlers.insert(0, limiter)
-    return _import_page(request, project, limiter)
+    return _import_page(request, project, size_limit_of(request))
 
 
 @csrf_protect
