@@ -7,7 +7,12 @@
    new model may have re-scored a task since the page loaded, and the server then leaves it open
    rather than store a label the lead never saw. Resolved tasks, and tasks closed meanwhile, leave
    the page without a reload; a task whose model label changed keeps its card with the server's
-   message. The forms on each card post to the page and work without this. */
+   message. The forms on each card post to the page and work without this; a label chosen from
+   the list r opens is stored for the selected tasks, when there are any, through the same bulk
+   relabel as a label's hotkey.
+   One press decides once: a held key's auto-repeated keydowns decide nothing (only j / k repeat),
+   and a decision asked for while the last one is still saving is refused, never queued (by then
+   the current card may not be the one the lead looked at), with the status saying so. */
 import { detailOf, post } from "../annotate/http.js";
 
 const config = JSON.parse(document.getElementById("review-config").textContent);
@@ -23,6 +28,8 @@ const hotkeys = new Map(config.hotkeys.filter((h) => !pageKeys.has(h.key.toLower
   .map((h) => [h.key.toLowerCase(), h]));
 let current = null;
 let busy = false;
+// The decisions asked for while the last one was saving, refused: [action, label or null].
+let refused = [];
 
 const tasks = () => Array.from(app.querySelectorAll(".review-task:not(.done)"));
 const selected = () => tasks().filter((t) => t.classList.contains("selected"));
@@ -53,6 +60,10 @@ function setSelected(card, on) {
 function showSelection() {
   const n = selected().length;
   selectionEl.textContent = n ? n + " selected" : "Nothing selected";
+  // A label chosen from a card's list goes to the selection when there is one: its button says so.
+  app.querySelectorAll(".relabel-submit").forEach((button) => {
+    button.textContent = n ? "Resolve " + n + " selected" : "Resolve";
+  });
 }
 
 function refreshGroups() {
@@ -94,16 +105,40 @@ function targets() {
   return chosen.length ? chosen : current ? [current] : [];
 }
 
+// What a decision is called in the status: "accept", "relabel as <name>".
+function decisionName(action, label) {
+  return action === "relabel" ? ["relabel as ", isolated(label ? label.name : "")] : [action];
+}
+
+// The status line, followed by the decisions refused while the last one was saving (if any).
+function say(parts, {saving = false} = {}) {
+  const out = [...parts];
+  if (refused.length) {
+    out.push(" Not applied: ");
+    refused.forEach(([action, label], i) => out.push(...(i ? [", "] : []), ...decisionName(action, label)));
+    out.push(", pressed while saving; press " + (refused.length === 1 ? "it" : "them") + " again" +
+      (saving ? " once saved." : "."));
+  }
+  statusEl.replaceChildren(...out);
+}
+
+function refuse(action, label) {
+  refused.push([action, label || null]);
+  say(["Saving…"], {saving: true});
+}
+
+// Resolves true once the server answered with its result, false otherwise (refused, not saved).
 async function act(action, label) {
+  if (busy) { refuse(action, label); return false; }
   const cards = targets();
-  if (busy || !cards.length) return;
+  if (!cards.length) return false;
   busy = true;
   const body = {action, tasks: cards.map((c) => Number(c.dataset.task)), shown: cards.map(shownOf)};
   if (label) body.label = label.id;
-  statusEl.textContent = "Saving…";
+  say(["Saving…"], {saving: true});
   try {
     const response = await post(config.bulkUrl, body);
-    if (!response.ok) { statusEl.textContent = "Not saved: " + await detailOf(response); return; }
+    if (!response.ok) { say(["Not saved: " + await detailOf(response)]); return false; }
     const result = await response.json();
     const done = new Set(result.done.map(String));
     const labeled = new Set(result.labeled_items.map(String));
@@ -126,17 +161,20 @@ async function act(action, label) {
     // to its left.
     const verb = {accept: ["Accepted"], dismiss: ["Dismissed"], relabel: ["Relabeled as ", isolated(label ? label.name : "")]}[action];
     const skips = result.skipped.map((s) => "task " + s.task + (s.code === "closed_meanwhile" ? " " : " left open: ") + s.reason);
-    statusEl.replaceChildren(...verb, ": " + result.done.length + " task" + (result.done.length === 1 ? "" : "s") +
-      (skips.length ? "; " + skips.join("; ") : "") + ".");
+    say([...verb, ": " + result.done.length + " task" + (result.done.length === 1 ? "" : "s") +
+      (skips.length ? "; " + skips.join("; ") : "") + "."]);
     refreshGroups();
     showSelection();
     if (!current || current.classList.contains("done")) {
       setCurrent(after.find((c) => !c.classList.contains("done")) || tasks()[tasks().length - 1]);
     }
+    return true;
   } catch (err) {
-    statusEl.textContent = "Not saved: " + err.message;
+    say(["Not saved: " + err.message]);
+    return false;
   } finally {
     busy = false;
+    refused = [];
   }
 }
 
@@ -160,10 +198,20 @@ function onKeydown(e) {
     if (e.key === "Escape") { t.blur(); if (current) current.focus({preventScroll: true}); }
     return;
   }
-  if (t && t.tagName === "BUTTON" && (e.key === "Enter" || e.key === " ")) return;
+  if (t && t.tagName === "BUTTON" && (e.key === "Enter" || e.key === " ")) {
+    // Held on a card's button, Enter would press it again with each repeat.
+    if (e.repeat) e.preventDefault();
+    return;
+  }
   const k = keyOf(e);
   if (k === "j" || k === "ArrowDown") { e.preventDefault(); move(1); return; }
   if (k === "k" || k === "ArrowUp") { e.preventDefault(); move(-1); return; }
+  // A key held a moment too long repeats its keydown: one press decides (or selects) one card, and
+  // the repeats must not go on to the cards after it, which the lead has not seen.
+  if (e.repeat) {
+    if (pageKeys.has(k) || hotkeys.has(k)) e.preventDefault();
+    return;
+  }
   if (!current) { if (k.length === 1) move(0); if (!current) return; }
   if (k === "x" && !e.shiftKey) { e.preventDefault(); setSelected(current, !current.classList.contains("selected")); showSelection(); return; }
   if (k === "x") {
@@ -181,6 +229,26 @@ function onKeydown(e) {
   const label = hotkeys.get(k);
   if (label) { e.preventDefault(); act("relabel", label); }
 }
+
+// The card forms post to the page (one task). The label list's form goes through the bulk relabel
+// while tasks are selected, so the label covers all of them as a hotkey would; and while a decision
+// is saving, every form is refused like a key, rather than leaving the page under the request.
+app.addEventListener("submit", async (e) => {
+  const form = e.target;
+  const relabel = form.classList.contains("relabel-form");
+  if (!busy && !(relabel && selected().length)) return;
+  e.preventDefault();
+  const button = e.submitter;
+  if (relabel) {
+    const select = form.querySelector(".relabel-select");
+    const label = {id: Number(select.value), name: select.selectedOptions[0].textContent};
+    if (await act("relabel", label)) select.value = "";
+  } else if (button && button.name === "label") {
+    refuse("relabel", {id: Number(button.value), name: button.textContent});
+  } else {
+    refuse(button && button.value ? button.value : "resolve");
+  }
+});
 
 app.addEventListener("click", (e) => {
   const card = e.target.closest(".review-task");
