@@ -11,11 +11,14 @@ from labeling.waves import services as waves
 from labeling.waves.models import Wave
 from learner.text import text_hash
 
+WORDS = ("refund", "login", "password", "card", "transfer", "fee", "limit", "address", "phone", "statement",
+         "loan", "branch", "cheque", "pin", "overdraft", "savings")
+
 
 def add_items(project, prefix: str, n: int) -> list[Item]:
     source = project.sources.first()
-    return [Item.objects.create(project=project, source=source, text=f"{prefix} question number {i} about billing",
-                                text_hash=text_hash(f"{prefix} question number {i} about billing")) for i in range(n)]
+    texts = [f"{prefix} {WORDS[i % 16]} {WORDS[(i * 7 + 3) % 16]} {WORDS[(i * 5 + 1) % 16]} {i}" for i in range(n)]
+    return [Item.objects.create(project=project, source=source, text=text, text_hash=text_hash(text)) for text in texts]
 
 
 @pytest.mark.django_db
@@ -72,3 +75,28 @@ def test_a_stale_waiting_plan_is_still_planned_afresh(project_factory):
     assert second.state == Wave.PLANNED and second.report["replaces"][0]["wave"] == first.number
     assert not unembedded_item_ids(project)
     assert Wave.objects.get(pk=first.pk).state == Wave.DISCARDED
+
+
+@pytest.mark.django_db
+def test_a_stale_plan_holding_the_rest_of_the_budget_is_planned_afresh(project_factory):
+    """The stale plan's picks hold the budget that is left: the early check must not count them as
+    committed, since planning discards that plan first (a review found "budget spent" here)."""
+    project = project_factory("early", sources=("email",))
+    Project.objects.filter(pk=project.pk).update(wave_size=4, batch_size=4, label_budget=4, overlap=1)
+    add_items(project, "first", 8)
+    first = waves.plan_next_wave(Project.objects.get(pk=project.pk))
+    assert first.size == 4  # the whole budget is committed to this plan
+    Project.objects.filter(pk=project.pk).update(wave_size=3, batch_size=3)  # the waiting plan is stale now
+    second = waves.plan_next_wave(Project.objects.get(pk=project.pk))
+    assert second.state == Wave.PLANNED and 1 <= second.size <= 3
+    assert Wave.objects.get(pk=first.pk).state == Wave.DISCARDED
+
+
+@pytest.mark.django_db
+def test_a_fresh_waiting_plan_is_named_before_the_budget(project_factory):
+    project = project_factory("early", sources=("email",))
+    Project.objects.filter(pk=project.pk).update(wave_size=4, batch_size=4, label_budget=4, overlap=1)
+    add_items(project, "first", 8)
+    first = waves.plan_next_wave(Project.objects.get(pk=project.pk))
+    with pytest.raises(waves.WaveAlreadyPlanned, match=f"Wave {first.number} is already planned"):
+        waves.plan_next_wave(Project.objects.get(pk=project.pk))

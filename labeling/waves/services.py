@@ -131,10 +131,12 @@ def _refuse_before_embedding(project: Project, size: int | None) -> None:
     spend minutes embedding newly imported items. The same checks run again under the project's
     lock, which decides; this only refuses early what that would refuse."""
     project = Project.objects.get(pk=project.pk)  # the settings as saved, as the locked checks read them
-    _wave_items_for_budget(project, _requested_size(project, size))
-    if Wave.objects.filter(project=project, state=Wave.PLANNED).exists() and \
-            not discard.stale_plans(project, active_model(project)):
+    requested = _requested_size(project, size)
+    if Wave.objects.filter(project=project, state=Wave.PLANNED).exists():
+        if discard.stale_plans(project, active_model(project)):
+            return  # the locked path discards it first, which also gives back the budget its picks hold
         _refuse_second_plan(project)
+    _wave_items_for_budget(project, requested)
 
 
 def _refuse_second_plan(project: Project) -> None:
