@@ -1,13 +1,20 @@
 """REST API of the annotator's side. Members (annotators, leads, admins) lease and answer;
-agreement and the review queue are for leads and admins. Non-members get 404."""
+agreement and the review queue are for leads and admins. Non-members get 404, except a removed
+member (one who held items of the project): 403 saying they are no longer a member.
+
+The annotation page sends ``labels_version`` (selectors.labels_version) with answers, lease
+renewals and leases; a reply to a page whose labels are out of date carries the current ones
+(``labels``, ``labels_version``), so the page follows a lead's renames and hotkey moves."""
 from django.conf import settings
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.projects.permissions import can_manage, project_for
+from labeling.projects.locks import not_a_member
+from labeling.projects.permissions import can_manage, former_member_project, project_for
 
 from . import context, history, leasing, review_services, selectors, serializers, services, waiting
 from .models import ReviewTask
@@ -18,6 +25,18 @@ def error_response(exc: services.AnnotationError) -> Response:
     if exc.field:
         body["field"] = exc.field
     return Response(body, status=exc.status)
+
+
+def with_current_labels(project, body: dict, page_version) -> dict:
+    """Add the project's labels to a reply when the page's (``page_version``; None: a client that
+    does not follow them, which pays nothing) are not the current ones."""
+    if page_version is None:
+        return body
+    payload = selectors.labels_payload(project)
+    version = selectors.labels_version(payload)
+    if version != page_version:
+        body.update(labels=payload, labels_version=version)
+    return body
 
 
 def batch_response_data(project, user, leased: leasing.LeasedBatch) -> dict:
@@ -40,13 +59,24 @@ def batch_response_data(project, user, leased: leasing.LeasedBatch) -> dict:
 class ProjectAPIView(APIView):
     permission_classes = [IsAuthenticated]
     lead_only = False
+    refused_removed = "ask one of its leads to add you again"  # a view's own: what was not done
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication and IsAuthenticated first
-        self.project = project_for(request.user, kwargs["slug"], manage=self.lead_only)
+        try:
+            self.project = project_for(request.user, kwargs["slug"], manage=self.lead_only)
+        except Http404:
+            # A member removed mid-batch learns why, not "No such project."; to anyone who never
+            # held an item of the project the 404 stays, so it does not tell which slugs exist.
+            former = former_member_project(request.user, kwargs["slug"])
+            if former is None:
+                raise
+            raise not_a_member(former, self.refused_removed) from None
 
 
 class LeaseBatchView(ProjectAPIView):
+    refused_removed = "nothing was leased"
+
     @extend_schema(request=serializers.LeaseRequestSerializer, responses=serializers.BatchSerializer,
                    summary="Lease the next batch (or get back the one you hold)")
     def post(self, request, slug):
@@ -57,18 +87,27 @@ class LeaseBatchView(ProjectAPIView):
             return Response({"detail": f"size may be at most the project's batch size ({self.project.batch_size}).",
                              "field": "size"}, status=status.HTTP_400_BAD_REQUEST)
         leased = leasing.lease_batch(self.project, request.user, size=size)
-        return Response(batch_response_data(self.project, request.user, leased))
+        return Response(with_current_labels(self.project, batch_response_data(self.project, request.user, leased),
+                                            params.validated_data.get("labels_version")))
 
 
 class RenewLeasesView(ProjectAPIView):
-    @extend_schema(request=None, responses=serializers.RenewedSerializer,
+    refused_removed = "your leases were not renewed"
+
+    @extend_schema(request=serializers.RenewRequestSerializer, responses=serializers.RenewedSerializer,
                    summary="Extend your unexpired leases (keeps an open batch yours)")
     def post(self, request, slug):
+        params = serializers.RenewRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
         renewed = leasing.renew_leases(self.project, request.user)
-        return Response({"renewed": renewed, "lease_seconds": settings.LONGTAIL_LEASE_SECONDS})
+        return Response(with_current_labels(self.project, {"renewed": renewed,
+                                                           "lease_seconds": settings.LONGTAIL_LEASE_SECONDS},
+                                            params.validated_data.get("labels_version")))
 
 
 class AnswerView(ProjectAPIView):
+    refused_removed = "your answer was not stored"
+
     @extend_schema(request=serializers.AnswerSerializer, responses={201: serializers.AnswerResultSerializer,
                    200: serializers.AnswerResultSerializer}, summary="Store an answer (idempotent on client_id)")
     def post(self, request, slug):
@@ -81,7 +120,11 @@ class AnswerView(ProjectAPIView):
                 self.project, request.user, client_id=data["client_id"], assignment_id=data.get("assignment"),
                 item_id=data.get("item"), label_id=data.get("label"), skipped=data["skipped"],
                 skip_reason=data["skip_reason"], none_of_these=data["none_of_these"],
+                label_name=data.get("label_name"),
             )
+        except services.LabelRenamed as exc:
+            # The page chose by a name that is gone: it gets the labels as they are now with the refusal.
+            return Response(with_current_labels(self.project, error_response(exc).data, ""), status=exc.status)
         except services.AnnotationError as exc:
             return error_response(exc)
         if result.created:
@@ -91,10 +134,13 @@ class AnswerView(ProjectAPIView):
             "created": result.created,
             "review_task": result.review_task.pk if result.review_task else None,
         }
+        with_current_labels(self.project, body, data.get("labels_version"))
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
 class UndoView(ProjectAPIView):
+    refused_removed = "nothing was undone"
+
     @extend_schema(request=serializers.UndoSerializer, responses=serializers.AnnotationSerializer,
                    summary="Undo your latest answer in the project, or the one named by client_id")
     def post(self, request, slug):

@@ -35,6 +35,7 @@ from .services import (
     AnswerRejected,
     InvalidAnswer,
     NotFound,
+    check_label_name,
     ensure_other_label,
     project_label,
     require_label,
@@ -100,10 +101,11 @@ def suggested_label(project: Project, suggested_label_id) -> Label | None:
 def change_answer(
     project: Project, user, *, client_id, supersedes=None, supersedes_client_id=None, label_id=None,
     skipped: bool = False, skip_reason: str = "", none_of_these: bool = False, clear: bool = False,
-    suggestion_shown: bool = False, suggested_label_id=None,
+    suggestion_shown: bool = False, suggested_label_id=None, label_name: str | None = None,
 ) -> ChangeResult:
     """Replace one of the annotator's answers with a new one (a label, a skip with its reason, or
-    none of these), or clear it. The old answer is kept for the audit trail."""
+    none of these), or clear it. The old answer is kept for the audit trail. ``label_name``: the
+    label's name as the page showed it (services.check_label_name)."""
     try:
         client_id = uuid.UUID(str(client_id))
     except ValueError:
@@ -119,6 +121,7 @@ def change_answer(
     if skipped and not skip_reason:
         raise InvalidAnswer("Say why you skip this item (skip_reason).", field="skip_reason")
     label = project_label(project, label_id) if label_id is not None else None
+    check_label_name(label, label_name)
     if none_of_these:
         label = ensure_other_label(project)
     suggested = suggested_label(project, suggested_label_id)

@@ -1,5 +1,6 @@
 """Reads of the annotator's side: the batch an annotator holds, progress, agreement, throughput
 and the review queue. ``agreement_summary`` and ``annotator_throughput`` feed the lead pages."""
+import hashlib
 import json
 from collections import Counter, defaultdict
 from datetime import timedelta
@@ -113,6 +114,12 @@ def labels_payload(project: Project) -> list[dict]:
          "full_name": f"{names.get(label.parent_id, '?')} › {label.name}" if label.parent_id else label.name}
         for label in ordered
     ]
+
+
+def labels_version(payload: list[dict]) -> str:
+    """A short digest of labels_payload: the annotation page sends the one it has, and a reply finds
+    out from it whether the page's labels (names, hotkeys, order) are still the project's."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def double_labeled_pairs(project: Project) -> list[tuple[int, int, int, int, int]]:

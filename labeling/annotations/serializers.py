@@ -3,12 +3,37 @@ from rest_framework import serializers
 
 from .models import Annotation, ReviewTask
 
+LABELS_VERSION_HELP = ("The labels_version of the labels the client shows; when they are no longer the "
+                       "project's, the reply carries the current ones (labels, labels_version).")
+
+
+def labels_version_field():
+    return serializers.CharField(required=False, allow_blank=True, max_length=64, help_text=LABELS_VERSION_HELP)
+
 
 class LeaseRequestSerializer(serializers.Serializer):
     size = serializers.IntegerField(
         required=False, min_value=1, max_value=500,
         help_text="Items to lease, at most the project's batch size (400 beyond it); default: the batch size."
     )
+    labels_version = labels_version_field()
+
+
+class RenewRequestSerializer(serializers.Serializer):
+    labels_version = labels_version_field()
+
+
+class PageLabelSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    hotkey = serializers.CharField(allow_blank=True)
+    parent = serializers.IntegerField(allow_null=True)
+    is_other = serializers.BooleanField()
+    full_name = serializers.CharField()
+
+
+CURRENT_LABELS_HELP = "Only when the request's labels_version is out of date: the project's labels now."
 
 
 class WhyPickedSerializer(serializers.Serializer):
@@ -56,11 +81,15 @@ class BatchSerializer(serializers.Serializer):
     progress = WaveProgressSerializer(allow_null=True)
     message = serializers.CharField(allow_blank=True)
     waiting = WaitingSerializer(allow_null=True, help_text="Why no item came back (null when some did).")
+    labels = PageLabelSerializer(many=True, required=False, help_text=CURRENT_LABELS_HELP)
+    labels_version = serializers.CharField(required=False, help_text="With labels: their version.")
 
 
 class RenewedSerializer(serializers.Serializer):
     renewed = serializers.IntegerField(help_text="Leases extended.")
     lease_seconds = serializers.IntegerField()
+    labels = PageLabelSerializer(many=True, required=False, help_text=CURRENT_LABELS_HELP)
+    labels_version = serializers.CharField(required=False, help_text="With labels: their version.")
 
 
 class AnswerSerializer(serializers.Serializer):
@@ -75,6 +104,11 @@ class AnswerSerializer(serializers.Serializer):
         required=False, default=False, help_text="The page showed the model's suggestion with the item.")
     suggested_label = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=2**63 - 1, help_text="The label suggested.")
+    label_name = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, max_length=200,
+        help_text="The label's name as the client showed it; when the label is named otherwise now (a lead "
+                  "renamed it), 409 and nothing is stored. Without it, the label id alone decides.")
+    labels_version = labels_version_field()
 
     def validate(self, attrs):
         if attrs.get("assignment") is None and attrs.get("item") is None:
@@ -113,6 +147,8 @@ class AnswerResultSerializer(serializers.Serializer):
     annotation = AnnotationSerializer()
     created = serializers.BooleanField(help_text="False when this was a retry of an answer already stored.")
     review_task = serializers.IntegerField(allow_null=True, help_text="Disagreement task opened or refreshed.")
+    labels = PageLabelSerializer(many=True, required=False, help_text=CURRENT_LABELS_HELP)
+    labels_version = serializers.CharField(required=False, help_text="With labels: their version.")
 
 
 class LabelAgreementSerializer(serializers.Serializer):

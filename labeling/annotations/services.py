@@ -113,6 +113,21 @@ def project_label(project: Project, label_id) -> Label:
         ) from None
 
 
+class LabelRenamed(AnswerRejected):
+    """The label's name is no longer the one the annotator saw: the page's labels are out of date."""
+
+
+def check_label_name(label: Label | None, shown_name: str | None) -> None:
+    """Refuse an answer whose label is not named as the page showed it (``shown_name``; None: the
+    client did not say, as plain API clients do). A renamed label, or one whose hotkey went to a new
+    label of the old name, would otherwise store a label the annotator did not mean."""
+    if label is None or shown_name is None or label.name == shown_name:
+        return
+    raise LabelRenamed(f"The label you chose, {spelled_out(shown_name)}, is now named {spelled_out(label.name)}; "
+                       "nothing was stored. The page has the labels as they are now: choose again.",
+                       field="label_name")
+
+
 def require_label(label: Label | None) -> None:  # hold_label for an answer's label: refused when it is gone
     if label is not None and not hold_label(label):
         raise InvalidAnswer(f"label: the label {spelled_out(label.name)} no longer exists (it was deleted); "
@@ -245,11 +260,12 @@ def _replay(existing: Annotation, project: Project, user) -> AnswerResult:
 
 def submit_answer(
     project: Project, user, *, client_id, assignment_id=None, item_id=None, label_id=None,
-    skipped: bool = False, skip_reason: str = "", none_of_these: bool = False,
+    skipped: bool = False, skip_reason: str = "", none_of_these: bool = False, label_name: str | None = None,
 ) -> AnswerResult:
     """Store one annotator answer exactly once (``client_id``): a label, a skip with its reason,
     or "none of these". A retry that arrives while the first send is still being stored waits for
-    the item's lock and then gets the stored answer, as any later retry does."""
+    the item's lock and then gets the stored answer, as any later retry does. ``label_name``: the
+    label's name as the page showed it (check_label_name)."""
     try:
         client_id = uuid.UUID(str(client_id))
     except ValueError:
@@ -269,6 +285,7 @@ def submit_answer(
         label = ensure_other_label(project)
 
     try:
+        check_label_name(label, label_name)  # in the try: a retry of an answer stored before the rename replays
         try:
             annotation, wave_item, review_task = _store_answer(project, user, client_id, assignment_id, item_id, label,
                                                                skipped, skip_reason, member_held=False)

@@ -62,6 +62,21 @@ def project_for(user, slug: str, *, manage: bool = False) -> Project:
     return project
 
 
+def former_member_project(user, slug: str) -> Project | None:
+    """The project named by ``slug`` when the user, no longer part of it, once held an item of it
+    (a lease or an answer): a removed member, whom the annotation API tells why it refuses them. For
+    anyone else None, so that the 404 keeps hiding which projects exist."""
+    if not user.is_authenticated:
+        return None
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        return None
+    if project.waves.filter(picks__assignments__annotator=user).exists() or project.annotations.filter(
+            annotator=user).exists():
+        return project
+    return None
+
+
 class IsProjectMember(BasePermission):
     """DRF: the view's ``get_project()`` must be visible; unsafe methods need a lead when
     the view sets ``lead_required_for_writes``."""

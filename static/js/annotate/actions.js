@@ -168,6 +168,24 @@ export function closeReopen() {
   });
 }
 
+// Changes the server refused while a later change on the same answer was already queued: client
+// id → the answer that stood before it. The later change supersedes a client id never stored, so
+// when it is refused too, the answer before both stands.
+const refusedChanges = new Map();
+
+function standingBefore(before) {
+  let stood = before;
+  while (refusedChanges.has(stood.client_id)) stood = refusedChanges.get(stood.client_id);
+  return stood;
+}
+
+// Back to the answer that stood. It was saved by now unless the server refused it too (the queue
+// sends in order, so its own callback already marked the entry "rejected", which stays).
+function keepEarlierAnswer(entry, stood) {
+  if (entry.status === "rejected") return;
+  Object.assign(entry, stood, { status: "saved" });
+}
+
 function change(entry, next) {
   const clientId = uuid4();
   const payload = withSuggestion(Object.assign({ client_id: clientId, supersedes_client_id: entry.client_id },
@@ -183,19 +201,24 @@ function change(entry, next) {
     url: config.changeUrl, payload, label: `change on item ${entry.item}`, item: entry.item,
     stored(data) { entry.id = data.annotation ? data.annotation.id : entry.id; entry.status = "saved"; },
     refused(why, field) {
+      // Refused, so nothing was stored: the earlier answer stands (say another tab changed it
+      // first), and the history, a reopen and the batch summary keep showing it.
+      const stood = standingBefore(before);
+      if (entry.client_id === clientId) keepEarlierAnswer(entry, stood);
+      else refusedChanges.set(clientId, stood); // a later change supersedes this one: it falls back further
+      if (item && item.answer === next) item.answer = stood.answer;
       if (field === "label") {
-        // Refused before anything was stored: the earlier answer stands, as the history shows.
-        if (entry.client_id === clientId) Object.assign(entry, before);
-        if (item && item.answer === next) item.answer = before.answer;
         labelsChanged(`Change not saved (item ${entry.item})`, payload.label, "your earlier answer stands");
-        return true;
+      } else {
+        notify([`Change not saved (item ${entry.item}): `, bdi(why), " Your earlier answer stands."], "error");
       }
-      entry.status = "rejected";
-      entry.answer = { kind: "rejected", reason: why };
-      return false;
+      return true;
     },
   });
-  notify([`Changed your answer on item ${entry.item} to `, bdi(describeAnswer(next)), "."], "info");
+  // Unless refused on the spot (the outbox sends nothing any more): the refusal said so.
+  if (entry.client_id === clientId) {
+    notify([`Changed your answer on item ${entry.item} to `, bdi(describeAnswer(next)), "."], "info");
+  }
   closeReopen();
 }
 

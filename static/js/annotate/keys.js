@@ -2,7 +2,8 @@
    keep their keys (the label filter and the skip form's own reason). A button, link or <summary>
    that has focus got it from the keyboard (Tab): a mouse click never focuses one (main.js), so
    Enter and Space there do what they do on any page, activate it; every other key is the page's.
-   Keys typed while a lease is under way are queued and applied in order.
+   Keys typed while a lease is under way are queued and applied in order. A key held down answers
+   once: the auto-repeat of an answering key is dropped (answersOrChanges).
 
    Label hotkeys (coarse first, then its fine labels) · Enter keeps an open coarse label, or
    starts the next batch · Esc goes back · / filter · . skip · the none-of-these key (the Other
@@ -50,6 +51,16 @@ function hotkeyLabel(k) {
   if (top) return top;
   const fine = labels.filter((l) => l.parent !== null && key(l.hotkey) === k);
   return fine.length === 1 ? fine[0] : null;
+}
+
+// Keys that store or change an answer in applyKey (a label, none of these, Enter keeping a coarse
+// label, skip, accept, Delete). One physical press is one answer: the auto-repeat of a key held a
+// moment too long would answer the next items, unseen. Scrolling and walking the history repeat.
+function answersOrChanges(k) {
+  if (k.ctrlKey) return false; // Ctrl+Z walks the history
+  if (["Enter", ".", "=", "Delete"].includes(k.key)) return true;
+  const lower = key(k.key);
+  return lower.length === 1 && (Boolean(hotkeyLabel(lower)) || Boolean(noneHotkeyFree && lower === noneHotkey));
 }
 
 const SCROLL_KEYS = new Set(["PageDown", "PageUp", "ArrowDown", "ArrowUp", "Home", "End", " "]);
@@ -115,6 +126,7 @@ function onKeydown(e) {
     const reasonKey = layoutKey(e);
     if (!isField(target) && /^[1-4]$/.test(reasonKey)) {
       e.preventDefault();
+      if (e.repeat) return; // the press itself skipped: its repeats skip nothing more
       submitSkip(els.skipForm.querySelectorAll("input[name=reason]")[Number(reasonKey) - 1].value);
     }
     return; // the form's own keys (Tab, Enter to submit, arrows between reasons)
@@ -123,6 +135,7 @@ function onKeydown(e) {
     if (e.key === "Escape") { e.preventDefault(); els.filter.value = ""; els.filter.blur(); renderLabels(); }
     else if (e.key === "Enter") {
       e.preventDefault();
+      if (e.repeat) return; // the press itself answered
       // Enter in the filter answers only with the match it highlights, and only while something
       // is typed: an empty filter (left focused after a click, or never typed in) highlights
       // nothing, so Enter there is the page's Enter (keep an open coarse label, or nothing).
@@ -140,10 +153,13 @@ function onKeydown(e) {
   const focused = document.activeElement;
   if (focused && (focused.tagName === "BUTTON" || focused.tagName === "SUMMARY" || focused.tagName === "A")) {
     // Reached with Tab: Enter activates it, and Space a button or summary (a link scrolls).
+    // A held Enter clicks again with every repeat: only the press itself activates.
+    if (e.key === "Enter" && e.repeat) { e.preventDefault(); return; }
     if (e.key === "Enter" || (e.key === " " && focused.tagName !== "A")) return;
     focused.blur(); // any other key is the page's
   }
   const k = { key: layoutKey(e), ctrlKey: e.ctrlKey, shiftKey: e.shiftKey };
+  if (e.repeat && answersOrChanges(k)) { e.preventDefault(); return; } // queued while busy, too
   if (state.busy) {
     if (e.key !== "Shift" && e.key !== "Control" && e.key !== "Tab") { e.preventDefault(); state.pendingKeys.push(k); }
     return;

@@ -10,7 +10,7 @@ import { entryFromRow } from "./history.js";
 import { post } from "./http.js";
 import { installKeys } from "./keys.js";
 import { isHalted, pendingCount, setSaveStatus, timings } from "./outbox.js";
-import { render, renderLabels } from "./render.js";
+import { render, renderLabels, settling } from "./render.js";
 import { byId, config, els, state } from "./state.js";
 
 // Buttons and summaries never take focus from a mouse click (or a tap): the keyboard stays the
@@ -39,10 +39,16 @@ els.skipCancel.addEventListener("click", (e) => {
   if (e.detail === 0) els.skipBtn.focus(); // cancelled from the keyboard: back where it opened
 });
 
+// A click that answers nothing: the second click of a double-click (the first one answered, and
+// the buttons under the pointer already belong to the next item), or a pointer click within a
+// moment of the next item coming up (render.js settling), before the annotator could read it.
+// Enter or Space on a button Tab reached (detail 0) was aimed at that button: it counts.
+const strayClick = (e) => e.detail > 1 || (e.detail > 0 && settling());
+
 // One listener for all label buttons: render.js rebuilds them on every change.
 els.buttons.addEventListener("click", (e) => {
   const button = e.target.closest("button.label-btn");
-  if (button && !button.disabled) pickLabel(byId.get(Number(button.dataset.label)));
+  if (button && !button.disabled && !strayClick(e)) pickLabel(byId.get(Number(button.dataset.label)));
 });
 els.historyList.addEventListener("click", (e) => {
   const row = e.target.closest("button.history-row");
@@ -53,11 +59,11 @@ els.historyList.addEventListener("click", (e) => {
 els.filter.addEventListener("input", () => { state.coarse = null; renderLabels(); });
 els.startBtn.addEventListener("click", lease);
 els.nextBtn.addEventListener("click", lease);
-els.noneBtn.addEventListener("click", () => answer("none"));
+els.noneBtn.addEventListener("click", (e) => { if (!strayClick(e)) answer("none"); });
 els.skipBtn.addEventListener("click", openSkip);
 els.undoBtn.addEventListener("click", reopenOlder);
-els.suggestion.querySelector("button").addEventListener("click", acceptSuggestion);
-els.coarseOnly.addEventListener("click", () => state.coarse && answer("label", state.coarse.id));
+els.suggestion.querySelector("button").addEventListener("click", (e) => { if (!strayClick(e)) acceptSuggestion(); });
+els.coarseOnly.addEventListener("click", (e) => { if (state.coarse && !strayClick(e)) answer("label", state.coarse.id); });
 els.coarseBack.addEventListener("click", () => {
   const had = document.activeElement === els.coarseBack; // Tab and Enter: it hides, go on from the labels
   state.coarse = null;

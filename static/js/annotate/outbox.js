@@ -7,11 +7,24 @@
    answers were not saved (never "All answers saved") until the item is answered again and stored,
    or the page is reloaded.
 
+   Labels: a job's label goes with the name the page showed for it (label_name, set when it is
+   queued), and every send with the version of the page's labels. A reply that carries the
+   project's current labels is adopted (stale_labels.js), and an answer the server refused because
+   its label is named otherwise now (409 on "label_name": a lead renamed it, or gave its key to a
+   new label) puts its item back, unanswered, under the labels as they are now.
+
+   A member removed from the project (403 "no longer a member") stops the queue for good: the
+   answers still queued are counted as not saved, the batch leaves the page (nothing on it can be
+   stored any more) and what is given later is refused on the spot, with the server's message.
+
    A job: {url, payload, label (for messages), item (the item's id), stored(data),
    refused(reason, field)}; refused returns true when it told the annotator itself. */
+import { focusItem } from "./focus.js";
+import { removeEntry } from "./history.js";
 import { post, refusalOf, sleep } from "./http.js";
-import { notify, render, renderProgress } from "./render.js";
-import { els, state } from "./state.js";
+import { bdi, notify, render, renderProgress } from "./render.js";
+import { adoptServerLabels } from "./stale_labels.js";
+import { byId, els, state } from "./state.js";
 
 const queue = [];          // jobs not yet acknowledged by the server, in order
 let pumping = false;
@@ -26,7 +39,8 @@ export const isHalted = () => halted;
 export function setSaveStatus() {
   const refused = notSaved.length;
   const refusedText = `${refused} answer${refused === 1 ? "" : "s"} not saved (see the notice)`;
-  if (halted) els.saveStatus.textContent = `${queue.length} answer(s) waiting: sign in again to save them`;
+  if (state.removed) els.saveStatus.textContent = `You are no longer a member of this project; ${refusedText}`;
+  else if (halted) els.saveStatus.textContent = `${queue.length} answer(s) waiting: sign in again to save them`;
   else if (queue.length) els.saveStatus.textContent = `Saving ${queue.length} answer(s)…`;
   else els.saveStatus.textContent = refused ? refusedText : "All answers saved";
   els.saveStatus.dataset.pending = String(queue.length);
@@ -38,6 +52,9 @@ export function setSaveStatus() {
 }
 
 export function enqueue(job) {
+  const shownLabel = job.payload.label !== undefined && job.payload.label !== null ? byId.get(job.payload.label) : null;
+  if (shownLabel && job.payload.label_name === undefined) job.payload.label_name = shownLabel.name;
+  if (state.removed) { refuseForRemoval(job); notify(state.removed, "error"); setSaveStatus(); return; }
   job.tries = 0;
   job.queuedAt = performance.now();
   queue.push(job);
@@ -51,6 +68,7 @@ async function pump() {
   while (queue.length && !halted) {
     const job = queue[0];
     let response = null;
+    job.payload.labels_version = state.labelsVersion; // the latest the page has, on a retry too
     try {
       response = await post(job.url, job.payload);
     } catch (e) {
@@ -63,7 +81,19 @@ async function pump() {
       // A later answer on the item stored: what was refused on it no longer stands.
       if (job.item !== undefined) notSaved = notSaved.filter((n) => n.item !== job.item);
       if (job.stored) job.stored(data);
+      if (data.labels) followServerLabels(data);
       renderProgress();
+    } else if (response && response.status === 403 && await saysNoLongerMember(response)) {
+      memberRemoved((await refusalOf(response)).reason);
+    } else if (response && response.status === 409 && await isRenamedLabel(response)) {
+      queue.shift();
+      const body = await response.json();
+      if (body.labels) adoptServerLabels(body.labels, body.labels_version);
+      if (!isChange(job)) putBackUnanswered(job, body.detail);
+      else if (!(job.refused && job.refused(body.detail, body.field))) {
+        notify([`Not saved (${job.label}): `, bdi(body.detail)], "error"); // the change's own refusal says it otherwise
+      }
+      render();
     } else if (response && (response.status === 401 || response.status === 403)) {
       halted = true;
       notify("Your session ended, so answers are not being saved. Sign in again in another tab, then press Retry.", "error");
@@ -95,6 +125,94 @@ async function pump() {
 export function flush() {
   if (!queue.length) return Promise.resolve();
   return new Promise((resolve) => { flushWaiters.push(resolve); pump(); });
+}
+
+const isChange = (job) => job.payload.supersedes_client_id !== undefined || job.payload.supersedes !== undefined;
+
+// The two refusals read before the response is consumed (a clone: the body is read once more).
+async function saysNoLongerMember(response) {
+  const { reason } = await refusalOf(response.clone());
+  return reason.startsWith("You are no longer a member"); // projects.locks.not_a_member's wording
+}
+
+async function isRenamedLabel(response) {
+  return (await refusalOf(response.clone())).field === "label_name";
+}
+
+// A reply carried the project's labels (the page's were out of date; main.js may pass a lease
+// renewal's): take them, and say what a lead changed, unless an unread error holds the notice.
+export function followServerLabels(data) {
+  const said = describeLabelChange(adoptServerLabels(data.labels, data.labels_version));
+  // Nothing the annotator sees changed (the page learning the version, the server creating the
+  // Other label for its first "none of these"): no redraw, which would take a Tab-focused button
+  // away; the next answer draws with the new labels anyway.
+  if (!said.length) return;
+  if (!(els.notice.classList.contains("error") && !els.notice.hidden)) {
+    notify(["A lead changed the project's labels: ", ...said, ". The buttons and keys follow them now."], "info");
+  }
+  const focused = document.activeElement && document.activeElement.matches("button.label-btn")
+    ? document.activeElement.dataset.label : null;
+  render();
+  if (focused !== null) { // the buttons were drawn anew: the keyboard stays on the same label, if it is still there
+    const again = els.buttons.querySelector(`button.label-btn[data-label="${CSS.escape(focused)}"]`);
+    if (again && !again.disabled) again.focus();
+    else focusItem();
+  }
+}
+
+const named = (name) => ["“", bdi(name), "”"];
+const list = (names) => names.flatMap((n, i) => (i ? [", ", ...named(n)] : named(n)));
+
+function describeLabelChange({ renamed, added, removed, keysMoved }) {
+  const parts = [];
+  const add = (...more) => { if (parts.length) parts.push("; "); parts.push(...more); };
+  renamed.forEach((r) => add(...named(r.from), " is now ", ...named(r.to)));
+  if (added.length) add("added ", ...list(added.map((l) => l.name)));
+  if (removed.length) add("removed ", ...list(removed.map((l) => l.name)));
+  if (keysMoved && !parts.length) add("hotkeys moved");
+  return parts;
+}
+
+// An answer refused because its label's name changed: nothing was stored and the lease is still
+// the annotator's, so the item waits for another answer, chosen under the current labels.
+function putBackUnanswered(job, reason) {
+  const item = state.items.find((it) => it.assignment === job.payload.assignment);
+  const entry = state.history.find((e) => e.client_id === job.payload.client_id);
+  if (entry) removeEntry(entry);
+  if (item) {
+    item.answer = null;
+    item.stored = false;
+    if (!state.items[state.index] || state.items[state.index].answer) state.index = state.items.indexOf(item);
+  }
+  notify([`Not saved (item ${job.item}): `, bdi(reason), ` Item ${job.item} waits for your answer.`], "error");
+}
+
+// What the server refused because the annotator was removed: each queued job, and the batch.
+function refuseForRemoval(job) {
+  notSaved.push({ item: job.item, label: job.label });
+  if (job.refused) job.refused(state.removed, "membership");
+}
+
+// The server says the annotator is no longer a member: nothing queued can be stored, nor anything
+// given from now on (enqueue refuses it on the spot). main.js may call it for a lease renewal's 403.
+export function memberRemoved(message) {
+  if (state.removed) return;
+  state.removed = message;
+  halted = true;
+  const dropped = queue.splice(0, queue.length);
+  dropped.forEach(refuseForRemoval);
+  // The batch leaves the page: its items can no longer be answered, so none is offered.
+  state.items = [];
+  state.index = 0;
+  state.reopen = null;
+  state.started = false;
+  els.startMessage.textContent = message;
+  notify(message, "error");
+  render();
+  setSaveStatus();
+  const waiters = flushWaiters;
+  flushWaiters = [];
+  waiters.forEach((resolve) => resolve());
 }
 
 function showRetry() {

@@ -171,7 +171,42 @@ export function visibleLabels() {
   return topLevel;
 }
 
+// A click that lands within SETTLE_MS of another item coming up was aimed at the item before it
+// (a quick second click after the buttons were redrawn under the pointer): the answering buttons
+// wait that long before they take one. They say so with aria-disabled, not disabled, so they do
+// not flash grey on every item; main.js drops the clicks.
+const SETTLE_MS = 300;
+let settledFor = null; // the item the buttons were drawn for (as drawnText keys it)
+let shownAt = -Infinity;
+let settleTimer = null;
+
+export function settling() {
+  return performance.now() - shownAt < SETTLE_MS;
+}
+
+// The persistent buttons that answer the item on screen (the label buttons are redrawn below).
+const answerControls = () => [els.noneBtn, els.coarseOnly, els.suggestion.querySelector("button")];
+
+function markSettling(on) {
+  for (const b of [...els.buttons.querySelectorAll("button.label-btn"), ...answerControls()]) {
+    if (on) b.setAttribute("aria-disabled", "true");
+    else b.removeAttribute("aria-disabled");
+  }
+}
+
+function noteShownItem() {
+  const item = shown();
+  const itemKey = item ? `${item === state.reopen ? "r" : "c"}:${item.item}:${item.assignment}` : null;
+  if (itemKey === settledFor) return;
+  settledFor = itemKey;
+  if (!item) return;
+  shownAt = performance.now();
+  clearTimeout(settleTimer);
+  settleTimer = setTimeout(() => markSettling(false), SETTLE_MS);
+}
+
 export function renderLabels() {
+  noteShownItem();
   const visible = visibleLabels();
   const filtering = Boolean(els.filter.value.trim());
   els.buttons.replaceChildren();
@@ -202,6 +237,7 @@ export function renderLabels() {
     }
     els.buttons.appendChild(b);
   }
+  markSettling(settling());
   if (!visible.length) {
     const p = document.createElement("p");
     p.className = "muted";

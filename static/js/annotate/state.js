@@ -25,28 +25,49 @@ export const els = {
   historyList: $("history-list"), historyEmpty: $("history-empty"), summary: $("batch-summary"),
 };
 
-// --- labels (fixed for the page's lifetime) ---------------------------------------------------
-export const labels = config.labels;
-export const byId = new Map(labels.map((l) => [l.id, l]));
+// --- labels ---------------------------------------------------------------------------------
+// The server's labels as the page loaded them, replaced in place when a reply brings the current
+// ones (stale_labels.js adoptServerLabels). Modules read these bindings at use time (ES module
+// exports are live), so after a replacement every button, hotkey and name follows the server's.
+export const labels = config.labels.slice();
+export const byId = new Map();
 export const children = new Map();
-for (const l of labels) {
-  if (l.parent !== null) {
-    if (!children.has(l.parent)) children.set(l.parent, []);
-    children.get(l.parent).push(l);
-  }
-}
 // The Other label is the first top-level one ticked Other, in the server's order (the page's
 // None-of-these button and ensure_other_label take the same one; a project has one since
 // label_one_other). Only that one leaves the label buttons: any other label keeps its button.
-export const otherLabel = labels.find((l) => l.parent === null && l.is_other) || null;
-export const topLevel = labels.filter((l) => l.parent === null && l !== otherLabel);
+export let otherLabel = null;
+export let topLevel = [];
 // Hotkeys compare case-insensitively: "A" with Shift or Caps Lock is still the "a" label.
 export const key = (k) => (k || "").toLowerCase();
 export const fullName = (l) =>
   (l.parent !== null && byId.has(l.parent) ? byId.get(l.parent).name + " › " + l.name : l.name);
-export const noneHotkey = key(config.noneKey || (otherLabel ? otherLabel.hotkey : (config.builtinOther ? config.builtinOther.hotkey : "")));
+export let noneHotkey = "";
 // "None of these" only gets its key when no real label already uses it.
-export const noneHotkeyFree = noneHotkey && !labels.some((l) => key(l.hotkey) === noneHotkey && l !== otherLabel);
+export let noneHotkeyFree = false;
+
+function indexLabels() {
+  byId.clear();
+  children.clear();
+  for (const l of labels) {
+    byId.set(l.id, l);
+    if (l.parent !== null) {
+      if (!children.has(l.parent)) children.set(l.parent, []);
+      children.get(l.parent).push(l);
+    }
+  }
+  otherLabel = labels.find((l) => l.parent === null && l.is_other) || null;
+  topLevel = labels.filter((l) => l.parent === null && l !== otherLabel);
+  noneHotkey = key(otherLabel ? otherLabel.hotkey
+    : (config.noneKey || (config.builtinOther ? config.builtinOther.hotkey : "")));
+  noneHotkeyFree = Boolean(noneHotkey) && !labels.some((l) => key(l.hotkey) === noneHotkey && l !== otherLabel);
+}
+indexLabels();
+
+// The page's labels become `next` (the server's payload, plus any the page keeps disabled).
+export function replaceLabels(next) {
+  labels.splice(0, labels.length, ...next);
+  indexLabels();
+}
 
 // --- session state --------------------------------------------------------------------------
 export const state = {
@@ -60,6 +81,10 @@ export const state = {
   pendingKeys: [],    // keys typed while busy, applied in order once it ends
   history: [],        // this session's answers, newest first (see history.js)
   reopen: null,       // the history entry reopened for a change, or null
+  // The version (a digest, from the server) of the labels the page shows; "" until a reply says.
+  // Answers send it, and a reply to an out-of-date page carries the current labels.
+  labelsVersion: config.labelsVersion || "",
+  removed: "",        // the server said the annotator is no longer a member: why (nothing is sent)
 };
 
 export function current() {
