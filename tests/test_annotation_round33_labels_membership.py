@@ -152,3 +152,20 @@ def test_a_member_removed_mid_batch_is_told_so_and_outsiders_still_get_404(proje
         for slug in ("ren", "no-such"):
             response = api_as(user).post(f"/api/projects/{slug}/batches/renew/", {}, format="json")
             assert response.status_code == 404 and response.json()["detail"] == "No such project."
+
+
+def test_the_change_api_refuses_a_label_named_otherwise_now_with_the_current_labels(project, ann):
+    make_open_wave(project, 1)
+    client = api_as(ann)
+    item = leased(client)[0]
+    login = project.labels.get(name="login")
+    stored = client.post(ANSWERS, answer_body(item["assignment"], login.pk), format="json").json()["annotation"]
+    old_spam = rename_spam_to_abuse_and_add_a_new_spam(project)
+    answer = client.post("/api/projects/ren/annotations/change/", {
+        "client_id": str(uuid.uuid4()), "supersedes": stored["id"], "label": old_spam.pk, "label_name": "spam"},
+        format="json")
+    assert answer.status_code == 409, answer.content
+    body = answer.json()
+    assert "“spam”, is now named “abuse”" in body["detail"]
+    assert {"abuse", "spam"} <= {label["name"] for label in body["labels"]}
+    assert list(Annotation.objects.values_list("label__name", "undone")) == [("login", False)]

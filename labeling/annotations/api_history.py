@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from labeling.projects.schema import ErrorSerializer
 
 from . import history, history_selectors, services
-from .api import ProjectAPIView, error_response
+from .api import ProjectAPIView, error_response, with_current_labels
 from .serializers import AnnotationSerializer
 
 
@@ -41,6 +41,9 @@ class ChangeSerializer(serializers.Serializer):
     supersedes_client_id = serializers.UUIDField(required=False, allow_null=True,
                                                  help_text="Or that answer's client_id.")
     label = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+    label_name = serializers.CharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False,
+                                       max_length=200, help_text="The label's name as the client showed it; 409 "
+                                                                 "when it is named otherwise now.")
     skipped = serializers.BooleanField(required=False, default=False)
     skip_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
     none_of_these = serializers.BooleanField(required=False, default=False)
@@ -80,6 +83,8 @@ class HistoryView(ProjectAPIView):
 
 
 class ChangeAnswerView(ProjectAPIView):
+    refused_removed = "nothing was changed"
+
     @extend_schema(
         request=ChangeSerializer,
         responses={201: ChangeResultSerializer, 200: ChangeResultSerializer,
@@ -95,8 +100,10 @@ class ChangeAnswerView(ProjectAPIView):
                 supersedes_client_id=data.get("supersedes_client_id"), label_id=data.get("label"),
                 skipped=data["skipped"], skip_reason=data["skip_reason"], none_of_these=data["none_of_these"],
                 clear=data["clear"], suggestion_shown=data["suggestion_shown"],
-                suggested_label_id=data.get("suggested_label"),
+                suggested_label_id=data.get("suggested_label"), label_name=data.get("label_name"),
             )
+        except services.LabelRenamed as exc:  # with the labels as they are now, as an answer's refusal
+            return Response(with_current_labels(self.project, error_response(exc).data, ""), status=exc.status)
         except services.AnnotationError as exc:
             return error_response(exc)
         body = {

@@ -30,6 +30,7 @@ def annotate_page(request, slug):
         "renewUrl": f"/api/projects/{project.slug}/batches/renew/",
         "leaseSeconds": settings.LONGTAIL_LEASE_SECONDS,
         "labels": labels,
+        "labelsVersion": selectors.labels_version(labels),  # answers send it back: a reply brings labels changed since
         "builtinOther": None if has_other else {"name": services.OTHER_LABEL_NAME, "hotkey": "0"},
         "showWhy": is_lead,
         "batch": batch,
