@@ -10,6 +10,7 @@ import time
 import pytest
 
 from labeling.annotations.models import Annotation
+from labeling.annotations.services import ensure_other_label
 from labeling.items.importer import run_import
 from labeling.items.models import ImportBatch, Item
 from labeling.projects import services as project_services
@@ -140,26 +141,36 @@ def test_a_written_out_name_in_the_refusal(project, tmp_path):
     assert errors[0][2].startswith("the label 'vip\\u200bonly' was renamed or deleted")
 
 
-def test_a_lead_renaming_a_label_while_the_import_writes_waits_for_it(postgres_only, project, tmp_path):
-    """The write holds the label writers' lock whenever the file names a label, not only when it
-    brings new ones: a rename saved while rows are written waits for the commit, then applies."""
+def _add_other(project):
+    """What an annotator's first "none of these" does: create the project's Other label."""
+    return ensure_other_label(project)
+
+
+@pytest.mark.parametrize(("change", "waits"), [("rename", True), ("other", False)])
+def test_label_writes_while_an_import_only_naming_labels_writes(postgres_only, project, tmp_path, change, waits):
+    """A file that only names labels share-locks them (FOR KEY SHARE) while it writes. A rename
+    waits for the import (a label's name is in a unique key: renaming it conflicts with the share
+    lock) and then applies to the rows' answers (they refer to the label by id); an annotator's first
+    "none of these" creating Other does not wait (under the label writers' lock it waited for the
+    whole write, minutes for a large file, in a review's run)."""
     path = tmp_path / "many.csv"
     path.write_text("text,label\n" + "".join(f"ticket {i} about order {i * 7919 % 100003},spare\n"
                                              for i in range(6000)), encoding="utf-8")
     seen = {}
+    work = (lambda: _rename(project, "spare", "spares")) if change == "rename" else (lambda: _add_other(project))
 
     def while_writing(phase, fraction, counts):
         if phase == "write" and counts.get("rows_imported") and "thread" not in seen:  # a chunk is written
-            seen["thread"], seen["outcome"] = in_thread(_rename, project, "spare", "spares")
+            seen["thread"], seen["outcome"] = in_thread(work)
             deadline = time.monotonic() + 10
-            while backends_waiting_on_locks() == 0 and time.monotonic() < deadline:
+            while seen["thread"].is_alive() and backends_waiting_on_locks() == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            seen["renamed_while_writing"] = not seen["thread"].is_alive()
+            seen["done_while_writing"] = not seen["thread"].is_alive()
 
     result = run_import(project, path, progress=while_writing)
     seen["thread"].join(timeout=30)
 
     assert result.ok and result.rows_imported == 6000, [e.message for e in result.errors]
-    assert seen["renamed_while_writing"] is False and "error" not in seen["outcome"], seen
-    spares = Label.objects.get(project=project, name="spares")
-    assert Annotation.objects.filter(project=project, label=spares).count() == 6000
+    assert seen["done_while_writing"] is not waits and "error" not in seen["outcome"], seen
+    name = "spares" if change == "rename" else "spare"
+    assert Annotation.objects.filter(project=project, label__name=name).count() == 6000

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from labeling.annotations.models import Annotation
 from labeling.projects.label_names import written_out
-from labeling.projects.locks import lock_project_labels
+from labeling.projects.locks import hold_labels, lock_project_labels
 from labeling.projects.models import Label, Project, Source
 from learner.text import hash_normalized, normalize_text
 
@@ -207,18 +207,23 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
     """Pass 2, inside one transaction that also ends the batch DONE: returns the number of rows written.
     ``labels_at_validation``: the names of the project's labels as pass 1 began."""
     assert BANDS == len([f for f in ItemLsh._meta.fields if f.name.startswith("b")])
-    file_names_labels = bool(v.new_labels) or any(values.get("label") or values.get("coarse_label")
-                                                  for _, values in _rows_to_write(open_reader(path, fmt), v))
     reader = open_reader(path, fmt)
     size = max(1, path.stat().st_size)
     if progress:
         progress("write", 0.0, {"rows_imported": 0})
     with transaction.atomic():
         lock_project_imports(project)
-        if file_names_labels:
-            # a lead's label change saved before is read by the write (a look-alike of a new label, a label
-            # renamed or deleted: refused), one saved after waits for the import and finds its labels
+        if v.new_labels:
+            # creating labels: the label writers' turn. A lead's label change saved before is read by the
+            # write (a look-alike of a new label, a label renamed or deleted: refused); one saved after
+            # waits for the import and finds its labels.
             lock_project_labels(project)
+        else:
+            # only naming labels: a share lock (FOR KEY SHARE), read before the labels are. A label renamed
+            # or deleted before it is refused (note_gone); a deletion after it waits for the import and then
+            # finds the answers; renames, label saves and an annotator's first "none of these" go on (the
+            # writers' lock here made them wait for the whole write).
+            hold_labels(project)
         writer = _Writer(project, batch, v, labels_at_validation)
         clashes = labels_created_meanwhile(v, writer.parents)
         if clashes:
