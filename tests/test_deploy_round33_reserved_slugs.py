@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
+from labeling.projects import services
 from labeling.projects.deletion import delete_project, project_folders
-from labeling.projects.models import Project
+from labeling.projects.models import Membership, Project
 from labeling.projects.reserved import SHARED_ARTIFACT_FOLDERS
 from learner.encoders.onnx_export import cache_dir_for
 
@@ -43,3 +44,19 @@ def test_deleting_a_project_that_took_a_shared_name_before_keeps_the_shared_fold
     with django_capture_on_commit_callbacks(execute=True):  # the folders go once the deletion commits
         delete_project(project)
     assert encoder.read_bytes() == b"every project's encoder"
+
+
+def test_a_project_that_took_a_reserved_slug_before_still_saves_its_settings(client, world, project_factory):
+    project = project_factory("encoders")  # stored before the slug was reserved
+    services.update_settings(project, {"wave_size": 50})
+    assert Project.objects.get(pk=project.pk).wave_size == 50
+    Membership.objects.create(user=world["lead"], project=project, role=Membership.LEAD)
+    client.force_login(world["lead"])
+    page = client.get("/p/encoders/settings/")
+    assert page.status_code == 200
+
+
+def test_the_admin_refuses_a_reserved_slug_for_a_new_project_only(admin_client, project_factory):
+    answer = admin_client.post("/admin/projects/project/add/", {"slug": "emb-cache", "name": "Shared"})
+    assert answer.status_code == 200 and "is reserved" in answer.content.decode()
+    assert not Project.objects.filter(slug="emb-cache").exists()

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
@@ -9,6 +10,7 @@ from django.urls import reverse
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
 from .locks import lock_labels_to_delete, lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
+from .reserved import SHARED_ARTIFACT_FOLDERS, reserved_message
 from .taxonomy import label_set_errors
 
 # The fields of a label row the rows are checked on as a whole (labeling.projects.taxonomy.label_set_errors).
@@ -83,8 +85,23 @@ class MembershipInline(admin.TabularInline):
     extra = 0
 
 
+class ProjectAdminForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = "__all__"
+
+    def clean_slug(self):
+        """A new or changed slug may not name a shared folder (labeling.projects.reserved); one a project
+        took before stays."""
+        slug = self.cleaned_data["slug"]
+        if slug != self.initial.get("slug") and slug in SHARED_ARTIFACT_FOLDERS:
+            raise ValidationError(reserved_message(slug))
+        return slug
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectAdminForm
     list_display = ["slug", "name", "wave_size", "batch_size", "created_at"]
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}

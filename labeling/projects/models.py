@@ -15,7 +15,6 @@ from learner.weighting import WEIGHTINGS
 
 from .hotkeys import REVIEW_KEYS, hotkey_error
 from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key
-from .reserved import validate_not_reserved
 
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
@@ -36,7 +35,7 @@ def default_strategy_mix() -> dict:
 
 
 class Project(models.Model):
-    slug = models.SlugField(unique=True, validators=[validate_not_reserved])
+    slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     guidelines = models.TextField(blank=True, help_text="Shown to annotators beside the labels.")

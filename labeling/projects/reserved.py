@@ -3,13 +3,22 @@ folders every project shares there, so a project named after one of them would h
 folder deleted with it (labeling.projects.deletion removes LONGTAIL_ARTIFACT_DIR/<slug>)."""
 from django.core.exceptions import ValidationError
 
+from .models import Project
+
 # The shared folders under LONGTAIL_ARTIFACT_DIR: the exported ONNX encoders
 # (learner.encoders.onnx_export.cache_dir_for) and simulate's embedding cache (its default
 # --embedding-cache). tests/test_deploy_round33_reserved_slugs.py checks the first against the code.
 SHARED_ARTIFACT_FOLDERS = ("encoders", "emb-cache")
 
 
-def validate_not_reserved(slug: str) -> None:
+def validate_new_slug(slug: str) -> None:
+    """A new project's slug: not taken, not reserved. Only new slugs are checked: a project that took a
+    reserved one before keeps working (its settings saves never meet this)."""
+    if Project.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"A project with the slug “{slug}” already exists."})
     if slug in SHARED_ARTIFACT_FOLDERS:
-        raise ValidationError(f"The slug “{slug}” is reserved: the app keeps a folder every project shares under "
-                              "that name. Choose another slug.", code="reserved")
+        raise ValidationError({"slug": reserved_message(slug)}, code="reserved")
+
+
+def reserved_message(slug: str) -> str:
+    return f"The slug “{slug}” is reserved: the app keeps a folder every project shares under that name. Choose another slug."

@@ -16,6 +16,7 @@ from .hotkeys import HOTKEY_ORDER, check_unique_hotkeys
 from .label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key, spelled_out
 from .locks import lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
+from .reserved import validate_new_slug
 from .taxonomy import first_look_alike, label_set_errors
 
 # Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
@@ -171,8 +172,7 @@ def create_project(user, *, slug: str, name: str, description: str = "", labels=
                    other_label: bool = False) -> Project:
     """A new project with its creator as lead. labels: lines as parse_label_lines reads them
     ("coarse > fine"); sources: names (they share the quota evenly)."""
-    if Project.objects.filter(slug=slug).exists():
-        raise ValidationError({"slug": f"A project with the slug “{slug}” already exists."})
+    validate_new_slug(slug)
     label_rows = parse_label_lines(labels)
     project = Project(slug=slug, name=name, description=description)
     project.full_clean()
