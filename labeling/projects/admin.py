@@ -109,11 +109,15 @@ class ProjectAdmin(admin.ModelAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """A save of a project's page checks and writes its label rows under the project's label lock,
-        taken before the page is read (a new project has no labels another writer could meet)."""
+        taken before the page is read (a new project has no labels another writer could meet). The
+        project's row first, as planning and deletion take it before the labels: the other way round,
+        a plan or a deletion at the same moment deadlocked with the save."""
         if request.method != "POST" or object_id is None:
             return super().changeform_view(request, object_id, form_url, extra_context)
         with transaction.atomic():
             project = self.get_object(request, unquote(object_id))
+            if project is not None:
+                Project.objects.select_for_update().filter(pk=project.pk).first()
             lock_labels_of([project.pk] if project is not None else [])
             return super().changeform_view(request, object_id, form_url, extra_context)
 
