@@ -116,8 +116,8 @@ class ProjectAdmin(admin.ModelAdmin):
             return super().changeform_view(request, object_id, form_url, extra_context)
         with transaction.atomic():
             project = self.get_object(request, unquote(object_id))
-            if project is not None:
-                Project.objects.select_for_update().filter(pk=project.pk).first()
+            if project is not None:  # NO KEY UPDATE, as its save takes: label writers' inserts (KEY SHARE) go on
+                Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
             lock_labels_of([project.pk] if project is not None else [])
             return super().changeform_view(request, object_id, form_url, extra_context)
 
