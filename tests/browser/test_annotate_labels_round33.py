@@ -2,7 +2,10 @@
 label renamed and its hotkey given to a new label of the old name (the page used to store the
 renamed label while showing the old name), labels renamed while the annotator works (the page
 follows them), and a member removed mid-batch (the page used to say "No such project." once per
-item and take the whole rest of the batch)."""
+item and take the whole rest of the batch). A page that only reads learns both from its next lease
+renewal (the tests install Playwright's clock and jump it past one renewal interval), and the next
+batch's lease brings the labels too."""
+from django.conf import settings
 from playwright.sync_api import expect
 
 from labeling.annotations.models import Annotation
@@ -11,7 +14,7 @@ from labeling.projects.models import Label, Membership
 from labeling.projects.services import save_label
 
 from ..test_annotation_helpers import add_member
-from .annotator_pages import annotating, live
+from .annotator_pages import annotating, live, press_key
 
 LABELS = ("billing", "login", "spam")
 
@@ -93,3 +96,69 @@ def test_a_member_removed_mid_batch_is_told_so_and_the_page_stops_taking_answers
     page.keyboard.press("Enter")  # asking for a batch says the same, not "No such project."
     expect(page.locator("#notice")).to_contain_text("You are no longer a member of project 'removed'")
     assert [e for e in js_errors if "status of 403" not in e] == []  # the refusals themselves are logged
+
+
+def one_renewal_later(page):
+    """Jump the page's clock (installed before the page loaded) past one lease renewal interval
+    (main.js: a third of the lease time, at least 10 s); timers due meanwhile fire once."""
+    page.clock.fast_forward((int(max(settings.LONGTAIL_LEASE_SECONDS / 3, 10)) + 1) * 1000)  # milliseconds
+
+
+def test_a_page_that_only_reads_follows_a_renamed_label_and_its_new_key_from_the_lease_renewal(
+        live_server, page, login, make_user, project_factory, js_errors):
+    project = project_factory("renewfollows", labels=LABELS)
+    page.clock.install()
+    items = annotating(page, live_server, login, make_user, project, n_items=3, batch_size=3)
+    save_label(project, Label.objects.get(project=project, name="login"), name="account", hotkey="q")
+
+    one_renewal_later(page)  # no answer sent: only the renewal can bring the labels
+    expect(page.locator("#notice")).to_contain_text("“login” is now “account”")
+    expect(buttons(page).filter(has_text="account")).to_have_count(1)
+    expect(buttons(page).filter(has_text="login")).to_have_count(0)
+    assert not Annotation.objects.filter(project=project).exists()
+
+    # Hebrew layout: physical Q types "/". "q" became a project key after the page loaded, so it
+    # is the account label's key, not the filter's "/".
+    press_key(page.context.new_cdp_session(page), "KeyQ", "/")
+    saved(page)
+    assert live(project) == {items[0].pk: ("account", False)}
+    expect(page.locator("#label-filter")).to_be_hidden()
+    assert js_errors == []
+
+
+def test_an_idle_page_is_told_of_the_removal_by_the_lease_renewal_and_takes_no_answer(
+        live_server, page, login, make_user, project_factory, js_errors):
+    project = project_factory("renewremoved", labels=LABELS)
+    add_member(make_user, project, "lea", role=Membership.LEAD)
+    page.clock.install()
+    annotating(page, live_server, login, make_user, project, n_items=3, batch_size=3)
+    remove_member(Membership.objects.get(project=project, user__username="ann"))
+
+    one_renewal_later(page)  # the annotator only reads: nothing was answered or leased since
+    removed = "You are no longer a member of project 'renewremoved'; your leases were not renewed."
+    expect(page.locator("#notice")).to_have_text(removed)
+    expect(page.locator("#item-panel")).to_be_hidden()
+    expect(page.locator("#save-status")).to_contain_text("no longer a member")
+
+    page.keyboard.press("1")
+    expect(page.locator("#notice")).to_have_text(removed)
+    assert not Annotation.objects.filter(project=project).exists()
+    assert [e for e in js_errors if "status of 403" not in e] == []  # the refusal itself is logged
+
+
+def test_the_next_batch_comes_with_the_labels_a_lead_renamed_between_batches(live_server, page, login, make_user,
+                                                                              project_factory, js_errors):
+    project = project_factory("leasefollows", labels=LABELS)
+    items = annotating(page, live_server, login, make_user, project, n_items=2, batch_size=1)
+    page.keyboard.press("1")
+    saved(page)
+    save_label(project, Label.objects.get(project=project, name="login"), name="account", hotkey="4")
+
+    page.keyboard.press("Enter")  # the lease is the first request since the rename
+    expect(page.locator("#item-position")).to_have_text("Item 1 of 1")
+    expect(page.locator("#notice")).to_contain_text("“login” is now “account”")
+    expect(buttons(page).filter(has_text="account")).to_have_count(1)
+    page.keyboard.press("4")
+    saved(page)
+    assert live(project) == {items[0].pk: ("billing", False), items[1].pk: ("account", False)}
+    assert js_errors == []

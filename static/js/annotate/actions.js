@@ -6,13 +6,21 @@ import { detailOf, post, uuid4 } from "./http.js";
 import { focusFirstLabel, focusItem, keepFocus, onControl } from "./focus.js";
 import { addEntry, describeAnswer, entryFromRow, removeEntry, reopenable } from "./history.js";
 import { goneLabelNotice, labelsChanged } from "./labels_changed.js";
-import { enqueue, flush, setSaveStatus } from "./outbox.js";
+import { enqueue, flush, followServerLabels, setSaveStatus } from "./outbox.js";
 import { announce, bdi, notify, render, renderLabels } from "./render.js";
 import { isGone } from "./stale_labels.js";
 import { children, config, current, els, otherLabel, state } from "./state.js";
 
 // The skip form's error: it goes once a skip (or any answer) is given, or the form is closed.
 const NEEDS_REASON = "Pick or type a reason to skip.";
+
+// The server said the annotator is no longer a member (outbox.js memberRemoved): nothing given
+// from now on can be stored, so the page says why instead of acting as if it could. True then.
+function refusedForRemoval() {
+  if (!state.removed) return false;
+  notify(state.removed, "error");
+  return true;
+}
 
 function answerFields(kind, labelId, reason) {
   const payload = {};
@@ -42,6 +50,7 @@ function sentLabel(kind, labelId) {
 }
 
 export function answer(kind, labelId, reason) {
+  if (refusedForRemoval()) return;
   // Given from a focused control (Tab, then Enter or Space), the focus moves on to the next item.
   const fromControl = onControl();
   // An answer given another way (a click) while the skip form is open closes it: left open, it
@@ -111,6 +120,7 @@ function advance() {
 
 // A coarse label with fine labels opens them first; a second pick of it (or Enter) keeps it.
 export function pickLabel(label) {
+  if (refusedForRemoval()) return;
   if (isGone(label.id)) { goneLabelNotice(label.id); return; }
   if (children.has(label.id) && state.coarse !== label) {
     const fromButton = els.buttons.contains(document.activeElement);
@@ -226,6 +236,7 @@ function change(entry, next) {
 // again, right now; a closed wave's item goes back to the pool, unless other annotators' answers
 // still label it (the server says which: reopened, still_labeled).
 export function clearReopened() {
+  if (refusedForRemoval()) return;
   const entry = state.reopen;
   if (!entry) return;
   const payload = { client_id: uuid4(), supersedes_client_id: entry.client_id, clear: true };
@@ -316,7 +327,7 @@ export async function lease() {
     await flush();
     let response;
     try {
-      response = await post(config.leaseUrl, {});
+      response = await post(config.leaseUrl, { labels_version: state.labelsVersion });
     } catch (e) {
       // No answer at all (server down, network gone): nothing was leased; Enter tries again.
       leaseFailed(LEASE_UNREACHABLE);
@@ -332,6 +343,8 @@ export async function lease() {
     loadBatch(data.items);
     state.leaseNote = data.items.length ? "" : (data.message || "Nothing is waiting for you right now.");
     els.startMessage.textContent = state.leaseNote;
+    // The page's labels were out of date: the batch is answered under the current ones.
+    if (data.labels) followServerLabels(data);
     setSaveStatus();
   } finally {
     state.busy = false;
@@ -355,6 +368,7 @@ export function drainKeys() {
 
 // --- skip form: a skip always carries a reason ---------------------------------------------
 export function openSkip() {
+  if (refusedForRemoval()) return;
   if (!(state.reopen || current())) return;
   els.skipForm.hidden = false;
   els.skipForm.reset();

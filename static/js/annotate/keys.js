@@ -18,9 +18,14 @@ import { acceptSuggestion, answer, clearReopened, closeReopen, closeSkip, drainK
 import { renderLabels, visibleLabels } from "./render.js";
 import { children, els, key, labels, noneHotkey, noneHotkeyFree, shown, state } from "./state.js";
 
-// Every key the project gave a meaning to: the labels' hotkeys and the none-of-these key.
-const projectKeys = new Set(labels.map((l) => key(l.hotkey)).filter(Boolean));
-if (noneHotkeyFree) projectKeys.add(noneHotkey);
+// Every key the project gave a meaning to: the labels' hotkeys and the none-of-these key. Read at
+// each key press, not once: a lead's change of hotkeys reaches the page at runtime (state.js
+// replaceLabels), and the layout fallback must follow it like the hotkeys themselves do.
+function projectKeys() {
+  const keys = new Set(labels.map((l) => key(l.hotkey)).filter(Boolean));
+  if (noneHotkeyFree) keys.add(noneHotkey);
+  return keys;
+}
 // The page's own one-character keys (applyKey): never a label's hotkey.
 const PAGE_SIGNS = new Set(["/", ".", "=", "?", "[", "]"]);
 
@@ -32,11 +37,13 @@ const PAGE_SIGNS = new Set(["/", ".", "=", "?", "[", "]"]);
 // sign. A Latin layout (AZERTY, QWERTZ) keeps its letters as typed.
 function layoutKey(e) {
   const typed = e.key;
-  if (typed.length !== 1 || /^[a-z0-9]$/i.test(typed) || projectKeys.has(key(typed))) return typed;
+  if (typed.length !== 1 || /^[a-z0-9]$/i.test(typed)) return typed;
+  const keys = projectKeys();
+  if (keys.has(key(typed))) return typed;
   const m = /^(?:Key([A-Z])|Digit([0-9]))$/.exec(e.code || "");
   if (!m) return typed;
   const physical = (m[1] || m[2]).toLowerCase();
-  if (PAGE_SIGNS.has(typed)) return !e.shiftKey && m[1] && projectKeys.has(physical) ? physical : typed;
+  if (PAGE_SIGNS.has(typed)) return !e.shiftKey && m[1] && keys.has(physical) ? physical : typed;
   return physical;
 }
 

@@ -7,9 +7,9 @@ import { acceptSuggestion, answer, clearReopened, closeReopen, closeSkip, lease,
   pickLabel, reopen, reopenOlder, submitSkip } from "./actions.js";
 import { focusFirstLabel } from "./focus.js";
 import { entryFromRow } from "./history.js";
-import { post } from "./http.js";
+import { post, refusalOf } from "./http.js";
 import { installKeys } from "./keys.js";
-import { isHalted, pendingCount, setSaveStatus, timings } from "./outbox.js";
+import { followServerLabels, isHalted, memberRemoved, pendingCount, setSaveStatus, timings } from "./outbox.js";
 import { render, renderLabels, settling } from "./render.js";
 import { byId, config, els, state } from "./state.js";
 
@@ -79,9 +79,28 @@ window.addEventListener("beforeunload", (e) => {
   if (pendingCount()) { e.preventDefault(); e.returnValue = ""; }
 });
 
-// Keep an open batch ours while someone reads slowly: renew at a third of the lease time.
+// Keep an open batch ours while someone reads slowly: renew at a third of the lease time. The
+// renewal is also how a page that only reads (sends no answer) learns of a lead's label changes
+// (the reply carries the current labels when the page's version is out of date) and of its
+// annotator's removal (403), before an answer is given under labels or a membership that went.
+// Offline or any other failure: nothing changes, the next renewal tries again.
+async function renewLeases() {
+  let response;
+  try {
+    response = await post(config.renewUrl, { labels_version: state.labelsVersion });
+  } catch (e) {
+    return;
+  }
+  if (response.ok) {
+    const data = await response.json().catch(() => ({}));
+    if (data.labels) followServerLabels(data);
+  } else if (response.status === 403) {
+    const { reason } = await refusalOf(response);
+    if (reason.startsWith("You are no longer a member")) memberRemoved(reason); // projects.locks.not_a_member's wording
+  }
+}
 setInterval(() => {
-  if (state.items.some((it) => !it.answer) && !isHalted()) post(config.renewUrl, {}).catch(() => {});
+  if (state.items.some((it) => !it.answer) && !isHalted()) renewLeases();
 }, Math.max(config.leaseSeconds / 3, 10) * 1000);
 
 // A batch still held from an earlier visit shows at once, its answered items counted.
