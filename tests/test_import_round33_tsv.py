@@ -2,6 +2,8 @@
 line is one row (plain TSV — IANA text/tab-separated-values, GLUE, PostgreSQL's COPY text output —
 has no quoting). Read with CSV quoting, a text starting with a quote ran on to the next quote: two
 rows became one item carrying the second row's label, or a valid row was refused as malformed."""
+import csv as csv_module
+
 import pytest
 
 from labeling.annotations.models import Annotation
@@ -48,10 +50,37 @@ def test_a_quoted_word_followed_by_more_text_is_not_malformed(project, tmp_path)
 
 def test_line_numbers_stay_physical_lines_after_a_quote(project, tmp_path):
     path = tmp_path / "numbers.tsv"
-    path.write_bytes(b'text\tlabel\n"a\tbilling\nb\tlogin\nc\tbilling\textra\n"d"\tnope\n')
+    path.write_bytes(b'text\tlabel\n"a\tbilling\nb\tlogin\nc\tbilling\textra\n"d\tnope\n')
     result = import_path(project, path)
     assert not result.ok and Item.objects.filter(project=project).count() == 0
     found = [(e.line, e.field) for e in result.errors]
     assert found == [(4, None), (5, "label")], [e.format("numbers.tsv") for e in result.errors]
     assert "the row has 3 fields, the header has 2" in result.errors[0].message
     assert "unknown label 'nope'" in result.errors[1].message
+
+
+def test_a_tsv_written_with_quoting_is_read_with_it(project_factory, tmp_path):
+    """What pandas' to_csv(sep="\\t") and spreadsheets write: a cell holding a quote is wrapped in
+    quotes and its quotes doubled. Read plain, every such text kept the quoting."""
+    project = project_factory("tsv-quoted", labels=("billing", "login"))
+    rows = [("She said \"refund me\" twice", "billing"), ("plain text", "login"), ("\"quoted start\" here", "billing")]
+    path = tmp_path / "quoted.tsv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv_module.writer(handle, dialect="excel-tab")
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    assert '"She said ""refund me"" twice"' in path.read_text(encoding="utf-8")
+    result = import_path(project, path)
+    assert result.ok, [e.message for e in result.errors]
+    stored = dict(Item.objects.filter(project=project).values_list("text", "annotations__label__name"))
+    assert stored == dict(rows)
+
+
+def test_a_tsv_mixing_both_ways_is_refused_naming_a_line_of_each(project_factory, tmp_path):
+    project = project_factory("tsv-mixed", labels=("billing", "login"))
+    path = tmp_path / "mixed.tsv"
+    path.write_text('text\tlabel\n"She said ""hi"""\tbilling\n"Best" airline ever\tlogin\n', encoding="utf-8")
+    result = import_path(project, path)
+    assert not result.ok and not Item.objects.filter(project=project).exists()
+    message = " ".join(e.message for e in result.errors)
+    assert "cannot be read safely: line 2 has a cell in quotes" in message and "while line 3 has a cell" in message

@@ -10,10 +10,7 @@ nested beyond ``MAX_JSON_DEPTH`` are row errors here, naming the field, so that 
 at write time (the checks: labeling.items.values). A file that is not UTF-8 text at all (UTF-16/32,
 binary) stops at its first line.
 
-A TSV cell is taken as it is: TSV (IANA text/tab-separated-values, GLUE, PostgreSQL's COPY text
-output, spreadsheets' "tab-delimited text") has no quoting, so a double quote is an ordinary
-character and every physical line is one row. Read with CSV quoting, a text that starts with a quote
-ran on to the next quote, silently joining rows.
+A TSV file is read plain or quoted, whichever way it was written (labeling.items.tsv).
 """
 from __future__ import annotations
 
@@ -28,6 +25,7 @@ from labeling.projects.label_names import written_out
 
 from . import export_files
 from .invisible import without_invisible
+from .tsv import MixedQuoting, tsv_quoting
 from .values import MAX_JSON_DEPTH, DuplicateKey, key_of_trouble, storable, string_problem, unique_pairs, value_problem
 
 __all__ = ["MAX_JSON_DEPTH", "FileError", "Record", "RowError", "detect_format", "open_reader"]
@@ -195,12 +193,12 @@ def _column_name(cell: str) -> str:
 
 
 class CsvReader:
-    """Rows of a CSV file (or, with ``quoting`` csv.QUOTE_NONE, a TSV file) with a header line.
+    """Rows of a CSV file (or a TSV file: ``quoting`` None, decided by ``tsv.tsv_quoting``) with a header line.
     Known column names are matched ignoring case and invisible characters; columns other than the
     known ones go to metadata (empty cells left out), except in a file Longtail's export wrote
     (``export_files``)."""
 
-    def __init__(self, path: Path, delimiter: str = ",", quoting: int = csv.QUOTE_MINIMAL):
+    def __init__(self, path: Path, delimiter: str = ",", quoting: int | None = csv.QUOTE_MINIMAL):
         self.lines = LineSource(path)
         self.path = path
         self.delimiter = delimiter
@@ -214,6 +212,11 @@ class CsvReader:
         return self.lines.bytes_read
 
     def records(self) -> Iterator[Record]:
+        if self.quoting is None:  # a TSV: which way it was written is read off the file first
+            try:
+                self.quoting = tsv_quoting(LineSource(self.path))
+            except MixedQuoting as exc:
+                raise FileError(RowError(None, None, str(exc))) from None
         reader = csv.reader(iter(self.lines), delimiter=self.delimiter, quoting=self.quoting, strict=True)
         header = self._header(reader)
         width = len(header)
@@ -380,5 +383,5 @@ def open_reader(path: Path, fmt: str):
     if fmt == "jsonl":
         return JsonlReader(path)
     if fmt == "tsv":
-        return CsvReader(path, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return CsvReader(path, delimiter="\t", quoting=None)
     return CsvReader(path)
