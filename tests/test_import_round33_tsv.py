@@ -84,3 +84,9 @@ def test_a_tsv_mixing_both_ways_is_refused_naming_a_line_of_each(project_factory
     assert not result.ok and not Item.objects.filter(project=project).exists()
     message = " ".join(e.message for e in result.errors)
     assert "cannot be read safely: line 2 has a cell in quotes" in message and "while line 3 has a cell" in message
+
+
+def test_the_import_page_offers_tsv_files(client, world):
+    client.force_login(world["lead"])
+    page = client.get("/p/alpha/import/").content.decode()
+    assert 'accept=".csv,.tsv,' in page and "CSV, TSV or JSONL file" in page

@@ -3,7 +3,9 @@
 checked at commit, so without the lock a label deleted meanwhile fails the other commit (a 500).
 With it, services.delete_label (which locks the label FOR UPDATE first) waits for that writer and
 then finds the reference, or the writer waits for the deletion and finds the label gone. FOR KEY
-SHARE does not conflict with renames or with other holders. Also the label writers' lock on a
+SHARE does not conflict with other holders or with saves that leave a label's key columns alone
+(description, hotkey, targets); a rename changes the (project, name) unique key, so it waits, as a
+deletion does. Also the label writers' lock on a
 project's labels (``lock_project_labels``), the lock a deletion takes on the labels it deletes (``lock_labels_to_delete``)
 and a member's share lock on their membership (``hold_membership``), which a removal's DELETE waits for."""
 from __future__ import annotations
@@ -35,7 +37,7 @@ def hold_labels(project: Project, names=None) -> dict[str, int]:
     keys are checked at commit, so a label deleted while the plan runs would fail the plan's commit.
     Held, projects.services.delete_label (which locks the label FOR UPDATE first) waits for the plan
     and then clears the picks' references (SET_NULL), or the plan waits for the deletion and finds
-    the label gone. FOR KEY SHARE, as hold_label: renames and answers go on."""
+    the label gone. FOR KEY SHARE, as hold_label: answers and other plans go on, a rename waits."""
     if connection.vendor != "postgresql":
         labels = Label.objects.filter(project=project)
         return dict((labels if names is None else labels.filter(name__in=list(names))).values_list("name", "id"))

@@ -1,6 +1,6 @@
 """python manage.py import_items <project-slug> <file> [--skip-invalid [--rejects FILE]] [--format csv|jsonl]
 
-Imports a CSV or JSONL file. Every bad row is reported (file, line, field, reason) and, without
+Imports a CSV, TSV or JSONL file. Every bad row is reported (file, line, field, reason) and, without
 --skip-invalid, nothing is imported and the command exits with status 1. With --skip-invalid the
 valid rows are imported and the rejected ones are written with their reasons to the rejects file
 (default: <file>.rejects.csv); the command then exits 0.
@@ -15,7 +15,7 @@ from labeling.projects.models import Project
 
 
 class Command(BaseCommand):
-    help = "Import items from a CSV or JSONL file into a project (see docs/intake.md)."
+    help = "Import items from a CSV, TSV or JSONL file into a project (see docs/intake.md)."
 
     def add_arguments(self, parser):
         parser.add_argument("project", help="project slug")
