@@ -34,10 +34,10 @@ Progress = Callable[[str, float, dict], None]  # phase ('wait' | 'validate' | 'w
 
 # Blank in a text besides the invisible characters: whitespace and the separator categories.
 _SEPARATOR_CATEGORIES = frozenset({"Zs", "Zl", "Zp"})
-# A text's search document (tsvector) holds at most 1 MB of words and positions. Measured, the worst
-# text takes ~32 bytes of it per character (distinct hyphenated words of squared Katakana, which NFKC
-# unfolds to up to 18 bytes each, indexed whole and by part); ordinary texts 2-6. A text up to this
-# length fits even then, so only longer ones cost PostgreSQL a look in pass 1.
+# A text's search document (tsvector) holds at most 1 MB of words and positions: 2-6 bytes per
+# character for ordinary texts, about 15 for distinct hyphenated words of squared Katakana (NFKC
+# unfolds each; indexed whole and by part), the worst measured (bench/results/tsvector_size.json).
+# A text up to this length fits several times over, so only longer ones cost PostgreSQL a look in pass 1.
 SEARCH_CHECK_FROM_CHARS = 10_000
 _PROGRAM_LIMIT_EXCEEDED = "54000"  # PostgreSQL's SQLSTATE for "string is too long for tsvector"
 
