@@ -94,13 +94,18 @@ def test_a_retry_of_an_answer_stored_before_the_rename_is_the_stored_answer(proj
     assert Annotation.objects.count() == 1
 
 
-def test_a_change_to_a_label_named_otherwise_now_is_refused_and_the_earlier_answer_stands(project, ann):
+def answered_login_then_spam_renamed(project, ann):
+    """(client, the stored "login" answer, the old spam label now named "abuse")."""
     make_open_wave(project, 1)
     client = api_as(ann)
     item = leased(client)[0]
     login = project.labels.get(name="login")
     stored = client.post(ANSWERS, answer_body(item["assignment"], login.pk), format="json").json()["annotation"]
-    old_spam = rename_spam_to_abuse_and_add_a_new_spam(project)
+    return client, stored, rename_spam_to_abuse_and_add_a_new_spam(project)
+
+
+def test_a_change_to_a_label_named_otherwise_now_is_refused_and_the_earlier_answer_stands(project, ann):
+    client, stored, old_spam = answered_login_then_spam_renamed(project, ann)
 
     with pytest.raises(services.AnswerRejected, match="“spam”, is now named “abuse”"):
         history.change_answer(project, ann, client_id=uuid.uuid4(), supersedes=stored["id"], label_id=old_spam.pk,
@@ -155,12 +160,7 @@ def test_a_member_removed_mid_batch_is_told_so_and_outsiders_still_get_404(proje
 
 
 def test_the_change_api_refuses_a_label_named_otherwise_now_with_the_current_labels(project, ann):
-    make_open_wave(project, 1)
-    client = api_as(ann)
-    item = leased(client)[0]
-    login = project.labels.get(name="login")
-    stored = client.post(ANSWERS, answer_body(item["assignment"], login.pk), format="json").json()["annotation"]
-    old_spam = rename_spam_to_abuse_and_add_a_new_spam(project)
+    client, stored, old_spam = answered_login_then_spam_renamed(project, ann)
     answer = client.post("/api/projects/ren/annotations/change/", {
         "client_id": str(uuid.uuid4()), "supersedes": stored["id"], "label": old_spam.pk, "label_name": "spam"},
         format="json")
