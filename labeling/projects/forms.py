@@ -12,6 +12,7 @@ from learner.rules import compile_rule
 from . import services
 from .label_names import label_name_key, spelled_out
 from .models import SETTING_NAMES, Label, Membership, Project, Rule, Source
+from .reserved import new_slug_problem
 from .stale_edits import LoadedValuesMixin, PageRowsMixin
 
 
@@ -32,8 +33,8 @@ class ProjectCreateForm(forms.Form):
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]
-        if Project.objects.filter(slug=slug).exists():
-            raise ValidationError(f"A project with the slug “{slug}” already exists.")
+        if problem := new_slug_problem(slug):  # the service checks it again, in its transaction
+            raise ValidationError(problem)
         return slug
 
     def clean_labels(self):

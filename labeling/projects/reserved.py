@@ -1,8 +1,6 @@
 """Slugs no project may take: a project's files live in LONGTAIL_ARTIFACT_DIR/<slug>/, beside the
 folders every project shares there, so a project named after one of them would have the shared
 folder deleted with it (labeling.projects.deletion removes LONGTAIL_ARTIFACT_DIR/<slug>)."""
-from django.core.exceptions import ValidationError
-
 from .models import Project
 
 # The shared folders under LONGTAIL_ARTIFACT_DIR: the exported ONNX encoders
@@ -11,13 +9,12 @@ from .models import Project
 SHARED_ARTIFACT_FOLDERS = ("encoders", "emb-cache")
 
 
-def validate_new_slug(slug: str) -> None:
-    """A new project's slug: not taken, not reserved. Only new slugs are checked: a project that took a
-    reserved one before keeps working (its settings saves never meet this)."""
+def new_slug_problem(slug: str) -> str | None:
+    """What stops a new project from taking ``slug`` (taken, or reserved), or None. Only new slugs are
+    checked: a project that took a reserved one before keeps working (its settings saves never meet this)."""
     if Project.objects.filter(slug=slug).exists():
-        raise ValidationError({"slug": f"A project with the slug “{slug}” already exists."})
-    if slug in SHARED_ARTIFACT_FOLDERS:
-        raise ValidationError({"slug": reserved_message(slug)}, code="reserved")
+        return f"A project with the slug “{slug}” already exists."
+    return reserved_message(slug) if slug in SHARED_ARTIFACT_FOLDERS else None
 
 
 def reserved_message(slug: str) -> str:

@@ -16,7 +16,7 @@ from .hotkeys import HOTKEY_ORDER, check_unique_hotkeys
 from .label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key, spelled_out
 from .locks import lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
-from .reserved import validate_new_slug
+from .reserved import new_slug_problem
 from .taxonomy import first_look_alike, label_set_errors
 
 # Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
@@ -170,9 +170,9 @@ def _create_labels(project: Project, rows: list[tuple[str, str | None]], *, othe
 @transaction.atomic
 def create_project(user, *, slug: str, name: str, description: str = "", labels=(), sources=(),
                    other_label: bool = False) -> Project:
-    """A new project with its creator as lead. labels: lines as parse_label_lines reads them
-    ("coarse > fine"); sources: names (they share the quota evenly)."""
-    validate_new_slug(slug)
+    """A new project with its creator as lead; labels as parse_label_lines reads them, sources share the quota."""
+    if problem := new_slug_problem(slug):
+        raise ValidationError({"slug": problem})
     label_rows = parse_label_lines(labels)
     project = Project(slug=slug, name=name, description=description)
     project.full_clean()
