@@ -14,6 +14,8 @@ Use in a test module under tests/browser/ (every test here is marked ``browser``
 """
 import os
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,19 @@ def page(browser, live_server):
     page.on("console", on_console)
     yield page
     context.close()
+    _wait_for_live_server_requests()
+
+
+def _wait_for_live_server_requests(timeout: float = 15.0) -> None:
+    """Let the live server finish what the closed page had sent (an answer in flight when a test's
+    last check passed) before pytest-django empties the database: a request still holding row
+    locks makes that TRUNCATE deadlock and fail, and the next test then meets this one's rows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        handling = [t for t in threading.enumerate() if "process_request_thread" in t.name and t.is_alive()]
+        if not handling:
+            return
+        handling[0].join(timeout=0.05)
 
 
 @pytest.fixture

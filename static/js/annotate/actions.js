@@ -364,6 +364,7 @@ let applyKey = null;
 export function setKeyApplier(fn) { applyKey = fn; }
 export function drainKeys() {
   while (state.pendingKeys.length && !state.busy && applyKey) applyKey(state.pendingKeys.shift());
+  setSaveStatus(); // no key waits any more (or a new lease holds the rest)
 }
 
 // --- skip form: a skip always carries a reason ---------------------------------------------

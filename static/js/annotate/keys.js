@@ -15,6 +15,7 @@
    layoutKey): Q on a Russian layout types "й", on a Hebrew one "/", and still means the q label. */
 import { acceptSuggestion, answer, clearReopened, closeReopen, closeSkip, drainKeys, lease, openSkip, pickLabel,
   reopenNewer, reopenOlder, setKeyApplier, submitSkip } from "./actions.js";
+import { setSaveStatus } from "./outbox.js";
 import { renderLabels, visibleLabels } from "./render.js";
 import { children, els, key, labels, noneHotkey, noneHotkeyFree, shown, state } from "./state.js";
 
@@ -168,7 +169,11 @@ function onKeydown(e) {
   const k = { key: layoutKey(e), ctrlKey: e.ctrlKey, shiftKey: e.shiftKey };
   if (e.repeat && answersOrChanges(k)) { e.preventDefault(); return; } // queued while busy, too
   if (state.busy) {
-    if (e.key !== "Shift" && e.key !== "Control" && e.key !== "Tab") { e.preventDefault(); state.pendingKeys.push(k); }
+    if (e.key !== "Shift" && e.key !== "Control" && e.key !== "Tab") {
+      e.preventDefault();
+      state.pendingKeys.push(k);
+      setSaveStatus(); // "waiting for the batch", not "all saved", while the key waits
+    }
     return;
   }
   if (state.pendingKeys.length) drainKeys();

@@ -42,8 +42,12 @@ export function setSaveStatus() {
   if (state.removed) els.saveStatus.textContent = `You are no longer a member of this project; ${refusedText}`;
   else if (halted) els.saveStatus.textContent = `${queue.length} answer(s) waiting: sign in again to save them`;
   else if (queue.length) els.saveStatus.textContent = `Saving ${queue.length} answer(s)…`;
+  // Keys pressed while a batch loads are applied once it is here: until then nothing they answer
+  // is saved, so the page must not say "All answers saved" (actions.js drainKeys).
+  else if (state.pendingKeys.length) els.saveStatus.textContent = `Waiting for the batch: ${state.pendingKeys.length} key(s) to apply…`;
   else els.saveStatus.textContent = refused ? refusedText : "All answers saved";
   els.saveStatus.dataset.pending = String(queue.length);
+  els.saveStatus.dataset.waitingKeys = String(state.pendingKeys.length);
   els.saveStatus.dataset.refused = String(refused);
   els.saveStatus.classList.toggle("refused", refused > 0 && !queue.length);
   els.doneMessage.textContent = state.leaseNote ||
