@@ -88,7 +88,9 @@ class ChangeAnswerView(ProjectAPIView):
     @extend_schema(
         request=ChangeSerializer,
         responses={201: ChangeResultSerializer, 200: ChangeResultSerializer,
-                   409: OpenApiResponse(ErrorSerializer, description="The answer was already changed or cleared.")},
+                   409: OpenApiResponse(ErrorSerializer, description="The answer was already changed or cleared; "
+                                                                      "'standing' then holds your answer that counts "
+                                                                      "on the item now (a history row), or null.")},
         summary="Change or clear one of your answers (a change is a new answer that supersedes it)")
     def post(self, request, slug):
         change = ChangeSerializer(data=request.data)
@@ -104,6 +106,12 @@ class ChangeAnswerView(ProjectAPIView):
             )
         except services.LabelRenamed as exc:  # with the labels as they are now, as an answer's refusal
             return Response(with_current_labels(self.project, error_response(exc).data, ""), status=exc.status)
+        except history.AnswerReplaced as exc:
+            # The page named an answer that no longer stands: it learns the one that does (None:
+            # nothing of the annotator's counts on the item now), so its next change names that.
+            body = dict(error_response(exc).data,
+                        standing=history_selectors.standing_answer(self.project, request.user, exc.item_id))
+            return Response(body, status=exc.status)
         except services.AnnotationError as exc:
             return error_response(exc)
         body = {

@@ -70,15 +70,24 @@ def _own_answer(project: Project, user, supersedes, supersedes_client_id) -> Ann
                         field="supersedes")
 
 
+class AnswerReplaced(AnswerRejected):
+    """The answer named no longer stands (another tab or page of the annotator changed or cleared
+    it first): the refusal names the item, so the reply can carry the answer that stands on it."""
+
+    def __init__(self, message: str, *, item_id: int):
+        super().__init__(message, field="supersedes")
+        self.item_id = item_id
+
+
 def _check_changeable(old: Annotation) -> None:
     if not old.undone:
         return
     newer = Annotation.objects.filter(supersedes=old).first()
     if newer:
-        raise AnswerRejected(
+        raise AnswerReplaced(
             f"Answer {old.pk} was already changed (answer {newer.pk} replaced it); change that one instead.",
-            field="supersedes")
-    raise AnswerRejected(f"Answer {old.pk} was cleared or undone; there is nothing to change.", field="supersedes")
+            item_id=old.item_id)
+    raise AnswerReplaced(f"Answer {old.pk} was cleared or undone; there is nothing to change.", item_id=old.item_id)
 
 
 def _replay(existing: Annotation, project: Project, user) -> ChangeResult:

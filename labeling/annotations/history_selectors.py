@@ -59,6 +59,17 @@ def recent_answers(project: Project, user, *, limit: int = HISTORY_LIMIT) -> lis
     return [answer_row(a) for a in rows]
 
 
+def standing_answer(project: Project, user, item_id: int) -> dict | None:
+    """The annotator's answer that counts on the item now (a history row), or None: what a page
+    whose change or clear was refused shows instead of the answer it named."""
+    annotation = (
+        Annotation.objects.filter(project=project, annotator=user, origin=Annotation.ANNOTATOR, undone=False,
+                                  item_id=item_id)
+        .select_related("label", "item__source", "assignment__wave_item__wave").order_by("-created_at", "-pk").first()
+    )
+    return answer_row(annotation) if annotation else None
+
+
 def batch_answered(project: Project, user, held: list[Assignment]) -> list[dict]:
     """The answered items of the batches the annotator holds (same batch keys as ``held``), each
     with its live answer, so a reloaded page counts them."""

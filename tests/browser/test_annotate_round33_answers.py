@@ -128,7 +128,7 @@ def test_a_double_click_answers_only_the_item_it_was_aimed_at(live_server, page,
     assert js_errors == []
 
 
-def test_a_change_refused_because_another_tab_changed_it_keeps_the_earlier_answer(
+def test_a_change_refused_because_another_tab_changed_it_shows_the_answer_that_stands(
         live_server, page, login, make_user, project_factory, js_errors):
     project = project_factory("twotabs", labels=LABELS)
     items = annotating(page, live_server, login, make_user, project, n_items=2, batch_size=2)
@@ -148,18 +148,18 @@ def test_a_change_refused_because_another_tab_changed_it_keeps_the_earlier_answe
     expect(other.locator("#notice")).to_contain_text("change that one instead")
     row = other.locator("#history-list .history-row")
     expect(row).to_have_count(1)
-    expect(row.locator(".history-label")).to_have_text("billing")  # not "Not stored"
+    expect(row.locator(".history-label")).to_have_text("login")  # the answer that stands, not "Not stored"
     expect(row).not_to_have_class("history-row rejected")
-    expect(other.locator("#notice")).to_contain_text("Your earlier answer stands.")
+    expect(other.locator("#notice")).to_contain_text("Your answer stands: login.")
 
     other.keyboard.press("Backspace")  # still reopenable
     expect(other.locator("#reopen-banner")).to_be_visible()
-    expect(other.locator("#reopen-was")).to_have_text("billing")
+    expect(other.locator("#reopen-was")).to_have_text("login")
     other.keyboard.press("Escape")
     other.keyboard.press("1")  # item 2: billing, the batch is done
     expect(other.locator("#done-panel")).to_be_visible()
     expect(other.locator("#summary-counts")).to_have_text("2 answered · 0 skipped")
-    expect(other.locator("#batch-summary li")).to_have_text(["billing: 2"])  # no "spam"
+    expect(other.locator("#batch-summary li")).to_have_text(["billing: 1", "login: 1"])  # no "spam"
     expect(other.locator("#save-status")).not_to_contain_text("Saving")
     assert live(project) == {items[0].pk: ("login", False), items[1].pk: ("billing", False)}
     assert js_errors == []  # the first tab's

@@ -9,6 +9,8 @@ import { goneLabelNotice, labelsChanged } from "./labels_changed.js";
 import { enqueue, flush, followServerLabels, setSaveStatus } from "./outbox.js";
 import { announce, bdi, notify, render, renderLabels } from "./render.js";
 import { isGone } from "./stale_labels.js";
+import { clearRefused, closedWaveOutcome, noteRefusedChange, releasedToPool, showStanding, standingAfter,
+  standsNow } from "./standing.js";
 import { children, config, current, els, otherLabel, state } from "./state.js";
 
 // The skip form's error: it goes once a skip (or any answer) is given, or the form is closed.
@@ -76,8 +78,10 @@ export function answer(kind, labelId, reason) {
       item.stored = true;
       entry.id = data.annotation.id;
       entry.status = "saved";
+      // Counted here, once per answer, created or not: a retry (the same client id) the server
+      // found stored ("created": false) is one whose earlier reply was lost, never counted yet.
       const progress = state.progress;
-      if (data.created && progress) progress.done = Math.min(progress.done + 1, progress.needed);
+      if (progress) progress.done = Math.min(progress.done + 1, progress.needed);
     },
     refused(why, field) {
       if (field === "label") {
@@ -178,29 +182,12 @@ export function closeReopen() {
   });
 }
 
-// Changes the server refused while a later change on the same answer was already queued: client
-// id → the answer that stood before it. The later change supersedes a client id never stored, so
-// when it is refused too, the answer before both stands.
-const refusedChanges = new Map();
-
-function standingBefore(before) {
-  let stood = before;
-  while (refusedChanges.has(stood.client_id)) stood = refusedChanges.get(stood.client_id);
-  return stood;
-}
-
-// Back to the answer that stood. It was saved by now unless the server refused it too (the queue
-// sends in order, so its own callback already marked the entry "rejected", which stays).
-function keepEarlierAnswer(entry, stood) {
-  if (entry.status === "rejected") return;
-  Object.assign(entry, stood, { status: "saved" });
-}
-
 function change(entry, next) {
   const clientId = uuid4();
   const payload = withSuggestion(Object.assign({ client_id: clientId, supersedes_client_id: entry.client_id },
     answerFields(next.kind, next.labelId, next.reason)), entry);
-  const before = { client_id: entry.client_id, answer: entry.answer, status: entry.status, changed: entry.changed };
+  const before = { id: entry.id, client_id: entry.client_id, answer: entry.answer, status: entry.status,
+    changed: entry.changed };
   entry.client_id = clientId; // a further change supersedes this one
   entry.answer = next;
   entry.changed = true;
@@ -210,17 +197,23 @@ function change(entry, next) {
   enqueue({
     url: config.changeUrl, payload, label: `change on item ${entry.item}`, item: entry.item,
     stored(data) { entry.id = data.annotation ? data.annotation.id : entry.id; entry.status = "saved"; },
-    refused(why, field) {
-      // Refused, so nothing was stored: the earlier answer stands (say another tab changed it
-      // first), and the history, a reopen and the batch summary keep showing it.
-      const stood = standingBefore(before);
-      if (entry.client_id === clientId) keepEarlierAnswer(entry, stood);
-      else refusedChanges.set(clientId, stood); // a later change supersedes this one: it falls back further
-      if (item && item.answer === next) item.answer = stood.answer;
+    refused(why, field, body) {
+      // Refused, so nothing was stored: the answer that stands (the server says which when
+      // another tab changed or cleared it first, else the earlier one) is what the history, a
+      // reopen and the batch summary show, and what a further change names.
+      const stood = standingAfter(before, body);
+      if (entry.client_id === clientId) showStanding(entry, stood);
+      else noteRefusedChange(clientId, stood); // a later change supersedes this one: it falls back further
+      if (item && item.answer === next) {
+        item.answer = stood ? stood.answer : null;
+        item.stored = Boolean(stood);
+      }
       if (field === "label") {
         labelsChanged(`Change not saved (item ${entry.item})`, payload.label, "your earlier answer stands");
-      } else {
+      } else if (stood && !stood.told) {
         notify([`Change not saved (item ${entry.item}): `, bdi(why), " Your earlier answer stands."], "error");
+      } else {
+        notify([`Change not saved (item ${entry.item}): `, bdi(why), ...standsNow(stood)], "error");
       }
       return true;
     },
@@ -240,9 +233,13 @@ export function clearReopened() {
   const entry = state.reopen;
   if (!entry) return;
   const payload = { client_id: uuid4(), supersedes_client_id: entry.client_id, clear: true };
+  const before = { id: entry.id, client_id: entry.client_id, answer: entry.answer, status: entry.status,
+    changed: entry.changed };
   let at = state.items.findIndex((it) => it.assignment === entry.assignment && it.item === entry.item);
   const leftThePage = at < 0 && !entry.waveOpen;
   const cleared = `Cleared your answer on item ${entry.item}.`;
+  let onPage = null; // the item as the clear leaves it waiting on the page (set below, before any reply)
+  let joined = false; // the clear brought it into this batch from an earlier one
   enqueue({
     url: config.changeUrl, payload, label: `clearing item ${entry.item}`, item: entry.item,
     stored(data) {
@@ -251,6 +248,11 @@ export function clearReopened() {
       if (data.reopened && progress) progress.done = Math.max(progress.done - 1, 0);
       if (leftThePage) closedWaveOutcome(data, cleared);
       else if (!data.reopened) releasedToPool(entry, data);
+    },
+    refused(why, field, body) {
+      // Nothing was withdrawn: the answer that stands keeps its row and its item stays answered.
+      clearRefused(entry, standingAfter(before, body), why, onPage, joined);
+      return true;
     },
   });
   removeEntry(entry);
@@ -266,41 +268,16 @@ export function clearReopened() {
       highlights: entry.highlights, metadata: entry.metadata, answer: null, stored: false });
     at = state.items.length - 1;
     state.started = true;
+    joined = true;
   }
   if (at >= 0) {
+    onPage = state.items[at];
     state.items[at].answer = null;
     state.items[at].stored = false;
     state.index = at;
   }
   notify(`Cleared your answer on item ${entry.item}; it waits for your answer.`, "info");
   closeReopen();
-}
-
-const KEEPS_OTHERS = "Your answer is withdrawn; the item keeps the other annotators' answers.";
-
-// Where a cleared answer of a closed wave left its item, said once the server stored the clear,
-// unless an error (those stay until read) took the notice meanwhile.
-function closedWaveOutcome(data, cleared) {
-  if (!els.notice.hidden && els.notice.classList.contains("error")) return;
-  notify(`${cleared} ${data.still_labeled ? KEEPS_OTHERS
-    : "Its wave is closed, so the item went back to the pool; it is not waiting for you."}`, "info");
-}
-
-// The server released a cleared item (its wave closed meanwhile): it does not wait here, unless
-// the annotator already answered it again (that answer is the server's to judge).
-function releasedToPool(entry, data) {
-  const at = state.items.findIndex((it) => it.assignment === entry.assignment && it.item === entry.item);
-  if (at < 0 || state.items[at].answer) return;
-  const wasCurrent = state.index === at;
-  state.items.splice(at, 1);
-  if (state.index > at) state.index -= 1;
-  if (wasCurrent) {
-    const next = state.items.findIndex((it) => !it.answer);
-    state.index = next >= 0 ? next : state.items.length;
-  }
-  notify(data.still_labeled ? `Item ${entry.item} is not waiting for you: its wave closed. ${KEEPS_OTHERS}`
-    : `Item ${entry.item} went back to the pool: its wave closed, so it is not waiting for you.`, "info");
-  render();
 }
 
 // --- batches -------------------------------------------------------------------------------

@@ -62,6 +62,14 @@ export function removeEntry(entry) {
   state.history = state.history.filter((e) => e !== entry);
 }
 
+// An entry taken out by a clear the server then refused goes back, in its place by time.
+export function putBack(entry) {
+  if (state.history.includes(entry)) return;
+  const at = state.history.findIndex((e) => e.at < entry.at);
+  if (at < 0) state.history.push(entry);
+  else state.history.splice(at, 0, entry);
+}
+
 // The entries a reopen can walk through: stored or about to be (never one the server refused).
 export function reopenable() {
   return state.history.filter((e) => e.status !== "rejected");

@@ -29,15 +29,17 @@ export async function detailOf(response) {
   return (await refusalOf(response)).reason;
 }
 
-// A refusal's message and the field it names ({detail, field} from the API), read once.
+// A refusal's message, the field it names ({detail, field} from the API) and the whole body (a
+// refused change or clear carries the answer that stands), read once.
 export async function refusalOf(response) {
   try {
     const data = await response.json();
     const field = data && typeof data.field === "string" ? data.field : null;
-    if (data && data.detail) return { reason: String(data.detail), field };
-    return { reason: JSON.stringify(data), field };
+    const body = data && typeof data === "object" ? data : {};
+    if (data && data.detail) return { reason: String(data.detail), field, body };
+    return { reason: JSON.stringify(data), field, body };
   } catch (e) {
-    return { reason: `HTTP ${response.status}`, field: null };
+    return { reason: `HTTP ${response.status}`, field: null, body: {} };
   }
 }
 

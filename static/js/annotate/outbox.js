@@ -18,7 +18,7 @@
    stored any more) and what is given later is refused on the spot, with the server's message.
 
    A job: {url, payload, label (for messages), item (the item's id), stored(data),
-   refused(reason, field)}; refused returns true when it told the annotator itself. */
+   refused(reason, field, body)}; refused returns true when it told the annotator itself. */
 import { focusItem } from "./focus.js";
 import { removeEntry } from "./history.js";
 import { post, refusalOf, sleep } from "./http.js";
@@ -105,9 +105,9 @@ async function pump() {
     } else if (response && response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
       // Refused for good (e.g. the lease expired and someone else took the slot): say so, go on.
       queue.shift();
-      const { reason, field } = await refusalOf(response);
+      const { reason, field, body } = await refusalOf(response);
       notSaved.push({ item: job.item, label: job.label });
-      const told = job.refused ? job.refused(reason, field) : false;
+      const told = job.refused ? job.refused(reason, field, body) : false;
       if (!told) notify(`Not saved (${job.label}): ${reason}`, "error");
       render();
     } else {

@@ -1,0 +1,114 @@
+"""A refused clear or change leaves the page showing the answer that stands, and a lost reply
+counts its answer once: three audit findings on the annotation page, driven in Chromium against
+the live server. Another tab of the same annotator changes an answer first, so this tab's clear or
+change of it is refused (409); and an answer whose reply the network loses is stored, retried and
+recognised by its client id."""
+from playwright.sync_api import expect
+
+from .annotator_pages import annotating, live
+
+LABELS = ("billing", "login", "spam")
+
+
+def saved(page):
+    expect(page.locator("#save-status")).to_have_text("All answers saved")
+
+
+def second_tab_changes_item_1(page, live_server, slug):
+    """Item 1 is answered "billing" in ``page``; a second tab of the same annotator, opened now,
+    then ``page`` changes item 1 to "login". The second tab still believes "billing": returned."""
+    page.keyboard.press("1")
+    saved(page)
+    other = page.context.new_page()
+    other.goto(live_server.url + f"/p/{slug}/annotate/")
+    expect(other.locator("#history-list .history-row")).to_have_count(1)
+    expect(other.locator("#batch-count")).to_have_text("1 / 2")
+    page.bring_to_front()
+    page.keyboard.press("Backspace")
+    page.keyboard.press("2")
+    saved(page)
+    other.bring_to_front()
+    return other
+
+
+def test_a_refused_clear_keeps_the_answer_that_stands(live_server, page, login, make_user, project_factory,
+                                                      js_errors):
+    project = project_factory("refusedclear", labels=LABELS)
+    items = annotating(page, live_server, login, make_user, project, n_items=2, batch_size=2)
+    other = second_tab_changes_item_1(page, live_server, "refusedclear")
+
+    other.keyboard.press("Backspace")
+    expect(other.locator("#reopen-was")).to_have_text("billing")
+    other.keyboard.press("Delete")  # refused: the first tab changed the answer meanwhile
+    notice = other.locator("#notice")
+    expect(notice).to_contain_text("change that one instead")  # the server's refusal came back
+    row = other.locator("#history-list .history-row")
+    expect(row).to_have_count(1)  # the row is not dropped
+    expect(row.locator(".history-label")).to_have_text("login")  # the answer stored now
+    expect(notice).to_contain_text("Clear not saved (item")
+    expect(notice).to_contain_text("Your answer stands: login.")
+    expect(other.locator("#batch-count")).to_have_text("1 / 2")  # item 1 is answered on the server
+    expect(other.locator("#wave-count")).to_have_text("1 / 2 answers (wave 1)")
+    expect(other.locator("#item-position")).to_have_text("Item 2 of 2")  # nothing to answer again
+    assert live(project) == {items[0].pk: ("login", False)}
+
+    other.keyboard.press("Backspace")  # what stands can be cleared from this tab now
+    expect(other.locator("#reopen-was")).to_have_text("login")
+    other.keyboard.press("Delete")
+    expect(other.locator("#save-status")).to_have_text("All answers saved")
+    expect(other.locator("#batch-count")).to_have_text("0 / 2")
+    assert live(project) == {}
+    assert js_errors == []  # the first tab's
+
+
+def test_a_refused_change_learns_the_answer_that_stands_and_changes_it(live_server, page, login, make_user,
+                                                                       project_factory, js_errors):
+    project = project_factory("refusedchange", labels=LABELS)
+    items = annotating(page, live_server, login, make_user, project, n_items=2, batch_size=2)
+    other = second_tab_changes_item_1(page, live_server, "refusedchange")
+
+    other.keyboard.press("Backspace")
+    other.keyboard.press("3")  # spam: refused, the first tab changed it to login first
+    expect(other.locator("#notice")).to_contain_text("Change not saved (item")
+    expect(other.locator("#save-status")).not_to_contain_text("Saving")
+    row = other.locator("#history-list .history-row")
+    expect(row).to_have_count(1)
+    expect(row.locator(".history-label")).to_have_text("login")
+    assert live(project) == {items[0].pk: ("login", False)}
+
+    other.keyboard.press("Backspace")  # a further change from this tab is stored
+    expect(other.locator("#reopen-was")).to_have_text("login")
+    other.keyboard.press("3")
+    expect(other.locator("#save-status")).to_have_text("All answers saved")
+    expect(row.locator(".history-label")).to_have_text("spam")
+    assert live(project) == {items[0].pk: ("spam", False)}
+    assert js_errors == []
+
+
+def test_an_answer_whose_reply_was_lost_counts_once_in_the_wave(live_server, page, login, make_user,
+                                                                project_factory, js_errors):
+    project = project_factory("lostreply", labels=LABELS)
+    items = annotating(page, live_server, login, make_user, project, n_items=3, batch_size=3)
+    expect(page.locator("#wave-count")).to_have_text("0 / 3 answers (wave 1)")
+    lost = []
+
+    def store_then_lose_the_reply(route):
+        if lost:  # the retry goes through
+            route.continue_()
+            return
+        stored = route.fetch()  # reaches the live server, which stores the answer
+        lost.append(stored.status)
+        route.abort("connectionreset")
+
+    page.route("**/api/projects/lostreply/annotations/", store_then_lose_the_reply)
+    page.keyboard.press("1")
+    saved(page)
+    assert lost == [201]
+    assert live(project) == {items[0].pk: ("billing", False)}
+    expect(page.locator("#wave-count")).to_have_text("1 / 3 answers (wave 1)")
+
+    page.keyboard.press("2")  # the next answer, without a loss, counts one more
+    saved(page)
+    expect(page.locator("#wave-count")).to_have_text("2 / 3 answers (wave 1)")
+    # The browser reports the lost reply itself (a failed load); the page logs nothing else.
+    assert [e for e in js_errors if "ERR_CONNECTION_RESET" not in e] == []
