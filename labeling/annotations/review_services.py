@@ -64,6 +64,7 @@ class BulkResult:
     done: list[int] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)  # {"task": id, "reason": text, "code": one of the codes}
     labeled_items: list[int] = field(default_factory=list)
+    label: str | None = None  # relabel: the name of the label stored, for the page's message
 
     def skip(self, pk: int, reason: str, code: str = REFUSED) -> None:
         self.skipped.append({"task": pk, "reason": reason, "code": code})
@@ -196,7 +197,7 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
     if action != RELABEL and label_id is not None:
         raise InvalidAnswer(f"label goes with action 'relabel' only, not {action!r}.", field="label")
     seen = _shown(action, ids, shown)
-    result = BulkResult(action)
+    result = BulkResult(action, label=chosen.name if chosen else None)
     now = timezone.now()
     with transaction.atomic():
         # Locked against a routing pass re-scoring or closing these tasks while this request decides: with

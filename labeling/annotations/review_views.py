@@ -1,6 +1,6 @@
 """The review queue page (leads and admins): open tasks grouped by the model's label, worked from
 the keyboard (static/js/review/main.js over the bulk API); the forms post here and work without
-JavaScript too."""
+JavaScript too (a label chosen on a card posts action relabel, recorded as the script's relabel is)."""
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
@@ -61,7 +61,9 @@ def _post(request, project) -> None:
             messages.error(request, exc.message)
         else:
             done = len(result.done)
-            messages.success(request, f"{action.capitalize()}: {done} task{'s' if done != 1 else ''} done.")
+            # A relabel names its label, as the page's status line does.
+            what = f"Relabel as {spelled_out(result.label)}" if result.label else action.capitalize()
+            messages.success(request, f"{what}: {done} task{'s' if done != 1 else ''} done.")
             for skip in result.skipped:
                 if skip["code"] == review_services.CLOSED_MEANWHILE:
                     messages.warning(request, f"Task {skip['task']} {skip['reason']}.")

@@ -7,9 +7,11 @@
    new model may have re-scored a task since the page loaded, and the server then leaves it open
    rather than store a label the lead never saw. Resolved tasks, and tasks closed meanwhile, leave
    the page without a reload; a task whose model label changed keeps its card with the server's
-   message. The forms on each card post to the page and work without this; a label chosen from
-   the list r opens is stored for the selected tasks, when there are any, through the same bulk
-   relabel as a label's hotkey.
+   message. A card's own buttons (Accept, Dismiss, "Resolve as <label>") decide for their card
+   alone through the same bulk request, so the other cards' selection and the lead's place in the
+   list survive them (a reload would lose both); a label chosen from the list r opens is stored for
+   the selected tasks when there are any, else for its card, as a relabel either way, as a label's
+   hotkey stores it. Without this script the forms post to the page.
    One press decides once: a held key's auto-repeated keydowns decide nothing (only j / k repeat),
    and a decision asked for while the last one is still saving is refused, never queued (by then
    the current card may not be the one the lead looked at), with the status saying so. */
@@ -128,9 +130,9 @@ function refuse(action, label) {
 }
 
 // Resolves true once the server answered with its result, false otherwise (refused, not saved).
-async function act(action, label) {
+// cards: the tasks to decide (a card's own button names its card), by default the keys' targets.
+async function act(action, label, cards = targets()) {
   if (busy) { refuse(action, label); return false; }
-  const cards = targets();
   if (!cards.length) return false;
   busy = true;
   const body = {action, tasks: cards.map((c) => Number(c.dataset.task)), shown: cards.map(shownOf)};
@@ -230,24 +232,28 @@ function onKeydown(e) {
   if (label) { e.preventDefault(); act("relabel", label); }
 }
 
-// The card forms post to the page (one task). The label list's form goes through the bulk relabel
-// while tasks are selected, so the label covers all of them as a hotkey would; and while a decision
-// is saving, every form is refused like a key, rather than leaving the page under the request.
-app.addEventListener("submit", async (e) => {
+// A card's forms go through the bulk request, as the keys do, rather than posting the page: the
+// buttons decide for their own card only; the label list's form decides for the selected tasks when
+// there are any (its button says so), else for its card. While a decision is saving, act refuses
+// them like a key. A form this does not know (none today) still posts.
+app.addEventListener("submit", (e) => {
   const form = e.target;
-  const relabel = form.classList.contains("relabel-form");
-  if (!busy && !(relabel && selected().length)) return;
-  e.preventDefault();
+  const card = form.closest(".review-task");
   const button = e.submitter;
-  if (relabel) {
+  let decide = null;
+  if (form.classList.contains("relabel-form")) {
     const select = form.querySelector(".relabel-select");
     const label = {id: Number(select.value), name: select.selectedOptions[0].textContent};
-    if (await act("relabel", label)) select.value = "";
+    const chosen = selected();
+    decide = async () => { if (await act("relabel", label, chosen.length ? chosen : [card])) select.value = ""; };
   } else if (button && button.name === "label") {
-    refuse("relabel", {id: Number(button.value), name: button.textContent});
-  } else {
-    refuse(button && button.value ? button.value : "resolve");
+    decide = () => act("relabel", {id: Number(button.value), name: button.textContent}, [card]);
+  } else if (button && (button.value === "accept" || button.value === "dismiss")) {
+    decide = () => act(button.value, null, [card]);
   }
+  if (!card || !decide) return;
+  e.preventDefault();
+  decide();
 });
 
 app.addEventListener("click", (e) => {
