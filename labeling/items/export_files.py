@@ -7,7 +7,9 @@ move to another instance or project: such a file is recognised by its provenance
   ``skip_reasons`` describe the old project's answers, not the item (the label they led to is
   imported as the row's label);
 - its metadata comes back as it went out: JSONL's ``metadata`` object, CSV's ``meta.<key>`` columns
-  (CSV has no types: a number comes back as text);
+  (CSV has no types: a number comes back as text); a JSONL row whose ``metadata`` is not an object
+  (older versions stored lists and texts) is refused, naming the field, and so is a row with an
+  empty metadata key (CSV's ``meta.`` column);
 - the CSV's formula guard is taken off: the guard begins with ``'`` every cell that starts with a
   formula character (``'=…``, ``'@…``) or with ``'`` itself, so in a guarded file one leading ``'``
   comes off every cell that has one. A file is taken as guarded when none of its cells starts with
@@ -15,9 +17,11 @@ move to another instance or project: such a file is recognised by its provenance
   guard off has such cells as soon as one text starts with =, +, -, @, a tab or a CR, and its cells
   are kept as they are. The guard leaves numbers alone (a spreadsheet never runs -122.42), so a
   ``meta.<key>`` cell that reads as a negative number is no evidence either way: it may be a metadata
-  number, written as it is with the guard on too. (An unguarded export without any other such cell
-  but with texts starting with ``'`` cannot be told from a guarded one: export JSONL, or with the
-  guard on, to move texts like that.)
+  number, written as it is with the guard on too. The guard writes ``'`` only before a formula
+  character or another ``'``, so a cell like ``'quoted'`` (a ``'`` before anything else) shows the
+  guard was off, and its texts keep their quotes. (An unguarded export whose only such cells start
+  with ``'=``, ``''`` and the like, with no other formula cell, cannot be told from a guarded one:
+  export JSONL, or with the guard on, to move texts like that.)
 
 Any other file imports as before: every column other than the known ones is metadata."""
 import csv
@@ -25,7 +29,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from .csv_injection import FORMULA_STARTS
+from .csv_injection import FORMULA_STARTS, GUARDED_STARTS
 
 PROVENANCE = ("item_id", "label_source", "annotators", "agreement", "wave", "strategy", "inclusion_prob",
               "dup_group", "split", "disputed", "votes", "skip_reasons")
@@ -41,7 +45,20 @@ def is_export_header(names: Iterable[str]) -> bool:
 
 
 def is_export_object(obj: dict) -> bool:
-    return SIGNATURE <= obj.keys() and isinstance(obj.get("metadata", {}), dict)
+    return SIGNATURE <= obj.keys()
+
+
+def metadata_problem(obj: dict) -> str | None:
+    """Why an export JSONL row's metadata cannot be imported as it is: it is not an object (older
+    versions stored lists, texts or numbers too, and the export writes them as stored). Read as an
+    ordinary row instead, its provenance would have become metadata and its own metadata a key."""
+    metadata = obj.get("metadata")
+    if metadata is None or isinstance(metadata, dict):
+        return None
+    kind = {list: "a list", str: "a text", bool: "true or false"}.get(type(metadata), "a number")
+    return (f"the row's metadata is {kind}, not an object: an imported item's metadata is an object of keys and "
+            "values, so the row cannot be imported as it was exported; write its metadata as an object (for "
+            'example {"value": ...}) or leave the row out')
 
 
 def unguard(cell: str) -> str:
@@ -51,9 +68,10 @@ def unguard(cell: str) -> str:
 
 def csv_is_guarded(path: Path, delimiter: str) -> bool:
     """Whether an export CSV was written with the formula guard on: no cell of it, header and
-    rows, starts with a formula character where the guard would have written ``'`` before it (one
-    pass over the file, before the rows are read). A negative number in a metadata column does not
-    count: the guard never prefixes numbers, so it is there in guarded files too."""
+    rows, starts with a formula character where the guard would have written ``'`` before it, nor
+    with a ``'`` the guard would not have written (one before anything but a formula character or
+    ``'``). One pass over the file, before the rows are read. A negative number in a metadata column
+    does not count: the guard never prefixes numbers, so it is there in guarded files too."""
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
         rows = csv.reader(handle, delimiter=delimiter)
         header = next(rows, [])
@@ -67,7 +85,10 @@ def csv_is_guarded(path: Path, delimiter: str) -> bool:
 
 
 def _unguarded_formula(cell: str, in_metadata: bool) -> bool:
-    """A cell the guard would have prefixed, written without it."""
+    """A cell the guard would have prefixed, written without it, or a cell starting with ' that the
+    guard did not write: its ' is followed by something the guard never puts one before."""
+    if cell.startswith("'"):
+        return not cell[1:].startswith(GUARDED_STARTS)
     if not cell.startswith(FORMULA_STARTS):
         return False
     return not (in_metadata and NEGATIVE_NUMBER.fullmatch(cell))
@@ -78,7 +99,7 @@ def csv_column(name: str) -> tuple[str, str] | None:
     for a ``meta.<key>`` column; None for a provenance column, which is left out."""
     if name in PROVENANCE:
         return None
-    if name.startswith(METADATA_PREFIX) and len(name) > len(METADATA_PREFIX):
+    if name.startswith(METADATA_PREFIX):  # "meta." alone: an empty key, refused with the row (values.blank_key_problem)
         return "metadata", name[len(METADATA_PREFIX):]
     return "field", name
 

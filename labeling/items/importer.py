@@ -8,7 +8,8 @@ reasons to a rejects file. Pass 2 reads the file again and writes the valid rows
 one transaction, grouping exact and near duplicates as it goes; any failure rolls everything back.
 The batch ends DONE in that transaction, and only while it is still running: one failed meanwhile
 (the stale-import sweep) keeps what it says. ``run_import`` never raises: whatever goes wrong ends
-the ImportBatch FAILED with the reason.
+the ImportBatch FAILED with the reason, except after the write committed: then the rows are in the
+project, and a failure to record the rest says so (``_not_recorded``) with the rows written.
 """
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ class ImportResult:
     exact_duplicates: int = 0
     near_duplicates: int = 0
     rejects_path: Path | None = None
+    written: bool = False  # the write committed: the rows are in the project whatever fails after
 
     @property
     def ok(self) -> bool:
@@ -279,6 +281,8 @@ def run_import(project: Project, path: str | os.PathLike, *, filename: str | Non
             return _run(project, path, filename, fmt, skip_invalid, rejects_path, result, progress, after_validation)
     except Exception as exc:  # noqa: BLE001 - recorded on the batch; the traceback goes to the log
         logger.exception("import %s of %s into project %s failed", batch.pk, filename, project.slug)
+        if result.written:  # only recording the outcome failed: the batch is DONE with the rows (write)
+            return _not_recorded(result, f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
         batch.exact_duplicates = batch.near_duplicates = 0
         error = RowError(None, None, f"the import failed and nothing was imported ({type(exc).__name__}: {exc})")
         return _finish(result, errors=[error], error_count=1, failed=True)
@@ -323,6 +327,7 @@ def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_inva
         after_validation()
     try:
         result.rows_imported = write(project, path, fmt, batch, v, progress, labels_at_validation)
+        result.written = True
     except ChangedMeanwhile as exc:  # rolled back
         batch.exact_duplicates = batch.near_duplicates = 0
         return _finish(result, errors=exc.errors, error_count=len(exc.errors), failed=True)
@@ -339,7 +344,8 @@ def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_inva
 def _finish(result: ImportResult, *, errors: list[RowError], error_count: int, failed: bool) -> ImportResult:
     """Record the outcome on the batch: from running (failed), or on the DONE the write's transaction
     set. A batch someone else ended meanwhile (the stale-import sweep failed it) keeps its state and
-    message; the result then says the import stopped and wrote nothing."""
+    message; the result then says the import stopped and wrote nothing, unless its rows were written
+    (committed) already: then it says so (``_not_recorded``)."""
     batch = result.batch
     result.errors, result.error_count = errors, error_count
     batch.errors = [e.as_dict(batch.filename) for e in errors[: error_cap()]]
@@ -359,7 +365,21 @@ def _finish(result: ImportResult, *, errors: list[RowError], error_count: int, f
     stored = ImportBatch.objects.filter(pk=batch.pk).first()  # gone with its project, or ended by someone else
     said = "the import was deleted" if stored is None else stored.errors[0]["message"] if stored.errors else stored.state
     result.batch = stored or batch
+    if result.written:
+        said = said if stored is None or stored.errors else f"the database did not apply the update, the import reads '{stored.state}'"
+        return _not_recorded(result, said)
     result.rows_imported = result.exact_duplicates = result.near_duplicates = 0
     result.errors = [RowError(None, None, f"the import was ended while it ran, so it stopped and wrote nothing: {said}")]
     result.error_count = 1
+    return result
+
+
+def _not_recorded(result: ImportResult, why: str) -> ImportResult:
+    """The result of an import whose rows were committed (with the batch DONE) but whose outcome
+    could not be recorded on the batch after: it says what was written, not that nothing was."""
+    count = result.rows_imported
+    rows = f"{count:,} row was" if count == 1 else f"{count:,} rows were"
+    error = RowError(None, None, f"{rows} imported, but the import's record could not be completed afterwards "
+                                 f"(errors, progress, finish time): {why}")
+    result.errors, result.error_count = [error, *result.errors], result.error_count + 1
     return result

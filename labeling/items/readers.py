@@ -119,9 +119,11 @@ def check_text_encoding(head: bytes) -> RowError | None:
 
 
 def _split_lines(raw: bytes) -> list[bytes]:
-    """A line read up to LF may hold bare-CR line breaks (old Mac, some spreadsheet exports)."""
-    cr = raw.find(b"\r")
-    if cr < 0 or cr >= len(raw) - 2:  # no CR, or only the CR of a CRLF / a trailing CR
+    """A line read up to LF may hold bare-CR line breaks (old Mac, some spreadsheet exports). Its own
+    line end (LF, CRLF or, at the end of the file, a bare CR) is set aside before looking for one: the
+    last line of a file has none, so a CR two bytes from its end ("…\\rz") is a line break, not a CRLF's."""
+    body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith((b"\n", b"\r")) else raw
+    if b"\r" not in body:
         return [raw]
     return raw.splitlines(keepends=True)
 
@@ -349,6 +351,8 @@ class JsonlReader:
             return Record(line, None, raw, [RowError(line, None, f"expected a JSON object, got {type(obj).__name__}")])
         exported_metadata: dict = {}
         if export_files.is_export_object(obj):  # a row of Longtail's own export
+            if problem := export_files.metadata_problem(obj):
+                return Record(line, None, raw, [RowError(line, "metadata", problem)])
             obj, exported_metadata = export_files.split_object(obj)
         values: dict = {"metadata": {}}
         problems = []

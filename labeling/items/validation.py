@@ -4,12 +4,11 @@ Only what cross-row checks need is kept: the file's external ids, the names of l
 to create, and (when the project already has items) the hashes of rows without an external id, to
 find rows that are already in the project. Besides the field rules (docs/intake.md), a row is
 refused when its text is empty once whitespace and invisible characters are removed, when its
-metadata is larger than LONGTAIL_MAX_METADATA_BYTES as JSON, when its text is longer than the
-project's limit (never more than MAX_TEXT_CHARS_CEILING) or its search document would not fit
-PostgreSQL's tsvector (``SearchDocuments``), or when it has no external id and the project already
-holds an item with the same text and source from an earlier import (importing it again would
-duplicate the item and its label).
-"""
+metadata is larger than LONGTAIL_MAX_METADATA_BYTES as JSON or has an empty key, when its text is
+longer than the project's limit (never more than MAX_TEXT_CHARS_CEILING) or its search document
+would not fit PostgreSQL's tsvector (``SearchDocuments``), or when it has no external id and the
+project already holds an item with the same text and source from an earlier import (importing it
+again would duplicate the item and its label). A new label that looks like another is refused."""
 from __future__ import annotations
 
 import hashlib
@@ -22,13 +21,15 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from labeling.projects.label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key, spelled_out, written_out
+from labeling.projects.label_names import INVISIBLE_NAME, label_name_key, spelled_out, written_out
 from labeling.projects.models import MAX_TEXT_CHARS_CEILING, Label, Project, Source
 from learner.text import text_hash
 
 from .invisible import is_invisible
+from .look_alike import LOOK_ALIKE_IMPORT_RULE, look_alike_key, mixed_scripts, shown_apart
 from .models import Item
 from .readers import FileError, RowError, open_reader
+from .values import blank_key_problem
 
 Progress = Callable[[str, float, dict], None]  # phase ('wait' | 'validate' | 'write'), fraction 0..1, counts
 
@@ -86,9 +87,9 @@ class RowValidator:
         self.labels: dict[str, str | None] = {
             name: parent for name, parent in Label.objects.filter(project=project).values_list("name", "parent__name")
         }
-        self.label_keys: dict[str, str] = {}  # label_name_key → name, of the project's labels and the file's new ones
+        self.label_keys: dict[str, str] = {}  # look_alike_key → name, of the project's labels and the file's new ones
         for name in self.labels:
-            self.label_keys.setdefault(label_name_key(name), name)
+            self.label_keys.setdefault(look_alike_key(name), name)
         self.external_ids: dict[str, int] = {}  # external_id -> line, in this file
         self.max_metadata = settings.LONGTAIL_MAX_METADATA_BYTES
 
@@ -134,6 +135,8 @@ class RowValidator:
         return errors
 
     def _check_metadata(self, line: int, metadata: dict) -> list[RowError]:
+        if problem := blank_key_problem(metadata):
+            return [RowError(line, "metadata", problem)]
         size = metadata_bytes(metadata)
         if size <= self.max_metadata:
             return []
@@ -197,26 +200,25 @@ class RowValidator:
         return []
 
     def _look_error(self, line: int, field_name: str, name: str) -> RowError | None:
-        """A name not known exactly that is empty, or looks like a known one, once read as label
-        names are compared (label_name_key): refused, so that no import creates a label that looks
-        empty or like another, nor stores a row's answer under a label it was not written as. Both
-        names are written out (invisible characters as \\uXXXX): printed as they are they would read
-        the same, and a direction override in one would reverse the rest of the message."""
-        key = label_name_key(name)
-        if not key:
+        """A name not known exactly that is empty, or looks like a known one (look_alike_key), or that
+        would be new and mixes scripts in a word: refused, so that no import creates a label that looks
+        empty or like another, nor stores an answer under a label it was not written as. Names are written
+        out (shown_apart): printed as they are they would read the same, or a direction override reverse."""
+        if not label_name_key(name):
             return RowError(line, field_name, f"the label '{written_out(name)}' is {INVISIBLE_NAME}")
-        twin = self.label_keys.get(key)
+        twin = self.label_keys.get(look_alike_key(name))
         if twin is None:
-            return None
+            mixed = self.project.allow_new_labels and mixed_scripts(name)
+            return RowError(line, field_name, f"the new label '{shown_apart(name)}' is refused: {mixed}") if mixed else None
         which = "the existing label" if twin in self.labels else "the new label, created by an earlier row of this file,"
-        return RowError(line, field_name, f"'{written_out(name)}' looks like {which} {spelled_out(twin)} (label "
-                                          f"{LOOK_ALIKE_RULE}): write {spelled_out(twin)} exactly to use that "
+        return RowError(line, field_name, f"'{shown_apart(name)}' looks like {which} {spelled_out(twin)} (label "
+                                          f"{LOOK_ALIKE_IMPORT_RULE}): write {spelled_out(twin)} exactly to use that "
                                           "label, or name a new label differently")
 
     def _new_label(self, name: str, parent: str | None, line: int, field_name: str) -> None:
         self.v.new_labels[name] = parent
         self.v.new_label_rows.setdefault(name, (line, field_name))
-        self.label_keys.setdefault(label_name_key(name), name)
+        self.label_keys.setdefault(look_alike_key(name), name)
 
     def _known_hint(self) -> str:
         names = sorted(self.labels)
@@ -273,7 +275,7 @@ def labels_created_meanwhile(v: Validation, labels: dict[str, str | None]) -> li
     would create it. A label of the same name and parent is the file's: the write uses it."""
     keys: dict[str, str] = {}
     for name in labels:
-        keys.setdefault(label_name_key(name), name)
+        keys.setdefault(look_alike_key(name), name)
     errors = []
     for name, parent in v.new_labels.items():
         line, field_name = v.new_label_rows[name]
@@ -284,9 +286,9 @@ def labels_created_meanwhile(v: Validation, labels: dict[str, str | None]) -> li
             said = f"under '{written_out(parent)}'" if parent else "as a coarse label"
             problem = (f"the label '{written_out(name)}' was created {where} while the file was being checked; the "
                        f"file would create it {said}")
-        elif (twin := keys.get(label_name_key(name))) is not None:
-            problem = (f"'{written_out(name)}' looks like the label {spelled_out(twin)}, created while the file "
-                       f"was being checked (label {LOOK_ALIKE_RULE})")
+        elif (twin := keys.get(look_alike_key(name))) is not None:
+            problem = (f"'{shown_apart(name)}' looks like the label {spelled_out(twin)}, created while the file "
+                       f"was being checked (label {LOOK_ALIKE_IMPORT_RULE})")
         else:
             continue
         errors.append(RowError(line, field_name, f"{problem}: nothing was imported; import the file again to have its "

@@ -113,3 +113,13 @@ def unique_pairs(pairs: list) -> dict:
         seen: set = set()
         raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
     return obj
+
+
+def blank_key_problem(metadata: dict) -> str | None:
+    """Why a row's metadata cannot go out in an export and come back as it is: a key that is empty
+    or only whitespace. The CSV export writes key k as the column meta.k, and a header cell is read
+    trimmed: "meta." names no key, so such a key would come back as another one, or as none."""
+    if not any(isinstance(key, str) and not key.strip() for key in metadata):
+        return None
+    return ("the metadata has a key that is empty or only whitespace (in a CSV file: a value in a column whose "
+            "header cell is empty, or named 'meta.' in an exported file); name the key, or leave the value out")
