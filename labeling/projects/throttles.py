@@ -9,8 +9,9 @@ still let ten calls sent at once take ten threads. A call refused because the pr
 answers 429 with Retry-After and is taken back off the rate (DRF counted it before the view ran): a
 client that waits and retries must not use its rate up on refusals.
 
-The sign-in throttles (labeling.projects.token_api) count with ``AtomicRateThrottle``: a password
-guess sent together with many others must be counted before any of them is let through."""
+The predict throttle and the sign-in throttles (labeling.projects.token_api) count with
+``AtomicRateThrottle``: a call (or a password guess) sent together with others must be counted
+before any of them is let through."""
 from __future__ import annotations
 
 import logging
@@ -103,8 +104,11 @@ class AtomicRateThrottle(SimpleRateThrottle):
         return bool(allowed)
 
 
-class UserScopedRateThrottle(LiveRateThrottle, ScopedRateThrottle):
-    """DRF's ScopedRateThrottle (the view's throttle_scope, counted per user), read live."""
+class UserScopedRateThrottle(LiveRateThrottle, ScopedRateThrottle, AtomicRateThrottle):
+    """DRF's ScopedRateThrottle (the view's throttle_scope, counted per user), read live, each call
+    counted in one step (AtomicRateThrottle). Counted apart, calls sent in pairs each read the
+    same window: one was recorded, the one refused because the other still ran was taken back
+    off, and the call that ran was counted by neither, so pairs ran without limit."""
 
     def refund(self, request, view) -> None:
         """Take one call back off the request's count: the view refused it after this throttle had
@@ -116,10 +120,16 @@ class UserScopedRateThrottle(LiveRateThrottle, ScopedRateThrottle):
             return
         _, duration = self.parse_rate(rate)
         key = self.get_cache_key(request, view)
+        backend = caches[DEFAULT_CACHE_ALIAS]
         try:
-            history = self.cache.get(key, [])
-            if history:
-                self.cache.set(key, history[1:], duration)
+            if isinstance(backend, RedisCache):  # the window is the counting script's list
+                raw_key = backend.make_and_validate_key(key)
+                backend._cache.get_client(raw_key, write=True).lpop(raw_key)
+                return
+            with _LOCAL_COUNT_LOCK:
+                history = self.cache.get(key, [])
+                if history:
+                    self.cache.set(key, history[1:], duration)
         except (RedisError, OSError) as exc:  # the call stays counted; it expires with the rate's period
             logger.warning("%s throttle could not take a refused call back: %s", self.scope, exc)
 
