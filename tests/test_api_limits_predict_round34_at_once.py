@@ -4,8 +4,8 @@ refused because the other still ran (429, one call at a time) was taken back off
 ran was counted by neither. Real requests on threads, each with its own database connection,
 counted in Redis (its reads made a little slower, so that the calls of a pair interleave as
 on a busy server). The project has no model, so a call that runs answers 409."""
-import threading
 import time
+from collections import Counter
 
 import pytest
 from django.conf import settings as django_settings
@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 from labeling.projects.models import Membership
 from labeling.projects.throttles import UserScopedRateThrottle
 
-from .db_threads import in_thread
 from .test_api_limits_predict import client_for, predict, with_predict_rate
+from .test_throttle_round33_concurrent import all_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REDIS_URL = getattr(django_settings, "REDIS_URL", "")
@@ -51,31 +51,14 @@ def annotator(make_user, project_factory):
     cache.delete(key)
 
 
-def together(calls):
-    """The calls on their own threads, released at once: their status codes."""
-    barrier = threading.Barrier(len(calls))
-
-    def released(call):
-        barrier.wait(30)
-        return call().status_code
-
-    runs = [in_thread(released, call) for call in calls]
-    for thread, _ in runs:
-        thread.join(60)
-    errors = [outcome["error"] for _, outcome in runs if "error" in outcome]
-    assert not errors, errors
-    return [outcome["result"] for _, outcome in runs]
-
-
 def test_calls_sent_in_pairs_stop_at_the_rate(slow_redis, annotator, settings, postgres_only):
     with_predict_rate(settings, "4/minute")
     token = client_for(annotator)._credentials["HTTP_AUTHORIZATION"]
     pair = [APIClient(), APIClient()]
     for client in pair:
         client.credentials(HTTP_AUTHORIZATION=token)
-    answers = []
+    answers = Counter()
     for _ in range(20):  # 40 calls, in pairs
-        answers += together([lambda client=client: predict(client, ["where is my refund"]) for client in pair])
-    assert answers.count(409) == 4  # ran: the rate, not more
-    assert answers.count(429) == 36
+        answers += all_at_once([lambda client=client: predict(client, ["where is my refund"]) for client in pair])
+    assert answers == {409: 4, 429: 36}  # ran: the rate, not more
     assert predict(pair[0], ["one more"]).status_code == 429
