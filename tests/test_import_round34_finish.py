@@ -15,7 +15,7 @@ TABLE = ImportBatch._meta.db_table
 
 
 @pytest.fixture
-def refuse_final_update(request):
+def refuse_final_update(request, postgres_only):
     """A trigger on the batches table that refuses (``raise``) or silently skips (``skip``) every
     update of a batch already done: the update that follows the write's commit."""
     action = "RAISE EXCEPTION 'batch record is read-only now'" if request.param == "raise" else "RETURN NULL"
