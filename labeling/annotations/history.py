@@ -11,7 +11,9 @@
   (``modeling.label_issues``). A clear
   says whether answers of others still label the item (``still_labeled``): then the item is not
   back in the pool, whatever its wave.
-* **Exactly once.** A change carries its own ``client_id``; a retry returns the stored change. The
+* **Exactly once.** A change carries its own ``client_id``; a retry returns the stored change, and
+  a retried clear what the first clear's reply said (``reopened``, ``still_labeled``): the page
+  counts the clear by them when the first reply was lost. The
   answer to change is named by id or by its ``client_id``, so the page can queue a change right
   behind the answer it changes, before the server has acknowledged either.
 
@@ -64,7 +66,8 @@ def _own_answer(project: Project, user, supersedes, supersedes_client_id) -> Ann
             return query.get(client_id=uuid.UUID(str(supersedes_client_id)))
     except (Annotation.DoesNotExist, TypeError, ValueError):
         named = supersedes if supersedes is not None else supersedes_client_id
-        raise NotFound(f"Answer {named!r} is not one of your answers in project '{project.slug}'.",
+        # str: a client id arrives as a UUID, whose repr ("UUID('…')") the page would show
+        raise NotFound(f"Answer {named} is not one of your answers in project '{project.slug}'.",
                        field="supersedes") from None
     raise InvalidAnswer("Say which answer you change: give 'supersedes' (its id) or 'supersedes_client_id'.",
                         field="supersedes")
@@ -149,7 +152,7 @@ def change_answer(
                 lock_wave_item(old.assignment.wave_item_id)
                 old.refresh_from_db()
             if clear and old.undone and not Annotation.objects.filter(supersedes=old).exists():
-                return ChangeResult(None, old, created=False, still_labeled=_still_labeled(old))  # a retried clear
+                return _replayed_clear(old)
             _check_changeable(old)
             old.undone = True
             old.save(update_fields=["undone"])
@@ -182,6 +185,20 @@ def _still_labeled(cleared: Annotation) -> bool:
     """Whether answers other than the annotator's own still label the cleared answer's item."""
     return Annotation.objects.filter(item_id=cleared.item_id, undone=False, skipped=False,
                                      label__isnull=False).exclude(annotator_id=cleared.annotator_id).exists()
+
+
+def _replayed_clear(cleared: Annotation) -> ChangeResult:
+    """A clear of an answer already cleared (its first reply was lost, or another tab cleared it):
+    the reply the first clear gave, read from what it left, so the page counts the clear once. A
+    clear stores no row of its own, so ``reopened`` is read from the assignment: a clear in an open
+    wave leases it again (it stays live, or is answered anew), one in a closed wave expires it; a
+    wave that is open now was open then (waves never reopen)."""
+    reopened = False
+    if cleared.assignment_id:
+        assignment = cleared.assignment
+        reopened = (assignment.wave_item.wave.state == Wave.OPEN
+                    or assignment.state in (Assignment.LEASED, Assignment.DONE, Assignment.SKIPPED))
+    return ChangeResult(None, cleared, created=False, reopened=reopened, still_labeled=_still_labeled(cleared))
 
 
 def _reopen_assignment(old: Annotation, now) -> bool:

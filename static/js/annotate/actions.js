@@ -202,8 +202,10 @@ function change(entry, next) {
       // another tab changed or cleared it first, else the earlier one) is what the history, a
       // reopen and the batch summary show, and what a further change names.
       const stood = standingAfter(before, body);
+      // Noted whether or not a later change or clear was queued meanwhile: one that names this
+      // change's client id (never stored) then falls back to what stands, not to this change.
+      noteRefusedChange(clientId, stood);
       if (entry.client_id === clientId) showStanding(entry, stood);
-      else noteRefusedChange(clientId, stood); // a later change supersedes this one: it falls back further
       if (item && item.answer === next) {
         item.answer = stood ? stood.answer : null;
         item.stored = Boolean(stood);
@@ -243,7 +245,8 @@ export function clearReopened() {
   enqueue({
     url: config.changeUrl, payload, label: `clearing item ${entry.item}`, item: entry.item,
     stored(data) {
-      if (!data.created) return; // a retry of a clear already stored
+      // Counted here, once per clear, created or not: a retry the server found stored
+      // ("created": false) is one whose earlier reply was lost; its reply says what the first did.
       const progress = state.progress;
       if (data.reopened && progress) progress.done = Math.max(progress.done - 1, 0);
       if (leftThePage) closedWaveOutcome(data, cleared);

@@ -125,6 +125,10 @@ function isField(el) {
     el.tagName === "TEXTAREA" || el.tagName === "SELECT");
 }
 
+// Keys that answer nothing on their own: never queued while a batch loads (nor counted as waiting).
+const NOT_QUEUED = new Set(["Shift", "Control", "Alt", "AltGraph", "Meta", "OS", "CapsLock", "NumLock",
+  "ScrollLock", "Fn", "Tab"]);
+
 function onKeydown(e) {
   if (e.isComposing || e.altKey || e.metaKey || (e.ctrlKey && layoutKey(e).toLowerCase() !== "z")) return;
   const target = e.target;
@@ -169,7 +173,7 @@ function onKeydown(e) {
   const k = { key: layoutKey(e), ctrlKey: e.ctrlKey, shiftKey: e.shiftKey };
   if (e.repeat && answersOrChanges(k)) { e.preventDefault(); return; } // queued while busy, too
   if (state.busy) {
-    if (e.key !== "Shift" && e.key !== "Control" && e.key !== "Tab") {
+    if (!NOT_QUEUED.has(e.key)) {
       e.preventDefault();
       state.pendingKeys.push(k);
       setSaveStatus(); // "waiting for the batch", not "all saved", while the key waits

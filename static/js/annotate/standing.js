@@ -64,10 +64,10 @@ export function clearRefused(entry, stood, why, item, joined) {
   }
   if (at >= 0 && !answeredAgain) {
     const wasCurrent = state.index === at;
-    if (joined || !stood) {
-      if (joined) state.items.splice(at, 1);
+    if (joined) { // the item leaves the batch again: what came after it moves up one
+      state.items.splice(at, 1);
       if (state.index > at) state.index -= 1;
-    } else {
+    } else if (stood) {
       item.answer = stood.answer;
       item.stored = true;
     }
