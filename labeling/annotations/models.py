@@ -92,7 +92,7 @@ class ReviewTask(models.Model):
     LEAD_REQUEST = "lead_request"  # a lead sent the item from the item browser
     LABEL_ISSUE = "label_issue"  # a labeled item the out-of-fold models think mislabeled
     REASONS = [(r, r) for r in (DISAGREEMENT, LOW_CONFIDENCE, LEAD_REQUEST, LABEL_ISSUE)]
-    # How a task left the queue (blank: still open, or resolved one by one with a label).
+    # How a task left the queue (blank: still open).
     ACCEPTED = "accepted"  # the model's label (prediction, or suggested label) was stored
     RELABELED = "relabeled"  # a lead's own label was stored
     DISMISSED = "dismissed"  # closed without a label (the given label or the prediction stands)

@@ -1,5 +1,6 @@
 """Bulk decisions on the review queue: accept the model's label, relabel, or dismiss many open
-tasks at once (and the one-by-one adjudication, ``resolve_review``).
+tasks at once (and the one-by-one adjudication, ``resolve_review``, which records ``accepted`` or
+``relabeled`` by whether the label it stores is the model's).
 
 * **accept** stores the model's label as the lead's adjudication: the prediction of a
   low-confidence task, the suggested label of a label issue. A task without a model label
@@ -248,7 +249,9 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
                 continue
             Annotation.objects.create(project=project, item_id=task.item_id, annotator=lead, label=label,
                                       origin=Annotation.ADJUDICATION)
-            outcome = ReviewTask.ACCEPTED if action == ACCEPT else ReviewTask.RELABELED
+            # One rule with the one-by-one adjudication (adjudication_outcome): the model's own label
+            # is accepted, whichever way it was chosen; any other label is a relabel.
+            outcome = ReviewTask.ACCEPTED if proposed.get(pk) and proposed[pk][0] == label.pk else ReviewTask.RELABELED
             ReviewTask.objects.filter(project=project, item_id=task.item_id, resolved_at__isnull=True).update(
                 resolved_label=label, resolved_by=lead, resolved_at=now, outcome=outcome)
             decided[task.item_id] = (label, pk)
@@ -264,9 +267,19 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
     return result
 
 
+def adjudication_outcome(task: ReviewTask, label: Label) -> str:
+    """The outcome of storing ``label`` for ``task``, by the outcomes' meaning: ``accepted`` when it
+    is the label the model proposes for the task (by identity, as ``accept`` stores it), else
+    ``relabeled`` (the lead's own label; a task without a model label, such as a disagreement)."""
+    proposed = proposed_labels(task.project_id, [task]).get(task.pk)
+    return ReviewTask.ACCEPTED if proposed and proposed[0] == label.pk else ReviewTask.RELABELED
+
+
 def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
     """Adjudicate: store the lead's label as an ``adjudication`` answer and resolve every open
-    review task of the item (one decision answers both a disagreement and a low-confidence flag)."""
+    review task of the item (one decision answers both a disagreement and a low-confidence flag),
+    all with the outcome the named task's decision has (``adjudication_outcome``), as a bulk
+    decision records one outcome for the tasks its label closes."""
     label = project_label(project, label_id)
     now = timezone.now()
     with transaction.atomic():
@@ -288,7 +301,7 @@ def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
             project=project, item=task.item, annotator=lead, label=label, origin=Annotation.ADJUDICATION
         )
         ReviewTask.objects.filter(project=project, item=task.item, resolved_at__isnull=True).update(
-            resolved_label=label, resolved_by=lead, resolved_at=now
+            resolved_label=label, resolved_by=lead, resolved_at=now, outcome=adjudication_outcome(task, label)
         )
         task.refresh_from_db()
     answer_saved.send(sender=Annotation, project=project, item=task.item)

@@ -216,4 +216,5 @@ class ResolveSerializer(serializers.Serializer):
 class ResolvedSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReviewTask
-        fields = ["id", "item", "reason", "resolved_label", "resolved_by", "resolved_at"]
+        # outcome: accepted when the label stored is the model's for the task, else relabeled
+        fields = ["id", "item", "reason", "resolved_label", "resolved_by", "resolved_at", "outcome"]
