@@ -282,7 +282,10 @@ class CsvReader:
                 raise FileError(RowError(1, None, f"the header {problem}"))
         # Names in messages are written out (invisible characters as \uXXXX): printed raw, a name
         # with a zero-width space would read like the name it fails to match.
-        header = [_column_name(n) for n in names]
+        # A column without a name (pandas writes its index so, first) is kept as metadata under
+        # its place in the header: refusing every row for it, as an empty key, would refuse such
+        # files whole.
+        header = [_column_name(n) if n else f"column_{place}" for place, n in enumerate(names, 1)]
         seen: dict[str, str] = {}  # the name without invisible characters -> the header cell
         for cell, name in zip(names, header, strict=True):
             key = without_invisible(name)

@@ -121,5 +121,5 @@ def blank_key_problem(metadata: dict) -> str | None:
     trimmed: "meta." names no key, so such a key would come back as another one, or as none."""
     if not any(isinstance(key, str) and not key.strip() for key in metadata):
         return None
-    return ("the metadata has a key that is empty or only whitespace (in a CSV file: a value in a column whose "
-            "header cell is empty, or named 'meta.' in an exported file); name the key, or leave the value out")
+    return ("the metadata has a key that is empty or only whitespace (in an exported CSV file: a value in the "
+            "column 'meta.'); name the key, or leave the value out")
