@@ -53,7 +53,8 @@ class LabelInlineFormSet(BaseInlineFormSet):
                 continue  # an empty extra row
             name, parent, is_other = (self._checked_value(form, field) for field in SET_FIELDS)
             final[label.pk or f"new {i}"] = (name or "", getattr(parent, "pk", parent), bool(is_other))
-        errors = label_set_errors(final, deleted, {pk: name for pk, (name, _, _) in stored.items()})
+        stored_names = {pk: name for pk, (name, _, _) in stored.items()}
+        errors = label_set_errors(final, deleted, stored_names)
         if errors:
             raise ValidationError([message for messages in errors.values() for message in messages])
 

@@ -10,7 +10,7 @@ from learner.planning.strategies import STRATEGIES as STRATEGY_REGISTRY
 from learner.rules import compile_rule
 
 from . import services
-from .label_names import label_name_key, spelled_out
+from .label_names import look_alike_key, quoted_apart
 from .models import SETTING_NAMES, Label, Membership, Project, Rule, Source
 from .reserved import new_slug_problem
 from .stale_edits import LoadedValuesMixin, PageRowsMixin
@@ -179,15 +179,15 @@ class BaseLabelFormSet(PageRowsMixin, BaseModelFormSet):
         super().clean()
         if any(self.errors):
             return
-        # Names that look the same (label_name_key: "ab" and "a\u200bb") count as one, as in Label.validate_constraints,
+        # Names that look the same (look_alike_key: "ab", "a\u200bb", "AB") count as one, as in Label.validate_constraints,
         # which leaves look-alikes stored before the rule editable: a clash counts only where a name is new or renamed.
         kept = [f for f in self.kept_forms() if f.cleaned_data.get("name")]
         names = [f.cleaned_data["name"] for f in kept]
-        keys = [label_name_key(name) for name in names]
+        keys = [look_alike_key(name) for name in names]
         touched = {key for f, key in zip(kept, keys, strict=True) if not f.instance.pk or "name" in f.changed_data}
         repeated = sorted({name for name, key in zip(names, keys, strict=True) if keys.count(key) > 1 and key in touched})
         if repeated:
-            raise ValidationError(f"Label names must be unique; repeated: {', '.join(map(spelled_out, repeated))}.")
+            raise ValidationError(f"Label names must be unique; repeated: {', '.join(map(quoted_apart, repeated))}.")
         services.check_unique_hotkeys(
             (f.cleaned_data.get("name", ""), f.cleaned_data.get("hotkey", "")) for f in self.kept_forms()
         )

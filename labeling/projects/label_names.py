@@ -1,32 +1,29 @@
-"""What a label name looks like: two names that read the same once Unicode variants (NFKC) and
-invisible characters (labeling.items.invisible: zero-width spaces, direction marks, soft hyphens,
-variation selectors, Hangul fillers, other format and control characters) are set aside are one
-name. Every path that names labels (the model's checks, the labels pages, the new-project lines,
-imports) compares names this way and says so in the same words. A message that says two names look
-alike writes their invisible characters out (``written_out``): printed as they are, the two would
-read the same, and a direction override would reverse the rest of the message."""
-import unicodedata
+"""Label names as a lead's paths check and quote them (the model's checks, the labels page, the
+new-project lines, the API, the admin's label rows), by the rule imports read them by too
+(labeling.items.look_alike: names that read the same ignoring case, invisible characters, variants
+and Cyrillic or Greek letters that print as Latin ones are one name; a new name does not mix Latin
+with those scripts in a word). Only a new or renamed name is judged, so that labels stored together
+before the rule stay editable. A message that says two names look alike writes their invisible
+characters and look-alike letters out (``quoted_apart``): printed as they are, the two would read
+the same, and a direction override would reverse the rest of the message."""
+from labeling.items.look_alike import (
+    LOOK_ALIKE_FULL_RULE,
+    LOOK_ALIKE_RULE,
+    label_name_key,
+    look_alike_key,
+    look_alike_rule,
+    mixed_scripts,
+    shown_apart,
+    written_out,
+)
 
-from labeling.items.invisible import is_invisible, without_invisible
-from labeling.items.values import storable
+__all__ = ["INVISIBLE_NAME", "LOOK_ALIKE_FULL_RULE", "LOOK_ALIKE_RULE", "first_look_alike", "label_exists_message",
+           "label_line_problem",
+           "label_name_key", "look_alike_key", "mixed_name_problem", "name_set_errors", "quoted_apart", "spelled_out",
+           "written_out"]
 
 INVISIBLE_NAME = ("empty once invisible characters (zero-width spaces, direction marks, fillers, variation "
                   "selectors, other format or control characters) are removed")
-LOOK_ALIKE_RULE = "names that look the same, ignoring invisible characters and variants, count as one"
-
-
-def _code(char: str) -> str:
-    """\\uXXXX, or \\UXXXXXXXX beyond the Basic Multilingual Plane: always as many digits, so that the
-    character after it cannot be read as one more."""
-    code = ord(char)
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
-def written_out(name: str, limit: int = 200) -> str:
-    """The name with its invisible characters written as \\uXXXX or \\UXXXXXXXX (cut to ``limit``
-    characters first, NUL and lone surrogates escaped as ``storable`` does), so that look-alikes
-    read apart."""
-    return "".join(_code(c) if is_invisible(c) else c for c in storable(name, limit))
 
 
 def spelled_out(name: str) -> str:
@@ -34,17 +31,78 @@ def spelled_out(name: str) -> str:
     return f"“{written_out(name)}”"
 
 
+def quoted_apart(name: str) -> str:
+    """The name quoted, its invisible characters and the letters that print as Latin ones but are
+    not written out (``shown_apart``): two look-alikes quoted so read apart."""
+    return f"“{shown_apart(name)}”"
+
+
 def label_exists_message(twin: str, name: str | None = None) -> str:
     """The label ``twin`` is in the way of ``name`` (the new or renamed one, when given and spelled
     differently): both written out, so that the lead sees what tells them apart."""
-    message = f"A label named {spelled_out(twin)} already exists in this project ({LOOK_ALIKE_RULE})."
+    rule = look_alike_rule(name, twin) if name is not None else LOOK_ALIKE_RULE
+    message = f"A label named {quoted_apart(twin)} already exists in this project ({rule})."
     if name is not None and name != twin:
-        message += f" The new name, written out, is {spelled_out(name)}."
+        message += f" The new name, written out, is {quoted_apart(name)}."
     return message
 
 
-def label_name_key(name: str) -> str:
-    """The name as it looks (invisible characters removed, NFKC, trimmed): two labels with one key
-    look alike. Removed before NFKC, so that a mark kept from its letter by an invisible joiner
-    composes with it ("a\\u034f\\u0301" is "á"), and after, should a compatibility form unfold into one."""
-    return without_invisible(unicodedata.normalize("NFKC", without_invisible(name))).strip()
+def mixed_name_problem(name: str, subject: str = "Name") -> str | None:
+    """Why ``name`` cannot be a new or renamed label's name though it looks like no other label's: it
+    mixes Latin with Cyrillic or Greek letters in a word (said of ``subject``); None when it does not.
+    Checked after the look-alikes, so that a name like another is told which one."""
+    mixed = mixed_scripts(name)
+    return f"{subject} {quoted_apart(name)} is refused: {mixed}." if mixed else None
+
+
+def name_set_errors(names: dict, stored_names: dict[int, str]) -> list[str]:
+    """Why a project's labels cannot have ``names`` (key → name of every label the project will
+    have; a key is a label id, or anything for a new row): a new or renamed name with nothing visible,
+    names that look alike (look_alike_key) of which one is new or renamed, and a new or renamed name
+    that looks like none but mixes scripts in a word. ``stored_names``: id → name as stored; a name kept
+    as stored is not judged again, so look-alikes stored before stay editable."""
+    errors = []
+    groups: dict[str, list[tuple[str, bool]]] = {}  # look_alike_key → [(name, kept as stored)]
+    for key, name in names.items():
+        if not name:
+            continue  # the row's own check names a missing name
+        kept = stored_names.get(key) == name
+        if label_name_key(name):
+            groups.setdefault(look_alike_key(name), []).append((name, kept))
+        elif not kept:
+            errors.append(f"Name is {INVISIBLE_NAME}.")
+    for group in groups.values():
+        if len(group) > 1 and not all(kept for _, kept in group):
+            twin = next((name for name, kept in group if kept), group[0][0])
+            new = next((name for name, kept in group if not kept and name != twin), None)
+            errors.append(label_exists_message(twin, new))
+        else:
+            errors += [problem for name, kept in group if not kept and (problem := mixed_name_problem(name))]
+    return list(dict.fromkeys(errors))  # one message for several invisible-only names
+
+
+def first_look_alike(names: list[str], spelled: dict[str, str]) -> tuple[str, str] | None:
+    """(name, the name it looks like) for the first of ``names`` that looks like (look_alike_key) a
+    name written differently in ``spelled`` (look_alike_key → name) or before it in ``names``; None
+    when none does. The same name written again is no look-alike."""
+    seen = dict(spelled)
+    for name in names:
+        first = seen.setdefault(look_alike_key(name), name)
+        if first != name:
+            return name, first
+    return None
+
+
+def label_line_problem(parts: list[str], spelled: dict[str, str], where: dict[str, int], line: int) -> str | None:
+    """Why label line ``line`` of a new project (``parts``: a name, or a coarse and a fine one) cannot
+    be: a name with nothing visible, one that looks like a name of an earlier line (``spelled``:
+    look_alike_key → name as first written; ``where``: name → its line) or of the line itself, or one
+    that mixes scripts in a word; None when it can be."""
+    if not all(label_name_key(part) for part in parts):
+        return f"Line {line}: a label name is {INVISIBLE_NAME}."
+    if twin := first_look_alike(parts, spelled):
+        part, first = twin
+        return (f"Line {line}: {quoted_apart(part)} looks like {quoted_apart(first)}, already named on line "
+                f"{where.get(first, line)}; label names are unique within a project ({look_alike_rule(part, first)}).")
+    return next((f"Line {line}: {problem}" for part in parts if (problem := mixed_name_problem(part, "a label name"))),
+                None)

@@ -14,7 +14,7 @@ from learner.training.config import LABEL_PRIOR_MODES, TrainConfig
 from learner.weighting import WEIGHTINGS
 
 from .hotkeys import REVIEW_KEYS, hotkey_error
-from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key
+from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key, look_alike_key, mixed_name_problem
 
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
@@ -327,15 +327,17 @@ class Label(models.Model):
                 raise ValidationError({"parent": "Taxonomies have two levels: coarse and fine."})
 
     def validate_constraints(self, exclude=None):
-        """The unique-name constraint read as "no two names look alike" (label_name_key) wherever it is checked
-        (API, labels page, admin); an unchanged name is not checked again, so look-alikes stored before stay editable."""
+        """The unique-name constraint read as "no two names look alike" (look_alike_key: case, variants, invisible
+        characters, Cyrillic or Greek letters that print as Latin ones; then no scripts mixed in a word) wherever it
+        is checked (API, labels page, admin); an unchanged name is not checked again, so look-alikes stored before
+        stay editable."""
         if self.project_id and self.name and not {"name", "project"} & set(exclude or ()) and (
                 not self.pk or not Label.objects.filter(pk=self.pk, name=self.name).exists()):
-            key = label_name_key(self.name)
+            key = look_alike_key(self.name)
             others = Label.objects.filter(project_id=self.project_id).exclude(pk=self.pk).values_list("name", flat=True)
-            twin = next((name for name in others if label_name_key(name) == key), None)
-            if twin is not None:
-                raise ValidationError({"name": label_exists_message(twin, self.name)})
+            twin = next((name for name in others if look_alike_key(name) == key), None)
+            if problem := label_exists_message(twin, self.name) if twin is not None else mixed_name_problem(self.name):
+                raise ValidationError({"name": problem})
             exclude = {*(exclude or ()), "name"}  # label_unique_name: an equal name looks alike, checked just now
         super().validate_constraints(exclude=exclude)
 

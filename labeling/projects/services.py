@@ -13,11 +13,11 @@ from learner.rules import compile_rule
 from learner.text import text_hash
 
 from .hotkeys import HOTKEY_ORDER, check_unique_hotkeys
-from .label_names import INVISIBLE_NAME, LOOK_ALIKE_RULE, label_name_key, spelled_out
+from .label_names import label_line_problem, look_alike_key, spelled_out
 from .locks import lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
 from .reserved import new_slug_problem
-from .taxonomy import first_look_alike, label_set_errors
+from .taxonomy import label_set_errors
 
 # Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
 QUOTA_TOLERANCE = 0.01
@@ -94,11 +94,11 @@ def parse_label_lines(lines) -> list[tuple[str, str | None]]:
     """Label lines of the new-project form (and API): "billing" is a label, "billing > refund" a
     fine label refund under the coarse label billing (created once, however often it is named).
     Returns [(name, parent name or None)], each coarse label before its fine ones. A bad line is
-    refused with its line number, as is a name of invisible characters only or one that looks like
-    another line's (label_name_key, as Label.clean and Label.validate_constraints read names)."""
+    refused with its line number, as are a name Label.clean refuses (invisible characters only, scripts mixed in a
+    word) and one that looks like another line's (look_alike_key, as Label.validate_constraints reads names)."""
     rows: dict[str, str | None] = {}
     where: dict[str, int] = {}
-    spelled: dict[str, str] = {}  # label_name_key → the name as first written
+    spelled: dict[str, str] = {}  # look_alike_key → the name as first written
     errors = []
     for number, line in enumerate(lines, start=1):
         if not line or not line.strip():
@@ -113,14 +113,8 @@ def parse_label_lines(lines) -> list[tuple[str, str | None]]:
         if any(len(part) > LABEL_NAME_MAX for part in parts):
             errors.append(f"Line {number}: a label name has at most {LABEL_NAME_MAX} characters.")
             continue
-        if not all(label_name_key(part) for part in parts):
-            errors.append(f"Line {number}: a label name is {INVISIBLE_NAME}.")
-            continue
-        twin = first_look_alike(parts, spelled)
-        if twin:
-            part, first = twin
-            errors.append(f"Line {number}: {spelled_out(part)} looks like {spelled_out(first)}, already named on line "
-                          f"{where.get(first, number)}; label names are unique within a project ({LOOK_ALIKE_RULE}).")
+        if problem := label_line_problem(parts, spelled, where, number):
+            errors.append(problem)
             continue
         if len(parts) == 1:
             name, parent = parts[0], None
@@ -132,14 +126,14 @@ def parse_label_lines(lines) -> list[tuple[str, str | None]]:
                 continue
             rows.setdefault(parent, None)
             where.setdefault(parent, number)
-            spelled.setdefault(label_name_key(parent), parent)
+            spelled.setdefault(look_alike_key(parent), parent)
         if name in rows and rows[name] != parent:
             errors.append(f"Line {number}: {spelled_out(name)} is already named on line {where[name]}; "
                           "label names are unique within a project.")
             continue
         if name not in rows:
             rows[name], where[name] = parent, number
-            spelled[label_name_key(name)] = name
+            spelled[look_alike_key(name)] = name
     if errors:
         raise ValidationError({"labels": errors})
     coarse = [name for name, parent in rows.items() if parent is None]
@@ -238,9 +232,9 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
             raise ValidationError({"parent": f"The parent label {quoted} was deleted meanwhile; nothing was saved."})
     keys = [label.pk if label.pk in stored else f"new {i}" for i, label in enumerate(labels)]
     final = {pk: lab for pk, lab in stored.items() if pk not in gone} | dict(zip(keys, labels, strict=True))
+    stored_names = {pk: lab.name for pk, lab in stored.items()}
     errors = label_set_errors({key: (lab.name, lab.parent_id, lab.is_other) for key, lab in final.items()},
-                              {pk: stored[pk].name for pk in gone if pk in stored},
-                              {pk: lab.name for pk, lab in stored.items()})
+                              {pk: stored[pk].name for pk in gone if pk in stored}, stored_names)
     if errors:
         raise ValidationError(errors)
     check_unique_hotkeys((lab.name, lab.hotkey) for lab in final.values())

@@ -1,7 +1,7 @@
 """Checks on a project's whole label set, before a save writes any row (labels have two levels,
 coarse and fine, one top-level Other label, and no two names that look alike)."""
 
-from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key, spelled_out
+from .label_names import name_set_errors, spelled_out
 from .models import Label
 
 
@@ -16,7 +16,9 @@ def label_set_errors(final: dict, deleted: dict[int, str], stored_names: dict[in
     if stored_names is None:
         stored_names = dict(Label.objects.filter(pk__in=[key for key in final if isinstance(key, int)])
                             .values_list("pk", "name"))
-    name_errors = _name_errors(final, stored_names)
+    # One rule for every label path (label_names.name_set_errors: case, variants, invisible
+    # characters, look-alike letters; only new or renamed names are judged).
+    name_errors = name_set_errors({key: name for key, (name, _, _) in final.items()}, stored_names)
     if name_errors:
         errors["name"] = name_errors
     # Names are quoted written out (spelled_out): printed raw, a direction override in one would
@@ -45,39 +47,3 @@ def label_set_errors(final: dict, deleted: dict[int, str], stored_names: dict[in
         errors["is_other"] = [f"Other is ticked on {' and '.join(map(spelled_out, others))}; a project has one "
                               "top-level Other label (the answer “none of these”), so untick it on all but one."]
     return errors
-
-
-def _name_errors(final: dict, stored_names: dict[int, str]) -> list[str]:
-    """Names empty once invisible characters are removed, and names that look like another's
-    (label_name_key), as Label.clean and Label.validate_constraints read them; checked here on the
-    whole set because a form's row checks may leave the project out (the admin's inline rows). A
-    name kept as stored is not checked again, so look-alikes stored before stay editable."""
-    errors = []
-    groups: dict[str, list[tuple[str, bool]]] = {}  # key → [(name, kept as stored)]
-    for key, (name, _, _) in final.items():
-        if not name:
-            continue  # the row's own check names a missing name
-        kept = stored_names.get(key) == name
-        look = label_name_key(name)
-        if not look and not kept:
-            errors.append(f"Name is {INVISIBLE_NAME}.")
-        elif look:
-            groups.setdefault(look, []).append((name, kept))
-    for names in groups.values():
-        if len(names) > 1 and not all(kept for _, kept in names):
-            twin = next((name for name, kept in names if kept), names[0][0])
-            new = next((name for name, kept in names if not kept and name != twin), None)
-            errors.append(label_exists_message(twin, new))
-    return list(dict.fromkeys(errors))  # one message for several invisible-only names
-
-
-def first_look_alike(names: list[str], spelled: dict[str, str]) -> tuple[str, str] | None:
-    """(name, the name it looks like) for the first of ``names`` that looks like (label_name_key) a
-    name written differently in ``spelled`` (label_name_key → name) or before it in ``names``; None
-    when none does. The same name written again is no look-alike."""
-    seen = dict(spelled)
-    for name in names:
-        first = seen.setdefault(label_name_key(name), name)
-        if first != name:
-            return name, first
-    return None
