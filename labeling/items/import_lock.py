@@ -1,6 +1,6 @@
 """The import lock: imports into one project take turns, from validation to commit (see
 ``project_imports_locked``). A PostgreSQL advisory lock; a file lock or the process's own lock
-without PostgreSQL."""
+without PostgreSQL. Also the write's share lock on the project's sources (``hold_sources``)."""
 from __future__ import annotations
 
 import fcntl
@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from django.db import DatabaseError, connection
 
-from labeling.projects.models import Project
+from labeling.projects.models import Project, Source
 
 logger = logging.getLogger(__name__)
 _IMPORT_LOCK_NAMESPACE = 7201  # first key of pg_advisory_(xact_)lock(namespace, project id)
@@ -88,3 +88,20 @@ def lock_project_imports(project: Project) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_IMPORT_LOCK_NAMESPACE, project.id])
+
+
+def hold_sources(project: Project) -> dict[str, int]:
+    """name → id of the project's sources, each share-locked (FOR KEY SHARE) until the transaction
+    ends: the import's write refers to them, and foreign keys are checked at commit, so a source
+    deleted while the rows were written failed the import's commit with the database's message.
+    Held, projects.services.replace_sources (which locks every source of the project FOR UPDATE
+    first) waits for the import and then finds the source's items (its removal refused) or renames
+    it under them; a source gone before the lock is refused by the write, naming it at its row. All
+    the project's sources, not only those the file names: the sources page's save locks them all
+    anyway, and one it would add under a name the file creates then waits as well."""
+    if connection.vendor != "postgresql":
+        return dict(Source.objects.filter(project=project).values_list("name", "id"))
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT name, id FROM "{Source._meta.db_table}" WHERE project_id = %s ORDER BY id FOR KEY SHARE',
+                       [project.pk])
+        return dict(cursor.fetchall())

@@ -25,33 +25,23 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation
-from labeling.projects.label_names import written_out
 from labeling.projects.locks import hold_labels, lock_project_labels
 from labeling.projects.models import Label, Project, Source
 from learner.text import hash_normalized, normalize_text
 
+from .changed_meanwhile import ChangedMeanwhile, RowsAgainstProject, labels_created_meanwhile
 from .csv_injection import neutralise
 from .dedup import BANDS
 from .grouping import Grouper
-from .import_lock import lock_project_imports, project_imports_locked
+from .import_lock import hold_sources, lock_project_imports, project_imports_locked
 from .models import ImportBatch, Item, ItemLsh
 from .readers import FileError, RowError, detect_format, open_reader
 from .store import DbDedupStore, insert_band_keys
-from .validation import Progress, Validation, error_cap, labels_created_meanwhile, validate
+from .validation import Progress, Validation, error_cap, validate
 
-__all__ = ["CHUNK", "ImportResult", "Progress", "project_imports_locked", "run_import", "validate", "write", "write_rejects"]
+__all__ = ["CHUNK", "ChangedMeanwhile", "ImportResult", "Progress", "project_imports_locked", "run_import", "validate", "write", "write_rejects"]
 logger = logging.getLogger(__name__)
 CHUNK = 5000
-
-
-class ChangedMeanwhile(Exception):
-    """The project's labels or sources changed between validation and write so that the file's rows
-    cannot be written as checked (``errors`` name the rows), or the batch was ended meanwhile (no
-    errors: ``_finish`` says by whom)."""
-
-    def __init__(self, errors: list[RowError]):
-        super().__init__("; ".join(error.message for error in errors))
-        self.errors = errors
 
 
 @dataclass
@@ -69,7 +59,8 @@ class ImportResult:
 
     @property
     def ok(self) -> bool:
-        return self.batch.state == ImportBatch.DONE
+        # Written: the rows are in the project even where the batch's record says otherwise after.
+        return self.written or self.batch.state == ImportBatch.DONE
 
 
 def write_rejects(path: Path, fmt: str, v: Validation, rejects_path: Path, filename: str) -> None:
@@ -97,49 +88,29 @@ def write_rejects(path: Path, fmt: str, v: Validation, rejects_path: Path, filen
 
 
 class _Writer:
-    """Pass 2 state: lazily created sources and labels, the grouper, counts."""
+    """Pass 2 state: lazily created sources and labels, the grouper, counts. Reads the project's
+    labels and sources: under the write's locks, so what it finds stays until the commit."""
 
     def __init__(self, project: Project, batch: ImportBatch, v: Validation, labels_at_validation: frozenset[str]):
         self.project = project
         self.batch = batch
         self.v = v
-        self.labels_at_validation = labels_at_validation
-        self.sources = dict(Source.objects.filter(project=project).values_list("name", "id"))
+        self.sources = hold_sources(project)
         stored = list(Label.objects.filter(project=project).values_list("name", "id", "parent__name"))
         self.labels = {name: pk for name, pk, _ in stored}
-        self.parents = {name: parent for name, _, parent in stored}
+        parents = {name: parent for name, _, parent in stored}
         self.next_order = (Label.objects.filter(project=project).order_by("-order").values_list("order", flat=True).first() or 0) + 1
         self.grouper = Grouper(store=DbDedupStore(project.id), threshold=project.near_dup_threshold)
         self.imported = 0
-        self.gone: dict[tuple[str, str], RowError] = {}  # (kind, name) -> the first row naming it
-
-    def note_gone(self, line: int, values: dict) -> None:
-        """Note the row's label (or a new label's parent) or source that pass 1 found in the project and
-        this write does not: a lead renamed or deleted it since. Created again it would be a new
-        top-level label ("Created by an import.") holding the file's answers, so the import is refused
-        instead, as labels_created_meanwhile refuses a look-alike. (Pass 1 lists an existing coarse
-        label that a new fine one goes under among the new labels: the labels it read tell.)"""
-        answer = values.get("label") or values.get("coarse_label")
-        for kind, name, field_name in (("label", answer, "label" if values.get("label") else "coarse_label"),
-                                       ("label", self.v.new_labels.get(answer), "coarse_label"),
-                                       ("source", values.get("source"), "source")):
-            if not name or (kind, name) in self.gone:
-                continue
-            if kind == "label":
-                found = name not in self.v.new_labels or name in self.labels_at_validation
-                gone = found and name not in self.labels
-            else:
-                gone = name not in self.v.new_sources and name not in self.sources
-            if gone:
-                self.gone[kind, name] = RowError(line, field_name, (
-                    f"the {kind} '{written_out(name)}' was renamed or deleted while the file was being checked: nothing "
-                    f"was imported; import the file again to have its rows checked against the project's {kind}s as "
-                    "they are now"))
+        # The file's rows against the project as found here: what was renamed, deleted, moved or created
+        # since pass 1 (labeling.items.changed_meanwhile).
+        self.meanwhile = RowsAgainstProject(v, labels_at_validation, parents, set(self.sources),
+                                            labels_created_meanwhile(v, parents, labels_at_validation))
 
     def source_id(self, name: str | None) -> int | None:
         if not name:
             return None
-        if name not in self.sources:  # one of the file's new sources (any other: note_gone)
+        if name not in self.sources:  # one of the file's new sources (any other: RowsAgainstProject)
             self.sources[name] = Source.objects.create(project=self.project, name=name, quota=0.0).id
         return self.sources[name]
 
@@ -147,7 +118,7 @@ class _Writer:
         name = label or coarse
         if not name:
             return None
-        if name not in self.labels:  # one of the file's new labels (any other: note_gone)
+        if name not in self.labels:  # one of the file's new labels (any other: RowsAgainstProject)
             parent_name = self.v.new_labels.get(name)
             parent_id = self.label_id(parent_name, None) if parent_name else None
             self.labels[name] = Label.objects.create(
@@ -221,19 +192,20 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
             # waits for the import and finds its labels.
             lock_project_labels(project)
         else:
-            # only naming labels: a share lock (FOR KEY SHARE), read before the labels are. A label renamed
-            # or deleted before it is refused (note_gone); a deletion after it waits for the import and then
-            # finds the answers; renames, label saves and an annotator's first "none of these" go on (the
-            # writers' lock here made them wait for the whole write).
+            # only naming labels: a share lock (FOR KEY SHARE), read before the labels are. A label renamed,
+            # deleted or moved before it is refused (RowsAgainstProject); a deletion or rename after it waits
+            # for the import and then finds the answers; a move (the answers follow the label), other label
+            # saves and an annotator's first "none of these" go on (the writers' lock here made them wait
+            # for the whole write).
             hold_labels(project)
+        # The sources (hold_sources) after the labels: a source deleted or renamed before is refused, one
+        # deleted or renamed after waits for the import.
         writer = _Writer(project, batch, v, labels_at_validation)
-        clashes = labels_created_meanwhile(v, writer.parents)
-        if clashes:
-            raise ChangedMeanwhile(clashes)
+        meanwhile = writer.meanwhile
         chunk: list[dict] = []
         for line, values in _rows_to_write(reader, v):
-            writer.note_gone(line, values)
-            if writer.gone:  # refused: the rest of the file is only read for what else is gone
+            meanwhile.note(line, values)
+            if meanwhile.created or meanwhile.found:  # refused: the rest is only read for what else changed
                 continue
             chunk.append(values)
             if len(chunk) >= CHUNK:
@@ -241,8 +213,8 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
                 chunk = []
                 if progress:
                     progress("write", reader.bytes_read / size, {"rows_imported": writer.imported})
-        if writer.gone:
-            raise ChangedMeanwhile(list(writer.gone.values()))
+        if meanwhile.created or meanwhile.found:
+            raise ChangedMeanwhile(meanwhile.errors)
         if chunk:
             writer.write_chunk(chunk)
         writer.finish()

@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from labeling.projects.label_names import INVISIBLE_NAME, label_name_key, spelled_out, written_out
+from labeling.projects.label_names import INVISIBLE_NAME, label_name_key, written_out
 from labeling.projects.models import MAX_TEXT_CHARS_CEILING, Label, Project, Source
 from learner.text import text_hash
 
@@ -181,6 +181,10 @@ class RowValidator:
         looks = [self._look_error(line, "label", label)]
         if coarse and coarse != label and not self._known(coarse)[0]:
             looks.append(self._look_error(line, "coarse_label", coarse))
+            if not any(looks) and look_alike_key(coarse) == look_alike_key(label):  # one row, two new look-alikes
+                looks.append(RowError(line, "label", f"'{shown_apart(label)}' looks like the new coarse label "
+                                                     f"“{shown_apart(coarse)}” of the same row (label {LOOK_ALIKE_IMPORT_RULE}): "
+                                                     "name the fine label differently"))
         if any(looks):
             return [error for error in looks if error]
         if not allow:
@@ -211,8 +215,9 @@ class RowValidator:
             mixed = self.project.allow_new_labels and mixed_scripts(name)
             return RowError(line, field_name, f"the new label '{shown_apart(name)}' is refused: {mixed}") if mixed else None
         which = "the existing label" if twin in self.labels else "the new label, created by an earlier row of this file,"
-        return RowError(line, field_name, f"'{shown_apart(name)}' looks like {which} {spelled_out(twin)} (label "
-                                          f"{LOOK_ALIKE_IMPORT_RULE}): write {spelled_out(twin)} exactly to use that "
+        twin_shown = f"“{shown_apart(twin)}”"  # its look-alike letters written out too, or both would read the same
+        return RowError(line, field_name, f"'{shown_apart(name)}' looks like {which} {twin_shown} (label "
+                                          f"{LOOK_ALIKE_IMPORT_RULE}): write {twin_shown} exactly to use that "
                                           "label, or name a new label differently")
 
     def _new_label(self, name: str, parent: str | None, line: int, field_name: str) -> None:
@@ -265,35 +270,6 @@ class SearchDocuments:
 def _fine_not_coarse(line: int, coarse: str, parent: str) -> RowError:
     return RowError(line, "coarse_label", f"'{written_out(coarse)}' is a fine label (under '{written_out(parent)}'), "
                                           "not a coarse one")
-
-
-def labels_created_meanwhile(v: Validation, labels: dict[str, str | None]) -> list[RowError]:
-    """The file's new labels against the project's labels as the write finds them (``labels``: name →
-    parent name, read under the label locks): a label a lead created since pass 1 that looks like
-    one of them would make two look-alike labels, and one of the same name under another parent
-    would put the file's answers where the file did not say; each is named at the first row that
-    would create it. A label of the same name and parent is the file's: the write uses it."""
-    keys: dict[str, str] = {}
-    for name in labels:
-        keys.setdefault(look_alike_key(name), name)
-    errors = []
-    for name, parent in v.new_labels.items():
-        line, field_name = v.new_label_rows[name]
-        if name in labels:
-            if labels[name] == parent:
-                continue
-            where = f"under {spelled_out(labels[name])}" if labels[name] else "as a coarse label"
-            said = f"under '{written_out(parent)}'" if parent else "as a coarse label"
-            problem = (f"the label '{written_out(name)}' was created {where} while the file was being checked; the "
-                       f"file would create it {said}")
-        elif (twin := keys.get(look_alike_key(name))) is not None:
-            problem = (f"'{shown_apart(name)}' looks like the label {spelled_out(twin)}, created while the file "
-                       f"was being checked (label {LOOK_ALIKE_IMPORT_RULE})")
-        else:
-            continue
-        errors.append(RowError(line, field_name, f"{problem}: nothing was imported; import the file again to have its "
-                                                 "rows checked against the project's labels as they are now"))
-    return sorted(errors, key=lambda error: error.line)
 
 
 def error_cap() -> int:
