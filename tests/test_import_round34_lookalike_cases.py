@@ -53,6 +53,22 @@ def test_names_with_greek_letters_a_reader_tells_apart_are_created(project, tmp_
     result = _import(project, tmp_path, "text,label\na,TNFα\nb,NF-κB\nc,IFNγ\nd,µg\n")
     assert result.ok, [e.format("labels.csv") for e in result.errors]
     assert {"TNFα", "NF-κB", "IFNγ"} <= _names(project)
+    assert {"µg", "μg"} & _names(project)  # the micro sign, which NFKC reads as Greek μ
+
+
+@pytest.mark.parametrize("name", ["νest", "υser", "lιne"])
+def test_greek_letters_that_print_as_latin_ones_are_refused_in_a_latin_word(project, tmp_path, name):
+    result = _import(project, tmp_path, f"text,label\nsome text,{name}\n")  # νest, υser, lιne
+    assert not result.ok
+    assert "mixes Latin letters with Greek ones that print as Latin" in result.errors[0].message
+
+
+def test_a_same_row_look_alike_in_a_project_without_new_labels_is_an_unknown_label(project, tmp_path):
+    project.allow_new_labels = False
+    project.save(update_fields=["allow_new_labels"])
+    result = _import(project, tmp_path, "text,label,coarse_label\nx,Billing,billing\n")
+    assert not result.ok
+    assert result.errors[0].message.startswith("unknown label 'Billing'")
 
 
 def test_a_name_whose_cyrillic_letters_print_as_latin_is_still_refused(project, tmp_path):

@@ -28,3 +28,14 @@ def test_two_unnamed_columns_are_two_keys_and_empty_cells_store_nothing(project_
     assert result.ok, [e.format("sheet.csv") for e in result.errors]
     assert list(Item.objects.filter(project=project).order_by("id").values_list("metadata", flat=True)) == [
         {"column_2": "x"}, {"column_4": "y"}]
+
+
+def test_an_unnamed_column_whose_place_name_is_taken_says_so(project_factory, tmp_path):
+    project = project_factory("taken", labels=("banking",), sources=())
+    path = tmp_path / "clash.csv"
+    path.write_text(",column_1,text\n0,a,first\n", encoding="utf-8")
+    result = import_path(project, path)
+    assert not result.ok
+    assert [e.format("clash.csv") for e in result.errors] == [
+        "clash.csv, line 1, field 'column_1': the column 'column_1' appears twice in the header (an unnamed "
+        "column is kept as 'column_1', its place in the header)"]

@@ -196,3 +196,16 @@ def test_labels_created_and_renamed_meanwhile_are_all_named(project, tmp_path):
     assert errors[0][2].startswith("the label 'spare' was renamed or deleted while the file was being checked")
     assert "looks like the label" in errors[1][2] and "created while the file was being checked" in errors[1][2]
     assert not Label.objects.filter(project=project, name="chargeback").exists()
+
+
+def test_a_coarse_label_renamed_meanwhile_is_named_as_renamed_not_as_a_move(project, tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_text("text,label,coarse_label\nplease refund order 1,refund,billing\n", encoding="utf-8")
+
+    def rename_billing():
+        project_services.save_label(project, Label.objects.get(project=project, name="billing"), name="money")
+
+    errors = _refused(run_import(project, path, after_validation=rename_billing))
+
+    assert errors == [(2, "coarse_label", "the label 'billing' was renamed or deleted while the file was being "
+                                          "checked: " + AGAIN.format("label"))]

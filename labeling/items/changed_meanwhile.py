@@ -97,10 +97,17 @@ class RowsAgainstProject:
         label, coarse = values.get("label"), values.get("coarse_label")
         answer = label or coarse
         new_parent = self.v.new_labels.get(answer) if answer in self.v.new_labels else None
+        # The row's coarse label renamed or deleted is that, not a move of its fine label.
+        coarse_gone = bool(label and coarse and coarse != label and self._checked_existing(coarse)
+                           and coarse not in self.parents)
+        if coarse_gone and ("label", coarse) not in self.found:
+            self._gone(line, "label", coarse, "coarse_label")
         for name, field_name in ((answer, "label" if label else "coarse_label"), (new_parent, "coarse_label")):
             if name and ("label", name) not in self.found and self._checked_existing(name):
                 if name not in self.parents:
                     self._gone(line, "label", name, field_name)
+                elif coarse_gone:
+                    continue
                 elif problem := self._moved(name, label, coarse, is_new_parent=name == new_parent):
                     self.found["label", name] = RowError(line, "coarse_label", f"{problem}: {_again('label')}")
         source = values.get("source")

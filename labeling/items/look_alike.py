@@ -46,8 +46,8 @@ _FOLDED_AS_LATIN = str.maketrans({**_LOWER_AS_LATIN,
                                   **{upper.casefold(): latin.casefold() for upper, latin in _UPPER_AS_LATIN.items()}})
 _LOOK_LATIN = frozenset({*_UPPER_AS_LATIN, *_LOWER_AS_LATIN})
 # Small Greek letters that a reader tells from Latin ones: a word mixing them with Latin letters is
-# a name of its own (TNFα, NF-κB), not a disguise.
-_TOLD_APART = frozenset("ανικυ")
+# a name of its own (TNFα, NF-κB), not a disguise. Not ν, υ, ι: they print as v, u, i.
+_TOLD_APART = frozenset("ακ")
 _SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
 _WORD = re.compile(r"\w+")
 

@@ -291,7 +291,9 @@ class CsvReader:
             key = without_invisible(name)
             if key in seen:
                 twice = f"the column '{written_out(name)}' appears twice in the header"
-                if seen[key] != cell:
+                if not cell or not seen[key]:  # an unnamed column is kept under its place: column_<n>
+                    twice += f" (an unnamed column is kept as '{written_out(name)}', its place in the header)"
+                elif seen[key] != cell:
                     twice += f" (written '{written_out(seen[key])}' and '{written_out(cell)}')"
                 raise FileError(RowError(1, written_out(name), twice))
             seen[key] = cell

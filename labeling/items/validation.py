@@ -181,7 +181,7 @@ class RowValidator:
         looks = [self._look_error(line, "label", label)]
         if coarse and coarse != label and not self._known(coarse)[0]:
             looks.append(self._look_error(line, "coarse_label", coarse))
-            if not any(looks) and look_alike_key(coarse) == look_alike_key(label):  # one row, two new look-alikes
+            if allow and not any(looks) and look_alike_key(coarse) == look_alike_key(label):  # one row, two new look-alikes
                 looks.append(RowError(line, "label", f"'{shown_apart(label)}' looks like the new coarse label "
                                                      f"“{shown_apart(coarse)}” of the same row (label {LOOK_ALIKE_IMPORT_RULE}): "
                                                      "name the fine label differently"))
