@@ -75,14 +75,27 @@ def test_a_label_issue_resolved_with_its_suggestion_is_accepted(project, lead):
     assert stored(task) == ("accepted", "fraud", "lena", True)
 
 
-def test_a_task_without_a_model_label_and_the_items_other_tasks_are_relabeled(project, lead):
-    """A lead's request has no model label: its label is the lead's own. The label resolves the
-    item's low-confidence task too, with the same outcome (as a bulk relabel records it), even
-    where it happens to be that task's prediction."""
+def test_each_task_of_the_item_gets_its_own_outcome_whichever_task_was_named(project, lead):
+    """A lead's request has no model label, so its label is the lead's own (relabeled); the same
+    label resolves the item's low-confidence task too, and there it is the model's prediction
+    (accepted). Before, every task of the item took the named task's outcome, so the figures
+    depended on which card the lead happened to use."""
     lab = labels(project)
     item = make_items(project, 1)[0]
     request = ReviewTask.objects.create(project=project, item=item, reason=ReviewTask.LEAD_REQUEST)
     flagged = low_confidence(project, item, lab["login"])
     assert resolve(lead, request, lab["login"])["outcome"] == "relabeled"
     assert stored(request) == ("relabeled", "login", "lena", True)
-    assert stored(flagged) == ("relabeled", "login", "lena", True)
+    assert stored(flagged) == ("accepted", "login", "lena", True)
+
+
+def test_a_bulk_relabel_gives_each_task_of_the_item_its_own_outcome(project, lead):
+    lab = labels(project)
+    item = make_items(project, 1)[0]
+    request = ReviewTask.objects.create(project=project, item=item, reason=ReviewTask.LEAD_REQUEST)
+    flagged = low_confidence(project, item, lab["login"])
+    r = api_as(lead).post(f"/api/projects/{SLUG}/review/bulk/",
+                          {"action": "relabel", "tasks": [request.pk], "label": lab["login"].pk}, format="json")
+    assert r.status_code == 200, r.content
+    assert stored(request) == ("relabeled", "login", "lena", True)
+    assert stored(flagged) == ("accepted", "login", "lena", True)

@@ -209,7 +209,7 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
         tasks = {t.pk: t for t in locked if t.pk in ids}
         # The label the model proposes for each task, by its identity, named as it is now: the page
         # shows that name (review_selectors), so ``shown`` is compared with it.
-        proposed = proposed_labels(project, tasks.values())
+        proposed = proposed_labels(project, locked)  # the item's other open tasks too: each gets its own outcome
         labels = Label.objects.in_bulk([p[0] for p in proposed.values() if p])
         decided: dict[int, tuple[Label, int]] = {}  # item id → (label stored in this request, the task it was for)
         for pk in ids:
@@ -249,11 +249,7 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
                 continue
             Annotation.objects.create(project=project, item_id=task.item_id, annotator=lead, label=label,
                                       origin=Annotation.ADJUDICATION)
-            # One rule with the one-by-one adjudication (adjudication_outcome): the model's own label
-            # is accepted, whichever way it was chosen; any other label is a relabel.
-            outcome = ReviewTask.ACCEPTED if proposed.get(pk) and proposed[pk][0] == label.pk else ReviewTask.RELABELED
-            ReviewTask.objects.filter(project=project, item_id=task.item_id, resolved_at__isnull=True).update(
-                resolved_label=label, resolved_by=lead, resolved_at=now, outcome=outcome)
+            close_with_label(project, task.item_id, label, lead, now, proposed)
             decided[task.item_id] = (label, pk)
             result.done.append(pk)
         # A task skipped before a later task of its item stored a label was closed by that label too.
@@ -267,19 +263,23 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
     return result
 
 
-def adjudication_outcome(task: ReviewTask, label: Label) -> str:
-    """The outcome of storing ``label`` for ``task``, by the outcomes' meaning: ``accepted`` when it
-    is the label the model proposes for the task (by identity, as ``accept`` stores it), else
-    ``relabeled`` (the lead's own label; a task without a model label, such as a disagreement)."""
-    proposed = proposed_labels(task.project_id, [task]).get(task.pk)
-    return ReviewTask.ACCEPTED if proposed and proposed[0] == label.pk else ReviewTask.RELABELED
+def close_with_label(project: Project, item_id: int, label: Label, lead, now, proposed: dict) -> None:
+    """Resolve the item's open tasks with ``label``, each with its own outcome, whichever way the
+    label was chosen (a key, a card's button, the bulk API, the one-by-one adjudication):
+    ``accepted`` where it is the label the model proposes for that task (``proposed``: task pk →
+    (label id, name) or None, as modeling.selectors.proposed_labels gives it), else ``relabeled``
+    (a disagreement has no model label). One outcome for all would depend on which task was named."""
+    open_tasks = ReviewTask.objects.filter(project=project, item_id=item_id, resolved_at__isnull=True)
+    accepted = [pk for pk, proposal in proposed.items() if proposal and proposal[0] == label.pk]
+    done = {"resolved_label": label, "resolved_by": lead, "resolved_at": now}
+    open_tasks.filter(pk__in=accepted).update(**done, outcome=ReviewTask.ACCEPTED)
+    open_tasks.update(**done, outcome=ReviewTask.RELABELED)  # the rest: the first update closed the others
 
 
 def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
     """Adjudicate: store the lead's label as an ``adjudication`` answer and resolve every open
     review task of the item (one decision answers both a disagreement and a low-confidence flag),
-    all with the outcome the named task's decision has (``adjudication_outcome``), as a bulk
-    decision records one outcome for the tasks its label closes."""
+    each with its own outcome (``close_with_label``)."""
     label = project_label(project, label_id)
     now = timezone.now()
     with transaction.atomic():
@@ -300,9 +300,7 @@ def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
         Annotation.objects.create(
             project=project, item=task.item, annotator=lead, label=label, origin=Annotation.ADJUDICATION
         )
-        ReviewTask.objects.filter(project=project, item=task.item, resolved_at__isnull=True).update(
-            resolved_label=label, resolved_by=lead, resolved_at=now, outcome=adjudication_outcome(task, label)
-        )
+        close_with_label(project, task.item_id, label, lead, now, proposed_labels(project, locked))
         task.refresh_from_db()
     answer_saved.send(sender=Annotation, project=project, item=task.item)
     return task
