@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from labeling.items.models import Item
 from labeling.modeling.label_issues import close_answered_issues
-from labeling.projects.label_names import spelled_out
+from labeling.projects.label_names import named_like, spelled_out
 from labeling.projects.locks import hold_label, hold_membership, lock_project_labels
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
@@ -84,7 +84,7 @@ def ensure_other_label(project: Project) -> Label:
         return other
     with transaction.atomic():
         lock_project_labels(project)
-        other = _other_label(project) or project.labels.filter(name=OTHER_LABEL_NAME).first()
+        other = _other_label(project) or named_like(project.labels.filter(parent__isnull=True).order_by("pk"), OTHER_LABEL_NAME)
         if other:
             return other
         taken_hotkeys = set(project.labels.values_list("hotkey", flat=True))
@@ -97,7 +97,7 @@ def ensure_other_label(project: Project) -> Label:
                 )
         except IntegrityError:
             # A project without labels has no row to lock: a request that came first created it meanwhile.
-            other = _other_label(project) or project.labels.filter(name=OTHER_LABEL_NAME).first()
+            other = _other_label(project) or named_like(project.labels.filter(parent__isnull=True).order_by("pk"), OTHER_LABEL_NAME)
     if other is None:
         raise AnswerRejected("The project's labels changed while the “none of these” label was being created; "
                              "nothing was stored. Send the answer again.", field="label")

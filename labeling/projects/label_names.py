@@ -19,7 +19,7 @@ from labeling.items.look_alike import (
 
 __all__ = ["INVISIBLE_NAME", "LOOK_ALIKE_FULL_RULE", "LOOK_ALIKE_RULE", "first_look_alike", "label_exists_message",
            "label_line_problem",
-           "label_name_key", "look_alike_key", "mixed_name_problem", "name_set_errors", "quoted_apart", "spelled_out",
+           "label_name_key", "look_alike_key", "mixed_name_problem", "name_set_errors", "named_like", "quoted_apart", "spelled_out",
            "written_out"]
 
 INVISIBLE_NAME = ("empty once invisible characters (zero-width spaces, direction marks, fillers, variation "
@@ -106,3 +106,10 @@ def label_line_problem(parts: list[str], spelled: dict[str, str], where: dict[st
                 f"{where.get(first, line)}; label names are unique within a project ({look_alike_rule(part, first)}).")
     return next((f"Line {line}: {problem}" for part in parts if (problem := mixed_name_problem(part, "a label name"))),
                 None)
+
+
+def named_like(labels, name: str):
+    """The first of ``labels`` (Label rows) whose name looks like ``name`` (look_alike_key), or None:
+    a label the project already has under that name, however it is cased or spelled."""
+    key = look_alike_key(name)
+    return next((label for label in labels if look_alike_key(label.name) == key), None)
