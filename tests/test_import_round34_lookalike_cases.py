@@ -75,3 +75,9 @@ def test_a_name_whose_cyrillic_letters_print_as_latin_is_still_refused(project, 
     result = _import(project, tmp_path, "text,label\nq,p\u0430yments\n")
     assert not result.ok
     assert "mixes Latin letters with Cyrillic ones that print as Latin (\\u0430)" in result.errors[0].message
+
+
+def test_names_that_differ_by_a_letter_of_their_own_are_two_names(project, tmp_path):
+    result = _import(project, tmp_path, "text,label\na,Maße\nb,Masse\n")  # two German words
+    assert result.ok, [e.format("labels.csv") for e in result.errors]
+    assert {"Maße", "Masse"} <= _names(project)

@@ -43,7 +43,7 @@ _LOWER_AS_LATIN = {
 # ("т" as "t": "БАНК" and "Банк" are one name), which wins where the small letter looks like
 # another Latin one ("ν" is "n", as "Ν" is).
 _FOLDED_AS_LATIN = str.maketrans({**_LOWER_AS_LATIN,
-                                  **{upper.casefold(): latin.casefold() for upper, latin in _UPPER_AS_LATIN.items()}})
+                                  **{upper.lower(): latin.lower() for upper, latin in _UPPER_AS_LATIN.items()}})
 _LOOK_LATIN = frozenset({*_UPPER_AS_LATIN, *_LOWER_AS_LATIN})
 # Small Greek letters that a reader tells from Latin ones: a word mixing them with Latin letters is
 # a name of its own (TNFα, NF-κB), not a disguise. Not ν, υ, ι: they print as v, u, i.
@@ -62,10 +62,12 @@ def label_name_key(name: str) -> str:
 
 def look_alike_key(name: str) -> str:
     """The name as names are compared: label_name_key, letters of another script that print as
-    Latin ones read as those, case ignored (casefold), NFKC again for what casefolding unfolds.
+    Latin ones read as those, case ignored (lower), NFKC again for what lowering unfolds.
     Two labels of one project with one key look alike."""
     key = label_name_key(name)
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFD", key).casefold().translate(_FOLDED_AS_LATIN))
+    # lower(), not casefold(): casefolding also merges letters that look different ("Maße" and
+    # "Masse" are two words), and this key is about looks.
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFD", key).lower().translate(_FOLDED_AS_LATIN))
 
 
 def look_alike_rule(name: str, twin: str) -> str:
