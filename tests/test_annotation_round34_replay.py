@@ -11,6 +11,9 @@ from labeling.waves.models import Wave
 from labeling.waves.services import close_wave
 
 from .test_annotation_helpers import add_member, api_as, make_open_wave
+from .test_history_fixes_changes import give as give_in
+from .test_history_fixes_changes import labels
+from .test_history_fixes_changes import lease as lease_in
 
 pytestmark = pytest.mark.django_db
 SLUG = "replay"
@@ -25,22 +28,12 @@ def project(project_factory):
     return p
 
 
-def labels(project):
-    return {label.name: label for label in project.labels.all()}
-
-
 def lease(client) -> dict[int, int]:
-    """item id → assignment id of the batch the API leases."""
-    r = client.post(f"/api/projects/{SLUG}/batches/", {}, format="json")
-    assert r.status_code in (200, 201), r.content
-    return {row["item"]: row["assignment"] for row in r.json()["items"]}
+    return lease_in(client, SLUG)
 
 
 def give(client, assignment, label) -> int:
-    r = client.post(f"/api/projects/{SLUG}/annotations/",
-                    {"client_id": str(uuid.uuid4()), "assignment": assignment, "label": label.pk}, format="json")
-    assert r.status_code == 201, r.content
-    return r.json()["annotation"]["id"]
+    return give_in(client, assignment, label, SLUG)
 
 
 def post_twice(client, body) -> tuple[dict, dict]:

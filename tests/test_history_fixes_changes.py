@@ -31,15 +31,15 @@ def labels(project):
     return {label.name: label for label in project.labels.all()}
 
 
-def lease(client) -> dict[int, int]:
+def lease(client, slug: str = SLUG) -> dict[int, int]:
     """item id → assignment id of the batch the API leases."""
-    r = client.post(f"/api/projects/{SLUG}/batches/", {}, format="json")
+    r = client.post(f"/api/projects/{slug}/batches/", {}, format="json")
     assert r.status_code in (200, 201), r.content
     return {row["item"]: row["assignment"] for row in r.json()["items"]}
 
 
-def give(client, assignment, label) -> int:
-    r = client.post(f"/api/projects/{SLUG}/annotations/",
+def give(client, assignment, label, slug: str = SLUG) -> int:
+    r = client.post(f"/api/projects/{slug}/annotations/",
                     {"client_id": str(uuid.uuid4()), "assignment": assignment, "label": label.pk}, format="json")
     assert r.status_code == 201, r.content
     return r.json()["annotation"]["id"]
