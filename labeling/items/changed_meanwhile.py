@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from labeling.projects.label_names import spelled_out, written_out
 
-from .look_alike import LOOK_ALIKE_IMPORT_RULE, look_alike_key, shown_apart
+from .look_alike import LOOK_ALIKE_FULL_RULE, look_alike_index, look_alike_key, shown_apart
 from .readers import RowError
 from .validation import Validation
 
@@ -47,9 +47,7 @@ def labels_created_meanwhile(v: Validation, labels: dict[str, str | None],
     the project had at the check (``labels_at_validation``: the existing coarse label of a new fine
     one is listed with the new labels) was not created meanwhile: RowsAgainstProject tells whether
     it moved."""
-    keys: dict[str, str] = {}
-    for name in labels:
-        keys.setdefault(look_alike_key(name), name)
+    keys = look_alike_index(labels)
     errors = []
     for name, parent in v.new_labels.items():
         line, field_name = v.new_label_rows[name]
@@ -64,7 +62,7 @@ def labels_created_meanwhile(v: Validation, labels: dict[str, str | None],
                        f"file would create it {said}")
         elif (twin := keys.get(look_alike_key(name))) is not None:
             problem = (f"'{shown_apart(name)}' looks like the label {spelled_out(twin)}, created while the file "
-                       f"was being checked (label {LOOK_ALIKE_IMPORT_RULE})")
+                       f"was being checked (label {LOOK_ALIKE_FULL_RULE})")
         else:
             continue
         errors.append(RowError(line, field_name, f"{problem}: {_again('label')}"))

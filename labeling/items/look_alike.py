@@ -25,7 +25,6 @@ from .values import storable
 LOOK_ALIKE_RULE = "names that look the same, ignoring invisible characters and variants, count as one"
 LOOK_ALIKE_FULL_RULE = ("names that look the same, ignoring case, invisible characters, variants and letters of "
                         "another script that look like Latin ones, count as one")
-LOOK_ALIKE_IMPORT_RULE = LOOK_ALIKE_FULL_RULE  # what an import's messages say: the rule in full
 
 # Cyrillic and Greek letters that print as a Latin letter (as their shapes go in common fonts).
 _UPPER_AS_LATIN = {
@@ -68,6 +67,14 @@ def look_alike_key(name: str) -> str:
     # lower(), not casefold(): casefolding also merges letters that look different ("Maße" and
     # "Masse" are two words), and this key is about looks.
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFD", key).lower().translate(_FOLDED_AS_LATIN))
+
+
+def look_alike_index(names) -> dict[str, str]:
+    """look_alike_key → the first of ``names`` with that key: where a name's look-alike is found."""
+    index: dict[str, str] = {}
+    for name in names:
+        index.setdefault(look_alike_key(name), name)
+    return index
 
 
 def look_alike_rule(name: str, twin: str) -> str:

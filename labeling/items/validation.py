@@ -26,7 +26,7 @@ from labeling.projects.models import MAX_TEXT_CHARS_CEILING, Label, Project, Sou
 from learner.text import text_hash
 
 from .invisible import is_invisible
-from .look_alike import LOOK_ALIKE_IMPORT_RULE, look_alike_key, mixed_scripts, shown_apart
+from .look_alike import LOOK_ALIKE_FULL_RULE, look_alike_index, look_alike_key, mixed_scripts, shown_apart
 from .models import Item
 from .readers import FileError, RowError, open_reader
 from .values import blank_key_problem
@@ -87,9 +87,7 @@ class RowValidator:
         self.labels: dict[str, str | None] = {
             name: parent for name, parent in Label.objects.filter(project=project).values_list("name", "parent__name")
         }
-        self.label_keys: dict[str, str] = {}  # look_alike_key → name, of the project's labels and the file's new ones
-        for name in self.labels:
-            self.label_keys.setdefault(look_alike_key(name), name)
+        self.label_keys = look_alike_index(self.labels)  # of the project's labels, and the file's new ones (_new_label)
         self.external_ids: dict[str, int] = {}  # external_id -> line, in this file
         self.max_metadata = settings.LONGTAIL_MAX_METADATA_BYTES
 
@@ -183,7 +181,7 @@ class RowValidator:
             looks.append(self._look_error(line, "coarse_label", coarse))
             if allow and not any(looks) and look_alike_key(coarse) == look_alike_key(label):  # one row, two new look-alikes
                 looks.append(RowError(line, "label", f"'{shown_apart(label)}' looks like the new coarse label "
-                                                     f"“{shown_apart(coarse)}” of the same row (label {LOOK_ALIKE_IMPORT_RULE}): "
+                                                     f"“{shown_apart(coarse)}” of the same row (label {LOOK_ALIKE_FULL_RULE}): "
                                                      "name the fine label differently"))
         if any(looks):
             return [error for error in looks if error]
@@ -217,7 +215,7 @@ class RowValidator:
         which = "the existing label" if twin in self.labels else "the new label, created by an earlier row of this file,"
         twin_shown = f"“{shown_apart(twin)}”"  # its look-alike letters written out too, or both would read the same
         return RowError(line, field_name, f"'{shown_apart(name)}' looks like {which} {twin_shown} (label "
-                                          f"{LOOK_ALIKE_IMPORT_RULE}): write {twin_shown} exactly to use that "
+                                          f"{LOOK_ALIKE_FULL_RULE}): write {twin_shown} exactly to use that "
                                           "label, or name a new label differently")
 
     def _new_label(self, name: str, parent: str | None, line: int, field_name: str) -> None:
