@@ -72,6 +72,13 @@ return {allowed, redis.call('LRANGE', key, 0, -1)}
 _LOCAL_COUNT_LOCK = threading.Lock()
 
 
+def _redis_client(backend: RedisCache, key: str):
+    """(the cache's own key for ``key``, a Redis client): Django's Redis cache offers no script or
+    list call of its own; its client is the one connection pool every cache call of this process uses."""
+    raw_key = backend.make_and_validate_key(key)
+    return raw_key, backend._cache.get_client(raw_key, write=True)
+
+
 class AtomicRateThrottle(SimpleRateThrottle):
     """DRF's SimpleRateThrottle (the times of the calls of the last period, newest first; the same
     cache key, rate and wait()), with the window read, checked and written in one step. DRF reads
@@ -94,10 +101,7 @@ class AtomicRateThrottle(SimpleRateThrottle):
 
     def _count_in_redis(self, backend: RedisCache) -> bool:
         self.now = self.timer()
-        key = backend.make_and_validate_key(self.key)
-        # Django's Redis cache offers no script call of its own; its client is the one connection
-        # pool every cache call of this process uses.
-        client = backend._cache.get_client(key, write=True)
+        key, client = _redis_client(backend, self.key)
         allowed, history = client.register_script(_SLIDING_WINDOW_SCRIPT)(
             keys=[key], args=[repr(self.now), self.duration, self.num_requests])
         self.history = [float(stamp) for stamp in history]  # what wait() reads, as DRF's own
@@ -123,8 +127,8 @@ class UserScopedRateThrottle(LiveRateThrottle, ScopedRateThrottle, AtomicRateThr
         backend = caches[DEFAULT_CACHE_ALIAS]
         try:
             if isinstance(backend, RedisCache):  # the window is the counting script's list
-                raw_key = backend.make_and_validate_key(key)
-                backend._cache.get_client(raw_key, write=True).lpop(raw_key)
+                raw_key, client = _redis_client(backend, key)
+                client.lpop(raw_key)
                 return
             with _LOCAL_COUNT_LOCK:
                 history = self.cache.get(key, [])
