@@ -9,9 +9,9 @@ import { goneLabelNotice, labelsChanged } from "./labels_changed.js";
 import { enqueue, flush, followServerLabels, setSaveStatus } from "./outbox.js";
 import { announce, bdi, notify, render, renderLabels } from "./render.js";
 import { isGone } from "./stale_labels.js";
-import { clearRefused, closedWaveOutcome, noteRefusedChange, releasedToPool, showStanding, standingAfter,
+import { clearRefused, closedWaveOutcome, noteRefusedChange, releasedToPool, showStanding, snapshot, standingAfter,
   standsNow } from "./standing.js";
-import { children, config, current, els, otherLabel, state } from "./state.js";
+import { children, config, current, els, firstWaiting, otherLabel, state } from "./state.js";
 
 // The skip form's error: it goes once a skip (or any answer) is given, or the form is closed.
 const NEEDS_REASON = "Pick or type a reason to skip.";
@@ -110,15 +110,10 @@ export function answer(kind, labelId, reason) {
 
 // The next unanswered item after this one, else the first unanswered one, else "batch done".
 function advance() {
-  const { items, index } = state;
   state.coarse = null;
   els.filter.value = "";
   if (document.activeElement === els.filter) els.filter.blur(); // a click answered: keys are the page's again
-  const next = items.findIndex((it, i) => i > index && !it.answer);
-  const anyLeft = items.findIndex((it) => !it.answer);
-  if (next >= 0) state.index = next;
-  else if (anyLeft >= 0) state.index = anyLeft;
-  else state.index = items.length;
+  state.index = firstWaiting(state.index + 1);
   render();
 }
 
@@ -186,8 +181,7 @@ function change(entry, next) {
   const clientId = uuid4();
   const payload = withSuggestion(Object.assign({ client_id: clientId, supersedes_client_id: entry.client_id },
     answerFields(next.kind, next.labelId, next.reason)), entry);
-  const before = { id: entry.id, client_id: entry.client_id, answer: entry.answer, status: entry.status,
-    changed: entry.changed };
+  const before = snapshot(entry);
   entry.client_id = clientId; // a further change supersedes this one
   entry.answer = next;
   entry.changed = true;
@@ -235,8 +229,7 @@ export function clearReopened() {
   const entry = state.reopen;
   if (!entry) return;
   const payload = { client_id: uuid4(), supersedes_client_id: entry.client_id, clear: true };
-  const before = { id: entry.id, client_id: entry.client_id, answer: entry.answer, status: entry.status,
-    changed: entry.changed };
+  const before = snapshot(entry);
   let at = state.items.findIndex((it) => it.assignment === entry.assignment && it.item === entry.item);
   const leftThePage = at < 0 && !entry.waveOpen;
   const cleared = `Cleared your answer on item ${entry.item}.`;

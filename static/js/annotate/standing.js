@@ -5,7 +5,7 @@
    and a further change names it, so it is not refused again until a reload. */
 import { describeAnswer, entryFromRow, putBack, removeEntry } from "./history.js";
 import { bdi, notify, render } from "./render.js";
-import { els, state } from "./state.js";
+import { els, firstWaiting, state } from "./state.js";
 
 // Changes refused while a later change on the same answer was already queued: client id → what
 // stood then (null: nothing). The later change names a client id never stored, so when it is
@@ -25,6 +25,11 @@ export function standingAfter(before, body) {
   let stood = before;
   while (stood && refusedChanges.has(stood.client_id)) stood = refusedChanges.get(stood.client_id);
   return stood;
+}
+
+// What a change or a clear may fall back to: the entry as it stands before it.
+export function snapshot(entry) {
+  return { id: entry.id, client_id: entry.client_id, answer: entry.answer, status: entry.status, changed: entry.changed };
 }
 
 export function noteRefusedChange(clientId, stood) {
@@ -71,11 +76,7 @@ export function clearRefused(entry, stood, why, item, joined) {
       item.answer = stood.answer;
       item.stored = true;
     }
-    if (wasCurrent) {
-      const next = state.items.findIndex((it, i) => i >= at && !it.answer);
-      const any = state.items.findIndex((it) => !it.answer);
-      state.index = next >= 0 ? next : (any >= 0 ? any : state.items.length);
-    }
+    if (wasCurrent) state.index = firstWaiting(at);
   }
   notify([`Clear not saved (item ${entry.item}): `, bdi(why), ...standsNow(stood)], "error");
   render();
@@ -99,10 +100,7 @@ export function releasedToPool(entry, data) {
   const wasCurrent = state.index === at;
   state.items.splice(at, 1);
   if (state.index > at) state.index -= 1;
-  if (wasCurrent) {
-    const next = state.items.findIndex((it) => !it.answer);
-    state.index = next >= 0 ? next : state.items.length;
-  }
+  if (wasCurrent) state.index = firstWaiting(0);
   notify(data.still_labeled ? `Item ${entry.item} is not waiting for you: its wave closed. ${KEEPS_OTHERS}`
     : `Item ${entry.item} went back to the pool: its wave closed, so it is not waiting for you.`, "info");
   render();

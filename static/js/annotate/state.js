@@ -95,3 +95,12 @@ export function current() {
 export function shown() {
   return state.reopen || current();
 }
+
+// Where the page goes next: the first unanswered item at or after \`from\`, else the first
+// unanswered one, else items.length ("batch done").
+export function firstWaiting(from) {
+  const next = state.items.findIndex((it, i) => i >= from && !it.answer);
+  if (next >= 0) return next;
+  const any = state.items.findIndex((it) => !it.answer);
+  return any >= 0 ? any : state.items.length;
+}
