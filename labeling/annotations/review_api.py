@@ -55,6 +55,10 @@ class ReviewBulkResultSerializer(serializers.Serializer):
                                                      "or closed meanwhile (code closed_meanwhile).")
     labeled_items = serializers.ListField(child=serializers.IntegerField(),
                                           help_text="Items that got an adjudicated label.")
+    accepted = serializers.ListField(child=serializers.IntegerField(),
+                                     help_text="Tasks of `done` recorded as accepted: the label stored is the "
+                                               "model's for that task (also when the action was relabel); "
+                                               "the other tasks a label closed are recorded as relabeled.")
 
 
 class GroupTaskSerializer(serializers.ModelSerializer):

@@ -65,6 +65,7 @@ class BulkResult:
     done: list[int] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)  # {"task": id, "reason": text, "code": one of the codes}
     labeled_items: list[int] = field(default_factory=list)
+    accepted: list[int] = field(default_factory=list)  # done tasks recorded as accepted (close_with_label's rule)
     label: str | None = None  # relabel: the name of the label stored, for the page's message
 
     def skip(self, pk: int, reason: str, code: str = REFUSED) -> None:
@@ -258,6 +259,9 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
             if entry["code"] != CLOSED_MEANWHILE and task is not None and task.item_id in decided:
                 entry.update(code=CLOSED_MEANWHILE, reason=_closed_in_request(*decided[task.item_id], entry["reason"]))
         result.labeled_items = list(decided)
+        # A relabel to the model's own label is recorded as accepted: the page says so instead of "relabeled".
+        result.accepted = sorted(ReviewTask.objects.filter(pk__in=result.done, outcome=ReviewTask.ACCEPTED)
+                                 .values_list("pk", flat=True))
     for item in Item.objects.filter(pk__in=result.labeled_items).order_by("pk"):
         answer_saved.send(sender=Annotation, project=project, item=item)
     return result

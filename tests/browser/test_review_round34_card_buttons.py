@@ -67,7 +67,7 @@ def test_card_buttons_keep_the_selection(live_server, page, login, make_user, pr
 
     # The last card's "Resolve as billing": a relabel of that card, told as the keys tell it.
     card[4].get_by_role("button", name="billing", exact=True).click()
-    expect(status).to_have_text("Relabeled as billing: 1 task.")
+    expect(status).to_have_text("Accepted billing (the model's label): 1 task.")
     expect(card[4]).to_be_hidden()
     assert page.evaluate("window.stayed") is True
     # billing is the model's own label for the task: recorded as accepted, as every path records it.

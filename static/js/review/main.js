@@ -161,9 +161,15 @@ async function act(action, label, cards = targets()) {
     });
     // A label's name in its own <bdi>: a right-to-left name would otherwise carry the count after it
     // to its left.
-    const verb = {accept: ["Accepted"], dismiss: ["Dismissed"], relabel: ["Relabeled as ", isolated(label ? label.name : "")]}[action];
+    // A relabel to the model's own label is recorded as accepted (result.accepted): said so, not "relabeled".
+    const accepted = action === "relabel" ? (result.accepted || []).length : 0;
+    const name = isolated(label ? label.name : "");
+    const verb = {accept: ["Accepted"], dismiss: ["Dismissed"],
+      relabel: accepted && accepted === result.done.length ? ["Accepted ", name, " (the model's label)"] : ["Relabeled as ", name]}[action];
+    const mixed = accepted && accepted < result.done.length ?
+      " (" + accepted + " of them the model's label: recorded as accepted)" : "";
     const skips = result.skipped.map((s) => "task " + s.task + (s.code === "closed_meanwhile" ? " " : " left open: ") + s.reason);
-    say([...verb, ": " + result.done.length + " task" + (result.done.length === 1 ? "" : "s") +
+    say([...verb, ": " + result.done.length + " task" + (result.done.length === 1 ? "" : "s") + mixed +
       (skips.length ? "; " + skips.join("; ") : "") + "."]);
     refreshGroups();
     showSelection();
