@@ -15,7 +15,7 @@ so that the refusal names every change, of every kind, at once:
   a lead puts it, as a move just after the import would leave it."""
 from __future__ import annotations
 
-from labeling.projects.label_names import spelled_out, written_out
+from labeling.projects.label_names import quoted_apart, spelled_out, written_out
 
 from .look_alike import LOOK_ALIKE_FULL_RULE, look_alike_index, look_alike_key, shown_apart
 from .readers import RowError
@@ -61,7 +61,7 @@ def labels_created_meanwhile(v: Validation, labels: dict[str, str | None],
             problem = (f"the label '{written_out(name)}' was created {where} while the file was being checked; the "
                        f"file would create it {said}")
         elif (twin := keys.get(look_alike_key(name))) is not None:
-            problem = (f"'{shown_apart(name)}' looks like the label {spelled_out(twin)}, created while the file "
+            problem = (f"'{shown_apart(name)}' looks like the label {quoted_apart(twin)}, created while the file "
                        f"was being checked (label {LOOK_ALIKE_FULL_RULE})")
         else:
             continue
