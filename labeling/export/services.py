@@ -16,7 +16,7 @@ from labeling.annotations.resolve import ADJUDICATION, Answer, resolve
 from labeling.items.models import Item
 from labeling.projects.models import Label, Project
 from labeling.waves.models import WaveItem
-from learner.splits import group_stratified_split
+from learner.splits import stable_group_split
 
 from .bundle import model_artifact_bytes, model_bundle  # noqa: F401 (the model bundle, importable from here too)
 from .formats import FORMATS
@@ -72,12 +72,17 @@ def _resolved_labels(project: Project) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
+    """Pass 1. The split is keyed by each item's duplicate group (minus its id where it has none,
+    ``_resolved_labels``), not shuffled per export (``stable_group_split``): one more labeled item
+    moves at most two other groups of its label's stratum, one across each cut, and none from test
+    to train once the stratum has 10 rows, so a later export does not train on an earlier one's test
+    set; over many more labels a test group can reach train only by way of val."""
     item_ids, groups, label_ids = _resolved_labels(project)
     if len(item_ids) == 0:
         return LabeledIndex(item_ids, label_ids, np.asarray([], dtype="<U5"))
     names = dict(Label.objects.filter(project=project).values_list("pk", "name"))
     y = [names[i] for i in label_ids.tolist()]
-    splits = np.asarray(group_stratified_split(y, groups=groups, fractions=SPLIT_FRACTIONS, seed=seed))
+    splits = np.asarray(stable_group_split(y, groups=groups.tolist(), fractions=SPLIT_FRACTIONS, seed=seed))
     return LabeledIndex(item_ids, label_ids, splits)
 
 
