@@ -234,6 +234,9 @@ LONGTAIL_EMBED_CHUNK = env_int("LONGTAIL_EMBED_CHUNK", 256, minimum=1)
 # Planning by hand embeds up to this many missing items itself; more wait for the embed workers
 # (0: the request never embeds).
 LONGTAIL_PLAN_EMBED_INLINE_MAX = env_int("LONGTAIL_PLAN_EMBED_INLINE_MAX", LONGTAIL_EMBED_CHUNK, minimum=0)
+# A change to a project's sources (page, API, admin) waits at most this long for an import's write,
+# then is refused with a message (labeling.items.import_lock.lock_sources_for_change).
+LONGTAIL_SOURCE_LOCK_WAIT_SECONDS = env_float("LONGTAIL_SOURCE_LOCK_WAIT_SECONDS", 5.0, above=0)
 # Rule matching (rules preview, planning) stops after this many seconds and says it was partial.
 LONGTAIL_RULE_TIME_BUDGET_SECONDS = env_float("LONGTAIL_RULE_TIME_BUDGET_SECONDS", 10.0, above=0)
 

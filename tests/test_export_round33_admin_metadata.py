@@ -1,14 +1,12 @@
 """An item's metadata is a JSON object. The Django admin stored [] or "a note" as it was given, after
 which the project's CSV export answered 200 and then failed (PostgreSQL: jsonb_object_keys on an
 array), and an emptied metadata field was a 500 (NOT NULL). The admin now refuses anything but an
-object and stores an empty field as {}; rows saved before keep exporting."""
-import csv
-import io
+object and stores an empty field as {}. Rows stored before are made objects by a migration
+(tests/test_round35_metadata_migration.py)."""
 import json
 
 import pytest
 
-from labeling.export import services
 from labeling.items.importer import run_import
 from labeling.items.models import Item
 
@@ -57,23 +55,3 @@ def test_the_admin_refuses_metadata_that_is_not_an_object_with_a_message(admin_c
     assert _save_in_admin(admin_client, item, '{"channel": "phone", "n": -2}').status_code == 302
     item.refresh_from_db()
     assert item.metadata == {"channel": "phone", "n": -2}
-
-
-def test_items_that_already_hold_non_object_metadata_still_export(admin_client, project):
-    """Saved before the admin checked: the CSV gives them no metadata columns, the JSONL keeps them."""
-    Item.objects.filter(project=project, text="a list was stored here").update(metadata=["x", "y"])
-    Item.objects.filter(project=project, text="a note was stored here").update(metadata="a note")
-
-    assert services.metadata_keys(project) == ["channel"]
-    response = admin_client.get(f"/p/{project.slug}/export/labels.csv")
-    assert response.status_code == 200
-    rows = {row["text"]: row for row in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))}
-    assert {text: row["meta.channel"] for text, row in rows.items()} == {
-        "hello admin": "web", "a list was stored here": "", "a note was stored here": ""}
-
-    response = admin_client.get(f"/p/{project.slug}/export/labels.jsonl")
-    assert response.status_code == 200
-    lines = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
-    assert {row["text"]: row["metadata"] for row in lines} == {
-        "hello admin": {"channel": "web"}, "a list was stored here": ["x", "y"],
-        "a note was stored here": "a note"}

@@ -221,7 +221,7 @@ def _item_row(item: tuple, answers: list, first_pick: tuple | None, split: str, 
         "votes": [{"annotator": a[4], "label": labels[a[1]][0], "origin": a[2], "suggestion_shown": a[8]}
                   for a in answers],
         "skip_reasons": extras["skips"].get(pk, []),
-        "metadata": _as_stored(metadata),
+        "metadata": metadata,
     }
 
 
@@ -254,26 +254,20 @@ def _duplicate_rows(project, emitted: list, index: LabeledIndex, seen: set, repo
         yield {**by_hash[digest], "item_id": pk, "external_id": external_id, "text": text,
                "label_source": "duplicate", "annotators": [], "agreement": None, "wave": None,
                "strategy": None, "inclusion_prob": None, "source": source, "disputed": False, "votes": [],
-               "skip_reasons": [], "metadata": _as_stored(metadata)}
-
-
-def _as_stored(metadata):
-    """An item's metadata for its row: as stored, even where it is not an object (the Django admin
-    took any JSON before it checked; the CSV gives such metadata no columns)."""
-    return {} if metadata is None else metadata
+               "skip_reasons": [], "metadata": metadata}
 
 
 def metadata_keys(project: Project) -> list[str]:
     """Every metadata key of the project's items, sorted: a CSV's metadata columns must be known
-    before its header. One pass in the database, whichever it is. Metadata that is not an object
-    (a list, a text) has no keys."""
+    before its header. One pass in the database, whichever it is (metadata is always an object:
+    the items table's check, labeling.items.json_object)."""
     table = Item._meta.db_table
     if connection.vendor == "postgresql":
         sql = (f"SELECT DISTINCT jsonb_object_keys(metadata) FROM {table} "
-               f"WHERE project_id = %s AND jsonb_typeof(metadata) = 'object' AND metadata <> '{{}}'::jsonb")
+               f"WHERE project_id = %s AND metadata <> '{{}}'::jsonb")
     else:
         sql = (f"SELECT DISTINCT j.key FROM {table}, json_each({table}.metadata) AS j "
-               f"WHERE {table}.project_id = %s AND json_type({table}.metadata) = 'object'")
+               f"WHERE {table}.project_id = %s")
     with connection.cursor() as cursor:
         cursor.execute(sql, [project.pk])
         return sorted(str(row[0]) for row in cursor.fetchall())

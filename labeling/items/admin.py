@@ -1,13 +1,14 @@
 from django import forms
 from django.contrib import admin
 
+from .json_object import metadata_problem
 from .models import ImportBatch, Item
 
 
 class ItemForm(forms.ModelForm):
-    """An item's metadata is a JSON object, as every import stores it: the export's metadata
-    columns and the annotation page read its keys. An empty field means no metadata ({}), not a
-    missing value the database refuses."""
+    """An item's metadata is a JSON object, as every import stores it and the database's constraint
+    requires: the export's metadata columns and the annotation page read its keys. An empty field
+    means no metadata ({}), not a missing value the database refuses."""
 
     class Meta:
         model = Item
@@ -17,21 +18,10 @@ class ItemForm(forms.ModelForm):
         metadata = self.cleaned_data.get("metadata")
         if metadata is None:
             return {}
-        if not isinstance(metadata, dict):
-            raise forms.ValidationError(
-                'Metadata must be a JSON object of named fields, such as {"channel": "web"}, or empty for none; '
-                "got a JSON %(kind)s.", params={"kind": _json_kind(metadata)}, code="not_an_object")
+        problem = metadata_problem(metadata)
+        if problem:
+            raise forms.ValidationError(problem, code="not_an_object")
         return metadata
-
-
-def _json_kind(value) -> str:
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, bool):
-        return "true/false value"
-    return "number"
 
 
 @admin.register(Item)

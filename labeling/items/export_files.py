@@ -7,9 +7,10 @@ move to another instance or project: such a file is recognised by its provenance
   ``skip_reasons`` describe the old project's answers, not the item (the label they led to is
   imported as the row's label);
 - its metadata comes back as it went out: JSONL's ``metadata`` object, CSV's ``meta.<key>`` columns
-  (CSV has no types: a number comes back as text); a JSONL row whose ``metadata`` is not an object
-  (older versions stored lists and texts) is refused, naming the field, and so is a row with an
-  empty metadata key (CSV's ``meta.`` column);
+  (CSV has no types: a number comes back as text). Items' metadata is always an object now (items
+  migration 0008 rewrote lists and texts as ``{"value": ...}``), but a JSONL exported by an older
+  version may still hold one that is not: such a row is refused, naming the field, and so is a row
+  with an empty metadata key (CSV's ``meta.`` column);
 - the CSV's formula guard is taken off: the guard begins with ``'`` every cell that starts with a
   formula character (``'=…``, ``'@…``) or with ``'`` itself, so in a guarded file one leading ``'``
   comes off every cell that has one. A file is taken as guarded when none of its cells starts with
@@ -49,8 +50,8 @@ def is_export_object(obj: dict) -> bool:
 
 
 def metadata_problem(obj: dict) -> str | None:
-    """Why an export JSONL row's metadata cannot be imported as it is: it is not an object (older
-    versions stored lists, texts or numbers too, and the export writes them as stored). Read as an
+    """Why an export JSONL row's metadata cannot be imported as it is: it is not an object (a file
+    exported before items migration 0008, when items could hold lists, texts or numbers). Read as an
     ordinary row instead, its provenance would have become metadata and its own metadata a key."""
     metadata = obj.get("metadata")
     if metadata is None or isinstance(metadata, dict):

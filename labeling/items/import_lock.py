@@ -1,6 +1,7 @@
 """The import lock: imports into one project take turns, from validation to commit (see
 ``project_imports_locked``). A PostgreSQL advisory lock; a file lock or the process's own lock
-without PostgreSQL. Also the write's share lock on the project's sources (``hold_sources``)."""
+without PostgreSQL. Also the write's share lock on the project's sources (``hold_sources``) and the
+bounded wait of a change to them (``lock_sources_for_change``)."""
 from __future__ import annotations
 
 import fcntl
@@ -9,7 +10,10 @@ import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from django.db import DatabaseError, connection
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db.transaction import TransactionManagementError
 
 from labeling.projects.models import Project, Source
 
@@ -17,6 +21,18 @@ logger = logging.getLogger(__name__)
 _IMPORT_LOCK_NAMESPACE = 7201  # first key of pg_advisory_(xact_)lock(namespace, project id)
 # Without PostgreSQL and without a database file (tests' in-memory SQLite) imports take turns here.
 _IN_PROCESS_IMPORT_LOCK = threading.RLock()
+# How long a change to a project's sources waits for an import's write is
+# LONGTAIL_SOURCE_LOCK_WAIT_SECONDS: a save of the sources page or the admin waits no longer than a
+# person waits for a page, and an import's write can take minutes.
+SOURCES_BUSY = "an import is writing to this project; try again when it ends"
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout ends a wait
+
+
+class SourcesBusy(ValidationError):
+    """A change to the project's sources refused because an import kept them locked past the wait."""
+
+    def __init__(self):
+        super().__init__(SOURCES_BUSY, code="import_writing")
 
 
 @contextmanager
@@ -105,3 +121,37 @@ def hold_sources(project: Project) -> dict[str, int]:
         cursor.execute(f'SELECT name, id FROM "{Source._meta.db_table}" WHERE project_id = %s ORDER BY id FOR KEY SHARE',
                        [project.pk])
         return dict(cursor.fetchall())
+
+
+def lock_sources_for_change(project: Project) -> None:
+    """Lock every source of the project (FOR UPDATE, in id order, as projects.services.replace_sources
+    takes them) until the transaction ends, for a change to them: the sources page, the API's PUT
+    and the Django admin's project page take it before they read or check any source. An import's
+    write share-locks them (``hold_sources``), so the change waits for it, but at most
+    LONGTAIL_SOURCE_LOCK_WAIT_SECONDS (a local lock_timeout for this statement only, the previous one
+    put back) and is then refused with SourcesBusy, which each path shows as its message: before,
+    the page and the API waited as long as the import wrote, and the admin, whose check for a
+    source's items ran before the wait, failed its commit on the items' foreign key (a 500).
+    Without PostgreSQL there are no row locks to wait for: the rows are only read (SQLite lets one
+    writer in at a time anyway)."""
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("lock_sources_for_change needs the transaction of the change it guards")
+    sources = Source.objects.select_for_update().filter(project=project).order_by("pk").values_list("pk", flat=True)
+    if connection.vendor != "postgresql":
+        list(sources)
+        return
+    wait = settings.LONGTAIL_SOURCE_LOCK_WAIT_SECONDS
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        previous = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{max(1, round(wait * 1000))}ms"])
+        try:
+            with transaction.atomic():  # a savepoint: a wait that timed out leaves the transaction usable
+                list(sources)
+        except OperationalError as exc:
+            cause = exc.__cause__
+            if (getattr(cause, "pgcode", None) or getattr(cause, "sqlstate", None)) == _LOCK_NOT_AVAILABLE:
+                raise SourcesBusy() from exc
+            raise
+        finally:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])

@@ -1,11 +1,13 @@
 """Items to label and the imports that brought them."""
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from labeling.projects.models import Project, Source
 
 from .dedup import BANDS
+from .json_object import JsonIsObject, metadata_problem
 
 
 class ImportBatch(models.Model):
@@ -54,6 +56,7 @@ class Item(models.Model):
     text_hash = models.CharField(max_length=64, db_index=True)
     # Near-duplicate group: the id of the group's first item (an item alone is its own group).
     dup_group = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Always a JSON object (the CHECK constraint below): its keys are the export's meta.<key> columns.
     metadata = models.JSONField(default=dict, blank=True)
     import_batch = models.ForeignKey(
         ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
@@ -70,6 +73,12 @@ class Item(models.Model):
                 fields=["project", "external_id"], name="item_unique_external_id",
                 condition=models.Q(external_id__isnull=False),
             ),
+            # Older versions stored lists, texts and numbers too, which the CSV export could not
+            # write as columns (lost on a round trip); migration 0008 rewrote them as objects.
+            models.CheckConstraint(
+                condition=JsonIsObject("metadata"), name="item_metadata_is_object",
+                violation_error_message="An item's metadata must be a JSON object of named fields.",
+            ),
         ]
         indexes = [
             models.Index(fields=["project", "dup_group"]),
@@ -80,6 +89,22 @@ class Item(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+    def clean(self):
+        self._check_metadata()
+
+    def _check_metadata(self):
+        problem = metadata_problem(self.metadata)
+        if problem:
+            raise ValidationError({"metadata": problem}, code="not_an_object")
+
+    def save(self, *args, **kwargs):
+        """No metadata is {} (a cleared field), never JSON null; anything else that is not an object is
+        refused here, naming the field, before the database's constraint would refuse it."""
+        if self.metadata is None:
+            self.metadata = {}
+        self._check_metadata()
+        super().save(*args, **kwargs)
 
 
 def _band_fields():

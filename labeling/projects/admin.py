@@ -7,6 +7,8 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from labeling.items.import_lock import SourcesBusy, lock_sources_for_change
+
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
 from .locks import lock_labels_to_delete, lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
@@ -76,8 +78,31 @@ class LabelInline(admin.TabularInline):
     extra = 0
 
 
+class SourceInlineFormSet(BaseInlineFormSet):
+    """The project page's source rows: a save that changes or deletes one first locks the project's
+    sources (import_lock.lock_sources_for_change), before Django looks for a deleted source's items.
+    While an import writes, that waits a bounded time and is then refused with a message above the
+    rows, nothing saved; before, the look for items saw none of the import's yet and the deletion
+    failed its commit on the items' foreign key (a 500). A save that leaves the rows alone does not wait."""
+
+    def full_clean(self):
+        self._busy = None
+        if self.is_bound and self.instance.pk and any(form.has_changed() for form in self.forms):
+            try:
+                lock_sources_for_change(self.instance)
+            except SourcesBusy as exc:
+                self._busy = exc
+        super().full_clean()
+
+    def clean(self):
+        super().clean()
+        if self._busy is not None:
+            raise self._busy
+
+
 class SourceInline(admin.TabularInline):
     model = Source
+    formset = SourceInlineFormSet
     extra = 0
 
 

@@ -3,6 +3,7 @@ leads and admins write; a project the user is not part of answers 404."""
 from functools import partial
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -11,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.items.import_lock import SourcesBusy, lock_sources_for_change
 from labeling.modeling.final import EncoderFolderMissing
 from labeling.modeling.predict import predict_texts
 from labeling.modeling.versions import active_model
@@ -137,7 +139,8 @@ class LabelDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
 
 # --- sources & quotas --------------------------------------------------------------------------
 class SourceList(ProjectScoped, generics.GenericAPIView):
-    """GET the sources; PUT the complete list (quotas must add up to 1.0, all or nothing)."""
+    """GET the sources; PUT the complete list (quotas must add up to 1.0, all or nothing). While an
+    import writes to the project, a PUT waits a bounded time for it and then answers 409."""
 
     serializer_class = SourceSerializer
     pagination_class = None
@@ -156,8 +159,13 @@ class SourceList(ProjectScoped, generics.GenericAPIView):
     def put(self, request, slug):
         serializer = self.get_serializer(data=request.data, many=True)
         serializer.is_valid(raise_exception=True)
+        project = self.get_project()
         try:
-            sources = services.replace_sources(self.get_project(), serializer.validated_data)
+            with transaction.atomic():  # an import's write holds the sources a bounded time, then 409
+                lock_sources_for_change(project)
+                sources = services.replace_sources(project, serializer.validated_data)
+        except SourcesBusy as exc:
+            return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from exc
         return Response(self.get_serializer(sources, many=True).data)

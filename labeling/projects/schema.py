@@ -31,6 +31,7 @@ VALIDATION_ERROR = {
 
 # (view class path, method) -> {status: description}: answers particular to a view.
 VIEW_ANSWERS: dict[tuple[str, str], dict[int, str]] = {
+    ("labeling.projects.api.SourceList", "PUT"): {409: "An import is writing to the project; try again when it ends."},
     ("labeling.projects.api_waves.WaveClose", "POST"): {409: "The wave is already closed."},
     ("labeling.projects.api_waves.WaveOpen", "POST"): {409: "Another wave is open, or this one cannot open."},
     ("labeling.projects.api_waves.WavePlan", "POST"): {409: "Nothing can be planned now, or a retrain is under way (it plans the next wave itself); the reason says why."},

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from labeling.annotations.context import metadata_keys
 from labeling.annotations.waiting import members_short
+from labeling.items.import_lock import SourcesBusy, lock_sources_for_change
 from labeling.loop.runs import open_retrain_run, run_stage, task_run_dict, task_runs
 from labeling.loop.triggers import planning_blocker, request_final_model, request_retrain
 from labeling.modeling import selectors as modeling_selectors
@@ -24,7 +25,7 @@ from . import selectors, services
 from .forms import LabelFormSet, MemberForm, ProjectCreateForm, ProjectSettingsForm, RuleForm, SourceFormSet
 from .locks import lock_project_labels
 from .membership import remove_member, set_member
-from .models import Membership, Project, Rule, Source
+from .models import Membership, Project, Rule
 from .permissions import project_for
 
 
@@ -121,15 +122,24 @@ def project_labels(request, slug):
 def project_sources(request, slug):
     project = project_for(request.user, slug, manage=True)
     with _judged_under_lock(request):
-        if request.method == "POST":  # what replace_sources locks, in id order
-            list(Source.objects.select_for_update().filter(project=project).order_by("pk").values_list("pk"))
+        busy = None
+        if request.method == "POST":  # what replace_sources locks, in id order; an import's write a bounded time
+            try:
+                lock_sources_for_change(project)
+            except SourcesBusy as exc:
+                busy = exc
         formset = SourceFormSet(request.POST or None, project=project, prefix="sources")
-        done = _save_if_valid(request, formset, lambda: services.replace_sources(project, formset.kept_rows()),
-                              success="Sources and quotas saved.", next_page="project-sources", slug=slug,
-                              errors_on_form=False)
+        done = None
+        if busy is None:
+            done = _save_if_valid(request, formset, lambda: services.replace_sources(project, formset.kept_rows()),
+                                  success="Sources and quotas saved.", next_page="project-sources", slug=slug,
+                                  errors_on_form=False)
+        else:  # the page again with the lead's rows, to save once the import has ended
+            messages.error(request, _errors_text(busy))
     if done:
         return done
-    return _lead_page(request, project, "projects/sources.html", status=_refused_status(formset), formset=formset)
+    status = 409 if busy is not None else _refused_status(formset)
+    return _lead_page(request, project, "projects/sources.html", status=status, formset=formset)
 
 
 def project_rules(request, slug):

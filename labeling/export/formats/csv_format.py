@@ -3,8 +3,8 @@
 labeling.items.csv_injection); the text is otherwise as
 stored. Pipelines that read the file as data, not in a spreadsheet, turn that off
 (neutralise_formulas=False). Lists and metadata values that are not text are written as JSON; numbers
-are written as they are, never prefixed. An item whose metadata is not an object (a list or a text
-stored before the admin checked it) has empty metadata columns; the JSONL keeps it as stored."""
+are written as they are, never prefixed. An item's metadata is always an object (a database
+constraint; labeling.items.json_object), so each of its keys has its meta.<key> column."""
 import csv
 import json
 from collections.abc import Iterable, Iterator
@@ -42,9 +42,7 @@ def write(rows: Iterable[dict], *, neutralise_formulas: bool = True, metadata_ke
     guard = neutralise if neutralise_formulas else (lambda cell: cell)
     for row in rows:
         cells = {**row, "annotators": ";".join(row["annotators"])}
-        metadata = row.get("metadata")
-        if not isinstance(metadata, dict):  # stored before metadata had to be an object: no columns
-            metadata = {}
+        metadata = row.get("metadata") or {}
         values = [_cell(cells[c]) for c in COLUMNS] + [_cell(metadata.get(key)) for key in keys]
         yield writer.writerow([guard(value) for value in values])
 
