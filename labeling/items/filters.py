@@ -4,7 +4,6 @@ validation messages (a bad value answers 400 naming the parameter)."""
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Q
 from drf_spectacular.utils import extend_schema_field
@@ -19,14 +18,36 @@ from . import browse, narrowing
 from .models import Item
 
 MAX_SEARCH_CHARS = 200
-# true / false as the API spells them; "" = either.
-ANY_YES_NO = forms.Select(choices=[("", "any"), ("true", "yes"), ("false", "no")])
+# true / false as the API spells them (and the browse page's selects send); "" or absent = either.
+YES_NO = [("true", "yes"), ("false", "no")]
 
 
 def documented(filter_, schema_type: str):
     """The filter with its OpenAPI type and its help text as the parameter's description
     (drf-spectacular cannot guess the type of a method filter or a by-name choice)."""
     return extend_schema_field({"type": schema_type, "description": filter_.extra.get("help_text", "")})(filter_)
+
+
+class YesNoFilter(django_filters.ChoiceFilter):
+    """A yes/no filter that takes "true", "false" or "" (either) and refuses anything else, naming
+    the parameter. A BooleanFilter's NullBooleanField reads an unknown value as "either": excluded=maybe
+    answered 200 with the whole list, where every other bad value answers 400."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", YES_NO)
+        kwargs.setdefault("empty_label", "any")
+        kwargs.setdefault("error_messages", {"invalid_choice": "Must be true or false, or left out for either; "
+                                                               "got %(value)s."})
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value in ("", None):
+            return qs
+        return super().filter(qs, value == "true")
+
+
+def yes_no(**kwargs):
+    return documented(YesNoFilter(**kwargs), "boolean")
 
 
 def by_name(**kwargs):
@@ -92,10 +113,8 @@ class ItemFilterSet(django_filters.FilterSet):
     dup_group = documented(django_filters.NumberFilter(
         field_name="dup_group", decimal_places=0, label="Duplicate group", help_text="Near-duplicate group id."),
         "integer")
-    excluded = django_filters.BooleanFilter(field_name="excluded", label="Excluded", widget=ANY_YES_NO,
-                                            help_text="Excluded from the pool by a lead.")
-    pinned = django_filters.BooleanFilter(field_name="pinned_for_next_wave", label="Pinned", widget=ANY_YES_NO,
-                                          help_text="Pinned for the next wave.")
+    excluded = yes_no(field_name="excluded", label="Excluded", help_text="Excluded from the pool by a lead.")
+    pinned = yes_no(field_name="pinned_for_next_wave", label="Pinned", help_text="Pinned for the next wave.")
     sort = django_filters.ChoiceFilter(
         choices=browse.SORT_CHOICES, method="filter_nothing", empty_label=None, label="Sort",
         help_text="Order of the results (default newest). The confidence orders list scored items only "
@@ -208,8 +227,8 @@ class AnswerFilterSet(django_filters.FilterSet):
         queryset=Label.objects.none(), to_field_name="name", field_name="label", help_text="Answers of this label.",
     )
     origin = django_filters.ChoiceFilter(choices=Annotation.ORIGINS, help_text="annotator, import or adjudication.")
-    undone = django_filters.BooleanFilter(help_text="Undone answers (true) or live ones (false).")
-    skipped = django_filters.BooleanFilter(help_text="Skips (true) or labels (false).")
+    undone = yes_no(field_name="undone", help_text="Undone answers (true) or live ones (false).")
+    skipped = yes_no(field_name="skipped", help_text="Skips (true) or labels (false).")
 
     class Meta:
         model = Annotation

@@ -12,6 +12,7 @@ from learner.rules import compile_rule
 from . import services
 from .label_names import look_alike_key, quoted_apart
 from .models import SETTING_NAMES, Label, Membership, Project, Rule, Source
+from .overlap import MAX_OVERLAP
 from .reserved import new_slug_problem
 from .stale_edits import LoadedValuesMixin, PageRowsMixin
 
@@ -78,6 +79,8 @@ class ProjectSettingsForm(LoadedValuesMixin, forms.ModelForm):
         for name, label in SETTING_NAMES.items():
             if name in self.fields:
                 self.fields[name].label = label
+        # The browser's range for the overlap is the model's (settings_errors says why, on save).
+        self.fields["overlap"].widget.attrs.update(min=1, max=MAX_OVERLAP)
         self.guard_loaded_values()
 
     def clean_annotator_metadata(self):

@@ -15,6 +15,7 @@ from learner.weighting import WEIGHTINGS
 
 from .hotkeys import REVIEW_KEYS, hotkey_error
 from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key, look_alike_key, mixed_name_problem
+from .overlap import overlap_errors
 
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
@@ -52,9 +53,7 @@ class Project(models.Model):
     review_share_min = models.FloatField(default=0.05, validators=SHARE)
     review_share_max = models.FloatField(default=0.10, validators=SHARE)
     double_label_share = models.FloatField(default=0.10, validators=SHARE)
-    overlap = models.PositiveSmallIntegerField(
-        default=2, help_text="Annotators per double-labeled item."
-    )
+    overlap = models.PositiveSmallIntegerField(default=2, help_text="Annotators per double-labeled item.")
     strategy_mix = models.JSONField(default=default_strategy_mix, blank=True)
     label_cap_share = models.FloatField(
         default=0.25, validators=SHARE, help_text="At most this share of a wave per predicted label."
@@ -210,6 +209,7 @@ def settings_errors(values) -> dict[str, str]:
         errors["max_text_chars"] = (f"{SETTING_NAMES['max_text_chars']} must be at most {MAX_TEXT_CHARS_CEILING:,} "
                                     f"characters; got {chars:,}. A longer text would not fit the search index "
                                     "(at most 1 MB of words per text).")
+    errors.update(overlap_errors(values))  # at most MAX_OVERLAP: the reason is in labeling.projects.overlap
     wave, batch = getattr(values, "wave_size", None), getattr(values, "batch_size", None)
     if isinstance(batch, int) and isinstance(wave, int):
         if batch < 1:

@@ -6,10 +6,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .hotkeys import hotkey_error
 from .models import Label, Membership, Project, Rule, Source, settings_errors
+from .overlap import MAX_OVERLAP, OVERLAP_WHY
 from .permissions import role_in
 from .services import SETTINGS_FIELDS, check_strategy_mix
 
@@ -32,8 +34,17 @@ class StrictModelSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.FloatField: NumberField}
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_OVERLAP})
+class OverlapField(serializers.IntegerField):
+    """The overlap with no bounds of its own: ProjectSerializer.validate checks its range with the
+    settings page's words (settings_errors); the column's own bound (32767) would answer first
+    with DRF's words and no reason."""
+
+
 class ProjectSerializer(StrictModelSerializer):
     role = serializers.SerializerMethodField()
+    overlap = OverlapField(required=False, help_text=f"Annotators per double-labeled item, 1 to {MAX_OVERLAP}. "
+                                                     + OVERLAP_WHY)
 
     class Meta:
         model = Project

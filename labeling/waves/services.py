@@ -7,7 +7,6 @@ database; this module persists the result. See docs/loop.md.
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 import numpy as np
@@ -25,19 +24,13 @@ from labeling.projects.models import Project
 from learner.jsonable import to_jsonable
 from learner.planning import Pick, WavePlan, cut_batches, plan_wave
 
-from . import discard, pool, selectors
+from . import budget, discard, pool, selectors
+from .budget import BudgetSpent as BudgetSpent  # re-exported: callers catch it from here
+from .budget import NothingToPlan
 from .models import Wave, WaveItem
-from .selectors import budget_status, current_wave
+from .selectors import current_wave
 
 log = logging.getLogger(__name__)
-
-
-class NothingToPlan(ValueError):
-    """No wave can be planned; the message says why."""
-
-
-class BudgetSpent(NothingToPlan):
-    """The project's label budget is used up (or fully committed to open waves)."""
 
 
 class PoolExhausted(NothingToPlan):
@@ -46,33 +39,6 @@ class PoolExhausted(NothingToPlan):
 
 class WaveAlreadyPlanned(NothingToPlan):
     """A wave planned with the active model waits to be opened: a project keeps one planned wave."""
-
-
-def _wave_items_for_budget(project: Project, requested: int) -> int:
-    """Shrink the requested wave so its answers fit what is left of the label budget."""
-    status = budget_status(project)
-    if status["budget"] is None:
-        return requested
-    left = status["left"] - selectors.labels_outstanding(project)
-    if left <= 0:
-        raise BudgetSpent(
-            f"The label budget of {status['budget']} is spent: {status['used']} labels given"
-            + (", the rest is committed to unfinished waves." if status["left"] > 0 else ".")
-        )
-    extra = max(0, project.overlap - 1) * project.double_label_share
-    n = min(requested, int(math.floor(left / (1.0 + extra) + 1e-9)))
-    # Rounding of the double-labeled count can push one over: step down until it fits.
-    while n > 0 and n + _double_count(project, n) * max(0, project.overlap - 1) > left:
-        n -= 1
-    if n <= 0:
-        n = 1 if left >= 1 else 0
-    return n
-
-
-def _double_count(project: Project, n: int) -> int:
-    if project.overlap <= 1 or project.double_label_share <= 0:
-        return 0
-    return min(n, int(round(project.double_label_share * n)))
 
 
 def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
@@ -131,12 +97,12 @@ def _refuse_before_embedding(project: Project, size: int | None) -> None:
     spend minutes embedding newly imported items. The same checks run again under the project's
     lock, which decides; this only refuses early what that would refuse."""
     project = Project.objects.get(pk=project.pk)  # the settings as saved, as the locked checks read them
-    requested = _requested_size(project, size)
+    _requested_size(project, size)
     if Wave.objects.filter(project=project, state=Wave.PLANNED).exists():
         if discard.stale_plans(project, active_model(project)):
             return  # the locked path discards it first, which also gives back the budget its picks hold
         _refuse_second_plan(project)
-    _wave_items_for_budget(project, requested)
+    budget.answers_left(project)  # raises BudgetSpent
 
 
 def _refuse_second_plan(project: Project) -> None:
@@ -154,7 +120,8 @@ def _refuse_second_plan(project: Project) -> None:
 
 
 def _plan_locked(project: Project, version, requested: int, timings: dict) -> Wave:
-    n = _wave_items_for_budget(project, requested)
+    left = budget.answers_left(project)
+    n = budget.items_for_budget(project, requested, left)
     pinned = pool.pinned_items(project)[:n]
     snapshot = pool.planner_snapshot(project, version, timings)
     number = (Wave.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
@@ -170,7 +137,7 @@ def _plan_locked(project: Project, version, requested: int, timings: dict) -> Wa
     if not plan.picks:
         raise PoolExhausted(selectors.why_nothing_to_plan(project))
     t = time.perf_counter()
-    wave = _persist(project, plan, snapshot, version, requested=requested, budget_fits=n, seed=seed)
+    wave = _persist(project, plan, snapshot, version, requested=requested, budget_fits=n, seed=seed, left=left)
     timings["persist"] = round(time.perf_counter() - t, 3)
     return wave
 
@@ -189,10 +156,12 @@ def _short_reasons(report: dict, requested: int, budget_fits: int, planned: int,
     return reasons
 
 
-def _persist(project: Project, plan, snapshot, version, *, requested: int, budget_fits: int, seed: int) -> Wave:
+def _persist(project: Project, plan, snapshot, version, *, requested: int, budget_fits: int, seed: int,
+             left: int | None) -> Wave:
     """Store the plan. The caller holds the project's row lock (plan_next_wave), which also orders
     this with a late answer on a closed wave (annotations.services): whatever got an answer or a
-    live lease since the snapshot is dropped, never asked twice."""
+    live lease since the snapshot is dropped, never asked twice. ``left``: the answers the label
+    budget has left (None: no budget), which the picks' overlaps never exceed (labeling.waves.budget)."""
     predicted = {snapshot.label_names[p.predicted_label] for p in plan.picks if p.predicted_label is not None}
     # Held since the plan began (plan_next_wave); asking again also holds a label added since then.
     label_ids = hold_labels(project, predicted)
@@ -212,9 +181,13 @@ def _persist(project: Project, plan, snapshot, version, *, requested: int, budge
             report["short_of_requested"] = f"{len(plan.picks)} of the {requested} items asked for: " + "; ".join(short)
         batches = cut_batches(plan.picks, max(1, project.batch_size), seed=seed)
         rng = np.random.default_rng(seed + 1)
-        n_double = _double_count(project, len(plan.picks))
-        double_ids = {plan.picks[i].item_id for i in rng.choice(len(plan.picks), size=n_double, replace=False)}
-        report.update({"wave_size_requested_by_project": requested, "double_labeled": n_double,
+        drawn = [plan.picks[i].item_id for i in
+                 rng.choice(len(plan.picks), size=budget.double_count(project, len(plan.picks)), replace=False)]
+        overlaps = budget.double_overlaps(project, len(plan.picks), len(drawn), left)
+        overlap_of = {item_id: value for item_id, value in zip(drawn, overlaps, strict=True) if value > 1}
+        if note := budget.overlap_note(project, overlaps, left):
+            report["overlap_limited"] = note
+        report.update({"wave_size_requested_by_project": requested, "double_labeled": len(overlap_of),
                        "batches": len(batches), "seed": seed})
         number = (Wave.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
         wave = Wave.objects.create(
@@ -230,7 +203,7 @@ def _persist(project: Project, plan, snapshot, version, *, requested: int, budge
                     inclusion_prob=pick.inclusion_prob, design=to_jsonable(pick.design),
                     predicted_label_id=label_ids.get(name),
                     predicted_prob=pick.predicted_prob, likely_rare=pick.likely_rare,
-                    overlap=project.overlap if pick.item_id in double_ids else 1,
+                    overlap=overlap_of.get(pick.item_id, 1),
                     batch_number=batch_number, position=position,
                 ))
         WaveItem.objects.bulk_create(rows, batch_size=2000)
