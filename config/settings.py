@@ -30,6 +30,7 @@ from config.env import (
 
 # Django-free (learner imports no Django): the fine-tuning options are checked at startup.
 from learner.finetune import FinetuneConfig
+from learner.rules import MAX_PROGRAM_SIZE
 
 # Nothing may download at run time: sentence-transformers / huggingface must stay offline.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -239,6 +240,13 @@ LONGTAIL_PLAN_EMBED_INLINE_MAX = env_int("LONGTAIL_PLAN_EMBED_INLINE_MAX", LONGT
 LONGTAIL_SOURCE_LOCK_WAIT_SECONDS = env_float("LONGTAIL_SOURCE_LOCK_WAIT_SECONDS", 5.0, above=0)
 # Rule matching (rules preview, planning) stops after this many seconds and says it was partial.
 LONGTAIL_RULE_TIME_BUDGET_SECONDS = env_float("LONGTAIL_RULE_TIME_BUDGET_SECONDS", 10.0, above=0)
+# A regex rule whose RE2 program is larger is refused when saved: counted repeats such as
+# ".{0,1000}" compile to tens of thousands of instructions and take most of a second per long text
+# (learner.rules.MAX_PROGRAM_SIZE says what was measured).
+LONGTAIL_RULE_MAX_PROGRAM_SIZE = env_int("LONGTAIL_RULE_MAX_PROGRAM_SIZE", MAX_PROGRAM_SIZE, minimum=100)
+# Rule highlights of one batch (a lease, the annotation page) stop after this many seconds; the
+# items left get none and say so (``highlights_cut``).
+LONGTAIL_HIGHLIGHT_TIME_BUDGET_SECONDS = env_float("LONGTAIL_HIGHLIGHT_TIME_BUDGET_SECONDS", 1.0, above=0)
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

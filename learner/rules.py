@@ -3,8 +3,18 @@
 Rules run on RE2 (``google-re2``), an engine whose matching time grows linearly with the text: a
 lead's pattern such as ``(?:[\\w\\s]+)+!`` cannot backtrack for minutes the way Python's ``re``
 does. RE2 has no lookarounds, backreferences, atomic groups or possessive repeats; a pattern that
-uses one is refused with a message that names the construct. Matching over a pool also takes a
+uses one is refused with a message that names the construct. Linear is not cheap, though: counted
+repeats such as ``.{0,1000}.{0,1000}.{0,1000}z`` compile to a program of tens of thousands of
+instructions that takes most of a second per 20,000-character text, so saving a rule checks its
+program size (``compile_rule(..., max_program_size=...)``). Matching over a pool also takes a
 time budget (``match_rules(..., budget_s=...)``): past it, matching stops and says so.
+
+Which text a rule matches: a keyword rule matches the text folded as the item search folds it
+(learner.text_fold: accents dropped, NFKC, invisible characters removed), so "pass\u200bword",
+"cafe\u0301" and "ｒｅｆｕｎｄ" are found by the keywords "password", "café" and "refund" as the
+search finds them; its highlights are mapped back to the raw characters. A regular expression
+matches the raw text as stored: the lead wrote it character by character (a class such as
+``[\u200b]`` or ``é`` means what it says), so it is neither folded nor trimmed.
 """
 from __future__ import annotations
 
@@ -16,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import re2
+
+from .text_fold import FoldedText, fold_with_offsets, search_form
 
 # Python's \w is Unicode-aware, RE2's is ASCII only: whole-word keyword matching spells it out.
 _WORD = r"\p{L}\p{N}_"
@@ -39,6 +51,14 @@ ENGINE_NOTE = ("rules do not support: they run on RE2, a linear-time engine with
                "backreferences, atomic groups or possessive repeats; rewrite the pattern without it")
 # Texts between two looks at the clock while matching under a time budget.
 CLOCK_EVERY = 256
+# The largest RE2 program (``programsize``, instructions) a regex rule may compile to when saved.
+# Measured on 20,000-character texts: ordinary patterns are far below (a word 10, a date or an
+# e-mail 18-37, an alternation of 50 keywords 530, of 200 keywords 2,041, "refund.{0,200}account"
+# 1,817, "\b\p{Lu}\p{Ll}{2,}\b" 869); near the cap the slowest counted repeats take about 20-90 ms a
+# text, at 9,000 up to 0.9 s and ".{0,1000}.{0,1000}.{0,1000}z" (27,005) 0.85 s. A Unicode class
+# is large in RE2's UTF-8 program and a count copies it: "\p{L}{3,20}" is 23,961 (60 ms a text),
+# "\p{L}{3,}" 3,596. The product reads its cap from LONGTAIL_RULE_MAX_PROGRAM_SIZE.
+MAX_PROGRAM_SIZE = 5000
 
 
 def _options() -> re2.Options:
@@ -51,26 +71,79 @@ def _options() -> re2.Options:
 KEYWORD_GROUP = "keyword"  # a keyword matcher's phrase, without the word boundary around it
 
 
+class KeywordMatcher:
+    """A keyword rule's matcher: the phrase, folded, as a whole word in the folded text.
+    ``search(text)`` folds the raw text (``search_folded`` takes it folded already); ``spans``
+    gives the matches as raw offsets."""
+
+    def __init__(self, regexp):
+        self.regexp = regexp
+        self.pattern = regexp.pattern
+        self.programsize = regexp.programsize
+
+    def search(self, text: str):
+        return self.regexp.search(search_form(text))
+
+    def search_folded(self, folded: str):
+        return self.regexp.search(folded)
+
+    def spans(self, text: str):
+        """(start, end) of each match in the raw ``text``: the phrase, without the boundary
+        characters the pattern consumes, widened to whole folded pieces."""
+        folded = _folded(text)
+        group = self.regexp.groupindex[KEYWORD_GROUP]
+        for match in self.regexp.finditer(folded.text):
+            start, end = match.span(group)
+            if end > start:
+                yield folded.raw_span(start, end)
+
+
+@functools.lru_cache(maxsize=2)
+def _folded(text: str) -> FoldedText:
+    # Highlighting asks once per keyword rule for the same text: fold it once.
+    return fold_with_offsets(text)
+
+
 def rule_spans(matcher, text: str):
-    """(start, end) of each match of a compiled rule in ``text``: for a keyword rule the phrase
-    itself, not the boundary characters its pattern consumes (what a highlight should mark)."""
-    group = (getattr(matcher, "groupindex", None) or {}).get(KEYWORD_GROUP, 0)
+    """(start, end) of each match of a compiled rule in ``text`` (raw offsets): for a keyword
+    rule the phrase itself, not the boundary characters its pattern consumes (what a highlight
+    should mark)."""
+    if isinstance(matcher, KeywordMatcher):
+        yield from matcher.spans(text)
+        return
     for match in matcher.finditer(text):
-        yield match.span(group)
+        yield match.span()
+
+
+def compile_rule(kind: str, pattern: str, *, max_program_size: int | None = None):
+    """A compiled, case-insensitive matcher for a rule (``.search(text)`` like ``re``);
+    ValueError names what is wrong or unsupported. With ``max_program_size`` (saving a rule), a
+    regular expression whose RE2 program is larger is refused: its matching would be slow."""
+    matcher = _compile(kind, pattern)
+    if max_program_size is not None and kind == "regex" and matcher.programsize > max_program_size:
+        raise ValueError(
+            f"this regular expression compiles to an RE2 program of {matcher.programsize:,} instructions, "
+            f"over the limit of {max_program_size:,} (LONGTAIL_RULE_MAX_PROGRAM_SIZE): counted repeats such as "
+            "“.{0,1000}” or “\\p{L}{3,20}” copy their class once per count and make every text it is checked "
+            "against slow; use smaller counts, “+” or “*”, or a keyword rule")
+    return matcher
 
 
 @functools.lru_cache(maxsize=4096)
-def compile_rule(kind: str, pattern: str):
-    """A compiled, case-insensitive RE2 matcher for a rule (``.search(text)`` like ``re``);
-    ValueError names what is wrong or unsupported. Cached: every leased batch highlights the
-    project's rules, and an RE2 matcher (immutable, safe to share between threads) costs
-    ~0.1 ms to build."""
+def _compile(kind: str, pattern: str):
+    """Cached: every leased batch highlights the project's rules, and an RE2 matcher (immutable,
+    safe to share between threads) costs ~0.1 ms to build."""
     if not pattern or not pattern.strip():
         raise ValueError("the pattern is empty")
     if kind == "keyword":
-        # Whole-word match so "card" does not hit "cardigan"; phrases keep their spaces.
-        body = re2.escape(pattern.strip())
-        return re2.compile(f"(?:^|[^{_WORD}])(?P<{KEYWORD_GROUP}>{body})(?:[^{_WORD}]|$)", _options())
+        # Whole-word match so "card" does not hit "cardigan"; phrases keep their spaces. Folded as
+        # the text it matches is, so "café" also finds "cafe\u0301" and "pass\u200bword" finds "password".
+        phrase = search_form(pattern.strip()).strip()
+        if not phrase:
+            raise ValueError("the keyword has no visible characters")
+        body = re2.escape(phrase)
+        return KeywordMatcher(
+            re2.compile(f"(?:^|[^{_WORD}])(?P<{KEYWORD_GROUP}>{body})(?:[^{_WORD}]|$)", _options()))
     if kind == "regex":
         # RE2 decides what is valid; the construct names only explain a pattern it refuses, so a
         # valid pattern that merely looks like one ("\p{L}+", "[(?=]") is never refused.
@@ -130,15 +203,23 @@ def match_rules(rules: Iterable[tuple[str, object]], texts: Sequence[str],
     matched: dict[int, list[int]] = {}
     wanted = [(label, matcher) for label, matcher in rules if label in label_index]
     scanned_all = len(texts)
+    folded: list[str | None] = [None] * len(texts)  # each text folded once, for all keyword rules
     for label, matcher in wanted:
         k = label_index[label]
         rows = []
+        keyword = isinstance(matcher, KeywordMatcher)
         for row, text in enumerate(texts):
             if deadline is not None and row % CLOCK_EVERY == 0 and time.monotonic() > deadline:
                 report.partial, report.stopped_at_rule = True, label
                 scanned_all = min(scanned_all, row)
                 break
-            if matcher.search(text):
+            if keyword:
+                if folded[row] is None:
+                    folded[row] = search_form(text)
+                hit = matcher.search_folded(folded[row])
+            else:
+                hit = matcher.search(text)
+            if hit:
                 rows.append(row)
         matched.setdefault(k, []).extend(rows)
         if report.partial:

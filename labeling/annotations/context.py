@@ -1,7 +1,15 @@
 """What the annotation page shows with each item besides its text: the metadata fields the lead
 chose (``Project.annotator_metadata``), where the project's rules match the text (spans as
 code-point offsets; the page builds text nodes from them, never markup) and, when the project
-turns suggestions on, the active model's top label with its calibrated probability."""
+turns suggestions on, the active model's top label with its calibrated probability.
+
+Highlighting a batch has a time budget (LONGTAIL_HIGHLIGHT_TIME_BUDGET_SECONDS): a slow rule
+(stored before the program-size cap, or under a raised one) cannot hold a lease or the page for
+seconds; once it is spent the items left get no highlights and ``highlights_cut`` with a note."""
+import time
+
+from django.conf import settings
+
 from labeling.items.models import Item
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.selectors import model_labels
@@ -22,10 +30,31 @@ def _rules(project: Project) -> list[tuple[str, object]]:
     return rules
 
 
-def highlights(text: str, rules) -> list[list]:
-    """[start, end, label name] of every rule match, in text order, overlaps merged into the first."""
+class HighlightBudget:
+    """The seconds one batch may spend highlighting, and whether they ran out."""
+
+    def __init__(self, seconds: float):
+        self.seconds = float(seconds)
+        self.deadline = time.monotonic() + self.seconds
+        self.spent = False
+
+    def left(self) -> bool:
+        self.spent = self.spent or time.monotonic() > self.deadline
+        return not self.spent
+
+    def note(self) -> str:
+        return (f"Rule highlights were cut short: highlighting this batch took longer than its budget of "
+                f"{self.seconds:g} s (LONGTAIL_HIGHLIGHT_TIME_BUDGET_SECONDS), so this item's are missing or incomplete. "
+                "A lead can make the project's slow regular expressions smaller.")
+
+
+def highlights(text: str, rules, budget: HighlightBudget | None = None) -> list[list]:
+    """[start, end, label name] of every rule match, in text order, overlaps merged into the first.
+    With ``budget``: the rules after it ran out are left out (``budget.spent`` says so)."""
     spans = []
     for label, matcher in rules:
+        if budget is not None and not budget.left():
+            break
         for start, end in rule_spans(matcher, text):
             if end > start:
                 spans.append((start, end, label))
@@ -64,9 +93,12 @@ def _suggestions(project: Project, item_ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def enrich(project: Project, payloads: list[dict]) -> list[dict]:
-    """Add ``metadata`` ([key, value] in the lead's order), ``highlights`` and ``suggestion``
-    (null when off or unscored) to leased-item payloads, in place; returns them."""
+def enrich(project: Project, payloads: list[dict], *, budget: HighlightBudget | None = None) -> list[dict]:
+    """Add ``metadata`` ([key, value] in the lead's order), ``highlights``, ``highlights_cut``
+    (true, with ``highlights_note``, when the highlighting budget ran out before or while the item
+    was highlighted: its highlights are missing or incomplete) and ``suggestion`` (null when off or
+    unscored) to leased-item payloads, in place; returns them. ``budget``: one shared by the calls of
+    one request (the page enriches its held and its answered items), else a new one of the setting's seconds."""
     if not payloads:
         return payloads
     ids = [p["item"] for p in payloads]
@@ -74,10 +106,14 @@ def enrich(project: Project, payloads: list[dict]) -> list[dict]:
     metadata = dict(Item.objects.filter(pk__in=ids).values_list("pk", "metadata")) if fields else {}
     rules = _rules(project)
     suggestions = _suggestions(project, ids) if project.show_suggestions else {}
+    budget = budget or HighlightBudget(settings.LONGTAIL_HIGHLIGHT_TIME_BUDGET_SECONDS)
     for payload in payloads:
         meta = metadata.get(payload["item"]) or {}
         payload["metadata"] = [[f, _shown_value(meta[f])] for f in fields if f in meta]
-        payload["highlights"] = highlights(payload.get("text") or "", rules)
+        payload["highlights"] = highlights(payload.get("text") or "", rules, budget) if budget.left() else []
+        # Spent while this item was highlighted: its highlights may be incomplete, so it says so too.
+        payload["highlights_cut"] = budget.spent
+        payload["highlights_note"] = budget.note() if budget.spent else ""
         payload["suggestion"] = suggestions.get(payload["item"])
     return payloads
 

@@ -20,8 +20,9 @@ def annotate_page(request, slug):
     # The none-of-these key is the Other label's hotkey (the built-in answer's key without one);
     # the Keys panel and the page's button show this same key.
     none_key = other["hotkey"] if other else NONE_KEY
-    batch = context.enrich(project, [selectors.assignment_payload(a, with_reasons=is_lead) for a in held])
-    answered = context.enrich(project, history_selectors.batch_answered(project, request.user, held))
+    budget = context.HighlightBudget(settings.LONGTAIL_HIGHLIGHT_TIME_BUDGET_SECONDS)  # one for the page's two lists
+    batch = context.enrich(project, [selectors.assignment_payload(a, with_reasons=is_lead) for a in held], budget=budget)
+    answered = context.enrich(project, history_selectors.batch_answered(project, request.user, held), budget=budget)
     config = {
         "project": project.slug,
         "leaseUrl": f"/api/projects/{project.slug}/batches/",

@@ -8,7 +8,6 @@ costs the same on 1,000 items as on 1,000,000 (bench/browse_bench.py measures it
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
@@ -24,8 +23,8 @@ from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.scores import Shown, shown_predictions
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
+from learner.text_fold import search_form
 
-from .invisible import INVISIBLE
 from .models import Item
 
 # Text-search configuration of the search document column (PostgreSQL only, see
@@ -41,8 +40,7 @@ SUBSTRING_COLUMN = "search_text"
 # agree), NFKC, and Unicode's default-ignorable characters (zero-width spaces and joiners, bidi
 # controls, soft hyphens, variation selectors...: labeling.items.invisible.INVISIBLE) removed, so
 # "pass\u200bword" is "password". The migration spells the same rules in SQL; a query is folded
-# here the same way.
-_ACCENTS = re.compile("[\u0300-\u036f]")
+# here the same way (learner.text_fold.search_form, the fold keyword rules match, too).
 # Scripts written without spaces between words (Thai, Lao, Tibetan, Myanmar, Khmer, Hangul with its
 # attached particles, kana, Han): the word index holds a whole run as one word, so a query in one of
 # them is matched as a substring.
@@ -189,12 +187,6 @@ def state_q(state: str) -> Q:
     if state == IN_REVIEW:
         return has(open_reviews())
     raise ValueError(f"unknown state {state!r}")
-
-
-def search_form(text: str) -> str:
-    """The text folded as the search columns fold item texts (see INVISIBLE)."""
-    text = _ACCENTS.sub("", unicodedata.normalize("NFKD", text))
-    return INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,13 @@ Default_Ignorable_Code_Points (variation selectors, Hangul fillers, the combinin
 tags, and the code points Unicode keeps ignorable for characters not assigned yet)."""
 from __future__ import annotations
 
-import re
 import unicodedata
 
-# Unicode's Default_Ignorable_Code_Points (DerivedCoreProperties.txt), spelled out. The search
-# columns of labeling/items/migrations/0007_item_search_text.py remove exactly these in SQL, and a
-# query is folded with this pattern to match them: it changes only together with a migration that
-# rebuilds those columns.
-INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-                       "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
-                       "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+from learner.text_fold import INVISIBLE
+
+# Unicode's Default_Ignorable_Code_Points, spelled out once in learner.text_fold (keyword rules
+# fold text with it too). The search columns of labeling/items/migrations/0007_item_search_text.py
+# remove exactly these in SQL: it changes only together with a migration that rebuilds those columns.
 # Categories that are invisible beyond that list: the other format characters (Arabic number signs,
 # interlinear annotation marks, ...) and every control character (NUL, tabs and line breaks included).
 INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc"})

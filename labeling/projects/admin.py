@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -226,6 +226,7 @@ def _posted_project(request) -> list[int]:
 class RuleAdmin(admin.ModelAdmin):
     list_display = ["pattern", "kind", "label", "project", "enabled"]
     list_filter = ["project", "kind", "enabled"]
+    formfield_overrides = {models.CharField: {"strip": False}}  # a regex's outer spaces are part of it
 
 
 @admin.register(Membership)

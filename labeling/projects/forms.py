@@ -267,6 +267,7 @@ class RuleForm(forms.ModelForm):
         if project is not None and not self.instance.project_id:
             self.instance.project = project
         self.fields["label"].queryset = Label.objects.filter(project=project)
+        self.fields["pattern"].strip = False  # a regex's outer spaces are part of it; Rule.clean trims a keyword's
 
     def clean(self):
         data = super().clean()

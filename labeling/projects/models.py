@@ -372,14 +372,14 @@ class Rule(models.Model):
         return f"{self.kind}:{self.pattern} → {self.label}"
 
     def clean(self):
-        if not self.pattern:
-            # The field's own check reports an empty pattern; a pattern the form already refused
-            # (an invalid regex) is not on the instance and must not show a second, false error.
+        if not self.pattern:  # the field's check reports it; one the form refused is not here: no second error
             return
         try:
-            compile_rule(self.kind, self.pattern)
+            compile_rule(self.kind, self.pattern, max_program_size=settings.LONGTAIL_RULE_MAX_PROGRAM_SIZE)
         except ValueError as exc:
-            raise ValidationError({"pattern": str(exc)}) from exc
+            raise ValidationError({"pattern": f"Pattern “{self.pattern}”: {exc}."}) from exc
+        if self.kind == self.KEYWORD:  # a keyword's outer spaces mean nothing; a regex's are part of it
+            self.pattern = self.pattern.strip()
 
 
 class Membership(models.Model):

@@ -9,6 +9,8 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from learner.rules import compile_rule
+
 from .hotkeys import hotkey_error
 from .models import Label, Membership, Project, Rule, Source, settings_errors
 from .overlap import MAX_OVERLAP, OVERLAP_WHY
@@ -138,6 +140,9 @@ class RuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = Rule
         fields = ["id", "label", "label_name", "kind", "pattern", "enabled"]
+        # A regex's leading and trailing spaces are part of it (" id " is not "id"); Rule.clean
+        # trims a keyword's.
+        extra_kwargs = {"pattern": {"trim_whitespace": False}}
 
     def validate_label(self, label):
         if label.project_id != self.context["project"].pk:
@@ -147,7 +152,15 @@ class RuleSerializer(serializers.ModelSerializer):
 
 class RulePreviewSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Rule.KINDS)
-    pattern = serializers.CharField(max_length=500)
+    pattern = serializers.CharField(max_length=500, trim_whitespace=False)
+
+    def validate(self, attrs):
+        # The check saving makes (Rule.clean): a pattern too large to save is not previewed either.
+        try:
+            compile_rule(attrs["kind"], attrs["pattern"], max_program_size=settings.LONGTAIL_RULE_MAX_PROGRAM_SIZE)
+        except ValueError as exc:
+            raise serializers.ValidationError({"pattern": [f"Pattern “{attrs['pattern']}”: {exc}."]}) from exc
+        return attrs
 
 
 class MembershipSerializer(serializers.ModelSerializer):

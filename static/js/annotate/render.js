@@ -63,6 +63,9 @@ function renderItem(item) {
     els.itemText.scrollTop = 0;
     drawnText = textKey;
   }
+  // The server's highlighting ran out of time (a slow rule): the item says its highlights are missing.
+  els.highlightsNote.hidden = !item.highlights_cut;
+  els.highlightsNote.textContent = item.highlights_cut ? item.highlights_note || "Rule highlights were cut short." : "";
   els.itemSource.textContent = item.source || "—";
   els.itemPosition.textContent = reopened ? `Item ${item.item} (reopened)`
     : `Item ${state.index + 1} of ${state.items.length}`;

@@ -19,6 +19,7 @@ export const els = {
   batchProgress: $("batch-progress"), batchCount: $("batch-count"),
   waveProgress: $("wave-progress"), waveCount: $("wave-count"),
   saveStatus: $("save-status"), announce: $("announce"), notice: $("notice"), keysHelp: $("keys-help"),
+  highlightsNote: $("highlights-note"),
   itemMeta: $("item-metadata"), suggestion: $("suggestion"), suggestionLabel: $("suggestion-label"),
   suggestionProb: $("suggestion-prob"), reopenBanner: $("reopen-banner"), reopenWas: $("reopen-was"),
   reopenClear: $("reopen-clear"), reopenBack: $("reopen-back"),
