@@ -1,5 +1,6 @@
 """What the Redis broker holds, read directly: the claims of running task messages
-(``executions``) and whether a message that was sent is still there (``message_known``).
+(``executions``), whether a message that was sent is still there (``message_known``), and which
+of a running run's next steps still wait for a worker (``waiting``).
 
 A run stays ``pending`` until its first task starts. If the broker lost that message (Redis
 restarted without persistence, a queue flushed by hand), nothing would ever start it, and the
@@ -11,7 +12,9 @@ hash) and not claimed by an execution is lost.
 """
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterable
 
 import redis
 from django.conf import settings
@@ -68,3 +71,52 @@ def message_known(task_id: str | None) -> bool | None:
         return _seen(redis_client, task_id)
     except redis.RedisError:
         return None
+
+
+def _header_ids(raw: bytes) -> tuple[str | None, str | None, int]:
+    """(task id, group id, retry) of a message as a queue or the unacked hash stores it."""
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return None, None, 0
+    if isinstance(message, list):  # the unacked hash keeps [message, exchange, routing key]
+        message = message[0] if message else None
+    headers = (message.get("headers") if isinstance(message, dict) else None) or {}
+    return headers.get("id"), headers.get("group"), int(headers.get("retries") or 0)
+
+
+def _waiting_once(redis_client: redis.Redis, wanted: set[str]) -> set[str]:
+    found = set()
+    for key in _queue_lists():
+        for raw in redis_client.lrange(key, 0, -1):
+            found |= wanted & set(_header_ids(raw)[:2])
+    for raw in redis_client.hvals(UNACKED):
+        task_id, group_id, retry = _header_ids(raw)
+        hits = wanted & {task_id, group_id}
+        # handed to a worker: waiting there (prefetched, or a retry's countdown) until an execution
+        # claims it; a claimed one has started, and its task beats the run's heartbeat
+        if hits and not redis_client.exists(CLAIM_KEY.format(id=task_id, retry=retry) + ":deliveries"):
+            found |= hits
+    return found
+
+
+def waiting(ids: Iterable[str]) -> set[str] | None:
+    """Which of ``ids`` (task ids, or the group id every part of a chord carries) have a message
+    that has not started yet: in a queue, or handed to a worker that has not begun it. Nothing of
+    a run beats its heartbeat while its next step waits there, behind other work: such a run is
+    waiting, not dead. Looked at twice a second apart where some are not found (a message moves
+    from its queue to the unacked hash in two steps, a chord's last part sends the next step as it
+    ends); None when that cannot be told (no Redis broker, Redis unreachable). Reads whole queues:
+    for the workers' periodic sweep, never a web request."""
+    wanted = {str(i) for i in ids if i}
+    redis_client = client()
+    if redis_client is None:
+        return None
+    try:
+        found = _waiting_once(redis_client, wanted)
+        if found != wanted:
+            time.sleep(1.0)
+            found |= _waiting_once(redis_client, wanted)
+    except redis.RedisError:
+        return None
+    return found

@@ -2,6 +2,7 @@
 rule, and the reads the pages and the API show. Every task of labeling.loop.tasks reports here."""
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import contextmanager
 from datetime import timedelta
@@ -20,7 +21,7 @@ from labeling.items.services import upload_dir
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
-from .broker import message_known
+from .broker import message_known, waiting
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ FINAL_MODEL = "final_model"
 # detail["stage"] of a retrain requested while the project's final model trains: pending, not
 # queued; it is queued when that final model ends (claim_deferred_retrains).
 WAITING = "waiting"
+# detail key: the ids of the messages a run's last step sent (record_next_steps)
+NEXT_STEPS = "next_task_ids"
 # Share of a retrain run's progress bar each stage fills.
 STAGES = {"embed": (0.0, 0.15), "train": (0.15, 0.45), "score": (0.45, 0.9), "plan": (0.9, 1.0)}
 # How the pages name the stage a run recorded last (detail["stage"]).
@@ -87,17 +90,34 @@ def note_run(run_id: int, *, message=None, **detail) -> None:
         TaskRun.objects.filter(pk=run_id).update(**fields)
 
 
-def record_task_id(run_id: int, task_id: str) -> None:
-    """Store the id of a run's first task message in its detail, in one statement: the worker may
-    already be writing the run's detail (a read-modify-write here could undo its stage)."""
+def _set_detail(run_id: int, key: str, value, *, touch: bool = False) -> None:
+    """Set one key of a run's detail in one statement: the worker may be writing the run's detail
+    meanwhile (a read-modify-write here could undo its stage). ``touch``: of an open run only, and
+    its heartbeat moves with it."""
     table = connection.ops.quote_name(TaskRun._meta.db_table)
+    json_set = ("COALESCE(detail, '{}'::jsonb) || jsonb_build_object(%s::text, %s::jsonb)"
+                if connection.vendor == "postgresql" else "json_set(COALESCE(detail, '{}'), '$.' || %s, json(%s))")
+    params = [key, json.dumps(value)]
+    if touch:
+        json_set += ", updated_at = %s"
+        params.append(connection.ops.adapt_datetimefield_value(timezone.now()))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"UPDATE {table} SET detail = COALESCE(detail, '{{}}'::jsonb) || "
-                           "jsonb_build_object('task_id', %s::text) WHERE id = %s", [task_id, run_id])
-        else:
-            cursor.execute(f"UPDATE {table} SET detail = json_set(COALESCE(detail, '{{}}'), '$.task_id', %s) "
-                           "WHERE id = %s", [task_id, run_id])
+        cursor.execute(f"UPDATE {table} SET detail = {json_set} WHERE id = %s"
+                       + (" AND state IN (%s, %s)" if touch else ""), [*params, run_id, *(OPEN if touch else ())])
+
+
+def record_task_id(run_id: int, task_id: str) -> None:
+    """Store the id of a run's first task message in its detail (a pending run whose message the
+    broker lost is found by it)."""
+    _set_detail(run_id, "task_id", task_id)
+
+
+def record_next_steps(run_id: int, task_ids: list[str]) -> None:
+    """Store the ids of the messages a run's step sends next (a task, or a chord's group and the
+    task after it), before they are sent: until one starts and beats the heartbeat, nothing moves
+    it, and the sweep asks the broker whether they still wait for a worker (expire_stale_runs).
+    The heartbeat moves: the wait is counted from here."""
+    _set_detail(run_id, NEXT_STEPS, list(task_ids), touch=True)
 
 
 def stage_progress(stage: str, share: float) -> float:
@@ -138,34 +158,50 @@ def give_up_run(run_id: int, message: str) -> None:
 
 
 def expire_stale_runs(project: Project | None = None, *, ask_broker: bool = False) -> list[TaskRun]:
-    """Fail the interrupted runs (of one project, or all): running with no heartbeat for
-    LONGTAIL_TASK_STALE_SECONDS, or pending for longer than the broker would keep a lost message.
-    A model version left ``training`` by a failed run (or by no open run at all) is failed too, so
-    the next retrain can start. Returns the runs failed here (the caller may queue them again)."""
+    """Fail the interrupted runs (of one project, or all) and return them (the caller may queue them
+    again): pending past the pending cut-off (its message may still come back until then); running
+    with no heartbeat for LONGTAIL_TASK_STALE_SECONDS in its first step (no next step recorded), or
+    when the workers' sweep finds none of the messages of its next step waiting to start
+    (``broker.waiting``): a step beats while it executes, nothing beats while the next one waits
+    behind other work, and such a waiting run is given up only past the pending cut-off, like a
+    pending one. A model version left ``training`` or ``ready`` by a failed run is failed too."""
     now = timezone.now()
     runs = TaskRun.objects.filter(kind__in=[RETRAIN, EMBED, FINAL_MODEL])
     if project is not None:
         runs = runs.filter(project=project)
     pending = runs.filter(state=TaskRun.PENDING).exclude(
         kind=RETRAIN, detail__stage=WAITING)  # no message to lose yet: it waits for a final model
-    stale = list(
-        runs.filter(state=TaskRun.RUNNING, updated_at__lt=now - stale_after())
-        | pending.filter(updated_at__lt=now - pending_stale_after())
-    )
+    cut_off, pending_cut_off = int(stale_after().total_seconds()), int(pending_stale_after().total_seconds())
+    reasons = {run.pk: (run, "Interrupted: queued {s} s ago and never started: no worker took it within "
+                             f"{pending_cut_off} s (LONGTAIL_TASK_STALE_SECONDS + LONGTAIL_BROKER_VISIBILITY_TIMEOUT).")
+               for run in pending.filter(updated_at__lt=now - pending_stale_after())}
+    between = {}
+    for run in runs.filter(state=TaskRun.RUNNING, updated_at__lt=now - stale_after()):
+        if run.updated_at < now - pending_stale_after():
+            reasons[run.pk] = (run, f"Interrupted: no progress for {{s}} s, past the cut-off of {pending_cut_off} s "
+                                    "for a run whose next step waits for a worker (LONGTAIL_TASK_STALE_SECONDS + "
+                                    "LONGTAIL_BROKER_VISIBILITY_TIMEOUT).")
+        elif not (run.detail or {}).get(NEXT_STEPS):
+            reasons[run.pk] = (run, f"Interrupted: no heartbeat for {{s}} s while its step ran: its worker stopped "
+                                    f"(the cut-off is {cut_off} s).")
+        else:
+            between[run.pk] = run
+    unstarted = waiting({i for run in between.values() for i in run.detail[NEXT_STEPS]}) if (
+        ask_broker and between) else None
+    for run in between.values() if unstarted is not None else ():
+        if not unstarted & set(run.detail[NEXT_STEPS]):
+            reasons[run.pk] = (run, f"Interrupted: no heartbeat for {{s}} s, and no step of it is queued or waiting "
+                                    f"for a worker: its worker stopped (the cut-off is {cut_off} s).")
     # A pending run past the cut-off whose message the broker no longer holds will never start:
     # given up now rather than after the visibility timeout (labeling.loop.broker).
-    lost = {run.pk for run in pending.filter(updated_at__lt=now - stale_after(),
-                                             updated_at__gte=now - pending_stale_after())
-            if message_known((run.detail or {}).get("task_id")) is False} if ask_broker else set()
-    stale += list(TaskRun.objects.filter(pk__in=lost))
+    for run in pending.filter(updated_at__lt=now - stale_after(),
+                              updated_at__gte=now - pending_stale_after()) if ask_broker else ():
+        if message_known((run.detail or {}).get("task_id")) is False:
+            reasons[run.pk] = (run, "Lost: queued {s} s ago, its task message is no longer with the broker (Redis "
+                                    "restarted without its data?), so nothing would ever start it.")
     failed = []
-    for run in stale:
-        seconds = int((now - run.updated_at).total_seconds())
-        message = (f"Interrupted: no heartbeat for {seconds} s (its worker stopped); "
-                   f"the cut-off is {int(stale_after().total_seconds())} s.")
-        if run.pk in lost:
-            message = (f"Lost: queued {seconds} s ago, its task message is no longer with the broker (Redis "
-                       "restarted without its data?), so nothing would ever start it.")
+    for run, reason in reasons.values():
+        message = reason.format(s=int((now - run.updated_at).total_seconds()))
         # Conditional UPDATE: a run that moved meanwhile (or that another process failed) is left alone.
         if TaskRun.objects.filter(pk=run.pk, state=run.state, updated_at=run.updated_at).update(
                 state=TaskRun.FAILED, message=message, finished_at=now,
@@ -184,6 +220,12 @@ def _fail_orphaned_versions(project_id: int, failed_run_ids: list[int]) -> None:
                 finished_at=timezone.now())
     if failed_run_ids:
         training.filter(config__task_run__in=failed_run_ids).update(**note)
+    # A retrain's version waits ``ready`` for its run to score the pool and activate it: its run failed,
+    # nothing ever will. (A final model's ready version is a finished model, kept for export.)
+    for run_id in TaskRun.objects.filter(pk__in=failed_run_ids, kind=RETRAIN).values_list("pk", flat=True):
+        ModelVersion.objects.filter(project_id=project_id, state=ModelVersion.READY, config__task_run=run_id).update(
+            state=ModelVersion.FAILED, error=f"Not activated: its retrain (task {run_id}) was interrupted before "
+                                             "the pool was scored under it.")
     # Retrains and final models train versions; with neither open, a version still training is orphaned.
     if not TaskRun.objects.filter(project_id=project_id, kind__in=[RETRAIN, FINAL_MODEL],
                                   state__in=[TaskRun.PENDING, TaskRun.RUNNING]).exists():

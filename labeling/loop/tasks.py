@@ -20,6 +20,7 @@ from dataclasses import asdict
 
 from celery import chord, shared_task
 from celery.signals import worker_init
+from celery.utils import uuid
 from django.conf import settings
 
 from labeling.items.models import ImportBatch
@@ -39,6 +40,22 @@ SCORE_CHUNK = 20_000
 
 def embed_chunks(item_ids: list[int]) -> list[list[int]]:
     return [item_ids[i : i + settings.LONGTAIL_EMBED_CHUNK] for i in range(0, len(item_ids), settings.LONGTAIL_EMBED_CHUNK)]
+
+
+def _then(run_id: int, task, *args) -> None:
+    """Send a run's next step, its id recorded on the run first: nothing beats the heartbeat while it
+    waits for a worker, so the stale-run sweep asks the broker (runs.expire_stale_runs)."""
+    task_id = uuid()
+    runs.record_next_steps(run_id, [task_id])
+    task.apply_async(args=list(args), task_id=task_id)
+
+
+def _fan_out(run_id: int, parts, then) -> None:
+    """Send ``parts`` as a chord whose body is ``then``, recording first, as _then does, the group
+    id every part's message carries (a chord's task_id names its group) and the id of ``then``."""
+    group_id, then_id = uuid(), uuid()
+    runs.record_next_steps(run_id, [group_id, then_id])
+    chord(parts, then, task_id=group_id).apply_async(task_id=then_id)
 
 
 def _run(run_id: int | None) -> TaskRun | None:
@@ -62,10 +79,10 @@ def run_retrain(run_id: int) -> None:
     chunks = embed_chunks(todo)
     runs.update_run(run_id, to_embed=len(todo))
     if not chunks:
-        train_model.apply_async(args=[run_id])
+        _then(run_id, train_model, run_id)
         return
     share = runs.stage_progress("embed", 1.0) / len(chunks)
-    chord(embed_items.si(chunk, run_id, share) for chunk in chunks)(train_model.si(run_id))
+    _fan_out(run_id, (embed_items.si(chunk, run_id, share) for chunk in chunks), train_model.si(run_id))
 
 
 @shared_task(**TASK_OPTIONS)
@@ -116,9 +133,9 @@ def start_embedding(run_id: int) -> None:
     runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, to_embed=len(todo), chunks=len(chunks),
                     message=f"Embedding {len(todo)} items in {len(chunks)} chunk(s).")
     if not chunks:
-        finish_embedding.apply_async(args=[run_id])
+        _then(run_id, finish_embedding, run_id)
         return
-    chord(embed_items.si(chunk, run_id, 1.0 / len(chunks)) for chunk in chunks)(finish_embedding.si(run_id))
+    _fan_out(run_id, (embed_items.si(chunk, run_id, 1.0 / len(chunks)) for chunk in chunks), finish_embedding.si(run_id))
 
 
 @shared_task(**TASK_OPTIONS)
@@ -163,7 +180,7 @@ def train_model(run_id: int) -> None:
         # Nothing newer to learn from: the fine-tuned model keeps serving (docs/loop.md, "One training per project").
         runs.update_run(run_id, training="kept_final", kept_model_version=kept.number,
                         message=f"Final model v{kept.number} was trained on these same labels; it keeps serving.")
-        plan_after_retrain.apply_async(args=[run_id])
+        _then(run_id, plan_after_retrain, run_id)
         return
     try:
         with runs.heartbeat(run_id):
@@ -172,23 +189,22 @@ def train_model(run_id: int) -> None:
         raise
     except versions.NotEnoughLabels as exc:
         runs.update_run(run_id, message=str(exc), training="skipped")
-        plan_after_retrain.apply_async(args=[run_id])
+        _then(run_id, plan_after_retrain, run_id)
         return
     except Exception as exc:  # noqa: BLE001 - the version is FAILED; the previous one stays active
         versions.log_training_failure(log, "training failed", exc)
         runs.update_run(run_id, training="failed", error=f"Training failed: {runs.describe_error(exc)}")
-        plan_after_retrain.apply_async(args=[run_id])
+        _then(run_id, plan_after_retrain, run_id)
         return
     runs.update_run(run_id, progress=runs.stage_progress("score", 0.0), message="Scoring the pool.",
                         stage="score", model_version=version.number, model_version_id=version.id)
     chunks = scores.score_chunks(run.project, chunk_size=SCORE_CHUNK)
     if not chunks:
-        finish_scoring.apply_async(args=[version.id, run_id])
+        _then(run_id, finish_scoring, version.id, run_id)
         return
     share = (runs.stage_progress("score", 1.0) - runs.stage_progress("score", 0.0)) / len(chunks)
-    chord(score_chunk.si(version.id, lo, hi, run_id, share) for lo, hi in chunks)(
-        finish_scoring.si(version.id, run_id)
-    )
+    _fan_out(run_id, (score_chunk.si(version.id, lo, hi, run_id, share) for lo, hi in chunks),
+             finish_scoring.si(version.id, run_id))
 
 
 @shared_task(**TASK_OPTIONS)
@@ -239,7 +255,7 @@ def finish_scoring(version_id: int, run_id: int | None = None) -> None:
             runs.update_run(run_id, review_routed=routed)
         train_label_issues.apply_async(args=[version.id])
     if run_id:
-        plan_after_retrain.apply_async(args=[run_id])
+        _then(run_id, plan_after_retrain, run_id)
 
 
 @shared_task(**TASK_OPTIONS)

@@ -42,7 +42,6 @@ from .runs import (
     open_retrain_run,
     record_task_id,
     retrain_in_flight,
-    stale_after,
     update_run,
 )
 
@@ -172,13 +171,8 @@ def request_final_model(project: Project) -> TaskRun:
     the reason) while a retrain is under way: both train a model version of the project."""
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
-        expire_stale_runs(project)
-        open_final = TaskRun.objects.filter(project=project, kind=FINAL_MODEL, state__in=[TaskRun.PENDING,
-                                                                                           TaskRun.RUNNING])
-        # No heartbeat for the stale period: its worker died; fail it so a new one can start.
-        open_final.filter(updated_at__lt=timezone.now() - stale_after()).update(
-            state=TaskRun.FAILED, message="Interrupted: no progress for too long.", finished_at=timezone.now())
-        running = open_final.first()
+        expire_stale_runs(project)  # one whose worker died; one still queued is returned below
+        running = open_final_run(project)
         if running is not None:
             return running
         start_deferred_retrains(project)  # a retrain that waited for a final model that died: it goes first
@@ -316,7 +310,7 @@ def on_worker_ready(sender=None, **kwargs) -> None:
 def _sweep() -> None:
     try:
         for run in recover_stale_runs():
-            log.warning("queued TaskRun %s again (project %s) after its worker stopped", run.pk, run.project_id)
+            log.warning("queued TaskRun %s again (project %s): it was interrupted", run.pk, run.project_id)
         for batch in expire_stale_imports():
             log.warning("import batch %s (project %s) failed: its worker stopped", batch.pk, batch.project_id)
     except Exception:  # noqa: BLE001 - the next sweep tries again
