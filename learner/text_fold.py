@@ -39,6 +39,8 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 def search_form(text: str) -> str:
     """The text folded (see the module's docstring), as the search columns hold item texts."""
+    if text.isascii():  # nothing to fold: NFKD/NFKC leave ASCII as it is, and no ASCII is invisible here
+        return text
     text = ACCENTS.sub("", unicodedata.normalize("NFKD", text))
     return INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
 

@@ -32,12 +32,12 @@ def _ids(response):
 
 
 @pytest.mark.parametrize("name", ["excluded", "pinned"])
-@pytest.mark.parametrize("value", ["maybe", "yes", "TRUE", "1", "None", "null", "true "])
+@pytest.mark.parametrize("value", ["maybe", "yes", "TRUE", "2", "None", "null", "true "])
 def test_items_api_refuses_an_unknown_yes_no(world, planted, api, name, value):
     answer = api.get("/api/projects/alpha/items/", {name: value})
     assert answer.status_code == 400, answer.content
     assert list(answer.json()) == [name]
-    assert answer.json()[name] == [f"Must be true or false, or left out for either; got {value}."]
+    assert answer.json()[name] == [f"Must be true or false (or 1 or 0), or left out for either; got {value}."]
 
 
 def test_items_api_refuses_both_bad_values_of_the_probe(world, planted, api):
@@ -53,6 +53,16 @@ def test_items_api_true_false_and_either(world, planted, api):
     assert _ids(api.get(url, {"pinned": "true"})) == {planted["pinned"].id}
     assert _ids(api.get(url, {"pinned": "false", "page_size": 200})) == everything - {planted["pinned"].id}
     assert _ids(api.get(url, {"excluded": "", "pinned": "", "page_size": 200})) == everything
+
+
+@pytest.mark.parametrize(("yes", "no"), [("True", "False"), ("1", "0")])
+def test_items_api_keeps_the_spellings_it_took_before(world, planted, api, yes, no):
+    """Python's requests sends True for a True parameter, and scripts send 1 and 0: the filter took them
+    before it was strict, and still does."""
+    url = "/api/projects/alpha/items/"
+    everything = _ids(api.get(url, {"page_size": 200}))
+    assert _ids(api.get(url, {"excluded": yes})) == {planted["excluded"].id}
+    assert _ids(api.get(url, {"pinned": no, "page_size": 200})) == everything - {planted["pinned"].id}
 
 
 def test_browse_page_selects_send_values_it_accepts(client, world, planted):
@@ -73,7 +83,7 @@ def test_browse_page_names_the_bad_value(client, world, planted):
     page = client.get("/p/alpha/items/", {"pinned": "<b>perhaps</b>"})
     assert page.status_code == 400
     body = page.content.decode()
-    assert "Must be true or false, or left out for either; got &lt;b&gt;perhaps&lt;/b&gt;." in body
+    assert "Must be true or false (or 1 or 0), or left out for either; got &lt;b&gt;perhaps&lt;/b&gt;." in body
     assert "<b>perhaps</b>" not in body
 
 
@@ -81,7 +91,7 @@ def test_browse_page_names_the_bad_value(client, world, planted):
 def test_answers_api_refuses_an_unknown_yes_no(world, api, name):
     answer = api.get("/api/projects/alpha/answers/", {name: "maybe"})
     assert answer.status_code == 400, answer.content
-    assert answer.json() == {name: ["Must be true or false, or left out for either; got maybe."]}
+    assert answer.json() == {name: ["Must be true or false (or 1 or 0), or left out for either; got maybe."]}
 
 
 def test_answers_api_true_false_and_either(world, api):

@@ -28,16 +28,30 @@ def documented(filter_, schema_type: str):
     return extend_schema_field({"type": schema_type, "description": filter_.extra.get("help_text", "")})(filter_)
 
 
+class YesNoField(django_filters.fields.ChoiceField):
+    """The spellings a BooleanFilter took before stay valid (Python's requests sends True, scripts send
+    1 and 0): each is read as "true" or "false"; anything else is refused."""
+
+    SPELLINGS = {"true": "true", "True": "true", "1": "true", "false": "false", "False": "false", "0": "false"}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return self.SPELLINGS.get(value, value)
+
+
 class YesNoFilter(django_filters.ChoiceFilter):
-    """A yes/no filter that takes "true", "false" or "" (either) and refuses anything else, naming
-    the parameter. A BooleanFilter's NullBooleanField reads an unknown value as "either": excluded=maybe
-    answered 200 with the whole list, where every other bad value answers 400."""
+    """A yes/no filter that takes true or false (also True/False and 1/0), or "" (either), and
+    refuses anything else, naming the parameter. A BooleanFilter's NullBooleanField reads an unknown
+    value as "either": excluded=maybe answered 200 with the whole list, where every other bad value
+    answers 400."""
+
+    field_class = YesNoField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("choices", YES_NO)
         kwargs.setdefault("empty_label", "any")
-        kwargs.setdefault("error_messages", {"invalid_choice": "Must be true or false, or left out for either; "
-                                                               "got %(value)s."})
+        kwargs.setdefault("error_messages", {"invalid_choice": "Must be true or false (or 1 or 0), or left out "
+                                                               "for either; got %(value)s."})
         super().__init__(*args, **kwargs)
 
     def filter(self, qs, value):
