@@ -2,10 +2,12 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from labeling.items.models import Item
 from labeling.projects.models import Label, Project
+from labeling.projects.setting_checks import related_project_errors
 
 
 class Assignment(models.Model):
@@ -81,6 +83,11 @@ class Annotation(models.Model):
             models.Index(fields=["project", "undone", "skipped"]),
             models.Index(fields=["item", "undone"]),
         ]
+
+    def clean(self):
+        # The export and agreement read a project's answers with that project's labels and items only.
+        if errors := related_project_errors(self, "item", "label", "suggested_label"):
+            raise ValidationError(errors)
 
 
 class ReviewTask(models.Model):

@@ -1,13 +1,23 @@
-"""Giving back the leases of someone who leaves a project: once their membership is gone they can
-no longer answer, so their unanswered leases would only block the items for everyone else until
-they run out (``LONGTAIL_LEASE_SECONDS``). They are expired at once, as expiry would later, and
-their slots go back to the pool (``leasing.change_slots``) under the wave items' row locks."""
+"""Giving back the slots of someone who can no longer answer.
+
+* **Leaving a project** (``release_leases``): once their membership is gone they can no longer
+  answer, so their unanswered leases would only block the items for everyone else until they run
+  out (``LONGTAIL_LEASE_SECONDS``). They are expired at once, as expiry would later, and their
+  slots go back to the pool (``leasing.change_slots``) under the wave items' row locks.
+* **A deleted user** (``release_user_slots``, run before the user row goes: their assignments go
+  with it, CASCADE): every slot one of their assignments holds is given back, a lease's and an
+  answer's alike, so that ``slots_taken`` / ``slots_done`` keep counting the assignments that
+  exist, as the answer paths count them (``leasing.live_slot_q``). Their answers stay (no
+  annotator); an item of an open wave they answered waits for another member's answer.
+"""
+from collections import Counter
+
 from django.db.models import Exists, OuterRef
 
-from labeling.projects.models import Project
+from labeling.projects.models import Membership, Project
 from labeling.waves.models import WaveItem
 
-from .leasing import change_slots
+from .leasing import SLOT_STATES, change_slots
 from .models import Annotation, Assignment
 
 
@@ -19,9 +29,7 @@ def release_leases(project: Project, user) -> int:
     wave_item_ids = sorted(set(held.values_list("wave_item_id", flat=True)))
     if not wave_item_ids:
         return 0
-    # The wave items first, in id order as every slot writer locks them; then the leases as they are now.
-    list(WaveItem.objects.filter(pk__in=wave_item_ids).order_by("pk").select_for_update(of=("self",))
-         .values_list("pk", flat=True))
+    _lock_wave_items(wave_item_ids)
     answered = Annotation.objects.filter(assignment=OuterRef("pk"), undone=False)
     released = list(Assignment.objects.filter(annotator=user, state=Assignment.LEASED, wave_item_id__in=wave_item_ids)
                     .exclude(Exists(answered)).values_list("pk", "wave_item_id"))
@@ -29,3 +37,39 @@ def release_leases(project: Project, user) -> int:
     # One lease per annotator and wave item (the assignment_one_live_per_annotator constraint): one slot each.
     change_slots([wave_item_id for _, wave_item_id in released], taken=-1)
     return len(released)
+
+
+def release_user_slots(user) -> int:
+    """Give back every slot ``user``'s assignments hold, and delete those assignments; returns how
+    many slots. Call inside the transaction that deletes the user (the pre_delete receiver does)."""
+    # Their memberships first, as a lease and an answer share-lock them before the wave items: one
+    # under way commits before this reads, and a later one waits and is then refused.
+    list(Membership.objects.select_for_update().filter(user=user).order_by("pk").values_list("pk", flat=True))
+    slots = Assignment.objects.filter(annotator=user, state__in=SLOT_STATES)
+    wave_item_ids = sorted(set(slots.values_list("wave_item_id", flat=True)))
+    if wave_item_ids:
+        _lock_wave_items(wave_item_ids)
+    held = list(slots.values_list("wave_item_id", "state"))  # as they are now that the items are locked
+    taken = Counter(wave_item_id for wave_item_id, _ in held)
+    done = Counter(wave_item_id for wave_item_id, state in held if state != Assignment.LEASED)
+    for counts, field in ((taken, "taken"), (done, "done")):
+        by_count: dict[int, list[int]] = {}
+        for wave_item_id, n in counts.items():
+            by_count.setdefault(n, []).append(wave_item_id)
+        for n, ids in by_count.items():
+            change_slots(ids, **{field: -n})
+    # All of them, also one stored after the deletion gathered its rows (it would fail the commit).
+    Assignment.objects.filter(annotator=user).delete()
+    return len(held)
+
+
+def user_deleted(sender, instance, **kwargs) -> None:
+    """pre_delete receiver of the user model (connected in AnnotationsConfig.ready): every path that
+    deletes a user (the admin, a shell, a management command) gives their slots back."""
+    release_user_slots(instance)
+
+
+def _lock_wave_items(wave_item_ids) -> None:
+    """The wave items' rows, in id order as every slot writer locks them."""
+    list(WaveItem.objects.filter(pk__in=wave_item_ids).order_by("pk").select_for_update(of=("self",))
+         .values_list("pk", flat=True))

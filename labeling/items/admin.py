@@ -14,6 +14,13 @@ class ItemForm(forms.ModelForm):
         model = Item
         fields = "__all__"
 
+    def clean_source(self):
+        source = self.cleaned_data.get("source")
+        if source is not None and source.project_id != self.instance.project_id:
+            raise forms.ValidationError(f"The source “{source.name}” belongs to another project; "
+                                        "choose one of this item's project.", code="other_project")
+        return source
+
     def clean_metadata(self):
         metadata = self.cleaned_data.get("metadata")
         if metadata is None:
@@ -24,6 +31,14 @@ class ItemForm(forms.ModelForm):
         return metadata
 
 
+# Why an item's text and what is derived from it cannot change here (shown on its admin page).
+FIXED_TEXT = ("The text, its hash and its duplicate group are fixed once imported: the duplicate group "
+              "(items with the same text share their labels in the export) and the stored embeddings are keyed "
+              "by the text's hash, and the product has no way to edit a text. Import the corrected text as a new "
+              "item instead, and exclude this one in the item browser. An item stays in its project.")
+FIXED_FIELDS = ("project", "text", "text_hash", "dup_group")
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
     form = ItemForm
@@ -31,6 +46,14 @@ class ItemAdmin(admin.ModelAdmin):
     list_filter = ["project", "source"]
     search_fields = ["text", "external_id"]
     raw_id_fields = ["import_batch"]
+    readonly_fields = FIXED_FIELDS
+
+    def has_add_permission(self, request):
+        return False  # items come in through an import, which hashes and groups their texts
+
+    def get_fieldsets(self, request, obj=None):
+        fields = [f for f in self.get_fields(request, obj) if f not in FIXED_FIELDS]
+        return [(None, {"fields": FIXED_FIELDS, "description": FIXED_TEXT}), ("Editable", {"fields": fields})]
 
 
 @admin.register(ImportBatch)

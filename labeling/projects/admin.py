@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
@@ -9,10 +8,14 @@ from django.urls import reverse
 
 from labeling.items.import_lock import SourcesBusy, lock_sources_for_change
 
+from .admin_members import MembershipInline
+from .admin_rows import GuardedRowForm
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
 from .locks import lock_labels_to_delete, lock_project_labels
-from .models import Label, Membership, Project, Rule, Source
+from .models import Label, Project, Rule, Source
 from .reserved import SHARED_ARTIFACT_FOLDERS, reserved_message
+from .shares import check_quota_total
+from .stale_edits import PageRowsMixin
 from .taxonomy import label_set_errors
 
 # The fields of a label row the rows are checked on as a whole (labeling.projects.taxonomy.label_set_errors).
@@ -27,11 +30,14 @@ def lock_labels_of(project_ids) -> None:
         lock_project_labels(project)
 
 
-class LabelInlineFormSet(BaseInlineFormSet):
+class LabelInlineFormSet(PageRowsMixin, BaseInlineFormSet):
     """The project page's label rows are checked as a whole, as the labels page checks them (two
     levels, one top-level Other, no two names that look alike): each row alone passes its checks
     while two rows ticking Other would fail the commit (a 500). ProjectAdmin.changeform_view holds
-    the project's label lock while they are checked and saved."""
+    the project's label lock while they are checked and saved. A row saves only what the page
+    changed (GuardedRowForm); one deleted or changed by someone else meanwhile is refused, saying so."""
+
+    thing = "label"
 
     def clean(self):
         # Rows ticked for deletion are locked before Django looks for answers and fine labels on them
@@ -73,17 +79,22 @@ class LabelInlineFormSet(BaseInlineFormSet):
 
 class LabelInline(admin.TabularInline):
     model = Label
+    form = GuardedRowForm
     fk_name = "project"
     formset = LabelInlineFormSet
     extra = 0
 
 
-class SourceInlineFormSet(BaseInlineFormSet):
+class SourceInlineFormSet(PageRowsMixin, BaseInlineFormSet):
     """The project page's source rows: a save that changes or deletes one first locks the project's
     sources (import_lock.lock_sources_for_change), before Django looks for a deleted source's items.
     While an import writes, that waits a bounded time and is then refused with a message above the
     rows, nothing saved; before, the look for items saw none of the import's yet and the deletion
-    failed its commit on the items' foreign key (a 500). A save that leaves the rows alone does not wait."""
+    failed its commit on the items' foreign key (a 500). A save that leaves the rows alone does not wait.
+    Changed rows must leave quotas that add up to 1, as the sources page and the API require (the
+    planner splits each wave by them); a row saves only what the page changed (GuardedRowForm)."""
+
+    thing = "source"
 
     def full_clean(self):
         self._busy = None
@@ -98,27 +109,36 @@ class SourceInlineFormSet(BaseInlineFormSet):
         super().clean()
         if self._busy is not None:
             raise self._busy
+        if any(self.errors) or (self.instance.pk and not self.has_changed()):
+            return
+        # The sources as the save leaves them: the page's rows, and any added elsewhere since it loaded.
+        quotas = {pk: quota for pk, quota in Source.objects.filter(project_id=self.instance.pk)
+                  .values_list("pk", "quota")} if self.instance.pk else {}
+        for i, form in enumerate(self.forms):
+            data = getattr(form, "cleaned_data", None) or {}
+            if self.can_delete and self._should_delete_form(form):
+                quotas.pop(form.instance.pk, None)
+            elif data and (form.instance.pk or form.has_changed()):
+                quotas[form.instance.pk or f"new {i}"] = data.get("quota") or 0.0
+        check_quota_total(quotas.values())
 
 
 class SourceInline(admin.TabularInline):
     model = Source
+    form = GuardedRowForm
     formset = SourceInlineFormSet
     extra = 0
 
 
-class MembershipInline(admin.TabularInline):
-    model = Membership
-    extra = 0
-
-
-class ProjectAdminForm(forms.ModelForm):
+class ProjectAdminForm(GuardedRowForm):
     class Meta:
         model = Project
         fields = "__all__"
 
     def clean_slug(self):
-        """A new or changed slug may not name a shared folder (labeling.projects.reserved); one a project
-        took before stays."""
+        """A new project's slug may not name a shared folder (labeling.projects.reserved). A stored
+        project's slug is read-only here (ProjectAdmin.get_readonly_fields), as in the API: its
+        folders of models and imports are named by it."""
         slug = self.cleaned_data["slug"]
         if slug != self.initial.get("slug") and slug in SHARED_ARTIFACT_FOLDERS:
             raise ValidationError(reserved_message(slug))
@@ -132,6 +152,12 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [SourceInline, MembershipInline, LabelInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("slug",) if obj else ()
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj else self.prepopulated_fields
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """A save of a project's page checks and writes its label rows under the project's label lock,
@@ -191,6 +217,9 @@ class LabelAdmin(admin.ModelAdmin):
     list_filter = ["project"]
     search_fields = ["name"]
 
+    def get_readonly_fields(self, request, obj=None):
+        return ("project",) if obj else ()  # a label stays in its project (Label.clean)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method != "POST":
             return super().changeform_view(request, object_id, form_url, extra_context)
@@ -227,9 +256,3 @@ class RuleAdmin(admin.ModelAdmin):
     list_display = ["pattern", "kind", "label", "project", "enabled"]
     list_filter = ["project", "kind", "enabled"]
     formfield_overrides = {models.CharField: {"strip": False}}  # a regex's outer spaces are part of it
-
-
-@admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "project", "role"]
-    list_filter = ["project", "role"]

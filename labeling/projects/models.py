@@ -6,7 +6,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from labeling.items.values import storable, string_problem
 from learner.label_shift import MIX_MODES
 from learner.planning.config import DEFAULT_MIX
 from learner.rules import compile_rule
@@ -16,6 +15,7 @@ from learner.weighting import WEIGHTINGS
 from .hotkeys import REVIEW_KEYS, hotkey_error
 from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key, look_alike_key, mixed_name_problem
 from .overlap import overlap_errors
+from .setting_checks import UNSET, annotator_metadata_problem, range_text, related_project_errors, strategy_mix_problem
 
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
@@ -146,6 +146,21 @@ class Project(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def clean_fields(self, exclude=None):
+        """The strategy mix is checked with the random share wherever the mix is validated (the
+        admin, update_settings); a form without the mix (the settings page, which checks its mix
+        fields itself) excludes it, so a changed random share is not judged against the old mix."""
+        errors = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if not {"strategy_mix", "random_share"} & {*(exclude or ()), *errors}:
+            if problem := strategy_mix_problem(self.strategy_mix, self.random_share):
+                errors["strategy_mix"] = [problem]
+        if errors:
+            raise ValidationError(errors)
+
 
 # Human names of the settings, for messages that name the field as the settings page shows it.
 SETTING_NAMES = {
@@ -160,7 +175,6 @@ SETTING_NAMES = {
     "calibration": "Calibration", "class_weights": "Class weights", "hierarchy_mode": "Label hierarchy", "label_prior": "Label-name prior",
     "threshold_mix": "Thresholds hold on", "threshold_guard": "Guard thresholds against unseen confusions",
 }
-MAX_SHOWN_METADATA = 30
 # The highest "Maximum text length": a text's search document (a generated tsvector, items migration
 # 0007) holds at most 1 MB; measured, distinct words take 2-3 bytes of it per character in Latin
 # scripts, 6 in CJK. The import refuses the rare text that takes more (labeling.items.validation).
@@ -178,16 +192,6 @@ SETTING_RANGES = [
 ]
 
 
-def _range_text(low, high, low_in: bool, high_in: bool) -> str:
-    if high is None:
-        return f"at least {low:g}" if low_in else f"above {low:g}"
-    if low_in and high_in:
-        return f"between {low:g} and {high:g}"
-    if not low_in and not high_in:
-        return f"strictly between {low:g} and {high:g}"
-    return f"above {low:g} and at most {high:g}" if high_in else f"at least {low:g} and below {high:g}"
-
-
 def settings_errors(values) -> dict[str, str]:
     """Every way a project's settings can break the loop, as {field: message naming the field}.
     ``values`` is a Project or anything with the same attributes (the API checks a PATCH merged
@@ -202,7 +206,7 @@ def settings_errors(values) -> dict[str, str]:
         below = value < low if low_in else value <= low
         above = high is not None and (value > high if high_in else value >= high)
         if below or above:
-            errors[field] = (f"{SETTING_NAMES[field]} must be {_range_text(low, high, low_in, high_in)}; "
+            errors[field] = (f"{SETTING_NAMES[field]} must be {range_text(low, high, low_in, high_in)}; "
                              f"got {value:g}.")
     chars = getattr(values, "max_text_chars", None)
     if isinstance(chars, int) and not isinstance(chars, bool) and chars > MAX_TEXT_CHARS_CEILING:
@@ -227,37 +231,12 @@ def settings_errors(values) -> dict[str, str]:
             and "review_share_max" not in errors:
         errors["review_share_max"] = (f"Review share: maximum ({smax:g}) is below the minimum ({smin:g}); "
                                       "set the maximum at or above the minimum.")
-    meta_problem = annotator_metadata_problem(getattr(values, "annotator_metadata", _UNSET))
+    meta_problem = annotator_metadata_problem(getattr(values, "annotator_metadata", UNSET),
+                                              SETTING_NAMES["annotator_metadata"])
     if meta_problem:
         errors["annotator_metadata"] = meta_problem
     errors.update(model_settings_errors(values))
     return errors
-
-
-_UNSET = object()  # settings_errors: the values do not carry the field (nothing to check)
-
-
-def annotator_metadata_problem(meta) -> str | None:
-    """Why ``meta`` cannot be the metadata shown to annotators, or None. Null is refused here
-    because the field's blank=True makes full_clean() skip it while the column is NOT NULL (a
-    form-encoded PATCH parses "null" past the serializer's own null check). Field names go into a
-    jsonb column: NUL and lone surrogates are refused with the importer's words, and what is
-    quoted back is escaped the importer's way."""
-    if meta is _UNSET:
-        return None
-    name = SETTING_NAMES["annotator_metadata"]
-    if meta is None:
-        return f"{name} cannot be null; send a list of field names ([] for none)."
-    bad = not isinstance(meta, list) or len(meta) > MAX_SHOWN_METADATA or not all(
-        isinstance(k, str) and 0 < len(k.strip()) <= 100 for k in meta)
-    if bad:
-        return (f"{name} must be a list of at most {MAX_SHOWN_METADATA} field names "
-                f"(text of 1 to 100 characters each); got {storable(str(meta), 200)}.")
-    for position, key in enumerate(meta, start=1):
-        problem = string_problem(key)
-        if problem:
-            return f"{name}: field name {position} “{storable(key, 100)}” {problem}."
-    return None
 
 
 def model_settings_errors(values) -> dict[str, str]:
@@ -312,6 +291,11 @@ class Label(models.Model):
         return self.name
 
     def clean(self):
+        # Answers, rules and the export read a project's labels by project: a label stays where it was made.
+        moved = self.pk and Label.objects.filter(pk=self.pk).exclude(project_id=self.project_id).exists()
+        if moved:
+            raise ValidationError({"project": "A label stays in the project it was made in (its answers, rules and "
+                                              "models are that project's); create a label in the other project."})
         # A label keeps a review-page key it already holds (hotkeys.hotkey_error): read as stored.
         stored = (Label.objects.filter(pk=self.pk).values_list("hotkey", flat=True).first() or ""
                   if self.pk and self.hotkey and self.hotkey.lower() in REVIEW_KEYS else "")
@@ -372,6 +356,8 @@ class Rule(models.Model):
         return f"{self.kind}:{self.pattern} → {self.label}"
 
     def clean(self):
+        if errors := related_project_errors(self, "label"):
+            raise ValidationError(errors)
         if not self.pattern:  # the field's check reports it; one the form refused is not here: no second error
             return
         try:

@@ -8,7 +8,6 @@ from labeling.loop.replanning import request_replan
 from labeling.loop.triggers import request_review_routing
 from labeling.modeling.review import ReviewGate
 from labeling.modeling.versions import NoActiveModel, active_model
-from learner.planning.strategies import lead_settable
 from learner.rules import compile_rule
 from learner.text import text_hash
 
@@ -17,12 +16,8 @@ from .label_names import label_line_problem, look_alike_key, spelled_out
 from .locks import lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
 from .reserved import new_slug_problem
+from .shares import QUOTA_TOLERANCE, STRATEGIES, check_quota_total, check_strategy_mix  # noqa: F401 (pages, API)
 from .taxonomy import label_set_errors
-
-# Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
-QUOTA_TOLERANCE = 0.01
-# The strategies a lead may give a share of the mix: the planner's registry decides.
-STRATEGIES = tuple(lead_settable())
 
 # Settings a lead may change through the settings page / PATCH; the rest is structural.
 SETTINGS_FIELDS = (
@@ -36,45 +31,6 @@ SETTINGS_FIELDS = (
 )
 # Settings review routing reads: a change routes the queue again with the active model.
 ROUTING_FIELDS = ("band_low", "band_high", "review_share_min", "review_share_max")
-
-
-def check_quota_total(quotas) -> None:
-    """Source quotas are shares of each wave and must add up to 1.0 (within QUOTA_TOLERANCE)."""
-    quotas = [float(q) for q in quotas]
-    if not quotas:
-        raise ValidationError("A project needs at least one source.")
-    for q in quotas:
-        if q < 0 or q > 1:
-            raise ValidationError(f"Each source quota must be between 0 and 1; got {q:g}.")
-    total = sum(quotas)
-    if abs(total - 1.0) > QUOTA_TOLERANCE:
-        raise ValidationError(f"Source quotas must add up to 1.0 (±{QUOTA_TOLERANCE:g}); they add up to {total:.3f}.",
-                              code="quota_total")
-
-
-def check_strategy_mix(mix: dict, random_share: float) -> dict:
-    """The strategy shares plus the random share make up a whole wave."""
-    if not isinstance(mix, dict):
-        raise ValidationError({"strategy_mix": "The strategy mix must be an object of strategy → share."})
-    unknown = sorted(set(mix) - set(STRATEGIES))
-    if unknown:
-        raise ValidationError({"strategy_mix": f"Unknown strategies: {', '.join(unknown)} "
-                                               f"(known: {', '.join(STRATEGIES)})."})
-    clean = {}
-    for name, value in mix.items():
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ValidationError({"strategy_mix": f"The share of {name} is not a number: {value!r}."}) from None
-        if not 0 <= value <= 1:
-            raise ValidationError({"strategy_mix": f"The share of {name} must be between 0 and 1; got {value:g}."})
-        clean[name] = value
-    total = sum(clean.values()) + float(random_share)
-    if abs(total - 1.0) > QUOTA_TOLERANCE:
-        raise ValidationError({"strategy_mix": (
-            f"Strategy shares plus the random share must add up to 1.0 (±{QUOTA_TOLERANCE:g}); "
-            f"they add up to {total:.3f}.")})
-    return clean
 
 
 def can_create_projects(user) -> bool:
@@ -265,9 +221,26 @@ def delete_label(label: Label) -> None:
     try:
         label.delete()
     except ProtectedError:
-        answers = label.annotations.count()
-        why = f"by {answers} answer{'s' * (answers != 1)}" if answers else "(fine labels refer to it)"
-        raise ValidationError(f"The label {spelled_out(label.name)} is in use {why} and cannot be deleted.") from None
+        raise ValidationError(label_in_use_message(label)) from None
+
+
+def label_in_use_message(label: Label) -> str:
+    """Why a label cannot be deleted, and what to do. Undone and replaced answers count: they are
+    the audit trail of who answered what (Annotation.undone, supersedes), so deleting their label
+    would leave history pointing at nothing; the message says how many answers are only history."""
+    answers = label.annotations.count()
+    if not answers:
+        return f"The label {spelled_out(label.name)} is in use (fine labels refer to it) and cannot be deleted."
+    history = label.annotations.filter(undone=True).count()
+    live = answers - history
+    counts = [f"{live} live" if live else "", f"{history} undone or changed, kept as the answers' history"
+              if history else ""]
+    advice = ("Change those answers to another label first (their history keeps this one), or keep the label "
+              "and rename it." if live else
+              "Those answers were all undone or changed; the audit trail keeps them, so the label stays. Rename it "
+              "(for example “retired: …”) if it should no longer be chosen.")
+    return (f"The label {spelled_out(label.name)} is in use by {answers} answer{'s' * (answers != 1)} "
+            f"({', '.join(c for c in counts if c)}) and cannot be deleted. {advice}")
 
 
 @transaction.atomic
