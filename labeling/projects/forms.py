@@ -271,7 +271,8 @@ class RuleForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if data.get("kind") and data.get("pattern"):
+        # A pattern left as it was is not judged again (Rule.clean): a rule over a later cap can be disabled.
+        if data.get("kind") and data.get("pattern") and {"kind", "pattern"} & set(self.changed_data):
             try:
                 compile_rule(data["kind"], data["pattern"])
             except ValueError as exc:

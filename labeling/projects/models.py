@@ -360,6 +360,8 @@ class Rule(models.Model):
             raise ValidationError(errors)
         if not self.pattern:  # the field's check reports it; one the form refused is not here: no second error
             return
+        if self.pk and Rule.objects.filter(pk=self.pk, kind=self.kind, pattern=self.pattern).exists():
+            return  # judged when it was saved: a rule over a later cap can still be disabled or relabeled
         try:
             compile_rule(self.kind, self.pattern, max_program_size=settings.LONGTAIL_RULE_MAX_PROGRAM_SIZE)
         except ValueError as exc:

@@ -8,7 +8,6 @@ from labeling.loop.replanning import request_replan
 from labeling.loop.triggers import request_review_routing
 from labeling.modeling.review import ReviewGate
 from labeling.modeling.versions import NoActiveModel, active_model
-from learner.rules import compile_rule
 from learner.text import text_hash
 
 from .hotkeys import HOTKEY_ORDER, check_unique_hotkeys
@@ -293,11 +292,7 @@ def save_rule(project: Project, rule: Rule | None = None, **fields) -> Rule:
         setattr(rule, field, value)
     if rule.label.project_id != project.pk:
         raise ValidationError({"label": "The label belongs to another project."})
-    try:
-        compile_rule(rule.kind, rule.pattern)
-    except ValueError as exc:
-        raise ValidationError({"pattern": f"Pattern “{rule.pattern}”: {exc}."}) from exc
-    rule.full_clean()
+    rule.full_clean()  # Rule.clean judges a new or changed pattern (the program-size cap included)
     rule.save()
     return rule
 
