@@ -261,7 +261,8 @@ export function clearReopened() {
   if (at < 0 && entry.assignment) {
     // An answer from an earlier batch: its lease is renewed by the clear, so it joins this one.
     state.items.push({ assignment: entry.assignment, item: entry.item, text: entry.text, source: entry.source,
-      highlights: entry.highlights, metadata: entry.metadata, answer: null, stored: false });
+      highlights: entry.highlights, highlights_cut: entry.highlights_cut, highlights_note: entry.highlights_note,
+      metadata: entry.metadata, answer: null, stored: false });
     at = state.items.length - 1;
     state.started = true;
     joined = true;

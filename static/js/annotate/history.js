@@ -42,6 +42,7 @@ export function entryFromRow(row, item) {
     id: row.id, client_id: row.client_id, item: row.item, assignment: row.assignment,
     text: item ? item.text : row.text, source: item ? item.source : row.source, snippet: row.snippet,
     highlights: item ? item.highlights : [], metadata: item ? item.metadata : [],
+    highlights_cut: Boolean(item && item.highlights_cut), highlights_note: item ? item.highlights_note : "",
     answer, at: new Date(row.created_at), status: "saved", changed: Boolean(row.supersedes),
     waveOpen: row.wave_open !== false, // a cleared answer of a closed wave goes back to the pool
   };
@@ -51,6 +52,7 @@ export function addEntry(item, clientId, answer) {
   const entry = {
     id: null, client_id: clientId, item: item.item, assignment: item.assignment, text: item.text,
     source: item.source, snippet: snippetOf(item.text), highlights: item.highlights || [],
+    highlights_cut: Boolean(item.highlights_cut), highlights_note: item.highlights_note || "",
     metadata: item.metadata || [], answer, at: new Date(), status: "saving", changed: false, waveOpen: true,
   };
   state.history = state.history.filter((e) => e.assignment !== item.assignment || e.item !== item.item);
