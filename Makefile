@@ -4,14 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export HF_HUB_OFFLINE := 1
+# The torch build: CPU by default (the Dockerfile's TORCH_INDEX too); a CUDA index for a GPU machine.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: demo test lint venv serve worker bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# torch first, pinned: any other route pulls CUDA wheels.
-	$(PIP) install -q torch==2.13.0
+	# torch first, pinned, from the CPU wheel index: PyPI's Linux torch pulls several GB of CUDA wheels.
+	# Where that index cannot be reached, pip's other sources (PyPI, a mirror) are tried.
+	$(PIP) install -q --retries 1 --timeout 20 --index-url $(TORCH_INDEX) torch==2.13.0 || $(PIP) install -q torch==2.13.0
 	$(PIP) install -q -r requirements-dev.txt
 	touch $@
 
