@@ -177,10 +177,10 @@ def test_right_to_left_texts_and_names(live_server, page, login, make_user, proj
     # "דוד: חיוב": the annotator first, then the answer (before: the two swapped places).
     answer = f"#task-{tasks[2].pk} .review-answers li:first-child"
     assert left_of(page, answer, "חיוב") > left_of(page, answer, "דוד")
-    # The status after relabeling (to the model's own label: told as accepted): the count after the name.
-    page.locator(f"#task-{tasks[1].pk}").click()
+    # The status after relabeling (the disagreement: no model label, so "relabeled"): the count after the name.
+    page.locator(f"#task-{tasks[2].pk}").click()
     page.keyboard.press("1")
-    expect(page.locator("#review-status")).to_have_text("Accepted חיוב (the model's label): 1 task.")
+    expect(page.locator("#review-status")).to_have_text("Relabeled as חיוב: 1 task.")
     assert left_of(page, "#review-status", "1 task") > left_of(page, "#review-status", "חיוב")
     assert js_errors == []
 
