@@ -3,8 +3,9 @@ retrain pipeline's last step (plan and open the next wave, close the run), the f
 from __future__ import annotations
 
 import logging
+import threading
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from labeling.modeling import final, review, scores, versions
 from labeling.modeling.models import TaskRun
@@ -89,10 +90,11 @@ def finish_embedding(run: TaskRun) -> None:
         fail_run(run.id, f"{message} Planning failed: {describe_error(exc)}")
 
 
-def plan_without_retrain(project_id: int, run_id: int) -> None:
-    """The broker could not take a completed wave's retrain: plan and open the next wave with the
-    current model (under the project's row lock, when no wave is open and no retrain runs), and
-    say so on the failed run. Never raises: it runs after the answer was answered."""
+def plan_without_retrain(project_id: int, run_id: int, *, then: str = "retrain once the broker is back") -> None:
+    """A completed wave's retrain failed (the broker could not take it; in eager mode, it failed
+    in-process): plan and open the next wave with the current model (under the project's row lock,
+    when no wave is open and no retrain runs), and say so on the failed run, with ``then`` (what
+    to do next). Never raises: it runs after the answer was answered."""
     try:
         with transaction.atomic():
             project = Project.objects.select_for_update().filter(pk=project_id).first()
@@ -102,12 +104,24 @@ def plan_without_retrain(project_id: int, run_id: int) -> None:
             run = TaskRun.objects.filter(pk=run_id).first()
             if wave is not None and run is not None:
                 note_run(run_id, message=f"Wave {wave.number} was opened with the current model instead (no "
-                                         f"retrain; retrain once the broker is back). {run.message}",
+                                         f"retrain; {then}). {run.message}",
                          fallback_wave=wave.number)
     except waves.NothingToPlan as exc:
         log.warning("no wave after a failed retrain queue: %s", exc)
     except Exception:
         log.exception("planning without a retrain failed")
+
+
+def plan_without_retrain_in_background(project_id: int, run_id: int) -> None:
+    """:func:`plan_without_retrain` from a thread of this process (the broker is down: the web
+    request that completed the wave answers at once, and annotators keep working)."""
+    def work():
+        try:
+            plan_without_retrain(project_id, run_id)
+        finally:
+            connection.close()
+
+    threading.Thread(target=work, name=f"plan-without-retrain-{project_id}", daemon=True).start()
 
 
 def train_and_serve_final(run: TaskRun, *, chunk_size: int):

@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from celery.exceptions import Retry
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -33,6 +34,7 @@ from .runs import (
     RETRAIN,
     WAITING,
     claim_deferred_retrains,
+    describe_error,
     expire_stale_imports,
     expire_stale_runs,
     fail_run,
@@ -48,6 +50,10 @@ from .runs import (
 log = logging.getLogger(__name__)
 # After a retrain the broker refused, answers try again only this much later (retrain_every).
 QUEUE_RETRY_AFTER = timedelta(minutes=1)
+# Retrains of a wave that ended (completed, or closed by a lead asking for a retrain): when one
+# fails, the next wave opens with the current model, so annotators keep working.
+WAVE_ENDED = ("wave_complete", "wave_closed")
+FAILED_AS = {RETRAIN: "Retrain failed", EMBED: "Embedding failed", FINAL_MODEL: "Final model failed"}
 
 
 def request_retrain(project: Project, *, reason: str = "manual", **detail) -> TaskRun:
@@ -83,11 +89,20 @@ def request_retrain(project: Project, *, reason: str = "manual", **detail) -> Ta
             # Another process created one between our check and insert (SQLite has no row locks).
             return open_retrain_run(project)
         if final_run is None:
-            # a wave that ended (completed, or closed by a lead asking for a retrain) and whose retrain
-            # cannot be queued: the next wave opens with the current model, so annotators keep working
-            transaction.on_commit(lambda: _enqueue(tasks.run_retrain, run.id, args=[run.id]) or (
-                reason in ("wave_complete", "wave_closed") and _plan_in_background(project.pk, run.id)))
+            transaction.on_commit(lambda: _start_retrain(project.pk, run.id, reason))
     return run
+
+
+def _start_retrain(project_id: int, run_id: int, reason: str) -> None:
+    """Send the retrain; when it cannot be queued, or (eager mode) it ran here and failed, after a
+    wave ended the next one opens with the current model instead."""
+    if _enqueue(tasks.run_retrain, run_id, args=[run_id]) or reason not in WAVE_ENDED:
+        return
+    if tasks.run_retrain.app.conf.task_always_eager:
+        # the request already waited for the whole retrain in-process: planning here is no worse
+        pipeline.plan_without_retrain(project_id, run_id, then="ask for a retrain again")
+    else:  # the answer that completed the wave returns at once
+        pipeline.plan_without_retrain_in_background(project_id, run_id)
 
 
 def start_deferred_retrains(project: Project | None = None) -> list[int]:
@@ -115,41 +130,33 @@ def request_review_routing(project: Project) -> None:
     transaction.on_commit(send)
 
 
-def _plan_in_background(project_id: int, run_id: int) -> None:
-    """The retrain of a completed wave could not be queued (the broker is down): open the next
-    wave with the current model from a thread of this process, so annotators keep working while
-    the answer that completed the wave returns at once. Not in eager mode (no broker to miss)."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return
-
-    def work():
-        try:
-            pipeline.plan_without_retrain(project_id, run_id)
-        finally:
-            connection.close()
-
-    threading.Thread(target=work, name=f"plan-without-retrain-{project_id}", daemon=True).start()
-
-
 def _enqueue(task, run_id: int, *, args: list) -> bool:
-    """Send a run's first task. If the broker cannot be reached (publishing fails fast: see
-    CELERY_BROKER_TRANSPORT_OPTIONS), or in eager mode the pipeline breaks unexpectedly, the run
-    is failed with the reason instead of staying pending, so the pages say so and the next request
-    can start afresh."""
+    """Send a run's first task; False when it was not sent or (eager mode) ran and failed. Where the
+    broker cannot be reached (publishing fails fast: CELERY_BROKER_TRANSPORT_OPTIONS) or the eager
+    work raises, the run is failed with the reason, never left pending."""
+    eager = task.app.conf.task_always_eager
     try:
         sent = task.apply_async(args=args)
     except Exception as exc:
         log.exception("could not run %s for TaskRun %s", task.name, run_id)
-        fail_run(run_id, f"Could not queue the work (is the broker up?): {type(exc).__name__}: {exc}",
-                 queue_error=True)
+        if eager:
+            # the whole chain ran in-process: the error is the work's own (wrapped in a Retry if transient)
+            cause = exc.exc if isinstance(exc, Retry) and exc.exc is not None else exc
+            kind = TaskRun.objects.filter(pk=run_id).values_list("kind", flat=True).first()
+            fail_run(run_id, f"{FAILED_AS.get(kind, 'Failed')}: {describe_error(cause)}", queue_error=True,
+                     in_process=True)
+        else:
+            fail_run(run_id, f"Could not queue the work (is the broker up?): {describe_error(exc)}", queue_error=True)
         return False
     # the message's id: a pending run whose message the broker lost is found by it (runs.expire_stale_runs)
     record_task_id(run_id, sent.id)
-    return True
+    # in eager mode the run has ended here: a step that failed recorded it on the run
+    return not eager or not TaskRun.objects.filter(pk=run_id, state=TaskRun.FAILED).exists()
 
 
 def queue_failed(run: TaskRun) -> bool:
-    """True when the run failed because its first task could not be sent to the broker."""
+    """True when the run failed because its first task could not be sent to the broker, or (eager
+    mode) because the work it ran in-process raised: either way it did nothing that serves."""
     return run.state == TaskRun.FAILED and bool((run.detail or {}).get("queue_error"))
 
 

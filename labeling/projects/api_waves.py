@@ -151,7 +151,8 @@ class ModelRetrain(ProjectScoped, APIView):
             task.refresh_from_db()  # run in-process (no broker), it has finished already
             if queue_failed(task):
                 # Not queued (the broker is unreachable): say so instead of "Queued".
-                return Response({"detail": f"Retrain failed (task {task.pk}): {task.message}",
+                why = task.message.removeprefix("Retrain failed: ")  # an in-process failure says it already
+                return Response({"detail": f"Retrain failed (task {task.pk}): {why}",
                                  "task": task_run_dict(task)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
             return Response(task_run_dict(task), status=202)
 

@@ -233,7 +233,9 @@ def _retrain_text(run) -> str:
     if run.state == TaskRun.DONE:
         return f"Retrain finished (task {run.pk}). {run.message}"
     if run.state == TaskRun.FAILED:
-        raise ValueError(f"Retrain failed (task {run.pk}): {run.message}")
+        # An in-process failure's message already starts "Retrain failed: " (loop.triggers): said once.
+        why = run.message.removeprefix("Retrain failed: ")
+        raise ValueError(f"Retrain failed (task {run.pk}): {why}")
     return (f"Retraining (task {run.pk}, {run_stage(run)}): the new model then plans and opens the next wave. "
             "Progress is shown under Background tasks.")
 
