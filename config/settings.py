@@ -339,6 +339,8 @@ LONGTAIL_MAX_METADATA_BYTES = env_int("LONGTAIL_MAX_METADATA_BYTES", 64 * 1024, 
 # 0 or less would lease items already expired. (Short leases are allowed: bench/load.py runs 5 s
 # ones to make them lapse; the annotation page renews every third of this, at most every 10 s.)
 LONGTAIL_LEASE_SECONDS = env_int("LONGTAIL_LEASE_SECONDS", 1800, minimum=1)
+# A renewal extends a lease at most this many lease periods past its batch's lease or last answer.
+LONGTAIL_LEASE_RENEWAL_PERIODS = env_int("LONGTAIL_LEASE_RENEWAL_PERIODS", 4, minimum=1)
 # Self-training: each retrain pseudo-labels up to this many unlabeled pool items (a seeded sample)
 # with its confident predictions (docs/simulation.md); 0 turns it off.
 LONGTAIL_SELF_TRAINING_ROWS = env_int("LONGTAIL_SELF_TRAINING_ROWS", 20_000, minimum=0)

@@ -7,7 +7,7 @@ renewals and leases; a reply to a page whose labels are out of date carries the 
 (``labels``, ``labels_version``), so the page follows a lead's renames and hotkey moves."""
 from django.conf import settings
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -15,8 +15,20 @@ from rest_framework.views import APIView
 
 from labeling.projects.locks import not_a_member
 from labeling.projects.permissions import can_manage, former_member_project, project_for
+from labeling.projects.schema import ErrorSerializer
 
-from . import context, history, leasing, review_services, selectors, serializers, services, waiting
+from . import (
+    context,
+    history,
+    history_selectors,
+    leasing,
+    renewal,
+    review_services,
+    selectors,
+    serializers,
+    services,
+    waiting,
+)
 from .models import ReviewTask
 
 
@@ -95,21 +107,37 @@ class RenewLeasesView(ProjectAPIView):
     refused_removed = "your leases were not renewed"
 
     @extend_schema(request=serializers.RenewRequestSerializer, responses=serializers.RenewedSerializer,
-                   summary="Extend your unexpired leases (keeps an open batch yours)")
+                   summary="Extend your leases (keeps an open batch yours) and say which were lost")
     def post(self, request, slug):
         params = serializers.RenewRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        renewed = leasing.renew_leases(self.project, request.user)
-        return Response(with_current_labels(self.project, {"renewed": renewed,
-                                                           "lease_seconds": settings.LONGTAIL_LEASE_SECONDS},
-                                            params.validated_data.get("labels_version")))
+        asked = params.validated_data
+        result = renewal.renew(self.project, request.user, assignment_ids=asked.get("assignments"),
+                               extend=asked["extend"])
+        body = {
+            "renewed": result.renewed,
+            "lease_seconds": settings.LONGTAIL_LEASE_SECONDS,
+            "held": [_lease(lease) for lease in result.held],
+            "lapsed": [_lease(lease) for lease in result.lapsed],
+            "lost": [{"assignment": lease.assignment, "item": lease.item, "reason": lease.reason,
+                      "message": lease.message} for lease in result.lost],
+        }
+        return Response(with_current_labels(self.project, body, asked.get("labels_version")))
+
+
+def _lease(lease: renewal.Lease) -> dict:
+    return {"assignment": lease.assignment, "item": lease.item, "expires_at": lease.expires_at}
 
 
 class AnswerView(ProjectAPIView):
     refused_removed = "your answer was not stored"
 
-    @extend_schema(request=serializers.AnswerSerializer, responses={201: serializers.AnswerResultSerializer,
-                   200: serializers.AnswerResultSerializer}, summary="Store an answer (idempotent on client_id)")
+    @extend_schema(request=serializers.AnswerSerializer, responses={
+        201: serializers.AnswerResultSerializer, 200: serializers.AnswerResultSerializer,
+        409: OpenApiResponse(ErrorSerializer, description="Not stored on the item (already answered, the slot taken): "
+                                                          "'standing' holds your answer that counts on it now (a "
+                                                          "history row), or null.")},
+        summary="Store an answer (idempotent on client_id)")
     def post(self, request, slug):
         answer = serializers.AnswerSerializer(data=request.data)
         answer.is_valid(raise_exception=True)
@@ -125,6 +153,14 @@ class AnswerView(ProjectAPIView):
         except services.LabelRenamed as exc:
             # The page chose by a name that is gone: it gets the labels as they are now with the refusal.
             return Response(with_current_labels(self.project, error_response(exc).data, ""), status=exc.status)
+        except services.AnswerRejected as exc:
+            if exc.field not in ("assignment", "item"):
+                return error_response(exc)
+            # Not stored on the item (already answered in another tab, the slot taken): the page
+            # learns which of the annotator's answers counts there now (None: none), as a refused change does.
+            body = dict(error_response(exc).data, standing=history_selectors.standing_for_answer(
+                self.project, request.user, assignment_id=data.get("assignment"), item_id=data.get("item")))
+            return Response(body, status=exc.status)
         except services.AnnotationError as exc:
             return error_response(exc)
         if result.created:

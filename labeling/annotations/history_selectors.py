@@ -70,6 +70,16 @@ def standing_answer(project: Project, user, item_id: int) -> dict | None:
     return answer_row(annotation) if annotation else None
 
 
+def standing_for_answer(project: Project, user, *, assignment_id=None, item_id=None) -> dict | None:
+    """standing_answer for the item an answer named (by its assignment, or the item itself): what a
+    page whose answer was refused (already answered in another tab, its slot taken) shows instead.
+    None when the answer named nothing of the annotator's, or nothing of theirs counts on it."""
+    if item_id is None and assignment_id is not None:
+        item_id = (Assignment.objects.filter(pk=assignment_id, annotator=user, wave_item__wave__project=project)
+                   .values_list("wave_item__item_id", flat=True).first())
+    return standing_answer(project, user, item_id) if item_id is not None else None
+
+
 def batch_answered(project: Project, user, held: list[Assignment]) -> list[dict]:
     """The answered items of the batches the annotator holds (same batch keys as ``held``), each
     with its live answer, so a reloaded page counts them."""

@@ -21,6 +21,11 @@
   the lease is refused, or comes after the lease's commit and gives the lease back
   (``release.release_leases``). Checked at the request's start only, a lease committed while the
   member was being removed stayed theirs until it ran out. Admins lease without a membership.
+* **Renewals.** The page renews its leases while someone works in it; a renewal extends a lease
+  to at most ``LONGTAIL_LEASE_RENEWAL_PERIODS`` lease periods after the last lease or answer in
+  its batch (``renewal_limit``), so a tab left open overnight does not keep its items from others.
+  ``renewal`` says which leases are still held and takes a lapsed one again where its answer
+  would be stored.
 * **Closed waves.** Closing a wave takes no item out of an annotator's hands: a live lease on a
   closed wave is still handed back and answerable until it expires, and its answer counts. The
   planner never picks an item with a live lease (``labeling.waves.pool``).
@@ -28,11 +33,11 @@
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models import Exists, F, Max, OuterRef, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -277,10 +282,38 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
     return LeasedBatch(leased, resumed=False)
 
 
+def renewal_limit(user, assignments) -> datetime:
+    """The latest time a renewal may extend these leases to: ``LONGTAIL_LEASE_RENEWAL_PERIODS``
+    lease periods after the last sign of work in their batches (the latest of their leases, or of
+    the annotator's answers given in those batches). A tab left open with nobody answering lets its
+    items go then, whatever keeps renewing it; any answer in the batch moves the limit on.
+    ``assignments``: (leased_at, batch_key) pairs."""
+    if not assignments:
+        return timezone.now()
+    last = max(leased_at for leased_at, _ in assignments)
+    answered = (Annotation.objects.filter(annotator=user, assignment__batch_key__in={key for _, key in assignments})
+                .aggregate(last=Max("created_at"))["last"])
+    if answered and answered > last:
+        last = answered
+    return last + timedelta(seconds=settings.LONGTAIL_LEASE_SECONDS * settings.LONGTAIL_LEASE_RENEWAL_PERIODS)
+
+
+def extend_live_leases(assignment_ids, until, now) -> int:
+    """Move the expiry of those of these leases that are still live (leased, unexpired) on to
+    ``until``, never back; returns how many moved. An expired lease is not revived here: its slot
+    may belong to someone else by now (``renewal`` takes one again under its wave item's lock)."""
+    if until <= now:
+        return 0
+    return Assignment.objects.filter(pk__in=list(assignment_ids), state=Assignment.LEASED, expires_at__gt=now,
+                                     expires_at__lt=until).update(expires_at=until)
+
+
 def renew_leases(project: Project, user) -> int:
-    """Extend the annotator's unexpired leases in the project (the page calls this while a batch
-    is open). An expired lease is not revived: its slot may belong to someone else by now."""
+    """Extend the annotator's unexpired leases in the project by a lease period, within the
+    renewal limit (``renewal_limit``); returns how many moved. ``renewal.renew`` does this for the
+    page's leases and says which are still held and which were lost."""
     now = timezone.now()
-    return Assignment.objects.filter(
-        annotator=user, state=Assignment.LEASED, expires_at__gt=now, wave_item__wave__project=project
-    ).update(expires_at=lease_expiry(now))
+    live = list(Assignment.objects.filter(annotator=user, state=Assignment.LEASED, expires_at__gt=now,
+                                          wave_item__wave__project=project).values_list("pk", "leased_at", "batch_key"))
+    until = min(lease_expiry(now), renewal_limit(user, [(at, key) for _, at, key in live]))
+    return extend_live_leases([pk for pk, _, _ in live], until, now)

@@ -21,6 +21,14 @@ class LeaseRequestSerializer(serializers.Serializer):
 
 class RenewRequestSerializer(serializers.Serializer):
     labels_version = labels_version_field()
+    assignments = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, max_length=1000,
+        help_text="The assignments the client still offers (its unanswered items); the reply says of each "
+                  "whether it is held or lost. Left out: every live lease is extended and none reported lost.")
+    extend = serializers.BooleanField(
+        required=False, default=True,
+        help_text="False: extend nothing, only say how the leases stand (the page's check-in while "
+                  "nobody works in it).")
 
 
 class PageLabelSerializer(serializers.Serializer):
@@ -85,8 +93,26 @@ class BatchSerializer(serializers.Serializer):
     labels_version = serializers.CharField(required=False, help_text="With labels: their version.")
 
 
+class HeldLeaseSerializer(serializers.Serializer):
+    assignment = serializers.IntegerField()
+    item = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
+class LostLeaseSerializer(serializers.Serializer):
+    assignment = serializers.IntegerField()
+    item = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(help_text="taken, answered, wave_closed, idle or gone (renewal.LOST_REASONS).")
+    message = serializers.CharField(help_text="What the reason means, in a sentence.")
+
+
 class RenewedSerializer(serializers.Serializer):
-    renewed = serializers.IntegerField(help_text="Leases extended.")
+    renewed = serializers.IntegerField(help_text="Leases extended (or taken again after they ran out).")
+    held = HeldLeaseSerializer(many=True, help_text="Leases still yours, with their expiry now.")
+    lapsed = HeldLeaseSerializer(many=True, help_text=(
+        "With extend false: leases that ran out but whose item is still free (an answer or a renewal takes "
+        "it again)."))
+    lost = LostLeaseSerializer(many=True, help_text="Named assignments you can no longer answer, and why.")
     lease_seconds = serializers.IntegerField()
     labels = PageLabelSerializer(many=True, required=False, help_text=CURRENT_LABELS_HELP)
     labels_version = serializers.CharField(required=False, help_text="With labels: their version.")

@@ -224,8 +224,11 @@ def test_batch_counter_survives_a_reload(live_server, page, login, make_user, pr
     assert js_errors == []
 
 
-def test_keys_typed_while_the_next_batch_loads_are_applied_in_order(live_server, page, login, make_user,
-                                                                     project_factory, js_errors):
+def test_keys_typed_while_the_next_batch_loads_answer_nothing_and_walking_keys_wait(live_server, page, login,
+                                                                                    make_user, project_factory,
+                                                                                    js_errors):
+    # Labels typed before the batch is on screen answered items nobody had seen: now they are not
+    # applied (and said so), while a key that walks the history waits for the batch and is applied.
     project = project_factory("lease", labels=("billing", "login"))
     items = annotating(page, live_server, login, make_user, project, n_items=5, batch_size=2)
     page.keyboard.press("1")
@@ -240,23 +243,30 @@ def test_keys_typed_while_the_next_batch_loads_are_applied_in_order(live_server,
             held.append(route)
 
     page.route("**/batches/", slow_lease)
-    page.keyboard.press("Enter")  # lease the next batch; it hangs until released
-    page.keyboard.press("2")      # typed while it loads: the first new item is login
-    page.keyboard.press("1")      # and the second billing
+    page.keyboard.press("Enter")      # lease the next batch; it hangs until released
+    page.keyboard.press("2")          # typed before any new item is on screen: not applied
+    page.keyboard.press("1")
+    page.keyboard.press("Backspace")  # reopens the last answer once the batch is here
     for _ in range(100):
         if held:
             break
         page.wait_for_timeout(50)
     assert len(held) == 1 and Annotation.objects.filter(project=project).count() == 2
     expect(page.locator("#done-panel")).to_be_visible()  # still the old batch's end
+    expect(page.locator("#save-status")).to_have_attribute("data-waiting-keys", "1")
+    expect(page.locator("#save-status")).to_have_attribute("data-unapplied-keys", "2")
     gate["open"] = True
     for route in held:
         route.continue_()
-    expect(page.locator("#history-list .history-row")).to_have_count(4)
-    expect(page.locator("#done-panel")).to_be_visible()
+    expect(page.locator("#reopen-was")).to_have_text("login")  # Backspace, applied: item 2's answer
+    expect(page.locator("#history-list .history-row")).to_have_count(2)  # nothing new answered
+    expect(page.locator("#save-status")).to_have_text("2 key(s) pressed before the batch appeared were not applied")
+    page.keyboard.press("Escape")
+    expect(page.locator("#item-position")).to_have_text("Item 1 of 2")  # the new batch, unanswered
+    page.keyboard.press("2")  # chosen with the text on screen
     expect(page.locator("#save-status")).to_have_text("All answers saved")
     assert live(project) == {items[0].pk: ("billing", False), items[1].pk: ("login", False),
-                             items[2].pk: ("login", False), items[3].pk: ("billing", False)}
+                             items[2].pk: ("login", False)}
     assert js_errors == []
 
 

@@ -87,6 +87,7 @@ def test_a_refused_change_keeps_the_earlier_answer(
     login(page, "ann")
     page.goto(live_server.url + "/p/air2/annotate/")
     page.keyboard.press("Enter")
+    expect(page.locator("#item-position")).to_have_text("Item 1 of 3")  # keys answer only items on screen
     page.keyboard.press(hotkey["billing"])
     expect(page.locator("#save-status")).to_have_text("All answers saved")
     project_services.delete_label(Label.objects.get(project=project, name="fraud"))

@@ -1,16 +1,16 @@
 /* What the annotator does: answer the current item (a label, "none of these" or a skip with a
-   reason), move on, lease the next batch, reopen an earlier answer to change or clear it.
+   reason), move on, reopen an earlier answer to change or clear it (leasing: batch.js).
    Buttons and keys both end up here, so the two can never disagree. Nothing here waits on the
-   network except leasing: answers, changes and clears queue in the outbox in the order given. */
-import { detailOf, post, uuid4 } from "./http.js";
+   network: answers, changes and clears queue in the outbox in the order given. */
+import { uuid4 } from "./http.js";
 import { focusFirstLabel, focusItem, keepFocus, onControl } from "./focus.js";
-import { addEntry, describeAnswer, entryFromRow, removeEntry, reopenable } from "./history.js";
+import { addEntry, describeAnswer, removeEntry, reopenable } from "./history.js";
 import { goneLabelNotice, labelsChanged } from "./labels_changed.js";
-import { enqueue, flush, followServerLabels, setSaveStatus } from "./outbox.js";
+import { enqueue, notSent, setSaveStatus } from "./outbox.js";
 import { announce, bdi, notify, render, renderLabels } from "./render.js";
 import { isGone } from "./stale_labels.js";
 import { clearRefused, closedWaveOutcome, noteRefusedChange, releasedToPool, showStanding, snapshot, standingAfter,
-  standsNow } from "./standing.js";
+  standsNow, undoClear } from "./standing.js";
 import { children, config, current, els, firstWaiting, otherLabel, state } from "./state.js";
 
 // The skip form's error: it goes once a skip (or any answer) is given, or the form is closed.
@@ -60,6 +60,7 @@ export function answer(kind, labelId, reason) {
   if (!els.skipForm.hidden) closeSkip();
   if (isGone(sentLabel(kind, labelId))) { goneLabelNotice(sentLabel(kind, labelId)); return; }
   if (els.notice.textContent === NEEDS_REASON) notify(""); // any answer settles it, the form open or not
+  if (state.unappliedKeys) { state.unappliedKeys = 0; setSaveStatus(); } // said until the next answer
   if (state.reopen) {
     change(state.reopen, { kind, labelId: labelId || null, reason: reason || "" });
     if (fromControl) focusItem();
@@ -70,8 +71,9 @@ export function answer(kind, labelId, reason) {
   const position = `item ${state.index + 1} of ${state.items.length}`;
   const payload = withSuggestion(Object.assign({ client_id: uuid4(), assignment: item.assignment },
     answerFields(kind, labelId, reason)), item);
-  item.answer = { kind, labelId, reason };
-  const entry = addEntry(item, payload.client_id, item.answer);
+  const given = { kind, labelId, reason };
+  item.answer = given;
+  const entry = addEntry(item, payload.client_id, given);
   enqueue({
     url: config.answerUrl, payload, label: `item ${item.item}`, item: item.item,
     stored(data) {
@@ -83,21 +85,40 @@ export function answer(kind, labelId, reason) {
       const progress = state.progress;
       if (progress) progress.done = Math.min(progress.done + 1, progress.needed);
     },
-    refused(why, field) {
+    refused(why, field, body, dropped = []) {
+      // The changes queued behind it were dropped, unsent, and undone (outbox.js dropDependents).
+      if (state.reopen === entry) state.reopen = null;
+      const ours = item.answer === given; // else answered anew after a clear: that answer's reply decides
       if (field === "label") {
         // The label left the project after this page loaded: the item is still leased to this
         // annotator, so it waits for another answer rather than counting as done.
         removeEntry(entry);
-        item.answer = null;
-        item.stored = false;
-        if (!current()) state.index = state.items.indexOf(item);
-        labelsChanged(`Not saved (item ${item.item})`, payload.label, `item ${item.item} waits for your answer`);
+        if (ours) {
+          item.answer = null;
+          item.stored = false;
+          if (!current()) state.index = state.items.indexOf(item);
+        }
+        const after = dropped.length ? "; the change you made to it after was not sent" : "";
+        labelsChanged(`Not saved (item ${item.item})`, payload.label,
+          `item ${item.item} waits for your answer${after}`);
         return true;
       }
-      item.answer = { kind: "rejected", reason: why };
-      entry.status = "rejected";
-      entry.answer = { kind: "rejected", reason: why };
-      return false;
+      // Refused on its item (answered in another tab, the slot taken): the server says which of
+      // the annotator's answers counts there now, and the page shows that one.
+      const told = body && body.standing !== undefined;
+      const stood = told ? standingAfter(null, body) : null;
+      if (stood) {
+        showStanding(entry, stood);
+        if (ours) { item.answer = stood.answer; item.stored = true; }
+      } else {
+        if (ours) { item.answer = { kind: "rejected", reason: why }; item.stored = false; }
+        entry.status = "rejected";
+        entry.answer = { kind: "rejected", reason: why };
+      }
+      if (!told && !dropped.length) return false; // the outbox says it
+      notify([`Not saved (item ${item.item}): `, bdi(why), ...notSent(dropped), ...(told ? standsNow(stood) : [])],
+        "error");
+      return true;
     },
   });
   if (els.notice.classList.contains("info")) notify(""); // errors stay until read and replaced
@@ -191,6 +212,14 @@ function change(entry, next) {
   enqueue({
     url: config.changeUrl, payload, label: `change on item ${entry.item}`, item: entry.item,
     stored(data) { entry.id = data.annotation ? data.annotation.id : entry.id; entry.status = "saved"; },
+    // The answer it changes was refused: it is never sent, and the entry and item are as before it.
+    dropped() {
+      if (entry.client_id === clientId) {
+        Object.assign(entry, { client_id: before.client_id, answer: before.answer, changed: before.changed,
+          status: before.status });
+      }
+      if (item && item.answer === next) item.answer = before.answer;
+    },
     refused(why, field, body) {
       // Refused, so nothing was stored: the answer that stands (the server says which when
       // another tab changed or cleared it first, else the earlier one) is what the history, a
@@ -245,6 +274,8 @@ export function clearReopened() {
       if (leftThePage) closedWaveOutcome(data, cleared);
       else if (!data.reopened) releasedToPool(entry, data);
     },
+    // The answer it clears was refused: it is never sent, and the entry and item are as before it.
+    dropped() { undoClear(entry, before, onPage, joined); },
     refused(why, field, body) {
       // Nothing was withdrawn: the answer that stands keeps its row and its item stays answered.
       clearRefused(entry, standingAfter(before, body), why, onPage, joined);
@@ -277,69 +308,8 @@ export function clearReopened() {
   closeReopen();
 }
 
-// --- batches -------------------------------------------------------------------------------
-export function loadBatch(batch, answered) {
-  const rows = (answered || []).map((it) => Object.assign({}, it, { answer: entryFromRow(it.answered).answer, stored: true }))
-    .concat(batch.map((it) => Object.assign({}, it, { answer: null, stored: false })));
-  rows.sort((a, b) => a.position - b.position);
-  state.items = rows;
-  const first = rows.findIndex((it) => !it.answer);
-  state.index = first >= 0 ? first : rows.length;
-  state.coarse = null;
-  state.started = state.items.length > 0;
-}
-
-const LEASE_UNREACHABLE = "Could not reach the server; press Enter to try again.";
-
-export async function lease() {
-  if (state.busy) return;
-  const fromControl = onControl(); // Start or Next batch, reached with Tab
-  state.busy = true;
-  state.reopen = null;
-  els.startMessage.textContent = "Leasing…";
-  try {
-    await flush();
-    let response;
-    try {
-      response = await post(config.leaseUrl, { labels_version: state.labelsVersion });
-    } catch (e) {
-      // No answer at all (server down, network gone): nothing was leased; Enter tries again.
-      leaseFailed(LEASE_UNREACHABLE);
-      return;
-    }
-    if (!response.ok) {
-      leaseFailed(`Could not lease a batch: ${await detailOf(response)}`);
-      return;
-    }
-    const data = await response.json();
-    if (els.notice.textContent === LEASE_UNREACHABLE) notify(""); // that failure is over
-    state.progress = data.progress;
-    loadBatch(data.items);
-    state.leaseNote = data.items.length ? "" : (data.message || "Nothing is waiting for you right now.");
-    els.startMessage.textContent = state.leaseNote;
-    // The page's labels were out of date: the batch is answered under the current ones.
-    if (data.labels) followServerLabels(data);
-    setSaveStatus();
-  } finally {
-    state.busy = false;
-    render();
-    if (fromControl) focusItem();
-    drainKeys();
-  }
-}
-
-function leaseFailed(message) {
-  els.startMessage.textContent = ""; // not "Leasing…": nothing is under way any more
-  notify(message, "error");
-}
-
-// Keys typed while a lease was under way, applied in order (keys.js installs the applier).
-let applyKey = null;
-export function setKeyApplier(fn) { applyKey = fn; }
-export function drainKeys() {
-  while (state.pendingKeys.length && !state.busy && applyKey) applyKey(state.pendingKeys.shift());
-  setSaveStatus(); // no key waits any more (or a new lease holds the rest)
-}
+// --- batches: batch.js (re-exported: main.js and leases.js reach them through this module) -
+export { drainKeys, lease, loadBatch, setKeyApplier } from "./batch.js";
 
 // --- skip form: a skip always carries a reason ---------------------------------------------
 export function openSkip() {

@@ -2,8 +2,13 @@
    keep their keys (the label filter and the skip form's own reason). A button, link or <summary>
    that has focus got it from the keyboard (Tab): a mouse click never focuses one (main.js), so
    Enter and Space there do what they do on any page, activate it; every other key is the page's.
-   Keys typed while a lease is under way are queued and applied in order. A key held down answers
-   once: the auto-repeat of an answering key is dropped (answersOrChanges).
+   While a batch loads no item is on screen, so a key that would answer one (a label, none of
+   these, skip, accept) is not applied: nobody chose it for a text they had seen. The page counts
+   and says them (state.unappliedKeys); Enter and the keys that walk, scroll or show help are
+   queued and applied in order once the batch is here (as every key is while the page holds
+   keys with an item on screen). A key held down answers once: the auto-repeat of an answering
+   key is dropped (answersOrChanges). A key a lead gave another meaning only says so on its
+   first press after the change (stale_labels.js takeMovedKey).
 
    Label hotkeys (coarse first, then its fine labels) · Enter keeps an open coarse label, or
    starts the next batch · Esc goes back · / filter · . skip · the none-of-these key (the Other
@@ -13,11 +18,14 @@
 
    Hotkeys follow the physical key when the keyboard layout types no Latin letter there (see
    layoutKey): Q on a Russian layout types "й", on a Hebrew one "/", and still means the q label. */
-import { acceptSuggestion, answer, clearReopened, closeReopen, closeSkip, drainKeys, lease, openSkip, pickLabel,
-  reopenNewer, reopenOlder, setKeyApplier, submitSkip } from "./actions.js";
+import { acceptSuggestion, answer, clearReopened, closeReopen, closeSkip, openSkip, pickLabel, reopenNewer,
+  reopenOlder, submitSkip } from "./actions.js";
+import { drainKeys, lease, setKeyApplier } from "./batch.js";
+import { noneName } from "./history.js";
 import { setSaveStatus } from "./outbox.js";
-import { renderLabels, visibleLabels } from "./render.js";
-import { children, els, key, labels, noneHotkey, noneHotkeyFree, shown, state } from "./state.js";
+import { bdi, notify, renderLabels, visibleLabels } from "./render.js";
+import { takeMovedKey } from "./stale_labels.js";
+import { children, els, fullName, key, labels, noneHotkey, noneHotkeyFree, shown, state } from "./state.js";
 
 // Every key the project gave a meaning to: the labels' hotkeys and the none-of-these key. Read at
 // each key press, not once: a lead's change of hotkeys reaches the page at runtime (state.js
@@ -61,14 +69,30 @@ function hotkeyLabel(k) {
   return fine.length === 1 ? fine[0] : null;
 }
 
-// Keys that store or change an answer in applyKey (a label, none of these, Enter keeping a coarse
-// label, skip, accept, Delete). One physical press is one answer: the auto-repeat of a key held a
-// moment too long would answer the next items, unseen. Scrolling and walking the history repeat.
-function answersOrChanges(k) {
+// Keys that answer the item on screen in applyKey (a label, none of these, skip, accept): while a
+// batch loads there is none, so they are not applied. Enter is not one: it starts a batch, and
+// keeps a coarse label only once one is open.
+function answersItem(k) {
   if (k.ctrlKey) return false; // Ctrl+Z walks the history
-  if (["Enter", ".", "=", "Delete"].includes(k.key)) return true;
+  if ([".", "="].includes(k.key)) return true;
   const lower = key(k.key);
   return lower.length === 1 && (Boolean(hotkeyLabel(lower)) || Boolean(noneHotkeyFree && lower === noneHotkey));
+}
+
+// Keys that store or change an answer in applyKey (those, Enter keeping a coarse label, Delete).
+// One physical press is one answer: the auto-repeat of a key held a moment too long would answer
+// the next items, unseen. Scrolling and walking the history repeat.
+function answersOrChanges(k) {
+  return answersItem(k) || (!k.ctrlKey && ["Enter", "Delete"].includes(k.key));
+}
+
+// The first press of a key whose meaning a lead moved: say what it answers now, answer nothing.
+function heldMovedKey(typed, label) {
+  if (!takeMovedKey(key(typed))) return false;
+  const what = label ? fullName(label) : noneName();
+  notify([`A lead moved the hotkeys: ${typed} now answers “`, bdi(what), `”. Press ${typed} again to answer that.`],
+    "info");
+  return true;
 }
 
 const SCROLL_KEYS = new Set(["PageDown", "PageUp", "ArrowDown", "ArrowUp", "Home", "End", " "]);
@@ -116,8 +140,10 @@ function applyKey(k, e) {
   const lower = key(name);
   if (lower.length !== 1) return;
   const label = hotkeyLabel(lower);
+  const none = !label && noneHotkeyFree && lower === noneHotkey;
+  if ((label || none) && heldMovedKey(name, label)) { prevent(); return; }
   if (label) { prevent(); pickLabel(label); return; }
-  if (noneHotkeyFree && lower === noneHotkey) { prevent(); answer("none"); }
+  if (none) { prevent(); answer("none"); }
 }
 
 function isField(el) {
@@ -173,11 +199,13 @@ function onKeydown(e) {
   const k = { key: layoutKey(e), ctrlKey: e.ctrlKey, shiftKey: e.shiftKey };
   if (e.repeat && answersOrChanges(k)) { e.preventDefault(); return; } // queued while busy, too
   if (state.busy) {
-    if (!NOT_QUEUED.has(e.key)) {
-      e.preventDefault();
-      state.pendingKeys.push(k);
-      setSaveStatus(); // "waiting for the batch", not "all saved", while the key waits
-    }
+    if (NOT_QUEUED.has(e.key)) return;
+    e.preventDefault();
+    // A batch loading shows no item: nothing there to answer. (A lease check holding keys while
+    // an item is on screen, leases.js, queues them all: they are meant for that item.)
+    if (answersItem(k) && !shown()) state.unappliedKeys += 1;
+    else state.pendingKeys.push(k);
+    setSaveStatus(); // "waiting for the batch" or "not applied", never "all saved", while it loads
     return;
   }
   if (state.pendingKeys.length) drainKeys();

@@ -1,15 +1,15 @@
 /* Annotation page entry: the leased batch arrives as JSON, items render locally, answers go to
    the server in the background (in order, retried with the same client id, so each is stored
    once). This module only wires the page together; see state.js, render.js, history.js,
-   outbox.js, actions.js, labels_changed.js, focus.js and keys.js for the parts. Loaded with
-   <script type="module">, so it runs once the document is parsed. */
+   outbox.js, actions.js, labels_changed.js, focus.js, keys.js and leases.js for the parts.
+   Loaded with <script type="module">, so it runs once the document is parsed. */
 import { acceptSuggestion, answer, clearReopened, closeReopen, closeSkip, lease, leaveFilter, loadBatch, openSkip,
   pickLabel, reopen, reopenOlder, submitSkip } from "./actions.js";
 import { focusFirstLabel } from "./focus.js";
 import { entryFromRow } from "./history.js";
-import { post, refusalOf } from "./http.js";
 import { installKeys } from "./keys.js";
-import { followServerLabels, isHalted, memberRemoved, pendingCount, setSaveStatus, timings } from "./outbox.js";
+import { keepLeases, watchActivity } from "./leases.js";
+import { pendingCount, setSaveStatus, timings } from "./outbox.js";
 import { render, renderLabels, settling } from "./render.js";
 import { byId, config, els, state } from "./state.js";
 
@@ -74,34 +74,11 @@ els.coarseBack.addEventListener("click", () => {
 // The reopen banner's buttons do what Delete and Esc do, for a mouse or a phone.
 els.reopenClear.addEventListener("click", clearReopened);
 els.reopenBack.addEventListener("click", closeReopen);
+watchActivity(); // before installKeys: a key that ends a pause finds the lease check under way (leases.js)
 installKeys();
 window.addEventListener("beforeunload", (e) => {
   if (pendingCount()) { e.preventDefault(); e.returnValue = ""; }
 });
-
-// Keep an open batch ours while someone reads slowly: renew at a third of the lease time. The
-// renewal is also how a page that only reads (sends no answer) learns of a lead's label changes
-// (the reply carries the current labels when the page's version is out of date) and of its
-// annotator's removal (403), before an answer is given under labels or a membership that went.
-// Offline or any other failure: nothing changes, the next renewal tries again.
-async function renewLeases() {
-  let response;
-  try {
-    response = await post(config.renewUrl, { labels_version: state.labelsVersion });
-  } catch (e) {
-    return;
-  }
-  if (response.ok) {
-    const data = await response.json().catch(() => ({}));
-    if (data.labels) followServerLabels(data);
-  } else if (response.status === 403) {
-    const { reason } = await refusalOf(response);
-    if (reason.startsWith("You are no longer a member")) memberRemoved(reason); // projects.locks.not_a_member's wording
-  }
-}
-setInterval(() => {
-  if (state.items.some((it) => !it.answer) && !isHalted()) renewLeases();
-}, Math.max(config.leaseSeconds / 3, 10) * 1000);
 
 // A batch still held from an earlier visit shows at once, its answered items counted.
 if (config.batch.length) loadBatch(config.batch, config.batchAnswered);
@@ -111,3 +88,5 @@ state.history = (config.history || []).map((row) => entryFromRow(row, inBatch.ge
 window.longtailTimings = timings;
 setSaveStatus();
 render();
+// Renew the leases while someone works in the page; lost ones leave the batch (leases.js).
+keepLeases();

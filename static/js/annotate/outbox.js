@@ -17,14 +17,22 @@
    answers still queued are counted as not saved, the batch leaves the page (nothing on it can be
    stored any more) and what is given later is refused on the spot, with the server's message.
 
+   A refused answer takes with it the changes and clears queued behind it that supersede it (by
+   its client id, or one of theirs): they name an answer that was never stored, so the server
+   could only refuse them too. They leave the queue unsent, each undoing what it did on the page
+   (dropped()), newest first, and the answer's own callback says once what stands. (What queued
+   behind a refused change is sent, refused in turn, and falls back to what the first refusal
+   found: standing.js.)
+
    A job: {url, payload, label (for messages), item (the item's id), stored(data),
-   refused(reason, field, body)}; refused returns true when it told the annotator itself. */
+   refused(reason, field, body, dropped), dropped()}; refused returns true when it told the
+   annotator itself; dropped: the jobs that left the queue with it. */
 import { focusItem } from "./focus.js";
-import { removeEntry } from "./history.js";
+import { noneName, removeEntry } from "./history.js";
 import { post, refusalOf, sleep } from "./http.js";
-import { bdi, notify, render, renderProgress } from "./render.js";
-import { adoptServerLabels } from "./stale_labels.js";
-import { byId, els, state } from "./state.js";
+import { bdi, notify, render, renderLabelHelp, renderProgress } from "./render.js";
+import { adoptServerLabels, isGone } from "./stale_labels.js";
+import { byId, els, fullName, key, labels, otherLabel, state } from "./state.js";
 
 const queue = [];          // jobs not yet acknowledged by the server, in order
 let pumping = false;
@@ -37,17 +45,21 @@ export const pendingCount = () => queue.length;
 export const isHalted = () => halted;
 
 export function setSaveStatus() {
-  const refused = notSaved.length;
+  const refused = new Set(notSaved.map((n) => n.item)).size; // one item refused twice is one answer not saved
   const refusedText = `${refused} answer${refused === 1 ? "" : "s"} not saved (see the notice)`;
   if (state.removed) els.saveStatus.textContent = `You are no longer a member of this project; ${refusedText}`;
   else if (halted) els.saveStatus.textContent = `${queue.length} answer(s) waiting: sign in again to save them`;
   else if (queue.length) els.saveStatus.textContent = `Saving ${queue.length} answer(s)…`;
-  // Keys pressed while a batch loads are applied once it is here: until then nothing they answer
-  // is saved, so the page must not say "All answers saved" (actions.js drainKeys).
-  else if (state.pendingKeys.length) els.saveStatus.textContent = `Waiting for the batch: ${state.pendingKeys.length} key(s) to apply…`;
-  else els.saveStatus.textContent = refused ? refusedText : "All answers saved";
+  // Keys pressed while a batch loads: the queued ones are applied once it is here (batch.js
+  // drainKeys), the answering ones never are; either way not "All answers saved" until then.
+  else if (state.pendingKeys.length || state.unappliedKeys) {
+    const waiting = state.pendingKeys.length;
+    els.saveStatus.textContent = [waiting ? `Waiting for the batch: ${waiting} key(s) to apply…` : "",
+      state.unappliedKeys ? unappliedText() : ""].filter(Boolean).join("; ");
+  } else els.saveStatus.textContent = refused ? refusedText : "All answers saved";
   els.saveStatus.dataset.pending = String(queue.length);
   els.saveStatus.dataset.waitingKeys = String(state.pendingKeys.length);
+  els.saveStatus.dataset.unappliedKeys = String(state.unappliedKeys);
   els.saveStatus.dataset.refused = String(refused);
   els.saveStatus.classList.toggle("refused", refused > 0 && !queue.length);
   els.doneMessage.textContent = state.leaseNote ||
@@ -93,9 +105,10 @@ async function pump() {
       queue.shift();
       const body = await response.json();
       if (body.labels) adoptServerLabels(body.labels, body.labels_version);
-      if (!isChange(job)) putBackUnanswered(job, body.detail);
-      else if (!(job.refused && job.refused(body.detail, body.field))) {
-        notify([`Not saved (${job.label}): `, bdi(body.detail)], "error"); // the change's own refusal says it otherwise
+      const dropped = dropDependents(job);
+      if (!isChange(job)) putBackUnanswered(job, body.detail, dropped);
+      else if (!(job.refused && job.refused(body.detail, body.field, body, dropped))) {
+        notify([`Not saved (${job.label}): `, bdi(body.detail), ...notSent(dropped)], "error");
       }
       render();
     } else if (response && (response.status === 401 || response.status === 403)) {
@@ -107,8 +120,9 @@ async function pump() {
       queue.shift();
       const { reason, field, body } = await refusalOf(response);
       notSaved.push({ item: job.item, label: job.label });
-      const told = job.refused ? job.refused(reason, field, body) : false;
-      if (!told) notify(`Not saved (${job.label}): ${reason}`, "error");
+      const dropped = dropDependents(job); // after the awaits: a change queued meanwhile goes too
+      const told = job.refused ? job.refused(reason, field, body, dropped) : false;
+      if (!told) notify([`Not saved (${job.label}): `, bdi(reason), ...notSent(dropped)], "error");
       render();
     } else {
       job.tries += 1;
@@ -131,6 +145,38 @@ export function flush() {
   return new Promise((resolve) => { flushWaiters.push(resolve); pump(); });
 }
 
+// The jobs queued behind a refused answer (already taken off the queue) that supersede it,
+// directly or through one another, taken off too; each undoes its page effects, newest first, so
+// the page is as the answer left it when its refusal is handled.
+function dropDependents(job) {
+  const dropped = [];
+  if (isChange(job)) return dropped;
+  const refusedIds = new Set([job.payload.client_id]);
+  for (let i = 0; i < queue.length;) {
+    const next = queue[i];
+    if (refusedIds.has(next.payload.supersedes_client_id)) {
+      refusedIds.add(next.payload.client_id);
+      dropped.push(...queue.splice(i, 1));
+    } else {
+      i += 1;
+    }
+  }
+  dropped.slice().reverse().forEach((j) => { if (j.dropped) j.dropped(); });
+  return dropped;
+}
+
+// The sentence a refusal adds for the jobs that went with it.
+export function notSent(dropped) {
+  if (!dropped || !dropped.length) return [];
+  const n = dropped.length;
+  return [` ${n === 1 ? "The change" : `The ${n} changes`} you made to it after ${n === 1 ? "was" : "were"} not sent.`];
+}
+
+// Keys pressed while a batch loaded were answering keys, never applied (keys.js): said until the
+// next answer (actions.js answer) or lease.
+export const unappliedText = () =>
+  `${state.unappliedKeys} key(s) pressed before the batch appeared were not applied`;
+
 const isChange = (job) => job.payload.supersedes_client_id !== undefined || job.payload.supersedes !== undefined;
 
 // The two refusals read before the response is consumed (a clone: the body is read once more).
@@ -147,6 +193,7 @@ async function isRenamedLabel(response) {
 // renewal's): take them, and say what a lead changed, unless an unread error holds the notice.
 export function followServerLabels(data) {
   const said = describeLabelChange(adoptServerLabels(data.labels, data.labels_version));
+  renderLabelHelp(); // the Labels and Keys panels read as the buttons do (a description may be all that changed)
   // Nothing the annotator sees changed (the page learning the version, the server creating the
   // Other label for its first "none of these"): no redraw, which would take a Tab-focused button
   // away; the next answer draws with the new labels anyway.
@@ -167,19 +214,30 @@ export function followServerLabels(data) {
 const named = (name) => ["“", bdi(name), "”"];
 const list = (names) => names.flatMap((n, i) => (i ? [", ", ...named(n)] : named(n)));
 
-function describeLabelChange({ renamed, added, removed, keysMoved }) {
+// What key `k` answers now, by name (a top-level label's key before a fine label's).
+function answersNow(k) {
+  const holders = labels.filter((l) => key(l.hotkey) === k && !isGone(l.id));
+  const l = holders.find((h) => h.parent === null) || holders[0];
+  return !l || l === otherLabel ? noneName() : fullName(l);
+}
+
+function describeLabelChange({ renamed, added, removed, keysMoved, moved }) {
   const parts = [];
   const add = (...more) => { if (parts.length) parts.push("; "); parts.push(...more); };
   renamed.forEach((r) => add(...named(r.from), " is now ", ...named(r.to)));
   if (added.length) add("added ", ...list(added.map((l) => l.name)));
   if (removed.length) add("removed ", ...list(removed.map((l) => l.name)));
-  if (keysMoved && !parts.length) add("hotkeys moved");
+  // The keys that answer something else now, each with what: its next press only says so (keys.js).
+  if (moved.length) {
+    add("hotkeys moved: ", ...moved.flatMap((k, i) => [i ? ", " : "", `${k} is `, ...named(answersNow(k))]));
+  }
+  else if (keysMoved && !parts.length) add("hotkeys moved");
   return parts;
 }
 
 // An answer refused because its label's name changed: nothing was stored and the lease is still
 // the annotator's, so the item waits for another answer, chosen under the current labels.
-function putBackUnanswered(job, reason) {
+function putBackUnanswered(job, reason, dropped) {
   const item = state.items.find((it) => it.assignment === job.payload.assignment);
   const entry = state.history.find((e) => e.client_id === job.payload.client_id);
   if (entry) removeEntry(entry);
@@ -188,13 +246,14 @@ function putBackUnanswered(job, reason) {
     item.stored = false;
     if (!state.items[state.index] || state.items[state.index].answer) state.index = state.items.indexOf(item);
   }
-  notify([`Not saved (item ${job.item}): `, bdi(reason), ` Item ${job.item} waits for your answer.`], "error");
+  notify([`Not saved (item ${job.item}): `, bdi(reason), ...notSent(dropped), ` Item ${job.item} waits for your answer.`],
+    "error");
 }
 
 // What the server refused because the annotator was removed: each queued job, and the batch.
 function refuseForRemoval(job) {
   notSaved.push({ item: job.item, label: job.label });
-  if (job.refused) job.refused(state.removed, "membership");
+  if (job.refused) job.refused(state.removed, "membership", {}, []);
 }
 
 // The server says the annotator is no longer a member: nothing queued can be stored, nor anything

@@ -4,9 +4,9 @@
    ever set with textContent or as text nodes, never as markup; inside a sentence it sits in a
    <bdi>, so a name with right-to-left text (or a stray direction mark) keeps to itself. */
 import { describeAnswer, noneName, renderHistory } from "./history.js";
-import { isGone } from "./stale_labels.js";
-import { $, byId, children, config, current, els, fullName, labels, noneHotkey, noneHotkeyFree, otherLabel,
-  shown, state, topLevel } from "./state.js";
+import { goneCount, isGone } from "./stale_labels.js";
+import { $, byId, children, config, current, els, fullName, labels, labelsGeneration, noneHotkey, noneHotkeyFree,
+  otherLabel, shown, state, topLevel } from "./state.js";
 
 // User text (a label name, a reason) as an isolated piece of a sentence.
 export function bdi(text) {
@@ -210,6 +210,7 @@ function noteShownItem() {
 
 export function renderLabels() {
   noteShownItem();
+  renderLabelHelp();
   const visible = visibleLabels();
   const filtering = Boolean(els.filter.value.trim());
   els.buttons.replaceChildren();
@@ -257,6 +258,44 @@ export function renderLabels() {
     k.id = "none-key";
     k.textContent = noneHotkey;
     els.noneBtn.appendChild(k);
+  }
+}
+
+// The Labels and Keys panels, drawn by the server with the page: drawn again here once the page
+// takes on the server's labels (or a label goes), so every key and name they list is the one the
+// buttons and keys use. Only then: the panels are not redrawn on every answer.
+let helpDrawnFor = "0:0"; // labelsGeneration:goneCount the panels show (the server drew generation 0)
+
+export function renderLabelHelp() {
+  const drawing = `${labelsGeneration}:${goneCount()}`;
+  if (drawing === helpDrawnFor) return;
+  helpDrawnFor = drawing;
+  const list = document.querySelector("#label-help dl");
+  if (list) {
+    const rows = [];
+    for (const l of labels) {
+      if (isGone(l.id)) continue; // no longer the project's: a reload leaves it out too
+      const dt = document.createElement("dt");
+      if (l.parent !== null) dt.className = "fine";
+      if (l.hotkey) {
+        const k = document.createElement("kbd");
+        k.textContent = l.hotkey;
+        dt.append(k, " ");
+      }
+      dt.appendChild(bdi(fullName(l)));
+      rows.push(dt);
+      if (l.description) {
+        const dd = document.createElement("dd");
+        if (l.parent !== null) dd.className = "fine";
+        dd.textContent = l.description;
+        rows.push(dd);
+      }
+    }
+    list.replaceChildren(...rows);
+  }
+  const noneKey = $("keys-none");
+  if (noneKey) {
+    noneKey.querySelector("kbd").textContent = noneHotkeyFree ? (otherLabel ? otherLabel.hotkey : noneHotkey) : "—";
   }
 }
 

@@ -4,13 +4,45 @@
    its refusal of an answer chosen by a name that changed) is adopted here, so names and hotkeys
    follow the server's; a refusal of a deleted label (400 on the field "label") makes the page ask
    the server which labels went, so every removed one is known at once, not one refusal at a time.
-   Removed labels stay on screen, disabled and without their keys, until the annotator reloads. */
-import { config, key, labels, otherLabel, replaceLabels, state } from "./state.js";
+   Removed labels stay on screen, disabled and without their keys, until the annotator reloads.
+
+   A key a lead gave another meaning is held once (takeMovedKey): its first press after the page
+   took on the change only says what it does now, so a hand that learned the old key does not
+   answer with a label nobody chose; the next press answers. Keys that kept their meaning answer
+   at once, so the usual pace never pays for it. */
+import { config, fullName, key, labels, noneHotkey, noneHotkeyFree, otherLabel, replaceLabels,
+  state } from "./state.js";
 
 const gone = new Set();
+const movedKeys = new Set(); // keys whose meaning moved, not pressed since
 
 export const isGone = (id) => id !== null && id !== undefined && gone.has(id);
 export const anyGone = () => gone.size > 0;
+export const goneCount = () => gone.size;
+
+// True (once) when `k` is a key whose meaning moved and has not been pressed since.
+export const takeMovedKey = (k) => movedKeys.delete(k);
+
+// What each of the project's keys answers now: key → {ids, names} of its labels (the Other label
+// and the built-in none-of-these answer read "none": the server creating the first is no move).
+function keyMeanings() {
+  const meanings = new Map();
+  const add = (k, id, name) => {
+    const was = meanings.get(k) || { ids: "", names: "" };
+    meanings.set(k, { ids: `${was.ids},${id}`, names: `${was.names}\u0001${name}` });
+  };
+  for (const l of labels) {
+    if (!key(l.hotkey) || gone.has(l.id)) continue;
+    if (l === otherLabel) add(key(l.hotkey), "none", "none");
+    else add(key(l.hotkey), l.id, fullName(l));
+  }
+  if (!otherLabel && noneHotkeyFree) add(noneHotkey, "none", "none");
+  return meanings;
+}
+
+// A key moved when it answers other labels under other names: a rename keeps the label (the
+// answer is the one meant), and a new label given the old one's name and key reads the same.
+const movedFrom = (was, now) => Boolean(was) && was.ids !== now.ids && was.names !== now.names;
 
 export function markGone(id) {
   if (id !== null && id !== undefined) gone.add(id);
@@ -42,9 +74,12 @@ export async function compareWithServer() {
 
 // Adopt the server's labels (labels_payload) and their version. Returns what changed for the
 // annotator, {renamed: [{from, to}], added: [labels], removed: [labels], keysMoved}, so the caller
-// can say it. A label the server no longer has keeps its place, disabled and without its key (a
-// new label may hold that key now), so that answers already given with it still read by name.
+// can say it, and `moved`: the keys that answered something before and now answer something
+// else (held once, see takeMovedKey). A label the server no longer has keeps its place, disabled
+// and without its key (a new label may hold that key now), so that answers already given with it
+// still read by name.
 export function adoptServerLabels(payload, version) {
+  const meant = keyMeanings();
   const before = new Map(labels.map((l) => [l.id, l]));
   const incoming = new Set(payload.map((l) => l.id));
   const removed = labels.filter((l) => !incoming.has(l.id));
@@ -59,5 +94,7 @@ export function adoptServerLabels(payload, version) {
   replaceLabels([...payload, ...removed.map((l) => Object.assign({}, l, { hotkey: "" }))]);
   removed.forEach((l) => gone.add(l.id));
   if (version) state.labelsVersion = version;
-  return { renamed, added, removed: newlyRemoved, keysMoved };
+  const moved = [...keyMeanings()].filter(([k, now]) => movedFrom(meant.get(k), now)).map(([k]) => k);
+  moved.forEach((k) => movedKeys.add(k));
+  return { renamed, added, removed: newlyRemoved, keysMoved: keysMoved || moved.length > 0, moved };
 }

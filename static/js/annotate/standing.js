@@ -2,7 +2,8 @@
    stored clear left its item. A refusal because the answer no longer stands (another tab or page
    of the same annotator changed or cleared it first) carries the annotator's answer that counts
    on the item now ("standing": a history row, or null when none does): the page shows that one,
-   and a further change names it, so it is not refused again until a reload. */
+   and a further change names it, so it is not refused again until a reload. An answer refused on
+   its item (already answered in another tab, its slot taken) carries "standing" too. */
 import { describeAnswer, entryFromRow, putBack, removeEntry } from "./history.js";
 import { bdi, notify, render } from "./render.js";
 import { els, firstWaiting, state } from "./state.js";
@@ -12,9 +13,11 @@ import { els, firstWaiting, state } from "./state.js";
 // refused too, what stood for the first stands.
 const refusedChanges = new Map();
 
-// What a refused change or clear leaves standing: the server's word where the refusal carries
-// it (told), else `before` ({id, client_id, answer, status, changed}: the entry before the
-// change), followed through refused changes. null: no answer of the annotator counts on the item.
+// What a refused answer, change or clear leaves standing: the server's word where the refusal
+// carries it (told), else `before` ({id, client_id, answer, status, changed}: the entry before
+// the change), followed through refused changes. Nothing queued behind a refused answer is sent
+// (outbox.js dropDependents), so `before` never names an answer the server refused. null: no
+// answer of the annotator counts on the item.
 export function standingAfter(before, body) {
   if (body && body.standing !== undefined) {
     if (!body.standing) return null;
@@ -80,6 +83,24 @@ export function clearRefused(entry, stood, why, item, joined) {
   }
   notify([`Clear not saved (item ${entry.item}): `, bdi(why), ...standsNow(stood)], "error");
   render();
+}
+
+// A clear dropped unsent (the answer it cleared was refused): the entry and its item are as before
+// it (`before`: the entry's snapshot then), so the refusal of that answer finds them as it left them.
+export function undoClear(entry, before, item, joined) {
+  const at = item ? state.items.indexOf(item) : -1;
+  if (at >= 0 && item.answer) return; // answered anew meanwhile: that answer is the server's to judge
+  putBack(entry);
+  if (at < 0) return;
+  const wasCurrent = state.index === at;
+  if (joined) { // the item leaves the batch again: what came after it moves up one
+    state.items.splice(at, 1);
+    if (state.index > at) state.index -= 1;
+  } else {
+    item.answer = before.answer;
+    item.stored = before.status === "saved";
+  }
+  if (wasCurrent) state.index = firstWaiting(at);
 }
 
 const KEEPS_OTHERS = "Your answer is withdrawn; the item keeps the other annotators' answers.";

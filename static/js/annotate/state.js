@@ -64,10 +64,15 @@ function indexLabels() {
 }
 indexLabels();
 
+// How many times the labels were replaced since the page loaded (render.js redraws the panels
+// the server drew once when it changes).
+export let labelsGeneration = 0;
+
 // The page's labels become `next` (the server's payload, plus any the page keeps disabled).
 export function replaceLabels(next) {
   labels.splice(0, labels.length, ...next);
   indexLabels();
+  labelsGeneration += 1;
 }
 
 // --- session state --------------------------------------------------------------------------
@@ -78,8 +83,11 @@ export const state = {
   progress: config.progress,
   leaseNote: "",      // why the last lease came back empty
   started: false,     // a batch was loaded (then an empty item list means "batch done")
-  busy: false,        // a lease round trip is under way (keys typed meanwhile wait in pendingKeys)
-  pendingKeys: [],    // keys typed while busy, applied in order once it ends
+  busy: false,        // a lease round trip is under way (see pendingKeys and unappliedKeys)
+  pendingKeys: [],    // keys typed while busy that answer nothing (Enter, walking, scrolling): applied once it ends
+  // Answering keys (a label, none of these, skip, accept) typed while busy: never applied, as
+  // nobody chose them for an item they had seen; counted so the page can say so (keys.js).
+  unappliedKeys: 0,
   history: [],        // this session's answers, newest first (see history.js)
   reopen: null,       // the history entry reopened for a change, or null
   // The version (a digest, from the server) of the labels the page shows; "" until a reply says.

@@ -1,0 +1,137 @@
+"""Lease renewal as the annotation page asks for it: keep the leases it shows, and say which of
+them are still the annotator's and which were lost, and why.
+
+* **Held, lapsed, lost.** The page names the assignments it still offers (its unanswered items).
+  Each comes back *held* (a live lease, extended when asked), *lapsed* (its lease ran out but an
+  answer would still be stored on it: only in a check-in that asked for no extension) or *lost*
+  with a reason (``LOST_REASONS``): the page takes lost items off its batch.
+* **The answer path decides.** An expired lease is taken again exactly when an answer on it would
+  be stored (``services._answerable_assignment``: a slot still free, or the annotator's own newer
+  lease on the item; not after its wave closed once the item is in a newer wave), under the wave
+  item's lock and with the membership held, as that answer would be. So the page never keeps
+  offering an item whose answer the server refuses (409), and never drops one that was still free.
+* **Check-ins.** A page whose annotator is away asks with ``extend`` false: nothing is extended,
+  and the reply still carries the labels, the removal (403) and the leases lost meanwhile.
+* **The limit.** Extending (and taking again) stops at ``leasing.renewal_limit``: a number of lease
+  periods after the batch's last lease or answer. Past it a lapsed lease is lost as ``idle``.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from labeling.projects.locks import hold_membership
+from labeling.projects.models import Project
+from labeling.waves.models import Wave, WaveItem
+
+from .leasing import change_slots, extend_live_leases, lease_expiry, live_slot_q, renewal_limit
+from .models import Assignment
+from .services import AlreadyAnswered, AnswerRejected, NotFound, _answerable_assignment
+
+# reason → what it means, for API clients (the page words its own notice from the reason).
+LOST_REASONS = {
+    "taken": "Your lease ran out and other annotators took the item's slots.",
+    "answered": "The item was answered or skipped already (in another tab or session).",
+    "wave_closed": "Your lease ran out after the item's wave closed, and the item is in a newer wave now.",
+    "idle": "Your lease ran out after a long time without an answer in its batch; the item went back to the pool.",
+    "gone": "No such assignment of yours in this project (its wave or item was deleted).",
+}
+
+
+@dataclass
+class Lease:
+    assignment: int
+    item: int | None
+    expires_at: datetime | None = None
+    reason: str = ""  # lost only: a key of LOST_REASONS
+
+    @property
+    def message(self) -> str:
+        return LOST_REASONS.get(self.reason, "")
+
+
+@dataclass
+class Renewal:
+    renewed: int = 0  # leases whose expiry moved
+    held: list[Lease] = field(default_factory=list)
+    lapsed: list[Lease] = field(default_factory=list)
+    lost: list[Lease] = field(default_factory=list)
+
+
+def renew(project: Project, user, *, assignment_ids=None, extend: bool = True) -> Renewal:
+    """Renew the annotator's leases in the project: the ones named (``assignment_ids``, the page's
+    unanswered items), or without names every live one (what API clients got before: no lease is
+    then reported lost). ``extend`` False: only say how they stand."""
+    now = timezone.now()
+    rows = Assignment.objects.filter(annotator=user, wave_item__wave__project=project)
+    if assignment_ids is None:
+        rows = rows.filter(state=Assignment.LEASED, expires_at__gt=now)
+    else:
+        rows = rows.filter(pk__in=set(assignment_ids))
+    found = {pk: (item, leased_at, key) for pk, item, leased_at, key in
+             rows.values_list("pk", "wave_item__item_id", "leased_at", "batch_key")}
+    result = Renewal()
+    until = None
+    if extend:
+        until = min(lease_expiry(now), renewal_limit(user, [(at, key) for _, at, key in found.values()]))
+        result.renewed = extend_live_leases(found, until, now)
+
+    now = timezone.now()
+    live = dict(Assignment.objects.filter(pk__in=list(found), state=Assignment.LEASED, expires_at__gt=now)
+                .values_list("pk", "expires_at"))
+    for pk in dict.fromkeys(assignment_ids if assignment_ids is not None else found):
+        if pk in live:
+            result.held.append(Lease(pk, found[pk][0], live[pk]))
+        elif pk not in found:
+            result.lost.append(Lease(pk, None, reason="gone"))
+        else:
+            _lapsed(project, user, Lease(pk, found[pk][0]), until, result)
+    return result
+
+
+def _lapsed(project: Project, user, lease: Lease, until, result: Renewal) -> None:
+    """A lease that is not live (ran out, or answered elsewhere): take it again until ``until``
+    where an answer would be stored (None: only say whether it could be), else report it lost."""
+    with transaction.atomic():
+        if until is not None:
+            hold_membership(project, user, "your leases were not renewed")
+        now = timezone.now()
+        try:
+            assignment, wave_item = _answerable_assignment(project, user, lease.assignment, None, now, True)
+        except AlreadyAnswered:
+            result.lost.append(_lost(lease, "answered"))
+            return
+        except NotFound:
+            result.lost.append(_lost(lease, "gone"))
+            return
+        except AnswerRejected:
+            result.lost.append(_lost(lease, _why_refused(lease.assignment, now)))
+            return
+        if until is None:
+            result.lapsed.append(Lease(lease.assignment, lease.item, assignment.expires_at))
+            return
+        if until <= now:
+            result.lost.append(_lost(lease, "idle"))
+            return
+        if assignment.state == Assignment.EXPIRED:  # its slot went back to the pool: take it again
+            change_slots([wave_item.pk], taken=1)
+        elif assignment.expires_at >= until:  # the annotator's own newer lease, live and longer
+            result.held.append(Lease(lease.assignment, lease.item, assignment.expires_at))
+            return
+        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.LEASED, expires_at=until)
+    result.renewed += 1
+    result.held.append(Lease(lease.assignment, lease.item, until))
+
+
+def _why_refused(assignment_id: int, now) -> str:
+    """Why the answer path refused an answer on this lapsed lease (its wave item is locked): its
+    checks run in this order, the slots others hold first, then a closed wave's newer one."""
+    wave_item = WaveItem.objects.select_related("wave").only("overlap", "wave__state").get(assignments__pk=assignment_id)
+    taken = (Assignment.objects.filter(wave_item=wave_item).filter(live_slot_q(now)).exclude(pk=assignment_id)
+             .count())
+    return "wave_closed" if wave_item.wave.state != Wave.OPEN and taken < wave_item.overlap else "taken"
+
+
+def _lost(lease: Lease, reason: str) -> Lease:
+    return Lease(lease.assignment, lease.item, reason=reason)
