@@ -18,11 +18,17 @@
    * Coming back after a pause (the first sign of activity after a check-in that extended
      nothing, or after the machine slept) renews at once. When the leases may have run out
      meanwhile, keys typed before the reply wait for it (as they wait for a lease), so that a key
-     meant for an item that went to someone else answers nothing. */
+     meant for an item that went to someone else answers nothing.
+   * Opening (or reloading) the page with a batch held is activity too: it renews at once, since
+     the leases may have been left alone for most of a lease period before. The server's renewal
+     limit (renewal.py) applies as to any renewal, so a reload does not keep an idle batch forever.
+   * An item with an answer, change or clear still in the outbox is neither named nor dropped: the
+     server has not seen what the page did to it, so its lease's state there is out of date (a
+     clear not stored yet reads as "answered"). The job's own reply decides what becomes of it. */
 import { closeSkip, drainKeys } from "./actions.js";
 import { post, refusalOf } from "./http.js";
-import { followServerLabels, isHalted, memberRemoved, setSaveStatus } from "./outbox.js";
-import { announce, notify, render } from "./render.js";
+import { followServerLabels, isHalted, memberRemoved, queuedItems, setSaveStatus } from "./outbox.js";
+import { notify, render } from "./render.js";
 import { config, current, els, firstWaiting, state } from "./state.js";
 
 const INTERVAL_MS = Math.max(config.leaseSeconds / 3, 10) * 1000;
@@ -35,7 +41,12 @@ let extendedAt = -Infinity; // when a renewal last extended the leases (or a bat
 let pausedAt = 0; // when a check-in extended nothing because nobody was at work (0: not paused)
 let inFlight = false;
 
-const unanswered = () => state.items.filter((it) => !it.answer).map((it) => it.assignment);
+// The page's unanswered items the server knows as the page does: none with a job still queued.
+function settledUnanswered() {
+  const queued = queuedItems();
+  return state.items.filter((it) => !it.answer && !queued.has(it.item));
+}
+const unanswered = () => settledUnanswered().map((it) => it.assignment);
 const keeping = () => !isHalted() && !state.removed && unanswered().length > 0;
 
 // A batch came since the last look (the lease an Enter or a click asked for): its leases were
@@ -137,7 +148,8 @@ function lostNotice(dropped, why) {
 // The renewal's lost leases: their items, still unanswered on the page, leave the batch.
 function dropLost(lost) {
   const why = new Map(lost.map((l) => [l.assignment, l]));
-  const dropped = state.items.filter((it) => !it.answer && why.has(it.assignment));
+  // Answered, changed or cleared since the renewal went out: what the server said is out of date.
+  const dropped = settledUnanswered().filter((it) => why.has(it.assignment));
   if (!dropped.length) return;
   const was = current();
   const wasDropped = Boolean(was) && dropped.includes(was);
@@ -158,8 +170,7 @@ function dropLost(lost) {
     if (!kept.length) state.started = false; // nothing of this batch is on the page any more: Start
     message += " Nothing is left to answer in this batch: press Enter for a new one.";
   }
-  notify(message, "error");
-  announce(message);
+  notify(message, "error"); // the notice is an alert: screen readers read it once, no announcement
   render();
   setSaveStatus();
 }
@@ -178,9 +189,11 @@ export function watchActivity() {
 
 // Start the renewals once the page's batch (if any) is loaded: opening the page counts as activity.
 export function keepLeases() {
-  // The page shows only leases live when it was drawn; the first renewal extends them.
+  // The page shows only leases live when it was drawn, but they may run out soon (the batch was
+  // left alone before this visit): renew them now rather than at the first tick.
   lastActivity = Date.now();
   extendedAt = lastActivity - 1;
   activityItems = state.items;
   setInterval(tick, INTERVAL_MS);
+  if (keeping()) renew(true, false);
 }

@@ -32,10 +32,11 @@ import { noneName, removeEntry } from "./history.js";
 import { post, refusalOf, sleep } from "./http.js";
 import { bdi, notify, render, renderLabelHelp, renderProgress } from "./render.js";
 import { adoptServerLabels, isGone } from "./stale_labels.js";
-import { byId, els, fullName, key, labels, otherLabel, state } from "./state.js";
+import { byId, els, fullName, key, labels, otherLabel, shown, state } from "./state.js";
 
 const queue = [];          // jobs not yet acknowledged by the server, in order
 let pumping = false;
+let sending = null;        // the job being sent, until its reply is handled (a refusal leaves the queue first)
 let flushWaiters = [];
 let halted = false;        // the server refused our session (401/403): keep answers, stop sending
 let notSaved = [];         // refused jobs' items ({item, label}) not stored since
@@ -43,6 +44,9 @@ export const timings = []; // ms from enqueue to the server's acknowledgement (t
 
 export const pendingCount = () => queue.length;
 export const isHalted = () => halted;
+// The items (ids) with an answer, change or clear not yet acknowledged: the server does not know
+// yet what the page did to them (leases.js leaves them out of a renewal).
+export const queuedItems = () => new Set([...queue, ...(sending ? [sending] : [])].map((job) => job.item));
 
 export function setSaveStatus() {
   const refused = new Set(notSaved.map((n) => n.item)).size; // one item refused twice is one answer not saved
@@ -52,9 +56,12 @@ export function setSaveStatus() {
   else if (queue.length) els.saveStatus.textContent = `Saving ${queue.length} answer(s)…`;
   // Keys pressed while a batch loads: the queued ones are applied once it is here (batch.js
   // drainKeys), the answering ones never are; either way not "All answers saved" until then.
+  // Keys held while an item is on screen wait for a lease check instead (leases.js; keys.js
+  // tells the two apart the same way).
   else if (state.pendingKeys.length || state.unappliedKeys) {
     const waiting = state.pendingKeys.length;
-    els.saveStatus.textContent = [waiting ? `Waiting for the batch: ${waiting} key(s) to apply…` : "",
+    const waitingFor = shown() ? "Checking your leases" : "Waiting for the batch";
+    els.saveStatus.textContent = [waiting ? `${waitingFor}: ${waiting} key(s) to apply…` : "",
       state.unappliedKeys ? unappliedText() : ""].filter(Boolean).join("; ");
   } else els.saveStatus.textContent = refused ? refusedText : "All answers saved";
   els.saveStatus.dataset.pending = String(queue.length);
@@ -83,6 +90,7 @@ async function pump() {
   pumping = true;
   while (queue.length && !halted) {
     const job = queue[0];
+    sending = job;
     let response = null;
     job.payload.labels_version = state.labelsVersion; // the latest the page has, on a retry too
     try {
@@ -129,6 +137,7 @@ async function pump() {
       els.saveStatus.textContent = `Saving failed (${response ? "HTTP " + response.status : "network"}), retrying…`;
       await sleep(Math.min(500 * 2 ** Math.min(job.tries, 5), 10000));
     }
+    sending = null;
     setSaveStatus();
   }
   pumping = false;
