@@ -24,6 +24,8 @@ admin_sign_in = answers_429_when_throttled(admin.site.login)
 
 # The 403 page says why and links back (ForbiddenPageMiddleware serves it for the pages' refusals).
 handler403 = "labeling.projects.errors.permission_denied"
+# An unrouted /api/ URL answers JSON, as the API's own 404s do; other paths get the site's page.
+handler404 = "config.not_found.not_found"
 
 urlpatterns = [
     path("admin/login/", admin_sign_in),  # ahead of the admin's own route to the same view, to set its status

@@ -8,12 +8,16 @@
   with it, CASCADE): every slot one of their assignments holds is given back, a lease's and an
   answer's alike, so that ``slots_taken`` / ``slots_done`` keep counting the assignments that
   exist, as the answer paths count them (``leasing.live_slot_q``). Their answers stay (no
-  annotator); an item of an open wave they answered waits for another member's answer.
+  annotator); an item of an open wave they answered waits for another member's answer. A user who
+  is a project's only lead is not deleted (``last_lead``): their membership would go with them,
+  past the members paths' check, and leave the project without a lead.
 """
 from collections import Counter
 
-from django.db.models import Exists, OuterRef
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, QuerySet
 
+from labeling.projects.last_lead import left_without_a_lead
 from labeling.projects.models import Membership, Project
 from labeling.waves.models import WaveItem
 
@@ -63,9 +67,16 @@ def release_user_slots(user) -> int:
     return len(held)
 
 
-def user_deleted(sender, instance, **kwargs) -> None:
+def user_deleted(sender, instance, origin=None, **kwargs) -> None:
     """pre_delete receiver of the user model (connected in AnnotationsConfig.ready): every path that
-    deletes a user (the admin, a shell, a management command) gives their slots back."""
+    deletes a user (the admin, a shell, a management command) refuses a project's only lead, and
+    gives their slots back. The users deleted together (``origin``, the queryset whose delete() this
+    is) count as one: two who are a project's only two leads are refused together too."""
+    together = list(origin) if isinstance(origin, QuerySet) and origin.model is sender else [instance]
+    # The leads' locks first, as the members paths take them before any membership row.
+    problems = left_without_a_lead(together if instance in together else [instance], lock=True)
+    if problems:
+        raise ValidationError(problems)
     release_user_slots(instance)
 
 

@@ -8,7 +8,7 @@ import threading
 from django.db import connection, transaction
 
 from labeling.modeling import final, review, scores, versions
-from labeling.modeling.models import TaskRun
+from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 from labeling.waves import replan
 from labeling.waves import selectors as wave_selectors
@@ -91,10 +91,11 @@ def finish_embedding(run: TaskRun) -> None:
 
 
 def plan_without_retrain(project_id: int, run_id: int, *, then: str = "retrain once the broker is back") -> None:
-    """A completed wave's retrain failed (the broker could not take it; in eager mode, it failed
-    in-process): plan and open the next wave with the current model (under the project's row lock,
-    when no wave is open and no retrain runs), and say so on the failed run, with ``then`` (what
-    to do next). Never raises: it runs after the answer was answered."""
+    """A completed wave's retrain run failed (the broker could not take it; in eager mode, it or
+    its planning failed in-process): plan and open the next wave with the current model (under the
+    project's row lock, when no wave is open and no retrain runs), and say so on the failed run,
+    with ``then`` (what to do next, when no model was activated: _fallback_note). Never raises: it
+    runs after the answer was answered."""
     try:
         with transaction.atomic():
             project = Project.objects.select_for_update().filter(pk=project_id).first()
@@ -103,13 +104,23 @@ def plan_without_retrain(project_id: int, run_id: int, *, then: str = "retrain o
             wave = waves.plan_and_open_if_idle(project)
             run = TaskRun.objects.filter(pk=run_id).first()
             if wave is not None and run is not None:
-                note_run(run_id, message=f"Wave {wave.number} was opened with the current model instead (no "
-                                         f"retrain; {then}). {run.message}",
-                         fallback_wave=wave.number)
+                note_run(run_id, message=f"{_fallback_note(run, wave, then)} {run.message}", fallback_wave=wave.number)
     except waves.NothingToPlan as exc:
         log.warning("no wave after a failed retrain queue: %s", exc)
     except Exception:
         log.exception("planning without a retrain failed")
+
+
+def _fallback_note(run: TaskRun, wave, then: str) -> str:
+    """What the fallback wave was opened with. A run fails after its model was activated too (in
+    eager mode, planning failing at the end of a good retrain): the new model serves, and the
+    wave was planned with it, so "no retrain; ask for a retrain again" would be untrue."""
+    version = ModelVersion.objects.filter(pk=(run.detail or {}).get("model_version_id"),
+                                          state__in=[ModelVersion.ACTIVE, ModelVersion.RETIRED]).first()
+    if version is None:
+        return f"Wave {wave.number} was opened with the current model instead (no retrain; {then})."
+    return (f"The retrain succeeded (model v{version.number} trained and activated) but planning the next wave failed; wave "
+            f"{wave.number} was opened with v{version.number} on a second try.")
 
 
 def plan_without_retrain_in_background(project_id: int, run_id: int) -> None:

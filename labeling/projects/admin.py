@@ -8,12 +8,14 @@ from django.urls import reverse
 
 from labeling.items.import_lock import SourcesBusy, lock_sources_for_change
 
+from . import admin_users  # noqa: F401 - registers the users' admin (a project keeps a lead)
 from .admin_members import MembershipInline
 from .admin_rows import GuardedRowForm
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
 from .locks import lock_labels_to_delete, lock_project_labels
 from .models import Label, Project, Rule, Source
 from .reserved import SHARED_ARTIFACT_FOLDERS, reserved_message
+from .services import label_in_use_message
 from .shares import check_quota_total
 from .stale_edits import PageRowsMixin
 from .taxonomy import label_set_errors
@@ -42,8 +44,15 @@ class LabelInlineFormSet(PageRowsMixin, BaseInlineFormSet):
     def clean(self):
         # Rows ticked for deletion are locked before Django looks for answers and fine labels on them
         # (super().clean()): an answer stored after that look would fail the deletion's commit.
-        lock_labels_to_delete(form.instance.pk for form in self.forms
-                              if form.instance.pk and (getattr(form, "cleaned_data", None) or {}).get("DELETE"))
+        ticked = [form.instance for form in self.forms
+                  if form.instance.pk and (getattr(form, "cleaned_data", None) or {}).get("DELETE")]
+        lock_labels_to_delete(label.pk for label in ticked)
+        # Django's own look (the inline form's hand_clean_DELETE, run by super().clean()) would say
+        # "protected related objects: Annotation object (1)"; the product's message says first how
+        # many answers are live and how many only history, and what to do.
+        in_use = labels_in_use(ticked)
+        if in_use:
+            raise ValidationError([label_in_use_message(label) for label in in_use])
         super().clean()
         # Every stored label counts, not only the page's rows: one saved elsewhere since the page was
         # loaded is not among them, and a row must not become its look-alike or a second Other.
@@ -232,15 +241,25 @@ class LabelAdmin(admin.ModelAdmin):
         """What a deletion would take and what stops it (answers, fine labels): looked for under the
         locks (the view's transaction, or response_action's), so that what is found still holds when
         the labels are deleted."""
+        labels = list(objs)
         if request.method == "POST":
-            labels = list(objs)
             lock_labels_of(label.project_id for label in labels)
             lock_labels_to_delete(label.pk for label in labels)
-        return super().get_deleted_objects(objs, request)
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(labels, request)
+        in_use = labels_in_use(labels) if protected else []
+        # The product's reason (how many answers are live, how many only history; what to do), not
+        # Django's list of "Annotation object (1)"; Django's stays for anything else that protects.
+        return deleted, model_count, perms_needed, [label_in_use_message(label) for label in in_use] or protected
 
     def response_action(self, request, queryset):
         with transaction.atomic():  # "delete selected": its locks hold until the labels are deleted
             return super().response_action(request, queryset)
+
+
+def labels_in_use(labels) -> list[Label]:
+    """The labels an answer (undone and changed ones too: the audit trail) or a fine label refers
+    to: the models' PROTECTs refuse their deletion."""
+    return [label for label in labels if label.annotations.exists() or label.children.exists()]
 
 
 def _posted_project(request) -> list[int]:

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from labeling.annotations.release import release_leases
 
+from .last_lead import lock_leads
 from .models import Membership, Project
 
 KEEP_A_LEAD_ROLE = "A project keeps at least one lead; make someone else lead before changing this one's role."
@@ -14,9 +15,9 @@ KEEP_A_LEAD_REMOVE = "A project keeps at least one lead; add another lead before
 
 def locked_leads(project: Project) -> list[int]:
     """The user ids of the project's leads, their rows locked in id order until the transaction
-    ends: two saves demoting or removing each other's leads at once are judged one after the other."""
-    return list(Membership.objects.select_for_update().filter(project=project, role=Membership.LEAD)
-                .order_by("pk").values_list("user_id", flat=True))
+    ends: two saves demoting or removing each other's leads at once are judged one after the other
+    (last_lead.lock_leads: a user deletion locks them the same way)."""
+    return lock_leads(project.pk)
 
 
 @transaction.atomic
