@@ -13,6 +13,18 @@ import numpy as np
 SPLITS = ("train", "val", "test")
 
 
+def _checked(y: Sequence, groups: Sequence | None, fractions) -> tuple[list[str], np.ndarray]:
+    """The labels as text and the fractions normalised to sum 1; a groups list of another length
+    than y, or fractions that are not three non-negative numbers with a positive sum, are refused."""
+    y = [str(v) for v in y]
+    if groups is not None and len(groups) != len(y):
+        raise ValueError(f"groups has {len(groups)} entries but y has {len(y)}")
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if fractions.shape != (3,) or (fractions < 0).any() or fractions.sum() <= 0:
+        raise ValueError(f"fractions must be three non-negative numbers, got {fractions.tolist()}")
+    return y, fractions / fractions.sum()
+
+
 def group_stratified_split(
     y: Sequence,
     groups: Sequence | None = None,
@@ -30,14 +42,8 @@ def group_stratified_split(
       keeps all its groups in training; its validation / test metrics are then not estimable
       (see ``not_estimable``).
     """
-    y = [str(v) for v in y]
+    y, fractions = _checked(y, groups, fractions)
     n = len(y)
-    if groups is not None and len(groups) != n:
-        raise ValueError(f"groups has {len(groups)} entries but y has {n}")
-    fractions = np.asarray(fractions, dtype=np.float64)
-    if fractions.shape != (3,) or (fractions < 0).any() or fractions.sum() <= 0:
-        raise ValueError(f"fractions must be three non-negative numbers, got {fractions.tolist()}")
-    fractions = fractions / fractions.sum()
     rng = np.random.default_rng(seed)
     out = np.empty(n, dtype=object)
     if n == 0:
@@ -117,14 +123,8 @@ def stable_group_split(
     Rows without a group key (``groups`` None, or a None / "" entry) are keyed by their position,
     which is stable only while rows are added at the end: pass item ids for those.
     """
-    y = [str(v) for v in y]
+    y, fractions = _checked(y, groups, fractions)
     n = len(y)
-    if groups is not None and len(groups) != n:
-        raise ValueError(f"groups has {len(groups)} entries but y has {n}")
-    fractions = np.asarray(fractions, dtype=np.float64)
-    if fractions.shape != (3,) or (fractions < 0).any() or fractions.sum() <= 0:
-        raise ValueError(f"fractions must be three non-negative numbers, got {fractions.tolist()}")
-    fractions = fractions / fractions.sum()
     out = np.full(n, "train", dtype="<U5")
     if n == 0:
         return out
