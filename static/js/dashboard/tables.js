@@ -118,7 +118,14 @@ export function agreement(data) {
         data.min_n + " such pairs or where κ is undefined.";
       box.appendChild(note);
     }
-  } else if (perLabel && typeof perLabel === "object") {
+  } else if (Array.isArray(perLabel)) {
+    // No label has pairs yet: say so instead of an empty table (an array is an object too).
+    const note = document.createElement("p");
+    note.className = "muted";
+    note.id = "agreement-per-label-empty";
+    note.textContent = "No label has double-labeled pairs yet.";
+    box.appendChild(note);
+  } else if (perLabel && typeof perLabel === "object" && Object.keys(perLabel).length) {
     // {label: value}: an older shape of the same figure
     const table = document.createElement("table");
     table.className = "grid";
