@@ -176,6 +176,16 @@ class ClaimedTask(Task):
                 raise Ignore()
             return super().__call__(*args, **kwargs)
 
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # An error no step caught ends its run now: the soft time limit firing while this delivery
+        # waited out a dead process's claim, an error in a step's unguarded code, a transient error
+        # past its retries. Before, the run stayed open until the stale sweep failed it as "its
+        # worker stopped" and queued it again into the same error. A run a step already failed is
+        # left as it is (update_run writes open runs only).
+        run_id = run_id_of(self, args, kwargs)
+        if run_id:
+            runs.give_up_run(run_id, f"{self.name.rsplit('.', 1)[-1]} failed: {runs.describe_error(exc)}")
+
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, RedisConnectionError, TimeoutError)
 TASK_OPTIONS = {
