@@ -68,7 +68,8 @@ STATE_MEANINGS = {
     IN_REVIEW: "any open review task",
 }
 
-# Sort keys of the browser → the ordering the cursor pagination walks (first field = cursor).
+# Sort keys of the browser → the ordering the cursor pagination walks (the cursor holds the whole tuple;
+# its last field must be unique: id).
 SORTS = {
     "newest": ("-id",),
     "oldest": ("id",),
