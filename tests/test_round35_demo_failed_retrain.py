@@ -19,6 +19,19 @@ from tests.test_loop_helpers import answer, build_project, eager_celery  # noqa:
 REFUSE = "longtail_test_refuse_model_version"
 
 
+def complete_first_wave(project_factory, make_user, slug):
+    """A small project whose first wave one annotator answers in full: the last answer completes the
+    wave and, in eager mode, runs its retrain inside that request. Returns the project and the wave."""
+    project, truth = build_project(project_factory, slug=slug, n_items=120, n_labeled=40, wave_size=8,
+                                   batch_size=8, double_label_share=0.0, overlap=1)
+    first = plan_first_wave(project)
+    labels = {label.name: label for label in project.labels.all()}
+    alice = make_user("alice")
+    for pick in first.picks.select_related("item"):
+        answer(project, pick.item, labels[truth[pick.item_id]], alice)
+    return project, first
+
+
 @pytest.fixture
 def versions_refused(transactional_db):
     table = connection.ops.quote_name(ModelVersion._meta.db_table)
@@ -37,13 +50,7 @@ def versions_refused(transactional_db):
 def test_a_failed_in_process_retrain_says_why_and_the_next_wave_opens(
         versions_refused, project_factory, eager_celery, settings, make_user):  # noqa: F811
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    project, truth = build_project(project_factory, slug="eagerfail", n_items=120, n_labeled=40, wave_size=8,
-                                   batch_size=8, double_label_share=0.0, overlap=1)
-    first = plan_first_wave(project)
-    labels = {label.name: label for label in project.labels.all()}
-    alice = make_user("alice")
-    for pick in first.picks.select_related("item"):
-        answer(project, pick.item, labels[truth[pick.item_id]], alice)  # the last one completes the wave
+    project, first = complete_first_wave(project_factory, make_user, "eagerfail")
 
     first.refresh_from_db()
     assert first.state == Wave.CLOSED

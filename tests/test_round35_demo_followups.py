@@ -7,10 +7,10 @@ the refused INSERT aborts the transaction it runs in, which must be the code's o
 import pytest
 from django.db import connection
 
-from labeling.loop.pipeline import plan_first_wave
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.waves.models import Wave
-from tests.test_loop_helpers import answer, build_project, eager_celery  # noqa: F401 - fixture
+from tests.test_loop_helpers import eager_celery  # noqa: F401 - fixture
+from tests.test_round35_demo_failed_retrain import complete_first_wave
 
 REFUSE = "longtail_test_refuse_wave_two_once"
 
@@ -40,13 +40,7 @@ def second_wave_refused_once(transactional_db):
 def test_planning_that_fails_after_a_good_retrain_says_the_retrain_succeeded(
         second_wave_refused_once, project_factory, eager_celery, settings, make_user):  # noqa: F811
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    project, truth = build_project(project_factory, slug="eagerplan", n_items=120, n_labeled=40, wave_size=8,
-                                   batch_size=8, double_label_share=0.0, overlap=1)
-    first = plan_first_wave(project)
-    labels = {label.name: label for label in project.labels.all()}
-    alice = make_user("alice")
-    for pick in first.picks.select_related("item"):
-        answer(project, pick.item, labels[truth[pick.item_id]], alice)  # the last one completes the wave
+    project, _ = complete_first_wave(project_factory, make_user, "eagerplan")
 
     run = TaskRun.objects.get(project=project, kind="retrain")
     version = ModelVersion.objects.get(project=project)
