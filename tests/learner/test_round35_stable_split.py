@@ -93,11 +93,10 @@ def test_a_three_row_group_moves_at_most_three_other_groups_per_cut():
 
 def test_doubling_the_labels_keeps_nearly_all_of_the_first_test_set_out_of_train():
     # Step by step a test group can only reach train through val; over 300 more rows that takes a
-    # group whose hash sits by the cuts. Measured: 6 of 1,902 test groups over seeds 0-99 (seeds
-    # 91 and 92), 0 of 378 over seeds 0-19; group_stratified_split's shuffle sends 260 of its 353
-    # test groups over seeds 0-19 to train.
+    # group whose hash sits by the cuts. The 1 % bound was set looking at data seeds 0-99, so it is
+    # judged on seeds that did not choose it.
     held_out, trained = 0, 0
-    for seed in range(20):
+    for seed in range(100, 120):
         y, groups = grouped_rows(600, seed=seed)
         first = split_of_group(y[:300], groups[:300])
         last = split_of_group(y, groups)
