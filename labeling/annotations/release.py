@@ -72,9 +72,16 @@ def user_deleted(sender, instance, origin=None, **kwargs) -> None:
     deletes a user (the admin, a shell, a management command) refuses a project's only lead, and
     gives their slots back. The users deleted together (``origin``, the queryset whose delete() this
     is) count as one: two who are a project's only two leads are refused together too."""
-    together = list(origin) if isinstance(origin, QuerySet) and origin.model is sender else [instance]
-    # The leads' locks first, as the members paths take them before any membership row.
-    problems = left_without_a_lead(together if instance in together else [instance], lock=True)
+    if isinstance(origin, QuerySet) and origin.model is sender:
+        # Sent once per user of the queryset: judged (and the leads' rows locked, until the
+        # transaction ends) once for them all, not once per user.
+        problems = getattr(origin, "_lead_check", None)
+        if problems is None:
+            together = list(origin)
+            problems = left_without_a_lead(together if instance in together else [instance], lock=True)
+            origin._lead_check = problems
+    else:  # the leads' locks first, as the members paths take them before any membership row
+        problems = left_without_a_lead([instance], lock=True)
     if problems:
         raise ValidationError(problems)
     release_user_slots(instance)
