@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling.annotations import leasing, services
+from labeling.annotations import leasing, renewal, services
 from labeling.annotations.models import Annotation, Assignment
 from labeling.annotations.signals import answer_saved
 from labeling.waves.models import Wave, WaveItem
@@ -248,7 +248,7 @@ def test_renewing_extends_only_unexpired_leases(project, ann, settings):
     soon = timezone.now() + timedelta(seconds=5)
     Assignment.objects.filter(pk=batch[0].pk).update(expires_at=soon)
     Assignment.objects.filter(pk=batch[1].pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert leasing.renew_leases(project, ann) == 1
+    assert renewal.renew(project, ann).renewed == 1
     batch[0].refresh_from_db()
     batch[1].refresh_from_db()
     assert batch[0].expires_at > soon + timedelta(seconds=settings.LONGTAIL_LEASE_SECONDS - 60)

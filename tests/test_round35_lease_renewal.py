@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling.annotations import leasing, services
+from labeling.annotations import leasing, renewal, services
 from labeling.annotations.models import Assignment
 from labeling.projects.models import Label
 from labeling.waves.models import Wave, WaveItem
@@ -137,7 +137,7 @@ def test_renewals_stop_a_number_of_lease_periods_after_the_batchs_last_lease_or_
     Assignment.objects.filter(pk__in=ids).update(leased_at=long_ago, expires_at=timezone.now() + timedelta(seconds=20))
     held = list(Assignment.objects.filter(pk__in=ids).values_list("expires_at", flat=True))
 
-    assert leasing.renew_leases(project, ann) == 0  # the plain API call is held to the same limit
+    assert renewal.renew(project, ann).renewed == 0  # the plain API call is held to the same limit
     body = renew(ann, ids)
     assert body["renewed"] == 0 and [row["assignment"] for row in body["held"]] == ids  # still held until they run out
     assert list(Assignment.objects.filter(pk__in=ids).values_list("expires_at", flat=True)) == held

@@ -306,14 +306,3 @@ def extend_live_leases(assignment_ids, until, now) -> int:
         return 0
     return Assignment.objects.filter(pk__in=list(assignment_ids), state=Assignment.LEASED, expires_at__gt=now,
                                      expires_at__lt=until).update(expires_at=until)
-
-
-def renew_leases(project: Project, user) -> int:
-    """Extend the annotator's unexpired leases in the project by a lease period, within the
-    renewal limit (``renewal_limit``); returns how many moved. ``renewal.renew`` does this for the
-    page's leases and says which are still held and which were lost."""
-    now = timezone.now()
-    live = list(Assignment.objects.filter(annotator=user, state=Assignment.LEASED, expires_at__gt=now,
-                                          wave_item__wave__project=project).values_list("pk", "leased_at", "batch_key"))
-    until = min(lease_expiry(now), renewal_limit(user, [(at, key) for _, at, key in live]))
-    return extend_live_leases([pk for pk, _, _ in live], until, now)
