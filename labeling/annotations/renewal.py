@@ -23,9 +23,8 @@ from django.utils import timezone
 
 from labeling.projects.locks import hold_membership
 from labeling.projects.models import Project
-from labeling.waves.models import Wave, WaveItem
 
-from .leasing import change_slots, extend_live_leases, lease_expiry, live_slot_q, renewal_limit
+from .leasing import change_slots, extend_live_leases, lease_expiry, renewal_limit
 from .models import Assignment
 from .services import AlreadyAnswered, AnswerRejected, NotFound, _answerable_assignment
 
@@ -105,8 +104,8 @@ def _lapsed(project: Project, user, lease: Lease, until, result: Renewal) -> Non
         except NotFound:
             result.lost.append(_lost(lease, "gone"))
             return
-        except AnswerRejected:
-            result.lost.append(_lost(lease, _why_refused(lease.assignment, now)))
+        except AnswerRejected as refused:  # the answer path's own reason: taken or wave_closed
+            result.lost.append(_lost(lease, refused.reason))
             return
         if until is None:
             result.lapsed.append(Lease(lease.assignment, lease.item, assignment.expires_at))
@@ -122,15 +121,6 @@ def _lapsed(project: Project, user, lease: Lease, until, result: Renewal) -> Non
         Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.LEASED, expires_at=until)
     result.renewed += 1
     result.held.append(Lease(lease.assignment, lease.item, until))
-
-
-def _why_refused(assignment_id: int, now) -> str:
-    """Why the answer path refused an answer on this lapsed lease (its wave item is locked): its
-    checks run in this order, the slots others hold first, then a closed wave's newer one."""
-    wave_item = WaveItem.objects.select_related("wave").only("overlap", "wave__state").get(assignments__pk=assignment_id)
-    taken = (Assignment.objects.filter(wave_item=wave_item).filter(live_slot_q(now)).exclude(pk=assignment_id)
-             .count())
-    return "wave_closed" if wave_item.wave.state != Wave.OPEN and taken < wave_item.overlap else "taken"
 
 
 def _lost(lease: Lease, reason: str) -> Lease:

@@ -41,10 +41,11 @@ class AnnotationError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, reason: str = "refused"):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.reason = reason  # what a lease renewal reports a lapsed lease lost as (renewal.py)
 
 
 class InvalidAnswer(AnnotationError):
@@ -233,7 +234,7 @@ def _answerable_assignment(project: Project, user, assignment_id, item_id, now,
             f"Your lease on item {wave_item.item_id} expired and other annotators took "
             f"{'its slot' if wave_item.overlap == 1 else f'all {wave_item.overlap} of its slots'}; "
             "your answer was not stored.",
-            field="assignment",
+            field="assignment", reason="taken",
         )
     if wave_item.wave.state != Wave.OPEN:
         # Once the lease lapsed, the planner may have put the item in a newer wave. The project
@@ -245,7 +246,7 @@ def _answerable_assignment(project: Project, user, assignment_id, item_id, now,
             raise AnswerRejected(
                 f"Your lease on item {wave_item.item_id} expired after wave {wave_item.wave.number} closed, and "
                 f"the item is now in wave {newer_wave.wave.number}; your answer was not stored.",
-                field="assignment",
+                field="assignment", reason="wave_closed",
             )
     return assignment, wave_item
 
