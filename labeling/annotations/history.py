@@ -210,7 +210,8 @@ def _reopen_assignment(old: Annotation, now) -> bool:
     answered = Assignment.objects.filter(pk=assignment.pk, state__in=[Assignment.DONE, Assignment.SKIPPED])
     # The pick's slot counts follow (leasing.change_slots; the caller holds the wave item's lock).
     if assignment.wave_item.wave.state == Wave.OPEN:
-        reopened = answered.update(state=Assignment.LEASED, expires_at=lease_expiry(now))
+        # Leased again now: the clear is work in the project, which leasing.renewal_limit counts by it.
+        reopened = answered.update(state=Assignment.LEASED, leased_at=now, expires_at=lease_expiry(now))
         change_slots([assignment.wave_item_id], done=-reopened)
         return True
     released = answered.update(state=Assignment.EXPIRED)

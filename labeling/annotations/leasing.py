@@ -22,10 +22,18 @@
   (``release.release_leases``). Checked at the request's start only, a lease committed while the
   member was being removed stayed theirs until it ran out. Admins lease without a membership.
 * **Renewals.** The page renews its leases while someone works in it; a renewal extends a lease
-  to at most ``LONGTAIL_LEASE_RENEWAL_PERIODS`` lease periods after the last lease or answer in
-  its batch (``renewal_limit``), so a tab left open overnight does not keep its items from others.
+  to at most ``LONGTAIL_LEASE_RENEWAL_PERIODS`` lease periods after the last sign of work: the
+  batch's last lease, or the annotator's last answer, change or clear in the project since
+  (``renewal_limit``), so a tab left open overnight does not keep its items from others.
   ``renewal`` says which leases are still held and takes a lapsed one again where its answer
   would be stored.
+* **Asking again for a held batch** (the page's Start in a second tab, an API client polling
+  ``batches/``) hands the batch back and renews its leases under the same limit. Past the limit
+  the batch is not handed back: its leases are let go as their expiry would let them go, and the
+  request leases a fresh batch as any new lease does, with its own clock. The items let go go to
+  others first: the fresh batch takes them only where too few other items are free (a lone
+  annotator coming back is given their items again, now as a new batch). Without that a client
+  that keeps asking would keep its items for ever with nobody answering.
 * **Closed waves.** Closing a wave takes no item out of an annotator's hands: a live lease on a
   closed wave is still handed back and answerable until it expires, and its answer counts. The
   planner never picks an item with a live lease (``labeling.waves.pool``).
@@ -232,15 +240,16 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
     now = timezone.now()
     with transaction.atomic():
         held = held_assignments(project, user, now)
-        if held:
-            expires = lease_expiry(now)
-            Assignment.objects.filter(pk__in=[a.pk for a in held], state=Assignment.LEASED).update(expires_at=expires)
+        until = min(lease_expiry(now), renewal_limit(project, user, [a.leased_at for a in held])) if held else now
+        if until > now:
+            # Renewing leases still held needs no membership check: a removal expires them, before or after.
+            extend_live_leases([a.pk for a in held], until, now)
             for assignment in held:
-                assignment.expires_at = expires
+                assignment.expires_at = max(assignment.expires_at, until)
             return LeasedBatch(held, resumed=True)
 
-        # Renewing leases still held needs no membership check: a removal expires them, before or after.
         open_waves = _open_waves_of_member(project, user)
+        let_go = _let_go(held)  # past the renewal limit (after the membership: a lease's lock order)
         if not open_waves:
             return LeasedBatch([], resumed=False)
         pin_plans()
@@ -250,22 +259,11 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
         now = timezone.now()  # after the locks
 
         chosen: list[WaveItem] = []
-        chosen_items: set[int] = set()
-        examined: set[int] = set()
-        for wave_id in open_waves:
-            while len(chosen) < size:
-                locked = list(candidate_query(wave_id, user, examined, size - len(chosen)))
-                if not locked:
-                    break
-                examined.update(w.pk for w in locked)
-                # A row locked by this statement was re-checked on its latest version: its
-                # slots_taken is exact (every writer changes it under the same lock).
-                for wave_item in locked:
-                    if wave_item.item_id not in chosen_items:
-                        chosen.append(wave_item)
-                        chosen_items.add(wave_item.item_id)
-            if len(chosen) >= size:
-                break
+        # The items of an idle batch let go go to others first: this annotator gets them back only
+        # where too few other items are free for a batch (a lone annotator back at work is not left idle).
+        _choose(chosen, open_waves, user, size, examined=set(let_go))
+        if let_go and len(chosen) < size:
+            _choose(chosen, open_waves, user, size, examined={w.pk for w in chosen})
         if not chosen:
             return LeasedBatch([], resumed=False)
 
@@ -282,20 +280,59 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
     return LeasedBatch(leased, resumed=False)
 
 
-def renewal_limit(user, assignments) -> datetime:
+def _choose(chosen: list[WaveItem], open_waves: list[int], user, size: int, *, examined: set[int]) -> None:
+    """Add to ``chosen`` the next free wave items of the open waves, up to ``size``, locked; none in
+    ``examined`` and none of an item already chosen."""
+    chosen_items = {w.item_id for w in chosen}
+    for wave_id in open_waves:
+        while len(chosen) < size:
+            locked = list(candidate_query(wave_id, user, examined, size - len(chosen)))
+            if not locked:
+                break
+            examined.update(w.pk for w in locked)
+            # A row locked by this statement was re-checked on its latest version: its
+            # slots_taken is exact (every writer changes it under the same lock).
+            for wave_item in locked:
+                if wave_item.item_id not in chosen_items:
+                    chosen.append(wave_item)
+                    chosen_items.add(wave_item.item_id)
+        if len(chosen) >= size:
+            return
+
+
+def _let_go(held: list[Assignment]) -> list[int]:
+    """Give the slots of these live leases (a batch past its renewal limit) back to the pool, as
+    their expiry would: under their wave items' locks, and only those still unanswered. Returns
+    their wave items."""
+    if not held:
+        return []
+    locked = list(WaveItem.objects.filter(pk__in={a.wave_item_id for a in held}).order_by("pk")
+                  .select_for_update(of=("self",)).values_list("pk", flat=True))
+    answered = Annotation.objects.filter(assignment=OuterRef("pk"), undone=False)
+    released = list(Assignment.objects.filter(pk__in=[a.pk for a in held], state=Assignment.LEASED,
+                                              wave_item_id__in=locked).exclude(Exists(answered))
+                    .values_list("pk", "wave_item_id"))
+    Assignment.objects.filter(pk__in=[pk for pk, _ in released]).update(state=Assignment.EXPIRED)
+    # One lease per annotator and wave item: one slot each.
+    change_slots([wave_item_id for _, wave_item_id in released], taken=-1)
+    return [wave_item_id for _, wave_item_id in released]
+
+
+def renewal_limit(project: Project, user, leased_at) -> datetime:
     """The latest time a renewal may extend these leases to: ``LONGTAIL_LEASE_RENEWAL_PERIODS``
-    lease periods after the last sign of work in their batches (the latest of their leases, or of
-    the annotator's answers given in those batches). A tab left open with nobody answering lets its
-    items go then, whatever keeps renewing it; any answer in the batch moves the limit on.
-    ``assignments``: (leased_at, batch_key) pairs."""
-    if not assignments:
+    lease periods after the last sign of work: the latest of their leases (``leased_at``, their
+    times; a clear from the history leases its item again, ``history``), or of the annotator's
+    answers in the project after it, in the batch or not (a change from the history is a new
+    answer): the page counts work in its history as activity as it counts work in its batch. A tab
+    left open with nobody at work lets its items go then, whatever keeps renewing it."""
+    leased_at = list(leased_at)
+    if not leased_at:
         return timezone.now()
-    last = max(leased_at for leased_at, _ in assignments)
-    answered = (Annotation.objects.filter(annotator=user, assignment__batch_key__in={key for _, key in assignments})
+    last = max(leased_at)
+    answered = (Annotation.objects.filter(project=project, annotator=user, created_at__gt=last)
                 .aggregate(last=Max("created_at"))["last"])
-    if answered and answered > last:
-        last = answered
-    return last + timedelta(seconds=settings.LONGTAIL_LEASE_SECONDS * settings.LONGTAIL_LEASE_RENEWAL_PERIODS)
+    return max(last, answered or last) + timedelta(
+        seconds=settings.LONGTAIL_LEASE_SECONDS * settings.LONGTAIL_LEASE_RENEWAL_PERIODS)
 
 
 def extend_live_leases(assignment_ids, until, now) -> int:

@@ -11,9 +11,14 @@ them are still the annotator's and which were lost, and why.
   item's lock and with the membership held, as that answer would be. So the page never keeps
   offering an item whose answer the server refuses (409), and never drops one that was still free.
 * **Check-ins.** A page whose annotator is away asks with ``extend`` false: nothing is extended,
-  and the reply still carries the labels, the removal (403) and the leases lost meanwhile.
+  and the reply still carries the labels, the removal (403) and the leases lost meanwhile. A
+  check-in writes nothing and takes no row lock: a lapsed lease is judged by the same rule on an
+  unlocked read (``_answerable_assignment(lock=False)``), so a tab left open for hours never
+  waits on, or holds up, the answers, leases and planning that lock those rows.
 * **The limit.** Extending (and taking again) stops at ``leasing.renewal_limit``: a number of lease
-  periods after the batch's last lease or answer. Past it a lapsed lease is lost as ``idle``.
+  periods after the batch's last lease, or the annotator's last answer, change or clear in the
+  project since (the page counts any work in it, its history included, as activity). Past it a
+  lapsed lease is lost as ``idle``.
 """
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,12 +73,11 @@ def renew(project: Project, user, *, assignment_ids=None, extend: bool = True) -
         rows = rows.filter(state=Assignment.LEASED, expires_at__gt=now)
     else:
         rows = rows.filter(pk__in=set(assignment_ids))
-    found = {pk: (item, leased_at, key) for pk, item, leased_at, key in
-             rows.values_list("pk", "wave_item__item_id", "leased_at", "batch_key")}
+    found = {pk: (item, leased_at) for pk, item, leased_at in rows.values_list("pk", "wave_item__item_id", "leased_at")}
     result = Renewal()
     until = None
     if extend:
-        until = min(lease_expiry(now), renewal_limit(user, [(at, key) for _, at, key in found.values()]))
+        until = min(lease_expiry(now), renewal_limit(project, user, [at for _, at in found.values()]))
         result.renewed = extend_live_leases(found, until, now)
 
     now = timezone.now()
@@ -92,24 +96,21 @@ def renew(project: Project, user, *, assignment_ids=None, extend: bool = True) -
 def _lapsed(project: Project, user, lease: Lease, until, result: Renewal) -> None:
     """A lease that is not live (ran out, or answered elsewhere): take it again until ``until``
     where an answer would be stored (None: only say whether it could be), else report it lost."""
+    if until is None:
+        # A check-in writes nothing, so it reads the answer path's rule without its row locks: a
+        # tab left open sends one every third of a lease period, and its lapsed leases would
+        # otherwise queue behind (and hold up) answers, leases and the planner on those rows.
+        answerable = _answerable(project, user, lease, result, lock=False)
+        if answerable is not None:
+            result.lapsed.append(Lease(lease.assignment, lease.item, answerable[0].expires_at))
+        return
     with transaction.atomic():
-        if until is not None:
-            hold_membership(project, user, "your leases were not renewed")
+        hold_membership(project, user, "your leases were not renewed")
+        answerable = _answerable(project, user, lease, result, lock=True)
+        if answerable is None:
+            return
+        assignment, wave_item = answerable
         now = timezone.now()
-        try:
-            assignment, wave_item = _answerable_assignment(project, user, lease.assignment, None, now, True)
-        except AlreadyAnswered:
-            result.lost.append(_lost(lease, "answered"))
-            return
-        except NotFound:
-            result.lost.append(_lost(lease, "gone"))
-            return
-        except AnswerRejected as refused:  # the answer path's own reason: taken or wave_closed
-            result.lost.append(_lost(lease, refused.reason))
-            return
-        if until is None:
-            result.lapsed.append(Lease(lease.assignment, lease.item, assignment.expires_at))
-            return
         if until <= now:
             result.lost.append(_lost(lease, "idle"))
             return
@@ -121,6 +122,23 @@ def _lapsed(project: Project, user, lease: Lease, until, result: Renewal) -> Non
         Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.LEASED, expires_at=until)
     result.renewed += 1
     result.held.append(Lease(lease.assignment, lease.item, until))
+
+
+def _answerable(project: Project, user, lease: Lease, result: Renewal, *, lock: bool):
+    """The (assignment, wave item) an answer on the lease would be stored on, read as the answer
+    path reads it (``lock``: under its row locks); None where that path would refuse the answer,
+    and the lease is then reported lost with the refusal's reason."""
+    try:
+        # member_held: the expired lease's checks run here; the caller holds the membership when it writes.
+        return _answerable_assignment(project, user, lease.assignment, None, timezone.now(), member_held=True,
+                                      lock=lock)
+    except AlreadyAnswered:
+        result.lost.append(_lost(lease, "answered"))
+    except NotFound:
+        result.lost.append(_lost(lease, "gone"))
+    except AnswerRejected as refused:  # the answer path's own reason: taken or wave_closed
+        result.lost.append(_lost(lease, refused.reason))
+    return None
 
 
 def _lost(lease: Lease, reason: str) -> Lease:

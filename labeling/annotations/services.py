@@ -169,12 +169,13 @@ def _assignment_for_item(project: Project, user, item_id, now) -> tuple[Assignme
     )
 
 
-def _locked_assignment(project: Project, user, assignment_id) -> tuple[Assignment, WaveItem]:
-    """Lock the wave item of the annotator's assignment, then read the assignment as it is now."""
+def _locked_assignment(project: Project, user, assignment_id, lock: bool = True) -> tuple[Assignment, WaveItem]:
+    """Lock the wave item of the annotator's assignment (``lock`` False: read it only), then read the assignment."""
     try:
         assignment_id = int(assignment_id)
+        wave_items = WaveItem.objects.select_for_update(of=("self",)) if lock else WaveItem.objects
         wave_item = (
-            WaveItem.objects.select_for_update(of=("self",)).select_related("wave", "item").defer(*_LIGHT)
+            wave_items.select_related("wave", "item").defer(*_LIGHT)
             .get(assignments__pk=assignment_id, assignments__annotator=user, wave__project=project)
         )
     except (WaveItem.DoesNotExist, TypeError, ValueError):
@@ -192,12 +193,13 @@ class _MembershipFirst(Exception):
     """The answer falls on an expired lease: it is taken again with the membership held first."""
 
 
-def _answerable_assignment(project: Project, user, assignment_id, item_id, now,
-                           member_held: bool = False) -> tuple[Assignment, WaveItem]:
+def _answerable_assignment(project: Project, user, assignment_id, item_id, now, member_held: bool = False,
+                           lock: bool = True) -> tuple[Assignment, WaveItem]:
     """The assignment that takes the answer, with its wave item locked. On an expired lease
-    (``member_held`` False) raises _MembershipFirst: see submit_answer."""
+    (``member_held`` False) raises _MembershipFirst: see submit_answer. ``lock`` False (by assignment
+    only): the same rule on an unlocked read, for a caller that writes nothing (renewal's check-in)."""
     if assignment_id is not None:
-        assignment, wave_item = _locked_assignment(project, user, assignment_id)
+        assignment, wave_item = _locked_assignment(project, user, assignment_id, lock)
     elif item_id is not None:
         assignment, wave_item = _assignment_for_item(project, user, item_id, now)
     else:
@@ -239,7 +241,7 @@ def _answerable_assignment(project: Project, user, assignment_id, item_id, now,
     if wave_item.wave.state != Wave.OPEN:
         # Once the lease lapsed, the planner may have put the item in a newer wave. The project
         # lock orders this check with the planner's (waves.services._persist takes it too).
-        Project.objects.select_for_update().filter(pk=project.pk).first()
+        (Project.objects.select_for_update() if lock else Project.objects).filter(pk=project.pk).first()
         newer_wave = (WaveItem.objects.filter(item_id=wave_item.item_id, wave__state__in=[Wave.PLANNED, Wave.OPEN])
                       .select_related("wave").first())
         if newer_wave is not None:

@@ -6,10 +6,12 @@
      were last extended or leased (a key, a click or tap, the pointer moving over it, scrolling,
      coming back to the tab). Someone reading a long text without touching anything keeps the
      batch for a whole lease period after their last touch; a tab left alone for longer lets its
-     items go to others (the server also stops extending a batch nobody answers in for
-     LONGTAIL_LEASE_RENEWAL_PERIODS lease periods: labeling/annotations/renewal.py).
+     items go to others (the server also stops extending a batch for which nobody answers, changes
+     or clears anything, history included, for LONGTAIL_LEASE_RENEWAL_PERIODS lease periods:
+     labeling/annotations/leasing.py renewal_limit).
    * A check-in that extends nothing still brings the labels a lead changed, the annotator's
-     removal (403) and the leases lost meanwhile.
+     removal (403) and the leases lost meanwhile; the server answers it without row locks, so an
+     idle tab's check-ins hold up nobody's answers.
    * The reply says which of the named leases were lost (taken by others after they ran out,
      answered in another tab, their wave closed, given back after a long time without an answer):
      those items leave the batch with one notice, and when nothing is left to answer the page

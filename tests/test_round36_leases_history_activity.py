@@ -1,0 +1,90 @@
+"""The renewal limit counts work the page counts as activity: changing or clearing an answer from
+the history (an earlier batch) keeps the current batch's leases renewable, as an answer in the
+batch does."""
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from labeling.annotations import leasing, services
+from labeling.annotations.models import Annotation, Assignment
+
+from .test_annotation_helpers import add_member, api_as, make_open_wave
+
+PERIOD = 60
+
+
+@pytest.fixture
+def project(project_factory, settings):
+    settings.LONGTAIL_LEASE_SECONDS = PERIOD
+    settings.LONGTAIL_LEASE_RENEWAL_PERIODS = 2
+    p = project_factory("history-work")
+    p.batch_size = 2
+    p.save()
+    return p
+
+
+@pytest.fixture
+def ann(make_user, project):
+    return add_member(make_user, project, "ann")
+
+
+def renew(user, ids):
+    response = api_as(user).post("/api/projects/history-work/batches/renew/",
+                                 {"assignments": ids, "extend": True}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def change(user, body):
+    response = api_as(user).post("/api/projects/history-work/annotations/change/",
+                                 {"client_id": str(uuid.uuid4()), **body}, format="json")
+    assert response.status_code in (200, 201), response.content
+    return response.json()
+
+
+@pytest.fixture
+def earlier_and_current(project, ann):
+    """An earlier batch answered 200 s ago, and the current batch leased 150 s ago with nobody
+    answering in it since: 30 s past its renewal limit, its leases still live for 20 s."""
+    make_open_wave(project, 4)
+    label = project.labels.get(name="billing")
+    earlier = leasing.lease_batch(project, ann).assignments
+    answers = [services.submit_answer(project, ann, client_id=uuid.uuid4(), assignment_id=a.pk,
+                                      label_id=label.pk).annotation for a in earlier]
+    current = leasing.lease_batch(project, ann).assignments
+    now = timezone.now()
+    Assignment.objects.filter(pk__in=[a.pk for a in earlier]).update(leased_at=now - timedelta(seconds=260))
+    Annotation.objects.filter(pk__in=[a.pk for a in answers]).update(created_at=now - timedelta(seconds=200))
+    Assignment.objects.filter(pk__in=[a.pk for a in current]).update(
+        leased_at=now - timedelta(seconds=150), expires_at=now + timedelta(seconds=20))
+    return earlier, answers, current
+
+
+def test_without_work_the_idle_batch_is_not_extended(ann, earlier_and_current):
+    _, _, current = earlier_and_current
+    assert renew(ann, [a.pk for a in current])["renewed"] == 0
+
+
+def test_changing_an_earlier_answer_from_the_history_keeps_the_batch_renewable(project, ann, earlier_and_current):
+    _, answers, current = earlier_and_current
+    change(ann, {"supersedes": answers[0].pk, "label": project.labels.get(name="login").pk})
+
+    body = renew(ann, [a.pk for a in current])
+    assert body["renewed"] == 2 and body["lost"] == []
+    for a in Assignment.objects.filter(pk__in=[a.pk for a in current]):
+        assert a.expires_at > timezone.now() + timedelta(seconds=PERIOD - 5)
+
+
+def test_clearing_an_earlier_answer_from_the_history_keeps_the_batch_renewable(ann, earlier_and_current):
+    earlier, answers, current = earlier_and_current
+    assert change(ann, {"supersedes": answers[0].pk, "clear": True})["reopened"]
+
+    # The page names the cleared item with its batch (it joins it: static/js/annotate/actions.js).
+    names = [a.pk for a in current] + [earlier[0].pk]
+    body = renew(ann, names)
+    assert body["lost"] == [] and body["renewed"] >= 2
+    for a in Assignment.objects.filter(pk__in=names):
+        assert a.state == Assignment.LEASED
+        assert a.expires_at > timezone.now() + timedelta(seconds=PERIOD - 5)
