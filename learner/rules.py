@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import re2
 
+from .deadline import Deadline
 from .text_fold import FoldedText, fold_with_offsets, search_form
 
 # Python's \w is Unicode-aware, RE2's is ASCII only: whole-word keyword matching spells it out.
@@ -198,8 +198,7 @@ def match_rules(rules: Iterable[tuple[str, object]], texts: Sequence[str],
     """
     report = report if report is not None else MatchReport()
     report.texts, report.budget_s = len(texts), budget_s
-    start = time.monotonic()
-    deadline = None if budget_s is None else start + float(budget_s)
+    deadline = Deadline(budget_s)
     matched: dict[int, list[int]] = {}
     wanted = [(label, matcher) for label, matcher in rules if label in label_index]
     scanned_all = len(texts)
@@ -209,7 +208,7 @@ def match_rules(rules: Iterable[tuple[str, object]], texts: Sequence[str],
         rows = []
         keyword = isinstance(matcher, KeywordMatcher)
         for row, text in enumerate(texts):
-            if deadline is not None and row % CLOCK_EVERY == 0 and time.monotonic() > deadline:
+            if row % CLOCK_EVERY == 0 and deadline.expired():
                 report.partial, report.stopped_at_rule = True, label
                 scanned_all = min(scanned_all, row)
                 break
@@ -225,5 +224,5 @@ def match_rules(rules: Iterable[tuple[str, object]], texts: Sequence[str],
         if report.partial:
             break
     report.scanned = scanned_all if wanted else len(texts)
-    report.seconds = round(time.monotonic() - start, 4)
+    report.seconds = round(deadline.elapsed(), 4)
     return {k: np.unique(np.asarray(v, dtype=np.int64)) for k, v in matched.items() if v}

@@ -6,14 +6,13 @@ turns suggestions on, the active model's top label with its calibrated probabili
 Highlighting a batch has a time budget (LONGTAIL_HIGHLIGHT_TIME_BUDGET_SECONDS): a slow rule
 (stored before the program-size cap, or under a raised one) cannot hold a lease or the page for
 seconds; once it is spent the items left get no highlights and ``highlights_cut`` with a note."""
-import time
-
 from django.conf import settings
 
 from labeling.items.models import Item
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.selectors import model_labels
 from labeling.projects.models import Label, Project
+from learner.deadline import Deadline
 from learner.rules import compile_rule, rule_spans
 
 MAX_HIGHLIGHTS = 200  # per item: enough to see the matches, bounded for a 20,000-character text
@@ -30,17 +29,16 @@ def _rules(project: Project) -> list[tuple[str, object]]:
     return rules
 
 
-class HighlightBudget:
+class HighlightBudget(Deadline):
     """The seconds one batch may spend highlighting, and whether they ran out."""
 
-    def __init__(self, seconds: float):
-        self.seconds = float(seconds)
-        self.deadline = time.monotonic() + self.seconds
-        self.spent = False
-
     def left(self) -> bool:
-        self.spent = self.spent or time.monotonic() > self.deadline
-        return not self.spent
+        return not self.expired()
+
+    @property
+    def spent(self) -> bool:
+        """Whether a look at the clock found the budget spent (reads no clock itself)."""
+        return self.passed
 
     def note(self) -> str:
         return (f"Rule highlights were cut short: highlighting this batch took longer than its budget of "

@@ -1,6 +1,4 @@
 """Reads for the project and lead pages (the dashboard has its own module, dashboard.py)."""
-import time
-
 from django.conf import settings
 
 from labeling.items.models import Item
@@ -9,6 +7,7 @@ from labeling.modeling.models import ModelVersion
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
 from labeling.waves.models import Wave
+from learner.deadline import Deadline
 from learner.rules import CLOCK_EVERY, compile_rule
 
 from .models import Membership, Project
@@ -22,14 +21,14 @@ def preview_rule(project: Project, kind: str, pattern: str, *, examples: int = 5
     ValueError (from compile_rule) names what is wrong with the pattern."""
     matcher = compile_rule(kind, pattern)
     budget = float(settings.LONGTAIL_RULE_TIME_BUDGET_SECONDS)
-    deadline = time.monotonic() + budget
+    deadline = Deadline(budget)
     scanned = matched = 0
     partial = False
     sample = []
     items = Item.objects.filter(project=project)
     texts = items.order_by().values_list("id", "text")
     for item_id, text in texts.iterator(chunk_size=PREVIEW_CHUNK):
-        if scanned % CLOCK_EVERY == 0 and time.monotonic() > deadline:
+        if scanned % CLOCK_EVERY == 0 and deadline.expired():
             partial = True
             break
         scanned += 1
