@@ -38,7 +38,7 @@ def _messages(response) -> str:
 
 
 @pytest.mark.parametrize("path", ["admin", "shell"])
-def test_a_deleted_user_gives_back_the_slots_of_their_leases_and_answers(leave, admin_client, path):
+def test_a_deleted_user_gives_back_the_slots_of_their_leases_and_keeps_those_of_their_answers(leave, admin_client, path):
     project, ann, bob = leave["project"], leave["ann"], leave["bob"]
     leased = leasing.lease_batch(project, ann).assignments
     assert len(leased) == 3
@@ -50,10 +50,10 @@ def test_a_deleted_user_gives_back_the_slots_of_their_leases_and_answers(leave, 
     else:
         get_user_model().objects.get(pk=ann.pk).delete()
     assert not Assignment.objects.exists()
-    # The counters count the assignments that exist, as the answer paths count them.
-    assert _slots() == [(0, 0)] * 4 and wave_progress(project)["leased"] == 0
+    # The lease's slot goes back; the answer's and the skip's stay taken and done, as the answers stay.
+    assert _slots() == [(0, 0), (0, 0), (1, 1), (1, 1)] and wave_progress(project)["leased"] == 0
     assert Annotation.objects.filter(annotator__isnull=True).count() == 2  # the answers stay, as history
-    assert len(leasing.lease_batch(project, bob).assignments) == 3
+    assert len(leasing.lease_batch(project, bob).assignments) == 2
 
 
 def test_leases_and_answers_are_view_only_in_the_admin(leave, admin_client):

@@ -112,6 +112,13 @@ def live_slot_q(now) -> Q:
     return Q(state__in=[Assignment.DONE, Assignment.SKIPPED]) | Q(state=Assignment.LEASED, expires_at__gt=now)
 
 
+def slots_in_use(wave_item: WaveItem, now) -> int:
+    """The pick's slots held now: its count (exact under its row lock; it keeps the slots of a
+    deleted user's answers, whose assignments are gone) less its leases that ran out unswept."""
+    lapsed = Assignment.objects.filter(wave_item=wave_item, state=Assignment.LEASED, expires_at__lte=now).count()
+    return wave_item.slots_taken - lapsed
+
+
 def change_slots(wave_item_ids, *, taken: int = 0, done: int = 0) -> None:
     """Add to the slot counts of wave items the caller has locked (never below zero)."""
     if not wave_item_ids or not (taken or done):

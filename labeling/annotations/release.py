@@ -5,12 +5,13 @@
   out (``LONGTAIL_LEASE_SECONDS``). They are expired at once, as expiry would later, and their
   slots go back to the pool (``leasing.change_slots``) under the wave items' row locks.
 * **A deleted user** (``release_user_slots``, run before the user row goes: their assignments go
-  with it, CASCADE): every slot one of their assignments holds is given back, a lease's and an
-  answer's alike, so that ``slots_taken`` / ``slots_done`` keep counting the assignments that
-  exist, as the answer paths count them (``leasing.live_slot_q``). Their answers stay (no
-  annotator); an item of an open wave they answered waits for another member's answer. A user who
-  is a project's only lead is not deleted (``last_lead``): their membership would go with them,
-  past the members paths' check, and leave the project without a lead.
+  with it, CASCADE): the slot of each unanswered lease they hold goes back to the pool. Their
+  answers (and skips) stay in the data with no annotator (Annotation.annotator and .assignment are
+  SET_NULL), and they keep counting as the wave's completion check counts them (by item, from the
+  answers: ``labeling.waves.selectors``): the slot each took stays taken and done, so the item is
+  not handed out again for an answer it has. A user who is a project's only lead is not deleted
+  (``last_lead``): their membership would go with them, past the members paths' check, and leave
+  the project without a lead.
 """
 from collections import Counter
 
@@ -21,7 +22,7 @@ from labeling.projects.last_lead import left_without_a_lead
 from labeling.projects.models import Membership, Project
 from labeling.waves.models import WaveItem
 
-from .leasing import SLOT_STATES, change_slots
+from .leasing import change_slots
 from .models import Annotation, Assignment
 
 
@@ -44,27 +45,26 @@ def release_leases(project: Project, user) -> int:
 
 
 def release_user_slots(user) -> int:
-    """Give back every slot ``user``'s assignments hold, and delete those assignments; returns how
-    many slots. Call inside the transaction that deletes the user (the pre_delete receiver does)."""
+    """Give back the slots of ``user``'s unanswered leases and delete all their assignments (the
+    answered ones' slots stay taken and done: their answers stay); returns how many slots went back.
+    Call inside the transaction that deletes the user (the pre_delete receiver does)."""
     # Their memberships first, as a lease and an answer share-lock them before the wave items: one
     # under way commits before this reads, and a later one waits and is then refused.
     list(Membership.objects.select_for_update().filter(user=user).order_by("pk").values_list("pk", flat=True))
-    slots = Assignment.objects.filter(annotator=user, state__in=SLOT_STATES)
-    wave_item_ids = sorted(set(slots.values_list("wave_item_id", flat=True)))
+    leases = Assignment.objects.filter(annotator=user, state=Assignment.LEASED)
+    wave_item_ids = sorted(set(leases.values_list("wave_item_id", flat=True)))
     if wave_item_ids:
         _lock_wave_items(wave_item_ids)
-    held = list(slots.values_list("wave_item_id", "state"))  # as they are now that the items are locked
-    taken = Counter(wave_item_id for wave_item_id, _ in held)
-    done = Counter(wave_item_id for wave_item_id, state in held if state != Assignment.LEASED)
-    for counts, field in ((taken, "taken"), (done, "done")):
-        by_count: dict[int, list[int]] = {}
-        for wave_item_id, n in counts.items():
-            by_count.setdefault(n, []).append(wave_item_id)
-        for n, ids in by_count.items():
-            change_slots(ids, **{field: -n})
+    # As they are now that the items are locked: a lease answered meanwhile keeps its slot.
+    held = Counter(leases.values_list("wave_item_id", flat=True))
+    by_count: dict[int, list[int]] = {}
+    for wave_item_id, n in held.items():
+        by_count.setdefault(n, []).append(wave_item_id)
+    for n, ids in by_count.items():
+        change_slots(ids, taken=-n)
     # All of them, also one stored after the deletion gathered its rows (it would fail the commit).
     Assignment.objects.filter(annotator=user).delete()
-    return len(held)
+    return sum(held.values())
 
 
 def user_deleted(sender, instance, origin=None, **kwargs) -> None:

@@ -29,7 +29,7 @@ from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
 from .disagreement import sync_disagreement
-from .leasing import change_slots, lease_expiry, live_slot_q
+from .leasing import change_slots, lease_expiry, slots_in_use
 from .models import Annotation, Assignment, ReviewTask
 from .signals import answer_saved
 
@@ -160,7 +160,7 @@ def _assignment_for_item(project: Project, user, item_id, now) -> tuple[Assignme
         return own, wave_item
     for wave_item in WaveItem.objects.filter(item=item, wave__state=Wave.OPEN).order_by("wave__number"):
         wave_item = _lock_wave_item(wave_item.pk)
-        if Assignment.objects.filter(wave_item=wave_item).filter(live_slot_q(now)).count() < wave_item.overlap:
+        if slots_in_use(wave_item, now) < wave_item.overlap:
             assignment = Assignment.objects.create(wave_item=wave_item, annotator=user, expires_at=lease_expiry(now))
             change_slots([wave_item.pk], taken=1)
             return assignment, wave_item
@@ -230,7 +230,7 @@ def _answerable_assignment(project: Project, user, assignment_id, item_id, now, 
         )
     if newer:
         return newer, wave_item
-    taken = Assignment.objects.filter(wave_item=wave_item).filter(live_slot_q(now)).exclude(pk=assignment.pk).count()
+    taken = slots_in_use(wave_item, now)  # this lease ran out: not among them
     if taken >= wave_item.overlap:
         raise AnswerRejected(
             f"Your lease on item {wave_item.item_id} expired and other annotators took "
