@@ -1,21 +1,25 @@
+from contextlib import ExitStack
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import Count, Exists, OuterRef, Q
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from labeling.items.import_lock import SourcesBusy, lock_sources_for_change
+from labeling.items.import_lock import SourcesBusy, lock_sources_for_change, sources_change_atomic
 
 from . import admin_users  # noqa: F401 - registers the users' admin (a project keeps a lead)
 from .admin_members import MembershipInline
 from .admin_rows import GuardedRowForm
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
+from .label_names import spelled_out
 from .locks import lock_labels_to_delete, lock_project_labels
 from .models import Label, Project, Rule, Source
 from .reserved import SHARED_ARTIFACT_FOLDERS, reserved_message
-from .services import label_in_use_message
+from .services import SETTINGS_FIELDS, update_settings
 from .shares import check_quota_total
 from .stale_edits import PageRowsMixin
 from .taxonomy import label_set_errors
@@ -50,9 +54,9 @@ class LabelInlineFormSet(PageRowsMixin, BaseInlineFormSet):
         # Django's own look (the inline form's hand_clean_DELETE, run by super().clean()) would say
         # "protected related objects: Annotation object (1)"; the product's message says first how
         # many answers are live and how many only history, and what to do.
-        in_use = labels_in_use(ticked)
+        in_use = labels_in_use_messages(ticked)
         if in_use:
-            raise ValidationError([label_in_use_message(label) for label in in_use])
+            raise ValidationError(in_use)
         super().clean()
         # Every stored label counts, not only the page's rows: one saved elsewhere since the page was
         # loaded is not among them, and a row must not become its look-alike or a second Other.
@@ -104,10 +108,13 @@ class SourceInlineFormSet(PageRowsMixin, BaseInlineFormSet):
     planner splits each wave by them); a row saves only what the page changed (GuardedRowForm)."""
 
     thing = "source"
+    # SourcesBusy when the save's transaction could not begin (ProjectAdmin.changeform_view, SQLite):
+    # the rows are shown again with the message, whatever they changed, and nothing is saved.
+    refused: SourcesBusy | None = None
 
     def full_clean(self):
-        self._busy = None
-        if self.is_bound and self.instance.pk and any(form.has_changed() for form in self.forms):
+        self._busy = self.refused
+        if self._busy is None and self.is_bound and self.instance.pk and any(form.has_changed() for form in self.forms):
             try:
                 lock_sources_for_change(self.instance)
             except SourcesBusy as exc:
@@ -137,6 +144,11 @@ class SourceInline(admin.TabularInline):
     form = GuardedRowForm
     formset = SourceInlineFormSet
     extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)  # a class of its own, made for this request
+        formset.refused = getattr(request, "sources_busy", None)
+        return formset
 
 
 class ProjectAdminForm(GuardedRowForm):
@@ -172,15 +184,50 @@ class ProjectAdmin(admin.ModelAdmin):
         """A save of a project's page checks and writes its label rows under the project's label lock,
         taken before the page is read (a new project has no labels another writer could meet). The
         project's row first, as planning and deletion take it before the labels: the other way round,
-        a plan or a deletion at the same moment deadlocked with the save."""
+        a plan or a deletion at the same moment deadlocked with the save.
+
+        The transaction is the sources' (import_lock.sources_change_atomic): on SQLite (the demo) its
+        BEGIN waits for an import's write a bounded time, then the page comes back with every edit
+        and the sources' message, nothing saved; it waited for the whole import, and past SQLite's
+        busy timeout failed with "database is locked"."""
         if request.method != "POST" or object_id is None:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        with transaction.atomic():
-            project = self.get_object(request, unquote(object_id))
+        project = self.get_object(request, unquote(object_id))
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(sources_change_atomic(project) if project is not None else transaction.atomic())
+            except SourcesBusy as exc:
+                # Django's changeform_view would open a transaction of its own, whose BEGIN waits for
+                # the import again: its body runs without one, the source rows refused (only reads).
+                request.sources_busy = exc
+                return self._changeform_view(request, object_id, form_url, extra_context)
             if project is not None:  # NO KEY UPDATE, as its save takes: label writers' inserts (KEY SHARE) go on
                 Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
             lock_labels_of([project.pk] if project is not None else [])
             return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        """A stored project's settings are saved by the settings page's service (services.update_settings),
+        so that what follows a save there follows one here: a changed band or review share routes the
+        review queue again, a change that shapes waves re-plans the wave waiting to be opened. The form
+        ran the model's checks, which are the service's: a refusal here means the row changed under
+        the page's lock, and is said with nothing saved (response_change)."""
+        if not change:
+            return super().save_model(request, obj, form, change)
+        stored = Project.objects.get(pk=obj.pk)  # locked by changeform_view
+        changes = {field: getattr(obj, field) for field in SETTINGS_FIELDS
+                   if getattr(obj, field) != getattr(stored, field)}
+        try:
+            update_settings(stored, changes)
+        except ValidationError as exc:
+            transaction.set_rollback(True)  # the rows saved after this one (save_related) go too
+            request.settings_refused = True
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+    def response_change(self, request, obj):
+        if getattr(request, "settings_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     # Deleting goes through labeling.projects.deletion: the models' PROTECTs (answers on a label,
     # items of a source, fine labels under a coarse one) would refuse every project here.
@@ -246,20 +293,46 @@ class LabelAdmin(admin.ModelAdmin):
             lock_labels_of(label.project_id for label in labels)
             lock_labels_to_delete(label.pk for label in labels)
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(labels, request)
-        in_use = labels_in_use(labels) if protected else []
+        in_use = labels_in_use_messages(labels) if protected else []
         # The product's reason (how many answers are live, how many only history; what to do), not
         # Django's list of "Annotation object (1)"; Django's stays for anything else that protects.
-        return deleted, model_count, perms_needed, [label_in_use_message(label) for label in in_use] or protected
+        return deleted, model_count, perms_needed, in_use or protected
 
     def response_action(self, request, queryset):
         with transaction.atomic():  # "delete selected": its locks hold until the labels are deleted
             return super().response_action(request, queryset)
 
 
-def labels_in_use(labels) -> list[Label]:
-    """The labels an answer (undone and changed ones too: the audit trail) or a fine label refers
-    to: the models' PROTECTs refuse their deletion."""
-    return [label for label in labels if label.annotations.exists() or label.children.exists()]
+def labels_in_use_messages(labels) -> list[str]:
+    """Why each of ``labels`` that an answer (undone and changed ones too: the audit trail) or a fine
+    label refers to cannot be deleted (the models' PROTECTs refuse it), in the labels' order: the
+    product's words (services.label_in_use_message), counted for all of them in one query however
+    many rows are ticked."""
+    pks = [label.pk for label in labels]
+    counted = {row["pk"]: row for row in Label.objects.filter(pk__in=pks).values("pk").annotate(
+        answers=Count("annotations"), history=Count("annotations", filter=Q(annotations__undone=True)),
+        has_children=Exists(Label.objects.filter(parent=OuterRef("pk"))))}
+    said = []
+    for label in labels:
+        row = counted.get(label.pk)
+        if row and (row["answers"] or row["has_children"]):
+            said.append(_in_use_message(label.name, row["answers"], row["history"]))
+    return said
+
+
+def _in_use_message(name: str, answers: int, history: int) -> str:
+    """services.label_in_use_message's words, from counts the caller read for many labels at once."""
+    if not answers:
+        return f"The label {spelled_out(name)} is in use (fine labels refer to it) and cannot be deleted."
+    live = answers - history
+    counts = [f"{live} live" if live else "", f"{history} undone or changed, kept as the answers' history"
+              if history else ""]
+    advice = ("Change those answers to another label first (their history keeps this one), or keep the label "
+              "and rename it." if live else
+              "Those answers were all undone or changed; the audit trail keeps them, so the label stays. Rename it "
+              "(for example “retired: …”) if it should no longer be chosen.")
+    return (f"The label {spelled_out(name)} is in use by {answers} answer{'s' * (answers != 1)} "
+            f"({', '.join(c for c in counts if c)}) and cannot be deleted. {advice}")
 
 
 def _posted_project(request) -> list[int]:

@@ -6,11 +6,13 @@ nothing saved."""
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from .admin_rows import GuardedRowForm
+from .last_lead import projects_left_without_a_lead
 from .membership import KEEP_A_LEAD_REMOVE, KEEP_A_LEAD_ROLE, locked_leads, remove_member, set_member
 from .models import Membership, Project
 from .stale_edits import PageRowsMixin
@@ -110,18 +112,18 @@ class MembershipAdmin(admin.ModelAdmin):
         return super().response_change(request, obj)
 
     def get_deleted_objects(self, objs, request):
-        """What stops the deletion: a project left without a lead (judged under the leads' lock on a
-        POST, held until the deletion is done: the delete view's transaction or response_action's)."""
+        """What stops the deletion: a project left without a lead (last_lead's check, judged under the
+        leads' lock on a POST, held until the deletion is done: the delete view's transaction or
+        response_action's)."""
         memberships = list(objs)
+        prefetch_related_objects(memberships, "user", "project")  # the listing names each: not a query per row
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(memberships, request)
-        by_project: dict[int, set[int]] = {}
+        leaving: dict[int, set[int]] = {}
         for membership in memberships:
-            by_project.setdefault(membership.project_id, set()).add(membership.user_id)
-        for project in Project.objects.filter(pk__in=by_project).order_by("pk"):
-            leads = locked_leads(project) if request.method == "POST" else list(
-                project.memberships.filter(role=Membership.LEAD).values_list("user_id", flat=True))
-            if leads and set(leads) <= by_project[project.pk]:
-                protected.append(f"{project.name} ({project.slug}): {KEEP_A_LEAD_REMOVE}")
+            leaving.setdefault(membership.project_id, set()).add(membership.user_id)
+        orphaned = projects_left_without_a_lead(leaving, lock=request.method == "POST")
+        for project in Project.objects.filter(pk__in=orphaned).order_by("pk"):
+            protected.append(f"{project.name} ({project.slug}): {KEEP_A_LEAD_REMOVE}")
         return deleted, model_count, perms_needed, protected
 
     def delete_model(self, request, obj):
