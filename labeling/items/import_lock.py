@@ -7,8 +7,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
-from collections.abc import Callable
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -132,8 +132,9 @@ def lock_sources_for_change(project: Project) -> None:
     put back) and is then refused with SourcesBusy, which each path shows as its message: before,
     the page and the API waited as long as the import wrote, and the admin, whose check for a
     source's items ran before the wait, failed its commit on the items' foreign key (a 500).
-    Without PostgreSQL there are no row locks to wait for: the rows are only read (SQLite lets one
-    writer in at a time anyway)."""
+    Without PostgreSQL there are no row locks to wait for: the rows are only read. SQLite's wait is
+    for its one write lock, at the transaction's BEGIN, before this runs: ``sources_change_atomic``
+    bounds that one."""
     if not connection.in_atomic_block:
         raise TransactionManagementError("lock_sources_for_change needs the transaction of the change it guards")
     sources = Source.objects.select_for_update().filter(project=project).order_by("pk").values_list("pk", flat=True)
@@ -155,3 +156,68 @@ def lock_sources_for_change(project: Project) -> None:
             raise
         finally:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+@contextmanager
+def sources_change_atomic(project: Project) -> Iterator[None]:
+    """The transaction of a change to the project's sources (the caller then takes
+    ``lock_sources_for_change`` in it): ``transaction.atomic()``, except where the wait is at its
+    start. SQLite (the demo) has no row locks but one write lock per database, which its
+    transactions take at BEGIN (IMMEDIATE, see settings) and an import's write holds until it
+    commits, so a change waited for the whole import there, and past SQLite's busy timeout failed
+    with "database is locked" (a 500). Here the BEGIN waits at most LONGTAIL_SOURCE_LOCK_WAIT_SECONDS;
+    if an import of the project is running by then, SourcesBusy as on PostgreSQL; if not (another
+    writer holds the database), the usual wait goes on. Inside a transaction already begun there is
+    no BEGIN to bound."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    with ExitStack() as stack:
+        try:
+            with _sqlite_busy_timeout(settings.LONGTAIL_SOURCE_LOCK_WAIT_SECONDS):
+                stack.enter_context(transaction.atomic())
+        except OperationalError as exc:
+            if not _sqlite_locked(exc):
+                raise
+            if _sqlite_import_running(project):
+                raise SourcesBusy() from exc
+            stack.enter_context(transaction.atomic())
+        yield
+
+
+def _sqlite_locked(exc: OperationalError) -> bool:
+    return "database is locked" in str(exc)
+
+
+@contextmanager
+def _sqlite_busy_timeout(seconds: float) -> Iterator[None]:
+    """SQLite's busy timeout (how long a statement waits for another connection's lock) set to
+    ``seconds`` for the block, then put back to the connection's own (the settings' ``timeout``)."""
+    connection.ensure_connection()
+    own = float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5.0))
+    raw = connection.connection
+    raw.execute(f"PRAGMA busy_timeout = {max(1, round(seconds * 1000))}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {round(own * 1000)}")
+
+
+def _sqlite_import_running(project: Project) -> bool:
+    """Whether an import into the project holds its import lock (``_sqlite_imports_locked``) now.
+    Not read from the database: the import's write may be holding it. Tried without waiting and let
+    go at once; an import starting in that instant waits that instant and notes it on its batch."""
+    name = str(connection.settings_dict.get("NAME") or "")
+    if not name or name == ":memory:" or name.startswith("file:"):
+        if not _IN_PROCESS_IMPORT_LOCK.acquire(blocking=False):
+            return True
+        _IN_PROCESS_IMPORT_LOCK.release()
+        return False
+    with open(f"{name}.import-{project.id}.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
