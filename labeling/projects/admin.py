@@ -15,11 +15,10 @@ from . import admin_users  # noqa: F401 - registers the users' admin (a project 
 from .admin_members import MembershipInline
 from .admin_rows import GuardedRowForm
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
-from .label_names import spelled_out
 from .locks import lock_labels_to_delete, lock_project_labels
 from .models import Label, Project, Rule, Source
 from .reserved import SHARED_ARTIFACT_FOLDERS, reserved_message
-from .services import SETTINGS_FIELDS, update_settings
+from .services import SETTINGS_FIELDS, in_use_message, update_settings
 from .shares import check_quota_total
 from .stale_edits import PageRowsMixin
 from .taxonomy import label_set_errors
@@ -306,7 +305,7 @@ class LabelAdmin(admin.ModelAdmin):
 def labels_in_use_messages(labels) -> list[str]:
     """Why each of ``labels`` that an answer (undone and changed ones too: the audit trail) or a fine
     label refers to cannot be deleted (the models' PROTECTs refuse it), in the labels' order: the
-    product's words (services.label_in_use_message), counted for all of them in one query however
+    product's words (services.in_use_message), counted for all of them in one query however
     many rows are ticked."""
     pks = [label.pk for label in labels]
     counted = {row["pk"]: row for row in Label.objects.filter(pk__in=pks).values("pk").annotate(
@@ -316,23 +315,8 @@ def labels_in_use_messages(labels) -> list[str]:
     for label in labels:
         row = counted.get(label.pk)
         if row and (row["answers"] or row["has_children"]):
-            said.append(_in_use_message(label.name, row["answers"], row["history"]))
+            said.append(in_use_message(label.name, row["answers"], row["history"]))
     return said
-
-
-def _in_use_message(name: str, answers: int, history: int) -> str:
-    """services.label_in_use_message's words, from counts the caller read for many labels at once."""
-    if not answers:
-        return f"The label {spelled_out(name)} is in use (fine labels refer to it) and cannot be deleted."
-    live = answers - history
-    counts = [f"{live} live" if live else "", f"{history} undone or changed, kept as the answers' history"
-              if history else ""]
-    advice = ("Change those answers to another label first (their history keeps this one), or keep the label "
-              "and rename it." if live else
-              "Those answers were all undone or changed; the audit trail keeps them, so the label stays. Rename it "
-              "(for example “retired: …”) if it should no longer be chosen.")
-    return (f"The label {spelled_out(name)} is in use by {answers} answer{'s' * (answers != 1)} "
-            f"({', '.join(c for c in counts if c)}) and cannot be deleted. {advice}")
 
 
 def _posted_project(request) -> list[int]:

@@ -228,9 +228,14 @@ def label_in_use_message(label: Label) -> str:
     the audit trail of who answered what (Annotation.undone, supersedes), so deleting their label
     would leave history pointing at nothing; the message says how many answers are only history."""
     answers = label.annotations.count()
+    return in_use_message(label.name, answers, label.annotations.filter(undone=True).count() if answers else 0)
+
+
+def in_use_message(name: str, answers: int, history: int) -> str:
+    """label_in_use_message's words from counts (the admin reads them for many labels at once):
+    ``answers`` referring to the label, ``history`` of them undone or changed; none: fine labels do."""
     if not answers:
-        return f"The label {spelled_out(label.name)} is in use (fine labels refer to it) and cannot be deleted."
-    history = label.annotations.filter(undone=True).count()
+        return f"The label {spelled_out(name)} is in use (fine labels refer to it) and cannot be deleted."
     live = answers - history
     counts = [f"{live} live" if live else "", f"{history} undone or changed, kept as the answers' history"
               if history else ""]
@@ -238,7 +243,7 @@ def label_in_use_message(label: Label) -> str:
               "and rename it." if live else
               "Those answers were all undone or changed; the audit trail keeps them, so the label stays. Rename it "
               "(for example “retired: …”) if it should no longer be chosen.")
-    return (f"The label {spelled_out(label.name)} is in use by {answers} answer{'s' * (answers != 1)} "
+    return (f"The label {spelled_out(name)} is in use by {answers} answer{'s' * (answers != 1)} "
             f"({', '.join(c for c in counts if c)}) and cannot be deleted. {advice}")
 
 
