@@ -1,4 +1,4 @@
-"""The stale-run rule between a run's steps (labeling.loop.runs.expire_stale_runs, broker.waiting),
+"""The stale-run rule between a run's steps (labeling.loop.runs.expire_stale_runs, broker.look),
 against the real Redis broker with no worker: a retrain whose next step waits in the broker (its
 embedding chunks queued behind other work, or its next task held by a busy worker that has not
 started it) has no heartbeat, yet is waiting, not dead, until the pending cut-off; once that step

@@ -1,8 +1,10 @@
 from celery.signals import worker_ready
 from django.apps import AppConfig
+from django.core import checks
 
 from labeling.annotations.signals import answer_saved
 from labeling.items.signals import items_imported
+from labeling.loop.checks import time_limits
 
 
 class LoopConfig(AppConfig):
@@ -15,6 +17,9 @@ class LoopConfig(AppConfig):
         # Django's rule: models load only once the registry is ready. replanning's task, beside .tasks,
         # registers with the workers by this import.
         from labeling.loop import replanning, triggers  # noqa: F401
+
+        # Time limits that would fail live runs are refused before the site or a migration starts.
+        checks.register(time_limits)
 
         answer_saved.connect(triggers.on_answer_saved, dispatch_uid="loop.on_answer_saved", weak=False)
         # Imports queue their items' embedding (chunked tasks on the embed queue).

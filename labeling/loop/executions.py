@@ -43,6 +43,7 @@ from labeling.projects.models import Project
 from . import runs
 from .broker import CLAIM_KEY as KEY
 from .broker import client as _client
+from .cutoffs import claim_seconds, claim_wait_seconds
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,6 @@ _FINISH = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set
            "end return 0")
 DONE = b"done"  # the claim of a message that ran to its end (or was given up)
 DONE_MS = 2 * 3600 * 1000
-
-
-def claim_seconds() -> float:
-    return float(settings.LONGTAIL_TASK_CLAIM_SECONDS)
 
 
 def max_deliveries() -> int:
@@ -108,7 +105,7 @@ def claimed(task: Task, args, kwargs):
     try:
         mine = bool(client.set(key, token, nx=True, px=ttl_ms))
         if not mine and not (client.get(key) or b"").startswith(DONE):
-            time.sleep(claim_seconds() + 1)  # a live holder renews within this; a dead one's key lapses
+            time.sleep(claim_wait_seconds())  # a live holder renews within this; a dead one's key lapses
             mine = bool(client.set(key, token, nx=True, px=ttl_ms))
         if mine:
             deliveries = client.incr(key + ":deliveries")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import contextmanager
-from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, TextField, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from labeling.items.models import ImportBatch
@@ -21,7 +22,8 @@ from labeling.items.services import upload_dir
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
-from .broker import message_known, waiting
+from .broker import look
+from .cutoffs import pending_stale_after, stale_after
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +40,6 @@ STAGES = {"embed": (0.0, 0.15), "train": (0.15, 0.45), "score": (0.45, 0.9), "pl
 # How the pages name the stage a run recorded last (detail["stage"]).
 STAGE_NAMES = {"queued": "queued", "waiting": "waiting for the final model", "embed": "embedding", "train": "training", "score": "scoring",
                "plan": "planning", "done": "done"}
-
-
-def stale_after() -> timedelta:
-    """A running run whose heartbeat is older than this was interrupted (its worker died)."""
-    return timedelta(seconds=int(settings.LONGTAIL_TASK_STALE_SECONDS))
-
-
-def pending_stale_after() -> timedelta:
-    """A run still pending (its message never started) is given up once a message held by a dead
-    worker would have come back (the broker's visibility timeout) and the stale cut-off passed."""
-    return stale_after() + timedelta(seconds=int(settings.LONGTAIL_BROKER_VISIBILITY_TIMEOUT))
 
 
 OPEN = (TaskRun.PENDING, TaskRun.RUNNING)
@@ -162,7 +153,7 @@ def expire_stale_runs(project: Project | None = None, *, ask_broker: bool = Fals
     again): pending past the pending cut-off (its message may still come back until then); running
     with no heartbeat for LONGTAIL_TASK_STALE_SECONDS in its first step (no next step recorded), or
     when the workers' sweep finds none of the messages of its next step waiting to start
-    (``broker.waiting``): a step beats while it executes, nothing beats while the next one waits
+    (``broker.look``): a step beats while it executes, nothing beats while the next one waits
     behind other work, and such a waiting run is given up only past the pending cut-off, like a
     pending one. A model version left ``training`` or ``ready`` by a failed run is failed too."""
     now = timezone.now()
@@ -186,17 +177,21 @@ def expire_stale_runs(project: Project | None = None, *, ask_broker: bool = Fals
                                     f"(the cut-off is {cut_off} s).")
         else:
             between[run.pk] = run
-    unstarted = waiting({i for run in between.values() for i in run.detail[NEXT_STEPS]}) if (
-        ask_broker and between) else None
+    # A pending run past the cut-off whose message the broker no longer holds will never start:
+    # given up now rather than after the visibility timeout (labeling.loop.broker).
+    sent = {run.pk: run for run in pending.filter(updated_at__lt=now - stale_after(),
+                                                  updated_at__gte=now - pending_stale_after())
+            if (run.detail or {}).get("task_id")} if ask_broker else {}
+    # One read of the queues for the whole sweep, not one per run.
+    seen = look(steps={i for run in between.values() for i in run.detail[NEXT_STEPS]},
+                sent={run.detail["task_id"] for run in sent.values()}) if ask_broker and (between or sent) else None
+    unstarted, known = seen if seen is not None else (None, None)
     for run in between.values() if unstarted is not None else ():
         if not unstarted & set(run.detail[NEXT_STEPS]):
             reasons[run.pk] = (run, f"Interrupted: no heartbeat for {{s}} s, and no step of it is queued or waiting "
                                     f"for a worker: its worker stopped (the cut-off is {cut_off} s).")
-    # A pending run past the cut-off whose message the broker no longer holds will never start:
-    # given up now rather than after the visibility timeout (labeling.loop.broker).
-    for run in pending.filter(updated_at__lt=now - stale_after(),
-                              updated_at__gte=now - pending_stale_after()) if ask_broker else ():
-        if message_known((run.detail or {}).get("task_id")) is False:
+    for run in sent.values() if known is not None else ():
+        if run.detail["task_id"] not in known:
             reasons[run.pk] = (run, "Lost: queued {s} s ago, its task message is no longer with the broker (Redis "
                                     "restarted without its data?), so nothing would ever start it.")
     failed = []
@@ -222,10 +217,13 @@ def _fail_orphaned_versions(project_id: int, failed_run_ids: list[int]) -> None:
         training.filter(config__task_run__in=failed_run_ids).update(**note)
     # A retrain's version waits ``ready`` for its run to score the pool and activate it: its run failed,
     # nothing ever will. (A final model's ready version is a finished model, kept for export.)
-    for run_id in TaskRun.objects.filter(pk__in=failed_run_ids, kind=RETRAIN).values_list("pk", flat=True):
-        ModelVersion.objects.filter(project_id=project_id, state=ModelVersion.READY, config__task_run=run_id).update(
-            state=ModelVersion.FAILED, error=f"Not activated: its retrain (task {run_id}) was interrupted before "
-                                             "the pool was scored under it.")
+    # One UPDATE for all of them; each message names its version's own run.
+    retrains = list(TaskRun.objects.filter(pk__in=failed_run_ids, kind=RETRAIN).values_list("pk", flat=True))
+    if retrains:
+        ModelVersion.objects.filter(project_id=project_id, state=ModelVersion.READY, config__task_run__in=retrains).update(
+            state=ModelVersion.FAILED, error=Concat(
+                Value("Not activated: its retrain (task "), KeyTextTransform("task_run", "config"),
+                Value(") was interrupted before the pool was scored under it."), output_field=TextField()))
     # Retrains and final models train versions; with neither open, a version still training is orphaned.
     if not TaskRun.objects.filter(project_id=project_id, kind__in=[RETRAIN, FINAL_MODEL],
                                   state__in=[TaskRun.PENDING, TaskRun.RUNNING]).exists():
