@@ -126,8 +126,8 @@ def test_queue_lists_open_tasks_with_counts_and_filter(project, people, wave_ite
     client = APIClient()
     client.force_authenticate(people["lea"])
     data = client.get("/api/projects/rev/review/").json()
-    assert data["counts"] == {"open": 2, "disagreement": 1, "low_confidence": 1, "lead_request": 0, "label_issue": 0,
-                              "resolved": 0}
+    assert data["counts"] == {"open": 2, "open_items": 2, "disagreement": 1, "low_confidence": 1, "lead_request": 0,
+                              "label_issue": 0, "resolved": 0, "expired": 0, "closed": 0}
     first = data["results"][0]
     assert first["reason"] == "disagreement" and first["text"] == "<i>charged</i> twice?"
     assert [a["label_name"] for a in first["answers"]] == ["billing", "login"]

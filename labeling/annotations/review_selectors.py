@@ -7,11 +7,13 @@ version that routed it recorded for the name it learned) and shown by its name n
 since keeps its tasks, and two labels that swapped names each keep their own."""
 from __future__ import annotations
 
+import json
+
 from labeling.modeling.selectors import PROPOSAL_KEYS, proposed_labels
 from labeling.projects.models import Project
 
 from .models import ReviewTask
-from .selectors import add_proposals, labels_payload, review_queue
+from .selectors import labels_payload, review_queue
 
 NO_MODEL_LABEL = "(no model label)"
 
@@ -19,7 +21,7 @@ NO_MODEL_LABEL = "(no model label)"
 def review_groups(project: Project, *, reason: str | None = None, limit: int = 500) -> dict:
     """``{"labels": [...], "groups": [{"label", "label_id", "tasks": [ReviewTask]}], "shown", "open"}``.
     Groups follow the project's label order; each task carries ``answers``, ``proposed``,
-    ``detail_rows`` (``selectors.add_proposals``) and ``model_label`` (name or None)."""
+    ``detail_rows`` (``add_proposals``) and ``model_label`` (name or None)."""
     tasks = review_queue(project, reason=reason, limit=limit)
     labels = labels_payload(project)
     proposed = proposed_labels(project, tasks)
@@ -51,3 +53,47 @@ def current_names(task: ReviewTask, proposed: tuple[int, str] | None, names: dic
     if isinstance(detail.get("given_label_id"), int) and detail["given_label_id"] in names:
         detail["given_label"] = names[detail["given_label_id"]]
     return detail
+
+
+def add_proposals(tasks: list[ReviewTask], labels: list[dict]) -> None:
+    """For the adjudication page: ``task.proposed`` (labels the evidence proposes: the annotators'
+    answers, then the model's prediction) and ``task.detail_rows`` (the detail as text rows)."""
+    names = {label["id"]: label["name"] for label in labels}
+    ids_by_name = {label["name"]: label["id"] for label in labels}
+    for task in tasks:
+        proposed = []
+        for answer in getattr(task, "answers", []):
+            if answer.label_id and answer.label_id not in proposed:
+                proposed.append(answer.label_id)
+        predicted = _predicted_label_id(task.detail or {}, ids_by_name)
+        if predicted in names and predicted not in proposed:
+            proposed.append(predicted)
+        task.proposed = [{"id": pk, "name": names[pk]} for pk in proposed if pk in names]
+        task.detail_rows = _detail_rows(task.detail or {})
+
+
+def _predicted_label_id(detail: dict, ids_by_name: dict) -> int | None:
+    """The model's label in a low-confidence task's detail, in the shapes the learner writes:
+    {"predicted": name} (pool scoring) or {"prediction": {"label": name}} (predict API)."""
+    if isinstance(detail.get("predicted_label_id"), int):
+        return detail["predicted_label_id"]
+    prediction = detail.get("prediction")
+    name = detail.get("predicted") or (prediction.get("label") if isinstance(prediction, dict) else None)
+    return ids_by_name.get(name) if isinstance(name, str) else None
+
+
+def _detail_rows(detail: dict) -> list[tuple[str, str]]:
+    """A task's detail as (key, text) rows, one level of nesting flattened ("prediction.prob")."""
+    rows = []
+    for key, value in detail.items():
+        if key == "answers":  # shown from the annotations themselves
+            continue
+        if isinstance(value, dict):
+            rows.extend((f"{key}.{k}", _plain(v)) for k, v in value.items())
+        else:
+            rows.append((str(key), _plain(value)))
+    return sorted(rows)
+
+
+def _plain(value) -> str:
+    return "—" if value is None else value if isinstance(value, str) else json.dumps(value)

@@ -17,7 +17,7 @@ from labeling.projects.models import Label, Membership, Project
 from labeling.waves.models import Wave, WaveItem
 from learner.estimates import MIN_N
 
-from . import agreement
+from . import agreement, answer_states
 from .leasing import held_assignments
 from .models import Annotation, Assignment, ReviewTask
 from .resolve import Answer, resolve
@@ -222,10 +222,12 @@ def agreement_summary(project: Project, *, pairs: list[tuple] | None = None) -> 
 
 
 def annotator_throughput(project: Project, *, pairs: list[tuple] | None = None) -> list[dict]:
-    """Per member or answering user: answers, skips, undos, answers in the last 24 h, median
-    seconds per answer (gaps over 10 minutes are breaks) and raw agreement with others.
+    """Per member or answering user, of their annotator answers (a lead's adjudications are not
+    throughput): answers (labels that count, no skips), skips, cleared answers (``undone``),
+    changed ones (``changed``), answers and skips in the last 24 h, median seconds per answer (gaps
+    over 10 minutes are breaks) and raw agreement with others.
     ``pairs``: ``double_labeled_pairs(project)`` where the caller has read them already."""
-    now = timezone.now()
+    since = timezone.now() - timedelta(hours=24)
     own = Annotation.objects.filter(project=project, origin=Annotation.ANNOTATOR, annotator__isnull=False)
     counts = {
         row["annotator"]: row
@@ -233,8 +235,10 @@ def annotator_throughput(project: Project, *, pairs: list[tuple] | None = None) 
             # n_* names: an alias called "undone" would shadow the field in the filters.
             n_answers=Count("pk", filter=Q(undone=False, skipped=False)),
             n_skips=Count("pk", filter=Q(undone=False, skipped=True)),
-            n_undone=Count("pk", filter=Q(undone=True)),
-            n_last_24h=Count("pk", filter=Q(undone=False, created_at__gte=now - timedelta(hours=24))),
+            n_undone=Count("pk", filter=answer_states.cleared()),
+            n_changed=Count("pk", filter=answer_states.changed()),
+            n_last_24h=Count("pk", filter=Q(undone=False, skipped=False, created_at__gte=since)),
+            n_skips_last_24h=Count("pk", filter=Q(undone=False, skipped=True, created_at__gte=since)),
             first_at=Min("created_at", filter=Q(undone=False)),
             last_at=Max("created_at", filter=Q(undone=False)),
         )
@@ -266,7 +270,9 @@ def annotator_throughput(project: Project, *, pairs: list[tuple] | None = None) 
             "answers": row.get("n_answers", 0),
             "skips": row.get("n_skips", 0),
             "undone": row.get("n_undone", 0),
+            "changed": row.get("n_changed", 0),
             "last_24h": row.get("n_last_24h", 0),
+            "skips_last_24h": row.get("n_skips_last_24h", 0),
             "median_seconds_per_answer": None if gap is None else round(gap, 1),
             "first_answer_at": row["first_at"].isoformat() if row.get("first_at") else None,
             "last_answer_at": row["last_at"].isoformat() if row.get("last_at") else None,
@@ -342,58 +348,29 @@ def review_queue(project: Project, *, reason: str | None = None, limit: int | No
     return tasks
 
 
-def add_proposals(tasks: list[ReviewTask], labels: list[dict]) -> None:
-    """For the adjudication page: ``task.proposed`` (labels the evidence proposes: the annotators'
-    answers, then the model's prediction) and ``task.detail_rows`` (the detail as text rows)."""
-    names = {label["id"]: label["name"] for label in labels}
-    ids_by_name = {label["name"]: label["id"] for label in labels}
-    for task in tasks:
-        proposed = []
-        for answer in getattr(task, "answers", []):
-            if answer.label_id and answer.label_id not in proposed:
-                proposed.append(answer.label_id)
-        predicted = _predicted_label_id(task.detail or {}, ids_by_name)
-        if predicted in names and predicted not in proposed:
-            proposed.append(predicted)
-        task.proposed = [{"id": pk, "name": names[pk]} for pk in proposed if pk in names]
-        task.detail_rows = _detail_rows(task.detail or {})
-
-
-def _predicted_label_id(detail: dict, ids_by_name: dict) -> int | None:
-    """The model's label in a low-confidence task's detail, in the shapes the learner writes:
-    {"predicted": name} (pool scoring) or {"prediction": {"label": name}} (predict API)."""
-    if isinstance(detail.get("predicted_label_id"), int):
-        return detail["predicted_label_id"]
-    prediction = detail.get("prediction")
-    name = detail.get("predicted") or (prediction.get("label") if isinstance(prediction, dict) else None)
-    return ids_by_name.get(name) if isinstance(name, str) else None
-
-
-def _detail_rows(detail: dict) -> list[tuple[str, str]]:
-    """A task's detail as (key, text) rows, one level of nesting flattened ("prediction.prob")."""
-    rows = []
-    for key, value in detail.items():
-        if key == "answers":  # shown from the annotations themselves
-            continue
-        if isinstance(value, dict):
-            rows.extend((f"{key}.{k}", _plain(v)) for k, v in value.items())
-        else:
-            rows.append((str(key), _plain(value)))
-    return sorted(rows)
-
-
-def _plain(value) -> str:
-    return "—" if value is None else value if isinstance(value, str) else json.dumps(value)
-
-
 def review_counts(project: Project) -> dict:
-    open_tasks = ReviewTask.objects.filter(project=project, resolved_at__isnull=True)
+    """The queue's counts, all of tasks (an item can have two open tasks, of two reasons; the item
+    browser's ``in_review`` counts items: ``open_items``). Closed tasks split by who closed them:
+    ``resolved``, a lead (accepted, relabeled, dismissed, or answered by an adjudication);
+    ``expired``, no one (a newer model no longer found the item doubtful or left it over the review
+    share, a wave picked the item for annotators, or the answer a label issue questioned changed).
+    ``closed`` is both. A task with no outcome (closed by an adjudication, or before outcomes were
+    recorded) counts as a lead's when it names who resolved it."""
+    tasks = ReviewTask.objects.filter(project=project)
+    open_tasks = tasks.filter(resolved_at__isnull=True)
     by_reason = dict(open_tasks.values_list("reason").annotate(n=Count("pk")).values_list("reason", "n"))
+    by_lead = Q(outcome__in=[ReviewTask.ACCEPTED, ReviewTask.RELABELED, ReviewTask.DISMISSED]) | Q(
+        outcome="", resolved_by__isnull=False)
+    closed = tasks.filter(resolved_at__isnull=False).aggregate(
+        resolved=Count("pk", filter=by_lead), expired=Count("pk", filter=~by_lead))
     return {
         "open": sum(by_reason.values()),
+        "open_items": open_tasks.values("item_id").distinct().count(),
         "disagreement": by_reason.get(ReviewTask.DISAGREEMENT, 0),
         "low_confidence": by_reason.get(ReviewTask.LOW_CONFIDENCE, 0),
         "lead_request": by_reason.get(ReviewTask.LEAD_REQUEST, 0),
         "label_issue": by_reason.get(ReviewTask.LABEL_ISSUE, 0),
-        "resolved": ReviewTask.objects.filter(project=project, resolved_at__isnull=False).count(),
+        "resolved": closed["resolved"],
+        "expired": closed["expired"],
+        "closed": closed["resolved"] + closed["expired"],
     }

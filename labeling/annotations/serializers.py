@@ -221,12 +221,17 @@ class ReviewTaskSerializer(serializers.ModelSerializer):
 
 
 class ReviewCountsSerializer(serializers.Serializer):
-    open = serializers.IntegerField()
+    """Counts of tasks (an item can have two open tasks; ``open_items`` counts items)."""
+    open = serializers.IntegerField(help_text="Open tasks.")
+    open_items = serializers.IntegerField(help_text="Items with an open task (the items' state=in_review).")
     disagreement = serializers.IntegerField()
     low_confidence = serializers.IntegerField()
     lead_request = serializers.IntegerField()
     label_issue = serializers.IntegerField()
-    resolved = serializers.IntegerField()
+    resolved = serializers.IntegerField(help_text="Tasks a lead closed: accepted, relabeled or dismissed.")
+    expired = serializers.IntegerField(help_text="Tasks closed without a lead: a newer model no longer found the "
+                                                 "item doubtful, a wave picked it, or its answer changed.")
+    closed = serializers.IntegerField(help_text="resolved + expired.")
 
 
 class ReviewQueueSerializer(serializers.Serializer):

@@ -67,7 +67,9 @@ class AnswerRowSerializer(serializers.Serializer):
     skipped = serializers.BooleanField()
     skip_reason = serializers.CharField(allow_blank=True)
     origin = serializers.ChoiceField(choices=Annotation.ORIGINS)
-    undone = serializers.BooleanField()
+    undone = serializers.BooleanField(
+        help_text="Cleared: taken back with no newer answer replacing it. A changed answer is not undone: it "
+                  "shows superseded and superseded_by.")
     superseded = serializers.BooleanField(
         help_text="A later answer by the same annotator, or a later adjudication, replaces it.")
     superseded_by = serializers.IntegerField(
@@ -232,8 +234,8 @@ class AnswerList(_LeadList):
         return Annotation.objects.filter(project=self.get_project())
 
     @extend_schema(operation_id="project_answers_list", summary="The project's answers, newest first",
-                   description="Every answer, undone ones included; filter by item, annotator, wave, label, "
-                               "origin.", tags=["items"],
+                   description="Every answer, cleared and changed ones included; filter by item, annotator, wave, "
+                               "label, origin, undone (cleared), skipped.", tags=["items"],
                    responses={200: AnswerRowSerializer(many=True), **ERRORS})
     def get(self, request, slug):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

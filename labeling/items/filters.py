@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Q
 from drf_spectacular.utils import extend_schema_field
 
+from labeling.annotations.answer_states import cleared
 from labeling.annotations.models import Annotation
 from labeling.modeling.decoding import request_emitting_columns, rows_emitting
 from labeling.modeling.models import ItemScore
@@ -101,7 +102,10 @@ class ItemFilterSet(django_filters.FilterSet):
         queryset=Source.objects.none(), to_field_name="name", field_name="source", label="Source", help_text="Source name.",
     )
     wave = documented(django_filters.NumberFilter(
-        method="filter_nothing", min_value=1, decimal_places=0, label="Wave", help_text="Items picked in this wave (its number).",
+        method="filter_nothing", min_value=1, decimal_places=0, label="Ever picked in wave",
+        help_text="Items this wave ever picked (its number), whatever happened to them since; state is the item's "
+                  "state now, not in that wave: an item answered in wave 1, cleared and answered again in wave 3 "
+                  "is labeled under both.",
     ), "integer")
     strategy = django_filters.CharFilter(
         method="filter_nothing", max_length=30, label="Picked by strategy",
@@ -241,7 +245,10 @@ class AnswerFilterSet(django_filters.FilterSet):
         queryset=Label.objects.none(), to_field_name="name", field_name="label", help_text="Answers of this label.",
     )
     origin = django_filters.ChoiceFilter(choices=Annotation.ORIGINS, help_text="annotator, import or adjudication.")
-    undone = yes_no(field_name="undone", help_text="Undone answers (true) or live ones (false).")
+    undone = yes_no(
+        method="filter_undone",
+        help_text="Cleared answers (true: undone with no newer answer replacing them) or the rest (false: live "
+                  "answers, and changed ones, which show superseded). As the rows' own undone flag.")
     skipped = yes_no(field_name="skipped", help_text="Skips (true) or labels (false).")
 
     class Meta:
@@ -253,3 +260,10 @@ class AnswerFilterSet(django_filters.FilterSet):
         if project is not None:
             self.filters["label"].queryset = Label.objects.filter(project=project)
             self.filters["annotator"].queryset = project_people(project)
+
+    @staticmethod
+    def filter_undone(queryset, name, value):
+        # A changed answer is stored undone too, but its row reads "undone": false (it was replaced,
+        # not taken back): the filter follows the row, not the column.
+        # value: "true" or "false" (YesNoField's spelling); a method filter gets it as the form read it
+        return queryset.filter(cleared()) if value == "true" else queryset.exclude(cleared())

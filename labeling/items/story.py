@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from labeling.annotations.answer_states import is_cleared
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.modeling.scores import item_predictions
 from labeling.projects.models import Project
@@ -34,7 +35,7 @@ def answers_with_supersession(answers: list[Annotation]) -> list[dict]:
             "id": a.id, "item": a.item_id,
             "annotator": a.annotator.username if a.annotator_id and a.annotator else None,
             "label": a.label.name if a.label_id else None, "skipped": a.skipped, "skip_reason": a.skip_reason,
-            "origin": a.origin, "undone": a.undone and a.id not in replaced_by, "superseded": superseded,
+            "origin": a.origin, "undone": is_cleared(a.undone, a.id, replaced_by), "superseded": superseded,
             "superseded_by": replaced_by.get(a.id), "created_at": a.created_at,
             "wave": wave_item.wave.number if wave_item else None,
         })

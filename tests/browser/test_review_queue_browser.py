@@ -41,7 +41,8 @@ def test_keyboard_review_queue(live_server, page, login, screenshot, make_user, 
     page.goto(live_server.url + "/p/rq/review/")
     groups = page.locator(".review-group h2")
     expect(groups).to_have_count(3)  # in the project's label order, tasks without a model label last
-    assert [" ".join(g.split()) for g in groups.all_inner_texts()] == ["fraud 4", "login 2", "(no model label) 1"]
+    assert [" ".join(g.split()) for g in groups.all_inner_texts()] == ["fraud 4 tasks", "login 2 tasks",
+                                                                     "(no model label) 1 task"]
     fraud = page.locator('.review-group[data-label="fraud"]')
     expect(fraud.locator(".review-task")).to_have_count(4)  # three predictions and the label issue
     issue = page.locator(f"#task-{tasks[6].pk}")

@@ -71,7 +71,8 @@ function showSelection() {
 function refreshGroups() {
   app.querySelectorAll(".review-group").forEach((group) => {
     const left = group.querySelectorAll(".review-task:not(.done)").length;
-    group.querySelector(".group-count").textContent = String(left);
+    // tasks, as the page's counts: an item with two open tasks is two
+    group.querySelector(".group-count").textContent = left + " task" + (left === 1 ? "" : "s");
     group.hidden = left === 0;
   });
   emptyEl.hidden = tasks().length > 0;
