@@ -8,7 +8,6 @@ names the variable.
 """
 import logging
 import os
-import typing
 from pathlib import Path
 
 import dj_database_url
@@ -21,15 +20,12 @@ from config.env import (
     env_existing_dir,
     env_float,
     env_int,
-    env_json_object,
     env_list,
     env_path,
     env_rate,
     env_str,
 )
-
-# Django-free (learner imports no Django): the fine-tuning options are checked at startup.
-from learner.finetune import FinetuneConfig
+from config.finetune_options import checked_finetune_options
 from learner.rules import MAX_PROGRAM_SIZE
 
 # Nothing may download at run time: sentence-transformers / huggingface must stay offline.
@@ -82,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "labeling.projects.middleware.LoginRequiredMiddleware",
     "labeling.projects.middleware.ForbiddenPageMiddleware",
+    "config.database_busy.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -346,34 +343,8 @@ LONGTAIL_LEASE_RENEWAL_PERIODS = env_int("LONGTAIL_LEASE_RENEWAL_PERIODS", 4, mi
 LONGTAIL_SELF_TRAINING_ROWS = env_int("LONGTAIL_SELF_TRAINING_ROWS", 20_000, minimum=0)
 
 
-_JSON_KINDS = {int: "a whole number", float: "a number", str: "a string", type(None): "null"}
-
-
-def _checked_finetune_options(name: str) -> dict:
-    """The JSON object of FinetuneConfig fields in ``name``, checked now (names, JSON types, then
-    FinetuneConfig's own rules) rather than when a lead first trains a final model."""
-    options = env_json_object(name)
-    field_types = typing.get_type_hints(FinetuneConfig)
-    unknown = sorted(set(options) - set(field_types))
-    if unknown:
-        raise SettingError(f"{name} has unknown option(s) {', '.join(map(repr, unknown))}; known: "
-                           f"{', '.join(sorted(field_types))}")
-    for key, value in options.items():
-        allowed = typing.get_args(field_types[key]) or (field_types[key],)
-        # JSON true/false are Python bools, which are ints; 2 is fine where a float is wanted.
-        fits = not isinstance(value, bool) and (isinstance(value, allowed) or (float in allowed and isinstance(value, int)))
-        if not fits:
-            kinds = " or ".join(_JSON_KINDS.get(kind, kind.__name__) for kind in allowed)
-            raise SettingError(f"{name} option {key!r} must be {kinds}, got {value!r}")
-    try:
-        FinetuneConfig.from_dict(options)
-    except ValueError as error:
-        raise SettingError(f"{name}: {error}") from None
-    return options
-
-
 # The final model's fine-tuning options (learner.finetune.FinetuneConfig fields), as JSON.
-LONGTAIL_FINETUNE = _checked_finetune_options("LONGTAIL_FINETUNE")
+LONGTAIL_FINETUNE = checked_finetune_options("LONGTAIL_FINETUNE")
 
 # --- Production hardening (DEBUG off) ------------------------------------------------------------
 if not DEBUG:

@@ -3,7 +3,6 @@ leads and admins write; a project the user is not part of answers 404."""
 from functools import partial
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -12,7 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.items.import_lock import SourcesBusy, lock_sources_for_change
+from labeling.items.import_lock import SourcesBusy, lock_sources_for_change, sources_change_atomic
 from labeling.modeling.final import EncoderFolderMissing
 from labeling.modeling.predict import predict_texts
 from labeling.modeling.versions import active_model
@@ -161,7 +160,7 @@ class SourceList(ProjectScoped, generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         project = self.get_project()
         try:
-            with transaction.atomic():  # an import's write holds the sources a bounded time, then 409
+            with sources_change_atomic(project):  # an import's write holds the sources a bounded time, then 409
                 lock_sources_for_change(project)
                 sources = services.replace_sources(project, serializer.validated_data)
         except SourcesBusy as exc:

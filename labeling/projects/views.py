@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from labeling.annotations.context import metadata_keys
 from labeling.annotations.waiting import members_short
-from labeling.items.import_lock import SourcesBusy, lock_sources_for_change
+from labeling.items.import_lock import SourcesBusy, lock_sources_for_change, sources_change_atomic
 from labeling.loop.runs import open_retrain_run, run_stage, task_run_dict, task_runs
 from labeling.loop.triggers import planning_blocker, request_final_model, request_retrain
 from labeling.modeling import selectors as modeling_selectors
@@ -121,21 +121,19 @@ def project_labels(request, slug):
 
 def project_sources(request, slug):
     project = project_for(request.user, slug, manage=True)
-    with _judged_under_lock(request):
-        busy = None
-        if request.method == "POST":  # what replace_sources locks, in id order; an import's write a bounded time
-            try:
+    busy = done = None
+    try:  # SQLite (the demo) waits for an import at the transaction's start: a bounded time too
+        with sources_change_atomic(project) if request.method == "POST" else nullcontext():
+            if request.method == "POST":  # what replace_sources locks, in id order; an import's write a bounded time
                 lock_sources_for_change(project)
-            except SourcesBusy as exc:
-                busy = exc
-        formset = SourceFormSet(request.POST or None, project=project, prefix="sources")
-        done = None
-        if busy is None:
+            formset = SourceFormSet(request.POST or None, project=project, prefix="sources")
             done = _save_if_valid(request, formset, lambda: services.replace_sources(project, formset.kept_rows()),
                                   success="Sources and quotas saved.", next_page="project-sources", slug=slug,
                                   errors_on_form=False)
-        else:  # the page again with the lead's rows, to save once the import has ended
-            messages.error(request, _errors_text(busy))
+    except SourcesBusy as exc:  # the page again with the lead's rows, to save once the import has ended
+        busy = exc
+        formset = SourceFormSet(request.POST, project=project, prefix="sources")
+        messages.error(request, _errors_text(busy))
     if done:
         return done
     status = 409 if busy is not None else _refused_status(formset)
