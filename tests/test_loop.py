@@ -148,7 +148,7 @@ def test_budget_shrinks_waves_and_says_when_spent(db, project_factory, eager_cel
 
     project, _ = build_project(project_factory, slug="budget", n_labeled=0, wave_size=100, label_budget=30,
                                double_label_share=0.0)
-    assert budget_status(project) == {"budget": 30, "used": 0, "left": 30, "spent": False}
+    assert budget_status(project) == {"budget": 30, "used": 0, "committed": 0, "free": 30, "left": 30, "spent": False}
     wave = open_wave(plan_next_wave(project))
     assert wave.size == 30
     # Everything left is committed to the open wave.
@@ -159,7 +159,7 @@ def test_budget_shrinks_waves_and_says_when_spent(db, project_factory, eager_cel
     for item in items[:30]:
         answer(project, item, label)
     status = budget_status(project)
-    assert status == {"budget": 30, "used": 30, "left": 0, "spent": True}
+    assert status == {"budget": 30, "used": 30, "committed": 0, "free": 0, "left": 0, "spent": True}
     close_wave(wave)
     with pytest.raises(BudgetSpent, match="budget of 30 is spent"):
         plan_next_wave(project)

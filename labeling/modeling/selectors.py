@@ -207,9 +207,11 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     names = {"flat": "flat", "coarse_then_fine": "coarse → fine", "blend": "blend of flat and coarse → fine"}
     structure = names.get(choices.get("structure"), "flat")
     evidence = metrics.get("hierarchy_choice") or {}
+    before, served = choice_basis(metrics)
     if evidence.get("macro_f1"):
         scores = ", ".join(f"{names.get(k, k)} {v:.3f}" for k, v in evidence["macro_f1"].items())
-        structure += f" (chosen by out-of-fold macro-F1: {scores})"
+        structure += f" (chosen by out-of-fold macro-F1: {scores}{before}{served})"
+        served = ""  # said once, with the first choice's scores
     elif evidence.get("reason"):
         structure += f" ({evidence['reason']})"
     else:
@@ -229,7 +231,7 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     where = ["the flat part"] * ("flat" in where) + [f"{groups} coarse group" + "s" * (groups > 1)] * (groups > 0)
     parts.append(f"Other bucket under {other['min_examples']} examples ({other['labels']} labels"
                  f"{', in ' + ' and '.join(where) if where else ''})" if other else "no Other bucket")
-    prior = label_prior_summary(choices.get("label_prior"), metrics.get("label_prior_choice"))
+    prior = label_prior_summary(choices.get("label_prior"), metrics.get("label_prior_choice"), before + served)
     if prior:
         parts.append(prior)
     mix = threshold_mix_summary(metrics.get("threshold_mix"))
@@ -266,10 +268,27 @@ def threshold_mix_summary(mix: dict | None) -> str | None:
     return text
 
 
-def label_prior_summary(prior: dict | None, evidence: dict | None) -> str | None:
+def choice_basis(metrics: dict) -> tuple[str, str]:
+    """What the out-of-fold scores of a training choice (structure, label-name prior) were measured
+    on, and the served model's own out-of-fold macro-F1 to show beside them: two phrases that close
+    the caption's parenthesis. The choices are made on the labeled rows before self-training
+    (``learner.training.fit``); the served model then trains with the pseudo-labeled rows added, so
+    its figure (the report's validation macro-F1, the learning curve's) is another model's and can
+    be lower than every score that chose it."""
+    pseudo = (metrics.get("self_training") or {}).get("pseudo_rows") or 0
+    served = (metrics.get("validation") or {}).get("macro_f1")
+    before = ", scored before self-training" if pseudo else ""
+    if not isinstance(served, (int, float)):
+        return before, ""
+    return before, (f"; the served model, trained with {pseudo} pseudo-labeled rows added: {served:.3f} out of fold"
+                    if pseudo else f"; the served model: {served:.3f} out of fold")
+
+
+def label_prior_summary(prior: dict | None, evidence: dict | None, basis: str = "") -> str | None:
     """One phrase for the label-name prior: used or not, on how many labels, and what chose it
-    (the out-of-fold scores with and without it, or the project's setting). None for versions
-    trained before the setting existed."""
+    (the out-of-fold scores with and without it, then ``basis``: what they were measured on and the
+    served model's figure, ``choice_basis``; or the project's setting). None for versions trained
+    before the setting existed."""
     if not prior:
         return None
     state = f"label-name prior on ({prior.get('rows', 0)} labels)" if prior.get("used") else "label-name prior off"
@@ -282,7 +301,7 @@ def label_prior_summary(prior: dict | None, evidence: dict | None) -> str | None
                 + (f", margin {margin:.3f}" if isinstance(margin, (int, float)) else "")
                 + (f"; on the labels each fold had rows for: with {seen['on']:.3f}, without {seen['off']:.3f}"
                    if "on" in seen and "off" in seen else "")
-                + ")")
+                + basis + ")")
     if evidence.get("reason"):
         return f"{state} ({evidence['reason']})"
     return f"{state} (setting {prior.get('setting', 'auto')})"

@@ -383,7 +383,10 @@ def thresholds_table(model, report: dict | None, label_names: dict | None = None
         # A guarded project's table says, per label, how much of the kept mass the guard counted
         # as confusions its labeled items do not show (learner.precision_bounds.unseen_confusion).
         guarded = threshold_guard_rows(model.metrics) > 0
-        return {"source": "training report: chosen on held-out predictions; met judged on folds that did not "
+        # which mix the held-out figures are at (the page titles their columns by it): not the per-class table's
+        used = {k: ((model.metrics or {}).get("threshold_mix") or {}).get(k) for k in ("used", "unlabeled_rows")}
+        return {"mix": used if used["used"] else None,
+                "source": "training report: chosen on held-out predictions; met judged on folds that did not "
                           "choose the threshold" + (f"; {mix}" if mix else "")
                           + ("; guarded against confusions the labeled items do not show" if guarded else ""),
                 "rows": [_threshold_row(row) | {"label": labels.shown(row["label"]) if isinstance(

@@ -128,9 +128,11 @@ def _summary(counts: dict, items: int, picks: int) -> str:
 
 
 def _unlabeled_by_source(project, resolved: dict) -> dict[int | None, int]:
-    """source id (None: no source) → the project's items without a label now."""
-    return dict(Item.objects.filter(project=project).exclude(pk__in=list(resolved)).values("source_id")
-                .annotate(n=Count("pk")).values_list("source_id", "n"))
+    """source id (None: no source) → the project's unlabeled items now that are in the pool: without
+    a label, and not excluded by a lead (the planner never draws an excluded item, so no estimate can
+    speak for it; the overview's "in the pool" count, ``labeling.projects.selectors.item_counts``)."""
+    return dict(Item.objects.filter(project=project, excluded=False).exclude(pk__in=list(resolved))
+                .values("source_id").annotate(n=Count("pk")).values_list("source_id", "n"))
 
 
 def _coverage(sources: dict, unlabeled: dict, rows: list[tuple], mine: list[tuple]) -> dict | None:

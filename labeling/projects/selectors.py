@@ -1,6 +1,8 @@
 """Reads for the project and lead pages (the dashboard has its own module, dashboard.py)."""
 from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q
 
+from labeling.annotations.models import Annotation
 from labeling.items.models import Item
 from labeling.modeling import selectors as modeling_selectors
 from labeling.modeling.models import ModelVersion
@@ -65,7 +67,8 @@ def wave_progress(wave: Wave) -> dict:
 
 
 def budget_or_none(project: Project) -> dict | None:
-    """{budget, used, left, spent}, or None when the project has no label budget."""
+    """{budget, used, committed, free, left, spent} (``labeling.waves.selectors.budget_status``), or
+    None when the project has no label budget."""
     return None if project.label_budget is None else wave_selectors.budget_status(project)
 
 
@@ -93,10 +96,26 @@ def project_overview(project: Project, user) -> dict:
         "wave": wave_dict(wave) if wave else None,
         "waves_total": Wave.objects.filter(project=project).exclude(state=Wave.DISCARDED).count(),  # never-opened plans dropped
         "budget": budget_or_none(project),
-        "items_total": Item.objects.filter(project=project).count(),
+        "items": item_counts(project),
         "active_model": active_model(project),
         "labels": list(project.labels.select_related("parent")),
     }
+
+
+def item_counts(project: Project) -> dict:
+    """The project's items as the overview counts them, each count the item browser's filter of
+    the same name: total; labeled (state "labeled": a live answer with a label); excluded ("Excluded"
+    yes: excluded by a lead, labeled or not) and how many of those are labeled; pool: neither labeled
+    nor excluded, the unlabeled items the estimates' coverage counts (``labeling.projects.estimates``;
+    skipped items and items in an unfinished wave included)."""
+    labeled = Exists(Annotation.objects.filter(item=OuterRef("pk"), undone=False, skipped=False,
+                                               label__isnull=False))
+    counts = Item.objects.filter(project=project).annotate(has_label=labeled).aggregate(
+        n_total=Count("pk"), n_labeled=Count("pk", filter=Q(has_label=True)),
+        n_excluded=Count("pk", filter=Q(excluded=True)),  # n_*: "excluded" would name the field
+        n_excluded_labeled=Count("pk", filter=Q(excluded=True, has_label=True)),
+        n_pool=Count("pk", filter=Q(excluded=False, has_label=False)))
+    return {key[2:]: n for key, n in counts.items()}
 
 
 def members(project: Project):

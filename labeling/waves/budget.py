@@ -30,16 +30,15 @@ def overlap(project: Project) -> int:
 def answers_left(project: Project) -> int | None:
     """The answers a new wave may still ask for; None without a label budget. Raises BudgetSpent
     when nothing is left (answers given, or committed to unfinished waves)."""
-    status = selectors.budget_status(project)
+    status = selectors.budget_status(project)  # its "free" is this figure, shown on the pages as well
     if status["budget"] is None:
         return None
-    left = status["left"] - selectors.labels_outstanding(project)
-    if left <= 0:
+    if status["spent"]:
         raise BudgetSpent(
             f"The label budget of {status['budget']} is spent: {status['used']} labels given"
             + (", the rest is committed to unfinished waves." if status["left"] > 0 else ".")
         )
-    return left
+    return status["free"]
 
 
 def items_for_budget(project: Project, requested: int, left: int | None) -> int:

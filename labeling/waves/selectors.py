@@ -195,13 +195,24 @@ def labels_outstanding(project) -> int:
 
 
 def budget_status(project) -> dict:
-    """{budget, used, left, spent}: budget None means unlimited (never spent)."""
+    """The label budget as the planner reads it: {budget, used, committed, free, left, spent}.
+
+    - used: annotators' answers given (``labels_used``);
+    - committed: answers still owed to planned or open waves (``labels_outstanding``);
+    - free: what a new wave may still ask, budget − used − committed, never negative: the figure
+      ``labeling.waves.budget.answers_left`` plans with (it reads this, so the pages and the planner
+      cannot disagree);
+    - left: answers not given yet, budget − used (the committed ones included);
+    - spent: nothing is free, so no wave can be planned (all given, or the rest committed).
+    budget None means unlimited: committed, free and left None, never spent."""
     used = labels_used(project)
     budget = project.label_budget
     if budget is None:
-        return {"budget": None, "used": used, "left": None, "spent": False}
-    left = max(0, budget - used)
-    return {"budget": budget, "used": used, "left": left, "spent": left <= 0}
+        return {"budget": None, "used": used, "committed": None, "free": None, "left": None, "spent": False}
+    committed = labels_outstanding(project)
+    free = max(0, budget - used - committed)
+    return {"budget": budget, "used": used, "committed": committed, "free": free, "left": max(0, budget - used),
+            "spent": free <= 0}
 
 
 

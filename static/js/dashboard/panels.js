@@ -2,7 +2,7 @@
    with nothing to show says so (its section's .empty note instead of an empty chart or table). */
 
 // Column names that hold counts: these print as integers, every other number with 3 decimals.
-const COUNT_KEY = /(count|answers|skips|undone|last_24h|support|pairs|items|labeled|^n$|_n$)/;
+const COUNT_KEY = /(count|answers|skips|undone|changed|last_24h|support|pairs|items|labeled|^n$|_n$)/;
 
 export function fmt(x, digits) {
   if (x === null || x === undefined) return "—";

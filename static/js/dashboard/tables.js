@@ -60,14 +60,48 @@ export function perClass(data) {
     (coverage && coverage.summary ? " " + coverage.summary + "." : "");
 }
 
+// The class mix a version's held-out threshold figures are weighted to (metrics.threshold_mix.used).
+const MIX_AT = {pool: "the pool's estimated label mix", uniform: "a uniform label mix",
+                stated: "the stated label mix", labeled: "the labeled items' mix"};
+// Threshold columns whose figures hold at that mix, titled with it.
+const AT_MIX = {precision_lower_bound: "precision lower bound", held_out_precision: "held-out precision",
+                held_out_recall: "held-out recall"};
+
+// Why this table's held-out precision and recall differ from the per-class table's, which are of
+// every prediction (no threshold) at the labeled items' mix (docs/estimates.md, "Thresholds that hold").
+function mixNote(mix) {
+  const kept = "Held-out precision and recall here are of the predictions each threshold keeps";
+  const recall = " Recall does not depend on the mix (every row of a label carries the same weight): it is " +
+    "lower here only where a threshold leaves predictions out (one chosen for this mix may leave out more).";
+  if (mix.used === "labeled") {
+    return kept + ", at the labeled items' mix like the per-class table, whose figures are of every prediction " +
+      "(no threshold).";
+  }
+  return kept + ", weighted to " + MIX_AT[mix.used] + (mix.used === "pool" && mix.unlabeled_rows
+    ? " (estimated by EM from " + mix.unlabeled_rows + " unlabeled items)" : "") +
+    ". The per-class table's are of every prediction (no threshold) at the labeled items' own mix, which " +
+    "active learning tilts towards rare labels: " + (mix.used === "pool"
+    ? "where a frequent label is confused with a rarer one, precision is lower at the pool's mix than among the " +
+      "labeled items."
+    : "precision moves with the mix, as often as each confused label occurs.") + recall;
+}
+
 export function thresholds(data) {
   const table = document.getElementById("thresholds");
   const rows = data.thresholds.rows || [];
+  const mix = data.thresholds.mix && MIX_AT[data.thresholds.mix.used] ? data.thresholds.mix : null;
   document.getElementById("thr-source").textContent = data.thresholds.source ? "Source: " + data.thresholds.source : "";
+  document.getElementById("thr-mix-note").textContent = mix && rows.length ? mixNote(mix) : "";
   showEmpty(table, !rows.length);
   if (!rows.length) return;
   const keys = Object.keys(rows[0]);
-  fillTable(table, keys.map(heading), rows.map((r) => keys.map((k) => cell(k, r[k]))));
+  const title = (k) => (mix && AT_MIX[k] ? AT_MIX[k] + " at " + MIX_AT[mix.used]
+    : /^held_out_(precision|recall)_95$/.test(k) ? k.slice(9, -3) + " 95 % interval" : heading(k));
+  fillTable(table, keys.map(title), rows.map((r) => keys.map((k) => cell(k, r[k]))));
+  // The titles that name the mix wrap, so the columns stay as narrow as their figures.
+  Array.from(table.tHead.rows[0].cells).forEach((th, i) => {
+    if (mix && AT_MIX[keys[i]]) { th.style.whiteSpace = "normal"; th.style.minWidth = "9rem"; }
+  });
 }
 
 export function throughput(data) {
@@ -75,11 +109,14 @@ export function throughput(data) {
   const rows = data.throughput || [];
   showEmpty(table, !rows.length);
   if (!rows.length) return;
-  const wanted = ["username", "role", "answers", "skips", "undone", "last_24h", "median_seconds_per_answer",
+  // "changed" (answers changed from the History list) shows where the server's rows carry it.
+  const wanted = ["username", "role", "answers", "skips", "undone", "changed", "last_24h", "median_seconds_per_answer",
                   "double_labeled", "agreement_with_others"];
+  // Throughput counts annotators' own answers: a lead's adjudications are not in them.
+  const titles = {answers: "annotator answers", undone: "cleared", last_24h: "answers last 24 h"};
   const keys = Object.keys(rows[0]).filter((k) => wanted.indexOf(k) >= 0);
   // Seconds print as the server rounded them, not as a 3-decimal rate.
-  fillTable(table, keys.map(heading), rows.map((r) => keys.map(
+  fillTable(table, keys.map((k) => titles[k] || heading(k)), rows.map((r) => keys.map(
     (k) => (k === "median_seconds_per_answer" && r[k] !== null ? String(r[k]) : cell(k, r[k])))));
 }
 
