@@ -1,20 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.health import healthz
 from labeling.projects.login_throttle import (
     ThrottledAdminAuthenticationForm,
     ThrottledAuthenticationForm,
     answers_429_when_throttled,
 )
 from labeling.projects.token_api import ApiTokenView
-
-
-def healthz(request):
-    return JsonResponse({"ok": True})
-
 
 # Both sign-in forms count attempts in the token endpoint's throttles (labeling.projects.login_throttle).
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -26,6 +21,8 @@ admin_sign_in = answers_429_when_throttled(admin.site.login)
 handler403 = "labeling.projects.errors.permission_denied"
 # An unrouted /api/ URL answers JSON, as the API's own 404s do; other paths get the site's page.
 handler404 = "config.not_found.not_found"
+# An unhandled error (a database that does not answer, most often): the site's page, JSON under /api/.
+handler500 = "config.errors.server_error"
 
 urlpatterns = [
     path("admin/login/", admin_sign_in),  # ahead of the admin's own route to the same view, to set its status

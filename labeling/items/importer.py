@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.database_retry import DATABASE_UNREACHABLE, unreachable_reason, until_database_answers
 from labeling.annotations.models import Annotation
 from labeling.projects.locks import hold_labels, lock_project_labels
 from labeling.projects.models import Label, Project, Source
@@ -306,7 +307,10 @@ def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_inva
     except Exception as exc:  # noqa: BLE001 - whatever failed, the transaction was rolled back
         logger.exception("import %s of %s into project %s failed while writing", batch.pk, filename, project.slug)
         batch.exact_duplicates = batch.near_duplicates = 0
-        error = RowError(None, None, f"the import failed while writing and was rolled back, nothing was imported: {exc}")
+        why = (f"the database stopped answering ({unreachable_reason(exc)})" if isinstance(exc, DATABASE_UNREACHABLE)
+               else str(exc))
+        error = RowError(None, None, f"the import failed while writing and was rolled back, nothing was imported: {why}"
+                                     + ("; upload the file again" if isinstance(exc, DATABASE_UNREACHABLE) else ""))
         return _finish(result, errors=[error, *v.errors], error_count=v.error_count + 1, failed=True)
     batch.rows_imported = result.rows_imported
     result.exact_duplicates, result.near_duplicates = batch.exact_duplicates, batch.near_duplicates
@@ -332,9 +336,17 @@ def _finish(result: ImportResult, *, errors: list[RowError], error_count: int, f
     fields = ("errors", "state", "rows_imported", "rows_total", "rows_rejected", "exact_duplicates", "near_duplicates",
               "progress", "finished_at", "updated_at")
     from_state = ImportBatch.RUNNING if failed else ImportBatch.DONE
-    if ImportBatch.objects.filter(pk=batch.pk, state=from_state).update(**{f: getattr(batch, f) for f in fields}):
+
+    def record() -> tuple[bool, ImportBatch | None]:
+        if ImportBatch.objects.filter(pk=batch.pk, state=from_state).update(**{f: getattr(batch, f) for f in fields}):
+            return True, None
+        return False, ImportBatch.objects.filter(pk=batch.pk).first()  # gone with its project, or ended by someone else
+
+    # An import cut off by a database outage fails with that reason once the database is back, rather
+    # than staying running until the stale sweep says its worker stopped (its upload is gone by then).
+    recorded, stored = until_database_answers(record, what=f"the outcome of import {batch.pk}")
+    if recorded:
         return result
-    stored = ImportBatch.objects.filter(pk=batch.pk).first()  # gone with its project, or ended by someone else
     said = "the import was deleted" if stored is None else stored.errors[0]["message"] if stored.errors else stored.state
     result.batch = stored or batch
     if result.written:

@@ -33,10 +33,12 @@ from contextlib import contextmanager
 import redis
 from celery import Task
 from celery.exceptions import Ignore
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from config.database_retry import until_database_answers
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
@@ -154,7 +156,7 @@ def _give_up(task: Task, args, kwargs, deliveries: int) -> None:
                f"(LONGTAIL_TASK_MAX_REQUEUES = {settings.LONGTAIL_TASK_MAX_REQUEUES}).")
     log.error("%s[%s]: %s", task.name, task.request.id, message)
     if run_id:
-        runs.give_up_run(run_id, message)
+        until_database_answers(lambda: runs.give_up_run(run_id, message), what=f"{task.name}[{task.request.id}] give-up")
 
 
 class ClaimedTask(Task):
@@ -163,7 +165,13 @@ class ClaimedTask(Task):
     duplicate of a chord member never reports the chord's part done before the real one is."""
 
     def __call__(self, *args, **kwargs):
-        gone = gone_row(self, args, kwargs)
+        # Outside ``run``, so outside autoretry_for: a database that does not answer here (the
+        # message came during an outage, or as the retry of a step that met it) is retried like
+        # the step's own errors. Before, the task failed outright, its failure unrecorded.
+        try:
+            gone = gone_row(self, args, kwargs)
+        except TRANSIENT as exc:
+            raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
         if gone:
             log.info("%s[%s]: %s no longer exists (its project was deleted?): nothing to do", self.name,
                      self.request.id, gone)
@@ -178,19 +186,40 @@ class ClaimedTask(Task):
         # waited out a dead process's claim, an error in a step's unguarded code, a transient error
         # past its retries. Before, the run stayed open until the stale sweep failed it as "its
         # worker stopped" and queued it again into the same error. A run a step already failed is
-        # left as it is (update_run writes open runs only).
+        # left as it is (update_run writes open runs only). The failure is often the database's (a
+        # transient error past its retries), so its record is tried again while the database does
+        # not answer: given up at once, the run read "running" until the sweep failed it that way.
         run_id = run_id_of(self, args, kwargs)
         if run_id:
-            runs.give_up_run(run_id, f"{self.name.rsplit('.', 1)[-1]} failed: {runs.describe_error(exc)}")
+            message = f"{self.name.rsplit('.', 1)[-1]} failed: {runs.describe_error(exc)}"
+            until_database_answers(lambda: runs.give_up_run(run_id, message), what=f"{self.name}[{task_id}] failure")
+
+    def retry(self, args=None, kwargs=None, exc=None, throw=True, eta=None, countdown=None, max_retries=None,
+              **options):
+        # Never at once: the backoff's full jitter draws from 0 up, and a retry sent "in 0 s" met
+        # the database still down and spent a retry for nothing. Every retry waits at least
+        # RETRY_MIN_SECONDS, the jitter on top (5 retries: 25 s at the least, about a minute typically).
+        if eta is None:
+            countdown = RETRY_MIN_SECONDS + (countdown or 0)
+        return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
 
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, RedisConnectionError, TimeoutError)
+RETRY_MIN_SECONDS = 5
+RETRY_BACKOFF, RETRY_BACKOFF_MAX = 2, 60
+
+
+def backoff_seconds(retries: int) -> int:
+    """The jittered backoff autoretry_for draws (TASK_OPTIONS), for a retry raised by hand."""
+    return get_exponential_backoff_interval(RETRY_BACKOFF, retries, RETRY_BACKOFF_MAX, full_jitter=True)
+
+
 TASK_OPTIONS = {
     "base": ClaimedTask,  # one execution per message at a time, a bounded number of deliveries
     "acks_late": True,
     "autoretry_for": TRANSIENT,
-    "retry_backoff": 2,
-    "retry_backoff_max": 60,
+    "retry_backoff": RETRY_BACKOFF,  # plus RETRY_MIN_SECONDS (ClaimedTask.retry)
+    "retry_backoff_max": RETRY_BACKOFF_MAX,
     "retry_jitter": True,
     "max_retries": 5,
     # Bounded in time (config.settings): past the soft limit the task records the failure on its

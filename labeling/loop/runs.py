@@ -6,8 +6,6 @@ import json
 import logging
 from contextlib import contextmanager
 
-from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
@@ -24,6 +22,7 @@ from labeling.projects.models import Project
 
 from .broker import look
 from .cutoffs import pending_stale_after, stale_after
+from .errors import describe_error as describe_error  # where the tasks and triggers find it
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +124,6 @@ def add_progress(run_id: int, amount: float) -> None:
 def is_open(run_id: int | None) -> bool:
     """The run is pending or running (not ended, not failed as stale meanwhile)."""
     return bool(run_id) and TaskRun.objects.filter(pk=run_id, state__in=OPEN).exists()
-
-
-def describe_error(exc: BaseException) -> str:
-    """An error as a run's message shows it; a soft time limit names its setting."""
-    if isinstance(exc, SoftTimeLimitExceeded):
-        return (f"it ran past the soft time limit of {settings.LONGTAIL_TASK_SOFT_TIME_LIMIT} s "
-                "(LONGTAIL_TASK_SOFT_TIME_LIMIT)")
-    return f"{type(exc).__name__}: {exc}"
 
 
 def fail_run(run_id: int, message: str, **detail) -> None:
