@@ -104,6 +104,9 @@ DATABASES = {
         # Seconds a connection is kept for the next request; 0 closes it after each request.
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
     )
+        # A kept connection is checked before a request uses it: after a database restart each
+        # one failed its next request (a 500) before Django let it go.
+        conn_health_checks=True,
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A fresh clone has no var/ yet (it is git-ignored); SQLite cannot create the folder itself.
@@ -112,6 +115,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=30, transaction_mode="IMMEDIATE")
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+else:
+    # A database host that drops packets would hold a request (and /healthz) for the system's TCP
+    # timeout, minutes; libpq gives up after this many seconds instead.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -351,7 +359,7 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     # A proxy's or orchestrator's probe of /healthz over plain HTTP gets its answer, not a redirect
-    # to https it may not follow; the answer ({"ok": true}) says nothing else.
+    # to https it may not follow; the answer names only which service is down (config/health.py).
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

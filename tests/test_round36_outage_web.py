@@ -43,14 +43,15 @@ def proxies():
     broker.close()
 
 
-def start_gunicorn(tmp_path: Path, database: OutageProxy, broker: OutageProxy) -> tuple[subprocess.Popen, int]:
+def start_gunicorn(tmp_path: Path, database: OutageProxy, broker: OutageProxy, **settings_env) -> tuple[subprocess.Popen, int]:
     log_path = tmp_path / "gunicorn.log"
     redis_url = proxied_redis_url(os.environ["REDIS_URL"], broker)
     # This process's key: the server must accept the sessions the test signs in here.
     env = service_env(DEBUG="0", SECRET_KEY=settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1",
                       SECURE_SSL_REDIRECT="0", GUNICORN_BIND="127.0.0.1:0", GUNICORN_WORKERS="1",
                       LONGTAIL_WARM_ENCODER="0", STATIC_ROOT=str(tmp_path / "static"), CELERY_TASK_ALWAYS_EAGER="0",
-                      XDG_RUNTIME_DIR=str(tmp_path), DATABASE_URL=proxied_database_url(database), REDIS_URL=redis_url)
+                      XDG_RUNTIME_DIR=str(tmp_path), DATABASE_URL=proxied_database_url(database), REDIS_URL=redis_url,
+                      **settings_env)
     with log_path.open("w") as log:
         proc = subprocess.Popen([str(BIN / "gunicorn"), "config.wsgi:application", "-c", "config/gunicorn.conf.py"],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -163,3 +164,46 @@ def test_healthz_in_eager_mode_says_there_is_no_broker_and_is_healthy(client, se
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert response.json() == {"ok": True, "database": "ok", "broker": "none: eager mode, tasks run in the web process",
                                "down": []}
+
+
+def test_the_first_requests_after_a_database_restart_are_served(proxies, tmp_path, signed_in):
+    """Kept connections (DB_CONN_MAX_AGE) are checked before a request uses them
+    (CONN_HEALTH_CHECKS): before, each connection a server process kept through a database restart
+    failed its next request with a 500 before Django let it go."""
+    database, broker = proxies
+    _, token = signed_in
+    server, port = start_gunicorn(tmp_path, database, broker, DB_CONN_MAX_AGE="60")  # the default: kept
+    try:
+        assert [get(port, "/api/projects/", Authorization=f"Token {token}")[0] for _ in range(12)] == [200] * 12
+        database.cut()  # the restart happens while nobody asks
+        time.sleep(0.5)
+        database.restore()
+        after = [get(port, "/api/projects/", Authorization=f"Token {token}")[0] for _ in range(12)]
+        assert after == [200] * 12, after
+    finally:
+        stop(server)
+
+
+def test_an_import_refused_while_redis_is_down_says_the_broker_did_not_answer(proxies, tmp_path, signed_in):
+    database, broker = proxies
+    _, token = signed_in
+    server, port = start_gunicorn(tmp_path, database, broker)
+    boundary = "longtail-outage"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.csv\"\r\n"
+            f"Content-Type: text/csv\r\n\r\ntext\r\nmy card was charged twice\r\n--{boundary}--\r\n").encode()
+    try:
+        with broker.outage():
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("POST", "/api/projects/support/imports/", body=body, headers={
+                "Host": "127.0.0.1", "Authorization": f"Token {token}",
+                "Content-Type": f"multipart/form-data; boundary={boundary}"})
+            response = connection.getresponse()
+            answer = response.read().decode()
+        assert response.status == 202, answer
+        batch = json.loads(get(port, f"/api/projects/support/imports/{json.loads(answer)['id']}/",
+                               Authorization=f"Token {token}")[2])
+        message = batch["errors"][0]["message"]
+        assert batch["state"] == "failed" and "(is the broker up?)" in message and "did not answer" in message, batch
+        assert "must be restarted" not in message, message
+    finally:
+        stop(server)

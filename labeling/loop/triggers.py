@@ -231,8 +231,8 @@ def start_upload_import(batch: ImportBatch, path: Path, *, skip_invalid: bool) -
             ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.PENDING).update(
                 state=ImportBatch.FAILED, progress=1.0, finished_at=timezone.now(),
                 errors=[{"file": batch.filename, "line": None, "field": None,
-                         "message": f"the import could not be queued (is the broker up?): {type(exc).__name__}: "
-                                    f"{exc}. Nothing was imported; upload the file again later."}])
+                         "message": f"the import could not be queued (is the broker up?): {describe_error(exc)}. "
+                                    "Nothing was imported; upload the file again later."}])
             if os.path.exists(path):
                 os.remove(path)
 
