@@ -103,10 +103,10 @@ DATABASES = {
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         # Seconds a connection is kept for the next request; 0 closes it after each request.
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
-    )
         # A kept connection is checked before a request uses it: after a database restart each
         # one failed its next request (a 500) before Django let it go.
         conn_health_checks=True,
+    )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A fresh clone has no var/ yet (it is git-ignored); SQLite cannot create the folder itself.
@@ -114,12 +114,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A deferred transaction that read, then writes fails "database is locked" whatever the timeout: IMMEDIATE waits.
     DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=30, transaction_mode="IMMEDIATE")
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 else:
     # A database host that drops packets would hold a request (and /healthz) for the system's TCP
     # timeout, minutes; libpq gives up after this many seconds instead.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
