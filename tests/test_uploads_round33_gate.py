@@ -138,7 +138,7 @@ def test_several_file_parts_without_an_account_are_a_400_not_a_500(spool, path):
 @pytest.mark.parametrize(("path", "status"), [
     ("/api/projects/alpha/annotations/", 400),  # the view reads the form, finds no client_id
     ("/api/projects/alpha/items/bulk/", 403), ("/api/projects/alpha/imports/1/", 403),
-    ("/api/projects/alpha/imports", 301),  # no slash: the usual redirect, the body unread
+    ("/api/projects/alpha/imports", 308),  # no slash: a redirect keeping method and body, the body unread
 ])
 def test_an_annotators_file_part_elsewhere_is_not_spooled(spool, alpha, path, status):
     _, _, annotator = alpha

@@ -29,7 +29,7 @@ from . import (
     services,
     waiting,
 )
-from .models import ReviewTask
+from .models import Assignment, ReviewTask
 
 
 def error_response(exc: services.AnnotationError) -> Response:
@@ -129,6 +129,20 @@ def _lease(lease: renewal.Lease) -> dict:
     return {"assignment": lease.assignment, "item": lease.item, "expires_at": lease.expires_at}
 
 
+def assignment_item_mismatch(user, assignment_id, item_id) -> dict | None:
+    """The refusal of an answer naming both one of the user's assignments and another item: the
+    answer went to the assignment's item, the item named ignored. None where they agree, where
+    only one is given, or where the assignment is not the user's (the submit refuses that)."""
+    if assignment_id is None or item_id is None:
+        return None
+    leased = Assignment.objects.filter(pk=assignment_id, annotator=user).values_list("wave_item__item_id", flat=True)
+    leased_item = next(iter(leased), None)
+    if leased_item is None or leased_item == item_id:
+        return None
+    return {"detail": f"Assignment {assignment_id} is for item {leased_item}, not item {item_id}: give one of "
+                      "'assignment' and 'item', or both naming the same item. Nothing was stored.", "field": "item"}
+
+
 class AnswerView(ProjectAPIView):
     refused_removed = "your answer was not stored"
 
@@ -142,6 +156,8 @@ class AnswerView(ProjectAPIView):
         answer = serializers.AnswerSerializer(data=request.data)
         answer.is_valid(raise_exception=True)
         data = answer.validated_data
+        if (mismatch := assignment_item_mismatch(request.user, data.get("assignment"), data.get("item"))) is not None:
+            return Response(mismatch, status=status.HTTP_400_BAD_REQUEST)
         try:
             suggested = history.suggested_label(self.project, data.get("suggested_label"))
             result = services.submit_answer(
@@ -177,8 +193,12 @@ class AnswerView(ProjectAPIView):
 class UndoView(ProjectAPIView):
     refused_removed = "nothing was undone"
 
-    @extend_schema(request=serializers.UndoSerializer, responses=serializers.AnnotationSerializer,
-                   summary="Undo your latest answer in the project, or the one named by client_id")
+    @extend_schema(request=serializers.UndoSerializer, responses={
+        200: serializers.AnnotationSerializer,
+        409: OpenApiResponse(ErrorSerializer, description="Nothing was undone: the answer named by client_id is "
+                                                          "not stored yet (its submit still on the way), or a "
+                                                          "change replaced it (undo the newer answer).")},
+        summary="Undo your latest answer in the project, or the one named by client_id")
     def post(self, request, slug):
         params = serializers.UndoSerializer(data=request.data)
         params.is_valid(raise_exception=True)

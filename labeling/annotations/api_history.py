@@ -5,10 +5,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from labeling.projects.schema import ErrorSerializer
+from labeling.projects.serializers import RefuseUnknownFields
 
 from . import history, history_selectors, services
 from .api import ProjectAPIView, error_response, with_current_labels
-from .serializers import AnnotationSerializer
+from .models import Annotation
+from .serializers import CURRENT_LABELS_HELP, AnnotationSerializer, PageLabelSerializer, labels_version_field
 
 
 class HistoryRowSerializer(serializers.Serializer):
@@ -34,7 +36,7 @@ class HistorySerializer(serializers.Serializer):
     results = HistoryRowSerializer(many=True)
 
 
-class ChangeSerializer(serializers.Serializer):
+class ChangeSerializer(RefuseUnknownFields, serializers.Serializer):
     client_id = serializers.UUIDField(help_text="A new id for the change; a retry with the same id is stored once.")
     supersedes = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1,
                                           help_text="Id of your answer to change.")
@@ -51,11 +53,27 @@ class ChangeSerializer(serializers.Serializer):
                                      help_text="Withdraw the answer; the item waits for your answer again.")
     suggestion_shown = serializers.BooleanField(required=False, default=False)
     suggested_label = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+    labels_version = labels_version_field()
 
     def validate(self, attrs):
         if attrs.get("supersedes") is None and attrs.get("supersedes_client_id") is None:
             raise serializers.ValidationError({"supersedes": "Give 'supersedes' or 'supersedes_client_id'."})
         return attrs
+
+
+def named_answers_differ(user, supersedes, supersedes_client_id) -> dict | None:
+    """The refusal of a change naming its answer twice, by id and by client_id, as two different
+    answers of the user's (the id won and the other was ignored). None where they agree, where only
+    one is given, or where the id names none of the user's answers (the change refuses that)."""
+    if supersedes is None or supersedes_client_id is None:
+        return None
+    named = Annotation.objects.filter(pk=supersedes, annotator=user).values_list("client_id", flat=True)
+    client_id = next(iter(named), None)
+    if client_id is None or client_id == supersedes_client_id:
+        return None
+    return {"detail": f"supersedes ({supersedes}) and supersedes_client_id ({supersedes_client_id}) name different "
+                      "answers: give one of them, or both naming the same answer. Nothing was changed.",
+            "field": "supersedes_client_id"}
 
 
 class ChangeResultSerializer(serializers.Serializer):
@@ -67,6 +85,8 @@ class ChangeResultSerializer(serializers.Serializer):
     still_labeled = serializers.BooleanField(help_text="A clear: true when other answers (other annotators', "
                                                        "imported, a lead's) still label the item, so it is not back "
                                                        "in the pool; false for a change.")
+    labels = PageLabelSerializer(many=True, required=False, help_text=CURRENT_LABELS_HELP)
+    labels_version = serializers.CharField(required=False, help_text="With labels: their version.")
 
 
 class HistoryView(ProjectAPIView):
@@ -96,6 +116,9 @@ class ChangeAnswerView(ProjectAPIView):
         change = ChangeSerializer(data=request.data)
         change.is_valid(raise_exception=True)
         data = change.validated_data
+        differ = named_answers_differ(request.user, data.get("supersedes"), data.get("supersedes_client_id"))
+        if differ is not None:
+            return Response(differ, status=status.HTTP_400_BAD_REQUEST)
         try:
             result = history.change_answer(
                 self.project, request.user, client_id=data["client_id"], supersedes=data.get("supersedes"),
@@ -121,4 +144,5 @@ class ChangeAnswerView(ProjectAPIView):
             "reopened": result.reopened,
             "still_labeled": result.still_labeled,
         }
+        with_current_labels(self.project, body, data.get("labels_version"))  # as an answer's reply
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

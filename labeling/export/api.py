@@ -26,7 +26,10 @@ class ExportLabels(APIView):
         OpenApiParameter("neutralise_formulas", bool, default=True, description=(
             "CSV only: prefix ' to cells starting with =, +, -, @, tab or carriage return, so that spreadsheets "
             "show them as text (CSV injection). false writes every cell as stored, for trusted pipelines."))],
-        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR})
+        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR,
+                   400: OpenApiResponse(OpenApiTypes.OBJECT, description=(
+                       "include_duplicates or neutralise_formulas is not true, false, True, False, 1 or 0: "
+                       "{\"parameter\": [\"message\"]}."))})
     def get(self, request, slug, fmt):
         project = project_for(request.user, slug, manage=True)
         return labels_download(project, fmt, include_duplicates=flag(request.query_params, "include_duplicates", False),

@@ -1,9 +1,11 @@
 """Export page and downloads (leads and admins): labeled items, and any trained model version."""
 from django.contrib import messages
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
+from labeling.items.filters import YES_NO_ACCEPTED, yes_no_value
 from labeling.modeling.versions import active_model
 from labeling.projects.permissions import project_for
 
@@ -11,13 +13,26 @@ from . import bundle, services
 from .formats import FORMATS
 from .formats.csv_format import COLUMNS
 
-TRUE = ("1", "true", "on", "yes")
-FALSE = ("0", "false", "off", "no")
+
+class BadFlag(ValidationError):
+    """A yes/no parameter of the download with a value that is not one: refused (400), where it was
+    read as the default (include_duplicates=ture exported without the duplicates). A DRF validation
+    error, so that the API answers {"include_duplicates": ["…"]} as for any bad parameter."""
+
+    def __init__(self, name: str, raw: str):
+        self.message = f"{name} must be one of {YES_NO_ACCEPTED}; got {raw!r}."
+        super().__init__({name: [self.message]})
 
 
 def flag(params, name: str, default: bool) -> bool:
-    value = str(params.get(name, "")).lower()
-    return True if value in TRUE else False if value in FALSE else default
+    """The yes/no parameter ``name`` (absent or empty: ``default``), spelled as the item filters take it."""
+    raw = params.get(name, "")
+    if raw == "":
+        return default
+    value = yes_no_value(raw)
+    if value is None:
+        raise BadFlag(name, raw)
+    return value
 
 
 def labels_download(project, fmt: str, *, include_duplicates: bool,
@@ -56,8 +71,11 @@ def export_page(request, slug):
 
 def export_labels(request, slug, fmt):
     project = project_for(request.user, slug, manage=True)
-    return labels_download(project, fmt, include_duplicates=flag(request.GET, "include_duplicates", False),
-                           neutralise_formulas=flag(request.GET, "neutralise_formulas", True))
+    try:
+        return labels_download(project, fmt, include_duplicates=flag(request.GET, "include_duplicates", False),
+                               neutralise_formulas=flag(request.GET, "neutralise_formulas", True))
+    except BadFlag as exc:
+        return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
 
 
 def export_model(request, slug):

@@ -83,7 +83,8 @@ class PickSerializer(serializers.Serializer):
     wave_state = serializers.CharField()
     strategy = serializers.CharField()
     reason = serializers.CharField(allow_blank=True)
-    inclusion_prob = serializers.FloatField()
+    inclusion_prob = serializers.FloatField(
+        allow_null=True, help_text="null for a ranked pick, a lead's pin or the fill (not a probability draw).")
     predicted_label = serializers.CharField(allow_null=True)
     predicted_prob = serializers.FloatField(allow_null=True)
     likely_rare = serializers.BooleanField()

@@ -14,13 +14,28 @@ from labeling.modeling.decoding import request_emitting_columns, rows_emitting
 from labeling.modeling.models import ItemScore
 from labeling.projects.models import Label, Project, Source
 from labeling.waves.models import WaveItem
+from learner.planning import FILL, RANDOM
+from learner.planning.strategies import STRATEGIES
 
 from . import browse, narrowing
 from .models import Item
 
 MAX_SEARCH_CHARS = 200
+# What a wave's pick records as its strategy: the planner's registry, its random slice and uniform
+# fill, and a lead's pins (waves.services stores them as "pinned"). A name outside these matches
+# nothing, so it is refused (400) rather than answered with an empty list.
+PICK_STRATEGIES = [*STRATEGIES, RANDOM, FILL, "pinned"]
 # true / false as the API spells them (and the browse page's selects send); "" or absent = either.
 YES_NO = [("true", "yes"), ("false", "no")]
+# Every spelling of yes or no the API takes, in filters and the export's flags alike (Python's
+# requests sends True, scripts send 1 and 0); anything else is refused, naming the parameter.
+YES_NO_SPELLINGS = {"true": True, "True": True, "1": True, "false": False, "False": False, "0": False}
+YES_NO_ACCEPTED = "true, false, True, False, 1 or 0"
+
+
+def yes_no_value(raw: str) -> bool | None:
+    """True or False for one of YES_NO_SPELLINGS, None for anything else."""
+    return YES_NO_SPELLINGS.get(raw)
 
 
 def documented(filter_, schema_type: str):
@@ -33,7 +48,7 @@ class YesNoField(django_filters.fields.ChoiceField):
     """The spellings a BooleanFilter took before stay valid (Python's requests sends True, scripts send
     1 and 0): each is read as "true" or "false"; anything else is refused."""
 
-    SPELLINGS = {"true": "true", "True": "true", "1": "true", "false": "false", "False": "false", "0": "false"}
+    SPELLINGS = {spelling: "true" if value else "false" for spelling, value in YES_NO_SPELLINGS.items()}
 
     def to_python(self, value):
         value = super().to_python(value)
@@ -107,9 +122,11 @@ class ItemFilterSet(django_filters.FilterSet):
                   "state now, not in that wave: an item answered in wave 1, cleared and answered again in wave 3 "
                   "is labeled under both.",
     ), "integer")
-    strategy = django_filters.CharFilter(
-        method="filter_nothing", max_length=30, label="Picked by strategy",
-        help_text="Items a wave picked by this strategy (rare, uncertainty, diversity, random, …); with wave, "
+    strategy = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in PICK_STRATEGIES], method="filter_nothing", empty_label="any",
+        label="Picked by strategy",
+        error_messages={"invalid_choice": "Must be one of " + ", ".join(PICK_STRATEGIES) + "; got %(value)s."},
+        help_text="Items a wave picked by this strategy (" + ", ".join(PICK_STRATEGIES) + "); with wave, "
                   "in that wave.",
     )
     state = django_filters.ChoiceFilter(choices=browse.STATES, method="filter_state", label="State",

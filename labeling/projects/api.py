@@ -3,6 +3,7 @@ leads and admins write; a project the user is not part of answers 404."""
 from functools import partial
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -63,6 +64,10 @@ class ProjectScoped:
 
 
 # --- projects --------------------------------------------------------------------------------
+# What services.create_project takes; the rest of a creation's fields are settings.
+CREATE_ARGUMENTS = ("slug", "name", "description", "labels", "sources", "other_label")
+
+
 class ProjectListCreate(generics.ListCreateAPIView):
     """Projects the user can see; admins and leads may create one (and become its lead)."""
 
@@ -78,8 +83,13 @@ class ProjectListCreate(generics.ListCreateAPIView):
             raise PermissionDenied("Only admins and project leads may create projects.")
         data = ProjectCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        given = dict(data.validated_data)
+        created = {name: given.pop(name) for name in CREATE_ARGUMENTS if name in given}
         try:
-            project = services.create_project(request.user, **data.validated_data)
+            with transaction.atomic():  # settings that fail their save leave no project behind
+                project = services.create_project(request.user, **created)
+                if given:  # the settings sent with it, saved as a PATCH saves them
+                    project = services.update_settings(project, given)
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from exc
         return Response(ProjectSerializer(project, context={"request": request}).data, status=201)

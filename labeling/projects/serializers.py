@@ -1,5 +1,6 @@
 """API shapes. Validation that spans rows lives in services.py and is shared with the pages; the
 settings' own checks are the model's (models.settings_errors), shared with the settings page."""
+from collections.abc import Mapping
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -30,8 +31,33 @@ class NumberField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
-class StrictModelSerializer(serializers.ModelSerializer):
-    """Model float fields come out as NumberField."""
+class RefuseUnknownFields:
+    """Serializer mixin: a write naming a field the serializer does not take (unknown, or read-only
+    like a project's slug) answers 400 naming it. DRF drops such keys, so PATCH {"slug": "renamed"}
+    or a misspelt setting answered 200 with nothing changed, and the client believed it saved."""
+
+    # Sent by the browsable API's HTML forms with every write, and checked by the CSRF middleware.
+    NOT_FIELDS = frozenset({"csrfmiddlewaretoken"})
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            writable = [name for name, field in self.fields.items() if not field.read_only]
+            errors = {}
+            for key in data:
+                if key in self.NOT_FIELDS:
+                    continue
+                field = self.fields.get(key)
+                if field is None:
+                    errors[key] = [f"Unknown field “{key}”; this request takes: {', '.join(writable)}."]
+                elif field.read_only:
+                    errors[key] = [f"“{key}” is read-only: it cannot be set or changed here."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(RefuseUnknownFields, serializers.ModelSerializer):
+    """Model float fields come out as NumberField; unknown and read-only fields in a write are refused."""
 
     serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.FloatField: NumberField}
 
@@ -61,7 +87,8 @@ class ProjectSerializer(StrictModelSerializer):
         """The settings as they would be after this change (a PATCH merged with the stored
         project), checked as the settings page checks them: 400 with a message per field."""
         attrs = super().validate(attrs)
-        stored = {f: getattr(self.instance, f) for f in SETTINGS_FIELDS} if self.instance else {}
+        # A new project's settings are checked against the defaults it starts with.
+        stored = {f: getattr(self.instance or Project(), f) for f in SETTINGS_FIELDS}
         merged = SimpleNamespace(**{**stored, **attrs})
         errors = settings_errors(merged)
         if getattr(merged, "random_share", None) is not None and "random_share" not in errors:
@@ -74,10 +101,12 @@ class ProjectSerializer(StrictModelSerializer):
         return attrs
 
 
-class ProjectCreateSerializer(serializers.Serializer):
+class ProjectCreateSerializer(ProjectSerializer):
+    """A new project: its slug, labels and sources, and any settings, checked as a PATCH checks them
+    (against the defaults) and applied; one that is not valid refuses the whole creation."""
+
     slug = serializers.SlugField()
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    role = None  # the creator becomes its lead; the reply (ProjectSerializer) says so
     labels = serializers.ListField(
         child=serializers.CharField(max_length=401), required=False, default=list,
         help_text="Label names; “billing > refund” makes refund a fine label under billing. Hotkeys 1-9, "
@@ -86,6 +115,11 @@ class ProjectCreateSerializer(serializers.Serializer):
     other_label = serializers.BooleanField(
         required=False, default=False,
         help_text="Add an Other label (hotkey 0) for items no label fits; a label named Other is marked as it.")
+
+    class Meta(ProjectSerializer.Meta):
+        fields = ["slug", *SETTINGS_FIELDS, "labels", "sources", "other_label"]
+        read_only_fields: list[str] = []
+        extra_kwargs = {"name": {"required": True}}
 
 
 class LabelSerializer(StrictModelSerializer):
@@ -133,7 +167,7 @@ class SourceSerializer(StrictModelSerializer):
         extra_kwargs = {"quota": {"required": True}}
 
 
-class RuleSerializer(serializers.ModelSerializer):
+class RuleSerializer(RefuseUnknownFields, serializers.ModelSerializer):
     label = serializers.PrimaryKeyRelatedField(queryset=Label.objects.all())
     label_name = serializers.CharField(source="label.name", read_only=True)
 
@@ -150,7 +184,7 @@ class RuleSerializer(serializers.ModelSerializer):
         return label
 
 
-class RulePreviewSerializer(serializers.Serializer):
+class RulePreviewSerializer(RefuseUnknownFields, serializers.Serializer):
     kind = serializers.ChoiceField(choices=Rule.KINDS)
     pattern = serializers.CharField(max_length=500, trim_whitespace=False)
 
@@ -163,7 +197,7 @@ class RulePreviewSerializer(serializers.Serializer):
         return attrs
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(RefuseUnknownFields, serializers.ModelSerializer):
     username = serializers.SlugRelatedField(
         source="user", slug_field="username", queryset=get_user_model().objects.all())
 
@@ -184,7 +218,7 @@ class MembershipSerializer(serializers.ModelSerializer):
         return user
 
 
-class PredictSerializer(serializers.Serializer):
+class PredictSerializer(RefuseUnknownFields, serializers.Serializer):
     texts = serializers.ListField(
         child=serializers.CharField(allow_blank=False, trim_whitespace=False), min_length=1, max_length=1000,
         help_text="Up to 1,000 texts, each within the project's max_text_chars, together at most "
