@@ -7,8 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling.annotations import leasing, services
-from labeling.annotations.models import Annotation, Assignment
+from labeling.annotations import leasing, renewal, services
+from labeling.annotations.models import Annotation, Assignment, ReviewTask
+from labeling.annotations.review_services import resolve_review
+from labeling.items.models import Item
+from labeling.projects.models import Membership
 
 from .test_annotation_helpers import add_member, api_as, make_open_wave
 
@@ -88,3 +91,22 @@ def test_clearing_an_earlier_answer_from_the_history_keeps_the_batch_renewable(a
     for a in Assignment.objects.filter(pk__in=names):
         assert a.state == Assignment.LEASED
         assert a.expires_at > timezone.now() + timedelta(seconds=PERIOD - 5)
+
+
+def test_a_leads_adjudications_do_not_keep_their_idle_batch(project_factory, make_user, settings):
+    """Only the annotator's own answers count as work in the project for the renewal limit: a lead
+    deciding review tasks (answers of origin adjudication) kept their untouched annotation batch
+    leased, renewal after renewal, away from the annotators."""
+    lead_project = project_factory("lead-review", labels=("billing", "login"))
+    lead_project.batch_size = 2
+    lead_project.save()
+    make_open_wave(lead_project, 4, shuffle=False)
+    lead = add_member(make_user, lead_project, "lena", role=Membership.LEAD)
+    held = leasing.lease_batch(lead_project, lead).assignments
+    long_ago = timezone.now() - timedelta(
+        seconds=settings.LONGTAIL_LEASE_SECONDS * (settings.LONGTAIL_LEASE_RENEWAL_PERIODS + 1))
+    Assignment.objects.filter(pk__in=[a.pk for a in held]).update(leased_at=long_ago)
+    other = Item.objects.filter(project=lead_project).exclude(pk__in=[a.wave_item.item_id for a in held]).first()
+    task = ReviewTask.objects.create(project=lead_project, item=other, reason=ReviewTask.LEAD_REQUEST, detail={})
+    resolve_review(lead_project, lead, task_id=task.pk, label_id=lead_project.labels.get(name="billing").pk)
+    assert renewal.renew(lead_project, lead, assignment_ids=[a.pk for a in held]).renewed == 0

@@ -16,6 +16,7 @@ from labeling.annotations import leasing
 from labeling.annotations.models import Annotation, Assignment
 from labeling.annotations.selectors import wave_progress
 from labeling.annotations.services import AnswerRejected, submit_answer
+from labeling.annotations.waiting import why_waiting
 from labeling.projects.models import Membership
 from labeling.waves import selectors as wave_selectors
 from labeling.waves.models import Wave, WaveItem
@@ -117,3 +118,24 @@ def test_a_deleted_users_answered_item_takes_no_second_answer_by_item_id(wave, a
     stored = submit_answer(project, bob, client_id=uuid.uuid4(), item_id=items[2].pk,
                            label_id=project.labels.get(name="login").pk)
     assert stored.created and _slots(items)[2] == (1, 1)
+
+
+def test_the_waiting_message_counts_a_deleted_users_answers(project_factory, make_user):
+    """Why a lease came back empty (``why_waiting``) counts a pick's answers from its count, as
+    leasing does: counted from the assignment rows, the picks a deleted user had answered looked
+    short of an answer for ever, and the page said they waited for another annotator."""
+    project = project_factory("waits", labels=("billing", "login"))
+    project.batch_size, project.overlap = 2, 2
+    project.save()
+    make_open_wave(project, 3, double=(0, 1), shuffle=False)
+    add_member(make_user, project, "lena", role=Membership.LEAD)
+    dan, ann, bob = (add_member(make_user, project, name) for name in ("dan", "ann", "bob"))
+    billing = project.labels.get(name="billing")
+    for user in (dan, ann):  # both answer the two double picks
+        for assignment in leasing.lease_batch(project, user).assignments:
+            answer(project, user, assignment, billing)
+    assert len(leasing.lease_batch(project, bob).assignments) == 1  # the single pick
+    get_user_model().objects.get(pk=dan.pk).delete()
+    assert leasing.lease_batch(project, ann).assignments == []
+    waiting = why_waiting(project, ann)
+    assert waiting["waiting_for_others"] == 0 and waiting["reason"] != "second_annotator", waiting["message"]

@@ -336,7 +336,9 @@ def renewal_limit(project: Project, user, leased_at) -> datetime:
     if not leased_at:
         return timezone.now()
     last = max(leased_at)
-    answered = (Annotation.objects.filter(project=project, annotator=user, created_at__gt=last)
+    # The annotator's own answers: a lead's adjudications in the review queue are not work in a batch.
+    answered = (Annotation.objects.filter(project=project, annotator=user, origin=Annotation.ANNOTATOR,
+                                          created_at__gt=last)
                 .aggregate(last=Max("created_at"))["last"])
     return max(last, answered or last) + timedelta(
         seconds=settings.LONGTAIL_LEASE_SECONDS * settings.LONGTAIL_LEASE_RENEWAL_PERIODS)

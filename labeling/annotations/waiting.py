@@ -3,7 +3,7 @@ bare "nothing is waiting". An item needs ``overlap`` answers from different peop
 annotator, an item that needs two waits for a second one, and the wave cannot complete."""
 from datetime import UTC
 
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from labeling.loop.runs import EMBED, OPEN, WAITING, open_retrain_run, run_stage
@@ -32,9 +32,9 @@ def why_waiting(project: Project, user, now=None) -> dict:
     if not picks.exists():
         out.update(reason="no_wave", message=f"{NOTHING} No wave is open; {_next_wave(project)}")
         return out
-    answered = Q(assignments__state__in=[Assignment.DONE, Assignment.SKIPPED])
-    open_picks = picks.annotate(n_answered=Count("assignments", filter=answered)).filter(
-        n_answered__lt=F("overlap"))
+    # Picks still short of answers, by their count (slots_done keeps a deleted user's answers,
+    # whose assignments are gone: counted from the rows, those picks looked short for ever).
+    open_picks = picks.filter(slots_done__lt=F("overlap"))
     # Items still short of answers that this annotator already answered: they need someone else.
     mine = Q(assignments__annotator=user, assignments__state__in=[Assignment.DONE, Assignment.SKIPPED])
     waiting = open_picks.filter(mine).distinct()
