@@ -9,11 +9,14 @@ Wave 1 is open (the first retrain opened it, with v1) and a lead planned wave 2 
 (tests.test_waves_round32_replan's fixture; eager Celery, the real planner and router).
 """
 import pytest
+from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 
 from labeling.annotations.models import ReviewTask
 from labeling.items.models import Item
 from labeling.modeling.models import ModelVersion
 from labeling.modeling.review import waiting_items
+from labeling.projects import admin as project_admin
 from labeling.projects.models import Project
 from labeling.waves.models import Wave
 
@@ -77,3 +80,25 @@ def test_an_admin_save_of_the_band_and_review_share_reroutes_and_replans(planned
     assert Wave.objects.get(project=project, number=3).state == Wave.PLANNED
     assert not Wave.objects.filter(project=project, number=4).exists()
     assert_wave_1_untouched(project, wave1_picks)
+
+
+def test_a_refused_admin_settings_save_says_why_and_saves_nothing(project_factory, admin_client, monkeypatch):
+    """The settings service refusing the admin's save (it runs the checks the form ran, so only a
+    failure injected here reaches it) ends the page's transaction with nothing saved and a message.
+    Before, the save marked the transaction for rollback and went on to the related rows and the
+    admin's log entry in it: a 500 (TransactionManagementError)."""
+    project = project_factory("refused36")
+
+    def refuse(stored, changes):
+        raise ValidationError("refused for the test")
+
+    monkeypatch.setattr(project_admin, "update_settings", refuse)
+    url = f"/admin/projects/project/{project.pk}/change/"
+    page = open_page(admin_client, url, "project_form")
+    page["description"] = ["changed"]
+    page["wave_size"] = ["123"]
+    response = admin_client.post(url, page)
+    assert response.status_code == 302 and response["Location"] == url
+    assert "refused for the test" in " ".join(str(m) for m in get_messages(response.wsgi_request))
+    project.refresh_from_db()
+    assert project.description != "changed" and project.wave_size != 123

@@ -68,6 +68,10 @@ def test_a_budget_committed_to_the_open_wave_reads_spent_on_the_overview(project
     assert "4 of 10 used, 6 committed to unfinished waves, 0 free to plan" in line, line
     assert "6 left" not in body
     assert "no new wave can be planned" in line
+    # The waves page says it as the overview does, not "spent" (nothing is spent: 6 answers are owed).
+    waves = client.get(f"/p/{project.slug}/waves/").content.decode()
+    budget_line = waves[waves.index("Label budget:"):][:400]
+    assert "no new wave can be planned" in budget_line and "spent" not in budget_line, budget_line
 
 
 def test_no_budget_has_nothing_committed_or_free(project_factory):

@@ -165,6 +165,14 @@ class ProjectAdminForm(GuardedRowForm):
         return slug
 
 
+class SettingsRefused(Exception):
+    """The settings service refused a project page's save (its ValidationError in ``error``)."""
+
+    def __init__(self, error: ValidationError):
+        super().__init__(error)
+        self.error = error
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     form = ProjectAdminForm
@@ -191,6 +199,13 @@ class ProjectAdmin(admin.ModelAdmin):
         busy timeout failed with "database is locked"."""
         if request.method != "POST" or object_id is None:
             return super().changeform_view(request, object_id, form_url, extra_context)
+        try:
+            return self._locked_changeform_view(request, object_id, form_url, extra_context)
+        except SettingsRefused as refused:  # raised inside the transaction, which rolled back all of the save
+            self.message_user(request, " ".join(refused.error.messages), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+
+    def _locked_changeform_view(self, request, object_id, form_url, extra_context):
         project = self.get_object(request, unquote(object_id))
         with ExitStack() as stack:
             try:
@@ -209,8 +224,8 @@ class ProjectAdmin(admin.ModelAdmin):
         """A stored project's settings are saved by the settings page's service (services.update_settings),
         so that what follows a save there follows one here: a changed band or review share routes the
         review queue again, a change that shapes waves re-plans the wave waiting to be opened. The form
-        ran the model's checks, which are the service's: a refusal here means the row changed under
-        the page's lock, and is said with nothing saved (response_change)."""
+        ran the model's checks, which are the service's: a refusal here is said with nothing saved
+        (SettingsRefused ends the page's transaction, changeform_view says why)."""
         if not change:
             return super().save_model(request, obj, form, change)
         stored = Project.objects.get(pk=obj.pk)  # locked by changeform_view
@@ -219,14 +234,9 @@ class ProjectAdmin(admin.ModelAdmin):
         try:
             update_settings(stored, changes)
         except ValidationError as exc:
-            transaction.set_rollback(True)  # the rows saved after this one (save_related) go too
-            request.settings_refused = True
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
-
-    def response_change(self, request, obj):
-        if getattr(request, "settings_refused", False):
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
+            # Out of the transaction with nothing saved: marking it for rollback and going on ran
+            # the related rows' saves and the admin's log entry in a broken transaction (a 500).
+            raise SettingsRefused(exc) from exc
 
     # Deleting goes through labeling.projects.deletion: the models' PROTECTs (answers on a label,
     # items of a source, fine labels under a coarse one) would refuse every project here.
