@@ -12,6 +12,8 @@ from typing import TypeVar
 
 from django.db import InterfaceError, OperationalError, connection
 
+from learner.deadline import Deadline
+
 logger = logging.getLogger(__name__)
 
 # What a refused, dropped or closed connection raises (a constraint or a bad query raises others).
@@ -30,13 +32,13 @@ def until_database_answers(write: Callable[[], T], *, what: str, within: float =
     (0.5 s, then doubling up to 5 s, between tries); the last error is raised past that. Each try
     starts on a fresh connection: the one that saw the outage is broken for good. Inside a
     transaction nothing is tried again (the transaction is lost with its connection)."""
-    deadline = time.monotonic() + within
+    deadline = Deadline(within)
     pause = 0.5
     while True:
         try:
             return write()
         except DATABASE_UNREACHABLE as exc:
-            if connection.in_atomic_block or time.monotonic() + pause > deadline:
+            if connection.in_atomic_block or pause > deadline.remaining:
                 raise
             logger.warning("%s: the database did not answer (%s); trying again in %.1f s", what,
                            unreachable_reason(exc), pause)

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.transaction import TransactionManagementError
 
+from config.database_busy import database_locked
 from labeling.projects.models import Project, Source
 
 logger = logging.getLogger(__name__)
@@ -178,16 +179,12 @@ def sources_change_atomic(project: Project) -> Iterator[None]:
             with _sqlite_busy_timeout(settings.LONGTAIL_SOURCE_LOCK_WAIT_SECONDS):
                 stack.enter_context(transaction.atomic())
         except OperationalError as exc:
-            if not _sqlite_locked(exc):
+            if not database_locked(exc):
                 raise
             if _sqlite_import_running(project):
                 raise SourcesBusy() from exc
             stack.enter_context(transaction.atomic())
         yield
-
-
-def _sqlite_locked(exc: OperationalError) -> bool:
-    return "database is locked" in str(exc)
 
 
 @contextmanager
