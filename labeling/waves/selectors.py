@@ -27,10 +27,6 @@ def working_wave(project) -> Wave | None:
         Wave.objects.filter(project=project, state=Wave.PLANNED).order_by("-number").first())
 
 
-def latest_wave(project) -> Wave | None:
-    return Wave.objects.filter(project=project).order_by("-number").first()
-
-
 # When an answer counts for a pick: one definition, read by the loop (``wave_is_complete``,
 # ``pick_is_complete``: a complete wave closes and retrains), the pages (``wave_progress``) and the
 # budget (``labels_outstanding``). An answer counts for the pick that was its item's latest pick when
