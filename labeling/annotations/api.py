@@ -143,6 +143,38 @@ def assignment_item_mismatch(user, assignment_id, item_id) -> dict | None:
                       "'assignment' and 'item', or both naming the same item. Nothing was stored.", "field": "item"}
 
 
+def replay_differences(stored, data: dict) -> list[str]:
+    """The fields in which an answer sent under an already stored answer's client_id differs from
+    that answer: a retry sends the same payload again (the page's outbox does), so a difference is
+    a new choice that the stored answer would silently swallow. Empty for a true retry."""
+    differ = []
+    if data.get("assignment") is not None and data["assignment"] != stored.assignment_id:
+        differ.append("assignment")
+    if data.get("item") is not None and data["item"] != stored.item_id:
+        differ.append("item")
+    stored_other = stored.label is not None and stored.label.is_other
+    if data.get("label") is not None and data["label"] != stored.label_id:
+        differ.append("label")
+    if bool(data["none_of_these"]) != (stored_other and data.get("label") is None):
+        differ.append("none_of_these")
+    if bool(data["skipped"]) != stored.skipped:
+        differ.append("skipped")
+    elif stored.skipped and (data["skip_reason"] or "").strip() != stored.skip_reason:
+        differ.append("skip_reason")  # stored stripped, so a retry's stray space is no difference
+    return differ
+
+
+def replay_conflict(stored, differ: list[str]) -> Response:
+    """409 for an answer re-sent under a used client_id with another choice: nothing was stored,
+    and the body carries the answer that stands for that id."""
+    return Response({
+        "detail": f"client_id {stored.client_id} already stored a different answer ({', '.join(differ)} differ"
+                  f"{'s' if len(differ) == 1 else ''}); this one was not stored. To change that answer use the "
+                  "change endpoint (annotations/change/); for a new answer send a new client_id.",
+        "field": "client_id", "stored": serializers.AnnotationSerializer(stored).data,
+    }, status=status.HTTP_409_CONFLICT)
+
+
 class AnswerView(ProjectAPIView):
     refused_removed = "your answer was not stored"
 
@@ -150,7 +182,8 @@ class AnswerView(ProjectAPIView):
         201: serializers.AnswerResultSerializer, 200: serializers.AnswerResultSerializer,
         409: OpenApiResponse(ErrorSerializer, description="Not stored on the item (already answered, the slot taken): "
                                                           "'standing' holds your answer that counts on it now (a "
-                                                          "history row), or null.")},
+                                                          "history row), or null. Or field client_id: that id "
+                                                          "already stored a different answer, in 'stored'.")},
         summary="Store an answer (idempotent on client_id)")
     def post(self, request, slug):
         answer = serializers.AnswerSerializer(data=request.data)
@@ -179,6 +212,8 @@ class AnswerView(ProjectAPIView):
             return Response(body, status=exc.status)
         except services.AnnotationError as exc:
             return error_response(exc)
+        if not result.created and (differ := replay_differences(result.annotation, data)):
+            return replay_conflict(result.annotation, differ)
         if result.created:
             history.record_suggestion(result.annotation, shown=data["suggestion_shown"], suggested=suggested)
         body = {
@@ -227,10 +262,11 @@ class ReviewQueueView(ProjectAPIView):
         responses=serializers.ReviewQueueSerializer, summary="Open review tasks, oldest first",
     )
     def get(self, request, slug):
-        try:
-            limit = max(1, min(int(request.query_params.get("limit", 100)), 1000))
-        except ValueError:
-            return Response({"detail": "limit must be a whole number.", "field": "limit"}, status=400)
+        given = request.query_params.get("limit") or "100"
+        if not (given.isascii() and given.isdigit()) or int(given) < 1:  # 0 and -1 were taken as 1
+            return Response({"detail": f"limit must be a whole number from 1 to 1000 (larger gives 1000); got {given!r}.",
+                             "field": "limit"}, status=400)
+        limit = min(int(given), 1000)
         reason = request.query_params.get("reason") or None
         if reason and reason not in dict(ReviewTask.REASONS):
             return Response({"detail": "reason must be one of: " + ", ".join(r for r, _ in ReviewTask.REASONS) + ".",

@@ -12,6 +12,8 @@ from .api import ProjectAPIView, error_response, with_current_labels
 from .models import Annotation
 from .serializers import CURRENT_LABELS_HELP, AnnotationSerializer, PageLabelSerializer, labels_version_field
 
+HISTORY_MAX = 200  # rows one history call returns at most
+
 
 class HistoryRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
@@ -91,14 +93,21 @@ class ChangeResultSerializer(serializers.Serializer):
 
 class HistoryView(ProjectAPIView):
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description="At most this many answers (default 50, most 200).")],
+        parameters=[OpenApiParameter("limit", int, description="At most this many answers: 1 to 200 (default 50; "
+                                                                "larger gives 200).")],
         responses={200: HistorySerializer, 400: OpenApiResponse(ErrorSerializer, description="limit is not valid.")},
         summary="Your answers that count in the project, newest first")
     def get(self, request, slug):
-        try:
-            limit = max(1, min(int(request.query_params.get("limit", history_selectors.HISTORY_LIMIT)), 200))
-        except ValueError:
-            return Response({"detail": "limit must be a whole number.", "field": "limit"}, status=400)
+        raw = request.query_params.get("limit", "")
+        # Plain digits only (int() also takes " 5" and "+5"); 0 or less is refused rather than read as 1.
+        if raw == "":
+            limit = history_selectors.HISTORY_LIMIT
+        else:
+            limit = int(raw) if raw.isascii() and raw.isdigit() else 0
+        if limit < 1:
+            return Response({"detail": f"limit must be a whole number from 1 to {HISTORY_MAX} (larger gives "
+                                       f"{HISTORY_MAX}); got {raw[:50]!r}.", "field": "limit"}, status=400)
+        limit = min(limit, HISTORY_MAX)
         return Response({"results": history_selectors.recent_answers(self.project, request.user, limit=limit)})
 
 

@@ -64,8 +64,8 @@ def browse_page(request, slug):
             page = paginator.paginate_queryset(queryset, Request(request))
             narrowing.page_read()
             rows = browse.decorate(project, page, version)
-    except ValidationError as exc:  # a bad count=… value
-        context["count_error"] = " ".join(str(m) for m in exc.detail.get("count", []))
+    except ValidationError as exc:  # a bad count=… or page_size=… value (an edited link)
+        context["count_error"] = " ".join(str(m) for field in ("count", "page_size") for m in exc.detail.get(field, []))
         return render(request, "items/browse.html", context, status=400)
     except narrowing.SearchTooSlow as exc:
         context["slow_error"] = str(exc)

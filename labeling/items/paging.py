@@ -24,17 +24,37 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from . import browse
+from .filters import YES_NO_ACCEPTED, yes_no_value
 
 COUNT_CAP = 10_000
 BIGINT = 2**63  # a cursor value the database could not compare with (an edited link) is a bad cursor
-TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
 
 
 def wants_count(request) -> bool:
-    value = str(request.query_params.get("count", "")).strip().lower()
-    if value not in TRUE | FALSE:
-        raise ValidationError({"count": ["Must be true or false."]})
-    return value in TRUE
+    """count=… read with the spellings every yes/no filter takes; left out or empty: no count."""
+    raw = request.query_params.get("count", "")
+    value = False if raw == "" else yes_no_value(raw)
+    if value is None:
+        raise ValidationError({"count": [f"Must be one of {YES_NO_ACCEPTED}; got {raw[:50]!r}."]})
+    return value
+
+
+class CheckedPageSize:
+    """page_size read strictly: DRF's own reading falls back to the default page size for a value
+    that is not a positive whole number, so page_size=0 answered 50 rows as if it were fine. A
+    value above max_page_size still gets max_page_size (documented)."""
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return self.page_size
+        # Plain digits only: int() also takes " 5", "+5", "5_0" and other scripts' digits.
+        size = int(raw) if raw.isascii() and raw.isdigit() else 0
+        if size < 1:
+            raise ValidationError({self.page_size_query_param: [
+                f"Must be a whole number from 1 to {self.max_page_size} (larger gives {self.max_page_size}); "
+                f"got {raw[:50]!r}."]})
+        return min(size, self.max_page_size)
 
 
 @dataclass(frozen=True)
@@ -111,7 +131,7 @@ def nullable_fields(queryset: QuerySet, names) -> frozenset[str]:
     return frozenset(found)
 
 
-class KeysetPagination(CursorPagination):
+class KeysetPagination(CheckedPageSize, CursorPagination):
     """Cursor pagination on the whole ordering tuple, which must end in a unique field (id): the
     cursor holds every field's value of the boundary row, so a page is exactly the rows after (or,
     going back, before) it, ties included, and walking back gives the pages walking forward did."""
@@ -235,7 +255,7 @@ class ItemCursorPagination(KeysetPagination):
         return base
 
 
-class AnswerCursorPagination(CursorPagination):
+class AnswerCursorPagination(CheckedPageSize, CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
