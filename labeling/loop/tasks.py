@@ -23,14 +23,12 @@ from celery.signals import worker_init
 from celery.utils import uuid
 from django.conf import settings
 
-from labeling.items.models import ImportBatch
 from labeling.items.scoring import score_new_items
-from labeling.items.services import import_path
 from labeling.modeling import embedding, embedding_store, final, label_issues, review, scores, versions
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
-from . import pipeline, runs
+from . import import_steps, pipeline, runs
 from .executions import TASK_OPTIONS, TRANSIENT
 
 log = logging.getLogger(__name__)
@@ -344,25 +342,9 @@ def _start_deferred_retrains(project: Project) -> None:
 
 @shared_task(soft_time_limit=settings.LONGTAIL_TASK_SOFT_TIME_LIMIT, time_limit=settings.LONGTAIL_TASK_TIME_LIMIT)
 def import_file(batch_id: int, path: str, skip_invalid: bool = False, rejects_path: str | None = None) -> dict:
-    """Run an uploaded file's import; the upload is deleted afterwards (the rejects file stays).
-    A batch that is no longer pending (this message came again after its worker died) is left
-    as it is."""
-    if not runs.claim_import(batch_id):
-        state = ImportBatch.objects.filter(id=batch_id).values_list("state", flat=True).first()
-        log.warning("import batch %s is %s, not pending: this delivery imports nothing", batch_id, state or "gone")
-        if state != ImportBatch.RUNNING and os.path.exists(path):
-            os.remove(path)
-        return {"batch": batch_id, "state": state, "rows_imported": 0, "rows_rejected": 0, "skipped": True}
-    batch = ImportBatch.objects.select_related("project").get(id=batch_id)
-    try:
-        # import_path keeps the batch's heartbeat itself, also while it waits for another import
-        result = import_path(batch.project, path, filename=batch.filename, skip_invalid=skip_invalid,
-                             rejects_path=rejects_path, batch=batch)
-    finally:
-        if os.path.exists(path):
-            os.remove(path)
-    return {"batch": batch_id, "state": result.batch.state, "rows_imported": result.rows_imported,
-            "rows_rejected": result.rows_rejected}
+    """Run an uploaded file's import (import_steps.import_upload: the claim, the import, the
+    upload's removal)."""
+    return import_steps.import_upload(batch_id, path, skip_invalid=skip_invalid, rejects_path=rejects_path)
 
 
 # Names these tasks had before they moved here (learner.tasks, labeling.items.tasks): a message a

@@ -1,0 +1,74 @@
+"""An upload import whose message arrives while PostgreSQL does not answer: a real Celery worker
+reaches the test database through a proxy (tests/db_outage.py) that the test cuts before the
+message is sent; the shared server runs on, and the test process queues the import on its own
+connection.
+
+Before, the task's first query, the batch's claim, failed at once: the task ended in error, the
+batch stayed pending until the stale sweep failed it minutes later as "the import's worker never
+started it" (false), and the file was never imported. Now the claim is tried again while the
+database does not answer, and the import runs as soon as it is back."""
+import time
+
+import pytest
+
+from labeling.items.models import ImportBatch, Item
+from labeling.items.services import upload_dir
+from labeling.loop.triggers import start_upload_import
+from tests.db_outage import OutageProxy, proxied_database_url
+from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+ROWS = 50
+OUTAGE_S = 4
+
+
+def _wait(predicate, timeout, what, log_path, step=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    pytest.fail(f"timed out waiting for {what}; worker log:\n{log_path.read_text()[-4000:]}")
+
+
+def test_an_import_queued_during_a_database_outage_runs_once_it_is_back(project_factory, tmp_path):
+    require_redis()
+    require_postgres()
+    fresh_broker()
+    from django.db import connection
+
+    project = project_factory(slug="outage-import-claim")
+    batch = ImportBatch.objects.create(project=project, filename="small.csv")
+    folder = upload_dir(project)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{batch.pk}-small.csv"
+    path.write_text("text,source,external_id\n" + "".join(
+        f"question {i} about parcel {i * 7919 % 100003},email,C{i}\n" for i in range(ROWS)))
+
+    proxy = OutageProxy(int(connection.settings_dict["PORT"] or 5432))
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(log_path, DATABASE_URL=proxied_database_url(proxy))
+    try:
+        _wait(lambda: "ready." in log_path.read_text(), 40, "the worker to start", log_path, step=0.2)
+        with proxy.outage():
+            start_upload_import(batch, path, skip_invalid=False)  # this process's connection is not cut
+            _wait(lambda: "import_file" in log_path.read_text(), 10, "the worker to take the message", log_path)
+            time.sleep(OUTAGE_S)
+            # still waiting for the database, the upload kept for the try that will need it
+            assert ImportBatch.objects.get(pk=batch.pk).state == ImportBatch.PENDING
+            assert path.exists()
+        back = time.monotonic()
+        batch = _wait(lambda: ImportBatch.objects.filter(pk=batch.pk, state__in=[ImportBatch.DONE, ImportBatch.FAILED])
+                      .first(), 30, "the import to end", log_path, step=0.2)
+        ended_after = time.monotonic() - back
+        log = log_path.read_text()
+        assert batch.state == ImportBatch.DONE, (batch.state, batch.errors, log[-3000:])
+        assert batch.rows_imported == ROWS and batch.finished_at is not None
+        assert Item.objects.filter(project=project).count() == ROWS
+        assert ended_after < 30, ended_after  # the stale sweep's pending cut-off is minutes beyond this
+        assert "the database did not answer" in log, log[-3000:]  # the claim met the outage
+        assert not path.exists()  # removed once the batch ended
+    finally:
+        stop(worker)
+        proxy.close()
