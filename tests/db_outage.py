@@ -9,6 +9,10 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.db import connection
 
 
 class OutageProxy:
@@ -117,10 +121,25 @@ def _close(sock: socket.socket) -> None:
         pass
 
 
+def database_proxy() -> OutageProxy:
+    """A proxy in front of the PostgreSQL server this process's test database is on."""
+    return OutageProxy(int(connection.settings_dict["PORT"] or 5432))
+
+
+def wait_for(predicate, timeout: float, what: str, log_path: Path, step: float = 0.1):
+    """``predicate()``'s first true value within ``timeout`` seconds; else the test fails with the
+    end of the worker's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    pytest.fail(f"timed out waiting for {what}; worker log:\n{log_path.read_text()[-4000:]}")
+
+
 def proxied_database_url(proxy: OutageProxy) -> str:
     """pytest's test database (the name tests/conftest.py's pytest-django gives it), through ``proxy``."""
-    from django.db import connection
-
     s = connection.settings_dict
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
     return f"postgres://{s['USER'] or 'postgres'}{password}@127.0.0.1:{proxy.port}/{s['NAME']}"

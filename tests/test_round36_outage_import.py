@@ -14,7 +14,7 @@ import pytest
 from labeling.items.models import ImportBatch, Item
 from labeling.items.services import VALIDATE_SHARE, upload_dir
 from labeling.loop.triggers import start_upload_import
-from tests.db_outage import OutageProxy, proxied_database_url
+from tests.db_outage import database_proxy, proxied_database_url, wait_for
 from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -22,22 +22,11 @@ ROWS = 40_000  # writing takes several seconds, so the cut lands mid-write
 OUTAGE_S = 5
 
 
-def _wait(predicate, timeout, what, log_path, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    pytest.fail(f"timed out waiting for {what}; worker log:\n{log_path.read_text()[-4000:]}")
-
 
 def test_an_import_cut_off_by_a_database_outage_fails_with_that_reason_once_it_is_back(project_factory, tmp_path):
     require_redis()
     require_postgres()
     fresh_broker()
-    from django.db import connection
-
     project = project_factory(slug="outage-import")
     batch = ImportBatch.objects.create(project=project, filename="big.csv")
     folder = upload_dir(project)
@@ -48,18 +37,18 @@ def test_an_import_cut_off_by_a_database_outage_fails_with_that_reason_once_it_i
         for i in range(ROWS):
             f.write(f"ticket {i} about order {i * 7919 % 100003} and card {i % 977},email,E{i}\n")
 
-    proxy = OutageProxy(int(connection.settings_dict["PORT"] or 5432))
+    proxy = database_proxy()
     log_path = tmp_path / "worker.log"
     worker = start_worker(log_path, DATABASE_URL=proxied_database_url(proxy))
     try:
         start_upload_import(batch, path, skip_invalid=False)  # no outer transaction: sent at once
-        _wait(lambda: ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.RUNNING,
+        wait_for(lambda: ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.RUNNING,
                                                  progress__gt=VALIDATE_SHARE + 0.02).exists(),
               60, "the import to be writing", log_path)
         with proxy.outage():
             time.sleep(OUTAGE_S)
         back = time.monotonic()
-        batch = _wait(lambda: ImportBatch.objects.filter(pk=batch.pk).exclude(state=ImportBatch.RUNNING).first(),
+        batch = wait_for(lambda: ImportBatch.objects.filter(pk=batch.pk).exclude(state=ImportBatch.RUNNING).first(),
                       40, "the import to end", log_path, step=0.2)
         ended_after = time.monotonic() - back
         assert batch.state == ImportBatch.FAILED, (batch.state, batch.errors)

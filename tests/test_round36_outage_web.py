@@ -24,7 +24,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from labeling.projects.models import Membership
-from tests.db_outage import OutageProxy, proxied_database_url, proxied_redis_url
+from tests.db_outage import OutageProxy, database_proxy, proxied_database_url, proxied_redis_url
 from tests.service_processes import BIN, ROOT, fresh_broker, require_postgres, require_redis, service_env, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,9 +35,7 @@ def proxies():
     require_postgres()
     require_redis()
     fresh_broker()
-    from django.db import connection
-
-    database, broker = OutageProxy(int(connection.settings_dict["PORT"] or 5432)), OutageProxy(6379)
+    database, broker = database_proxy(), OutageProxy(6379)
     yield database, broker
     database.close()
     broker.close()

@@ -14,7 +14,7 @@ import pytest
 
 from labeling.loop.triggers import request_retrain
 from labeling.modeling.models import ModelVersion, TaskRun
-from tests.db_outage import OutageProxy, proxied_database_url
+from tests.db_outage import database_proxy, proxied_database_url
 from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop, wait_for_run
 from tests.test_loop_helpers import build_project
 
@@ -27,9 +27,7 @@ def worker_behind_proxy(project_factory, tmp_path):
     require_redis()
     require_postgres()
     fresh_broker()
-    from django.db import connection
-
-    proxy = OutageProxy(int(connection.settings_dict["PORT"] or 5432))
+    proxy = database_proxy()
     log_path = tmp_path / "worker.log"
     worker = start_worker(log_path, DATABASE_URL=proxied_database_url(proxy))
     deadline = time.monotonic() + 40
