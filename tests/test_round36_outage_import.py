@@ -58,7 +58,8 @@ def test_an_import_cut_off_by_a_database_outage_fails_with_that_reason_once_it_i
         assert batch.rows_imported == 0 and batch.progress == 1.0 and batch.finished_at is not None
         assert ended_after < 30, ended_after  # the stale sweep's cut-off (300 s) is far beyond this
         assert not Item.objects.filter(project=project).exists()  # the write was rolled back whole
-        assert not path.exists()  # the upload is removed once the outcome is recorded
+        # The task removes the upload after it recorded the outcome (its last step): a moment after it.
+        wait_for(lambda: not path.exists(), 10, "the upload to be removed", log_path)
     finally:
         stop(worker)
         proxy.close()

@@ -57,7 +57,8 @@ def test_an_import_queued_during_a_database_outage_runs_once_it_is_back(project_
         assert Item.objects.filter(project=project).count() == ROWS
         assert ended_after < 60, ended_after  # the stale sweep's pending cut-off is minutes beyond this (300 s)
         assert "the database did not answer" in log, log[-3000:]  # the claim met the outage
-        assert not path.exists()  # removed once the batch ended
+        # The task removes the upload after it recorded the outcome (its last step): a moment after it.
+        wait_for(lambda: not path.exists(), 10, "the upload to be removed", log_path)
     finally:
         stop(worker)
         proxy.close()
