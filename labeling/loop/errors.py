@@ -1,4 +1,4 @@
-"""How an error reads in a run's message (runs.describe_error), for the lead who reads it on the
+"""How an error reads in a run's message (describe_error), for the lead who reads it on the
 dashboard: what went wrong in this app's words, never advice that is not true of it."""
 from __future__ import annotations
 

@@ -46,6 +46,7 @@ from . import runs
 from .broker import CLAIM_KEY as KEY
 from .broker import client as _client
 from .cutoffs import claim_seconds, claim_wait_seconds
+from .errors import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class ClaimedTask(Task):
         # not answer: given up at once, the run read "running" until the sweep failed it that way.
         run_id = run_id_of(self, args, kwargs)
         if run_id:
-            message = f"{self.name.rsplit('.', 1)[-1]} failed: {runs.describe_error(exc)}"
+            message = f"{self.name.rsplit('.', 1)[-1]} failed: {describe_error(exc)}"
             until_database_answers(lambda: runs.give_up_run(run_id, message), what=f"{self.name}[{task_id}] failure")
 
     def retry(self, args=None, kwargs=None, exc=None, throw=True, eta=None, countdown=None, max_retries=None,

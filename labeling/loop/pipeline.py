@@ -14,7 +14,8 @@ from labeling.waves import replan
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
 
-from .runs import close_run, describe_error, fail_run, note_run, open_retrain_run, update_run
+from .errors import describe_error
+from .runs import close_run, fail_run, note_run, open_retrain_run, update_run
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from labeling.projects.models import Project
 
 from .broker import look
 from .cutoffs import pending_stale_after, stale_after
-from .errors import describe_error as describe_error  # where the tasks and triggers find it
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
 from . import import_steps, pipeline, runs
+from .errors import describe_error
 from .executions import TASK_OPTIONS, TRANSIENT
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def embed_items(item_ids: list[int], run_id: int | None = None, progress_share: 
     except Exception as exc:  # noqa: BLE001 - recorded on the run; the chord body sees it and stops
         log.exception("embedding failed")
         if run_id:
-            runs.fail_run(run_id, f"Embedding failed: {runs.describe_error(exc)}")
+            runs.fail_run(run_id, f"Embedding failed: {describe_error(exc)}")
         return 0
     if run_id:
         runs.add_progress(run_id, progress_share)
@@ -114,7 +115,7 @@ def _score_imported(run: TaskRun, item_ids: list[int]) -> None:
         raise
     except Exception as exc:  # noqa: BLE001
         log.exception("scoring imported items failed")
-        runs.update_run(run.pk, scoring_error=f"Scoring the new items failed: {runs.describe_error(exc)}")
+        runs.update_run(run.pk, scoring_error=f"Scoring the new items failed: {describe_error(exc)}")
         return
     log.info("stored %s scores of imported items (TaskRun %s)", scored, run.pk)
 
@@ -159,7 +160,7 @@ def embed_project(project_id: int, run_id: int | None = None) -> int:
     except Exception as exc:  # noqa: BLE001
         log.exception("embedding failed")
         if run_id:
-            runs.fail_run(run_id, f"Embedding failed: {runs.describe_error(exc)}")
+            runs.fail_run(run_id, f"Embedding failed: {describe_error(exc)}")
         return 0
     if run_id:
         runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, message=f"Embedded {done} texts.",
@@ -191,7 +192,7 @@ def train_model(run_id: int) -> None:
         return
     except Exception as exc:  # noqa: BLE001 - the version is FAILED; the previous one stays active
         versions.log_training_failure(log, "training failed", exc)
-        runs.update_run(run_id, training="failed", error=f"Training failed: {runs.describe_error(exc)}")
+        runs.update_run(run_id, training="failed", error=f"Training failed: {describe_error(exc)}")
         _then(run_id, plan_after_retrain, run_id)
         return
     runs.update_run(run_id, progress=runs.stage_progress("score", 0.0), message="Scoring the pool.",
@@ -216,7 +217,7 @@ def score_chunk(version_id: int, id_min: int, id_max: int, run_id: int | None = 
     except Exception as exc:  # noqa: BLE001
         log.exception("scoring failed")
         if run_id:
-            runs.update_run(run_id, scoring="failed", error=f"Scoring failed: {runs.describe_error(exc)}")
+            runs.update_run(run_id, scoring="failed", error=f"Scoring failed: {describe_error(exc)}")
         return 0
     if run_id:
         runs.add_progress(run_id, progress_share)
@@ -321,7 +322,7 @@ def _train_final(run: TaskRun) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded; the frozen model stays active
         versions.log_training_failure(log, "final model failed", exc)
-        runs.fail_run(run_id, f"Final model failed: {runs.describe_error(exc)}")
+        runs.fail_run(run_id, f"Final model failed: {describe_error(exc)}")
         return
     runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=True,
                     review_routed=routed, message=f"Final model v{version.number} active: "
@@ -336,7 +337,7 @@ def _start_deferred_retrains(project: Project) -> None:
             run_retrain.apply_async(args=[run_id])
         except Exception as exc:  # noqa: BLE001 - recorded on the run; the next request starts afresh
             log.exception("could not queue the deferred retrain %s", run_id)
-            runs.fail_run(run_id, f"Could not queue the work (is the broker up?): {runs.describe_error(exc)}",
+            runs.fail_run(run_id, f"Could not queue the work (is the broker up?): {describe_error(exc)}",
                           queue_error=True)
 
 

@@ -28,13 +28,13 @@ from labeling.waves import services as waves
 from labeling.waves.models import Wave, WaveItem
 
 from . import broker, pipeline, tasks
+from .errors import describe_error
 from .runs import (
     EMBED,
     FINAL_MODEL,
     RETRAIN,
     WAITING,
     claim_deferred_retrains,
-    describe_error,
     expire_stale_imports,
     expire_stale_runs,
     fail_run,
