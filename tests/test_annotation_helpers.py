@@ -25,6 +25,16 @@ def add_member(make_user, project, username, role=Membership.ANNOTATOR):
     return user
 
 
+def short_lease_project(project_factory, settings, slug, *, lease_seconds, renewal_periods=2, batch_size=2):
+    """A project whose leases last ``lease_seconds`` and renew for ``renewal_periods`` periods."""
+    settings.LONGTAIL_LEASE_SECONDS = lease_seconds
+    settings.LONGTAIL_LEASE_RENEWAL_PERIODS = renewal_periods
+    project = project_factory(slug)
+    project.batch_size = batch_size
+    project.save()
+    return project
+
+
 def make_open_wave(project, n_items=10, *, number=1, batch_size=None, double=(), texts=None, shuffle=True,
                    state=Wave.OPEN):
     """A wave of ``n_items`` new items; indices in ``double`` get overlap = project.overlap.

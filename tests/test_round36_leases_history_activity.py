@@ -13,19 +13,14 @@ from labeling.annotations.review_services import resolve_review
 from labeling.items.models import Item
 from labeling.projects.models import Membership
 
-from .test_annotation_helpers import add_member, api_as, make_open_wave
+from .test_annotation_helpers import add_member, api_as, make_open_wave, short_lease_project
 
 PERIOD = 60
 
 
 @pytest.fixture
 def project(project_factory, settings):
-    settings.LONGTAIL_LEASE_SECONDS = PERIOD
-    settings.LONGTAIL_LEASE_RENEWAL_PERIODS = 2
-    p = project_factory("history-work")
-    p.batch_size = 2
-    p.save()
-    return p
+    return short_lease_project(project_factory, settings, "history-work", lease_seconds=PERIOD)
 
 
 @pytest.fixture

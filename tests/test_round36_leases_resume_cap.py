@@ -11,19 +11,14 @@ from django.utils import timezone
 from labeling.annotations.models import Assignment
 from labeling.waves.models import WaveItem
 
-from .test_annotation_helpers import add_member, api_as, make_open_wave
+from .test_annotation_helpers import add_member, api_as, make_open_wave, short_lease_project
 
 PERIOD = 60
 
 
 @pytest.fixture
 def project(project_factory, settings):
-    settings.LONGTAIL_LEASE_SECONDS = PERIOD
-    settings.LONGTAIL_LEASE_RENEWAL_PERIODS = 2
-    p = project_factory("resume-cap")
-    p.batch_size = 2
-    p.save()
-    return p
+    return short_lease_project(project_factory, settings, "resume-cap", lease_seconds=PERIOD)
 
 
 @pytest.fixture
