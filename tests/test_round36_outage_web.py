@@ -16,6 +16,8 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,9 @@ def proxies():
     broker.close()
 
 
-def start_gunicorn(tmp_path: Path, database: OutageProxy, broker: OutageProxy, **settings_env) -> tuple[subprocess.Popen, int]:
+@contextmanager
+def gunicorn(tmp_path: Path, database: OutageProxy, broker: OutageProxy, **settings_env) -> Iterator[int]:
+    """A gunicorn (DEBUG=0) reaching the database and the broker through the proxies; yields its port."""
     log_path = tmp_path / "gunicorn.log"
     redis_url = proxied_redis_url(os.environ["REDIS_URL"], broker)
     # This process's key: the server must accept the sessions the test signs in here.
@@ -59,12 +63,17 @@ def start_gunicorn(tmp_path: Path, database: OutageProxy, broker: OutageProxy, *
         if found:
             try:
                 if get(int(found.group(1)), "/healthz")[0] in (200, 503):
-                    return proc, int(found.group(1))
+                    break
             except OSError:
                 pass  # the worker is still loading the app
         time.sleep(0.3)
-    stop(proc)
-    pytest.fail(f"gunicorn did not come up:\n{log_path.read_text(errors='replace')[-4000:]}")
+    else:
+        stop(proc)
+        pytest.fail(f"gunicorn did not come up:\n{log_path.read_text(errors='replace')[-4000:]}")
+    try:
+        yield int(found.group(1))
+    finally:
+        stop(proc)
 
 
 def get(port: int, path: str, method: str = "GET", **headers) -> tuple[int, str, str]:
@@ -76,8 +85,7 @@ def get(port: int, path: str, method: str = "GET", **headers) -> tuple[int, str,
 
 def test_healthz_names_the_database_or_the_broker_while_it_is_down(proxies, tmp_path):
     database, broker = proxies
-    server, port = start_gunicorn(tmp_path, database, broker)
-    try:
+    with gunicorn(tmp_path, database, broker) as port:
         assert get(port, "/healthz")[0] == 200
         with database.outage():
             status, _, body = get(port, "/healthz")
@@ -92,8 +100,6 @@ def test_healthz_names_the_database_or_the_broker_while_it_is_down(proxies, tmp_
             assert status == 503 and json.loads(body)["down"] == ["broker"], body
         assert time.monotonic() - started < 5  # a probe answers within its own timeout
         assert get(port, "/healthz")[0] == 200
-    finally:
-        stop(server)
 
 
 @pytest.fixture
@@ -109,8 +115,7 @@ def signed_in(make_user, project_factory):
 def test_a_page_answers_the_sites_error_page_while_the_database_is_down(proxies, tmp_path, signed_in):
     database, broker = proxies
     session, _ = signed_in
-    server, port = start_gunicorn(tmp_path, database, broker)
-    try:
+    with gunicorn(tmp_path, database, broker) as port:
         # Signed in (the pages' base template needs collected static files, which this server has not:
         # the session is shown valid through the API, which reads it the same way).
         assert get(port, "/api/projects/", Cookie=f"sessionid={session}")[0] == 200
@@ -120,30 +125,24 @@ def test_a_page_answers_the_sites_error_page_while_the_database_is_down(proxies,
         assert "Server Error (500)" not in body, body
         assert 'id="server-error"' in body and "temporarily unavailable" in body and "Try again" in body, body
         assert "<script" not in body and "/static/" not in body  # stands alone
-    finally:
-        stop(server)
 
 
 def test_the_api_answers_json_while_the_database_is_down(proxies, tmp_path, signed_in):
     database, broker = proxies
     _, token = signed_in
-    server, port = start_gunicorn(tmp_path, database, broker)
-    try:
+    with gunicorn(tmp_path, database, broker) as port:
         assert get(port, "/api/projects/", Authorization=f"Token {token}")[0] == 200
         with database.outage():
             status, content_type, body = get(port, "/api/projects/", Authorization=f"Token {token}")
         assert status == 500 and content_type == "application/json", (status, content_type, body[:300])
         assert "temporarily unavailable" in json.loads(body)["detail"]
         assert get(port, "/api/projects/", Authorization=f"Token {token}")[0] == 200  # back
-    finally:
-        stop(server)
 
 
 def test_a_retrain_refused_while_redis_is_down_says_the_broker_did_not_answer(proxies, tmp_path, signed_in):
     database, broker = proxies
     _, token = signed_in
-    server, port = start_gunicorn(tmp_path, database, broker)
-    try:
+    with gunicorn(tmp_path, database, broker) as port:
         with broker.outage():
             status, _, body = get(port, "/api/projects/support/models/retrain/", method="POST",
                                   Authorization=f"Token {token}")
@@ -151,8 +150,6 @@ def test_a_retrain_refused_while_redis_is_down_says_the_broker_did_not_answer(pr
         detail = json.loads(body)["detail"]
         assert "Could not queue the work (is the broker up?)" in detail and "did not answer" in detail, detail
         assert "must be restarted" not in detail and "Retry limit exceeded" not in detail, detail
-    finally:
-        stop(server)
 
 
 def test_healthz_in_eager_mode_says_there_is_no_broker_and_is_healthy(client, settings):
@@ -170,26 +167,22 @@ def test_the_first_requests_after_a_database_restart_are_served(proxies, tmp_pat
     failed its next request with a 500 before Django let it go."""
     database, broker = proxies
     _, token = signed_in
-    server, port = start_gunicorn(tmp_path, database, broker, DB_CONN_MAX_AGE="60")  # the default: kept
-    try:
+    with gunicorn(tmp_path, database, broker, DB_CONN_MAX_AGE="60") as port:  # the default: kept
         assert [get(port, "/api/projects/", Authorization=f"Token {token}")[0] for _ in range(12)] == [200] * 12
         database.cut()  # the restart happens while nobody asks
         time.sleep(0.5)
         database.restore()
         after = [get(port, "/api/projects/", Authorization=f"Token {token}")[0] for _ in range(12)]
         assert after == [200] * 12, after
-    finally:
-        stop(server)
 
 
 def test_an_import_refused_while_redis_is_down_says_the_broker_did_not_answer(proxies, tmp_path, signed_in):
     database, broker = proxies
     _, token = signed_in
-    server, port = start_gunicorn(tmp_path, database, broker)
     boundary = "longtail-outage"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.csv\"\r\n"
             f"Content-Type: text/csv\r\n\r\ntext\r\nmy card was charged twice\r\n--{boundary}--\r\n").encode()
-    try:
+    with gunicorn(tmp_path, database, broker) as port:
         with broker.outage():
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             connection.request("POST", "/api/projects/support/imports/", body=body, headers={
@@ -203,5 +196,3 @@ def test_an_import_refused_while_redis_is_down_says_the_broker_did_not_answer(pr
         message = batch["errors"][0]["message"]
         assert batch["state"] == "failed" and "(is the broker up?)" in message and "did not answer" in message, batch
         assert "must be restarted" not in message, message
-    finally:
-        stop(server)
