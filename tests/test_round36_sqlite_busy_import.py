@@ -15,16 +15,13 @@ never a 500, and stores nothing.
 A real database file, the import in one thread and the requests in another; a subprocess, because
 the database is chosen from DATABASE_URL when the settings are imported."""
 import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.sqlite_demo import run_on_sqlite_demo
+
 WAIT = 1.0  # LONGTAIL_SOURCE_LOCK_WAIT_SECONDS
 SQLITE_TIMEOUT = 2.0  # the busy timeout, lowered from the settings' 30 s
 SOURCES_BUSY = "an import is writing to this project; try again when it ends"
@@ -167,15 +164,8 @@ SCRIPT = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sqlite_busy")
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=f"sqlite:///{tmp / 'demo.sqlite3'}",
-               LONGTAIL_VAR_DIR=str(tmp), HF_HUB_OFFLINE="1", LONGTAIL_SOURCE_LOCK_WAIT_SECONDS=str(WAIT))
-    run = dict(cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    migrated = subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], **run)
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp / "many.csv"), str(SQLITE_TIMEOUT)], **run)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = run_on_sqlite_demo(tmp, SCRIPT, str(tmp / "many.csv"), str(SQLITE_TIMEOUT),
+                             LONGTAIL_SOURCE_LOCK_WAIT_SECONDS=str(WAIT))
     assert out["import_running"], "the import had ended before the requests answered"
     return out
 

@@ -5,16 +5,12 @@ the database's one write lock at BEGIN, which the import's write holds until it 
 change waited for the whole import and past the busy timeout (30 s) failed with "database is
 locked", a 500 on the sources page. A real database file, the import in one thread and the change in
 another; a subprocess, because the database is chosen from DATABASE_URL at settings import."""
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.sqlite_demo import run_on_sqlite_demo
+
 WAIT = 1.0
 HOLD = 6.0  # seconds the import's write goes on after its first chunk: a large file
 BUSY = "an import is writing to this project; try again when it ends"
@@ -112,15 +108,8 @@ SCRIPT = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sqlite_source_lock")
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=f"sqlite:///{tmp / 'demo.sqlite3'}",
-               LONGTAIL_VAR_DIR=str(tmp), HF_HUB_OFFLINE="1", LONGTAIL_SOURCE_LOCK_WAIT_SECONDS=str(WAIT))
-    run = dict(cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    migrated = subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], **run)
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(HOLD), str(tmp / "many.csv")], **run)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_on_sqlite_demo(tmp, SCRIPT, str(HOLD), str(tmp / "many.csv"),
+                              LONGTAIL_SOURCE_LOCK_WAIT_SECONDS=str(WAIT))
 
 
 def test_a_change_during_an_import_waits_the_bound_then_is_refused_with_the_message(outcome):
