@@ -256,7 +256,8 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
             return LeasedBatch(held, resumed=True)
 
         open_waves = _open_waves_of_member(project, user)
-        let_go = _let_go(held)  # past the renewal limit (after the membership: a lease's lock order)
+        # past the renewal limit (after the membership: a lease's lock order)
+        let_go = release_unanswered(user, [a.wave_item_id for a in held])
         if not open_waves:
             return LeasedBatch([], resumed=False)
         pin_plans()
@@ -307,20 +308,21 @@ def _choose(chosen: list[WaveItem], open_waves: list[int], user, size: int, *, e
             return
 
 
-def _let_go(held: list[Assignment]) -> list[int]:
-    """Give the slots of these live leases (a batch past its renewal limit) back to the pool, as
-    their expiry would: under their wave items' locks, and only those still unanswered. Returns
-    their wave items."""
-    if not held:
+def release_unanswered(user, wave_item_ids) -> list[int]:
+    """Expire ``user``'s unanswered leases on these wave items (live or past their time: both
+    still count in ``slots_taken``) under the wave items' locks, in id order as every slot writer
+    takes them, and free their slots; returns the wave items freed. Answers (done, skipped) stay.
+    A member's removal (release.release_leases) and a batch let go past its renewal limit."""
+    wave_item_ids = sorted(set(wave_item_ids))
+    if not wave_item_ids:
         return []
-    locked = list(WaveItem.objects.filter(pk__in={a.wave_item_id for a in held}).order_by("pk")
-                  .select_for_update(of=("self",)).values_list("pk", flat=True))
+    list(WaveItem.objects.filter(pk__in=wave_item_ids).order_by("pk").select_for_update(of=("self",))
+         .values_list("pk", flat=True))
     answered = Annotation.objects.filter(assignment=OuterRef("pk"), undone=False)
-    released = list(Assignment.objects.filter(pk__in=[a.pk for a in held], state=Assignment.LEASED,
-                                              wave_item_id__in=locked).exclude(Exists(answered))
-                    .values_list("pk", "wave_item_id"))
+    released = list(Assignment.objects.filter(annotator=user, state=Assignment.LEASED, wave_item_id__in=wave_item_ids)
+                    .exclude(Exists(answered)).values_list("pk", "wave_item_id"))
     Assignment.objects.filter(pk__in=[pk for pk, _ in released]).update(state=Assignment.EXPIRED)
-    # One lease per annotator and wave item: one slot each.
+    # One lease per annotator and wave item (the assignment_one_live_per_annotator constraint): one slot each.
     change_slots([wave_item_id for _, wave_item_id in released], taken=-1)
     return [wave_item_id for _, wave_item_id in released]
 

@@ -16,14 +16,14 @@
 from collections import Counter
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 
 from labeling.projects.last_lead import left_without_a_lead
 from labeling.projects.models import Membership, Project
 from labeling.waves.models import WaveItem
 
-from .leasing import change_slots
-from .models import Annotation, Assignment
+from .leasing import change_slots, release_unanswered
+from .models import Assignment
 
 
 def release_leases(project: Project, user) -> int:
@@ -31,17 +31,7 @@ def release_leases(project: Project, user) -> int:
     time: both still count in ``slots_taken``) and free their slots; returns how many. Call inside
     the transaction that removes the membership. Answers (done, skipped) are kept."""
     held = Assignment.objects.filter(annotator=user, state=Assignment.LEASED, wave_item__wave__project=project)
-    wave_item_ids = sorted(set(held.values_list("wave_item_id", flat=True)))
-    if not wave_item_ids:
-        return 0
-    _lock_wave_items(wave_item_ids)
-    answered = Annotation.objects.filter(assignment=OuterRef("pk"), undone=False)
-    released = list(Assignment.objects.filter(annotator=user, state=Assignment.LEASED, wave_item_id__in=wave_item_ids)
-                    .exclude(Exists(answered)).values_list("pk", "wave_item_id"))
-    Assignment.objects.filter(pk__in=[pk for pk, _ in released]).update(state=Assignment.EXPIRED)
-    # One lease per annotator and wave item (the assignment_one_live_per_annotator constraint): one slot each.
-    change_slots([wave_item_id for _, wave_item_id in released], taken=-1)
-    return len(released)
+    return len(release_unanswered(user, held.values_list("wave_item_id", flat=True)))
 
 
 def release_user_slots(user) -> int:
