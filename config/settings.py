@@ -70,7 +70,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Outside every middleware that reads the database: a lock met in one answers 503 too.
+    "config.database_busy.DatabaseBusyMiddleware",
+    # Django's, but a session save that met SQLite's lock answers 503, not Django's 400 or 500.
+    "config.database_busy.LockAwareSessionMiddleware",
     "config.api_slash.ApiWriteSlashRedirectMiddleware",  # before CommonMiddleware: a 308, not its 301
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -79,7 +82,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "labeling.projects.middleware.LoginRequiredMiddleware",
     "labeling.projects.middleware.ForbiddenPageMiddleware",
-    "config.database_busy.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
