@@ -6,17 +6,24 @@ database does not answer (a restart, a failover) used to fail there at once: the
 pending until the stale sweep failed it minutes later as if its worker never started it. Both are
 now tried again while the database does not answer (config.database_retry, up to a minute), on
 this delivery: the task is not acks_late, so a task retry would be one more message to lose, and
-the upload stays in place for as long as a try may still need it."""
+the upload stays in place for as long as a try may still need it.
+
+A claim whose commit reached the database but whose reply was lost with the connection is tried
+again too, and finds the batch running: taken for another delivery's claim, this delivery imported
+nothing and the stale sweep failed the batch minutes later. So the claim writes a token, the
+claim's own heartbeat time (nothing else moves it before the import starts, and another delivery
+writes its own), and a try that finds the batch running with that token knows the claim is its own."""
 from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime
+
+from django.utils import timezone
 
 from config.database_retry import until_database_answers
 from labeling.items.models import ImportBatch
 from labeling.items.services import import_path
-
-from . import runs
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +34,8 @@ def import_upload(batch_id: int, path: str, skip_invalid: bool = False, rejects_
     as it is. Past the retry window the error is raised with the batch still pending and the
     upload in place: the stale sweep fails that batch and removes its upload."""
     what = f"import batch {batch_id}"
-    if not until_database_answers(lambda: runs.claim_import(batch_id), what=f"{what} claim"):
+    claimed_at = timezone.now()  # the claim's token: the same for every try of this delivery
+    if not until_database_answers(lambda: claim_import(batch_id, claimed_at), what=f"{what} claim"):
         state = until_database_answers(
             lambda: ImportBatch.objects.filter(id=batch_id).values_list("state", flat=True).first(), what=what)
         log.warning("import batch %s is %s, not pending: this delivery imports nothing", batch_id, state or "gone")
@@ -45,3 +53,14 @@ def import_upload(batch_id: int, path: str, skip_invalid: bool = False, rejects_
             os.remove(path)
     return {"batch": batch_id, "state": result.batch.state, "rows_imported": result.rows_imported,
             "rows_rejected": result.rows_rejected}
+
+
+def claim_import(batch_id: int, claimed_at: datetime) -> bool:
+    """Start an import only from ``pending``: a message the broker delivers again (its worker
+    died) finds the batch running, failed by the stale-run rule, or done, and imports nothing.
+    True also where the batch is running by this delivery's own earlier try (``claimed_at``
+    written with it), whose reply the outage lost."""
+    if ImportBatch.objects.filter(pk=batch_id, state=ImportBatch.PENDING).update(
+            state=ImportBatch.RUNNING, updated_at=claimed_at):
+        return True
+    return ImportBatch.objects.filter(pk=batch_id, state=ImportBatch.RUNNING, updated_at=claimed_at).exists()

@@ -232,13 +232,6 @@ def heartbeat(run_id: int | None):
         yield
 
 
-def claim_import(batch_id: int) -> bool:
-    """Start an import only from ``pending``: a message the broker delivers again (its worker
-    died) finds the batch running, failed by the stale-run rule, or done, and imports nothing."""
-    return bool(ImportBatch.objects.filter(pk=batch_id, state=ImportBatch.PENDING).update(
-        state=ImportBatch.RUNNING, updated_at=timezone.now()))
-
-
 def expire_stale_imports() -> list[ImportBatch]:
     """Fail the imports whose worker died: running with no heartbeat for LONGTAIL_TASK_STALE_SECONDS,
     or pending for longer than the broker would keep a lost message. A live import, a worker's or
