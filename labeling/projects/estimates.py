@@ -30,8 +30,9 @@ with quota 0 beside quotas that add up to 1 has π = 0: the planner never draws 
 the population the weights stand for, so the figures say nothing about its items; nor about a
 source none of whose picks is answered yet, and a source answered in some of the waves only
 speaks for those waves' pools. ``sample["coverage"]`` says which sources the figures cover, how
-many unlabeled items those hold, and which sources (and how many unlabeled items) they cannot
-speak for, and why.
+many unlabeled items in the pool those hold, and which sources (and how many unlabeled items) they
+cannot speak for, and why. The pool is what the planner can still draw, the overview's "in the
+pool": an item everyone skipped is never drawn again, so it is counted apart (``skipped_items``).
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ from labeling.modeling.models import ModelVersion
 from labeling.modeling.scores import emitted_labels
 from labeling.modeling.selectors import model_labels
 from labeling.projects.models import Label, Source
+from labeling.projects.selectors import IN_POOL, SKIPPED_BY_EVERYONE, with_answer_flags
 from labeling.waves.models import Wave, WaveItem
 from learner.estimates import MIN_N, design_estimates
 
@@ -127,18 +129,28 @@ def _summary(counts: dict, items: int, picks: int) -> str:
     return text
 
 
-def _unlabeled_by_source(project, resolved: dict) -> dict[int | None, int]:
-    """source id (None: no source) → the project's unlabeled items now that are in the pool: without
-    a label, and not excluded by a lead (the planner never draws an excluded item, so no estimate can
-    speak for it; the overview's "in the pool" count, ``labeling.projects.selectors.item_counts``)."""
-    return dict(Item.objects.filter(project=project, excluded=False).exclude(pk__in=list(resolved))
-                .values("source_id").annotate(n=Count("pk")).values_list("source_id", "n"))
+def _unlabeled_by_source(project) -> tuple[dict[int | None, int], int]:
+    """(source id (None: no source) → the project's unlabeled items now that are in the pool, how
+    many unlabeled items everyone skipped): the overview's "in the pool" and "skipped by everyone"
+    counts (``labeling.projects.selectors.item_counts``). The planner never draws an excluded or an
+    answered item (a skipped one included), so no estimate speaks for those."""
+    rows = (with_answer_flags(Item.objects.filter(project=project, excluded=False)).values("source_id")
+            .annotate(pool=Count("pk", filter=IN_POOL), skipped=Count("pk", filter=SKIPPED_BY_EVERYONE))
+            .values_list("source_id", "pool", "skipped"))
+    by_source, skipped = {}, 0
+    for source_id, pool, skips in rows:
+        skipped += skips
+        if pool:
+            by_source[source_id] = pool
+    return by_source, skipped
 
 
-def _coverage(sources: dict, unlabeled: dict, rows: list[tuple], mine: list[tuple]) -> dict | None:
+def _coverage(sources: dict, pool: tuple[dict, int], rows: list[tuple], mine: list[tuple]) -> dict | None:
     """Which sources the estimate's answered picks (``rows``) come from, of the drawn picks
-    (``mine``), against the unlabeled items per source (``unlabeled``); ``sources``: id → (name,
-    quota). None when nothing is estimated."""
+    (``mine``), against the unlabeled items in the pool per source and the items skipped by
+    everyone (``pool``: ``_unlabeled_by_source``); ``sources``: id → (name, quota). None when
+    nothing is estimated."""
+    unlabeled, skipped = pool
     if not rows:
         return None
     answered, drawn = defaultdict(set), Counter(p[3] for p, _ in mine)
@@ -171,8 +183,11 @@ def _coverage(sources: dict, unlabeled: dict, rows: list[tuple], mine: list[tupl
             reason = "had no pick drawn in these waves"
         left_out.append({"source": name(source_id), "items": n, "quota": quota, "reason": reason})
         text.append(f"{name(source_id)} {reason}, so nothing here speaks for its {n} unlabeled items")
-    return {"sources": [name(s) for s in covered], "items": items, "pool_items": total, "partial": partial,
-            "left_out": left_out, "summary": "; ".join(text)}
+    if skipped:  # out of the pool, so neither covered nor left out above: said here, not dropped unexplained
+        text.append(f"{skipped} item{'s' * (skipped > 1)} skipped by everyone {'are' if skipped > 1 else 'is'} "
+                    "not in the pool (the planner never draws an answered item again)")
+    return {"sources": [name(s) for s in covered], "items": items, "pool_items": total, "skipped_items": skipped,
+            "partial": partial, "left_out": left_out, "summary": "; ".join(text)}
 
 
 def version_estimates(project, versions: list[ModelVersion] | None = None) -> dict[int, dict]:
@@ -191,7 +206,7 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
     names = dict(Label.objects.filter(project=project).values_list("id", "name"))
     sources = {pk: (name, float(quota)) for pk, name, quota in Source.objects.filter(project=project)
                .values_list("id", "name", "quota")}
-    unlabeled = _unlabeled_by_source(project, resolved) if picks else {}
+    unlabeled = _unlabeled_by_source(project) if picks else ({}, 0)
     out = {}
     for version in versions:
         mine = [(p, s) for p, s in zip(picks, states, strict=True) if p[1] >= version.number]

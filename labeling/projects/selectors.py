@@ -102,19 +102,35 @@ def project_overview(project: Project, user) -> dict:
     }
 
 
+# Which unlabeled items the planner can still draw. It never draws an answered item again, a skipped
+# one included (``labeling.waves.pool.off_limits_items``), nor an excluded one: the pool is the items
+# with neither, and an item whose live answers are all skips is out of it, counted on its own.
+IN_POOL = Q(excluded=False, has_answer=False)
+SKIPPED_BY_EVERYONE = Q(excluded=False, has_answer=True, has_label=False)
+
+
+def with_answer_flags(items):
+    """``items`` annotated with has_label (a live answer with a label, the browser's state "labeled")
+    and has_answer (any live answer, a skip included), which IN_POOL and SKIPPED_BY_EVERYONE read."""
+    return items.annotate(
+        has_label=Exists(Annotation.objects.filter(item=OuterRef("pk"), undone=False, skipped=False,
+                                                   label__isnull=False)),
+        has_answer=Exists(Annotation.objects.filter(item=OuterRef("pk"), undone=False)))
+
+
 def item_counts(project: Project) -> dict:
     """The project's items as the overview counts them, each count the item browser's filter of
     the same name: total; labeled (state "labeled": a live answer with a label); excluded ("Excluded"
-    yes: excluded by a lead, labeled or not) and how many of those are labeled; pool: neither labeled
-    nor excluded, the unlabeled items the estimates' coverage counts (``labeling.projects.estimates``;
-    skipped items and items in an unfinished wave included)."""
-    labeled = Exists(Annotation.objects.filter(item=OuterRef("pk"), undone=False, skipped=False,
-                                               label__isnull=False))
-    counts = Item.objects.filter(project=project).annotate(has_label=labeled).aggregate(
+    yes: excluded by a lead, labeled or not) and how many of those are labeled; skipped (state
+    "skipped", not excluded: live answers that are all skips); pool: not excluded and no live answer,
+    what the planner can still draw and the unlabeled items the estimates' coverage counts
+    (``labeling.projects.estimates``); items in an unfinished wave and pinned ones stay in it.
+    So total = labeled + pool + skipped + excluded − excluded_labeled: no item goes uncounted."""
+    counts = with_answer_flags(Item.objects.filter(project=project)).aggregate(
         n_total=Count("pk"), n_labeled=Count("pk", filter=Q(has_label=True)),
         n_excluded=Count("pk", filter=Q(excluded=True)),  # n_*: "excluded" would name the field
         n_excluded_labeled=Count("pk", filter=Q(excluded=True, has_label=True)),
-        n_pool=Count("pk", filter=Q(excluded=False, has_label=False)))
+        n_skipped=Count("pk", filter=SKIPPED_BY_EVERYONE), n_pool=Count("pk", filter=IN_POOL))
     return {key[2:]: n for key, n in counts.items()}
 
 
