@@ -296,6 +296,7 @@ def cross_fit_thresholds(
     seed: int = 0,
     unseen_prior_rows: float = 0.0,
     emitted=None,
+    labeled_weight=None,
 ) -> tuple[dict[str, float], list[dict]]:
     """Thresholds chosen on all rows, and a table whose "met" is judged only on rows that did not
     choose the threshold. ``emitted``: the column of the label each row emits (see
@@ -310,7 +311,8 @@ def cross_fit_thresholds(
 
     Table row: the all-rows chooser's row (threshold, feasible, reason, bounds, ...) plus
     held_out_precision, held_out_precision_ci, held_out_recall, held_out_recall_ci (95 % Wilson,
-    Kish counts), held_out_kept (rows auto-accepted across held-out folds), fold_thresholds, and
+    Kish counts), held_out_kept (rows auto-accepted across held-out folds), fold_thresholds, with ``labeled_weight``
+    (the rows' own) held_out_precision_labeled_mix (the same kept predictions at those weights; None: none kept), and
     met: True / False / None with met_reason. None when there is no target, when the held-out
     figure a target needs cannot be computed (no held-out row kept, or no held-out positive),
     or when the label is not estimable; False when the target is infeasible on all rows (it
@@ -319,8 +321,9 @@ def cross_fit_thresholds(
     y_idx = np.asarray(y_idx, dtype=int)
     n = len(y_idx)
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    if len(w) != n:
-        raise ValueError(f"sample_weight has {len(w)} entries for {n} rows")
+    w_lab = w if labeled_weight is None else np.asarray(labeled_weight, dtype=np.float64)
+    if len(w) != n or len(w_lab) != n:
+        raise ValueError(f"sample_weight and labeled_weight need {n} entries (one per row), got {len(w)} and {len(w_lab)}")
     if isinstance(folds, int | np.integer):
         fold = group_kfold([classes[i] for i in y_idx], groups, int(folds), seed=seed)
     else:
@@ -335,7 +338,7 @@ def cross_fit_thresholds(
                                                           confidence=confidence, sample_weight=w,
                                                           unseen_prior_rows=unseen_prior_rows, emitted=top)
     k = len(classes)
-    tp, kept, positives = np.zeros(k), np.zeros(k), np.zeros(k)
+    tp, kept, positives, tp_lab, kept_lab = (np.zeros(k) for _ in range(5))  # *_lab: at the labeled mix
     kept_sq, pos_sq, tp_sq = np.zeros(k), np.zeros(k), np.zeros(k)
     per_fold = []
     for f in fold_ids:
@@ -355,6 +358,8 @@ def cross_fit_thresholds(
         tp_sq += np.bincount(t[hit], weights=wh[hit] ** 2, minlength=k)
         positives += np.bincount(y, weights=wh, minlength=k)
         pos_sq += np.bincount(y, weights=wh**2, minlength=k)
+        tp_lab += np.bincount(t[hit], weights=w_lab[held][hit], minlength=k)
+        kept_lab += np.bincount(t[accepted], weights=w_lab[held][accepted], minlength=k)
     kept_eff, pos_eff = precision_effective(kept, kept_sq, tp, tp_sq), kish(positives, pos_sq)
     for i, row in enumerate(table):
         precision = tp[i] / kept[i] if kept[i] > 0 else None
@@ -367,6 +372,8 @@ def cross_fit_thresholds(
             held_out_kept=float(kept[i]),
             fold_thresholds=[per_fold[j][row["label"]] for j in range(len(fold_ids))],
         )
+        if labeled_weight is not None:
+            row["held_out_precision_labeled_mix"] = tp_lab[i] / kept_lab[i] if kept_lab[i] > 0 else None
         row["met"], row["met_reason"] = _judge(row, precision, recall)
     return thresholds, table
 

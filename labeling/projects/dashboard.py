@@ -345,8 +345,9 @@ def _small_n_bin(row):
     return {**row, "too_few": too_few, **({"accuracy": None} if too_few else {})}
 
 
-def _threshold_row(row: dict) -> dict:
-    """One report row as the table shows it: targets and intervals as text, no per-fold lists."""
+def _threshold_row(row: dict, labeled_mix: bool = False) -> dict:
+    """One report row as the table shows it: targets and intervals as text, no per-fold lists; with
+    ``labeled_mix`` (held-out figures at another mix) the held-out precision at the labeled mix."""
     target = row.get("target")
     if isinstance(target, dict):  # {"precision": p, "recall": r}; older reports: kind + number
         # precision first: a jsonb column does not keep the keys' order
@@ -360,8 +361,9 @@ def _threshold_row(row: dict) -> dict:
 
     out = {"label": row.get("label"), "target": target, "threshold": row.get("threshold"),
            "precision_lower_bound": row.get("precision_lower"), "held_out_precision": row.get("held_out_precision"),
-           "held_out_precision_95": ci("held_out_precision_ci"), "held_out_recall": row.get("held_out_recall"),
-           "held_out_recall_95": ci("held_out_recall_ci"),
+           "held_out_precision_95": ci("held_out_precision_ci"),
+           **({"held_out_precision_labeled_mix": row.get("held_out_precision_labeled_mix")} if labeled_mix else {}),
+           "held_out_recall": row.get("held_out_recall"), "held_out_recall_95": ci("held_out_recall_ci"),
            "met": {True: "yes", False: "no", None: "—"}.get(row.get("met"), row.get("met")),
            "why": row.get("met_reason") or row.get("reason"), "review_share": row.get("review_share")}
     if "met_reason" not in row:  # an older report: its "met" was judged on the rows that chose the threshold
@@ -385,11 +387,12 @@ def thresholds_table(model, report: dict | None, label_names: dict | None = None
         guarded = threshold_guard_rows(model.metrics) > 0
         # which mix the held-out figures are at (the page titles their columns by it): not the per-class table's
         used = {k: ((model.metrics or {}).get("threshold_mix") or {}).get(k) for k in ("used", "unlabeled_rows")}
+        other_mix = used["used"] not in (None, "labeled")  # a labeled-mix column would repeat held_out_precision
         return {"mix": used if used["used"] else None,
                 "source": "training report: chosen on held-out predictions; met judged on folds that did not "
                           "choose the threshold" + (f"; {mix}" if mix else "")
                           + ("; guarded against confusions the labeled items do not show" if guarded else ""),
-                "rows": [_threshold_row(row) | {"label": labels.shown(row["label"]) if isinstance(
+                "rows": [_threshold_row(row, other_mix) | {"label": labels.shown(row["label"]) if isinstance(
                              row.get("label"), str) else row.get("label")}
                          | ({"unseen_confusion_share": row.get("unseen_confusion")} if guarded else {})
                          for row in stored]}

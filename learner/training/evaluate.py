@@ -9,7 +9,9 @@ held-out rows. Thresholds come from ``learner.thresholds.cross_fit_thresholds``:
 lower confidence bound (precision and recall targets together), with "met" judged on the fold
 that did not choose them. The thresholds (and their "met" and review-share figures) hold at the
 class mix ``config.threshold_mix`` names: the tuning rows are weighted to that mix
-(``learner.label_shift``); calibration and the held-out metrics stay at the labeled rows' mix.
+(``learner.label_shift``); calibration and the held-out metrics stay at the labeled rows' mix, and
+each threshold row also carries its held-out precision at that mix (held_out_precision_labeled_mix)
+to set beside the per-class table.
 Every figure (per-class table, confusion, thresholds and "met", review share) is of the label the
 served model emits (``learner.heads.hierarchy.emit``): with a coarse → fine taxonomy the decoded
 fine label, or the coarse label on fallback, never the flat argmax.
@@ -125,12 +127,13 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
     # fine label, or the coarse label on fallback, which is no fine label's prediction.
     emitted = emit(after, classes, parents, config.fine_floor)
     thresholds, table = _thresholds(after, y_val_idx, classes, fine_targets, w_mix, fold,
-                                    config.threshold_unseen_prior, config.threshold_confidence, emitted.column)
+                                    config.threshold_unseen_prior, config.threshold_confidence, emitted.column,
+                                    w_val)
     if branch_targets:
         y_branch_idx = np.array([index[parents[v]] if parents[v] in branch_targets else index[v] for v in y_val])
         branch_thresholds, branch_table = _thresholds(after, y_branch_idx, classes, branch_targets, w_mix, fold,
                                                       config.threshold_unseen_prior, config.threshold_confidence,
-                                                      emitted.column)
+                                                      emitted.column, w_val)
         for i, row in enumerate(branch_table):  # both tables list the classes in order
             if row["label"] in branch_targets:
                 table[i] = {**row, "judged_on": "coarse label"}
@@ -148,7 +151,7 @@ def calibrate_and_evaluate(config, logits, y_val, w_val, classes: list[str], tar
         coarse_thresholds, coarse_table = _thresholds(cp, np.array([c_index[v] for v in y_val_coarse]),
                                                       coarse_classes, coarse_targets, w_mix, fold,
                                                       config.threshold_unseen_prior, config.threshold_confidence,
-                                                      coarse_emitted)
+                                                      coarse_emitted, w_val)
         report["hierarchy"] = {
             # every row's emitted label lies in its decoded branch, a fallback's as well
             "coarse_validation": classification_report(y_val_coarse, emitted.coarse_label, cp, coarse_classes, w_val),
@@ -210,13 +213,17 @@ def split_targets(targets: dict, classes: list[str], parents: dict | None, notes
     return fine, coarse, branch
 
 
-def _thresholds(proba, y_idx, classes, targets, w, fold, unseen_prior_rows: float, confidence: float, emitted):
+def _thresholds(proba, y_idx, classes, targets, w, fold, unseen_prior_rows: float, confidence: float, emitted,
+                w_labeled):
     """Thresholds and their table, over the rows that emit each label (``emitted``: a column per
-    row, -1 for none of ``classes``): cross-fitted when there are folds; otherwise chosen on every
-    row with "met" left unknown (None), since no row is left to judge it on."""
+    row, -1 for none of ``classes``): cross-fitted when there are folds, each row's held-out
+    precision at the tuning mix (``w``) and at the labeled rows' own (``w_labeled``), which the
+    per-class table is at; otherwise chosen on every row with "met" left unknown (None), since no
+    row is left to judge it on."""
     if fold is not None:
         return cross_fit_thresholds(proba, y_idx, classes, targets, folds=fold, confidence=confidence,
-                                    sample_weight=w, unseen_prior_rows=unseen_prior_rows, emitted=emitted)
+                                    sample_weight=w, unseen_prior_rows=unseen_prior_rows, emitted=emitted,
+                                    labeled_weight=w_labeled)
     chosen, table = choose_thresholds_with_confidence(proba, y_idx, classes, targets,
                                                       confidence=confidence, sample_weight=w,
                                                       unseen_prior_rows=unseen_prior_rows, emitted=emitted)

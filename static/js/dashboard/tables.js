@@ -67,9 +67,13 @@ const MIX_AT = {pool: "the pool's estimated label mix", uniform: "a uniform labe
 const AT_MIX = {precision_lower_bound: "precision lower bound", held_out_precision: "held-out precision",
                 held_out_recall: "held-out recall"};
 
+// The column the server adds beside them when they are at another mix: the same kept predictions'
+// held-out precision at the labeled items' mix, null for a version trained before it was stored.
+const LABELED_MIX = "held_out_precision_labeled_mix";
+
 // Why this table's held-out precision and recall differ from the per-class table's, which are of
 // every prediction (no threshold) at the labeled items' mix (docs/estimates.md, "Thresholds that hold").
-function mixNote(mix) {
+function mixNote(mix, rows) {
   const kept = "Held-out precision and recall here are of the predictions each threshold keeps";
   const recall = " Recall does not depend on the mix (every row of a label carries the same weight): it is " +
     "lower here only where a threshold leaves predictions out (one chosen for this mix may leave out more).";
@@ -83,7 +87,17 @@ function mixNote(mix) {
     "active learning tilts towards rare labels: " + (mix.used === "pool"
     ? "where a frequent label is confused with a rarer one, precision is lower at the pool's mix than among the " +
       "labeled items."
-    : "precision moves with the mix, as often as each confused label occurs.") + recall;
+    : "precision moves with the mix, as often as each confused label occurs.") + labeledMixNote(rows) + recall;
+}
+
+// What the labeled-mix column shows: beside this mix's precision, what the mix changes; beside the
+// per-class table's, what the threshold changes.
+function labeledMixNote(rows) {
+  if (!rows.length || !(LABELED_MIX in rows[0])) return "";
+  const stored = rows.some((r) => r[LABELED_MIX] !== null && r[LABELED_MIX] !== undefined);
+  return " \"Held-out precision at the labeled items' mix\" is of the same kept predictions at the per-class " +
+    "table's mix: it differs from the precision beside it by the mix alone, from the per-class table's by the " +
+    "threshold alone" + (stored ? "." : " (— : this version was trained before that figure was stored).");
 }
 
 export function thresholds(data) {
@@ -91,16 +105,19 @@ export function thresholds(data) {
   const rows = data.thresholds.rows || [];
   const mix = data.thresholds.mix && MIX_AT[data.thresholds.mix.used] ? data.thresholds.mix : null;
   document.getElementById("thr-source").textContent = data.thresholds.source ? "Source: " + data.thresholds.source : "";
-  document.getElementById("thr-mix-note").textContent = mix && rows.length ? mixNote(mix) : "";
+  document.getElementById("thr-mix-note").textContent = mix && rows.length ? mixNote(mix, rows) : "";
   showEmpty(table, !rows.length);
   if (!rows.length) return;
   const keys = Object.keys(rows[0]);
   const title = (k) => (mix && AT_MIX[k] ? AT_MIX[k] + " at " + MIX_AT[mix.used]
+    : k === LABELED_MIX ? "held-out precision at " + MIX_AT.labeled
     : /^held_out_(precision|recall)_95$/.test(k) ? k.slice(9, -3) + " 95 % interval" : heading(k));
-  fillTable(table, keys.map(title), rows.map((r) => keys.map((k) => cell(k, r[k]))));
+  // a precision, though its name says "labeled" (which marks count columns for cell())
+  const shown = (k, v) => (k === LABELED_MIX && typeof v === "number" ? fmt(v) : cell(k, v));
+  fillTable(table, keys.map(title), rows.map((r) => keys.map((k) => shown(k, r[k]))));
   // The titles that name the mix wrap, so the columns stay as narrow as their figures.
   Array.from(table.tHead.rows[0].cells).forEach((th, i) => {
-    if (mix && AT_MIX[keys[i]]) { th.style.whiteSpace = "normal"; th.style.minWidth = "9rem"; }
+    if ((mix && AT_MIX[keys[i]]) || keys[i] === LABELED_MIX) { th.style.whiteSpace = "normal"; th.style.minWidth = "9rem"; }
   });
 }
 
