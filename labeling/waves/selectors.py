@@ -1,4 +1,4 @@
-"""Reads about waves: the current one, completion, composition, label counts and the budget."""
+"""Reads about waves: the current one, completion, composition and the budget."""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,9 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation, Assignment
-from labeling.annotations.selectors import resolve_item_labels
 from labeling.items.models import Item
-from labeling.projects.models import Label
 
 from .models import Wave, WaveItem
 
@@ -164,15 +162,6 @@ def composition_rows(wave: Wave) -> list[dict]:
     """source × strategy × predicted label counts of the wave's picks, "—" for a missing name."""
     return [{**cell, "source": cell["source"] or "—", "predicted_label": cell["predicted_label"] or "—"}
             for cell in wave_composition(wave)["cells"]]
-
-
-def labeled_counts(project) -> dict[str, int]:
-    """Label name → items whose resolved label it is, every label listed."""
-    counts = Counter(resolve_item_labels(project).values())
-    return {
-        name: counts.get(label_id, 0)
-        for label_id, name in Label.objects.filter(project=project).order_by("order", "name").values_list("id", "name")
-    }
 
 
 def labels_used(project) -> int:
