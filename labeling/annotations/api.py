@@ -129,18 +129,29 @@ def _lease(lease: renewal.Lease) -> dict:
     return {"assignment": lease.assignment, "item": lease.item, "expires_at": lease.expires_at}
 
 
-def assignment_item_mismatch(user, assignment_id, item_id) -> dict | None:
-    """The refusal of an answer naming both one of the user's assignments and another item: the
-    answer went to the assignment's item, the item named ignored. None where they agree, where
-    only one is given, or where the assignment is not the user's (the submit refuses that)."""
-    if assignment_id is None or item_id is None:
+def named_two_different(first, second, found, refusal, *, field: str) -> Response | None:
+    """400 for a request naming its target twice (``first``, ``second``: two ways of naming one
+    thing) as two different ones: before, the first won and the second was dropped without a word.
+    ``found``: the user's rows matching ``first``, as the value ``second`` is compared with;
+    ``refusal(value)``: the message, given that value. None where they agree, where only one is
+    given, or where ``first`` names none of the user's (the write itself refuses that)."""
+    if first is None or second is None:
         return None
-    leased = Assignment.objects.filter(pk=assignment_id, annotator=user).values_list("wave_item__item_id", flat=True)
-    leased_item = next(iter(leased), None)
-    if leased_item is None or leased_item == item_id:
+    value = next(iter(found), None)
+    if value is None or value == second:
         return None
-    return {"detail": f"Assignment {assignment_id} is for item {leased_item}, not item {item_id}: give one of "
-                      "'assignment' and 'item', or both naming the same item. Nothing was stored.", "field": "item"}
+    return Response({"detail": refusal(value), "field": field}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def assignment_item_mismatch(user, assignment_id, item_id) -> Response | None:
+    """An answer naming one of the user's assignments and another item (the answer went to the
+    assignment's item, the item named ignored)."""
+    return named_two_different(
+        assignment_id, item_id,
+        Assignment.objects.filter(pk=assignment_id, annotator=user).values_list("wave_item__item_id", flat=True),
+        lambda leased_item: f"Assignment {assignment_id} is for item {leased_item}, not item {item_id}: give one "
+                            "of 'assignment' and 'item', or both naming the same item. Nothing was stored.",
+        field="item")
 
 
 def replay_differences(stored, data: dict) -> list[str]:
@@ -152,6 +163,13 @@ def replay_differences(stored, data: dict) -> list[str]:
         differ.append("assignment")
     if data.get("item") is not None and data["item"] != stored.item_id:
         differ.append("item")
+    return differ + choice_differences(stored, data)
+
+
+def choice_differences(stored, data: dict) -> list[str]:
+    """The fields in which the choice sent (a label, none of these, a skip and its reason) differs
+    from the stored answer's: of an answer, or of a change (``api_history``)."""
+    differ = []
     stored_other = stored.label is not None and stored.label.is_other
     if data.get("label") is not None and data["label"] != stored.label_id:
         differ.append("label")
@@ -164,13 +182,16 @@ def replay_differences(stored, data: dict) -> list[str]:
     return differ
 
 
-def replay_conflict(stored, differ: list[str]) -> Response:
-    """409 for an answer re-sent under a used client_id with another choice: nothing was stored,
-    and the body carries the answer that stands for that id."""
+ANSWER_REPLAY_HINT = ("To change that answer use the change endpoint (annotations/change/); for a new answer "
+                      "send a new client_id.")
+
+
+def replay_conflict(stored, differ: list[str], *, what: str = "answer", hint: str = ANSWER_REPLAY_HINT) -> Response:
+    """409 for an answer (or a change: ``what``) re-sent under a used client_id with another choice:
+    nothing was stored, and the body carries the answer that stands for that id."""
     return Response({
-        "detail": f"client_id {stored.client_id} already stored a different answer ({', '.join(differ)} differ"
-                  f"{'s' if len(differ) == 1 else ''}); this one was not stored. To change that answer use the "
-                  "change endpoint (annotations/change/); for a new answer send a new client_id.",
+        "detail": f"client_id {stored.client_id} already stored a different {what} ({', '.join(differ)} differ"
+                  f"{'s' if len(differ) == 1 else ''}); this one was not stored. {hint}",
         "field": "client_id", "stored": serializers.AnnotationSerializer(stored).data,
     }, status=status.HTTP_409_CONFLICT)
 
@@ -190,14 +211,14 @@ class AnswerView(ProjectAPIView):
         answer.is_valid(raise_exception=True)
         data = answer.validated_data
         if (mismatch := assignment_item_mismatch(request.user, data.get("assignment"), data.get("item"))) is not None:
-            return Response(mismatch, status=status.HTTP_400_BAD_REQUEST)
+            return mismatch
         try:
             suggested = history.suggested_label(self.project, data.get("suggested_label"))
             result = services.submit_answer(
                 self.project, request.user, client_id=data["client_id"], assignment_id=data.get("assignment"),
                 item_id=data.get("item"), label_id=data.get("label"), skipped=data["skipped"],
                 skip_reason=data["skip_reason"], none_of_these=data["none_of_these"],
-                label_name=data.get("label_name"),
+                label_name=data.get("label_name"), suggestion_shown=data["suggestion_shown"], suggested=suggested,
             )
         except services.LabelRenamed as exc:
             # The page chose by a name that is gone: it gets the labels as they are now with the refusal.
@@ -214,8 +235,6 @@ class AnswerView(ProjectAPIView):
             return error_response(exc)
         if not result.created and (differ := replay_differences(result.annotation, data)):
             return replay_conflict(result.annotation, differ)
-        if result.created:
-            history.record_suggestion(result.annotation, shown=data["suggestion_shown"], suggested=suggested)
         body = {
             "annotation": serializers.AnnotationSerializer(result.annotation).data,
             "created": result.created,

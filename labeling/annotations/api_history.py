@@ -8,7 +8,14 @@ from labeling.projects.schema import ErrorSerializer
 from labeling.projects.serializers import RefuseUnknownFields
 
 from . import history, history_selectors, services
-from .api import ProjectAPIView, error_response, with_current_labels
+from .api import (
+    ProjectAPIView,
+    choice_differences,
+    error_response,
+    named_two_different,
+    replay_conflict,
+    with_current_labels,
+)
 from .models import Annotation
 from .serializers import CURRENT_LABELS_HELP, AnnotationSerializer, PageLabelSerializer, labels_version_field
 
@@ -63,19 +70,31 @@ class ChangeSerializer(RefuseUnknownFields, serializers.Serializer):
         return attrs
 
 
-def named_answers_differ(user, supersedes, supersedes_client_id) -> dict | None:
-    """The refusal of a change naming its answer twice, by id and by client_id, as two different
-    answers of the user's (the id won and the other was ignored). None where they agree, where only
-    one is given, or where the id names none of the user's answers (the change refuses that)."""
-    if supersedes is None or supersedes_client_id is None:
-        return None
-    named = Annotation.objects.filter(pk=supersedes, annotator=user).values_list("client_id", flat=True)
-    client_id = next(iter(named), None)
-    if client_id is None or client_id == supersedes_client_id:
-        return None
-    return {"detail": f"supersedes ({supersedes}) and supersedes_client_id ({supersedes_client_id}) name different "
-                      "answers: give one of them, or both naming the same answer. Nothing was changed.",
-            "field": "supersedes_client_id"}
+def named_answers_differ(user, supersedes, supersedes_client_id) -> Response | None:
+    """A change naming its answer twice, by id and by client_id, as two different answers of the
+    user's (the id won and the other was ignored)."""
+    return named_two_different(
+        supersedes, supersedes_client_id,
+        Annotation.objects.filter(pk=supersedes, annotator=user).values_list("client_id", flat=True),
+        lambda _: f"supersedes ({supersedes}) and supersedes_client_id ({supersedes_client_id}) name different "
+                  "answers: give one of them, or both naming the same answer. Nothing was changed.",
+        field="supersedes_client_id")
+
+
+def change_replay_differences(stored: Annotation, data: dict) -> list[str]:
+    """The fields in which a change sent under an already stored change's client_id differs from
+    it (as ``replay_differences`` for answers): the answer it names, or its choice. A stored change
+    is never a clear (a clear stores no row), so a clear under its id differs in that alone."""
+    differ = []
+    if data.get("supersedes") is not None and data["supersedes"] != stored.supersedes_id:
+        differ.append("supersedes")
+    named = data.get("supersedes_client_id")
+    if named is not None and (stored.supersedes is None or named != stored.supersedes.client_id):
+        differ.append("supersedes_client_id")
+    return differ + (["clear"] if data["clear"] else choice_differences(stored, data))
+
+
+CHANGE_REPLAY_HINT = "To change that answer again send a new client_id."
 
 
 class ChangeResultSerializer(serializers.Serializer):
@@ -119,7 +138,9 @@ class ChangeAnswerView(ProjectAPIView):
         responses={201: ChangeResultSerializer, 200: ChangeResultSerializer,
                    409: OpenApiResponse(ErrorSerializer, description="The answer was already changed or cleared; "
                                                                       "'standing' then holds your answer that counts "
-                                                                      "on the item now (a history row), or null.")},
+                                                                      "on the item now (a history row), or null. Or "
+                                                                      "field client_id: that id already stored a "
+                                                                      "different change, in 'stored'.")},
         summary="Change or clear one of your answers (a change is a new answer that supersedes it)")
     def post(self, request, slug):
         change = ChangeSerializer(data=request.data)
@@ -127,7 +148,7 @@ class ChangeAnswerView(ProjectAPIView):
         data = change.validated_data
         differ = named_answers_differ(request.user, data.get("supersedes"), data.get("supersedes_client_id"))
         if differ is not None:
-            return Response(differ, status=status.HTTP_400_BAD_REQUEST)
+            return differ
         try:
             result = history.change_answer(
                 self.project, request.user, client_id=data["client_id"], supersedes=data.get("supersedes"),
@@ -146,6 +167,9 @@ class ChangeAnswerView(ProjectAPIView):
             return Response(body, status=exc.status)
         except services.AnnotationError as exc:
             return error_response(exc)
+        if not result.created and result.annotation is not None and (
+                differ := change_replay_differences(result.annotation, data)):
+            return replay_conflict(result.annotation, differ, what="change", hint=CHANGE_REPLAY_HINT)
         body = {
             "annotation": AnnotationSerializer(result.annotation).data if result.annotation else None,
             "replaced": AnnotationSerializer(result.replaced).data,

@@ -218,13 +218,3 @@ def _reopen_assignment(old: Annotation, now) -> bool:
     change_slots([assignment.wave_item_id], taken=-released, done=-released)
     return False
 
-
-def record_suggestion(annotation: Annotation, *, shown: bool, suggested: Label | None) -> None:
-    """Store on a fresh answer whether the page showed a suggestion with it, and which label."""
-    if not shown and suggested is None:
-        return
-    with transaction.atomic():
-        if suggested is not None and not hold_label(suggested):
-            suggested = None  # deleted since the answer came in: keep that a suggestion was shown
-        Annotation.objects.filter(pk=annotation.pk).update(suggestion_shown=bool(shown), suggested_label=suggested)
-    annotation.suggestion_shown, annotation.suggested_label = bool(shown), suggested

@@ -6,7 +6,8 @@ Decisions worth knowing:
 * **No lost label.** An answer on an expired lease is stored when the item still has a free slot
   (or the annotator holds a newer lease on it); when other annotators took all slots meanwhile it
   is rejected with a message that says so (``AnswerRejected``, HTTP 409). A removed member's is
-  not stored (a removal expires their leases: 403 "no longer a member").
+  not stored (a removal expires their leases: 403 "no longer a member"), nor one on an item of a
+  closed wave that a lead has since labeled in review (``review_services`` released the lease).
 * **Exactly once.** ``Annotation.client_id`` is unique; a retried submit returns the stored
   answer without storing, signalling or changing anything.
 * **None of these.** The project's top-level label with ``is_other=True`` is used; a project
@@ -29,37 +30,12 @@ from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
 from .disagreement import sync_disagreement
+from .errors import AnnotationError, AnswerRejected, InvalidAnswer, NotFound
 from .leasing import change_slots, lease_expiry, slots_in_use
 from .models import Annotation, Assignment, ReviewTask
 from .signals import answer_saved
 
 OTHER_LABEL_NAME = "None of these"
-
-
-class AnnotationError(Exception):
-    """A request the annotator's side refuses, with a message for people and an HTTP status."""
-
-    status = 400
-
-    def __init__(self, message: str, *, field: str | None = None, reason: str = "refused"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.reason = reason  # what a lease renewal reports a lapsed lease lost as (renewal.py)
-
-
-class InvalidAnswer(AnnotationError):
-    status = 400
-
-
-class NotFound(AnnotationError):
-    status = 404
-
-
-class AnswerRejected(AnnotationError):
-    """Well-formed but not storable now (slot taken, already answered, already resolved)."""
-
-    status = 409
 
 
 @dataclass
@@ -264,11 +240,14 @@ def _replay(existing: Annotation, project: Project, user) -> AnswerResult:
 def submit_answer(
     project: Project, user, *, client_id, assignment_id=None, item_id=None, label_id=None,
     skipped: bool = False, skip_reason: str = "", none_of_these: bool = False, label_name: str | None = None,
+    suggestion_shown: bool = False, suggested: Label | None = None,
 ) -> AnswerResult:
     """Store one annotator answer exactly once (``client_id``): a label, a skip with its reason,
     or "none of these". A retry that arrives while the first send is still being stored waits for
     the item's lock and then gets the stored answer, as any later retry does. ``label_name``: the
-    label's name as the page showed it (check_label_name)."""
+    label's name as the page showed it (check_label_name). ``suggestion_shown``, ``suggested``:
+    whether the page showed a suggestion with the item, and its label, stored with the answer in
+    its transaction (a second write could fail after the answer was stored, and the reply say so)."""
     try:
         client_id = uuid.UUID(str(client_id))
     except ValueError:
@@ -287,18 +266,19 @@ def submit_answer(
     elif none_of_these:
         label = ensure_other_label(project)
 
+    suggestion = (bool(suggestion_shown), suggested)
     try:
         check_label_name(label, label_name)  # in the try: a retry of an answer stored before the rename replays
         try:
             annotation, wave_item, review_task = _store_answer(project, user, client_id, assignment_id, item_id, label,
-                                                               skipped, skip_reason, member_held=False)
+                                                               skipped, skip_reason, suggestion, member_held=False)
         except _MembershipFirst:
             # An expired lease's answer takes a slot again (a removal expires the member's leases and
             # frees them), so it is stored only while the annotator is a member: taken again with the
             # membership share-locked first, the order a lease and a removal take (membership, then
             # the wave items). A live lease's answer, nearly every one, pays nothing for it.
             annotation, wave_item, review_task = _store_answer(project, user, client_id, assignment_id, item_id, label,
-                                                               skipped, skip_reason, member_held=True)
+                                                               skipped, skip_reason, suggestion, member_held=True)
     except AnnotationError:
         # A retry of a stored answer is refused like any second answer (already answered; its
         # lease since expired): look the answer up only now, so that a first send, nearly every
@@ -318,18 +298,23 @@ def submit_answer(
     return AnswerResult(annotation, created=True, review_task=review_task)
 
 
-def _store_answer(project, user, client_id, assignment_id, item_id, label, skipped, skip_reason, *, member_held):
-    """submit_answer's write, in one transaction: (annotation, wave item, review task or None)."""
+def _store_answer(project, user, client_id, assignment_id, item_id, label, skipped, skip_reason, suggestion, *,
+                  member_held):
+    """submit_answer's write, in one transaction: (annotation, wave item, review task or None).
+    ``suggestion``: (shown, its label or None)."""
+    shown, suggested = suggestion
     with transaction.atomic():
         if member_held:
             hold_membership(project, user, "your answer was not stored")
         require_label(label)  # before the wave item's lock: delete_label takes them in this order too
+        if suggested is not None and not hold_label(suggested):
+            suggested = None  # deleted meanwhile: the answer still records that a suggestion was shown
         assignment, wave_item = _answerable_assignment(project, user, assignment_id, item_id, timezone.now(),
                                                        member_held)
         annotation = Annotation.objects.create(
             project=project, item=wave_item.item, annotator=user, assignment=assignment,
             label=label, skipped=bool(skipped), skip_reason=skip_reason if skipped else "",
-            origin=Annotation.ANNOTATOR, client_id=client_id,
+            origin=Annotation.ANNOTATOR, client_id=client_id, suggestion_shown=shown, suggested_label=suggested,
         )
         held_slot = assignment.state == Assignment.LEASED
         # Nobody else answered a single-overlap pick: no disagreement to look for. (The planner
@@ -347,8 +332,10 @@ def _store_answer(project, user, client_id, assignment_id, item_id, label, skipp
 def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
     """Mark the annotator's latest live answer in the project undone, or with ``client_id`` exactly
     that answer, and re-open its assignment (also in a closed wave: the re-opened lease is handed
-    back until it expires, like any live lease). An undo naming an answer that is not stored yet
-    (its submit still on the way), or one a change replaced (also while they race), undoes nothing."""
+    back until it expires, like any live lease). Leased again now, as a clear from the history: the
+    undo is work in the project, which leasing.renewal_limit reads from the leases' times. An undo
+    naming an answer that is not stored yet (its submit still on the way), or one a change replaced
+    (also while they race), undoes nothing."""
     now = timezone.now()
     if client_id is not None:
         try:
@@ -368,7 +355,7 @@ def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
         if annotation.assignment_id:
             reopened = Assignment.objects.filter(
                 pk=annotation.assignment_id, state__in=[Assignment.DONE, Assignment.SKIPPED]
-            ).update(state=Assignment.LEASED, expires_at=lease_expiry(now))
+            ).update(state=Assignment.LEASED, leased_at=now, expires_at=lease_expiry(now))
             change_slots([wave_item.pk], done=-reopened)
         sync_disagreement(project, annotation.item_id)
         close_answered_issues(project, annotation.item_id)
