@@ -23,9 +23,16 @@ closed since the page loaded come back with code ``closed_meanwhile`` and what c
 the tasks that a label this request stored for their item (for another of its tasks) closed
 without being theirs: "closed by this request", never reported as left open.
 ``answer_saved`` is sent once per labeled item after the transaction.
+
+A label a lead stores for an item releases the annotators' unanswered leases on it in closed waves
+(``release_decided_leases``): such a lease is handed back only until it runs out, and an answer on
+it would count in the annotator's totals and the budget while the lead's label stands. The answer
+path then refuses it (``services``: reason ``decided``). In an open wave the item's slots are the
+wave's plan, so its leases are left as they are.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -36,9 +43,11 @@ from labeling.modeling.selectors import PROPOSAL_KEYS, predicted_name, proposed_
 from labeling.projects.label_names import written_out
 from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
+from labeling.waves.models import Wave, WaveItem
 
 from .disagreement import lock_open_tasks
-from .models import Annotation, ReviewTask
+from .leasing import change_slots
+from .models import Annotation, Assignment, ReviewTask
 from .services import AnswerRejected, InvalidAnswer, NotFound, project_label, require_label
 from .signals import answer_saved
 
@@ -205,8 +214,9 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
         # Locked against a routing pass re-scoring or closing these tasks while this request decides: with
         # the other open tasks of their items, which a stored label closes too, all at once in id order
         # (disagreement's lock order, which an answer's write keeps).
-        items = ReviewTask.objects.filter(project=project, pk__in=ids).values_list("item_id", flat=True)
-        locked = lock_open_tasks(project, set(items), also=ids, related=("resolved_by", "resolved_label"))
+        items = set(ReviewTask.objects.filter(project=project, pk__in=ids).values_list("item_id", flat=True))
+        closed_wave_items = lock_closed_wave_items(items)  # before the tasks, as an answer's write locks them
+        locked = lock_open_tasks(project, items, also=ids, related=("resolved_by", "resolved_label"))
         tasks = {t.pk: t for t in locked if t.pk in ids}
         # The label the model proposes for each task, by its identity, named as it is now: the page
         # shows that name (review_selectors), so ``shown`` is compared with it.
@@ -259,6 +269,7 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
             if entry["code"] != CLOSED_MEANWHILE and task is not None and task.item_id in decided:
                 entry.update(code=CLOSED_MEANWHILE, reason=_closed_in_request(*decided[task.item_id], entry["reason"]))
         result.labeled_items = list(decided)
+        release_decided_leases(closed_wave_items, decided)
         # A relabel to the model's own label is recorded as accepted: the page says so instead of "relabeled".
         result.accepted = sorted(ReviewTask.objects.filter(pk__in=result.done, outcome=ReviewTask.ACCEPTED)
                                  .values_list("pk", flat=True))
@@ -293,6 +304,7 @@ def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
             item_id = ReviewTask.objects.values_list("item_id", flat=True).get(pk=task_pk, project=project)
         except (ReviewTask.DoesNotExist, TypeError, ValueError):
             raise NotFound(f"Review task {task_id!r} is not in project '{project.slug}'.", field="task") from None
+        closed_wave_items = lock_closed_wave_items([item_id])  # before the tasks, as an answer's write locks them
         # All of the item's open tasks, in id order, as an answer's write locks them (disagreement's lock order).
         locked = lock_open_tasks(project, [item_id], also=[task_pk], related=("item", "resolved_by"))
         task = next((t for t in locked if t.pk == task_pk), None)
@@ -305,6 +317,30 @@ def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
             project=project, item=task.item, annotator=lead, label=label, origin=Annotation.ADJUDICATION
         )
         close_with_label(project, task.item_id, label, lead, now, proposed_labels(project, locked))
+        release_decided_leases(closed_wave_items, [task.item_id])
         task.refresh_from_db()
     answer_saved.send(sender=Annotation, project=project, item=task.item)
     return task
+
+
+def lock_closed_wave_items(item_ids) -> list[int]:
+    """The wave items of these items in waves no longer open, locked in id order as every slot
+    writer locks them; taken before the review tasks, the order of an answer's write (its wave
+    item, then disagreement's tasks), so an answer under way is stored first or refused after."""
+    return list(WaveItem.objects.filter(item_id__in=list(item_ids)).exclude(wave__state=Wave.OPEN).order_by("pk")
+                .select_for_update(of=("self",)).values_list("pk", flat=True))
+
+
+def release_decided_leases(wave_item_ids, item_ids) -> int:
+    """Expire the unanswered leases on these locked wave items (``lock_closed_wave_items``) of the
+    items a lead's label was stored for, live or past their time (both hold a slot), and free their
+    slots; returns how many. The annotator's later answer on one is refused (services: ``decided``)."""
+    leases = list(Assignment.objects.filter(wave_item_id__in=wave_item_ids, wave_item__item_id__in=list(item_ids),
+                                            state=Assignment.LEASED).values_list("pk", "wave_item_id"))
+    Assignment.objects.filter(pk__in=[pk for pk, _ in leases]).update(state=Assignment.EXPIRED)
+    by_count: dict[int, list[int]] = {}  # leases per wave item (one per annotator) → those wave items
+    for wave_item_id, n in Counter(wave_item_id for _, wave_item_id in leases).items():
+        by_count.setdefault(n, []).append(wave_item_id)
+    for n, wave_item_ids_freed in by_count.items():
+        change_slots(wave_item_ids_freed, taken=-n)
+    return len(leases)

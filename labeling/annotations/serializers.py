@@ -106,7 +106,7 @@ class HeldLeaseSerializer(serializers.Serializer):
 class LostLeaseSerializer(serializers.Serializer):
     assignment = serializers.IntegerField()
     item = serializers.IntegerField(allow_null=True)
-    reason = serializers.CharField(help_text="taken, answered, wave_closed, idle or gone (renewal.LOST_REASONS).")
+    reason = serializers.CharField(help_text="taken, answered, wave_closed, decided, idle or gone (renewal.LOST_REASONS).")
     message = serializers.CharField(help_text="What the reason means, in a sentence.")
 
 

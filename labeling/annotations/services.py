@@ -226,6 +226,12 @@ def _answerable_assignment(project: Project, user, assignment_id, item_id, now, 
                 f"the item is now in wave {newer_wave.wave.number}; your answer was not stored.",
                 field="assignment", reason="wave_closed",
             )
+        # A lead's label released it (review_services.release_decided_leases): that label stands.
+        if Annotation.objects.filter(item_id=wave_item.item_id, origin=Annotation.ADJUDICATION, undone=False).exists():
+            raise AnswerRejected(
+                f"A lead decided the label of item {wave_item.item_id} in review after wave {wave_item.wave.number} "
+                "closed, so your lease on it was released; your answer was not stored.",
+                field="assignment", reason="decided")
     return assignment, wave_item
 
 
