@@ -352,6 +352,10 @@ LONGTAIL_LEASE_RENEWAL_PERIODS = env_int("LONGTAIL_LEASE_RENEWAL_PERIODS", 4, mi
 # Self-training: each retrain pseudo-labels up to this many unlabeled pool items (a seeded sample)
 # with its confident predictions (docs/simulation.md); 0 turns it off.
 LONGTAIL_SELF_TRAINING_ROWS = env_int("LONGTAIL_SELF_TRAINING_ROWS", 20_000, minimum=0)
+# Per-process memory (docs/loop.md): recently read vectors kept, and whole pool matrices kept by
+# project; unset, the pools are kept for 2 projects in a Celery worker and none in a web process.
+LONGTAIL_EMBEDDING_MEMO_MAX = env_int("LONGTAIL_EMBEDDING_MEMO_MAX", 200_000, minimum=0)
+LONGTAIL_POOL_MEMO_PROJECTS = env_int("LONGTAIL_POOL_MEMO_PROJECTS", None, minimum=0)
 
 
 # The final model's fine-tuning options (learner.finetune.FinetuneConfig fields), as JSON.

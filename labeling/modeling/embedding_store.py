@@ -45,7 +45,7 @@ class _Memo:
 
     @property
     def limit(self) -> int:
-        return int(getattr(settings, "LONGTAIL_EMBEDDING_MEMO_MAX", 200_000))
+        return settings.LONGTAIL_EMBEDDING_MEMO_MAX
 
     def get(self, model_id: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         with self._lock:
@@ -223,7 +223,7 @@ WORKER_PROCESS = False
 
 
 def pool_memo_limit() -> int:
-    configured = getattr(settings, "LONGTAIL_POOL_MEMO_PROJECTS", None)
+    configured = settings.LONGTAIL_POOL_MEMO_PROJECTS
     if configured is not None:
         return int(configured)
     return 2 if WORKER_PROCESS else 0
