@@ -53,9 +53,8 @@ def test_expiry_never_flips_an_answer_committing_meanwhile(postgres_only, projec
             return services.submit_answer(project, ann, client_id=uuid.uuid4(), assignment_id=lease.pk,
                                           label_id=label.pk)
 
-    def expire_then_lease():
-        expired = leasing.expire_stale_leases(project)
-        return expired, item_ids(leasing.lease_batch(project, bob))
+    def expire_then_lease():  # a lease sweeps the stale leases first, then picks
+        return item_ids(leasing.lease_batch(project, bob))
 
     submitter, submitted = in_thread(submit)
     assert paused.wait(10), "the submit never reached its state update"
@@ -69,13 +68,14 @@ def test_expiry_never_flips_an_answer_committing_meanwhile(postgres_only, projec
     assert "error" not in submitted and "error" not in expiry, (submitted, expiry)
     assert submitted["result"].created
     assert ran_while_answer_pending  # expiry and leasing skip the item being answered, never wait on it
-    assert expiry["result"] == (0, [])  # nothing expired, nothing handed to bob
+    assert expiry["result"] == []  # nothing handed to bob
     lease.refresh_from_db()
-    assert lease.state == Assignment.DONE
+    assert lease.state == Assignment.DONE  # nothing expired
     assert Annotation.objects.filter(item=lease.wave_item.item, undone=False).count() == 1
     # After the commit too, the slot is not leased again.
-    assert leasing.expire_stale_leases(project) == 0
     assert item_ids(leasing.lease_batch(project, bob)) == []
+    lease.refresh_from_db()
+    assert lease.state == Assignment.DONE
     pick = WaveItem.objects.get(pk=lease.wave_item_id)
     assert (pick.slots_taken, pick.slots_done) == (1, 1)
 
@@ -84,7 +84,7 @@ def test_expiry_waiting_on_a_lease_row_rechecks_its_state(postgres_only, project
     """The expiry UPDATE itself re-checks state and answer: a row answered while the UPDATE waited
     for its lock is left alone (the old UPDATE through a subquery flipped it back)."""
     project = project_factory("race-expiry-update")
-    ann = add_member(make_user, project, "ann")
+    ann, bob = add_member(make_user, project, "ann"), add_member(make_user, project, "bob")
     label = project.labels.first()
     make_open_wave(project, 1)
     lease = leasing.lease_batch(project, ann, size=1).assignments[0]
@@ -104,12 +104,13 @@ def test_expiry_waiting_on_a_lease_row_rechecks_its_state(postgres_only, project
 
     answerer, _ = in_thread(answer_by_hand)
     assert locked.wait(10)
-    expirer, expiry = in_thread(leasing.expire_stale_leases, project)
+    expirer, expiry = in_thread(leasing.lease_batch, project, bob)  # its sweep, before it picks
     assert wait_until(lambda: backends_waiting_on_locks() >= 1), "the expiry never waited for the row"
     go.set()
     answerer.join(timeout=15)
     expirer.join(timeout=15)
-    assert expiry == {"result": 0}
+    assert "error" not in expiry, expiry
+    assert expiry["result"].assignments == []  # nothing expired: the item's one slot is still ann's answer
     lease.refresh_from_db()
     assert lease.state == Assignment.DONE
     assert WaveItem.objects.get(pk=lease.wave_item_id).slots_taken == 1

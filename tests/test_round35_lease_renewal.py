@@ -5,6 +5,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from labeling.annotations import leasing, renewal, services
@@ -71,7 +72,8 @@ def test_a_lapsed_lease_whose_slot_is_still_free_is_taken_again_as_an_answer_wou
     make_open_wave(project, 3)
     mine = leasing.lease_batch(project, ann).assignments
     lapse(mine[:2])
-    leasing.expire_stale_leases(project)  # the first two: expired, their slots back in the pool
+    with transaction.atomic():  # the sweep each lease runs first; the first two: expired, their slots back in the pool
+        leasing.expire_stale(timezone.now())
     lapse(mine[2:])  # the third: past its time only, no sweep since
 
     body = renew(ann, [a.pk for a in mine])

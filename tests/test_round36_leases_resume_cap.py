@@ -78,18 +78,22 @@ def test_past_the_limit_the_held_batch_is_let_go_and_others_get_its_items(projec
     assert ask_batch(ann)["resumed"]
 
 
-def test_a_lone_annotator_past_the_limit_gets_their_items_back_as_a_fresh_batch(project, ann):
+def test_a_lone_annotator_past_the_limit_gets_their_items_back_one_lease_period_later(project, ann):
     _, items = make_open_wave(project, 2)
     first = ask_batch(ann)
     ids = [row["assignment"] for row in first["items"]]
     leased_ago(ids, 150)
 
+    empty = ask_batch(ann)  # let go idle: not theirs again for one lease period (idle_leases)
+    assert not empty["resumed"] and empty["items"] == [] and empty["waiting"]["reason"] == "let_go_idle"
+    now = timezone.now()
+    Assignment.objects.filter(pk__in=ids).update(leased_at=now - timedelta(seconds=3 * PERIOD + 31),
+                                                 expires_at=now - timedelta(seconds=PERIOD + 1))
     fresh = ask_batch(ann)
     assert not fresh["resumed"]
     assert [row["item"] for row in fresh["items"]] == [items[0].pk, items[1].pk]  # nothing else is free
     assert not {row["assignment"] for row in fresh["items"]} & set(ids)  # new leases, with a new limit
     assert list(WaveItem.objects.filter(item__in=items).values_list("slots_taken", flat=True)) == [1, 1]
-    now = timezone.now()
     for row in fresh["items"]:
         a = Assignment.objects.get(pk=row["assignment"])
         assert a.state == Assignment.LEASED and a.leased_at > now - timedelta(seconds=5)

@@ -30,10 +30,13 @@
 * **Asking again for a held batch** (the page's Start in a second tab, an API client polling
   ``batches/``) hands the batch back and renews its leases under the same limit. Past the limit
   the batch is not handed back: its leases are let go as their expiry would let them go, and the
-  request leases a fresh batch as any new lease does, with its own clock. The items let go go to
-  others first: the fresh batch takes them only where too few other items are free (a lone
-  annotator coming back is given their items again, now as a new batch). Without that a client
-  that keeps asking would keep its items for ever with nobody answering.
+  request leases a fresh batch as any new lease does, with its own clock. Items whose lease of
+  the annotator ended idle at the limit (let go so, or run out there) are not leased to them again
+  for one lease period (``idle_leases``); others get them at once. Without that a client that
+  keeps asking would keep its items for ever with nobody answering.
+* **One batch per annotator at a time.** Two asks of one annotator at the same moment (two tabs)
+  take turns (``take_lease_turn``): the second finds the first's batch and is handed it back, as a
+  sequential second ask is; without the turn each leased a fresh batch of different items.
 * **Closed waves.** Closing a wave takes no item out of an annotator's hands: a live lease on a
   closed wave is still handed back and answerable until it expires, and its answer counts. The
   planner never picks an item with a live lease (``labeling.waves.pool``).
@@ -45,17 +48,21 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Max, OuterRef, Q, Value
-from django.db.models.functions import Greatest
+from django.db.models import DateTimeField, Exists, F, Max, OuterRef, Q, Value
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from labeling.projects.locks import hold_membership, not_a_member
 from labeling.projects.models import Membership, Project
 from labeling.waves.models import Wave, WaveItem
 
+from .idle_leases import ended_long_q, items_let_go_idle
 from .models import Annotation, Assignment
 
 STALE_PER_CALL = 500
+# First key of pg_advisory_xact_lock(namespace, user id): an annotator's turn to lease (the import
+# lock is 7201, the label writers' 7202).
+LEASE_TURN_LOCK = 7203
 SLOT_STATES = [Assignment.LEASED, Assignment.DONE, Assignment.SKIPPED]
 
 
@@ -155,23 +162,28 @@ def _expire_locked(wave_item_ids: list[int]) -> int:
     return sum(freed.values())
 
 
-def _expire_stale(project: Project | None, now) -> int:
-    """Expire stale leases whose wave items can be locked now (a row another transaction holds is
-    left for a later call); of one project, or (``None``, as leasing does) of any."""
-    stale = set(stale_lease_query(project, now))
+def expire_stale(now) -> int:
+    """Expire stale leases of any project whose wave items can be locked now (a row another
+    transaction holds is left for a later call); returns how many. Each lease runs it, in its
+    transaction, before it picks: nothing else needs to sweep (a slot counts a lease past its time
+    as free meanwhile: ``slots_in_use``, ``live_slot_q``)."""
+    stale = set(stale_lease_query(None, now))
     if not stale:
         return 0
-    picks = WaveItem.objects.filter(pk__in=stale)
-    if project is not None:
-        picks = picks.filter(wave__project=project)
-    locked = list(picks.order_by("pk").select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
+    locked = list(WaveItem.objects.filter(pk__in=stale).order_by("pk")
+                  .select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
     return _expire_locked(locked)
 
 
-def expire_stale_leases(project: Project, now=None) -> int:
-    """Expired leases of the project go back to the pool; returns how many were expired."""
-    with transaction.atomic():
-        return _expire_stale(project, now or timezone.now())
+def take_lease_turn(user) -> None:
+    """Wait for, then hold until the transaction ends, the annotator's turn to lease: their other
+    ask (another tab, a client's retry) commits its batch first, and this one then finds it held.
+    An advisory lock per user (whatever the project: an annotator asks in one at a time anyway), as
+    no row stands for one (an admin leases without a membership). SQLite's transactions already
+    take turns (IMMEDIATE, see settings)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LEASE_TURN_LOCK, user.pk])
 
 
 # A leased item's payload never shows the wave's report or the item's metadata (the page's
@@ -185,13 +197,15 @@ def _with_related(queryset):
     ).defer(*(f"wave_item__{field}" for field in _NOT_SHOWN))
 
 
-def held_assignments(project: Project, user, now=None) -> list[Assignment]:
+def held_assignments(project: Project, user, now=None, *, live=None) -> list[Assignment]:
     """The annotator's unexpired leases in the project (open waves, and closed ones until the
     lease runs out), in lease order. First the annotator's live leases alone, by the (annotator,
-    state) index (usually none: the batch was finished), then those of this project with what the
-    page shows, by primary key: no plan here depends on how big the other tables are believed to be."""
-    live = list(Assignment.objects.filter(annotator=user, state=Assignment.LEASED, expires_at__gt=now or timezone.now())
-                .order_by().values_list("pk", flat=True))
+    state, expires_at) index (usually none: the batch was finished; ``live``: their ids, read
+    already), then those of this project with what the page shows, by primary key: no plan here
+    depends on how big the other tables are believed to be."""
+    if live is None:
+        live = list(Assignment.objects.filter(annotator=user, state=Assignment.LEASED,
+                                              expires_at__gt=now or timezone.now()).order_by().values_list("pk", flat=True))
     if not live:
         return []
     return list(
@@ -236,17 +250,24 @@ def lease_batch(project: Project, user, *, size: int | None = None) -> LeasedBat
         try:
             return _lease_batch_once(project, user, size)
         except IntegrityError:
-            # The same annotator leased in another tab at the same moment; the retry hands
-            # back whatever that lease got.
+            # An assignment of the annotator's own on a picked item, written at that moment by a
+            # path that takes no lease turn (renewal taking a lapsed lease again, an answer given
+            # by item): the retry leases again. Their own asks take turns (take_lease_turn).
             if attempt == 1:
                 raise
     raise AssertionError("unreachable")
 
 
 def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
-    now = timezone.now()
     with transaction.atomic():
-        held = held_assignments(project, user, now)
+        take_lease_turn(user)
+        now = timezone.now()  # after the turn: the other ask's batch may have been leased meanwhile
+        # One read by the annotator's index: their live leases, and those that may have ended idle.
+        own = list(Assignment.objects.filter(annotator=user).filter(
+            Q(state=Assignment.LEASED, expires_at__gt=now) | ended_long_q(now)).order_by()
+            .values_list("pk", "state", "expires_at"))
+        live = [pk for pk, state, expires_at in own if state == Assignment.LEASED and expires_at > now]
+        held = held_assignments(project, user, now, live=live)
         until = min(lease_expiry(now), renewal_limit(project, user, [a.leased_at for a in held])) if held else now
         if until > now:
             # Renewing leases still held needs no membership check: a removal expires them, before or after.
@@ -256,22 +277,24 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
             return LeasedBatch(held, resumed=True)
 
         open_waves = _open_waves_of_member(project, user)
-        # past the renewal limit (after the membership: a lease's lock order)
-        let_go = release_unanswered(user, [a.wave_item_id for a in held])
+        # past the renewal limit (after the membership: a lease's lock order); they end now
+        let_go = set(release_unanswered(user, [a.wave_item_id for a in held], ended_at=now))
         if not open_waves:
             return LeasedBatch([], resumed=False)
+        # Items this annotator let go idle: not theirs again for a while (read before the pinned
+        # plans, by the annotator's indexes and the wave items' item index).
+        ended = {pk for pk, *_ in own if pk not in live} | {a.pk for a in held if a.wave_item_id in let_go}
+        idle_items = list(items_let_go_idle(project, user, now, among=ended))
+        cooling = set(WaveItem.objects.filter(wave_id__in=open_waves, item_id__in=idle_items)
+                      .values_list("pk", flat=True)) if idle_items else set()
         pin_plans()
         # Any stale lease, of this project or another: a single-table read whose plan cannot go
         # wrong, and no project's leases wait for that project's own next lease to be expired.
-        _expire_stale(None, now)
+        expire_stale(now)
         now = timezone.now()  # after the locks
 
         chosen: list[WaveItem] = []
-        # The items of an idle batch let go go to others first: this annotator gets them back only
-        # where too few other items are free for a batch (a lone annotator back at work is not left idle).
-        _choose(chosen, open_waves, user, size, examined=set(let_go))
-        if let_go and len(chosen) < size:
-            _choose(chosen, open_waves, user, size, examined={w.pk for w in chosen})
+        _choose(chosen, open_waves, user, size, examined=cooling)
         if not chosen:
             return LeasedBatch([], resumed=False)
 
@@ -308,11 +331,12 @@ def _choose(chosen: list[WaveItem], open_waves: list[int], user, size: int, *, e
             return
 
 
-def release_unanswered(user, wave_item_ids) -> list[int]:
+def release_unanswered(user, wave_item_ids, *, ended_at=None) -> list[int]:
     """Expire ``user``'s unanswered leases on these wave items (live or past their time: both
     still count in ``slots_taken``) under the wave items' locks, in id order as every slot writer
     takes them, and free their slots; returns the wave items freed. Answers (done, skipped) stay.
-    A member's removal (release.release_leases) and a batch let go past its renewal limit."""
+    A member's removal (release.release_leases) and a batch let go past its renewal limit, whose
+    leases end ``ended_at`` (their ``expires_at``, no later: ``idle_leases`` reads when they ended)."""
     wave_item_ids = sorted(set(wave_item_ids))
     if not wave_item_ids:
         return []
@@ -321,7 +345,8 @@ def release_unanswered(user, wave_item_ids) -> list[int]:
     answered = Annotation.objects.filter(assignment=OuterRef("pk"), undone=False)
     released = list(Assignment.objects.filter(annotator=user, state=Assignment.LEASED, wave_item_id__in=wave_item_ids)
                     .exclude(Exists(answered)).values_list("pk", "wave_item_id"))
-    Assignment.objects.filter(pk__in=[pk for pk, _ in released]).update(state=Assignment.EXPIRED)
+    ended = {} if ended_at is None else {"expires_at": Least(F("expires_at"), Value(ended_at, DateTimeField()))}
+    Assignment.objects.filter(pk__in=[pk for pk, _ in released]).update(state=Assignment.EXPIRED, **ended)
     # One lease per annotator and wave item (the assignment_one_live_per_annotator constraint): one slot each.
     change_slots([wave_item_id for _, wave_item_id in released], taken=-1)
     return [wave_item_id for _, wave_item_id in released]
@@ -338,12 +363,17 @@ def renewal_limit(project: Project, user, leased_at) -> datetime:
     if not leased_at:
         return timezone.now()
     last = max(leased_at)
-    # The annotator's own answers: a lead's adjudications in the review queue are not work in a batch.
-    answered = (Annotation.objects.filter(project=project, annotator=user, origin=Annotation.ANNOTATOR,
-                                          created_at__gt=last)
-                .aggregate(last=Max("created_at"))["last"])
+    answered = answers_since(project, user, last).aggregate(last=Max("created_at"))["last"]
     return max(last, answered or last) + timedelta(
         seconds=settings.LONGTAIL_LEASE_SECONDS * settings.LONGTAIL_LEASE_RENEWAL_PERIODS)
+
+
+def answers_since(project: Project, user, moment):
+    """The annotator's own answers in the project after ``moment`` (a lead's adjudications in the
+    review queue are not work in a batch), by the (annotator, created_at) index: the few since a
+    recent moment, not all the annotator's answers of every project."""
+    return Annotation.objects.filter(annotator=user, created_at__gt=moment, project=project,
+                                     origin=Annotation.ANNOTATOR)
 
 
 def extend_live_leases(assignment_ids, until, now) -> int:

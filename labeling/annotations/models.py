@@ -31,7 +31,8 @@ class Assignment(models.Model):
         ordering = ["batch_key", "position"]
         indexes = [
             models.Index(fields=["state", "expires_at"]),
-            models.Index(fields=["annotator", "state"], name="assignment_annotator_state"),
+            # The annotator's live leases, and their leases ended lately (idle_leases), on every lease.
+            models.Index(fields=["annotator", "state", "expires_at"], name="assignment_annotator_state_exp"),
         ]
         constraints = [
             # The database itself refuses a second live lease (or answer) of one wave item to the
@@ -82,6 +83,9 @@ class Annotation(models.Model):
         indexes = [
             models.Index(fields=["project", "undone", "skipped"]),
             models.Index(fields=["item", "undone"]),
+            # The annotator's answers after a moment (leasing.renewal_limit on every lease and
+            # renewal, idle_leases): a range of one annotator's rows, not all their answers.
+            models.Index(fields=["annotator", "created_at"], name="annotation_annotator_created"),
         ]
 
     def clean(self):

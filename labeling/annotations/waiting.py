@@ -11,6 +11,7 @@ from labeling.modeling.models import TaskRun
 from labeling.projects.models import Membership, Project
 from labeling.waves.models import Wave, WaveItem
 
+from .idle_leases import items_let_go_idle
 from .leasing import live_slot_q
 from .models import Assignment
 
@@ -23,8 +24,8 @@ def _clock(moment) -> str:
 
 def why_waiting(project: Project, user, now=None) -> dict:
     """{"reason", "message", "waiting_for_others", "leased_by_others", "back_at"} for a lease
-    that came back empty. ``reason``: no_wave, wave_complete, second_annotator, leased_by_others
-    (the last two may both hold; the message then says both)."""
+    that came back empty. ``reason``: no_wave, wave_complete, second_annotator, leased_by_others,
+    let_go_idle (the last three may all hold; the message then says each)."""
     now = now or timezone.now()
     picks = WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN)
     out = {"reason": "", "message": "", "waiting_for_others": 0, "leased_by_others": 0, "back_at": None,
@@ -44,6 +45,11 @@ def why_waiting(project: Project, user, now=None) -> dict:
         live_slot_q(now)).exclude(annotator=user)
     n_leased = leases.count()
     back_at = min(leases.values_list("expires_at", flat=True), default=None)
+    # Free items this annotator let go idle at the renewal limit: theirs again after a while.
+    idle = items_let_go_idle(project, user, now)
+    idle_free = set(picks.filter(item_id__in=list(idle), slots_taken__lt=F("overlap"))
+                    .values_list("item_id", flat=True)) if idle else set()
+    idle_back_at = min((idle[item_id] for item_id in idle_free), default=None)
     parts = []
     if n_waiting:
         parts.append(
@@ -55,7 +61,15 @@ def why_waiting(project: Project, user, now=None) -> dict:
         parts.append(
             f"{n_leased} item{'s are' if n_leased != 1 else ' is'} leased by other annotators; "
             f"unanswered leases come back at {_clock(back_at)}.")
-    reason = "second_annotator" if n_waiting else ("leased_by_others" if n_leased else "wave_complete")
+    if idle_free:
+        n_idle = len(idle_free)
+        parts.append(
+            f"{n_idle} item{'s' if n_idle != 1 else ''} you held without an answer until the renewal limit "
+            f"went back to the pool for others; {'it comes' if n_idle == 1 else 'they come'} back to you at "
+            f"{_clock(idle_back_at)} if nobody takes {'it' if n_idle == 1 else 'them'}.")
+        back_at = min(back_at or idle_back_at, idle_back_at)
+    reason = ("second_annotator" if n_waiting else "leased_by_others" if n_leased
+              else "let_go_idle" if idle_free else "wave_complete")
     if not parts:
         parts.append("Every item of the open wave has its answers; the next wave opens after the retrain.")
     out.update(reason=reason, message=" ".join([NOTHING, *parts]), waiting_for_others=n_waiting, leased_by_others=n_leased,
