@@ -40,6 +40,7 @@ LOST_REASONS = {
     "wave_closed": "Your lease ran out after the item's wave closed, and the item is in a newer wave now.",
     "idle": "Your lease ran out after a long time without an answer in its batch; the item went back to the pool.",
     "gone": "No such assignment of yours in this project (its wave or item was deleted).",
+    "decided": "A lead labeled the item in review after its wave closed; your lease on it was released.",
 }
 
 
