@@ -5,12 +5,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from labeling.projects.schema import ErrorSerializer
+from labeling.projects.serializers import RefuseUnknownFields
 
 from . import review_selectors, review_services
-from .api import ProjectAPIView, error_response
+from .api import ProjectAPIView, error_response, with_current_labels
 from .models import ReviewTask
 from .serializers import ReviewAnswerSerializer
-from .services import AnnotationError
+from .services import AnnotationError, LabelRenamed
 
 
 class ShownSerializer(serializers.Serializer):
@@ -21,7 +22,7 @@ class ShownSerializer(serializers.Serializer):
                                              help_text="The model version the page showed for the task.")
 
 
-class ReviewBulkRequestSerializer(serializers.Serializer):
+class ReviewBulkRequestSerializer(RefuseUnknownFields, serializers.Serializer):
     action = serializers.ChoiceField(
         choices=review_services.ACTIONS,
         help_text="accept: store the model's label (the prediction; a label issue's suggested label). "
@@ -29,6 +30,11 @@ class ReviewBulkRequestSerializer(serializers.Serializer):
     tasks = serializers.ListField(child=serializers.IntegerField(), min_length=1,
                                   max_length=review_services.MAX_TASKS, help_text="Review task ids.")
     label = serializers.IntegerField(required=False, allow_null=True, help_text="Label id (relabel only).")
+    label_name = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, max_length=500,
+        help_text="Relabel only: the label's name as the page showed it (its name, or \"Coarse › Fine\"). When "
+                  "the label is named otherwise now (another lead renamed or swapped labels), 409 on label_name, "
+                  "nothing is stored, and the reply carries the current labels. Without it, the id alone decides.")
     shown = ShownSerializer(
         many=True, required=False, max_length=review_services.MAX_TASKS,
         help_text="Required for accept and dismiss, one entry per task: the model's label the lead saw. A task "
@@ -123,7 +129,10 @@ class ReviewBulkView(ProjectAPIView):
     @extend_schema(request=ReviewBulkRequestSerializer,
                    responses={200: ReviewBulkResultSerializer,
                               400: OpenApiResponse(ErrorSerializer, description="A field is missing or not valid "
-                                                   "(`shown` for accept and dismiss).")},
+                                                   "(`shown` for accept and dismiss)."),
+                              409: OpenApiResponse(ErrorSerializer, description="Relabel: the label is no longer "
+                                                   "named `label_name`; nothing stored; `labels` holds the "
+                                                   "current labels.")},
                    summary="Accept, relabel or dismiss many review tasks")
     def post(self, request, slug):
         body = ReviewBulkRequestSerializer(data=request.data)
@@ -132,7 +141,10 @@ class ReviewBulkView(ProjectAPIView):
         try:
             result = review_services.bulk_review(self.project, request.user, action=data["action"],
                                                  task_ids=data["tasks"], label_id=data.get("label"),
-                                                 shown=_plain(data.get("shown")))
+                                                 shown=_plain(data.get("shown")), label_name=data.get("label_name"))
+        except LabelRenamed as exc:
+            # The page chose by a name that is gone: it gets the labels as they are now with the refusal.
+            return Response(with_current_labels(self.project, error_response(exc).data, ""), status=exc.status)
         except AnnotationError as exc:
             return error_response(exc)
         return Response(ReviewBulkResultSerializer(result).data)

@@ -5,7 +5,9 @@ tasks at once (and the one-by-one adjudication, ``resolve_review``, which record
 * **accept** stores the model's label as the lead's adjudication: the prediction of a
   low-confidence task, the suggested label of a label issue. A task without a model label
   (a disagreement, a lead's request) is skipped with the reason.
-* **relabel** stores the lead's chosen label for every selected task's item.
+* **relabel** stores the lead's chosen label for every selected task's item. With ``label_name``
+  (the name the page showed), a label renamed since is refused (409, ``check_shown_name``): after a
+  rename or a swap of names the id the page holds is another label than the one the lead chose.
 * **dismiss** closes the selected tasks without storing anything: the prediction (or the given
   label, for a label issue) stands.
 
@@ -40,7 +42,7 @@ from django.utils import timezone
 
 from labeling.items.models import Item
 from labeling.modeling.selectors import PROPOSAL_KEYS, predicted_name, proposed_labels
-from labeling.projects.label_names import written_out
+from labeling.projects.label_names import spelled_out, written_out
 from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
@@ -48,7 +50,7 @@ from labeling.waves.models import Wave, WaveItem
 from .disagreement import lock_open_tasks
 from .leasing import change_slots
 from .models import Annotation, Assignment, ReviewTask
-from .services import AnswerRejected, InvalidAnswer, NotFound, project_label, require_label
+from .services import AnswerRejected, InvalidAnswer, LabelRenamed, NotFound, project_label, require_label
 from .signals import answer_saved
 
 ACCEPT, RELABEL, DISMISS = "accept", "relabel", "dismiss"
@@ -160,6 +162,26 @@ def _relabel_target(project: Project, label_id) -> Label:
     return label
 
 
+def _full_name(label: Label) -> str:
+    # as the review page lists a fine label (selectors.labels_payload's full_name)
+    return f"{label.parent.name} › {label.name}" if label.parent_id else label.name
+
+
+def check_shown_name(label: Label, shown_name: str | None) -> Label | None:
+    """The relabel's label as it is now, refused (``LabelRenamed``, 409) when it is no longer named
+    as the page showed it (``shown_name``: its name, or its full name "Coarse › Fine" as the page's
+    list shows it; None: the client did not say, as plain API clients do): after another lead
+    renamed or swapped labels, the id the page holds is another label than the one the lead chose.
+    Called under hold_label, which a rename waits for, so the name read is the one stored.
+    None: the label was deleted meanwhile (each task is then skipped saying so)."""
+    current = Label.objects.select_related("parent").filter(pk=label.pk).first()
+    if current is None or shown_name is None or shown_name in (current.name, _full_name(current)):
+        return current
+    raise LabelRenamed(f"The label you chose, {spelled_out(shown_name)}, is now named "
+                       f"{spelled_out(_full_name(current))}; nothing was stored. The page has the labels as they "
+                       "are now: choose again.", field="label_name")
+
+
 def _quoted(name: str) -> str:
     # a lone surrogate sent in shown is replaced by the API's renderer (config/renderers.py)
     return f'"{written_out(name)}"'
@@ -198,19 +220,26 @@ def _closed_in_request(stored: Label, by_task: int, note: str = "") -> str:
 
 
 
-def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None, shown=None) -> BulkResult:
+def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None, shown=None,
+                label_name: str | None = None) -> BulkResult:
     """``shown``: for accept and dismiss, ``[{"task": id, "label": name or None, "model_version": n}]``
-    covering every task (see the module's docstring); ignored for relabel."""
+    covering every task (see the module's docstring); ignored for relabel. ``label_name``: for
+    relabel, the label's name as the page showed it (``check_shown_name``)."""
     if action not in ACTIONS:
         raise InvalidAnswer(f"action must be one of: {', '.join(ACTIONS)}; got {action!r}.", field="action")
     ids = _task_ids(task_ids)
     chosen = _relabel_target(project, label_id) if action == RELABEL else None
     if action != RELABEL and label_id is not None:
         raise InvalidAnswer(f"label goes with action 'relabel' only, not {action!r}.", field="label")
+    if action != RELABEL and label_name is not None:
+        raise InvalidAnswer(f"label_name goes with action 'relabel' only, not {action!r}.", field="label_name")
     seen = _shown(action, ids, shown)
     result = BulkResult(action, label=chosen.name if chosen else None)
     now = timezone.now()
     with transaction.atomic():
+        if chosen is not None and hold_label(chosen):  # first, as a deletion locks the label before its tasks
+            chosen = check_shown_name(chosen, label_name) or chosen
+            result.label = chosen.name
         # Locked against a routing pass re-scoring or closing these tasks while this request decides: with
         # the other open tasks of their items, which a stored label closes too, all at once in id order
         # (disagreement's lock order, which an answer's write keeps).

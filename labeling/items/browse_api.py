@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from labeling.annotations.models import Annotation
 from labeling.projects.api import ProjectScoped
 from labeling.projects.schema import ErrorSerializer
+from labeling.projects.serializers import RefuseUnknownFields
 
 from . import browse, bulk, narrowing, neighbours, story
 from .filters import AnswerFilterSet, ItemFilterSet
@@ -159,7 +160,9 @@ class ItemDetailSerializer(serializers.Serializer):
     neighbours = NeighboursSerializer()
 
 
-class BulkRequestSerializer(serializers.Serializer):
+class BulkRequestSerializer(RefuseUnknownFields, serializers.Serializer):
+    """An unknown field (a misspelt "item") is refused with a 400 naming it, as every write is."""
+
     action = serializers.ChoiceField(choices=list(bulk.ACTIONS.items()))
     # Item ids are positive 64-bit integers; a larger number must be a 400, not a database overflow.
     items = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),

@@ -94,13 +94,18 @@ def apply(project: Project, action: str, raw_ids, user) -> BulkResult:
 
 
 def send_to_review(project: Project, ids: list[int], user) -> int:
-    """Open a lead-request review task per item that has no open one; returns how many opened."""
+    """Open a lead-request review task per item that has no open one; returns how many this call
+    opened. The items are locked first (in id order: two such requests never wait on each other crosswise), so that
+    two requests at once (a double click, two leads) take turns: the second finds the first's tasks
+    open and counts none, where both counted every task they attempted ("5 of 5 changed" twice for
+    5 tasks). The open-task constraint still keeps two from opening; ignore_conflicts is its net."""
+    list(Item.objects.filter(project=project, id__in=ids).order_by("id")
+         .select_for_update(no_key=True).values_list("id", flat=True))
     already = set(ReviewTask.objects.filter(
         project=project, item_id__in=ids, reason=LEAD_REQUEST, resolved_at__isnull=True
     ).values_list("item_id", flat=True))
     tasks = [ReviewTask(project=project, item_id=i, reason=LEAD_REQUEST,
                         detail={"requested_by": user.username, "via": "item browser"})
              for i in ids if i not in already]
-    # The open-task constraint keeps a concurrent double click from opening two.
     ReviewTask.objects.bulk_create(tasks, ignore_conflicts=True)
     return len(tasks)

@@ -26,6 +26,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from labeling.items.values import string_problem
+
 from .auth import issued_under_current_password, token_expires_at
 from .schema import VALIDATION_ERROR
 from .throttles import AtomicRateThrottle, LiveRateThrottle
@@ -78,9 +80,11 @@ def _revoking(view) -> bool:
 
 
 def _lock_user_named(data) -> None:
-    """Lock the row of the user the request names (FOR UPDATE, to the transaction's end), if any."""
+    """Lock the row of the user the request names (FOR UPDATE, to the transaction's end), if any.
+    A username PostgreSQL cannot take as text (a NUL, a lone surrogate) names no user and locks
+    nothing: the query would fail (a 500), and the serializer refuses it on ``username`` (400)."""
     username = data.get("username") if hasattr(data, "get") else None
-    if isinstance(username, str) and username:
+    if isinstance(username, str) and username and string_problem(username) is None:
         User = get_user_model()
         list(User._default_manager.select_for_update().filter(**{User.USERNAME_FIELD: username}).values_list("pk"))
 

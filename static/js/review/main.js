@@ -14,8 +14,12 @@
    hotkey stores it. Without this script the forms post to the page.
    One press decides once: a held key's auto-repeated keydowns decide nothing (only j / k repeat),
    and a decision asked for while the last one is still saving is refused, never queued (by then
-   the current card may not be the one the lead looked at), with the status saying so. */
-import { detailOf, post } from "../annotate/http.js";
+   the current card may not be the one the lead looked at), with the status saying so.
+   A relabel sends the label's name as the page shows it (label_name) with its id: when another lead
+   renamed or swapped labels since the page loaded, the id names another label now, and the server
+   stores nothing (409) and sends the labels as they are; the page takes them (its label lists,
+   label keys and "Resolve as" buttons) and says so, and the lead chooses again. */
+import { post, refusalOf } from "../annotate/http.js";
 
 const config = JSON.parse(document.getElementById("review-config").textContent);
 const app = document.getElementById("review-app");
@@ -26,7 +30,9 @@ const emptyEl = document.getElementById("review-empty");
 // labels have not been given them since they were reserved (labeling/projects/hotkeys.py), and a
 // label that held one before keeps it for the annotation page and is chosen here with r.
 const pageKeys = new Set(Array.from(document.querySelectorAll("[data-page-key]"), (el) => el.dataset.pageKey));
-const hotkeys = new Map(config.hotkeys.filter((h) => !pageKeys.has(h.key.toLowerCase()))
+// "?" opens the key list (the server leaves it out of config.hotkeys too).
+const notLabelKey = (key) => pageKeys.has(key) || key === "?";
+const hotkeys = new Map(config.hotkeys.filter((h) => !notLabelKey(h.key.toLowerCase()))
   .map((h) => [h.key.toLowerCase(), h]));
 let current = null;
 let busy = false;
@@ -130,6 +136,44 @@ function refuse(action, label) {
   say(["Saving…"], {saving: true});
 }
 
+// The project's labels as the server sent them with a refused relabel (labels_payload: id, name,
+// full_name, hotkey), put in place of the page's: each card's list (its choice kept where the label
+// still exists), the label keys and their list, the "Resolve as" buttons (renamed; gone with their label).
+function adoptLabels(labels) {
+  const byId = new Map(labels.map((l) => [String(l.id), l]));
+  app.querySelectorAll(".relabel-select").forEach((select) => {
+    const keep = byId.has(select.value) ? select.value : "";
+    const options = labels.map((l) => {
+      const option = document.createElement("option");
+      option.value = String(l.id);
+      option.dir = "auto";
+      option.textContent = l.full_name;
+      return option;
+    });
+    select.replaceChildren(select.options[0], ...options);
+    select.value = keep;
+  });
+  app.querySelectorAll(".resolve-form:not(.relabel-form) button[name=label]").forEach((button) => {
+    const label = byId.get(button.value);
+    if (label) button.textContent = label.name; else button.remove();
+  });
+  hotkeys.clear();
+  labels.filter((l) => l.hotkey && !notLabelKey(l.hotkey.toLowerCase()))
+    .map((l) => ({id: l.id, name: l.full_name, key: l.hotkey.toLowerCase()}))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .forEach((h) => hotkeys.set(h.key, h));
+  const keyList = app.querySelector(".review-keys .keys");
+  keyList.querySelectorAll(".relabel-key").forEach((li) => li.remove());
+  hotkeys.forEach((h) => {
+    const li = document.createElement("li");
+    li.className = "relabel-key";
+    const kbd = document.createElement("kbd");
+    kbd.textContent = h.key;
+    li.append(kbd, " relabel as ", h.name);
+    keyList.append(li);
+  });
+}
+
 // Resolves true once the server answered with its result, false otherwise (refused, not saved).
 // cards: the tasks to decide (a card's own button names its card), by default the keys' targets.
 async function act(action, label, cards = targets()) {
@@ -137,11 +181,20 @@ async function act(action, label, cards = targets()) {
   if (!cards.length) return false;
   busy = true;
   const body = {action, tasks: cards.map((c) => Number(c.dataset.task)), shown: cards.map(shownOf)};
-  if (label) body.label = label.id;
+  if (label) { body.label = label.id; body.label_name = label.name; }
   say(["Saving…"], {saving: true});
   try {
     const response = await post(config.bulkUrl, body);
-    if (!response.ok) { say(["Not saved: " + await detailOf(response)]); return false; }
+    if (!response.ok) {
+      const refusal = await refusalOf(response);
+      if (refusal.field === "label_name" && Array.isArray(refusal.body.labels)) {
+        adoptLabels(refusal.body.labels);
+        say(["Not saved: " + refusal.reason + " The labels on this page were reloaded."]);
+      } else {
+        say(["Not saved: " + refusal.reason]);
+      }
+      return false;
+    }
     const result = await response.json();
     const done = new Set(result.done.map(String));
     const labeled = new Set(result.labeled_items.map(String));
