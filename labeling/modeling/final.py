@@ -46,7 +46,6 @@ from .versions import (
     fail_training_version,
     finish_version,
     labels_digest,
-    project_label_texts,
     project_train_options,
     unlabeled_items,
 )
@@ -69,6 +68,9 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
     the report (``metrics["final_model"]``: both out-of-fold macro-F1s and ``beats_frozen``). When
     it fails instead, also late (VersionAbandoned), the version's folder it saved is removed again."""
     data = selectors.training_set(project)
+    # read once, before the (minutes-long) fine-tune: what it learns and what it records as learned
+    # (labels_digest, which decides whether later retrains keep it serving)
+    read = selectors.label_settings(project)
     if len(set(data.labels)) < 2 or len(data) < MIN_TRAIN_EXAMPLES:
         raise NotEnoughLabels(f"{len(data)} labeled item(s) over {len(set(data.labels))} label(s): the final model "
                               f"needs at least {MIN_TRAIN_EXAMPLES} items over two labels.")
@@ -82,8 +84,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
         started = time.perf_counter()
         config = TrainConfig.from_dict(project_train_options(project))
         ft_config = finetune_config(overrides)
-        parents, targets = restrict_taxonomy(selectors.label_parents(project), selectors.label_targets(project),
-                                             set(data.labels))
+        parents, targets = restrict_taxonomy(read.parents, read.targets, set(data.labels))
         # Items nobody labeled (outside the labeled items' duplicate groups; a seeded sample of at
         # most max_unlabeled): the distillation's unlabeled texts and the heads' self-training rows.
         unlabeled_ids, frozen_unlabeled, unlabeled_total = unlabeled_items(
@@ -96,7 +97,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
             unlabeled=[texts[int(i)] for i in unlabeled_ids], frozen_unlabeled=frozen_unlabeled,
             parents=parents or None, targets=targets or None, train_config=config, config=ft_config,
             # the label-name prior as a retrain has it, each encoder embedding the label texts itself
-            label_texts=project_label_texts(project) if prior_possible(config) else None,
+            label_texts=read.texts if prior_possible(config) else None,
             unlabeled_total=unlabeled_total if len(unlabeled_ids) else None, on_progress=on_progress)
         with transaction.atomic():
             # The version's row held while its folder is written: delete_project locks the project's
@@ -110,7 +111,8 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
             final.save(directory)
         clf = final.classifier
         return finish_version(version, clf, len(data), {
-            "kind": "final", "labels_digest": labels_digest(project, data), "train": to_jsonable(asdict(config)),
+            "kind": "final", "labels_digest": labels_digest(project, data, read), "labels_read": read.record(),
+            "train": to_jsonable(asdict(config)),
             "finetune": to_jsonable(asdict(ft_config)),
             # relative to LONGTAIL_ARTIFACT_DIR: a backup restored under another root still serves
             "embedding_model": model_id(), "encoder_dir": stored_form(directory / ENCODER_DIR),

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
 
 from labeling.annotations.models import Annotation
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.items.models import Item
 from labeling.projects.models import Label
 from learner.planning import duplicate_groups
+from learner.planning.snapshot import label_texts
 
 from .models import ModelVersion
 
@@ -46,31 +50,73 @@ def training_set(project) -> TrainingSet:
     return data
 
 
+@dataclass(frozen=True)
+class LabelSettings:
+    """What a training reads of the labels besides the answers: the taxonomy, the precision/recall
+    targets and the texts the label-name prior embeds, read in one query before it trains. It learns
+    from this read and records this same read (``labels_digest``, ``ModelVersion.config["labels_read"]``):
+    a lead's change made while it trains is then not recorded as learned, so the next retrain sees
+    a different digest and learns it."""
+
+    parents: dict[str, str]  # fine label name → coarse (parent) label name
+    targets: dict[str, dict[str, float]]  # label name → {"precision": p} / {"recall": r} / both
+    texts: dict[str, str] | None  # label name → "name: description" (None: no labels)
+    read_at: datetime
+    # by label id (renames do not count as changes): what ``labels_changed_since`` compares with
+    parent_ids: dict[str, int] = field(default_factory=dict)
+    target_ids: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def record(self) -> dict:
+        """The JSON a version stores as ``config["labels_read"]``."""
+        return {"at": self.read_at.isoformat(), "parents": self.parent_ids, "targets": self.target_ids}
+
+
+def _target(precision, recall) -> dict[str, float]:
+    target = {}
+    if precision is not None:
+        target["precision"] = float(precision)
+    if recall is not None:
+        target["recall"] = float(recall)
+    return target
+
+
+def label_settings(project) -> LabelSettings:
+    """The project's label taxonomy, targets and label texts now, in one read (``LabelSettings``)."""
+    rows = list(Label.objects.filter(project=project).order_by("order", "name").values_list(
+        "id", "name", "description", "parent_id", "parent__name", "precision_target", "recall_target"))
+    names = [row[1] for row in rows]
+    targets = {row[0]: _target(row[5], row[6]) for row in rows}
+    return LabelSettings(
+        parents={name: parent for _, name, _, _, parent, _, _ in rows if parent is not None},
+        targets={name: targets[pk] for pk, name, *_ in rows if targets[pk]},
+        texts=dict(zip(names, label_texts(names, {row[1]: row[2] for row in rows}), strict=True)) if rows else None,
+        read_at=timezone.now(),
+        parent_ids={str(pk): parent_id for pk, _, _, parent_id, *_ in rows if parent_id is not None},
+        target_ids={str(pk): target for pk, target in targets.items() if target})
+
+
 def label_parents(project) -> dict[str, str]:
     """fine label name → coarse (parent) label name, for two-level taxonomies."""
-    return {
-        name: parent
-        for name, parent in Label.objects.filter(project=project, parent__isnull=False).values_list(
-            "name", "parent__name"
-        )
-    }
+    return label_settings(project).parents
 
 
 def label_targets(project) -> dict[str, dict[str, float]]:
     """label name → {"precision": p}, {"recall": r} or both. A label with both gets the threshold
     that meets the two together, or is reported infeasible with the reason (learner.thresholds)."""
-    targets: dict[str, dict[str, float]] = {}
-    for name, precision, recall in Label.objects.filter(project=project).values_list(
-        "name", "precision_target", "recall_target"
-    ):
-        target = {}
-        if precision is not None:
-            target["precision"] = float(precision)
-        if recall is not None:
-            target["recall"] = float(recall)
-        if target:
-            targets[name] = target
-    return targets
+    return label_settings(project).targets
+
+
+def labels_changed_since(version: ModelVersion) -> list[str]:
+    """What of the label settings a version learned ("taxonomy", "targets") a lead changed since
+    its training read them; empty for a version that recorded no read (trained before it was
+    recorded, or made outside training)."""
+    read = (version.config or {}).get("labels_read")
+    if not read:
+        return []
+    now = label_settings(version.project_id)
+    return [what for what, then, current in (("taxonomy", read.get("parents"), now.parent_ids),
+                                             ("targets", read.get("targets"), now.target_ids))
+            if (then or {}) != current]
 
 
 def labels_since(project, since) -> int:
@@ -243,8 +289,23 @@ def model_choices(version: ModelVersion | None) -> dict | None:
                      "per label)")
     if metrics.get("final_model"):
         parts.append(f"fine-tuned encoder ({metrics['final_model'].get('base_model', 'MiniLM')})")
+    # only for a stored version that serves or may be served (one read of the labels each); a
+    # stand-in holding only a report has no state
+    serving = getattr(version, "state", None) in (ModelVersion.ACTIVE, ModelVersion.READY)
+    changed = labels_changed_since(version) if serving else []
+    if changed:
+        parts.append(earlier_labels_phrase(version, changed))
     return {**choices, "hierarchy_evidence": evidence or None,
-            "label_prior_evidence": metrics.get("label_prior_choice") or None, "summary": " · ".join(parts)}
+            "label_prior_evidence": metrics.get("label_prior_choice") or None,
+            "labels_changed_since": changed or None, "summary": " · ".join(parts)}
+
+
+def earlier_labels_phrase(version: ModelVersion, changed: list[str]) -> str:
+    """Says that a version learned the label taxonomy / targets as they were before a lead changed
+    them (``labels_changed_since``), and when it read them."""
+    at = datetime.fromisoformat(version.config["labels_read"]["at"])
+    return (f"trained under the earlier label {' and '.join(changed)} (read {at:%Y-%m-%d %H:%M:%S} UTC, changed "
+            "since): the next retrain learns the current ones")
 
 
 def threshold_guard_rows(metrics: dict | None) -> float:

@@ -26,7 +26,6 @@ from labeling.items.models import Item
 from labeling.projects.models import Label, Project
 from learner.jsonable import to_jsonable
 from learner.planning import duplicate_groups
-from learner.planning.snapshot import label_texts
 from learner.precision_bounds import GUARD_PRIOR_ROWS
 from learner.training import TrainConfig, TrainedClassifier, train_classifier
 from learner.training.config import needs_unlabeled, prior_possible
@@ -137,6 +136,8 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
     the error after recording it; NotEnoughLabels is raised before any version is created.
     """
     data = selectors.training_set(project)
+    # read once, before training: what it learns and what it records as learned (labels_digest)
+    read = selectors.label_settings(project)
     if len(set(data.labels)) < 2 or len(data) < MIN_TRAIN_EXAMPLES:
         raise NotEnoughLabels(
             f"{len(data)} labeled item(s) over {len(set(data.labels))} label(s): training needs at least "
@@ -149,8 +150,7 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
         started = time.perf_counter()
         X = vectors_for_items(project.id, model_id(), data.item_ids)
         config = TrainConfig.from_dict({**project_train_options(project), **(train_config or {})})
-        parents, targets = restrict_taxonomy(selectors.label_parents(project), selectors.label_targets(project),
-                                             set(data.labels))
+        parents, targets = restrict_taxonomy(read.parents, read.targets, set(data.labels))
         unlabeled, unlabeled_total = None, None
         if needs_unlabeled(config):
             ids, unlabeled, unlabeled_total = unlabeled_items(project, data.item_ids, seed=version.number)
@@ -164,25 +164,30 @@ def train_version(project: Project, *, run_id: int | None = None, train_config: 
             parents=parents or None,
             unlabeled=unlabeled,
             unlabeled_total=unlabeled_total,
-            label_vectors=label_vectors(project) if prior_possible(config) else None,
+            label_vectors=label_vectors(project, read.texts) if prior_possible(config) else None,
         )
         return finish_version(version, clf, len(data), {
-            "train": to_jsonable(asdict(config)), "embedding_model": model_id(), "labels_digest": labels_digest(project, data),
+            "train": to_jsonable(asdict(config)), "embedding_model": model_id(),
+            "labels_digest": labels_digest(project, data, read), "labels_read": read.record(),
             "seconds": round(time.perf_counter() - started, 3)}, label_ids=data.label_ids)
     except Exception as exc:
         fail_training_version(version, exc)
         raise
 
 
-def labels_digest(project: Project, data: selectors.TrainingSet) -> str:
+def labels_digest(project: Project, data: selectors.TrainingSet, read: selectors.LabelSettings | None = None) -> str:
     """A fingerprint of what a version learns from: every item and its resolved label, and what
     else a retrain reads (the model settings, the taxonomy, the targets, the label texts the prior
-    embeds). Two versions with the same digest learned from the same labels and settings."""
+    embeds). Two versions with the same digest learned from the same labels and settings.
+
+    ``read``: the label settings the training read before it trained (without it, as they are now):
+    a change made while it trained must not be recorded as learned."""
     digest = hashlib.sha256()
     for item_id, label in zip(data.item_ids, data.labels, strict=True):
         digest.update(f"{item_id}\t{label}\n".encode())
-    settings_read = {"train": project_train_options(project), "parents": selectors.label_parents(project),
-                     "targets": selectors.label_targets(project), "label_texts": project_label_texts(project)}
+    read = read or selectors.label_settings(project)
+    settings_read = {"train": project_train_options(project), "parents": read.parents,
+                     "targets": read.targets, "label_texts": read.texts}
     digest.update(json.dumps(settings_read, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
@@ -299,17 +304,12 @@ def project_train_options(project: Project) -> dict:
 
 def project_label_texts(project: Project) -> dict[str, str] | None:
     """label name → "name: description", the text the planner's label vectors are embedded from."""
-    rows = list(Label.objects.filter(project=project).order_by("order", "name").values_list("name", "description"))
-    if not rows:
-        return None
-    names, descriptions = [name for name, _ in rows], dict(rows)
-    return dict(zip(names, label_texts(names, descriptions), strict=True))
+    return selectors.label_settings(project).texts
 
 
-def label_vectors(project: Project) -> dict[str, np.ndarray] | None:
-    """label name → embedding of "name: description" (the vectors the planner uses), for the
-    label-name prior."""
-    texts = project_label_texts(project)
+def label_vectors(project: Project, texts: dict[str, str] | None) -> dict[str, np.ndarray] | None:
+    """label name → embedding of its text (``project_label_texts``: "name: description", the
+    vectors the planner uses), for the label-name prior."""
     if not texts:
         return None
     return dict(zip(texts, embed_query_texts(list(texts.values()), project_id=project.id), strict=True))
