@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from labeling.loop.triggers import start_upload_import
 from labeling.projects.permissions import IsProjectMember, project_or_404, role_in
+from labeling.projects.serializers import RefuseUnknownFields
 
 from . import selectors, services
 from .models import ImportBatch
@@ -25,7 +26,10 @@ class ImportBatchSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ImportUploadSerializer(serializers.Serializer):
+class ImportUploadSerializer(RefuseUnknownFields, serializers.Serializer):
+    """A field it does not take (the command's spelling skip-invalid) answers 400 naming it: dropped,
+    the import ran all-or-nothing while the lead had asked to keep the valid rows."""
+
     # An empty file is recorded as a failed import like any other bad file, with the importer's message.
     file = serializers.FileField(allow_empty_file=True,
                                  help_text="A CSV, TSV or JSONL file (UTF-8), at most LONGTAIL_MAX_UPLOAD_BYTES.")

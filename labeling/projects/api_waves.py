@@ -1,6 +1,8 @@
 """REST API of the wave control room: waves (list, current, composition, plan, open, close),
 model versions, retrain, and the dashboard's data. Same rules as the waves page: members read,
 leads and admins act."""
+from collections.abc import Mapping
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -19,6 +21,7 @@ from labeling.waves.models import Wave
 from . import dashboard, selectors
 from .api import ProjectScoped, as_drf_error
 from .models import Label
+from .serializers import RefuseUnknownFields
 
 
 # --- waves -------------------------------------------------------------------------------------
@@ -60,7 +63,24 @@ def _loop_response(action):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
 
 
-class WaveCloseSerializer(serializers.Serializer):
+class NoFieldsSerializer(RefuseUnknownFields, serializers.Serializer):
+    """The body of an action that takes no fields: empty, or 400 naming each key sent. Without it a
+    misspelt option (waves/plan/ with {"sise": 3}) was dropped and the action ran as if unsent."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            errors = {key: [f"Unknown field “{key}”; this request takes no fields."]
+                      for key in data if key not in self.NOT_FIELDS}
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def take_no_fields(request) -> None:
+    NoFieldsSerializer(data=request.data).is_valid(raise_exception=True)
+
+
+class WaveCloseSerializer(RefuseUnknownFields, serializers.Serializer):
     retrain = serializers.BooleanField(
         required=False, default=False,
         help_text="Then retrain on every label so far; when the retrain finishes it plans and opens the next "
@@ -102,6 +122,7 @@ class WaveOpen(ProjectScoped, APIView):
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     def post(self, request, slug, number):
         wave = get_object_or_404(Wave, project=self.get_project(), number=number)
+        take_no_fields(request)
 
         def action():
             waves.open_wave(wave)
@@ -116,6 +137,8 @@ class WavePlan(ProjectScoped, APIView):
 
     @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT})
     def post(self, request, slug):
+        take_no_fields(request)
+
         def action():
             project = self.get_project()
             busy = planning_blocker(project)
@@ -146,6 +169,8 @@ class ModelList(ProjectScoped, generics.GenericAPIView):
 class ModelRetrain(ProjectScoped, APIView):
     @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
     def post(self, request, slug):
+        take_no_fields(request)
+
         def action():
             task = request_retrain(self.get_project(), reason="manual")
             task.refresh_from_db()  # run in-process (no broker), it has finished already
@@ -166,6 +191,8 @@ class ModelFinal(ProjectScoped, APIView):
 
     @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
     def post(self, request, slug):
+        take_no_fields(request)
+
         def action():
             task = request_final_model(self.get_project())
             task.refresh_from_db()  # run in-process (no broker), it has finished already
