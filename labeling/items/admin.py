@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin
 
+from labeling.projects.admin_view_only import ViewOnlyAdmin
+
 from .json_object import metadata_problem
 from .models import ImportBatch, Item
 
@@ -57,6 +59,10 @@ class ItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(ViewOnlyAdmin):
+    """An import's row is written by the importer as it runs (state, counts, per-row errors); a
+    pending or running one is work in progress that a project's deletion waits for. One added or
+    edited here claimed an import that is not running, or hid the errors of one that failed."""
+
     list_display = ["filename", "project", "state", "rows_imported", "rows_rejected", "created_at"]
     list_filter = ["project", "state"]
