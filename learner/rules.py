@@ -89,13 +89,25 @@ class KeywordMatcher:
 
     def spans(self, text: str):
         """(start, end) of each match in the raw ``text``: the phrase, without the boundary
-        characters the pattern consumes, widened to whole folded pieces."""
+        characters the pattern consumes, widened to whole folded pieces.
+
+        RE2 has no lookarounds, so the pattern consumes the non-word character after the phrase;
+        ``finditer`` would resume past it, and in "GDPR GDPR" the second phrase would lack its
+        leading boundary and go unmarked. Each search resumes at the phrase's end instead, so the
+        character after one match can be the boundary before the next. RE2's "^" does not match at
+        a resumed position, so only that real non-word character can serve as the boundary."""
         folded = _folded(text)
         group = self.regexp.groupindex[KEYWORD_GROUP]
-        for match in self.regexp.finditer(folded.text):
+        position = 0
+        while position <= len(folded.text):
+            match = self.regexp.search(folded.text, position)
+            if match is None:
+                return
             start, end = match.span(group)
-            if end > start:
-                yield folded.raw_span(start, end)
+            if end <= start:  # the folded phrase is never empty; guard the loop's progress anyway
+                return
+            yield folded.raw_span(start, end)
+            position = end
 
 
 @functools.lru_cache(maxsize=2)
@@ -117,9 +129,17 @@ def rule_spans(matcher, text: str):
 
 def compile_rule(kind: str, pattern: str, *, max_program_size: int | None = None):
     """A compiled, case-insensitive matcher for a rule (``.search(text)`` like ``re``);
-    ValueError names what is wrong or unsupported. With ``max_program_size`` (saving a rule), a
-    regular expression whose RE2 program is larger is refused: its matching would be slow."""
+    ValueError names what is wrong or unsupported. With ``max_program_size`` (saving or previewing
+    a rule; a stored rule is read without it, so one saved before a check still loads), a regular
+    expression whose RE2 program is larger is refused: its matching would be slow; and so is one
+    that can match zero characters: it counts as a hit on texts that hold nothing it looks for."""
     matcher = _compile(kind, pattern)
+    if max_program_size is not None and kind == "regex" and (empty_in := _empty_match_in(matcher)) is not None:
+        raise ValueError(
+            f"this regular expression can match zero characters (as it does in {empty_in}), so it "
+            "counts as a match on texts that hold nothing it looks for — on every text for a pattern such as "
+            "“q*” or “(refund)?”: an optional or “*” part, or an empty alternative (“a|”), lets the whole "
+            "pattern match nothing; make at least one character required")
     if max_program_size is not None and kind == "regex" and matcher.programsize > max_program_size:
         raise ValueError(
             f"this regular expression compiles to an RE2 program of {matcher.programsize:,} instructions, "
@@ -127,6 +147,21 @@ def compile_rule(kind: str, pattern: str, *, max_program_size: int | None = None
             "“.{0,1000}” or “\\p{L}{3,20}” copy their class once per count and make every text it is checked "
             "against slow; use smaller counts, “+” or “*”, or a keyword rule")
     return matcher
+
+
+# Texts a pattern that can match zero characters matches with an empty span: "" for an optional
+# whole pattern or an empty alternative ("q*", "a|", "^$"), the others for zero-width assertions
+# that need a neighbour ("\b" next to a word character, "\B" between two, "$" after a line).
+EMPTY_MATCH_PROBES = ("", " ", "  ", "a", "aa", "a a", "\n")
+
+
+def _empty_match_in(regexp) -> str | None:
+    """The probe text (written as the lead reads it) in which ``regexp`` matches zero characters,
+    or None when it matches no empty span in any of them."""
+    for probe in EMPTY_MATCH_PROBES:
+        if any(match.end() == match.start() for match in regexp.finditer(probe)):
+            return "the empty text" if not probe else "the text “" + repr(probe)[1:-1] + "”"
+    return None
 
 
 @functools.lru_cache(maxsize=4096)
