@@ -1,5 +1,6 @@
 from contextlib import ExitStack
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from .models import Label, Project, Rule, Source
 from .reserved import SHARED_ARTIFACT_FOLDERS, reserved_message
 from .services import SETTINGS_FIELDS, in_use_message, update_settings
 from .shares import check_quota_total
-from .stale_edits import PageRowsMixin
+from .stale_edits import NestedTooDeeply, PageRowsMixin, load_json
 from .taxonomy import label_set_errors
 
 # The fields of a label row the rows are checked on as a whole (labeling.projects.taxonomy.label_set_errors).
@@ -150,10 +151,36 @@ class SourceInline(admin.TabularInline):
         return formset
 
 
+class ReadableJSONField(forms.JSONField):
+    """Django's JSON form field, except that JSON nested too deeply to read is the field's error:
+    Django's catches only JSONDecodeError, and json.loads raises RecursionError for a few thousand
+    brackets (a 500, also when the page re-renders the posted text)."""
+
+    default_error_messages = {"too_deep": "This JSON is nested too deeply to read: a setting here holds a "
+                                          "list of names or a small object, a few levels at most."}
+
+    def to_python(self, value):
+        if not self.disabled and isinstance(value, str):
+            try:
+                load_json(value)
+            except NestedTooDeeply as exc:
+                raise ValidationError(self.error_messages["too_deep"], code="too_deep") from exc
+            except ValueError:
+                pass  # Django's own message for JSON it cannot read
+        return super().to_python(value)
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)  # shown back as posted, as Django does unreadable JSON
+
+
 class ProjectAdminForm(GuardedRowForm):
     class Meta:
         model = Project
         fields = "__all__"
+        field_classes = {"strategy_mix": ReadableJSONField, "annotator_metadata": ReadableJSONField}
 
     def clean_slug(self):
         """A new project's slug may not name a shared folder (labeling.projects.reserved). A stored

@@ -8,10 +8,33 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 
+from config.parsers import MAX_DEPTH, nesting_depth
+
 from .label_names import spelled_out, written_out
 
 LOADED_VALUES = "loaded_values"  # the hidden field a page's form carries its loaded values in
 SHOWN_MAX = 200  # characters of a stored value quoted back in a message
+# A page writes its loaded values as one flat object. One nested past the API's bound (or past
+# Python's recursion limit, where json.loads raises RecursionError) was written by hand: refused,
+# as the API refuses such a body, rather than a 500.
+LOADED_VALUES_TOO_DEEP = ("The page's hidden record of the values it loaded (loaded_values) is nested too "
+                          "deeply to read; nothing was saved. Reload the page and make your changes again.")
+
+
+class NestedTooDeeply(ValueError):
+    """JSON nested past what is read (config.parsers.MAX_DEPTH levels, or the recursion limit)."""
+
+
+def load_json(text: str):
+    """``json.loads`` that raises NestedTooDeeply for JSON nested too deeply to read (the plain
+    one raises RecursionError, a 500) and ValueError for any other unreadable text."""
+    try:
+        value = json.loads(text)
+    except RecursionError as exc:
+        raise NestedTooDeeply(text[:20]) from exc
+    if nesting_depth(value) > MAX_DEPTH:
+        raise NestedTooDeeply(text[:20])
+    return value
 
 
 def _as_posted(field, value) -> str:
@@ -53,7 +76,7 @@ class LoadedValuesMixin:
     changed on the page; ``stale``: {field: stored value} of those refused."""
 
     def guard_loaded_values(self):
-        self.edited, self.stale = set(), {}
+        self.edited, self.stale, self.loaded_values_too_deep = set(), {}, False
         if not self.instance.pk:
             return  # a new row: nothing stored to compare with
         names = list(self.fields)
@@ -79,7 +102,10 @@ class LoadedValuesMixin:
 
     def _posted_loaded_values(self) -> dict:
         try:  # a hidden field edited by hand counts as loaded with the stored values
-            loaded = json.loads(self.data.get(self.add_prefix(LOADED_VALUES)) or "{}")
+            loaded = load_json(self.data.get(self.add_prefix(LOADED_VALUES)) or "{}")
+        except NestedTooDeeply:
+            self.loaded_values_too_deep = True  # refused in clean(): see LOADED_VALUES_TOO_DEEP
+            return {}
         except ValueError:
             return {}
         return loaded if isinstance(loaded, dict) else {}
@@ -89,6 +115,8 @@ class LoadedValuesMixin:
         return bool(self.stale)
 
     def clean(self):
+        if self.loaded_values_too_deep:
+            self.add_error(None, LOADED_VALUES_TOO_DEEP)
         for name, value in self.stale.items():
             field = self.fields[name]
             self.add_error(name, f"{field.label}: changed by someone else since this page loaded; it is now "
