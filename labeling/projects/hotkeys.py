@@ -6,6 +6,7 @@ page (its Keys panel is drawn from ``PAGE_KEYS``), by the review page's key list
 test. A label with a reserved key could never be picked by keyboard: the page would do the key's
 own action instead.
 """
+import unicodedata
 from collections import defaultdict
 
 from django.core.exceptions import ValidationError
@@ -83,10 +84,48 @@ def hotkey_error(hotkey: str, *, is_other: bool = False, parent_id=None, stored:
             return (f"Hotkey {key_name(key)} is reserved: on the annotation page it "
                     f"means “{action}”, so a label with it could never be picked by keyboard; pick another key.")
     if len(hotkey) != 1:
-        return f"Hotkey “{hotkey}” is not one key: give a single letter, digit or sign."
+        return _not_one_character(hotkey)
+    if _generic_combining_mark(hotkey):
+        return (f"Hotkey “\u25cc{hotkey}” (U+{ord(hotkey):04X}) is a combining mark that only changes the "
+                "character before it, not a key pressed alone: give a single letter, digit or sign.")
     if hotkey.isspace() or not hotkey.isprintable():
         return "A hotkey must be a visible character, not white space or a control key."
     return None
+
+
+# Blocks of combining marks shared by all scripts (accents, tildes, enclosing circles): they print
+# on the character before them, and no key types one alone (a dead key types the accented letter,
+# which is the hotkey to give). Marks of a script's own block stay keys: an Indic keyboard (InScript)
+# types a vowel sign or the visarga with a key of its own.
+GENERIC_COMBINING_BLOCKS = ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF), (0xFE20, 0xFE2F))
+
+
+def _generic_combining_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M") and any(
+        low <= ord(char) <= high for low, high in GENERIC_COMBINING_BLOCKS)
+
+
+def normalized_hotkey(hotkey: str) -> str:
+    """The hotkey as a key types it: Unicode NFC, the form keyboards and the page's KeyboardEvent.key
+    use, so a decomposed "e" + U+0301 is the one character "é". Paths that store a hotkey
+    normalise it with this before ``hotkey_error`` judges it."""
+    return unicodedata.normalize("NFC", hotkey)
+
+
+def _not_one_character(hotkey: str) -> str:
+    """Why a hotkey of several code points is not one key. One that NFC composes into a single
+    character is a key, written decomposed (stored so it would never equal what the key types,
+    and it would not fit the one-character column): the message gives the character to send. A
+    letter with combining marks nothing composes ("q" + U+0301) is one character on screen, but no
+    key types it."""
+    composed = normalized_hotkey(hotkey)
+    if len(composed) == 1:
+        return (f"Hotkey “{composed}” is written decomposed, as {len(hotkey)} characters (a letter and combining "
+                f"marks): send it as the one character “{composed}” that its key types (Unicode NFC).")
+    if not unicodedata.category(composed[0]).startswith("M") and all(map(_generic_combining_mark, composed[1:])):
+        return (f"Hotkey “{composed}” is not one key: it is a letter with a combining mark that no key types as "
+                "one character; give a single letter, digit or sign.")
+    return f"Hotkey “{hotkey}” is not one key: give a single letter, digit or sign."
 
 
 def check_unique_hotkeys(rows) -> None:
