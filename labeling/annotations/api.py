@@ -249,6 +249,9 @@ class UndoView(ProjectAPIView):
 
     @extend_schema(request=serializers.UndoSerializer, responses={
         200: serializers.AnnotationSerializer,
+        404: OpenApiResponse(ErrorSerializer, description="Nothing was undone: you have no answer to undo, or "
+                                                          "the answer named by client_id is not one of yours in "
+                                                          "this project (field client_id)."),
         409: OpenApiResponse(ErrorSerializer, description="Nothing was undone: the answer named by client_id is "
                                                           "not stored yet (its submit still on the way), or a "
                                                           "change replaced it (undo the newer answer).")},

@@ -381,6 +381,11 @@ def _lock_undo_target(project: Project, user, client_id) -> Annotation:
         else:
             annotation = answers.select_for_update(of=("self",)).filter(client_id=client_id).first()
             if annotation is None:
+                # Client ids are unique over all answers: one stored is someone else's and never becomes
+                # this user's (404, as change/ answers it); one stored nowhere may be a submit on the way.
+                if Annotation.objects.filter(client_id=client_id).exists():
+                    raise NotFound(f"Answer {client_id} is not one of your answers in project '{project.slug}', "
+                                   "so nothing was undone.", field="client_id")
                 raise AnswerRejected(f"The answer {client_id} is not stored yet, so nothing was undone; "
                                      "undo again once it is saved.", field="client_id")
         if annotation.undone and (newer := Annotation.objects.filter(supersedes=annotation).first()):
