@@ -59,7 +59,7 @@ def test_a_guarded_csv_export_with_negative_metadata_numbers_imports_back_as_it_
         if guard:  # the guard is on texts, ids and labels, not on the numbers
             assert written["''quoted' said the agent"]["meta.lon"] == "-122.42"
             assert written["''quoted' said the agent"]["meta.delta"] == "-17"
-            assert written["'=1+2 charged twice"]["external_id"] == "'-17"
+            assert written["'=1+2 charged twice"]["external_id"] == "-17"  # a plain number, in any column
             assert written["'@united lost my bag"]["label"] == "'=SUM(A1)"
         else:
             assert written["=1+2 charged twice"]["external_id"] == "-17"

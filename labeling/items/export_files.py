@@ -16,9 +16,10 @@ move to another instance or project: such a file is recognised by its provenance
   comes off every cell that has one. A file is taken as guarded when none of its cells starts with
   a formula character where the guard would have put a ``'`` before it; an export written with the
   guard off has such cells as soon as one text starts with =, +, -, @, a tab or a CR, and its cells
-  are kept as they are. The guard leaves numbers alone (a spreadsheet never runs -122.42), so a
-  ``meta.<key>`` cell that reads as a negative number is no evidence either way: it may be a metadata
-  number, written as it is with the guard on too. The guard writes ``'`` only before a formula
+  are kept as they are. The guard leaves numbers alone (a spreadsheet never runs -122.42), so a cell
+  that is exactly a plain negative number (``csv_injection.PLAIN_NEGATIVE_NUMBER``, any column), or
+  a ``meta.<key>`` cell ``-inf`` (a JSON number), is no evidence either way: it is written as it is
+  with the guard on too. The guard writes ``'`` only before a formula
   character or another ``'``, so a cell like ``'quoted'`` (a ``'`` before anything else) shows the
   guard was off, and its texts keep their quotes. (An unguarded export whose only such cells start
   with ``'=``, ``''`` and the like, with no other formula cell, cannot be told from a guarded one:
@@ -30,15 +31,16 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from .csv_injection import FORMULA_STARTS, GUARDED_STARTS
+from .csv_injection import FORMULA_STARTS, GUARDED_STARTS, PLAIN_NEGATIVE_NUMBER
 
 PROVENANCE = ("item_id", "label_source", "annotators", "agreement", "wave", "strategy", "inclusion_prob",
               "dup_group", "split", "disputed", "votes", "skip_reasons")
 SIGNATURE = frozenset({"item_id", "label_source", "votes"})
 METADATA_PREFIX = "meta."
-# How the CSV writer spells a negative int or float (str(): -17, -122.42, -1e-05, -inf): a metadata
-# number, which the guard writes as it is.
-NEGATIVE_NUMBER = re.compile(r"-(?:\d+(?:\.\d+)?(?:e[+-]\d+)?|inf)")
+# How the CSV writer spells a negative int or float metadata value (str(): -17, -122.42, -1e-05,
+# -inf), which the guard writes as it is: the guard's plain numbers, and -inf (a JSON number only:
+# the text "-inf" is guarded, as a spreadsheet would read it as a formula).
+NEGATIVE_NUMBER = re.compile(rf"{PLAIN_NEGATIVE_NUMBER.pattern}|-inf")
 
 
 def is_export_header(names: Iterable[str]) -> bool:
@@ -71,8 +73,9 @@ def csv_is_guarded(path: Path, delimiter: str) -> bool:
     """Whether an export CSV was written with the formula guard on: no cell of it, header and
     rows, starts with a formula character where the guard would have written ``'`` before it, nor
     with a ``'`` the guard would not have written (one before anything but a formula character or
-    ``'``). One pass over the file, before the rows are read. A negative number in a metadata column
-    does not count: the guard never prefixes numbers, so it is there in guarded files too."""
+    ``'``). One pass over the file, before the rows are read. A plain negative number does not
+    count (nor -inf in a metadata column): the guard never prefixes numbers, so it is there in
+    guarded files too."""
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
         rows = csv.reader(handle, delimiter=delimiter)
         header = next(rows, [])
@@ -90,7 +93,7 @@ def _unguarded_formula(cell: str, in_metadata: bool) -> bool:
     guard did not write: its ' is followed by something the guard never puts one before."""
     if cell.startswith("'"):
         return not cell[1:].startswith(GUARDED_STARTS)
-    if not cell.startswith(FORMULA_STARTS):
+    if not cell.startswith(FORMULA_STARTS) or PLAIN_NEGATIVE_NUMBER.fullmatch(cell):
         return False
     return not (in_metadata and NEGATIVE_NUMBER.fullmatch(cell))
 
