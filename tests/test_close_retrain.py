@@ -60,7 +60,7 @@ def test_close_with_retrain_plans_a_wave_from_the_new_model(client, labeled_wave
     client.force_login(labeled_wave["lead"])
     page = client.get("/p/alpha/waves/").content.decode()
     assert 'name="retrain" value="1" id="close-retrain" checked' in page
-    body = client.post("/p/alpha/waves/close/", {"retrain": "1"}, follow=True).content.decode()
+    body = client.post("/p/alpha/waves/close/", {"wave": "1", "retrain": "1"}, follow=True).content.decode()
     run = TaskRun.objects.get(project=project, kind="retrain")
     assert run.state == TaskRun.DONE and run.detail["reason"] == "wave_closed", run.message
     wave2 = Wave.objects.get(project=project, number=2)
@@ -75,7 +75,8 @@ def test_close_with_retrain_plans_a_wave_from_the_new_model(client, labeled_wave
 
 def test_close_without_retrain_then_plan_is_a_cold_start(client, labeled_wave):
     client.force_login(labeled_wave["lead"])
-    client.post("/p/alpha/waves/close/")
+    client.post("/p/alpha/waves/close/", {"wave": "1"})
+    assert Wave.objects.get(project=labeled_wave["project"], number=1).state == Wave.CLOSED
     assert not TaskRun.objects.filter(kind="retrain").exists()
     client.post("/p/alpha/waves/plan/")
     assert Wave.objects.get(project=labeled_wave["project"], number=2).cold_start  # what the option avoids

@@ -48,11 +48,11 @@ def test_plan_close_and_retrain_buttons(client, pool):
     assert 'id="composition"' in body and "Wave 1 · open" in body
     assert sum(row["count"] for row in response.context["composition"]) == wave.size
 
-    body = client.post("/p/alpha/waves/close/", follow=True).content.decode()
+    body = client.post("/p/alpha/waves/close/", {"wave": "1"}, follow=True).content.decode()
     wave.refresh_from_db()
     assert wave.state == Wave.CLOSED and "Wave 1 closed." in body
-    body = client.post("/p/alpha/waves/close/", follow=True).content.decode()
-    assert "no open wave to close" in body
+    body = client.post("/p/alpha/waves/close/", {"wave": "1"}, follow=True).content.decode()
+    assert "Wave 1 is already closed; no wave is open or planned now. Nothing was closed" in body
 
     body = client.post("/p/alpha/models/retrain/", follow=True).content.decode()
     run = TaskRun.objects.get(project=project, kind="retrain")

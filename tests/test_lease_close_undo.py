@@ -108,7 +108,7 @@ def test_close_page_says_what_happens_to_live_leases(project_factory, make_user,
     make_open_wave(project, 6, batch_size=3)
     leasing.lease_batch(project, ann, size=3)
     client.force_login(lead)
-    page = client.post("/p/closepage/waves/close/", follow=True)
+    page = client.post("/p/closepage/waves/close/", {"wave": "1"}, follow=True)
     text = page.content.decode()
     assert "Wave 1 closed." in text and "3 items are still leased" in text
 

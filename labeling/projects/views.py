@@ -1,6 +1,7 @@
 """Lead pages: create a project, settings, labels, sources & quotas, rules, members, and the wave
 control room (composition, close / retrain / plan buttons, running tasks). Leads and admins only."""
 import copy
+import re
 from contextlib import nullcontext
 
 from django.contrib import messages
@@ -20,6 +21,7 @@ from labeling.modeling.models import TaskRun
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
+from labeling.waves.models import Wave
 
 from . import selectors, services
 from .forms import LabelFormSet, MemberForm, ProjectCreateForm, ProjectSettingsForm, RuleForm, SourceFormSet
@@ -27,6 +29,9 @@ from .locks import lock_project_labels
 from .membership import remove_member, set_member
 from .models import Membership, Project, Rule
 from .permissions import project_for
+
+# A wave number as the waves page's forms post it (ASCII digits only: int() would take "٣").
+WAVE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def _errors_text(exc: ValidationError) -> str:
@@ -238,13 +243,42 @@ def _retrain_text(run) -> str:
             "Progress is shown under Background tasks.")
 
 
+def _shown_wave_number(request, doing: str) -> int:
+    """The wave number the page's form was rendered for (its hidden ``wave`` field). The page's
+    button acts on that wave only: the working wave at POST time may be another one (a second
+    lead's stale page, a double-click after the first click closed it)."""
+    raw = request.POST.get("wave", "")
+    if not WAVE_NUMBER.fullmatch(raw):
+        raise ValueError(f"The form did not say which wave to {doing}; reload the waves page and try again. "
+                         "Nothing was changed.")
+    return int(raw)
+
+
+def _stale_wave_text(project, number: int, done: str) -> str:
+    """Why the wave a page showed is no longer the one its button acts on, and what is current now."""
+    shown = Wave.objects.filter(project=project, number=number).values_list("state", flat=True).first()
+    was = {None: f"There is no wave {number}", Wave.CLOSED: f"Wave {number} is already closed",
+           Wave.DISCARDED: f"Wave {number} was discarded", Wave.OPEN: f"Wave {number} is already open",
+           }.get(shown, f"Wave {number} is {shown}")
+    now = wave_selectors.working_wave(project)
+    if now is not None and now.number == number:
+        return f"{was}. Nothing was {done} again."
+    current = f"wave {now.number} is {now.state} now" if now else "no wave is open or planned now"
+    return f"{was}; {current}. Nothing was {done}: reload the page to see the current wave."
+
+
 @require_POST
 def wave_close(request, slug):
     def action(project):
-        wave = wave_selectors.working_wave(project)
-        if wave is None:
-            raise ValueError("There is no open wave to close.")
-        waves.close_wave(wave)
+        number = _shown_wave_number(request, "close")
+        # The check and the close under the project's row lock (close_wave takes it too): no other
+        # close, plan or open can change which wave is the working one in between.
+        with transaction.atomic():
+            Project.objects.select_for_update().filter(pk=project.pk).first()
+            wave = wave_selectors.working_wave(project)
+            if wave is None or wave.number != number:
+                raise ValueError(_stale_wave_text(project, number, "closed"))
+            waves.close_wave(wave)
         closed = f"Wave {wave.number} {'discarded (it never opened)' if wave.state == 'discarded' else 'closed'}."
         if request.POST.get("retrain"):
             closed += " " + _retrain_text(request_retrain(project, reason="wave_closed"))
@@ -270,11 +304,14 @@ def wave_plan(request, slug):
 @require_POST
 def wave_open(request, slug):
     def action(project):
-        wave = wave_selectors.working_wave(project)
-        if wave is None or wave.state != "planned":
-            raise ValueError("There is no planned wave to open.")
-        if not waves.open_wave_if_idle(project, wave):
-            raise ValueError("Another wave is still open; close it first.")
+        number = _shown_wave_number(request, "open")
+        with transaction.atomic():  # check and open under the project's row lock, as wave_close
+            Project.objects.select_for_update().filter(pk=project.pk).first()
+            wave = wave_selectors.working_wave(project)
+            if wave is None or wave.number != number or wave.state != Wave.PLANNED:
+                raise ValueError(_stale_wave_text(project, number, "opened"))
+            if not waves.open_wave_if_idle(project, wave):
+                raise ValueError("Another wave is still open; close it first.")
         return f"Wave {wave.number} opened for annotators."
 
     return _loop_action(request, slug, action)
