@@ -1,4 +1,6 @@
-"""The 500 handler (config/urls.py handler500, DEBUG off): the site's own page (templates/500.html)
+"""The 400 and 500 handlers (config/urls.py handler400 / handler500, DEBUG off). 400: a request Django
+refuses before any view runs (more form fields or more data than the settings allow) answers the
+site's page saying which (templates/400.html), JSON under /api/. 500: the site's own page (templates/500.html)
 in place of Django's bare "Server Error (500)", and JSON under /api/ ({"detail": ...}), as the
 API's other errors are (docs/api.md). Most often the database did not answer (an outage, a
 restart): the answer says so and to try again in a moment. The page is rendered without the
@@ -8,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
@@ -18,6 +22,12 @@ DATABASE_DOWN = ("The service is temporarily unavailable: its database did not a
                  "Try again in a moment.")
 SERVER_ERROR = ("An error occurred on the server and the request was not completed; it has been logged. "
                 "Try again; if it keeps happening, tell the site's administrator.")
+TOO_MANY_FIELDS = ("The form sent more fields than the site accepts ({limit:,}), so nothing was saved. A page with "
+                   "very many rows (the labels page of a project with more than 1,000 labels) cannot be saved at "
+                   "once: edit those rows through the API.")
+TOO_BIG = ("The form sent more data than the site accepts ({limit:,} bytes), so nothing was saved. "
+           "Send less at once (shorter texts, fewer rows).")
+BAD_REQUEST = "The request could not be read, so nothing was saved."
 # Should the template itself fail: still an answer in the site's words.
 FALLBACK_PAGE = "<!doctype html><title>Error · Longtail</title><h1>Something went wrong</h1><p>{}</p>"
 
@@ -31,3 +41,22 @@ def server_error(request):
     except Exception:  # noqa: BLE001 - the error page must answer whatever else is broken
         page = FALLBACK_PAGE.format(message)
     return HttpResponse(page, status=500)
+
+
+def bad_request_message(exception) -> str:
+    if isinstance(exception, TooManyFieldsSent):
+        return TOO_MANY_FIELDS.format(limit=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)
+    if isinstance(exception, RequestDataTooBig):
+        return TOO_BIG.format(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return BAD_REQUEST
+
+
+def bad_request(request, exception=None):
+    message = bad_request_message(exception)
+    if request.path_info.startswith(API_PREFIX):
+        return JsonResponse({"detail": message}, status=400)
+    try:  # without the request, as the 500 page: the session or the user may be what failed
+        page = render_to_string("400.html", {"message": message})
+    except Exception:  # noqa: BLE001 - the error page must answer whatever else is broken
+        page = FALLBACK_PAGE.format(message)
+    return HttpResponse(page, status=400)

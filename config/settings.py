@@ -168,12 +168,17 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # An import is one file (the page's form and the API's `file` field); Django's default is 100.
 DATA_UPLOAD_MAX_NUMBER_FILES = 1
+# Django's default (1,000 fields) refused the labels page of a project with ~110 labels: the page posts up
+# to 11 fields a row for up to 1,000 rows (labeling/projects/forms.py LABELS_PAGE_MAX_ROWS, LABEL_ROW_FIELDS),
+# plus its management form and token. Still a cap: parsing a post's fields is bounded by it.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000 * 11 + 100
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
-# No broker configured: run tasks in-process (the demo). A configured broker is never bypassed.
+# No broker configured: run tasks in-process (the demo). With a broker, CELERY_TASK_ALWAYS_EAGER=1 still
+# runs them in-process (tests only; README's configuration table).
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

@@ -21,6 +21,9 @@ admin_sign_in = answers_429_when_throttled(admin.site.login)
 handler403 = "labeling.projects.errors.permission_denied"
 # An unrouted /api/ URL answers JSON, as the API's own 404s do; other paths get the site's page.
 handler404 = "config.not_found.not_found"
+# A request Django refuses before any view (too many form fields, too big a body): the site's page
+# naming the limit, JSON under /api/.
+handler400 = "config.errors.bad_request"
 # An unhandled error (a database that does not answer, most often): the site's page, JSON under /api/.
 handler500 = "config.errors.server_error"
 

@@ -6,6 +6,7 @@ import json
 import sys
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -88,7 +89,8 @@ def test_the_browsable_api_answers_the_413_too(lead_client):
 
 
 def test_a_form_with_too_many_fields_is_a_json_400(lead_client):
-    body = "action=review&" + "&".join(f"items={i}" for i in range(1, 1_001))  # Django reads at most 1,000 fields
+    # Django reads at most DATA_UPLOAD_MAX_NUMBER_FIELDS fields (sized for the labels page's rows).
+    body = "action=review&" + "&".join(f"items={i}" for i in range(1, settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
     response = lead_client.post("/api/projects/alpha/items/bulk/", body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     assert response.json()["detail"].startswith("The form is refused: The number of GET/POST parameters exceeded")

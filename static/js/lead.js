@@ -1,4 +1,4 @@
-/* Lead pages: live quota total, rule preview, task polling (stage, time, live-run buttons), confirm
+/* Lead pages: live quota total, labels' parent lists, rule preview, task polling (stage, time, live-run buttons), confirm
    dialogs for destructive actions, export options.
    User text is always inserted with textContent, never innerHTML. */
 (function () {
@@ -136,6 +136,32 @@
     };
     setTimeout(poll, wasLive ? 500 : 1000);
   }
+
+  // --- labels: a row's parent list is filled from the page's one list when the lead opens it ------
+  // (the server sends each row only its current parent: a full list per row made the page quadratic)
+  function fillParentChoices(select) {
+    if (select.dataset.filled) return;
+    const source = document.getElementById(select.dataset.parentChoices);
+    if (!source) return;
+    select.dataset.filled = "1";
+    const current = select.value;
+    const own = select.dataset.rowLabel || "";
+    const kept = Array.prototype.filter.call(select.options, function (option) { return !option.value; });
+    const choices = Array.prototype.filter.call(source.content.children, function (option) {
+      return option.value !== own;  // a label is never its own parent
+    }).map(function (option) { return option.cloneNode(true); });
+    if (current && !choices.some(function (option) { return option.value === current; })) {
+      choices.push(select.querySelector("option[value='" + CSS.escape(current) + "']").cloneNode(true));
+    }
+    select.replaceChildren.apply(select, kept.concat(choices));
+    select.value = current;
+  }
+  ["focusin", "pointerdown", "mousedown"].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      const select = e.target.closest && e.target.closest("select[data-parent-choices]");
+      if (select) fillParentChoices(select);
+    }, true);
+  });
 
   // --- destructive actions ask first; long actions say they are working ---------------------------
   // A name with right-to-left letters or direction controls, set into the question as one isolated run
