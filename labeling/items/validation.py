@@ -54,6 +54,17 @@ def has_visible_text(text: str) -> bool:
     return False
 
 
+def empty_text_problem(text: str) -> str | None:
+    """Why a text cannot be stored as an item because there is nothing to read in it, or None: the
+    one rule for every path that stores a text (the importer, the predict API's review queue)."""
+    if not text.strip():
+        return "the text is empty"
+    if not has_visible_text(text):
+        return ("the text is empty: it holds only whitespace and invisible characters "
+                "(zero-width spaces, joiners, byte order marks, ...)")
+    return None
+
+
 def metadata_bytes(metadata: dict) -> int:
     """Size of the metadata as stored: compact JSON, UTF-8."""
     return len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
@@ -96,15 +107,12 @@ class RowValidator:
         text = values.get("text")
         if not isinstance(text, str):
             errors.append(RowError(line, "text", f"must be a string, got {type(text).__name__}"))
-        elif not text.strip():
-            errors.append(RowError(line, "text", "the text is empty"))
+        elif empty := empty_text_problem(text):
+            errors.append(RowError(line, "text", empty))
         elif len(text) > self.max_chars:
             why = " (the most any project allows: a longer text does not fit the search index)"
             errors.append(RowError(line, "text", f"the text has {len(text):,} characters, over the limit of "
                                                  f"{self.max_chars:,}{why if self.max_chars == MAX_TEXT_CHARS_CEILING else ''}"))
-        elif not has_visible_text(text):
-            errors.append(RowError(line, "text", "the text is empty: it holds only whitespace and invisible characters "
-                                                 "(zero-width spaces, joiners, byte order marks, ...)"))
         elif problem := self.search_documents.problem(text):
             errors.append(RowError(line, "text", problem))
         metadata = values.get("metadata")

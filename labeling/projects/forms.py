@@ -57,7 +57,9 @@ class ProjectCreateForm(forms.Form):
         return [line.strip() for line in self.cleaned_data.get("labels", "").splitlines() if line.strip()]
 
     def source_names(self) -> list[str]:
-        return [part.strip() for part in self.cleaned_data.get("sources", "").split(",") if part.strip()]
+        # Comma-separated; a pasted line break separates too (create_project splits lines as well).
+        return [part.strip() for line in self.cleaned_data.get("sources", "").splitlines()
+                for part in line.split(",") if part.strip()]
 
 
 class ProjectSettingsForm(LoadedValuesMixin, forms.ModelForm):

@@ -6,6 +6,8 @@ with those scripts in a word). Only a new or renamed name is judged, so that lab
 before the rule stay editable. A message that says two names look alike writes their invisible
 characters and look-alike letters out (``quoted_apart``): printed as they are, the two would read
 the same, and a direction override would reverse the rest of the message."""
+import unicodedata
+
 from labeling.items.look_alike import (
     LOOK_ALIKE_FULL_RULE,
     LOOK_ALIKE_RULE,
@@ -18,7 +20,7 @@ from labeling.items.look_alike import (
 )
 
 __all__ = ["INVISIBLE_NAME", "LOOK_ALIKE_FULL_RULE", "LOOK_ALIKE_RULE", "first_look_alike", "label_exists_message",
-           "label_line_problem",
+           "label_line_problem", "other_label_line_problem", "source_name_errors",
            "label_name_key", "look_alike_key", "mixed_name_problem", "name_set_errors", "named_like", "quoted_apart", "spelled_out",
            "written_out"]
 
@@ -113,3 +115,56 @@ def named_like(labels, name: str):
     a label the project already has under that name, however it is cased or spelled."""
     key = look_alike_key(name)
     return next((label for label in labels if look_alike_key(label.name) == key), None)
+
+
+def other_label_line_problem(where: dict[str, int], other: str) -> str | None:
+    """Why a new project's label lines (``where``: name → its line) cannot go with the Other label
+    ``other`` it gets besides them: a line whose name looks like it (look_alike_key), a fine label
+    "a > Other" say, which the unique name refused at the insert (a 500) and "a > other" made a
+    look-alike pair the labels page refuses; None when none does."""
+    key = look_alike_key(other)
+    name = next((name for name in where if look_alike_key(name) == key), None)
+    if name is None:
+        return None
+    return (f"Line {where[name]}: {quoted_apart(name)} looks like {quoted_apart(other)}, the name of the Other label "
+            f"the project gets (“Add an Other label”); label names are unique within a project "
+            f"({look_alike_rule(name, other)}). Rename that label, or make it a top-level line named {other}, "
+            "which then is the Other label.")
+
+
+def control_characters(name: str) -> str | None:
+    """The control characters (tab, line break …) in ``name``, written out, or None: a name is one line."""
+    found = dict.fromkeys(char for char in name if unicodedata.category(char) == "Cc")
+    return ", ".join(written_out(char) for char in found) or None
+
+
+def source_name_errors(names: dict, stored_names: dict[int, str]) -> list[str]:
+    """Why a project's sources cannot have ``names`` (key → name of every source it will have; a key is
+    a source id, or anything for a new one), by the label names' rules: a new or renamed name with a
+    control character or nothing visible, two names that look alike (look_alike_key: "web" and "Web"
+    split quotas and filters in ways nobody sees) of which one is new or renamed, a new name mixing
+    scripts in a word. ``stored_names``: id → name as stored; a name kept as stored is not judged again."""
+    errors = []
+    groups: dict[str, list[tuple[str, bool]]] = {}
+    for key, name in names.items():
+        kept = stored_names.get(key) == name
+        if kept:
+            groups.setdefault(look_alike_key(name), []).append((name, kept))
+        elif controls := control_characters(name):
+            errors.append(f"Source name {spelled_out(name)} contains control characters ({controls}); "
+                          "a source name is one line.")
+        elif not label_name_key(name):
+            errors.append(f"A source name is {INVISIBLE_NAME}.")
+        else:
+            groups.setdefault(look_alike_key(name), []).append((name, kept))
+    for group in groups.values():
+        if len(group) > 1 and not all(kept for _, kept in group):
+            twin = next((name for name, kept in group if kept), group[0][0])
+            new = next((name for name, kept in group if name != twin), twin)
+            errors.append(f"Source names {quoted_apart(twin)} and {quoted_apart(new)} look alike; source names are "
+                          f"unique within a project ({look_alike_rule(new, twin)}).")
+        else:
+            errors += [problem for name, kept in group if not kept
+                       and (problem := mixed_name_problem(name, "Source name"))]
+    return list(dict.fromkeys(errors))
+

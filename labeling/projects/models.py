@@ -352,8 +352,19 @@ class Rule(models.Model):
     pattern = models.CharField(max_length=500)
     enabled = models.BooleanField(default=True)
 
+    class Meta:  # an identical rule is only a second row to keep in step (a double-click on "Add rule")
+        constraints = [models.UniqueConstraint(fields=["label", "kind", "pattern"], name="rule_unique")]
+
     def __str__(self) -> str:
         return f"{self.kind}:{self.pattern} → {self.label}"
+
+    def validate_constraints(self, exclude=None):  # rule_unique, its message on the pattern (Django's names no field)
+        if self.label_id and self.pattern and not {"label", "kind", "pattern"} & set(exclude or ()):
+            twin = Rule.objects.filter(label_id=self.label_id, kind=self.kind, pattern=self.pattern).exclude(pk=self.pk)
+            if (twin_id := twin.values_list("pk", flat=True).first()) is not None:
+                raise ValidationError({"pattern": f"The label has this rule already: rule {twin_id}, {self.kind} “{self.pattern}”."})
+            exclude = {*(exclude or ()), "pattern"}
+        super().validate_constraints(exclude=exclude)
 
     def clean(self):
         if errors := related_project_errors(self, "label"):

@@ -177,6 +177,9 @@ class RuleSerializer(RefuseUnknownFields, serializers.ModelSerializer):
         # A regex's leading and trailing spaces are part of it (" id " is not "id"); Rule.clean
         # trims a keyword's.
         extra_kwargs = {"pattern": {"trim_whitespace": False}}
+        # The rule_unique constraint's refusal comes from the service, on `pattern`, naming the rule
+        # the label has already (DRF's own check would answer a bare non_field_errors).
+        validators = []
 
     def validate_label(self, label):
         if label.project_id != self.context["project"].pk:

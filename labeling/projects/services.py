@@ -4,15 +4,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from labeling.items.models import Item
+from labeling.items.validation import SEARCH_CHECK_FROM_CHARS, SearchDocuments, empty_text_problem
 from labeling.loop.replanning import request_replan
 from labeling.loop.triggers import request_review_routing
 from labeling.modeling.review import ReviewGate
 from labeling.modeling.versions import NoActiveModel, active_model
 from learner.text import text_hash
 
-from .hotkeys import HOTKEY_ORDER, check_unique_hotkeys
-from .label_names import label_line_problem, look_alike_key, spelled_out
-from .locks import lock_project_labels
+from .hotkeys import check_unique_hotkeys
+from .label_lines import create_labels, parse_label_lines
+from .label_names import source_name_errors, spelled_out
+from .locks import hold_label, lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
 from .reserved import new_slug_problem
 from .shares import QUOTA_TOLERANCE, STRATEGIES, check_quota_total, check_strategy_mix  # noqa: F401 (pages, API)
@@ -39,97 +41,29 @@ def can_create_projects(user) -> bool:
     return user.is_superuser or Membership.objects.filter(user=user, role=Membership.LEAD).exists()
 
 
-OTHER_HOTKEY = "0"  # the Other label's key: none of these (new labels get hotkeys.HOTKEY_ORDER)
-OTHER_NAMES = ("other", "none of these")
-HIERARCHY_SEPARATOR = ">"
-LABEL_NAME_MAX = Label._meta.get_field("name").max_length
-
-
-def parse_label_lines(lines) -> list[tuple[str, str | None]]:
-    """Label lines of the new-project form (and API): "billing" is a label, "billing > refund" a
-    fine label refund under the coarse label billing (created once, however often it is named).
-    Returns [(name, parent name or None)], each coarse label before its fine ones. A bad line is
-    refused with its line number, as are a name Label.clean refuses (invisible characters only, scripts mixed in a
-    word) and one that looks like another line's (look_alike_key, as Label.validate_constraints reads names)."""
-    rows: dict[str, str | None] = {}
-    where: dict[str, int] = {}
-    spelled: dict[str, str] = {}  # look_alike_key → the name as first written
-    errors = []
-    for number, line in enumerate(lines, start=1):
-        if not line or not line.strip():
-            continue
-        parts = [part.strip() for part in line.split(HIERARCHY_SEPARATOR)]
-        if len(parts) > 2:
-            errors.append(f"Line {number} ({spelled_out(line.strip())}): labels have two levels, coarse > fine.")
-            continue
-        if not all(parts):
-            errors.append(f"Line {number} ({spelled_out(line.strip())}): a name is missing on one side of “>”.")
-            continue
-        if any(len(part) > LABEL_NAME_MAX for part in parts):
-            errors.append(f"Line {number}: a label name has at most {LABEL_NAME_MAX} characters.")
-            continue
-        if problem := label_line_problem(parts, spelled, where, number):
-            errors.append(problem)
-            continue
-        if len(parts) == 1:
-            name, parent = parts[0], None
-        else:
-            parent, name = parts
-            if rows.get(parent) is not None:
-                errors.append(f"Line {number}: {spelled_out(parent)} is a fine label (line {where[parent]}), "
-                              "so it cannot have fine labels under it.")
-                continue
-            rows.setdefault(parent, None)
-            where.setdefault(parent, number)
-            spelled.setdefault(look_alike_key(parent), parent)
-        if name in rows and rows[name] != parent:
-            errors.append(f"Line {number}: {spelled_out(name)} is already named on line {where[name]}; "
-                          "label names are unique within a project.")
-            continue
-        if name not in rows:
-            rows[name], where[name] = parent, number
-            spelled[look_alike_key(name)] = name
-    if errors:
-        raise ValidationError({"labels": errors})
-    coarse = [name for name, parent in rows.items() if parent is None]
-    ordered = []
-    for name in coarse:
-        ordered.append((name, None))
-        ordered += [(fine, parent) for fine, parent in rows.items() if parent == name]
-    return ordered
-
-
-def _create_labels(project: Project, rows: list[tuple[str, str | None]], *, other_label: bool) -> None:
-    """Labels in order with hotkeys 1-9, then letters; the Other label (named so, or added when
-    ``other_label``) is marked as such and gets 0, the annotators' "none of these" key."""
-    other = next((name for name, parent in rows if parent is None and name.lower() in OTHER_NAMES), None)
-    if other is None and other_label:
-        rows, other = [*rows, ("Other", None)], "Other"
-    keys = iter(HOTKEY_ORDER)
-    created: dict[str, Label] = {}
-    for order, (name, parent) in enumerate(rows):
-        is_other = name == other
-        hotkey = OTHER_HOTKEY if is_other else next(keys, "")
-        created[name] = Label.objects.create(
-            project=project, name=name, order=order, hotkey=hotkey, is_other=is_other,
-            parent=created[parent] if parent else None,
-            description="Items that none of the other labels fits." if is_other else "")
-
-
 @transaction.atomic
 def create_project(user, *, slug: str, name: str, description: str = "", labels=(), sources=(),
                    other_label: bool = False) -> Project:
     """A new project with its creator as lead; labels as parse_label_lines reads them, sources share the quota."""
     if problem := new_slug_problem(slug):
         raise ValidationError({"slug": problem})
-    label_rows = parse_label_lines(labels)
+    label_rows = parse_label_lines(labels, other_label=other_label)
+    # One name per line as well as per entry: the page's box, like its labels box, takes a name a line.
+    sources = [name.strip() for entry in sources for name in (entry or "").splitlines() if name.strip()] or ["default"]
+    if errors := source_name_errors(dict(enumerate(dict.fromkeys(sources))), {}):
+        raise ValidationError({"sources": errors})
     project = Project(slug=slug, name=name, description=description)
-    project.full_clean()
-    project.save()
-    sources = [s.strip() for s in sources if s and s.strip()] or ["default"]
+    project.full_clean(validate_unique=False)  # the slug's uniqueness: new_slug_problem, and the insert below
+    try:
+        with transaction.atomic():  # a savepoint: the same slug created at the same moment (a double-click)
+            project.save()
+    except IntegrityError:
+        if Project.objects.filter(slug=slug).exists():  # committed by the other request while this one waited
+            raise ValidationError({"slug": new_slug_problem(slug)}) from None
+        raise
     for source_name in dict.fromkeys(sources):
         Source.objects.create(project=project, name=source_name, quota=round(1.0 / len(set(sources)), 6))
-    _create_labels(project, label_rows, other_label=other_label)
+    create_labels(project, label_rows, other_label=other_label)
     Membership.objects.create(user=user, project=project, role=Membership.LEAD)
     return project
 
@@ -267,6 +201,9 @@ def replace_sources(project: Project, rows: list[dict]) -> list[Source]:
     missing = sorted(keep_ids - set(existing))
     if missing:
         raise ValidationError({"id": f"Unknown source ids for this project: {', '.join(map(str, missing))}."})
+    keys = [int(row["id"]) if row.get("id") is not None else f"new {i}" for i, row in enumerate(rows)]
+    if errors := source_name_errors(dict(zip(keys, names, strict=True)), {pk: s.name for pk, s in existing.items()}):
+        raise ValidationError({"name": errors})
     for source in existing.values():
         if source.pk not in keep_ids:
             if source.items.exists():
@@ -292,13 +229,25 @@ def replace_sources(project: Project, rows: list[dict]) -> list[Source]:
 
 @transaction.atomic
 def save_rule(project: Project, rule: Rule | None = None, **fields) -> Rule:
+    """Create or change a rule (the rules page and the API). Its label is share-locked to the commit
+    (locks.hold_label): the rule's foreign key is checked at commit, so a label deleted meanwhile failed
+    the commit (a 500), or, deleted just after, took the rule with it after a "saved". Held, a deletion
+    waits for the rule and deletes it with its label; or the rule waits and is refused here."""
     rule = rule or Rule(project=project)
     for field, value in fields.items():
         setattr(rule, field, value)
     if rule.label.project_id != project.pk:
         raise ValidationError({"label": "The label belongs to another project."})
+    if not hold_label(rule.label):
+        raise ValidationError({"label": f"The label {spelled_out(rule.label.name)} was deleted meanwhile; "
+                                        "nothing was saved."})
     rule.full_clean()  # Rule.clean judges a new or changed pattern (the program-size cap included)
-    rule.save()
+    try:
+        with transaction.atomic():  # a savepoint: an identical rule saved at the same moment (a double-click)
+            rule.save()
+    except IntegrityError:
+        rule.validate_constraints()  # rule_unique: the identical rule's message, on pattern; anything else is a bug
+        raise
     return rule
 
 
@@ -327,15 +276,34 @@ def queue_predictions_for_review(project: Project, texts: list[str], predictions
                        .order_by("-pk").values_list("text_hash", "pk")):
         existing[digest] = pk
     gate.know(existing.values())
+    unstorable = _unstorable_texts(texts, doubtful)
     queued: dict[int, int] = {}
     for index in sorted(range(len(texts)), key=lambda i: (tops[i][1], i)):
         name, prob = tops[index]
-        note = ("not doubtful: outside the band and not below the label's threshold" if index not in doubtful else
-                _review_admission(project, gate, texts[index], digests[index], existing, name, prob,
-                                  predictions[index], queued, index))
+        if index not in doubtful:
+            note = "not doubtful: outside the band and not below the label's threshold"
+        elif index in unstorable:
+            note = f"not queued: {unstorable[index]}, so it cannot be stored as an item (the importer's rule)"
+        else:
+            note = _review_admission(project, gate, texts[index], digests[index], existing, name, prob,
+                                     predictions[index], queued, index)
         predictions[index]["queued_for_review"] = index in queued
         predictions[index]["review_note"] = note or None
     return queued
+
+
+def _unstorable_texts(texts: list[str], doubtful: set[int]) -> dict[int, str]:
+    """{index: why} for the doubtful texts the importer would refuse to store as items. They are
+    still scored (predict answers every text, whether or not the queue is on by the project's
+    setting); they are only kept out of the pool and the review queue."""
+    # the search-document check costs a catalogue query: only when some text is long enough to need it
+    documents = SearchDocuments() if any(len(texts[i]) > SEARCH_CHECK_FROM_CHARS for i in doubtful) else None
+    refused = {}
+    for index in doubtful:
+        problem = empty_text_problem(texts[index]) or (documents.problem(texts[index]) if documents else None)
+        if problem:
+            refused[index] = problem
+    return refused
 
 
 def _review_admission(project, gate, text, digest, existing, name, prob, prediction, queued, index) -> str:
