@@ -37,6 +37,8 @@
 * **One batch per annotator at a time.** Two asks of one annotator at the same moment (two tabs)
   take turns (``take_lease_turn``): the second finds the first's batch and is handed it back, as a
   sequential second ask is; without the turn each leased a fresh batch of different items.
+* **Excluded items** ask no more answers: a pick an annotator holds keeps the slots held, no more
+  (``labeling.waves.discard.take_out_excluded``; ``ask_no_more_of_excluded`` when one ends).
 * **Closed waves.** Closing a wave takes no item out of an annotator's hands: a live lease on a
   closed wave is still handed back and answerable until it expires, and its answer counts. The
   planner never picks an item with a live lease (``labeling.waves.pool``).
@@ -138,9 +140,10 @@ def change_slots(wave_item_ids, *, taken: int = 0, done: int = 0) -> None:
     WaveItem.objects.filter(pk__in=list(wave_item_ids)).update(**changes)
 
 
-def _expire_locked(wave_item_ids: list[int]) -> int:
-    """Expire the stale, unanswered leases of wave items this transaction has locked. The clock is
-    read after the locks, and the UPDATE re-checks each row's state itself."""
+def expire_locked(wave_item_ids: list[int]) -> int:
+    """Expire the stale, unanswered leases of wave items this transaction has locked (leasing, and an
+    item's exclusion, which needs exact slot counts). The clock is read after the locks, and the
+    UPDATE re-checks each row's state itself."""
     if not wave_item_ids:
         return 0
     now = timezone.now()
@@ -159,7 +162,17 @@ def _expire_locked(wave_item_ids: list[int]) -> int:
         by_count.setdefault(n, []).append(wave_item_id)
     for n, ids in by_count.items():
         change_slots(ids, taken=-n)
+    ask_no_more_of_excluded(list(freed))
     return sum(freed.values())
+
+
+def ask_no_more_of_excluded(wave_item_ids) -> None:
+    """Picks (locked by the caller) of items a lead excluded while an annotator held them ask no
+    further answer once a slot comes free: their overlap drops to the slots still held, so the slot
+    is leased to nobody and the wave can still complete (labeling.waves.discard.take_out_excluded)."""
+    if wave_item_ids:
+        WaveItem.objects.filter(pk__in=list(wave_item_ids), item__excluded=True,
+                                slots_taken__lt=F("overlap")).update(overlap=F("slots_taken"))
 
 
 def expire_stale(now) -> int:
@@ -172,7 +185,7 @@ def expire_stale(now) -> int:
         return 0
     locked = list(WaveItem.objects.filter(pk__in=stale).order_by("pk")
                   .select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
-    return _expire_locked(locked)
+    return expire_locked(locked)
 
 
 def take_lease_turn(user) -> None:
@@ -349,6 +362,7 @@ def release_unanswered(user, wave_item_ids, *, ended_at=None) -> list[int]:
     Assignment.objects.filter(pk__in=[pk for pk, _ in released]).update(state=Assignment.EXPIRED, **ended)
     # One lease per annotator and wave item (the assignment_one_live_per_annotator constraint): one slot each.
     change_slots([wave_item_id for _, wave_item_id in released], taken=-1)
+    ask_no_more_of_excluded([wave_item_id for _, wave_item_id in released])
     return [wave_item_id for _, wave_item_id in released]
 
 

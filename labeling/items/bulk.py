@@ -9,8 +9,11 @@ from django.db import transaction
 
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.projects.models import Project
+from labeling.waves.discard import excluded_text, take_out_excluded
+from labeling.waves.models import Wave
 
 from .models import Item
+from .signals import picks_withdrawn
 
 MAX_ITEMS = 1000
 # A review task the lead asked for from the item browser.
@@ -37,6 +40,7 @@ class BulkResult:
     items: int
     changed: int
     answered: int = 0  # pin: items left unpinned because they have an answer (never picked again)
+    waves: str = ""  # exclude: what it did to planned and open waves (waves.discard.excluded_text)
 
     @property
     def message(self) -> str:
@@ -45,6 +49,8 @@ class BulkResult:
                 f"{'s' if self.items != 1 else ''} changed" + (f" ({unchanged} already were)" if unchanged else ""))
         if self.answered:
             text += (f"; {self.answered} not pinned: an item with an answer is never picked for a wave again")
+        if self.waves:
+            text += f"; {self.waves}"
         return text + "."
 
 
@@ -74,9 +80,17 @@ def apply(project: Project, action: str, raw_ids, user) -> BulkResult:
         if action == "review":
             changed = send_to_review(project, ids, user)
         elif action == "exclude":
+            # The project's row lock first, as a plan takes it: a plan running now either committed
+            # its wave before (and the items leave it here) or reads them excluded.
+            Project.objects.select_for_update().filter(pk=project.pk).first()
+            waves = take_out_excluded(project, ids)
+            if any(w["state"] == Wave.OPEN for w in waves):
+                # Its last unanswered picks may be gone: the loop closes the wave if it is complete.
+                transaction.on_commit(lambda: picks_withdrawn.send(sender=Item, project=project))
             # An excluded item cannot also wait for the next wave.
             changed = items.exclude(excluded=True).update(excluded=True, pinned_for_next_wave=False)
             items.update(pinned_for_next_wave=False)
+            return BulkResult(action=action, items=len(ids), changed=changed, waves=excluded_text(waves))
         elif action == "include":
             changed = items.filter(excluded=True).update(excluded=False)
         elif action == "pin":

@@ -9,7 +9,6 @@ import logging
 import os
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from celery.exceptions import Retry
@@ -23,9 +22,6 @@ from labeling.modeling import embedding
 from labeling.modeling import selectors as modeling_selectors
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
-from labeling.waves import selectors as wave_selectors
-from labeling.waves import services as waves
-from labeling.waves.models import Wave, WaveItem
 
 from . import broker, pipeline, tasks
 from .errors import describe_error
@@ -38,7 +34,6 @@ from .runs import (
     expire_stale_imports,
     expire_stale_runs,
     fail_run,
-    last_retrain_run,
     note_run,
     open_final_run,
     open_retrain_run,
@@ -48,8 +43,6 @@ from .runs import (
 )
 
 log = logging.getLogger(__name__)
-# After a retrain the broker refused, answers try again only this much later (retrain_every).
-QUEUE_RETRY_AFTER = timedelta(minutes=1)
 # Retrains of a wave that ended (completed, or closed by a lead asking for a retrain): when one
 # fails, the next wave opens with the current model, so annotators keep working.
 WAVE_ENDED = ("wave_complete", "wave_closed")
@@ -352,49 +345,3 @@ def planning_blocker(project: Project) -> str | None:
         update_run(run.pk, plan_when_done=True)
     return (f"{missing} items are still being embedded (task {run.pk}, {float(run.progress):.0%}); planning starts "
             "when they are done.")
-
-
-# --- reactions to answers -------------------------------------------------------------------------
-def on_answer_saved(sender=None, *, project, item, wave_item=None, **kwargs) -> None:
-    """answer_saved receiver: a completed open wave, or ``retrain_every`` new labels since the
-    last retrain, starts the retrain pipeline (which plans the next wave when none is open).
-
-    The answer is already stored when this runs: a failure here is logged, never reported to the
-    annotator as a failed save."""
-    try:
-        _react_to_answer(project, item, wave_item)
-    except Exception:
-        log.exception("the loop could not react to an answer in project %s", getattr(project, "slug", project))
-
-
-def _react_to_answer(project: Project, item, wave_item=None) -> None:
-    if wave_item is not None and wave_item.wave.state == Wave.OPEN:
-        # The answer's own pick, with its slot counts as the answer left them under the lock.
-        pick, pick_complete = wave_item, wave_item.slots_done >= wave_item.overlap
-    else:
-        pick = (
-            WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN, item=item)
-            .select_related("wave")
-            .first()
-        )
-        pick_complete = pick is not None and wave_selectors.pick_is_complete(pick)
-    # Checked first without the project lock (answers on one wave must not queue on it), then
-    # again under it.
-    if pick_complete and wave_selectors.wave_is_complete(pick.wave):
-        with transaction.atomic():
-            Project.objects.select_for_update().filter(pk=project.pk).first()
-            wave = Wave.objects.get(pk=pick.wave_id)
-            if wave.state == Wave.OPEN and wave_selectors.wave_is_complete(wave):
-                waves.close_wave(wave)
-                request_retrain(project, reason="wave_complete")
-                return
-    every = project.retrain_every
-    if every:
-        newest = last_retrain_run(project)
-        refused = newest is not None and queue_failed(newest)
-        if refused and newest.created_at > timezone.now() - QUEUE_RETRY_AFTER:
-            return  # the broker refused the last one a moment ago: not one failed run per answer
-        # usually the newest run reached the broker: one query per answer, not two
-        last = last_retrain_run(project, queued_only=True) if refused else newest
-        if modeling_selectors.labels_since(project, last.created_at if last else None) >= every:
-            request_retrain(project, reason="retrain_every")

@@ -11,6 +11,8 @@ Two things end such a wave before annotators see it:
   (``labeling.waves.replan``), so that the wave pages show as next is never the old model's;
 * a lead closes it before it opened (``services.close_wave``).
 
+An item a lead excludes leaves unfinished waves without discarding them (``take_out_excluded``).
+
 Discarded, not re-planned in place: the new plan is another sample (another model, another
 eligible pool, other inclusion probabilities), so it gets its own number, and the old number keeps
 its record (state ``discarded``, size, model, why, which items) in the waves list. The old picks are
@@ -23,8 +25,11 @@ Callers hold the project's row lock (``services`` takes it) inside their transac
 """
 from __future__ import annotations
 
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from labeling.annotations.leasing import expire_locked
 from labeling.items.models import Item
 from learner.jsonable import to_jsonable
 
@@ -119,4 +124,53 @@ def discarded_text(discarded: list[dict]) -> str:
         if group:
             waves = ", ".join(f"{d['wave']} ({d['size']} items, {d['model']})" for d in group)
             parts.append(f"planned wave{'s' if len(group) > 1 else ''} {waves} discarded: {why}, never opened")
+    return "; ".join(parts)
+
+
+def take_out_excluded(project, item_ids) -> list[dict]:
+    """Take items a lead is excluding out of the project's planned and open waves, so nobody is asked
+    about them (docs/loop.md, "Excluded items"); call under the project's row lock (plans hold it, so
+    none drew them from a snapshot older than the exclusion) before the items are flagged. Returns
+    {wave, state, removed, held} per wave touched, in number order.
+
+    A pick nobody holds is deleted, as a discarded wave's picks are: never asked, it is no drawn
+    pick, and the estimates (pool of items not excluded) are those of the waves' draws restricted
+    to that pool. Deleting it rather than re-planning keeps the rest of a planned wave as drawn, and
+    the wave's size and committed budget shrink with it. A pick an annotator holds (a live lease, or
+    an answer of an earlier slot) stays with the slots held: its overlap drops to them, so no other
+    annotator gets it, the holder may still answer until the lease runs out (as on a closed wave:
+    the page may be showing it), and the wave completes once they have."""
+    picks = list(WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN],
+                                         item_id__in=list(item_ids))
+                 .order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
+    if not picks:
+        return []
+    expire_locked(picks)  # leases past their time free their slots first: the counts are exact
+    rows = list(WaveItem.objects.filter(pk__in=picks).values_list(
+        "pk", "item_id", "slots_taken", "wave_id", "wave__number", "wave__state"))
+    by_wave: dict[int, dict] = {}
+    for _, item_id, taken, wave_id, number, state in rows:
+        entry = by_wave.setdefault(wave_id, {"wave": number, "state": state, "removed": [], "held": []})
+        entry["held" if taken else "removed"].append(item_id)
+    WaveItem.objects.filter(pk__in=[pk for pk, _, taken, *_ in rows if not taken]).delete()
+    WaveItem.objects.filter(pk__in=[pk for pk, _, taken, *_ in rows if taken]).update(overlap=F("slots_taken"))
+    for wave in Wave.objects.filter(pk__in=list(by_wave)).order_by("pk"):
+        entry = by_wave[wave.pk]
+        record = (wave.report or {}).get("excluded", []) + [
+            {"at": timezone.now().isoformat(), "removed": sorted(entry["removed"]), "held": sorted(entry["held"])}]
+        Wave.objects.filter(pk=wave.pk).update(size=Greatest(F("size") - len(entry["removed"]), 0),
+                                               report=to_jsonable({**(wave.report or {}), "excluded": record}))
+    return sorted(({**e, "removed": len(e["removed"]), "held": len(e["held"])} for e in by_wave.values()),
+                  key=lambda e: e["wave"])
+
+
+def excluded_text(waves: list[dict]) -> str:
+    """What an exclusion did to unfinished waves, for the bulk action's reply; "" when none held them."""
+    parts = []
+    for w in waves:
+        if w["removed"]:
+            parts.append(f"{w['removed']} taken out of {w['state']} wave {w['wave']}")
+        if w["held"]:
+            parts.append(f"{w['held']} already answered or leased in {w['state']} wave {w['wave']}: those answers "
+                         "(and leases, until they run out) stand, no other annotator is given the item")
     return "; ".join(parts)
