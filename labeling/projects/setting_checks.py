@@ -2,7 +2,7 @@
 shown to annotators, the strategy mix, and rows that must stay within one project."""
 from django.core.exceptions import ValidationError
 
-from labeling.items.values import storable, string_problem
+from labeling.items.values import MAX_FIELD_NAME_CHARS, storable, string_problem
 
 from .shares import check_strategy_mix
 
@@ -31,10 +31,10 @@ def annotator_metadata_problem(meta, name: str) -> str | None:
     if meta is None:
         return f"{name} cannot be null; send a list of field names ([] for none)."
     bad = not isinstance(meta, list) or len(meta) > MAX_SHOWN_METADATA or not all(
-        isinstance(k, str) and 0 < len(k.strip()) <= 100 for k in meta)
+        isinstance(k, str) and 0 < len(k.strip()) <= MAX_FIELD_NAME_CHARS for k in meta)
     if bad:
         return (f"{name} must be a list of at most {MAX_SHOWN_METADATA} field names "
-                f"(text of 1 to 100 characters each); got {storable(str(meta), 200)}.")
+                f"(text of 1 to {MAX_FIELD_NAME_CHARS} characters each); got {storable(str(meta), 200)}.")
     for position, key in enumerate(meta, start=1):
         problem = string_problem(key)
         if problem:
