@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from labeling.items.validation import has_visible_text
 from labeling.projects.schema import ErrorSerializer
 from labeling.projects.serializers import RefuseUnknownFields
 
@@ -17,7 +18,13 @@ from .api import (
     with_current_labels,
 )
 from .models import Annotation
-from .serializers import CURRENT_LABELS_HELP, AnnotationSerializer, PageLabelSerializer, labels_version_field
+from .serializers import (
+    CURRENT_LABELS_HELP,
+    SKIP_REASON_INVISIBLE,
+    AnnotationSerializer,
+    PageLabelSerializer,
+    labels_version_field,
+)
 
 HISTORY_MAX = 200  # rows one history call returns at most
 
@@ -67,6 +74,9 @@ class ChangeSerializer(RefuseUnknownFields, serializers.Serializer):
     def validate(self, attrs):
         if attrs.get("supersedes") is None and attrs.get("supersedes_client_id") is None:
             raise serializers.ValidationError({"supersedes": "Give 'supersedes' or 'supersedes_client_id'."})
+        if attrs.get("skipped") and attrs.get("skip_reason") and not has_visible_text(attrs["skip_reason"]):
+            # As the answer endpoint: a change to a skip must say why in something a lead can read.
+            raise serializers.ValidationError({"skip_reason": SKIP_REASON_INVISIBLE})
         return attrs
 
 
