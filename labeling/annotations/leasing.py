@@ -38,7 +38,7 @@
   take turns (``take_lease_turn``): the second finds the first's batch and is handed it back, as a
   sequential second ask is; without the turn each leased a fresh batch of different items.
 * **Excluded items** ask no more answers: a pick an annotator holds keeps the slots held, no more
-  (``labeling.waves.discard.take_out_excluded``; ``ask_no_more_of_excluded`` when one ends).
+  (``labeling.waves.discard.take_out_excluded``; ``excluded_picks`` when one ends).
 * **Closed waves.** Closing a wave takes no item out of an annotator's hands: a live lease on a
   closed wave is still handed back and answerable until it expires, and its answer counts. The
   planner never picks an item with a live lease (``labeling.waves.pool``).
@@ -58,6 +58,7 @@ from labeling.projects.locks import hold_membership, not_a_member
 from labeling.projects.models import Membership, Project
 from labeling.waves.models import Wave, WaveItem
 
+from .excluded_picks import ask_no_more_of_excluded
 from .idle_leases import ended_long_q, items_let_go_idle
 from .models import Annotation, Assignment
 
@@ -164,15 +165,6 @@ def expire_locked(wave_item_ids: list[int]) -> int:
         change_slots(ids, taken=-n)
     ask_no_more_of_excluded(list(freed))
     return sum(freed.values())
-
-
-def ask_no_more_of_excluded(wave_item_ids) -> None:
-    """Picks (locked by the caller) of items a lead excluded while an annotator held them ask no
-    further answer once a slot comes free: their overlap drops to the slots still held, so the slot
-    is leased to nobody and the wave can still complete (labeling.waves.discard.take_out_excluded)."""
-    if wave_item_ids:
-        WaveItem.objects.filter(pk__in=list(wave_item_ids), item__excluded=True,
-                                slots_taken__lt=F("overlap")).update(overlap=F("slots_taken"))
 
 
 def expire_stale(now) -> int:

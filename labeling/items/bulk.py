@@ -82,7 +82,10 @@ def apply(project: Project, action: str, raw_ids, user) -> BulkResult:
         elif action == "exclude":
             # The project's row lock first, as a plan takes it: a plan running now either committed
             # its wave before (and the items leave it here) or reads them excluded.
-            Project.objects.select_for_update().filter(pk=project.pk).first()
+            # NO KEY: an answer being stored meanwhile holds a pick's lock and, at its commit, takes
+            # the key-share lock its rows' foreign keys need on the project; FOR UPDATE would block
+            # that while this waits for the pick: a deadlock. It still queues behind a plan's lock.
+            Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
             waves = take_out_excluded(project, ids)
             if any(w["state"] == Wave.OPEN for w in waves):
                 # Its last unanswered picks may be gone: the loop closes the wave if it is complete.
