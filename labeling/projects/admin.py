@@ -16,6 +16,8 @@ from . import admin_users  # noqa: F401 - registers the users' admin (a project 
 from .admin_members import MembershipInline
 from .admin_rows import GuardedRowForm
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
+from .forms import HotkeyField
+from .label_names import source_name_errors
 from .locks import lock_labels_to_delete, lock_project_labels
 from .models import Label, Project, Rule, Source
 from .reserved import SHARED_ARTIFACT_FOLDERS, reserved_message
@@ -90,7 +92,17 @@ class LabelInlineFormSet(PageRowsMixin, BaseInlineFormSet):
         return (getattr(form, "cleaned_data", None) or {}).get(field, form.initial.get(field))
 
 
-class LabelInline(admin.TabularInline):
+class HotkeyAsTyped:
+    """A label's hotkey read as its key types it (NFC, forms.HotkeyField) before the one-character
+    limit judges it, as on the labels page: a decomposed "e" + U+0301 is the key "é"."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "hotkey":
+            kwargs["form_class"] = HotkeyField
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class LabelInline(HotkeyAsTyped, admin.TabularInline):
     model = Label
     form = GuardedRowForm
     fk_name = "project"
@@ -128,14 +140,21 @@ class SourceInlineFormSet(PageRowsMixin, BaseInlineFormSet):
         if any(self.errors) or (self.instance.pk and not self.has_changed()):
             return
         # The sources as the save leaves them: the page's rows, and any added elsewhere since it loaded.
-        quotas = {pk: quota for pk, quota in Source.objects.filter(project_id=self.instance.pk)
-                  .values_list("pk", "quota")} if self.instance.pk else {}
+        stored = {pk: (name, quota) for pk, name, quota in Source.objects.filter(project_id=self.instance.pk)
+                  .values_list("pk", "name", "quota")} if self.instance.pk else {}
+        quotas = {pk: quota for pk, (_, quota) in stored.items()}
+        names = {pk: name for pk, (name, _) in stored.items()}
         for i, form in enumerate(self.forms):
             data = getattr(form, "cleaned_data", None) or {}
             if self.can_delete and self._should_delete_form(form):
                 quotas.pop(form.instance.pk, None)
+                names.pop(form.instance.pk, None)
             elif data and (form.instance.pk or form.has_changed()):
                 quotas[form.instance.pk or f"new {i}"] = data.get("quota") or 0.0
+                names[form.instance.pk or f"new {i}"] = data.get("name") or ""
+        # The sources page's and the API's name rules (control characters, nothing visible, look-alikes, mixed scripts).
+        if errors := source_name_errors(names, {pk: name for pk, (name, _) in stored.items()}):
+            raise ValidationError(errors)
         check_quota_total(quotas.values())
 
 
@@ -302,7 +321,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Label)
-class LabelAdmin(admin.ModelAdmin):
+class LabelAdmin(HotkeyAsTyped, admin.ModelAdmin):
     """Adding, changing and deleting a label take the label writers' lock on its project (and on the
     project it is moved to) before the label is checked, as every other label writer does."""
     list_display = ["name", "project", "parent", "hotkey", "precision_target", "recall_target", "is_other"]

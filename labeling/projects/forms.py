@@ -13,6 +13,7 @@ from learner.planning.strategies import STRATEGIES as STRATEGY_REGISTRY
 from learner.rules import compile_rule
 
 from . import services
+from .hotkeys import normalized_hotkey
 from .label_names import look_alike_key, quoted_apart
 from .models import SETTING_NAMES, Label, Membership, Project, Rule, Source
 from .overlap import MAX_OVERLAP
@@ -159,10 +160,19 @@ class ParentSelect(forms.Select):
                 for index, (choice, label) in enumerate(choices)]
 
 
+class HotkeyField(forms.CharField):
+    """A hotkey read as its key types it (NFC) before the column's one-character limit judges it: a
+    decomposed "e" + U+0301 is the one key "é", not two characters."""
+
+    def to_python(self, value):
+        return normalized_hotkey(super().to_python(value))
+
+
 class LabelForm(LoadedValuesMixin, forms.ModelForm):
     class Meta:
         model = Label
         fields = ["name", "description", "hotkey", "parent", "precision_target", "recall_target", "is_other", "order"]
+        field_classes = {"hotkey": HotkeyField}
         widgets = {"description": forms.Textarea(attrs={"rows": 1})}
 
     def __init__(self, *args, project=None, parent_names=None, **kwargs):

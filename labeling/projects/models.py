@@ -12,7 +12,7 @@ from learner.rules import compile_rule
 from learner.training.config import LABEL_PRIOR_MODES, TrainConfig
 from learner.weighting import WEIGHTINGS
 
-from .hotkeys import REVIEW_KEYS, hotkey_error
+from .hotkeys import REVIEW_KEYS, hotkey_error, normalized_hotkey
 from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key, look_alike_key, mixed_name_problem
 from .overlap import overlap_errors
 from .setting_checks import UNSET, annotator_metadata_problem, range_text, related_project_errors, strategy_mix_problem
@@ -142,8 +142,7 @@ class Project(models.Model):
         return self.name
 
     def clean(self):
-        errors = settings_errors(self)
-        if errors:
+        if errors := settings_errors(self):
             raise ValidationError(errors)
 
     def clean_fields(self, exclude=None):
@@ -292,15 +291,13 @@ class Label(models.Model):
 
     def clean(self):
         # Answers, rules and the export read a project's labels by project: a label stays where it was made.
-        moved = self.pk and Label.objects.filter(pk=self.pk).exclude(project_id=self.project_id).exists()
-        if moved:
+        if self.pk and Label.objects.filter(pk=self.pk).exclude(project_id=self.project_id).exists():
             raise ValidationError({"project": "A label stays in the project it was made in (its answers, rules and "
                                               "models are that project's); create a label in the other project."})
         # A label keeps a review-page key it already holds (hotkeys.hotkey_error): read as stored.
         stored = (Label.objects.filter(pk=self.pk).values_list("hotkey", flat=True).first() or ""
                   if self.pk and self.hotkey and self.hotkey.lower() in REVIEW_KEYS else "")
-        reserved = hotkey_error(self.hotkey, is_other=self.is_other, parent_id=self.parent_id, stored=stored)
-        if reserved:
+        if reserved := hotkey_error(self.hotkey, is_other=self.is_other, parent_id=self.parent_id, stored=stored):
             raise ValidationError({"hotkey": reserved})
         if self.name and not label_name_key(self.name) and not Label.objects.filter(pk=self.pk, name=self.name).exists():
             raise ValidationError({"name": f"Name is {INVISIBLE_NAME}."})
@@ -309,6 +306,14 @@ class Label(models.Model):
                 raise ValidationError({"parent": "The parent label belongs to another project."})
             if self.parent.parent_id:
                 raise ValidationError({"parent": "Taxonomies have two levels: coarse and fine."})
+
+    def clean_fields(self, exclude=None):  # judged as its key types it ("e" + U+0301 is "é"), not as 2 characters
+        self.hotkey = normalized_hotkey(self.hotkey or "")
+        super().clean_fields(exclude=exclude)
+
+    def save(self, *args, **kwargs):
+        self.hotkey = normalized_hotkey(self.hotkey or "")  # a label saved without full_clean() stores it so too
+        super().save(*args, **kwargs)
 
     def validate_constraints(self, exclude=None):
         """The unique-name constraint read as "no two names look alike" (look_alike_key: case, variants, invisible
@@ -333,9 +338,7 @@ class Source(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(fields=["project", "name"], name="source_unique_name"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="source_unique_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -391,9 +394,7 @@ class Membership(models.Model):
     role = models.CharField(max_length=10, choices=ROLES, default=ANNOTATOR)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "project"], name="membership_unique"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "project"], name="membership_unique")]
 
     def __str__(self) -> str:
         return f"{self.user} · {self.project} · {self.role}"

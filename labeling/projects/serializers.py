@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from learner.rules import compile_rule
 
-from .hotkeys import hotkey_error
+from .hotkeys import hotkey_error, normalized_hotkey
 from .models import Label, Membership, Project, Rule, Source, settings_errors
 from .overlap import MAX_OVERLAP, OVERLAP_WHY
 from .permissions import role_in
@@ -135,6 +135,10 @@ class LabelSerializer(StrictModelSerializer):
         model = Label
         fields = ["id", "name", "description", "hotkey", "parent", "precision_target", "recall_target",
                   "is_other", "order"]
+
+    def validate_hotkey(self, hotkey):
+        # Judged and stored as the key types it (NFC): a decomposed "e" + U+0301 is the key "é".
+        return normalized_hotkey(hotkey)
 
     def validate(self, attrs):
         # The same check as Label.clean (the labels page); a PATCH is checked merged with the label.
