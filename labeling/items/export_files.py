@@ -103,7 +103,7 @@ def csv_column(name: str) -> tuple[str, str] | None:
     for a ``meta.<key>`` column; None for a provenance column, which is left out."""
     if name in PROVENANCE:
         return None
-    if name.startswith(METADATA_PREFIX):  # "meta." alone: an empty key, refused with the row (values.blank_key_problem)
+    if name.startswith(METADATA_PREFIX):  # "meta." alone: an empty key, refused with the row (values.metadata_key_problem)
         return "metadata", name[len(METADATA_PREFIX):]
     return "field", name
 

@@ -4,11 +4,13 @@ Only what cross-row checks need is kept: the file's external ids, the names of l
 to create, and (when the project already has items) the hashes of rows without an external id, to
 find rows that are already in the project. Besides the field rules (docs/intake.md), a row is
 refused when its text is empty once whitespace and invisible characters are removed, when its
-metadata is larger than LONGTAIL_MAX_METADATA_BYTES as JSON or has an empty key, when its text is
-longer than the project's limit (never more than MAX_TEXT_CHARS_CEILING) or its search document
-would not fit PostgreSQL's tsvector (``SearchDocuments``), or when it has no external id and the
-project already holds an item with the same text and source from an earlier import (importing it
-again would duplicate the item and its label). A new label that looks like another is refused."""
+metadata is larger than LONGTAIL_MAX_METADATA_BYTES as JSON or has a key that could not come back
+from an export or be shown to annotators (empty, too long, or with a comma: values.metadata_key_problem),
+when its text is longer than the project's limit (never more than MAX_TEXT_CHARS_CEILING) or its search
+document would not fit PostgreSQL's tsvector (``SearchDocuments``), or when it has no external id and
+the project already holds an item with the same text and source from an earlier import (importing it
+again would duplicate the item and its label). A new label that looks like another is refused, and so
+is a new source name the sources pages would refuse (label_names.source_name_errors)."""
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +23,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from labeling.projects.label_names import INVISIBLE_NAME, label_name_key, written_out
+from labeling.projects.label_names import INVISIBLE_NAME, label_name_key, source_name_errors, written_out
 from labeling.projects.models import MAX_TEXT_CHARS_CEILING, Label, Project, Source
 from learner.text import text_hash
 
@@ -29,7 +31,7 @@ from .invisible import is_invisible
 from .look_alike import LOOK_ALIKE_FULL_RULE, look_alike_index, look_alike_key, mixed_scripts, shown_apart
 from .models import Item
 from .readers import FileError, RowError, open_reader
-from .values import blank_key_problem
+from .values import metadata_key_problem
 
 Progress = Callable[[str, float, dict], None]  # phase ('wait' | 'validate' | 'write'), fraction 0..1, counts
 
@@ -95,6 +97,7 @@ class RowValidator:
         self.max_chars = min(project.max_text_chars or settings.LONGTAIL_MAX_TEXT_CHARS, MAX_TEXT_CHARS_CEILING)
         self.search_documents = SearchDocuments()
         self.sources = set(Source.objects.filter(project=project).values_list("name", flat=True))
+        self.source_keys = look_alike_index(self.sources)  # of the project's sources, and the file's new ones
         self.labels: dict[str, str | None] = {
             name: parent for name, parent in Label.objects.filter(project=project).values_list("name", "parent__name")
         }
@@ -125,6 +128,8 @@ class RowValidator:
                 errors.append(RowError(line, "source", f"unknown source '{written_out(source)}' (known: {known})"))
             elif len(source) > 200:
                 errors.append(RowError(line, "source", "a new source name may have at most 200 characters"))
+            else:
+                errors += [RowError(line, "source", problem) for problem in self._new_source_problems(source)]
         errors += self._check_labels(line, values.get("label"), values.get("coarse_label"), dry=True)
         external_id = values.get("external_id")
         if external_id and len(external_id) > 200:
@@ -137,11 +142,20 @@ class RowValidator:
                 self.external_ids[external_id] = line
             if source and source not in self.sources and self.project.allow_new_sources:
                 self.v.new_sources.add(source)
+                self.source_keys.setdefault(look_alike_key(source), source)
             self._check_labels(line, values.get("label"), values.get("coarse_label"), dry=False)
         return errors
 
+    def _new_source_problems(self, name: str) -> list[str]:
+        """Why an import may not create the source ``name``: the sources pages' rules (control
+        characters, nothing visible, mixed scripts, looking like another source), judged against
+        the one source, stored or new in this file, it looks like (an index, not every name per row)."""
+        twin = self.source_keys.get(look_alike_key(name))
+        stored = {"twin": twin} if twin is not None else {}
+        return source_name_errors({**stored, "new": name}, stored)
+
     def _check_metadata(self, line: int, metadata: dict) -> list[RowError]:
-        if problem := blank_key_problem(metadata):
+        if problem := metadata_key_problem(metadata):
             return [RowError(line, "metadata", problem)]
         size = metadata_bytes(metadata)
         if size <= self.max_metadata:

@@ -140,7 +140,3 @@ def metadata_key_problem(metadata: dict) -> str | None:
                     "settings page lists the fields shown to annotators separated by commas, so it could never be "
                     "chosen there; rename the column (e.g. with '/' or ';' instead of the comma)")
     return None
-
-
-# The importer's checker (labeling.items.validation) imports the check under its first name.
-blank_key_problem = metadata_key_problem
