@@ -85,6 +85,39 @@
     let wasLive = tasks.dataset.live === "1";
     const liveNote = document.getElementById("live-run");
     const seconds = function (s) { return s === null || s === undefined ? "" : Math.round(s) + " s"; };
+    // The wave this page was drawn for (the close form carries its number; a planned one has the Open
+    // button). The poll answers with the wave current now: after another lead closes or opens a wave,
+    // its numbers under this page's "Wave N" heading would describe another wave.
+    const pageWaveInput = document.querySelector("#close-form input[name=wave]");
+    const pageWave = pageWaveInput ? {number: Number(pageWaveInput.value),
+                                      state: document.getElementById("open-wave") ? "planned" : "open"} : null;
+    let waveChanged = false;
+    const sameWave = function (wave) {
+      if (!wave || !pageWave) return !wave && !pageWave;
+      return wave.number === pageWave.number && (wave.state === "planned") === (pageWave.state === "planned");
+    };
+    const sayWaveChanged = function (wave) {
+      waveChanged = true;
+      const summary = document.getElementById("wave-summary");
+      if (!summary) return;
+      const was = pageWave ? "Wave " + pageWave.number + " (" + pageWave.state + ")" : "No wave was open";
+      const now = wave ? "wave " + wave.number + " is " + wave.state + " now" : "no wave is open or planned now";
+      summary.textContent = was + " when this page loaded; " + now +
+        " (another lead closed, opened or planned a wave). Reload the page to see it. ";
+      summary.className = "error-box";
+      summary.setAttribute("role", "status");
+      const reload = document.createElement("button");
+      reload.type = "button"; reload.id = "wave-reload"; reload.textContent = "Reload";
+      reload.addEventListener("click", function () { window.location.reload(); });
+      summary.appendChild(reload);
+      const bar = document.getElementById("wave-progress");
+      if (bar) bar.hidden = true;
+      // Their forms name this page's wave: the server would refuse them as stale, so they wait for the reload.
+      ["close-wave", "close-retrain", "open-wave"].forEach(function (id) {
+        const control = document.getElementById(id);
+        if (control) { control.disabled = true; control.title = "The wave changed: reload the page"; }
+      });
+    };
     const render = function (data) {
       const body = tasks.querySelector("tbody");
       body.textContent = "";
@@ -107,7 +140,8 @@
         time.className = "elapsed"; time.textContent = seconds(t.elapsed_s);
         tr.insertCell().textContent = t.message;
       });
-      if (data.wave) {
+      if (!waveChanged && !sameWave(data.wave)) sayWaveChanged(data.wave);
+      if (data.wave && !waveChanged) {
         const done = document.getElementById("wave-done");
         const totalCell = document.getElementById("wave-total");
         const bar = document.getElementById("wave-progress");
