@@ -255,7 +255,9 @@ class ItemBulk(ProjectScoped, generics.GenericAPIView):
 
     @extend_schema(operation_id="project_items_bulk", summary="Bulk action on items (all or nothing)",
                    description="review: open a review task; exclude / include: take out of / put back into the "
-                               "pool the planner draws from; pin / unpin: mark for the next wave.", tags=["items"],
+                               "pool the planner draws from (exclude also takes the items out of the planned and "
+                               "open waves where nobody holds them; the reply's message says which); pin / unpin: "
+                               "mark for the next wave.", tags=["items"],
                    request=BulkRequestSerializer, responses={200: BulkResultSerializer, **ERRORS})
     def post(self, request, slug):
         data = BulkRequestSerializer(data=request.data)
