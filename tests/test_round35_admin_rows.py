@@ -192,5 +192,5 @@ def test_deleting_a_label_whose_answers_were_undone_says_so_and_what_to_do(world
     assert "Rename it" in said
     Annotation.objects.create(project=alpha, item=item, label=fraud, annotator=world["annotator"])
     said = " ".join(api.delete(f"/api/projects/alpha/labels/{fraud.pk}/").json()["non_field_errors"])
-    assert "in use by 2 answers (1 live, 1 undone or changed" in said and "Change those answers" in said
+    assert "in use by 2 answers (1 live, 1 undone or changed" in said and "Answers keep the label they were given" in said
     assert Label.objects.filter(pk=fraud.pk).exists()

@@ -108,7 +108,7 @@ def test_deleting_labels_in_use_costs_the_same_queries_for_two_or_six(project_fa
     # Before: up to four queries per ticked label (its answers, fine labels, and two counts).
     assert n_six == n_two, (n_two, n_six)
     said = ("is in use by 2 answers (1 live, 1 undone or changed, kept as the answers&#x27; history) and cannot be "
-            "deleted. Change those answers to another label first")
+            "deleted. Answers keep the label they were given")
     assert page_six.count(said) == 6 and page_two.count(said) == 2
     _, page = _confirmation(admin_client, [coarse, labels[0]])
     assert "The label “coarse” is in use (fine labels refer to it) and cannot be deleted." in page

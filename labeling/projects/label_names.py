@@ -18,9 +18,10 @@ from labeling.items.look_alike import (
     shown_apart,
     written_out,
 )
+from learner.heads.other_bucket import OTHER as RESERVED_OTHER_BUCKET
 
 __all__ = ["INVISIBLE_NAME", "LOOK_ALIKE_FULL_RULE", "LOOK_ALIKE_RULE", "first_look_alike", "label_exists_message",
-           "label_line_problem", "other_label_line_problem", "source_name_errors",
+           "label_line_problem", "other_label_line_problem", "reserved_name_problem", "source_name_errors",
            "label_name_key", "look_alike_key", "mixed_name_problem", "name_set_errors", "named_like", "quoted_apart", "spelled_out",
            "written_out"]
 
@@ -49,6 +50,18 @@ def label_exists_message(twin: str, name: str | None = None) -> str:
     return message
 
 
+def reserved_name_problem(name: str, subject: str = "Name") -> str | None:
+    """Why ``name`` cannot be a new or renamed label's name: it looks like (look_alike_key) the name the
+    model gives its long-tail bucket of rare labels (learner.heads.other_bucket.OTHER), and training
+    refuses a label so named, so every retrain would fail; None when it does not. The project's own
+    Other label ("none of these") is a label like the others and is named differently."""
+    if look_alike_key(name) != look_alike_key(RESERVED_OTHER_BUCKET):
+        return None
+    return (f"{subject} {quoted_apart(name)} is refused: “{RESERVED_OTHER_BUCKET}” is reserved for the model's "
+            "long-tail bucket of rare labels, and a label so named would make every retrain fail. Choose another "
+            "name (the answer “none of these” is the project's Other label, named e.g. “Other”).")
+
+
 def mixed_name_problem(name: str, subject: str = "Name") -> str | None:
     """Why ``name`` cannot be a new or renamed label's name though it looks like no other label's: it
     mixes Latin with Cyrillic or Greek letters in a word (said of ``subject``); None when it does not.
@@ -59,8 +72,8 @@ def mixed_name_problem(name: str, subject: str = "Name") -> str | None:
 
 def name_set_errors(names: dict, stored_names: dict[int, str]) -> list[str]:
     """Why a project's labels cannot have ``names`` (key → name of every label the project will
-    have; a key is a label id, or anything for a new row): a new or renamed name with nothing visible,
-    names that look alike (look_alike_key) of which one is new or renamed, and a new or renamed name
+    have; a key is a label id, or anything for a new row): a new or renamed name with nothing visible
+    or like the model's reserved bucket name (reserved_name_problem), names that look alike (look_alike_key) of which one is new or renamed, and a new or renamed name
     that looks like none but mixes scripts in a word. ``stored_names``: id → name as stored; a name kept
     as stored is not judged again, so look-alikes stored before stay editable."""
     errors = []
@@ -69,7 +82,9 @@ def name_set_errors(names: dict, stored_names: dict[int, str]) -> list[str]:
         if not name:
             continue  # the row's own check names a missing name
         kept = stored_names.get(key) == name
-        if label_name_key(name):
+        if not kept and (reserved := reserved_name_problem(name)):
+            errors.append(reserved)
+        elif label_name_key(name):
             groups.setdefault(look_alike_key(name), []).append((name, kept))
         elif not kept:
             errors.append(f"Name is {INVISIBLE_NAME}.")
@@ -102,6 +117,8 @@ def label_line_problem(parts: list[str], spelled: dict[str, str], where: dict[st
     that mixes scripts in a word; None when it can be."""
     if not all(label_name_key(part) for part in parts):
         return f"Line {line}: a label name is {INVISIBLE_NAME}."
+    if reserved := next((problem for part in parts if (problem := reserved_name_problem(part, "a label name"))), None):
+        return f"Line {line}: {reserved}"
     if twin := first_look_alike(parts, spelled):
         part, first = twin
         return (f"Line {line}: {quoted_apart(part)} looks like {quoted_apart(first)}, already named on line "

@@ -173,8 +173,14 @@ def in_use_message(name: str, answers: int, history: int) -> str:
     live = answers - history
     counts = [f"{live} live" if live else "", f"{history} undone or changed, kept as the answers' history"
               if history else ""]
-    advice = ("Change those answers to another label first (their history keeps this one), or keep the label "
-              "and rename it." if live else
+    # An answer keeps the label it was given (the audit trail), and only its annotator can change it,
+    # which still leaves it in the history: a lead cannot empty a label of answers. So the advice is
+    # what a lead can do, on the items page and in review, to stop the label counting or being chosen.
+    advice = ("Answers keep the label they were given, so it stays while any answer uses it. To stop it counting, "
+              "send those items to review (Items: filter by this label, “send to review”) and resolve them with "
+              "another label: a lead's decision stands over the annotators' answers in training and the export. "
+              "To stop it being chosen, rename it (for example “retired: …”)."
+              if live else
               "Those answers were all undone or changed; the audit trail keeps them, so the label stays. Rename it "
               "(for example “retired: …”) if it should no longer be chosen.")
     return (f"The label {spelled_out(name)} is in use by {answers} answer{'s' * (answers != 1)} "
