@@ -31,6 +31,7 @@ CURVE_POINTS = 60
 RELIABILITY_BINS = 10
 # The per-wave column of labeled items no wave brought (imports, a lead's label outside any pick).
 NO_WAVE = "outside any wave"
+FALLBACKS = "fallbacks to it (coarse)"  # a coarse label's thresholds row: it holds back the fallbacks to it
 REPORT_KEYS = ("validation", "val", "metrics", "report", "test", "evaluation")
 ESTIMATED_STATES = (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED)
 ESTIMATES_SOURCE = ("picks with a known inclusion probability from waves planned after the model, weighted by "
@@ -151,11 +152,8 @@ def find_report(metrics: dict | None) -> dict | None:
     if "per_class" in metrics:
         return metrics
     for key in REPORT_KEYS:
-        inner = metrics.get(key)
-        if isinstance(inner, dict):
-            found = find_report(inner)
-            if found:
-                return found
+        if isinstance(inner := metrics.get(key), dict) and (found := find_report(inner)):
+            return found
     return None
 
 
@@ -164,12 +162,8 @@ def _find_key(metrics: dict | None, key: str, depth: int = 2):
         return None
     if key in metrics:
         return metrics[key]
-    if depth:
-        for value in metrics.values():
-            found = _find_key(value, key, depth - 1)
-            if found is not None:
-                return found
-    return None
+    found = (_find_key(value, key, depth - 1) for value in metrics.values()) if depth else ()
+    return next((value for value in found if value is not None), None)
 
 
 def learning_curve(versions, rare_threshold: int, estimates: dict | None = None) -> list[dict]:
@@ -388,12 +382,18 @@ def thresholds_table(model, report: dict | None, label_names: dict | None = None
         # which mix the held-out figures are at (the page titles their columns by it): not the per-class table's
         used = {k: ((model.metrics or {}).get("threshold_mix") or {}).get(k) for k in ("used", "unlabeled_rows")}
         other_mix = used["used"] not in (None, "labeled")  # a labeled-mix column would repeat held_out_precision
+        # The coarse thresholds a target chose govern the fallbacks to a coarse label, which the class table
+        # lacks (a coarse label without answers of its own is no class): their rows show the target and why.
+        coarse = ((model.metrics or {}).get("hierarchy") or {}).get("coarse_thresholds") or []
+        coarse_targets = [row for row in coarse if isinstance(row, dict) and row.get("target") is not None]
         return {"mix": used if used["used"] else None,
                 "source": "training report: chosen on held-out predictions; met judged on folds that did not "
                           "choose the threshold" + (f"; {mix}" if mix else "")
                           + ("; guarded against confusions the labeled items do not show" if guarded else ""),
-                "rows": [_threshold_row(row, other_mix) | {"label": labels.shown(row["label"]) if isinstance(
-                             row.get("label"), str) else row.get("label")}
+                # label first, then what its threshold holds back: a coarse label's row is about its fallbacks
+                "rows": [{"label": None, "applies_to": applies_to} | _threshold_row(row, other_mix)
+                         | {"label": labels.shown(row["label"]) if isinstance(row.get("label"), str) else row.get("label")}
                          | ({"unseen_confusion_share": row.get("unseen_confusion")} if guarded else {})
-                         for row in stored]}
+                         for applies_to, table in (("its predictions", stored), (FALLBACKS, coarse_targets))
+                         for row in table]}
     return {"source": "pool scores", "rows": pool_threshold_rows(model, labels)}
