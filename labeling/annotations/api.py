@@ -23,6 +23,7 @@ from . import (
     history_selectors,
     leasing,
     renewal,
+    review_selectors,
     review_services,
     selectors,
     serializers,
@@ -295,6 +296,7 @@ class ReviewQueueView(ProjectAPIView):
                              "field": "reason"},
                             status=400)
         tasks = selectors.review_queue(self.project, reason=reason, limit=limit)
+        review_selectors.show_current_names(self.project, tasks)  # the labels' names now, as the page shows
         return Response({
             "counts": selectors.review_counts(self.project),
             "results": serializers.ReviewTaskSerializer(tasks, many=True).data,

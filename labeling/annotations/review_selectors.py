@@ -8,6 +8,7 @@ since keeps its tasks, and two labels that swapped names each keep their own."""
 from __future__ import annotations
 
 import json
+import re
 
 from labeling.modeling.selectors import PROPOSAL_KEYS, proposed_labels
 from labeling.projects.models import Project
@@ -24,9 +25,7 @@ def review_groups(project: Project, *, reason: str | None = None, limit: int = 5
     ``detail_rows`` (``add_proposals``) and ``model_label`` (name or None)."""
     tasks = review_queue(project, reason=reason, limit=limit)
     labels = labels_payload(project)
-    proposed = proposed_labels(project, tasks)
-    for task in tasks:
-        task.detail = current_names(task, proposed.get(task.pk), {label["id"]: label["name"] for label in labels})
+    proposed = show_current_names(project, tasks, labels)
     add_proposals(tasks, labels)
     ids = {label["name"]: label["id"] for label in labels}
     by_label: dict[str | None, list[ReviewTask]] = {}
@@ -41,18 +40,50 @@ def review_groups(project: Project, *, reason: str | None = None, limit: int = 5
     return {"labels": labels, "groups": groups, "shown": len(tasks), "open": open_count.count()}
 
 
+def show_current_names(project: Project, tasks: list[ReviewTask], labels: list[dict] | None = None) -> dict:
+    """Each task's ``detail`` replaced by its copy under the labels' names now (``current_names``; nothing is
+    stored), for the review page and API; returns proposed_labels' answer (task pk → (id, name now) or None)."""
+    names = {label["id"]: label["name"] for label in (labels if labels is not None else labels_payload(project))}
+    proposed = proposed_labels(project, tasks)
+    for task in tasks:
+        task.detail = current_names(task, proposed.get(task.pk), names)
+    return proposed
+
+
 def current_names(task: ReviewTask, proposed: tuple[int, str] | None, names: dict[int, str]) -> dict:
     """The task's detail as the page shows it (a copy; nothing is stored): the model's label and a
-    label issue's given label under their names now, where the task knows which labels they are."""
-    detail = dict(task.detail or {})
+    label issue's given label under their names now, where the task knows which labels they are; a
+    disagreement's answers by their label ids; and the "why" line, written when the task was routed,
+    with those labels' names then replaced by their names now (after a swap of two names, each its own)."""
+    stored = task.detail or {}
+    detail = dict(stored)
     id_key, name_key = PROPOSAL_KEYS.get(task.reason, (None, None))
+    renamed = {}  # name when routed → name now
     if proposed and name_key in detail:
         detail[name_key] = proposed[1]
+        renamed[stored[name_key]] = proposed[1]
     if proposed and id_key:
         detail[id_key] = proposed[0]
     if isinstance(detail.get("given_label_id"), int) and detail["given_label_id"] in names:
         detail["given_label"] = names[detail["given_label_id"]]
+        renamed[stored.get("given_label")] = detail["given_label"]
+    if isinstance(detail.get("why"), str):
+        detail["why"] = renamed_in(detail["why"], renamed)
+    if isinstance(stored.get("answers"), list):  # a disagreement's answers, each with its label's id
+        detail["answers"] = [{**answer, "label": names[answer["label_id"]]}
+                             if isinstance(answer, dict) and answer.get("label_id") in names else answer
+                             for answer in stored["answers"]]
     return detail
+
+
+def renamed_in(text: str, renamed: dict) -> str:
+    """``text`` with each quoted name (written as repr writes it, as the routing wrote it) of ``renamed``
+    replaced by its name now, all at once: two names swapped since each become the other's."""
+    quoted = {repr(old): repr(new) for old, new in renamed.items() if isinstance(old, str) and old != new}
+    if not quoted:
+        return text
+    pattern = re.compile("|".join(re.escape(old) for old in sorted(quoted, key=len, reverse=True)))
+    return pattern.sub(lambda match: quoted[match.group(0)], text)
 
 
 def add_proposals(tasks: list[ReviewTask], labels: list[dict]) -> None:
