@@ -5,6 +5,11 @@ Vectors come from the embeddings cache (the learner's Embedding table, L2-normal
 is a dot product). The cost is bounded: at most ``LONGTAIL_NEIGHBOUR_SCAN_ROWS`` vectors per
 side are read (the newest labeled items; for unlabeled items an evenly spread sample of the
 pool once it is larger than that), and the page says when it searched a sample.
+
+Where the process keeps whole pool matrices (``pool_memo_limit() > 0``: Celery workers, or web
+processes given ``LONGTAIL_POOL_MEMO_PROJECTS``) the same rows are picked out of that per-process
+copy in numpy instead of being copied out of PostgreSQL on every view: a repeat view of a 26k-item
+project then reads two small id lists instead of ~40 MB of vectors.
 """
 from __future__ import annotations
 
@@ -16,7 +21,8 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Mod
 
-from labeling.modeling.embedding_store import copy_id_blob_pairs
+from labeling.modeling import embedding
+from labeling.modeling.embedding_store import copy_id_blob_pairs, pool_matrix, pool_memo_limit
 from labeling.modeling.models import Embedding
 from labeling.projects.models import Project
 
@@ -62,23 +68,50 @@ def _nearest(query: np.ndarray, ids: np.ndarray, matrix: np.ndarray, k: int) -> 
     return [(int(ids[i]), float(sims[i])) for i in top]
 
 
+def _memo_pool(project: Project, model_id: str, total: int, cap: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The project's whole pool from the per-process copy, where one is kept and the pool is no
+    bigger than the two sides' scans would read anyway (so a miss costs no more than they do)."""
+    if connection.vendor != "postgresql" or pool_memo_limit() <= 0 or total > 2 * cap:
+        return None
+    return pool_matrix(project.id, model_id)
+
+
+def _pick(ids: np.ndarray, matrix: np.ndarray, mask: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """The newest ``cap`` rows under ``mask``, newest first, as ``_vectors`` picks them in SQL
+    (the same order, so ties between equal similarities break the same way on both paths)."""
+    rows = np.flatnonzero(mask)[::-1][:cap]
+    return ids[rows], matrix[rows]
+
+
 def neighbours(project: Project, item: Item, *, k: int = 8) -> dict:
-    model_id = settings.LONGTAIL_MODEL_ID
+    # The key the configured backend's vectors are stored under (int8 vectors get their own).
+    model_id = embedding.model_id()
     own = Embedding.objects.filter(model_id=model_id, text_hash=item.text_hash).values_list("vector", flat=True).first()
     if own is None:
         return {"available": False, "message": "This item has no embedding yet; items are embedded before the "
                 "next wave is planned.", "labeled": [], "unlabeled": []}
     query = np.frombuffer(bytes(own), dtype=np.float32)
     cap = scan_rows()
-    others = Item.objects.filter(project=project).exclude(id=item.id)
-    labeled_ids, labeled_x = _vectors(others.filter(Exists(browse.usable_answers())), model_id, cap)
-    unlabeled = others.exclude(Exists(browse.usable_answers()))
-    total = Item.objects.filter(project=project).count()
+    project_items = Item.objects.filter(project=project)
+    total = project_items.count()
     step = max(1, math.ceil(total / cap))
-    if step > 1:
-        # An evenly spread sample of about ``cap`` items: every step-th id.
-        unlabeled = unlabeled.alias(bucket=Mod("id", step)).filter(bucket=item.id % step)
-    unlabeled_ids, unlabeled_x = _vectors(unlabeled, model_id, cap)
+    pool = _memo_pool(project, model_id, total, cap)
+    if pool is not None and len(pool[0]):
+        ids, matrix = pool
+        labeled = np.isin(ids, list(project_items.filter(Exists(browse.usable_answers())).values_list("id", flat=True)))
+        others = ids != item.id
+        # The same sample as the SQL path: every step-th id, in the item's own bucket.
+        in_sample = (ids % step) == (item.id % step)
+        labeled_ids, labeled_x = _pick(ids, matrix, others & labeled, cap)
+        unlabeled_ids, unlabeled_x = _pick(ids, matrix, others & ~labeled & in_sample, cap)
+    else:
+        others = project_items.exclude(id=item.id)
+        labeled_ids, labeled_x = _vectors(others.filter(Exists(browse.usable_answers())), model_id, cap)
+        unlabeled = others.exclude(Exists(browse.usable_answers()))
+        if step > 1:
+            # An evenly spread sample of about ``cap`` items: every step-th id.
+            unlabeled = unlabeled.alias(bucket=Mod("id", step)).filter(bucket=item.id % step)
+        unlabeled_ids, unlabeled_x = _vectors(unlabeled, model_id, cap)
     near_labeled = _nearest(query, labeled_ids, labeled_x, k)
     near_unlabeled = _nearest(query, unlabeled_ids, unlabeled_x, k)
     return {
