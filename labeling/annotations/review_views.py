@@ -17,6 +17,11 @@ from .models import ReviewTask
 
 LEAD_NAV = "projects/_lead_nav.html"
 PAGE_LIMIT = 200
+# A page whose cards' label lists would hold more options than this lists the labels once (a
+# <template> that static/js/review/main.js copies into a card's list when the lead opens it): a
+# full list in every card made the page cards x labels (286 labels, 200 cards: 57,400 options, 4 MB).
+INLINE_OPTIONS = 2000
+LABEL_CHOICES_ID = "review-label-choices"
 FILTERS = [("", "all"), (ReviewTask.DISAGREEMENT, "disagreements"), (ReviewTask.LOW_CONFIDENCE, "low confidence"),
            (ReviewTask.LABEL_ISSUE, "label issues"), (ReviewTask.LEAD_REQUEST, "sent by a lead")]
 # The page's own keys (and "?" for the key list) are never a label's relabel key here.
@@ -36,10 +41,17 @@ def review_page(request, slug):
     hotkeys = [{"id": label["id"], "name": label["full_name"], "key": label["hotkey"].lower()}
                for label in data["labels"] if label["hotkey"] and label["hotkey"].lower() not in PAGE_KEYS]
     hotkeys.sort(key=lambda h: h["key"])
+    inline = len(label_choices) * data["shown"] <= INLINE_OPTIONS
+    # Without the script a lead opens one card's list through ?relabel=<task>: that card gets it inline.
+    opened = request.GET.get("relabel", "")
+    for group in data["groups"]:
+        for task in group["tasks"]:
+            task.inline_labels = inline or str(task.pk) == opened
     config = {"bulkUrl": f"/api/projects/{project.slug}/review/bulk/", "hotkeys": hotkeys}
     return render(request, "annotations/review.html", {
         "project": project, "groups": data["groups"], "shown": data["shown"], "open": data["open"],
-        "label_choices": label_choices, "hotkeys": hotkeys, "reason": reason or "", "filters": FILTERS,
+        "label_choices": label_choices, "label_choices_id": None if inline else LABEL_CHOICES_ID,
+        "hotkeys": hotkeys, "reason": reason or "", "filters": FILTERS,
         "counts": selectors.review_counts(project), "lead_nav": _optional_template(LEAD_NAV),
         "agreement": selectors.agreement_summary(project), "config": config, "page_limit": PAGE_LIMIT,
         "routing": routing_report(project),

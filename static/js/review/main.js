@@ -141,16 +141,19 @@ function refuse(action, label) {
 // still exists), the label keys and their list, the "Resolve as" buttons (renamed; gone with their label).
 function adoptLabels(labels) {
   const byId = new Map(labels.map((l) => [String(l.id), l]));
+  const optionsOf = () => labels.map((l) => {
+    const option = document.createElement("option");
+    option.value = String(l.id);
+    option.dir = "auto";
+    option.textContent = l.full_name;
+    return option;
+  });
+  // The page's one list too, where it has one: a card's list opened later is filled from it.
+  document.querySelectorAll("template.label-choices").forEach((source) => source.content.replaceChildren(...optionsOf()));
   app.querySelectorAll(".relabel-select").forEach((select) => {
+    if (select.dataset.labelChoices && !select.dataset.filled) return;
     const keep = byId.has(select.value) ? select.value : "";
-    const options = labels.map((l) => {
-      const option = document.createElement("option");
-      option.value = String(l.id);
-      option.dir = "auto";
-      option.textContent = l.full_name;
-      return option;
-    });
-    select.replaceChildren(select.options[0], ...options);
+    select.replaceChildren(select.options[0], ...optionsOf());
     select.value = keep;
   });
   app.querySelectorAll(".resolve-form:not(.relabel-form) button[name=label]").forEach((button) => {
@@ -172,6 +175,20 @@ function adoptLabels(labels) {
     li.append(kbd, " relabel as ", h.name);
     keyList.append(li);
   });
+}
+
+// A page with many labels and cards lists the labels once (a <template>; each card's list names it
+// in data-label-choices and holds only "— choose —"): a card's list is filled from it when the lead
+// opens it (r, Tab, a click), so the page holds cards + labels options, not cards × labels. The
+// "Show the labels" links reload the page with one card's list filled, for browsers without this script.
+function fillLabels(select) {
+  if (!select || !select.dataset.labelChoices || select.dataset.filled) return;
+  const source = document.getElementById(select.dataset.labelChoices);
+  if (!source) return;
+  select.dataset.filled = "1";
+  const keep = select.value;
+  select.replaceChildren(select.options[0], ...Array.from(source.content.children, (o) => o.cloneNode(true)));
+  select.value = keep;
 }
 
 // Resolves true once the server answered with its result, false otherwise (refused, not saved).
@@ -287,7 +304,13 @@ function onKeydown(e) {
   if (k === "Escape") { e.preventDefault(); selected().forEach((c) => setSelected(c, false)); showSelection(); return; }
   if (k === "a") { e.preventDefault(); act("accept"); return; }
   if (k === "d") { e.preventDefault(); act("dismiss"); return; }
-  if (k === "r") { e.preventDefault(); current.querySelector(".relabel-select").focus(); return; }
+  if (k === "r") {
+    e.preventDefault();
+    const select = current.querySelector(".relabel-select");
+    fillLabels(select);
+    select.focus();
+    return;
+  }
   const label = hotkeys.get(k);
   if (label) { e.preventDefault(); act("relabel", label); }
 }
@@ -330,6 +353,11 @@ app.addEventListener("focusin", (e) => {
   const card = e.target.closest(".review-task");
   if (card && card !== current && !card.classList.contains("done")) setCurrent(card, {scroll: false, focus: false});
 });
+// Filled before the list opens or takes a key: capture runs ahead of the select's own handling.
+["focusin", "pointerdown", "mousedown"].forEach((type) => app.addEventListener(type, (e) => {
+  if (e.target.classList && e.target.classList.contains("relabel-select")) fillLabels(e.target);
+}, true));
+app.querySelectorAll(".relabel-list-link").forEach((link) => { link.hidden = true; });
 document.addEventListener("keydown", onKeydown);
 setCurrent(tasks()[0], {scroll: false});
 refreshGroups();
