@@ -328,7 +328,8 @@ def last_retrain_run(project, *, queued_only: bool = False) -> TaskRun | None:
 
 
 def task_runs(project, *, limit: int = 50):
-    return TaskRun.objects.filter(project=project).order_by("-created_at", "-id")[:limit]
+    # The project in the same query: task_run_dict prints its slug (else one query per run).
+    return TaskRun.objects.filter(project=project).select_related("project").order_by("-created_at", "-id")[:limit]
 
 
 def run_stage(run: TaskRun) -> str:

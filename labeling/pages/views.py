@@ -1,16 +1,14 @@
 from django.shortcuts import render
 
 from labeling.projects import selectors
-from labeling.projects.permissions import project_for, role_in, visible_projects
+from labeling.projects.permissions import project_for, role_in, visible_projects, with_roles
 from labeling.projects.services import can_create_projects
 
 
 def home(request):
     """The signed-in user's projects with their role in each."""
-    projects = [
-        {"project": p, "role": role_in(request.user, p)}
-        for p in visible_projects(request.user).order_by("name")
-    ]
+    projects = [{"project": project, "role": role_in(request.user, project)}
+                for project in with_roles(request.user, visible_projects(request.user).order_by("name"))]
     return render(request, "pages/home.html", {"projects": projects,
                                                "can_create": can_create_projects(request.user)})
 

@@ -20,7 +20,7 @@ from labeling.modeling.versions import active_model
 from . import selectors, services
 from .membership import remove_member, set_member
 from .models import Label, Membership, Project, Rule, Source
-from .permissions import can_manage, project_for, visible_projects
+from .permissions import can_manage, project_for, visible_projects, with_roles
 from .serializers import (
     LabelSerializer,
     MembershipSerializer,
@@ -76,6 +76,10 @@ class ProjectListCreate(generics.ListCreateAPIView):
 
     def get_queryset(self):
         return visible_projects(self.request.user).order_by("name")
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)  # each row's role read once for the page, not per row
+        return with_roles(self.request.user, queryset if page is None else page)
 
     @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
     def post(self, request, *args, **kwargs):

@@ -4,6 +4,7 @@ leads and admins act."""
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -27,7 +28,9 @@ from .serializers import RefuseUnknownFields
 # --- waves -------------------------------------------------------------------------------------
 class WaveList(ProjectScoped, generics.GenericAPIView):
     def get_queryset(self):
-        return Wave.objects.filter(project=self.get_project()).select_related("model_version").order_by("-number")
+        # The version's number only (wave_dict): its row carries the model's whole metrics.
+        return (Wave.objects.filter(project=self.get_project())
+                .annotate(model_version_number=F("model_version__number")).order_by("-number"))
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, slug):

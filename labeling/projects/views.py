@@ -202,7 +202,7 @@ def project_waves(request, slug):
     return _lead_page(
         request, project, "projects/waves.html", wave=selectors.wave_dict(wave) if wave else None,
         composition=composition, tasks=[task_run_dict(t) for t in task_runs(project, limit=20)],
-        waves=[selectors.wave_dict(w, with_progress=False) for w in project.waves.order_by("-number")[:20]],
+        waves=[selectors.wave_dict(w, with_progress=False) for w in selectors.recent_waves(project)],
         active_model=model, model_choices=modeling_selectors.model_choices(model),
         budget=selectors.budget_or_none(project), live_run=task_run_dict(live) if live else None,
         members_short=members_short(project),
