@@ -11,8 +11,8 @@ import sys
 # Nesting levels allowed in one row's JSON (the row object is level 1). Deeper rows are refused
 # before they can exhaust Python's recursion limit (json.loads / json.dumps) or PostgreSQL's stack.
 MAX_JSON_DEPTH = 32
-# The longest metadata field name: the import refuses longer keys (metadata_key_problem), as the
-# setting of the metadata shown to annotators refuses longer names (projects.setting_checks).
+# The longest metadata field name the setting of the metadata shown to annotators takes
+# (projects.setting_checks); the import stores longer keys, so that exports come back whole.
 MAX_FIELD_NAME_CHARS = 100
 _UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
 
@@ -119,24 +119,12 @@ def unique_pairs(pairs: list) -> dict:
 
 
 def metadata_key_problem(metadata: dict) -> str | None:
-    """Why a row's metadata keys cannot be stored, or None. A key must come back from an export as
-    it is, and be a field the lead can show to annotators (the setting names fields of 1 to
-    MAX_FIELD_NAME_CHARS characters; the settings page takes them comma-separated):
-
-    * empty or only whitespace: the CSV export writes key k as the column meta.k, and a header cell
-      is read trimmed: "meta." names no key, so such a key would come back as another one, or none;
-    * longer than MAX_FIELD_NAME_CHARS, or holding a comma: stored, it could never be shown."""
-    keys = [key for key in metadata if isinstance(key, str)]
-    if any(not key.strip() for key in keys):
-        return ("the metadata has a key that is empty or only whitespace (in an exported CSV file: a value in the "
-                "column 'meta.'); name the key, or leave the value out")
-    for key in keys:
-        if len(key) > MAX_FIELD_NAME_CHARS:
-            return (f"the metadata key (column) “{storable(key, 60)}” has {len(key):,} characters: the metadata "
-                    f"shown to annotators names fields of at most {MAX_FIELD_NAME_CHARS} characters, so it could "
-                    "never be shown; shorten the column's name")
-        if "," in key:
-            return (f"the metadata key (column) “{storable(key, MAX_FIELD_NAME_CHARS)}” contains a comma: the "
-                    "settings page lists the fields shown to annotators separated by commas, so it could never be "
-                    "chosen there; rename the column (e.g. with '/' or ';' instead of the comma)")
-    return None
+    """Why a row's metadata keys cannot be stored, or None: a key that is empty or only whitespace.
+    The CSV export writes key k as the column meta.k, and a header cell is read trimmed: "meta."
+    names no key, so such a key would come back as another one, or as none. Any other key is
+    stored as it is, so that every export comes back (docs/export.md); a key of more than
+    MAX_FIELD_NAME_CHARS characters cannot be shown to annotators (docs/intake.md)."""
+    if not any(isinstance(key, str) and not key.strip() for key in metadata):
+        return None
+    return ("the metadata has a key that is empty or only whitespace (in an exported CSV file: a value in the "
+            "column 'meta.'); name the key, or leave the value out")

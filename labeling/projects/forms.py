@@ -72,12 +72,14 @@ class ProjectSettingsForm(LoadedValuesMixin, forms.ModelForm):
                    "guidelines": forms.Textarea(attrs={"rows": 4})}
 
     annotator_metadata = forms.CharField(
-        required=False, label="Metadata shown to annotators",
-        help_text="Comma-separated metadata fields (columns of the import) shown with each item, in this order.")
+        required=False, label="Metadata shown to annotators", widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Metadata fields (columns of the import) shown with each item, in this order: comma-separated, "
+                  "or one per line (a field whose name holds a comma).")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.initial["annotator_metadata"] = ", ".join(self.instance.annotator_metadata or [])
+        shown = self.instance.annotator_metadata or []
+        self.initial["annotator_metadata"] = ("\n" if any("," in key for key in shown) else ", ").join(shown)
         mix = self.instance.strategy_mix or {}
         # One share field per strategy the registry lets leads set (learner.planning.strategies).
         for name in services.STRATEGIES:
@@ -94,7 +96,9 @@ class ProjectSettingsForm(LoadedValuesMixin, forms.ModelForm):
 
     def clean_annotator_metadata(self):
         text = self.cleaned_data.get("annotator_metadata") or ""
-        return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+        # One per line where the text has several lines (so a name may hold a comma), else comma-separated.
+        parts = text.splitlines() if len(text.strip().splitlines()) > 1 else text.split(",")
+        return list(dict.fromkeys(part.strip() for part in parts if part.strip()))
 
     @property
     def mix_fields(self):
