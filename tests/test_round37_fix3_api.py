@@ -175,3 +175,10 @@ def test_an_invisible_only_skip_reason_is_refused(project, make_user, reason):
         "client_id": str(uuid.uuid4()), "assignment": assignment, "skipped": True,
         "skip_reason": "\u200bunclear"}, format="json")
     assert visible.status_code == 201, visible.content
+
+
+def test_a_blank_label_name_on_a_relabel_is_a_400(project, lead, queue):
+    """An empty label_name names no label: it was taken for a rename ("“” is now named …", 409)."""
+    response = relabel(lead, queue[:1], project.labels.first(), "")
+    assert response.status_code == 400 and "label_name" in response.json(), response.content
+    assert not ReviewTask.objects.filter(pk=queue[0].pk, resolved_at__isnull=False).exists()

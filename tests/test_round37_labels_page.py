@@ -175,6 +175,11 @@ def test_a_project_over_the_page_limit_is_told_to_use_the_api(client, make_user)
     Membership.objects.create(user=lead, project=project, role=Membership.LEAD)
     Label.objects.bulk_create(Label(project=project, name=f"l{i}", order=i) for i in range(forms.LABELS_PAGE_MAX_ROWS))
     client.force_login(lead)
+    # Exactly the limit: the rows save (the page says so), only a new label goes through the API.
+    body = client.get("/p/huge/settings/labels/").content.decode()
+    assert 'id="labels-over-page-limit"' not in body and 'id="labels-at-page-limit"' in body
+    assert "edits save, but a new label is added through the API" in body
+    Label.objects.create(project=project, name="one more", order=forms.LABELS_PAGE_MAX_ROWS)
     body = client.get("/p/huge/settings/labels/").content.decode()
     assert 'id="labels-over-page-limit"' in body
-    assert f"This project has {forms.LABELS_PAGE_MAX_ROWS} labels" in body and "/api/projects/huge/labels/" in body
+    assert f"This project has {forms.LABELS_PAGE_MAX_ROWS + 1} labels" in body and "/api/projects/huge/labels/" in body

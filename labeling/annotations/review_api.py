@@ -31,7 +31,7 @@ class ReviewBulkRequestSerializer(RefuseUnknownFields, serializers.Serializer):
                                   max_length=review_services.MAX_TASKS, help_text="Review task ids.")
     label = serializers.IntegerField(required=False, allow_null=True, help_text="Label id (relabel only).")
     label_name = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, max_length=500,
+        required=False, allow_null=True, allow_blank=False, trim_whitespace=False, max_length=500,
         help_text="Relabel only: the label's name as the page showed it (its name, or \"Coarse › Fine\"). When "
                   "the label is named otherwise now (another lead renamed or swapped labels), 409 on label_name, "
                   "nothing is stored, and the reply carries the current labels. Without it, the id alone decides.")

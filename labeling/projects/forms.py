@@ -245,7 +245,11 @@ class BaseLabelFormSet(PageRowsMixin, BaseModelFormSet):
 
     def over_page_limit(self) -> bool:
         """Whether the project has more labels than the page saves at once (the page says so)."""
-        return self.initial_form_count() >= LABELS_PAGE_MAX_ROWS
+        return self.initial_form_count() > LABELS_PAGE_MAX_ROWS
+
+    def at_page_limit(self) -> bool:
+        """Exactly as many labels as the page saves: they save, but no row is left for a new one."""
+        return self.initial_form_count() == LABELS_PAGE_MAX_ROWS
 
     def full_clean(self):
         # A post claiming more rows than the page ever shows is refused before any row is built.
