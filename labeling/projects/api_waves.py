@@ -157,7 +157,8 @@ class WavePlan(ProjectScoped, APIView):
 
 # --- models, tasks -------------------------------------------------------------------------------
 class ModelList(ProjectScoped, generics.GenericAPIView):
-    """Model versions with their metrics, newest first."""
+    """Model versions with their metrics, newest first; without the parts that grow with labels ×
+    labels (confusion matrices, PR curves, reliability bins): GET models/<number>/ has them."""
 
     def get_queryset(self):
         return ModelVersion.objects.filter(project=self.get_project()).defer("artifact").order_by("-number")
@@ -166,7 +167,18 @@ class ModelList(ProjectScoped, generics.GenericAPIView):
     def get(self, request, slug):
         page = self.paginate_queryset(self.get_queryset())
         labels = dict(Label.objects.filter(project=self.get_project()).values_list("id", "name"))
-        return self.get_paginated_response([selectors.model_version_dict(v, labels) for v in page])
+        return self.get_paginated_response([selectors.model_version_dict(v, labels, full=False) for v in page])
+
+
+class ModelDetail(ProjectScoped, APIView):
+    """One model version with its whole report."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No such version.")})
+    def get(self, request, slug, number):
+        project = self.get_project()
+        version = get_object_or_404(ModelVersion.objects.defer("artifact"), project=project, number=number)
+        labels = dict(Label.objects.filter(project=project).values_list("id", "name"))
+        return Response(selectors.model_version_dict(version, labels))
 
 
 class ModelRetrain(ProjectScoped, APIView):

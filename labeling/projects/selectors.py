@@ -89,10 +89,26 @@ def budget_or_none(project: Project) -> dict | None:
     return None if project.label_budget is None else wave_selectors.budget_status(project)
 
 
-def model_version_dict(version: ModelVersion, labels: dict[int, str] | None = None) -> dict:
+# The parts of a report that grow with labels × labels or with curve points: in the models list
+# they made each version hundreds of KB at ~300 labels (a page of 50 versions, tens of MB); the
+# list leaves them out and GET models/<number>/ has the whole report.
+FULL_REPORT_ONLY = frozenset({"confusion_matrix", "pr_curves", "reliability"})
+
+
+def without_full_report_parts(value):
+    """``value`` (a version's metrics) with every FULL_REPORT_ONLY key left out, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_full_report_parts(v) for k, v in value.items() if k not in FULL_REPORT_ONLY}
+    if isinstance(value, list):
+        return [without_full_report_parts(v) for v in value]
+    return value
+
+
+def model_version_dict(version: ModelVersion, labels: dict[int, str] | None = None, *, full: bool = True) -> dict:
     """A version for the API. ``label_map``, ``thresholds`` and ``metrics`` keep the names the
     version trained with; ``labels`` gives each class's label as it is now (id and current name,
-    both None for a label deleted since), so a renamed label is still found."""
+    both None for a label deleted since), so a renamed label is still found. ``full=False`` (the
+    list): the metrics without confusion matrices, PR curves and reliability bins."""
     classes = modeling_selectors.model_labels(version, labels)
     return {"number": version.number, "state": version.state, "created_at": version.created_at.isoformat(),
             "finished_at": version.finished_at.isoformat() if version.finished_at else None,
@@ -100,7 +116,8 @@ def model_version_dict(version: ModelVersion, labels: dict[int, str] | None = No
             "thresholds": version.thresholds, "label_map": version.label_map,
             "labels": [{"trained_as": trained, "label_id": pk, "name": name}
                        for trained, pk, name in zip(classes.trained, classes.ids, classes.names, strict=True)],
-            "metrics": version.metrics, "error": version.error, "choices": modeling_selectors.model_choices(version)}
+            "metrics": version.metrics if full else without_full_report_parts(version.metrics or {}),
+            "full_report": full, "error": version.error, "choices": modeling_selectors.model_choices(version)}
 
 
 def project_overview(project: Project, user) -> dict:

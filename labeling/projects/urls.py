@@ -40,6 +40,7 @@ urlpatterns = [
     path(A + "waves/<int:number>/close/", api_waves.WaveClose.as_view(), name="api-wave-close"),
     path(A + "waves/<int:number>/open/", api_waves.WaveOpen.as_view(), name="api-wave-open"),
     path(A + "models/", api_waves.ModelList.as_view(), name="api-models"),
+    path(A + "models/<int:number>/", api_waves.ModelDetail.as_view(), name="api-model"),
     path(A + "models/retrain/", api_waves.ModelRetrain.as_view(), name="api-retrain"),
     path(A + "models/final/", api_waves.ModelFinal.as_view(), name="api-final-model"),
     path(A + "dashboard/", api_waves.DashboardData.as_view(), name="api-dashboard"),
