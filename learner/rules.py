@@ -127,6 +127,15 @@ def rule_spans(matcher, text: str):
         yield match.span()
 
 
+def rule_key(kind: str, pattern: str) -> str:
+    """What two rules of one label share when they match alike: a keyword's phrase as matching reads
+    it (folded as the text is, and case-insensitive: "Refund" and "refund" find the same items); a
+    regex's exact text (its case-insensitivity aside, "\\D" and "\\d" differ)."""
+    if kind == "keyword":
+        return search_form(pattern.strip()).strip().casefold()
+    return pattern
+
+
 def compile_rule(kind: str, pattern: str, *, max_program_size: int | None = None):
     """A compiled, case-insensitive matcher for a rule (``.search(text)`` like ``re``);
     ValueError names what is wrong or unsupported. With ``max_program_size`` (saving or previewing

@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from learner.label_shift import MIX_MODES
 from learner.planning.config import DEFAULT_MIX
-from learner.rules import compile_rule
+from learner.rules import compile_rule, rule_key
 from learner.training.config import LABEL_PRIOR_MODES, TrainConfig
 from learner.weighting import WEIGHTINGS
 
@@ -363,9 +363,9 @@ class Rule(models.Model):
 
     def validate_constraints(self, exclude=None):  # rule_unique, its message on the pattern (Django's names no field)
         if self.label_id and self.pattern and not {"label", "kind", "pattern"} & set(exclude or ()):
-            twin = Rule.objects.filter(label_id=self.label_id, kind=self.kind, pattern=self.pattern).exclude(pk=self.pk)
-            if (twin_id := twin.values_list("pk", flat=True).first()) is not None:
-                raise ValidationError({"pattern": f"The label has this rule already: rule {twin_id}, {self.kind} “{self.pattern}”."})
+            key, same = rule_key(self.kind, self.pattern), Rule.objects.filter(label_id=self.label_id, kind=self.kind)
+            if twin := next((r for r in same.exclude(pk=self.pk).values_list("pk", "pattern") if rule_key(self.kind, r[1]) == key), None):
+                raise ValidationError({"pattern": f"The label has this rule already: rule {twin[0]}, {self.kind} “{twin[1]}”."})
             exclude = {*(exclude or ()), "pattern"}
         super().validate_constraints(exclude=exclude)
 

@@ -106,7 +106,8 @@ def train_classifier(X, y, *, config: TrainConfig | None = None, groups=None, sa
         raise ValueError(f"training needs at least 2 different labels, got {sorted(counts) or 'none'} "
                          f"over {len(y)} rows")
     if OTHER in counts:
-        raise ValueError(f"{OTHER!r} is reserved for the long-tail bucket and cannot be a label")
+        raise ValueError(f"a label is named {OTHER!r}, the name reserved for the bucket of tiny labels: rename "
+                         "that label, then train again")
     if parents:
         parents = {str(k): str(v) for k, v in parents.items()}
         check_parents(counts, parents)
