@@ -139,9 +139,8 @@ class ProjectSettingsForm(LoadedValuesMixin, forms.ModelForm):
         return data
 
 
-# The labels page saves at most this many rows at once (stored labels plus the new row): a row posts
-# up to LABEL_ROW_FIELDS fields, and config/settings.py DATA_UPLOAD_MAX_NUMBER_FIELDS is sized for
-# LABELS_PAGE_MAX_ROWS rows. A project with more labels edits them through the API.
+# The labels page saves at most this many rows at once (stored labels plus the new row), each of up to
+# LABEL_ROW_FIELDS fields (config/settings.py DATA_UPLOAD_MAX_NUMBER_FIELDS is sized for them).
 LABELS_PAGE_MAX_ROWS = 1000
 LABEL_ROW_FIELDS = 11  # id, loaded values, the 8 fields of LabelForm.Meta, delete
 
@@ -165,8 +164,7 @@ class ParentSelect(forms.Select):
 
 
 class HotkeyField(forms.CharField):
-    """A hotkey read as its key types it (NFC) before the column's one-character limit judges it: a
-    decomposed "e" + U+0301 is the one key "é", not two characters."""
+    """A hotkey read as typed (NFC) before the one-character limit: "e" + U+0301 is the one key "é"."""
 
     def to_python(self, value):
         return normalized_hotkey(super().to_python(value))
@@ -243,13 +241,11 @@ class BaseLabelFormSet(PageRowsMixin, BaseModelFormSet):
     def parent_names(self) -> dict[str, str]:
         return {str(pk): name for pk, name in self.parent_choices}
 
-    def over_page_limit(self) -> bool:
-        """Whether the project has more labels than the page saves at once (the page says so)."""
-        return self.initial_form_count() > LABELS_PAGE_MAX_ROWS
-
-    def at_page_limit(self) -> bool:
-        """Exactly as many labels as the page saves: they save, but no row is left for a new one."""
-        return self.initial_form_count() == LABELS_PAGE_MAX_ROWS
+    def page_limit(self) -> str:
+        """"over": more labels than the page saves at once (saving is refused); "at": exactly as many
+        (they save, no row is left for a new one); "" otherwise. The page says which."""
+        count = self.initial_form_count()
+        return "over" if count > LABELS_PAGE_MAX_ROWS else "at" if count == LABELS_PAGE_MAX_ROWS else ""
 
     def full_clean(self):
         # A post claiming more rows than the page ever shows is refused before any row is built.
