@@ -46,7 +46,7 @@ def _form(page: str, form_id_or_button: str) -> dict:
     and the checked retrain box), read off the rendered page."""
     start = page.rindex("<form", 0, page.index(form_id_or_button))
     form = page[start:page.index("</form>", start)]
-    fields = dict(re.findall(r'<input type="hidden" name="(wave)" value="([^"]*)"', form))
+    fields = dict(re.findall(r'<input type="hidden" name="(wave|newest)" value="([^"]*)"', form))
     if 'name="retrain" value="1"' in form and "checked" in form:
         fields["retrain"] = "1"
     return fields
@@ -147,3 +147,26 @@ def test_a_close_or_open_without_a_wave_number_changes_nothing(client, leads, po
         assert f"The form did not say which wave to {doing}" in response.content.decode()
     assert _states(project) == {1: Wave.OPEN, 2: Wave.PLANNED}
     assert not TaskRun.objects.filter(project=project, kind="retrain").exists()
+
+
+def test_plan_from_a_stale_page_or_a_double_click_plans_nothing_more(client, leads):
+    """"Plan next wave" carries the newest wave the page showed: a second lead's plan since, or a
+    double-click's first post, makes it plan nothing (a reader got a second planned wave so)."""
+    project = leads["project"]
+    client.force_login(leads["lead2"])
+    stale_plan = _form(client.get(WAVES).content.decode(), 'id="plan-wave"')
+    assert stale_plan == {"newest": "0"}
+    client.force_login(leads["lead1"])
+    plan = _form(client.get(WAVES).content.decode(), 'id="plan-wave"')
+    first = client.post(f"{WAVES}plan/", plan, follow=True).content.decode()
+    second = client.post(f"{WAVES}plan/", plan, follow=True).content.decode()
+    assert "Wave 1 planned" in first
+    assert "Wave 1 was planned since this page loaded" in second and "nothing was planned" in second
+    client.force_login(leads["lead2"])
+    body = client.post(f"{WAVES}plan/", stale_plan, follow=True).content.decode()
+    assert "Wave 1 was planned since this page loaded" in body
+    assert _states(project) == {1: Wave.OPEN}
+    # The page as it is now plans the next one.
+    fresh = _form(client.get(WAVES).content.decode(), 'id="plan-wave"')
+    assert fresh == {"newest": "1"}
+    assert "Wave 2 planned" in client.post(f"{WAVES}plan/", fresh, follow=True).content.decode()

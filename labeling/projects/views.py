@@ -203,6 +203,7 @@ def project_waves(request, slug):
         request, project, "projects/waves.html", wave=selectors.wave_dict(wave) if wave else None,
         composition=composition, tasks=[task_run_dict(t) for t in task_runs(project, limit=20)],
         waves=[selectors.wave_dict(w, with_progress=False) for w in selectors.recent_waves(project)],
+        newest_wave_number=project.waves.order_by("-number").values_list("number", flat=True).first() or 0,
         active_model=model, model_choices=modeling_selectors.model_choices(model),
         budget=selectors.budget_or_none(project), live_run=task_run_dict(live) if live else None,
         members_short=members_short(project),
@@ -290,11 +291,24 @@ def wave_close(request, slug):
 @require_POST
 def wave_plan(request, slug):
     def action(project):
+        # The page sends the newest wave it showed: a wave planned since (a second lead's plan, or a
+        # double-click's first post) makes this post plan nothing, checked under the project's row
+        # lock so that two posts at once take turns.
+        # (planning_blocker first, outside: the embedding it may queue must not roll back with a refusal)
         busy = planning_blocker(project)
         if busy:
             raise ValueError(busy)
-        wave = waves.plan_next_wave(project)
-        if waves.open_wave_if_idle(project, wave):
+        shown = request.POST.get("newest")
+        with transaction.atomic() if shown is not None else nullcontext():
+            if shown is not None:
+                Project.objects.select_for_update().filter(pk=project.pk).first()
+                newest = Wave.objects.filter(project=project).order_by("-number").values_list("number", flat=True).first()
+                if shown != str(newest or 0):
+                    raise ValueError(f"Wave {newest} was planned since this page loaded (by another lead, or a first "
+                                     "click); nothing was planned: reload the page to see it.")
+            wave = waves.plan_next_wave(project)
+            opened = waves.open_wave_if_idle(project, wave)
+        if opened:
             return f"Wave {wave.number} planned ({wave.size} items) and opened for annotators."
         return f"Wave {wave.number} planned ({wave.size} items); it can be opened once the open wave is closed."
 
