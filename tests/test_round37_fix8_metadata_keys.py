@@ -49,7 +49,10 @@ def settings_post(client, slug, changes):
     return client.post(f"/p/{slug}/settings/", data)
 
 
-def test_a_key_with_a_comma_is_chosen_on_the_settings_page_one_per_line(project, make_user):
+def test_a_key_with_a_comma_is_chosen_on_the_settings_page_one_per_line(project, make_user, tmp_path):
+    path = tmp_path / "rows.jsonl"  # the items have the field
+    path.write_text(json.dumps({"text": "hello", "source": "email", "region, country": "EU", "tier": "gold"}) + "\n")
+    assert import_path(project, path).ok
     lead = make_user("lead37k")
     Membership.objects.create(project=project, user=lead, role=Membership.LEAD)
     client = Client()
@@ -62,3 +65,22 @@ def test_a_key_with_a_comma_is_chosen_on_the_settings_page_one_per_line(project,
     response = settings_post(client, project.slug, {"annotator_metadata": "tier, channel"})
     assert response.status_code == 302, response.context["form"].errors
     assert Project.objects.get(pk=project.pk).annotator_metadata == ["tier", "channel"]
+
+
+def test_a_new_line_below_a_comma_separated_line_adds_a_field(project, make_user, tmp_path):
+    """A reader saved "plan, region", then added "customer tier" on a new line, as the caption
+    allows: the two fields became one name, "plan, region", that matches nothing. A line is kept
+    whole only where it is a field name holding a comma (chosen, or one the items have)."""
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"text": "hello", "source": "email", "region, country": "EU", "plan": "pro"}) + "\n")
+    assert import_path(project, path).ok
+    lead = make_user("lead37n")
+    Membership.objects.create(project=project, user=lead, role=Membership.LEAD)
+    client = Client()
+    client.force_login(lead)
+    assert settings_post(client, project.slug, {"annotator_metadata": "plan, region"}).status_code == 302
+    response = settings_post(client, project.slug, {"annotator_metadata": "plan, region\ncustomer tier"})
+    assert response.status_code == 302, response.context["form"].errors
+    assert Project.objects.get(pk=project.pk).annotator_metadata == ["plan", "region", "customer tier"]
+    response = settings_post(client, project.slug, {"annotator_metadata": "region, country\nplan, tier"})
+    assert Project.objects.get(pk=project.pk).annotator_metadata == ["region, country", "plan", "tier"]

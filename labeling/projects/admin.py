@@ -16,7 +16,7 @@ from . import admin_users  # noqa: F401 - registers the users' admin (a project 
 from .admin_members import MembershipInline
 from .admin_rows import GuardedRowForm
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
-from .forms import HotkeyField
+from .hotkeys import HotkeyField
 from .label_names import source_name_errors
 from .locks import lock_labels_to_delete, lock_project_labels
 from .models import Label, Project, Rule, Source
@@ -93,7 +93,7 @@ class LabelInlineFormSet(PageRowsMixin, BaseInlineFormSet):
 
 
 class HotkeyAsTyped:
-    """A label's hotkey read as its key types it (NFC, forms.HotkeyField) before the one-character
+    """A label's hotkey read as its key types it (NFC, hotkeys.HotkeyField) before the one-character
     limit judges it, as on the labels page: a decomposed "e" + U+0301 is the key "é"."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):

@@ -9,11 +9,12 @@ from django.forms.formsets import TOTAL_FORM_COUNT
 from django.http import QueryDict
 from django.utils.functional import cached_property
 
+from labeling.annotations.context import metadata_keys
 from learner.planning.strategies import STRATEGIES as STRATEGY_REGISTRY
 from learner.rules import compile_rule
 
 from . import services
-from .hotkeys import normalized_hotkey
+from .hotkeys import HotkeyField
 from .label_names import look_alike_key, quoted_apart
 from .models import SETTING_NAMES, Label, Membership, Project, Rule, Source
 from .overlap import MAX_OVERLAP
@@ -95,10 +96,12 @@ class ProjectSettingsForm(LoadedValuesMixin, forms.ModelForm):
         self.guard_loaded_values()
 
     def clean_annotator_metadata(self):
-        text = self.cleaned_data.get("annotator_metadata") or ""
-        # One per line where the text has several lines (so a name may hold a comma), else comma-separated.
-        parts = text.splitlines() if len(text.strip().splitlines()) > 1 else text.split(",")
-        return list(dict.fromkeys(part.strip() for part in parts if part.strip()))
+        # Comma-separated; on several lines, a line that is a field name holding a comma (one chosen, or
+        # one the items have) stays whole, and any other line is comma-separated as well.
+        lines = [line.strip() for line in (self.cleaned_data.get("annotator_metadata") or "").splitlines()]
+        known = set(self.instance.annotator_metadata or []) | set(metadata_keys(self.instance)) if len(lines) > 1 else ()
+        parts = [part.strip() for line in lines for part in ([line] if line in known else line.split(","))]
+        return list(dict.fromkeys(part for part in parts if part))
 
     @property
     def mix_fields(self):
@@ -161,13 +164,6 @@ class ParentSelect(forms.Select):
         choices = [("", "---------")] + ([(current, self.names.get(current, current))] if current else [])
         return [(None, [self.create_option(name, choice, label, choice == current, index, attrs=attrs)], index)
                 for index, (choice, label) in enumerate(choices)]
-
-
-class HotkeyField(forms.CharField):
-    """A hotkey read as typed (NFC) before the one-character limit: "e" + U+0301 is the one key "é"."""
-
-    def to_python(self, value):
-        return normalized_hotkey(super().to_python(value))
 
 
 class LabelForm(LoadedValuesMixin, forms.ModelForm):
@@ -242,8 +238,7 @@ class BaseLabelFormSet(PageRowsMixin, BaseModelFormSet):
         return {str(pk): name for pk, name in self.parent_choices}
 
     def page_limit(self) -> str:
-        """"over": more labels than the page saves at once (saving is refused); "at": exactly as many
-        (they save, no row is left for a new one); "" otherwise. The page says which."""
+        """"over": more labels than the page saves at once (saving refused); "at": as many (no new row)."""
         count = self.initial_form_count()
         return "over" if count > LABELS_PAGE_MAX_ROWS else "at" if count == LABELS_PAGE_MAX_ROWS else ""
 

@@ -9,6 +9,7 @@ own action instead.
 import unicodedata
 from collections import defaultdict
 
+from django import forms
 from django.core.exceptions import ValidationError
 
 from .label_names import written_out
@@ -156,3 +157,11 @@ PAGE_KEYS = [
     ("PageDown PageUp ↓ ↑ Space", "scroll a long text (Space scrolls down; it never answers)"),
     ("?", "show or hide this list"),
 ]
+
+
+class HotkeyField(forms.CharField):
+    """A hotkey read as typed (NFC) before the one-character limit: "e" + U+0301 is the one key "é"
+    (the labels page and the admin's label rows)."""
+
+    def to_python(self, value):
+        return normalized_hotkey(super().to_python(value))
