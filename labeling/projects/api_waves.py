@@ -173,7 +173,8 @@ class ModelList(ProjectScoped, generics.GenericAPIView):
 class ModelDetail(ProjectScoped, APIView):
     """One model version with its whole report."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No such version.")})
+    @extend_schema(operation_id="projects_models_version_retrieve",
+                   responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No such version.")})
     def get(self, request, slug, number):
         project = self.get_project()
         version = get_object_or_404(ModelVersion.objects.defer("artifact"), project=project, number=number)
