@@ -35,16 +35,16 @@ def test_the_labeled_mix_figure_is_the_same_kept_predictions_at_the_labeled_weig
     targets = {"definition": {"precision": 0.8}, "DESC": {"precision": 0.7}}
     _, table = cross_fit_thresholds(proba, y, CLASSES, targets, folds=fold, sample_weight=pool_w,
                                     labeled_weight=labeled_w)
-    top, top_p = proba.argmax(axis=1), proba.max(axis=1)
-    for i, row in enumerate(table):
-        # recomputed by hand: each held-out fold's predictions of the label that its own threshold
-        # (chosen on the other folds) keeps, counted at the labeled weights
-        kept = hit = 0.0
-        for j, f in enumerate(np.unique(fold)):
-            mask = (fold == f) & (top == i) & (top_p >= row["fold_thresholds"][j])
-            kept += labeled_w[mask].sum()
-            hit += labeled_w[mask & (y == i)].sum()
-        assert row[KEY] == pytest.approx(hit / kept), row["label"]
+    # Weighted only where the top prediction is right, every kept prediction counts as right: 1.0
+    # wherever something is kept, whatever thresholds the folds chose.
+    right_only = (proba.argmax(axis=1) == y).astype(float)
+    _, right = cross_fit_thresholds(proba, y, CLASSES, targets, folds=fold, sample_weight=pool_w,
+                                    labeled_weight=right_only)
+    assert all(row[KEY] in (1.0, None) for row in right) and any(row[KEY] == 1.0 for row in right)
+    # Weights scaled by a constant are the same mix: the same figure.
+    _, doubled = cross_fit_thresholds(proba, y, CLASSES, targets, folds=fold, sample_weight=pool_w,
+                                      labeled_weight=2 * labeled_w)
+    assert [row[KEY] for row in doubled] == pytest.approx([row[KEY] for row in table])
     rare = table[0]
     # the rare label's confusers are more common at the pool's mix: its precision there is lower
     assert rare["held_out_precision"] < rare[KEY] - 0.05, rare
