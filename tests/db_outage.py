@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from labeling.items.models import ImportBatch
+from labeling.items.services import upload_dir
+
 
 class OutageProxy:
     def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
@@ -149,3 +152,17 @@ def proxied_redis_url(redis_url: str, proxy: OutageProxy) -> str:
     """``redis_url``'s database number, through ``proxy``."""
     db = redis_url.rstrip("/").rpartition("/")[2]
     return f"redis://127.0.0.1:{proxy.port}/{db if db.isdigit() else 0}"
+
+
+def upload_waiting(project, filename: str, rows) -> tuple:
+    """An import batch of ``project`` and its uploaded CSV (header text,source,external_id, then
+    ``rows``: lines, written as they come), as the upload page leaves them for the worker."""
+    batch = ImportBatch.objects.create(project=project, filename=filename)
+    folder = upload_dir(project)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{batch.pk}-{filename}"
+    with open(path, "w") as handle:
+        handle.write("text,source,external_id\n")
+        handle.writelines(rows)
+    return batch, path
+

@@ -12,9 +12,9 @@ import time
 import pytest
 
 from labeling.items.models import ImportBatch, Item
-from labeling.items.services import VALIDATE_SHARE, upload_dir
+from labeling.items.services import VALIDATE_SHARE
 from labeling.loop.triggers import start_upload_import
-from tests.db_outage import database_proxy, proxied_database_url, wait_for
+from tests.db_outage import database_proxy, proxied_database_url, upload_waiting, wait_for
 from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -28,14 +28,8 @@ def test_an_import_cut_off_by_a_database_outage_fails_with_that_reason_once_it_i
     require_postgres()
     fresh_broker()
     project = project_factory(slug="outage-import")
-    batch = ImportBatch.objects.create(project=project, filename="big.csv")
-    folder = upload_dir(project)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{batch.pk}-big.csv"
-    with open(path, "w") as f:
-        f.write("text,source,external_id\n")
-        for i in range(ROWS):
-            f.write(f"ticket {i} about order {i * 7919 % 100003} and card {i % 977},email,E{i}\n")
+    batch, path = upload_waiting(project, "big.csv", (
+        f"ticket {i} about order {i * 7919 % 100003} and card {i % 977},email,E{i}\n" for i in range(ROWS)))
 
     proxy = database_proxy()
     log_path = tmp_path / "worker.log"

@@ -12,9 +12,8 @@ import time
 import pytest
 
 from labeling.items.models import ImportBatch, Item
-from labeling.items.services import upload_dir
 from labeling.loop.triggers import start_upload_import
-from tests.db_outage import database_proxy, proxied_database_url, wait_for
+from tests.db_outage import database_proxy, proxied_database_url, upload_waiting, wait_for
 from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -28,11 +27,7 @@ def test_an_import_queued_during_a_database_outage_runs_once_it_is_back(project_
     require_postgres()
     fresh_broker()
     project = project_factory(slug="outage-import-claim")
-    batch = ImportBatch.objects.create(project=project, filename="small.csv")
-    folder = upload_dir(project)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{batch.pk}-small.csv"
-    path.write_text("text,source,external_id\n" + "".join(
+    batch, path = upload_waiting(project, "small.csv", (
         f"question {i} about parcel {i * 7919 % 100003},email,C{i}\n" for i in range(ROWS)))
 
     proxy = database_proxy()

@@ -15,9 +15,8 @@ import pytest
 from django.db import connection
 
 from labeling.items.models import ImportBatch, Item
-from labeling.items.services import upload_dir
 from labeling.loop.triggers import start_upload_import
-from tests.db_outage import OutageProxy, _close, proxied_database_url, wait_for
+from tests.db_outage import OutageProxy, _close, proxied_database_url, upload_waiting, wait_for
 from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -84,11 +83,7 @@ def test_a_claim_whose_reply_was_lost_imports_on_the_retry(project_factory, tmp_
     require_postgres()
     fresh_broker()
     project = project_factory(slug="claim-reply-lost")
-    batch = ImportBatch.objects.create(project=project, filename="small.csv")
-    folder = upload_dir(project)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{batch.pk}-small.csv"
-    path.write_text("text,source,external_id\n" + "".join(
+    batch, path = upload_waiting(project, "small.csv", (
         f"question {i} about parcel {i * 7919 % 100003},email,C{i}\n" for i in range(ROWS)))
 
     proxy = ClaimReplyLosingProxy(int(connection.settings_dict["PORT"] or 5432))
