@@ -19,6 +19,13 @@ def api_as(user) -> APIClient:
     return client
 
 
+def ask_batch(user, slug: str) -> dict:
+    """``user`` asks for a batch in project ``slug`` through the API (200 expected): the reply."""
+    response = api_as(user).post(f"/api/projects/{slug}/batches/", {}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
 def add_member(make_user, project, username, role=Membership.ANNOTATOR):
     user = make_user(username)
     Membership.objects.create(user=user, project=project, role=role)
