@@ -2,8 +2,8 @@
 transaction of its own. Before, the whole run was one transaction: every row it rewrote stayed
 locked until the last chunk was done (a reader saw over a minute on a large table).
 
-- The result is the one the single transaction gave: each item's metadata ``as_object`` of what
-  was stored, over several chunks of mixed rows.
+- The result is the one the single transaction gave: each item's metadata the object that keeps
+  what was stored, over several chunks of mixed rows.
 - While a late chunk waits (here on a row another connection keeps locked), the first chunks are
   committed and their rows free: another connection sees them rewritten and can lock them. Before,
   they were neither."""
@@ -14,13 +14,17 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import JSONField, Value
 
-from labeling.items.json_object import as_object
 from tests.migration_steps import migration_step
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE, AFTER = "0007_item_search_text", "0008_item_metadata_objects"
 CHUNK = 1000  # the migration's
 STORED = [["x", 2], "a note", 7, 2.5, True, False, None, {"channel": "web"}, {}, [], "", {"value": 1}, [{"a": 1}]]
+# What each becomes, written out (the docs' rule: JSON null is {}, an object stays, anything else is
+# kept under "value"), not recomputed with the migration's own function.
+OBJECTS = [{"value": ["x", 2]}, {"value": "a note"}, {"value": 7}, {"value": 2.5}, {"value": True},
+           {"value": False}, {}, {"channel": "web"}, {}, {"value": []}, {"value": ""}, {"value": 1},
+           {"value": [{"a": 1}]}]
 
 
 def _fill(step, project, values):
@@ -41,12 +45,13 @@ def _fill(step, project, values):
 
 def test_the_chunked_run_gives_the_single_transactions_result(project_factory):
     project = project_factory("meta-chunks", labels=("praise",), sources=())
-    values = [STORED[i * 7 % len(STORED)] for i in range(2 * CHUNK + 537)]  # across three chunks
+    picks = [i * 7 % len(STORED) for i in range(2 * CHUNK + 537)]  # across three chunks
+    values = [STORED[i] for i in picks]
     with migration_step("items", BEFORE, AFTER) as step:
         pks = _fill(step, project, values)
         NewItem = step.migrate().get_model("items", "Item")
         after = dict(NewItem.objects.filter(project_id=project.pk).values_list("pk", "metadata"))
-    assert after == {pk: as_object(value) for pk, value in zip(pks, values, strict=True)}
+    assert after == {pk: OBJECTS[i] for pk, i in zip(pks, picks, strict=True)}
     assert all(isinstance(metadata, dict) for metadata in after.values())
 
 
