@@ -199,11 +199,11 @@ def project_waves(request, slug):
     composition = wave_selectors.composition_rows(wave) if wave else []
     live = open_retrain_run(project)
     model = active_model(project)
+    recent = [selectors.wave_dict(w, with_progress=False) for w in selectors.recent_waves(project)]
     return _lead_page(
         request, project, "projects/waves.html", wave=selectors.wave_dict(wave) if wave else None,
         composition=composition, tasks=[task_run_dict(t) for t in task_runs(project, limit=20)],
-        waves=[selectors.wave_dict(w, with_progress=False) for w in selectors.recent_waves(project)],
-        newest_wave_number=project.waves.order_by("-number").values_list("number", flat=True).first() or 0,
+        waves=recent, newest_wave_number=recent[0]["number"] if recent else 0,  # the Plan form's "newest"
         active_model=model, model_choices=modeling_selectors.model_choices(model),
         budget=selectors.budget_or_none(project), live_run=task_run_dict(live) if live else None,
         members_short=members_short(project),
