@@ -32,15 +32,21 @@ BAD_REQUEST = "The request could not be read, so nothing was saved."
 FALLBACK_PAGE = "<!doctype html><title>Error · Longtail</title><h1>Something went wrong</h1><p>{}</p>"
 
 
-def server_error(request):
-    message = DATABASE_DOWN if isinstance(sys.exc_info()[1], DATABASE_UNREACHABLE) else SERVER_ERROR
+def error_answer(request, status: int, message: str):
+    """JSON under /api/, else the site's page for ``status`` rendered without the request (the
+    session or the user may be what failed), or the fallback should the template itself fail."""
     if request.path_info.startswith(API_PREFIX):
-        return JsonResponse({"detail": message}, status=500)
+        return JsonResponse({"detail": message}, status=status)
     try:
-        page = render_to_string("500.html", {"message": message})
+        page = render_to_string(f"{status}.html", {"message": message})
     except Exception:  # noqa: BLE001 - the error page must answer whatever else is broken
         page = FALLBACK_PAGE.format(message)
-    return HttpResponse(page, status=500)
+    return HttpResponse(page, status=status)
+
+
+def server_error(request):
+    return error_answer(request, 500, DATABASE_DOWN if isinstance(sys.exc_info()[1], DATABASE_UNREACHABLE)
+                        else SERVER_ERROR)
 
 
 def bad_request_message(exception) -> str:
@@ -52,11 +58,4 @@ def bad_request_message(exception) -> str:
 
 
 def bad_request(request, exception=None):
-    message = bad_request_message(exception)
-    if request.path_info.startswith(API_PREFIX):
-        return JsonResponse({"detail": message}, status=400)
-    try:  # without the request, as the 500 page: the session or the user may be what failed
-        page = render_to_string("400.html", {"message": message})
-    except Exception:  # noqa: BLE001 - the error page must answer whatever else is broken
-        page = FALLBACK_PAGE.format(message)
-    return HttpResponse(page, status=400)
+    return error_answer(request, 400, bad_request_message(exception))
