@@ -2,6 +2,7 @@
 test_leasing_concurrency): a callable run in a thread on its own database connection, and how
 many backends wait on a row lock (``postgres_only`` is in conftest). Holds no tests itself."""
 import threading
+import time
 
 from django.db import connection
 
@@ -28,3 +29,13 @@ def backends_waiting_on_locks() -> int:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                        "AND wait_event_type = 'Lock'")
         return cursor.fetchone()[0]
+
+
+def wait_until(predicate, timeout=10.0) -> bool:
+    """Whether ``predicate()`` came true within ``timeout`` seconds (polled every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

@@ -2,9 +2,13 @@
 
 Waves are created directly as rows in state "open": these tests do not depend on the planner."""
 import random
+import uuid
+from datetime import timedelta
 
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from labeling.annotations import leasing, services
 from labeling.annotations.models import Annotation, Assignment
 from labeling.items.models import Item
 from labeling.projects.models import Membership
@@ -89,4 +93,22 @@ def live_answers(item):
 
 def assignments_of(user):
     return Assignment.objects.filter(annotator=user)
+
+
+def earlier_and_current_batches(project, ann):
+    """An earlier batch of ``ann`` answered 200 s ago, and the current batch leased 150 s ago with
+    nobody answering in it since (on a project whose renewal limit is 2 periods of 60 s: 30 s past
+    it), its leases still live for 20 s. Returns (earlier assignments, their answers, current)."""
+    make_open_wave(project, 4)
+    label = project.labels.get(name="billing")
+    earlier = leasing.lease_batch(project, ann).assignments
+    answers = [services.submit_answer(project, ann, client_id=uuid.uuid4(), assignment_id=a.pk,
+                                      label_id=label.pk).annotation for a in earlier]
+    current = leasing.lease_batch(project, ann).assignments
+    now = timezone.now()
+    Assignment.objects.filter(pk__in=[a.pk for a in earlier]).update(leased_at=now - timedelta(seconds=260))
+    Annotation.objects.filter(pk__in=[a.pk for a in answers]).update(created_at=now - timedelta(seconds=200))
+    Assignment.objects.filter(pk__in=[a.pk for a in current]).update(
+        leased_at=now - timedelta(seconds=150), expires_at=now + timedelta(seconds=20))
+    return earlier, answers, current
 

@@ -2,7 +2,6 @@
 thread). Each race is made deterministic: a submit is held inside its transaction (a statement
 hook on its own connection, or a row lock the test holds) while the other side runs."""
 import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -15,19 +14,10 @@ from labeling.annotations import leasing, services
 from labeling.annotations.models import Annotation, Assignment
 from labeling.waves.models import WaveItem
 
-from .db_threads import backends_waiting_on_locks, in_thread
+from .db_threads import backends_waiting_on_locks, in_thread, wait_until
 from .test_annotation_helpers import add_member, item_ids, make_open_wave
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_expiry_never_flips_an_answer_committing_meanwhile(postgres_only, project_factory, make_user):

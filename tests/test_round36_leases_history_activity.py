@@ -7,13 +7,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling.annotations import leasing, renewal, services
-from labeling.annotations.models import Annotation, Assignment, ReviewTask
+from labeling.annotations import leasing, renewal
+from labeling.annotations.models import Assignment, ReviewTask
 from labeling.annotations.review_services import resolve_review
 from labeling.items.models import Item
 from labeling.projects.models import Membership
 
-from .test_annotation_helpers import add_member, api_as, make_open_wave, short_lease_project
+from .test_annotation_helpers import (
+    add_member,
+    api_as,
+    earlier_and_current_batches,
+    make_open_wave,
+    short_lease_project,
+)
 
 PERIOD = 60
 
@@ -46,18 +52,7 @@ def change(user, body):
 def earlier_and_current(project, ann):
     """An earlier batch answered 200 s ago, and the current batch leased 150 s ago with nobody
     answering in it since: 30 s past its renewal limit, its leases still live for 20 s."""
-    make_open_wave(project, 4)
-    label = project.labels.get(name="billing")
-    earlier = leasing.lease_batch(project, ann).assignments
-    answers = [services.submit_answer(project, ann, client_id=uuid.uuid4(), assignment_id=a.pk,
-                                      label_id=label.pk).annotation for a in earlier]
-    current = leasing.lease_batch(project, ann).assignments
-    now = timezone.now()
-    Assignment.objects.filter(pk__in=[a.pk for a in earlier]).update(leased_at=now - timedelta(seconds=260))
-    Annotation.objects.filter(pk__in=[a.pk for a in answers]).update(created_at=now - timedelta(seconds=200))
-    Assignment.objects.filter(pk__in=[a.pk for a in current]).update(
-        leased_at=now - timedelta(seconds=150), expires_at=now + timedelta(seconds=20))
-    return earlier, answers, current
+    return earlier_and_current_batches(project, ann)
 
 
 def test_without_work_the_idle_batch_is_not_extended(ann, earlier_and_current):

@@ -2,16 +2,19 @@
 clear from the history: the undo leases the item again now (its lease time is the sign of work
 that leasing.renewal_limit reads). Before, an undo wrote no row and left the lease time as it
 was, so undoing an answer of an earlier batch did not keep the current batch renewable."""
-import uuid
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from labeling.annotations import leasing, services
-from labeling.annotations.models import Annotation, Assignment
+from labeling.annotations.models import Assignment
 
-from .test_annotation_helpers import add_member, api_as, make_open_wave, short_lease_project
+from .test_annotation_helpers import (
+    add_member,
+    api_as,
+    earlier_and_current_batches,
+    short_lease_project,
+)
 
 PERIOD = 60
 SLUG = "undo-work37"
@@ -29,20 +32,7 @@ def ann(make_user, project):
 
 @pytest.fixture
 def earlier_and_current(project, ann):
-    """An earlier batch answered 200 s ago, and the current batch leased 150 s ago with nobody
-    answering in it since: 30 s past its renewal limit, its leases still live for 20 s."""
-    make_open_wave(project, 4)
-    label = project.labels.get(name="billing")
-    earlier = leasing.lease_batch(project, ann).assignments
-    answers = [services.submit_answer(project, ann, client_id=uuid.uuid4(), assignment_id=a.pk,
-                                      label_id=label.pk).annotation for a in earlier]
-    current = leasing.lease_batch(project, ann).assignments
-    now = timezone.now()
-    Assignment.objects.filter(pk__in=[a.pk for a in earlier]).update(leased_at=now - timedelta(seconds=260))
-    Annotation.objects.filter(pk__in=[a.pk for a in answers]).update(created_at=now - timedelta(seconds=200))
-    Assignment.objects.filter(pk__in=[a.pk for a in current]).update(
-        leased_at=now - timedelta(seconds=150), expires_at=now + timedelta(seconds=20))
-    return earlier, answers, current
+    return earlier_and_current_batches(project, ann)
 
 
 def renew(user, ids):

@@ -4,7 +4,6 @@ and is handed that batch back, as a sequential second ask is. Before, each ask f
 and leased a fresh one of different items (SKIP LOCKED kept them apart). Real PostgreSQL
 connections, one per thread; the first ask is held right after it wrote its batch."""
 import threading
-import time
 
 import pytest
 from django.db import connection
@@ -12,19 +11,10 @@ from django.db import connection
 from labeling.annotations import leasing
 from labeling.annotations.models import Assignment
 
-from .db_threads import backends_waiting_on_locks, in_thread
+from .db_threads import backends_waiting_on_locks, in_thread, wait_until
 from .test_annotation_helpers import add_member, make_open_wave
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def lease_held_after_its_insert(project, user, written: threading.Event, go: threading.Event):
