@@ -12,21 +12,12 @@ from labeling.items.models import ImportBatch, Item
 from labeling.items.services import VALIDATE_SHARE, upload_dir
 from labeling.loop import tasks
 from labeling.loop.triggers import start_upload_import
+from tests.db_outage import wait_for
 from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
 
 pytestmark = pytest.mark.worker
 STALE = 5  # seconds without a heartbeat before a running import counts as interrupted (test setting)
 ROWS = 60_000  # enough that writing takes several seconds on any machine
-
-
-def _wait(predicate, timeout, what, log_path, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    pytest.fail(f"timed out waiting for {what}; worker log:\n{log_path.read_text()[-4000:]}")
 
 
 def test_killed_import_ends_failed_with_nothing_written(transactional_db, project_factory, tmp_path, settings):
@@ -50,7 +41,7 @@ def test_killed_import_ends_failed_with_nothing_written(transactional_db, projec
     second = None
     try:
         start_upload_import(batch, path, skip_invalid=False)  # no outer transaction: sent at once
-        _wait(lambda: ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.RUNNING,
+        wait_for(lambda: ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.RUNNING,
                                                  progress__gt=VALIDATE_SHARE + 0.05).exists(),
               120, "the import to be writing", log_path)
         os.kill(first.pid, signal.SIGKILL)
@@ -60,7 +51,7 @@ def test_killed_import_ends_failed_with_nothing_written(transactional_db, projec
         assert batch.state == ImportBatch.RUNNING, "the worker must die mid-import for this test to mean anything"
 
         second = start_worker(log_path, **env)
-        _wait(lambda: ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.FAILED).exists(),
+        wait_for(lambda: ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.FAILED).exists(),
               60, "the interrupted import to be failed", log_path, step=0.2)
         took = time.monotonic() - killed_at
     finally:

@@ -8,21 +8,12 @@ import time
 
 import pytest
 
+from tests.db_outage import wait_for
 from tests.service_processes import fresh_broker, require_postgres, require_redis, start_worker, stop
 from tests.test_loop_helpers import build_project
 
 pytestmark = pytest.mark.worker
 STALE = 6  # seconds without a heartbeat before a run counts as interrupted (test setting)
-
-
-def _wait(predicate, timeout, what, log_path, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    pytest.fail(f"timed out waiting for {what}; worker log:\n{log_path.read_text()[-4000:]}")
 
 
 def test_loop_finishes_after_the_worker_is_killed_mid_training(transactional_db, project_factory, tmp_path,
@@ -43,7 +34,7 @@ def test_loop_finishes_after_the_worker_is_killed_mid_training(transactional_db,
     second = None
     try:
         run = request_retrain(project, reason="manual")
-        version = _wait(lambda: ModelVersion.objects.filter(project=project, state=ModelVersion.TRAINING).first(),
+        version = wait_for(lambda: ModelVersion.objects.filter(project=project, state=ModelVersion.TRAINING).first(),
                         120, "training to start", log_path)
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
@@ -61,7 +52,7 @@ def test_loop_finishes_after_the_worker_is_killed_mid_training(transactional_db,
                 return new
             return None
 
-        new = _wait(loop_done, 60, "the re-queued retrain to finish", log_path, step=0.5)
+        new = wait_for(loop_done, 60, "the re-queued retrain to finish", log_path, step=0.5)
         elapsed = time.monotonic() - killed_at
         assert new.state == TaskRun.DONE, (new.message, log_path.read_text()[-3000:])
         assert elapsed < 60
@@ -93,7 +84,7 @@ def test_a_task_past_its_soft_time_limit_is_recorded_as_such(transactional_db, p
     worker = start_worker(log_path, pool="prefork", LONGTAIL_TASK_SOFT_TIME_LIMIT=1, LONGTAIL_TASK_TIME_LIMIT=30)
     try:
         run = request_retrain(project, reason="manual")
-        run = _wait(lambda: TaskRun.objects.filter(pk=run.pk, state__in=["done", "failed"]).first(), 150,
+        run = wait_for(lambda: TaskRun.objects.filter(pk=run.pk, state__in=["done", "failed"]).first(), 150,
                     "the run to end", log_path, step=0.5)
     finally:
         stop(worker)
