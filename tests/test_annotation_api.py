@@ -88,7 +88,7 @@ def test_answer_is_idempotent_over_http(project, ann):
         ({"skipped": True}, 400, "Say why you skip"),
         ({}, 400, "Give exactly one of"),
         ({"label": "billing", "skipped": True, "skip_reason": "x"}, 400, "Give exactly one of"),
-        ({"assignment": 999999, "label": "billing"}, 404, "Assignment 999999 is not yours"),
+        ({"assignment": 999999, "label": "billing"}, 404, "Assignment 999999 does not exist in project 'api'"),
     ],
 )
 def test_bad_answers_get_a_message_naming_the_problem(project, ann, project_factory, body, status, message):

@@ -30,7 +30,7 @@ from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
 
 from .disagreement import sync_disagreement
-from .errors import AnnotationError, AnswerRejected, InvalidAnswer, NotFound
+from .errors import AnnotationError, AnswerRejected, InvalidAnswer, NotFound, assignment_not_yours
 from .leasing import change_slots, lease_expiry, slots_in_use
 from .models import Annotation, Assignment, ReviewTask
 from .signals import answer_saved
@@ -155,9 +155,7 @@ def _locked_assignment(project: Project, user, assignment_id, lock: bool = True)
             .get(assignments__pk=assignment_id, assignments__annotator=user, wave__project=project)
         )
     except (WaveItem.DoesNotExist, TypeError, ValueError):
-        raise NotFound(
-            f"Assignment {assignment_id!r} is not yours in project '{project.slug}'.", field="assignment"
-        ) from None
+        raise NotFound(assignment_not_yours(project.slug, assignment_id), field="assignment") from None
     return Assignment.objects.get(pk=assignment_id), wave_item
 
 
