@@ -70,10 +70,28 @@ def wave_dict(wave: Wave, *, with_progress: bool = True) -> dict:
     data = {"number": wave.number, "state": wave.state, "size": wave.size, "cold_start": wave.cold_start,
             "created_at": wave.created_at.isoformat(),
             "closed_at": wave.closed_at.isoformat() if wave.closed_at else None,
-            "model_version": wave_model_version_number(wave)}
+            "model_version": wave_model_version_number(wave), "notes": wave_notes(wave.report or {})}
     if with_progress:
         data["progress"] = wave_progress(wave)
     return data
+
+
+def wave_notes(report: dict) -> list[str]:
+    """What happened to a wave after it was planned, from its report: items a lead excluded while it
+    waited (``waves.discard.take_out_excluded``) and why it was discarded. A wave's size shrinks when
+    excluded items leave it; without this the lead saw a smaller number and no reason."""
+    notes = []
+    excluded = report.get("excluded") or []
+    removed = sum(len(e.get("removed") or []) for e in excluded)
+    held = sum(len(e.get("held") or []) for e in excluded)
+    if removed:
+        notes.append(f"{removed} excluded item{'s' if removed != 1 else ''} taken out")
+    if held:
+        notes.append(f"{held} excluded item{'s' if held != 1 else ''} kept for the answers already given or leased")
+    discarded = report.get("discarded")
+    if discarded:
+        notes.append(f"discarded: {discarded.get('reason') or 'no reason recorded'}")
+    return notes
 
 
 def wave_progress(wave: Wave) -> dict:
