@@ -22,6 +22,7 @@ from labeling.modeling.selectors import model_labels
 from labeling.modeling.versions import active_model
 from labeling.projects.models import Project
 from learner.embedding import INT8_MODEL_ID_SUFFIX
+from learner.training import TrainedClassifier
 
 EXPORTABLE_STATES = (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED)
 # What a sentence-transformers folder needs to load as it was saved (modules: pooling, normalising).
@@ -121,7 +122,9 @@ Files
   deleted since training), `label_ids` gives the project's label id of each column, and
   `trained_label_map` the names the head learned: `head.bin`'s `classes_` and `decide` answers,
   `thresholds`, `class_weights` and `metrics.json` use those. They differ only where a label was
-  renamed after this version trained.
+  renamed after this version trained. `hierarchy` (null for a flat head) gives a coarse → fine head's
+  `parents` (fine label → coarse label), `fine_floor` (below this P(fine | coarse) the row falls
+  back to its coarse label) and `coarse_thresholds` (the thresholds a fallback row is held to).
 - `metrics.json` — the validation report (per-class precision / recall / F1, confusion matrix,
   calibration, thresholds table).
 {files}
@@ -154,6 +157,17 @@ FINAL_FILES = """- `encoder/` — this final model's fine-tuned encoder (a sente
 """
 
 
+def taxonomy_of(head: bytes) -> dict:
+    """The coarse → fine decision the head makes (``decide``): each fine label's coarse parent, the
+    fallback floor and the coarse labels' thresholds; flat heads have none. ``thresholds`` holds the
+    fine labels' only, so without these a reader of model.json could not tell when a row falls back."""
+    classifier = TrainedClassifier.from_bytes(head)
+    if not classifier.parents:
+        return {"hierarchy": None}
+    return {"hierarchy": {"parents": classifier.parents, "fine_floor": classifier.fine_floor,
+                          "coarse_thresholds": classifier.coarse_thresholds}}
+
+
 def model_bundle(project: Project, version: ModelVersion) -> bytes:
     """The zip bundle of a model version. ValueError (ExportRefused) when the version has no stored
     artifact, or is a final model whose encoder folder is not on this host."""
@@ -172,6 +186,7 @@ def model_bundle(project: Project, version: ModelVersion) -> bytes:
             "temperature": version.temperature, "thresholds": version.thresholds,
             # the columns by their labels' names and ids now; the head answers with the trained names
             "label_map": list(columns.names), "label_ids": list(columns.ids), "trained_label_map": list(columns.trained),
+            **taxonomy_of(head),
             "class_weights": version.class_weights, "train_size": version.train_size, "config": version.config,
             "created_at": version.created_at.isoformat()}
     readme = MODEL_README.format(
