@@ -1,5 +1,6 @@
 """REST API for everything the project and lead pages do. Same rules as the pages: members read,
 leads and admins write; a project the user is not part of answers 404."""
+from contextlib import contextmanager
 from functools import partial
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -38,6 +39,15 @@ def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
     if hasattr(exc, "error_dict"):
         return serializers.ValidationError(exc.message_dict)
     return serializers.ValidationError({"non_field_errors": exc.messages})
+
+
+@contextmanager
+def service_errors():
+    """A service's refusal (Django's ValidationError) answers DRF's 400 with the same fields."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise as_drf_error(exc) from exc
 
 
 class ProjectScoped:
@@ -89,13 +99,11 @@ class ProjectListCreate(generics.ListCreateAPIView):
         data.is_valid(raise_exception=True)
         given = dict(data.validated_data)
         created = {name: given.pop(name) for name in CREATE_ARGUMENTS if name in given}
-        try:
+        with service_errors():
             with transaction.atomic():  # settings that fail their save leave no project behind
                 project = services.create_project(request.user, **created)
                 if given:  # the settings sent with it, saved as a PATCH saves them
                     project = services.update_settings(project, given)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
         return Response(ProjectSerializer(project, context={"request": request}).data, status=201)
 
 
@@ -109,10 +117,8 @@ class ProjectDetail(ProjectScoped, generics.GenericAPIView):
         project = self.get_project()
         serializer = self.get_serializer(project, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        try:
+        with service_errors():
             project = services.update_settings(project, serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
         return Response(self.get_serializer(project).data)
 
 
@@ -124,10 +130,8 @@ class LabelList(ProjectScoped, generics.ListCreateAPIView):
         return Label.objects.filter(project=self.get_project()).order_by("order", "name")
 
     def perform_create(self, serializer):
-        try:
+        with service_errors():
             serializer.instance = services.save_label(self.get_project(), **serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
 
 
 class LabelDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
@@ -137,17 +141,13 @@ class LabelDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
         return Label.objects.filter(project=self.get_project())
 
     def perform_update(self, serializer):
-        try:
+        with service_errors():
             serializer.instance = services.save_label(self.get_project(), serializer.instance,
                                                       **serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
 
     def perform_destroy(self, instance):
-        try:
+        with service_errors():
             services.delete_label(instance)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
 
 
 # --- sources & quotas --------------------------------------------------------------------------
@@ -193,10 +193,8 @@ class RuleList(ProjectScoped, generics.ListCreateAPIView):
         return Rule.objects.filter(project=self.get_project()).select_related("label").order_by("pk")
 
     def perform_create(self, serializer):
-        try:
+        with service_errors():
             serializer.instance = services.save_rule(self.get_project(), **serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
 
 
 class RuleDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
@@ -207,11 +205,9 @@ class RuleDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
         return Rule.objects.filter(project=self.get_project()).select_related("label")
 
     def perform_update(self, serializer):
-        try:
+        with service_errors():
             serializer.instance = services.save_rule(self.get_project(), serializer.instance,
                                                      **serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
 
 
 class RulePreview(ProjectScoped, APIView):
@@ -240,11 +236,9 @@ class MemberList(ProjectScoped, generics.ListCreateAPIView):
         return selectors.members(self.get_project())
 
     def perform_create(self, serializer):
-        try:
+        with service_errors():
             serializer.instance = set_member(self.get_project(), serializer.validated_data["user"],
                                                       serializer.validated_data["role"])
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
 
 
 class MemberDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
@@ -255,18 +249,14 @@ class MemberDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
         return Membership.objects.filter(project=self.get_project()).select_related("user")
 
     def perform_update(self, serializer):
-        try:
+        with service_errors():
             serializer.instance = set_member(
                 self.get_project(), serializer.instance.user,
                 serializer.validated_data.get("role", serializer.instance.role))
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
 
     def perform_destroy(self, instance):
-        try:
+        with service_errors():
             remove_member(instance)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
 
 
 # --- predict -----------------------------------------------------------------------------------
