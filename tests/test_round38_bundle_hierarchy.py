@@ -23,13 +23,17 @@ def _bundle(world):
 
 
 def test_hierarchical_bundle_names_parents_floor_and_coarse_thresholds(world):
-    _trained(world["alpha"], world["annotator"])
+    money, access = _trained(world["alpha"], world["annotator"])
+    money.name = "Payments"  # renamed after training: the bundle maps the learned name to it
+    money.save()
     bundle = _bundle(world)
     meta = json.loads(bundle.read("model.json"))
     hierarchy = meta["hierarchy"]
     assert hierarchy["parents"] == {"billing": "Money", "fraud": "Money", "login": "Access"}
     assert set(hierarchy["coarse_thresholds"]) <= {"Money", "Access"} and hierarchy["coarse_thresholds"]
     assert 0 < hierarchy["fine_floor"] < 1
+    assert hierarchy["coarse_labels"] == {"Money": {"id": money.pk, "name": "Payments"},
+                                          "Access": {"id": access.pk, "name": "Access"}}
     head = TrainedClassifier.from_bytes(bundle.read("head.bin"))
     assert head.coarse_thresholds == hierarchy["coarse_thresholds"] and head.fine_floor == hierarchy["fine_floor"]
     assert "`hierarchy`" in bundle.read("README.md").decode()

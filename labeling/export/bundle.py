@@ -124,7 +124,9 @@ Files
   `thresholds`, `class_weights` and `metrics.json` use those. They differ only where a label was
   renamed after this version trained. `hierarchy` (null for a flat head) gives a coarse → fine head's
   `parents` (fine label → coarse label), `fine_floor` (below this P(fine | coarse) the row falls
-  back to its coarse label) and `coarse_thresholds` (the thresholds a fallback row is held to).
+  back to its coarse label) and `coarse_thresholds` (the thresholds a fallback row is held to), all
+  under the names the head learned, and `coarse_labels`: each such coarse label's project id and
+  name now (null: deleted since).
 - `metrics.json` — the validation report (per-class precision / recall / F1, confusion matrix,
   calibration, thresholds table).
 {files}
@@ -157,15 +159,19 @@ FINAL_FILES = """- `encoder/` — this final model's fine-tuned encoder (a sente
 """
 
 
-def taxonomy_of(head: bytes) -> dict:
+def taxonomy_of(head: bytes, known: dict) -> dict:
     """The coarse → fine decision the head makes (``decide``): each fine label's coarse parent, the
-    fallback floor and the coarse labels' thresholds; flat heads have none. ``thresholds`` holds the
-    fine labels' only, so without these a reader of model.json could not tell when a row falls back."""
+    fallback floor and the coarse labels' thresholds, under the names it learned, and each coarse
+    label's id and name now (``known``: ModelLabels.known); flat heads have none. ``thresholds``
+    holds the fine labels' only, so without these a reader could not tell when a row falls back."""
     classifier = TrainedClassifier.from_bytes(head)
     if not classifier.parents:
         return {"hierarchy": None}
+    coarse = sorted(set(classifier.parents.values()))
     return {"hierarchy": {"parents": classifier.parents, "fine_floor": classifier.fine_floor,
-                          "coarse_thresholds": classifier.coarse_thresholds}}
+                          "coarse_thresholds": classifier.coarse_thresholds,
+                          "coarse_labels": {name: dict(zip(("id", "name"), known.get(name, (None, None)), strict=True))
+                                            for name in coarse}}}
 
 
 def model_bundle(project: Project, version: ModelVersion) -> bytes:
@@ -186,7 +192,7 @@ def model_bundle(project: Project, version: ModelVersion) -> bytes:
             "temperature": version.temperature, "thresholds": version.thresholds,
             # the columns by their labels' names and ids now; the head answers with the trained names
             "label_map": list(columns.names), "label_ids": list(columns.ids), "trained_label_map": list(columns.trained),
-            **taxonomy_of(head),
+            **taxonomy_of(head, columns.known),
             "class_weights": version.class_weights, "train_size": version.train_size, "config": version.config,
             "created_at": version.created_at.isoformat()}
     readme = MODEL_README.format(
