@@ -2,6 +2,7 @@
 suite stops at once instead of quietly falling back to SQLite or eager tasks."""
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -35,9 +36,16 @@ def pytest_xdist_setupnodes(config, specs):
     redis_url = os.environ.get("REDIS_URL")
     for index, spec in enumerate(specs):
         if redis_url:
-            base, _, db = redis_url.rpartition("/")
-            spec.env["REDIS_URL"] = f"{base}/{(int(db or 0) - index) % 16}"
+            spec.env["REDIS_URL"] = redis_database_below(redis_url, index)
         spec.env["LONGTAIL_VAR_DIR"] = str(Path(__file__).resolve().parent.parent / "var" / f"test-gw{index}")
+
+
+def redis_database_below(url: str, steps: int) -> str:
+    """``url`` naming the database ``steps`` below the one it names (Redis' rule: no path is database
+    0), options kept; worker 0 keeps the URL's own database."""
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(number - steps) % 16}"))
 
 
 @pytest.fixture(autouse=True)
