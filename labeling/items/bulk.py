@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from labeling.annotations.models import Annotation, ReviewTask
+from labeling.modeling.review import close_excluded_items
 from labeling.projects.models import Project
 from labeling.waves.discard import excluded_text, take_out_excluded
 from labeling.waves.models import Wave
@@ -41,6 +42,7 @@ class BulkResult:
     changed: int
     answered: int = 0  # pin: items left unpinned because they have an answer (never picked again)
     waves: str = ""  # exclude: what it did to planned and open waves (waves.discard.excluded_text)
+    reviews: int = 0  # exclude: open low-confidence review tasks closed (the queue asks nobody to label them)
 
     @property
     def message(self) -> str:
@@ -51,6 +53,9 @@ class BulkResult:
             text += (f"; {self.answered} not pinned: an item with an answer is never picked for a wave again")
         if self.waves:
             text += f"; {self.waves}"
+        if self.reviews:
+            text += (f"; {self.reviews} open low-confidence review task{'s' if self.reviews != 1 else ''} "
+                     "closed (nobody is to label an excluded item)")
         return text + "."
 
 
@@ -93,7 +98,10 @@ def apply(project: Project, action: str, raw_ids, user) -> BulkResult:
             # An excluded item cannot also wait for the next wave.
             changed = items.exclude(excluded=True).update(excluded=True, pinned_for_next_wave=False)
             items.update(pinned_for_next_wave=False)
-            return BulkResult(action=action, items=len(ids), changed=changed, waves=excluded_text(waves))
+            # after the project's lock, as a routing pass takes it before the tasks' (review.route_review)
+            reviews = close_excluded_items(project, ids)
+            return BulkResult(action=action, items=len(ids), changed=changed, waves=excluded_text(waves),
+                              reviews=reviews)
         elif action == "include":
             changed = items.filter(excluded=True).update(excluded=False)
         elif action == "pin":

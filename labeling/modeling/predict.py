@@ -84,5 +84,6 @@ def taxonomy_note(row: dict, labels, current: dict) -> tuple[str | None, str] | 
     if now_id == coarse_id:
         return None
     was = repr(current[coarse_id][0]) if coarse_id in current else f"{learned_coarse!r} (deleted since)"
-    return current[now_id][0], (f"{fine_now[0]!r} is under {current[now_id][0]!r} now; the model learned it under "
+    where = "a top-level label" if fine_now[1] is None else f"under {current[now_id][0]!r}"
+    return current[now_id][0], (f"{fine_now[0]!r} is {where} now; the model learned it under "
                                 f"{was} and learns the new taxonomy at the next retrain")

@@ -11,16 +11,19 @@ below the band's low end the model has no usable guess, and labeling from scratc
 work. A task proposes the fine candidate (what "accept" stores); its ``why`` names the coarse label
 and its threshold where the fallback holds it back. The predict API: the same rule (``ReviewGate``).
 
-Left out: labeled items, items annotators are to label (in an open or planned wave, or drawn with
-a known inclusion probability in any wave: accepting the model's label there would make the
-prediction the truth of a pick the pool estimates rely on), and items whose last low-confidence
-task a lead dismissed while the model predicted the same label (it stands; another label asks again).
+Left out: labeled items, items a lead excluded (out of the pool, as the overview, the planner and
+the estimates count it: nobody is to label them, the review queue included), items annotators are
+to label (in an open or planned wave, or drawn with a known inclusion probability in any wave:
+accepting the model's label there would make the prediction the truth of a pick the pool estimates
+rely on), and items whose last low-confidence task a lead dismissed while the model predicted the
+same label (it stands; another label asks again).
 
-At most ``review_share_max`` of the scored unlabeled pool is open at a time; ``review_share_min``
-never fills the queue with confident predictions (the version's ``metrics["review_routing"]`` and
-the review page say when less is routed). Each pass re-judges every open task under the active
-version and the current band: still doubtful ones take its prediction and number, the others close
-(outcome ``expired``); over the cap, the most confident close first.
+At most ``review_share_max`` of the scored unlabeled pool (excluded items left out) is open at a
+time; ``review_share_min`` never fills the queue with confident predictions (the version's
+``metrics["review_routing"]`` and the review page say when less is routed). Each pass re-judges
+every open task under the active version and the current band: still doubtful ones take its
+prediction and number, the others close (outcome ``expired``); over the cap, the most confident
+close first.
 """
 from __future__ import annotations
 
@@ -55,6 +58,8 @@ from .scores import scores_matrix
 # labeling.waves.models.Wave.PLANNED / OPEN: the waves whose items annotators have or will have.
 # Read through the item's relation (this package sits below labeling.waves and never imports it).
 WAITING_WAVE_STATES = ("planned", "open")
+# Why an excluded item's low-confidence task closed (by the exclusion, or a routing pass after it).
+EXCLUDED_NOTE = "excluded by a lead: out of the pool, nobody is to label it"
 
 
 @dataclass
@@ -65,7 +70,7 @@ class Routing:
     over_cap: int = 0  # open tasks closed to bring the queue back under the review share
     cap: int = 0
     open: int = 0  # low-confidence tasks open after this pass
-    pool: int = 0  # scored unlabeled items
+    pool: int = 0  # scored unlabeled items a lead did not exclude
     skipped: str = ""  # why nothing was done (the version is no longer the active one)
 
     def report(self, project) -> dict:
@@ -94,6 +99,14 @@ def waiting_items(project, item_ids=None) -> set[int]:
     the model there would count the prediction as its truth)."""
     rows = Item.objects.filter(Q(wave_picks__wave__state__in=WAITING_WAVE_STATES)
                                | Q(wave_picks__inclusion_prob__isnull=False), project=project)
+    if item_ids is not None:
+        rows = rows.filter(pk__in=list(item_ids))
+    return set(rows.values_list("pk", flat=True))
+
+
+def excluded_items(project, item_ids=None) -> set[int]:
+    """Items of ``project`` (of ``item_ids`` when given) a lead excluded from the pool."""
+    rows = Item.objects.filter(project=project, excluded=True)
     if item_ids is not None:
         rows = rows.filter(pk__in=list(item_ids))
     return set(rows.values_list("pk", flat=True))
@@ -133,8 +146,11 @@ def route_review(version: ModelVersion) -> Routing:
 def _route(version: ModelVersion, project) -> Routing:
     band = project_band(project)
     labeled = set(selectors.resolve_item_labels(project))
+    excluded = excluded_items(project)
     ids, top, top_prob, probs = _stored_scores(version)
-    in_pool = ~np.isin(ids, np.fromiter(labeled, dtype=np.int64, count=len(labeled)))
+    # the pool as the overview counts it (projects.selectors.IN_POOL): neither labeled nor excluded
+    out = labeled | excluded
+    in_pool = ~np.isin(ids, np.fromiter(out, dtype=np.int64, count=len(out)))
     n = int(in_pool.sum())
     result = Routing(cap=math.floor(project.review_share_max * n + 1e-9), pool=n)
     waiting = waiting_items(project)
@@ -156,7 +172,7 @@ def _route(version: ModelVersion, project) -> Routing:
     for task in open_tasks:
         judgement = (judge_decision(rule, labels, band, doubtful[task.item_id]) if task.item_id in doubtful
                      else CONFIDENT if task.item_id in scored else _recorded(task, version, rule, labels, band))
-        note = _closing_note(task, version, band, labels, judgement, labeled, waiting, dismissed)
+        note = _closing_note(task, version, band, labels, judgement, labeled, excluded, waiting, dismissed)
         if note:
             _close(task, now, note)
             close.append(task)
@@ -223,7 +239,10 @@ def _let_stand(dismissed: dict[int, int], labels: selectors.ModelLabels, item_id
     return item_id in dismissed and column is not None and dismissed[item_id] == labels.ids[column]
 
 
-def _closing_note(task, version, band, labels, judgement: Judgement | None, labeled, waiting, dismissed) -> str:
+def _closing_note(task, version, band, labels, judgement: Judgement | None, labeled, excluded, waiting,
+                  dismissed) -> str:
+    if task.item_id in excluded:  # one the exclusion itself did not close (excluded before it did)
+        return EXCLUDED_NOTE
     if task.item_id in labeled:
         return f"labeled meanwhile (model v{version.number})"
     if task.item_id in waiting:
@@ -251,6 +270,21 @@ def release_wave_items(project, item_ids, wave_number: int) -> int:
     return len(tasks)
 
 
+def close_excluded_items(project, item_ids) -> int:
+    """Close the open low-confidence tasks of items a lead just excluded: the queue would ask the
+    lead to label an item they took out so that nobody labels it (accepting would store a label
+    that trains and exports). A lead's own request and a disagreement stay open. Returns how many."""
+    with transaction.atomic():
+        tasks = list(ReviewTask.objects.select_for_update().filter(
+            project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True, item_id__in=list(item_ids))
+            .order_by("pk"))
+        now = timezone.now()
+        for task in tasks:
+            _close(task, now, EXCLUDED_NOTE)
+        ReviewTask.objects.bulk_update(tasks, ["resolved_at", "outcome", "detail"])
+    return len(tasks)
+
+
 class ReviewGate:
     """The routing rule for texts that arrive through the predict API, under the active version:
     doubtful by the same decision and band (``judge``), never an item that routing leaves out, and
@@ -263,22 +297,25 @@ class ReviewGate:
         # the predict API names the version's classes by their labels' names now (predict_texts)
         self.labels = selectors.model_labels(version)
         self.rule = decision_rule(version)
-        # the scored unlabeled pool, counted in the database: this runs on a predict request, where
-        # resolving every label of the project (as a routing pass does) would cost a read of them all
+        # the scored unlabeled pool (excluded items left out, as routing does), counted in the database:
+        # this runs on a predict request, where resolving every label of the project (as a routing
+        # pass does) would cost a read of them all
         answered = Annotation.objects.filter(item_id=OuterRef("item_id"), undone=False, skipped=False,
                                              label__isnull=False)
-        pool = ItemScore.objects.filter(model_version=version).exclude(Exists(answered)).count()
+        pool = (ItemScore.objects.filter(model_version=version, item__excluded=False)
+                .exclude(Exists(answered)).count())
         self.cap = math.floor(project.review_share_max * pool + 1e-9)
         self.open = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE,
                                               resolved_at__isnull=True).count()
         self._queued: set[int] = set()
         self._labeled: set[int] = set()
+        self._excluded: set[int] = set()
         self._waiting: set[int] = set()
         self._dismissed: dict[int, int] = {}
 
     def know(self, item_ids) -> None:
         """Read at once what ``in_queue`` and ``left_out`` need to know about these existing
-        items: four queries for a request, whatever the number of its texts."""
+        items: five queries for a request, whatever the number of its texts."""
         ids = sorted({int(i) for i in item_ids})
         if not ids:
             return
@@ -286,12 +323,14 @@ class ReviewGate:
                                                       resolved_at__isnull=True).values_list("item_id", flat=True))
         self._labeled |= set(Annotation.objects.filter(item_id__in=ids, undone=False, skipped=False,
                                                        label__isnull=False).values_list("item_id", flat=True))
+        self._excluded |= excluded_items(self.project, ids)
         self._waiting |= waiting_items(self.project, ids)
         self._dismissed.update(dismissed_predictions(self.project, ids))
 
     def in_queue(self, item_id: int) -> bool:
-        """The item has an open low-confidence task (of the items ``know`` was told about)."""
-        return item_id in self._queued
+        """The item has an open low-confidence task (of the items ``know`` was told about); not an
+        excluded item's (one left open from before the exclusion closed them: ``left_out`` says why)."""
+        return item_id in self._queued and item_id not in self._excluded
 
     @staticmethod
     def lock(project) -> Project:
@@ -305,6 +344,8 @@ class ReviewGate:
 
     def left_out(self, item_id: int, name: str | None) -> str:
         """Why an existing item (one ``know`` was told about) is not queued, or ""."""
+        if item_id in self._excluded:
+            return "the text is an item a lead excluded from the pool"
         if item_id in self._labeled:
             return "the text is a labeled item"
         if item_id in self._waiting:

@@ -319,17 +319,22 @@ def unlabeled_items(project: Project, labeled_ids, *, seed: int, limit: int | No
                     ) -> tuple[np.ndarray, np.ndarray, int]:
     """(item ids, frozen embeddings, how many items they were drawn from) of up to ``limit``
     (``LONGTAIL_SELF_TRAINING_ROWS``) project items outside the training set and its duplicate
-    groups (no near-duplicate of a labeled item), a seeded uniform sample (the simulation draws
-    the same rows): for self-training, the pool's class mix and the final model's distillation."""
+    groups (no near-duplicate of a labeled item), and not excluded by a lead (out of the pool, as
+    the overview, the planner and the estimates count it), a seeded uniform sample (the simulation
+    draws the same rows): for self-training, the pool's class mix and the final model's distillation."""
     limit = settings.LONGTAIL_SELF_TRAINING_ROWS if limit is None else limit
     ids, matrix = project_matrix(project.id, model_id())
-    # Duplicate groups as the planner forms them, over every project item in id order.
-    items = list(Item.objects.filter(project=project).order_by("id").values_list("id", "dup_group", "text_hash"))
+    # Duplicate groups as the planner forms them, over every project item in id order (excluded ones
+    # too: a group with a labeled item is left out whether or not that item is excluded).
+    items = list(Item.objects.filter(project=project).order_by("id")
+                 .values_list("id", "dup_group", "text_hash", "excluded"))
     item_ids = [r[0] for r in items]
     groups = duplicate_groups(item_ids, [r[1] for r in items], [r[2] for r in items])
     group_of = dict(zip(item_ids, groups.tolist(), strict=True))
     labeled = np.flatnonzero(np.isin(ids, np.asarray(list(labeled_ids), dtype=np.int64)))
     rest = rows_outside_labeled_groups(np.array([group_of[int(i)] for i in ids], dtype=np.int64), labeled)
+    excluded = np.asarray([r[0] for r in items if r[3]], dtype=np.int64)
+    rest = rest[~np.isin(np.asarray(ids, dtype=np.int64)[rest], excluded)]
     rows = sample_unlabeled_rows(rest, limit, seed=seed)
     return np.asarray(ids)[rows], np.asarray(matrix[rows], dtype=np.float32), int(len(rest))
 
