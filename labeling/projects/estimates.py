@@ -60,9 +60,12 @@ def _sample(project) -> list[tuple]:
     """(wave number, model version number at planning, item id, source id, π, wave state) of every
     pick with a stated inclusion probability of an open or closed wave, answered or not. A planned
     wave's picks are not drawn yet: nobody was asked, and the plan may still be discarded (its picks
-    deleted) instead of opened, so they join the sample when their wave opens."""
+    deleted) instead of opened, so they join the sample when their wave opens. An item a lead
+    excluded leaves the sample whenever it was excluded: the pool the estimates speak for has no
+    excluded item, and a design draw restricted to a domain estimates that domain (docs/loop.md)."""
     return list(WaveItem.objects.filter(wave__project=project, inclusion_prob__isnull=False,
-                                        wave__model_version__isnull=False, wave__state__in=DRAWN)
+                                        wave__model_version__isnull=False, wave__state__in=DRAWN,
+                                        item__excluded=False)
                 .values_list("wave__number", "wave__model_version__number", "item_id", "item__source_id",
                              "inclusion_prob", "wave__state"))
 
