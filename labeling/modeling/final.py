@@ -48,6 +48,7 @@ from .versions import (
     labels_digest,
     project_train_options,
     unlabeled_items,
+    unlabeled_sample_rows,
 )
 
 
@@ -89,7 +90,7 @@ def train_final_version(project: Project, *, run_id: int | None = None, override
         # most max_unlabeled): the distillation's unlabeled texts and the heads' self-training rows.
         unlabeled_ids, frozen_unlabeled, unlabeled_total = unlabeled_items(
             project, data.item_ids, seed=version.number,
-            limit=min(ft_config.max_unlabeled, settings.LONGTAIL_SELF_TRAINING_ROWS))
+            limit=min(ft_config.max_unlabeled, unlabeled_sample_rows()))
         texts = dict(Item.objects.filter(id__in=[*data.item_ids, *unlabeled_ids.tolist()]).values_list("id", "text"))
         final = train_final_model(
             [texts[i] for i in data.item_ids], data.labels, model_path=str(settings.LONGTAIL_MODEL_PATH),

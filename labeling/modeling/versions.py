@@ -299,7 +299,19 @@ def project_train_options(project: Project) -> dict:
             "weighting": project.class_weights,
             "hierarchy": HIERARCHY_OPTIONS[project.hierarchy_mode], "label_prior": project.label_prior,
             "threshold_mix": project.threshold_mix,
-            "threshold_unseen_prior": GUARD_PRIOR_ROWS if project.threshold_guard else 0.0}
+            "threshold_unseen_prior": GUARD_PRIOR_ROWS if project.threshold_guard else 0.0,
+            # LONGTAIL_SELF_TRAINING_ROWS=0 turns self-training off, nothing else (the key only then:
+            # the digests of versions trained with it on stay as they were)
+            **({} if settings.LONGTAIL_SELF_TRAINING_ROWS else {"self_training": False})}
+
+
+# The unlabeled sample's size where LONGTAIL_SELF_TRAINING_ROWS is 0 (self-training off): the pool's
+# class mix and the final model's distillation still draw one (the setting's default).
+SAMPLE_ROWS_WITHOUT_SELF_TRAINING = 20_000
+
+
+def unlabeled_sample_rows() -> int:
+    return settings.LONGTAIL_SELF_TRAINING_ROWS or SAMPLE_ROWS_WITHOUT_SELF_TRAINING
 
 
 def project_label_texts(project: Project) -> dict[str, str] | None:
@@ -318,11 +330,11 @@ def label_vectors(project: Project, texts: dict[str, str] | None) -> dict[str, n
 def unlabeled_items(project: Project, labeled_ids, *, seed: int, limit: int | None = None
                     ) -> tuple[np.ndarray, np.ndarray, int]:
     """(item ids, frozen embeddings, how many items they were drawn from) of up to ``limit``
-    (``LONGTAIL_SELF_TRAINING_ROWS``) project items outside the training set and its duplicate
+    (``unlabeled_sample_rows``) project items outside the training set and its duplicate
     groups (no near-duplicate of a labeled item), and not excluded by a lead (out of the pool, as
     the overview, the planner and the estimates count it), a seeded uniform sample (the simulation
     draws the same rows): for self-training, the pool's class mix and the final model's distillation."""
-    limit = settings.LONGTAIL_SELF_TRAINING_ROWS if limit is None else limit
+    limit = unlabeled_sample_rows() if limit is None else limit
     ids, matrix = project_matrix(project.id, model_id())
     # Duplicate groups as the planner forms them, over every project item in id order (excluded ones
     # too: a group with a labeled item is left out whether or not that item is excluded).
