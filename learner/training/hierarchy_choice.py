@@ -14,7 +14,7 @@ The fallback floor (below it only the coarse label is emitted) is then chosen on
 structure's out-of-fold probabilities, temperature-scaled on those same predictions, among
 ``FLOORS``: the floor with the highest macro-F1 over fine labels when a fallback row emits no fine
 label (abstaining from a wrong fine label raises that label's precision; abstaining from a right
-one costs recall). Ties keep the configured floor when it is among them, else the lowest.
+one costs recall). The configured floor is a candidate too, and keeps a tie; other ties go to the lowest.
 
 Everything the choice saw goes into the report: per-option macro-F1, the rows compared, the folds
 and the score of every floor.
@@ -57,15 +57,16 @@ def paired_standard_error(diffs: list[float]) -> float:
 
 
 def floor_scores(logits: np.ndarray, y_true: np.ndarray, weight: np.ndarray, classes: list[str],
-                 parents: dict[str, str]) -> dict[str, float]:
-    """Macro-F1 with abstention at each candidate floor, on temperature-scaled out-of-fold
-    probabilities (the served model decodes calibrated probabilities)."""
+                 parents: dict[str, str], configured: float | None = None) -> dict[str, float]:
+    """Macro-F1 with abstention at each candidate floor (``FLOORS`` and the ``configured`` one: a
+    lead's floor between them is judged too, so it can win, ties included), on temperature-scaled
+    out-of-fold probabilities (the served model decodes calibrated probabilities)."""
     index = {c: i for i, c in enumerate(classes)}
     temperature = fit_temperature(logits, np.array([index[v] for v in y_true]), weight, bounds=TEMPERATURE_BOUNDS)
     fine, _, conditional, _, _, _ = decode(softmax(logits, temperature), classes, parents, 0.0)
     fine = fine.astype(str)
     out = {}
-    for floor in FLOORS:
+    for floor in sorted({*FLOORS, *([float(configured)] if configured is not None else [])}):
         emitted = np.where(conditional < floor, None, fine).astype(object)
         out[f"{floor:g}"] = round(macro_f1(y_true, emitted, weight), 4)
     return out
@@ -142,10 +143,10 @@ def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight
                         + (f"{NAMES[chosen]} beats the blend by more than the noise margin" if chosen != FALLBACK else
                            "neither single structure beats the blend by more than the noise margin (max of "
                            f"{config.hierarchy_min_gain:g} and 2 standard errors over the folds): blend"))
-    scores = floor_scores(logits[chosen], y_common, w_common, classes, parents)
+    scores = floor_scores(logits[chosen], y_common, w_common, classes, parents, config.fine_floor)
     best = max(scores.values())
     tied = [float(f) for f, s in scores.items() if s == best]
-    floor = config.fine_floor if any(abs(config.fine_floor - f) < 1e-9 for f in tied) else min(tied)
+    floor = config.fine_floor if any(abs(config.fine_floor - f) < 1e-6 for f in tied) else min(tied)
     report["floors"] = scores
     report["fine_floor"] = floor
     report["seconds"] = round(time.perf_counter() - started, 3)
