@@ -4,10 +4,12 @@
   held by an answered or skipped assignment (``done``/``skipped``) or by a lease until it is
   expired; ``WaveItem.slots_taken`` counts them and ``slots_done`` the answered ones, both changed
   only under the wave item's row lock. A skip is the item's answer for this wave, as the planner
-  counts wave completion (skips included); the item stays unlabeled, so a later wave may pick it
-  again for someone else. An annotator never gets an item they hold, answered or skipped; an item
-  whose lease expired unanswered may come back to them (otherwise a lone annotator who paused
-  would strand it), and never while another annotator fills its slot.
+  counts wave completion (skips included); the item stays unlabeled, but no later wave picks it
+  again: the planner never draws an answered item, a skipped one included
+  (``labeling.waves.selectors.off_limits_parts``). Within the wave, a pick with an overlap above 1
+  still hands its other slots to other annotators. An annotator never gets an item they hold,
+  answered or skipped; an item whose lease expired unanswered may come back to them (otherwise a
+  lone annotator who paused would strand it), and never while another annotator fills its slot.
 * **Locking.** Every write that changes an item's slots locks its wave item first. Leasing walks
   the partial index of wave items with a free slot in lease order with ``SELECT … FOR UPDATE SKIP
   LOCKED`` (PostgreSQL, READ COMMITTED): a locked row returned by that statement carries the latest

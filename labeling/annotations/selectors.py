@@ -9,12 +9,11 @@ from statistics import median
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, RowRange, Sum, Window
-from django.db.models.functions import Least
+from django.db.models import Count, F, Max, Min, Q, RowRange, Window
 from django.utils import timezone
 
 from labeling.projects.models import Label, Membership, Project
-from labeling.waves.models import Wave, WaveItem
+from labeling.waves import selectors as wave_selectors
 from learner.estimates import MIN_N
 
 from . import agreement, answer_states
@@ -40,6 +39,20 @@ def resolve_item_labels(project) -> dict[int, int]:
     for order, (item_id, label_id, origin) in enumerate(rows):
         by_item[item_id].append(Answer(label_id, origin, order))
     return {item_id: resolve(answers).label_id for item_id, answers in by_item.items()}
+
+
+def counts_under_parents(counts: dict, parent_of: dict) -> dict:
+    """Each label's count with its fine labels' counts added to it: a fine answer implies its
+    coarse label (``Annotation.label``), so a coarse label whose items were all answered at the fine
+    level is not a label nobody labeled. Keys are whatever ``counts`` and ``parent_of`` (fine →
+    coarse) share: ids, names or column indices; taxonomies have two levels, so one step up. Each
+    figure is a label's own: a sum over labels counts a fine answer twice (the labeled items are
+    the sum of the exact counts)."""
+    out = dict(counts)
+    for fine, coarse in parent_of.items():
+        if coarse is not None and counts.get(fine):
+            out[coarse] = out.get(coarse, 0) + counts[fine]
+    return out
 
 
 def held_batch(project: Project, user) -> list[Assignment]:
@@ -78,18 +91,11 @@ def assignment_payload(assignment: Assignment, *, with_reasons: bool) -> dict:
 
 
 def wave_progress(project: Project) -> dict | None:
-    """Answers given vs. answers needed (sum of overlaps) across the project's open waves, from
-    the wave items' slot counts (one grouped aggregate over the open waves' picks)."""
-    rows = list(
-        WaveItem.objects.filter(wave__project=project, wave__state=Wave.OPEN).values("wave__number")
-        .annotate(needed=Sum("overlap"), done=Sum(Least("slots_done", "overlap")),
-                  leased=Sum(F("slots_taken") - F("slots_done")))
-        .order_by("wave__number")
-    )
-    if not rows:
-        return None
-    return {"waves": [r["wave__number"] for r in rows], "needed": sum(r["needed"] for r in rows),
-            "done": sum(r["done"] for r in rows), "leased": sum(r["leased"] for r in rows)}
+    """Answers given vs. answers needed (sum of overlaps) across the project's open waves, and the
+    slots leased: ``labeling.waves.selectors.open_waves_progress``, which counts answers as the
+    lead's wave progress and the loop do (a lead's adjudication completes a pick), so the annotate
+    page's bar and the lead's pages show the same wave."""
+    return wave_selectors.open_waves_progress(project)
 
 
 def labels_payload(project: Project) -> list[dict]:

@@ -17,8 +17,10 @@ def labels_version_field():
 
 
 class LeaseRequestSerializer(RefuseUnknownFields, serializers.Serializer):
+    # No fixed maximum: the view refuses a size over the project's batch size (400 naming "size"),
+    # the one limit the help states; the batch size itself is at most the wave size.
     size = serializers.IntegerField(
-        required=False, min_value=1, max_value=500,
+        required=False, min_value=1,
         help_text="Items to lease, at most the project's batch size (400 beyond it); default: the batch size."
     )
     labels_version = labels_version_field()

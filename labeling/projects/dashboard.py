@@ -42,7 +42,9 @@ def dashboard_data(project) -> dict:
     labels = list(project.labels.order_by("order", "name"))
     label_names = {label.pk: label.name for label in labels}
     per_wave, totals = labeled_per_wave(project, label_names)
-    rare = sorted(name for name in label_names.values() if totals.get(name, 0) < project.rare_threshold)
+    # A coarse label's count takes in its fine labels' items (a fine answer implies its parent); labeled_exact adds up
+    under = annotation_selectors.counts_under_parents(totals, {lab.name: label_names.get(lab.parent_id) for lab in labels})
+    rare = sorted(name for name in label_names.values() if under.get(name, 0) < project.rare_threshold)
     versions = list(ModelVersion.objects.filter(project=project).defer("artifact").order_by("number"))
     model = active_model(project) or next(
         (v for v in reversed(versions) if v.state == ModelVersion.READY), None)
@@ -56,7 +58,7 @@ def dashboard_data(project) -> dict:
     return {
         "project": project.slug,
         "labels": [{"name": lab.name, "parent": label_names.get(lab.parent_id), "rare": lab.name in rare,
-                    "labeled": totals.get(lab.name, 0)} for lab in labels],
+                    "labeled": under.get(lab.name, 0), "labeled_exact": totals.get(lab.name, 0)} for lab in labels],
         "rare_threshold": project.rare_threshold,
         "labeled_per_wave": per_wave,
         "learning_curve": learning_curve(versions, project.rare_threshold, estimates),
@@ -224,8 +226,7 @@ def _predicted_counts(report: dict) -> dict:
 def confusion(report: dict | None) -> dict | None:
     if not report or "confusion_matrix" not in report:
         return None
-    return {"classes": report.get("classes") or list(report.get("per_class", {})),
-            "matrix": report["confusion_matrix"]}
+    return {"classes": report.get("classes") or list(report.get("per_class", {})), "matrix": report["confusion_matrix"]}
 
 
 def scored_labeled_items(project, model, label_names: dict) -> dict | None:

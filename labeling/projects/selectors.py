@@ -20,14 +20,17 @@ PREVIEW_CHUNK = 2000
 
 def preview_rule(project: Project, kind: str, pattern: str, *, examples: int = 5) -> dict:
     """How many pool items a rule would match, streamed over the pool (never all texts in memory).
-    ValueError (from compile_rule) names what is wrong with the pattern."""
+    The pool is the overview's (``IN_POOL``: no live answer, a skip included, and not excluded by a
+    lead), so ``scanned`` is the overview's pool count when the scan is whole: a labeled or excluded
+    item's match is no hint the planner can use. ValueError (from compile_rule) names what is wrong
+    with the pattern."""
     matcher = compile_rule(kind, pattern)
     budget = float(settings.LONGTAIL_RULE_TIME_BUDGET_SECONDS)
     deadline = Deadline(budget)
     scanned = matched = 0
     partial = False
     sample = []
-    items = Item.objects.filter(project=project)
+    items = with_answer_flags(Item.objects.filter(project=project)).filter(IN_POOL)
     texts = items.order_by().values_list("id", "text")
     for item_id, text in texts.iterator(chunk_size=PREVIEW_CHUNK):
         if scanned % CLOCK_EVERY == 0 and deadline.expired():
@@ -45,7 +48,7 @@ def preview_rule(project: Project, kind: str, pattern: str, *, examples: int = 5
         total = items.count()
         result["total"] = total
         result["message"] = (f"Stopped after the time budget of {budget:g} s: the rule was checked against "
-                             f"{scanned:,} of {total:,} items; the counts cover those only.")
+                             f"{scanned:,} of {total:,} pool items; the counts cover those only.")
     return result
 
 

@@ -15,10 +15,8 @@ import time
 
 import numpy as np
 from django.conf import settings
-from django.utils import timezone
 
-from labeling.annotations.models import Annotation, Assignment
-from labeling.annotations.selectors import resolve_item_labels
+from labeling.annotations.selectors import counts_under_parents, resolve_item_labels
 from labeling.items.models import Item
 from labeling.items.scoring import head_vectors
 from labeling.modeling import embedding
@@ -31,7 +29,7 @@ from learner.jsonable import to_jsonable
 from learner.planning import PlannerConfig, PoolSnapshot, duplicate_groups, label_texts, project_proba
 from learner.rules import MatchReport, compile_rule, match_rules
 
-from .models import Wave, WaveItem
+from . import selectors
 
 log = logging.getLogger(__name__)
 
@@ -72,34 +70,12 @@ def project_label_names(project: Project) -> list[str]:
     return list(Label.objects.filter(project=project).order_by("order", "name").values_list("name", flat=True))
 
 
-def leased_items(project: Project):
-    """Items someone holds a live lease on, in any wave (a closed wave's leases stay answerable
-    until they expire): a values queryset of item ids."""
-    return (Assignment.objects.filter(wave_item__wave__project=project, state=Assignment.LEASED,
-                                      expires_at__gt=timezone.now())
-            .values("wave_item__item_id"))
-
-
-def off_limits_items(project: Project) -> set[int]:
-    """Items never to plan: anything answered (even skipped, or undone and answered again), under
-    a live lease, excluded by a lead, or already in an unfinished wave."""
-    taken = set(Annotation.objects.filter(project=project, undone=False).values_list("item_id", flat=True))
-    taken |= set(leased_items(project).values_list("wave_item__item_id", flat=True))
-    taken |= set(Item.objects.filter(project=project, excluded=True).values_list("id", flat=True))
-    taken |= set(pinned_items(project))  # planned by the lead, not by the planner
-    taken |= set(WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN])
-                 .values_list("item_id", flat=True))
-    return taken
-
-
-def pinned_items(project: Project) -> list[int]:
-    """Items a lead pinned for the next wave that can still be asked: not excluded, never
-    answered, under no live lease, not in an unfinished wave."""
-    busy = Annotation.objects.filter(project=project, undone=False).values("item_id")
-    in_wave = WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN]).values("item_id")
-    return list(Item.objects.filter(project=project, pinned_for_next_wave=True, excluded=False)
-                .exclude(id__in=busy).exclude(id__in=in_wave).exclude(id__in=leased_items(project))
-                .order_by("id").values_list("id", flat=True))
+# What a plan may not draw is one definition, in ``selectors`` (``off_limits_parts``), which the
+# message of an empty plan (``selectors.why_nothing_to_plan``) reads too; re-exported here for the
+# planner and its callers.
+leased_items = selectors.leased_items
+pinned_items = selectors.pinned_items
+off_limits_items = selectors.off_limits_items
 
 
 def embed_missing(project: Project) -> None:
@@ -138,6 +114,7 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
     if version is not None:
         proba = _listed_columns(version, _pool_proba(version, ids, embeddings, timings), label_names, timings)
     timings["load_scores"] = round(time.perf_counter() - t, 3)
+    label_counts = _label_counts(project, labeled_y, index, proba)
 
     t = time.perf_counter()
     rule_report = MatchReport()
@@ -153,7 +130,31 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
     timings["rules_and_label_vectors"] = round(time.perf_counter() - t, 3)
     return PoolSnapshot(item_ids=ids, label_names=label_names, labeled=off_limits, sources=sources, dup_groups=groups,
                         embeddings=embeddings if len(ids) else None, proba=proba, labeled_y=labeled_y,
-                        rule_rows=rule_rows, label_vectors=label_vectors)
+                        rule_rows=rule_rows, label_vectors=label_vectors, label_counts=label_counts)
+
+
+def _label_counts(project: Project, labeled_y: np.ndarray, index: dict[str, int],
+                  proba: np.ndarray | None) -> np.ndarray:
+    """Labeled items per label, a coarse label's fine labels' items included (``counts_under_parents``:
+    a fine answer implies its parent); the rare strategy reads these. Counted under its exact label
+    only, a coarse label answered only at the fine level stayed "none labeled" and drew picks near
+    its name every wave, with that false reason. ``labeled_y`` keeps the exact label.
+
+    One exception, for the planner only: a coarse label with no item of its own (every one answered
+    at the fine level) and no probability column (the model learns fine classes) gives the rare
+    strategy nothing to rank by: p is 0 on every item and it has no example of its own to search
+    around, so it would fill its share with arbitrary items ("p=0.00"). It is handed over at the rare
+    threshold, not rare: its fine labels, rare or not by their own counts, are what is sought."""
+    own = np.bincount(labeled_y[labeled_y >= 0], minlength=len(index))[:len(index)]
+    parents = {index[fine]: index[coarse] for fine, coarse in
+               Label.objects.filter(project=project, parent__isnull=False).values_list("name", "parent__name")
+               if fine in index and coarse in index}
+    counts = counts_under_parents(dict(enumerate(own.tolist())), parents)
+    for coarse in set(parents.values()):
+        blind = proba is not None and not proba[:, coarse].any()
+        if counts[coarse] > 0 and own[coarse] == 0 and blind:
+            counts[coarse] = max(counts[coarse], project.rare_threshold)
+    return np.array([counts[k] for k in range(len(index))], dtype=np.int64)
 
 
 def _listed_columns(version, proba: np.ndarray, label_names: list[str], timings: dict) -> np.ndarray:

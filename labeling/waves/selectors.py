@@ -1,4 +1,5 @@
-"""Reads about waves: the current one, completion, composition and the budget."""
+"""Reads about waves: the current one, completion, composition, the budget and what a plan may not
+draw (``off_limits_parts``)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -55,18 +56,25 @@ SELECT p.id, p.overlap, p.answers, (p.adjudicated OR p.answers >= p.overlap) AS 
           FROM {picks} wi JOIN {waves} w ON w.id = wi.wave_id
          WHERE wi.wave_id IN ({wave_ids}) {only_pick} {fence}) p
 """
+_TABLES = {"picks": WaveItem._meta.db_table, "waves": Wave._meta.db_table, "answers": Annotation._meta.db_table}
 
 
-def _picks_sql(wave_ids: list[int], pick_id: int | None = None) -> tuple[str, list]:
-    """(sql, params) of the picks of these waves (or the one pick), each as (id, overlap, answers
-    that count for it (capped at its overlap once its slots are all answered), complete)."""
-    tables = {"picks": WaveItem._meta.db_table, "waves": Wave._meta.db_table, "answers": Annotation._meta.db_table}
+def _picks_sql(wave_ids: list[int], pick_id: int | None = None, *,
+               open_in_project: int | None = None) -> tuple[str, list]:
+    """(sql, params) of the picks of these waves (or the one pick; or, ``open_in_project``, of that
+    project's open waves), each as (id, overlap, answers that count for it (capped at its overlap
+    once its slots are all answered), complete)."""
     # OFFSET 0 keeps the inner query a subquery on PostgreSQL: inlined, it computed each pick's count
     # twice (for ``answers`` and for ``complete``). SQLite takes no OFFSET without LIMIT, nor needs it.
     fence = "OFFSET 0" if connection.vendor == "postgresql" else ""
-    sql = _PICKS_SQL.format(counted=_COUNTED.format(**tables), wave_ids=", ".join(["%s"] * len(wave_ids)),
-                            only_pick="AND wi.id = %s" if pick_id is not None else "", fence=fence, **tables)
-    return sql, [Annotation.ADJUDICATION, *wave_ids, *([pick_id] if pick_id is not None else [])]
+    if open_in_project is not None:
+        waves, wave_params = "SELECT id FROM {waves} WHERE project_id = %s AND state = %s".format(**_TABLES), [
+            open_in_project, Wave.OPEN]
+    else:
+        waves, wave_params = ", ".join(["%s"] * len(wave_ids)), list(wave_ids)
+    sql = _PICKS_SQL.format(counted=_COUNTED.format(**_TABLES), wave_ids=waves,
+                            only_pick="AND wi.id = %s" if pick_id is not None else "", fence=fence, **_TABLES)
+    return sql, [Annotation.ADJUDICATION, *wave_params, *([pick_id] if pick_id is not None else [])]
 
 
 def _pick_rows(wave_ids: list[int], pick_id: int | None = None) -> list[tuple[int, int, int, bool]]:
@@ -128,6 +136,26 @@ def wave_progress(wave: Wave) -> dict:
         "answers_needed": sum(overlap for _, overlap, _, _ in picks),
         "answers_given": sum(given),
     }
+
+
+def open_waves_progress(project) -> dict | None:
+    """The annotators' view of the project's open waves (the batches/ reply, the annotate page's
+    "Wave" bar): {waves, needed, done, leased}: answers needed (sum of overlaps), answers given as
+    ``wave_progress`` counts them (``answers_given``: an adjudicated pick is done), and slots leased
+    and not answered yet. None when no wave is open. One query: it runs on every batch lease."""
+    picks, params = _picks_sql([], open_in_project=project.pk)
+    sql = (f"SELECT w.number, SUM(q.overlap), "
+           f"SUM(CASE WHEN q.complete OR q.answers > q.overlap THEN q.overlap ELSE q.answers END), "
+           f"SUM(wi.slots_taken - wi.slots_done) "
+           f"FROM ({picks}) q JOIN {_TABLES['picks']} wi ON wi.id = q.id JOIN {_TABLES['waves']} w ON w.id = wi.wave_id "
+           f"GROUP BY w.number ORDER BY w.number")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    return {"waves": [r[0] for r in rows], "needed": sum(int(r[1]) for r in rows),
+            "done": sum(int(r[2]) for r in rows), "leased": sum(int(r[3]) for r in rows)}
 
 
 def wave_composition(wave: Wave) -> dict:
@@ -201,29 +229,79 @@ def budget_status(project) -> dict:
 
 
 
-def why_nothing_to_plan(project) -> str:
-    """The real reason a plan came out empty, from the pool's counts: what is answered, excluded,
-    in which unfinished wave, and what waits only as a duplicate of a labeled item."""
-    items = Item.objects.filter(project=project)
-    total = items.count()
-    if total == 0:
-        return f"Project {project.slug!r} has no items yet: import some on the import page first."
-    answered = set(Annotation.objects.filter(project=project, undone=False).values_list("item_id", flat=True))
-    excluded = set(items.filter(excluded=True).values_list("id", flat=True))
-    in_waves: dict[int, set[int]] = {}
+def leased_items(project):
+    """Items someone holds a live lease on, in any wave (a closed wave's leases stay answerable
+    until they expire): a values queryset of item ids."""
+    return (Assignment.objects.filter(wave_item__wave__project=project, state=Assignment.LEASED,
+                                      expires_at__gt=timezone.now())
+            .values("wave_item__item_id"))
+
+
+def pinned_items(project) -> list[int]:
+    """Items a lead pinned for the next wave that can still be asked: not excluded, never
+    answered, under no live lease, not in an unfinished wave."""
+    busy = Annotation.objects.filter(project=project, undone=False).values("item_id")
+    in_wave = WaveItem.objects.filter(wave__project=project, wave__state__in=[Wave.PLANNED, Wave.OPEN]).values("item_id")
+    return list(Item.objects.filter(project=project, pinned_for_next_wave=True, excluded=False)
+                .exclude(id__in=busy).exclude(id__in=in_wave).exclude(id__in=leased_items(project))
+                .order_by("id").values_list("id", flat=True))
+
+
+def off_limits_parts(project) -> dict:
+    """Why items may not be planned, each reason's item ids (an item can have several): answered
+    (even skipped, or undone and answered again), leased (a live lease), excluded (by a lead),
+    pinned (planned by the lead, not by the planner), in_waves ({(number, state): ids} of the
+    planned and open waves). The one definition: the planner's (``off_limits_items``) and the
+    message of an empty plan (``why_nothing_to_plan``)."""
+    in_waves: dict[tuple[int, str], set[int]] = {}
     for number, state, item_id in (WaveItem.objects.filter(wave__project=project,
                                                            wave__state__in=[Wave.PLANNED, Wave.OPEN])
                                    .values_list("wave__number", "wave__state", "item_id")):
         in_waves.setdefault((number, state), set()).add(item_id)
-    busy = answered | excluded | set().union(*in_waves.values())
-    waiting = total - len(busy)
-    parts = [f"{len(answered)} answered"]
-    parts += [f"{len(ids)} in wave {number} ({state})" for (number, state), ids in sorted(in_waves.items())]
-    parts.append(f"{len(excluded)} excluded by a lead")
-    text = f"Nothing to plan in {project.slug!r}: of {total} items, " + ", ".join(parts) + "."
+    return {
+        "answered": set(Annotation.objects.filter(project=project, undone=False).values_list("item_id", flat=True)),
+        "leased": set(leased_items(project).values_list("wave_item__item_id", flat=True)),
+        "excluded": set(Item.objects.filter(project=project, excluded=True).values_list("id", flat=True)),
+        "pinned": set(pinned_items(project)),
+        "in_waves": in_waves,
+    }
+
+
+def off_limits_items(project, parts: dict | None = None) -> set[int]:
+    """Items never to plan: every item of ``off_limits_parts`` (read here unless given)."""
+    parts = off_limits_parts(project) if parts is None else parts
+    return (parts["answered"] | parts["leased"] | parts["excluded"] | parts["pinned"]
+            | set().union(*parts["in_waves"].values()))
+
+
+def why_nothing_to_plan(project) -> str:
+    """The real reason a plan came out empty, from what the planner leaves out (``off_limits_parts``):
+    what is answered, leased, excluded, pinned, in which unfinished wave, and what waits only as a
+    duplicate of a labeled item."""
+    total = Item.objects.filter(project=project).count()
+    if total == 0:
+        return f"Project {project.slug!r} has no items yet: import some on the import page first."
+    parts = off_limits_parts(project)
+    in_waves = parts["in_waves"]
+    waiting = total - len(off_limits_items(project, parts))
+    in_a_wave = set().union(*in_waves.values())
+    # Leases in a closed wave only: an open wave's leased items are counted as in that wave.
+    leased = parts["leased"] - parts["answered"] - in_a_wave
+    texts = [f"{len(parts['answered'])} answered"]
+    texts += [f"{len(ids)} in wave {number} ({state})" for (number, state), ids in sorted(in_waves.items())]
+    if leased:
+        texts.append(f"{len(leased)} still leased in a closed wave (answerable until the lease "
+                     "expires)")
+    if parts["pinned"]:
+        texts.append(f"{len(parts['pinned'])} pinned for the next wave")
+    texts.append(f"{len(parts['excluded'])} excluded by a lead")
+    text = f"Nothing to plan in {project.slug!r}: of {total} items, " + ", ".join(texts) + "."
     if waiting > 0:
         return (text + f" The other {waiting} are exact or near duplicates of answered or picked items; "
                 "the planner takes one item per duplicate group.")
     if in_waves:
         return text + " No item is left to plan until a wave is closed (its unanswered items return to the pool)."
+    if leased:
+        return text + (" No item is left to plan until a lease expires unanswered (its item returns to the "
+                       "pool) or more items are imported.")
     return text + " No item is left to plan: import more items."
