@@ -10,9 +10,12 @@ program size (``compile_rule(..., max_program_size=...)``). Matching over a pool
 time budget (``match_rules(..., budget_s=...)``): past it, matching stops and says so.
 
 Which text a rule matches: a keyword rule matches the text folded as the item search folds it
-(learner.text_fold: accents dropped, NFKC, invisible characters removed), so "pass\u200bword",
-"cafe\u0301" and "ｒｅｆｕｎｄ" are found by the keywords "password", "café" and "refund" as the
-search finds them; its highlights are mapped back to the raw characters. A regular expression
+(learner.text_fold: accents dropped, NFKC, invisible characters removed, ς/ß/ẞ spelled σ/ss/ss), so
+"pass\u200bword", "cafe\u0301", "ｒｅｆｕｎｄ" and "STRASSE" are found by the keywords "password",
+"café", "refund" and "Straße" as the search finds them; its highlights are mapped back to the raw
+characters. It matches as a whole word, its words separated by any white space, except beside a
+character of a script written without spaces (learner.text_fold.UNSPACED), where the search, too,
+matches a part of the text. A regular expression
 matches the raw text as stored: the lead wrote it character by character (a class such as
 ``[\u200b]`` or ``é`` means what it says), so it is neither folded nor trimmed.
 """
@@ -27,10 +30,16 @@ import numpy as np
 import re2
 
 from .deadline import Deadline
-from .text_fold import FoldedText, fold_with_offsets, search_form
+from .text_fold import UNSPACED, FoldedText, fold_with_offsets, search_form
 
 # Python's \w is Unicode-aware, RE2's is ASCII only: whole-word keyword matching spells it out.
-_WORD = r"\p{L}\p{N}_"
+# Marks are word characters: in Devanagari, Thai and similar scripts the vowel signs are marks, so
+# without them "बंद" (closed) would end a word inside "बंदी" (prisoner).
+_WORD = r"\p{L}\p{M}\p{N}_"
+# White space between a keyword's words matches any run of white space: the characters Python's
+# str.split() splits on (RE2's \s is ASCII only), so "credit card" also finds "credit  card" and
+# "credit\ncard" as the search does, and rule_key collapses them alike.
+_SPACE = r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+"
 # Constructs RE2 does not have, as a lead would write them, with the name the message uses.
 UNSUPPORTED = [
     (re.compile(r"\(\?="), "a lookahead “(?=…)”"),
@@ -129,11 +138,33 @@ def rule_spans(matcher, text: str):
 
 def rule_key(kind: str, pattern: str) -> str:
     """What two rules of one label share when they match alike: a keyword's phrase as matching reads
-    it (folded as the text is, and case-insensitive: "Refund" and "refund" find the same items); a
-    regex's exact text (its case-insensitivity aside, "\\D" and "\\d" differ)."""
+    it (folded as the text is, its white space runs as one space, and case-insensitive: "Refund" and
+    "refund" find the same items); a regex's exact text (its case-insensitivity aside, "\\D" and
+    "\\d" differ).
+
+    The fold maps what full case folding expands (ß, ẞ; ligatures and the like through NFKC), so
+    str.casefold() on it unites exactly the letters RE2's case-insensitive match does
+    (tests/test_round38_unifold_rule_key.py checks every character): "Straße" and
+    "STRASSE" are one keyword and find the same items."""
     if kind == "keyword":
-        return search_form(pattern.strip()).strip().casefold()
+        return " ".join(_phrase(pattern).split()).casefold()
     return pattern
+
+
+def _phrase(pattern: str) -> str:
+    """A keyword's phrase as it is matched: folded as the text is, outer spaces trimmed."""
+    return search_form(pattern.strip()).strip()
+
+
+def _keyword_pattern(phrase: str) -> str:
+    """The RE2 pattern of a folded keyword phrase: its words in order, any white space between
+    them, and a word boundary on each side, except beside a character of a script written
+    without spaces (Thai, Han, kana, Hangul with its attached particles...), where the letters
+    of the next word follow directly, as the search matches such text as a part of it."""
+    body = _SPACE.join(re2.escape(word) for word in phrase.split())
+    before = "" if UNSPACED.match(phrase[0]) else f"(?:^|[^{_WORD}])"
+    after = "" if UNSPACED.match(phrase[-1]) else f"(?:[^{_WORD}]|$)"
+    return f"{before}(?P<{KEYWORD_GROUP}>{body}){after}"
 
 
 def compile_rule(kind: str, pattern: str, *, max_program_size: int | None = None):
@@ -180,14 +211,12 @@ def _compile(kind: str, pattern: str):
     if not pattern or not pattern.strip():
         raise ValueError("the pattern is empty")
     if kind == "keyword":
-        # Whole-word match so "card" does not hit "cardigan"; phrases keep their spaces. Folded as
-        # the text it matches is, so "café" also finds "cafe\u0301" and "pass\u200bword" finds "password".
-        phrase = search_form(pattern.strip()).strip()
+        # Whole-word match so "card" does not hit "cardigan" (see _keyword_pattern). Folded as the
+        # text it matches is, so "café" also finds "cafe\u0301" and "pass\u200bword" finds "password".
+        phrase = _phrase(pattern)
         if not phrase:
             raise ValueError("the keyword has no visible characters")
-        body = re2.escape(phrase)
-        return KeywordMatcher(
-            re2.compile(f"(?:^|[^{_WORD}])(?P<{KEYWORD_GROUP}>{body})(?:[^{_WORD}]|$)", _options()))
+        return KeywordMatcher(re2.compile(_keyword_pattern(phrase), _options()))
     if kind == "regex":
         # RE2 decides what is valid; the construct names only explain a pattern it refuses, so a
         # valid pattern that merely looks like one ("\p{L}+", "[(?=]") is never refused.

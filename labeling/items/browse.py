@@ -23,7 +23,7 @@ from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.scores import Shown, shown_predictions
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave, WaveItem
-from learner.text_fold import search_form
+from learner.text_fold import UNSPACED, search_form
 
 from .models import Item
 
@@ -31,7 +31,8 @@ from .models import Item
 # labeling/items/migrations/0003_item_browse.py and 0007); the query must parse with the same one.
 SEARCH_CONFIG = "english"
 SEARCH_COLUMN = "search_document"
-# The item's folded text, lower-cased (PostgreSQL only; labeling/items/migrations/0007_item_search_text.py,
+# The item's folded text, lower-cased (PostgreSQL only; labeling/items/migrations/0007_item_search_text.py
+# and 0011_item_search_case_fold.py,
 # trigram-indexed where pg_trgm is installed): substring searches read it.
 SUBSTRING_COLUMN = "search_text"
 
@@ -39,13 +40,13 @@ SUBSTRING_COLUMN = "search_text"
 # (NFKD, then the combining diacritics U+0300-U+036F removed, so "Cafe\u0301", "Café" and "cafe"
 # agree), NFKC, and Unicode's default-ignorable characters (zero-width spaces and joiners, bidi
 # controls, soft hyphens, variation selectors...: labeling.items.invisible.INVISIBLE) removed, so
-# "pass\u200bword" is "password". The migration spells the same rules in SQL; a query is folded
-# here the same way (learner.text_fold.search_form, the fold keyword rules match, too).
-# Scripts written without spaces between words (Thai, Lao, Tibetan, Myanmar, Khmer, Hangul with its
-# attached particles, kana, Han): the word index holds a whole run as one word, so a query in one of
-# them is matched as a substring.
-_UNSPACED = re.compile("[\u0e00-\u0fff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u3040-\u30ff\u3130-\u318f"
-                       "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")
+# "pass\u200bword" is "password", and ς, ß and ẞ spelled σ, ss and ss (the case folding lower() lacks,
+# so "ΚΟΣΜΟΣ" finds "κόσμος" and "STRASSE" finds "Straße"). The migrations (items 0007, 0011) spell
+# the same rules in SQL; a query is folded here the same way (learner.text_fold.search_form, the fold
+# keyword rules match, too).
+# Scripts written without spaces between words (learner.text_fold.UNSPACED, which keyword rules
+# read too): the word index holds a whole run as one word, so a query in one of them is matched as a
+# substring.
 # pg_trgm finds a LIKE pattern through its index only with a run of three word characters.
 _TRIGRAM = re.compile(r"\w{3}")
 
@@ -203,7 +204,7 @@ class TextSearch:
     @classmethod
     def of(cls, raw: str | None) -> TextSearch | None:
         text = search_form(raw or "").strip()
-        return cls(text, bool(_UNSPACED.search(text))) if text else None
+        return cls(text, bool(UNSPACED.search(text))) if text else None
 
     def as_substring(self) -> TextSearch:
         return TextSearch(self.text, True)

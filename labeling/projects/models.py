@@ -361,12 +361,12 @@ class Rule(models.Model):
     def __str__(self) -> str:
         return f"{self.kind}:{self.pattern} → {self.label}"
 
-    def validate_constraints(self, exclude=None):  # rule_unique, its message on the pattern (Django's names no field)
+    def validate_constraints(self, exclude=None):  # rule_unique, on pattern; a rule stored as is passes: twins since a fold change stay editable
         if self.label_id and self.pattern and not {"label", "kind", "pattern"} & set(exclude or ()):
             key, same = rule_key(self.kind, self.pattern), Rule.objects.filter(label_id=self.label_id, kind=self.kind)
-            if twin := next((r for r in same.exclude(pk=self.pk).values_list("pk", "pattern") if rule_key(self.kind, r[1]) == key), None):
+            rest = same.none() if same.filter(pk=self.pk, pattern=self.pattern).exists() else same.exclude(pk=self.pk)
+            if twin := next((r for r in rest.values_list("pk", "pattern") if rule_key(self.kind, r[1]) == key), None):
                 raise ValidationError({"pattern": f"The label has this rule already: rule {twin[0]}, {self.kind} “{twin[1]}”."})
-            exclude = {*(exclude or ()), "pattern"}
         super().validate_constraints(exclude=exclude)
 
     def clean(self):
