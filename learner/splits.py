@@ -122,6 +122,12 @@ def stable_group_split(
 
     Rows without a group key (``groups`` None, or a None / "" entry) are keyed by their position,
     which is stable only while rows are added at the end: pass item ids for those.
+
+    A group whose most common label is a tie (one row ``billing``, one ``login``) joins the stratum
+    of the smaller label: non-negative integers (as ints or their decimal text) by value, before
+    any other text, which sorts as text. Pass labels that do not change while the split must hold:
+    label ids, not names, where labels can be renamed (a rename would move tie groups, and with
+    them both strata's cuts, to the other stratum).
     """
     y, fractions = _checked(y, groups, fractions)
     n = len(y)
@@ -140,8 +146,9 @@ def stable_group_split(
         labels = Counter(y[i] for i in rows)
         if rare & set(labels):
             continue  # tiny label: the whole group stays in train
-        # Most common label; ties broken by name so the result does not depend on row order.
-        strata[min(labels.items(), key=lambda kv: (-kv[1], kv[0]))[0]].append(key)
+        # Most common label; ties go to the smaller label (_label_order) so the result does not
+        # depend on row order.
+        strata[min(labels.items(), key=lambda kv: (-kv[1], _label_order(kv[0])))[0]].append(key)
 
     # Cuts rounded so that a midpoint exactly on a cut (5 rows, 0.9 · 5 = 4.5) falls the same way
     # whatever the floating-point error of the product.
@@ -156,6 +163,13 @@ def stable_group_split(
         for key, part in zip(ranked, parts, strict=True):
             out[members[key]] = SPLITS[part]
     return out
+
+
+def _label_order(label: str) -> tuple:
+    """A label's place in a tie: decimal integers (ids) by value, first; other labels by text."""
+    if label.isascii() and label.isdigit():
+        return (0, int(label), label)
+    return (1, 0, label)
 
 
 def _key_text(key) -> str:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from labeling.annotations.models import Annotation, ReviewTask
+from labeling.annotations.models import Annotation
 from labeling.annotations.resolve import ADJUDICATION, Answer, resolve
 from labeling.items.models import Item
-from labeling.projects.models import Label, Project
+from labeling.projects.models import Project
 from labeling.waves.models import WaveItem
 from learner.splits import stable_group_split
 
@@ -23,6 +23,9 @@ from .formats import FORMATS
 
 CHUNK = 2000
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+# An item's answers in time order, then id: "newest" as resolve_item_labels (training, planning)
+# and the item browser read it (labeling.annotations.selectors).
+ANSWER_ORDER = ("created_at", "pk")
 
 
 def _labeled_answers():
@@ -46,8 +49,10 @@ class LabeledIndex:
 
 def _resolved_labels(project: Project) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every labeled item's id (sorted), duplicate group (−id where it has none) and resolved label id."""
-    rows = (_labeled_answers().filter(project=project).order_by("item_id", "pk")
-            .values_list("item_id", "item__dup_group", "label_id", "origin", "pk"))
+    # "Ties go to the newest answer" must pick the same answer here as in training (ANSWER_ORDER):
+    # two answers stored at once can have their ids and times in opposite orders.
+    rows = (_labeled_answers().filter(project=project).order_by("item_id", *ANSWER_ORDER)
+            .values_list("item_id", "item__dup_group", "label_id", "origin"))
     # Compact int64 arrays, not lists of Python ints: pass 1 stays small for a million items.
     item_ids, groups, label_ids = array("q"), array("q"), array("q")
     current, current_group, answers = None, None, []
@@ -59,12 +64,12 @@ def _resolved_labels(project: Project) -> tuple[np.ndarray, np.ndarray, np.ndarr
             groups.append(current_group if current_group is not None else -current)
             label_ids.append(decided.label_id)
 
-    for item_id, dup_group, label_id, origin, pk in rows.iterator(chunk_size=10000):
+    for position, (item_id, dup_group, label_id, origin) in enumerate(rows.iterator(chunk_size=10000)):
         if item_id != current:
             if current is not None:
                 flush()
             current, current_group, answers = item_id, dup_group, []
-        answers.append(Answer(label_id, origin, pk))
+        answers.append(Answer(label_id, origin, position))
     if current is not None:
         flush()
     return tuple(np.frombuffer(values, dtype=np.int64) if values else np.zeros(0, dtype=np.int64)
@@ -76,13 +81,17 @@ def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
     ``_resolved_labels``), not shuffled per export (``stable_group_split``): one more labeled item
     moves at most two other groups of its label's stratum, one across each cut, and none from test
     to train once the stratum has 10 rows, so a later export does not train on an earlier one's test
-    set; over many more labels a test group can reach train only by way of val."""
+    set; over many more labels a test group can reach train only by way of val.
+
+    The strata are keyed by label id, not name: a group whose items tie between two labels goes
+    to the stratum of the lower id (``stable_group_split`` breaks ties by the smaller label, ids by
+    value), which a rename does not change. Keyed by name, renaming a label moved such groups to
+    the other label's stratum, and the cuts of both strata with them."""
     item_ids, groups, label_ids = _resolved_labels(project)
     if len(item_ids) == 0:
         return LabeledIndex(item_ids, label_ids, np.asarray([], dtype="<U5"))
-    names = dict(Label.objects.filter(project=project).values_list("pk", "name"))
-    y = [names[i] for i in label_ids.tolist()]
-    splits = np.asarray(stable_group_split(y, groups=groups.tolist(), fractions=SPLIT_FRACTIONS, seed=seed))
+    splits = np.asarray(stable_group_split(label_ids.tolist(), groups=groups.tolist(), fractions=SPLIT_FRACTIONS,
+                                           seed=seed))
     return LabeledIndex(item_ids, label_ids, splits)
 
 
@@ -116,7 +125,8 @@ ITEM_FIELDS = ("pk", "external_id", "text", "text_hash", "dup_group", "source__n
 # would not know it).
 ANSWER_FIELDS = ("item_id", "label_id", "origin", "pk", "annotator__username",
                  "assignment__wave_item__wave__number", "assignment__wave_item__strategy",
-                 "assignment__wave_item__inclusion_prob", "suggestion_shown", "label__name", "label__parent__name")
+                 "assignment__wave_item__inclusion_prob", "suggestion_shown", "label__name", "label__parent__name",
+                 "annotator_id")
 
 
 def _in_chunks(rows, size: int):
@@ -152,7 +162,7 @@ def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int =
     for chunk in _in_chunks(items.iterator(chunk_size=chunk_size), chunk_size):
         ids = [item[0] for item in chunk]
         answers: dict[int, list] = {}
-        for answer in (_labeled_answers().filter(item_id__in=ids).order_by("pk")
+        for answer in (_labeled_answers().filter(item_id__in=ids).order_by(*ANSWER_ORDER)
                        .values_list(*ANSWER_FIELDS)):
             answers.setdefault(answer[0], []).append(answer)
         extras = _chunk_extras(ids)
@@ -177,19 +187,28 @@ def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int =
 
 
 def _chunk_extras(ids: list[int]) -> dict:
-    """A chunk's skip reasons and open disagreements (two queries per chunk)."""
+    """A chunk's skip reasons (one query per chunk)."""
     skips: dict[int, list] = {}
     for item_id, annotator, reason in (Annotation.objects.filter(item_id__in=ids, undone=False, skipped=True)
                                        .order_by("pk").values_list("item_id", "annotator__username", "skip_reason")):
         skips.setdefault(item_id, []).append({"annotator": annotator, "reason": reason})
-    disputed = set(ReviewTask.objects.filter(item_id__in=ids, reason=ReviewTask.DISAGREEMENT, resolved_at__isnull=True)
-                   .values_list("item_id", flat=True))
-    return {"skips": skips, "disputed": disputed}
+    return {"skips": skips}
+
+
+def _annotators_disagree(answers: list) -> bool:
+    """Whether the item's annotators disagree now: two or more annotators whose latest answers
+    (``answers`` in time order) carry different labels, the rule that opens a disagreement task
+    (labeling.annotations.disagreement.sync_disagreement). Read from the answers, not from an open
+    task: a lead's dismissal closes the task and stores nothing, so the annotators still disagree
+    and nobody decided; the tie-break's label is then no more settled than before."""
+    latest = {a[11]: a[1] for a in answers if a[2] == Annotation.ANNOTATOR}
+    return len(latest) >= 2 and len(set(latest.values())) > 1
 
 
 def _item_row(item: tuple, answers: list, first_pick: tuple | None, split: str, extras: dict) -> dict | None:
     pk, external_id, text, _digest, dup_group, source, metadata = item
-    decided = resolve([Answer(a[1], a[2], a[3], a[4]) for a in answers])
+    # answers come in time order (ANSWER_ORDER): their position is the "newest" of the tie-break.
+    decided = resolve([Answer(a[1], a[2], position, a[4]) for position, a in enumerate(answers)])
     if decided is None:
         return None
     # Label id -> (name, coarse name), from the answers' own rows (ANSWER_FIELDS).
@@ -214,9 +233,9 @@ def _item_row(item: tuple, answers: list, first_pick: tuple | None, split: str, 
         "source": source,
         "split": str(split),
         # Annotators disagree and no lead has adjudicated yet: the label is the majority's (ties:
-        # the newest answer), votes says who said what. A standing adjudication is the decision,
-        # whatever disagreement task an older release left open beside it.
-        "disputed": pk in extras["disputed"] and decided.origin != ADJUDICATION,
+        # the newest answer), votes says who said what. A standing adjudication is the decision;
+        # a dismissed disagreement task is not (_annotators_disagree).
+        "disputed": decided.origin != ADJUDICATION and _annotators_disagree(answers),
         # suggestion_shown: the page showed the model's suggestion with the item (an anchored answer).
         "votes": [{"annotator": a[4], "label": labels[a[1]][0], "origin": a[2], "suggestion_shown": a[8]}
                   for a in answers],

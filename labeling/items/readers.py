@@ -275,20 +275,24 @@ class CsvReader:
         if errors:
             raise FileError(errors[0])
         self.lines.take_raw()
-        names = [h.strip() for h in header]
-        for name in names:
-            problem = string_problem(name)
-            if problem:
-                raise FileError(RowError(1, None, f"the header {problem}"))
-        # Names in messages are written out (invisible characters as \uXXXX): printed raw, a name
-        # with a zero-width space would read like the name it fails to match.
-        # A column without a name (pandas writes its index so, first) is kept as metadata under
-        # its place in the header: refusing every row for it, as an empty key, would refuse such
-        # files whole.
+        cells, names = list(header), [h.strip() for h in header]
+        for problem in filter(None, map(string_problem, names)):  # the first one found
+            raise FileError(RowError(1, None, f"the header {problem}"))
+        # Names in messages are written out (\uXXXX): printed raw, a name with a zero-width space
+        # would read like the name it fails to match. A column without a name (pandas writes its
+        # index so) is kept as metadata under its place: as an empty key it would refuse every row.
         header = [_column_name(n) if n else f"column_{place}" for place, n in enumerate(names, 1)]
-        seen: dict[str, str] = {}  # the name without invisible characters -> the header cell
-        for cell, name in zip(names, header, strict=True):
-            key = without_invisible(name)
+        # Names are compared ignoring invisible characters: a known column pasted with a zero-width
+        # space is that column ("text" and "\u200btext" would be two text columns), and two other
+        # names that print alike would be two keys that read as one. Not an export's meta.<key>
+        # columns (``exact``): the export wrote each stored key k as meta.k, and keys the project
+        # holds apart ("region", "region\u200b", a JSONL key "region ") come back as written.
+        export_file = export_files.is_export_header(header)
+        exact = {at for at, cell in enumerate(cells) if export_file and cell.startswith(export_files.METADATA_PREFIX)}
+        header = [cells[at] if at in exact else name for at, name in enumerate(header)]
+        seen: dict[str, str] = {}  # the name as compared -> the header cell
+        for at, (cell, name) in enumerate(zip(names, header, strict=True)):
+            key = name if at in exact else without_invisible(name)
             if key in seen:
                 twice = f"the column '{written_out(name)}' appears twice in the header"
                 if not cell or not seen[key]:  # an unnamed column is kept under its place: column_<n>
@@ -300,9 +304,8 @@ class CsvReader:
         if "text" not in header:
             shown = ", ".join(map(written_out, names)) or "nothing"
             raise FileError(RowError(1, "text", f"missing required column 'text' (the header has: {shown})"))
-        self.columns = header
-        self.export_file = export_files.is_export_header(header)
-        self.guarded = self.export_file and export_files.csv_is_guarded(self.path, self.delimiter)
+        self.columns, self.export_file = header, export_file
+        self.guarded = export_file and export_files.csv_is_guarded(self.path, self.delimiter)
         return header
 
 
