@@ -31,6 +31,7 @@ from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave
 
 from .disagreement import sync_disagreement
+from .errors import AnnotationError
 from .leasing import change_slots, lease_expiry
 from .models import Annotation, Assignment
 from .services import (
@@ -172,6 +173,15 @@ def change_answer(
             sync_disagreement(project, old.item_id)
             close_answered_issues(project, old.item_id)
             still_labeled = clear and _still_labeled(old)
+    except AnnotationError:
+        # The same change sent twice at once ends here: the retry looked its client id up before
+        # the first send committed, then waited for the answer's lock and woke to the answer that
+        # change replaced (AnswerReplaced). Looked up again only on a refusal, as submit_answer does,
+        # so that a first send pays nothing for it.
+        existing = Annotation.objects.filter(client_id=client_id).first()
+        if existing:
+            return _replay(existing, project, user)
+        raise
     except IntegrityError:
         existing = Annotation.objects.filter(client_id=client_id).first()
         if existing:  # a concurrent retry of the same change won the race

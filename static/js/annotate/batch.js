@@ -7,6 +7,7 @@ import { entryFromRow } from "./history.js";
 import { detailOf, post } from "./http.js";
 import { flush, followServerLabels, setSaveStatus, unappliedText } from "./outbox.js";
 import { notify, render } from "./render.js";
+import { labelsTicket } from "./stale_labels.js";
 import { config, els, state } from "./state.js";
 
 export function loadBatch(batch, answered) {
@@ -32,11 +33,16 @@ export async function lease() {
   els.startMessage.textContent = "Leasing…";
   try {
     await flush();
+    const ticket = labelsTicket();
     let response;
+    let data;
     try {
       response = await post(config.leaseUrl, { labels_version: state.labelsVersion });
+      // A reply cut off on its way (fetch() resolves on the headers, the body read fails) is no
+      // reply either: the server may have leased the batch, and the next lease gives it again.
+      if (response.ok) data = await response.json();
     } catch (e) {
-      // No answer at all (server down, network gone): nothing was leased; Enter tries again.
+      // No answer at all (server down, network gone), or one cut off: Enter tries again.
       leaseFailed(LEASE_UNREACHABLE);
       return;
     }
@@ -44,15 +50,18 @@ export async function lease() {
       leaseFailed(`Could not lease a batch: ${await detailOf(response)}`);
       return;
     }
-    const data = await response.json();
     if (els.notice.textContent === LEASE_UNREACHABLE) notify(""); // that failure is over
     state.progress = data.progress;
     loadBatch(data.items);
     state.leaseNote = data.items.length ? "" : (data.message || "Nothing is waiting for you right now.");
     els.startMessage.textContent = state.leaseNote;
     // The page's labels were out of date: the batch is answered under the current ones.
-    if (data.labels) followServerLabels(data);
+    followServerLabels(data, ticket);
     setSaveStatus();
+  } catch (e) {
+    // Whatever went wrong, the page does not say "Leasing…" with nothing under way: Enter tries again.
+    console.error(e);
+    leaseFailed(LEASE_UNREACHABLE);
   } finally {
     state.busy = false;
     render();

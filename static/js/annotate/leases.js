@@ -31,6 +31,7 @@ import { closeSkip, drainKeys } from "./actions.js";
 import { post, refusalOf } from "./http.js";
 import { followServerLabels, isHalted, memberRemoved, queuedItems, setSaveStatus } from "./outbox.js";
 import { notify, render } from "./render.js";
+import { labelsTicket } from "./stale_labels.js";
 import { config, current, els, firstWaiting, state } from "./state.js";
 
 const INTERVAL_MS = Math.max(config.leaseSeconds / 3, 10) * 1000;
@@ -96,14 +97,18 @@ async function renew(extend, holdKeys) {
     setTimeout(() => release && release(), KEYS_WAIT_MS);
   }
   try {
+    const ticket = labelsTicket();
     const response = await post(config.renewUrl, {
       labels_version: state.labelsVersion, assignments: unanswered(), extend,
     });
     if (response.ok) {
-      const data = await response.json().catch(() => ({}));
+      const data = await response.json().catch(() => null); // cut off on its way: says nothing
       if (extend) extendedAt = sentAt;
-      if (data.labels) followServerLabels(data);
-      dropLost(data.lost || []);
+      if (data) {
+        // A reply held up behind newer ones keeps the labels they brought (stale_labels.js freshLabels).
+        followServerLabels(data, ticket);
+        dropLost(data.lost || []);
+      }
     } else if (response.status === 403) {
       const { reason } = await refusalOf(response);
       if (reason.startsWith("You are no longer a member")) memberRemoved(reason); // projects.locks.not_a_member's wording

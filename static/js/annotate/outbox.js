@@ -9,9 +9,10 @@
 
    Labels: a job's label goes with the name the page showed for it (label_name, set when it is
    queued), and every send with the version of the page's labels. A reply that carries the
-   project's current labels is adopted (stale_labels.js), and an answer the server refused because
-   its label is named otherwise now (409 on "label_name": a lead renamed it, or gave its key to a
-   new label) puts its item back, unanswered, under the labels as they are now.
+   project's current labels is adopted (stale_labels.js), unless the reply to a later request
+   told the page its labels first (replies come back in any order), and an answer the server
+   refused because its label is named otherwise now (409 on "label_name": a lead renamed it, or
+   gave its key to a new label) puts its item back, unanswered, under the labels as they are now.
 
    A member removed from the project (403 "no longer a member") stops the queue for good: the
    answers still queued are counted as not saved, the batch leaves the page (nothing on it can be
@@ -31,7 +32,7 @@ import { focusItem } from "./focus.js";
 import { noneName, removeEntry } from "./history.js";
 import { post, refusalOf, sleep } from "./http.js";
 import { bdi, notify, render, renderLabelHelp, renderProgress } from "./render.js";
-import { adoptServerLabels, isGone } from "./stale_labels.js";
+import { adoptServerLabels, freshLabels, isGone, labelsTicket } from "./stale_labels.js";
 import { byId, els, fullName, key, labels, otherLabel, shown, state } from "./state.js";
 
 const queue = [];          // jobs not yet acknowledged by the server, in order
@@ -88,64 +89,89 @@ export function enqueue(job) {
 async function pump() {
   if (pumping || halted) return;
   pumping = true;
-  while (queue.length && !halted) {
-    const job = queue[0];
-    sending = job;
-    let response = null;
-    job.payload.labels_version = state.labelsVersion; // the latest the page has, on a retry too
-    try {
-      response = await post(job.url, job.payload);
-    } catch (e) {
-      response = null; // network error: retry below
-    }
-    if (response && response.ok) {
-      const data = await response.json();
-      queue.shift();
-      timings.push(performance.now() - job.queuedAt);
-      // A later answer on the item stored: what was refused on it no longer stands.
-      if (job.item !== undefined) notSaved = notSaved.filter((n) => n.item !== job.item);
-      if (job.stored) job.stored(data);
-      if (data.labels) followServerLabels(data);
-      renderProgress();
-    } else if (response && response.status === 403 && await saysNoLongerMember(response)) {
-      memberRemoved((await refusalOf(response)).reason);
-    } else if (response && response.status === 409 && await isRenamedLabel(response)) {
-      queue.shift();
-      const body = await response.json();
-      if (body.labels) adoptServerLabels(body.labels, body.labels_version);
-      const dropped = dropDependents(job);
-      if (!isChange(job)) putBackUnanswered(job, body.detail, dropped);
-      else if (!(job.refused && job.refused(body.detail, body.field, body, dropped))) {
-        notify([`Not saved (${job.label}): `, bdi(body.detail), ...notSent(dropped)], "error");
+  try {
+    while (queue.length && !halted) {
+      const job = queue[0];
+      sending = job;
+      try {
+        await send(job);
+      } catch (e) {
+        // A fault in handling a reply must not stop the queue (pumping stuck, flush() never over,
+        // a Next batch "Leasing…" for good): the job, if still queued, is sent again, a little later.
+        console.error(e);
+        if (queue[0] === job) await retryLater(job, null);
+      } finally {
+        sending = null;
+        setSaveStatus();
       }
-      render();
-    } else if (response && (response.status === 401 || response.status === 403)) {
-      halted = true;
-      notify("Your session ended, so answers are not being saved. Sign in again in another tab, then press Retry.", "error");
-      showRetry();
-    } else if (response && response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
-      // Refused for good (e.g. the lease expired and someone else took the slot): say so, go on.
-      queue.shift();
-      const { reason, field, body } = await refusalOf(response);
-      notSaved.push({ item: job.item, label: job.label });
-      const dropped = dropDependents(job); // after the awaits: a change queued meanwhile goes too
-      const told = job.refused ? job.refused(reason, field, body, dropped) : false;
-      if (!told) notify([`Not saved (${job.label}): `, bdi(reason), ...notSent(dropped)], "error");
-      render();
-    } else {
-      job.tries += 1;
-      els.saveStatus.textContent = `Saving failed (${response ? "HTTP " + response.status : "network"}), retrying…`;
-      await sleep(Math.min(500 * 2 ** Math.min(job.tries, 5), 10000));
     }
-    sending = null;
-    setSaveStatus();
+  } finally {
+    pumping = false;
+    if (!queue.length) {
+      const waiters = flushWaiters;
+      flushWaiters = [];
+      waiters.forEach((resolve) => resolve());
+    }
   }
-  pumping = false;
-  if (!queue.length) {
-    const waiters = flushWaiters;
-    flushWaiters = [];
-    waiters.forEach((resolve) => resolve());
+}
+
+// One send of the first job and what its reply does. A 2xx whose body cannot be read (the
+// connection dropped while it came back: fetch() resolves on the headers, the body read fails) is
+// no reply, as a network error is: the job is sent again with the same client id, and the server
+// replays what it stored the first time, counted once.
+async function send(job) {
+  job.payload.labels_version = state.labelsVersion; // the latest the page has, on a retry too
+  const ticket = labelsTicket();
+  let response = null;
+  let data = null;
+  try {
+    response = await post(job.url, job.payload);
+    if (response.ok) data = await response.json();
+  } catch (e) {
+    response = null; // no reply: retry below
   }
+  if (response && response.ok) {
+    queue.shift();
+    timings.push(performance.now() - job.queuedAt);
+    // A later answer on the item stored: what was refused on it no longer stands.
+    if (job.item !== undefined) notSaved = notSaved.filter((n) => n.item !== job.item);
+    if (job.stored) job.stored(data);
+    followServerLabels(data, ticket);
+    renderProgress();
+  } else if (response && response.status === 403 && await saysNoLongerMember(response)) {
+    memberRemoved((await refusalOf(response)).reason);
+  } else if (response && response.status === 409 && await isRenamedLabel(response)) {
+    queue.shift();
+    const { reason, field, body } = await refusalOf(response);
+    if (body.labels && freshLabels(ticket, body)) adoptServerLabels(body.labels, body.labels_version);
+    const dropped = dropDependents(job);
+    if (!isChange(job)) putBackUnanswered(job, reason, dropped);
+    else if (!(job.refused && job.refused(reason, field, body, dropped))) {
+      notify([`Not saved (${job.label}): `, bdi(reason), ...notSent(dropped)], "error");
+    }
+    render();
+  } else if (response && (response.status === 401 || response.status === 403)) {
+    halted = true;
+    notify("Your session ended, so answers are not being saved. Sign in again in another tab, then press Retry.", "error");
+    showRetry();
+  } else if (response && response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
+    // Refused for good (e.g. the lease expired and someone else took the slot): say so, go on.
+    queue.shift();
+    const { reason, field, body } = await refusalOf(response);
+    notSaved.push({ item: job.item, label: job.label });
+    const dropped = dropDependents(job); // after the awaits: a change queued meanwhile goes too
+    const told = job.refused ? job.refused(reason, field, body, dropped) : false;
+    if (!told) notify([`Not saved (${job.label}): `, bdi(reason), ...notSent(dropped)], "error");
+    render();
+  } else {
+    await retryLater(job, response);
+  }
+}
+
+async function retryLater(job, response) {
+  job.tries += 1;
+  els.saveStatus.textContent = `Saving failed (${response ? "HTTP " + response.status : "network"}), retrying…`;
+  await sleep(Math.min(500 * 2 ** Math.min(job.tries, 5), 10000));
 }
 
 // Leasing waits for every queued answer first, so the server counts them before it hands out more.
@@ -198,9 +224,12 @@ async function isRenamedLabel(response) {
   return (await refusalOf(response.clone())).field === "label_name";
 }
 
-// A reply carried the project's labels (the page's were out of date; main.js may pass a lease
-// renewal's): take them, and say what a lead changed, unless an unread error holds the notice.
-export function followServerLabels(data) {
+// A reply (to the request of `ticket`: stale_labels.js labelsTicket) carried the project's labels
+// (the page's were out of date; a lease's or a renewal's reply too): take them unless a reply to a
+// later request told the page its labels first, and say what a lead changed, unless an unread
+// error holds the notice.
+export function followServerLabels(data, ticket) {
+  if (!freshLabels(ticket, data)) return;
   const said = describeLabelChange(adoptServerLabels(data.labels, data.labels_version));
   renderLabelHelp(); // the Labels and Keys panels read as the buttons do (a description may be all that changed)
   // Nothing the annotator sees changed (the page learning the version, the server creating the

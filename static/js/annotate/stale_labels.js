@@ -9,7 +9,17 @@
    A key a lead gave another meaning is held once (takeMovedKey): its first press after the page
    took on the change only says what it does now, so a hand that learned the old key does not
    answer with a label nobody chose; the next press answers. Keys that kept their meaning answer
-   at once, so the usual pace never pays for it. */
+   at once, so the usual pace never pays for it.
+
+   Replies come back in any order (a lease renewal and the outbox's sends go out on their own, and
+   a slow network may hold one up), and labels_version is a digest, not an order: a late reply may
+   carry labels older than those the page took from a newer one. So every request that may bring
+   labels back takes a ticket when it is sent (labelsTicket: a number in the page's order of
+   sending), and a reply's labels are taken only when its request was sent after the one whose
+   reply last told the page its labels (freshLabels). A reply without labels tells it too, when
+   the page still has the labels it sent: the server found them current. A reply left out may
+   hold newer labels; the page then sends a version the server no longer has, and the next reply
+   brings them (never older ones). */
 import { config, fullName, key, labels, noneHotkey, noneHotkeyFree, otherLabel, replaceLabels,
   state } from "./state.js";
 
@@ -43,6 +53,29 @@ function keyMeanings() {
 // A key moved when it answers other labels under other names: a rename keeps the label (the
 // answer is the one meant), and a new label given the old one's name and key reads the same.
 const movedFrom = (was, now) => Boolean(was) && was.ids !== now.ids && was.names !== now.names;
+
+let sent = 0;    // requests sent that may bring the project's labels back
+let settled = 0; // the ticket of the request whose reply last told the page its labels
+
+// At each send (a retry too): {n, version}, the request's place in the order sent and the version
+// of the labels it names.
+export function labelsTicket() {
+  sent += 1;
+  return { n: sent, version: state.labelsVersion };
+}
+
+// Whether the reply `data` to the request of `ticket` carries labels the page should take; a reply
+// to a request sent before the one that last told the page its labels never does.
+export function freshLabels(ticket, data) {
+  if (!data || ticket.n <= settled) return false;
+  if (data.labels) {
+    settled = ticket.n;
+    return true;
+  }
+  // No labels: the server found the version the request named current ("" never is, server-side).
+  if (ticket.version && ticket.version === state.labelsVersion) settled = ticket.n;
+  return false;
+}
 
 export function markGone(id) {
   if (id !== null && id !== undefined) gone.add(id);
