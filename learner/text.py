@@ -27,6 +27,14 @@ def text_hash(text: str) -> str:
     return hash_normalized(normalize_text(text))
 
 
+def exact_text_hash(text: str) -> str:
+    """sha256 hex of the text as written (a prefix keeps it apart from ``text_hash``'s keys): the key
+    of a vector that must be of this very text (a predict request, a label text). ``text_hash``
+    masks URLs, e-mail addresses, mentions and digits, so under it a text would get the vector of
+    whichever of its exact duplicates was encoded first."""
+    return hashlib.sha256(("exact\x00" + text).encode("utf-8")).hexdigest()
+
+
 def hash_normalized(normalized: str) -> str:
     """text_hash for a text already passed through normalize_text (saves normalizing twice)."""
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()

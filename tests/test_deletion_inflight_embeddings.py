@@ -21,7 +21,7 @@ from labeling.modeling.embedding_store import clear_memos
 from labeling.modeling.models import Embedding, TaskRun
 from labeling.projects.deletion import delete_project
 from labeling.projects.models import Project
-from learner.text import text_hash
+from learner.text import exact_text_hash, text_hash
 from tests.db_threads import backends_waiting_on_locks, in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,7 +57,8 @@ def items_of(project, texts) -> list[int]:
 
 
 def stored(texts) -> set[str]:
-    hashes = {text_hash(text): text for text in texts}
+    """The texts with a stored vector: an item's under text_hash, a label text's under its exact hash."""
+    hashes = {h(text): text for text in texts for h in (text_hash, exact_text_hash)}
     return {hashes[h] for h in Embedding.objects.filter(model_id=model_id(), text_hash__in=list(hashes))
             .values_list("text_hash", flat=True)}
 

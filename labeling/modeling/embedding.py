@@ -8,7 +8,7 @@ from django.conf import settings
 from labeling.items.models import Item
 from labeling.projects.models import Project
 from learner.embedding import embed_texts, encoder_model_id, get_encoder
-from learner.text import text_hash
+from learner.text import exact_text_hash
 
 from .embedding_store import DbEmbeddingCache, ProjectEmbeddingCache, memo, missing_item_ids, stored_hashes
 
@@ -62,12 +62,14 @@ def embed_project(project: Project, *, chunk: int = 256, on_progress=None) -> in
 
 
 def embed_query_texts(texts: list[str], *, project_id: int | None = None) -> np.ndarray:
-    """Vectors for arbitrary texts (label descriptions, predict requests), through the cache;
+    """Vectors for arbitrary texts (label descriptions, predict requests), each of its own text,
+    through the cache under ``exact_text_hash`` (an item's vector, under ``text_hash``, may be of an
+    exact duplicate: a predict answer must be of the text sent, as the exported bundle gives it);
     the encoder is only loaded when some text is not cached. ``project_id``: the texts are that
     project's (its label texts), stored only while it exists (ProjectEmbeddingCache)."""
     cache = DbEmbeddingCache() if project_id is None else ProjectEmbeddingCache([project_id])
-    hashes = [text_hash(t) for t in texts]
+    hashes = [exact_text_hash(t) for t in texts]
     cached = cache.get_many(model_id(), hashes)
     if texts and all(h in cached for h in hashes):
         return np.stack([cached[h] for h in hashes]).astype(np.float32)
-    return np.asarray(embed_texts(list(texts), encoder(), cache), dtype=np.float32)
+    return np.asarray(embed_texts(list(texts), encoder(), cache, hashes=hashes), dtype=np.float32)

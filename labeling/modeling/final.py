@@ -28,6 +28,7 @@ from learner.finetune import FinetuneConfig, train_final_model
 from learner.finetune.contrastive import encode, load_encoder
 from learner.finetune.final import ENCODER_DIR
 from learner.jsonable import to_jsonable
+from learner.text import exact_text_hash
 from learner.training import TrainConfig
 from learner.training.config import prior_possible
 from learner.training.taxonomy import restrict_taxonomy
@@ -211,4 +212,6 @@ def query_vectors(version: ModelVersion, texts: list[str]) -> np.ndarray | None:
     if not (version.config or {}).get("encoder_dir"):
         return None
     cache = ProjectEmbeddingCache([version.project_id])  # no rows under its id once its project is deleted
-    return np.asarray(embed_texts(list(texts), FinetunedEncoder(version), cache), dtype=np.float32)
+    # each text's own vector (embed_query_texts says why)
+    return np.asarray(embed_texts(list(texts), FinetunedEncoder(version), cache,
+                                  hashes=[exact_text_hash(t) for t in texts]), dtype=np.float32)

@@ -40,7 +40,7 @@ from labeling.modeling.embedding import model_id as frozen_model_id
 from labeling.modeling.models import Embedding, ItemScore, ModelVersion, TaskRun
 from labeling.waves.models import Wave, WaveItem
 from learner.planning.snapshot import label_texts
-from learner.text import text_hash
+from learner.text import exact_text_hash, text_hash
 
 from .models import Label, Membership, Project, Rule, Source
 from .reserved import SHARED_ARTIFACT_FOLDERS
@@ -86,9 +86,11 @@ def work_in_progress(project: Project) -> list[str]:
 
 def _label_text_hashes(labels: QuerySet) -> set[str]:
     # The texts label vectors are embedded from (labeling.waves.pool, modeling.versions.project_label_texts),
-    # label by label: labels of several projects share names, not always descriptions.
-    return {text_hash(label_texts([name], {name: description})[0])
-            for name, description in labels.values_list("name", "description")}
+    # label by label: labels of several projects share names, not always descriptions. Under their
+    # exact hash (embed_query_texts), and under text_hash, where releases before it stored them.
+    texts = [label_texts([name], {name: description})[0]
+             for name, description in labels.values_list("name", "description")]
+    return {text_hash(t) for t in texts} | {exact_text_hash(t) for t in texts}
 
 
 def _own_encoder_ids(project: Project) -> set[str]:
