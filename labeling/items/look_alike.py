@@ -96,10 +96,35 @@ def written_out(name: str, limit: int = 200) -> str:
     return "".join(_code(c) if is_invisible(c) else c for c in storable(name, limit))
 
 
-def shown_apart(name: str) -> str:
+def shown_apart(name: str, other: str | None = None) -> str:
     """The name written out (``written_out``) with its letters that print as Latin ones but are not
-    (the table above) as \\uXXXX too: a message saying two names look alike shows what tells them apart."""
-    return "".join(f"\\u{ord(char):04x}" if char in _LOOK_LATIN else char for char in written_out(name))
+    (the table above) as \\uXXXX too, where that tells something apart: in a word that mixes them
+    with Latin letters ("b\\u0430nking") or is made of them and Latin letters only, so that it reads
+    as a Latin word ("\\u0441\\u043e\\u0440"); and all of them when ``other``, the name a message sets it
+    beside, looks like it (look_alike_key) but reads differently ignoring case: then they are the
+    difference. A name written in its own script ("Сова", "σφάλμα") reads as written."""
+    shown = written_out(name)
+    if other is not None and _apart_by_letters(name, other):
+        return "".join(f"\\u{ord(char):04x}" if char in _LOOK_LATIN else char for char in shown)
+    return _WORD.sub(lambda word: _word_apart(word.group()), shown)
+
+
+def _apart_by_letters(name: str, other: str) -> bool:
+    """``name`` and ``other`` look alike but differ in more than case: in letters of another script."""
+    def cased(text: str) -> str:
+        return unicodedata.normalize("NFKC", label_name_key(text).lower())
+    return look_alike_key(name) == look_alike_key(other) and cased(name) != cased(other)
+
+
+def _word_apart(word: str) -> str:
+    letters = [char for char in word if char.isalpha()]
+    disguised = [char in _LOOK_LATIN and char not in _TOLD_APART for char in letters]
+    if not any(disguised):
+        return word
+    if not all(is_like or _script(char) == "LATIN" for char, is_like in zip(letters, disguised, strict=True)) \
+            and not any(_script(char) == "LATIN" for char in letters):
+        return word  # a word of its own script ("Сова"): it reads as that script, not as a Latin one
+    return "".join(f"\\u{ord(char):04x}" if char in _LOOK_LATIN else char for char in word)
 
 
 def _script(char: str) -> str | None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labeling.projects.label_names import written_out
+from labeling.projects.label_names import composed_name, written_out
 
 from . import export_files
 from .invisible import without_invisible
@@ -29,11 +29,10 @@ from .tsv import MixedQuoting, tsv_quoting
 from .values import MAX_JSON_DEPTH, DuplicateKey, key_of_trouble, storable, string_problem, unique_pairs, value_problem
 
 __all__ = ["MAX_JSON_DEPTH", "FileError", "Record", "RowError", "detect_format", "open_reader"]
-KNOWN_FIELDS = ("text", "source", "external_id", "label", "coarse_label")
-# The text and metadata limits are checked by the importer, naming the field; the CSV parser's own
-# limit must never fire first (at 64 MiB a longer text got "malformed CSV" with no field). No limit
-# here: a file is at most LONGTAIL_MAX_UPLOAD_BYTES (checked before it is read), which bounds a
-# cell as it bounds a JSON Lines line.
+KNOWN_FIELDS, NAME_FIELDS = ("text", "source", "external_id", "label", "coarse_label"), ("source", "label", "coarse_label")
+# The text and metadata limits are checked by the importer, naming the field; the CSV parser's own limit
+# must never fire first (at 64 MiB a longer text got "malformed CSV" with no field). No limit here: a file
+# is at most LONGTAIL_MAX_UPLOAD_BYTES (checked before it is read), bounding a cell as a JSON Lines line.
 csv.field_size_limit(sys.maxsize)
 _BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"),
@@ -177,12 +176,13 @@ class LineSource:
         return errors
 
 
-def _clean_optional(value):
+def _clean_optional(value, key: str = ""):
     if value is None:
         return None
     if isinstance(value, str):
         value = value.strip()
-        return value or None
+        # Names composed (NFC), as stored: "O" + U+0308 from macOS text is the label "Ödeme".
+        return (composed_name(value) if key in NAME_FIELDS else value) or None
     return value
 
 
@@ -259,7 +259,7 @@ class CsvReader:
                             values["metadata"][column[1]] = cell
                         continue
                 if name in KNOWN_FIELDS:
-                    values[name] = cell if name == "text" else _clean_optional(cell)
+                    values[name] = cell if name == "text" else _clean_optional(cell, name)
                 elif cell != "":
                     values["metadata"][name] = cell
             yield Record(start, None if errors else values, raw, errors)
@@ -378,7 +378,7 @@ class JsonlReader:
                     values[key] = value
                 elif value is None or isinstance(value, str) or (key == "external_id" and isinstance(value, int)
                                                                  and not isinstance(value, bool)):
-                    values[key] = _clean_optional(str(value) if isinstance(value, int) else value)
+                    values[key] = _clean_optional(str(value) if isinstance(value, int) else value, key)
                 else:
                     problems.append(RowError(line, key, f"must be a string, got {type(value).__name__}"))
             else:

@@ -23,7 +23,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from labeling.projects.label_names import INVISIBLE_NAME, label_name_key, source_name_errors, written_out
+from labeling.projects.label_names import INVISIBLE_NAME, decomposed, label_name_key, source_name_errors, written_out
 from labeling.projects.models import MAX_TEXT_CHARS_CEILING, Label, Project, Source
 from learner.text import text_hash
 
@@ -121,6 +121,10 @@ class RowValidator:
         metadata = values.get("metadata")
         if metadata:
             errors += self._check_metadata(line, metadata)
+        # Names are looked up composed (NFC), as stored; the readers compose them (label_names.decomposed).
+        if refused := [RowError(line, name, problem) for name in ("source", "label", "coarse_label")
+                       if (problem := decomposed(values.get(name)))]:
+            return errors + refused
         source = values.get("source")
         if source and source not in self.sources and source not in self.v.new_sources:
             if not self.project.allow_new_sources:
@@ -202,8 +206,8 @@ class RowValidator:
         if coarse and coarse != label and not self._known(coarse)[0]:
             looks.append(self._look_error(line, "coarse_label", coarse))
             if allow and not any(looks) and look_alike_key(coarse) == look_alike_key(label):  # one row, two new look-alikes
-                looks.append(RowError(line, "label", f"'{shown_apart(label)}' looks like the new coarse label "
-                                                     f"“{shown_apart(coarse)}” of the same row (label {LOOK_ALIKE_FULL_RULE}): "
+                looks.append(RowError(line, "label", f"'{shown_apart(label, coarse)}' looks like the new coarse label "
+                                                     f"“{shown_apart(coarse, label)}” of the same row (label {LOOK_ALIKE_FULL_RULE}): "
                                                      "name the fine label differently"))
         if any(looks):
             return [error for error in looks if error]
@@ -235,8 +239,8 @@ class RowValidator:
             mixed = self.project.allow_new_labels and mixed_scripts(name)
             return RowError(line, field_name, f"the new label '{shown_apart(name)}' is refused: {mixed}") if mixed else None
         which = "the existing label" if twin in self.labels else "the new label, created by an earlier row of this file,"
-        twin_shown = f"“{shown_apart(twin)}”"  # its look-alike letters written out too, or both would read the same
-        return RowError(line, field_name, f"'{shown_apart(name)}' looks like {which} {twin_shown} (label "
+        twin_shown = f"“{shown_apart(twin, name)}”"  # its look-alike letters written out too, or both would read the same
+        return RowError(line, field_name, f"'{shown_apart(name, twin)}' looks like {which} {twin_shown} (label "
                                           f"{LOOK_ALIKE_FULL_RULE}): write {twin_shown} exactly to use that "
                                           "label, or name a new label differently")
 

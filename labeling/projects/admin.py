@@ -17,7 +17,7 @@ from .admin_members import MembershipInline
 from .admin_rows import GuardedRowForm
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
 from .hotkeys import HotkeyField
-from .label_names import source_name_errors
+from .label_names import composed_name, source_name_errors
 from .locks import lock_labels_to_delete, lock_project_labels
 from .models import Label, Project, Rule, Source
 from .reserved import SHARED_ARTIFACT_FOLDERS, reserved_message
@@ -92,17 +92,25 @@ class LabelInlineFormSet(PageRowsMixin, BaseInlineFormSet):
         return (getattr(form, "cleaned_data", None) or {}).get(field, form.initial.get(field))
 
 
-class HotkeyAsTyped:
+class ComposedNameField(forms.CharField):
+    def to_python(self, value):
+        return composed_name(super().to_python(value))
+
+
+class NamesAndKeysAsStored:
     """A label's hotkey read as its key types it (NFC, hotkeys.HotkeyField) before the one-character
-    limit judges it, as on the labels page: a decomposed "e" + U+0301 is the key "é"."""
+    limit judges it, as on the labels page: a decomposed "e" + U+0301 is the key "é"; and a label's
+    or source's name composed (NFC) as the pages, the API and the import store it."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "hotkey":
             kwargs["form_class"] = HotkeyField
+        elif db_field.name == "name" and db_field.model in (Label, Source):
+            kwargs["form_class"] = ComposedNameField
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
-class LabelInline(HotkeyAsTyped, admin.TabularInline):
+class LabelInline(NamesAndKeysAsStored, admin.TabularInline):
     model = Label
     form = GuardedRowForm
     fk_name = "project"
@@ -158,7 +166,7 @@ class SourceInlineFormSet(PageRowsMixin, BaseInlineFormSet):
         check_quota_total(quotas.values())
 
 
-class SourceInline(admin.TabularInline):
+class SourceInline(NamesAndKeysAsStored, admin.TabularInline):
     model = Source
     form = GuardedRowForm
     formset = SourceInlineFormSet
@@ -321,7 +329,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Label)
-class LabelAdmin(HotkeyAsTyped, admin.ModelAdmin):
+class LabelAdmin(NamesAndKeysAsStored, admin.ModelAdmin):
     """Adding, changing and deleting a label take the label writers' lock on its project (and on the
     project it is moved to) before the label is checked, as every other label writer does."""
     list_display = ["name", "project", "parent", "hotkey", "precision_target", "recall_target", "is_other"]

@@ -288,7 +288,10 @@ class BaseLabelFormSet(PageRowsMixin, BaseModelFormSet):
         touched = {key for f, key in zip(kept, keys, strict=True) if not f.instance.pk or "name" in f.changed_data}
         repeated = sorted({name for name, key in zip(names, keys, strict=True) if keys.count(key) > 1 and key in touched})
         if repeated:
-            raise ValidationError(f"Label names must be unique; repeated: {', '.join(map(quoted_apart, repeated))}.")
+            twins = {name: next((n for n in repeated if n != name and look_alike_key(n) == look_alike_key(name)), None)
+                     for name in repeated}  # what each is set beside: its look-alike letters shown where they differ
+            raise ValidationError(f"Label names must be unique; repeated: "
+                                  f"{', '.join(quoted_apart(name, twin) for name, twin in twins.items())}.")
         services.check_unique_hotkeys(
             (f.cleaned_data.get("name", ""), f.cleaned_data.get("hotkey", "")) for f in self.kept_forms()
         )

@@ -5,7 +5,9 @@ and Cyrillic or Greek letters that print as Latin ones are one name; a new name 
 with those scripts in a word). Only a new or renamed name is judged, so that labels stored together
 before the rule stay editable. A message that says two names look alike writes their invisible
 characters and look-alike letters out (``quoted_apart``): printed as they are, the two would read
-the same, and a direction override would reverse the rest of the message."""
+the same, and a direction override would reverse the rest of the message. Names are stored composed
+(``composed_name``, Unicode NFC), the form keyboards type, so that a name pasted from decomposed
+text (macOS, Hangul as jamo) is the same stored string as the one typed."""
 import unicodedata
 
 from labeling.items.look_alike import (
@@ -20,7 +22,7 @@ from labeling.items.look_alike import (
 )
 from learner.heads.other_bucket import OTHER as RESERVED_OTHER_BUCKET
 
-__all__ = ["INVISIBLE_NAME", "LOOK_ALIKE_FULL_RULE", "LOOK_ALIKE_RULE", "first_look_alike", "label_exists_message",
+__all__ = ["INVISIBLE_NAME", "composed_name", "decomposed", "LOOK_ALIKE_FULL_RULE", "LOOK_ALIKE_RULE", "first_look_alike", "label_exists_message",
            "label_line_problem", "other_label_line_problem", "reserved_name_problem", "source_name_errors",
            "label_name_key", "look_alike_key", "mixed_name_problem", "name_set_errors", "named_like", "quoted_apart", "spelled_out",
            "written_out"]
@@ -29,24 +31,44 @@ INVISIBLE_NAME = ("empty once invisible characters (zero-width spaces, direction
                   "selectors, other format or control characters) are removed")
 
 
+def composed_name(name: str) -> str:
+    """A label or source name as stored and looked up: Unicode NFC. "O" + U+0308 and "Ö", or Hangul
+    jamo and the syllable they spell, are canonically equivalent (the same text by Unicode's rules,
+    printed alike), not look-alikes: stored as sent, a name pasted from decomposed text never equalled
+    the one typed, and the import refused the typed one with a message showing two identical names."""
+    return unicodedata.normalize("NFC", name)
+
+
+def decomposed(value) -> str | None:
+    """Why a file's label or source name cannot be looked up: it is not composed (NFC), the form names
+    are stored and looked up in; None when it is. The readers compose the names they read, so that
+    "O" + U+0308 from macOS text is the label "Ödeme" in the check and in the write, which reads the
+    file again; a name that still arrives decomposed is refused, not judged a look-alike of itself,
+    nor found by the check and missed by the write."""
+    if not isinstance(value, str) or value == composed_name(value):
+        return None
+    return f"'{written_out(value)}' is written decomposed (Unicode NFD); send it composed (NFC)"
+
+
 def spelled_out(name: str) -> str:
     """The name quoted, its invisible characters written out (``written_out``)."""
     return f"“{written_out(name)}”"
 
 
-def quoted_apart(name: str) -> str:
+def quoted_apart(name: str, other: str | None = None) -> str:
     """The name quoted, its invisible characters and the letters that print as Latin ones but are
-    not written out (``shown_apart``): two look-alikes quoted so read apart."""
-    return f"“{shown_apart(name)}”"
+    not written out where they tell it apart (``shown_apart``; ``other``: the name a message sets it
+    beside): two look-alikes quoted so read apart, a name in its own script as written."""
+    return f"“{shown_apart(name, other)}”"
 
 
 def label_exists_message(twin: str, name: str | None = None) -> str:
     """The label ``twin`` is in the way of ``name`` (the new or renamed one, when given and spelled
     differently): both written out, so that the lead sees what tells them apart."""
     rule = look_alike_rule(name, twin) if name is not None else LOOK_ALIKE_RULE
-    message = f"A label named {quoted_apart(twin)} already exists in this project ({rule})."
+    message = f"A label named {quoted_apart(twin, name)} already exists in this project ({rule})."
     if name is not None and name != twin:
-        message += f" The new name, written out, is {quoted_apart(name)}."
+        message += f" The new name, written out, is {quoted_apart(name, twin)}."
     return message
 
 
@@ -121,7 +143,7 @@ def label_line_problem(parts: list[str], spelled: dict[str, str], where: dict[st
         return f"Line {line}: {reserved}"
     if twin := first_look_alike(parts, spelled):
         part, first = twin
-        return (f"Line {line}: {quoted_apart(part)} looks like {quoted_apart(first)}, already named on line "
+        return (f"Line {line}: {quoted_apart(part, first)} looks like {quoted_apart(first, part)}, already named on line "
                 f"{where.get(first, line)}; label names are unique within a project ({look_alike_rule(part, first)}).")
     return next((f"Line {line}: {problem}" for part in parts if (problem := mixed_name_problem(part, "a label name"))),
                 None)
@@ -143,7 +165,7 @@ def other_label_line_problem(where: dict[str, int], other: str) -> str | None:
     name = next((name for name in where if look_alike_key(name) == key), None)
     if name is None:
         return None
-    return (f"Line {where[name]}: {quoted_apart(name)} looks like {quoted_apart(other)}, the name of the Other label "
+    return (f"Line {where[name]}: {quoted_apart(name, other)} looks like {quoted_apart(other, name)}, the name of the Other label "
             f"the project gets (“Add an Other label”); label names are unique within a project "
             f"({look_alike_rule(name, other)}). Rename that label, or make it a top-level line named {other}, "
             "which then is the Other label.")
@@ -178,7 +200,7 @@ def source_name_errors(names: dict, stored_names: dict[int, str]) -> list[str]:
         if len(group) > 1 and not all(kept for _, kept in group):
             twin = next((name for name, kept in group if kept), group[0][0])
             new = next((name for name, kept in group if name != twin), twin)
-            errors.append(f"Source names {quoted_apart(twin)} and {quoted_apart(new)} look alike; source names are "
+            errors.append(f"Source names {quoted_apart(twin, new)} and {quoted_apart(new, twin)} look alike; source names are "
                           f"unique within a project ({look_alike_rule(new, twin)}).")
         else:
             errors += [problem for name, kept in group if not kept

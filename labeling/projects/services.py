@@ -13,7 +13,7 @@ from learner.text import text_hash
 
 from .hotkeys import check_unique_hotkeys
 from .label_lines import create_labels, parse_label_lines
-from .label_names import source_name_errors, spelled_out
+from .label_names import composed_name, source_name_errors, spelled_out
 from .locks import hold_label, lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
 from .reserved import new_slug_problem
@@ -47,9 +47,9 @@ def create_project(user, *, slug: str, name: str, description: str = "", labels=
     """A new project with its creator as lead; labels as parse_label_lines reads them, sources share the quota."""
     if problem := new_slug_problem(slug):
         raise ValidationError({"slug": problem})
-    label_rows = parse_label_lines(labels, other_label=other_label)
+    label_rows = parse_label_lines([composed_name(line) for line in labels], other_label=other_label)
     # One name per line as well as per entry: the page's box, like its labels box, takes a name a line.
-    sources = [name.strip() for entry in sources for name in (entry or "").splitlines() if name.strip()] or ["default"]
+    sources = [composed_name(name.strip()) for entry in sources for name in (entry or "").splitlines() if name.strip()] or ["default"]
     if errors := source_name_errors(dict(enumerate(dict.fromkeys(sources))), {}):
         raise ValidationError({"sources": errors})
     project = Project(slug=slug, name=name, description=description)
@@ -109,6 +109,8 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
     stored, gone = {lab.pk: lab for lab in Label.objects.filter(project=project)}, {label.pk for label in deleted}
     labels = [label or Label(project=project) for label, _ in rows]
     for label, (_, fields) in zip(labels, rows, strict=True):
+        if isinstance(fields.get("name"), str):
+            fields = {**fields, "name": composed_name(fields["name"])}
         for field, value in {**fields, "project": project}.items():
             setattr(label, field, value)
         if label.pk and label.pk not in stored:  # saving it would insert it again
@@ -192,7 +194,7 @@ def replace_sources(project: Project, rows: list[dict]) -> list[Source]:
     """Set the project's sources to exactly ``rows`` ({"id"?, "name", "quota"}): quotas must add up
     to 1.0; a source that still has items cannot be removed. All or nothing."""
     check_quota_total([row["quota"] for row in rows])
-    names = [row["name"].strip() for row in rows]
+    names = [composed_name(row["name"].strip()) for row in rows]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValidationError({"name": f"Source names must be unique; repeated: {', '.join(dupes)}."})

@@ -25,7 +25,7 @@ import { noneName } from "./history.js";
 import { setSaveStatus } from "./outbox.js";
 import { bdi, notify, renderLabels, visibleLabels } from "./render.js";
 import { takeMovedKey } from "./stale_labels.js";
-import { children, els, fullName, key, labels, noneHotkey, noneHotkeyFree, shown, state } from "./state.js";
+import { children, els, fullName, key, labels, noneHotkey, noneHotkeyFree, oneChar, shown, state } from "./state.js";
 
 // Every key the project gave a meaning to: the labels' hotkeys and the none-of-these key. Read at
 // each key press, not once: a lead's change of hotkeys reaches the page at runtime (state.js
@@ -46,7 +46,7 @@ const PAGE_SIGNS = new Set(["/", ".", "=", "?", "[", "]"]);
 // sign. A Latin layout (AZERTY, QWERTZ) keeps its letters as typed.
 function layoutKey(e) {
   const typed = e.key;
-  if (typed.length !== 1 || /^[a-z0-9]$/i.test(typed)) return typed;
+  if (!oneChar(typed) || /^[a-z0-9]$/i.test(typed)) return typed;
   const keys = projectKeys();
   if (keys.has(key(typed))) return typed;
   const m = /^(?:Key([A-Z])|Digit([0-9]))$/.exec(e.code || "");
@@ -76,7 +76,7 @@ function answersItem(k) {
   if (k.ctrlKey) return false; // Ctrl+Z walks the history
   if ([".", "="].includes(k.key)) return true;
   const lower = key(k.key);
-  return lower.length === 1 && (Boolean(hotkeyLabel(lower)) || Boolean(noneHotkeyFree && lower === noneHotkey));
+  return oneChar(k.key) && (Boolean(hotkeyLabel(lower)) || Boolean(noneHotkeyFree && lower === noneHotkey));
 }
 
 // Keys that store or change an answer in applyKey (those, Enter keeping a coarse label, Delete).
@@ -137,8 +137,8 @@ function applyKey(k, e) {
   if (name === "/") { prevent(); els.filter.hidden = false; els.filter.focus(); return; }
   if (name === ".") { prevent(); openSkip(); return; }
   if (name === "=") { prevent(); acceptSuggestion(); return; }
+  if (!oneChar(name)) return; // a named key (Tab, F5): no label's
   const lower = key(name);
-  if (lower.length !== 1) return;
   const label = hotkeyLabel(lower);
   const none = !label && noneHotkeyFree && lower === noneHotkey;
   if ((label || none) && heldMovedKey(name, label)) { prevent(); return; }

@@ -38,8 +38,13 @@ export const children = new Map();
 // label_one_other). Only that one leaves the label buttons: any other label keeps its button.
 export let otherLabel = null;
 export let topLevel = [];
-// Hotkeys compare case-insensitively: "A" with Shift or Caps Lock is still the "a" label.
+// Hotkeys compare case-insensitively: "A" with Shift or Caps Lock is still the "a" label. Lowered
+// as the server's hotkey clash check lowers (Python's str.lower(), the same full Unicode mapping):
+// "İ" is "i̇", two characters, so a press is judged by oneChar on the key itself, not on this.
 export const key = (k) => (k || "").toLowerCase();
+// One character as the server counts a hotkey (code points, hotkeys.py): "🎉" is one, though
+// JavaScript's length counts its two UTF-16 units; "Enter" or "Shift" is none.
+export const oneChar = (k) => typeof k === "string" && k.length > 0 && k.length <= 2 && [...k].length === 1;
 export const fullName = (l) =>
   (l.parent !== null && byId.has(l.parent) ? byId.get(l.parent).name + " › " + l.name : l.name);
 export let noneHotkey = "";

@@ -262,8 +262,11 @@ async function act(action, label, cards = targets()) {
 // label's, typed on a key whose position is a Latin letter or a digit (a Russian or Hebrew layout
 // gives "о" for the J key), counts as that letter or digit, as the keys help says. A Latin layout
 // (AZERTY, QWERTZ) keeps its letters as typed, as the annotation page's layoutKey does.
+// One character as the server counts a hotkey (code points): "🎉" is one, "Enter" none.
+const oneChar = (k) => k.length > 0 && k.length <= 2 && [...k].length === 1;
+
 function keyOf(e) {
-  if (e.key.length !== 1) return e.key;
+  if (!oneChar(e.key)) return e.key;
   const k = e.key.toLowerCase();
   if (/^[a-z0-9]$/.test(k) || pageKeys.has(k) || hotkeys.has(k)) return k;
   const position = /^(?:Key([A-Z])|Digit([0-9]))$/.exec(e.code || "");
@@ -291,7 +294,7 @@ function onKeydown(e) {
     if (pageKeys.has(k) || hotkeys.has(k)) e.preventDefault();
     return;
   }
-  if (!current) { if (k.length === 1) move(0); if (!current) return; }
+  if (!current) { if (oneChar(e.key)) move(0); if (!current) return; }
   if (k === "x" && !e.shiftKey) { e.preventDefault(); setSelected(current, !current.classList.contains("selected")); showSelection(); return; }
   if (k === "x") {
     e.preventDefault();
