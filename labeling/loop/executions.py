@@ -36,6 +36,7 @@ from celery.exceptions import Ignore
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from config.database_retry import until_database_answers
@@ -205,7 +206,13 @@ class ClaimedTask(Task):
         return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
 
 
-TRANSIENT = (OperationalError, InterfaceError, ConnectionError, RedisConnectionError, TimeoutError)
+# The database's and the broker's connection errors. A step that sends its next step while Redis is
+# down meets kombu's OperationalError (redis' own ConnectionError where the result store is asked
+# first): retried like the others, not failed for good by on_failure (a wave-complete retrain would
+# then open no next wave). A retry that cannot be sent either is rejected by Celery, and the run,
+# still open, is found by the workers' sweep and queued again.
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, RedisConnectionError, TimeoutError,
+             BrokerOperationalError)
 RETRY_MIN_SECONDS = 5
 RETRY_BACKOFF, RETRY_BACKOFF_MAX = 2, 60
 

@@ -5,8 +5,11 @@ The claim and the batch's read are the import's first queries. A message that ar
 database does not answer (a restart, a failover) used to fail there at once: the batch stayed
 pending until the stale sweep failed it minutes later as if its worker never started it. Both are
 now tried again while the database does not answer (config.database_retry, up to a minute), on
-this delivery: the task is not acks_late, so a task retry would be one more message to lose, and
-the upload stays in place for as long as a try may still need it.
+this delivery rather than by a task retry (the task has no autoretry): a retry is a new message,
+one more for the broker to lose, and the upload stays in place for as long as a try may still need
+it. The task is acks_late like every task (CELERY_TASK_ACKS_LATE, and requeued when its worker
+process is lost): a delivery whose worker dies is handed out again, and the claim below makes that
+delivery import nothing.
 
 A claim whose commit reached the database but whose reply was lost with the connection is tried
 again too, and finds the batch running: taken for another delivery's claim, this delivery imported

@@ -12,16 +12,16 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from labeling.items.models import ImportBatch
-
 # The heartbeat thread lives beside the imports, which beat with it from start to end (import_path);
 from labeling.items.services import beating as _beating
-from labeling.items.services import upload_dir
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
 from .broker import look
 from .cutoffs import pending_stale_after, stale_after
+
+# The stale-import rule lives beside this one (its own module); a project's deletion imports it from here.
+from .sweep_imports import expire_stale_imports  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -232,36 +232,6 @@ def heartbeat(run_id: int | None):
         yield
 
 
-def expire_stale_imports() -> list[ImportBatch]:
-    """Fail the imports whose worker died: running with no heartbeat for LONGTAIL_TASK_STALE_SECONDS,
-    or pending for longer than the broker would keep a lost message. A live import, a worker's or
-    ``import_items``', beats from start to end, also while it waits for another import of its
-    project (services.import_path). Its rows are written in one transaction that also ends the
-    batch DONE, only while it is still running: the transaction died with the worker, or one still
-    going finds its batch failed and writes nothing, so nothing of the file is in the project. The
-    upload left behind is removed."""
-    now = timezone.now()
-    # SQLite imports run without a heartbeat (items.services.import_heartbeat): only pending ones go stale there.
-    running = ImportBatch.objects.none() if connection.vendor == "sqlite" else ImportBatch.objects.filter(
-        state=ImportBatch.RUNNING, updated_at__lt=now - stale_after())
-    stale = list(running | ImportBatch.objects.filter(state=ImportBatch.PENDING,
-                                                      updated_at__lt=now - pending_stale_after()))
-    failed = []
-    for batch in stale:
-        seconds = int((now - batch.updated_at).total_seconds())
-        what = "stopped" if batch.state == ImportBatch.RUNNING else "never started it"
-        message = (f"Interrupted: the import's worker {what} (no heartbeat for {seconds} s; the cut-off is "
-                   f"{int(stale_after().total_seconds())} s). Nothing of this file was imported; upload it again.")
-        if ImportBatch.objects.filter(pk=batch.pk, state=batch.state, updated_at=batch.updated_at).update(
-                state=ImportBatch.FAILED, progress=1.0, rows_imported=0, finished_at=now, updated_at=now,
-                errors=[{"file": batch.filename, "line": None, "field": None, "message": message}]):
-            failed.append(batch)
-            for upload in upload_dir(batch.project).glob(f"{batch.pk}-*"):
-                if not upload.name.endswith("-rejects.csv"):
-                    upload.unlink(missing_ok=True)
-    return failed
-
-
 def close_run(run: TaskRun, notes: list[str]) -> None:
     """End a retrain run: FAILED with its recorded error, else DONE with what it did."""
     detail = run.detail or {}
@@ -273,11 +243,30 @@ def close_run(run: TaskRun, notes: list[str]) -> None:
                         "these same labels and keeps serving")
     elif "model_version" in detail and not error:
         notes.insert(0, f"model v{detail['model_version']} active")
+    text = join_notes(notes)
     if error:
-        update_run(run.id, state=TaskRun.FAILED, progress=1.0, message=f"{error} ({'; '.join(notes)})", finished=True)
+        update_run(run.id, state=TaskRun.FAILED, progress=1.0, finished=True,
+                   message=f"{error} ({text.removesuffix('.')})" if text else str(error))
     else:
-        update_run(run.id, state=TaskRun.DONE, progress=1.0, message="Done: " + "; ".join(notes) + ".",
-                   finished=True, stage="done")
+        # "Done: model v5 active; wave 6 opened (20 items)." / "Done. The label budget … is spent: …."
+        done = "Done." if not text else f"Done. {text}" if text[0].isupper() else f"Done: {text}"
+        update_run(run.id, state=TaskRun.DONE, progress=1.0, message=done, finished=True, stage="done")
+
+
+def join_notes(notes: list[str]) -> str:
+    """A run's notes as one text ending with one full stop: clauses ("model v5 active", "wave 6
+    opened (20 items)") join with "; "; a note that is a sentence of its own (a NothingToPlan
+    message, as the plan API answers it) starts a new sentence."""
+    text = ""
+    for note in filter(None, (str(n).strip() for n in notes)):
+        if text and (note[0].isupper() or text.endswith(_ENDS)):
+            text = f"{text if text.endswith(_ENDS) else text + '.'} {note[0].upper()}{note[1:]}"
+        else:
+            text = f"{text}; {note}" if text else note
+    return text if not text or text.endswith(_ENDS) else f"{text}."
+
+
+_ENDS = (".", "!", "?", "…")
 
 
 # --- reads ----------------------------------------------------------------------------------------

@@ -129,8 +129,9 @@ def start_embedding(run_id: int) -> None:
         return
     todo = embedding.unembedded_item_ids(run.project)
     chunks = embed_chunks(todo)
+    # stage "embed": the run left the queue (a failed run keeps the stage it failed in)
     runs.update_run(run_id, state=TaskRun.RUNNING, progress=0.0, to_embed=len(todo), chunks=len(chunks),
-                    message=f"Embedding {len(todo)} items in {len(chunks)} chunk(s).")
+                    message=f"Embedding {len(todo)} items in {len(chunks)} chunk(s).", stage="embed")
     if not chunks:
         _then(run_id, finish_embedding, run_id)
         return
@@ -149,7 +150,7 @@ def finish_embedding(run_id: int) -> None:
 def embed_project(project_id: int, run_id: int | None = None) -> int:
     project = Project.objects.get(pk=project_id)
     if run_id:
-        runs.update_run(run_id, state=TaskRun.RUNNING, message="Embedding items.")
+        runs.update_run(run_id, state=TaskRun.RUNNING, message="Embedding items.", stage="embed")
     try:
         with runs.heartbeat(run_id):
             done = embedding.embed_project(
@@ -363,7 +364,8 @@ LEGACY_NAMES = {
 }
 for _old_name, _task in LEGACY_NAMES.items():
     # The undecorated function (``run`` is already wrapped by autoretry): same code, same options
-    # (an import is not re-run on redelivery: its upload is gone by then).
+    # (the import task has no autoretry and no message claim: a redelivery finds its batch claimed,
+    # import_steps.claim_import, and imports nothing).
     shared_task(name=_old_name, **({} if _task is import_file else TASK_OPTIONS))(
         getattr(_task, "_orig_run", _task.run))
 

@@ -31,7 +31,6 @@ from .runs import (
     RETRAIN,
     WAITING,
     claim_deferred_retrains,
-    expire_stale_imports,
     expire_stale_runs,
     fail_run,
     note_run,
@@ -41,6 +40,7 @@ from .runs import (
     retrain_in_flight,
     update_run,
 )
+from .sweep_imports import expire_stale_imports, import_message_id
 
 log = logging.getLogger(__name__)
 # Retrains of a wave that ended (completed, or closed by a lead asking for a retrain): when one
@@ -210,13 +210,19 @@ def on_items_imported(sender=None, *, project, batch=None, **kwargs) -> None:
 def start_upload_import(batch: ImportBatch, path: Path, *, skip_invalid: bool) -> None:
     """Queue an uploaded file's import (a worker in production, in-process in the demo) once the
     batch row is committed, so the worker can see it. When the broker cannot take it, the batch
-    is failed with the reason (never left pending) and the upload is removed."""
+    is failed with the reason (never left pending) and the upload is removed. The message's id is
+    the batch's (sweep_imports.import_message_id): the workers' sweep asks the broker whether it
+    still holds it, as it asks about a pending run's first message."""
     rejects = str(rejects_path_for(batch)) if skip_invalid else None
     expire_stale_imports()  # an upload is the next request that shows the imports: none stays running
 
     def send():
+        # The wait for a worker is counted from the send, not from the batch's row (the upload's copy
+        # came between): the sweep never takes a batch whose message is still being sent for a lost one.
+        ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.PENDING).update(updated_at=timezone.now())
         try:
-            tasks.import_file.delay(batch.id, str(path), skip_invalid=skip_invalid, rejects_path=rejects)
+            tasks.import_file.apply_async(args=[batch.id, str(path)], task_id=import_message_id(batch.id),
+                                          kwargs={"skip_invalid": skip_invalid, "rejects_path": rejects})
         except Exception as exc:
             if settings.CELERY_TASK_ALWAYS_EAGER:
                 raise  # in-process, the import's own errors are recorded on the batch by the importer
@@ -311,8 +317,9 @@ def _sweep() -> None:
     try:
         for run in recover_stale_runs():
             log.warning("queued TaskRun %s again (project %s): it was interrupted", run.pk, run.project_id)
-        for batch in expire_stale_imports():
-            log.warning("import batch %s (project %s) failed: its worker stopped", batch.pk, batch.project_id)
+        # the sweep also asks the broker which pending imports lost their message
+        for batch in expire_stale_imports(ask_broker=True):
+            log.warning("import batch %s (project %s) failed: %s", batch.pk, batch.project_id, batch.errors[0]["message"])
     except Exception:  # noqa: BLE001 - the next sweep tries again
         log.exception("stale-run sweep failed")
     finally:
