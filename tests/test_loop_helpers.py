@@ -41,7 +41,7 @@ def build_project(project_factory, *, slug="loop", n_items=300, shares=(0.6, 0.3
     from labeling.annotations.models import Annotation
     from labeling.items.models import Item
     from labeling.modeling.models import Embedding
-    from learner.text import text_hash
+    from learner.text import exact_text_hash, text_hash
 
     rng = np.random.default_rng(seed)
     project = project_factory(slug, labels=labels)
@@ -67,7 +67,7 @@ def build_project(project_factory, *, slug="loop", n_items=300, shares=(0.6, 0.3
     rows = [Embedding(model_id=model_id, text_hash=item.text_hash, vector=np.asarray(v, np.float32).tobytes())
             for item, v in zip(items, vectors, strict=True)]
     for label, vec in zip(label_objs, unit(rng, len(label_objs)), strict=True):
-        rows.append(Embedding(model_id=model_id, text_hash=text_hash(label_text(label)), vector=vec.tobytes()))
+        rows.append(Embedding(model_id=model_id, text_hash=exact_text_hash(label_text(label)), vector=vec.tobytes()))
     Embedding.objects.bulk_create(rows, ignore_conflicts=True)
     truth_by_id = {item.id: labels[truth[i]] for i, item in enumerate(items)}
     # Labeled examples: make sure every label has a few, then fill in order.

@@ -17,7 +17,7 @@ from labeling.modeling.versions import active_model, load_classifier, train_vers
 from labeling.projects.dashboard import dashboard_data, thresholds_table
 from labeling.projects.forms import ProjectSettingsForm
 from labeling.projects.models import Label, Project, described, settings_errors
-from learner.text import text_hash
+from learner.text import exact_text_hash
 from learner.training import TrainConfig
 from tests import test_loop_helpers as helpers
 from tests.test_lead_settings_forms import settings_post
@@ -76,7 +76,7 @@ def _embed_label_texts(project):
     for label in project.labels.all():
         vec = helpers.unit(rng, 1)[0]
         Embedding.objects.get_or_create(model_id=settings.LONGTAIL_MODEL_ID,
-                                        text_hash=text_hash(helpers.label_text(label)),
+                                        text_hash=exact_text_hash(helpers.label_text(label)),
                                         defaults={"vector": vec.tobytes()})
 
 

@@ -13,7 +13,7 @@ from labeling.items.models import Item
 from labeling.modeling.models import Embedding
 from labeling.projects.models import Label, Membership
 from labeling.waves.models import WaveItem
-from learner.text import text_hash
+from learner.text import exact_text_hash, text_hash
 
 from . import test_loop_helpers as helpers
 from .test_annotation_helpers import add_member
@@ -56,7 +56,7 @@ def test_the_planner_spends_no_rare_picks_on_a_coarse_label_it_cannot_rank(
     account = Label.objects.create(project=project, name="account", hotkey="9", order=0)
     Label.objects.filter(project=project, name__in=["login", "fraud"]).update(parent=account)
     vector = helpers.unit(np.random.default_rng(9), 1)[0]
-    Embedding.objects.create(model_id=settings.LONGTAIL_MODEL_ID, text_hash=text_hash(helpers.label_text(account)),
+    Embedding.objects.create(model_id=settings.LONGTAIL_MODEL_ID, text_hash=exact_text_hash(helpers.label_text(account)),
                              vector=vector.tobytes())
     run = helpers.retrain(project, django_capture_on_commit_callbacks)
     assert run.state == "done", run.message

@@ -13,7 +13,7 @@ from django.conf import settings
 from labeling.modeling.models import Embedding
 from labeling.projects.models import Label
 from labeling.waves.models import WaveItem
-from learner.text import text_hash
+from learner.text import exact_text_hash
 
 from . import test_loop_helpers as helpers
 
@@ -28,7 +28,7 @@ def test_a_coarse_label_with_labeled_fine_labels_is_not_planned_as_never_labeled
     account = Label.objects.create(project=project, name="account", hotkey="9", order=0)
     Label.objects.filter(project=project, name__in=["login", "fraud"]).update(parent=account)
     vector = helpers.unit(np.random.default_rng(9), 1)[0]
-    Embedding.objects.create(model_id=settings.LONGTAIL_MODEL_ID, text_hash=text_hash(helpers.label_text(account)),
+    Embedding.objects.create(model_id=settings.LONGTAIL_MODEL_ID, text_hash=exact_text_hash(helpers.label_text(account)),
                              vector=vector.tobytes())
     under_account = project.annotations.filter(label__parent=account).values("item_id").distinct().count()
     assert under_account >= 8

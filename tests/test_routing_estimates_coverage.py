@@ -17,7 +17,7 @@ from labeling.projects.estimates import version_estimates
 from labeling.projects.models import Membership
 from labeling.waves.models import WaveItem
 from labeling.waves.services import close_wave, open_wave, plan_next_wave
-from learner.text import text_hash
+from learner.text import exact_text_hash, text_hash
 
 from .review_helpers import add_version
 from .test_loop_helpers import _letters, label_text, unit
@@ -46,7 +46,7 @@ def pool(project_factory, make_user):
     vectors = unit(rng, len(items))
     rows = [Embedding(model_id=settings.LONGTAIL_MODEL_ID, text_hash=item.text_hash, vector=vector.tobytes())
             for item, vector in zip(items, vectors, strict=True)]
-    rows += [Embedding(model_id=settings.LONGTAIL_MODEL_ID, text_hash=text_hash(label_text(label)),
+    rows += [Embedding(model_id=settings.LONGTAIL_MODEL_ID, text_hash=exact_text_hash(label_text(label)),
                        vector=unit(rng, 1)[0].tobytes()) for label in project.labels.all()]
     Embedding.objects.bulk_create(rows)
     add_version(project, 1, {item.pk: (int(rng.integers(3)), float(rng.uniform(0.4, 0.95))) for item in items})

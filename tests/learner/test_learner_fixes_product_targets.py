@@ -6,7 +6,7 @@ import numpy as np
 from labeling.modeling.models import Embedding
 from labeling.modeling.versions import load_classifier, train_version
 from labeling.projects.models import Label
-from learner.text import text_hash
+from learner.text import exact_text_hash
 from tests import test_loop_helpers as helpers
 
 
@@ -18,7 +18,7 @@ def test_retrain_sends_predictions_of_a_prior_only_label_with_a_target_to_review
     refund.save()
     version = train_version(project, train_config={"self_training": False})
     assert "refund" in version.label_map  # predictable through its name's vector alone
-    stored = Embedding.objects.get(text_hash=text_hash(helpers.label_text(refund)))
+    stored = Embedding.objects.get(text_hash=exact_text_hash(helpers.label_text(refund)))
     name_vector = np.frombuffer(bytes(stored.vector), dtype=np.float32)
     rng = np.random.default_rng(1)
     near = name_vector + 0.3 * helpers.unit(rng, 20)  # new items that read like the label's name
