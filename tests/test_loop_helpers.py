@@ -66,6 +66,10 @@ def build_project(project_factory, *, slug="loop", n_items=300, shares=(0.6, 0.3
     model_id = settings.LONGTAIL_MODEL_ID
     rows = [Embedding(model_id=model_id, text_hash=item.text_hash, vector=np.asarray(v, np.float32).tobytes())
             for item, v in zip(items, vectors, strict=True)]
+    # The same vector under each text's exact key, which predict reads: with real encodings, a text's
+    # own vector is its item's (the item is the only one of its exact-duplicate group here).
+    rows += [Embedding(model_id=model_id, text_hash=exact_text_hash(item.text), vector=np.asarray(v, np.float32).tobytes())
+             for item, v in zip(items, vectors, strict=True)]
     for label, vec in zip(label_objs, unit(rng, len(label_objs)), strict=True):
         rows.append(Embedding(model_id=model_id, text_hash=exact_text_hash(label_text(label)), vector=vec.tobytes()))
     Embedding.objects.bulk_create(rows, ignore_conflicts=True)

@@ -7,10 +7,19 @@ decision in ``review_services.resolve_review`` and ``review_services.bulk_review
 item's open tasks at once, in id order, before it writes any (``lock_open_tasks``). Locked one by
 one as each was reached, a lead resolving the item's label issue while its annotator changed an
 answer (which withdraws the disagreement, then closes the issue) each held the task the other
-needed next, and PostgreSQL cancelled one of them."""
+needed next, and PostgreSQL cancelled one of them.
+
+Which items are *disputed* (the item browser's ``state=disputed`` and row state, the estimates'
+disputed picks, the export's ``disputed`` column) is defined here once, from the answers
+(``disputed_sql``): the rule ``sync_disagreement`` opens a task on, not whether a task is open.
+A lead's dismissal closes the task and stores nothing, so the annotators still disagree and
+nobody decided; only an adjudication settles the item."""
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.db.models.fields import BooleanField
 from django.utils import timezone
 
+from labeling.items.models import Item
 from labeling.projects.models import Project
 
 from .models import Annotation, ReviewTask
@@ -70,3 +79,56 @@ def sync_disagreement(project: Project, item_id: int, *, added: bool = False) ->
         open_task.save(update_fields=["detail"])
         return open_task
     return ReviewTask.objects.create(project=project, item_id=item_id, reason=ReviewTask.DISAGREEMENT, detail=detail)
+
+
+# Of an item's live labeled answers (alias a), those that vote in a dispute: an annotator's (not
+# skipped) with no later one of the same annotator, "later" by (created_at, id), the order every
+# "newest answer" reads. Adjudications and imports pass too (counted apart, or not at all).
+_VOTES = ("a.origin <> '{annotator}' OR (NOT a.skipped AND NOT EXISTS (SELECT 1 FROM {table} n "
+          "WHERE n.item_id = a.item_id AND n.origin = '{annotator}' AND NOT n.undone AND NOT n.skipped "
+          "AND n.label_id IS NOT NULL AND (n.annotator_id = a.annotator_id OR (n.annotator_id IS NULL "
+          "AND a.annotator_id IS NULL)) AND (n.created_at > a.created_at OR (n.created_at = a.created_at "
+          "AND n.id > a.id))))")
+
+
+def disputed_sql(item_column: str | None = None) -> str:
+    """SQL, true when the item (``item_column``; the items table's id by default) is disputed: two
+    or more annotators whose latest answers carry different labels (the rule ``sync_disagreement``
+    opens a task on), and no live adjudication. Imports are no annotator: an imported label that
+    differs from an answer is no dispute.
+
+    One scalar subquery over the item's answers (through the item index), the adjudication counted
+    in it: a NOT EXISTS of its own was planned as an anti-join reading every answer of every
+    project (no index leads to adjudications). No ORDER BY and no DISTINCT: the item browser checks
+    it row by row on a plan that must not sort (labeling/items/narrowing.py)."""
+    item = item_column or f'"{Item._meta.db_table}"."id"'
+    table = Annotation._meta.db_table
+    annotator = f"CASE WHEN a.origin = '{Annotation.ANNOTATOR}' THEN a.label_id END"
+    votes = _VOTES.format(annotator=Annotation.ANNOTATOR, table=table)
+    return (f"(SELECT COALESCE(min({annotator}) <> max({annotator}), false) AND "
+            f"count(CASE WHEN a.origin = '{Annotation.ADJUDICATION}' THEN 1 END) = 0 FROM {table} a "
+            f"WHERE a.item_id = {item} AND NOT a.undone AND a.label_id IS NOT NULL AND ({votes}))")
+
+
+def disputed() -> RawSQL:
+    """``disputed_sql`` as a boolean expression over an Item queryset (which must join the items
+    table once: the SQL names it)."""
+    return RawSQL(disputed_sql(), [], output_field=BooleanField())
+
+
+def disputed_items(project: Project, item_ids) -> set[int]:
+    """Which of ``item_ids`` (of the project) are disputed (``disputed_sql``), in one query."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return set()
+    return set(Item.objects.filter(project=project, pk__in=ids).filter(disputed()).values_list("pk", flat=True))
+
+
+def dispute_candidates(project: Project):
+    """Disagreement tasks of the project, open or closed: a superset of its disputed items
+    (``disputed_sql``) for a caller that must find them through an index (the item browser's
+    narrowing) and then checks the rule on each. Every write of an annotator's answer calls
+    ``sync_disagreement``, which opens a task whenever the rule holds and no adjudication stands,
+    and deletes one only once the annotators agree; a lead's dismissal or adjudication closes it
+    and leaves it there."""
+    return ReviewTask.objects.filter(project=project, reason=ReviewTask.DISAGREEMENT)

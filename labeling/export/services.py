@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
+from labeling.annotations.disagreement import disputed_items
 from labeling.annotations.models import Annotation
-from labeling.annotations.resolve import ADJUDICATION, Answer, resolve
+from labeling.annotations.resolve import Answer, resolve
 from labeling.items.models import Item
 from labeling.projects.models import Project
 from labeling.waves.models import WaveItem
@@ -125,8 +126,7 @@ ITEM_FIELDS = ("pk", "external_id", "text", "text_hash", "dup_group", "source__n
 # would not know it).
 ANSWER_FIELDS = ("item_id", "label_id", "origin", "pk", "annotator__username",
                  "assignment__wave_item__wave__number", "assignment__wave_item__strategy",
-                 "assignment__wave_item__inclusion_prob", "suggestion_shown", "label__name", "label__parent__name",
-                 "annotator_id")
+                 "assignment__wave_item__inclusion_prob", "suggestion_shown", "label__name", "label__parent__name")
 
 
 def _in_chunks(rows, size: int):
@@ -165,7 +165,7 @@ def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int =
         for answer in (_labeled_answers().filter(item_id__in=ids).order_by(*ANSWER_ORDER)
                        .values_list(*ANSWER_FIELDS)):
             answers.setdefault(answer[0], []).append(answer)
-        extras = _chunk_extras(ids)
+        extras = _chunk_extras(project, ids)
         first_picks: dict[int, tuple] = {}
         for item_id, wave, strategy, inclusion in (WaveItem.objects.filter(item_id__in=ids)
                                                    .order_by("wave__number", "pk")
@@ -186,23 +186,13 @@ def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int =
             yield from _duplicate_rows(project, emitted, index, emitted_duplicates, report)
 
 
-def _chunk_extras(ids: list[int]) -> dict:
-    """A chunk's skip reasons (one query per chunk)."""
+def _chunk_extras(project: Project, ids: list[int]) -> dict:
+    """A chunk's skip reasons and disputed items (one query each per chunk)."""
     skips: dict[int, list] = {}
     for item_id, annotator, reason in (Annotation.objects.filter(item_id__in=ids, undone=False, skipped=True)
                                        .order_by("pk").values_list("item_id", "annotator__username", "skip_reason")):
         skips.setdefault(item_id, []).append({"annotator": annotator, "reason": reason})
-    return {"skips": skips}
-
-
-def _annotators_disagree(answers: list) -> bool:
-    """Whether the item's annotators disagree now: two or more annotators whose latest answers
-    (``answers`` in time order) carry different labels, the rule that opens a disagreement task
-    (labeling.annotations.disagreement.sync_disagreement). Read from the answers, not from an open
-    task: a lead's dismissal closes the task and stores nothing, so the annotators still disagree
-    and nobody decided; the tie-break's label is then no more settled than before."""
-    latest = {a[11]: a[1] for a in answers if a[2] == Annotation.ANNOTATOR}
-    return len(latest) >= 2 and len(set(latest.values())) > 1
+    return {"skips": skips, "disputed": disputed_items(project, ids)}
 
 
 def _item_row(item: tuple, answers: list, first_pick: tuple | None, split: str, extras: dict) -> dict | None:
@@ -233,9 +223,11 @@ def _item_row(item: tuple, answers: list, first_pick: tuple | None, split: str, 
         "source": source,
         "split": str(split),
         # Annotators disagree and no lead has adjudicated yet: the label is the majority's (ties:
-        # the newest answer), votes says who said what. A standing adjudication is the decision;
-        # a dismissed disagreement task is not (_annotators_disagree).
-        "disputed": decided.origin != ADJUDICATION and _annotators_disagree(answers),
+        # the newest answer), votes says who said what. Read from the answers, not from an open
+        # task (labeling.annotations.disagreement.disputed_sql, which the item browser and the
+        # estimates read too): a lead's dismissal closes the task and stores nothing, so the
+        # annotators still disagree and nobody decided. A standing adjudication is the decision.
+        "disputed": pk in extras["disputed"],
         # suggestion_shown: the page showed the model's suggestion with the item (an anchored answer).
         "votes": [{"annotator": a[4], "label": labels[a[1]][0], "origin": a[2], "suggestion_shown": a[8]}
                   for a in answers],

@@ -17,6 +17,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.fields import BooleanField
 from django.db.models.lookups import IsNull
 
+from labeling.annotations.disagreement import disputed
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.modeling.decoding import request_emitting_columns
 from labeling.modeling.models import ItemScore, ModelVersion
@@ -59,13 +60,13 @@ IN_REVIEW = "in_review"
 STATES = [(UNLABELED, "unlabeled"), (IN_WAVE, "in a wave"), (LABELED, "labeled"), (SKIPPED, "skipped"),
           (DISPUTED, "disputed"), (IN_REVIEW, "in review")]
 # What each state means (the filter's help text and the item page's tooltip). They overlap: a
-# disputed item is also labeled and in review; rows show the most telling one.
+# disputed item is also labeled (and in review until a lead dismisses it); rows show the most telling one.
 STATE_MEANINGS = {
     UNLABELED: "no live answer and not in a planned or open wave",
     IN_WAVE: "in a planned or open wave, not answered yet",
     LABELED: "at least one live answer with a label",
     SKIPPED: "live skips only, no label",
-    DISPUTED: "an open disagreement review task",
+    DISPUTED: "annotators' latest answers differ and no lead has adjudicated (a dismissed disagreement stays disputed)",
     IN_REVIEW: "any open review task",
 }
 
@@ -185,7 +186,9 @@ def state_q(state: str) -> Q:
     if state == SKIPPED:
         return has(live_answers(skipped=True)) & lacks(usable_answers())
     if state == DISPUTED:
-        return has(open_reviews(reason=ReviewTask.DISAGREEMENT))
+        # From the answers, as the export and the estimates read it (disagreement.disputed_sql):
+        # a dismissed disagreement task is closed, yet nobody decided the item.
+        return Q(disputed())
     if state == IN_REVIEW:
         return has(open_reviews())
     raise ValueError(f"unknown state {state!r}")
@@ -341,7 +344,7 @@ def row_states(project: Project, item_ids: list[int], version: ModelVersion | No
             answers=Subquery(live_answers().order_by().values("item").annotate(n=Count("id")).values("n")[:1]),
             has_usable=Exists(usable_answers()), has_live=Exists(live_answers()),
             has_skip=Exists(live_answers(skipped=True)), in_wave=in_unfinished_wave(),
-            disputed=open_review(reason=ReviewTask.DISAGREEMENT), reviewed=open_review(), **extras,
+            disputed=disputed(), reviewed=open_review(), **extras,
         )
         .values("id", "resolved", "resolved_name", "answers", "has_usable", "has_live", "has_skip", "in_wave",
                 "disputed", "reviewed", *extras)
@@ -350,8 +353,8 @@ def row_states(project: Project, item_ids: list[int], version: ModelVersion | No
 
 
 def primary_state(flags: dict) -> str:
-    """One state to show per row; the filter's states overlap (a disputed item is also labeled
-    and in review), the most telling one is shown."""
+    """One state to show per row; the filter's states overlap (a disputed item is also labeled,
+    and in review until a lead dismisses it), the most telling one is shown."""
     if flags["disputed"]:
         return DISPUTED
     if flags["reviewed"]:

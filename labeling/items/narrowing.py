@@ -28,6 +28,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
 
+from labeling.annotations.disagreement import dispute_candidates
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.modeling.models import ItemScore
 from labeling.waves.models import Wave, WaveItem
@@ -134,11 +135,12 @@ def probes(project, data: dict, version) -> Iterator[tuple[str, Callable[[], set
     if data.get("label") is not None:
         yield "index", lambda: _ids(Annotation.objects.filter(label=data["label"], undone=False, skipped=False), "item_id")
     state = data.get("state")
-    if state in (browse.DISPUTED, browse.IN_REVIEW):
-        where = {"project": project, "resolved_at__isnull": True}
-        if state == browse.DISPUTED:
-            where["reason"] = ReviewTask.DISAGREEMENT
-        yield "index", lambda: _ids(ReviewTask.objects.filter(**where), "item_id")
+    if state == browse.DISPUTED:
+        # Disputed is read from the answers (a dismissed disagreement stays disputed): its
+        # candidates are the items with a disagreement task, open or closed.
+        yield "index", lambda: _ids(dispute_candidates(project), "item_id")
+    elif state == browse.IN_REVIEW:
+        yield "index", lambda: _ids(ReviewTask.objects.filter(project=project, resolved_at__isnull=True), "item_id")
     elif state == browse.SKIPPED:
         yield "index", lambda: _ids(Annotation.objects.filter(project=project, undone=False, skipped=True), "item_id")
     elif state == browse.IN_WAVE:

@@ -107,8 +107,8 @@ def labeled_per_wave(project, label_names: dict) -> tuple[dict, dict]:
     time at 30,000 labeled items)."""
     first_wave: dict[int, int] = {}
     answers = (Annotation.objects.filter(project=project, undone=False, skipped=False, label__isnull=False)
-               .order_by("item_id", "pk")
-               .values_list("item_id", "label_id", "origin", "pk", "assignment__wave_item__wave__number"))
+               .order_by("item_id", "created_at", "pk")  # "newest" by time, then id: as training and the export
+               .values_list("item_id", "label_id", "origin", "assignment__wave_item__wave__number"))
     grid: Counter = Counter()  # (wave number or None, label id) → items
     with transaction.atomic():  # SET LOCAL: for this transaction only
         if connection.vendor == "postgresql":
@@ -119,8 +119,8 @@ def labeled_per_wave(project, label_names: dict) -> tuple[dict, dict]:
             first_wave[item_id] = number  # newest first: the earliest wave is written last
         for item_id, rows in groupby(answers.iterator(chunk_size=10000), key=itemgetter(0)):
             rows = list(rows)
-            label_id = rows[0][1] if len(rows) == 1 else resolve([Answer(*row[1:4]) for row in rows]).label_id
-            wave = next((row[4] for row in reversed(rows) if row[4] is not None), first_wave.get(item_id))
+            label_id = rows[0][1] if len(rows) == 1 else resolve([Answer(*r[1:3], n) for n, r in enumerate(rows)]).label_id
+            wave = next((row[3] for row in reversed(rows) if row[3] is not None), first_wave.get(item_id))
             grid[wave, label_id] += 1
     totals: Counter = Counter()
     for (_, label_id), n in grid.items():
@@ -245,10 +245,10 @@ def scored_labeled_items(project, model, label_names: dict) -> dict | None:
     if not probs:
         return None
     answers = defaultdict(list)
-    for item_id, label_id, origin, pk in (
+    for order, (item_id, label_id, origin) in enumerate(  # time order, then id: the "newest" of training
             Annotation.objects.filter(item_id__in=list(probs), undone=False, skipped=False, label__isnull=False)
-            .values_list("item_id", "label_id", "origin", "pk").iterator(chunk_size=5000)):
-        answers[item_id].append(Answer(label_id, origin, pk))
+            .order_by("item_id", "created_at", "pk").values_list("item_id", "label_id", "origin").iterator(chunk_size=5000)):
+        answers[item_id].append(Answer(label_id, origin, order))
     rows, truth = [], []
     for item_id, blob in probs.items():
         decided = resolve(answers.get(item_id, []))

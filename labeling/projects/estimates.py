@@ -13,17 +13,17 @@ label (a miss for the item's fine label, and no prediction of any fine label). A
 ``MIN_N`` items is not estimated (None with the reason, shown as "—"). Right after a version
 activates there is nothing yet: the figures fill in as the next wave is answered.
 
-Drawn but not answered. A pick can be skipped, disputed (annotators disagree and no lead has
-adjudicated: the item's label is the product's one rule, the majority, ties to the newest
-answer) or unanswered (its wave still open, or closed without an answer); a planned wave's picks
-are not drawn until it opens, and are not counted before. Unanswered picks leave the estimate,
-which then assumes they are missing at random: that the labels and the model's errors on them
-are like those of the answered picks of the same wave and source. Skipped items
-are plausibly the hard ones, so that assumption can flatter the model. ``sample`` therefore says
-how many known-π picks were drawn and what became of them, and each figure gets a ``*_range``:
-the bounds of the estimate whatever the labels of the picks without a settled label (unanswered
-and disputed) are (worst and best case, in the manner of Manski's bounds). A range is no
-confidence interval: sampling error comes on top of it.
+Drawn but not answered. A pick can be skipped, disputed (two or more annotators' latest answers
+differ and no lead has adjudicated, a dismissed disagreement included: the item's label is the
+product's one rule, the majority, ties to the newest answer) or unanswered (its wave still open, or
+closed without an answer); a planned wave's picks are not drawn until it opens, and are not counted
+before. Unanswered picks leave the estimate, which then assumes they are missing at random: that
+the labels and the model's errors on them are like those of the answered picks of the same wave and
+source. Skipped items are plausibly the hard ones, so that assumption can flatter the model.
+``sample`` therefore says how many known-π picks were drawn and what became of them, and each
+figure gets a ``*_range``: the bounds of the estimate whatever the labels of the picks without a
+settled label (unanswered and disputed) are (worst and best case, in the manner of Manski's
+bounds). A range is no confidence interval: sampling error comes on top of it.
 
 Which pool items the figures speak for. A source never drawn in the estimate's waves (a source
 with quota 0 beside quotas that add up to 1 has π = 0: the planner never draws it) is no part of
@@ -40,7 +40,8 @@ from collections import Counter, defaultdict
 
 from django.db.models import Count
 
-from labeling.annotations.models import Annotation, ReviewTask
+from labeling.annotations.disagreement import disputed_items
+from labeling.annotations.models import Annotation
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.items.models import Item
 from labeling.modeling.models import ModelVersion
@@ -77,9 +78,9 @@ def _pick_states(project, picks: list[tuple], resolved: dict) -> list[str]:
     ids = {p[2] for p in picks} - set(resolved)
     skipped = set(Annotation.objects.filter(project=project, item_id__in=ids, undone=False, skipped=True)
                   .values_list("item_id", flat=True)) if ids else set()
-    disputed = set(ReviewTask.objects.filter(project=project, reason=ReviewTask.DISAGREEMENT,
-                                             resolved_at__isnull=True, item_id__in={p[2] for p in picks})
-                   .values_list("item_id", flat=True)) if picks else set()
+    # Disputed as the export and the item browser read it (disagreement.disputed_sql): from the
+    # answers, so a disagreement a lead dismissed (its task closed, nothing decided) stays disputed.
+    disputed = disputed_items(project, {p[2] for p in picks})
     return ["disputed" if p[2] in disputed and p[2] in resolved else "answered" if p[2] in resolved
             else "skipped" if p[2] in skipped else "unanswered" if p[5] == Wave.CLOSED else "open"
             for p in picks]
