@@ -60,6 +60,18 @@ def key_name(key: str) -> str:
     return f"“{key}”"
 
 
+# Why the project's top-level Other label may not be moved under a coarse label (said on ``parent``: the
+# key 0 it holds would be refused too, but the lead moved the label, not its key).
+OTHER_STAYS_TOP = ("This is the project's Other label (the answer “none of these”, key 0), which stays top-level: it "
+                   "cannot go under a coarse label. To move it, untick Other on it and give it another key first "
+                   "(tick Other on another top-level label to keep a “none of these” answer).")
+
+
+def moves_the_other_label(stored_other: bool, is_other: bool, parent_id) -> bool:
+    """True when a label stored as the project's top-level Other label would go under a label, still Other."""
+    return stored_other and is_other and parent_id is not None
+
+
 def hotkey_error(hotkey: str, *, is_other: bool = False, parent_id=None, stored: str = "") -> str | None:
     """Why ``hotkey`` cannot be this label's hotkey, or None when it can. The project's top-level
     Other label may (and should) carry the none-of-these key.

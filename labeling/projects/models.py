@@ -12,7 +12,7 @@ from learner.rules import compile_rule, rule_key
 from learner.training.config import LABEL_PRIOR_MODES, TrainConfig
 from learner.weighting import WEIGHTINGS
 
-from .hotkeys import REVIEW_KEYS, hotkey_error, normalized_hotkey
+from .hotkeys import OTHER_STAYS_TOP, REVIEW_KEYS, hotkey_error, normalized_hotkey
 from .label_names import INVISIBLE_NAME, label_exists_message, label_name_key, look_alike_key, mixed_name_problem
 from .overlap import overlap_errors
 from .setting_checks import UNSET, annotator_metadata_problem, range_text, related_project_errors, strategy_mix_problem
@@ -35,6 +35,10 @@ def default_strategy_mix() -> dict:
     return dict(DEFAULT_MIX)
 
 
+def default_max_text_chars() -> int:  # a new project's limit, the operator's setting when it is made (README)
+    return settings.LONGTAIL_MAX_TEXT_CHARS
+
+
 class Project(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
@@ -46,39 +50,31 @@ class Project(models.Model):
     batch_size = models.PositiveIntegerField(default=20)
     band_low = models.FloatField(default=0.30, validators=SHARE)
     band_high = models.FloatField(default=0.70, validators=SHARE)
-    rare_threshold = models.PositiveIntegerField(
-        default=500, help_text="Labels with fewer labeled examples than this count as rare."
-    )
+    rare_threshold = models.PositiveIntegerField(default=500,
+                                                 help_text="Labels with fewer labeled examples than this count as rare.")
     random_share = models.FloatField(default=0.10, validators=SHARE)
     review_share_min = models.FloatField(default=0.05, validators=SHARE)
     review_share_max = models.FloatField(default=0.10, validators=SHARE)
     double_label_share = models.FloatField(default=0.10, validators=SHARE)
     overlap = models.PositiveSmallIntegerField(default=2, help_text="Annotators per double-labeled item.")
     strategy_mix = models.JSONField(default=default_strategy_mix, blank=True)
-    label_cap_share = models.FloatField(
-        default=0.25, validators=SHARE, help_text="At most this share of a wave per predicted label."
-    )
+    label_cap_share = models.FloatField(default=0.25, validators=SHARE,
+                                        help_text="At most this share of a wave per predicted label.")
     label_budget = models.PositiveIntegerField(null=True, blank=True)
-    retrain_every = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Retrain after this many new labels (besides wave end)."
-    )
+    retrain_every = models.PositiveIntegerField(null=True, blank=True,
+                                                help_text="Retrain after this many new labels (besides wave end).")
     fine_floor = models.FloatField(default=0.75, validators=SHARE)
     near_dup_threshold = models.FloatField(default=0.8, validators=SHARE)
-    max_text_chars = models.PositiveIntegerField(default=20000)
+    max_text_chars = models.PositiveIntegerField(default=default_max_text_chars)
     allow_new_sources = models.BooleanField(default=False)
     allow_new_labels = models.BooleanField(default=False)
-    queue_review_predictions = models.BooleanField(
-        default=False, help_text="Predictions that need review are queued for annotation."
-    )
-    annotator_metadata = models.JSONField(
-        default=list, blank=True,
-        help_text="Metadata fields (keys from the import) shown to annotators with each item, in this order.",
-    )
-    show_suggestions = models.BooleanField(
-        default=False,
-        help_text="Show the active model's top label and its probability with each item; "
-                  "annotators accept it with one key. Answers record that a suggestion was shown.",
-    )
+    queue_review_predictions = models.BooleanField(default=False,
+                                                   help_text="Predictions that need review are queued for annotation.")
+    annotator_metadata = models.JSONField(default=list, blank=True, help_text=(
+        "Metadata fields (keys from the import) shown to annotators with each item, in this order."))
+    show_suggestions = models.BooleanField(default=False, help_text=(
+        "Show the active model's top label and its probability with each item; "
+        "annotators accept it with one key. Answers record that a suggestion was shown."))
     # The model a retrain fits (learner.training.TrainConfig; each choice is shown in the model's report).
     HEADS = [("logreg", "logistic regression"), ("torch", "torch head (on the GPU when the worker has one)")]
     LOSSES = [("ce", "weighted cross-entropy"), ("focal", "focal loss"), ("logit_adjusted", "logit-adjusted loss")]
@@ -294,6 +290,9 @@ class Label(models.Model):
         if self.pk and Label.objects.filter(pk=self.pk).exclude(project_id=self.project_id).exists():
             raise ValidationError({"project": "A label stays in the project it was made in (its answers, rules and "
                                               "models are that project's); create a label in the other project."})
+        if self.pk and self.is_other and self.parent_id and Label.objects.filter(  # the Other label, moved:
+                pk=self.pk, is_other=True, parent__isnull=True).exists():  # said before its key 0 is refused
+            raise ValidationError({"parent": OTHER_STAYS_TOP})
         # A label keeps a review-page key it already holds (hotkeys.hotkey_error): read as stored.
         stored = (Label.objects.filter(pk=self.pk).values_list("hotkey", flat=True).first() or ""
                   if self.pk and self.hotkey and self.hotkey.lower() in REVIEW_KEYS else "")

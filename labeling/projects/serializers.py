@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from learner.rules import compile_rule
 
-from .hotkeys import hotkey_error, normalized_hotkey
+from .hotkeys import OTHER_STAYS_TOP, hotkey_error, moves_the_other_label, normalized_hotkey
 from .models import Label, Membership, Project, Rule, Source, settings_errors
 from .overlap import MAX_OVERLAP, OVERLAP_WHY
 from .permissions import role_in
@@ -146,6 +146,9 @@ class LabelSerializer(StrictModelSerializer):
         hotkey = attrs.get("hotkey", stored.hotkey if stored else "")
         is_other = attrs.get("is_other", stored.is_other if stored else False)
         parent = attrs["parent"] if "parent" in attrs else (stored.parent if stored else None)
+        # Before the key: moving the Other label is refused for where it goes, not for the key 0 it holds.
+        if moves_the_other_label(bool(stored and stored.is_other and stored.parent_id is None), is_other, parent):
+            raise serializers.ValidationError({"parent": OTHER_STAYS_TOP})
         reserved = hotkey_error(hotkey or "", is_other=is_other, parent_id=parent.pk if parent else None,
                                 stored=stored.hotkey if stored else "")
         if reserved:

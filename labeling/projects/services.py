@@ -11,7 +11,7 @@ from labeling.modeling.review import ReviewGate
 from labeling.modeling.versions import NoActiveModel, active_model
 from learner.text import text_hash
 
-from .hotkeys import check_unique_hotkeys
+from .hotkeys import OTHER_STAYS_TOP, check_unique_hotkeys, moves_the_other_label
 from .label_lines import create_labels, parse_label_lines
 from .label_names import composed_name, source_name_errors, spelled_out
 from .locks import hold_label, lock_project_labels
@@ -115,6 +115,9 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
             setattr(label, field, value)
         if label.pk and label.pk not in stored:  # saving it would insert it again
             raise ValidationError({"name": f"The label {spelled_out(label.name)} was deleted meanwhile; nothing was saved."})
+        was = stored.get(label.pk)
+        if moves_the_other_label(bool(was and was.is_other and was.parent_id is None), label.is_other, label.parent_id):
+            raise ValidationError({"parent": OTHER_STAYS_TOP})  # before Label.clean's hotkey check (key 0)
         parent = label.parent if label.parent_id and Label.parent.is_cached(label) else None
         if parent is not None and parent.project_id != project.pk:
             raise ValidationError({"parent": "The parent label belongs to another project."})

@@ -18,7 +18,8 @@
      offers a new batch. A lease that ran out on an item nobody took is taken again by the next
      renewal, as an answer on it would be.
    * Coming back after a pause (the first sign of activity after a check-in that extended
-     nothing, or after the machine slept) renews at once. When the leases may have run out
+     nothing, or after the machine slept) renews at once (after the reply of a check-in already on
+     its way, on a slow network, and keys wait for both). When the leases may have run out
      meanwhile, keys typed before the reply wait for it (as they wait for a lease), so that a key
      meant for an item that went to someone else answers nothing.
    * Opening (or reloading) the page with a batch held is activity too: it renews at once, since
@@ -43,6 +44,11 @@ let activityItems = null; // the batch (state.items) the last activity saw
 let extendedAt = -Infinity; // when a renewal last extended the leases (or a batch was leased)
 let pausedAt = 0; // when a check-in extended nothing because nobody was at work (0: not paused)
 let inFlight = false;
+// Activity seen while a renewal was on its way: once its reply is in, the page looks again whether
+// to renew (the reply may say items were lost, and a check-in extends nothing).
+let lookAgain = false;
+// Releases keys held for a renewal's reply (null: none held).
+let releaseKeys = null;
 
 // The page's unanswered items the server knows as the page does: none with a job still queued.
 function settledUnanswered() {
@@ -65,12 +71,32 @@ function noteActivity() {
   const now = Date.now();
   sawBatch(now - 1);
   lastActivity = now;
-  if (inFlight || !keeping()) return;
+  if (!keeping()) return;
   // Back after a pause, or after the machine slept past a renewal: renew before anything is answered.
-  if (pausedAt || now - extendedAt > INTERVAL_MS + 2000) {
-    pausedAt = 0;
-    renew(true, now - extendedAt >= LEASE_MS - INTERVAL_MS);
+  if (!pausedAt && now - extendedAt <= INTERVAL_MS + 2000) return;
+  const mayHaveRunOut = now - extendedAt >= LEASE_MS - INTERVAL_MS;
+  if (inFlight) {
+    // The timer's check-in is on its way (a slow network): keys wait for its reply as for a renewal
+    // of their own, and the renewal follows it.
+    if (mayHaveRunOut) holdKeys();
+    lookAgain = true;
+    return;
   }
+  pausedAt = 0;
+  renew(true, mayHaveRunOut);
+}
+
+// Keys typed from now wait (state.busy, as for a lease) until releaseKeys(), at most KEYS_WAIT_MS.
+function holdKeys() {
+  if (releaseKeys || state.busy) return;
+  state.busy = true;
+  releaseKeys = () => {
+    if (!releaseKeys) return;
+    releaseKeys = null;
+    state.busy = false;
+    drainKeys();
+  };
+  setTimeout(() => releaseKeys && releaseKeys(), KEYS_WAIT_MS);
 }
 
 function tick() {
@@ -81,21 +107,11 @@ function tick() {
   renew(active, false);
 }
 
-// extend: ask the server to extend (else a check-in). holdKeys: keys typed meanwhile wait for the reply.
-async function renew(extend, holdKeys) {
+// extend: ask the server to extend (else a check-in). hold: keys typed meanwhile wait for the reply.
+async function renew(extend, hold) {
   inFlight = true;
   const sentAt = Date.now();
-  let release = null;
-  if (holdKeys && !state.busy) {
-    state.busy = true;
-    release = () => {
-      if (!release) return;
-      release = null;
-      state.busy = false;
-      drainKeys();
-    };
-    setTimeout(() => release && release(), KEYS_WAIT_MS);
-  }
+  if (hold) holdKeys();
   try {
     const ticket = labelsTicket();
     const response = await post(config.renewUrl, {
@@ -117,7 +133,14 @@ async function renew(extend, holdKeys) {
     // Offline or any other failure: nothing changes, the next renewal tries again.
   } finally {
     inFlight = false;
-    if (release) release();
+    const again = lookAgain;
+    lookAgain = false;
+    if (again && keeping() && (pausedAt || Date.now() - extendedAt > INTERVAL_MS + 2000)) {
+      pausedAt = 0;
+      renew(true, Boolean(releaseKeys)); // the keys held stay held for this one's reply
+    } else if (releaseKeys) {
+      releaseKeys();
+    }
   }
 }
 

@@ -18,7 +18,10 @@
    A relabel sends the label's name as the page shows it (label_name) with its id: when another lead
    renamed or swapped labels since the page loaded, the id names another label now, and the server
    stores nothing (409) and sends the labels as they are; the page takes them (its label lists,
-   label keys and "Resolve as" buttons) and says so, and the lead chooses again. */
+   label keys and "Resolve as" buttons) and says so, and the lead chooses again.
+   A decision whose reply never arrives (the connection dropped, the body was cut off) may have been
+   stored: the page says so, never "not saved", asks the server which tasks are still open and takes
+   the closed ones off the page. */
 import { post, refusalOf } from "../annotate/http.js";
 
 const config = JSON.parse(document.getElementById("review-config").textContent);
@@ -191,6 +194,42 @@ function fillLabels(select) {
   select.value = keep;
 }
 
+// The decision's reply was lost: the server may or may not have stored it. Asks it which tasks are
+// still open (the queue's oldest first, as the page was built: as many as the page held cover every
+// card still open) and takes the closed cards off the page, so it shows what was stored.
+async function recheck(cards) {
+  const lost = "No reply from the server: the decision may have been saved";
+  const reason = new URLSearchParams(window.location.search).get("reason");
+  const url = config.bulkUrl.replace(/bulk\/$/, "groups/") + "?limit=" + Math.max(1, app.querySelectorAll(".review-task").length) +
+    (reason ? "&reason=" + encodeURIComponent(reason) : "");
+  let open;
+  try {
+    const response = await fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}});
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    open = new Set((await response.json()).groups.flatMap((g) => g.tasks.map((t) => String(t.id))));
+  } catch (err) {
+    say([lost + "; reload the page to see."]);
+    return;
+  }
+  const list = tasks();
+  const after = list.slice(list.indexOf(current) + 1);
+  list.forEach((card) => {
+    if (open.has(card.dataset.task)) return;
+    card.classList.add("done");
+    card.hidden = true;
+    setSelected(card, false);
+  });
+  const closed = cards.filter((c) => !open.has(c.dataset.task)).length;
+  const left = cards.length - closed;
+  say([lost + ". Asked again: " + closed + " of " + cards.length + " task" + (cards.length === 1 ? "" : "s") +
+    " closed now" + (left ? "; " + left + " still open: decide " + (left === 1 ? "it" : "them") + " again." : ".")]);
+  refreshGroups();
+  showSelection();
+  if (!current || current.classList.contains("done")) {
+    setCurrent(after.find((c) => !c.classList.contains("done")) || tasks()[tasks().length - 1]);
+  }
+}
+
 // Resolves true once the server answered with its result, false otherwise (refused, not saved).
 // cards: the tasks to decide (a card's own button names its card), by default the keys' targets.
 async function act(action, label, cards = targets()) {
@@ -201,7 +240,15 @@ async function act(action, label, cards = targets()) {
   if (label) { body.label = label.id; body.label_name = label.name; }
   say(["Saving…"], {saving: true});
   try {
-    const response = await post(config.bulkUrl, body);
+    // A failed request or reply body means no reply, not "not saved": the server may have stored it.
+    let response, result;
+    try {
+      response = await post(config.bulkUrl, body);
+      if (response.ok) result = await response.json();
+    } catch (err) {
+      await recheck(cards);
+      return false;
+    }
     if (!response.ok) {
       const refusal = await refusalOf(response);
       if (refusal.field === "label_name" && Array.isArray(refusal.body.labels)) {
@@ -212,7 +259,6 @@ async function act(action, label, cards = targets()) {
       }
       return false;
     }
-    const result = await response.json();
     const done = new Set(result.done.map(String));
     const labeled = new Set(result.labeled_items.map(String));
     // Tasks closed since the page loaded (by a new model, another lead) are gone from the queue too.
@@ -249,7 +295,8 @@ async function act(action, label, cards = targets()) {
     }
     return true;
   } catch (err) {
-    say(["Not saved: " + err.message]);
+    // Only after the server's reply: the decision was stored, the page failed to show it.
+    say(["Saved, but the page could not show it (" + err.message + "); reload the page to see."]);
     return false;
   } finally {
     busy = false;
