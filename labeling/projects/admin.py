@@ -14,10 +14,10 @@ from labeling.items.import_lock import SourcesBusy, lock_sources_for_change, sou
 
 from . import admin_users  # noqa: F401 - registers the users' admin (a project keeps a lead)
 from .admin_members import MembershipInline
-from .admin_rows import GuardedRowForm
+from .admin_rows import ComposedNames, GuardedRowForm
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
 from .hotkeys import HotkeyField
-from .label_names import composed_name, source_name_errors
+from .label_names import source_name_errors
 from .locks import lock_labels_to_delete, lock_project_labels
 from .models import Label, Project, Rule, Source
 from .reserved import SHARED_ARTIFACT_FOLDERS, reserved_message
@@ -92,25 +92,17 @@ class LabelInlineFormSet(PageRowsMixin, BaseInlineFormSet):
         return (getattr(form, "cleaned_data", None) or {}).get(field, form.initial.get(field))
 
 
-class ComposedNameField(forms.CharField):
-    def to_python(self, value):
-        return composed_name(super().to_python(value))
-
-
-class NamesAndKeysAsStored:
+class HotkeyAsTyped:
     """A label's hotkey read as its key types it (NFC, hotkeys.HotkeyField) before the one-character
-    limit judges it, as on the labels page: a decomposed "e" + U+0301 is the key "é"; and a label's
-    or source's name composed (NFC) as the pages, the API and the import store it."""
+    limit judges it, as on the labels page: a decomposed "e" + U+0301 is the key "é"."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "hotkey":
             kwargs["form_class"] = HotkeyField
-        elif db_field.name == "name" and db_field.model in (Label, Source):
-            kwargs["form_class"] = ComposedNameField
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
-class LabelInline(NamesAndKeysAsStored, admin.TabularInline):
+class LabelInline(HotkeyAsTyped, admin.TabularInline):
     model = Label
     form = GuardedRowForm
     fk_name = "project"
@@ -166,7 +158,7 @@ class SourceInlineFormSet(PageRowsMixin, BaseInlineFormSet):
         check_quota_total(quotas.values())
 
 
-class SourceInline(NamesAndKeysAsStored, admin.TabularInline):
+class SourceInline(admin.TabularInline):
     model = Source
     form = GuardedRowForm
     formset = SourceInlineFormSet
@@ -328,10 +320,15 @@ class ProjectAdmin(admin.ModelAdmin):
         return super().response_delete(request, obj_display, obj_id)
 
 
+class LabelAdminForm(ComposedNames, forms.ModelForm):
+    pass
+
+
 @admin.register(Label)
-class LabelAdmin(NamesAndKeysAsStored, admin.ModelAdmin):
+class LabelAdmin(HotkeyAsTyped, admin.ModelAdmin):
     """Adding, changing and deleting a label take the label writers' lock on its project (and on the
     project it is moved to) before the label is checked, as every other label writer does."""
+    form = LabelAdminForm
     list_display = ["name", "project", "parent", "hotkey", "precision_target", "recall_target", "is_other"]
     list_filter = ["project"]
     search_fields = ["name"]

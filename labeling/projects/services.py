@@ -109,7 +109,8 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
     stored, gone = {lab.pk: lab for lab in Label.objects.filter(project=project)}, {label.pk for label in deleted}
     labels = [label or Label(project=project) for label, _ in rows]
     for label, (_, fields) in zip(labels, rows, strict=True):
-        if isinstance(fields.get("name"), str):
+        # composed (NFC); a name sent back as stored is kept (one migration 0017 left beside its twin stays editable)
+        if isinstance(fields.get("name"), str) and not (label.pk in stored and fields["name"] == stored[label.pk].name):
             fields = {**fields, "name": composed_name(fields["name"])}
         for field, value in {**fields, "project": project}.items():
             setattr(label, field, value)
@@ -197,7 +198,10 @@ def replace_sources(project: Project, rows: list[dict]) -> list[Source]:
     """Set the project's sources to exactly ``rows`` ({"id"?, "name", "quota"}): quotas must add up
     to 1.0; a source that still has items cannot be removed. All or nothing."""
     check_quota_total([row["quota"] for row in rows])
-    names = [composed_name(row["name"].strip()) for row in rows]
+    # composed (NFC); a name sent back as stored is kept (one migration 0017 left beside its twin stays editable)
+    stored_names = set(Source.objects.filter(project=project).values_list("pk", "name"))
+    names = [row["name"].strip() if (row.get("id"), row["name"].strip()) in stored_names else composed_name(row["name"].strip())
+             for row in rows]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValidationError({"name": f"Source names must be unique; repeated: {', '.join(dupes)}."})
