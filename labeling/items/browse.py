@@ -203,14 +203,15 @@ class TextSearch:
 
     text: str
     substring: bool
+    typed: str = ""  # as typed: the fallback without an index matches it too (contains_search)
 
     @classmethod
     def of(cls, raw: str | None) -> TextSearch | None:
         text = search_form(raw or "").strip()
-        return cls(text, bool(UNSPACED.search(text))) if text else None
+        return cls(text, bool(UNSPACED.search(text)), (raw or "").strip()) if text else None
 
     def as_substring(self) -> TextSearch:
-        return TextSearch(self.text, True)
+        return TextSearch(self.text, True, self.typed)
 
     def terms(self) -> tuple[list[str], list[str]]:
         """(words that must appear, words that must not), quotes dropped, "or" ignored."""
@@ -232,7 +233,7 @@ class TextSearch:
 
     def apply(self, queryset: QuerySet[Item]) -> QuerySet[Item]:
         if connection.vendor != "postgresql":
-            return contains_search(queryset, self.text)
+            return contains_search(queryset, self.typed or self.text)
         if not self.substring:
             query = SearchQuery(self.text, config=SEARCH_CONFIG, search_type="websearch")
             return queryset.alias(document=search_document()).filter(document=query)
@@ -253,11 +254,16 @@ def search(queryset: QuerySet[Item], text: str | TextSearch | None) -> QuerySet[
 
 
 def contains_search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
-    """The fallback where there is no full-text index: every word must appear (any case)."""
-    for word in search_form(text).split():
-        word = word.strip('"')
-        if word:
-            queryset = queryset.filter(text__icontains=word)
+    """The fallback where there is no full-text index: every word must appear (any case), as typed
+    or as the search folds it (the stored text is not folded here: "Hauptstraße" typed as stored is
+    found, and so is "hauptstrasse" where the text has it so)."""
+    for typed in text.split():
+        forms = {form.strip('"') for form in (typed, search_form(typed))} - {""}
+        if forms:
+            match = Q()
+            for form in forms:
+                match |= Q(text__icontains=form)
+            queryset = queryset.filter(match)
     return queryset
 
 
