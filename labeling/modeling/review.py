@@ -257,32 +257,29 @@ def _closing_note(task, version, band, labels, judgement: Judgement | None, labe
     return ""
 
 
-def release_wave_items(project, item_ids, wave_number: int) -> int:
-    """Close the open low-confidence tasks of items just picked for a wave. Returns how many."""
+def _close_low_confidence(project, item_ids, note: str) -> int:
+    """Close the open low-confidence tasks of these items, saying ``note``. Returns how many."""
     with transaction.atomic():
         tasks = list(ReviewTask.objects.select_for_update().filter(
             project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True, item_id__in=list(item_ids))
             .order_by("pk"))
         now = timezone.now()
         for task in tasks:
-            _close(task, now, f"picked for wave {wave_number}: annotators label it")
+            _close(task, now, note)
         ReviewTask.objects.bulk_update(tasks, ["resolved_at", "outcome", "detail"])
     return len(tasks)
+
+
+def release_wave_items(project, item_ids, wave_number: int) -> int:
+    """Close the open low-confidence tasks of items just picked for a wave. Returns how many."""
+    return _close_low_confidence(project, item_ids, f"picked for wave {wave_number}: annotators label it")
 
 
 def close_excluded_items(project, item_ids) -> int:
     """Close the open low-confidence tasks of items a lead just excluded: the queue would ask the
     lead to label an item they took out so that nobody labels it (accepting would store a label
     that trains and exports). A lead's own request and a disagreement stay open. Returns how many."""
-    with transaction.atomic():
-        tasks = list(ReviewTask.objects.select_for_update().filter(
-            project=project, reason=ReviewTask.LOW_CONFIDENCE, resolved_at__isnull=True, item_id__in=list(item_ids))
-            .order_by("pk"))
-        now = timezone.now()
-        for task in tasks:
-            _close(task, now, EXCLUDED_NOTE)
-        ReviewTask.objects.bulk_update(tasks, ["resolved_at", "outcome", "detail"])
-    return len(tasks)
+    return _close_low_confidence(project, item_ids, EXCLUDED_NOTE)
 
 
 class ReviewGate:
