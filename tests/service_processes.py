@@ -3,6 +3,7 @@ PostgreSQL test database (a second process cannot share pytest's SQLite database
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -127,3 +129,42 @@ def run_to_done_with_worker(run, log_path: Path, *, timeout: float = 150, **env)
         stop(worker)
     return Path(log_path).read_text()
 
+
+
+class OwnRedis:
+    """A redis-server without persistence on a port of its own, for tests that stop it, or empty it
+    (restart_empty: a restart without persistence), without touching the shared one."""
+
+    def __init__(self, folder: Path):
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            pytest.skip("redis-server is not installed")
+        self.port, self.folder, self.proc = free_port(), folder, None
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.1)
+        pytest.fail("redis-server did not start")
+
+    def restart_empty(self):
+        self.stop()
+        self.start()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"

@@ -14,60 +14,22 @@ result store that answers is what lets the failure reach on_failure: with both d
 failure raised first and the run was left open by accident); PostgreSQL. The step is held at its
 first write to the run by a row lock this test takes, so Redis is down exactly when it sends.
 """
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
-import redis
 from celery import Celery
 from django.db import connection, transaction
 
-from tests.service_processes import free_port, require_postgres, start_worker, stop
+from tests.service_processes import OwnRedis, require_postgres, start_worker, stop
 
 pytestmark = pytest.mark.worker
 
 STALE = 3  # LONGTAIL_TASK_STALE_SECONDS: the sweep runs every second
 
 
-class Server:
-    """A redis-server without persistence on a free port."""
-
-    def __init__(self, folder: Path):
-        self.binary = shutil.which("redis-server")
-        if self.binary is None:
-            pytest.skip("redis-server is not installed")
-        self.port, self.folder, self.proc = free_port(), folder, None
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.1)
-        pytest.fail("redis-server did not start")
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
-
 @pytest.fixture
 def servers(tmp_path):
-    broker, results = Server(tmp_path / "broker"), Server(tmp_path / "results")
+    broker, results = OwnRedis(tmp_path / "broker"), OwnRedis(tmp_path / "results")
     broker.start()
     results.start()
     yield broker, results

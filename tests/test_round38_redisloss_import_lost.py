@@ -13,59 +13,19 @@ Real stack: a redis-server of this test's own on a free port (restarted empty, a
 persistence restarts), gunicorn and a Celery worker pointed at it, PostgreSQL. A retrain requested
 at the same moment is the control: the sweep fails its run as lost within seconds.
 """
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import redis
 import requests
 
-from tests.service_processes import free_port, require_postgres, start_web, start_worker, stop
+from tests.service_processes import OwnRedis, free_port, require_postgres, start_web, start_worker, stop
 
 pytestmark = pytest.mark.worker
 
 STALE = 3  # LONGTAIL_TASK_STALE_SECONDS: the sweep runs every second
 VISIBILITY = 600  # the pending cut-off is STALE + VISIBILITY: far past this test's wait
 WAIT = 45  # seconds after the worker is up: the control run is failed as lost within a few
-
-
-class OwnRedis:
-    """A redis-server without persistence on its own port: restart() brings it back empty."""
-
-    def __init__(self, folder: Path):
-        self.binary = shutil.which("redis-server")
-        if self.binary is None:
-            pytest.skip("redis-server is not installed")
-        self.port, self.folder, self.proc = free_port(), folder, None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.1)
-        pytest.fail("redis-server did not start")
-
-    def restart_empty(self):
-        self.stop()
-        self.start()
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
 
 
 @pytest.fixture
