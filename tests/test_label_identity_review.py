@@ -100,7 +100,7 @@ def unsure_text(version, learned: str, other: str) -> tuple[str, float]:
     from labeling.modeling.embedding import model_id
     from labeling.modeling.embedding_store import vectors_for_items
     from labeling.modeling.versions import load_classifier
-    from learner.text import text_hash
+    from learner.text import exact_text_hash
 
     clf = load_classifier(version)
     means = [vectors_for_items(version.project_id, model_id(), helpers.items_predicted(version, name)).mean(axis=0)
@@ -112,7 +112,7 @@ def unsure_text(version, learned: str, other: str) -> tuple[str, float]:
         proba = clf.predict_proba(vector[None])[0]
         if proba.argmax() == column and proba[column] < 0.99:
             text = f"somewhere between {learned} and {other}"
-            Embedding.objects.create(model_id=model_id(), text_hash=text_hash(text), vector=vector.tobytes())
+            Embedding.objects.create(model_id=model_id(), text_hash=exact_text_hash(text), vector=vector.tobytes())
             return text, float(proba[column])
     raise AssertionError("no vector between the two classes came out unsure")
 

@@ -27,7 +27,7 @@ from learner.planning import label_texts
 from learner.rules import compile_rule
 from learner.simulation.pool import SimPool, plan_simulated_wave, pool_proba, train_simulated_model
 from learner.simulation.presets import SimConfig, planner_config
-from learner.text import text_hash
+from learner.text import exact_text_hash, text_hash
 from learner.training import TrainConfig
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +83,7 @@ def snapshot_project(make_user):
         vectors.setdefault(item.text_hash, _unit(vec))
     names_and_descriptions = dict(Label.objects.filter(project=project).values_list("name", "description"))
     for k, text in enumerate(label_texts(LABELS, names_and_descriptions)):
-        vectors.setdefault(text_hash(text), _unit(centers[k] + 0.3 * rng.standard_normal(DIM)))
+        vectors.setdefault(exact_text_hash(text), _unit(centers[k] + 0.3 * rng.standard_normal(DIM)))  # as label texts are read
     Embedding.objects.bulk_create([Embedding(model_id=model_id(), text_hash=h, vector=v.tobytes())
                                    for h, v in vectors.items()])
     return project, truth, make_user("oracle")
@@ -96,7 +96,7 @@ def _simulated_pool(project) -> SimPool:
             .values_list("id", "text", "source__name", "dup_group")}
     names = list(Label.objects.filter(project=project).order_by("order", "name").values_list("name", flat=True))
     descriptions = dict(Label.objects.filter(project=project).values_list("name", "description"))
-    label_vectors = np.stack([np.frombuffer(Embedding.objects.get(text_hash=text_hash(t)).vector, dtype=np.float32)
+    label_vectors = np.stack([np.frombuffer(Embedding.objects.get(text_hash=exact_text_hash(t)).vector, dtype=np.float32)
                               for t in label_texts(names, descriptions)])
     rules = [(r.label.name, compile_rule(r.kind, r.pattern)) for r in Rule.objects.filter(project=project)]
     return SimPool(item_ids=ids, texts=[meta[i][0] for i in ids.tolist()],

@@ -89,7 +89,7 @@ def full_project(project_factory, make_user, capture, monkeypatch, *, slug: str)
     from labeling.items.models import Item
     from labeling.modeling import versions
     from labeling.projects.models import Label, Membership, Rule
-    from learner.text import text_hash
+    from learner.text import exact_text_hash
 
     project, _ = loop.build_project(project_factory, slug=slug, n_items=120, n_labeled=40)
     lead, annotator = make_user(f"{slug}-lead"), make_user(f"{slug}-ann")
@@ -106,7 +106,7 @@ def full_project(project_factory, make_user, capture, monkeypatch, *, slug: str)
     fine = {name: Label.objects.create(project=project, name=name, description=description, parent=billing)
             for name, description in FINE_LABELS.items()}
     # The planner's label vectors of the fine labels, as the next plan would cache them.
-    add_vectors([text_hash(f"{name}: {description}") for name, description in FINE_LABELS.items()], seed=8)
+    add_vectors([exact_text_hash(f"{name}: {description}") for name, description in FINE_LABELS.items()], seed=8)
     Rule.objects.create(project=project, label=fine["refund"], pattern="refund")
     batch = lease_batch(project, annotator, size=4).assignments
     assert len(batch) == 4

@@ -74,7 +74,7 @@ def test_a_step_that_meets_the_broker_down_when_sending_its_next_step_is_retried
     try:
         with transaction.atomic():
             TaskRun.objects.select_for_update().get(pk=run.pk)  # holds the step at its first write to the run
-            sender = Celery(broker=broker.url)
+            sender = Celery(broker=broker.url, set_as_current=False)  # later tests keep the project's app
             sender.send_task("labeling.loop.tasks.start_embedding", args=[run.pk], queue="default")
             held = _wait(lambda: _waiting_on_a_lock() > 0, 120)
             assert held, "the worker never reached the run; its log:\n" + log_path.read_text()[-3000:]

@@ -18,7 +18,7 @@ from labeling.modeling.predict import predict_texts
 from labeling.modeling.review import ReviewGate, route_review
 from labeling.modeling.scores import score_version
 from labeling.modeling.versions import activate_version, load_classifier, train_version
-from learner.text import text_hash
+from learner.text import exact_text_hash, text_hash
 
 from .test_loop_helpers import _letters
 
@@ -60,8 +60,9 @@ def coarse_model(project_factory):
             vectors.append(vector)
             truth.append(name if i < LABELED else None)
     items = Item.objects.bulk_create(items)
-    Embedding.objects.bulk_create([Embedding(model_id=settings.LONGTAIL_MODEL_ID, text_hash=item.text_hash,
-                                             vector=vector.tobytes()) for item, vector in zip(items, vectors, strict=True)])
+    Embedding.objects.bulk_create([Embedding(model_id=settings.LONGTAIL_MODEL_ID, text_hash=key,
+                                             vector=vector.tobytes()) for item, vector in zip(items, vectors, strict=True)
+                                   for key in (item.text_hash, exact_text_hash(item.text))])  # predict reads the latter
     Annotation.objects.bulk_create([Annotation(project=project, item=item, label=labels[name],
                                                origin=Annotation.IMPORT)
                                     for item, name in zip(items, truth, strict=True) if name])
