@@ -10,7 +10,7 @@ ADJUDICATION = "adjudication"
 class Answer:
     label_id: int
     origin: str
-    order: int  # increasing with time (the annotation's id)
+    order: int  # the answer's place among the item's answers by (created_at, id): later is larger
     annotator: str | None = None
 
 
