@@ -138,7 +138,9 @@ def model_version_dict(version: ModelVersion, labels: dict[int, str] | None = No
             "labels": [{"trained_as": trained, "label_id": pk, "name": name}
                        for trained, pk, name in zip(classes.trained, classes.ids, classes.names, strict=True)],
             "metrics": version.metrics if full else without_full_report_parts(version.metrics or {}),
-            "full_report": full, "error": version.error, "choices": modeling_selectors.model_choices(version)}
+            "full_report": full, "error": version.error, "choices": modeling_selectors.model_choices(version),
+            # retention (manage.py prune_models) deleted its head and scores: not exportable, not servable
+            "pruned_at": version.pruned_at.isoformat() if version.pruned_at else None}
 
 
 def project_overview(project: Project, user) -> dict:
