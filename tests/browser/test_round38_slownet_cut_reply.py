@@ -69,9 +69,13 @@ def test_a_lease_whose_reply_is_cut_off_does_not_say_leasing_for_good(live_serve
         route.fulfill(status=reply.status, headers=dict(reply.headers), body=body[: len(body) // 2])
 
     page.route("**/api/projects/cutlease/batches/", cut_first_reply)
+    page.wait_for_load_state("networkidle")  # the page's keys are listened for (on a loaded machine, not at once)
     page.keyboard.press("Enter")
     expect(page.locator("#item-position")).to_have_text("")
-    page.wait_for_timeout(1000)
+    for _ in range(50):  # the cut reply arrived
+        if cut:
+            break
+        page.wait_for_timeout(100)
     assert cut == [200]
     # Nothing is under way any more: the page must not go on saying it is leasing.
     expect(page.locator("#start-message")).not_to_have_text("Leasing…", timeout=5000)
