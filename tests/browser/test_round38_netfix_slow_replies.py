@@ -60,6 +60,7 @@ def test_enter_after_a_cut_lease_reply_brings_the_batch(live_server, page, login
     page.goto(live_server.url + "/p/cutlease2/annotate/")
     cut = []
     page.route("**/api/projects/cutlease2/batches/", cut_once(cut))
+    page.wait_for_load_state("networkidle")  # the page listens for keys (not at once on a loaded machine)
     page.keyboard.press("Enter")
     expect(page.locator("#notice")).to_have_text("Could not reach the server; press Enter to try again.")
     expect(page.locator("#start-message")).to_have_text("")
@@ -88,7 +89,10 @@ def test_a_late_renewal_reply_does_not_undo_labels_a_newer_reply_found_current(
                lambda route: held.append(route) if not held else route.continue_())
     page.goto(live_server.url + "/p/renameback/annotate/")
     expect(page.locator("#item-position")).to_have_text("Item 1 of 3")
-    page.wait_for_timeout(300)
+    for _ in range(50):  # the renewal the page sends on load is held
+        if held:
+            break
+        page.wait_for_timeout(100)
     assert len(held) == 1
 
     billing = Label.objects.get(project=project, name="billing")

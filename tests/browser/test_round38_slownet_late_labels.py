@@ -32,7 +32,10 @@ def test_a_late_renewal_reply_does_not_take_the_page_back_to_older_labels(live_s
                lambda route: held.append(route) if not held else route.continue_())
     page.goto(live_server.url + "/p/latelabels/annotate/")
     expect(page.locator("#item-position")).to_have_text("Item 1 of 3")
-    page.wait_for_timeout(300)
+    for _ in range(50):  # the renewal the page sends on load is held
+        if held:
+            break
+        page.wait_for_timeout(100)
     assert len(held) == 1
 
     billing = Label.objects.get(project=project, name="billing")
