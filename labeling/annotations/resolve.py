@@ -6,6 +6,12 @@ from dataclasses import dataclass
 ADJUDICATION = "adjudication"
 
 
+# An item's answers oldest first: by time, then id (two answers stored at once can have their ids and
+# times in opposite orders). "Ties go to the newest answer" reads this order everywhere: training,
+# planning, the item browser, the dashboard and the export; an Answer's ``order`` is its place in it.
+ANSWER_ORDER = ("created_at", "pk")
+
+
 @dataclass(frozen=True)
 class Answer:
     label_id: int

@@ -19,7 +19,7 @@ from learner.estimates import MIN_N
 from . import agreement, answer_states
 from .leasing import held_assignments
 from .models import Annotation, Assignment, ReviewTask
-from .resolve import Answer, resolve
+from .resolve import ANSWER_ORDER, Answer, resolve
 
 # Gaps between two answers longer than this are breaks, not time spent on an item.
 THROUGHPUT_MAX_GAP = timedelta(minutes=10)
@@ -32,7 +32,7 @@ def resolve_item_labels(project) -> dict[int, int]:
     all read labels through this rule."""
     rows = (
         Annotation.objects.filter(project=project, undone=False, skipped=False, label__isnull=False)
-        .order_by("item_id", "created_at", "id")
+        .order_by("item_id", *ANSWER_ORDER)
         .values_list("item_id", "label_id", "origin")
     )
     by_item: dict[int, list[Answer]] = defaultdict(list)

@@ -13,7 +13,7 @@ from django.db import connection
 
 from labeling.annotations.disagreement import disputed_items
 from labeling.annotations.models import Annotation
-from labeling.annotations.resolve import Answer, resolve
+from labeling.annotations.resolve import ANSWER_ORDER, Answer, resolve
 from labeling.items.models import Item
 from labeling.projects.models import Project
 from labeling.waves.models import WaveItem
@@ -24,9 +24,6 @@ from .formats import FORMATS
 
 CHUNK = 2000
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
-# An item's answers in time order, then id: "newest" as resolve_item_labels (training, planning)
-# and the item browser read it (labeling.annotations.selectors).
-ANSWER_ORDER = ("created_at", "pk")
 
 
 def _labeled_answers():

@@ -16,7 +16,7 @@ from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from labeling.annotations import selectors as annotation_selectors
 from labeling.annotations.models import Annotation
-from labeling.annotations.resolve import Answer, resolve
+from labeling.annotations.resolve import ANSWER_ORDER, Answer, resolve
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.scores import pool_threshold_rows
 from labeling.modeling.selectors import model_choices, model_labels, threshold_guard_rows, threshold_mix_summary
@@ -107,7 +107,7 @@ def labeled_per_wave(project, label_names: dict) -> tuple[dict, dict]:
     time at 30,000 labeled items)."""
     first_wave: dict[int, int] = {}
     answers = (Annotation.objects.filter(project=project, undone=False, skipped=False, label__isnull=False)
-               .order_by("item_id", "created_at", "pk")  # "newest" by time, then id: as training and the export
+               .order_by("item_id", *ANSWER_ORDER)  # "newest" by time, then id: as training and the export
                .values_list("item_id", "label_id", "origin", "assignment__wave_item__wave__number"))
     grid: Counter = Counter()  # (wave number or None, label id) → items
     with transaction.atomic():  # SET LOCAL: for this transaction only
@@ -247,7 +247,7 @@ def scored_labeled_items(project, model, label_names: dict) -> dict | None:
     answers = defaultdict(list)
     for order, (item_id, label_id, origin) in enumerate(  # time order, then id: the "newest" of training
             Annotation.objects.filter(item_id__in=list(probs), undone=False, skipped=False, label__isnull=False)
-            .order_by("item_id", "created_at", "pk").values_list("item_id", "label_id", "origin").iterator(chunk_size=5000)):
+            .order_by("item_id", *ANSWER_ORDER).values_list("item_id", "label_id", "origin").iterator(chunk_size=5000)):
         answers[item_id].append(Answer(label_id, origin, order))
     rows, truth = [], []
     for item_id, blob in probs.items():
