@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
-from django.db.models.signals import pre_delete
+from django.db.models.signals import post_save, pre_delete
 
 
 class AnnotationsConfig(AppConfig):
@@ -8,8 +8,9 @@ class AnnotationsConfig(AppConfig):
     label = "annotations"
 
     def ready(self):
-        # A deleted user's assignments go with them (CASCADE): their wave items' slot counts are
-        # given back first, whatever deletes the user.
-        from .release import user_deleted
+        # A deleted user's unanswered leases give their slots back first, whatever deletes the user
+        # (their answered assignments stay, SET_NULL); a user saved inactive gives theirs back too.
+        from .release import user_deleted, user_saved
 
         pre_delete.connect(user_deleted, sender=settings.AUTH_USER_MODEL, dispatch_uid="annotations.user_deleted")
+        post_save.connect(user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="annotations.user_saved")

@@ -50,7 +50,7 @@ def sync_disagreement(project: Project, item_id: int, *, added: bool = False) ->
     )
     latest = {}
     for answer in answers:  # each annotator's latest answer counts
-        latest[answer.annotator_id] = answer
+        latest[_voter(answer.annotator_id, answer.pk)] = answer
     if added and len(latest) < 2:
         return None
     locked = lock_open_tasks(project, [item_id])  # all of the item's, before any is written: the module's lock order
@@ -81,14 +81,22 @@ def sync_disagreement(project: Project, item_id: int, *, added: bool = False) ->
     return ReviewTask.objects.create(project=project, item_id=item_id, reason=ReviewTask.DISAGREEMENT, detail=detail)
 
 
+def _voter(annotator_id: int | None, answer_id: int):
+    """Whose vote an answer is. Each person has one live answer per item (a change supersedes the
+    old one, an undo ends it), so the live answers with no annotator (their accounts were deleted)
+    are different people's: each votes. Taken for one voter, two departed annotators who disagreed
+    left the item undisputed. ``_VOTES`` is the same rule in SQL."""
+    return ("answer", answer_id) if annotator_id is None else annotator_id
+
+
 # Of an item's live labeled answers (alias a), those that vote in a dispute: an annotator's (not
 # skipped) with no later one of the same annotator, "later" by (created_at, id), the order every
-# "newest answer" reads. Adjudications and imports pass too (counted apart, or not at all).
+# "newest answer" reads. An answer with no annotator (a deleted account) has none (NULL equals
+# nothing): it votes (``_voter``). Adjudications and imports pass too (counted apart, or not at all).
 _VOTES = ("a.origin <> '{annotator}' OR (NOT a.skipped AND NOT EXISTS (SELECT 1 FROM {table} n "
           "WHERE n.item_id = a.item_id AND n.origin = '{annotator}' AND NOT n.undone AND NOT n.skipped "
-          "AND n.label_id IS NOT NULL AND (n.annotator_id = a.annotator_id OR (n.annotator_id IS NULL "
-          "AND a.annotator_id IS NULL)) AND (n.created_at > a.created_at OR (n.created_at = a.created_at "
-          "AND n.id > a.id))))")
+          "AND n.label_id IS NOT NULL AND n.annotator_id = a.annotator_id AND (n.created_at > a.created_at "
+          "OR (n.created_at = a.created_at AND n.id > a.id))))")
 
 
 def disputed_sql(item_column: str | None = None) -> str:

@@ -11,7 +11,12 @@ from labeling.projects.setting_checks import related_project_errors
 
 
 class Assignment(models.Model):
-    """One annotator's lease on one wave item. Expired leases go back to the pool."""
+    """One annotator's lease on one wave item. Expired leases go back to the pool.
+
+    An answered (done, skipped) assignment outlives its annotator's account with no annotator
+    (``release.release_user_slots`` deletes the unanswered ones): its answers' wave, strategy and
+    inclusion probability are read through it (the export, the dashboard, the answers API), and
+    without it a re-drawn item's label was credited to its first pick."""
 
     LEASED = "leased"
     DONE = "done"
@@ -20,7 +25,9 @@ class Assignment(models.Model):
     STATES = [(s, s) for s in (LEASED, DONE, SKIPPED, EXPIRED)]
 
     wave_item = models.ForeignKey("waves.WaveItem", on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assignments"
+    )
     batch_key = models.UUIDField(default=uuid.uuid4, db_index=True)
     position = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=10, choices=STATES, default=LEASED)

@@ -9,7 +9,8 @@ from statistics import median
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, RowRange, Window
+from django.db.models import BigIntegerField, Count, F, Max, Min, Q, RowRange, Window
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeling.projects.models import Label, Membership, Project
@@ -128,34 +129,41 @@ def labels_version(payload: list[dict]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def double_labeled_pairs(project: Project) -> list[tuple[int, int, int, int, int]]:
+def double_labeled_pairs(project: Project) -> list[tuple[int, int | None, int, int | None, int]]:
     """``(item_id, annotator_a, label_a, annotator_b, label_b)`` for every pair of annotators whose
-    current (latest, not undone, not skipped) answers cover the same item; a is the earlier.
+    current (latest, not undone, not skipped) answers cover the same item; a is the earlier. An
+    answer whose annotator's account was deleted pairs too, with annotator None: it is still a
+    different person's (each person has one live answer per item, as the dispute rule reads them:
+    ``disagreement._voter``), and it still trains the model and shows in the export.
     A page that shows both the agreement panel and the throughput table reads these once and
     hands them to both (their ``pairs`` argument)."""
-    # Only an item whose answers come from two or more annotators (its lowest and highest annotator
-    # id differ) holds a pair: about a quarter of the answers when 15 % of the picks are
+    # Only an item whose answers come from two or more annotators (its lowest and highest voter
+    # differ) holds a pair: about a quarter of the answers when 15 % of the picks are
     # double-labeled, and the rest never leave the database. The window shares the sort the rows are
-    # read in: one pass, where a GROUP BY ... HAVING subquery costs a second scan and a join.
+    # read in: one pass, where a GROUP BY ... HAVING subquery costs a second scan and a join. A
+    # voter is the annotator's id, or for a deleted account's answer minus the answer's id (below
+    # every user id): each such answer its own voter.
     in_order = [F("created_at").asc(), F("pk").asc()]
     whole_item = {"partition_by": F("item_id"), "order_by": in_order, "frame": RowRange(None, None)}
+    voter = Coalesce("annotator_id", -F("pk"), output_field=BigIntegerField())
     rows = (
         Annotation.objects.filter(project=project, origin=Annotation.ANNOTATOR, undone=False, skipped=False,
-                                  label__isnull=False, annotator__isnull=False)
-        .annotate(lowest=Window(Min("annotator_id"), **whole_item), highest=Window(Max("annotator_id"), **whole_item))
+                                  label__isnull=False)
+        .annotate(voter=voter)
+        .annotate(lowest=Window(Min("voter"), **whole_item), highest=Window(Max("voter"), **whole_item))
         .filter(lowest__lt=F("highest"))
         .order_by("item_id", "created_at", "pk")
-        .values_list("item_id", "annotator_id", "label_id")
+        .values_list("item_id", "voter", "label_id")
     )
     per_item: dict[int, dict[int, int]] = defaultdict(dict)
-    for item_id, annotator_id, label_id in rows:
+    for item_id, voter_id, label_id in rows:
         latest = per_item[item_id]
-        latest.pop(annotator_id, None)  # re-insert so the order follows the latest answer
-        latest[annotator_id] = label_id
+        latest.pop(voter_id, None)  # re-insert so the order follows the latest answer
+        latest[voter_id] = label_id
     pairs = []
     for item_id, latest in per_item.items():
         for (a, la), (b, lb) in combinations(latest.items(), 2):
-            pairs.append((item_id, a, la, b, lb))
+            pairs.append((item_id, a if a > 0 else None, la, b if b > 0 else None, lb))
     return pairs
 
 
