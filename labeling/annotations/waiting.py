@@ -1,7 +1,7 @@
 """Why nothing can be leased: the answer the annotation page and the lease API give instead of a
 bare "nothing is waiting". An item needs ``overlap`` answers from different people; with one
 annotator, an item that needs two waits for a second one, and the wave cannot complete."""
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from django.db.models import F, Q
 from django.utils import timezone
@@ -19,7 +19,12 @@ NOTHING = "Nothing is waiting for you right now."
 
 
 def _clock(moment) -> str:
-    return moment.astimezone(UTC).strftime("%H:%M UTC")
+    """The minute to come back at, rounded up: cut to the minute, "12:11" for leases that end at
+    12:11:35 names a time already past when asked at 12:11:30, and nothing can be leased then."""
+    moment = moment.astimezone(UTC)
+    if moment.second or moment.microsecond:
+        moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return moment.strftime("%H:%M UTC")
 
 
 def why_waiting(project: Project, user, now=None) -> dict:
@@ -33,8 +38,9 @@ def why_waiting(project: Project, user, now=None) -> dict:
     if not picks.exists():
         out.update(reason="no_wave", message=f"{NOTHING} No wave is open; {_next_wave(project)}")
         return out
-    # Picks still short of answers, by their count (slots_done keeps a deleted user's answers,
-    # whose assignments are gone: counted from the rows, those picks looked short for ever).
+    # Picks still short of answers, by their count (slots_done keeps the answers of users deleted
+    # while their answered assignments were deleted with them: counted from the rows, those picks
+    # looked short for ever).
     open_picks = picks.filter(slots_done__lt=F("overlap"))
     # Items still short of answers that this annotator already answered: they need someone else.
     mine = Q(assignments__annotator=user, assignments__state__in=[Assignment.DONE, Assignment.SKIPPED])
@@ -103,9 +109,12 @@ _ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "s
 
 
 def answering_members(project: Project):
-    """The memberships whose users may answer the project's items: every member, leads as well as
-    annotators (both lease and answer; the annotation page is open to both), annotators first."""
-    return Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
+    """The memberships whose users may answer the project's items: every member whose account is
+    active, leads as well as annotators (both lease and answer; the annotation page is open to
+    both), annotators first. A deactivated account can no longer sign in or use a token (its leases
+    are given back: ``release.user_saved``), so it gives no answer."""
+    return (Membership.objects.filter(project=project, user__is_active=True).select_related("user")
+            .order_by("role", "user__username"))
 
 
 def _who_else_answers(project: Project, user, overlap: int) -> str:
