@@ -43,7 +43,8 @@
   (``labeling.waves.discard.take_out_excluded``; ``excluded_picks`` when one ends).
 * **Closed waves.** Closing a wave takes no item out of an annotator's hands: a live lease on a
   closed wave is still handed back and answerable until it expires, and its answer counts. The
-  planner never picks an item with a live lease (``labeling.waves.pool``).
+  planner never picks an item with a live lease (``labeling.waves.pool``), so renewals extend a
+  closed wave's lease to one lease period after the close at most, as closing says (``lease_bounds``).
 """
 import uuid
 from collections import Counter
@@ -62,6 +63,7 @@ from labeling.waves.models import Wave, WaveItem
 
 from .excluded_picks import ask_no_more_of_excluded
 from .idle_leases import ended_long_q, items_let_go_idle
+from .lease_bounds import bounded, extend_live_leases
 from .models import Annotation, Assignment
 
 STALE_PER_CALL = 500
@@ -279,8 +281,8 @@ def _lease_batch_once(project: Project, user, size: int) -> LeasedBatch:
         if until > now:
             # Renewing leases still held needs no membership check: a removal expires them, before or after.
             extend_live_leases([a.pk for a in held], until, now)
-            for assignment in held:
-                assignment.expires_at = max(assignment.expires_at, until)
+            for assignment in held:  # as extended: a closed wave's no further than its bound
+                assignment.expires_at = max(assignment.expires_at, bounded(until, assignment.wave_item.wave))
             return LeasedBatch(held, resumed=True)
 
         open_waves = _open_waves_of_member(project, user)
@@ -383,12 +385,3 @@ def answers_since(project: Project, user, moment):
     return Annotation.objects.filter(annotator=user, created_at__gt=moment, project=project,
                                      origin=Annotation.ANNOTATOR)
 
-
-def extend_live_leases(assignment_ids, until, now) -> int:
-    """Move the expiry of those of these leases that are still live (leased, unexpired) on to
-    ``until``, never back; returns how many moved. An expired lease is not revived here: its slot
-    may belong to someone else by now (``renewal`` takes one again under its wave item's lock)."""
-    if until <= now:
-        return 0
-    return Assignment.objects.filter(pk__in=list(assignment_ids), state=Assignment.LEASED, expires_at__gt=now,
-                                     expires_at__lt=until).update(expires_at=until)

@@ -3,8 +3,9 @@ them are still the annotator's and which were lost, and why.
 
 * **Held, lapsed, lost.** The page names the assignments it still offers (its unanswered items).
   Each comes back *held* (a live lease, extended when asked), *lapsed* (its lease ran out but an
-  answer would still be stored on it: only in a check-in that asked for no extension) or *lost*
-  with a reason (``LOST_REASONS``): the page takes lost items off its batch.
+  answer would still be stored on it: in a check-in that asked for no extension, or on a closed
+  wave past its bound) or *lost* with a reason (``LOST_REASONS``): the page takes lost items off
+  its batch.
 * **The answer path decides.** An expired lease is taken again exactly when an answer on it would
   be stored (``services._answerable_assignment``: a slot still free, or the annotator's own newer
   lease on the item; not after its wave closed once the item is in a newer wave), under the wave
@@ -18,7 +19,8 @@ them are still the annotator's and which were lost, and why.
 * **The limit.** Extending (and taking again) stops at ``leasing.renewal_limit``: a number of lease
   periods after the batch's last lease, or the annotator's last answer, change or clear in the
   project since (the page counts any work in it, its history included, as activity). Past it a
-  lapsed lease is lost as ``idle``.
+  lapsed lease is lost as ``idle``. A closed wave's leases stop one lease period after its close
+  (``lease_bounds``), as closing tells the lead: the planner may then give their items to the next wave.
 """
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +31,8 @@ from django.utils import timezone
 from labeling.projects.locks import hold_membership
 from labeling.projects.models import Project
 
-from .leasing import change_slots, extend_live_leases, lease_expiry, renewal_limit
+from .lease_bounds import bounded, extend_live_leases
+from .leasing import change_slots, lease_expiry, renewal_limit
 from .models import Assignment
 from .services import AlreadyAnswered, AnswerRejected, NotFound, _answerable_assignment
 
@@ -114,6 +117,13 @@ def _lapsed(project: Project, user, lease: Lease, until, result: Renewal) -> Non
         now = timezone.now()
         if until <= now:
             result.lost.append(_lost(lease, "idle"))
+            return
+        until = bounded(until, wave_item.wave)
+        if until <= now:
+            # Its wave closed over a lease period ago: not taken again, the item goes back to the pool
+            # as closing said; the page keeps it, and an answer on it is stored while it is still free.
+            live = assignment.state == Assignment.LEASED and assignment.expires_at > now
+            (result.held if live else result.lapsed).append(Lease(lease.assignment, lease.item, assignment.expires_at))
             return
         if assignment.state == Assignment.EXPIRED:  # its slot went back to the pool: take it again
             change_slots([wave_item.pk], taken=1)

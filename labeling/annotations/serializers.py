@@ -119,8 +119,9 @@ class RenewedSerializer(serializers.Serializer):
     renewed = serializers.IntegerField(help_text="Leases extended (or taken again after they ran out).")
     held = HeldLeaseSerializer(many=True, help_text="Leases still yours, with their expiry now.")
     lapsed = HeldLeaseSerializer(many=True, help_text=(
-        "With extend false: leases that ran out but whose item is still free (an answer or a renewal takes "
-        "it again)."))
+        "Leases that ran out but whose item is still free, so an answer on them is stored: with extend false "
+        "(a renewal takes them again), or of a wave closed over a lease period ago (no renewal takes them "
+        "again: closing says its leased items come back within one lease period)."))
     lost = LostLeaseSerializer(many=True, help_text="Named assignments you can no longer answer, and why.")
     lease_seconds = serializers.IntegerField()
     labels = PageLabelSerializer(many=True, required=False, help_text=CURRENT_LABELS_HELP)

@@ -2,6 +2,7 @@
 draw (``off_limits_parts``)."""
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from django.conf import settings
@@ -111,7 +112,8 @@ def close_note(wave: Wave) -> str:
         n = live_leases(wave)
     if not n:
         return "No item was leased."
-    minutes = max(1, round(settings.LONGTAIL_LEASE_SECONDS / 60))
+    # Rounded up: a lease of 90 s is "at most 2 min", never 1. Renewals keep to it (annotations.lease_bounds).
+    minutes = max(1, math.ceil(settings.LONGTAIL_LEASE_SECONDS / 60))
     return (f"{n} item{'s are' if n != 1 else ' is'} still leased: annotators can answer "
             f"{'them' if n != 1 else 'it'} until the lease expires (at most {minutes} min) and those answers "
             "count; the next wave leaves leased items out, and an item whose lease expires unanswered goes "
