@@ -1,6 +1,11 @@
 /* This session's answers, newest first: the History panel. Each entry follows one item's live
    answer; a change replaces the entry's answer (the server keeps the old one as superseded), a
-   clear removes the entry. Rows are drawn with textContent only. */
+   clear removes the entry. Rows are drawn with textContent only.
+
+   An entry's time (at) is the server's created_at of the answer it shows: read from the row, or
+   from the reply once the answer or change is stored (stampStored). Until then it is the
+   browser's clock, which may be minutes off: atServer says which. */
+import { clockTime } from "../local_times.js";
 import { byId, config, els, fullName, otherLabel, state } from "./state.js";
 
 const MAX_ROWS = 50;
@@ -43,7 +48,7 @@ export function entryFromRow(row, item) {
     text: item ? item.text : row.text, source: item ? item.source : row.source, snippet: row.snippet,
     highlights: item ? item.highlights : [], metadata: item ? item.metadata : [],
     highlights_cut: Boolean(item && item.highlights_cut), highlights_note: item ? item.highlights_note : "",
-    answer, at: new Date(row.created_at), status: "saved", changed: Boolean(row.supersedes),
+    answer, at: new Date(row.created_at), atServer: true, status: "saved", changed: Boolean(row.supersedes),
     waveOpen: row.wave_open !== false, // a cleared answer of a closed wave goes back to the pool
   };
 }
@@ -53,7 +58,8 @@ export function addEntry(item, clientId, answer) {
     id: null, client_id: clientId, item: item.item, assignment: item.assignment, text: item.text,
     source: item.source, snippet: snippetOf(item.text), highlights: item.highlights || [],
     highlights_cut: Boolean(item.highlights_cut), highlights_note: item.highlights_note || "",
-    metadata: item.metadata || [], answer, at: new Date(), status: "saving", changed: false, waveOpen: true,
+    metadata: item.metadata || [], answer, at: new Date(), atServer: false, status: "saving", changed: false,
+    waveOpen: true,
   };
   state.history = state.history.filter((e) => e.assignment !== item.assignment || e.item !== item.item);
   state.history.unshift(entry);
@@ -64,10 +70,23 @@ export function removeEntry(entry) {
   state.history = state.history.filter((e) => e !== entry);
 }
 
-// An entry taken out by a clear the server then refused goes back, in its place by time.
+// The answer or change sent with `clientId` is stored (`annotation`: the reply's): the entry that
+// still shows it takes the time the server stored, which a reload shows too. An entry changed again
+// meanwhile waits for that change's reply.
+export function stampStored(clientId, annotation) {
+  if (!annotation || !annotation.created_at) return;
+  const entry = state.history.find((e) => e.client_id === clientId);
+  const at = new Date(annotation.created_at);
+  if (!entry || Number.isNaN(at.getTime())) return;
+  entry.at = at;
+  entry.atServer = true;
+}
+
+// An entry taken out by a clear the server then refused goes back, in its place by time: the
+// server's times only (a browser clock may be minutes off); entries not stored yet stay above it.
 export function putBack(entry) {
   if (state.history.includes(entry)) return;
-  const at = state.history.findIndex((e) => e.at < entry.at);
+  const at = state.history.findIndex((e) => e.atServer && (!entry.atServer || e.at < entry.at));
   if (at < 0) state.history.push(entry);
   else state.history.splice(at, 0, entry);
 }
@@ -77,7 +96,7 @@ export function reopenable() {
   return state.history.filter((e) => e.status !== "rejected");
 }
 
-const timeOf = (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const timeOf = (d) => clockTime(d); // as the server-drawn pages show times (local_times.js)
 
 // Rows are kept between renders: a new answer adds one row at the top, a save or a change only
 // refills the rows that differ, so the panel costs little at 10 answers a second.

@@ -29,7 +29,7 @@
    refused(reason, field, body, dropped), dropped()}; refused returns true when it told the
    annotator itself; dropped: the jobs that left the queue with it. */
 import { focusItem } from "./focus.js";
-import { noneName, removeEntry } from "./history.js";
+import { noneName, removeEntry, stampStored } from "./history.js";
 import { post, refusalOf, sleep } from "./http.js";
 import { bdi, notify, render, renderLabelHelp, renderProgress } from "./render.js";
 import { adoptServerLabels, freshLabels, isGone, labelsTicket } from "./stale_labels.js";
@@ -135,6 +135,8 @@ async function send(job) {
     timings.push(performance.now() - job.queuedAt);
     // A later answer on the item stored: what was refused on it no longer stands.
     if (job.item !== undefined) notSaved = notSaved.filter((n) => n.item !== job.item);
+    // The History panel shows the time the server stored the answer (or change), not the browser's.
+    if (data && data.annotation) stampStored(job.payload.client_id, data.annotation);
     if (job.stored) job.stored(data);
     followServerLabels(data, ticket);
     renderProgress();
