@@ -154,7 +154,10 @@ def comparison_sentence(version: ModelVersion) -> str:
     return text + ")"
 
 
-_ENCODERS: OrderedDict[str, object] = OrderedDict()
+# Keyed by the version (its pk and encoder id), never by its folder: the folder's path is built from
+# the slug and number only, so a project deleted and made again under its slug saves its final model
+# v<N> where the deleted one's was, and a process that had loaded the old one would serve it on.
+_ENCODERS: OrderedDict[tuple[int, str], object] = OrderedDict()
 _ENCODERS_LOCK = threading.Lock()
 
 
@@ -165,17 +168,18 @@ class EncoderFolderMissing(ValueError):
 
 class FinetunedEncoder:
     """A version's fine-tuned encoder behind the learner's encoder protocol (``model_id``,
-    ``encode``), memoised per process (two at most). ``path``: its folder on this host."""
+    ``encode``), memoised per process (two at most) by version. ``path``: its folder on this host."""
 
     def __init__(self, version: ModelVersion):
         self.model_id = version_encoder_id(version)
+        self.key = (version.pk, self.model_id)
         self.number = version.number
         self.path = str(encoder_folder_path(version))
         self.pruned = pruned_message(version)  # said instead of "restore the folder"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         with _ENCODERS_LOCK:
-            model = _ENCODERS.get(self.path)
+            model = _ENCODERS.get(self.key)
         if model is None:
             if not Path(self.path).is_dir():
                 raise EncoderFolderMissing(self.pruned or
@@ -183,7 +187,7 @@ class FinetunedEncoder:
                     "this host: run this where LONGTAIL_ARTIFACT_DIR holds it, or restore the folder there")
             model = load_encoder(self.path)
             with _ENCODERS_LOCK:
-                _ENCODERS[self.path] = model
+                _ENCODERS[self.key] = model
                 while len(_ENCODERS) > 2:
                     _ENCODERS.popitem(last=False)
         return encode(model, list(texts))
