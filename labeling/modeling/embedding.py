@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from labeling.items.models import Item
 from labeling.projects.models import Project
 from learner.embedding import embed_texts, encoder_model_id, get_encoder
 from learner.text import exact_text_hash
 
-from .embedding_store import DbEmbeddingCache, ProjectEmbeddingCache, memo, missing_item_ids, stored_hashes
+from .embedding_store import (
+    DbEmbeddingCache,
+    ProjectEmbeddingCache,
+    hold_projects,
+    memo,
+    missing_item_ids,
+    stored_hashes,
+)
+from .models import EmbeddingUse
 
 
 def model_id() -> str:
@@ -61,14 +70,29 @@ def embed_project(project: Project, *, chunk: int = 256, on_progress=None) -> in
     return done
 
 
+def record_uses(project_id: int, hashes: list[str]) -> None:
+    """Record that the project uses these rows of the embeddings table (EmbeddingUse), so that its
+    deletion removes those no other project uses. Under the project's row lock, before the vectors
+    are stored: a deletion either commits first (nothing is recorded, and ProjectEmbeddingCache then
+    stores nothing for the project) or comes after the record and finds it."""
+    with transaction.atomic():
+        if hold_projects([project_id]):
+            EmbeddingUse.objects.bulk_create([EmbeddingUse(project_id=project_id, text_hash=h) for h in set(hashes)],
+                                             ignore_conflicts=True)
+
+
 def embed_query_texts(texts: list[str], *, project_id: int | None = None) -> np.ndarray:
     """Vectors for arbitrary texts (label descriptions, predict requests), each of its own text,
     through the cache under ``exact_text_hash`` (an item's vector, under ``text_hash``, may be of an
     exact duplicate: a predict answer must be of the text sent, as the exported bundle gives it);
     the encoder is only loaded when some text is not cached. ``project_id``: the texts are that
-    project's (its label texts), stored only while it exists (ProjectEmbeddingCache)."""
+    project's (its label texts, its predict requests): recorded as its own (record_uses), also when
+    cached already (another project's text too), and stored only while it exists
+    (ProjectEmbeddingCache). Without it the vectors are stored for no project: no deletion removes them."""
     cache = DbEmbeddingCache() if project_id is None else ProjectEmbeddingCache([project_id])
     hashes = [exact_text_hash(t) for t in texts]
+    if project_id is not None and hashes:
+        record_uses(project_id, hashes)
     cached = cache.get_many(model_id(), hashes)
     if texts and all(h in cached for h in hashes):
         return np.stack([cached[h] for h in hashes]).astype(np.float32)

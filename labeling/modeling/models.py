@@ -70,6 +70,22 @@ class Embedding(models.Model):
         ]
 
 
+class EmbeddingUse(models.Model):
+    """A project's use of a query text's vector (its label texts, the texts sent to its predict
+    API), under the key it has in the embeddings table. That table has no owner; its items' rows
+    are known from the items, but these texts are not kept anywhere else (a label's earlier
+    description, a predict request), so ``delete_project`` reads here which rows were its own."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    text_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "text_hash"], name="embedding_use_unique"),
+        ]
+        indexes = [models.Index(fields=["text_hash"], name="embedding_use_text_hash")]
+
+
 class ItemScore(models.Model):
     # Derived, recomputable rows written 100k at a time: no database-level foreign keys (their
     # per-row checks doubled the COPY time); Django's on_delete still cascades deletions.

@@ -37,7 +37,8 @@ def predict_texts(project: Project, texts: list[str]) -> list[dict]:
         return []
     clf = load_classifier(version)
     vectors = query_vectors(version, texts)  # a final model's fine-tuned encoder, else the frozen one
-    proba = clf.predict_proba(embed_query_texts(texts) if vectors is None else vectors)
+    # The texts are the project's: its deletion removes their vectors (embed_query_texts).
+    proba = clf.predict_proba(embed_query_texts(texts, project_id=project.pk) if vectors is None else vectors)
     current = {pk: (name, parent) for pk, name, parent in
                Label.objects.filter(project=project).values_list("id", "name", "parent_id")}
     labels = model_labels(version, {pk: name for pk, (name, _) in current.items()})

@@ -10,8 +10,9 @@ deleted; the project row itself goes last through Django's collector, which also
 any model added later with an ON DELETE CASCADE to the project.
 
 Embeddings are a cache keyed by (encoder, text hash) only and shared by every project with the same
-text: rows whose hash only this project's items or labels have are deleted, those another project
-also has stay. The rows of the project's own fine-tuned encoders are all deleted. The table has no
+text: rows whose hash only this project's items, labels or recorded query texts (EmbeddingUse:
+predict requests, labels' earlier texts) have are deleted, those another project also has stay.
+The rows of the project's own fine-tuned encoders are all deleted. The table has no
 foreign keys, so the work still running for the project writes its vectors under the project's row
 lock (modeling.embedding_store.ProjectEmbeddingCache), which this takes first: a chunk that encoded
 while the project was deleted stores nothing afterwards. The project's
@@ -37,7 +38,7 @@ from labeling.items.models import ImportBatch, Item, ItemLsh
 from labeling.items.services import upload_dir
 from labeling.loop.runs import expire_stale_imports, expire_stale_runs, run_stage
 from labeling.modeling.embedding import model_id as frozen_model_id
-from labeling.modeling.models import Embedding, ItemScore, ModelVersion, TaskRun
+from labeling.modeling.models import Embedding, EmbeddingUse, ItemScore, ModelVersion, TaskRun
 from labeling.waves.models import Wave, WaveItem
 from learner.planning.snapshot import label_texts
 from learner.text import exact_text_hash, text_hash
@@ -105,14 +106,18 @@ def _own_encoder_ids(project: Project) -> set[str]:
 
 
 def orphaned_embeddings(project: Project) -> QuerySet:
-    """Embedding rows nothing but this project uses: the texts of its items and labels that no
-    other project's item or label has, and every row of its own fine-tuned encoders."""
+    """Embedding rows nothing but this project uses: the texts of its items and labels, and the
+    query texts it recorded (EmbeddingUse: its predict requests, its labels' earlier names and
+    descriptions), that no other project's item, label or recorded use has; and every row of its
+    own fine-tuned encoders."""
     label_hashes = _label_text_hashes(Label.objects.filter(project=project))
     other_label_hashes = _label_text_hashes(Label.objects.exclude(project=project))
-    own_text = Q(text_hash__in=Item.objects.filter(project=project).values("text_hash")) | Q(
-        text_hash__in=sorted(label_hashes - other_label_hashes))
+    own_text = (Q(text_hash__in=Item.objects.filter(project=project).values("text_hash"))
+                | Q(text_hash__in=EmbeddingUse.objects.filter(project=project).values("text_hash"))
+                | Q(text_hash__in=sorted(label_hashes - other_label_hashes)))
     elsewhere = Exists(Item.objects.filter(text_hash=OuterRef("text_hash")).exclude(project=project))
-    only_here = own_text & ~Q(elsewhere) & ~Q(text_hash__in=sorted(other_label_hashes))
+    used_elsewhere = Exists(EmbeddingUse.objects.filter(text_hash=OuterRef("text_hash")).exclude(project=project))
+    only_here = own_text & ~Q(elsewhere) & ~Q(used_elsewhere) & ~Q(text_hash__in=sorted(other_label_hashes))
     return Embedding.objects.filter(only_here | Q(model_id__in=sorted(_own_encoder_ids(project))))
 
 
@@ -128,6 +133,7 @@ def _steps(project: Project) -> list[tuple[str, QuerySet]]:
         ("waves", Wave.objects.filter(project=project)),
         ("item scores", ItemScore.objects.filter(model_version__in=versions)),
         ("embeddings used by no other project", orphaned_embeddings(project)),  # before the items it looks at
+        ("records of the texts it embedded", EmbeddingUse.objects.filter(project=project)),
         ("model versions", ModelVersion.objects.filter(project=project)),
         ("task runs", TaskRun.objects.filter(project=project)),
         ("item LSH rows", ItemLsh.objects.filter(project=project)),
