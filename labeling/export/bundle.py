@@ -92,13 +92,14 @@ def encoder_folder(version: ModelVersion) -> Path | None:
         raise ExportRefused(
             f"Model version {version.number} is a final model, but its fine-tuned encoder folder {path}{recorded} is "
             f"not complete on this host (missing: {', '.join(missing)}). Nothing was exported: its head reads that "
-            f"encoder's vectors, and with the stock {settings.LONGTAIL_MODEL_ID} it would predict wrongly. Export "
+            f"encoder's vectors, and with the stock {base_encoder_id(version)} it would predict wrongly. Export "
             f"it where LONGTAIL_ARTIFACT_DIR holds the folder, or restore the folder there.")
     return path
 
 
 def base_encoder_id(version: ModelVersion) -> str:
-    """The encoder a final model was fine-tuned from (the id its training recorded)."""
+    """The encoder a version's head was trained on, or a final model fine-tuned from (the id its
+    training recorded; the setting only for a version stored before it was recorded)."""
     recorded = (version.config or {}).get("embedding_model") or settings.LONGTAIL_MODEL_ID
     return recorded.removesuffix(INT8_MODEL_ID_SUFFIX)
 
@@ -185,9 +186,10 @@ def model_bundle(project: Project, version: ModelVersion) -> bytes:
         raise ExportRefused(f"Model version {version.number} has no stored artifact to export.")
     encoder_dir = encoder_folder(version)
     columns = model_labels(version)
-    base = base_encoder_id(version) if encoder_dir else settings.LONGTAIL_MODEL_ID
+    # The encoder the version trained on, as it recorded it: the setting may name another since.
+    base = base_encoder_id(version)
     encoder = ({"encoder": BUNDLE_ENCODER, "encoder_kind": "fine-tuned", "base_encoder": base} if encoder_dir
-               else {"encoder": settings.LONGTAIL_MODEL_ID, "encoder_kind": "frozen"})
+               else {"encoder": base, "encoder_kind": "frozen"})
     meta = {"project": project.slug, "version": version.number, "state": version.state, **encoder,
             "temperature": version.temperature, "thresholds": version.thresholds,
             # the columns by their labels' names and ids now; the head answers with the trained names
