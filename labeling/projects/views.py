@@ -28,7 +28,7 @@ from .forms import LabelFormSet, MemberForm, ProjectCreateForm, ProjectSettingsF
 from .locks import lock_project_labels
 from .membership import remove_member, set_member
 from .models import Membership, Project, Rule
-from .permissions import project_for
+from .permissions import project_for, role_in
 
 # A wave number as the waves page's forms post it (ASCII digits only: int() would take "٣").
 WAVE_NUMBER = re.compile(r"[0-9]{1,9}")
@@ -175,7 +175,7 @@ def project_members(request, slug):
             messages.error(request, _errors_text(exc))
         else:
             messages.success(request, f"{form.user.username} is now {form.cleaned_data['role']} here.")
-            return redirect("project-members", slug=slug)
+            return _after_member_change(request, project)
     return _lead_page(request, project, "projects/members.html", form=form,
                       members=selectors.members(project))
 
@@ -190,7 +190,18 @@ def member_remove(request, slug, membership_id):
         messages.error(request, _errors_text(exc))
     else:
         messages.success(request, f"{membership.user.username} removed from the project.")
-    return redirect("project-members", slug=slug)
+    return _after_member_change(request, project)
+
+
+def _after_member_change(request, project):
+    """Back to the members page, unless the change took the requester's own right to it (a lead
+    who stepped down or left): then the project's overview, or the home page once no longer a
+    member, so that they read the success message rather than a 403 or "No such project"."""
+    project._roles = {}  # the role project_for cached for this request is the one before the change
+    role = role_in(request.user, project)
+    if role in {"admin", "lead"}:
+        return redirect("project-members", slug=project.slug)
+    return redirect("project-overview", slug=project.slug) if role else redirect("home")
 
 
 def project_waves(request, slug):
