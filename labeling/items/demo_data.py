@@ -17,10 +17,12 @@ from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from labeling.projects.hotkeys import HOTKEY_ORDER, NONE_KEY
 from labeling.projects.models import Label, Membership, Project, Rule, Source
+from labeling.projects.reserved import new_slug_problem
 
 from .services import import_path
 
@@ -287,6 +289,20 @@ def item_count_problem(n_items: int) -> str:
     return f"must be a whole number from {MIN_DEMO_ITEMS:,} to {MAX_DEMO_ITEMS:,}; got {n_items:,}."
 
 
+def slug_problem(slug: str) -> str:
+    """Why a new demo project cannot take ``slug``, or "" when it can (or the project exists: it is
+    left as it is). The checks the new-project page and the admin make: pages and API routes take
+    ``<slug:slug>``, so "bad slug" or "" would be a project no link reaches, and the shared artifact
+    folders' names are reserved (labeling.projects.reserved)."""
+    if Project.objects.filter(slug=slug).exists():
+        return ""
+    try:  # the model field's own checks: not blank, at most max_length, letters/digits/_/- only
+        Project._meta.get_field("slug").clean(slug, None)
+    except ValidationError as invalid:
+        return " ".join(invalid.messages)
+    return new_slug_problem(slug) or ""
+
+
 @transaction.atomic
 def _configure(project: Project) -> None:
     for name, quota in SOURCES.items():
@@ -313,11 +329,14 @@ def _configure(project: Project) -> None:
 def create_demo_project(*, slug: str = DEMO_SLUG, n_items: int = 6000, seed: int = 0, users: dict | None = None,
                         progress=None) -> tuple[Project, bool]:
     """Create (or complete) the demo project and import its tickets; returns (project, created).
-    Idempotent: a project that already has items is left as it is. A size out of range is refused
-    before anything is written (an empty import would fail and leave an empty project behind)."""
+    Idempotent: a project that already has items is left as it is. A size out of range, or a slug a
+    new project cannot take, is refused before anything is written (an empty import would fail and
+    leave an empty project behind)."""
     problem = item_count_problem(n_items)
     if problem:
         raise ValueError(f"n_items {problem}")
+    if problem := slug_problem(slug):
+        raise ValueError(f"slug {slug!r}: {problem}")
     project, created = Project.objects.get_or_create(slug=slug, defaults={
         "name": "Support tickets (demo)", "wave_size": 300, "batch_size": 20, "rare_threshold": 50,
         "description": "Customer-support tickets from e-mail, chat and social media; a few kinds are rare but matter.",

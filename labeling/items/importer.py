@@ -295,7 +295,13 @@ def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_inva
         return _finish(result, errors=v.errors, error_count=v.error_count, failed=True)
     if v.rejected and rejects_path:
         result.rejects_path = Path(rejects_path)
-        write_rejects(path, fmt, v, result.rejects_path, filename)
+        try:
+            write_rejects(path, fmt, v, result.rejects_path, filename)
+        except OSError as exc:  # a folder, a missing folder, a full disk: the path's fault, not a crash
+            error = RowError(None, None, f"the rejects file {result.rejects_path} could not be written "
+                                         f"({exc.strerror or exc}), so nothing was imported")
+            result.rejects_path = None
+            return _finish(result, errors=[error, *v.errors], error_count=v.error_count + 1, failed=True)
     if after_validation:
         after_validation()
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from labeling.export.management.commands._destination import destination_problem
 from labeling.items.services import import_path
 from labeling.projects.models import Project
 
@@ -35,6 +36,11 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"{path}: no such file.")
         rejects = Path(opts["rejects"]) if opts["rejects"] else path.with_name(path.name + ".rejects.csv")
+        # Before validating (minutes on a big file): a folder or a missing folder would fail only
+        # once the rejected rows are written, after all that work. The check export's --out makes.
+        if opts["skip_invalid"] and (problem := destination_problem(rejects)):
+            option = f"--rejects {rejects}" if opts["rejects"] else f"the rejects file {rejects} (set by --rejects)"
+            raise CommandError(f"{option}: {problem}.")
         bar = None if opts["no_progress"] else tqdm(total=100, unit="%", desc="validate", file=self.stderr._out,
                                                     bar_format="{desc:9} {bar} {percentage:3.0f}% {postfix}")
 

@@ -20,6 +20,7 @@ from labeling.items.demo_data import (
     create_demo_project,
     ensure_users,
     item_count_problem,
+    slug_problem,
 )
 from labeling.loop.pipeline import plan_first_wave
 
@@ -32,7 +33,8 @@ class Command(BaseCommand):
                                                 "documented ones); users that already exist keep theirs")
         parser.add_argument("--items", type=int, default=6000,
                             help=f"tickets to generate, {MIN_DEMO_ITEMS:,} to {MAX_DEMO_ITEMS:,} (default 6000)")
-        parser.add_argument("--slug", default=DEMO_SLUG)
+        parser.add_argument("--slug", default=DEMO_SLUG,
+                            help="the demo project's slug: letters, digits, _ and - (default %(default)s)")
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args, **opts):
@@ -40,6 +42,8 @@ class Command(BaseCommand):
         problem = item_count_problem(opts["items"])
         if problem:  # before anything is written: an empty import would leave an empty project behind
             raise CommandError(f"--items {problem}")
+        if problem := slug_problem(opts["slug"]):  # before the users too: nothing is written
+            raise CommandError(f"--slug {opts['slug']!r}: {problem}")
         users = ensure_users(opts["password"])
         project, created = create_demo_project(slug=opts["slug"], n_items=opts["items"], seed=opts["seed"], users=users)
         if created:
