@@ -130,6 +130,7 @@ class Project(models.Model):
                   "runner-up probability for it, so barely-labeled look-alikes count against a threshold. "
                   "Measured, thresholds then held on 95-100 % of the labels that kept one, but far fewer labels "
                   "keep one and much more goes to review (docs/estimates.md).")
+    retrain_followup = models.JSONField(default=dict, blank=True, editable=False)  # labeling.loop.triggers._ask_followup
 
     class Meta:
         ordering = ["name"]
@@ -198,8 +199,8 @@ def settings_errors(values) -> dict[str, str]:
         value = getattr(values, field, None)
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue  # empty optional settings (budget, retrain_every); type errors are the field's own
-        below = value < low if low_in else value <= low
-        above = high is not None and (value > high if high_in else value >= high)
+        below = not (value >= low if low_in else value > low)  # "not within", not "outside": NaN fails
+        above = high is not None and not (value <= high if high_in else value < high)
         if below or above:
             errors[field] = (f"{SETTING_NAMES[field]} must be {range_text(low, high, low_in, high_in)}; "
                              f"got {value:g}.")

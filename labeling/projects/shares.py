@@ -20,7 +20,7 @@ def check_quota_total(quotas) -> None:
         if q < 0 or q > 1:
             raise ValidationError(f"Each source quota must be between 0 and 1; got {q:g}.")
     total = sum(quotas)
-    if abs(total - 1.0) > QUOTA_TOLERANCE:
+    if not abs(total - 1.0) <= QUOTA_TOLERANCE:  # NaN fails too
         raise ValidationError(f"Source quotas must add up to 1.0 (±{QUOTA_TOLERANCE:g}); they add up to {total:.3f}.",
                               code="quota_total")
 
@@ -43,7 +43,7 @@ def check_strategy_mix(mix: dict, random_share: float) -> dict:
             raise ValidationError({"strategy_mix": f"The share of {name} must be between 0 and 1; got {value:g}."})
         clean[name] = value
     total = sum(clean.values()) + float(random_share)
-    if abs(total - 1.0) > QUOTA_TOLERANCE:
+    if not abs(total - 1.0) <= QUOTA_TOLERANCE:  # NaN fails too
         raise ValidationError({"strategy_mix": (
             f"Strategy shares plus the random share must add up to 1.0 (±{QUOTA_TOLERANCE:g}); "
             f"they add up to {total:.3f}.")})

@@ -33,10 +33,31 @@ def humanise(label: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[_:/\-.]+", " ", str(label))).strip().lower()
 
 
+def not_utf8_message(path: Path) -> str:
+    """Where ``path`` stops being UTF-8 text (file and line), for a UnicodeDecodeError met while
+    reading it as text: the decoder's position is within a read buffer, not the file, so the line
+    is found again here, line by line, on the error path only."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return (f"{path}, line {lineno}: bytes that are not UTF-8 ({exc.reason} at byte {exc.start + 1} "
+                        "of the line); save the file as UTF-8")
+    return f"{path}: bytes that are not UTF-8; save the file as UTF-8"
+
+
 def load_jsonl(path: str | Path) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    try:
+        return _read_jsonl(path)
+    except UnicodeDecodeError:
+        raise DataError(not_utf8_message(path)) from None
+
+
+def _read_jsonl(path: Path) -> Dataset:
     texts, labels, coarse, sources, splits = [], [], [], [], []
     has_coarse = None
     with path.open(encoding="utf-8") as fh:

@@ -5,7 +5,10 @@ Thin wrapper over learner.simulation: reads the inputs (data, rules, embeddings)
 strategy with one seed (and, with --final-model, the final-model step after the last wave),
 writes DIR/<strategy>-seed<k>.json and DIR/result.json and redraws DIR/curve.png from every run
 in DIR. See docs/simulation.md."""
+import argparse
 import json
+import math
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,6 +25,7 @@ from learner.embedding import DirectoryEmbeddingCache, embed_texts, get_encoder
 from learner.planning import PlannerConfig
 from learner.planning.strategies import strategy
 from learner.rules import compile_rule
+from learner.simulation.data import not_utf8_message
 from learner.simulation.final_model import simulation_finetune_config
 from learner.training import TrainConfig
 
@@ -29,6 +33,62 @@ BENCH_EMBEDDINGS = Path(settings.BASE_DIR) / "bench" / ".cache" / "emb"
 # The options that stand for a project's settings, checked by the product's own rules (the
 # settings page's and API's words), by the setting's field name.
 SETTING_OPTIONS = {"wave_size": "--wave-size", "random_share": "--random-share", "rare_threshold": "--rare-threshold"}
+
+
+def finite_float(value: str) -> float:
+    """argparse's float without "nan" and "inf": NaN passes every range check (each comparison is
+    False) and only failed in the planner, after the embedding, as a traceback."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"must be a finite number; got {value!r}")
+    return number
+
+
+def out_problem(out: Path) -> str | None:
+    """Why ``--out`` cannot be the results folder, or None; checked before the embedding (minutes
+    on a real set), since the folder is only created and written after it."""
+    if out.exists() and not out.is_dir():
+        return "is a file, not a folder; give a folder (it is created if missing)"
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        return "the folder is not writable"
+    existing = next((folder for folder in out.parents if folder.exists()), None)
+    if existing is not None and not out.exists():
+        if not existing.is_dir():
+            return f"{existing} is a file, not a folder"
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return f"the folder {existing} is not writable"
+    return None
+
+
+def read_full_pool_cache(full_file: Path) -> dict:
+    """DIR/full_pool.json: the full-pool score (and C) per data file and settings, kept between runs
+    into one folder. A damaged one (a crash while writing, an edit) is refused naming it, before
+    any work: deleting it only costs the next run one full-pool fit."""
+    if not full_file.exists():
+        return {}
+    try:
+        cache = json.loads(full_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        reason = f"not valid JSON: {exc.msg} at line {exc.lineno}"
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text: {exc.reason}"
+    except OSError as exc:  # a folder of that name, no read permission
+        reason = exc.strerror or str(exc)
+    else:
+        reason = None
+    if reason:
+        raise CommandError(f"{full_file}: cannot be read ({reason}); it only caches the full-pool score: "
+                           "delete it and run again")
+    entries_ok = isinstance(cache, dict) and all(
+        isinstance(entry, int | float) or (isinstance(entry, dict) and isinstance(entry.get("macro_f1"), int | float))
+        for entry in cache.values())
+    if not entries_ok:
+        raise CommandError(f"{full_file}: not the full-pool cache this command writes (an object of "
+                           '{"macro_f1", "C"} entries); delete it and run again')
+    return cache
 
 
 def _json_object(value: str, name: str, expected: str) -> dict:
@@ -84,7 +144,10 @@ def load_rules(path: Path) -> list:
     """JSON list or JSON lines of {"label": ..., "pattern": ..., "kind": "keyword"|"regex"}."""
     if not path.is_file():
         raise CommandError(f"--rules {path}: no such file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(f"--rules {not_utf8_message(path)}") from None
     try:
         rows = json.loads(text)
         numbered = list(enumerate(rows if isinstance(rows, list) else [rows], start=1))
@@ -142,11 +205,11 @@ class Command(BaseCommand):
         parser.add_argument("--embeddings", help="row-aligned float32 .npy of the data file's embeddings")
         parser.add_argument("--embedding-cache", help="directory cache for encoded texts "
                             "(default: LONGTAIL_ARTIFACT_DIR/emb-cache)")
-        parser.add_argument("--dev-fraction", type=float, default=0.0,
+        parser.add_argument("--dev-fraction", type=finite_float, default=0.0,
                             help="hold out this stratified share of the pool (by seed) as a dev set and "
                             "evaluate on it instead of the test split (for tuning)")
         parser.add_argument("--rare-threshold", type=int, default=500)
-        parser.add_argument("--random-share", type=float, default=0.10)
+        parser.add_argument("--random-share", type=finite_float, default=0.10)
         parser.add_argument("--mix", help='later-wave strategy shares for "default", JSON')
         parser.add_argument("--cold-start-mix", help='first-wave strategy shares for "default", JSON')
         parser.add_argument("--planner", help='extra PlannerConfig fields for "default", JSON '
@@ -194,19 +257,24 @@ class Command(BaseCommand):
         check_planner_settings(config, mix_given=bool(opts["mix"]))
         if not 0 <= config.dev_fraction < 1:
             raise CommandError(f"--dev-fraction must be in [0, 1), got {config.dev_fraction}")
+        if problem := out_problem(out):
+            raise CommandError(f"--out {out}: {problem}.")
+        full_file = out / "full_pool.json"
+        full_cache = read_full_pool_cache(full_file)
 
         cache_dir = Path(opts["embedding_cache"] or Path(settings.LONGTAIL_ARTIFACT_DIR) / "emb-cache")
         embeddings, encoded_here = self.item_embeddings(data, opts["embeddings"], cache_dir)
         label_vectors = self.label_vectors(data, cache_dir, embeddings.shape[1], encoded_here)
 
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a folder made unwritable meanwhile, a path too long
+            raise CommandError(f"--out {out}: cannot create it ({exc.strerror or exc}).") from exc
         full_key = f"{data_path.resolve()}|seed={config.seed}|hierarchy={config.use_hierarchy}"
         if config.dev_fraction > 0:
             full_key += f"|dev={config.dev_fraction}"
         if config.train_options:
             full_key += f"|train={json.dumps(config.train_options, sort_keys=True)}"
-        full_file = out / "full_pool.json"
-        full_cache = json.loads(full_file.read_text()) if full_file.exists() else {}
         # Each entry: {"macro_f1", "C"} (the full pool's C, what penalty="auto" chose; files written
         # before it was recorded hold the score alone).
         cached = full_cache.get(full_key)
