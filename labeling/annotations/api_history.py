@@ -124,7 +124,11 @@ class HistoryView(ProjectAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("limit", int, description="At most this many answers: 1 to 200 (default 50; "
                                                                 "larger gives 200).")],
-        responses={200: HistorySerializer, 400: OpenApiResponse(ErrorSerializer, description="limit is not valid.")},
+        responses={200: HistorySerializer, 400: OpenApiResponse(ErrorSerializer, description="limit is not valid."),
+                   # Reads are open to every member, so the schema's defaults give no 403 here; but a
+                   # removed member who held items learns why (ProjectAPIView), not "No such project".
+                   403: OpenApiResponse(ErrorSerializer, description="You were removed from the project after "
+                                        "holding items of it: \"You are no longer a member of project …\".")},
         summary="Your answers that count in the project, newest first")
     def get(self, request, slug):
         raw = request.query_params.get("limit", "")

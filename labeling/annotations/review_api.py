@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from labeling.projects.schema import ErrorSerializer
+from labeling.projects.schema import VALIDATION_ERROR, ErrorSerializer
 from labeling.projects.serializers import RefuseUnknownFields
 
 from . import review_selectors, review_services
@@ -128,8 +128,11 @@ class ReviewBulkView(ProjectAPIView):
 
     @extend_schema(request=ReviewBulkRequestSerializer,
                    responses={200: ReviewBulkResultSerializer,
-                              400: OpenApiResponse(ErrorSerializer, description="A field is missing or not valid "
-                                                   "(`shown` for accept and dismiss)."),
+                              # The body check answers DRF's field-keyed body, as every other write's 400
+                              # (the Error body only where the review refuses past it, e.g. relabel without label).
+                              400: OpenApiResponse(VALIDATION_ERROR, description="A field is missing or not valid "
+                                                   "(`shown` for accept and dismiss): the field names with their "
+                                                   "messages, or `detail` and `field`."),
                               409: OpenApiResponse(ErrorSerializer, description="Relabel: the label is no longer "
                                                    "named `label_name`; nothing stored; `labels` holds the "
                                                    "current labels.")},

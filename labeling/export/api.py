@@ -53,7 +53,10 @@ class ExportModel(APIView):
                    409: OpenApiResponse(ErrorSerializer, description=(
                        "Nothing to export: no active model, the version is training or failed, it has no stored "
                        "artifact, or it is a final model whose encoder folder is not on this host "
-                       "(the reason says which)."))})
+                       "(the reason says which).")),
+                   410: OpenApiResponse(ErrorSerializer, description=(
+                       "The version asked for was pruned (manage.py prune_models): its files are gone for good, "
+                       "so asking again will not help (the reason says when)."))})
     def get(self, request, slug):
         project = project_for(request.user, slug, manage=True)
         response, refused = model_download(project, request.query_params.get("version"))
