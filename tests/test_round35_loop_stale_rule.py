@@ -1,16 +1,26 @@
 """The stale-run rule between a run's steps (labeling.loop.runs.expire_stale_runs, broker.look),
 against the real Redis broker with no worker: a retrain whose next step waits in the broker (its
 embedding chunks queued behind other work, or its next task held by a busy worker that has not
-started it) has no heartbeat, yet is waiting, not dead, until the pending cut-off; once that step
-started and went quiet, it is failed at the cut-off as before. A retrain failed while its version
-was ``ready`` (scoring) fails that version too. A final model still queued is returned by a second
-"Train final model", not failed."""
+started it) has no heartbeat, yet is waiting, not dead; once that step started and went quiet, it
+is failed at the cut-off as before. A retrain failed while its version was ``ready`` (scoring)
+fails that version too. A final model still queued is returned by a second "Train final model",
+not failed.
+
+Changed in round 39, deliberately: these tests asserted that a run whose next step (or first
+message) still waits in a queue is given up by its age alone once it has waited the cut-off plus
+the visibility timeout. That rule's premise, that a message comes back within the visibility
+timeout, holds for a message held by a worker that died, not for one still waiting in a queue
+behind other projects' fine-tunes or for workers that were down: the run was failed (and queued
+again at the back, or, a final model, dropped) with its message still queued. Now such a run waits
+while the sweep finds its message in the broker, a web request leaves it to the sweep, and the
+age rule applies only where the broker cannot be asked (labeling.loop.stale_rule).
+"""
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from tests.service_processes import fresh_broker, require_redis
+from tests.service_processes import free_port, fresh_broker, require_redis
 from tests.test_loop_helpers import build_project
 
 STALE, VISIBILITY = 60, 600
@@ -44,7 +54,7 @@ def _started_retrain(project):
     return run
 
 
-def test_a_retrain_whose_embedding_chunks_wait_behind_other_work_is_not_stale(broker, db, project_factory):
+def test_a_retrain_whose_embedding_chunks_wait_behind_other_work_is_not_stale(broker, db, project_factory, settings):
     from labeling.items.models import Item
     from labeling.loop.runs import expire_stale_runs
     from labeling.modeling.models import TaskRun
@@ -58,11 +68,19 @@ def test_a_retrain_whose_embedding_chunks_wait_behind_other_work_is_not_stale(br
     assert expire_stale_runs(project) == []  # a web request: it cannot tell, so it waits
     assert expire_stale_runs(ask_broker=True) == []  # the sweep finds the chunks queued
     assert TaskRun.objects.get(pk=run.pk).state == TaskRun.RUNNING
-    _age(run, STALE + VISIBILITY + 1)  # waiting past the pending cut-off: given up, as a pending run is
-    assert [r.pk for r in expire_stale_runs(project)] == [run.pk]
+    _age(run, STALE + VISIBILITY + 1)  # past the cut-off plus the visibility timeout, its chunks still queued
+    assert expire_stale_runs(project) == []  # a web request leaves it to the sweep
+    assert expire_stale_runs(ask_broker=True) == []  # the sweep still finds them queued: waiting, not lost
+    assert TaskRun.objects.get(pk=run.pk).state == TaskRun.RUNNING
+    # Where the broker cannot be asked (Redis unreachable from the sweep), the age rule applies.
+    real_broker, settings.CELERY_BROKER_URL = settings.CELERY_BROKER_URL, f"redis://127.0.0.1:{free_port()}/0"
+    try:
+        assert [r.pk for r in expire_stale_runs(ask_broker=True)] == [run.pk]
+    finally:
+        settings.CELERY_BROKER_URL = real_broker
     run.refresh_from_db()
-    assert run.state == TaskRun.FAILED and run.message.startswith(f"Interrupted: no progress for {STALE + VISIBILITY + 1} s"), \
-        run.message
+    # (the unreachable broker's connection attempt may take a second)
+    assert run.state == TaskRun.FAILED and run.message.startswith("Interrupted: no progress for 66"), run.message
     assert "waits for a worker" in run.message and "LONGTAIL_BROKER_VISIBILITY_TIMEOUT" in run.message
 
 
@@ -125,21 +143,27 @@ def test_a_retrain_interrupted_while_scoring_fails_its_ready_version(db, project
 def test_a_second_click_returns_the_final_model_still_queued(db, project_factory, django_capture_on_commit_callbacks,
                                                              settings):
     """Queued 6 minutes ago behind another project's fine-tune: not failed (and sent to the back of
-    the queue as a new run) by the click, which the stale-run rule itself leaves alone this early."""
-    from labeling.loop.runs import FINAL_MODEL
+    the queue as a new run) by the click. Nor 45 minutes ago: a click cannot read the queues, and
+    leaves a run whose message id is recorded to the workers' sweep, which asks the broker. Only a
+    run with no message to ask about is given up by its age."""
+    from labeling.loop.runs import FINAL_MODEL, record_task_id
     from labeling.loop.triggers import request_final_model
     from labeling.modeling.models import TaskRun
 
     settings.LONGTAIL_TASK_STALE_SECONDS = 300
     settings.LONGTAIL_BROKER_VISIBILITY_TIMEOUT = 2220
+    assert settings.CELERY_BROKER_URL.startswith("redis://")  # a broker the sweep can ask; nothing is sent here
     project, _ = build_project(project_factory, slug="final-queued", n_items=30, n_labeled=12)
     queued = TaskRun.objects.create(project=project, kind=FINAL_MODEL, message="Queued.", detail={"stage": "queued"})
-    _age(queued, 360)
-    with django_capture_on_commit_callbacks(execute=False) as sent:
-        again = request_final_model(project)
-    queued.refresh_from_db()
-    assert again.pk == queued.pk and queued.state == TaskRun.PENDING, (queued.state, queued.message)
-    assert sent == [] and TaskRun.objects.filter(project=project, kind=FINAL_MODEL).count() == 1
+    record_task_id(queued.pk, "a-final-model-message")
+    for age in (360, 300 + 2220 + 1):
+        _age(queued, age)
+        with django_capture_on_commit_callbacks(execute=False) as sent:
+            again = request_final_model(project)
+        queued.refresh_from_db()
+        assert again.pk == queued.pk and queued.state == TaskRun.PENDING, (age, queued.state, queued.message)
+        assert sent == [] and TaskRun.objects.filter(project=project, kind=FINAL_MODEL).count() == 1
+    TaskRun.objects.filter(pk=queued.pk).update(detail={"stage": "queued"})  # no message id to ask about
     _age(queued, 300 + 2220 + 1)  # past the pending cut-off it is given up and a new one is queued
     with django_capture_on_commit_callbacks(execute=False):
         newer = request_final_model(project)

@@ -7,13 +7,20 @@ A run stays ``pending`` until its first task starts. If the broker lost that mes
 restarted without persistence, a queue flushed by hand), nothing would ever start it, and the
 stale-run rule used to give up on it only after the visibility timeout plus the cut-off (about 40
 minutes by default), blocking the project's retrains and plans all that time. The workers'
-periodic sweep asks here instead, once the cut-off has passed (never a web request: it reads
-whole queues): a message that is in no queue, not handed to a worker (the transport's ``unacked``
+periodic sweep asks here instead, once the cut-off has passed (never a web request: it reads the
+queues): a message that is in no queue, not handed to a worker (the transport's ``unacked``
 hash) and not claimed by an execution is lost.
+
+The sweep asks about every message past the cut-off, however long it has waited (a message
+still in a queue is waiting, not lost: labeling.loop.stale_rule), so the read is bounded: each
+queue list is read in pages of ``PAGE`` messages, only a message whose text names a wanted id is
+parsed, the read stops once every id is found, and at most ``MAX_READ`` messages are read per
+look; an id not found in a read cut short is taken as held (unknown is never taken for lost).
 """
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable
 
@@ -59,19 +66,55 @@ def _header_ids(raw: bytes) -> tuple[str | None, str | None, int]:
     return headers.get("id"), headers.get("group"), int(headers.get("retries") or 0)
 
 
-def _snapshot(redis_client: redis.Redis) -> tuple[set[str], list[tuple[str | None, str | None, int]]]:
-    """One read of every queue list and the unacked hash: the ids (and group ids) of the messages
-    queued, and (id, group id, retry) of those handed to a worker."""
-    queued: set[str] = set()
+# Messages read per LRANGE (the sweep never holds a whole long queue in memory), and per look at
+# most: a million queued chunks are not read every third of the stale cut-off.
+PAGE = 1_000
+MAX_READ = 50_000
+# The header ids as kombu's JSON writes them ("id": "…", "group": "…"); a string's quotes inside an
+# encoded value are escaped, so only real keys match. A message with none is parsed whole.
+_HEADER_ID = re.compile(rb'"(?:id|group)":\s*"([^"\\]*)"')
+
+
+def can_look() -> bool:
+    """The broker is one ``look`` can read (a Redis broker; it may still be unreachable): a web
+    request, which never reads the queues, leaves the messages past the cut-off to the sweep."""
+    return client() is not None
+
+
+def _names_wanted(raw: bytes, wanted: set[str]) -> bool:
+    named = _HEADER_ID.findall(raw)
+    return not named or any(i.decode(errors="replace") in wanted for i in named)
+
+
+def _queued(redis_client: redis.Redis, wanted: set[str]) -> tuple[set[str], bool]:
+    """The ``wanted`` ids (task or group ids) in the queue lists, and False when the read was cut
+    short at MAX_READ messages (the ids not found may be in what was not read). Each list is read
+    from its head (the newest messages) page by page: a message pushed meanwhile moves the others
+    one place toward the tail (one is read twice), one consumed meanwhile leaves from the tail, so
+    no message is skipped. Stops once every id is found."""
+    found: set[str] = set()
+    read = 0
     for key in _queue_lists():
-        for raw in redis_client.lrange(key, 0, -1):
-            queued.update(i for i in _header_ids(raw)[:2] if i)
-    return queued, [ids for ids in map(_header_ids, redis_client.hvals(UNACKED)) if ids[0] or ids[1]]
+        start = 0
+        while found < wanted:
+            if read >= MAX_READ:
+                return found, False
+            size = min(PAGE, MAX_READ - read)
+            page = redis_client.lrange(key, start, start + size - 1)
+            read, start = read + len(page), start + len(page)
+            for raw in page:
+                if _names_wanted(raw, wanted):
+                    found.update(i for i in _header_ids(raw)[:2] if i in wanted)
+            if len(page) < size:
+                break
+    return found, True
 
 
 def _look_once(redis_client: redis.Redis, steps: set[str], sent: set[str]) -> tuple[set[str], set[str]]:
-    """(the ``steps`` waiting to start, the ``sent`` the broker still holds) in one snapshot."""
-    queued, handed = _snapshot(redis_client)
+    """(the ``steps`` waiting to start, the ``sent`` the broker still holds) in one read of the
+    queues, then of the unacked hash (a message taken from its queue meanwhile is found there)."""
+    queued, complete = _queued(redis_client, steps | sent) if steps or sent else (set(), True)
+    handed = [ids for ids in map(_header_ids, redis_client.hvals(UNACKED)) if ids[0] or ids[1]]
     waiting_now, known = steps & queued, sent & queued
     started = redis_client.pipeline(transaction=False)
     hits = []
@@ -85,6 +128,8 @@ def _look_once(redis_client: redis.Redis, steps: set[str], sent: set[str]) -> tu
     for ids, claimed in zip(hits, started.execute(), strict=True):
         if not claimed:
             waiting_now |= ids
+    if not complete:  # a queue longer than MAX_READ: what was not read may hold them
+        return waiting_now | (steps - set().union(*hits)), set(sent)
     claims = redis_client.pipeline(transaction=False)
     unseen = sorted(sent - known)
     for task_id in unseen:  # an execution holds its claim: running (or ran)
@@ -107,7 +152,8 @@ def look(steps: Iterable[str] = (), sent: Iterable[str] = ()) -> tuple[set[str],
     Where some are not found, the queues are read once more a second later (a message moves from
     its queue to the unacked hash in two steps, and a chord's last part sends the next step as it
     ends): one re-look for the whole sweep. None when that cannot be told (no Redis broker, Redis
-    unreachable). Reads whole queues: for the workers' periodic sweep, never a web request."""
+    unreachable). Reads the queues (bounded: PAGE, MAX_READ): for the workers' periodic sweep, never
+    a web request."""
     steps, sent = {str(i) for i in steps if i}, {str(i) for i in sent if i}
     redis_client = client()
     if redis_client is None:

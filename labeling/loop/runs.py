@@ -17,8 +17,8 @@ from labeling.items.services import beating as _beating
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
-from .broker import look
 from .cutoffs import pending_stale_after, stale_after
+from .stale_rule import LATE, LOST, Unstarted, verdicts
 
 # The stale-import rule lives beside this one (its own module); a project's deletion imports it from here.
 from .sweep_imports import expire_stale_imports  # noqa: F401 - re-exported
@@ -140,50 +140,34 @@ def give_up_run(run_id: int, message: str) -> None:
 
 def expire_stale_runs(project: Project | None = None, *, ask_broker: bool = False) -> list[TaskRun]:
     """Fail the interrupted runs (of one project, or all) and return them (the caller may queue them
-    again): pending past the pending cut-off (its message may still come back until then); running
-    with no heartbeat for LONGTAIL_TASK_STALE_SECONDS in its first step (no next step recorded), or
-    when the workers' sweep finds none of the messages of its next step waiting to start
-    (``broker.look``): a step beats while it executes, nothing beats while the next one waits
-    behind other work, and such a waiting run is given up only past the pending cut-off, like a
-    pending one. A model version left ``training`` or ``ready`` by a failed run is failed too."""
+    again): running with no heartbeat for LONGTAIL_TASK_STALE_SECONDS in its first step (no next
+    step recorded); pending, or running with its next step recorded, past that cut-off when the
+    broker no longer holds its message (none of its next step's messages still waits to start),
+    whatever its age while it does: the workers' sweep asks (``ask_broker``), a web request leaves
+    it to the sweep; by age past the pending cut-off only where the broker cannot be asked
+    (labeling.loop.stale_rule). A model version left ``training`` or ``ready`` by a failed run is
+    failed too."""
     now = timezone.now()
     runs = TaskRun.objects.filter(kind__in=[RETRAIN, EMBED, FINAL_MODEL])
     if project is not None:
         runs = runs.filter(project=project)
-    pending = runs.filter(state=TaskRun.PENDING).exclude(
+    quiet = runs.filter(updated_at__lt=now - stale_after())
+    pending = quiet.filter(state=TaskRun.PENDING).exclude(
         kind=RETRAIN, detail__stage=WAITING)  # no message to lose yet: it waits for a final model
     cut_off, pending_cut_off = int(stale_after().total_seconds()), int(pending_stale_after().total_seconds())
-    reasons = {run.pk: (run, "Interrupted: queued {s} s ago and never started: no worker took it within "
-                             f"{pending_cut_off} s (LONGTAIL_TASK_STALE_SECONDS + LONGTAIL_BROKER_VISIBILITY_TIMEOUT).")
-               for run in pending.filter(updated_at__lt=now - pending_stale_after())}
-    between = {}
-    for run in runs.filter(state=TaskRun.RUNNING, updated_at__lt=now - stale_after()):
-        if run.updated_at < now - pending_stale_after():
-            reasons[run.pk] = (run, f"Interrupted: no progress for {{s}} s, past the cut-off of {pending_cut_off} s "
-                                    "for a run whose next step waits for a worker (LONGTAIL_TASK_STALE_SECONDS + "
-                                    "LONGTAIL_BROKER_VISIBILITY_TIMEOUT).")
-        elif not (run.detail or {}).get(NEXT_STEPS):
+    reasons = {}
+    unstarted = {run.pk: (run, Unstarted(run.pk, run.updated_at, sent=_ids((run.detail or {}).get("task_id"))))
+                 for run in pending}
+    for run in quiet.filter(state=TaskRun.RUNNING):
+        if (run.detail or {}).get(NEXT_STEPS):
+            unstarted[run.pk] = (run, Unstarted(run.pk, run.updated_at, steps=_ids(*run.detail[NEXT_STEPS])))
+        else:
             reasons[run.pk] = (run, f"Interrupted: no heartbeat for {{s}} s while its step ran: its worker stopped "
                                     f"(the cut-off is {cut_off} s).")
-        else:
-            between[run.pk] = run
-    # A pending run past the cut-off whose message the broker no longer holds will never start:
-    # given up now rather than after the visibility timeout (labeling.loop.broker).
-    sent = {run.pk: run for run in pending.filter(updated_at__lt=now - stale_after(),
-                                                  updated_at__gte=now - pending_stale_after())
-            if (run.detail or {}).get("task_id")} if ask_broker else {}
     # One read of the queues for the whole sweep, not one per run.
-    seen = look(steps={i for run in between.values() for i in run.detail[NEXT_STEPS]},
-                sent={run.detail["task_id"] for run in sent.values()}) if ask_broker and (between or sent) else None
-    unstarted, known = seen if seen is not None else (None, None)
-    for run in between.values() if unstarted is not None else ():
-        if not unstarted & set(run.detail[NEXT_STEPS]):
-            reasons[run.pk] = (run, f"Interrupted: no heartbeat for {{s}} s, and no step of it is queued or waiting "
-                                    f"for a worker: its worker stopped (the cut-off is {cut_off} s).")
-    for run in sent.values() if known is not None else ():
-        if run.detail["task_id"] not in known:
-            reasons[run.pk] = (run, "Lost: queued {s} s ago, its task message is no longer with the broker (Redis "
-                                    "restarted without its data?), so nothing would ever start it.")
+    for pk, verdict in verdicts([work for _, work in unstarted.values()], now=now, ask_broker=ask_broker).items():
+        run = unstarted[pk][0]
+        reasons[pk] = (run, _UNSTARTED[run.state, verdict].format(cut_off=cut_off, pending_cut_off=pending_cut_off))
     failed = []
     for run, reason in reasons.values():
         message = reason.format(s=int((now - run.updated_at).total_seconds()))
@@ -197,6 +181,24 @@ def expire_stale_runs(project: Project | None = None, *, ask_broker: bool = Fals
     for project_id in projects:
         _fail_orphaned_versions(project_id, [run.pk for run in failed if run.project_id == project_id])
     return failed
+
+
+# Why a run whose message had not started was given up, by its state and the verdict.
+_UNSTARTED = {
+    (TaskRun.PENDING, LOST): "Lost: queued {{s}} s ago, its task message is no longer with the broker (Redis restarted "
+                             "without its data?), so nothing would ever start it.",
+    (TaskRun.PENDING, LATE): "Interrupted: queued {{s}} s ago and never started: no worker took it within "
+                             "{pending_cut_off} s (LONGTAIL_TASK_STALE_SECONDS + LONGTAIL_BROKER_VISIBILITY_TIMEOUT).",
+    (TaskRun.RUNNING, LOST): "Interrupted: no heartbeat for {{s}} s, and no step of it is queued or waiting for a "
+                             "worker: its worker stopped (the cut-off is {cut_off} s).",
+    (TaskRun.RUNNING, LATE): "Interrupted: no progress for {{s}} s, past the cut-off of {pending_cut_off} s for a run "
+                             "whose next step waits for a worker (LONGTAIL_TASK_STALE_SECONDS + "
+                             "LONGTAIL_BROKER_VISIBILITY_TIMEOUT).",
+}
+
+
+def _ids(*ids) -> tuple[str, ...]:
+    return tuple(str(i) for i in ids if i)
 
 
 def _fail_orphaned_versions(project_id: int, failed_run_ids: list[int]) -> None:
@@ -237,7 +239,10 @@ def close_run(run: TaskRun, notes: list[str]) -> None:
     detail = run.detail or {}
     error = detail.get("error")
     if detail.get("training") == "skipped":
-        notes.insert(0, "not trained (too few labels)")
+        # the reason train_version gave ("30 labeled item(s) over 1 label(s): … two labels."): more
+        # answers of the same label never help, and the lead must be told that
+        reason = str(detail.get("training_note") or "").strip()
+        notes.insert(0, f"not trained: {reason[0].lower()}{reason[1:]}" if reason else "not trained (too few labels)")
     elif detail.get("training") == "kept_final":
         notes.insert(0, f"not trained: the served final model v{detail.get('kept_model_version')} was trained on "
                         "these same labels and keeps serving")

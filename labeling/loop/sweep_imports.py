@@ -19,8 +19,8 @@ from django.utils import timezone
 from labeling.items.models import ImportBatch
 from labeling.items.services import upload_dir
 
-from .broker import look
 from .cutoffs import pending_stale_after, stale_after
+from .stale_rule import LOST, Unstarted, verdicts
 
 IMPORT_MESSAGE_ID = "longtail-import-{id}"
 AGAIN = "Nothing of this file was imported; upload it again."
@@ -33,15 +33,15 @@ def import_message_id(batch_id: int) -> str:
 
 def expire_stale_imports(*, ask_broker: bool = False) -> list[ImportBatch]:
     """Fail the imports that will never finish: running with no heartbeat for
-    LONGTAIL_TASK_STALE_SECONDS (its worker died); pending past the cut-off whose message the
-    broker no longer holds (only with ``ask_broker``: the workers' sweep, which reads whole queues;
-    never a web request); pending past the cut-off plus the visibility timeout (its message, held
-    by a worker that died, would have come back by then). A live import, a worker's or
-    ``import_items``', beats from start to end, also while it waits for another import of its
-    project (services.import_path). Its rows are written in one transaction that also ends the
-    batch DONE, only while it is still running: the transaction died with the worker, or one still
-    going finds its batch failed and writes nothing, so nothing of the file is in the project. The
-    upload left behind is removed."""
+    LONGTAIL_TASK_STALE_SECONDS (its worker died); pending past that cut-off whose message the
+    broker no longer holds, whatever its age while it does (the workers' sweep asks, with
+    ``ask_broker``, reading the queues; a web request leaves it to the sweep); pending past the
+    cut-off plus the visibility timeout only where the broker cannot be asked (labeling.loop.
+    stale_rule). A live import, a worker's or ``import_items``', beats from start to end, also
+    while it waits for another import of its project (services.import_path). Its rows are written
+    in one transaction that also ends the batch DONE, only while it is still running: the
+    transaction died with the worker, or one still going finds its batch failed and writes
+    nothing, so nothing of the file is in the project. The upload left behind is removed."""
     now = timezone.now()
     cut_off, pending_cut_off = int(stale_after().total_seconds()), int(pending_stale_after().total_seconds())
     reasons = {}
@@ -50,19 +50,17 @@ def expire_stale_imports(*, ask_broker: bool = False) -> list[ImportBatch]:
         for batch in ImportBatch.objects.filter(state=ImportBatch.RUNNING, updated_at__lt=now - stale_after()):
             reasons[batch.pk] = (batch, "Interrupted: the import's worker stopped (no heartbeat for {s} s; the "
                                         f"cut-off is {cut_off} s). {AGAIN}")
-    pending = ImportBatch.objects.filter(state=ImportBatch.PENDING)
-    for batch in pending.filter(updated_at__lt=now - pending_stale_after()):
-        reasons[batch.pk] = (batch, "Interrupted: no worker started the import: it was queued {s} s ago, past the "
-                                    f"cut-off of {pending_cut_off} s for a message to come back from a worker that "
-                                    f"died (LONGTAIL_TASK_STALE_SECONDS + LONGTAIL_BROKER_VISIBILITY_TIMEOUT). {AGAIN}")
-    sent = {import_message_id(b.pk): b for b in pending.filter(updated_at__lt=now - stale_after(),
-                                                                updated_at__gte=now - pending_stale_after())
-            } if ask_broker else {}
-    seen = look(sent=sent.keys()) if sent else None  # one read of the queues for every pending batch
-    for message_id, batch in sent.items() if seen is not None else ():
-        if message_id not in seen[1]:
-            reasons[batch.pk] = (batch, "Lost: queued {s} s ago, its task message is no longer with the broker (Redis "
-                                        f"restarted without its data?), so nothing would ever import it. {AGAIN}")
+    pending = {batch.pk: batch for batch in ImportBatch.objects.filter(state=ImportBatch.PENDING,
+                                                                         updated_at__lt=now - stale_after())}
+    unstarted = [Unstarted(batch.pk, batch.updated_at, sent=(import_message_id(batch.pk),)) for batch in pending.values()]
+    # one read of the queues for every pending batch
+    for pk, verdict in verdicts(unstarted, now=now, ask_broker=ask_broker).items():
+        reasons[pk] = (pending[pk], (
+            "Lost: queued {s} s ago, its task message is no longer with the broker (Redis restarted without its "
+            f"data?), so nothing would ever import it. {AGAIN}") if verdict == LOST else (
+            "Interrupted: no worker started the import: it was queued {s} s ago, past the cut-off of "
+            f"{pending_cut_off} s for a message to come back from a worker that died (LONGTAIL_TASK_STALE_SECONDS + "
+            f"LONGTAIL_BROKER_VISIBILITY_TIMEOUT), and the broker could not be asked whether it still holds it. {AGAIN}"))
     failed = []
     for batch, reason in reasons.values():
         message = reason.format(s=int((now - batch.updated_at).total_seconds()))
