@@ -8,16 +8,24 @@ import threading
 from django.db import connection, transaction
 
 from labeling.modeling import final, review, scores, versions
+from labeling.modeling import selectors as modeling_selectors
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
-from labeling.waves import replan
+from labeling.waves import discard, replan
 from labeling.waves import selectors as wave_selectors
 from labeling.waves import services as waves
 
 from .errors import describe_error
-from .runs import close_run, fail_run, note_run, open_retrain_run, update_run
+from .runs import RETRAIN, close_run, fail_run, note_run, open_retrain_run, update_run
 
 log = logging.getLogger(__name__)
+# Retrains of a wave that ended (completed, or closed by a lead asking for a retrain): when one
+# fails, the next wave opens with the current model, so annotators keep working.
+WAVE_ENDED = ("wave_complete", "wave_closed")
+# How a run's message names the requests a follow-up retrain answers.
+FOLLOWUP_REASONS = {"wave_complete": "a wave completed", "wave_closed": "a wave closed to retrain",
+                    "retrain_every": "new labels (retrain every N)", "manual": "a lead's retrain",
+                    "requeued": "an interrupted run queued again"}
 
 
 def plan_first_wave(project: Project):
@@ -30,16 +38,24 @@ def plan_first_wave(project: Project):
     return waves.plan_and_open_if_idle(project)  # opens a wave already planned with the current model
 
 
-def finish_retrain(run: TaskRun) -> None:
+def finish_retrain(run: TaskRun) -> int | None:
     """Last step: when no wave is open, plan and open the next one, then close the run.
 
     Runs under the project's row lock, the same lock :func:`request_retrain` takes, so a wave
-    that completes while this run is finishing either is seen here or starts a new run.
+    that completes while this run is finishing either is seen here or starts a new run. A retrain
+    asked for after this run read its labels (a wave completed, a lead's retrain after a settings
+    change) was recorded on the project: when the model now serving lacks what came in since, one
+    follow-up retrain is created instead of planning, and it plans the next wave with a model that
+    learned it (:func:`_queue_followup`): its run id is returned, for the caller to send its first
+    task once this has committed (None otherwise).
     """
     notes = []
     try:
         with transaction.atomic():
-            Project.objects.select_for_update().filter(pk=run.project_id).first()
+            project = Project.objects.select_for_update().filter(pk=run.project_id).first()
+            reasons = _followup_due(project, run)
+            if reasons:
+                return _queue_followup(project, run, reasons)
             wave = waves.plan_and_open_if_idle(run.project)
             if wave is not None:
                 notes.append(waves.opened_note(wave))  # and the stale planned waves it replaced
@@ -60,6 +76,50 @@ def finish_retrain(run: TaskRun) -> None:
         fail_run(run.id, f"Planning failed: {describe_error(exc)}")
 
 
+def _followup_due(project: Project, run: TaskRun) -> list[str]:
+    """The reasons of the retrains asked for after ``run`` read its labels, when the active model has
+    not learned the project's labels and settings as they are now ([] otherwise: nothing it would
+    learn). The request is consumed either way. Called under the project's row lock."""
+    asked = (project.retrain_followup or {}) if project is not None else {}
+    if not asked:
+        return []
+    Project.objects.filter(pk=project.pk).update(retrain_followup={})
+    if asked.get("after") != run.pk:
+        return []  # asked of a run that ended without this step; the run after it read everything afresh
+    active = versions.active_model(project)
+    learned = (active.config or {}).get("labels_digest") if active is not None else None
+    if learned and learned == versions.labels_digest(project, modeling_selectors.training_set(project)):
+        return []
+    return list(asked.get("reasons") or ["manual"])
+
+
+def _queue_followup(project: Project, run: TaskRun, reasons: list[str]) -> int:
+    """Close ``run`` and create the one follow-up retrain, pending (in the caller's transaction,
+    under the project's row lock); returns its id. Its reason is a wave's end when one of the
+    requests was, so that it plans the next wave whatever happens to it (tasks' own fallback)."""
+    reason = next((r for r in reasons if r in WAVE_ENDED), reasons[0])
+    asked = ", ".join(FOLLOWUP_REASONS.get(r, r) for r in reasons)
+    note = f"a retrain was asked for while it trained ({asked}): follow-up retrain queued"
+    close_run(run, [note])  # first: one retrain open per project (the constraint), and this one has ended
+    followup = TaskRun.objects.create(project=project, kind=RETRAIN, message=f"Queued: follow-up of task {run.pk}.",
+                                      detail={"reason": reason, "stage": "queued", "follow_up_of": run.pk,
+                                              "asked_meanwhile": reasons})
+    ended = TaskRun.objects.get(pk=run.pk).message
+    note_run(run.pk, follow_up=followup.pk, message=ended.replace(
+        note, f"{note} as task {followup.pk}; the next wave is planned with its model", 1))
+    return followup.pk
+
+
+def followup_not_sent(project_id: int, run_id: int, exc: Exception) -> None:
+    """The follow-up retrain's first task could not be sent (or, in eager mode, raised): the run
+    fails with the reason and the next wave opens with the model that serves, as after any retrain
+    that could not be queued."""
+    log.exception("could not queue the follow-up retrain %s", run_id)
+    fail_run(run_id, f"Could not queue the follow-up retrain (is the broker up?): {describe_error(exc)}",
+             queue_error=True)
+    plan_without_retrain(project_id, run_id, then="ask for a retrain again")
+
+
 def finish_embedding(run: TaskRun) -> None:
     """Close an import's embedding run. When a lead asked to plan while it ran, plan and open the
     next wave now (under the project's row lock; not while a retrain runs, which plans itself)."""
@@ -78,10 +138,7 @@ def finish_embedding(run: TaskRun) -> None:
         with transaction.atomic():
             Project.objects.select_for_update().filter(pk=run.project_id).first()
             if detail.get("plan_when_done") and open_retrain_run(run.project) is None:
-                wave = waves.plan_and_open_if_idle(run.project)
-                if wave is not None:
-                    message += f" Wave {wave.number} planned and opened ({wave.size} items)."
-                    update_run(run.id, wave=wave.number, wave_id=wave.id)
+                message += f" {_plan_as_asked(run)}"
             update_run(run.id, state=TaskRun.DONE, progress=1.0, message=message, finished=True, stage="done")
     except waves.NothingToPlan as exc:
         update_run(run.id, state=TaskRun.DONE, progress=1.0, message=f"{message} Nothing planned: {exc}",
@@ -89,6 +146,22 @@ def finish_embedding(run: TaskRun) -> None:
     except Exception as exc:
         log.exception("planning after embedding failed")
         fail_run(run.id, f"{message} Planning failed: {describe_error(exc)}")
+
+
+def _plan_as_asked(run: TaskRun) -> str:
+    """What a lead's "Plan next wave" asked while the items embedded, done now as the plan request
+    does it (plan, then open only when no wave is open; a wave open meanwhile does not drop it), in
+    words for the run's message. NothingToPlan is the caller's (its message says why)."""
+    wave = waves.plan_next_wave(run.project)
+    opened = waves.open_wave_if_idle(run.project, wave)
+    update_run(run.id, wave=wave.number, wave_id=wave.id)
+    gone = discard.discarded_text(getattr(wave, "replaced", []))
+    if opened:
+        text = f"Wave {wave.number} planned and opened ({wave.size} items)"
+    else:  # another wave is open (open_wave_if_idle): the plan waits for it, as the plan request's does
+        text = (f"Wave {wave.number} planned as asked ({wave.size} items); it waits to be opened once wave "
+                f"{wave_selectors.current_wave(run.project).number} is closed")
+    return f"{text}{f'; {gone}' if gone else ''}."
 
 
 def plan_without_retrain(project_id: int, run_id: int, *, then: str = "retrain once the broker is back") -> None:

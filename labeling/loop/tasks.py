@@ -188,7 +188,8 @@ def train_model(run_id: int) -> None:
     except TRANSIENT:
         raise
     except versions.NotEnoughLabels as exc:
-        runs.update_run(run_id, message=str(exc), training="skipped")
+        # the reason is kept in the detail: the run's final message shows it (runs.close_run)
+        runs.update_run(run_id, message=str(exc), training="skipped", training_note=str(exc))
         _then(run_id, plan_after_retrain, run_id)
         return
     except Exception as exc:  # noqa: BLE001 - the version is FAILED; the previous one stays active
@@ -293,7 +294,12 @@ def plan_after_retrain(run_id: int) -> None:
         return
     runs.update_run(run_id, progress=runs.stage_progress("plan", 0.0), message="Planning.", stage="plan")
     with runs.heartbeat(run_id):
-        pipeline.finish_retrain(run)
+        followup = pipeline.finish_retrain(run)
+    if followup is not None:  # a retrain asked for while this one trained, created instead of planning
+        try:
+            runs.record_task_id(followup, run_retrain.apply_async(args=[followup]).id)
+        except Exception as exc:  # noqa: BLE001 - recorded on the run, and the next wave opens
+            pipeline.followup_not_sent(run.project_id, followup, exc)
 
 
 @shared_task(**TASK_OPTIONS)
@@ -328,6 +334,7 @@ def _train_final(run: TaskRun) -> None:
     runs.update_run(run_id, state=TaskRun.DONE, progress=1.0, finished=True, stage="done", served=True,
                     review_routed=routed, message=f"Final model v{version.number} active: "
                                                   f"{final.comparison_sentence(version)}.")
+    train_label_issues.apply_async(args=[version.id])  # as after a retrain's activation (its failure: logged)
 
 
 def _start_deferred_retrains(project: Project) -> None:

@@ -43,10 +43,12 @@ from .runs import (
 from .sweep_imports import expire_stale_imports, import_message_id
 
 log = logging.getLogger(__name__)
-# Retrains of a wave that ended (completed, or closed by a lead asking for a retrain): when one
-# fails, the next wave opens with the current model, so annotators keep working.
-WAVE_ENDED = ("wave_complete", "wave_closed")
+WAVE_ENDED = pipeline.WAVE_ENDED  # their fallback: the next wave opens with the current model
 FAILED_AS = {RETRAIN: "Retrain failed", EMBED: "Embedding failed", FINAL_MODEL: "Final model failed"}
+# Stages of a retrain that has read the labels and settings it learns (train reads them first).
+READ_ITS_INPUTS = ("train", "score", "plan")
+FOLLOWUP_SAID = ("A retrain was asked for after this one read the labels: a follow-up retrain runs when it ends, "
+                 "if its model lacks anything by then.")
 
 
 def request_retrain(project: Project, *, reason: str = "manual", **detail) -> TaskRun:
@@ -60,6 +62,12 @@ def request_retrain(project: Project, *, reason: str = "manual", **detail) -> Ta
     run is created pending with stage ``waiting`` and nothing is queued: it is queued when the
     final model ends (labeling.loop.runs.claim_deferred_retrains; docs/loop.md, "One training per
     project").
+
+    A request that finds the open run past reading the labels and settings (training, scoring or
+    planning) is not in it: it is recorded on the project (``retrain_followup``), and that run
+    queues one follow-up retrain when it ends if its model then lacks anything (a completed wave's
+    last answers, a head switched meanwhile): labeling.loop.pipeline.finish_retrain. The returned
+    run's message says so.
     """
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
@@ -67,7 +75,11 @@ def request_retrain(project: Project, *, reason: str = "manual", **detail) -> Ta
         start_deferred_retrains(project)  # one that waited for a final model which has ended meanwhile
         running = open_retrain_run(project)
         if running is not None:
+            if (running.detail or {}).get("stage") in READ_ITS_INPUTS:
+                _ask_followup(project, running, reason)
             return running
+        # a new run reads everything afresh: a follow-up asked of a run that never finished is in it
+        Project.objects.filter(pk=project.pk).exclude(retrain_followup={}).update(retrain_followup={})
         final_run = open_final_run(project)
         waiting = {"stage": WAITING, "deferred_for_final": final_run.pk} if final_run is not None else {}
         try:
@@ -84,6 +96,23 @@ def request_retrain(project: Project, *, reason: str = "manual", **detail) -> Ta
         if final_run is None:
             transaction.on_commit(lambda: _start_retrain(project.pk, run.id, reason))
     return run
+
+
+def _ask_followup(project: Project, running: TaskRun, reason: str) -> None:
+    """Record (under the project's row lock, which finish_retrain takes too) that a retrain was asked
+    for after ``running`` read its labels, as Project.retrain_followup {"after": run id, "reasons",
+    "at"}: on the project, not in the run's detail, which the worker rewrites whole meanwhile
+    (runs.update_run) and would drop it. The request's answer, the run, says so until its next step."""
+    asked = Project.objects.filter(pk=project.pk).values_list("retrain_followup", flat=True).first() or {}
+    if asked.get("after") != running.pk:
+        asked = {"after": running.pk, "reasons": [], "at": timezone.now().isoformat()}
+    if reason not in asked["reasons"]:
+        asked["reasons"].append(reason)
+    Project.objects.filter(pk=project.pk).update(retrain_followup=asked)
+    if FOLLOWUP_SAID not in running.message:
+        # the message only (no detail, no heartbeat): the worker rewrites the run's detail meanwhile
+        note_run(running.pk, message=f"{running.message} {FOLLOWUP_SAID}".strip())
+        running.refresh_from_db(fields=["message"])
 
 
 def _start_retrain(project_id: int, run_id: int, reason: str) -> None:

@@ -251,6 +251,11 @@ def _retrain_text(run) -> str:
         # An in-process failure's message already starts "Retrain failed: " (loop.triggers): said once.
         why = run.message.removeprefix("Retrain failed: ")
         raise ValueError(f"Retrain failed (task {run.pk}): {why}")
+    asked = Project.objects.filter(pk=run.project_id).values_list("retrain_followup", flat=True).first() or {}
+    if asked.get("after") == run.pk:  # it had read the labels already (loop.triggers.request_retrain)
+        return (f"A retrain is running (task {run.pk}, {run_stage(run)}) on the labels it read before this request: "
+                "a follow-up retrain runs when it ends, and its model plans the next wave. "
+                "Progress is shown under Background tasks.")
     return (f"Retraining (task {run.pk}, {run_stage(run)}): the new model then plans and opens the next wave. "
             "Progress is shown under Background tasks.")
 
