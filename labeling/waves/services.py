@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation, Assignment
@@ -244,9 +244,27 @@ def open_wave(wave: Wave) -> Wave:
         other = Wave.objects.filter(project_id=wave.project_id, state=Wave.OPEN).exclude(pk=wave.pk).first()
         if other is not None:
             raise ValueError(f"Wave {other.number} is still open; close it before opening wave {wave.number}.")
+        _refuse_over_budget(wave)
         Wave.objects.filter(pk=wave.pk).update(state=Wave.OPEN)
     wave.state = Wave.OPEN
     return wave
+
+
+def _refuse_over_budget(wave: Wave) -> None:
+    """BudgetSpent (409 on the API, an error on the waves page) when the planned wave asks more answers
+    than the label budget has left beside the other waves' commitments: a plan may wait past a lowered
+    budget, or past the answers that spent it (its re-plan failed and kept it: labeling.waves.replan)."""
+    status = selectors.budget_status(Project.objects.get(pk=wave.project_id))
+    if status["budget"] is None:
+        return
+    asks = WaveItem.objects.filter(wave_id=wave.pk).aggregate(n=Sum("overlap"))["n"] or 0
+    room = status["budget"] - status["used"] - (status["committed"] - asks)  # committed counts this wave too
+    if asks > room:
+        raise BudgetSpent(
+            f"Wave {wave.number} was not opened: it asks for {asks} answers and the label budget of {status['budget']} "
+            f"has {max(0, room)} left ({status['used']} labels given, {status['committed'] - asks} owed to other waves). "
+            f"Raise the label budget on the settings page, or close wave {wave.number} (a planned wave that is closed "
+            "is discarded) and plan again: a new plan shrinks to what is left.")
 
 
 def close_wave(wave: Wave) -> Wave:
