@@ -12,9 +12,17 @@ suspicious first. Open label issues of earlier versions whose item is no longer 
 meanwhile, or the new models agree with the label) close with outcome ``expired``; those still
 flagged take the new figures.
 
-A lead's dismissal ("the given label stands") holds: an item whose last label issue was dismissed
-is not flagged again while its label is the one the lead let stand; once the item's label changes,
-the new label is open to question again.
+A lead's decision that the given label stands holds: a dismissal, or resolving the issue as its
+given label (the card's "Resolve as X", X's key, a bulk relabel to X: the same answer, stored as an
+adjudication). An item whose last such decision let its label stand is not flagged again while its
+label is that one; once the item's label changes, the new label is open to question again.
+
+The scan reads the labels and those decisions, then trains its out-of-fold models (seconds to
+minutes). What a lead or an annotator decided meanwhile is read again when the queue is written
+(``_sync_tasks``, under the project's lock): an item whose label changed, or whose label a lead let
+stand meanwhile, gets no task claiming the question the scan asked. A scan whose version is no
+longer the active one when it writes leaves the queue to the version that serves (its own scan),
+as the low-confidence routing does.
 
 A task claims "labeled X": when an annotator changes or clears an answer so that the item's label
 (``annotations.resolve``) is no longer X, ``close_answered_issues`` closes the task with outcome
@@ -31,8 +39,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.annotations.resolve import Answer, resolve
-from labeling.projects.models import Label
+from labeling.annotations.resolve import ANSWER_ORDER, Answer, resolve
+from labeling.projects.models import Label, Project
 from learner.label_issues import find_label_issues
 from learner.oof_proba import out_of_fold_proba
 from learner.training import TrainConfig
@@ -107,17 +115,22 @@ def scan_label_issues(version: ModelVersion) -> LabelIssueScan:
 
 
 def dismissed_labels(project) -> dict[int, int]:
-    """item id → the id of the given label a lead let stand when last dismissing a label issue of
-    the item (by identity: renaming the label does not lift the dismissal). A task from before label
-    ids were recorded names it: the label of that name now."""
+    """item id → the id of the given label a lead let stand when last deciding a label issue of the
+    item that way: dismissed, or resolved as its given label (``close_with_label`` records that as
+    ``relabeled``; it answers the issue's question as a dismissal does). By identity: renaming the
+    label does not lift it. A task from before label ids were recorded names it: the label of that
+    name now."""
     by_name = dict(Label.objects.filter(project=project).values_list("name", "id"))
     out: dict[int, int] = {}
-    rows = (ReviewTask.objects.filter(project=project, reason=ReviewTask.LABEL_ISSUE, outcome=ReviewTask.DISMISSED)
-            .order_by("resolved_at", "pk").values_list("item_id", "detail"))
-    for item_id, detail in rows:
+    rows = (ReviewTask.objects.filter(project=project, reason=ReviewTask.LABEL_ISSUE,
+                                      outcome__in=[ReviewTask.DISMISSED, ReviewTask.RELABELED])
+            .order_by("resolved_at", "pk").values_list("item_id", "detail", "outcome", "resolved_label_id"))
+    for item_id, detail, outcome, resolved_label_id in rows:
         detail = detail or {}
         given = detail["given_label_id"] if "given_label_id" in detail else by_name.get(detail.get("given_label"))
-        if isinstance(given, int):
+        if not isinstance(given, int):
+            continue
+        if outcome == ReviewTask.DISMISSED or resolved_label_id == given:
             out[item_id] = given
     return out
 
@@ -126,8 +139,22 @@ def _sync_tasks(project, version: ModelVersion, flagged: dict[int, dict], scan: 
                 kept: set[int] = frozenset()) -> None:
     now = timezone.now()
     with transaction.atomic():
+        # One writer of the queue per project at a time, ordered with activations (which take this
+        # lock): a version replaced while its scan trained leaves the queue to the serving version's
+        # scan. NO KEY, as routing takes it: answers and adjudications referencing the project go on.
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+        active = ModelVersion.objects.filter(project=project, state=ModelVersion.ACTIVE).values_list(
+            "number", flat=True).first()
+        if active != version.number:
+            serving = f"model v{active} serves now" if active is not None else "no model serves now"
+            scan.note = f"model v{version.number} was replaced while its scan ran ({serving}): the queue is left to it"
+            scan.created = scan.rescored = scan.expired = 0
+            return
         open_tasks = list(ReviewTask.objects.select_for_update().filter(
             project=project, reason=ReviewTask.LABEL_ISSUE, resolved_at__isnull=True).order_by("pk"))
+        # Read again once the open tasks are locked (a lead's decision on one has committed or waits):
+        # the labels and the leads' decisions the scan read before its out-of-fold training are stale.
+        flagged, kept = _still_in_question(project, flagged, kept, scan)
         keep, close = [], []
         for task in open_tasks:
             if task.item_id in flagged:
@@ -136,8 +163,8 @@ def _sync_tasks(project, version: ModelVersion, flagged: dict[int, dict], scan: 
                 keep.append(task)
             elif task.model_version != version.number or task.item_id in kept:
                 task.resolved_at, task.outcome = now, ReviewTask.EXPIRED
-                note = (f"a lead dismissed a label issue of this item before: the label {task.detail.get('given_label')!r}"
-                        " stands" if task.item_id in kept else
+                note = (f"a lead let the label {task.detail.get('given_label')!r} stand in a label issue of this item"
+                        " before (dismissed, or resolved as it)" if task.item_id in kept else
                         f"model v{version.number}'s out-of-fold models no longer flag the label")
                 task.detail = {**(task.detail or {}), "closed": note}
                 close.append(task)
@@ -154,13 +181,47 @@ def _sync_tasks(project, version: ModelVersion, flagged: dict[int, dict], scan: 
         scan.created = len(new)
 
 
+def _still_in_question(project, flagged: dict[int, dict], kept: set[int],
+                       scan: LabelIssueScan) -> tuple[dict[int, dict], set[int]]:
+    """``flagged`` without the items whose label is no longer the given label the scan flagged
+    (relabeled, changed or cleared meanwhile: a task would claim a label the item does not have),
+    nor those whose given label a lead let stand meanwhile (added to ``kept``, as the scan does
+    with the decisions it read first)."""
+    if not flagged:
+        return flagged, kept
+    stands = dismissed_labels(project)
+    current = _item_label_ids(project, flagged)
+    kept = set(kept)
+    out = {}
+    for item_id, detail in flagged.items():
+        given = detail.get("given_label_id")
+        if current.get(item_id) != given:
+            scan.flagged -= 1
+        elif stands.get(item_id) == given:
+            kept.add(item_id)
+            scan.flagged -= 1
+            scan.dismissed += 1
+        else:
+            out[item_id] = detail
+    return out, kept
+
+
+def _item_label_ids(project, item_ids) -> dict[int, int]:
+    """item id → its label now (of ``item_ids``), by the rule training reads labels with; an item no
+    answer labels is left out."""
+    rows = (Annotation.objects.filter(project=project, item_id__in=list(item_ids), undone=False, skipped=False,
+                                      label__isnull=False)
+            .order_by("item_id", *ANSWER_ORDER).values_list("item_id", "label_id", "origin"))
+    answers: dict[int, list[Answer]] = {}
+    for order, (item_id, label_id, origin) in enumerate(rows):
+        answers.setdefault(item_id, []).append(Answer(label_id, origin, order))
+    decided = {item_id: resolve(found) for item_id, found in answers.items()}
+    return {item_id: d.label_id for item_id, d in decided.items() if d}
+
+
 def _item_label_id(project, item_id: int) -> int | None:
     """The item's label now, by the rule training reads labels with; None when no answer labels it."""
-    rows = (Annotation.objects.filter(project=project, item_id=item_id, undone=False, skipped=False,
-                                      label__isnull=False)
-            .order_by("created_at", "id").values_list("label_id", "origin"))
-    decided = resolve([Answer(label_id, origin, order) for order, (label_id, origin) in enumerate(rows)])
-    return decided.label_id if decided else None
+    return _item_label_ids(project, [item_id]).get(item_id)
 
 
 def close_answered_issues(project, item_id: int) -> int:

@@ -137,7 +137,9 @@ def route_low_confidence(version: ModelVersion) -> int:
 def route_review(version: ModelVersion) -> Routing:
     with transaction.atomic():
         # One routing pass (or predict-API admission) per project at a time, with its current settings.
-        project = Project.objects.select_for_update().get(pk=version.project_id)
+        # NO KEY (as the items' bulk exclude): a lead's decision locks its task, then stores an answer whose
+        # foreign key takes FOR KEY SHARE here; FOR UPDATE would deadlock the two. New tasks check the labels again.
+        project = Project.objects.select_for_update(no_key=True).get(pk=version.project_id)
         if not ModelVersion.objects.filter(pk=version.pk, state=ModelVersion.ACTIVE).exists():
             return Routing(skipped=f"model v{version.number} is no longer the active version")
         return _route(version, project)
@@ -203,16 +205,24 @@ def _route(version: ModelVersion, project) -> Routing:
         candidates = sorted((decision.get("fine_prob", decision["prob"]), item_id)
                             for item_id, decision in doubtful.items() if item_id not in taken and not _let_stand(
                                 dismissed, labels, item_id, column[decision.get("fine_label", decision["label"])]))
+        picks = [item_id for _, item_id in candidates[:room]]
+        fresh = _labeled_now(project, picks)  # labeled while the pass waited for the open tasks' locks
         tasks = [ReviewTask(project=project, item_id=item_id, reason=ReviewTask.LOW_CONFIDENCE,
                             model_version=version.number,
                             detail=task_detail(version, band, labels, judge_decision(rule, labels, band, doubtful[item_id])))
-                 for _, item_id in candidates[:room]]
+                 for item_id in picks if item_id not in fresh]
         ReviewTask.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
         result.created = len(tasks)
     result.open = len(still_open) + result.created
     version.metrics = {**(version.metrics or {}), "review_routing": result.report(project)}
     ModelVersion.objects.filter(pk=version.pk).update(metrics=version.metrics)
     return result
+
+
+def _labeled_now(project, item_ids: list[int]) -> set[int]:
+    """Those of ``item_ids`` a usable answer labels now (an answer may be newer than the pass's read)."""
+    return set(Annotation.objects.filter(project=project, item_id__in=item_ids, undone=False, skipped=False,
+                                         label__isnull=False).values_list("item_id", flat=True))
 
 
 def _recorded(task: ReviewTask, version: ModelVersion, rule: TrainedClassifier, labels: selectors.ModelLabels,
@@ -331,7 +341,7 @@ class ReviewGate:
 
     @staticmethod
     def lock(project) -> Project:
-        return Project.objects.select_for_update().get(pk=project.pk)
+        return Project.objects.select_for_update(no_key=True).get(pk=project.pk)  # NO KEY, as route_review
 
     top = staticmethod(fine_candidate)
 
