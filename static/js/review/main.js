@@ -21,8 +21,9 @@
    label keys and "Resolve as" buttons) and says so, and the lead chooses again.
    A decision whose reply never arrives (the connection dropped, the body was cut off) may have been
    stored: the page says so, never "not saved", asks the server which tasks are still open and takes
-   the closed ones off the page. */
+   the closed ones off the page. The counts line above the queue follows each decision (counts.js). */
 import { post, refusalOf } from "../annotate/http.js";
+import { queueUrl, refreshCounts, refreshGroups } from "./counts.js";
 
 const config = JSON.parse(document.getElementById("review-config").textContent);
 const app = document.getElementById("review-app");
@@ -75,16 +76,6 @@ function showSelection() {
   app.querySelectorAll(".relabel-submit").forEach((button) => {
     button.textContent = n ? "Resolve " + n + " selected" : "Resolve";
   });
-}
-
-function refreshGroups() {
-  app.querySelectorAll(".review-group").forEach((group) => {
-    const left = group.querySelectorAll(".review-task:not(.done)").length;
-    // tasks, as the page's counts: an item with two open tasks is two
-    group.querySelector(".group-count").textContent = left + " task" + (left === 1 ? "" : "s");
-    group.hidden = left === 0;
-  });
-  emptyEl.hidden = tasks().length > 0;
 }
 
 // What the card showed of the model when the lead decided: the server compares it with the task's
@@ -200,7 +191,7 @@ function fillLabels(select) {
 async function recheck(cards) {
   const lost = "No reply from the server: the decision may have been saved";
   const reason = new URLSearchParams(window.location.search).get("reason");
-  const url = config.bulkUrl.replace(/bulk\/$/, "groups/") + "?limit=" + Math.max(1, app.querySelectorAll(".review-task").length) +
+  const url = queueUrl(config.bulkUrl, "groups/") + "?limit=" + Math.max(1, app.querySelectorAll(".review-task").length) +
     (reason ? "&reason=" + encodeURIComponent(reason) : "");
   let open;
   try {
@@ -211,6 +202,7 @@ async function recheck(cards) {
     say([lost + "; reload the page to see."]);
     return;
   }
+  await refreshCounts(config.bulkUrl);
   const list = tasks();
   const after = list.slice(list.indexOf(current) + 1);
   list.forEach((card) => {
@@ -223,7 +215,7 @@ async function recheck(cards) {
   const left = cards.length - closed;
   say([lost + ". Asked again: " + closed + " of " + cards.length + " task" + (cards.length === 1 ? "" : "s") +
     " closed now" + (left ? "; " + left + " still open: decide " + (left === 1 ? "it" : "them") + " again." : ".")]);
-  refreshGroups();
+  refreshGroups(app, emptyEl);
   showSelection();
   if (!current || current.classList.contains("done")) {
     setCurrent(after.find((c) => !c.classList.contains("done")) || tasks()[tasks().length - 1]);
@@ -259,6 +251,9 @@ async function act(action, label, cards = targets()) {
       }
       return false;
     }
+    // Read before the page changes: the cards, the status and the counts line then change at once (and
+    // a key is refused as "pressed while saving" until they have).
+    await refreshCounts(config.bulkUrl);
     const done = new Set(result.done.map(String));
     const labeled = new Set(result.labeled_items.map(String));
     // Tasks closed since the page loaded (by a new model, another lead) are gone from the queue too.
@@ -288,7 +283,7 @@ async function act(action, label, cards = targets()) {
     const skips = result.skipped.map((s) => "task " + s.task + (s.code === "closed_meanwhile" ? " " : " left open: ") + s.reason);
     say([...verb, ": " + result.done.length + " task" + (result.done.length === 1 ? "" : "s") + mixed +
       (skips.length ? "; " + skips.join("; ") : "") + "."]);
-    refreshGroups();
+    refreshGroups(app, emptyEl);
     showSelection();
     if (!current || current.classList.contains("done")) {
       setCurrent(after.find((c) => !c.classList.contains("done")) || tasks()[tasks().length - 1]);
@@ -410,4 +405,4 @@ app.addEventListener("focusin", (e) => {
 app.querySelectorAll(".relabel-list-link").forEach((link) => { link.hidden = true; });
 document.addEventListener("keydown", onKeydown);
 setCurrent(tasks()[0], {scroll: false});
-refreshGroups();
+refreshGroups(app, emptyEl);

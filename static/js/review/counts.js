@@ -1,0 +1,69 @@
+/* The review page's counts: each label group's count of the cards left on the page, and the line
+   above the queue (#review-counts: open tasks and items, per reason, resolved by a lead, expired).
+   The line's figures are the whole queue's, not the page's (other leads, a new model and cards not
+   on the page change them), so after each decision they are read again from the queue API
+   (GET review/, its counts: review_counts, the figures the template wrote) and written as the
+   template writes them. When they cannot be read, the line says it is not up to date. */
+
+const plural = (n, one, many) => n + " " + (n === 1 ? one : many);
+
+// The queue API's URLs, from the bulk decision's (config.bulkUrl: /api/projects/<slug>/review/bulk/).
+export const queueUrl = (bulkUrl, path = "") => bulkUrl.replace(/bulk\/$/, path);
+
+// Tasks, as the counts line: an item with two open tasks is two. A group with none left is hidden,
+// and the empty notice shows once no card is left.
+export function refreshGroups(app, emptyEl) {
+  app.querySelectorAll(".review-group").forEach((group) => {
+    const left = group.querySelectorAll(".review-task:not(.done)").length;
+    group.querySelector(".group-count").textContent = plural(left, "task", "tasks");
+    group.hidden = left === 0;
+  });
+  emptyEl.hidden = app.querySelector(".review-task:not(.done)") !== null;
+}
+
+function write(id, text) {
+  const el = document.getElementById(id);
+  if (el) el.textContent = text;
+}
+
+function render(c) {
+  write("count-open", plural(c.open, "open task", "open tasks") + " on " + plural(c.open_items, "item", "items"));
+  write("count-reasons", [plural(c.disagreement, "disagreement", "disagreements"),
+    plural(c.low_confidence, "low-confidence prediction", "low-confidence predictions"),
+    plural(c.label_issue, "label issue", "label issues"),
+    ...(c.lead_request ? [c.lead_request + " sent by a lead"] : [])].join(", "));
+  write("count-resolved", c.resolved + " resolved by a lead");
+  write("count-expired", c.expired + " expired, closed without a lead (by a newer model, or a wave took the item)");
+}
+
+function markStale(on) {
+  const line = document.getElementById("review-counts");
+  if (!line) return;
+  let note = document.getElementById("counts-stale");
+  if (!note && on) {
+    note = document.createElement("span");
+    note.id = "counts-stale";
+    note.className = "notice error";
+    note.textContent = "These figures could not be updated after the last decision: reload the page to see them.";
+    line.prepend(note, " ");
+  }
+  if (note) note.hidden = !on;
+}
+
+// Reads the queue's counts again and writes them in the line; resolves false (the line marked as
+// not up to date) when the server could not be asked.
+export async function refreshCounts(bulkUrl) {
+  let counts;
+  try {
+    const response = await fetch(queueUrl(bulkUrl) + "?limit=1",
+      {credentials: "same-origin", headers: {"Accept": "application/json"}});
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    counts = (await response.json()).counts;
+    render(counts);
+  } catch (err) {
+    markStale(true);
+    return false;
+  }
+  markStale(false);
+  return true;
+}
