@@ -90,4 +90,5 @@ def test_kappa_is_shown_from_min_n_pairs_on(project_factory, make_user):
     assert rows["Payments"]["pairs"] == 5 and rows["Payments"]["kappa"] is not None
     assert rows["Reset"]["pairs"] == 4 and rows["Reset"]["kappa"] is None
     assert rows["Rare"] == {**rows["Rare"], "kappa": None, "answers": 2, "pairs": 1, "reason": "1 pair: fewer than 5"}
-    assert rows["Account"]["pairs"] == 0 and rows["Account"]["reason"] == "0 pairs: fewer than 5"
+    # A coarse label counts the pairs of its fine labels' answers (Reset is under Account; round 39).
+    assert rows["Account"]["pairs"] == 4 and rows["Account"]["reason"] == "4 pairs: fewer than 5"

@@ -3,7 +3,9 @@ cache for ``kappa_interval``'s figures (see there).
 
 Input is a list of pairs ``(first_answer, second_answer)``, one per pair of annotators who
 labeled the same item (any hashable label ids). Cohen's kappa treats "first" and "second" as
-the two raters; with overlap 2 that is the first and the second annotator to answer.
+the two raters; ``selectors.double_labeled_pairs`` puts the annotator with the lower id first, so
+with two annotators it is Cohen's κ between them, and the order never follows answer times (an
+answer given again would swap a pair's raters and move κ with no answer changed).
 
 Kappa is ``None`` where it is undefined: no pairs, or chance agreement of 1 (both raters always
 gave the same single answer, so there is nothing to agree beyond chance). Raw agreement is ``None``
@@ -13,6 +15,7 @@ pairs, so a lead sees how little 12 pairs say.
 """
 import hashlib
 import logging
+import math
 import warnings
 from collections import Counter
 from collections.abc import Hashable, Iterable
@@ -184,13 +187,26 @@ def per_label_kappa(pairs: Iterable[Pair], labels: Iterable[Hashable]) -> dict[H
     return result
 
 
-def label_support(pairs: Iterable[Pair]) -> Counter:
-    """How many answers (either rater) gave each label."""
-    support: Counter = Counter()
-    for a, b in pairs:
-        support[a] += 1
-        support[b] += 1
-    return support
+def label_answers(item_pairs: Iterable[tuple[Hashable, Hashable, Hashable]]) -> Counter:
+    """How many answers gave each label, each answer once however many pairs it is in.
+    ``item_pairs`` are ``(item, first_answer, second_answer)``: every pair of answers on each item,
+    as ``selectors.double_labeled_pairs`` gives them. An item answered n times holds n(n−1)/2 pairs
+    and each of its answers sits in n − 1 of them (at overlap 3, two), so a label's sides on the
+    item divided by n − 1 are its answers there. Counted from the pairs alone, so the answers of
+    deleted accounts (no annotator to tell them apart) count one each too."""
+    sides: dict[Hashable, Counter] = {}
+    pairs_on: Counter = Counter()
+    for item, a, b in item_pairs:
+        pairs_on[item] += 1
+        on_item = sides.setdefault(item, Counter())
+        on_item[a] += 1
+        on_item[b] += 1
+    answers: Counter = Counter()
+    for item, on_item in sides.items():
+        others = (math.isqrt(1 + 8 * pairs_on[item]) - 1) // 2  # n − 1 from n(n−1)/2 pairs
+        for label, count in on_item.items():
+            answers[label] += count // others
+    return answers
 
 
 def map_pairs(pairs: Iterable[Pair], mapping: dict) -> list[Pair]:

@@ -5,7 +5,6 @@ import json
 from collections import Counter, defaultdict
 from datetime import timedelta
 from itertools import combinations
-from statistics import median
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -21,9 +20,7 @@ from . import agreement, answer_states
 from .leasing import held_assignments
 from .models import Annotation, Assignment, ReviewTask
 from .resolve import ANSWER_ORDER, Answer, resolve
-
-# Gaps between two answers longer than this are breaks, not time spent on an item.
-THROUGHPUT_MAX_GAP = timedelta(minutes=10)
+from .throughput import median_answer_gaps_python, median_answer_gaps_sql
 
 
 def resolve_item_labels(project) -> dict[int, int]:
@@ -131,10 +128,14 @@ def labels_version(payload: list[dict]) -> str:
 
 def double_labeled_pairs(project: Project) -> list[tuple[int, int | None, int, int | None, int]]:
     """``(item_id, annotator_a, label_a, annotator_b, label_b)`` for every pair of annotators whose
-    current (latest, not undone, not skipped) answers cover the same item; a is the earlier. An
-    answer whose annotator's account was deleted pairs too, with annotator None: it is still a
-    different person's (each person has one live answer per item, as the dispute rule reads them:
-    ``disagreement._voter``), and it still trains the model and shows in the export.
+    current (latest, not undone, not skipped) answers cover the same item. a and b keep one order
+    whatever the answers' times: a has the lower annotator id, and a deleted account's answer comes
+    after the accounts that remain. Cohen's κ reads a as its first rater and b as its second, so
+    with two annotators it is their κ, and re-answering an item (even with the same label) cannot
+    swap a pair's raters and move κ. An answer whose annotator's account was deleted pairs too,
+    with annotator None: it is still a different person's (each person has one live answer per
+    item, as the dispute rule reads them: ``disagreement._voter``), and it still trains the model
+    and shows in the export.
     A page that shows both the agreement panel and the throughput table reads these once and
     hands them to both (their ``pairs`` argument)."""
     # Only an item whose answers come from two or more annotators (its lowest and highest voter
@@ -157,12 +158,12 @@ def double_labeled_pairs(project: Project) -> list[tuple[int, int | None, int, i
     )
     per_item: dict[int, dict[int, int]] = defaultdict(dict)
     for item_id, voter_id, label_id in rows:
-        latest = per_item[item_id]
-        latest.pop(voter_id, None)  # re-insert so the order follows the latest answer
-        latest[voter_id] = label_id
+        per_item[item_id][voter_id] = label_id  # rows in time order: the latest answer's label stays
     pairs = []
     for item_id, latest in per_item.items():
-        for (a, la), (b, lb) in combinations(latest.items(), 2):
+        # deleted accounts' voters (negative) after the remaining ones, by their answer's id
+        raters = sorted(latest.items(), key=lambda voter_label: (voter_label[0] < 0, abs(voter_label[0])))
+        for (a, la), (b, lb) in combinations(raters, 2):
             pairs.append((item_id, a if a > 0 else None, la, b if b > 0 else None, lb))
     return pairs
 
@@ -189,27 +190,43 @@ def _interval(kappa: float | None, pairs: list) -> list[float] | None:
     return None if bounds is None else [_round(bounds[0]), _round(bounds[1])]
 
 
+def _label_figures(rows: list[tuple], label_ids) -> dict[int, tuple[float | None, int, int]]:
+    """label id → (one-vs-rest κ, answers, pairs in which either annotator chose it) over the pairs
+    ``rows`` (``double_labeled_pairs``' tuples), each answer counted once."""
+    label_pairs = [(la, lb) for _, _, la, _, lb in rows]
+    kappas = agreement.per_label_kappa(label_pairs, label_ids)
+    answers = agreement.label_answers((item, la, lb) for item, _, la, _, lb in rows)
+    touching = Counter(label for a, b in label_pairs for label in {a, b})
+    return {pk: (kappas[pk], answers.get(pk, 0), touching.get(pk, 0)) for pk in label_ids}
+
+
 def agreement_summary(project: Project, *, pairs: list[tuple] | None = None) -> dict:
     """Cohen's kappa (overall, per label, and on coarse labels when the taxonomy has two levels),
     raw agreement and how many items are double-labeled. Numbers are None while undefined, and
     κ is None (with ``*_reason`` saying why) while fewer than MIN_N pairs stand behind it; a
-    label's pairs are those in which either annotator chose it. ``kappa_ci`` (and
+    label's pairs are those in which either annotator chose it, its answers those that chose it
+    (each answer once, however many pairs it is in); a coarse label's row counts the fine answers
+    under it as choosing it. ``kappa_ci`` (and
     ``kappa_coarse_ci``) is κ's 95 % bootstrap interval over pairs, None where κ is. ``pairs``:
     ``double_labeled_pairs(project)`` where the caller has read them already."""
     rows = double_labeled_pairs(project) if pairs is None else pairs
     label_pairs = [(la, lb) for _, _, la, _, lb in rows]
     labels = list(Label.objects.filter(project=project).order_by("order", "name", "pk"))
-    support = agreement.label_support(label_pairs)
-    touching = Counter(label for a, b in label_pairs for label in {a, b})  # pairs in which either chose it
-    per_label = agreement.per_label_kappa(label_pairs, [label.pk for label in labels])
     parent_of = {label.pk: label.parent_id for label in labels if label.parent_id}
+    # A coarse label's row reads a fine answer as its coarse label (as the coarse κ and the
+    # dashboard's counts do): "Refund" says "Billing" too, so an annotator answering Billing and one
+    # answering Refund agree on "is it Billing?". Fine labels and labels without children stay exact.
+    with_fine = set(parent_of.values())
+    exact = _label_figures(rows, [label.pk for label in labels if label.pk not in with_fine])
+    coarse = _label_figures([(item, a, parent_of.get(la, la), b, parent_of.get(lb, lb))
+                             for item, a, la, b, lb in rows], with_fine)
     kappa, kappa_reason = _kappa(agreement.cohen_kappa(label_pairs), len(label_pairs))
     label_rows = []
     for label in labels:
-        value, reason = _kappa(per_label[label.pk], touching.get(label.pk, 0))
+        value, answers, touching = (coarse if label.pk in coarse else exact)[label.pk]
+        value, reason = _kappa(value, touching)
         label_rows.append({"label_id": label.pk, "label": label.name, "kappa": value,
-                           "answers": support.get(label.pk, 0), "pairs": touching.get(label.pk, 0),
-                           "reason": reason})
+                           "answers": answers, "pairs": touching, "reason": reason})
     summary = {
         "items_double_labeled": len({item_id for item_id, *_ in rows}),
         "pairs": len(label_pairs),
@@ -239,7 +256,9 @@ def annotator_throughput(project: Project, *, pairs: list[tuple] | None = None) 
     """Per member or answering user, of their annotator answers (a lead's adjudications are not
     throughput): answers (labels that count, no skips), skips, cleared answers (``undone``),
     changed ones (``changed``), answers and skips in the last 24 h, median seconds per answer (gaps
-    over 10 minutes are breaks) and raw agreement with others.
+    over 10 minutes are breaks; ``throughput``), the items she double-labeled with others
+    (``double_labeled``), the pairs they hold with her in them (``pairs``) and her raw agreement
+    with others, a share of those pairs.
     ``pairs``: ``double_labeled_pairs(project)`` where the caller has read them already."""
     since = timezone.now() - timedelta(hours=24)
     own = Annotation.objects.filter(project=project, origin=Annotation.ANNOTATOR, annotator__isnull=False)
@@ -260,10 +279,12 @@ def annotator_throughput(project: Project, *, pairs: list[tuple] | None = None) 
     median_gaps = median_answer_gaps_sql(project) if connection.vendor == "postgresql" else \
         median_answer_gaps_python(project)
     agree: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for _, a, la, b, lb in double_labeled_pairs(project) if pairs is None else pairs:
+    shared: dict[int, set[int]] = defaultdict(set)  # the items an annotator shares with others
+    for item_id, a, la, b, lb in double_labeled_pairs(project) if pairs is None else pairs:
         for who in (a, b):
             agree[who][0] += la == lb
             agree[who][1] += 1
+            shared[who].add(item_id)
 
     users = {
         m.user_id: (m.user.username, m.role)
@@ -290,57 +311,14 @@ def annotator_throughput(project: Project, *, pairs: list[tuple] | None = None) 
             "median_seconds_per_answer": None if gap is None else round(gap, 1),
             "first_answer_at": row["first_at"].isoformat() if row.get("first_at") else None,
             "last_answer_at": row["last_at"].isoformat() if row.get("last_at") else None,
-            "double_labeled": paired,
+            # items, not pairs: at overlap 3 each of her items holds two pairs with her in them
+            "double_labeled": len(shared.get(user_id, ())),
+            "pairs": paired,
             # the small-n rule of the agreement panel: no "100 %" from two pairs
             "agreement_with_others": _round(agreement.agreement_share(agreed, paired)),
         })
     rows.sort(key=lambda r: (-r["answers"], r["username"]))
     return rows
-
-
-def median_answer_gaps_python(project: Project) -> dict[int, float]:
-    """annotator id → median seconds between consecutive answers (skips count, undone answers do
-    not; gaps over ``THROUGHPUT_MAX_GAP`` are breaks), for annotators with at least one such gap.
-    Reads every answer's time: the path for SQLite; ``median_answer_gaps_sql`` gives the same
-    numbers on PostgreSQL without the rows leaving the database."""
-    times: dict[int, list] = defaultdict(list)
-    for annotator_id, created_at in Annotation.objects.filter(
-        project=project, origin=Annotation.ANNOTATOR, annotator__isnull=False, undone=False
-    ).order_by("created_at").values_list("annotator_id", "created_at"):
-        times[annotator_id].append(created_at)
-    out = {}
-    for annotator_id, stamps in times.items():
-        gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False) if b - a <= THROUGHPUT_MAX_GAP]
-        if gaps:
-            out[annotator_id] = median(gaps)
-    return out
-
-
-# Each annotator's gaps (lag() over their answers in time order) and the two middle ones: the lower
-# middle is percentile_disc(0.5) ascending, the upper one percentile_disc(0.5) descending (the same
-# value when the count is odd). Their mean is then taken in Python as statistics.median takes it:
-# percentile_cont would interpolate in the database's arithmetic (intervals rounded to the
-# microsecond), which can land on the other side of a tenth of a second when rounded.
-MEDIAN_GAPS_SQL = """
-SELECT annotator_id,
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY gap) FILTER (WHERE gap <= %s),
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY gap DESC) FILTER (WHERE gap <= %s)
-FROM (SELECT annotator_id, created_at - lag(created_at) OVER (PARTITION BY annotator_id ORDER BY created_at) AS gap
-      FROM {table}
-      WHERE project_id = %s AND origin = %s AND annotator_id IS NOT NULL AND NOT undone) AS answer_gaps
-GROUP BY annotator_id
-"""
-
-
-def median_answer_gaps_sql(project: Project) -> dict[int, float]:
-    """``median_answer_gaps_python`` computed in PostgreSQL: one row per annotator comes back
-    instead of every answer's time."""
-    sql = MEDIAN_GAPS_SQL.format(table=connection.ops.quote_name(Annotation._meta.db_table))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [THROUGHPUT_MAX_GAP, THROUGHPUT_MAX_GAP, project.pk, Annotation.ANNOTATOR])
-        rows = cursor.fetchall()
-    return {annotator_id: (lower.total_seconds() + upper.total_seconds()) / 2
-            for annotator_id, lower, upper in rows if lower is not None}
 
 
 def review_queue(project: Project, *, reason: str | None = None, limit: int | None = None) -> list[ReviewTask]:

@@ -230,16 +230,23 @@ class AnswerResultSerializer(serializers.Serializer):
 class LabelAgreementSerializer(serializers.Serializer):
     label_id = serializers.IntegerField()
     label = serializers.CharField()
-    kappa = serializers.FloatField(allow_null=True, help_text="None below 5 pairs with the label, or undefined.")
-    answers = serializers.IntegerField()
-    pairs = serializers.IntegerField(help_text="Pairs in which either annotator chose the label.")
+    kappa = serializers.FloatField(allow_null=True, help_text=(
+        "One-vs-rest κ (a coarse label's reads a fine answer under it as the coarse label); None below 5 pairs "
+        "with the label, or undefined."))
+    answers = serializers.IntegerField(help_text=(
+        "Answers on double-labeled items that chose the label, each once (a coarse label's include the fine "
+        "answers under it)."))
+    pairs = serializers.IntegerField(help_text=(
+        "Pairs in which either annotator chose the label (a coarse label: it or a fine label under it)."))
     reason = serializers.CharField(allow_null=True, help_text="Why kappa is None.")
 
 
 class AgreementSerializer(serializers.Serializer):
     items_double_labeled = serializers.IntegerField()
     pairs = serializers.IntegerField()
-    kappa = serializers.FloatField(allow_null=True, help_text="None below 5 pairs, or undefined.")
+    kappa = serializers.FloatField(allow_null=True, help_text=(
+        "Cohen's κ over the pairs, the annotator with the lower id as the first rater; None below 5 pairs, "
+        "or undefined."))
     kappa_reason = serializers.CharField(allow_null=True, help_text="Why kappa is None.")
     raw_agreement = serializers.FloatField(allow_null=True, help_text="Share of pairs that agree; None below 5 pairs.")
     raw_agreement_reason = serializers.CharField(allow_null=True, help_text="Why raw_agreement is None.")
