@@ -53,7 +53,7 @@ print(json.dumps({"import_batch": batch.pk, "item": Item.objects.filter(project=
 # route outside the API and the admin must be in PAGES below, so a new page cannot skip this test.
 NOT_PAGES = {
     "logout", "schema", "items:import-rejects", "project-export-labels", "project-export-model",
-    "project-rule-delete", "project-member-remove", "project-waves-status", "project-wave-close",
+    "project-rule-delete", "project-rule-enable", "project-member-remove", "project-waves-status", "project-wave-close",
     "project-wave-plan", "project-wave-open", "project-retrain", "project-final-model", "items:bulk",
 }
 

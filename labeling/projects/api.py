@@ -145,9 +145,16 @@ class LabelDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
             serializer.instance = services.save_label(self.get_project(), serializer.instance,
                                                       **serializer.validated_data)
 
-    def perform_destroy(self, instance):
+    def destroy(self, request, *args, **kwargs):
+        """204; or 200 with ``rules_deleted`` and ``detail`` when the label's rules went with it
+        (Rule.label cascades): they are the lead's work, and the answer names each one."""
+        label = self.get_object()
         with service_errors():
-            services.delete_label(instance)
+            rules = services.delete_label(label)
+        if not rules:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({"deleted": label.name, "rules_deleted": rules,
+                         "detail": services.rules_gone_text(label.name, rules)})
 
 
 # --- sources & quotas --------------------------------------------------------------------------
@@ -195,6 +202,19 @@ class RuleList(ProjectScoped, generics.ListCreateAPIView):
     def perform_create(self, serializer):
         with service_errors():
             serializer.instance = services.save_rule(self.get_project(), **serializer.validated_data)
+        self.saved_rule = serializer.instance
+
+    def create(self, request, *args, **kwargs):
+        return _with_replan_note(super().create(request, *args, **kwargs), self)
+
+
+def _with_replan_note(response: Response, view) -> Response:
+    """The rule's answer, with ``waiting_wave`` when the change makes the waiting cold-start plan stale
+    (services.save_rule's note: it is planned afresh, as after a settings change)."""
+    note = getattr(getattr(view, "saved_rule", None), "replan_note", "")
+    if note:
+        response.data["waiting_wave"] = note
+    return response
 
 
 class RuleDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
@@ -208,6 +228,13 @@ class RuleDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
         with service_errors():
             serializer.instance = services.save_rule(self.get_project(), serializer.instance,
                                                      **serializer.validated_data)
+        self.saved_rule = serializer.instance
+
+    def update(self, request, *args, **kwargs):
+        return _with_replan_note(super().update(request, *args, **kwargs), self)
+
+    def perform_destroy(self, instance):
+        services.delete_rule(self.get_project(), instance)  # a waiting cold-start plan is planned afresh
 
 
 class RulePreview(ProjectScoped, APIView):

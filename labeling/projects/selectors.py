@@ -80,7 +80,8 @@ def wave_dict(wave: Wave, *, with_progress: bool = True) -> dict:
 
 
 def wave_notes(report: dict) -> list[str]:
-    """What happened to a wave after it was planned, from its report: items a lead excluded while it
+    """What happened to a wave after it was planned, from its report (what its planning could not do
+    in full: wave_selectors.planning_notes), items a lead excluded while it
     waited (``waves.discard.take_out_excluded``) and why it was discarded. A wave's size shrinks when
     excluded items leave it; without this the lead saw a smaller number and no reason."""
     notes = []
@@ -94,7 +95,7 @@ def wave_notes(report: dict) -> list[str]:
     discarded = report.get("discarded")
     if discarded:
         notes.append(f"discarded: {discarded.get('reason') or 'no reason recorded'}")
-    return notes
+    return notes + wave_selectors.planning_notes(report)  # rule matching cut short by its time budget
 
 
 def wave_progress(wave: Wave) -> dict:

@@ -9,6 +9,7 @@ from labeling.loop.replanning import request_replan
 from labeling.loop.triggers import request_review_routing
 from labeling.modeling.review import ReviewGate
 from labeling.modeling.versions import NoActiveModel, active_model
+from labeling.waves.discard import stale_plans
 from learner.text import text_hash
 
 from .hotkeys import OTHER_STAYS_TOP, check_unique_hotkeys, moves_the_other_label
@@ -96,12 +97,16 @@ def save_label(project: Project, label: Label | None = None, **fields) -> Label:
 
 
 @transaction.atomic
-def save_labels(project: Project, rows: list[dict], deleted: list[Label] = ()) -> None:
-    """Save several label rows at once (the labels page). Each row: {"label": Label|None, fields…}."""
-    _save_rows(project, [(row.get("label"), {k: v for k, v in row.items() if k != "label"}) for row in rows], deleted)
+def save_labels(project: Project, rows: list[dict], deleted: list[Label] = ()) -> list[str]:
+    """Save several label rows at once (the labels page). Each row: {"label": Label|None, fields…}.
+    Returns what went with the deleted labels besides them (their rules, rules_gone_text)."""
+    rules_gone: list[str] = []
+    _save_rows(project, [(row.get("label"), {k: v for k, v in row.items() if k != "label"}) for row in rows], deleted,
+               rules_gone)
+    return rules_gone
 
 
-def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=()) -> list[Label]:
+def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=(), rules_gone=None) -> list[Label]:
     """The labels as the save leaves them are checked as a whole (two levels, one Other, unique hotkeys) before any
     write (row by row, row order decided). The project's labels stay locked (FOR NO KEY UPDATE, id order) to the
     commit: saves are checked one after another, no parent is deleted meanwhile, answers (FOR KEY SHARE) go on."""
@@ -138,7 +143,9 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
               and (stored[lab.pk].parent_id, stored[lab.pk].is_other) != (lab.parent_id, lab.is_other)]
     Label.objects.filter(pk__in=moving).update(parent=None, is_other=False)
     for label in deleted:
-        delete_label(label)
+        rules = delete_label(label)
+        if rules and rules_gone is not None:
+            rules_gone.append(rules_gone_text(label.name, rules))
     for label in labels:
         if label.parent_id:
             label.parent = final[label.parent_id]  # as it will be, not as a page loaded it
@@ -153,14 +160,26 @@ def _save_rows(project: Project, rows: list[tuple[Label | None, dict]], deleted=
 
 
 @transaction.atomic
-def delete_label(label: Label) -> None:
+def delete_label(label: Label) -> list[str]:
+    """Delete a label and its rules (Rule.label cascades); returns the rules that went with it, each
+    as "keyword “chargeback”", for the answer to say so: they are the lead's work, and gone for good."""
     # Locked first: an answer stored with it meanwhile (locks.hold_label) has committed and counts.
     if Label.objects.select_for_update().filter(pk=label.pk).first() is None:
-        return  # deleted meanwhile
+        return []  # deleted meanwhile
+    rules = [f"{kind} “{pattern}”" for kind, pattern in label.rules.order_by("pk").values_list("kind", "pattern")]
     try:
         label.delete()
     except ProtectedError:
         raise ValidationError(label_in_use_message(label)) from None
+    if rules:
+        request_replan(label.project)  # a cold-start plan waiting to be opened drew by them
+    return rules
+
+
+def rules_gone_text(name: str, rules: list[str]) -> str:
+    """"The label “fraud” was deleted with its 2 rules: keyword “chargeback”, regex “…”."."""
+    return (f"The label {spelled_out(name)} was deleted with its {len(rules)} rule{'s' * (len(rules) != 1)}: "
+            f"{', '.join(rules)}.")
 
 
 def label_in_use_message(label: Label) -> str:
@@ -263,7 +282,27 @@ def save_rule(project: Project, rule: Rule | None = None, **fields) -> Rule:
     except IntegrityError:
         rule.validate_constraints()  # rule_unique: the identical rule's message, on pattern; anything else is a bug
         raise
+    rule.replan_note = _replan_for_rules(project)
     return rule
+
+
+@transaction.atomic
+def delete_rule(project: Project, rule: Rule) -> str:
+    """Delete a rule (the rules page and the API); returns what it does to the waiting wave, or ""."""
+    Rule.objects.filter(project=project, pk=rule.pk).delete()
+    return _replan_for_rules(project)
+
+
+def _replan_for_rules(project: Project) -> str:
+    """After a rule change: a waiting cold-start plan drew by the rules as they were (pool.plan_settings
+    records them), so it is stale and planned afresh once this commits, as after a settings change.
+    Returns the sentence that says so, or "" when no waiting plan is stale."""
+    stale = stale_plans(project, active_model(project))
+    request_replan(project)
+    if not stale:
+        return ""
+    return (f"Planned wave {stale[-1].number} was drawn with the rules as they were; it is planned afresh with the "
+            "rules as they are now.")
 
 
 @transaction.atomic

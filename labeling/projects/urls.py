@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, api_waves, views
+from . import api, api_waves, rules_views, views
 
 P = "p/<slug:slug>/"
 A = "api/projects/<slug:slug>/"
@@ -11,8 +11,9 @@ urlpatterns = [
     path(P + "settings/", views.project_settings, name="project-settings"),
     path(P + "settings/labels/", views.project_labels, name="project-labels"),
     path(P + "settings/sources/", views.project_sources, name="project-sources"),
-    path(P + "settings/rules/", views.project_rules, name="project-rules"),
-    path(P + "settings/rules/<int:rule_id>/delete/", views.rule_delete, name="project-rule-delete"),
+    path(P + "settings/rules/", rules_views.project_rules, name="project-rules"),
+    path(P + "settings/rules/<int:rule_id>/enabled/", rules_views.rule_enable, name="project-rule-enable"),
+    path(P + "settings/rules/<int:rule_id>/delete/", rules_views.rule_delete, name="project-rule-delete"),
     path(P + "members/", views.project_members, name="project-members"),
     path(P + "members/<int:membership_id>/remove/", views.member_remove, name="project-member-remove"),
     path(P + "waves/", views.project_waves, name="project-waves"),

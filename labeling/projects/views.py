@@ -1,5 +1,6 @@
-"""Lead pages: create a project, settings, labels, sources & quotas, rules, members, and the wave
-control room (composition, close / retrain / plan buttons, running tasks). Leads and admins only."""
+"""Lead pages: create a project, settings, labels, sources & quotas, members, and the wave control
+room (composition, close / retrain / plan buttons, running tasks). Leads and admins only. The rules
+page: rules_views."""
 import copy
 import re
 from contextlib import nullcontext
@@ -24,10 +25,10 @@ from labeling.waves import services as waves
 from labeling.waves.models import Wave
 
 from . import selectors, services
-from .forms import LabelFormSet, MemberForm, ProjectCreateForm, ProjectSettingsForm, RuleForm, SourceFormSet
+from .forms import LabelFormSet, MemberForm, ProjectCreateForm, ProjectSettingsForm, SourceFormSet
 from .locks import lock_project_labels
 from .membership import remove_member, set_member
-from .models import Membership, Project, Rule
+from .models import Membership, Project
 from .permissions import project_for, role_in
 
 # A wave number as the waves page's forms post it (ASCII digits only: int() would take "٣").
@@ -116,10 +117,14 @@ def project_labels(request, slug):
         if request.method == "POST":
             lock_project_labels(project)  # what save_labels locks first
         formset = LabelFormSet(request.POST or None, project=project, prefix="labels")
+        gone = []  # the rules deleted with a deleted label: said with the success, they are the lead's work
         done = _save_if_valid(request, formset,
-                              lambda: services.save_labels(project, formset.rows(), formset.deleted_labels()),
+                              lambda: gone.extend(services.save_labels(project, formset.rows(),
+                                                                       formset.deleted_labels())),
                               success="Labels saved.", next_page="project-labels", slug=slug, errors_on_form=False)
     if done:
+        for text in gone:
+            messages.warning(request, text)
         return done
     return _lead_page(request, project, "projects/labels.html", status=_refused_status(formset), formset=formset)
 
@@ -143,26 +148,6 @@ def project_sources(request, slug):
         return done
     status = 409 if busy is not None else _refused_status(formset)
     return _lead_page(request, project, "projects/sources.html", status=status, formset=formset)
-
-
-def project_rules(request, slug):
-    project = project_for(request.user, slug, manage=True)
-    form = RuleForm(request.POST or None, project=project)
-    done = _save_if_valid(request, form, lambda: services.save_rule(project, **form.cleaned_data),
-                          success="Rule saved.", next_page="project-rules", slug=slug)
-    if done:
-        return done
-    rules = Rule.objects.filter(project=project).select_related("label").order_by("label__name", "pattern")
-    return _lead_page(request, project, "projects/rules.html", form=form, rules=rules)
-
-
-@require_POST
-def rule_delete(request, slug, rule_id):
-    project = project_for(request.user, slug, manage=True)
-    rule = get_object_or_404(Rule, project=project, pk=rule_id)
-    rule.delete()
-    messages.success(request, f"Rule “{rule.pattern}” deleted.")
-    return redirect("project-rules", slug=slug)
 
 
 def project_members(request, slug):
@@ -324,9 +309,10 @@ def wave_plan(request, slug):
                                      "click); nothing was planned: reload the page to see it.")
             wave = waves.plan_next_wave(project)
             opened = waves.open_wave_if_idle(project, wave)
+        said = "".join(f" {note}" for note in wave_selectors.planning_notes(wave.report))  # a partial rule match
         if opened:
-            return f"Wave {wave.number} planned ({wave.size} items) and opened for annotators."
-        return f"Wave {wave.number} planned ({wave.size} items); it can be opened once the open wave is closed."
+            return f"Wave {wave.number} planned ({wave.size} items) and opened for annotators.{said}"
+        return f"Wave {wave.number} planned ({wave.size} items); it can be opened once the open wave is closed.{said}"
 
     return _loop_action(request, slug, action)
 

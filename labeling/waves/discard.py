@@ -4,7 +4,8 @@ A planned wave is a draw from the pool as it was, under the model active when it
 Two things end such a wave before annotators see it:
 
 * it is stale: made with a model that is no longer the active one (or as a cold start, before any
-  model), or under settings that shape a wave (``pool.plan_settings``) that changed since. It is
+  model), or under settings that shape a wave (``pool.plan_settings``; for a cold start, the
+  enabled rules too) that changed since. It is
   discarded and a new wave is planned with the active model and the settings as they are, when
   the loop opens the next wave (``services.plan_and_open_if_idle``, the retrain's last step), when
   a lead plans one, and as soon as a new model is active or the settings change
@@ -48,11 +49,13 @@ def _other_model(wave: Wave, version) -> bool:
 
 def _settings_changed(wave: Wave, now: dict) -> list[str]:
     """The wave-shaping settings that differ from those the wave was planned under; [] for a plan
-    that did not record them (made before plans recorded them: nothing to compare with)."""
+    that did not record them (made before plans recorded them: nothing to compare with), and the
+    same for each setting a plan did not record (``rules``, recorded since: a waiting plan made
+    before is not discarded for it)."""
     then = (wave.report or {}).get("planned_under")
     if not then:
         return []
-    return sorted(field for field in set(then) | set(now) if then.get(field) != now.get(field))
+    return sorted(field for field in then if then.get(field) != now.get(field))
 
 
 def _stale(project, version) -> list[tuple[Wave, list[str]]]:

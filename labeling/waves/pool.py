@@ -3,7 +3,7 @@
 ``planner_snapshot(project, version)`` reads every embedded item, what is off limits (answered,
 in an unfinished wave), the resolved labels, the active model's stored probabilities (items it
 has not scored yet are scored here, on the vectors its head reads: ``labeling.items.scoring``),
-the rules and the label vectors, and builds the ``PoolSnapshot`` with the same helpers the simulation uses
+the rules' matches (only for a plan whose mix reads them, on the rows a draw may take) and the label vectors, and builds the ``PoolSnapshot`` with the same helpers the simulation uses
 (``learner.simulation.pool``): tests/test_parity.py plans one snapshot through both.
 ``planner_config(project, wave_size)`` builds the wave's configuration from the project's
 settings, as the simulation's "default" preset does.
@@ -23,7 +23,7 @@ from labeling.modeling import embedding
 from labeling.modeling.embedding_store import project_matrix
 from labeling.modeling.scores import scores_matrix
 from labeling.modeling.selectors import model_labels
-from labeling.modeling.versions import load_classifier
+from labeling.modeling.versions import active_model, load_classifier
 from labeling.projects.models import Label, Project, Rule
 from learner.jsonable import to_jsonable
 from learner.planning import PlannerConfig, PoolSnapshot, duplicate_groups, label_texts, project_proba
@@ -57,7 +57,24 @@ def plan_settings(project: Project) -> dict:
     # or removing a zero share changes no plan
     settings["strategy_mix"] = {name: float(share) for name, share in sorted((settings["strategy_mix"] or {}).items())
                                 if float(share) > 0}
-    return to_jsonable({**settings, "source_quotas": quotas})
+    # the rules shape only a plan whose mix draws by them (the cold start's): recorded for it alone, so
+    # that a rule change leaves a model's plan as it is and makes a cold-start plan stale
+    rules = enabled_rules(project) if reads_rules(project, active_model(project) is None) else None
+    return to_jsonable({**settings, "source_quotas": quotas, "rules": rules})
+
+
+def reads_rules(project: Project, cold: bool) -> bool:
+    """Whether a plan (a cold start's, or a model's) has a strategy that reads the rules' matches:
+    only the ``rules`` draw does (learner.planning.strategies.rules), and it is in the cold-start
+    mix (a lead cannot put it in the model's mix; ``shares``)."""
+    config = planner_config(project, project.wave_size or 1)
+    return float((config.cold_start_mix if cold else config.strategy_mix).get("rules", 0.0)) > 0
+
+
+def enabled_rules(project: Project) -> list[list]:
+    """[label id, kind, pattern] of each enabled rule, in a fixed order: what a plan drew by."""
+    return [list(rule) for rule in Rule.objects.filter(project=project, enabled=True)
+            .order_by("label_id", "kind", "pattern").values_list("label_id", "kind", "pattern")]
 
 
 def wave_seed(project: Project, number: int) -> int:
@@ -118,8 +135,12 @@ def planner_snapshot(project: Project, version, timings: dict) -> PoolSnapshot:
 
     t = time.perf_counter()
     rule_report = MatchReport()
-    rule_rows = match_rules(_compiled_rules(project), [r[3] for r in rows], index,
-                            budget_s=settings.LONGTAIL_RULE_TIME_BUDGET_SECONDS, report=rule_report) if len(ids) else {}
+    rule_rows = {}
+    if len(ids) and reads_rules(project, proba is None):  # after the cold start no strategy reads them
+        free = np.flatnonzero(~off_limits)  # the rows a draw may take: matching the rest only costs time
+        matched = match_rules(_compiled_rules(project), [rows[r][3] for r in free.tolist()], index,
+                              budget_s=settings.LONGTAIL_RULE_TIME_BUDGET_SECONDS, report=rule_report)
+        rule_rows = {k: free[found] for k, found in matched.items()}
     if rule_report.partial:
         # The wave report keeps it (timings): rows past the budget count as unmatched.
         log.warning("%s: %s", project.slug, rule_report.message())

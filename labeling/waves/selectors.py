@@ -120,6 +120,14 @@ def close_note(wave: Wave) -> str:
             "back to the pool.")
 
 
+def planning_notes(report: dict) -> list[str]:
+    """What planning a wave could not do in full, from its report, for the lead: rule matching that
+    stopped after its time budget (labeling.waves.pool.planner_snapshot), so that a cold start with
+    few or no rule picks says its rules were not checked on the whole pool rather than matched nothing."""
+    partial = ((report or {}).get("timings") or {}).get("rules_partial")
+    return [partial] if partial else []
+
+
 def pick_is_complete(wave_item: WaveItem) -> bool:
     """The pick has the answers it needs, counted as ``wave_is_complete`` counts them."""
     rows = _pick_rows([wave_item.wave_id], wave_item.pk)
