@@ -51,6 +51,7 @@ from labeling.projects.models import Label, Source
 from labeling.projects.selectors import IN_POOL, SKIPPED_BY_EVERYONE, with_answer_flags
 from labeling.waves.models import Wave, WaveItem
 from learner.estimates import MIN_N, design_estimates
+from learner.planning.quotas import QUOTA_TOLERANCE
 
 FIGURES = ("prevalence", "precision", "recall")
 STATES = ("answered", "disputed", "skipped", "open", "unanswered")
@@ -162,7 +163,7 @@ def _coverage(sources: dict, pool: tuple[dict, int], rows: list[tuple], mine: li
         answered[p[3]].add(p[0])
     waves = sorted({p[0] for p, _ in rows})
     # the planner gives a source without a quota nothing once the other quotas add up to 1 (learner.planning.quotas)
-    quotas_full = sum(max(0.0, quota) for _, quota in sources.values()) >= 1.0 - 1e-9
+    quotas_full = sum(max(0.0, quota) for _, quota in sources.values()) >= 1.0 - QUOTA_TOLERANCE  # as the planner
 
     def name(source_id) -> str:
         return sources[source_id][0] if source_id in sources else "(no source)"

@@ -3,10 +3,12 @@ source quotas. Pages, the API, the admin and the model's own validation (Project
 call these, so every path refuses the same values with the same words."""
 from django.core.exceptions import ValidationError
 
+from learner.planning.quotas import QUOTA_TOLERANCE
 from learner.planning.strategies import lead_settable
 
-# Quotas are typed by people ("0.33, 0.33, 0.34"): a small tolerance keeps rounding from failing.
-QUOTA_TOLERANCE = 0.01
+# "Adds up to 1" within QUOTA_TOLERANCE: the planner's own value (learner.planning.quotas), so a set
+# of quotas these checks accept is planned as a full set (three sources at 0.333333 included).
+__all__ = ["QUOTA_TOLERANCE", "check_quota_total", "check_strategy_mix", "STRATEGIES"]
 # The strategies a lead may give a share of the mix: the planner's registry decides.
 STRATEGIES = tuple(lead_settable())
 

@@ -23,6 +23,9 @@ class PlannerConfig:
     # leave (1 - sum); with no positive quota at all, sources are not constrained.
     source_quotas: dict[str, float] | None = None
     label_cap_share: float = 0.25
+    # The wave's number in its project: sources with equal quotas take the odd slot of a wave in
+    # turn by it (learner.planning.quotas.largest_remainder), so over the waves they get equal shares.
+    wave_number: int = 0
     rare_threshold: int = 500
     band: tuple[float, float] = (0.30, 0.70)
     # How the "uncertainty" share ranks items: "margin" (smallest top-2 gap), "cluster_margin"

@@ -130,7 +130,7 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
         report["notes"].append(f"only {len(reps)} eligible items (one per duplicate group) for a wave of "
                                f"{config.wave_size}")
     weights = source_weights(source_names, config.source_quotas, report, available)
-    targets = source_targets(size, weights, available, report)
+    targets = source_targets(size, weights, available, report, config.wave_number)
     constrained = bool(targets)
     if not constrained:  # one stratum per source, sized by availability, for the random slice only
         targets = largest_remainder(size, {s: available[s] for s in source_names})
@@ -151,9 +151,12 @@ def plan_wave(snapshot: PoolSnapshot, config: PlannerConfig | None = None, *, se
     pis: dict[int, dict[str, float]] = defaultdict(dict)  # row -> {draw: P(drawn by it)}
     drawn_by: dict[int, list[str]] = defaultdict(list)
 
-    # 1. Random slice: a simple random sample of each source stratum, k_s / N_s.
+    # 1. Random slice: a simple random sample of each source stratum, k_s / N_s. k_s is fixed by the
+    # design before any draw (equal shares take the odd slot in turn by wave number, not by chance),
+    # so k_s / N_s is the exact probability for this wave.
     n_random = int(round(config.random_share * size))
-    random_per_source = largest_remainder(n_random, {s: targets.get(s, 0) for s in source_names})
+    random_per_source = largest_remainder(n_random, {s: targets.get(s, 0) for s in source_names},
+                                         config.wave_number)
     for s in source_names:
         pool_s = reps[rep_sources == s]
         rows, pi = simple_random_sample(pool_s, min(random_per_source.get(s, 0), available[s]), rng)
