@@ -307,7 +307,9 @@ class SourceForm(LoadedValuesMixin, forms.ModelForm):
     class Meta:
         model = Source
         fields = ["name", "quota"]
-        widgets = {"quota": forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "1"})}
+        # step "any": stored quotas may have more decimals than two (a third is 0.333333); a step of
+        # 0.01 would make the browser hold every save of such a page. The total is checked on the server.
+        widgets = {"quota": forms.NumberInput(attrs={"step": "any", "min": "0", "max": "1"})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
