@@ -19,10 +19,13 @@ from .uploads import size_limit_of
 
 
 class ImportBatchSerializer(serializers.ModelSerializer):
+    created_sources_note = serializers.CharField(read_only=True)
+
     class Meta:
         model = ImportBatch
         fields = ["id", "filename", "state", "progress", "rows_total", "rows_imported", "rows_rejected",
-                  "exact_duplicates", "near_duplicates", "created_at", "finished_at", "errors", "waiting"]
+                  "exact_duplicates", "near_duplicates", "created_at", "finished_at", "errors", "waiting",
+                  "created_sources", "created_sources_note"]
         read_only_fields = fields
 
 

@@ -103,6 +103,7 @@ class _Writer:
         self.next_order = (Label.objects.filter(project=project).order_by("-order").values_list("order", flat=True).first() or 0) + 1
         self.grouper = Grouper(store=DbDedupStore(project.id), threshold=project.near_dup_threshold)
         self.imported = 0
+        self.created_sources: list[str] = []  # in the order the file brought them
         # The file's rows against the project as found here: what was renamed, deleted, moved or created
         # since pass 1 (labeling.items.changed_meanwhile).
         self.meanwhile = RowsAgainstProject(v, labels_at_validation, parents, set(self.sources),
@@ -113,6 +114,7 @@ class _Writer:
             return None
         if name not in self.sources:  # one of the file's new sources (any other: RowsAgainstProject)
             self.sources[name] = Source.objects.create(project=self.project, name=name, quota=0.0).id
+            self.created_sources.append(name)
         return self.sources[name]
 
     def label_id(self, label: str | None, coarse: str | None) -> int | None:
@@ -222,8 +224,10 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
         # Ended with its rows: a sweep that failed the batch first refuses them (rolled back), one that comes
         # later waits for this commit and then finds the batch done.
         if not ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.RUNNING).update(
-                state=ImportBatch.DONE, rows_imported=writer.imported, updated_at=timezone.now()):
+                state=ImportBatch.DONE, rows_imported=writer.imported, created_sources=writer.created_sources,
+                updated_at=timezone.now()):
             raise ChangedMeanwhile([])
+    batch.created_sources = writer.created_sources  # committed with the rows: said on the page and the API
     return writer.imported
 
 

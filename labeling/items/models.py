@@ -39,12 +39,26 @@ class ImportBatch(models.Model):
     # project run one after the other): which one, in words; empty otherwise. A database default
     # too, so that processes still on the previous release can insert rows during an upgrade.
     waiting = models.CharField(max_length=500, blank=True, default="", db_default="")
+    # The names of the sources the file brought that the project did not have (created with quota 0,
+    # so never drawn while the quotas add up to 1): a misspelt channel must not park its rows unseen.
+    created_sources = models.JSONField(default=list, blank=True, db_default=[])
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.state})"
+
+    @property
+    def created_sources_note(self) -> str:
+        """What the import's page, the API and import_items say about the sources it created."""
+        if not self.created_sources:
+            return ""
+        names = ", ".join(f"“{name}”" for name in self.created_sources)
+        which = "source" if len(self.created_sources) == 1 else "sources"
+        return (f"This file created the {which} {names} with quota 0: their items are not drawn into any wave "
+                "until they get a quota on the sources page (or are moved to another source). A misspelt channel "
+                "name shows here.")
 
 
 class Item(models.Model):

@@ -78,3 +78,5 @@ class Command(BaseCommand):
         ))
         if result.rejects_path:
             self.stdout.write(f"{result.rows_rejected:,} rejected rows with reasons: {result.rejects_path}")
+        if batch.created_sources:
+            self.stdout.write(batch.created_sources_note)
