@@ -11,10 +11,11 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from labeling.items.import_lock import SourcesBusy, lock_sources_for_change, sources_change_atomic
+from labeling.loop.replanning import request_replan
 
 from . import admin_users  # noqa: F401 - registers the users' admin (a project keeps a lead)
 from .admin_members import MembershipInline
-from .admin_rows import ComposedNames, GuardedRowForm
+from .admin_rows import ComposedNames, GuardedRowForm, ReadableJSONField
 from .deletion import ProjectBusy, delete_project, deletion_counts, project_folders, work_in_progress
 from .hotkeys import HotkeyField
 from .label_names import source_name_errors
@@ -23,7 +24,7 @@ from .models import Label, Project, Rule, Source
 from .reserved import SHARED_ARTIFACT_FOLDERS, reserved_message
 from .services import SETTINGS_FIELDS, in_use_message, update_settings
 from .shares import check_quota_total
-from .stale_edits import NestedTooDeeply, PageRowsMixin, load_json
+from .stale_edits import PageRowsMixin
 from .taxonomy import label_set_errors
 
 # The fields of a label row the rows are checked on as a whole (labeling.projects.taxonomy.label_set_errors).
@@ -157,6 +158,14 @@ class SourceInlineFormSet(PageRowsMixin, BaseInlineFormSet):
             raise ValidationError(errors)
         check_quota_total(quotas.values())
 
+    def save(self, commit=True):
+        """Quotas and sources shape waves: a changed row re-plans the wave waiting to be opened once the
+        page's transaction commits, as a save on the sources page or the API does (replace_sources)."""
+        saved = super().save(commit)
+        if self.instance.pk and self.has_changed():
+            request_replan(self.instance)
+        return saved
+
 
 class SourceInline(admin.TabularInline):
     model = Source
@@ -168,31 +177,6 @@ class SourceInline(admin.TabularInline):
         formset = super().get_formset(request, obj, **kwargs)  # a class of its own, made for this request
         formset.refused = getattr(request, "sources_busy", None)
         return formset
-
-
-class ReadableJSONField(forms.JSONField):
-    """Django's JSON form field, except that JSON nested too deeply to read is the field's error:
-    Django's catches only JSONDecodeError, and json.loads raises RecursionError for a few thousand
-    brackets (a 500, also when the page re-renders the posted text)."""
-
-    default_error_messages = {"too_deep": "This JSON is nested too deeply to read: a setting here holds a "
-                                          "list of names or a small object, a few levels at most."}
-
-    def to_python(self, value):
-        if not self.disabled and isinstance(value, str):
-            try:
-                load_json(value)
-            except NestedTooDeeply as exc:
-                raise ValidationError(self.error_messages["too_deep"], code="too_deep") from exc
-            except ValueError:
-                pass  # Django's own message for JSON it cannot read
-        return super().to_python(value)
-
-    def bound_data(self, data, initial):
-        try:
-            return super().bound_data(data, initial)
-        except RecursionError:
-            return forms.fields.InvalidJSONInput(data)  # shown back as posted, as Django does unreadable JSON
 
 
 class ProjectAdminForm(GuardedRowForm):

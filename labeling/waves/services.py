@@ -127,6 +127,7 @@ def _plan_locked(project: Project, version, requested: int, timings: dict) -> Wa
     number = (Wave.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
     seed = pool.wave_seed(project, number)
     config = pool.planner_config(project, n - len(pinned))
+    config.wave_number = number  # equal quotas take the odd slot in turn (learner.planning.quotas)
     t = time.perf_counter()
     plan = plan_wave(snapshot, config, seed=seed) if n > len(pinned) else WavePlan([], {}, version is None)
     plan.picks = [Pick(row=-1, item_id=item_id, source="", strategy="pinned", reason="pinned for this wave by a lead",
@@ -230,12 +231,11 @@ def _busy_since_snapshot(project: Project, item_ids: list[int]) -> set[int]:
 def open_wave(wave: Wave) -> Wave:
     """Hand the wave to annotators. A project has one open wave at a time."""
     with transaction.atomic():
-        Project.objects.select_for_update().filter(pk=wave.project_id).first()
-        wave.refresh_from_db(fields=["state"])
+        project = Project.objects.select_for_update().filter(pk=wave.project_id).first()
+        wave.refresh_from_db(fields=["state", "report"])
         if wave.state == Wave.OPEN:
             return wave
         if wave.state == Wave.DISCARDED:
-            wave.refresh_from_db(fields=["report"])
             why = (wave.report or {}).get("discarded", {}).get("reason", "")
             raise ValueError(f"Wave {wave.number} was discarded before it opened{f' ({why})' if why else ''}; "
                              "only a planned wave can be opened.")
@@ -245,9 +245,21 @@ def open_wave(wave: Wave) -> Wave:
         if other is not None:
             raise ValueError(f"Wave {other.number} is still open; close it before opening wave {wave.number}.")
         _refuse_over_budget(wave)
+        _refuse_stale_settings(project, wave)
         Wave.objects.filter(pk=wave.pk).update(state=Wave.OPEN)
     wave.state = Wave.OPEN
     return wave
+
+
+def _refuse_stale_settings(project: Project, wave: Wave) -> None:
+    """Not handed out: a plan made under wave-shaping settings changed since (discard.stale_plans for its own model;
+    the budget alone is _refuse_over_budget's), unless the loop kept it as its re-plan failed (report["replan_failed"])."""
+    if (wave.report or {}).get("replan_failed") or wave not in discard.stale_plans(project, wave.model_version):
+        return
+    then, now = wave.report.get("planned_under") or {}, pool.plan_settings(project)
+    if changed := ", ".join(sorted(f for f in then if then.get(f) != now.get(f) and f != "label_budget")):
+        raise ValueError(f"Wave {wave.number} was not opened: it was planned under other settings ({changed} changed "
+                         f"since). Plan the next wave: it replaces wave {wave.number} under the settings as they are now.")
 
 
 def _refuse_over_budget(wave: Wave) -> None:
