@@ -74,10 +74,17 @@ def record_uses(project_id: int, hashes: list[str]) -> None:
     """Record that the project uses these rows of the embeddings table (EmbeddingUse), so that its
     deletion removes those no other project uses. Under the project's row lock, before the vectors
     are stored: a deletion either commits first (nothing is recorded, and ProjectEmbeddingCache then
-    stores nothing for the project) or comes after the record and finds it."""
+    stores nothing for the project) or comes after the record and finds it. Texts recorded already
+    are read without a lock first: a repeated predict must not wait for a plan or an activation
+    holding the project's row (only a text new to the project takes the share lock)."""
+    wanted = set(hashes)
+    new = wanted - set(EmbeddingUse.objects.filter(project_id=project_id, text_hash__in=sorted(wanted))
+                       .values_list("text_hash", flat=True))
+    if not new:
+        return
     with transaction.atomic():
         if hold_projects([project_id]):
-            EmbeddingUse.objects.bulk_create([EmbeddingUse(project_id=project_id, text_hash=h) for h in set(hashes)],
+            EmbeddingUse.objects.bulk_create([EmbeddingUse(project_id=project_id, text_hash=h) for h in sorted(new)],
                                              ignore_conflicts=True)
 
 
