@@ -6,7 +6,7 @@ from functools import partial
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
@@ -134,6 +134,9 @@ class LabelList(ProjectScoped, generics.ListCreateAPIView):
             serializer.instance = services.save_label(self.get_project(), **serializer.validated_data)
 
 
+@extend_schema_view(delete=extend_schema(responses={204: None, 200: inline_serializer("LabelDeleted", {
+    "deleted": serializers.CharField(), "rules_deleted": serializers.ListField(child=serializers.CharField()),
+    "detail": serializers.CharField()})}))
 class LabelDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
     serializer_class = LabelSerializer
 
