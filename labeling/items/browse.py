@@ -19,7 +19,6 @@ from django.db.models.lookups import IsNull
 
 from labeling.annotations.disagreement import disputed
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.modeling.decoding import request_emitting_columns
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.scores import Shown, shown_predictions
 from labeling.projects.models import Label, Project
@@ -32,9 +31,8 @@ from .models import Item
 # labeling/items/migrations/0003_item_browse.py and 0007); the query must parse with the same one.
 SEARCH_CONFIG = "english"
 SEARCH_COLUMN = "search_document"
-# The item's folded text, lower-cased (PostgreSQL only; labeling/items/migrations/0007_item_search_text.py
-# and 0011_item_search_case_fold.py,
-# trigram-indexed where pg_trgm is installed): substring searches read it.
+# The item's folded text, lower-cased (PostgreSQL only; items migrations 0007_item_search_text and
+# 0011_item_search_case_fold; trigram-indexed where pg_trgm is installed): substring searches read it.
 SUBSTRING_COLUMN = "search_text"
 
 # Both search columns hold the text folded so that what looks alike matches: accents dropped
@@ -194,56 +192,88 @@ def state_q(state: str) -> Q:
     raise ValueError(f"unknown state {state!r}")
 
 
+# One term of the search box, in websearch syntax: -"a phrase" / "a phrase" (an unclosed quote runs
+# to the end), or -word / word.
+_TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+@dataclass(frozen=True)
+class Term:
+    words: str  # a word, or a phrase's words joined by single spaces
+    negated: bool
+    phrase: bool
+
+    def websearch(self) -> str:
+        return ("-" if self.negated else "") + (f'"{self.words}"' if self.phrase else self.words)
+
+
+def parse_terms(text: str) -> list[Term]:
+    """The terms of the search box's text; "or" is skipped (the substring readings AND every term)."""
+    terms = []
+    for match in _TERM.finditer(text):
+        negated, quoted, word = match.groups()
+        if word is not None:
+            negated, words = word.startswith("-"), word.lstrip("-").strip('"')
+        else:
+            words = " ".join(quoted.split())
+        if words and words.lower() != "or":
+            terms.append(Term(words, bool(negated), " " in words))
+    return terms
+
+
 @dataclass(frozen=True)
 class TextSearch:
     """What the search box asked for, folded. Words (PostgreSQL: stemmed, through the GIN index,
-    web-search syntax) unless ``substring``: then every word must appear, as a substring of the
-    folded text, and -words must not (for scripts without spaces, and where no item of the
-    project has the words; labeling/items/narrowing.py decides the latter)."""
+    web-search syntax) unless ``substring`` (scripts without spaces): then each term is a substring
+    of the folded text, a phrase as one ("card stolen" in that order), and -terms must not appear.
+    ``loose``: words no item of the project has as a word (labeling/items/narrowing.py finds them);
+    the terms holding one are read as substrings, the others stay words."""
 
     text: str
     substring: bool
     typed: str = ""  # as typed: the fallback without an index matches it too (contains_search)
+    loose: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, raw: str | None) -> TextSearch | None:
         text = search_form(raw or "").strip()
         return cls(text, bool(UNSPACED.search(text)), (raw or "").strip()) if text else None
 
-    def as_substring(self) -> TextSearch:
-        return TextSearch(self.text, True, self.typed)
+    def loosen(self, words) -> TextSearch:
+        return TextSearch(self.text, self.substring, self.typed, frozenset(words))
 
-    def terms(self) -> tuple[list[str], list[str]]:
-        """(words that must appear, words that must not), quotes dropped, "or" ignored."""
-        wanted, unwanted = [], []
-        for word in self.text.split():
-            excluded = word.startswith("-")
-            word = word.lstrip("-").strip('"')
-            if word and word.lower() != "or":
-                (unwanted if excluded else wanted).append(word)
-        return wanted, unwanted
+    def terms(self) -> list[Term]:
+        return parse_terms(self.text)
+
+    def as_text(self, term: Term) -> bool:
+        """Whether the term is looked for as a substring (else through the word index)."""
+        return self.substring or not self.loose.isdisjoint(term.words.lower().split())
 
     @property
     def indexable(self) -> bool:
         """Whether an index can find the matches: GIN needs a word the match must contain, the
-        trigram index a wanted word with three word characters in a row."""
-        if self.substring:
-            return any(_TRIGRAM.search(word) for word in self.terms()[0])
-        return any(word and not word.startswith("-") and word.lower() != "or" for word in self.text.split())
+        trigram index a wanted substring with three word characters in a row."""
+        return any(not term.negated and (not self.as_text(term) or _TRIGRAM.search(term.words))
+                   for term in self.terms())
 
     def apply(self, queryset: QuerySet[Item]) -> QuerySet[Item]:
         if connection.vendor != "postgresql":
             return contains_search(queryset, self.typed or self.text)
-        if not self.substring:
+        if not self.substring and not self.loose:
             query = SearchQuery(self.text, config=SEARCH_CONFIG, search_type="websearch")
             return queryset.alias(document=search_document()).filter(document=query)
-        wanted, unwanted = self.terms()
-        if not wanted and not unwanted:
+        terms = self.terms()
+        words = " ".join(term.websearch() for term in terms if not self.as_text(term))
+        if words:
+            query = SearchQuery(words, config=SEARCH_CONFIG, search_type="websearch")
+            queryset = queryset.alias(document=search_document()).filter(document=query)
+        texts = [term for term in terms if self.as_text(term)]
+        if not texts:
             return queryset
         column = f'"{Item._meta.db_table}"."{SUBSTRING_COLUMN}"'
         # lower() in SQL for the pattern too: the column was lower-cased by the same function.
-        sql = " AND ".join([f"{column} LIKE lower(%s)"] * len(wanted) + [f"{column} NOT LIKE lower(%s)"] * len(unwanted))
-        patterns = [f"%{connection.ops.prep_for_like_query(word)}%" for word in wanted + unwanted]
+        sql = " AND ".join(f"{column} {'NOT ' if term.negated else ''}LIKE lower(%s)" for term in texts)
+        patterns = [f"%{connection.ops.prep_for_like_query(term.words)}%" for term in texts]
         return queryset.filter(RawSQL(sql, patterns, output_field=BooleanField()))
 
 
@@ -254,16 +284,15 @@ def search(queryset: QuerySet[Item], text: str | TextSearch | None) -> QuerySet[
 
 
 def contains_search(queryset: QuerySet[Item], text: str) -> QuerySet[Item]:
-    """The fallback where there is no full-text index: every word must appear (any case), as typed
-    or as the search folds it (the stored text is not folded here: "Hauptstraße" typed as stored is
-    found, and so is "hauptstrasse" where the text has it so)."""
-    for typed in text.split():
-        forms = {form.strip('"') for form in (typed, search_form(typed))} - {""}
-        if forms:
-            match = Q()
-            for form in forms:
-                match |= Q(text__icontains=form)
-            queryset = queryset.filter(match)
+    """The fallback where there is no full-text index: each term (a word, "a phrase" as one run)
+    must appear (any case), as typed or as the search folds it, and each -term must not (the stored
+    text is not folded here: "Hauptstraße" typed as stored is found, and so is "hauptstrasse" where
+    the text has it so)."""
+    for term in parse_terms(text):
+        match = Q()
+        for form in {term.words, " ".join(search_form(term.words).split())} - {""}:
+            match |= Q(text__icontains=form)
+        queryset = queryset.exclude(match) if term.negated else queryset.filter(match)
     return queryset
 
 
@@ -283,32 +312,6 @@ def with_confidence(queryset: QuerySet[Item], version: ModelVersion | None) -> Q
         # ``confidence``, which the paginator orders these sorts by whatever the queryset holds.
         return queryset.none().annotate(confidence=confidence)
     return queryset.filter(scores__model_version=version).annotate(confidence=confidence)
-
-
-PREDICTION_FILTERS = ("predicted", "min_confidence", "max_confidence")
-NOTHING = None  # score_conditions: no score can match (no active model, or a label it does not know)
-
-
-def score_conditions(data: dict, version: ModelVersion | None) -> dict | None:
-    """The ItemScore conditions of the browser's prediction filters (predicted label, confidence
-    range) on the active version, or NOTHING when no score can match. Only for data that sets
-    at least one of PREDICTION_FILTERS."""
-    if version is None:
-        return NOTHING
-    where = {"model_version": version}
-    label, low, high = (data.get(name) for name in PREDICTION_FILTERS)
-    if label is not None:
-        # by identity, of what the model emits: a superset (fallbacks either way) that the index
-        # serves; the filter set narrows it with decoding.rows_emitting
-        own, children = request_emitting_columns(version, label.pk)
-        if own is None and not children:
-            return NOTHING  # the active model never emits this label (e.g. newer than the model)
-        where["top_label__in"] = sorted({*children, *([own] if own is not None else [])})
-    if low is not None:
-        where["top_prob__gte"] = float(low)
-    if high is not None:
-        where["top_prob__lte"] = float(high)
-    return where
 
 
 def capped_count(queryset: QuerySet[Item], cap: int) -> tuple[int, bool]:

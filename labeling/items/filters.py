@@ -3,15 +3,20 @@ same FilterSet from the query string, so both accept the same parameters with th
 validation messages (a bad value answers 400 naming the parameter)."""
 from __future__ import annotations
 
+import json
+from base64 import b64decode
+from binascii import Error as Base64Error
+
 import django_filters
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Q
+from django.db.models import IntegerField, OuterRef, Q, Value
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import NotFound
 
 from labeling.annotations.answer_states import cleared
 from labeling.annotations.models import Annotation
 from labeling.modeling.decoding import request_emitting_columns, rows_emitting
-from labeling.modeling.models import ItemScore
+from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.projects.models import Label, Project, Source
 from labeling.waves.models import WaveItem
 from learner.planning import FILL, RANDOM
@@ -31,6 +36,19 @@ YES_NO = [("true", "yes"), ("false", "no")]
 # requests sends True, scripts send 1 and 0); anything else is refused, naming the parameter.
 YES_NO_SPELLINGS = {"true": True, "True": True, "1": True, "false": False, "False": False, "0": False}
 YES_NO_ACCEPTED = "true, false, True, False, 1 or 0"
+CURSOR = "cursor"  # the page links' query parameter (the paginators' cursor_query_param)
+MODEL_CHANGED = ("The model these pages were sorted or filtered by has been replaced and its scores deleted; "
+                 "start again from the first page.")
+
+
+def cursor_version(encoded: str | None) -> int | None:
+    """The model version a page link's cursor names (labeling.items.paging writes it), or None
+    (no cursor, one without a version, or one the paginator will refuse as bad)."""
+    try:
+        version = json.loads(b64decode((encoded or "").encode("ascii"), validate=True)).get("v")
+    except (ValueError, TypeError, AttributeError, UnicodeError, Base64Error):
+        return None
+    return version if isinstance(version, int) and not isinstance(version, bool) and 0 < version < 2**63 else None
 
 
 def yes_no_value(raw: str) -> bool | None:
@@ -96,9 +114,11 @@ def project_people(project: Project):
 class ItemFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label="Search", max_length=MAX_SEARCH_CHARS, method="filter_nothing",
-        help_text="Search of the text, ignoring accents and invisible characters (PostgreSQL: stemmed words, "
-                  "\"a phrase\", -word, or; parts of words and text in Chinese, Japanese, Korean, Thai and other "
-                  "scripts without spaces match as substrings; SQLite: every word must appear).",
+        help_text="Search of the text, ignoring accents and invisible characters: words, \"a phrase\" (its words in "
+                  "that order), -word or -\"a phrase\" (leaves out the items with it); PostgreSQL: stemmed words and "
+                  "or; a word no item has as a word (a part of one) and text in Chinese, Japanese, Korean, Thai and "
+                  "other scripts without spaces match as substrings, the other words stay words; SQLite: each word "
+                  "or phrase as a substring.",
     )
     label = by_name(
         queryset=Label.objects.none(), to_field_name="name", method="filter_nothing", label="Label (resolved)",
@@ -203,11 +223,33 @@ class ItemFilterSet(django_filters.FilterSet):
         queryset = self._prediction(queryset, data)
         if self.sort_key.startswith("confidence"):
             queryset = browse.with_confidence(queryset, self.active_version())
+        if self.reads_scores() and self.active_version() is not None:
+            # Which version's scores these rows were read from: the paginator writes it into the page
+            # links' cursor, and the next page reads that version (a retrain meanwhile changes nothing).
+            queryset = queryset.annotate(scored_by=Value(self.active_version().pk, output_field=IntegerField()))
         # The search is applied there: whether words or substrings are looked for may depend on the project's items.
         return narrowing.narrow(queryset, self.project, data, self.active_version())
 
-    def active_version(self):
-        return browse.active_version(self.project) if self.project is not None else None
+    def reads_scores(self) -> bool:
+        data = self.form.cleaned_data
+        return self.sort_key.startswith("confidence") or any(
+            data.get(name) is not None for name in narrowing.PREDICTION_FILTERS)
+
+    def active_version(self) -> ModelVersion | None:
+        """The model version whose scores the sort and the prediction filters read: the active one,
+        or on a later page the one the cursor names, so that a walk through the confidence order
+        lists each item once across a retrain. A version pruned since (its scores deleted) cannot
+        give that page: NotFound, which sends the first page, as a bad cursor does."""
+        if self.project is None:
+            return None
+        if not hasattr(self, "_version"):
+            pinned = cursor_version(self.data.get(CURSOR) if self.data else None)
+            self._version = browse.active_version(self.project) if pinned is None else (
+                ModelVersion.objects.filter(project=self.project, pk=pinned, pruned_at__isnull=True)
+                .defer("artifact").first())
+            if pinned is not None and self._version is None:
+                raise NotFound(MODEL_CHANGED)
+        return self._version
 
     @staticmethod
     def _answers(queryset, data):
@@ -234,11 +276,11 @@ class ItemFilterSet(django_filters.FilterSet):
         return queryset.filter(browse.has(WaveItem.objects.filter(item=OuterRef("pk"), **where)))
 
     def _prediction(self, queryset, data):
-        if all(data.get(name) is None for name in browse.PREDICTION_FILTERS):
+        if all(data.get(name) is None for name in narrowing.PREDICTION_FILTERS):
             return queryset
         version = self.active_version()
-        where = browse.score_conditions(data, version)
-        if where is browse.NOTHING:
+        where = narrowing.score_conditions(data, version)
+        if where is narrowing.NOTHING:
             return queryset.none()
         scores = ItemScore.objects.filter(item_id=OuterRef("pk"), **where)
         if data.get("predicted") is not None:

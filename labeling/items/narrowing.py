@@ -24,13 +24,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from django.contrib.postgres.search import SearchQuery
 from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
 
 from labeling.annotations.disagreement import dispute_candidates
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.modeling.models import ItemScore
+from labeling.modeling.decoding import request_emitting_columns
+from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.waves.models import Wave, WaveItem
 
 from . import browse
@@ -112,6 +114,32 @@ def _ids(queryset: QuerySet, column: str, settings: dict[str, str] | None = None
     return None if len(ids) > NARROW_CAP else set(ids)
 
 
+PREDICTION_FILTERS = ("predicted", "min_confidence", "max_confidence")
+NOTHING = None  # score_conditions: no score can match (no active model, or a label it does not know)
+
+
+def score_conditions(data: dict, version: ModelVersion | None) -> dict | None:
+    """The ItemScore conditions of the browser's prediction filters (predicted label, confidence
+    range) on the active version, or NOTHING when no score can match. Only for data that sets
+    at least one of PREDICTION_FILTERS."""
+    if version is None:
+        return NOTHING
+    where = {"model_version": version}
+    label, low, high = (data.get(name) for name in PREDICTION_FILTERS)
+    if label is not None:
+        # by identity, of what the model emits: a superset (fallbacks either way) that the index
+        # serves; the filter set narrows it with decoding.rows_emitting
+        own, children = request_emitting_columns(version, label.pk)
+        if own is None and not children:
+            return NOTHING  # the active model never emits this label (e.g. newer than the model)
+        where["top_label__in"] = sorted({*children, *([own] if own is not None else [])})
+    if low is not None:
+        where["top_prob__gte"] = float(low)
+    if high is not None:
+        where["top_prob__lte"] = float(high)
+    return where
+
+
 def probes(project, data: dict, version) -> Iterator[tuple[str, Callable[[], set[int] | None]]]:
     """(kind, probe) per filter that has an index of its own, most selective kinds first."""
     wave, strategy = data.get("wave"), data.get("strategy")
@@ -151,9 +179,9 @@ def probes(project, data: dict, version) -> Iterator[tuple[str, Callable[[], set
                                                      label__isnull=False), "item_id")
     if data.get("q"):
         yield "text", None  # candidate_ids asks the search itself (narrow_by_text): it may change its mode
-    if any(data.get(name) is not None for name in browse.PREDICTION_FILTERS):
-        prediction = browse.score_conditions(data, version)
-        if prediction is not browse.NOTHING:  # else the filter set itself answers nothing
+    if any(data.get(name) is not None for name in PREDICTION_FILTERS):
+        prediction = score_conditions(data, version)
+        if prediction is not NOTHING:  # else the filter set itself answers nothing
             yield "index", lambda: _ids(ItemScore.objects.filter(**prediction), "item_id")
     if data.get("source") is not None:
         yield "index", lambda: _ids(Item.objects.filter(project=project, source=data["source"]), "id")
@@ -188,9 +216,11 @@ def _candidates(project, data: dict, version, search) -> tuple[set[int] | None, 
 
 
 def narrow_by_text(project, search: browse.TextSearch | None, among: set[int] | None):
-    """(candidate ids, the search to apply). Words no item of the project has are searched as
-    substrings instead (a part of a word, a word written into a longer run); the word index
-    answers that question at once, or the candidates of the other filters do, most cheaply."""
+    """(candidate ids, the search to apply). When the words match nothing, the words no item of the
+    project has (a part of a word, a word written into a longer run) are searched as substrings
+    instead, and so are the phrases holding them; the other words, phrases and -words keep their
+    meaning, so a phrase or a set of words that exist but never together still matches nothing.
+    The word index answers that question at once, or the candidates of the other filters do, most cheaply."""
     if search is None or among == set():
         return among, search  # nothing to search, or the other filters already match nothing
     if not search.substring:
@@ -204,10 +234,32 @@ def narrow_by_text(project, search: browse.TextSearch | None, among: set[int] | 
             return among, search  # a common word
         if ids:
             return (ids if among is None else among & ids), search
-        search = search.as_substring()
+        loose = unknown_words(project, search)
+        if not loose:
+            return set(), search  # every word is one of the project's, never as asked: nothing matches
+        search = search.loosen(loose)
     if among is not None or not search.indexable:
         return among, search  # checked on the candidates, or row by row on the walk
     return _ids(search.apply(project_rows(project)), "id", TEXT_PROBE), search
+
+
+def unknown_words(project, search: browse.TextSearch) -> set[str]:
+    """The search's words (of its phrases and -words too) that no item of the project has as a word.
+    A stop word ("the") is in no document, and the word query ignores it: it counts as known, unless
+    the query has no other word (then the word query cannot answer, and every word is a substring)."""
+    words = sorted({word for term in search.terms() for word in term.words.lower().split()})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT w, numnode(plainto_tsquery(%s::regconfig, w)) > 0 FROM unnest(%s::text[]) AS w",
+                       [browse.SEARCH_CONFIG, words])
+        lexical = [word for word, has_lexeme in cursor.fetchall() if has_lexeme]
+    if not lexical:
+        return set(words)
+    set_local(TEXT_PROBE)
+    rows = project_rows(project).alias(document=browse.search_document())
+    unknown = {word for word in lexical if not rows.filter(
+        document=SearchQuery(word, config=browse.SEARCH_CONFIG, search_type="plain")).exists()}
+    set_local({k: PINNED.get(k, "on") for k in TEXT_PROBE})
+    return unknown
 
 
 def project_rows(project) -> QuerySet[Item]:

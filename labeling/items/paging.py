@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from . import browse
-from .filters import YES_NO_ACCEPTED, yes_no_value
+from .filters import YES_NO_ACCEPTED, cursor_version, yes_no_value
 
 COUNT_CAP = 10_000
 BIGINT = 2**63  # a cursor value the database could not compare with (an edited link) is a bad cursor
@@ -60,10 +60,13 @@ class CheckedPageSize:
 @dataclass(frozen=True)
 class KeysetCursor:
     """A page boundary: the sort key (one value per ordering field) of the row next to it, and
-    which way to walk from it. ``key`` None with ``reverse`` is the last page."""
+    which way to walk from it. ``key`` None with ``reverse`` is the last page. ``version``: the
+    model version whose scores the walk reads (its sort or filters), kept for every later page:
+    the active one's order changes at a retrain (filters.ItemFilterSet.active_version reads it)."""
 
     reverse: bool
     key: tuple | None
+    version: int | None = None
 
 
 def _flipped(ordering: tuple[str, ...]) -> tuple[str, ...]:
@@ -172,18 +175,26 @@ class KeysetPagination(CheckedPageSize, CursorPagination):
             # Walked back past the start: nothing lies before the boundary, so the first page
             # starts where the next one would.
             return remove_query_param(self.base_url, self.cursor_query_param)
-        return self.encode_cursor(KeysetCursor(False, self._key(self.page[-1])))
+        return self.encode_cursor(KeysetCursor(False, self._key(self.page[-1]), self._version()))
 
     def get_previous_link(self):
         if not self.has_previous:
             return None
         if not self.page:
-            return self.encode_cursor(KeysetCursor(True, None))  # nothing after the boundary: the last page
-        return self.encode_cursor(KeysetCursor(True, self._key(self.page[0])))
+            return self.encode_cursor(KeysetCursor(True, None, self._version()))  # the last page
+        return self.encode_cursor(KeysetCursor(True, self._key(self.page[0]), self._version()))
+
+    def _version(self) -> int | None:
+        """The scores' version the rows were read with (the filter set's ``scored_by``), else the cursor's."""
+        if self.page:
+            return getattr(self.page[0], "scored_by", None)
+        return self.cursor.version if self.cursor else None
 
     def encode_cursor(self, cursor: KeysetCursor) -> str:
-        text = json.dumps({"r": int(cursor.reverse), "k": None if cursor.key is None else list(cursor.key)},
-                          separators=(",", ":"), allow_nan=False)
+        data = {"r": int(cursor.reverse), "k": None if cursor.key is None else list(cursor.key)}
+        if cursor.version is not None:
+            data["v"] = cursor.version
+        text = json.dumps(data, separators=(",", ":"), allow_nan=False)
         return replace_query_param(self.base_url, self.cursor_query_param, b64encode(text.encode()).decode("ascii"))
 
     def decode_cursor(self, request) -> KeysetCursor | None:
@@ -192,12 +203,14 @@ class KeysetPagination(CheckedPageSize, CursorPagination):
             return None
         try:
             data = json.loads(b64decode(encoded.encode("ascii"), validate=True), parse_constant=_no_constant)
-            reverse, key = data["r"], data["k"]
-        except (ValueError, TypeError, KeyError, UnicodeError, Base64Error):
+            reverse, key, version = data["r"], data["k"], data.get("v")
+        except (ValueError, TypeError, KeyError, UnicodeError, AttributeError, Base64Error):
             raise NotFound(self.invalid_cursor_message) from None
         if reverse not in (0, 1) or isinstance(reverse, bool) or not self._valid_key(key, reverse):
             raise NotFound(self.invalid_cursor_message)
-        return KeysetCursor(bool(reverse), None if key is None else tuple(key))
+        if version is not None and version != cursor_version(encoded):
+            raise NotFound(self.invalid_cursor_message)  # edited: not a version id
+        return KeysetCursor(bool(reverse), None if key is None else tuple(key), version)
 
     def _valid_key(self, key, reverse: int) -> bool:
         if key is None:
