@@ -47,14 +47,18 @@ def _other_model(wave: Wave, version) -> bool:
     return wave.model_version_id is not None if version is None else wave.model_version_id != version.pk
 
 
-def _settings_changed(wave: Wave, now: dict) -> list[str]:
-    """The wave-shaping settings that differ from those the wave was planned under; [] for a plan
-    that did not record them (made before plans recorded them: nothing to compare with), and the
-    same for each setting a plan did not record (``rules``, recorded since: a waiting plan made
-    before is not discarded for it)."""
+def settings_changed(wave: Wave, project, now: dict | None = None) -> list[str]:
+    """The wave-shaping settings that differ from those the wave was planned under (``now``: the
+    project's ``pool.plan_settings``, read here when not given); [] for a plan that did not record
+    them (made before plans recorded them: nothing to compare with), and the same for each setting a
+    plan did not record (``rules``, recorded since: a waiting plan made before is not discarded for
+    it). Quotas a plan recorded by source name (before they were recorded by id) are compared by name."""
     then = (wave.report or {}).get("planned_under")
     if not then:
         return []
+    now = pool.plan_settings(project) if now is None else now
+    if isinstance(then.get("source_quotas"), dict):
+        now = {**now, "source_quotas": pool.quotas_by_name(project)}
     return sorted(field for field in then if then.get(field) != now.get(field))
 
 
@@ -67,7 +71,7 @@ def _stale(project, version) -> list[tuple[Wave, list[str]]]:
     if not planned:
         return []
     now = pool.plan_settings(project)
-    out = [(wave, _settings_changed(wave, now)) for wave in planned]
+    out = [(wave, settings_changed(wave, project, now)) for wave in planned]
     return [(wave, changed) for wave, changed in out if changed or _other_model(wave, version)]
 
 

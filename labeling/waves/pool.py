@@ -49,9 +49,8 @@ PLAN_SETTINGS = ("wave_size", "batch_size", "overlap", "double_label_share", "la
 
 def plan_settings(project: Project) -> dict:
     """The project's settings that shape a wave, as the plan stores them (report["planned_under"]):
-    a waiting plan made under others is stale (labeling.waves.discard). A source without a quota is
-    left out: an import that brings a new source gives it none, and that changes no plan."""
-    quotas = dict(project.sources.filter(quota__gt=0).order_by("name").values_list("name", "quota"))
+    a waiting plan made under others is stale (labeling.waves.discard). ``source_quotas``: [source id,
+    quota] pairs (``recorded_quotas``)."""
     settings = {field: getattr(project, field) for field in PLAN_SETTINGS}
     # as the planner reads the mix (learner.planning.plan: shares of 0 are no strategy), so that adding
     # or removing a zero share changes no plan
@@ -60,7 +59,22 @@ def plan_settings(project: Project) -> dict:
     # the rules shape only a plan whose mix draws by them (the cold start's): recorded for it alone, so
     # that a rule change leaves a model's plan as it is and makes a cold-start plan stale
     rules = enabled_rules(project) if reads_rules(project, active_model(project) is None) else None
-    return to_jsonable({**settings, "source_quotas": quotas, "rules": rules})
+    return to_jsonable({**settings, "source_quotas": recorded_quotas(project), "rules": rules})
+
+
+def recorded_quotas(project: Project) -> list[list]:
+    """[source id, quota] of each source with a quota, in id order, as a plan records them. By id, not
+    name: the items a quota draws are the source's, so two sources swapping names (each keeping its
+    quota) changes the plan, and a plain rename changes none. A source without a quota is left out: an
+    import that brings a new source gives it none, and that changes no plan. A list, not a dict, so
+    that it is never read as the {name: quota} plans recorded before (``quotas_by_name``)."""
+    return [[pk, quota] for pk, quota in project.sources.filter(quota__gt=0).order_by("pk").values_list("pk", "quota")]
+
+
+def quotas_by_name(project: Project) -> dict:
+    """{name: quota} of each source with a quota: what plans recorded as ``source_quotas`` before they
+    recorded them by source id; a waiting plan stored then is compared with this, not thrown away."""
+    return to_jsonable(dict(project.sources.filter(quota__gt=0).order_by("name").values_list("name", "quota")))
 
 
 def reads_rules(project: Project, cold: bool) -> bool:

@@ -256,8 +256,7 @@ def _refuse_stale_settings(project: Project, wave: Wave) -> None:
     the budget alone is _refuse_over_budget's), unless the loop kept it as its re-plan failed (report["replan_failed"])."""
     if (wave.report or {}).get("replan_failed") or wave not in discard.stale_plans(project, wave.model_version):
         return
-    then, now = wave.report.get("planned_under") or {}, pool.plan_settings(project)
-    if changed := ", ".join(sorted(f for f in then if then.get(f) != now.get(f) and f != "label_budget")):
+    if changed := ", ".join(f for f in discard.settings_changed(wave, project) if f != "label_budget"):
         raise ValueError(f"Wave {wave.number} was not opened: it was planned under other settings ({changed} changed "
                          f"since). Plan the next wave: it replaces wave {wave.number} under the settings as they are now.")
 
