@@ -14,7 +14,7 @@ from learner.text import text_hash
 
 from .hotkeys import OTHER_STAYS_TOP, check_unique_hotkeys, moves_the_other_label
 from .label_lines import create_labels, parse_label_lines
-from .label_names import composed_name, source_name_errors, spelled_out
+from .label_names import composed_name, named_like, source_name_errors, spelled_out
 from .locks import hold_label, lock_project_labels
 from .models import Label, Membership, Project, Rule, Source
 from .reserved import new_slug_problem
@@ -310,11 +310,11 @@ def queue_predictions_for_review(project: Project, texts: list[str], predictions
     """The human-in-the-loop path for live traffic, by the rule of pool routing
     (labeling.modeling.review.ReviewGate): a text whose top prediction under the active version is
     doubtful (inside the project's band, or held back by the served model's thresholds, a coarse
-    fallback's included) becomes an Item (source "api" when the project allows new sources, else its
-    first source; an exact duplicate of a pool item reuses that item) with an open ReviewTask(reason=
-    low_confidence), least confident first, while the open ones stay within the review share. Labeled
-    items, items in an open or planned wave and predictions a lead dismissed for the item are
-    left out. Each prediction row gains ``queued_for_review`` and ``review_note`` (why not queued).
+    fallback's included) becomes an Item (source "api", or one whose name looks like it, when the
+    project allows new sources, else its first source; an exact duplicate of a pool item reuses that
+    item) with an open ReviewTask(reason=low_confidence), least confident first, while the open ones
+    stay within the review share. Labeled items, items in an open or planned wave and predictions a
+    lead dismissed for the item are left out. Each prediction row gains ``queued_for_review`` and ``review_note`` (why not queued).
     Returns {text index: item id} for the texts now in the queue."""
     version = active_model(project)
     if version is None:
@@ -376,7 +376,7 @@ def _review_admission(project, gate, text, digest, existing, name, prob, predict
         return full
     if item_id is None:
         if project.allow_new_sources:
-            source, _ = Source.objects.get_or_create(project=project, name="api", defaults={"quota": 0.0})
+            source = _api_source(project)
         else:
             source = Source.objects.filter(project=project).order_by("pk").first()
         item = Item.objects.create(project=project, source=source, text=text, text_hash=digest,
@@ -387,3 +387,12 @@ def _review_admission(project, gate, text, digest, existing, name, prob, predict
     gate.open_task(item_id, name, prob, prediction)
     queued[index] = item_id
     return ""
+
+
+def _api_source(project: Project) -> Source:
+    """The source queued predictions go to: the project's "api" by the name rules (named_like: "API",
+    "Api" …), so that live traffic does not split a lead's channel in two for quotas, filters and
+    estimates; created (quota 0) only when none looks like it. A source named "api" exactly comes first."""
+    sources = sorted(project.sources.all(), key=lambda source: (source.name != "api", source.pk))
+    found = named_like(sources, "api")
+    return found or Source.objects.get_or_create(project=project, name="api", defaults={"quota": 0.0})[0]
