@@ -5,9 +5,9 @@ SimConfig), ``pool`` (one simulated wave planned and one model retrained as the 
 ``run`` (the loop), ``report`` (summaries and the curve).
 """
 from learner.simulation.data import DataError, Dataset, check_embeddings, humanise, load_jsonl
-from learner.simulation.presets import PRESETS, SimConfig
+from learner.simulation.presets import PRESETS, SimConfig, planner_options_problem
 from learner.simulation.report import draw_curve, summarise, summary_markdown
 from learner.simulation.run import run_simulation
 
 __all__ = ["PRESETS", "DataError", "Dataset", "SimConfig", "check_embeddings", "draw_curve", "humanise",
-           "load_jsonl", "run_simulation", "summarise", "summary_markdown"]
+           "load_jsonl", "planner_options_problem", "run_simulation", "summarise", "summary_markdown"]

@@ -148,6 +148,54 @@ def check_config(config: TrainConfig) -> None:
     check_mix_setting(config.threshold_mix)
 
 
+# Fields whose default is None but which take a value too (their type when given), and the least
+# value of numeric fields beyond "not negative" (check_config has the finer ranges of the rest).
+NULLABLE_FIELDS = {"alpha": float, "device": str, "threads": int}
+AT_LEAST_ONE = ("epochs", "max_iter", "threads")
+ABOVE_ZERO = ("C", "lr")
+TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def config_from_options(data: dict | None) -> TrainConfig:
+    """A TrainConfig from fields a person typed (``manage.py simulate --train``, JSON), every given
+    field checked for its type and range, non-finite numbers refused: ``check_config`` only runs
+    inside a retrain, and a mistyped value (``"epochs": "10"``, ``"C": NaN``) would otherwise fail
+    deep in the fit. Raises ValueError naming the field."""
+    config = TrainConfig.from_dict(data)
+    defaults = TrainConfig()
+    for name, value in dict(data or {}).items():
+        default = getattr(defaults, name)
+        kind = NULLABLE_FIELDS.get(name, type(default))
+        if value is None and (name in NULLABLE_FIELDS or default is None):
+            continue
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if ok and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number; got {value!r}")
+        elif kind is str and name == "threshold_mix":
+            ok = isinstance(value, str | dict)
+        elif kind is tuple:  # penalty_factors: from_dict took the list, check_config its numbers
+            ok = True
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise ValueError(f"{name} must be {TYPE_WORDS.get(kind, kind.__name__)}; got {value!r}")
+        if name in ABOVE_ZERO and value <= 0:
+            raise ValueError(f"{name} must be above 0; got {value!r}")
+        if kind in (int, float) and value < (1 if name in AT_LEAST_ONE else 0):
+            raise ValueError(f"{name} must be at least {1 if name in AT_LEAST_ONE else 0}; got {value!r}")
+    if config.cv_folds == 1:
+        raise ValueError("cv_folds must be 0 (off) or at least 2; got 1")
+    if not 0 <= config.beta < 1:
+        raise ValueError(f"beta must be in [0, 1); got {config.beta}")
+    check_config(config)
+    return config
+
+
 def positive_number(value) -> bool:
     """A finite real number above 0 (numpy scalars included; True and False are not numbers here)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value > 0

@@ -22,12 +22,11 @@ from labeling.projects.models import settings_errors
 from labeling.projects.services import check_strategy_mix
 from learner import simulation as sim
 from learner.embedding import DirectoryEmbeddingCache, embed_texts, get_encoder
-from learner.planning import PlannerConfig
 from learner.planning.strategies import strategy
 from learner.rules import compile_rule
 from learner.simulation.data import not_utf8_message
 from learner.simulation.final_model import simulation_finetune_config
-from learner.training import TrainConfig
+from learner.training.config import config_from_options
 
 BENCH_EMBEDDINGS = Path(settings.BASE_DIR) / "bench" / ".cache" / "emb"
 # The options that stand for a project's settings, checked by the product's own rules (the
@@ -228,11 +227,6 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         data_path = Path(opts["data"])
         out = Path(opts["out"])
-        try:
-            data = sim.load_jsonl(data_path)
-        except sim.DataError as exc:
-            raise CommandError(str(exc)) from exc
-        rules = load_rules(Path(opts["rules"])) if opts["rules"] else None
         config = sim.SimConfig(strategy=opts["strategy"], budget=opts["budget"], wave_size=opts["wave_size"],
                                seed=opts["seed"], rare_threshold=opts["rare_threshold"],
                                random_share=opts["random_share"], use_hierarchy=not opts["no_hierarchy"],
@@ -246,8 +240,8 @@ class Command(BaseCommand):
         if opts["train"]:
             config.train_options = _json_object(opts["train"], "train", 'an object of TrainConfig fields, '
                                                 'e.g. {"self_training": false}')
-            try:
-                TrainConfig.from_dict(config.train_options)
+            try:  # every field's type and range now: check_config alone ran in the first retrain
+                config_from_options(config.train_options)
             except (TypeError, ValueError) as exc:
                 raise CommandError(f"--train: {exc}") from exc
         if opts["final_model"] or opts["finetune"]:
@@ -259,6 +253,12 @@ class Command(BaseCommand):
             raise CommandError(f"--dev-fraction must be in [0, 1), got {config.dev_fraction}")
         if problem := out_problem(out):
             raise CommandError(f"--out {out}: {problem}.")
+        # The data and rules after every option's check: a mistyped option is refused at once.
+        try:
+            data = sim.load_jsonl(data_path)
+        except sim.DataError as exc:
+            raise CommandError(str(exc)) from exc
+        rules = load_rules(Path(opts["rules"])) if opts["rules"] else None
         full_file = out / "full_pool.json"
         full_cache = read_full_pool_cache(full_file)
 
@@ -323,10 +323,8 @@ class Command(BaseCommand):
             options = json.loads(value)
         except json.JSONDecodeError as exc:
             raise CommandError(f"--planner: not valid JSON ({exc.msg})") from exc
-        known = set(PlannerConfig.__dataclass_fields__) - {"wave_size", "strategy_mix", "cold_start_mix",
-                                                           "random_share", "rare_threshold"}
-        if not isinstance(options, dict) or set(options) - known:
-            raise CommandError(f"--planner: expected an object with fields among {sorted(known)}")
+        if problem := sim.planner_options_problem(options):
+            raise CommandError(f"--planner: {problem}")
         return options
 
     def item_embeddings(self, data, explicit: str | None, cache_dir: Path) -> tuple[np.ndarray, bool]:
