@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
@@ -28,6 +28,11 @@ class ProjectFilterBackend(DjangoFilterBackend):
     def get_filterset_kwargs(self, request, queryset, view):
         return {**super().get_filterset_kwargs(request, queryset, view), "project": view.get_project()}
 
+    def get_filterset(self, request, queryset, view):
+        # Kept on the view: the item list decorates its rows with the model version the filter set read.
+        view.applied_filterset = super().get_filterset(request, queryset, view)
+        return view.applied_filterset
+
 
 # --- serializers ---------------------------------------------------------------------------------
 ERRORS = {
@@ -35,6 +40,13 @@ ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="Signed in, but not a lead or admin of the project."),
     404: OpenApiResponse(ErrorSerializer, description="No such project (or not yours), no such item, or a bad cursor."),
 }
+
+
+WALK_VERSION_HELP = (
+    "The number of the model version whose scores give predicted_label and confidence (null: no model). The active "
+    "one, except on a later page of a list sorted by confidence or filtered by prediction (predicted, min_confidence, "
+    "max_confidence): there it is the version that list's first page read, which chose and ordered its rows, even "
+    "if a retrain has activated another since; start again from the first page for the active model's.")
 
 
 class ItemRowSerializer(serializers.Serializer):
@@ -49,15 +61,22 @@ class ItemRowSerializer(serializers.Serializer):
     state = serializers.CharField(help_text="One of: " + ", ".join(browse.STATE_MEANINGS) + " (see the state filter).")
     resolved_label = serializers.CharField(allow_null=True)
     predicted_label = serializers.CharField(
-        allow_null=True, help_text="The label the active model emits (a coarse → fine model that falls back: the coarse label).")
+        allow_null=True, help_text="The label model_version emits (a coarse → fine model that falls back: the coarse "
+                                   "label).")
     fallback = serializers.BooleanField(
         default=False, help_text="The model fell back to the coarse label: its fine candidate is below the fine-label floor.")
     fallback_from = serializers.CharField(
         allow_null=True, default=None, help_text="When the model fell back to the coarse label: the fine candidate it "
                                                  "rejected, by its name now (null: no fallback, or that label was deleted).")
-    confidence = serializers.FloatField(allow_null=True, help_text="Its calibrated probability.")
+    confidence = serializers.FloatField(allow_null=True, help_text="Its calibrated probability, by model_version.")
+    model_version = serializers.SerializerMethodField(help_text=WALK_VERSION_HELP)
     answers = serializers.IntegerField(help_text="Live answers.")
     waves = serializers.ListField(child=serializers.IntegerField(), help_text="Numbers of the waves that picked it.")
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_model_version(self, row) -> int | None:
+        version = self.context.get("model_version")
+        return None if version is None else version.number
 
 
 class AnswerRowSerializer(serializers.Serializer):
@@ -204,10 +223,21 @@ class ItemList(_LeadList):
                 queryset = self.filter_queryset(self.get_queryset())
                 page = self.paginate_queryset(queryset)
                 narrowing.page_read()
-                rows = browse.decorate(self.get_project(), page, browse.active_version(self.get_project()))
+                version = self.walk_version()
+                rows = browse.decorate(self.get_project(), page, version)
         except narrowing.SearchTooSlow as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        return self.get_paginated_response(ItemRowSerializer(rows, many=True).data)
+        return self.get_paginated_response(
+            ItemRowSerializer(rows, many=True, context={"model_version": version}).data)
+
+    def walk_version(self):
+        """The version whose scores chose and ordered the rows when the list sorts or filters by
+        prediction (a later page keeps its walk's, across a retrain: the cursor names it), so that the
+        rows' figures are the ones they were chosen by; else the active one."""
+        filterset = getattr(self, "applied_filterset", None)
+        if filterset is not None and filterset.reads_scores():
+            return filterset.active_version()
+        return browse.active_version(self.get_project())
 
 
 class ItemDetail(ProjectScoped, generics.GenericAPIView):
