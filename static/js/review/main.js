@@ -23,7 +23,7 @@
    stored: the page says so, never "not saved", asks the server which tasks are still open and takes
    the closed ones off the page. The counts line above the queue follows each decision (counts.js). */
 import { post, refusalOf } from "../annotate/http.js";
-import { queueUrl, refreshCounts, refreshGroups } from "./counts.js";
+import { countsAfterDecision, queueUrl, refreshGroups } from "./counts.js";
 
 const config = JSON.parse(document.getElementById("review-config").textContent);
 const app = document.getElementById("review-app");
@@ -202,7 +202,7 @@ async function recheck(cards) {
     say([lost + "; reload the page to see."]);
     return;
   }
-  await refreshCounts(config.bulkUrl);
+  await countsAfterDecision(config.bulkUrl);
   const list = tasks();
   const after = list.slice(list.indexOf(current) + 1);
   list.forEach((card) => {
@@ -251,9 +251,9 @@ async function act(action, label, cards = targets()) {
       }
       return false;
     }
-    // Read before the page changes: the cards, the status and the counts line then change at once (and
-    // a key is refused as "pressed while saving" until they have).
-    await refreshCounts(config.bulkUrl);
+    // The counts line's read, waited for a moment only (counts.js): a slow one follows the outcome.
+    // A key is refused as "pressed while saving" until the cards and the status have changed.
+    await countsAfterDecision(config.bulkUrl);
     const done = new Set(result.done.map(String));
     const labeled = new Set(result.labeled_items.map(String));
     // Tasks closed since the page loaded (by a new model, another lead) are gone from the queue too.
