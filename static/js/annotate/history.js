@@ -70,9 +70,22 @@ export function removeEntry(entry) {
   state.history = state.history.filter((e) => e !== entry);
 }
 
+// Where a reload lists an entry (history_selectors: newest created_at first, then highest id): before
+// the first stored entry it is newer than. The browser's clock may be minutes off, so entries not
+// stored yet are passed over: they stay above it, as the newest (and one not stored goes above all
+// the stored ones).
+function placeByTime(entry) {
+  const newer = (e) => e.at > entry.at || (e.at.getTime() === entry.at.getTime() && (e.id || 0) > (entry.id || 0));
+  const at = state.history.findIndex((e) => e.atServer && (!entry.atServer || !newer(e)));
+  if (at < 0) state.history.push(entry);
+  else state.history.splice(at, 0, entry);
+}
+
 // The answer or change sent with `clientId` is stored (`annotation`: the reply's): the entry that
-// still shows it takes the time the server stored, which a reload shows too. An entry changed again
-// meanwhile waits for that change's reply.
+// still shows it takes the time the server stored, and the place that time gives it, which a reload
+// shows too: a change is the newest answer, so its entry goes up to the top. The [ and ] keys walk
+// the list as it stands (they hold the reopened entry, not a position), so they follow the panel.
+// An entry changed again meanwhile waits for that change's reply.
 export function stampStored(clientId, annotation) {
   if (!annotation || !annotation.created_at) return;
   const entry = state.history.find((e) => e.client_id === clientId);
@@ -80,15 +93,15 @@ export function stampStored(clientId, annotation) {
   if (!entry || Number.isNaN(at.getTime())) return;
   entry.at = at;
   entry.atServer = true;
+  if (annotation.id) entry.id = annotation.id;
+  removeEntry(entry);
+  placeByTime(entry);
 }
 
 // An entry taken out by a clear the server then refused goes back, in its place by time: the
 // server's times only (a browser clock may be minutes off); entries not stored yet stay above it.
 export function putBack(entry) {
-  if (state.history.includes(entry)) return;
-  const at = state.history.findIndex((e) => e.atServer && (!entry.atServer || e.at < entry.at));
-  if (at < 0) state.history.push(entry);
-  else state.history.splice(at, 0, entry);
+  if (!state.history.includes(entry)) placeByTime(entry);
 }
 
 // The entries a reopen can walk through: stored or about to be (never one the server refused).
