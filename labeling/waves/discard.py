@@ -4,8 +4,9 @@ A planned wave is a draw from the pool as it was, under the model active when it
 Two things end such a wave before annotators see it:
 
 * it is stale: made with a model that is no longer the active one (or as a cold start, before any
-  model), or under settings that shape a wave (``pool.plan_settings``; for a cold start, the
-  enabled rules too) that changed since. It is
+  model), or under settings that shape its kind of plan (``pool.plan_settings``: for a cold start
+  the enabled rules and not the model's mix and band, for a model's plan the reverse) that changed
+  since. It is
   discarded and a new wave is planned with the active model and the settings as they are, when
   the loop opens the next wave (``services.plan_and_open_if_idle``, the retrain's last step), when
   a lead plans one, and as soon as a new model is active or the settings change
@@ -49,17 +50,26 @@ def _other_model(wave: Wave, version) -> bool:
 
 def settings_changed(wave: Wave, project, now: dict | None = None) -> list[str]:
     """The wave-shaping settings that differ from those the wave was planned under (``now``: the
-    project's ``pool.plan_settings``, read here when not given); [] for a plan that did not record
-    them (made before plans recorded them: nothing to compare with), and the same for each setting a
-    plan did not record (``rules``, recorded since: a waiting plan made before is not discarded for
-    it). Quotas a plan recorded by source name (before they were recorded by id) are compared by name."""
+    project's ``pool.plan_settings`` for the wave's kind of plan, read here when not given: a cold
+    start is compared on what shapes a cold start, a model's plan on what shapes it, whichever model
+    is active now); [] for a plan that did not record them (made before plans recorded them: nothing
+    to compare with), and the same for each setting a plan did not record (``rules``, recorded since:
+    a waiting plan made before is not discarded for it) or that does not shape its kind (the model's
+    mix a cold-start plan recorded before plans recorded by kind). Quotas a plan recorded by source
+    name (before they were recorded by id) are compared by name."""
     then = (wave.report or {}).get("planned_under")
     if not then:
         return []
-    now = pool.plan_settings(project) if now is None else now
+    now = pool.plan_settings(project, cold=_cold(wave)) if now is None else now
     if isinstance(then.get("source_quotas"), dict):
         now = {**now, "source_quotas": pool.quotas_by_name(project)}
-    return sorted(field for field in then if then.get(field) != now.get(field))
+    return sorted(field for field in then if field in now and then.get(field) != now.get(field))
+
+
+def _cold(wave: Wave) -> bool:
+    """Whether the wave is a cold start's plan (made with no model: the planner read no scores and drew
+    by the cold-start mix), as the plan recorded it."""
+    return bool(wave.cold_start)
 
 
 def _stale(project, version) -> list[tuple[Wave, list[str]]]:
@@ -70,8 +80,8 @@ def _stale(project, version) -> list[tuple[Wave, list[str]]]:
     planned = list(planned.order_by("number"))
     if not planned:
         return []
-    now = pool.plan_settings(project)
-    out = [(wave, settings_changed(wave, project, now)) for wave in planned]
+    now = {cold: pool.plan_settings(project, cold=cold) for cold in {_cold(wave) for wave in planned}}
+    out = [(wave, settings_changed(wave, project, now[_cold(wave)])) for wave in planned]
     return [(wave, changed) for wave, changed in out if changed or _other_model(wave, version)]
 
 

@@ -45,20 +45,29 @@ def planner_config(project: Project, wave_size: int) -> PlannerConfig:
 # labels the wave is cut into (services._persist), the budget its size is shrunk to.
 PLAN_SETTINGS = ("wave_size", "batch_size", "overlap", "double_label_share", "label_budget", "strategy_mix",
                  "random_share", "label_cap_share", "rare_threshold", "band_low", "band_high")
+# What a model's mix alone reads: a cold start draws by the fixed cold-start mix (learner.planning.plan._mix),
+# whose strategies read no band, so these shape no cold-start plan.
+MODEL_ONLY_SETTINGS = ("strategy_mix", "band_low", "band_high")
 
 
-def plan_settings(project: Project) -> dict:
+def plan_settings(project: Project, cold: bool | None = None) -> dict:
     """The project's settings that shape a wave, as the plan stores them (report["planned_under"]):
-    a waiting plan made under others is stale (labeling.waves.discard). ``source_quotas``: [source id,
-    quota] pairs (``recorded_quotas``)."""
-    settings = {field: getattr(project, field) for field in PLAN_SETTINGS}
-    # as the planner reads the mix (learner.planning.plan: shares of 0 are no strategy), so that adding
-    # or removing a zero share changes no plan
-    settings["strategy_mix"] = {name: float(share) for name, share in sorted((settings["strategy_mix"] or {}).items())
-                                if float(share) > 0}
+    a waiting plan made under others is stale (labeling.waves.discard). ``cold``: for a cold-start
+    plan (True) or a model's (False); None: the kind a plan made now is (no active model: a cold
+    start). Each kind records what shapes it alone, so that a waiting plan is compared with what
+    shapes it whatever model is active now: a cold start records the rules and not the model's mix
+    and band; a model's plan the reverse. ``source_quotas``: [source id, quota] pairs (``recorded_quotas``)."""
+    cold = active_model(project) is None if cold is None else cold
+    fields = [f for f in PLAN_SETTINGS if not (cold and f in MODEL_ONLY_SETTINGS)]
+    settings = {field: getattr(project, field) for field in fields}
+    if not cold:
+        # as the planner reads the mix (learner.planning.plan: shares of 0 are no strategy), so that
+        # adding or removing a zero share changes no plan
+        settings["strategy_mix"] = {name: float(share) for name, share in
+                                    sorted((settings["strategy_mix"] or {}).items()) if float(share) > 0}
     # the rules shape only a plan whose mix draws by them (the cold start's): recorded for it alone, so
     # that a rule change leaves a model's plan as it is and makes a cold-start plan stale
-    rules = enabled_rules(project) if reads_rules(project, active_model(project) is None) else None
+    rules = enabled_rules(project) if reads_rules(project, cold) else None
     return to_jsonable({**settings, "source_quotas": recorded_quotas(project), "rules": rules})
 
 

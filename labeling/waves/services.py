@@ -75,8 +75,8 @@ def plan_next_wave(project: Project, *, size: int | None = None) -> Wave:
         if replaced:
             wave.report = {**wave.report, "replaces": replaced}
             _reroute_review(version)
-        # what the plan was made under besides the model: a change makes it stale (discard module doc)
-        wave.report = {**wave.report, "timings": timings, "planned_under": pool.plan_settings(project)}
+        planned_under = pool.plan_settings(project, cold=wave.cold_start)  # a change makes it stale (discard)
+        wave.report = {**wave.report, "timings": timings, "planned_under": planned_under}
         Wave.objects.filter(pk=wave.pk).update(report=to_jsonable(wave.report))
     wave.replaced = replaced
     return wave
@@ -252,9 +252,11 @@ def open_wave(wave: Wave) -> Wave:
 
 
 def _refuse_stale_settings(project: Project, wave: Wave) -> None:
-    """Not handed out: a plan made under wave-shaping settings changed since (discard.stale_plans for its own model;
-    the budget alone is _refuse_over_budget's), unless the loop kept it as its re-plan failed (report["replan_failed"])."""
-    if (wave.report or {}).get("replan_failed") or wave not in discard.stale_plans(project, wave.model_version):
+    """Not handed out: a plan made under wave-shaping settings changed since (discard.stale_plans for its own model; the
+    budget is _refuse_over_budget's), unless its re-plan failed under the settings as they are (replan_failed["settings"])."""
+    failed = (wave.report or {}).get("replan_failed") or {}
+    kept = failed and failed.get("settings") in (None, pool.plan_settings(project, cold=wave.cold_start))
+    if kept or wave not in discard.stale_plans(project, wave.model_version):
         return
     if changed := ", ".join(f for f in discard.settings_changed(wave, project) if f != "label_budget"):
         raise ValueError(f"Wave {wave.number} was not opened: it was planned under other settings ({changed} changed "
@@ -316,21 +318,19 @@ def plan_and_open_if_idle(project: Project) -> Wave | None:
     """Plan and open the next wave when the project has no open wave (the loop's last step).
     Returns the opened wave, or None when one is already open.
 
-    A planned wave made with the active model is opened; stale planned waves (made with another
-    model, an older one or a cold start once a model exists, or under settings changed since) are
-    discarded and a new wave is planned with the active model (labeling.waves.discard): after a
-    retrain the next wave is the new model's. The returned wave's ``replaced`` lists what was
-    discarded ([] when nothing), ``opened_note`` says it.
+    A planned wave made with the active model is opened; stale planned waves (made with another model,
+    an older one or a cold start once a model exists, or under settings changed since) are discarded and
+    a new wave is planned with the active model (labeling.waves.discard): after a retrain the next wave is
+    the new model's. The returned wave's ``replaced`` lists what was discarded, ``opened_note`` says it.
 
-    When that new plan fails (an error, not NothingToPlan), the discard is undone and the waiting
-    plan opens as it was made: the loop must not stop with a plan waiting and nothing open. Its
+    When that new plan fails (an error, not NothingToPlan), the discard is undone and the waiting plan
+    opens as it was made: the loop must not stop with a plan waiting and nothing open. Its
     report["replan_failed"] and the returned wave's ``replan_failed`` say with which model and why.
-    NothingToPlan still ends it with nothing opened and the plan left waiting: the budget is spent,
-    or no item of the pool (the waiting plan's included) can be asked any more.
-    Runs under the project's row lock, in the caller's transaction when there is one."""
+    NothingToPlan still ends it with nothing opened and the plan left waiting: the budget is spent, or
+    no item of the pool (the waiting plan's included) can be asked any more. Runs under the project's
+    row lock, in the caller's transaction when there is one."""
     with transaction.atomic():
-        # the settings as saved, locked (labeling.waves.discard compares plans with them), not the caller's copy
-        project = Project.objects.select_for_update().filter(pk=project.pk).first() or project
+        project = Project.objects.select_for_update().filter(pk=project.pk).first() or project  # as saved, locked
         if current_wave(project) is not None:
             return None
         # Labels before picks, as plan_next_wave: a label's deletion also updates the picks the
@@ -364,11 +364,12 @@ def plan_and_open_if_idle(project: Project) -> Wave | None:
 
 
 def keep_stale_plan(stale: Wave, version, exc: Exception) -> Wave:
-    """The stale plan kept because planning it afresh failed: its report["replan_failed"] (and the
-    returned wave's ``replan_failed``) says for which model, with what error, when."""
+    """The stale plan kept because planning it afresh failed: its report["replan_failed"] (and the returned wave's
+    ``replan_failed``) says for which model, with what error, when, under which settings (_refuse_stale_settings)."""
+    wave = Wave.objects.select_related("project").get(pk=stale.pk)
     failure = {"model": f"model v{version.number}" if version is not None else "a cold start",
-               "error": f"{type(exc).__name__}: {exc}"[:500], "at": timezone.now().isoformat()}
-    wave = Wave.objects.get(pk=stale.pk)
+               "error": f"{type(exc).__name__}: {exc}"[:500], "at": timezone.now().isoformat(),
+               "settings": pool.plan_settings(wave.project, cold=wave.cold_start)}
     wave.report = to_jsonable({**(wave.report or {}), "replan_failed": failure})
     Wave.objects.filter(pk=wave.pk).update(report=wave.report)
     wave.replan_failed = failure
