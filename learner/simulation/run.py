@@ -118,6 +118,9 @@ def run_simulation(data: Dataset, embeddings: np.ndarray, sim: SimConfig, *,
         t0 = time.perf_counter()
         size = min(sim.wave_size, sim.budget - int(labeled.sum()))
         config = planner_config(sim, first_wave=proba is None, wave_size=size)
+        if sim.strategy != "default" or "wave_number" not in sim.planner_options:  # --planner's, when given
+            # as the product plans wave w (labeling.waves.services): equal quotas take the odd slot in turn
+            config.wave_number = wave
         plan = plan_simulated_wave(pool, labeled, labeled_y, proba, config, seed=sim.seed * 1000 + wave)
         rows = np.array([p.row for p in plan.picks], dtype=np.int64)
         tracker.add_wave(wave, plan, labeled)
