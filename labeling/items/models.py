@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from labeling.projects.models import Project, Source
+from learner.planning.quotas import QUOTA_TOLERANCE
 
 from .dedup import BANDS
 from .json_object import JsonIsObject, metadata_problem
@@ -51,14 +52,25 @@ class ImportBatch(models.Model):
 
     @property
     def created_sources_note(self) -> str:
-        """What the import's page, the API and import_items say about the sources it created."""
+        """What the import's page, the API and import_items say about the sources it created: whether
+        their items are drawn follows the project's quotas as they are now (learner.planning.quotas
+        ``source_weights``): a quota-0 source is never drawn only beside quotas that add up to 1."""
         if not self.created_sources:
             return ""
         names = ", ".join(f"“{name}”" for name in self.created_sources)
         which = "source" if len(self.created_sources) == 1 else "sources"
-        return (f"This file created the {which} {names} with quota 0: their items are not drawn into any wave "
-                "until they get a quota on the sources page (or are moved to another source). A misspelt channel "
-                "name shows here.")
+        total = sum(q for q in self.project.sources.values_list("quota", flat=True) if q > 0)
+        if total >= 1.0 - QUOTA_TOLERANCE:
+            drawn = ("the project's quotas add up to 1, and a source with quota 0 beside them is not drawn into any "
+                     "wave: give these a quota on the sources page (or move their items to another source).")
+        elif total <= 0:
+            drawn = ("no source of the project has a quota, so waves draw from every source, these included; once "
+                     "the quotas add up to 1, a source with quota 0 is no longer drawn.")
+        else:
+            drawn = (f"the project's quotas add up to {total:.2f}, so the sources with quota 0, these among them, share "
+                     f"the other {1 - total:.2f} of each wave; once the quotas add up to 1, a source with quota 0 is "
+                     "no longer drawn.")
+        return f"This file created the {which} {names} with quota 0: {drawn} A misspelt channel name shows here."
 
 
 class Item(models.Model):
