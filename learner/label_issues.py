@@ -8,11 +8,19 @@ flags rows whose given label is improbable beyond what that noise estimate allow
 (``filter_by="prune_by_noise_rate"``, cleanlab's default); the flagged rows are ranked by
 self-confidence, the out-of-fold probability of the given label, lowest first.
 
+With a two-level taxonomy a given label can be right at its level while another class holds the
+probability: an item answered only at the coarse level ("account", a class of its own) is right
+when the models put it in one of its fine labels ("login"), and a fine answer is right when they
+put it in the class of its coarse label. ``branches`` names, per given label, the columns that
+agree with it; such a row's self-confidence is their summed probability, it is suggested none of
+them, and cleanlab's flag stands only when the best label outside them is more probable than they
+are together (the models prefer another branch, not merely another level of the same one).
+
 Django-free: numpy and cleanlab (which brings pandas) only.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cleanlab.filter
 import numpy as np
@@ -27,6 +35,7 @@ def find_label_issues(
     *,
     filter_by: str = "prune_by_noise_rate",
     max_issues: int | None = None,
+    branches: Mapping[int, Sequence[int]] | None = None,
 ) -> list[dict]:
     """Flagged rows, most suspicious first, each: index (row in the input), given_label,
     suggested_label (the most probable other label), self_confidence (out-of-fold probability of
@@ -36,8 +45,12 @@ def find_label_issues(
     len(classes)) out-of-fold probabilities, rows summing to 1. Fewer than two labels, or a
     label given to fewer than two rows, leave too little for a noise estimate: such rows are
     never flagged (the whole set, when fewer than two labels are in use). Invalid input
-    raises ValueError naming the field and row."""
+    raises ValueError naming the field and row.
+
+    ``branches``: given column → the columns that agree with it (its own, its coarse label's
+    class, its fine labels'); a column not named agrees with itself only."""
     y_idx, proba = _validate(y_idx, oof_proba, classes, filter_by, max_issues)
+    agree = _branches(branches, len(classes))
     used, counts = np.unique(y_idx, return_counts=True)
     usable = used[counts >= 2]
     if len(usable) < 2:
@@ -50,22 +63,40 @@ def find_label_issues(
     flagged = cleanlab.filter.find_label_issues(local, sub, filter_by=filter_by,
                                                 return_indices_ranked_by="self_confidence", n_jobs=1)
     issues = []
-    for j in flagged[:max_issues]:
+    for j in flagged:
         i = int(rows[j])
         given = int(y_idx[i])
+        own = agree.get(given, [given])
         others = proba[i].copy()
-        others[given] = -1.0
+        others[own] = -1.0
         suggested = int(np.argmax(others))
+        confidence = float(proba[i, own].sum())
+        if len(own) > 1 and proba[i, suggested] <= confidence:
+            continue  # the models put it in the given label's branch: right at its level
+        branch = " (its branch: with " + ", ".join(repr(classes[c]) for c in own if c != given) + ")" if len(own) > 1 else ""
         issues.append({
             "index": i,
             "given_label": classes[given],
             "suggested_label": classes[suggested],
-            "self_confidence": float(proba[i, given]),
+            "self_confidence": confidence,
             "suggested_confidence": float(proba[i, suggested]),
-            "reason": (f"labeled {classes[given]!r}, but out-of-fold models give it {proba[i, given]:.2f} "
+            "reason": (f"labeled {classes[given]!r}, but out-of-fold models give it {confidence:.2f}{branch} "
                        f"and {classes[suggested]!r} {proba[i, suggested]:.2f}"),
         })
-    return issues
+    issues.sort(key=lambda issue: issue["self_confidence"])  # stable: cleanlab's order among equals
+    return issues[:max_issues]
+
+
+def _branches(branches, k: int) -> dict[int, list[int]]:
+    """``branches`` checked: given column → its agreeing columns, its own first and no repeats."""
+    out = {}
+    for given, columns in (branches or {}).items():
+        cols = [given, *columns]
+        bad = [c for c in cols if not isinstance(c, int | np.integer) or not 0 <= c < k]
+        if bad:
+            raise ValueError(f"branches[{given!r}] names {bad[0]!r}, not a column of oof_proba (0..{k - 1})")
+        out[int(given)] = list(dict.fromkeys(int(c) for c in cols))
+    return out
 
 
 def _validate(y_idx, oof_proba, classes, filter_by, max_issues):

@@ -4,8 +4,13 @@
 Every labeled item gets an out-of-fold probability from models of the version's own head and
 options that did not train on it (``learner.oof_proba``); cleanlab's confident learning
 (``learner.label_issues``) flags the items whose given label those models find improbable beyond
-the estimated noise. Each task's detail names the given label, the suggested label, the score
-(out-of-fold probability of the given label; lower is more suspicious) and the model version.
+the estimated noise. With coarse → fine labels, a label is judged with its own branch: an item
+answered only at the coarse level (its class holds only those answers) is right when the models put
+it under one of that label's fine labels, and a fine answer when they put it in its coarse label's
+class, so such a row's score is their summed probability and neither is ever suggested for the
+other (``_branches``). Each task's detail names the given label, the suggested label, the score
+(out-of-fold probability of the given label, with its own branch's where it has one; lower is more
+suspicious) and the model version.
 
 At most ``review_share_max`` of the labeled items are open as label issues at a time, the most
 suspicious first. Open label issues of earlier versions whose item is no longer flagged (relabeled
@@ -93,7 +98,8 @@ def scan_label_issues(version: ModelVersion) -> LabelIssueScan:
         if len(rows):
             index = {c: i for i, c in enumerate(classes)}
             y_idx = np.asarray([index[data.labels[r]] for r in rows])
-            for issue in find_label_issues(y_idx, proba, classes, max_issues=scan.cap + len(kept)):
+            for issue in find_label_issues(y_idx, proba, classes, max_issues=scan.cap + len(kept),
+                                           branches=_branches(classes, selectors.label_settings(project).parents)):
                 item_id = data.item_ids[int(rows[issue["index"]])]
                 if item_id in kept:
                     scan.dismissed += 1
@@ -112,6 +118,18 @@ def scan_label_issues(version: ModelVersion) -> LabelIssueScan:
     _sync_tasks(project, version, flagged, scan, kept)
     log.info("label issues for %s v%s: %s", project.slug, version.number, asdict(scan))
     return scan
+
+
+def _branches(classes: list[str], parents: dict[str, str]) -> dict[int, list[int]]:
+    """Column → the other columns of its own branch: a coarse label's class and its fine labels'
+    (``parents``: fine → coarse name), which agree with it. Columns outside a tree are left out."""
+    index = {c: i for i, c in enumerate(classes)}
+    out: dict[int, list[int]] = {}
+    for fine, coarse in parents.items():
+        if fine in index and coarse in index and fine != coarse:
+            out.setdefault(index[fine], []).append(index[coarse])
+            out.setdefault(index[coarse], []).append(index[fine])
+    return out
 
 
 def dismissed_labels(project) -> dict[int, int]:
