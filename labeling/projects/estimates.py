@@ -7,9 +7,11 @@ of the waves planned with this version or a later one active. Those items were u
 version trained, and each was drawn from its wave's eligible pool with a known probability, so
 weighting them by 1/π (one stratum per wave and source) gives Hájek estimates over the unlabeled
 pool with 95 % Wilson intervals on effective counts (``learner.estimates.design_estimates``).
-The version's prediction is the label it emits (``labeling.modeling.scores.emitted_labels``): its
-stored top label, or for a coarse → fine model that falls back to the coarse label, that coarse
-label (a miss for the item's fine label, and no prediction of any fine label). A figure from fewer than
+The version's prediction is the label it emits (``labeling.modeling.scores.emitted_scores``): its
+stored top label, or for a coarse → fine model that falls back to the coarse label
+(``ItemScore.fallback``), no prediction of any of its classes: a miss for the item's label and no
+label's false positive, also where items answered at the coarse level make a class of that name
+(whose own predictions are those that emit it without falling back, as its threshold judges them). A figure from fewer than
 ``MIN_N`` items is not estimated (None with the reason, shown as "—"). Right after a version
 activates there is nothing yet: the figures fill in as the next wave is answered.
 
@@ -45,7 +47,7 @@ from labeling.annotations.models import Annotation
 from labeling.annotations.selectors import resolve_item_labels
 from labeling.items.models import Item
 from labeling.modeling.models import ModelVersion
-from labeling.modeling.scores import emitted_labels
+from labeling.modeling.scores import emitted_scores
 from labeling.modeling.selectors import model_labels
 from labeling.projects.models import Label, Source
 from labeling.projects.selectors import IN_POOL, SKIPPED_BY_EVERYONE, with_answer_flags
@@ -221,8 +223,10 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
         classes = [columns.shown(name) for name in columns.trained]
         # what the version emits for each pick (a coarse → fine model's coarse label where it falls back),
         # by the label's name now: the figures are of the label users are given, not the flat argmax
-        emitted = {item_id: columns.shown(name) for item_id, name in
-                   emitted_labels(version, {p[2] for p, _ in mine}).items()}
+        # A fallback (the stored flag) is None: no prediction of any class, the class of the coarse
+        # label's name included, as the held-out thresholds judge it (their emitted column is -1 there).
+        emitted = {item_id: None if e.fallback else columns.shown(e.label) for item_id, e in
+                   emitted_scores(version, {p[2] for p, _ in mine}).items()}
         scored = [(p, s) for p, s in mine if p[2] in emitted]
         # An item drawn in two waves (unanswered in the first, answered when drawn again) is in
         # both waves' samples: each wave is its own probability sample of its own eligible pool
@@ -230,9 +234,9 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
         # (units) and does not let the repeat narrow an interval.
         rows = [(p, s) for p, s in scored if s in ("answered", "disputed")]
         y_true = [names[resolved[p[2]]] for p, _ in rows]
-        # A coarse label the model fell back to is none of its classes' predictions (None): a miss for
-        # the item's fine label and no label's false positive; it gets no row of its own, which exact
-        # matching against fine answers would count as wrong.
+        # A fallback is none of the classes' predictions (None): a miss for the item's label and no
+        # label's false positive; it gets no row of its own, which exact matching against fine answers
+        # would count as wrong. So is a label outside the classes.
         y_pred = [emitted[p[2]] if emitted[p[2]] in classes else None for p, _ in rows]
         everyone = list(dict.fromkeys([*classes, *sorted(set(y_true) - set(classes))]))
         failure = None
