@@ -25,6 +25,7 @@ Django-free: numpy and scipy only.
 from __future__ import annotations
 
 import functools
+from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 from scipy.stats import norm
@@ -32,6 +33,14 @@ from scipy.stats import norm
 SCAN_DRAWS = 1000  # null simulations per label: the 95 % quantile's tail share ±0.007
 SCAN_SEED = 0  # fixed: the same rows give the same thresholds
 _CHUNK_CELLS = 2_000_000  # draws x rows simulated at once (memory: ~16 MB per array)
+
+
+def short_bound(bound: float) -> str:
+    """A lower bound that fell short of its target, as a reason prints it: three places rounded down,
+    so that the printed bound is below the target whenever the real one is (0.4996 reads "0.499",
+    never "0.500" beside a target of 0.5). Exact decimal rounding: 0.123 stays "0.123"."""
+    bound = float(bound)
+    return f"{Decimal(repr(bound)).quantize(Decimal('0.001'), rounding=ROUND_FLOOR)}" if np.isfinite(bound) else str(bound)
 
 
 def kish(total: np.ndarray, total_sq: np.ndarray) -> np.ndarray:

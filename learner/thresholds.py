@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from learner.estimates import wilson_interval, wilson_lower_bounds
-from learner.precision_bounds import kish, precision_effective, scan_confidence, unseen_confusion
+from learner.precision_bounds import kish, precision_effective, scan_confidence, short_bound, unseen_confusion
 from learner.splits import group_kfold
 
 UNREACHABLE = 1.0 + 1e-9  # a threshold no probability reaches: every prediction goes to review
@@ -156,15 +156,8 @@ def _validate_targets(targets: dict | None, classes: Sequence[str]) -> dict[str,
 
 
 def choose_thresholds_with_confidence(
-    proba,
-    y_idx,
-    classes: Sequence[str],
-    targets: dict | None = None,
-    *,
-    confidence: float = 0.95,
-    sample_weight=None,
-    unseen_prior_rows: float = 0.0,
-    emitted=None,
+    proba, y_idx, classes: Sequence[str], targets: dict | None = None, *, confidence: float = 0.95,
+    sample_weight=None, unseen_prior_rows: float = 0.0, emitted=None,
 ) -> tuple[dict[str, float], list[dict]]:
     """Thresholds per label that meet their targets with ``confidence``, and a report table.
 
@@ -252,15 +245,15 @@ def choose_thresholds_with_confidence(
                 best = int(np.argmax(np.where(cut_ok, prec_lo, -1)))
                 if cut is None:
                     reason = (f"precision ≥ {want_p} is not reached with {confidence:.0%} confidence at any threshold "
-                              f"(best lower bound {prec_lo[best]:.3f} from {int(round(cum_w[best]))} kept rows); "
+                              f"(best lower bound {short_bound(prec_lo[best])} from {int(round(cum_w[best]))} kept rows); "
                               f"every prediction of {label!r} goes to review")
                 else:
                     reason = (f"precision ≥ {want_p} needs threshold ≥ {s[cut]:.4f}, where recall is "
-                              f"{recall_at[cut]:.3f} (lower bound {rec_lo[cut]:.3f}) < the recall target {want_r}; "
+                              f"{recall_at[cut]:.3f} (lower bound {short_bound(rec_lo[cut])}) < the recall target {want_r}; "
                               f"the precision target wins")
             else:
                 reason = (f"recall ≥ {want_r} is not reached with {confidence:.0%} confidence even at threshold 0 "
-                          f"(recall {recall_at[-1]:.3f}, lower bound {rec_lo[-1]:.3f}, {pos_eff:.0f} positives)")
+                          f"(recall {recall_at[-1]:.3f}, lower bound {short_bound(rec_lo[-1])}, {pos_eff:.0f} positives)")
             threshold = float(s[cut]) if cut is not None else (UNREACHABLE if want_p is not None else 0.0)
         kept = cut + 1 if cut is not None else (len(s) if threshold <= 0 else 0)
         kept_w = float(cum_w[kept - 1]) if kept else 0.0
@@ -284,18 +277,8 @@ def choose_thresholds_with_confidence(
 
 
 def cross_fit_thresholds(
-    proba,
-    y_idx,
-    classes: Sequence[str],
-    targets: dict | None = None,
-    *,
-    folds=5,
-    confidence: float = 0.95,
-    sample_weight=None,
-    groups: Sequence | None = None,
-    seed: int = 0,
-    unseen_prior_rows: float = 0.0,
-    emitted=None,
+    proba, y_idx, classes: Sequence[str], targets: dict | None = None, *, folds=5, confidence: float = 0.95,
+    sample_weight=None, groups: Sequence | None = None, seed: int = 0, unseen_prior_rows: float = 0.0, emitted=None,
     labeled_weight=None,
 ) -> tuple[dict[str, float], list[dict]]:
     """Thresholds chosen on all rows, and a table whose "met" is judged only on rows that did not
@@ -313,9 +296,10 @@ def cross_fit_thresholds(
     held_out_precision, held_out_precision_ci, held_out_recall, held_out_recall_ci (95 % Wilson,
     Kish counts), held_out_kept (rows auto-accepted across held-out folds), fold_thresholds, with ``labeled_weight``
     (the rows' own) held_out_precision_labeled_mix (the same kept predictions at those weights; None: none kept), and
-    met: True / False / None with met_reason. None when there is no target, when the held-out
-    figure a target needs cannot be computed (no held-out row kept, or no held-out positive),
-    or when the label is not estimable; False when the target is infeasible on all rows (it
+    met: True / False / None with met_reason. None when there is no target, when the label is not estimable, or when
+    no held-out row checked a feasible precision target (every fold's tuning rows infeasible, or no held-out prediction
+    reaching its fold's threshold): unverified, its threshold goes above 1 (``unverified_threshold``: the one chosen
+    on all rows) and every prediction of the label to review; False when the target is infeasible on all rows (it
     cannot be promised) or the held-out figure falls short."""
     proba = np.asarray(proba, dtype=np.float64)
     y_idx = np.asarray(y_idx, dtype=int)
@@ -374,6 +358,14 @@ def cross_fit_thresholds(
         )
         if labeled_weight is not None:
             row["held_out_precision_labeled_mix"] = tp_lab[i] / kept_lab[i] if kept_lab[i] > 0 else None
+        if row["feasible"] and "precision" in row["target"] and precision is None:
+            # no held-out row checked the threshold: as for a label not estimable, nothing unverified is
+            # automated, so every prediction of the label goes to review (the rows say at which threshold)
+            row.update(unverified_threshold=row["threshold"], threshold=UNREACHABLE, precision=None,
+                       recall=0.0 if row["recall"] is not None else None, precision_lower=None, recall_lower=None,
+                       review_share=float(w[top == i].sum() / w.sum()), unseen_confusion=None,
+                       recall_given_up=None if row["recall_given_up"] is None else row["recall_given_up"] + row["recall"])
+            thresholds[row["label"]] = UNREACHABLE
         row["met"], row["met_reason"] = _judge(row, precision, recall)
     return thresholds, table
 
@@ -386,12 +378,17 @@ def _judge(row: dict, precision: float | None, recall: float | None) -> tuple[bo
         return None, row["reason"]
     if row["feasible"] is False:
         return False, f"infeasible: {row['reason']}"
-    shortfalls = []
+    if "unverified_threshold" in row:
+        why = (f"precision ≥ {target['precision']} was reachable on all tuning rows but on no fold's tuning rows"
+               if all(t >= UNREACHABLE for t in row["fold_thresholds"]) else
+               f"no held-out prediction of {row['label']!r} reached its fold's threshold")
+        return None, (f"unverified: {why}, so no held-out row checked the threshold {row['unverified_threshold']:.4f}; "
+                      f"every prediction of {row['label']!r} goes to review")
+    shortfalls = []  # feasible: every figure is computed (a positive lies in some held-out fold, a row was kept)
     for kind, value in target.items():
         held = precision if kind == "precision" else recall
-        if held is None:
-            what = "no held-out row reached the threshold" if kind == "precision" else "no held-out positive"
-            return None, f"{kind} not estimable on held-out folds: {what}"
+        if held is None:  # not expected (see above); said rather than raised
+            return None, f"{kind} not estimable on held-out folds"
         if held < value - 1e-12:
             shortfalls.append(f"held-out {kind} {held:.3f} < {value}")
     if shortfalls:

@@ -178,8 +178,9 @@ def split_targets(targets: dict, classes: list[str], parents: dict | None, notes
       class is its own branch) emits that label too, so the same target governs it: in the
       branch targets, judged with every item under that coarse label counted as right (a cash
       ticket labeled "money" is labeled correctly). Only the precision part: a recall of the coarse
-      label counts the items its fine labels catch, which the coarse table judges. A label beside
-      the tree (its branch is itself alone) keeps the whole target on its fine row as well.
+      label counts the items its fine labels catch, which the coarse table judges.
+    - A label beside the tree (its branch is itself alone, no fine label under it) goes to the fine
+      table only: nothing falls back to it, so it has no coarse row.
     - Any other label the model predicts (a class: labeled rows, an Other-bucket member, or a
       label with no labeled row that the label-name prior or a description makes predictable)
       goes to the fine table; with no tuning row of it, a precision target sends every prediction
@@ -191,13 +192,13 @@ def split_targets(targets: dict, classes: list[str], parents: dict | None, notes
     coarse_labels = {parents[c] for c in classes if c in parents}
     fine, coarse, branch, unpredictable = {}, {}, {}, []
     for label, target in targets.items():
-        if label in coarse_labels:
+        if label in coarse_labels and {c for c in classes if parents.get(c) == label} == {label}:
+            # a label beside the tree: its branch is itself alone, so P(it | its branch) is 1 and no
+            # prediction ever falls back to it; a coarse row would judge fallbacks that cannot happen
+            fine[label] = target
+        elif label in coarse_labels:
             coarse[label] = target
-            if label not in class_set:
-                continue
-            if {c for c in classes if parents.get(c) == label} == {label}:
-                fine[label] = target
-            elif isinstance(target, dict) and "precision" in target:
+            if label in class_set and isinstance(target, dict) and "precision" in target:
                 branch[label] = {"precision": target["precision"]}
         elif label in class_set:
             fine[label] = target
