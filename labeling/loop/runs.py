@@ -133,9 +133,10 @@ def give_up_run(run_id: int, message: str) -> None:
     """Fail a run whose task is not run again (delivered too often: labeling.loop.executions),
     and the version it was training."""
     project_id = TaskRun.objects.filter(pk=run_id).values_list("project_id", flat=True).first()
-    fail_run(run_id, message, gave_up=True)
-    if project_id is not None:
-        _fail_orphaned_versions(project_id, [run_id])
+    with transaction.atomic():  # one commit: a reader that sees the run failed sees its version failed too
+        fail_run(run_id, message, gave_up=True)
+        if project_id is not None:
+            _fail_orphaned_versions(project_id, [run_id])
 
 
 def expire_stale_runs(project: Project | None = None, *, ask_broker: bool = False) -> list[TaskRun]:
