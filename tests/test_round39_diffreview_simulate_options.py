@@ -9,28 +9,16 @@
 
 A CommandError naming the option, before the run, is what the command gives for every other bad
 value."""
-import json
 
-import numpy as np
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
+
+from tests.simulate_inputs import make_inputs, simulate
 
 
 @pytest.fixture
 def inputs(tmp_path, settings):
-    settings.LONGTAIL_ARTIFACT_DIR = tmp_path / "artifacts"
-    rows = [{"text": f"text {label} number {i}", "label": label} for i in range(20) for label in ("alpha", "beta")]
-    data = tmp_path / "data.jsonl"
-    data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    vectors = tmp_path / "vectors.npy"
-    np.save(vectors, np.random.default_rng(0).normal(size=(len(rows), 384)).astype("float32"))
-    return tmp_path, data, vectors
-
-
-def simulate(data, vectors, out, *extra):
-    call_command("simulate", "--data", str(data), "--embeddings", str(vectors), "--out", str(out),
-                 "--budget", "10", "--wave-size", "5", "--no-progress", *extra)
+    return make_inputs(tmp_path, settings)
 
 
 @pytest.mark.parametrize("option,value", [
