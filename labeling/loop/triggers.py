@@ -43,7 +43,6 @@ from .runs import (
 from .sweep_imports import expire_stale_imports, import_message_id
 
 log = logging.getLogger(__name__)
-WAVE_ENDED = pipeline.WAVE_ENDED  # their fallback: the next wave opens with the current model
 FAILED_AS = {RETRAIN: "Retrain failed", EMBED: "Embedding failed", FINAL_MODEL: "Final model failed"}
 # Stages of a retrain that has read the labels and settings it learns (train reads them first).
 READ_ITS_INPUTS = ("train", "score", "plan")
@@ -118,7 +117,7 @@ def _ask_followup(project: Project, running: TaskRun, reason: str) -> None:
 def _start_retrain(project_id: int, run_id: int, reason: str) -> None:
     """Send the retrain; when it cannot be queued, or (eager mode) it ran here and failed, after a
     wave ended the next one opens with the current model instead."""
-    if _enqueue(tasks.run_retrain, run_id, args=[run_id]) or reason not in WAVE_ENDED:
+    if _enqueue(tasks.run_retrain, run_id, args=[run_id]) or reason not in pipeline.WAVE_ENDED:
         return
     if tasks.run_retrain.app.conf.task_always_eager:
         # the request already waited for the whole retrain in-process: planning here is no worse
