@@ -105,8 +105,9 @@ def test_new_project_form_reads_the_hierarchy_and_assigns_hotkeys(client, world)
     project = Project.objects.get(slug="tickets")
     rows = [(lab.name, lab.parent.name if lab.parent else None, lab.hotkey, lab.is_other)
             for lab in Label.objects.filter(project=project).order_by("order")]
-    assert rows == [("billing", None, "1", False), ("refund", "billing", "2", False), ("invoice", "billing", "3", False),
-                    ("login", None, "4", False), ("security", None, "5", False), ("phishing", "security", "6", False),
+    # top-level labels take the keys first (line order), then the fine labels
+    assert rows == [("billing", None, "1", False), ("refund", "billing", "4", False), ("invoice", "billing", "5", False),
+                    ("login", None, "2", False), ("security", None, "3", False), ("phishing", "security", "6", False),
                     ("Other", None, "0", True)]
 
     page = client.get("/projects/new/").content.decode()

@@ -48,7 +48,8 @@ REVIEW_KEYS = {
     "j": "next task", "k": "previous task", "x": "select for a bulk action", "a": "accept the model's label",
     "d": "dismiss", "r": "choose another label",
 }
-# Hotkeys handed out to a new project's labels in order ("0" is the Other label's: none of these):
+# Hotkeys handed out to a new project's labels, top-level labels first (label_lines.new_label_hotkeys;
+# "0" is the Other label's: none of these):
 # digits, then letters, less the review queue's keys.
 HOTKEY_ORDER = "".join(k for k in "123456789qwertyuiopasdfghjklzxcvbnm" if k not in REVIEW_KEYS)
 

@@ -72,17 +72,31 @@ def parse_label_lines(lines, *, other_label: bool = False) -> list[tuple[str, st
 
 
 def create_labels(project: Project, rows: list[tuple[str, str | None]], *, other_label: bool) -> None:
-    """Labels in order with hotkeys 1-9, then letters; the Other label (named so, or added when
+    """Labels in line order, hotkeys by new_label_hotkeys; the Other label (named so, or added when
     ``other_label``) is marked as such and gets 0, the annotators' "none of these" key."""
     other = next((name for name, parent in rows if parent is None and name.lower() in OTHER_NAMES), None)
     if other is None and other_label:
         rows, other = [*rows, (OTHER_NAME, None)], OTHER_NAME
-    keys = iter(HOTKEY_ORDER)
+    hotkeys = new_label_hotkeys(rows, other)
     created: dict[str, Label] = {}
     for order, (name, parent) in enumerate(rows):
         is_other = name == other
-        hotkey = OTHER_HOTKEY if is_other else next(keys, "")
         created[name] = Label.objects.create(
-            project=project, name=name, order=order, hotkey=hotkey, is_other=is_other,
+            project=project, name=name, order=order, hotkey=hotkeys[name], is_other=is_other,
             parent=created[parent] if parent else None,
             description="Items that none of the other labels fits." if is_other else "")
+
+
+def new_label_hotkeys(rows: list[tuple[str, str | None]], other: str | None) -> dict[str, str]:
+    """{name: hotkey} for new labels [(name, parent name or None)]: the Other label gets 0, the
+    top-level labels the first keys of HOTKEY_ORDER in line order, then the fine labels, in line
+    order, what is left ("" once the keys run out). Top-level labels come first because the
+    annotation page opens a coarse label's fine labels with the coarse label's key: a coarse label
+    without one cannot be opened from the keyboard, while a fine label can still be found with "/"."""
+    keys = iter(HOTKEY_ORDER)
+    top = [name for name, parent in rows if parent is None and name != other]
+    fine = [name for name, parent in rows if parent is not None]
+    hotkeys = {name: next(keys, "") for name in [*top, *fine]}
+    if other is not None:
+        hotkeys[other] = OTHER_HOTKEY
+    return hotkeys

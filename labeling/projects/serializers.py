@@ -110,7 +110,8 @@ class ProjectCreateSerializer(ProjectSerializer):
     labels = serializers.ListField(
         child=serializers.CharField(max_length=401), required=False, default=list,
         help_text="Label names; “billing > refund” makes refund a fine label under billing. Hotkeys 1-9, "
-                  "then letters other than the review queue's j k x a d r, are assigned in this order.")
+                  "then letters other than the review queue's j k x a d r, go to the top-level labels first, "
+                  "then to the fine labels, each in this order, while keys are left.")
     sources = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
     other_label = serializers.BooleanField(
         required=False, default=False,

@@ -150,9 +150,19 @@ export function pickLabel(label) {
     renderLabels();
     announce(`In ${label.name}: pick a fine label, or Enter keeps ${label.name}.`);
     if (fromButton) focusFirstLabel(); // Tab and Enter opened it: go on among its fine labels
+    revealFineLabels();
     return;
   }
   answer("label", label.id);
+}
+
+// The fine labels a coarse label just opened, in view: on a phone or a zoomed page the labels sit
+// under the item, and a key opens them off screen; the next key picks among them, so the annotator
+// must see them. The "In <coarse>:" line first, then the first fine label, which wins if both do not fit.
+function revealFineLabels() {
+  els.coarseStep.scrollIntoView({ block: "nearest" });
+  const first = els.buttons.querySelector("button.label-btn");
+  if (first) first.scrollIntoView({ block: "nearest" });
 }
 
 // Keys are the page's again: a filter left focused after a click would take the next Enter.

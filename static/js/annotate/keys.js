@@ -22,6 +22,7 @@ import { acceptSuggestion, answer, clearReopened, closeReopen, closeSkip, openSk
   reopenOlder, submitSkip } from "./actions.js";
 import { drainKeys, lease, setKeyApplier } from "./batch.js";
 import { noneName } from "./history.js";
+import { foldForMatch } from "./label_filter.js";
 import { setSaveStatus } from "./outbox.js";
 import { bdi, notify, renderLabels, visibleLabels } from "./render.js";
 import { takeMovedKey } from "./stale_labels.js";
@@ -177,7 +178,7 @@ function onKeydown(e) {
       // Enter in the filter answers only with the match it highlights, and only while something
       // is typed: an empty filter (left focused after a click, or never typed in) highlights
       // nothing, so Enter there is the page's Enter (keep an open coarse label, or nothing).
-      const first = els.filter.value.trim() ? visibleLabels()[0] : null;
+      const first = foldForMatch(els.filter.value) ? visibleLabels()[0] : null;
       els.filter.blur();
       if (first) answer("label", first.id);
       else if (!state.busy) applyKey({ key: "Enter", ctrlKey: false, shiftKey: false }, null);

@@ -4,6 +4,7 @@
    ever set with textContent or as text nodes, never as markup; inside a sentence it sits in a
    <bdi>, so a name with right-to-left text (or a stray direction mark) keeps to itself. */
 import { describeAnswer, noneName, renderHistory } from "./history.js";
+import { foldForMatch, nameMatches } from "./label_filter.js";
 import { goneCount, isGone } from "./stale_labels.js";
 import { $, byId, children, config, current, els, fullName, labels, labelsGeneration, noneHotkey, noneHotkeyFree,
   otherLabel, shown, state, topLevel } from "./state.js";
@@ -168,8 +169,8 @@ function renderSummary() {
 // What the label area offers now: filter matches (any depth), a coarse label's fine labels, or
 // the top level. The keyboard's Enter-in-filter picks the first of these, so it is shared.
 export function visibleLabels() {
-  const q = els.filter.value.trim().toLowerCase();
-  if (q) return labels.filter((l) => !l.is_other || l.parent !== null).filter((l) => fullName(l).toLowerCase().includes(q));
+  const q = foldForMatch(els.filter.value);
+  if (q) return labels.filter((l) => !l.is_other || l.parent !== null).filter((l) => nameMatches(fullName(l), q));
   if (state.coarse) return children.get(state.coarse.id) || [];
   return topLevel;
 }
@@ -208,11 +209,21 @@ function noteShownItem() {
   settleTimer = setTimeout(() => markSettling(false), SETTLE_MS);
 }
 
+// Which list the label area shows (the filter's text, the open coarse label): a new list starts at
+// its top. The list keeps its scroll position only while it shows the same labels (a redraw after
+// an answer), else the scroll left by Tab or the wheel in a longer list would hide the first match
+// that Enter stores.
+let drawnList = null;
+
 export function renderLabels() {
   noteShownItem();
   renderLabelHelp();
   const visible = visibleLabels();
-  const filtering = Boolean(els.filter.value.trim());
+  const query = foldForMatch(els.filter.value);
+  const filtering = Boolean(query);
+  const list = `${query}|${state.coarse ? state.coarse.id : ""}`;
+  const newList = list !== drawnList;
+  drawnList = list;
   els.buttons.replaceChildren();
   for (const [i, l] of visible.entries()) {
     const b = document.createElement("button");
@@ -250,6 +261,12 @@ export function renderLabels() {
   }
   els.coarseStep.hidden = !state.coarse;
   if (state.coarse) els.coarseName.textContent = state.coarse.name;
+  if (newList) {
+    els.buttons.scrollTop = 0;
+    // The highlighted match is the one Enter stores: in view on the page too (a phone, a zoomed page).
+    const first = els.buttons.querySelector("button.first-match");
+    if (first) first.scrollIntoView({ block: "nearest" });
+  }
   els.noneBtn.replaceChildren();
   const name = noneName(); // the history panel names the answer the same way
   els.noneBtn.appendChild(document.createTextNode(name + " "));
