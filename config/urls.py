@@ -27,6 +27,15 @@ handler400 = "config.errors.bad_request"
 # An unhandled error (a database that does not answer, most often): the site's page, JSON under /api/.
 handler500 = "config.errors.server_error"
 
+
+class SwaggerPage(SpectacularSwaggerView):
+    """The Swagger page answers GET and HEAD only: its one renderer is an HTML template, and DRF's
+    OPTIONS answer (a metadata dict with no template) could not be rendered, a 500. Other methods
+    get DRF's 405, which the renderer's exception page serves."""
+
+    http_method_names = ["get", "head"]
+
+
 urlpatterns = [
     path("admin/login/", admin_sign_in),  # ahead of the admin's own route to the same view, to set its status
     path("admin/", admin.site.urls),
@@ -35,7 +44,7 @@ urlpatterns = [
     path("healthz", healthz),
     path("api/auth/token/", ApiTokenView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SwaggerPage.as_view(url_name="schema"), name="swagger-ui"),
     # Each domain app owns its pages and API routes.
     path("", include("labeling.pages.urls")),
     path("", include("labeling.projects.urls")),

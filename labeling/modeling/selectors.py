@@ -265,6 +265,9 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     if weights:
         parts.append(weights)
     parts.append(structure)
+    floor = fine_floor_phrase(version, choices, evidence)
+    if floor:
+        parts.append(floor)
     calibration = f"calibration {choices.get('calibration') or 'none'}"
     matched = (metrics.get("calibration") or {}).get("matched_on_unlabeled")
     if matched:
@@ -298,6 +301,29 @@ def model_choices(version: ModelVersion | None) -> dict | None:
     return {**choices, "hierarchy_evidence": evidence or None,
             "label_prior_evidence": metrics.get("label_prior_choice") or None,
             "labels_changed_since": changed or None, "summary": " · ".join(parts)}
+
+
+def fine_floor_phrase(version: ModelVersion | None, choices: dict, evidence: dict) -> str | None:
+    """The fallback floor the version serves (below it only the coarse label is emitted) and, where
+    the out-of-fold evidence of hierarchy "auto" replaced the project's floor, the one set and both
+    scores. None for a version without a coarse → fine taxonomy (no floor applies)."""
+    served = choices.get("fine_floor")
+    labels_read = ((getattr(version, "config", None) or {}).get("labels_read") or {})
+    if not isinstance(served, (int, float)) or not (evidence or labels_read.get("parents")
+                                                   or choices.get("structure") not in (None, "flat")):
+        return None
+    configured = evidence.get("fine_floor_set", ((getattr(version, "config", None) or {}).get("train") or {})
+                              .get("fine_floor"))
+    text = f"fine-label floor {served:g}"
+    scores = evidence.get("floors") or {}
+    if not scores:
+        return text + (" (the floor set)" if evidence else " (setting)")
+    if not isinstance(configured, (int, float)) or abs(configured - served) < 1e-9:
+        return text + " (the floor set, kept by out-of-fold macro-F1 with abstention)"
+    chosen, kept = scores.get(f"{served:g}"), scores.get(f"{configured:g}")
+    return text + (f" (set: {configured:g}; label hierarchy auto chose {served:g} by out-of-fold macro-F1 with "
+                   "abstention" + (f": {chosen:.3f} against {kept:.3f}" if chosen is not None and kept is not None
+                                   else "") + ")")
 
 
 def earlier_labels_phrase(version: ModelVersion, changed: list[str]) -> str:

@@ -33,8 +33,8 @@ class ProjectCreateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6, "placeholder": "billing\nbilling > refund\nbilling > invoice\nlogin"}),
         required=False,
         help_text="One label per line; “billing > refund” makes refund a fine label under billing. "
-                  "Hotkeys 1–9, then letters other than the review page's j k x a d r, are assigned in this order; "
-                  "edit details afterwards.")
+                  "Hotkeys 1–9, then letters other than the review page's j k x a d r, go to top-level labels first, "
+                  "then to fine labels, each in this order; edit details afterwards.")
     other_label = forms.BooleanField(
         required=False, initial=True, label="Add an “Other” label (hotkey 0) for items no label fits",
         help_text="A line named Other is used as that label instead.")
@@ -75,7 +75,7 @@ class ProjectSettingsForm(LoadedValuesMixin, forms.ModelForm):
     annotator_metadata = forms.CharField(
         required=False, label="Metadata shown to annotators", widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Metadata fields (columns of the import) shown with each item, in this order: comma-separated, "
-                  "or one per line (a field whose name holds a comma).")
+                  "or one per line; a line that is exactly a field's name (one holding a comma) is kept whole.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,10 +96,10 @@ class ProjectSettingsForm(LoadedValuesMixin, forms.ModelForm):
         self.guard_loaded_values()
 
     def clean_annotator_metadata(self):
-        # Comma-separated; on several lines, a line that is a field name holding a comma (one chosen, or
-        # one the items have) stays whole, and any other line is comma-separated as well.
+        # Comma-separated; a line that is exactly a field name (one chosen, or one the items have) stays
+        # whole, a lone line too, so a field whose name holds a comma can be chosen by itself.
         lines = [line.strip() for line in (self.cleaned_data.get("annotator_metadata") or "").splitlines()]
-        known = set(self.instance.annotator_metadata or []) | set(metadata_keys(self.instance)) if len(lines) > 1 else ()
+        known = set(self.instance.annotator_metadata or []) | set(metadata_keys(self.instance))
         parts = [part.strip() for line in lines for part in ([line] if line in known else line.split(","))]
         return list(dict.fromkeys(part for part in parts if part))
 

@@ -16,8 +16,8 @@ structure's out-of-fold probabilities, temperature-scaled on those same predicti
 label (abstaining from a wrong fine label raises that label's precision; abstaining from a right
 one costs recall). The configured floor is a candidate too, and keeps a tie; other ties go to the lowest.
 
-Everything the choice saw goes into the report: per-option macro-F1, the rows compared, the folds
-and the score of every floor.
+Everything the choice saw goes into the report: per-option macro-F1, the rows compared, the folds,
+the floor set (``fine_floor_set``) and the score of every floor.
 """
 from __future__ import annotations
 
@@ -89,6 +89,7 @@ def choose_hierarchy(config, parents: dict[str, str], descriptions, X, y, weight
     common = np.intersect1d(held["flat"][0], held["coarse_then_fine"][0])
     report: dict = {"requested": "auto", "folds": folds, "rows_compared": int(len(common)), "macro_f1": {},
                     "chosen": FALLBACK, "reason": "", "fine_floor": config.fine_floor, "floors": None,
+                    "fine_floor_set": config.fine_floor,
                     "evidence": evidence_name(cross_fitted)}
     y_common = y[common]
     if len(common) < MIN_ROWS or len(set(y_common.tolist())) < 2:
