@@ -69,7 +69,8 @@ def test_annotator_is_told_the_lead_can_answer_and_the_lead_can(project, make_us
     message = data["waiting"]["message"]
     assert data["waiting"]["reason"] == "second_annotator"
     assert "3 items of the open wave wait for a second annotator" in message
-    assert "Any other member of the project can answer them: lena (lead)." in message
+    # an annotator learns how many can answer, not who: the member list is a lead's (members/ refuses them)
+    assert "1 other member of the project can answer them." in message and "lena" not in message
     assert "add an annotator" not in message
     assert waiting.members_short(project) is None
     # What the message says is true: the lead leases exactly the waiting items.
@@ -98,7 +99,7 @@ def test_overlap_beyond_the_members_names_them_and_asks_for_more(project, make_u
     answer_all(project, ann)
     message = waiting.why_waiting(project, ann)["message"]
     assert "waits for another annotator" in message
-    assert "The other members (lena (lead)) can answer them, but 3 different people are needed" in message
+    assert "1 other member of the project can answer them, but 3 different people are needed" in message
     assert "Ask a lead to add another annotator" in message
 
 

@@ -82,13 +82,16 @@ def test_a_decision_releases_the_lease_from_a_closed_wave_and_the_answer_is_refu
     assert answer(project, ann, other).status_code == 201
 
 
-def test_in_an_open_wave_the_lease_is_left_as_it_is(setup):
+def test_in_an_open_wave_the_lease_goes_back_too(setup):
+    """A decided pick asks nobody for more, whatever its wave's state: its lease is released and a
+    late answer refused as decided (an answer stored after the decision changed nothing)."""
     project, ann, lead, held, items, task = setup
     decide_one(project, lead, task)
     lease = held[items[0].pk]
     lease.refresh_from_db()
-    assert lease.state == Assignment.LEASED
-    assert answer(project, ann, lease).status_code == 201
+    assert lease.state == Assignment.EXPIRED
+    reply = answer(project, ann, lease)
+    assert reply.status_code == 409 and "decided" in reply.content.decode()
 
 
 def test_an_answer_stored_before_the_decision_stands(setup):

@@ -13,7 +13,8 @@ Which items are *disputed* (the item browser's ``state=disputed`` and row state,
 disputed picks, the export's ``disputed`` column) is defined here once, from the answers
 (``disputed_sql``): the rule ``sync_disagreement`` opens a task on, not whether a task is open.
 A lead's dismissal closes the task and stores nothing, so the annotators still disagree and
-nobody decided; only an adjudication settles the item."""
+nobody decided; only an adjudication settles the item. A dismissal holds until the votes change
+(``_dismissed_alike``): an answer sent again unchanged opens no new task."""
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.db.models.fields import BooleanField
@@ -78,7 +79,24 @@ def sync_disagreement(project: Project, item_id: int, *, added: bool = False) ->
         open_task.detail = detail
         open_task.save(update_fields=["detail"])
         return open_task
+    if _dismissed_alike(project, item_id, detail):
+        return None
     return ReviewTask.objects.create(project=project, item_id=item_id, reason=ReviewTask.DISAGREEMENT, detail=detail)
+
+
+def _votes(detail: dict) -> list[tuple[str, str]]:
+    return sorted((str(a.get("annotator")), str(a.get("label_id"))) for a in (detail or {}).get("answers", []))
+
+
+def _dismissed_alike(project: Project, item_id: int, detail: dict) -> bool:
+    """The item's latest disagreement task was dismissed with these very votes (who answered
+    which label): the lead has seen this disagreement and let it stand. An answer sent again
+    unchanged (the annotate page's reopen and the same key) is stored as a change, and would
+    otherwise bring the dismissed disagreement back to the queue; as for a label issue, a
+    dismissal holds until the votes change."""
+    last = (ReviewTask.objects.filter(project=project, item_id=item_id, reason=ReviewTask.DISAGREEMENT)
+            .order_by("-pk").only("outcome", "detail").first())
+    return last is not None and last.outcome == ReviewTask.DISMISSED and _votes(last.detail) == _votes(detail)
 
 
 def _voter(annotator_id: int | None, answer_id: int):

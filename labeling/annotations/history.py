@@ -30,6 +30,7 @@ from labeling.projects.locks import hold_label, hold_membership
 from labeling.projects.models import Label, Project
 from labeling.waves.models import Wave
 
+from .answerable import lock_wave_item
 from .disagreement import sync_disagreement
 from .errors import AnnotationError
 from .leasing import change_slots, lease_expiry
@@ -43,7 +44,6 @@ from .services import (
     project_label,
     require_label,
 )
-from .services import _lock_wave_item as lock_wave_item
 from .signals import answer_saved
 
 
@@ -192,9 +192,11 @@ def change_answer(
 
 
 def _still_labeled(cleared: Annotation) -> bool:
-    """Whether answers other than the annotator's own still label the cleared answer's item."""
-    return Annotation.objects.filter(item_id=cleared.item_id, undone=False, skipped=False,
-                                     label__isnull=False).exclude(annotator_id=cleared.annotator_id).exists()
+    """Whether answers other than the annotator's own still label the cleared answer's item: other
+    annotators', imported ones, and a lead's decision, hers included (a lead who answered the item
+    and decided it in review keeps it labeled by the decision when she clears her answer)."""
+    return Annotation.objects.filter(item_id=cleared.item_id, undone=False, skipped=False, label__isnull=False).exclude(
+        annotator_id=cleared.annotator_id, origin=Annotation.ANNOTATOR).exists()
 
 
 def _replayed_clear(cleared: Annotation) -> ChangeResult:

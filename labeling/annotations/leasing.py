@@ -39,6 +39,7 @@
 * **One batch per annotator at a time.** Two asks of one annotator at the same moment (two tabs)
   take turns (``take_lease_turn``): the second finds the first's batch and is handed it back, as a
   sequential second ask is; without the turn each leased a fresh batch of different items.
+* **Decided picks** ask no more answers: a lead's label completes the pick (``decided_picks``).
 * **Excluded items** ask no more answers: a pick an annotator holds keeps the slots held, no more
   (``labeling.waves.discard.take_out_excluded``; ``excluded_picks`` when one ends).
 * **Closed waves.** Closing a wave takes no item out of an annotator's hands: a live lease on a
@@ -61,6 +62,7 @@ from labeling.projects.locks import hold_membership, not_a_member
 from labeling.projects.models import Membership, Project
 from labeling.waves.models import Wave, WaveItem
 
+from .decided_picks import decided_pick
 from .excluded_picks import ask_no_more_of_excluded
 from .idle_leases import ended_long_q, items_let_go_idle
 from .lease_bounds import bounded, extend_live_leases
@@ -225,8 +227,9 @@ def held_assignments(project: Project, user, now=None, *, live=None) -> list[Ass
 
 def candidate_query(wave_id: int, user, exclude_ids=(), limit: int = 1):
     """Wave items of one wave with a free slot, in lease order, that this annotator never held,
-    answered or skipped; locked, skipping rows others hold. It walks the partial index
-    ``waveitem_free_slots`` (wave, batch, position, id where slots_taken < overlap)."""
+    answered or skipped, and that no lead decided (``decided_picks``); locked, skipping rows others
+    hold. It walks the partial index ``waveitem_free_slots`` (wave, batch, position, id where
+    slots_taken < overlap)."""
     seen_by_user = Assignment.objects.filter(
         annotator=user, wave_item__item_id=OuterRef("item_id"), state__in=SLOT_STATES,
     )
@@ -234,6 +237,7 @@ def candidate_query(wave_id: int, user, exclude_ids=(), limit: int = 1):
         WaveItem.objects.filter(wave_id=wave_id, slots_taken__lt=F("overlap"))
         .exclude(pk__in=exclude_ids)
         .exclude(Exists(seen_by_user))
+        .exclude(decided_pick())
         .select_related("item__source", "wave", "predicted_label").defer(*_NOT_SHOWN)
         .order_by("batch_number", "position", "pk")
         # of=("self",): lock the wave items only, never the shared wave or item rows.

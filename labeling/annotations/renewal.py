@@ -7,14 +7,14 @@ them are still the annotator's and which were lost, and why.
   wave past its bound) or *lost* with a reason (``LOST_REASONS``): the page takes lost items off
   its batch.
 * **The answer path decides.** An expired lease is taken again exactly when an answer on it would
-  be stored (``services._answerable_assignment``: a slot still free, or the annotator's own newer
+  be stored (``answerable.answerable_assignment``: a slot still free, or the annotator's own newer
   lease on the item; not after its wave closed once the item is in a newer wave), under the wave
   item's lock and with the membership held, as that answer would be. So the page never keeps
   offering an item whose answer the server refuses (409), and never drops one that was still free.
 * **Check-ins.** A page whose annotator is away asks with ``extend`` false: nothing is extended,
   and the reply still carries the labels, the removal (403) and the leases lost meanwhile. A
   check-in writes nothing and takes no row lock: a lapsed lease is judged by the same rule on an
-  unlocked read (``_answerable_assignment(lock=False)``), so a tab left open for hours never
+  unlocked read (``answerable_assignment(lock=False)``), so a tab left open for hours never
   waits on, or holds up, the answers, leases and planning that lock those rows.
 * **The limit.** Extending (and taking again) stops at ``leasing.renewal_limit``: a number of lease
   periods after the batch's last lease, or the annotator's last answer, change or clear in the
@@ -31,10 +31,11 @@ from django.utils import timezone
 from labeling.projects.locks import hold_membership
 from labeling.projects.models import Project
 
+from .answerable import AlreadyAnswered, answerable_assignment
+from .errors import AnswerRejected, NotFound
 from .lease_bounds import bounded, extend_live_leases
 from .leasing import change_slots, lease_expiry, renewal_limit
 from .models import Assignment
-from .services import AlreadyAnswered, AnswerRejected, NotFound, _answerable_assignment
 
 # reason → what it means, for API clients (the page words its own notice from the reason).
 LOST_REASONS = {
@@ -43,7 +44,7 @@ LOST_REASONS = {
     "wave_closed": "Your lease ran out after the item's wave closed, and the item is in a newer wave now.",
     "idle": "Your lease ran out after a long time without an answer in its batch; the item went back to the pool.",
     "gone": "No such assignment of yours in this project (its wave or item was deleted).",
-    "decided": "A lead labeled the item in review after its wave closed; your lease on it was released.",
+    "decided": "A lead labeled the item in review; your lease on it was released.",
 }
 
 
@@ -141,13 +142,13 @@ def _answerable(project: Project, user, lease: Lease, result: Renewal, *, lock: 
     and the lease is then reported lost with the refusal's reason."""
     try:
         # member_held: the expired lease's checks run here; the caller holds the membership when it writes.
-        return _answerable_assignment(project, user, lease.assignment, None, timezone.now(), member_held=True,
-                                      lock=lock)
+        return answerable_assignment(project, user, lease.assignment, None, timezone.now(), member_held=True,
+                                     lock=lock)
     except AlreadyAnswered:
         result.lost.append(_lost(lease, "answered"))
     except NotFound:
         result.lost.append(_lost(lease, "gone"))
-    except AnswerRejected as refused:  # the answer path's own reason: taken or wave_closed
+    except AnswerRejected as refused:  # the answer path's own reason: taken, wave_closed or decided
         result.lost.append(_lost(lease, refused.reason))
     return None
 

@@ -26,11 +26,11 @@ the tasks that a label this request stored for their item (for another of its ta
 without being theirs: "closed by this request", never reported as left open.
 ``answer_saved`` is sent once per labeled item after the transaction.
 
-A label a lead stores for an item releases the annotators' unanswered leases on it in closed waves
-(``release_decided_leases``): such a lease is handed back only until it runs out, and an answer on
-it would count in the annotator's totals and the budget while the lead's label stands. The answer
-path then refuses it (``services``: reason ``decided``). In an open wave the item's slots are the
-wave's plan, so its leases are left as they are.
+A label a lead stores for an item releases the annotators' unanswered leases on it, in open waves
+and closed ones (``release_decided_leases``): the label completes the pick, as the wave's progress
+counts it, so an answer on such a lease would change nothing while it counted in the annotator's
+totals and the budget. The answer path then refuses it (``answerable``: reason ``decided``), and
+leasing hands the pick to nobody again (``decided_picks``).
 """
 from __future__ import annotations
 
@@ -45,9 +45,10 @@ from labeling.modeling.selectors import PROPOSAL_KEYS, predicted_name, proposed_
 from labeling.projects.label_names import spelled_out, written_out
 from labeling.projects.locks import hold_label
 from labeling.projects.models import Label, Project
-from labeling.waves.models import Wave, WaveItem
+from labeling.waves.models import WaveItem
 
 from .disagreement import lock_open_tasks
+from .excluded_picks import ask_no_more_of_excluded
 from .leasing import change_slots
 from .models import Annotation, Assignment, ReviewTask
 from .services import AnswerRejected, InvalidAnswer, LabelRenamed, NotFound, project_label, require_label
@@ -244,7 +245,7 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
         # the other open tasks of their items, which a stored label closes too, all at once in id order
         # (disagreement's lock order, which an answer's write keeps).
         items = set(ReviewTask.objects.filter(project=project, pk__in=ids).values_list("item_id", flat=True))
-        closed_wave_items = lock_closed_wave_items(items)  # before the tasks, as an answer's write locks them
+        picks = lock_item_picks(items)  # before the tasks, as an answer's write locks them
         locked = lock_open_tasks(project, items, also=ids, related=("resolved_by", "resolved_label"))
         tasks = {t.pk: t for t in locked if t.pk in ids}
         # The label the model proposes for each task, by its identity, named as it is now: the page
@@ -298,7 +299,7 @@ def bulk_review(project: Project, lead, *, action: str, task_ids, label_id=None,
             if entry["code"] != CLOSED_MEANWHILE and task is not None and task.item_id in decided:
                 entry.update(code=CLOSED_MEANWHILE, reason=_closed_in_request(*decided[task.item_id], entry["reason"]))
         result.labeled_items = list(decided)
-        release_decided_leases(closed_wave_items, decided)
+        release_decided_leases(picks, decided)
         # A relabel to the model's own label is recorded as accepted: the page says so instead of "relabeled".
         result.accepted = sorted(ReviewTask.objects.filter(pk__in=result.done, outcome=ReviewTask.ACCEPTED)
                                  .values_list("pk", flat=True))
@@ -333,7 +334,7 @@ def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
             item_id = ReviewTask.objects.values_list("item_id", flat=True).get(pk=task_pk, project=project)
         except (ReviewTask.DoesNotExist, TypeError, ValueError):
             raise NotFound(f"Review task {task_id!r} is not in project '{project.slug}'.", field="task") from None
-        closed_wave_items = lock_closed_wave_items([item_id])  # before the tasks, as an answer's write locks them
+        picks = lock_item_picks([item_id])  # before the tasks, as an answer's write locks them
         # All of the item's open tasks, in id order, as an answer's write locks them (disagreement's lock order).
         locked = lock_open_tasks(project, [item_id], also=[task_pk], related=("item", "resolved_by"))
         task = next((t for t in locked if t.pk == task_pk), None)
@@ -346,22 +347,22 @@ def resolve_review(project: Project, lead, *, task_id, label_id) -> ReviewTask:
             project=project, item=task.item, annotator=lead, label=label, origin=Annotation.ADJUDICATION
         )
         close_with_label(project, task.item_id, label, lead, now, proposed_labels(project, locked))
-        release_decided_leases(closed_wave_items, [task.item_id])
+        release_decided_leases(picks, [task.item_id])
         task.refresh_from_db()
     answer_saved.send(sender=Annotation, project=project, item=task.item)
     return task
 
 
-def lock_closed_wave_items(item_ids) -> list[int]:
-    """The wave items of these items in waves no longer open, locked in id order as every slot
-    writer locks them; taken before the review tasks, the order of an answer's write (its wave
-    item, then disagreement's tasks), so an answer under way is stored first or refused after."""
-    return list(WaveItem.objects.filter(item_id__in=list(item_ids)).exclude(wave__state=Wave.OPEN).order_by("pk")
+def lock_item_picks(item_ids) -> list[int]:
+    """The wave items of these items, of every wave, locked in id order as every slot writer locks
+    them; taken before the review tasks, the order of an answer's write (its wave item, then
+    disagreement's tasks), so an answer under way is stored first or refused after."""
+    return list(WaveItem.objects.filter(item_id__in=list(item_ids)).order_by("pk")
                 .select_for_update(of=("self",)).values_list("pk", flat=True))
 
 
 def release_decided_leases(wave_item_ids, item_ids) -> int:
-    """Expire the unanswered leases on these locked wave items (``lock_closed_wave_items``) of the
+    """Expire the unanswered leases on these locked wave items (``lock_item_picks``) of the
     items a lead's label was stored for, live or past their time (both hold a slot), and free their
     slots; returns how many. The annotator's later answer on one is refused (services: ``decided``)."""
     leases = list(Assignment.objects.filter(wave_item_id__in=wave_item_ids, wave_item__item_id__in=list(item_ids),
@@ -372,4 +373,5 @@ def release_decided_leases(wave_item_ids, item_ids) -> int:
         by_count.setdefault(n, []).append(wave_item_id)
     for n, wave_item_ids_freed in by_count.items():
         change_slots(wave_item_ids_freed, taken=-n)
+    ask_no_more_of_excluded([wave_item_id for _, wave_item_id in leases])  # as every release of a slot
     return len(leases)

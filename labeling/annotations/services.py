@@ -6,8 +6,9 @@ Decisions worth knowing:
 * **No lost label.** An answer on an expired lease is stored when the item still has a free slot
   (or the annotator holds a newer lease on it); when other annotators took all slots meanwhile it
   is rejected with a message that says so (``AnswerRejected``, HTTP 409). A removed member's is
-  not stored (a removal expires their leases: 403 "no longer a member"), nor one on an item of a
-  closed wave that a lead has since labeled in review (``review_services`` released the lease).
+  not stored (a removal expires their leases: 403 "no longer a member"), nor one on a pick a lead
+  has since decided in review (``review_services`` released the lease), nor one on a closed wave's
+  pick of an item a later wave picked again (``answerable`` has the rules).
 * **Exactly once.** ``Annotation.client_id`` is unique; a retried submit returns the stored
   answer without storing, signalling or changing anything.
 * **None of these.** The project's top-level label with ``is_other=True`` is used; a project
@@ -22,16 +23,15 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labeling.items.models import Item
 from labeling.modeling.label_issues import close_answered_issues
 from labeling.projects.label_names import named_like, spelled_out
 from labeling.projects.locks import hold_label, hold_membership, lock_project_labels
 from labeling.projects.models import Label, Project
-from labeling.waves.models import Wave, WaveItem
 
+from .answerable import MembershipFirst, answerable_assignment, lock_wave_item
 from .disagreement import sync_disagreement
-from .errors import AnnotationError, AnswerRejected, InvalidAnswer, NotFound, assignment_not_yours
-from .leasing import change_slots, lease_expiry, slots_in_use
+from .errors import AnnotationError, AnswerRejected, InvalidAnswer, NotFound
+from .leasing import change_slots, lease_expiry
 from .models import Annotation, Assignment, ReviewTask
 from .signals import answer_saved
 
@@ -111,128 +111,6 @@ def require_label(label: Label | None) -> None:  # hold_label for an answer's la
                             "nothing was stored.", field="label")
 
 
-# What an answer's write needs of the pick's wave and item: never the wave's report or the item's
-# text and metadata, which can be large and are read on every submit otherwise.
-_LIGHT = ("wave__report", "item__text", "item__metadata")
-
-
-def _lock_wave_item(pk: int) -> WaveItem:
-    return WaveItem.objects.select_for_update(of=("self",)).select_related("wave", "item").defer(*_LIGHT).get(pk=pk)
-
-
-def _assignment_for_item(project: Project, user, item_id, now) -> tuple[Assignment, WaveItem]:
-    """The annotator's own assignment on this item, or a new one if an open wave needs it."""
-    try:
-        item = Item.objects.get(pk=int(item_id), project=project)
-    except (Item.DoesNotExist, TypeError, ValueError):
-        raise NotFound(f"Item {item_id!r} is not in project '{project.slug}'.", field="item") from None
-    own = (
-        Assignment.objects.filter(annotator=user, wave_item__item=item, wave_item__wave__project=project)
-        .order_by("-leased_at", "-pk").first()
-    )
-    if own:
-        wave_item = _lock_wave_item(own.wave_item_id)
-        own.refresh_from_db(fields=["state", "expires_at"])
-        return own, wave_item
-    for wave_item in WaveItem.objects.filter(item=item, wave__state=Wave.OPEN).order_by("wave__number"):
-        wave_item = _lock_wave_item(wave_item.pk)
-        if slots_in_use(wave_item, now) < wave_item.overlap:
-            assignment = Assignment.objects.create(wave_item=wave_item, annotator=user, expires_at=lease_expiry(now))
-            change_slots([wave_item.pk], taken=1)
-            return assignment, wave_item
-    raise AnswerRejected(
-        f"Item {item.pk} is not waiting for your answer in an open wave; nothing was stored.", field="item"
-    )
-
-
-def _locked_assignment(project: Project, user, assignment_id, lock: bool = True) -> tuple[Assignment, WaveItem]:
-    """Lock the wave item of the annotator's assignment (``lock`` False: read it only), then read the assignment."""
-    try:
-        assignment_id = int(assignment_id)
-        wave_items = WaveItem.objects.select_for_update(of=("self",)) if lock else WaveItem.objects
-        wave_item = (
-            wave_items.select_related("wave", "item").defer(*_LIGHT)
-            .get(assignments__pk=assignment_id, assignments__annotator=user, wave__project=project)
-        )
-    except (WaveItem.DoesNotExist, TypeError, ValueError):
-        raise NotFound(assignment_not_yours(project.slug, assignment_id), field="assignment") from None
-    return Assignment.objects.get(pk=assignment_id), wave_item
-
-
-class AlreadyAnswered(AnswerRejected):
-    pass
-
-
-class _MembershipFirst(Exception):
-    """The answer falls on an expired lease: it is taken again with the membership held first."""
-
-
-def _answerable_assignment(project: Project, user, assignment_id, item_id, now, member_held: bool = False,
-                           lock: bool = True) -> tuple[Assignment, WaveItem]:
-    """The assignment that takes the answer, with its wave item locked. On an expired lease
-    (``member_held`` False) raises _MembershipFirst: see submit_answer. ``lock`` False (by assignment
-    only): the same rule on an unlocked read, for a caller that writes nothing (renewal's check-in)."""
-    if assignment_id is not None:
-        assignment, wave_item = _locked_assignment(project, user, assignment_id, lock)
-    elif item_id is not None:
-        assignment, wave_item = _assignment_for_item(project, user, item_id, now)
-    else:
-        raise InvalidAnswer("Say which item you answer: give 'assignment' or 'item'.", field="assignment")
-    now = timezone.now()  # read again now that the item is locked: the wait may have been long
-
-    if assignment.state in (Assignment.DONE, Assignment.SKIPPED):
-        raise AlreadyAnswered(
-            f"You already answered or skipped item {wave_item.item_id}; undo that answer first to change it.",
-            field="assignment",
-        )
-    if assignment.state == Assignment.LEASED and assignment.expires_at > now:
-        return assignment, wave_item
-
-    if not member_held:
-        raise _MembershipFirst
-    # The lease expired. A newer lease of the annotator's own on the item takes the answer.
-    newer = (
-        Assignment.objects.filter(
-            wave_item=wave_item, annotator=user,
-            state__in=[Assignment.LEASED, Assignment.DONE, Assignment.SKIPPED],
-        ).exclude(pk=assignment.pk).order_by("-pk").first()
-    )
-    if newer and newer.state != Assignment.LEASED:
-        raise AlreadyAnswered(
-            f"You already answered or skipped item {wave_item.item_id}; undo that answer first to change it.",
-            field="assignment",
-        )
-    if newer:
-        return newer, wave_item
-    taken = slots_in_use(wave_item, now)  # this lease ran out: not among them
-    if taken >= wave_item.overlap:
-        raise AnswerRejected(
-            f"Your lease on item {wave_item.item_id} expired and other annotators took "
-            f"{'its slot' if wave_item.overlap == 1 else f'all {wave_item.overlap} of its slots'}; "
-            "your answer was not stored.",
-            field="assignment", reason="taken",
-        )
-    if wave_item.wave.state != Wave.OPEN:
-        # Once the lease lapsed, the planner may have put the item in a newer wave. The project
-        # lock orders this check with the planner's (waves.services._persist takes it too).
-        (Project.objects.select_for_update() if lock else Project.objects).filter(pk=project.pk).first()
-        newer_wave = (WaveItem.objects.filter(item_id=wave_item.item_id, wave__state__in=[Wave.PLANNED, Wave.OPEN])
-                      .select_related("wave").first())
-        if newer_wave is not None:
-            raise AnswerRejected(
-                f"Your lease on item {wave_item.item_id} expired after wave {wave_item.wave.number} closed, and "
-                f"the item is now in wave {newer_wave.wave.number}; your answer was not stored.",
-                field="assignment", reason="wave_closed",
-            )
-        # A lead's label released it (review_services.release_decided_leases): that label stands.
-        if Annotation.objects.filter(item_id=wave_item.item_id, origin=Annotation.ADJUDICATION, undone=False).exists():
-            raise AnswerRejected(
-                f"A lead decided the label of item {wave_item.item_id} in review after wave {wave_item.wave.number} "
-                "closed, so your lease on it was released; your answer was not stored.",
-                field="assignment", reason="decided")
-    return assignment, wave_item
-
-
 def _replay(existing: Annotation, project: Project, user) -> AnswerResult:
     if existing.project_id != project.pk or existing.annotator_id != user.pk:
         raise AnswerRejected(
@@ -276,7 +154,7 @@ def submit_answer(
         try:
             annotation, wave_item, review_task = _store_answer(project, user, client_id, assignment_id, item_id, label,
                                                                skipped, skip_reason, suggestion, member_held=False)
-        except _MembershipFirst:
+        except MembershipFirst:
             # An expired lease's answer takes a slot again (a removal expires the member's leases and
             # frees them), so it is stored only while the annotator is a member: taken again with the
             # membership share-locked first, the order a lease and a removal take (membership, then
@@ -313,17 +191,20 @@ def _store_answer(project, user, client_id, assignment_id, item_id, label, skipp
         require_label(label)  # before the wave item's lock: delete_label takes them in this order too
         if suggested is not None and not hold_label(suggested):
             suggested = None  # deleted meanwhile: the answer still records that a suggestion was shown
-        assignment, wave_item = _answerable_assignment(project, user, assignment_id, item_id, timezone.now(),
-                                                       member_held)
+        assignment, wave_item = answerable_assignment(project, user, assignment_id, item_id, timezone.now(),
+                                                      member_held)
         annotation = Annotation.objects.create(
             project=project, item=wave_item.item, annotator=user, assignment=assignment,
             label=label, skipped=bool(skipped), skip_reason=skip_reason if skipped else "",
             origin=Annotation.ANNOTATOR, client_id=client_id, suggestion_shown=shown, suggested_label=suggested,
         )
         held_slot = assignment.state == Assignment.LEASED
-        # Nobody else answered a single-overlap pick: no disagreement to look for. (The planner
-        # never picks an answered item, so the pick's answers are all of the item's.)
-        alone = wave_item.overlap == 1 and wave_item.slots_done == 0
+        # A single-overlap pick answered first on its live lease has no other answer to disagree
+        # with: the planner never picks an item that is answered or leased. An answer on a lapsed
+        # lease looks at the item's answers (the pick's counter counts its own only): another pick
+        # of the item may have been answered meanwhile.
+        alone = (wave_item.overlap == 1 and wave_item.slots_done == 0 and held_slot
+                 and assignment.expires_at > timezone.now())
         assignment.state = Assignment.SKIPPED if skipped else Assignment.DONE
         assignment.save(update_fields=["state"])
         change_slots([wave_item.pk], taken=0 if held_slot else 1, done=1)
@@ -353,7 +234,7 @@ def undo_last_answer(project: Project, user, *, client_id=None) -> Annotation:
         if annotation.undone:
             return annotation  # a retried undo (or a cleared answer: its item waits again all the same)
         if annotation.assignment_id:
-            wave_item = _lock_wave_item(annotation.assignment.wave_item_id)
+            wave_item = lock_wave_item(annotation.assignment.wave_item_id)
         annotation.undone = True
         annotation.save(update_fields=["undone"])
         if annotation.assignment_id:

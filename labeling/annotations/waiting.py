@@ -9,8 +9,10 @@ from django.utils import timezone
 from labeling.loop.runs import EMBED, OPEN, WAITING, open_retrain_run, run_stage
 from labeling.modeling.models import TaskRun
 from labeling.projects.models import Membership, Project
+from labeling.projects.permissions import can_manage
 from labeling.waves.models import Wave, WaveItem
 
+from .decided_picks import decided_pick
 from .idle_leases import items_let_go_idle
 from .leasing import live_slot_q
 from .models import Assignment
@@ -41,7 +43,9 @@ def why_waiting(project: Project, user, now=None) -> dict:
     # Picks still short of answers, by their count (slots_done keeps the answers of users deleted
     # while their answered assignments were deleted with them: counted from the rows, those picks
     # looked short for ever).
-    open_picks = picks.filter(slots_done__lt=F("overlap"))
+    # A pick a lead decided asks nobody for more (decided_picks), whatever its count.
+    asking = picks.exclude(decided_pick())
+    open_picks = asking.filter(slots_done__lt=F("overlap"))
     # Items still short of answers that this annotator already answered: they need someone else.
     mine = Q(assignments__annotator=user, assignments__state__in=[Assignment.DONE, Assignment.SKIPPED])
     waiting = open_picks.filter(mine).distinct()
@@ -53,7 +57,7 @@ def why_waiting(project: Project, user, now=None) -> dict:
     back_at = min(leases.values_list("expires_at", flat=True), default=None)
     # Free items this annotator let go idle at the renewal limit: theirs again after a while.
     idle = items_let_go_idle(project, user, now)
-    idle_free = set(picks.filter(item_id__in=list(idle), slots_taken__lt=F("overlap"))
+    idle_free = set(asking.filter(item_id__in=list(idle), slots_taken__lt=F("overlap"))
                     .values_list("item_id", flat=True)) if idle else set()
     idle_back_at = min((idle[item_id] for item_id in idle_free), default=None)
     parts = []
@@ -118,17 +122,23 @@ def answering_members(project: Project):
 
 
 def _who_else_answers(project: Project, user, overlap: int) -> str:
-    """Who can give the answers this user cannot: the other members by name (a lead counts: the
-    demo's lead is the second answerer of its annotator's double-labeled items), or, when there
-    are not enough of them, that a lead must add one."""
+    """Who can give the answers this user cannot: the other members (a lead counts: the demo's lead
+    is the second answerer of its annotator's double-labeled items), or, when there are not enough
+    of them, that a lead must add one. By name for a lead or admin only: the member list is theirs
+    (``members/`` refuses annotators), so an annotator learns how many."""
     members = list(answering_members(project))
     others = [m for m in members if m.user_id != user.pk]
-    named = ", ".join(f"{m.user.username} ({m.role})" for m in others[:3]) + (
-        f" and {len(others) - 3} more" if len(others) > 3 else "")
+    if can_manage(user, project):
+        named = ", ".join(f"{m.user.username} ({m.role})" for m in others[:3]) + (
+            f" and {len(others) - 3} more" if len(others) > 3 else "")
+        can, some_can = f"Any other member of the project can answer them: {named}.", f"The other members ({named})"
+    else:
+        many = f"{len(others)} other member{'s' if len(others) != 1 else ''} of the project"
+        can, some_can = f"{many} can answer them.", many
     if others and len(members) >= overlap:
-        return f"Any other member of the project can answer them: {named}."
+        return can
     if others:
-        return (f"The other members ({named}) can answer them, but {overlap} different people are needed and the "
+        return (f"{some_can} can answer them, but {overlap} different people are needed and the "
                 f"project has {len(members)} member{'s' if len(members) != 1 else ''}. Ask a lead to add another "
                 "annotator to the project.")
     return "No other member of the project can answer them. Ask a lead to add another annotator to the project."

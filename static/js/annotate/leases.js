@@ -153,7 +153,7 @@ const WHY = {
   idle: ["it went back to the pool after a long time without an answer in this batch",
     "they went back to the pool after a long time without an answer in this batch"],
   gone: ["it is no longer in the project", "they are no longer in the project"],
-  decided: ["a lead labeled it in review after its wave closed", "a lead labeled them in review after their wave closed"],
+  decided: ["a lead labeled it in review", "a lead labeled them in review"],
 };
 
 function itemList(ids) {
