@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from labeling.annotations.disagreement import disputed_items
+from labeling.annotations.disagreement import disputed, disputed_items
 from labeling.annotations.models import Annotation
 from labeling.annotations.resolve import ANSWER_ORDER, Answer, resolve
 from labeling.items.models import Item
@@ -96,24 +96,28 @@ def labeled_index(project: Project, *, seed: int = 0) -> LabeledIndex:
 def duplicate_counts(project: Project) -> dict[str, int]:
     """What "also export exact duplicates" would add, before anyone downloads: unlabeled items
     with the same normalized text as a labeled one, ``exported`` where every labeled twin has the
-    same label, ``left_out`` where the twins' labels differ (the rule of ``_duplicate_rows``)."""
+    same label and none is disputed, ``left_out`` otherwise (the rule of ``_duplicate_rows``)."""
     item_ids, _groups, label_ids = _resolved_labels(project)
     if len(item_ids) == 0:
         return {"exported": 0, "left_out": 0}
     label_of = dict(zip(item_ids.tolist(), label_ids.tolist(), strict=True))
     labels_of_hash: dict[str, set[int]] = {}
+    disputed_hashes: set[str] = set()
     unlabeled: dict[str, int] = {}
     labeled_hashes = Item.objects.filter(project=project, pk__in=_labeled_answers().filter(project=project)
                                          .values("item_id")).values("text_hash")
-    twins = Item.objects.filter(project=project, text_hash__in=labeled_hashes)
-    for pk, digest in twins.values_list("pk", "text_hash").iterator(chunk_size=10000):
+    twins = Item.objects.filter(project=project, text_hash__in=labeled_hashes).annotate(is_disputed=disputed())
+    for pk, digest, is_disputed in twins.values_list("pk", "text_hash", "is_disputed").iterator(chunk_size=10000):
         if pk in label_of:
             labels_of_hash.setdefault(digest, set()).add(label_of[pk])
+            if is_disputed:
+                disputed_hashes.add(digest)
         else:
             unlabeled[digest] = unlabeled.get(digest, 0) + 1
     counts = {"exported": 0, "left_out": 0}
     for digest, count in unlabeled.items():
-        counts["exported" if len(labels_of_hash.get(digest, ())) == 1 else "left_out"] += count
+        inherits = len(labels_of_hash.get(digest, ())) == 1 and digest not in disputed_hashes
+        counts["exported" if inherits else "left_out"] += count
     return counts
 
 
@@ -140,7 +144,7 @@ def _in_chunks(rows, size: int):
 def iter_rows(project: Project, *, include_duplicates: bool = False, seed: int = 0,
               chunk_size: int | None = None, report: dict | None = None) -> Iterator[dict]:
     """One dict per labeled item (and, optionally, per unlabeled exact duplicate of one whose
-    labeled twins agree; ``report["duplicates_left_out"]`` counts those whose twins do not).
+    labeled twins agree and are not disputed; ``report["duplicates_left_out"]`` counts the others).
 
     Items stream from a server-side cursor (``.iterator(chunk_size)``); for each chunk, one query
     fetches the chunk's answers (with annotator and wave pick) and one its first wave picks —
@@ -237,26 +241,31 @@ def _duplicate_rows(project, emitted: list, index: LabeledIndex, seen: set, repo
     """Unlabeled exact duplicates (same normalized-text hash) of the chunk's labeled items get their
     label, marked label_source "duplicate", in the same split (so they never leak across splits).
 
-    Only when every labeled twin in the project, in this chunk or any other, has that one label.
-    Twins labeled differently (refund, billing) leave the duplicate out, counted in
-    ``report["duplicates_left_out"]``: any one of their labels would be a guess exported as if it
-    were an answer, and a training set is better without the row than with a wrong label. The
-    twins' own rows, same text and different labels, show the conflict."""
+    Only when every labeled twin in the project, in this chunk or any other, has that one label
+    and none of them is disputed. Twins labeled differently (refund, billing) leave the duplicate
+    out, counted in ``report["duplicates_left_out"]``: any one of their labels would be a guess
+    exported as if it were an answer, and a training set is better without the row than with a
+    wrong label. A disputed twin's label is such a guess too (the tie-break between annotators
+    who disagree), and the copy, with no votes of its own, could not say so: it is left out the
+    same way. The twins' own rows show the conflict."""
     by_hash = {}
     for digest, row in emitted:
         by_hash.setdefault(digest, row)
     twins = list(Item.objects.filter(project=project, text_hash__in=list(by_hash)).order_by("pk")
                  .values_list(*ITEM_FIELDS))
     labels_of: dict[str, set[int]] = {}
+    labeled_twins: dict[int, str] = {}
     for twin in twins:
         pos = index.lookup(twin[0])
         if pos is not None:
             labels_of.setdefault(twin[3], set()).add(int(index.label_ids[pos]))
+            labeled_twins[twin[0]] = twin[3]
+    guessed = {labeled_twins[pk] for pk in disputed_items(project, list(labeled_twins))}
     for pk, external_id, text, digest, _group, source, metadata in twins:
         if pk in seen or index.lookup(pk) is not None:
             continue
         seen.add(pk)
-        if len(labels_of.get(digest, ())) != 1:
+        if len(labels_of.get(digest, ())) != 1 or digest in guessed:
             report["duplicates_left_out"] += 1
             continue
         yield {**by_hash[digest], "item_id": pk, "external_id": external_id, "text": text,

@@ -240,8 +240,14 @@ def start_upload_import(batch: ImportBatch, path: Path, *, skip_invalid: bool) -
     batch row is committed, so the worker can see it. When the broker cannot take it, the batch
     is failed with the reason (never left pending) and the upload is removed. The message's id is
     the batch's (sweep_imports.import_message_id): the workers' sweep asks the broker whether it
-    still holds it, as it asks about a pending run's first message."""
-    rejects = str(rejects_path_for(batch)) if skip_invalid else None
+    still holds it, as it asks about a pending run's first message.
+
+    The message names the upload and the rejects file relative to MEDIA_ROOT: the worker reads
+    them under its own (import_steps), which is another path on a worker machine that mounts the
+    shared media elsewhere, or on the host a backup was restored to while the message waited."""
+    media = Path(settings.MEDIA_ROOT)
+    upload = path.relative_to(media).as_posix()
+    rejects = rejects_path_for(batch).relative_to(media).as_posix() if skip_invalid else None
     expire_stale_imports()  # an upload is the next request that shows the imports: none stays running
 
     def send():
@@ -249,7 +255,7 @@ def start_upload_import(batch: ImportBatch, path: Path, *, skip_invalid: bool) -
         # came between): the sweep never takes a batch whose message is still being sent for a lost one.
         ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.PENDING).update(updated_at=timezone.now())
         try:
-            tasks.import_file.apply_async(args=[batch.id, str(path)], task_id=import_message_id(batch.id),
+            tasks.import_file.apply_async(args=[batch.id, upload], task_id=import_message_id(batch.id),
                                           kwargs={"skip_invalid": skip_invalid, "rejects_path": rejects})
         except Exception as exc:
             if settings.CELERY_TASK_ALWAYS_EAGER:

@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="file to write ('-' for standard output)")
         parser.add_argument("--include-duplicates", action="store_true",
                             help="also export unlabeled exact duplicates with their labeled twins' label "
-                                 "(left out where the twins disagree)")
+                                 "(left out where the twins disagree, or a twin is disputed)")
         parser.add_argument("--seed", type=int, default=0, help="split seed (same seed, same split)")
         parser.add_argument("--no-neutralise-formulas", action="store_true",
                             help="CSV: write cells starting with = + - @ as stored, without the leading ' that "
@@ -47,4 +47,4 @@ class Command(BaseCommand):
         left_out = report.get("duplicates_left_out", 0)
         if left_out:
             self.stderr.write(f"Left out {left_out} unlabeled duplicate{'s' if left_out != 1 else ''} whose labeled "
-                              "twins disagree on the label.")
+                              "twins disagree on the label or are disputed.")
