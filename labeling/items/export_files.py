@@ -6,6 +6,10 @@ move to another instance or project: such a file is recognised by its provenance
   ``wave``, ``strategy``, ``inclusion_prob``, ``dup_group``, ``split``, ``disputed``, ``votes``,
   ``skip_reasons`` describe the old project's answers, not the item (the label they led to is
   imported as the row's label);
+- a label the export copied onto an unlabeled exact duplicate from its labeled twin (``label_source``
+  "duplicate", written with include_duplicates) is left out: nobody gave it, and imported it would
+  count as labeled, train the model and go out again as ``label_source`` "import". The row imports as
+  the unlabeled item it was (``leave_out_copied_label``; the import's summary counts such labels);
 - its metadata comes back as it went out: JSONL's ``metadata`` object, CSV's ``meta.<key>`` columns
   (CSV has no types: a number comes back as text). Items' metadata is always an object now (items
   migration 0008 rewrote lists and texts as ``{"value": ...}``), but a JSONL exported by an older
@@ -41,6 +45,10 @@ METADATA_PREFIX = "meta."
 # -inf), which the guard writes as it is: the guard's plain numbers, and -inf (a JSON number only:
 # the text "-inf" is guarded, as a spreadsheet would read it as a formula).
 NEGATIVE_NUMBER = re.compile(rf"{PLAIN_NEGATIVE_NUMBER.pattern}|-inf")
+# The label sources whose label nobody gave (labeling.export.services: "duplicate", a twin's label).
+COPIED_LABEL_SOURCES = frozenset({"duplicate"})
+# The key of a row's values that says its label was left out (the label source it had), beside the fields.
+LEFT_OUT_LABEL = "label_left_out"
 
 
 def is_export_header(names: Iterable[str]) -> bool:
@@ -62,6 +70,13 @@ def metadata_problem(obj: dict) -> str | None:
     return (f"the row's metadata is {kind}, not an object: an imported item's metadata is an object of keys and "
             "values, so the row cannot be imported as it was exported; write its metadata as an object (for "
             'example {"value": ...}) or leave the row out')
+
+
+def leave_out_copied_label(values: dict, label_source) -> None:
+    """A row of an export whose label was copied from a twin (``COPIED_LABEL_SOURCES``): without it."""
+    if label_source in COPIED_LABEL_SOURCES and (values.get("label") or values.get("coarse_label")):
+        values["label"] = values["coarse_label"] = None
+        values[LEFT_OUT_LABEL] = label_source
 
 
 def unguard(cell: str) -> str:
@@ -108,8 +123,8 @@ def csv_column(name: str) -> tuple[str, str] | None:
     return "field", name
 
 
-def split_object(obj: dict) -> tuple[dict, dict]:
-    """An export JSONL row as (fields, metadata): the row without its provenance keys and its
-    ``metadata`` object, and that object."""
+def split_object(obj: dict) -> tuple[dict, dict, object]:
+    """An export JSONL row as (fields, metadata, label source): the row without its provenance keys
+    and its ``metadata`` object, that object, and the row's ``label_source``."""
     fields = {key: value for key, value in obj.items() if key not in PROVENANCE and key != "metadata"}
-    return fields, dict(obj.get("metadata") or {})
+    return fields, dict(obj.get("metadata") or {}), obj.get("label_source")

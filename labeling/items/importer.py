@@ -5,7 +5,8 @@ validates against every import that committed before it. Pass 1 (labeling.items.
 validates every row; nothing is written. A file with errors
 stops here unless ``skip_invalid`` is set, in which case the rejected rows are written with their
 reasons to a rejects file. Pass 2 reads the file again and writes the valid rows in chunks inside
-one transaction, grouping exact and near duplicates as it goes; any failure rolls everything back.
+one transaction, grouping exact and near duplicates as it goes (a labeled row for an item the project
+holds brings its label to it instead: labeling.items.existing); any failure rolls everything back.
 The batch ends DONE in that transaction, and only while it is still running: one failed meanwhile
 (the stale-import sweep) keeps what it says. ``run_import`` never raises: whatever goes wrong ends
 the ImportBatch FAILED with the reason, except after the write committed: then the rows are in the
@@ -13,7 +14,6 @@ project, and a failure to record the rest says so (``_not_recorded``) with the r
 """
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from collections.abc import Callable
@@ -31,10 +31,12 @@ from labeling.projects.models import Label, Project, Source
 from learner.text import hash_normalized, normalize_text
 
 from .changed_meanwhile import ChangedMeanwhile, RowsAgainstProject, labels_created_meanwhile
-from .csv_injection import neutralise
 from .dedup import BANDS
+from .existing import recheck
+from .export_files import LEFT_OUT_LABEL
 from .grouping import Grouper
 from .import_lock import hold_sources, lock_project_imports, project_imports_locked
+from .import_summary import Written, summary_note, write_rejects
 from .models import ImportBatch, Item, ItemLsh
 from .readers import FileError, RowError, detect_format, open_reader
 from .store import DbDedupStore, insert_band_keys
@@ -56,36 +58,20 @@ class ImportResult:
     exact_duplicates: int = 0
     near_duplicates: int = 0
     rejects_path: Path | None = None
+    labels_attached: int = 0  # labels brought to items the project held (labeling.items.existing), no item made
+    copied_labels_left_out: int = 0  # labels an export copied from a twin, left out (export_files.COPIED_LABEL_SOURCES)
+    rows_left_out: int = 0  # of those rows, the ones whose item the project held already: not imported again
     written: bool = False  # the write committed: the rows are in the project whatever fails after
+
+    @property
+    def note(self) -> str:
+        """What the import did besides making items, for its summary ("" when nothing)."""
+        return summary_note(self.labels_attached, self.copied_labels_left_out, self.rows_left_out)
 
     @property
     def ok(self) -> bool:
         # Written: the rows are in the project even where the batch's record says otherwise after.
         return self.written or self.batch.state == ImportBatch.DONE
-
-
-def write_rejects(path: Path, fmt: str, v: Validation, rejects_path: Path, filename: str) -> None:
-    """The rejected rows with their reasons, as CSV: file, line, field, reason, raw (the row as read).
-    Written beside the target and renamed onto it, so the rejects download is never a half-written
-    file. People open it in a spreadsheet, so every cell a spreadsheet would run as a formula (a file
-    name or a raw row starting with =, +, -, @ …) gets a leading ' as in the CSV export: take it off
-    a raw row before importing that row again."""
-    reader = open_reader(path, fmt)
-    partial = rejects_path.with_name(rejects_path.name + ".partial")
-    try:
-        with open(partial, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(["file", "line", "field", "reason", "raw"])
-            try:
-                for ordinal, record in enumerate(reader.records()):
-                    for error in v.rejected.get(ordinal, ()):
-                        writer.writerow([neutralise(cell) for cell in (
-                            filename, error.line, error.field or "", error.message, record.raw.rstrip("\r\n"))])
-            except FileError:
-                pass
-        os.replace(partial, rejects_path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 class _Writer:
@@ -103,6 +89,9 @@ class _Writer:
         self.next_order = (Label.objects.filter(project=project).order_by("-order").values_list("order", flat=True).first() or 0) + 1
         self.grouper = Grouper(store=DbDedupStore(project.id), threshold=project.near_dup_threshold)
         self.imported = 0
+        self.copied_labels_left_out = 0
+        self.attach: dict[int, tuple[int, str]] = {}  # item id -> (line, field) of the row that labels it
+        self.attach_labels: list[tuple[int, int | None]] = []  # (item id, label id)
         self.created_sources: list[str] = []  # in the order the file brought them
         # The file's rows against the project as found here: what was renamed, deleted, moved or created
         # since pass 1 (labeling.items.changed_meanwhile).
@@ -162,9 +151,24 @@ class _Writer:
             for item_id, r in zip(ids, rows, strict=True) if r.get("label") or r.get("coarse_label")
         ]
         Annotation.objects.bulk_create(annotations, batch_size=1000)
+        self.copied_labels_left_out += sum(LEFT_OUT_LABEL in r for r in rows)
         self.batch.exact_duplicates += plan.exact
         self.batch.near_duplicates += plan.near
         self.imported += len(rows)
+
+    def bring_label(self, item_id: int, line: int, field: str, values: dict) -> None:
+        """A row whose label goes to an item the project holds (pass 1 found it free to take one)."""
+        self.attach[item_id] = (line, field)
+        self.attach_labels.append((item_id, self.label_id(values.get("label"), values.get("coarse_label"))))
+
+    def write_brought_labels(self) -> None:
+        """The labels brought to items the project holds, once the write's own check of those items (under
+        the project's row lock, which planning and opening waves take) finds them as pass 1 did."""
+        if errors := recheck(self.project, self.attach):
+            raise ChangedMeanwhile(errors)
+        Annotation.objects.bulk_create([Annotation(project=self.project, item_id=item_id, label_id=label_id,
+                                                   origin=Annotation.IMPORT, annotator=None)
+                                        for item_id, label_id in self.attach_labels], batch_size=1000)
 
     def finish(self) -> None:
         for old, new in self.grouper.renamed_groups().items():
@@ -172,15 +176,15 @@ class _Writer:
 
 
 def _rows_to_write(reader, v: Validation):
-    """(line, values) of each row pass 1 accepted."""
+    """(ordinal, line, values) of each row pass 1 accepted and did not leave out."""
     for ordinal, record in enumerate(reader.records()):
-        if ordinal not in v.rejected and record.values is not None:
-            yield record.line, record.values
+        if ordinal not in v.rejected and ordinal not in v.left_out and record.values is not None:
+            yield ordinal, record.line, record.values
 
 
 def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validation,
-          progress: Progress | None = None, labels_at_validation: frozenset[str] = frozenset()) -> int:
-    """Pass 2, inside one transaction that also ends the batch DONE: returns the number of rows written.
+          progress: Progress | None = None, labels_at_validation: frozenset[str] = frozenset()) -> Written:
+    """Pass 2, inside one transaction that also ends the batch DONE: returns what it wrote.
     ``labels_at_validation``: the names of the project's labels as pass 1 began."""
     assert BANDS == len([f for f in ItemLsh._meta.fields if f.name.startswith("b")])
     reader = open_reader(path, fmt)
@@ -189,6 +193,11 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
         progress("write", 0.0, {"rows_imported": 0})
     with transaction.atomic():
         lock_project_imports(project)
+        if v.attach:
+            # Labels for items the project holds: planning and opening a wave take this row lock, so no
+            # wave picks those items between the write's check of them and its commit. Taken before the
+            # labels, as the planner does; FOR NO KEY UPDATE lets answers (rows that refer to it) go on.
+            list(Project.objects.select_for_update(no_key=True).filter(pk=project.pk).values_list("pk", flat=True))
         if v.new_labels:
             # creating labels: the label writers' turn. A lead's label change saved before is read by the
             # write (a look-alike of a new label, a label renamed or deleted: refused); one saved after
@@ -206,9 +215,13 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
         writer = _Writer(project, batch, v, labels_at_validation)
         meanwhile = writer.meanwhile
         chunk: list[dict] = []
-        for line, values in _rows_to_write(reader, v):
+        for ordinal, line, values in _rows_to_write(reader, v):
             meanwhile.note(line, values)
             if meanwhile.created or meanwhile.found:  # refused: the rest is only read for what else changed
+                continue
+            if ordinal in v.attach:
+                item_id, matched = v.attach[ordinal]
+                writer.bring_label(item_id, line, matched, values)
                 continue
             chunk.append(values)
             if len(chunk) >= CHUNK:
@@ -220,6 +233,7 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
             raise ChangedMeanwhile(meanwhile.errors)
         if chunk:
             writer.write_chunk(chunk)
+        writer.write_brought_labels()
         writer.finish()
         # Ended with its rows: a sweep that failed the batch first refuses them (rolled back), one that comes
         # later waits for this commit and then finds the batch done.
@@ -228,7 +242,7 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
                 updated_at=timezone.now()):
             raise ChangedMeanwhile([])
     batch.created_sources = writer.created_sources  # committed with the rows: said on the page and the API
-    return writer.imported
+    return Written(writer.imported, len(writer.attach_labels), writer.copied_labels_left_out)
 
 
 def run_import(project: Project, path: str | os.PathLike, *, filename: str | None = None, fmt: str | None = None,
@@ -309,7 +323,10 @@ def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_inva
     if after_validation:
         after_validation()
     try:
-        result.rows_imported = write(project, path, fmt, batch, v, progress, labels_at_validation)
+        written = write(project, path, fmt, batch, v, progress, labels_at_validation)
+        result.rows_imported, result.labels_attached = written.items, written.labels_attached
+        result.rows_left_out = len(v.left_out)  # their labels were copied ones too
+        result.copied_labels_left_out = written.copied_labels_left_out + result.rows_left_out
         result.written = True
     except ChangedMeanwhile as exc:  # rolled back
         batch.exact_duplicates = batch.near_duplicates = 0

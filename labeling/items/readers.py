@@ -8,9 +8,8 @@ problems found while parsing it.
 Values that PostgreSQL cannot store (NUL characters, lone UTF-16 surrogates, NaN / Infinity) and JSON
 nested beyond ``MAX_JSON_DEPTH`` are row errors here, naming the field, so that nothing fails later
 at write time (the checks: labeling.items.values). A file that is not UTF-8 text at all (UTF-16/32,
-binary) stops at its first line.
-
-A TSV file is read plain or quoted, whichever way it was written (labeling.items.tsv).
+binary) stops at its first line. A TSV file is read plain or quoted, whichever way it was written
+(labeling.items.tsv).
 """
 from __future__ import annotations
 
@@ -262,6 +261,8 @@ class CsvReader:
                     values[name] = cell if name == "text" else _clean_optional(cell, name)
                 elif cell != "":
                     values["metadata"][name] = cell
+            if self.export_file:  # a label the export copied from a twin is left out
+                export_files.leave_out_copied_label(values, dict(zip(header, row, strict=True)).get("label_source"))
             yield Record(start, None if errors else values, raw, errors)
 
     def _header(self, reader) -> list[str]:
@@ -357,11 +358,11 @@ class JsonlReader:
             return Record(line, None, raw, [RowError(line, key_of_trouble(text), f"malformed JSON: {exc}")])
         if not isinstance(obj, dict):
             return Record(line, None, raw, [RowError(line, None, f"expected a JSON object, got {type(obj).__name__}")])
-        exported_metadata: dict = {}
+        exported_metadata, label_source = {}, None
         if export_files.is_export_object(obj):  # a row of Longtail's own export
             if problem := export_files.metadata_problem(obj):
                 return Record(line, None, raw, [RowError(line, "metadata", problem)])
-            obj, exported_metadata = export_files.split_object(obj)
+            obj, exported_metadata, label_source = export_files.split_object(obj)
         values: dict = {"metadata": {}}
         problems = []
         for key, value in exported_metadata.items():
@@ -388,12 +389,11 @@ class JsonlReader:
                 values["metadata"][key] = value
         if "text" not in obj:
             problems.append(RowError(line, "text", "missing required field 'text'"))
+        export_files.leave_out_copied_label(values, label_source)
         return Record(line, None if problems else values, raw, problems)
 
 
 def open_reader(path: Path, fmt: str):
     if fmt == "jsonl":
         return JsonlReader(path)
-    if fmt == "tsv":
-        return CsvReader(path, delimiter="\t", quoting=None)
-    return CsvReader(path)
+    return CsvReader(path, delimiter="\t", quoting=None) if fmt == "tsv" else CsvReader(path)

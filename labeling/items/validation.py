@@ -7,13 +7,12 @@ refused when its text is empty once whitespace and invisible characters are remo
 metadata is larger than LONGTAIL_MAX_METADATA_BYTES as JSON or has a key that could not come back
 from an export or be shown to annotators (empty, too long, or with a comma: values.metadata_key_problem),
 when its text is longer than the project's limit (never more than MAX_TEXT_CHARS_CEILING) or its search
-document would not fit PostgreSQL's tsvector (``SearchDocuments``), or when it has no external id and
-the project already holds an item with the same text and source from an earlier import (importing it
-again would duplicate the item and its label). A new label that looks like another is refused, and so
+document would not fit PostgreSQL's tsvector (``SearchDocuments``), or when it names an item the
+project already holds (by external id, or without one by the same text and source as an earlier
+import's item) and does not bring a label that item may take (labeling.items.existing). A new label that looks like another is refused, and so
 is a new source name the sources pages would refuse (label_names.source_name_errors)."""
 from __future__ import annotations
 
-import hashlib
 import json
 import unicodedata
 from collections.abc import Callable
@@ -25,8 +24,8 @@ from django.db import DatabaseError, connection, transaction
 
 from labeling.projects.label_names import INVISIBLE_NAME, decomposed, label_name_key, source_name_errors, written_out
 from labeling.projects.models import MAX_TEXT_CHARS_CEILING, Label, Project, Source
-from learner.text import text_hash
 
+from .existing import ExistingItems
 from .invisible import is_invisible
 from .look_alike import LOOK_ALIKE_FULL_RULE, look_alike_index, look_alike_key, mixed_scripts, shown_apart
 from .models import Item
@@ -83,6 +82,9 @@ class Validation:
     new_sources: set[str] = field(default_factory=set)
     new_labels: dict[str, str | None] = field(default_factory=dict)  # name -> parent name
     new_label_rows: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (first line, field)
+    # Rows that bring a label to an item the project holds: record ordinal -> (item id, the field that matched).
+    attach: dict[int, tuple[int, str]] = field(default_factory=dict)
+    left_out: set[int] = field(default_factory=set)  # ordinals of rows of items already there whose copied label was left out
 
 
 class RowValidator:
@@ -309,17 +311,14 @@ def validate(project: Project, path: Path, fmt: str, progress: Progress | None =
                                              f"{settings.LONGTAIL_MAX_UPLOAD_BYTES:,} bytes (LONGTAIL_MAX_UPLOAD_BYTES)"))
     reader = open_reader(path, fmt)
     checker = RowValidator(project, v)
-    known_texts = KnownTexts(project)
-    ext_lines: dict[str, int] = {}
+    existing = ExistingItems(project)
     for ordinal, record in enumerate(reader.records()):
         v.rows_total += 1
         errors = list(record.errors)
         if record.values is not None and not errors:
             errors = checker.check(record.line, record.values)
-            if not errors and record.values.get("external_id"):
-                ext_lines[record.values["external_id"]] = ordinal
-            elif not errors:
-                known_texts.add(ordinal, record.line, record.values)
+            if not errors:
+                existing.add(ordinal, record.line, record.values)
         if errors:
             _reject(v, ordinal, errors)
         if progress and v.rows_total % 2000 == 0:
@@ -328,66 +327,11 @@ def validate(project: Project, path: Path, fmt: str, progress: Progress | None =
         if fmt == "jsonl":
             raise FileError(RowError(1, None, "the file has no rows to import: it is empty or holds only blank lines"))
         raise FileError(RowError(reader.lines.line_no + 1, None, "the file has a header line but no rows to import"))
-    # External ids already in the project: checked in batches once the file is read.
-    ids = list(ext_lines)
-    step = _query_batch()
-    for start in range(0, len(ids), step):
-        taken = Item.objects.filter(project=project, external_id__in=ids[start : start + step]).values_list("external_id", flat=True)
-        for ext in taken:
-            ordinal = ext_lines[ext]
-            line = checker.external_ids[ext]
-            _reject(v, ordinal, [RowError(line, "external_id", f"external_id '{written_out(ext)}' is already in project '{project.slug}'")])
-    for ordinal, error in known_texts.already_imported():
+    # The project's items the rows name (external ids, texts): looked up in batches once the file is read.
+    for ordinal, error in existing.settle(v.attach, v.left_out):
         _reject(v, ordinal, [error])
     v.errors.sort(key=lambda e: (e.line or 0))
     return v
-
-
-def _query_batch() -> int:
-    step = connection.features.max_query_params or 5000
-    return min(step - 10, 5000)
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
-
-
-class KnownTexts:
-    """Rows without an external id that an earlier import already brought in: an item of the
-    project has the same text (exactly) and the same source. Looked up by the indexed text_hash
-    once the file is read; only the hashes of such rows are kept meanwhile, and nothing at all
-    while the project has no items."""
-
-    def __init__(self, project: Project):
-        self.project = project
-        self.active = Item.objects.filter(project=project).exists()
-        self.rows: dict[str, list[tuple[int, int, str | None, bytes]]] = {}  # hash -> (ordinal, line, source, digest)
-
-    def add(self, ordinal: int, line: int, values: dict) -> None:
-        if self.active:
-            text = values["text"]
-            self.rows.setdefault(text_hash(text), []).append((ordinal, line, values.get("source"), _digest(text)))
-
-    def already_imported(self):
-        """(record ordinal, error) for each such row."""
-        hashes = list(self.rows)
-        step = _query_batch()
-        for start in range(0, len(hashes), step):
-            part = hashes[start : start + step]
-            earlier: dict[tuple, tuple[int, str]] = {}
-            found = (Item.objects.filter(project=self.project, text_hash__in=part, import_batch__isnull=False)
-                     .order_by("id").values_list("text_hash", "text", "source__name", "id", "import_batch__filename"))
-            for digest_hex, text, source, item_id, filename in found:
-                earlier.setdefault((digest_hex, _digest(text), source), (item_id, filename))
-            for digest_hex in part:
-                for ordinal, line, source, digest in self.rows[digest_hex]:
-                    hit = earlier.get((digest_hex, digest, source))
-                    if hit:
-                        yield ordinal, RowError(line, "text", (
-                            f"already in project '{self.project.slug}': item {hit[0]}, imported from '{hit[1]}', has "
-                            "the same text and source. Without an external_id, importing the row again would duplicate "
-                            "the item and its label; give rows an external_id to import them as separate items, or "
-                            "import with --skip-invalid (the upload's 'skip invalid rows') to import only the new rows"))
 
 
 def _reject(v: Validation, ordinal: int, errors: list[RowError]) -> None:
