@@ -3,6 +3,7 @@ pool scores are set by hand, so routing is checked against probabilities the tes
 from __future__ import annotations
 
 import numpy as np
+from django.db.models import F
 
 from labeling.items.models import Item
 from labeling.modeling.models import ItemScore, ModelVersion
@@ -12,8 +13,14 @@ from learner.text import text_hash
 
 def make_items(project, n: int, prefix: str = "item") -> list[Item]:
     source = project.sources.first()
-    return [Item.objects.create(project=project, source=source, text=f"{prefix} {i}",
-                                text_hash=text_hash(f"{prefix} {i}")) for i in range(n)]
+    items = [Item.objects.create(project=project, source=source, text=f"{prefix} {i}",
+                                 text_hash=text_hash(f"{prefix} {i}")) for i in range(n)]
+    # each its own duplicate group, as the importer founds them: the texts differ only in digits,
+    # which the exact hash masks, so without a group the planner (and the pool) read them as copies
+    Item.objects.filter(pk__in=[item.pk for item in items]).update(dup_group=F("id"))
+    for item in items:
+        item.dup_group = item.pk
+    return items
 
 
 def add_version(project, number: int, scores: dict[int, tuple[int, float]], *, thresholds=None,

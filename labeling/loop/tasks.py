@@ -25,6 +25,7 @@ from django.conf import settings
 
 from labeling.items.scoring import score_new_items
 from labeling.modeling import embedding, embedding_store, final, label_issues, review, scores, versions
+from labeling.modeling.label_issue_share import trim_label_issues
 from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.projects.models import Project
 
@@ -263,12 +264,14 @@ def finish_scoring(version_id: int, run_id: int | None = None) -> None:
 def route_review_again(project_id: int) -> dict | None:
     """Route the review queue again with the active model (the band or the review share changed):
     the open low-confidence tasks are re-judged under the new settings and the queue trimmed or
-    filled to the new cap. Nothing without an active model."""
+    filled to the new cap, and the open label issues trimmed to the new maximum (only a retrain's
+    scan opens new ones). Nothing without an active model."""
     version = ModelVersion.objects.select_related("project").filter(project_id=project_id,
                                                                       state=ModelVersion.ACTIVE).first()
     if version is None:
         return None
-    return asdict(review.route_review(version))
+    routing = asdict(review.route_review(version))
+    return {**routing, "label_issues": asdict(trim_label_issues(project_id))}
 
 
 @shared_task(**TASK_OPTIONS)

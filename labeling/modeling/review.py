@@ -11,14 +11,16 @@ below the band's low end the model has no usable guess, and labeling from scratc
 work. A task proposes the fine candidate (what "accept" stores); its ``why`` names the coarse label
 and its threshold where the fallback holds it back. The predict API: the same rule (``ReviewGate``).
 
-Left out: labeled items, items a lead excluded (out of the pool, as the overview, the planner and
-the estimates count it: nobody is to label them, the review queue included), items annotators are
+Left out: labeled items, items a lead excluded and unanswered copies of an answered item (its
+duplicate group holds one: ``labeling.projects.drawable``) (out of the pool, as the overview, the
+planner and the estimates count it: nobody is to label them, the review queue included; a copy's
+label is its answered duplicate's, and "accept" would store the model's guess beside it), items annotators are
 to label (in an open or planned wave, or drawn with a known inclusion probability in any wave:
 accepting the model's label there would make the prediction the truth of a pick the pool estimates
 rely on), and items whose last low-confidence task a lead dismissed while the model predicted the
 same label (it stands; another label asks again).
 
-At most ``review_share_max`` of the scored unlabeled pool (excluded items left out) is open at a
+At most ``review_share_max`` of the scored unlabeled pool (excluded items and copies left out) is open at a
 time; ``review_share_min`` never fills the queue with confident predictions (the version's
 ``metrics["review_routing"]`` and the review page say when less is routed). Each pass re-judges
 every open task under the active version and the current band: still doubtful ones take its
@@ -32,16 +34,17 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation, ReviewTask
-from labeling.items.models import Item
+from labeling.projects.drawable import copies_of_answered
 from labeling.projects.models import Project
 from learner.training import TrainedClassifier
 
 from . import selectors
 from .models import ItemScore, ModelVersion
+from .review_reads import copied_items, dismissed_predictions, excluded_items, waiting_items
 from .review_rule import (
     CONFIDENT,
     Judgement,
@@ -55,11 +58,9 @@ from .review_rule import (
 )
 from .scores import scores_matrix
 
-# labeling.waves.models.Wave.PLANNED / OPEN: the waves whose items annotators have or will have.
-# Read through the item's relation (this package sits below labeling.waves and never imports it).
-WAITING_WAVE_STATES = ("planned", "open")
 # Why an excluded item's low-confidence task closed (by the exclusion, or a routing pass after it).
 EXCLUDED_NOTE = "excluded by a lead: out of the pool, nobody is to label it"
+COPY_NOTE = "a duplicate of it is answered: out of the pool, its label is that copy's"
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Routing:
     over_cap: int = 0  # open tasks closed to bring the queue back under the review share
     cap: int = 0
     open: int = 0  # low-confidence tasks open after this pass
-    pool: int = 0  # scored unlabeled items a lead did not exclude
+    pool: int = 0  # scored unlabeled items a lead did not exclude, copies of answered items left out
     skipped: str = ""  # why nothing was done (the version is no longer the active one)
 
     def report(self, project) -> dict:
@@ -90,42 +91,6 @@ def _stored_scores(version: ModelVersion) -> tuple[np.ndarray, np.ndarray, np.nd
     at = np.minimum(np.searchsorted(ids, row_ids), max(len(ids) - 1, 0))
     found = (at < len(ids)) & (ids[at] == row_ids) if len(ids) else np.zeros(len(row_ids), bool)
     return row_ids[found], rows[found, 1].astype(np.int64), rows[found, 2], probs[at[found]]
-
-
-def waiting_items(project, item_ids=None) -> set[int]:
-    """Items of ``project`` (of ``item_ids`` when given) whose label must come from annotators: in
-    an open or planned wave, or a pick with a known inclusion probability in any wave (one left
-    unanswered when its wave closed is still in the pool estimates' sample: a label accepted from
-    the model there would count the prediction as its truth)."""
-    rows = Item.objects.filter(Q(wave_picks__wave__state__in=WAITING_WAVE_STATES)
-                               | Q(wave_picks__inclusion_prob__isnull=False), project=project)
-    if item_ids is not None:
-        rows = rows.filter(pk__in=list(item_ids))
-    return set(rows.values_list("pk", flat=True))
-
-
-def excluded_items(project, item_ids=None) -> set[int]:
-    """Items of ``project`` (of ``item_ids`` when given) a lead excluded from the pool."""
-    rows = Item.objects.filter(project=project, excluded=True)
-    if item_ids is not None:
-        rows = rows.filter(pk__in=list(item_ids))
-    return set(rows.values_list("pk", flat=True))
-
-
-def dismissed_predictions(project, item_ids=None) -> dict[int, int]:
-    """item id → the id of the label the model predicted when a lead last dismissed a
-    low-confidence task of the item (the prediction the lead let stand, by identity: a rename
-    does not lift it); of ``item_ids`` only, when given."""
-    rows = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE, outcome=ReviewTask.DISMISSED)
-    if item_ids is not None:
-        rows = rows.filter(item_id__in=list(item_ids))
-    tasks = list(rows.order_by("resolved_at", "pk").only("pk", "item_id", "reason", "detail", "model_version"))
-    proposed = selectors.proposed_labels(project, tasks)
-    out: dict[int, int] = {}
-    for task in tasks:
-        if proposed.get(task.pk):
-            out[task.item_id] = proposed[task.pk][0]
-    return out
 
 
 def route_low_confidence(version: ModelVersion) -> int:
@@ -149,9 +114,11 @@ def _route(version: ModelVersion, project) -> Routing:
     band = project_band(project)
     labeled = set(selectors.resolve_item_labels(project))
     excluded = excluded_items(project)
+    copies = copied_items(project)
     ids, top, top_prob, probs = _stored_scores(version)
-    # the pool as the overview counts it (projects.selectors.IN_POOL): neither labeled nor excluded
-    out = labeled | excluded
+    # the pool as the overview counts it (projects.selectors.IN_POOL): neither labeled nor excluded,
+    # nor a copy of an answered item
+    out = labeled | excluded | copies
     in_pool = ~np.isin(ids, np.fromiter(out, dtype=np.int64, count=len(out)))
     n = int(in_pool.sum())
     result = Routing(cap=math.floor(project.review_share_max * n + 1e-9), pool=n)
@@ -174,7 +141,7 @@ def _route(version: ModelVersion, project) -> Routing:
     for task in open_tasks:
         judgement = (judge_decision(rule, labels, band, doubtful[task.item_id]) if task.item_id in doubtful
                      else CONFIDENT if task.item_id in scored else _recorded(task, version, rule, labels, band))
-        note = _closing_note(task, version, band, labels, judgement, labeled, excluded, waiting, dismissed)
+        note = _closing_note(task, version, band, labels, judgement, labeled, (excluded, copies), waiting, dismissed)
         if note:
             _close(task, now, note)
             close.append(task)
@@ -249,10 +216,14 @@ def _let_stand(dismissed: dict[int, int], labels: selectors.ModelLabels, item_id
     return item_id in dismissed and column is not None and dismissed[item_id] == labels.ids[column]
 
 
-def _closing_note(task, version, band, labels, judgement: Judgement | None, labeled, excluded, waiting,
+def _closing_note(task, version, band, labels, judgement: Judgement | None, labeled, out_of_pool, waiting,
                   dismissed) -> str:
+    """Why an open task closes, or "". ``out_of_pool``: (excluded items, copies of answered items)."""
+    excluded, copies = out_of_pool
     if task.item_id in excluded:  # one the exclusion itself did not close (excluded before it did)
         return EXCLUDED_NOTE
+    if task.item_id in copies:  # its duplicate was answered since the task opened
+        return COPY_NOTE
     if task.item_id in labeled:
         return f"labeled meanwhile (model v{version.number})"
     if task.item_id in waiting:
@@ -304,25 +275,26 @@ class ReviewGate:
         # the predict API names the version's classes by their labels' names now (predict_texts)
         self.labels = selectors.model_labels(version)
         self.rule = decision_rule(version)
-        # the scored unlabeled pool (excluded items left out, as routing does), counted in the database:
+        # the scored unlabeled pool (excluded items and copies left out, as routing does), counted in the database:
         # this runs on a predict request, where resolving every label of the project (as a routing
         # pass does) would cost a read of them all
         answered = Annotation.objects.filter(item_id=OuterRef("item_id"), undone=False, skipped=False,
                                              label__isnull=False)
-        pool = (ItemScore.objects.filter(model_version=version, item__excluded=False)
-                .exclude(Exists(answered)).count())
+        pool = (ItemScore.objects.filter(model_version=version, item__excluded=False).exclude(Exists(answered))
+                .exclude(item__in=copies_of_answered(project).values("pk")).count())
         self.cap = math.floor(project.review_share_max * pool + 1e-9)
         self.open = ReviewTask.objects.filter(project=project, reason=ReviewTask.LOW_CONFIDENCE,
                                               resolved_at__isnull=True).count()
         self._queued: set[int] = set()
         self._labeled: set[int] = set()
         self._excluded: set[int] = set()
+        self._copies: set[int] = set()
         self._waiting: set[int] = set()
         self._dismissed: dict[int, int] = {}
 
     def know(self, item_ids) -> None:
         """Read at once what ``in_queue`` and ``left_out`` need to know about these existing
-        items: five queries for a request, whatever the number of its texts."""
+        items: six queries for a request, whatever the number of its texts."""
         ids = sorted({int(i) for i in item_ids})
         if not ids:
             return
@@ -331,6 +303,7 @@ class ReviewGate:
         self._labeled |= set(Annotation.objects.filter(item_id__in=ids, undone=False, skipped=False,
                                                        label__isnull=False).values_list("item_id", flat=True))
         self._excluded |= excluded_items(self.project, ids)
+        self._copies |= copied_items(self.project, ids)
         self._waiting |= waiting_items(self.project, ids)
         self._dismissed.update(dismissed_predictions(self.project, ids))
 
@@ -355,6 +328,8 @@ class ReviewGate:
             return "the text is an item a lead excluded from the pool"
         if item_id in self._labeled:
             return "the text is a labeled item"
+        if item_id in self._copies:
+            return "the text is an item whose duplicate is answered (out of the pool)"
         if item_id in self._waiting:
             return "the text is an item annotators are to label (a wave's pick)"
         if _let_stand(self._dismissed, self.labels, item_id, self.labels.column_named(name)):

@@ -34,7 +34,9 @@ source none of whose picks is answered yet, and a source answered in some of the
 speaks for those waves' pools. ``sample["coverage"]`` says which sources the figures cover, how
 many unlabeled items in the pool those hold, and which sources (and how many unlabeled items) they
 cannot speak for, and why. The pool is what the planner can still draw, the overview's "in the
-pool": an item everyone skipped is never drawn again, so it is counted apart (``skipped_items``).
+pool": an item everyone skipped is never drawn again, so it is counted apart (``skipped_items``),
+and so is an unanswered copy of an answered item (its duplicate group holds one: π = 0, the
+planner takes nothing from such a group; ``copies_items``).
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ from labeling.items.models import Item
 from labeling.modeling.models import ModelVersion
 from labeling.modeling.scores import emitted_scores
 from labeling.modeling.selectors import model_labels
+from labeling.projects.drawable import copies_of_answered, counting_without_jit
 from labeling.projects.models import Label, Source
 from labeling.projects.selectors import IN_POOL, SKIPPED_BY_EVERYONE, with_answer_flags
 from labeling.waves.models import Wave, WaveItem
@@ -140,10 +143,13 @@ def _unlabeled_by_source(project) -> tuple[dict[int | None, int], int]:
     """(source id (None: no source) → the project's unlabeled items now that are in the pool, how
     many unlabeled items everyone skipped): the overview's "in the pool" and "skipped by everyone"
     counts (``labeling.projects.selectors.item_counts``). The planner never draws an excluded or an
-    answered item (a skipped one included), so no estimate speaks for those."""
-    rows = (with_answer_flags(Item.objects.filter(project=project, excluded=False)).values("source_id")
-            .annotate(pool=Count("pk", filter=IN_POOL), skipped=Count("pk", filter=SKIPPED_BY_EVERYONE))
-            .values_list("source_id", "pool", "skipped"))
+    answered item (a skipped one included), nor a copy of an answered item (``_copies``), so no
+    estimate speaks for those."""
+    with counting_without_jit():
+        rows = list(with_answer_flags(Item.objects.filter(project=project, excluded=False), project)
+                    .values("source_id").annotate(pool=Count("pk", filter=IN_POOL),
+                                                  skipped=Count("pk", filter=SKIPPED_BY_EVERYONE))
+                    .values_list("source_id", "pool", "skipped"))
     by_source, skipped = {}, 0
     for source_id, pool, skips in rows:
         skipped += skips
@@ -152,11 +158,18 @@ def _unlabeled_by_source(project) -> tuple[dict[int | None, int], int]:
     return by_source, skipped
 
 
-def _coverage(sources: dict, pool: tuple[dict, int], rows: list[tuple], mine: list[tuple]) -> dict | None:
+def _copies(project) -> int:
+    """The unanswered items, not excluded, whose duplicate group holds an answered item: the
+    overview's count of them (``selectors.COPY_OF_ANSWERED``), out of the pool."""
+    return copies_of_answered(project).filter(excluded=False).count()
+
+
+def _coverage(sources: dict, pool: tuple[dict, int], rows: list[tuple], mine: list[tuple],
+              copies: int = 0) -> dict | None:
     """Which sources the estimate's answered picks (``rows``) come from, of the drawn picks
     (``mine``), against the unlabeled items in the pool per source and the items skipped by
-    everyone (``pool``: ``_unlabeled_by_source``); ``sources``: id → (name, quota). None when
-    nothing is estimated."""
+    everyone (``pool``: ``_unlabeled_by_source``) and the copies of answered items (``copies``:
+    ``_copies``); ``sources``: id → (name, quota). None when nothing is estimated."""
     unlabeled, skipped = pool
     if not rows:
         return None
@@ -193,8 +206,12 @@ def _coverage(sources: dict, pool: tuple[dict, int], rows: list[tuple], mine: li
     if skipped:  # out of the pool, so neither covered nor left out above: said here, not dropped unexplained
         text.append(f"{skipped} item{'s' * (skipped > 1)} skipped by everyone {'are' if skipped > 1 else 'is'} "
                     "not in the pool (the planner never draws an answered item again)")
+    if copies:  # out of the pool as well: π = 0, the planner takes nothing from a group with an answered item
+        text.append(f"{copies} unanswered cop{'ies' if copies > 1 else 'y'} of answered items "
+                    f"{'are' if copies > 1 else 'is'} not in the pool (the planner takes no item of a duplicate "
+                    "group that holds an answered one)")
     return {"sources": [name(s) for s in covered], "items": items, "pool_items": total, "skipped_items": skipped,
-            "partial": partial, "left_out": left_out, "summary": "; ".join(text)}
+            "copies_items": copies, "partial": partial, "left_out": left_out, "summary": "; ".join(text)}
 
 
 def version_estimates(project, versions: list[ModelVersion] | None = None) -> dict[int, dict]:
@@ -214,6 +231,7 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
     sources = {pk: (name, float(quota)) for pk, name, quota in Source.objects.filter(project=project)
                .values_list("id", "name", "quota")}
     unlabeled = _unlabeled_by_source(project) if picks else ({}, 0)
+    copies = _copies(project) if picks else 0
     out = {}
     for version in versions:
         mine = [(p, s) for p, s in zip(picks, states, strict=True) if p[1] >= version.number]
@@ -262,7 +280,7 @@ def version_estimates(project, versions: list[ModelVersion] | None = None) -> di
             "macro_f1_labels": full["macro_f1_labels"],
             "sample": {"items": items, "picks": len(rows), "drawn": len(mine), **counts,
                        "waves": sorted({p[0] for p, _ in rows}), "summary": _summary(counts, items, len(rows)),
-                       "coverage": _coverage(sources, unlabeled, rows, mine),
+                       "coverage": _coverage(sources, unlabeled, rows, mine, copies),
                        "reason": failure or (None if rows else
                            "no answered pick with a known inclusion probability from a wave planned after "
                            f"model v{version.number} yet")},

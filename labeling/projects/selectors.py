@@ -12,6 +12,7 @@ from labeling.waves.models import Wave
 from learner.deadline import Deadline
 from learner.rules import CLOCK_EVERY, compile_rule
 
+from .drawable import counting_without_jit, in_answered_group
 from .models import Membership, Project
 from .permissions import can_manage, role_in
 
@@ -20,8 +21,8 @@ PREVIEW_CHUNK = 2000
 
 def preview_rule(project: Project, kind: str, pattern: str, *, examples: int = 5) -> dict:
     """How many pool items a rule would match, streamed over the pool (never all texts in memory).
-    The pool is the overview's (``IN_POOL``: no live answer, a skip included, and not excluded by a
-    lead), so ``scanned`` is the overview's pool count when the scan is whole: a labeled or excluded
+    The pool is the overview's (``IN_POOL``: no live answer, a skip included, not excluded by a lead
+    and no copy of an answered item), so ``scanned`` is the overview's pool count when the scan is whole: a labeled or excluded
     item's match is no hint the planner can use. ValueError (from compile_rule) names what is wrong
     with the pattern."""
     matcher = compile_rule(kind, pattern)
@@ -30,7 +31,7 @@ def preview_rule(project: Project, kind: str, pattern: str, *, examples: int = 5
     scanned = matched = 0
     partial = False
     sample = []
-    items = with_answer_flags(Item.objects.filter(project=project)).filter(IN_POOL)
+    items = with_answer_flags(Item.objects.filter(project=project), project).filter(IN_POOL)
     texts = items.order_by().values_list("id", "text")
     for item_id, text in texts.iterator(chunk_size=PREVIEW_CHUNK):
         if scanned % CLOCK_EVERY == 0 and deadline.expired():
@@ -161,35 +162,48 @@ def project_overview(project: Project, user) -> dict:
 
 
 # Which unlabeled items the planner can still draw. It never draws an answered item again, a skipped
-# one included (``labeling.waves.pool.off_limits_items``), nor an excluded one: the pool is the items
-# with neither, and an item whose live answers are all skips is out of it, counted on its own.
-IN_POOL = Q(excluded=False, has_answer=False)
+# one included (``labeling.waves.pool.off_limits_items``), nor an excluded one, nor a copy of an
+# answered item (its duplicate group holds one: ``drawable``): the pool is the items with none of
+# these. An item whose live answers are all skips is out of it, counted on its own, and so are the
+# copies of answered items (COPY_OF_ANSWERED).
+IN_POOL = Q(excluded=False, has_answer=False, in_answered_group=False)
+COPY_OF_ANSWERED = Q(excluded=False, has_answer=False, in_answered_group=True)
 SKIPPED_BY_EVERYONE = Q(excluded=False, has_answer=True, has_label=False)
 
 
-def with_answer_flags(items):
-    """``items`` annotated with has_label (a live answer with a label, the browser's state "labeled")
-    and has_answer (any live answer, a skip included), which IN_POOL and SKIPPED_BY_EVERYONE read."""
+def with_answer_flags(items, project: Project):
+    """``items`` (of ``project``) annotated with has_label (a live answer with a label, the browser's
+    state "labeled"), has_answer (any live answer, a skip included) and in_answered_group (its
+    duplicate group holds an answered item: ``drawable.in_answered_group``), which IN_POOL,
+    COPY_OF_ANSWERED and SKIPPED_BY_EVERYONE read."""
     return items.annotate(
         has_label=Exists(Annotation.objects.filter(item=OuterRef("pk"), undone=False, skipped=False,
                                                    label__isnull=False)),
-        has_answer=Exists(Annotation.objects.filter(item=OuterRef("pk"), undone=False)))
+        has_answer=Exists(Annotation.objects.filter(item=OuterRef("pk"), undone=False)),
+        in_answered_group=in_answered_group(project))
 
 
 def item_counts(project: Project) -> dict:
     """The project's items as the overview counts them, each count the item browser's filter of
     the same name: total; labeled (state "labeled": a live answer with a label); excluded ("Excluded"
     yes: excluded by a lead, labeled or not) and how many of those are labeled; skipped (state
-    "skipped", not excluded: live answers that are all skips); pool: not excluded and no live answer,
-    what the planner can still draw and the unlabeled items the estimates' coverage counts
-    (``labeling.projects.estimates``); items in an unfinished wave and pinned ones stay in it.
-    So total = labeled + pool + skipped + excluded − excluded_labeled: no item goes uncounted."""
-    counts = with_answer_flags(Item.objects.filter(project=project)).aggregate(
-        n_total=Count("pk"), n_labeled=Count("pk", filter=Q(has_label=True)),
-        n_excluded=Count("pk", filter=Q(excluded=True)),  # n_*: "excluded" would name the field
-        n_excluded_labeled=Count("pk", filter=Q(excluded=True, has_label=True)),
-        n_skipped=Count("pk", filter=SKIPPED_BY_EVERYONE), n_pool=Count("pk", filter=IN_POOL))
-    return {key[2:]: n for key, n in counts.items()}
+    "skipped", not excluded: live answers that are all skips); copies: not excluded, no live answer,
+    and a copy of an answered item (``COPY_OF_ANSWERED``), which no wave draws; pool: the rest, not
+    excluded, no live answer and no such copy, what the planner can still draw and the unlabeled
+    items the estimates' coverage counts (``labeling.projects.estimates``); items in an unfinished
+    wave and pinned ones stay in it. So total = labeled + pool + copies + skipped + excluded −
+    excluded_labeled: no item goes uncounted."""
+    with counting_without_jit():
+        counts = with_answer_flags(Item.objects.filter(project=project), project).aggregate(
+            n_total=Count("pk"), n_labeled=Count("pk", filter=Q(has_label=True)),
+            n_excluded=Count("pk", filter=Q(excluded=True)),  # n_*: "excluded" would name the field
+            n_excluded_labeled=Count("pk", filter=Q(excluded=True, has_label=True)),
+            n_skipped=Count("pk", filter=SKIPPED_BY_EVERYONE), n_copies=Count("pk", filter=COPY_OF_ANSWERED),
+            # IN_POOL as the unanswered items not excluded less the copies: the answered groups read once
+            n_unanswered=Count("pk", filter=Q(excluded=False, has_answer=False)))
+    counts = {key[2:]: n for key, n in counts.items()}
+    counts["pool"] = counts.pop("unanswered") - counts["copies"]
+    return counts
 
 
 def members(project: Project):
