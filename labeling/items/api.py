@@ -20,12 +20,21 @@ from .uploads import size_limit_of
 
 class ImportBatchSerializer(serializers.ModelSerializer):
     created_sources_note = serializers.CharField(read_only=True)
+    # rows_imported counts items made only: a file of labels for items the project held reads 0 there.
+    labels_attached = serializers.IntegerField(read_only=True, help_text=(
+        "Labels the file brought to items the project already held (no item made for those rows)."))
+    copied_labels_left_out = serializers.IntegerField(read_only=True, help_text=(
+        "Labels an export had copied from a labeled twin (label_source 'duplicate') that were left out."))
+    rows_left_out = serializers.IntegerField(read_only=True, help_text=(
+        "Of those rows, the ones not imported at all, as the project held their item already."))
+    note = serializers.CharField(read_only=True, help_text=(
+        "The three counts above in words, as the import page says them; empty when all are 0."))
 
     class Meta:
         model = ImportBatch
         fields = ["id", "filename", "state", "progress", "rows_total", "rows_imported", "rows_rejected",
-                  "exact_duplicates", "near_duplicates", "created_at", "finished_at", "errors", "waiting",
-                  "created_sources", "created_sources_note"]
+                  "exact_duplicates", "near_duplicates", "labels_attached", "copied_labels_left_out", "rows_left_out",
+                  "note", "created_at", "finished_at", "errors", "waiting", "created_sources", "created_sources_note"]
         read_only_fields = fields
 
 

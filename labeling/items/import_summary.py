@@ -1,5 +1,6 @@
-"""What an import reports besides its items: the summary of labels brought to items the project
-held and of labels an export copied that were left out, and the rejects file (the rows set aside,
+"""What an import reports besides its items: what its write did (``Written``; the summary of labels
+brought to items the project held and of labels an export copied that were left out is worded by
+``summary_note``, kept with the counts on ImportBatch), and the rejects file (the rows set aside,
 with their reasons)."""
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .csv_injection import neutralise
+from .models import summary_note  # its wording lives with the counts it words (ImportBatch.note)
 from .readers import FileError, open_reader
 from .validation import Validation
+
+__all__ = ["Written", "summary_note", "write_rejects"]
 
 
 @dataclass
@@ -18,26 +22,6 @@ class Written:
     items: int  # items made
     labels_attached: int  # labels brought to items the project held
     copied_labels_left_out: int  # of the rows written (items made without the label an export copied)
-
-
-def summary_note(labels_attached: int, copied_labels_left_out: int, rows_left_out: int) -> str:
-    """The import's summary beside its items made: labels brought to items the project held, and labels
-    an export had copied from a labeled twin that were left out (``export_files.COPIED_LABEL_SOURCES``)."""
-    said = []
-    if labels_attached:
-        said.append(f"{_count(labels_attached, 'label')} brought to items the project already held (no item made "
-                    "for those rows).")
-    if copied_labels_left_out:
-        rows = (f"; {_count(rows_left_out, 'row')} of them not imported at all, as the project holds the item "
-                "already" if rows_left_out else "")
-        said.append(f"{_count(copied_labels_left_out, 'label')} left out: the export copied them onto unlabeled "
-                    "exact duplicates from a labeled twin (label_source “duplicate”), nobody gave them, so their rows "
-                    f"were imported unlabeled{rows}.")
-    return " ".join(said)
-
-
-def _count(n: int, what: str) -> str:
-    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
 
 
 def write_rejects(path: Path, fmt: str, v: Validation, rejects_path: Path, filename: str) -> None:

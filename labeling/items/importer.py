@@ -239,7 +239,8 @@ def write(project: Project, path: Path, fmt: str, batch: ImportBatch, v: Validat
         # later waits for this commit and then finds the batch done.
         if not ImportBatch.objects.filter(pk=batch.pk, state=ImportBatch.RUNNING).update(
                 state=ImportBatch.DONE, rows_imported=writer.imported, created_sources=writer.created_sources,
-                updated_at=timezone.now()):
+                labels_attached=len(writer.attach_labels), rows_left_out=len(v.left_out),  # committed with the rows
+                copied_labels_left_out=writer.copied_labels_left_out + len(v.left_out), updated_at=timezone.now()):
             raise ChangedMeanwhile([])
     batch.created_sources = writer.created_sources  # committed with the rows: said on the page and the API
     return Written(writer.imported, len(writer.attach_labels), writer.copied_labels_left_out)
@@ -339,7 +340,8 @@ def _run(project: Project, path: Path, filename: str, fmt: str | None, skip_inva
         error = RowError(None, None, f"the import failed while writing and was rolled back, nothing was imported: {why}"
                                      + ("; upload the file again" if isinstance(exc, DATABASE_UNREACHABLE) else ""))
         return _finish(result, errors=[error, *v.errors], error_count=v.error_count + 1, failed=True)
-    batch.rows_imported = result.rows_imported
+    batch.rows_imported, batch.labels_attached = result.rows_imported, result.labels_attached
+    batch.copied_labels_left_out, batch.rows_left_out = result.copied_labels_left_out, result.rows_left_out
     result.exact_duplicates, result.near_duplicates = batch.exact_duplicates, batch.near_duplicates
     return _finish(result, errors=v.errors, error_count=v.error_count, failed=False)
 
@@ -356,12 +358,12 @@ def _finish(result: ImportResult, *, errors: list[RowError], error_count: int, f
         batch.errors.append({"file": batch.filename, "line": None, "field": None,
                              "message": f"{error_count - len(batch.errors)} more errors not shown (LONGTAIL_MAX_REPORTED_ERRORS)"})
     batch.state = ImportBatch.FAILED if failed else ImportBatch.DONE
-    if failed:
-        batch.rows_imported = 0
+    if failed:  # nothing written: no label brought or left out either
+        batch.rows_imported = batch.labels_attached = batch.copied_labels_left_out = batch.rows_left_out = 0
     batch.progress = 1.0
     batch.finished_at = batch.updated_at = timezone.now()
     fields = ("errors", "state", "rows_imported", "rows_total", "rows_rejected", "exact_duplicates", "near_duplicates",
-              "progress", "finished_at", "updated_at")
+              "labels_attached", "copied_labels_left_out", "rows_left_out", "progress", "finished_at", "updated_at")
     from_state = ImportBatch.RUNNING if failed else ImportBatch.DONE
 
     def record() -> tuple[bool, ImportBatch | None]:

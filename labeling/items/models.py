@@ -43,12 +43,25 @@ class ImportBatch(models.Model):
     # The names of the sources the file brought that the project did not have (created with quota 0,
     # so never drawn while the quotas add up to 1): a misspelt channel must not park its rows unseen.
     created_sources = models.JSONField(default=list, blank=True, db_default=[])
+    # What the import did besides making items (rows_imported counts only those), so that a file of
+    # labels for items the project held does not read "imported 0 of N rows" and nothing else: labels
+    # brought to items the project held (labeling.items.existing), labels an export had copied from a
+    # labeled twin that were left out (export_files.COPIED_LABEL_SOURCES), and of those rows the ones
+    # not imported at all as the project held their item. Zero on a failed import, which wrote nothing.
+    labels_attached = models.PositiveIntegerField(default=0, db_default=0)
+    copied_labels_left_out = models.PositiveIntegerField(default=0, db_default=0)
+    rows_left_out = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.state})"
+
+    @property
+    def note(self) -> str:
+        """What the import's page, the API and import_items say beside its items made ("" when nothing)."""
+        return summary_note(self.labels_attached, self.copied_labels_left_out, self.rows_left_out)
 
     @property
     def created_sources_note(self) -> str:
@@ -71,6 +84,26 @@ class ImportBatch(models.Model):
                      f"the other {1 - total:.2f} of each wave; once the quotas add up to 1, a source with quota 0 is "
                      "no longer drawn.")
         return f"This file created the {which} {names} with quota 0: {drawn} A misspelt channel name shows here."
+
+
+def summary_note(labels_attached: int, copied_labels_left_out: int, rows_left_out: int) -> str:
+    """An import's summary beside its items made: labels brought to items the project held, and labels
+    an export had copied from a labeled twin that were left out (``export_files.COPIED_LABEL_SOURCES``)."""
+    said = []
+    if labels_attached:
+        said.append(f"{_count(labels_attached, 'label')} brought to items the project already held (no item made "
+                    "for those rows).")
+    if copied_labels_left_out:
+        rows = (f"; {_count(rows_left_out, 'row')} of them not imported at all, as the project holds the item "
+                "already" if rows_left_out else "")
+        said.append(f"{_count(copied_labels_left_out, 'label')} left out: the export copied them onto unlabeled "
+                    "exact duplicates from a labeled twin (label_source “duplicate”), nobody gave them, so their rows "
+                    f"were imported unlabeled{rows}.")
+    return " ".join(said)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
 
 
 class Item(models.Model):

@@ -56,7 +56,8 @@ def import_upload(batch_id: int, path: str, skip_invalid: bool = False, rejects_
         upload = upload_on_this_host(path, found)
         if state != ImportBatch.RUNNING and upload.exists():
             upload.unlink()
-        return {"batch": batch_id, "state": state, "rows_imported": 0, "rows_rejected": 0, "skipped": True}
+        return {"batch": batch_id, "state": state, "rows_imported": 0, "labels_attached": 0, "rows_rejected": 0,
+                "skipped": True}
     upload = upload_on_this_host(path, None)
     try:
         batch = until_database_answers(lambda: ImportBatch.objects.select_related("project").get(id=batch_id),
@@ -70,7 +71,7 @@ def import_upload(batch_id: int, path: str, skip_invalid: bool = False, rejects_
         if upload.exists():
             upload.unlink()
     return {"batch": batch_id, "state": result.batch.state, "rows_imported": result.rows_imported,
-            "rows_rejected": result.rows_rejected}
+            "labels_attached": result.labels_attached, "rows_rejected": result.rows_rejected}
 
 
 def _moved(path: str) -> bool:

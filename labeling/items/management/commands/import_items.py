@@ -76,6 +76,8 @@ class Command(BaseCommand):
             f"{batch.filename}: imported {result.rows_imported:,} of {result.rows_total:,} rows into '{project.slug}' "
             f"({result.exact_duplicates:,} exact and {result.near_duplicates:,} near duplicates grouped)."
         ))
+        if result.note:  # labels brought to items the project held, copied labels left out: not in "imported"
+            self.stdout.write(result.note)
         if result.rejects_path:
             self.stdout.write(f"{result.rows_rejected:,} rejected rows with reasons: {result.rejects_path}")
         if batch.created_sources:
