@@ -60,9 +60,13 @@ function renderItem(item) {
   const reopened = item === state.reopen;
   const textKey = `${reopened ? "r" : "c"}:${item.item}:${item.assignment}`;
   if (drawnText !== textKey) {
+    const next = drawnText !== null;
     drawText(item.text, item.highlights || []);
     els.itemText.scrollTop = 0;
     drawnText = textKey;
+    // A coarse key or the filter may have scrolled the window down to the labels (one column on a
+    // phone or at 200 % zoom): a new item starts on screen, or the next key answers unread text.
+    if (next && els.itemPosition.getBoundingClientRect().top < 0) els.itemPosition.scrollIntoView({ block: "start" });
   }
   // The server's highlighting ran out of time (a slow rule): the item says its highlights are missing.
   els.highlightsNote.hidden = !item.highlights_cut;
