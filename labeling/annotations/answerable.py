@@ -115,6 +115,13 @@ def answerable_assignment(project: Project, user, assignment_id, item_id, now, m
         )
     if newer:
         return newer, wave_item
+    # A lead's label released the lease (review_services.release_decided_leases): that label stands. Asked
+    # first: a decision on an excluded item leaves the pick no slots, which is no one taking them.
+    if pick_is_decided(wave_item):
+        closed = f" after wave {wave_item.wave.number} closed" if wave_item.wave.state != Wave.OPEN else ""
+        raise AnswerRejected(
+            f"A lead decided the label of item {wave_item.item_id} in review{closed}, so your lease on it was "
+            "released; your answer was not stored.", field="assignment", reason="decided")
     taken = slots_in_use(wave_item, now)  # this lease ran out: not among them
     if taken >= wave_item.overlap:
         raise AnswerRejected(
@@ -135,12 +142,6 @@ def answerable_assignment(project: Project, user, assignment_id, item_id, now, m
                 f"the item is now in wave {later.wave.number}; your answer was not stored.",
                 field="assignment", reason="wave_closed",
             )
-    # A lead's label released the lease (review_services.release_decided_leases): that label stands.
-    if pick_is_decided(wave_item):
-        closed = f" after wave {wave_item.wave.number} closed" if wave_item.wave.state != Wave.OPEN else ""
-        raise AnswerRejected(
-            f"A lead decided the label of item {wave_item.item_id} in review{closed}, so your lease on it was "
-            "released; your answer was not stored.", field="assignment", reason="decided")
     if Annotation.objects.filter(item_id=wave_item.item_id, annotator=user, origin=Annotation.ANNOTATOR,
                                  undone=False).exists():
         raise AlreadyAnswered(

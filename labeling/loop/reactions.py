@@ -38,7 +38,7 @@ def on_answer_saved(sender=None, *, project, item, wave_item=None, **kwargs) -> 
 
 
 def on_picks_withdrawn(sender=None, *, project, **kwargs) -> None:
-    """picks_withdrawn receiver: an open wave the withdrawal left complete closes and retrains. The
+    """picks_withdrawn receiver: an open wave the withdrawal left complete (or with no picks) closes and retrains. The
     exclusion is already stored: a failure here is logged, never reported as a failed exclusion."""
     try:
         for wave_id in Wave.objects.filter(project=project, state=Wave.OPEN).values_list("pk", flat=True):
@@ -54,7 +54,10 @@ def _close_if_complete(project: Project, wave_id: int) -> bool:
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         wave = Wave.objects.get(pk=wave_id)
-        if wave.state == Wave.OPEN and wave_selectors.wave_is_complete(wave):
+        # A wave left with no picks at all (every item of it deleted or excluded) asks nothing more
+        # either: left open, it would hold the loop for good.
+        emptied = not WaveItem.objects.filter(wave=wave).exists()
+        if wave.state == Wave.OPEN and (emptied or wave_selectors.wave_is_complete(wave)):
             waves.close_wave(wave)
             request_retrain(project, reason="wave_complete")
             return True
