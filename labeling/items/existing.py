@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from labeling.annotations.models import Annotation, Assignment
@@ -183,26 +184,50 @@ def answered(project: Project, items: set[int]) -> dict[int, str]:
     return said
 
 
+def group_mates(project: Project, ids: list[int]) -> dict[int, int]:
+    """Item id -> the item of ``ids`` whose duplicate group it is in (each of ``ids`` its own), the
+    group read as the planner reads it (``labeling.projects.drawable``): ``dup_group``, else the
+    same exact text among items with no ``dup_group``."""
+    rows = list(Item.objects.filter(project=project, id__in=ids).values_list("id", "dup_group", "text_hash"))
+    by_group = {group: item for item, group, _ in rows if group is not None}
+    by_text = {digest: item for item, group, digest in rows if group is None}
+    mates = {item: item for item, _, _ in rows}
+    same_group = Q(dup_group__in=list(by_group)) | Q(dup_group__isnull=True, text_hash__in=list(by_text))
+    for item, group, digest in Item.objects.filter(same_group, project=project).values_list("id", "dup_group",
+                                                                                            "text_hash"):
+        mates.setdefault(item, by_group[group] if group is not None else by_text[digest])
+    return mates
+
+
 def blocked(project: Project, items: set[int]) -> dict[int, str]:
     """item id -> why it may not take an imported label now, for the items picked in a planned or
-    open wave, leased to an annotator, or drawn with a known inclusion probability in a closed wave."""
+    open wave or leased to an annotator, or whose duplicate is (a label makes the whole group a copy
+    of an answered item, which no wave may draw: the wave would go on asking for it), or drawn with a
+    known inclusion probability in a closed wave."""
     why: dict[int, str] = {}
     ids = sorted(items)
     now = timezone.now()
     for start in range(0, len(ids), query_batch()):
         part = ids[start : start + query_batch()]
-        leases = (Assignment.objects.filter(wave_item__item_id__in=part, state=Assignment.LEASED, expires_at__gt=now)
+        mates = group_mates(project, part)
+
+        def which(item_id: int, mates=mates) -> str:
+            return "it" if mates[item_id] == item_id else f"its duplicate, item {item_id},"
+
+        leases = (Assignment.objects.filter(wave_item__item_id__in=list(mates), state=Assignment.LEASED,
+                                            expires_at__gt=now)
                   .order_by("-expires_at").values_list("wave_item__item_id", "wave_item__wave__number", "expires_at"))
         for item_id, number, until in leases:
-            why.setdefault(item_id, f"it is leased to an annotator in wave {number} until {until:%Y-%m-%d %H:%M} UTC; "
-                                    "wait for the lease to end (or the wave to close) and import the file again")
-        picks = (WaveItem.objects.filter(item_id__in=part, wave__state__in=[Wave.PLANNED, Wave.OPEN])
+            why.setdefault(mates[item_id], f"{which(item_id)} is leased to an annotator in wave {number} until "
+                                           f"{until:%Y-%m-%d %H:%M} UTC; wait for the lease to end (or the wave to "
+                                           "close) and import the file again")
+        picks = (WaveItem.objects.filter(item_id__in=list(mates), wave__state__in=[Wave.PLANNED, Wave.OPEN])
                  .values_list("item_id", "wave__number", "wave__state"))
         for item_id, number, state in picks:
             what = ("wait for the wave to close, or close it on the waves page" if state == Wave.OPEN else
                     "discard the plan or open the wave and wait for it to close")
-            why.setdefault(item_id, f"it is picked in {state} wave {number}, whose annotators give its label; "
-                                    f"{what}, then import the file again")
+            why.setdefault(mates[item_id], f"{which(item_id)} is picked in {state} wave {number}, whose annotators "
+                                           f"give its label; {what}, then import the file again")
         drawn = (WaveItem.objects.filter(item_id__in=part, wave__state=Wave.CLOSED, inclusion_prob__isnull=False)
                  .values_list("item_id", "wave__number"))
         for item_id, number in drawn:

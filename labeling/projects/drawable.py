@@ -24,11 +24,15 @@ from labeling.items.models import Item
 
 def answered_group_q(project) -> Q:
     """Items of ``project`` whose duplicate group holds an item with a live answer (a skip
-    included), the answered item itself among them. Never NULL, so that its negation holds too."""
+    included), the answered item itself among them, unless pinned for the next wave. Never NULL, so
+    that its negation holds too."""
     answers = Annotation.objects.filter(project=project, undone=False)
     groups = answers.filter(item__dup_group__isnull=False).values("item__dup_group")
     texts = answers.filter(item__dup_group__isnull=True).values("item__text_hash")
-    return Q(dup_group__isnull=False, dup_group__in=groups) | Q(dup_group__isnull=True, text_hash__in=texts)
+    # A lead's pin overrides the group: the planner takes pinned items whatever their group holds
+    # (waves.pool.pinned_items), so a pinned copy is drawable.
+    return (Q(dup_group__isnull=False, dup_group__in=groups) | Q(dup_group__isnull=True, text_hash__in=texts)) & Q(
+        pinned_for_next_wave=False)
 
 
 def in_answered_group(project) -> ExpressionWrapper:
