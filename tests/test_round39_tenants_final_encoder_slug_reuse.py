@@ -18,14 +18,14 @@ def test_a_new_project_under_a_deleted_projects_slug_gets_its_own_fine_tuned_enc
                                                                                       django_capture_on_commit_callbacks):
     from labeling.items.models import Item
     from labeling.modeling.artifact_paths import encoder_folder_path
-    from labeling.modeling.final import FinetunedEncoder, embed_pool_for, train_final_version, version_encoder_id
+    from labeling.modeling.final import VersionEncoder, embed_pool_for, train_final_version, version_encoder_id
     from labeling.modeling.models import Embedding
     from labeling.projects.deletion import delete_project
     from learner.finetune.contrastive import encode, load_encoder
 
     first, _ = helpers.build_project(project_factory, slug="support", n_items=40, n_labeled=16, seed=1)
     old = train_final_version(first)
-    old_vector = FinetunedEncoder(old).encode(PROBE)  # served once in this process (a predict, a scoring chunk)
+    old_vector = VersionEncoder(old).encode(PROBE)  # served once in this process (a predict, a scoring chunk)
     old_folder = encoder_folder_path(old)
     with django_capture_on_commit_callbacks(execute=True):  # the folders go once the deletion commits
         delete_project(first)
@@ -45,7 +45,7 @@ def test_a_new_project_under_a_deleted_projects_slug_gets_its_own_fine_tuned_enc
     stored = np.frombuffer(bytes(Embedding.objects.get(model_id=version_encoder_id(new),
                                                        text_hash=item.text_hash).vector), dtype=np.float32)
     expected = encode(load_encoder(str(encoder_folder_path(new))), [item.text])[0]
-    served = FinetunedEncoder(new).encode(PROBE)  # a predict of the new project
+    served = VersionEncoder(new).encode(PROBE)  # a predict of the new project
     assert np.allclose(stored, expected, atol=1e-5) and np.allclose(served, own, atol=1e-5), (
         "the new project's final model encodes with the deleted project's fine-tuned encoder: its stored pool "
         f"vector differs from its own encoder's by {float(np.abs(stored - expected).max()):.4f}; a predict "

@@ -6,7 +6,12 @@ ready, and exportable); without a version number the project's active model is. 
 is only exported with its encoder: when the folder is not on this host the export is refused,
 since the head on the stock encoder's vectors would mispredict without any error. The folder and
 a head stored as a file are looked for where ``labeling.modeling.artifact_paths`` resolves them
-(under LONGTAIL_ARTIFACT_DIR), and a refusal names that place."""
+(under LONGTAIL_ARTIFACT_DIR), and a refusal names that place.
+
+A version trained on the 8-bit ONNX encoder (``LONGTAIL_ENCODER_BACKEND=onnx-int8``) says so
+(``encoder_kind: frozen-int8``) and ships that encoder's file with the tokenizer it needs, when the
+export cache holds it (``learner.encoders.onnx_export.cached_onnx_model``); without it the README
+says how far the stock model's vectors are from the ones the head reads."""
 from __future__ import annotations
 
 import io
@@ -22,6 +27,8 @@ from labeling.modeling.selectors import model_labels
 from labeling.modeling.versions import active_model
 from labeling.projects.models import Project
 from learner.embedding import INT8_MODEL_ID_SUFFIX
+from learner.encoders.onnx_backend import read_sentence_transformer_config
+from learner.encoders.onnx_export import cached_onnx_model
 from learner.training import TrainedClassifier
 
 EXPORTABLE_STATES = (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED)
@@ -29,6 +36,12 @@ EXPORTABLE_STATES = (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIR
 ENCODER_FILES = ("config.json", "modules.json")
 ENCODER_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 BUNDLE_ENCODER = "encoder/"
+# What a bundle says of how far its int8 encoder's vectors are from the stock model's (its build check).
+DRIFT_KEYS = ("mean_cosine_distance", "max_cosine_distance")
+# What OnnxSentenceEncoder reads beside the ONNX file (tokenizer and sentence-transformers settings);
+# the pooling module's folder is added from modules.json.
+INT8_TOKENIZER_FILES = ("modules.json", "sentence_bert_config.json", "tokenizer.json", "tokenizer_config.json",
+                        "special_tokens_map.json", "config.json")
 
 
 class ExportRefused(ValueError):
@@ -104,6 +117,32 @@ def base_encoder_id(version: ModelVersion) -> str:
     return recorded.removesuffix(INT8_MODEL_ID_SUFFIX)
 
 
+def int8_trained(version: ModelVersion) -> bool:
+    """True for a version whose head reads the 8-bit ONNX encoder's vectors (a retrain run with
+    LONGTAIL_ENCODER_BACKEND=onnx-int8); a final model reads its fine-tuned encoder's instead."""
+    config = version.config or {}
+    return not config.get("encoder_dir") and str(config.get("embedding_model") or "").endswith(INT8_MODEL_ID_SUFFIX)
+
+
+def int8_encoder_files() -> tuple[dict[str, Path], dict] | None:
+    """(name in the bundle → file, how the file was made: its quantisation recipe and build-time
+    cosine distances to torch fp32) of the int8 encoder this server runs, or None when its export
+    cache does not hold a current one."""
+    found = cached_onnx_model(settings.LONGTAIL_MODEL_PATH, settings.LONGTAIL_ARTIFACT_DIR, "int8")
+    if found is None:
+        return None
+    onnx_file, entry = found
+    model = Path(settings.LONGTAIL_MODEL_PATH)
+    read_sentence_transformer_config(model)  # the server loads it the same way: refuse what it would
+    modules = json.loads((model / "modules.json").read_text(encoding="utf-8"))
+    wanted = [model / name for name in INT8_TOKENIZER_FILES if (model / name).is_file()]
+    wanted += [p for m in modules if m.get("path") for p in sorted((model / m["path"]).rglob("*")) if p.is_file()]
+    files = {f"{BUNDLE_ENCODER}{path.relative_to(model).as_posix()}": path for path in wanted}
+    files[f"{BUNDLE_ENCODER}{INT8_FILE}"] = onnx_file
+    check = entry.get("check") or {}
+    return files, {"recipe": entry.get("recipe"), **{key: check.get(key) for key in DRIFT_KEYS}}
+
+
 def model_artifact_bytes(version) -> bytes | None:
     if version.artifact:
         return bytes(version.artifact)
@@ -136,12 +175,11 @@ The head works on sentence embeddings: {encoder} (L2-normalised, 384 floats per 
 Load and use (inside a Longtail checkout or with its `learner` package importable):
 
 ```python
-from sentence_transformers import SentenceTransformer
+{load}
 from learner.training import TrainedClassifier
 
 head = TrainedClassifier.from_bytes(open("head.bin", "rb").read())
-{load}
-X = encoder.encode(["my card was charged twice"], normalize_embeddings=True)
+X = encoder.encode(["my card was charged twice"]{encode_options})
 for decision in head.decide(X):
     print(decision)   # {{"label", "coarse_label", "prob", "needs_review", "fallback"}}
 ```
@@ -152,9 +190,27 @@ for decision in head.decide(X):
 only the coarse label is given.
 """
 
-FROZEN_LOAD = 'encoder = SentenceTransformer("/path/to/{model}")   # a local copy; no download needed'
-FINAL_LOAD = ('encoder = SentenceTransformer("encoder", local_files_only=True)   # the unzipped bundle\'s folder\n'
+ST_IMPORT = "from sentence_transformers import SentenceTransformer\n"
+ST_OPTIONS = ", normalize_embeddings=True"
+FROZEN_LOAD = ST_IMPORT + 'encoder = SentenceTransformer("/path/to/{model}")   # a local copy; no download needed'
+FINAL_LOAD = (ST_IMPORT + 'encoder = SentenceTransformer("encoder", local_files_only=True)   # the unzipped bundle\'s folder\n'
               '# never the stock {model}: this head reads the fine-tuned encoder\'s vectors')
+INT8_FILE = "model-int8.onnx"
+# The server's int8 encoder is this class on this file (learner.embedding, backend "onnx-int8").
+INT8_LOAD = ("from learner.encoders.onnx_backend import OnnxSentenceEncoder   # needs onnxruntime and tokenizers\n"
+             f'encoder = OnnxSentenceEncoder("{BUNDLE_ENCODER}{INT8_FILE}", "{BUNDLE_ENCODER}")   # the unzipped bundle\'s '
+             "files; unit-length rows\n# never the stock {model} on torch: this head reads the 8-bit encoder's vectors")
+INT8_FILES = """- `encoder/` — the 8-bit ONNX encoder this head was trained on ({model} quantised, recipe {recipe}:
+  the server's `LONGTAIL_ENCODER_BACKEND=onnx-int8`) with its tokenizer files. Load it as below to get
+  the server's vectors; the stock {model} is {distance} cosine distance from them on average, enough
+  to move probabilities by up to about 0.02.
+"""
+INT8_MISSING = """- No encoder file: this head was trained on {model}'s 8-bit ONNX vectors (the server's
+  `LONGTAIL_ENCODER_BACKEND=onnx-int8`), and the exporting server's cache did not hold that file.
+  The stock {model} below gives vectors about 1.5e-4 cosine distance from those on average
+  (docs/encoder.md), which moves probabilities by up to about 0.02 (a label near its threshold can
+  change). Export again where LONGTAIL_ARTIFACT_DIR holds the int8 export to get the file.
+"""
 FINAL_FILES = """- `encoder/` — this final model's fine-tuned encoder (a sentence-transformers folder, fine-tuned
   from {model}). Use it, not the stock model: the head was trained on its embeddings.
 """
@@ -190,6 +246,11 @@ def model_bundle(project: Project, version: ModelVersion) -> bytes:
     base = base_encoder_id(version)
     encoder = ({"encoder": BUNDLE_ENCODER, "encoder_kind": "fine-tuned", "base_encoder": base} if encoder_dir
                else {"encoder": base, "encoder_kind": "frozen"})
+    int8 = int8_encoder_files() if int8_trained(version) else None
+    if int8_trained(version):
+        encoder = {"encoder": f"{BUNDLE_ENCODER}{INT8_FILE}" if int8 else base + INT8_MODEL_ID_SUFFIX,
+                   "encoder_kind": "frozen-int8", "base_encoder": base, "encoder_backend": "onnx-int8",
+                   "encoder_build": int8[1] if int8 else None}
     meta = {"project": project.slug, "version": version.number, "state": version.state, **encoder,
             "temperature": version.temperature, "thresholds": version.thresholds,
             # the columns by their labels' names and ids now; the head answers with the trained names
@@ -198,10 +259,7 @@ def model_bundle(project: Project, version: ModelVersion) -> bytes:
             "class_weights": version.class_weights, "train_size": version.train_size, "config": version.config,
             "created_at": version.created_at.isoformat()}
     readme = MODEL_README.format(
-        slug=project.slug, number=version.number, state=version.state,
-        files=FINAL_FILES.format(model=base) if encoder_dir else "",
-        encoder=f"the fine-tuned encoder in `{BUNDLE_ENCODER}` (from {base})" if encoder_dir else base,
-        load=(FINAL_LOAD if encoder_dir else FROZEN_LOAD).format(model=base))
+        slug=project.slug, number=version.number, state=version.state, **readme_encoder(version, base, encoder_dir, int8))
     buffer = io.BytesIO()
     try:
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
@@ -211,10 +269,30 @@ def model_bundle(project: Project, version: ModelVersion) -> bytes:
             if encoder_dir:  # a final model: its fine-tuned encoder travels with the head
                 for path in sorted(p for p in encoder_dir.rglob("*") if p.is_file()):
                     bundle.write(path, f"{BUNDLE_ENCODER}{path.relative_to(encoder_dir).as_posix()}")
+            for name, path in (int8[0] if int8 else {}).items():  # the int8 encoder the head reads
+                bundle.write(path, name)
             bundle.writestr("README.md", readme)
     except OSError as exc:
         raise ExportRefused(f"Model version {version.number} could not be read for export: {exc}") from exc
     return buffer.getvalue()
+
+
+def readme_encoder(version: ModelVersion, base: str, encoder_dir: Path | None, int8) -> dict:
+    """The README's encoder parts: extra files, what the head reads, how to load it."""
+    if encoder_dir:
+        return {"files": FINAL_FILES.format(model=base), "encode_options": ST_OPTIONS,
+                "encoder": f"the fine-tuned encoder in `{BUNDLE_ENCODER}` (from {base})",
+                "load": FINAL_LOAD.format(model=base)}
+    if not int8_trained(version):
+        return {"files": "", "encoder": base, "load": FROZEN_LOAD.format(model=base), "encode_options": ST_OPTIONS}
+    if int8 is None:
+        return {"files": INT8_MISSING.format(model=base), "encode_options": ST_OPTIONS,
+                "encoder": f"{base} in 8-bit ONNX (int8), not shipped", "load": FROZEN_LOAD.format(model=base)}
+    distance = int8[1].get("mean_cosine_distance")
+    return {"files": INT8_FILES.format(model=base, recipe=int8[1].get("recipe"),
+                                       distance="about 1.5e-4" if distance is None else f"{distance:.1e}"),
+            "encoder": f"{base} in 8-bit ONNX (int8), `{BUNDLE_ENCODER}{INT8_FILE}`", "encode_options": "",
+            "load": INT8_LOAD.format(model=base)}
 
 
 def export_version(project: Project, number: int | None = None) -> tuple[ModelVersion, bytes]:

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from labeling.modeling import embedding
 from labeling.modeling.embedding_store import ProjectEmbeddingCache, vectors_for_items
-from labeling.modeling.final import EncoderFolderMissing, FinetunedEncoder, version_encoder_id
+from labeling.modeling.final import EncoderFolderMissing, VersionEncoder, version_encoder_id
 from labeling.modeling.models import ItemScore, ModelVersion
 from labeling.modeling.scores import score_items
 from labeling.modeling.versions import active_model
@@ -31,12 +31,14 @@ from .models import Item
 
 
 def reads_frozen_vectors(version: ModelVersion) -> bool:
-    """True when the version's head reads the frozen encoder's vectors (every retrain's version)."""
+    """True when the version's head reads the vectors of the encoder the setting names now (a retrain's
+    version trained since the setting last changed); the pool's embedding step stores those."""
     return version_encoder_id(version) == embedding.model_id()
 
 
 def embed_items_for_version(version: ModelVersion, item_ids, *, chunk: int | None = None) -> int:
-    """Encode with a final model's fine-tuned encoder the texts of the given items (of its project)
+    """Encode with the encoder a version recorded (a final model's fine-tuned one, or a frozen backend
+    other than the setting's) the texts of the given items (of its project)
     that have no vector under its encoder id yet, ``chunk`` texts at a time (LONGTAIL_EMBED_CHUNK);
     returns how many texts were encoded. Idempotent. Nothing for a version that reads the frozen
     vectors (``labeling.modeling.embedding`` embeds those)."""
@@ -46,7 +48,7 @@ def embed_items_for_version(version: ModelVersion, item_ids, *, chunk: int | Non
     rows = Item.objects.filter(project_id=version.project_id, id__in=[int(i) for i in item_ids])
     text_by_hash = dict(rows.order_by("id").values_list("text_hash", "text"))
     hashes = list(text_by_hash)
-    encoder = FinetunedEncoder(version)
+    encoder = VersionEncoder(version)
     cache = ProjectEmbeddingCache([version.project_id])
     encoded = 0
     for start in range(0, len(hashes), chunk):

@@ -35,9 +35,10 @@ from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
 from .artifact_paths import encoder_folder_path, final_model_folder, pruned_message, stored_form
-from .embedding import embed_items, model_id, unembedded_item_ids
+from .embedding import embed_items, model_id, record_uses, unembedded_item_ids
 from .embedding_store import ProjectEmbeddingCache, vectors_for_items
 from .models import ModelVersion
+from .version_encoder import EncoderFolderMissing, RecordedFrozenEncoder, recorded_encoder_id
 from .versions import (
     MIN_TRAIN_EXAMPLES,
     NotEnoughLabels,
@@ -60,8 +61,9 @@ def finetune_config(overrides: dict | None = None) -> FinetuneConfig:
 
 def version_encoder_id(version: ModelVersion) -> str:
     """The embeddings-table key of the vectors a version's head reads: its fine-tuned encoder's,
-    else the frozen encoder's."""
-    return (version.config or {}).get("encoder_model_id") or model_id()
+    else the frozen encoder's it trained on (``version_encoder.recorded_encoder_id``), whatever
+    the encoder setting is now."""
+    return recorded_encoder_id(version)
 
 
 def train_final_version(project: Project, *, run_id: int | None = None, overrides: dict | None = None,
@@ -161,23 +163,24 @@ _ENCODERS: OrderedDict[tuple[int, str], object] = OrderedDict()
 _ENCODERS_LOCK = threading.Lock()
 
 
-class EncoderFolderMissing(ValueError):
-    """A final model's fine-tuned encoder folder is not on this host (the message names where it
-    was looked for)."""
-
-
-class FinetunedEncoder:
-    """A version's fine-tuned encoder behind the learner's encoder protocol (``model_id``,
-    ``encode``), memoised per process (two at most) by version. ``path``: its folder on this host."""
+class VersionEncoder:
+    """The encoder whose vectors a version's head reads, behind the learner's encoder protocol
+    (``model_id``: ``version_encoder_id``, ``encode``): a final model's fine-tuned encoder, memoised
+    per process (two at most) by version, else the frozen backend the version trained on
+    (``RecordedFrozenEncoder``: not always the setting's, which may have changed since). ``path``:
+    the folder it loads from on this host."""
 
     def __init__(self, version: ModelVersion):
         self.model_id = version_encoder_id(version)
         self.key = (version.pk, self.model_id)
         self.number = version.number
-        self.path = str(encoder_folder_path(version))
+        self.frozen = None if (version.config or {}).get("encoder_dir") else RecordedFrozenEncoder(version)
+        self.path = self.frozen.path if self.frozen else str(encoder_folder_path(version))
         self.pruned = pruned_message(version)  # said instead of "restore the folder"
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        if self.frozen is not None:
+            return self.frozen.encode(texts)
         with _ENCODERS_LOCK:
             model = _ENCODERS.get(self.key)
         if model is None:
@@ -193,11 +196,12 @@ class FinetunedEncoder:
         return encode(model, list(texts))
 
 
+
 def embed_pool_for(version: ModelVersion, *, chunk: int = 256, on_progress=None) -> int:
     """Embed every item of the version's project with its fine-tuned encoder (cached in the
     embeddings table under the version's encoder id); returns how many texts were encoded. Chunks
     encoded while the project was deleted store nothing (ProjectEmbeddingCache)."""
-    encoder = FinetunedEncoder(version)
+    encoder = VersionEncoder(version)
     cache = ProjectEmbeddingCache([version.project_id])
     rows = list(Item.objects.filter(project_id=version.project_id).order_by("id").values_list("text_hash", "text"))
     done = 0
@@ -211,11 +215,15 @@ def embed_pool_for(version: ModelVersion, *, chunk: int = 256, on_progress=None)
     return done
 
 
-def query_vectors(version: ModelVersion, texts: list[str]) -> np.ndarray | None:
-    """Vectors of arbitrary texts for a version with a fine-tuned encoder (None for the others)."""
-    if not (version.config or {}).get("encoder_dir"):
-        return None
-    cache = ProjectEmbeddingCache([version.project_id])  # no rows under its id once its project is deleted
-    # each text's own vector (embed_query_texts says why)
-    return np.asarray(embed_texts(list(texts), FinetunedEncoder(version), cache,
-                                  hashes=[exact_text_hash(t) for t in texts]), dtype=np.float32)
+def query_vectors(version: ModelVersion, texts: list[str]) -> np.ndarray:
+    """Vectors of arbitrary texts (a predict request) from the encoder the version's head reads,
+    each text's own (under ``exact_text_hash``: an item's vector may be of an exact duplicate),
+    through the embeddings table; the encoder is only loaded for texts not stored yet. The texts are
+    the version's project's: recorded as its own (``record_uses``), so that its deletion removes
+    their rows, and stored only while it exists (ProjectEmbeddingCache)."""
+    hashes = [exact_text_hash(t) for t in texts]
+    encoder = VersionEncoder(version)
+    if encoder.frozen is not None and hashes:
+        record_uses(version.project_id, hashes)  # a fine-tuned key's rows go with its version instead
+    cache = ProjectEmbeddingCache([version.project_id])
+    return np.asarray(embed_texts(list(texts), encoder, cache, hashes=hashes), dtype=np.float32)

@@ -51,9 +51,9 @@ from learner.oof_proba import out_of_fold_proba
 from learner.training import TrainConfig
 
 from . import selectors
-from .embedding import model_id
 from .embedding_store import vectors_for_items
 from .models import ModelVersion
+from .version_encoder import recorded_frozen_id
 
 log = logging.getLogger(__name__)
 MIN_LABELED = 20  # fewer labeled items leave too little for out-of-fold models and a noise estimate
@@ -91,7 +91,7 @@ def scan_label_issues(version: ModelVersion) -> LabelIssueScan:
     if len(data) < MIN_LABELED or len(set(data.labels)) < 2:
         scan.note = f"{len(data)} labeled items over {len(set(data.labels))} labels: too few to look for label issues"
     else:
-        X = vectors_for_items(project.id, model_id(), data.item_ids)
+        X = vectors_for_items(project.id, recorded_frozen_id(version), data.item_ids)
         rows, proba, classes = out_of_fold_proba(X, data.labels, groups=data.groups, config=_train_config(version),
                                                  folds=FOLDS)
         scan.scored = len(rows)

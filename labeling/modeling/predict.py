@@ -4,7 +4,6 @@ from __future__ import annotations
 from labeling.projects.models import Label, Project
 from learner.jsonable import to_jsonable
 
-from .embedding import embed_query_texts
 from .final import query_vectors
 from .selectors import model_labels
 from .versions import NoActiveModel, active_model, load_classifier
@@ -16,7 +15,8 @@ LABEL_KEYS = ("label", "coarse_label", "fine_label")
 def predict_texts(project: Project, texts: list[str]) -> list[dict]:
     """Predictions of the active model for raw texts (embedded through the cache), one dict per
     text from the classifier's ``decide``, plus every class's calibrated probability and the model
-    version number.
+    version number. EncoderFolderMissing (409 in the API) when the version's encoder cannot be
+    loaded on this host.
 
     Labels are named as they are now: the classifier answers with the names it learned, and each
     is mapped to the current name of the label it was when the version trained (a renamed label
@@ -36,9 +36,9 @@ def predict_texts(project: Project, texts: list[str]) -> list[dict]:
     if not texts:
         return []
     clf = load_classifier(version)
-    vectors = query_vectors(version, texts)  # a final model's fine-tuned encoder, else the frozen one
-    # The texts are the project's: its deletion removes their vectors (embed_query_texts).
-    proba = clf.predict_proba(embed_query_texts(texts, project_id=project.pk) if vectors is None else vectors)
+    # The encoder the version trained on (a final model's fine-tuned one, else the frozen backend it
+    # recorded), whatever LONGTAIL_ENCODER_BACKEND says now: its head is only right on those vectors.
+    proba = clf.predict_proba(query_vectors(version, texts))
     current = {pk: (name, parent) for pk, name, parent in
                Label.objects.filter(project=project).values_list("id", "name", "parent_id")}
     labels = model_labels(version, {pk: name for pk, (name, _) in current.items()})

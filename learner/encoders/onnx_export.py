@@ -325,3 +325,20 @@ def ensure_onnx_model(model_path: str | Path, artifact_dir: str | Path, variant:
         if changed:
             _write_manifest(directory, {"format": EXPORT_FORMAT, "model_files_sha256": model_hash, "variants": entries})
         return directory / entries[variant]["file"], entries[variant]
+
+
+def cached_onnx_model(model_path: str | Path, artifact_dir: str | Path, variant: str = "int8") -> tuple[Path, dict] | None:
+    """(path, manifest entry) of the ``variant`` file ``ensure_onnx_model`` would load now (present,
+    intact, built with the running packages), without building anything; None when there is none
+    (what reads it, such as a model export, then says so instead of waiting minutes for a build)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown ONNX variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    model_hash = model_files_hash(model_path)
+    directory = cache_dir_for(model_hash, artifact_dir)
+    manifest = _read_manifest(directory)
+    entries = manifest.get("variants", {}) if manifest.get("model_files_sha256") == model_hash else {}
+    for name in ["fp32"] if variant == "fp32" else ["fp32", "int8"]:
+        fp32_sha256 = (entries.get("fp32") or {}).get("sha256") if name == "int8" else None
+        if _valid_entry(directory, entries.get(name), export_dependencies(name, fp32_sha256)) is not None:
+            return None
+    return directory / entries[variant]["file"], entries[variant]
