@@ -88,19 +88,23 @@ def record_uses(project_id: int, hashes: list[str]) -> None:
                                              ignore_conflicts=True)
 
 
-def embed_query_texts(texts: list[str], *, project_id: int | None = None) -> np.ndarray:
+def embed_query_texts(texts: list[str], *, project_id: int | None = None, by=None,
+                      record: bool = True) -> np.ndarray:
     """Vectors for arbitrary texts (label descriptions, predict requests), each of its own text,
     through the cache under ``exact_text_hash`` (an item's vector, under ``text_hash``, may be of an
     exact duplicate: a predict answer must be of the text sent, as the exported bundle gives it);
     the encoder is only loaded when some text is not cached. ``project_id``: the texts are that
     project's (its label texts, its predict requests): recorded as its own (record_uses), also when
     cached already (another project's text too), and stored only while it exists
-    (ProjectEmbeddingCache). Without it the vectors are stored for no project: no deletion removes them."""
+    (ProjectEmbeddingCache). Without it the vectors are stored for no project: no deletion removes them.
+    ``by``: another encoder than the setting's (a model version's own, ``final.query_vectors``);
+    ``record=False`` where the rows go with something else than the project (a fine-tuned key's)."""
     cache = DbEmbeddingCache() if project_id is None else ProjectEmbeddingCache([project_id])
     hashes = [exact_text_hash(t) for t in texts]
-    if project_id is not None and hashes:
+    if project_id is not None and hashes and record:
         record_uses(project_id, hashes)
-    cached = cache.get_many(model_id(), hashes)
+    cached = cache.get_many(model_id() if by is None else by.model_id, hashes)
     if texts and all(h in cached for h in hashes):
         return np.stack([cached[h] for h in hashes]).astype(np.float32)
-    return np.asarray(embed_texts(list(texts), encoder(), cache, hashes=hashes), dtype=np.float32)
+    return np.asarray(embed_texts(list(texts), encoder() if by is None else by, cache, hashes=hashes),
+                      dtype=np.float32)

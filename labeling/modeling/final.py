@@ -28,14 +28,13 @@ from learner.finetune import FinetuneConfig, train_final_model
 from learner.finetune.contrastive import encode, load_encoder
 from learner.finetune.final import ENCODER_DIR
 from learner.jsonable import to_jsonable
-from learner.text import exact_text_hash
 from learner.training import TrainConfig
 from learner.training.config import prior_possible
 from learner.training.taxonomy import restrict_taxonomy
 
 from . import selectors
 from .artifact_paths import encoder_folder_path, final_model_folder, pruned_message, stored_form
-from .embedding import embed_items, model_id, record_uses, unembedded_item_ids
+from .embedding import embed_items, embed_query_texts, model_id, unembedded_item_ids
 from .embedding_store import ProjectEmbeddingCache, vectors_for_items
 from .models import ModelVersion
 from .version_encoder import EncoderFolderMissing, RecordedFrozenEncoder, recorded_encoder_id
@@ -221,9 +220,6 @@ def query_vectors(version: ModelVersion, texts: list[str]) -> np.ndarray:
     through the embeddings table; the encoder is only loaded for texts not stored yet. The texts are
     the version's project's: recorded as its own (``record_uses``), so that its deletion removes
     their rows, and stored only while it exists (ProjectEmbeddingCache)."""
-    hashes = [exact_text_hash(t) for t in texts]
     encoder = VersionEncoder(version)
-    if encoder.frozen is not None and hashes:
-        record_uses(version.project_id, hashes)  # a fine-tuned key's rows go with its version instead
-    cache = ProjectEmbeddingCache([version.project_id])
-    return np.asarray(embed_texts(list(texts), encoder, cache, hashes=hashes), dtype=np.float32)
+    # a fine-tuned key's rows go with its version, not with the project's recorded uses
+    return embed_query_texts(texts, project_id=version.project_id, by=encoder, record=encoder.frozen is not None)
