@@ -203,13 +203,13 @@ INT8_LOAD = ("from learner.encoders.onnx_backend import OnnxSentenceEncoder   # 
 INT8_FILES = """- `encoder/` — the 8-bit ONNX encoder this head was trained on ({model} quantised, recipe {recipe}:
   the server's `LONGTAIL_ENCODER_BACKEND=onnx-int8`) with its tokenizer files. Load it as below to get
   the server's vectors; the stock {model} is {distance} cosine distance from them on average, enough
-  to move probabilities by up to about 0.02.
+  to move probabilities a little (a label near its threshold can change).
 """
 INT8_MISSING = """- No encoder file: this head was trained on {model}'s 8-bit ONNX vectors (the server's
   `LONGTAIL_ENCODER_BACKEND=onnx-int8`), and the exporting server's cache did not hold that file.
   The stock {model} below gives vectors about 1.5e-4 cosine distance from those on average
-  (docs/encoder.md), which moves probabilities by up to about 0.02 (a label near its threshold can
-  change). Export again where LONGTAIL_ARTIFACT_DIR holds the int8 export to get the file.
+  (docs/encoder.md, bench/results/encode.json), which moves probabilities a little (a label near its
+  threshold can change). Export again where LONGTAIL_ARTIFACT_DIR holds the int8 export to get the file.
 """
 FINAL_FILES = """- `encoder/` — this final model's fine-tuned encoder (a sentence-transformers folder, fine-tuned
   from {model}). Use it, not the stock model: the head was trained on its embeddings.
