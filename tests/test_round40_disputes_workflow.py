@@ -8,16 +8,16 @@ import pytest
 
 from labeling.annotations.models import Annotation, ReviewTask
 from labeling.items.models import Item
-from labeling.projects.models import Membership
 
-from .test_annotation_helpers import add_member, api_as, make_open_wave
+from .team_helpers import ProjectApi, make_team
+from .test_annotation_helpers import api_as, make_open_wave
 
 pytestmark = pytest.mark.django_db
 SLUG = "adjud"
 
 
-def post(user, path, body):
-    return api_as(user).post(f"/api/projects/{SLUG}/{path}", body, format="json")
+API = ProjectApi(SLUG)
+post = API.post
 
 
 def lease(user) -> list[dict]:
@@ -35,13 +35,7 @@ def answer(user, assignment: int, label_id: int) -> dict:
 
 @pytest.fixture
 def team(project_factory, make_user):
-    project = project_factory(SLUG)
-    project.batch_size = 10
-    project.save()
-    people = {name: add_member(make_user, project, name) for name in ("ann", "bob", "cy")}
-    people["lena"] = add_member(make_user, project, "lena", role=Membership.LEAD)
-    labels = {label.name: label.pk for label in project.labels.all()}
-    return project, people, labels
+    return make_team(project_factory, make_user, SLUG)
 
 
 def test_an_item_the_lead_decided_is_not_handed_to_a_third_annotator(team):

@@ -12,35 +12,20 @@ from labeling.annotations.models import Annotation, Assignment, ReviewTask
 from labeling.projects.models import Membership
 from labeling.waves.models import Wave, WaveItem
 
-from .test_annotation_helpers import add_member, api_as, make_open_wave
+from .team_helpers import ProjectApi, make_team
+from .test_annotation_helpers import api_as, make_open_wave
 
 pytestmark = pytest.mark.django_db
 SLUG = "decided"
 
 
-def post(user, path, body):
-    return api_as(user).post(f"/api/projects/{SLUG}/{path}", body, format="json")
-
-
-def lease(user) -> dict:
-    response = post(user, "batches/", {})
-    assert response.status_code == 200, response.content
-    return response.json()
-
-
-def answer(user, assignment: int, label_id: int):
-    return post(user, "annotations/", {"client_id": str(uuid.uuid4()), "assignment": assignment, "label": label_id})
+API = ProjectApi(SLUG)
+post, lease, answer = API.post, API.lease, API.answer
 
 
 @pytest.fixture
 def team(project_factory, make_user):
-    project = project_factory(SLUG)
-    project.batch_size = 10
-    project.save()
-    people = {name: add_member(make_user, project, name) for name in ("ann", "bob", "cy")}
-    people["lena"] = add_member(make_user, project, "lena", role=Membership.LEAD)
-    labels = {label.name: label.pk for label in project.labels.all()}
-    return project, people, labels
+    return make_team(project_factory, make_user, SLUG)
 
 
 def test_a_lease_held_when_the_lead_decides_is_released_and_its_answer_refused(team):
