@@ -1,3 +1,5 @@
+from functools import partial
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -6,10 +8,13 @@ from django.http import HttpResponseRedirect
 
 from labeling.projects.admin_view_only import ViewOnlyAdmin
 from labeling.projects.models import Project
+from labeling.waves.discard import take_out_deleted
+from labeling.waves.models import Wave
 
 from . import bulk
 from .json_object import metadata_problem
 from .models import ImportBatch, Item
+from .signals import picks_withdrawn
 from .validation import metadata_bytes
 from .values import metadata_key_problem
 
@@ -142,16 +147,22 @@ class FlagRefused(Exception):
 
 
 def withdraw_from_waves(project_item_ids) -> None:
-    """Before items are deleted (``project_item_ids``: (project id, item id) pairs), they are excluded as
-    the item browser excludes them (bulk.apply): their unheld picks leave planned and open waves, held
-    ones ask no other annotator, and the loop is told once this commits, so that an open wave whose
-    last unanswered pick goes with them closes and retrains. Deleted alone, the cascade took the pick
-    and nothing told the loop: the wave stayed open."""
+    """Before items are deleted (``project_item_ids``: (project id, item id) pairs), in the deletion's
+    transaction: their picks leave every wave as deleted ones (waves.discard.take_out_deleted: each
+    wave's size shrinks by all of them and its notes say "deleted", where an exclusion kept the
+    answered or leased ones, which the cascade then took anyway), the rest of an exclusion follows as
+    the item browser does it (bulk.apply), and the loop is told once this commits, so that an open wave
+    whose last unanswered pick goes with them closes and retrains. Deleted alone, the cascade took
+    the pick and nothing told the loop: the wave stayed open."""
     by_project: dict[int, list[int]] = {}
     for project_id, pk in sorted(project_item_ids):
         by_project.setdefault(project_id, []).append(pk)
     for project in Project.objects.filter(pk__in=list(by_project)).order_by("pk"):
         ids = by_project[project.pk]
+        # the project's row lock first, as bulk.apply's exclusion and a plan take it (NO KEY: see there)
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+        if any(w["state"] == Wave.OPEN for w in take_out_deleted(project, ids)):
+            transaction.on_commit(partial(picks_withdrawn.send, sender=Item, project=project))
         for start in range(0, len(ids), bulk.MAX_ITEMS):
             bulk.apply(project, "exclude", ids[start:start + bulk.MAX_ITEMS], None)
 

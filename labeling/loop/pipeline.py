@@ -161,7 +161,7 @@ def _plan_as_asked(run: TaskRun) -> str:
     else:  # another wave is open (open_wave_if_idle): the plan waits for it, as the plan request's does
         text = (f"Wave {wave.number} planned as asked ({wave.size} items); it waits to be opened once wave "
                 f"{wave_selectors.current_wave(run.project).number} is closed")
-    return f"{text}{f'; {gone}' if gone else ''}."
+    return f"{text}{f'; {gone}' if gone else ''}.{wave_selectors.planning_sentences(wave.report)}"
 
 
 def plan_without_retrain(project_id: int, run_id: int, *, then: str = "retrain once the broker is back") -> None:

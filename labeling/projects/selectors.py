@@ -4,8 +4,9 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 
 from labeling.annotations.models import Annotation
 from labeling.items.models import Item
+from labeling.loop.runs import EMBED, OPEN
 from labeling.modeling import selectors as modeling_selectors
-from labeling.modeling.models import ModelVersion
+from labeling.modeling.models import ModelVersion, TaskRun
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
 from labeling.waves.models import Wave
@@ -81,22 +82,28 @@ def wave_dict(wave: Wave, *, with_progress: bool = True) -> dict:
 
 
 def wave_notes(report: dict) -> list[str]:
-    """What happened to a wave after it was planned, from its report (what its planning could not do
-    in full: wave_selectors.planning_notes), items a lead excluded while it
-    waited (``waves.discard.take_out_excluded``) and why it was discarded. A wave's size shrinks when
-    excluded items leave it; without this the lead saw a smaller number and no reason."""
+    """What happened to a wave after it was planned, from its report: items a lead excluded while it
+    waited (``waves.discard.take_out_excluded``), items deleted (``waves.discard.take_out_deleted``)
+    and why it was discarded; then what its planning could not do in full: fewer items than asked for
+    (report["short_of_requested"]), fewer answers than the overlap (report["overlap_limited"]) and
+    rule matching cut short (all three: wave_selectors.planning_notes). A wave's size shrinks when items leave
+    it, and a wave planned short is short; without these the lead saw a smaller number and no reason."""
     notes = []
     excluded = report.get("excluded") or []
     removed = sum(len(e.get("removed") or []) for e in excluded)
     held = sum(len(e.get("held") or []) for e in excluded)
+    deleted = sum(len(e.get("items") or []) for e in report.get("deleted") or [])
     if removed:
         notes.append(f"{removed} excluded item{'s' if removed != 1 else ''} taken out")
     if held:
         notes.append(f"{held} excluded item{'s' if held != 1 else ''} kept for the answers already given or leased")
+    if deleted:
+        notes.append(f"{deleted} item{'s' if deleted != 1 else ''} deleted, with {'their' if deleted != 1 else 'its'} "
+                     "answers and leases")
     discarded = report.get("discarded")
     if discarded:
         notes.append(f"discarded: {discarded.get('reason') or 'no reason recorded'}")
-    return notes + wave_selectors.planning_notes(report)  # rule matching cut short by its time budget
+    return notes + wave_selectors.planning_notes(report)
 
 
 def wave_progress(wave: Wave) -> dict:
@@ -158,7 +165,15 @@ def project_overview(project: Project, user) -> dict:
         "items": item_counts(project),
         "active_model": active_model(project),
         "labels": list(project.labels.select_related("parent")),
+        "plan_waiting": plan_waiting_for_embedding(project),
     }
+
+
+def plan_waiting_for_embedding(project: Project) -> TaskRun | None:
+    """The embedding run a lead's plan waits for (``planning_blocker`` queued or marked it with
+    plan_when_done): the next wave is planned and opened when it ends. None when no plan waits."""
+    return (TaskRun.objects.filter(project=project, kind=EMBED, state__in=OPEN, detail__plan_when_done=True)
+            .order_by("-created_at").first())
 
 
 # Which unlabeled items the planner can still draw. It never draws an answered item again, a skipped

@@ -309,7 +309,7 @@ def wave_plan(request, slug):
                                      "click); nothing was planned: reload the page to see it.")
             wave = waves.plan_next_wave(project)
             opened = waves.open_wave_if_idle(project, wave)
-        said = "".join(f" {note}" for note in wave_selectors.planning_notes(wave.report))  # a partial rule match
+        said = wave_selectors.planning_sentences(wave.report)  # planned short, overlap cut, partial rule match
         if opened:
             return f"Wave {wave.number} planned ({wave.size} items) and opened for annotators.{said}"
         return f"Wave {wave.number} planned ({wave.size} items); it can be opened once the open wave is closed.{said}"

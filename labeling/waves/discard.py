@@ -14,6 +14,7 @@ Two things end such a wave before annotators see it:
 * a lead closes it before it opened (``services.close_wave``).
 
 An item a lead excludes leaves unfinished waves without discarding them (``take_out_excluded``).
+An item deleted (the Django admin) leaves every wave it was picked for, held or not (``take_out_deleted``).
 
 Discarded, not re-planned in place: the new plan is another sample (another model, another
 eligible pool, other inclusion probabilities), so it gets its own number, and the old number keeps
@@ -191,3 +192,28 @@ def excluded_text(waves: list[dict]) -> str:
             parts.append(f"{w['held']} already answered or leased in {w['state']} wave {w['wave']}: those answers "
                          "(and leases, until they run out) stand, no other annotator is given the item")
     return "; ".join(parts)
+
+
+def take_out_deleted(project, item_ids) -> list[dict]:
+    """Take items that are about to be deleted out of every wave of the project (call under the
+    project's row lock, in the deletion's transaction); returns {wave, state, deleted} per wave
+    touched, in number order. Unlike an exclusion (``take_out_excluded``) nothing is kept: the
+    deletion takes the item's answers and leases with it, so each of its picks goes, held or not,
+    the wave's size shrinks by every one of them and report["deleted"] records the items as deleted
+    (never as excluded items kept for their answers, which are gone too)."""
+    rows = list(WaveItem.objects.filter(wave__project=project, item_id__in=list(item_ids))
+                .order_by("pk").select_for_update(of=("self",)).values_list("pk", "item_id", "wave_id"))
+    if not rows:
+        return []
+    by_wave: dict[int, list[int]] = {}
+    for _, item_id, wave_id in rows:
+        by_wave.setdefault(wave_id, []).append(item_id)
+    WaveItem.objects.filter(pk__in=[pk for pk, *_ in rows]).delete()
+    out = []
+    for wave in Wave.objects.filter(pk__in=list(by_wave)).order_by("number"):
+        items = sorted(by_wave[wave.pk])
+        record = (wave.report or {}).get("deleted", []) + [{"at": timezone.now().isoformat(), "items": items}]
+        Wave.objects.filter(pk=wave.pk).update(size=Greatest(F("size") - len(items), 0),
+                                               report=to_jsonable({**(wave.report or {}), "deleted": record}))
+        out.append({"wave": wave.number, "state": wave.state, "deleted": len(items)})
+    return out

@@ -121,11 +121,26 @@ def close_note(wave: Wave) -> str:
 
 
 def planning_notes(report: dict) -> list[str]:
-    """What planning a wave could not do in full, from its report, for the lead: rule matching that
-    stopped after its time budget (labeling.waves.pool.planner_snapshot), so that a cold start with
-    few or no rule picks says its rules were not checked on the whole pool rather than matched nothing."""
-    partial = ((report or {}).get("timings") or {}).get("rules_partial")
-    return [partial] if partial else []
+    """What planning a wave could not do in full, from its report, for the lead: fewer items than
+    asked for (report["short_of_requested"]), fewer answers than the overlap (report["overlap_limited"]),
+    and rule matching that stopped after its time budget (labeling.waves.pool.planner_snapshot), so
+    that a cold start with few or no rule picks says its rules were not checked on the whole pool
+    rather than matched nothing."""
+    report = report or {}
+    notes = []
+    if short := report.get("short_of_requested"):
+        notes.append(f"planned with {short}")
+    if limited := report.get("overlap_limited"):
+        notes.append(f"fewer answers than the overlap asked: {limited}")
+    if partial := (report.get("timings") or {}).get("rules_partial"):
+        notes.append(partial)
+    return notes
+
+
+def planning_sentences(report: dict) -> str:
+    """``planning_notes`` as sentences after a plan's message ("Wave 2 planned (8 items) ...")."""
+    said = [note[:1].upper() + note[1:] for note in planning_notes(report)]
+    return "".join(f" {note}{'' if note.endswith('.') else '.'}" for note in said)
 
 
 def pick_is_complete(wave_item: WaveItem) -> bool:
