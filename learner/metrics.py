@@ -73,8 +73,10 @@ def classification_report(
     the ECE, the reliability bins and per-class precision-recall curves.
 
     ``y_true`` / ``y_pred`` are label names. A prediction outside ``classes`` (e.g. a coarse
-    fallback) counts as wrong for its row. With ``sample_weight`` every count is a sum of
-    weights; ``support`` stays the weighted sum and ``count`` the raw number of rows.
+    fallback) counts as wrong for its row; it is in no cell of the matrix but in its row's
+    ``predicted_outside`` (per true class, in ``classes`` order), so every row is accounted for.
+    With ``sample_weight`` every count is a sum of weights; ``support`` stays the weighted sum and
+    ``count`` the raw number of rows.
     Classes with no true rows are listed in ``not_estimable`` and left out of the macro mean.
     JSON-serialisable."""
     y_true = [str(v) for v in y_true]
@@ -99,6 +101,8 @@ def classification_report(
     confusion = np.zeros((k, k), dtype=np.float64)
     known_pred = pred_idx >= 0
     np.add.at(confusion, (true_idx[known_pred], pred_idx[known_pred]), weight[known_pred])
+    outside = np.zeros(k)  # per true class: the rows predicted as no class (in no cell of the matrix)
+    np.add.at(outside, true_idx[~known_pred], weight[~known_pred])
     support = np.zeros(k)
     np.add.at(support, true_idx, weight)
     count = np.bincount(true_idx, minlength=k)
@@ -154,6 +158,7 @@ def classification_report(
         "n": int(n),
         "weighted_n": float(total),
         "confusion_matrix": confusion.tolist() if sample_weight is not None else confusion.astype(int).tolist(),
+        "predicted_outside": outside.tolist() if sample_weight is not None else outside.astype(int).tolist(),
         "not_estimable": not_estimable,
     }
     if proba is not None:

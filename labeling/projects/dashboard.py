@@ -1,6 +1,7 @@
 """Data behind the project dashboard (served as JSON, drawn by static/js/dashboard/main.js): labeled
 counts per label per wave, the learning curve, per-class metrics, confusion matrix, PR curves,
 reliability diagram, thresholds with their review share, annotator throughput and agreement.
+The figures from a training report, and their small-n rule, are in labeling/projects/figures.py.
 
 PR curves and reliability bins come from the training report (held-out validation or out-of-fold
 predictions). Only for versions whose report lacks them are they computed from the stored pool scores (ItemScore) of labeled items. Those items include the model's own
@@ -12,7 +13,6 @@ from operator import itemgetter
 
 import numpy as np
 from django.db import connection, transaction
-from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from labeling.annotations import selectors as annotation_selectors
 from labeling.annotations.models import Annotation
@@ -22,17 +22,23 @@ from labeling.modeling.scores import pool_threshold_rows
 from labeling.modeling.selectors import model_choices, model_labels, threshold_guard_rows, threshold_mix_summary
 from labeling.modeling.versions import active_model
 from labeling.projects.estimates import MIN_N, version_estimates
+from labeling.projects.figures import (
+    confusion,
+    find_key,
+    find_report,
+    learning_curve,
+    per_class_table,
+    pr_curves,
+    reliability,
+)
 from labeling.waves.models import WaveItem
 
 log = logging.getLogger(__name__)
 
 MAX_SCORED_ITEMS = 20000   # enough for smooth curves; bounds the dashboard's memory and time
-CURVE_POINTS = 60
-RELIABILITY_BINS = 10
 # The per-wave column of labeled items no wave brought (imports, a lead's label outside any pick).
 NO_WAVE = "outside any wave"
 FALLBACKS = "fallbacks to it (coarse)"  # a coarse label's thresholds row: it holds back the fallbacks to it
-REPORT_KEYS = ("validation", "val", "metrics", "report", "test", "evaluation")
 ESTIMATED_STATES = (ModelVersion.READY, ModelVersion.ACTIVE, ModelVersion.RETIRED)
 ESTIMATES_SOURCE = ("picks with a known inclusion probability from waves planned after the model, weighted by "
                     "1/π; 95 % intervals")
@@ -146,89 +152,6 @@ def current_names(report: dict | None, labels) -> dict | None:
     return out
 
 
-def find_report(metrics: dict | None) -> dict | None:
-    """The classification report (per_class, macro_f1, confusion_matrix…) inside a version's metrics,
-    whether stored at the top level or under a key such as "validation"."""
-    if not isinstance(metrics, dict):
-        return None
-    if "per_class" in metrics:
-        return metrics
-    for key in REPORT_KEYS:
-        if isinstance(inner := metrics.get(key), dict) and (found := find_report(inner)):
-            return found
-    return None
-
-
-def _find_key(metrics: dict | None, key: str, depth: int = 2):
-    if not isinstance(metrics, dict):
-        return None
-    if key in metrics:
-        return metrics[key]
-    found = (_find_key(value, key, depth - 1) for value in metrics.values()) if depth else ()
-    return next((value for value in found if value is not None), None)
-
-
-def learning_curve(versions, rare_threshold: int, estimates: dict | None = None) -> list[dict]:
-    """macro-F1 and mean recall of the version's rare labels (fewer training examples than the
-    project's rare threshold), both on the version's validation split; and the design-based
-    macro-F1 estimate on the pool with its 95 % interval (``estimates``: version_estimates)."""
-    points = []
-    for version in versions:
-        report = find_report(version.metrics)
-        if version.state in (ModelVersion.TRAINING, ModelVersion.FAILED) or report is None:
-            continue
-        per_class = report.get("per_class", {})
-        counts = (version.metrics or {}).get("class_counts") or {
-            name: row.get("count", 0) for name, row in per_class.items()}
-        rare = [name for name, n in counts.items() if n < rare_threshold]
-        rare_recalls = [per_class[name]["recall"] for name in rare
-                        if name in per_class and per_class[name].get("support")]
-        stored_rare = _find_key(version.metrics, "rare_recall")
-        points.append({
-            "version": version.number, "state": version.state, "train_size": version.train_size,
-            "macro_f1": report.get("macro_f1"),
-            "rare_recall": stored_rare if isinstance(stored_rare, (int, float))
-            else (float(np.mean(rare_recalls)) if rare_recalls else None),
-            "macro_f1_estimate": ((estimates or {}).get(version.number) or {}).get("macro_f1_estimate"),
-            "macro_f1_ci": ((estimates or {}).get(version.number) or {}).get("macro_f1_ci"),
-        })
-    return points
-
-
-def per_class_table(report: dict | None) -> list[dict]:
-    """Validation precision / recall / F1 per label; None (shown "—") where fewer than
-    ``MIN_N`` validation items stand behind a figure (the label's items for recall and F1, those
-    predicted as it for precision): no "1.000" from three items, no "0.000" from none."""
-    if not report:
-        return []
-    rows = []
-    predicted = _predicted_counts(report)
-    for name, row in report.get("per_class", {}).items():
-        count = row.get("count", row.get("support")) or 0
-        out = {"label": name, **{k: row.get(k) for k in ("precision", "recall", "f1", "support",
-                                                           "average_precision")}}
-        if count < MIN_N:
-            out["recall"] = out["f1"] = out["average_precision"] = None
-        if predicted.get(name, count) < MIN_N:
-            out["precision"] = out["f1"] = None
-        rows.append(out)
-    return rows
-
-
-def _predicted_counts(report: dict) -> dict:
-    """Validation items predicted as each label (confusion matrix column sums), where known."""
-    classes, matrix = report.get("classes"), report.get("confusion_matrix")
-    if not classes or not matrix:
-        return {}
-    return dict(zip(classes, np.asarray(matrix, dtype=float).sum(axis=0).tolist(), strict=False))
-
-
-def confusion(report: dict | None) -> dict | None:
-    if not report or "confusion_matrix" not in report:
-        return None
-    return {"classes": report.get("classes") or list(report.get("per_class", {})), "matrix": report["confusion_matrix"]}
-
-
 def scored_labeled_items(project, model, label_names: dict) -> dict | None:
     """Probabilities of the model's stored scores for labeled items, with their resolved labels
     (matched to the model's classes by label id: a renamed label keeps its column)."""
@@ -262,82 +185,6 @@ def scored_labeled_items(project, model, label_names: dict) -> dict | None:
     if not rows:
         return None
     return {"classes": classes, "proba": np.vstack(rows), "y": np.asarray(truth)}
-
-
-def pr_curves(report: dict | None, scored: dict | None) -> dict:
-    """Per label: the precision-recall curve, its average precision and how many positives it
-    rests on. Below ``MIN_N`` positives the AP is None (shown "—" with the count) and no curve
-    is drawn, by the rule the per-class table follows: no "AP 1.00" from four items."""
-    stored = _find_key(report, "pr_curves") if report else None
-    if isinstance(stored, dict) and stored:
-        counts = {name: row.get("count", row.get("support")) for name, row in (report.get("per_class") or {}).items()}
-        return {"source": "held-out validation of the training report", "min_n": MIN_N,
-                "curves": {name: _small_n_curve(curve, counts.get(name)) for name, curve in stored.items()}}
-    if scored is None:
-        return {"source": None, "min_n": MIN_N, "curves": {}}
-    curves = {}
-    for i, name in enumerate(scored["classes"]):
-        positives = scored["y"] == i
-        if not positives.any() or positives.all():
-            continue
-        precision, recall, _ = precision_recall_curve(positives, scored["proba"][:, i])
-        keep = np.unique(np.linspace(0, len(recall) - 1, min(CURVE_POINTS, len(recall))).astype(int))
-        curves[name] = _small_n_curve({
-            "precision": np.round(precision[keep], 4).tolist(), "recall": np.round(recall[keep], 4).tolist(),
-            "average_precision": float(average_precision_score(positives, scored["proba"][:, i])),
-            "positives": int(positives.sum())})
-    return {"source": "pool scores of labeled items (includes training items: optimistic)", "min_n": MIN_N,
-            "curves": curves}
-
-
-def _small_n_curve(curve, fallback_count=None):
-    """A curve with ``too_few`` set, and neither AP nor points where it rests on fewer than
-    ``MIN_N`` positives (its own count, else the report's count of the label's items)."""
-    if not isinstance(curve, dict):
-        return curve
-    positives = curve.get("positives", fallback_count)
-    if positives is None:  # an old report that does not say: left as it was
-        return curve
-    if positives >= MIN_N:
-        return {**curve, "positives": positives, "too_few": False}
-    return {**curve, "positives": positives, "too_few": True, "average_precision": None,
-            "precision": [], "recall": []}
-
-
-def reliability(report: dict | None, scored: dict | None) -> dict:
-    """Accuracy against mean confidence per confidence bin, each bin with its item count; a bin
-    holding fewer than ``MIN_N`` items keeps its count but no accuracy (marked ``too_few``)."""
-    stored = _find_key(report, "reliability") if report else None
-    if isinstance(stored, (list, dict)) and stored:
-        bins = [_small_n_bin(b) for b in stored] if isinstance(stored, list) else stored
-        return {"source": "held-out validation of the training report", "bins": bins, "min_n": MIN_N,
-                "ece": _find_key(report, "ece")}
-    if scored is None:
-        return {"source": None, "bins": [], "ece": None, "min_n": MIN_N}
-    confidence = scored["proba"].max(axis=1)
-    correct = scored["proba"].argmax(axis=1) == scored["y"]
-    edges = np.linspace(0, 1, RELIABILITY_BINS + 1)
-    which = np.clip(np.ceil(confidence * RELIABILITY_BINS).astype(int) - 1, 0, RELIABILITY_BINS - 1)
-    bins, ece = [], 0.0
-    for b in range(RELIABILITY_BINS):
-        inside = which == b
-        n = int(inside.sum())
-        if n:
-            acc, conf = float(correct[inside].mean()), float(confidence[inside].mean())
-            ece += n / len(confidence) * abs(acc - conf)
-        else:
-            acc = conf = None
-        bins.append(_small_n_bin({"low": float(edges[b]), "high": float(edges[b + 1]), "count": n,
-                                  "accuracy": acc, "confidence": conf}))
-    return {"source": "pool scores of labeled items (includes training items: optimistic)",
-            "bins": bins, "ece": ece, "min_n": MIN_N}
-
-
-def _small_n_bin(row):
-    if not isinstance(row, dict) or not isinstance(row.get("count"), (int, float)):
-        return row
-    too_few = 0 < row["count"] < MIN_N
-    return {**row, "too_few": too_few, **({"accuracy": None} if too_few else {})}
 
 
 def _threshold_row(row: dict, labeled_mix: bool = False) -> dict:
@@ -374,7 +221,7 @@ def thresholds_table(model, report: dict | None, label_names: dict | None = None
     if model is None:
         return {"source": None, "rows": []}
     labels = model_labels(model, label_names)
-    stored = _find_key(model.metrics, "thresholds_table") or _find_key(model.metrics, "thresholds")
+    stored = find_key(model.metrics, "thresholds_table") or find_key(model.metrics, "thresholds")
     if isinstance(stored, list) and stored and isinstance(stored[0], dict):
         mix = threshold_mix_summary((model.metrics or {}).get("threshold_mix"))
         # A guarded project's table says, per label, how much of the kept mass the guard counted

@@ -18,8 +18,25 @@ export function draw(id, config) {
 export function learningCurve(data) {
   const canvas = document.getElementById("chart-curve");
   const pts = data.learning_curve;
+  const note = document.getElementById("curve-note");
+  note.textContent = "";
   showEmpty(canvas, !pts.length);
-  if (!pts.length) return;
+  if (!pts.length) {
+    // A model trained on too few labels to hold any out has no point to plot: it is there all the same.
+    canvas.closest("section").querySelector(".empty").textContent = data.model
+      ? "Model v" + data.model.number + " (trained on " + data.model.train_size + " labels) has no held-out " +
+        "metrics yet: too few labels to estimate them."
+      : "No trained model yet.";
+    return;
+  }
+  // A figure below the small-n rule is no point (a gap in its line); the note says which and why.
+  const missing = [];
+  pts.forEach((p) => {
+    if (p.macro_f1_reason) missing.push("v" + p.version + " macro-F1: " + p.macro_f1_reason);
+    if (p.rare_recall_reason) missing.push("v" + p.version + " rare-label recall: " + p.rare_recall_reason);
+  });
+  note.textContent = missing.length ? "Not plotted (fewer than " + data.min_n + " items per label): " +
+    missing.join(" · ") : "";
   // clip: false keeps points that sit exactly on 0 or 1 visible at the chart's edge.
   draw("chart-curve", {
     type: "line",
@@ -56,7 +73,8 @@ export function reliability(data) {
   const rel = document.getElementById("rel-source");
   const cal = data.model && data.model.calibration;
   rel.textContent = (data.reliability.source
-    ? "Source: " + data.reliability.source + (data.reliability.ece !== null ? " · ECE " + fmt(data.reliability.ece) : "")
+    ? "Source: " + data.reliability.source + (data.reliability.ece !== null && data.reliability.ece !== undefined ? " · ECE " + fmt(data.reliability.ece)
+        : data.reliability.ece_reason ? " · ECE not given: " + data.reliability.ece_reason : "")
     : "") +
     (cal && cal.ece_before !== null && cal.ece_before !== undefined
       ? " · validation ECE " + fmt(cal.ece_before) + " before → " + fmt(cal.ece_after) + " after " + cal.method + " scaling"

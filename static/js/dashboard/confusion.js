@@ -5,10 +5,11 @@ import { showEmpty } from "./panels.js";
 
 export const TOP = 25;
 
+// A column past the labels (the coarse fallbacks) is an error of its row's label only.
 function errorsPerLabel(matrix) {
   const errors = matrix.map(() => 0);
   matrix.forEach((row, i) => row.forEach((v, j) => {
-    if (i !== j) { errors[i] += v; errors[j] += v; }
+    if (i !== j) { errors[i] += v; if (j < errors.length) errors[j] += v; }
   }));
   return errors;
 }
@@ -18,15 +19,18 @@ const escape = (text) => String(text).replace(/[&<>"']/g, (ch) => ({"&": "&amp;"
 
 // One string for the whole table: a few hundred labels make tens of thousands of cells, which
 // the browser parses far faster than it takes them one DOM call at a time. Every name is escaped.
+// The extra columns (held-out rows emitted as a coarse label, no class here) come after the labels'.
 function render(table, c, keep) {
+  const extra = (c.extra_columns || []).map((_, e) => c.classes.length + e);
+  const cols = keep.concat(extra);
   let max = 0;
-  keep.forEach((i) => keep.forEach((j) => { max = Math.max(max, c.matrix[i][j]); }));
-  const names = c.classes.map(escape);
+  keep.forEach((i) => cols.forEach((j) => { max = Math.max(max, c.matrix[i][j]); }));
+  const names = c.classes.concat(c.extra_columns || []).map(escape);
   // A name too long for its header is cut with an ellipsis; the title holds the whole name.
-  const head = "<thead><tr><th>true ↓ / predicted →</th>" + keep.map((j) => '<th class="rot" title="' + names[j] + '"><span>' +
+  const head = "<thead><tr><th>true ↓ / predicted →</th>" + cols.map((j) => '<th class="rot" title="' + names[j] + '"><span>' +
     names[j] + "</span></th>").join("") + "</tr></thead>";
   // Green diagonal (right), red elsewhere (confused); the shade scales with the largest cell shown.
-  const rows = keep.map((i) => '<tr><th title="' + names[i] + '">' + names[i] + "</th>" + keep.map((j) => {
+  const rows = keep.map((i) => '<tr><th title="' + names[i] + '">' + names[i] + "</th>" + cols.map((j) => {
     const v = c.matrix[i][j];
     const alpha = max ? v / max : 0;
     const bg = (i === j ? "rgba(21,128,61," : "rgba(185,28,28,") + (0.08 + 0.85 * alpha).toFixed(2) + ")";
@@ -45,6 +49,10 @@ export function confusion(data) {
   note.textContent = "";
   pick.hidden = true;
   if (!c) return;
+  // Every held-out row is in the matrix: those that fell back to a coarse label in its last column.
+  const fallbacks = c.fallbacks ? c.fallbacks + " held-out " + (c.fallbacks === 1 ? "item" : "items") +
+    " fell back to a coarse label: column “" + c.extra_columns.join(", ") + "”. " : "";
+  note.textContent = fallbacks;
   const all = c.classes.map((_, i) => i);
   if (all.length <= TOP) { render(table, c, all); return; }
   const errors = errorsPerLabel(c.matrix);
@@ -59,8 +67,8 @@ export function confusion(data) {
   const update = () => {
     const n = Number(pick.value);
     render(table, c, byErrors.slice(0, n).sort((a, b) => a - b));
-    note.textContent = n === all.length ? "All " + all.length + " labels."
-      : "The " + n + " of " + all.length + " labels most involved in confusions.";
+    note.textContent = fallbacks + (n === all.length ? "All " + all.length + " labels."
+      : "The " + n + " of " + all.length + " labels most involved in confusions.");
   };
   pick.hidden = false;
   pick.onchange = update;
