@@ -124,11 +124,13 @@ def answering_members(project: Project):
 def _who_else_answers(project: Project, user, overlap: int) -> str:
     """Who can give the answers this user cannot: the other members (a lead counts: the demo's lead
     is the second answerer of its annotator's double-labeled items), or, when there are not enough
-    of them, that a lead must add one. By name for a lead or admin only: the member list is theirs
-    (``members/`` refuses annotators), so an annotator learns how many."""
+    of them, that one must be added: a lead or admin adds one on the members page, an annotator
+    asks a lead. By name for a lead or admin only: the member list is theirs (``members/`` refuses
+    annotators), so an annotator learns how many."""
     members = list(answering_members(project))
     others = [m for m in members if m.user_id != user.pk]
-    if can_manage(user, project):
+    manages = can_manage(user, project)
+    if manages:
         named = ", ".join(f"{m.user.username} ({m.role})" for m in others[:3]) + (
             f" and {len(others) - 3} more" if len(others) > 3 else "")
         can, some_can = f"Any other member of the project can answer them: {named}.", f"The other members ({named})"
@@ -137,11 +139,13 @@ def _who_else_answers(project: Project, user, overlap: int) -> str:
         can, some_can = f"{many} can answer them.", many
     if others and len(members) >= overlap:
         return can
+    # A lead or admin adds members herself (the members page is hers); an annotator asks one.
+    ask = ("Add another annotator on the project's members page." if manages
+           else "Ask a lead to add another annotator to the project.")
     if others:
         return (f"{some_can} can answer them, but {overlap} different people are needed and the "
-                f"project has {len(members)} member{'s' if len(members) != 1 else ''}. Ask a lead to add another "
-                "annotator to the project.")
-    return "No other member of the project can answer them. Ask a lead to add another annotator to the project."
+                f"project has {len(members)} member{'s' if len(members) != 1 else ''}. {ask}")
+    return f"No other member of the project can answer them. {ask}"
 
 
 def members_short(project: Project) -> dict | None:
