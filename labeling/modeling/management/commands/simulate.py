@@ -6,6 +6,7 @@ strategy with one seed (and, with --final-model, the final-model step after the 
 writes DIR/<strategy>-seed<k>.json and DIR/result.json and redraws DIR/curve.png from every run
 in DIR. See docs/simulation.md."""
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -88,6 +89,23 @@ def read_full_pool_cache(full_file: Path) -> dict:
         raise CommandError(f"{full_file}: not the full-pool cache this command writes (an object of "
                            '{"macro_f1", "C"} entries); delete it and run again')
     return cache
+
+
+def full_pool_key(data_path: Path, embeddings: np.ndarray, config) -> str:
+    """The full-pool cache's key: what the full-pool score depends on. The data file's path and a
+    digest of its bytes (a file edited in place is another set), a digest of the item embeddings
+    (another --embeddings file, or vectors from another encoder), the encoder that makes the label
+    vectors (LONGTAIL_MODEL_ID), the seed, the hierarchy switch, the dev share and --train."""
+    data_digest = hashlib.sha256(data_path.read_bytes()).hexdigest()[:16]
+    vectors = np.ascontiguousarray(embeddings)
+    emb_digest = hashlib.sha256(f"{vectors.dtype}{vectors.shape}".encode() + vectors.tobytes()).hexdigest()[:16]
+    key = (f"{data_path.resolve()}|data={data_digest}|embeddings={emb_digest}|encoder={settings.LONGTAIL_MODEL_ID}"
+           f"|seed={config.seed}|hierarchy={config.use_hierarchy}")
+    if config.dev_fraction > 0:
+        key += f"|dev={config.dev_fraction}"
+    if config.train_options:
+        key += f"|train={json.dumps(config.train_options, sort_keys=True)}"
+    return key
 
 
 def _json_object(value: str, name: str, expected: str) -> dict:
@@ -270,11 +288,7 @@ class Command(BaseCommand):
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a folder made unwritable meanwhile, a path too long
             raise CommandError(f"--out {out}: cannot create it ({exc.strerror or exc}).") from exc
-        full_key = f"{data_path.resolve()}|seed={config.seed}|hierarchy={config.use_hierarchy}"
-        if config.dev_fraction > 0:
-            full_key += f"|dev={config.dev_fraction}"
-        if config.train_options:
-            full_key += f"|train={json.dumps(config.train_options, sort_keys=True)}"
+        full_key = full_pool_key(data_path, embeddings, config)
         # Each entry: {"macro_f1", "C"} (the full pool's C, what penalty="auto" chose; files written
         # before it was recorded hold the score alone).
         cached = full_cache.get(full_key)
