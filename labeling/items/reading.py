@@ -117,6 +117,11 @@ def _as_windows_1252(raw: bytes, at: int) -> str | None:
     return text[start:end].strip()
 
 
+def _holds_utf8(raw: bytes) -> bool:
+    """The line holds a well-formed UTF-8 character beyond ASCII beside its bad bytes."""
+    return any(c != "\ufffd" and not c.isascii() for c in raw.decode("utf-8", errors="replace"))
+
+
 class LineSource:
     """Physical lines of a file, decoded; undecodable lines are reported (with the byte offset of
     the first bad byte) and replaced so that parsing can continue."""
@@ -131,6 +136,9 @@ class LineSource:
         # The first line that was not UTF-8 reads as Windows-1252 (Latin-1): the readers refuse the whole
         # file, as skipping its rows one by one would import only the rows without accented letters.
         self.legacy_encoding = False
+        # A line so far held UTF-8 beyond ASCII: a later bad line is a damaged UTF-8 line (a character cut
+        # in half by a tool's byte limit), not a file in another encoding, and refuses only its row.
+        self.utf8_beyond_ascii = False
 
     def __iter__(self) -> Iterator[str]:
         with open(self.path, "rb") as fh:
@@ -151,10 +159,12 @@ class LineSource:
             offset += 3
         try:
             text = raw.decode("utf-8")
+            self.utf8_beyond_ascii = self.utf8_beyond_ascii or not raw.isascii()
         except UnicodeDecodeError as exc:
             bad = raw[exc.start : exc.start + 1].hex()
             message = f"bytes that are not UTF-8 at byte offset {offset + exc.start} (0x{bad}); save the file as UTF-8"
-            legacy = None if self.undecodable else _as_windows_1252(raw, exc.start)
+            legacy = None if self.undecodable or self.utf8_beyond_ascii or _holds_utf8(raw) else (
+                _as_windows_1252(raw, exc.start))
             self.undecodable = True
             if legacy is not None:
                 self.legacy_encoding = True

@@ -1,7 +1,6 @@
 from django.shortcuts import render
 
 from labeling.projects import selectors
-from labeling.projects.overview_next import plan_waiting_for_embedding
 from labeling.projects.permissions import project_for, role_in, visible_projects, with_roles
 from labeling.projects.services import can_create_projects
 
@@ -17,8 +16,7 @@ def home(request):
 def project_overview(request, slug):
     """Everyone in the project: start labeling, wave progress, budget; leads get the tools."""
     project = project_for(request.user, slug)
-    return render(request, "pages/overview.html", {**selectors.project_overview(project, request.user),
-                                                   "plan_waiting": plan_waiting_for_embedding(project)})
+    return render(request, "pages/overview.html", selectors.project_overview(project, request.user))
 
 
 def project_dashboard(request, slug):

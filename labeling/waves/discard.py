@@ -212,8 +212,13 @@ def take_out_deleted(project, item_ids) -> list[dict]:
     out = []
     for wave in Wave.objects.filter(pk__in=list(by_wave)).order_by("number"):
         items = sorted(by_wave[wave.pk])
-        record = (wave.report or {}).get("deleted", []) + [{"at": timezone.now().isoformat(), "items": items}]
+        report = dict(wave.report or {})
+        record = report.get("deleted", []) + [{"at": timezone.now().isoformat(), "items": items}]
+        if report.get("excluded"):  # an excluded item kept for its answers is now deleted with them
+            gone = set(items)
+            report["excluded"] = [{**e, "held": [i for i in e.get("held") or [] if i not in gone]}
+                                  for e in report["excluded"]]
         Wave.objects.filter(pk=wave.pk).update(size=Greatest(F("size") - len(items), 0),
-                                               report=to_jsonable({**(wave.report or {}), "deleted": record}))
+                                               report=to_jsonable({**report, "deleted": record}))
         out.append({"wave": wave.number, "state": wave.state, "deleted": len(items)})
     return out
