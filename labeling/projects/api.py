@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from labeling.items.import_lock import SourcesBusy, lock_sources_for_change, sources_change_atomic
 from labeling.modeling.final import EncoderFolderMissing
 from labeling.modeling.predict import predict_texts
+from labeling.modeling.text_window import window_fields
 from labeling.modeling.versions import active_model
 
 from . import selectors, services
@@ -298,7 +299,9 @@ class Predict(ProjectScoped, APIView):
     Every member may call it (a POST that only reads), so it is bounded per call
     (LONGTAIL_PREDICT_MAX_CHARS over all texts, PredictSerializer) and per user
     (LONGTAIL_PREDICT_RATE, then 429 with Retry-After; and one call at a time, else 429 with
-    Retry-After, a refusal that the rate does not count): the texts are encoded in the web process."""
+    Retry-After, a refusal that the rate does not count): the texts are encoded in the web process.
+    The encoder reads a text only up to its window (256 tokens for the default one): a row says
+    ``truncated`` and, where it is true, how many tokens and characters were read (text_window)."""
 
     member_writes = True
     throttle_classes = [UserScopedRateThrottle]
@@ -331,8 +334,9 @@ class Predict(ProjectScoped, APIView):
             except EncoderFolderMissing as exc:  # a final model whose encoder folder this host lacks
                 return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
             queued = services.queue_predictions_for_review(project, texts, predictions) if queue else {}
+            windows = window_fields(model, texts)  # which texts the encoder cut at its window
         # every row says whether it went to review (and, where it did not, why)
         results = [{"index": i, "queued_for_review": False,
                     "review_note": None if queue else "queueing for review is off for this request", **p,
-                    "queued_item": queued.get(i)} for i, p in enumerate(predictions)]
+                    "queued_item": queued.get(i), **windows[i]} for i, p in enumerate(predictions)]
         return Response({"model_version": model.number, "results": results})
