@@ -49,6 +49,8 @@ def not_utf8_message(path: Path) -> str:
 
 def load_jsonl(path: str | Path) -> Dataset:
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a file")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
@@ -90,6 +92,12 @@ def _read_jsonl(path: Path) -> Dataset:
             splits.append(split)
     if not texts:
         raise DataError(f"{path}: no rows")
+    # Every model of the run is trained on pool rows: one label there only failed after the encoding.
+    pool_labels = sorted({label for label, split in zip(labels, splits, strict=True) if split != "test"})
+    if len(pool_labels) < 2:
+        found = f"only the label {pool_labels[0]!r}" if pool_labels else "none"
+        raise DataError(f"{path}, field 'label': a simulation needs at least 2 different labels on the pool rows "
+                        f"(split other than \"test\"); found {found}")
     return Dataset(path=str(path), texts=texts, labels=np.array(labels, dtype=object),
                    coarse=np.array(coarse, dtype=object) if has_coarse else None,
                    sources=np.array(sources, dtype=object), is_test=np.array([s == "test" for s in splits], dtype=bool),

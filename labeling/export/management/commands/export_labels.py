@@ -1,5 +1,8 @@
 """python manage.py export_labels <project> --format csv|jsonl --out FILE [--include-duplicates]
 [--no-neutralise-formulas]"""
+import os
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.export import services
@@ -7,6 +10,24 @@ from labeling.export.formats import FORMATS
 from labeling.projects.models import Project
 
 from ._destination import export_file
+
+
+def _quiet_closed_stdout(stream) -> None:
+    """Point the process's standard output at /dev/null once its pipe is closed: what is still
+    buffered would otherwise fail again when Python flushes it at exit ("Exception ignored …
+    BrokenPipeError", the advice of Python's signal module documentation). Only the process's own
+    standard output: a stream a caller passed (call_command(stdout=…)) is left alone."""
+    if stream is not sys.stdout:
+        return
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's stream)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 class Command(BaseCommand):
@@ -34,9 +55,15 @@ class Command(BaseCommand):
                                         report=report)
         lines = 0
         if opts["out"] == "-":
-            for chunk in chunks:
-                self.stdout.write(chunk, ending="")
-                lines += 1
+            try:
+                for chunk in chunks:
+                    self.stdout.write(chunk, ending="")
+                    lines += 1
+                self.stdout.flush()  # a closed pipe is met here, not at exit after the summary
+            except BrokenPipeError:  # `… --out - | head -1`: the reader is gone
+                _quiet_closed_stdout(self.stdout._out)
+                raise CommandError("--out -: cannot write it (Broken pipe: the reader of standard output closed "
+                                   "it); the export stopped.") from None
         else:
             with export_file(opts["out"], "w", encoding="utf-8", newline="") as out:
                 for chunk in chunks:

@@ -1,26 +1,69 @@
-"""python manage.py import_items <project-slug> <file> [--skip-invalid [--rejects FILE]] [--format csv|jsonl]
+"""python manage.py import_items <project-slug> <file> [--skip-invalid [--rejects FILE]] [--format csv|tsv|jsonl]
 
 Imports a CSV, TSV or JSONL file. Every bad row is reported (file, line, field, reason) and, without
 --skip-invalid, nothing is imported and the command exits with status 1. With --skip-invalid the
 valid rows are imported and the rejected ones are written with their reasons to the rejects file
 (default: <file>.rejects.csv); the command then exits 0.
+
+With a broker, the new items' embedding is queued for a Celery worker once the rows are in. The
+exit status is about the import: 0 also when that embedding could not be queued (the broker is
+down), which one line on stderr says, with what to do.
 """
+import logging
+from contextlib import contextmanager
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from labeling.export.management.commands._destination import destination_problem
 from labeling.items.services import import_path
+from labeling.loop import triggers
+from labeling.loop.runs import EMBED
+from labeling.modeling.models import TaskRun
 from labeling.projects.models import Project
+
+FORMATS_READ = ".csv, .tsv, .txt (read as CSV), .jsonl, .ndjson or .json (read as JSON lines)"
+
+
+# Celery's result store logs each reconnection try to a Redis that is down, over several lines.
+RESULT_STORE_LOGGERS = ("celery.backends.redis", "celery.backends.asynchronous")
+
+
+@contextmanager
+def one_line_queue_errors():
+    """While the import runs, the queueing's logged errors keep their line but lose the traceback,
+    and Celery's result store keeps its reconnection tries to itself (a broker that is down made
+    them ~100 lines): the command says what happened, after the import, in one line. With
+    LOG_LEVEL=DEBUG all of it stays."""
+    def strip(record):
+        record.exc_info, record.exc_text = None, None
+        return True
+
+    def hold(record):
+        return False
+
+    filters = [(logging.getLogger(triggers.__name__), strip)]
+    filters += [(logging.getLogger(name), hold) for name in RESULT_STORE_LOGGERS]
+    if logging.getLogger(triggers.__name__).isEnabledFor(logging.DEBUG):
+        filters = []
+    for logger, keep in filters:
+        logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        for logger, keep in filters:
+            logger.removeFilter(keep)
 
 
 class Command(BaseCommand):
-    help = "Import items from a CSV, TSV or JSONL file into a project (see docs/intake.md)."
+    help = (f"Import items from a {FORMATS_READ} file into a project (see docs/intake.md). Exit status 0 once "
+            "the rows are imported, also when their embedding could not be queued for a worker (said on stderr).")
 
     def add_arguments(self, parser):
         parser.add_argument("project", help="project slug")
-        parser.add_argument("file", help="a .csv or .jsonl file")
+        parser.add_argument("file", help=f"a {FORMATS_READ} file")
         parser.add_argument("--format", choices=["csv", "tsv", "jsonl"], help="default: from the extension or content")
         parser.add_argument("--skip-invalid", action="store_true",
                             help="import the valid rows; write the rejected ones with reasons to --rejects")
@@ -33,11 +76,16 @@ class Command(BaseCommand):
         except Project.DoesNotExist:
             raise CommandError(f"No project with slug '{opts['project']}'.") from None
         path = Path(opts["file"])
+        if path.is_dir():
+            raise CommandError(f"{path}: is a folder, not a file.")
         if not path.is_file():
             raise CommandError(f"{path}: no such file.")
         rejects = Path(opts["rejects"]) if opts["rejects"] else path.with_name(path.name + ".rejects.csv")
         # Before validating (minutes on a big file): a folder or a missing folder would fail only
         # once the rejected rows are written, after all that work. The check export's --out makes.
+        if opts["rejects"] and not opts["skip_invalid"]:
+            self.stderr.write(f"Warning: --rejects {rejects} is only written with --skip-invalid; without it a bad "
+                              "row imports nothing and is reported here.")
         if opts["skip_invalid"] and (problem := destination_problem(rejects)):
             option = f"--rejects {rejects}" if opts["rejects"] else f"the rejects file {rejects} (set by --rejects)"
             raise CommandError(f"{option}: {problem}.")
@@ -55,8 +103,9 @@ class Command(BaseCommand):
                 bar.refresh()
 
         try:
-            result = import_path(project, path, skip_invalid=opts["skip_invalid"], rejects_path=rejects,
-                                 progress=progress, format=opts["format"])
+            with one_line_queue_errors():
+                result = import_path(project, path, skip_invalid=opts["skip_invalid"], rejects_path=rejects,
+                                     progress=progress, format=opts["format"])
         finally:
             if bar is not None:
                 bar.close()
@@ -82,3 +131,18 @@ class Command(BaseCommand):
             self.stdout.write(f"{result.rows_rejected:,} rejected rows with reasons: {result.rejects_path}")
         if batch.created_sources:
             self.stdout.write(batch.created_sources_note)
+        self.say_embedding(project, batch)
+
+    def say_embedding(self, project, batch) -> None:
+        """What became of the new items' embedding (queued once the import committed): one line where
+        it could not be queued, or where it waits for a worker."""
+        run = TaskRun.objects.filter(project=project, kind=EMBED, detail__import_batch=batch.pk).order_by("-pk").first()
+        if run is None:  # no broker (the demo): planning embeds the items in-process
+            return
+        if triggers.queue_failed(run):
+            self.stderr.write(f"Warning: the items were imported, but their embedding could not be queued "
+                              f"(task run {run.pk}: {run.message}). Start the broker (REDIS_URL) and a Celery "
+                              "worker; planning the next wave then embeds the items still without a vector.")
+        elif run.state == TaskRun.PENDING and not settings.CELERY_TASK_ALWAYS_EAGER:
+            self.stdout.write(f"Embedding of the new items queued (task run {run.pk}): a Celery worker on the "
+                              "'embed' queue must run for them to be embedded.")

@@ -5,62 +5,35 @@ Thin wrapper over learner.simulation: reads the inputs (data, rules, embeddings)
 strategy with one seed (and, with --final-model, the final-model step after the last wave),
 writes DIR/<strategy>-seed<k>.json and DIR/result.json and redraws DIR/curve.png from every run
 in DIR. See docs/simulation.md."""
-import argparse
 import hashlib
 import json
-import math
-import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.modeling.embedding import encoder as product_encoder
-from labeling.projects.models import settings_errors
-from labeling.projects.services import check_strategy_mix
 from learner import simulation as sim
 from learner.embedding import DirectoryEmbeddingCache, embed_texts, get_encoder
-from learner.planning.strategies import strategy
 from learner.rules import compile_rule
 from learner.simulation.data import not_utf8_message
 from learner.simulation.final_model import simulation_finetune_config
 from learner.training.config import config_from_options
 
+from ._simulate_options import (
+    _json_object,
+    _json_option,
+    check_cache_folder,
+    check_planner_settings,
+    check_seed,
+    file_problem,
+    finite_float,
+    load_npy,
+    out_problem,
+)
+
 BENCH_EMBEDDINGS = Path(settings.BASE_DIR) / "bench" / ".cache" / "emb"
-# The options that stand for a project's settings, checked by the product's own rules (the
-# settings page's and API's words), by the setting's field name.
-SETTING_OPTIONS = {"wave_size": "--wave-size", "random_share": "--random-share", "rare_threshold": "--rare-threshold"}
-
-
-def finite_float(value: str) -> float:
-    """argparse's float without "nan" and "inf": NaN passes every range check (each comparison is
-    False) and only failed in the planner, after the embedding, as a traceback."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not math.isfinite(number):
-        raise argparse.ArgumentTypeError(f"must be a finite number; got {value!r}")
-    return number
-
-
-def out_problem(out: Path) -> str | None:
-    """Why ``--out`` cannot be the results folder, or None; checked before the embedding (minutes
-    on a real set), since the folder is only created and written after it."""
-    if out.exists() and not out.is_dir():
-        return "is a file, not a folder; give a folder (it is created if missing)"
-    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
-        return "the folder is not writable"
-    existing = next((folder for folder in out.parents if folder.exists()), None)
-    if existing is not None and not out.exists():
-        if not existing.is_dir():
-            return f"{existing} is a file, not a folder"
-        if not os.access(existing, os.W_OK | os.X_OK):
-            return f"the folder {existing} is not writable"
-    return None
 
 
 def read_full_pool_cache(full_file: Path) -> dict:
@@ -108,59 +81,10 @@ def full_pool_key(data_path: Path, embeddings: np.ndarray, config) -> str:
     return key
 
 
-def _json_object(value: str, name: str, expected: str) -> dict:
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise CommandError(f"--{name}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(parsed, dict):
-        raise CommandError(f"--{name}: expected {expected}")
-    return parsed
-
-
-def _json_option(value: str, name: str) -> dict:
-    expected = 'an object of shares, e.g. {"rare": 0.4}'
-    parsed = _json_object(value, name, expected)
-    if not all(isinstance(v, int | float) for v in parsed.values()):
-        raise CommandError(f"--{name}: expected {expected}")
-    return parsed
-
-
-def check_planner_settings(config, *, mix_given: bool) -> None:
-    """Refuse, naming the option, the planner settings a project could not have: the settings'
-    ranges (random share within [0, 1], ...) and, for the "default" preset that uses them, the
-    strategy shares plus the random share adding up to 1, all by the product's own checks. A
-    random share of 2 would otherwise plan waves twice the wave size. The cold-start mix, which no
-    project setting exposes, splits what the random slice leaves by relative weight (the
-    default's shares add up to 1 on their own): its names must be strategies and its shares
-    within [0, 1], not all 0."""
-    errors = settings_errors(SimpleNamespace(wave_size=config.wave_size, random_share=config.random_share,
-                                             rare_threshold=config.rare_threshold))
-    for field, option in SETTING_OPTIONS.items():
-        if field in errors:
-            raise CommandError(f"{option}: {errors[field]}")
-    if config.strategy == "default" or mix_given:
-        try:
-            check_strategy_mix(config.strategy_mix, config.random_share)
-        except ValidationError as exc:
-            message = " ".join(exc.message_dict.get("strategy_mix", exc.messages))
-            raise CommandError(f"--mix: {message}" if mix_given else f"--random-share: {message} "
-                               f"(with the default mix {json.dumps(config.strategy_mix)})") from exc
-    for name, share in config.cold_start_mix.items():
-        try:
-            strategy(name)
-        except ValueError as exc:
-            raise CommandError(f"--cold-start-mix: {exc}") from exc
-        if not 0 <= float(share) <= 1:
-            raise CommandError(f"--cold-start-mix: the share of {name} must be between 0 and 1; got {share:g}.")
-    if config.cold_start_mix and not any(float(share) > 0 for share in config.cold_start_mix.values()):
-        raise CommandError("--cold-start-mix: give at least one strategy a share above 0.")
-
-
 def load_rules(path: Path) -> list:
     """JSON list or JSON lines of {"label": ..., "pattern": ..., "kind": "keyword"|"regex"}."""
-    if not path.is_file():
-        raise CommandError(f"--rules {path}: no such file")
+    if problem := file_problem(path):
+        raise CommandError(f"--rules {path}: {problem}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -213,10 +137,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--data", required=True, help="JSONL: text, label, optional coarse_label, source, split")
-        parser.add_argument("--budget", type=int, default=1000)
-        parser.add_argument("--wave-size", type=int, default=100)
+        parser.add_argument("--budget", type=int, default=1000, help="labels to spend in all (default 1000)")
+        parser.add_argument("--wave-size", type=int, default=100, help="labels per wave (default 100)")
         parser.add_argument("--strategy", default="default", choices=sim.PRESETS)
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=int, default=0, help="seed of the test split and of every random "
+                            "choice, 0 to 4294967295 (default 0; same seed, same run)")
         parser.add_argument("--out", required=True, help="directory for result.json, per-run JSON and curve.png")
         parser.add_argument("--rules", help="JSON / JSONL keyword or regex rules for the cold start")
         parser.add_argument("--embeddings", help="row-aligned float32 .npy of the data file's embeddings")
@@ -225,8 +150,10 @@ class Command(BaseCommand):
         parser.add_argument("--dev-fraction", type=finite_float, default=0.0,
                             help="hold out this stratified share of the pool (by seed) as a dev set and "
                             "evaluate on it instead of the test split (for tuning)")
-        parser.add_argument("--rare-threshold", type=int, default=500)
-        parser.add_argument("--random-share", type=finite_float, default=0.10)
+        parser.add_argument("--rare-threshold", type=int, default=500,
+                            help="a label with fewer labeled items than this counts as rare (default 500)")
+        parser.add_argument("--random-share", type=finite_float, default=0.10,
+                            help="share of each wave drawn at random, 0 to 1 (default 0.1)")
         parser.add_argument("--mix", help='later-wave strategy shares for "default", JSON')
         parser.add_argument("--cold-start-mix", help='first-wave strategy shares for "default", JSON')
         parser.add_argument("--planner", help='extra PlannerConfig fields for "default", JSON '
@@ -240,7 +167,7 @@ class Command(BaseCommand):
         parser.add_argument("--finetune", help="FinetuneConfig fields for the final model, JSON, over "
                             'settings.LONGTAIL_FINETUNE (e.g. {"epochs": 2, "max_seq_length": 64}); '
                             "implies --final-model")
-        parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
 
     def handle(self, *args, **opts):
         data_path = Path(opts["data"])
@@ -266,11 +193,15 @@ class Command(BaseCommand):
             config.finetune_options = self._finetune_options(opts["finetune"], config)
         if config.budget <= 0 or config.wave_size <= 0:
             raise CommandError("--budget and --wave-size must be positive")
+        check_seed(config.seed)
         check_planner_settings(config, mix_given=bool(opts["mix"]))
         if not 0 <= config.dev_fraction < 1:
             raise CommandError(f"--dev-fraction must be in [0, 1), got {config.dev_fraction}")
         if problem := out_problem(out):
             raise CommandError(f"--out {out}: {problem}.")
+        cache_dir = Path(opts["embedding_cache"] or Path(settings.LONGTAIL_ARTIFACT_DIR) / "emb-cache")
+        if not opts["embeddings"]:  # the encoding writes there
+            check_cache_folder(cache_dir, given=bool(opts["embedding_cache"]))
         # The data and rules after every option's check: a mistyped option is refused at once.
         try:
             data = sim.load_jsonl(data_path)
@@ -280,7 +211,6 @@ class Command(BaseCommand):
         full_file = out / "full_pool.json"
         full_cache = read_full_pool_cache(full_file)
 
-        cache_dir = Path(opts["embedding_cache"] or Path(settings.LONGTAIL_ARTIFACT_DIR) / "emb-cache")
         embeddings, encoded_here = self.item_embeddings(data, opts["embeddings"], cache_dir)
         label_vectors = self.label_vectors(data, cache_dir, embeddings.shape[1], encoded_here)
 
@@ -346,11 +276,11 @@ class Command(BaseCommand):
         n = len(data.labels)
         if explicit:
             path = Path(explicit)
-            if not path.is_file():
-                raise CommandError(f"--embeddings {path}: no such file")
-            try:
-                return sim.check_embeddings(np.load(path, allow_pickle=False), n, str(path)), False
-            except (ValueError, OSError) as exc:
+            try:  # check_embeddings' messages start with the path
+                return sim.check_embeddings(load_npy(path), n, str(path)), False
+            except sim.DataError as exc:
+                raise CommandError(f"--embeddings {exc}") from exc
+            except ValueError as exc:  # an array of strings
                 raise CommandError(f"--embeddings {path}: {exc}") from exc
         # The shared datasets were encoded once by bench/embed_datasets.py; reuse when row-aligned.
         bench = BENCH_EMBEDDINGS / f"{Path(data.path).stem}.npy"
