@@ -341,6 +341,10 @@ LONGTAIL_ARTIFACT_DIR = env_path("LONGTAIL_ARTIFACT_DIR", VAR_DIR / "artifacts")
 # How the encoder runs (learner.embedding.BACKENDS; docs/encoder.md): auto = ONNX Runtime fp32 on CPU
 # when its export (cached under LONGTAIL_ARTIFACT_DIR) matched torch and ran faster, torch otherwise.
 LONGTAIL_ENCODER_BACKEND = env_choice("LONGTAIL_ENCODER_BACKEND", "auto", ("auto", "torch", "onnx", "onnx-int8"))
+# Where those ONNX exports are cached (<this>/encoders/<model files' digest>-v<format>/): built from the
+# model's files alone, checked against torch, rebuilt when absent or stale, under a file lock, so hosts
+# or processes may share one folder. Unset: LONGTAIL_ARTIFACT_DIR (read when used: it follows that setting).
+LONGTAIL_ENCODER_CACHE_ROOT = env_str("LONGTAIL_ENCODER_CACHE_ROOT", "") or None
 LONGTAIL_MAX_UPLOAD_BYTES = env_int("LONGTAIL_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1)
 # A project's own limit of 0 means this one, so this one cannot be 0 (it would refuse every text).
 # At most what the search index holds per text (labeling.projects.models.MAX_TEXT_CHARS_CEILING, docs/intake.md).

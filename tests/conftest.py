@@ -35,6 +35,16 @@ def pytest_xdist_setupnodes(config, specs):
     starts with, because Django reads its settings before any conftest runs there."""
     redis_url = os.environ.get("REDIS_URL")
     for index, spec in enumerate(specs):
+        # One BLAS / OpenMP / torch thread per process (and per worker or server it starts), unless set:
+        # test processes run one per core, and each one's default of a thread per core made them
+        # spin against one another (the fine-tune and encoding tests ran measurably slower).
+        if "OMP_NUM_THREADS" not in os.environ:
+            spec.env["OMP_NUM_THREADS"] = "1"
+        # One cache of the encoder's ONNX exports for every test process and the workers and servers
+        # they start: many tests give the app an artifact folder of their own, and each built and
+        # timed the export again there on its first encode.
+        if "LONGTAIL_ENCODER_CACHE_ROOT" not in os.environ:
+            spec.env["LONGTAIL_ENCODER_CACHE_ROOT"] = str(Path(__file__).resolve().parent.parent / "var" / "test-cache")
         if redis_url:
             spec.env["REDIS_URL"] = redis_database_below(redis_url, index)
         spec.env["LONGTAIL_VAR_DIR"] = str(Path(__file__).resolve().parent.parent / "var" / f"test-gw{index}")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from labeling.modeling.artifact_paths import encoder_folder_path, head_file_path, pruned_message
+from labeling.modeling.artifact_paths import encoder_exports_root, encoder_folder_path, head_file_path, pruned_message
 from labeling.modeling.models import ModelVersion
 from labeling.modeling.selectors import model_labels
 from labeling.modeling.versions import active_model
@@ -128,7 +128,7 @@ def int8_encoder_files() -> tuple[dict[str, Path], dict] | None:
     """(name in the bundle → file, how the file was made: its quantisation recipe and build-time
     cosine distances to torch fp32) of the int8 encoder this server runs, or None when its export
     cache does not hold a current one."""
-    found = cached_onnx_model(settings.LONGTAIL_MODEL_PATH, settings.LONGTAIL_ARTIFACT_DIR, "int8")
+    found = cached_onnx_model(settings.LONGTAIL_MODEL_PATH, encoder_exports_root(), "int8")
     if found is None:
         return None
     onnx_file, entry = found

@@ -29,6 +29,13 @@ from learner.finetune.final import ENCODER_DIR
 from .models import ModelVersion
 
 
+def encoder_exports_root() -> Path:
+    """The folder whose ``encoders/`` holds the encoder's ONNX exports (learner.encoders.onnx_export):
+    LONGTAIL_ENCODER_CACHE_ROOT, else LONGTAIL_ARTIFACT_DIR. They depend on the model's files only,
+    not on any project, so one folder may serve several hosts or processes."""
+    return Path(settings.LONGTAIL_ENCODER_CACHE_ROOT or settings.LONGTAIL_ARTIFACT_DIR)
+
+
 def artifact_root() -> Path:
     return Path(settings.LONGTAIL_ARTIFACT_DIR)
 

@@ -11,6 +11,7 @@ from labeling.projects.models import Project
 from learner.embedding import embed_texts, encoder_model_id, get_encoder
 from learner.text import exact_text_hash
 
+from .artifact_paths import encoder_exports_root
 from .embedding_store import (
     DbEmbeddingCache,
     ProjectEmbeddingCache,
@@ -30,9 +31,9 @@ def model_id() -> str:
 def encoder():
     """The process's encoder (loaded on its first encode, never at import): the backend the
     setting names, "auto" = ONNX Runtime on CPU when its exported copy passed its check against
-    torch (cached under the artifact directory), torch fp16 on CUDA (docs/encoder.md)."""
+    torch (cached under encoder_exports_root()), torch fp16 on CUDA (docs/encoder.md)."""
     return get_encoder(str(settings.LONGTAIL_MODEL_PATH), settings.LONGTAIL_MODEL_ID,
-                       backend=settings.LONGTAIL_ENCODER_BACKEND, artifact_dir=str(settings.LONGTAIL_ARTIFACT_DIR))
+                       backend=settings.LONGTAIL_ENCODER_BACKEND, artifact_dir=str(encoder_exports_root()))
 
 
 def embed_items(item_ids: list[int]) -> int:

@@ -20,6 +20,7 @@ from learner.embedding import BACKENDS, EncoderQualityError, encoder_model_id, g
 from learner.encoders.onnx_backend import UnsupportedModelError
 
 from . import embedding
+from .artifact_paths import encoder_exports_root
 from .models import ModelVersion
 
 
@@ -81,7 +82,7 @@ class RecordedFrozenEncoder:
         if self.backend is None:
             raise self._refusal(f"it runs {settings.LONGTAIL_MODEL_ID!r}")
         encoder = get_encoder(str(settings.LONGTAIL_MODEL_PATH), settings.LONGTAIL_MODEL_ID, backend=self.backend,
-                              artifact_dir=str(settings.LONGTAIL_ARTIFACT_DIR))
+                              artifact_dir=str(encoder_exports_root()))
         try:
             return encoder.encode(list(texts))
         except (EncoderQualityError, UnsupportedModelError, ImportError) as exc:
