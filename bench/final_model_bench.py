@@ -6,7 +6,7 @@ labels active learning chose.
    MiniLM + LR with self-training, as the product trains it) with its test macro-F1.
 2. Frozen + LR on exactly those rows, the head procedure the final model uses (``train_classifier``
    with self-training on the unlabeled pool rows), and without self-training.
-3. ``learner.finetune.train_final_model`` on those rows with the pool rows nobody labeled as its
+3. ``learner.finetune.final.train_final_model`` on those rows with the pool rows nobody labeled as its
    unlabeled texts (never the test split): ``--method distill`` (the default: the frozen head's
    probabilities on the unlabeled texts distilled into the encoder, with cross-entropy on the
    labels) or ``contrastive`` (SetFit pairs), then its test macro-F1; with ``--folds k`` also the
@@ -67,8 +67,9 @@ def main():
     from django.conf import settings
     from django.core.management import call_command
 
-    from learner.finetune import FinetuneConfig, train_final_model
+    from learner.finetune import FinetuneConfig
     from learner.finetune.contrastive import encode, load_encoder
+    from learner.finetune.final import train_final_model
     from learner.simulation import load_jsonl
     from learner.training import TrainConfig, train_classifier
     from learner.training.hierarchy_choice import macro_f1

@@ -1,9 +1,11 @@
 """The final model's fine-tuning options from the environment (LONGTAIL_FINETUNE), checked at
-startup against learner.finetune.FinetuneConfig rather than when a lead first trains a final model."""
+startup against learner.finetune.contrastive.FinetuneConfig rather than when a lead first trains a
+final model. Every process reads the settings: that module is light (numpy; the training stack is
+imported where it trains)."""
 import typing
 
 from config.env import SettingError, env_json_object
-from learner.finetune import FinetuneConfig
+from learner.finetune.contrastive import FinetuneConfig
 
 _JSON_KINDS = {int: "a whole number", float: "a number", str: "a string", type(None): "null"}
 

@@ -1,12 +1,12 @@
 """Post-hoc calibration fitted on validation logits: temperature scaling (any number of classes)
 and Platt scaling (binary).
 
-Django-free: numpy and scipy only.
+Django-free: numpy and scipy only (scipy imported by the functions that fit: it is heavy, and
+every process imports this module through the project model's settings).
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
 
 from learner.metrics import expected_calibration_error  # noqa: F401  (re-exported for callers)
 
@@ -36,6 +36,8 @@ def fit_temperature(logits, y_idx, sample_weight=None, bounds=(0.05, 20.0)) -> f
     def nll(log_t: float) -> float:
         return float(-(w * log_softmax(logits / np.exp(log_t))[rows, y_idx]).sum() / w.sum())
 
+    from scipy.optimize import minimize_scalar  # heavy: only when fitting
+
     result = minimize_scalar(nll, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded",
                              options={"xatol": 1e-4})
     return float(np.exp(result.x))
@@ -51,6 +53,8 @@ def fit_soft_temperature(logits, targets, bounds=(0.05, 20.0)) -> float:
 
     def cross_entropy(log_t: float) -> float:
         return float(-(targets * log_softmax(logits / np.exp(log_t))).sum(axis=1).mean())
+
+    from scipy.optimize import minimize_scalar  # heavy: only when fitting
 
     result = minimize_scalar(cross_entropy, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded",
                              options={"xatol": 1e-4})
@@ -97,6 +101,8 @@ def fit_platt(logits, y_idx, sample_weight=None) -> tuple[float, float]:
         p = 1 / (1 + np.exp(-z))
         grad = np.array([(w * (p - t) * s).sum(), (w * (p - t)).sum()]) / w.sum()
         return value, grad
+
+    from scipy.optimize import minimize  # heavy: only when fitting
 
     result = minimize(loss, x0=np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
     a, b = result.x

@@ -75,7 +75,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import norm
 
 RESERVED_KEYS = ("macro_f1_estimate", "macro_f1_ci", "macro_f1_reason", "macro_f1_labels")
 # The fewest items (or pairs, or positives) any figure a lead sees rests on: below it the pages
@@ -92,6 +91,8 @@ def wilson_interval(p: float, n: float, confidence: float = 0.95) -> tuple[float
         return 0.0, 1.0
     if np.isinf(n):
         return float(p), float(p)
+    from scipy.stats import norm  # heavy (scipy.stats): imported where used, not at start-up
+
     z = norm.ppf(0.5 + confidence / 2)
     return _wilson(p, n, z)
 
@@ -107,6 +108,8 @@ def wilson_lower_bounds(p, n, confidence: float = 0.95) -> np.ndarray:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be within (0, 1), got {confidence}")
     p, n = np.broadcast_arrays(np.asarray(p, dtype=np.float64), np.asarray(n, dtype=np.float64))
+    from scipy.stats import norm  # heavy (scipy.stats): imported where used, not at start-up
+
     z = norm.ppf(confidence)
     safe = np.where(n > 0, n, 1.0)
     denom = 1.0 + z * z / safe
@@ -274,6 +277,8 @@ def design_estimates(
                for c, label in enumerate(classes)}
         out.update(macro_f1_estimate=None, macro_f1_ci=None, macro_f1_reason=reason, macro_f1_labels=0)
         return out
+    from scipy.stats import norm  # heavy (scipy.stats): imported where used, not at start-up
+
     z_two_sided = norm.ppf(0.5 + confidence / 2)
     everything = np.ones(len(truth), dtype=bool)
     out: dict = {}

@@ -16,13 +16,15 @@ agree with it; such a row's self-confidence is their summed probability, it is s
 them, and cleanlab's flag stands only when the best label outside them is more probable than they
 are together (the models prefer another branch, not merely another level of the same one).
 
-Django-free: numpy and cleanlab (which brings pandas) only.
+Django-free: numpy and cleanlab (which brings pandas, pyarrow and datasets) only; cleanlab is
+imported inside ``find_label_issues``, as the library does with its other heavy dependencies, so
+the processes that import this module to schedule a scan (the web process, every worker) do not
+load it at start-up.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import cleanlab.filter
 import numpy as np
 
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
@@ -60,6 +62,8 @@ def find_label_issues(
     local = np.searchsorted(usable, y_idx[rows])
     sub = proba[np.ix_(rows, usable)]
     sub = sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-12, None)
+    import cleanlab.filter  # heavy (pandas, pyarrow, datasets): only when a scan flags rows
+
     flagged = cleanlab.filter.find_label_issues(local, sub, filter_by=filter_by,
                                                 return_indices_ranked_by="self_confidence", n_jobs=1)
     issues = []

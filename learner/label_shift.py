@@ -21,14 +21,14 @@ wider bounds. Served probabilities and argmax do not change.
 - ``resolve_mix`` / ``mix_weights``: the mix a ``TrainConfig.threshold_mix`` setting names
   ("labeled", "pool", "uniform" or {label: share}) and the tuning-row weights that realise it.
 
-Django-free: numpy and scipy only.
+Django-free: numpy and scipy only (scipy imported by ``fit_prior_bias``: it is heavy, and every
+process imports this module through the project model's mix setting).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import minimize
 
 from learner.calibration import log_softmax
 
@@ -114,6 +114,8 @@ def fit_prior_bias(proba, y_idx, sample_weight=None, *, l2: float = BIAS_L2) -> 
         value = -(w * ls[np.arange(len(y)), y]).sum() + l2 * (b @ b)
         grad = (w[:, None] * (np.exp(ls) - onehot)).sum(axis=0) + 2 * l2 * b
         return value, grad
+
+    from scipy.optimize import minimize  # heavy: only when fitting
 
     return minimize(loss, np.zeros(k), jac=True, method="L-BFGS-B").x
 

@@ -1,14 +1,14 @@
 """Evaluation metrics, all optionally importance-weighted (``sample_weight``), so a model can be
 judged on actively sampled labels by weighting each label with 1 / (its sampling probability).
 
-Django-free: numpy and scikit-learn only.
+Django-free: numpy and scikit-learn only (scikit-learn imported by the functions that use it: it is
+heavy, and every process imports this module through the project model's settings).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_curve
 
 
 def reliability_bins(proba, y_true, n_bins: int = 15, sample_weight=None) -> list[dict]:
@@ -45,6 +45,8 @@ def expected_calibration_error(proba, y_true, n_bins: int = 15, sample_weight=No
 def pr_curve_points(positives, scores, sample_weight=None, max_points: int = 40) -> dict:
     """A precision-recall curve thinned to at most ``max_points`` points (enough to draw; keeps a
     77-class report small), with the average precision over the full curve."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve  # heavy (scipy, pandas)
+
     precision, recall, _ = precision_recall_curve(positives, scores, sample_weight=sample_weight)
     keep = np.unique(np.linspace(0, len(recall) - 1, min(max_points, len(recall))).astype(int))
     return {
@@ -128,6 +130,8 @@ def classification_report(
             "count": int(count[i]),
         }
         if proba is not None:
+            from sklearn.metrics import average_precision_score  # heavy (scipy, pandas)
+
             positives = true_idx == i
             if positives.any() and not positives.all():
                 row["average_precision"] = float(

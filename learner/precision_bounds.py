@@ -28,7 +28,6 @@ import functools
 from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
-from scipy.stats import norm
 
 SCAN_DRAWS = 1000  # null simulations per label: the 95 % quantile's tail share ±0.007
 SCAN_SEED = 0  # fixed: the same rows give the same thresholds
@@ -126,6 +125,8 @@ def _simulate(w: np.ndarray, cuts: np.ndarray, target: float, confidence: float,
             n_eff = precision_effective(cum_w, cum_w2, tp, tp2)
             z = (p - target) * np.sqrt(np.where(np.isfinite(n_eff), n_eff, 0.0)) * scale
         peaks.append(z.max(axis=1))
+    from scipy.stats import norm  # heavy (scipy.stats): imported where used, not at start-up
+
     critical = float(np.quantile(np.concatenate(peaks), confidence))
     return max(confidence, float(norm.cdf(critical)))
 

@@ -3,7 +3,6 @@ probability rows compactly (ItemScore.probs). Pure numpy: no Django here."""
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import entr
 
 PROBS_DTYPE = np.dtype("<f2")  # little-endian float16: 2 bytes per label, fixed across machines
 
@@ -32,6 +31,8 @@ def score_stats(proba: np.ndarray) -> dict[str, np.ndarray]:
         part = np.partition(proba, k - 2, axis=1)[:, k - 2:]
         top_prob = part[:, 1]
         margin = part[:, 1] - part[:, 0]
+    from scipy.special import entr  # heavy (scipy.special): imported where used, not at start-up
+
     # entr: -p log p, 0 at p = 0: one pass, no clipped copy
     entropy = np.maximum(entr(proba).sum(axis=1, dtype=np.float64), 0.0)
     return {"top_label": top_label, "top_prob": top_prob.astype(np.float64), "margin": margin.astype(np.float64),

@@ -15,7 +15,7 @@ PACKAGES = ("labeling", "learner", "config")
 # Heavy libraries a function may import on first use (startup time and memory of web processes):
 # each such import carries its reason in a comment on the same line.
 LAZY_ALLOWED = {"torch", "sentence_transformers", "onnxruntime", "onnx", "matplotlib", "setfit", "transformers",
-                "cleanlab", "datasets"}
+                "cleanlab", "datasets", "sklearn", "scipy", "datasketch"}
 MAX_LINES = 400
 # Package layering of the loop: a package may import only packages to its left.
 LAYERS = ["learner", "labeling.modeling", "labeling.waves", "labeling.loop"]

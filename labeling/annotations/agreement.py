@@ -24,7 +24,6 @@ import numpy as np
 import scipy
 from django.core.cache import cache
 from redis.exceptions import RedisError
-from scipy import stats
 
 from learner.estimates import MIN_N, wilson_interval
 
@@ -149,6 +148,8 @@ def _bootstrap_interval(first: np.ndarray, second: np.ndarray, k: int, level: fl
         # a resample with one label only has chance 1: κ undefined there, counted as no agreement
         value = np.where(chance < 1.0, (observed - chance) / np.maximum(1.0 - chance, 1e-12), 0.0)
         return value.reshape(shape)
+
+    from scipy import stats  # heavy (scipy.stats): imported where used, not at start-up
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # BCa's degenerate-distribution warning: handled below

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash
 
 from learner.text import normalize_text
 
@@ -57,6 +56,8 @@ def permutations() -> tuple[np.ndarray, np.ndarray]:
     """datasketch's affine32 scheme: h -> fmix32(h); a * h + b mod 2^32 (a odd). Taking the
     permutations from datasketch keeps our vectorised signatures identical to MinHash.update_batch
     (tested)."""
+    from datasketch import MinHash  # heavy (brings scipy.integrate): only when signatures are computed
+
     a, b = MinHash(num_perm=NUM_PERM, seed=_SEED).permutations
     return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 

@@ -24,9 +24,9 @@ from django.db import transaction
 from labeling.items.models import Item
 from labeling.projects.models import Project
 from learner.embedding import embed_texts
-from learner.finetune import FinetuneConfig, train_final_model
+from learner.finetune import FinetuneConfig
 from learner.finetune.contrastive import encode, load_encoder
-from learner.finetune.final import ENCODER_DIR
+from learner.finetune.final import ENCODER_DIR, train_final_model
 from learner.jsonable import to_jsonable
 from learner.training import TrainConfig
 from learner.training.config import prior_possible

@@ -7,7 +7,6 @@ A mean over k labels (macro-F1, rare-label recall) stands on the labels' held-ou
 given from ``MIN_N`` items per label on average (``MIN_N`` · k in all), the rule each of its
 labels' figures follows alone."""
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from labeling.modeling.models import ModelVersion
 from labeling.projects.estimates import MIN_N
@@ -152,6 +151,8 @@ def pr_curves(report: dict | None, scored: dict | None) -> dict:
                 "curves": {name: _small_n_curve(curve, counts.get(name)) for name, curve in stored.items()}}
     if scored is None:
         return {"source": None, "min_n": MIN_N, "curves": {}}
+    from sklearn.metrics import average_precision_score, precision_recall_curve  # heavy: not at start-up
+
     curves = {}
     for i, name in enumerate(scored["classes"]):
         positives = scored["y"] == i

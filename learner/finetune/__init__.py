@@ -9,12 +9,16 @@ contrastive fine-tuning, saving and loading an encoder as a sentence-transformer
 ``distill`` (the distillation fine-tune), ``final`` (the procedure: a cross-fitted out-of-fold
 comparison with the frozen encoder, then the fit on every label).
 
-Django-free; torch and sentence-transformers are imported inside the functions that train, as
-everywhere in the library (they are heavy).
+Django-free; torch, sentence-transformers and scikit-learn are imported inside the functions that
+train, as everywhere in the library (they are heavy).
+
+The package itself offers only its light modules (``contrastive``'s options and functions,
+``pairs``): the settings check ``FinetuneConfig`` at every process start, so importing the package
+must not load the training stack. The procedure lives in its submodules (``from
+learner.finetune.final import train_final_model``, ``from learner.finetune.distill import
+distill_encoder``).
 """
 from learner.finetune.contrastive import FinetuneConfig, finetune_encoder, load_encoder
-from learner.finetune.distill import distill_encoder
-from learner.finetune.final import FinalModel, train_final_model
 from learner.finetune.pairs import make_pairs
 
-__all__ = ["FinalModel", "FinetuneConfig", "distill_encoder", "finetune_encoder", "load_encoder", "make_pairs", "train_final_model"]
+__all__ = ["FinetuneConfig", "finetune_encoder", "load_encoder", "make_pairs"]

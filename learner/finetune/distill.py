@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from learner.finetune.contrastive import (
     FinetuneConfig,
@@ -40,6 +39,8 @@ def class_weights(y_index: np.ndarray, n_classes: int) -> np.ndarray:
 
 def initial_head(frozen: np.ndarray, y_index: np.ndarray, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(weight K×d, bias K) of a class-balanced logistic regression on the frozen embeddings."""
+    from sklearn.linear_model import LogisticRegression  # heavy (scipy, pandas): only when fine-tuning
+
     present = np.unique(y_index)
     lr = LogisticRegression(C=10.0, max_iter=300, class_weight="balanced", random_state=seed)
     lr.fit(frozen, y_index)

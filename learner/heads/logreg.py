@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from learner.heads.base import Head, check_fit_input, limited_threads
 from learner.weighting import class_weights
@@ -26,6 +25,8 @@ class LogRegHead(Head):
         per_class = class_weights(counts, self.weighting, self.beta)
         self.classes_ = classes
         self.class_weights_ = {str(c): float(w) for c, w in zip(classes, per_class, strict=True)}
+        from sklearn.linear_model import LogisticRegression  # heavy (scipy, pandas): only when fitting
+
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol,
                                          random_state=self.seed)
         with warnings.catch_warnings():

@@ -1,7 +1,7 @@
 """The final-model step at the end of a simulated budget (``simulate --final-model``).
 
 After the last wave the encoder is fine-tuned and the final model trained as the product's
-``labeling.modeling.final.train_final_version`` does (``learner.finetune.train_final_model``): the
+``labeling.modeling.final.train_final_version`` does (``learner.finetune.final.train_final_model``): the
 labeled rows in item order with their duplicate groups, the taxonomy restricted to the labels
 present, the same ``TrainConfig`` as the loop's retrains, the frozen embeddings the simulation
 already has, and as unlabeled texts a sample (seeded by the version number, at most
@@ -17,8 +17,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from learner.finetune import FinalModel, FinetuneConfig, train_final_model
+from learner.finetune import FinetuneConfig
 from learner.finetune.contrastive import encode
+from learner.finetune.final import FinalModel, train_final_model
 from learner.jsonable import to_jsonable
 from learner.planning import duplicate_groups
 from learner.simulation.data import humanise
