@@ -20,6 +20,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests import test_loop_helpers as helpers
+from tests.encoder_exports import copy_exports
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "datasets"
@@ -42,15 +43,11 @@ def trec(split, per_label):
 @pytest.fixture(scope="module")
 def int8_encoder_cache(tmp_path_factory):
     """The onnx-int8 encoder export (what LONGTAIL_ENCODER_BACKEND=onnx-int8 builds on its first
-    encode), built once for the module and copied into each test's artifact folder."""
+    encode), copied once for the module from the run's shared export (tests/encoder_exports.py) and
+    copied again into each test's artifact folder."""
     from django.conf import settings
 
-    from learner.embedding import get_encoder
-
-    where = tmp_path_factory.mktemp("int8")
-    get_encoder(str(settings.LONGTAIL_MODEL_PATH), settings.LONGTAIL_MODEL_ID, backend="onnx-int8",
-                artifact_dir=str(where)).encode(["warm up"])
-    return where / "encoders"
+    return copy_exports(tmp_path_factory.mktemp("int8"), settings.LONGTAIL_MODEL_PATH) / "encoders"
 
 
 @pytest.fixture
@@ -63,6 +60,7 @@ def trec_project(db, eager_celery, make_user, settings, tmp_path, django_capture
     from learner.text import text_hash
 
     settings.LONGTAIL_ARTIFACT_DIR = tmp_path / "artifacts"
+    settings.LONGTAIL_ENCODER_CACHE_ROOT = None  # the exports under this artifact folder, as the tests lay them out
     settings.LONGTAIL_ENCODER_BACKEND = "torch"
     project = Project.objects.create(slug="trec-out", name="Trec out", hierarchy_mode="hierarchical")
     source = Source.objects.create(project=project, name="questions", quota=1.0)

@@ -4,7 +4,8 @@ encoder ships that encoder: its README's own code, run in a fresh interpreter (n
 database), answers as the server's predict API does.
 
 Real data (trec questions, coarse → fine), the real retrain pipeline (eager Celery) and the real
-encoders; the int8 export is built once for the module."""
+encoders; the int8 export is copied once for the module from the run's shared export
+(tests/encoder_exports.py)."""
 import json
 import os
 import re

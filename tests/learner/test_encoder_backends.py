@@ -1,8 +1,10 @@
 """The ONNX Runtime encoder backends against sentence-transformers on torch, on CPU.
 
-One export (fp32 + int8) is built per module, in a fresh process whose sockets refuse to connect,
-under a temporary artifact directory; the tests load it back, compare vectors, reuse and rebuild
-the cache, and exercise get_encoder's choice on copies of it whose manifest says otherwise."""
+One test builds the export (fp32 + int8) for real, on first use, in a fresh process whose sockets
+refuse to connect, under a temporary artifact directory. The others work on a copy of the run's
+shared export (tests/encoder_exports.py, the same ensure_onnx_model build): they load it back,
+compare vectors, reuse and rebuild the cache, and exercise get_encoder's choice on copies of it
+whose manifest says otherwise."""
 import json
 import logging
 import os
@@ -24,6 +26,7 @@ from learner.embedding import (
 from learner.encoders.check import SHARED_ID_MAX_COSINE_DISTANCE, cosine_distances
 from learner.encoders.onnx_export import ensure_onnx_model, file_sha256
 from learner.text import text_hash
+from tests.encoder_exports import copy_exports, offer
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_ID = "all-MiniLM-L6-v2"
@@ -75,8 +78,14 @@ def run_python(code: str, env_extra: dict | None = None) -> subprocess.Completed
 
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory) -> Path:
-    """An artifact directory holding the fp32 and int8 exports, built offline in a fresh process."""
-    artifact_dir = tmp_path_factory.mktemp("artifacts")
+    """An artifact directory holding the fp32 and int8 exports: a copy of the run's shared export."""
+    return copy_exports(tmp_path_factory.mktemp("artifacts"))
+
+
+def test_the_export_is_built_offline_on_first_use_in_a_fresh_process(tmp_path):
+    """The one real build of this suite's exports: a fresh process, sockets refused, an empty
+    artifact directory; both variants are built, checked and recorded."""
+    artifact_dir = tmp_path / "artifacts"
     code = NO_NETWORK + (
         "from learner.encoders.onnx_export import ensure_onnx_model\n"
         f"path, entry = ensure_onnx_model({bundled_model_path()!r}, {str(artifact_dir)!r}, 'int8',"
@@ -87,7 +96,13 @@ def export_dir(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["attempts"] == [], f"the export tried to reach the network: {report['attempts']}"
-    return artifact_dir
+    manifest_path, manifest = manifest_of(artifact_dir)
+    assert set(manifest["variants"]) == {"fp32", "int8"}
+    assert report["file"] == str(manifest_path.parent / manifest["variants"]["int8"]["file"])
+    for entry in manifest["variants"].values():
+        assert file_sha256(manifest_path.parent / entry["file"]) == entry["sha256"]
+    assert manifest["variants"]["int8"]["check"]["mean_cosine_distance"] < 1e-2
+    offer(artifact_dir)  # the module's other tests (and the run's other files) need not build it again
 
 
 def manifest_of(artifact_dir: Path) -> tuple[Path, dict]:

@@ -1,9 +1,10 @@
 """The ONNX encoder cache is reused only for the environment and recipe it was built with.
 
-One real export (fp32 + int8 of the bundled model, ~30 s here) is built per module; each test works
-on a hard-linked copy whose manifest records another torch / onnxruntime version, another int8
-recipe, or no record at all (an entry written before the record existed), and checks that the file
-is rebuilt and its build-time check measured again, not reused with the old figures."""
+The real export (fp32 + int8 of the bundled model) is the run's shared one (tests/encoder_exports.py),
+copied once for the module; each test works on a hard-linked copy of that copy whose manifest
+records another torch / onnxruntime version, another int8 recipe, or no record at all (an entry
+written before the record existed), and checks that the file is rebuilt and its build-time check
+measured again, not reused with the old figures."""
 import json
 import logging
 import os
@@ -17,15 +18,14 @@ import torch
 from learner.embedding import bundled_model_path
 from learner.encoders import onnx_export
 from learner.encoders.onnx_export import ensure_onnx_model, file_sha256
+from tests.encoder_exports import copy_exports
 
 LOGGER = "learner.encoders.onnx_export"
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    artifact_dir = tmp_path_factory.mktemp("artifacts")
-    ensure_onnx_model(bundled_model_path(), artifact_dir, "int8", threads=2, speed_rounds=1)
-    return artifact_dir
+    return copy_exports(tmp_path_factory.mktemp("artifacts"))
 
 
 def manifest_of(artifact_dir: Path) -> tuple[Path, dict]:
