@@ -6,6 +6,10 @@ without loading the encoder. Holds no tests itself.
 """
 from __future__ import annotations
 
+import contextlib
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from django.conf import settings
@@ -125,7 +129,10 @@ def retrain(project, capture, reason="manual"):
     return run
 
 
-TINY_FINETUNE = {"max_steps": 4, "batch_size": 8, "folds": 2, "threads": 1}  # a few CPU steps
+# A few CPU steps on short, small batches (the test texts are a handful of words): each fine-tuning
+# is 2 optimizer steps over 8 labeled + 8 unlabeled rows; two folds keep the out-of-fold comparison.
+TINY_FINETUNE = {"max_steps": 2, "batch_size": 8, "unlabeled_batch_size": 8, "max_seq_length": 16, "folds": 2,
+                 "threads": 1}
 
 
 @pytest.fixture
@@ -165,3 +172,53 @@ def serve_final_model(project, capture, rng):
     assert version.pk == run.detail["model_version_id"] and version.state == ModelVersion.ACTIVE
     assert version.config["kind"] == "final"
     return version
+
+
+@contextlib.contextmanager
+def shared_db_state(django_db_blocker, artifact_dir: Path):
+    """For a module-scoped fixture that builds an expensive set-up once (real retrains and the like)
+    and lets every test of the module start from it: the building runs in an outer transaction,
+    each test's own transaction (pytest-django's ``db``) is a savepoint inside it and rolls back to
+    the built state, and the outer one rolls back when the module ends. Meanwhile
+    LONGTAIL_ARTIFACT_DIR is ``artifact_dir`` and Celery runs eagerly. Yields a ``capture`` for
+    ``retrain`` (TestCase.captureOnCommitCallbacks). Tests that change files under ``artifact_dir``
+    restore them with ``restore_artifacts``."""
+    from django.db import transaction
+    from django.test import TestCase, override_settings
+
+    from config.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    try:
+        with django_db_blocker.unblock(), override_settings(LONGTAIL_ARTIFACT_DIR=artifact_dir), \
+                transaction.atomic():
+            yield TestCase.captureOnCommitCallbacks
+            transaction.set_rollback(True)
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+def snapshot_artifacts(artifact_dir: Path) -> Path:
+    """A copy of the built set-up's files, beside them, for ``restore_artifacts``."""
+    pristine = artifact_dir.with_name(artifact_dir.name + "-pristine")
+    shutil.copytree(artifact_dir, pristine)
+    return pristine
+
+
+def restore_artifacts(artifact_dir: Path, pristine: Path) -> None:
+    """The set-up's files as they were built (an earlier test of the module may have pruned them)."""
+    shutil.rmtree(artifact_dir, ignore_errors=True)
+    shutil.copytree(pristine, artifact_dir)
+
+
+def make_project(slug="support", *, labels=("billing", "login", "fraud"), sources=("email", "chat")):
+    """What conftest's ``project_factory`` makes, for module-scoped set-ups (which cannot use it)."""
+    from labeling.projects.models import Label, Project, Source
+
+    project = Project.objects.create(slug=slug, name=slug.title())
+    for i, name in enumerate(labels):
+        Label.objects.create(project=project, name=name, hotkey=str(i + 1), description=f"About {name}")
+    for name in sources:
+        Source.objects.create(project=project, name=name, quota=1.0 / len(sources))
+    return project

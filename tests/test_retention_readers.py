@@ -5,6 +5,7 @@ scoring chunk that comes late (it writes nothing). The active version still expo
 import io
 import re
 import zipfile
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -23,14 +24,27 @@ eager_celery = helpers.eager_celery
 PRUNED = r"Model version 1 of kept was pruned on \d{4}-\d\d-\d\d \d\d:\d\d \S+; its files are gone"
 
 
+@pytest.fixture(scope="module")
+def _built(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Three real retrains and the pruning, once for the module (each test rolls back to them, and
+    gets their files back, in ``pruned``)."""
+    root = tmp_path_factory.mktemp("retention-readers")
+    with helpers.shared_db_state(django_db_blocker, root / "artifacts") as capture, pytest.MonkeyPatch.context() as mp:
+        project = retrained(helpers.make_project, capture, SimpleNamespace(), mp, root, versions=3)
+        assert [v.number for v in prune_project(project, keep=1).versions] == [1, 2]
+        yield project.pk, root / "artifacts", helpers.snapshot_artifacts(root / "artifacts")
+
+
 @pytest.fixture
-def pruned(db, project_factory, eager_celery, settings, monkeypatch, tmp_path, django_capture_on_commit_callbacks):
+def pruned(_built, db, eager_celery, settings):
     """v1 and v2 pruned, v3 active."""
-    project = retrained(project_factory, django_capture_on_commit_callbacks, settings, monkeypatch, tmp_path,
-                        versions=3)
-    assert [v.number for v in prune_project(project, keep=1).versions] == [1, 2]
+    from labeling.projects.models import Project
+
+    project_pk, artifacts, pristine = _built
+    settings.LONGTAIL_ARTIFACT_DIR = artifacts
+    helpers.restore_artifacts(artifacts, pristine)
     _CLASSIFIERS.clear()  # as in a process that starts after the pruning
-    return project
+    return Project.objects.get(pk=project_pk)
 
 
 def test_export_model_of_a_pruned_version_says_it_was_pruned(pruned, tmp_path):

@@ -3,6 +3,8 @@ versions' pool scores and head files go, their rows and metrics stay (the dashbo
 is unchanged), their scores of wave picks stay (the estimates read them); the active version, the
 newest ``keep`` and a version an open task run holds keep everything and still load. A second run
 frees nothing; a version that falls out of the newest ``keep`` after another retrain goes next."""
+from types import SimpleNamespace
+
 import pytest
 
 from labeling.modeling.artifact_paths import head_file_path, pruned_message
@@ -16,11 +18,27 @@ from tests.test_retention_helpers import picked_items, retrain_once, retrained, 
 eager_celery = helpers.eager_celery
 
 
+@pytest.fixture(scope="module")
+def _built(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Five real retrains, once for the module (each test rolls back to them, and gets their files
+    back, in ``five_versions``)."""
+    root = tmp_path_factory.mktemp("retention-service")
+    with helpers.shared_db_state(django_db_blocker, root / "artifacts") as capture, pytest.MonkeyPatch.context() as mp:
+        project = retrained(helpers.make_project, capture, SimpleNamespace(), mp, root, versions=5)
+        yield project.pk, root / "artifacts", helpers.snapshot_artifacts(root / "artifacts")
+
+
 @pytest.fixture
-def five_versions(db, project_factory, eager_celery, settings, monkeypatch, tmp_path,
-                  django_capture_on_commit_callbacks):
-    return retrained(project_factory, django_capture_on_commit_callbacks, settings, monkeypatch, tmp_path,
-                     versions=5)
+def five_versions(_built, db, eager_celery, settings, monkeypatch):
+    from labeling.modeling import versions as modeling_versions
+    from labeling.projects.models import Project
+
+    project_pk, artifacts, pristine = _built
+    settings.LONGTAIL_ARTIFACT_DIR = artifacts
+    monkeypatch.setattr(modeling_versions, "ARTIFACT_DB_MAX_BYTES", 0)  # every head goes to a file
+    helpers.restore_artifacts(artifacts, pristine)
+    _CLASSIFIERS.clear()
+    return Project.objects.get(pk=project_pk)
 
 
 def versions_of(project) -> dict[int, ModelVersion]:
