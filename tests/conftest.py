@@ -6,6 +6,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from .test_loop_helpers import make_project
+
 SHARED_DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
 
@@ -167,14 +169,6 @@ def postgres_only():
 
 @pytest.fixture
 def project_factory(db):
-    from labeling.projects.models import Label, Project, Source
-
-    def _make(slug="support", *, labels=("billing", "login", "fraud"), sources=("email", "chat")):
-        project = Project.objects.create(slug=slug, name=slug.title())
-        for i, name in enumerate(labels):
-            Label.objects.create(project=project, name=name, hotkey=str(i + 1), description=f"About {name}")
-        for name in sources:
-            Source.objects.create(project=project, name=name, quota=1.0 / len(sources))
-        return project
-
-    return _make
+    """make_project(slug, labels=..., sources=...): a project with labels (hotkeys 1, 2, ...) and sources
+    of equal quota."""
+    return make_project
