@@ -339,7 +339,7 @@ LONGTAIL_MODEL_PATH = env_existing_dir("LONGTAIL_MODEL_PATH", "") or _bundled_mo
 LONGTAIL_MODEL_ID = env_str("LONGTAIL_MODEL_ID", "all-MiniLM-L6-v2")
 LONGTAIL_ARTIFACT_DIR = env_path("LONGTAIL_ARTIFACT_DIR", VAR_DIR / "artifacts")
 # How the encoder runs (learner.embedding.BACKENDS; docs/encoder.md): auto = ONNX Runtime fp32 on CPU
-# when its export (cached under LONGTAIL_ARTIFACT_DIR) matched torch and ran faster, torch otherwise.
+# when its export (cached under LONGTAIL_ENCODER_CACHE_ROOT, below) matched torch and ran faster, torch otherwise.
 LONGTAIL_ENCODER_BACKEND = env_choice("LONGTAIL_ENCODER_BACKEND", "auto", ("auto", "torch", "onnx", "onnx-int8"))
 # Where those ONNX exports are cached (<this>/encoders/<model files' digest>-v<format>/): built from the
 # model's files alone, checked against torch, rebuilt when absent or stale, under a file lock, so hosts

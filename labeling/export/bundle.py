@@ -209,7 +209,7 @@ INT8_MISSING = """- No encoder file: this head was trained on {model}'s 8-bit ON
   `LONGTAIL_ENCODER_BACKEND=onnx-int8`), and the exporting server's cache did not hold that file.
   The stock {model} below gives vectors about 1.5e-4 cosine distance from those on average
   (docs/encoder.md, bench/results/encode.json), which moves probabilities a little (a label near its
-  threshold can change). Export again where LONGTAIL_ARTIFACT_DIR holds the int8 export to get the file.
+  threshold can change). Export again where the encoder export cache (LONGTAIL_ENCODER_CACHE_ROOT, else LONGTAIL_ARTIFACT_DIR) holds the int8 file.
 """
 FINAL_FILES = """- `encoder/` — this final model's fine-tuned encoder (a sentence-transformers folder, fine-tuned
   from {model}). Use it, not the stock model: the head was trained on its embeddings.

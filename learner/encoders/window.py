@@ -67,18 +67,30 @@ def read_max_seq_length(model_path: str | Path) -> int:
     return min(limits) if limits else 512
 
 
+def _stamp(file: Path) -> tuple[int, int] | None:
+    """(modification time, size) of ``file``, None where it is absent."""
+    if not file.exists():
+        return None
+    info = file.stat()
+    return info.st_mtime_ns, info.st_size
+
+
 def encoder_window(model_path: str | Path) -> EncoderWindow | None:
     """The window of the model folder at ``model_path``; None where the folder has no readable
     ``tokenizer.json`` (a fine-tuned folder not on this host): then nothing is said about truncation."""
-    key = str(model_path)
+    folder = str(model_path)
+    try:  # a folder written again under the same path (a project re-created under its slug) is read again
+        key = (folder, *(_stamp(Path(folder) / name) for name in ("tokenizer.json", "sentence_bert_config.json")))
+    except OSError:
+        return None
     with _LOCK:
         if key in _WINDOWS:
             return _WINDOWS[key]
     try:
-        tokenizer = Tokenizer.from_file(str(Path(key) / "tokenizer.json"))
+        tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
         tokenizer.no_truncation()
         tokenizer.no_padding()
-        window = EncoderWindow(tokenizer, read_max_seq_length(key))
+        window = EncoderWindow(tokenizer, read_max_seq_length(folder))
     except Exception:  # noqa: BLE001 - a missing or odd folder (tried again next time): no window, no note
         return None
     with _LOCK:
