@@ -3,7 +3,7 @@ answers 410): the list and one version's page gave no sign of it."""
 import pytest
 from rest_framework.test import APIClient
 
-from tests.test_retention_readers import eager_celery, pruned  # noqa: F401 (fixtures)
+from tests.test_retention_readers import _built, eager_celery, pruned  # noqa: F401 (fixtures)
 
 
 @pytest.mark.django_db
