@@ -6,8 +6,7 @@ from datetime import UTC, timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 
-from labeling.loop.runs import EMBED, OPEN, WAITING, open_retrain_run, run_stage
-from labeling.modeling.models import TaskRun
+from labeling.loop.runs import WAITING, open_retrain_run, plan_waiting_for_embedding, run_stage
 from labeling.projects.models import Membership, Project
 from labeling.projects.permissions import can_manage
 from labeling.waves.models import Wave, WaveItem
@@ -98,8 +97,7 @@ def _next_wave(project: Project) -> str:
     if retrain is not None:
         return (f"a retrain is under way ({run_stage(retrain)}, {float(retrain.progress):.0%}) and opens the next "
                 "wave by itself when it finishes. Ask again in a few minutes.")
-    embedding = (TaskRun.objects.filter(project=project, kind=EMBED, state__in=OPEN, detail__plan_when_done=True)
-                 .order_by("-created_at").first())
+    embedding = plan_waiting_for_embedding(project)
     if embedding is not None:
         return (f"new items are being embedded ({float(embedding.progress):.0%}); the next wave is planned and opened "
                 "by itself when they are done. Ask again in a few minutes.")

@@ -284,6 +284,13 @@ def open_retrain_run(project) -> TaskRun | None:
     )
 
 
+def plan_waiting_for_embedding(project) -> TaskRun | None:
+    """The open embedding run a lead's plan waits for (marked plan_when_done): the next wave is
+    planned and opened by itself when it ends. None when no plan waits."""
+    return (TaskRun.objects.filter(project=project, kind=EMBED, state__in=OPEN, detail__plan_when_done=True)
+            .order_by("-created_at").first())
+
+
 def open_final_run(project) -> TaskRun | None:
     return (TaskRun.objects.filter(project=project, kind=FINAL_MODEL, state__in=[TaskRun.PENDING, TaskRun.RUNNING])
             .order_by("-created_at").first())

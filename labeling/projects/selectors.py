@@ -4,9 +4,9 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 
 from labeling.annotations.models import Annotation
 from labeling.items.models import Item
-from labeling.loop.runs import EMBED, OPEN
+from labeling.loop.runs import plan_waiting_for_embedding
 from labeling.modeling import selectors as modeling_selectors
-from labeling.modeling.models import ModelVersion, TaskRun
+from labeling.modeling.models import ModelVersion
 from labeling.modeling.versions import active_model
 from labeling.waves import selectors as wave_selectors
 from labeling.waves.models import Wave
@@ -167,13 +167,6 @@ def project_overview(project: Project, user) -> dict:
         "labels": list(project.labels.select_related("parent")),
         "plan_waiting": plan_waiting_for_embedding(project),
     }
-
-
-def plan_waiting_for_embedding(project: Project) -> TaskRun | None:
-    """The embedding run a lead's plan waits for (``planning_blocker`` queued or marked it with
-    plan_when_done): the next wave is planned and opened when it ends. None when no plan waits."""
-    return (TaskRun.objects.filter(project=project, kind=EMBED, state__in=OPEN, detail__plan_when_done=True)
-            .order_by("-created_at").first())
 
 
 # Which unlabeled items the planner can still draw. It never draws an answered item again, a skipped
