@@ -150,8 +150,8 @@ def withdraw_from_waves(project_item_ids) -> None:
     """Before items are deleted (``project_item_ids``: (project id, item id) pairs), in the deletion's
     transaction: their picks leave every wave as deleted ones (waves.discard.take_out_deleted: each
     wave's size shrinks by all of them and its notes say "deleted", where an exclusion kept the
-    answered or leased ones, which the cascade then took anyway), the rest of an exclusion follows as
-    the item browser does it (bulk.apply), and the loop is told once this commits, so that an open wave
+    answered or leased ones, which the cascade then took anyway; the cascade takes their answers,
+    leases and review tasks), and the loop is told once this commits, so that an open wave
     whose last unanswered pick goes with them closes and retrains. Deleted alone, the cascade took
     the pick and nothing told the loop: the wave stayed open."""
     by_project: dict[int, list[int]] = {}
@@ -159,12 +159,10 @@ def withdraw_from_waves(project_item_ids) -> None:
         by_project.setdefault(project_id, []).append(pk)
     for project in Project.objects.filter(pk__in=list(by_project)).order_by("pk"):
         ids = by_project[project.pk]
-        # the project's row lock first, as bulk.apply's exclusion and a plan take it (NO KEY: see there)
+        # the project's row lock first, as an exclusion (items.bulk.apply) and a plan take it (NO KEY: see there)
         Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         if any(w["state"] == Wave.OPEN for w in take_out_deleted(project, ids)):
             transaction.on_commit(partial(picks_withdrawn.send, sender=Item, project=project))
-        for start in range(0, len(ids), bulk.MAX_ITEMS):
-            bulk.apply(project, "exclude", ids[start:start + bulk.MAX_ITEMS], None)
 
 
 @admin.register(ImportBatch)

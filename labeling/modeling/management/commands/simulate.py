@@ -64,6 +64,14 @@ def read_full_pool_cache(full_file: Path) -> dict:
     return cache
 
 
+def _digest(*parts) -> str:
+    """sha256 of ``parts`` (bytes, or contiguous arrays read in place: no copy of the vectors)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part)
+    return h.hexdigest()[:16]
+
+
 def full_pool_key(data_path: Path, embeddings: np.ndarray, config) -> str:
     """The full-pool cache's key: what the full-pool score depends on. The data file's path and a
     digest of its bytes (a file edited in place is another set), a digest of the item embeddings
@@ -71,7 +79,7 @@ def full_pool_key(data_path: Path, embeddings: np.ndarray, config) -> str:
     vectors (LONGTAIL_MODEL_ID), the seed, the hierarchy switch, the dev share and --train."""
     data_digest = hashlib.sha256(data_path.read_bytes()).hexdigest()[:16]
     vectors = np.ascontiguousarray(embeddings)
-    emb_digest = hashlib.sha256(f"{vectors.dtype}{vectors.shape}".encode() + vectors.tobytes()).hexdigest()[:16]
+    emb_digest = _digest(f"{vectors.dtype}{vectors.shape}".encode(), vectors)
     key = (f"{data_path.resolve()}|data={data_digest}|embeddings={emb_digest}|encoder={settings.LONGTAIL_MODEL_ID}"
            f"|seed={config.seed}|hierarchy={config.use_hierarchy}")
     if config.dev_fraction > 0:
