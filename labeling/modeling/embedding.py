@@ -105,7 +105,11 @@ def embed_query_texts(texts: list[str], *, project_id: int | None = None, by=Non
     if project_id is not None and hashes and record:
         record_uses(project_id, hashes)
     cached = cache.get_many(model_id() if by is None else by.model_id, hashes)
-    if texts and all(h in cached for h in hashes):
-        return np.stack([cached[h] for h in hashes]).astype(np.float32)
-    return np.asarray(embed_texts(list(texts), encoder() if by is None else by, cache, hashes=hashes),
-                      dtype=np.float32)
+    missing = [i for i, h in enumerate(hashes) if h not in cached]
+    if missing:  # only these are encoded (and the encoder loaded); the cache is not read for the rest again
+        new = embed_texts([texts[i] for i in missing], encoder() if by is None else by, cache,
+                          hashes=[hashes[i] for i in missing])
+        cached.update((hashes[i], vector) for i, vector in zip(missing, new, strict=True))
+    if not hashes:
+        return np.asarray(embed_texts([], encoder() if by is None else by, cache, hashes=[]), dtype=np.float32)
+    return np.stack([cached[h] for h in hashes]).astype(np.float32)
